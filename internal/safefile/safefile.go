@@ -1,0 +1,366 @@
+// Package safefile writes files so that no reader ever sees a half-written
+// one, and so that a set of files is written whole or not at all.
+//
+// Each file is rendered by the caller into memory, then written to a temporary
+// file in the destination's directory, synced, and renamed over the
+// destination. When rename cannot work — the destination is a bind-mounted
+// single file (EBUSY, EXDEV) or its directory is not writable while the file
+// is — Auto falls back to rewriting the file in place; Rename and InPlace force
+// one strategy.
+//
+// WriteAll prepares every file (directories, temporary files, permission
+// checks) before it touches any destination. If preparing any file fails,
+// nothing is changed and every temporary file and created directory is
+// removed. If a commit step fails after others succeeded, the ones already
+// committed are rolled back to their previous content.
+package safefile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// Mode is the write strategy.
+type Mode int
+
+const (
+	// Auto renames a temporary file over the destination and falls back to
+	// writing in place when that cannot work.
+	Auto Mode = iota
+	// Rename always renames; it fails where rename cannot work.
+	Rename
+	// InPlace truncates and rewrites the destination (same inode), which is
+	// what a bind-mounted single file needs.
+	InPlace
+)
+
+// ParseMode parses "auto", "rename" or "inplace".
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return Auto, nil
+	case "rename":
+		return Rename, nil
+	case "inplace", "in-place":
+		return InPlace, nil
+	}
+	return Auto, fmt.Errorf("unknown write mode %q (want auto, rename or inplace)", s)
+}
+
+func (m Mode) String() string {
+	switch m {
+	case Rename:
+		return "rename"
+	case InPlace:
+		return "inplace"
+	}
+	return "auto"
+}
+
+// File is one file to write.
+type File struct {
+	// Path is the destination.
+	Path string
+	// Data is the complete new content.
+	Data []byte
+	// Perm is the mode of a new file (and of an existing one unless KeepPerm).
+	Perm os.FileMode
+	// KeepPerm keeps the mode and owner of an existing destination.
+	KeepPerm bool
+	// Mode is the write strategy.
+	Mode Mode
+}
+
+// Result says how a file was written.
+type Result struct {
+	Path    string
+	Existed bool
+	Changed bool // false when the destination already held Data with the right mode
+	Method  Mode // Rename or InPlace: what was actually done
+}
+
+// Write writes one file; see WriteAll.
+func Write(f File) (Result, error) {
+	res, err := WriteAll([]File{f})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
+type plan struct {
+	f        File
+	perm     os.FileMode
+	existed  bool
+	old      []byte // previous content of an existing destination
+	uid, gid int    // owner to keep, or -1
+	tmp      string // prepared temporary file, for rename
+	inPlace  bool
+	backup   string // hard link to the replaced file, for rollback
+	done     bool
+	method   Mode
+	changed  bool
+	dirsMade []string
+}
+
+// WriteAll writes every file or none of them. All preparation errors are
+// reported together, each naming its file.
+func WriteAll(files []File) ([]Result, error) {
+	plans := make([]*plan, len(files))
+	var errs *multierror.Error
+	for i, f := range files {
+		p, err := prepare(f)
+		plans[i] = p
+		if err != nil {
+			errs = multierror.Append(errs, err)
+		}
+	}
+	if err := errs.ErrorOrNil(); err != nil {
+		cleanup(plans)
+		return nil, err
+	}
+	for _, p := range plans {
+		if err := commit(p); err != nil {
+			rollback(plans)
+			cleanup(plans)
+			return nil, err
+		}
+	}
+	results := make([]Result, len(plans))
+	for i, p := range plans {
+		if p.backup != "" {
+			_ = os.Remove(p.backup)
+		}
+		results[i] = Result{Path: p.f.Path, Existed: p.existed, Changed: p.changed, Method: p.method}
+	}
+	syncDirs(plans)
+	return results, nil
+}
+
+func prepare(f File) (*plan, error) {
+	p := &plan{f: f, perm: f.Perm.Perm(), uid: -1, gid: -1}
+	if f.Path == "" {
+		return p, errors.New("empty destination path")
+	}
+	dir := filepath.Dir(f.Path)
+	fi, err := os.Stat(f.Path)
+	switch {
+	case err == nil:
+		if !fi.Mode().IsRegular() {
+			return p, fmt.Errorf("%s: destination is not a regular file", f.Path)
+		}
+		p.existed = true
+		if f.KeepPerm {
+			p.perm = fi.Mode().Perm()
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+				p.uid, p.gid = int(st.Uid), int(st.Gid)
+			}
+		}
+		if p.old, err = os.ReadFile(f.Path); err != nil {
+			return p, fmt.Errorf("%s: reading current content: %w", f.Path, err)
+		}
+		if bytes.Equal(p.old, f.Data) && fi.Mode().Perm() == p.perm {
+			p.method = Rename
+			p.done = true // nothing to do
+			return p, nil
+		}
+	case errors.Is(err, os.ErrNotExist):
+		if p.dirsMade, err = mkdirAll(dir); err != nil {
+			return p, fmt.Errorf("%s: creating directory: %w", f.Path, err)
+		}
+	default:
+		return p, fmt.Errorf("%s: %w", f.Path, err)
+	}
+
+	if f.Mode != InPlace {
+		tmp, err := writeTemp(dir, filepath.Base(f.Path), f.Data, p.perm, p.uid, p.gid)
+		if err == nil {
+			p.tmp = tmp
+			return p, nil
+		}
+		if f.Mode == Rename || !p.existed {
+			return p, fmt.Errorf("%s: %w", f.Path, err)
+		}
+	}
+	// In place: the destination (or its directory, for a new file) must be writable.
+	p.inPlace = true
+	if p.existed {
+		fh, err := os.OpenFile(f.Path, os.O_WRONLY, 0)
+		if err != nil {
+			return p, fmt.Errorf("%s: not writable in place: %w", f.Path, err)
+		}
+		fh.Close()
+	} else if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+		return p, fmt.Errorf("%s: directory not writable: %w", f.Path, err)
+	}
+	return p, nil
+}
+
+// mkdirAll creates dir and its missing parents, returning those it created,
+// outermost first.
+func mkdirAll(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		missing = append([]string{d}, missing...)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for i, d := range missing {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return missing[:i], err
+		}
+	}
+	return missing, nil
+}
+
+func writeTemp(dir, base string, data []byte, perm os.FileMode, uid, gid int) (string, error) {
+	fh, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("creating temporary file: %w", err)
+	}
+	name := fh.Name()
+	err = func() error {
+		if err := fh.Chmod(perm); err != nil {
+			return err
+		}
+		if uid >= 0 {
+			if err := fh.Chown(uid, gid); err != nil {
+				return err
+			}
+		}
+		if _, err := fh.Write(data); err != nil {
+			return err
+		}
+		return fh.Sync()
+	}()
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("writing temporary file: %w", err)
+	}
+	return name, nil
+}
+
+func commit(p *plan) error {
+	if p.done {
+		return nil
+	}
+	if !p.inPlace {
+		if p.existed {
+			// Keep the old inode reachable so a later failure can restore it.
+			bk := p.tmp + ".bak"
+			if os.Link(p.f.Path, bk) == nil {
+				p.backup = bk
+			}
+		}
+		err := os.Rename(p.tmp, p.f.Path)
+		if err == nil {
+			p.tmp, p.done, p.method, p.changed = "", true, Rename, true
+			return nil
+		}
+		if p.f.Mode == Rename || !p.existed || !(errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
+			return fmt.Errorf("%s: renaming into place: %w", p.f.Path, err)
+		}
+		if p.backup != "" {
+			os.Remove(p.backup)
+			p.backup = ""
+		}
+		os.Remove(p.tmp)
+		p.tmp = ""
+	}
+	if err := writeInPlace(p.f.Path, p.f.Data, p.perm, !p.existed || !p.f.KeepPerm); err != nil {
+		return fmt.Errorf("%s: writing in place: %w", p.f.Path, err)
+	}
+	p.done, p.method, p.changed = true, InPlace, true
+	return nil
+}
+
+func writeInPlace(path string, data []byte, perm os.FileMode, setPerm bool) error {
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		if setPerm {
+			if err := fh.Chmod(perm); err != nil {
+				return err
+			}
+		}
+		if _, err := fh.Write(data); err != nil {
+			return err
+		}
+		return fh.Sync()
+	}()
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// rollback restores every committed destination to what it was.
+func rollback(plans []*plan) {
+	for _, p := range plans {
+		if p == nil || !p.changed {
+			continue
+		}
+		switch {
+		case !p.existed:
+			os.Remove(p.f.Path)
+		case p.backup != "":
+			if os.Rename(p.backup, p.f.Path) == nil {
+				p.backup = ""
+			}
+		default:
+			_ = writeInPlace(p.f.Path, p.old, p.perm, false)
+		}
+	}
+}
+
+// cleanup removes temporary files, backups and directories this write created.
+func cleanup(plans []*plan) {
+	for i := len(plans) - 1; i >= 0; i-- {
+		p := plans[i]
+		if p == nil {
+			continue
+		}
+		if p.tmp != "" {
+			os.Remove(p.tmp)
+		}
+		if p.backup != "" {
+			os.Remove(p.backup)
+		}
+		for j := len(p.dirsMade) - 1; j >= 0; j-- {
+			os.Remove(p.dirsMade[j]) // only succeeds when empty
+		}
+	}
+}
+
+func syncDirs(plans []*plan) {
+	seen := map[string]bool{}
+	for _, p := range plans {
+		dir := filepath.Dir(p.f.Path)
+		if seen[dir] || !p.changed || p.method != Rename {
+			continue
+		}
+		seen[dir] = true
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
+	}
+}

@@ -1,0 +1,231 @@
+package safefile
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
+}
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// entries lists every name under dir, to prove nothing stray was left.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	var names []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if p != dir {
+			rel, _ := filepath.Rel(dir, p)
+			names = append(names, rel)
+		}
+		return nil
+	})
+	return names
+}
+
+func TestWriteNewFileCreatesDirsWithPerm(t *testing.T) {
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "a", "b", "run.sh")
+	res, err := Write(File{Path: dst, Data: []byte("#!/bin/sh\n"), Perm: 0o755, KeepPerm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Existed || !res.Changed || res.Method != Rename {
+		t.Errorf("result = %+v", res)
+	}
+	if got := mode(t, dst); got != 0o755 {
+		t.Errorf("mode = %o, want 755", got)
+	}
+	if got := strings.Join(entries(t, dir), ","); got != "a,a/b,a/b/run.sh" {
+		t.Errorf("tree = %s", got)
+	}
+}
+
+func TestExistingFileKeepsModeOrTakesPerm(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		keep     bool
+		wantMode os.FileMode
+	}{
+		{"keep", true, 0o640},
+		{"force", false, 0o600},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "f")
+			os.WriteFile(dst, []byte("old"), 0o640)
+			os.Chmod(dst, 0o640)
+			if _, err := Write(File{Path: dst, Data: []byte("new"), Perm: 0o600, KeepPerm: tt.keep}); err != nil {
+				t.Fatal(err)
+			}
+			if got := mode(t, dst); got != tt.wantMode {
+				t.Errorf("mode = %o, want %o", got, tt.wantMode)
+			}
+			if b, _ := os.ReadFile(dst); string(b) != "new" {
+				t.Errorf("content = %q", b)
+			}
+		})
+	}
+}
+
+func TestUnchangedIsNotRewritten(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(dst, []byte("same"), 0o644)
+	before := inode(t, dst)
+	res, err := Write(File{Path: dst, Data: []byte("same"), Perm: 0o644, KeepPerm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed || inode(t, dst) != before {
+		t.Errorf("unchanged file was rewritten: %+v", res)
+	}
+}
+
+func TestInPlaceKeepsInode(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(dst, []byte("old content"), 0o644)
+	before := inode(t, dst)
+	res, err := Write(File{Path: dst, Data: []byte("new"), Perm: 0o644, KeepPerm: true, Mode: InPlace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Method != InPlace || inode(t, dst) != before {
+		t.Errorf("in-place write replaced the inode: %+v", res)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "new" {
+		t.Errorf("content = %q", b)
+	}
+}
+
+func TestAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing.conf")
+	os.WriteFile(existing, []byte("keep me"), 0o644)
+	blocker := filepath.Join(dir, "blocker")
+	os.WriteFile(blocker, nil, 0o644)
+	os.Mkdir(filepath.Join(dir, "isdir"), 0o755)
+
+	for _, tt := range []struct {
+		name string
+		bad  File
+	}{
+		{"parent is a file", File{Path: filepath.Join(blocker, "x.conf"), Perm: 0o644}},
+		{"destination is a directory", File{Path: filepath.Join(dir, "isdir"), Perm: 0o644}},
+		{"empty path", File{Perm: 0o644}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := strings.Join(entries(t, dir), ",")
+			_, err := WriteAll([]File{
+				{Path: filepath.Join(dir, "new", "deep", "a.conf"), Data: []byte("a"), Perm: 0o644},
+				{Path: existing, Data: []byte("changed"), Perm: 0o644, KeepPerm: true},
+				tt.bad,
+			})
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if after := strings.Join(entries(t, dir), ","); after != before {
+				t.Errorf("tree changed:\n before %s\n after  %s", before, after)
+			}
+			if b, _ := os.ReadFile(existing); string(b) != "keep me" {
+				t.Errorf("existing file changed to %q", b)
+			}
+		})
+	}
+}
+
+func TestRollbackAfterCommitFailure(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing.conf")
+	os.WriteFile(existing, []byte("keep me"), 0o644)
+	fresh := filepath.Join(dir, "fresh.conf")
+	late := filepath.Join(dir, "late", "x.conf")
+	plans := make([]*plan, 0, 3)
+	for _, f := range []File{
+		{Path: existing, Data: []byte("changed"), Perm: 0o644, KeepPerm: true},
+		{Path: fresh, Data: []byte("new"), Perm: 0o644},
+		{Path: late, Data: []byte("new"), Perm: 0o644},
+	} {
+		p, err := prepare(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, p)
+	}
+	// Commit the first two, then make the third fail by removing its directory.
+	for _, p := range plans[:2] {
+		if err := commit(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.RemoveAll(filepath.Join(dir, "late"))
+	if err := commit(plans[2]); err == nil {
+		t.Fatal("want commit error")
+	}
+	rollback(plans)
+	cleanup(plans)
+	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
+		t.Errorf("existing not restored: %q", b)
+	}
+	if got := strings.Join(entries(t, dir), ","); got != "existing.conf" {
+		t.Errorf("tree after rollback = %s", got)
+	}
+}
+
+// TestBindMountedFileFallsBackInPlace needs root and mount(8); it is what a
+// single file bind-mounted into a container looks like.
+func TestBindMountedFileFallsBackInPlace(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "host.conf")
+	dst := filepath.Join(dir, "container.conf")
+	os.WriteFile(src, []byte("host"), 0o644)
+	os.WriteFile(dst, []byte("placeholder"), 0o644)
+	if out, err := exec.Command("mount", "--bind", src, dst).CombinedOutput(); err != nil {
+		t.Skipf("SKIP: cannot bind-mount a file here (needs root and CAP_SYS_ADMIN): %v: %s", err, out)
+	}
+	defer exec.Command("umount", dst).Run()
+
+	if _, err := Write(File{Path: dst, Data: []byte("rendered"), Perm: 0o644, Mode: Rename}); err == nil {
+		t.Error("rename over a bind-mounted file should fail in Rename mode")
+	}
+	res, err := Write(File{Path: dst, Data: []byte("rendered"), Perm: 0o644, KeepPerm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Method != InPlace {
+		t.Errorf("method = %v, want inplace", res.Method)
+	}
+	if b, _ := os.ReadFile(src); string(b) != "rendered" {
+		t.Errorf("host file = %q, want rendered", b)
+	}
+	if n := len(entries(t, dir)); n != 2 {
+		t.Errorf("stray files left: %v", entries(t, dir))
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]Mode{"": Auto, "auto": Auto, "rename": Rename, "inplace": InPlace, "IN-PLACE": InPlace} {
+		if got, err := ParseMode(in); err != nil || got != want {
+			t.Errorf("ParseMode(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseMode("copy"); err == nil {
+		t.Error("ParseMode(copy) should fail")
+	}
+}

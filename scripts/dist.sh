@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds every taskkit binary static (CGO_ENABLED=0), stripped and trimmed,
+# and packs each as the SDK's bootstrap.zip shape: a zip holding the one binary
+# at its top level, so a task fetches <binary>.zip by URI and runs ./<binary>.
+#
+#   dist/<binary>.zip               linux/amd64
+#   dist/<binary>-linux-arm64.zip   linux/arm64
+#   dist/SHA256SUMS                 sha256sum -c compatible
+#
+# With --local it only builds bin/<binary> for this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSION=${VERSION:-dev}
+LDFLAGS="-s -w -X github.com/taskkit/taskkit/internal/buildinfo.Version=${VERSION}"
+BINARIES=(bootstrap healthd tlsprov executor scheduler-lite testenv)
+
+present=()
+for b in "${BINARIES[@]}"; do
+	[ -f "$b/main.go" ] && present+=("$b")
+done
+
+if [ "${1:-}" = "--local" ]; then
+	mkdir -p bin
+	for b in "${present[@]}"; do
+		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o "bin/$b" "./$b"
+	done
+	echo "built: ${present[*]} -> bin/"
+	exit 0
+fi
+
+command -v zip >/dev/null || { echo "dist: zip is not installed (apt-get install -y zip)" >&2; exit 1; }
+rm -rf dist
+mkdir -p dist
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for arch in amd64 arm64; do
+	for b in "${present[@]}"; do
+		mkdir -p "$work/$arch"
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$LDFLAGS" -o "$work/$arch/$b" "./$b"
+		name="$b.zip"
+		[ "$arch" = amd64 ] || name="$b-linux-$arch.zip"
+		(cd "$work/$arch" && zip -q -X "../$name" "$b")
+		mv "$work/$name" "dist/$name"
+		printf '%-16s %-6s %8d bytes\n' "$b" "$arch" "$(stat -c %s "$work/$arch/$b")"
+	done
+done
+(cd dist && sha256sum -- *.zip > SHA256SUMS)
+echo "dist/: $(ls dist | tr '\n' ' ')"
