@@ -113,16 +113,8 @@ type plan struct {
 // WriteAll writes every file or none of them. All preparation errors are
 // reported together, each naming its file.
 func WriteAll(files []File) ([]Result, error) {
-	plans := make([]*plan, len(files))
-	var errs *multierror.Error
-	for i, f := range files {
-		p, err := prepare(f)
-		plans[i] = p
-		if err != nil {
-			errs = multierror.Append(errs, err)
-		}
-	}
-	if err := errs.ErrorOrNil(); err != nil {
+	plans, err := prepareAll(files)
+	if err != nil {
 		cleanup(plans)
 		return nil, err
 	}
@@ -142,6 +134,28 @@ func WriteAll(files []File) ([]Result, error) {
 	}
 	syncDirs(plans)
 	return results, nil
+}
+
+// Check reports, for every file, whether WriteAll could write it — directory
+// creatable, temporary file or in-place write possible — without changing
+// any destination. Directories it had to create are removed again.
+func Check(files []File) error {
+	plans, err := prepareAll(files)
+	cleanup(plans)
+	return err
+}
+
+func prepareAll(files []File) ([]*plan, error) {
+	plans := make([]*plan, len(files))
+	var errs *multierror.Error
+	for i, f := range files {
+		p, err := prepare(f)
+		plans[i] = p
+		if err != nil {
+			errs = multierror.Append(errs, err)
+		}
+	}
+	return plans, errs.ErrorOrNil()
 }
 
 func prepare(f File) (*plan, error) {

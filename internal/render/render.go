@@ -1,0 +1,194 @@
+// Package render renders bootstrap's configuration templates: mustache
+// templates (github.com/cbroglie/mustache) whose context is the task's
+// environment, declared as CONFIG_TEMPLATE_<NAME>=<src>,<dest> variables or
+// -config flags, with the DC/OS SDK bootstrap's semantics:
+//
+//   - every environment variable is a mustache variable; {{x}} HTML-escapes and
+//     {{{x}}} does not;
+//   - a value "false" (any case) is false in sections but renders as itself;
+//   - relative paths resolve against $MESOS_SANDBOX.
+//
+// Beyond the SDK, rendering is all-or-nothing: every template is read,
+// parsed and rendered in memory first, and if any fails (missing source, not
+// a regular file, over the size limit, parse error, missing variable in strict
+// mode, destination that cannot be written) all failures are reported
+// together and no destination is written. Writes go through internal/safefile
+// (temporary file, fsync, rename, or in place for bind-mounted files). A new
+// destination takes its template's mode; an existing one keeps its own. Each
+// change can be reported as a unified diff with secret values masked.
+package render
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/cbroglie/mustache"
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/safefile"
+	"github.com/taskkit/taskkit/internal/textdiff"
+)
+
+// DefaultMaxBytes is the SDK's template size limit.
+const DefaultMaxBytes = 1 << 20
+
+// ErrMissingVariables is wrapped by the error of a strict render that found
+// variables missing from the environment.
+var ErrMissingVariables = errors.New("missing variables")
+
+// Options controls RenderAll.
+type Options struct {
+	// Env is the environment (KEY=VALUE entries) forming the context.
+	Env []string
+	// MaxBytes limits a template's size; 0 means no limit.
+	MaxBytes int64
+	// Strict makes a variable missing from Env an error.
+	Strict bool
+	// WriteMode picks rename, in-place or automatic writes.
+	WriteMode safefile.Mode
+	// Diff asks for a unified diff of each change in the results.
+	Diff bool
+	// Redactor masks secret values in diffs; nil means redact.Default()
+	// taught Env.
+	Redactor *redact.Redactor
+	// DryRun renders and checks destinations but writes nothing.
+	DryRun bool
+}
+
+// Result is what happened to one template.
+type Result struct {
+	Template
+	// Changed is false when the destination already held the output.
+	Changed bool
+	// Created is true when the destination did not exist.
+	Created bool
+	// Method is how the file was written (rename or in place).
+	Method safefile.Mode
+	// Diff is the unified diff of the change with secrets masked, when asked.
+	Diff string
+}
+
+type rendered struct {
+	t    Template
+	out  []byte
+	perm os.FileMode
+}
+
+// RenderAll renders every template and writes all destinations, or none.
+func RenderAll(templates []Template, opts Options) ([]Result, error) {
+	ctx := Context(opts.Env)
+	red := opts.Redactor
+	if red == nil {
+		red = redact.Default().LearnEnv(opts.Env)
+	}
+	var errs *multierror.Error
+	var done []rendered
+	for _, t := range templates {
+		r, err := renderOne(t, ctx, opts)
+		if err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("template %s: %w", t, err))
+			continue
+		}
+		done = append(done, r)
+	}
+
+	files := make([]safefile.File, len(done))
+	old := make([]string, len(done))
+	for i, r := range done {
+		files[i] = safefile.File{Path: r.t.Dest, Data: r.out, Perm: r.perm, KeepPerm: true, Mode: opts.WriteMode}
+		if opts.Diff {
+			if b, err := os.ReadFile(r.t.Dest); err == nil {
+				old[i] = string(b)
+			}
+		}
+	}
+	if errs != nil || opts.DryRun {
+		// Still check every destination, so one run reports every problem.
+		if err := safefile.Check(files); err != nil {
+			errs = multierror.Append(errs, err)
+		}
+		if err := errs.ErrorOrNil(); err != nil {
+			return nil, err
+		}
+	}
+
+	var written []safefile.Result
+	if opts.DryRun {
+		written = make([]safefile.Result, len(files))
+		for i, f := range files {
+			_, statErr := os.Stat(f.Path)
+			written[i] = safefile.Result{Path: f.Path, Existed: statErr == nil, Changed: old[i] != string(f.Data) || statErr != nil}
+		}
+	} else {
+		var err error
+		if written, err = safefile.WriteAll(files); err != nil {
+			return nil, err
+		}
+	}
+	results := make([]Result, len(done))
+	for i, r := range done {
+		w := written[i]
+		results[i] = Result{Template: r.t, Changed: w.Changed, Created: !w.Existed, Method: w.Method}
+		if opts.Diff && w.Changed {
+			results[i].Diff = red.String(textdiff.Unified(r.t.Dest, r.t.Dest, old[i], string(r.out)))
+		}
+	}
+	return results, nil
+}
+
+func renderOne(t Template, ctx map[string]any, opts Options) (rendered, error) {
+	fi, err := os.Stat(t.Source)
+	if err != nil {
+		return rendered{}, fmt.Errorf("reading source: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return rendered{}, fmt.Errorf("source %s is not a regular file", t.Source)
+	}
+	if opts.MaxBytes > 0 && fi.Size() > opts.MaxBytes {
+		return rendered{}, fmt.Errorf("source is %d bytes, over the limit of %d (-template-max-bytes)", fi.Size(), opts.MaxBytes)
+	}
+	src, err := readLimited(t.Source, opts.MaxBytes)
+	if err != nil {
+		return rendered{}, err
+	}
+	tmpl, err := mustache.ParseString(string(src))
+	if err != nil {
+		return rendered{}, fmt.Errorf("parsing: %w", err)
+	}
+	if opts.Strict {
+		if miss := missing(tmpl.Tags(), ctx); len(miss) > 0 {
+			return rendered{}, fmt.Errorf("%w: %s", ErrMissingVariables, strings.Join(miss, ", "))
+		}
+	}
+	out, err := tmpl.Render(ctx)
+	if err != nil {
+		return rendered{}, fmt.Errorf("rendering: %w", err)
+	}
+	return rendered{t: t, out: []byte(out), perm: fi.Mode().Perm()}, nil
+}
+
+// readLimited reads path, failing if it grew past max (0: no limit) since it
+// was checked.
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading source: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if max > 0 {
+		r = io.LimitReader(f, max+1)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading source: %w", err)
+	}
+	if max > 0 && int64(len(b)) > max {
+		return nil, fmt.Errorf("source is over the limit of %d bytes (-template-max-bytes)", max)
+	}
+	return b, nil
+}
