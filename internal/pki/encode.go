@@ -1,0 +1,134 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pavlo-v-chernykh/keystore-go/v4"
+	"software.sslmate.com/src/go-pkcs12"
+)
+
+// SDK defaults for the Java stores, as the DC/OS SDK writes them.
+const (
+	DefaultStorePassword = "notsecure"
+	DefaultKeyAlias      = "default"
+	DefaultCAAlias       = "dcos-root"
+)
+
+// EncodeKeyPEM returns key as an unencrypted PKCS#8 PEM block ("PRIVATE KEY").
+func EncodeKeyPEM(key crypto.Signer) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s private key as PKCS#8: %w", DescribeKey(key), err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// EncodeCertsPEM returns certs as consecutive CERTIFICATE PEM blocks.
+func EncodeCertsPEM(certs ...*x509.Certificate) []byte {
+	var buf bytes.Buffer
+	for _, c := range certs {
+		_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return buf.Bytes()
+}
+
+// TrustAliases returns n truststore aliases: first, then first-2, first-3, ...
+func TrustAliases(first string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = first
+		if i > 0 {
+			out[i] = first + "-" + strconv.Itoa(i+1)
+		}
+	}
+	return out
+}
+
+// jksAlias validates alias and returns it as Java stores it: lower case.
+func jksAlias(alias string) (string, error) {
+	if strings.TrimSpace(alias) == "" {
+		return "", errors.New("empty keystore alias")
+	}
+	return strings.ToLower(alias), nil
+}
+
+// EncodeJKSKeystore returns a JKS keystore with one PrivateKeyEntry under
+// alias holding key and chain (leaf first, normally up to and including the
+// root), protected — store and key alike — by password.
+func EncodeJKSKeystore(key crypto.Signer, chain []*x509.Certificate, alias string, password []byte, created time.Time) ([]byte, error) {
+	alias, err := jksAlias(alias)
+	if err != nil {
+		return nil, err
+	}
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("keystore entry %q: %w", alias, ErrNoCertificate)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("keystore entry %q: encoding the %s key: %w", alias, DescribeKey(key), err)
+	}
+	entry := keystore.PrivateKeyEntry{CreationTime: created, PrivateKey: der}
+	for _, c := range chain {
+		entry.CertificateChain = append(entry.CertificateChain, keystore.Certificate{Type: "X509", Content: c.Raw})
+	}
+	ks := keystore.New(keystore.WithOrderedAliases())
+	if err := ks.SetPrivateKeyEntry(alias, entry, password); err != nil {
+		return nil, fmt.Errorf("keystore entry %q: %w", alias, err)
+	}
+	var buf bytes.Buffer
+	if err := ks.Store(&buf, password); err != nil {
+		return nil, fmt.Errorf("encoding keystore: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// EncodeJKSTruststore returns a JKS truststore holding each of cas as a
+// trustedCertEntry, under TrustAliases(firstAlias, len(cas)).
+func EncodeJKSTruststore(cas []*x509.Certificate, firstAlias string, password []byte, created time.Time) ([]byte, error) {
+	first, err := jksAlias(firstAlias)
+	if err != nil {
+		return nil, err
+	}
+	if len(cas) == 0 {
+		return nil, fmt.Errorf("truststore: %w", ErrNoCertificate)
+	}
+	ks := keystore.New(keystore.WithOrderedAliases())
+	for i, alias := range TrustAliases(first, len(cas)) {
+		e := keystore.TrustedCertificateEntry{CreationTime: created, Certificate: keystore.Certificate{Type: "X509", Content: cas[i].Raw}}
+		if err := ks.SetTrustedCertificateEntry(alias, e); err != nil {
+			return nil, fmt.Errorf("truststore entry %q: %w", alias, err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := ks.Store(&buf, password); err != nil {
+		return nil, fmt.Errorf("encoding truststore: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// EncodePKCS12 returns a PKCS#12 file holding key and chain (leaf first),
+// protected by password. By default it uses PBES2 with PBKDF2-HMAC-SHA-256
+// and AES-256-CBC and an HMAC-SHA-256 MAC, which OpenSSL 1.1.1+/3 and Java
+// 12+ read; legacy selects 3DES and SHA-1 for older readers.
+func EncodePKCS12(key crypto.Signer, chain []*x509.Certificate, password string, legacy bool) ([]byte, error) {
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("PKCS#12: %w", ErrNoCertificate)
+	}
+	enc := pkcs12.Modern
+	if legacy {
+		enc = pkcs12.Legacy
+	}
+	out, err := enc.Encode(key, chain[0], chain[1:], password)
+	if err != nil {
+		return nil, fmt.Errorf("encoding PKCS#12 with a %s key: %w", DescribeKey(key), err)
+	}
+	return out, nil
+}
