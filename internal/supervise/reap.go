@@ -1,0 +1,115 @@
+//go:build linux
+
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// owned maps the pid of every child started by Start to a channel closed once
+// its own waiter has reaped it. wait(2) is process-wide, so this state is too.
+var owned = struct {
+	sync.Mutex
+	m map[int]chan struct{}
+}{m: map[int]chan struct{}{}}
+
+// BecomeSubreaper marks this process as a child subreaper
+// (prctl PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to it
+// instead of to PID 1, so it can reap them. PID 1 need not call it.
+func BecomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	return nil
+}
+
+// IsInit reports whether this process is PID 1 of its pid namespace.
+func IsInit() bool { return os.Getpid() == 1 }
+
+// orphanPoll is how often ReapOrphans looks for exited children even without
+// a SIGCHLD (signals coalesce; this bounds how long a zombie can linger).
+const orphanPoll = time.Second
+
+// ReapOrphans reaps every exited child that was not started by Start — the
+// orphans a PID 1 or a subreaper inherits — until ctx is done. It leaves
+// children started by Start to their own waiters. log receives one debug
+// record per orphan reaped; it may be nil.
+//
+// Run at most one ReapOrphans per process, and start children only with
+// Start while it runs: a child started by os/exec could be reaped here and its
+// Wait would then fail.
+func ReapOrphans(ctx context.Context, log *slog.Logger) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGCHLD)
+	defer signal.Stop(sigs)
+	tick := time.NewTicker(orphanPoll)
+	defer tick.Stop()
+	for {
+		for reapOne(ctx, log) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-sigs:
+		case <-tick.C:
+		}
+	}
+}
+
+// reapOne handles one exited child and reports whether there may be more.
+func reapOne(ctx context.Context, log *slog.Logger) bool {
+	owned.Lock()
+	pid, err := peekExited()
+	if err != nil || pid == 0 {
+		owned.Unlock()
+		return false
+	}
+	if reaped, ok := owned.m[pid]; ok {
+		owned.Unlock()
+		// Its waiter is reaping it right now (it only kills the group
+		// first); until then waitid keeps reporting this pid.
+		select {
+		case <-reaped:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	var ws unix.WaitStatus
+	_, err = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+	owned.Unlock()
+	if err == nil && log != nil {
+		log.Debug("reaped orphan", "pid", pid, "status", statusOf(ws).String())
+	}
+	return err == nil || errors.Is(err, unix.EINTR)
+}
+
+// peekExited returns the pid of an exited child without reaping it, or 0.
+func peekExited() (int, error) {
+	var info unix.Siginfo
+	err := ignoringEINTR(func() error {
+		return unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	})
+	if err != nil {
+		return 0, err // ECHILD: no children at all
+	}
+	return siginfoPid(&info), nil
+}
+
+// siginfoPid reads si_pid from a SIGCHLD siginfo_t: after three int32s
+// (signo, errno, code) and, on 64-bit systems, padding to align the union.
+func siginfoPid(info *unix.Siginfo) int {
+	const off = 3*4 + (unsafe.Sizeof(uintptr(0)) - 4)
+	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
+}

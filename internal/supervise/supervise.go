@@ -1,0 +1,326 @@
+//go:build linux
+
+// Package supervise starts child processes and stops them without leaking a
+// process or a zombie. It is what healthd uses for the supervised command and
+// for command checks, and what the executor uses for task processes.
+//
+// Every child is started in its own process group (its pid is the group id)
+// with an optional parent-death signal, so that:
+//
+//   - signals go to the whole group, grandchildren included;
+//   - when the leader exits — on its own or because it was told to — whatever
+//     is left of its group is SIGKILLed before the leader is reaped, so no
+//     helper it started outlives it and the group id cannot be reused by an
+//     unrelated process while it is being signalled;
+//   - if this process dies (even by SIGKILL) the kernel signals each direct
+//     child.
+//
+// The lifecycle of a Process:
+//
+//	   Start
+//	     │
+//	     ▼
+//	┌─────────┐  Terminate(grace): SIGTERM to the group,
+//	│ running │  SIGKILL to the group once grace has passed
+//	└─────────┘  Signal(sig): sig to the group
+//	     │ leader exits (zombie, not yet reaped)
+//	     ▼
+//	┌─────────┐
+//	│ exited  │  SIGKILL to what is left of the group
+//	└─────────┘
+//	     │ reaped (wait4)
+//	     ▼
+//	┌─────────┐
+//	│  done   │  Done() closed, Status() valid; Signal returns ErrDone
+//	└─────────┘
+//
+// Reaping. Every Process is waited for by its own goroutine, which lives
+// exactly as long as the child. A process that is PID 1 or a child subreaper
+// (see BecomeSubreaper) also inherits orphans — grandchildren whose parent
+// died — and must reap them too; ReapOrphans does that without ever stealing
+// the exit status of a child started here: it peeks at exited children with
+// waitid(WNOWAIT) and reaps only those it does not own. Children must
+// therefore be started with Start, never with os/exec, in a process that runs
+// ReapOrphans.
+package supervise
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrDone is returned by Signal once the process has been reaped.
+var ErrDone = errors.New("process already finished")
+
+// Spec describes a child process to start.
+type Spec struct {
+	// Path is the program to run; it is not looked up in PATH (use
+	// exec.LookPath first).
+	Path string
+	// Args is the argument list including argv[0]; empty means {Path}.
+	Args []string
+	// Env is the environment (KEY=VALUE); nil means this process's. As with
+	// os/exec, when a key repeats the last value wins.
+	Env []string
+	// Dir is the working directory; "" means this process's.
+	Dir string
+	// Stdin, Stdout and Stderr are the child's standard files; nil means
+	// /dev/null.
+	Stdin, Stdout, Stderr *os.File
+	// ParentDeathSignal is sent to the child by the kernel if this process
+	// dies first; 0 means none. Callers normally use syscall.SIGKILL.
+	ParentDeathSignal syscall.Signal
+}
+
+// Status is how a process ended.
+type Status struct {
+	// Code is the exit code when the process exited normally, else -1.
+	Code int
+	// Signal is the signal that killed it, else 0.
+	Signal syscall.Signal
+}
+
+// ExitCode returns the shell convention: Code for a normal exit, 128+signal
+// for a process killed by a signal.
+func (s Status) ExitCode() int {
+	if s.Signal != 0 {
+		return 128 + int(s.Signal)
+	}
+	return s.Code
+}
+
+// String describes the status: "exit status 3" or "killed by signal terminated".
+func (s Status) String() string {
+	if s.Signal != 0 {
+		return "killed by signal " + s.Signal.String()
+	}
+	return fmt.Sprintf("exit status %d", s.Code)
+}
+
+func statusOf(ws unix.WaitStatus) Status {
+	switch {
+	case ws.Signaled():
+		return Status{Code: -1, Signal: syscall.Signal(ws.Signal())}
+	case ws.Exited():
+		return Status{Code: ws.ExitStatus()}
+	}
+	return Status{Code: -1}
+}
+
+// Process is a started child and its process group. It is safe for
+// concurrent use.
+type Process struct {
+	pid    int
+	exited chan struct{} // closed when the leader has exited (before reaping)
+	done   chan struct{} // closed once reaped; status is then valid
+
+	mu          sync.Mutex
+	reaped      bool
+	terminating bool
+	killTimer   *time.Timer
+	status      Status
+}
+
+// Start starts s in a new process group and begins waiting for it.
+func Start(s Spec) (*Process, error) {
+	args := s.Args
+	if len(args) == 0 {
+		args = []string{s.Path}
+	}
+	env := s.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	env = dedupEnv(env)
+	var devnull *os.File
+	files := make([]uintptr, 3)
+	for i, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
+		if f == nil {
+			if devnull == nil {
+				var err error
+				if devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+					return nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
+				}
+				defer devnull.Close()
+			}
+			f = devnull
+		}
+		files[i] = f.Fd()
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   s.Dir,
+		Env:   env,
+		Files: files,
+		Sys: &syscall.SysProcAttr{
+			Setpgid:   true,
+			Pdeathsig: s.ParentDeathSignal,
+		},
+	}
+
+	// Registering under the lock ReapOrphans holds while it peeks makes sure
+	// an orphan reaper never mistakes a child that exits at once for an
+	// orphan.
+	owned.Lock()
+	pid, err := syscall.ForkExec(s.Path, args, attr)
+	var reaped chan struct{}
+	if err == nil {
+		reaped = make(chan struct{})
+		owned.m[pid] = reaped
+	}
+	owned.Unlock()
+	if err != nil {
+		return nil, &StartError{Path: s.Path, Err: err}
+	}
+	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{})}
+	go p.wait(reaped)
+	return p, nil
+}
+
+// StartError is returned by Start when the program could not be started.
+type StartError struct {
+	Path string
+	Err  error
+}
+
+func (e *StartError) Error() string { return fmt.Sprintf("starting %s: %v", e.Path, e.Err) }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// ExitCode returns the shell's code for a command that could not be started:
+// 127 when it does not exist, 126 when it exists but cannot be executed.
+func (e *StartError) ExitCode() int {
+	if errors.Is(e.Err, syscall.ENOENT) || errors.Is(e.Err, syscall.ENOTDIR) {
+		return 127
+	}
+	return 126
+}
+
+// wait is the goroutine that owns the child: it waits for the leader to exit
+// without reaping it, kills what is left of the group while the group id is
+// still pinned by the zombie leader, then reaps.
+func (p *Process) wait(reaped chan struct{}) {
+	var info unix.Siginfo
+	err := ignoringEINTR(func() error {
+		return unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+	})
+	close(p.exited)
+	p.mu.Lock()
+	if p.killTimer != nil {
+		p.killTimer.Stop()
+	}
+	p.mu.Unlock()
+	st := Status{Code: -1}
+	if err == nil {
+		_ = unix.Kill(-p.pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		if ignoringEINTR(func() error { _, err := unix.Wait4(p.pid, &ws, 0, nil); return err }) == nil {
+			st = statusOf(ws)
+		}
+	}
+	owned.Lock()
+	delete(owned.m, p.pid)
+	owned.Unlock()
+	close(reaped)
+
+	p.mu.Lock()
+	p.reaped, p.status = true, st
+	p.mu.Unlock()
+	close(p.done)
+}
+
+// Pid returns the child's pid, which is also its process group id.
+func (p *Process) Pid() int { return p.pid }
+
+// Exited is closed when the leader has exited, just before the rest of its
+// group is killed and it is reaped.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// Done is closed once the process has been reaped; Status is valid then.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Status returns how the process ended; it is only meaningful after Done.
+func (p *Process) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
+}
+
+// Signal sends sig to the whole process group. It returns ErrDone once the
+// process has been reaped (the group id may then belong to someone else).
+func (p *Process) Signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.signalLocked(sig)
+}
+
+func (p *Process) signalLocked(sig syscall.Signal) error {
+	if p.reaped {
+		return ErrDone
+	}
+	if err := unix.Kill(-p.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signalling process group %d with %v: %w", p.pid, sig, err)
+	}
+	return nil
+}
+
+// Terminate sends SIGTERM to the group and SIGKILL once grace has passed
+// if the leader has not exited by then (grace <= 0 kills at once). It never
+// blocks; wait on Done. Calling it again does not restart the grace period.
+// It reports whether this call started the termination.
+func (p *Process) Terminate(grace time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.terminating || p.reaped {
+		return false
+	}
+	p.terminating = true
+	if grace <= 0 {
+		_ = p.signalLocked(syscall.SIGKILL)
+		return true
+	}
+	_ = p.signalLocked(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		// The waiter kills the rest of the group already.
+	default:
+		p.killTimer = time.AfterFunc(grace, func() { _ = p.Signal(syscall.SIGKILL) })
+	}
+	return true
+}
+
+// Kill sends SIGKILL to the whole group now.
+func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL) }
+
+// dedupEnv drops every entry whose key appears again later.
+func dedupEnv(env []string) []string {
+	last := make(map[string]int, len(env))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		last[k] = i
+	}
+	if len(last) == len(env) {
+		return env
+	}
+	out := make([]string, 0, len(last))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if last[k] == i {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func ignoringEINTR(f func() error) error {
+	for {
+		if err := f(); !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
