@@ -1,0 +1,360 @@
+package main
+
+// Black-box tests: build the bootstrap binary, run it with a controlled
+// environment and a temporary sandbox, and check its exit code, output and
+// files.
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
+
+	"github.com/taskkit/taskkit/internal/dnswait/dnstest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bootstrap-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "bootstrap")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("building bootstrap: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	pid            int
+}
+
+// baseEnv is a minimal environment: no TASK_NAME, so no DNS wait unless a
+// test asks for one, and a fixed task IP.
+func baseEnv(sandbox string, extra ...string) []string {
+	return append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"MESOS_SANDBOX=" + sandbox,
+		"MESOS_CONTAINER_IP=127.0.0.9",
+	}, extra...)
+}
+
+func runBin(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("bootstrap %v did not finish in 60s", args)
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code: code, stdout: out.String(), stderr: errb.String(), pid: cmd.Process.Pid}
+}
+
+func write(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, mode)
+}
+
+// listing is every path in dir, to prove nothing was half-written.
+func listing(t *testing.T, dir string) string {
+	var names []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, p)
+		names = append(names, rel)
+		return nil
+	})
+	return strings.Join(names, "\n")
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"--help"}, {"-h"}} {
+		r := runBin(t, nil, args...)
+		if r.code != 0 {
+			t.Errorf("%v: exit %d", args, r.code)
+		}
+		if args[0] == "--version" && !strings.HasPrefix(r.stdout, "bootstrap ") {
+			t.Errorf("--version printed %q", r.stdout)
+		}
+		if strings.Contains(args[0], "h") && !strings.Contains(r.stdout, "-resolve-timeout") {
+			t.Errorf("--help lacks flags:\n%s", r.stdout)
+		}
+	}
+}
+
+func TestRendersTemplatesRelativeToSandbox(t *testing.T) {
+	sb := t.TempDir()
+	write(t, filepath.Join(sb, "tmpl", "app.conf.mustache"), "port={{PORT_HTTP}}\nip={{LIBPROCESS_IP}}\n{{#TLS}}tls on{{/TLS}}{{^TLS}}tls off{{/TLS}}\n", 0o644)
+	write(t, filepath.Join(sb, "tmpl", "run.sh.mustache"), "#!/bin/sh\nexec server --port {{PORT_HTTP}}\n", 0o755)
+	env := baseEnv(sb, "PORT_HTTP=8080", "TLS=false",
+		"CONFIG_TEMPLATE_APP=tmpl/app.conf.mustache,conf/app.conf")
+	r := runBin(t, env, "--config", "tmpl/run.sh.mustache,bin/run.sh")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	got, _ := os.ReadFile(filepath.Join(sb, "conf", "app.conf"))
+	if string(got) != "port=8080\nip=127.0.0.9\ntls off\n" {
+		t.Errorf("app.conf = %q", got)
+	}
+	fi, err := os.Stat(filepath.Join(sb, "bin", "run.sh"))
+	if err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("run.sh: %v, mode %v", err, fi)
+	}
+	if !strings.Contains(r.stderr, "+port=8080") {
+		t.Errorf("no diff logged:\n%s", r.stderr)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	sb := t.TempDir()
+	const pw, tok, custom = "pw-Zq8Xv3-unique", "tok-Hh4Kk9-unique", "api-Rr7Jj2-unique"
+	write(t, filepath.Join(sb, "db.mustache"), "password={{{DB_PASSWORD}}}\ntoken={{AUTH_TOKEN}}\nkey={{MY_API_KEY}}\nurl=postgres://app:{{{DB_PASSWORD}}}@db/app\n", 0o644)
+	write(t, filepath.Join(sb, "db.conf"), "password=old\n", 0o644)
+	env := baseEnv(sb, "DB_PASSWORD="+pw, "AUTH_TOKEN="+tok, "MY_API_KEY="+custom,
+		"JDBC_URL=jdbc:postgresql://db/app?password="+pw, "CONFIG_TEMPLATE_DB=db.mustache,db.conf")
+	for _, format := range []string{"text", "json"} {
+		os.WriteFile(filepath.Join(sb, "db.conf"), []byte("password=old\n"), 0o644)
+		r := runBin(t, env, "-redact-keys", "^MY_API_KEY$", "-log-format", format)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", format, r.code, r.stderr)
+		}
+		all := r.stdout + r.stderr
+		for _, secret := range []string{pw, tok, custom} {
+			if strings.Contains(all, secret) {
+				t.Errorf("%s output leaks %q:\n%s", format, secret, all)
+			}
+		}
+		if !strings.Contains(all, "DB_PASSWORD=********") || !strings.Contains(all, "password=********") {
+			t.Errorf("%s: expected masked env and diff:\n%s", format, all)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(sb, "db.conf")); !strings.Contains(string(b), pw) {
+		t.Error("the rendered file must hold the real secret")
+	}
+	r := runBin(t, env, "-insecure")
+	if !strings.Contains(r.stderr, "DB_PASSWORD="+pw) {
+		t.Errorf("-insecure should show secrets:\n%s", r.stderr)
+	}
+}
+
+func TestAllOrNothingAndExitCodes(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   []string
+		args  []string
+		code  int
+		error string
+	}{
+		{"bad flag", nil, []string{"-no-such-flag"}, 2, "no-such-flag"},
+		{"bad write mode", nil, []string{"-write-mode", "copy"}, 2, "-write-mode"},
+		{"bad wait url", nil, []string{"-wait", "ftp://x"}, 2, "-wait"},
+		{"bad redact regexp", nil, []string{"-redact-keys", "("}, 2, "-redact-keys"},
+		{"bad log format", nil, []string{"-log-format", "xml"}, 2, "-log-format"},
+		{"negative timeout", nil, []string{"-resolve-timeout", "-1s"}, 2, "-resolve-timeout"},
+		{"bad env duration", []string{"BOOTSTRAP_RESOLVE_TIMEOUT=soon"}, nil, 2, "BOOTSTRAP_RESOLVE_TIMEOUT"},
+		{"malformed template var", []string{"CONFIG_TEMPLATE_X=nocomma"}, nil, 2, "CONFIG_TEMPLATE_X"},
+		{"missing template source", []string{"CONFIG_TEMPLATE_Y=missing.tmpl,y.conf"}, nil, 3, "CONFIG_TEMPLATE_Y"},
+		{"strict miss", []string{"CONFIG_TEMPLATE_Z=ok.tmpl,z.conf"}, []string{"-strict"}, 3, "missing variables: UNSET_VAR"},
+		{"template too big", []string{"CONFIG_TEMPLATE_Z=ok.tmpl,z.conf"}, []string{"-template-max-bytes", "3"}, 3, "over the limit"},
+		{"exec not found", nil, []string{"--", "no-such-command-xyz"}, 6, "no-such-command-xyz"},
+		{"wait timeout", nil, []string{"-wait", "tcp://127.0.0.1:1", "-resolve-timeout", "300ms"}, 4, "tcp://127.0.0.1:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := t.TempDir()
+			write(t, filepath.Join(sb, "ok.tmpl"), "a={{A}} u={{UNSET_VAR}}\n", 0o644)
+			env := baseEnv(sb, append([]string{"A=1", "CONFIG_TEMPLATE_GOOD=ok.tmpl,out/good.conf"}, tt.env...)...)
+			before := listing(t, sb)
+			r := runBin(t, env, tt.args...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tt.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.error) {
+				t.Errorf("stderr lacks %q:\n%s", tt.error, r.stderr)
+			}
+			if tt.code != 6 { // exec happens after writing
+				if after := listing(t, sb); after != before {
+					t.Errorf("sandbox changed:\nbefore:\n%s\nafter:\n%s", before, after)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvVarsAndDoubleDashFlags(t *testing.T) {
+	sb := t.TempDir()
+	r := runBin(t, baseEnv(sb, "BOOTSTRAP_PRINT_ENV=false"))
+	if r.code != 0 || strings.Contains(r.stderr, "bootstrap environment") {
+		t.Errorf("BOOTSTRAP_PRINT_ENV=false ignored: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runBin(t, baseEnv(sb), "--print-env=false")
+	if r.code != 0 || strings.Contains(r.stderr, "bootstrap environment") {
+		t.Errorf("--print-env=false ignored:\n%s", r.stderr)
+	}
+	r = runBin(t, baseEnv(sb), "-get-task-ip")
+	if r.code != 0 || r.stdout != "127.0.0.9\n" {
+		t.Errorf("-get-task-ip: exit %d stdout %q", r.code, r.stdout)
+	}
+	r = runBin(t, baseEnv(sb, "BOOTSTRAP_GET_TASK_IP=true", "MESOS_CONTAINER_IP=", "LIBPROCESS_IP=10.1.2.3"))
+	if r.stdout != "10.1.2.3\n" {
+		t.Errorf("LIBPROCESS_IP fallback: %q", r.stdout)
+	}
+}
+
+func TestExecReplacesProcess(t *testing.T) {
+	sb := t.TempDir()
+	r := runBin(t, baseEnv(sb, "A=1"), "-print-env=false", "--", "sh", "-c", `echo "pid=$$ ip=$LIBPROCESS_IP cip=$MESOS_CONTAINER_IP"; exit 7`)
+	if r.code != 7 {
+		t.Fatalf("exit %d, want the command's 7\n%s", r.code, r.stderr)
+	}
+	want := "pid=" + strconv.Itoa(r.pid) + " ip=127.0.0.9 cip=127.0.0.9\n"
+	if r.stdout != want {
+		t.Errorf("stdout %q, want %q (same PID as bootstrap)", r.stdout, want)
+	}
+}
+
+func TestDNSWaits(t *testing.T) {
+	dns, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	tests := []struct {
+		name    string
+		task    string
+		setup   func(name string)
+		later   func(name string)
+		timeout string
+		code    int
+		stderr  string
+	}{
+		{"appears after a delay", "a", nil, func(n string) { dns.Set(n, "127.0.0.9") }, "20s", 0, "msg=ready"},
+		{"dual stack contains the task IP", "b", func(n string) { dns.Set(n, "127.0.0.9", "::1") }, nil, "20s", 0, ""},
+		{"wrong IP", "c", func(n string) { dns.Set(n, "127.0.0.8") }, nil, "1s", 4, "127.0.0.8"},
+		{"never appears", "d", nil, nil, "1s", 4, "NXDOMAIN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := tt.task + ".svc.mesos"
+			if tt.setup != nil {
+				tt.setup(name)
+			}
+			if tt.later != nil {
+				time.AfterFunc(300*time.Millisecond, func() { tt.later(name) })
+			}
+			env := baseEnv(t.TempDir(), "TASK_NAME="+tt.task, "FRAMEWORK_HOST=svc.mesos")
+			r := runBin(t, env, "-print-env=false", "-resolvers", dns.Addr, "-resolve-timeout", tt.timeout)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tt.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.stderr) || (tt.code == 4 && !strings.Contains(r.stderr, name)) {
+				t.Errorf("stderr lacks %q or %q:\n%s", tt.stderr, name, r.stderr)
+			}
+		})
+	}
+}
+
+// TestWaitForeverInterruptedBySignal: -resolve-timeout=0 waits without a
+// deadline (the SDK crashed here) until a signal ends it with 128+signal.
+func TestWaitForeverInterruptedBySignal(t *testing.T) {
+	dns, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	cmd := exec.Command(binary, "-print-env=false", "-resolvers", dns.Addr, "-resolve-timeout=0")
+	cmd.Env = baseEnv(t.TempDir(), "TASK_NAME=never", "FRAMEWORK_HOST=svc.mesos")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until it has asked at least twice, then stop it.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(dns.Queries("never.svc.mesos")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Fatalf("wait: %v, want exit 143\n%s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "never.svc.mesos") {
+		t.Errorf("stderr does not name the pending host:\n%s", errb.String())
+	}
+}
+
+func TestInstallCertsIdempotent(t *testing.T) {
+	sb := t.TempDir()
+	javaHome := t.TempDir()
+	store := filepath.Join(javaHome, "lib", "security", "cacerts")
+	os.MkdirAll(filepath.Dir(store), 0o755)
+	var buf bytes.Buffer
+	keystore.New().Store(&buf, []byte("changeit"))
+	os.WriteFile(store, buf.Bytes(), 0o644)
+
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "DC/OS CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	write(t, filepath.Join(sb, ".ssl", "ca-bundle.crt"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+
+	env := baseEnv(sb, "JAVA_HOME="+javaHome)
+	r := runBin(t, env, "-print-env=false")
+	if r.code != 0 || !strings.Contains(r.stderr, "CA installed") {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runBin(t, env, "-print-env=false")
+	if r.code != 0 || !strings.Contains(r.stderr, "CA already in the truststore") {
+		t.Fatalf("second run: exit %d\n%s", r.code, r.stderr)
+	}
+	os.WriteFile(store, []byte("corrupt"), 0o644)
+	r = runBin(t, env, "-print-env=false")
+	if r.code != 5 || !strings.Contains(r.stderr, store) {
+		t.Fatalf("corrupt store: exit %d, want 5\n%s", r.code, r.stderr)
+	}
+	r = runBin(t, baseEnv(sb), "-print-env=false") // no JAVA_HOME: skipped
+	if r.code != 0 || !strings.Contains(r.stderr, "JAVA_HOME unset") {
+		t.Fatalf("no JAVA_HOME: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,529 @@
+// Package bootstrap is the bootstrap command: its flags (urfave/cli, each with
+// a BOOTSTRAP_<FLAG> variable), its steps and its exit codes. The bootstrap
+// binary is a thin main around Run; the demo under examples/ runs it in
+// process.
+//
+// The steps, in order: print the environment with secrets masked; find the
+// task IP and export it as LIBPROCESS_IP and MESOS_CONTAINER_IP; render every
+// template in memory (internal/render), failing before any wait when one is
+// broken; wait for names and URLs under one deadline (internal/dnswait);
+// install the sandbox CA into the Java truststore (internal/truststore); write
+// the rendered files atomically; exec the command given after "--".
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/buildinfo"
+	"github.com/taskkit/taskkit/internal/dnswait"
+	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/logging"
+	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/render"
+	"github.com/taskkit/taskkit/internal/safefile"
+	"github.com/taskkit/taskkit/internal/truststore"
+)
+
+// Exit codes, documented in --help and docs/bootstrap.md. An interrupt while
+// waiting exits 128+N for signal N.
+const (
+	ExitOK         = 0 // success
+	ExitInternal   = 1 // unexpected failure
+	ExitUsage      = 2 // bad flag, variable or template declaration
+	ExitTemplate   = 3 // a template could not be read, rendered or written
+	ExitWait       = 4 // the wait deadline passed with targets pending
+	ExitTruststore = 5 // the CA could not be added to the truststore
+	ExitExec       = 6 // the command after "--" could not be executed
+)
+
+
+// config is everything the flags and environment decided.
+type config struct {
+	printEnv, insecure          bool
+	redactKeys                  string
+	resolve, selfResolve        bool
+	resolveHosts                []string
+	resolveHostsSet             bool
+	resolveTimeout              time.Duration
+	resolvers                   []string
+	waits                       []dnswait.Target
+	template, strict, diff, dry bool
+	templateMaxBytes            int64
+	configs                     []string
+	writeMode                   safefile.Mode
+	installCerts                bool
+	caFile, truststorePath      string
+	truststorePassword          string
+	getTaskIP                   bool
+	command                     []string
+}
+
+// env is the process environment as a lookup plus the list bootstrap passes
+// on (templates and the exec'd command see LIBPROCESS_IP and
+// MESOS_CONTAINER_IP once set).
+type env struct{ list []string }
+
+func (e *env) get(k string) string {
+	for i := len(e.list) - 1; i >= 0; i-- {
+		if key, v, _ := strings.Cut(e.list[i], "="); key == k {
+			return v
+		}
+	}
+	return ""
+}
+
+func (e *env) set(k, v string) {
+	out := e.list[:0:0]
+	for _, kv := range e.list {
+		if key, _, _ := strings.Cut(kv, "="); key != k {
+			out = append(out, kv)
+		}
+	}
+	e.list = append(out, k+"="+v)
+}
+
+// Run runs bootstrap with args (args[0] is the program name) and the
+// environment environ, and returns the exit code. It only returns on success
+// when there is no command to exec.
+func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	e := &env{list: append([]string(nil), environ...)}
+	var cfg config
+	var log *slog.Logger
+	app := newApp(e, &cfg, &log, stdout, stderr)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return ExitOK
+	}
+	code := exitcode.Code(err, ExitInternal)
+	if log != nil {
+		log.Error("bootstrap failed", "exit_code", code, "error", err.Error())
+	} else {
+		fmt.Fprintf(stderr, "bootstrap: %v\n", err)
+	}
+	return code
+}
+
+func newApp(e *env, cfg *config, logp **slog.Logger, stdout, stderr io.Writer) *cli.App {
+	envVar := func(flag string) []string {
+		return []string{"BOOTSTRAP_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+	}
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, buildinfo.String("bootstrap")) }
+	app := &cli.App{
+		Name:      "bootstrap",
+		Usage:     "prepare a task: print env, render templates, wait for DNS and URLs, install the CA, then exec the server",
+		UsageText: "bootstrap [flags] [-- command args...]",
+		Version:   buildinfo.Version,
+		Description: `A drop-in replacement for the DC/OS SDK bootstrap. Steps, in order:
+  1. print the environment, sorted, secret values masked (-print-env, -insecure, -redact-keys)
+  2. find the task IP (MESOS_CONTAINER_IP, LIBPROCESS_IP, first non-loopback address) and
+     export it as LIBPROCESS_IP and MESOS_CONTAINER_IP (-get-task-ip prints it and exits)
+  3. render every CONFIG_TEMPLATE_<NAME>=<src>,<dest> and -config <src>,<dest> in memory;
+     any failure reports all and writes nothing (-template, -strict, -template-max-bytes)
+  4. wait, in parallel under one deadline, for -resolve-hosts to resolve, the task's own
+     name <TASK_NAME>.<FRAMEWORK_HOST> to resolve to the task IP, and every -wait URL
+  5. add the CA ($MESOS_SANDBOX/.ssl/ca-bundle.crt or ca.crt) to the Java truststore
+  6. write the rendered files atomically, logging a diff with secrets masked
+  7. exec the command after "--", if any, in bootstrap's place (same PID)
+
+Every flag also reads BOOTSTRAP_<FLAG> (dashes as underscores), e.g.
+BOOTSTRAP_RESOLVE_TIMEOUT=30s. Relative paths resolve against $MESOS_SANDBOX.
+
+Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template error,
+4 wait timed out, 5 truststore error, 6 command could not be executed,
+128+N interrupted by signal N. See docs/bootstrap.md.`,
+		HideHelpCommand:           true,
+		DisableSliceFlagSeparator: true,
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		ExitErrHandler:            func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "print-env", Value: true, EnvVars: envVar("print-env"), Usage: "print the environment (sorted, secret values masked) before starting"},
+			&cli.BoolFlag{Name: "insecure", EnvVars: envVar("insecure"), Usage: "show secret values in the environment print and diffs"},
+			&cli.StringFlag{Name: "redact-keys", EnvVars: envVar("redact-keys"), Usage: "regular expression of more `KEYS` whose values are secret, besides " + redact.DefaultKeyPattern},
+			&cli.BoolFlag{Name: "resolve", Value: true, EnvVars: envVar("resolve"), Usage: "wait until -resolve-hosts (and the task's own name) resolve"},
+			&cli.StringFlag{Name: "resolve-hosts", EnvVars: envVar("resolve-hosts"), Usage: "comma-separated `HOSTS` to wait for (default <TASK_NAME>.<FRAMEWORK_HOST>)"},
+			&cli.DurationFlag{Name: "resolve-timeout", Value: 5 * time.Minute, EnvVars: envVar("resolve-timeout"), Usage: "deadline for all waits together; 0 waits forever"},
+			&cli.StringFlag{Name: "resolvers", EnvVars: envVar("resolvers"), Usage: "comma-separated `ip[:port]` DNS servers to ask (default: nameservers of /etc/resolv.conf)"},
+			&cli.BoolFlag{Name: "self-resolve", Value: true, EnvVars: envVar("self-resolve"), Usage: "require <TASK_NAME>.<FRAMEWORK_HOST> to resolve to addresses that include the task IP"},
+			&cli.StringSliceFlag{Name: "wait", EnvVars: envVar("wait"), Usage: "also wait for `URL`: tcp://host:port, http(s)://..., file:///path, unix:///path (repeatable; whitespace separates several)"},
+			&cli.BoolFlag{Name: "template", Value: true, EnvVars: envVar("template"), Usage: "render CONFIG_TEMPLATE_* and -config templates"},
+			&cli.Int64Flag{Name: "template-max-bytes", Value: render.DefaultMaxBytes, EnvVars: envVar("template-max-bytes"), Usage: "largest template accepted; 0 for no limit"},
+			&cli.StringSliceFlag{Name: "config", EnvVars: envVar("config"), Usage: "render template `SRC,DEST` too (repeatable; newlines separate several)"},
+			&cli.BoolFlag{Name: "strict", EnvVars: envVar("strict"), Usage: "fail when a template uses a variable that is not set, naming every one"},
+			&cli.StringFlag{Name: "write-mode", Value: "auto", EnvVars: envVar("write-mode"), Usage: "how files are written: auto (rename, else in place), rename, inplace"},
+			&cli.BoolFlag{Name: "diff", Value: true, EnvVars: envVar("diff"), Usage: "log a unified diff of each changed file, secret values masked"},
+			&cli.BoolFlag{Name: "dry-run", EnvVars: envVar("dry-run"), Usage: "render, check and diff templates but write nothing, wait for nothing, install nothing"},
+			&cli.BoolFlag{Name: "install-certs", Value: true, EnvVars: envVar("install-certs"), Usage: "add the sandbox CA to the Java truststore"},
+			&cli.StringFlag{Name: "ca-file", EnvVars: envVar("ca-file"), Usage: "CA bundle `FILE` to install (default $MESOS_SANDBOX/.ssl/ca-bundle.crt, else .ssl/ca.crt)"},
+			&cli.StringFlag{Name: "truststore", EnvVars: envVar("truststore"), Usage: "Java truststore `FILE`, JKS or PKCS#12 (default $JAVA_HOME/lib/security/cacerts)"},
+			&cli.StringFlag{Name: "truststore-password", Value: truststore.DefaultPassword, EnvVars: envVar("truststore-password"), Usage: "truststore password (empty for a password-less PKCS#12 store)"},
+			&cli.BoolFlag{Name: "get-task-ip", EnvVars: envVar("get-task-ip"), Usage: "print the task IP and exit"},
+			&cli.BoolFlag{Name: "verbose", EnvVars: envVar("verbose"), Usage: "debug logging"},
+			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: envVar("log-format"), Usage: "log format: text or json"},
+		},
+		Action: func(c *cli.Context) error {
+			log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "-log-format")
+			if err != nil {
+				return exitcode.Wrap(ExitUsage, err)
+			}
+			*logp = log
+			if err := parse(c, e, cfg); err != nil {
+				return exitcode.Wrap(ExitUsage, err)
+			}
+			return bootstrap(c.Context, cfg, e, log, stdout, stderr)
+		},
+	}
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return exitcode.Wrap(ExitUsage, err) }
+	return app
+}
+
+// parse fills cfg from the flags; every error names its flag or variable.
+func parse(c *cli.Context, e *env, cfg *config) error {
+	*cfg = config{
+		printEnv: c.Bool("print-env"), insecure: c.Bool("insecure"), redactKeys: c.String("redact-keys"),
+		resolve: c.Bool("resolve"), selfResolve: c.Bool("self-resolve"),
+		resolveTimeout: c.Duration("resolve-timeout"), resolveHostsSet: c.IsSet("resolve-hosts"),
+		template: c.Bool("template"), strict: c.Bool("strict"), diff: c.Bool("diff"), dry: c.Bool("dry-run"),
+		templateMaxBytes: c.Int64("template-max-bytes"), installCerts: c.Bool("install-certs"),
+		caFile: c.String("ca-file"), truststorePath: c.String("truststore"),
+		truststorePassword: c.String("truststore-password"), getTaskIP: c.Bool("get-task-ip"),
+		command: c.Args().Slice(),
+	}
+	if cfg.resolveTimeout < 0 {
+		return fmt.Errorf("-resolve-timeout: must not be negative, got %s", cfg.resolveTimeout)
+	}
+	if cfg.templateMaxBytes < 0 {
+		return fmt.Errorf("-template-max-bytes: must not be negative, got %d", cfg.templateMaxBytes)
+	}
+	for _, h := range strings.Split(c.String("resolve-hosts"), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.resolveHosts = append(cfg.resolveHosts, h)
+		}
+	}
+	if s := c.String("resolvers"); s != "" {
+		rs, err := dnswait.ParseResolvers(s)
+		if err != nil {
+			return fmt.Errorf("-resolvers: %w", err)
+		}
+		cfg.resolvers = rs
+	}
+	for _, v := range c.StringSlice("wait") {
+		for _, u := range strings.Fields(v) {
+			t, err := dnswait.ParseTarget(u)
+			if err != nil {
+				return fmt.Errorf("-wait %q: %w", u, err)
+			}
+			cfg.waits = append(cfg.waits, t)
+		}
+	}
+	for _, v := range c.StringSlice("config") {
+		for _, line := range strings.Split(v, "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				cfg.configs = append(cfg.configs, line)
+			}
+		}
+	}
+	m, err := safefile.ParseMode(c.String("write-mode"))
+	if err != nil {
+		return fmt.Errorf("-write-mode: %w", err)
+	}
+	cfg.writeMode = m
+	return nil
+}
+
+func bootstrap(ctx context.Context, cfg *config, e *env, log *slog.Logger, stdout, stderr io.Writer) error {
+	red, err := redact.New(cfg.redactKeys, "-redact-keys")
+	if err != nil {
+		return exitcode.Wrap(ExitUsage, err)
+	}
+	red.LearnEnv(e.list)
+	show := red.String
+	if cfg.insecure {
+		show = func(s string) string { return s }
+	}
+
+	// 2. Task IP, before anything prints or renders it.
+	ip, from, ipErr := dnswait.TaskIP(dnswait.TaskIPSource{Getenv: e.get})
+	if cfg.getTaskIP {
+		if ipErr != nil {
+			return exitcode.Wrap(ExitInternal, fmt.Errorf("finding the task IP: %w", ipErr))
+		}
+		fmt.Fprintln(stdout, ip)
+		return nil
+	}
+	if ipErr == nil {
+		e.set("LIBPROCESS_IP", ip.String())
+		e.set("MESOS_CONTAINER_IP", ip.String())
+	}
+
+	// 1. The environment print.
+	if cfg.printEnv {
+		printEnv(log, stderr, e.list, red, cfg.insecure, show)
+	}
+	if ipErr != nil {
+		log.Warn("no task IP found", "error", ipErr.Error())
+	} else {
+		log.Info("task IP", "ip", ip.String(), "from", from)
+	}
+
+	sandbox := e.get("MESOS_SANDBOX")
+	if sandbox == "" {
+		if sandbox, err = os.Getwd(); err != nil {
+			return exitcode.Wrap(ExitInternal, fmt.Errorf("working directory: %w", err))
+		}
+	}
+
+	// 3. Templates: render and check everything before waiting, so a broken
+	// template fails in milliseconds, not after a five-minute wait.
+	var templates []render.Template
+	renderOpts := render.Options{
+		MaxBytes: cfg.templateMaxBytes, Strict: cfg.strict, WriteMode: cfg.writeMode,
+		Diff: cfg.diff, Redactor: red, DryRun: true,
+	}
+	if cfg.insecure {
+		renderOpts.Redactor, _ = redact.New("", "")
+	}
+	if cfg.template {
+		if templates, err = render.Collect(e.list, cfg.configs, sandbox); err != nil {
+			return exitcode.Wrap(ExitUsage, err)
+		}
+		renderOpts.Env = e.list
+		results, err := render.RenderAll(templates, renderOpts)
+		if err != nil {
+			return exitcode.Wrap(ExitTemplate, err)
+		}
+		if cfg.dry {
+			logResults(log, stderr, results, true)
+			return nil
+		}
+	} else {
+		log.Info("templates disabled (-template=false)")
+	}
+	if cfg.dry {
+		return nil
+	}
+
+	// 4. Waits.
+	if err := wait(ctx, cfg, e, ip, ipErr, log); err != nil {
+		return err
+	}
+
+	// 5. CA.
+	if cfg.installCerts {
+		if err := installCA(cfg, e, sandbox, log); err != nil {
+			return exitcode.Wrap(ExitTruststore, err)
+		}
+	}
+
+	// 6. Write the templates.
+	if len(templates) > 0 {
+		renderOpts.DryRun = false
+		results, err := render.RenderAll(templates, renderOpts)
+		if err != nil {
+			return exitcode.Wrap(ExitTemplate, err)
+		}
+		logResults(log, stderr, results, false)
+	}
+	log.Info("bootstrap complete")
+
+	// 7. Exec.
+	if len(cfg.command) > 0 {
+		return execCommand(cfg.command, e.list, log)
+	}
+	return nil
+}
+
+// printEnv prints environ sorted. Unless insecure, values of secret keys are
+// masked and learned secret values are masked inside other values too (a
+// password embedded in a JDBC URL, say).
+func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redactor, insecure bool, show func(string) string) {
+	var lines []string
+	if insecure {
+		lines = append(lines, environ...)
+		sort.Strings(lines)
+	} else {
+		lines = red.Env(environ)
+	}
+	for i, l := range lines {
+		lines[i] = show(l)
+	}
+	note := "secret values masked"
+	if insecure {
+		note = "secret values SHOWN (-insecure)"
+	}
+	if _, ok := log.Handler().(*slog.JSONHandler); ok {
+		log.Info("environment", "note", note, "env", lines)
+		return
+	}
+	fmt.Fprintf(w, "bootstrap environment (%d variables, %s):\n", len(lines), note)
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+}
+
+func logResults(log *slog.Logger, w io.Writer, results []render.Result, dry bool) {
+	_, jsonLog := log.Handler().(*slog.JSONHandler)
+	for _, r := range results {
+		attrs := []any{"template", r.Origin, "source", r.Source, "dest", r.Dest, "changed", r.Changed, "created", r.Created}
+		if !dry && r.Changed {
+			attrs = append(attrs, "method", r.Method.String())
+		}
+		msg := "rendered template"
+		if dry {
+			msg = "rendered template (dry run, not written)"
+		}
+		if jsonLog && r.Diff != "" {
+			attrs = append(attrs, "diff", r.Diff)
+		}
+		log.Info(msg, attrs...)
+		if !jsonLog && r.Diff != "" {
+			io.WriteString(w, r.Diff)
+		}
+	}
+}
+
+func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, log *slog.Logger) error {
+	wc := dnswait.Config{Timeout: cfg.resolveTimeout, Resolvers: cfg.resolvers, Targets: cfg.waits}
+	if cfg.resolve {
+		task, fw := e.get("TASK_NAME"), e.get("FRAMEWORK_HOST")
+		self := ""
+		if task != "" && fw != "" {
+			self = task + "." + fw
+		}
+		wc.Hosts = cfg.resolveHosts
+		switch {
+		case self == "" && !cfg.resolveHostsSet:
+			log.Info("TASK_NAME or FRAMEWORK_HOST unset and no -resolve-hosts: skipping name resolution")
+		case self != "" && cfg.selfResolve:
+			if ipErr != nil {
+				return exitcode.Wrap(ExitUsage, fmt.Errorf("-self-resolve needs the task IP: %w", ipErr))
+			}
+			wc.SelfName, wc.SelfIP = self, ip
+		case self != "" && !cfg.resolveHostsSet:
+			wc.Hosts = []string{self}
+		}
+	} else {
+		log.Info("name resolution disabled (-resolve=false)")
+	}
+	if len(wc.Hosts) == 0 && wc.SelfName == "" && len(wc.Targets) == 0 {
+		return nil
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var got os.Signal
+	done := make(chan struct{})
+	go func() { // owned by wait: ends when wait returns (done) or on a signal
+		select {
+		case got = <-sigs:
+			cancel()
+		case <-done:
+		}
+	}()
+	err := dnswait.Wait(wctx, wc, log)
+	close(done)
+	switch {
+	case err == nil:
+		return nil
+	case got != nil:
+		sig := got.(syscall.Signal)
+		return exitcode.Wrap(128+int(sig), fmt.Errorf("interrupted by %s while waiting: %w", sig, err))
+	case errors.Is(err, dnswait.ErrTimeout):
+		return exitcode.Wrap(ExitWait, err)
+	case errors.Is(err, dnswait.ErrCanceled):
+		return exitcode.Wrap(ExitWait, err)
+	}
+	return exitcode.Wrap(ExitUsage, err)
+}
+
+func installCA(cfg *config, e *env, sandbox string, log *slog.Logger) error {
+	caFile := cfg.caFile
+	if caFile == "" {
+		sslDir := filepath.Join(sandbox, ".ssl")
+		if _, err := os.Stat(sslDir); err != nil {
+			log.Info("no .ssl directory in the sandbox: skipping CA install", "dir", sslDir)
+			return nil
+		}
+		for _, name := range []string{"ca-bundle.crt", "ca.crt"} {
+			if _, err := os.Stat(filepath.Join(sslDir, name)); err == nil {
+				caFile = filepath.Join(sslDir, name)
+				break
+			}
+		}
+		if caFile == "" {
+			log.Info("no ca-bundle.crt or ca.crt in the sandbox's .ssl: skipping CA install", "dir", sslDir)
+			return nil
+		}
+	}
+	store := cfg.truststorePath
+	if store == "" {
+		jh := e.get("JAVA_HOME")
+		if jh == "" {
+			log.Info("JAVA_HOME unset and no -truststore: skipping CA install")
+			return nil
+		}
+		store = filepath.Join(jh, "lib", "security", "cacerts")
+		if _, err := os.Stat(store); err != nil {
+			if alt := filepath.Join(jh, "jre", "lib", "security", "cacerts"); fileExists(alt) { // JDK 8 layout
+				store = alt
+			}
+		}
+	}
+	data, err := os.ReadFile(caFile)
+	if err != nil {
+		return fmt.Errorf("-ca-file: %w", err)
+	}
+	cas, err := truststore.ParseCerts(data, caFile)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := truststore.Install(cas, truststore.Options{
+		Path: store, Password: cfg.truststorePassword,
+		Fallback: filepath.Join(sandbox, ".ssl", "cacerts"),
+	})
+	if err != nil {
+		return err
+	}
+	attrs := []any{"truststore", store, "format", string(res.Format), "ca", caFile, "took", time.Since(start).Round(time.Microsecond).String()}
+	switch {
+	case !res.Changed():
+		log.Info("CA already in the truststore", append(attrs, "present", res.Present)...)
+	case res.WrittenTo != store:
+		log.Warn("truststore not writable: wrote an updated copy; start Java with the option shown",
+			append(attrs, "copy", res.WrittenTo, "java_option", "-Djavax.net.ssl.trustStore="+res.WrittenTo, "added", res.Added, "replaced", res.Replaced)...)
+	default:
+		log.Info("CA installed", append(attrs, "added", res.Added, "replaced", res.Replaced)...)
+	}
+	return nil
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func execCommand(argv, environ []string, log *slog.Logger) error {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return exitcode.Wrap(ExitExec, fmt.Errorf("command %q: %w", argv[0], err))
+	}
+	log.Info("exec", "command", path, "args", len(argv)-1)
+	err = syscall.Exec(path, argv, environ)
+	return exitcode.Wrap(ExitExec, fmt.Errorf("exec %s: %w", path, err))
+}
