@@ -51,7 +51,6 @@ const (
 	ExitExec       = 6 // the command after "--" could not be executed
 )
 
-
 // config is everything the flags and environment decided.
 type config struct {
 	printEnv, insecure          bool
