@@ -1,0 +1,278 @@
+package dnswait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// Kind is the scheme of a wait target.
+type Kind string
+
+// The kinds of target ParseTarget accepts.
+const (
+	KindTCP   Kind = "tcp"   // tcp://host:port: a TCP connection is accepted
+	KindHTTP  Kind = "http"  // http://...: a GET answers 2xx or 3xx
+	KindHTTPS Kind = "https" // https://...: as http, over TLS with verification
+	KindFile  Kind = "file"  // file:///path: the path exists (any type)
+	KindUnix  Kind = "unix"  // unix:///path: a stream socket accepts a connection
+)
+
+// Target is one -wait URL, parsed. Build it with ParseTarget.
+type Target struct {
+	Kind Kind
+	// Addr is "host:port" for tcp, the path for file and unix, and the whole
+	// URL for http and https.
+	Addr string
+	url  *url.URL
+}
+
+// String returns the target's URL with any password masked, fit for logs and
+// error messages.
+func (t Target) String() string {
+	if t.url == nil {
+		return ""
+	}
+	return t.url.Redacted()
+}
+
+// ParseTarget parses a -wait URL: tcp://host:port, http(s)://host[:port]/...,
+// file:///absolute/path or unix:///absolute/path. The error quotes the value
+// (password masked) and says what is wrong with it.
+func ParseTarget(s string) (Target, error) {
+	bad := func(why string) (Target, error) {
+		return Target{}, fmt.Errorf("wait target %q: %s", redactRaw(s), why)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // url.Error repeats the raw value, password included
+		}
+		return bad(err.Error())
+	}
+	t := Target{Kind: Kind(strings.ToLower(u.Scheme)), url: u}
+	switch t.Kind {
+	case KindTCP:
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			return bad("tcp target takes only host:port")
+		}
+		if u.Hostname() == "" || u.Port() == "" {
+			return bad("want tcp://host:port")
+		}
+		if err := checkPort(u.Port()); err != nil {
+			return bad(err.Error())
+		}
+		t.Addr = u.Host
+	case KindHTTP, KindHTTPS:
+		if u.Hostname() == "" {
+			return bad("missing host")
+		}
+		if p := u.Port(); p != "" {
+			if err := checkPort(p); err != nil {
+				return bad(err.Error())
+			}
+		}
+		t.Addr = u.String()
+	case KindFile, KindUnix:
+		if u.Host != "" && u.Host != "localhost" {
+			return bad(fmt.Sprintf("want %s:///absolute/path (three slashes)", t.Kind))
+		}
+		if u.Path == "" || !strings.HasPrefix(u.Path, "/") {
+			return bad(fmt.Sprintf("want %s:///absolute/path", t.Kind))
+		}
+		t.Addr = u.Path
+	case "":
+		return bad("missing scheme (want tcp://, http://, https://, file:// or unix://)")
+	default:
+		return bad(fmt.Sprintf("unsupported scheme %q (want tcp, http, https, file or unix)", u.Scheme))
+	}
+	return t, nil
+}
+
+func checkPort(p string) error {
+	var n int
+	if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != p {
+		return fmt.Errorf("bad port %q", p)
+	}
+	return nil
+}
+
+// redactRaw masks the password of a URL that url.Parse rejected: whatever
+// lies between "scheme://user:" and the last "@" of the authority.
+func redactRaw(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	auth := rest[:end]
+	at := strings.LastIndexByte(auth, '@')
+	colon := strings.IndexByte(auth, ':')
+	if at < 0 || colon < 0 || colon > at {
+		return s
+	}
+	return s[:i+3] + auth[:colon+1] + "xxxxx" + auth[at:] + rest[end:]
+}
+
+// checker runs one attempt at a target: a nil error means it passed, and
+// detail says what passed (addresses, status); an error describes what was
+// seen instead.
+type checker interface {
+	check(ctx context.Context) (detail string, err error)
+}
+
+// dialer connects to host:port, resolving host with the package's resolver
+// (hosts file, then the configured DNS servers) so -resolvers applies to wait
+// targets too.
+type dialer struct{ r *resolver }
+
+func (d dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := d.r.lookup(ctx, host)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", host, err)
+	}
+	var nd net.Dialer
+	var firstErr error
+	for _, a := range addrs {
+		c, err := nd.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+type tcpCheck struct {
+	addr string
+	d    dialer
+}
+
+func (c tcpCheck) check(ctx context.Context) (string, error) {
+	conn, err := c.d.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return "", describeNetErr(err)
+	}
+	defer conn.Close()
+	return "connected to " + conn.RemoteAddr().String(), nil
+}
+
+type unixCheck struct{ path string }
+
+func (c unixCheck) check(ctx context.Context) (string, error) {
+	var nd net.Dialer
+	conn, err := nd.DialContext(ctx, "unix", c.path)
+	if err != nil {
+		return "", describeNetErr(err)
+	}
+	defer conn.Close()
+	return "connected", nil
+}
+
+type fileCheck struct{ path string }
+
+func (c fileCheck) check(context.Context) (string, error) {
+	fi, err := os.Stat(c.path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", errors.New("does not exist")
+		}
+		return "", err
+	}
+	return "exists (" + fileKind(fi.Mode()) + ")", nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return m.Type().String()
+}
+
+type httpCheck struct {
+	url    string
+	client *http.Client
+}
+
+func (c httpCheck) check(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // drop the URL: the caller names the target
+		}
+		return "", describeNetErr(err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 399 {
+		return "", fmt.Errorf("HTTP %s", resp.Status)
+	}
+	return "HTTP " + resp.Status, nil
+}
+
+// newHTTPClient returns the client for http(s) targets: it dials through the
+// package resolver, keeps no idle connections (each attempt is a fresh
+// connection, as a restarted server would need), and does not follow
+// redirects — a 3xx already proves the server answers.
+func newHTTPClient(d dialer) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = d.DialContext
+	tr.DisableKeepAlives = true
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// describeNetErr shortens the common network errors to what a person needs.
+func describeNetErr(err error) error {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return errors.New("connection refused")
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOENT):
+		return errors.New("does not exist")
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return errors.New("timeout")
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var nerr net.Error
+	return errors.As(err, &nerr) && nerr.Timeout()
+}

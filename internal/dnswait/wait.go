@@ -1,0 +1,362 @@
+package dnswait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrTimeout is in the chain of the error Wait returns when its deadline
+// (Config.Timeout, or a deadline of the context) passed with targets still
+// pending. Map it to the "wait timed out" exit code.
+var ErrTimeout = errors.New("wait timed out")
+
+// ErrCanceled is in the chain of the error Wait returns when its context was
+// canceled (a signal, for example) with targets still pending. The context's
+// cause is in the chain too.
+var ErrCanceled = errors.New("wait canceled")
+
+// DefaultAttemptTimeout bounds one attempt at one target (a DNS query, a
+// connection, an HTTP request) when Config.AttemptTimeout is zero.
+const DefaultAttemptTimeout = 2 * time.Second
+
+// MaxQueriesPerSecond is the most DNS queries per second Wait sends for one
+// name to one server, counting A and AAAA separately, over any one-second
+// window. Wait enforces it whatever the Backoff says.
+const MaxQueriesPerSecond = 20
+
+// maxPollsPerSecond is MaxQueriesPerSecond over the two queries (A, AAAA) of
+// one poll.
+const maxPollsPerSecond = MaxQueriesPerSecond / 2
+
+// rateWindow is the window maxPollsPerSecond is enforced over: a second plus
+// a margin, so that network and scheduling jitter between the start of a poll
+// and the arrival of its queries cannot push a server-side count over the cap.
+const rateWindow = time.Second + 50*time.Millisecond
+
+// Backoff shapes the pause between two attempts at one target: the n-th pause
+// is Initial*Factor^n, capped at Max, then multiplied by a random factor in
+// [1-Jitter, 1+Jitter] so that many tasks started together do not poll in step.
+type Backoff struct {
+	Initial time.Duration
+	Max     time.Duration
+	Factor  float64
+	Jitter  float64
+}
+
+// DefaultBackoff is used when Config.Backoff is the zero value: 50 ms growing
+// by a quarter per attempt to 1 s (reached after about 5 s of waiting), ±20%.
+// It sends at most 18 queries per name in the first second and 2 per second
+// once at 1 s.
+var DefaultBackoff = Backoff{Initial: 50 * time.Millisecond, Max: time.Second, Factor: 1.25, Jitter: 0.2}
+
+// pause returns the jittered pause after attempt n (0-based).
+func (b Backoff) pause(n int) time.Duration {
+	d := float64(b.Initial) * math.Pow(b.Factor, float64(n))
+	if b.Max > 0 && d > float64(b.Max) {
+		d = float64(b.Max)
+	}
+	if b.Jitter > 0 {
+		d *= 1 + b.Jitter*(2*rand.Float64()-1)
+	}
+	return time.Duration(d)
+}
+
+// Config says what Wait waits for. The zero value waits for nothing.
+type Config struct {
+	// Hosts must each resolve to at least one A or AAAA address.
+	Hosts []string
+	// SelfName, when set, must resolve to a set of addresses that contains
+	// SelfIP (other addresses, of either family, are fine). A Hosts entry
+	// equal to SelfName is checked once, as the self name.
+	SelfName string
+	// SelfIP is the task's IP (see TaskIP); required with SelfName.
+	SelfIP netip.Addr
+	// Targets are the -wait URLs (see ParseTarget).
+	Targets []Target
+
+	// Resolvers are "ip[:port]" DNS servers (see ParseResolvers) used instead
+	// of the nameservers of ResolvConfPath; the file's search list and ndots
+	// still apply when it can be read.
+	Resolvers []string
+	// ResolvConfPath defaults to DefaultResolvConf; HostsPath to DefaultHosts.
+	// The hosts file is consulted before DNS on every attempt.
+	ResolvConfPath string
+	HostsPath      string
+
+	// Timeout is the deadline for everything; 0 means no deadline of Wait's
+	// own: wait until everything passes or ctx ends.
+	Timeout time.Duration
+	// AttemptTimeout bounds one attempt; 0 means DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
+	// Backoff; the zero value means DefaultBackoff.
+	Backoff Backoff
+	// HTTPClient for http(s) targets; nil means a client that resolves through
+	// the configured resolvers, verifies TLS with the system roots and does
+	// not follow redirects.
+	HTTPClient *http.Client
+}
+
+// Pending is a target that had not passed when Wait gave up.
+type Pending struct {
+	Name     string // host name or URL (password masked)
+	LastSeen string // what the last attempt saw, e.g. "NXDOMAIN from 10.0.0.2:53"
+}
+
+// PendingError is the error Wait returns when it stops with targets pending.
+// errors.Is(err, ErrTimeout) or errors.Is(err, ErrCanceled) tells why.
+type PendingError struct {
+	Pending []Pending     // in the order of Config (self name, hosts, targets)
+	Elapsed time.Duration // time spent waiting
+	reason  error         // ErrTimeout or ErrCanceled
+	cause   error         // context.Cause of the caller's context, if any
+}
+
+// Error names every pending target and what was last seen for it.
+func (e *PendingError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v after %v; %d still pending: ", e.reason, e.Elapsed.Round(time.Millisecond), len(e.Pending))
+	for i, p := range e.Pending {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Name + ": " + p.LastSeen)
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrTimeout or ErrCanceled, and the context's cause.
+func (e *PendingError) Unwrap() []error {
+	if e.cause == nil || e.cause == e.reason {
+		return []error{e.reason}
+	}
+	return []error{e.reason, e.cause}
+}
+
+// item is one thing to wait for.
+type item struct {
+	name string
+	chk  checker
+	// state, guarded by waiter.mu
+	done     bool
+	lastSeen string
+}
+
+// notYet is the last-seen text of a target whose first attempt has not ended.
+const notYet = "no answer yet (first attempt still running)"
+
+// Wait waits, in parallel and under one deadline, until every host resolves,
+// the self name resolves to a set containing the self IP, and every target
+// answers. It returns nil when all passed; a *PendingError naming every target
+// still pending when the deadline passes or ctx ends; another error when cfg
+// is invalid (nothing was waited for then). log receives one Info record per
+// target when it passes and Debug records when what a target shows changes;
+// nil discards them. Every goroutine Wait starts has ended when it returns.
+func Wait(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	items, err := cfg.items()
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	start := time.Now()
+	parent := ctx
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, ErrTimeout)
+		defer cancel()
+	}
+	timeout := "none"
+	if cfg.Timeout > 0 {
+		timeout = cfg.Timeout.String()
+	}
+	log.Info("waiting", "targets", len(items), "timeout", timeout)
+
+	backoff := cfg.Backoff
+	if backoff == (Backoff{}) {
+		backoff = DefaultBackoff
+	}
+	attempt := cfg.AttemptTimeout
+	if attempt <= 0 {
+		attempt = DefaultAttemptTimeout
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			poll(ctx, it, &mu, backoff, attempt, start, log)
+		}()
+	}
+	wg.Wait()
+
+	var pending []Pending
+	for _, it := range items {
+		if !it.done {
+			pending = append(pending, Pending{Name: it.name, LastSeen: it.lastSeen})
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	e := &PendingError{Pending: pending, Elapsed: time.Since(start), reason: ErrCanceled, cause: context.Cause(parent)}
+	if errors.Is(context.Cause(ctx), ErrTimeout) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e.reason = ErrTimeout
+	}
+	return e
+}
+
+// poll attempts it until it passes or ctx ends, pausing per backoff and never
+// starting more than maxPollsPerSecond attempts in any one-second window.
+func poll(ctx context.Context, it *item, mu *sync.Mutex, b Backoff, attemptTimeout time.Duration, start time.Time, log *slog.Logger) {
+	var recent [maxPollsPerSecond]time.Time // start times of the last attempts, ring
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for n := 0; ; n++ {
+		now := time.Now()
+		recent[n%len(recent)] = now
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		detail, err := it.chk.check(actx)
+		cancel()
+		if err == nil {
+			mu.Lock()
+			it.done = true
+			mu.Unlock()
+			log.Info("ready", "target", it.name, "seen", detail, "after", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if ctx.Err() != nil {
+			// The attempt was cut short by the end of the wait: keep what the
+			// previous attempt saw, which is what a person wants to read.
+			return
+		}
+		mu.Lock()
+		changed := it.lastSeen != err.Error()
+		it.lastSeen = err.Error()
+		mu.Unlock()
+		if changed {
+			log.Debug("pending", "target", it.name, "seen", err.Error())
+		}
+
+		next := now.Add(b.pause(n))
+		if oldest := recent[(n+1)%len(recent)]; !oldest.IsZero() && next.Before(oldest.Add(rateWindow)) {
+			next = oldest.Add(rateWindow)
+		}
+		timer.Reset(time.Until(next))
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// items validates cfg and builds the list of things to wait for.
+func (cfg Config) items() ([]*item, error) {
+	if len(cfg.Hosts) == 0 && cfg.SelfName == "" && len(cfg.Targets) == 0 {
+		return nil, nil
+	}
+	if cfg.SelfName != "" && !cfg.SelfIP.IsValid() {
+		return nil, fmt.Errorf("self-resolve of %s: no task IP to compare with", cfg.SelfName)
+	}
+	var r *resolver
+	needDNS := len(cfg.Hosts) > 0 || cfg.SelfName != ""
+	for _, t := range cfg.Targets {
+		needDNS = needDNS || t.Kind == KindTCP || t.Kind == KindHTTP || t.Kind == KindHTTPS
+	}
+	if needDNS {
+		c := cfg
+		if c.AttemptTimeout <= 0 {
+			c.AttemptTimeout = DefaultAttemptTimeout
+		}
+		var err error
+		if r, err = newResolver(&c); err != nil {
+			return nil, err
+		}
+	}
+	var items []*item
+	seen := map[string]bool{}
+	add := func(name string, c checker) {
+		items = append(items, &item{name: name, chk: c, lastSeen: notYet})
+	}
+	norm := func(h string) string { return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), ".")) }
+	if cfg.SelfName != "" {
+		seen[norm(cfg.SelfName)] = true
+		add(cfg.SelfName, hostCheck{r: r, name: cfg.SelfName, want: cfg.SelfIP.Unmap()})
+	}
+	for _, h := range cfg.Hosts {
+		if strings.TrimSpace(h) == "" {
+			return nil, errors.New("empty host name")
+		}
+		if seen[norm(h)] {
+			continue
+		}
+		seen[norm(h)] = true
+		add(strings.TrimSpace(h), hostCheck{r: r, name: strings.TrimSpace(h)})
+	}
+	d := dialer{r: r}
+	var hc *http.Client
+	for _, t := range cfg.Targets {
+		switch t.Kind {
+		case KindTCP:
+			add(t.String(), tcpCheck{addr: t.Addr, d: d})
+		case KindHTTP, KindHTTPS:
+			if hc == nil {
+				hc = cfg.HTTPClient
+				if hc == nil {
+					hc = newHTTPClient(d)
+				}
+			}
+			add(t.String(), httpCheck{url: t.Addr, client: hc})
+		case KindFile:
+			add(t.String(), fileCheck{path: t.Addr})
+		case KindUnix:
+			add(t.String(), unixCheck{path: t.Addr})
+		default:
+			return nil, fmt.Errorf("wait target %q: not built by ParseTarget", t.String())
+		}
+	}
+	return items, nil
+}
+
+// hostCheck resolves name; with want set, it passes only when want is among
+// the addresses.
+type hostCheck struct {
+	r    *resolver
+	name string
+	want netip.Addr
+}
+
+func (c hostCheck) check(ctx context.Context) (string, error) {
+	addrs, err := c.r.lookup(ctx, c.name)
+	if err != nil {
+		return "", err
+	}
+	if c.want.IsValid() {
+		found := false
+		for _, a := range addrs {
+			found = found || a == c.want
+		}
+		if !found {
+			return "", fmt.Errorf("resolves to %s, want %s", formatAddrs(addrs), c.want)
+		}
+	}
+	return "resolves to " + formatAddrs(addrs), nil
+}
