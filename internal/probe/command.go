@@ -1,0 +1,99 @@
+//go:build linux
+
+package probe
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/taskkit/taskkit/internal/supervise"
+)
+
+// Shell runs command checks, as Mesos and the DC/OS SDK do.
+const Shell = "/bin/sh"
+
+// drainTimeout bounds how long a finished check's output is read for: a
+// process that left the check's group (setsid) may hold the pipe open.
+const drainTimeout = 250 * time.Millisecond
+
+// Command runs a shell command line: healthy when it exits 0. The command
+// runs as `/bin/sh -c Line` in its own process group with stdin from
+// /dev/null and stdout and stderr captured together. Whether it ends on its
+// own or its context ends first, whatever is left of its process group is
+// SIGKILLed before it is reaped, so a check never leaves a process behind.
+type Command struct {
+	// Line is the command line.
+	Line string
+	// Env is the environment; nil means this process's (the task's).
+	Env []string
+	// Dir is the working directory; "" means this process's.
+	Dir string
+}
+
+// Probe runs the command once.
+func (c *Command) Probe(ctx context.Context) Result {
+	if err := ctx.Err(); err != nil {
+		return TimedOut(ctx)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return Result{Status: Error, Reason: fmt.Sprintf("creating output pipe: %v", err), ExitCode: -1}
+	}
+	defer r.Close()
+	p, err := supervise.Start(supervise.Spec{
+		Path:              Shell,
+		Args:              []string{"sh", "-c", c.Line},
+		Env:               c.Env,
+		Dir:               c.Dir,
+		Stdout:            w,
+		Stderr:            w,
+		ParentDeathSignal: syscall.SIGKILL,
+	})
+	w.Close()
+	if err != nil {
+		return Result{Status: Error, Reason: err.Error(), ExitCode: -1}
+	}
+
+	var out capture
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(&out, r)
+	}()
+
+	timedOut := false
+	select {
+	case <-p.Done():
+	case <-ctx.Done():
+		timedOut = true
+		_ = p.Kill()
+		<-p.Done() // SIGKILL cannot be ignored; the waiter reaps promptly
+	}
+	// The group is dead, so the pipe is at EOF unless something escaped it.
+	_ = r.SetReadDeadline(time.Now().Add(drainTimeout))
+	<-copied
+
+	res := Result{ExitCode: -1}
+	res.Output, res.Truncated = out.output()
+	st := p.Status()
+	switch {
+	case timedOut:
+		to := TimedOut(ctx)
+		res.Status, res.Reason = to.Status, to.Reason
+	case st.Code == 0:
+		res.Status, res.Reason, res.ExitCode = Healthy, st.String(), 0
+	default:
+		res.Status, res.Reason, res.ExitCode = Unhealthy, st.String(), st.ExitCode()
+		switch st.Code {
+		case 126:
+			res.Reason += " (command not executable)"
+		case 127:
+			res.Reason += " (command not found)"
+		}
+	}
+	return res
+}

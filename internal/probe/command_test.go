@@ -1,0 +1,206 @@
+//go:build linux
+
+package probe
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestCommand(t *testing.T) {
+	tests := []struct {
+		name      string
+		line      string
+		env       []string
+		want      Status
+		reason    string
+		exitCode  int
+		output    string // prefix of the output
+		outLen    int    // when > 0, the exact output length
+		truncated bool
+	}{
+		{"exit 0", "exit 0", nil, Healthy, "exit status 0", 0, "", 0, false},
+		{"exit 1 with output", "echo out; echo err >&2; exit 1", nil, Unhealthy, "exit status 1", 1, "out\nerr\n", 0, false},
+		{"killed by signal", "kill -KILL $$", nil, Unhealthy, "killed by signal killed", 137, "", 0, false},
+		{"not found", "/nonexistent/check-up", nil, Unhealthy, "exit status 127 (command not found)", 127, "sh: 1: /nonexistent/check-up: not found", 0, false},
+		{"env passed", `echo "$CHECK_PORT"`, []string{"CHECK_PORT=8080"}, Healthy, "exit status 0", 0, "8080\n", 0, false},
+		{"stdin is empty", "cat", nil, Healthy, "exit status 0", 0, "", 0, false},
+		{"chatty output truncated", "head -c 1000000 /dev/zero | tr '\\0' a", nil, Healthy, "exit status 0", 0, "aaaa", MaxOutput, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := (&Command{Line: tt.line, Env: tt.env}).Probe(withTimeout(t, 20*time.Second))
+			if got.Status != tt.want || got.Reason != tt.reason || got.ExitCode != tt.exitCode ||
+				!strings.HasPrefix(got.Output, tt.output) || got.Truncated != tt.truncated ||
+				(tt.outLen > 0 && len(got.Output) != tt.outLen) {
+				t.Fatalf("got %v %q exit %d output %q (%d bytes) truncated %v; want %v %q exit %d output %q",
+					got.Status, got.Reason, got.ExitCode, got.Output[:min(40, len(got.Output))], len(got.Output), got.Truncated,
+					tt.want, tt.reason, tt.exitCode, tt.output)
+			}
+		})
+	}
+}
+
+func TestCommandCouldNotRun(t *testing.T) {
+	got := (&Command{Line: "true", Dir: filepath.Join(t.TempDir(), "missing")}).Probe(withTimeout(t, 20*time.Second))
+	if got.Status != Error || !strings.Contains(got.Reason, "no such file") {
+		t.Fatalf("got %v %q, want error", got.Status, got.Reason)
+	}
+}
+
+func TestCommandDoneContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := (&Command{Line: "true"}).Probe(ctx); got.Status != Unhealthy {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+// processGone reports whether pid no longer runs (absent or a zombie).
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X'
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// A check that spawns a grandchild and hangs is killed whole at the timeout.
+func TestCommandTimeoutKillsWholeGroup(t *testing.T) {
+	dir := t.TempDir()
+	line := fmt.Sprintf(`sh -c 'trap "" TERM; echo $$ > %s/gc; exec sleep 1000' & echo started; sleep 1 ; while :; do sleep 1; done`, dir)
+	got := (&Command{Line: line}).Probe(withTimeout(t, 1500*time.Millisecond))
+	if got.Status != Unhealthy || got.Reason != "timed out" || got.ExitCode != -1 || got.Output != "started\n" {
+		t.Fatalf("got %v %q exit %d output %q", got.Status, got.Reason, got.ExitCode, got.Output)
+	}
+	gc := readPid(t, filepath.Join(dir, "gc"))
+	waitFor(t, "grandchild to die", func() bool { return processGone(gc) })
+}
+
+// A process that leaves the check's group keeps the output pipe open; the
+// check must still finish.
+func TestCommandEscapedProcessDoesNotHang(t *testing.T) {
+	dir := t.TempDir()
+	line := fmt.Sprintf(`setsid sh -c 'echo $$ > %s/esc; exec sleep 60' & sleep 0.2; echo done`, dir)
+	start := time.Now()
+	got := (&Command{Line: line}).Probe(withTimeout(t, 50*time.Second))
+	if pid := readPid(t, filepath.Join(dir, "esc")); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if got.Status != Healthy || !strings.Contains(got.Output, "done") {
+		t.Fatalf("got %v %q output %q", got.Status, got.Reason, got.Output)
+	}
+	if el := time.Since(start); el > 40*time.Second {
+		t.Fatalf("check waited for the escaped process (%v)", el)
+	}
+}
+
+// After 1,000 timed-out checks there are no zombies, no leftover processes,
+// and no growth in open files or goroutines.
+func TestManyTimeoutsLeakNothing(t *testing.T) {
+	n := 1000
+	if testing.Short() {
+		n = 100
+	}
+	const marker = "86317" // sleep argument unique to this test
+	fds0, gor0 := openFDs(t), runtime.NumGoroutine()
+	c := &Command{Line: "sleep " + marker + " & sleep " + marker}
+	for i := 0; i < n; i++ {
+		// 1 to 4 ms: some checks die before the shell forks, some
+		// after the grandchildren started.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+i%4)*time.Millisecond)
+		got := c.Probe(ctx)
+		cancel()
+		if got.Status != Unhealthy {
+			t.Fatalf("check %d: %v %q", i, got.Status, got.Reason)
+		}
+	}
+	waitFor(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= gor0 })
+	if fds := openFDs(t); fds > fds0 {
+		t.Fatalf("open files grew from %d to %d", fds0, fds)
+	}
+	waitFor(t, "no zombie children and no leftover sleep", func() bool {
+		children, sleeps := scanProcs(t, marker)
+		return children == 0 && sleeps == 0
+	})
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// scanProcs counts this process's children (zombies included) and the live
+// processes whose command line contains marker.
+func scanProcs(t *testing.T, marker string) (children, live int) {
+	t.Helper()
+	me := strconv.Itoa(os.Getpid())
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == me {
+			children++
+		}
+		if f[0] == "Z" {
+			continue
+		}
+		if cl, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && bytes.Contains(cl, []byte(marker)) {
+			live++
+		}
+	}
+	return children, live
+}

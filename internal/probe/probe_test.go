@@ -1,0 +1,214 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCapture(t *testing.T) {
+	euro := "€" // 3 bytes
+	tests := []struct {
+		name      string
+		writes    []string
+		want      string
+		truncated bool
+	}{
+		{"empty", nil, "", false},
+		{"small", []string{"a", "b"}, "ab", false},
+		{"exact", []string{strings.Repeat("x", MaxOutput)}, strings.Repeat("x", MaxOutput), false},
+		{"over in one", []string{strings.Repeat("x", MaxOutput+1)}, strings.Repeat("x", MaxOutput), true},
+		{"over in many", []string{strings.Repeat("x", MaxOutput-1), "yz", "more"}, strings.Repeat("x", MaxOutput-1) + "y", true},
+		{"cut rune dropped", []string{strings.Repeat("x", MaxOutput-1) + euro}, strings.Repeat("x", MaxOutput-1), true},
+		{"invalid utf8 replaced", []string{"a\xffb"}, "a\uFFFDb", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c capture
+			for _, w := range tt.writes {
+				if n, err := c.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			got, truncated := c.output()
+			if got != tt.want || truncated != tt.truncated {
+				t.Fatalf("output = %q (%d bytes), %v; want %d bytes, %v", got[:min(len(got), 20)], len(got), truncated, len(tt.want), tt.truncated)
+			}
+		})
+	}
+}
+
+func TestTimedOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), -1)
+	defer cancel()
+	if r := TimedOut(ctx); r.Status != Unhealthy || r.Reason != "timed out" {
+		t.Fatalf("deadline: %+v", r)
+	}
+	ctx2, cancel2 := context.WithCancelCause(context.Background())
+	cancel2(errors.New("shutting down"))
+	if r := TimedOut(ctx2); r.Status != Unhealthy || r.Reason != "stopped: shutting down" {
+		t.Fatalf("cancel: %+v", r)
+	}
+}
+
+func TestStatusString(t *testing.T) {
+	for s, want := range map[Status]string{Healthy: "healthy", Unhealthy: "unhealthy", Error: "error", 9: "Status(9)"} {
+		if s.String() != want {
+			t.Errorf("%d.String() = %q, want %q", int(s), s, want)
+		}
+	}
+}
+
+func withTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestHTTP(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("User-Agent") != UserAgent {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+		fmt.Fprint(w, "fine")
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
+	mux.HandleFunc("/nocontent", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/notmodified", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotModified) })
+	mux.HandleFunc("/teapot", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	mux.HandleFunc("/down", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "db down", http.StatusServiceUnavailable) })
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, strings.Repeat("b", 3*MaxOutput)) })
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	mux.HandleFunc("/slowbody", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "start")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	tlsSrv := httptest.NewTLSServer(mux)
+	defer tlsSrv.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + closed.Addr().String() + "/"
+	closed.Close()
+
+	tests := []struct {
+		name       string
+		url        string
+		timeout    time.Duration
+		want       Status
+		reason     string // substring
+		output     string
+		truncated  bool
+		notInWords string
+	}{
+		{"ok", srv.URL + "/ok", 10 * time.Second, Healthy, "HTTP 200 OK", "fine", false, ""},
+		{"redirect followed", srv.URL + "/redirect", 10 * time.Second, Healthy, "HTTP 200 OK", "fine", false, ""},
+		{"204", srv.URL + "/nocontent", 10 * time.Second, Healthy, "HTTP 204", "", false, ""},
+		{"304 is healthy", srv.URL + "/notmodified", 10 * time.Second, Healthy, "HTTP 304", "", false, ""},
+		{"418", srv.URL + "/teapot", 10 * time.Second, Unhealthy, "HTTP 418", "", false, ""},
+		{"503 with body", srv.URL + "/down", 10 * time.Second, Unhealthy, "HTTP 503 Service Unavailable", "db down\n", false, ""},
+		{"big body truncated", srv.URL + "/big", 10 * time.Second, Healthy, "HTTP 200", strings.Repeat("b", MaxOutput), true, ""},
+		{"redirect loop", srv.URL + "/loop", 10 * time.Second, Unhealthy, "stopped after 10 redirects", "", false, ""},
+		{"hang times out", srv.URL + "/hang", 200 * time.Millisecond, Unhealthy, "timed out", "", false, ""},
+		{"slow body times out", srv.URL + "/slowbody", 200 * time.Millisecond, Unhealthy, "timed out reading the body after HTTP 200 OK", "start", false, ""},
+		{"refused", closedURL, 10 * time.Second, Unhealthy, "connection refused", "", false, ""},
+		{"https not verified", tlsSrv.URL + "/ok", 10 * time.Second, Healthy, "HTTP 200", "fine", false, ""},
+		{"password masked", strings.Replace(closedURL, "http://", "http://user:hunter2@", 1), 10 * time.Second, Unhealthy, "refused", "", false, "hunter2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := NewHTTP(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := h.Probe(withTimeout(t, tt.timeout))
+			if got.Status != tt.want || !strings.Contains(got.Reason, tt.reason) || got.Output != tt.output || got.Truncated != tt.truncated || got.ExitCode != -1 {
+				t.Fatalf("got %v %q output %q truncated %v exit %d; want %v %q output %q truncated %v",
+					got.Status, got.Reason, got.Output[:min(len(got.Output), 40)], got.Truncated, got.ExitCode, tt.want, tt.reason, tt.output[:min(len(tt.output), 40)], tt.truncated)
+			}
+			if tt.notInWords != "" && (strings.Contains(got.Reason, tt.notInWords) || strings.Contains(h.String(), tt.notInWords)) {
+				t.Fatalf("reason %q or String %q leaks %q", got.Reason, h.String(), tt.notInWords)
+			}
+		})
+	}
+}
+
+func TestNewHTTPInvalid(t *testing.T) {
+	for _, u := range []string{"ftp://example.com/", "localhost:8080/health", "http:///path", "http://[::1", "/health"} {
+		t.Run(u, func(t *testing.T) {
+			if _, err := NewHTTP(u); err == nil {
+				t.Fatalf("NewHTTP(%q) succeeded", u)
+			}
+		})
+	}
+	if _, err := NewHTTP("http://u:hunter2@:80/x\x7f"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %v should exist and not leak the password", err)
+	}
+}
+
+func TestTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+
+	tests := []struct {
+		name   string
+		addr   string
+		want   Status
+		reason string
+	}{
+		{"open", ln.Addr().String(), Healthy, "connected to " + ln.Addr().String()},
+		{"refused", closedAddr, Unhealthy, "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := NewTCP(tt.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.Probe(withTimeout(t, 10*time.Second))
+			if got.Status != tt.want || !strings.Contains(got.Reason, tt.reason) {
+				t.Fatalf("got %v %q, want %v %q", got.Status, got.Reason, tt.want, tt.reason)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := (&TCP{Addr: ln.Addr().String()}).Probe(ctx); got.Status != Unhealthy {
+		t.Fatalf("done context: %+v", got)
+	}
+	for _, bad := range []string{"localhost", "127.0.0.1:", ":::"} {
+		if _, err := NewTCP(bad); err == nil {
+			t.Errorf("NewTCP(%q) succeeded", bad)
+		}
+	}
+}
