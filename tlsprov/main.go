@@ -69,7 +69,7 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 
 func commonFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"TLSPROV_LOG_FORMAT"}, Usage: "log format on stderr: text or json"},
+		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"TLSPROV_LOG_FORMAT"}, Usage: "log `FORMAT` on stderr: text or json"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"TLSPROV_VERBOSE"}, Usage: "also log each file written"},
 	}
 }
@@ -86,7 +86,7 @@ func outputFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ca-alias", Value: pki.DefaultCAAlias, EnvVars: []string{"TLSPROV_CA_ALIAS"},
 			Usage: "truststore `ALIAS` of the first CA; further CAs get ALIAS-2, ALIAS-3, ..."},
 		&cli.BoolFlag{Name: "pkcs12-legacy", EnvVars: []string{"TLSPROV_PKCS12_LEGACY"},
-			Usage: "encrypt NAME.p12 with 3DES/SHA-1 for readers older than OpenSSL 1.1.1 or Java 12 (default: AES-256, PBKDF2, HMAC-SHA-256)"},
+			Usage: "encrypt NAME.p12 with 3DES/SHA-1 for readers older than OpenSSL 1.1.1 or Java 12, instead of AES-256-CBC/PBKDF2/HMAC-SHA-256"},
 		&cli.BoolFlag{Name: "allow-expired", EnvVars: []string{"TLSPROV_ALLOW_EXPIRED"}, Usage: "accept a leaf outside its validity period (with a warning)"},
 	}
 }
@@ -193,7 +193,7 @@ func materializeCommand(stdin io.Reader, logFormat *string) *cli.Command {
 	return &cli.Command{
 		Name:      "materialize",
 		Usage:     "write NAME.key/.crt/.ca/.keystore/.truststore (and NAME.p12) from secrets",
-		UsageText: "tlsprov materialize --name NAME [--dir DIR] [--key SRC] [--cert SRC] [--ca SRC] [options]\n   tlsprov materialize --all [--dir DIR] [options]",
+		UsageText: "tlsprov materialize --name NAME [--dir DIR] [--key SRC] [--cert SRC] [--ca SRC] [options]\ntlsprov materialize --all [--dir DIR] [options]",
 		Description: `Reads a private key, the leaf certificate with its intermediates (any order) and the
 root CA(s), checks that the key matches the leaf, that the chain verifies up to a given
 root and that the leaf is within its validity period (a warning within 30 days of expiry),

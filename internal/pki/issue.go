@@ -87,7 +87,10 @@ func NewCA(req CARequest) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	notBefore, notAfter := validity(req.Now, req.Validity, DefaultCAValidity, req.Parent)
+	notBefore, notAfter, err := validity(req.Now, req.Validity, DefaultCAValidity, req.Parent)
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		Subject:               subject,
 		NotBefore:             notBefore,
@@ -157,7 +160,10 @@ func (is *Issuer) Issue(req LeafRequest) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	notBefore, notAfter := validity(req.Now, req.Validity, DefaultLeafValidity, is)
+	notBefore, notAfter, err := validity(req.Now, req.Validity, DefaultLeafValidity, is)
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		Subject:               subject,
 		NotBefore:             notBefore,
@@ -238,7 +244,8 @@ func keyFor(key crypto.Signer, kt KeyType) (crypto.Signer, error) {
 	return GenerateKey(kt)
 }
 
-func validity(now time.Time, d, def time.Duration, parent *Issuer) (time.Time, time.Time) {
+// validity returns the validity period of a new certificate, cut to parent's.
+func validity(now time.Time, d, def time.Duration, parent *Issuer) (time.Time, time.Time, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
@@ -253,8 +260,12 @@ func validity(now time.Time, d, def time.Duration, parent *Issuer) (time.Time, t
 		if notBefore.Before(parent.Cert.NotBefore) {
 			notBefore = parent.Cert.NotBefore
 		}
+		if !notAfter.After(notBefore) {
+			return notBefore, notAfter, fmt.Errorf("issuer %q is not valid in the requested period (%s to %s)",
+				parent.Cert.Subject.String(), parent.Cert.NotBefore.Format(time.RFC3339), parent.Cert.NotAfter.Format(time.RFC3339))
+		}
 	}
-	return notBefore, notAfter
+	return notBefore, notAfter, nil
 }
 
 // sign completes tmpl (serial number, key identifiers) and signs it with

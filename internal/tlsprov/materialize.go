@@ -1,6 +1,8 @@
 package tlsprov
 
 import (
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -156,26 +158,26 @@ func AllNames(env []string) []string {
 // Load reads and validates one request's inputs into a bundle. Errors name
 // the inputs and carry ExitInput or ExitInvalid; warnings are for logging.
 func Load(req Request, in *Inputs, v pki.VerifyOptions) (*pki.Bundle, []string, error) {
-	keyData, kerr := in.Read(req.Key)
-	certData, cerr := in.Read(req.Cert)
-	caData, aerr := in.Read(req.CAs)
-	if err := joinErrors(kerr, cerr, aerr); err != nil {
-		return nil, nil, exitcode.Wrap(ExitInput, err)
+	// Read and parse each input on its own, so that every broken one is reported at once.
+	var errs []error
+	var key crypto.Signer
+	if data, err := in.Read(req.Key); err != nil {
+		errs = append(errs, err)
+	} else if key, err = pki.ParsePrivateKey(data); err != nil {
+		errs = append(errs, fmt.Errorf("%s: reading the private key: %w", req.Key, err))
 	}
-	var perrs []error
-	key, err := pki.ParsePrivateKey(keyData)
-	if err != nil {
-		perrs = append(perrs, fmt.Errorf("%s: reading the private key: %w", req.Key, err))
+	var certs, cas []*x509.Certificate
+	if data, err := in.Read(req.Cert); err != nil {
+		errs = append(errs, err)
+	} else if certs, err = pki.ParseCertificates(data); err != nil {
+		errs = append(errs, fmt.Errorf("%s: reading the certificates: %w", req.Cert, err))
 	}
-	certs, err := pki.ParseCertificates(certData)
-	if err != nil {
-		perrs = append(perrs, fmt.Errorf("%s: reading the certificates: %w", req.Cert, err))
+	if data, err := in.Read(req.CAs); err != nil {
+		errs = append(errs, err)
+	} else if cas, err = pki.ParseCertificates(data); err != nil {
+		errs = append(errs, fmt.Errorf("%s: reading the CA certificates: %w", req.CAs, err))
 	}
-	cas, err := pki.ParseCertificates(caData)
-	if err != nil {
-		perrs = append(perrs, fmt.Errorf("%s: reading the CA certificates: %w", req.CAs, err))
-	}
-	if err := joinErrors(perrs...); err != nil {
+	if err := joinErrors(errs...); err != nil {
 		return nil, nil, exitcode.Wrap(ExitInput, err)
 	}
 	b, warnings, err := pki.Assemble(key, certs, cas, v)
