@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSION=${VERSION:-dev}
+TAGS=urfave_cli_no_docs # drops urfave/cli's man-page generator (~250 KB per binary)
 LDFLAGS="-s -w -X github.com/taskkit/taskkit/internal/buildinfo.Version=${VERSION}"
 BINARIES=(bootstrap healthd tlsprov executor scheduler-lite testenv)
 
@@ -23,7 +24,7 @@ done
 if [ "${1:-}" = "--local" ]; then
 	mkdir -p bin
 	for b in "${present[@]}"; do
-		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o "bin/$b" "./$b"
+		CGO_ENABLED=0 go build -tags "$TAGS" -trimpath -ldflags "$LDFLAGS" -o "bin/$b" "./$b"
 	done
 	echo "built: ${present[*]} -> bin/"
 	exit 0
@@ -37,9 +38,10 @@ trap 'rm -rf "$work"' EXIT
 for arch in amd64 arm64; do
 	for b in "${present[@]}"; do
 		mkdir -p "$work/$arch"
-		CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$LDFLAGS" -o "$work/$arch/$b" "./$b"
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -tags "$TAGS" -trimpath -ldflags "$LDFLAGS" -o "$work/$arch/$b" "./$b"
 		name="$b.zip"
 		[ "$arch" = amd64 ] || name="$b-linux-$arch.zip"
+		touch -d "2000-01-01T00:00:00Z" "$work/$arch/$b" # reproducible zips
 		(cd "$work/$arch" && zip -q -X "../$name" "$b")
 		mv "$work/$name" "dist/$name"
 		printf '%-16s %-6s %8d bytes\n' "$b" "$arch" "$(stat -c %s "$work/$arch/$b")"
