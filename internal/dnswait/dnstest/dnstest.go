@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +53,8 @@ type Server struct {
 	mu      sync.Mutex
 	records map[string][]netip.Addr
 	rcodes  map[string]int
-	queries []Query
+	queries []Query            // all, oldest first
+	byName  map[string][]Query // the same, per name
 }
 
 // Start listens on a free 127.0.0.1 port (UDP and TCP) and serves until Close.
@@ -78,6 +80,7 @@ func serve(pc net.PacketConn, ln net.Listener) *Server {
 		Addr:    pc.LocalAddr().String(),
 		records: map[string][]netip.Addr{},
 		rcodes:  map[string]int{},
+		byName:  map[string][]Query{},
 	}
 	started := make(chan struct{}, 2)
 	notify := func() { started <- struct{}{} }
@@ -139,13 +142,10 @@ func (s *Server) SetRcode(name string, rcode int) {
 func (s *Server) Queries(name string) []Query {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Query
-	for _, q := range s.queries {
-		if name == "" || q.Name == key(name) {
-			out = append(out, q)
-		}
+	if name == "" {
+		return slices.Clone(s.queries)
 	}
-	return out
+	return slices.Clone(s.byName[key(name)])
 }
 
 func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg) {
@@ -165,7 +165,9 @@ func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg) {
 	}
 
 	s.mu.Lock()
-	s.queries = append(s.queries, Query{Name: name, Type: q.Qtype, Net: netw, At: time.Now()})
+	rec := Query{Name: name, Type: q.Qtype, Net: netw, At: time.Now()}
+	s.queries = append(s.queries, rec)
+	s.byName[name] = append(s.byName[name], rec)
 	rcode, hasRcode := s.rcodes[name]
 	addrs := s.records[name]
 	s.mu.Unlock()
