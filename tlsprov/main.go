@@ -15,10 +15,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -30,11 +28,11 @@ import (
 	"github.com/taskkit/taskkit/internal/tlsprov"
 )
 
+// main runs tlsprov. It installs no signal handlers: every command is short
+// and leaves nothing half-written when killed (internal/safefile renames
+// complete files into place), so the default SIGTERM/SIGINT behaviour is right.
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run executes the command line args and returns the exit code.

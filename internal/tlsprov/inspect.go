@@ -1,7 +1,6 @@
 package tlsprov
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -43,9 +42,7 @@ func Inspect(w io.Writer, paths []string, password string, asJSON bool, now time
 	}
 	matchAcrossFiles(out)
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if _, err := io.WriteString(w, filesJSON(out)); err != nil {
 			return exitcode.Wrap(ExitFailure, err)
 		}
 	} else {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -110,16 +109,20 @@ func (o *Options) defaults() {
 	}
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
-
 // ValidateName checks that name can be a file name prefix: letters, digits,
-// ".", "_" and "-", not starting with ".".
+// ".", "_" and "-", not starting with "." or "-".
 func ValidateName(name string) error {
 	if name == "" {
 		return errors.New("--name: empty")
 	}
-	if !nameRE.MatchString(name) || len(name) > 200 {
-		return fmt.Errorf("--name: %q is not a valid name (letters, digits, '.', '_', '-'; not starting with '.')", name)
+	ok := len(name) <= 200 && name[0] != '.' && name[0] != '-'
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("--name: %q is not a valid name (letters, digits, '.', '_', '-'; not starting with '.' or '-')", name)
 	}
 	return nil
 }
