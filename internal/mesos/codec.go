@@ -1,0 +1,203 @@
+package mesos
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/mesos/mesos-go/api/v1/lib/encoding"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/framing"
+	"github.com/mesos/mesos-go/api/v1/lib/recordio"
+)
+
+// Media types of the v1 HTTP APIs.
+const (
+	MediaTypeProtobuf = string(codecs.MediaTypeProtobuf)
+	MediaTypeJSON     = string(codecs.MediaTypeJSON)
+)
+
+// MaxBodyBytes bounds the size of a request body a server reads.
+const MaxBodyBytes = 32 << 20
+
+// HTTPError is an error with the HTTP status code a server should answer.
+type HTTPError struct {
+	Code    int
+	Message string
+}
+
+func (e *HTTPError) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Message) }
+
+// Errorf returns an *HTTPError with code and a formatted message.
+func Errorf(code int, format string, args ...any) *HTTPError {
+	return &HTTPError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WriteError answers err: an *HTTPError with its code and message as plain
+// text (what Mesos does), anything else as 500.
+func WriteError(w http.ResponseWriter, err error) {
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		he = &HTTPError{Code: http.StatusInternalServerError, Message: err.Error()}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(he.Code)
+	_, _ = io.WriteString(w, he.Message)
+}
+
+// RequestCodec returns the codec of a request body from its Content-Type:
+// missing → 400, neither protobuf nor JSON → 415, as the Mesos master does.
+func RequestCodec(r *http.Request) (encoding.Codec, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return encoding.Codec{}, Errorf(http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt = ct
+	}
+	c, ok := codecs.ByMediaType[encoding.MediaType(mt)]
+	if !ok {
+		return encoding.Codec{}, Errorf(http.StatusUnsupportedMediaType,
+			"Expecting 'Content-Type' of %s or %s", MediaTypeJSON, MediaTypeProtobuf)
+	}
+	return c, nil
+}
+
+// ResponseCodec returns the codec a streaming response uses, from the
+// request's Accept header. Like Mesos it prefers JSON when both are
+// acceptable (a missing Accept header accepts everything); neither → 406.
+func ResponseCodec(r *http.Request) (encoding.Codec, error) {
+	accepts := r.Header.Values("Accept")
+	if len(accepts) == 0 {
+		return codecs.ByMediaType[codecs.MediaTypeJSON], nil
+	}
+	var json, proto bool
+	for _, h := range accepts {
+		for _, part := range strings.Split(h, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			if q, ok := params["q"]; ok && (q == "0" || q == "0.0" || q == "0.00" || q == "0.000") {
+				continue
+			}
+			switch mt {
+			case "*/*":
+				json, proto = true, true
+			case "application/*":
+				json, proto = true, true
+			case MediaTypeJSON:
+				json = true
+			case MediaTypeProtobuf:
+				proto = true
+			}
+		}
+	}
+	switch {
+	case json:
+		return codecs.ByMediaType[codecs.MediaTypeJSON], nil
+	case proto:
+		return codecs.ByMediaType[codecs.MediaTypeProtobuf], nil
+	}
+	return encoding.Codec{}, Errorf(http.StatusNotAcceptable,
+		"Expecting 'Accept' to allow '%s' or '%s'", MediaTypeJSON, MediaTypeProtobuf)
+}
+
+// DecodeRequest reads the body of r (at most MaxBodyBytes) and decodes it
+// with the codec named by its Content-Type into v. Codec errors carry their
+// status code; an unreadable or undecodable body is a 400.
+func DecodeRequest(r *http.Request, v encoding.Unmarshaler) (encoding.Codec, error) {
+	c, err := RequestCodec(r)
+	if err != nil {
+		return c, err
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return c, Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
+	}
+	if len(body) > MaxBodyBytes {
+		return c, Errorf(http.StatusRequestEntityTooLarge, "Request body larger than %d bytes", MaxBodyBytes)
+	}
+	if err := Unmarshal(c, body, v); err != nil {
+		return c, Errorf(http.StatusBadRequest, "Failed to parse body into Call: %v", err)
+	}
+	return c, nil
+}
+
+// Marshal encodes m with codec c into one record's bytes.
+func Marshal(c encoding.Codec, m encoding.Marshaler) ([]byte, error) {
+	var fw frameWriter
+	if err := c.NewEncoder(func() framing.Writer { return &fw }).Encode(m); err != nil {
+		return nil, err
+	}
+	return fw.b, nil
+}
+
+// Unmarshal decodes one record b with codec c into v.
+func Unmarshal(c encoding.Codec, b []byte, v encoding.Unmarshaler) error {
+	return c.NewDecoder(encoding.SourceReader(strings.NewReader(string(b)))).Decode(v)
+}
+
+type frameWriter struct{ b []byte }
+
+func (f *frameWriter) WriteFrame(b []byte) error {
+	f.b = append(f.b[:0], b...)
+	return nil
+}
+
+// EventWriter writes events to a streaming HTTP response as RecordIO records
+// and flushes each one. It is safe for concurrent use.
+type EventWriter struct {
+	mu    sync.Mutex
+	codec encoding.Codec
+	rw    *recordio.Writer
+	fl    http.Flusher
+}
+
+// StartStream answers a streaming call: 200, Content-Type exactly the codec's
+// media type, no Content-Length (so clients read RecordIO), extra headers
+// from hdr, and an immediate flush.
+func StartStream(w http.ResponseWriter, c encoding.Codec, hdr map[string]string) *EventWriter {
+	h := w.Header()
+	h.Set("Content-Type", c.Type.ContentType())
+	h.Set("Cache-Control", "no-cache")
+	for k, v := range hdr {
+		h.Set(k, v)
+	}
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	if fl != nil {
+		fl.Flush()
+	}
+	return &EventWriter{codec: c, rw: recordio.NewWriter(w), fl: fl}
+}
+
+// Codec returns the codec events are written with.
+func (e *EventWriter) Codec() encoding.Codec { return e.codec }
+
+// Write encodes m as one record and flushes it.
+func (e *EventWriter) Write(m encoding.Marshaler) error {
+	b, err := Marshal(e.codec, m)
+	if err != nil {
+		return fmt.Errorf("encoding event: %w", err)
+	}
+	return e.WriteRecord(b)
+}
+
+// WriteRecord writes an already encoded record and flushes it.
+func (e *EventWriter) WriteRecord(b []byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.rw.WriteFrame(b); err != nil {
+		return err
+	}
+	if e.fl != nil {
+		e.fl.Flush()
+	}
+	return nil
+}

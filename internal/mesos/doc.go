@@ -1,0 +1,14 @@
+// Package mesos is the protocol glue shared by taskkit's Mesos programs —
+// testenv (master and agents), the executor and scheduler-lite — on top of
+// mesos-go v0.0.11's generated types:
+//
+//   - content negotiation for the v1 HTTP APIs (RequestCodec, ResponseCodec)
+//     with the status codes Mesos answers (400, 406, 415);
+//   - RecordIO event streams (EventWriter) framed as "<length>\n<record>";
+//   - 16-byte status-update UUIDs (NewUUID, UUIDString);
+//   - durations in Mesos units ("5secs", "15mins": FormatDuration, ParseDuration),
+//     which mesos-go's executor/config requires in the executor environment;
+//   - task-state helpers (IsTerminal);
+//   - the fetcher (Fetcher), which puts CommandInfo URIs into a sandbox with the
+//     Mesos fetcher's rules.
+package mesos

@@ -1,0 +1,317 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+)
+
+// Cluster is a running testenv cluster. Its methods are safe for concurrent
+// use.
+type Cluster struct {
+	cfg Config
+	log *slog.Logger
+	ctx context.Context
+
+	// mu guards every field below and every framework, agent, executor,
+	// task and offer reachable from them.
+	mu          sync.Mutex
+	masterID    string
+	masterAddr  *net.TCPAddr
+	masterSrv   *http.Server
+	started     time.Time
+	frameworks  map[string]*framework
+	completed   []*framework // removed frameworks, newest last
+	removedFW   map[string]bool
+	agents      []*agent // every agent ever registered, in order
+	agentByID   map[string]*agent
+	offers      map[string]*offer
+	nextFW      int
+	nextOffer   int
+	nextAgent   int
+	ports       mesos.Ranges
+	dns         *dnsServer
+	dnsDirty    bool
+	tempWorkDir bool
+	stopping    bool
+
+	wg   sync.WaitGroup // every goroutine the cluster owns
+	done chan struct{}
+}
+
+// AgentInfo describes one agent.
+type AgentInfo struct {
+	// ID is the agent ID (changes when the agent is restarted).
+	ID string
+	// Index is the agent's position, 0-based; stable across restarts.
+	Index int
+	// IP is its loopback address and Hostname the hostname it reports
+	// (the same string).
+	IP, Hostname string
+	// Endpoint is "ip:port" of its HTTP server (the executor API).
+	Endpoint string
+	// Zone and Region are its fault domain.
+	Zone, Region string
+	// Active is false after KillAgent until RestartAgent.
+	Active bool
+}
+
+// Start starts a cluster: the master, cfg.Agents agents and the DNS server.
+// It returns once they all listen. The cluster runs until ctx ends; then it
+// kills every process it started and closes every server (see Wait).
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, fmt.Errorf("testenv: %w", err)
+	}
+	ports, _ := parsePortRanges(cfg.Ports)
+	c := &Cluster{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		ctx:        ctx,
+		masterID:   mesosx.NewID(),
+		started:    time.Now(),
+		frameworks: map[string]*framework{},
+		removedFW:  map[string]bool{},
+		agentByID:  map[string]*agent{},
+		offers:     map[string]*offer{},
+		ports:      ports,
+		done:       make(chan struct{}),
+	}
+	if c.cfg.WorkDir == "" {
+		d, err := os.MkdirTemp("", "testenv-")
+		if err != nil {
+			return nil, fmt.Errorf("testenv: work dir: %w", err)
+		}
+		c.cfg.WorkDir, c.tempWorkDir = d, true
+	} else {
+		abs, err := filepath.Abs(c.cfg.WorkDir)
+		if err != nil {
+			return nil, fmt.Errorf("testenv: work dir: %w", err)
+		}
+		c.cfg.WorkDir = abs
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("testenv: work dir: %w", err)
+		}
+	}
+	if err := c.startAll(); err != nil {
+		c.shutdown()
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.run()
+	return c, nil
+}
+
+func (c *Cluster) startAll() error {
+	ln, err := net.Listen("tcp", c.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("testenv: master listen %s: %w", c.cfg.Listen, err)
+	}
+	c.masterAddr = ln.Addr().(*net.TCPAddr)
+	c.masterSrv = &http.Server{Handler: c.masterHandler(), ReadHeaderTimeout: 30 * time.Second}
+	c.serve(c.masterSrv, ln)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := 0; i < c.cfg.Agents; i++ {
+		if _, err := c.startAgentLocked(i); err != nil {
+			return err
+		}
+	}
+	if c.cfg.DNSListen != "off" {
+		d, err := c.startDNS()
+		if err != nil {
+			return err
+		}
+		c.dns = d
+	}
+	c.log.Info("testenv up", "master", c.masterURLLocked(), "agents", len(c.agents), "dns", c.dnsAddrLocked())
+	return nil
+}
+
+func (c *Cluster) serve(srv *http.Server, ln net.Listener) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.log.Error("http server", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// run owns the housekeeping loop: allocation, filter expiry, status update
+// retries, failover timeouts and registration timeouts. It stops the
+// cluster when ctx ends.
+func (c *Cluster) run() {
+	defer c.wg.Done()
+	tick := c.cfg.AllocationInterval
+	if tick > 250*time.Millisecond {
+		tick = 250 * time.Millisecond
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	lastAlloc := time.Now()
+	for {
+		select {
+		case <-c.ctx.Done():
+			go func() { // not owned by wg: it waits for wg
+				c.shutdown()
+			}()
+			return
+		case now := <-t.C:
+			c.mu.Lock()
+			c.housekeepLocked(now)
+			if now.Sub(lastAlloc) >= c.cfg.AllocationInterval {
+				lastAlloc = now
+				c.allocateLocked()
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// shutdown kills every process, closes every stream and server, waits for
+// every goroutine and closes done.
+func (c *Cluster) shutdown() {
+	c.mu.Lock()
+	if c.stopping {
+		c.mu.Unlock()
+		return
+	}
+	c.stopping = true
+	var procs []*proc
+	for _, a := range c.agents {
+		procs = append(procs, a.procsLocked()...)
+		a.closeStreamsLocked()
+	}
+	for _, fw := range c.frameworks {
+		if fw.stream != nil {
+			fw.stream.q.close()
+		}
+	}
+	agents := append([]*agent(nil), c.agents...)
+	c.mu.Unlock()
+
+	killAll(procs, c.cfg.StopGrace)
+	for _, a := range agents {
+		if a.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = a.srv.Shutdown(ctx)
+			cancel()
+			_ = a.srv.Close()
+		}
+	}
+	if c.masterSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = c.masterSrv.Shutdown(ctx)
+		cancel()
+		_ = c.masterSrv.Close()
+	}
+	if c.dns != nil {
+		c.dns.stop()
+	}
+	c.wg.Wait()
+	if c.tempWorkDir {
+		_ = os.RemoveAll(c.cfg.WorkDir)
+	}
+	c.log.Info("testenv stopped")
+	close(c.done)
+}
+
+// Done is closed once the cluster has stopped and every process it started
+// has exited.
+func (c *Cluster) Done() <-chan struct{} { return c.done }
+
+// Wait blocks until the cluster has stopped (after its context ended).
+func (c *Cluster) Wait() { <-c.done }
+
+// MasterURL is the master's base URL, e.g. "http://127.0.0.1:5050"; the
+// scheduler API is at MasterURL()+"/api/v1/scheduler".
+func (c *Cluster) MasterURL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.masterURLLocked()
+}
+
+func (c *Cluster) masterURLLocked() string { return "http://" + c.masterAddr.String() }
+
+// MasterAddr is the master's "ip:port".
+func (c *Cluster) MasterAddr() string { return c.masterAddr.String() }
+
+// DNSAddr is the DNS server's "ip:port" (UDP and TCP), or "" without DNS.
+func (c *Cluster) DNSAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dnsAddrLocked()
+}
+
+func (c *Cluster) dnsAddrLocked() string {
+	if c.dns == nil {
+		return ""
+	}
+	return c.dns.addr
+}
+
+// WorkDir is the directory holding the agents' sandboxes.
+func (c *Cluster) WorkDir() string { return c.cfg.WorkDir }
+
+// Agents describes the cluster's current agents, in index order.
+func (c *Cluster) Agents() []AgentInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []AgentInfo
+	byIndex := map[int]*agent{}
+	for _, a := range c.agents {
+		byIndex[a.index] = a // the latest agent at each index wins
+	}
+	for i := 0; i < c.cfg.Agents; i++ {
+		if a := byIndex[i]; a != nil {
+			out = append(out, a.infoLocked())
+		}
+	}
+	return out
+}
+
+func (c *Cluster) newFrameworkIDLocked() string {
+	id := c.masterID + "-" + fmt.Sprintf("%04d", c.nextFW)
+	c.nextFW++
+	return id
+}
+
+func (c *Cluster) newOfferIDLocked() string {
+	id := c.masterID + "-O" + strconv.Itoa(c.nextOffer)
+	c.nextOffer++
+	return id
+}
+
+func (c *Cluster) newAgentIDLocked() string {
+	id := c.masterID + "-S" + strconv.Itoa(c.nextAgent)
+	c.nextAgent++
+	return id
+}
+
+// goLocked runs f in a goroutine the cluster waits for on stop; it must be
+// called with c.mu held and reports false (running nothing) once the
+// cluster is stopping.
+func (c *Cluster) goLocked(f func()) bool {
+	if c.stopping {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
+}

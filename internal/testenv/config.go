@@ -1,0 +1,153 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/taskkit/taskkit/internal/logging"
+)
+
+// Config configures a cluster. The zero value is a usable one-agent
+// cluster on random loopback ports with a temporary work directory.
+type Config struct {
+	// Agents is the number of agents; 0 means 1.
+	Agents int
+	// CPUs, Mem (MB) and Disk (MB) are each agent's resources; 0 means 4
+	// cpus, 8192 MB and 16384 MB.
+	CPUs, Mem, Disk float64
+	// Ports is each agent's port resource, e.g. "31000-32000" (the default).
+	Ports string
+	// Attributes are text attributes every agent offers, besides the
+	// per-agent "hostname" attribute... none by default.
+	Attributes map[string]string
+	// Region is every agent's fault-domain region ("region-1" by default);
+	// agents are spread over Zones (default zone-1, zone-2, zone-3) in turn.
+	Region string
+	Zones  []string
+
+	// Listen is the master's address; default "127.0.0.1:0".
+	Listen string
+	// AgentIPBase is the first agent's IP; agent N gets the Nth following
+	// address. Default "127.0.1.1". Every 127/8 address is loopback on
+	// Linux, so no setup is needed.
+	AgentIPBase string
+	// AgentPort is the port every agent listens on (they differ by IP);
+	// 0 picks a free port per agent.
+	AgentPort int
+	// DNSListen is the DNS server's address (UDP and TCP); default
+	// "127.0.0.1:0". "off" disables DNS.
+	DNSListen string
+	// DNSForward says what happens to names outside .mesos and
+	// .thisdcos.directory: "" or "refuse" answers REFUSED, "system" forwards
+	// to the servers in /etc/resolv.conf, anything else is a "host:port" to
+	// forward to.
+	DNSForward string
+
+	// WorkDir holds agents' sandboxes and fetch caches; empty means a
+	// temporary directory removed when the cluster stops.
+	WorkDir string
+	// ExecutorPath is taskkit's executor binary, run for LAUNCH_GROUP with a
+	// DEFAULT executor. Empty means "executor" next to the running binary,
+	// then on PATH.
+	ExecutorPath string
+	// CacheAllURIs makes each agent's fetcher cache every http(s) URI, not
+	// only those with cache=true.
+	CacheAllURIs bool
+
+	// HeartbeatInterval is the scheduler stream's heartbeat interval;
+	// default 15s as in Mesos.
+	HeartbeatInterval time.Duration
+	// AllocationInterval is how often offers are recomputed besides on
+	// every change (to expire decline filters); default 1s as in Mesos.
+	AllocationInterval time.Duration
+	// StatusUpdateRetry is the first retry interval of an unacknowledged
+	// status update; it doubles up to 10 minutes. Default 10s as in Mesos.
+	StatusUpdateRetry time.Duration
+	// ExecutorRegistrationTimeout is how long an executor may take to
+	// subscribe; default 1 minute as in Mesos.
+	ExecutorRegistrationTimeout time.Duration
+	// StopGrace is how long processes get after SIGTERM when the cluster
+	// stops, before SIGKILL; default 2s.
+	StopGrace time.Duration
+
+	// Logger receives the cluster's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if c.Agents == 0 {
+		c.Agents = 1
+	}
+	if c.Agents < 0 || c.Agents > 250 {
+		return fmt.Errorf("agents: %d is out of range 1..250", c.Agents)
+	}
+	if c.CPUs == 0 {
+		c.CPUs = 4
+	}
+	if c.Mem == 0 {
+		c.Mem = 8192
+	}
+	if c.Disk == 0 {
+		c.Disk = 16384
+	}
+	if c.CPUs < 0 || c.Mem < 0 || c.Disk < 0 {
+		return errors.New("cpus, mem and disk must not be negative")
+	}
+	if c.Ports == "" {
+		c.Ports = "31000-32000"
+	}
+	if _, err := parsePortRanges(c.Ports); err != nil {
+		return fmt.Errorf("ports: %w", err)
+	}
+	if c.Region == "" {
+		c.Region = "region-1"
+	}
+	if len(c.Zones) == 0 {
+		c.Zones = []string{"zone-1", "zone-2", "zone-3"}
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	if c.AgentIPBase == "" {
+		c.AgentIPBase = "127.0.1.1"
+	}
+	ip := net.ParseIP(c.AgentIPBase).To4()
+	if ip == nil {
+		return fmt.Errorf("agent IP base: %q is not an IPv4 address", c.AgentIPBase)
+	}
+	if int(ip[3])+c.Agents > 255 {
+		return fmt.Errorf("agent IP base: %s leaves no room for %d agents", c.AgentIPBase, c.Agents)
+	}
+	if c.DNSListen == "" {
+		c.DNSListen = "127.0.0.1:0"
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 15 * time.Second
+	}
+	if c.AllocationInterval <= 0 {
+		c.AllocationInterval = time.Second
+	}
+	if c.StatusUpdateRetry <= 0 {
+		c.StatusUpdateRetry = 10 * time.Second
+	}
+	if c.ExecutorRegistrationTimeout <= 0 {
+		c.ExecutorRegistrationTimeout = time.Minute
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = logging.Discard()
+	}
+	return nil
+}
+
+// agentIP returns the IP of agent i (0-based).
+func (c *Config) agentIP(i int) string {
+	ip := net.ParseIP(c.AgentIPBase).To4()
+	out := net.IPv4(ip[0], ip[1], ip[2], ip[3]+byte(i))
+	return out.String()
+}

@@ -1,0 +1,226 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/miekg/dns"
+)
+
+// dnsServer answers Mesos-DNS-style names for running tasks over UDP and
+// TCP on one port.
+type dnsServer struct {
+	addr     string
+	udp, tcp *dns.Server
+	index    map[string][]net.IP // fqdn → addresses, rebuilt when dirty
+	forward  []string            // upstream servers; empty refuses
+}
+
+const dnsTTL = 5
+
+func (c *Cluster) startDNS() (*dnsServer, error) {
+	d := &dnsServer{}
+	switch f := c.cfg.DNSForward; f {
+	case "", "refuse":
+	case "system":
+		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+		if err != nil {
+			return nil, fmt.Errorf("testenv: dns forward system: %w", err)
+		}
+		for _, s := range cc.Servers {
+			d.forward = append(d.forward, net.JoinHostPort(s, cc.Port))
+		}
+	default:
+		if _, _, err := net.SplitHostPort(f); err != nil {
+			return nil, fmt.Errorf("testenv: dns forward %q: want refuse, system or host:port", f)
+		}
+		d.forward = []string{f}
+	}
+	var (
+		pc  net.PacketConn
+		ln  net.Listener
+		err error
+	)
+	for attempt := 0; attempt < 20; attempt++ {
+		pc, err = net.ListenPacket("udp", c.cfg.DNSListen)
+		if err != nil {
+			return nil, fmt.Errorf("testenv: dns listen %s: %w", c.cfg.DNSListen, err)
+		}
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			break
+		}
+		pc.Close()
+		if !strings.HasSuffix(c.cfg.DNSListen, ":0") {
+			return nil, fmt.Errorf("testenv: dns listen tcp %s: %w", c.cfg.DNSListen, err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("testenv: dns listen tcp: %w", err)
+	}
+	d.addr = pc.LocalAddr().String()
+	h := dns.HandlerFunc(c.serveDNS)
+	d.udp = &dns.Server{PacketConn: pc, Handler: h}
+	d.tcp = &dns.Server{Listener: ln, Handler: h}
+	for _, s := range []*dns.Server{d.udp, d.tcp} {
+		s := s
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			if err := s.ActivateAndServe(); err != nil && !errors.Is(err, net.ErrClosed) {
+				c.log.Debug("dns server", "err", err)
+			}
+		}()
+	}
+	return d, nil
+}
+
+func (d *dnsServer) stop() {
+	for _, s := range []*dns.Server{d.udp, d.tcp} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = s.ShutdownContext(ctx)
+		cancel()
+	}
+}
+
+// dnsLabel turns a name into DNS labels the way Mesos-DNS does (RFC 1123):
+// lower case, every other character a '-', no '-' at either end, at most 63
+// characters per label; dots separate labels.
+func dnsLabel(s string) string {
+	parts := strings.Split(strings.ToLower(s), ".")
+	out := parts[:0]
+	for _, p := range parts {
+		b := []byte(p)
+		for i, ch := range b {
+			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
+				b[i] = '-'
+			}
+		}
+		l := strings.Trim(string(b), "-")
+		if len(l) > 63 {
+			l = strings.Trim(l[:63], "-")
+		}
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+// rebuildDNSLocked recomputes the name → address index from running tasks.
+func (c *Cluster) rebuildDNSLocked() {
+	idx := map[string][]net.IP{}
+	add := func(name string, ip net.IP) {
+		name = dns.Fqdn(name)
+		for _, x := range idx[name] {
+			if x.Equal(ip) {
+				return
+			}
+		}
+		idx[name] = append(idx[name], ip)
+	}
+	mip := c.masterAddr.IP
+	add("master.mesos", mip)
+	add("leader.mesos", mip)
+	for _, fw := range c.frameworks {
+		fname := dnsLabel(fw.info.Name)
+		fhost := dnsLabel(strings.ReplaceAll(fw.info.Name, "/", ""))
+		if fname == "" {
+			continue
+		}
+		for _, t := range fw.tasks {
+			if t.state != mesos.TASK_RUNNING || !t.agent.active {
+				continue
+			}
+			ip := net.ParseIP(t.agent.ip)
+			if tname := dnsLabel(t.info.Name); tname != "" {
+				add(tname+"."+fname+".mesos", ip)
+				if fhost != "" {
+					add(tname+"."+fhost+".autoip.dcos.thisdcos.directory", ip)
+				}
+			}
+			if d := t.info.Discovery; d != nil && d.Name != nil {
+				if dname := dnsLabel(*d.Name); dname != "" {
+					add(dname+"."+fname+".mesos", ip)
+					if fhost != "" {
+						add(dname+"."+fhost+".autoip.dcos.thisdcos.directory", ip)
+					}
+				}
+			}
+		}
+	}
+	c.dns.index = idx
+	c.dnsDirty = false
+}
+
+func ownZone(name string) bool {
+	return name == "mesos." || strings.HasSuffix(name, ".mesos.") ||
+		name == "thisdcos.directory." || strings.HasSuffix(name, ".thisdcos.directory.")
+}
+
+func (c *Cluster) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	if len(req.Question) != 1 {
+		m.Rcode = dns.RcodeFormatError
+		_ = w.WriteMsg(m)
+		return
+	}
+	q := req.Question[0]
+	name := strings.ToLower(dns.Fqdn(q.Name))
+	if !ownZone(name) {
+		c.forwardDNS(w, req)
+		return
+	}
+	c.mu.Lock()
+	if c.dns.index == nil || c.dnsDirty {
+		c.rebuildDNSLocked()
+	}
+	ips := append([]net.IP(nil), c.dns.index[name]...)
+	c.mu.Unlock()
+	m.Authoritative = true
+	if len(ips) == 0 {
+		m.Rcode = dns.RcodeNameError
+		_ = w.WriteMsg(m)
+		return
+	}
+	if q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY {
+		for _, ip := range ips {
+			m.Answer = append(m.Answer, &dns.A{
+				Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: dnsTTL},
+				A:   ip.To4(),
+			})
+		}
+	}
+	_ = w.WriteMsg(m)
+}
+
+// forwardDNS forwards a query outside testenv's zones, or refuses it.
+func (c *Cluster) forwardDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if len(c.dns.forward) == 0 {
+		m := new(dns.Msg)
+		m.SetRcode(req, dns.RcodeRefused)
+		_ = w.WriteMsg(m)
+		return
+	}
+	network := "udp"
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		network = "tcp"
+	}
+	cl := &dns.Client{Net: network, Timeout: 3 * time.Second}
+	for _, up := range c.dns.forward {
+		resp, _, err := cl.Exchange(req, up)
+		if err == nil && resp != nil {
+			_ = w.WriteMsg(resp)
+			return
+		}
+	}
+	m := new(dns.Msg)
+	m.SetRcode(req, dns.RcodeServerFailure)
+	_ = w.WriteMsg(m)
+}

@@ -1,0 +1,231 @@
+package testenv
+
+import (
+	"bytes"
+	"net/http"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding"
+	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+)
+
+func execEventMessage(data []byte) *execpb.Event {
+	return &execpb.Event{Type: execpb.Event_MESSAGE, Message: &execpb.Event_Message{Data: data}}
+}
+
+// executorAPI serves an agent's /api/v1/executor.
+func (c *Cluster) executorAPI(a *agent) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			mesosx.WriteError(w, mesosx.Errorf(http.StatusMethodNotAllowed, "Expecting a 'POST' request, received '%s'", r.Method))
+			return
+		}
+		var call execpb.Call
+		if _, err := mesosx.DecodeRequest(r, &call); err != nil {
+			mesosx.WriteError(w, err)
+			return
+		}
+		if call.ExecutorID.Value == "" {
+			mesosx.WriteError(w, mesosx.Errorf(http.StatusBadRequest, "Expecting 'executor_id' to be present"))
+			return
+		}
+		if call.FrameworkID.Value == "" {
+			mesosx.WriteError(w, mesosx.Errorf(http.StatusBadRequest, "Expecting 'framework_id' to be present"))
+			return
+		}
+		if call.Type == execpb.Call_SUBSCRIBE {
+			c.executorSubscribe(w, r, a, &call)
+			return
+		}
+		if err := c.executorCall(a, &call); err != nil {
+			mesosx.WriteError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+// lookupExecutorLocked finds the executor a call is from.
+func (c *Cluster) lookupExecutorLocked(a *agent, call *execpb.Call) (*executor, error) {
+	if !a.active {
+		return nil, mesosx.Errorf(http.StatusServiceUnavailable, "Agent is not running")
+	}
+	fid, eid := call.FrameworkID.Value, call.ExecutorID.Value
+	var fwKnown bool
+	for _, e := range a.executors {
+		if e.fw.id == fid {
+			fwKnown = true
+			break
+		}
+	}
+	if !fwKnown {
+		return nil, mesosx.Errorf(http.StatusBadRequest, "Framework cannot be found")
+	}
+	e := a.executors[fid+"/"+eid]
+	if e == nil || e.command || e.state == execTerminated {
+		return nil, mesosx.Errorf(http.StatusBadRequest, "Executor cannot be found")
+	}
+	return e, nil
+}
+
+func (c *Cluster) executorCall(a *agent, call *execpb.Call) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, err := c.lookupExecutorLocked(a, call)
+	if err != nil {
+		return err
+	}
+	switch call.Type {
+	case execpb.Call_HEARTBEAT:
+		return nil
+	case execpb.Call_UPDATE:
+		if e.state != execRunning || e.stream == nil {
+			return mesosx.Errorf(http.StatusForbidden, "Executor is not subscribed")
+		}
+		if call.Update == nil {
+			return mesosx.Errorf(http.StatusBadRequest, "Expecting 'update' to be present")
+		}
+		if err := validateExecutorUpdate(call); err != nil {
+			return err
+		}
+		c.executorUpdateLocked(e, call.Update.Status)
+		return nil
+	case execpb.Call_MESSAGE:
+		if e.state != execRunning || e.stream == nil {
+			return mesosx.Errorf(http.StatusForbidden, "Executor is not subscribed")
+		}
+		if call.Message == nil {
+			return mesosx.Errorf(http.StatusBadRequest, "Expecting 'message' to be present")
+		}
+		if !e.fw.removed {
+			e.fw.send(&scheduler.Event{Type: scheduler.Event_MESSAGE, Message: &scheduler.Event_Message{
+				AgentID: mesos.AgentID{Value: a.id}, ExecutorID: e.info.ExecutorID, Data: call.Message.Data}})
+		}
+		return nil
+	}
+	return mesosx.Errorf(http.StatusBadRequest, "Expecting 'type' to be present")
+}
+
+func validateExecutorUpdate(call *execpb.Call) error {
+	st := &call.Update.Status
+	switch {
+	case len(st.UUID) == 0:
+		return mesosx.Errorf(http.StatusBadRequest, "Expecting 'uuid' to be present")
+	case len(st.UUID) != 16:
+		return mesosx.Errorf(http.StatusBadRequest, "Invalid 'uuid': must be 16 bytes")
+	case st.GetSource() != mesos.SOURCE_EXECUTOR || st.Source == nil:
+		return mesosx.Errorf(http.StatusBadRequest, "Received Call from executor with invalid source, expecting SOURCE_EXECUTOR")
+	case st.State == nil:
+		return mesosx.Errorf(http.StatusBadRequest, "Expecting 'status.state' to be present")
+	case st.GetState() == mesos.TASK_STAGING:
+		return mesosx.Errorf(http.StatusBadRequest, "Received TASK_STAGING from executor")
+	case st.ExecutorID != nil && st.ExecutorID.Value != call.ExecutorID.Value:
+		return mesosx.Errorf(http.StatusBadRequest, "ExecutorID in Call: %s does not match ExecutorID in TaskStatus: %s", call.ExecutorID.Value, st.ExecutorID.Value)
+	case st.TaskID.Value == "":
+		return mesosx.Errorf(http.StatusBadRequest, "Expecting 'status.task_id' to be present")
+	}
+	return nil
+}
+
+// executorUpdateLocked takes an executor's update into the task's status
+// update stream and acknowledges it to the executor at once (the agent has
+// it now; the framework's acknowledgement is a separate matter).
+func (c *Cluster) executorUpdateLocked(e *executor, st mesos.TaskStatus) {
+	eid := e.info.ExecutorID
+	st.ExecutorID = &eid
+	t := e.tasks[st.TaskID.Value]
+	if t == nil {
+		c.log.Warn("update for a task the executor does not run", "executor", eid.Value, "task", st.TaskID.Value)
+	} else {
+		c.statusUpdateLocked(t, st)
+	}
+	if e.stream != nil {
+		e.stream.push(&execpb.Event{Type: execpb.Event_ACKNOWLEDGED, Acknowledged: &execpb.Event_Acknowledged{
+			TaskID: st.TaskID, UUID: append([]byte(nil), st.UUID...)}})
+	}
+}
+
+// executorSubscribe handles an executor's SUBSCRIBE: 200 and a stream of
+// SUBSCRIBED, then the queued LAUNCH and LAUNCH_GROUP events.
+func (c *Cluster) executorSubscribe(w http.ResponseWriter, r *http.Request, a *agent, call *execpb.Call) {
+	codec, err := mesosx.ResponseCodec(r)
+	if err != nil {
+		mesosx.WriteError(w, err)
+		return
+	}
+	c.mu.Lock()
+	e, err := c.lookupExecutorLocked(a, call)
+	if err != nil {
+		c.mu.Unlock()
+		mesosx.WriteError(w, err)
+		return
+	}
+	if e.stream != nil {
+		e.stream.close()
+	}
+	q := newQueue()
+	e.stream = q
+	e.state = execRunning
+	if call.Subscribe != nil {
+		for _, u := range call.Subscribe.UnacknowledgedUpdates {
+			st := u.Status
+			if len(st.UUID) != 16 || st.GetState() == mesos.TASK_STAGING {
+				continue
+			}
+			eid := e.info.ExecutorID
+			st.ExecutorID = &eid
+			if t := e.tasks[st.TaskID.Value]; t != nil && !bytes.Equal(nil, st.UUID) {
+				c.statusUpdateLocked(t, st)
+			}
+		}
+	}
+	q.push(&execpb.Event{Type: execpb.Event_SUBSCRIBED, Subscribed: &execpb.Event_Subscribed{
+		ExecutorInfo:  e.info,
+		FrameworkInfo: e.fw.info,
+		AgentInfo:     a.protoInfo(),
+		ContainerID:   &mesos.ContainerID{Value: e.containerID},
+	}})
+	for _, item := range e.queued {
+		c.deliverLocked(e, item)
+	}
+	e.queued = nil
+	if e.shutdown {
+		q.push(&execpb.Event{Type: execpb.Event_SHUTDOWN})
+	}
+	c.mu.Unlock()
+
+	ew := mesosx.StartStream(w, codec, nil)
+	for {
+		items, closed := q.drain()
+		for _, ev := range items {
+			if err := ew.Write(ev.(encoding.Marshaler)); err != nil {
+				c.executorStreamEnded(e, q)
+				return
+			}
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-q.wake:
+		case <-r.Context().Done():
+			c.executorStreamEnded(e, q)
+			return
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *Cluster) executorStreamEnded(e *executor, q *queue) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.stream == q {
+		e.stream = nil
+		c.log.Debug("executor disconnected", "executor", e.info.ExecutorID.Value)
+	}
+}

@@ -1,0 +1,180 @@
+package testenv
+
+import (
+	"net"
+	"net/http"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+)
+
+// framework is the master's record of a framework.
+//
+//	SUBSCRIBE ──> connected ──stream drops──> disconnected ──failover_timeout──> removed
+//	                 ^   │                          │
+//	                 │   └──TEARDOWN──> removed     └──re-SUBSCRIBE──> connected
+//	                 └── re-SUBSCRIBE (failover: old stream gets ERROR and closes)
+type framework struct {
+	id           string
+	info         mesos.FrameworkInfo
+	roles        []string
+	suppressed   map[string]bool
+	stream       *fwStream         // nil while disconnected
+	filters      map[string]filter // key: agentID + "/" + role
+	offers       map[string]*offer
+	tasks        map[string]*task // live and unreachable tasks, by task ID
+	completed    []*task          // terminal tasks, newest last (bounded)
+	registered   time.Time
+	unregistered time.Time
+	failoverAt   time.Time // when disconnected: the removal deadline
+	removed      bool
+	roleCursor   int
+}
+
+type fwStream struct {
+	id string
+	q  *queue
+}
+
+type filter struct {
+	until time.Time
+	res   res
+}
+
+func (fw *framework) hasCap(t mesos.FrameworkInfo_Capability_Type) bool {
+	for _, c := range fw.info.Capabilities {
+		if c.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (fw *framework) partitionAware() bool {
+	return fw.hasCap(mesos.FrameworkInfo_Capability_PARTITION_AWARE)
+}
+func (fw *framework) multiRole() bool { return fw.hasCap(mesos.FrameworkInfo_Capability_MULTI_ROLE) }
+
+func (fw *framework) connected() bool { return fw.stream != nil }
+
+// send queues an event on the framework's stream; dropped while disconnected.
+func (fw *framework) send(ev encoding.Marshaler) {
+	if fw.stream != nil {
+		fw.stream.q.push(ev)
+	}
+}
+
+func (fw *framework) failoverTimeout() time.Duration {
+	if fw.info.FailoverTimeout == nil {
+		return 0
+	}
+	return time.Duration(*fw.info.FailoverTimeout * float64(time.Second))
+}
+
+// offer is an outstanding offer.
+type offer struct {
+	id    string
+	fw    *framework
+	agent *agent
+	res   res
+	role  string // allocation role
+}
+
+// agent is an agent: an HTTP server for the executor API on its own
+// loopback address, its executors and its status update streams.
+type agent struct {
+	id         string
+	index      int
+	ip         string
+	port       int
+	total      res
+	used       res
+	attrs      []mesos.Attribute
+	zone       string
+	region     string
+	active     bool // false once killed
+	srv        *http.Server
+	ln         net.Listener
+	executors  map[string]*executor // key: frameworkID + "/" + executorID
+	fetcher    *mesosx.Fetcher
+	dir        string // <work>/slaves/<id>
+	registered time.Time
+}
+
+// executor is an executor on an agent: a custom executor process (or the
+// DEFAULT executor, taskkit's executor binary), or the built-in command
+// executor of one command task.
+//
+//	launching ──process started──> registering ──SUBSCRIBE──> running
+//	    │                               │                       │
+//	    └──fetch/start failed──> terminated <──process exited───┘
+type executor struct {
+	agent       *agent
+	fw          *framework
+	info        mesos.ExecutorInfo
+	command     bool // the built-in command executor of one task
+	containerID string
+	dir         string
+	state       execState
+	p           *proc
+	stream      *queue // the executor's subscription stream, nil until SUBSCRIBE
+	queued      []launchItem
+	tasks       map[string]*task
+	launchedAt  time.Time
+	shutdown    bool // SHUTDOWN requested: live tasks end KILLED
+	timedOut    bool // registration timeout
+	charged     bool // executor resources counted in agent.used
+	res         res
+}
+
+type execState int
+
+const (
+	execLaunching execState = iota
+	execRegistering
+	execRunning
+	execTerminated
+)
+
+func (s execState) String() string {
+	return [...]string{"LAUNCHING", "REGISTERING", "RUNNING", "TERMINATED"}[s]
+}
+
+// launchItem is a LAUNCH (one task) or LAUNCH_GROUP queued for an executor
+// that has not subscribed yet.
+type launchItem struct {
+	tasks []*task
+	group bool
+}
+
+// task is one task, as both the master and its agent see it.
+type task struct {
+	info     mesos.TaskInfo
+	fw       *framework
+	agent    *agent
+	exec     *executor
+	group    []*task // the tasks launched with it (LAUNCH_GROUP), itself included
+	state    mesos.TaskState
+	statuses []mesos.TaskStatus // history, for /state
+	res      res
+	released bool // resources given back
+	removed  bool // no longer tracked by the master
+
+	// Status update stream (agent side): updates wait here, in order, until
+	// the framework acknowledges the head.
+	pending   []mesos.TaskStatus
+	seen      map[string]bool // UUIDs received, to drop executor re-sends
+	retryAt   time.Time
+	backoff   time.Duration
+	delivered bool // sent to the executor
+
+	// Command executor: the task's process.
+	p          *proc
+	killing    bool
+	killedByUs bool
+}
+
+func (t *task) id() string { return t.info.TaskID.Value }

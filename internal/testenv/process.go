@@ -1,0 +1,157 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// proc is a child process in its own process group. Every signal goes to
+// the whole group.
+type proc struct {
+	cmd   *exec.Cmd
+	pid   int
+	done  chan struct{} // closed once waited for
+	state *os.ProcessState
+	err   error
+}
+
+// procSpec describes a process to start.
+type procSpec struct {
+	shell bool
+	value string
+	args  []string
+	env   []string
+	dir   string // working directory; stdout and stderr files go here
+}
+
+// startProc starts spec in a new process group with a parent-death signal,
+// stdout and stderr to files in its directory. The caller must arrange for
+// wait to be called.
+func startProc(spec procSpec) (*proc, error) {
+	var cmd *exec.Cmd
+	if spec.shell {
+		cmd = exec.Command("/bin/sh", "-c", spec.value)
+	} else {
+		if spec.value == "" {
+			return nil, errors.New("command has no value")
+		}
+		cmd = exec.Command(spec.value)
+		if len(spec.args) > 0 {
+			cmd.Args = append([]string(nil), spec.args...)
+		}
+	}
+	cmd.Dir = spec.dir
+	cmd.Env = spec.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout, err := os.OpenFile(filepath.Join(spec.dir, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer stdout.Close()
+	stderr, err := os.OpenFile(filepath.Join(spec.dir, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %q: %w", spec.value, err)
+	}
+	return &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}, nil
+}
+
+// wait reaps the process, then kills whatever is left in its group (as
+// Mesos destroys a container), and closes done.
+func (p *proc) wait() {
+	p.err = p.cmd.Wait()
+	p.state = p.cmd.ProcessState
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	close(p.done)
+}
+
+// signal sends sig to the process group.
+func (p *proc) signal(sig syscall.Signal) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.pid, sig)
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitStatus is the raw wait status, as Mesos reports in FAILURE events.
+func (p *proc) waitStatus() int32 {
+	if p.state == nil {
+		return -1
+	}
+	if ws, ok := p.state.Sys().(syscall.WaitStatus); ok {
+		return int32(ws)
+	}
+	return int32(p.state.ExitCode())
+}
+
+// describeExit says how a process ended, in the command executor's words.
+func describeExit(st *os.ProcessState) (msg string, ok bool) {
+	if st == nil {
+		return "Command exited abnormally", false
+	}
+	if ws, isWS := st.Sys().(syscall.WaitStatus); isWS && ws.Signaled() {
+		return fmt.Sprintf("Command terminated with signal %s", signalName(ws.Signal())), false
+	}
+	code := st.ExitCode()
+	return fmt.Sprintf("Command exited with status %d", code), code == 0
+}
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGKILL:
+		return "Killed"
+	case syscall.SIGTERM:
+		return "Terminated"
+	}
+	return s.String()
+}
+
+// killAll stops procs: SIGTERM to every group, SIGKILL to those still alive
+// after grace, and waits (bounded) for every one to be reaped.
+func killAll(procs []*proc, grace time.Duration) {
+	for _, p := range procs {
+		p.signal(syscall.SIGTERM)
+	}
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-deadline.C:
+			for _, q := range procs {
+				q.signal(syscall.SIGKILL)
+			}
+			deadline.Reset(time.Hour)
+		}
+	}
+	final := time.NewTimer(10 * time.Second)
+	defer final.Stop()
+	for _, p := range procs {
+		p.signal(syscall.SIGKILL)
+		select {
+		case <-p.done:
+		case <-final.C:
+			return
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package testenv
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+// State is a snapshot of the cluster for tests and tools.
+type State struct {
+	Frameworks []FrameworkState
+	Agents     []AgentInfo
+}
+
+// FrameworkState is one framework in a State.
+type FrameworkState struct {
+	ID, Name  string
+	Connected bool
+	// Tasks are the live (and unreachable) tasks, sorted by ID.
+	Tasks []TaskState
+	// Completed are the terminal tasks the master has removed, oldest first.
+	Completed []TaskState
+}
+
+// TaskState is one task in a State.
+type TaskState struct {
+	ID, Name, AgentID, ExecutorID string
+	State                         mesos.TaskState
+	// PendingUpdates is the number of status updates not yet acknowledged.
+	PendingUpdates int
+}
+
+// State returns a snapshot of the frameworks (including removed ones) and
+// agents.
+func (c *Cluster) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var s State
+	add := func(fw *framework) {
+		fs := FrameworkState{ID: fw.id, Name: fw.info.Name, Connected: fw.connected()}
+		for _, t := range fw.tasks {
+			fs.Tasks = append(fs.Tasks, taskState(t))
+		}
+		sort.Slice(fs.Tasks, func(i, j int) bool { return fs.Tasks[i].ID < fs.Tasks[j].ID })
+		for _, t := range fw.completed {
+			fs.Completed = append(fs.Completed, taskState(t))
+		}
+		s.Frameworks = append(s.Frameworks, fs)
+	}
+	for _, fw := range c.sortedFrameworksLocked() {
+		add(fw)
+	}
+	for _, fw := range c.completed {
+		add(fw)
+	}
+	for _, a := range c.agents {
+		s.Agents = append(s.Agents, a.infoLocked())
+	}
+	return s
+}
+
+func taskState(t *task) TaskState {
+	ts := TaskState{ID: t.id(), Name: t.info.Name, AgentID: t.agent.id, State: t.state, PendingUpdates: len(t.pending)}
+	if t.exec != nil && !t.exec.command {
+		ts.ExecutorID = t.exec.info.ExecutorID.Value
+	}
+	return ts
+}
+
+func (c *Cluster) sortedFrameworksLocked() []*framework {
+	fws := make([]*framework, 0, len(c.frameworks))
+	for _, fw := range c.frameworks {
+		fws = append(fws, fw)
+	}
+	sort.Slice(fws, func(i, j int) bool { return fws[i].registered.Before(fws[j].registered) })
+	return fws
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+// serveState serves GET /state (and /master/state) in the shape of Mesos'
+// state endpoint.
+func (c *Cluster) serveState(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET")
+		http.Error(w, "Expecting 'GET'", http.StatusMethodNotAllowed)
+		return
+	}
+	writeJSON(w, http.StatusOK, c.stateJSON())
+}
+
+func (c *Cluster) stateJSON() map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pid := "master@" + c.masterAddr.String()
+	var slaves []any
+	active, inactive := 0, 0
+	for _, a := range c.agents {
+		if a.active {
+			active++
+		} else {
+			inactive++
+		}
+		attrs := map[string]any{}
+		for _, at := range a.attrs {
+			if at.Text != nil {
+				attrs[at.Name] = at.Text.Value
+			}
+		}
+		offered := c.offeredLocked(a)
+		slaves = append(slaves, map[string]any{
+			"id":                   a.id,
+			"pid":                  "slave(1)@" + a.endpoint(),
+			"hostname":             a.ip,
+			"port":                 a.port,
+			"attributes":           attrs,
+			"resources":            a.total.stateJSON(),
+			"used_resources":       a.used.stateJSON(),
+			"offered_resources":    offered.stateJSON(),
+			"unreserved_resources": a.total.stateJSON(),
+			"reserved_resources":   map[string]any{},
+			"registered_time":      unix(a.registered),
+			"active":               a.active,
+			"version":              mesosVersion,
+			"domain":               map[string]any{"fault_domain": map[string]any{"region": map[string]any{"name": a.region}, "zone": map[string]any{"name": a.zone}}},
+		})
+	}
+	fwJSON := func(fw *framework) map[string]any {
+		var tasks, unreachable, completed, offers, executors []any
+		used, offered := newRes(), newRes()
+		ids := make([]string, 0, len(fw.tasks))
+		for id := range fw.tasks {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			t := fw.tasks[id]
+			if t.state == mesos.TASK_UNREACHABLE {
+				unreachable = append(unreachable, taskJSON(t))
+				continue
+			}
+			tasks = append(tasks, taskJSON(t))
+			if !t.released {
+				used = used.add(t.res)
+			}
+		}
+		for _, t := range fw.completed {
+			completed = append(completed, taskJSON(t))
+		}
+		for _, o := range fw.offers {
+			offered = offered.add(o.res)
+			offers = append(offers, map[string]any{"id": o.id, "framework_id": fw.id, "slave_id": o.agent.id, "resources": o.res.stateJSON()})
+		}
+		for _, a := range c.agents {
+			for _, e := range a.executors {
+				if e.fw == fw && !e.command && e.state != execTerminated {
+					used = used.add(e.res)
+					executors = append(executors, map[string]any{
+						"executor_id": e.info.ExecutorID.Value, "name": e.info.GetName(), "framework_id": fw.id,
+						"slave_id": a.id, "resources": e.res.stateJSON(), "type": e.info.Type.String(),
+						"directory": e.dir, "state": e.state.String(),
+					})
+				}
+			}
+		}
+		var caps []string
+		for _, cp := range fw.info.Capabilities {
+			caps = append(caps, cp.Type.String())
+		}
+		m := map[string]any{
+			"id":                fw.id,
+			"name":              fw.info.Name,
+			"user":              fw.info.User,
+			"hostname":          fw.info.GetHostname(),
+			"webui_url":         fw.info.GetWebUiURL(),
+			"principal":         fw.info.GetPrincipal(),
+			"role":              "*",
+			"roles":             fw.roles,
+			"capabilities":      caps,
+			"active":            fw.connected() && !fw.removed,
+			"connected":         fw.connected(),
+			"recovered":         false,
+			"checkpoint":        fw.info.GetCheckpoint(),
+			"failover_timeout":  fw.failoverTimeout().Seconds(),
+			"registered_time":   unix(fw.registered),
+			"unregistered_time": unix(fw.unregistered),
+			"resources":         used.add(offered).stateJSON(),
+			"used_resources":    used.stateJSON(),
+			"offered_resources": offered.stateJSON(),
+			"tasks":             orEmpty(tasks),
+			"unreachable_tasks": orEmpty(unreachable),
+			"completed_tasks":   orEmpty(completed),
+			"offers":            orEmpty(offers),
+			"executors":         orEmpty(executors),
+		}
+		if len(fw.roles) > 0 {
+			m["role"] = fw.roles[0]
+		}
+		return m
+	}
+	var fws, done []any
+	for _, fw := range c.sortedFrameworksLocked() {
+		fws = append(fws, fwJSON(fw))
+	}
+	for _, fw := range c.completed {
+		done = append(done, fwJSON(fw))
+	}
+	return map[string]any{
+		"version":                 mesosVersion,
+		"id":                      c.masterID,
+		"pid":                     pid,
+		"hostname":                c.masterAddr.IP.String(),
+		"leader":                  pid,
+		"start_time":              unix(c.started),
+		"elected_time":            unix(c.started),
+		"activated_slaves":        active,
+		"deactivated_slaves":      inactive,
+		"slaves":                  orEmpty(slaves),
+		"frameworks":              orEmpty(fws),
+		"completed_frameworks":    orEmpty(done),
+		"orphan_tasks":            []any{},
+		"unregistered_frameworks": []any{},
+		"testenv": map[string]any{
+			"dns":      c.dnsAddrLocked(),
+			"work_dir": c.cfg.WorkDir,
+		},
+	}
+}
+
+func orEmpty(v []any) []any {
+	if v == nil {
+		return []any{}
+	}
+	return v
+}
+
+func taskJSON(t *task) map[string]any {
+	eid := ""
+	if t.exec != nil && !t.exec.command {
+		eid = t.exec.info.ExecutorID.Value
+	}
+	var statuses []any
+	for _, st := range t.statuses {
+		s := map[string]any{"state": st.GetState().String(), "timestamp": st.GetTimestamp()}
+		if st.Healthy != nil {
+			s["healthy"] = *st.Healthy
+		}
+		if st.ContainerStatus != nil {
+			s["container_status"] = st.ContainerStatus
+		}
+		statuses = append(statuses, s)
+	}
+	m := map[string]any{
+		"id":           t.id(),
+		"name":         t.info.Name,
+		"framework_id": t.fw.id,
+		"executor_id":  eid,
+		"slave_id":     t.agent.id,
+		"state":        t.state.String(),
+		"resources":    t.res.stateJSON(),
+		"statuses":     orEmpty(statuses),
+	}
+	if t.info.Labels != nil {
+		m["labels"] = t.info.Labels.Labels
+	}
+	if t.info.Discovery != nil {
+		m["discovery"] = t.info.Discovery
+	}
+	return m
+}

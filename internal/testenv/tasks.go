@@ -1,0 +1,540 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+)
+
+// acceptLocked handles ACCEPT: validates the offers, then each operation.
+func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
+	var offers []*offer
+	invalid := ""
+	seen := map[string]bool{}
+	if len(acc.OfferIDs) == 0 {
+		invalid = "No offers specified"
+	}
+	for _, id := range acc.OfferIDs {
+		o := c.offers[id.Value]
+		switch {
+		case seen[id.Value]:
+			invalid = "Duplicate offer " + id.Value + " in the offer list"
+		case o == nil:
+			invalid = "Offer " + id.Value + " is no longer valid"
+		case o.fw != fw:
+			invalid = "Offer " + id.Value + " has invalid framework"
+		case len(offers) > 0 && o.agent != offers[0].agent:
+			invalid = "Aggregated offers must belong to one single agent"
+		case len(offers) > 0 && o.role != offers[0].role:
+			invalid = "Aggregated offers must be allocated to the same role"
+		}
+		seen[id.Value] = true
+		if o != nil && o.fw == fw {
+			offers = append(offers, o)
+		}
+	}
+	if invalid != "" {
+		for _, o := range offers {
+			c.dropOfferLocked(o)
+		}
+		state := mesos.TASK_LOST
+		if fw.partitionAware() {
+			state = mesos.TASK_DROPPED
+		}
+		for _, op := range acc.Operations {
+			for _, ti := range opTasks(op) {
+				st := masterStatus(ti.TaskID, &ti.AgentID, state, mesos.REASON_INVALID_OFFERS, "Task launched with invalid offers: "+invalid)
+				c.sendUpdateLocked(fw, st)
+			}
+			c.operationErrorLocked(fw, op, invalid)
+		}
+		c.allocateLocked()
+		return
+	}
+	a := offers[0].agent
+	role := offers[0].role
+	avail := newRes()
+	for _, o := range offers {
+		avail = avail.add(o.res)
+		c.dropOfferLocked(o)
+	}
+	for _, op := range acc.Operations {
+		switch op.Type {
+		case mesos.Offer_Operation_LAUNCH:
+			if op.Launch == nil {
+				c.operationErrorLocked(fw, op, "Expecting 'launch' to be present")
+				continue
+			}
+			for i := range op.Launch.TaskInfos {
+				ti := op.Launch.TaskInfos[i]
+				need, err := c.validateTaskLocked(fw, a, &ti, avail)
+				if err != nil {
+					st := masterStatus(ti.TaskID, &ti.AgentID, mesos.TASK_ERROR, mesos.REASON_TASK_INVALID, err.Error())
+					c.sendUpdateLocked(fw, st)
+					continue
+				}
+				avail = avail.sub(need)
+				c.launchLocked(fw, a, role, ti.Executor, []mesos.TaskInfo{ti}, false)
+			}
+		case mesos.Offer_Operation_LAUNCH_GROUP:
+			if op.LaunchGroup == nil {
+				c.operationErrorLocked(fw, op, "Expecting 'launch_group' to be present")
+				continue
+			}
+			lg := op.LaunchGroup
+			need, err := c.validateGroupLocked(fw, a, lg, avail)
+			if err != nil {
+				for _, ti := range lg.TaskGroup.Tasks {
+					st := masterStatus(ti.TaskID, &ti.AgentID, mesos.TASK_ERROR, mesos.REASON_TASK_GROUP_INVALID, err.Error())
+					c.sendUpdateLocked(fw, st)
+				}
+				continue
+			}
+			avail = avail.sub(need)
+			ei := lg.Executor
+			c.launchLocked(fw, a, role, &ei, lg.TaskGroup.Tasks, true)
+		default:
+			c.operationErrorLocked(fw, op, fmt.Sprintf("Operation %s is not supported by testenv", op.Type))
+		}
+	}
+	if !avail.empty() {
+		c.recoverLocked(fw, a, role, avail, acc.Filters)
+	}
+	c.allocateLocked()
+}
+
+func opTasks(op mesos.Offer_Operation) []mesos.TaskInfo {
+	switch {
+	case op.Launch != nil:
+		return op.Launch.TaskInfos
+	case op.LaunchGroup != nil:
+		return op.LaunchGroup.TaskGroup.Tasks
+	}
+	return nil
+}
+
+// operationErrorLocked reports a failed operation that carries an ID.
+func (c *Cluster) operationErrorLocked(fw *framework, op mesos.Offer_Operation, msg string) {
+	if op.ID == nil {
+		c.log.Warn("operation failed", "framework", fw.id, "type", op.Type.String(), "err", msg)
+		return
+	}
+	fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE_OPERATION_STATUS, UpdateOperationStatus: &scheduler.Event_UpdateOperationStatus{
+		Status: mesos.OperationStatus{OperationID: op.ID, State: mesos.OPERATION_ERROR, Message: strPtr(msg)},
+	}})
+}
+
+func masterStatus(id mesos.TaskID, agentID *mesos.AgentID, state mesos.TaskState, reason mesos.TaskStatus_Reason, msg string) mesos.TaskStatus {
+	src := mesos.SOURCE_MASTER
+	ts := float64(time.Now().UnixNano()) / 1e9
+	st := mesos.TaskStatus{TaskID: id, State: &state, Source: &src, Reason: &reason, Timestamp: &ts}
+	if msg != "" {
+		st.Message = &msg
+	}
+	if agentID != nil && agentID.Value != "" {
+		aid := *agentID
+		st.AgentID = &aid
+	}
+	return st
+}
+
+func validID(kind, id string) error {
+	if id == "" {
+		return fmt.Errorf("'%s' must not be empty", kind)
+	}
+	if id == "." || id == ".." || strings.ContainsAny(id, "/\\") {
+		return fmt.Errorf("'%s' '%s' contains invalid characters", kind, id)
+	}
+	for _, r := range id {
+		if r < ' ' || r == 0x7f {
+			return fmt.Errorf("'%s' '%s' contains invalid characters", kind, id)
+		}
+	}
+	return nil
+}
+
+// validateTaskLocked validates a LAUNCH task and returns the resources it
+// takes (its own plus those of a new executor).
+func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo, avail res) (res, error) {
+	if err := validID("TaskInfo.task_id", ti.TaskID.Value); err != nil {
+		return res{}, err
+	}
+	if ti.Name == "" {
+		return res{}, fmt.Errorf("'TaskInfo.name' must be set")
+	}
+	if t := fw.tasks[ti.TaskID.Value]; t != nil {
+		return res{}, fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value)
+	}
+	if ti.AgentID.Value != a.id {
+		return res{}, fmt.Errorf("Task uses invalid agent: %s", ti.AgentID.Value)
+	}
+	if (ti.Executor == nil) == (ti.Command == nil) {
+		return res{}, fmt.Errorf("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
+	}
+	if err := checkContainer(ti.Container); err != nil {
+		return res{}, err
+	}
+	need, err := parseResources(ti.Resources)
+	if err != nil {
+		return res{}, fmt.Errorf("Task uses invalid resources: %v", err)
+	}
+	if ti.Executor != nil {
+		ei := ti.Executor
+		if ei.Type == mesos.ExecutorInfo_DEFAULT {
+			return res{}, fmt.Errorf("'ExecutorInfo.type' must be 'CUSTOM' for LAUNCH")
+		}
+		if ei.FrameworkID == nil {
+			ei.FrameworkID = &mesos.FrameworkID{Value: fw.id}
+		} else if ei.FrameworkID.Value != fw.id {
+			return res{}, fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ei.FrameworkID.Value, fw.id)
+		}
+		if err := validID("ExecutorInfo.executor_id", ei.ExecutorID.Value); err != nil {
+			return res{}, err
+		}
+		if ei.Command == nil {
+			return res{}, fmt.Errorf("Executor without a command is not supported by testenv")
+		}
+		if err := checkContainer(ei.Container); err != nil {
+			return res{}, err
+		}
+		eres, err := parseResources(ei.Resources)
+		if err != nil {
+			return res{}, fmt.Errorf("Executor uses invalid resources: %v", err)
+		}
+		if e := a.executors[fw.id+"/"+ei.ExecutorID.Value]; e != nil && e.state != execTerminated {
+			if !sameExecutor(&e.info, ei) {
+				return res{}, fmt.Errorf("ExecutorInfo is not compatible with existing ExecutorInfo")
+			}
+		} else {
+			need = need.add(eres)
+		}
+	}
+	if !avail.contains(need) {
+		return res{}, fmt.Errorf("Task uses more resources than available in the offers")
+	}
+	return need, nil
+}
+
+func checkContainer(ci *mesos.ContainerInfo) error {
+	if ci == nil {
+		return nil
+	}
+	if ci.Type != nil && *ci.Type == mesos.ContainerInfo_DOCKER {
+		return fmt.Errorf("Docker containers are not supported by testenv")
+	}
+	if ci.Mesos != nil && ci.Mesos.Image != nil {
+		return fmt.Errorf("container images are not supported by testenv")
+	}
+	return nil
+}
+
+func sameExecutor(a, b *mesos.ExecutorInfo) bool {
+	x, err1 := a.Marshal()
+	y, err2 := b.Marshal()
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// validateGroupLocked validates a LAUNCH_GROUP and returns the resources
+// it takes.
+func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_Operation_LaunchGroup, avail res) (res, error) {
+	ei := &lg.Executor
+	if ei.Type == mesos.ExecutorInfo_UNKNOWN {
+		return res{}, fmt.Errorf("'ExecutorInfo.type' must be set")
+	}
+	if ei.FrameworkID == nil {
+		return res{}, fmt.Errorf("'ExecutorInfo.framework_id' must be set")
+	}
+	if ei.FrameworkID.Value != fw.id {
+		return res{}, fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ei.FrameworkID.Value, fw.id)
+	}
+	if err := validID("ExecutorInfo.executor_id", ei.ExecutorID.Value); err != nil {
+		return res{}, err
+	}
+	switch ei.Type {
+	case mesos.ExecutorInfo_DEFAULT:
+		if ei.Command != nil {
+			return res{}, fmt.Errorf("'ExecutorInfo.command' must not be set for 'DEFAULT' executor")
+		}
+	case mesos.ExecutorInfo_CUSTOM:
+		if ei.Command == nil {
+			return res{}, fmt.Errorf("'ExecutorInfo.command' must be set for 'CUSTOM' executor")
+		}
+	}
+	if err := checkContainer(ei.Container); err != nil {
+		return res{}, err
+	}
+	eres, err := parseResources(ei.Resources)
+	if err != nil {
+		return res{}, fmt.Errorf("Executor uses invalid resources: %v", err)
+	}
+	if len(lg.TaskGroup.Tasks) == 0 {
+		return res{}, fmt.Errorf("Task group is empty")
+	}
+	need := newRes()
+	existing := a.executors[fw.id+"/"+ei.ExecutorID.Value]
+	if existing != nil && existing.state != execTerminated {
+		if existing.command || !sameExecutor(&existing.info, ei) {
+			return res{}, fmt.Errorf("ExecutorInfo is not compatible with existing ExecutorInfo")
+		}
+		if existing.shutdown {
+			return res{}, fmt.Errorf("Executor %s is shutting down", ei.ExecutorID.Value)
+		}
+	} else {
+		if eres.scalars["cpus"] < 0.01 {
+			return res{}, fmt.Errorf("Executor uses less cpus (%g) than the minimum required (0.01)", eres.scalars["cpus"])
+		}
+		if eres.scalars["mem"] < 32 {
+			return res{}, fmt.Errorf("Executor uses less memory (%g MB) than the minimum required (32 MB)", eres.scalars["mem"])
+		}
+		if _, ok := eres.scalars["disk"]; !ok {
+			return res{}, fmt.Errorf("Executor has no disk resources")
+		}
+		need = need.add(eres)
+	}
+	ids := map[string]bool{}
+	for i := range lg.TaskGroup.Tasks {
+		ti := &lg.TaskGroup.Tasks[i]
+		if err := validID("TaskInfo.task_id", ti.TaskID.Value); err != nil {
+			return res{}, err
+		}
+		if ti.Name == "" {
+			return res{}, fmt.Errorf("'TaskInfo.name' must be set")
+		}
+		if ids[ti.TaskID.Value] || fw.tasks[ti.TaskID.Value] != nil {
+			return res{}, fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value)
+		}
+		ids[ti.TaskID.Value] = true
+		if ti.AgentID.Value != a.id {
+			return res{}, fmt.Errorf("Task uses invalid agent: %s", ti.AgentID.Value)
+		}
+		if ti.Executor != nil {
+			return res{}, fmt.Errorf("'TaskInfo.executor' must not be set")
+		}
+		if ti.Command == nil {
+			return res{}, fmt.Errorf("Task '%s' has no 'CommandInfo'", ti.TaskID.Value)
+		}
+		if err := checkContainer(ti.Container); err != nil {
+			return res{}, err
+		}
+		tres, err := parseResources(ti.Resources)
+		if err != nil {
+			return res{}, fmt.Errorf("Task uses invalid resources: %v", err)
+		}
+		need = need.add(tres)
+	}
+	if !avail.contains(need) {
+		return res{}, fmt.Errorf("Task group uses more resources than available in the offers")
+	}
+	return need, nil
+}
+
+// newStatus builds a status for t with a fresh uuid.
+func (c *Cluster) newStatus(t *task, state mesos.TaskState, src mesos.TaskStatus_Source, reason mesos.TaskStatus_Reason, msg string) mesos.TaskStatus {
+	ts := float64(time.Now().UnixNano()) / 1e9
+	st := mesos.TaskStatus{
+		TaskID:    t.info.TaskID,
+		State:     &state,
+		Source:    &src,
+		Timestamp: &ts,
+		UUID:      mesosx.NewUUID(),
+		AgentID:   &mesos.AgentID{Value: t.agent.id},
+	}
+	if reason != noReason {
+		st.Reason = &reason
+	}
+	if msg != "" {
+		st.Message = &msg
+	}
+	if t.exec != nil {
+		eid := t.exec.info.ExecutorID
+		st.ExecutorID = &eid
+	}
+	return st
+}
+
+// noReason marks a status without a reason.
+const noReason = mesos.TaskStatus_Reason(-1)
+
+// recordStatusLocked makes st the task's latest state, releasing its
+// resources when the state is terminal.
+func (c *Cluster) recordStatusLocked(t *task, st mesos.TaskStatus) {
+	prev := t.state
+	t.state = st.GetState()
+	t.statuses = append(t.statuses, st)
+	if len(t.statuses) > maxStatusesKept {
+		t.statuses = t.statuses[len(t.statuses)-maxStatusesKept:]
+	}
+	if prev != t.state && (prev == mesos.TASK_RUNNING || t.state == mesos.TASK_RUNNING) {
+		c.dnsDirty = true
+	}
+	if mesosx.IsTerminal(t.state) && !t.released {
+		t.released = true
+		t.agent.used = t.agent.used.sub(t.res)
+		c.allocateLocked()
+	}
+}
+
+// statusUpdateLocked is the agent's status update manager receiving an
+// update (from an executor or the agent itself): it records it, queues it
+// and forwards it when it is the head of the task's stream.
+func (c *Cluster) statusUpdateLocked(t *task, st mesos.TaskStatus) {
+	if t.removed {
+		return
+	}
+	key := string(st.UUID)
+	if t.seen == nil {
+		t.seen = map[string]bool{}
+	}
+	if t.seen[key] {
+		return // a re-sent update the agent already has
+	}
+	t.seen[key] = true
+	aid := mesos.AgentID{Value: t.agent.id}
+	st.AgentID = &aid
+	if st.Timestamp == nil {
+		ts := float64(time.Now().UnixNano()) / 1e9
+		st.Timestamp = &ts
+	}
+	c.recordStatusLocked(t, st)
+	t.pending = append(t.pending, st)
+	if len(t.pending) == 1 {
+		t.backoff = 0
+		c.forwardLocked(t, true)
+	}
+}
+
+// forwardLocked sends the head of t's update stream to the framework and
+// schedules its retry. fresh resets the retry backoff.
+func (c *Cluster) forwardLocked(t *task, fresh bool) {
+	if len(t.pending) == 0 {
+		return
+	}
+	if fresh || t.backoff == 0 {
+		t.backoff = c.cfg.StatusUpdateRetry
+	} else {
+		t.backoff *= 2
+		if t.backoff > maxStatusRetry {
+			t.backoff = maxStatusRetry
+		}
+	}
+	t.retryAt = time.Now().Add(t.backoff)
+	st := t.pending[0]
+	t.fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}})
+}
+
+func (c *Cluster) acknowledgeLocked(fw *framework, ack *scheduler.Call_Acknowledge) {
+	t := fw.tasks[ack.TaskID.Value]
+	if t == nil || t.agent.id != ack.AgentID.Value || len(t.pending) == 0 {
+		c.log.Debug("ignoring acknowledgement", "framework", fw.id, "task", ack.TaskID.Value)
+		return
+	}
+	if !bytes.Equal(t.pending[0].UUID, ack.UUID) {
+		c.log.Debug("unexpected acknowledgement", "framework", fw.id, "task", ack.TaskID.Value)
+		return
+	}
+	head := t.pending[0]
+	t.pending = t.pending[1:]
+	t.retryAt = time.Time{}
+	if len(t.pending) > 0 {
+		c.forwardLocked(t, true)
+		return
+	}
+	if mesosx.IsTerminal(head.GetState()) {
+		c.removeTaskLocked(t)
+	}
+}
+
+// removeTaskLocked moves a terminal task (or one of a removed framework)
+// out of the master's live tasks.
+func (c *Cluster) removeTaskLocked(t *task) {
+	if t.removed {
+		return
+	}
+	if !t.released {
+		t.released = true
+		t.agent.used = t.agent.used.sub(t.res)
+	}
+	t.removed = true
+	fw := t.fw
+	delete(fw.tasks, t.id())
+	fw.completed = append(fw.completed, t)
+	if len(fw.completed) > maxCompleted {
+		fw.completed = fw.completed[len(fw.completed)-maxCompleted:]
+	}
+	if e := t.exec; e != nil {
+		delete(e.tasks, t.id())
+		if e.command && e.state == execTerminated {
+			delete(t.agent.executors, fw.id+"/"+e.info.ExecutorID.Value)
+		}
+	}
+	c.dnsDirty = true
+}
+
+// reconcileLocked answers RECONCILE with master-sourced updates.
+func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcile_Task) {
+	answer := func(t *task) {
+		st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: t.agent.id}, t.state, mesos.REASON_RECONCILIATION, "Reconciliation: Latest task state")
+		if t.exec != nil {
+			eid := t.exec.info.ExecutorID
+			st.ExecutorID = &eid
+		}
+		if n := len(t.statuses); n > 0 {
+			last := t.statuses[n-1]
+			st.Healthy = last.Healthy
+			st.CheckStatus = last.CheckStatus
+			st.Labels = last.Labels
+			st.ContainerStatus = last.ContainerStatus
+			st.UnreachableTime = last.UnreachableTime
+			st.Data = last.Data
+		}
+		c.sendUpdateLocked(fw, st)
+	}
+	if len(tasks) == 0 {
+		for _, t := range fw.tasks {
+			answer(t)
+		}
+		return
+	}
+	for _, rt := range tasks {
+		if t := fw.tasks[rt.TaskID.Value]; t != nil {
+			answer(t)
+			continue
+		}
+		var agentID *mesos.AgentID
+		state := mesos.TASK_UNKNOWN
+		msg := "Reconciliation: Task is unknown"
+		if rt.AgentID != nil && rt.AgentID.Value != "" {
+			agentID = rt.AgentID
+			a := c.agentByID[rt.AgentID.Value]
+			switch {
+			case a != nil && a.active:
+				state, msg = mesos.TASK_GONE, "Reconciliation: Task is unknown to the agent"
+			case a != nil:
+				state, msg = mesos.TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
+			}
+		}
+		if !fw.partitionAware() {
+			state = mesos.TASK_LOST
+		}
+		c.sendUpdateLocked(fw, masterStatus(rt.TaskID, agentID, state, mesos.REASON_RECONCILIATION, msg))
+	}
+}
+
+// killTaskLocked handles KILL.
+func (c *Cluster) killTaskLocked(fw *framework, k *scheduler.Call_Kill) {
+	t := fw.tasks[k.TaskID.Value]
+	if t == nil {
+		c.reconcileLocked(fw, []scheduler.Call_Reconcile_Task{{TaskID: k.TaskID, AgentID: k.AgentID}})
+		return
+	}
+	if mesosx.IsTerminal(t.state) || t.state == mesos.TASK_UNREACHABLE {
+		return
+	}
+	c.killLocked(t, k.KillPolicy)
+}
