@@ -1,0 +1,252 @@
+package testenv
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
+	"github.com/mesos/mesos-go/api/v1/lib/resources"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+)
+
+// testExecutorInfo runs this test binary as the test executor, with a
+// local file fetched into its sandbox.
+func testExecutorInfo(t *testing.T, id string) mesos.ExecutorInfo {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := filepath.Join(t.TempDir(), "payload.txt")
+	if err := os.WriteFile(extra, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	return mesos.ExecutorInfo{
+		Type:       mesos.ExecutorInfo_CUSTOM,
+		ExecutorID: mesos.ExecutorID{Value: id},
+		Command: &mesos.CommandInfo{
+			Shell:     &no,
+			Value:     &self,
+			Arguments: []string{self},
+			URIs:      []mesos.CommandInfo_URI{{Value: extra}},
+			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+				envVar(helperEnv + "=1"), envVar(leakMarker),
+			}},
+		},
+		Resources: []mesos.Resource{
+			resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource,
+		},
+	}
+}
+
+func execTask(id string, o mesos.Offer, ei *mesos.ExecutorInfo, data string) mesos.TaskInfo {
+	return mesos.TaskInfo{
+		Name: id, TaskID: mesos.TaskID{Value: id}, AgentID: o.AgentID, Executor: ei, Data: []byte(data),
+		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(16).Resource},
+	}
+}
+
+func TestCustomExecutor(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("custom"), protoCodec)
+	o := s.offers()[0]
+	ei := testExecutorInfo(t, "exec-1")
+
+	s.launch(o, execTask("a", o, &ei, "run"))
+	run := s.updateAck("a", mesos.TASK_RUNNING)
+	if run.GetSource() != mesos.SOURCE_EXECUTOR || run.GetExecutorID().Value != "exec-1" || run.AgentID.GetValue() != o.AgentID.Value {
+		t.Errorf("RUNNING: %s executor %v agent %v", run.GetSource(), run.ExecutorID, run.AgentID)
+	}
+	if !strings.Contains(run.GetMessage(), "payload.txt") {
+		t.Errorf("executor sandbox lacks the fetched URI: %q", run.GetMessage())
+	}
+
+	// The next offer names the running executor.
+	o = s.offers()[0]
+	if len(o.ExecutorIDs) != 1 || o.ExecutorIDs[0].Value != "exec-1" {
+		t.Errorf("offer executor_ids = %v", o.ExecutorIDs)
+	}
+
+	// MESSAGE reaches the executor, whose reply reaches the framework.
+	s.mustCall(calls.Message(o.AgentID.Value, "exec-1", []byte("ping")))
+	msg := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_MESSAGE }, "MESSAGE")
+	if string(msg.Message.Data) != "echo:ping" || msg.Message.ExecutorID.Value != "exec-1" {
+		t.Errorf("MESSAGE = %q from %s", msg.Message.Data, msg.Message.ExecutorID.Value)
+	}
+
+	// A second task goes to the running executor; it finishes.
+	s.launch(o, execTask("b", o, &ei, "finish"))
+	s.updateAck("b", mesos.TASK_RUNNING)
+	s.updateAck("b", mesos.TASK_FINISHED)
+
+	s.mustCall(calls.Kill("a", o.AgentID.Value))
+	s.updateAck("a", mesos.TASK_KILLED)
+
+	// The executor dies with a task running: TASK_FAILED and FAILURE.
+	o = s.offers()[0]
+	s.launch(o, execTask("c", o, &ei, "run"))
+	s.updateAck("c", mesos.TASK_RUNNING)
+	o = s.offers()[0]
+	s.launch(o, execTask("d", o, &ei, "exit"))
+	s.updateAck("d", mesos.TASK_RUNNING)
+	for _, id := range []string{"c", "d"} {
+		st := s.updateAck(id, mesos.TASK_FAILED)
+		if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || st.GetSource() != mesos.SOURCE_AGENT {
+			t.Errorf("%s: %s %s", id, st.GetSource(), st.GetReason())
+		}
+	}
+	f := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }, "FAILURE")
+	if f.Failure.ExecutorID.GetValue() != "exec-1" || f.Failure.GetStatus() != 7<<8 {
+		t.Errorf("FAILURE = %+v", f.Failure)
+	}
+}
+
+func TestExecutorShutdownAndKill(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("shutdown"), jsonCodec)
+	o := s.offers()[0]
+	e1, e2 := testExecutorInfo(t, "e1"), testExecutorInfo(t, "e2")
+	s.launch(o, execTask("s1", o, &e1, "run"), execTask("s2", o, &e2, "run"))
+	s.updateAck("s1", mesos.TASK_RUNNING)
+	s.updateAck("s2", mesos.TASK_RUNNING)
+
+	s.mustCall(calls.Shutdown("e1", o.AgentID.Value))
+	st := s.updateAck("s1", mesos.TASK_KILLED)
+	if st.GetMessage() != "shutdown" {
+		t.Errorf("s1 KILLED message %q", st.GetMessage())
+	}
+
+	if err := cl.KillExecutor(s.fid, "e2"); err != nil {
+		t.Fatal(err)
+	}
+	st = s.updateAck("s2", mesos.TASK_FAILED)
+	if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
+		t.Errorf("s2 reason %s", st.GetReason())
+	}
+}
+
+func TestLaunchGroupCustomExecutor(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("group"), protoCodec)
+	o := s.offers()[0]
+	ei := testExecutorInfo(t, "grp")
+	ei.FrameworkID = &mesos.FrameworkID{Value: s.fid}
+	t1, t2 := execTask("g1", o, nil, "finish"), execTask("g2", o, nil, "run")
+	t1.Command, t2.Command = &mesos.CommandInfo{}, &mesos.CommandInfo{}
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, t1, t2)}.WithOffers(o.ID)))
+	s.updateAck("g1", mesos.TASK_RUNNING)
+	s.updateAck("g1", mesos.TASK_FINISHED)
+	s.updateAck("g2", mesos.TASK_RUNNING)
+	s.mustCall(calls.Kill("g2", ""))
+	s.updateAck("g2", mesos.TASK_KILLED)
+}
+
+func TestLaunchGroupDefaultExecutor(t *testing.T) {
+	cl := startCluster(t, Config{})
+	if _, err := cl.ExecutorBinary(); err != nil {
+		t.Skipf("LAUNCH_GROUP with a DEFAULT executor needs taskkit's executor binary: %v", err)
+	}
+	s := subscribe(t, cl, frameworkInfo("default-exec"), protoCodec)
+	o := s.offers()[0]
+	ei := mesos.ExecutorInfo{
+		Type: mesos.ExecutorInfo_DEFAULT, ExecutorID: mesos.ExecutorID{Value: "default"},
+		FrameworkID: &mesos.FrameworkID{Value: s.fid},
+		Resources:   []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
+	}
+	task := commandTask("dt", o, "exit 0")
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, task)}.WithOffers(o.ID)))
+	s.updateAck("dt", mesos.TASK_STARTING)
+	s.updateAck("dt", mesos.TASK_RUNNING)
+	s.updateAck("dt", mesos.TASK_FINISHED)
+}
+
+func TestInvalidLaunches(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("invalid", mesos.FrameworkInfo_Capability_PARTITION_AWARE), protoCodec)
+	o := s.offers()[0]
+	ei := testExecutorInfo(t, "x")
+
+	both := commandTask("both", o, "true")
+	both.Executor = &ei
+	huge := commandTask("huge", o, "true")
+	huge.Resources = []mesos.Resource{resources.NewCPUs(1000).Resource}
+	s.launch(o, both, huge)
+	for _, id := range []string{"both", "huge"} {
+		st := s.update(id, mesos.TASK_ERROR)
+		if st.GetReason() != mesos.REASON_TASK_INVALID || len(st.UUID) != 0 {
+			t.Errorf("%s: %s uuid %x", id, st.GetReason(), st.UUID)
+		}
+	}
+
+	o = s.offers()[0]
+	noFID := ei // LAUNCH_GROUP requires ExecutorInfo.framework_id
+	g := commandTask("g", o, "true")
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(noFID, g)}.WithOffers(o.ID)))
+	if st := s.update("g", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_GROUP_INVALID {
+		t.Errorf("group: %s", st.GetReason())
+	}
+
+	// An offer that is gone: TASK_DROPPED for a partition-aware framework.
+	s.launch(o, commandTask("late", o, "true"))
+	if st := s.update("late", mesos.TASK_DROPPED); st.GetReason() != mesos.REASON_INVALID_OFFERS {
+		t.Errorf("late: %s", st.GetReason())
+	}
+}
+
+func TestExecutorAPIBadRequests(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("exec-api"), protoCodec)
+	o := s.offers()[0]
+	ei := testExecutorInfo(t, "api")
+	s.launch(o, execTask("t", o, &ei, "run"))
+	s.updateAck("t", mesos.TASK_RUNNING)
+	endpoint := cl.Agents()[0].Endpoint
+
+	src, bad := mesos.SOURCE_EXECUTOR, mesos.SOURCE_MASTER
+	running, staging := mesos.TASK_RUNNING, mesos.TASK_STAGING
+	call := func(fid, eid string, st mesos.TaskStatus) *execpb.Call {
+		return &execpb.Call{Type: execpb.Call_UPDATE, FrameworkID: mesos.FrameworkID{Value: fid}, ExecutorID: mesos.ExecutorID{Value: eid},
+			Update: &execpb.Call_Update{Status: st}}
+	}
+	good := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: &running, Source: &src, UUID: mesosx.NewUUID()}
+	withUUID := func(u []byte) mesos.TaskStatus { x := good; x.UUID = u; return x }
+	withSource := func(s mesos.TaskStatus_Source) mesos.TaskStatus { x := good; x.Source = &s; return x }
+	withState := func(s mesos.TaskState) mesos.TaskStatus { x := good; x.State = &s; return x }
+	for _, tc := range []struct {
+		name string
+		call *execpb.Call
+		want int
+	}{
+		{"unknown framework", call("nope", "api", good), 400},
+		{"unknown executor", call(s.fid, "nope", good), 400},
+		{"no uuid", call(s.fid, "api", withUUID(nil)), 400},
+		{"short uuid", call(s.fid, "api", withUUID([]byte("x"))), 400},
+		{"bad source", call(s.fid, "api", withSource(bad)), 400},
+		{"staging", call(s.fid, "api", withState(staging)), 400},
+		{"ok", call(s.fid, "api", good), 202},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := mesosx.Marshal(protoCodec, tc.call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.Post("http://"+endpoint+"/api/v1/executor", mesosx.MediaTypeProtobuf, bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Errorf("status %d, want %d", res.StatusCode, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,137 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
+	"github.com/mesos/mesos-go/api/v1/lib/executor/calls"
+	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+)
+
+// helperEnv makes the test binary run as the test executor.
+const helperEnv = "TESTENV_TEST_EXECUTOR"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		os.Exit(runTestExecutor())
+	}
+	os.Exit(m.Run())
+}
+
+// runTestExecutor is a tiny custom executor written with mesos-go's
+// executor packages. A task's data says what it does:
+//
+//	"finish"  RUNNING then FINISHED
+//	"run"     RUNNING until killed (KILLED)
+//	"exit"    RUNNING, then the executor exits with status 7
+//
+// RUNNING's message lists the sandbox's files. MESSAGE events are echoed
+// back with an "echo:" prefix. SHUTDOWN kills every task and exits.
+func runTestExecutor() int {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "config:", err)
+		return 2
+	}
+	u := url.URL{Scheme: "http", Host: cfg.AgentEndpoint, Path: "/api/v1/executor"}
+	cli := httpcli.New(httpcli.Endpoint(u.String()), httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+		httpcli.Do(httpcli.With(httpcli.Timeout(10*time.Second))))
+	opts := execpb.CallOptions{calls.Framework(cfg.FrameworkID), calls.Executor(cfg.ExecutorID)}
+	sender := calls.SenderWith(httpexec.NewSender(cli.Send), opts...)
+	subscriber := calls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), opts...)
+	ctx := context.Background()
+
+	var mu sync.Mutex
+	live := map[string]bool{}
+	send := func(id mesos.TaskID, state mesos.TaskState, msg string) {
+		src := mesos.SOURCE_EXECUTOR
+		eid := mesos.ExecutorID{Value: cfg.ExecutorID}
+		st := mesos.TaskStatus{TaskID: id, State: &state, Source: &src, UUID: mesosx.NewUUID(), ExecutorID: &eid}
+		if msg != "" {
+			st.Message = &msg
+		}
+		if _, err := sender.Send(ctx, calls.NonStreaming(calls.Update(st))); err != nil {
+			fmt.Fprintln(os.Stderr, "update:", err)
+		}
+	}
+	start := func(ti mesos.TaskInfo) (exit bool) {
+		entries, _ := os.ReadDir(cfg.Sandbox)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		sort.Strings(names)
+		send(ti.TaskID, mesos.TASK_RUNNING, "sandbox: "+strings.Join(names, ","))
+		switch string(ti.Data) {
+		case "finish":
+			send(ti.TaskID, mesos.TASK_FINISHED, "")
+		case "exit":
+			return true
+		default:
+			mu.Lock()
+			live[ti.TaskID.Value] = true
+			mu.Unlock()
+		}
+		return false
+	}
+	resp, err := subscriber.Send(ctx, calls.NonStreaming(calls.Subscribe(nil, nil)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "subscribe:", err)
+		return 3
+	}
+	defer resp.Close()
+	for {
+		var ev execpb.Event
+		if err := resp.Decode(&ev); err != nil {
+			return 0
+		}
+		switch ev.Type {
+		case execpb.Event_LAUNCH:
+			if start(ev.Launch.Task) {
+				return 7
+			}
+		case execpb.Event_LAUNCH_GROUP:
+			for _, ti := range ev.LaunchGroup.TaskGroup.Tasks {
+				if start(ti) {
+					return 7
+				}
+			}
+		case execpb.Event_KILL:
+			mu.Lock()
+			ok := live[ev.Kill.TaskID.Value]
+			delete(live, ev.Kill.TaskID.Value)
+			mu.Unlock()
+			if ok {
+				send(ev.Kill.TaskID, mesos.TASK_KILLED, "")
+			}
+		case execpb.Event_MESSAGE:
+			_, _ = sender.Send(ctx, calls.NonStreaming(calls.Message(append([]byte("echo:"), ev.Message.Data...))))
+		case execpb.Event_SHUTDOWN:
+			mu.Lock()
+			var ids []string
+			for id := range live {
+				ids = append(ids, id)
+			}
+			live = map[string]bool{}
+			mu.Unlock()
+			for _, id := range ids {
+				send(mesos.TaskID{Value: id}, mesos.TASK_KILLED, "shutdown")
+			}
+			return 0
+		}
+	}
+}
