@@ -243,5 +243,9 @@ func Issue(opts IssueOptions, log *slog.Logger) ([]string, error) {
 		return nil, exitcode.Wrap(ExitFailure, err)
 	}
 	logBundle(log, opts.Name, b)
-	return write(files, log)
+	paths, err := write(files, log)
+	if err == nil {
+		log.Info("issued", "name", opts.Name, "dir", opts.Output.Dir, "files", len(paths), "serial", pki.Describe(b.Leaf()).Serial)
+	}
+	return paths, err
 }
