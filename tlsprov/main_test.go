@@ -189,6 +189,13 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 func TestMaterializeWritesTheSDKArtifactSet(t *testing.T) {
 	s := testSecrets(t)
 	dir := t.TempDir()
+	// A world-readable key left by some earlier tool must end up 0600.
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "out", "server.key"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := runTool(t, dir, s.env("server"), "", "materialize", "--name", "server", "--dir", "out", "--formats", "pem,jks,pkcs12")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
