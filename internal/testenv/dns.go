@@ -128,28 +128,33 @@ func (c *Cluster) rebuildDNSLocked() {
 	add("master.mesos", mip)
 	add("leader.mesos", mip)
 	for _, fw := range c.frameworks {
-		fname := dnsLabel(fw.info.Name)
+		// Mesos-DNS turns the framework name into labels; the SDK's
+		// FRAMEWORK_HOST drops slashes instead. Both forms answer.
 		fhost := dnsLabel(strings.ReplaceAll(fw.info.Name, "/", ""))
-		if fname == "" {
-			continue
+		fnames := []string{dnsLabel(fw.info.Name)}
+		if fhost != fnames[0] {
+			fnames = append(fnames, fhost)
 		}
 		for _, t := range fw.tasks {
 			if t.state != mesos.TASK_RUNNING || !t.agent.active {
 				continue
 			}
 			ip := net.ParseIP(t.agent.ip)
-			if tname := dnsLabel(t.info.Name); tname != "" {
-				add(tname+"."+fname+".mesos", ip)
-				if fhost != "" {
-					add(tname+"."+fhost+".autoip.dcos.thisdcos.directory", ip)
-				}
-			}
+			labels := []string{dnsLabel(t.info.Name)}
 			if d := t.info.Discovery; d != nil && d.Name != nil {
-				if dname := dnsLabel(*d.Name); dname != "" {
-					add(dname+"."+fname+".mesos", ip)
-					if fhost != "" {
-						add(dname+"."+fhost+".autoip.dcos.thisdcos.directory", ip)
+				labels = append(labels, dnsLabel(*d.Name))
+			}
+			for _, l := range labels {
+				if l == "" {
+					continue
+				}
+				for _, f := range fnames {
+					if f != "" {
+						add(l+"."+f+".mesos", ip)
 					}
+				}
+				if fhost != "" {
+					add(l+"."+fhost+".autoip.dcos.thisdcos.directory", ip)
 				}
 			}
 		}
