@@ -62,16 +62,16 @@ type Entry struct {
 
 // CertInfo describes a certificate.
 type CertInfo struct {
-	Subject    string    `json:"subject"`
-	Issuer     string    `json:"issuer"`
-	SANs       []string  `json:"sans,omitempty"`
-	NotBefore  time.Time `json:"not_before"`
-	NotAfter   time.Time `json:"not_after"`
-	KeyType    string    `json:"key_type"`
-	IsCA       bool      `json:"is_ca"`
-	SelfSigned bool      `json:"self_signed"`
-	Serial     string    `json:"serial"`
-	SHA256     string    `json:"sha256"`
+	Subject    string    `json:"subject"`        // subject DN, RFC 2253 style ("CN=x,O=y")
+	Issuer     string    `json:"issuer"`         // issuer DN
+	SANs       []string  `json:"sans,omitempty"` // "DNS:x", "IP:x", "email:x", "URI:x"
+	NotBefore  time.Time `json:"not_before"`     // start of validity, UTC
+	NotAfter   time.Time `json:"not_after"`      // end of validity, UTC
+	KeyType    string    `json:"key_type"`       // DescribeKey of the public key
+	IsCA       bool      `json:"is_ca"`          // basicConstraints CA:TRUE
+	SelfSigned bool      `json:"self_signed"`    // signed by its own key
+	Serial     string    `json:"serial"`         // serial number, upper-case hex
+	SHA256     string    `json:"sha256"`         // SHA-256 fingerprint of the DER, upper-case hex
 }
 
 // Describe returns the public facts about c.

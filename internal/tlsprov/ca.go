@@ -127,10 +127,10 @@ func LoadCA(dir string) (*pki.Issuer, error) {
 
 // SANs are parsed subject alternative names.
 type SANs struct {
-	DNS   []string
-	IPs   []net.IP
-	Email []string
-	URIs  []*url.URL
+	DNS   []string   // DNS names, wildcards allowed
+	IPs   []net.IP   // IP addresses
+	Email []string   // email addresses
+	URIs  []*url.URL // absolute URIs (SPIFFE IDs, for example)
 }
 
 // ParseSANs parses --san values: "dns:NAME", "ip:ADDR", "email:ADDR",

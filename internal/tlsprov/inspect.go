@@ -13,9 +13,11 @@ import (
 
 // InspectedFile is one file's contents as Inspect reports them.
 type InspectedFile struct {
+	// Path is the file as given on the command line.
 	Path string `json:"path"`
+	// Contents is what the file holds; nil when it could not be read.
 	*pki.Contents
-	// Error is set, instead of Contents, when the file could not be read.
+	// Error says why the file could not be read.
 	Error string `json:"error,omitempty"`
 }
 

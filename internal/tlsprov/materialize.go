@@ -129,7 +129,10 @@ func ValidateName(name string) error {
 
 // Request is one NAME to materialize and where its inputs come from.
 type Request struct {
-	Name           string
+	// Name is the artifact NAME (file prefix).
+	Name string
+	// Key, Cert and CAs are where the private key, the leaf with its
+	// intermediates, and the root CA(s) come from.
 	Key, Cert, CAs Source
 }
 
