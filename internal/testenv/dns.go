@@ -17,7 +17,7 @@ import (
 type dnsServer struct {
 	addr     string
 	udp, tcp *dns.Server
-	index    map[string][]net.IP // fqdn → addresses, rebuilt when dirty
+	index    map[string][]net.IP // fqdn → addresses, rebuilt when dirty; guarded by Cluster.mu
 	forward  []string            // upstream servers; empty refuses
 }
 
@@ -64,7 +64,7 @@ func (c *Cluster) startDNS() (*dnsServer, error) {
 		return nil, fmt.Errorf("testenv: dns listen tcp: %w", err)
 	}
 	d.addr = pc.LocalAddr().String()
-	h := dns.HandlerFunc(c.serveDNS)
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) { c.serveDNS(d, w, r) })
 	d.udp = &dns.Server{PacketConn: pc, Handler: h}
 	d.tcp = &dns.Server{Listener: ln, Handler: h}
 	for _, s := range []*dns.Server{d.udp, d.tcp} {
@@ -113,7 +113,7 @@ func dnsLabel(s string) string {
 }
 
 // rebuildDNSLocked recomputes the name → address index from running tasks.
-func (c *Cluster) rebuildDNSLocked() {
+func (c *Cluster) rebuildDNSLocked(d *dnsServer) {
 	idx := map[string][]net.IP{}
 	add := func(name string, ip net.IP) {
 		name = dns.Fqdn(name)
@@ -159,7 +159,7 @@ func (c *Cluster) rebuildDNSLocked() {
 			}
 		}
 	}
-	c.dns.index = idx
+	d.index = idx
 	c.dnsDirty = false
 }
 
@@ -168,7 +168,7 @@ func ownZone(name string) bool {
 		name == "thisdcos.directory." || strings.HasSuffix(name, ".thisdcos.directory.")
 }
 
-func (c *Cluster) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
+func (c *Cluster) serveDNS(d *dnsServer, w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	if len(req.Question) != 1 {
@@ -179,14 +179,14 @@ func (c *Cluster) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	name := strings.ToLower(dns.Fqdn(q.Name))
 	if !ownZone(name) {
-		c.forwardDNS(w, req)
+		d.forwardDNS(w, req)
 		return
 	}
 	c.mu.Lock()
-	if c.dns.index == nil || c.dnsDirty {
-		c.rebuildDNSLocked()
+	if d.index == nil || c.dnsDirty {
+		c.rebuildDNSLocked(d)
 	}
-	ips := append([]net.IP(nil), c.dns.index[name]...)
+	ips := append([]net.IP(nil), d.index[name]...)
 	c.mu.Unlock()
 	m.Authoritative = true
 	if len(ips) == 0 {
@@ -206,8 +206,8 @@ func (c *Cluster) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 }
 
 // forwardDNS forwards a query outside testenv's zones, or refuses it.
-func (c *Cluster) forwardDNS(w dns.ResponseWriter, req *dns.Msg) {
-	if len(c.dns.forward) == 0 {
+func (d *dnsServer) forwardDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if len(d.forward) == 0 {
 		m := new(dns.Msg)
 		m.SetRcode(req, dns.RcodeRefused)
 		_ = w.WriteMsg(m)
@@ -218,7 +218,7 @@ func (c *Cluster) forwardDNS(w dns.ResponseWriter, req *dns.Msg) {
 		network = "tcp"
 	}
 	cl := &dns.Client{Net: network, Timeout: 3 * time.Second}
-	for _, up := range c.dns.forward {
+	for _, up := range d.forward {
 		resp, _, err := cl.Exchange(req, up)
 		if err == nil && resp != nil {
 			_ = w.WriteMsg(resp)
