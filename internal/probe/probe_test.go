@@ -1,9 +1,12 @@
 package probe
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -86,6 +89,22 @@ func TestHTTP(t *testing.T) {
 	mux.HandleFunc("/teapot", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	mux.HandleFunc("/down", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "db down", http.StatusServiceUnavailable) })
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, strings.Repeat("b", 3*MaxOutput)) })
+	mux.HandleFunc("/chunked", func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(w, "part%d ", i)
+			w.(http.Flusher).Flush()
+		}
+	})
+	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "hunter2" {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, "welcome")
+	})
+	var plainURL string
+	mux.HandleFunc("/tohttp", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, plainURL+"/ok", http.StatusMovedPermanently) })
+	mux.HandleFunc("/query", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.URL.RawQuery) })
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	mux.HandleFunc("/slowbody", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "start")
@@ -94,6 +113,7 @@ func TestHTTP(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
+	plainURL = srv.URL
 	tlsSrv := httptest.NewTLSServer(mux)
 	defer tlsSrv.Close()
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
@@ -124,6 +144,11 @@ func TestHTTP(t *testing.T) {
 		{"hang times out", srv.URL + "/hang", 200 * time.Millisecond, Unhealthy, "timed out", "", false, ""},
 		{"slow body times out", srv.URL + "/slowbody", 200 * time.Millisecond, Unhealthy, "timed out reading the body after HTTP 200 OK", "start", false, ""},
 		{"refused", closedURL, 10 * time.Second, Unhealthy, "connection refused", "", false, ""},
+		{"chunked body decoded", srv.URL + "/chunked", 10 * time.Second, Healthy, "HTTP 200", "part0 part1 part2 ", false, ""},
+		{"basic auth from the URL", strings.Replace(srv.URL, "http://", "http://user:hunter2@", 1) + "/auth", 10 * time.Second, Healthy, "HTTP 200", "welcome", false, "hunter2"},
+		{"wrong password", strings.Replace(srv.URL, "http://", "http://user:nope@", 1) + "/auth", 10 * time.Second, Unhealthy, "HTTP 401 Unauthorized", "who are you\n", false, ""},
+		{"query sent", srv.URL + "/query?a=1&b=2", 10 * time.Second, Healthy, "HTTP 200", "a=1&b=2", false, ""},
+		{"https redirect to http", tlsSrv.URL + "/tohttp", 10 * time.Second, Healthy, "HTTP 200", "fine", false, ""},
 		{"https not verified", tlsSrv.URL + "/ok", 10 * time.Second, Healthy, "HTTP 200", "fine", false, ""},
 		{"password masked", strings.Replace(closedURL, "http://", "http://user:hunter2@", 1), 10 * time.Second, Unhealthy, "refused", "", false, "hunter2"},
 	}
@@ -142,6 +167,85 @@ func TestHTTP(t *testing.T) {
 				t.Fatalf("reason %q or String %q leaks %q", got.Reason, h.String(), tt.notInWords)
 			}
 		})
+	}
+}
+
+// rawServer answers every connection with reply (after reading the request
+// head) and returns its URL.
+func rawServer(t *testing.T, reply string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				var got []byte
+				for !bytes.Contains(got, []byte("\r\n\r\n")) {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					got = append(got, buf[:n]...)
+				}
+				_, _ = io.WriteString(c, reply)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func TestHTTPRawResponses(t *testing.T) {
+	tests := []struct {
+		name   string
+		reply  string
+		want   Status
+		reason string
+		output string
+	}{
+		{"no content length, read to close", "HTTP/1.1 200 OK\r\n\r\nbody until close", Healthy, "HTTP 200 OK", "body until close"},
+		{"content length bounds the body", "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbodyEXTRA", Healthy, "HTTP 200 OK", "body"},
+		{"100 continue skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", Unhealthy, "HTTP 503 Busy", ""},
+		{"HTTP/1.0", "HTTP/1.0 302 Found\r\n\r\n", Healthy, "HTTP 302 Found", ""},
+		{"garbage", "SSH-2.0-OpenSSH_9.2\r\n\r\n", Unhealthy, "malformed HTTP response", ""},
+		{"closed before the status", "", Unhealthy, "unexpected EOF", ""},
+		{"closed inside the headers", "HTTP/1.1 200 OK\r\nContent-Le", Unhealthy, "reading the response headers", ""},
+		{"bad content length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", Unhealthy, "malformed Content-Length", ""},
+		{"bad redirect", "HTTP/1.1 302 Found\r\nLocation: ftp://elsewhere/\r\n\r\n", Unhealthy, "bad redirect", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := NewHTTP(rawServer(t, tt.reply))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := h.Probe(withTimeout(t, 10*time.Second))
+			if got.Status != tt.want || !strings.Contains(got.Reason, tt.reason) || got.Output != tt.output {
+				t.Fatalf("got %v %q output %q; want %v %q output %q", got.Status, got.Reason, got.Output, tt.want, tt.reason, tt.output)
+			}
+		})
+	}
+}
+
+func TestChunked(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n", "abcde", ""},
+		{"zz\r\n", "", "malformed chunk size"},
+		{"5\r\nab", "ab", "unexpected EOF"},
+	}
+	for _, tt := range tests {
+		got, err := io.ReadAll(&chunked{r: bufio.NewReader(strings.NewReader(tt.in))})
+		if string(got) != tt.want || (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("chunked(%q) = %q, %v; want %q, %q", tt.in, got, err, tt.want, tt.err)
+		}
 	}
 }
 

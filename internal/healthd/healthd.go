@@ -1,0 +1,342 @@
+//go:build linux
+
+// Package healthd is what the healthd binary does once its flags are parsed:
+// it runs a health check and a readiness check, publishes their state, and —
+// given a command — supervises it as an init process would.
+//
+// Modes:
+//
+//   - supervise (Config.Command set): start the command in its own process
+//     group with a parent-death signal; forward SIGTERM, SIGINT, SIGHUP,
+//     SIGQUIT, SIGUSR1 and SIGUSR2 to the group; reap orphans (as PID 1, or
+//     as a child subreaper); when the health check reaches its failure
+//     threshold, SIGTERM the group, SIGKILL it after KillGrace, and exit with
+//     ExitUnhealthy; when the command exits on its own, exit with its code
+//     (128+signal for a signal).
+//   - sidecar (no command): run the checks and report until SIGTERM, SIGINT
+//     or SIGQUIT (exit 0); with ExitOnFailure, exit with ExitUnhealthy at the
+//     threshold.
+//
+// Once a terminating signal (SIGTERM, SIGINT, SIGQUIT) has been forwarded,
+// health checking stops, so a shutdown in progress is never turned into a
+// health kill.
+package healthd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/taskkit/taskkit/internal/health"
+	"github.com/taskkit/taskkit/internal/healthreport"
+	"github.com/taskkit/taskkit/internal/probe"
+	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/supervise"
+)
+
+// Exit codes of healthd. In supervise mode every other code is the command's
+// own (128+N when signal N killed it).
+const (
+	// ExitOK: the command exited 0, or the sidecar was told to stop.
+	ExitOK = 0
+	// ExitUnhealthy: the health check reached its failure threshold; in
+	// supervise mode the command was then stopped.
+	ExitUnhealthy = 124
+	// ExitUsage: bad flags or configuration, or healthd itself failed
+	// (cannot listen, ...). Nothing was started.
+	ExitUsage = 125
+	// ExitNotExecutable: the command exists but cannot be executed.
+	ExitNotExecutable = 126
+	// ExitNotFound: the command was not found.
+	ExitNotFound = 127
+)
+
+// Forwarded are the signals healthd passes on to the command's process group.
+var Forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// Check is one configured check.
+type Check struct {
+	// Prober runs the check.
+	Prober probe.Prober
+	// Desc describes it for logs and /status: "cmd: ./check-up".
+	Desc string
+	// Config schedules and judges it; OnResult is set by Run.
+	Config health.Config
+}
+
+// Config is everything Run needs.
+type Config struct {
+	// Health and Readiness are the checks; nil when not configured.
+	Health, Readiness *Check
+	// Command is the command to supervise (argv); empty for sidecar mode.
+	Command []string
+	// KillGrace is the time between SIGTERM and SIGKILL when healthd stops
+	// the command.
+	KillGrace time.Duration
+	// ExitOnFailure makes a sidecar exit with ExitUnhealthy at the threshold.
+	ExitOnFailure bool
+	// Listen is the address for the HTTP endpoints; "" for none.
+	Listen string
+	// StatusFile is kept up to date with the /status JSON; "" for none.
+	StatusFile string
+	// Log receives healthd's records.
+	Log *slog.Logger
+	// Redactor masks secrets in what is logged and published; nil means
+	// redact.Default() with the environment learned.
+	Redactor *redact.Redactor
+}
+
+// shutdownTimeout bounds the wait for Run's goroutines when it returns.
+const shutdownTimeout = 3 * time.Second
+
+// Run runs healthd until the command exits (supervise), or until a
+// terminating signal or ctx ends (sidecar; ctx ending stops a supervised
+// command like SIGTERM would). It returns the exit code, and an error when
+// the code is healthd's own failure.
+func Run(ctx context.Context, cfg Config) (int, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Redactor == nil {
+		cfg.Redactor = redact.Default().LearnEnv(os.Environ())
+	}
+	supervising := len(cfg.Command) > 0
+	if !supervising && cfg.Health == nil && cfg.Readiness == nil {
+		return ExitUsage, errors.New("nothing to do: give a check (--cmd, --http, --tcp, --readiness-*) or a command after --")
+	}
+	mode := "sidecar"
+	if supervising {
+		mode = "supervise"
+	}
+
+	// Catch signals before anything starts, so none takes the default action.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, Forwarded...)
+	defer signal.Stop(sigs)
+
+	var path string
+	if supervising {
+		var err error
+		if path, err = exec.LookPath(cfg.Command[0]); err != nil {
+			code := ExitNotExecutable
+			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+				code = ExitNotFound
+			}
+			return code, fmt.Errorf("command %q: %w", cfg.Command[0], err)
+		}
+	}
+
+	var ln net.Listener
+	if cfg.Listen != "" {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return ExitUsage, fmt.Errorf("--listen: %w", err)
+		}
+	}
+
+	var wg sync.WaitGroup // every goroutine Run starts; each ends with ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		waitTimeout(&wg, shutdownTimeout, log)
+	}()
+
+	if supervising || supervise.IsInit() {
+		if supervising && !supervise.IsInit() {
+			if err := supervise.BecomeSubreaper(); err != nil {
+				log.Warn("cannot reap orphans", "err", err)
+			}
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); supervise.ReapOrphans(ctx, log) }()
+	}
+
+	// The threshold is passed on before the reporter logs or writes anything.
+	failed := make(chan health.Event, 1)
+	onHealth := func(e health.Event) {
+		if e.Changed() && e.To == health.Failed {
+			select {
+			case failed <- e:
+			default:
+			}
+		}
+	}
+	// The reporter reads the checkers and the checkers report to it; it is
+	// assigned before any checker runs.
+	var rep *healthreport.Reporter
+	var hc, rc *health.Checker
+	ropts := healthreport.Options{Mode: mode, StatusFile: cfg.StatusFile, Redactor: cfg.Redactor, Log: log}
+	var err error
+	if c := cfg.Health; c != nil {
+		hcfg := c.Config
+		hcfg.OnResult = func(e health.Event) {
+			onHealth(e) // first: a kill must not wait for logging
+			rep.Observe(healthreport.Health, e)
+		}
+		if hc, err = health.New(c.Prober, hcfg); err != nil {
+			return ExitUsage, fmt.Errorf("health check: %w", err)
+		}
+		ropts.Health, ropts.HealthDesc = hc, c.Desc
+	}
+	if c := cfg.Readiness; c != nil {
+		rcfg := c.Config
+		rcfg.OnResult = func(e health.Event) { rep.Observe(healthreport.Readiness, e) }
+		if rc, err = health.New(c.Prober, rcfg); err != nil {
+			return ExitUsage, fmt.Errorf("readiness check: %w", err)
+		}
+		ropts.Readiness, ropts.ReadinessDesc = rc, c.Desc
+	}
+	rep = healthreport.New(ropts)
+
+	var proc *supervise.Process
+	var procDone <-chan struct{}
+	if supervising {
+		proc, err = supervise.Start(supervise.Spec{
+			Path: path, Args: cfg.Command,
+			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			ParentDeathSignal: syscall.SIGKILL,
+		})
+		if err != nil {
+			var se *supervise.StartError
+			if errors.As(err, &se) {
+				return se.ExitCode(), err
+			}
+			return ExitUsage, err
+		}
+		procDone = proc.Done()
+		rep.SetProcess(proc.Pid(), time.Now())
+	}
+	log.Info("healthd started", "mode", mode, "pid", os.Getpid(), "command_pid", pidOf(proc),
+		"health", descOf(cfg.Health, cfg.Redactor), "readiness", descOf(cfg.Readiness, cfg.Redactor))
+
+	if ln != nil {
+		log.Info("listening", "addr", ln.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rep.Serve(ctx, ln); err != nil {
+				log.Error("HTTP endpoints stopped", "err", err)
+			}
+		}()
+	}
+
+	fileCtx, stopFile := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() { defer wg.Done(); rep.RunStatusFile(fileCtx) }()
+
+	checkCtx, stopChecks := context.WithCancel(ctx)
+	for _, c := range []*health.Checker{hc, rc} {
+		if c != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = c.Run(checkCtx) }()
+		}
+	}
+
+	code, runErr := loop(ctx, cfg, log, sigs, failed, proc, procDone, rep, stopChecks)
+
+	stopChecks()
+	stopFile() // one last write, with the exit code
+	return code, runErr
+}
+
+// loop waits for the command, signals and the health threshold, and decides
+// the exit code.
+func loop(ctx context.Context, cfg Config, log *slog.Logger, sigs <-chan os.Signal, failed <-chan health.Event,
+	proc *supervise.Process, procDone <-chan struct{}, rep *healthreport.Reporter, stopChecks context.CancelFunc) (int, error) {
+	unhealthy := false
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case sig := <-sigs:
+			s, _ := sig.(syscall.Signal)
+			terminating := s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT
+			if proc == nil {
+				if terminating {
+					log.Info("stopping", "signal", s.String())
+					return ExitOK, nil
+				}
+				log.Debug("signal ignored", "signal", s.String())
+				continue
+			}
+			log.Info("forwarding signal to the command", "signal", s.String(), "pgid", proc.Pid())
+			if err := proc.Signal(s); err != nil && !errors.Is(err, supervise.ErrDone) {
+				log.Warn("cannot forward signal", "signal", s.String(), "err", err)
+			}
+			if terminating && !unhealthy {
+				stopChecks()
+				rep.SetStopping("signal " + s.String())
+			}
+
+		case e := <-failed:
+			reason := cfg.Redactor.String(e.Check.Reason)
+			if proc == nil {
+				if cfg.ExitOnFailure {
+					log.Error("exiting: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures, "reason", reason)
+					return ExitUnhealthy, nil
+				}
+				continue
+			}
+			unhealthy = true
+			stopChecks()
+			why := fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, reason)
+			rep.SetStopping(why)
+			log.Error("stopping the command: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures,
+				"reason", reason, "kill_grace_period", cfg.KillGrace.String())
+			proc.Terminate(cfg.KillGrace)
+
+		case <-procDone:
+			st := proc.Status()
+			code := st.ExitCode()
+			rep.SetExited(code)
+			if unhealthy {
+				log.Info("command stopped after failing health checks", "status", st.String(), "exit_code", ExitUnhealthy)
+				return ExitUnhealthy, nil
+			}
+			log.Info("command exited", "status", st.String(), "exit_code", code)
+			return code, nil
+
+		case <-ctxDone:
+			ctxDone = nil
+			if proc == nil {
+				return ExitOK, nil
+			}
+			stopChecks()
+			rep.SetStopping("healthd stopping")
+			proc.Terminate(cfg.KillGrace)
+		}
+	}
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		log.Warn("some work did not stop in time", "timeout", d.String())
+	}
+}
+
+func pidOf(p *supervise.Process) int {
+	if p == nil {
+		return 0
+	}
+	return p.Pid()
+}
+
+func descOf(c *Check, r *redact.Redactor) string {
+	if c == nil {
+		return "none"
+	}
+	return r.String(c.Desc)
+}
