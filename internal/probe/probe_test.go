@@ -103,7 +103,9 @@ func TestHTTP(t *testing.T) {
 		fmt.Fprint(w, "welcome")
 	})
 	var plainURL string
-	mux.HandleFunc("/tohttp", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, plainURL+"/ok", http.StatusMovedPermanently) })
+	mux.HandleFunc("/tohttp", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plainURL+"/ok", http.StatusMovedPermanently)
+	})
 	mux.HandleFunc("/query", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.URL.RawQuery) })
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	mux.HandleFunc("/slowbody", func(w http.ResponseWriter, r *http.Request) {
