@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/buildinfo"
+	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/logging"
+	"github.com/taskkit/taskkit/internal/safefile"
+	"github.com/taskkit/taskkit/internal/testenv"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+func env(name string) []string { return []string{"TESTENV_" + name} }
+
+// run is the whole command; main only exits with its result.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := &cli.App{
+		Name:           "testenv",
+		Usage:          "a Mesos-compatible cluster (master, agents, DNS) on loopback",
+		Version:        strings.TrimPrefix(buildinfo.String("testenv"), "testenv "),
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{{
+			Name:  "up",
+			Usage: "start a cluster and run until interrupted",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "agents", Value: 1, Usage: "number of agents", EnvVars: env("AGENTS")},
+				&cli.Float64Flag{Name: "cpus", Value: 4, Usage: "cpus per agent", EnvVars: env("CPUS")},
+				&cli.Float64Flag{Name: "mem", Value: 8192, Usage: "memory per agent (MB)", EnvVars: env("MEM")},
+				&cli.Float64Flag{Name: "disk", Value: 16384, Usage: "disk per agent (MB)", EnvVars: env("DISK")},
+				&cli.StringFlag{Name: "ports", Value: "31000-32000", Usage: "port ranges per agent", EnvVars: env("PORTS")},
+				&cli.StringSliceFlag{Name: "attribute", Usage: "agent attribute NAME=VALUE (repeatable)", EnvVars: env("ATTRIBUTES")},
+				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5050", Usage: "master address", EnvVars: env("LISTEN")},
+				&cli.StringFlag{Name: "agent-ip", Value: "127.0.1.1", Usage: "first agent's loopback IP", EnvVars: env("AGENT_IP")},
+				&cli.IntFlag{Name: "agent-port", Value: 5051, Usage: "port of every agent (0: random)", EnvVars: env("AGENT_PORT")},
+				&cli.StringFlag{Name: "dns", Value: "127.0.0.1:0", Usage: "DNS server address (UDP and TCP), or off", EnvVars: env("DNS")},
+				&cli.StringFlag{Name: "dns-forward", Value: "refuse", Usage: "other names: refuse, system, or HOST:PORT", EnvVars: env("DNS_FORWARD")},
+				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes and caches (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
+				&cli.StringFlag{Name: "executor", Usage: "taskkit executor binary for DEFAULT executors (default: next to testenv, then PATH)", EnvVars: env("EXECUTOR")},
+				&cli.StringFlag{Name: "env-file", Value: "testenv.env", Usage: "file to write MESOS_MASTER=... to (empty: none)", EnvVars: env("ENV_FILE")},
+				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
+				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},
+			},
+			Action: func(c *cli.Context) error { return up(c, stdout, stderr) },
+		}},
+	}
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "testenv:", err)
+	return exitcode.Code(err, exitUsage)
+}
+
+func up(c *cli.Context, stdout, stderr io.Writer) error {
+	if c.NArg() > 0 {
+		return exitcode.Wrap(exitUsage, fmt.Errorf("unexpected arguments: %s", strings.Join(c.Args().Slice(), " ")))
+	}
+	log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "--log-format")
+	if err != nil {
+		return exitcode.Wrap(exitUsage, err)
+	}
+	attrs := map[string]string{}
+	for _, a := range c.StringSlice("attribute") {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return exitcode.Wrap(exitUsage, fmt.Errorf("--attribute: %q is not NAME=VALUE", a))
+		}
+		attrs[k] = v
+	}
+	cfg := testenv.Config{
+		Agents:       c.Int("agents"),
+		CPUs:         c.Float64("cpus"),
+		Mem:          c.Float64("mem"),
+		Disk:         c.Float64("disk"),
+		Ports:        c.String("ports"),
+		Attributes:   attrs,
+		Listen:       c.String("listen"),
+		AgentIPBase:  c.String("agent-ip"),
+		AgentPort:    c.Int("agent-port"),
+		DNSListen:    c.String("dns"),
+		DNSForward:   c.String("dns-forward"),
+		WorkDir:      c.String("work-dir"),
+		ExecutorPath: c.String("executor"),
+		Logger:       log,
+	}
+	if cfg.Agents < 1 {
+		return exitcode.Wrap(exitUsage, fmt.Errorf("--agents: %d, want at least 1", cfg.Agents))
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cl, err := testenv.Start(ctx, cfg)
+	if err != nil {
+		return exitcode.Wrap(exitRuntime, err)
+	}
+	lines := envLines(cl)
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	if path := c.String("env-file"); path != "" {
+		if _, err := safefile.Write(safefile.File{Path: path, Data: []byte(strings.Join(lines, "\n") + "\n"), Perm: 0o644}); err != nil {
+			stop()
+			cl.Wait()
+			return exitcode.Wrap(exitRuntime, fmt.Errorf("--env-file: %w", err))
+		}
+		defer os.Remove(path)
+	}
+	<-ctx.Done()
+	log.Info("stopping")
+	cl.Wait()
+	return nil
+}
+
+// envLines describes the cluster as KEY=VALUE lines.
+func envLines(cl *testenv.Cluster) []string {
+	var agents []string
+	for _, a := range cl.Agents() {
+		agents = append(agents, a.ID+"@"+a.Endpoint)
+	}
+	sort.Strings(agents)
+	exe, err := cl.ExecutorBinary()
+	if err != nil {
+		exe = ""
+	}
+	return []string{
+		"MESOS_MASTER=" + cl.MasterURL(),
+		"TESTENV_MASTER_ADDR=" + cl.MasterAddr(),
+		"TESTENV_DNS_ADDR=" + cl.DNSAddr(),
+		"TESTENV_AGENT_ENDPOINTS=" + strings.Join(agents, ","),
+		"TESTENV_SANDBOX_ROOT=" + cl.WorkDir(),
+		"TESTENV_EXECUTOR_BINARY=" + exe,
+	}
+}

@@ -1,0 +1,29 @@
+// Command testenv runs a Mesos-compatible cluster on this machine: a master
+// serving the v1 scheduler HTTP API, agents each on their own loopback
+// address (127.0.1.N) serving the v1 executor HTTP API, and a
+// Mesos-DNS-like DNS server — all in one process. Any v1 HTTP framework runs
+// against it unchanged.
+//
+//	testenv up [--agents N] [--cpus C] [--mem MB] [--disk MB] [--ports 31000-32000]
+//	           [--listen 127.0.0.1:5050] [--dns 127.0.0.1:0] [--dns-forward refuse|system|HOST:PORT]
+//	           [--work-dir DIR] [--executor PATH] [--env-file testenv.env]
+//
+// "up" prints the master URL, the DNS address and the agents, writes them
+// to the env file (MESOS_MASTER=..., TESTENV_DNS=..., ...) and runs until
+// SIGINT or SIGTERM, then stops everything and kills every process it
+// started. Every flag also reads TESTENV_<FLAG> from the environment.
+//
+// Exit codes: 0 stopped by a signal; 1 runtime error; 2 usage or
+// configuration error.
+//
+// See docs/testenv.md; the code is in internal/testenv.
+package main
+
+import (
+	"context"
+	"os"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+}
