@@ -190,6 +190,7 @@ func TestAllOrNothingAndExitCodes(t *testing.T) {
 		{"bad redact regexp", nil, []string{"-redact-keys", "("}, 2, "-redact-keys"},
 		{"bad log format", nil, []string{"-log-format", "xml"}, 2, "-log-format"},
 		{"negative timeout", nil, []string{"-resolve-timeout", "-1s"}, 2, "-resolve-timeout"},
+		{"tiny max interval", nil, []string{"-resolve-max-interval", "1ms"}, 2, "-resolve-max-interval"},
 		{"bad env duration", []string{"BOOTSTRAP_RESOLVE_TIMEOUT=soon"}, nil, 2, "BOOTSTRAP_RESOLVE_TIMEOUT"},
 		{"malformed template var", []string{"CONFIG_TEMPLATE_X=nocomma"}, nil, 2, "CONFIG_TEMPLATE_X"},
 		{"missing template source", []string{"CONFIG_TEMPLATE_Y=missing.tmpl,y.conf"}, nil, 3, "CONFIG_TEMPLATE_Y"},

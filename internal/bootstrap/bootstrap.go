@@ -59,6 +59,7 @@ type config struct {
 	resolveHosts                []string
 	resolveHostsSet             bool
 	resolveTimeout              time.Duration
+	resolveMaxInterval          time.Duration
 	resolvers                   []string
 	waits                       []dnswait.Target
 	template, strict, diff, dry bool
@@ -157,6 +158,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			&cli.BoolFlag{Name: "resolve", Value: true, EnvVars: envVar("resolve"), Usage: "wait until -resolve-hosts (and the task's own name) resolve"},
 			&cli.StringFlag{Name: "resolve-hosts", EnvVars: envVar("resolve-hosts"), Usage: "comma-separated `HOSTS` to wait for (default <TASK_NAME>.<FRAMEWORK_HOST>)"},
 			&cli.DurationFlag{Name: "resolve-timeout", Value: 5 * time.Minute, EnvVars: envVar("resolve-timeout"), Usage: "deadline for all waits together; 0 waits forever"},
+			&cli.DurationFlag{Name: "resolve-max-interval", Value: dnswait.DefaultBackoff.Max, EnvVars: envVar("resolve-max-interval"), Usage: "longest pause between two polls of one target (polling starts at 50 ms); larger means fewer DNS queries, slower detection"},
 			&cli.StringFlag{Name: "resolvers", EnvVars: envVar("resolvers"), Usage: "comma-separated `ip[:port]` DNS servers to ask (default: nameservers of /etc/resolv.conf)"},
 			&cli.BoolFlag{Name: "self-resolve", Value: true, EnvVars: envVar("self-resolve"), Usage: "require <TASK_NAME>.<FRAMEWORK_HOST> to resolve to addresses that include the task IP"},
 			&cli.StringSliceFlag{Name: "wait", EnvVars: envVar("wait"), Usage: "also wait for `URL`: tcp://host:port, http(s)://..., file:///path, unix:///path (repeatable; whitespace separates several)"},
@@ -197,7 +199,8 @@ func parse(c *cli.Context, e *env, cfg *config) error {
 		printEnv: c.Bool("print-env"), insecure: c.Bool("insecure"), redactKeys: c.String("redact-keys"),
 		resolve: c.Bool("resolve"), selfResolve: c.Bool("self-resolve"),
 		resolveTimeout: c.Duration("resolve-timeout"), resolveHostsSet: c.IsSet("resolve-hosts"),
-		template: c.Bool("template"), strict: c.Bool("strict"), diff: c.Bool("diff"), dry: c.Bool("dry-run"),
+		resolveMaxInterval: c.Duration("resolve-max-interval"),
+		template:           c.Bool("template"), strict: c.Bool("strict"), diff: c.Bool("diff"), dry: c.Bool("dry-run"),
 		templateMaxBytes: c.Int64("template-max-bytes"), installCerts: c.Bool("install-certs"),
 		caFile: c.String("ca-file"), truststorePath: c.String("truststore"),
 		truststorePassword: c.String("truststore-password"), getTaskIP: c.Bool("get-task-ip"),
@@ -205,6 +208,9 @@ func parse(c *cli.Context, e *env, cfg *config) error {
 	}
 	if cfg.resolveTimeout < 0 {
 		return fmt.Errorf("-resolve-timeout: must not be negative, got %s", cfg.resolveTimeout)
+	}
+	if cfg.resolveMaxInterval < dnswait.DefaultBackoff.Initial {
+		return fmt.Errorf("-resolve-max-interval: must be at least %s, got %s", dnswait.DefaultBackoff.Initial, cfg.resolveMaxInterval)
 	}
 	if cfg.templateMaxBytes < 0 {
 		return fmt.Errorf("-template-max-bytes: must not be negative, got %d", cfg.templateMaxBytes)
@@ -397,7 +403,9 @@ func logResults(log *slog.Logger, w io.Writer, results []render.Result, dry bool
 }
 
 func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, log *slog.Logger) error {
-	wc := dnswait.Config{Timeout: cfg.resolveTimeout, Resolvers: cfg.resolvers, Targets: cfg.waits}
+	backoff := dnswait.DefaultBackoff
+	backoff.Max = cfg.resolveMaxInterval
+	wc := dnswait.Config{Timeout: cfg.resolveTimeout, Resolvers: cfg.resolvers, Targets: cfg.waits, Backoff: backoff}
 	if cfg.resolve {
 		task, fw := e.get("TASK_NAME"), e.get("FRAMEWORK_HOST")
 		self := ""

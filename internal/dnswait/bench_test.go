@@ -46,7 +46,7 @@ func BenchmarkDetection(b *testing.B) {
 		backoff dnswait.Backoff
 	}{
 		{"backoff", dnswait.Backoff{}},
-		{"backoff-max200ms", dnswait.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond, Factor: 1.25, Jitter: 0.2}},
+		{"backoff-max1s", dnswait.Backoff{Initial: 50 * time.Millisecond, Max: time.Second, Factor: 1.25, Jitter: 0.2}},
 		{"fixed1s", dnswait.Backoff{Initial: time.Second, Max: time.Second, Factor: 1}},
 	}
 	var seq int

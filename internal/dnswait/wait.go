@@ -54,10 +54,13 @@ type Backoff struct {
 }
 
 // DefaultBackoff is used when Config.Backoff is the zero value: 50 ms growing
-// by a quarter per attempt to 1 s (reached after about 5 s of waiting), ±20%.
-// It sends at most 18 queries per name in the first second and 2 per second
-// once at 1 s.
-var DefaultBackoff = Backoff{Initial: 50 * time.Millisecond, Max: time.Second, Factor: 1.25, Jitter: 0.2}
+// by a quarter per attempt to 150 ms, ±20%. A record is then seen about 75 ms
+// (p50) after it appears, however late that is — Mesos-DNS publishes a task
+// only at its next refresh, seconds after launch — at 13 queries per second per
+// name (A and AAAA) while waiting, under MaxQueriesPerSecond. A larger Max
+// (bootstrap's -resolve-max-interval) trades detection latency for load:
+// the SDK's fixed 1 s poll detects in ~500 ms (p50) at 2 queries per second.
+var DefaultBackoff = Backoff{Initial: 50 * time.Millisecond, Max: 150 * time.Millisecond, Factor: 1.25, Jitter: 0.2}
 
 // pause returns the jittered pause after attempt n (0-based).
 func (b Backoff) pause(n int) time.Duration {
