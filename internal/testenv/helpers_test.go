@@ -86,7 +86,7 @@ func leakedPIDs() []string {
 
 // sched is a test scheduler written with mesos-go's client packages.
 type sched struct {
-	t      *testing.T
+	t      testing.TB
 	caller calls.Caller
 	resp   interface{ Close() error }
 	fid    string
@@ -106,7 +106,7 @@ func frameworkInfo(name string, caps ...mesos.FrameworkInfo_Capability_Type) *me
 }
 
 // subscribe subscribes fi and waits for SUBSCRIBED.
-func subscribe(t *testing.T, cl *Cluster, fi *mesos.FrameworkInfo, codec encoding.Codec) *sched {
+func subscribe(t testing.TB, cl *Cluster, fi *mesos.FrameworkInfo, codec encoding.Codec) *sched {
 	t.Helper()
 	s, err := trySubscribe(t, cl, fi, codec)
 	if err != nil {
@@ -122,7 +122,7 @@ func subscribe(t *testing.T, cl *Cluster, fi *mesos.FrameworkInfo, codec encodin
 	return s
 }
 
-func trySubscribe(t *testing.T, cl *Cluster, fi *mesos.FrameworkInfo, codec encoding.Codec) (*sched, error) {
+func trySubscribe(t testing.TB, cl *Cluster, fi *mesos.FrameworkInfo, codec encoding.Codec) (*sched, error) {
 	cli := httpcli.New(
 		httpcli.Endpoint(cl.MasterURL()+"/api/v1/scheduler"),
 		httpcli.Codec(codec),
@@ -321,3 +321,17 @@ func taskIn(st State, fid, tid string) (TaskState, bool) {
 }
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+// benchCluster starts a cluster and a subscribed scheduler for a benchmark.
+func benchCluster(b *testing.B, cfg Config) (*Cluster, *sched) {
+	b.Helper()
+	cfg.AgentIPBase = fmt.Sprintf("127.%d.%d.1", 100+rand.Intn(100), rand.Intn(250))
+	cfg.WorkDir = b.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cl, err := Start(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cancel(); cl.Wait() })
+	return cl, subscribe(b, cl, frameworkInfo("bench"), protoCodec)
+}
