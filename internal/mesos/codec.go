@@ -26,8 +26,8 @@ const MaxBodyBytes = 32 << 20
 
 // HTTPError is an error with the HTTP status code a server should answer.
 type HTTPError struct {
-	Code    int
-	Message string
+	Code    int    // HTTP status code
+	Message string // plain-text body, as Mesos words it
 }
 
 func (e *HTTPError) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Message) }

@@ -20,8 +20,7 @@ type Config struct {
 	CPUs, Mem, Disk float64
 	// Ports is each agent's port resource, e.g. "31000-32000" (the default).
 	Ports string
-	// Attributes are text attributes every agent offers, besides the
-	// per-agent "hostname" attribute... none by default.
+	// Attributes are text attributes every agent offers; none by default.
 	Attributes map[string]string
 	// Region is every agent's fault-domain region ("region-1" by default);
 	// agents are spread over Zones (default zone-1, zone-2, zone-3) in turn.

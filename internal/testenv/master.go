@@ -456,4 +456,5 @@ func (c *Cluster) frameworkMessageLocked(fw *framework, m *scheduler.Call_Messag
 	e.stream.push(execEventMessage(m.Data))
 }
 
+// String names the cluster by its master address.
 func (c *Cluster) String() string { return fmt.Sprintf("testenv(%s)", c.masterAddr) }
