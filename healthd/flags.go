@@ -21,6 +21,7 @@ type flagSet struct {
 	envPrefix string
 	groups    []string
 	entries   map[string][]flagEntry
+	fromEnv   map[string]bool
 }
 
 type flagEntry struct {
@@ -30,7 +31,7 @@ type flagEntry struct {
 func newFlagSet(name, envPrefix string) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by the caller, help by usage
-	return &flagSet{fs: fs, envPrefix: envPrefix, entries: map[string][]flagEntry{}}
+	return &flagSet{fs: fs, envPrefix: envPrefix, entries: map[string][]flagEntry{}, fromEnv: map[string]bool{}}
 }
 
 // envName is the variable that sets flag name.
@@ -89,12 +90,22 @@ func (f *flagSet) Parse(args []string, lookupEnv func(string) (string, bool)) er
 			if err := f.fs.Set(fl.Name, v); err != nil {
 				errs = append(errs, fmt.Sprintf("%s: invalid value %q for --%s", env, v, fl.Name))
 			}
+			f.fromEnv[fl.Name] = true
 		}
 	})
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// Source names where flag name's value came from, for error messages:
+// "--interval", or "HEALTHD_INTERVAL" when the environment set it.
+func (f *flagSet) Source(name string) string {
+	if f.fromEnv[name] {
+		return f.envName(name)
+	}
+	return "--" + name
 }
 
 // Args returns the arguments left after the flags.

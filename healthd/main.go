@@ -174,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "healthd: unexpected argument %q: put the command to supervise after --\n", f.Args()[0])
 		return healthd.ExitUsage
 	}
-	cfg, err := configFrom(o, command, stderr)
+	cfg, err := configFrom(f, o, command, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "healthd: %v\n", err)
 		return healthd.ExitUsage
@@ -218,13 +218,13 @@ func checkFrom(cmd, http, tcp string, names [3]string) (probe.Prober, string, er
 }
 
 // durations parses duration flags (name → value) into the pointers, naming
-// the flag in every error.
-func durations(flags map[string]*string, dst map[string]*time.Duration) error {
+// the flag or variable in every error.
+func durations(f *flagSet, flags map[string]*string, dst map[string]*time.Duration) error {
 	var errs []string
 	for name, p := range dst {
 		d, err := health.ParseDuration(*flags[name])
 		if err != nil {
-			errs = append(errs, "--"+name+": "+err.Error())
+			errs = append(errs, f.Source(name)+": "+err.Error())
 			continue
 		}
 		*p = d
@@ -236,7 +236,7 @@ func durations(flags map[string]*string, dst map[string]*time.Duration) error {
 	return nil
 }
 
-func configFrom(o *options, command []string, stderr io.Writer) (healthd.Config, error) {
+func configFrom(f *flagSet, o *options, command []string, stderr io.Writer) (healthd.Config, error) {
 	log, err := logging.New(stderr, *o.logFormat, *o.verbose, "--log-format")
 	if err != nil {
 		return healthd.Config{}, err
@@ -250,7 +250,7 @@ func configFrom(o *options, command []string, stderr io.Writer) (healthd.Config,
 		Redactor:      redact.Default().LearnEnv(os.Environ()),
 	}
 	hcfg, rcfg := health.MesosDefaults(), health.ReadinessDefaults()
-	if err := durations(map[string]*string{
+	if err := durations(f, map[string]*string{
 		"delay": o.delay, "interval": o.interval, "timeout": o.timeout, "grace-period": o.grace,
 		"readiness-delay": o.rDelay, "readiness-interval": o.rInterval, "readiness-timeout": o.rTimeout,
 		"kill-grace-period": o.killGrace,
@@ -263,17 +263,17 @@ func configFrom(o *options, command []string, stderr io.Writer) (healthd.Config,
 	}
 	var errs []string
 	if hcfg.Interval <= 0 {
-		errs = append(errs, "--interval: must be positive")
+		errs = append(errs, f.Source("interval")+": must be positive")
 	}
 	if rcfg.Interval <= 0 {
-		errs = append(errs, "--readiness-interval: must be positive")
+		errs = append(errs, f.Source("readiness-interval")+": must be positive")
 	}
 	if hcfg.FailureThreshold = *o.maxFailures; hcfg.FailureThreshold < 0 {
-		errs = append(errs, "--max-consecutive-failures: must not be negative")
+		errs = append(errs, f.Source("max-consecutive-failures")+": must not be negative")
 	}
 	rcfg.Latch = *o.rLatch
 	if rcfg.FailureThreshold = *o.rFailures; rcfg.FailureThreshold < 1 {
-		errs = append(errs, "--readiness-failures: must be at least 1")
+		errs = append(errs, f.Source("readiness-failures")+": must be at least 1")
 	}
 	if rcfg.Latch {
 		rcfg.FailureThreshold = 0 // latched readiness never drops
@@ -337,7 +337,7 @@ func runCheck(ctx context.Context, args, command []string, stdout, stderr io.Wri
 	}
 	timeout, err := health.ParseDuration(*timeoutFlag)
 	if err != nil {
-		return fail(fmt.Errorf("--timeout: %w", err))
+		return fail(fmt.Errorf("%s: %w", f.Source("timeout"), err))
 	}
 	if timeout > 0 {
 		var cancel context.CancelFunc

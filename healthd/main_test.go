@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The helper-process trick: with this variable set, the test binary is
+// healthd.
+const asMainEnv = "TASKKIT_HEALTHD_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// patience bounds every wait in these tests; it is only reached on failure.
+const patience = 60 * time.Second
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// healthdProc is a running healthd.
+type healthdProc struct {
+	t              *testing.T
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuf
+	done           chan struct{}
+	code           int
+}
+
+// startHealthd runs healthd with args (JSON logs) and extra environment.
+func startHealthd(t *testing.T, env []string, args ...string) *healthdProc {
+	t.Helper()
+	p := &healthdProc{t: t, stdout: &syncBuf{}, stderr: &syncBuf{}, done: make(chan struct{})}
+	p.cmd = exec.Command(os.Args[0], append([]string{"--log-format", "json"}, args...)...)
+	p.cmd.Env = append(append(os.Environ(), asMainEnv+"=1"), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	// If this test dies, healthd dies, and (by its own parent-death signal)
+	// so does its command.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		p.code = p.cmd.ProcessState.ExitCode()
+		if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			p.code = 128 + int(ws.Signal())
+		}
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("healthd stderr:\n%s", p.stderr)
+		}
+	})
+	return p
+}
+
+// wait returns healthd's exit code.
+func (p *healthdProc) wait() int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(patience):
+		p.t.Fatalf("healthd did not exit; stderr:\n%s", p.stderr)
+	}
+	return -1
+}
+
+func (p *healthdProc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// waitLog returns the first log record with message msg, waiting for it.
+func (p *healthdProc) waitLog(msg string) map[string]any {
+	p.t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+		for sc.Scan() {
+			var rec map[string]any
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec["msg"] == msg {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("no log %q; stderr:\n%s", msg, p.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	waitFor(t, "pid file "+filepath.Base(path), func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
+	return pid
+}
+
+// procState returns the state letter of pid ("" when it does not exist).
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
+
+// gone reports whether pid no longer runs (absent or a zombie).
+func gone(pid int) bool {
+	st := procState(pid)
+	return st == "" || st == "Z" || st == "X"
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "not-exec")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fast := []string{"--delay", "0", "--grace-period", "0", "--interval", "0.05", "--max-consecutive-failures", "2"}
+	tests := []struct {
+		name   string
+		env    []string
+		args   []string
+		code   int
+		stderr string // substring
+		stdout string // substring
+	}{
+		{"command exit code", nil, []string{"--", "sh", "-c", "exit 3"}, 3, `"msg":"command exited"`, ""},
+		{"command success", nil, []string{"--", "true"}, 0, "", ""},
+		{"command killed by signal", nil, []string{"--", "sh", "-c", "kill -TERM $$"}, 143, `"exit_code":143`, ""},
+		{"command not found", nil, []string{"--", filepath.Join(dir, "missing")}, 127, "missing", ""},
+		{"command not executable", nil, []string{"--", notExec}, 126, "not-exec", ""},
+		{"sidecar exit on failure", nil, append(fast, "--cmd", "exit 1", "--exit-on-failure"), 124, "threshold reached", ""},
+		{"command stopped at the threshold", nil, append(fast, "--cmd", "exit 1", "--", "sleep", "1000"), 124, "stopping the command", ""},
+		{"nothing to do", nil, nil, 125, "nothing to do", ""},
+		{"unknown flag", nil, []string{"--bogus"}, 125, "flag provided but not defined: -bogus", ""},
+		{"two checks", nil, []string{"--cmd", "true", "--tcp", "127.0.0.1:1"}, 125, "--cmd, --tcp: give only one", ""},
+		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `--delay: invalid duration "soon"`, ""},
+		{"bad duration from env", []string{"HEALTHD_INTERVAL=0"}, []string{"--cmd", "true"}, 125, "HEALTHD_INTERVAL: must be positive", ""},
+		{"bad URL", nil, []string{"--readiness-http", "ftp://x/"}, 125, "--readiness-http: invalid URL", ""},
+		{"argument without --", nil, []string{"--cmd", "true", "server"}, 125, "put the command to supervise after --", ""},
+		{"nothing after --", nil, []string{"--"}, 125, "no command after --", ""},
+		{"exit-on-failure with a command", nil, []string{"--cmd", "true", "--exit-on-failure", "--", "true"}, 125, "sidecar mode", ""},
+		{"bad listen address", nil, []string{"--cmd", "true", "--listen", "256.0.0.1:0"}, 125, "--listen", ""},
+		{"help", nil, []string{"--help"}, 0, "", "HEALTHD_GRACE_PERIOD"},
+		{"version", nil, []string{"--version"}, 0, "", "healthd "},
+		{"a command named check", nil, []string{"--", "sh", "-c", "exit 5", "check"}, 5, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startHealthd(t, tt.env, tt.args...)
+			if code := p.wait(); code != tt.code {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tt.code, p.stderr)
+			}
+			if !strings.Contains(p.stderr.String(), tt.stderr) || !strings.Contains(p.stdout.String(), tt.stdout) {
+				t.Fatalf("stderr %q / stdout %q, want ~%q / ~%q", p.stderr, p.stdout, tt.stderr, tt.stdout)
+			}
+		})
+	}
+}
+
+// At the threshold the command and its grandchild are stopped — SIGKILL
+// after the grace period when they ignore SIGTERM — and healthd exits 124.
+func TestThresholdStopsCommandAndGrandchild(t *testing.T) {
+	for _, tt := range []struct {
+		name, trap string
+	}{
+		{"obeys SIGTERM", `trap 'exit 0' TERM`},
+		{"ignores SIGTERM", `trap '' TERM`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			script := tt.trap + `; sleep 1000 & echo $! > gc; echo $$ > pid; touch fail; while :; do sleep 0.1; done`
+			p := startHealthd(t, nil, "--delay", "0", "--grace-period", "0", "--interval", "0.05", "--max-consecutive-failures", "2",
+				"--kill-grace-period", "0.5", "--cmd", "test ! -e "+dir+"/fail", "--", "sh", "-c", "cd "+dir+" && "+script)
+			cmdPid, gc := readPid(t, filepath.Join(dir, "pid")), readPid(t, filepath.Join(dir, "gc"))
+			if code := p.wait(); code != 124 {
+				t.Fatalf("exit code %d, want 124", code)
+			}
+			// healthd reaped the command before exiting; its grandchild was
+			// killed with the group.
+			waitFor(t, "command and grandchild to be gone", func() bool { return gone(cmdPid) && gone(gc) })
+			rec := p.waitLog("stopping the command: health check failure threshold reached")
+			if rec["consecutive_failures"] != float64(2) || rec["reason"] != "exit status 1" {
+				t.Fatalf("log record %v", rec)
+			}
+		})
+	}
+}
+
+func TestSIGTERMReachesCommand(t *testing.T) {
+	dir := t.TempDir()
+	script := `trap 'echo term > got; exit 7' TERM; sleep 1000 & echo $! > gc; echo $$ > pid; while :; do sleep 0.1; done`
+	p := startHealthd(t, nil, "--", "sh", "-c", "cd "+dir+" && "+script)
+	gc := readPid(t, filepath.Join(dir, "gc"))
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(); code != 7 {
+		t.Fatalf("exit code %d, want the command's 7", code)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "got")); string(b) != "term\n" {
+		t.Fatalf("command did not see SIGTERM: %q", b)
+	}
+	waitFor(t, "grandchild to be gone", func() bool { return gone(gc) })
+}
+
+func TestEveryForwardedSignalReachesCommand(t *testing.T) {
+	dir := t.TempDir()
+	sigs := []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT, syscall.SIGQUIT}
+	var traps []string
+	for _, s := range []string{"HUP", "USR1", "USR2", "INT", "QUIT"} {
+		traps = append(traps, fmt.Sprintf(`trap 'echo %s >> got' %s`, s, s))
+	}
+	script := strings.Join(traps, "; ") + `; echo $$ > pid; while [ ! -e stop ]; do sleep 0.05; done`
+	p := startHealthd(t, nil, "--", "sh", "-c", "cd "+dir+" && "+script)
+	readPid(t, filepath.Join(dir, "pid"))
+	for i, s := range sigs {
+		p.signal(s)
+		waitFor(t, "the command to see "+s.String(), func() bool {
+			b, _ := os.ReadFile(filepath.Join(dir, "got"))
+			return strings.Count(string(b), "\n") == i+1
+		})
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "got"))
+	if string(b) != "HUP\nUSR1\nUSR2\nINT\nQUIT\n" {
+		t.Fatalf("signals seen: %q", b)
+	}
+}
+
+func TestSIGKILLTakesCommandAlong(t *testing.T) {
+	dir := t.TempDir()
+	p := startHealthd(t, nil, "--", "sh", "-c", "echo $$ > "+dir+"/pid; exec sleep 1000")
+	cmdPid := readPid(t, filepath.Join(dir, "pid"))
+	p.signal(syscall.SIGKILL)
+	p.wait()
+	waitFor(t, "the command to die with healthd", func() bool { return gone(cmdPid) })
+}
+
+// healthd, as a child subreaper, reaps an orphaned grandchild: the orphan's
+// /proc entry disappears entirely instead of lingering as a zombie.
+func TestReapsOrphans(t *testing.T) {
+	dir := t.TempDir()
+	script := `(sleep 0.2 & echo $! > orphan); echo $$ > pid; while [ ! -e stop ]; do sleep 0.05; done`
+	p := startHealthd(t, nil, "--", "sh", "-c", "cd "+dir+" && "+script)
+	orphan := readPid(t, filepath.Join(dir, "orphan"))
+	waitFor(t, "the orphan to be reaped", func() bool { return procState(orphan) == "" })
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func listenAddr(t *testing.T, p *healthdProc) string {
+	t.Helper()
+	addr, _ := p.waitLog("listening")["addr"].(string)
+	if addr == "" {
+		t.Fatal("no listen address logged")
+	}
+	return "http://" + addr
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: patience}).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The endpoints answer from the last result: many concurrent requests start
+// no check. The status file follows.
+func TestEndpointsAndStatusFile(t *testing.T) {
+	dir := t.TempDir()
+	status := filepath.Join(dir, "status.json")
+	p := startHealthd(t, []string{"HEALTHD_STATUS_FILE=" + status},
+		"--listen", "127.0.0.1:0", "--delay", "0", "--interval", "1h",
+		"--cmd", "echo run >> "+dir+"/health-runs", "--readiness-cmd", "echo run >> "+dir+"/ready-runs")
+	base := listenAddr(t, p)
+	waitFor(t, "healthy and ready", func() bool {
+		h, _ := get(t, base+"/health")
+		r, _ := get(t, base+"/ready")
+		return h == 200 && r == 200
+	})
+	var wg sync.WaitGroup
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(path string) {
+			defer wg.Done()
+			resp, err := http.Get(base + path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("%s: %d", path, resp.StatusCode)
+			}
+		}([]string{"/health", "/ready", "/status", "/metrics"}[i%4])
+	}
+	wg.Wait()
+	for _, f := range []string{"health-runs", "ready-runs"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, f)); string(b) != "run\n" {
+			t.Errorf("%s: %q, want exactly one check", f, b)
+		}
+	}
+	code, body := get(t, base+"/metrics")
+	if code != 200 || !strings.Contains(body, `healthd_checks_total{check="health",result="healthy"} 1`) {
+		t.Errorf("metrics %d:\n%s", code, body)
+	}
+	var s struct {
+		Mode    string
+		Healthy bool
+		Ready   bool
+		Health  struct{ State string }
+	}
+	waitFor(t, "status file", func() bool {
+		b, err := os.ReadFile(status)
+		return err == nil && json.Unmarshal(b, &s) == nil && s.Healthy && s.Ready
+	})
+	if s.Mode != "sidecar" || s.Health.State != "healthy" {
+		t.Fatalf("status file %+v", s)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("sidecar exit code %d after SIGTERM", code)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		env    []string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"healthy", nil, []string{"--cmd", "echo fine"}, 0, "fine\n", "healthd check: healthy: exit status 0"},
+		{"unhealthy", nil, []string{"--cmd", "echo bad; exit 3"}, 1, "bad\n", "unhealthy: exit status 3"},
+		{"timeout kills the group", nil, []string{"--cmd", "sleep 1000 & echo $! > " + dir + "/gc; wait", "--timeout", "0.3"}, 1, "", "unhealthy: timed out after 300ms"},
+		{"tcp refused", nil, []string{"--tcp", closedAddr}, 1, "", "connection refused"},
+		{"from the environment", []string{"HEALTHD_CHECK_CMD=true"}, nil, 0, "", "healthy"},
+		{"json", nil, []string{"--cmd", "echo out; exit 1", "--json"}, 1, `"status": "unhealthy"`, ""},
+		{"no check", nil, nil, 2, "", "no check"},
+		{"two checks", nil, []string{"--cmd", "true", "--tcp", closedAddr}, 2, "", "give only one"},
+		{"bad URL", nil, []string{"--http", "ftp://x/"}, 2, "", "invalid URL"},
+		{"bad timeout", nil, []string{"--cmd", "true", "--timeout", "-1s"}, 2, "", "--timeout"},
+		{"unknown flag", nil, []string{"--bogus"}, 2, "", "not defined"},
+		{"arguments", nil, []string{"--cmd", "true", "extra"}, 2, "", "takes no arguments"},
+		{"help", nil, []string{"--help"}, 0, "HEALTHD_CHECK_TIMEOUT", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append([]string{"check"}, tt.args...)...)
+			cmd.Env = append(append(os.Environ(), asMainEnv+"=1"), tt.env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			cmd.WaitDelay = patience
+			_ = cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != tt.code || !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) {
+				t.Fatalf("exit %d stdout %q stderr %q; want %d ~%q ~%q", code, stdout.String(), stderr.String(), tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
+	gc := readPid(t, filepath.Join(dir, "gc"))
+	waitFor(t, "the timed-out check's grandchild to be gone", func() bool { return gone(gc) })
+}
+
+// healthd must stay small and must not link protobuf or mesos-go; net/http
+// and text/template alone would take it past 6 MiB.
+func TestDependencies(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not in PATH")
+	}
+	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, bad := range []string{"protobuf", "mesos", "net/http", "text/template", "github.com/prometheus/", "github.com/urfave/"} {
+			if strings.Contains(dep, bad) {
+				t.Errorf("healthd depends on %s", dep)
+			}
+		}
+	}
+}
