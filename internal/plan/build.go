@@ -1,0 +1,149 @@
+package plan
+
+import (
+	"fmt"
+
+	"github.com/taskkit/taskkit/internal/spec"
+)
+
+// Names of the plans scheduler-lite manages itself.
+const (
+	Deploy   = "deploy"
+	Recovery = "recovery"
+)
+
+// FromSpec builds the deploy plan and the custom plans of s. Without a plan
+// named deploy, deploy is serial with one serial phase per pod type and one
+// step per instance launching all of the pod's tasks. Custom plans other
+// than deploy start interrupted (they run when started through the API).
+func FromSpec(s *spec.ServiceSpec) (deploy *Plan, custom []*Plan) {
+	for i, name := range s.Plans.Keys {
+		p := fromPlanSpec(s, s.Plans.Values[i])
+		if name == Deploy {
+			deploy = p
+		} else {
+			p.Interrupted = true
+			custom = append(custom, p)
+		}
+	}
+	if deploy == nil {
+		deploy = &Plan{Name: Deploy, Strategy: Serial}
+		for _, pod := range s.Pods.Values {
+			ph := &Phase{Name: pod.Name, Strategy: Serial}
+			for i := 0; i < pod.Count; i++ {
+				ph.Steps = append(ph.Steps, NewStep(pod.Name, i, pod.TaskNames()))
+			}
+			deploy.Phases = append(deploy.Phases, ph)
+		}
+	}
+	return deploy, custom
+}
+
+func fromPlanSpec(s *spec.ServiceSpec, ps *spec.PlanSpec) *Plan {
+	p := &Plan{Name: ps.Name, Strategy: ps.Strategy}
+	for _, phs := range ps.Phases.Values {
+		ph := &Phase{Name: phs.Name, Strategy: phs.Strategy}
+		pod := s.Pod(phs.Pod)
+		for i := 0; pod != nil && i < pod.Count; i++ {
+			for _, tasks := range phs.StepTasks(pod, i) {
+				ph.Steps = append(ph.Steps, NewStep(pod.Name, i, tasks))
+			}
+		}
+		p.Phases = append(p.Phases, ph)
+	}
+	return p
+}
+
+// NewRecovery returns an empty recovery plan: one parallel phase to which
+// the scheduler adds a step per pod instance it relaunches.
+func NewRecovery() *Plan {
+	return &Plan{Name: Recovery, Strategy: Parallel, Phases: []*Phase{{Name: "recovery", Strategy: Parallel}}}
+}
+
+// StepView is a step as the API shows it.
+type StepView struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	Message string `json:"message"`
+}
+
+// PhaseView is a phase as the API shows it.
+type PhaseView struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Strategy string     `json:"strategy"`
+	Status   Status     `json:"status"`
+	Steps    []StepView `json:"steps"`
+}
+
+// View is a plan as GET /v1/plans/{plan} shows it.
+type View struct {
+	Phases   []PhaseView `json:"phases"`
+	Errors   []string    `json:"errors"`
+	Strategy string      `json:"strategy"`
+	Status   Status      `json:"status"`
+}
+
+// View describes the plan for the API.
+func (p *Plan) View() View {
+	v := View{Errors: append([]string{}, p.Errors...), Strategy: p.Strategy, Status: p.Status(), Phases: []PhaseView{}}
+	for i, ph := range p.Phases {
+		pv := PhaseView{ID: fmt.Sprintf("%s-%d", p.Name, i), Name: ph.Name, Strategy: ph.Strategy, Status: ph.Status(p.Interrupted), Steps: []StepView{}}
+		for j, s := range ph.Steps {
+			pv.Steps = append(pv.Steps, StepView{ID: fmt.Sprintf("%s-%d-%d", p.Name, i, j), Name: s.Name, Status: ph.StepStatus(j, p.Interrupted), Message: s.Message})
+		}
+		v.Phases = append(v.Phases, pv)
+	}
+	return v
+}
+
+// Progress is what the store keeps of a plan so that a restarted scheduler
+// resumes where it stopped.
+type Progress struct {
+	Interrupted bool              `json:"interrupted"`
+	Parameters  map[string]string `json:"parameters,omitempty"`
+	// Phases maps a phase name to its saved state.
+	Phases map[string]PhaseProgress `json:"phases"`
+}
+
+// PhaseProgress is a phase's saved state.
+type PhaseProgress struct {
+	Interrupted bool `json:"interrupted"`
+	Released    int  `json:"released"`
+	// Steps maps a step name to its status; only COMPLETE is restored.
+	Steps map[string]Status `json:"steps"`
+}
+
+// Progress returns the plan's saved form.
+func (p *Plan) Progress() Progress {
+	pr := Progress{Interrupted: p.Interrupted, Parameters: p.Parameters, Phases: map[string]PhaseProgress{}}
+	for _, ph := range p.Phases {
+		pp := PhaseProgress{Interrupted: ph.Interrupted, Released: ph.Released, Steps: map[string]Status{}}
+		for _, s := range ph.Steps {
+			pp.Steps[s.Name] = s.status
+		}
+		pr.Phases[ph.Name] = pp
+	}
+	return pr
+}
+
+// Restore applies saved progress: interruptions, parameters, canary stages
+// and COMPLETE steps. Other steps start PENDING again; the scheduler's task
+// state decides the rest.
+func (p *Plan) Restore(pr Progress) {
+	p.Interrupted = pr.Interrupted
+	p.Parameters = pr.Parameters
+	for _, ph := range p.Phases {
+		pp, ok := pr.Phases[ph.Name]
+		if !ok {
+			continue
+		}
+		ph.Interrupted, ph.Released = pp.Interrupted, pp.Released
+		for _, s := range ph.Steps {
+			if pp.Steps[s.Name] == Complete {
+				s.status = Complete
+			}
+		}
+	}
+}

@@ -1,0 +1,435 @@
+// Package plan holds scheduler-lite's plans: a plan has phases, a phase has
+// steps, a step launches some tasks of one pod instance. Strategies decide
+// which steps may work next; step status follows task status updates; phase
+// and plan status are aggregated from their children — all as the DC/OS SDK
+// does (../../shared/research/dcos-sdk-inventory.md §4).
+//
+// Step life cycle:
+//
+//	           launch              STAGING/STARTING        RUNNING (+ready)
+//	PENDING ─────────▶ PREPARED ─────────────────▶ STARTING ──────▶ STARTED ──▶ COMPLETE
+//	   ▲                   │  FINISHED (goal RUNNING), KILLED, LOST, GONE, ...   │
+//	   └───────────────────┴──────────────────── (back to PENDING) ◀─────────────┘ (before COMPLETE)
+//	                       FAILED, ERROR ──▶ DELAYED (backoff) ──▶ eligible again
+//
+// Nothing here is safe for concurrent use: the scheduler guards its plans
+// with its own lock.
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+// Status is the status of a step, phase or plan.
+type Status string
+
+// Statuses, as the SDK names them.
+const (
+	Error      Status = "ERROR"
+	Waiting    Status = "WAITING"
+	Pending    Status = "PENDING"
+	Prepared   Status = "PREPARED"
+	Starting   Status = "STARTING"
+	Started    Status = "STARTED"
+	Complete   Status = "COMPLETE"
+	InProgress Status = "IN_PROGRESS"
+	Delayed    Status = "DELAYED"
+)
+
+// Strategies.
+const (
+	Serial         = "serial"
+	Parallel       = "parallel"
+	SerialCanary   = "serial-canary"
+	ParallelCanary = "parallel-canary"
+)
+
+// stepRank orders task-derived step statuses: a step takes the lowest
+// status of its tasks, ERROR being lowest.
+var stepRank = map[Status]int{Error: 0, Delayed: 1, Pending: 2, Prepared: 3, Starting: 4, Started: 5, Complete: 6}
+
+// Step launches the tasks Tasks of pod instance Pod-Index together.
+type Step struct {
+	// Name is "<pod>-<index>:[task,...]".
+	Name string
+	// Pod is the pod type and Index the instance.
+	Pod   string
+	Index int
+	// Tasks are the task names (as in svc.yml) this step launches.
+	Tasks []string
+	// Message explains the status (e.g. the last failure).
+	Message string
+
+	status    Status
+	tasks     map[string]Status // full task name → status
+	delay     time.Duration
+	notBefore time.Time
+}
+
+// NewStep returns a PENDING step.
+func NewStep(pod string, index int, tasks []string) *Step {
+	return &Step{
+		Name: fmt.Sprintf("%s-%d:[%s]", pod, index, joinComma(tasks)),
+		Pod:  pod, Index: index, Tasks: tasks, status: Pending,
+	}
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += v
+	}
+	return out
+}
+
+// Instance is the pod instance name, "<pod>-<index>".
+func (s *Step) Instance() string { return fmt.Sprintf("%s-%d", s.Pod, s.Index) }
+
+// TaskNames returns the full task names "<pod>-<index>-<task>".
+func (s *Step) TaskNames() []string {
+	out := make([]string, len(s.Tasks))
+	for i, t := range s.Tasks {
+		out[i] = fmt.Sprintf("%s-%d-%s", s.Pod, s.Index, t)
+	}
+	return out
+}
+
+// Status is the step's own status.
+func (s *Step) Status() Status { return s.status }
+
+// Eligible reports whether the step may be launched now.
+func (s *Step) Eligible(now time.Time) bool {
+	return s.status == Pending || (s.status == Delayed && !now.Before(s.notBefore))
+}
+
+// Launched marks the step PREPARED: its tasks were sent to Mesos.
+func (s *Step) Launched() {
+	s.status = Prepared
+	s.Message = ""
+	s.tasks = map[string]Status{}
+	for _, n := range s.TaskNames() {
+		s.tasks[n] = Prepared
+	}
+}
+
+// Restart puts the step back to PENDING.
+func (s *Step) Restart() { s.status, s.tasks, s.Message = Pending, nil, "" }
+
+// ForceComplete marks the step COMPLETE.
+func (s *Step) ForceComplete() { s.status, s.Message = Complete, "" }
+
+// SetStatus sets the status directly (used when restoring saved progress).
+func (s *Step) SetStatus(st Status) { s.status = st }
+
+// TaskUpdate applies a status update of one of the step's tasks (full name)
+// with the task's goal; ready says whether its readiness check has passed
+// (true when it has none). It reports whether the step's status changed.
+// Updates for tasks the step did not launch, or after it is COMPLETE, are
+// ignored.
+func (s *Step) TaskUpdate(task string, state mesos.TaskState, goal string, ready bool, msg string, now time.Time) bool {
+	if s.status == Complete || s.tasks == nil {
+		return false
+	}
+	if _, ok := s.tasks[task]; !ok {
+		return false
+	}
+	var st Status
+	switch state {
+	case mesos.TASK_STAGING, mesos.TASK_STARTING:
+		st = Starting
+	case mesos.TASK_RUNNING:
+		if ready && goal == "RUNNING" {
+			st = Complete
+		} else {
+			st = Started
+		}
+	case mesos.TASK_FINISHED:
+		if goal == "RUNNING" {
+			st = Pending
+		} else {
+			st = Complete
+		}
+	case mesos.TASK_FAILED, mesos.TASK_ERROR:
+		st = Delayed
+	case mesos.TASK_KILLED, mesos.TASK_LOST, mesos.TASK_GONE, mesos.TASK_DROPPED, mesos.TASK_UNREACHABLE, mesos.TASK_GONE_BY_OPERATOR:
+		st = Pending
+	default:
+		return false
+	}
+	s.tasks[task] = st
+	lowest := Complete
+	for _, t := range s.tasks {
+		if stepRank[t] < stepRank[lowest] {
+			lowest = t
+		}
+	}
+	old := s.status
+	switch lowest {
+	case Delayed:
+		if s.delay == 0 {
+			s.delay = time.Second
+		} else if s.delay *= 2; s.delay > 30*time.Second {
+			s.delay = 30 * time.Second
+		}
+		s.notBefore = now.Add(s.delay)
+		s.tasks = nil
+	case Pending:
+		s.tasks = nil
+	case Complete:
+		s.delay = 0
+	}
+	if st == Delayed || st == Pending {
+		s.Message = fmt.Sprintf("%s: %s %s", task, state, msg)
+	}
+	s.status = lowest
+	return old != lowest
+}
+
+// Phase is an ordered list of steps with a strategy.
+type Phase struct {
+	// Name is the phase's name.
+	Name string
+	// Strategy is serial, parallel, serial-canary or parallel-canary.
+	Strategy string
+	// Steps are the phase's steps in order.
+	Steps []*Step
+	// Interrupted holds the phase: no new step starts.
+	Interrupted bool
+	// Released counts canary continues: 0 holds every step, 1 releases the
+	// first, 2 all.
+	Released int
+}
+
+// Plan is an ordered list of phases with a strategy.
+type Plan struct {
+	// Name is the plan's name (deploy, recovery, or a custom one).
+	Name string
+	// Strategy is serial or parallel.
+	Strategy string
+	// Phases are the plan's phases in order.
+	Phases []*Phase
+	// Errors are problems that keep the plan from working (e.g. an invalid
+	// config update).
+	Errors []string
+	// Interrupted holds the plan.
+	Interrupted bool
+	// Parameters are the env values given with the last start.
+	Parameters map[string]string
+}
+
+// isCanary reports whether the strategy holds steps until continued.
+func isCanary(s string) bool { return s == SerialCanary || s == ParallelCanary }
+
+// held reports whether step i of ph waits for the user.
+func (ph *Phase) held(i int) bool {
+	if ph.Interrupted {
+		return true
+	}
+	if isCanary(ph.Strategy) {
+		return ph.Released == 0 || (ph.Released == 1 && i > 0)
+	}
+	return false
+}
+
+// StepStatus is the status a step shows: WAITING while held and not started.
+func (ph *Phase) StepStatus(i int, planInterrupted bool) Status {
+	s := ph.Steps[i]
+	if (planInterrupted || ph.held(i)) && (s.status == Pending || s.status == Delayed) {
+		return Waiting
+	}
+	return s.status
+}
+
+// candidates returns the steps of ph that may work now.
+func (ph *Phase) candidates(now time.Time) []*Step {
+	var out []*Step
+	serial := ph.Strategy == Serial || ph.Strategy == SerialCanary
+	for i, s := range ph.Steps {
+		if s.status == Complete {
+			continue
+		}
+		if ph.held(i) {
+			if serial || (isCanary(ph.Strategy) && ph.Released == 1) {
+				break
+			}
+			continue
+		}
+		if s.Eligible(now) {
+			out = append(out, s)
+		}
+		if serial {
+			break
+		}
+	}
+	return out
+}
+
+// Status aggregates the phase's step statuses.
+func (ph *Phase) Status(planInterrupted bool) Status {
+	var st []Status
+	for i := range ph.Steps {
+		st = append(st, ph.StepStatus(i, planInterrupted))
+	}
+	return aggregate(st, nil, ph.Interrupted || planInterrupted)
+}
+
+// Status aggregates the plan's phase statuses.
+func (p *Plan) Status() Status {
+	var st []Status
+	for _, ph := range p.Phases {
+		st = append(st, ph.Status(p.Interrupted))
+	}
+	return aggregate(st, p.Errors, p.Interrupted)
+}
+
+// aggregate is PlanUtils.getAggregateStatus: first match wins.
+func aggregate(children []Status, errs []string, interrupted bool) Status {
+	has := func(s Status) bool { return slices.Contains(children, s) }
+	all := func(s Status) bool {
+		for _, c := range children {
+			if c != s {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case len(errs) > 0 || has(Error):
+		return Error
+	case all(Complete):
+		return Complete
+	case interrupted:
+		return Waiting
+	case all(Delayed):
+		return Delayed
+	case has(Prepared) || has(InProgress) || (has(Complete) && (has(Starting) || has(Started) || has(Pending) || has(Delayed))):
+		return InProgress
+	}
+	for _, s := range []Status{Pending, Waiting, Starting, Started, Delayed} {
+		if has(s) {
+			return s
+		}
+	}
+	return InProgress
+}
+
+// Candidates returns the steps of p that may be launched now, following the
+// plan's and phases' strategies. An interrupted or erroneous plan has none.
+func (p *Plan) Candidates(now time.Time) []*Step {
+	if p.Interrupted || len(p.Errors) > 0 {
+		return nil
+	}
+	var out []*Step
+	for _, ph := range p.Phases {
+		if ph.Status(false) == Complete {
+			continue
+		}
+		out = append(out, ph.candidates(now)...)
+		if p.Strategy != Parallel {
+			break
+		}
+	}
+	return out
+}
+
+// Active reports whether the plan still has work that is not held: steps
+// pending or in flight.
+func (p *Plan) Active() bool {
+	st := p.Status()
+	return st != Complete && st != Waiting && st != Error
+}
+
+// Phase returns the phase named name, or nil.
+func (p *Plan) Phase(name string) *Phase {
+	for _, ph := range p.Phases {
+		if ph.Name == name {
+			return ph
+		}
+	}
+	return nil
+}
+
+// Steps returns every step of the plan.
+func (p *Plan) Steps() []*Step {
+	var out []*Step
+	for _, ph := range p.Phases {
+		out = append(out, ph.Steps...)
+	}
+	return out
+}
+
+// Interrupt holds the plan, or only the phase named phase. It reports false
+// when that was already so (a no-op).
+func (p *Plan) Interrupt(phase string) (bool, error) {
+	if phase == "" {
+		if p.Interrupted {
+			return false, nil
+		}
+		p.Interrupted = true
+		return true, nil
+	}
+	ph := p.Phase(phase)
+	if ph == nil {
+		return false, fmt.Errorf("plan %s has no phase %q", p.Name, phase)
+	}
+	if ph.Interrupted {
+		return false, nil
+	}
+	ph.Interrupted = true
+	return true, nil
+}
+
+// Continue releases the plan (or one phase): an interrupted element resumes;
+// a canary phase releases its next stage. It reports false for a no-op.
+func (p *Plan) Continue(phase string) (bool, error) {
+	var phases []*Phase
+	if phase != "" {
+		ph := p.Phase(phase)
+		if ph == nil {
+			return false, fmt.Errorf("plan %s has no phase %q", p.Name, phase)
+		}
+		phases = []*Phase{ph}
+	} else {
+		phases = p.Phases
+	}
+	changed := false
+	if phase == "" && p.Interrupted {
+		p.Interrupted = false
+		changed = true
+	}
+	for _, ph := range phases {
+		if ph.Interrupted {
+			ph.Interrupted = false
+			changed = true
+		} else if isCanary(ph.Strategy) && ph.Released < 2 && ph.Status(false) != Complete {
+			ph.Released++
+			changed = true
+			if phase == "" {
+				break // one canary stage per continue
+			}
+		}
+	}
+	return changed, nil
+}
+
+// Restart resets every step to PENDING (or only those of one phase).
+func (p *Plan) Restart(phase string) {
+	for _, ph := range p.Phases {
+		if phase != "" && ph.Name != phase {
+			continue
+		}
+		for _, s := range ph.Steps {
+			s.Restart()
+		}
+		if isCanary(ph.Strategy) {
+			ph.Released = 0
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package plan
+
+import (
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/spec"
+)
+
+var t0 = time.Unix(1000, 0)
+
+func TestStepUpdates(t *testing.T) {
+	tests := []struct {
+		name  string
+		goal  string
+		ready bool
+		seq   []mesos.TaskState
+		want  Status
+	}{
+		{"staging", "RUNNING", false, []mesos.TaskState{mesos.TASK_STAGING}, Starting},
+		{"starting", "RUNNING", false, []mesos.TaskState{mesos.TASK_STARTING}, Starting},
+		{"running ready", "RUNNING", true, []mesos.TaskState{mesos.TASK_RUNNING}, Complete},
+		{"running not ready", "RUNNING", false, []mesos.TaskState{mesos.TASK_RUNNING}, Started},
+		{"finish goal running", "FINISH", true, []mesos.TaskState{mesos.TASK_RUNNING}, Started},
+		{"finished goal finish", "FINISH", true, []mesos.TaskState{mesos.TASK_RUNNING, mesos.TASK_FINISHED}, Complete},
+		{"finished goal once", "ONCE", true, []mesos.TaskState{mesos.TASK_FINISHED}, Complete},
+		{"finished goal running", "RUNNING", false, []mesos.TaskState{mesos.TASK_FINISHED}, Pending},
+		{"failed", "RUNNING", false, []mesos.TaskState{mesos.TASK_FAILED}, Delayed},
+		{"error", "FINISH", false, []mesos.TaskState{mesos.TASK_ERROR}, Delayed},
+		{"killed", "RUNNING", false, []mesos.TaskState{mesos.TASK_KILLED}, Pending},
+		{"lost", "RUNNING", false, []mesos.TaskState{mesos.TASK_LOST}, Pending},
+		{"gone", "RUNNING", false, []mesos.TaskState{mesos.TASK_GONE}, Pending},
+		{"unreachable", "RUNNING", false, []mesos.TaskState{mesos.TASK_UNREACHABLE}, Pending},
+		{"complete sticks", "RUNNING", true, []mesos.TaskState{mesos.TASK_RUNNING, mesos.TASK_KILLED}, Complete},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewStep("hello", 0, []string{"server"})
+			s.Launched()
+			for _, st := range tc.seq {
+				s.TaskUpdate("hello-0-server", st, tc.goal, tc.ready, "", t0)
+			}
+			if s.Status() != tc.want {
+				t.Errorf("status %s, want %s", s.Status(), tc.want)
+			}
+		})
+	}
+}
+
+func TestStepLowestOfTasks(t *testing.T) {
+	s := NewStep("p", 1, []string{"a", "b"})
+	if s.Name != "p-1:[a,b]" {
+		t.Fatalf("name %q", s.Name)
+	}
+	s.Launched()
+	s.TaskUpdate("p-1-a", mesos.TASK_RUNNING, "RUNNING", true, "", t0)
+	if s.Status() != Prepared {
+		t.Fatalf("one task running: %s", s.Status())
+	}
+	s.TaskUpdate("p-1-b", mesos.TASK_STARTING, "RUNNING", true, "", t0)
+	if s.Status() != Starting {
+		t.Fatalf("%s", s.Status())
+	}
+	s.TaskUpdate("p-1-b", mesos.TASK_RUNNING, "RUNNING", true, "", t0)
+	if s.Status() != Complete {
+		t.Fatalf("%s", s.Status())
+	}
+	// Delayed steps become eligible after their backoff.
+	d := NewStep("p", 0, []string{"a"})
+	d.Launched()
+	d.TaskUpdate("p-0-a", mesos.TASK_FAILED, "RUNNING", false, "boom", t0)
+	if d.Eligible(t0) || !d.Eligible(t0.Add(time.Second)) || d.Message == "" {
+		t.Fatalf("backoff: %v %v %q", d.Eligible(t0), d.Eligible(t0.Add(time.Second)), d.Message)
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	tests := []struct {
+		children    []Status
+		errs        []string
+		interrupted bool
+		want        Status
+	}{
+		{[]Status{Complete, Complete}, nil, false, Complete},
+		{[]Status{Complete, Error}, nil, false, Error},
+		{[]Status{Complete}, []string{"bad"}, false, Error},
+		{[]Status{Pending, Pending}, nil, true, Waiting},
+		{[]Status{Complete, Complete}, nil, true, Complete},
+		{[]Status{Delayed, Delayed}, nil, false, Delayed},
+		{[]Status{Prepared, Pending}, nil, false, InProgress},
+		{[]Status{Complete, Pending}, nil, false, InProgress},
+		{[]Status{Pending, Pending}, nil, false, Pending},
+		{[]Status{Starting, Waiting}, nil, false, Waiting},
+		{[]Status{Starting, Started}, nil, false, Starting},
+		{[]Status{Started}, nil, false, Started},
+	}
+	for i, tc := range tests {
+		if got := aggregate(tc.children, tc.errs, tc.interrupted); got != tc.want {
+			t.Errorf("%d %v: got %s want %s", i, tc.children, got, tc.want)
+		}
+	}
+}
+
+func phase(strategy string, n int) *Phase {
+	ph := &Phase{Name: "p", Strategy: strategy}
+	for i := 0; i < n; i++ {
+		ph.Steps = append(ph.Steps, NewStep("pod", i, []string{"t"}))
+	}
+	return ph
+}
+
+func names(steps []*Step) []string {
+	var out []string
+	for _, s := range steps {
+		out = append(out, s.Instance())
+	}
+	return out
+}
+
+func complete(s *Step) {
+	s.Launched()
+	s.TaskUpdate(s.TaskNames()[0], mesos.TASK_RUNNING, "RUNNING", true, "", t0)
+}
+
+func TestStrategies(t *testing.T) {
+	serial := &Plan{Name: "deploy", Strategy: Serial, Phases: []*Phase{phase(Serial, 3)}}
+	if got := names(serial.Candidates(t0)); len(got) != 1 || got[0] != "pod-0" {
+		t.Fatalf("serial: %v", got)
+	}
+	serial.Phases[0].Steps[0].Launched()
+	if got := serial.Candidates(t0); len(got) != 0 {
+		t.Fatalf("serial waits for the running step: %v", names(got))
+	}
+	if serial.Status() != InProgress {
+		t.Fatalf("status %s", serial.Status())
+	}
+	complete(serial.Phases[0].Steps[0])
+	if got := names(serial.Candidates(t0)); len(got) != 1 || got[0] != "pod-1" {
+		t.Fatalf("serial next: %v", got)
+	}
+
+	par := &Plan{Name: "deploy", Strategy: Serial, Phases: []*Phase{phase(Parallel, 3)}}
+	if got := par.Candidates(t0); len(got) != 3 {
+		t.Fatalf("parallel: %v", names(got))
+	}
+
+	canary := &Plan{Name: "deploy", Strategy: Serial, Phases: []*Phase{phase(ParallelCanary, 3)}}
+	if got := canary.Candidates(t0); len(got) != 0 || canary.Status() != Waiting {
+		t.Fatalf("canary before continue: %v %s", names(got), canary.Status())
+	}
+	if ok, _ := canary.Continue(""); !ok {
+		t.Fatal("continue was a no-op")
+	}
+	if got := names(canary.Candidates(t0)); len(got) != 1 || got[0] != "pod-0" {
+		t.Fatalf("canary stage 1: %v", got)
+	}
+	complete(canary.Phases[0].Steps[0])
+	if got := canary.Candidates(t0); len(got) != 0 {
+		t.Fatalf("canary holds the rest: %v", names(got))
+	}
+	canary.Continue("")
+	if got := canary.Candidates(t0); len(got) != 2 {
+		t.Fatalf("canary stage 2: %v", names(got))
+	}
+
+	// Interrupt and continue, with no-op detection.
+	if ok, _ := par.Interrupt(""); !ok || par.Candidates(t0) != nil || par.Status() != Waiting {
+		t.Fatal("interrupt")
+	}
+	if ok, _ := par.Interrupt(""); ok {
+		t.Fatal("second interrupt is not a no-op")
+	}
+	if _, err := par.Interrupt("nope"); err == nil {
+		t.Fatal("unknown phase accepted")
+	}
+	par.Continue("")
+	if len(par.Candidates(t0)) != 3 {
+		t.Fatal("continue")
+	}
+	// Two phases of a serial plan: the second waits for the first.
+	two := &Plan{Name: "x", Strategy: Serial, Phases: []*Phase{phase(Serial, 1), phase(Serial, 1)}}
+	two.Phases[1].Name = "q"
+	if got := two.Candidates(t0); len(got) != 1 || got[0] != two.Phases[0].Steps[0] {
+		t.Fatal("serial plan")
+	}
+	two.Strategy = Parallel
+	if got := two.Candidates(t0); len(got) != 2 {
+		t.Fatal("parallel plan")
+	}
+}
+
+func TestFromSpec(t *testing.T) {
+	l, err := spec.Load("../../examples/hello-world/svc.yml", spec.Options{Env: []string{"ARTIFACTS_URL=x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploy, custom := FromSpec(l.Spec)
+	v := deploy.View()
+	if len(v.Phases) != 2 || v.Phases[0].Strategy != Parallel || len(v.Phases[0].Steps) != 2 ||
+		v.Phases[0].Steps[1].Name != "hello-1:[server]" || v.Phases[1].Steps[0].Name != "world-0:[once]" || v.Status != Pending {
+		t.Fatalf("deploy: %+v", v)
+	}
+	if len(custom) != 1 || custom[0].Name != "greet" || !custom[0].Interrupted || custom[0].Status() != Waiting {
+		t.Fatalf("custom: %+v", custom)
+	}
+	// Restore keeps completed steps.
+	complete(deploy.Phases[0].Steps[0])
+	pr := deploy.Progress()
+	d2, _ := FromSpec(l.Spec)
+	d2.Restore(pr)
+	if d2.Phases[0].Steps[0].Status() != Complete || d2.Phases[0].Steps[1].Status() != Pending {
+		t.Fatal("restore")
+	}
+	// Without custom deploy: one phase per pod, one step per instance.
+	l.Spec.Plans = spec.Ordered[*spec.PlanSpec]{}
+	def, _ := FromSpec(l.Spec)
+	if dv := def.View(); len(dv.Phases) != 2 || dv.Phases[1].Steps[0].Name != "world-0:[once,greet]" || dv.Phases[0].Strategy != Serial {
+		t.Fatalf("default deploy: %+v", dv)
+	}
+}
