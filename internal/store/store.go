@@ -1,0 +1,87 @@
+// Package store keeps scheduler-lite's persistent state: the framework ID,
+// the target configuration, every task's TaskInfo and latest TaskStatus, the
+// plans' progress, the service CA and free-form properties. Values are opaque
+// bytes (protobuf for Mesos types, JSON otherwise), each at most MaxValue, so
+// that the same layout fits ZooKeeper (the SDK's /dcos-service-<name> tree)
+// as well as the embedded bbolt file used by default.
+//
+// Crash safety is the caller's ordering plus the store's atomic writes:
+// every method commits (and fsyncs) before it returns, and PutTasks writes a
+// whole pod's TaskInfos in one transaction, so the scheduler writes what it
+// needs to resume before it acts on it (the framework ID before it is used, a
+// TaskInfo before its launch, a status before its acknowledgement).
+//
+// Layout (bbolt buckets, ZooKeeper nodes):
+//
+//	meta/FrameworkID          the framework ID
+//	meta/ConfigTarget         the target configuration's ID
+//	Configurations/<id>       a configuration (the rendered svc.yml and templates)
+//	Tasks/<task name>         TaskInfo (protobuf)
+//	TaskStatus/<task name>    latest TaskStatus (protobuf)
+//	Plans/<plan>              plan progress (JSON)
+//	Properties/<key>          free-form values (the CA under "ca.crt", "ca.key")
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// MaxValue is the largest value a store accepts (ZooKeeper's node limit).
+const MaxValue = 1 << 20
+
+// ErrTooLarge is returned for values over MaxValue.
+var ErrTooLarge = errors.New("value larger than 1 MiB")
+
+// Task is one stored task: its TaskInfo and latest TaskStatus (protobuf; nil
+// when none has arrived).
+type Task struct {
+	Info, Status []byte
+}
+
+// Store is the persistent state of one service.
+type Store interface {
+	// FrameworkID returns the stored framework ID, "" when none.
+	FrameworkID() (string, error)
+	// SetFrameworkID stores the framework ID ("" deletes it).
+	SetFrameworkID(id string) error
+	// Target returns the target configuration's ID and content.
+	Target() (id string, config []byte, err error)
+	// SetTarget stores a configuration and makes it the target.
+	SetTarget(id string, config []byte) error
+	// PutTasks stores TaskInfos by task name in one transaction, keeping
+	// existing statuses.
+	PutTasks(infos map[string][]byte) error
+	// PutStatus stores a task's latest status.
+	PutStatus(task string, status []byte) error
+	// DeleteTasks removes tasks and their statuses.
+	DeleteTasks(names ...string) error
+	// Tasks returns every stored task by name.
+	Tasks() (map[string]Task, error)
+	// PutPlan stores a plan's progress.
+	PutPlan(name string, progress []byte) error
+	// Plans returns every stored plan's progress by name.
+	Plans() (map[string][]byte, error)
+	// Property returns a property, nil when unset.
+	Property(key string) ([]byte, error)
+	// SetProperties stores properties in one transaction.
+	SetProperties(kv map[string][]byte) error
+	// Clear deletes everything (uninstall).
+	Clear() error
+	// Close releases the store.
+	Close() error
+}
+
+// Open opens the store named by spec: "file:PATH" (or a bare path) for the
+// embedded bbolt store. Other schemes (zk://) are not supported yet.
+func Open(spec string) (Store, error) {
+	switch {
+	case strings.HasPrefix(spec, "file:"):
+		return OpenBolt(strings.TrimPrefix(spec, "file:"))
+	case strings.Contains(spec, "://"):
+		return nil, fmt.Errorf("state store %q: unsupported scheme (want file:PATH)", spec)
+	default:
+		return OpenBolt(spec)
+	}
+}
