@@ -25,6 +25,10 @@ import (
 const asMainEnv = "TASKKIT_HEALTHD_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(recorderEnv); path != "" {
+		recordSIGTERM(path)
+		return
+	}
 	if os.Getenv(asMainEnv) == "1" {
 		os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
 	}
