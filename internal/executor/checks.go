@@ -1,0 +1,300 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/health"
+	"github.com/taskkit/taskkit/internal/probe"
+)
+
+// minInterval is the shortest pause between two checks; Mesos allows an
+// interval of 0 (checks back to back), package health does not.
+const minInterval = 100 * time.Millisecond
+
+// checkTarget is where HTTP and TCP checks connect: the task shares the
+// executor's network, so its ports are on loopback.
+func checkTarget(ipv6 bool, port uint32) string {
+	host := "127.0.0.1"
+	if ipv6 {
+		host = "::1"
+	}
+	return net.JoinHostPort(host, strconv.FormatUint(uint64(port), 10))
+}
+
+func seconds(name string, v float64) (time.Duration, error) {
+	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("'%s' must be a non-negative number of seconds, got %v", name, v)
+	}
+	return time.Duration(v * float64(time.Second)), nil
+}
+
+// ValidateHealthCheck reports why Mesos would reject hc, or nil.
+func ValidateHealthCheck(hc *mesos.HealthCheck) error {
+	var errs []error
+	switch hc.Type {
+	case mesos.HealthCheck_COMMAND:
+		if hc.Command == nil {
+			errs = append(errs, errors.New("expecting 'command' to be set for COMMAND health check"))
+		} else if hc.Command.GetValue() == "" {
+			errs = append(errs, errors.New("command health check has no 'value'"))
+		}
+	case mesos.HealthCheck_HTTP:
+		if hc.HTTP == nil {
+			errs = append(errs, errors.New("expecting 'http' to be set for HTTP health check"))
+		} else {
+			if s := hc.HTTP.GetScheme(); s != "" && s != "http" && s != "https" {
+				errs = append(errs, fmt.Errorf("unsupported HTTP health check scheme %q", s))
+			}
+			if p := hc.HTTP.GetPath(); p != "" && !strings.HasPrefix(p, "/") {
+				errs = append(errs, fmt.Errorf("the path %q of HTTP health check must start with '/'", p))
+			}
+			if hc.HTTP.Port == 0 || hc.HTTP.Port > 65535 {
+				errs = append(errs, fmt.Errorf("invalid HTTP health check port %d", hc.HTTP.Port))
+			}
+		}
+	case mesos.HealthCheck_TCP:
+		if hc.TCP == nil {
+			errs = append(errs, errors.New("expecting 'tcp' to be set for TCP health check"))
+		} else if hc.TCP.Port == 0 || hc.TCP.Port > 65535 {
+			errs = append(errs, fmt.Errorf("invalid TCP health check port %d", hc.TCP.Port))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("health check 'type' must be COMMAND, HTTP or TCP, got %s", hc.Type))
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"delay_seconds", hc.GetDelaySeconds()}, {"interval_seconds", hc.GetIntervalSeconds()},
+		{"timeout_seconds", hc.GetTimeoutSeconds()}, {"grace_period_seconds", hc.GetGracePeriodSeconds()},
+	} {
+		if _, err := seconds(f.name, f.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateCheck reports why Mesos would reject a CheckInfo, or nil.
+func ValidateCheck(c *mesos.CheckInfo) error {
+	var errs []error
+	switch c.Type {
+	case mesos.CheckInfo_COMMAND:
+		if c.Command == nil {
+			errs = append(errs, errors.New("expecting 'command' to be set for COMMAND check"))
+		} else if c.Command.Command.GetValue() == "" {
+			errs = append(errs, errors.New("command check has no 'value'"))
+		}
+	case mesos.CheckInfo_HTTP:
+		if c.HTTP == nil {
+			errs = append(errs, errors.New("expecting 'http' to be set for HTTP check"))
+		} else {
+			if p := c.HTTP.GetPath(); p != "" && !strings.HasPrefix(p, "/") {
+				errs = append(errs, fmt.Errorf("the path %q of HTTP check must start with '/'", p))
+			}
+			if c.HTTP.Port == 0 || c.HTTP.Port > 65535 {
+				errs = append(errs, fmt.Errorf("invalid HTTP check port %d", c.HTTP.Port))
+			}
+		}
+	case mesos.CheckInfo_TCP:
+		if c.TCP == nil {
+			errs = append(errs, errors.New("expecting 'tcp' to be set for TCP check"))
+		} else if c.TCP.Port == 0 || c.TCP.Port > 65535 {
+			errs = append(errs, fmt.Errorf("invalid TCP check port %d", c.TCP.Port))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("check 'type' must be COMMAND, HTTP or TCP, got %s", c.Type))
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"delay_seconds", c.GetDelaySeconds()}, {"interval_seconds", c.GetIntervalSeconds()},
+		{"timeout_seconds", c.GetTimeoutSeconds()},
+	} {
+		if _, err := seconds(f.name, f.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// commandLine turns a check's CommandInfo into a shell line: the value
+// itself for a shell command, else the quoted arguments (or value).
+func commandLine(ci *mesos.CommandInfo) string {
+	if ci.Shell == nil || *ci.Shell {
+		return ci.GetValue()
+	}
+	args := ci.Arguments
+	if len(args) == 0 {
+		args = []string{ci.GetValue()}
+	} else {
+		args = append([]string{ci.GetValue()}, args[1:]...)
+	}
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return "exec " + strings.Join(q, " ")
+}
+
+// healthChecker builds the checker of a task's HealthCheck (already
+// validated). env and dir are the task's, for command checks.
+func healthChecker(hc *mesos.HealthCheck, env []string, dir string, onResult func(health.Event)) (*health.Checker, error) {
+	var p probe.Prober
+	switch hc.Type {
+	case mesos.HealthCheck_COMMAND:
+		p = &probe.Command{Line: commandLine(hc.Command), Env: mergeEnv(env, commandEnv(hc.Command)), Dir: dir}
+	case mesos.HealthCheck_HTTP:
+		scheme := hc.HTTP.GetScheme()
+		if scheme == "" {
+			scheme = "http"
+		}
+		path := hc.HTTP.GetPath()
+		if path == "" {
+			path = "/"
+		}
+		h, err := probe.NewHTTP(scheme + "://" + checkTarget(hc.HTTP.GetProtocol() == mesos.IPv6, hc.HTTP.Port) + path)
+		if err != nil {
+			return nil, err
+		}
+		p = h
+	case mesos.HealthCheck_TCP:
+		t, err := probe.NewTCP(checkTarget(hc.TCP.GetProtocol() == mesos.IPv6, hc.TCP.Port))
+		if err != nil {
+			return nil, err
+		}
+		p = t
+	default:
+		return nil, fmt.Errorf("unsupported health check type %s", hc.Type)
+	}
+	cfg := health.MesosDefaults()
+	cfg.Delay, _ = seconds("delay_seconds", hc.GetDelaySeconds())
+	cfg.Interval, _ = seconds("interval_seconds", hc.GetIntervalSeconds())
+	cfg.Timeout, _ = seconds("timeout_seconds", hc.GetTimeoutSeconds())
+	cfg.GracePeriod, _ = seconds("grace_period_seconds", hc.GetGracePeriodSeconds())
+	cfg.Interval = max(cfg.Interval, minInterval)
+	cfg.FailureThreshold = int(hc.GetConsecutiveFailures())
+	cfg.OnResult = onResult
+	return health.New(p, cfg)
+}
+
+// checkProbe runs a CheckInfo and keeps the CheckStatusInfo of its latest
+// run, which a Checker's OnResult then reads.
+type checkProbe struct {
+	typ  mesos.CheckInfo_Type
+	run  func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo)
+	last atomic.Pointer[mesos.CheckStatusInfo]
+}
+
+func (c *checkProbe) Probe(ctx context.Context) probe.Result {
+	r, st := c.run(ctx)
+	c.last.Store(st)
+	return r
+}
+
+// emptyCheckStatus is the check_status every update of a checked task
+// carries before the first result: the type and an empty result.
+func emptyCheckStatus(t mesos.CheckInfo_Type) *mesos.CheckStatusInfo {
+	st := &mesos.CheckStatusInfo{Type: &t}
+	switch t {
+	case mesos.CheckInfo_COMMAND:
+		st.Command = &mesos.CheckStatusInfo_Command{}
+	case mesos.CheckInfo_HTTP:
+		st.HTTP = &mesos.CheckStatusInfo_Http{}
+	case mesos.CheckInfo_TCP:
+		st.TCP = &mesos.CheckStatusInfo_Tcp{}
+	}
+	return st
+}
+
+// checkChecker builds the checker of a task's CheckInfo (already
+// validated): no grace period, no threshold; every result is reported to
+// onResult with its CheckStatusInfo.
+func checkChecker(ci *mesos.CheckInfo, env []string, dir string, onResult func(*mesos.CheckStatusInfo)) (*health.Checker, error) {
+	cp := &checkProbe{typ: ci.Type}
+	switch ci.Type {
+	case mesos.CheckInfo_COMMAND:
+		cmd := &probe.Command{Line: commandLine(&ci.Command.Command), Env: mergeEnv(env, commandEnv(&ci.Command.Command)), Dir: dir}
+		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
+			r := cmd.Probe(ctx)
+			st := emptyCheckStatus(ci.Type)
+			if r.Status != probe.Error && r.ExitCode >= 0 && ctx.Err() == nil {
+				code := int32(r.ExitCode)
+				st.Command.ExitCode = &code
+			}
+			return r, st
+		}
+	case mesos.CheckInfo_HTTP:
+		path := ci.HTTP.GetPath()
+		if path == "" {
+			path = "/"
+		}
+		url := "http://" + checkTarget(false, ci.HTTP.Port) + path
+		client := &http.Client{
+			Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+			// A check reports the status it got, redirects included.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
+			st := emptyCheckStatus(ci.Type)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return probe.Result{Status: probe.Error, Reason: err.Error(), ExitCode: -1}, st
+			}
+			res, err := client.Do(req)
+			if err != nil {
+				if ctx.Err() != nil {
+					return probe.TimedOut(ctx), st
+				}
+				return probe.Result{Status: probe.Unhealthy, Reason: err.Error(), ExitCode: -1}, st
+			}
+			res.Body.Close()
+			code := uint32(res.StatusCode)
+			st.HTTP.StatusCode = &code
+			r := probe.Result{Status: probe.Unhealthy, Reason: res.Status, ExitCode: -1}
+			if res.StatusCode >= 200 && res.StatusCode < 400 {
+				r.Status = probe.Healthy
+			}
+			return r, st
+		}
+	case mesos.CheckInfo_TCP:
+		tcp, err := probe.NewTCP(checkTarget(false, ci.TCP.Port))
+		if err != nil {
+			return nil, err
+		}
+		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
+			r := tcp.Probe(ctx)
+			st := emptyCheckStatus(ci.Type)
+			ok := r.Status == probe.Healthy
+			if r.Status != probe.Error {
+				st.TCP.Succeeded = &ok
+			}
+			return r, st
+		}
+	default:
+		return nil, fmt.Errorf("unsupported check type %s", ci.Type)
+	}
+	cfg := health.Config{FailureThreshold: 0}
+	cfg.Delay, _ = seconds("delay_seconds", ci.GetDelaySeconds())
+	cfg.Interval, _ = seconds("interval_seconds", ci.GetIntervalSeconds())
+	cfg.Timeout, _ = seconds("timeout_seconds", ci.GetTimeoutSeconds())
+	cfg.Interval = max(cfg.Interval, minInterval)
+	cfg.OnResult = func(health.Event) {
+		if st := cp.last.Load(); st != nil {
+			onResult(st)
+		}
+	}
+	return health.New(cp, cfg)
+}

@@ -1,0 +1,951 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
+	"github.com/mesos/mesos-go/api/v1/lib/executor/calls"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
+
+	"github.com/taskkit/taskkit/internal/health"
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/supervise"
+)
+
+// ErrAgentLost is returned by Run when the executor gave up on the agent:
+// the first subscription never succeeded, the connection was lost without
+// checkpointing, or it could not be restored within the recovery timeout.
+var ErrAgentLost = errors.New("lost the agent")
+
+// Input is what New needs.
+type Input struct {
+	// Config is the executor's configuration (see FromEnv).
+	Config Config
+	// Log receives the executor's logs; nil discards them. Wrap its
+	// handler with Secrets.Handler so task secrets are masked.
+	Log *slog.Logger
+	// Secrets learns the secret values of every task's environment; nil
+	// means a private set (useful only if Log does not use it).
+	Secrets *Secrets
+	// Fetcher fetches task URIs; nil means a fetcher without a cache.
+	Fetcher *mesosx.Fetcher
+}
+
+// Executor runs the tasks of one Mesos executor. Create it with New and
+// call Run once.
+type Executor struct {
+	cfg     Config
+	log     *slog.Logger
+	secrets *Secrets
+	fetcher *mesosx.Fetcher
+	calls   calls.Sender // UPDATE and MESSAGE calls
+	subs    calls.Sender // SUBSCRIBE (its own connection, closed after)
+
+	msgs   chan any      // to the event loop
+	quit   chan struct{} // closed when the event loop ends
+	runCtx context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine started by the executor
+	out    *outbox
+	curGen atomic.Int64 // the connection generation the sender serves
+
+	// Everything below is owned by the event loop.
+	conn           connState
+	gen            int64
+	connCancel     context.CancelFunc
+	started        time.Time
+	everSubscribed bool
+	disconnectedAt time.Time
+	attempts       int
+	framework      *mesos.FrameworkInfo
+	containerID    *mesos.ContainerID
+	tasks          map[string]*task
+	pending        []*pendingUpdate // unacknowledged, oldest first
+	launched       bool
+	shuttingDown   bool
+	abandon        bool      // exit once the tasks are dead, acknowledged or not
+	exitBy         time.Time // deadline of the wait for acknowledgements
+	ackWait        time.Duration
+	result         error
+	done           bool
+}
+
+type connState int
+
+const (
+	disconnected connState = iota
+	subscribing
+	subscribed
+)
+
+// pendingUpdate is an update not yet acknowledged by the agent.
+type pendingUpdate struct {
+	status  mesos.TaskStatus
+	sentGen int64 // connection it was last sent on (or included in SUBSCRIBE)
+	sentAt  time.Time
+}
+
+// Messages to the event loop.
+type (
+	evAgent struct {
+		gen int64
+		ev  *execpb.Event
+	}
+	evStreamEnded struct {
+		gen int64
+		err error
+	}
+	evSendFailed struct {
+		gen int64
+		err error
+	}
+	evReconnect struct{ gen int64 }
+	evLaunched  struct {
+		t   *task
+		p   *supervise.Process
+		err error
+	}
+	evExited struct{ t *task }
+	evHealth struct {
+		t  *task
+		ev health.Event
+	}
+	evCheck struct {
+		t  *task
+		st *mesos.CheckStatusInfo
+	}
+)
+
+// New returns an Executor for in.Config; it does nothing until Run.
+func New(in Input) *Executor {
+	cfg := in.Config.withDefaults()
+	log := in.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	secrets := in.Secrets
+	if secrets == nil {
+		secrets = NewSecrets()
+	}
+	fetcher := in.Fetcher
+	if fetcher == nil {
+		fetcher = &mesosx.Fetcher{}
+	}
+	opts := []httpcli.ConfigOpt{httpcli.Timeout(CallTimeout)}
+	if cfg.AuthToken != "" {
+		token := cfg.AuthToken
+		opts = append(opts, httpcli.WrapRoundTripper(func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				r = r.Clone(r.Context())
+				r.Header.Set("Authorization", "Bearer "+token)
+				return rt.RoundTrip(r)
+			})
+		}))
+	}
+	cli := httpcli.New(
+		httpcli.Endpoint("http://"+cfg.AgentEndpoint+"/api/v1/executor"),
+		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+		httpcli.Do(httpcli.With(opts...)),
+	)
+	callOpts := execpb.CallOptions{calls.Framework(cfg.FrameworkID), calls.Executor(cfg.ExecutorID)}
+	return &Executor{
+		cfg:     cfg,
+		log:     log,
+		secrets: secrets,
+		fetcher: fetcher,
+		calls:   calls.SenderWith(httpexec.NewSender(cli.Send), callOpts...),
+		subs:    calls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), callOpts...),
+		msgs:    make(chan any, 256),
+		quit:    make(chan struct{}),
+		out:     newOutbox(),
+		tasks:   map[string]*task{},
+		ackWait: cfg.AckWait,
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Run subscribes to the agent and runs tasks until the executor is done:
+// SHUTDOWN, no task left, or the agent lost. When ctx ends (SIGTERM), every
+// task is killed and Run returns soon after. Every task process is dead
+// when Run returns. The error is nil after a normal end, ErrAgentLost (wrapped)
+// when the agent was lost.
+func (e *Executor) Run(ctx context.Context) error {
+	e.runCtx, e.cancel = context.WithCancel(context.Background())
+	e.started = time.Now()
+	e.goOwned(e.sendLoop)
+	defer e.stop()
+	e.connect()
+
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	stopping := ctx.Done()
+	for !e.done {
+		select {
+		case m := <-e.msgs:
+			e.handle(m)
+		case <-tick.C:
+			e.housekeep(time.Now())
+		case <-stopping:
+			stopping = nil
+			e.log.Info("signalled: killing every task")
+			e.ackWait = min(e.ackWait, time.Second)
+			e.shutdown()
+		}
+		e.checkDone(time.Now())
+	}
+	return e.result
+}
+
+// stop ends every goroutine and kills any task process still alive.
+func (e *Executor) stop() {
+	for _, t := range e.tasks {
+		if t.proc != nil {
+			_ = t.proc.Kill()
+		}
+	}
+	close(e.quit)
+	e.cancel()
+	e.out.close()
+	for _, t := range e.tasks {
+		if t.proc != nil {
+			select {
+			case <-t.proc.Done():
+			case <-time.After(10 * time.Second):
+				e.log.Error("task process did not end after SIGKILL", "task", t.id(), "pid", t.proc.Pid())
+			}
+		}
+	}
+	e.wg.Wait()
+}
+
+// goOwned runs f in a goroutine the executor waits for before Run returns.
+func (e *Executor) goOwned(f func()) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
+}
+
+// post hands m to the event loop; it reports false once the loop is gone.
+func (e *Executor) post(m any) bool {
+	select {
+	case e.msgs <- m:
+		return true
+	case <-e.quit:
+		return false
+	}
+}
+
+func (e *Executor) handle(m any) {
+	switch m := m.(type) {
+	case evAgent:
+		if m.gen == e.gen {
+			e.agentEvent(m.ev)
+		}
+	case evStreamEnded:
+		if m.gen == e.gen {
+			e.lostConnection(m.err)
+		}
+	case evSendFailed:
+		if m.gen == e.gen && e.conn == subscribed {
+			// Later updates must not overtake this one: drop the
+			// connection and resend everything with SUBSCRIBE.
+			e.log.Warn("sending an update failed; re-subscribing", "error", m.err)
+			e.connCancel()
+		}
+	case evReconnect:
+		if m.gen == e.gen && e.conn == disconnected && !e.abandon {
+			e.connect()
+		}
+	case evLaunched:
+		e.launched_(m.t, m.p, m.err)
+	case evExited:
+		e.exited(m.t)
+	case evHealth:
+		e.healthResult(m.t, m.ev)
+	case evCheck:
+		e.checkResult(m.t, m.st)
+	}
+}
+
+// connect starts a new subscription carrying every unacknowledged update
+// and every launched task no update of which was acknowledged.
+func (e *Executor) connect() {
+	e.gen++
+	gen := e.gen
+	e.curGen.Store(gen)
+	e.conn = subscribing
+	now := time.Now()
+	updates := make([]execpb.Call_Update, 0, len(e.pending))
+	for _, p := range e.pending {
+		updates = append(updates, execpb.Call_Update{Status: p.status})
+		p.sentGen, p.sentAt = gen, now
+	}
+	var unacked []mesos.TaskInfo
+	for _, t := range e.tasks {
+		if t.proc != nil && !t.acked && t.live() {
+			unacked = append(unacked, t.info)
+		}
+	}
+	call := calls.Subscribe(unacked, updates)
+	ctx, cancel := context.WithCancel(e.runCtx)
+	e.connCancel = cancel
+	e.log.Debug("subscribing", "attempt", e.attempts+1, "unacknowledged_updates", len(updates), "unacknowledged_tasks", len(unacked))
+	e.goOwned(func() { e.stream(ctx, gen, call) })
+}
+
+// stream runs one subscription: it posts every event, then the end.
+func (e *Executor) stream(ctx context.Context, gen int64, call *execpb.Call) {
+	resp, err := e.subs.Send(ctx, calls.NonStreaming(call))
+	if err != nil {
+		if resp != nil {
+			resp.Close()
+		}
+		e.post(evStreamEnded{gen, fmt.Errorf("subscribing: %w", err)})
+		return
+	}
+	defer resp.Close()
+	stop := context.AfterFunc(ctx, func() { resp.Close() })
+	defer stop()
+	for {
+		var ev execpb.Event
+		if err := resp.Decode(&ev); err != nil {
+			e.post(evStreamEnded{gen, fmt.Errorf("reading events: %w", err)})
+			return
+		}
+		if !e.post(evAgent{gen, &ev}) {
+			return
+		}
+	}
+}
+
+// lostConnection decides what a closed subscription means.
+func (e *Executor) lostConnection(err error) {
+	e.conn = disconnected
+	e.connCancel()
+	now := time.Now()
+	if e.abandon {
+		return
+	}
+	switch {
+	case !e.everSubscribed:
+		if now.Sub(e.started) > e.cfg.RegistrationTimeout {
+			e.giveUp(fmt.Errorf("%w: could not subscribe within %v: %v", ErrAgentLost, e.cfg.RegistrationTimeout, err))
+			return
+		}
+	case !e.cfg.Checkpoint:
+		e.giveUp(fmt.Errorf("%w: connection closed and the framework does not checkpoint: %v", ErrAgentLost, err))
+		return
+	default:
+		if e.disconnectedAt.IsZero() {
+			e.disconnectedAt = now
+			e.log.Warn("agent connection lost; re-subscribing", "error", err, "recovery_timeout", e.cfg.RecoveryTimeout)
+		}
+		if now.Sub(e.disconnectedAt) > e.cfg.RecoveryTimeout {
+			e.giveUp(fmt.Errorf("%w: not reconnected within the recovery timeout %v: %v", ErrAgentLost, e.cfg.RecoveryTimeout, err))
+			return
+		}
+	}
+	e.attempts++
+	d := e.cfg.SubscriptionBackoffMax
+	if shift := min(e.attempts, 16); time.Duration(100*time.Millisecond)<<shift < d {
+		d = 100 * time.Millisecond << shift
+	}
+	d = time.Duration(float64(d) * (0.5 + rand.Float64()/2))
+	e.log.Debug("subscription failed; retrying", "error", err, "in", d)
+	gen := e.gen
+	time.AfterFunc(d, func() { e.post(evReconnect{gen}) })
+}
+
+// giveUp kills every task and ends the executor once they are dead.
+func (e *Executor) giveUp(err error) {
+	e.log.Error("giving up on the agent; killing every task", "error", err)
+	e.result = err
+	e.abandon = true
+	e.shutdown()
+}
+
+// housekeep resends old unacknowledged updates and enforces deadlines.
+func (e *Executor) housekeep(now time.Time) {
+	if e.conn == subscribed {
+		for _, p := range e.pending {
+			if p.sentGen == e.gen && now.Sub(p.sentAt) >= e.cfg.UpdateRetry {
+				e.send(p)
+			}
+		}
+	}
+	if e.conn == disconnected && !e.abandon && e.everSubscribed && e.cfg.Checkpoint &&
+		!e.disconnectedAt.IsZero() && now.Sub(e.disconnectedAt) > e.cfg.RecoveryTimeout {
+		e.giveUp(fmt.Errorf("%w: not reconnected within the recovery timeout %v", ErrAgentLost, e.cfg.RecoveryTimeout))
+	}
+}
+
+// checkDone ends the loop once no task is live and every update is
+// acknowledged (or AckWait has passed, or the agent is lost).
+func (e *Executor) checkDone(now time.Time) {
+	if e.done || !(e.launched || e.shuttingDown) {
+		return
+	}
+	for _, t := range e.tasks {
+		if t.live() || t.launching {
+			e.exitBy = time.Time{}
+			return
+		}
+	}
+	switch {
+	case len(e.pending) == 0:
+		e.log.Info("no task left and every update acknowledged; exiting")
+		e.done = true
+	case e.abandon:
+		e.log.Warn("exiting with unacknowledged updates", "updates", len(e.pending))
+		e.done = true
+	case e.exitBy.IsZero():
+		e.exitBy = now.Add(e.ackWait)
+	case now.After(e.exitBy):
+		e.log.Warn("acknowledgements did not come; exiting", "updates", len(e.pending), "waited", e.ackWait)
+		e.done = true
+	}
+}
+
+// agentEvent handles one event of the subscription.
+func (e *Executor) agentEvent(ev *execpb.Event) {
+	switch ev.Type {
+	case execpb.Event_SUBSCRIBED:
+		s := ev.Subscribed
+		e.conn = subscribed
+		e.everSubscribed = true
+		e.disconnectedAt = time.Time{}
+		e.attempts = 0
+		fw := s.FrameworkInfo
+		e.framework = &fw
+		if s.ContainerID != nil {
+			e.containerID = s.ContainerID
+		}
+		e.log.Info("subscribed", "agent", s.AgentInfo.GetHostname(), "framework", fw.GetName(), "container", e.containerID.GetValue())
+		// Updates made while the SUBSCRIBE was on its way go now.
+		for _, p := range e.pending {
+			if p.sentGen != e.gen {
+				e.send(p)
+			}
+		}
+	case execpb.Event_LAUNCH:
+		e.launchGroup([]mesos.TaskInfo{ev.Launch.Task})
+	case execpb.Event_LAUNCH_GROUP:
+		e.launchGroup(ev.LaunchGroup.TaskGroup.Tasks)
+	case execpb.Event_KILL:
+		k := ev.Kill
+		t := e.tasks[k.TaskID.Value]
+		switch {
+		case t == nil || !t.live():
+			e.log.Warn("ignoring KILL of a task that is not running", "task", k.TaskID.Value)
+		case t.killing:
+			e.log.Info("ignoring KILL of a task being killed", "task", t.id())
+		default:
+			e.kill(t, k.KillPolicy, "KILL")
+		}
+	case execpb.Event_ACKNOWLEDGED:
+		e.acknowledged(ev.Acknowledged.TaskID.Value, ev.Acknowledged.UUID)
+	case execpb.Event_MESSAGE:
+		e.log.Info("message from the framework (ignored)", "bytes", len(ev.Message.Data))
+	case execpb.Event_SHUTDOWN:
+		e.log.Info("SHUTDOWN: killing every task")
+		e.shutdown()
+	case execpb.Event_ERROR:
+		e.log.Error("error from the agent", "message", ev.Error.Message)
+	case execpb.Event_HEARTBEAT:
+		e.log.Debug("heartbeat")
+	default:
+		e.log.Warn("ignoring an unknown event", "type", ev.Type.String())
+	}
+}
+
+func (e *Executor) acknowledged(taskID string, uuid []byte) {
+	key := string(uuid)
+	for i, p := range e.pending {
+		if string(p.status.UUID) != key {
+			continue
+		}
+		e.pending = append(e.pending[:i:i], e.pending[i+1:]...)
+		if t := e.tasks[taskID]; t != nil {
+			t.acked = true
+			if t.terminal && !e.hasPending(taskID) {
+				delete(e.tasks, taskID)
+			}
+		}
+		return
+	}
+	e.log.Debug("acknowledgement of an unknown update", "task", taskID, "uuid", mesosx.UUIDString(uuid))
+}
+
+func (e *Executor) hasPending(taskID string) bool {
+	for _, p := range e.pending {
+		if p.status.TaskID.Value == taskID {
+			return true
+		}
+	}
+	return false
+}
+
+// shutdown kills every task; the executor exits once they are gone.
+func (e *Executor) shutdown() {
+	if e.shuttingDown {
+		return
+	}
+	e.shuttingDown = true
+	for _, t := range e.tasks {
+		if t.live() && !t.killing {
+			e.kill(t, nil, "shutdown")
+		}
+	}
+}
+
+// launchGroup takes a LAUNCH_GROUP (or a LAUNCH as a group of one).
+func (e *Executor) launchGroup(infos []mesos.TaskInfo) {
+	e.launched = true
+	if e.shuttingDown {
+		e.log.Warn("ignoring a launch while shutting down", "tasks", len(infos))
+		return
+	}
+	g := &group{}
+	var invalid error
+	for i := range infos {
+		ti := &infos[i]
+		if old := e.tasks[ti.TaskID.Value]; old != nil && old.live() {
+			e.log.Error("ignoring a launch of a task that is already running", "task", ti.TaskID.Value)
+			continue
+		}
+		t := &task{info: *ti, group: g, essential: isEssential(ti)}
+		t.container = mesos.ContainerID{Value: mesosx.NewID(), Parent: e.containerID}
+		if ti.Check != nil {
+			typ := ti.Check.Type
+			t.checkType = &typ
+		}
+		g.tasks = append(g.tasks, t)
+		e.tasks[t.id()] = t
+		if err := validateTask(ti); err != nil && invalid == nil {
+			invalid = fmt.Errorf("task '%s': %w", t.id(), err)
+		}
+	}
+	if invalid != nil {
+		// Like the Mesos master, an invalid task fails its whole group.
+		for _, t := range g.tasks {
+			reason, msg := mesos.REASON_TASK_GROUP_INVALID, "Task group is invalid: "+invalid.Error()
+			if err := validateTask(&t.info); err != nil {
+				reason, msg = mesos.REASON_TASK_INVALID, "Task is invalid: "+err.Error()
+			}
+			e.finish(t, mesos.TASK_ERROR, &reason, msg)
+		}
+		return
+	}
+	for _, t := range g.tasks {
+		e.startTask(t)
+	}
+}
+
+// validateTask rejects what Mesos' master would: invalid checks.
+func validateTask(ti *mesos.TaskInfo) error {
+	var errs []error
+	if ti.HealthCheck != nil {
+		if err := ValidateHealthCheck(ti.HealthCheck); err != nil {
+			errs = append(errs, fmt.Errorf("invalid health check: %w", err))
+		}
+	}
+	if ti.Check != nil {
+		if err := ValidateCheck(ti.Check); err != nil {
+			errs = append(errs, fmt.Errorf("invalid check: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startTask sends TASK_STARTING and launches the task in a goroutine:
+// sandbox, URIs, process.
+func (e *Executor) startTask(t *task) {
+	t.dir = filepath.Join(e.cfg.Sandbox, TasksDir, t.id())
+	t.env = taskEnv(&t.info, t.dir, e.cfg.ContainerIP, allocationRole(&t.info, e.framework))
+	e.secrets.LearnEnv(t.env)
+	for _, v := range secretValues(t.info.Command) {
+		e.secrets.LearnValue(v)
+	}
+	e.update(t, e.newStatus(t, mesos.TASK_STARTING, nil, ""))
+	t.launching = true
+	info, dir, env := t.info, t.dir, t.env
+	e.log.Info("launching task", "task", t.id(), "command", info.Command.GetValue(), "uris", len(info.Command.GetURIs()), "essential", t.essential)
+	e.goOwned(func() {
+		p, err := e.spawnTask(&info, dir, env)
+		if !e.post(evLaunched{t, p, err}) && p != nil {
+			_ = p.Kill()
+			<-p.Done()
+		}
+	})
+}
+
+// spawnTask prepares a task's sandbox and starts its process. It runs
+// outside the event loop and touches nothing shared.
+func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*supervise.Process, error) {
+	if err := validTaskDir(ti.TaskID.Value); err != nil {
+		return nil, err
+	}
+	if ti.Container != nil && (ti.Container.Type == nil || *ti.Container.Type != mesos.ContainerInfo_MESOS || ti.Container.Mesos != nil && ti.Container.Mesos.Image != nil) {
+		return nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
+	}
+	if err := mkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("creating the task sandbox: %w", err)
+	}
+	if ti.Command != nil && len(ti.Command.URIs) > 0 {
+		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, dir); err != nil {
+			return nil, fmt.Errorf("fetching URIs: %w", err)
+		}
+	}
+	spec, err := commandSpec(ti.Command, env, dir)
+	if err != nil {
+		return nil, err
+	}
+	stdout, stderr, err := openLogs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the task's stdout and stderr: %w", err)
+	}
+	defer stdout.Close()
+	defer stderr.Close()
+	spec.Stdout, spec.Stderr = stdout, stderr
+	spec.ParentDeathSignal = parentDeath
+	return supervise.Start(spec)
+}
+
+// launched_ handles the end of a task's launch.
+func (e *Executor) launched_(t *task, p *supervise.Process, err error) {
+	t.launching = false
+	if err != nil {
+		if t.killing {
+			e.finish(t, mesos.TASK_KILLED, nil, "Task killed before it started")
+			return
+		}
+		reason := mesos.REASON_CONTAINER_LAUNCH_FAILED
+		e.log.Error("task launch failed", "task", t.id(), "error", err)
+		e.finish(t, mesos.TASK_FAILED, &reason, "Failed to launch task: "+err.Error())
+		return
+	}
+	t.proc = p
+	e.goOwned(func() {
+		<-p.Done()
+		e.post(evExited{t})
+	})
+	if t.killing {
+		p.Terminate(t.killGrace)
+		return
+	}
+	e.log.Info("task running", "task", t.id(), "pid", p.Pid())
+	e.update(t, e.newStatus(t, mesos.TASK_RUNNING, nil, ""))
+	e.startChecks(t)
+}
+
+// exited turns a task's end into its terminal update.
+func (e *Executor) exited(t *task) {
+	e.stopChecks(t)
+	st := t.proc.Status()
+	state := mesos.TASK_FAILED
+	switch {
+	case t.killing:
+		state = mesos.TASK_KILLED
+	case st.Signal == 0 && st.Code == 0:
+		state = mesos.TASK_FINISHED
+	}
+	msg := exitMessage(st)
+	e.log.Info("task ended", "task", t.id(), "state", state.String(), "status", st.String())
+	e.finish(t, state, nil, msg)
+}
+
+// finish sends a task's terminal update and applies the group rule: a
+// task ending FAILED or KILLED kills the rest of its group, unless it is
+// not essential.
+func (e *Executor) finish(t *task, state mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string) {
+	if t.terminal {
+		return
+	}
+	t.terminal = true
+	st := e.newStatus(t, state, reason, msg)
+	if t.unhealthy {
+		f := false
+		st.Healthy = &f
+	}
+	e.update(t, st)
+	if state != mesos.TASK_FAILED && state != mesos.TASK_KILLED {
+		return
+	}
+	g := t.group
+	if !t.essential || g.killing || e.shuttingDown {
+		return
+	}
+	g.killing = true
+	for _, s := range g.tasks {
+		if s != t && s.live() && !s.killing {
+			e.log.Info("killing the task's group", "task", s.id(), "because", t.id())
+			e.kill(s, nil, "group")
+		}
+	}
+}
+
+// kill stops a task: TASK_KILLING if the framework wants it, SIGTERM to
+// its process group, SIGKILL after the grace period.
+func (e *Executor) kill(t *task, policy *mesos.KillPolicy, why string) {
+	if !t.live() || t.killing {
+		return
+	}
+	t.killing = true
+	t.killGrace = killGrace(policy, t.info.KillPolicy)
+	e.stopChecks(t)
+	e.log.Info("killing task", "task", t.id(), "why", why, "grace", t.killGrace)
+	if e.hasCapability(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) && (t.proc != nil || t.launching) {
+		e.update(t, e.newStatus(t, mesos.TASK_KILLING, nil, ""))
+	}
+	if t.proc != nil {
+		t.proc.Terminate(t.killGrace)
+	}
+}
+
+func (e *Executor) hasCapability(c mesos.FrameworkInfo_Capability_Type) bool {
+	if e.framework == nil {
+		return false
+	}
+	for _, x := range e.framework.Capabilities {
+		if x.Type == c {
+			return true
+		}
+	}
+	return false
+}
+
+// startChecks starts the task's health check and check, if any.
+func (e *Executor) startChecks(t *task) {
+	if t.info.HealthCheck == nil && t.info.Check == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(e.runCtx)
+	t.stopChecks = cancel
+	if hc := t.info.HealthCheck; hc != nil {
+		c, err := healthChecker(hc, t.env, t.dir, func(ev health.Event) { e.post(evHealth{t, ev}) })
+		if err != nil {
+			e.log.Error("cannot run the health check", "task", t.id(), "error", err)
+		} else {
+			e.goOwned(func() { _ = c.Run(ctx) })
+		}
+	}
+	if ci := t.info.Check; ci != nil {
+		c, err := checkChecker(ci, t.env, t.dir, func(st *mesos.CheckStatusInfo) { e.post(evCheck{t, st}) })
+		if err != nil {
+			e.log.Error("cannot run the check", "task", t.id(), "error", err)
+		} else {
+			e.goOwned(func() { _ = c.Run(ctx) })
+		}
+	}
+}
+
+func (e *Executor) stopChecks(t *task) {
+	if t.stopChecks != nil {
+		t.stopChecks()
+		t.stopChecks = nil
+	}
+}
+
+// healthResult reports health transitions as Mesos does: healthy=false on
+// every counted failure, healthy=true on the first success and the first
+// after failures, and a kill at the threshold.
+func (e *Executor) healthResult(t *task, ev health.Event) {
+	if !t.live() || t.killing || t.proc == nil || t.last == nil {
+		return
+	}
+	c := ev.Check
+	switch {
+	case c.Passed():
+		if ev.From == health.Healthy {
+			return
+		}
+		e.log.Info("task healthy", "task", t.id())
+		e.update(t, e.derived(t, mesos.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, func(st *mesos.TaskStatus) {
+			ok := true
+			st.Healthy = &ok
+		}))
+	case c.Counted:
+		e.log.Warn("health check failed", "task", t.id(), "consecutive_failures", ev.Status.ConsecutiveFailures, "reason", c.Reason)
+		e.update(t, e.derived(t, mesos.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, func(st *mesos.TaskStatus) {
+			bad := false
+			st.Healthy = &bad
+		}))
+		if ev.To == health.Failed {
+			t.unhealthy = true
+			e.kill(t, nil, "health check")
+		}
+	}
+}
+
+// checkResult reports a check result that differs from the previous one.
+func (e *Executor) checkResult(t *task, cs *mesos.CheckStatusInfo) {
+	if !t.live() || t.killing || t.proc == nil || t.last == nil {
+		return
+	}
+	if t.last.CheckStatus != nil && t.last.CheckStatus.Equal(cs) {
+		return
+	}
+	e.log.Info("check status changed", "task", t.id(), "check_status", cs.String())
+	e.update(t, e.derived(t, mesos.REASON_TASK_CHECK_STATUS_UPDATED, func(st *mesos.TaskStatus) {
+		st.CheckStatus = cs
+	}))
+}
+
+// newStatus is a fresh update of t: new uuid, SOURCE_EXECUTOR, the
+// container status, and an empty check_status if the task has a check.
+func (e *Executor) newStatus(t *task, state mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string) mesos.TaskStatus {
+	src := mesos.SOURCE_EXECUTOR
+	eid := mesos.ExecutorID{Value: e.cfg.ExecutorID}
+	ts := float64(time.Now().UnixNano()) / 1e9
+	cid := t.container
+	ip := e.cfg.ContainerIP
+	st := mesos.TaskStatus{
+		TaskID:     t.info.TaskID,
+		State:      &state,
+		Source:     &src,
+		ExecutorID: &eid,
+		UUID:       mesosx.NewUUID(),
+		Timestamp:  &ts,
+		Reason:     reason,
+		ContainerStatus: &mesos.ContainerStatus{
+			ContainerID:  &cid,
+			NetworkInfos: []mesos.NetworkInfo{{IPAddresses: []mesos.NetworkInfo_IPAddress{{IPAddress: &ip}}}},
+		},
+	}
+	if t.proc != nil {
+		pid := uint32(t.proc.Pid())
+		st.ContainerStatus.ExecutorPID = &pid
+	}
+	if msg != "" {
+		st.Message = &msg
+	}
+	if t.checkType != nil {
+		st.CheckStatus = emptyCheckStatus(*t.checkType)
+	}
+	return st
+}
+
+// derived is the task's latest update with a new uuid, timestamp and
+// reason, changed by f (health and check updates, as Mesos builds them).
+func (e *Executor) derived(t *task, reason mesos.TaskStatus_Reason, f func(*mesos.TaskStatus)) mesos.TaskStatus {
+	st := *t.last
+	st.UUID = mesosx.NewUUID()
+	ts := float64(time.Now().UnixNano()) / 1e9
+	st.Timestamp = &ts
+	st.Reason = &reason
+	f(&st)
+	return st
+}
+
+// update records st as unacknowledged and sends it if subscribed.
+func (e *Executor) update(t *task, st mesos.TaskStatus) {
+	t.last = &st
+	p := &pendingUpdate{status: st}
+	e.pending = append(e.pending, p)
+	e.log.Debug("status update", "task", t.id(), "state", st.GetState().String(), "uuid", mesosx.UUIDString(st.UUID))
+	if e.conn == subscribed {
+		e.send(p)
+	}
+}
+
+func (e *Executor) send(p *pendingUpdate) {
+	p.sentGen, p.sentAt = e.gen, time.Now()
+	e.out.push(outItem{gen: e.gen, call: calls.Update(p.status)})
+}
+
+// sendLoop posts queued calls in order. After a failure it drops the rest
+// of that connection's calls: the event loop re-subscribes with them.
+func (e *Executor) sendLoop() {
+	var failed int64
+	for {
+		item, ok := e.out.pop()
+		if !ok {
+			return
+		}
+		if item.gen != e.curGen.Load() || item.gen <= failed {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(e.runCtx, CallTimeout)
+		resp, err := e.calls.Send(ctx, calls.NonStreaming(item.call))
+		if resp != nil {
+			resp.Close()
+		}
+		cancel()
+		if err != nil {
+			failed = item.gen
+			e.post(evSendFailed{item.gen, err})
+		}
+	}
+}
+
+// outItem is a call to send on connection gen.
+type outItem struct {
+	gen  int64
+	call *execpb.Call
+}
+
+// outbox is the unbounded FIFO between the event loop and sendLoop.
+type outbox struct {
+	mu     sync.Mutex
+	q      []outItem
+	wake   chan struct{}
+	closed bool
+}
+
+func newOutbox() *outbox { return &outbox{wake: make(chan struct{}, 1)} }
+
+func (o *outbox) push(it outItem) {
+	o.mu.Lock()
+	o.q = append(o.q, it)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbox) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop waits for the next item; false once closed.
+func (o *outbox) pop() (outItem, bool) {
+	for {
+		o.mu.Lock()
+		if o.closed {
+			o.mu.Unlock()
+			return outItem{}, false
+		}
+		if len(o.q) > 0 {
+			it := o.q[0]
+			o.q = o.q[1:]
+			o.mu.Unlock()
+			return it, true
+		}
+		o.mu.Unlock()
+		<-o.wake
+	}
+}

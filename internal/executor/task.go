@@ -1,0 +1,293 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/supervise"
+)
+
+// EssentialLabel is the TaskInfo label that marks a task whose failure
+// must not kill the rest of its group: essential=false (the DC/OS SDK's
+// `essential: false`).
+const EssentialLabel = "essential"
+
+// defaultPath is a task's PATH when its environment has none, as the Mesos
+// containerizer sets it.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// TasksDir is the directory of task sandboxes under the executor sandbox:
+// each task runs in TasksDir/<task-id>, with its stdout and stderr there.
+const TasksDir = "tasks"
+
+// task is the executor's record of one task. It is owned by the event
+// loop; the goroutines around it (launch, wait, checks) only post messages.
+type task struct {
+	info      mesos.TaskInfo
+	group     *group
+	essential bool
+	dir       string
+	env       []string
+	container mesos.ContainerID
+
+	proc      *supervise.Process // nil until started
+	launching bool               // the launch goroutine has not reported yet
+	killing   bool               // KILL, SHUTDOWN, group rule or health threshold
+	killGrace time.Duration      // grace of the pending kill
+	unhealthy bool               // killed for failing its health check
+	terminal  bool               // a terminal update was sent
+	acked     bool               // the agent acknowledged one of its updates
+
+	last        *mesos.TaskStatus // latest update, the base of health and check updates
+	checkType   *mesos.CheckInfo_Type
+	stopChecks  context.CancelFunc
+	checksEnded chan struct{}
+}
+
+// group is a LAUNCH_GROUP's tasks: one failing kills the others.
+type group struct {
+	tasks   []*task
+	killing bool
+}
+
+func (t *task) id() string { return t.info.TaskID.Value }
+
+// live reports whether the task has not reached a terminal state.
+func (t *task) live() bool { return !t.terminal }
+
+// isEssential reads the essential label; anything but "false" is essential.
+func isEssential(ti *mesos.TaskInfo) bool {
+	if ti.Labels == nil {
+		return true
+	}
+	for _, l := range ti.Labels.Labels {
+		if l.Key == EssentialLabel && strings.EqualFold(strings.TrimSpace(l.GetValue()), "false") {
+			return false
+		}
+	}
+	return true
+}
+
+// killGrace picks the grace period: the KILL's policy, else the task's,
+// else DefaultKillGrace.
+func killGrace(policies ...*mesos.KillPolicy) time.Duration {
+	for _, p := range policies {
+		if p != nil && p.GracePeriod != nil {
+			return max(time.Duration(p.GracePeriod.Nanoseconds), 0)
+		}
+	}
+	return DefaultKillGrace
+}
+
+// validTaskDir rejects task IDs that are not a single path element.
+func validTaskDir(id string) error {
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
+		return fmt.Errorf("task ID %q cannot name a sandbox directory", id)
+	}
+	return nil
+}
+
+// commandEnv is the environment a CommandInfo defines (plain values and
+// secret values given inline).
+func commandEnv(ci *mesos.CommandInfo) []string {
+	if ci == nil || ci.Environment == nil {
+		return nil
+	}
+	var env []string
+	for _, v := range ci.Environment.Variables {
+		switch {
+		case v.Value != nil:
+			env = append(env, v.Name+"="+*v.Value)
+		case v.Secret != nil && v.Secret.Value != nil:
+			env = append(env, v.Name+"="+string(v.Secret.Value.Data))
+		}
+	}
+	return env
+}
+
+// secretValues lists the values of a CommandInfo's SECRET variables, which
+// are secret whatever their names.
+func secretValues(ci *mesos.CommandInfo) []string {
+	if ci == nil || ci.Environment == nil {
+		return nil
+	}
+	var out []string
+	for _, v := range ci.Environment.Variables {
+		if v.Secret != nil && v.Secret.Value != nil {
+			out = append(out, string(v.Secret.Value.Data))
+		}
+	}
+	return out
+}
+
+// mergeEnv returns base with over's entries replacing those of the same
+// key, in base's order followed by new keys.
+func mergeEnv(base, over []string) []string {
+	if len(over) == 0 {
+		return base
+	}
+	idx := map[string]int{}
+	out := make([]string, 0, len(base)+len(over))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+// allocationRole is the role the task's resources were allocated to.
+func allocationRole(ti *mesos.TaskInfo, fw *mesos.FrameworkInfo) string {
+	for _, r := range ti.Resources {
+		if r.AllocationInfo != nil && r.AllocationInfo.Role != nil {
+			return *r.AllocationInfo.Role
+		}
+	}
+	for _, r := range ti.Resources {
+		if r.Role != nil && *r.Role != "" {
+			return *r.Role
+		}
+	}
+	if fw != nil {
+		if roles := fw.GetRoles(); len(roles) > 0 {
+			return roles[0]
+		}
+		if r := fw.GetRole(); r != "" {
+			return r
+		}
+	}
+	return "*"
+}
+
+// taskEnv is a task's environment: its CommandInfo's variables plus
+// MESOS_SANDBOX, MESOS_CONTAINER_IP and MESOS_ALLOCATION_ROLE (and a
+// default PATH when it has none).
+func taskEnv(ti *mesos.TaskInfo, dir, containerIP, role string) []string {
+	env := mergeEnv([]string{"PATH=" + defaultPath}, commandEnv(ti.Command))
+	return mergeEnv(env, []string{
+		"MESOS_SANDBOX=" + dir,
+		"MESOS_CONTAINER_IP=" + containerIP,
+		"MESOS_ALLOCATION_ROLE=" + role,
+	})
+}
+
+// lookEnv returns the value of key in env.
+func lookEnv(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// commandSpec is how a task's CommandInfo runs: `/bin/sh -c value` when
+// shell (the default), else value exec'd with arguments (argv[0]
+// included), found on the task's PATH.
+func commandSpec(ci *mesos.CommandInfo, env []string, dir string) (supervise.Spec, error) {
+	if ci == nil {
+		return supervise.Spec{}, errors.New("task has no command")
+	}
+	if ci.Shell == nil || *ci.Shell {
+		if ci.GetValue() == "" {
+			return supervise.Spec{}, errors.New("shell command has no value")
+		}
+		return supervise.Spec{Path: "/bin/sh", Args: []string{"sh", "-c", ci.GetValue()}, Env: env, Dir: dir}, nil
+	}
+	value := ci.GetValue()
+	if value == "" {
+		return supervise.Spec{}, errors.New("command has no value")
+	}
+	path, err := lookPath(value, lookEnv(env, "PATH"), dir)
+	if err != nil {
+		return supervise.Spec{}, err
+	}
+	args := ci.Arguments
+	if len(args) == 0 {
+		args = []string{value}
+	}
+	return supervise.Spec{Path: path, Args: args, Env: env, Dir: dir}, nil
+}
+
+// lookPath finds an executable as execvp would, with the task's PATH;
+// relative paths with a slash are relative to the task's directory.
+func lookPath(file, pathEnv, dir string) (string, error) {
+	isExec := func(p string) bool {
+		st, err := os.Stat(p)
+		return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+	}
+	if strings.Contains(file, "/") {
+		p := file
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if !isExec(p) {
+			return "", fmt.Errorf("%s: not an executable file", file)
+		}
+		return p, nil
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = dir
+		} else if !filepath.IsAbs(d) {
+			d = filepath.Join(dir, d)
+		}
+		if p := filepath.Join(d, file); isExec(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: executable file not found in PATH", file)
+}
+
+// exitMessage describes how a task's process ended, as Mesos words it.
+func exitMessage(st supervise.Status) string {
+	if st.Signal != 0 {
+		name := st.Signal.String()
+		if name != "" {
+			name = strings.ToUpper(name[:1]) + name[1:]
+		}
+		return "Command terminated with signal " + name
+	}
+	return fmt.Sprintf("Command exited with status %d", st.Code)
+}
+
+// openLogs opens (appending) the stdout and stderr files of a task.
+func openLogs(dir string) (stdout, stderr *os.File, err error) {
+	stdout, err = os.OpenFile(filepath.Join(dir, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	stderr, err = os.OpenFile(filepath.Join(dir, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		stdout.Close()
+		return nil, nil, err
+	}
+	return stdout, stderr, nil
+}
+
+// parentDeath is the signal every task process gets if the executor dies.
+const parentDeath = syscall.SIGKILL
+
+// mkdirAll creates a task sandbox (and the tasks directory above it).
+func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
