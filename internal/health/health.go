@@ -224,8 +224,13 @@ func New(p probe.Prober, cfg Config) (*Checker, error) {
 	return &Checker{prober: p, cfg: cfg, clock: clk}, nil
 }
 
-// Config returns the checker's configuration.
-func (c *Checker) Config() Config { return c.cfg }
+// Config returns the checker's configuration (with Start set once Run has
+// started).
+func (c *Checker) Config() Config {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cfg
+}
 
 // Status returns the current state; it never starts a check.
 func (c *Checker) Status() Status {

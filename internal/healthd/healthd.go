@@ -142,6 +142,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return ExitUsage, fmt.Errorf("--listen: %w", err)
 		}
+		defer ln.Close() // Serve closes it too; this covers the early returns
 	}
 
 	var wg sync.WaitGroup // every goroutine Run starts; each ends with ctx
@@ -253,7 +254,8 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 // the exit code.
 func loop(ctx context.Context, cfg Config, log *slog.Logger, sigs <-chan os.Signal, failed <-chan health.Event,
 	proc *supervise.Process, procDone <-chan struct{}, rep *healthreport.Reporter, stopChecks context.CancelFunc) (int, error) {
-	unhealthy := false
+	unhealthy := false // stopping the command because of the health check
+	stopping := false  // a terminating signal was forwarded
 	ctxDone := ctx.Done()
 	for {
 		select {
@@ -272,12 +274,16 @@ func loop(ctx context.Context, cfg Config, log *slog.Logger, sigs <-chan os.Sign
 			if err := proc.Signal(s); err != nil && !errors.Is(err, supervise.ErrDone) {
 				log.Warn("cannot forward signal", "signal", s.String(), "err", err)
 			}
-			if terminating && !unhealthy {
+			if terminating && !unhealthy && !stopping {
+				stopping = true
 				stopChecks()
 				rep.SetStopping("signal " + s.String())
 			}
 
 		case e := <-failed:
+			if stopping {
+				continue // a shutdown in progress is not turned into a health kill
+			}
 			reason := cfg.Redactor.String(e.Check.Reason)
 			if proc == nil {
 				if cfg.ExitOnFailure {
@@ -310,6 +316,7 @@ func loop(ctx context.Context, cfg Config, log *slog.Logger, sigs <-chan os.Sign
 			if proc == nil {
 				return ExitOK, nil
 			}
+			stopping = true
 			stopChecks()
 			rep.SetStopping("healthd stopping")
 			proc.Terminate(cfg.KillGrace)

@@ -147,7 +147,8 @@ func (r *Reporter) SetProcess(pid int, started time.Time) {
 	r.markDirty()
 }
 
-// SetStopping records why healthd is stopping the command.
+// SetStopping records why healthd is stopping the command (or itself); from
+// then on Ready is false.
 func (r *Reporter) SetStopping(why string) {
 	r.mu.Lock()
 	if r.proc != nil {
@@ -187,10 +188,17 @@ func (r *Reporter) Healthy() bool {
 	return r.stopped == "" && (r.proc == nil || r.proc.Running)
 }
 
-// Ready reports what GET /ready answers: the readiness check has passed (and,
-// without latching, not failed since), or there is no readiness check and
-// Healthy holds.
+// Ready reports what GET /ready answers: false while the command is being
+// stopped (so load balancers drain it); otherwise the readiness check has
+// passed (and, without latching, not failed since), or there is no readiness
+// check and Healthy holds.
 func (r *Reporter) Ready() bool {
+	r.mu.Lock()
+	stopping := r.stopped != ""
+	r.mu.Unlock()
+	if stopping {
+		return false
+	}
 	if r.opts.Readiness != nil {
 		return r.opts.Readiness.Status().Passed
 	}

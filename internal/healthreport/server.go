@@ -37,6 +37,7 @@ func (r *Reporter) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	sem := make(chan struct{}, maxConns)
+	var backoff time.Duration
 	for {
 		select {
 		case sem <- struct{}{}:
@@ -49,18 +50,34 @@ func (r *Reporter) Serve(ctx context.Context, ln net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accepting: %w", err)
 			}
-			return fmt.Errorf("accepting: %w", err)
+			// EMFILE and friends pass; back off instead of giving up.
+			if backoff = min(max(2*backoff, 5*time.Millisecond), time.Second); !sleepCtx(ctx, backoff) {
+				return nil
+			}
+			continue
 		}
+		backoff = 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			r.serveConn(conn)
 		}()
+	}
+}
+
+// sleepCtx waits d; it reports false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
