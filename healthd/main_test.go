@@ -271,6 +271,24 @@ func TestSIGTERMReachesCommand(t *testing.T) {
 	waitFor(t, "grandchild to be gone", func() bool { return gone(gc) })
 }
 
+// A command shutting down after SIGTERM is not killed as unhealthy, even
+// though its health check fails while it does.
+func TestShutdownIsNotAHealthKill(t *testing.T) {
+	dir := t.TempDir()
+	script := `trap 'touch fail; sleep 1; exit 7' TERM; echo $$ > pid; while :; do sleep 0.05; done`
+	p := startHealthd(t, nil, "--delay", "0", "--grace-period", "0", "--interval", "0.02", "--max-consecutive-failures", "2",
+		"--kill-grace-period", "0.1", "--cmd", "test ! -e "+dir+"/fail", "--", "sh", "-c", "cd "+dir+" && "+script)
+	readPid(t, filepath.Join(dir, "pid"))
+	p.waitLog("healthy")
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(); code != 7 {
+		t.Fatalf("exit code %d, want the command's own 7", code)
+	}
+	if strings.Contains(p.stderr.String(), "stopping the command") {
+		t.Fatal("the shutdown was turned into a health kill")
+	}
+}
+
 func TestEveryForwardedSignalReachesCommand(t *testing.T) {
 	dir := t.TempDir()
 	sigs := []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT, syscall.SIGQUIT}
@@ -322,6 +340,31 @@ func TestReapsOrphans(t *testing.T) {
 	}
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit code %d", code)
+	}
+}
+
+// As PID 1 of a new pid namespace (no subreaper needed), healthd reaps the
+// orphans it inherits: the command sees the orphan's /proc entry vanish.
+func TestReapsOrphansAsPID1(t *testing.T) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare not installed")
+	}
+	if out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", "true").CombinedOutput(); err != nil {
+		t.Skipf("cannot create a pid namespace: %v %s", err, out)
+	}
+	script := `(sleep 0.1 & echo $! > /tmp/orphan.$$); o=$(cat /tmp/orphan.$$); rm -f /tmp/orphan.$$
+		i=0; while [ $i -lt 600 ]; do [ -e /proc/$o ] || exit 0; sleep 0.05; i=$((i+1)); done; exit 9`
+	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", os.Args[0], "--log-format", "json", "--", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), asMainEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = patience
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d (9: the orphan stayed a zombie):\n%s", code, out)
+	}
+	if !strings.Contains(string(out), `"pid":1,`) {
+		t.Fatalf("healthd was not PID 1:\n%s", out)
 	}
 }
 

@@ -123,6 +123,13 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, Forwarded...)
 	defer signal.Stop(sigs)
+	// A closed stdout or stderr (a log pipe whose reader died) must not kill
+	// healthd, and with it the command: with SIGPIPE caught, writes fail with
+	// EPIPE instead. Caught signals are reset on exec, so children still get
+	// the default action.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 
 	var path string
 	if supervising {
