@@ -1,0 +1,99 @@
+// Command hello-world deploys examples/hello-world/svc.yml with
+// scheduler-lite on a local testenv cluster, with nothing to set up but Go:
+// it builds bootstrap, healthd, tlsprov, the executor and the example's
+// server, packs the server and its check script into hello-world.tar.gz
+// (served as an artifact the pods fetch), runs the deploy to COMPLETE,
+// prints the plan and the service's health, and stops, leaving nothing
+// running.
+//
+//	go run ./examples/hello-world                 # deploy, show, stop
+//	go run ./examples/hello-world --keep-running  # ... and keep serving until Ctrl-C
+//
+// Other arguments are passed to scheduler-lite (e.g. --local-agents 5).
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+
+	"github.com/taskkit/taskkit/internal/schedulerlite"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	_, file, _, _ := runtime.Caller(0)
+	exdir := filepath.Dir(file)
+	root, err := schedulerlite.SourceRoot()
+	if err != nil {
+		root = filepath.Join(exdir, "..", "..")
+	}
+	tmp, err := os.MkdirTemp("", "hello-world-artifacts-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hello-world:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintln(os.Stderr, "hello-world: building bootstrap, healthd, tlsprov, executor and server ...")
+	if err := schedulerlite.Build(context.Background(), root, tmp, []string{"server=./examples/hello-world/server"}); err != nil {
+		fmt.Fprintln(os.Stderr, "hello-world:", err)
+		return 1
+	}
+	if err := pack(filepath.Join(tmp, "hello-world.tar.gz"), map[string]string{
+		"server":   filepath.Join(tmp, "server"),
+		"check-up": filepath.Join(exdir, "scripts", "check-up"),
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, "hello-world:", err)
+		return 1
+	}
+	args := os.Args[1:]
+	keep := slices.Contains(args, "--keep-running")
+	args = slices.DeleteFunc(args, func(a string) bool { return a == "--keep-running" })
+	full := []string{"scheduler-lite", "--master", "local", "--artifacts-dir", tmp}
+	if !keep {
+		full = append(full, "--exit-after-deploy", "--deploy-timeout", "3m")
+	}
+	full = append(full, args...)
+	full = append(full, filepath.Join(exdir, "svc.yml"))
+	return schedulerlite.Run(context.Background(), full, os.Stdout, os.Stderr)
+}
+
+// pack writes a tar.gz of files (archive name → path), keeping their modes.
+func pack(dest string, files map[string]string) error {
+	f, err := os.Create(dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	for _, name := range []string{"server", "check-up"} {
+		b, err := os.ReadFile(files[name])
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(files[name])
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: int64(st.Mode().Perm() | 0o755), Size: int64(len(b))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}

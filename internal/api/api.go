@@ -1,0 +1,293 @@
+// Package api is scheduler-lite's HTTP API (JSON), with the DC/OS SDK's
+// paths and status codes (../../shared/research/dcos-sdk-inventory.md §3):
+//
+//	GET  /v1/plans                          plan names
+//	GET  /v1/plans/{plan}                   200 complete, 202 in progress, 417 errors
+//	POST /v1/plans/{plan}/{start|stop|interrupt|continue|restart}[?phase=]
+//	                                        200 {"message"}, 208 no-op, 404 unknown
+//	GET  /v1/pod                            pod instance names
+//	GET  /v1/pod/{name}/status              tasks and their states
+//	GET  /v1/pod/{name}/info                TaskInfos and statuses, secrets masked
+//	POST /v1/pod/{name}/{restart|replace}   {"pod","tasks"}
+//	GET  /v1/state/frameworkId              ["id"]
+//	GET  /v1/endpoints[/{name}]             advertised ports
+//	GET  /v1/health                         {"value":code}, HTTP status = code
+//	GET  /v1/metrics, /v1/metrics/prometheus
+//	GET  /v1/artifacts/template/{cfg}/{pod}/{task}/{name}   a config template
+//	GET  /v1/artifacts/bin/{name}           a toolkit binary (bootstrap, healthd, ...)
+//	GET  /                                  a small status page
+//
+// Errors are JSON {"message": "..."} with 400, 404 or 405 as fits.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/scheduler"
+)
+
+// Server serves the API of one scheduler.
+type Server struct {
+	// Sched is the scheduler the API reads and commands.
+	Sched *scheduler.Scheduler
+	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/.
+	ArtifactsDir string
+	// Logger receives request errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Handler returns the API's handler.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/plans", s.plans)
+	mux.HandleFunc("GET /v1/plans/{plan}", s.planGet)
+	mux.HandleFunc("POST /v1/plans/{plan}/{cmd}", s.planCmd)
+	mux.HandleFunc("GET /v1/pod", s.pods)
+	mux.HandleFunc("GET /v1/pod/{name}/status", s.podStatus)
+	mux.HandleFunc("GET /v1/pod/{name}/info", s.podInfo)
+	mux.HandleFunc("POST /v1/pod/{name}/{cmd}", s.podCmd)
+	mux.HandleFunc("GET /v1/state/frameworkId", s.frameworkID)
+	mux.HandleFunc("GET /v1/endpoints", s.endpoints)
+	mux.HandleFunc("GET /v1/endpoints/{name}", s.endpoint)
+	mux.HandleFunc("GET /v1/health", s.health)
+	mux.HandleFunc("GET /v1/metrics", s.metrics)
+	mux.HandleFunc("GET /v1/metrics/prometheus", s.prometheus)
+	mux.HandleFunc("GET /v1/artifacts/template/{cfg}/{pod}/{task}/{name}", s.template)
+	mux.HandleFunc("GET /v1/artifacts/bin/{name}", s.binary)
+	mux.HandleFunc("GET /{$}", s.page)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"message": msg})
+}
+
+// fail maps a scheduler error to a status code.
+func fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, scheduler.ErrNotFound):
+		writeErr(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, scheduler.ErrBadCommand):
+		writeErr(w, http.StatusBadRequest, err.Error())
+	default:
+		writeErr(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func (s *Server) plans(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Sched.PlanNames())
+}
+
+func (s *Server) planGet(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Sched.PlanView(r.PathValue("plan"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	code := http.StatusAccepted
+	switch {
+	case v.Status == plan.Complete:
+		code = http.StatusOK
+	case v.Status == plan.Error || len(v.Errors) > 0:
+		code = http.StatusExpectationFailed
+	}
+	writeJSON(w, code, v)
+}
+
+func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
+	name, cmd := r.PathValue("plan"), r.PathValue("cmd")
+	switch cmd {
+	case scheduler.CmdStart, scheduler.CmdStop, scheduler.CmdInterrupt, scheduler.CmdContinue, scheduler.CmdRestart:
+	default:
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown plan command %q (start, stop, interrupt, continue, restart)", cmd))
+		return
+	}
+	var params map[string]string
+	if cmd == scheduler.CmdStart {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, "reading the body: "+err.Error())
+			return
+		}
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if err := json.Unmarshal(body, &params); err != nil {
+				writeErr(w, http.StatusBadRequest, `body: want a JSON object of strings, e.g. {"KEY":"value"}: `+err.Error())
+				return
+			}
+		}
+	}
+	changed, err := s.Sched.PlanCommand(name, cmd, r.URL.Query().Get("phase"), params)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	code := http.StatusOK
+	if !changed {
+		code = http.StatusAlreadyReported
+	}
+	writeJSON(w, code, map[string]string{"message": "Received cmd: " + cmd})
+}
+
+func (s *Server) pods(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Sched.Pods())
+}
+
+func (s *Server) podStatus(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Sched.PodStatus(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) podInfo(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Sched.PodInfo(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) podCmd(w http.ResponseWriter, r *http.Request) {
+	name, cmd := r.PathValue("name"), r.PathValue("cmd")
+	if cmd != "restart" && cmd != "replace" {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown pod command %q (restart, replace)", cmd))
+		return
+	}
+	tasks, err := s.Sched.PodRestart(context.WithoutCancel(r.Context()), name, cmd == "replace")
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pod": name, "tasks": tasks})
+}
+
+func (s *Server) frameworkID(w http.ResponseWriter, r *http.Request) {
+	id := s.Sched.FrameworkID()
+	if id == "" {
+		writeJSON(w, http.StatusOK, []string{})
+		return
+	}
+	writeJSON(w, http.StatusOK, []string{id})
+}
+
+func (s *Server) endpoints(w http.ResponseWriter, r *http.Request) {
+	eps := s.Sched.Endpoints()
+	if eps == nil {
+		eps = []string{}
+	}
+	writeJSON(w, http.StatusOK, eps)
+}
+
+func (s *Server) endpoint(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Sched.Endpoint(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	code, word := s.Sched.Health()
+	v := map[string]any{"value": code}
+	if r.URL.Query().Get("verbose") == "true" {
+		v["status"] = word
+		v["plans"] = map[string]plan.Status{plan.Deploy: s.Sched.PlanStatus(plan.Deploy), plan.Recovery: s.Sched.PlanStatus(plan.Recovery)}
+	}
+	writeJSON(w, code, v)
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Sched.Metrics().Snapshot())
+}
+
+func (s *Server) prometheus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	s.Sched.Metrics().WritePrometheus(w)
+}
+
+func (s *Server) template(w http.ResponseWriter, r *http.Request) {
+	text, ok := s.Sched.Template(r.PathValue("cfg"), r.PathValue("pod"), r.PathValue("task"), r.PathValue("name"))
+	if !ok {
+		writeErr(w, http.StatusNotFound, "no such template in the current configuration")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, text)
+}
+
+func (s *Server) binary(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if s.ArtifactsDir == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+		writeErr(w, http.StatusNotFound, "no such artifact: "+name)
+		return
+	}
+	p := filepath.Join(s.ArtifactsDir, name)
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		writeErr(w, http.StatusNotFound, "no such artifact: "+name)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeFile(w, r, p)
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>{{.Name}} — scheduler-lite</title>
+<meta http-equiv="refresh" content="2">
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}.COMPLETE{color:green}.ERROR{color:red}</style>
+</head><body><h1>{{.Name}}</h1><p>health: {{.Health}} · framework: {{.FrameworkID}} ·
+<a href="v1/plans/deploy">v1/plans/deploy</a> · <a href="v1/metrics">v1/metrics</a></p>
+{{range .Plans}}<h2>plan {{.Name}}: <span class="{{.View.Status}}">{{.View.Status}}</span></h2>
+<table>{{range .View.Phases}}<tr><th>{{.Name}} ({{.Strategy}})</th><th class="{{.Status}}">{{.Status}}</th></tr>
+{{range .Steps}}<tr><td>{{.Name}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Message}}</td></tr>{{end}}{{end}}</table>{{end}}
+</body></html>`))
+
+// page is a small self-refreshing status page with relative links, so it
+// works behind a /service/<name>/ proxy.
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	type pv struct {
+		Name string
+		View plan.View
+	}
+	data := struct {
+		Name, FrameworkID string
+		Health            int
+		Plans             []pv
+	}{Name: s.Sched.FrameworkName(), FrameworkID: s.Sched.FrameworkID()}
+	data.Health, _ = s.Sched.Health()
+	for _, n := range s.Sched.PlanNames() {
+		if v, err := s.Sched.PlanView(n); err == nil {
+			data.Plans = append(data.Plans, pv{n, v})
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pageTmpl.Execute(w, data)
+}

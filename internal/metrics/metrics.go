@@ -1,0 +1,171 @@
+// Package metrics is scheduler-lite's small metrics registry: named counters
+// and timers, shown as JSON at /v1/metrics and in the Prometheus text
+// exposition format at /v1/metrics/prometheus. It is hand-written (no
+// client library) because it needs only counters and timer quantiles.
+//
+// Names use dots ("offers.received"); the Prometheus form replaces every
+// character outside [a-zA-Z0-9_] with "_" and prefixes the registry's
+// namespace.
+package metrics
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+)
+
+// timerWindow is how many recent samples a timer keeps for its quantiles.
+const timerWindow = 8192
+
+// Registry holds counters and timers. The zero value is not usable; use New.
+// It is safe for concurrent use.
+type Registry struct {
+	namespace string
+	mu        sync.Mutex
+	counters  map[string]int64
+	timers    map[string]*timer
+}
+
+type timer struct {
+	count   int64
+	sum     time.Duration
+	max     time.Duration
+	samples []time.Duration // ring
+	next    int
+}
+
+// New returns an empty registry whose Prometheus names start with
+// namespace + "_".
+func New(namespace string) *Registry {
+	return &Registry{namespace: namespace, counters: map[string]int64{}, timers: map[string]*timer{}}
+}
+
+// Add adds n to counter name.
+func (r *Registry) Add(name string, n int64) {
+	r.mu.Lock()
+	r.counters[name] += n
+	r.mu.Unlock()
+}
+
+// Inc adds one to counter name.
+func (r *Registry) Inc(name string) { r.Add(name, 1) }
+
+// Counter returns counter name's value.
+func (r *Registry) Counter(name string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counters[name]
+}
+
+// Observe records one duration in timer name.
+func (r *Registry) Observe(name string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.timers[name]
+	if t == nil {
+		t = &timer{}
+		r.timers[name] = t
+	}
+	t.count++
+	t.sum += d
+	t.max = max(t.max, d)
+	if len(t.samples) < timerWindow {
+		t.samples = append(t.samples, d)
+	} else {
+		t.samples[t.next] = d
+		t.next = (t.next + 1) % timerWindow
+	}
+}
+
+// TimerStats summarizes a timer: quantiles over the recent samples.
+type TimerStats struct {
+	Count int64   `json:"count"`
+	Mean  float64 `json:"mean_ms"`
+	P50   float64 `json:"p50_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+// Snapshot is the registry's content, as /v1/metrics shows it.
+type Snapshot struct {
+	Counters map[string]int64      `json:"counters"`
+	Timers   map[string]TimerStats `json:"timers"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Snapshot returns the current values.
+func (r *Registry) Snapshot() Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Snapshot{Counters: map[string]int64{}, Timers: map[string]TimerStats{}}
+	for k, v := range r.counters {
+		s.Counters[k] = v
+	}
+	for k, t := range r.timers {
+		sorted := append([]time.Duration(nil), t.samples...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		q := func(p float64) float64 {
+			if len(sorted) == 0 {
+				return 0
+			}
+			i := int(math.Ceil(p*float64(len(sorted)))) - 1
+			return ms(sorted[max(i, 0)])
+		}
+		st := TimerStats{Count: t.count, P50: q(0.5), P95: q(0.95), P99: q(0.99), Max: ms(t.max)}
+		if t.count > 0 {
+			st.Mean = ms(t.sum) / float64(t.count)
+		}
+		s.Timers[k] = st
+	}
+	return s
+}
+
+var promBad = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+func (r *Registry) promName(name string) string {
+	return promBad.ReplaceAllString(r.namespace+"_"+name, "_")
+}
+
+// WritePrometheus writes the registry in the Prometheus text exposition
+// format (version 0.0.4): counters as counters, timers as summaries in
+// seconds.
+func (r *Registry) WritePrometheus(w io.Writer) error {
+	s := r.Snapshot()
+	var names []string
+	for k := range s.Counters {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		n := r.promName(k) + "_total"
+		if _, err := fmt.Fprintf(w, "# TYPE %s counter\n%s %d\n", n, n, s.Counters[k]); err != nil {
+			return err
+		}
+	}
+	names = names[:0]
+	for k := range s.Timers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		t := s.Timers[k]
+		n := r.promName(k) + "_seconds"
+		fmt.Fprintf(w, "# TYPE %s summary\n", n)
+		for _, q := range []struct {
+			q string
+			v float64
+		}{{"0.5", t.P50}, {"0.95", t.P95}, {"0.99", t.P99}} {
+			fmt.Fprintf(w, "%s{quantile=%q} %g\n", n, q.q, q.v/1000)
+		}
+		if _, err := fmt.Fprintf(w, "%s_sum %g\n%s_count %d\n", n, t.Mean*float64(t.Count)/1000, n, t.Count); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,540 @@
+package scheduler
+
+import (
+	"crypto/sha256"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	imesos "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/pki"
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/spec"
+)
+
+// errNoFit means the offer lacks the resources.
+var errNoFit = errors.New("does not fit")
+
+// SDK host names (inventory §2).
+const (
+	autoIPTLD = "autoip.dcos.thisdcos.directory"
+	vipTLD    = "l4lb.thisdcos.directory"
+)
+
+// FrameworkHost is the SDK's FRAMEWORK_HOST for a service name: dots become
+// dashes, slashes are removed, under autoip.dcos.thisdcos.directory.
+func FrameworkHost(name string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(name, "/", ""), ".", "-") + "." + autoIPTLD
+}
+
+// FrameworkVIPHost is the SDK's FRAMEWORK_VIP_HOST.
+func FrameworkVIPHost(name string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(name, "/", ""), ".", "-") + "." + vipTLD
+}
+
+var nonEnv = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+// EnvName upper-cases s and turns characters outside [A-Za-z0-9_] into "_",
+// as the SDK does for TASKCFG_<POD>_ and TLS_<NAME>_.
+func EnvName(s string) string { return nonEnv.ReplaceAllString(strings.ToUpper(s), "_") }
+
+// envList is an ordered environment where later Set calls win.
+type envList struct {
+	keys   []string
+	vals   map[string]string
+	secret map[string]bool
+}
+
+func newEnv() *envList { return &envList{vals: map[string]string{}, secret: map[string]bool{}} }
+
+func (e *envList) set(k, v string) {
+	if _, ok := e.vals[k]; !ok {
+		e.keys = append(e.keys, k)
+	}
+	e.vals[k] = v
+	delete(e.secret, k)
+}
+
+func (e *envList) setSecret(k, v string) { e.set(k, v); e.secret[k] = true }
+
+func (e *envList) proto() *mesos.Environment {
+	env := &mesos.Environment{}
+	for _, k := range e.keys {
+		v := e.vals[k]
+		if e.secret[k] {
+			env.Variables = append(env.Variables, mesos.Environment_Variable{
+				Name: k, Type: mesos.Environment_Variable_SECRET.Enum(),
+				Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(v)}},
+			})
+			continue
+		}
+		env.Variables = append(env.Variables, mesos.Environment_Variable{Name: k, Value: &v})
+	}
+	return env
+}
+
+// TaskName is the SDK's task name "<pod>-<index>-<task>".
+func TaskName(pod string, index int, task string) string {
+	return fmt.Sprintf("%s-%d-%s", pod, index, task)
+}
+
+// apiBase is the scheduler API's URL as tasks see it.
+func (s *Scheduler) apiBase() string {
+	return "http://" + s.cfg.APIHostname + ":" + strconv.Itoa(s.cfg.APIPort)
+}
+
+// baseEnv builds a task's environment up to (not including) ports and the
+// offer's fault domain: inventory §2 steps 1–8. Caller holds s.mu.
+func (s *Scheduler) baseEnv(pod *spec.PodSpec, index int, t *spec.TaskSpec, params map[string]string) (*envList, error) {
+	e := newEnv()
+	for _, k := range sortedKeys(t.Env) {
+		e.set(k, t.Env[k])
+	}
+	// TASKCFG_ALL_K and TASKCFG_<POD>_K, in sorted order of the full name
+	// (the SDK's TreeMap quirk: the later name wins).
+	podPrefix := "TASKCFG_" + EnvName(pod.Name) + "_"
+	var cfgKeys []string
+	cfg := map[string]string{}
+	for _, kv := range s.cfg.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TASKCFG_ALL_") || strings.HasPrefix(k, podPrefix) {
+			cfgKeys = append(cfgKeys, k)
+			cfg[k] = v
+		}
+	}
+	sort.Strings(cfgKeys)
+	for _, k := range cfgKeys {
+		name := strings.TrimPrefix(strings.TrimPrefix(k, "TASKCFG_ALL_"), podPrefix)
+		if name != "" {
+			e.set(name, cfg[k])
+		}
+	}
+	name := s.cfg.FrameworkName
+	e.set("POD_INSTANCE_INDEX", strconv.Itoa(index))
+	e.set("FRAMEWORK_NAME", name)
+	e.set("FRAMEWORK_HOST", FrameworkHost(name))
+	e.set("FRAMEWORK_VIP_HOST", FrameworkVIPHost(name))
+	e.set("SCHEDULER_API_HOSTNAME", s.cfg.APIHostname)
+	e.set("SCHEDULER_API_PORT", strconv.Itoa(s.cfg.APIPort))
+	tn := TaskName(pod.Name, index, t.Name)
+	e.set("TASK_NAME", tn)
+	e.set(tn, "true")
+	if strings.Contains(pod.Placement, "@region") {
+		e.set("PLACEMENT_REFERENCED_REGION", "true")
+	}
+	if strings.Contains(pod.Placement, "@zone") {
+		e.set("PLACEMENT_REFERENCED_ZONE", "true")
+	}
+	for _, c := range t.Configs.Values {
+		e.set("CONFIG_TEMPLATE_"+EnvName(c.Name), "config-templates/"+c.Name+","+c.Dest)
+	}
+	for _, k := range sortedKeys(params) {
+		e.set(k, params[k])
+	}
+	for _, id := range sortedKeys(pod.Secrets) {
+		sec := pod.Secrets[id]
+		b, err := os.ReadFile(filepath.Join(s.cfg.SecretsDir, sec.Secret))
+		if err != nil {
+			return nil, fmt.Errorf("pods.%s.secrets.%s: %w", pod.Name, id, err)
+		}
+		e.setSecret(sec.EnvKey, strings.TrimRight(string(b), "\n"))
+	}
+	for _, kv := range s.cfg.TaskEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		e.set(k, v)
+	}
+	return e, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// planParams returns the parameters of the plan owning st.
+func (s *Scheduler) planParams(st *plan.Step) map[string]string {
+	for _, p := range s.allPlans() {
+		for _, x := range p.Steps() {
+			if x == st {
+				return p.Parameters
+			}
+		}
+	}
+	return nil
+}
+
+// buildLaunch fits step st of pod into the pool carved from offer o and
+// returns the LAUNCH_GROUP operation. Caller holds s.mu.
+func (s *Scheduler) buildLaunch(st *plan.Step, pod *spec.PodSpec, o *mesos.Offer, p *pool) (mesos.Offer_Operation, []*mesos.TaskInfo, error) {
+	var none mesos.Offer_Operation
+	inst := st.Instance()
+	execID := inst + "__" + imesos.NewID()
+	ei := mesos.ExecutorInfo{
+		Type:        mesos.ExecutorInfo_DEFAULT,
+		ExecutorID:  mesos.ExecutorID{Value: execID},
+		FrameworkID: &mesos.FrameworkID{Value: s.frameworkID},
+		Name:        &inst,
+	}
+	for _, r := range []struct {
+		n string
+		v float64
+	}{{"cpus", ExecutorCPUs}, {"mem", ExecutorMem}, {"disk", ExecutorDisk}} {
+		res, ok := p.takeScalar(r.n, r.v)
+		if !ok {
+			return none, nil, errNoFit
+		}
+		ei.Resources = append(ei.Resources, res)
+	}
+	if s.cfg.Executor == ExecutorTaskkit {
+		ei.Type = mesos.ExecutorInfo_CUSTOM
+		exe := true
+		ei.Command = &mesos.CommandInfo{
+			Value: strPtr("./executor"),
+			URIs:  []mesos.CommandInfo_URI{{Value: s.apiBase() + "/v1/artifacts/bin/executor", Executable: &exe}},
+		}
+	}
+	params := s.planParams(st)
+	here := offerPlacement(o)
+	var infos []*mesos.TaskInfo
+	for _, tname := range st.Tasks {
+		t, ok := pod.Tasks.Get(tname)
+		if !ok {
+			return none, nil, fmt.Errorf("task %q not in pod %s", tname, pod.Name)
+		}
+		ti, err := s.buildTask(pod, st.Index, t, o, here, p, params)
+		if err != nil {
+			return none, nil, err
+		}
+		infos = append(infos, ti)
+	}
+	group := make([]mesos.TaskInfo, len(infos))
+	for i, ti := range infos {
+		group[i] = *ti
+	}
+	return calls.OpLaunchGroup(ei, group...), infos, nil
+}
+
+func strPtr(s string) *string { return &s }
+
+func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o *mesos.Offer, here placement, p *pool, params map[string]string) (*mesos.TaskInfo, error) {
+	tn := TaskName(pod.Name, index, t.Name)
+	cpus, mem := t.CPUs, t.Memory
+	ports := t.Ports
+	if t.ResourceSet != "" {
+		rs := pod.ResourceSets[t.ResourceSet]
+		cpus, mem, ports = rs.CPUs, rs.Memory, rs.Ports
+	}
+	ti := &mesos.TaskInfo{
+		Name:    tn,
+		TaskID:  mesos.TaskID{Value: strings.ReplaceAll(strings.TrimPrefix(s.cfg.FrameworkName, "/"), "/", ".") + "__" + tn + "__" + imesos.NewID()},
+		AgentID: o.AgentID,
+	}
+	for _, r := range []struct {
+		n string
+		v float64
+	}{{"cpus", cpus}, {"mem", mem}} {
+		res, ok := p.takeScalar(r.n, r.v)
+		if !ok {
+			return nil, errNoFit
+		}
+		ti.Resources = append(ti.Resources, res)
+	}
+	env, err := s.baseEnv(pod, index, t, params)
+	if err != nil {
+		return nil, err
+	}
+	var numbers []uint64
+	disc := &mesos.DiscoveryInfo{Visibility: mesos.FRAMEWORK, Name: &tn, Ports: &mesos.Ports{}}
+	if t.Discovery != nil {
+		disc.Name = strPtr(fmt.Sprintf("%s-%d", t.Discovery.Prefix, index))
+		switch t.Discovery.Visibility {
+		case "CLUSTER":
+			disc.Visibility = mesos.CLUSTER
+		case "EXTERNAL":
+			disc.Visibility = mesos.EXTERNAL
+		}
+	}
+	for _, pt := range ports.Values {
+		n, ok := p.takePort(uint64(pt.Port))
+		if !ok {
+			return nil, errNoFit
+		}
+		numbers = append(numbers, n)
+		if pt.EnvKey != "" {
+			env.set(pt.EnvKey, strconv.FormatUint(n, 10))
+		}
+		port := mesos.Port{Number: uint32(n), Name: &pt.Name, Protocol: strPtr("tcp")}
+		var labels []mesos.Label
+		if pt.Advertise {
+			labels = append(labels, mesos.Label{Key: "advertise", Value: strPtr("true")})
+		}
+		if pt.VIP != nil {
+			labels = append(labels, mesos.Label{Key: "VIP_" + imesos.NewID(), Value: strPtr(fmt.Sprintf("%s:%d", pt.VIP.Prefix, pt.VIP.Port))})
+		}
+		if len(labels) > 0 {
+			port.Labels = &mesos.Labels{Labels: labels}
+		}
+		disc.Ports.Ports = append(disc.Ports.Ports, port)
+	}
+	if len(numbers) > 0 {
+		ti.Resources = append(ti.Resources, p.portsResource(numbers))
+	}
+	ti.Discovery = disc
+	if here.Region != "" {
+		env.set("REGION", here.Region)
+	}
+	if here.Zone != "" {
+		env.set("ZONE", here.Zone)
+	}
+	if len(t.TransportEncryption) > 0 {
+		if err := s.addTLS(env, pod, index, t); err != nil {
+			return nil, err
+		}
+	}
+	// URIs: the toolkit binaries, the pod's own, the config templates.
+	exe := true
+	noExtract := false
+	var uris []mesos.CommandInfo_URI
+	for _, a := range s.cfg.Artifacts {
+		if a == "executor" {
+			continue
+		}
+		uris = append(uris, mesos.CommandInfo_URI{Value: s.apiBase() + "/v1/artifacts/bin/" + a, Executable: &exe})
+	}
+	for _, u := range pod.URIs {
+		uris = append(uris, mesos.CommandInfo_URI{Value: u})
+	}
+	for _, c := range t.Configs.Values {
+		out := "config-templates/" + c.Name
+		uris = append(uris, mesos.CommandInfo_URI{
+			Value:      s.apiBase() + "/v1/artifacts/template/" + s.cfg.Loaded.ConfigID + "/" + url.PathEscape(pod.Name) + "/" + url.PathEscape(t.Name) + "/" + url.PathEscape(c.Name),
+			OutputFile: &out, Extract: &noExtract,
+		})
+	}
+	cmd := t.Cmd
+	if len(t.TransportEncryption) > 0 {
+		cmd = "./tlsprov materialize --all && " + cmd
+	}
+	shell := true
+	envProto := env.proto()
+	ti.Command = &mesos.CommandInfo{Value: &cmd, Shell: &shell, URIs: uris, Environment: envProto}
+	if hc := t.HealthCheck; hc != nil {
+		ti.HealthCheck = &mesos.HealthCheck{
+			Type:                mesos.HealthCheck_COMMAND,
+			Command:             &mesos.CommandInfo{Value: strPtr(hc.Cmd), Shell: &shell, Environment: envProto},
+			DelaySeconds:        f64(hc.Delay),
+			IntervalSeconds:     f64(hc.Interval),
+			TimeoutSeconds:      f64(hc.Timeout),
+			ConsecutiveFailures: u32(hc.MaxConsecutiveFailures),
+			GracePeriodSeconds:  f64(hc.GracePeriod),
+		}
+	}
+	if rc := t.ReadinessCheck; rc != nil {
+		ti.Check = &mesos.CheckInfo{
+			Type:            mesos.CheckInfo_COMMAND,
+			Command:         &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: strPtr(rc.Cmd), Shell: &shell, Environment: envProto}},
+			DelaySeconds:    f64(rc.Delay),
+			IntervalSeconds: f64(rc.Interval),
+			TimeoutSeconds:  f64(rc.Timeout),
+		}
+	}
+	if t.KillGracePeriod > 0 {
+		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(time.Duration(t.KillGracePeriod) * time.Second)}}
+	}
+	labels := []mesos.Label{
+		{Key: "goal_state", Value: strPtr(t.Goal)},
+		{Key: "offer_hostname", Value: strPtr(here.Hostname)},
+		{Key: "target_configuration", Value: strPtr(s.cfg.Loaded.ConfigID)},
+	}
+	if !t.IsEssential() {
+		labels = append(labels, mesos.Label{Key: "essential", Value: strPtr("false")})
+	}
+	if here.Zone != "" {
+		labels = append(labels, mesos.Label{Key: "offer_zone", Value: strPtr(here.Zone)})
+	}
+	if here.Region != "" {
+		labels = append(labels, mesos.Label{Key: "offer_region", Value: strPtr(here.Region)})
+	}
+	ti.Labels = &mesos.Labels{Labels: labels}
+	return ti, nil
+}
+
+func f64(n int) *float64 { v := float64(n); return &v }
+func u32(n int) *uint32  { v := uint32(n); return &v }
+
+// addTLS issues a key and certificate per transport-encryption entry and
+// puts them in env as secret TLS_<NAME>_KEY/CERT/CA values.
+func (s *Scheduler) addTLS(env *envList, pod *spec.PodSpec, index int, t *spec.TaskSpec) error {
+	ca, err := s.serviceCA()
+	if err != nil {
+		return err
+	}
+	tn := TaskName(pod.Name, index, t.Name)
+	fh := FrameworkHost(s.cfg.FrameworkName)
+	host := tn
+	if t.Discovery != nil {
+		host = fmt.Sprintf("%s-%d", t.Discovery.Prefix, index)
+	}
+	sans := []string{host + "." + fh}
+	for _, pt := range t.Ports.Values {
+		if pt.VIP != nil {
+			sans = append(sans, pt.VIP.Prefix+"."+FrameworkVIPHost(s.cfg.FrameworkName))
+		}
+	}
+	cn := strings.ReplaceAll(tn+"."+s.cfg.FrameworkName, ".", "-")
+	cn = strings.ReplaceAll(cn, "/", "")
+	if len(cn) > 64 {
+		cn = cn[len(cn)-64:]
+	}
+	for _, te := range t.TransportEncryption {
+		b, err := ca.Issue(pki.LeafRequest{
+			CommonName: cn,
+			Subject:    pkix.Name{Organization: []string{"Mesosphere, Inc"}, Locality: []string{"San Francisco"}, Province: []string{"CA"}, Country: []string{"US"}},
+			DNSNames:   sans,
+			KeyType:    s.cfg.TLSKeyType,
+		})
+		if err != nil {
+			return fmt.Errorf("issuing %s's %s certificate: %w", tn, te.Name, err)
+		}
+		key, err := pki.EncodeKeyPEM(b.Key)
+		if err != nil {
+			return err
+		}
+		n := "TLS_" + EnvName(te.Name) + "_"
+		env.setSecret(n+"KEY", string(key))
+		env.setSecret(n+"CERT", string(pki.EncodeCertsPEM(b.Chain...)))
+		env.setSecret(n+"CA", string(pki.EncodeCertsPEM(b.Roots...)))
+	}
+	return nil
+}
+
+// serviceCA returns the service's CA: the configured one, else the one in
+// the store, else a new one, stored before first use. Caller holds s.mu.
+func (s *Scheduler) serviceCA() (*pki.Issuer, error) {
+	if s.ca != nil {
+		return s.ca, nil
+	}
+	certPEM, err := s.cfg.Store.Property("ca.crt")
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := s.cfg.Store.Property("ca.key")
+	if err != nil {
+		return nil, err
+	}
+	if certPEM != nil && keyPEM != nil {
+		ca, err := IssuerFromPEM(certPEM, keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("the stored CA: %w", err)
+		}
+		s.ca = ca
+		return ca, nil
+	}
+	ca, err := pki.NewCA(pki.CARequest{CommonName: s.cfg.FrameworkName + " service CA", KeyType: pki.ECDSAP256})
+	if err != nil {
+		return nil, err
+	}
+	key, err := pki.EncodeKeyPEM(ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.SetProperties(map[string][]byte{"ca.crt": pki.EncodeCertsPEM(ca.Cert), "ca.key": key}); err != nil {
+		return nil, fmt.Errorf("storing the CA: %w", err)
+	}
+	s.ca = ca
+	return ca, nil
+}
+
+// IssuerFromPEM builds a CA issuer from a PEM certificate and key (e.g.
+// --ca-cert and --ca-key).
+func IssuerFromPEM(certPEM, keyPEM []byte) (*pki.Issuer, error) {
+	certs, err := pki.ParseCertificates(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	key, err := pki.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CA key: %w", err)
+	}
+	if !pki.KeyMatches(key, certs[0]) {
+		return nil, pki.ErrKeyMismatch
+	}
+	return &pki.Issuer{Cert: certs[0], Key: key, Chain: certs[1:]}, nil
+}
+
+// storeLaunch records the TaskInfos (in memory and in the store) before
+// they are launched. Caller holds s.mu.
+func (s *Scheduler) storeLaunch(infos []*mesos.TaskInfo, here placement) error {
+	kv := map[string][]byte{}
+	for _, ti := range infos {
+		b, err := ti.Marshal()
+		if err != nil {
+			return err
+		}
+		kv[ti.Name] = b
+	}
+	if err := s.cfg.Store.PutTasks(kv); err != nil {
+		return err
+	}
+	for _, ti := range infos {
+		t := s.tasks[ti.Name]
+		if t == nil {
+			pod, index, task, ok := s.splitName(ti.Name)
+			if !ok {
+				continue
+			}
+			t = &taskState{name: ti.Name, pod: pod.Name, index: index, spec: task}
+			s.tasks[ti.Name] = t
+		}
+		if t.info != nil {
+			delete(s.byID, t.info.TaskID.Value)
+		}
+		t.info, t.status, t.ready, t.place, t.replace = ti, nil, false, here, false
+		s.byID[ti.TaskID.Value] = ti.Name
+	}
+	return nil
+}
+
+// splitName finds the pod type, index and task of a full task name.
+func (s *Scheduler) splitName(name string) (*spec.PodSpec, int, *spec.TaskSpec, bool) {
+	for _, p := range s.spec.Pods.Values {
+		rest, ok := strings.CutPrefix(name, p.Name+"-")
+		if !ok {
+			continue
+		}
+		idx, tname, ok := strings.Cut(rest, "-")
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(idx)
+		if err != nil {
+			continue
+		}
+		if t, ok := p.Tasks.Get(tname); ok {
+			return p, i, t, true
+		}
+	}
+	return nil, 0, nil, false
+}
+
+// configHash names a value without showing it (for logs).
+func configHash(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:4])
+}

@@ -1,0 +1,166 @@
+package schedulerlite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/buildinfo"
+	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/logging"
+	"github.com/taskkit/taskkit/internal/plan"
+)
+
+// Exit codes of scheduler-lite.
+const (
+	ExitOK      = 0 // stopped by a signal, or --exit-after-deploy and the deploy completed
+	ExitRuntime = 1 // a runtime failure (the master removed the framework, the deploy failed or timed out)
+	ExitUsage   = 2 // bad flags, or an invalid svc.yml
+)
+
+func envs(names ...string) []string { return names }
+
+// Flags are scheduler-lite's flags, each with its environment variable.
+func Flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "master", Value: "local", Usage: "master URL, or local for an embedded testenv", EnvVars: envs("MESOS_MASTER")},
+		&cli.IntFlag{Name: "local-agents", Value: 3, Usage: "agents of the local cluster", EnvVars: envs("SCHEDULER_LITE_LOCAL_AGENTS")},
+		&cli.StringFlag{Name: "framework-name", Usage: "framework name (default: the spec's name)", EnvVars: envs("FRAMEWORK_NAME")},
+		&cli.StringFlag{Name: "role", Usage: "framework role (default: <name>-role)", EnvVars: envs("FRAMEWORK_ROLE")},
+		&cli.StringFlag{Name: "user", Usage: "framework user (default: the spec's scheduler.user, else $USER)", EnvVars: envs("FRAMEWORK_USER")},
+		&cli.StringFlag{Name: "principal", Usage: "Mesos principal (default: the spec's scheduler.principal)", EnvVars: envs("FRAMEWORK_PRINCIPAL")},
+		&cli.StringFlag{Name: "secret-file", Usage: "file holding the principal's secret", EnvVars: envs("SCHEDULER_LITE_SECRET_FILE")},
+		&cli.DurationFlag{Name: "failover-timeout", Value: 14 * 24 * time.Hour, Usage: "framework failover timeout", EnvVars: envs("SCHEDULER_LITE_FAILOVER_TIMEOUT")},
+		&cli.StringFlag{Name: "webui-url", Usage: "webui_url registered with Mesos (default: the API URL)", EnvVars: envs("SCHEDULER_LITE_WEBUI_URL")},
+		&cli.BoolFlag{Name: "checkpoint", Value: true, Usage: "framework checkpointing", EnvVars: envs("SCHEDULER_LITE_CHECKPOINT")},
+		&cli.StringFlag{Name: "api-listen", Usage: "API address (default :$PORT_API, else :$PORT0, else 127.0.0.1:0)", EnvVars: envs("SCHEDULER_LITE_API_LISTEN")},
+		&cli.StringFlag{Name: "api-hostname", Usage: "host name tasks and agents reach the API by (default: the listen address, or this host's name)", EnvVars: envs("SCHEDULER_LITE_API_HOSTNAME")},
+		&cli.StringFlag{Name: "state", Usage: "state store file:PATH (default file:$MESOS_SANDBOX/state.db; local mode: a temporary file)", EnvVars: envs("SCHEDULER_LITE_STATE")},
+		&cli.StringFlag{Name: "executor", Value: "default", Usage: "default (LAUNCH_GROUP, DEFAULT executor) or taskkit (fetched CUSTOM executor)", EnvVars: envs("SCHEDULER_LITE_EXECUTOR")},
+		&cli.StringFlag{Name: "artifacts-dir", Usage: "directory with bootstrap, healthd, tlsprov, executor (default: next to scheduler-lite, else built from source)", EnvVars: envs("SCHEDULER_LITE_ARTIFACTS_DIR")},
+		&cli.StringFlag{Name: "secrets-dir", Usage: "directory holding the files pod secrets name", EnvVars: envs("SCHEDULER_LITE_SECRETS_DIR")},
+		&cli.StringFlag{Name: "ca-cert", Usage: "PEM CA certificate for transport encryption (default: a CA kept in the state store)", EnvVars: envs("SCHEDULER_LITE_CA_CERT")},
+		&cli.StringFlag{Name: "ca-key", Usage: "PEM key of --ca-cert", EnvVars: envs("SCHEDULER_LITE_CA_KEY")},
+		&cli.BoolFlag{Name: "strict", Usage: "fail when svc.yml prints a variable the environment lacks", EnvVars: envs("SCHEDULER_LITE_STRICT")},
+		&cli.BoolFlag{Name: "exit-after-deploy", Usage: "exit once the deploy plan is COMPLETE (exit 0) or ERROR (exit 1)", EnvVars: envs("SCHEDULER_LITE_EXIT_AFTER_DEPLOY")},
+		&cli.DurationFlag{Name: "deploy-timeout", Value: 5 * time.Minute, Usage: "with --exit-after-deploy: give up after this long (exit 1)", EnvVars: envs("SCHEDULER_LITE_DEPLOY_TIMEOUT")},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: envs("SCHEDULER_LITE_LOG_FORMAT")},
+		&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: envs("SCHEDULER_LITE_VERBOSE")},
+	}
+}
+
+// Run is the scheduler-lite command; it returns the exit code. extraArgs
+// are prepended to the user's flags (wrappers use it).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := &cli.App{
+		Name:            "scheduler-lite",
+		Usage:           "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
+		UsageText:       "scheduler-lite [flags] SVC.yml",
+		Version:         strings.TrimPrefix(buildinfo.String("scheduler-lite"), "scheduler-lite "),
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+		Flags:           Flags(),
+		Action:          func(c *cli.Context) error { return action(c, stdout, stderr) },
+	}
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "scheduler-lite:", err)
+	return exitcode.Code(err, ExitUsage)
+}
+
+func action(c *cli.Context, stdout, stderr io.Writer) error {
+	if c.NArg() != 1 {
+		return exitcode.Wrap(ExitUsage, errors.New("want exactly one argument: the svc.yml"))
+	}
+	log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "--log-format")
+	if err != nil {
+		return exitcode.Wrap(ExitUsage, err)
+	}
+	var secret string
+	if f := c.String("secret-file"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return exitcode.Wrap(ExitUsage, fmt.Errorf("--secret-file: %w", err))
+		}
+		secret = strings.TrimRight(string(b), "\r\n")
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	in, err := Start(ctx, Options{
+		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: os.Environ(),
+		Master: c.String("master"), LocalAgents: c.Int("local-agents"),
+		FrameworkName: c.String("framework-name"), Role: c.String("role"), User: c.String("user"),
+		Principal: c.String("principal"), Secret: secret, FailoverTimeout: c.Duration("failover-timeout"),
+		WebUIURL: c.String("webui-url"), Checkpoint: c.Bool("checkpoint"), Executor: c.String("executor"),
+		APIListen: c.String("api-listen"), APIHostname: c.String("api-hostname"), State: c.String("state"),
+		ArtifactsDir: c.String("artifacts-dir"), SecretsDir: c.String("secrets-dir"),
+		CACert: c.String("ca-cert"), CAKey: c.String("ca-key"), Logger: log,
+	})
+	if err != nil {
+		code := ExitRuntime
+		var me interface{ WrappedErrors() []error }
+		if errors.As(err, &me) || strings.Contains(err.Error(), "svc.yml") || strings.Contains(err.Error(), "--") {
+			code = ExitUsage
+		}
+		return exitcode.Wrap(code, err)
+	}
+	in.PrintEndpoints(stdout)
+	if !c.Bool("exit-after-deploy") {
+		if err := in.Wait(); err != nil {
+			return exitcode.Wrap(ExitRuntime, err)
+		}
+		return nil
+	}
+	result := WaitDeploy(ctx, in, c.Duration("deploy-timeout"))
+	if v, err := in.Sched.PlanView(plan.Deploy); err == nil {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		fmt.Fprintf(stdout, "deploy plan:\n%s\n", b)
+	}
+	code, word := in.Sched.Health()
+	fmt.Fprintf(stdout, "health: %d %s\n", code, word)
+	stop()
+	in.Wait()
+	if result != nil {
+		return exitcode.Wrap(ExitRuntime, result)
+	}
+	return nil
+}
+
+// WaitDeploy waits until the deploy plan is COMPLETE (nil), ERROR, the
+// timeout passes or ctx ends (errors).
+func WaitDeploy(ctx context.Context, in *Instance, timeout time.Duration) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		switch in.Sched.PlanStatus(plan.Deploy) {
+		case plan.Complete:
+			return nil
+		case plan.Error:
+			return errors.New("the deploy plan failed")
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted before the deploy completed")
+		case <-in.Done():
+			return fmt.Errorf("scheduler stopped before the deploy completed: %v", in.err)
+		case <-deadline.C:
+			return fmt.Errorf("the deploy did not complete within %s", timeout)
+		case <-tick.C:
+		}
+	}
+}

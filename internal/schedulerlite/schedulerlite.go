@@ -1,0 +1,429 @@
+// Package schedulerlite wires scheduler-lite together: the artifacts (found
+// or built), the embedded testenv for --master local, the state store, the
+// ServiceSpec, the scheduler and its HTTP API. The scheduler-lite command
+// and the hello-world example are thin wrappers around Start and Run.
+//
+// Environment variables (each also a flag; see Run):
+//
+//	MESOS_MASTER                       --master (default "local")
+//	SCHEDULER_LITE_LOCAL_AGENTS        --local-agents (default 3)
+//	FRAMEWORK_NAME                     --framework-name (default the spec's name)
+//	FRAMEWORK_ROLE                     --role (default <name>-role)
+//	FRAMEWORK_USER                     --user
+//	FRAMEWORK_PRINCIPAL                --principal
+//	SCHEDULER_LITE_SECRET_FILE         --secret-file
+//	SCHEDULER_LITE_FAILOVER_TIMEOUT    --failover-timeout (default 336h)
+//	SCHEDULER_LITE_WEBUI_URL           --webui-url (default the API URL)
+//	SCHEDULER_LITE_CHECKPOINT          --checkpoint (default true)
+//	SCHEDULER_LITE_API_LISTEN          --api-listen (default :$PORT_API, :$PORT0, 127.0.0.1:0)
+//	SCHEDULER_LITE_API_HOSTNAME        --api-hostname (how tasks reach the API)
+//	SCHEDULER_LITE_STATE               --state (default file:$MESOS_SANDBOX/state.db)
+//	SCHEDULER_LITE_EXECUTOR            --executor default|taskkit
+//	SCHEDULER_LITE_ARTIFACTS_DIR       --artifacts-dir
+//	SCHEDULER_LITE_SECRETS_DIR         --secrets-dir
+//	SCHEDULER_LITE_CA_CERT, _CA_KEY    --ca-cert, --ca-key
+//	SCHEDULER_LITE_STRICT              --strict
+//	SCHEDULER_LITE_EXIT_AFTER_DEPLOY   --exit-after-deploy
+//	SCHEDULER_LITE_DEPLOY_TIMEOUT      --deploy-timeout
+//	SCHEDULER_LITE_LOG_FORMAT          --log-format
+package schedulerlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/taskkit/taskkit/internal/api"
+	"github.com/taskkit/taskkit/internal/pki"
+	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/store"
+	"github.com/taskkit/taskkit/internal/testenv"
+)
+
+// Toolkit are the binaries served as artifacts; every pod fetches all but
+// the executor.
+var Toolkit = []string{"bootstrap", "healthd", "tlsprov", "executor"}
+
+// Options configures Start.
+type Options struct {
+	// SpecPath is the svc.yml.
+	SpecPath string
+	// Strict fails on variables svc.yml prints that Env lacks.
+	Strict bool
+	// Env is the scheduler's environment (render context, TASKCFG_*).
+	Env []string
+	// Master is a master URL or "local"; LocalAgents the local cluster's
+	// size.
+	Master      string
+	LocalAgents int
+	// LocalWorkDir holds the local cluster's sandboxes (default temporary).
+	LocalWorkDir string
+	// Framework registration (see scheduler.Config).
+	FrameworkName, Role, User, Principal, Secret string
+	FailoverTimeout                              time.Duration
+	WebUIURL                                     string
+	Checkpoint                                   bool
+	Executor                                     string
+	// APIListen is the API's address; APIHostname how tasks reach it.
+	APIListen, APIHostname string
+	// State is the store ("file:PATH"); empty means a temporary store in
+	// local mode, else file:$MESOS_SANDBOX/state.db or
+	// ./scheduler-lite-state/state.db.
+	State string
+	// ArtifactsDir holds the toolkit binaries; empty means next to the
+	// running binary, else built from the source tree into a temp dir.
+	ArtifactsDir string
+	// SecretsDir holds pod secrets.
+	SecretsDir string
+	// CACert and CAKey are PEM files of the CA to issue TLS from.
+	CACert, CAKey string
+	// Logger receives logs.
+	Logger *slog.Logger
+}
+
+// Instance is a running scheduler-lite.
+type Instance struct {
+	// APIURL is the API's base URL.
+	APIURL string
+	// Sched is the scheduler.
+	Sched *scheduler.Scheduler
+	// Cluster is the local testenv, nil with a real master.
+	Cluster *testenv.Cluster
+	// ArtifactsDir is where the served binaries are.
+	ArtifactsDir string
+
+	done    chan struct{}
+	err     error
+	cleanup []func()
+}
+
+// Wait blocks until the instance has stopped (its context ended, or the
+// scheduler failed) and everything it started is gone.
+func (in *Instance) Wait() error {
+	<-in.done
+	return in.err
+}
+
+// Done is closed when the instance has stopped.
+func (in *Instance) Done() <-chan struct{} { return in.done }
+
+// Start brings scheduler-lite up and returns once the API listens and the
+// scheduler is running; it stops when ctx ends.
+func Start(ctx context.Context, o Options) (in *Instance, err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	in = &Instance{done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			in.runCleanup()
+		}
+	}()
+	getenv := func(k string) string {
+		for i := len(o.Env) - 1; i >= 0; i-- {
+			if kk, v, ok := strings.Cut(o.Env[i], "="); ok && kk == k {
+				return v
+			}
+		}
+		return ""
+	}
+	local := o.Master == "" || o.Master == "local"
+
+	// Artifacts.
+	dir, err := findArtifacts(ctx, o.ArtifactsDir, log)
+	if err != nil {
+		return nil, err
+	}
+	if dir.temp {
+		in.cleanup = append(in.cleanup, func() { os.RemoveAll(dir.path) })
+	}
+	in.ArtifactsDir = dir.path
+
+	// API listener first: its address goes into the render context.
+	listen := o.APIListen
+	if listen == "" {
+		switch {
+		case getenv("PORT_API") != "":
+			listen = ":" + getenv("PORT_API")
+		case getenv("PORT0") != "":
+			listen = ":" + getenv("PORT0")
+		default:
+			listen = "127.0.0.1:0"
+		}
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("--api-listen %s: %w", listen, err)
+	}
+	in.cleanup = append(in.cleanup, func() { ln.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	host := o.APIHostname
+	if host == "" {
+		h, _, _ := net.SplitHostPort(ln.Addr().String())
+		if ip := net.ParseIP(h); ip == nil || ip.IsUnspecified() {
+			h = "127.0.0.1"
+			if !local {
+				if hn, err := os.Hostname(); err == nil {
+					h = hn
+				}
+			}
+		}
+		host = h
+	}
+	in.APIURL = "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+
+	// The spec, rendered from the environment plus ARTIFACTS_URL.
+	env := append([]string{"ARTIFACTS_URL=" + in.APIURL + "/v1/artifacts/bin"}, o.Env...)
+	loaded, err := spec.Load(o.SpecPath, spec.Options{Env: env, Strict: o.Strict})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range loaded.Missing {
+		log.Warn("svc.yml prints a variable the environment lacks; rendered empty", "variable", m)
+	}
+
+	// Local cluster.
+	var taskEnv []string
+	master := o.Master
+	if local {
+		agents := o.LocalAgents
+		if agents < 1 {
+			agents = 3
+		}
+		cctx, cancel := context.WithCancel(context.Background())
+		cl, err := testenv.Start(cctx, testenv.Config{
+			Agents: agents, WorkDir: o.LocalWorkDir, ExecutorPath: filepath.Join(dir.path, "executor"),
+			Logger: log.With("component", "testenv"),
+		})
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("starting the local cluster: %w", err)
+		}
+		in.cleanup = append(in.cleanup, func() { cancel(); cl.Wait() })
+		in.Cluster = cl
+		master = cl.MasterURL()
+		if d := cl.DNSAddr(); d != "" {
+			taskEnv = append(taskEnv, "BOOTSTRAP_RESOLVERS="+d)
+		}
+	}
+
+	// State store.
+	state := o.State
+	if state == "" {
+		switch {
+		case local:
+			tmp, err := os.MkdirTemp("", "scheduler-lite-state-")
+			if err != nil {
+				return nil, err
+			}
+			in.cleanup = append(in.cleanup, func() { os.RemoveAll(tmp) })
+			state = "file:" + filepath.Join(tmp, "state.db")
+		case getenv("MESOS_SANDBOX") != "":
+			state = "file:" + filepath.Join(getenv("MESOS_SANDBOX"), "state.db")
+		default:
+			state = "file:" + filepath.Join("scheduler-lite-state", loaded.Spec.Name, "state.db")
+		}
+	}
+	st, err := store.Open(state)
+	if err != nil {
+		return nil, fmt.Errorf("--state: %w", err)
+	}
+	in.cleanup = append(in.cleanup, func() { st.Close() })
+
+	var ca *pki.Issuer
+	if o.CACert != "" || o.CAKey != "" {
+		c, err := os.ReadFile(o.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-cert: %w", err)
+		}
+		k, err := os.ReadFile(o.CAKey)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-key: %w", err)
+		}
+		if ca, err = scheduler.IssuerFromPEM(c, k); err != nil {
+			return nil, fmt.Errorf("--ca-cert/--ca-key: %w", err)
+		}
+	}
+	webui := o.WebUIURL
+	if webui == "" {
+		webui = in.APIURL + "/"
+	}
+	var arts []string
+	for _, a := range Toolkit {
+		if _, err := os.Stat(filepath.Join(dir.path, a)); err == nil {
+			arts = append(arts, a)
+		} else {
+			log.Warn("artifact missing; tasks will not have it", "artifact", a, "dir", dir.path)
+		}
+	}
+	sched, err := scheduler.New(scheduler.Config{
+		Loaded: loaded, Store: st, MasterURL: master,
+		FrameworkName: o.FrameworkName, Role: o.Role, User: o.User, Principal: o.Principal, Secret: o.Secret,
+		FailoverTimeout: o.FailoverTimeout, WebUIURL: webui, Checkpoint: o.Checkpoint, Executor: o.Executor,
+		APIHostname: host, APIPort: port, Artifacts: arts, SecretsDir: o.SecretsDir, CA: ca,
+		Env: o.Env, TaskEnv: taskEnv, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	in.Sched = sched
+	srv := &http.Server{Handler: (&api.Server{Sched: sched, ArtifactsDir: dir.path, Logger: log}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // owned by the instance: ends at srv.Shutdown below
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("API server", "err", err)
+		}
+	}()
+	runErr := make(chan error, 1)
+	sctx, cancel := context.WithCancel(ctx)
+	go func() { // owned by the instance: ends when sctx ends
+		defer wg.Done()
+		runErr <- sched.Run(sctx)
+	}()
+	log.Info("scheduler-lite started", "api", in.APIURL, "master", master, "framework", sched.FrameworkName(), "state", state, "artifacts", dir.path)
+	go func() { // the instance's supervisor: stops everything and closes done
+		var err error
+		select {
+		case <-ctx.Done():
+		case err = <-runErr:
+		}
+		cancel()
+		sctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(sctx)
+		c2()
+		wg.Wait()
+		in.runCleanup()
+		in.err = err
+		close(in.done)
+	}()
+	return in, nil
+}
+
+func (in *Instance) runCleanup() {
+	for i := len(in.cleanup) - 1; i >= 0; i-- {
+		in.cleanup[i]()
+	}
+	in.cleanup = nil
+}
+
+type artifactDir struct {
+	path string
+	temp bool
+}
+
+// findArtifacts returns the directory holding the toolkit binaries: the
+// given one; else the running binary's directory if it holds them all;
+// else a temp dir the binaries are built into from the source tree.
+func findArtifacts(ctx context.Context, given string, log *slog.Logger) (artifactDir, error) {
+	if given != "" {
+		if st, err := os.Stat(given); err != nil || !st.IsDir() {
+			return artifactDir{}, fmt.Errorf("--artifacts-dir %s: not a directory", given)
+		}
+		return artifactDir{path: given}, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		d := filepath.Dir(exe)
+		all := true
+		for _, a := range Toolkit {
+			if _, err := os.Stat(filepath.Join(d, a)); err != nil {
+				all = false
+			}
+		}
+		if all {
+			return artifactDir{path: d}, nil
+		}
+	}
+	root, err := SourceRoot()
+	if err != nil {
+		return artifactDir{}, fmt.Errorf("no --artifacts-dir, no %s next to scheduler-lite, and %w", strings.Join(Toolkit, "/"), err)
+	}
+	tmp, err := os.MkdirTemp("", "scheduler-lite-artifacts-")
+	if err != nil {
+		return artifactDir{}, err
+	}
+	log.Info("building the toolkit binaries", "source", root, "into", tmp)
+	if err := Build(ctx, root, tmp, nil); err != nil {
+		os.RemoveAll(tmp)
+		return artifactDir{}, err
+	}
+	return artifactDir{path: tmp, temp: true}, nil
+}
+
+// SourceRoot finds taskkit's source tree from the working directory up.
+func SourceRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.Contains(string(b), "module github.com/taskkit/taskkit\n") {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", errors.New("the working directory is not inside taskkit's source tree")
+		}
+		d = parent
+	}
+}
+
+// Build compiles the toolkit binaries (plus extra "name=./pkg" entries)
+// statically into dir with the go command, from the source tree at root.
+func Build(ctx context.Context, root, dir string, extra []string) error {
+	pkgs := map[string]string{}
+	for _, a := range Toolkit {
+		pkgs[a] = "./" + a
+	}
+	for _, e := range extra {
+		n, p, _ := strings.Cut(e, "=")
+		pkgs[n] = p
+	}
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var errs []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, pkg := range pkgs {
+		wg.Add(1)
+		go func() { // owned by Build: joined below
+			defer wg.Done()
+			cmd := exec.CommandContext(bctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, name), pkg)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Sprintf("go build %s: %v\n%s", pkg, err, out))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// PrintEndpoints writes the API URL and the local cluster's endpoints as KEY=VALUE lines.
+func (in *Instance) PrintEndpoints(w io.Writer) {
+	fmt.Fprintf(w, "SCHEDULER_API=%s\n", in.APIURL)
+	if in.Cluster != nil {
+		fmt.Fprintf(w, "MESOS_MASTER=%s\nTESTENV_DNS_ADDR=%s\nTESTENV_SANDBOX_ROOT=%s\n", in.Cluster.MasterURL(), in.Cluster.DNSAddr(), in.Cluster.WorkDir())
+	}
+}
