@@ -64,6 +64,7 @@ const (
 	Failed
 )
 
+// String returns the state's name as /status and the logs show it.
 func (s State) String() string {
 	switch s {
 	case Unknown:

@@ -38,6 +38,7 @@ const (
 	Error
 )
 
+// String returns "healthy", "unhealthy" or "error".
 func (s Status) String() string {
 	switch s {
 	case Healthy:

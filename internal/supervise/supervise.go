@@ -189,7 +189,10 @@ type StartError struct {
 	Err  error
 }
 
+// Error names the program and the reason.
 func (e *StartError) Error() string { return fmt.Sprintf("starting %s: %v", e.Path, e.Err) }
+
+// Unwrap returns the system error (syscall.ENOENT, syscall.EACCES, ...).
 func (e *StartError) Unwrap() error { return e.Err }
 
 // ExitCode returns the shell's code for a command that could not be started:
