@@ -17,22 +17,22 @@
 //
 // The states of a Checker:
 //
-//	failure in the grace period
-//	(ignored)   ┌────┐
-//	            ▼    │
-//	       ┌─────────┐    success     ┌─────────┐
-//	       │ Unknown │ ─────────────► │ Healthy │ ◄─────────────┐
-//	       └─────────┘                └─────────┘               │
-//	            │ counted failure          │ failure            │
-//	            ▼                          ▼                    │ success
-//	       ┌──────────────────────────────────┐   success     │
-//	       │            Unhealthy             │ ──────────────┤
-//	       └──────────────────────────────────┘               │
-//	            │ consecutive failures ≥ threshold             │
-//	            ▼                                               │
-//	       ┌────────┐                                           │
-//	       │ Failed │ ──────────────────────────────────────────┘
-//	       └────────┘
+//	failure in the grace period (ignored)
+//	   ┌───┐
+//	   ▼   │
+//	 ┌─────────┐   success    ┌─────────┐
+//	 │ Unknown │ ───────────► │ Healthy │ ◄────────────────┐
+//	 └─────────┘              └─────────┘                  │
+//	      │ counted failure        │ failure               │
+//	      ▼                        ▼                       │ success
+//	 ┌───────────────────────────────────┐    success      │
+//	 │             Unhealthy             │ ────────────────┤
+//	 └───────────────────────────────────┘                 │
+//	      │ consecutive failures ≥ threshold               │
+//	      ▼                                                │
+//	 ┌────────┐                                            │
+//	 │ Failed │ ───────────────────────────────────────────┘
+//	 └────────┘
 //
 // (Unknown and Healthy go straight to Failed when the threshold is 1.)
 // Mesos reports healthy=true on entering Healthy and healthy=false on every

@@ -28,8 +28,8 @@ const maxHeaderBytes = 64 << 10
 // HTTP GETs a URL: healthy when the final status, after following up to
 // MaxRedirects redirects, is 200–399. As in Mesos, Marathon and Kubernetes,
 // HTTPS certificates are not verified (the check proves the server answers,
-// not who it is), proxies from the environment are not used, and every check
-// opens a fresh connection. A password in the URL is sent as basic
+// not who it is); as in Kubernetes, proxies from the environment are not
+// used; every check opens a fresh connection. A password in the URL is sent as basic
 // authentication and never shown.
 //
 // It speaks HTTP/1.1 itself instead of using net/http, which alone would
