@@ -241,6 +241,7 @@ type ResultView struct {
 	Output          string    `json:"output"`
 	Truncated       bool      `json:"truncated"`
 	ExitCode        *int      `json:"exit_code,omitempty"`
+	HTTPStatus      int       `json:"http_status,omitempty"`
 	Counted         bool      `json:"counted"`
 	Start           time.Time `json:"start"`
 	End             time.Time `json:"end"`
@@ -276,7 +277,7 @@ func (r *Reporter) view(c *health.Checker, desc string) *CheckView {
 	if l := st.Last; l != nil {
 		v.Last = &ResultView{
 			Status: l.Status.String(), Reason: r.opts.Redactor.String(l.Reason), Output: r.opts.Redactor.String(l.Output),
-			Truncated: l.Truncated, Counted: l.Counted, Start: l.Start.UTC(), End: l.End.UTC(),
+			Truncated: l.Truncated, HTTPStatus: l.StatusCode, Counted: l.Counted, Start: l.Start.UTC(), End: l.End.UTC(),
 			DurationSeconds: l.End.Sub(l.Start).Seconds(),
 		}
 		if l.ExitCode >= 0 {

@@ -101,7 +101,7 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 			u = next
 			continue
 		}
-		res := Result{Status: Unhealthy, Reason: "HTTP " + resp.status, ExitCode: -1}
+		res := Result{Status: Unhealthy, Reason: "HTTP " + resp.status, ExitCode: -1, StatusCode: resp.code}
 		res.Output, res.Truncated = resp.body.output()
 		if resp.code >= 200 && resp.code < 400 {
 			res.Status = Healthy

@@ -67,6 +67,9 @@ type Result struct {
 	// by a signal, and -1 for other checks or when the command did not end
 	// on its own.
 	ExitCode int
+	// StatusCode is an HTTP check's final status code; 0 for other checks or
+	// when no response arrived.
+	StatusCode int
 }
 
 // Prober runs one check. It must return soon after ctx is done, reporting a

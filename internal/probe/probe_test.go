@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,9 @@ func TestHTTP(t *testing.T) {
 			if got.Status != tt.want || !strings.Contains(got.Reason, tt.reason) || got.Output != tt.output || got.Truncated != tt.truncated || got.ExitCode != -1 {
 				t.Fatalf("got %v %q output %q truncated %v exit %d; want %v %q output %q truncated %v",
 					got.Status, got.Reason, got.Output[:min(len(got.Output), 40)], got.Truncated, got.ExitCode, tt.want, tt.reason, tt.output[:min(len(tt.output), 40)], tt.truncated)
+			}
+			if code, _ := strconv.Atoi(strings.Fields(strings.TrimPrefix(got.Reason, "HTTP ") + " x")[0]); strings.HasPrefix(got.Reason, "HTTP ") && got.StatusCode != code {
+				t.Fatalf("StatusCode %d, reason %q", got.StatusCode, got.Reason)
 			}
 			if tt.notInWords != "" && (strings.Contains(got.Reason, tt.notInWords) || strings.Contains(h.String(), tt.notInWords)) {
 				t.Fatalf("reason %q or String %q leaks %q", got.Reason, h.String(), tt.notInWords)
