@@ -121,12 +121,12 @@ func (in *Instance) Done() <-chan struct{} { return in.done }
 
 // Start brings scheduler-lite up and returns once the API listens and the
 // scheduler is running; it stops when ctx ends.
-func Start(ctx context.Context, o Options) (in *Instance, err error) {
+func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	in = &Instance{done: make(chan struct{})}
+	in := &Instance{done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			in.runCleanup()
