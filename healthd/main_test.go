@@ -407,7 +407,7 @@ func TestEndpointsAndStatusFile(t *testing.T) {
 		wg.Add(1)
 		go func(path string) {
 			defer wg.Done()
-			resp, err := http.Get(base + path)
+			resp, err := (&http.Client{Timeout: patience}).Get(base + path)
 			if err != nil {
 				t.Error(err)
 				return

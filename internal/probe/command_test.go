@@ -101,10 +101,26 @@ func readPid(t *testing.T, path string) int {
 }
 
 // A check that spawns a grandchild and hangs is killed whole at the timeout.
+// The "timeout" fires once the grandchild is known to run (a cancel with
+// context.DeadlineExceeded as its cause), so a slow machine cannot make the
+// check time out before it got that far.
 func TestCommandTimeoutKillsWholeGroup(t *testing.T) {
 	dir := t.TempDir()
-	line := fmt.Sprintf(`sh -c 'trap "" TERM; echo $$ > %s/gc; exec sleep 1000' & echo started; sleep 1 ; while :; do sleep 1; done`, dir)
-	got := (&Command{Line: line}).Probe(withTimeout(t, 1500*time.Millisecond))
+	line := fmt.Sprintf(`cd %s; sh -c 'trap "" TERM; echo $$ > gc; exec sleep 1000' &
+		while [ ! -s gc ]; do sleep 0.01; done; echo started; touch ready; while :; do sleep 1; done`, dir)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel(context.DeadlineExceeded)
+	}()
+	got := (&Command{Line: line}).Probe(ctx)
 	if got.Status != Unhealthy || got.Reason != "timed out" || got.ExitCode != -1 || got.Output != "started\n" {
 		t.Fatalf("got %v %q exit %d output %q", got.Status, got.Reason, got.ExitCode, got.Output)
 	}
