@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command healthd runs health and readiness checks with Mesos semantics and,
 // given a command after --, supervises it like an init process: it forwards
 // signals to the command's process group, reaps zombies, kills the command
