@@ -25,8 +25,8 @@ const (
 )
 
 // Serve answers HTTP/1.x requests on ln with Handle until ctx is done, then
-// closes ln and returns once every connection is finished (each is bounded
-// by requestTimeout). Every answer closes its connection.
+// closes ln and every open connection and returns. Every answer closes its
+// connection; a request has requestTimeout to arrive and be answered.
 //
 // It is a deliberately small HTTP/1.1 server — request line and headers,
 // no bodies, no keep-alive — instead of net/http, which alone would take
@@ -64,7 +64,7 @@ func (r *Reporter) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r.serveConn(conn)
+			r.serveConn(ctx, conn)
 		}()
 	}
 }
@@ -81,8 +81,10 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (r *Reporter) serveConn(conn net.Conn) {
+func (r *Reporter) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() }) // shutting down: drop it
+	defer stop()
 	_ = conn.SetDeadline(time.Now().Add(requestTimeout))
 	tp := textproto.NewReader(bufio.NewReader(io.LimitReader(conn, maxRequestHead)))
 	line, err := tp.ReadLine()
