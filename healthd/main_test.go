@@ -234,9 +234,10 @@ func TestExitCodes(t *testing.T) {
 func TestThresholdStopsCommandAndGrandchild(t *testing.T) {
 	for _, tt := range []struct {
 		name, trap string
+		status     string // how the command ended
 	}{
-		{"obeys SIGTERM", `trap 'exit 0' TERM`},
-		{"ignores SIGTERM", `trap '' TERM`},
+		{"obeys SIGTERM", `trap 'exit 0' TERM`, "exit status 0"},
+		{"ignores SIGTERM", `trap '' TERM`, "killed by signal killed"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -251,8 +252,11 @@ func TestThresholdStopsCommandAndGrandchild(t *testing.T) {
 			// killed with the group.
 			waitFor(t, "command and grandchild to be gone", func() bool { return gone(cmdPid) && gone(gc) })
 			rec := p.waitLog("stopping the command: health check failure threshold reached")
-			if rec["consecutive_failures"] != float64(2) || rec["reason"] != "exit status 1" {
+			if rec["consecutive_failures"] != float64(2) || rec["reason"] != "exit status 1" || rec["kill_grace_period"] != "500ms" {
 				t.Fatalf("log record %v", rec)
+			}
+			if rec := p.waitLog("command stopped after failing health checks"); rec["status"] != tt.status {
+				t.Fatalf("command ended with %v, want %s", rec["status"], tt.status)
 			}
 		})
 	}
