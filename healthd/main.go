@@ -22,8 +22,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/taskkit/taskkit/internal/buildinfo"
@@ -83,7 +85,8 @@ Usage:
   healthd check (--cmd STRING | --http URL | --tcp HOST:PORT) [--timeout D] [--json]
 
 Exits 0 when healthy, 1 when unhealthy (a timeout is unhealthy), 2 when the check
-could not run or the flags are wrong. Usable as a Mesos or Marathon COMMAND check:
+could not run, was interrupted (SIGTERM, SIGINT, SIGHUP: its process group is
+killed first) or the flags are wrong. Usable as a Mesos or Marathon COMMAND check:
 the check's whole process group is killed at the timeout, and HTTP and TCP checks
 need no curl or nc in the image. The check's output (first 4 KiB) goes to stdout,
 the verdict to stderr (with --json, the result goes to stdout as JSON).
@@ -341,6 +344,20 @@ func runCheck(ctx context.Context, args, command []string, stdout, stderr io.Wri
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", f.Source("timeout"), err))
 	}
+	// SIGTERM, SIGINT or SIGHUP (a check runner giving up) stop the check
+	// and kill its process group rather than orphan it.
+	ctx, interrupt := context.WithCancelCause(ctx)
+	defer interrupt(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			interrupt(fmt.Errorf("interrupted by signal %v", sig))
+		case <-ctx.Done():
+		}
+	}()
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -349,8 +366,13 @@ func runCheck(ctx context.Context, args, command []string, stdout, stderr io.Wri
 	start := time.Now()
 	res := p.Probe(ctx)
 	elapsed := time.Since(start)
+	interrupted := false
 	if res.Status == probe.Unhealthy && ctx.Err() != nil {
-		res.Reason = "timed out after " + health.FormatDuration(timeout)
+		if cause := context.Cause(ctx); errors.Is(cause, context.DeadlineExceeded) {
+			res.Reason = "timed out after " + health.FormatDuration(timeout)
+		} else {
+			res.Reason, interrupted = cause.Error(), true
+		}
 	}
 	r := redact.Default().LearnEnv(os.Environ())
 	res.Reason, res.Output = r.String(res.Reason), r.String(res.Output)
@@ -369,10 +391,10 @@ func runCheck(ctx context.Context, args, command []string, stdout, stderr io.Wri
 		_, _ = io.WriteString(stdout, res.Output)
 		fmt.Fprintf(stderr, "healthd check: %s: %s\n", res.Status, res.Reason)
 	}
-	switch res.Status {
-	case probe.Healthy:
+	switch {
+	case res.Status == probe.Healthy:
 		return checkHealthy
-	case probe.Unhealthy:
+	case res.Status == probe.Unhealthy && !interrupted:
 		return checkUnhealthy
 	}
 	return checkCouldNot

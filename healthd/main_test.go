@@ -501,6 +501,28 @@ func TestCheckCommand(t *testing.T) {
 	waitFor(t, "the timed-out check's grandchild to be gone", func() bool { return gone(gc) })
 }
 
+// SIGTERM to `healthd check` kills the check's whole group and exits 2.
+func TestCheckCommandInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "check", "--cmd", "sleep 1000 & echo $! > "+dir+"/gc; wait")
+	cmd.Env = append(os.Environ(), asMainEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = patience
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	gc := readPid(t, filepath.Join(dir, "gc"))
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "interrupted by signal terminated") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	waitFor(t, "the check's grandchild to be gone", func() bool { return gone(gc) })
+}
+
 // healthd must stay small and must not link protobuf or mesos-go; net/http
 // and text/template alone would take it past 6 MiB.
 func TestDependencies(t *testing.T) {
