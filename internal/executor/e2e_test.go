@@ -1,9 +1,16 @@
 package executor_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,4 +196,304 @@ func TestShutdown(t *testing.T) {
 	if f.Failure.GetStatus() != 0 {
 		t.Errorf("executor wait status %d, want a clean exit", f.Failure.GetStatus())
 	}
+}
+
+func secs(f float64) *float64 { return &f }
+
+func TestHealthChecks(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("health", false))
+	fast := func(cmd string) *mesos.HealthCheck {
+		shell := cmd
+		n := uint32(3)
+		return &mesos.HealthCheck{
+			Type: mesos.HealthCheck_COMMAND, Command: &mesos.CommandInfo{Value: &shell},
+			DelaySeconds: secs(0), IntervalSeconds: secs(0.2), TimeoutSeconds: secs(10), GracePeriodSeconds: secs(0),
+			ConsecutiveFailures: &n,
+		}
+	}
+
+	t.Run("failing check: healthy=false, then KILLED", func(t *testing.T) {
+		s.t = t
+		o := s.offer()
+		task := shellTask("sick", "sleep 300")
+		task.HealthCheck = fast("exit 1")
+		s.launchGroup(o, s.defaultExecutor("sick"), task)
+		s.update("sick", mesos.TASK_RUNNING)
+		for i := 0; i < 3; i++ {
+			st := s.updateWhere("sick", mesos.TASK_RUNNING, func(st mesos.TaskStatus) bool { return st.Healthy != nil })
+			if st.GetHealthy() || st.GetReason() != mesos.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED {
+				t.Errorf("health update %d: healthy=%v reason %s", i, st.GetHealthy(), st.GetReason())
+			}
+		}
+		st := s.update("sick", mesos.TASK_KILLED)
+		if st.Healthy == nil || st.GetHealthy() {
+			t.Errorf("KILLED healthy = %v, want false", st.Healthy)
+		}
+	})
+
+	t.Run("passing check: healthy=true once", func(t *testing.T) {
+		s.t = t
+		o := s.offer()
+		task := shellTask("fine", "sleep 300")
+		task.HealthCheck = fast("true")
+		s.launchGroup(o, s.defaultExecutor("fine"), task)
+		st := s.updateWhere("fine", mesos.TASK_RUNNING, func(st mesos.TaskStatus) bool { return st.Healthy != nil })
+		if !st.GetHealthy() {
+			t.Errorf("healthy = false")
+		}
+		if _, ok := s.waitWithin(func(e *scheduler.Event) bool {
+			return e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == "fine" && e.Update.Status.Healthy != nil
+		}, time.Second); ok {
+			t.Errorf("a second health update while healthy")
+		}
+		s.mustCall(calls.Kill("fine", ""))
+		s.update("fine", mesos.TASK_KILLED)
+	})
+
+	t.Run("invalid check: TASK_ERROR for the group", func(t *testing.T) {
+		s.t = t
+		o := s.offer()
+		bad := shellTask("bad-hc", "sleep 300")
+		bad.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_HTTP}
+		sib := shellTask("bad-sib", "sleep 300")
+		s.launchGroup(o, s.defaultExecutor("bad"), bad, sib)
+		if st := s.update("bad-hc", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_INVALID || !strings.Contains(st.GetMessage(), "'http'") {
+			t.Errorf("bad-hc: %s %q", st.GetReason(), st.GetMessage())
+		}
+		if st := s.update("bad-sib", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_GROUP_INVALID {
+			t.Errorf("bad-sib: %s %q", st.GetReason(), st.GetMessage())
+		}
+	})
+}
+
+func TestReadinessCheckStatus(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("readiness", false))
+
+	// An HTTP server answering 503 until told otherwise.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready atomic.Bool
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ready.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := uint32(ln.Addr().(*net.TCPAddr).Port)
+
+	o := s.offer()
+	cmdTask := shellTask("cmd-ready", "sleep 300")
+	line := "test -e ready"
+	cmdTask.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND,
+		Command:      &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: &line}},
+		DelaySeconds: secs(0), IntervalSeconds: secs(0.2), TimeoutSeconds: secs(10)}
+	path := "/ready"
+	httpTask := shellTask("http-ready", "sleep 300")
+	httpTask.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_HTTP, HTTP: &mesos.CheckInfo_Http{Port: port, Path: &path},
+		DelaySeconds: secs(0), IntervalSeconds: secs(0.2), TimeoutSeconds: secs(10)}
+	s.launchGroup(o, s.defaultExecutor("ready"), cmdTask, httpTask)
+
+	// Every update of a checked task carries a check_status of its type.
+	st := s.update("cmd-ready", mesos.TASK_STARTING)
+	if cs := st.GetCheckStatus(); cs.GetType() != mesos.CheckInfo_COMMAND || cs.GetCommand() == nil || cs.GetCommand().ExitCode != nil {
+		t.Errorf("STARTING check_status = %v, want an empty COMMAND status", cs)
+	}
+	exitCode := func(want int32) func(mesos.TaskStatus) bool {
+		return func(st mesos.TaskStatus) bool {
+			c := st.GetCheckStatus().GetCommand()
+			return st.GetReason() == mesos.REASON_TASK_CHECK_STATUS_UPDATED && c != nil && c.ExitCode != nil && *c.ExitCode == want
+		}
+	}
+	s.updateWhere("cmd-ready", mesos.TASK_RUNNING, exitCode(1))
+	if err := os.WriteFile(filepath.Join(sandbox(t, cl, s.fid, "ready"), "tasks", "cmd-ready", "ready"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.updateWhere("cmd-ready", mesos.TASK_RUNNING, exitCode(0))
+
+	httpCode := func(want uint32) func(mesos.TaskStatus) bool {
+		return func(st mesos.TaskStatus) bool {
+			h := st.GetCheckStatus().GetHTTP()
+			return st.GetReason() == mesos.REASON_TASK_CHECK_STATUS_UPDATED && h != nil && h.StatusCode != nil && *h.StatusCode == want
+		}
+	}
+	s.updateWhere("http-ready", mesos.TASK_RUNNING, httpCode(503))
+	ready.Store(true)
+	s.updateWhere("http-ready", mesos.TASK_RUNNING, httpCode(200))
+	// An unchanged result is not reported again.
+	if _, ok := s.waitWithin(func(e *scheduler.Event) bool {
+		return e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == "http-ready" &&
+			e.Update.Status.GetReason() == mesos.REASON_TASK_CHECK_STATUS_UPDATED
+	}, time.Second); ok {
+		t.Errorf("check update without a change")
+	}
+	s.mustCall(calls.Shutdown("ready", o.AgentID.Value))
+	s.update("cmd-ready", mesos.TASK_KILLED)
+	s.update("http-ready", mesos.TASK_KILLED)
+}
+
+func TestURIsFetchedPerTask(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("uris", false))
+	src := t.TempDir()
+	write := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("hello.sh", "#!/bin/sh\necho hello from $1\n", 0o644)
+	plain := write("a-only.txt", "for a\n", 0o644)
+	archive := filepath.Join(src, "bundle.tar.gz")
+	tarball(t, archive, map[string]string{"bundle/conf.txt": "conf\n"})
+	srv := httptest.NewServer(http.FileServer(http.Dir(src)))
+	t.Cleanup(srv.Close)
+
+	yes := true
+	out := "renamed/b.txt"
+	a := shellTask("fa", `./hello.sh a > hello.out && test -f a-only.txt && test -f bundle/conf.txt && ! test -e renamed`)
+	a.Command.URIs = []mesos.CommandInfo_URI{{Value: srv.URL + "/hello.sh", Executable: &yes}, {Value: plain}, {Value: "file://" + archive}}
+	b := shellTask("fb", `test -f renamed/b.txt && ! test -e a-only.txt && ! test -e hello.sh`)
+	b.Command.URIs = []mesos.CommandInfo_URI{{Value: plain, OutputFile: &out}}
+	s.launchGroup(s.offer(), s.defaultExecutor("uris"), a, b)
+	s.update("fa", mesos.TASK_FINISHED)
+	s.update("fb", mesos.TASK_FINISHED)
+	got, err := os.ReadFile(filepath.Join(sandbox(t, cl, s.fid, "uris"), "tasks", "fa", "hello.out"))
+	if err != nil || string(got) != "hello from a\n" {
+		t.Errorf("hello.out = %q, %v", got, err)
+	}
+
+	// A URI that cannot be fetched fails the task before it starts, and
+	// the group rule kills its sibling.
+	missing := shellTask("fmissing", "true")
+	missing.Command.URIs = []mesos.CommandInfo_URI{{Value: srv.URL + "/nope"}}
+	s.launchGroup(s.offer(), s.defaultExecutor("uris2"), missing, shellTask("fsib", "sleep 300"))
+	if st := s.update("fmissing", mesos.TASK_FAILED); st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(st.GetMessage(), "/nope") {
+		t.Errorf("fmissing: %s %q", st.GetReason(), st.GetMessage())
+	}
+	s.update("fsib", mesos.TASK_KILLED)
+}
+
+// tarball writes a .tar.gz of files.
+func tarball(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	for name, data := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExecutorKilledLeavesNoTask(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("kill9", false))
+	marker := fmt.Sprintf("KILL9_MARKER=%d", time.Now().UnixNano())
+	s.launchGroup(s.offer(), s.defaultExecutor("k9"),
+		shellTask("k9-exec", "exec sleep 300", marker),
+		shellTask("k9-shell", "sleep 300; echo done", marker),
+		// A grandchild in the background, and a shell ignoring SIGTERM.
+		shellTask("k9-bg", "trap '' TERM; sleep 300 & wait", marker))
+	for _, id := range []string{"k9-exec", "k9-shell", "k9-bg"} {
+		s.update(id, mesos.TASK_RUNNING)
+	}
+	eventually(t, "task processes running", func() bool { return len(leftoversOf(marker)) >= 4 })
+	if err := cl.KillExecutor(s.fid, "k9"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"k9-exec", "k9-shell", "k9-bg"} {
+		if st := s.update(id, mesos.TASK_FAILED); st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
+			t.Errorf("%s: %s", id, st.GetReason())
+		}
+	}
+	eventually(t, "every task process gone", func() bool { return len(leftoversOf(marker)) == 0 })
+}
+
+func TestAgentConnectionDropped(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+
+	t.Run("checkpointing: reconnect, nothing lost or duplicated", func(t *testing.T) {
+		s := subscribe(t, cl, frameworkInfo("checkpoint", true))
+		flag := filepath.Join(t.TempDir(), "go")
+		s.launchGroup(s.offer(), s.defaultExecutor("cp"),
+			shellTask("cp-wait", fmt.Sprintf("while ! test -e %s; do sleep 0.05; done; exit 0", flag)),
+			shellTask("cp-long", "sleep 300"))
+		s.update("cp-wait", mesos.TASK_RUNNING)
+		s.update("cp-long", mesos.TASK_RUNNING)
+
+		// The task ends while the executor is cut off from the agent.
+		if err := cl.DropExecutor(s.fid, "cp"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(flag, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.update("cp-wait", mesos.TASK_FINISHED)
+
+		// A KILL sent while the executor is cut off reaches it once it is back.
+		if err := cl.DropExecutor(s.fid, "cp"); err != nil {
+			t.Fatal(err)
+		}
+		s.mustCall(calls.Kill("cp-long", ""))
+		s.update("cp-long", mesos.TASK_KILLED)
+		s.waitFor(func(e *scheduler.Event) bool {
+			return e.Type == scheduler.Event_FAILURE && e.Failure.GetExecutorID().GetValue() == "cp"
+		}, "FAILURE (executor exited)")
+
+		for _, id := range []string{"cp-wait", "cp-long"} {
+			seen := map[mesos.TaskState]int{}
+			uuids := map[string]bool{}
+			for _, st := range s.updates(id) {
+				seen[st.GetState()]++
+				if uuids[string(st.UUID)] {
+					t.Errorf("%s: update %s delivered twice", id, st.GetState())
+				}
+				uuids[string(st.UUID)] = true
+			}
+			want := map[mesos.TaskState]int{mesos.TASK_STARTING: 1, mesos.TASK_RUNNING: 1, mesos.TASK_FINISHED: 1}
+			if id == "cp-long" {
+				want = map[mesos.TaskState]int{mesos.TASK_STARTING: 1, mesos.TASK_RUNNING: 1, mesos.TASK_KILLED: 1}
+			}
+			if fmt.Sprint(seen) != fmt.Sprint(want) {
+				t.Errorf("%s: updates %v, want %v", id, seen, want)
+			}
+		}
+	})
+
+	t.Run("no checkpointing: tasks killed, executor exits", func(t *testing.T) {
+		s := subscribe(t, cl, frameworkInfo("no-checkpoint", false))
+		marker := fmt.Sprintf("NOCP_MARKER=%d", time.Now().UnixNano())
+		s.launchGroup(s.offer(), s.defaultExecutor("nocp"), shellTask("nocp-1", "sleep 300", marker))
+		s.update("nocp-1", mesos.TASK_RUNNING)
+		eventually(t, "task running", func() bool { return len(leftoversOf(marker)) > 0 })
+		if err := cl.DropExecutor(s.fid, "nocp"); err != nil {
+			t.Fatal(err)
+		}
+		if st := s.update("nocp-1", mesos.TASK_FAILED); st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
+			t.Errorf("nocp-1: %s %q", st.GetReason(), st.GetMessage())
+		}
+		eventually(t, "task process gone", func() bool { return len(leftoversOf(marker)) == 0 })
+	})
 }

@@ -299,9 +299,21 @@ func (s *sched) mustCall(c *scheduler.Call) {
 	}
 }
 
+// offer waits for an offer with room for a test pod (1 cpu, 512 MB),
+// declining smaller ones so their resources come back merged.
 func (s *sched) offer() mesos.Offer {
 	s.t.Helper()
-	return s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "OFFERS").Offers.Offers[0]
+	for {
+		ev := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "OFFERS")
+		for _, o := range ev.Offers.Offers {
+			cpus, _ := resources.CPUs(o.Resources...)
+			mem, _ := resources.Memory(o.Resources...)
+			if cpus >= 1 && mem >= 512 {
+				return o
+			}
+			s.mustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(0)))
+		}
+	}
 }
 
 // update waits for an UPDATE of task in state (acknowledged on arrival).

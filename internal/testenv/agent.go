@@ -552,9 +552,14 @@ func (c *Cluster) killLocked(t *task, policy *mesos.KillPolicy) {
 		}
 		return
 	}
+	ev := &execpb.Event{Type: execpb.Event_KILL, Kill: &execpb.Event_Kill{TaskID: t.info.TaskID, KillPolicy: policy}}
 	if e.stream != nil {
-		e.stream.push(&execpb.Event{Type: execpb.Event_KILL, Kill: &execpb.Event_Kill{TaskID: t.info.TaskID, KillPolicy: policy}})
+		e.stream.push(ev)
+		return
 	}
+	// The executor is disconnected: like the Mesos agent, keep the KILL
+	// for when it subscribes again.
+	e.kills = append(e.kills, ev)
 }
 
 func killGrace(policies ...*mesos.KillPolicy) time.Duration {

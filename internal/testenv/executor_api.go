@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"net/http"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -170,6 +169,7 @@ func (c *Cluster) executorSubscribe(w http.ResponseWriter, r *http.Request, a *a
 	q := newQueue()
 	e.stream = q
 	e.state = execRunning
+	var acks []*execpb.Event
 	if call.Subscribe != nil {
 		for _, u := range call.Subscribe.UnacknowledgedUpdates {
 			st := u.Status
@@ -178,9 +178,13 @@ func (c *Cluster) executorSubscribe(w http.ResponseWriter, r *http.Request, a *a
 			}
 			eid := e.info.ExecutorID
 			st.ExecutorID = &eid
-			if t := e.tasks[st.TaskID.Value]; t != nil && !bytes.Equal(nil, st.UUID) {
-				c.statusUpdateLocked(t, st)
+			if t := e.tasks[st.TaskID.Value]; t != nil {
+				c.statusUpdateLocked(t, st) // a duplicate (by uuid) is dropped there
 			}
+			// As for an UPDATE call, the agent acknowledges every update
+			// it has taken, duplicates included.
+			acks = append(acks, &execpb.Event{Type: execpb.Event_ACKNOWLEDGED, Acknowledged: &execpb.Event_Acknowledged{
+				TaskID: st.TaskID, UUID: append([]byte(nil), st.UUID...)}})
 		}
 	}
 	q.push(&execpb.Event{Type: execpb.Event_SUBSCRIBED, Subscribed: &execpb.Event_Subscribed{
@@ -189,10 +193,17 @@ func (c *Cluster) executorSubscribe(w http.ResponseWriter, r *http.Request, a *a
 		AgentInfo:     a.protoInfo(),
 		ContainerID:   &mesos.ContainerID{Value: e.containerID},
 	}})
+	for _, ev := range acks {
+		q.push(ev)
+	}
 	for _, item := range e.queued {
 		c.deliverLocked(e, item)
 	}
 	e.queued = nil
+	for _, ev := range e.kills {
+		q.push(ev)
+	}
+	e.kills = nil
 	if e.shutdown {
 		q.push(&execpb.Event{Type: execpb.Event_SHUTDOWN})
 	}

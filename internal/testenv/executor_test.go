@@ -2,11 +2,15 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
@@ -151,22 +155,49 @@ func TestLaunchGroupCustomExecutor(t *testing.T) {
 }
 
 func TestLaunchGroupDefaultExecutor(t *testing.T) {
-	cl := startCluster(t, Config{})
-	if _, err := cl.ExecutorBinary(); err != nil {
-		t.Skipf("LAUNCH_GROUP with a DEFAULT executor needs taskkit's executor binary: %v", err)
-	}
-	s := subscribe(t, cl, frameworkInfo("default-exec"), protoCodec)
+	cl := startCluster(t, Config{ExecutorPath: buildExecutor(t)})
+	fi := frameworkInfo("default-exec")
+	checkpoint := true
+	fi.Checkpoint = &checkpoint
+	s := subscribe(t, cl, fi, protoCodec)
 	o := s.offers()[0]
 	ei := mesos.ExecutorInfo{
 		Type: mesos.ExecutorInfo_DEFAULT, ExecutorID: mesos.ExecutorID{Value: "default"},
 		FrameworkID: &mesos.FrameworkID{Value: s.fid},
 		Resources:   []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
 	}
-	task := commandTask("dt", o, "exit 0")
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, task)}.WithOffers(o.ID)))
+	task, long := commandTask("dt", o, "exit 0"), commandTask("dl", o, "sleep 300")
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, task, long)}.WithOffers(o.ID)))
 	s.updateAck("dt", mesos.TASK_STARTING)
 	s.updateAck("dt", mesos.TASK_RUNNING)
 	s.updateAck("dt", mesos.TASK_FINISHED)
+	s.updateAck("dl", mesos.TASK_STARTING)
+	s.updateAck("dl", mesos.TASK_RUNNING)
+
+	// A KILL sent while the executor's stream is down is kept and
+	// delivered when it subscribes again (it checkpoints, so it does).
+	if err := cl.DropExecutor(s.fid, "default"); err != nil {
+		t.Fatal(err)
+	}
+	s.mustCall(calls.Kill("dl", ""))
+	s.updateAck("dl", mesos.TASK_KILLED)
+}
+
+// buildExecutor builds taskkit's executor for DEFAULT executors.
+func buildExecutor(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	out := filepath.Join(t.TempDir(), "executor")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "github.com/taskkit/taskkit/executor")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the executor: %v\n%s", err, b)
+	}
+	return out
 }
 
 func TestInvalidLaunches(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
+	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
@@ -122,6 +123,7 @@ type executor struct {
 	p           *proc
 	stream      *queue // the executor's subscription stream, nil until SUBSCRIBE
 	queued      []launchItem
+	kills       []*execpb.Event // KILLs sent while the stream was down
 	tasks       map[string]*task
 	launchedAt  time.Time
 	shutdown    bool // SHUTDOWN requested: live tasks end KILLED

@@ -1,11 +1,14 @@
 package testenv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -47,7 +50,10 @@ func startProc(spec procSpec) (*proc, error) {
 	}
 	cmd.Dir = spec.dir
 	cmd.Env = spec.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A new session (and so a new process group, pgid = pid): the
+	// processes an executor starts in their own process groups stay in its
+	// session, so wait can destroy the whole "container".
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := os.OpenFile(filepath.Join(spec.dir, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -65,13 +71,39 @@ func startProc(spec procSpec) (*proc, error) {
 	return &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}, nil
 }
 
-// wait reaps the process, then kills whatever is left in its group (as
-// Mesos destroys a container), and closes done.
+// wait reaps the process, then kills whatever is left in its group and
+// its session — an executor's tasks in their own process groups included
+// (as Mesos destroys a container and its nested containers) — and closes
+// done.
 func (p *proc) wait() {
 	p.err = p.cmd.Wait()
 	p.state = p.cmd.ProcessState
 	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	killSession(p.pid)
 	close(p.done)
+}
+
+// killSession SIGKILLs every process of session sid (read from /proc).
+func killSession(sid int) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp session ...; comm may hold spaces.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 4 || f[3] != strconv.Itoa(sid) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(d))); err == nil && pid != sid {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // signal sends sig to the process group.
