@@ -74,7 +74,7 @@ pods:
 `, []string{"plans.deploy.strategy", "plans.deploy.phases.p.pod: \"nope\"", "\"ghost\" is not a task", "instance 5 is beyond"}},
 		{"transport encryption", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        transport-encryption:\n          - name: s\n            type: PGP", 1),
 			[]string{"transport-encryption[0].type"}},
-		{"resource set and own resources", strings.Replace(minimal, "count: 1", "count: 1\n    resource-sets:\n      rs:\n        cpus: 1\n        memory: 10", 1)+"        resource-set: rs\n",
+		{"resource set and own resources", strings.Replace(minimal, "count: 1", "count: 1\n    resource-sets:\n      rs:\n        cpus: 1\n        memory: 10", 1) + "        resource-set: rs\n",
 			[]string{"either a resource set or its own"}},
 	}
 	for _, tc := range tests {
