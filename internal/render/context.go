@@ -50,10 +50,27 @@ func truthy(ctx map[string]any, name string) bool {
 	return ok && strings.TrimSpace(s) != ""
 }
 
-// missing lists the variables the template would print that ctx lacks, in
-// the order they appear, following sections the way rendering does: a
-// variable inside a section that does not render is not missing.
-func missing(tags []mustache.Tag, ctx map[string]any) []string {
+// Missing lists the variables a parsed template would print that ctx (built
+// by Context) lacks, in the order they appear, following sections the way
+// rendering does: a variable inside a section that does not render is not
+// missing. A variable that the template also names as an inverted section —
+// the default idiom {{X}}{{^X}}default{{/X}} — is optional, not missing.
+func Missing(tmpl *mustache.Template, ctx map[string]any) []string {
+	optional := map[string]bool{}
+	var inverted func([]mustache.Tag)
+	inverted = func(tags []mustache.Tag) {
+		for _, t := range tags {
+			switch t.Type() {
+			case mustache.InvertedSection:
+				optional[t.Name()] = true
+				inverted(t.Tags())
+			case mustache.Section:
+				inverted(t.Tags())
+			}
+		}
+	}
+	inverted(tmpl.Tags())
+
 	var out []string
 	seen := map[string]bool{}
 	var walk func([]mustache.Tag)
@@ -62,7 +79,7 @@ func missing(tags []mustache.Tag, ctx map[string]any) []string {
 			switch t.Type() {
 			case mustache.Variable:
 				name := t.Name()
-				if _, ok := ctx[name]; !ok && name != "." && !seen[name] {
+				if _, ok := ctx[name]; !ok && name != "." && !seen[name] && !optional[name] {
 					seen[name] = true
 					out = append(out, name)
 				}
@@ -77,6 +94,6 @@ func missing(tags []mustache.Tag, ctx map[string]any) []string {
 			}
 		}
 	}
-	walk(tags)
+	walk(tmpl.Tags())
 	return out
 }

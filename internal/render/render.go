@@ -160,7 +160,7 @@ func renderOne(t Template, ctx map[string]any, opts Options) (rendered, error) {
 		return rendered{}, fmt.Errorf("parsing: %w", err)
 	}
 	if opts.Strict {
-		if miss := missing(tmpl.Tags(), ctx); len(miss) > 0 {
+		if miss := Missing(tmpl, ctx); len(miss) > 0 {
 			return rendered{}, fmt.Errorf("%w: %s", ErrMissingVariables, strings.Join(miss, ", "))
 		}
 	}

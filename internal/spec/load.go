@@ -125,39 +125,7 @@ func Render(text string, env []string) (string, []string, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("rendering: %w", err)
 	}
-	return out, missingVars(tmpl.Tags(), ctx), nil
-}
-
-func truthy(ctx map[string]any, name string) bool {
-	s, ok := ctx[name].(string)
-	return ok && strings.TrimSpace(s) != ""
-}
-
-func missingVars(tags []mustache.Tag, ctx map[string]any) []string {
-	var out []string
-	seen := map[string]bool{}
-	var walk func([]mustache.Tag)
-	walk = func(tags []mustache.Tag) {
-		for _, t := range tags {
-			switch t.Type() {
-			case mustache.Variable:
-				if _, ok := ctx[t.Name()]; !ok && t.Name() != "." && !seen[t.Name()] {
-					seen[t.Name()] = true
-					out = append(out, t.Name())
-				}
-			case mustache.Section:
-				if truthy(ctx, t.Name()) {
-					walk(t.Tags())
-				}
-			case mustache.InvertedSection:
-				if !truthy(ctx, t.Name()) {
-					walk(t.Tags())
-				}
-			}
-		}
-	}
-	walk(tags)
-	return out
+	return out, render.Missing(tmpl, ctx), nil
 }
 
 // unsupported are SDK svc.yml fields scheduler-lite knows but does not
