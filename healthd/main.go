@@ -346,7 +346,7 @@ func runCheck(ctx context.Context, args, command []string, stdout, stderr io.Wri
 	}
 	// SIGTERM, SIGINT or SIGHUP (a check runner giving up) stop the check
 	// and kill its process group rather than orphan it.
-	ctx, interrupt := context.WithCancelCause(ctx)
+	ictx, interrupt := context.WithCancelCause(ctx)
 	defer interrupt(nil)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -355,9 +355,10 @@ func runCheck(ctx context.Context, args, command []string, stdout, stderr io.Wri
 		select {
 		case sig := <-sigs:
 			interrupt(fmt.Errorf("interrupted by signal %v", sig))
-		case <-ctx.Done():
+		case <-ictx.Done():
 		}
 	}()
+	ctx = ictx
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
