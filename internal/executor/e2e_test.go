@@ -497,3 +497,42 @@ func TestAgentConnectionDropped(t *testing.T) {
 		eventually(t, "task process gone", func() bool { return len(leftoversOf(marker)) == 0 })
 	})
 }
+
+// TestCustomExecutorLaunch runs the executor as a CUSTOM executor: a
+// LAUNCH is a group of one, its command in the task's data.
+// It also checks that task secrets never reach the executor's log.
+func TestCustomExecutorLaunch(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("custom", false))
+	o := s.offer()
+	no := false
+	bin := executorBin
+	ei := s.defaultExecutor("custom")
+	ei.Type = mesos.ExecutorInfo_CUSTOM
+	ei.Command = &mesos.CommandInfo{Shell: &no, Value: &bin, Arguments: []string{"executor", "--verbose"}}
+	const secret = "s3cr3t-value-42"
+	task := shellTask("solo", `test "$DB_PASSWORD" = `+secret+` && test "$PLAIN" = visible`, "DB_PASSWORD="+secret, "PLAIN=visible")
+	data, err := task.Command.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.Command, task.Data, task.Executor = nil, data, &ei
+	task.AgentID = o.AgentID
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(o.ID)))
+	s.update("solo", mesos.TASK_STARTING)
+	s.update("solo", mesos.TASK_RUNNING)
+	s.update("solo", mesos.TASK_FINISHED)
+	s.waitFor(func(e *scheduler.Event) bool {
+		return e.Type == scheduler.Event_FAILURE && e.Failure.GetExecutorID().GetValue() == "custom"
+	}, "FAILURE (executor exited)")
+	logs, err := os.ReadFile(filepath.Join(sandbox(t, cl, s.fid, "custom"), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(logs), secret) {
+		t.Errorf("the executor logged a secret value:\n%s", logs)
+	}
+	if !strings.Contains(string(logs), "launching task") || !strings.Contains(string(logs), "********") {
+		t.Errorf("the executor's log lacks the masked launch record:\n%s", logs)
+	}
+}

@@ -530,6 +530,12 @@ func (e *Executor) launchGroup(infos []mesos.TaskInfo) {
 			e.log.Error("ignoring a launch of a task that is already running", "task", ti.TaskID.Value)
 			continue
 		}
+		if ti.Command == nil {
+			// A LAUNCH to a custom executor cannot carry a command (the
+			// master refuses both); like the DC/OS SDK's custom executor,
+			// take it from the task's data.
+			ti.Command = commandFromData(ti.Data)
+		}
 		t := &task{info: *ti, group: g, essential: isEssential(ti)}
 		t.container = mesos.ContainerID{Value: mesosx.NewID(), Parent: e.containerID}
 		if ti.Check != nil {

@@ -291,3 +291,16 @@ const parentDeath = syscall.SIGKILL
 
 // mkdirAll creates a task sandbox (and the tasks directory above it).
 func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
+
+// commandFromData decodes a CommandInfo (protobuf) from a task's data, or
+// returns nil.
+func commandFromData(data []byte) *mesos.CommandInfo {
+	if len(data) == 0 {
+		return nil
+	}
+	var ci mesos.CommandInfo
+	if err := ci.Unmarshal(data); err != nil || ci.GetValue() == "" {
+		return nil
+	}
+	return &ci
+}

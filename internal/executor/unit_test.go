@@ -1,0 +1,194 @@
+package executor
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/supervise"
+)
+
+func f64(v float64) *float64 { return &v }
+func str(s string) *string   { return &s }
+
+func TestValidateHealthCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hc   mesos.HealthCheck
+		want string // substring of the error; "" means valid
+	}{
+		{"command", mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, Command: &mesos.CommandInfo{Value: str("true")}}, ""},
+		{"http", mesos.HealthCheck{Type: mesos.HealthCheck_HTTP, HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: 80, Path: str("/x")}}, ""},
+		{"tcp", mesos.HealthCheck{Type: mesos.HealthCheck_TCP, TCP: &mesos.HealthCheck_TCPCheckInfo{Port: 80}}, ""},
+		{"no type", mesos.HealthCheck{Command: &mesos.CommandInfo{Value: str("true")}}, "'type'"},
+		{"command missing", mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND}, "'command'"},
+		{"command empty", mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, Command: &mesos.CommandInfo{}}, "no 'value'"},
+		{"http missing", mesos.HealthCheck{Type: mesos.HealthCheck_HTTP}, "'http'"},
+		{"http scheme", mesos.HealthCheck{Type: mesos.HealthCheck_HTTP, HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: 80, Scheme: str("ftp")}}, "scheme"},
+		{"http path", mesos.HealthCheck{Type: mesos.HealthCheck_HTTP, HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: 80, Path: str("x")}}, "must start with '/'"},
+		{"tcp missing", mesos.HealthCheck{Type: mesos.HealthCheck_TCP}, "'tcp'"},
+		{"negative delay", mesos.HealthCheck{Type: mesos.HealthCheck_TCP, TCP: &mesos.HealthCheck_TCPCheckInfo{Port: 1}, DelaySeconds: f64(-1)}, "delay_seconds"},
+		{"negative grace", mesos.HealthCheck{Type: mesos.HealthCheck_TCP, TCP: &mesos.HealthCheck_TCPCheckInfo{Port: 1}, GracePeriodSeconds: f64(-1)}, "grace_period_seconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateHealthCheck(&tc.hc)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    mesos.CheckInfo
+		want string
+	}{
+		{"command", mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: str("true")}}}, ""},
+		{"http", mesos.CheckInfo{Type: mesos.CheckInfo_HTTP, HTTP: &mesos.CheckInfo_Http{Port: 8080}}, ""},
+		{"no type", mesos.CheckInfo{}, "'type'"},
+		{"http path", mesos.CheckInfo{Type: mesos.CheckInfo_HTTP, HTTP: &mesos.CheckInfo_Http{Port: 8080, Path: str("ready")}}, "must start with '/'"},
+		{"tcp port", mesos.CheckInfo{Type: mesos.CheckInfo_TCP, TCP: &mesos.CheckInfo_Tcp{}}, "port"},
+		{"negative interval", mesos.CheckInfo{Type: mesos.CheckInfo_TCP, TCP: &mesos.CheckInfo_Tcp{Port: 1}, IntervalSeconds: f64(-2)}, "interval_seconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateCheck(&tc.c)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTaskRules(t *testing.T) {
+	lbl := func(k, v string) *mesos.Labels { return &mesos.Labels{Labels: []mesos.Label{{Key: k, Value: &v}}} }
+	for _, tc := range []struct {
+		labels *mesos.Labels
+		want   bool
+	}{
+		{nil, true}, {lbl("essential", "false"), false}, {lbl("essential", " FALSE "), false},
+		{lbl("essential", "true"), true}, {lbl("other", "false"), true},
+	} {
+		if got := isEssential(&mesos.TaskInfo{Labels: tc.labels}); got != tc.want {
+			t.Errorf("isEssential(%v) = %v", tc.labels, got)
+		}
+	}
+	p := func(d time.Duration) *mesos.KillPolicy {
+		return &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: d.Nanoseconds()}}
+	}
+	for _, tc := range []struct {
+		kill, task *mesos.KillPolicy
+		want       time.Duration
+	}{
+		{nil, nil, 3 * time.Second}, {p(time.Second), p(time.Minute), time.Second},
+		{nil, p(time.Minute), time.Minute}, {&mesos.KillPolicy{}, p(5 * time.Second), 5 * time.Second},
+	} {
+		if got := killGrace(tc.kill, tc.task); got != tc.want {
+			t.Errorf("killGrace = %v, want %v", got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		st   supervise.Status
+		want string
+	}{
+		{supervise.Status{Code: 0}, "Command exited with status 0"},
+		{supervise.Status{Code: 3}, "Command exited with status 3"},
+		{supervise.Status{Code: -1, Signal: syscall.SIGKILL}, "Command terminated with signal Killed"},
+		{supervise.Status{Code: -1, Signal: syscall.SIGTERM}, "Command terminated with signal Terminated"},
+	} {
+		if got := exitMessage(tc.st); got != tc.want {
+			t.Errorf("exitMessage(%v) = %q, want %q", tc.st, got, tc.want)
+		}
+	}
+}
+
+func TestTaskEnvAndCommand(t *testing.T) {
+	role := "web"
+	ti := &mesos.TaskInfo{
+		Resources: []mesos.Resource{{Name: "cpus", AllocationInfo: &mesos.Resource_AllocationInfo{Role: &role}}},
+		Command: &mesos.CommandInfo{Value: str("echo hi"), Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+			{Name: "A", Value: str("1")}, {Name: "MESOS_SANDBOX", Value: str("overridden")},
+			{Name: "TOKEN", Type: mesos.Environment_Variable_SECRET.Enum(), Secret: &mesos.Secret{Value: &mesos.Secret_Value{Data: []byte("tok")}}},
+		}}},
+	}
+	env := taskEnv(ti, "/sb/tasks/t", "10.0.0.1", allocationRole(ti, nil))
+	want := []string{"PATH=" + defaultPath, "A=1", "MESOS_SANDBOX=/sb/tasks/t", "TOKEN=tok", "MESOS_CONTAINER_IP=10.0.0.1", "MESOS_ALLOCATION_ROLE=web"}
+	if strings.Join(env, " ") != strings.Join(want, " ") {
+		t.Errorf("env = %q, want %q", env, want)
+	}
+	if got := secretValues(ti.Command); len(got) != 1 || got[0] != "tok" {
+		t.Errorf("secretValues = %q", got)
+	}
+	if r := allocationRole(&mesos.TaskInfo{}, &mesos.FrameworkInfo{Roles: []string{"r1"}}); r != "r1" {
+		t.Errorf("role from framework = %q", r)
+	}
+
+	spec, err := commandSpec(ti.Command, env, "/sb")
+	if err != nil || spec.Path != "/bin/sh" || strings.Join(spec.Args, " ") != "sh -c echo hi" {
+		t.Errorf("shell spec = %+v, %v", spec, err)
+	}
+	no := false
+	spec, err = commandSpec(&mesos.CommandInfo{Shell: &no, Value: str("sh"), Arguments: []string{"sh", "-c", "exit 0"}}, env, "/sb")
+	if err != nil || !strings.HasSuffix(spec.Path, "/sh") || strings.Join(spec.Args, " ") != "sh -c exit 0" {
+		t.Errorf("exec spec = %+v, %v", spec, err)
+	}
+	if _, err := commandSpec(&mesos.CommandInfo{Shell: &no, Value: str("no-such-binary-xyz")}, env, "/sb"); err == nil {
+		t.Error("a missing executable was accepted")
+	}
+	if _, err := commandSpec(nil, env, "/sb"); err == nil {
+		t.Error("a task without a command was accepted")
+	}
+	for _, id := range []string{"", ".", "..", "a/b"} {
+		if validTaskDir(id) == nil {
+			t.Errorf("task ID %q accepted as a directory", id)
+		}
+	}
+	if got := commandLine(&mesos.CommandInfo{Shell: &no, Value: str("/bin/echo"), Arguments: []string{"echo", "it's"}}); got != `exec '/bin/echo' 'it'\''s'` {
+		t.Errorf("commandLine = %s", got)
+	}
+}
+
+func TestSecretsMaskLogs(t *testing.T) {
+	s := NewSecrets()
+	var buf bytes.Buffer
+	log := slog.New(s.Handler(slog.NewTextHandler(&buf, nil)))
+	s.LearnEnv([]string{"DB_PASSWORD=hunter2-pw", "PLAIN=shown"})
+	s.LearnValue("inline-secret")
+	log.Info("cmd uses hunter2-pw", "command", "x inline-secret y", "err", errors.New("bad hunter2-pw"),
+		slog.Group("g", "v", "hunter2-pw"), "plain", "shown")
+	out := buf.String()
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "inline-secret") || !strings.Contains(out, "shown") {
+		t.Errorf("log = %s", out)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	for k, v := range map[string]string{
+		"MESOS_FRAMEWORK_ID": "fw", "MESOS_EXECUTOR_ID": "ex", "MESOS_DIRECTORY": "/d", "MESOS_SANDBOX": "/d",
+		"MESOS_AGENT_ENDPOINT": "10.1.2.3:5051", "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5secs",
+		"MESOS_CHECKPOINT": "1", "MESOS_RECOVERY_TIMEOUT": "15mins", "MESOS_SUBSCRIPTION_BACKOFF_MAX": "2secs",
+		"LIBPROCESS_IP": "",
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ContainerIP != "10.1.2.3" || !cfg.Checkpoint || cfg.RecoveryTimeout != 15*time.Minute || cfg.ExecutorShutdownGracePeriod != 5*time.Second {
+		t.Errorf("cfg = %+v", cfg)
+	}
+	t.Setenv("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5s")
+	t.Setenv("MESOS_SANDBOX", "")
+	_, err = FromEnv()
+	if err == nil || !strings.Contains(err.Error(), "MESOS_SANDBOX") {
+		t.Errorf("err = %v, want it to name MESOS_SANDBOX", err)
+	}
+}
