@@ -3,6 +3,7 @@
 // groups, tasks get bootstrap, healthd and tlsprov as fetched artifacts.
 //
 //	scheduler-lite [flags] SVC.yml
+//	scheduler-lite package render [--package-dir universe] [--options FILE]
 //
 // With --master local (the default when MESOS_MASTER is unset) it starts an
 // embedded testenv cluster and prints its endpoints. Every flag also reads
@@ -17,11 +18,24 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 
 	"github.com/taskkit/taskkit/internal/schedulerlite"
 )
 
+// subcommands run instead of the scheduler when named by the first
+// argument; each lives in its own file. It gets the arguments from its name on.
+var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
+	"package": packageCommand,
+}
+
 func main() {
-	os.Exit(schedulerlite.Run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	ctx := context.Background()
+	if len(os.Args) > 1 {
+		if run, ok := subcommands[os.Args[1]]; ok {
+			os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+		}
+	}
+	os.Exit(schedulerlite.Run(ctx, os.Args, os.Stdout, os.Stderr))
 }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPackageRender runs "scheduler-lite package render" on the example
+// package: defaults, an options file, bad options, usage errors.
+func TestPackageRender(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", `{"service": {"name": "hello-2"}, "hello": {"count": 3}}`)
+	bad := write("bad.json", `{"hello": {"count": "three"}, "service": {"colour": "red"}}`)
+	notJSON := write("broken.json", "{\n  \"hello\": ,\n}")
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   []string
+		stderr   []string
+		validApp bool
+	}{
+		{"defaults", []string{"render", "--package-dir", "../universe"}, 0, []string{`"id": "hello-world"`, `"path": "/v1/health"`, "releases/download/v0.1.0/scheduler-lite.zip"}, nil, true},
+		{"options and artifact dir", []string{"render", "--package-dir", "../universe", "--options", good, "--artifact-dir", "http://127.0.0.1:8000/"}, 0, []string{`"id": "hello-2"`, `"HELLO_COUNT": "3"`, `"http://127.0.0.1:8000/executor.zip"`}, nil, true},
+		{"bad options", []string{"render", "--package-dir", "../universe", "--options", bad}, 1, nil, []string{"hello.count: want integer, got string", `service: unknown property "colour"`}, false},
+		{"options not JSON", []string{"render", "--package-dir", "../universe", "--options", notJSON}, 1, nil, []string{"--options: " + notJSON + ": line 2"}, false},
+		{"no package", []string{"render", "--package-dir", dir}, 1, nil, []string{"--package-dir " + dir, "package.json"}, false},
+		{"no command", nil, 2, nil, []string{"want a command: render"}, false},
+		{"unknown command", []string{"publish"}, 2, nil, []string{`unknown command "publish"`}, false},
+		{"stray argument", []string{"render", "--package-dir", "../universe", "x"}, 2, nil, []string{"unexpected arguments [x]"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := packageCommand(context.Background(), append([]string{"package"}, tc.args...), &out, &errb)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errb.String())
+			}
+			for _, w := range tc.stdout {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %s:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tc.stderr {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %s:\n%s", w, errb.String())
+				}
+			}
+			if tc.validApp {
+				var app map[string]any
+				if err := json.Unmarshal(out.Bytes(), &app); err != nil {
+					t.Errorf("stdout is not JSON: %v", err)
+				}
+			}
+		})
+	}
+}
