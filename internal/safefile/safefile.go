@@ -199,7 +199,10 @@ func prepare(f File) (*plan, error) {
 			p.tmp = tmp
 			return p, nil
 		}
-		if f.Mode == Rename || !p.existed {
+		// Only a directory that refuses new files makes in place the way out;
+		// a full disk or a file-size limit would fail in place too, after
+		// truncating the destination.
+		if f.Mode == Rename || !p.existed || !dirRefuses(err) {
 			return p, fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
@@ -297,11 +300,20 @@ func commit(p *plan) error {
 		os.Remove(p.tmp)
 		p.tmp = ""
 	}
+	// Marked changed before writing: a write that fails after truncating the
+	// file is rolled back to the old content like any other.
+	p.changed = true
 	if err := writeInPlace(p.f.Path, p.f.Data, p.perm, !p.existed || !p.f.KeepPerm); err != nil {
 		return fmt.Errorf("%s: writing in place: %w", p.f.Path, err)
 	}
-	p.done, p.method, p.changed = true, InPlace, true
+	p.done, p.method = true, InPlace
 	return nil
+}
+
+// dirRefuses reports whether err says a directory does not accept new files
+// (permissions, a read-only mount), as opposed to the data not fitting.
+func dirRefuses(err error) bool {
+	return errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EROFS)
 }
 
 func writeInPlace(path string, data []byte, perm os.FileMode, setPerm bool) error {

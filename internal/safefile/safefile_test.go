@@ -1,6 +1,7 @@
 package safefile
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,5 +228,49 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := ParseMode("copy"); err == nil {
 		t.Error("ParseMode(copy) should fail")
+	}
+}
+
+// withFileSizeLimit runs f with RLIMIT_FSIZE set to limit bytes, so writes
+// past it fail with EFBIG (Go ignores SIGXFSZ).
+func withFileSizeLimit(t *testing.T, limit uint64, f func()) {
+	t.Helper()
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Skipf("SKIP: cannot read RLIMIT_FSIZE: %v", err)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: limit, Max: old.Max}); err != nil {
+		t.Skipf("SKIP: cannot set RLIMIT_FSIZE: %v", err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old)
+	f()
+}
+
+// TestDataThatDoesNotFitLeavesDestinationIntact: a write that fails for
+// lack of room (EFBIG here, ENOSPC alike) must not fall back to truncating
+// the destination in place, and an in-place write that fails midway must put
+// the old content back.
+func TestDataThatDoesNotFitLeavesDestinationIntact(t *testing.T) {
+	old := strings.Repeat("o", 300)
+	big := []byte(strings.Repeat("n", 3000))
+	for _, m := range []Mode{Auto, InPlace} {
+		t.Run(m.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			dst := filepath.Join(dir, "out.conf")
+			os.WriteFile(dst, []byte(old), 0o644)
+			var err error
+			withFileSizeLimit(t, 2048, func() {
+				_, err = Write(File{Path: dst, Data: big, Perm: 0o644, KeepPerm: true, Mode: m})
+			})
+			if err == nil || !errors.Is(err, syscall.EFBIG) {
+				t.Fatalf("err = %v, want EFBIG", err)
+			}
+			if b, _ := os.ReadFile(dst); string(b) != old {
+				t.Errorf("destination now holds %d bytes, want the old 300 intact", len(b))
+			}
+			if got := strings.Join(entries(t, dir), ","); got != "out.conf" {
+				t.Errorf("leftovers: %s", got)
+			}
+		})
 	}
 }
