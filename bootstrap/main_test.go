@@ -146,19 +146,22 @@ func TestRendersTemplatesRelativeToSandbox(t *testing.T) {
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	sb := t.TempDir()
-	const pw, tok, custom = "pw-Zq8Xv3-unique", "tok-Hh4Kk9-unique", "api-Rr7Jj2-unique"
-	write(t, filepath.Join(sb, "db.mustache"), "password={{{DB_PASSWORD}}}\ntoken={{AUTH_TOKEN}}\nkey={{MY_API_KEY}}\nurl=postgres://app:{{{DB_PASSWORD}}}@db/app\n", 0o644)
+	const pw, tok, custom = "pw-Zq8Xv3-unique", "tok-Hh4Kk9-unique", "ext-Rr7Jj2-unique"
+	const htmlPw, urlPw, keyLine = `h&t<m>l"Pw-unique`, "urlpw-Kk2Mm4-unique", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCunique"
+	write(t, filepath.Join(sb, "db.mustache"), "password={{{DB_PASSWORD}}}\ntoken={{AUTH_TOKEN}}\nkey={{MY_EXTRA}}\nurl=postgres://app:{{{DB_PASSWORD}}}@db/app\nhtml={{HTML_PASSWORD}}\n", 0o644)
 	write(t, filepath.Join(sb, "db.conf"), "password=old\n", 0o644)
-	env := baseEnv(sb, "DB_PASSWORD="+pw, "AUTH_TOKEN="+tok, "MY_API_KEY="+custom,
+	env := baseEnv(sb, "DB_PASSWORD="+pw, "AUTH_TOKEN="+tok, "MY_EXTRA="+custom, "HTML_PASSWORD="+htmlPw,
+		"DATABASE_URL=postgres://u:"+urlPw+"@h/db",
+		"TLS_SERVER_KEY=-----BEGIN PRIVATE KEY-----\n"+keyLine+"\n-----END PRIVATE KEY-----\n",
 		"JDBC_URL=jdbc:postgresql://db/app?password="+pw, "CONFIG_TEMPLATE_DB=db.mustache,db.conf")
 	for _, format := range []string{"text", "json"} {
 		os.WriteFile(filepath.Join(sb, "db.conf"), []byte("password=old\n"), 0o644)
-		r := runBin(t, env, "-redact-keys", "^MY_API_KEY$", "-log-format", format)
+		r := runBin(t, env, "-redact-keys", "^MY_EXTRA$", "-log-format", format)
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d\n%s", format, r.code, r.stderr)
 		}
 		all := r.stdout + r.stderr
-		for _, secret := range []string{pw, tok, custom} {
+		for _, secret := range []string{pw, tok, custom, urlPw, keyLine, "h&amp;t&lt;m&gt;l&#34;Pw-unique"} {
 			if strings.Contains(all, secret) {
 				t.Errorf("%s output leaks %q:\n%s", format, secret, all)
 			}
@@ -186,7 +189,7 @@ func TestAllOrNothingAndExitCodes(t *testing.T) {
 	}{
 		{"bad flag", nil, []string{"-no-such-flag"}, 2, "no-such-flag"},
 		{"bad write mode", nil, []string{"-write-mode", "copy"}, 2, "-write-mode"},
-		{"bad wait url", nil, []string{"-wait", "ftp://x"}, 2, "-wait"},
+		{"bad wait url", nil, []string{"-wait", "ftp://admin:TopSecretPw@x/"}, 2, "-wait"},
 		{"bad redact regexp", nil, []string{"-redact-keys", "("}, 2, "-redact-keys"},
 		{"bad log format", nil, []string{"-log-format", "xml"}, 2, "-log-format"},
 		{"negative timeout", nil, []string{"-resolve-timeout", "-1s"}, 2, "-resolve-timeout"},
@@ -211,6 +214,9 @@ func TestAllOrNothingAndExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(r.stderr, tt.error) {
 				t.Errorf("stderr lacks %q:\n%s", tt.error, r.stderr)
+			}
+			if strings.Contains(r.stderr, "TopSecretPw") {
+				t.Errorf("stderr leaks the URL password:\n%s", r.stderr)
 			}
 			if tt.code != 6 { // exec happens after writing
 				if after := listing(t, sb); after != before {

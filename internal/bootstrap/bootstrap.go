@@ -230,8 +230,8 @@ func parse(c *cli.Context, e *env, cfg *config) error {
 	for _, v := range c.StringSlice("wait") {
 		for _, u := range strings.Fields(v) {
 			t, err := dnswait.ParseTarget(u)
-			if err != nil {
-				return fmt.Errorf("-wait %q: %w", u, err)
+			if err != nil { // err names the target, its password masked
+				return fmt.Errorf("-wait: %w", err)
 			}
 			cfg.waits = append(cfg.waits, t)
 		}
@@ -365,7 +365,8 @@ func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redac
 		lines = red.Env(environ)
 	}
 	for i, l := range lines {
-		lines[i] = show(l)
+		// One line per variable: a multi-line value cannot fake more.
+		lines[i] = strings.NewReplacer("\\", "\\\\", "\n", "\\n", "\r", "\\r").Replace(show(l))
 	}
 	note := "secret values masked"
 	if insecure {
@@ -516,9 +517,9 @@ func installCA(cfg *config, e *env, sandbox string, log *slog.Logger) error {
 		log.Info("CA already in the truststore", append(attrs, "present", res.Present)...)
 	case res.WrittenTo != store:
 		log.Warn("truststore not writable: wrote an updated copy; start Java with the option shown",
-			append(attrs, "copy", res.WrittenTo, "java_option", "-Djavax.net.ssl.trustStore="+res.WrittenTo, "added", res.Added, "replaced", res.Replaced)...)
+			append(attrs, "copy", res.WrittenTo, "java_option", "-Djavax.net.ssl.trustStore="+res.WrittenTo, "added", res.Added, "replaced", res.Replaced, "removed", res.Removed)...)
 	default:
-		log.Info("CA installed", append(attrs, "added", res.Added, "replaced", res.Replaced)...)
+		log.Info("CA installed", append(attrs, "added", res.Added, "replaced", res.Replaced, "removed", res.Removed)...)
 	}
 	return nil
 }

@@ -3,14 +3,19 @@
 // environment keys are secret and masks their values wherever they appear.
 //
 // A key is secret when it matches DefaultKeyPattern — the DC/OS SDK bootstrap's
-// rule — or the extra pattern a user passes (bootstrap's -redact-keys, for
-// example). A Redactor built from an environment also knows the secret values
-// themselves, so it can mask them inside arbitrary text such as a diff line,
-// including each line of a multi-line value like a PEM key.
+// rule (SDKKeyPattern) widened to private keys, API and access keys, and the
+// TLS_<NAME>_KEY variables tlsprov reads — or the extra pattern a user passes
+// (bootstrap's -redact-keys, for example). A Redactor built from an
+// environment also knows the secret values themselves, so it can mask them
+// inside arbitrary text such as a diff line: the raw value, its HTML-escaped
+// form (what mustache's {{x}} prints), and each line of a multi-line value
+// like a PEM key. String also masks the password of any URL
+// (scheme://user:password@host), whatever variable it came from.
 package redact
 
 import (
 	"fmt"
+	"html"
 	"regexp"
 	"sort"
 	"strings"
@@ -19,8 +24,15 @@ import (
 // Mask replaces every secret value in output.
 const Mask = "********"
 
-// DefaultKeyPattern matches the environment keys the DC/OS SDK treats as secret.
-const DefaultKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|secret|token)`
+// SDKKeyPattern matches the environment keys the DC/OS SDK treats as secret.
+const SDKKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|secret|token)`
+
+// DefaultKeyPattern is SDKKeyPattern plus private keys, API and access keys,
+// passwd, and TLS_<NAME>_KEY (a PEM private key handed to tlsprov).
+const DefaultKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|passwd|secret|token|private_?key|api_?key|access_?key|^TLS_.+_KEY$)`
+
+// urlPassword matches the password of a URL's userinfo.
+var urlPassword = regexp.MustCompile(`(://[^/\s:@]*:)([^@\s/]+)@`)
 
 var defaultKeys = regexp.MustCompile(DefaultKeyPattern)
 
@@ -94,6 +106,9 @@ func (r *Redactor) addValue(v string) {
 		return
 	}
 	r.values = append(r.values, v)
+	if esc := html.EscapeString(v); esc != v {
+		r.values = append(r.values, esc) // as {{x}} renders it
+	}
 	if strings.ContainsAny(v, "\r\n") {
 		for _, line := range strings.FieldsFunc(v, func(c rune) bool { return c == '\n' || c == '\r' }) {
 			// PEM armor lines ("-----BEGIN ...") are public and common.
@@ -121,12 +136,21 @@ func (r *Redactor) rebuild() {
 	r.replacer = strings.NewReplacer(pairs...)
 }
 
-// String returns s with every learned secret value replaced by Mask.
+// String returns s with every learned secret value, and the password of
+// every URL, replaced by Mask.
 func (r *Redactor) String(s string) string {
-	if len(r.values) == 0 {
+	if len(r.values) > 0 {
+		s = r.replacer.Replace(s)
+	}
+	return URLPasswords(s)
+}
+
+// URLPasswords masks the password of every scheme://user:password@ in s.
+func URLPasswords(s string) string {
+	if !strings.Contains(s, "://") {
 		return s
 	}
-	return r.replacer.Replace(s)
+	return urlPassword.ReplaceAllString(s, "${1}"+Mask+"@")
 }
 
 // Value returns value, or Mask when key is secret.

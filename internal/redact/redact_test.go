@@ -21,7 +21,12 @@ func TestIsSecretKey(t *testing.T) {
 		{"GITHUB_TOKEN", true},
 		{"AWS_CREDENTIALS_FILE", true},
 		{"MY_API_KEY", true},
-		{"MY_API_KEY_ID", false},
+		{"TLS_SERVER_KEY", true},
+		{"STRIPE_PRIVATE_KEY", true},
+		{"API_KEY", true},
+		{"AWS_ACCESS_KEY_ID", true},
+		{"TLS_SERVER_CERT", false},
+		{"MONKEY", false},
 		{"PATH", false},
 		{"TASK_NAME", false},
 	}
@@ -57,6 +62,7 @@ func TestStringMasksLearnedValues(t *testing.T) {
 		"TLS_SECRET_KEY=" + pem,
 		"EMPTY_TOKEN=",
 		"PLAIN=hunter3",
+		"HTML_SECRET=p&ss<w>\"9x",
 	})
 	tests := []struct{ in, want string }{
 		{"password is hunter2.", "password is " + Mask + "."},
@@ -65,6 +71,9 @@ func TestStringMasksLearnedValues(t *testing.T) {
 		{pem, Mask},
 		{"hunter3 stays", "hunter3 stays"},
 		{"-----END PRIVATE KEY----- is not secret by itself", "-----END PRIVATE KEY----- is not secret by itself"},
+		{"url=postgres://app:pw123@db:5432/x", "url=postgres://app:" + Mask + "@db:5432/x"},
+		{"https://user@host/ and http://h:80/", "https://user@host/ and http://h:80/"},
+		{"escaped p&amp;ss&lt;w&gt;&#34;9x", "escaped " + Mask},
 	}
 	for _, tt := range tests {
 		if got := r.String(tt.in); got != tt.want {

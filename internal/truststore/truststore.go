@@ -20,6 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,8 +68,9 @@ type Options struct {
 type Result struct {
 	Format Format
 	// Added and Replaced list the aliases written; Present lists the CAs
-	// already trusted (by alias, or "(subject)" under another alias).
-	Added, Replaced, Present []string
+	// already trusted (by alias, or "(subject)" under another alias);
+	// Removed lists Alias-N entries of an earlier, longer bundle.
+	Added, Replaced, Present, Removed []string
 	// WrittenTo is the file written: Path, Fallback, or "" when nothing
 	// changed.
 	WrittenTo string
@@ -204,6 +207,38 @@ func (s *store) set(alias string, cert *x509.Certificate, now time.Time) error {
 	return nil
 }
 
+// removeStale deletes the aliases alias-N with N >= n: CAs of an earlier
+// bundle that the current one no longer holds, so a rotated bundle leaves
+// exactly its own CAs trusted under alias. It returns the aliases removed.
+func (s *store) removeStale(alias string, n int) []string {
+	stale := func(a string) bool {
+		rest, ok := strings.CutPrefix(a, alias+"-")
+		i, err := strconv.Atoi(rest)
+		return ok && err == nil && i >= n && strconv.Itoa(i) == rest
+	}
+	var removed []string
+	switch s.format {
+	case JKS:
+		for _, a := range s.jks.Aliases() {
+			if stale(a) {
+				s.jks.DeleteEntry(a)
+				removed = append(removed, a)
+			}
+		}
+	case PKCS12:
+		kept := s.entries[:0]
+		for _, e := range s.entries {
+			if stale(e.alias) {
+				removed = append(removed, e.alias)
+				continue
+			}
+			kept = append(kept, e)
+		}
+		s.entries = kept
+	}
+	return removed
+}
+
 func (s *store) encode(password string) ([]byte, error) {
 	var buf bytes.Buffer
 	switch s.format {
@@ -264,7 +299,8 @@ func Install(cas []*x509.Certificate, opts Options) (Result, error) {
 			return Result{}, fmt.Errorf("truststore %s: setting %s: %w", opts.Path, alias, err)
 		}
 	}
-	if len(res.Added)+len(res.Replaced) == 0 {
+	res.Removed = s.removeStale(opts.Alias, len(cas))
+	if len(res.Added)+len(res.Replaced)+len(res.Removed) == 0 {
 		return res, nil
 	}
 	out, err := s.encode(opts.Password)
