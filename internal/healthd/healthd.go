@@ -169,16 +169,12 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		go func() { defer wg.Done(); supervise.ReapOrphans(ctx, log) }()
 	}
 
-	// The threshold is passed on before the reporter logs or writes anything.
-	failed := make(chan health.Event, 1)
-	onHealth := func(e health.Event) {
-		if e.Changed() && e.To == health.Failed {
-			select {
-			case failed <- e:
-			default:
-			}
-		}
-	}
+	// At the threshold the command gets SIGTERM straight from the checker's
+	// goroutine, before anything is logged or written (Terminate never
+	// blocks); the main loop then records why. st.proc is set before any
+	// check runs.
+	st := &state{cfg: cfg, log: log, failed: make(chan health.Event, 1)}
+	onHealth := st.onHealth
 	// The reporter reads the checkers and the checkers report to it; it is
 	// assigned before any checker runs.
 	var rep *healthreport.Reporter
@@ -206,10 +202,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	rep = healthreport.New(ropts)
 
-	var proc *supervise.Process
 	var procDone <-chan struct{}
 	if supervising {
-		proc, err = supervise.Start(supervise.Spec{
+		proc, err := supervise.Start(supervise.Spec{
 			Path: path, Args: cfg.Command,
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			ParentDeathSignal: syscall.SIGKILL,
@@ -221,10 +216,10 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			}
 			return ExitUsage, err
 		}
-		procDone = proc.Done()
+		st.proc, procDone = proc, proc.Done()
 		rep.SetProcess(proc.Pid(), time.Now())
 	}
-	log.Info("healthd started", "mode", mode, "pid", os.Getpid(), "command_pid", pidOf(proc),
+	log.Info("healthd started", "mode", mode, "pid", os.Getpid(), "command_pid", pidOf(st.proc),
 		"health", descOf(cfg.Health, cfg.Redactor), "readiness", descOf(cfg.Readiness, cfg.Redactor))
 
 	if ln != nil {
@@ -250,19 +245,56 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		}
 	}
 
-	code, runErr := loop(ctx, cfg, log, sigs, failed, proc, procDone, rep, stopChecks)
+	st.rep, st.stopChecks = rep, stopChecks
+	code, runErr := st.loop(ctx, sigs, procDone)
 
 	stopChecks()
 	stopFile() // one last write, with the exit code
 	return code, runErr
 }
 
+// state is what Run's main loop and the health checker's callback share.
+type state struct {
+	cfg        Config
+	log        *slog.Logger
+	proc       *supervise.Process // nil in sidecar mode
+	rep        *healthreport.Reporter
+	stopChecks context.CancelFunc
+	failed     chan health.Event // the threshold events, for the main loop
+
+	mu           sync.Mutex
+	healthKilled bool // the command was told to stop for failing its health check
+	shuttingDown bool // a terminating signal (or ctx) stops the command
+}
+
+// onHealth runs in the health checker's goroutine after every check. At the
+// threshold it stops the command at once — unless a shutdown is already under
+// way, which is never turned into a health kill — and tells the main loop.
+func (st *state) onHealth(e health.Event) {
+	if !e.Changed() || e.To != health.Failed {
+		return
+	}
+	if st.proc != nil {
+		st.mu.Lock()
+		kill := !st.shuttingDown && !st.healthKilled
+		if kill {
+			st.healthKilled = true
+		}
+		st.mu.Unlock()
+		if kill {
+			st.proc.Terminate(st.cfg.KillGrace)
+		}
+	}
+	select {
+	case st.failed <- e:
+	default:
+	}
+}
+
 // loop waits for the command, signals and the health threshold, and decides
 // the exit code.
-func loop(ctx context.Context, cfg Config, log *slog.Logger, sigs <-chan os.Signal, failed <-chan health.Event,
-	proc *supervise.Process, procDone <-chan struct{}, rep *healthreport.Reporter, stopChecks context.CancelFunc) (int, error) {
-	unhealthy := false // stopping the command because of the health check
-	stopping := false  // a terminating signal was forwarded
+func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procDone <-chan struct{}) (int, error) {
+	cfg, log, proc := st.cfg, st.log, st.proc
 	ctxDone := ctx.Done()
 	for {
 		select {
@@ -281,41 +313,33 @@ func loop(ctx context.Context, cfg Config, log *slog.Logger, sigs <-chan os.Sign
 			if err := proc.Signal(s); err != nil && !errors.Is(err, supervise.ErrDone) {
 				log.Warn("cannot forward signal", "signal", s.String(), "err", err)
 			}
-			if terminating && !unhealthy && !stopping {
-				stopping = true
-				stopChecks()
-				rep.SetStopping("signal " + s.String())
+			if terminating {
+				st.shutDown("signal " + s.String())
 			}
 
-		case e := <-failed:
-			if stopping {
-				continue // a shutdown in progress is not turned into a health kill
-			}
-			reason := cfg.Redactor.String(e.Check.Reason)
-			if proc == nil {
-				if cfg.ExitOnFailure {
-					log.Error("exiting: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures, "reason", reason)
-					return ExitUnhealthy, nil
-				}
-				continue
-			}
-			unhealthy = true
-			stopChecks()
-			why := fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, reason)
-			rep.SetStopping(why)
-			log.Error("stopping the command: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures,
-				"reason", reason, "kill_grace_period", cfg.KillGrace.String())
-			proc.Terminate(cfg.KillGrace)
-
-		case <-procDone:
-			st := proc.Status()
-			code := st.ExitCode()
-			rep.SetExited(code)
-			if unhealthy {
-				log.Info("command stopped after failing health checks", "status", st.String(), "exit_code", ExitUnhealthy)
+		case e := <-st.failed:
+			st.logThreshold(e)
+			if proc == nil && cfg.ExitOnFailure {
 				return ExitUnhealthy, nil
 			}
-			log.Info("command exited", "status", st.String(), "exit_code", code)
+
+		case <-procDone:
+			status := proc.Status()
+			code := status.ExitCode()
+			st.rep.SetExited(code)
+			st.mu.Lock()
+			healthKilled := st.healthKilled
+			st.mu.Unlock()
+			if healthKilled {
+				select {
+				case e := <-st.failed: // the command was quicker than this loop
+					st.logThreshold(e)
+				default:
+				}
+				log.Info("command stopped after failing health checks", "status", status.String(), "exit_code", ExitUnhealthy)
+				return ExitUnhealthy, nil
+			}
+			log.Info("command exited", "status", status.String(), "exit_code", code)
 			return code, nil
 
 		case <-ctxDone:
@@ -323,11 +347,41 @@ func loop(ctx context.Context, cfg Config, log *slog.Logger, sigs <-chan os.Sign
 			if proc == nil {
 				return ExitOK, nil
 			}
-			stopping = true
-			stopChecks()
-			rep.SetStopping("healthd stopping")
+			st.shutDown("healthd stopping")
 			proc.Terminate(cfg.KillGrace)
 		}
+	}
+}
+
+// shutDown records that the command is being stopped for why (unless the
+// health check already stopped it) and stops checking.
+func (st *state) shutDown(why string) {
+	st.mu.Lock()
+	first := !st.shuttingDown && !st.healthKilled
+	if first {
+		st.shuttingDown = true
+	}
+	st.mu.Unlock()
+	if first {
+		st.stopChecks()
+		st.rep.SetStopping(why)
+	}
+}
+
+// logThreshold logs (and records) a health check reaching its threshold.
+func (st *state) logThreshold(e health.Event) {
+	reason := st.cfg.Redactor.String(e.Check.Reason)
+	st.mu.Lock()
+	healthKilled := st.healthKilled
+	st.mu.Unlock()
+	switch {
+	case st.proc == nil && st.cfg.ExitOnFailure:
+		st.log.Error("exiting: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures, "reason", reason)
+	case healthKilled:
+		st.stopChecks()
+		st.rep.SetStopping(fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, reason))
+		st.log.Error("stopping the command: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures,
+			"reason", reason, "kill_grace_period", st.cfg.KillGrace.String())
 	}
 }
 
