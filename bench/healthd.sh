@@ -46,5 +46,5 @@ command -v dumb-init >/dev/null && measure "dumb-init sleep 1000" dumb-init slee
 echo "== 3. one command check vs bare fork/exec of /bin/sh -c true (5 runs each): go test -bench . -count 5 ./internal/probe"
 go test -run '^$' -bench 'CommandProbe|BareForkExec|HTTPProbe|TCPProbe' -benchtime 2s -count 5 ./internal/probe | grep '^Benchmark'
 
-echo "== 4. threshold reached -> SIGTERM delivered: go test -bench ThresholdToSIGTERM -benchtime 200x ./healthd"
-go test -run '^$' -bench ThresholdToSIGTERM -benchtime 200x -count 1 ./healthd | grep '^Benchmark'
+echo "== 4. threshold reached -> SIGTERM delivered: go test -bench ThresholdToSIGTERM -benchtime 300x -count 3 ./healthd"
+go test -run '^$' -bench ThresholdToSIGTERM -benchtime 300x -count 3 ./healthd | grep '^Benchmark'
