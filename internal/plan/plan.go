@@ -64,10 +64,34 @@ type Step struct {
 	// Message explains the status (e.g. the last failure).
 	Message string
 
+	// Backoff is the crash-loop backoff of DELAYED; the zero value is
+	// DefaultBackoff.
+	Backoff Backoff
+
 	status    Status
 	tasks     map[string]Status // full task name → status
 	delay     time.Duration
 	notBefore time.Time
+}
+
+// Backoff is a doubling delay: Initial after the first failure, doubling up
+// to Max.
+type Backoff struct {
+	Initial, Max time.Duration
+}
+
+// DefaultBackoff is the SDK-like crash-loop backoff: 1 s doubling to 30 s.
+var DefaultBackoff = Backoff{Initial: time.Second, Max: 30 * time.Second}
+
+// Next returns the delay that follows prev (0: the first).
+func (b Backoff) Next(prev time.Duration) time.Duration {
+	if b.Initial <= 0 {
+		b = DefaultBackoff
+	}
+	if prev <= 0 {
+		return b.Initial
+	}
+	return min(prev*2, b.Max)
 }
 
 // NewStep returns a PENDING step.
@@ -118,6 +142,18 @@ func (s *Step) Launched() {
 		s.tasks[n] = Prepared
 	}
 }
+
+// Delay makes the step DELAYED until now+d (crash-loop backoff of a
+// relaunch); d <= 0 leaves it as it is.
+func (s *Step) Delay(d time.Duration, now time.Time) {
+	if d <= 0 {
+		return
+	}
+	s.status, s.delay, s.notBefore, s.tasks = Delayed, d, now.Add(d), nil
+}
+
+// NotBefore is when a DELAYED step becomes eligible again.
+func (s *Step) NotBefore() time.Time { return s.notBefore }
 
 // Restart puts the step back to PENDING.
 func (s *Step) Restart() { s.status, s.tasks, s.Message = Pending, nil, "" }
@@ -173,11 +209,7 @@ func (s *Step) TaskUpdate(task string, state mesos.TaskState, goal string, ready
 	old := s.status
 	switch lowest {
 	case Delayed:
-		if s.delay == 0 {
-			s.delay = time.Second
-		} else if s.delay *= 2; s.delay > 30*time.Second {
-			s.delay = 30 * time.Second
-		}
+		s.delay = s.Backoff.Next(s.delay)
 		s.notBefore = now.Add(s.delay)
 		s.tasks = nil
 	case Pending:

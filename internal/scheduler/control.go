@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -293,15 +294,14 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 	if len(kills) > 0 {
 		s.pendingKill[name] = kind
 	} else if last != nil && last.status != nil {
+		s.pendingKill[name] = kind
 		s.recover(last)
-		for _, n := range names {
-			s.tasks[n].replace = replace
-		}
 	}
 	s.mu.Unlock()
 	for _, k := range kills {
 		s.send(ctx, calls.Kill(k[0], k[1]))
 	}
+	s.flush(ctx)
 	s.wake()
 	return names, nil
 }
@@ -382,36 +382,65 @@ func (s *Scheduler) Endpoint(name string) (EndpointView, error) {
 	return v, nil
 }
 
-// Health codes (inventory §3).
+// Health codes (inventory §3): GET /v1/health answers with the code as its
+// HTTP status.
 const (
-	HealthRunning      = 200
-	HealthDeploying    = 202
-	HealthRecovering   = 203
-	HealthWaiting      = 207
-	HealthInitializing = 318
-	HealthError        = 500
+	HealthRunning              = 200 // deploy COMPLETE, nothing to recover
+	HealthDeployingPending     = 202 // deploy waiting for offers
+	HealthRecoveringPending    = 203 // recovery waiting for offers
+	HealthDeployingInProgress  = 204 // deploy launching tasks
+	HealthRecoveringInProgress = 205 // recovery launching tasks
+	HealthWaiting              = 207 // deploy interrupted: waiting for the user
+	HealthDelayed              = 208 // crash-loop backoff
+	HealthInitializing         = 318 // not yet subscribed, or reconciling tasks
+	HealthError                = 500 // a plan has errors (e.g. an invalid config)
+	HealthUnavailable          = 503 // lost the master for over 10 s
 )
 
-// Health returns the service's health code and a word for it.
+// disconnectedGrace is how long a lost subscription may last before
+// Health reports UNAVAILABLE (a re-subscription usually takes well under a
+// second).
+const disconnectedGrace = 10 * time.Second
+
+// Health returns the service's health code and a word for it: the first
+// of unavailable, initializing, error, deploying (waiting, delayed,
+// pending, in progress), recovering (delayed, pending, in progress),
+// running.
 func (s *Scheduler) Health() (int, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.connected && s.frameworkID == "" {
+	switch {
+	case !s.connected && !s.disconnectedAt.IsZero() && time.Since(s.disconnectedAt) > disconnectedGrace:
+		return HealthUnavailable, "UNAVAILABLE"
+	case !s.connected && s.reconciledAt.IsZero(), s.reconciling:
 		return HealthInitializing, "INITIALIZING"
 	}
+	for _, p := range s.allPlans() {
+		if len(p.Errors) > 0 || (p.Status() == plan.Error && !p.Interrupted) {
+			return HealthError, "ERROR"
+		}
+	}
 	switch s.deploy.Status() {
-	case plan.Error:
-		return HealthError, "ERROR"
+	case plan.Complete:
 	case plan.Waiting:
 		return HealthWaiting, "WAITING_FOR_USER"
-	case plan.Complete:
+	case plan.Delayed:
+		return HealthDelayed, "DELAYED"
+	case plan.Pending:
+		return HealthDeployingPending, "DEPLOYING_PENDING"
 	default:
-		return HealthDeploying, "DEPLOYING"
+		return HealthDeployingInProgress, "DEPLOYING_IN_PROGRESS"
 	}
-	if st := s.recovery.Status(); st != plan.Complete && len(s.recovery.Steps()) > 0 {
-		return HealthRecovering, "RECOVERING"
+	switch s.recovery.Status() {
+	case plan.Complete:
+		return HealthRunning, "RUNNING"
+	case plan.Delayed:
+		return HealthDelayed, "DELAYED"
+	case plan.Pending:
+		return HealthRecoveringPending, "RECOVERING_PENDING"
+	default:
+		return HealthRecoveringInProgress, "RECOVERING_IN_PROGRESS"
 	}
-	return HealthRunning, "RUNNING"
 }
 
 // Template returns the content of config template name of pod/task, if

@@ -181,8 +181,16 @@ func (s *Scheduler) planParams(st *plan.Step) map[string]string {
 
 // buildLaunch fits step st of pod into the pool carved from offer o and
 // returns the LAUNCH_GROUP operation. Caller holds s.mu.
-func (s *Scheduler) buildLaunch(st *plan.Step, pod *spec.PodSpec, o *mesos.Offer, p *pool) (mesos.Offer_Operation, []*mesos.TaskInfo, error) {
+//
+// tasks are the step's tasks to launch (the others run already); reuse is
+// the ExecutorInfo of the pod's running executor they must join, nil for a
+// new executor. The returned TaskInfos carry the ExecutorInfo in Executor
+// for the store (the operation's copies do not, as LAUNCH_GROUP requires).
+func (s *Scheduler) buildLaunch(st *plan.Step, pod *spec.PodSpec, o *mesos.Offer, p *pool, tasks []string, reuse *mesos.ExecutorInfo) (mesos.Offer_Operation, []*mesos.TaskInfo, error) {
 	var none mesos.Offer_Operation
+	if reuse != nil {
+		return s.buildGroup(st, pod, o, p, tasks, *reuse)
+	}
 	inst := st.Instance()
 	execID := inst + "__" + imesos.NewID()
 	ei := mesos.ExecutorInfo{
@@ -209,10 +217,16 @@ func (s *Scheduler) buildLaunch(st *plan.Step, pod *spec.PodSpec, o *mesos.Offer
 			URIs:  []mesos.CommandInfo_URI{{Value: s.apiBase() + "/v1/artifacts/bin/executor", Executable: &exe}},
 		}
 	}
+	return s.buildGroup(st, pod, o, p, tasks, ei)
+}
+
+// buildGroup builds the LAUNCH_GROUP of tasks with executor ei.
+func (s *Scheduler) buildGroup(st *plan.Step, pod *spec.PodSpec, o *mesos.Offer, p *pool, tasks []string, ei mesos.ExecutorInfo) (mesos.Offer_Operation, []*mesos.TaskInfo, error) {
+	var none mesos.Offer_Operation
 	params := s.planParams(st)
 	here := offerPlacement(o)
 	var infos []*mesos.TaskInfo
-	for _, tname := range st.Tasks {
+	for _, tname := range tasks {
 		t, ok := pod.Tasks.Get(tname)
 		if !ok {
 			return none, nil, fmt.Errorf("task %q not in pod %s", tname, pod.Name)
@@ -226,6 +240,8 @@ func (s *Scheduler) buildLaunch(st *plan.Step, pod *spec.PodSpec, o *mesos.Offer
 	group := make([]mesos.TaskInfo, len(infos))
 	for i, ti := range infos {
 		group[i] = *ti
+		stored := ei
+		ti.Executor = &stored
 	}
 	return calls.OpLaunchGroup(ei, group...), infos, nil
 }

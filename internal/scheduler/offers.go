@@ -174,7 +174,28 @@ func (s *Scheduler) offers(ctx context.Context, offers []mesos.Offer) {
 		}
 	}
 	now := time.Now()
+	if s.reconciling {
+		// No offer is used before every stored task is reconciled.
+		var ids []mesos.OfferID
+		for i := range offers {
+			ids = append(ids, offers[i].ID)
+		}
+		s.m.Add("offers.declined", int64(len(ids)))
+		s.m.Add("offers.declined.reconciling", int64(len(ids)))
+		s.mu.Unlock()
+		s.send(ctx, calls.Decline(ids...).With(calls.RefuseSeconds(s.cfg.RefuseShort)))
+		return
+	}
 	pending := s.candidates(now)
+	// Steps whose tasks all run already (restored, or relaunched before
+	// a crash) are adopted rather than launched again.
+	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
+		if len(s.toLaunch(st)) > 0 {
+			return false
+		}
+		s.adoptLocked(st, nil, now)
+		return true
+	})
 	launching := map[string]placement{}
 	for i := range offers {
 		o := &offers[i]
@@ -194,11 +215,15 @@ func (s *Scheduler) offers(ctx context.Context, offers []mesos.Offer) {
 			if need := s.pinnedAgent(st); need != "" && need != o.AgentID.Value {
 				continue
 			}
-			if !s.placementOK(pod, st.Index, here, launching) {
+			reuse := s.runningExecutor(st)
+			if reuse != nil && !slices.ContainsFunc(o.ExecutorIDs, func(id mesos.ExecutorID) bool { return id.Value == reuse.ExecutorID.Value }) {
+				continue // its executor is not (or no longer) on this agent
+			}
+			if reuse == nil && !s.placementOK(pod, st.Index, here, launching) {
 				continue
 			}
 			trial := pool.clone()
-			op, tis, err := s.buildLaunch(st, pod, o, trial)
+			op, tis, err := s.buildLaunch(st, pod, o, trial, s.toLaunch(st), reuse)
 			if err != nil {
 				if err != errNoFit {
 					s.log.Warn("cannot build launch", "step", st.Name, "err", err)
@@ -220,13 +245,12 @@ func (s *Scheduler) offers(ctx context.Context, offers []mesos.Offer) {
 			s.log.Error("storing task infos; not launching", "err", err)
 			continue
 		}
+		var names []string
+		for _, ti := range infos {
+			names = append(names, ti.Name)
+		}
 		for _, st := range launched {
-			st.Launched()
-			for _, name := range st.TaskNames() {
-				if t := s.tasks[name]; t != nil {
-					t.step = st
-				}
-			}
+			s.adoptLocked(st, names, now)
 			if inst := st.Instance(); s.pendingKill[inst] != "" {
 				delete(s.pendingKill, inst)
 			}
@@ -265,9 +289,45 @@ func (s *Scheduler) offers(ctx context.Context, offers []mesos.Offer) {
 	}
 }
 
-// pinnedAgent is the agent a step must use: a transient recovery relaunches
-// in place. Caller holds s.mu.
+// toLaunch returns the names (as in svc.yml) of st's tasks that are not
+// live: a step relaunches only those. Caller holds s.mu.
+func (s *Scheduler) toLaunch(st *plan.Step) []string {
+	var out []string
+	for i, name := range st.TaskNames() {
+		if t := s.tasks[name]; t == nil || !t.live() {
+			out = append(out, st.Tasks[i])
+		}
+	}
+	return out
+}
+
+// runningExecutor returns the ExecutorInfo of st's pod instance when some
+// of its tasks still run: the step's tasks must join that executor.
+// Caller holds s.mu.
+func (s *Scheduler) runningExecutor(st *plan.Step) *mesos.ExecutorInfo {
+	pod := s.spec.Pod(st.Pod)
+	if pod == nil {
+		return nil
+	}
+	for _, t := range s.instanceTasks(pod, st.Index) {
+		if t.live() && t.info.Executor != nil {
+			return t.info.Executor
+		}
+	}
+	return nil
+}
+
+// pinnedAgent is the agent a step must use: the one its pod instance's live
+// tasks run on, or, for a transient recovery, the failed tasks' agent until
+// their pin expires. Caller holds s.mu.
 func (s *Scheduler) pinnedAgent(st *plan.Step) string {
+	if pod := s.spec.Pod(st.Pod); pod != nil {
+		for _, t := range s.instanceTasks(pod, st.Index) {
+			if t.live() {
+				return t.info.AgentID.Value
+			}
+		}
+	}
 	if !s.isRecoveryStep(st) {
 		return ""
 	}

@@ -92,6 +92,21 @@ type Config struct {
 	RefuseShort, RefuseLong time.Duration
 	// ReviveInterval is the least time between two REVIVE calls (default 1 s).
 	ReviveInterval time.Duration
+	// ReconcileBackoff is the interval between explicit reconciliation
+	// rounds while some task is unanswered (default 4 s doubling to 30 s, as
+	// the SDK). ImplicitReconcileInterval is the period of implicit
+	// reconciliation once explicit reconciliation is done (default 1 h).
+	ReconcileBackoff          plan.Backoff
+	ImplicitReconcileInterval time.Duration
+	// AgentLostTimeout is how long the recovery of a task that failed
+	// transiently (a crash, or its agent unreachable) waits for that agent
+	// before the pod is placed anew as a permanent failure (default 5 min).
+	AgentLostTimeout time.Duration
+	// Backoff is the crash-loop backoff of deploy and recovery steps
+	// (default plan.DefaultBackoff: 1 s doubling to 30 s). A pod instance
+	// that fails again within 2×Backoff.Max of its previous failure is
+	// relaunched only after the next delay (its recovery step DELAYED).
+	Backoff plan.Backoff
 	// Metrics receives counters and timers; nil makes a private registry.
 	Metrics *metrics.Registry
 	// Logger receives logs; nil discards them.
@@ -142,6 +157,16 @@ type Scheduler struct {
 	lastRevive  time.Time
 	connected   bool
 	ca          *pki.Issuer
+	// Reconciliation state (reconcile.go).
+	reconciling                                 bool
+	unanswered                                  map[string]string // task ID → agent ID
+	reconcileDelay                              time.Duration
+	reconcileStart, nextReconcile, nextImplicit time.Time
+	reconciledAt, disconnectedAt                time.Time
+	// crash is each pod instance's crash-loop state (recovery.go).
+	crash map[string]*crashState
+	// outbox holds calls decided under s.mu, sent by flush without it.
+	outbox []*scheduler.Call
 
 	kick chan struct{}
 }
@@ -178,7 +203,7 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Executor = ExecutorDefault
 	}
 	if cfg.Executor != ExecutorDefault && cfg.Executor != ExecutorTaskkit {
-		return nil, fmt.Errorf("--executor: %q, want default or taskkit", cfg.Executor)
+		return nil, fmt.Errorf("--executor: %q, want default or taskkit: %w", cfg.Executor, ErrInvalidConfig)
 	}
 	if cfg.TLSKeyType == "" {
 		cfg.TLSKeyType = pki.RSA2048
@@ -192,6 +217,21 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.ReviveInterval == 0 {
 		cfg.ReviveInterval = time.Second
 	}
+	if cfg.ReconcileBackoff.Initial <= 0 {
+		cfg.ReconcileBackoff = plan.Backoff{Initial: 4 * time.Second, Max: 30 * time.Second}
+	}
+	if cfg.ImplicitReconcileInterval <= 0 {
+		cfg.ImplicitReconcileInterval = time.Hour
+	}
+	if cfg.AgentLostTimeout <= 0 {
+		cfg.AgentLostTimeout = 5 * time.Minute
+	}
+	if cfg.Backoff.Initial <= 0 {
+		cfg.Backoff = plan.DefaultBackoff
+	}
+	if cfg.Backoff.Max < cfg.Backoff.Initial {
+		cfg.Backoff.Max = cfg.Backoff.Initial
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New("scheduler_lite")
 	}
@@ -202,9 +242,14 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg: cfg, spec: s, log: cfg.Logger, m: cfg.Metrics,
 		tasks: map[string]*taskState{}, byID: map[string]string{}, pendingKill: map[string]string{},
 		values: map[string]map[string]bool{}, recovery: plan.NewRecovery(), ca: cfg.CA,
-		kick: make(chan struct{}, 1),
+		crash: map[string]*crashState{}, kick: make(chan struct{}, 1),
 	}
 	sc.deploy, sc.custom = plan.FromSpec(s)
+	for _, p := range append([]*plan.Plan{sc.deploy}, sc.custom...) {
+		for _, st := range p.Steps() {
+			st.Backoff = cfg.Backoff
+		}
+	}
 	if err := sc.restore(); err != nil {
 		return nil, err
 	}
@@ -250,9 +295,24 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-type fatalError struct{ msg string }
+// ErrInvalidConfig marks a Config that New rejects (the user's mistake).
+var ErrInvalidConfig = errors.New("invalid configuration")
+
+// ErrFailedOver is returned by Run when another scheduler instance
+// subscribed with the same framework ID: this one must stop.
+var ErrFailedOver = errors.New("another scheduler instance took over the framework")
+
+// ErrFrameworkRemoved is returned by Run when the master has removed the
+// framework (torn down, or its failover timeout expired).
+var ErrFrameworkRemoved = errors.New("the master removed the framework")
+
+type fatalError struct {
+	msg string
+	err error // a sentinel, if any
+}
 
 func (e *fatalError) Error() string { return "mesos: " + e.msg }
+func (e *fatalError) Unwrap() error { return e.err }
 
 func (s *Scheduler) frameworkInfo() *mesos.FrameworkInfo {
 	ft := s.cfg.FailoverTimeout.Seconds()
@@ -309,6 +369,7 @@ func (s *Scheduler) session(ctx context.Context) error {
 	defer func() {
 		s.mu.Lock()
 		s.caller, s.connected = nil, false
+		s.disconnectedAt = time.Now()
 		s.mu.Unlock()
 	}()
 
@@ -379,9 +440,13 @@ func (s *Scheduler) handle(ctx context.Context, ev *scheduler.Event) error {
 	case scheduler.Event_FAILURE:
 		s.log.Warn("failure", "agent", ev.Failure.GetAgentID().GetValue(), "executor", ev.Failure.GetExecutorID().GetValue())
 	case scheduler.Event_ERROR:
+		// Mesos sends ERROR with a message only; these two are final.
 		msg := ev.GetError().Message
-		if strings.Contains(msg, "removed") {
-			return &fatalError{msg}
+		switch {
+		case strings.Contains(msg, "failed over"):
+			return &fatalError{msg, ErrFailedOver}
+		case strings.Contains(msg, "removed"):
+			return &fatalError{msg, ErrFrameworkRemoved}
 		}
 		return errors.New("mesos error: " + msg)
 	case scheduler.Event_HEARTBEAT, scheduler.Event_MESSAGE:
@@ -397,24 +462,31 @@ func (s *Scheduler) subscribed(ctx context.Context, sub *scheduler.Event_Subscri
 	if id != old {
 		// Write before use: a crash after this point re-subscribes with id.
 		if err := s.cfg.Store.SetFrameworkID(id); err != nil {
-			return &fatalError{fmt.Sprintf("storing the framework ID: %v", err)}
+			return &fatalError{msg: fmt.Sprintf("storing the framework ID: %v", err), err: err}
 		}
 	}
 	s.mu.Lock()
 	s.frameworkID, s.connected, s.suppressed = id, true, false
-	known := map[string]string{}
-	for _, t := range s.tasks {
-		if t.info != nil && (t.status == nil || !isTerminal(t.status.GetState())) {
-			known[t.info.TaskID.Value] = t.info.AgentID.Value
-		}
-	}
+	s.disconnectedAt = time.Time{}
+	s.startReconcileLocked(time.Now())
+	n := len(s.unanswered)
 	s.mu.Unlock()
-	s.log.Info("subscribed", "framework_id", id, "failover", old == id)
-	if len(known) > 0 {
-		s.send(ctx, calls.Reconcile(calls.ReconcileTasks(known)))
-	}
+	s.log.Info("subscribed", "framework_id", id, "failover", old == id, "reconciling", n)
+	s.reconcile(ctx)
 	s.send(ctx, calls.Revive())
 	return nil
+}
+
+// flush sends the calls queued in the outbox; it must not be called with
+// s.mu held.
+func (s *Scheduler) flush(ctx context.Context) {
+	s.mu.Lock()
+	out := s.outbox
+	s.outbox = nil
+	s.mu.Unlock()
+	for _, c := range out {
+		s.send(ctx, c)
+	}
 }
 
 // send makes one call to the master (framework ID filled in), logging a
@@ -441,14 +513,17 @@ func (s *Scheduler) send(ctx context.Context, call *scheduler.Call) bool {
 	return true
 }
 
-// housekeeping revives or suppresses as the work requires and saves plans.
+// housekeeping reconciles, sends queued calls, and revives or suppresses
+// as the work requires.
 func (s *Scheduler) housekeeping(ctx context.Context) {
+	s.reconcile(ctx)
+	s.flush(ctx)
 	s.mu.Lock()
 	if !s.connected {
 		s.mu.Unlock()
 		return
 	}
-	work := len(s.candidates(time.Now())) > 0
+	work := len(s.candidates(time.Now())) > 0 || s.reconciling
 	var call *scheduler.Call
 	now := time.Now()
 	switch {

@@ -11,12 +11,7 @@ import (
 
 	imesos "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/plan"
-	"github.com/taskkit/taskkit/internal/spec"
 )
-
-// PinTimeout is how long a recovery waits for the failed task's own agent
-// before placing the pod anywhere.
-var PinTimeout = 15 * time.Second
 
 func isTerminal(s mesos.TaskState) bool {
 	return imesos.IsTerminal(s) || s == mesos.TASK_UNREACHABLE || s == mesos.TASK_UNKNOWN
@@ -42,6 +37,7 @@ func readinessPassed(st *mesos.TaskStatus) bool {
 func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	s.m.Inc("task_status." + st.GetState().String())
 	s.mu.Lock()
+	s.answeredLocked(st.TaskID.Value, time.Now())
 	name, known := s.byID[st.TaskID.Value]
 	var t *taskState
 	if known {
@@ -71,61 +67,20 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 				t.step = nil
 			}
 		}
-		if isTerminal(st.GetState()) && t.spec.Goal == spec.GoalRunning && t.step == nil {
+		if isTerminal(st.GetState()) && t.step == nil {
 			s.recover(t)
 		}
 		s.log.Info("task status", "task", name, "state", st.GetState().String(), "message", st.GetMessage())
 	} else {
 		s.log.Info("status of an unknown task", "task_id", st.TaskID.Value, "state", st.GetState().String())
+		s.unknownTaskLocked(&st)
 	}
 	s.mu.Unlock()
 	if st.UUID != nil && st.AgentID != nil {
 		s.send(ctx, calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
 	}
+	s.flush(ctx)
 	s.wake()
-}
-
-// recover adds a recovery step for t's pod instance once none of its
-// RUNNING-goal tasks is live any more. Caller holds s.mu.
-func (s *Scheduler) recover(t *taskState) {
-	inst := fmt.Sprintf("%s-%d", t.pod, t.index)
-	pod := s.spec.Pod(t.pod)
-	var names []string
-	for _, task := range pod.Tasks.Values {
-		if task.Goal != spec.GoalRunning {
-			continue
-		}
-		other := s.tasks[TaskName(pod.Name, t.index, task.Name)]
-		if other == nil || other.info == nil {
-			continue // never launched: deploy's job
-		}
-		if other.status == nil || !isTerminal(other.status.GetState()) {
-			return // still live (the executor kills the rest of the group)
-		}
-		names = append(names, task.Name)
-	}
-	if len(names) == 0 {
-		return
-	}
-	kind := s.pendingKill[inst]
-	replace := kind == "replace" || t.status.GetState() == mesos.TASK_GONE_BY_OPERATOR
-	for _, n := range names {
-		x := s.tasks[TaskName(pod.Name, t.index, n)]
-		x.replace = replace
-		x.pinUntil = time.Now().Add(PinTimeout)
-	}
-	delete(s.pendingKill, inst)
-	ph := s.recovery.Phases[0]
-	step := plan.NewStep(pod.Name, t.index, names)
-	for i, old := range ph.Steps {
-		if old.Instance() == inst {
-			ph.Steps = append(ph.Steps[:i], ph.Steps[i+1:]...)
-			break
-		}
-	}
-	ph.Steps = append(ph.Steps, step)
-	s.m.Inc("recovery.steps")
-	s.log.Info("recovering", "pod", inst, "tasks", names, "replace", replace)
 }
 
 // savePlans stores every plan's progress. Caller holds s.mu.
@@ -188,7 +143,10 @@ func (s *Scheduler) restore() error {
 		t.place.AgentID = ti.AgentID.Value
 		if rec.Status != nil {
 			st := new(mesos.TaskStatus)
-			if err := st.Unmarshal(rec.Status); err == nil {
+			// A status of the task this TaskInfo replaced is not this
+			// task's: a crash came between the relaunch's PutTasks and
+			// the new task's first status.
+			if err := st.Unmarshal(rec.Status); err == nil && st.TaskID.Value == ti.TaskID.Value {
 				t.status = st
 				t.ready = readinessPassed(st)
 			}
@@ -196,6 +154,7 @@ func (s *Scheduler) restore() error {
 		s.tasks[name] = t
 		s.byID[ti.TaskID.Value] = name
 	}
+	s.resumeLocked()
 	if n := s.cfg.Store; n != nil {
 		cfg := s.cfg.Loaded
 		if err := n.SetTarget(cfg.ConfigID, cfg.Rendered); err != nil {

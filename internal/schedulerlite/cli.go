@@ -110,12 +110,8 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 		CACert: c.String("ca-cert"), CAKey: c.String("ca-key"), Logger: log,
 	})
 	if err != nil {
-		code := ExitRuntime
-		var me interface{ WrappedErrors() []error }
-		if errors.As(err, &me) || strings.Contains(err.Error(), "svc.yml") || strings.Contains(err.Error(), "--") {
-			code = ExitUsage
-		}
-		return exitcode.Wrap(code, err)
+		// Start marks bad flags and svc.yml errors with ExitUsage.
+		return exitcode.Wrap(exitcode.Code(err, ExitRuntime), err)
 	}
 	in.PrintEndpoints(stdout)
 	if !c.Bool("exit-after-deploy") {

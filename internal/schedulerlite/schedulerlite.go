@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/taskkit/taskkit/internal/api"
+	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/scheduler"
 	"github.com/taskkit/taskkit/internal/spec"
@@ -166,7 +167,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, fmt.Errorf("--api-listen %s: %w", listen, err)
+		return nil, usage(fmt.Errorf("--api-listen %s: %w", listen, err))
 	}
 	in.cleanup = append(in.cleanup, func() { ln.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -189,7 +190,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	env := append([]string{"ARTIFACTS_URL=" + in.APIURL + "/v1/artifacts/bin"}, o.Env...)
 	loaded, err := spec.Load(o.SpecPath, spec.Options{Env: env, Strict: o.Strict})
 	if err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	for _, m := range loaded.Missing {
 		log.Warn("svc.yml prints a variable the environment lacks; rendered empty", "variable", m)
@@ -237,9 +238,9 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 			state = "file:" + filepath.Join("scheduler-lite-state", loaded.Spec.Name, "state.db")
 		}
 	}
-	st, err := store.Open(state)
+	st, err := store.Open(state, store.Options{Service: loaded.Spec.Name, Logger: log.With("component", "store")})
 	if err != nil {
-		return nil, fmt.Errorf("--state: %w", err)
+		return nil, usage(fmt.Errorf("--state: %w", err))
 	}
 	in.cleanup = append(in.cleanup, func() { st.Close() })
 
@@ -247,14 +248,14 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	if o.CACert != "" || o.CAKey != "" {
 		c, err := os.ReadFile(o.CACert)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-cert: %w", err)
+			return nil, usage(fmt.Errorf("--ca-cert: %w", err))
 		}
 		k, err := os.ReadFile(o.CAKey)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-key: %w", err)
+			return nil, usage(fmt.Errorf("--ca-key: %w", err))
 		}
 		if ca, err = scheduler.IssuerFromPEM(c, k); err != nil {
-			return nil, fmt.Errorf("--ca-cert/--ca-key: %w", err)
+			return nil, usage(fmt.Errorf("--ca-cert/--ca-key: %w", err))
 		}
 	}
 	webui := o.WebUIURL
@@ -276,6 +277,9 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		APIHostname: host, APIPort: port, Artifacts: arts, SecretsDir: o.SecretsDir, CA: ca,
 		Env: o.Env, TaskEnv: taskEnv, Logger: log,
 	})
+	if errors.Is(err, scheduler.ErrInvalidConfig) {
+		return nil, usage(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +318,9 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	return in, nil
 }
 
+// usage marks err as the user's mistake (bad flag or svc.yml): exit 2.
+func usage(err error) error { return exitcode.Wrap(ExitUsage, err) }
+
 func (in *Instance) runCleanup() {
 	for i := len(in.cleanup) - 1; i >= 0; i-- {
 		in.cleanup[i]()
@@ -332,7 +339,7 @@ type artifactDir struct {
 func findArtifacts(ctx context.Context, given string, log *slog.Logger) (artifactDir, error) {
 	if given != "" {
 		if st, err := os.Stat(given); err != nil || !st.IsDir() {
-			return artifactDir{}, fmt.Errorf("--artifacts-dir %s: not a directory", given)
+			return artifactDir{}, usage(fmt.Errorf("--artifacts-dir %s: not a directory", given))
 		}
 		return artifactDir{path: given}, nil
 	}

@@ -11,7 +11,12 @@
 // needs to resume before it acts on it (the framework ID before it is used, a
 // TaskInfo before its launch, a status before its acknowledgement).
 //
-// Layout (bbolt buckets, ZooKeeper nodes):
+// Two backends: Bolt (file:PATH, the default) and ZK (zk://host:port/path,
+// layout in zk.go). ZK also implements Leader, the ZooKeeper election
+// recipe, so that two scheduler instances sharing a path run one at a time;
+// a bbolt file is locked by the one process that opened it.
+//
+// Layout (bbolt buckets; ZooKeeper nodes are named as in zk.go):
 //
 //	meta/FrameworkID          the framework ID
 //	meta/ConfigTarget         the target configuration's ID
@@ -23,9 +28,12 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 )
 
 // MaxValue is the largest value a store accepts (ZooKeeper's node limit).
@@ -73,14 +81,51 @@ type Store interface {
 	Close() error
 }
 
+// Leader is implemented by stores that several scheduler instances share.
+type Leader interface {
+	// Lead blocks until this instance leads (or ctx ends); the returned
+	// channel is closed when the leadership is lost, after which every
+	// write fails with ErrLeadershipLost.
+	Lead(ctx context.Context) (lost <-chan struct{}, err error)
+}
+
+// Options are the settings of Open besides the spec.
+type Options struct {
+	// Service is the service name: the ZooKeeper root defaults to
+	// /dcos-service-<Service>.
+	Service string
+	// SessionTimeout is the ZooKeeper session timeout (default 5 s): how
+	// long a dead leader keeps its leadership.
+	SessionTimeout time.Duration
+	// ConnectTimeout bounds the wait for a first ZooKeeper session
+	// (default 15 s).
+	ConnectTimeout time.Duration
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = 5 * time.Second
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 15 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
 // Open opens the store named by spec: "file:PATH" (or a bare path) for the
-// embedded bbolt store. Other schemes (zk://) are not supported yet.
-func Open(spec string) (Store, error) {
+// embedded bbolt store, "zk://host:port[,host:port][/path]" for ZooKeeper.
+func Open(spec string, o Options) (Store, error) {
 	switch {
 	case strings.HasPrefix(spec, "file:"):
 		return OpenBolt(strings.TrimPrefix(spec, "file:"))
+	case strings.HasPrefix(spec, "zk://"):
+		return OpenZK(spec, o)
 	case strings.Contains(spec, "://"):
-		return nil, fmt.Errorf("state store %q: unsupported scheme (want file:PATH)", spec)
+		return nil, fmt.Errorf("state store %q: unsupported scheme (want file:PATH or zk://host:port/path)", spec)
 	default:
 		return OpenBolt(spec)
 	}

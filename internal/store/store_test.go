@@ -2,79 +2,367 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/taskkit/taskkit/internal/store/zktest"
 )
 
-// TestBolt exercises every call, then reopens the file to check that
-// everything survived.
-func TestBolt(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sub", "state.db")
-	s, err := Open("file:" + path)
+// backend opens fresh stores of one kind; reopen opens the same one again.
+type backend struct {
+	name string
+	// fresh returns the spec of a new, empty store.
+	fresh func(t *testing.T, n string) string
+}
+
+func backends(t *testing.T) []backend {
+	bolt := backend{"bolt", func(t *testing.T, n string) string {
+		return "file:" + filepath.Join(t.TempDir(), "sub", "state.db")
+	}}
+	out := []backend{bolt}
+	if _, _, ok := zktest.Available(); !ok {
+		t.Log(zktest.Skip)
+		return out
+	}
+	srv := zktest.Start(t)
+	out = append(out, backend{"zookeeper", func(t *testing.T, n string) string {
+		return srv.URL("/test/" + strings.ReplaceAll(t.Name(), "/", "_") + n)
+	}})
+	return out
+}
+
+func open(t *testing.T, spec string) Store {
+	t.Helper()
+	s, err := Open(spec, Options{Service: "svc", SessionTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, err := s.FrameworkID(); err != nil || id != "" {
-		t.Fatalf("empty store: %q %v", id, err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.SetFrameworkID("fw-1"))
-	must(s.SetTarget("cfg1", []byte("yaml")))
-	must(s.PutTasks(map[string][]byte{"hello-0-server": []byte("info0"), "hello-1-server": []byte("info1")}))
-	must(s.PutStatus("hello-0-server", []byte("running")))
-	must(s.PutPlan("deploy", []byte(`{}`)))
-	must(s.SetProperties(map[string][]byte{"ca.crt": []byte("c"), "ca.key": []byte("k")}))
-	if err := s.PutStatus("big", make([]byte, MaxValue+1)); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("large value: %v", err)
-	}
-	if _, err := OpenBolt(path); err == nil {
-		t.Fatal("a second open of a locked store succeeded")
-	}
-	must(s.Close())
+	return s
+}
 
-	s, err = Open(path)
+// TestStore exercises every call on both backends, then reopens the store
+// to check that everything survived.
+func TestStore(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			spec := b.fresh(t, "")
+			s := open(t, spec)
+			if id, err := s.FrameworkID(); err != nil || id != "" {
+				t.Fatalf("empty store: %q %v", id, err)
+			}
+			if id, cfg, err := s.Target(); err != nil || id != "" || cfg != nil {
+				t.Fatalf("empty target: %q %q %v", id, cfg, err)
+			}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(s.SetFrameworkID("fw-1"))
+			must(s.SetTarget("cfg1", []byte("yaml")))
+			must(s.PutTasks(map[string][]byte{"hello-0-server": []byte("info0"), "hello-1-server": []byte("info1")}))
+			must(s.PutStatus("hello-0-server", []byte("running")))
+			must(s.PutPlan("deploy", []byte(`{}`)))
+			must(s.SetProperties(map[string][]byte{"ca.crt": []byte("c"), "ca.key": []byte("k"), "a/b": []byte("slash")}))
+			if err := s.PutStatus("big", make([]byte, MaxValue+1)); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("large value: %v", err)
+			}
+			must(s.Close())
+
+			s = open(t, spec)
+			defer s.Close()
+			if id, _ := s.FrameworkID(); id != "fw-1" {
+				t.Errorf("framework ID %q", id)
+			}
+			if id, cfg, _ := s.Target(); id != "cfg1" || string(cfg) != "yaml" {
+				t.Errorf("target %q %q", id, cfg)
+			}
+			tasks, _ := s.Tasks()
+			if len(tasks) != 2 || string(tasks["hello-0-server"].Status) != "running" || tasks["hello-1-server"].Status != nil {
+				t.Errorf("tasks %q", tasks)
+			}
+			// A relaunch replaces the info and keeps the last status until a new one.
+			must(s.PutTasks(map[string][]byte{"hello-0-server": []byte("info0b")}))
+			tasks, _ = s.Tasks()
+			if string(tasks["hello-0-server"].Info) != "info0b" || string(tasks["hello-0-server"].Status) != "running" {
+				t.Errorf("relaunch %q", tasks["hello-0-server"])
+			}
+			must(s.DeleteTasks("hello-1-server"))
+			if tasks, _ = s.Tasks(); len(tasks) != 1 {
+				t.Errorf("after delete %q", tasks)
+			}
+			if v, _ := s.Property("ca.key"); !bytes.Equal(v, []byte("k")) {
+				t.Errorf("property %q", v)
+			}
+			if v, _ := s.Property("a/b"); string(v) != "slash" {
+				t.Errorf("property with a slash %q", v)
+			}
+			if v, _ := s.Property("nope"); v != nil {
+				t.Errorf("unset property %q", v)
+			}
+			if p, _ := s.Plans(); string(p["deploy"]) != "{}" {
+				t.Errorf("plans %q", p)
+			}
+			must(s.SetFrameworkID(""))
+			if id, _ := s.FrameworkID(); id != "" {
+				t.Errorf("deleted framework ID %q", id)
+			}
+			must(s.Clear())
+			if tasks, _ = s.Tasks(); len(tasks) != 0 {
+				t.Error("clear")
+			}
+			if d := dump(t, s); d != "" {
+				t.Errorf("after clear:\n%s", d)
+			}
+		})
+	}
+}
+
+func TestBoltLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := OpenBolt(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if id, _ := s.FrameworkID(); id != "fw-1" {
+	if _, err := OpenBolt(path); err == nil {
+		t.Fatal("a second open of a locked store succeeded")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, spec := range []string{"etcd://x/y", "zk://", "zk:///x", "zk://h:1/a//b"} {
+		if _, err := Open(spec, Options{ConnectTimeout: 100 * time.Millisecond}); err == nil {
+			t.Errorf("%s accepted", spec)
+		}
+	}
+	servers, root, err := ParseZK("zk://a:1,b/", "/group/my svc")
+	if err != nil || strings.Join(servers, ",") != "a:1,b:2181" || root != "/dcos-service-group__my svc" {
+		t.Errorf("ParseZK: %v %q %v", servers, root, err)
+	}
+	if _, err := Open("zk://127.0.0.1:1/x", Options{ConnectTimeout: 300 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "no session") {
+		t.Errorf("unreachable ZooKeeper: %v", err)
+	}
+}
+
+// dump renders everything a store holds, one sorted line per value.
+func dump(t *testing.T, s Store) string {
+	t.Helper()
+	var lines []string
+	id, err := s.FrameworkID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "" {
+		lines = append(lines, "FrameworkID="+id)
+	}
+	tid, cfg, err := s.Target()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tid != "" {
+		lines = append(lines, "Target="+tid+":"+string(cfg))
+	}
+	tasks, err := s.Tasks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, tk := range tasks {
+		lines = append(lines, fmt.Sprintf("Task %s=%s/%s", n, tk.Info, tk.Status))
+	}
+	plans, err := s.Plans()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, p := range plans {
+		lines = append(lines, "Plan "+n+"="+string(p))
+	}
+	for _, k := range []string{"ca.crt", "ca.key"} {
+		if v, err := s.Property(k); err != nil {
+			t.Fatal(err)
+		} else if v != nil {
+			lines = append(lines, "Property "+k+"="+string(v))
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// writes is a scheduler's life in store calls: register, take a
+// configuration, create the CA, launch a pod, see it run, save the plan,
+// relaunch a task, see it run, drop a task, uninstall the framework ID.
+var writes = []struct {
+	name string
+	do   func(Store) error
+}{
+	{"framework ID", func(s Store) error { return s.SetFrameworkID("fw-1") }},
+	{"target", func(s Store) error { return s.SetTarget("cfg1", []byte("yaml")) }},
+	{"CA", func(s Store) error {
+		return s.SetProperties(map[string][]byte{"ca.crt": []byte("c"), "ca.key": []byte("k")})
+	}},
+	{"launch", func(s Store) error {
+		return s.PutTasks(map[string][]byte{"hello-0-server": []byte("i0"), "hello-0-side": []byte("i0s")})
+	}},
+	{"status", func(s Store) error { return s.PutStatus("hello-0-server", []byte("RUNNING")) }},
+	{"plan", func(s Store) error { return s.PutPlan("deploy", []byte(`{"a":1}`)) }},
+	{"relaunch", func(s Store) error { return s.PutTasks(map[string][]byte{"hello-0-server": []byte("i1")}) }},
+	{"status 2", func(s Store) error { return s.PutStatus("hello-0-server", []byte("RUNNING2")) }},
+	{"target 2", func(s Store) error { return s.SetTarget("cfg2", []byte("yaml2")) }},
+	{"delete", func(s Store) error { return s.DeleteTasks("hello-0-side") }},
+	{"plan 2", func(s Store) error { return s.PutPlan("deploy", []byte(`{"a":2}`)) }},
+	{"no framework ID", func(s Store) error { return s.SetFrameworkID("") }},
+}
+
+// TestCrashHelper is the child process of TestCrashBetweenWrites: it makes
+// the first STORE_CRASH_K writes, then SIGKILLs itself.
+func TestCrashHelper(t *testing.T) {
+	spec := os.Getenv("STORE_CRASH_SPEC")
+	if spec == "" {
+		t.Skip("helper process only")
+	}
+	k, _ := strconv.Atoi(os.Getenv("STORE_CRASH_K"))
+	s, err := Open(spec, Options{Service: "svc", SessionTimeout: time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	for _, w := range writes[:k] {
+		if err := w.do(s); err != nil {
+			fmt.Fprintln(os.Stderr, w.name, err)
+			os.Exit(3)
+		}
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	time.Sleep(time.Minute)
+}
+
+// TestCrashBetweenWrites kills a process (SIGKILL, nothing flushed or
+// closed) after each prefix of a scheduler's writes, on both backends, and
+// checks that a reopened store holds exactly the writes made before the
+// crash.
+func TestCrashBetweenWrites(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			// The expected state after k writes, from a store that did not crash.
+			want := make([]string, len(writes)+1)
+			ref := open(t, b.fresh(t, "-ref"))
+			want[0] = dump(t, ref)
+			for i, w := range writes {
+				if err := w.do(ref); err != nil {
+					t.Fatal(err)
+				}
+				want[i+1] = dump(t, ref)
+			}
+			ref.Close()
+			for k := 0; k <= len(writes); k++ {
+				spec := b.fresh(t, "-"+strconv.Itoa(k))
+				cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$")
+				cmd.Env = append(os.Environ(), "STORE_CRASH_SPEC="+spec, "STORE_CRASH_K="+strconv.Itoa(k))
+				out, err := cmd.CombinedOutput()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+					t.Fatalf("helper after %d writes: %v\n%s", k, err, out)
+				}
+				s := open(t, spec)
+				got := dump(t, s)
+				s.Close()
+				if got != want[k] {
+					t.Errorf("crash after %d writes (last %q):\ngot:\n%s\nwant:\n%s", k, name(k), got, want[k])
+				}
+			}
+		})
+	}
+}
+
+func name(k int) string {
+	if k == 0 {
+		return "none"
+	}
+	return writes[k-1].name
+}
+
+// TestZKLeader checks the election: one leader at a time, the standby takes
+// over when the leader closes its session, and a leader whose election
+// node disappeared can no longer write.
+func TestZKLeader(t *testing.T) {
+	srv := zktest.Start(t)
+	spec := srv.URL("")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a := open(t, spec).(*ZK)
+	b := open(t, spec).(*ZK)
+	defer b.Close()
+	if a.Root() != "/dcos-service-svc" {
+		t.Errorf("root %s", a.Root())
+	}
+	lostA, err := a.Lead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bLeads := make(chan time.Time, 1)
+	var lostB <-chan struct{}
+	go func() { // owned by the test: ends when b leads or ctx ends
+		l, err := b.Lead(ctx)
+		if err == nil {
+			lostB = l
+			bLeads <- time.Now()
+		}
+		close(bLeads)
+	}()
+	select {
+	case <-bLeads:
+		t.Fatal("two leaders")
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := a.SetFrameworkID("fw"); err != nil {
+		t.Fatal(err)
+	}
+	closed := time.Now()
+	a.Close()
+	<-lostA
+	took, ok := <-bLeads
+	if !ok {
+		t.Fatal("b never led")
+	}
+	if d := took.Sub(closed); d > 3*time.Second {
+		t.Errorf("takeover took %s", d)
+	}
+	if id, _ := b.FrameworkID(); id != "fw" {
 		t.Errorf("framework ID %q", id)
 	}
-	if id, cfg, _ := s.Target(); id != "cfg1" || string(cfg) != "yaml" {
-		t.Errorf("target %q %q", id, cfg)
+	// Delete b's election node behind its back: b loses the lead and its
+	// writes fail.
+	c, _, err := zk.Connect([]string{srv.Addr}, time.Second, zk.WithLogger(zkLogger{b.log}))
+	if err != nil {
+		t.Fatal(err)
 	}
-	tasks, _ := s.Tasks()
-	if len(tasks) != 2 || string(tasks["hello-0-server"].Status) != "running" || tasks["hello-1-server"].Status != nil {
-		t.Errorf("tasks %q", tasks)
+	defer c.Close()
+	kids, _, err := c.Children(b.Root() + "/lock")
+	if err != nil || len(kids) != 1 {
+		t.Fatalf("election nodes %v %v", kids, err)
 	}
-	// A relaunch replaces the info and keeps the last status until a new one.
-	must(s.PutTasks(map[string][]byte{"hello-0-server": []byte("info0b")}))
-	tasks, _ = s.Tasks()
-	if string(tasks["hello-0-server"].Info) != "info0b" || string(tasks["hello-0-server"].Status) != "running" {
-		t.Errorf("relaunch %q", tasks["hello-0-server"])
+	if err := c.Delete(b.Root()+"/lock/"+kids[0], -1); err != nil {
+		t.Fatal(err)
 	}
-	must(s.DeleteTasks("hello-1-server"))
-	if tasks, _ = s.Tasks(); len(tasks) != 1 {
-		t.Errorf("after delete %q", tasks)
+	select {
+	case <-lostB:
+	case <-ctx.Done():
+		t.Fatal("b did not notice its lost leadership")
 	}
-	if v, _ := s.Property("ca.key"); !bytes.Equal(v, []byte("k")) {
-		t.Errorf("property %q", v)
-	}
-	if p, _ := s.Plans(); string(p["deploy"]) != "{}" {
-		t.Errorf("plans %q", p)
-	}
-	must(s.SetFrameworkID(""))
-	must(s.Clear())
-	if tasks, _ = s.Tasks(); len(tasks) != 0 {
-		t.Error("clear")
-	}
-	if _, err := Open("zk://127.0.0.1:2181/x"); err == nil {
-		t.Error("zk accepted")
+	if err := b.SetFrameworkID("fw2"); !errors.Is(err, ErrLeadershipLost) {
+		t.Errorf("write after losing the lead: %v", err)
 	}
 }

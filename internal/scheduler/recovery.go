@@ -1,0 +1,200 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/spec"
+)
+
+// Recovery (the SDK's DefaultRecoveryPlanManager). The recovery plan has
+// one parallel phase with at most one step per pod instance:
+//
+//	RUNNING-goal task ends after its step completed
+//	   │
+//	   ├─ essential, siblings still live ──▶ KILL them, wait for their ends
+//	   ├─ essential, none live ──────────▶ step relaunching the whole pod
+//	   └─ not essential ─────────────────▶ step relaunching that task only,
+//	                                        into the pod's running executor
+//
+//	transient (a crash, KILLED, LOST, UNREACHABLE, pod restart):
+//	    relaunched in place, on the same agent, for up to AgentLostTimeout;
+//	    after that placed anew
+//	permanent (pod replace, GONE, GONE_BY_OPERATOR): placed anew at once
+//
+//	crash loop: an instance failing again within 2×Backoff.Max of its
+//	previous failure gets a DELAYED step (Backoff.Initial, doubling to
+//	Backoff.Max); a pod restart or replace is never delayed.
+
+// crashState is one pod instance's crash-loop record.
+type crashState struct {
+	delay       time.Duration
+	lastFailure time.Time
+}
+
+// live reports whether t runs, or may: launched and no terminal status.
+func (t *taskState) live() bool {
+	return t.info != nil && (t.status == nil || !isTerminal(t.status.GetState()))
+}
+
+// permanentState reports whether a task ending in st must be placed anew.
+func permanentState(st mesos.TaskState) bool {
+	return st == mesos.TASK_GONE || st == mesos.TASK_GONE_BY_OPERATOR
+}
+
+// instanceTasks returns the launched tasks of pod instance (pod, index).
+// Caller holds s.mu.
+func (s *Scheduler) instanceTasks(pod *spec.PodSpec, index int) []*taskState {
+	var out []*taskState
+	for _, task := range pod.Tasks.Values {
+		if x := s.tasks[TaskName(pod.Name, index, task.Name)]; x != nil && x.info != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// recover decides what t's end means for its pod instance and adds a
+// recovery step when something must be relaunched. Caller holds s.mu;
+// KILLs go into the outbox.
+func (s *Scheduler) recover(t *taskState) {
+	inst := fmt.Sprintf("%s-%d", t.pod, t.index)
+	pod := s.spec.Pod(t.pod)
+	if pod == nil || s.coveredLocked(inst) {
+		return
+	}
+	var live, dead []*taskState
+	essentialDead, permanent := false, false
+	for _, x := range s.instanceTasks(pod, t.index) {
+		if x.live() {
+			live = append(live, x)
+			continue
+		}
+		if x.spec.Goal != spec.GoalRunning {
+			continue
+		}
+		dead = append(dead, x)
+		if x.spec.IsEssential() {
+			essentialDead = true
+		}
+		if x.replace || permanentState(x.status.GetState()) {
+			permanent = true
+		}
+	}
+	if len(dead) == 0 {
+		return
+	}
+	if essentialDead && len(live) > 0 {
+		// The executor kills the rest of the group; make sure, and wait
+		// for their ends before relaunching the whole pod.
+		for _, x := range live {
+			s.outbox = append(s.outbox, calls.Kill(x.info.TaskID.Value, x.info.AgentID.Value))
+		}
+		return
+	}
+	kind := s.pendingKill[inst]
+	delete(s.pendingKill, inst)
+	if kind == "replace" {
+		permanent = true
+	}
+	now := time.Now()
+	var names []string
+	for _, x := range dead {
+		x.replace = permanent
+		x.pinUntil = now.Add(s.cfg.AgentLostTimeout)
+		names = append(names, x.spec.Name)
+	}
+	// Crash-loop backoff: only for failures the user did not ask for.
+	var delay time.Duration
+	cs := s.crash[inst]
+	if cs == nil {
+		cs = &crashState{}
+		s.crash[inst] = cs
+	}
+	if kind == "" && !permanent && !cs.lastFailure.IsZero() && now.Sub(cs.lastFailure) < 2*s.cfg.Backoff.Max {
+		delay = s.cfg.Backoff.Next(cs.delay)
+	}
+	cs.delay, cs.lastFailure = delay, now
+
+	ph := s.recovery.Phases[0]
+	step := plan.NewStep(pod.Name, t.index, names)
+	step.Backoff = s.cfg.Backoff
+	step.Delay(delay, now)
+	ph.Steps = slices.DeleteFunc(ph.Steps, func(old *plan.Step) bool { return old.Instance() == inst })
+	ph.Steps = append(ph.Steps, step)
+	s.m.Inc("recovery.steps")
+	s.log.Info("recovering", "pod", inst, "tasks", names, "permanent", permanent, "delay", delay)
+}
+
+// coveredLocked reports whether a deploy step that is not COMPLETE will
+// launch pod instance inst itself. Caller holds s.mu.
+func (s *Scheduler) coveredLocked(inst string) bool {
+	for _, st := range s.deploy.Steps() {
+		if st.Instance() == inst && st.Status() != plan.Complete {
+			return true
+		}
+	}
+	return false
+}
+
+// resumeLocked reattaches restored steps to the tasks they launched before
+// a restart, so that a step in flight is not launched twice: a step whose
+// tasks all have a stored TaskInfo counts as launched, and the stored
+// statuses (then reconciliation) move it on. Then RUNNING-goal tasks that
+// ended while the scheduler was away go to recovery.
+func (s *Scheduler) resumeLocked() {
+	now := time.Now()
+	for _, p := range append([]*plan.Plan{s.deploy}, s.custom...) {
+		for _, st := range p.Steps() {
+			if st.Status() == plan.Complete {
+				continue
+			}
+			var ts []*taskState
+			for _, name := range st.TaskNames() {
+				if t := s.tasks[name]; t != nil && t.info != nil {
+					ts = append(ts, t)
+				}
+			}
+			if len(ts) == 0 || len(ts) != len(st.Tasks) || !slices.ContainsFunc(ts, (*taskState).live) {
+				continue
+			}
+			s.adoptLocked(st, nil, now)
+		}
+	}
+	for _, t := range s.tasks {
+		if t.info != nil && t.step == nil && !t.live() {
+			s.recover(t)
+		}
+	}
+}
+
+// adoptLocked marks step st launched: the tasks named in launched were
+// just launched; its other tasks keep their current state (they run
+// already). Caller holds s.mu.
+func (s *Scheduler) adoptLocked(st *plan.Step, launched []string, now time.Time) {
+	st.Launched()
+	for _, name := range st.TaskNames() {
+		t := s.tasks[name]
+		if t == nil {
+			continue
+		}
+		t.step = st
+		if slices.Contains(launched, name) || t.status == nil {
+			continue
+		}
+		ready := t.ready || t.spec.ReadinessCheck == nil
+		st.TaskUpdate(name, t.status.GetState(), t.spec.Goal, ready, t.status.GetMessage(), now)
+	}
+	if st.Status() == plan.Complete || st.Status() == plan.Pending || st.Status() == plan.Delayed {
+		for _, name := range st.TaskNames() {
+			if t := s.tasks[name]; t != nil && t.step == st {
+				t.step = nil
+			}
+		}
+	}
+}

@@ -1,0 +1,153 @@
+// Package zktest runs a throwaway ZooKeeper server (Debian's zookeeperd
+// package: java plus /usr/share/java/zookeeper.jar) for tests: its own
+// temporary data directory, a free loopback port, tickTime 250 ms (so
+// session timeouts down to 500 ms are allowed), killed with its process
+// group when the test ends. Tests skip when ZooKeeper is not installed.
+package zktest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Jars are the places the ZooKeeper server jar is looked for.
+var Jars = []string{"/usr/share/java/zookeeper.jar", "/usr/share/zookeeper/zookeeper.jar"}
+
+// Server is a running ZooKeeper server.
+type Server struct {
+	// Addr is host:port of its client port.
+	Addr string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Skip is the message of a test skipped for want of ZooKeeper.
+const Skip = "SKIP: ZooKeeper not installed (apt-get install zookeeperd); .ci/run installs it"
+
+// Available reports the java binary and classpath to run ZooKeeper with,
+// or ok=false.
+func Available() (java, classpath string, ok bool) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return "", "", false
+	}
+	for _, j := range Jars {
+		if _, err := os.Stat(j); err == nil {
+			cp := j
+			if _, err := os.Stat("/etc/zookeeper/conf"); err == nil {
+				cp = "/etc/zookeeper/conf:" + j
+			}
+			return java, cp, true
+		}
+	}
+	return "", "", false
+}
+
+// Start starts a server for t, or skips t when ZooKeeper is not installed.
+// It fails t if the server does not answer within 30 s. The server is
+// killed when t ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	java, cp, ok := Available()
+	if !ok {
+		t.Skip(Skip)
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cfg := filepath.Join(dir, "zoo.cfg")
+	conf := fmt.Sprintf(`tickTime=250
+dataDir=%s
+clientPort=%d
+clientPortAddress=127.0.0.1
+minSessionTimeout=500
+maxSessionTimeout=60000
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=ruok
+`, filepath.Join(dir, "data"), port)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "zookeeper.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("starting ZooKeeper: %v", err)
+	}
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	go func() { // owned by the Server: ends when the process does
+		cmd.Wait()
+		logf.Close()
+		close(s.done)
+	}()
+	t.Cleanup(s.Stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.ruok() {
+		select {
+		case <-s.done:
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("ZooKeeper exited: %s", tail(b))
+		default:
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("ZooKeeper did not answer within 30 s: %s", tail(b))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return s
+}
+
+// ruok asks the four-letter-word question.
+func (s *Server) ruok() bool {
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("ruok")); err != nil {
+		return false
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.HasPrefix(line, "imok")
+}
+
+// URL is "zk://<addr>" + path.
+func (s *Server) URL(path string) string { return "zk://" + s.Addr + path }
+
+// Stop kills the server's process group and waits for it (at most 10 s).
+func (s *Server) Stop() {
+	if s.cmd.Process != nil {
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+func tail(b []byte) string {
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
