@@ -403,7 +403,7 @@ func TestEndpointsAndStatusFile(t *testing.T) {
 	status := filepath.Join(dir, "status.json")
 	p := startHealthd(t, []string{"HEALTHD_STATUS_FILE=" + status},
 		"--listen", "127.0.0.1:0", "--delay", "0", "--interval", "1h",
-		"--cmd", "echo run >> "+dir+"/health-runs", "--readiness-cmd", "echo run >> "+dir+"/ready-runs")
+		"--cmd", "echo run >> "+dir+"/health-runs # http://u:CmdSecretPw@h/", "--readiness-cmd", "echo run >> "+dir+"/ready-runs")
 	base := listenAddr(t, p)
 	waitFor(t, "healthy and ready", func() bool {
 		h, _ := get(t, base+"/health")
@@ -449,6 +449,15 @@ func TestEndpointsAndStatusFile(t *testing.T) {
 	})
 	if s.Mode != "sidecar" || s.Health.State != "healthy" {
 		t.Fatalf("status file %+v", s)
+	}
+	// A password in a check's URL is published masked, never as given.
+	_, statusBody := get(t, base+"/status")
+	fileBody, _ := os.ReadFile(status)
+	if !strings.Contains(statusBody, "u:********@h") {
+		t.Errorf("/status does not show the masked check:\n%s", statusBody)
+	}
+	if strings.Contains(statusBody+string(fileBody), "CmdSecretPw") {
+		t.Errorf("/status or the status file leaks the URL password:\n%s", statusBody)
 	}
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(); code != 0 {

@@ -95,8 +95,8 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 			if err != nil {
 				return Result{Status: Unhealthy, Reason: fmt.Sprintf("HTTP %s: bad redirect: %v", resp.status, err), ExitCode: -1}
 			}
-			if next.User == nil && next.Host == u.Host {
-				next.User = u.User // same host: keep the credentials, as curl does
+			if next.User == nil && next.Host == u.Host && next.Scheme == u.Scheme {
+				next.User = u.User // same origin: keep the credentials; never downgrade them to http
 			}
 			u = next
 			continue
