@@ -15,7 +15,7 @@
 //	GET  /v1/metrics, /v1/metrics/prometheus
 //	GET  /v1/artifacts/template/{cfg}/{pod}/{task}/{name}   a config template
 //	GET  /v1/artifacts/bin/{name}           a toolkit binary (bootstrap, healthd, ...)
-//	GET  /                                  a small status page
+//	GET  /, /ui/{app.js,style.css}          the web UI (ui.go)
 //
 // Errors are JSON {"message": "..."} with 400, 404 or 405 as fits.
 package api
@@ -25,7 +25,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -68,7 +67,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/metrics/prometheus", s.prometheus)
 	mux.HandleFunc("GET /v1/artifacts/template/{cfg}/{pod}/{task}/{name}", s.template)
 	mux.HandleFunc("GET /v1/artifacts/bin/{name}", s.binary)
-	mux.HandleFunc("GET /{$}", s.page)
+	s.routeUI(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -257,37 +256,4 @@ func (s *Server) binary(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	http.ServeFile(w, r, p)
-}
-
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Name}} — scheduler-lite</title>
-<meta http-equiv="refresh" content="2">
-<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}.COMPLETE{color:green}.ERROR{color:red}</style>
-</head><body><h1>{{.Name}}</h1><p>health: {{.Health}} · framework: {{.FrameworkID}} ·
-<a href="v1/plans/deploy">v1/plans/deploy</a> · <a href="v1/metrics">v1/metrics</a></p>
-{{range .Plans}}<h2>plan {{.Name}}: <span class="{{.View.Status}}">{{.View.Status}}</span></h2>
-<table>{{range .View.Phases}}<tr><th>{{.Name}} ({{.Strategy}})</th><th class="{{.Status}}">{{.Status}}</th></tr>
-{{range .Steps}}<tr><td>{{.Name}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Message}}</td></tr>{{end}}{{end}}</table>{{end}}
-</body></html>`))
-
-// page is a small self-refreshing status page with relative links, so it
-// works behind a /service/<name>/ proxy.
-func (s *Server) page(w http.ResponseWriter, r *http.Request) {
-	type pv struct {
-		Name string
-		View plan.View
-	}
-	data := struct {
-		Name, FrameworkID string
-		Health            int
-		Plans             []pv
-	}{Name: s.Sched.FrameworkName(), FrameworkID: s.Sched.FrameworkID()}
-	data.Health, _ = s.Sched.Health()
-	for _, n := range s.Sched.PlanNames() {
-		if v, err := s.Sched.PlanView(n); err == nil {
-			data.Plans = append(data.Plans, pv{n, v})
-		}
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	pageTmpl.Execute(w, data)
 }
