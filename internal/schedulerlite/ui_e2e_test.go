@@ -118,7 +118,8 @@ func (p *uiProxy) record() (outside, posts []string) {
 // deploy shows up with phases, steps, pods, agents and health; Interrupt
 // holds the deploy (WAITING in the page and in the API, health 207),
 // without a token first (the page says so), then with one pasted in;
-// Continue releases it and it completes; Restart relaunches a pod's task.
+// Continue releases it and it completes; Restart relaunches a pod's task;
+// the registered webui_url is the page.
 // A screenshot is kept in $TASKKIT_ARTIFACTS (else the test's temp dir).
 func TestWebUI(t *testing.T) {
 	if _, err := cdp.Find(); err != nil {
@@ -137,6 +138,7 @@ func TestWebUI(t *testing.T) {
 	in, err := Start(sctx, Options{
 		SpecPath: specPath, Env: []string{"GATE_FILE=" + gate}, Strict: true,
 		Master: "local", LocalAgents: 3, LocalWorkDir: work, Checkpoint: true, ArtifactsDir: artifacts,
+		Role: "ui-operators", FailoverTimeout: 90 * time.Minute,
 	})
 	if err != nil {
 		stop()
@@ -228,7 +230,7 @@ func TestWebUI(t *testing.T) {
 		q(deploy+` tr[data-phase="web"] [data-status="COMPLETE"]`)+" && "+q(deploy+` tr[data-step="gate-0:[wait]"] [data-status="STARTED"]`))
 	waitDOM("pods and their tasks", 10*time.Second, `document.querySelectorAll('#pods tr[data-pod="web-0"] .task-id, #pods tr[data-pod="web-1"] .task-id, #pods tr[data-pod="gate-0"] .task-id').length === 3`)
 	waitDOM("agents", 20*time.Second, `document.querySelectorAll("#agents tr[data-agent]").length >= 2 && document.querySelector("#pods tr[data-pod=web-0]").children[3].textContent.startsWith("127.0.1.")`)
-	waitDOM("health DEPLOYING", 10*time.Second, health+` === "202"`)
+	waitDOM("health deploying (202 pending or 204 in progress)", 10*time.Second, `["202", "204"].includes(`+health+`) && document.getElementById("health").dataset.status.startsWith("DEPLOYING")`)
 
 	// Interrupt without a token: the proxy refuses, the page says why.
 	click(deploy + ` button[data-cmd="interrupt"]`)
@@ -273,6 +275,25 @@ func TestWebUI(t *testing.T) {
 	waitDOM("deploy still COMPLETE and health 200 after the restart", 60*time.Second, deployStatus+` === "COMPLETE" && `+health+` === "200"`)
 	shot("webui.png")
 
+	// The framework registered its webui_url (with the role, failover
+	// timeout and checkpointing it was given), and that URL is this page.
+	var state struct {
+		Frameworks []struct {
+			Name, Role      string
+			WebUIURL        string  `json:"webui_url"`
+			FailoverTimeout float64 `json:"failover_timeout"`
+			Checkpoint      bool
+		}
+	}
+	getJSON(t, in.Cluster.MasterURL()+"/master/state", &state)
+	if len(state.Frameworks) != 1 {
+		t.Fatalf("frameworks %+v", state.Frameworks)
+	}
+	fw := state.Frameworks[0]
+	if fw.Name != "ui-test" || fw.Role != "ui-operators" || fw.FailoverTimeout != 5400 || !fw.Checkpoint || fw.WebUIURL != in.APIURL+"/" {
+		t.Errorf("registered framework %+v, want name ui-test, role ui-operators, failover 5400 s, checkpoint, webui_url %s/", fw, in.APIURL)
+	}
+
 	// What the page must never do: show a secret, show the token, reach
 	// outside the proxy prefix, throw.
 	var text string
@@ -302,6 +323,10 @@ func TestWebUI(t *testing.T) {
 			t.Errorf("page error: %s", e)
 		}
 	}
+	if err := b.Navigate(ctx, fw.WebUIURL); err != nil {
+		t.Fatal(err)
+	}
+	waitDOM("the UI at the registered webui_url", 30*time.Second, `document.title === "ui-test · scheduler-lite" && document.getElementById("updated").dataset.polls >= 1 && `+deployStatus+` === "COMPLETE"`)
 	var polls string
 	b.Evaluate(ctx, `document.getElementById("updated").dataset.polls`, &polls)
 	t.Logf("the page polled %s times", polls)

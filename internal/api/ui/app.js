@@ -84,10 +84,17 @@ async function load() {
   return { health, fid: fid.body, plans, pods };
 }
 
+// HEALTH names /v1/health's codes, for answers without a body (204).
+const HEALTH = {
+  200: "RUNNING", 202: "DEPLOYING_PENDING", 203: "RECOVERING_PENDING", 204: "DEPLOYING_IN_PROGRESS",
+  205: "RECOVERING_IN_PROGRESS", 207: "WAITING_FOR_USER", 208: "DELAYED", 318: "INITIALIZING",
+  500: "ERROR", 503: "UNAVAILABLE",
+};
+
 function renderHealth(health) {
   const el = document.getElementById("health");
   const v = health.body && health.body.value !== undefined ? health.body.value : health.code;
-  const word = health.body && health.body.status ? health.body.status : "";
+  const word = health.body && health.body.status ? health.body.status : HEALTH[v] || "";
   el.className = "badge h-" + v;
   el.dataset.value = String(v);
   el.dataset.status = word;
