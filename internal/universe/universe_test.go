@@ -104,6 +104,9 @@ func TestRenderedApp(t *testing.T) {
 	if app.ID != "hello-world" || app.Env["FRAMEWORK_NAME"] != "hello-world" || app.Labels["DCOS_SERVICE_NAME"] != "hello-world" {
 		t.Errorf("the framework name is not the app id, FRAMEWORK_NAME and DCOS_SERVICE_NAME: %s", out)
 	}
+	if got := app.Env["SCHEDULER_LITE_STATE"]; got != "zk://master.mesos:2181/dcos-service-hello-world" {
+		t.Errorf("the state must default to ZooKeeper under the framework name, got %q", got)
+	}
 	if _, ok := app.Env["FRAMEWORK_PRINCIPAL"]; ok {
 		t.Errorf("a default install must not authenticate: %v", app.Env)
 	}
