@@ -138,7 +138,7 @@ func TestWebUI(t *testing.T) {
 	in, err := Start(sctx, Options{
 		SpecPath: specPath, Env: []string{"GATE_FILE=" + gate}, Strict: true,
 		Master: "local", LocalAgents: 3, LocalWorkDir: work, Checkpoint: true, ArtifactsDir: artifacts,
-		Role: "ui-operators", FailoverTimeout: 90 * time.Minute,
+		Role: "ui-operators", FailoverTimeout: 90 * time.Minute, User: "uiuser",
 	})
 	if err != nil {
 		stop()
@@ -275,14 +275,14 @@ func TestWebUI(t *testing.T) {
 	waitDOM("deploy still COMPLETE and health 200 after the restart", 60*time.Second, deployStatus+` === "COMPLETE" && `+health+` === "200"`)
 	shot("webui.png")
 
-	// The framework registered its webui_url (with the role, failover
+	// The framework registered its webui_url (with the role, user, failover
 	// timeout and checkpointing it was given), and that URL is this page.
 	var state struct {
 		Frameworks []struct {
-			Name, Role      string
-			WebUIURL        string  `json:"webui_url"`
-			FailoverTimeout float64 `json:"failover_timeout"`
-			Checkpoint      bool
+			Name, Role, User string
+			WebUIURL         string  `json:"webui_url"`
+			FailoverTimeout  float64 `json:"failover_timeout"`
+			Checkpoint       bool
 		}
 	}
 	getJSON(t, in.Cluster.MasterURL()+"/master/state", &state)
@@ -290,8 +290,8 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("frameworks %+v", state.Frameworks)
 	}
 	fw := state.Frameworks[0]
-	if fw.Name != "ui-test" || fw.Role != "ui-operators" || fw.FailoverTimeout != 5400 || !fw.Checkpoint || fw.WebUIURL != in.APIURL+"/" {
-		t.Errorf("registered framework %+v, want name ui-test, role ui-operators, failover 5400 s, checkpoint, webui_url %s/", fw, in.APIURL)
+	if fw.Name != "ui-test" || fw.Role != "ui-operators" || fw.User != "uiuser" || fw.FailoverTimeout != 5400 || !fw.Checkpoint || fw.WebUIURL != in.APIURL+"/" {
+		t.Errorf("registered framework %+v, want name ui-test, role ui-operators, user uiuser, failover 5400 s, checkpoint, webui_url %s/", fw, in.APIURL)
 	}
 
 	// What the page must never do: show a secret, show the token, reach
