@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				&cli.StringFlag{Name: "dns-forward", Value: "refuse", Usage: "other names: refuse, system, or HOST:PORT", EnvVars: env("DNS_FORWARD")},
 				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes and caches (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
 				&cli.StringFlag{Name: "executor", Usage: "taskkit executor binary for DEFAULT executors (default: next to testenv, then PATH)", EnvVars: env("EXECUTOR")},
+				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
 				&cli.StringFlag{Name: "env-file", Value: "testenv.env", Usage: "file to write MESOS_MASTER=... to (empty: none)", EnvVars: env("ENV_FILE")},
 				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
 				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},
@@ -100,6 +101,11 @@ func up(c *cli.Context, stdout, stderr io.Writer) error {
 		WorkDir:      c.String("work-dir"),
 		ExecutorPath: c.String("executor"),
 		Logger:       log,
+	}
+	if f := c.String("auth"); f != "" {
+		if cfg.Credentials, err = testenv.LoadCredentials(f); err != nil {
+			return exitcode.Wrap(exitUsage, fmt.Errorf("--auth: %w", err))
+		}
 	}
 	if cfg.Agents < 1 {
 		return exitcode.Wrap(exitUsage, fmt.Errorf("--agents: %d, want at least 1", cfg.Agents))

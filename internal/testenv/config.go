@@ -72,6 +72,11 @@ type Config struct {
 	// stops, before SIGKILL; default 2s.
 	StopGrace time.Duration
 
+	// Credentials, when not empty, make the scheduler API require HTTP
+	// basic authentication with one of these principal → secret pairs
+	// (auth.go; the master's --authenticate_frameworks).
+	Credentials map[string]string
+
 	// Logger receives the cluster's logs; nil discards them.
 	Logger *slog.Logger
 }

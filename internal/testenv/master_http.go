@@ -57,6 +57,9 @@ func (c *Cluster) masterInfoLocked() *mesos.MasterInfo {
 }
 
 func (c *Cluster) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	if !c.authenticate(w, r) {
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		mesosx.WriteError(w, mesosx.Errorf(http.StatusMethodNotAllowed, "Expecting a 'POST' request, received '%s'", r.Method))
