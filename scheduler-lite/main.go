@@ -4,6 +4,7 @@
 //
 //	scheduler-lite [flags] SVC.yml
 //	scheduler-lite package render [--package-dir universe] [--options FILE]
+//	scheduler-lite uninstall --master URL --state SPEC [SVC.yml]
 //
 // With --master local (the default when MESOS_MASTER is unset) it starts an
 // embedded testenv cluster and prints its endpoints. Every flag also reads
@@ -27,7 +28,8 @@ import (
 // subcommands run instead of the scheduler when named by the first
 // argument; each lives in its own file. It gets the arguments from its name on.
 var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
-	"package": packageCommand,
+	"package":   packageCommand,
+	"uninstall": uninstallCommand,
 }
 
 func main() {

@@ -274,6 +274,10 @@ func (s *Scheduler) offers(ctx context.Context, offers []mesos.Offer) {
 		refuse := s.cfg.RefuseLong
 		if remaining {
 			refuse = s.cfg.RefuseShort
+			// Filtered offers come back only after the filter; when a
+			// step becomes eligible sooner (a serial phase moves on),
+			// housekeeping revives.
+			s.declinedShort = true
 			s.m.Add("offers.declined.short", int64(len(decline)))
 		} else {
 			s.m.Add("offers.declined.long", int64(len(decline)))

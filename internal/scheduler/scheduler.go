@@ -154,9 +154,12 @@ type Scheduler struct {
 	pendingKill map[string]string // pod instance → "restart" | "replace"
 	values      map[string]map[string]bool
 	suppressed  bool
-	lastRevive  time.Time
-	connected   bool
-	ca          *pki.Issuer
+	// declinedShort: offers were declined with RefuseShort while work
+	// remained; new eligible work revives them at once.
+	declinedShort bool
+	lastRevive    time.Time
+	connected     bool
+	ca            *pki.Issuer
 	// Reconciliation state (reconcile.go).
 	reconciling                                 bool
 	unanswered                                  map[string]string // task ID → agent ID
@@ -344,6 +347,11 @@ func (s *Scheduler) frameworkInfo() *mesos.FrameworkInfo {
 	return fi
 }
 
+// noRetry makes httpsched return errors (401, 400, a refused connection)
+// instead of retrying the same endpoint in the background: Run retries with
+// its own backoff and logs why. Redirects (307) are still followed.
+var noRetry = httpsched.EndpointCandidates(func() string { return "" })
+
 // session is one subscription: it ends when the stream does.
 func (s *Scheduler) session(ctx context.Context) error {
 	cfgOpts := []httpcli.ConfigOpt{httpcli.Timeout(10 * time.Second)}
@@ -355,7 +363,7 @@ func (s *Scheduler) session(ctx context.Context) error {
 		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
 		httpcli.Do(httpcli.With(cfgOpts...)),
 	)
-	caller := httpsched.NewCaller(cli)
+	caller := httpsched.NewCaller(cli, noRetry)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	resp, err := caller.Call(sctx, calls.Subscribe(s.frameworkInfo()))
@@ -527,8 +535,8 @@ func (s *Scheduler) housekeeping(ctx context.Context) {
 	var call *scheduler.Call
 	now := time.Now()
 	switch {
-	case work && s.suppressed && now.Sub(s.lastRevive) >= s.cfg.ReviveInterval:
-		call, s.suppressed, s.lastRevive = calls.Revive(), false, now
+	case work && (s.suppressed || s.declinedShort) && now.Sub(s.lastRevive) >= s.cfg.ReviveInterval:
+		call, s.suppressed, s.declinedShort, s.lastRevive = calls.Revive(), false, false, now
 		s.m.Inc("revives")
 	case !work && !s.suppressed && !s.anyInFlight():
 		call, s.suppressed = calls.Suppress(), true

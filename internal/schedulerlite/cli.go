@@ -44,7 +44,12 @@ func Flags() []cli.Flag {
 		&cli.BoolFlag{Name: "checkpoint", Value: true, Usage: "framework checkpointing", EnvVars: envs("SCHEDULER_LITE_CHECKPOINT")},
 		&cli.StringFlag{Name: "api-listen", Usage: "API address (default :$PORT_API, else :$PORT0, else 127.0.0.1:0)", EnvVars: envs("SCHEDULER_LITE_API_LISTEN")},
 		&cli.StringFlag{Name: "api-hostname", Usage: "host name tasks and agents reach the API by (default: the listen address, or this host's name)", EnvVars: envs("SCHEDULER_LITE_API_HOSTNAME")},
-		&cli.StringFlag{Name: "state", Usage: "state store file:PATH (default file:$MESOS_SANDBOX/state.db; local mode: a temporary file)", EnvVars: envs("SCHEDULER_LITE_STATE")},
+		&cli.StringFlag{Name: "state", Usage: "state store file:PATH or zk://host:port[,host:port][/path] (default file:$MESOS_SANDBOX/state.db; local mode: a temporary file; zk path default /dcos-service-<name>)", EnvVars: envs("SCHEDULER_LITE_STATE")},
+		&cli.DurationFlag{Name: "zk-session-timeout", Value: 5 * time.Second, Usage: "ZooKeeper session timeout: how long a dead leader blocks its standby", EnvVars: envs("SCHEDULER_LITE_ZK_SESSION_TIMEOUT")},
+		&cli.DurationFlag{Name: "agent-lost-timeout", Value: 5 * time.Minute, Usage: "how long a failed task's recovery waits for its agent before placing the pod anew", EnvVars: envs("SCHEDULER_LITE_AGENT_LOST_TIMEOUT")},
+		&cli.DurationFlag{Name: "backoff-initial", Value: time.Second, Usage: "crash-loop backoff: first delay", EnvVars: envs("SCHEDULER_LITE_BACKOFF_INITIAL")},
+		&cli.DurationFlag{Name: "backoff-max", Value: 30 * time.Second, Usage: "crash-loop backoff: longest delay", EnvVars: envs("SCHEDULER_LITE_BACKOFF_MAX")},
+		&cli.StringFlag{Name: "api-token-file", Usage: "file holding a bearer token that mutating API calls must carry", EnvVars: envs("SCHEDULER_LITE_API_TOKEN_FILE")},
 		&cli.StringFlag{Name: "executor", Value: "default", Usage: "default (LAUNCH_GROUP, DEFAULT executor) or taskkit (fetched CUSTOM executor)", EnvVars: envs("SCHEDULER_LITE_EXECUTOR")},
 		&cli.StringFlag{Name: "artifacts-dir", Usage: "directory with bootstrap, healthd, tlsprov, executor (default: next to scheduler-lite, else built from source)", EnvVars: envs("SCHEDULER_LITE_ARTIFACTS_DIR")},
 		&cli.StringFlag{Name: "secrets-dir", Usage: "directory holding the files pod secrets name", EnvVars: envs("SCHEDULER_LITE_SECRETS_DIR")},
@@ -58,8 +63,7 @@ func Flags() []cli.Flag {
 	}
 }
 
-// Run is the scheduler-lite command; it returns the exit code. extraArgs
-// are prepended to the user's flags (wrappers use it).
+// Run is the scheduler-lite command; it returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := &cli.App{
 		Name:            "scheduler-lite",
@@ -89,13 +93,16 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return exitcode.Wrap(ExitUsage, err)
 	}
-	var secret string
-	if f := c.String("secret-file"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return exitcode.Wrap(ExitUsage, fmt.Errorf("--secret-file: %w", err))
-		}
-		secret = strings.TrimRight(string(b), "\r\n")
+	secret, err := readSecret(c, "secret-file")
+	if err != nil {
+		return err
+	}
+	token, err := readSecret(c, "api-token-file")
+	if err != nil {
+		return err
+	}
+	if c.Duration("backoff-initial") <= 0 || c.Duration("backoff-max") < c.Duration("backoff-initial") {
+		return exitcode.Wrap(ExitUsage, errors.New("--backoff-initial must be positive and at most --backoff-max"))
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -108,6 +115,9 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 		APIListen: c.String("api-listen"), APIHostname: c.String("api-hostname"), State: c.String("state"),
 		ArtifactsDir: c.String("artifacts-dir"), SecretsDir: c.String("secrets-dir"),
 		CACert: c.String("ca-cert"), CAKey: c.String("ca-key"), Logger: log,
+		ZKSessionTimeout: c.Duration("zk-session-timeout"), AgentLostTimeout: c.Duration("agent-lost-timeout"),
+		Backoff:  plan.Backoff{Initial: c.Duration("backoff-initial"), Max: c.Duration("backoff-max")},
+		APIToken: token,
 	})
 	if err != nil {
 		// Start marks bad flags and svc.yml errors with ExitUsage.
@@ -133,6 +143,24 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 		return exitcode.Wrap(ExitRuntime, result)
 	}
 	return nil
+}
+
+// readSecret reads the file named by flag (trailing newlines dropped); ""
+// when the flag is unset. The content never reaches a log or an error.
+func readSecret(c *cli.Context, flag string) (string, error) {
+	f := c.String(flag)
+	if f == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("--%s: %w", flag, err))
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("--%s %s: empty", flag, f))
+	}
+	return v, nil
 }
 
 // WaitDeploy waits until the deploy plan is COMPLETE (nil), ERROR, the

@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			panic(err)
 		}
-		if err := Build(context.Background(), root, dir, []string{"server=./examples/hello-world/server"}); err != nil {
+		if err := Build(context.Background(), root, dir, []string{"server=./examples/hello-world/server", "scheduler-lite=./scheduler-lite"}); err != nil {
 			fmt.Println(err)
 			return 1
 		}

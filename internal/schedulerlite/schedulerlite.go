@@ -17,7 +17,12 @@
 //	SCHEDULER_LITE_CHECKPOINT          --checkpoint (default true)
 //	SCHEDULER_LITE_API_LISTEN          --api-listen (default :$PORT_API, :$PORT0, 127.0.0.1:0)
 //	SCHEDULER_LITE_API_HOSTNAME        --api-hostname (how tasks reach the API)
-//	SCHEDULER_LITE_STATE               --state (default file:$MESOS_SANDBOX/state.db)
+//	SCHEDULER_LITE_STATE               --state (default file:$MESOS_SANDBOX/state.db; or zk://host:port[,host:port][/path])
+//	SCHEDULER_LITE_ZK_SESSION_TIMEOUT  --zk-session-timeout (default 5s)
+//	SCHEDULER_LITE_AGENT_LOST_TIMEOUT  --agent-lost-timeout (default 5m)
+//	SCHEDULER_LITE_BACKOFF_INITIAL     --backoff-initial (default 1s)
+//	SCHEDULER_LITE_BACKOFF_MAX         --backoff-max (default 30s)
+//	SCHEDULER_LITE_API_TOKEN_FILE      --api-token-file
 //	SCHEDULER_LITE_EXECUTOR            --executor default|taskkit
 //	SCHEDULER_LITE_ARTIFACTS_DIR       --artifacts-dir
 //	SCHEDULER_LITE_SECRETS_DIR         --secrets-dir
@@ -47,6 +52,7 @@ import (
 	"github.com/taskkit/taskkit/internal/api"
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/pki"
+	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/scheduler"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
@@ -90,6 +96,15 @@ type Options struct {
 	SecretsDir string
 	// CACert and CAKey are PEM files of the CA to issue TLS from.
 	CACert, CAKey string
+	// ZKSessionTimeout is the ZooKeeper session timeout with a zk:// State
+	// (default 5 s): how long a dead leader blocks its standby.
+	ZKSessionTimeout time.Duration
+	// AgentLostTimeout and Backoff: see scheduler.Config.
+	AgentLostTimeout time.Duration
+	Backoff          plan.Backoff
+	// APIToken, when set, is the bearer token every mutating API call
+	// (POST, PUT, DELETE) must carry.
+	APIToken string
 	// Logger receives logs.
 	Logger *slog.Logger
 }
@@ -104,6 +119,9 @@ type Instance struct {
 	Cluster *testenv.Cluster
 	// ArtifactsDir is where the served binaries are.
 	ArtifactsDir string
+	// LeaderSince is when this instance won the election of a shared
+	// (ZooKeeper) store; zero otherwise.
+	LeaderSince time.Time
 
 	done    chan struct{}
 	err     error
@@ -238,11 +256,20 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 			state = "file:" + filepath.Join("scheduler-lite-state", loaded.Spec.Name, "state.db")
 		}
 	}
-	st, err := store.Open(state, store.Options{Service: loaded.Spec.Name, Logger: log.With("component", "store")})
+	st, err := store.Open(state, store.Options{Service: loaded.Spec.Name, SessionTimeout: o.ZKSessionTimeout, Logger: log.With("component", "store")})
 	if err != nil {
 		return nil, usage(fmt.Errorf("--state: %w", err))
 	}
 	in.cleanup = append(in.cleanup, func() { st.Close() })
+	// With a shared store, only the elected instance goes on; a standby
+	// waits here (until ctx ends) and takes over when the leader dies.
+	var lost <-chan struct{}
+	if l, ok := st.(store.Leader); ok {
+		if lost, err = l.Lead(ctx); err != nil {
+			return nil, fmt.Errorf("--state: %w", err)
+		}
+		in.LeaderSince = time.Now()
+	}
 
 	var ca *pki.Issuer
 	if o.CACert != "" || o.CAKey != "" {
@@ -276,6 +303,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		FailoverTimeout: o.FailoverTimeout, WebUIURL: webui, Checkpoint: o.Checkpoint, Executor: o.Executor,
 		APIHostname: host, APIPort: port, Artifacts: arts, SecretsDir: o.SecretsDir, CA: ca,
 		Env: o.Env, TaskEnv: taskEnv, Logger: log,
+		AgentLostTimeout: o.AgentLostTimeout, Backoff: o.Backoff,
 	})
 	if errors.Is(err, scheduler.ErrInvalidConfig) {
 		return nil, usage(err)
@@ -284,7 +312,11 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		return nil, err
 	}
 	in.Sched = sched
-	srv := &http.Server{Handler: (&api.Server{Sched: sched, ArtifactsDir: dir.path, Logger: log}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	handler := (&api.Server{Sched: sched, ArtifactsDir: dir.path, Logger: log}).Handler()
+	if o.APIToken != "" {
+		handler = api.RequireToken(o.APIToken, handler)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { // owned by the instance: ends at srv.Shutdown below
@@ -305,6 +337,9 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		select {
 		case <-ctx.Done():
 		case err = <-runErr:
+		case <-lost: // nil (never ready) without a Leader store
+			err = store.ErrLeadershipLost
+			log.Error("lost the leadership; stopping")
 		}
 		cancel()
 		sctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)

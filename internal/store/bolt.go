@@ -25,7 +25,8 @@ var (
 // Bolt is the embedded store: one bbolt file, every write a synced
 // transaction.
 type Bolt struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
 }
 
 // OpenBolt opens (creating if needed) the bbolt file at path. It fails after
@@ -49,7 +50,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
-	return &Bolt{db: db}, nil
+	return &Bolt{db: db, path: path}, nil
 }
 
 func (s *Bolt) get(bucket, key []byte) ([]byte, error) {
@@ -205,3 +206,11 @@ func (s *Bolt) Clear() error {
 
 // Close implements Store.
 func (s *Bolt) Close() error { return s.db.Close() }
+
+// Remove implements Remover: it closes the store and deletes its file.
+func (s *Bolt) Remove() error {
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	return os.Remove(s.path)
+}

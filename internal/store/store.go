@@ -89,6 +89,13 @@ type Leader interface {
 	Lead(ctx context.Context) (lost <-chan struct{}, err error)
 }
 
+// Remover is implemented by stores that can delete themselves entirely
+// (the bbolt file, the ZooKeeper tree) after Clear, for uninstall. The
+// store is closed afterwards.
+type Remover interface {
+	Remove() error
+}
+
 // Options are the settings of Open besides the spec.
 type Options struct {
 	// Service is the service name: the ZooKeeper root defaults to

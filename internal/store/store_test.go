@@ -366,3 +366,39 @@ func TestZKLeader(t *testing.T) {
 		t.Errorf("write after losing the lead: %v", err)
 	}
 }
+
+// TestRemove deletes each backend's store entirely.
+func TestRemove(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			spec := b.fresh(t, "")
+			s := open(t, spec)
+			if l, ok := s.(Leader); ok {
+				if _, err := l.Lead(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.SetFrameworkID("fw"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.(Remover).Remove(); err != nil {
+				t.Fatal(err)
+			}
+			switch s := s.(type) {
+			case *Bolt:
+				if _, err := os.Stat(s.path); !os.IsNotExist(err) {
+					t.Errorf("file left: %v", err)
+				}
+			case *ZK:
+				c, _, err := zk.Connect([]string{strings.TrimPrefix(strings.Split(spec, "/test")[0], "zk://")}, time.Second, zk.WithLogger(zkLogger{s.log}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if ok, _, err := c.Exists(s.Root()); err != nil || ok {
+					t.Errorf("tree left: %v %v", ok, err)
+				}
+			}
+		})
+	}
+}

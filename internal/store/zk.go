@@ -484,6 +484,20 @@ func (s *ZK) Clear() error {
 	return nil
 }
 
+// Remove implements Remover: it deletes the service's whole tree, election
+// nodes included, in one transaction, then closes the store.
+func (s *ZK) Remove() error {
+	defer s.conn.Close()
+	ops, err := s.deleteTreeOps(s.root)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.fence = "" // the fence node goes with the tree
+	s.mu.Unlock()
+	return s.multi(ops...)
+}
+
 // Close implements Store: it ends the session, which deletes the election
 // node at once (the standby takes over without waiting for a timeout).
 func (s *ZK) Close() error {

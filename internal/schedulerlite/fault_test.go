@@ -1,0 +1,616 @@
+package schedulerlite
+
+// Fault-injection tests: scheduler-lite runs as a process (the binary the
+// package's TestMain builds), testenv in-process (its executors and tasks
+// are processes), ZooKeeper as a process. Faults are real: SIGKILL of the
+// scheduler, of an executor, of an agent, a dropped subscription stream.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/store/zktest"
+	"github.com/taskkit/taskkit/internal/testenv"
+)
+
+// fastArtifacts is a directory with only the executor: pods of these tests
+// fetch nothing from the scheduler, so a scheduler killed mid-fetch cannot
+// fail a launch (that would be a correct relaunch, but not "exactly once").
+func fastArtifacts(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(artifacts, "executor"), filepath.Join(dir, "executor")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// cluster starts an in-process testenv with n agents, stopped (every
+// process gone) when the test ends.
+func cluster(t *testing.T, cfg testenv.Config) *testenv.Cluster {
+	t.Helper()
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = t.TempDir()
+	}
+	cfg.ExecutorPath = filepath.Join(artifacts, "executor")
+	cfg.AgentIPBase = fmt.Sprintf("127.%d.%d.1", 100+rand.Intn(100), rand.Intn(250))
+	cfg.AgentPort = 0
+	cfg.DNSListen = "off"
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 500 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cl, err := testenv.Start(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-cl.Done():
+		case <-time.After(30 * time.Second):
+			t.Error("testenv did not stop within 30 s")
+		}
+	})
+	return cl
+}
+
+// freePort returns a free loopback port (kept by the scheduler across
+// restarts, as Marathon's PORT_API would be).
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a scheduler-lite process.
+type proc struct {
+	cmd     *exec.Cmd
+	api     chan string // SCHEDULER_API once printed
+	done    chan struct{}
+	logPath string
+}
+
+// startSched runs scheduler-lite with args (svc.yml last); it is killed
+// when the test ends.
+func startSched(t *testing.T, logName string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), logName)
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(artifacts, "scheduler-lite"), args...)
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, api: make(chan string, 1), done: make(chan struct{}), logPath: logPath}
+	go func() { // owned by p: ends when the process closes its stdout
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "SCHEDULER_API="); ok {
+				p.api <- v
+			}
+		}
+		cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	return p
+}
+
+// waitAPI waits for the API URL (the scheduler leads and runs).
+func (p *proc) waitAPI(t *testing.T, d time.Duration) string {
+	t.Helper()
+	select {
+	case u := <-p.api:
+		return u
+	case <-p.done:
+		b, _ := os.ReadFile(p.logPath)
+		t.Fatalf("scheduler-lite exited: %s", tailStr(b))
+	case <-time.After(d):
+		b, _ := os.ReadFile(p.logPath)
+		t.Fatalf("scheduler-lite did not start within %s: %s", d, tailStr(b))
+	}
+	return ""
+}
+
+// kill signals the process group and waits (at most 10 s) for the end.
+func (p *proc) kill(sig syscall.Signal) {
+	syscall.Kill(-p.cmd.Process.Pid, sig)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func tailStr(b []byte) string {
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// writeSpec writes a svc.yml of count tiny pods "p" (phase strategy
+// strategy) with the given tasks (YAML flow maps) and returns its path.
+func writeSpec(t *testing.T, name string, count int, strategy string, tasks map[string]string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\npods:\n  p:\n    count: %d\n    tasks:\n", name, count)
+	keys := make([]string, 0, len(tasks))
+	for k := range tasks {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "      %s: %s\n", k, tasks[k])
+	}
+	fmt.Fprintf(&b, "plans:\n  deploy:\n    phases:\n      p: {pod: p, strategy: %s}\n", strategy)
+	p := filepath.Join(t.TempDir(), "svc.yml")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const sleeper = `{goal: RUNNING, cmd: "exec sleep 600", cpus: 0.01, memory: 1}`
+
+// planStatus reads the deploy plan's status from the API ("" on error).
+func planStatus(api, name string) plan.Status {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(api + "/v1/plans/" + name)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var v plan.View
+	if json.NewDecoder(resp.Body).Decode(&v) != nil {
+		return ""
+	}
+	return v.Status
+}
+
+// poll waits for cond, failing the test after d.
+func poll(t *testing.T, what string, d time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// frameworkTasks returns the framework's live and completed tasks.
+func frameworkTasks(cl *testenv.Cluster, fid string) (live, completed []testenv.TaskState) {
+	for _, f := range cl.State().Frameworks {
+		if f.ID == fid {
+			return f.Tasks, f.Completed
+		}
+	}
+	return nil, nil
+}
+
+// checkExactlyOnce asserts one RUNNING task per pod instance, and that no
+// task ever ended (nothing was launched twice or killed).
+func checkExactlyOnce(t *testing.T, cl *testenv.Cluster, fid string, pods int) {
+	t.Helper()
+	live, completed := frameworkTasks(cl, fid)
+	if len(cl.State().Frameworks) != 1 {
+		t.Errorf("%d frameworks, want 1", len(cl.State().Frameworks))
+	}
+	seen := map[string]int{}
+	for _, tk := range live {
+		seen[tk.Name]++
+		if tk.State != mesos.TASK_RUNNING {
+			t.Errorf("task %s %s", tk.Name, tk.State)
+		}
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("%s launched %d times", name, n)
+		}
+	}
+	if len(seen) != pods || len(live) != pods {
+		t.Errorf("%d live tasks for %d pods, want %d", len(live), len(seen), pods)
+	}
+	for _, tk := range completed {
+		t.Errorf("a task ended: %s %s", tk.Name, tk.State)
+	}
+}
+
+func fetchFrameworkID(t *testing.T, api string) string {
+	t.Helper()
+	var fid []string
+	getJSON(t, api+"/v1/state/frameworkId", &fid)
+	if len(fid) != 1 || fid[0] == "" {
+		t.Fatalf("framework ID %v", fid)
+	}
+	return fid[0]
+}
+
+// TestFaultSchedulerKill9 kills the scheduler with SIGKILL 20 times at
+// random points of a 50-pod serial deploy and restarts it on the same
+// state: every pod must run exactly once, the plan COMPLETE, the framework
+// ID unchanged.
+func TestFaultSchedulerKill9(t *testing.T) {
+	const pods, kills = 50, 20
+	cl := cluster(t, testenv.Config{Agents: 3})
+	svc := writeSpec(t, "kill9", pods, "serial", map[string]string{"t": sleeper})
+	state := "file:" + filepath.Join(t.TempDir(), "state.db")
+	port := strconv.Itoa(freePort(t))
+	arts := fastArtifacts(t)
+	args := []string{"--master", cl.MasterURL(), "--state", state, "--api-listen", "127.0.0.1:" + port, "--artifacts-dir", arts, svc}
+	start := time.Now()
+	p := startSched(t, "sched-0.log", args...)
+	api := p.waitAPI(t, 30*time.Second)
+	fid := ""
+	poll(t, "a framework ID", 30*time.Second, func() bool {
+		var ids []string
+		getJSON(t, api+"/v1/state/frameworkId", &ids)
+		if len(ids) == 1 {
+			fid = ids[0]
+		}
+		return fid != ""
+	})
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	t.Logf("random seed point: %d", rng.Int63())
+	var statuses []string
+	for i := 1; i <= kills; i++ {
+		time.Sleep(time.Duration(200+rng.Intn(1300)) * time.Millisecond)
+		statuses = append(statuses, fmt.Sprintf("%d:%d", i, runningCount(cl, fid)))
+		p.kill(syscall.SIGKILL)
+		p = startSched(t, fmt.Sprintf("sched-%d.log", i), args...)
+		p.waitAPI(t, 30*time.Second)
+		if got := fetchFrameworkID(t, api); got != fid {
+			t.Fatalf("framework ID changed after kill %d: %s → %s", i, fid, got)
+		}
+	}
+	t.Logf("kills at (kill:running tasks) %s", strings.Join(statuses, " "))
+	poll(t, "deploy COMPLETE", 120*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	t.Logf("50 pods with 20 kill -9s: COMPLETE after %s", time.Since(start).Round(time.Millisecond))
+	checkExactlyOnce(t, cl, fid, pods)
+}
+
+func runningCount(cl *testenv.Cluster, fid string) int {
+	live, _ := frameworkTasks(cl, fid)
+	n := 0
+	for _, tk := range live {
+		if tk.State == mesos.TASK_RUNNING {
+			n++
+		}
+	}
+	return n
+}
+
+// podTask returns the task ID, agent and state of the task named name
+// (its reachable incarnation, if any), from testenv.
+func podTask(cl *testenv.Cluster, fid, name string) (id, agent string, state mesos.TaskState) {
+	live, _ := frameworkTasks(cl, fid)
+	for _, tk := range live {
+		// An unreachable task stays listed next to its replacement.
+		if tk.Name == name && (tk.State != mesos.TASK_UNREACHABLE || id == "") {
+			id, agent, state = tk.ID, tk.AgentID, tk.State
+		}
+	}
+	return id, agent, state
+}
+
+// TestFaultAgentKilled kills the agent of a pod: its task goes
+// UNREACHABLE, waits for the agent --agent-lost-timeout, then runs
+// elsewhere.
+func TestFaultAgentKilled(t *testing.T) {
+	const lostTimeout = 3 * time.Second
+	cl := cluster(t, testenv.Config{Agents: 3})
+	svc := writeSpec(t, "agentkill", 2, "parallel", map[string]string{"t": sleeper})
+	p := startSched(t, "sched.log", "--master", cl.MasterURL(), "--state", "file:"+filepath.Join(t.TempDir(), "s.db"),
+		"--artifacts-dir", fastArtifacts(t), "--agent-lost-timeout", lostTimeout.String(), svc)
+	api := p.waitAPI(t, 30*time.Second)
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	fid := fetchFrameworkID(t, api)
+	id, agent, _ := podTask(cl, fid, "p-0-t")
+	killed := time.Now()
+	if err := cl.KillAgent(agent); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(p.logPath)
+			t.Logf("scheduler log: %s", tailStr(b))
+		}
+	}()
+	took := poll(t, "p-0-t RUNNING on another agent", lostTimeout+30*time.Second, func() bool {
+		nid, nagent, st := podTask(cl, fid, "p-0-t")
+		return nid != "" && nid != id && nagent != agent && st == mesos.TASK_RUNNING
+	})
+	if took < lostTimeout-500*time.Millisecond {
+		t.Errorf("relaunched elsewhere after %s, before the agent-lost timeout %s", took, lostTimeout)
+	}
+	t.Logf("agent killed → task RUNNING elsewhere after %s (timeout %s)", time.Since(killed).Round(time.Millisecond), lostTimeout)
+	poll(t, "health 200", 30*time.Second, func() bool { return getJSON(t, api+"/v1/health", nil) == 200 })
+}
+
+// TestFaultExecutorKilled kills a pod's executor (the whole pod is
+// relaunched in place) and runs a crash-looping non-essential task next to
+// an essential one (only it is relaunched, into the same executor, with a
+// DELAYED backoff; the essential task keeps running).
+func TestFaultExecutorKilled(t *testing.T) {
+	cl := cluster(t, testenv.Config{Agents: 2})
+	svc := writeSpec(t, "execkill", 2, "parallel", map[string]string{
+		"server": sleeper,
+		"side":   `{goal: RUNNING, cmd: "exec sleep 600", cpus: 0.01, memory: 1, essential: false}`,
+	})
+	p := startSched(t, "sched.log", "--master", cl.MasterURL(), "--state", "file:"+filepath.Join(t.TempDir(), "s.db"),
+		"--artifacts-dir", fastArtifacts(t), svc)
+	api := p.waitAPI(t, 30*time.Second)
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	fid := fetchFrameworkID(t, api)
+
+	t.Run("executor killed: pod relaunched in place", func(t *testing.T) {
+		sid, agent, _ := podTask(cl, fid, "p-0-server")
+		var exec string
+		live, _ := frameworkTasks(cl, fid)
+		for _, tk := range live {
+			if tk.ID == sid {
+				exec = tk.ExecutorID
+			}
+		}
+		if err := cl.KillExecutor(fid, exec); err != nil {
+			t.Fatal(err)
+		}
+		poll(t, "both tasks of p-0 relaunched", 30*time.Second, func() bool {
+			nid, nagent, st := podTask(cl, fid, "p-0-server")
+			_, _, sst := podTask(cl, fid, "p-0-side")
+			return nid != sid && nagent == agent && st == mesos.TASK_RUNNING && sst == mesos.TASK_RUNNING
+		})
+	})
+}
+
+// TestFaultNonEssentialCrashLoop: a non-essential task that keeps failing
+// is relaunched alone into its pod's running executor, with backoff (the
+// recovery step DELAYED), while the essential task keeps running.
+func TestFaultNonEssentialCrashLoop(t *testing.T) {
+	cl := cluster(t, testenv.Config{Agents: 2})
+	svc := writeSpec(t, "crashloop", 1, "parallel", map[string]string{
+		"server": sleeper,
+		"side":   `{goal: RUNNING, cmd: "sleep 1; exit 1", cpus: 0.01, memory: 1, essential: false}`,
+	})
+	p := startSched(t, "sched.log", "--master", cl.MasterURL(), "--state", "file:"+filepath.Join(t.TempDir(), "s.db"),
+		"--artifacts-dir", fastArtifacts(t), "--backoff-initial", "2s", "--backoff-max", "4s", svc)
+	api := p.waitAPI(t, 30*time.Second)
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	fid := fetchFrameworkID(t, api)
+	sid, _, _ := podTask(cl, fid, "p-0-server")
+	delayed := false
+	poll(t, "the recovery step DELAYED and health 208", 30*time.Second, func() bool {
+		var v plan.View
+		getJSON(t, api+"/v1/plans/recovery", &v)
+		for _, ph := range v.Phases {
+			for _, st := range ph.Steps {
+				if st.Status == plan.Delayed && strings.Contains(st.Name, "[side]") {
+					delayed = true
+				}
+			}
+		}
+		return delayed && getJSON(t, api+"/v1/health", nil) == 208
+	})
+	poll(t, "side relaunched at least twice", 30*time.Second, func() bool {
+		_, completed := frameworkTasks(cl, fid)
+		n := 0
+		for _, tk := range completed {
+			if tk.Name == "p-0-side" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	if nid, _, st := podTask(cl, fid, "p-0-server"); nid != sid || st != mesos.TASK_RUNNING {
+		t.Errorf("the essential task was touched: %s %s (was %s)", nid, st, sid)
+	}
+	_, completed := frameworkTasks(cl, fid)
+	execs := map[string]bool{}
+	live, _ := frameworkTasks(cl, fid)
+	for _, tk := range append(live, completed...) {
+		execs[tk.ExecutorID] = true
+	}
+	if len(execs) != 1 {
+		t.Errorf("%d executors, want the pod's one: %v", len(execs), execs)
+	}
+}
+
+// TestFaultStreamDropped drops the scheduler's subscription; while it is
+// down an executor dies. The scheduler re-subscribes with the same
+// framework ID, gets the re-sent update and relaunches the pod.
+func TestFaultStreamDropped(t *testing.T) {
+	cl := cluster(t, testenv.Config{Agents: 2})
+	svc := writeSpec(t, "drop", 2, "parallel", map[string]string{"t": sleeper})
+	p := startSched(t, "sched.log", "--master", cl.MasterURL(), "--state", "file:"+filepath.Join(t.TempDir(), "s.db"),
+		"--artifacts-dir", fastArtifacts(t), svc)
+	api := p.waitAPI(t, 30*time.Second)
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	fid := fetchFrameworkID(t, api)
+	id0, _, _ := podTask(cl, fid, "p-0-t")
+	id1, _, _ := podTask(cl, fid, "p-1-t")
+	live, _ := frameworkTasks(cl, fid)
+	var exec string
+	for _, tk := range live {
+		if tk.ID == id1 {
+			exec = tk.ExecutorID
+		}
+	}
+	if err := cl.DropFramework(fid); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.KillExecutor(fid, exec); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "p-1 relaunched after the re-subscription", 30*time.Second, func() bool {
+		nid, _, st := podTask(cl, fid, "p-1-t")
+		return nid != "" && nid != id1 && st == mesos.TASK_RUNNING
+	})
+	if got := fetchFrameworkID(t, api); got != fid {
+		t.Errorf("framework ID changed: %s → %s", fid, got)
+	}
+	if nid, _, _ := podTask(cl, fid, "p-0-t"); nid != id0 {
+		t.Errorf("p-0 was touched: %s → %s", id0, nid)
+	}
+	if n := len(cl.State().Frameworks); n != 1 {
+		t.Errorf("%d frameworks", n)
+	}
+}
+
+// TestFaultLeaderKilled runs two instances on one ZooKeeper path: one
+// leads, the other waits; the leader is killed with SIGKILL mid-deploy and
+// the standby takes over within seconds and completes the deploy, with the
+// same framework ID and no task launched twice.
+func TestFaultLeaderKilled(t *testing.T) {
+	zks := zktest.Start(t)
+	cl := cluster(t, testenv.Config{Agents: 3})
+	const pods = 10
+	svc := writeSpec(t, "leader", pods, "serial", map[string]string{"t": sleeper})
+	arts := fastArtifacts(t)
+	args := func() []string {
+		return []string{"--master", cl.MasterURL(), "--state", zks.URL(""), "--zk-session-timeout", "1s", "--artifacts-dir", arts, svc}
+	}
+	a := startSched(t, "a.log", args()...)
+	apiA := a.waitAPI(t, 30*time.Second)
+	b := startSched(t, "b.log", args()...)
+	time.Sleep(time.Second)
+	select {
+	case <-b.api:
+		t.Fatal("two instances lead")
+	default:
+	}
+	poll(t, "3 pods running", 60*time.Second, func() bool {
+		var v plan.View
+		getJSON(t, apiA+"/v1/plans/deploy", &v)
+		n := 0
+		for _, ph := range v.Phases {
+			for _, st := range ph.Steps {
+				if st.Status == plan.Complete {
+					n++
+				}
+			}
+		}
+		return n >= 3
+	})
+	fid := fetchFrameworkID(t, apiA)
+	killed := time.Now()
+	a.kill(syscall.SIGKILL)
+	apiB := b.waitAPI(t, 30*time.Second)
+	takeover := time.Since(killed)
+	poll(t, "the standby reconciled", 30*time.Second, func() bool { return getJSON(t, apiB+"/v1/health", nil) != 318 })
+	t.Logf("leader killed → standby leads after %s, reconciled after %s", takeover.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+	if takeover > 10*time.Second {
+		t.Errorf("takeover took %s", takeover)
+	}
+	poll(t, "deploy COMPLETE", 120*time.Second, func() bool { return planStatus(apiB, "deploy") == plan.Complete })
+	if got := fetchFrameworkID(t, apiB); got != fid {
+		t.Errorf("framework ID changed: %s → %s", fid, got)
+	}
+	checkExactlyOnce(t, cl, fid, pods)
+}
+
+// TestFaultAuth: against a master requiring credentials, --principal with
+// the right --secret-file deploys; a wrong secret is refused (401) and the
+// scheduler never subscribes; the secret never reaches the log.
+func TestFaultAuth(t *testing.T) {
+	cl := cluster(t, testenv.Config{Agents: 1, Credentials: map[string]string{"auth-principal": "right-s3cret"}})
+	svc := writeSpec(t, "auth", 1, "parallel", map[string]string{"t": sleeper})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "right"), []byte("right-s3cret\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "wrong"), []byte("wrong-s3cret\n"), 0o600)
+	run := func(secret string) (*proc, string) {
+		p := startSched(t, secret+".log", "--master", cl.MasterURL(), "--state", "file:"+filepath.Join(t.TempDir(), "s.db"),
+			"--artifacts-dir", fastArtifacts(t), "--principal", "auth-principal", "--secret-file", filepath.Join(dir, secret), svc)
+		return p, p.waitAPI(t, 30*time.Second)
+	}
+	bad, badAPI := run("wrong")
+	time.Sleep(2 * time.Second)
+	if code := getJSON(t, badAPI+"/v1/health", nil); code != 318 {
+		t.Errorf("health with a wrong secret %d, want 318 (never subscribed)", code)
+	}
+	bad.kill(syscall.SIGTERM)
+	_, api := run("right")
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	for _, f := range []string{bad.logPath} {
+		b, _ := os.ReadFile(f)
+		if strings.Contains(string(b), "s3cret") {
+			t.Errorf("%s shows the secret", f)
+		}
+		if !strings.Contains(string(b), "401") && !strings.Contains(strings.ToLower(string(b)), "unauthorized") {
+			t.Errorf("%s does not say the master refused the credentials: %s", f, tailStr(b))
+		}
+	}
+}
+
+// TestUninstall deploys, stops the scheduler, and uninstalls: every task
+// killed, the framework gone from the master, the state file deleted.
+func TestUninstall(t *testing.T) {
+	cl := cluster(t, testenv.Config{Agents: 2})
+	svc := writeSpec(t, "bye", 3, "parallel", map[string]string{"t": sleeper})
+	stateFile := filepath.Join(t.TempDir(), "s.db")
+	p := startSched(t, "sched.log", "--master", cl.MasterURL(), "--state", "file:"+stateFile, "--artifacts-dir", fastArtifacts(t), svc)
+	api := p.waitAPI(t, 30*time.Second)
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	fid := fetchFrameworkID(t, api)
+	p.kill(syscall.SIGTERM)
+	var out, errb strings.Builder
+	code := Uninstall(context.Background(), []string{"uninstall", "--master", cl.MasterURL(), "--state", "file:" + stateFile, "--kill-timeout", "20s", svc}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("uninstall exit %d: %s %s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "3 tasks killed") {
+		t.Errorf("output %q", out.String())
+	}
+	if live, _ := frameworkTasks(cl, fid); len(live) != 0 {
+		t.Errorf("tasks left: %v", live)
+	}
+	for _, f := range cl.State().Frameworks {
+		if f.ID == fid && f.Connected {
+			t.Error("framework still connected")
+		}
+	}
+	if _, err := os.Stat(stateFile); !os.IsNotExist(err) {
+		t.Errorf("state file left: %v", err)
+	}
+	// Usage errors.
+	for _, args := range [][]string{{"uninstall", "--state", "file:x", svc}, {"uninstall", "--master", cl.MasterURL(), svc}, {"uninstall", "--master", cl.MasterURL(), "--state", "file:x"}} {
+		if code := Uninstall(context.Background(), args, io.Discard, io.Discard); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, ExitUsage)
+		}
+	}
+}

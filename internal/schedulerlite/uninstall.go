@@ -1,0 +1,145 @@
+package schedulerlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/logging"
+	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/store"
+)
+
+// UninstallFlags are the flags of "scheduler-lite uninstall": the
+// registration flags of the scheduler (same names, variables and defaults:
+// Mesos refuses a re-subscription that changes the user or checkpointing)
+// plus --kill-timeout.
+func UninstallFlags() []cli.Flag {
+	keep := map[string]bool{"master": true, "framework-name": true, "role": true, "user": true, "principal": true,
+		"secret-file": true, "failover-timeout": true, "checkpoint": true, "state": true, "zk-session-timeout": true,
+		"log-format": true, "verbose": true}
+	var out []cli.Flag
+	for _, f := range Flags() {
+		if keep[f.Names()[0]] {
+			out = append(out, f)
+		}
+	}
+	return append(out, &cli.DurationFlag{Name: "kill-timeout", Value: 30 * time.Second, Usage: "how long to wait for the killed tasks before tearing the framework down anyway", EnvVars: envs("SCHEDULER_LITE_KILL_TIMEOUT")})
+}
+
+// Uninstall is "scheduler-lite uninstall [flags] [SVC.yml]" (args from the
+// word uninstall on): with the scheduler stopped, it kills every task of
+// the service, tears its framework down and deletes its state (the bbolt
+// file or the ZooKeeper tree). The service name comes from
+// --framework-name, else from SVC.yml. Exit codes: 0 done (or nothing to
+// do), 1 runtime failure, 2 usage error.
+func Uninstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := &cli.App{
+		Name:            "scheduler-lite uninstall",
+		Usage:           "kill every task of the service, tear its framework down, delete its state",
+		UsageText:       "scheduler-lite uninstall --master URL --state SPEC [--framework-name NAME | SVC.yml] [flags]",
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		Flags:           UninstallFlags(),
+		Action:          func(c *cli.Context) error { return uninstall(c, stdout, stderr) },
+	}
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "scheduler-lite uninstall:", err)
+	return exitcode.Code(err, ExitUsage)
+}
+
+func uninstall(c *cli.Context, stdout, stderr io.Writer) error {
+	log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "--log-format")
+	if err != nil {
+		return usage(err)
+	}
+	if c.NArg() > 1 {
+		return usage(errors.New("want at most one argument: the svc.yml"))
+	}
+	master := c.String("master")
+	if master == "" || master == "local" {
+		return usage(errors.New("--master: a master URL is needed (a local cluster is gone with its scheduler)"))
+	}
+	if c.String("state") == "" {
+		return usage(errors.New("--state: the service's state store is needed (file:PATH or zk://...)"))
+	}
+	name, principal, user := c.String("framework-name"), c.String("principal"), c.String("user")
+	if c.NArg() == 1 {
+		loaded, err := spec.Load(c.Args().First(), spec.Options{Env: os.Environ()})
+		if err != nil {
+			return usage(err)
+		}
+		if name == "" {
+			name = loaded.Spec.Name
+		}
+		if sc := loaded.Spec.Scheduler; sc != nil {
+			if principal == "" {
+				principal = sc.Principal
+			}
+			if user == "" {
+				user = sc.User
+			}
+		}
+	}
+	if name == "" {
+		return usage(errors.New("--framework-name: the service name is needed (or give the svc.yml)"))
+	}
+	secret, err := readSecret(c, "secret-file")
+	if err != nil {
+		return err
+	}
+	role := c.String("role")
+	if role == "" {
+		role = strings.ReplaceAll(strings.TrimPrefix(name, "/"), "/", "__") + "-role"
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := store.Open(c.String("state"), store.Options{Service: name, SessionTimeout: c.Duration("zk-session-timeout"), Logger: log})
+	if err != nil {
+		return usage(fmt.Errorf("--state: %w", err))
+	}
+	defer st.Close()
+	if l, ok := st.(store.Leader); ok {
+		// A running instance holds the lead: refuse rather than fight it.
+		lctx, cancel := context.WithTimeout(ctx, 2*c.Duration("zk-session-timeout")+time.Second)
+		_, err := l.Lead(lctx)
+		cancel()
+		if err != nil {
+			return exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: a scheduler instance still runs (stop it first): %w", err))
+		}
+	}
+	res, err := scheduler.Uninstall(ctx, scheduler.UninstallConfig{
+		Store: st, MasterURL: master, FrameworkName: name, Role: role, User: user, Principal: principal, Secret: secret,
+		Checkpoint: c.Bool("checkpoint"), FailoverTimeout: c.Duration("failover-timeout"),
+		KillTimeout: c.Duration("kill-timeout"), Logger: log,
+	})
+	if err != nil {
+		return exitcode.Wrap(ExitRuntime, err)
+	}
+	if r, ok := st.(store.Remover); ok {
+		if err := r.Remove(); err != nil {
+			return exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: deleting the store: %w", err))
+		}
+	}
+	if res.FrameworkID == "" {
+		fmt.Fprintf(stdout, "uninstalled %s: no framework was registered; state deleted\n", name)
+	} else {
+		fmt.Fprintf(stdout, "uninstalled %s: framework %s torn down, %d tasks killed (%d ended before the teardown), state deleted\n", name, res.FrameworkID, res.Killed, res.Ended)
+	}
+	return nil
+}
