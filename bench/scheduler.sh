@@ -2,8 +2,11 @@
 # bench/scheduler.sh — scheduler-lite deploy benchmark, as processes:
 # a testenv cluster (5 agents) and scheduler-lite deploying PODS pods of
 # TASKS tasks each (parallel phase) to COMPLETE. Reports the wall time from
-# scheduler start to deploy COMPLETE, offers.process p50/p95, and the
-# scheduler's RSS once every task runs.
+# scheduler start to deploy COMPLETE, offers.process p50/p95, the
+# scheduler's RSS once every task runs, and where the CPU time went:
+# scheduler-lite, testenv (master + agents), and everything else on the
+# machine (executors and tasks starting), plus the scheduler's time spent
+# handling status updates (store write + acknowledgement).
 #
 #   bench/scheduler.sh                 # 200 pods x 1 task
 #   PODS=100 TASKS=10 bench/scheduler.sh   # 1,000 tasks
@@ -39,18 +42,28 @@ done
 TPID=$!
 while [ ! -s "$tmp/testenv.env" ]; do sleep 0.1; done
 . "$tmp/testenv.env"
+tck=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }          # utime+stime, ticks
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # user+nice+system+irq+softirq, ticks
+t0=$(cpu $TPID); b0=$(busy)
 start=$(date +%s.%N)
 "$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen 127.0.0.1:18089 \
   --artifacts-dir "$tmp" "$tmp/svc.yml" > /dev/null 2> "$tmp/sched.log" &
 SPID=$!
 until [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:18089/v1/plans/deploy)" = 200 ]; do sleep 0.05; done
 end=$(date +%s.%N)
+s1=$(cpu $SPID); t1=$(cpu $TPID); b1=$(busy)
 rss=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
 echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS"
 echo "deploy_to_complete_s=$(echo "$end - $start" | bc)"
 echo "scheduler_rss_mib=$(echo "scale=1; $rss / 1024" | bc)"
+echo "cpu_s scheduler=$(echo "scale=2; $s1 / $tck" | bc) testenv=$(echo "scale=2; ($t1 - $t0) / $tck" | bc) rest_of_machine=$(echo "scale=2; ($b1 - $b0 - $s1 - $t1 + $t0) / $tck" | bc)"
 curl -s http://127.0.0.1:18089/v1/metrics | python3 -c '
 import json,sys
-m=json.load(sys.stdin); t=m["timers"]["offers.process"]; c=m["counters"]
-print("offers_process_p50_ms=%.3f p95_ms=%.3f count=%d" % (t["p50_ms"], t["p95_ms"], t["count"]))
+m=json.load(sys.stdin); t=m["timers"]["offers.process"]; c=m["counters"]; u=m["timers"].get("status.process",{"count":0,"mean_ms":0,"p95_ms":0})
+print("offers_process_p50_ms=%.3f p95_ms=%.3f count=%d total_ms=%.0f" % (t["p50_ms"], t["p95_ms"], t["count"], t["mean_ms"]*t["count"]))
+print("status_process_count=%d mean_ms=%.3f p95_ms=%.3f total_ms=%.0f" % (u["count"], u["mean_ms"], u["p95_ms"], u["mean_ms"]*u["count"]))
+for k in ("status.store", "status.ack"):
+    x=m["timers"].get(k)
+    if x: print("%s mean_ms=%.3f p95_ms=%.3f max_ms=%.1f total_ms=%.0f" % (k.replace(".","_"), x["mean_ms"], x["p95_ms"], x["max_ms"], x["mean_ms"]*x["count"]))
 print("offers_received=%d declined=%d launch_groups=%d" % (c.get("offers.received",0), c.get("offers.declined",0), c.get("operations.launch_group",0)))'

@@ -182,6 +182,7 @@ func (s *Scheduler) offers(ctx context.Context, offers []mesos.Offer) {
 		}
 		s.m.Add("offers.declined", int64(len(ids)))
 		s.m.Add("offers.declined.reconciling", int64(len(ids)))
+		s.declinedShort = true // revived as soon as reconciliation leaves work
 		s.mu.Unlock()
 		s.send(ctx, calls.Decline(ids...).With(calls.RefuseSeconds(s.cfg.RefuseShort)))
 		return

@@ -82,6 +82,7 @@ func (s *Scheduler) finishReconcileLocked(now time.Time) {
 	s.m.Observe("reconcile.explicit", d)
 	s.reconciledAt = now
 	s.log.Info("tasks reconciled", "took", d.Round(time.Millisecond))
+	s.wake()
 }
 
 // reconcile sends what reconciliation needs now; it must not be called

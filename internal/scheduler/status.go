@@ -36,6 +36,8 @@ func readinessPassed(st *mesos.TaskStatus) bool {
 // if needed, then acknowledge.
 func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	s.m.Inc("task_status." + st.GetState().String())
+	start := time.Now()
+	defer func() { s.m.Observe("status.process", time.Since(start)) }()
 	s.mu.Lock()
 	s.answeredLocked(st.TaskID.Value, time.Now())
 	name, known := s.byID[st.TaskID.Value]
@@ -43,10 +45,17 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 	if known {
 		t = s.tasks[name]
 	}
-	if t != nil {
+	// A reconciliation answer repeating the stored state changes nothing
+	// (and costs no store write: 500 of them follow every restart).
+	same := t != nil && t.status != nil && t.status.GetState() == st.GetState() &&
+		st.GetReason() == mesos.REASON_RECONCILIATION && st.UUID == nil
+	if t != nil && !same {
+		wasLive := t.live()
 		b, err := st.Marshal()
 		if err == nil {
+			ws := time.Now()
 			err = s.cfg.Store.PutStatus(name, b)
+			s.m.Observe("status.store", time.Since(ws))
 		}
 		if err != nil {
 			// Not acknowledged: Mesos re-sends it.
@@ -67,17 +76,21 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 				t.step = nil
 			}
 		}
-		if isTerminal(st.GetState()) && t.step == nil {
+		// Only the first terminal status of a task counts: a re-sent update
+		// and a reconciliation answer about the same end are one failure.
+		if wasLive && isTerminal(st.GetState()) && t.step == nil {
 			s.recover(t)
 		}
 		s.log.Info("task status", "task", name, "state", st.GetState().String(), "message", st.GetMessage())
-	} else {
+	} else if t == nil {
 		s.log.Info("status of an unknown task", "task_id", st.TaskID.Value, "state", st.GetState().String())
 		s.unknownTaskLocked(&st)
 	}
 	s.mu.Unlock()
 	if st.UUID != nil && st.AgentID != nil {
+		as := time.Now()
 		s.send(ctx, calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
+		s.m.Observe("status.ack", time.Since(as))
 	}
 	s.flush(ctx)
 	s.wake()
