@@ -220,3 +220,36 @@ func TestFromSpec(t *testing.T) {
 		t.Fatalf("default deploy: %+v", dv)
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	b := Backoff{Initial: time.Second, Max: 5 * time.Second}
+	tests := []struct{ prev, want time.Duration }{
+		{0, time.Second}, {time.Second, 2 * time.Second}, {2 * time.Second, 4 * time.Second},
+		{4 * time.Second, 5 * time.Second}, {5 * time.Second, 5 * time.Second},
+	}
+	for _, tc := range tests {
+		if got := b.Next(tc.prev); got != tc.want {
+			t.Errorf("Next(%s) = %s, want %s", tc.prev, got, tc.want)
+		}
+	}
+	if got := (Backoff{}).Next(0); got != DefaultBackoff.Initial {
+		t.Errorf("zero Backoff: %s", got)
+	}
+	// A step uses its own backoff when a task fails, and Delay sets it.
+	s := NewStep("p", 0, []string{"a"})
+	s.Backoff = Backoff{Initial: 3 * time.Second, Max: 3 * time.Second}
+	s.Launched()
+	s.TaskUpdate("p-0-a", mesos.TASK_FAILED, "RUNNING", false, "", t0)
+	if s.Status() != Delayed || s.Eligible(t0.Add(2*time.Second)) || !s.Eligible(t0.Add(3*time.Second)) {
+		t.Errorf("failed step: %s, eligible at +2s %v", s.Status(), s.Eligible(t0.Add(2*time.Second)))
+	}
+	s = NewStep("p", 0, []string{"a"})
+	s.Delay(2*time.Second, t0)
+	if s.Status() != Delayed || s.NotBefore() != t0.Add(2*time.Second) || s.Eligible(t0.Add(time.Second)) {
+		t.Errorf("delayed step: %s until %s", s.Status(), s.NotBefore())
+	}
+	s = NewStep("p", 0, []string{"a"})
+	if s.Delay(0, t0); s.Status() != Pending {
+		t.Errorf("Delay(0): %s", s.Status())
+	}
+}
