@@ -211,10 +211,9 @@ func (s *Scheduler) buildLaunch(st *plan.Step, pod *spec.PodSpec, o *mesos.Offer
 	}
 	if s.cfg.Executor == ExecutorTaskkit {
 		ei.Type = mesos.ExecutorInfo_CUSTOM
-		exe := true
 		ei.Command = &mesos.CommandInfo{
 			Value: strPtr("./executor"),
-			URIs:  []mesos.CommandInfo_URI{{Value: s.apiBase() + "/v1/artifacts/bin/executor", Executable: &exe}},
+			URIs:  []mesos.CommandInfo_URI{s.artifactURI("executor")},
 		}
 	}
 	return s.buildGroup(st, pod, o, p, tasks, ei)
@@ -324,14 +323,13 @@ func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o 
 		}
 	}
 	// URIs: the toolkit binaries, the pod's own, the config templates.
-	exe := true
 	noExtract := false
 	var uris []mesos.CommandInfo_URI
 	for _, a := range s.cfg.Artifacts {
 		if a == "executor" {
 			continue
 		}
-		uris = append(uris, mesos.CommandInfo_URI{Value: s.apiBase() + "/v1/artifacts/bin/" + a, Executable: &exe})
+		uris = append(uris, s.artifactURI(a))
 	}
 	for _, u := range pod.URIs {
 		uris = append(uris, mesos.CommandInfo_URI{Value: u})
@@ -553,4 +551,17 @@ func (s *Scheduler) splitName(name string) (*spec.PodSpec, int, *spec.TaskSpec, 
 func configHash(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:4])
+}
+
+// artifactURI is the URI of a toolkit binary served by the API: executable,
+// and versioned and cacheable when its digest is known.
+func (s *Scheduler) artifactURI(name string) mesos.CommandInfo_URI {
+	exe := true
+	u := mesos.CommandInfo_URI{Value: s.apiBase() + "/v1/artifacts/bin/" + name, Executable: &exe}
+	if d := s.cfg.ArtifactDigests[name]; d != "" {
+		cache := true
+		u.Value += "?sha256=" + d
+		u.Cache = &cache
+	}
+	return u
 }

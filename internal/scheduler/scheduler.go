@@ -75,6 +75,11 @@ type Config struct {
 	// pod fetches (bootstrap, healthd, tlsprov); "executor" is only fetched
 	// by the taskkit executor.
 	Artifacts []string
+	// ArtifactDigests maps an artifact to a digest of its content. With one,
+	// its URI carries ?sha256=<digest> and cache=true, so an agent's fetcher
+	// cache serves every pod after the first from disk, and a changed binary
+	// gets a new URI instead of a stale cache entry.
+	ArtifactDigests map[string]string
 	// SecretsDir holds the files pod secrets name.
 	SecretsDir string
 	// CA issues transport-encryption certificates; nil means the one kept in

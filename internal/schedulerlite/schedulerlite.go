@@ -35,6 +35,8 @@ package schedulerlite
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -290,9 +292,11 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		webui = in.APIURL + "/"
 	}
 	var arts []string
+	digests := map[string]string{}
 	for _, a := range Toolkit {
-		if _, err := os.Stat(filepath.Join(dir.path, a)); err == nil {
+		if d, err := fileDigest(filepath.Join(dir.path, a)); err == nil {
 			arts = append(arts, a)
+			digests[a] = d
 		} else {
 			log.Warn("artifact missing; tasks will not have it", "artifact", a, "dir", dir.path)
 		}
@@ -301,7 +305,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		Loaded: loaded, Store: st, MasterURL: master,
 		FrameworkName: o.FrameworkName, Role: o.Role, User: o.User, Principal: o.Principal, Secret: o.Secret,
 		FailoverTimeout: o.FailoverTimeout, WebUIURL: webui, Checkpoint: o.Checkpoint, Executor: o.Executor,
-		APIHostname: host, APIPort: port, Artifacts: arts, SecretsDir: o.SecretsDir, CA: ca,
+		APIHostname: host, APIPort: port, Artifacts: arts, ArtifactDigests: digests, SecretsDir: o.SecretsDir, CA: ca,
 		Env: o.Env, TaskEnv: taskEnv, Logger: log,
 		AgentLostTimeout: o.AgentLostTimeout, Backoff: o.Backoff,
 	})
@@ -468,4 +472,18 @@ func (in *Instance) PrintEndpoints(w io.Writer) {
 	if in.Cluster != nil {
 		fmt.Fprintf(w, "MESOS_MASTER=%s\nTESTENV_DNS_ADDR=%s\nTESTENV_SANDBOX_ROOT=%s\n", in.Cluster.MasterURL(), in.Cluster.DNSAddr(), in.Cluster.WorkDir())
 	}
+}
+
+// fileDigest returns the first 16 bytes of the SHA-256 of a file, hex.
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
