@@ -42,6 +42,10 @@ type Config struct {
 	// AuthToken, if set, is sent as "Authorization: Bearer <token>"
 	// (MESOS_EXECUTOR_AUTHENTICATION_TOKEN).
 	AuthToken string
+	// FetchCacheDir is the agent's fetcher cache, shared by every executor
+	// on the agent, for task URIs with cache=true
+	// (TASKKIT_FETCHER_CACHE_DIR; testenv sets it). Empty: no cache.
+	FetchCacheDir string
 
 	// AckWait bounds the wait for acknowledgements once no task is left;
 	// 0 means DefaultAckWait.
@@ -66,7 +70,7 @@ func FromEnv() (Config, error) {
 		}
 		return Config{}, fmt.Errorf("executor environment: %w", err)
 	}
-	cfg := Config{Config: mc, AuthToken: os.Getenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN")}
+	cfg := Config{Config: mc, AuthToken: os.Getenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"), FetchCacheDir: os.Getenv("TASKKIT_FETCHER_CACHE_DIR")}
 	cfg.ContainerIP = os.Getenv("LIBPROCESS_IP")
 	if cfg.ContainerIP == "" || cfg.ContainerIP == "0.0.0.0" {
 		host, _, err := net.SplitHostPort(mc.AgentEndpoint)

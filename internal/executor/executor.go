@@ -39,7 +39,7 @@ type Input struct {
 	// Secrets learns the secret values of every task's environment; nil
 	// means a private set (useful only if Log does not use it).
 	Secrets *Secrets
-	// Fetcher fetches task URIs; nil means a fetcher without a cache.
+	// Fetcher fetches task URIs; nil means one using Config.FetchCacheDir.
 	Fetcher *mesosx.Fetcher
 }
 
@@ -141,7 +141,7 @@ func New(in Input) *Executor {
 	}
 	fetcher := in.Fetcher
 	if fetcher == nil {
-		fetcher = &mesosx.Fetcher{}
+		fetcher = &mesosx.Fetcher{CacheDir: in.Config.FetchCacheDir}
 	}
 	opts := []httpcli.ConfigOpt{httpcli.Timeout(CallTimeout)}
 	if cfg.AuthToken != "" {

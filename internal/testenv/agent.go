@@ -268,6 +268,9 @@ func (c *Cluster) executorEnvLocked(e *executor, dir string) []string {
 		"MESOS_HTTP_COMMAND_EXECUTOR="+httpCmd,
 		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD="+mesosx.FormatDuration(grace),
 		"LIBPROCESS_PORT=0",
+		// On Mesos the agent fetches a task group's URIs through its cache;
+		// here taskkit's executor fetches them, through the same cache.
+		"TASKKIT_FETCHER_CACHE_DIR="+a.fetcher.CacheDir,
 	)
 	if checkpoint {
 		env = append(env, "MESOS_RECOVERY_TIMEOUT=15mins", "MESOS_SUBSCRIPTION_BACKOFF_MAX=2secs")
