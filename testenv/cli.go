@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/logging"
 	"github.com/taskkit/taskkit/internal/safefile"
+	"github.com/taskkit/taskkit/internal/supervise"
 	"github.com/taskkit/taskkit/internal/testenv"
 )
 
@@ -110,6 +112,11 @@ func up(c *cli.Context, stdout, stderr io.Writer) error {
 	if cfg.Agents < 1 {
 		return exitcode.Wrap(exitUsage, fmt.Errorf("--agents: %d, want at least 1", cfg.Agents))
 	}
+	// Orphans of tasks (a daemonizing or setsid'ing task) re-parent to
+	// testenv instead of init, so the sweep after the cluster stops finds them.
+	if err := supervise.BecomeSubreaper(); err != nil {
+		log.Warn("not a subreaper: processes that leave their session may outlive testenv", "error", err.Error())
+	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cl, err := testenv.Start(ctx, cfg)
@@ -131,6 +138,13 @@ func up(c *cli.Context, stdout, stderr io.Writer) error {
 	<-ctx.Done()
 	log.Info("stopping")
 	cl.Wait()
+	// Every process the cluster started has been reaped; what is left are
+	// orphans that escaped their executor's session.
+	if n, err := supervise.KillChildren(5 * time.Second); err != nil {
+		log.Error("processes left behind", "error", err.Error())
+	} else if n > 0 {
+		log.Info("killed orphaned task processes", "count", n)
+	}
 	return nil
 }
 

@@ -3,12 +3,15 @@
 package supervise
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -112,4 +115,66 @@ func peekExited() (int, error) {
 func siginfoPid(info *unix.Siginfo) int {
 	const off = 3*4 + (unsafe.Sizeof(uintptr(0)) - 4)
 	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
+}
+
+// KillChildren SIGKILLs and reaps every child this process still has —
+// typically the orphans a subreaper inherited — until none is left or
+// timeout passes, and returns how many it killed. Killing an orphan can
+// re-parent its own children here, so it repeats until the set is empty.
+// Call it only once every child started with os/exec or Start has been
+// waited for: it reaps whatever exits.
+func KillChildren(timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	self := os.Getpid()
+	killed := 0
+	for {
+		kids, err := childrenOf(self)
+		if err != nil {
+			return killed, err
+		}
+		for {
+			var ws syscall.WaitStatus
+			if pid, _ := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); pid <= 0 {
+				break
+			}
+		}
+		if len(kids) == 0 {
+			return killed, nil
+		}
+		if time.Now().After(deadline) {
+			return killed, fmt.Errorf("%d children still alive after %s: %v", len(kids), timeout, kids)
+		}
+		for _, pid := range kids {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// childrenOf lists the pids whose parent is ppid, zombies included.
+func childrenOf(ppid int) ([]int, error) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var kids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
+		if i > 0 && len(f) >= 2 && f[1] == strconv.Itoa(ppid) {
+			kids = append(kids, pid)
+		}
+	}
+	return kids, nil
 }

@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 		helperOrphanMaker()
 	case "reaper":
 		helperReaper()
+	case "sweeper":
+		helperSweeper()
 	}
 	os.Exit(99)
 }
