@@ -518,7 +518,7 @@ func TestCustomExecutorLaunch(t *testing.T) {
 	}
 	task.Command, task.Data, task.Executor = nil, data, &ei
 	task.AgentID = o.AgentID
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(o.ID)))
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(s.offerIDs(o)...)))
 	s.update("solo", mesos.TASK_STARTING)
 	s.update("solo", mesos.TASK_RUNNING)
 	s.update("solo", mesos.TASK_FINISHED)

@@ -72,7 +72,7 @@ func buildExecutor(out string) error {
 // startCluster starts a testenv cluster running the built executor for
 // DEFAULT executors. At the end of the test it is stopped, and the test
 // fails if a task or executor process survives.
-func startCluster(t *testing.T, cfg testenv.Config) *testenv.Cluster {
+func startCluster(t testing.TB, cfg testenv.Config) *testenv.Cluster {
 	t.Helper()
 	cfg.AgentIPBase = fmt.Sprintf("127.%d.%d.1", 100+rand.Intn(100), rand.Intn(250))
 	cfg.WorkDir = t.TempDir()
@@ -132,7 +132,7 @@ func leftoversOf(marker string) []string {
 	return out
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitLong)
 	for !cond() {
@@ -150,6 +150,10 @@ type sched struct {
 	fid    string
 	// autoAck acknowledges every update as it arrives.
 	autoAck bool
+	// held are offers received and not used yet; using are the IDs offer
+	// returned last, accepted together by launchGroup.
+	held  []mesos.Offer
+	using []mesos.OfferID
 
 	mu     sync.Mutex
 	events []*scheduler.Event // not yet consumed
@@ -299,19 +303,30 @@ func (s *sched) mustCall(c *scheduler.Call) {
 	}
 }
 
-// offer waits for an offer with room for a test pod (1 cpu, 512 MB),
-// declining smaller ones so their resources come back merged.
+// offer waits until the offers received (and not used) have room for a
+// test pod (1 cpu, 512 MB) and returns the first; launchGroup then accepts
+// all of them together. (Resources freed one task at a time come back as
+// separate small offers.)
 func (s *sched) offer() mesos.Offer {
 	s.t.Helper()
 	for {
 		ev := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "OFFERS")
-		for _, o := range ev.Offers.Offers {
-			cpus, _ := resources.CPUs(o.Resources...)
-			mem, _ := resources.Memory(o.Resources...)
-			if cpus >= 1 && mem >= 512 {
-				return o
+		s.held = append(s.held, ev.Offers.Offers...)
+		var cpus float64
+		var mem uint64
+		for _, o := range s.held {
+			c, _ := resources.CPUs(o.Resources...)
+			m, _ := resources.Memory(o.Resources...)
+			cpus, mem = cpus+c, mem+m
+		}
+		if cpus >= 1 && mem >= 512 {
+			o := s.held[0]
+			s.using = nil
+			for _, h := range s.held {
+				s.using = append(s.using, h.ID)
 			}
-			s.mustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(0)))
+			s.held = nil
+			return o
 		}
 	}
 }
@@ -333,6 +348,19 @@ func (s *sched) updateWhere(taskID string, state mesos.TaskState, pred func(meso
 		return st.GetState() == state && pred(st)
 	}, fmt.Sprintf("UPDATE %s %s", taskID, state))
 	return ev.Update.Status
+}
+
+// drop forgets every event received so far but offers.
+func (s *sched) drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keep []*scheduler.Event
+	for _, e := range s.events {
+		if e.Type == scheduler.Event_OFFERS {
+			keep = append(keep, e)
+		}
+	}
+	s.events, s.all = keep, nil
 }
 
 // updates returns every UPDATE received for task, in order.
@@ -364,7 +392,15 @@ func (s *sched) launchGroup(o mesos.Offer, ei mesos.ExecutorInfo, tasks ...mesos
 	for i := range tasks {
 		tasks[i].AgentID = o.AgentID
 	}
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, tasks...)}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
+	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, tasks...)}.WithOffers(s.offerIDs(o)...)).With(calls.RefuseSeconds(0)))
+}
+
+// offerIDs are the offers to accept with o: those offer gathered.
+func (s *sched) offerIDs(o mesos.Offer) []mesos.OfferID {
+	if len(s.using) > 0 && s.using[0] == o.ID {
+		return s.using
+	}
+	return []mesos.OfferID{o.ID}
 }
 
 // shellTask is a task running a shell command, with the leak marker and
@@ -395,7 +431,7 @@ func label(k, v string) *mesos.Labels {
 }
 
 // sandbox is the executor's sandbox on the cluster's only agent.
-func sandbox(t *testing.T, cl *testenv.Cluster, fid, eid string) string {
+func sandbox(t testing.TB, cl *testenv.Cluster, fid, eid string) string {
 	t.Helper()
 	matches, _ := filepath.Glob(filepath.Join(cl.WorkDir(), "slaves", "*", "frameworks", fid, "executors", eid, "runs", "latest"))
 	if len(matches) != 1 {
