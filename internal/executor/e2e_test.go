@@ -84,7 +84,7 @@ func TestGroupRule(t *testing.T) {
 		side := shellTask("g1-side", "sleep 300")
 		side.Labels = label("essential", "false")
 		s.launchGroup(o, s.defaultExecutor("g1"),
-			shellTask("g1-main", "sleep 300"), side, shellTask("g1-bad", "sleep 0.5; exit 3"))
+			shellTask("g1-main", "sleep 300"), side, shellTask("g1-bad", "sleep 1; exit 3"))
 		st := s.update("g1-bad", mesos.TASK_FAILED)
 		if st.GetMessage() != "Command exited with status 3" {
 			t.Errorf("FAILED message %q", st.GetMessage())
@@ -121,7 +121,7 @@ func TestKillGracePeriod(t *testing.T) {
 	cl := startCluster(t, testenv.Config{})
 	s := subscribe(t, cl, frameworkInfo("kill", false, mesos.FrameworkInfo_Capability_TASK_KILLING_STATE))
 	// The task ignores SIGTERM (its sleeps do not, so the loop goes on).
-	trap := `trap 'echo got TERM' TERM; while :; do sleep 0.1; done`
+	trap := `trap 'echo got TERM' TERM; touch trapped; while :; do sleep 0.1; done`
 	grace := 1500 * time.Millisecond
 	for _, tc := range []struct {
 		name       string
@@ -140,8 +140,8 @@ func TestKillGracePeriod(t *testing.T) {
 			task.KillPolicy = tc.taskPolicy
 			s.launchGroup(o, s.defaultExecutor("kill-"+id), task)
 			s.update(id, mesos.TASK_RUNNING)
-			// Wait until the trap is installed: the shell loop has run.
-			time.Sleep(300 * time.Millisecond)
+			trapped := filepath.Join(sandbox(t, cl, s.fid, "kill-"+id), "tasks", id, "trapped")
+			eventually(t, "SIGTERM trapped", func() bool { _, err := os.Stat(trapped); return err == nil })
 			start := time.Now()
 			k := calls.Kill(id, "")
 			k.Kill.KillPolicy = tc.killPolicy

@@ -53,7 +53,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildExecutor builds ./executor as scripts/dist.sh does (without -s -w).
+// buildExecutor builds ./executor as scripts/dist.sh does (without -s -w);
+// with EXECUTOR_TEST_RACE=1, with the race detector.
 func buildExecutor(out string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -61,8 +62,14 @@ func buildExecutor(out string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-o", out, "github.com/taskkit/taskkit/executor")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	args := []string{"build", "-tags", "urfave_cli_no_docs", "-trimpath", "-o", out}
+	cgo := "CGO_ENABLED=0"
+	if os.Getenv("EXECUTOR_TEST_RACE") == "1" {
+		// The black-box tests then run a race-detecting executor.
+		args, cgo = append(args, "-race"), "CGO_ENABLED=1"
+	}
+	cmd := exec.CommandContext(ctx, goBin, append(args, "github.com/taskkit/taskkit/executor")...)
+	cmd.Env = append(os.Environ(), cgo)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%v: %s", err, b)
 	}
@@ -95,6 +102,14 @@ func startCluster(t testing.TB, cfg testenv.Config) *testenv.Cluster {
 			t.Errorf("cluster did not stop within %v", waitLong)
 		}
 		eventually(t, "no process left behind", func() bool { return len(leftovers(work)) == 0 })
+		// An executor's log must not report a data race or a panic.
+		logs, _ := filepath.Glob(filepath.Join(work, "slaves", "*", "frameworks", "*", "executors", "*", "runs", "*", "stderr"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			if strings.Contains(string(b), "DATA RACE") || strings.Contains(string(b), "panic:") {
+				t.Errorf("executor log %s:\n%s", l, b)
+			}
+		}
 	})
 	return cl
 }
