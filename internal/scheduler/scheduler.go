@@ -151,6 +151,9 @@ type Scheduler struct {
 	mu          sync.Mutex
 	frameworkID string
 	caller      calls.Caller
+	// acks queues ACKNOWLEDGE calls for the session's sender, so a status
+	// update costs the event loop a store write, not a round trip.
+	acks        chan *scheduler.Call
 	deploy      *plan.Plan
 	recovery    *plan.Plan
 	custom      []*plan.Plan
@@ -376,14 +379,31 @@ func (s *Scheduler) session(ctx context.Context) error {
 		return fmt.Errorf("subscribing to %s: %w", s.cfg.MasterURL, err)
 	}
 	defer resp.Close()
+	acks := make(chan *scheduler.Call, 1024)
+	acksDone := make(chan struct{})
 	s.mu.Lock()
-	s.caller = caller
+	s.caller, s.acks = caller, acks
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.caller, s.connected = nil, false
 		s.disconnectedAt = time.Now()
 		s.mu.Unlock()
+	}()
+	go func() { // owned by session: ends when acks is closed (deferred below)
+		defer close(acksDone)
+		for call := range acks {
+			start := time.Now()
+			s.send(sctx, call) // a lost ACK only makes Mesos re-send the update
+			s.m.Observe("status.ack", time.Since(start))
+		}
+	}()
+	defer func() {
+		s.mu.Lock()
+		s.acks = nil
+		s.mu.Unlock()
+		close(acks)
+		<-acksDone
 	}()
 
 	events := make(chan *scheduler.Event, 64)

@@ -86,11 +86,19 @@ func (s *Scheduler) update(ctx context.Context, st mesos.TaskStatus) {
 		s.log.Info("status of an unknown task", "task_id", st.TaskID.Value, "state", st.GetState().String())
 		s.unknownTaskLocked(&st)
 	}
+	acks := s.acks
 	s.mu.Unlock()
+	// Acknowledged only once stored (an early return above skips this).
 	if st.UUID != nil && st.AgentID != nil {
-		as := time.Now()
-		s.send(ctx, calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
-		s.m.Observe("status.ack", time.Since(as))
+		ack := calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID)
+		if acks == nil {
+			s.send(ctx, ack)
+		} else {
+			select {
+			case acks <- ack:
+			case <-ctx.Done():
+			}
+		}
 	}
 	s.flush(ctx)
 	s.wake()

@@ -343,7 +343,26 @@ func (c *Cluster) startExecutor(e *executor) {
 		}
 	}
 	c.mu.Lock()
+	if err == nil {
+		spec.env = c.executorEnvLocked(e, dir)
+	}
+	c.mu.Unlock()
+	// Fork and exec outside the cluster lock: hundreds of executors starting
+	// at once must not stall every master and agent call behind them.
+	var p *proc
+	if err == nil {
+		p, err = startProc(spec)
+	}
+	c.mu.Lock()
 	defer c.mu.Unlock()
+	if p != nil && (c.stopping || e.state == execTerminated || e.shutdown) {
+		// Stopped or shut down while it started: it never ran for anyone.
+		p.signal(syscall.SIGKILL)
+		if !c.goLocked(p.wait) {
+			p.wait() // stopping: reap it here; SIGKILLed, it is gone at once
+		}
+		p = nil
+	}
 	if c.stopping || e.state == execTerminated {
 		return
 	}
@@ -351,12 +370,6 @@ func (c *Cluster) startExecutor(e *executor) {
 		c.executorGoneLocked(e, nil, mesos.TASK_KILLED, mesos.REASON_EXECUTOR_TERMINATED, "Executor was shut down before it started")
 		return
 	}
-	if err != nil {
-		c.executorGoneLocked(e, nil, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
-		return
-	}
-	spec.env = c.executorEnvLocked(e, dir)
-	p, err := startProc(spec)
 	if err != nil {
 		c.executorGoneLocked(e, nil, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
 		return
