@@ -36,7 +36,7 @@ func BenchmarkLaunchGroup5(b *testing.B) {
 				// A task that keeps the executor up between groups (it
 				// exits once it has no task left).
 				s.launchGroup(s.offer(), s.defaultExecutor("warm"), shellTask("keeper", "exec sleep 300"))
-				s.update("keeper", mesos.TASK_RUNNING)
+				s.Update("keeper", mesos.TASK_RUNNING)
 			}
 			var took []time.Duration
 			for i := 0; b.Loop(); i++ {
@@ -52,13 +52,13 @@ func BenchmarkLaunchGroup5(b *testing.B) {
 				start := time.Now()
 				s.launchGroup(o, s.defaultExecutor(eid), tasks...)
 				for _, ti := range tasks {
-					s.update(ti.TaskID.Value, mesos.TASK_RUNNING)
+					s.Update(ti.TaskID.Value, mesos.TASK_RUNNING)
 				}
 				took = append(took, time.Since(start))
 				b.StopTimer()
 				for _, ti := range tasks {
-					s.mustCall(calls.Kill(ti.TaskID.Value, ""))
-					s.update(ti.TaskID.Value, mesos.TASK_KILLED)
+					s.MustCall(calls.Kill(ti.TaskID.Value, ""))
+					s.Update(ti.TaskID.Value, mesos.TASK_KILLED)
 				}
 				s.drop()
 				b.StartTimer()
@@ -102,13 +102,13 @@ func BenchmarkExecutorRSS50(b *testing.B) {
 				}
 				s.launchGroup(s.offer(), s.defaultExecutor("rss"), tasks...)
 				for _, ti := range tasks {
-					s.update(ti.TaskID.Value, mesos.TASK_RUNNING)
+					s.Update(ti.TaskID.Value, mesos.TASK_RUNNING)
 				}
 				time.Sleep(3 * time.Second) // a few rounds of checks
 				rss, hwm = executorMemory(b, cl.WorkDir(), "rss")
 				b.StopTimer()
-				s.mustCall(calls.Shutdown("rss", cl.Agents()[0].ID))
-				s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }, "executor exit")
+				s.MustCall(calls.Shutdown("rss", cl.Agents()[0].ID))
+				s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }, "executor exit")
 				b.StartTimer()
 			}
 			b.ReportMetric(rss, "rss-MiB")

@@ -36,9 +36,9 @@ func TestGroupOfThreeFinishes(t *testing.T) {
 	}
 	s.launchGroup(o, ei, tasks...)
 	for _, id := range []string{"a", "b", "c"} {
-		starting := s.update(id, mesos.TASK_STARTING)
-		running := s.update(id, mesos.TASK_RUNNING)
-		done := s.update(id, mesos.TASK_FINISHED)
+		starting := s.Update(id, mesos.TASK_STARTING)
+		running := s.Update(id, mesos.TASK_RUNNING)
+		done := s.Update(id, mesos.TASK_FINISHED)
 		for _, st := range []mesos.TaskStatus{starting, running, done} {
 			if st.GetSource() != mesos.SOURCE_EXECUTOR || st.GetExecutorID().GetValue() != "pod-0" || len(st.UUID) != 16 {
 				t.Errorf("%s %s: source %s executor %v uuid %x", id, st.GetState(), st.GetSource(), st.ExecutorID, st.UUID)
@@ -55,7 +55,7 @@ func TestGroupOfThreeFinishes(t *testing.T) {
 		}
 	}
 	// Each task ran in tasks/<id> with its own stdout and environment.
-	sb := sandbox(t, cl, s.fid, "pod-0")
+	sb := sandbox(t, cl, s.FrameworkID, "pod-0")
 	agentIP := cl.Agents()[0].IP
 	for _, id := range []string{"a", "b", "c"} {
 		dir := filepath.Join(sb, "tasks", id)
@@ -69,7 +69,7 @@ func TestGroupOfThreeFinishes(t *testing.T) {
 		}
 	}
 	// With no task left and every update acknowledged, the executor exits.
-	s.waitFor(func(e *scheduler.Event) bool {
+	s.WaitFor(func(e *scheduler.Event) bool {
 		return e.Type == scheduler.Event_FAILURE && e.Failure.GetExecutorID().GetValue() == "pod-0"
 	}, "FAILURE (executor exited)")
 }
@@ -79,18 +79,18 @@ func TestGroupRule(t *testing.T) {
 	s := subscribe(t, cl, frameworkInfo("group-rule", false))
 
 	t.Run("essential failure kills the group", func(t *testing.T) {
-		s.t = t
+		s.T = t
 		o := s.offer()
 		side := shellTask("g1-side", "sleep 300")
 		side.Labels = label("essential", "false")
 		s.launchGroup(o, s.defaultExecutor("g1"),
 			shellTask("g1-main", "sleep 300"), side, shellTask("g1-bad", "sleep 1; exit 3"))
-		st := s.update("g1-bad", mesos.TASK_FAILED)
+		st := s.Update("g1-bad", mesos.TASK_FAILED)
 		if st.GetMessage() != "Command exited with status 3" {
 			t.Errorf("FAILED message %q", st.GetMessage())
 		}
 		for _, id := range []string{"g1-main", "g1-side"} {
-			st := s.update(id, mesos.TASK_KILLED)
+			st := s.Update(id, mesos.TASK_KILLED)
 			if st.GetMessage() != "Command terminated with signal Terminated" {
 				t.Errorf("%s KILLED message %q", id, st.GetMessage())
 			}
@@ -98,22 +98,22 @@ func TestGroupRule(t *testing.T) {
 	})
 
 	t.Run("non-essential failure kills nobody", func(t *testing.T) {
-		s.t = t
+		s.T = t
 		o := s.offer()
 		side := shellTask("g2-side", "sleep 0.5; exit 4")
 		side.Labels = label("essential", "false")
 		s.launchGroup(o, s.defaultExecutor("g2"), shellTask("g2-main", "sleep 300"), side)
-		s.update("g2-main", mesos.TASK_RUNNING)
-		s.update("g2-side", mesos.TASK_FAILED)
-		if ev, ok := s.waitWithin(func(e *scheduler.Event) bool {
+		s.Update("g2-main", mesos.TASK_RUNNING)
+		s.Update("g2-side", mesos.TASK_FAILED)
+		if ev, ok := s.WaitWithin(func(e *scheduler.Event) bool {
 			return e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == "g2-main" && mesosx.IsTerminal(e.Update.Status.GetState())
 		}, 2*time.Second); ok {
 			t.Fatalf("g2-main got %s after a non-essential sibling failed", ev.Update.Status.GetState())
 		}
 		// Killing an essential task applies the group rule to the rest
 		// (here: nobody left); the executor then exits.
-		s.mustCall(calls.Kill("g2-main", ""))
-		s.update("g2-main", mesos.TASK_KILLED)
+		s.MustCall(calls.Kill("g2-main", ""))
+		s.Update("g2-main", mesos.TASK_KILLED)
 	})
 }
 
@@ -132,23 +132,23 @@ func TestKillGracePeriod(t *testing.T) {
 		{"task's policy", nil, &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: grace.Nanoseconds()}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s.t = t
+			s.T = t
 			id := strings.ReplaceAll(tc.name, " ", "-")
 			id = strings.ReplaceAll(id, "'", "")
 			o := s.offer()
 			task := shellTask(id, trap)
 			task.KillPolicy = tc.taskPolicy
 			s.launchGroup(o, s.defaultExecutor("kill-"+id), task)
-			s.update(id, mesos.TASK_RUNNING)
-			trapped := filepath.Join(sandbox(t, cl, s.fid, "kill-"+id), "tasks", id, "trapped")
+			s.Update(id, mesos.TASK_RUNNING)
+			trapped := filepath.Join(sandbox(t, cl, s.FrameworkID, "kill-"+id), "tasks", id, "trapped")
 			eventually(t, "SIGTERM trapped", func() bool { _, err := os.Stat(trapped); return err == nil })
 			start := time.Now()
 			k := calls.Kill(id, "")
 			k.Kill.KillPolicy = tc.killPolicy
-			s.mustCall(k)
-			s.mustCall(calls.Kill(id, "")) // a duplicate KILL is ignored
-			s.update(id, mesos.TASK_KILLING)
-			st := s.update(id, mesos.TASK_KILLED)
+			s.MustCall(k)
+			s.MustCall(calls.Kill(id, "")) // a duplicate KILL is ignored
+			s.Update(id, mesos.TASK_KILLING)
+			st := s.Update(id, mesos.TASK_KILLED)
 			took := time.Since(start)
 			if st.GetMessage() != "Command terminated with signal Killed" {
 				t.Errorf("KILLED message %q, want SIGKILL", st.GetMessage())
@@ -181,16 +181,16 @@ func TestShutdown(t *testing.T) {
 	s := subscribe(t, cl, frameworkInfo("shutdown", false))
 	o := s.offer()
 	s.launchGroup(o, s.defaultExecutor("sd"), shellTask("sd-1", "sleep 300"), shellTask("sd-2", "exec sleep 300"))
-	s.update("sd-1", mesos.TASK_RUNNING)
-	s.update("sd-2", mesos.TASK_RUNNING)
-	s.mustCall(calls.Shutdown("sd", o.AgentID.Value))
+	s.Update("sd-1", mesos.TASK_RUNNING)
+	s.Update("sd-2", mesos.TASK_RUNNING)
+	s.MustCall(calls.Shutdown("sd", o.AgentID.Value))
 	for _, id := range []string{"sd-1", "sd-2"} {
-		st := s.update(id, mesos.TASK_KILLED)
+		st := s.Update(id, mesos.TASK_KILLED)
 		if st.GetSource() != mesos.SOURCE_EXECUTOR {
 			t.Errorf("%s KILLED from %s, want the executor", id, st.GetSource())
 		}
 	}
-	f := s.waitFor(func(e *scheduler.Event) bool {
+	f := s.WaitFor(func(e *scheduler.Event) bool {
 		return e.Type == scheduler.Event_FAILURE && e.Failure.GetExecutorID().GetValue() == "sd"
 	}, "FAILURE (executor exited)")
 	if f.Failure.GetStatus() != 0 {
@@ -214,54 +214,54 @@ func TestHealthChecks(t *testing.T) {
 	}
 
 	t.Run("failing check: healthy=false, then KILLED", func(t *testing.T) {
-		s.t = t
+		s.T = t
 		o := s.offer()
 		task := shellTask("sick", "sleep 300")
 		task.HealthCheck = fast("exit 1")
 		s.launchGroup(o, s.defaultExecutor("sick"), task)
-		s.update("sick", mesos.TASK_RUNNING)
+		s.Update("sick", mesos.TASK_RUNNING)
 		for i := 0; i < 3; i++ {
-			st := s.updateWhere("sick", mesos.TASK_RUNNING, func(st mesos.TaskStatus) bool { return st.Healthy != nil })
+			st := s.UpdateWhere("sick", mesos.TASK_RUNNING, func(st mesos.TaskStatus) bool { return st.Healthy != nil })
 			if st.GetHealthy() || st.GetReason() != mesos.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED {
 				t.Errorf("health update %d: healthy=%v reason %s", i, st.GetHealthy(), st.GetReason())
 			}
 		}
-		st := s.update("sick", mesos.TASK_KILLED)
+		st := s.Update("sick", mesos.TASK_KILLED)
 		if st.Healthy == nil || st.GetHealthy() {
 			t.Errorf("KILLED healthy = %v, want false", st.Healthy)
 		}
 	})
 
 	t.Run("passing check: healthy=true once", func(t *testing.T) {
-		s.t = t
+		s.T = t
 		o := s.offer()
 		task := shellTask("fine", "sleep 300")
 		task.HealthCheck = fast("true")
 		s.launchGroup(o, s.defaultExecutor("fine"), task)
-		st := s.updateWhere("fine", mesos.TASK_RUNNING, func(st mesos.TaskStatus) bool { return st.Healthy != nil })
+		st := s.UpdateWhere("fine", mesos.TASK_RUNNING, func(st mesos.TaskStatus) bool { return st.Healthy != nil })
 		if !st.GetHealthy() {
 			t.Errorf("healthy = false")
 		}
-		if _, ok := s.waitWithin(func(e *scheduler.Event) bool {
+		if _, ok := s.WaitWithin(func(e *scheduler.Event) bool {
 			return e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == "fine" && e.Update.Status.Healthy != nil
 		}, time.Second); ok {
 			t.Errorf("a second health update while healthy")
 		}
-		s.mustCall(calls.Kill("fine", ""))
-		s.update("fine", mesos.TASK_KILLED)
+		s.MustCall(calls.Kill("fine", ""))
+		s.Update("fine", mesos.TASK_KILLED)
 	})
 
 	t.Run("invalid check: TASK_ERROR for the group", func(t *testing.T) {
-		s.t = t
+		s.T = t
 		o := s.offer()
 		bad := shellTask("bad-hc", "sleep 300")
 		bad.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_HTTP}
 		sib := shellTask("bad-sib", "sleep 300")
 		s.launchGroup(o, s.defaultExecutor("bad"), bad, sib)
-		if st := s.update("bad-hc", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_INVALID || !strings.Contains(st.GetMessage(), "'http'") {
+		if st := s.Update("bad-hc", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_INVALID || !strings.Contains(st.GetMessage(), "'http'") {
 			t.Errorf("bad-hc: %s %q", st.GetReason(), st.GetMessage())
 		}
-		if st := s.update("bad-sib", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_GROUP_INVALID {
+		if st := s.Update("bad-sib", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_GROUP_INVALID {
 			t.Errorf("bad-sib: %s %q", st.GetReason(), st.GetMessage())
 		}
 	})
@@ -301,7 +301,7 @@ func TestReadinessCheckStatus(t *testing.T) {
 	s.launchGroup(o, s.defaultExecutor("ready"), cmdTask, httpTask)
 
 	// Every update of a checked task carries a check_status of its type.
-	st := s.update("cmd-ready", mesos.TASK_STARTING)
+	st := s.Update("cmd-ready", mesos.TASK_STARTING)
 	if cs := st.GetCheckStatus(); cs.GetType() != mesos.CheckInfo_COMMAND || cs.GetCommand() == nil || cs.GetCommand().ExitCode != nil {
 		t.Errorf("STARTING check_status = %v, want an empty COMMAND status", cs)
 	}
@@ -311,11 +311,11 @@ func TestReadinessCheckStatus(t *testing.T) {
 			return st.GetReason() == mesos.REASON_TASK_CHECK_STATUS_UPDATED && c != nil && c.ExitCode != nil && *c.ExitCode == want
 		}
 	}
-	s.updateWhere("cmd-ready", mesos.TASK_RUNNING, exitCode(1))
-	if err := os.WriteFile(filepath.Join(sandbox(t, cl, s.fid, "ready"), "tasks", "cmd-ready", "ready"), nil, 0o644); err != nil {
+	s.UpdateWhere("cmd-ready", mesos.TASK_RUNNING, exitCode(1))
+	if err := os.WriteFile(filepath.Join(sandbox(t, cl, s.FrameworkID, "ready"), "tasks", "cmd-ready", "ready"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.updateWhere("cmd-ready", mesos.TASK_RUNNING, exitCode(0))
+	s.UpdateWhere("cmd-ready", mesos.TASK_RUNNING, exitCode(0))
 
 	httpCode := func(want uint32) func(mesos.TaskStatus) bool {
 		return func(st mesos.TaskStatus) bool {
@@ -323,19 +323,19 @@ func TestReadinessCheckStatus(t *testing.T) {
 			return st.GetReason() == mesos.REASON_TASK_CHECK_STATUS_UPDATED && h != nil && h.StatusCode != nil && *h.StatusCode == want
 		}
 	}
-	s.updateWhere("http-ready", mesos.TASK_RUNNING, httpCode(503))
+	s.UpdateWhere("http-ready", mesos.TASK_RUNNING, httpCode(503))
 	ready.Store(true)
-	s.updateWhere("http-ready", mesos.TASK_RUNNING, httpCode(200))
+	s.UpdateWhere("http-ready", mesos.TASK_RUNNING, httpCode(200))
 	// An unchanged result is not reported again.
-	if _, ok := s.waitWithin(func(e *scheduler.Event) bool {
+	if _, ok := s.WaitWithin(func(e *scheduler.Event) bool {
 		return e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == "http-ready" &&
 			e.Update.Status.GetReason() == mesos.REASON_TASK_CHECK_STATUS_UPDATED
 	}, time.Second); ok {
 		t.Errorf("check update without a change")
 	}
-	s.mustCall(calls.Shutdown("ready", o.AgentID.Value))
-	s.update("cmd-ready", mesos.TASK_KILLED)
-	s.update("http-ready", mesos.TASK_KILLED)
+	s.MustCall(calls.Shutdown("ready", o.AgentID.Value))
+	s.Update("cmd-ready", mesos.TASK_KILLED)
+	s.Update("http-ready", mesos.TASK_KILLED)
 }
 
 func TestURIsFetchedPerTask(t *testing.T) {
@@ -363,9 +363,9 @@ func TestURIsFetchedPerTask(t *testing.T) {
 	b := shellTask("fb", `test -f renamed/b.txt && ! test -e a-only.txt && ! test -e hello.sh`)
 	b.Command.URIs = []mesos.CommandInfo_URI{{Value: plain, OutputFile: &out}}
 	s.launchGroup(s.offer(), s.defaultExecutor("uris"), a, b)
-	s.update("fa", mesos.TASK_FINISHED)
-	s.update("fb", mesos.TASK_FINISHED)
-	got, err := os.ReadFile(filepath.Join(sandbox(t, cl, s.fid, "uris"), "tasks", "fa", "hello.out"))
+	s.Update("fa", mesos.TASK_FINISHED)
+	s.Update("fb", mesos.TASK_FINISHED)
+	got, err := os.ReadFile(filepath.Join(sandbox(t, cl, s.FrameworkID, "uris"), "tasks", "fa", "hello.out"))
 	if err != nil || string(got) != "hello from a\n" {
 		t.Errorf("hello.out = %q, %v", got, err)
 	}
@@ -375,10 +375,10 @@ func TestURIsFetchedPerTask(t *testing.T) {
 	missing := shellTask("fmissing", "true")
 	missing.Command.URIs = []mesos.CommandInfo_URI{{Value: srv.URL + "/nope"}}
 	s.launchGroup(s.offer(), s.defaultExecutor("uris2"), missing, shellTask("fsib", "sleep 300"))
-	if st := s.update("fmissing", mesos.TASK_FAILED); st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(st.GetMessage(), "/nope") {
+	if st := s.Update("fmissing", mesos.TASK_FAILED); st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(st.GetMessage(), "/nope") {
 		t.Errorf("fmissing: %s %q", st.GetReason(), st.GetMessage())
 	}
-	s.update("fsib", mesos.TASK_KILLED)
+	s.Update("fsib", mesos.TASK_KILLED)
 }
 
 // tarball writes a .tar.gz of files.
@@ -417,14 +417,14 @@ func TestExecutorKilledLeavesNoTask(t *testing.T) {
 		// A grandchild in the background, and a shell ignoring SIGTERM.
 		shellTask("k9-bg", "trap '' TERM; sleep 300 & wait", marker))
 	for _, id := range []string{"k9-exec", "k9-shell", "k9-bg"} {
-		s.update(id, mesos.TASK_RUNNING)
+		s.Update(id, mesos.TASK_RUNNING)
 	}
 	eventually(t, "task processes running", func() bool { return len(leftoversOf(marker)) >= 4 })
-	if err := cl.KillExecutor(s.fid, "k9"); err != nil {
+	if err := cl.KillExecutor(s.FrameworkID, "k9"); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"k9-exec", "k9-shell", "k9-bg"} {
-		if st := s.update(id, mesos.TASK_FAILED); st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
+		if st := s.Update(id, mesos.TASK_FAILED); st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
 			t.Errorf("%s: %s", id, st.GetReason())
 		}
 	}
@@ -440,25 +440,25 @@ func TestAgentConnectionDropped(t *testing.T) {
 		s.launchGroup(s.offer(), s.defaultExecutor("cp"),
 			shellTask("cp-wait", fmt.Sprintf("while ! test -e %s; do sleep 0.05; done; exit 0", flag)),
 			shellTask("cp-long", "sleep 300"))
-		s.update("cp-wait", mesos.TASK_RUNNING)
-		s.update("cp-long", mesos.TASK_RUNNING)
+		s.Update("cp-wait", mesos.TASK_RUNNING)
+		s.Update("cp-long", mesos.TASK_RUNNING)
 
 		// The task ends while the executor is cut off from the agent.
-		if err := cl.DropExecutor(s.fid, "cp"); err != nil {
+		if err := cl.DropExecutor(s.FrameworkID, "cp"); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(flag, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		s.update("cp-wait", mesos.TASK_FINISHED)
+		s.Update("cp-wait", mesos.TASK_FINISHED)
 
 		// A KILL sent while the executor is cut off reaches it once it is back.
-		if err := cl.DropExecutor(s.fid, "cp"); err != nil {
+		if err := cl.DropExecutor(s.FrameworkID, "cp"); err != nil {
 			t.Fatal(err)
 		}
-		s.mustCall(calls.Kill("cp-long", ""))
-		s.update("cp-long", mesos.TASK_KILLED)
-		s.waitFor(func(e *scheduler.Event) bool {
+		s.MustCall(calls.Kill("cp-long", ""))
+		s.Update("cp-long", mesos.TASK_KILLED)
+		s.WaitFor(func(e *scheduler.Event) bool {
 			return e.Type == scheduler.Event_FAILURE && e.Failure.GetExecutorID().GetValue() == "cp"
 		}, "FAILURE (executor exited)")
 
@@ -486,12 +486,12 @@ func TestAgentConnectionDropped(t *testing.T) {
 		s := subscribe(t, cl, frameworkInfo("no-checkpoint", false))
 		marker := fmt.Sprintf("NOCP_MARKER=%d", time.Now().UnixNano())
 		s.launchGroup(s.offer(), s.defaultExecutor("nocp"), shellTask("nocp-1", "sleep 300", marker))
-		s.update("nocp-1", mesos.TASK_RUNNING)
+		s.Update("nocp-1", mesos.TASK_RUNNING)
 		eventually(t, "task running", func() bool { return len(leftoversOf(marker)) > 0 })
-		if err := cl.DropExecutor(s.fid, "nocp"); err != nil {
+		if err := cl.DropExecutor(s.FrameworkID, "nocp"); err != nil {
 			t.Fatal(err)
 		}
-		if st := s.update("nocp-1", mesos.TASK_FAILED); st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
+		if st := s.Update("nocp-1", mesos.TASK_FAILED); st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED {
 			t.Errorf("nocp-1: %s %q", st.GetReason(), st.GetMessage())
 		}
 		eventually(t, "task process gone", func() bool { return len(leftoversOf(marker)) == 0 })
@@ -518,14 +518,14 @@ func TestCustomExecutorLaunch(t *testing.T) {
 	}
 	task.Command, task.Data, task.Executor = nil, data, &ei
 	task.AgentID = o.AgentID
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(s.offerIDs(o)...)))
-	s.update("solo", mesos.TASK_STARTING)
-	s.update("solo", mesos.TASK_RUNNING)
-	s.update("solo", mesos.TASK_FINISHED)
-	s.waitFor(func(e *scheduler.Event) bool {
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(task)}.WithOffers(s.offerIDs(o)...)))
+	s.Update("solo", mesos.TASK_STARTING)
+	s.Update("solo", mesos.TASK_RUNNING)
+	s.Update("solo", mesos.TASK_FINISHED)
+	s.WaitFor(func(e *scheduler.Event) bool {
 		return e.Type == scheduler.Event_FAILURE && e.Failure.GetExecutorID().GetValue() == "custom"
 	}, "FAILURE (executor exited)")
-	logs, err := os.ReadFile(filepath.Join(sandbox(t, cl, s.fid, "custom"), "stderr"))
+	logs, err := os.ReadFile(filepath.Join(sandbox(t, cl, s.FrameworkID, "custom"), "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}

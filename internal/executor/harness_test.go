@@ -15,13 +15,12 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	"github.com/mesos/mesos-go/api/v1/lib/resources"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/taskkit/taskkit/internal/testenv"
+	"github.com/taskkit/taskkit/internal/testenv/testsched"
 )
 
 // waitLong bounds every wait: generous, for a loaded two-core machine.
@@ -158,23 +157,17 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// sched is a small test scheduler written with mesos-go.
+// sched is the shared test scheduler, acknowledging every update as it
+// arrives and keeping the offers it gathers for a pod.
 type sched struct {
-	t      testing.TB
-	caller calls.Caller
-	fid    string
-	// autoAck acknowledges every update as it arrives.
-	autoAck bool
+	*testsched.Sched
 	// held are offers received and not used yet; using are the IDs offer
 	// returned last, accepted together by launchGroup.
 	held  []mesos.Offer
 	using []mesos.OfferID
 
-	mu     sync.Mutex
-	events []*scheduler.Event // not yet consumed
-	all    []*scheduler.Event // every UPDATE received, for duplicate checks
-	wake   chan struct{}
-	closed bool
+	mu  sync.Mutex
+	all []*scheduler.Event // every UPDATE received, for duplicate checks
 }
 
 func frameworkInfo(name string, checkpoint bool, caps ...mesos.FrameworkInfo_Capability_Type) *mesos.FrameworkInfo {
@@ -188,134 +181,33 @@ func frameworkInfo(name string, checkpoint bool, caps ...mesos.FrameworkInfo_Cap
 // subscribe subscribes fi and waits for SUBSCRIBED.
 func subscribe(t testing.TB, cl *testenv.Cluster, fi *mesos.FrameworkInfo) *sched {
 	t.Helper()
-	cli := httpcli.New(
-		httpcli.Endpoint(cl.MasterURL()+"/api/v1/scheduler"),
-		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
-		httpcli.Do(httpcli.With(httpcli.Timeout(10*time.Second))),
-	)
-	s := &sched{t: t, caller: httpsched.NewCaller(cli), wake: make(chan struct{}, 1), autoAck: true}
-	ctx, cancel := context.WithCancel(context.Background())
-	resp, err := s.caller.Call(ctx, calls.Subscribe(fi))
-	if err != nil {
-		cancel()
-		t.Fatalf("subscribe: %v", err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		cancel()
-		resp.Close()
-		<-done
+	s := &sched{}
+	s.Sched = testsched.Subscribe(t, cl.MasterURL(), fi, testsched.Options{
+		Codec: codecs.ByMediaType[codecs.MediaTypeProtobuf],
+		Wait:  waitLong,
+		OnEvent: func(ts *testsched.Sched, e *scheduler.Event) {
+			s.received(t, ts, e)
+		},
 	})
-	go func() {
-		defer close(done)
-		for {
-			var e scheduler.Event
-			if err := resp.Decode(&e); err != nil {
-				s.mu.Lock()
-				s.closed = true
-				s.mu.Unlock()
-				s.signal()
-				return
-			}
-			if e.Type == scheduler.Event_UPDATE && len(e.Update.Status.UUID) > 0 && s.autoAck {
-				// As mesos-go's controller.AckStatusUpdates does.
-				st := e.Update.Status
-				if err := s.call(calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID)); err != nil {
-					t.Logf("acknowledging %s %s: %v", st.TaskID.Value, st.GetState(), err)
-				}
-			}
-			s.mu.Lock()
-			s.events = append(s.events, &e)
-			if e.Type == scheduler.Event_UPDATE {
-				s.all = append(s.all, &e)
-			}
-			s.mu.Unlock()
-			s.signal()
-		}
-	}()
-	ev := s.waitFor(func(e *scheduler.Event) bool {
-		return e.Type == scheduler.Event_SUBSCRIBED || e.Type == scheduler.Event_ERROR
-	}, "SUBSCRIBED")
-	if ev.Type == scheduler.Event_ERROR {
-		t.Fatalf("subscribe: ERROR %s", ev.Error.Message)
-	}
-	s.fid = ev.Subscribed.FrameworkID.Value
 	return s
 }
 
-func (s *sched) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// received acknowledges an update (as mesos-go's
+// controller.AckStatusUpdates does) and remembers it. It runs on the
+// goroutine reading the stream, so it logs to the subscribing test t, not
+// to s.T (which subtests replace).
+func (s *sched) received(t testing.TB, ts *testsched.Sched, e *scheduler.Event) {
+	if e.Type != scheduler.Event_UPDATE {
+		return
 	}
-}
-
-// waitFor returns (and consumes) the first event matching pred.
-func (s *sched) waitFor(pred func(*scheduler.Event) bool, what string) *scheduler.Event {
-	s.t.Helper()
-	ev, ok := s.waitWithin(pred, waitLong)
-	if !ok {
-		s.t.Fatalf("no %s within %v; pending events: %s", what, waitLong, s.describe())
-	}
-	return ev
-}
-
-func (s *sched) waitWithin(pred func(*scheduler.Event) bool, d time.Duration) (*scheduler.Event, bool) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		for i, e := range s.events {
-			if pred(e) {
-				s.events = append(s.events[:i:i], s.events[i+1:]...)
-				s.mu.Unlock()
-				return e, true
-			}
-		}
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
-			return nil, false
-		}
-		select {
-		case <-s.wake:
-		case <-deadline.C:
-			return nil, false
+	if st := e.Update.Status; len(st.UUID) > 0 {
+		if err := ts.Call(calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID)); err != nil {
+			t.Logf("acknowledging %s %s: %v", st.TaskID.Value, st.GetState(), err)
 		}
 	}
-}
-
-func (s *sched) describe() string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var b strings.Builder
-	for _, e := range s.events {
-		if e.Type == scheduler.Event_UPDATE {
-			st := e.Update.Status
-			fmt.Fprintf(&b, "[UPDATE %s %s %q] ", st.TaskID.Value, st.GetState(), st.GetMessage())
-		} else {
-			fmt.Fprintf(&b, "[%s] ", e.Type)
-		}
-	}
-	return b.String()
-}
-
-func (s *sched) call(c *scheduler.Call) error {
-	c.FrameworkID = &mesos.FrameworkID{Value: s.fid}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := s.caller.Call(ctx, c)
-	if resp != nil {
-		resp.Close()
-	}
-	return err
-}
-
-func (s *sched) mustCall(c *scheduler.Call) {
-	s.t.Helper()
-	if err := s.call(c); err != nil {
-		s.t.Fatalf("%s: %v", c.Type, err)
-	}
+	s.all = append(s.all, e)
+	s.mu.Unlock()
 }
 
 // offer waits until the offers received (and not used) have room for a
@@ -323,9 +215,9 @@ func (s *sched) mustCall(c *scheduler.Call) {
 // all of them together. (Resources freed one task at a time come back as
 // separate small offers.)
 func (s *sched) offer() mesos.Offer {
-	s.t.Helper()
+	s.T.Helper()
 	for {
-		ev := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "OFFERS")
+		ev := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "OFFERS")
 		s.held = append(s.held, ev.Offers.Offers...)
 		var cpus float64
 		var mem uint64
@@ -346,36 +238,12 @@ func (s *sched) offer() mesos.Offer {
 	}
 }
 
-// update waits for an UPDATE of task in state (acknowledged on arrival).
-func (s *sched) update(taskID string, state mesos.TaskState) mesos.TaskStatus {
-	s.t.Helper()
-	return s.updateWhere(taskID, state, func(mesos.TaskStatus) bool { return true })
-}
-
-// updateWhere waits for an UPDATE of task in state matching pred.
-func (s *sched) updateWhere(taskID string, state mesos.TaskState, pred func(mesos.TaskStatus) bool) mesos.TaskStatus {
-	s.t.Helper()
-	ev := s.waitFor(func(e *scheduler.Event) bool {
-		if e.Type != scheduler.Event_UPDATE || e.Update.Status.TaskID.Value != taskID {
-			return false
-		}
-		st := e.Update.Status
-		return st.GetState() == state && pred(st)
-	}, fmt.Sprintf("UPDATE %s %s", taskID, state))
-	return ev.Update.Status
-}
-
 // drop forgets every event received so far but offers.
 func (s *sched) drop() {
+	s.Forget(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS })
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var keep []*scheduler.Event
-	for _, e := range s.events {
-		if e.Type == scheduler.Event_OFFERS {
-			keep = append(keep, e)
-		}
-	}
-	s.events, s.all = keep, nil
+	s.all = nil
+	s.mu.Unlock()
 }
 
 // updates returns every UPDATE received for task, in order.
@@ -396,18 +264,18 @@ func (s *sched) defaultExecutor(id string) mesos.ExecutorInfo {
 	return mesos.ExecutorInfo{
 		Type:        mesos.ExecutorInfo_DEFAULT,
 		ExecutorID:  mesos.ExecutorID{Value: id},
-		FrameworkID: &mesos.FrameworkID{Value: s.fid},
+		FrameworkID: &mesos.FrameworkID{Value: s.FrameworkID},
 		Resources:   []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
 	}
 }
 
 // launchGroup launches tasks as one group on offer o.
 func (s *sched) launchGroup(o mesos.Offer, ei mesos.ExecutorInfo, tasks ...mesos.TaskInfo) {
-	s.t.Helper()
+	s.T.Helper()
 	for i := range tasks {
 		tasks[i].AgentID = o.AgentID
 	}
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, tasks...)}.WithOffers(s.offerIDs(o)...)).With(calls.RefuseSeconds(0)))
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, tasks...)}.WithOffers(s.offerIDs(o)...)).With(calls.RefuseSeconds(0)))
 }
 
 // offerIDs are the offers to accept with o: those offer gathered.

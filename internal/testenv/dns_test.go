@@ -60,7 +60,7 @@ func TestDNS(t *testing.T) {
 	if r, err := query(t, cl.DNSAddr(), "example.com"); err != nil || r.Rcode != dns.RcodeRefused {
 		t.Errorf("example.com: %v %v, want REFUSED", r, err)
 	}
-	s.mustCall(calls.Kill("web-0-server", ""))
+	s.MustCall(calls.Kill("web-0-server", ""))
 	s.updateAck("web-0-server", mesos.TASK_KILLED)
 	for _, n := range names {
 		n := n
@@ -143,7 +143,7 @@ func TestStateAndFaultEndpoints(t *testing.T) {
 	if code := post("/testenv/agents/nope/kill"); code != 404 {
 		t.Errorf("kill unknown agent: %d", code)
 	}
-	if code := post("/testenv/frameworks/" + s.fid + "/executors/st/kill"); code != 200 {
+	if code := post("/testenv/frameworks/" + s.FrameworkID + "/executors/st/kill"); code != 200 {
 		t.Errorf("kill executor: %d", code)
 	}
 	s.updateAck("st", mesos.TASK_FAILED)
@@ -153,10 +153,10 @@ func TestStateAndFaultEndpoints(t *testing.T) {
 	if code := post("/testenv/agents/" + o.AgentID.Value + "/restart"); code != 200 {
 		t.Errorf("restart agent: %d", code)
 	}
-	if code := post("/testenv/frameworks/" + s.fid + "/drop"); code != 200 {
+	if code := post("/testenv/frameworks/" + s.FrameworkID + "/drop"); code != 200 {
 		t.Errorf("drop framework: %d", code)
 	}
-	if !s.streamClosed(waitLong) {
+	if !s.StreamClosed(waitLong) {
 		t.Errorf("stream open after drop")
 	}
 }

@@ -81,8 +81,8 @@ func TestCustomExecutor(t *testing.T) {
 	}
 
 	// MESSAGE reaches the executor, whose reply reaches the framework.
-	s.mustCall(calls.Message(o.AgentID.Value, "exec-1", []byte("ping")))
-	msg := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_MESSAGE }, "MESSAGE")
+	s.MustCall(calls.Message(o.AgentID.Value, "exec-1", []byte("ping")))
+	msg := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_MESSAGE }, "MESSAGE")
 	if string(msg.Message.Data) != "echo:ping" || msg.Message.ExecutorID.Value != "exec-1" {
 		t.Errorf("MESSAGE = %q from %s", msg.Message.Data, msg.Message.ExecutorID.Value)
 	}
@@ -92,7 +92,7 @@ func TestCustomExecutor(t *testing.T) {
 	s.updateAck("b", mesos.TASK_RUNNING)
 	s.updateAck("b", mesos.TASK_FINISHED)
 
-	s.mustCall(calls.Kill("a", o.AgentID.Value))
+	s.MustCall(calls.Kill("a", o.AgentID.Value))
 	s.updateAck("a", mesos.TASK_KILLED)
 
 	// The executor dies with a task running: TASK_FAILED and FAILURE.
@@ -108,7 +108,7 @@ func TestCustomExecutor(t *testing.T) {
 			t.Errorf("%s: %s %s", id, st.GetSource(), st.GetReason())
 		}
 	}
-	f := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }, "FAILURE")
+	f := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }, "FAILURE")
 	if f.Failure.ExecutorID.GetValue() != "exec-1" || f.Failure.GetStatus() != 7<<8 {
 		t.Errorf("FAILURE = %+v", f.Failure)
 	}
@@ -123,13 +123,13 @@ func TestExecutorShutdownAndKill(t *testing.T) {
 	s.updateAck("s1", mesos.TASK_RUNNING)
 	s.updateAck("s2", mesos.TASK_RUNNING)
 
-	s.mustCall(calls.Shutdown("e1", o.AgentID.Value))
+	s.MustCall(calls.Shutdown("e1", o.AgentID.Value))
 	st := s.updateAck("s1", mesos.TASK_KILLED)
 	if st.GetMessage() != "shutdown" {
 		t.Errorf("s1 KILLED message %q", st.GetMessage())
 	}
 
-	if err := cl.KillExecutor(s.fid, "e2"); err != nil {
+	if err := cl.KillExecutor(s.FrameworkID, "e2"); err != nil {
 		t.Fatal(err)
 	}
 	st = s.updateAck("s2", mesos.TASK_FAILED)
@@ -143,14 +143,14 @@ func TestLaunchGroupCustomExecutor(t *testing.T) {
 	s := subscribe(t, cl, frameworkInfo("group"), protoCodec)
 	o := s.offers()[0]
 	ei := testExecutorInfo(t, "grp")
-	ei.FrameworkID = &mesos.FrameworkID{Value: s.fid}
+	ei.FrameworkID = &mesos.FrameworkID{Value: s.FrameworkID}
 	t1, t2 := execTask("g1", o, nil, "finish"), execTask("g2", o, nil, "run")
 	t1.Command, t2.Command = &mesos.CommandInfo{}, &mesos.CommandInfo{}
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, t1, t2)}.WithOffers(o.ID)))
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, t1, t2)}.WithOffers(o.ID)))
 	s.updateAck("g1", mesos.TASK_RUNNING)
 	s.updateAck("g1", mesos.TASK_FINISHED)
 	s.updateAck("g2", mesos.TASK_RUNNING)
-	s.mustCall(calls.Kill("g2", ""))
+	s.MustCall(calls.Kill("g2", ""))
 	s.updateAck("g2", mesos.TASK_KILLED)
 }
 
@@ -163,11 +163,11 @@ func TestLaunchGroupDefaultExecutor(t *testing.T) {
 	o := s.offers()[0]
 	ei := mesos.ExecutorInfo{
 		Type: mesos.ExecutorInfo_DEFAULT, ExecutorID: mesos.ExecutorID{Value: "default"},
-		FrameworkID: &mesos.FrameworkID{Value: s.fid},
+		FrameworkID: &mesos.FrameworkID{Value: s.FrameworkID},
 		Resources:   []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
 	}
 	task, long := commandTask("dt", o, "exit 0"), commandTask("dl", o, "sleep 300")
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, task, long)}.WithOffers(o.ID)))
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, task, long)}.WithOffers(o.ID)))
 	s.updateAck("dt", mesos.TASK_STARTING)
 	s.updateAck("dt", mesos.TASK_RUNNING)
 	s.updateAck("dt", mesos.TASK_FINISHED)
@@ -176,10 +176,10 @@ func TestLaunchGroupDefaultExecutor(t *testing.T) {
 
 	// A KILL sent while the executor's stream is down is kept and
 	// delivered when it subscribes again (it checkpoints, so it does).
-	if err := cl.DropExecutor(s.fid, "default"); err != nil {
+	if err := cl.DropExecutor(s.FrameworkID, "default"); err != nil {
 		t.Fatal(err)
 	}
-	s.mustCall(calls.Kill("dl", ""))
+	s.MustCall(calls.Kill("dl", ""))
 	s.updateAck("dl", mesos.TASK_KILLED)
 }
 
@@ -212,7 +212,7 @@ func TestInvalidLaunches(t *testing.T) {
 	huge.Resources = []mesos.Resource{resources.NewCPUs(1000).Resource}
 	s.launch(o, both, huge)
 	for _, id := range []string{"both", "huge"} {
-		st := s.update(id, mesos.TASK_ERROR)
+		st := s.Update(id, mesos.TASK_ERROR)
 		if st.GetReason() != mesos.REASON_TASK_INVALID || len(st.UUID) != 0 {
 			t.Errorf("%s: %s uuid %x", id, st.GetReason(), st.UUID)
 		}
@@ -221,14 +221,14 @@ func TestInvalidLaunches(t *testing.T) {
 	o = s.offers()[0]
 	noFID := ei // LAUNCH_GROUP requires ExecutorInfo.framework_id
 	g := commandTask("g", o, "true")
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(noFID, g)}.WithOffers(o.ID)))
-	if st := s.update("g", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_GROUP_INVALID {
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(noFID, g)}.WithOffers(o.ID)))
+	if st := s.Update("g", mesos.TASK_ERROR); st.GetReason() != mesos.REASON_TASK_GROUP_INVALID {
 		t.Errorf("group: %s", st.GetReason())
 	}
 
 	// An offer that is gone: TASK_DROPPED for a partition-aware framework.
 	s.launch(o, commandTask("late", o, "true"))
-	if st := s.update("late", mesos.TASK_DROPPED); st.GetReason() != mesos.REASON_INVALID_OFFERS {
+	if st := s.Update("late", mesos.TASK_DROPPED); st.GetReason() != mesos.REASON_INVALID_OFFERS {
 		t.Errorf("late: %s", st.GetReason())
 	}
 }
@@ -258,12 +258,12 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 		want int
 	}{
 		{"unknown framework", call("nope", "api", good), 400},
-		{"unknown executor", call(s.fid, "nope", good), 400},
-		{"no uuid", call(s.fid, "api", withUUID(nil)), 400},
-		{"short uuid", call(s.fid, "api", withUUID([]byte("x"))), 400},
-		{"bad source", call(s.fid, "api", withSource(bad)), 400},
-		{"staging", call(s.fid, "api", withState(staging)), 400},
-		{"ok", call(s.fid, "api", good), 202},
+		{"unknown executor", call(s.FrameworkID, "nope", good), 400},
+		{"no uuid", call(s.FrameworkID, "api", withUUID(nil)), 400},
+		{"short uuid", call(s.FrameworkID, "api", withUUID([]byte("x"))), 400},
+		{"bad source", call(s.FrameworkID, "api", withSource(bad)), 400},
+		{"staging", call(s.FrameworkID, "api", withState(staging)), 400},
+		{"ok", call(s.FrameworkID, "api", good), 202},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := mesosx.Marshal(protoCodec, tc.call)

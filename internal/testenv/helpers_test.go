@@ -7,18 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	"github.com/mesos/mesos-go/api/v1/lib/resources"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/taskkit/taskkit/internal/testenv/testsched"
 )
 
 // waitLong bounds every wait in these tests: generous, for a loaded
@@ -84,18 +83,9 @@ func leakedPIDs() []string {
 	return out
 }
 
-// sched is a test scheduler written with mesos-go's client packages.
-type sched struct {
-	t      testing.TB
-	caller calls.Caller
-	resp   interface{ Close() error }
-	fid    string
-
-	mu      sync.Mutex
-	backlog []*scheduler.Event
-	wake    chan struct{}
-	closed  bool
-}
+// sched is the shared test scheduler; the tests acknowledge updates
+// themselves.
+type sched struct{ *testsched.Sched }
 
 func frameworkInfo(name string, caps ...mesos.FrameworkInfo_Capability_Type) *mesos.FrameworkInfo {
 	fi := &mesos.FrameworkInfo{User: "root", Name: name}
@@ -108,168 +98,44 @@ func frameworkInfo(name string, caps ...mesos.FrameworkInfo_Capability_Type) *me
 // subscribe subscribes fi and waits for SUBSCRIBED.
 func subscribe(t testing.TB, cl *Cluster, fi *mesos.FrameworkInfo, codec encoding.Codec) *sched {
 	t.Helper()
-	s, err := trySubscribe(t, cl, fi, codec)
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
-	ev := s.waitFor(func(e *scheduler.Event) bool {
-		return e.Type == scheduler.Event_SUBSCRIBED || e.Type == scheduler.Event_ERROR
-	}, "SUBSCRIBED")
-	if ev.Type == scheduler.Event_ERROR {
-		t.Fatalf("subscribe: ERROR %s", ev.Error.Message)
-	}
-	s.fid = ev.Subscribed.FrameworkID.Value
-	return s
+	return &sched{testsched.Subscribe(t, cl.MasterURL(), fi, testsched.Options{Codec: codec, Wait: waitLong})}
 }
 
+// trySubscribe subscribes fi without waiting for SUBSCRIBED.
 func trySubscribe(t testing.TB, cl *Cluster, fi *mesos.FrameworkInfo, codec encoding.Codec) (*sched, error) {
-	cli := httpcli.New(
-		httpcli.Endpoint(cl.MasterURL()+"/api/v1/scheduler"),
-		httpcli.Codec(codec),
-		httpcli.Do(httpcli.With(httpcli.Timeout(10*time.Second))),
-	)
-	s := &sched{t: t, caller: httpsched.NewCaller(cli), wake: make(chan struct{}, 1)}
-	resp, err := s.caller.Call(context.Background(), calls.Subscribe(fi))
+	s, err := testsched.Open(t, cl.MasterURL(), fi, testsched.Options{Codec: codec, Wait: waitLong})
 	if err != nil {
 		return nil, err
 	}
-	s.resp = resp
-	t.Cleanup(func() { resp.Close() })
-	go func() {
-		for {
-			var e scheduler.Event
-			if err := resp.Decode(&e); err != nil {
-				s.mu.Lock()
-				s.closed = true
-				s.mu.Unlock()
-				s.signal()
-				return
-			}
-			s.mu.Lock()
-			s.backlog = append(s.backlog, &e)
-			s.mu.Unlock()
-			s.signal()
-		}
-	}()
-	return s, nil
-}
-
-func (s *sched) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// waitFor returns (and removes) the first event matching pred, waiting up
-// to waitLong.
-func (s *sched) waitFor(pred func(*scheduler.Event) bool, what string) *scheduler.Event {
-	s.t.Helper()
-	ev, ok := s.waitForWithin(pred, waitLong)
-	if !ok {
-		s.t.Fatalf("no %s event within %v", what, waitLong)
-	}
-	return ev
-}
-
-func (s *sched) waitForWithin(pred func(*scheduler.Event) bool, d time.Duration) (*scheduler.Event, bool) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		for i, e := range s.backlog {
-			if pred(e) {
-				s.backlog = append(s.backlog[:i:i], s.backlog[i+1:]...)
-				s.mu.Unlock()
-				return e, true
-			}
-		}
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
-			return nil, false
-		}
-		select {
-		case <-s.wake:
-		case <-deadline.C:
-			return nil, false
-		}
-	}
-}
-
-// streamClosed waits until the subscription stream has ended.
-func (s *sched) streamClosed(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
-			return true
-		}
-		select {
-		case <-s.wake:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return false
-}
-
-func (s *sched) call(c *scheduler.Call) error {
-	if s.fid != "" && c.Type != scheduler.Call_SUBSCRIBE {
-		c.FrameworkID = &mesos.FrameworkID{Value: s.fid}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := s.caller.Call(ctx, c)
-	if resp != nil {
-		resp.Close()
-	}
-	return err
-}
-
-func (s *sched) mustCall(c *scheduler.Call) {
-	s.t.Helper()
-	if err := s.call(c); err != nil {
-		s.t.Fatalf("%s: %v", c.Type, err)
-	}
+	return &sched{s}, nil
 }
 
 // offers waits for an OFFERS event.
 func (s *sched) offers() []mesos.Offer {
-	s.t.Helper()
-	return s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "OFFERS").Offers.Offers
-}
-
-// update waits for an UPDATE of task in state.
-func (s *sched) update(taskID string, state mesos.TaskState) mesos.TaskStatus {
-	s.t.Helper()
-	ev := s.waitFor(func(e *scheduler.Event) bool {
-		return e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == taskID && e.Update.Status.GetState() == state
-	}, fmt.Sprintf("UPDATE %s %s", taskID, state))
-	return ev.Update.Status
+	s.T.Helper()
+	return s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "OFFERS").Offers.Offers
 }
 
 // ack acknowledges a status that carries a uuid.
 func (s *sched) ack(st mesos.TaskStatus) {
-	s.t.Helper()
+	s.T.Helper()
 	if len(st.UUID) == 0 {
-		s.t.Fatalf("status %s of %s has no uuid", st.GetState(), st.TaskID.Value)
+		s.T.Fatalf("status %s of %s has no uuid", st.GetState(), st.TaskID.Value)
 	}
-	s.mustCall(calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
+	s.MustCall(calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
 }
 
 // updateAck waits for an update and acknowledges it.
 func (s *sched) updateAck(taskID string, state mesos.TaskState) mesos.TaskStatus {
-	s.t.Helper()
-	st := s.update(taskID, state)
+	s.T.Helper()
+	st := s.Update(taskID, state)
 	s.ack(st)
 	return st
 }
 
 func (s *sched) launch(o mesos.Offer, tasks ...mesos.TaskInfo) {
-	s.t.Helper()
-	s.mustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
+	s.T.Helper()
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
 }
 
 // commandTask is a shell-command task on offer o's agent.

@@ -21,7 +21,7 @@ func TestBadRequests(t *testing.T) {
 	streamID := func() string {
 		cl.mu.Lock()
 		defer cl.mu.Unlock()
-		return cl.frameworks[s.fid].stream.id
+		return cl.frameworks[s.FrameworkID].stream.id
 	}()
 	enc := func(c *scheduler.Call) []byte {
 		b, err := mesosx.Marshal(jsonCodec, c)
@@ -30,7 +30,7 @@ func TestBadRequests(t *testing.T) {
 		}
 		return b
 	}
-	fid := &mesos.FrameworkID{Value: s.fid}
+	fid := &mesos.FrameworkID{Value: s.FrameworkID}
 	revive := enc(&scheduler.Call{Type: scheduler.Call_REVIVE, FrameworkID: fid, Revive: &scheduler.Call_Revive{}})
 	subscribeCall := enc(calls.Subscribe(frameworkInfo("x")))
 	for _, tc := range []struct {
@@ -52,7 +52,7 @@ func TestBadRequests(t *testing.T) {
 		{"wrong stream id", "POST", "application/json", "", "not-it", revive, 400},
 		{"short ack uuid", "POST", "application/json", "", streamID, enc(&scheduler.Call{Type: scheduler.Call_ACKNOWLEDGE, FrameworkID: fid, Acknowledge: &scheduler.Call_Acknowledge{UUID: []byte("short")}}), 400},
 		{"missing accept body", "POST", "application/json", "", streamID, enc(&scheduler.Call{Type: scheduler.Call_ACCEPT, FrameworkID: fid}), 400},
-		{"unknown call type", "POST", "application/json", "", streamID, []byte(`{"type":"UNKNOWN","framework_id":{"value":"` + s.fid + `"}}`), 501},
+		{"unknown call type", "POST", "application/json", "", streamID, []byte(`{"type":"UNKNOWN","framework_id":{"value":"` + s.FrameworkID + `"}}`), 501},
 		{"subscribe with stream id", "POST", "application/json", "application/json", "abc", subscribeCall, 400},
 		{"subscribe not acceptable", "POST", "application/json", "text/html", "", subscribeCall, 406},
 		{"ok", "POST", "application/json", "", streamID, revive, 202},
@@ -89,8 +89,8 @@ func TestBadRequests(t *testing.T) {
 			if err != nil {
 				t.Fatalf("subscribe: %v", err)
 			}
-			s2.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_ERROR }, "ERROR")
-			if !s2.streamClosed(waitLong) {
+			s2.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_ERROR }, "ERROR")
+			if !s2.StreamClosed(waitLong) {
 				t.Errorf("stream not closed after ERROR")
 			}
 		}
@@ -104,7 +104,7 @@ func TestDeclineFiltersReviveSuppress(t *testing.T) {
 
 	o := s.offers()[0]
 	declined := time.Now()
-	s.mustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(2 * time.Second)))
+	s.MustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(2 * time.Second)))
 	next := s.offers()[0]
 	if elapsed := time.Since(declined); elapsed < 2*time.Second {
 		t.Errorf("re-offered after %v, within refuse_seconds 2s", elapsed)
@@ -114,25 +114,25 @@ func TestDeclineFiltersReviveSuppress(t *testing.T) {
 	}
 
 	// REVIVE clears a long filter.
-	s.mustCall(calls.Decline(next.ID).With(calls.RefuseSeconds(time.Hour)))
-	if _, ok := s.waitForWithin(isOffer, 500*time.Millisecond); ok {
+	s.MustCall(calls.Decline(next.ID).With(calls.RefuseSeconds(time.Hour)))
+	if _, ok := s.WaitWithin(isOffer, 500*time.Millisecond); ok {
 		t.Fatalf("offered within a 1h filter")
 	}
-	s.mustCall(calls.Revive())
+	s.MustCall(calls.Revive())
 	o = s.offers()[0]
 
 	// SUPPRESS stops offers even without a filter; REVIVE resumes them.
-	s.mustCall(calls.Suppress())
-	s.mustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(0)))
-	if _, ok := s.waitForWithin(isOffer, 500*time.Millisecond); ok {
+	s.MustCall(calls.Suppress())
+	s.MustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(0)))
+	if _, ok := s.WaitWithin(isOffer, 500*time.Millisecond); ok {
 		t.Fatalf("offered while suppressed")
 	}
-	s.mustCall(calls.Revive())
+	s.MustCall(calls.Revive())
 	s.offers()
 
 	// Declining without filters refuses for the default 5 s.
 	cl.mu.Lock()
-	fw := cl.frameworks[s.fid]
+	fw := cl.frameworks[s.FrameworkID]
 	cl.mu.Unlock()
 	_ = fw
 	if d := refuseFor(nil); d != 5*time.Second {
@@ -154,21 +154,21 @@ func TestFailover(t *testing.T) {
 		o := s.offers()[0]
 		s.launch(o, commandTask("keep", o, "exec sleep 300"))
 		s.updateAck("keep", mesos.TASK_STARTING)
-		s.update("keep", mesos.TASK_RUNNING) // not acknowledged
+		s.Update("keep", mesos.TASK_RUNNING) // not acknowledged
 
-		if err := cl.DropFramework(s.fid); err != nil {
+		if err := cl.DropFramework(s.FrameworkID); err != nil {
 			t.Fatal(err)
 		}
-		if !s.streamClosed(waitLong) {
+		if !s.StreamClosed(waitLong) {
 			t.Fatal("stream still open after DropFramework")
 		}
-		if err := s.call(calls.Revive()); err == nil {
+		if err := s.Call(calls.Revive()); err == nil {
 			t.Errorf("call on a dropped framework succeeded")
 		}
-		fi.ID = &mesos.FrameworkID{Value: s.fid}
+		fi.ID = &mesos.FrameworkID{Value: s.FrameworkID}
 		s2 := subscribe(t, cl, fi, protoCodec)
-		if s2.fid != s.fid {
-			t.Fatalf("framework ID changed: %s → %s", s.fid, s2.fid)
+		if s2.FrameworkID != s.FrameworkID {
+			t.Fatalf("framework ID changed: %s → %s", s.FrameworkID, s2.FrameworkID)
 		}
 		st := s2.updateAck("keep", mesos.TASK_RUNNING) // the unacknowledged update again
 		if st.GetSource() != mesos.SOURCE_EXECUTOR {
@@ -176,11 +176,11 @@ func TestFailover(t *testing.T) {
 		}
 		// A second subscription fails the first one over.
 		s3 := subscribe(t, cl, fi, jsonCodec)
-		ev := s2.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_ERROR }, "ERROR")
+		ev := s2.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_ERROR }, "ERROR")
 		if ev.Error.Message != "Framework failed over" {
 			t.Errorf("ERROR %q", ev.Error.Message)
 		}
-		s3.mustCall(calls.Kill("keep", ""))
+		s3.MustCall(calls.Kill("keep", ""))
 		s3.updateAck("keep", mesos.TASK_KILLED)
 	})
 	t.Run("after timeout", func(t *testing.T) {
@@ -192,24 +192,24 @@ func TestFailover(t *testing.T) {
 		s.launch(o, commandTask("doomed", o, "exec sleep 300"))
 		s.updateAck("doomed", mesos.TASK_STARTING)
 		s.updateAck("doomed", mesos.TASK_RUNNING)
-		if err := cl.DropFramework(s.fid); err != nil {
+		if err := cl.DropFramework(s.FrameworkID); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "framework removed and task killed", func() bool {
 			for _, fw := range cl.State().Frameworks {
-				if fw.ID == s.fid {
+				if fw.ID == s.FrameworkID {
 					return len(fw.Tasks) == 0 && len(fw.Completed) == 1 && fw.Completed[0].State == mesos.TASK_KILLED
 				}
 			}
 			return false
 		})
 		eventually(t, "task process gone", func() bool { return len(leakedPIDs()) == 0 })
-		fi.ID = &mesos.FrameworkID{Value: s.fid}
+		fi.ID = &mesos.FrameworkID{Value: s.FrameworkID}
 		s2, err := trySubscribe(t, cl, fi, protoCodec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := s2.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_ERROR }, "ERROR")
+		ev := s2.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_ERROR }, "ERROR")
 		if !strings.Contains(ev.Error.Message, "removed") {
 			t.Errorf("ERROR %q", ev.Error.Message)
 		}
@@ -239,11 +239,11 @@ func TestAgentLoss(t *testing.T) {
 			if err := cl.KillAgent(o.AgentID.Value); err != nil {
 				t.Fatal(err)
 			}
-			st := s.update("victim", tc.want)
+			st := s.Update("victim", tc.want)
 			if st.GetReason() != mesos.REASON_AGENT_REMOVED || st.GetSource() != mesos.SOURCE_MASTER {
 				t.Errorf("%s: %s %s", tc.want, st.GetSource(), st.GetReason())
 			}
-			s.waitFor(func(e *scheduler.Event) bool {
+			s.WaitFor(func(e *scheduler.Event) bool {
 				return e.Type == scheduler.Event_RESCIND && e.Rescind.OfferID == other.ID ||
 					e.Type == scheduler.Event_FAILURE && e.Failure.AgentID != nil && e.Failure.AgentID.Value == o.AgentID.Value
 			}, "FAILURE")
@@ -255,7 +255,7 @@ func TestAgentLoss(t *testing.T) {
 			if info.ID == o.AgentID.Value || info.IP != o.Hostname {
 				t.Errorf("restarted agent %+v", info)
 			}
-			s.mustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
 		})
 	}
 }

@@ -51,18 +51,18 @@ func TestCommandTaskLifecycle(t *testing.T) {
 			}
 			eventually(t, "tasks completed in state", func() bool {
 				for _, fw := range cl.State().Frameworks {
-					if fw.ID == s.fid {
+					if fw.ID == s.FrameworkID {
 						return len(fw.Tasks) == 0 && len(fw.Completed) == 2
 					}
 				}
 				return false
 			})
 			// The sandbox has Mesos' layout and the task's stdout.
-			out := readSandboxFile(t, cl, s.fid, "ok", "stdout")
+			out := readSandboxFile(t, cl, s.FrameworkID, "ok", "stdout")
 			if !strings.Contains(out, "hello") {
 				t.Errorf("stdout = %q", out)
 			}
-			s.mustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
 		})
 	}
 }
@@ -133,7 +133,7 @@ func TestKillCommandTask(t *testing.T) {
 		s.updateAck(id, mesos.TASK_RUNNING)
 	}
 	for _, id := range []string{"polite", "stubborn"} {
-		s.mustCall(calls.Kill(id, o.AgentID.Value))
+		s.MustCall(calls.Kill(id, o.AgentID.Value))
 		s.updateAck(id, mesos.TASK_KILLING)
 		st := s.updateAck(id, mesos.TASK_KILLED)
 		if st.GetSource() != mesos.SOURCE_EXECUTOR {
@@ -141,8 +141,8 @@ func TestKillCommandTask(t *testing.T) {
 		}
 	}
 	// KILL of an unknown task is answered by reconciliation.
-	s.mustCall(calls.Kill("nope", ""))
-	st := s.update("nope", mesos.TASK_LOST)
+	s.MustCall(calls.Kill("nope", ""))
+	st := s.Update("nope", mesos.TASK_LOST)
 	if st.GetReason() != mesos.REASON_RECONCILIATION || len(st.UUID) != 0 {
 		t.Errorf("unknown-task KILL answer: reason %s uuid %x", st.GetReason(), st.UUID)
 	}
@@ -153,19 +153,17 @@ func TestStatusUpdatesRetriedUntilAcknowledged(t *testing.T) {
 	s := subscribe(t, cl, frameworkInfo("retry"), protoCodec)
 	o := s.offers()[0]
 	s.launch(o, commandTask("t", o, "exit 0"))
-	first := s.update("t", mesos.TASK_STARTING)
-	again := s.update("t", mesos.TASK_STARTING) // not acknowledged: sent again, same uuid
+	first := s.Update("t", mesos.TASK_STARTING)
+	again := s.Update("t", mesos.TASK_STARTING) // not acknowledged: sent again, same uuid
 	if string(first.UUID) != string(again.UUID) {
 		t.Fatalf("retry has a different uuid")
 	}
 	// Nothing later is sent before the head is acknowledged.
-	s.mu.Lock()
-	for _, e := range s.backlog {
+	for _, e := range s.Pending() {
 		if e.Type == scheduler.Event_UPDATE && e.Update.Status.GetState() != mesos.TASK_STARTING {
 			t.Errorf("update %s sent before STARTING was acknowledged", e.Update.Status.GetState())
 		}
 	}
-	s.mu.Unlock()
 	s.ack(first)
 	s.updateAck("t", mesos.TASK_RUNNING)
 	s.updateAck("t", mesos.TASK_FINISHED)
@@ -189,18 +187,18 @@ func TestReconcile(t *testing.T) {
 			s.updateAck("r", mesos.TASK_STARTING)
 			s.updateAck("r", mesos.TASK_RUNNING)
 
-			s.mustCall(calls.Reconcile())
-			st := s.update("r", mesos.TASK_RUNNING)
+			s.MustCall(calls.Reconcile())
+			st := s.Update("r", mesos.TASK_RUNNING)
 			if st.GetReason() != mesos.REASON_RECONCILIATION || st.GetSource() != mesos.SOURCE_MASTER || len(st.UUID) != 0 {
 				t.Errorf("implicit answer: %s %s uuid %x", st.GetSource(), st.GetReason(), st.UUID)
 			}
-			s.mustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{
+			s.MustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{
 				"r": "", "ghost": o.AgentID.Value, "phantom": "",
 			})))
-			s.update("r", mesos.TASK_RUNNING)
-			s.update("ghost", tc.knownAgent)
-			s.update("phantom", tc.unknownAgent)
-			s.mustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+			s.Update("r", mesos.TASK_RUNNING)
+			s.Update("ghost", tc.knownAgent)
+			s.Update("phantom", tc.unknownAgent)
+			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
 		})
 	}
 }

@@ -40,7 +40,7 @@ func TestScale(t *testing.T) {
 	}
 	running := 0
 	for running < launched {
-		ev := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_UPDATE }, "UPDATE")
+		ev := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_UPDATE }, "UPDATE")
 		st := ev.Update.Status
 		s.ack(st)
 		switch st.GetState() {
@@ -53,11 +53,11 @@ func TestScale(t *testing.T) {
 	}
 	t.Logf("%d tasks RUNNING on %d agents in %v; test process RSS %s", running, agents, time.Since(start), rss())
 	for i := 0; i < launched; i++ {
-		s.mustCall(calls.Kill(fmt.Sprintf("sleep-%03d", i), ""))
+		s.MustCall(calls.Kill(fmt.Sprintf("sleep-%03d", i), ""))
 	}
 	killed := 0
 	for killed < launched {
-		ev := s.waitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_UPDATE }, "UPDATE")
+		ev := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_UPDATE }, "UPDATE")
 		s.ack(ev.Update.Status)
 		if ev.Update.Status.GetState() == mesos.TASK_KILLED {
 			killed++
@@ -130,7 +130,7 @@ func BenchmarkOfferCycle(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		s.mustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(0)))
+		s.MustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(0)))
 		o = s.offers()[0]
 		ds = append(ds, time.Since(start))
 	}
