@@ -142,6 +142,19 @@ func newLogger(c *cli.Context, logFormat *string) (*slog.Logger, error) {
 	return log, nil
 }
 
+// startCommand sets up logging and refuses positional arguments, as every
+// command but inspect starts.
+func startCommand(c *cli.Context, logFormat *string) (*slog.Logger, error) {
+	log, err := newLogger(c, logFormat)
+	if err != nil {
+		return nil, err
+	}
+	if err := noArgs(c); err != nil {
+		return nil, err
+	}
+	return log, nil
+}
+
 func noArgs(c *cli.Context) error {
 	if c.Args().Present() {
 		return usageError("unexpected argument %q (flags must come before arguments; see 'tlsprov %s --help')", c.Args().First(), c.Command.Name)
@@ -221,11 +234,8 @@ Examples:
 			&cli.StringFlag{Name: "ca", EnvVars: []string{"TLSPROV_CA"}, DefaultText: "env:TLS_<NAME>_CA", Usage: "root CA(s) `SOURCE`: env:VAR, file:PATH or -"},
 		}, outputFlags()...), commonFlags()...),
 		Action: func(c *cli.Context) error {
-			log, err := newLogger(c, logFormat)
+			log, err := startCommand(c, logFormat)
 			if err != nil {
-				return err
-			}
-			if err := noArgs(c); err != nil {
 				return err
 			}
 			opts, err := outputOptions(c)
@@ -294,6 +304,19 @@ func materializeRequests(c *cli.Context) ([]tlsprov.Request, error) {
 	return []tlsprov.Request{req}, nil
 }
 
+// keyTypeAndValidity parses --key-type and --validity of ca and issue.
+func keyTypeAndValidity(c *cli.Context) (pki.KeyType, time.Duration, error) {
+	kt, err := pki.ParseKeyType(c.String("key-type"))
+	if err != nil {
+		return "", 0, usageError("--key-type: %w", err)
+	}
+	validity, err := tlsprov.ParseValidity(c.String("validity"), "--validity")
+	if err != nil {
+		return "", 0, exitcode.Wrap(tlsprov.ExitUsage, err)
+	}
+	return kt, validity, nil
+}
+
 func keyTypeFlag(envVar string) *cli.StringFlag {
 	names := make([]string, len(pki.KeyTypes))
 	for i, k := range pki.KeyTypes {
@@ -323,23 +346,16 @@ Example:
 			&cli.BoolFlag{Name: "force", EnvVars: []string{"TLSPROV_FORCE"}, Usage: "replace an existing CA in DIR"},
 		}, commonFlags()...),
 		Action: func(c *cli.Context) error {
-			log, err := newLogger(c, logFormat)
+			log, err := startCommand(c, logFormat)
 			if err != nil {
-				return err
-			}
-			if err := noArgs(c); err != nil {
 				return err
 			}
 			if c.String("dir") == "" {
 				return usageError("--dir is required (see 'tlsprov ca --help')")
 			}
-			kt, err := pki.ParseKeyType(c.String("key-type"))
+			kt, validity, err := keyTypeAndValidity(c)
 			if err != nil {
-				return usageError("--key-type: %w", err)
-			}
-			validity, err := tlsprov.ParseValidity(c.String("validity"), "--validity")
-			if err != nil {
-				return exitcode.Wrap(tlsprov.ExitUsage, err)
+				return err
 			}
 			if strings.TrimSpace(c.String("cn")) == "" {
 				return usageError("--cn: empty")
@@ -374,11 +390,8 @@ Example:
 			&cli.StringFlag{Name: "validity", Value: "365d", EnvVars: []string{"TLSPROV_VALIDITY"}, Usage: "how long the leaf is valid: a Go `DURATION` (720h), days (90d) or years (1y)"},
 		}, outputFlags()...), commonFlags()...),
 		Action: func(c *cli.Context) error {
-			log, err := newLogger(c, logFormat)
+			log, err := startCommand(c, logFormat)
 			if err != nil {
-				return err
-			}
-			if err := noArgs(c); err != nil {
 				return err
 			}
 			if c.String("ca-dir") == "" {
@@ -395,13 +408,9 @@ Example:
 			if cn == "" {
 				cn = name
 			}
-			kt, err := pki.ParseKeyType(c.String("key-type"))
+			kt, validity, err := keyTypeAndValidity(c)
 			if err != nil {
-				return usageError("--key-type: %w", err)
-			}
-			validity, err := tlsprov.ParseValidity(c.String("validity"), "--validity")
-			if err != nil {
-				return exitcode.Wrap(tlsprov.ExitUsage, err)
+				return err
 			}
 			sans, err := tlsprov.ParseSANs(c.StringSlice("san"))
 			if err != nil {
