@@ -375,8 +375,12 @@ func (c *Cluster) startExecutor(e *executor) {
 		return
 	}
 	e.p = p
-	e.state = execRegistering
-	e.launchedAt = time.Now()
+	// The executor may have subscribed already (it ran while the lock was
+	// free): never move it back from running.
+	if e.state == execLaunching {
+		e.state = execRegistering
+		e.launchedAt = time.Now()
+	}
 	c.log.Debug("executor started", "executor", e.info.ExecutorID.Value, "pid", p.pid, "agent", a.id)
 	c.goLocked(func() {
 		p.wait()
