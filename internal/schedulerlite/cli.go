@@ -66,9 +66,12 @@ func Flags() []cli.Flag {
 // Run is the scheduler-lite command; it returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := &cli.App{
-		Name:            "scheduler-lite",
-		Usage:           "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
-		UsageText:       "scheduler-lite [flags] SVC.yml",
+		Name:      "scheduler-lite",
+		Usage:     "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
+		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]",
+		Description: "With SDK_UNINSTALL=true in the environment (Cosmos sets it for `dcos package uninstall`), the\n" +
+			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
+			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
 		Version:         strings.TrimPrefix(buildinfo.String("scheduler-lite"), "scheduler-lite "),
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -106,6 +109,9 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if sdkUninstallRequested(os.Getenv) {
+		return sdkUninstall(ctx, c, log, stdout)
+	}
 	in, err := Start(ctx, Options{
 		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: os.Environ(),
 		Master: c.String("master"), LocalAgents: c.Int("local-agents"),

@@ -614,3 +614,58 @@ func TestUninstall(t *testing.T) {
 		}
 	}
 }
+
+// TestSDKUninstallMode is Cosmos's uninstall: the scheduler restarted with
+// SDK_UNINSTALL=true kills the tasks, tears the framework down, deletes the
+// state and answers GET /v1/plans/deploy with 200 (what Cosmos waits for
+// before deleting the Marathon app), then keeps serving until stopped.
+func TestSDKUninstallMode(t *testing.T) {
+	cl := cluster(t, testenv.Config{Agents: 2})
+	svc := writeSpec(t, "cosmos-bye", 2, "parallel", map[string]string{"t": sleeper})
+	stateFile := filepath.Join(t.TempDir(), "s.db")
+	args := []string{"--master", cl.MasterURL(), "--state", "file:" + stateFile, "--artifacts-dir", fastArtifacts(t), svc}
+	p := startSched(t, "sched.log", args...)
+	api := p.waitAPI(t, 30*time.Second)
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	fid := fetchFrameworkID(t, api)
+	p.kill(syscall.SIGTERM)
+
+	t.Setenv("SDK_UNINSTALL", "true") // as Marathon restarts it for Cosmos
+	u := startSched(t, "uninstall.log", args...)
+	uapi := u.waitAPI(t, 30*time.Second)
+	var body string
+	poll(t, "GET /v1/plans/deploy answering 200", 60*time.Second, func() bool {
+		resp, err := http.Get(uapi + "/v1/plans/deploy")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	})
+	if !strings.Contains(body, `"name":"uninstall"`) || !strings.Contains(body, "2 tasks killed") || !strings.Contains(body, fid) {
+		t.Errorf("the deploy plan does not report the uninstall: %s", body)
+	}
+	if live, _ := frameworkTasks(cl, fid); len(live) != 0 {
+		t.Errorf("tasks left: %v", live)
+	}
+	for _, f := range cl.State().Frameworks {
+		if f.ID == fid && f.Connected {
+			t.Error("framework still connected")
+		}
+	}
+	if _, err := os.Stat(stateFile); !os.IsNotExist(err) {
+		t.Errorf("state file left: %v", err)
+	}
+	if resp, err := http.Get(uapi + "/v1/pod"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("other endpoints during uninstall: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	u.kill(syscall.SIGTERM)
+	if code := u.cmd.ProcessState.ExitCode(); code != 0 {
+		b, _ := os.ReadFile(u.logPath)
+		t.Errorf("exit %d after SIGTERM; log:\n%s", code, tailStr(b))
+	}
+}

@@ -31,6 +31,8 @@
 //	SCHEDULER_LITE_EXIT_AFTER_DEPLOY   --exit-after-deploy
 //	SCHEDULER_LITE_DEPLOY_TIMEOUT      --deploy-timeout
 //	SCHEDULER_LITE_LOG_FORMAT          --log-format
+//	SDK_UNINSTALL=true                 set by Cosmos for `dcos package uninstall`: uninstall the
+//	                                   service instead of deploying it (see sdkuninstall.go)
 package schedulerlite
 
 import (
@@ -174,17 +176,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	in.ArtifactsDir = dir.path
 
 	// API listener first: its address goes into the render context.
-	listen := o.APIListen
-	if listen == "" {
-		switch {
-		case getenv("PORT_API") != "":
-			listen = ":" + getenv("PORT_API")
-		case getenv("PORT0") != "":
-			listen = ":" + getenv("PORT0")
-		default:
-			listen = "127.0.0.1:0"
-		}
-	}
+	listen := apiListen(o.APIListen, getenv)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, usage(fmt.Errorf("--api-listen %s: %w", listen, err))
@@ -486,4 +478,18 @@ func fileDigest(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// apiListen is --api-listen, else :$PORT_API, else :$PORT0 (Marathon's
+// ports), else 127.0.0.1:0.
+func apiListen(flag string, getenv func(string) string) string {
+	switch {
+	case flag != "":
+		return flag
+	case getenv("PORT_API") != "":
+		return ":" + getenv("PORT_API")
+	case getenv("PORT0") != "":
+		return ":" + getenv("PORT0")
+	}
+	return "127.0.0.1:0"
 }

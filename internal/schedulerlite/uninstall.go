@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -78,11 +79,32 @@ func uninstall(c *cli.Context, stdout, stderr io.Writer) error {
 	if c.String("state") == "" {
 		return usage(errors.New("--state: the service's state store is needed (file:PATH or zk://...)"))
 	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	name, res, err := uninstallService(ctx, c, log, master, c.String("state"), c.Duration("kill-timeout"))
+	if err != nil {
+		return err
+	}
+	if res.FrameworkID == "" {
+		fmt.Fprintf(stdout, "uninstalled %s: no framework was registered; state deleted\n", name)
+	} else {
+		fmt.Fprintf(stdout, "uninstalled %s: framework %s torn down, %d tasks killed (%d ended before the teardown), state deleted\n", name, res.FrameworkID, res.Killed, res.Ended)
+	}
+	return nil
+}
+
+// uninstallService is the uninstall itself, shared by "scheduler-lite
+// uninstall" and the SDK_UNINSTALL mode: it resolves the service's name,
+// principal and user (flags, else the svc.yml argument), kills every task,
+// tears the framework down and deletes the state store. Errors carry their
+// exit codes (usage or runtime).
+func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, master, state string, killTimeout time.Duration) (string, scheduler.UninstallResult, error) {
+	var none scheduler.UninstallResult
 	name, principal, user := c.String("framework-name"), c.String("principal"), c.String("user")
 	if c.NArg() == 1 {
 		loaded, err := spec.Load(c.Args().First(), spec.Options{Env: os.Environ()})
 		if err != nil {
-			return usage(err)
+			return "", none, usage(err)
 		}
 		if name == "" {
 			name = loaded.Spec.Name
@@ -97,21 +119,19 @@ func uninstall(c *cli.Context, stdout, stderr io.Writer) error {
 		}
 	}
 	if name == "" {
-		return usage(errors.New("--framework-name: the service name is needed (or give the svc.yml)"))
+		return "", none, usage(errors.New("--framework-name: the service name is needed (or give the svc.yml)"))
 	}
 	secret, err := readSecret(c, "secret-file")
 	if err != nil {
-		return err
+		return "", none, err
 	}
 	role := c.String("role")
 	if role == "" {
 		role = strings.ReplaceAll(strings.TrimPrefix(name, "/"), "/", "__") + "-role"
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	st, err := store.Open(c.String("state"), store.Options{Service: name, SessionTimeout: c.Duration("zk-session-timeout"), Logger: log})
+	st, err := store.Open(state, store.Options{Service: name, SessionTimeout: c.Duration("zk-session-timeout"), Logger: log})
 	if err != nil {
-		return usage(fmt.Errorf("--state: %w", err))
+		return "", none, usage(fmt.Errorf("--state: %w", err))
 	}
 	defer st.Close()
 	if l, ok := st.(store.Leader); ok {
@@ -120,26 +140,21 @@ func uninstall(c *cli.Context, stdout, stderr io.Writer) error {
 		_, err := l.Lead(lctx)
 		cancel()
 		if err != nil {
-			return exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: a scheduler instance still runs (stop it first): %w", err))
+			return "", none, exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: a scheduler instance still runs (stop it first): %w", err))
 		}
 	}
 	res, err := scheduler.Uninstall(ctx, scheduler.UninstallConfig{
 		Store: st, MasterURL: master, FrameworkName: name, Role: role, User: user, Principal: principal, Secret: secret,
 		Checkpoint: c.Bool("checkpoint"), FailoverTimeout: c.Duration("failover-timeout"),
-		KillTimeout: c.Duration("kill-timeout"), Logger: log,
+		KillTimeout: killTimeout, Logger: log,
 	})
 	if err != nil {
-		return exitcode.Wrap(ExitRuntime, err)
+		return "", none, exitcode.Wrap(ExitRuntime, err)
 	}
 	if r, ok := st.(store.Remover); ok {
 		if err := r.Remove(); err != nil {
-			return exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: deleting the store: %w", err))
+			return "", none, exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: deleting the store: %w", err))
 		}
 	}
-	if res.FrameworkID == "" {
-		fmt.Fprintf(stdout, "uninstalled %s: no framework was registered; state deleted\n", name)
-	} else {
-		fmt.Fprintf(stdout, "uninstalled %s: framework %s torn down, %d tasks killed (%d ended before the teardown), state deleted\n", name, res.FrameworkID, res.Killed, res.Ended)
-	}
-	return nil
+	return name, res, nil
 }
