@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
@@ -71,4 +73,30 @@ func (c *Cluster) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("WWW-Authenticate", `Basic realm="mesos"`)
 	mesosx.WriteError(w, mesosx.Errorf(http.StatusUnauthorized, "%s", "Unauthorized"))
 	return false
+}
+
+// authorize is the master's principal check once a request is
+// authenticated: the principal a framework declares in its FrameworkInfo
+// must be the one it authenticated as, at SUBSCRIBE and on every later call
+// (Mesos answers 403 Forbidden otherwise). Without credentials configured
+// there is nothing to check.
+func (c *Cluster) authorize(r *http.Request, call *scheduler.Call) error {
+	if len(c.cfg.Credentials) == 0 {
+		return nil
+	}
+	authenticated, _, _ := r.BasicAuth()
+	declared := ""
+	if call.Type == scheduler.Call_SUBSCRIBE {
+		declared = call.Subscribe.FrameworkInfo.GetPrincipal()
+	} else {
+		c.mu.Lock()
+		if fw := c.frameworks[call.FrameworkID.GetValue()]; fw != nil {
+			declared = fw.info.GetPrincipal()
+		}
+		c.mu.Unlock()
+	}
+	if declared != "" && declared != authenticated {
+		return mesosx.Errorf(http.StatusForbidden, "Authenticated principal '%s' does not match principal '%s' set in `FrameworkInfo`", authenticated, declared)
+	}
+	return nil
 }

@@ -75,3 +75,37 @@ func TestAuthenticate(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthorizePrincipal: an authenticated framework must declare the
+// principal it authenticated as (or none), as a Mesos master requires.
+func TestAuthorizePrincipal(t *testing.T) {
+	cl := startCluster(t, Config{Credentials: map[string]string{"fw": "s3cret", "other": "pw2"}})
+	for _, tc := range []struct {
+		name, declared string
+		want           int
+	}{
+		{"same principal", "fw", http.StatusOK},
+		{"no principal declared", "", http.StatusOK},
+		{"another principal", "other", http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			principal := ""
+			if tc.declared != "" {
+				principal = `,"principal":"` + tc.declared + `"`
+			}
+			body := `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":"authz"` + principal + `}}}`
+			req, _ := http.NewRequest("POST", cl.MasterURL()+"/api/v1/scheduler", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json")
+			req.SetBasicAuth("fw", "s3cret")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close() // ends a subscription stream, too
+			if resp.StatusCode != tc.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+		})
+	}
+}

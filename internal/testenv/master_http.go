@@ -75,6 +75,10 @@ func (c *Cluster) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		mesosx.WriteError(w, err)
 		return
 	}
+	if err := c.authorize(r, &call); err != nil {
+		mesosx.WriteError(w, err)
+		return
+	}
 	if call.Type == scheduler.Call_SUBSCRIBE {
 		c.subscribe(w, r, &call)
 		return
