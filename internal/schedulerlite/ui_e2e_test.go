@@ -52,14 +52,26 @@ pods:
 `
 
 // uiProxy is DC/OS's Admin Router in miniature: it serves the scheduler
-// under /service/<name>/ (prefix stripped), requires a bearer token on
-// POSTs (as --api-token-file does), and records every request, so the test
-// can tell that the page used relative paths only.
+// under /service/<name>/ (prefix stripped) and records every request, so the
+// test can tell that the page used relative paths only, and which token
+// each POST carried and what the scheduler (run with an API token, as
+// --api-token-file sets) answered.
 type uiProxy struct {
 	prefix, token string
 	mu            sync.Mutex
 	outside       []string // requests that missed the prefix
-	posts         []string // "METHOD path auth=ok|missing|wrong code"
+	posts         []string // "path auth=ok|missing|wrong code"
+}
+
+// statusRecorder remembers the status code written through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
 }
 
 func (p *uiProxy) handler(target *url.URL) http.Handler {
@@ -80,30 +92,23 @@ func (p *uiProxy) handler(target *url.URL) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		if r.Method == http.MethodPost {
-			auth := "missing"
-			switch r.Header.Get("Authorization") {
-			case "":
-			case "Bearer " + p.token:
-				auth = "ok"
-			default:
-				auth = "wrong"
-			}
-			code := 0
-			if auth != "ok" {
-				code = http.StatusUnauthorized
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(code)
-				w.Write([]byte(`{"message":"a bearer token is required"}`))
-			}
-			p.mu.Lock()
-			p.posts = append(p.posts, fmt.Sprintf("%s auth=%s %d", strings.TrimPrefix(r.URL.Path, p.prefix), auth, code))
-			p.mu.Unlock()
-			if code != 0 {
-				return
-			}
+		if r.Method != http.MethodPost {
+			rp.ServeHTTP(w, r)
+			return
 		}
-		rp.ServeHTTP(w, r)
+		auth := "missing"
+		switch r.Header.Get("Authorization") {
+		case "":
+		case "Bearer " + p.token:
+			auth = "ok"
+		default:
+			auth = "wrong"
+		}
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		rp.ServeHTTP(rec, r)
+		p.mu.Lock()
+		p.posts = append(p.posts, fmt.Sprintf("%s auth=%s %d", strings.TrimPrefix(r.URL.Path, p.prefix), auth, rec.code))
+		p.mu.Unlock()
 	})
 }
 
@@ -134,11 +139,13 @@ func TestWebUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
+	token := "tok-" + fmt.Sprint(time.Now().UnixNano())
 	sctx, stop := context.WithCancel(context.Background())
 	in, err := Start(sctx, Options{
 		SpecPath: specPath, Env: []string{"GATE_FILE=" + gate}, Strict: true,
 		Master: "local", LocalAgents: 3, LocalWorkDir: work, Checkpoint: true, ArtifactsDir: artifacts,
 		Role: "ui-operators", FailoverTimeout: 90 * time.Minute, User: "uiuser",
+		APIToken: token, // what --api-token-file sets: mutating calls need it
 	})
 	if err != nil {
 		stop()
@@ -157,7 +164,7 @@ func TestWebUI(t *testing.T) {
 		}
 	}()
 	target, _ := url.Parse(in.APIURL)
-	proxy := &uiProxy{prefix: "/service/ui-test/", token: "tok-" + fmt.Sprint(time.Now().UnixNano())}
+	proxy := &uiProxy{prefix: "/service/ui-test/", token: token}
 	front := httptest.NewServer(proxy.handler(target))
 	defer front.Close()
 	page := front.URL + "/service/ui-test/"
@@ -232,7 +239,7 @@ func TestWebUI(t *testing.T) {
 	waitDOM("agents", 20*time.Second, `document.querySelectorAll("#agents tr[data-agent]").length >= 2 && document.querySelector("#pods tr[data-pod=web-0]").children[3].textContent.startsWith("127.0.1.")`)
 	waitDOM("health deploying (202 pending or 204 in progress)", 10*time.Second, `["202", "204"].includes(`+health+`) && document.getElementById("health").dataset.status.startsWith("DEPLOYING")`)
 
-	// Interrupt without a token: the proxy refuses, the page says why.
+	// Interrupt without a token: the scheduler refuses, the page says why.
 	click(deploy + ` button[data-cmd="interrupt"]`)
 	waitDOM("the page asks for a token and opens the token box", 10*time.Second, `document.getElementById("action").dataset.ok === "false" && document.getElementById("action").textContent.includes("token") && document.getElementById("token-box").open`)
 	if st := planStatus(plan.Deploy); st == plan.Waiting {
@@ -311,9 +318,9 @@ func TestWebUI(t *testing.T) {
 	}
 	want := []string{
 		"v1/plans/deploy/interrupt auth=missing 401",
-		"v1/plans/deploy/interrupt auth=ok 0",
-		"v1/plans/deploy/continue auth=ok 0",
-		"v1/pod/web-1/restart auth=ok 0",
+		"v1/plans/deploy/interrupt auth=ok 200",
+		"v1/plans/deploy/continue auth=ok 200",
+		"v1/pod/web-1/restart auth=ok 200",
 	}
 	if !slices.Equal(posts, want) {
 		t.Errorf("POSTs through the proxy:\n got %q\nwant %q", posts, want)
