@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"net"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/scheduler"
 	"github.com/taskkit/taskkit/internal/store/zktest"
 	"github.com/taskkit/taskkit/internal/testenv"
 )
@@ -667,5 +669,43 @@ func TestSDKUninstallMode(t *testing.T) {
 	if code := u.cmd.ProcessState.ExitCode(); code != 0 {
 		b, _ := os.ReadFile(u.logPath)
 		t.Errorf("exit %d after SIGTERM; log:\n%s", code, tailStr(b))
+	}
+}
+
+// TestOffersTakeOnlyWhatPodsNeed (certification 000-06): after a deploy,
+// what the agents have in use is exactly the pods' tasks plus one
+// executor's share per pod, one port per declared port, and nothing more.
+func TestOffersTakeOnlyWhatPodsNeed(t *testing.T) {
+	cl := cluster(t, testenv.Config{Agents: 2})
+	const pods = 3
+	task := `{goal: RUNNING, cmd: "exec sleep 600", cpus: 0.05, memory: 16, ports: {web: {port: 0}}}`
+	svc := writeSpec(t, "frugal", pods, "parallel", map[string]string{"a": task, "b": task})
+	p := startSched(t, "sched.log", "--master", cl.MasterURL(), "--state", "file:"+filepath.Join(t.TempDir(), "s.db"), "--artifacts-dir", fastArtifacts(t), svc)
+	api := p.waitAPI(t, 30*time.Second)
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+
+	var state struct {
+		Slaves []struct {
+			Used map[string]any `json:"used_resources"`
+		} `json:"slaves"`
+	}
+	getJSON(t, cl.MasterURL()+"/state", &state)
+	var cpus, mem float64
+	ports := 0
+	for _, s := range state.Slaves {
+		cpus += s.Used["cpus"].(float64)
+		mem += s.Used["mem"].(float64)
+		if r, ok := s.Used["ports"].(string); ok { // "[31000-31000, 31002-31003]"
+			for _, rg := range strings.Split(strings.Trim(r, "[]"), ", ") {
+				var lo, hi int
+				fmt.Sscanf(rg, "%d-%d", &lo, &hi)
+				ports += hi - lo + 1
+			}
+		}
+	}
+	wantCPUs := pods * (2*0.05 + scheduler.ExecutorCPUs)
+	wantMem := float64(pods * (2*16 + scheduler.ExecutorMem))
+	if math.Abs(cpus-wantCPUs) > 1e-9 || mem != wantMem || ports != pods*2 {
+		t.Errorf("in use: cpus %.3f mem %.0f ports %d; want cpus %.3f mem %.0f ports %d", cpus, mem, ports, wantCPUs, wantMem, pods*2)
 	}
 }
