@@ -709,3 +709,33 @@ func TestOffersTakeOnlyWhatPodsNeed(t *testing.T) {
 		t.Errorf("in use: cpus %.3f mem %.0f ports %d; want cpus %.3f mem %.0f ports %d", cpus, mem, ports, wantCPUs, wantMem, pods*2)
 	}
 }
+
+// TestInstancesShareAnAgent (certification 000-16): two instances of one
+// service on a single agent run side by side, each in its own executor and
+// sandbox, with different dynamic ports.
+func TestInstancesShareAnAgent(t *testing.T) {
+	cl := cluster(t, testenv.Config{Agents: 1})
+	task := `{goal: RUNNING, cmd: "echo $PORT_WEB > port && exec sleep 600", cpus: 0.05, memory: 16, ports: {web: {port: 0, env-key: PORT_WEB}}}`
+	svc := writeSpec(t, "cohabit", 2, "parallel", map[string]string{"t": task})
+	p := startSched(t, "sched.log", "--master", cl.MasterURL(), "--state", "file:"+filepath.Join(t.TempDir(), "s.db"), "--artifacts-dir", fastArtifacts(t), svc)
+	api := p.waitAPI(t, 30*time.Second)
+	poll(t, "deploy COMPLETE", 60*time.Second, func() bool { return planStatus(api, "deploy") == plan.Complete })
+	live, _ := frameworkTasks(cl, fetchFrameworkID(t, api))
+	if len(live) != 2 || live[0].AgentID != live[1].AgentID || live[0].ExecutorID == live[1].ExecutorID {
+		t.Fatalf("want two tasks on one agent in two executors: %+v", live)
+	}
+	ports := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(cl.WorkDir(), "slaves", "*", "frameworks", "*", "executors", "*", "runs", "*", "tasks", "*", "port"))
+	sandboxes := 0
+	for _, f := range files {
+		if strings.Contains(f, "/runs/latest/") { // Mesos' link to the current run
+			continue
+		}
+		sandboxes++
+		b, _ := os.ReadFile(f)
+		ports[strings.TrimSpace(string(b))] = true
+	}
+	if sandboxes != 2 || len(ports) != 2 {
+		t.Errorf("want two sandboxes with different ports, found %d with ports %v", sandboxes, ports)
+	}
+}
