@@ -59,15 +59,15 @@ func ValidateHealthCheck(hc *mesos.HealthCheck) error {
 			if p := hc.HTTP.GetPath(); p != "" && !strings.HasPrefix(p, "/") {
 				errs = append(errs, fmt.Errorf("the path %q of HTTP health check must start with '/'", p))
 			}
-			if hc.HTTP.Port == 0 || hc.HTTP.Port > 65535 {
-				errs = append(errs, fmt.Errorf("invalid HTTP health check port %d", hc.HTTP.Port))
+			if err := checkPort("HTTP health check", hc.HTTP.Port); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	case mesos.HealthCheck_TCP:
 		if hc.TCP == nil {
 			errs = append(errs, errors.New("expecting 'tcp' to be set for TCP health check"))
-		} else if hc.TCP.Port == 0 || hc.TCP.Port > 65535 {
-			errs = append(errs, fmt.Errorf("invalid TCP health check port %d", hc.TCP.Port))
+		} else if err := checkPort("TCP health check", hc.TCP.Port); err != nil {
+			errs = append(errs, err)
 		}
 	default:
 		errs = append(errs, fmt.Errorf("health check 'type' must be COMMAND, HTTP or TCP, got %s", hc.Type))
@@ -103,15 +103,15 @@ func ValidateCheck(c *mesos.CheckInfo) error {
 			if p := c.HTTP.GetPath(); p != "" && !strings.HasPrefix(p, "/") {
 				errs = append(errs, fmt.Errorf("the path %q of HTTP check must start with '/'", p))
 			}
-			if c.HTTP.Port == 0 || c.HTTP.Port > 65535 {
-				errs = append(errs, fmt.Errorf("invalid HTTP check port %d", c.HTTP.Port))
+			if err := checkPort("HTTP check", c.HTTP.Port); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	case mesos.CheckInfo_TCP:
 		if c.TCP == nil {
 			errs = append(errs, errors.New("expecting 'tcp' to be set for TCP check"))
-		} else if c.TCP.Port == 0 || c.TCP.Port > 65535 {
-			errs = append(errs, fmt.Errorf("invalid TCP check port %d", c.TCP.Port))
+		} else if err := checkPort("TCP check", c.TCP.Port); err != nil {
+			errs = append(errs, err)
 		}
 	default:
 		errs = append(errs, fmt.Errorf("check 'type' must be COMMAND, HTTP or TCP, got %s", c.Type))
@@ -297,4 +297,12 @@ func checkChecker(ci *mesos.CheckInfo, env []string, dir string, onResult func(*
 		}
 	}
 	return health.New(cp, cfg)
+}
+
+// checkPort reports a port Mesos would reject in a check of the given kind.
+func checkPort(kind string, port uint32) error {
+	if port == 0 || port > 65535 {
+		return fmt.Errorf("invalid %s port %d", kind, port)
+	}
+	return nil
 }
