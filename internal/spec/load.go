@@ -245,68 +245,53 @@ func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
 
 // fillNames copies mapping keys into Name fields and applies defaults.
 func fillNames(s *ServiceSpec) {
-	for i, p := range s.Pods.Values {
-		if p == nil {
-			p = &PodSpec{}
-			s.Pods.Values[i] = p
-		}
-		p.Name = s.Pods.Keys[i]
-		for j, t := range p.Tasks.Values {
-			if t == nil {
-				t = &TaskSpec{}
-				p.Tasks.Values[j] = t
-			}
-			t.Name = p.Tasks.Keys[j]
+	fill(&s.Pods, func(p *PodSpec, name string) {
+		p.Name = name
+		fill(&p.Tasks, func(t *TaskSpec, name string) {
+			t.Name = name
 			if t.Goal == "" {
 				t.Goal = GoalRunning
 			}
 			fillPorts(&t.Ports)
-			for k, c := range t.Configs.Values {
-				if c == nil {
-					c = &ConfigSpec{}
-					t.Configs.Values[k] = c
-				}
-				c.Name = t.Configs.Keys[k]
-			}
-		}
+			fill(&t.Configs, func(c *ConfigSpec, name string) { c.Name = name })
+		})
 		for _, rs := range p.ResourceSets {
 			if rs != nil {
 				fillPorts(&rs.Ports)
 			}
 		}
-	}
-	for i, pl := range s.Plans.Values {
-		if pl == nil {
-			pl = &PlanSpec{}
-			s.Plans.Values[i] = pl
-		}
-		pl.Name = s.Plans.Keys[i]
+	})
+	fill(&s.Plans, func(pl *PlanSpec, name string) {
+		pl.Name = name
 		if pl.Strategy == "" {
 			pl.Strategy = StrategySerial
 		}
-		for j, ph := range pl.Phases.Values {
-			if ph == nil {
-				ph = &PhaseSpec{}
-				pl.Phases.Values[j] = ph
-			}
-			ph.Name = pl.Phases.Keys[j]
+		fill(&pl.Phases, func(ph *PhaseSpec, name string) {
+			ph.Name = name
 			if ph.Strategy == "" {
 				ph.Strategy = StrategySerial
 			}
-		}
-	}
+		})
+	})
 }
 
 func fillPorts(o *Ordered[*PortSpec]) {
-	for i, p := range o.Values {
-		if p == nil {
-			p = &PortSpec{}
-			o.Values[i] = p
-		}
-		p.Name = o.Keys[i]
+	fill(o, func(p *PortSpec, name string) {
+		p.Name = name
 		if p.VIP != nil && p.VIP.Prefix == "" {
 			p.VIP.Prefix = p.Name
 		}
+	})
+}
+
+// fill replaces every nil value of o (an empty YAML mapping entry) by a zero
+// value, then calls set with each value and its key.
+func fill[T any](o *Ordered[*T], set func(v *T, key string)) {
+	for i := range o.Values {
+		if o.Values[i] == nil {
+			o.Values[i] = new(T)
+		}
+		set(o.Values[i], o.Keys[i])
 	}
 }
 
