@@ -18,25 +18,9 @@ tmp=$(mktemp -d)
 SPID=; TPID=
 trap 'kill -9 $SPID 2>/dev/null || true; kill $TPID 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp "$tmp/sched.log" "$KEEP"; rm -rf "$tmp"' EXIT
 cd "$root"
-for b in testenv scheduler-lite executor; do
-  CGO_ENABLED=0 go build -trimpath -o "$tmp/$b" "./$b"
-done
-{
-  echo "name: restart"
-  echo "pods:"
-  echo "  p:"
-  echo "    count: $PODS"
-  echo "    tasks:"
-  i=0
-  while [ $i -lt "$TASKS" ]; do
-    echo "      t$i: {goal: RUNNING, cmd: 'exec sleep 3600', cpus: 0.01, memory: 1}"
-    i=$((i + 1))
-  done
-  echo "plans:"
-  echo "  deploy:"
-  echo "    phases:"
-  echo "      p: {pod: p, strategy: parallel}"
-} > "$tmp/svc.yml"
+. bench/lib.sh
+build "$tmp" testenv scheduler-lite executor
+bench_svc restart "$PODS" "$TASKS" 3600 > "$tmp/svc.yml"
 mkdir "$tmp/arts" && ln -s "$tmp/executor" "$tmp/arts/executor"   # tasks fetch nothing
 "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 --dns off \
   --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &

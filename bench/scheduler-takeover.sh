@@ -17,9 +17,8 @@ tmp=$(mktemp -d)
 PIDS=
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cd "$root"
-for b in testenv scheduler-lite executor; do
-  CGO_ENABLED=0 go build -trimpath -o "$tmp/$b" "./$b"
-done
+. bench/lib.sh
+build "$tmp" testenv scheduler-lite executor
 jar=/usr/share/java/zookeeper.jar
 [ -f "$jar" ] || { echo "ZooKeeper not installed (apt-get install zookeeperd)"; exit 1; }
 zkport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -29,11 +28,7 @@ PIDS="$PIDS $!"
 until python3 -c "
 import socket,sys
 s=socket.create_connection(('127.0.0.1',$zkport),1); s.sendall(b'ruok'); sys.exit(0 if s.recv(4)==b'imok' else 1)" 2>/dev/null; do sleep 0.1; done
-{
-  printf 'name: takeover\npods:\n  p:\n    count: %s\n    tasks:\n' "$PODS"
-  echo "      t: {goal: RUNNING, cmd: 'exec sleep 3600', cpus: 0.01, memory: 1}"
-  printf 'plans:\n  deploy:\n    phases:\n      p: {pod: p, strategy: parallel}\n'
-} > "$tmp/svc.yml"
+bench_svc takeover "$PODS" 1 3600 > "$tmp/svc.yml"
 mkdir "$tmp/arts" && ln -s "$tmp/executor" "$tmp/arts/executor"
 "$tmp/testenv" up --agents 3 --listen 127.0.0.1:0 --agent-port 0 --dns off \
   --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &

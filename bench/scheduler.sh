@@ -18,25 +18,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'kill $SPID $TPID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cd "$root"
-for b in testenv scheduler-lite bootstrap healthd tlsprov executor; do
-  CGO_ENABLED=0 go build -trimpath -o "$tmp/$b" "./$b"
-done
-{
-  echo "name: bench"
-  echo "pods:"
-  echo "  p:"
-  echo "    count: $PODS"
-  echo "    tasks:"
-  i=0
-  while [ $i -lt "$TASKS" ]; do
-    echo "      t$i: {goal: RUNNING, cmd: 'exec sleep 600', cpus: 0.01, memory: 1}"
-    i=$((i + 1))
-  done
-  echo "plans:"
-  echo "  deploy:"
-  echo "    phases:"
-  echo "      p: {pod: p, strategy: parallel}"
-} > "$tmp/svc.yml"
+. bench/lib.sh
+build "$tmp" testenv scheduler-lite bootstrap healthd tlsprov executor
+bench_svc bench "$PODS" "$TASKS" 600 > "$tmp/svc.yml"
 "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 \
   --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
 TPID=$!
