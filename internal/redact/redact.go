@@ -31,8 +31,10 @@ const SDKKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|
 // passwd, and TLS_<NAME>_KEY (a PEM private key handed to tlsprov).
 const DefaultKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|passwd|secret|token|private_?key|api_?key|access_?key|^TLS_.+_KEY$)`
 
-// urlPassword matches the password of a URL's userinfo.
-var urlPassword = regexp.MustCompile(`(://[^/\s:@]*:)([^@\s/]+)@`)
+// urlPassword matches the password of a URL's userinfo: from the first ':'
+// after the user to the last '@' of the token, so a password holding '@' or
+// '/' is masked whole (at worst a little of what follows is masked too).
+var urlPassword = regexp.MustCompile(`(://[^/\s:@"'<>]*:)[^\s"'<>]*@`)
 
 var defaultKeys = regexp.MustCompile(DefaultKeyPattern)
 

@@ -72,6 +72,9 @@ func TestStringMasksLearnedValues(t *testing.T) {
 		{"hunter3 stays", "hunter3 stays"},
 		{"-----END PRIVATE KEY----- is not secret by itself", "-----END PRIVATE KEY----- is not secret by itself"},
 		{"url=postgres://app:pw123@db:5432/x", "url=postgres://app:" + Mask + "@db:5432/x"},
+		{"http://u:p@ss@host/x", "http://u:" + Mask + "@host/x"},
+		{"http://u:p/ss@host/x", "http://u:" + Mask + "@host/x"},
+		{`{"a":"http://u:pw@h/","b":"x@y"}`, `{"a":"http://u:` + Mask + `@h/","b":"x@y"}`},
 		{"https://user@host/ and http://h:80/", "https://user@host/ and http://h:80/"},
 		{"escaped p&amp;ss&lt;w&gt;&#34;9x", "escaped " + Mask},
 	}
