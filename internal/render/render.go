@@ -98,11 +98,12 @@ func RenderAll(templates []Template, opts Options) ([]Result, error) {
 
 	files := make([]safefile.File, len(done))
 	old := make([]string, len(done))
+	existed := make([]bool, len(done))
 	for i, r := range done {
 		files[i] = safefile.File{Path: r.t.Dest, Data: r.out, Perm: r.perm, KeepPerm: true, Mode: opts.WriteMode}
-		if opts.Diff {
+		if opts.Diff || opts.DryRun { // the diff, or what a dry run compares with
 			if b, err := os.ReadFile(r.t.Dest); err == nil {
-				old[i] = string(b)
+				old[i], existed[i] = string(b), true
 			}
 		}
 	}
@@ -120,8 +121,7 @@ func RenderAll(templates []Template, opts Options) ([]Result, error) {
 	if opts.DryRun {
 		written = make([]safefile.Result, len(files))
 		for i, f := range files {
-			_, statErr := os.Stat(f.Path)
-			written[i] = safefile.Result{Path: f.Path, Existed: statErr == nil, Changed: old[i] != string(f.Data) || statErr != nil}
+			written[i] = safefile.Result{Path: f.Path, Existed: existed[i], Changed: !existed[i] || old[i] != string(f.Data)}
 		}
 	} else {
 		var err error

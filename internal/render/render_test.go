@@ -262,6 +262,23 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 }
 
+// TestDryRunWithoutDiffSeesUnchanged: a dry run compares with the file
+// even when no diff is asked for.
+func TestDryRunWithoutDiffSeesUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a.tmpl")
+	os.WriteFile(src, []byte("a={{A}}\n"), 0o644)
+	dst := filepath.Join(dir, "a.conf")
+	os.WriteFile(dst, []byte("a=1\n"), 0o644)
+	res, err := RenderAll([]Template{{Origin: "A", Source: src, Dest: dst}}, Options{Env: []string{"A=1"}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Changed || res[0].Created {
+		t.Errorf("unchanged file reported as %+v", res[0])
+	}
+}
+
 func TestInPlaceMode(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "a.tmpl")
