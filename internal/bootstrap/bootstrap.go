@@ -298,17 +298,20 @@ func bootstrap(ctx context.Context, cfg *config, e *env, log *slog.Logger, stdou
 	var templates []render.Template
 	renderOpts := render.Options{
 		MaxBytes: cfg.templateMaxBytes, Strict: cfg.strict, WriteMode: cfg.writeMode,
-		Diff: cfg.diff, Redactor: red, DryRun: true,
+		Diff: cfg.diff, Redactor: red,
 	}
 	if cfg.insecure {
-		renderOpts.Redactor, _ = redact.New("", "")
+		renderOpts.Redactor = redact.Default() // learns no values: diffs show them (URL passwords stay masked)
 	}
 	if cfg.template {
 		if templates, err = render.Collect(e.list, cfg.configs, sandbox); err != nil {
 			return exitcode.Wrap(ExitUsage, err)
 		}
 		renderOpts.Env = e.list
-		results, err := render.RenderAll(templates, renderOpts)
+		check := renderOpts
+		check.DryRun = true
+		check.Diff = cfg.diff && cfg.dry // otherwise the diffs are made when writing
+		results, err := render.RenderAll(templates, check)
 		if err != nil {
 			return exitcode.Wrap(ExitTemplate, err)
 		}
@@ -337,7 +340,6 @@ func bootstrap(ctx context.Context, cfg *config, e *env, log *slog.Logger, stdou
 
 	// 6. Write the templates.
 	if len(templates) > 0 {
-		renderOpts.DryRun = false
 		results, err := render.RenderAll(templates, renderOpts)
 		if err != nil {
 			return exitcode.Wrap(ExitTemplate, err)
@@ -353,6 +355,9 @@ func bootstrap(ctx context.Context, cfg *config, e *env, log *slog.Logger, stdou
 	return nil
 }
 
+// oneLine escapes what would break a value over several lines.
+var oneLine = strings.NewReplacer("\\", "\\\\", "\n", "\\n", "\r", "\\r")
+
 // printEnv prints environ sorted. Unless insecure, values of secret keys are
 // masked and learned secret values are masked inside other values too (a
 // password embedded in a JDBC URL, say).
@@ -366,7 +371,7 @@ func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redac
 	}
 	for i, l := range lines {
 		// One line per variable: a multi-line value cannot fake more.
-		lines[i] = strings.NewReplacer("\\", "\\\\", "\n", "\\n", "\r", "\\r").Replace(show(l))
+		lines[i] = oneLine.Replace(show(l))
 	}
 	note := "secret values masked"
 	if insecure {
