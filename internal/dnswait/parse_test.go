@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,24 +94,6 @@ func TestParseResolvers(t *testing.T) {
 				t.Fatalf("got %v, %v; want %s", got, err, tc.want)
 			}
 		})
-	}
-}
-
-func TestResolversFromFile(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good")
-	writeFile(t, good, "# x\nnameserver 10.0.0.2\nnameserver fd00::2\nsearch a.test\noptions ndots:5\n")
-	got, err := dnswait.ResolversFromFile(good)
-	if err != nil || strings.Join(got, " ") != "10.0.0.2:53 [fd00::2]:53" {
-		t.Fatalf("got %v, %v", got, err)
-	}
-	empty := filepath.Join(dir, "empty")
-	writeFile(t, empty, "search a.test\n")
-	if _, err := dnswait.ResolversFromFile(empty); err == nil || !strings.Contains(err.Error(), empty) {
-		t.Fatalf("no nameservers: err = %v", err)
-	}
-	if _, err := dnswait.ResolversFromFile(filepath.Join(dir, "missing")); err == nil {
-		t.Fatal("missing file: no error")
 	}
 }
 

@@ -24,24 +24,6 @@ const (
 	DefaultHosts      = "/etc/hosts"
 )
 
-// ResolversFromFile returns the name servers of a resolv.conf file as
-// "ip:port" addresses (port 53). A file without nameserver lines is an error,
-// as nothing could be resolved with it.
-func ResolversFromFile(path string) ([]string, error) {
-	cc, err := dns.ClientConfigFromFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading resolvers from %s: %w", path, err)
-	}
-	if len(cc.Servers) == 0 {
-		return nil, fmt.Errorf("reading resolvers from %s: no nameserver lines", path)
-	}
-	out := make([]string, 0, len(cc.Servers))
-	for _, s := range cc.Servers {
-		out = append(out, net.JoinHostPort(s, cc.Port))
-	}
-	return out, nil
-}
-
 // ParseResolvers parses a comma-separated resolver list "ip[:port],..." (the
 // -resolvers flag): IPv4 "10.0.0.2", "10.0.0.2:5353", IPv6 "fd00::2" or
 // "[fd00::2]:5353". The port defaults to 53. It returns "ip:port" addresses.

@@ -59,7 +59,7 @@ type Reporter struct {
 	mu      sync.Mutex
 	metrics map[Kind]*checkMetrics
 	proc    *ProcessView
-	stopped string
+	stopped bool
 }
 
 // New returns a Reporter. Call its Observe method from each checker's
@@ -154,7 +154,7 @@ func (r *Reporter) SetStopping(why string) {
 	if r.proc != nil {
 		r.proc.Stopping = r.opts.Redactor.String(why)
 	}
-	r.stopped = why
+	r.stopped = true
 	r.mu.Unlock()
 	r.markDirty()
 }
@@ -185,7 +185,7 @@ func (r *Reporter) Healthy() bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stopped == "" && (r.proc == nil || r.proc.Running)
+	return !r.stopped && (r.proc == nil || r.proc.Running)
 }
 
 // Ready reports what GET /ready answers: false while the command is being
@@ -194,7 +194,7 @@ func (r *Reporter) Healthy() bool {
 // check and Healthy holds.
 func (r *Reporter) Ready() bool {
 	r.mu.Lock()
-	stopping := r.stopped != ""
+	stopping := r.stopped
 	r.mu.Unlock()
 	if stopping {
 		return false
@@ -337,12 +337,11 @@ func (r *Reporter) RunStatusFile(ctx context.Context) {
 
 // checkMetrics are the counters behind /metrics for one kind of check.
 type checkMetrics struct {
-	results  map[probe.Status]uint64
-	buckets  []uint64 // cumulative counts per durationBuckets bound
-	sum      float64
-	count    uint64
-	counted  uint64
-	lastDone time.Time
+	results map[probe.Status]uint64
+	buckets []uint64 // cumulative counts per durationBuckets bound
+	sum     float64
+	count   uint64
+	counted uint64
 }
 
 // durationBuckets are the histogram's upper bounds in seconds.
@@ -364,5 +363,4 @@ func (m *checkMetrics) observe(c health.Check) {
 	if c.Counted && c.Status != probe.Healthy {
 		m.counted++
 	}
-	m.lastDone = c.End
 }

@@ -202,7 +202,7 @@ func prepare(f File) (*plan, error) {
 		// Only a directory that refuses new files makes in place the way out;
 		// a full disk or a file-size limit would fail in place too, after
 		// truncating the destination.
-		if f.Mode == Rename || !p.existed || !dirRefuses(err) {
+		if f.Mode == Rename || !p.existed || !DirRefuses(err) {
 			return p, fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
@@ -310,9 +310,9 @@ func commit(p *plan) error {
 	return nil
 }
 
-// dirRefuses reports whether err says a directory does not accept new files
-// (permissions, a read-only mount), as opposed to the data not fitting.
-func dirRefuses(err error) bool {
+// DirRefuses reports whether a write error says the place does not accept
+// writes (permissions, a read-only mount), as opposed to the data not fitting.
+func DirRefuses(err error) bool {
 	return errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EROFS)
 }
 

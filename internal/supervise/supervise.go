@@ -240,10 +240,6 @@ func (p *Process) wait(reaped chan struct{}) {
 // Pid returns the child's pid, which is also its process group id.
 func (p *Process) Pid() int { return p.pid }
 
-// Exited is closed when the leader has exited, just before the rest of its
-// group is killed and it is reaped.
-func (p *Process) Exited() <-chan struct{} { return p.exited }
-
 // Done is closed once the process has been reaped; Status is valid then.
 func (p *Process) Done() <-chan struct{} { return p.done }
 

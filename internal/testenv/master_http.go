@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"encoding/binary"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -382,12 +381,4 @@ func (c *Cluster) handleCall(r *http.Request, call *scheduler.Call) (int, error)
 		return 0, mesosx.Errorf(http.StatusNotImplemented, "Unsupported call type %s", call.Type)
 	}
 	return http.StatusAccepted, nil
-}
-
-func hostOf(addr string) string {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return h
 }

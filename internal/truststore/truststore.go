@@ -22,7 +22,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
@@ -312,7 +311,7 @@ func Install(cas []*x509.Certificate, opts Options) (Result, error) {
 		res.WrittenTo = opts.Path
 		return res, nil
 	}
-	if opts.Fallback == "" || !notWritable(err) {
+	if opts.Fallback == "" || !safefile.DirRefuses(err) {
 		return Result{}, fmt.Errorf("truststore %s: writing: %w", opts.Path, err)
 	}
 	if _, ferr := safefile.Write(safefile.File{Path: opts.Fallback, Data: out, Perm: 0o644}); ferr != nil {
@@ -320,8 +319,4 @@ func Install(cas []*x509.Certificate, opts Options) (Result, error) {
 	}
 	res.WrittenTo = opts.Fallback
 	return res, nil
-}
-
-func notWritable(err error) bool {
-	return errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EROFS)
 }
