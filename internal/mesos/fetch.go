@@ -21,6 +21,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/redact"
 )
 
 // Fetcher puts CommandInfo URIs into a sandbox the way the Mesos fetcher
@@ -67,23 +69,23 @@ func (f *Fetcher) Fetch(ctx context.Context, uris []mesos.CommandInfo_URI, sandb
 func (f *Fetcher) FetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
 	dest, err := destination(u, sandbox)
 	if err != nil {
-		return "", fmt.Errorf("fetching %q: %w", u.Value, err)
+		return "", fmt.Errorf("fetching %q: %w", redact.URLPasswords(u.Value), err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return "", fmt.Errorf("fetching %q: %w", u.Value, err)
+		return "", fmt.Errorf("fetching %q: %w", redact.URLPasswords(u.Value), err)
 	}
 	if err := f.fetchTo(ctx, u, dest); err != nil {
-		return "", fmt.Errorf("fetching %q: %w", u.Value, err)
+		return "", fmt.Errorf("fetching %q: %w", redact.URLPasswords(u.Value), err)
 	}
 	if u.GetExecutable() {
 		if err := os.Chmod(dest, 0o755); err != nil {
-			return "", fmt.Errorf("fetching %q: %w", u.Value, err)
+			return "", fmt.Errorf("fetching %q: %w", redact.URLPasswords(u.Value), err)
 		}
 		return dest, nil
 	}
 	if u.Extract == nil || *u.Extract {
 		if err := extract(dest); err != nil {
-			return "", fmt.Errorf("extracting %q: %w", u.Value, err)
+			return "", fmt.Errorf("extracting %q: %w", redact.URLPasswords(u.Value), err)
 		}
 	}
 	return dest, nil
@@ -179,6 +181,12 @@ func (f *Fetcher) download(ctx context.Context, uri, dest string) error {
 	}
 	res, err := c.Do(req)
 	if err != nil {
+		// A *url.Error repeats the URL, password included; the caller names
+		// the URI with its password masked.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return ue.Err
+		}
 		return err
 	}
 	defer res.Body.Close()

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -48,5 +49,24 @@ func TestSharedCache(t *testing.T) {
 	}
 	if inodes[0] != inodes[1] || inodes[1] != inodes[2] {
 		t.Errorf("sandboxes hold copies, not links to the cache entry: inodes %v", inodes)
+	}
+}
+
+// TestFetchErrorsHideURIPasswords: a URI's password never reaches the error
+// (which becomes a TASK_FAILED message the scheduler logs and shows).
+func TestFetchErrorsHideURIPasswords(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	closed := srv.URL
+	srv.Close() // connection refused from here on
+	live := httptest.NewServer(http.NotFoundHandler())
+	defer live.Close()
+	for _, uri := range []string{
+		strings.Replace(closed, "://", "://user:Sekr1tPw@", 1) + "/tool",
+		strings.Replace(live.URL, "://", "://user:Sekr1tPw@", 1) + "/missing",
+	} {
+		_, err := (&Fetcher{}).FetchOne(context.Background(), mesos.CommandInfo_URI{Value: uri}, t.TempDir())
+		if err == nil || strings.Contains(err.Error(), "Sekr1tPw") || !strings.Contains(err.Error(), "user:") {
+			t.Errorf("error %v: want a failure naming the URI with its password masked", err)
+		}
 	}
 }
