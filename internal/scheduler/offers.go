@@ -198,6 +198,7 @@ func (s *Scheduler) offers(ctx context.Context, offers []mesos.Offer) {
 		return true
 	})
 	launching := map[string]placement{}
+	accepted := false
 	for i := range offers {
 		o := &offers[i]
 		pool := newPool(o, s.cfg.Role)
@@ -256,13 +257,16 @@ func (s *Scheduler) offers(ctx context.Context, offers []mesos.Offer) {
 				delete(s.pendingKill, inst)
 			}
 		}
-		s.savePlans()
+		accepted = true
 		refuse := s.cfg.RefuseShort
 		accept := calls.Accept(calls.OfferOperations(ops).WithOffers(o.ID)).With(calls.RefuseSeconds(refuse))
 		out = append(out, accept)
 		s.m.Add("operations.launch_group", int64(len(ops)))
 		s.m.Inc("offers.accepted")
 		offers[i].ID.Value = "" // used
+	}
+	if accepted {
+		s.savePlans() // once for the whole batch, before any ACCEPT is sent
 	}
 	remaining := len(s.candidates(now)) > 0 || s.anyInFlight()
 	var decline []mesos.OfferID
