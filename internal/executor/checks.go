@@ -15,6 +15,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/taskkit/taskkit/internal/health"
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/probe"
 )
 
@@ -155,7 +156,7 @@ func healthChecker(hc *mesos.HealthCheck, env []string, dir string, onResult fun
 	var p probe.Prober
 	switch hc.Type {
 	case mesos.HealthCheck_COMMAND:
-		p = &probe.Command{Line: commandLine(hc.Command), Env: mergeEnv(env, commandEnv(hc.Command)), Dir: dir}
+		p = &probe.Command{Line: commandLine(hc.Command), Env: mergeEnv(env, mesosx.CommandEnv(hc.Command)), Dir: dir}
 	case mesos.HealthCheck_HTTP:
 		scheme := hc.HTTP.GetScheme()
 		if scheme == "" {
@@ -226,7 +227,7 @@ func checkChecker(ci *mesos.CheckInfo, env []string, dir string, onResult func(*
 	cp := &checkProbe{typ: ci.Type}
 	switch ci.Type {
 	case mesos.CheckInfo_COMMAND:
-		cmd := &probe.Command{Line: commandLine(&ci.Command.Command), Env: mergeEnv(env, commandEnv(&ci.Command.Command)), Dir: dir}
+		cmd := &probe.Command{Line: commandLine(&ci.Command.Command), Env: mergeEnv(env, mesosx.CommandEnv(&ci.Command.Command)), Dir: dir}
 		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
 			r := cmd.Probe(ctx)
 			st := emptyCheckStatus(ci.Type)

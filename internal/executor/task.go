@@ -12,6 +12,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -95,24 +96,6 @@ func validTaskDir(id string) error {
 	return nil
 }
 
-// commandEnv is the environment a CommandInfo defines (plain values and
-// secret values given inline).
-func commandEnv(ci *mesos.CommandInfo) []string {
-	if ci == nil || ci.Environment == nil {
-		return nil
-	}
-	var env []string
-	for _, v := range ci.Environment.Variables {
-		switch {
-		case v.Value != nil:
-			env = append(env, v.Name+"="+*v.Value)
-		case v.Secret != nil && v.Secret.Value != nil:
-			env = append(env, v.Name+"="+string(v.Secret.Value.Data))
-		}
-	}
-	return env
-}
-
 // secretValues lists the values of a CommandInfo's SECRET variables, which
 // are secret whatever their names.
 func secretValues(ci *mesos.CommandInfo) []string {
@@ -184,7 +167,7 @@ func allocationRole(ti *mesos.TaskInfo, fw *mesos.FrameworkInfo) string {
 // MESOS_SANDBOX, MESOS_CONTAINER_IP and MESOS_ALLOCATION_ROLE (and a
 // default PATH when it has none).
 func taskEnv(ti *mesos.TaskInfo, dir, containerIP, role string) []string {
-	env := mergeEnv([]string{"PATH=" + defaultPath}, commandEnv(ti.Command))
+	env := mergeEnv([]string{"PATH=" + defaultPath}, mesosx.CommandEnv(ti.Command))
 	return mergeEnv(env, []string{
 		"MESOS_SANDBOX=" + dir,
 		"MESOS_CONTAINER_IP=" + containerIP,

@@ -278,17 +278,7 @@ func (c *Cluster) executorEnvLocked(e *executor, dir string) []string {
 	if e.command {
 		env = append(env, "MESOS_TASK_ID="+e.info.ExecutorID.Value, "MESOS_CONTAINER_IP="+a.ip)
 	}
-	if e.info.Command != nil && e.info.Command.Environment != nil {
-		for _, v := range e.info.Command.Environment.Variables {
-			switch {
-			case v.Value != nil:
-				env = append(env, v.Name+"="+*v.Value)
-			case v.Secret != nil && v.Secret.Value != nil:
-				env = append(env, v.Name+"="+string(v.Secret.Value.Data))
-			}
-		}
-	}
-	return env
+	return append(env, mesosx.CommandEnv(e.info.Command)...)
 }
 
 // executorBinary finds taskkit's executor for DEFAULT executors.
