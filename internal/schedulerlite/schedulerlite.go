@@ -207,6 +207,9 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	for _, m := range loaded.Missing {
 		log.Warn("svc.yml prints a variable the environment lacks; rendered empty", "variable", m)
 	}
+	for _, w := range loaded.Warnings {
+		log.Warn("svc.yml: "+w.Msg, "field", w.Path, "line", w.Line)
+	}
 
 	// Local cluster.
 	var taskEnv []string
