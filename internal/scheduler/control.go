@@ -210,6 +210,9 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 			if v.Secret != nil || red.IsSecretKey(v.Name) {
 				m := redact.Mask
 				env.Variables[i] = mesos.Environment_Variable{Name: v.Name, Type: v.Type, Value: &m}
+			} else if v.Value != nil {
+				m := red.Value(v.Name, *v.Value) // credentials inside the value
+				env.Variables[i].Value = &m
 			}
 		}
 	}
@@ -221,6 +224,14 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 		ti := *t.info
 		if ti.Command != nil {
 			c := *ti.Command
+			if c.Value != nil {
+				cmd := red.String(*c.Value) // --password=... on the command line
+				c.Value = &cmd
+			}
+			c.Arguments = append([]string(nil), c.Arguments...)
+			for i, a := range c.Arguments {
+				c.Arguments[i] = red.String(a)
+			}
 			if c.Environment != nil {
 				e := mesos.Environment{Variables: append([]mesos.Environment_Variable(nil), c.Environment.Variables...)}
 				mask(&e)
