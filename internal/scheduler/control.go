@@ -18,6 +18,7 @@ import (
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // Errors of the control calls; the API maps them to status codes.
@@ -369,7 +370,7 @@ func (s *Scheduler) Endpoint(name string) (EndpointView, error) {
 			}
 			found = true
 			if pt.VIP != nil {
-				v.VIP = fmt.Sprintf("%s.%s:%d", pt.VIP.Prefix, FrameworkVIPHost(s.cfg.FrameworkName), pt.VIP.Port)
+				v.VIP = net.JoinHostPort(taskenv.VIPHost(pt.VIP.Prefix, s.cfg.FrameworkName), strconv.Itoa(pt.VIP.Port))
 			}
 			if t.info == nil || t.status == nil || t.status.GetState() != mesos.TASK_RUNNING {
 				continue
@@ -379,7 +380,7 @@ func (s *Scheduler) Endpoint(name string) (EndpointView, error) {
 					continue
 				}
 				port := strconv.Itoa(int(dp.Number))
-				v.DNS = append(v.DNS, net.JoinHostPort(t.info.GetDiscovery().GetName()+"."+FrameworkHost(s.cfg.FrameworkName), port))
+				v.DNS = append(v.DNS, net.JoinHostPort(taskenv.AutoIPHost(t.info.GetDiscovery().GetName(), s.cfg.FrameworkName), port))
 				v.Address = append(v.Address, net.JoinHostPort(t.place.Hostname, port))
 			}
 		}
