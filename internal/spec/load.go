@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cbroglie/mustache"
 	"gopkg.in/yaml.v3"
 
 	"github.com/taskkit/taskkit/internal/render"
@@ -201,16 +200,11 @@ func readTemplates(s *ServiceSpec, dir string) Problems {
 // prints as itself, a missing variable renders empty. It returns the
 // variables that were missing, in order of appearance.
 func Render(text string, env []string) (string, []string, error) {
-	tmpl, err := mustache.ParseString(text)
+	out, misses, err := render.Text(text, env, render.TextOptions{})
 	if err != nil {
 		return "", nil, fmt.Errorf("rendering: %w", err)
 	}
-	ctx := render.Context(env)
-	out, err := tmpl.Render(ctx)
-	if err != nil {
-		return "", nil, fmt.Errorf("rendering: %w", err)
-	}
-	return out, render.Missing(tmpl, ctx), nil
+	return out, append(misses.Variables, misses.Partials...), nil
 }
 
 // fillNames copies mapping keys into Name fields and applies defaults.
