@@ -88,7 +88,7 @@ type Shell struct {
 
 	secrets *redact.Shared
 	log     *slog.Logger
-	jsonLog bool // log is JSON: the last error is a record too
+	jsonLog bool                  // log is JSON: the last error is a record too
 	envs    map[cli.Flag][]string // the variables of each flag
 	fromEnv map[string]string     // flag name → the variable that set it
 }
