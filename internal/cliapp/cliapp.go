@@ -37,7 +37,6 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -178,6 +177,10 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	if err == nil {
 		return 0
 	}
+	var se silentExit
+	if errors.As(err, &se) {
+		return int(se)
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(sh.Stderr, "%s: %s\n%s", ue.cmd, sh.secrets.String(logging.ErrorText(ue.err)), ue.usage)
@@ -252,10 +255,6 @@ func (sh *Shell) applyEnv(next cli.BeforeFunc) cli.BeforeFunc {
 						break
 					}
 					if err := c.Set(name, val); err != nil {
-						var ne *strconv.NumError // "strconv.ParseInt: parsing ...: invalid syntax"
-						if errors.As(err, &ne) {
-							err = ne.Err
-						}
 						errs = append(errs, fmt.Errorf("%s: invalid value %q for %s%s: %w", env, val, sh.FlagPrefix, name, err))
 					}
 					sh.fromEnv[name] = env
@@ -351,4 +350,19 @@ func wantCommand(c *cli.Context) error {
 		return UsageError(c, "unknown command %q (want %s)", c.Args().First(), strings.Join(names, ", "))
 	}
 	return UsageError(c, "no command given (want %s)", strings.Join(names, ", "))
+}
+
+// silentExit ends a run with an exit code and nothing printed.
+type silentExit int
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit code %d", int(e)) }
+
+// Exit returns nil for 0, else an error that makes Run return code without
+// printing anything: for a run that has said all it had to (a supervised
+// command's own exit code, a check's verdict).
+func Exit(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return silentExit(code)
 }

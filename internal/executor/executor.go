@@ -21,6 +21,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/health"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -33,12 +34,13 @@ var ErrAgentLost = errors.New("lost the agent")
 type Input struct {
 	// Config is the executor's configuration (see FromEnv).
 	Config Config
-	// Log receives the executor's logs; nil discards them. Wrap its
-	// handler with Secrets.Handler so task secrets are masked.
+	// Log receives the executor's logs; nil discards them. Its handler
+	// should mask through Secrets (redact.Handler) so task secrets are
+	// masked.
 	Log *slog.Logger
 	// Secrets learns the secret values of every task's environment; nil
 	// means a private set (useful only if Log does not use it).
-	Secrets *Secrets
+	Secrets *redact.Shared
 	// Fetcher fetches task URIs; nil means one using Config.FetchCacheDir.
 	Fetcher *mesosx.Fetcher
 }
@@ -48,7 +50,7 @@ type Input struct {
 type Executor struct {
 	cfg     Config
 	log     *slog.Logger
-	secrets *Secrets
+	secrets *redact.Shared
 	fetcher *mesosx.Fetcher
 	calls   calls.Sender // UPDATE and MESSAGE calls
 	subs    calls.Sender // SUBSCRIBE (its own connection, closed after)
@@ -137,7 +139,7 @@ func New(in Input) *Executor {
 	}
 	secrets := in.Secrets
 	if secrets == nil {
-		secrets = NewSecrets()
+		secrets = redact.NewShared(nil)
 	}
 	fetcher := in.Fetcher
 	if fetcher == nil {
