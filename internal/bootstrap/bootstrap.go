@@ -238,10 +238,10 @@ func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *
 		return exitcode.Wrap(ExitUsage, err)
 	}
 	red.LearnEnv(e.list)
-	// From here on the logger, the environment print and the diffs mask with
-	// red; -insecure leaves only URL passwords masked.
+	// From here on the logger and the environment print mask with red;
+	// -insecure shows everything.
 	if cfg.insecure {
-		sh.Secrets().Set(redact.Default())
+		sh.Secrets().Set(nil)
 	} else {
 		sh.Secrets().Set(red)
 	}
@@ -345,7 +345,7 @@ var oneLine = strings.NewReplacer("\\", "\\\\", "\n", "\\n", "\r", "\\r")
 
 // printEnv prints environ sorted. Unless insecure, values of secret keys are
 // masked and learned secret values are masked inside other values too (a
-// password embedded in a JDBC URL, say); URL passwords are masked always.
+// password embedded in a JDBC URL, say).
 func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redactor, insecure bool, secrets *redact.Shared) {
 	var lines []string
 	if insecure {

@@ -140,7 +140,7 @@ func New(in Input) *Executor {
 	}
 	secrets := in.Secrets
 	if secrets == nil {
-		secrets = redact.NewShared(nil)
+		secrets = redact.NewShared(redact.Default())
 	}
 	fetch := in.Fetcher
 	if fetch == nil {

@@ -6,6 +6,7 @@ package logging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +19,8 @@ var Formats = []string{"text", "json"}
 
 // Masked returns a logger writing to w in format ("text", "" or "json");
 // verbose enables debug records. Every record is masked through secrets
-// (nil: URL passwords only) and error attributes are written with ErrorText.
+// (nil: redact.Default(), which knows no values but masks URL passwords and
+// secret parameters) and error attributes are written with ErrorText.
 // An unknown format is an error naming the format, not the flag: the caller
 // knows which flag or variable set it.
 func Masked(w io.Writer, format string, verbose bool, secrets *redact.Shared) (*slog.Logger, error) {
@@ -37,13 +39,13 @@ func Masked(w io.Writer, format string, verbose bool, secrets *redact.Shared) (*
 		return nil, fmt.Errorf("unknown log format %q (want text or json)", format)
 	}
 	if secrets == nil {
-		secrets = redact.NewShared(nil)
+		secrets = redact.NewShared(redact.Default())
 	}
 	return slog.New(errorLists{redact.Handler(h, secrets)}), nil
 }
 
-// New is Masked without learned secrets (URL passwords are still masked);
-// an unknown format is an error naming flagName.
+// New is Masked with redact.Default(); an unknown format is an error naming
+// flagName.
 func New(w io.Writer, format string, verbose bool, flagName string) (*slog.Logger, error) {
 	log, err := Masked(w, format, verbose, nil)
 	if err != nil {
@@ -86,7 +88,8 @@ func errorAttr(a slog.Attr) slog.Attr {
 	switch v.Kind() {
 	case slog.KindAny:
 		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, ErrorText(err))
+			// Still an error, so the masking handler knows it for one.
+			return slog.Any(a.Key, errors.New(ErrorText(err)))
 		}
 	case slog.KindGroup:
 		g := v.Group()

@@ -41,7 +41,7 @@ func TestErrorText(t *testing.T) {
 // secrets learned from the environment are masked everywhere, and an error
 // list takes one line.
 func TestLoggerMasksAndWritesListsOnOneLine(t *testing.T) {
-	s := redact.NewShared(nil)
+	s := redact.NewShared(redact.Default())
 	s.LearnEnv([]string{"DB_PASSWORD=hunter2-pw", "PLAIN=shown"})
 	err := fmt.Errorf("rendering: %w", multierror.Append(nil, errors.New("a uses hunter2-pw"), errors.New("b")))
 	for _, format := range Formats {

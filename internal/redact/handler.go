@@ -10,21 +10,20 @@ import (
 // through it (see Handler) while the program learns more secret values (the
 // executor learns each task's environment as it launches it) or replaces the
 // rules (bootstrap once -redact-keys and -insecure are known). It is safe for
-// concurrent use; the zero value masks only URL passwords.
+// concurrent use. Without a Redactor (the zero value, NewShared(nil),
+// Set(nil)) it masks nothing: that is bootstrap's -insecure.
 type Shared struct {
 	mu sync.RWMutex
 	r  *Redactor
 }
 
-// NewShared returns a Shared masking with r; nil means Default().
+// NewShared returns a Shared masking with r; nil masks nothing.
 func NewShared(r *Redactor) *Shared {
-	if r == nil {
-		r = Default()
-	}
 	return &Shared{r: r}
 }
 
-// Set replaces the Redactor everything masks with from now on.
+// Set replaces the Redactor everything masks with from now on; nil masks
+// nothing.
 func (s *Shared) Set(r *Redactor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -51,23 +50,41 @@ func (s *Shared) LearnValue(v string) {
 	s.r.LearnValue(v)
 }
 
-// String returns text with every known secret value and every URL password
-// replaced by Mask (see Redactor.String).
+// String returns text masked by the Redactor's every rule (see
+// Redactor.String).
 func (s *Shared) String(text string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.r == nil {
-		return URLPasswords(text)
+		return text
 	}
 	return s.r.String(text)
 }
 
+// Known returns text with the learned secret values and URL passwords
+// masked, but not the values of secret-looking parameters: for error
+// messages, which taskkit's code builds as "NAME: problem" and which name
+// secret flags and variables ("--keystore-password: empty",
+// "env:TLS_SERVER_KEY: no private key found"), where the parameter rule
+// would take the problem for the value.
+func (s *Shared) Known(text string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.r == nil {
+		return text
+	}
+	if len(s.r.values) > 0 {
+		text = s.r.replacer.Replace(text)
+	}
+	return URLPasswords(text)
+}
+
 // Handler returns a slog.Handler that masks every record through s before
-// next sees it: the message, every string attribute, every error (by its
-// Error text), each string of a []string, every other value by its printed
-// form, inside groups too, and
-// the attributes given to WithAttrs. Numbers, booleans, durations and times
-// pass unchanged. Every taskkit binary's logger goes through one, so no log
+// next sees it: the message, every string attribute, each string of a
+// []string, every other value by its printed form (String), every error by
+// its Error text (Known: errors are taskkit's own words), inside groups too,
+// and the attributes given to WithAttrs. Numbers, booleans, durations and
+// times pass unchanged. Every taskkit binary's logger goes through one, so no log
 // call has to remember to mask.
 func Handler(next slog.Handler, s *Shared) slog.Handler {
 	return &maskHandler{s: s, next: next}
@@ -106,7 +123,7 @@ func (m *maskHandler) attr(a slog.Attr) slog.Attr {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, m.s.String(x.Error()))
+			return slog.String(a.Key, m.s.Known(x.Error()))
 		case []string: // stays a list (a JSON array)
 			out := make([]string, len(x))
 			for i, e := range x {

@@ -12,7 +12,7 @@ import (
 // TestHandlerMasks logs a secret through every kind of attribute, some of it
 // learned after the logger was made, from several goroutines.
 func TestHandlerMasks(t *testing.T) {
-	s := NewShared(nil)
+	s := NewShared(Default())
 	var buf bytes.Buffer
 	var mu sync.Mutex
 	log := slog.New(Handler(slog.NewTextHandler(&lockedWriter{&mu, &buf}, nil), s))
