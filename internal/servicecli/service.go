@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,7 +24,7 @@ import (
 //	GET /v1/configurations/target       the target configuration (JSON)
 //	GET /v1/configurations/{id}         a configuration (JSON)
 //	GET /v1/state/frameworkId           ["id"], [] before the registration
-//	GET /v1/debug/offers                offerOutcomes (dcos-commons OfferOutcomeTrackerV2)
+//	GET /v1/debug/offers                offersDebug (debug.go)
 //	GET /v1/health?verbose=true         {"value":code,...}, HTTP status = code
 
 func endpointsGroup() group {
@@ -131,93 +130,6 @@ func stateGroup() group {
 				return r.firstOfList("/v1/state/frameworkId", "no framework ID yet: the scheduler has not registered with Mesos")
 			}),
 		}},
-	}
-}
-
-// offerOutcomes is GET /v1/debug/offers, in the SDK's shape: counts, the
-// reasons offers were refused and the latest evaluations.
-type offerOutcomes struct {
-	Accepted       int            `json:"acceptedCount"`
-	Rejected       int            `json:"rejectedCount"`
-	FailureReasons map[string]int `json:"failureReasons"`
-	RejectedAgents map[string]int `json:"rejectedAgents"`
-	Offers         []struct {
-		Timestamp   int64    `json:"timestamp"` // milliseconds since the epoch
-		Pod         string   `json:"pod-instance-name"`
-		Outcome     string   `json:"outcome"` // pass or fail
-		Explanation []string `json:"explanation"`
-	} `json:"offers"`
-}
-
-func debugGroup() group {
-	return group{
-		name:      "debug",
-		usage:     "look into the scheduler's decisions",
-		usageText: "scheduler-lite debug offers [--json]",
-		subs: []*cli.Command{{
-			Name: "offers", Usage: "show why pending pods are not launching: the latest evaluation of offers for each",
-			Action: action(0, nil, func(r *run) error {
-				return show(r, "/v1/debug/offers", func(o offerOutcomes) error {
-					writeOffers(r.out, o)
-					return nil
-				})
-			}),
-		}},
-	}
-}
-
-// writeOffers prints the counts, then each pod instance's latest outcome
-// with its explanation, then the refusal reasons by count:
-//
-//	offers: 3 accepted, 12 rejected
-//	web-1: fail at 12:00:01
-//	  - insufficient cpus: need 0.1, offered 0.0
-//	refused because:
-//	  12  insufficient cpus
-func writeOffers(w io.Writer, o offerOutcomes) {
-	fmt.Fprintf(w, "offers: %d accepted, %d rejected\n", o.Accepted, o.Rejected)
-	latest := map[string]int{}
-	var pods []string
-	for i, off := range o.Offers {
-		if _, ok := latest[off.Pod]; !ok {
-			pods = append(pods, off.Pod)
-		}
-		latest[off.Pod] = i
-	}
-	sort.Strings(pods)
-	for _, p := range pods {
-		off := o.Offers[latest[p]]
-		at := ""
-		if off.Timestamp > 0 {
-			at = " at " + time.UnixMilli(off.Timestamp).UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(w, "%s: %s%s\n", orUnknown(p), orUnknown(off.Outcome), at)
-		for _, e := range off.Explanation {
-			fmt.Fprintf(w, "  - %s\n", oneLine(e))
-		}
-	}
-	writeCounts(w, "refused because:", o.FailureReasons)
-	writeCounts(w, "refused on agents:", o.RejectedAgents)
-}
-
-// writeCounts prints a title and the counts, highest first.
-func writeCounts(w io.Writer, title string, counts map[string]int) {
-	if len(counts) == 0 {
-		return
-	}
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if counts[keys[i]] != counts[keys[j]] {
-			return counts[keys[i]] > counts[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
-	fmt.Fprintln(w, title)
-	for _, k := range keys {
-		fmt.Fprintf(w, "  %4d  %s\n", counts[k], oneLine(k))
 	}
 }
 
