@@ -312,7 +312,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		return nil, err
 	}
 	in.Sched = sched
-	handler := (&api.Server{Sched: sched, ArtifactsDir: dir.path, Logger: log}).Handler()
+	handler := (&api.Server{Sched: sched, ArtifactsDir: dir.path, Files: st, Logger: log}).Handler()
 	if o.APIToken != "" {
 		handler = api.RequireToken(o.APIToken, handler)
 	}
