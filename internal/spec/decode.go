@@ -27,10 +27,11 @@ import (
 //
 // lines records the line of every path it visits (a mapping entry's key, a
 // list item), so that later checks can name the line of the field they
-// report on.
+// report on; nulls the paths whose value is null (absent, as for Jackson).
 type decoder struct {
 	probs Problems
 	lines map[string]int
+	nulls map[string]bool
 }
 
 // unsupported are the SDK fields scheduler-lite knows but does not implement,
@@ -42,6 +43,7 @@ var unsupported = map[reflect.Type]map[string]string{
 		"share-pid-namespace": "PID namespaces", "host-volumes": "host volumes",
 		"external-volumes": "external volumes", "seccomp-unconfined": "seccomp",
 		"seccomp-profile-name": "seccomp", "ipc-mode": "IPC modes", "shm-size": "shared memory",
+		"container": "container settings, a former field the SDK now ignores",
 	},
 	reflect.TypeFor[TaskSpec](): {
 		"labels": "task labels", "gpus": "GPUs", "volume": "volumes", "volumes": "volumes",
@@ -182,6 +184,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, each func(key string, val *
 		}
 		first[k.Value] = k.Line
 		d.lines[p] = k.Line
+		if isNull(val) {
+			d.nulls[p] = true
+		}
 		each(k.Value, val, p)
 	}
 }

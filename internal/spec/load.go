@@ -111,10 +111,10 @@ func decodeSpec(rendered []byte) (*ServiceSpec, Problems, error) {
 	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
 		return nil, nil, errors.New("decoding YAML: want one document holding a mapping")
 	}
-	d := &decoder{lines: map[string]int{}}
+	d := &decoder{lines: map[string]int{}, nulls: map[string]bool{}}
 	s := new(ServiceSpec)
 	d.decode(root.Content[0], reflect.ValueOf(s).Elem(), "")
-	s.lines = d.lines
+	s.lines, s.nulls = d.lines, d.nulls
 	fillNames(s)
 	for _, p := range d.probs {
 		p.Rule = "decode"

@@ -93,8 +93,10 @@ type ServiceSpec struct {
 	Plans Ordered[*PlanSpec] `yaml:"plans,omitempty"`
 
 	// lines maps every decoded field path to its line in the rendered
-	// svc.yml, for problems found after decoding.
+	// svc.yml, for problems found after decoding; nulls holds the paths
+	// written with no value.
 	lines map[string]int
+	nulls map[string]bool
 }
 
 // SchedulerSpec is the svc.yml's scheduler section (RawScheduler).

@@ -62,11 +62,11 @@ func Check(old, new *ServiceSpec) Problems {
 	return all
 }
 
-// has reports whether path was set in the YAML (a field that decodes to its
-// zero value may be absent or written as 0).
+// has reports whether path was given a value in the YAML (a field that
+// decodes to its zero value may be absent, null, or written as 0).
 func (s *ServiceSpec) has(path string) bool {
 	_, ok := s.lines[path]
-	return ok
+	return ok && !s.nulls[path]
 }
 
 func podPath(p *PodSpec) string               { return "pods." + p.Name }
