@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,13 +32,20 @@ var (
 // that leaked processes can be found in /proc.
 var leakMarker = fmt.Sprintf("TESTENV_LEAK_MARKER=%d-%d", os.Getpid(), time.Now().UnixNano())
 
-// startCluster starts a cluster on a random loopback range; it is stopped
+// startCluster starts a cluster on its own loopback block; it is stopped
 // at the end of the test, and the test fails if a task process survives.
 func startCluster(t *testing.T, cfg Config) *Cluster {
 	t.Helper()
-	if cfg.AgentIPBase == "" {
-		cfg.AgentIPBase = fmt.Sprintf("127.%d.%d.1", 100+rand.Intn(100), rand.Intn(250))
+	cl, err := tryStartCluster(t, cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
 	}
+	return cl
+}
+
+// tryStartCluster is startCluster returning Start's error; it may be called
+// from any goroutine.
+func tryStartCluster(t *testing.T, cfg Config) (*Cluster, error) {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = t.TempDir()
 	}
@@ -50,7 +56,7 @@ func startCluster(t *testing.T, cfg Config) *Cluster {
 	cl, err := Start(ctx, cfg)
 	if err != nil {
 		cancel()
-		t.Fatalf("Start: %v", err)
+		return nil, err
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -63,7 +69,7 @@ func startCluster(t *testing.T, cfg Config) *Cluster {
 			t.Errorf("processes left behind: %v", pids)
 		}
 	})
-	return cl
+	return cl, nil
 }
 
 // leakedPIDs lists processes whose environment carries leakMarker.
@@ -191,7 +197,6 @@ func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
 // benchCluster starts a cluster and a subscribed scheduler for a benchmark.
 func benchCluster(b *testing.B, cfg Config) (*Cluster, *sched) {
 	b.Helper()
-	cfg.AgentIPBase = fmt.Sprintf("127.%d.%d.1", 100+rand.Intn(100), rand.Intn(250))
 	cfg.WorkDir = b.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cl, err := Start(ctx, cfg)
