@@ -19,6 +19,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
 
+	"github.com/taskkit/taskkit/internal/fetcher"
 	"github.com/taskkit/taskkit/internal/health"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/supervise"
@@ -40,7 +41,7 @@ type Input struct {
 	// means a private set (useful only if Log does not use it).
 	Secrets *Secrets
 	// Fetcher fetches task URIs; nil means one using Config.FetchCacheDir.
-	Fetcher *mesosx.Fetcher
+	Fetcher *fetcher.Fetcher
 }
 
 // Executor runs the tasks of one Mesos executor. Create it with New and
@@ -49,7 +50,7 @@ type Executor struct {
 	cfg     Config
 	log     *slog.Logger
 	secrets *Secrets
-	fetcher *mesosx.Fetcher
+	fetcher *fetcher.Fetcher
 	calls   calls.Sender // UPDATE and MESSAGE calls
 	subs    calls.Sender // SUBSCRIBE (its own connection, closed after)
 
@@ -139,9 +140,9 @@ func New(in Input) *Executor {
 	if secrets == nil {
 		secrets = NewSecrets()
 	}
-	fetcher := in.Fetcher
-	if fetcher == nil {
-		fetcher = &mesosx.Fetcher{CacheDir: in.Config.FetchCacheDir}
+	fetch := in.Fetcher
+	if fetch == nil {
+		fetch = &fetcher.Fetcher{CacheDir: in.Config.FetchCacheDir}
 	}
 	opts := []httpcli.ConfigOpt{httpcli.Timeout(CallTimeout)}
 	if cfg.AuthToken != "" {
@@ -164,7 +165,7 @@ func New(in Input) *Executor {
 		cfg:     cfg,
 		log:     log,
 		secrets: secrets,
-		fetcher: fetcher,
+		fetcher: fetch,
 		calls:   calls.SenderWith(httpexec.NewSender(cli.Send), callOpts...),
 		subs:    calls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), callOpts...),
 		msgs:    make(chan any, 256),

@@ -17,6 +17,7 @@ import (
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
+	"github.com/taskkit/taskkit/internal/fetcher"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
@@ -62,7 +63,7 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 		executors:  map[string]*executor{},
 		dir:        filepath.Join(c.cfg.WorkDir, "slaves", id),
 		registered: time.Now(),
-		fetcher: &mesosx.Fetcher{
+		fetcher: &fetcher.Fetcher{
 			CacheDir: filepath.Join(c.cfg.WorkDir, "fetch-cache", ip),
 			CacheAll: c.cfg.CacheAllURIs,
 		},
