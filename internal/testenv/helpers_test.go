@@ -65,21 +65,28 @@ func tryStartCluster(t *testing.T, cfg Config) (*Cluster, error) {
 		case <-time.After(waitLong):
 			t.Errorf("cluster did not stop within %v", waitLong)
 		}
-		if pids := leakedPIDs(); len(pids) > 0 {
+		if pids := leakedPIDs(cl.WorkDir()); len(pids) > 0 {
 			t.Errorf("processes left behind: %v", pids)
 		}
 	})
 	return cl, nil
 }
 
-// leakedPIDs lists processes whose environment carries leakMarker.
-func leakedPIDs() []string {
+// leakedPIDs lists processes whose environment carries leakMarker and,
+// with a work dir, whose working directory is in it (a sandbox of that
+// cluster: other clusters of the test may still be running).
+func leakedPIDs(workDir ...string) []string {
 	var out []string
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "environ"))
 		if err != nil {
 			continue
+		}
+		if len(workDir) > 0 {
+			if cwd, err := os.Readlink(filepath.Join(d, "cwd")); err == nil && !strings.HasPrefix(cwd, workDir[0]+"/") {
+				continue
+			}
 		}
 		if strings.Contains(string(b), leakMarker) {
 			// A zombie has an empty environ, so this is a live process.

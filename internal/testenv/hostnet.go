@@ -138,32 +138,45 @@ func (hs *hostSockets) held(ip net.IP) mesos.Ranges {
 	return out.Sort().Squash()
 }
 
-// socketCache rate-limits reading the socket tables, which the allocator
-// consults for every offer: a snapshot is used for up to socketCacheTTL.
-// Guarded by Cluster.mu.
+// socketCache holds the latest look at the host's sockets for the
+// allocator, which consults it for every offer. Reading the tables takes
+// milliseconds (the kernel walks its whole socket hash tables), so it is
+// never done under the cluster lock: a snapshot older than socketCacheTTL
+// is refreshed in the background, and the allocator runs again with the
+// new one. Guarded by Cluster.mu.
 type socketCache struct {
-	read   func() (*hostSockets, error)
-	snap   *hostSockets
-	at     time.Time
-	failed bool // read failed once: not retried (logged by Start)
+	read       func() (*hostSockets, error)
+	snap       *hostSockets
+	at         time.Time
+	refreshing bool
+	failed     bool // a read failed: not retried (logged by Start)
 }
 
-// socketCacheTTL bounds how stale the view of other processes' ports an
-// offer is made from may be: a port bound this long before an offer can
-// still be in it (as a port bound just after an offer always can).
+// socketCacheTTL is how old a snapshot may get before it is refreshed.
+// An offer is made from a view of other processes' ports at most this old
+// (plus one read): a port bound just before can still be in it, as a port
+// bound just after an offer always can.
 const socketCacheTTL = 100 * time.Millisecond
 
-// get returns a snapshot no older than socketCacheTTL, or nil when the
-// tables cannot be read.
-func (sc *socketCache) get(now time.Time) *hostSockets {
-	if sc.failed || (sc.snap != nil && now.Sub(sc.at) < socketCacheTTL) {
+// heldSocketsLocked returns the latest snapshot (nil when the tables
+// cannot be read) and starts a refresh when it is stale.
+func (c *Cluster) heldSocketsLocked(now time.Time) *hostSockets {
+	sc := &c.sockets
+	if sc.failed || sc.refreshing || now.Sub(sc.at) < socketCacheTTL {
 		return sc.snap
 	}
-	hs, err := sc.read()
-	if err != nil {
-		sc.failed, sc.snap = true, nil
-		return nil
-	}
-	sc.snap, sc.at = hs, now
-	return hs
+	sc.refreshing = true
+	c.goLocked(func() {
+		hs, err := sc.read()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		sc.refreshing = false
+		if err != nil {
+			sc.failed, sc.snap = true, nil
+			return
+		}
+		sc.snap, sc.at = hs, time.Now()
+		c.allocateLocked()
+	})
+	return sc.snap
 }

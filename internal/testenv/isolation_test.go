@@ -155,8 +155,12 @@ func TestOffersLeaveOutHeldPorts(t *testing.T) {
 	wild := listenTCP(t, ":0")
 	wild4 := listenUDP(t, "0.0.0.0:0")
 	other := listenTCP(t, "127.0.0.1:0")
+	hs, err := readHostSockets()
+	if err != nil {
+		t.Skipf("no /proc/net socket tables: %v", err)
+	}
 	cl.mu.Lock()
-	cl.sockets.at = time.Time{} // the next offer reads the socket tables
+	cl.sockets.snap, cl.sockets.at = hs, time.Now() // what the next offer sees
 	cl.mu.Unlock()
 
 	s := subscribe(t, cl, frameworkInfo("held"), protoCodec)

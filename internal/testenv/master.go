@@ -292,7 +292,7 @@ func (c *Cluster) allocateLocked() {
 func (c *Cluster) heldPortsLocked(a *agent, now time.Time) res {
 	r := newRes()
 	own := mesos.Value_Range{Begin: uint64(a.port), End: uint64(a.port)}
-	if hs := c.sockets.get(now); hs != nil {
+	if hs := c.heldSocketsLocked(now); hs != nil {
 		r.ranges["ports"] = append(hs.held(net.ParseIP(a.ip)), own).Sort().Squash()
 	} else {
 		r.ranges["ports"] = mesos.Ranges{own}
