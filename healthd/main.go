@@ -208,7 +208,7 @@ func checkFrom(cmd, http, tcp string, names [3]string) (probe.Prober, string, er
 	case cmd != "":
 		return &probe.Command{Line: cmd}, "cmd: " + cmd, nil // redacted where shown
 	case http != "":
-		h, err := probe.NewHTTP(http)
+		h, err := probe.NewHTTP(http, probe.CheckPolicy)
 		if err != nil {
 			return nil, "", fmt.Errorf("--%s: %w", names[1], err)
 		}

@@ -533,23 +533,3 @@ func TestCheckCommandInterrupted(t *testing.T) {
 	}
 	waitFor(t, "the check's grandchild to be gone", func() bool { return gone(gc) })
 }
-
-// healthd must stay small and must not link protobuf or mesos-go; net/http
-// and text/template alone would take it past 6 MiB.
-func TestDependencies(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not in PATH")
-	}
-	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, bad := range []string{"protobuf", "mesos", "net/http", "text/template", "github.com/prometheus/", "github.com/urfave/"} {
-			if strings.Contains(dep, bad) {
-				t.Errorf("healthd depends on %s", dep)
-			}
-		}
-	}
-}
