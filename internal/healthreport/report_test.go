@@ -53,7 +53,9 @@ func (s syncBuffer) Write(p []byte) (int, error) {
 func newFixture(t *testing.T, hr, rr []probe.Result, statusFile string) *fixture {
 	t.Helper()
 	f := &fixture{logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
-	log := slog.New(slog.NewJSONHandler(syncBuffer{f.logMu, f.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// As in healthd, the logger masks: the reporter logs results unmasked.
+	log := slog.New(redact.Handler(slog.NewJSONHandler(syncBuffer{f.logMu, f.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		redact.NewShared(redact.Default().LearnValue(secret))))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
