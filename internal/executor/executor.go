@@ -22,6 +22,7 @@ import (
 	"github.com/taskkit/taskkit/internal/fetcher"
 	"github.com/taskkit/taskkit/internal/health"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -34,12 +35,13 @@ var ErrAgentLost = errors.New("lost the agent")
 type Input struct {
 	// Config is the executor's configuration (see FromEnv).
 	Config Config
-	// Log receives the executor's logs; nil discards them. Wrap its
-	// handler with Secrets.Handler so task secrets are masked.
+	// Log receives the executor's logs; nil discards them. Its handler
+	// should mask through Secrets (redact.Handler) so task secrets are
+	// masked.
 	Log *slog.Logger
 	// Secrets learns the secret values of every task's environment; nil
 	// means a private set (useful only if Log does not use it).
-	Secrets *Secrets
+	Secrets *redact.Shared
 	// Fetcher fetches task URIs; nil means one using Config.FetchCacheDir.
 	Fetcher *fetcher.Fetcher
 }
@@ -49,7 +51,7 @@ type Input struct {
 type Executor struct {
 	cfg     Config
 	log     *slog.Logger
-	secrets *Secrets
+	secrets *redact.Shared
 	fetcher *fetcher.Fetcher
 	calls   calls.Sender // UPDATE and MESSAGE calls
 	subs    calls.Sender // SUBSCRIBE (its own connection, closed after)
@@ -138,7 +140,7 @@ func New(in Input) *Executor {
 	}
 	secrets := in.Secrets
 	if secrets == nil {
-		secrets = NewSecrets()
+		secrets = redact.NewShared(redact.Default())
 	}
 	fetch := in.Fetcher
 	if fetch == nil {

@@ -81,12 +81,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
 		Flags:           Flags(),
-		Commands:        servicecli.Commands(),
+		Commands:        servicecli.Commands(os.Environ()),
 		Action:          func(c *cli.Context) error { return action(c, stdout, stderr) },
 	}
 	err := app.RunContext(ctx, args)
 	if err == nil {
 		return ExitOK
+	}
+	if code, ok := servicecli.ExitCode(err); ok {
+		return code // the command printed its error
 	}
 	fmt.Fprintln(stderr, "scheduler-lite:", err)
 	return exitcode.Code(err, ExitUsage)
