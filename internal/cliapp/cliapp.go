@@ -183,14 +183,14 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(sh.Stderr, "%s: %s\n%s", ue.cmd, sh.secrets.Known(logging.ErrorText(ue.err)), ue.usage)
+		fmt.Fprintf(sh.Stderr, "%s: %s\n%s", ue.cmd, sh.secrets.String(logging.ErrorText(ue.err)), ue.usage)
 		return sh.UsageCode
 	}
 	code := exitcode.Code(err, sh.FailureCode)
 	if sh.jsonLog {
 		sh.log.Error(sh.Name+" failed", "error", err, "exit_code", code)
 	} else {
-		fmt.Fprintf(sh.Stderr, "%s: %s\n", sh.Name, sh.secrets.Known(logging.ErrorText(err)))
+		fmt.Fprintf(sh.Stderr, "%s: %s\n", sh.Name, sh.secrets.String(logging.ErrorText(err)))
 	}
 	return code
 }
