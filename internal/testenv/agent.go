@@ -42,12 +42,12 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testenv: agent %d listen on %s: %w", index, ip, err)
 	}
+	total, host, err := c.agentResourcesLocked(index)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	id := c.newAgentIDLocked()
-	total := newRes()
-	total.scalars["cpus"] = c.cfg.CPUs
-	total.scalars["mem"] = c.cfg.Mem
-	total.scalars["disk"] = c.cfg.Disk
-	total.ranges["ports"] = append(mesos.Ranges(nil), c.ports...)
 	a := &agent{
 		id:         id,
 		index:      index,
@@ -62,6 +62,7 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 		executors:  map[string]*executor{},
 		dir:        filepath.Join(c.cfg.WorkDir, "slaves", id),
 		registered: time.Now(),
+		host:       host,
 		fetcher: &mesosx.Fetcher{
 			CacheDir: filepath.Join(c.cfg.WorkDir, "fetch-cache", ip),
 			CacheAll: c.cfg.CacheAllURIs,
@@ -153,6 +154,7 @@ func (c *Cluster) launchLocked(fw *framework, a *agent, role string, ei *mesos.E
 	var tasks []*task
 	for _, ti := range infos {
 		r, _ := parseResources(ti.Resources)
+		r = r.unallocated()
 		t := &task{info: ti, fw: fw, agent: a, state: mesos.TASK_STAGING, res: r}
 		fw.tasks[ti.TaskID.Value] = t
 		a.used = a.used.add(r)
@@ -192,6 +194,7 @@ func (c *Cluster) launchLocked(fw *framework, a *agent, role string, ei *mesos.E
 			info.FrameworkID = &mesos.FrameworkID{Value: fw.id}
 		}
 		er, _ := parseResources(info.Resources)
+		er = er.unallocated()
 		e = &executor{agent: a, fw: fw, info: info, containerID: mesosx.NewID(), tasks: map[string]*task{},
 			res: er, charged: true, launchedAt: time.Now()}
 		a.used = a.used.add(er)
@@ -220,6 +223,13 @@ func truncate(s string, n int) string {
 func (c *Cluster) deliverLocked(e *executor, item launchItem) {
 	for _, t := range item.tasks {
 		t.delivered = true
+	}
+	if err := c.syncLinksLocked(e); err != nil {
+		for _, t := range item.tasks {
+			c.statusUpdateLocked(t, c.newStatus(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_UPDATE_FAILED,
+				"Failed to update resources of container: "+err.Error()))
+		}
+		return
 	}
 	if item.group {
 		g := mesos.TaskGroupInfo{}
@@ -312,6 +322,9 @@ func (c *Cluster) startExecutor(e *executor) {
 	a, fw := e.agent, e.fw
 	dir, err := sandboxDir(a, fw.id, e.info.ExecutorID.Value, e.containerID)
 	e.dir = dir
+	if err == nil {
+		err = c.syncLinksLocked(e)
+	}
 	var uris []mesos.CommandInfo_URI
 	if e.info.Command != nil {
 		uris = e.info.Command.URIs
@@ -439,6 +452,9 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	a, fw := e.agent, e.fw
 	dir, err := sandboxDir(a, fw.id, e.info.ExecutorID.Value, e.containerID)
 	e.dir = dir
+	if err == nil {
+		err = c.syncLinksLocked(e)
+	}
 	cmd := t.info.Command
 	c.mu.Unlock()
 	if err == nil {

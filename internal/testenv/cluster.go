@@ -44,6 +44,7 @@ type Cluster struct {
 	ports       mesos.Ranges
 	dns         *dnsServer
 	dnsDirty    bool
+	hosts       map[int]*agentHost // by agent index: what outlives agent restarts
 	tempWorkDir bool
 	stopping    bool
 
