@@ -237,3 +237,387 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// reservedSetup reserves 1 cpu (labelled), 256 MB and 1536 MB of disk for
+// role "role" by "principal", and makes 1024 MB of the disk volume
+// "vol-1" at container path "data", in one ACCEPT (the operations run in
+// order on the offer, as Mesos pipelines them). It returns the next offer.
+func reservedSetup(t *testing.T, s *sched) mesos.Offer {
+	t.Helper()
+	o := s.offers()[0]
+	vol := asVolume(dynamic(disk(1024), "role", "principal", nil, true), "vol-1", "principal", "data")
+	s.accept(o,
+		withID(calls.OpReserve(
+			dynamic(cpus(1), "role", "principal", labels("resource_id", "c"), true),
+			dynamic(mem(256), "role", "principal", nil, true),
+			dynamic(disk(1536), "role", "principal", nil, true),
+		), "setup-reserve"),
+		withID(calls.OpCreate(vol), "setup-create"),
+	)
+	for _, id := range []string{"setup-reserve", "setup-create"} {
+		if st := s.opStatus(id); st.State != mesos.OPERATION_FINISHED {
+			t.Fatalf("%s: %v", id, st)
+		}
+	}
+	return s.offerWhere("volume vol-1", isVolume("vol-1"))
+}
+
+// TestOperationValidation refuses invalid operations the way Mesos does:
+// dropped with OPERATION_ERROR (the operations carry IDs) and the
+// message of Mesos' validation; the agent's resources do not change.
+func TestOperationValidation(t *testing.T) {
+	cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond})
+	s := subscribe(t, cl, roleFramework("validation", "role", "principal", mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT), protoCodec)
+	o := reservedSetup(t, s)
+	before := mustJSON(t, firstSlave(t, cl, "/slaves")["reserved_resources_full"])
+
+	vol := asVolume(dynamic(disk(1024), "role", "principal", nil, true), "vol-1", "principal", "data")
+	staticCPU := cpus(1)
+	staticCPU.Reservations = []mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_STATIC.Enum(), Role: strPtr("role")}}
+	star := cpus(1)
+	star.Role, star.Reservation = strPtr("*"), &mesos.Resource_ReservationInfo{Principal: strPtr("principal")}
+	withSource := calls.OpReserve(dynamic(cpus(1), "role", "principal", nil, true))
+	withSource.Reserve.Source = []mesos.Resource{cpus(1)}
+	noVolumeInfo := dynamic(disk(64), "role", "principal", nil, true)
+	noVolumeInfo.Disk = &mesos.Resource_DiskInfo{Persistence: &mesos.Resource_DiskInfo_Persistence{ID: "v2", Principal: strPtr("principal")}}
+	readOnly := asVolume(dynamic(disk(64), "role", "principal", nil, true), "v3", "principal", "ro")
+	readOnly.Disk.Volume.Mode = mesos.RO.Enum()
+
+	for _, tc := range []struct {
+		name, mesosTest string
+		op              mesos.Offer_Operation
+		want            string
+	}{
+		{"reserve for another role", "ReservationTest.DropReserveWithDifferentRole",
+			calls.OpReserve(dynamic(cpus(1), "other-role", "principal", nil, true)),
+			"A reserve operation was attempted for a resource with role 'other-role', but the resource was allocated to role 'role'"},
+		{"reserve with another principal", "ReserveOperationValidationTest.NonMatchingPrincipal",
+			calls.OpReserve(dynamic(cpus(1), "role", "other", nil, true)),
+			"which does not match a reserved resource in the request with principal 'other'"},
+		{"reserve without a principal", "ReserveOperationValidationTest.ReservationInfoMissingPrincipal",
+			calls.OpReserve(dynamic(cpus(1), "role", "", nil, true)),
+			"there is a reserved resource in the request with no principal set"},
+		{"reserve statically", "ReserveOperationValidationTest.StaticReservation",
+			calls.OpReserve(staticCPU), "is not dynamically reserved"},
+		{"reserve for *", "ReserveOperationValidationTest.DisallowReservingToStar",
+			calls.OpReserve(star), "Operation attempted with invalid resources"},
+		{"reserve more than offered", "ReservationTest.DropReserveTooLarge",
+			calls.OpReserve(dynamic(cpus(100), "role", "principal", nil, true)), "does not contain"},
+		{"reserve with a source", "Master::accept (reservation updates)",
+			withSource, "Reservation updates are not yet implemented for the scheduler API."},
+		{"unreserve unreserved resources", "UnreserveOperationValidationTest.StaticReservation",
+			calls.OpUnreserve(cpus(1)), "is not dynamically reserved"},
+		{"unreserve a volume", "UnreserveOperationValidationTest.NoPersistentVolumes",
+			calls.OpUnreserve(vol), "cannot be unreserved directly. Please destroy the persistent volume first"},
+		{"unreserve what is not reserved", "ReservationTest.PreventUnreservingAlienResources",
+			calls.OpUnreserve(dynamic(cpus(2), "role", "principal", labels("resource_id", "c"), true)), "does not contain"},
+		{"unreserve with other labels", "ReservationTest.PreventUnreservingAlienResources",
+			calls.OpUnreserve(dynamic(cpus(1), "role", "principal", labels("resource_id", "x"), true)), "does not contain"},
+		{"create a duplicate persistence ID", "CreateOperationValidationTest.DuplicatedPersistenceID",
+			calls.OpCreate(asVolume(dynamic(disk(64), "role", "principal", nil, true), "vol-1", "principal", "d2")),
+			"Persistence ID 'vol-1' is not unique"},
+		{"create with another principal", "CreateOperationValidationTest.NonMatchingPrincipal",
+			calls.OpCreate(asVolume(dynamic(disk(64), "role", "principal", nil, true), "v2", "other", "d2")),
+			"which does not match a volume in the operation with principal 'other' set in 'disk.persistence'"},
+		{"create without a principal", "CreateOperationValidationTest.NonMatchingPrincipal",
+			calls.OpCreate(asVolume(dynamic(disk(64), "role", "principal", nil, true), "v2", "", "d2")),
+			"there is a volume in the operation with no principal set in 'disk.persistence'"},
+		{"create read-only", "CreateOperationValidationTest.ReadOnlyPersistentVolume",
+			calls.OpCreate(readOnly), "Read-only persistent volume not supported"},
+		{"create on unreserved disk", "ResourceValidationTest.UnreservedDiskInfo",
+			calls.OpCreate(asVolume(disk(64), "v2", "principal", "d2")), "Persistent volumes cannot be created from unreserved resources"},
+		{"create without volume info", "ResourceValidationTest.PersistentVolumeWithoutVolumeInfo",
+			calls.OpCreate(noVolumeInfo), "Expecting 'volume' to be set for persistent volume"},
+		{"create with an invalid persistence ID", "ResourceValidationTest.InvalidPersistenceID",
+			calls.OpCreate(asVolume(dynamic(disk(64), "role", "principal", nil, true), "a/b", "principal", "d2")),
+			"Invalid persistence ID for persistent volume"},
+		{"create more than reserved", "CreateOperationValidationTest.InsufficientDiskResource",
+			calls.OpCreate(asVolume(dynamic(disk(2048), "role", "principal", nil, true), "v2", "principal", "d2")), "does not contain"},
+		{"destroy an unknown volume", "DestroyOperationValidationTest.UnknownPersistentVolume",
+			calls.OpDestroy(asVolume(dynamic(disk(512), "role", "principal", nil, true), "nope", "principal", "d2")), "Persistent volumes not found"},
+		{"destroy a volume of another size", "DestroyOperationValidationTest.UnknownPersistentVolume",
+			calls.OpDestroy(asVolume(dynamic(disk(512), "role", "principal", nil, true), "vol-1", "principal", "data")), "Persistent volumes not found"},
+		{"grow a volume", "not supported by testenv",
+			calls.OpGrowVolume(vol, dynamic(disk(64), "role", "principal", nil, true)), "not supported by testenv"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.accept(o, withID(tc.op, "op"))
+			st := s.opStatus("op")
+			if st.State != mesos.OPERATION_ERROR || !strings.Contains(st.GetMessage(), tc.want) || st.UUID != nil {
+				t.Errorf("%s: got %s %q (uuid %v), want OPERATION_ERROR containing %q, no uuid", tc.mesosTest, st.State, st.GetMessage(), st.UUID, tc.want)
+			}
+			o = s.offerWhere("volume vol-1", isVolume("vol-1"))
+		})
+	}
+	if after := mustJSON(t, firstSlave(t, cl, "/slaves")["reserved_resources_full"]); after != before {
+		t.Errorf("refused operations changed the reservations:\n%s\n%s", before, after)
+	}
+
+	t.Run("invalid offers", func(t *testing.T) {
+		// Master::accept: operations with invalid offers are dropped too.
+		s.MustCall(calls.Accept(calls.OfferOperations{withID(calls.OpReserve(dynamic(cpus(1), "role", "principal", nil, true)), "stale")}.WithOffers(mesos.OfferID{Value: "no-such-offer"})))
+		if st := s.opStatus("stale"); st.State != mesos.OPERATION_ERROR || !strings.HasPrefix(st.GetMessage(), "Operation attempted with invalid offers: ") {
+			t.Errorf("got %s %q", st.State, st.GetMessage())
+		}
+	})
+}
+
+// TestLaunchOnReservedResourcesAndVolumes follows
+// ReservationTest.ReserveAndLaunchThenUnreserve and
+// PersistentVolumeTest.AccessPersistentVolume's launch checks: a task
+// launched on reserved resources and a volume takes them out of offers;
+// while it runs they cannot be unreserved or destroyed
+// (DestroyOperationValidationTest: "Persistent volumes in use"); a task
+// must name a volume (and a reservation) exactly as offered; once the
+// task is gone, DESTROY and UNRESERVE succeed.
+func TestLaunchOnReservedResourcesAndVolumes(t *testing.T) {
+	cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond})
+	s := subscribe(t, cl, roleFramework("launch", "role", "principal", mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT), protoCodec)
+	o := reservedSetup(t, s)
+	vol := asVolume(dynamic(disk(1024), "role", "principal", nil, true), "vol-1", "principal", "data")
+	rcpu := dynamic(cpus(1), "role", "principal", labels("resource_id", "c"), true)
+
+	// Tasks that do not name the offered resources exactly.
+	for _, tc := range []struct {
+		name, mesosTest string
+		rs              []mesos.Resource
+		want            string
+	}{
+		{"volume of another size", "TaskValidationTest.TaskUsesMoreResourcesThanOffered",
+			[]mesos.Resource{cpus(0.1), asVolume(dynamic(disk(512), "role", "principal", nil, true), "vol-1", "principal", "data")}, "more than available"},
+		{"unknown volume", "TaskValidationTest.TaskUsesMoreResourcesThanOffered",
+			[]mesos.Resource{cpus(0.1), asVolume(dynamic(disk(1024), "role", "principal", nil, true), "nope", "principal", "data")}, "more than available"},
+		{"reservation with other labels", "TaskValidationTest.TaskUsesMoreResourcesThanOffered",
+			[]mesos.Resource{dynamic(cpus(1), "role", "principal", labels("resource_id", "x"), true)}, "more than available"},
+		{"a volume twice", "TaskValidationTest (validateUniquePersistenceID)",
+			[]mesos.Resource{cpus(0.1), vol, vol}, "Task uses duplicate persistence ID"},
+		{"a volume on unreserved disk", "ResourceValidationTest.UnreservedDiskInfo",
+			[]mesos.Resource{cpus(0.1), asVolume(disk(64), "v", "principal", "d")}, "Persistent volumes cannot be created from unreserved resources"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ti := commandTask("bad-"+strings.ReplaceAll(tc.name, " ", "-"), o, "true")
+			ti.Resources = tc.rs
+			s.launch(o, ti)
+			st := s.Update(ti.TaskID.Value, mesos.TASK_ERROR)
+			if st.GetReason() != mesos.REASON_TASK_INVALID || !strings.Contains(st.GetMessage(), tc.want) {
+				t.Errorf("%s: %s %q, want REASON_TASK_INVALID with %q", tc.mesosTest, st.GetReason(), st.GetMessage(), tc.want)
+			}
+			o = s.offerWhere("volume vol-1", isVolume("vol-1"))
+		})
+	}
+	t.Run("LAUNCH with an id", func(t *testing.T) {
+		ti := commandTask("with-id", o, "true")
+		s.accept(o, withID(calls.OpLaunch(ti), "launch-op"))
+		if st := s.Update("with-id", mesos.TASK_ERROR); st.GetMessage() != "The `id` field cannot be set on LAUNCH operations" {
+			t.Errorf("message %q", st.GetMessage())
+		}
+		o = s.offerWhere("volume vol-1", isVolume("vol-1"))
+	})
+
+	// A task on the reservation and the volume (a different container
+	// path is fine: Mesos ignores DiskInfo.volume when comparing).
+	ti := commandTask("stateful", o, "echo hello > mine/file && sleep 600")
+	ti.Resources = []mesos.Resource{rcpu, dynamic(mem(256), "role", "principal", nil, true), asVolume(dynamic(disk(1024), "role", "principal", nil, true), "vol-1", "principal", "mine")}
+	s.launch(o, ti)
+	s.updateAck("stateful", mesos.TASK_STARTING)
+	s.updateAck("stateful", mesos.TASK_RUNNING)
+
+	o = s.offers()[0]
+	for _, r := range o.Resources {
+		if r.IsPersistentVolume() || (r.IsReserved("role") && r.Name != "disk") {
+			t.Errorf("offered while in use: %v", r)
+		}
+	}
+	used := mustJSON(t, firstSlave(t, cl, "/slaves")["used_resources_full"])
+	if !strings.Contains(used, `"vol-1"`) || !strings.Contains(used, `"resource_id"`) {
+		t.Errorf("/slaves used_resources_full misses the volume or the reservation: %s", used)
+	}
+	s.accept(o, withID(calls.OpDestroy(vol), "destroy-in-use"))
+	if st := s.opStatus("destroy-in-use"); st.State != mesos.OPERATION_ERROR || !strings.Contains(st.GetMessage(), "Persistent volumes in use") {
+		t.Errorf("destroying a volume in use: %s %q", st.State, st.GetMessage())
+	}
+	o = s.offers()[0]
+	s.accept(o, withID(calls.OpUnreserve(rcpu), "unreserve-in-use"))
+	if st := s.opStatus("unreserve-in-use"); st.State != mesos.OPERATION_ERROR || !strings.Contains(st.GetMessage(), "does not contain") {
+		t.Errorf("unreserving resources in use: %s %q", st.State, st.GetMessage())
+	}
+
+	s.MustCall(calls.Kill("stateful", o.AgentID.Value))
+	s.updateAck("stateful", mesos.TASK_KILLED)
+	o = s.offerWhere("volume vol-1", isVolume("vol-1"))
+	s.accept(o, withID(calls.OpDestroy(vol), "destroy"), withID(calls.OpUnreserve(rcpu, dynamic(disk(1024), "role", "principal", nil, true)), "unreserve"))
+	for _, id := range []string{"destroy", "unreserve"} {
+		if st := s.opStatus(id); st.State != mesos.OPERATION_FINISHED {
+			t.Errorf("%s: %s %q", id, st.State, st.GetMessage())
+		}
+	}
+}
+
+// TestReservedResourcesOfferedOnlyToTheirRole follows
+// ReservationTest.ReserveShareWithinRole: reserved resources go to any
+// framework of their role, never to another role's.
+func TestReservedResourcesOfferedOnlyToTheirRole(t *testing.T) {
+	cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond})
+	a := subscribe(t, cl, roleFramework("a", "role", "principal"), protoCodec)
+	o := a.offers()[0]
+	a.accept(o, calls.OpReserve(dynamic(cpus(4), "role", "principal", nil, false), dynamic(mem(8192), "role", "principal", nil, false)))
+	o = a.offerWhere("reserved cpus", reservedFor("role"))
+	a.MustCall(calls.Decline(o.ID).With(calls.RefuseSeconds(time.Hour)))
+
+	other := subscribe(t, cl, roleFramework("other", "other-role", ""), protoCodec)
+	if ev, ok := other.WaitWithin(func(e *scheduler.Event) bool {
+		if e.Type != scheduler.Event_OFFERS {
+			return false
+		}
+		for _, o := range e.Offers.Offers {
+			if cpu, _ := resources.CPUs(o.Resources...); cpu > 0 {
+				return true
+			}
+		}
+		return false
+	}, 500*time.Millisecond); ok {
+		t.Fatalf("another role was offered the reserved cpus: %v", ev.Offers.Offers)
+	}
+
+	b := subscribe(t, cl, roleFramework("b", "role", ""), protoCodec)
+	if o := b.offerWhere("reserved cpus", reservedFor("role")); o.Resources[0].Reservation.GetPrincipal() != "principal" {
+		t.Errorf("offer to another framework of the role: %v", o.Resources)
+	}
+}
+
+// TestReservationRefinement follows ReservationTest.ReserveThenUnreserve
+// with hierarchical roles (docs/reservation.md): a reservation for "eng"
+// is offered to the "eng/backend" role too, can be refined to
+// "eng/backend" (a second reservation pushed on the stack), and
+// UNRESERVE pops it back to "eng". A framework without
+// RESERVATION_REFINEMENT is not offered refined reservations.
+func TestReservationRefinement(t *testing.T) {
+	cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond})
+	fi := frameworkInfo("refine", mesos.FrameworkInfo_Capability_MULTI_ROLE, mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT)
+	fi.Roles = []string{"eng", "eng/backend"}
+	fi.Principal = strPtr("p")
+	s := subscribe(t, cl, fi, protoCodec)
+	allocatedTo := func(role string) func(*scheduler.Event) bool {
+		return func(e *scheduler.Event) bool {
+			return e.Type == scheduler.Event_OFFERS && e.Offers.Offers[0].GetAllocationInfo().GetRole() == role
+		}
+	}
+	o := s.WaitFor(allocatedTo("eng"), "an offer to eng").Offers.Offers[0]
+	eng := dynamic(cpus(2), "eng", "p", nil, true)
+	s.accept(o, withID(calls.OpReserve(eng), "reserve-eng"))
+	if st := s.opStatus("reserve-eng"); st.State != mesos.OPERATION_FINISHED {
+		t.Fatalf("reserve for eng: %v", st)
+	}
+	// Offers to eng/backend include eng's reservation.
+	var backend mesos.Offer
+	for backend.ID.Value == "" {
+		ev := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "offers")
+		for _, x := range ev.Offers.Offers {
+			if x.GetAllocationInfo().GetRole() == "eng/backend" && hasReserved(x, "eng") {
+				backend = x
+			} else {
+				s.MustCall(calls.Decline(x.ID).With(calls.RefuseSeconds(50 * time.Millisecond)))
+			}
+		}
+	}
+	refined := dynamic(cpus(2), "eng", "p", nil, true)
+	refined = dynamic(refined, "eng/backend", "p", labels("resource_id", "r"), true)
+	s.accept(backend, withID(calls.OpReserve(refined), "refine"))
+	if st := s.opStatus("refine"); st.State != mesos.OPERATION_FINISHED {
+		t.Fatalf("refine: %v", st)
+	}
+	full := mustJSON(t, firstSlave(t, cl, "/slaves")["reserved_resources_full"])
+	if !strings.Contains(full, `"eng/backend":[`) || !strings.Contains(full, `"role":"eng"`) {
+		t.Errorf("/slaves after refinement: %s", full)
+	}
+
+	plain := subscribe(t, cl, roleFramework("plain", "eng", ""), protoCodec)
+	if ev, ok := plain.WaitWithin(func(e *scheduler.Event) bool {
+		if e.Type != scheduler.Event_OFFERS {
+			return false
+		}
+		for _, x := range e.Offers.Offers {
+			if hasReserved(x, "eng/backend") {
+				return true
+			}
+		}
+		return false
+	}, 500*time.Millisecond); ok {
+		t.Errorf("refined reservation offered without RESERVATION_REFINEMENT: %v", ev.Offers.Offers)
+	}
+
+	// Pop the refinement.
+	var o2 mesos.Offer
+	for o2.ID.Value == "" {
+		ev := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "offers")
+		for _, x := range ev.Offers.Offers {
+			if hasReserved(x, "eng/backend") {
+				o2 = x
+			}
+		}
+	}
+	s.accept(o2, withID(calls.OpUnreserve(refined), "pop"))
+	if st := s.opStatus("pop"); st.State != mesos.OPERATION_FINISHED {
+		t.Fatalf("unreserve the refinement: %v", st)
+	}
+	slave := firstSlave(t, cl, "/state")
+	if r := slave["reserved_resources"].(map[string]any); r["eng"] == nil || r["eng/backend"] != nil {
+		t.Errorf("after popping the refinement, reserved_resources = %v", r)
+	}
+}
+
+func hasReserved(o mesos.Offer, role string) bool {
+	for i := range o.Resources {
+		if r := &o.Resources[i]; r.IsReserved(role) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOperationFeedback follows the operation feedback of Mesos 1.11 on
+// agent default resources (Master::accept, Slave::applyOperation,
+// Master::reconcileOperations): OPERATION_FINISHED with a uuid is re-sent
+// until ACKNOWLEDGE_OPERATION_STATUS; RECONCILE_OPERATIONS answers with
+// the latest status without a uuid, and OPERATION_UNKNOWN for unknown
+// operations.
+func TestOperationFeedback(t *testing.T) {
+	cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond, StatusUpdateRetry: 200 * time.Millisecond})
+	s := subscribe(t, cl, roleFramework("feedback", "role", "principal"), jsonCodec)
+	o := s.offers()[0]
+	s.accept(o, withID(calls.OpReserve(dynamic(cpus(1), "role", "principal", nil, false)), "r1"))
+	first := s.opStatus("r1")
+	again := s.opStatus("r1")
+	if again.State != mesos.OPERATION_FINISHED || string(again.UUID.Value) != string(first.UUID.Value) {
+		t.Fatalf("re-sent status %v, want the same OPERATION_FINISHED", again)
+	}
+
+	s.MustCall(calls.ReconcileOperations(nil))
+	if st := s.opStatus("r1"); st.UUID != nil || st.State != mesos.OPERATION_FINISHED {
+		t.Errorf("implicit reconciliation: %v", st)
+	}
+	s.MustCall(calls.ReconcileOperations([]calls.ReconcileOperationRequest{{OperationID: "r1"}, {OperationID: "nope", AgentID: o.AgentID.Value}}))
+	if st := s.opStatus("r1"); st.UUID != nil || st.State != mesos.OPERATION_FINISHED {
+		t.Errorf("explicit reconciliation: %v", st)
+	}
+	if st := s.opStatus("nope"); st.State != mesos.OPERATION_UNKNOWN {
+		t.Errorf("unknown operation: %v", st)
+	}
+
+	s.MustCall(calls.AcknowledgeOperationStatus(o.AgentID.Value, "", first.UUID.Value, "r1"))
+	s.Forget(func(e *scheduler.Event) bool { return e.Type != scheduler.Event_UPDATE_OPERATION_STATUS })
+	if ev, ok := s.WaitWithin(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_UPDATE_OPERATION_STATUS }, time.Second); ok {
+		t.Errorf("status re-sent after its acknowledgement: %v", ev.UpdateOperationStatus.Status)
+	}
+
+	// Operations without an ID get no feedback.
+	o = s.offerWhere("reserved cpus", reservedFor("role"))
+	s.accept(o, calls.OpUnreserve(dynamic(cpus(1), "role", "principal", nil, false)))
+	o = s.offers()[0]
+	if hasReserved(o, "role") {
+		t.Errorf("still reserved: %v", o.Resources)
+	}
+	if ev, ok := s.WaitWithin(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_UPDATE_OPERATION_STATUS }, 300*time.Millisecond); ok {
+		t.Errorf("feedback for an operation without an ID: %v", ev.UpdateOperationStatus.Status)
+	}
+}
