@@ -34,6 +34,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // Server serves the API of one scheduler.
@@ -65,8 +66,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.HandleFunc("GET /v1/metrics", s.metrics)
 	mux.HandleFunc("GET /v1/metrics/prometheus", s.prometheus)
-	mux.HandleFunc("GET /v1/artifacts/template/{cfg}/{pod}/{task}/{name}", s.template)
-	mux.HandleFunc("GET /v1/artifacts/bin/{name}", s.binary)
+	mux.HandleFunc("GET "+taskenv.TemplatePath+"{cfg}/{pod}/{task}/{name}", s.template)
+	mux.HandleFunc("GET "+taskenv.ArtifactBinPath+"{name}", s.binary)
 	s.routeUI(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)

@@ -36,6 +36,7 @@ import (
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/render"
 	"github.com/taskkit/taskkit/internal/safefile"
+	"github.com/taskkit/taskkit/internal/taskenv"
 	"github.com/taskkit/taskkit/internal/truststore"
 )
 
@@ -413,11 +414,7 @@ func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, 
 	backoff.Max = cfg.resolveMaxInterval
 	wc := dnswait.Config{Timeout: cfg.resolveTimeout, Resolvers: cfg.resolvers, Targets: cfg.waits, Backoff: backoff}
 	if cfg.resolve {
-		task, fw := e.get("TASK_NAME"), e.get("FRAMEWORK_HOST")
-		self := ""
-		if task != "" && fw != "" {
-			self = task + "." + fw
-		}
+		self := taskenv.SelfHost(e.get)
 		wc.Hosts = cfg.resolveHosts
 		switch {
 		case self == "" && !cfg.resolveHostsSet:

@@ -69,23 +69,23 @@ func (f *Fetcher) Fetch(ctx context.Context, uris []mesos.CommandInfo_URI, sandb
 func (f *Fetcher) FetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
 	dest, err := destination(u, sandbox)
 	if err != nil {
-		return "", fmt.Errorf("fetching %q: %w", redact.URLPasswords(u.Value), err)
+		return "", fmt.Errorf("fetching %q: %w", redact.Credentials(u.Value), err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return "", fmt.Errorf("fetching %q: %w", redact.URLPasswords(u.Value), err)
+		return "", fmt.Errorf("fetching %q: %w", redact.Credentials(u.Value), err)
 	}
 	if err := f.fetchTo(ctx, u, dest); err != nil {
-		return "", fmt.Errorf("fetching %q: %w", redact.URLPasswords(u.Value), err)
+		return "", fmt.Errorf("fetching %q: %w", redact.Credentials(u.Value), err)
 	}
 	if u.GetExecutable() {
 		if err := os.Chmod(dest, 0o755); err != nil {
-			return "", fmt.Errorf("fetching %q: %w", redact.URLPasswords(u.Value), err)
+			return "", fmt.Errorf("fetching %q: %w", redact.Credentials(u.Value), err)
 		}
 		return dest, nil
 	}
 	if u.Extract == nil || *u.Extract {
 		if err := extract(dest); err != nil {
-			return "", fmt.Errorf("extracting %q: %w", redact.URLPasswords(u.Value), err)
+			return "", fmt.Errorf("extracting %q: %w", redact.Credentials(u.Value), err)
 		}
 	}
 	return dest, nil

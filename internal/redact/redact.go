@@ -9,8 +9,25 @@
 // environment also knows the secret values themselves, so it can mask them
 // inside arbitrary text such as a diff line: the raw value, its HTML-escaped
 // form (what mustache's {{x}} prints), and each line of a multi-line value
-// like a PEM key. String also masks the password of any URL
-// (scheme://user:password@host), whatever variable it came from.
+// like a PEM key.
+//
+// String and Value also mask credentials carried inside a value, whatever
+// variable it came from, keeping the rest readable:
+//
+//   - the password of a URL's userinfo: scheme://user:********@host;
+//   - parameters whose name is secret by the same rule (or is pwd, pass,
+//     sig or signature), with their value after '=' or ':': URL queries
+//     (?user=app&password=********), JDBC (;password=********), libpq
+//     key=value strings (password=******** host=db, quoted values too), ODBC
+//     (Pwd=********; or Pwd={********}), JSON and YAML ("token": "********"),
+//     Java system properties (-Dssl.keyStorePassword=********);
+//   - command-line options whose name is secret, with the value joined by '='
+//     or given as the next word: --password=********, --db-password ********.
+//
+// A value ends at whitespace, '&', ';' or a quote (inside a quoted or braced
+// value, at its closing quote or brace), so a password holding one of those
+// unquoted leaks what follows it; a password passed without a name
+// (mysql -pSECRET) is not recognised.
 package redact
 
 import (
@@ -37,6 +54,18 @@ const DefaultKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|passw
 var urlPassword = regexp.MustCompile(`(://[^/\s:@"'<>]*:)[^\s"'<>]*@`)
 
 var defaultKeys = regexp.MustCompile(DefaultKeyPattern)
+
+// paramNames are parameter names that are secret inside values although
+// they are too short or too generic to be secret as environment keys: ODBC's
+// Pwd, "pass", and the signature of a pre-signed URL (Azure's sig, AWS's
+// X-Amz-Signature).
+var paramNames = regexp.MustCompile(`(?i)^(pwd|pass|sig|signature|x-amz-signature)$`)
+
+// param finds a parameter name and its separator inside a value: a name
+// that starts at a boundary, optionally after one or two dashes (a
+// command-line option) and inside quotes (JSON), then '=' or ':' (with blanks
+// around it), or blanks alone (an option's value as the next word).
+var param = regexp.MustCompile(`(?:^|[^A-Za-z0-9_.\-])(-{0,2})(["']?)([A-Za-z_][A-Za-z0-9_.\-]*)(["']?)([ \t]*[=:][ \t]*|[ \t]+)`)
 
 // minLineLen is the shortest line of a multi-line secret that is masked on its
 // own; shorter lines ("-----", "") would mask unrelated text without hiding
@@ -138,14 +167,97 @@ func (r *Redactor) rebuild() {
 	r.replacer = strings.NewReplacer(pairs...)
 }
 
-// String returns s with every learned secret value, and the password of
-// every URL, replaced by Mask.
+// String returns s with every learned secret value, the password of every
+// URL and the value of every secret parameter replaced by Mask (see the
+// package documentation).
 func (r *Redactor) String(s string) string {
 	if len(r.values) > 0 {
 		s = r.replacer.Replace(s)
 	}
-	return URLPasswords(s)
+	return r.params(URLPasswords(s))
 }
+
+// isSecretParam reports whether a parameter called name inside a value
+// carries a secret.
+func (r *Redactor) isSecretParam(name string) bool {
+	return r.IsSecretKey(name) || r.IsSecretKey(strings.ReplaceAll(name, "-", "_")) || paramNames.MatchString(name)
+}
+
+// params masks the value of every secret parameter in s.
+func (r *Redactor) params(s string) string {
+	var b strings.Builder
+	pos, done := 0, 0
+	for pos < len(s) {
+		m := param.FindStringSubmatchIndex(s[pos:])
+		if m == nil {
+			break
+		}
+		dashes := s[pos+m[2] : pos+m[3]]
+		name := s[pos+m[6] : pos+m[7]]
+		sep := s[pos+m[10] : pos+m[11]]
+		end := pos + m[1] // where the value starts
+		spaced := strings.Trim(sep, " \t") == ""
+		if (spaced && dashes == "") || !r.isSecretParam(name) {
+			// Not a secret: go on from the name, so that a value such as
+			// "url=password=x" is looked at too.
+			pos += m[7]
+			continue
+		}
+		vs, ve := valueSpan(s, end)
+		if ve == vs || (spaced && s[vs] == '-') { // empty, or the next option
+			pos = end
+			continue
+		}
+		b.WriteString(s[done:vs])
+		b.WriteString(Mask)
+		done, pos = ve, ve
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// valueSpan returns where the value starting at i begins and ends: inside
+// its quotes or braces when it has them, else up to whitespace, '&', ';' or
+// a quote.
+func valueSpan(s string, i int) (int, int) {
+	if i >= len(s) {
+		return i, i
+	}
+	switch open := s[i]; open {
+	case '"', '\'', '{':
+		closer := open
+		if open == '{' {
+			closer = '}'
+		}
+		for j := i + 1; j < len(s); j++ {
+			switch {
+			case s[j] == '\\' && open == '"' && j+1 < len(s):
+				j++ // an escaped character, the quote included
+			case s[j] == closer && open == '{' && j+1 < len(s) && s[j+1] == '}':
+				j++ // ODBC's "}}" is a literal brace
+			case s[j] == closer:
+				return i + 1, j
+			}
+		}
+		return i + 1, len(s) // unterminated: mask to the end
+	}
+	j := i
+	for j < len(s) && !strings.ContainsRune(" \t\r\n&;\"'", rune(s[j])) {
+		j++
+	}
+	return i, j
+}
+
+// Credentials masks the credentials carried inside s by DefaultKeyPattern:
+// URL passwords and secret parameters (see the package documentation). It
+// is for text that no Redactor has seen the environment of, such as a URI
+// in a fetch error.
+func Credentials(s string) string { return defaultRedactor.params(URLPasswords(s)) }
+
+var defaultRedactor = Default()
 
 // URLPasswords masks the password of every scheme://user:password@ in s.
 func URLPasswords(s string) string {
@@ -155,12 +267,13 @@ func URLPasswords(s string) string {
 	return urlPassword.ReplaceAllString(s, "${1}"+Mask+"@")
 }
 
-// Value returns value, or Mask when key is secret.
+// Value returns value with its URL passwords and secret parameters masked,
+// or Mask when key is secret.
 func (r *Redactor) Value(key, value string) string {
 	if r.IsSecretKey(key) {
 		return Mask
 	}
-	return value
+	return r.params(URLPasswords(value))
 }
 
 // Env returns env (KEY=VALUE entries) sorted by key, with the values of secret

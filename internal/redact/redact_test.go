@@ -84,3 +84,85 @@ func TestStringMasksLearnedValues(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialsInsideValues: a password carried as a parameter inside a
+// value, whatever the variable is called, is masked and the rest stays
+// readable. Each row is another way users write connection strings and
+// command lines.
+func TestCredentialsInsideValues(t *testing.T) {
+	r, err := New(`(?i)^session$`, "-redact-keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	M := Mask
+	tests := []struct{ name, in, want string }{
+		{"URL query", "https://api/x?user=app&password=Pg1&ssl=true", "https://api/x?user=app&password=" + M + "&ssl=true"},
+		{"URL query, first parameter", "http://h/?token=abc123", "http://h/?token=" + M},
+		{"URL query, access_token", "wss://h/s?access_token=eyJhbGciOi.x.y#frag", "wss://h/s?access_token=" + M},
+		{"pre-signed URL signature", "https://acct.blob/c/f?sv=2020&sig=AbC%2Bd&se=1", "https://acct.blob/c/f?sv=2020&sig=" + M + "&se=1"},
+		{"AWS pre-signed URL", "https://b.s3/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=f00d&X-Amz-Expires=60", "https://b.s3/k?X-Amz-Credential=" + M + "&X-Amz-Signature=" + M + "&X-Amz-Expires=60"},
+		{"JDBC MySQL", "jdbc:mysql://db:3306/app?user=app&password=My2", "jdbc:mysql://db:3306/app?user=app&password=" + M},
+		{"JDBC SQL Server", "jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=Ms4;encrypt=true", "jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=" + M + ";encrypt=true"},
+		{"JDBC Oracle-style property", "jdbc:oracle:thin:@db:1521/x;Password=Or5", "jdbc:oracle:thin:@db:1521/x;Password=" + M},
+		{"libpq key=value", "host=db user=app password=Dsn3 dbname=app", "host=db user=app password=" + M + " dbname=app"},
+		{"libpq quoted value with a space", "host=db password='a b c' port=5432", "host=db password='" + M + "' port=5432"},
+		{"libpq sslpassword", "sslmode=verify-full sslpassword=kp6", "sslmode=verify-full sslpassword=" + M},
+		{"ODBC", "Server=db;Database=app;User Id=app;Password=Ms4;", "Server=db;Database=app;User Id=app;Password=" + M + ";"},
+		{"ODBC Pwd", "Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd=x7y;", "Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd=" + M + ";"},
+		{"ODBC braced value with ;", "Uid=sa;PWD={p;a}}ss};Server=db", "Uid=sa;PWD={" + M + "};Server=db"},
+		{"--password=", "mysqldump --user=app --password=Cl1 app", "mysqldump --user=app --password=" + M + " app"},
+		{"--password value", "redis-cli --pass Rd2 -h db", "redis-cli --pass " + M + " -h db"},
+		{"--db-password value", "server --db-password 's3 cr3t' --port 80", "server --db-password '" + M + "' --port 80"},
+		{"-Djava property", "java -Djavax.net.ssl.keyStorePassword=changeit -jar app.jar", "java -Djavax.net.ssl.keyStorePassword=" + M + " -jar app.jar"},
+		{"--api-key=", "curl --api-key=k-123 http://h", "curl --api-key=" + M + " http://h"},
+		{"JSON", `{"user":"app","password":"p\"w","port":5432}`, `{"user":"app","password":"` + M + `","port":5432}`},
+		{"YAML", "user: app\npassword: Ym8\nport: 1", "user: app\npassword: " + M + "\nport: 1"},
+		{"extra key rule applies to parameters", "http://h/?session=s9&x=1", "http://h/?session=" + M + "&x=1"},
+		{"URL password and query together", "postgres://app:pw1@db/x?sslpassword=pw2", "postgres://app:" + M + "@db/x?sslpassword=" + M},
+		{"nested: a value naming another parameter", "url=password=pw3", "url=password=" + M},
+		{"empty value stays empty", "http://h/?password=&user=x", "http://h/?password=&user=x"},
+		{"option without a value", "app --password --verbose", "app --password --verbose"},
+		{"prose is left alone", "the password is wrong", "the password is wrong"},
+		{"plain parameters are left alone", "host=db user=app port=5432 sslmode=require", "host=db user=app port=5432 sslmode=require"},
+		{"a word containing a key is not a parameter", "passwords=3", "passwords=" + M},
+		{"already masked", "password=" + M, "password=" + M},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.String(tt.in); got != tt.want {
+				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+			// Value gives a variable with a neutral name the same masking.
+			if got := r.Value("NEUTRAL", tt.in); got != tt.want {
+				t.Errorf("Value(NEUTRAL, %q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestEnvMasksCredentialsInsideValues: the environment print (Env) masks
+// parameters inside values of variables whose names are not secret.
+func TestEnvMasksCredentialsInsideValues(t *testing.T) {
+	got := strings.Join(Default().Env([]string{
+		"SPRING_DATASOURCE_URL=jdbc:postgresql://db:5432/app?user=app&password=Pg1Secret&ssl=true",
+		"DB_DSN=host=db user=app password=Dsn3Secret dbname=app",
+		"JAVA_OPTS=-Xmx1g -Djavax.net.ssl.trustStorePassword=ts9 -Dfoo=bar",
+	}), "\n")
+	for _, leak := range []string{"Pg1Secret", "Dsn3Secret", "ts9"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("Env leaks %s:\n%s", leak, got)
+		}
+	}
+	for _, keep := range []string{"jdbc:postgresql://db:5432/app?user=app&password=", "&ssl=true", "dbname=app", "-Dfoo=bar"} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("Env lost %q:\n%s", keep, got)
+		}
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	in := "https://u:pw@h/x?token=t0k&v=1"
+	if got, want := Credentials(in), "https://u:"+Mask+"@h/x?token="+Mask+"&v=1"; got != want {
+		t.Errorf("Credentials = %q, want %q", got, want)
+	}
+}

@@ -8,6 +8,23 @@
 //   - a value "false" (any case) is false in sections but renders as itself;
 //   - relative paths resolve against $MESOS_SANDBOX.
 //
+// Beyond the SDK:
+//
+//   - the environment is flat: a variable whose name holds dots renders with
+//     {{catalina.home}} (mustache would otherwise look for "home" inside
+//     "catalina"); a name that only prefixes such variables ({{catalina}})
+//     is a map to mustache, true in sections, and prints nothing;
+//   - partials ({{> name}}) are read from the template's own directory, never
+//     the working directory, never from outside it (no "..", absolute name
+//     or symbolic link out), and count toward the template's size limit;
+//   - in strict mode, a variable the template prints but the environment
+//     lacks, or a partial that does not exist, is an error. What is missing
+//     is recorded by the render itself (see Text), whatever the tag: dotted
+//     names, sections, inverted sections, partials, changed delimiters. One
+//     limit: a dotted name a.b whose prefix a is also a section name and
+//     absent from the environment cannot be recorded without changing what
+//     the section renders, so its miss is not reported.
+//
 // Beyond the SDK, rendering is all-or-nothing: every template is read,
 // parsed and rendered in memory first, and if any fails (missing source, not
 // a regular file, over the size limit, parse error, missing variable in strict
@@ -23,6 +40,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cbroglie/mustache"
@@ -36,9 +55,13 @@ import (
 // DefaultMaxBytes is the SDK's template size limit.
 const DefaultMaxBytes = 1 << 20
 
-// ErrMissingVariables is wrapped by the error of a strict render that found
+// ErrMissingVariables is wrapped by the error of a strict render that printed
 // variables missing from the environment.
 var ErrMissingVariables = errors.New("missing variables")
+
+// ErrMissingPartials is wrapped by the error of a strict render that
+// included partials that do not exist.
+var ErrMissingPartials = errors.New("missing partials")
 
 // Options controls RenderAll.
 type Options struct {
@@ -80,7 +103,6 @@ type rendered struct {
 
 // RenderAll renders every template and writes all destinations, or none.
 func RenderAll(templates []Template, opts Options) ([]Result, error) {
-	ctx := Context(opts.Env)
 	red := opts.Redactor
 	if red == nil {
 		red = redact.Default().LearnEnv(opts.Env)
@@ -88,7 +110,7 @@ func RenderAll(templates []Template, opts Options) ([]Result, error) {
 	var errs *multierror.Error
 	var done []rendered
 	for _, t := range templates {
-		r, err := renderOne(t, ctx, opts)
+		r, err := renderOne(t, opts)
 		if err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("template %s: %w", t, err))
 			continue
@@ -140,7 +162,7 @@ func RenderAll(templates []Template, opts Options) ([]Result, error) {
 	return results, nil
 }
 
-func renderOne(t Template, ctx map[string]any, opts Options) (rendered, error) {
+func renderOne(t Template, opts Options) (rendered, error) {
 	fi, err := os.Stat(t.Source)
 	if err != nil {
 		return rendered{}, fmt.Errorf("reading source: %w", err)
@@ -155,20 +177,90 @@ func renderOne(t Template, ctx map[string]any, opts Options) (rendered, error) {
 	if err != nil {
 		return rendered{}, err
 	}
-	tmpl, err := mustache.ParseString(string(src))
+	out, misses, err := Text(string(src), opts.Env, TextOptions{PartialsDir: filepath.Dir(t.Source), MaxBytes: opts.MaxBytes})
 	if err != nil {
-		return rendered{}, fmt.Errorf("parsing: %w", err)
+		return rendered{}, err
 	}
 	if opts.Strict {
-		if miss := Missing(tmpl, ctx); len(miss) > 0 {
-			return rendered{}, fmt.Errorf("%w: %s", ErrMissingVariables, strings.Join(miss, ", "))
+		if err := misses.Err(); err != nil {
+			return rendered{}, err
 		}
 	}
+	return rendered{t: t, out: []byte(out), perm: fi.Mode().Perm()}, nil
+}
+
+// TextOptions are the options of Text.
+type TextOptions struct {
+	// PartialsDir is where {{> name}} is read from (name, name.mustache or
+	// name.stache, never outside the directory); "" means nowhere: every
+	// partial is missing.
+	PartialsDir string
+	// MaxBytes limits the text and every partial it includes together; 0
+	// means no limit.
+	MaxBytes int64
+}
+
+// Misses are what one render looked up and did not find.
+type Misses struct {
+	// Variables the template printed that the environment lacks, in the
+	// order they were printed, each once. A variable inside a section that
+	// did not render is not there, and neither is one given a default with
+	// the idiom {{X}}{{^X}}default{{/X}} (any name the template also uses as
+	// an inverted section).
+	Variables []string
+	// Partials the template included that do not exist.
+	Partials []string
+}
+
+// Err returns nil when nothing was missing, else an error wrapping
+// ErrMissingVariables, ErrMissingPartials or both, naming every miss.
+func (m Misses) Err() error {
+	var errs []error
+	if len(m.Variables) > 0 {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrMissingVariables, strings.Join(m.Variables, ", ")))
+	}
+	if len(m.Partials) > 0 {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrMissingPartials, strings.Join(m.Partials, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// Text renders a mustache text with env (KEY=VALUE entries) as its context,
+// with the rules of the package documentation, and returns what it printed
+// and what it missed. The misses come from the render itself: the context
+// holds a recorder for every name the text (or a partial it names) uses and
+// env lacks, placed where nothing but that name's own lookup reaches it, so
+// the recorder changes nothing in the output. The error is for a text or
+// partial that cannot be parsed or read.
+func Text(text string, env []string, opts TextOptions) (string, Misses, error) {
+	p, err := newPartials(opts.PartialsDir, opts.MaxBytes, int64(len(text)))
+	if err != nil {
+		return "", Misses{}, err
+	}
+	defer p.Close()
+	tmpl, err := mustache.ParseStringPartials(text, p)
+	if err != nil {
+		return "", Misses{}, fmt.Errorf("parsing: %w", err)
+	}
+	tn, err := collectTags(tmpl, p)
+	if err != nil {
+		return "", Misses{}, err
+	}
+	var rec missRecorder
+	ctx := recordingContext(Context(env), tn, &rec)
+	p.rendering = true
 	out, err := tmpl.Render(ctx)
 	if err != nil {
-		return rendered{}, fmt.Errorf("rendering: %w", err)
+		return "", Misses{}, fmt.Errorf("rendering: %w", err)
 	}
-	return rendered{t: t, out: []byte(out), perm: fi.Mode().Perm()}, nil
+	var m Misses
+	for _, name := range rec.names {
+		if !slices.Contains(tn.inverted, name) {
+			m.Variables = append(m.Variables, name)
+		}
+	}
+	m.Partials = p.missing
+	return out, m, nil
 }
 
 // readLimited reads path, failing if it grew past max (0: no limit) since it

@@ -1,17 +1,16 @@
 package render
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // EnvPrefix starts every environment variable that names a template.
-const EnvPrefix = "CONFIG_TEMPLATE_"
+const EnvPrefix = taskenv.ConfigTemplatePrefix
 
 // Template is one template to render: Source is rendered into Dest.
 type Template struct {
@@ -28,19 +27,10 @@ func (t Template) String() string {
 }
 
 // ParseSpec splits "<src>,<dest>" at its first comma; both parts are trimmed
-// and must be non-empty, so src cannot contain a comma but dest can.
+// and must be non-empty, so src cannot contain a comma but dest can (the
+// format of taskenv.ParseConfigTemplate).
 func ParseSpec(spec string) (src, dest string, err error) {
-	src, dest, ok := strings.Cut(spec, ",")
-	src, dest = strings.TrimSpace(src), strings.TrimSpace(dest)
-	switch {
-	case !ok:
-		return "", "", errors.New(`want "<src>,<dest>", found no comma`)
-	case src == "":
-		return "", "", errors.New(`want "<src>,<dest>", source is empty`)
-	case dest == "":
-		return "", "", errors.New(`want "<src>,<dest>", destination is empty`)
-	}
-	return src, dest, nil
+	return taskenv.ParseConfigTemplate(spec)
 }
 
 // Resolve makes p absolute against sandbox (the task's $MESOS_SANDBOX, or the
@@ -59,18 +49,7 @@ func Resolve(p, sandbox string) string {
 func Collect(env []string, configs []string, sandbox string) ([]Template, error) {
 	var out []Template
 	var errs *multierror.Error
-	var keys []string
-	vals := map[string]string{}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, EnvPrefix) {
-			if _, dup := vals[k]; !dup {
-				keys = append(keys, k)
-			}
-			vals[k] = v
-		}
-	}
-	sort.Strings(keys)
+	keys, vals := taskenv.ConfigTemplateVars(env)
 	add := func(origin, spec string) {
 		src, dest, err := ParseSpec(spec)
 		if err != nil {

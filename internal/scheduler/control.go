@@ -18,6 +18,7 @@ import (
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // Errors of the control calls; the API maps them to status codes.
@@ -209,6 +210,9 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 			if v.Secret != nil || red.IsSecretKey(v.Name) {
 				m := redact.Mask
 				env.Variables[i] = mesos.Environment_Variable{Name: v.Name, Type: v.Type, Value: &m}
+			} else if v.Value != nil {
+				m := red.Value(v.Name, *v.Value) // credentials inside the value
+				env.Variables[i].Value = &m
 			}
 		}
 	}
@@ -220,6 +224,14 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 		ti := *t.info
 		if ti.Command != nil {
 			c := *ti.Command
+			if c.Value != nil {
+				cmd := red.String(*c.Value) // --password=... on the command line
+				c.Value = &cmd
+			}
+			c.Arguments = append([]string(nil), c.Arguments...)
+			for i, a := range c.Arguments {
+				c.Arguments[i] = red.String(a)
+			}
 			if c.Environment != nil {
 				e := mesos.Environment{Variables: append([]mesos.Environment_Variable(nil), c.Environment.Variables...)}
 				mask(&e)
@@ -358,7 +370,7 @@ func (s *Scheduler) Endpoint(name string) (EndpointView, error) {
 			}
 			found = true
 			if pt.VIP != nil {
-				v.VIP = fmt.Sprintf("%s.%s:%d", pt.VIP.Prefix, FrameworkVIPHost(s.cfg.FrameworkName), pt.VIP.Port)
+				v.VIP = net.JoinHostPort(taskenv.VIPHost(pt.VIP.Prefix, s.cfg.FrameworkName), strconv.Itoa(pt.VIP.Port))
 			}
 			if t.info == nil || t.status == nil || t.status.GetState() != mesos.TASK_RUNNING {
 				continue
@@ -368,7 +380,7 @@ func (s *Scheduler) Endpoint(name string) (EndpointView, error) {
 					continue
 				}
 				port := strconv.Itoa(int(dp.Number))
-				v.DNS = append(v.DNS, net.JoinHostPort(t.info.GetDiscovery().GetName()+"."+FrameworkHost(s.cfg.FrameworkName), port))
+				v.DNS = append(v.DNS, net.JoinHostPort(taskenv.AutoIPHost(t.info.GetDiscovery().GetName(), s.cfg.FrameworkName), port))
 				v.Address = append(v.Address, net.JoinHostPort(t.place.Hostname, port))
 			}
 		}

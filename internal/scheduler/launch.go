@@ -1,15 +1,11 @@
 package scheduler
 
 import (
-	"crypto/sha256"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,140 +18,58 @@ import (
 	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // errNoFit means the offer lacks the resources.
 var errNoFit = errors.New("does not fit")
 
-// SDK host names (inventory §2).
-const (
-	autoIPTLD = "autoip.dcos.thisdcos.directory"
-	vipTLD    = "l4lb.thisdcos.directory"
-)
-
-// FrameworkHost is the SDK's FRAMEWORK_HOST for a service name: dots become
-// dashes, slashes are removed, under autoip.dcos.thisdcos.directory.
-func FrameworkHost(name string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(name, "/", ""), ".", "-") + "." + autoIPTLD
-}
-
-// FrameworkVIPHost is the SDK's FRAMEWORK_VIP_HOST.
-func FrameworkVIPHost(name string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(name, "/", ""), ".", "-") + "." + vipTLD
-}
-
-var nonEnv = regexp.MustCompile(`[^A-Za-z0-9_]`)
-
-// EnvName upper-cases s and turns characters outside [A-Za-z0-9_] into "_",
-// as the SDK does for TASKCFG_<POD>_ and TLS_<NAME>_.
-func EnvName(s string) string { return nonEnv.ReplaceAllString(strings.ToUpper(s), "_") }
-
-// envList is an ordered environment where later Set calls win.
-type envList struct {
-	keys   []string
-	vals   map[string]string
-	secret map[string]bool
-}
-
-func newEnv() *envList { return &envList{vals: map[string]string{}, secret: map[string]bool{}} }
-
-func (e *envList) set(k, v string) {
-	if _, ok := e.vals[k]; !ok {
-		e.keys = append(e.keys, k)
-	}
-	e.vals[k] = v
-	delete(e.secret, k)
-}
-
-func (e *envList) setSecret(k, v string) { e.set(k, v); e.secret[k] = true }
-
-func (e *envList) proto() *mesos.Environment {
-	env := &mesos.Environment{}
-	for _, k := range e.keys {
-		v := e.vals[k]
-		if e.secret[k] {
-			env.Variables = append(env.Variables, mesos.Environment_Variable{
-				Name: k, Type: mesos.Environment_Variable_SECRET.Enum(),
-				Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(v)}},
-			})
-			continue
-		}
-		env.Variables = append(env.Variables, mesos.Environment_Variable{Name: k, Value: &v})
-	}
-	return env
-}
-
 // TaskName is the SDK's task name "<pod>-<index>-<task>".
-func TaskName(pod string, index int, task string) string {
-	return fmt.Sprintf("%s-%d-%s", pod, index, task)
-}
+func TaskName(pod string, index int, task string) string { return taskenv.TaskName(pod, index, task) }
 
 // apiBase is the scheduler API's URL as tasks see it.
-func (s *Scheduler) apiBase() string {
-	return "http://" + s.cfg.APIHostname + ":" + strconv.Itoa(s.cfg.APIPort)
-}
+func (s *Scheduler) apiBase() string { return taskenv.SchedulerURL(s.cfg.APIHostname, s.cfg.APIPort) }
 
 // baseEnv builds a task's environment up to (not including) ports and the
 // offer's fault domain: inventory §2 steps 1–8. Caller holds s.mu.
-func (s *Scheduler) baseEnv(pod *spec.PodSpec, index int, t *spec.TaskSpec, params map[string]string) (*envList, error) {
-	e := newEnv()
-	for _, k := range sortedKeys(t.Env) {
-		e.set(k, t.Env[k])
-	}
-	// TASKCFG_ALL_K and TASKCFG_<POD>_K, in sorted order of the full name
-	// (the SDK's TreeMap quirk: the later name wins).
-	podPrefix := "TASKCFG_" + EnvName(pod.Name) + "_"
-	var cfgKeys []string
-	cfg := map[string]string{}
-	for _, kv := range s.cfg.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TASKCFG_ALL_") || strings.HasPrefix(k, podPrefix) {
-			cfgKeys = append(cfgKeys, k)
-			cfg[k] = v
-		}
-	}
-	sort.Strings(cfgKeys)
-	for _, k := range cfgKeys {
-		name := strings.TrimPrefix(strings.TrimPrefix(k, "TASKCFG_ALL_"), podPrefix)
-		if name != "" {
-			e.set(name, cfg[k])
-		}
-	}
-	name := s.cfg.FrameworkName
-	e.set("POD_INSTANCE_INDEX", strconv.Itoa(index))
-	e.set("FRAMEWORK_NAME", name)
-	e.set("FRAMEWORK_HOST", FrameworkHost(name))
-	e.set("FRAMEWORK_VIP_HOST", FrameworkVIPHost(name))
-	e.set("SCHEDULER_API_HOSTNAME", s.cfg.APIHostname)
-	e.set("SCHEDULER_API_PORT", strconv.Itoa(s.cfg.APIPort))
-	tn := TaskName(pod.Name, index, t.Name)
-	e.set("TASK_NAME", tn)
-	e.set(tn, "true")
-	if strings.Contains(pod.Placement, "@region") {
-		e.set("PLACEMENT_REFERENCED_REGION", "true")
-	}
-	if strings.Contains(pod.Placement, "@zone") {
-		e.set("PLACEMENT_REFERENCED_ZONE", "true")
-	}
+func (s *Scheduler) baseEnv(pod *spec.PodSpec, index int, t *spec.TaskSpec, params map[string]string) (*taskenv.Env, error) {
+	e := new(taskenv.Env)
+	e.SetSorted(t.Env)
+	e.SetTaskCfg(s.cfg.Env, pod.Name)
+	e.SetIdentity(taskenv.Identity{Service: s.cfg.FrameworkName, Pod: pod.Name, Index: index, Task: t.Name, SchedulerHost: s.cfg.APIHostname, SchedulerPort: s.cfg.APIPort})
+	e.SetPlacementReferenced(pod.Placement)
 	for _, c := range t.Configs.Values {
-		e.set("CONFIG_TEMPLATE_"+EnvName(c.Name), "config-templates/"+c.Name+","+c.Dest)
+		e.SetConfigTemplate(c.Name, c.Dest)
 	}
-	for _, k := range sortedKeys(params) {
-		e.set(k, params[k])
-	}
+	e.SetSorted(params)
 	for _, id := range sortedKeys(pod.Secrets) {
 		sec := pod.Secrets[id]
 		b, err := os.ReadFile(filepath.Join(s.cfg.SecretsDir, sec.Secret))
 		if err != nil {
 			return nil, fmt.Errorf("pods.%s.secrets.%s: %w", pod.Name, id, err)
 		}
-		e.setSecret(sec.EnvKey, strings.TrimRight(string(b), "\n"))
+		e.SetSecret(sec.EnvKey, strings.TrimRight(string(b), "\n"))
 	}
-	for _, kv := range s.cfg.TaskEnv {
-		k, v, _ := strings.Cut(kv, "=")
-		e.set(k, v)
-	}
+	e.SetEnviron(s.cfg.TaskEnv)
 	return e, nil
+}
+
+// envProto converts a task environment to Mesos', secret values as SECRET
+// variables.
+func envProto(e *taskenv.Env) *mesos.Environment {
+	env := &mesos.Environment{}
+	for _, v := range e.Vars() {
+		if v.Secret {
+			env.Variables = append(env.Variables, mesos.Environment_Variable{
+				Name: v.Name, Type: mesos.Environment_Variable_SECRET.Enum(),
+				Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(v.Value)}},
+			})
+			continue
+		}
+		value := v.Value
+		env.Variables = append(env.Variables, mesos.Environment_Variable{Name: v.Name, Value: &value})
+	}
+	return env
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -277,7 +191,7 @@ func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o 
 	var numbers []uint64
 	disc := &mesos.DiscoveryInfo{Visibility: mesos.FRAMEWORK, Name: &tn, Ports: &mesos.Ports{}}
 	if t.Discovery != nil {
-		disc.Name = strPtr(fmt.Sprintf("%s-%d", t.Discovery.Prefix, index))
+		disc.Name = strPtr(taskenv.DiscoveryName(t.Discovery.Prefix, index))
 		switch t.Discovery.Visibility {
 		case "CLUSTER":
 			disc.Visibility = mesos.CLUSTER
@@ -292,7 +206,7 @@ func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o 
 		}
 		numbers = append(numbers, n)
 		if pt.EnvKey != "" {
-			env.set(pt.EnvKey, strconv.FormatUint(n, 10))
+			env.Set(pt.EnvKey, strconv.FormatUint(n, 10))
 		}
 		port := mesos.Port{Number: uint32(n), Name: &pt.Name, Protocol: strPtr("tcp")}
 		var labels []mesos.Label
@@ -311,12 +225,7 @@ func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o 
 		ti.Resources = append(ti.Resources, p.portsResource(numbers))
 	}
 	ti.Discovery = disc
-	if here.Region != "" {
-		env.set("REGION", here.Region)
-	}
-	if here.Zone != "" {
-		env.set("ZONE", here.Zone)
-	}
+	env.SetFaultDomain(here.Region, here.Zone)
 	if len(t.TransportEncryption) > 0 {
 		if err := s.addTLS(env, pod, index, t); err != nil {
 			return nil, err
@@ -335,9 +244,9 @@ func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o 
 		uris = append(uris, mesos.CommandInfo_URI{Value: u})
 	}
 	for _, c := range t.Configs.Values {
-		out := "config-templates/" + c.Name
+		out := taskenv.ConfigTemplatePath(c.Name)
 		uris = append(uris, mesos.CommandInfo_URI{
-			Value:      s.apiBase() + "/v1/artifacts/template/" + s.cfg.Loaded.ConfigID + "/" + url.PathEscape(pod.Name) + "/" + url.PathEscape(t.Name) + "/" + url.PathEscape(c.Name),
+			Value:      taskenv.TemplateURL(s.apiBase(), s.cfg.Loaded.ConfigID, pod.Name, t.Name, c.Name),
 			OutputFile: &out, Extract: &noExtract,
 		})
 	}
@@ -346,7 +255,7 @@ func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o 
 		cmd = "./tlsprov materialize --all && " + cmd
 	}
 	shell := true
-	envProto := env.proto()
+	envProto := envProto(env)
 	ti.Command = &mesos.CommandInfo{Value: &cmd, Shell: &shell, URIs: uris, Environment: envProto}
 	if hc := t.HealthCheck; hc != nil {
 		ti.HealthCheck = &mesos.HealthCheck{
@@ -394,21 +303,20 @@ func u32(n int) *uint32  { v := uint32(n); return &v }
 
 // addTLS issues a key and certificate per transport-encryption entry and
 // puts them in env as secret TLS_<NAME>_KEY/CERT/CA values.
-func (s *Scheduler) addTLS(env *envList, pod *spec.PodSpec, index int, t *spec.TaskSpec) error {
+func (s *Scheduler) addTLS(env *taskenv.Env, pod *spec.PodSpec, index int, t *spec.TaskSpec) error {
 	ca, err := s.serviceCA()
 	if err != nil {
 		return err
 	}
 	tn := TaskName(pod.Name, index, t.Name)
-	fh := FrameworkHost(s.cfg.FrameworkName)
 	host := tn
 	if t.Discovery != nil {
-		host = fmt.Sprintf("%s-%d", t.Discovery.Prefix, index)
+		host = taskenv.DiscoveryName(t.Discovery.Prefix, index)
 	}
-	sans := []string{host + "." + fh}
+	sans := []string{taskenv.AutoIPHost(host, s.cfg.FrameworkName)}
 	for _, pt := range t.Ports.Values {
 		if pt.VIP != nil {
-			sans = append(sans, pt.VIP.Prefix+"."+FrameworkVIPHost(s.cfg.FrameworkName))
+			sans = append(sans, taskenv.VIPHost(pt.VIP.Prefix, s.cfg.FrameworkName))
 		}
 	}
 	cn := strings.ReplaceAll(tn+"."+s.cfg.FrameworkName, ".", "-")
@@ -430,10 +338,7 @@ func (s *Scheduler) addTLS(env *envList, pod *spec.PodSpec, index int, t *spec.T
 		if err != nil {
 			return err
 		}
-		n := "TLS_" + EnvName(te.Name) + "_"
-		env.setSecret(n+"KEY", string(key))
-		env.setSecret(n+"CERT", string(pki.EncodeCertsPEM(b.Chain...)))
-		env.setSecret(n+"CA", string(pki.EncodeCertsPEM(b.Roots...)))
+		env.SetTLS(te.Name, string(key), string(pki.EncodeCertsPEM(b.Chain...)), string(pki.EncodeCertsPEM(b.Roots...)))
 	}
 	return nil
 }
@@ -547,20 +452,14 @@ func (s *Scheduler) splitName(name string) (*spec.PodSpec, int, *spec.TaskSpec, 
 	return nil, 0, nil, false
 }
 
-// configHash names a value without showing it (for logs).
-func configHash(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:4])
-}
-
 // artifactURI is the URI of a toolkit binary served by the API: executable,
 // and versioned and cacheable when its digest is known.
 func (s *Scheduler) artifactURI(name string) mesos.CommandInfo_URI {
 	exe := true
-	u := mesos.CommandInfo_URI{Value: s.apiBase() + "/v1/artifacts/bin/" + name, Executable: &exe}
-	if d := s.cfg.ArtifactDigests[name]; d != "" {
+	d := s.cfg.ArtifactDigests[name]
+	u := mesos.CommandInfo_URI{Value: taskenv.ArtifactURL(s.apiBase(), name, d), Executable: &exe}
+	if d != "" {
 		cache := true
-		u.Value += "?sha256=" + d
 		u.Cache = &cache
 	}
 	return u

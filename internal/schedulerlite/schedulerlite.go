@@ -60,6 +60,7 @@ import (
 	"github.com/taskkit/taskkit/internal/scheduler"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
+	"github.com/taskkit/taskkit/internal/taskenv"
 	"github.com/taskkit/taskkit/internal/testenv"
 )
 
@@ -199,7 +200,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	in.APIURL = "http://" + net.JoinHostPort(host, strconv.Itoa(port))
 
 	// The spec, rendered from the environment plus ARTIFACTS_URL.
-	env := append([]string{"ARTIFACTS_URL=" + in.APIURL + "/v1/artifacts/bin"}, o.Env...)
+	env := append([]string{"ARTIFACTS_URL=" + in.APIURL + strings.TrimSuffix(taskenv.ArtifactBinPath, "/")}, o.Env...)
 	loaded, err := spec.Load(o.SpecPath, spec.Options{Env: env, Strict: o.Strict})
 	if err != nil {
 		return nil, usage(err)
@@ -229,7 +230,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		in.Cluster = cl
 		master = cl.MasterURL()
 		if d := cl.DNSAddr(); d != "" {
-			taskEnv = append(taskEnv, "BOOTSTRAP_RESOLVERS="+d)
+			taskEnv = append(taskEnv, taskenv.EnvBootstrapResolvers+"="+d)
 		}
 	}
 

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cbroglie/mustache"
 	"github.com/hashicorp/go-multierror"
 	"gopkg.in/yaml.v3"
 
@@ -116,16 +115,11 @@ func Parse(text []byte, opts Options) (*Loaded, error) {
 // prints as itself, a missing variable renders empty. It returns the
 // variables that were missing, in order of appearance.
 func Render(text string, env []string) (string, []string, error) {
-	tmpl, err := mustache.ParseString(text)
+	out, misses, err := render.Text(text, env, render.TextOptions{})
 	if err != nil {
 		return "", nil, fmt.Errorf("rendering: %w", err)
 	}
-	ctx := render.Context(env)
-	out, err := tmpl.Render(ctx)
-	if err != nil {
-		return "", nil, fmt.Errorf("rendering: %w", err)
-	}
-	return out, render.Missing(tmpl, ctx), nil
+	return out, append(misses.Variables, misses.Partials...), nil
 }
 
 // unsupported are SDK svc.yml fields scheduler-lite knows but does not

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/safefile"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // Exit codes of the tlsprov binary. Every error this package returns carries
@@ -141,25 +141,15 @@ type Request struct {
 func DefaultRequest(name string) Request {
 	return Request{
 		Name: name,
-		Key:  Source{Kind: "env", Ref: EnvName(name, "KEY")},
-		Cert: Source{Kind: "env", Ref: EnvName(name, "CERT")},
-		CAs:  Source{Kind: "env", Ref: EnvName(name, "CA")},
+		Key:  Source{Kind: "env", Ref: taskenv.TLSVar(name, taskenv.TLSKey)},
+		Cert: Source{Kind: "env", Ref: taskenv.TLSVar(name, taskenv.TLSCert)},
+		CAs:  Source{Kind: "env", Ref: taskenv.TLSVar(name, taskenv.TLSCA)},
 	}
 }
 
 // AllNames returns, sorted, the NAME of every TLS_<NAME>_KEY variable in env
 // (KEY=VALUE entries), lower-cased: TLS_MY_NODE_KEY gives "my_node".
-func AllNames(env []string) []string {
-	var names []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TLS_") && strings.HasSuffix(k, "_KEY") && len(k) > len("TLS__KEY") {
-			names = append(names, strings.ToLower(k[len("TLS_"):len(k)-len("_KEY")]))
-		}
-	}
-	sort.Strings(names)
-	return names
-}
+func AllNames(env []string) []string { return taskenv.TLSNames(env) }
 
 // Load reads and validates one request's inputs into a bundle. Errors name
 // the inputs and carry ExitInput or ExitInvalid; warnings are for logging.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // ErrMissing means an input variable is unset or empty, or a file is absent.
@@ -43,20 +45,9 @@ func (s Source) String() string {
 }
 
 // EnvName returns the default variable for a NAME's input: TLS_<NAME>_<part>,
-// NAME upper-cased with every character other than A-Z and 0-9 as "_".
-func EnvName(name, part string) string {
-	var b strings.Builder
-	b.WriteString("TLS_")
-	for _, r := range strings.ToUpper(name) {
-		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	b.WriteString("_" + part)
-	return b.String()
-}
+// NAME upper-cased with every character other than A-Z and 0-9 as "_"
+// (taskenv.TLSVar).
+func EnvName(name, part string) string { return taskenv.TLSVar(name, part) }
 
 // Inputs reads Sources. Standard input is read once and shared by every
 // source that names it, so one combined PEM on stdin can feed --key, --cert

@@ -1,0 +1,173 @@
+package taskenv
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Var is one variable of a task environment. A Secret value reaches the task
+// like any other but travels as a Mesos SECRET and is masked wherever the
+// scheduler shows it.
+type Var struct {
+	Name, Value string
+	Secret      bool
+}
+
+// Env builds a task's environment in the SDK's order: each variable keeps
+// the position of its first Set, and a later Set replaces its value (and
+// whether it is secret). The zero value is empty and ready to use.
+type Env struct {
+	vars  []Var
+	index map[string]int
+}
+
+// Set sets k to v.
+func (e *Env) Set(k, v string) { e.set(Var{Name: k, Value: v}) }
+
+// SetSecret sets k to the secret value v.
+func (e *Env) SetSecret(k, v string) { e.set(Var{Name: k, Value: v, Secret: true}) }
+
+func (e *Env) set(v Var) {
+	if e.index == nil {
+		e.index = map[string]int{}
+	}
+	if i, ok := e.index[v.Name]; ok {
+		e.vars[i] = v
+		return
+	}
+	e.index[v.Name] = len(e.vars)
+	e.vars = append(e.vars, v)
+}
+
+// SetSorted sets every entry of m, in key order (svc.yml env, plan
+// parameters).
+func (e *Env) SetSorted(m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		e.Set(k, m[k])
+	}
+}
+
+// SetTaskCfg sets the TASKCFG_ALL_<K> and TASKCFG_<POD>_<K> entries of
+// environ (the scheduler's environment) as <K> for a task of pod type pod.
+// They are applied in sorted order of the full variable name, so when both
+// name the same <K> the one sorting later wins (the SDK's TreeMap quirk).
+func (e *Env) SetTaskCfg(environ []string, pod string) {
+	podPrefix := TaskCfgPrefix + EnvName(pod) + "_"
+	var keys []string
+	vals := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, TaskCfgAllPrefix) || strings.HasPrefix(k, podPrefix) {
+			if _, dup := vals[k]; !dup {
+				keys = append(keys, k)
+			}
+			vals[k] = v
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := strings.TrimPrefix(strings.TrimPrefix(k, TaskCfgAllPrefix), podPrefix)
+		if name != "" {
+			e.Set(name, vals[k])
+		}
+	}
+}
+
+// Identity is who a task is: the variables SetIdentity sets.
+type Identity struct {
+	// Service is the framework name.
+	Service string
+	// Pod, Index and Task name the task (svc.yml names).
+	Pod   string
+	Index int
+	Task  string
+	// SchedulerHost and SchedulerPort are how the task reaches the
+	// scheduler's API.
+	SchedulerHost string
+	SchedulerPort int
+}
+
+// SetIdentity sets POD_INSTANCE_INDEX, FRAMEWORK_NAME, FRAMEWORK_HOST,
+// FRAMEWORK_VIP_HOST, SCHEDULER_API_HOSTNAME, SCHEDULER_API_PORT, TASK_NAME
+// and <TASK_NAME>=true, in that order.
+func (e *Env) SetIdentity(id Identity) {
+	e.Set(EnvPodInstanceIndex, strconv.Itoa(id.Index))
+	e.Set(EnvFrameworkName, id.Service)
+	e.Set(EnvFrameworkHost, FrameworkHost(id.Service))
+	e.Set(EnvFrameworkVIPHost, FrameworkVIPHost(id.Service))
+	e.Set(EnvSchedulerAPIHostname, id.SchedulerHost)
+	e.Set(EnvSchedulerAPIPort, strconv.Itoa(id.SchedulerPort))
+	tn := TaskName(id.Pod, id.Index, id.Task)
+	e.Set(EnvTaskName, tn)
+	e.Set(tn, "true")
+}
+
+// SetPlacementReferenced sets PLACEMENT_REFERENCED_REGION and _ZONE to
+// "true" when the pod's placement rule names @region or @zone.
+func (e *Env) SetPlacementReferenced(placement string) {
+	if strings.Contains(placement, "@region") {
+		e.Set(EnvPlacementReferencedRegion, "true")
+	}
+	if strings.Contains(placement, "@zone") {
+		e.Set(EnvPlacementReferencedZone, "true")
+	}
+}
+
+// SetConfigTemplate declares config name, fetched to
+// config-templates/<name>, to be rendered to dest.
+func (e *Env) SetConfigTemplate(name, dest string) {
+	e.Set(ConfigTemplateVar(name), FormatConfigTemplate(ConfigTemplatePath(name), dest))
+}
+
+// SetFaultDomain sets REGION and ZONE (each only when known).
+func (e *Env) SetFaultDomain(region, zone string) {
+	if region != "" {
+		e.Set(EnvRegion, region)
+	}
+	if zone != "" {
+		e.Set(EnvZone, zone)
+	}
+}
+
+// SetTLS sets the secret TLS_<NAME>_KEY, _CERT and _CA of
+// transport-encryption entry name (PEM texts).
+func (e *Env) SetTLS(name, keyPEM, certPEM, caPEM string) {
+	e.SetSecret(TLSVar(name, TLSKey), keyPEM)
+	e.SetSecret(TLSVar(name, TLSCert), certPEM)
+	e.SetSecret(TLSVar(name, TLSCA), caPEM)
+}
+
+// SetEnviron sets every KEY=VALUE entry of environ, in order.
+func (e *Env) SetEnviron(environ []string) {
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		e.Set(k, v)
+	}
+}
+
+// Vars returns the variables in order.
+func (e *Env) Vars() []Var { return append([]Var(nil), e.vars...) }
+
+// Environ returns the environment as the task sees it: KEY=VALUE entries in
+// order, secret values included.
+func (e *Env) Environ() []string {
+	out := make([]string, len(e.vars))
+	for i, v := range e.vars {
+		out[i] = v.Name + "=" + v.Value
+	}
+	return out
+}
+
+// Get returns k's value and whether it is set.
+func (e *Env) Get(k string) (string, bool) {
+	if i, ok := e.index[k]; ok {
+		return e.vars[i].Value, true
+	}
+	return "", false
+}

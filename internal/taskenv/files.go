@@ -1,0 +1,124 @@
+package taskenv
+
+import (
+	"errors"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Config templates (the SDK's PodInfoBuilder): the scheduler serves each of
+// a task's configs, the agent fetches it to config-templates/<name>, and
+// CONFIG_TEMPLATE_<NAME>=config-templates/<name>,<dest> tells bootstrap to
+// render it to <dest> (relative to $MESOS_SANDBOX).
+const (
+	ConfigTemplatePrefix = "CONFIG_TEMPLATE_"
+	ConfigTemplateDir    = "config-templates"
+)
+
+// ConfigTemplateVar is the variable declaring config name:
+// CONFIG_TEMPLATE_<EnvName(name)>.
+func ConfigTemplateVar(name string) string { return ConfigTemplatePrefix + EnvName(name) }
+
+// ConfigTemplatePath is where the fetcher puts config name in the sandbox:
+// config-templates/<name>.
+func ConfigTemplatePath(name string) string { return ConfigTemplateDir + "/" + name }
+
+// FormatConfigTemplate is a CONFIG_TEMPLATE_ value: "<src>,<dest>".
+func FormatConfigTemplate(src, dest string) string { return src + "," + dest }
+
+// ParseConfigTemplate splits a CONFIG_TEMPLATE_ value "<src>,<dest>" at its
+// first comma; both parts are trimmed and must be non-empty, so src cannot
+// contain a comma but dest can.
+func ParseConfigTemplate(value string) (src, dest string, err error) {
+	src, dest, ok := strings.Cut(value, ",")
+	src, dest = strings.TrimSpace(src), strings.TrimSpace(dest)
+	switch {
+	case !ok:
+		return "", "", errors.New(`want "<src>,<dest>", found no comma`)
+	case src == "":
+		return "", "", errors.New(`want "<src>,<dest>", source is empty`)
+	case dest == "":
+		return "", "", errors.New(`want "<src>,<dest>", destination is empty`)
+	}
+	return src, dest, nil
+}
+
+// ConfigTemplateVars returns the CONFIG_TEMPLATE_* entries of environ as
+// variable → value, and the variables sorted (a repeated variable's last
+// value wins).
+func ConfigTemplateVars(environ []string) (names []string, values map[string]string) {
+	values = map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, ConfigTemplatePrefix) {
+			continue
+		}
+		if _, dup := values[k]; !dup {
+			names = append(names, k)
+		}
+		values[k] = v
+	}
+	sort.Strings(names)
+	return names, values
+}
+
+// Parts of a transport-encryption secret: TLS_<NAME>_KEY (PEM private key),
+// TLS_<NAME>_CERT (leaf and intermediates, PEM) and TLS_<NAME>_CA (root,
+// PEM). tlsprov materializes them as <name>.key, .crt, .ca, .keystore and
+// .truststore.
+const (
+	TLSKey  = "KEY"
+	TLSCert = "CERT"
+	TLSCA   = "CA"
+)
+
+// TLSVar is the variable of one part of transport-encryption secret name:
+// TLS_<EnvName(name)>_<part>.
+func TLSVar(name, part string) string { return "TLS_" + EnvName(name) + "_" + part }
+
+// TLSNames returns, sorted, the NAME of every TLS_<NAME>_KEY variable in
+// environ, lower-cased: TLS_MY_NODE_KEY gives "my_node".
+func TLSNames(environ []string) []string {
+	var names []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TLS_") && strings.HasSuffix(k, "_"+TLSKey) && len(k) > len("TLS__"+TLSKey) {
+			names = append(names, strings.ToLower(k[len("TLS_"):len(k)-len("_"+TLSKey)]))
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Paths of the scheduler API that tasks and agents' fetchers read.
+const (
+	// ArtifactBinPath serves the toolkit binaries: <ArtifactBinPath><name>.
+	ArtifactBinPath = "/v1/artifacts/bin/"
+	// TemplatePath serves config templates:
+	// <TemplatePath><config ID>/<pod>/<task>/<name>.
+	TemplatePath = "/v1/artifacts/template/"
+)
+
+// SchedulerURL is the scheduler API's base URL as tasks see it.
+func SchedulerURL(host string, port int) string {
+	return "http://" + host + ":" + strconv.Itoa(port)
+}
+
+// ArtifactURL is the URL of toolkit binary name under base (SchedulerURL).
+// With a digest of its content it carries ?sha256=<digest>, so that a
+// fetcher cache keyed by URL never serves a stale binary.
+func ArtifactURL(base, name, digest string) string {
+	u := base + ArtifactBinPath + url.PathEscape(name)
+	if digest != "" {
+		u += "?sha256=" + url.QueryEscape(digest)
+	}
+	return u
+}
+
+// TemplateURL is the URL of config template name of a pod's task in
+// configuration configID, under base (SchedulerURL).
+func TemplateURL(base, configID, pod, task, name string) string {
+	return base + TemplatePath + url.PathEscape(configID) + "/" + url.PathEscape(pod) + "/" + url.PathEscape(task) + "/" + url.PathEscape(name)
+}

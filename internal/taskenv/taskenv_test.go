@@ -1,0 +1,122 @@
+package taskenv
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestNames(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{TaskName("hello", 2, "server"), "hello-2-server"},
+		{InstanceName("hello", 0), "hello-0"},
+		{DiscoveryName("broker", 3), "broker-3"},
+		{FrameworkHost("hello-world"), "hello-world.autoip.dcos.thisdcos.directory"},
+		{FrameworkHost("/team/kafka.prod"), "teamkafka-prod.autoip.dcos.thisdcos.directory"},
+		{FrameworkVIPHost("a.b"), "a-b.l4lb.thisdcos.directory"},
+		{AutoIPHost("hello-0-server", "svc"), "hello-0-server.svc.autoip.dcos.thisdcos.directory"},
+		{VIPHost("hello", "svc"), "hello.svc.l4lb.thisdcos.directory"},
+		{EnvName("my-node.1"), "MY_NODE_1"},
+		{EnvName("Kafka_broker"), "KAFKA_BROKER"},
+		{EnvName("ümlaut"), "_MLAUT"},
+		{TLSVar("my-node", TLSKey), "TLS_MY_NODE_KEY"},
+		{ConfigTemplateVar("server-conf"), "CONFIG_TEMPLATE_SERVER_CONF"},
+		{ConfigTemplatePath("x.conf"), "config-templates/x.conf"},
+		{ArtifactURL("http://h:1", "bootstrap", ""), "http://h:1/v1/artifacts/bin/bootstrap"},
+		{ArtifactURL("http://h:1", "bootstrap", "ab12"), "http://h:1/v1/artifacts/bin/bootstrap?sha256=ab12"},
+		{TemplateURL("http://h:1", "cfg", "p d", "t", "n/x"), "http://h:1/v1/artifacts/template/cfg/p%20d/t/n%2Fx"},
+		{SchedulerURL("10.0.0.1", 8080), "http://10.0.0.1:8080"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestSelfHostAndLookup(t *testing.T) {
+	env := []string{"TASK_NAME=old", "TASK_NAME=a-0-b", "FRAMEWORK_HOST=svc.autoip.dcos.thisdcos.directory"}
+	if got := SelfHost(Lookup(env)); got != "a-0-b.svc.autoip.dcos.thisdcos.directory" {
+		t.Errorf("SelfHost = %q", got)
+	}
+	if got := SelfHost(Lookup(env[:2])); got != "" {
+		t.Errorf("SelfHost without FRAMEWORK_HOST = %q", got)
+	}
+}
+
+func TestParseConfigTemplate(t *testing.T) {
+	for _, tt := range []struct {
+		in, src, dest, err string
+	}{
+		{"config-templates/a,conf/a.conf", "config-templates/a", "conf/a.conf", ""},
+		{" a , b,c ", "a", "b,c", ""},
+		{"a", "", "", "no comma"},
+		{",b", "", "", "source is empty"},
+		{"a, ", "", "", "destination is empty"},
+	} {
+		src, dest, err := ParseConfigTemplate(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || src != tt.src || dest != tt.dest {
+			t.Errorf("%q: %q %q %v", tt.in, src, dest, err)
+		}
+	}
+	names, vals := ConfigTemplateVars([]string{"CONFIG_TEMPLATE_B=1,2", "PATH=/bin", "CONFIG_TEMPLATE_A=x,y", "CONFIG_TEMPLATE_B=3,4"})
+	if !slices.Equal(names, []string{"CONFIG_TEMPLATE_A", "CONFIG_TEMPLATE_B"}) || vals["CONFIG_TEMPLATE_B"] != "3,4" {
+		t.Errorf("ConfigTemplateVars = %v %v", names, vals)
+	}
+}
+
+func TestTLSNames(t *testing.T) {
+	env := []string{"TLS_B_KEY=x", "TLS_MY_NODE_KEY=x", "TLS_B_CERT=x", "TLS__KEY=x", "TLS_KEY=x", "PATH=/bin", "XTLS_C_KEY=x"}
+	if got := strings.Join(TLSNames(env), ","); got != "b,my_node" {
+		t.Errorf("TLSNames = %s", got)
+	}
+}
+
+// TestEnvOrder builds a task environment the way the scheduler does and
+// checks the SDK's order: first position kept, later value wins, secrets
+// marked.
+func TestEnvOrder(t *testing.T) {
+	var e Env
+	e.SetSorted(map[string]string{"B": "yaml-b", "A": "yaml-a", "ZONE": "from-yaml"})
+	e.SetTaskCfg([]string{"TASKCFG_ALL_A=all", "TASKCFG_WEB_A=pod", "TASKCFG_OTHER_C=no", "TASKCFG_ALL_=empty", "PATH=/bin"}, "web")
+	e.SetIdentity(Identity{Service: "svc", Pod: "web", Index: 1, Task: "server", SchedulerHost: "api.host", SchedulerPort: 7})
+	e.SetPlacementReferenced("@zone:GROUP_BY")
+	e.SetConfigTemplate("conf", "etc/conf")
+	e.SetSecret("PASSWORD", "s3cret")
+	e.Set("PORT_HTTP", "31000")
+	e.SetFaultDomain("r1", "z1")
+	e.SetFaultDomain("", "")
+	e.SetTLS("server", "k", "c", "ca")
+	e.SetEnviron([]string{"BOOTSTRAP_RESOLVERS=127.0.0.1:53"})
+	want := []string{
+		"A=pod", "B=yaml-b", "ZONE=z1",
+		"POD_INSTANCE_INDEX=1", "FRAMEWORK_NAME=svc", "FRAMEWORK_HOST=svc.autoip.dcos.thisdcos.directory",
+		"FRAMEWORK_VIP_HOST=svc.l4lb.thisdcos.directory", "SCHEDULER_API_HOSTNAME=api.host", "SCHEDULER_API_PORT=7",
+		"TASK_NAME=web-1-server", "web-1-server=true", "PLACEMENT_REFERENCED_ZONE=true",
+		"CONFIG_TEMPLATE_CONF=config-templates/conf,etc/conf", "PASSWORD=s3cret", "PORT_HTTP=31000", "REGION=r1",
+		"TLS_SERVER_KEY=k", "TLS_SERVER_CERT=c", "TLS_SERVER_CA=ca", "BOOTSTRAP_RESOLVERS=127.0.0.1:53",
+	}
+	if got := e.Environ(); !slices.Equal(got, want) {
+		t.Errorf("Environ:\n got %q\nwant %q", got, want)
+	}
+	var secret []string
+	for _, v := range e.Vars() {
+		if v.Secret {
+			secret = append(secret, v.Name)
+		}
+	}
+	if !slices.Equal(secret, []string{"PASSWORD", "TLS_SERVER_KEY", "TLS_SERVER_CERT", "TLS_SERVER_CA"}) {
+		t.Errorf("secret %v", secret)
+	}
+	if v, ok := e.Get("A"); !ok || v != "pod" {
+		t.Errorf("Get(A) = %q %v", v, ok)
+	}
+	if _, ok := e.Get("NOPE"); ok {
+		t.Error("Get(NOPE) found")
+	}
+}
