@@ -48,6 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				&cli.Float64Flag{Name: "mem", Value: 8192, Usage: "memory per agent (MB)", EnvVars: env("MEM")},
 				&cli.Float64Flag{Name: "disk", Value: 16384, Usage: "disk per agent (MB)", EnvVars: env("DISK")},
 				&cli.StringFlag{Name: "ports", Value: "31000-32000", Usage: "port ranges per agent", EnvVars: env("PORTS")},
+				&cli.Float64SliceFlag{Name: "disk-mount", Usage: "a MOUNT disk of this size (MB) on every agent, offered whole (repeatable)", EnvVars: env("DISK_MOUNTS")},
 				&cli.StringSliceFlag{Name: "attribute", Usage: "agent attribute NAME=VALUE (repeatable)", EnvVars: env("ATTRIBUTES")},
 				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5050", Usage: "master address", EnvVars: env("LISTEN")},
 				&cli.StringFlag{Name: "agent-ip", Value: "127.0.1.1", Usage: "first agent's loopback IP", EnvVars: env("AGENT_IP")},
@@ -88,7 +89,13 @@ func up(c *cli.Context, stdout, stderr io.Writer) error {
 		}
 		attrs[k] = v
 	}
+	for _, size := range c.Float64Slice("disk-mount") {
+		if !(size > 0) {
+			return exitcode.Wrap(exitUsage, fmt.Errorf("--disk-mount: %v MB, want a positive size", size))
+		}
+	}
 	cfg := testenv.Config{
+		DiskMounts:   c.Float64Slice("disk-mount"),
 		Agents:       c.Int("agents"),
 		CPUs:         c.Float64("cpus"),
 		Mem:          c.Float64("mem"),

@@ -80,6 +80,9 @@ func TestUsageErrors(t *testing.T) {
 		{"testenv", "up", "--log-format", "xml"},
 		{"testenv", "up", "extra"},
 		{"testenv", "up", "--attribute", "novalue"},
+		{"testenv", "up", "--disk-mount", "0"},
+		{"testenv", "up", "--disk-mount", "2048", "--disk-mount", "-1"},
+		{"testenv", "up", "--disk-mount", "big"},
 	} {
 		var out, errb strings.Builder
 		if code := run(context.Background(), args, &out, &errb); code == 0 {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/rlimit"
 )
 
 const (
@@ -344,6 +346,7 @@ func (c *Cluster) startExecutor(e *executor) {
 			spec.shell = cmd.Shell == nil || *cmd.Shell
 			spec.value, spec.args = cmd.GetValue(), cmd.Arguments
 		}
+		spec.limits, err = containerLimits(e.info.Container)
 	}
 	c.mu.Lock()
 	if err == nil {
@@ -371,6 +374,10 @@ func (c *Cluster) startExecutor(e *executor) {
 	}
 	if e.shutdown {
 		c.executorGoneLocked(e, nil, mesos.TASK_KILLED, mesos.REASON_EXECUTOR_TERMINATED, "Executor was shut down before it started")
+		return
+	}
+	if errors.Is(err, rlimit.ErrSet) {
+		c.executorGoneLocked(e, nil, mesos.TASK_FAILED, mesos.REASON_EXECUTOR_TERMINATED, "Executor terminated: "+err.Error())
 		return
 	}
 	if err != nil {
@@ -485,10 +492,23 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 		c.mu.Unlock()
 		return
 	}
+	// The task's rlimits are its container's (the command executor's):
+	// Mesos cannot start that container with invalid ones.
+	limits, err := containerLimits(t.info.Container)
+	if err != nil {
+		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_EXECUTOR_TERMINATED, "Executor terminated: "+err.Error())
+		c.mu.Unlock()
+		return
+	}
 	c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_STARTING, ""))
 	spec := procSpec{dir: dir, env: c.executorEnvLocked(e, dir),
-		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments}
+		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments, limits: limits}
 	p, err := startProc(spec)
+	if errors.Is(err, rlimit.ErrSet) {
+		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_EXECUTOR_TERMINATED, "Executor terminated: "+err.Error())
+		c.mu.Unlock()
+		return
+	}
 	if err != nil {
 		finish(mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, noReason, "Failed to launch task: "+err.Error())
 		c.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/resources"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -38,6 +39,7 @@ func labels(kv ...string) *mesos.Labels {
 // dynamic returns r dynamically reserved for role by principal, in the
 // post-refinement format (refinement) or the pre-refinement one.
 func dynamic(r mesos.Resource, role, principal string, l *mesos.Labels, refinement bool) mesos.Resource {
+	r = *proto.Clone(&r).(*mesos.Resource)
 	var p *string
 	if principal != "" {
 		p = strPtr(principal)
@@ -54,6 +56,7 @@ func dynamic(r mesos.Resource, role, principal string, l *mesos.Labels, refineme
 
 // asVolume makes a reserved disk resource a RW persistent volume.
 func asVolume(r mesos.Resource, id, principal, containerPath string) mesos.Resource {
+	r = *proto.Clone(&r).(*mesos.Resource)
 	if r.Disk == nil {
 		r.Disk = &mesos.Resource_DiskInfo{}
 	}
