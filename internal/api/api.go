@@ -6,6 +6,7 @@
 //	POST /v1/plans/{plan}/{start|stop|interrupt|continue|restart}[?phase=]
 //	                                        200 {"message"}, 208 no-op, 404 unknown
 //	GET  /v1/pod                            pod instance names
+//	GET  /v1/pod/status                     every instance's tasks by pod type (podstatus.go)
 //	GET  /v1/pod/{name}/status              tasks and their states
 //	GET  /v1/pod/{name}/info                TaskInfos and statuses, secrets masked
 //	POST /v1/pod/{name}/{restart|replace}   {"pod","tasks"}
@@ -57,6 +58,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/plans/{plan}", s.planGet)
 	mux.HandleFunc("POST /v1/plans/{plan}/{cmd}", s.planCmd)
 	mux.HandleFunc("GET /v1/pod", s.pods)
+	mux.HandleFunc("GET /v1/pod/status", s.podStatuses)
 	mux.HandleFunc("GET /v1/pod/{name}/status", s.podStatus)
 	mux.HandleFunc("GET /v1/pod/{name}/info", s.podInfo)
 	mux.HandleFunc("POST /v1/pod/{name}/{cmd}", s.podCmd)

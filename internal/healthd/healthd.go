@@ -88,21 +88,22 @@ type Config struct {
 	Listen string
 	// StatusFile is kept up to date with the /status JSON; "" for none.
 	StatusFile string
-	// Log receives healthd's records.
+	// Log receives healthd's records; its handler masks secrets
+	// (redact.Handler), so records are written unmasked.
 	Log *slog.Logger
-	// Redactor masks secrets in what is logged and published; nil means
-	// redact.Default() with the environment learned.
+	// Redactor masks secrets in what is published (/status, the status
+	// file); nil means redact.Default() with the environment learned.
 	Redactor *redact.Redactor
 }
 
 // shutdownTimeout bounds the wait for Run's goroutines when it returns.
 const shutdownTimeout = 3 * time.Second
 
-// Run runs healthd until the command exits (supervise), or until a
+// Serve runs healthd until the command exits (supervise), or until a
 // terminating signal or ctx ends (sidecar; ctx ending stops a supervised
 // command like SIGTERM would). It returns the exit code, and an error when
 // the code is healthd's own failure.
-func Run(ctx context.Context, cfg Config) (int, error) {
+func Serve(ctx context.Context, cfg Config) (int, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -220,7 +221,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		rep.SetProcess(proc.Pid(), time.Now())
 	}
 	log.Info("healthd started", "mode", mode, "pid", os.Getpid(), "command_pid", pidOf(st.proc),
-		"health", descOf(cfg.Health, cfg.Redactor), "readiness", descOf(cfg.Readiness, cfg.Redactor))
+		"health", descOf(cfg.Health), "readiness", descOf(cfg.Readiness))
 
 	if ln != nil {
 		log.Info("listening", "addr", ln.Addr().String())
@@ -370,7 +371,7 @@ func (st *state) shutDown(why string) {
 
 // logThreshold logs (and records) a health check reaching its threshold.
 func (st *state) logThreshold(e health.Event) {
-	reason := st.cfg.Redactor.String(e.Check.Reason)
+	reason := e.Check.Reason // logs mask it themselves; /status does not
 	st.mu.Lock()
 	healthKilled := st.healthKilled
 	st.mu.Unlock()
@@ -379,7 +380,7 @@ func (st *state) logThreshold(e health.Event) {
 		st.log.Error("exiting: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures, "reason", reason)
 	case healthKilled:
 		st.stopChecks()
-		st.rep.SetStopping(fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, reason))
+		st.rep.SetStopping(fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, st.cfg.Redactor.String(reason)))
 		st.log.Error("stopping the command: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures,
 			"reason", reason, "kill_grace_period", st.cfg.KillGrace.String())
 	}
@@ -402,9 +403,9 @@ func pidOf(p *supervise.Process) int {
 	return p.Pid()
 }
 
-func descOf(c *Check, r *redact.Redactor) string {
+func descOf(c *Check) string {
 	if c == nil {
 		return "none"
 	}
-	return r.String(c.Desc)
+	return c.Desc
 }

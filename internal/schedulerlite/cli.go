@@ -18,6 +18,7 @@ import (
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/logging"
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/servicecli"
 )
 
 // Exit codes of scheduler-lite.
@@ -68,7 +69,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := &cli.App{
 		Name:      "scheduler-lite",
 		Usage:     "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
-		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]",
+		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite plan|pod|endpoints|config|state|debug|health [flags] (commands to a running scheduler, see docs/scheduler-lite.md#command-line)",
 		Description: "With SDK_UNINSTALL=true in the environment (Cosmos sets it for `dcos package uninstall`), the\n" +
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
 			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
@@ -78,6 +79,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
 		Flags:           Flags(),
+		Commands:        servicecli.Commands(),
 		Action:          func(c *cli.Context) error { return action(c, stdout, stderr) },
 	}
 	err := app.RunContext(ctx, args)
@@ -128,6 +130,12 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		// Start marks bad flags and svc.yml errors with ExitUsage.
 		return exitcode.Wrap(exitcode.Code(err, ExitRuntime), err)
+	}
+	// --name of the operator commands finds this instance by its framework name.
+	if reg, err := servicecli.Register(in.Sched.FrameworkName(), in.APIURL, c.String("api-token-file")); err != nil {
+		log.Warn("not registered for the commands' --name", "err", err)
+	} else {
+		defer reg.Close()
 	}
 	in.PrintEndpoints(stdout)
 	if !c.Bool("exit-after-deploy") {

@@ -18,6 +18,7 @@ import (
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
+	"github.com/taskkit/taskkit/internal/fetcher"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/rlimit"
 )
@@ -65,7 +66,7 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 		dir:        filepath.Join(c.cfg.WorkDir, "slaves", id),
 		registered: time.Now(),
 		host:       host,
-		fetcher: &mesosx.Fetcher{
+		fetcher: &fetcher.Fetcher{
 			CacheDir: filepath.Join(c.cfg.WorkDir, "fetch-cache", ip),
 			CacheAll: c.cfg.CacheAllURIs,
 		},

@@ -8,8 +8,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
-
-	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/fetcher"
 )
 
 // framework is the master's record of a framework.
@@ -101,7 +100,7 @@ type agent struct {
 	srv        *http.Server
 	ln         net.Listener
 	executors  map[string]*executor // key: frameworkID + "/" + executorID
-	fetcher    *mesosx.Fetcher
+	fetcher    *fetcher.Fetcher
 	dir        string // <work>/slaves/<id>
 	registered time.Time
 	host       *agentHost // what outlives a restart: reservations, volumes, MOUNT disks

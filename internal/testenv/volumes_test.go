@@ -111,7 +111,9 @@ func TestPersistentVolumeOnDisk(t *testing.T) {
 	if _, err := os.Stat(host); !os.IsNotExist(err) {
 		t.Errorf("volume directory after DESTROY: %v", err)
 	}
-	o = s.offerWhere("reserved disk", func(r *mesos.Resource) bool { return r.Name == "disk" && r.IsReserved("role") && !r.IsPersistentVolume() })
+	o = s.offerWhere("reserved disk", func(r *mesos.Resource) bool {
+		return r.Name == "disk" && r.IsReserved("role") && !r.IsPersistentVolume()
+	})
 	s.accept(o, withID(calls.OpCreate(vol), "create-again"))
 	if st := s.opStatus("create-again"); st.State != mesos.OPERATION_FINISHED {
 		t.Fatalf("create again: %s %q", st.State, st.GetMessage())

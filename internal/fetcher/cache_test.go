@@ -1,4 +1,4 @@
-package mesos
+package fetcher
 
 import (
 	"context"
