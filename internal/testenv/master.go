@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"time"
@@ -261,6 +262,7 @@ func (c *Cluster) allocateLocked() {
 		if !free.allocatable() {
 			continue
 		}
+		free = free.withoutRanges("ports", c.heldPortsLocked(a, now))
 		sort.SliceStable(fws, func(i, j int) bool {
 			if share[fws[i]] != share[fws[j]] {
 				return share[fws[i]] < share[fws[j]]
@@ -316,6 +318,17 @@ func (c *Cluster) filteredLocked(fw *framework, a *agent, role string, avail res
 		return false
 	}
 	return f.res.contains(avail)
+}
+
+// heldPortsLocked are the ports an offer on a must leave out because a
+// task could not bind them: the agent's own port, and those other
+// processes hold on a's address or on the wildcard address.
+func (c *Cluster) heldPortsLocked(a *agent, now time.Time) mesos.Ranges {
+	own := mesos.Value_Range{Begin: uint64(a.port), End: uint64(a.port)}
+	if hs := c.heldSocketsLocked(now); hs != nil {
+		return append(hs.held(net.ParseIP(a.ip)), own).Sort().Squash()
+	}
+	return mesos.Ranges{own}
 }
 
 func (c *Cluster) offerProtoLocked(o *offer) mesos.Offer {

@@ -69,6 +69,18 @@ func (r res) scalar(name string) float64 {
 	return sum.Value
 }
 
+// withoutRanges returns r without the ranges rs in its range resources
+// called name, reserved or not.
+func (r res) withoutRanges(name string, rs mesos.Ranges) res {
+	out := res(mesos.Resources(r).Clone())
+	for i := range out {
+		if x := &out[i]; x.Name == name && x.GetType() == mesos.RANGES {
+			x.Ranges = x.Ranges.Subtract(&mesos.Value_Ranges{Range: rs})
+		}
+	}
+	return res(slicesDeleteEmpty(out))
+}
+
 // has reports whether r holds a resource called name.
 func (r res) has(name string) bool {
 	for i := range r {
