@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/rlimit"
 )
 
@@ -43,7 +44,8 @@ type procSpec struct {
 func startProc(spec procSpec) (*proc, error) {
 	var cmd *exec.Cmd
 	if spec.shell {
-		cmd = exec.Command("/bin/sh", "-c", spec.value)
+		path, args := mesosx.ShellCommand(spec.value)
+		cmd = &exec.Cmd{Path: path, Args: args}
 	} else {
 		if spec.value == "" {
 			return nil, errors.New("command has no value")
