@@ -183,7 +183,7 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(sh.Stderr, "%s: %s\n%s", ue.cmd, sh.secrets.Known(logging.ErrorText(ue.err)), ue.usage)
+		fmt.Fprintf(sh.Stderr, "%s: %s\n%s", ue.cmd, sh.secrets.String(logging.ErrorText(ue.err)), ue.usage)
 		return sh.UsageCode
 	}
 	code := exitcode.Code(err, sh.FailureCode)
@@ -192,7 +192,7 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	} else {
 		// A library error may already start with the binary's name
 		// ("testenv: master listen ..."): never "testenv: testenv: ...".
-		msg := strings.TrimPrefix(sh.secrets.Known(logging.ErrorText(err)), sh.Name+": ")
+		msg := strings.TrimPrefix(sh.secrets.String(logging.ErrorText(err)), sh.Name+": ")
 		fmt.Fprintf(sh.Stderr, "%s: %s\n", sh.Name, msg)
 	}
 	return code

@@ -1,7 +1,9 @@
 package deptest
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,6 +15,7 @@ var forbidden = []string{
 	"github.com/golang/protobuf",
 	"google.golang.org/protobuf",
 	"github.com/pquerna/ffjson",
+	"github.com/prometheus/client_golang", // protobuf behind it; in-task metrics use VictoriaMetrics/metrics
 }
 
 // violations returns the forbidden packages bin links.
@@ -52,5 +55,37 @@ func TestInTaskBinariesAvoidMesosAndProtobuf(t *testing.T) {
 func TestCheckSeesMesos(t *testing.T) {
 	if bad := violations(t, "testenv"); len(bad) == 0 {
 		t.Fatal("the dependency check found nothing forbidden in testenv, which links mesos-go")
+	}
+}
+
+// TestInTaskBinariesSize builds each in-task binary as scripts/dist.sh does
+// (static, stripped, trimmed, urfave_cli_no_docs) and checks it is at most
+// MaxBytes.
+func TestInTaskBinariesSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three binaries; skipped with -short")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not in PATH")
+	}
+	dir := t.TempDir()
+	for _, bin := range []string{"bootstrap", "healthd", "tlsprov"} {
+		t.Run(bin, func(t *testing.T) {
+			out := filepath.Join(dir, bin)
+			cmd := exec.Command(goTool, "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags", "-s -w", "-o", out, "github.com/taskkit/taskkit/"+bin)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go build %s: %v\n%s", bin, err, b)
+			}
+			fi, err := os.Stat(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d bytes (%.2f MiB)", bin, fi.Size(), float64(fi.Size())/(1<<20))
+			if fi.Size() > MaxBytes {
+				t.Errorf("%s is %d bytes stripped, over the %d-byte (10 MiB) limit", bin, fi.Size(), MaxBytes)
+			}
+		})
 	}
 }

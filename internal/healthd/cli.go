@@ -194,7 +194,7 @@ func checkFrom(sh *cliapp.Shell, cmd, http, tcp string, names [3]string) (probe.
 	case cmd != "":
 		return &probe.Command{Line: cmd}, "cmd: " + cmd, nil // masked where shown
 	case http != "":
-		h, err := probe.NewHTTP(http)
+		h, err := probe.NewHTTP(http, probe.CheckPolicy)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", sh.Source(names[1]), err)
 		}

@@ -333,7 +333,7 @@ func TestServeConcurrentRequestsStartNoCheck(t *testing.T) {
 		fmt.Fprint(c, raw)
 		got, _ := io.ReadAll(c)
 		c.Close()
-		if !strings.HasPrefix(string(got), "HTTP/1.1 400 Bad Request\r\n") {
+		if !strings.HasPrefix(string(got), "HTTP/1.1 400 Bad Request") {
 			t.Errorf("%q answered %q", raw, got)
 		}
 	}

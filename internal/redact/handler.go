@@ -61,28 +61,10 @@ func (s *Shared) String(text string) string {
 	return s.r.String(text)
 }
 
-// Known returns text with the learned secret values and URL passwords
-// masked, but not the values of secret-looking parameters: for error
-// messages, which taskkit's code builds as "NAME: problem" and which name
-// secret flags and variables ("--keystore-password: empty",
-// "env:TLS_SERVER_KEY: no private key found"), where the parameter rule
-// would take the problem for the value.
-func (s *Shared) Known(text string) string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.r == nil {
-		return text
-	}
-	if len(s.r.values) > 0 {
-		text = s.r.replacer.Replace(text)
-	}
-	return URLPasswords(text)
-}
-
 // Handler returns a slog.Handler that masks every record through s before
 // next sees it: the message, every string attribute, each string of a
 // []string, every other value by its printed form (String), every error by
-// its Error text (Known: errors are taskkit's own words), inside groups too,
+// its Error text, inside groups too,
 // and the attributes given to WithAttrs. Numbers, booleans, durations and
 // times pass unchanged. Every taskkit binary's logger goes through one, so no log
 // call has to remember to mask.
@@ -123,7 +105,7 @@ func (m *maskHandler) attr(a slog.Attr) slog.Attr {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, m.s.Known(x.Error()))
+			return slog.String(a.Key, m.s.String(x.Error()))
 		case []string: // stays a list (a JSON array)
 			out := make([]string, len(x))
 			for i, e := range x {

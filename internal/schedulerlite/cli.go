@@ -77,9 +77,26 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
 			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
 		Flags:    Flags(),
-		Commands: append([]*cli.Command{packageCommand(), uninstallCommand(sh)}, servicecli.Commands()...),
+		Commands: append([]*cli.Command{packageCommand(), uninstallCommand(sh)}, operatorCommands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c) },
 	})
+}
+
+// operatorCommands are servicecli's commands, each ending the run with its
+// own exit code once it has printed its error.
+func operatorCommands(environ []string) []*cli.Command {
+	cmds := servicecli.Commands(environ)
+	for _, cmd := range cmds {
+		action := cmd.Action
+		cmd.Action = func(c *cli.Context) error {
+			err := action(c)
+			if code, ok := servicecli.ExitCode(err); ok {
+				return cliapp.Exit(code)
+			}
+			return err
+		}
+	}
+	return cmds
 }
 
 func action(sh *cliapp.Shell, c *cli.Context) error {

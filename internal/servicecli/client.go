@@ -14,20 +14,22 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/taskkit/taskkit/internal/exitcode"
 )
 
 // client talks to one scheduler's API.
 type client struct {
-	// base is the API's base URL without a trailing slash; it may carry a
-	// path prefix (DC/OS Admin Router's /service/<name>).
+	// base is the API's base URL with no trailing slash; it may carry a
+	// path prefix (DC/OS Admin Router's /service/<name>). With --name it is
+	// nil until the first call finds the registration (resolve).
 	base *url.URL
+	// name is --name; tokenFile the token's file ("" for none yet).
+	name, tokenFile string
 	// token is the bearer token, "" for none. It goes into the
-	// Authorization header only, never into a message.
+	// Authorization header only, and the shell masks it in every message.
 	token string
 	http  *http.Client
+	r     *run
 }
 
 // answer is the API's answer to one call.
@@ -37,65 +39,85 @@ type answer struct {
 	Body         []byte
 }
 
-// newClient resolves the scheduler from --url or --name and reads the
-// token from --api-token-file (else, with --name, from the file the
-// scheduler registered). Errors are usage errors (exit 2), except a --name
-// with no running instance (exit 3: nothing to reach).
-func newClient(c *cli.Context) (*client, error) {
+// newClient checks --url or --name, --request-timeout and
+// --api-token-file. A --name is looked up at the first call, so that plan
+// show --wait can wait for a scheduler still starting.
+func newClient(r *run) (*client, error) {
+	c := r.c
 	rawURL, name := c.String(flagURL), c.String(flagName)
-	tokenFile := c.String(flagTokenFile)
+	cl := &client{name: name, tokenFile: c.String(flagTokenFile), r: r}
 	switch {
 	case rawURL != "" && name != "":
-		return nil, usage(fmt.Errorf("--%s and --%s: give one", flagURL, flagName))
+		return nil, r.usagef("%s and %s: give one", r.source(flagURL), r.source(flagName))
 	case rawURL == "" && name == "":
-		return nil, usage(fmt.Errorf("which scheduler? give --%s (or %s) or --%s of a local instance (or %s)", flagURL, envURL, flagName, envName))
-	case name != "":
-		e, err := lookup(name)
-		switch {
-		case errors.Is(err, errNotRegistered):
-			return nil, exitcode.Wrap(ExitUnreachable, fmt.Errorf("--%s %s: %w; start it, or give --%s", flagName, name, err, flagURL))
-		case err != nil:
-			return nil, usage(fmt.Errorf("--%s %s: %w", flagName, name, err))
+		return nil, r.usagef("which scheduler? give --%s (or %s) or --%s of a local instance (or %s)", flagURL, envURL, flagName, envName)
+	case rawURL != "":
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, r.usagef("%s %q: want http://host:port or https://host:port[/prefix]", r.source(flagURL), rawURL)
 		}
-		rawURL = e.URL
-		if tokenFile == "" {
-			tokenFile = e.TokenFile
-		}
+		u.Path = strings.TrimRight(u.Path, "/")
+		u.RawQuery, u.Fragment = "", ""
+		cl.base = u
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usage(fmt.Errorf("--%s %q: want http://host:port or https://host:port[/prefix]", flagURL, rawURL))
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawQuery, u.Fragment = "", ""
 	timeout := c.Duration(flagRequestTimeout)
 	if timeout <= 0 {
-		return nil, usage(fmt.Errorf("--%s must be positive", flagRequestTimeout))
+		return nil, r.usagef("%s must be positive", r.source(flagRequestTimeout))
 	}
-	cl := &client{base: u, http: &http.Client{Timeout: timeout}}
-	if tokenFile != "" {
-		if cl.token, err = readToken(tokenFile); err != nil {
-			return nil, usage(fmt.Errorf("--%s: %w", flagTokenFile, err))
+	cl.http = &http.Client{Timeout: timeout}
+	if cl.tokenFile != "" {
+		if err := cl.readToken(r.source(flagTokenFile)); err != nil {
+			return nil, r.usagef("%w", err)
 		}
 	}
 	return cl, nil
 }
 
-// readToken reads a token file as the scheduler does (trailing newlines
-// dropped). Its errors name the file, never the content.
-func readToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
+// resolve finds --name's registration: its URL, and its token file unless
+// one was given. No running instance of that name is an *unreachableError
+// (exit 3); two are a usage error.
+func (cl *client) resolve() error {
+	e, err := lookup(cl.name)
+	switch {
+	case errors.Is(err, errNotRegistered):
+		return &unreachableError{where: "--" + flagName + " " + cl.name, err: fmt.Errorf("%w; start it, or give --%s", err, flagURL)}
+	case err != nil:
+		return cl.r.usagef("%s %s: %w", cl.r.source(flagName), cl.name, err)
+	}
+	u, err := url.Parse(e.URL)
 	if err != nil {
-		return "", err
+		return fmt.Errorf("--%s %s: the registration's URL: %w", flagName, cl.name, err)
+	}
+	if cl.tokenFile == "" && e.TokenFile != "" {
+		cl.tokenFile = e.TokenFile
+		if err := cl.readToken("the token file of " + cl.name + "'s registration"); err != nil {
+			return err
+		}
+	}
+	cl.base = u
+	return nil
+}
+
+// readToken reads the token file as the scheduler does (trailing newlines
+// dropped) and has the shell mask the token. Errors name the file, never
+// the content; what names the setting it came from.
+func (cl *client) readToken(what string) error {
+	b, err := os.ReadFile(cl.tokenFile)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	tok := strings.TrimRight(string(b), "\r\n")
-	if tok == "" {
-		return "", fmt.Errorf("%s: empty", path)
+	switch {
+	case tok == "":
+		return fmt.Errorf("%s: %s: empty", what, cl.tokenFile)
+	case strings.IndexFunc(tok, unicode.IsControl) >= 0:
+		return fmt.Errorf("%s: %s: the token holds a control character (a newline inside?)", what, cl.tokenFile)
 	}
-	if strings.IndexFunc(tok, unicode.IsControl) >= 0 {
-		return "", fmt.Errorf("%s: the token holds a control character (a newline inside?)", path)
+	cl.token = tok
+	if cl.r.sh != nil {
+		cl.r.sh.Secrets().LearnValue(tok)
 	}
-	return tok, nil
+	return nil
 }
 
 // where names the scheduler in messages: its URL without user
@@ -105,6 +127,11 @@ func (cl *client) where() string { return cl.base.Redacted() }
 // call sends one request. A scheduler that cannot be reached is an
 // *unreachableError (exit 3); any answer, whatever its status, is returned.
 func (cl *client) call(ctx context.Context, method, path string, query url.Values, body any) (*answer, error) {
+	if cl.base == nil {
+		if err := cl.resolve(); err != nil {
+			return nil, err
+		}
+	}
 	u := *cl.base
 	u.Path += path
 	u.RawQuery = query.Encode()
@@ -182,6 +209,9 @@ type unreachableError struct {
 }
 
 func (e *unreachableError) Error() string {
+	if e.call == "" {
+		return fmt.Sprintf("cannot reach the scheduler: %s: %v", e.where, e.err)
+	}
 	return fmt.Sprintf("cannot reach the scheduler at %s (%s): %v", e.where, e.call, e.err)
 }
 
@@ -217,19 +247,15 @@ func apiMessage(body []byte) string {
 	return s
 }
 
-// exitCodeOf maps the commands' errors to exit codes.
-func exitCodeOf(err error) int {
+// withExitCode gives an unreachable scheduler's error its exit code (3);
+// other errors carry theirs already (API errors: the shell's failure code,
+// 1).
+func withExitCode(err error) error {
 	var ue *unreachableError
-	var ae *apiError
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.As(err, &ue):
-		return ExitUnreachable
-	case errors.As(err, &ae):
-		return ExitAPI
+	if errors.As(err, &ue) {
+		return exitcode.Wrap(ExitUnreachable, err)
 	}
-	return exitcode.Code(err, ExitAPI)
+	return err
 }
 
 // pollInterval is how often plan show --wait asks for the plan.

@@ -162,9 +162,9 @@ func planCommand(name string, aliases []string, call, help string, flags []cli.F
 			phase, step := r.c.String("phase"), r.c.String("step")
 			switch {
 			case call == "forceComplete" && (phase == "" || step == ""):
-				return usage(errors.New("--phase and --step: force-complete acts on one step; give both"))
+				return r.usagef("--phase and --step: force-complete acts on one step; give both")
 			case step != "" && phase == "":
-				return usage(errors.New("--step: give its --phase too"))
+				return r.usagef("--step: give its --phase too")
 			}
 			if phase != "" {
 				q.Set("phase", phase)
@@ -219,7 +219,7 @@ func planStart(r *run) error {
 	for _, kv := range r.c.StringSlice("params") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return usage(fmt.Errorf("--params %q: want KEY=VAL", kv))
+			return r.usagef("%s %q: want KEY=VAL", r.source("params"), kv)
 		}
 		if params == nil {
 			params = map[string]string{}
@@ -265,7 +265,7 @@ func planShow(r *run) error {
 	want := r.c.String("wait")
 	if want == "" {
 		if r.c.IsSet("timeout") {
-			return usage(errors.New("--timeout: only with --wait"))
+			return r.usagef("%s: only with --wait", r.source("timeout"))
 		}
 		a, p, err := r.getPlan(r.ctx(), name)
 		if err != nil {
@@ -275,11 +275,11 @@ func planShow(r *run) error {
 	}
 	want = strings.ToUpper(want)
 	if !slices.Contains(planStatuses, want) {
-		return usage(fmt.Errorf("--wait %q: want one of %s", r.c.String("wait"), strings.Join(planStatuses, ", ")))
+		return r.usagef("%s %q: want one of %s", r.source("wait"), r.c.String("wait"), strings.Join(planStatuses, ", "))
 	}
 	timeout := r.c.Duration("timeout")
 	if timeout <= 0 {
-		return usage(errors.New("--timeout must be positive"))
+		return r.usagef("%s must be positive", r.source("timeout"))
 	}
 	return r.waitPlan(name, want, timeout)
 }
@@ -287,7 +287,8 @@ func planShow(r *run) error {
 // waitPlan asks for the plan every pollInterval until it shows want
 // (exit 0), fails (ERROR or errors, exit 1) or timeout passes (exit 4). It
 // prints the last plan it got. An unknown plan ends it at once; no answer,
-// or a 5xx (a scheduler restarting, a proxy without it), is asked again.
+// a --name not registered yet, or a 5xx (a scheduler restarting, a proxy
+// without it) is asked again.
 func (r *run) waitPlan(name, want string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(r.ctx(), timeout)
 	defer cancel()
@@ -299,8 +300,15 @@ func (r *run) waitPlan(name, want string, timeout time.Duration) error {
 	for {
 		a, p, err := r.getPlan(ctx, name)
 		var ae *apiError
+		var ue *unreachableError
 		switch {
-		case err == nil:
+		case errors.As(err, &ue) || (errors.As(err, &ae) && ae.a.Code >= 500):
+			if ctx.Err() == nil {
+				lastErr = err // asked again
+			}
+		case err != nil:
+			return err
+		default:
 			last, lastPlan, lastErr = a, p, nil
 			failed := p.Status == "ERROR" || len(p.Errors) > 0
 			if p.Status == want && (want == "ERROR" || len(p.Errors) == 0) {
@@ -312,10 +320,6 @@ func (r *run) waitPlan(name, want string, timeout time.Duration) error {
 				}
 				return exitcode.Wrap(ExitAPI, fmt.Errorf("plan %s failed (%s) while waiting for %s", name, p.Status, want))
 			}
-		case errors.As(err, &ae) && ae.a.Code < 500:
-			return err
-		case ctx.Err() == nil:
-			lastErr = err
 		}
 		select {
 		case <-ctx.Done():

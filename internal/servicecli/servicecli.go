@@ -32,7 +32,10 @@
 //
 // Output is text by default (plan and pod status as trees of phases and
 // steps, pods and tasks, as the SDK CLI prints them) and the API's JSON
-// answer with --json. Flags may come before or after the arguments.
+// answer with --json. Flags may come before or after the arguments. Each
+// command runs in the binaries' shell (internal/cliapp): variables read
+// from the environ given to Commands, usage errors with the usage line,
+// errors naming the flag or variable used, the token masked in them.
 //
 // Exit codes: 0 done; 1 the API answered with an error (its message is
 // shown), or the service is unhealthy (health), or the plan failed (plan
@@ -44,6 +47,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -51,7 +55,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/cliapp"
 )
 
 // Exit codes of the commands.
@@ -75,9 +79,6 @@ const (
 	envName = "SCHEDULER_LITE_NAME"
 )
 
-// usage marks err as the user's mistake (exit 2).
-func usage(err error) error { return exitcode.Wrap(ExitUsage, err) }
-
 // connectionFlags are every command's flags: where the scheduler is, how
 // to authenticate, and the output format.
 func connectionFlags() []cli.Flag {
@@ -91,7 +92,7 @@ func connectionFlags() []cli.Flag {
 }
 
 // group is one top-level command: either a set of subcommands or, with
-// Action set, a command of its own.
+// action set, a command of its own.
 type group struct {
 	name, usage, usageText string
 	description            string
@@ -101,27 +102,32 @@ type group struct {
 	action                 cli.ActionFunc
 }
 
-// groups builds the commands, each with the connection flags.
-func groups() []group {
-	gs := []group{planGroup(), podGroup(), endpointsGroup(), configGroup(), stateGroup(), debugGroup(), healthGroup()}
-	for i := range gs {
-		if gs[i].action != nil {
-			gs[i].flags = append(gs[i].flags, connectionFlags()...)
-		}
-		for _, s := range gs[i].subs {
-			s.Flags = append(s.Flags, connectionFlags()...)
-		}
+// groups are the top-level commands' constructors.
+var groups = []func() group{planGroup, podGroup, endpointsGroup, configGroup, stateGroup, debugGroup, healthGroup}
+
+// build makes a group anew (the shell takes its flags over), every
+// command with the connection flags.
+func build(newGroup func() group) group {
+	g := newGroup()
+	if g.action != nil {
+		g.flags = append(g.flags, connectionFlags()...)
 	}
-	return gs
+	for _, s := range g.subs {
+		s.Flags = append(s.Flags, connectionFlags()...)
+	}
+	return g
 }
 
 // Commands are the operator commands, to register as subcommands of the
-// scheduler-lite command. Each parses its own arguments (flags may follow
-// the arguments) and returns errors carrying their exit code
-// (exitcode.Code).
-func Commands() []*cli.Command {
+// scheduler-lite command; environ is the environment their flags' variables
+// are read from. Each runs in its own cliapp shell, on the words after its
+// name (flags may follow the arguments), and prints its own errors; a
+// failure returns an error for which ExitCode gives the exit code (and
+// which cliapp's shell ends with silently).
+func Commands(environ []string) []*cli.Command {
 	var out []*cli.Command
-	for _, g := range groups() {
+	for _, newGroup := range groups {
+		g := newGroup()
 		out = append(out, &cli.Command{
 			Name:            g.name,
 			Aliases:         g.aliases,
@@ -129,56 +135,66 @@ func Commands() []*cli.Command {
 			UsageText:       g.usageText,
 			SkipFlagParsing: true,
 			Action: func(c *cli.Context) error {
-				err := g.run(c, c.Args().Slice())
-				return exitcode.Wrap(exitCodeOf(err), err)
+				return exited(build(newGroup).run(c, environ))
 			},
 		})
 	}
 	return out
 }
 
-// run runs the group's own application on args (the words after the
-// group's name).
-func (g group) run(c *cli.Context, args []string) error {
+// exitError ends a command whose shell has printed what it had to: it
+// carries the exit code, and wraps cliapp.Exit so that a caller running in
+// cliapp's shell ends with the code and prints nothing more.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exited(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &exitError{code: code, err: cliapp.Exit(code)}
+}
+
+// ExitCode returns the exit code a command's error carries, and false for
+// an error that is not a command's.
+func ExitCode(err error) (int, bool) {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code, true
+	}
+	return 0, false
+}
+
+// run runs the group's own application in a cliapp shell on the arguments
+// after the group's name and returns the exit code.
+func (g group) run(c *cli.Context, environ []string) int {
 	name := "scheduler-lite " + g.name
-	onUsage := func(cmd string) cli.OnUsageErrorFunc {
-		return func(_ *cli.Context, err error, _ bool) error {
-			return usage(fmt.Errorf("%w (see %s --help)", err, cmd))
-		}
-	}
-	for _, s := range g.subs {
-		s.OnUsageError = onUsage(name + " " + s.Name)
-	}
 	app := &cli.App{
-		Name:            name,
-		Usage:           g.usage,
-		UsageText:       g.usageText,
-		Description:     g.description,
-		Writer:          c.App.Writer,
-		ErrWriter:       c.App.ErrWriter,
-		HideHelpCommand: true,
-		HideVersion:     true,
-		ExitErrHandler:  func(*cli.Context, error) {},
-		OnUsageError:    onUsage(name),
-		Commands:        g.subs,
+		Name:        name,
+		HelpName:    name,
+		Usage:       g.usage,
+		UsageText:   g.usageText,
+		Description: g.description,
+		HideVersion: true,
+		Commands:    g.subs,
 	}
 	if g.action != nil {
 		app.Flags = g.flags
 		app.Action = g.action
-	} else {
-		app.Action = func(c *cli.Context) error {
-			var names []string
-			for _, s := range g.subs {
-				names = append(names, s.Name)
-			}
-			if c.NArg() == 0 {
-				return usage(fmt.Errorf("want a command: %s (see %s --help)", strings.Join(names, ", "), name))
-			}
-			return usage(fmt.Errorf("unknown command %q: want %s", c.Args().First(), strings.Join(names, ", ")))
-		}
 	}
-	return app.RunContext(c.Context, append([]string{name}, permute(args, g.valued(), g.action == nil)...))
+	sh := cliapp.New("scheduler-lite", append([]string{name}, permute(c.Args().Slice(), g.valued(), g.action == nil)...), environ, c.App.Reader, c.App.Writer, c.App.ErrWriter)
+	// The commands' actions find the shell in their context (action).
+	ctx := context.WithValue(c.Context, shellKey{}, sh)
+	return sh.Run(ctx, app)
 }
+
+// shellKey keys the running shell in the commands' context.
+type shellKey struct{}
 
 // valued lists the group's flags (names and aliases) that take a value.
 func (g group) valued() map[string]bool {
@@ -235,6 +251,7 @@ func permute(args []string, valued map[string]bool, sub bool) []string {
 // run is one command's invocation.
 type run struct {
 	c    *cli.Context
+	sh   *cliapp.Shell
 	cl   *client
 	out  io.Writer
 	json bool
@@ -243,24 +260,31 @@ type run struct {
 
 func (r *run) ctx() context.Context { return r.c.Context }
 
+// usagef is a usage error of the command (exit 2, with its usage line).
+func (r *run) usagef(format string, a ...any) error { return cliapp.UsageError(r.c, format, a...) }
+
+// source names where flag's value came from: --flag, or its variable.
+func (r *run) source(flag string) string { return r.sh.Source(flag) }
+
 // action checks the arguments (at least min; names describe each, the
 // optional ones in brackets), builds the client and runs fn.
 func action(min int, names []string, fn func(r *run) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		a := c.Args().Slice()
-		if len(a) < min || len(a) > len(names) {
+		r := &run{c: c, sh: c.Context.Value(shellKey{}).(*cliapp.Shell), out: c.App.Writer, json: c.Bool(flagJSON), args: c.Args().Slice()}
+		if n := len(r.args); n < min || n > len(names) {
 			want := "no arguments"
 			if len(names) > 0 {
 				want = strings.Join(names, " ")
 			}
-			return usage(fmt.Errorf("want %s, got %d argument(s) (see %s --help)", want, len(a), c.Command.HelpName))
+			return r.usagef("want %s, got %d argument(s)", want, n)
 		}
-		cl, err := newClient(c)
+		r.args = append(r.args, make([]string, len(names)-len(r.args))...)
+		cl, err := newClient(r)
 		if err != nil {
 			return err
 		}
-		a = append(a, make([]string, len(names)-len(a))...)
-		return fn(&run{c: c, cl: cl, out: c.App.Writer, json: c.Bool(flagJSON), args: a})
+		r.cl = cl
+		return withExitCode(fn(r))
 	}
 }
 

@@ -317,7 +317,23 @@ func TestCommands(t *testing.T) {
 	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
 	os.WriteFile(badToken, []byte("not-the-token\n"), 0o600)
 	gate := filepath.Join(dir, "gate")
+
+	// A script may wait for a scheduler it is still starting: --name is
+	// looked up until it is registered.
+	earlyCtx, cancelEarly := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancelEarly()
+	early := exec.CommandContext(earlyCtx, filepath.Join(bin, "scheduler-lite"), "plan", "show", "deploy", "--name", "cli-test", "--wait", "IN_PROGRESS", "--timeout", "2m")
+	early.Env = e.environ()
+	var earlyOut, earlyErr bytes.Buffer
+	early.Stdout, early.Stderr = &earlyOut, &earlyErr
+	if err := early.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // it looks for the registration before there is one
 	s := startScheduler(t, e, gate, tokenFile)
+	if err := early.Wait(); err != nil || !strings.HasPrefix(earlyOut.String(), "deploy (serial strategy) (IN_PROGRESS)") {
+		t.Errorf("plan show --wait started before the scheduler: %v\nstdout: %s\nstderr: %s", err, earlyOut.String(), earlyErr.String())
+	}
 	u := s.api
 	url := []string{"--url", u}
 
@@ -480,6 +496,7 @@ func TestCommands(t *testing.T) {
 		// No --api-token-file: the registration names the scheduler's.
 		e.want(t, 0, "plan", "interrupt", "deploy", "--phase", "web", "--name", "cli-test")
 		e.want(t, 0, "SCHEDULER_LITE_NAME=cli-test", "plan", "continue", "deploy", "--phase", "web")
+		e.want(t, 3, "plan", "show", "deploy", "--name", "not-running", "--wait", "COMPLETE", "--timeout", "1s")
 		r = e.want(t, 3, "plan", "list", "--name", "not-running")
 		if !strings.Contains(r.stderr, "no running scheduler-lite registered under this name") || !strings.Contains(r.stderr, "cli-test") {
 			t.Errorf("stderr: %s", r.stderr)
@@ -509,13 +526,14 @@ func TestCommands(t *testing.T) {
 			msg  string
 		}{
 			{[]string{"plan", "list"}, "give --url (or SCHEDULER_LITE_URL) or --name"},
+			{[]string{"SCHEDULER_LITE_URL=ftp://x", "plan", "list"}, `SCHEDULER_LITE_URL "ftp://x": want http://`},
 			{[]string{"plan", "list", "--url", u, "--name", "cli-test"}, "give one"},
 			{[]string{"plan", "list", "--url", "localhost:1"}, `--url "localhost:1": want http://`},
-			{[]string{"plan"}, "want a command: list, show"},
+			{[]string{"plan"}, "no command given (want list, show"},
 			{[]string{"plan", "explode", "--url", u}, `unknown command "explode"`},
 			{[]string{"plan", "show", "--url", u}, "want PLAN, got 0 argument(s)"},
 			{[]string{"plan", "show", "a", "b", "--url", u}, "want PLAN, got 2 argument(s)"},
-			{[]string{"plan", "show", "deploy", "--bogus", "--url", u}, "flag provided but not defined: -bogus (see scheduler-lite plan show --help)"},
+			{[]string{"plan", "show", "deploy", "--bogus", "--url", u}, "flag provided but not defined: -bogus\nusage: scheduler-lite plan show PLAN"},
 			{[]string{"plan", "show", "deploy", "--wait", "DONE", "--url", u}, `--wait "DONE": want one of ERROR, WAITING`},
 			{[]string{"plan", "show", "deploy", "--timeout", "1s", "--url", u}, "--timeout: only with --wait"},
 			{[]string{"plan", "start", "job", "-p", "NOVALUE", "--url", u}, `--params "NOVALUE": want KEY=VAL`},
