@@ -16,6 +16,7 @@ import (
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/servicecli"
+	"github.com/taskkit/taskkit/internal/testenv"
 )
 
 // Exit codes of scheduler-lite.
@@ -32,6 +33,7 @@ func Flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "master", Value: "local", Usage: "master URL, or local for an embedded testenv", EnvVars: envs("MESOS_MASTER")},
 		&cli.IntFlag{Name: "local-agents", Value: 3, Usage: "agents of the local cluster", EnvVars: envs("SCHEDULER_LITE_LOCAL_AGENTS")},
+		&cli.StringFlag{Name: "local-ports", Value: testenv.DefaultPorts, Usage: "port ranges each agent of the local cluster offers (a-b,c-d)", EnvVars: envs("SCHEDULER_LITE_LOCAL_PORTS")},
 		&cli.StringFlag{Name: "framework-name", Usage: "framework name (default: the spec's name)", EnvVars: envs("FRAMEWORK_NAME")},
 		&cli.StringFlag{Name: "role", Usage: "framework role (default: <name>-role)", EnvVars: envs("FRAMEWORK_ROLE")},
 		&cli.StringFlag{Name: "user", Usage: "framework user (default: the spec's scheduler.user, else $USER)", EnvVars: envs("FRAMEWORK_USER")},
@@ -126,7 +128,7 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	}
 	in, err := Start(ctx, Options{
 		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: sh.Environ,
-		Master: c.String("master"), LocalAgents: c.Int("local-agents"),
+		Master: c.String("master"), LocalAgents: c.Int("local-agents"), LocalPorts: c.String("local-ports"),
 		FrameworkName: c.String("framework-name"), Role: c.String("role"), User: c.String("user"),
 		Principal: c.String("principal"), Secret: secret, FailoverTimeout: c.Duration("failover-timeout"),
 		WebUIURL: c.String("webui-url"), Checkpoint: c.Bool("checkpoint"), Executor: c.String("executor"),

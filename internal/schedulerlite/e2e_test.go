@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/testenv"
 )
 
 // artifacts is a directory with the toolkit binaries and the hello-world
@@ -177,7 +178,7 @@ func TestHelloWorld(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"greeting=Bonjour", "name=hello-0-server.hello-world.autoip.dcos.thisdcos.directory", "instance=0", "listen=127.0.1."} {
+		for _, want := range []string{"greeting=Bonjour", "name=hello-0-server.hello-world.autoip.dcos.thisdcos.directory", "instance=0", "listen=" + agentBlock(in.Cluster)} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("hello.conf lacks %q:\n%s", want, b)
 			}
@@ -217,7 +218,7 @@ func TestHelloWorld(t *testing.T) {
 		if err != nil || len(r.Answer) == 0 {
 			t.Fatalf("DNS: %v %v", err, r)
 		}
-		if a := r.Answer[0].(*dns.A).A.String(); !strings.HasPrefix(a, "127.0.1.") {
+		if a := r.Answer[0].(*dns.A).A.String(); !strings.HasPrefix(a, agentBlock(in.Cluster)) {
 			t.Errorf("A %s", a)
 		}
 	})
@@ -323,4 +324,10 @@ func TestInvalidSpecFailsFast(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s", d)
 	}
+}
+
+// agentBlock is the "127.x.y." prefix of the cluster's agent addresses.
+func agentBlock(cl *testenv.Cluster) string {
+	ip := cl.Agents()[0].IP
+	return ip[:strings.LastIndex(ip, ".")+1]
 }

@@ -7,6 +7,7 @@
 //
 //	MESOS_MASTER                       --master (default "local")
 //	SCHEDULER_LITE_LOCAL_AGENTS        --local-agents (default 3)
+//	SCHEDULER_LITE_LOCAL_PORTS         --local-ports (default 1024-65535)
 //	FRAMEWORK_NAME                     --framework-name (default the spec's name)
 //	FRAMEWORK_ROLE                     --role (default <name>-role)
 //	FRAMEWORK_USER                     --user
@@ -80,6 +81,9 @@ type Options struct {
 	// size.
 	Master      string
 	LocalAgents int
+	// LocalPorts is each local agent's port resource ("a-b,c-d"); default
+	// testenv.DefaultPorts, every unprivileged port.
+	LocalPorts string
 	// LocalWorkDir holds the local cluster's sandboxes (default temporary).
 	LocalWorkDir string
 	// Framework registration (see scheduler.Config).
@@ -219,9 +223,13 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		}
 		cctx, cancel := context.WithCancel(context.Background())
 		cl, err := testenv.Start(cctx, testenv.Config{
-			Agents: agents, WorkDir: o.LocalWorkDir, ExecutorPath: filepath.Join(dir.path, "executor"),
+			Agents: agents, Ports: o.LocalPorts, WorkDir: o.LocalWorkDir, ExecutorPath: filepath.Join(dir.path, "executor"),
 			Logger: log.With("component", "testenv"),
 		})
+		if errors.Is(err, testenv.ErrConfig) {
+			cancel()
+			return nil, usage(fmt.Errorf("--local-agents/--local-ports: %w", err))
+		}
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("starting the local cluster: %w", err)

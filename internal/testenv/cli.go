@@ -2,9 +2,11 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -49,17 +51,17 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 				&cli.Float64Flag{Name: "cpus", Value: 4, Usage: "cpus per agent", EnvVars: env("CPUS")},
 				&cli.Float64Flag{Name: "mem", Value: 8192, Usage: "memory per agent (MB)", EnvVars: env("MEM")},
 				&cli.Float64Flag{Name: "disk", Value: 16384, Usage: "disk per agent (MB)", EnvVars: env("DISK")},
-				&cli.StringFlag{Name: "ports", Value: "31000-32000", Usage: "port ranges per agent", EnvVars: env("PORTS")},
+				&cli.StringFlag{Name: "ports", Value: DefaultPorts, Usage: "port ranges per agent (ports other processes hold are never offered)", EnvVars: env("PORTS")},
 				&cli.StringSliceFlag{Name: "attribute", Usage: "agent attribute NAME=VALUE (repeatable)", EnvVars: env("ATTRIBUTES")},
-				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5050", Usage: "master address", EnvVars: env("LISTEN")},
-				&cli.StringFlag{Name: "agent-ip", Value: "127.0.1.1", Usage: "first agent's loopback IP", EnvVars: env("AGENT_IP")},
+				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5050,127.0.0.1:0", Usage: "master address, or a comma-separated list: the first that is free", EnvVars: env("LISTEN")},
+				&cli.StringFlag{Name: "agent-ip", Usage: "first agent's loopback IP (default: the first /24 from 127.0.1.0 no other cluster uses)", EnvVars: env("AGENT_IP")},
 				&cli.IntFlag{Name: "agent-port", Value: 5051, Usage: "port of every agent (0: random)", EnvVars: env("AGENT_PORT")},
 				&cli.StringFlag{Name: "dns", Value: "127.0.0.1:0", Usage: "DNS server address (UDP and TCP), or off", EnvVars: env("DNS")},
 				&cli.StringFlag{Name: "dns-forward", Value: "refuse", Usage: "other names: refuse, system, or HOST:PORT", EnvVars: env("DNS_FORWARD")},
 				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes and caches (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
 				&cli.StringFlag{Name: "executor", Usage: "taskkit executor binary for DEFAULT executors (default: next to testenv, then PATH)", EnvVars: env("EXECUTOR")},
 				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
-				&cli.StringFlag{Name: "env-file", Value: "testenv.env", Usage: "file to write MESOS_MASTER=... to (empty: none)", EnvVars: env("ENV_FILE")},
+				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to, or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
 				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
 				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},
 			},
@@ -116,6 +118,9 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
 	cl, err := Start(ctx, cfg)
+	if errors.Is(err, ErrConfig) {
+		return exitcode.Wrap(ExitUsage, err)
+	}
 	if err != nil {
 		return exitcode.Wrap(ExitRuntime, err)
 	}
@@ -123,13 +128,18 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	for _, l := range lines {
 		fmt.Fprintln(sh.Stdout, l)
 	}
-	if path := c.String("env-file"); path != "" {
+	path := c.String("env-file")
+	if path == "" {
+		path = filepath.Join(cl.WorkDir(), "testenv.env")
+	}
+	if path != "none" {
 		if _, err := safefile.Write(safefile.File{Path: path, Data: []byte(strings.Join(lines, "\n") + "\n"), Perm: 0o644}); err != nil {
 			stop()
 			cl.Wait()
 			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", sh.Source("env-file"), err))
 		}
 		defer os.Remove(path)
+		log.Info("env file written; source it to point tools at this cluster", "path", path)
 	}
 	<-ctx.Done()
 	log.Info("stopping", "reason", context.Cause(ctx).Error())

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"time"
@@ -258,6 +259,7 @@ func (c *Cluster) allocateLocked() {
 		if !free.allocatable() {
 			continue
 		}
+		free = free.sub(c.heldPortsLocked(a, now))
 		sort.SliceStable(fws, func(i, j int) bool {
 			if share[fws[i]] != share[fws[j]] {
 				return share[fws[i]] < share[fws[j]]
@@ -282,6 +284,20 @@ func (c *Cluster) allocateLocked() {
 	for fw, offers := range batches {
 		fw.send(&scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: offers}})
 	}
+}
+
+// heldPortsLocked are the ports an offer on a must leave out because a
+// task could not bind them: the agent's own port, and those other
+// processes hold on a's address or on the wildcard address.
+func (c *Cluster) heldPortsLocked(a *agent, now time.Time) res {
+	r := newRes()
+	own := mesos.Value_Range{Begin: uint64(a.port), End: uint64(a.port)}
+	if hs := c.heldSocketsLocked(now); hs != nil {
+		r.ranges["ports"] = append(hs.held(net.ParseIP(a.ip)), own).Sort().Squash()
+	} else {
+		r.ranges["ports"] = mesos.Ranges{own}
+	}
+	return r
 }
 
 // offerRoleLocked picks the role a framework would get an offer of free on
