@@ -117,7 +117,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"testenv", "up", "--log-format", "xml"}, 2, "--log-format"},
 		{[]string{"testenv", "up", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"testenv", "up", "--attribute", "novalue"}, 2, "--attribute"},
-		{[]string{"testenv", "up", "--ports", "nope", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 1, "testenv: "},
+		{[]string{"testenv", "up", "--ports", "nope", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 2, `invalid port range "nope"`},
 		{[]string{"testenv", "up", "--listen", "256.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 1, "testenv: master listen: "},
 	} {
 		var out, errb strings.Builder
