@@ -5,6 +5,7 @@
 //	scheduler-lite [flags] SVC.yml
 //	scheduler-lite package render [--package-dir universe] [--options FILE]
 //	scheduler-lite uninstall --master URL --state SPEC [SVC.yml]
+//	scheduler-lite validate [--package-dir DIR [--print-env]] [--strict] [SVC.yml]
 //
 // With --master local (the default when MESOS_MASTER is unset) it starts an
 // embedded testenv cluster and prints its endpoints. Every flag also reads

@@ -113,6 +113,9 @@ func TestStore(t *testing.T) {
 			if v, _ := s.Property("nope"); v != nil {
 				t.Errorf("unset property %q", v)
 			}
+			if keys, err := s.PropertyKeys(); err != nil || strings.Join(keys, " ") != "a/b ca.crt ca.key" {
+				t.Errorf("property keys %q %v", keys, err)
+			}
 			if p, _ := s.Plans(); string(p["deploy"]) != "{}" {
 				t.Errorf("plans %q", p)
 			}
