@@ -20,26 +20,11 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 
 	"github.com/taskkit/taskkit/internal/schedulerlite"
 )
 
-// subcommands run instead of the scheduler when named by the first
-// argument; each lives in its own file. It gets the arguments from its name on.
-var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
-	"package":   packageCommand,
-	"uninstall": uninstallCommand,
-	"validate":  validateCommand,
-}
-
 func main() {
-	ctx := context.Background()
-	if len(os.Args) > 1 {
-		if run, ok := subcommands[os.Args[1]]; ok {
-			os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-		}
-	}
-	os.Exit(schedulerlite.Run(ctx, os.Args, os.Stdout, os.Stderr))
+	os.Exit(schedulerlite.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

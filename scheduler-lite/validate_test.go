@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/taskkit/taskkit/internal/schedulerlite"
 )
 
 // TestValidate runs "scheduler-lite validate" on the example service, with
@@ -36,10 +38,8 @@ func TestValidate(t *testing.T) {
 		{"no argument", nil, 2, nil, []string{"want exactly one argument"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("ARTIFACTS_URL", "")
-			os.Unsetenv("ARTIFACTS_URL")
 			var out, errb bytes.Buffer
-			code := validateCommand(context.Background(), append([]string{"validate"}, tc.args...), &out, &errb)
+			code := schedulerlite.Run(context.Background(), append([]string{"scheduler-lite", "validate"}, tc.args...), nil, nil, &out, &errb)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errb.String())
 			}
