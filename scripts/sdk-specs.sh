@@ -130,7 +130,12 @@ for spec in $specs; do
     if (cd "$dir" && env -i PATH="$PATH" HOME="$work" PORT0=8080 PORT_API=8080 "${envs[@]}" "$sl" --master local --api-listen 127.0.0.1:0 --exit-after-deploy --deploy-timeout "$timeout" --artifacts-dir "$work" "$(basename "$spec")") >"$work/deploy" 2>&1; then
       deployed="  deploy: COMPLETE"
     else
-      deployed="  deploy: FAILED ($(grep -o 'msg="[^"]*"' "$work/deploy" | tail -n1))"
+      # The deploy plan scheduler-lite prints at exit: its status and first
+      # step message, else its last word.
+      why_deploy=$(grep -o '^  "status": "[A-Z_]*"' "$work/deploy" | tail -n1 | sed 's/.*: //; s/"//g' || true)
+      msg=$(grep -o '"message": "[^"][^"]*"' "$work/deploy" | head -n1 | sed 's/"message": //' || true)
+      [[ -n $msg ]] || msg=$(grep '^scheduler-lite: ' "$work/deploy" | tail -n1 || true)
+      deployed="  deploy: FAILED (${why_deploy:-no plan}: $msg)"
     fi
   fi
   printf '%-75s SDK:%-8s scheduler-lite:%-8s %-28s %s%s\n' "$spec" "$want" "$got" "$verdict" "$why" "$deployed"
