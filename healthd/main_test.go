@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/taskkit/taskkit/internal/healthd"
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // The helper-process trick: with this variable set, the test binary is
@@ -393,10 +394,7 @@ func TestReapsOrphans(t *testing.T) {
 // As PID 1 of a new pid namespace (no subreaper needed), healthd reaps the
 // orphans it inherits: the command sees the orphan's /proc entry vanish.
 func TestReapsOrphansAsPID1(t *testing.T) {
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("unshare not installed")
-	}
+	unshare := testtools.Require(t, "unshare", "util-linux")
 	if out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", "true").CombinedOutput(); err != nil {
 		t.Skipf("cannot create a pid namespace: %v %s", err, out)
 	}
@@ -576,10 +574,7 @@ func TestCheckCommandInterrupted(t *testing.T) {
 // healthd, an in-task binary, must not link protobuf, mesos-go or the
 // Prometheus client (it uses the protobuf-free metrics library).
 func TestDependencies(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not in PATH")
-	}
+	goTool := testtools.Require(t, "go", "golang")
 	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
