@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/taskkit/taskkit/internal/healthd"
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // The helper-process trick: with this variable set, the test binary is
@@ -281,6 +282,41 @@ func TestSIGTERMReachesCommand(t *testing.T) {
 	waitFor(t, "grandchild to be gone", func() bool { return gone(gc) })
 }
 
+// A forwarded SIGTERM is a stop under way: when the command exits at once,
+// a helper in its group that is still flushing gets --kill-grace-period
+// (from the signal) before SIGKILL (field case 04; the table of the kind is
+// internal/supervise's TestGracefulStop).
+func TestForwardedStopLetsHelpersFinish(t *testing.T) {
+	for _, tt := range []struct {
+		grace, flush string
+		flushed      bool
+		atMost       time.Duration
+	}{
+		{"3s", "0.3", true, 2500 * time.Millisecond},
+		{"300ms", "5", false, 2500 * time.Millisecond},
+	} {
+		t.Run("grace "+tt.grace+" flush "+tt.flush, func(t *testing.T) {
+			dir := t.TempDir()
+			script := `sh -c 'trap "sleep ` + tt.flush + `; echo flushed > flushed; exit 0" TERM; echo up > up; while :; do sleep 0.05; done' & ` +
+				`trap 'exit 0' TERM; while :; do sleep 0.05; done`
+			p := startHealthd(t, nil, "--kill-grace-period", tt.grace, "--", "sh", "-c", "cd "+dir+" && "+script)
+			waitFor(t, "the helper to start", func() bool { _, err := os.Stat(filepath.Join(dir, "up")); return err == nil })
+			start := time.Now()
+			p.signal(syscall.SIGTERM)
+			if code := p.wait(); code != 0 {
+				t.Fatalf("exit code %d, want the command's 0", code)
+			}
+			if took := time.Since(start); took > tt.atMost {
+				t.Errorf("healthd took %v to exit", took)
+			}
+			_, err := os.Stat(filepath.Join(dir, "flushed"))
+			if flushed := err == nil; flushed != tt.flushed {
+				t.Errorf("helper flushed: %v, want %v", flushed, tt.flushed)
+			}
+		})
+	}
+}
+
 // A command shutting down after SIGTERM is not killed as unhealthy, even
 // though its health check fails while it does.
 func TestShutdownIsNotAHealthKill(t *testing.T) {
@@ -356,10 +392,7 @@ func TestReapsOrphans(t *testing.T) {
 // As PID 1 of a new pid namespace (no subreaper needed), healthd reaps the
 // orphans it inherits: the command sees the orphan's /proc entry vanish.
 func TestReapsOrphansAsPID1(t *testing.T) {
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("unshare not installed")
-	}
+	unshare := testtools.Require(t, "unshare", "util-linux")
 	if out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", "true").CombinedOutput(); err != nil {
 		t.Skipf("cannot create a pid namespace: %v %s", err, out)
 	}
@@ -539,10 +572,7 @@ func TestCheckCommandInterrupted(t *testing.T) {
 // healthd, an in-task binary, must not link protobuf, mesos-go or the
 // Prometheus client (it uses the protobuf-free metrics library).
 func TestDependencies(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not in PATH")
-	}
+	goTool := testtools.Require(t, "go", "golang")
 	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

@@ -24,8 +24,10 @@ package main
 import (
 	"context"
 	"os"
+
+	"github.com/taskkit/taskkit/internal/testenv"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	os.Exit(testenv.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

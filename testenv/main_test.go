@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/testenv"
 )
 
 // TestUpAndInterrupt builds the binary, runs two "testenv up" with default
@@ -103,18 +105,31 @@ func agentBlock(vars map[string]string) string {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"testenv", "up", "--agents", "0"},
-		{"testenv", "up", "--ports", "nope"},
-		{"testenv", "up", "--log-format", "xml"},
-		{"testenv", "up", "extra"},
-		{"testenv", "up", "--attribute", "novalue"},
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"testenv"}, 2, "testenv: no command given (want up)\nusage: testenv up [flags]\n"},
+		{[]string{"testenv", "down"}, 2, `testenv: unknown command "down"`},
+		{[]string{"testenv", "up", "--agents", "0"}, 2, "testenv: --agents: 0, want at least 1"},
+		{[]string{"testenv", "up", "--nope"}, 2, "testenv up: flag provided but not defined: -nope\nusage: testenv up "},
+		{[]string{"testenv", "up", "--log-format", "xml"}, 2, "--log-format"},
+		{[]string{"testenv", "up", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"testenv", "up", "--attribute", "novalue"}, 2, "--attribute"},
+		{[]string{"testenv", "up", "--ports", "nope", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 2, `invalid port range "nope"`},
+		{[]string{"testenv", "up", "--listen", "256.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 1, "testenv: master listen: "},
 	} {
 		var out, errb strings.Builder
-		if code := run(context.Background(), args, &out, &errb); code == 0 {
-			t.Errorf("%v: exit 0", args)
-		} else if errb.Len() == 0 {
-			t.Errorf("%v: no error message", args)
+		code := testenv.Run(context.Background(), tc.args, []string{"TESTENV_AGENT_IP=127.77.9.1"}, nil, &out, &errb)
+		if code != tc.code || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d (want %d), stderr lacks %q:\n%s", tc.args, code, tc.code, tc.want, errb.String())
+		}
+		if strings.Contains(errb.String(), "testenv: testenv:") {
+			t.Errorf("%v: doubled prefix:\n%s", tc.args, errb.String())
+		}
+		if strings.Count(errb.String(), "\n") > 3 {
+			t.Errorf("%v: more than an error and a usage line:\n%s", tc.args, errb.String())
 		}
 	}
 }

@@ -11,6 +11,8 @@
 //	GET  /v1/pod/{name}/info                TaskInfos and statuses, secrets masked
 //	POST /v1/pod/{name}/{restart|replace}   {"pod","tasks"}
 //	GET  /v1/state/frameworkId              ["id"]
+//	GET  /v1/state/files[/{name}]           state files, text/plain (statefiles.go)
+//	PUT  /v1/state/files/{name}             a state file (multipart "file", ≤ 1 KiB)
 //	GET  /v1/endpoints[/{name}]             advertised ports
 //	GET  /v1/health                         {"value":code}, HTTP status = code
 //	GET  /v1/metrics, /v1/metrics/prometheus
@@ -18,7 +20,8 @@
 //	GET  /v1/artifacts/bin/{name}           a toolkit binary (bootstrap, healthd, ...)
 //	GET  /, /ui/{app.js,style.css}          the web UI (ui.go)
 //
-// Errors are JSON {"message": "..."} with 400, 404 or 405 as fits.
+// Errors are JSON {"message": "..."} with 400, 404 or 405 as fits, except
+// the state files API's, which are text as the SDK's are.
 package api
 
 import (
@@ -44,6 +47,8 @@ type Server struct {
 	Sched *scheduler.Scheduler
 	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/.
 	ArtifactsDir string
+	// Files keeps /v1/state/files (statefiles.go): the state store.
+	Files FileStore
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -71,6 +76,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+taskenv.TemplatePath+"{cfg}/{pod}/{task}/{name}", s.template)
 	mux.HandleFunc("GET "+taskenv.ArtifactBinPath+"{name}", s.binary)
 	s.routeUI(mux)
+	s.routeStateFiles(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -190,7 +190,10 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	if sh.jsonLog {
 		sh.log.Error(sh.Name+" failed", "error", err, "exit_code", code)
 	} else {
-		fmt.Fprintf(sh.Stderr, "%s: %s\n", sh.Name, sh.secrets.String(logging.ErrorText(err)))
+		// A library error may already start with the binary's name
+		// ("testenv: master listen ..."): never "testenv: testenv: ...".
+		msg := strings.TrimPrefix(sh.secrets.String(logging.ErrorText(err)), sh.Name+": ")
+		fmt.Fprintf(sh.Stderr, "%s: %s\n", sh.Name, msg)
 	}
 	return code
 }

@@ -185,9 +185,10 @@ func lookEnv(env []string, key string) string {
 	return ""
 }
 
-// commandSpec is how a task's CommandInfo runs: `/bin/sh -c value` when
-// shell (the default), else value exec'd with arguments (argv[0]
-// included), found on the task's PATH.
+// commandSpec is how a task's CommandInfo runs: `sh -c value` in the task
+// shell (mesosx.ShellCommand: bash when installed) when shell (the
+// default), else value exec'd with arguments (argv[0] included), found on
+// the task's PATH.
 func commandSpec(ci *mesos.CommandInfo, env []string, dir string) (supervise.Spec, error) {
 	if ci == nil {
 		return supervise.Spec{}, errors.New("task has no command")
@@ -196,7 +197,8 @@ func commandSpec(ci *mesos.CommandInfo, env []string, dir string) (supervise.Spe
 		if ci.GetValue() == "" {
 			return supervise.Spec{}, errors.New("shell command has no value")
 		}
-		return supervise.Spec{Path: "/bin/sh", Args: []string{"sh", "-c", ci.GetValue()}, Env: env, Dir: dir}, nil
+		path, args := mesosx.ShellCommand(ci.GetValue())
+		return supervise.Spec{Path: path, Args: args, Env: env, Dir: dir}, nil
 	}
 	value := ci.GetValue()
 	if value == "" {

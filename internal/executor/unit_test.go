@@ -8,6 +8,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -128,7 +129,7 @@ func TestTaskEnvAndCommand(t *testing.T) {
 	}
 
 	spec, err := commandSpec(ti.Command, env, "/sb")
-	if err != nil || spec.Path != "/bin/sh" || strings.Join(spec.Args, " ") != "sh -c echo hi" {
+	if shell, _ := mesosx.ShellCommand(""); err != nil || spec.Path != shell || strings.Join(spec.Args, " ") != "sh -c echo hi" {
 		t.Errorf("shell spec = %+v, %v", spec, err)
 	}
 	no := false

@@ -143,7 +143,7 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			boolean(catReadiness, "readiness-latch", true, "ready for good after the first success (SDK); =false keeps checking (Kubernetes)"),
 			integer(catReadiness, "readiness-failures", 3, "with --readiness-latch=false: N failures in a row drop readiness"),
 
-			dur(catSupervise, "kill-grace-period", "3s", "wait D between SIGTERM and SIGKILL when stopping an unhealthy command"),
+			dur(catSupervise, "kill-grace-period", "3s", "wait D between SIGTERM and SIGKILL when stopping an unhealthy command; during any stop (also a forwarded TERM, INT, QUIT) the rest of the group gets D to finish after the command exits"),
 			boolean(catSupervise, "exit-on-failure", false, "sidecar: exit 124 when the health check reaches its threshold"),
 
 			str(catReport, "listen", "ADDR", "", "serve /health /ready /status /metrics on ADDR (e.g. :9100)"),

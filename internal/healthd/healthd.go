@@ -12,7 +12,10 @@
 //     as a child subreaper); when the health check reaches its failure
 //     threshold, SIGTERM the group, SIGKILL it after KillGrace, and exit with
 //     ExitUnhealthy; when the command exits on its own, exit with its code
-//     (128+signal for a signal).
+//     (128+signal for a signal). During a stop — the threshold's, or a
+//     forwarded SIGTERM, SIGINT or SIGQUIT — the rest of the group gets until
+//     KillGrace after the stop began to finish once the command has exited;
+//     only when the command exits on its own is the group killed at once.
 //   - sidecar (no command): run the checks and report until SIGTERM, SIGINT
 //     or SIGQUIT (exit 0); with ExitOnFailure, exit with ExitUnhealthy at the
 //     threshold.
@@ -311,7 +314,13 @@ func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procDone <-cha
 				continue
 			}
 			log.Info("forwarding signal to the command", "signal", s.String(), "pgid", proc.Pid())
-			if err := proc.Signal(s); err != nil && !errors.Is(err, supervise.ErrDone) {
+			forward := proc.Signal
+			if terminating {
+				// A stop: once the command exits, the rest of its group
+				// gets the grace period to finish before SIGKILL.
+				forward = func(s syscall.Signal) error { return proc.Stopping(s, cfg.KillGrace) }
+			}
+			if err := forward(s); err != nil && !errors.Is(err, supervise.ErrDone) {
 				log.Warn("cannot forward signal", "signal", s.String(), "err", err)
 			}
 			if terminating {

@@ -44,6 +44,9 @@ func (s *Scheduler) baseEnv(pod *spec.PodSpec, index int, t *spec.TaskSpec, para
 	e.SetSorted(params)
 	for _, id := range sortedKeys(pod.Secrets) {
 		sec := pod.Secrets[id]
+		if sec.FilePath() != "" {
+			return nil, fmt.Errorf("pods.%s.secrets.%s: a secret without env-key is a file in the sandbox (%s), which scheduler-lite does not write yet", pod.Name, id, sec.FilePath())
+		}
 		b, err := os.ReadFile(filepath.Join(s.cfg.SecretsDir, sec.Secret))
 		if err != nil {
 			return nil, fmt.Errorf("pods.%s.secrets.%s: %w", pod.Name, id, err)
@@ -178,6 +181,9 @@ func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o 
 		n string
 		v float64
 	}{{"cpus", cpus}, {"mem", mem}} {
+		if r.v <= 0 {
+			continue // a resource set with cpus only, or memory only
+		}
 		res, ok := p.takeScalar(r.n, r.v)
 		if !ok {
 			return nil, errNoFit
@@ -191,7 +197,9 @@ func (s *Scheduler) buildTask(pod *spec.PodSpec, index int, t *spec.TaskSpec, o 
 	var numbers []uint64
 	disc := &mesos.DiscoveryInfo{Visibility: mesos.FRAMEWORK, Name: &tn, Ports: &mesos.Ports{}}
 	if t.Discovery != nil {
-		disc.Name = strPtr(taskenv.DiscoveryName(t.Discovery.Prefix, index))
+		if t.Discovery.Prefix != "" { // else it keeps the task's name
+			disc.Name = strPtr(taskenv.DiscoveryName(t.Discovery.Prefix, index))
+		}
 		switch t.Discovery.Visibility {
 		case "CLUSTER":
 			disc.Visibility = mesos.CLUSTER
@@ -310,7 +318,7 @@ func (s *Scheduler) addTLS(env *taskenv.Env, pod *spec.PodSpec, index int, t *sp
 	}
 	tn := TaskName(pod.Name, index, t.Name)
 	host := tn
-	if t.Discovery != nil {
+	if t.Discovery != nil && t.Discovery.Prefix != "" {
 		host = taskenv.DiscoveryName(t.Discovery.Prefix, index)
 	}
 	sans := []string{taskenv.AutoIPHost(host, s.cfg.FrameworkName)}

@@ -7,16 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/taskkit/taskkit/internal/buildinfo"
+	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
-	"github.com/taskkit/taskkit/internal/logging"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/servicecli"
 	"github.com/taskkit/taskkit/internal/testenv"
@@ -66,43 +63,53 @@ func Flags() []cli.Flag {
 	}
 }
 
-// Run is the scheduler-lite command; it returns the exit code.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := &cli.App{
+// Run is the scheduler-lite command: the scheduler ("scheduler-lite [flags]
+// SVC.yml"), "package render", "uninstall" and the operator commands
+// (internal/servicecli), with args (args[0] is the program name) and the
+// environment environ (flags' variables, svc.yml's render context); it
+// returns the exit code. It reads nothing from stdin.
+func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	sh := cliapp.New("scheduler-lite", args, environ, stdin, stdout, stderr)
+	sh.UsageCode, sh.FailureCode = ExitUsage, ExitRuntime
+	return sh.Run(ctx, &cli.App{
 		Name:      "scheduler-lite",
 		Usage:     "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
-		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite plan|pod|endpoints|config|state|debug|health [flags] (commands to a running scheduler, see docs/scheduler-lite.md#command-line)",
+		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite validate [flags] SVC.yml\nscheduler-lite plan|pod|endpoints|config|state|debug|health [flags] (commands to a running scheduler, see docs/scheduler-lite.md#command-line)",
 		Description: "With SDK_UNINSTALL=true in the environment (Cosmos sets it for `dcos package uninstall`), the\n" +
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
 			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
-		Version:         strings.TrimPrefix(buildinfo.String("scheduler-lite"), "scheduler-lite "),
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		ExitErrHandler:  func(*cli.Context, error) {},
-		HideHelpCommand: true,
-		Flags:           Flags(),
-		Commands:        servicecli.Commands(os.Environ()),
-		Action:          func(c *cli.Context) error { return action(c, stdout, stderr) },
-	}
-	err := app.RunContext(ctx, args)
-	if err == nil {
-		return ExitOK
-	}
-	if code, ok := servicecli.ExitCode(err); ok {
-		return code // the command printed its error
-	}
-	fmt.Fprintln(stderr, "scheduler-lite:", err)
-	return exitcode.Code(err, ExitUsage)
+		Flags:    Flags(),
+		Commands: append([]*cli.Command{packageCommand(), validateCommand(sh), uninstallCommand(sh)}, operatorCommands(sh.Environ)...),
+		Action:   func(c *cli.Context) error { return action(sh, c) },
+	})
 }
 
-func action(c *cli.Context, stdout, stderr io.Writer) error {
+// operatorCommands are servicecli's commands, each ending the run with its
+// own exit code once it has printed its error.
+func operatorCommands(environ []string) []*cli.Command {
+	cmds := servicecli.Commands(environ)
+	for _, cmd := range cmds {
+		action := cmd.Action
+		cmd.Action = func(c *cli.Context) error {
+			err := action(c)
+			if code, ok := servicecli.ExitCode(err); ok {
+				return cliapp.Exit(code)
+			}
+			return err
+		}
+	}
+	return cmds
+}
+
+func action(sh *cliapp.Shell, c *cli.Context) error {
 	if c.NArg() != 1 {
-		return exitcode.Wrap(ExitUsage, errors.New("want exactly one argument: the svc.yml"))
+		return cliapp.UsageError(c, "want exactly one argument: the svc.yml")
 	}
-	log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "--log-format")
+	log, err := sh.Logger(c)
 	if err != nil {
-		return exitcode.Wrap(ExitUsage, err)
+		return err
 	}
+	stdout := sh.Stdout
 	secret, err := readSecret(c, "secret-file")
 	if err != nil {
 		return err
@@ -114,13 +121,13 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 	if c.Duration("backoff-initial") <= 0 || c.Duration("backoff-max") < c.Duration("backoff-initial") {
 		return exitcode.Wrap(ExitUsage, errors.New("--backoff-initial must be positive and at most --backoff-max"))
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
-	if sdkUninstallRequested(os.Getenv) {
+	if sdkUninstallRequested(sh.Getenv) {
 		return sdkUninstall(ctx, c, log, stdout)
 	}
 	in, err := Start(ctx, Options{
-		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: os.Environ(),
+		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: sh.Environ,
 		Master: c.String("master"), LocalAgents: c.Int("local-agents"), LocalPorts: c.String("local-ports"),
 		FrameworkName: c.String("framework-name"), Role: c.String("role"), User: c.String("user"),
 		Principal: c.String("principal"), Secret: secret, FailoverTimeout: c.Duration("failover-timeout"),

@@ -317,7 +317,7 @@ func TestInvalidSpecFailsFast(t *testing.T) {
 	os.WriteFile(bad, []byte("name: x\npods:\n  hello:\n    count: 1\n    tasks:\n      server:\n        cmd: true\n        cpus: 1\n        memory: 1\n        volumes: {}\n"), 0o644)
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := Run(context.Background(), []string{"scheduler-lite", "--master", "local", "--artifacts-dir", artifacts, bad}, &out, &errb)
+	code := Run(context.Background(), []string{"scheduler-lite", "--master", "local", "--artifacts-dir", artifacts, bad}, os.Environ(), nil, &out, &errb)
 	if code != ExitUsage || !strings.Contains(errb.String(), "pods.hello.tasks.server.volumes") {
 		t.Errorf("exit %d, stderr %s", code, errb.String())
 	}

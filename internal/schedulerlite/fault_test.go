@@ -592,7 +592,7 @@ func TestUninstall(t *testing.T) {
 	fid := fetchFrameworkID(t, api)
 	p.kill(syscall.SIGTERM)
 	var out, errb strings.Builder
-	code := Uninstall(context.Background(), []string{"uninstall", "--master", cl.MasterURL(), "--state", "file:" + stateFile, "--kill-timeout", "20s", svc}, &out, &errb)
+	code := Run(context.Background(), []string{"scheduler-lite", "uninstall", "--master", cl.MasterURL(), "--state", "file:" + stateFile, "--kill-timeout", "20s", svc}, nil, nil, &out, &errb)
 	if code != 0 {
 		t.Fatalf("uninstall exit %d: %s %s", code, out.String(), errb.String())
 	}
@@ -612,7 +612,7 @@ func TestUninstall(t *testing.T) {
 	}
 	// Usage errors.
 	for _, args := range [][]string{{"uninstall", "--state", "file:x", svc}, {"uninstall", "--master", cl.MasterURL(), svc}, {"uninstall", "--master", cl.MasterURL(), "--state", "file:x"}} {
-		if code := Uninstall(context.Background(), args, io.Discard, io.Discard); code != ExitUsage {
+		if code := Run(context.Background(), append([]string{"scheduler-lite"}, args...), nil, nil, io.Discard, io.Discard); code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, ExitUsage)
 		}
 	}

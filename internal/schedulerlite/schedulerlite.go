@@ -212,6 +212,9 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	for _, m := range loaded.Missing {
 		log.Warn("svc.yml prints a variable the environment lacks; rendered empty", "variable", m)
 	}
+	for _, w := range loaded.Warnings {
+		log.Warn("svc.yml: "+w.Msg, "field", w.Path, "line", w.Line)
+	}
 
 	// Local cluster.
 	var taskEnv []string
@@ -317,7 +320,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		return nil, err
 	}
 	in.Sched = sched
-	handler := (&api.Server{Sched: sched, ArtifactsDir: dir.path, Logger: log}).Handler()
+	handler := (&api.Server{Sched: sched, ArtifactsDir: dir.path, Files: st, Logger: log}).Handler()
 	if o.APIToken != "" {
 		handler = api.RequireToken(o.APIToken, handler)
 	}

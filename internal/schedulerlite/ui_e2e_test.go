@@ -18,6 +18,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/cdp"
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // uiSpec has a deploy plan the test holds open: the gate task's readiness
@@ -128,7 +129,7 @@ func (p *uiProxy) record() (outside, posts []string) {
 // A screenshot is kept in $TASKKIT_ARTIFACTS (else the test's temp dir).
 func TestWebUI(t *testing.T) {
 	if _, err := cdp.Find(); err != nil {
-		t.Skipf("SKIPPING the web UI browser test: %v", err)
+		testtools.Skip(t, "chromium", err.Error())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

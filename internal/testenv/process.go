@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
 // proc is a child process in its own process group. Every signal goes to
@@ -38,7 +40,8 @@ type procSpec struct {
 func startProc(spec procSpec) (*proc, error) {
 	var cmd *exec.Cmd
 	if spec.shell {
-		cmd = exec.Command("/bin/sh", "-c", spec.value)
+		path, args := mesosx.ShellCommand(spec.value)
+		cmd = &exec.Cmd{Path: path, Args: args}
 	} else {
 		if spec.value == "" {
 			return nil, errors.New("command has no value")

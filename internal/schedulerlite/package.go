@@ -1,12 +1,12 @@
-package main
+package schedulerlite
 
 import (
-	"context"
 	"fmt"
-	"io"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/taskkit/taskkit/internal/cliapp"
+	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/universe"
 )
 
@@ -15,16 +15,11 @@ import (
 // options file and resource.json, validates it, and prints it. Exit codes:
 // 0 rendered and valid, 1 the package or the options are invalid (every
 // problem listed, each naming its file and field), 2 usage error.
-func packageCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	code := 0
-	app := &cli.App{
-		Name:            "scheduler-lite package",
-		Usage:           "check and render the service's DC/OS Universe package",
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {},
-		Commands: []*cli.Command{{
+func packageCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "package",
+		Usage: "check and render the service's DC/OS Universe package",
+		Subcommands: []*cli.Command{{
 			Name:      "render",
 			Usage:     "render marathon.json from config.json defaults + --options + resource.json, and validate it",
 			UsageText: "scheduler-lite package render [--package-dir universe] [--options options.json] [--artifact-dir URL]",
@@ -35,44 +30,26 @@ func packageCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 0 {
-					code = 2
-					return fmt.Errorf("unexpected arguments %v", c.Args().Slice())
+					return cliapp.UsageError(c, "unexpected arguments %v", c.Args().Slice())
 				}
 				var opts map[string]any
 				if f := c.String("options"); f != "" {
 					var err error
 					if opts, err = universe.ReadOptions(f); err != nil {
-						code = 1
-						return fmt.Errorf("--options: %w", err)
+						return exitcode.Wrap(ExitRuntime, fmt.Errorf("--options: %w", err))
 					}
 				}
 				pkg, err := universe.Load(c.String("package-dir"), universe.LoadOptions{ArtifactDir: c.String("artifact-dir")})
 				if err != nil {
-					code = 1
-					return fmt.Errorf("--package-dir %s: %w", c.String("package-dir"), err)
+					return exitcode.Wrap(ExitRuntime, fmt.Errorf("--package-dir %s: %w", c.String("package-dir"), err))
 				}
 				out, err := pkg.Render(opts)
 				if err != nil {
-					code = 1
-					return err
+					return exitcode.Wrap(ExitRuntime, err)
 				}
-				_, err = stdout.Write(out)
+				_, err = c.App.Writer.Write(out)
 				return err
 			},
 		}},
-		Action: func(c *cli.Context) error {
-			code = 2
-			if c.NArg() == 0 {
-				return fmt.Errorf("want a command: render")
-			}
-			return fmt.Errorf("unknown command %q: want render", c.Args().First())
-		},
 	}
-	if err := app.RunContext(ctx, args); err != nil {
-		fmt.Fprintln(stderr, "scheduler-lite package:", err)
-		if code == 0 {
-			code = 2
-		}
-	}
-	return code
 }

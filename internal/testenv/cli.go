@@ -1,4 +1,4 @@
-package main
+package testenv
 
 import (
 	"context"
@@ -6,50 +6,52 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/taskkit/taskkit/internal/buildinfo"
+	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
-	"github.com/taskkit/taskkit/internal/logging"
 	"github.com/taskkit/taskkit/internal/safefile"
 	"github.com/taskkit/taskkit/internal/supervise"
-	"github.com/taskkit/taskkit/internal/testenv"
 )
 
-// Exit codes.
+// Exit codes of the testenv command.
 const (
-	exitOK      = 0
-	exitRuntime = 1
-	exitUsage   = 2
+	ExitOK      = 0 // stopped by SIGINT or SIGTERM
+	ExitRuntime = 1 // a runtime error (an address in use, ...)
+	ExitUsage   = 2 // bad flags or configuration
 )
 
-func env(name string) []string { return []string{"TESTENV_" + name} }
-
-// run is the whole command; main only exits with its result.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := &cli.App{
-		Name:           "testenv",
-		Usage:          "a Mesos-compatible cluster (master, agents, DNS) on loopback",
-		Version:        strings.TrimPrefix(buildinfo.String("testenv"), "testenv "),
-		Writer:         stdout,
-		ErrWriter:      stderr,
-		ExitErrHandler: func(*cli.Context, error) {},
+// Run is the testenv command ("testenv up [flags]"): it reads its flags from
+// args (args[0] is the program name) and environ, runs a cluster until
+// SIGINT or SIGTERM, and returns the exit code. It reads nothing from stdin.
+func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	sh := cliapp.New("testenv", args, environ, stdin, stdout, stderr)
+	sh.UsageCode, sh.FailureCode = ExitUsage, ExitRuntime
+	env := func(name string) []string { return []string{"TESTENV_" + name} }
+	return sh.Run(ctx, &cli.App{
+		Name:      "testenv",
+		Usage:     "a Mesos-compatible cluster (master, agents, DNS) on loopback",
+		UsageText: "testenv up [flags]",
+		Description: "\"up\" prints the master URL, the DNS address and the agents, writes them to the env file\n" +
+			"(MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...) and runs until SIGINT or SIGTERM, then stops\n" +
+			"everything and kills every process it started. Every flag also reads TESTENV_<FLAG>.\n\n" +
+			"Exit codes: 0 stopped by a signal; 1 runtime error; 2 usage or configuration error.\n" +
+			"See docs/testenv.md.",
 		Commands: []*cli.Command{{
-			Name:  "up",
-			Usage: "start a cluster and run until interrupted",
+			Name:      "up",
+			Usage:     "start a cluster and run until interrupted",
+			UsageText: "testenv up [--agents N] [--listen ADDR] [--env-file FILE] [flags]",
 			Flags: []cli.Flag{
 				&cli.IntFlag{Name: "agents", Value: 1, Usage: "number of agents", EnvVars: env("AGENTS")},
 				&cli.Float64Flag{Name: "cpus", Value: 4, Usage: "cpus per agent", EnvVars: env("CPUS")},
 				&cli.Float64Flag{Name: "mem", Value: 8192, Usage: "memory per agent (MB)", EnvVars: env("MEM")},
 				&cli.Float64Flag{Name: "disk", Value: 16384, Usage: "disk per agent (MB)", EnvVars: env("DISK")},
-				&cli.StringFlag{Name: "ports", Value: testenv.DefaultPorts, Usage: "port ranges per agent (ports other processes hold are never offered)", EnvVars: env("PORTS")},
+				&cli.StringFlag{Name: "ports", Value: DefaultPorts, Usage: "port ranges per agent (ports other processes hold are never offered)", EnvVars: env("PORTS")},
 				&cli.StringSliceFlag{Name: "attribute", Usage: "agent attribute NAME=VALUE (repeatable)", EnvVars: env("ATTRIBUTES")},
 				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5050,127.0.0.1:0", Usage: "master address, or a comma-separated list: the first that is free", EnvVars: env("LISTEN")},
 				&cli.StringFlag{Name: "agent-ip", Usage: "first agent's loopback IP (default: the first /24 from 127.0.1.0 no other cluster uses)", EnvVars: env("AGENT_IP")},
@@ -63,34 +65,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
 				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},
 			},
-			Action: func(c *cli.Context) error { return up(c, stdout, stderr) },
+			Action: func(c *cli.Context) error { return up(sh, c) },
 		}},
-	}
-	err := app.RunContext(ctx, args)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "testenv:", err)
-	return exitcode.Code(err, exitUsage)
+	})
 }
 
-func up(c *cli.Context, stdout, stderr io.Writer) error {
-	if c.NArg() > 0 {
-		return exitcode.Wrap(exitUsage, fmt.Errorf("unexpected arguments: %s", strings.Join(c.Args().Slice(), " ")))
+func up(sh *cliapp.Shell, c *cli.Context) error {
+	if err := cliapp.NoArgs(c); err != nil {
+		return err
 	}
-	log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "--log-format")
+	log, err := sh.Logger(c)
 	if err != nil {
-		return exitcode.Wrap(exitUsage, err)
+		return err
 	}
 	attrs := map[string]string{}
 	for _, a := range c.StringSlice("attribute") {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {
-			return exitcode.Wrap(exitUsage, fmt.Errorf("--attribute: %q is not NAME=VALUE", a))
+			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %q is not NAME=VALUE", sh.Source("attribute"), a))
 		}
 		attrs[k] = v
 	}
-	cfg := testenv.Config{
+	cfg := Config{
 		Agents:       c.Int("agents"),
 		CPUs:         c.Float64("cpus"),
 		Mem:          c.Float64("mem"),
@@ -107,30 +103,30 @@ func up(c *cli.Context, stdout, stderr io.Writer) error {
 		Logger:       log,
 	}
 	if f := c.String("auth"); f != "" {
-		if cfg.Credentials, err = testenv.LoadCredentials(f); err != nil {
-			return exitcode.Wrap(exitUsage, fmt.Errorf("--auth: %w", err))
+		if cfg.Credentials, err = LoadCredentials(f); err != nil {
+			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("auth"), err))
 		}
 	}
 	if cfg.Agents < 1 {
-		return exitcode.Wrap(exitUsage, fmt.Errorf("--agents: %d, want at least 1", cfg.Agents))
+		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %d, want at least 1", sh.Source("agents"), cfg.Agents))
 	}
 	// Orphans of tasks (a daemonizing or setsid'ing task) re-parent to
 	// testenv instead of init, so the sweep after the cluster stops finds them.
 	if err := supervise.BecomeSubreaper(); err != nil {
 		log.Warn("not a subreaper: processes that leave their session may outlive testenv", "error", err.Error())
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
-	cl, err := testenv.Start(ctx, cfg)
-	if errors.Is(err, testenv.ErrConfig) {
-		return exitcode.Wrap(exitUsage, err)
+	cl, err := Start(ctx, cfg)
+	if errors.Is(err, ErrConfig) {
+		return exitcode.Wrap(ExitUsage, err)
 	}
 	if err != nil {
-		return exitcode.Wrap(exitRuntime, err)
+		return exitcode.Wrap(ExitRuntime, err)
 	}
 	lines := envLines(cl)
 	for _, l := range lines {
-		fmt.Fprintln(stdout, l)
+		fmt.Fprintln(sh.Stdout, l)
 	}
 	path := c.String("env-file")
 	if path == "" {
@@ -140,13 +136,13 @@ func up(c *cli.Context, stdout, stderr io.Writer) error {
 		if _, err := safefile.Write(safefile.File{Path: path, Data: []byte(strings.Join(lines, "\n") + "\n"), Perm: 0o644}); err != nil {
 			stop()
 			cl.Wait()
-			return exitcode.Wrap(exitRuntime, fmt.Errorf("--env-file: %w", err))
+			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", sh.Source("env-file"), err))
 		}
 		defer os.Remove(path)
 		log.Info("env file written; source it to point tools at this cluster", "path", path)
 	}
 	<-ctx.Done()
-	log.Info("stopping")
+	log.Info("stopping", "reason", context.Cause(ctx).Error())
 	cl.Wait()
 	// Every process the cluster started has been reaped; what is left are
 	// orphans that escaped their executor's session.
@@ -159,7 +155,7 @@ func up(c *cli.Context, stdout, stderr io.Writer) error {
 }
 
 // envLines describes the cluster as KEY=VALUE lines.
-func envLines(cl *testenv.Cluster) []string {
+func envLines(cl *Cluster) []string {
 	var agents []string
 	for _, a := range cl.Agents() {
 		agents = append(agents, a.ID+"@"+a.Endpoint)
