@@ -245,7 +245,7 @@ func TestJSONStrict(t *testing.T) {
 
 	strictDecode(t, "recordio", s.raw())
 	strictDecode(t, "recordio", ex.raw())
-	for _, p := range []string{"/state", "/master/state", "/testenv/agents"} {
+	for _, p := range []string{"/state", "/master/state", "/slaves", "/testenv/agents"} {
 		strictDecode(t, "json", get(t, cl.MasterURL()+p))
 	}
 
