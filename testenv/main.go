@@ -4,7 +4,7 @@
 // Mesos-DNS-like DNS server — all in one process. Any v1 HTTP framework runs
 // against it unchanged.
 //
-//	testenv up [--agents N] [--cpus C] [--mem MB] [--disk MB] [--ports 1024-65535]
+//	testenv up [--agents N] [--cpus C] [--mem MB] [--disk MB] [--disk-mount MB]... [--ports 1024-65535]
 //	           [--listen 127.0.0.1:5050,127.0.0.1:0] [--agent-ip 127.0.N.1] [--agent-port 5051]
 //	           [--dns 127.0.0.1:0] [--dns-forward refuse|system|HOST:PORT]
 //	           [--work-dir DIR] [--executor PATH] [--env-file PATH|none]

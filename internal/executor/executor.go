@@ -617,6 +617,13 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	if err := mkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
+	if err := linkVolumes(ti, e.cfg.Sandbox, dir); err != nil {
+		return nil, err
+	}
+	limits, err := mesosx.RLimits(ti.Container.GetRlimitInfo())
+	if err != nil {
+		return nil, err
+	}
 	if ti.Command != nil && len(ti.Command.URIs) > 0 {
 		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, dir); err != nil {
 			return nil, fmt.Errorf("fetching URIs: %w", err)
@@ -634,6 +641,7 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	defer stderr.Close()
 	spec.Stdout, spec.Stderr = stdout, stderr
 	spec.ParentDeathSignal = parentDeath
+	spec.Rlimits = limits
 	return supervise.Start(spec)
 }
 

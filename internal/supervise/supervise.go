@@ -61,6 +61,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/taskkit/taskkit/internal/rlimit"
 )
 
 // ErrDone is returned by Signal once the process has been reaped.
@@ -84,6 +86,9 @@ type Spec struct {
 	// ParentDeathSignal is sent to the child by the kernel if this process
 	// dies first; 0 means none. Callers normally use syscall.SIGKILL.
 	ParentDeathSignal syscall.Signal
+	// Rlimits are resource limits in force from the child's first
+	// instruction (internal/rlimit); none by default.
+	Rlimits []rlimit.Limit
 }
 
 // Status is how a process ended.
@@ -176,7 +181,7 @@ func Start(s Spec) (*Process, error) {
 	// an orphan reaper never mistakes a child that exits at once for an
 	// orphan.
 	owned.Lock()
-	pid, err := syscall.ForkExec(s.Path, args, attr)
+	pid, err := rlimit.Start(s.Rlimits, attr.Sys, func() (int, error) { return syscall.ForkExec(s.Path, args, attr) })
 	var reaped chan struct{}
 	if err == nil {
 		reaped = make(chan struct{})

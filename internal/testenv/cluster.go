@@ -47,6 +47,7 @@ type Cluster struct {
 	sockets     socketCache
 	dns         *dnsServer
 	dnsDirty    bool
+	hosts       map[int]*agentHost // by agent index: what outlives agent restarts
 	tempWorkDir bool
 	stopping    bool
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"time"
 
@@ -82,6 +83,11 @@ type Config struct {
 	// stops, before SIGKILL; default 2s.
 	StopGrace time.Duration
 
+	// DiskMounts are the sizes (MB) of each agent's MOUNT disks, offered
+	// whole with disk.source MOUNT and an absolute mount.root, as Mesos
+	// offers disks an operator declares with --resources; none by default.
+	DiskMounts []float64
+
 	// Credentials, when not empty, make the scheduler API require HTTP
 	// basic authentication with one of these principal → secret pairs
 	// (auth.go; the master's --authenticate_frameworks).
@@ -109,6 +115,11 @@ func (c *Config) defaults() error {
 	}
 	if c.CPUs < 0 || c.Mem < 0 || c.Disk < 0 {
 		return errors.New("cpus, mem and disk must not be negative")
+	}
+	for i, size := range c.DiskMounts {
+		if !(size > 0) || math.IsInf(size, 0) {
+			return fmt.Errorf("disk mounts: disk %d: size %v MB is not a positive number", i, size)
+		}
 	}
 	if c.Ports == "" {
 		c.Ports = DefaultPorts

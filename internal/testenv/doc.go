@@ -22,7 +22,8 @@
 // What it implements follows ../../shared/research/mesos-protocol.md
 // (and docs/testenv.md): SUBSCRIBE streams with Mesos-Stream-Id and
 // heartbeats, offers with cpus/mem/disk/ports, attributes and fault
-// domains, ACCEPT with LAUNCH and LAUNCH_GROUP, DECLINE filters, REVIVE,
+// domains, ACCEPT with LAUNCH, LAUNCH_GROUP and the reservation and
+// volume operations (operations.go), DECLINE filters, REVIVE,
 // SUPPRESS, KILL, SHUTDOWN, ACKNOWLEDGE with reliable in-order status
 // updates, RECONCILE, MESSAGE, TEARDOWN, framework failover; the command
 // executor's semantics for bare CommandInfo tasks; custom executors as

@@ -25,6 +25,8 @@ func (c *Cluster) masterHandler() http.Handler {
 	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
 		mux.HandleFunc(p, c.serveState)
 	}
+	mux.HandleFunc("/slaves", c.serveSlaves)
+	mux.HandleFunc("/master/slaves", c.serveSlaves)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/master/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/version", c.serveVersion)
@@ -171,6 +173,12 @@ func validateCall(call *scheduler.Call) error {
 	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
 		if call.AcknowledgeOperationStatus == nil {
 			return missing("acknowledge_operation_status")
+		}
+		if len(call.AcknowledgeOperationStatus.UUID) != 16 {
+			return bad("Received invalid UUID in 'acknowledge_operation_status': must be 16 bytes")
+		}
+		if call.AcknowledgeOperationStatus.AgentID == nil {
+			return bad("Expecting 'agent_id' to be present")
 		}
 	case scheduler.Call_RECONCILE_OPERATIONS:
 		if call.ReconcileOperations == nil {
@@ -365,9 +373,10 @@ func (c *Cluster) handleCall(r *http.Request, call *scheduler.Call) (int, error)
 		c.shutdownExecutorLocked(fw, call.Shutdown.AgentID.Value, call.Shutdown.ExecutorID.Value)
 	case scheduler.Call_ACKNOWLEDGE:
 		c.acknowledgeLocked(fw, call.Acknowledge)
-	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS, scheduler.Call_RECONCILE_OPERATIONS:
-		// Operations other than LAUNCH/LAUNCH_GROUP are not supported, so
-		// there is nothing to acknowledge or reconcile.
+	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
+		c.acknowledgeOperationLocked(fw, call.AcknowledgeOperationStatus)
+	case scheduler.Call_RECONCILE_OPERATIONS:
+		c.reconcileOperationsLocked(fw, call.ReconcileOperations)
 	case scheduler.Call_RECONCILE:
 		c.reconcileLocked(fw, call.Reconcile.Tasks)
 	case scheduler.Call_MESSAGE:

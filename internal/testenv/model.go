@@ -32,6 +32,7 @@ type framework struct {
 	failoverAt   time.Time // when disconnected: the removal deadline
 	removed      bool
 	roleCursor   int
+	operations   map[string]*operationState // operations with an ID, by ID, until acknowledged
 }
 
 type fwStream struct {
@@ -102,6 +103,7 @@ type agent struct {
 	fetcher    *fetcher.Fetcher
 	dir        string // <work>/slaves/<id>
 	registered time.Time
+	host       *agentHost // what outlives a restart: reservations, volumes, MOUNT disks
 }
 
 // executor is an executor on an agent: a custom executor process (or the
@@ -129,6 +131,7 @@ type executor struct {
 	timedOut    bool // registration timeout
 	charged     bool // executor resources counted in agent.used
 	res         res
+	links       map[string]string // container path → volume path: the volume symlinks in its sandbox
 }
 
 type execState int

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/rlimit"
 )
 
 // proc is a child process in its own process group. Every signal goes to
@@ -32,6 +33,9 @@ type procSpec struct {
 	args  []string
 	env   []string
 	dir   string // working directory; stdout and stderr files go here
+	// limits are the container's rlimits (ContainerInfo.rlimit_info), in
+	// force before its program runs.
+	limits []rlimit.Limit
 }
 
 // startProc starts spec in a new process group with a parent-death signal,
@@ -68,7 +72,18 @@ func startProc(spec procSpec) (*proc, error) {
 	}
 	defer stderr.Close()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
+	started := false
+	_, err = rlimit.Start(spec.limits, cmd.SysProcAttr, func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		started = true
+		return cmd.Process.Pid, nil
+	})
+	if err != nil {
+		if started {
+			_ = cmd.Process.Release() // killed and reaped by rlimit.Start
+		}
 		return nil, fmt.Errorf("starting %q: %w", spec.value, err)
 	}
 	return &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}, nil

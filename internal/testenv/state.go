@@ -127,7 +127,7 @@ func (c *Cluster) stateJSON() map[string]any {
 			}
 		}
 		offered := c.offeredLocked(a)
-		slaves = append(slaves, map[string]any{
+		slave := map[string]any{
 			"id":                   a.id,
 			"pid":                  "slave(1)@" + a.endpoint(),
 			"hostname":             a.ip,
@@ -136,13 +136,15 @@ func (c *Cluster) stateJSON() map[string]any {
 			"resources":            a.total.stateJSON(),
 			"used_resources":       a.used.stateJSON(),
 			"offered_resources":    offered.stateJSON(),
-			"unreserved_resources": a.total.stateJSON(),
-			"reserved_resources":   map[string]any{},
+			"unreserved_resources": a.total.unreserved().stateJSON(),
+			"reserved_resources":   reservedJSON(a.total),
 			"registered_time":      unix(a.registered),
 			"active":               a.active,
 			"version":              mesosVersion,
 			"domain":               map[string]any{"fault_domain": map[string]any{"region": map[string]any{"name": a.region}, "zone": map[string]any{"name": a.zone}}},
-		})
+		}
+		addFullResources(slave, a, offered)
+		slaves = append(slaves, slave)
 	}
 	fwJSON := func(fw *framework) map[string]any {
 		var tasks, unreachable, completed, offers, executors []any

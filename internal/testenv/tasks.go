@@ -12,7 +12,8 @@ import (
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
-// acceptLocked handles ACCEPT: validates the offers, then each operation.
+// acceptLocked handles ACCEPT: validates the offers, then applies the
+// operations in order to the offers' resources (operations.go).
 func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 	var offers []*offer
 	invalid := ""
@@ -48,11 +49,14 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 			state = mesos.TASK_DROPPED
 		}
 		for _, op := range acc.Operations {
+			if op.Type != mesos.Offer_Operation_LAUNCH && op.Type != mesos.Offer_Operation_LAUNCH_GROUP {
+				c.operationErrorLocked(fw, op, "Operation attempted with invalid offers: "+invalid)
+				continue
+			}
 			for _, ti := range opTasks(op) {
 				st := masterStatus(ti.TaskID, &ti.AgentID, state, mesos.REASON_INVALID_OFFERS, "Task launched with invalid offers: "+invalid)
 				c.sendUpdateLocked(fw, st)
 			}
-			c.operationErrorLocked(fw, op, invalid)
 		}
 		c.allocateLocked()
 		return
@@ -64,13 +68,12 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 		avail = avail.add(o.res)
 		c.dropOfferLocked(o)
 	}
-	for _, op := range acc.Operations {
+	avail = avail.allocated(role)
+	for _, op := range c.prepareOperationsLocked(fw, role, acc.Operations) {
 		switch op.Type {
+		case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE, mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY:
+			avail = c.speculativeLocked(fw, a, op, avail)
 		case mesos.Offer_Operation_LAUNCH:
-			if op.Launch == nil {
-				c.operationErrorLocked(fw, op, "Expecting 'launch' to be present")
-				continue
-			}
 			for i := range op.Launch.TaskInfos {
 				ti := op.Launch.TaskInfos[i]
 				need, err := c.validateTaskLocked(fw, a, &ti, avail)
@@ -83,10 +86,6 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 				c.launchLocked(fw, a, role, ti.Executor, []mesos.TaskInfo{ti}, false)
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
-			if op.LaunchGroup == nil {
-				c.operationErrorLocked(fw, op, "Expecting 'launch_group' to be present")
-				continue
-			}
 			lg := op.LaunchGroup
 			need, err := c.validateGroupLocked(fw, a, lg, avail)
 			if err != nil {
@@ -104,7 +103,7 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 		}
 	}
 	if !avail.empty() {
-		c.recoverLocked(fw, a, role, avail, acc.Filters)
+		c.recoverLocked(fw, a, role, avail.unallocated(), acc.Filters)
 	}
 	c.allocateLocked()
 }
@@ -180,9 +179,9 @@ func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo
 	if err := checkContainer(ti.Container); err != nil {
 		return res{}, err
 	}
-	need, err := parseResources(ti.Resources)
+	need, err := taskResources(ti)
 	if err != nil {
-		return res{}, fmt.Errorf("Task uses invalid resources: %v", err)
+		return res{}, err
 	}
 	if ti.Executor != nil {
 		ei := ti.Executor
@@ -215,8 +214,8 @@ func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo
 			need = need.add(eres)
 		}
 	}
-	if !avail.contains(need) {
-		return res{}, fmt.Errorf("Task uses more resources than available in the offers")
+	if err := taskFits(ti, need, avail); err != nil {
+		return res{}, err
 	}
 	return need, nil
 }
@@ -286,13 +285,13 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 			return res{}, fmt.Errorf("Executor %s is shutting down", ei.ExecutorID.Value)
 		}
 	} else {
-		if eres.scalars["cpus"] < 0.01 {
-			return res{}, fmt.Errorf("Executor uses less cpus (%g) than the minimum required (0.01)", eres.scalars["cpus"])
+		if eres.scalar("cpus") < 0.01 {
+			return res{}, fmt.Errorf("Executor uses less cpus (%g) than the minimum required (0.01)", eres.scalar("cpus"))
 		}
-		if eres.scalars["mem"] < 32 {
-			return res{}, fmt.Errorf("Executor uses less memory (%g MB) than the minimum required (32 MB)", eres.scalars["mem"])
+		if eres.scalar("mem") < 32 {
+			return res{}, fmt.Errorf("Executor uses less memory (%g MB) than the minimum required (32 MB)", eres.scalar("mem"))
 		}
-		if _, ok := eres.scalars["disk"]; !ok {
+		if !eres.has("disk") {
 			return res{}, fmt.Errorf("Executor has no disk resources")
 		}
 		need = need.add(eres)
@@ -322,14 +321,14 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 		if err := checkContainer(ti.Container); err != nil {
 			return res{}, err
 		}
-		tres, err := parseResources(ti.Resources)
+		tres, err := groupTaskResources(ti)
 		if err != nil {
-			return res{}, fmt.Errorf("Task uses invalid resources: %v", err)
+			return res{}, err
 		}
 		need = need.add(tres)
 	}
-	if !avail.contains(need) {
-		return res{}, fmt.Errorf("Task group uses more resources than available in the offers")
+	if err := groupFits(lg, need, avail); err != nil {
+		return res{}, err
 	}
 	return need, nil
 }
@@ -374,8 +373,7 @@ func (c *Cluster) recordStatusLocked(t *task, st mesos.TaskStatus) {
 		c.dnsDirty = true
 	}
 	if mesosx.IsTerminal(t.state) && !t.released {
-		t.released = true
-		t.agent.used = t.agent.used.sub(t.res)
+		c.releaseTaskLocked(t)
 		c.allocateLocked()
 	}
 }
@@ -457,8 +455,7 @@ func (c *Cluster) removeTaskLocked(t *task) {
 		return
 	}
 	if !t.released {
-		t.released = true
-		t.agent.used = t.agent.used.sub(t.res)
+		c.releaseTaskLocked(t)
 	}
 	t.removed = true
 	fw := t.fw
