@@ -74,31 +74,14 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return sh.Run(ctx, &cli.App{
 		Name:      "scheduler-lite",
 		Usage:     "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
-		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite validate [flags] SVC.yml\nscheduler-lite plan|pod|endpoints|config|state|debug|health [flags] (commands to a running scheduler, see docs/scheduler-lite.md#command-line)",
+		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite validate [flags] SVC.yml",
 		Description: "With SDK_UNINSTALL=true in the environment (Cosmos sets it for `dcos package uninstall`), the\n" +
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
 			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
 		Flags:    Flags(),
-		Commands: append([]*cli.Command{packageCommand(), validateCommand(sh), uninstallCommand(sh)}, operatorCommands(sh.Environ)...),
+		Commands: append([]*cli.Command{packageCommand(), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c) },
 	})
-}
-
-// operatorCommands are servicecli's commands, each ending the run with its
-// own exit code once it has printed its error.
-func operatorCommands(environ []string) []*cli.Command {
-	cmds := servicecli.Commands(environ)
-	for _, cmd := range cmds {
-		action := cmd.Action
-		cmd.Action = func(c *cli.Context) error {
-			err := action(c)
-			if code, ok := servicecli.ExitCode(err); ok {
-				return cliapp.Exit(code)
-			}
-			return err
-		}
-	}
-	return cmds
 }
 
 func action(sh *cliapp.Shell, c *cli.Context) error {
@@ -110,11 +93,11 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 		return err
 	}
 	stdout := sh.Stdout
-	secret, err := readSecret(c, "secret-file")
+	secret, err := readSecret(c, "secret-file", sh.Source("secret-file"))
 	if err != nil {
 		return err
 	}
-	token, err := readSecret(c, "api-token-file")
+	token, err := readSecret(c, "api-token-file", sh.Source("api-token-file"))
 	if err != nil {
 		return err
 	}
@@ -172,19 +155,20 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 }
 
 // readSecret reads the file named by flag (trailing newlines dropped); ""
-// when the flag is unset. The content never reaches a log or an error.
-func readSecret(c *cli.Context, flag string) (string, error) {
+// when the flag is unset. source names the setting in errors (the flag or
+// its variable). The content never reaches a log or an error.
+func readSecret(c *cli.Context, flag, source string) (string, error) {
 	f := c.String(flag)
 	if f == "" {
 		return "", nil
 	}
 	b, err := os.ReadFile(f)
 	if err != nil {
-		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("--%s: %w", flag, err))
+		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", source, err))
 	}
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
-		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("--%s %s: empty", flag, f))
+		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("%s %s: empty", source, f))
 	}
 	return v, nil
 }
