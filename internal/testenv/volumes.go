@@ -82,7 +82,8 @@ func (c *Cluster) hostLocked(index int) (*agentHost, error) {
 }
 
 // agentResourcesLocked returns the total resources of a new agent at
-// index: the configured cpus, mem, disk, ports and MOUNT disks, with the
+// index: the configured cpus, mem, disk, ports, MOUNT disks and static
+// reservations, with the
 // host's checkpointed reservations and volumes applied
 // (applyCheckpointedResources in src/common/resources_utils.cpp).
 func (c *Cluster) agentResourcesLocked(index int) (res, *agentHost, error) {
@@ -90,12 +91,22 @@ func (c *Cluster) agentResourcesLocked(index int) (res, *agentHost, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	static, err := parseReserved(c.cfg.Reserved)
+	if err != nil {
+		return nil, nil, err
+	}
+	ports := c.ports
+	for _, r := range static {
+		if r.Name == "ports" {
+			ports = (&mesos.Value_Ranges{Range: ports}).Subtract(r.Ranges).GetRange()
+		}
+	}
 	total := res{
 		scalarResource("cpus", c.cfg.CPUs),
 		scalarResource("mem", c.cfg.Mem),
 		scalarResource("disk", c.cfg.Disk),
-		rangesResource("ports", c.ports),
-	}.add(h.mounts)
+		rangesResource("ports", ports),
+	}.add(h.mounts).add(static)
 	for _, x := range h.checkpointed {
 		stripped := *proto.Clone(&x).(*mesos.Resource)
 		stripped.Reservations = nil
