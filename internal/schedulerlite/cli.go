@@ -74,31 +74,14 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return sh.Run(ctx, &cli.App{
 		Name:      "scheduler-lite",
 		Usage:     "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
-		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite validate [flags] SVC.yml\nscheduler-lite plan|pod|endpoints|config|state|debug|health [flags] (commands to a running scheduler, see docs/scheduler-lite.md#command-line)",
+		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite validate [flags] SVC.yml",
 		Description: "With SDK_UNINSTALL=true in the environment (Cosmos sets it for `dcos package uninstall`), the\n" +
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
 			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
 		Flags:    Flags(),
-		Commands: append([]*cli.Command{packageCommand(), validateCommand(sh), uninstallCommand(sh)}, operatorCommands(sh.Environ)...),
+		Commands: append([]*cli.Command{packageCommand(), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c) },
 	})
-}
-
-// operatorCommands are servicecli's commands, each ending the run with its
-// own exit code once it has printed its error.
-func operatorCommands(environ []string) []*cli.Command {
-	cmds := servicecli.Commands(environ)
-	for _, cmd := range cmds {
-		action := cmd.Action
-		cmd.Action = func(c *cli.Context) error {
-			err := action(c)
-			if code, ok := servicecli.ExitCode(err); ok {
-				return cliapp.Exit(code)
-			}
-			return err
-		}
-	}
-	return cmds
 }
 
 func action(sh *cliapp.Shell, c *cli.Context) error {

@@ -47,7 +47,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -122,8 +121,8 @@ func build(newGroup func() group) group {
 // scheduler-lite command; environ is the environment their flags' variables
 // are read from. Each runs in its own cliapp shell, on the words after its
 // name (flags may follow the arguments), and prints its own errors; a
-// failure returns an error for which ExitCode gives the exit code (and
-// which cliapp's shell ends with silently).
+// failure returns cliapp.Exit(code), which the caller's shell ends the run
+// with, printing nothing more.
 func Commands(environ []string) []*cli.Command {
 	var out []*cli.Command
 	for _, newGroup := range groups {
@@ -135,39 +134,11 @@ func Commands(environ []string) []*cli.Command {
 			UsageText:       g.usageText,
 			SkipFlagParsing: true,
 			Action: func(c *cli.Context) error {
-				return exited(build(newGroup).run(c, environ))
+				return cliapp.Exit(build(newGroup).run(c, environ))
 			},
 		})
 	}
 	return out
-}
-
-// exitError ends a command whose shell has printed what it had to: it
-// carries the exit code, and wraps cliapp.Exit so that a caller running in
-// cliapp's shell ends with the code and prints nothing more.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func exited(code int) error {
-	if code == 0 {
-		return nil
-	}
-	return &exitError{code: code, err: cliapp.Exit(code)}
-}
-
-// ExitCode returns the exit code a command's error carries, and false for
-// an error that is not a command's.
-func ExitCode(err error) (int, bool) {
-	var e *exitError
-	if errors.As(err, &e) {
-		return e.code, true
-	}
-	return 0, false
 }
 
 // run runs the group's own application in a cliapp shell on the arguments

@@ -158,7 +158,7 @@ func (c *Cluster) launchLocked(fw *framework, a *agent, role string, ei *mesos.E
 	for _, ti := range infos {
 		r, _ := parseResources(ti.Resources)
 		r = r.unallocated()
-		t := &task{info: ti, fw: fw, agent: a, state: mesos.TASK_STAGING, res: r}
+		t := &task{info: ti, fw: fw, agent: a, role: role, state: mesos.TASK_STAGING, res: r}
 		fw.tasks[ti.TaskID.Value] = t
 		a.used = a.used.add(r)
 		tasks = append(tasks, t)
@@ -198,7 +198,7 @@ func (c *Cluster) launchLocked(fw *framework, a *agent, role string, ei *mesos.E
 		}
 		er, _ := parseResources(info.Resources)
 		er = er.unallocated()
-		e = &executor{agent: a, fw: fw, info: info, containerID: mesosx.NewID(), tasks: map[string]*task{},
+		e = &executor{agent: a, fw: fw, info: info, role: role, containerID: mesosx.NewID(), tasks: map[string]*task{},
 			res: er, charged: true, launchedAt: time.Now()}
 		a.used = a.used.add(er)
 		a.executors[key] = e

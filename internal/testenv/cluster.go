@@ -58,18 +58,20 @@ type Cluster struct {
 // AgentInfo describes one agent.
 type AgentInfo struct {
 	// ID is the agent ID (changes when the agent is restarted).
-	ID string
+	ID string `json:"id"`
 	// Index is the agent's position, 0-based; stable across restarts.
-	Index int
+	Index int `json:"index"`
 	// IP is its loopback address and Hostname the hostname it reports
 	// (the same string).
-	IP, Hostname string
+	IP       string `json:"ip"`
+	Hostname string `json:"hostname"`
 	// Endpoint is "ip:port" of its HTTP server (the executor API).
-	Endpoint string
+	Endpoint string `json:"endpoint"`
 	// Zone and Region are its fault domain.
-	Zone, Region string
+	Zone   string `json:"zone"`
+	Region string `json:"region"`
 	// Active is false after KillAgent until RestartAgent.
-	Active bool
+	Active bool `json:"active"`
 }
 
 // ErrConfig is wrapped by Start's error when a Config field is invalid (the

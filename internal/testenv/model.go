@@ -117,7 +117,8 @@ type executor struct {
 	agent       *agent
 	fw          *framework
 	info        mesos.ExecutorInfo
-	command     bool // the built-in command executor of one task
+	role        string // the role its resources were allocated to
+	command     bool   // the built-in command executor of one task
 	containerID string
 	dir         string
 	state       execState
@@ -159,6 +160,7 @@ type task struct {
 	info     mesos.TaskInfo
 	fw       *framework
 	agent    *agent
+	role     string // the role its resources were allocated to
 	exec     *executor
 	group    []*task // the tasks launched with it (LAUNCH_GROUP), itself included
 	state    mesos.TaskState
@@ -182,3 +184,15 @@ type task struct {
 }
 
 func (t *task) id() string { return t.info.TaskID.Value }
+
+// masterExecutorID is the executor ID the master's updates about t carry:
+// none for a command task, whose Task has no executor_id on the master
+// (Master::_reconcileTasks, src/master/master.cpp); the command executor's
+// own updates do carry it.
+func (t *task) masterExecutorID() *mesos.ExecutorID {
+	if t.exec == nil || t.exec.command {
+		return nil
+	}
+	eid := t.exec.info.ExecutorID
+	return &eid
+}

@@ -2,8 +2,6 @@ package testenv
 
 import (
 	"net/http"
-
-	mesos "github.com/mesos/mesos-go/api/v1/lib"
 )
 
 // reservedJSON is an agent's reserved_resources in Mesos' /state: its
@@ -24,19 +22,12 @@ func reservedJSON(total res) map[string]any {
 func addFullResources(slave map[string]any, a *agent, offered res) {
 	full := map[string]any{}
 	for role, r := range a.total.reservations() {
-		full[role] = r.endpointJSON()
+		full[role] = protoList(r.endpointJSON())
 	}
 	slave["reserved_resources_full"] = full
-	slave["unreserved_resources_full"] = orEmptyResources(a.total.unreserved().endpointJSON())
-	slave["used_resources_full"] = orEmptyResources(a.used.endpointJSON())
-	slave["offered_resources_full"] = orEmptyResources(offered.endpointJSON())
-}
-
-func orEmptyResources(rs []mesos.Resource) []mesos.Resource {
-	if rs == nil {
-		return []mesos.Resource{}
-	}
-	return rs
+	slave["unreserved_resources_full"] = protoList(a.total.unreserved().endpointJSON())
+	slave["used_resources_full"] = protoList(a.used.endpointJSON())
+	slave["offered_resources_full"] = protoList(offered.endpointJSON())
 }
 
 // serveSlaves serves GET /slaves (and /master/slaves): the agents as in

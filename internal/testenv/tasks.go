@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -158,6 +159,11 @@ func validID(kind, id string) error {
 	return nil
 }
 
+// errNoResources is Mesos' verdict on a task without resources
+// (task::internal::validateResources in src/master/validation.cpp, checked
+// after the task and agent IDs, for tasks of groups too).
+var errNoResources = errors.New("Task uses no resources")
+
 // validateTaskLocked validates a LAUNCH task and returns the resources it
 // takes (its own plus those of a new executor).
 func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo, avail res) (res, error) {
@@ -172,6 +178,9 @@ func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo
 	}
 	if ti.AgentID.Value != a.id {
 		return res{}, fmt.Errorf("Task uses invalid agent: %s", ti.AgentID.Value)
+	}
+	if len(ti.Resources) == 0 {
+		return res{}, errNoResources
 	}
 	if (ti.Executor == nil) == (ti.Command == nil) {
 		return res{}, fmt.Errorf("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
@@ -311,6 +320,9 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 		ids[ti.TaskID.Value] = true
 		if ti.AgentID.Value != a.id {
 			return res{}, fmt.Errorf("Task uses invalid agent: %s", ti.AgentID.Value)
+		}
+		if len(ti.Resources) == 0 {
+			return res{}, errNoResources
 		}
 		if ti.Executor != nil {
 			return res{}, fmt.Errorf("'TaskInfo.executor' must not be set")
@@ -477,10 +489,7 @@ func (c *Cluster) removeTaskLocked(t *task) {
 func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcile_Task) {
 	answer := func(t *task) {
 		st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: t.agent.id}, t.state, mesos.REASON_RECONCILIATION, "Reconciliation: Latest task state")
-		if t.exec != nil {
-			eid := t.exec.info.ExecutorID
-			st.ExecutorID = &eid
-		}
+		st.ExecutorID = t.masterExecutorID()
 		if n := len(t.statuses); n > 0 {
 			last := t.statuses[n-1]
 			st.Healthy = last.Healthy
@@ -523,11 +532,17 @@ func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcil
 	}
 }
 
-// killTaskLocked handles KILL.
+// killTaskLocked handles KILL as Master::kill (src/master/master.cpp)
+// does: an unknown task is reconciled; a KILL whose agent_id is not the
+// task's agent is ignored (no kill, no update).
 func (c *Cluster) killTaskLocked(fw *framework, k *scheduler.Call_Kill) {
 	t := fw.tasks[k.TaskID.Value]
 	if t == nil {
 		c.reconcileLocked(fw, []scheduler.Call_Reconcile_Task{{TaskID: k.TaskID, AgentID: k.AgentID}})
+		return
+	}
+	if k.AgentID != nil && k.AgentID.Value != t.agent.id {
+		c.log.Warn("ignoring KILL: the task belongs to another agent", "framework", fw.id, "task", t.id(), "agent", k.AgentID.Value, "task_agent", t.agent.id)
 		return
 	}
 	if mesosx.IsTerminal(t.state) || t.state == mesos.TASK_UNREACHABLE {
