@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/service"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
 )
@@ -28,7 +28,7 @@ func newTestServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sched, err := scheduler.New(scheduler.Config{Loaded: loaded, Store: st, MasterURL: "http://127.0.0.1:1"})
+	sched, err := service.New(service.Config{Loaded: loaded, Store: st, MasterURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}

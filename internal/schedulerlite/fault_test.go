@@ -28,7 +28,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/taskkit/taskkit/internal/plan"
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/evaluate"
 	"github.com/taskkit/taskkit/internal/store/zktest"
 	"github.com/taskkit/taskkit/internal/testenv"
 )
@@ -703,8 +703,8 @@ func TestOffersTakeOnlyWhatPodsNeed(t *testing.T) {
 			}
 		}
 	}
-	wantCPUs := pods * (2*0.05 + scheduler.ExecutorCPUs)
-	wantMem := float64(pods * (2*16 + scheduler.ExecutorMem))
+	wantCPUs := pods * (2*0.05 + evaluate.ExecutorCPUs)
+	wantMem := float64(pods * (2*16 + evaluate.ExecutorMem))
 	if math.Abs(cpus-wantCPUs) > 1e-9 || mem != wantMem || ports != pods*2 {
 		t.Errorf("in use: cpus %.3f mem %.0f ports %d; want cpus %.3f mem %.0f ports %d", cpus, mem, ports, wantCPUs, wantMem, pods*2)
 	}
@@ -725,7 +725,19 @@ func TestInstancesShareAnAgent(t *testing.T) {
 		t.Fatalf("want two tasks on one agent in two executors: %+v", live)
 	}
 	ports := map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(cl.WorkDir(), "slaves", "*", "frameworks", "*", "executors", "*", "runs", "*", "tasks", "*", "port"))
+	// TASK_RUNNING comes when the shell starts, its port file a moment later.
+	pattern := filepath.Join(cl.WorkDir(), "slaves", "*", "frameworks", "*", "executors", "*", "runs", "*", "tasks", "*", "port")
+	poll(t, "the tasks' port files", 10*time.Second, func() bool {
+		files, _ := filepath.Glob(pattern)
+		n := 0
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && strings.HasSuffix(string(b), "\n") {
+				n++
+			}
+		}
+		return n >= 4 // each run twice: by its ID and through runs/latest
+	})
+	files, _ := filepath.Glob(pattern)
 	sandboxes := 0
 	for _, f := range files {
 		if strings.Contains(f, "/runs/latest/") { // Mesos' link to the current run

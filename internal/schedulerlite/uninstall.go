@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -16,7 +15,8 @@ import (
 
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/logging"
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/framework"
+	"github.com/taskkit/taskkit/internal/sdk/uninstall"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
 )
@@ -54,7 +54,7 @@ func Uninstall(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		Flags:           UninstallFlags(),
-		Action:          func(c *cli.Context) error { return uninstall(c, stdout, stderr) },
+		Action:          func(c *cli.Context) error { return uninstallAction(c, stdout, stderr) },
 	}
 	err := app.RunContext(ctx, args)
 	if err == nil {
@@ -64,7 +64,7 @@ func Uninstall(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitcode.Code(err, ExitUsage)
 }
 
-func uninstall(c *cli.Context, stdout, stderr io.Writer) error {
+func uninstallAction(c *cli.Context, stdout, stderr io.Writer) error {
 	log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "--log-format")
 	if err != nil {
 		return usage(err)
@@ -81,7 +81,7 @@ func uninstall(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	name, res, err := uninstallService(ctx, c, log, master, c.String("state"), c.Duration("kill-timeout"))
+	name, res, err := uninstallService(ctx, c, log, master, c.String("state"), c.Duration("kill-timeout"), nil)
 	if err != nil {
 		return err
 	}
@@ -95,11 +95,13 @@ func uninstall(c *cli.Context, stdout, stderr io.Writer) error {
 
 // uninstallService is the uninstall itself, shared by "scheduler-lite
 // uninstall" and the SDK_UNINSTALL mode: it resolves the service's name,
-// principal and user (flags, else the svc.yml argument), kills every task,
-// tears the framework down and deletes the state store. Errors carry their
-// exit codes (usage or runtime).
-func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, master, state string, killTimeout time.Duration) (string, scheduler.UninstallResult, error) {
-	var none scheduler.UninstallResult
+// principal and user (flags, else the svc.yml argument) and runs the
+// uninstall plan (internal/sdk/uninstall): kill every task, tear the
+// framework down, delete the state store. started, when set, is given the
+// uninstaller before it runs (the SDK mode serves its plan). Errors carry
+// their exit codes (usage or runtime).
+func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, master, state string, killTimeout time.Duration, started func(*uninstall.Uninstaller)) (string, uninstall.Result, error) {
+	var none uninstall.Result
 	name, principal, user := c.String("framework-name"), c.String("principal"), c.String("user")
 	if c.NArg() == 1 {
 		loaded, err := spec.Load(c.Args().First(), spec.Options{Env: os.Environ()})
@@ -127,7 +129,7 @@ func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, mas
 	}
 	role := c.String("role")
 	if role == "" {
-		role = strings.ReplaceAll(strings.TrimPrefix(name, "/"), "/", "__") + "-role"
+		role = framework.RoleFor(name)
 	}
 	st, err := store.Open(state, store.Options{Service: name, SessionTimeout: c.Duration("zk-session-timeout"), Logger: log})
 	if err != nil {
@@ -143,18 +145,22 @@ func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, mas
 			return "", none, exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: a scheduler instance still runs (stop it first): %w", err))
 		}
 	}
-	res, err := scheduler.Uninstall(ctx, scheduler.UninstallConfig{
-		Store: st, MasterURL: master, FrameworkName: name, Role: role, User: user, Principal: principal, Secret: secret,
-		Checkpoint: c.Bool("checkpoint"), FailoverTimeout: c.Duration("failover-timeout"),
-		KillTimeout: killTimeout, Logger: log,
+	u, err := uninstall.New(uninstall.Config{
+		Store: st, MasterURL: master, Secret: secret, KillTimeout: killTimeout, Logger: log,
+		Registration: framework.Registration{
+			Name: name, Role: role, User: user, Principal: principal,
+			Checkpoint: c.Bool("checkpoint"), FailoverTimeout: c.Duration("failover-timeout"),
+		},
 	})
 	if err != nil {
 		return "", none, exitcode.Wrap(ExitRuntime, err)
 	}
-	if r, ok := st.(store.Remover); ok {
-		if err := r.Remove(); err != nil {
-			return "", none, exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: deleting the store: %w", err))
-		}
+	if started != nil {
+		started(u)
+	}
+	res, err := u.Run(ctx)
+	if err != nil {
+		return "", none, exitcode.Wrap(ExitRuntime, err)
 	}
 	return name, res, nil
 }

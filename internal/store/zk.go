@@ -357,9 +357,18 @@ func (s *ZK) PutTasks(infos map[string][]byte) error {
 
 // PutStatus implements Store.
 func (s *ZK) PutStatus(task string, status []byte) error {
-	ops, err := s.taskOps(task, zkStatus, status)
-	if err != nil {
-		return err
+	return s.PutStatuses(map[string][]byte{task: status})
+}
+
+// PutStatuses implements Store.
+func (s *ZK) PutStatuses(statuses map[string][]byte) error {
+	var ops []any
+	for _, name := range sortedKeys(statuses) {
+		o, err := s.taskOps(name, zkStatus, statuses[name])
+		if err != nil {
+			return err
+		}
+		ops = append(ops, o...)
 	}
 	return s.multi(ops...)
 }
