@@ -244,7 +244,7 @@ func TestResources(t *testing.T) {
 			offer: []sdktest.OfferOption{sdktest.CPUs(2), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31000, 31000)},
 			fail:  "task p-0-t port b needs a free port (none left)"},
 		{name: "ports across ranges", task: "ports:\n  a: {port: 0}\n  b: {port: 0}\n  c: {port: 31005}\n",
-			offer: []sdktest.OfferOption{sdktest.CPUs(2), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31005, 31005), sdktest.Ports(20, 20), sdktest.Ports(40, 41)},
+			offer:     []sdktest.OfferOption{sdktest.CPUs(2), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31005, 31005), sdktest.Ports(20, 20), sdktest.Ports(40, 41)},
 			wantPorts: []uint64{20, 40, 31005}},
 		{name: "reserved to the role first, then unreserved", offer: []sdktest.OfferOption{sdktest.CPUs(1), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Reserved("svc-role", sdktest.CPUs(0.5))},
 			checkTaken: func(t *testing.T, rec *Recommendation) {

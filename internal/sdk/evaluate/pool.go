@@ -87,7 +87,9 @@ type ShortError struct {
 	Want, Have string
 }
 
-func (e *ShortError) Error() string { return fmt.Sprintf("%s: want %s, %s left", e.What, e.Want, e.Have) }
+func (e *ShortError) Error() string {
+	return fmt.Sprintf("%s: want %s, %s left", e.What, e.Want, e.Have)
+}
 
 // TakeScalar takes amount of scalar resource name, possibly from several
 // offered resources, and returns what it took.

@@ -188,7 +188,9 @@ func TestSessionResubscribes(t *testing.T) {
 	eventually(t, "subscribed again", func() bool { return x.r.get(func(r *recorder) bool { return r.subscribed == 2 }) })
 	x.clock.Advance(75 * time.Second) // 5 heartbeats of silence
 	eventually(t, "the watchdog", func() bool { return x.r.get(func(r *recorder) bool { return len(r.disconnected) == 4 }) })
-	if !x.r.get(func(r *recorder) bool { return strings.Contains(r.disconnected[3].Error(), "no event from the master for 5 heartbeat intervals") }) {
+	if !x.r.get(func(r *recorder) bool {
+		return strings.Contains(r.disconnected[3].Error(), "no event from the master for 5 heartbeat intervals")
+	}) {
 		t.Errorf("watchdog: %v", x.r.disconnected[3])
 	}
 	x.paused(t)
