@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,28 +17,14 @@ import (
 	"github.com/taskkit/taskkit/internal/sdk/sdktest"
 	"github.com/taskkit/taskkit/internal/sdk/service"
 	"github.com/taskkit/taskkit/internal/sdk/uninstall"
-	"github.com/taskkit/taskkit/internal/spec"
-	"github.com/taskkit/taskkit/internal/store"
 )
 
 // running is the API of a scheduler that runs against sdktest's fake
 // master, subscribed and reconciled.
 func running(t *testing.T) (*httptest.Server, *sdktest.Master) {
 	t.Helper()
-	loaded, err := spec.Parse([]byte("name: api-unit\npods:\n  web:\n    count: 1\n    tasks:\n      server:\n        cmd: sleep 1\n        cpus: 0.5\n        memory: 32\n"), spec.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	m := sdktest.NewMaster()
-	sched, err := service.New(service.Config{Loaded: loaded, Store: st, Caller: m, Clock: sdktest.NewClock(time.Unix(0, 0))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sched := newScheduler(t, func(c *service.Config) { c.Caller, c.Clock = m, sdktest.NewClock(time.Unix(0, 0)) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { sched.Run(ctx); close(done) }()

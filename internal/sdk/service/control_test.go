@@ -48,9 +48,7 @@ func TestHealthCodes(t *testing.T) {
 		h.eventually(fmt.Sprintf("health %d", want), func() bool { code, _ := h.s.Health(); return code == want })
 	}
 	expect(HealthInitializing)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	expect(HealthDeployingPending)
 
 	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", nil); err != nil || !changed {
@@ -124,9 +122,7 @@ plans:
     phases:
       one: {pod: p, steps: [{default: [[once]]}]}
 `, nil, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	ctx := context.Background()
 	cmd := func(plan, c, phase string, params map[string]string) (bool, error) {
 		t.Helper()
@@ -356,9 +352,7 @@ func TestNewChecksConfig(t *testing.T) {
 // FAILURE, RESCIND and HEARTBEAT events change nothing.
 func TestFailureEvents(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(oneTask, 1, "serial"), nil, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	h.master.Send(t, sdktest.Failure("a1", "e1", 0), sdktest.Failure("a1", "e2", 9), sdktest.Failure("a1", "", 0), sdktest.Rescind("o1"), sdktest.Heartbeat())
 	h.eventually("rescind counted", func() bool { return h.s.Metrics().Counter("offers.rescinded") == 1 })
 	if code, _ := h.s.Health(); code != HealthDeployingPending {

@@ -127,9 +127,7 @@ plans:
     phases:
       p: {pod: p, strategy: parallel}
 `, nil, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1", sdktest.CPUs(0.65), sdktest.Mem(1024), sdktest.Disk(1024), sdktest.Ports(31000, 31001)),
 		sdktest.Offer("o2", "a2", "h2", small()...)))
 	calls := h.master.Expect(t, tACCEPT, tACCEPT)
@@ -152,9 +150,7 @@ plans:
 // TestNoOfferFits: the step's message and GET /v1/debug/offers say why.
 func TestNoOfferFits(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(oneTask, 1, "serial"), nil, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1", sdktest.CPUs(0.3), sdktest.Mem(1024), sdktest.Disk(1024)),
 		sdktest.Offer("o2", "a2", "h2", sdktest.CPUs(4), sdktest.Mem(1024), sdktest.Disk(10))))
 	h.master.Expect(t, tDECLINE)
@@ -181,9 +177,7 @@ func TestNoOfferFits(t *testing.T) {
 // cannot be stored are not acknowledged.
 func TestStoreFailureBlocksTheLaunch(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(oneTask, 1, "serial"), nil, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	h.store.fail(errStore, nil)
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1", small()...)))
 	h.eventually("the step back to PENDING", func() bool {
@@ -217,9 +211,7 @@ func TestStoreFailureBlocksTheLaunch(t *testing.T) {
 func TestStatusBurstIsOneTransaction(t *testing.T) {
 	const pods = 40
 	h := newHarness(t, fmt.Sprintf(oneTask, pods, "parallel"), nil, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	var offers []mesos.Offer
 	for i := range 4 {
 		offers = append(offers, sdktest.Offer(fmt.Sprint("o", i), fmt.Sprint("a", i), fmt.Sprint("h", i), sdktest.CPUs(8), sdktest.Mem(8192), sdktest.Disk(8192)))
@@ -259,9 +251,7 @@ func TestStatusBurstIsOneTransaction(t *testing.T) {
 // with ErrFailedOver; the framework ID is kept.
 func TestFrameworkErrors(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(oneTask, 1, "serial"), nil, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	h.master.Send(t, sdktest.Error("Framework failed over"))
 	select {
 	case err := <-h.done:
@@ -278,9 +268,7 @@ func TestFrameworkErrors(t *testing.T) {
 // with the same framework ID; health says UNAVAILABLE only after 10 s.
 func TestResubscribe(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(oneTask, 1, "serial"), nil, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	h.master.Drop()
 	h.eventually("disconnected", func() bool { return !h.s.Connected() })
 	if code, _ := h.s.Health(); code == HealthUnavailable {

@@ -173,12 +173,19 @@ func (h *harness) stop() error {
 	return nil
 }
 
-// subscribe answers the SUBSCRIBE with SUBSCRIBED for id and expects the
-// scheduler's first calls: without stored tasks an implicit RECONCILE and a
-// REVIVE.
+// subscribe answers the SUBSCRIBE with SUBSCRIBED for id.
 func (h *harness) subscribe(id string) {
 	h.t.Helper()
 	h.master.Send(h.t, sdktest.Subscribed(id))
+}
+
+// ready starts the scheduler, subscribes it as fw-1 and expects its first
+// calls without stored tasks: an implicit RECONCILE and a REVIVE.
+func (h *harness) ready() {
+	h.t.Helper()
+	h.start()
+	h.subscribe("fw-1")
+	h.master.Expect(h.t, scheduler.Call_RECONCILE, scheduler.Call_REVIVE)
 }
 
 // eventually waits (real time, at most sdktest.Wait) for cond.

@@ -29,9 +29,7 @@ plans:
 // running deploys sidecar's p-0 on agent a1 and returns its launch.
 func running(t *testing.T, h *harness) []mesos.TaskInfo {
 	t.Helper()
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
 	tis := launched(h.master.Expect(t, tACCEPT)[0])
 	for _, ti := range tis {

@@ -22,9 +22,7 @@ import (
 func deployed(t *testing.T, yaml string, st *countingStore, running int) map[string]string {
 	t.Helper()
 	h := newHarness(t, yaml, st, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	ids := map[string]string{}
 	for i := 0; i <= running; i++ {
 		h.skip()
@@ -156,9 +154,7 @@ func TestRestoreEndedTasks(t *testing.T) {
 	if ps.Tasks[0].Status != "STAGING" {
 		t.Errorf("p-1 shows %s: the older TaskInfo's status was taken", ps.Tasks[0].Status)
 	}
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.ready()
 	// Mesos never got p-2's launch.
 	for _, name := range []string{"p-1-t", "p-2-t"} {
 		state := mesos.TASK_RUNNING
