@@ -1,5 +1,6 @@
 # taskkit — build, test and package the binaries.
-#   make build   build every binary into bin/ for this machine
+#   make build   build every binary into bin/ for this machine (one go build), and
+#                bin/hello-world.tar.gz, the example service's artifact
 #   make test    the README's test command
 #   make dist    static, stripped linux/amd64 and linux/arm64 zips + SHA256SUMS in dist/
 #   make lint    gofmt and go vet

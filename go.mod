@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/cbroglie/mustache v1.4.2
 	github.com/go-zookeeper/zk v1.0.4
+	github.com/gogo/protobuf v1.3.2
 	github.com/hashicorp/go-multierror v1.1.1
 	github.com/mesos/mesos-go v0.0.11
 	github.com/miekg/dns v1.1.73
@@ -19,7 +20,6 @@ require (
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
-	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/hashicorp/errwrap v1.0.0 // indirect
 	github.com/pquerna/ffjson v0.0.0-20190930134022-aa0246cd15f7 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect

@@ -22,5 +22,5 @@ import (
 )
 
 func main() {
-	os.Exit(bootstrap.Run(context.Background(), os.Args, os.Environ(), os.Stdout, os.Stderr))
+	os.Exit(bootstrap.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

@@ -19,8 +19,10 @@ package main
 import (
 	"context"
 	"os"
+
+	"github.com/taskkit/taskkit/internal/executor"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	os.Exit(executor.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

@@ -20,6 +20,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/healthd"
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // The helper-process trick: with this variable set, the test binary is
@@ -32,7 +35,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	if os.Getenv(asMainEnv) == "1" {
-		os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+		os.Exit(healthd.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -205,7 +208,7 @@ func TestExitCodes(t *testing.T) {
 		{"nothing to do", nil, nil, 125, "nothing to do", ""},
 		{"unknown flag", nil, []string{"--bogus"}, 125, "flag provided but not defined: -bogus", ""},
 		{"two checks", nil, []string{"--cmd", "true", "--tcp", "127.0.0.1:1"}, 125, "--cmd, --tcp: give only one", ""},
-		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `--delay: invalid duration "soon"`, ""},
+		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `--delay: invalid duration \"soon\"`, ""},
 		{"bad duration from env", []string{"HEALTHD_INTERVAL=0"}, []string{"--cmd", "true"}, 125, "HEALTHD_INTERVAL: must be positive", ""},
 		{"bad URL", nil, []string{"--readiness-http", "ftp://x/"}, 125, "--readiness-http: invalid URL", ""},
 		{"argument without --", nil, []string{"--cmd", "true", "server"}, 125, "put the command to supervise after --", ""},
@@ -277,6 +280,41 @@ func TestSIGTERMReachesCommand(t *testing.T) {
 		t.Fatalf("command did not see SIGTERM: %q", b)
 	}
 	waitFor(t, "grandchild to be gone", func() bool { return gone(gc) })
+}
+
+// A forwarded SIGTERM is a stop under way: when the command exits at once,
+// a helper in its group that is still flushing gets --kill-grace-period
+// (from the signal) before SIGKILL (field case 04; the table of the kind is
+// internal/supervise's TestGracefulStop).
+func TestForwardedStopLetsHelpersFinish(t *testing.T) {
+	for _, tt := range []struct {
+		grace, flush string
+		flushed      bool
+		atMost       time.Duration
+	}{
+		{"3s", "0.3", true, 2500 * time.Millisecond},
+		{"300ms", "5", false, 2500 * time.Millisecond},
+	} {
+		t.Run("grace "+tt.grace+" flush "+tt.flush, func(t *testing.T) {
+			dir := t.TempDir()
+			script := `sh -c 'trap "sleep ` + tt.flush + `; echo flushed > flushed; exit 0" TERM; echo up > up; while :; do sleep 0.05; done' & ` +
+				`trap 'exit 0' TERM; while :; do sleep 0.05; done`
+			p := startHealthd(t, nil, "--kill-grace-period", tt.grace, "--", "sh", "-c", "cd "+dir+" && "+script)
+			waitFor(t, "the helper to start", func() bool { _, err := os.Stat(filepath.Join(dir, "up")); return err == nil })
+			start := time.Now()
+			p.signal(syscall.SIGTERM)
+			if code := p.wait(); code != 0 {
+				t.Fatalf("exit code %d, want the command's 0", code)
+			}
+			if took := time.Since(start); took > tt.atMost {
+				t.Errorf("healthd took %v to exit", took)
+			}
+			_, err := os.Stat(filepath.Join(dir, "flushed"))
+			if flushed := err == nil; flushed != tt.flushed {
+				t.Errorf("helper flushed: %v, want %v", flushed, tt.flushed)
+			}
+		})
+	}
 }
 
 // A command shutting down after SIGTERM is not killed as unhealthy, even
@@ -354,10 +392,7 @@ func TestReapsOrphans(t *testing.T) {
 // As PID 1 of a new pid namespace (no subreaper needed), healthd reaps the
 // orphans it inherits: the command sees the orphan's /proc entry vanish.
 func TestReapsOrphansAsPID1(t *testing.T) {
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("unshare not installed")
-	}
+	unshare := testtools.Require(t, "unshare", "util-linux")
 	if out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", "true").CombinedOutput(); err != nil {
 		t.Skipf("cannot create a pid namespace: %v %s", err, out)
 	}
@@ -528,25 +563,22 @@ func TestCheckCommandInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "interrupted by signal terminated") {
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "interrupted by SIGTERM") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	waitFor(t, "the check's grandchild to be gone", func() bool { return gone(gc) })
 }
 
-// healthd must stay small and must not link protobuf or mesos-go; net/http
-// and text/template alone would take it past 6 MiB.
+// healthd, an in-task binary, must not link protobuf, mesos-go or the
+// Prometheus client (it uses the protobuf-free metrics library).
 func TestDependencies(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not in PATH")
-	}
+	goTool := testtools.Require(t, "go", "golang")
 	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		for _, bad := range []string{"protobuf", "mesos", "net/http", "text/template", "github.com/prometheus/", "github.com/urfave/"} {
+		for _, bad := range []string{"protobuf", "mesos", "github.com/prometheus/"} {
 			if strings.Contains(dep, bad) {
 				t.Errorf("healthd depends on %s", dep)
 			}

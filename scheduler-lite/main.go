@@ -5,6 +5,7 @@
 //	scheduler-lite [flags] SVC.yml
 //	scheduler-lite package render [--package-dir universe] [--options FILE]
 //	scheduler-lite uninstall --master URL --state SPEC [SVC.yml]
+//	scheduler-lite validate [--package-dir DIR [--print-env]] [--strict] [SVC.yml]
 //
 // With --master local (the default when MESOS_MASTER is unset) it starts an
 // embedded testenv cluster and prints its endpoints. Every flag also reads
@@ -19,25 +20,11 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 
 	"github.com/taskkit/taskkit/internal/schedulerlite"
 )
 
-// subcommands run instead of the scheduler when named by the first
-// argument; each lives in its own file. It gets the arguments from its name on.
-var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
-	"package":   packageCommand,
-	"uninstall": uninstallCommand,
-}
-
 func main() {
-	ctx := context.Background()
-	if len(os.Args) > 1 {
-		if run, ok := subcommands[os.Args[1]]; ok {
-			os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-		}
-	}
-	os.Exit(schedulerlite.Run(ctx, os.Args, os.Stdout, os.Stderr))
+	os.Exit(schedulerlite.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

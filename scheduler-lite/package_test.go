@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/taskkit/taskkit/internal/schedulerlite"
 )
 
 // TestPackageRender runs "scheduler-lite package render" on the example
@@ -37,13 +39,13 @@ func TestPackageRender(t *testing.T) {
 		{"bad options", []string{"render", "--package-dir", "../universe", "--options", bad}, 1, nil, []string{"hello.count: want integer, got string", `service: unknown property "colour"`}, false},
 		{"options not JSON", []string{"render", "--package-dir", "../universe", "--options", notJSON}, 1, nil, []string{"--options: " + notJSON + ": line 2"}, false},
 		{"no package", []string{"render", "--package-dir", dir}, 1, nil, []string{"--package-dir " + dir, "package.json"}, false},
-		{"no command", nil, 2, nil, []string{"want a command: render"}, false},
+		{"no command", nil, 2, nil, []string{"no command given (want render)"}, false},
 		{"unknown command", []string{"publish"}, 2, nil, []string{`unknown command "publish"`}, false},
 		{"stray argument", []string{"render", "--package-dir", "../universe", "x"}, 2, nil, []string{"unexpected arguments [x]"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := packageCommand(context.Background(), append([]string{"package"}, tc.args...), &out, &errb)
+			code := schedulerlite.Run(context.Background(), append([]string{"scheduler-lite", "package"}, tc.args...), nil, nil, &out, &errb)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errb.String())
 			}

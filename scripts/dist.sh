@@ -7,7 +7,8 @@
 #   dist/<binary>-linux-arm64.zip   linux/arm64
 #   dist/SHA256SUMS                 sha256sum -c compatible
 #
-# With --local it only builds bin/<binary> for this machine.
+# With --local it only builds bin/<binary> for this machine, and
+# bin/hello-world.tar.gz, the example service's artifact.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,11 +23,18 @@ for b in "${BINARIES[@]}"; do
 done
 
 if [ "${1:-}" = "--local" ]; then
+	# One go build for all of them, so Go builds them in parallel.
 	mkdir -p bin
-	for b in "${present[@]}"; do
-		CGO_ENABLED=0 go build -tags "$TAGS" -trimpath -ldflags "$LDFLAGS" -o "bin/$b" "./$b"
-	done
-	echo "built: ${present[*]} -> bin/"
+	CGO_ENABLED=0 go build -tags "$TAGS" -trimpath -ldflags "$LDFLAGS" -o bin/ "${present[@]/#/./}"
+	# The hello-world example's own artifact, its server and check script:
+	# scheduler-lite serves what is next to it, so that
+	# `bin/scheduler-lite --master local examples/hello-world/svc.yml` runs as is.
+	ex=$(mktemp -d)
+	trap 'rm -rf "$ex"' EXIT
+	CGO_ENABLED=0 go build -trimpath -o "$ex/server" ./examples/hello-world/server
+	cp examples/hello-world/scripts/check-up "$ex/"
+	tar -czf bin/hello-world.tar.gz -C "$ex" server check-up
+	echo "built: ${present[*]} hello-world.tar.gz -> bin/"
 	exit 0
 fi
 

@@ -1,15 +1,17 @@
 // Command testenv runs a Mesos-compatible cluster on this machine: a master
 // serving the v1 scheduler HTTP API, agents each on their own loopback
-// address (127.0.1.N) serving the v1 executor HTTP API, and a
+// address (127.0.N.M, a /24 per cluster) serving the v1 executor HTTP API, and a
 // Mesos-DNS-like DNS server — all in one process. Any v1 HTTP framework runs
 // against it unchanged.
 //
-//	testenv up [--agents N] [--cpus C] [--mem MB] [--disk MB] [--ports 31000-32000]
-//	           [--listen 127.0.0.1:5050] [--dns 127.0.0.1:0] [--dns-forward refuse|system|HOST:PORT]
-//	           [--work-dir DIR] [--executor PATH] [--env-file testenv.env]
+//	testenv up [--agents N] [--cpus C] [--mem MB] [--disk MB] [--disk-mount MB]... [--ports 1024-65535]
+//	           [--listen 127.0.0.1:5050,127.0.0.1:0] [--agent-ip 127.0.N.1] [--agent-port 5051]
+//	           [--dns 127.0.0.1:0] [--dns-forward refuse|system|HOST:PORT]
+//	           [--work-dir DIR] [--executor PATH] [--env-file PATH|none]
 //
 // "up" prints the master URL, the DNS address and the agents, writes them
-// to the env file (MESOS_MASTER=..., TESTENV_DNS=..., ...) and runs until
+// to the env file (MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...; by default
+// testenv.env in the cluster's work dir) and runs until
 // SIGINT or SIGTERM, then stops everything and kills every process it
 // started. Every flag also reads TESTENV_<FLAG> from the environment.
 //
@@ -22,8 +24,10 @@ package main
 import (
 	"context"
 	"os"
+
+	"github.com/taskkit/taskkit/internal/testenv"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	os.Exit(testenv.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

@@ -11,15 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 func requireTool(t *testing.T, name, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("SKIP: %s not installed (apt-get install %s)", name, pkg)
-	}
-	return p
+	return testtools.Require(t, name, pkg)
 }
 
 // tool runs a real tool in dir and returns its combined output; a non-zero

@@ -85,7 +85,7 @@ func run() error {
 	fmt.Printf("== the task's name %s appears in DNS after %s\n", self, appear)
 	fmt.Printf("== running: %v\n\n", args)
 	start := time.Now()
-	code := bootstrap.Run(context.Background(), args, env, os.Stdout, os.Stdout)
+	code := bootstrap.Run(context.Background(), args, env, os.Stdin, os.Stdout, os.Stdout)
 	fmt.Printf("\n== bootstrap exited %d after %s\n", code, time.Since(start).Round(time.Millisecond))
 	if code != 0 {
 		return fmt.Errorf("bootstrap failed with exit code %d", code)

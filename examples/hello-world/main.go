@@ -66,7 +66,7 @@ func run() int {
 	}
 	full = append(full, args...)
 	full = append(full, filepath.Join(exdir, "svc.yml"))
-	return schedulerlite.Run(context.Background(), full, os.Stdout, os.Stderr)
+	return schedulerlite.Run(context.Background(), full, os.Environ(), os.Stdin, os.Stdout, os.Stderr)
 }
 
 // pack writes a tar.gz of files (archive name → path), keeping their modes.

@@ -6,10 +6,13 @@
 //	POST /v1/plans/{plan}/{start|stop|interrupt|continue|restart}[?phase=]
 //	                                        200 {"message"}, 208 no-op, 404 unknown
 //	GET  /v1/pod                            pod instance names
+//	GET  /v1/pod/status                     every instance's tasks by pod type (podstatus.go)
 //	GET  /v1/pod/{name}/status              tasks and their states
 //	GET  /v1/pod/{name}/info                TaskInfos and statuses, secrets masked
 //	POST /v1/pod/{name}/{restart|replace}   {"pod","tasks"}
 //	GET  /v1/state/frameworkId              ["id"]
+//	GET  /v1/state/files[/{name}]           state files, text/plain (statefiles.go)
+//	PUT  /v1/state/files/{name}             a state file (multipart "file", ≤ 1 KiB)
 //	GET  /v1/endpoints[/{name}]             advertised ports
 //	GET  /v1/health[?verbose=true]          {"value":code}, HTTP status = code; verbose adds
 //	                                        status, plans and reasons
@@ -21,8 +24,9 @@
 //	GET  /, /ui/{app.js,style.css}          the web UI (ui.go)
 //
 // Errors are JSON {"message": "..."} with 400, 404, 405 (a GET of a POST
-// command) or 503 (the scheduler's event loop not running) as fits. In the
-// SDK's uninstall mode UninstallHandler serves instead (uninstall.go).
+// command) or 503 (the scheduler's event loop not running) as fits, except
+// the state files API's, which are text as the SDK's are. In the SDK's
+// uninstall mode UninstallHandler serves instead (uninstall.go).
 package api
 
 import (
@@ -48,6 +52,8 @@ type Server struct {
 	Sched *service.Scheduler
 	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/.
 	ArtifactsDir string
+	// Files keeps /v1/state/files (statefiles.go): the state store.
+	Files FileStore
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -63,6 +69,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/plans/{plan}/{cmd}", s.planCmd)
 	mux.HandleFunc("/v1/plans/{plan}/{cmd}", postOnly)
 	mux.HandleFunc("GET /v1/pod", s.pods)
+	mux.HandleFunc("GET /v1/pod/status", s.podStatuses)
 	mux.HandleFunc("GET /v1/pod/{name}/status", s.podStatus)
 	mux.HandleFunc("GET /v1/pod/{name}/info", s.podInfo)
 	mux.HandleFunc("POST /v1/pod/{name}/{cmd}", s.podCmd)
@@ -77,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+taskenv.TemplatePath+"{cfg}/{pod}/{task}/{name}", s.template)
 	mux.HandleFunc("GET "+taskenv.ArtifactBinPath+"{name}", s.binary)
 	s.routeUI(mux)
+	s.routeStateFiles(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -20,7 +20,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -29,10 +28,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/taskkit/taskkit/internal/buildinfo"
+	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/dnswait"
 	"github.com/taskkit/taskkit/internal/exitcode"
-	"github.com/taskkit/taskkit/internal/logging"
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/render"
 	"github.com/taskkit/taskkit/internal/safefile"
@@ -100,35 +98,22 @@ func (e *env) set(k, v string) {
 
 // Run runs bootstrap with args (args[0] is the program name) and the
 // environment environ, and returns the exit code. It only returns on success
-// when there is no command to exec.
-func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+// when there is no command to exec. bootstrap reads nothing from stdin.
+func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	sh := cliapp.New("bootstrap", args, environ, stdin, stdout, stderr)
+	sh.UsageCode, sh.FailureCode, sh.FlagPrefix = ExitUsage, ExitInternal, "-"
 	e := &env{list: append([]string(nil), environ...)}
-	var cfg config
-	var log *slog.Logger
-	app := newApp(e, &cfg, &log, stdout, stderr)
-	err := app.RunContext(ctx, args)
-	if err == nil {
-		return ExitOK
-	}
-	code := exitcode.Code(err, ExitInternal)
-	if log != nil {
-		log.Error("bootstrap failed", "exit_code", code, "error", err.Error())
-	} else {
-		fmt.Fprintf(stderr, "bootstrap: %v\n", err)
-	}
-	return code
+	return sh.Run(ctx, newApp(sh, e))
 }
 
-func newApp(e *env, cfg *config, logp **slog.Logger, stdout, stderr io.Writer) *cli.App {
+func newApp(sh *cliapp.Shell, e *env) *cli.App {
 	envVar := func(flag string) []string {
 		return []string{"BOOTSTRAP_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 	}
-	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, buildinfo.String("bootstrap")) }
-	app := &cli.App{
+	return &cli.App{
 		Name:      "bootstrap",
 		Usage:     "prepare a task: print env, render templates, wait for DNS and URLs, install the CA, then exec the server",
 		UsageText: "bootstrap [flags] [-- command args...]",
-		Version:   buildinfo.Version,
 		Description: `A drop-in replacement for the DC/OS SDK bootstrap. Steps, in order:
   1. print the environment, sorted, secret values masked (-print-env, -insecure, -redact-keys)
   2. find the task IP (MESOS_CONTAINER_IP, LIBPROCESS_IP, first non-loopback address) and
@@ -142,16 +127,13 @@ func newApp(e *env, cfg *config, logp **slog.Logger, stdout, stderr io.Writer) *
   7. exec the command after "--", if any, in bootstrap's place (same PID)
 
 Every flag also reads BOOTSTRAP_<FLAG> (dashes as underscores), e.g.
-BOOTSTRAP_RESOLVE_TIMEOUT=30s. Relative paths resolve against $MESOS_SANDBOX.
+BOOTSTRAP_RESOLVE_TIMEOUT=30s; a flag on the command line wins. Relative paths
+resolve against $MESOS_SANDBOX.
 
 Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template error,
 4 wait timed out, 5 truststore error, 6 command could not be executed,
 128+N interrupted by signal N. See docs/bootstrap.md.`,
-		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,
-		Writer:                    stdout,
-		ErrWriter:                 stderr,
-		ExitErrHandler:            func(*cli.Context, error) {},
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "print-env", Value: true, EnvVars: envVar("print-env"), Usage: "print the environment (sorted, secret values masked) before starting"},
 			&cli.BoolFlag{Name: "insecure", EnvVars: envVar("insecure"), Usage: "show secret values in the environment print and diffs"},
@@ -179,23 +161,21 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: envVar("log-format"), Usage: "log format: text or json"},
 		},
 		Action: func(c *cli.Context) error {
-			log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "-log-format")
+			log, err := sh.Logger(c)
 			if err != nil {
+				return err
+			}
+			var cfg config
+			if err := parse(c, sh, &cfg); err != nil {
 				return exitcode.Wrap(ExitUsage, err)
 			}
-			*logp = log
-			if err := parse(c, e, cfg); err != nil {
-				return exitcode.Wrap(ExitUsage, err)
-			}
-			return bootstrap(c.Context, cfg, e, log, stdout, stderr)
+			return bootstrap(c.Context, sh, &cfg, e, log)
 		},
 	}
-	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return exitcode.Wrap(ExitUsage, err) }
-	return app
 }
 
 // parse fills cfg from the flags; every error names its flag or variable.
-func parse(c *cli.Context, e *env, cfg *config) error {
+func parse(c *cli.Context, sh *cliapp.Shell, cfg *config) error {
 	*cfg = config{
 		printEnv: c.Bool("print-env"), insecure: c.Bool("insecure"), redactKeys: c.String("redact-keys"),
 		resolve: c.Bool("resolve"), selfResolve: c.Bool("self-resolve"),
@@ -208,13 +188,13 @@ func parse(c *cli.Context, e *env, cfg *config) error {
 		command: c.Args().Slice(),
 	}
 	if cfg.resolveTimeout < 0 {
-		return fmt.Errorf("-resolve-timeout: must not be negative, got %s", cfg.resolveTimeout)
+		return fmt.Errorf("%s: must not be negative, got %s", sh.Source("resolve-timeout"), cfg.resolveTimeout)
 	}
 	if cfg.resolveMaxInterval < dnswait.DefaultBackoff.Initial {
-		return fmt.Errorf("-resolve-max-interval: must be at least %s, got %s", dnswait.DefaultBackoff.Initial, cfg.resolveMaxInterval)
+		return fmt.Errorf("%s: must be at least %s, got %s", sh.Source("resolve-max-interval"), dnswait.DefaultBackoff.Initial, cfg.resolveMaxInterval)
 	}
 	if cfg.templateMaxBytes < 0 {
-		return fmt.Errorf("-template-max-bytes: must not be negative, got %d", cfg.templateMaxBytes)
+		return fmt.Errorf("%s: must not be negative, got %d", sh.Source("template-max-bytes"), cfg.templateMaxBytes)
 	}
 	for _, h := range strings.Split(c.String("resolve-hosts"), ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -224,7 +204,7 @@ func parse(c *cli.Context, e *env, cfg *config) error {
 	if s := c.String("resolvers"); s != "" {
 		rs, err := dnswait.ParseResolvers(s)
 		if err != nil {
-			return fmt.Errorf("-resolvers: %w", err)
+			return fmt.Errorf("%s: %w", sh.Source("resolvers"), err)
 		}
 		cfg.resolvers = rs
 	}
@@ -232,7 +212,7 @@ func parse(c *cli.Context, e *env, cfg *config) error {
 		for _, u := range strings.Fields(v) {
 			t, err := dnswait.ParseTarget(u)
 			if err != nil { // err names the target, its password masked
-				return fmt.Errorf("-wait: %w", err)
+				return fmt.Errorf("%s: %w", sh.Source("wait"), err)
 			}
 			cfg.waits = append(cfg.waits, t)
 		}
@@ -246,22 +226,26 @@ func parse(c *cli.Context, e *env, cfg *config) error {
 	}
 	m, err := safefile.ParseMode(c.String("write-mode"))
 	if err != nil {
-		return fmt.Errorf("-write-mode: %w", err)
+		return fmt.Errorf("%s: %w", sh.Source("write-mode"), err)
 	}
 	cfg.writeMode = m
 	return nil
 }
 
-func bootstrap(ctx context.Context, cfg *config, e *env, log *slog.Logger, stdout, stderr io.Writer) error {
-	red, err := redact.New(cfg.redactKeys, "-redact-keys")
+func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *slog.Logger) error {
+	red, err := redact.New(cfg.redactKeys, sh.Source("redact-keys"))
 	if err != nil {
 		return exitcode.Wrap(ExitUsage, err)
 	}
 	red.LearnEnv(e.list)
-	show := red.String
+	// From here on the logger and the environment print mask with red;
+	// -insecure shows everything.
 	if cfg.insecure {
-		show = func(s string) string { return s }
+		sh.Secrets().Set(nil)
+	} else {
+		sh.Secrets().Set(red)
 	}
+	stdout, stderr := sh.Stdout, sh.Stderr
 
 	// 2. Task IP, before anything prints or renders it.
 	ip, from, ipErr := dnswait.TaskIP(dnswait.TaskIPSource{Getenv: e.get})
@@ -279,7 +263,7 @@ func bootstrap(ctx context.Context, cfg *config, e *env, log *slog.Logger, stdou
 
 	// 1. The environment print.
 	if cfg.printEnv {
-		printEnv(log, stderr, e.list, red, cfg.insecure, show)
+		printEnv(log, stderr, e.list, red, cfg.insecure, sh.Secrets())
 	}
 	if ipErr != nil {
 		log.Warn("no task IP found", "error", ipErr.Error())
@@ -334,7 +318,7 @@ func bootstrap(ctx context.Context, cfg *config, e *env, log *slog.Logger, stdou
 
 	// 5. CA.
 	if cfg.installCerts {
-		if err := installCA(cfg, e, sandbox, log); err != nil {
+		if err := installCA(sh, cfg, e, sandbox, log); err != nil {
 			return exitcode.Wrap(ExitTruststore, err)
 		}
 	}
@@ -362,7 +346,7 @@ var oneLine = strings.NewReplacer("\\", "\\\\", "\n", "\\n", "\r", "\\r")
 // printEnv prints environ sorted. Unless insecure, values of secret keys are
 // masked and learned secret values are masked inside other values too (a
 // password embedded in a JDBC URL, say).
-func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redactor, insecure bool, show func(string) string) {
+func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redactor, insecure bool, secrets *redact.Shared) {
 	var lines []string
 	if insecure {
 		lines = append(lines, environ...)
@@ -372,7 +356,7 @@ func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redac
 	}
 	for i, l := range lines {
 		// One line per variable: a multi-line value cannot fake more.
-		lines[i] = oneLine.Replace(show(l))
+		lines[i] = oneLine.Replace(secrets.String(l))
 	}
 	note := "secret values masked"
 	if insecure {
@@ -434,28 +418,17 @@ func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, 
 		return nil
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var got os.Signal
-	done := make(chan struct{})
-	go func() { // owned by wait: ends when wait returns (done) or on a signal
-		select {
-		case got = <-sigs:
-			cancel()
-		case <-done:
-		}
-	}()
+	// A signal while waiting ends bootstrap with 128+N; before and after the
+	// wait, signals keep their default effect.
+	wctx, stop := cliapp.SignalContext(ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer stop()
 	err := dnswait.Wait(wctx, wc, log)
-	close(done)
+	sig := cliapp.Interrupted(wctx)
 	switch {
 	case err == nil:
 		return nil
-	case got != nil:
-		sig := got.(syscall.Signal)
-		return exitcode.Wrap(128+int(sig), fmt.Errorf("interrupted by %s while waiting: %w", sig, err))
+	case sig != nil:
+		return exitcode.Wrap(sig.ExitCode(), fmt.Errorf("%s while waiting: %w", sig, err))
 	case errors.Is(err, dnswait.ErrTimeout):
 		return exitcode.Wrap(ExitWait, err)
 	case errors.Is(err, dnswait.ErrCanceled):
@@ -464,7 +437,7 @@ func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, 
 	return exitcode.Wrap(ExitUsage, err)
 }
 
-func installCA(cfg *config, e *env, sandbox string, log *slog.Logger) error {
+func installCA(sh *cliapp.Shell, cfg *config, e *env, sandbox string, log *slog.Logger) error {
 	caFile := cfg.caFile
 	if caFile == "" {
 		sslDir := filepath.Join(sandbox, ".ssl")
@@ -499,7 +472,7 @@ func installCA(cfg *config, e *env, sandbox string, log *slog.Logger) error {
 	}
 	data, err := os.ReadFile(caFile)
 	if err != nil {
-		return fmt.Errorf("-ca-file: %w", err)
+		return fmt.Errorf("%s: %w", sh.Source("ca-file"), err)
 	}
 	cas, err := truststore.ParseCerts(data, caFile)
 	if err != nil {

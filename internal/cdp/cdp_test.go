@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // TestBrowser drives a real headless Chromium against a local page:
@@ -15,7 +17,7 @@ import (
 // leaves no browser process behind.
 func TestBrowser(t *testing.T) {
 	if _, err := Find(); err != nil {
-		t.Skipf("SKIPPING the headless browser test: %v", err)
+		testtools.Skip(t, "chromium", err.Error())
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")

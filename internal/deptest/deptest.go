@@ -1,4 +1,8 @@
-// Package deptest holds the test that keeps the in-task binaries small and
-// free of the Mesos protocol stack: bootstrap, healthd and tlsprov must not
-// link mesos-go or any protobuf package. It has no code of its own.
+// Package deptest holds the tests that keep the in-task binaries (bootstrap,
+// healthd, tlsprov) what a task can fetch cheaply: none links mesos-go or
+// any protobuf package, and each stays at most MaxBytes stripped (built as
+// scripts/dist.sh builds it). It has no code of its own.
 package deptest
+
+// MaxBytes is the size limit of a stripped in-task binary: 10 MiB.
+const MaxBytes = 10 << 20

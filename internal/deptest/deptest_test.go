@@ -1,7 +1,10 @@
 package deptest
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,6 +16,7 @@ var forbidden = []string{
 	"github.com/golang/protobuf",
 	"google.golang.org/protobuf",
 	"github.com/pquerna/ffjson",
+	"github.com/prometheus/client_golang", // protobuf behind it; in-task metrics use VictoriaMetrics/metrics
 }
 
 // violations returns the forbidden packages bin links.
@@ -64,19 +68,42 @@ func TestSchedulerLiteBuildsNothing(t *testing.T) {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
 	deps := strings.Fields(string(out))
-	if !slicesContains(deps, "github.com/taskkit/taskkit/internal/sdk/service") {
+	if !slices.Contains(deps, "github.com/taskkit/taskkit/internal/sdk/service") {
 		t.Fatalf("go list -deps scheduler-lite does not list the scheduler core: %q", deps)
 	}
-	if slicesContains(deps, "github.com/taskkit/taskkit/internal/devbuild") {
+	if slices.Contains(deps, "github.com/taskkit/taskkit/internal/devbuild") {
 		t.Error("scheduler-lite links internal/devbuild: it would build binaries at run time")
 	}
 }
 
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
+// TestInTaskBinariesSize builds each in-task binary as scripts/dist.sh does
+// (static, stripped, trimmed, urfave_cli_no_docs) and checks it is at most
+// MaxBytes.
+func TestInTaskBinariesSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three binaries; skipped with -short")
 	}
-	return false
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not in PATH")
+	}
+	dir := t.TempDir()
+	for _, bin := range []string{"bootstrap", "healthd", "tlsprov"} {
+		t.Run(bin, func(t *testing.T) {
+			out := filepath.Join(dir, bin)
+			cmd := exec.Command(goTool, "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags", "-s -w", "-o", out, "github.com/taskkit/taskkit/"+bin)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go build %s: %v\n%s", bin, err, b)
+			}
+			fi, err := os.Stat(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d bytes (%.2f MiB)", bin, fi.Size(), float64(fi.Size())/(1<<20))
+			if fi.Size() > MaxBytes {
+				t.Errorf("%s is %d bytes stripped, over the %d-byte (10 MiB) limit", bin, fi.Size(), MaxBytes)
+			}
+		})
+	}
 }

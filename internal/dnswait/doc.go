@@ -24,12 +24,19 @@
 //     never more than MaxQueriesPerSecond (20) queries per name per second
 //     over any one-second window.
 //   - Targets (ParseTarget): tcp://host:port passes when a connection is
-//     accepted; http:// and https:// when a GET answers 2xx or 3xx — redirects
-//     are not followed, as a 3xx already shows the server is up, and https
-//     verifies the certificate against the system roots; file:///path when
-//     the path exists (any type); unix:///path when the socket accepts a
-//     connection. Host names in tcp and http(s) targets are resolved the same
-//     way as Hosts, so Resolvers apply to them too.
+//     accepted; http:// and https:// when a GET (taskkit's one HTTP prober,
+//     package probe) answers 2xx or 3xx and its body arrives whole within
+//     the attempt — redirects are not followed, as a 3xx already shows the
+//     server is up, and https verifies the certificate against the system
+//     roots; file:///path when the path exists (any type); unix:///path when
+//     the socket accepts a connection. Host names in tcp and http(s) targets
+//     are resolved the same way as Hosts, so Resolvers apply to them too, and
+//     their addresses are raced (package dial: the next address starts after
+//     250 ms or when the previous one fails), so one address that never
+//     answers does not keep the others from being tried. A target that fails
+//     shows what each address did ("10.0.0.2:80: no answer; 10.0.0.1:80:
+//     connection refused"); the DNS server is named only for a lookup that
+//     failed.
 //   - Config.Timeout 0 means no deadline: Wait runs until everything passes
 //     or ctx is canceled (by a signal, say).
 //   - When the deadline passes or ctx ends, Wait returns a *PendingError that

@@ -134,8 +134,8 @@ func (r *resolver) lookup(ctx context.Context, name string) ([]netip.Addr, error
 		if len(addrs) > 0 {
 			return addrs, nil
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if expired(ctx) { // the attempt ended, not the server's fault
+			return nil, context.DeadlineExceeded
 		}
 		outcomes = append(outcomes, outcome)
 	}

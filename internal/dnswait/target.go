@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/taskkit/taskkit/internal/dial"
+	"github.com/taskkit/taskkit/internal/probe"
 )
 
 // Kind is the scheme of a wait target.
@@ -133,37 +135,24 @@ type checker interface {
 	check(ctx context.Context) (detail string, err error)
 }
 
-// dialer connects to host:port, resolving host with the package's resolver
-// (hosts file, then the configured DNS servers) so -resolvers applies to wait
-// targets too.
-type dialer struct{ r *resolver }
-
-func (d dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	addrs, err := d.r.lookup(ctx, host)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", host, err)
-	}
-	var nd net.Dialer
-	var firstErr error
-	for _, a := range addrs {
-		c, err := nd.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
-		if err == nil {
-			return c, nil
+// newDialer returns the dialer of tcp and http(s) targets: it resolves
+// host names with the package's resolver (hosts file, then the configured
+// DNS servers, so -resolvers applies to wait targets too) and races the
+// addresses (package dial), so an address that never answers does not keep
+// the others from being tried.
+func newDialer(r *resolver) *dial.Dialer {
+	return &dial.Dialer{Resolve: func(ctx context.Context, host string) ([]netip.Addr, error) {
+		addrs, err := r.lookup(ctx, host)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", host, err)
 		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return nil, firstErr
+		return addrs, nil
+	}}
 }
 
 type tcpCheck struct {
 	addr string
-	d    dialer
+	d    *dial.Dialer
 }
 
 func (c tcpCheck) check(ctx context.Context) (string, error) {
@@ -216,52 +205,34 @@ func fileKind(m os.FileMode) string {
 	return m.Type().String()
 }
 
+// httpCheck GETs a URL with the one HTTP prober (package probe): a status
+// of 200-399 passes (redirects are not followed: a 3xx already shows the
+// server is up), https verifies the certificate against the system roots,
+// and the body is read to its end within the attempt.
 type httpCheck struct {
-	url    string
-	client *http.Client
+	p *probe.HTTP
+}
+
+// waitPolicy is the HTTP policy of -wait targets.
+func waitPolicy(d *dial.Dialer) probe.HTTPPolicy {
+	return probe.HTTPPolicy{MaxRedirects: 0, VerifyTLS: true, Dial: d.DialContext}
 }
 
 func (c httpCheck) check(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
-	if err != nil {
-		return "", err
+	r := c.p.Probe(ctx)
+	if r.Status != probe.Healthy {
+		return "", errors.New(r.Reason)
 	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // drop the URL: the caller names the target
-		}
-		return "", describeNetErr(err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 399 {
-		return "", fmt.Errorf("HTTP %s", resp.Status)
-	}
-	return "HTTP " + resp.Status, nil
-}
-
-// newHTTPClient returns the client for http(s) targets: it dials through the
-// package resolver, keeps no idle connections (each attempt is a fresh
-// connection, as a restarted server would need), and does not follow
-// redirects — a 3xx already proves the server answers.
-func newHTTPClient(d dialer) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.DialContext = d.DialContext
-	tr.DisableKeepAlives = true
-	return &http.Client{
-		Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	return r.Reason, nil
 }
 
 // describeNetErr shortens the common network errors to what a person needs.
+// A dial's error lists what each address did, without repeating the target.
 func describeNetErr(err error) error {
+	var de *dial.Error
 	switch {
+	case errors.As(err, &de):
+		return errors.New(de.Outcome())
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return errors.New("connection refused")
 	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOENT):

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/dial"
+	"github.com/taskkit/taskkit/internal/probe"
 )
 
 // ErrTimeout is in the chain of the error Wait returns when its deadline
@@ -103,10 +105,6 @@ type Config struct {
 	AttemptTimeout time.Duration
 	// Backoff; the zero value means DefaultBackoff.
 	Backoff Backoff
-	// HTTPClient for http(s) targets; nil means a client that resolves through
-	// the configured resolvers, verifies TLS with the system roots and does
-	// not follow redirects.
-	HTTPClient *http.Client
 }
 
 // Pending is a target that had not passed when Wait gave up.
@@ -219,7 +217,7 @@ func Wait(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return nil
 	}
 	e := &PendingError{Pending: pending, Elapsed: time.Since(start), reason: ErrCanceled, cause: context.Cause(parent)}
-	if errors.Is(context.Cause(ctx), ErrTimeout) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(context.Cause(ctx), ErrTimeout) || errors.Is(ctx.Err(), context.DeadlineExceeded) || (ctx.Err() == nil && expired(ctx)) {
 		e.reason = ErrTimeout
 	}
 	return e
@@ -245,7 +243,7 @@ func poll(ctx context.Context, it *item, mu *sync.Mutex, b Backoff, attemptTimeo
 			log.Info("ready", "target", it.name, "seen", detail, "after", time.Since(start).Round(time.Millisecond))
 			return
 		}
-		if ctx.Err() != nil {
+		if expired(ctx) {
 			// The attempt was cut short by the end of the wait: keep what the
 			// previous attempt saw, which is what a person wants to read.
 			return
@@ -314,20 +312,20 @@ func (cfg Config) items() ([]*item, error) {
 		seen[norm(h)] = true
 		add(strings.TrimSpace(h), hostCheck{r: r, name: strings.TrimSpace(h)})
 	}
-	d := dialer{r: r}
-	var hc *http.Client
+	var d *dial.Dialer
+	if r != nil {
+		d = newDialer(r)
+	}
 	for _, t := range cfg.Targets {
 		switch t.Kind {
 		case KindTCP:
 			add(t.String(), tcpCheck{addr: t.Addr, d: d})
 		case KindHTTP, KindHTTPS:
-			if hc == nil {
-				hc = cfg.HTTPClient
-				if hc == nil {
-					hc = newHTTPClient(d)
-				}
+			p, err := probe.NewHTTP(t.Addr, waitPolicy(d))
+			if err != nil {
+				return nil, fmt.Errorf("wait target %q: %w", t.String(), err)
 			}
-			add(t.String(), httpCheck{url: t.Addr, client: hc})
+			add(t.String(), httpCheck{p: p})
 		case KindFile:
 			add(t.String(), fileCheck{path: t.Addr})
 		case KindUnix:
@@ -362,4 +360,15 @@ func (c hostCheck) check(ctx context.Context) (string, error) {
 		}
 	}
 	return "resolves to " + formatAddrs(addrs), nil
+}
+
+// expired reports whether ctx has ended or its deadline has passed (a
+// context reports a passed deadline only once its timer has fired, a moment
+// later; an attempt that failed in that moment was cut short all the same).
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }

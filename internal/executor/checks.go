@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -166,7 +165,7 @@ func healthChecker(hc *mesos.HealthCheck, env []string, dir string, onResult fun
 		if path == "" {
 			path = "/"
 		}
-		h, err := probe.NewHTTP(scheme + "://" + checkTarget(hc.HTTP.GetProtocol() == mesos.IPv6, hc.HTTP.Port) + path)
+		h, err := probe.NewHTTP(scheme+"://"+checkTarget(hc.HTTP.GetProtocol() == mesos.IPv6, hc.HTTP.Port)+path, probe.CheckPolicy)
 		if err != nil {
 			return nil, err
 		}
@@ -242,31 +241,17 @@ func checkChecker(ci *mesos.CheckInfo, env []string, dir string, onResult func(*
 		if path == "" {
 			path = "/"
 		}
-		url := "http://" + checkTarget(false, ci.HTTP.Port) + path
-		client := &http.Client{
-			Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-			// A check reports the status it got, redirects included.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		// A check reports the status it got, a redirect's included.
+		h, err := probe.NewHTTP("http://"+checkTarget(false, ci.HTTP.Port)+path, probe.HTTPPolicy{MaxRedirects: 0})
+		if err != nil {
+			return nil, err
 		}
 		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
+			r := h.Probe(ctx)
 			st := emptyCheckStatus(ci.Type)
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return probe.Result{Status: probe.Error, Reason: err.Error(), ExitCode: -1}, st
-			}
-			res, err := client.Do(req)
-			if err != nil {
-				if ctx.Err() != nil {
-					return probe.TimedOut(ctx), st
-				}
-				return probe.Result{Status: probe.Unhealthy, Reason: err.Error(), ExitCode: -1}, st
-			}
-			res.Body.Close()
-			code := uint32(res.StatusCode)
-			st.HTTP.StatusCode = &code
-			r := probe.Result{Status: probe.Unhealthy, Reason: res.Status, ExitCode: -1}
-			if res.StatusCode >= 200 && res.StatusCode < 400 {
-				r.Status = probe.Healthy
+			if r.StatusCode > 0 {
+				code := uint32(r.StatusCode)
+				st.HTTP.StatusCode = &code
 			}
 			return r, st
 		}

@@ -166,6 +166,30 @@ func TestKillGracePeriod(t *testing.T) {
 	}
 }
 
+// TestKillLetsHelpersFinish: a KILL is a stop under way; when the task's
+// main process exits at once on SIGTERM, a helper in its process group that
+// is still flushing gets the rest of the grace period before SIGKILL, and
+// TASK_KILLED comes once it is done (the kind's table is
+// internal/supervise's TestGracefulStop).
+func TestKillLetsHelpersFinish(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("flush", false))
+	const id = "flusher"
+	helper := `sh -c 'trap "sleep 0.5; echo flushed > flushed; exit 0" TERM; echo up > up; while :; do sleep 0.05; done' & `
+	o := s.offer()
+	task := shellTask(id, helper+`trap 'exit 0' TERM; while :; do sleep 0.05; done`)
+	task.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: (5 * time.Second).Nanoseconds()}}
+	s.launchGroup(o, s.defaultExecutor("flush-ex"), task)
+	s.Update(id, mesos.TASK_RUNNING)
+	dir := filepath.Join(sandbox(t, cl, s.FrameworkID, "flush-ex"), "tasks", id)
+	eventually(t, "the helper to start", func() bool { _, err := os.Stat(filepath.Join(dir, "up")); return err == nil })
+	s.MustCall(calls.Kill(id, ""))
+	s.Update(id, mesos.TASK_KILLED)
+	if _, err := os.Stat(filepath.Join(dir, "flushed")); err != nil {
+		t.Errorf("the helper was killed before its flush: %v", err)
+	}
+}
+
 func countStates(sts []mesos.TaskStatus, state mesos.TaskState) int {
 	n := 0
 	for _, st := range sts {

@@ -19,8 +19,10 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
 
+	"github.com/taskkit/taskkit/internal/fetcher"
 	"github.com/taskkit/taskkit/internal/health"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -33,14 +35,15 @@ var ErrAgentLost = errors.New("lost the agent")
 type Input struct {
 	// Config is the executor's configuration (see FromEnv).
 	Config Config
-	// Log receives the executor's logs; nil discards them. Wrap its
-	// handler with Secrets.Handler so task secrets are masked.
+	// Log receives the executor's logs; nil discards them. Its handler
+	// should mask through Secrets (redact.Handler) so task secrets are
+	// masked.
 	Log *slog.Logger
 	// Secrets learns the secret values of every task's environment; nil
 	// means a private set (useful only if Log does not use it).
-	Secrets *Secrets
+	Secrets *redact.Shared
 	// Fetcher fetches task URIs; nil means one using Config.FetchCacheDir.
-	Fetcher *mesosx.Fetcher
+	Fetcher *fetcher.Fetcher
 }
 
 // Executor runs the tasks of one Mesos executor. Create it with New and
@@ -48,8 +51,8 @@ type Input struct {
 type Executor struct {
 	cfg     Config
 	log     *slog.Logger
-	secrets *Secrets
-	fetcher *mesosx.Fetcher
+	secrets *redact.Shared
+	fetcher *fetcher.Fetcher
 	calls   calls.Sender // UPDATE and MESSAGE calls
 	subs    calls.Sender // SUBSCRIBE (its own connection, closed after)
 
@@ -137,11 +140,11 @@ func New(in Input) *Executor {
 	}
 	secrets := in.Secrets
 	if secrets == nil {
-		secrets = NewSecrets()
+		secrets = redact.NewShared(redact.Default())
 	}
-	fetcher := in.Fetcher
-	if fetcher == nil {
-		fetcher = &mesosx.Fetcher{CacheDir: in.Config.FetchCacheDir}
+	fetch := in.Fetcher
+	if fetch == nil {
+		fetch = &fetcher.Fetcher{CacheDir: in.Config.FetchCacheDir}
 	}
 	opts := []httpcli.ConfigOpt{httpcli.Timeout(CallTimeout)}
 	if cfg.AuthToken != "" {
@@ -164,7 +167,7 @@ func New(in Input) *Executor {
 		cfg:     cfg,
 		log:     log,
 		secrets: secrets,
-		fetcher: fetcher,
+		fetcher: fetch,
 		calls:   calls.SenderWith(httpexec.NewSender(cli.Send), callOpts...),
 		subs:    calls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), callOpts...),
 		msgs:    make(chan any, 256),
@@ -614,6 +617,13 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	if err := mkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
+	if err := linkVolumes(ti, e.cfg.Sandbox, dir); err != nil {
+		return nil, err
+	}
+	limits, err := mesosx.RLimits(ti.Container.GetRlimitInfo())
+	if err != nil {
+		return nil, err
+	}
 	if ti.Command != nil && len(ti.Command.URIs) > 0 {
 		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, dir); err != nil {
 			return nil, fmt.Errorf("fetching URIs: %w", err)
@@ -631,6 +641,7 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	defer stderr.Close()
 	spec.Stdout, spec.Stderr = stdout, stderr
 	spec.ParentDeathSignal = parentDeath
+	spec.Rlimits = limits
 	return supervise.Start(spec)
 }
 

@@ -3,7 +3,6 @@ package executor_test
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +79,6 @@ func buildExecutor(out string) error {
 // fails if a task or executor process survives.
 func startCluster(t testing.TB, cfg testenv.Config) *testenv.Cluster {
 	t.Helper()
-	cfg.AgentIPBase = fmt.Sprintf("127.%d.%d.1", 100+rand.Intn(100), rand.Intn(250))
 	cfg.WorkDir = t.TempDir()
 	cfg.ExecutorPath = executorBin
 	if cfg.StopGrace == 0 {

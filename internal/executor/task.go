@@ -185,9 +185,10 @@ func lookEnv(env []string, key string) string {
 	return ""
 }
 
-// commandSpec is how a task's CommandInfo runs: `/bin/sh -c value` when
-// shell (the default), else value exec'd with arguments (argv[0]
-// included), found on the task's PATH.
+// commandSpec is how a task's CommandInfo runs: `sh -c value` in the task
+// shell (mesosx.ShellCommand: bash when installed) when shell (the
+// default), else value exec'd with arguments (argv[0] included), found on
+// the task's PATH.
 func commandSpec(ci *mesos.CommandInfo, env []string, dir string) (supervise.Spec, error) {
 	if ci == nil {
 		return supervise.Spec{}, errors.New("task has no command")
@@ -196,7 +197,8 @@ func commandSpec(ci *mesos.CommandInfo, env []string, dir string) (supervise.Spe
 		if ci.GetValue() == "" {
 			return supervise.Spec{}, errors.New("shell command has no value")
 		}
-		return supervise.Spec{Path: "/bin/sh", Args: []string{"sh", "-c", ci.GetValue()}, Env: env, Dir: dir}, nil
+		path, args := mesosx.ShellCommand(ci.GetValue())
+		return supervise.Spec{Path: path, Args: args, Env: env, Dir: dir}, nil
 	}
 	value := ci.GetValue()
 	if value == "" {
@@ -267,6 +269,35 @@ func openLogs(dir string) (stdout, stderr *os.File, err error) {
 		return nil, nil, err
 	}
 	return stdout, stderr, nil
+}
+
+// linkVolumes makes the persistent volumes a task's resources name visible
+// in its sandbox, as Mesos' default executor asks with a SANDBOX_PATH
+// volume of type PARENT for each (src/launcher/default_executor.cpp) and
+// the volume/sandbox_path isolator provides without a mount namespace: a
+// symlink <task sandbox>/<container_path> to <executor
+// sandbox>/<container_path>, where the agent has linked (or mounted) the
+// volume itself. An absolute container path needs a mount namespace and
+// fails the launch, as it does there.
+func linkVolumes(ti *mesos.TaskInfo, sandbox, dir string) error {
+	for _, r := range ti.Resources {
+		v := r.GetDisk().GetVolume()
+		if v == nil {
+			continue
+		}
+		cp := v.ContainerPath
+		if filepath.IsAbs(cp) {
+			return fmt.Errorf("volume at %q: an absolute container path needs a mount namespace (Mesos' 'linux' launcher and 'filesystem/linux' isolator)", cp)
+		}
+		target, link := filepath.Join(sandbox, cp), filepath.Join(dir, cp)
+		if cur, err := os.Readlink(link); err == nil && cur == target {
+			continue
+		}
+		if err := os.Symlink(target, link); err != nil {
+			return fmt.Errorf("linking volume %q into the task sandbox: %w", cp, err)
+		}
+	}
+	return nil
 }
 
 // parentDeath is the signal every task process gets if the executor dies.

@@ -12,7 +12,10 @@
 //     as a child subreaper); when the health check reaches its failure
 //     threshold, SIGTERM the group, SIGKILL it after KillGrace, and exit with
 //     ExitUnhealthy; when the command exits on its own, exit with its code
-//     (128+signal for a signal).
+//     (128+signal for a signal). During a stop — the threshold's, or a
+//     forwarded SIGTERM, SIGINT or SIGQUIT — the rest of the group gets until
+//     KillGrace after the stop began to finish once the command has exited;
+//     only when the command exits on its own is the group killed at once.
 //   - sidecar (no command): run the checks and report until SIGTERM, SIGINT
 //     or SIGQUIT (exit 0); with ExitOnFailure, exit with ExitUnhealthy at the
 //     threshold.
@@ -88,21 +91,22 @@ type Config struct {
 	Listen string
 	// StatusFile is kept up to date with the /status JSON; "" for none.
 	StatusFile string
-	// Log receives healthd's records.
+	// Log receives healthd's records; its handler masks secrets
+	// (redact.Handler), so records are written unmasked.
 	Log *slog.Logger
-	// Redactor masks secrets in what is logged and published; nil means
-	// redact.Default() with the environment learned.
+	// Redactor masks secrets in what is published (/status, the status
+	// file); nil means redact.Default() with the environment learned.
 	Redactor *redact.Redactor
 }
 
 // shutdownTimeout bounds the wait for Run's goroutines when it returns.
 const shutdownTimeout = 3 * time.Second
 
-// Run runs healthd until the command exits (supervise), or until a
+// Serve runs healthd until the command exits (supervise), or until a
 // terminating signal or ctx ends (sidecar; ctx ending stops a supervised
 // command like SIGTERM would). It returns the exit code, and an error when
 // the code is healthd's own failure.
-func Run(ctx context.Context, cfg Config) (int, error) {
+func Serve(ctx context.Context, cfg Config) (int, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -220,7 +224,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		rep.SetProcess(proc.Pid(), time.Now())
 	}
 	log.Info("healthd started", "mode", mode, "pid", os.Getpid(), "command_pid", pidOf(st.proc),
-		"health", descOf(cfg.Health, cfg.Redactor), "readiness", descOf(cfg.Readiness, cfg.Redactor))
+		"health", descOf(cfg.Health), "readiness", descOf(cfg.Readiness))
 
 	if ln != nil {
 		log.Info("listening", "addr", ln.Addr().String())
@@ -310,7 +314,13 @@ func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procDone <-cha
 				continue
 			}
 			log.Info("forwarding signal to the command", "signal", s.String(), "pgid", proc.Pid())
-			if err := proc.Signal(s); err != nil && !errors.Is(err, supervise.ErrDone) {
+			forward := proc.Signal
+			if terminating {
+				// A stop: once the command exits, the rest of its group
+				// gets the grace period to finish before SIGKILL.
+				forward = func(s syscall.Signal) error { return proc.Stopping(s, cfg.KillGrace) }
+			}
+			if err := forward(s); err != nil && !errors.Is(err, supervise.ErrDone) {
 				log.Warn("cannot forward signal", "signal", s.String(), "err", err)
 			}
 			if terminating {
@@ -370,7 +380,7 @@ func (st *state) shutDown(why string) {
 
 // logThreshold logs (and records) a health check reaching its threshold.
 func (st *state) logThreshold(e health.Event) {
-	reason := st.cfg.Redactor.String(e.Check.Reason)
+	reason := e.Check.Reason // logs mask it themselves; /status does not
 	st.mu.Lock()
 	healthKilled := st.healthKilled
 	st.mu.Unlock()
@@ -379,7 +389,7 @@ func (st *state) logThreshold(e health.Event) {
 		st.log.Error("exiting: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures, "reason", reason)
 	case healthKilled:
 		st.stopChecks()
-		st.rep.SetStopping(fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, reason))
+		st.rep.SetStopping(fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, st.cfg.Redactor.String(reason)))
 		st.log.Error("stopping the command: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures,
 			"reason", reason, "kill_grace_period", st.cfg.KillGrace.String())
 	}
@@ -402,9 +412,9 @@ func pidOf(p *supervise.Process) int {
 	return p.Pid()
 }
 
-func descOf(c *Check, r *redact.Redactor) string {
+func descOf(c *Check) string {
 	if c == nil {
 		return "none"
 	}
-	return r.String(c.Desc)
+	return c.Desc
 }

@@ -96,9 +96,9 @@ func (r *Reporter) Observe(k Kind, e health.Event) {
 func (r *Reporter) logEvent(k Kind, e health.Event) {
 	log := r.opts.Log.With("check", string(k))
 	c := e.Check
-	attrs := []any{"reason", r.opts.Redactor.String(c.Reason)}
+	attrs := []any{"reason", c.Reason} // the logger masks secrets
 	if c.Output != "" {
-		attrs = append(attrs, "output", r.opts.Redactor.String(c.Output))
+		attrs = append(attrs, "output", c.Output)
 	}
 	threshold := r.checker(k).Config().FailureThreshold
 	switch {

@@ -1,14 +1,17 @@
 package mesos
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 
+	"github.com/gogo/protobuf/proto"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/framing"
@@ -49,7 +52,8 @@ func WriteError(w http.ResponseWriter, err error) {
 	_, _ = io.WriteString(w, he.Message)
 }
 
-// RequestCodec returns the codec of a request body from its Content-Type:
+// RequestCodec returns the codec of a request body from its Content-Type
+// (JSONCodec or ProtobufCodec):
 // missing → 400, neither protobuf nor JSON → 415, as the Mesos master does.
 func RequestCodec(r *http.Request) (encoding.Codec, error) {
 	ct := r.Header.Get("Content-Type")
@@ -60,12 +64,14 @@ func RequestCodec(r *http.Request) (encoding.Codec, error) {
 	if err != nil {
 		mt = ct
 	}
-	c, ok := codecs.ByMediaType[encoding.MediaType(mt)]
-	if !ok {
-		return encoding.Codec{}, Errorf(http.StatusUnsupportedMediaType,
-			"Expecting 'Content-Type' of %s or %s", MediaTypeJSON, MediaTypeProtobuf)
+	switch mt {
+	case MediaTypeJSON:
+		return JSONCodec, nil
+	case MediaTypeProtobuf:
+		return ProtobufCodec, nil
 	}
-	return c, nil
+	return encoding.Codec{}, Errorf(http.StatusUnsupportedMediaType,
+		"Expecting 'Content-Type' of %s or %s", MediaTypeJSON, MediaTypeProtobuf)
 }
 
 // ResponseCodec returns the codec a streaming response uses, from the
@@ -74,7 +80,7 @@ func RequestCodec(r *http.Request) (encoding.Codec, error) {
 func ResponseCodec(r *http.Request) (encoding.Codec, error) {
 	accepts := r.Header.Values("Accept")
 	if len(accepts) == 0 {
-		return codecs.ByMediaType[codecs.MediaTypeJSON], nil
+		return JSONCodec, nil
 	}
 	var json, proto bool
 	for _, h := range accepts {
@@ -100,33 +106,90 @@ func ResponseCodec(r *http.Request) (encoding.Codec, error) {
 	}
 	switch {
 	case json:
-		return codecs.ByMediaType[codecs.MediaTypeJSON], nil
+		return JSONCodec, nil
 	case proto:
-		return codecs.ByMediaType[codecs.MediaTypeProtobuf], nil
+		return ProtobufCodec, nil
 	}
 	return encoding.Codec{}, Errorf(http.StatusNotAcceptable,
 		"Expecting 'Accept' to allow '%s' or '%s'", MediaTypeJSON, MediaTypeProtobuf)
 }
 
 // DecodeRequest reads the body of r (at most MaxBodyBytes) and decodes it
-// with the codec named by its Content-Type into v. Codec errors carry their
-// status code; an unreadable or undecodable body is a 400.
-func DecodeRequest(r *http.Request, v encoding.Unmarshaler) (encoding.Codec, error) {
-	c, err := RequestCodec(r)
+// with the codec named by its Content-Type into v, answering as the Mesos
+// master and agent do (src/master/http.cpp, Master::Http::scheduler):
+//
+//   - protobuf that does not parse, required fields included: 400 "Failed
+//     to parse body into Call protobuf";
+//   - JSON that does not parse: 400 "Failed to parse body into JSON: ...";
+//   - JSON that is no Call, or lacks a required field: 400 "Failed to
+//     convert JSON into Call protobuf: Missing required fields: a.b, c"
+//     (stout's protobuf::parse; mesos-go's JSON decoder does not check them).
+//
+// It also reports whether the body sets field typeField (name and number,
+// e.g. "type", 2), which decoding into a gogo struct cannot tell from its
+// zero value: Mesos answers a call without a type differently from one of
+// type UNKNOWN. Pass "" to skip.
+func DecodeRequest(r *http.Request, v encoding.Unmarshaler, typeField string, typeNumber int) (c encoding.Codec, typeSet bool, err error) {
+	c, err = RequestCodec(r)
 	if err != nil {
-		return c, err
+		return c, false, err
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
-		return c, Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
+		return c, false, Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
 	}
 	if len(body) > MaxBodyBytes {
-		return c, Errorf(http.StatusRequestEntityTooLarge, "Request body larger than %d bytes", MaxBodyBytes)
+		return c, false, Errorf(http.StatusRequestEntityTooLarge, "Request body larger than %d bytes", MaxBodyBytes)
+	}
+	if c.Type == ProtobufCodec.Type {
+		if err := Unmarshal(c, body, v); err != nil {
+			return c, false, Errorf(http.StatusBadRequest, "Failed to parse body into Call protobuf")
+		}
+		return c, typeField != "" && hasProtobufField(body, typeNumber), nil
+	}
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return c, false, Errorf(http.StatusBadRequest, "Failed to parse body into JSON: %v", err)
 	}
 	if err := Unmarshal(c, body, v); err != nil {
-		return c, Errorf(http.StatusBadRequest, "Failed to parse body into Call: %v", err)
+		return c, false, Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: %v", err)
 	}
-	return c, nil
+	if missing := MissingRequired(doc, reflect.TypeOf(v)); len(missing) > 0 {
+		return c, false, Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: Missing required fields: %s", strings.Join(missing, ", "))
+	}
+	obj, _ := doc.(map[string]any)
+	_, typeSet = obj[typeField]
+	return c, typeField != "" && typeSet, nil
+}
+
+// hasProtobufField reports whether the top level of a protobuf message
+// holds field number n.
+func hasProtobufField(b []byte, n int) bool {
+	buf := proto.NewBuffer(b)
+	for {
+		key, err := buf.DecodeVarint()
+		if err != nil {
+			return false
+		}
+		if int(key>>3) == n {
+			return true
+		}
+		switch key & 7 {
+		case proto.WireVarint:
+			_, err = buf.DecodeVarint()
+		case proto.WireFixed64:
+			_, err = buf.DecodeFixed64()
+		case proto.WireBytes:
+			_, err = buf.DecodeRawBytes(false)
+		case proto.WireFixed32:
+			_, err = buf.DecodeFixed32()
+		default:
+			return false // groups: not in the v1 APIs
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 // Marshal encodes m with codec c into one record's bytes.

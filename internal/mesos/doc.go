@@ -8,7 +8,8 @@
 //   - 16-byte status-update UUIDs (NewUUID, UUIDString);
 //   - durations in Mesos units ("5secs", "15mins": FormatDuration, ParseDuration),
 //     which mesos-go's executor/config requires in the executor environment;
-//   - task-state helpers (IsTerminal);
-//   - the fetcher (Fetcher), which puts CommandInfo URIs into a sandbox with the
-//     Mesos fetcher's rules.
+//   - task-state helpers (IsTerminal).
+//
+// The fetcher, which puts CommandInfo URIs into a sandbox, is package
+// internal/fetcher.
 package mesos

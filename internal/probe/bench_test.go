@@ -47,7 +47,7 @@ func BenchmarkBareForkExecCaptured(b *testing.B) {
 func BenchmarkHTTPProbe(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	defer srv.Close()
-	h, err := NewHTTP(srv.URL)
+	h, err := NewHTTP(srv.URL, CheckPolicy)
 	if err != nil {
 		b.Fatal(err)
 	}

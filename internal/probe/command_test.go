@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 func TestCommand(t *testing.T) {
@@ -132,9 +133,7 @@ func TestCommandTimeoutKillsWholeGroup(t *testing.T) {
 // A process that leaves the check's group keeps the output pipe open; the
 // check must still finish.
 func TestCommandEscapedProcessDoesNotHang(t *testing.T) {
-	if _, err := exec.LookPath("setsid"); err != nil {
-		t.Skip("setsid (util-linux) not installed")
-	}
+	testtools.Require(t, "setsid", "util-linux")
 	dir := t.TempDir()
 	line := fmt.Sprintf(`setsid sh -c 'echo $$ > %s/esc; exec sleep 60' & sleep 0.2; echo done`, dir)
 	start := time.Now()

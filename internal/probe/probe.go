@@ -1,6 +1,8 @@
 // Package probe runs one health or readiness check: a shell command, an HTTP
 // GET or a TCP connect. It knows nothing about schedules or thresholds; that
-// is package health.
+// is package health. Its HTTP prober (net/http, with an explicit HTTPPolicy)
+// is the one HTTP check of taskkit: healthd, the executor's checks and
+// bootstrap's waits all use it.
 //
 // A Prober's answer is a Result:
 //
@@ -14,7 +16,7 @@
 // Probers must return promptly once their context is done; the command prober
 // then SIGKILLs the check's whole process group, grandchildren included.
 // Every Result carries a one-line reason and the first MaxOutput bytes of
-// output (command stdout+stderr, HTTP body).
+// output (command stdout+stderr, HTTP body; see HTTPPolicy.BodyLimit).
 package probe
 
 import (
@@ -95,15 +97,21 @@ func TimedOut(ctx context.Context) Result {
 	return Result{Status: Unhealthy, Reason: reason, ExitCode: -1}
 }
 
-// capture keeps the first MaxOutput bytes written to it and discards (but
-// counts) the rest, so a chatty check never blocks on a full pipe.
+// capture keeps the first limit (0: MaxOutput) bytes written to it and
+// discards (but counts) the rest, so a chatty check never blocks on a full
+// pipe and a long body is still read to its end.
 type capture struct {
-	buf []byte
-	n   int64
+	limit int
+	buf   []byte
+	n     int64
 }
 
 func (c *capture) Write(p []byte) (int, error) {
-	if room := MaxOutput - len(c.buf); room > 0 {
+	limit := c.limit
+	if limit <= 0 {
+		limit = MaxOutput
+	}
+	if room := limit - len(c.buf); room > 0 {
 		c.buf = append(c.buf, p[:min(room, len(p))]...)
 	}
 	c.n += int64(len(p))

@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -157,7 +156,7 @@ func TestHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := NewHTTP(tt.url)
+			h, err := NewHTTP(tt.url, CheckPolicy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,14 +221,15 @@ func TestHTTPRawResponses(t *testing.T) {
 		{"100 continue skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", Unhealthy, "HTTP 503 Busy", ""},
 		{"HTTP/1.0", "HTTP/1.0 302 Found\r\n\r\n", Healthy, "HTTP 302 Found", ""},
 		{"garbage", "SSH-2.0-OpenSSH_9.2\r\n\r\n", Unhealthy, "malformed HTTP response", ""},
-		{"closed before the status", "", Unhealthy, "unexpected EOF", ""},
-		{"closed inside the headers", "HTTP/1.1 200 OK\r\nContent-Le", Unhealthy, "reading the response headers", ""},
-		{"bad content length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", Unhealthy, "malformed Content-Length", ""},
-		{"bad redirect", "HTTP/1.1 302 Found\r\nLocation: ftp://elsewhere/\r\n\r\n", Unhealthy, "bad redirect", ""},
+		{"closed before the status", "", Unhealthy, "EOF", ""},
+		{"closed inside the headers", "HTTP/1.1 200 OK\r\nContent-Le", Unhealthy, "malformed MIME header", ""},
+		{"bad content length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", Unhealthy, "Content-Length", ""},
+		{"body shorter than its length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", Unhealthy, "reading the body after HTTP 200 OK: unexpected EOF", "short"},
+		{"bad redirect", "HTTP/1.1 302 Found\r\nLocation: ftp://elsewhere/\r\n\r\n", Unhealthy, "unsupported protocol scheme", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := NewHTTP(rawServer(t, tt.reply))
+			h, err := NewHTTP(rawServer(t, tt.reply), CheckPolicy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,29 +241,15 @@ func TestHTTPRawResponses(t *testing.T) {
 	}
 }
 
-func TestChunked(t *testing.T) {
-	tests := []struct{ in, want, err string }{
-		{"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n", "abcde", ""},
-		{"zz\r\n", "", "malformed chunk size"},
-		{"5\r\nab", "ab", "unexpected EOF"},
-	}
-	for _, tt := range tests {
-		got, err := io.ReadAll(&chunked{r: bufio.NewReader(strings.NewReader(tt.in))})
-		if string(got) != tt.want || (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
-			t.Errorf("chunked(%q) = %q, %v; want %q, %q", tt.in, got, err, tt.want, tt.err)
-		}
-	}
-}
-
 func TestNewHTTPInvalid(t *testing.T) {
 	for _, u := range []string{"ftp://example.com/", "localhost:8080/health", "http:///path", "http://[::1", "/health"} {
 		t.Run(u, func(t *testing.T) {
-			if _, err := NewHTTP(u); err == nil {
+			if _, err := NewHTTP(u, CheckPolicy); err == nil {
 				t.Fatalf("NewHTTP(%q) succeeded", u)
 			}
 		})
 	}
-	if _, err := NewHTTP("http://u:hunter2@:80/x\x7f"); err == nil || strings.Contains(err.Error(), "hunter2") {
+	if _, err := NewHTTP("http://u:hunter2@:80/x\x7f", CheckPolicy); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("error %v should exist and not leak the password", err)
 	}
 }

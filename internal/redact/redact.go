@@ -19,14 +19,18 @@
 //     sig or signature), with their value after '=' or ':': URL queries
 //     (?user=app&password=********), JDBC (;password=********), libpq
 //     key=value strings (password=******** host=db, quoted values too), ODBC
-//     (Pwd=********; or Pwd={********}), JSON and YAML ("token": "********"),
+//     (Pwd=********; or Pwd={********}), JSON ("token": "********"), YAML
+//     with a quoted value (token: "********"),
 //     Java system properties (-Dssl.keyStorePassword=********);
 //   - command-line options whose name is secret, with the value joined by '='
 //     or given as the next word: --password=********, --db-password ********.
 //
 // A value ends at whitespace, '&', ';' or a quote (inside a quoted or braced
 // value, at its closing quote or brace), so a password holding one of those
-// unquoted leaks what follows it; a password passed without a name
+// unquoted leaks what follows it. "NAME: text" with a blank after the colon
+// and an unquoted name and text is prose, not a parameter — the shape of
+// taskkit's own errors ("--keystore-password: empty") — so an unquoted YAML
+// value (password: x) is not masked. A password passed without a name
 // (mysql -pSECRET) is not recognised.
 package redact
 
@@ -193,11 +197,16 @@ func (r *Redactor) params(s string) string {
 			break
 		}
 		dashes := s[pos+m[2] : pos+m[3]]
+		quoted := m[4] != m[5]
 		name := s[pos+m[6] : pos+m[7]]
 		sep := s[pos+m[10] : pos+m[11]]
 		end := pos + m[1] // where the value starts
 		spaced := strings.Trim(sep, " \t") == ""
-		if (spaced && dashes == "") || !r.isSecretParam(name) {
+		// "NAME: problem", the shape of taskkit's errors and of prose
+		// ("--keystore-password: empty"), is not a parameter; a quoted name
+		// (JSON) or a quoted value is.
+		prose := !quoted && strings.Contains(sep, ":") && strings.HasSuffix(sep, " ") && end < len(s) && s[end] != '"' && s[end] != '\''
+		if (spaced && dashes == "") || prose || !r.isSecretParam(name) {
 			// Not a secret: go on from the name, so that a value such as
 			// "url=password=x" is looked at too.
 			pos += m[7]

@@ -7,18 +7,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/taskkit/taskkit/internal/buildinfo"
+	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
-	"github.com/taskkit/taskkit/internal/logging"
 	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/servicecli"
+	"github.com/taskkit/taskkit/internal/testenv"
 )
 
 // Exit codes of scheduler-lite.
@@ -35,6 +34,7 @@ func Flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "master", Value: "local", Usage: "master URL, or local for an embedded testenv", EnvVars: envs("MESOS_MASTER")},
 		&cli.IntFlag{Name: "local-agents", Value: 3, Usage: "agents of the local cluster", EnvVars: envs("SCHEDULER_LITE_LOCAL_AGENTS")},
+		&cli.StringFlag{Name: "local-ports", Value: testenv.DefaultPorts, Usage: "port ranges each agent of the local cluster offers (a-b,c-d)", EnvVars: envs("SCHEDULER_LITE_LOCAL_PORTS")},
 		&cli.StringFlag{Name: "framework-name", Usage: "framework name (default: the spec's name)", EnvVars: envs("FRAMEWORK_NAME")},
 		&cli.StringFlag{Name: "role", Usage: "framework role (default: <name>-role)", EnvVars: envs("FRAMEWORK_ROLE")},
 		&cli.StringFlag{Name: "user", Usage: "framework user (default: the spec's scheduler.user, else $USER)", EnvVars: envs("FRAMEWORK_USER")},
@@ -65,39 +65,36 @@ func Flags() []cli.Flag {
 	}
 }
 
-// Run is the scheduler-lite command; it returns the exit code.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := &cli.App{
+// Run is the scheduler-lite command: the scheduler ("scheduler-lite [flags]
+// SVC.yml"), "package render", "uninstall" and the operator commands
+// (internal/servicecli), with args (args[0] is the program name) and the
+// environment environ (flags' variables, svc.yml's render context); it
+// returns the exit code. It reads nothing from stdin.
+func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	sh := cliapp.New("scheduler-lite", args, environ, stdin, stdout, stderr)
+	sh.UsageCode, sh.FailureCode = ExitUsage, ExitRuntime
+	return sh.Run(ctx, &cli.App{
 		Name:      "scheduler-lite",
 		Usage:     "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
-		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]",
+		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite validate [flags] SVC.yml",
 		Description: "With SDK_UNINSTALL=true in the environment (Cosmos sets it for `dcos package uninstall`), the\n" +
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
 			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
-		Version:         strings.TrimPrefix(buildinfo.String("scheduler-lite"), "scheduler-lite "),
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		ExitErrHandler:  func(*cli.Context, error) {},
-		HideHelpCommand: true,
-		Flags:           Flags(),
-		Action:          func(c *cli.Context) error { return action(c, stdout, stderr) },
-	}
-	err := app.RunContext(ctx, args)
-	if err == nil {
-		return ExitOK
-	}
-	fmt.Fprintln(stderr, "scheduler-lite:", err)
-	return exitcode.Code(err, ExitUsage)
+		Flags:    Flags(),
+		Commands: append([]*cli.Command{packageCommand(), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
+		Action:   func(c *cli.Context) error { return action(sh, c) },
+	})
 }
 
-func action(c *cli.Context, stdout, stderr io.Writer) error {
+func action(sh *cliapp.Shell, c *cli.Context) error {
 	if c.NArg() != 1 {
-		return exitcode.Wrap(ExitUsage, errors.New("want exactly one argument: the svc.yml"))
+		return cliapp.UsageError(c, "want exactly one argument: the svc.yml")
 	}
-	log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "--log-format")
+	log, err := sh.Logger(c)
 	if err != nil {
-		return exitcode.Wrap(ExitUsage, err)
+		return err
 	}
+	stdout := sh.Stdout
 	secret, err := readSecret(c, "secret-file")
 	if err != nil {
 		return err
@@ -113,17 +110,17 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return exitcode.Wrap(ExitUsage, fmt.Errorf("--tls-key-type: %w", err))
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
-	if sdkUninstallRequested(os.Getenv) {
+	if sdkUninstallRequested(sh.Getenv) {
 		return sdkUninstall(ctx, c, log, stdout)
 	}
 	// The instance stops with a cause it logs: the signal, or the deploy's end.
 	ctx, end := context.WithCancelCause(ctx)
 	defer end(nil)
 	in, err := Start(ctx, Options{
-		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: os.Environ(),
-		Master: c.String("master"), LocalAgents: c.Int("local-agents"),
+		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: sh.Environ,
+		Master: c.String("master"), LocalAgents: c.Int("local-agents"), LocalPorts: c.String("local-ports"),
 		FrameworkName: c.String("framework-name"), Role: c.String("role"), User: c.String("user"),
 		Principal: c.String("principal"), Secret: secret, FailoverTimeout: c.Duration("failover-timeout"),
 		WebUIURL: c.String("webui-url"), Checkpoint: c.Bool("checkpoint"), Executor: c.String("executor"),
@@ -137,6 +134,12 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		// Start marks bad flags and svc.yml errors with ExitUsage.
 		return exitcode.Wrap(exitcode.Code(err, ExitRuntime), err)
+	}
+	// --name of the operator commands finds this instance by its framework name.
+	if reg, err := servicecli.Register(in.Sched.FrameworkName(), in.APIURL, c.String("api-token-file")); err != nil {
+		log.Warn("not registered for the commands' --name", "err", err)
+	} else {
+		defer reg.Close()
 	}
 	in.PrintEndpoints(stdout)
 	if !c.Bool("exit-after-deploy") {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/devbuild"
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/testenv"
 )
 
 // artifacts is a directory with the toolkit binaries and the hello-world
@@ -180,7 +181,7 @@ func TestHelloWorld(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"greeting=Bonjour", "name=hello-0-server.hello-world.autoip.dcos.thisdcos.directory", "instance=0", "listen=127.0.1."} {
+		for _, want := range []string{"greeting=Bonjour", "name=hello-0-server.hello-world.autoip.dcos.thisdcos.directory", "instance=0", "listen=" + agentBlock(in.Cluster)} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("hello.conf lacks %q:\n%s", want, b)
 			}
@@ -220,7 +221,7 @@ func TestHelloWorld(t *testing.T) {
 		if err != nil || len(r.Answer) == 0 {
 			t.Fatalf("DNS: %v %v", err, r)
 		}
-		if a := r.Answer[0].(*dns.A).A.String(); !strings.HasPrefix(a, "127.0.1.") {
+		if a := r.Answer[0].(*dns.A).A.String(); !strings.HasPrefix(a, agentBlock(in.Cluster)) {
 			t.Errorf("A %s", a)
 		}
 	})
@@ -319,11 +320,17 @@ func TestInvalidSpecFailsFast(t *testing.T) {
 	os.WriteFile(bad, []byte("name: x\npods:\n  hello:\n    count: 1\n    tasks:\n      server:\n        cmd: true\n        cpus: 1\n        memory: 1\n        volumes: {}\n"), 0o644)
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := Run(context.Background(), []string{"scheduler-lite", "--master", "local", "--artifacts-dir", artifacts, bad}, &out, &errb)
+	code := Run(context.Background(), []string{"scheduler-lite", "--master", "local", "--artifacts-dir", artifacts, bad}, os.Environ(), nil, &out, &errb)
 	if code != ExitUsage || !strings.Contains(errb.String(), "pods.hello.tasks.server.volumes") {
 		t.Errorf("exit %d, stderr %s", code, errb.String())
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s", d)
 	}
+}
+
+// agentBlock is the "127.x.y." prefix of the cluster's agent addresses.
+func agentBlock(cl *testenv.Cluster) string {
+	ip := cl.Agents()[0].IP
+	return ip[:strings.LastIndex(ip, ".")+1]
 }

@@ -9,6 +9,7 @@
 //
 //	MESOS_MASTER                       --master (default "local")
 //	SCHEDULER_LITE_LOCAL_AGENTS        --local-agents (default 3)
+//	SCHEDULER_LITE_LOCAL_PORTS         --local-ports (default 1024-65535)
 //	FRAMEWORK_NAME                     --framework-name (default the spec's name)
 //	FRAMEWORK_ROLE                     --role (default <name>-role)
 //	FRAMEWORK_USER                     --user
@@ -83,6 +84,9 @@ type Options struct {
 	// size.
 	Master      string
 	LocalAgents int
+	// LocalPorts is each local agent's port resource ("a-b,c-d"); default
+	// testenv.DefaultPorts, every unprivileged port.
+	LocalPorts string
 	// LocalWorkDir holds the local cluster's sandboxes (default temporary).
 	LocalWorkDir string
 	// Framework registration (see service.Config).
@@ -211,6 +215,9 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	for _, m := range loaded.Missing {
 		log.Warn("svc.yml prints a variable the environment lacks; rendered empty", "variable", m)
 	}
+	for _, w := range loaded.Warnings {
+		log.Warn("svc.yml: "+w.Msg, "field", w.Path, "line", w.Line)
+	}
 
 	// Local cluster.
 	var taskEnv []string
@@ -222,9 +229,13 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		}
 		cctx, cancel := context.WithCancel(context.Background())
 		cl, err := testenv.Start(cctx, testenv.Config{
-			Agents: agents, WorkDir: o.LocalWorkDir, ExecutorPath: filepath.Join(artifacts, "executor"),
+			Agents: agents, Ports: o.LocalPorts, WorkDir: o.LocalWorkDir, ExecutorPath: filepath.Join(artifacts, "executor"),
 			Logger: log.With("component", "testenv"),
 		})
+		if errors.Is(err, testenv.ErrConfig) {
+			cancel()
+			return nil, usage(fmt.Errorf("--local-agents/--local-ports: %w", err))
+		}
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("starting the local cluster: %w", err)
@@ -312,7 +323,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		return nil, err
 	}
 	in.Sched = sched
-	handler := (&api.Server{Sched: sched, ArtifactsDir: artifacts, Logger: log}).Handler()
+	handler := (&api.Server{Sched: sched, ArtifactsDir: artifacts, Files: st, Logger: log}).Handler()
 	if o.APIToken != "" {
 		handler = api.RequireToken(o.APIToken, handler)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/cdp"
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // uiSpec has a deploy plan the test holds open: the gate task's readiness
@@ -128,7 +129,7 @@ func (p *uiProxy) record() (outside, posts []string) {
 // A screenshot is kept in $TASKKIT_ARTIFACTS (else the test's temp dir).
 func TestWebUI(t *testing.T) {
 	if _, err := cdp.Find(); err != nil {
-		t.Skipf("SKIPPING the web UI browser test: %v", err)
+		testtools.Skip(t, "chromium", err.Error())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -236,7 +237,7 @@ func TestWebUI(t *testing.T) {
 	waitDOM("the web phase COMPLETE and the gate step STARTED (its readiness check fails)", 90*time.Second,
 		q(deploy+` tr[data-phase="web"] [data-status="COMPLETE"]`)+" && "+q(deploy+` tr[data-step="gate-0:[wait]"] [data-status="STARTED"]`))
 	waitDOM("pods and their tasks", 10*time.Second, `document.querySelectorAll('#pods tr[data-pod="web-0"] .task-id, #pods tr[data-pod="web-1"] .task-id, #pods tr[data-pod="gate-0"] .task-id').length === 3`)
-	waitDOM("agents", 20*time.Second, `document.querySelectorAll("#agents tr[data-agent]").length >= 2 && document.querySelector("#pods tr[data-pod=web-0]").children[3].textContent.startsWith("127.0.1.")`)
+	waitDOM("agents", 20*time.Second, `document.querySelectorAll("#agents tr[data-agent]").length >= 2 && document.querySelector("#pods tr[data-pod=web-0]").children[3].textContent.startsWith("`+agentBlock(in.Cluster)+`")`)
 	waitDOM("health deploying (202 pending or 204 in progress)", 10*time.Second, `["202", "204"].includes(`+health+`) && document.getElementById("health").dataset.status.startsWith("DEPLOYING")`)
 
 	// Interrupt without a token: the scheduler refuses, the page says why.

@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
-	"github.com/taskkit/taskkit/internal/logging"
 	"github.com/taskkit/taskkit/internal/sdk/framework"
 	"github.com/taskkit/taskkit/internal/sdk/uninstall"
 	"github.com/taskkit/taskkit/internal/spec"
@@ -38,37 +35,27 @@ func UninstallFlags() []cli.Flag {
 	return append(out, &cli.DurationFlag{Name: "kill-timeout", Value: 30 * time.Second, Usage: "how long to wait for the killed tasks before tearing the framework down anyway", EnvVars: envs("SCHEDULER_LITE_KILL_TIMEOUT")})
 }
 
-// Uninstall is "scheduler-lite uninstall [flags] [SVC.yml]" (args from the
-// word uninstall on): with the scheduler stopped, it kills every task of
-// the service, tears its framework down and deletes its state (the bbolt
-// file or the ZooKeeper tree). The service name comes from
-// --framework-name, else from SVC.yml. Exit codes: 0 done (or nothing to
-// do), 1 runtime failure, 2 usage error.
-func Uninstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := &cli.App{
-		Name:            "scheduler-lite uninstall",
-		Usage:           "kill every task of the service, tear its framework down, delete its state",
-		UsageText:       "scheduler-lite uninstall --master URL --state SPEC [--framework-name NAME | SVC.yml] [flags]",
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {},
-		Flags:           UninstallFlags(),
-		Action:          func(c *cli.Context) error { return uninstallAction(c, stdout, stderr) },
+// uninstallCommand is "scheduler-lite uninstall [flags] [SVC.yml]": with
+// the scheduler stopped, it kills every task of the service, tears its
+// framework down and deletes its state (the bbolt file or the ZooKeeper
+// tree). The service name comes from --framework-name, else from SVC.yml.
+// Exit codes: 0 done (or nothing to do), 1 runtime failure, 2 usage error.
+func uninstallCommand(sh *cliapp.Shell) *cli.Command {
+	return &cli.Command{
+		Name:      "uninstall",
+		Usage:     "kill every task of the service, tear its framework down, delete its state",
+		UsageText: "scheduler-lite uninstall --master URL --state SPEC [--framework-name NAME | SVC.yml] [flags]",
+		Flags:     UninstallFlags(),
+		Action:    func(c *cli.Context) error { return uninstallAction(sh, c) },
 	}
-	err := app.RunContext(ctx, args)
-	if err == nil {
-		return ExitOK
-	}
-	fmt.Fprintln(stderr, "scheduler-lite uninstall:", err)
-	return exitcode.Code(err, ExitUsage)
 }
 
-func uninstallAction(c *cli.Context, stdout, stderr io.Writer) error {
-	log, err := logging.New(stderr, c.String("log-format"), c.Bool("verbose"), "--log-format")
+func uninstallAction(sh *cliapp.Shell, c *cli.Context) error {
+	log, err := sh.Logger(c)
 	if err != nil {
-		return usage(err)
+		return err
 	}
+	stdout := sh.Stdout
 	if c.NArg() > 1 {
 		return usage(errors.New("want at most one argument: the svc.yml"))
 	}
@@ -79,7 +66,7 @@ func uninstallAction(c *cli.Context, stdout, stderr io.Writer) error {
 	if c.String("state") == "" {
 		return usage(errors.New("--state: the service's state store is needed (file:PATH or zk://...)"))
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
 	name, res, err := uninstallService(ctx, c, log, master, c.String("state"), c.Duration("kill-timeout"), nil)
 	if err != nil {

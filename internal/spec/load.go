@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,11 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/hashicorp/go-multierror"
 	"gopkg.in/yaml.v3"
 
 	"github.com/taskkit/taskkit/internal/render"
@@ -43,6 +41,9 @@ type Loaded struct {
 	// Missing lists variables svc.yml prints that the environment lacks
 	// (rendered empty; an error in strict mode).
 	Missing []string
+	// Warnings are what the SDK accepts but ignores (a pod's user), in
+	// line order, for the caller to log.
+	Warnings Problems
 	// ConfigID identifies this configuration (rendered YAML plus template
 	// contents): the first 16 bytes of their SHA-256, hex.
 	ConfigID string
@@ -65,9 +66,10 @@ func Load(path string, opts Options) (*Loaded, error) {
 	return l, nil
 }
 
-// Parse renders text from opts.Env, decodes it strictly, fills in defaults
-// and validates it. Every problem found is reported, as a *multierror.Error
-// whose entries each name a field path.
+// Parse renders text from opts.Env, decodes it strictly, fills in defaults,
+// reads the config templates and runs every validator with no previous
+// target. Every problem found is reported at once, as Problems (line order);
+// warnings (what the SDK accepts but ignores) are kept in Loaded.Warnings.
 func Parse(text []byte, opts Options) (*Loaded, error) {
 	rendered, missing, err := Render(string(text), opts.Env)
 	if err != nil {
@@ -76,27 +78,15 @@ func Parse(text []byte, opts Options) (*Loaded, error) {
 	if opts.Strict && len(missing) > 0 {
 		return nil, fmt.Errorf("rendering: %w: %s", ErrMissingVariables, strings.Join(missing, ", "))
 	}
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(rendered)))
-	if err := dec.Decode(&root); err != nil {
-		return nil, fmt.Errorf("decoding YAML: %w", err)
-	}
-	var errs *multierror.Error
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		checkFields(root.Content[0], reflect.TypeFor[ServiceSpec](), "", &errs)
-	} else {
-		return nil, errors.New("decoding YAML: want one document holding a mapping")
-	}
-	if err := errs.ErrorOrNil(); err != nil {
+	s, probs, err := decodeSpec([]byte(rendered))
+	if err != nil {
 		return nil, err
 	}
-	s := new(ServiceSpec)
-	if err := root.Decode(s); err != nil {
-		return nil, fmt.Errorf("decoding YAML: %w", err)
-	}
-	fillNames(s)
-	if err := Validate(s, opts.Dir); err != nil {
-		return nil, err
+	probs = append(probs, readTemplates(s, opts.Dir)...)
+	probs = append(probs, notConsequences(probs, Check(nil, s))...)
+	errs, warnings := probs.split()
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	h := sha256.New()
 	h.Write([]byte(rendered))
@@ -107,7 +97,102 @@ func Parse(text []byte, opts Options) (*Loaded, error) {
 			}
 		}
 	}
-	return &Loaded{Spec: s, Rendered: []byte(rendered), Missing: missing, ConfigID: hex.EncodeToString(h.Sum(nil)[:16])}, nil
+	return &Loaded{Spec: s, Rendered: []byte(rendered), Missing: missing, Warnings: warnings, ConfigID: hex.EncodeToString(h.Sum(nil)[:16])}, nil
+}
+
+// decodeSpec decodes rendered YAML into a ServiceSpec with its names and
+// defaults filled in. The error is for YAML that is not one document holding
+// a mapping; problems with its content are returned as Problems.
+func decodeSpec(rendered []byte) (*ServiceSpec, Problems, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(rendered, &root); err != nil {
+		return nil, nil, fmt.Errorf("decoding YAML: %w", err)
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
+		return nil, nil, errors.New("decoding YAML: want one document holding a mapping")
+	}
+	d := &decoder{lines: map[string]int{}, nulls: map[string]bool{}}
+	s := new(ServiceSpec)
+	d.decode(root.Content[0], reflect.ValueOf(s).Elem(), "")
+	s.lines, s.nulls = d.lines, d.nulls
+	fillNames(s)
+	for _, p := range d.probs {
+		p.Rule = "decode"
+	}
+	return s, d.probs, nil
+}
+
+// notConsequences keeps the validators' problems that are not consequences
+// of a decoding problem: one at a path where (or under which) decoding could
+// not take a value is dropped (cpus: "lots" also leaves the task with no
+// resources).
+func notConsequences(decoded, checked Problems) Problems {
+	var out Problems
+	for _, c := range checked {
+		if !slices.ContainsFunc(decoded, func(d *Problem) bool { return !d.absent && under(d.Path, c.Path) }) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// under reports whether path is p or lies under it.
+func under(path, p string) bool {
+	if !strings.HasPrefix(path, p) {
+		return false
+	}
+	rest := path[len(p):]
+	return rest == "" || rest[0] == '.' || rest[0] == '['
+}
+
+// lineOf is the line of path, or of its closest decoded parent.
+func (s *ServiceSpec) lineOf(path string) int {
+	for path != "" {
+		if l, ok := s.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// readTemplates reads every config template relative to dir, as the SDK's
+// ConfigTemplateReader does: a missing or empty one is a problem.
+func readTemplates(s *ServiceSpec, dir string) Problems {
+	var probs Problems
+	for _, p := range s.Pods.Values {
+		for _, t := range p.Tasks.Values {
+			for _, c := range t.Configs.Values {
+				path := "pods." + p.Name + ".tasks." + t.Name + ".configs." + c.Name + ".template"
+				if c.Template == "" {
+					continue // reported as required
+				}
+				src := c.Template
+				if !filepath.IsAbs(src) {
+					src = filepath.Join(dir, src)
+				}
+				b, err := os.ReadFile(src)
+				switch {
+				case err != nil:
+					probs.add(path, "%v", err)
+				case len(b) == 0:
+					probs.add(path, "%s is empty", src)
+				case len(b) > 1<<20:
+					probs.add(path, "%s is larger than 1 MiB", src)
+				default:
+					c.Content = string(b)
+				}
+			}
+		}
+	}
+	for _, p := range probs {
+		p.Line, p.Rule = s.lineOf(p.Path), "ConfigTemplateReader"
+	}
+	return probs
 }
 
 // Render renders a svc.yml template from env with the SDK's rules: the
@@ -122,127 +207,15 @@ func Render(text string, env []string) (string, []string, error) {
 	return out, append(misses.Variables, misses.Partials...), nil
 }
 
-// unsupported are SDK svc.yml fields scheduler-lite knows but does not
-// implement; they are rejected with a clearer message than unknown fields.
-var unsupported = map[string]string{
-	"image": "container images", "networks": "virtual networks", "rlimits": "rlimits",
-	"volume": "volumes", "volumes": "volumes", "pre-reserved-role": "reservations",
-	"share-pid-namespace": "PID namespaces", "host-volumes": "host volumes",
-	"external-volumes": "external volumes", "seccomp-unconfined": "seccomp",
-	"seccomp-profile-name": "seccomp", "ipc-mode": "IPC modes", "shm-size": "shared memory",
-	"gpus": "GPUs", "labels": "task labels", "resource-limits": "resource limits",
-	"ranges": "port ranges", "file": "secret files",
-}
-
-type orderedType interface{ orderedElem() reflect.Type }
-
-var orderedIface = reflect.TypeFor[orderedType]()
-
-// checkFields walks node against Go type t and reports every key that has no
-// field, with its dotted path.
-func checkFields(n *yaml.Node, t reflect.Type, path string, errs **multierror.Error) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	if reflect.PointerTo(t).Implements(orderedIface) {
-		elem := reflect.New(t).Interface().(orderedType).orderedElem()
-		if n.Kind != yaml.MappingNode {
-			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-				*errs = multierror.Append(*errs, fmt.Errorf("%s: want a mapping (line %d)", path, n.Line))
-			}
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			checkFields(n.Content[i+1], elem, join(path, n.Content[i].Value), errs)
-		}
-		return
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-				*errs = multierror.Append(*errs, fmt.Errorf("%s: want a mapping (line %d)", path, n.Line))
-			}
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i].Value
-			p := join(path, key)
-			f, ok := fieldByTag(t, key)
-			if !ok {
-				if what, known := unsupported[key]; known {
-					*errs = multierror.Append(*errs, fmt.Errorf("%s: not supported by scheduler-lite (%s) (line %d)", p, what, n.Content[i].Line))
-				} else {
-					*errs = multierror.Append(*errs, fmt.Errorf("%s: unknown field (line %d)", p, n.Content[i].Line))
-				}
-				continue
-			}
-			checkFields(n.Content[i+1], f.Type, p, errs)
-		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return // the decoder reports the type error
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			checkFields(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), errs)
-		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return
-		}
-		for i, c := range n.Content {
-			checkFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
-		}
-	case reflect.String, reflect.Bool, reflect.Int, reflect.Float64:
-		if n.Kind != yaml.ScalarNode {
-			*errs = multierror.Append(*errs, fmt.Errorf("%s: want a %s (line %d)", path, t.Kind(), n.Line))
-			return
-		}
-		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			*errs = multierror.Append(*errs, fmt.Errorf("%s: %q is not a %s (line %d)", path, n.Value, kindName(t.Kind()), n.Line))
-		}
-	}
-}
-
-func kindName(k reflect.Kind) string {
-	switch k {
-	case reflect.Int:
-		return "whole number"
-	case reflect.Float64:
-		return "number"
-	case reflect.Bool:
-		return "boolean"
-	}
-	return k.String()
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == key && name != "-" {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
 // fillNames copies mapping keys into Name fields and applies defaults.
 func fillNames(s *ServiceSpec) {
 	fill(&s.Pods, func(p *PodSpec, name string) {
 		p.Name = name
 		fill(&p.Tasks, func(t *TaskSpec, name string) {
 			t.Name = name
+			// The SDK upper-cases the goal; it fails without one, where
+			// scheduler-lite keeps its documented default.
+			t.Goal = strings.ToUpper(t.Goal)
 			if t.Goal == "" {
 				t.Goal = GoalRunning
 			}
@@ -262,8 +235,11 @@ func fillNames(s *ServiceSpec) {
 		}
 		fill(&pl.Phases, func(ph *PhaseSpec, name string) {
 			ph.Name = name
-			if ph.Strategy == "" {
+			switch ph.Strategy {
+			case "":
 				ph.Strategy = StrategySerial
+			case "canary": // the SDK's other name for serial-canary
+				ph.Strategy = StrategySerialCanary
 			}
 		})
 	})
@@ -287,40 +263,6 @@ func fill[T any](o *Ordered[*T], set func(v *T, key string)) {
 		}
 		set(o.Values[i], o.Keys[i])
 	}
-}
-
-// Health-check defaults follow Mesos (seconds).
-const (
-	DefaultHealthDelay       = 15
-	DefaultHealthInterval    = 10
-	DefaultHealthTimeout     = 20
-	DefaultHealthFailures    = 3
-	DefaultHealthGracePeriod = 10
-	DefaultReadinessInterval = 5
-	DefaultReadinessTimeout  = 10
-)
-
-// UnmarshalYAML fills in Mesos' defaults for absent health-check fields.
-func (h *HealthCheckSpec) UnmarshalYAML(n *yaml.Node) error {
-	type plain HealthCheckSpec
-	p := plain{Delay: DefaultHealthDelay, Interval: DefaultHealthInterval, Timeout: DefaultHealthTimeout,
-		MaxConsecutiveFailures: DefaultHealthFailures, GracePeriod: DefaultHealthGracePeriod}
-	if err := n.Decode(&p); err != nil {
-		return err
-	}
-	*h = HealthCheckSpec(p)
-	return nil
-}
-
-// UnmarshalYAML fills in defaults for absent readiness-check fields.
-func (r *ReadinessCheckSpec) UnmarshalYAML(n *yaml.Node) error {
-	type plain ReadinessCheckSpec
-	p := plain{Interval: DefaultReadinessInterval, Timeout: DefaultReadinessTimeout}
-	if err := n.Decode(&p); err != nil {
-		return err
-	}
-	*r = ReadinessCheckSpec(p)
-	return nil
 }
 
 // StepTasks returns the steps of instance index in phase ph: each step is the
@@ -351,14 +293,4 @@ func (p *PodSpec) TaskNames() []string { return append([]string(nil), p.Tasks.Ke
 func (s *ServiceSpec) Pod(name string) *PodSpec {
 	p, _ := s.Pods.Get(name)
 	return p
-}
-
-// sortedKeys returns m's keys sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

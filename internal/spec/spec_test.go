@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,69 +25,72 @@ pods:
         memory: 32
 `
 
-func TestParseErrors(t *testing.T) {
+// TestProblems checks how problems are reported: every one at once with its
+// path and the line of the offending node, duplicates naming both lines.
+func TestProblems(t *testing.T) {
 	tests := []struct {
 		name string
 		yaml string
-		want []string // every substring must appear
+		want []string // the problems, in order
 	}{
 		{"unknown task field", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        bogus: 1", 1),
 			[]string{"pods.hello.tasks.server.bogus: unknown field (line 9)"}},
-		{"unsupported volumes", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        volumes: {}", 1),
-			[]string{"pods.hello.tasks.server.volumes: not supported by scheduler-lite (volumes)"}},
-		{"unsupported pod image", strings.Replace(minimal, "count: 1", "count: 1\n    image: x", 1),
-			[]string{"pods.hello.image: not supported"}},
-		{"unknown top level", minimal + "extra: 1\n", []string{"extra: unknown field"}},
-		{"several at once", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        a: 1\n        rlimits: {}", 1),
-			[]string{"pods.hello.tasks.server.a", "pods.hello.tasks.server.rlimits"}},
-		{"unknown port field", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        ports:\n          http:\n            port: 0\n            ranges: []", 1),
-			[]string{"pods.hello.tasks.server.ports.http.ranges: not supported"}},
-		{"duplicate key", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        cpus: 0.2", 1),
-			[]string{"already defined"}},
-		{"bad types", strings.Replace(strings.Replace(minimal, "cpus: 0.1", "cpus: lots", 1), "count: 1", "count: [1]", 1),
-			[]string{"pods.hello.tasks.server.cpus: \"lots\" is not a number (line 8)", "pods.hello.count: want a int"}},
-		{"validation collected", `name: a__b
+		{"bad value deep in the file", minimal + `plans:
+  deploy:
+    phases:
+      p:
+        pod: hello
+        strategy: serial
+        steps:
+          - 0: [[server, {x: y}]]
+`, []string{"plans.deploy.phases.p.steps[0].0[0][1]: want a string, got a mapping (line 17)"}},
+		{"duplicate at the top", minimal + "name: again\n", []string{"name: defined twice: first at line 1 (line 10)"}},
+		{"duplicate pod", minimal + "  hello:\n    count: 2\n", []string{"pods.hello: defined twice: first at line 3 (line 10)"}},
+		{"duplicate in a list item", minimal + "plans:\n  p:\n    phases:\n      a:\n        pod: hello\n        steps:\n          - 0: [[server]]\n            0: [[server]]\n",
+			[]string{"plans.p.phases.a.steps[0].0: defined twice: first at line 16 (line 17)"}},
+		{"several rounds at once", `name: a__b
 pods:
   hello:
-    count: -1
+    count: lots
     tasks:
       server:
         goal: SOMETIMES
-        memory: 0
-`, []string{"name: \"a__b\" must not contain", "pods.hello.count", "pods.hello.tasks.server.goal", "pods.hello.tasks.server.cmd: required",
-			"pods.hello.tasks.server.cpus: must be positive", "pods.hello.tasks.server.memory: must be positive"}},
-		{"no pods", "name: x\n", []string{"pods: at least one pod"}},
-		{"bad placement", strings.Replace(minimal, "count: 1", "count: 1\n    placement: hostname:SOMETIMES", 1), []string{"pods.hello.placement", "unknown operator"}},
-		{"missing template", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        configs:\n          c:\n            template: nope.mustache\n            dest: c.conf", 1),
-			[]string{"pods.hello.tasks.server.configs.c.template", "no such file"}},
-		{"plan with unknown pod and task", minimal + `plans:
-  deploy:
-    strategy: sideways
-    phases:
-      p:
-        pod: nope
-      q:
-        pod: hello
-        strategy: parallel-canary
-        steps:
-          - 0: [[server, ghost]]
-          - 5: [[server]]
-`, []string{"plans.deploy.strategy", "plans.deploy.phases.p.pod: \"nope\"", "\"ghost\" is not a task", "instance 5 is beyond"}},
-		{"transport encryption", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        transport-encryption:\n          - name: s\n            type: PGP", 1),
-			[]string{"transport-encryption[0].type"}},
-		{"resource set and own resources", strings.Replace(minimal, "count: 1", "count: 1\n    resource-sets:\n      rs:\n        cpus: 1\n        memory: 10", 1) + "        resource-set: rs\n",
-			[]string{"either a resource set or its own"}},
+        cpus: 1
+        cpus: 2
+        volumes: {}
+plans: {deploy: {phases: {p: {pod: nope}}}}
+`, []string{
+			"name: \"a__b\": a service name may not contain double underscores (line 1)",
+			"pods.hello.count: want a whole number, got \"lots\" (line 4)",
+			"pods.hello.tasks.server.cmd: required (line 6)",
+			"pods.hello.tasks.server.goal: unsupported goal \"SOMETIMES\": want RUNNING, FINISH or ONCE (line 7)",
+			"pods.hello.tasks.server.cpus: defined twice: first at line 8 (line 9)",
+			"pods.hello.tasks.server.volumes: not supported by scheduler-lite (volumes) (line 10)",
+			"plans.deploy.phases.p.pod: \"nope\" is not a pod of this service (line 11)",
+		}},
+		{"a consequence is not reported twice", strings.Replace(minimal, "memory: 32\n", "", 1) + "",
+			nil},
+		{"wrong type without its consequence", strings.Replace(strings.Replace(minimal, "memory: 32\n", "", 1), "cpus: 0.1", "cpus: lots", 1),
+			[]string{"pods.hello.tasks.server.cpus: want a number, got \"lots\" (line 8)"}},
+		{"null pod", "name: x\npods:\n  hello:\n", []string{"pods.hello.count: required (line 3)", "pods.hello.tasks: at least one task is required (line 3)"}},
+		{"alias", strings.Replace(minimal, "cpus: 0.1", "cpus: &c 0.1\n        memory: *c", 1) + "",
+			[]string{"pods.hello.tasks.server.memory: defined twice: first at line 9 (line 10)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), Options{Dir: t.TempDir()})
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q\nlacks %q", err, w)
+			var got []string
+			if err != nil {
+				var ps Problems
+				if !errors.As(err, &ps) {
+					t.Fatalf("not a list of problems: %v", err)
 				}
+				for _, p := range ps {
+					got = append(got, p.Error())
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
 	}
@@ -119,17 +123,92 @@ func TestRender(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	l, err := Parse([]byte(strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        health-check:\n          cmd: true\n          interval: 3", 1)), Options{})
+	text := strings.Replace(minimal, "cpus: 0.1", `goal: once
+        cpus: "0.1"
+        essential: "false"
+        readiness-check:
+          cmd: ./ready
+          interval: 3
+          timeout: 4
+        ports:
+          http:
+            port: 0
+            vip:
+              port: 80`, 1) + `plans:
+  deploy:
+    phases:
+      p:
+        pod: hello
+        strategy: canary
+`
+	l, err := Parse([]byte(text), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	task := l.Spec.Pod("hello").Tasks.Values[0]
-	if task.Goal != GoalRunning || !task.IsEssential() || task.Name != "server" {
-		t.Errorf("task defaults: %+v", task)
+	if task.Goal != GoalOnce || task.IsEssential() || task.Name != "server" || task.CPUs != 0.1 {
+		t.Errorf("task: %+v", task)
 	}
-	hc := task.HealthCheck
-	if hc.Interval != 3 || hc.Delay != 15 || hc.Timeout != 20 || hc.GracePeriod != 10 || hc.MaxConsecutiveFailures != 3 {
-		t.Errorf("health-check defaults: %+v", hc)
+	if rc := task.ReadinessCheck; rc.Delay != 0 || rc.Interval != 3 || rc.Timeout != 4 {
+		t.Errorf("readiness-check: %+v", rc)
+	}
+	if vip := task.Ports.Values[0].VIP; vip.Prefix != "http" {
+		t.Errorf("vip prefix %q, want the port's name", vip.Prefix)
+	}
+	pl, _ := l.Spec.Plans.Get("deploy")
+	if pl.Strategy != StrategySerial || pl.Phases.Values[0].Strategy != StrategySerialCanary {
+		t.Errorf("strategies: plan %s, phase %s", pl.Strategy, pl.Phases.Values[0].Strategy)
+	}
+	l, err = Parse([]byte(strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        goal: \"\"", 1)), Options{})
+	if err != nil || l.Spec.Pod("hello").Tasks.Values[0].Goal != GoalRunning {
+		t.Errorf("goal default: %v", err)
+	}
+}
+
+// TestStepTasks follows PlanGenerator: an instance's own entry, else
+// default (an empty default: no step), else without custom steps one step
+// with every task.
+func TestStepTasks(t *testing.T) {
+	pod := &PodSpec{Name: "p", Count: 3, Tasks: Ordered[*TaskSpec]{Keys: []string{"a", "b"}}}
+	ph := &PhaseSpec{Steps: []map[string][][]string{{"0": {{"a"}, {"b"}}}, {"default": {}}}}
+	for i, want := range []string{"[[a] [b]]", "[]", "[]"} {
+		if got := fmt.Sprint(ph.StepTasks(pod, i)); got != want {
+			t.Errorf("instance %d: %s, want %s", i, got, want)
+		}
+	}
+	if got := fmt.Sprint((&PhaseSpec{}).StepTasks(pod, 1)); got != "[[a b]]" {
+		t.Errorf("no custom steps: %s", got)
+	}
+}
+
+// TestCheckAgainstTarget runs the validators with a previous target: a name
+// too long for DNS fails a new service, and only warns on a running one.
+func TestCheckAgainstTarget(t *testing.T) {
+	long := strings.Replace(minimal, "name: svc", "name: "+strings.Repeat("a", 64), 1)
+	s, probs, err := decodeSpec([]byte(long))
+	if err != nil || len(probs) > 0 {
+		t.Fatal(err, probs)
+	}
+	errs, warnings := Check(nil, s).split()
+	if len(errs) != 1 || len(warnings) != 0 || errs[0].Rule != "ServiceNameCannotBreakDNS" || errs[0].Line != 1 {
+		t.Errorf("new service: %v / %v", errs, warnings)
+	}
+	errs, warnings = Check(s, s).split()
+	if len(errs) != 0 || len(warnings) != 1 {
+		t.Errorf("running service: %v / %v", errs, warnings)
+	}
+}
+
+// TestDocsListEveryValidator: docs/svc-yaml.md names every validator.
+func TestDocsListEveryValidator(t *testing.T) {
+	b, err := os.ReadFile("../../docs/svc-yaml.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range validators {
+		if !strings.Contains(string(b), "`"+v.Name+"`") {
+			t.Errorf("docs/svc-yaml.md does not list validator `%s`", v.Name)
+		}
 	}
 }
 
@@ -143,9 +222,16 @@ func TestPlacement(t *testing.T) {
 		{"hostname:MAX_PER:2", []Constraint{{Field: "hostname", Op: "MAX_PER", Value: "2", N: 2}}, false},
 		{`[["@zone","GROUP_BY","3"],["@region","IS","r1"]]`, []Constraint{{Field: "@zone", Op: "GROUP_BY", Value: "3", N: 3}, {Field: "@region", Op: "IS", Value: "r1"}}, false},
 		{"@zone:GROUP_BY", []Constraint{{Field: "@zone", Op: "GROUP_BY"}}, false},
+		{`["hostname", "max_per", 2]`, []Constraint{{Field: "hostname", Op: "MAX_PER", Value: "2", N: 2}}, false},
+		{`rack:LIKE:a\,b , hostname:UNIQUE`, []Constraint{{Field: "rack", Op: "LIKE", Value: "a,b"}, {Field: "hostname", Op: "UNIQUE"}}, false},
+		{"[]", nil, false},
+		{"", nil, false},
 		{"hostname:MAX_PER:x", nil, true},
+		{"hostname:MAX_PER:0", nil, true},
 		{"hostname", nil, true},
 		{"a:LIKE:(", nil, true},
+		{"a:LIKE", nil, true},
+		{`[["a", "IS"], 3]`, nil, true},
 	}
 	for _, tc := range tests {
 		got, err := ParsePlacement(tc.in)

@@ -1,17 +1,21 @@
 // Package spec reads a ServiceSpec — the DC/OS SDK's svc.yml — for
-// scheduler-lite: it renders the file as a mustache template from the
-// scheduler's environment, decodes it strictly (every unknown or unsupported
-// field is an error naming its path, e.g. pods.hello.tasks.server.volumes),
-// validates it collecting every problem, and fills in the SDK's defaults.
+// scheduler-lite as the SDK reads it: it renders the file as a mustache
+// template from the scheduler's environment (the SDK's TemplateUtils),
+// decodes it strictly (the Raw* classes: every unknown or unsupported field,
+// duplicate key and wrong type is a problem naming its path and line),
+// fills in the SDK's defaults, and runs the SDK's validators
+// (DefaultServiceSpec and its builders, YAMLToInternalMappers, PlanGenerator,
+// DefaultStepFactory and config/validate), reporting every problem at once.
 //
-//	s, err := spec.Load("svc.yml", spec.Options{Env: os.Environ(), Strict: true})
+//	l, err := spec.Load("svc.yml", spec.Options{Env: os.Environ(), Strict: true})
+//	// err is a spec.Problems listing every problem, in line order
 //
-// What is supported and what is rejected is listed in docs/svc-yaml.md; the
-// field names and defaults follow ../../shared/research/dcos-sdk-inventory.md.
+// The validators are one list (validators in validate.go); Check runs it
+// against the current target configuration too. What is supported, what is
+// rejected and every validator are listed in docs/svc-yaml.md.
 package spec
 
 import (
-	"fmt"
 	"reflect"
 
 	"gopkg.in/yaml.v3"
@@ -54,21 +58,11 @@ func (o Ordered[T]) Get(key string) (T, bool) {
 	return zero, false
 }
 
-// UnmarshalYAML decodes a mapping keeping its order.
-func (o *Ordered[T]) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: want a mapping", n.Line)
-	}
-	o.Keys, o.Values = nil, nil
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		var v T
-		if err := n.Content[i+1].Decode(&v); err != nil {
-			return err
-		}
-		o.Keys = append(o.Keys, n.Content[i].Value)
-		o.Values = append(o.Values, v)
-	}
-	return nil
+func (o *Ordered[T]) appendEntry(key string) reflect.Value {
+	var zero T
+	o.Keys = append(o.Keys, key)
+	o.Values = append(o.Values, zero)
+	return reflect.ValueOf(&o.Values[len(o.Values)-1]).Elem()
 }
 
 // MarshalYAML encodes the entries as a mapping in order.
@@ -84,9 +78,8 @@ func (o Ordered[T]) MarshalYAML() (any, error) {
 	return n, nil
 }
 
-func (Ordered[T]) orderedElem() reflect.Type { return reflect.TypeFor[T]() }
-
-// ServiceSpec is a decoded svc.yml.
+// ServiceSpec is a decoded svc.yml (the SDK's RawServiceSpec). A field
+// tagged spec:"required" must be present: the SDK fails without it.
 type ServiceSpec struct {
 	// Name is the service (and default framework) name.
 	Name string `yaml:"name"`
@@ -98,9 +91,15 @@ type ServiceSpec struct {
 	Pods Ordered[*PodSpec] `yaml:"pods"`
 	// Plans are custom plans; a plan named deploy replaces the default one.
 	Plans Ordered[*PlanSpec] `yaml:"plans,omitempty"`
+
+	// lines maps every decoded field path to its line in the rendered
+	// svc.yml, for problems found after decoding; nulls holds the paths
+	// written with no value.
+	lines map[string]int
+	nulls map[string]bool
 }
 
-// SchedulerSpec is the svc.yml's scheduler section.
+// SchedulerSpec is the svc.yml's scheduler section (RawScheduler).
 type SchedulerSpec struct {
 	// Principal is the Mesos principal (default <name>-principal).
 	Principal string `yaml:"principal,omitempty"`
@@ -112,56 +111,73 @@ type SchedulerSpec struct {
 	Zookeeper string `yaml:"zookeeper,omitempty"`
 }
 
-// PodSpec is one pod type.
+// PodSpec is one pod type (RawPod).
 type PodSpec struct {
 	// Name is the pod type's key under pods.
 	Name string `yaml:"-"`
 	// Count is the number of instances.
-	Count int `yaml:"count"`
+	Count int `yaml:"count" spec:"required"`
+	// User is accepted as the SDK accepts it (a field it removed and now
+	// ignores): tasks run as the framework user. A warning says so.
+	User string `yaml:"user,omitempty"`
 	// URIs are fetched into every task's sandbox.
 	URIs []string `yaml:"uris,omitempty"`
 	// Placement is a Marathon-style constraint string.
 	Placement string `yaml:"placement,omitempty"`
-	// ResourceSets are named resources tasks can share.
+	// ResourceSets are named resources tasks can share (one task at a time).
 	ResourceSets map[string]*ResourceSet `yaml:"resource-sets,omitempty"`
 	// AllowDecommission lets Count shrink.
 	AllowDecommission bool `yaml:"allow-decommission,omitempty"`
-	// Secrets are delivered to every task as secret environment values.
+	// Secrets are delivered to every task, as an environment value
+	// (EnvKey) or else as a file (FilePath).
 	Secrets map[string]*SecretSpec `yaml:"secrets,omitempty"`
 	// Tasks are the pod's tasks, in file order.
 	Tasks Ordered[*TaskSpec] `yaml:"tasks"`
 }
 
-// ResourceSet is a named set of resources in a pod.
+// ResourceSet is a named set of resources in a pod (RawResourceSet). Any of
+// cpus, memory and ports may be left out, but not all of them.
 type ResourceSet struct {
-	// CPUs and Memory (MB) are the set's resources.
-	CPUs   float64 `yaml:"cpus"`
-	Memory float64 `yaml:"memory"`
+	// CPUs and Memory (MB) are the set's resources; 0 means none.
+	CPUs   float64 `yaml:"cpus,omitempty"`
+	Memory float64 `yaml:"memory,omitempty"`
 	// Ports are the set's ports.
 	Ports Ordered[*PortSpec] `yaml:"ports,omitempty"`
 }
 
-// SecretSpec is a pod secret. Secret names a file under the scheduler's
-// --secrets-dir (scheduler-lite has no secret store); EnvKey is the variable
-// the value is delivered in.
+// SecretSpec is a pod secret (RawSecret). Secret names a file under the
+// scheduler's --secrets-dir (scheduler-lite has no secret store); EnvKey is
+// the variable the value is delivered in. Without EnvKey the secret is a file
+// in the sandbox at FilePath, as in the SDK.
 type SecretSpec struct {
 	// Secret is the secret's path (relative, no "..").
 	Secret string `yaml:"secret"`
 	// EnvKey is the environment variable that carries the value.
-	EnvKey string `yaml:"env-key"`
+	EnvKey string `yaml:"env-key,omitempty"`
 }
 
-// TaskSpec is one task of a pod.
+// FilePath is where the secret is written in the sandbox, relative to it:
+// the secret's path when it has no EnvKey (the SDK's convertSecret), ""
+// when it is delivered in the environment.
+func (s *SecretSpec) FilePath() string {
+	if s.EnvKey != "" {
+		return ""
+	}
+	return s.Secret
+}
+
+// TaskSpec is one task of a pod (RawTask).
 type TaskSpec struct {
 	// Name is the task's key under tasks.
 	Name string `yaml:"-"`
-	// Goal is RUNNING (default), FINISH or ONCE.
+	// Goal is RUNNING (the default), FINISH or ONCE, upper-cased.
 	Goal string `yaml:"goal"`
-	// Cmd is run with /bin/sh -c.
-	Cmd string `yaml:"cmd"`
+	// Cmd is the task's shell command.
+	Cmd string `yaml:"cmd" spec:"required"`
 	// Env is the task's environment from the YAML.
 	Env map[string]string `yaml:"env,omitempty"`
-	// CPUs and Memory (MB) are the task's resources unless ResourceSet is set.
+	// CPUs and Memory (MB) are the task's resources unless ResourceSet is
+	// set; 0 means none.
 	CPUs   float64 `yaml:"cpus,omitempty"`
 	Memory float64 `yaml:"memory,omitempty"`
 	// Ports are the task's ports.
@@ -187,12 +203,12 @@ type TaskSpec struct {
 // IsEssential reports the task's essential flag (default true).
 func (t *TaskSpec) IsEssential() bool { return t.Essential == nil || *t.Essential }
 
-// PortSpec is one named port.
+// PortSpec is one named port (RawPort).
 type PortSpec struct {
 	// Name is the port's key.
 	Name string `yaml:"-"`
 	// Port is a fixed port, or 0 for a dynamic one.
-	Port int `yaml:"port"`
+	Port int `yaml:"port" spec:"required"`
 	// EnvKey is the variable the port number is delivered in.
 	EnvKey string `yaml:"env-key,omitempty"`
 	// Advertise lists the port under /v1/endpoints.
@@ -201,68 +217,73 @@ type PortSpec struct {
 	VIP *VIPSpec `yaml:"vip,omitempty"`
 }
 
-// VIPSpec is a port's virtual IP.
+// VIPSpec is a port's virtual IP (RawVip).
 type VIPSpec struct {
-	// Port is the VIP port.
+	// Port is the VIP port (0 when absent, as in the SDK).
 	Port int `yaml:"port"`
 	// Prefix is the VIP name (default the port's name).
 	Prefix string `yaml:"prefix,omitempty"`
 }
 
-// HealthCheckSpec is a command health check (seconds).
+// HealthCheckSpec is a command health check (RawHealthCheck), in seconds.
+// Every field is required, as the SDK's DefaultHealthCheckSpec requires them.
 type HealthCheckSpec struct {
-	Cmd                    string `yaml:"cmd"`
-	Interval               int    `yaml:"interval"`
-	GracePeriod            int    `yaml:"grace-period"`
-	MaxConsecutiveFailures int    `yaml:"max-consecutive-failures"`
-	Delay                  int    `yaml:"delay"`
-	Timeout                int    `yaml:"timeout"`
+	Cmd                    string `yaml:"cmd" spec:"required"`
+	Interval               int    `yaml:"interval" spec:"required"`
+	GracePeriod            int    `yaml:"grace-period" spec:"required"`
+	MaxConsecutiveFailures int    `yaml:"max-consecutive-failures" spec:"required"`
+	Delay                  int    `yaml:"delay" spec:"required"`
+	Timeout                int    `yaml:"timeout" spec:"required"`
 }
 
-// ReadinessCheckSpec is a command readiness check (seconds).
+// ReadinessCheckSpec is a command readiness check (RawReadinessCheck), in
+// seconds; Delay defaults to 0.
 type ReadinessCheckSpec struct {
-	Cmd      string `yaml:"cmd"`
-	Interval int    `yaml:"interval"`
+	Cmd      string `yaml:"cmd" spec:"required"`
+	Interval int    `yaml:"interval" spec:"required"`
 	Delay    int    `yaml:"delay"`
-	Timeout  int    `yaml:"timeout"`
+	Timeout  int    `yaml:"timeout" spec:"required"`
 }
 
-// ConfigSpec is a template rendered in the task: Template is relative to
-// svc.yml's directory, Dest to the sandbox.
+// ConfigSpec is a template rendered in the task (RawConfig): Template is
+// relative to svc.yml's directory, Dest to the sandbox.
 type ConfigSpec struct {
 	Name     string `yaml:"-"`
-	Template string `yaml:"template"`
-	Dest     string `yaml:"dest"`
+	Template string `yaml:"template" spec:"required"`
+	Dest     string `yaml:"dest" spec:"required"`
 	// Content is the template's text, read when the spec is loaded.
 	Content string `yaml:"-"`
 }
 
-// DiscoverySpec sets a task's discovery name.
+// DiscoverySpec sets a task's discovery name (RawDiscovery): <prefix>-<index>
+// when Prefix is set, else the task's name. Visibility is FRAMEWORK, CLUSTER
+// or EXTERNAL.
 type DiscoverySpec struct {
-	Prefix     string `yaml:"prefix"`
+	Prefix     string `yaml:"prefix,omitempty"`
 	Visibility string `yaml:"visibility,omitempty"`
 }
 
-// TransportEncryptionSpec asks for TLS (PEM) or KEYSTORE (JKS) artifacts.
+// TransportEncryptionSpec asks for TLS (PEM) or KEYSTORE (JKS) artifacts
+// (RawTransportEncryption).
 type TransportEncryptionSpec struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
 }
 
-// PlanSpec is a custom plan.
+// PlanSpec is a custom plan (RawPlan).
 type PlanSpec struct {
 	Name     string              `yaml:"-"`
 	Strategy string              `yaml:"strategy,omitempty"`
-	Phases   Ordered[*PhaseSpec] `yaml:"phases"`
+	Phases   Ordered[*PhaseSpec] `yaml:"phases" spec:"required"`
 }
 
-// PhaseSpec is a phase of a custom plan: it works on one pod type.
+// PhaseSpec is a phase of a custom plan (RawPhase): it works on one pod type.
 type PhaseSpec struct {
 	Name     string `yaml:"-"`
 	Pod      string `yaml:"pod"`
 	Strategy string `yaml:"strategy,omitempty"`
 	// Steps maps an instance index ("0", "1", ... or "default") to the
 	// steps of that instance: each inner list is the tasks one step
-	// launches together.
+	// launches together. An empty list gives the instance no step.
 	Steps []map[string][][]string `yaml:"steps,omitempty"`
 }

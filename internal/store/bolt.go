@@ -189,6 +189,18 @@ func (s *Bolt) Plans() (map[string][]byte, error) { return s.all(bPlans) }
 // Property implements Store.
 func (s *Bolt) Property(key string) ([]byte, error) { return s.get(bProps, []byte(key)) }
 
+// PropertyKeys implements Store.
+func (s *Bolt) PropertyKeys() ([]string, error) {
+	var keys []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bProps).ForEach(func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+	})
+	return keys, err
+}
+
 // SetProperties implements Store.
 func (s *Bolt) SetProperties(kv map[string][]byte) error { return s.put(bProps, kv) }
 

@@ -76,6 +76,8 @@ type Store interface {
 	Plans() (map[string][]byte, error)
 	// Property returns a property, nil when unset.
 	Property(key string) ([]byte, error)
+	// PropertyKeys returns every property's key, sorted.
+	PropertyKeys() ([]string, error)
 	// SetProperties stores properties in one transaction.
 	SetProperties(kv map[string][]byte) error
 	// Clear deletes everything (uninstall).

@@ -457,6 +457,21 @@ func (s *ZK) Plans() (map[string][]byte, error) { return s.all(zkPlans) }
 // Property implements Store.
 func (s *ZK) Property(key string) ([]byte, error) { return s.get(s.path(zkProps, key)) }
 
+// PropertyKeys implements Store.
+func (s *ZK) PropertyKeys() ([]string, error) {
+	p := s.root + "/" + zkProps
+	kids, _, err := s.conn.Children(p)
+	if err != nil {
+		return nil, fmt.Errorf("ZooKeeper children %s: %w", p, err)
+	}
+	keys := make([]string, len(kids))
+	for i, k := range kids {
+		keys[i] = unesc(k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
 // SetProperties implements Store.
 func (s *ZK) SetProperties(kv map[string][]byte) error { return s.writeKV(zkProps, kv) }
 

@@ -178,3 +178,33 @@ func childrenOf(ppid int) ([]int, error) {
 	}
 	return kids, nil
 }
+
+// groupMembers counts the live processes of process group pgid other than
+// its leader (pid pgid), zombies excluded.
+func groupMembers(pgid int) (int, error) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	want := strconv.Itoa(pgid)
+	n := 0
+	for _, d := range dirs {
+		if d.Name() == want || d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) >= 3 && f[2] == want && f[0] != "Z" && f[0] != "X" {
+			n++
+		}
+	}
+	return n, nil
+}

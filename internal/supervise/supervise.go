@@ -8,10 +8,16 @@
 // with an optional parent-death signal, so that:
 //
 //   - signals go to the whole group, grandchildren included;
-//   - when the leader exits — on its own or because it was told to — whatever
-//     is left of its group is SIGKILLed before the leader is reaped, so no
-//     helper it started outlives it and the group id cannot be reused by an
-//     unrelated process while it is being signalled;
+//   - when the leader exits on its own, whatever is left of its group is
+//     SIGKILLed at once, before the leader is reaped, so no helper it
+//     started outlives it and the group id cannot be reused by an unrelated
+//     process while it is being signalled;
+//   - when the leader exits while a stop is under way (Terminate, or
+//     Stopping for a signal forwarded from elsewhere), the rest of the group
+//     got the same signal and may still be finishing — flushing, closing
+//     connections — so it gets until the stop's grace period has passed
+//     (counted from the stop's first signal) before that SIGKILL: the leader
+//     stays unreaped until the group is empty or the grace is over;
 //   - if this process dies (even by SIGKILL) the kernel signals each direct
 //     child.
 //
@@ -22,12 +28,13 @@
 //	     ▼
 //	┌─────────┐  Terminate(grace): SIGTERM to the group,
 //	│ running │  SIGKILL to the group once grace has passed
-//	└─────────┘  Signal(sig): sig to the group
+//	└─────────┘  Stopping(sig, grace): sig to the group, a stop under way
+//	     │       Signal(sig): sig to the group
 //	     │ leader exits (zombie, not yet reaped)
 //	     ▼
-//	┌─────────┐
-//	│ exited  │  SIGKILL to what is left of the group
-//	└─────────┘
+//	┌─────────┐  no stop under way: SIGKILL to what is left of the group;
+//	│ exited  │  a stop under way: SIGKILL once the rest of the group has
+//	└─────────┘  exited or the stop's grace has passed, whichever is first
 //	     │ reaped (wait4)
 //	     ▼
 //	┌─────────┐
@@ -54,6 +61,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/taskkit/taskkit/internal/rlimit"
 )
 
 // ErrDone is returned by Signal once the process has been reaped.
@@ -77,6 +86,9 @@ type Spec struct {
 	// ParentDeathSignal is sent to the child by the kernel if this process
 	// dies first; 0 means none. Callers normally use syscall.SIGKILL.
 	ParentDeathSignal syscall.Signal
+	// Rlimits are resource limits in force from the child's first
+	// instruction (internal/rlimit); none by default.
+	Rlimits []rlimit.Limit
 }
 
 // Status is how a process ended.
@@ -124,6 +136,7 @@ type Process struct {
 	mu          sync.Mutex
 	reaped      bool
 	terminating bool
+	stopBy      time.Time // when a stop under way ends; zero: none
 	killTimer   *time.Timer
 	status      Status
 }
@@ -168,7 +181,7 @@ func Start(s Spec) (*Process, error) {
 	// an orphan reaper never mistakes a child that exits at once for an
 	// orphan.
 	owned.Lock()
-	pid, err := syscall.ForkExec(s.Path, args, attr)
+	pid, err := rlimit.Start(s.Rlimits, attr.Sys, func() (int, error) { return syscall.ForkExec(s.Path, args, attr) })
 	var reaped chan struct{}
 	if err == nil {
 		reaped = make(chan struct{})
@@ -220,6 +233,15 @@ func (p *Process) wait(reaped chan struct{}) {
 	p.mu.Unlock()
 	st := Status{Code: -1}
 	if err == nil {
+		p.mu.Lock()
+		stopBy := p.stopBy
+		p.mu.Unlock()
+		if !stopBy.IsZero() {
+			// A stop is under way: the rest of the group got the signal too
+			// and may still be finishing. The zombie leader keeps the group
+			// id ours meanwhile.
+			awaitGroup(p.pid, stopBy)
+		}
 		_ = unix.Kill(-p.pid, unix.SIGKILL)
 		var ws unix.WaitStatus
 		if ignoringEINTR(func() error { _, err := unix.Wait4(p.pid, &ws, 0, nil); return err }) == nil {
@@ -268,10 +290,31 @@ func (p *Process) signalLocked(sig syscall.Signal) error {
 	return nil
 }
 
+// Stopping sends sig to the group and records that a stop is under way, so
+// that when the leader exits the rest of the group gets until grace after
+// the first stop began before it is SIGKILLed (see the package
+// documentation). It never SIGKILLs a leader that is still running: use it
+// for a signal whose sender owns the escalation (a SIGTERM forwarded from
+// Mesos, say). It returns ErrDone once the process has been reaped.
+func (p *Process) Stopping(sig syscall.Signal, grace time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.markStopLocked(grace)
+	return p.signalLocked(sig)
+}
+
+func (p *Process) markStopLocked(grace time.Duration) {
+	if p.stopBy.IsZero() {
+		p.stopBy = time.Now().Add(max(grace, 0))
+	}
+}
+
 // Terminate sends SIGTERM to the group and SIGKILL once grace has passed
-// if the leader has not exited by then (grace <= 0 kills at once). It never
-// blocks; wait on Done. Calling it again does not restart the grace period.
-// It reports whether this call started the termination.
+// if the leader has not exited by then (grace <= 0 kills at once); if the
+// leader exits first, the rest of the group gets what is left of grace
+// (see the package documentation). It never blocks; wait on Done. Calling
+// it again does not restart the grace period. It reports whether this call
+// started the termination.
 func (p *Process) Terminate(grace time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -279,6 +322,7 @@ func (p *Process) Terminate(grace time.Duration) bool {
 		return false
 	}
 	p.terminating = true
+	p.markStopLocked(grace)
 	if grace <= 0 {
 		_ = p.signalLocked(syscall.SIGKILL)
 		return true
@@ -286,11 +330,25 @@ func (p *Process) Terminate(grace time.Duration) bool {
 	_ = p.signalLocked(syscall.SIGTERM)
 	select {
 	case <-p.exited:
-		// The waiter kills the rest of the group already.
+		// The waiter gives the rest of the group its grace already.
 	default:
 		p.killTimer = time.AfterFunc(grace, func() { _ = p.Signal(syscall.SIGKILL) })
 	}
 	return true
+}
+
+// groupPoll is how often awaitGroup looks whether the group is empty.
+const groupPoll = 20 * time.Millisecond
+
+// awaitGroup returns once no live process but the (exited) leader is left
+// in process group pgid, or at deadline.
+func awaitGroup(pgid int, deadline time.Time) {
+	for time.Now().Before(deadline) {
+		if alive, err := groupMembers(pgid); err != nil || alive == 0 {
+			return
+		}
+		time.Sleep(min(groupPoll, time.Until(deadline)))
+	}
 }
 
 // Kill sends SIGKILL to the whole group now.

@@ -31,6 +31,8 @@ func TestMain(m *testing.M) {
 		helperReaper()
 	case "sweeper":
 		helperSweeper()
+	case "flusher":
+		helperFlusher()
 	}
 	os.Exit(99)
 }
@@ -210,8 +212,8 @@ func TestTerminate(t *testing.T) {
 		// Leader and grandchild die of SIGTERM at once.
 		{"obeys", `sleep 1000 & echo $! > $PIDFILE; wait`, 10 * time.Second, Status{Code: -1, Signal: syscall.SIGTERM}},
 		// Leader traps SIGTERM and exits cleanly; the grandchild ignores it
-		// and is killed when the leader exits.
-		{"trap", `trap 'exit 9' TERM; sh -c 'trap "" TERM; exec sleep 1000' & echo $! > $PIDFILE; wait; wait`, 10 * time.Second, Status{Code: 9}},
+		// and is killed once what is left of the grace period has passed.
+		{"trap", `trap 'exit 9' TERM; sh -c 'trap "" TERM; exec sleep 1000' & echo $! > $PIDFILE; wait; wait`, 300 * time.Millisecond, Status{Code: 9}},
 		// Everything ignores SIGTERM: SIGKILL after the grace period.
 		{"ignores", `trap '' TERM; sleep 1000 & echo $! > $PIDFILE; while :; do wait; done`, 200 * time.Millisecond, Status{Code: -1, Signal: syscall.SIGKILL}},
 		{"no grace", `trap '' TERM; sleep 1000 & echo $! > $PIDFILE; while :; do wait; done`, 0, Status{Code: -1, Signal: syscall.SIGKILL}},

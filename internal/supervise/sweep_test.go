@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // helperSweeper is a subreaper whose shell child leaves two sleeps behind,
@@ -34,9 +36,7 @@ func helperSweeper() {
 }
 
 func TestKillChildrenSweepsOrphans(t *testing.T) {
-	if _, err := exec.LookPath("setsid"); err != nil {
-		t.Skip("SKIP: setsid (util-linux) not installed")
-	}
+	testtools.Require(t, "setsid", "util-linux")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = helperEnv("sweeper")
 	out, err := cmd.Output()

@@ -68,7 +68,7 @@ func TestRoundTrip(t *testing.T) {
 
 	t.Run("bootstrap renders it", func(t *testing.T) {
 		var out, errb bytes.Buffer
-		code := bootstrap.Run(context.Background(), []string{"bootstrap", "-resolve=false", "-install-certs=false", "-print-env=false"}, environ, &out, &errb)
+		code := bootstrap.Run(context.Background(), []string{"bootstrap", "-resolve=false", "-install-certs=false", "-print-env=false"}, environ, nil, &out, &errb)
 		if code != 0 {
 			t.Fatalf("bootstrap exit %d: %s", code, errb.String())
 		}

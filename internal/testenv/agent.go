@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
+	"github.com/taskkit/taskkit/internal/fetcher"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/rlimit"
 )
 
 const (
@@ -42,12 +45,12 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testenv: agent %d listen on %s: %w", index, ip, err)
 	}
+	total, host, err := c.agentResourcesLocked(index)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	id := c.newAgentIDLocked()
-	total := newRes()
-	total.scalars["cpus"] = c.cfg.CPUs
-	total.scalars["mem"] = c.cfg.Mem
-	total.scalars["disk"] = c.cfg.Disk
-	total.ranges["ports"] = append(mesos.Ranges(nil), c.ports...)
 	a := &agent{
 		id:         id,
 		index:      index,
@@ -62,7 +65,8 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 		executors:  map[string]*executor{},
 		dir:        filepath.Join(c.cfg.WorkDir, "slaves", id),
 		registered: time.Now(),
-		fetcher: &mesosx.Fetcher{
+		host:       host,
+		fetcher: &fetcher.Fetcher{
 			CacheDir: filepath.Join(c.cfg.WorkDir, "fetch-cache", ip),
 			CacheAll: c.cfg.CacheAllURIs,
 		},
@@ -153,7 +157,8 @@ func (c *Cluster) launchLocked(fw *framework, a *agent, role string, ei *mesos.E
 	var tasks []*task
 	for _, ti := range infos {
 		r, _ := parseResources(ti.Resources)
-		t := &task{info: ti, fw: fw, agent: a, state: mesos.TASK_STAGING, res: r}
+		r = r.unallocated()
+		t := &task{info: ti, fw: fw, agent: a, role: role, state: mesos.TASK_STAGING, res: r}
 		fw.tasks[ti.TaskID.Value] = t
 		a.used = a.used.add(r)
 		tasks = append(tasks, t)
@@ -192,7 +197,8 @@ func (c *Cluster) launchLocked(fw *framework, a *agent, role string, ei *mesos.E
 			info.FrameworkID = &mesos.FrameworkID{Value: fw.id}
 		}
 		er, _ := parseResources(info.Resources)
-		e = &executor{agent: a, fw: fw, info: info, containerID: mesosx.NewID(), tasks: map[string]*task{},
+		er = er.unallocated()
+		e = &executor{agent: a, fw: fw, info: info, role: role, containerID: mesosx.NewID(), tasks: map[string]*task{},
 			res: er, charged: true, launchedAt: time.Now()}
 		a.used = a.used.add(er)
 		a.executors[key] = e
@@ -220,6 +226,13 @@ func truncate(s string, n int) string {
 func (c *Cluster) deliverLocked(e *executor, item launchItem) {
 	for _, t := range item.tasks {
 		t.delivered = true
+	}
+	if err := c.syncLinksLocked(e); err != nil {
+		for _, t := range item.tasks {
+			c.statusUpdateLocked(t, c.newStatus(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_UPDATE_FAILED,
+				"Failed to update resources of container: "+err.Error()))
+		}
+		return
 	}
 	if item.group {
 		g := mesos.TaskGroupInfo{}
@@ -312,6 +325,9 @@ func (c *Cluster) startExecutor(e *executor) {
 	a, fw := e.agent, e.fw
 	dir, err := sandboxDir(a, fw.id, e.info.ExecutorID.Value, e.containerID)
 	e.dir = dir
+	if err == nil {
+		err = c.syncLinksLocked(e)
+	}
 	var uris []mesos.CommandInfo_URI
 	if e.info.Command != nil {
 		uris = e.info.Command.URIs
@@ -331,6 +347,7 @@ func (c *Cluster) startExecutor(e *executor) {
 			spec.shell = cmd.Shell == nil || *cmd.Shell
 			spec.value, spec.args = cmd.GetValue(), cmd.Arguments
 		}
+		spec.limits, err = containerLimits(e.info.Container)
 	}
 	c.mu.Lock()
 	if err == nil {
@@ -358,6 +375,10 @@ func (c *Cluster) startExecutor(e *executor) {
 	}
 	if e.shutdown {
 		c.executorGoneLocked(e, nil, mesos.TASK_KILLED, mesos.REASON_EXECUTOR_TERMINATED, "Executor was shut down before it started")
+		return
+	}
+	if errors.Is(err, rlimit.ErrSet) {
+		c.executorGoneLocked(e, nil, mesos.TASK_FAILED, mesos.REASON_EXECUTOR_TERMINATED, "Executor terminated: "+err.Error())
 		return
 	}
 	if err != nil {
@@ -439,6 +460,9 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	a, fw := e.agent, e.fw
 	dir, err := sandboxDir(a, fw.id, e.info.ExecutorID.Value, e.containerID)
 	e.dir = dir
+	if err == nil {
+		err = c.syncLinksLocked(e)
+	}
 	cmd := t.info.Command
 	c.mu.Unlock()
 	if err == nil {
@@ -469,10 +493,23 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 		c.mu.Unlock()
 		return
 	}
+	// The task's rlimits are its container's (the command executor's):
+	// Mesos cannot start that container with invalid ones.
+	limits, err := containerLimits(t.info.Container)
+	if err != nil {
+		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_EXECUTOR_TERMINATED, "Executor terminated: "+err.Error())
+		c.mu.Unlock()
+		return
+	}
 	c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_STARTING, ""))
 	spec := procSpec{dir: dir, env: c.executorEnvLocked(e, dir),
-		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments}
+		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments, limits: limits}
 	p, err := startProc(spec)
+	if errors.Is(err, rlimit.ErrSet) {
+		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_EXECUTOR_TERMINATED, "Executor terminated: "+err.Error())
+		c.mu.Unlock()
+		return
+	}
 	if err != nil {
 		finish(mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, noReason, "Failed to launch task: "+err.Error())
 		c.mu.Unlock()

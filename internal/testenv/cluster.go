@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,8 +43,11 @@ type Cluster struct {
 	nextOffer   int
 	nextAgent   int
 	ports       mesos.Ranges
+	block       *addrBlock
+	sockets     socketCache
 	dns         *dnsServer
 	dnsDirty    bool
+	hosts       map[int]*agentHost // by agent index: what outlives agent restarts
 	tempWorkDir bool
 	stopping    bool
 
@@ -54,28 +58,45 @@ type Cluster struct {
 // AgentInfo describes one agent.
 type AgentInfo struct {
 	// ID is the agent ID (changes when the agent is restarted).
-	ID string
+	ID string `json:"id"`
 	// Index is the agent's position, 0-based; stable across restarts.
-	Index int
+	Index int `json:"index"`
 	// IP is its loopback address and Hostname the hostname it reports
 	// (the same string).
-	IP, Hostname string
+	IP       string `json:"ip"`
+	Hostname string `json:"hostname"`
 	// Endpoint is "ip:port" of its HTTP server (the executor API).
-	Endpoint string
+	Endpoint string `json:"endpoint"`
 	// Zone and Region are its fault domain.
-	Zone, Region string
+	Zone   string `json:"zone"`
+	Region string `json:"region"`
 	// Active is false after KillAgent until RestartAgent.
-	Active bool
+	Active bool `json:"active"`
 }
+
+// ErrConfig is wrapped by Start's error when a Config field is invalid (the
+// error names the field).
+var ErrConfig = errors.New("invalid configuration")
 
 // Start starts a cluster: the master, cfg.Agents agents and the DNS server.
 // It returns once they all listen. The cluster runs until ctx ends; then it
 // kills every process it started and closes every server (see Wait).
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := cfg.defaults(); err != nil {
-		return nil, fmt.Errorf("testenv: %w", err)
+		return nil, fmt.Errorf("testenv: %w: %w", ErrConfig, err)
 	}
 	ports, _ := parsePortRanges(cfg.Ports)
+	hs, hsErr := readHostSockets()
+	if hsErr != nil {
+		// Not Linux, or /proc hidden: blocks are still claimed, but neither
+		// checked for other processes nor are held ports left out of offers.
+		cfg.Logger.Warn("cannot see the host's bound sockets; offers may include ports other processes hold", "err", hsErr.Error())
+	}
+	block, err := claimBlock(cfg.AgentIPBase, cfg.Agents, cfg.AgentPort, hs)
+	if err != nil {
+		return nil, fmt.Errorf("testenv: %w", err)
+	}
+	cfg.AgentIPBase = block.base.String()
 	c := &Cluster{
 		cfg:        cfg,
 		log:        cfg.Logger,
@@ -87,23 +108,27 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		agentByID:  map[string]*agent{},
 		offers:     map[string]*offer{},
 		ports:      ports,
+		block:      block,
+		sockets:    socketCache{read: readHostSockets, snap: hs, at: time.Now(), failed: hsErr != nil},
 		done:       make(chan struct{}),
 	}
 	if c.cfg.WorkDir == "" {
 		d, err := os.MkdirTemp("", "testenv-")
 		if err != nil {
+			block.release()
 			return nil, fmt.Errorf("testenv: work dir: %w", err)
 		}
 		c.cfg.WorkDir, c.tempWorkDir = d, true
 	} else {
 		abs, err := filepath.Abs(c.cfg.WorkDir)
+		if err == nil {
+			err = os.MkdirAll(abs, 0o755)
+		}
 		if err != nil {
+			block.release()
 			return nil, fmt.Errorf("testenv: work dir: %w", err)
 		}
 		c.cfg.WorkDir = abs
-		if err := os.MkdirAll(abs, 0o755); err != nil {
-			return nil, fmt.Errorf("testenv: work dir: %w", err)
-		}
 	}
 	if err := c.startAll(); err != nil {
 		c.shutdown()
@@ -115,9 +140,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 }
 
 func (c *Cluster) startAll() error {
-	ln, err := net.Listen("tcp", c.cfg.Listen)
+	ln, err := listenFirst(c.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("testenv: master listen %s: %w", c.cfg.Listen, err)
+		return fmt.Errorf("testenv: master listen: %w", err)
 	}
 	c.masterAddr = ln.Addr().(*net.TCPAddr)
 	c.masterSrv = &http.Server{Handler: c.masterHandler(), ReadHeaderTimeout: 30 * time.Second}
@@ -136,8 +161,29 @@ func (c *Cluster) startAll() error {
 		}
 		c.dns = d
 	}
-	c.log.Info("testenv up", "master", c.masterURLLocked(), "agents", len(c.agents), "dns", c.dnsAddrLocked())
+	c.log.Info("testenv up", "master", c.masterURLLocked(), "agents", len(c.agents), "agent_ips", c.cfg.AgentIPBase+"/"+strconv.Itoa(c.cfg.Agents), "dns", c.dnsAddrLocked())
 	return nil
+}
+
+// listenFirst listens on the first address of a comma-separated list that
+// can be bound, and reports every failure if none can.
+func listenFirst(list string) (net.Listener, error) {
+	var errs []error
+	for _, addr := range strings.Split(list, ",") {
+		addr = strings.TrimSpace(addr)
+		if addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("no address in %q", list)
+	}
+	return nil, errors.Join(errs...)
 }
 
 func (c *Cluster) serve(srv *http.Server, ln net.Listener) {
@@ -222,6 +268,7 @@ func (c *Cluster) shutdown() {
 		c.dns.stop()
 	}
 	c.wg.Wait()
+	c.block.release()
 	if c.tempWorkDir {
 		_ = os.RemoveAll(c.cfg.WorkDir)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"time"
 
@@ -18,7 +19,10 @@ type Config struct {
 	// CPUs, Mem (MB) and Disk (MB) are each agent's resources; 0 means 4
 	// cpus, 8192 MB and 16384 MB.
 	CPUs, Mem, Disk float64
-	// Ports is each agent's port resource, e.g. "31000-32000" (the default).
+	// Ports is each agent's port resource, e.g. "31000-32000"; default
+	// "1024-65535", every unprivileged port. Offers leave out the ports
+	// another process holds on the agent's address or on the wildcard
+	// address when the offer is made (see hostnet.go).
 	Ports string
 	// Attributes are text attributes every agent offers; none by default.
 	Attributes map[string]string
@@ -27,11 +31,18 @@ type Config struct {
 	Region string
 	Zones  []string
 
-	// Listen is the master's address; default "127.0.0.1:0".
+	// Listen is the master's address, or a comma-separated list of
+	// addresses tried in order until one can be bound (e.g.
+	// "127.0.0.1:5050,127.0.0.1:0": 5050 unless it is taken); default
+	// "127.0.0.1:0".
 	Listen string
 	// AgentIPBase is the first agent's IP; agent N gets the Nth following
-	// address. Default "127.0.1.1". Every 127/8 address is loopback on
-	// Linux, so no setup is needed.
+	// address. The cluster claims the /24 it is in for its lifetime (see
+	// block.go); Start fails if another cluster holds it. Empty (the
+	// default) takes the first /24 from 127.0.1.0 that no other cluster
+	// holds and whose agent addresses no process uses: 127.0.1.1 for the
+	// first cluster on a host, 127.0.2.1 for the second, ... Every 127/8
+	// address is loopback on Linux, so no setup is needed.
 	AgentIPBase string
 	// AgentPort is the port every agent listens on (they differ by IP);
 	// 0 picks a free port per agent.
@@ -72,6 +83,11 @@ type Config struct {
 	// stops, before SIGKILL; default 2s.
 	StopGrace time.Duration
 
+	// DiskMounts are the sizes (MB) of each agent's MOUNT disks, offered
+	// whole with disk.source MOUNT and an absolute mount.root, as Mesos
+	// offers disks an operator declares with --resources; none by default.
+	DiskMounts []float64
+
 	// Credentials, when not empty, make the scheduler API require HTTP
 	// basic authentication with one of these principal → secret pairs
 	// (auth.go; the master's --authenticate_frameworks).
@@ -100,8 +116,13 @@ func (c *Config) defaults() error {
 	if c.CPUs < 0 || c.Mem < 0 || c.Disk < 0 {
 		return errors.New("cpus, mem and disk must not be negative")
 	}
+	for i, size := range c.DiskMounts {
+		if !(size > 0) || math.IsInf(size, 0) {
+			return fmt.Errorf("disk mounts: disk %d: size %v MB is not a positive number", i, size)
+		}
+	}
 	if c.Ports == "" {
-		c.Ports = "31000-32000"
+		c.Ports = DefaultPorts
 	}
 	if _, err := parsePortRanges(c.Ports); err != nil {
 		return fmt.Errorf("ports: %w", err)
@@ -115,15 +136,17 @@ func (c *Config) defaults() error {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:0"
 	}
-	if c.AgentIPBase == "" {
-		c.AgentIPBase = "127.0.1.1"
+	if c.AgentIPBase != "" {
+		ip := net.ParseIP(c.AgentIPBase).To4()
+		if ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("agent IP base: %q is not an IPv4 loopback address (127.x.y.z)", c.AgentIPBase)
+		}
+		if ip[3] == 0 || int(ip[3])+c.Agents > 255 {
+			return fmt.Errorf("agent IP base: %s leaves no room for %d agents in its /24", c.AgentIPBase, c.Agents)
+		}
 	}
-	ip := net.ParseIP(c.AgentIPBase).To4()
-	if ip == nil {
-		return fmt.Errorf("agent IP base: %q is not an IPv4 address", c.AgentIPBase)
-	}
-	if int(ip[3])+c.Agents > 255 {
-		return fmt.Errorf("agent IP base: %s leaves no room for %d agents", c.AgentIPBase, c.Agents)
+	if c.AgentPort < 0 || c.AgentPort > 65535 {
+		return fmt.Errorf("agent port: %d is out of range 0..65535", c.AgentPort)
 	}
 	if c.DNSListen == "" {
 		c.DNSListen = "127.0.0.1:0"
@@ -149,9 +172,11 @@ func (c *Config) defaults() error {
 	return nil
 }
 
-// agentIP returns the IP of agent i (0-based).
+// DefaultPorts is every agent's port resource unless Config.Ports says
+// otherwise: the unprivileged ports.
+const DefaultPorts = "1024-65535"
+
+// agentIP returns the IP of agent i (0-based); AgentIPBase is set by then.
 func (c *Config) agentIP(i int) string {
-	ip := net.ParseIP(c.AgentIPBase).To4()
-	out := net.IPv4(ip[0], ip[1], ip[2], ip[3]+byte(i))
-	return out.String()
+	return agentIPs(net.ParseIP(c.AgentIPBase), i+1)[i].String()
 }

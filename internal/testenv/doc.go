@@ -1,9 +1,15 @@
 // Package testenv is a Mesos-compatible cluster on loopback in one process:
 // a master serving the v1 scheduler HTTP API, agents each on their own
-// loopback address (127.0.1.N) serving the v1 executor HTTP API, and a
+// loopback address (127.0.N.M) serving the v1 executor HTTP API, and a
 // Mesos-DNS-like DNS server. Any v1 HTTP framework runs against it
 // unchanged; taskkit's end-to-end tests and scheduler-lite's local mode
 // import it, and the testenv binary is a thin command around it.
+//
+// Clusters on one host stay apart: each claims its own /24 of loopback
+// addresses for its agents (block.go), offers only ports no other process
+// holds on its agents' addresses (hostnet.go), and has its own master and
+// DNS ports and work directory. See docs/testenv.md, "Many clusters on one
+// host", for what that guarantees.
 //
 // Start brings a cluster up and returns once every server listens; the
 // cluster stops — killing every process it started — when the context
@@ -16,7 +22,8 @@
 // What it implements follows ../../shared/research/mesos-protocol.md
 // (and docs/testenv.md): SUBSCRIBE streams with Mesos-Stream-Id and
 // heartbeats, offers with cpus/mem/disk/ports, attributes and fault
-// domains, ACCEPT with LAUNCH and LAUNCH_GROUP, DECLINE filters, REVIVE,
+// domains, ACCEPT with LAUNCH, LAUNCH_GROUP and the reservation and
+// volume operations (operations.go), DECLINE filters, REVIVE,
 // SUPPRESS, KILL, SHUTDOWN, ACKNOWLEDGE with reliable in-order status
 // updates, RECONCILE, MESSAGE, TEARDOWN, framework failover; the command
 // executor's semantics for bare CommandInfo tasks; custom executors as

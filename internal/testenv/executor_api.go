@@ -24,7 +24,7 @@ func (c *Cluster) executorAPI(a *agent) http.HandlerFunc {
 			return
 		}
 		var call execpb.Call
-		if _, err := mesosx.DecodeRequest(r, &call); err != nil {
+		if _, _, err := mesosx.DecodeRequest(r, &call, "", 0); err != nil {
 			mesosx.WriteError(w, err)
 			return
 		}

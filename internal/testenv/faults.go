@@ -91,10 +91,7 @@ func (c *Cluster) KillAgent(ref string) error {
 			}
 			st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: a.id}, state, mesos.REASON_AGENT_REMOVED, "Agent "+a.ip+" is unreachable")
 			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
-			if t.exec != nil {
-				eid := t.exec.info.ExecutorID
-				st.ExecutorID = &eid
-			}
+			st.ExecutorID = t.masterExecutorID()
 			c.recordStatusLocked(t, st)
 			c.sendUpdateLocked(fw, st)
 			if state == mesos.TASK_LOST {

@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,13 +32,20 @@ var (
 // that leaked processes can be found in /proc.
 var leakMarker = fmt.Sprintf("TESTENV_LEAK_MARKER=%d-%d", os.Getpid(), time.Now().UnixNano())
 
-// startCluster starts a cluster on a random loopback range; it is stopped
+// startCluster starts a cluster on its own loopback block; it is stopped
 // at the end of the test, and the test fails if a task process survives.
 func startCluster(t *testing.T, cfg Config) *Cluster {
 	t.Helper()
-	if cfg.AgentIPBase == "" {
-		cfg.AgentIPBase = fmt.Sprintf("127.%d.%d.1", 100+rand.Intn(100), rand.Intn(250))
+	cl, err := tryStartCluster(t, cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
 	}
+	return cl
+}
+
+// tryStartCluster is startCluster returning Start's error; it may be called
+// from any goroutine.
+func tryStartCluster(t *testing.T, cfg Config) (*Cluster, error) {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = t.TempDir()
 	}
@@ -50,7 +56,7 @@ func startCluster(t *testing.T, cfg Config) *Cluster {
 	cl, err := Start(ctx, cfg)
 	if err != nil {
 		cancel()
-		t.Fatalf("Start: %v", err)
+		return nil, err
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -59,21 +65,28 @@ func startCluster(t *testing.T, cfg Config) *Cluster {
 		case <-time.After(waitLong):
 			t.Errorf("cluster did not stop within %v", waitLong)
 		}
-		if pids := leakedPIDs(); len(pids) > 0 {
+		if pids := leakedPIDs(cl.WorkDir()); len(pids) > 0 {
 			t.Errorf("processes left behind: %v", pids)
 		}
 	})
-	return cl
+	return cl, nil
 }
 
-// leakedPIDs lists processes whose environment carries leakMarker.
-func leakedPIDs() []string {
+// leakedPIDs lists processes whose environment carries leakMarker and,
+// with a work dir, whose working directory is in it (a sandbox of that
+// cluster: other clusters of the test may still be running).
+func leakedPIDs(workDir ...string) []string {
 	var out []string
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "environ"))
 		if err != nil {
 			continue
+		}
+		if len(workDir) > 0 {
+			if cwd, err := os.Readlink(filepath.Join(d, "cwd")); err == nil && !strings.HasPrefix(cwd, workDir[0]+"/") {
+				continue
+			}
 		}
 		if strings.Contains(string(b), leakMarker) {
 			// A zombie has an empty environ, so this is a live process.
@@ -191,7 +204,6 @@ func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
 // benchCluster starts a cluster and a subscribed scheduler for a benchmark.
 func benchCluster(b *testing.B, cfg Config) (*Cluster, *sched) {
 	b.Helper()
-	cfg.AgentIPBase = fmt.Sprintf("127.%d.%d.1", 100+rand.Intn(100), rand.Intn(250))
 	cfg.WorkDir = b.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cl, err := Start(ctx, cfg)

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"time"
@@ -203,9 +204,12 @@ func (c *Cluster) offeredLocked(a *agent) res {
 	return sum
 }
 
-// allocateLocked offers every agent's free resources to the framework with
-// the smallest share of allocated cpus (then mem) that wants them, one
-// offer per agent, like Mesos' hierarchical DRF allocator without weights.
+// allocateLocked offers every agent's free resources, like Mesos'
+// hierarchical DRF allocator without weights: frameworks in the order of
+// their share of allocated cpus (then mem), each of a framework's roles
+// (in turn) getting what of the rest is allocatable to it — the unreserved
+// resources and those reserved for the role or an ancestor — so reserved
+// resources go only to their role.
 func (c *Cluster) allocateLocked() {
 	if c.stopping {
 		return
@@ -224,21 +228,21 @@ func (c *Cluster) allocateLocked() {
 	totalCPU, totalMem := 0.0, 0.0
 	for _, a := range c.agents {
 		if a.active {
-			totalCPU += a.total.scalars["cpus"]
-			totalMem += a.total.scalars["mem"]
+			totalCPU += a.total.scalar("cpus")
+			totalMem += a.total.scalar("mem")
 		}
 	}
 	for _, fw := range fws {
 		cpu, mem := 0.0, 0.0
 		for _, t := range fw.tasks {
 			if !t.released {
-				cpu += t.res.scalars["cpus"]
-				mem += t.res.scalars["mem"]
+				cpu += t.res.scalar("cpus")
+				mem += t.res.scalar("mem")
 			}
 		}
 		for _, o := range fw.offers {
-			cpu += o.res.scalars["cpus"]
-			mem += o.res.scalars["mem"]
+			cpu += o.res.scalar("cpus")
+			mem += o.res.scalar("mem")
 		}
 		s := 0.0
 		if totalCPU > 0 {
@@ -258,6 +262,7 @@ func (c *Cluster) allocateLocked() {
 		if !free.allocatable() {
 			continue
 		}
+		free = free.withoutRanges("ports", c.heldPortsLocked(a, now))
 		sort.SliceStable(fws, func(i, j int) bool {
 			if share[fws[i]] != share[fws[j]] {
 				return share[fws[i]] < share[fws[j]]
@@ -265,18 +270,34 @@ func (c *Cluster) allocateLocked() {
 			return fws[i].registered.Before(fws[j].registered)
 		})
 		for _, fw := range fws {
-			role, ok := c.offerRoleLocked(fw, a, free, now)
-			if !ok {
-				continue
+			n := len(fw.roles)
+			next := -1
+			for i := 0; i < n; i++ {
+				role := fw.roles[(fw.roleCursor+i)%n]
+				avail := free.allocatableTo(role)
+				if !fw.hasCap(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT) {
+					// Refined reservations have no pre-refinement form
+					// (stripIncapableResources).
+					avail = avail.filter(func(x *mesos.Resource) bool { return !refined(x) })
+				}
+				if fw.suppressed[role] || !avail.allocatable() || c.filteredLocked(fw, a, role, avail, now) {
+					continue
+				}
+				o := &offer{id: c.newOfferIDLocked(), fw: fw, agent: a, res: avail, role: role}
+				c.offers[o.id] = o
+				fw.offers[o.id] = o
+				batches[fw] = append(batches[fw], c.offerProtoLocked(o))
+				if totalCPU > 0 {
+					share[fw] += avail.scalar("cpus") / totalCPU
+				}
+				free = free.sub(avail)
+				if next < 0 {
+					next = (fw.roleCursor + i + 1) % n
+				}
 			}
-			o := &offer{id: c.newOfferIDLocked(), fw: fw, agent: a, res: free, role: role}
-			c.offers[o.id] = o
-			fw.offers[o.id] = o
-			batches[fw] = append(batches[fw], c.offerProtoLocked(o))
-			if totalCPU > 0 {
-				share[fw] += free.scalars["cpus"] / totalCPU
+			if next >= 0 {
+				fw.roleCursor = next
 			}
-			break
 		}
 	}
 	for fw, offers := range batches {
@@ -284,27 +305,30 @@ func (c *Cluster) allocateLocked() {
 	}
 }
 
-// offerRoleLocked picks the role a framework would get an offer of free on
-// agent a under: one that is not suppressed and not filtered.
-func (c *Cluster) offerRoleLocked(fw *framework, a *agent, free res, now time.Time) (string, bool) {
-	n := len(fw.roles)
-	for i := 0; i < n; i++ {
-		role := fw.roles[(fw.roleCursor+i)%n]
-		if fw.suppressed[role] {
-			continue
-		}
-		if f, ok := fw.filters[a.id+"/"+role]; ok {
-			if now.Before(f.until) && f.res.contains(free) {
-				continue
-			}
-			if !now.Before(f.until) {
-				delete(fw.filters, a.id+"/"+role)
-			}
-		}
-		fw.roleCursor = (fw.roleCursor + i + 1) % n
-		return role, true
+// filteredLocked reports whether a decline filter of fw for role on agent
+// a holds for an offer of avail: it has not expired and avail is within
+// the refused resources. An expired filter is removed.
+func (c *Cluster) filteredLocked(fw *framework, a *agent, role string, avail res, now time.Time) bool {
+	f, ok := fw.filters[a.id+"/"+role]
+	if !ok {
+		return false
 	}
-	return "", false
+	if !now.Before(f.until) {
+		delete(fw.filters, a.id+"/"+role)
+		return false
+	}
+	return f.res.contains(avail)
+}
+
+// heldPortsLocked are the ports an offer on a must leave out because a
+// task could not bind them: the agent's own port, and those other
+// processes hold on a's address or on the wildcard address.
+func (c *Cluster) heldPortsLocked(a *agent, now time.Time) mesos.Ranges {
+	own := mesos.Value_Range{Begin: uint64(a.port), End: uint64(a.port)}
+	if hs := c.heldSocketsLocked(now); hs != nil {
+		return append(hs.held(net.ParseIP(a.ip)), own).Sort().Squash()
+	}
+	return mesos.Ranges{own}
 }
 
 func (c *Cluster) offerProtoLocked(o *offer) mesos.Offer {
@@ -424,6 +448,7 @@ func (c *Cluster) housekeepLocked(now time.Time) {
 			}
 		}
 	}
+	c.retryOperationsLocked(now)
 	for _, a := range c.agents {
 		for _, e := range a.executors {
 			if e.state == execRegistering && now.Sub(e.launchedAt) > c.cfg.ExecutorRegistrationTimeout && !e.timedOut {

@@ -80,8 +80,8 @@ func TestBadRequests(t *testing.T) {
 		})
 	}
 	t.Run("invalid framework info is an ERROR event", func(t *testing.T) {
+		// (A missing user or name is a 400: TestSubscribeWithoutRequiredFields.)
 		for _, fi := range []*mesos.FrameworkInfo{
-			{User: "", Name: "x"},
 			{User: "u", Name: "x", Roles: []string{"a"}},
 			{User: "u", Name: "x", Roles: []string{"a", "a"}, Capabilities: []mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE}}},
 		} {

@@ -25,6 +25,8 @@ func (c *Cluster) masterHandler() http.Handler {
 	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
 		mux.HandleFunc(p, c.serveState)
 	}
+	mux.HandleFunc("/slaves", c.serveSlaves)
+	mux.HandleFunc("/master/slaves", c.serveSlaves)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/master/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/version", c.serveVersion)
@@ -65,12 +67,12 @@ func (c *Cluster) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var call scheduler.Call
-	codec, err := mesosx.DecodeRequest(r, &call)
+	codec, typeSet, err := mesosx.DecodeRequest(r, &call, "type", callTypeField)
 	if err != nil {
 		mesosx.WriteError(w, err)
 		return
 	}
-	if err := validateCall(&call); err != nil {
+	if err := validateCall(&call, typeSet); err != nil {
 		mesosx.WriteError(w, err)
 		return
 	}
@@ -94,11 +96,22 @@ func (c *Cluster) serveScheduler(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(code)
 }
 
-// validateCall is the master's structural validation (validation::scheduler::call).
-func validateCall(call *scheduler.Call) error {
-	bad := func(msg string) error { return mesosx.Errorf(http.StatusBadRequest, "%s", msg) }
+// callTypeField is the number of scheduler.Call's "type" field.
+const callTypeField = 2
+
+// validateCall is the master's structural validation
+// (validation::scheduler::call::validate in src/master/validation.cpp, its
+// errors prefixed as Master::Http::scheduler does). typeSet says whether
+// the body had a type: none is a 400, an explicit UNKNOWN a 501.
+func validateCall(call *scheduler.Call, typeSet bool) error {
+	bad := func(msg string) error {
+		return mesosx.Errorf(http.StatusBadRequest, "Failed to validate scheduler::Call: %s", msg)
+	}
+	if !typeSet {
+		return bad("Expecting 'type' to be present")
+	}
 	if call.Type == scheduler.Call_UNKNOWN {
-		return mesosx.Errorf(http.StatusNotImplemented, "Received an unknown call type")
+		return &mesosx.HTTPError{Code: http.StatusNotImplemented}
 	}
 	if call.Type == scheduler.Call_SUBSCRIBE {
 		if call.Subscribe == nil || call.Subscribe.FrameworkInfo == nil {
@@ -172,6 +185,12 @@ func validateCall(call *scheduler.Call) error {
 		if call.AcknowledgeOperationStatus == nil {
 			return missing("acknowledge_operation_status")
 		}
+		if len(call.AcknowledgeOperationStatus.UUID) != 16 {
+			return bad("Received invalid UUID in 'acknowledge_operation_status': must be 16 bytes")
+		}
+		if call.AcknowledgeOperationStatus.AgentID == nil {
+			return bad("Expecting 'agent_id' to be present")
+		}
 	case scheduler.Call_RECONCILE_OPERATIONS:
 		if call.ReconcileOperations == nil {
 			return missing("reconcile_operations")
@@ -182,13 +201,11 @@ func validateCall(call *scheduler.Call) error {
 
 // validateFrameworkInfo returns the roles of a valid FrameworkInfo, or the
 // error the master sends in the stream.
+//
+// FrameworkInfo's user and name are required fields: a body without them
+// does not decode (400, DecodeRequest); like Mesos, empty values are
+// accepted.
 func validateFrameworkInfo(fi *mesos.FrameworkInfo) ([]string, string) {
-	if fi.User == "" {
-		return nil, "'FrameworkInfo.user' must be set"
-	}
-	if fi.Name == "" {
-		return nil, "'FrameworkInfo.name' must be set"
-	}
 	multi := false
 	for _, c := range fi.Capabilities {
 		if c.Type == mesos.FrameworkInfo_Capability_MULTI_ROLE {
@@ -365,9 +382,10 @@ func (c *Cluster) handleCall(r *http.Request, call *scheduler.Call) (int, error)
 		c.shutdownExecutorLocked(fw, call.Shutdown.AgentID.Value, call.Shutdown.ExecutorID.Value)
 	case scheduler.Call_ACKNOWLEDGE:
 		c.acknowledgeLocked(fw, call.Acknowledge)
-	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS, scheduler.Call_RECONCILE_OPERATIONS:
-		// Operations other than LAUNCH/LAUNCH_GROUP are not supported, so
-		// there is nothing to acknowledge or reconcile.
+	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
+		c.acknowledgeOperationLocked(fw, call.AcknowledgeOperationStatus)
+	case scheduler.Call_RECONCILE_OPERATIONS:
+		c.reconcileOperationsLocked(fw, call.ReconcileOperations)
 	case scheduler.Call_RECONCILE:
 		c.reconcileLocked(fw, call.Reconcile.Tasks)
 	case scheduler.Call_MESSAGE:

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,9 +83,19 @@ func checkOffer(t *testing.T, cl *Cluster, o mesos.Offer) {
 	if disk, _ := resources.Disk(o.Resources...); disk != 16384 {
 		t.Errorf("offer disk = %v", disk)
 	}
+	// Every unprivileged port but those held on the agent's address or
+	// the wildcard address: its own listener's port among them.
 	ports, _ := resources.Ports(o.Resources...)
-	if len(ports) != 1 || ports[0].Begin != 31000 || ports[0].End != 32000 {
-		t.Errorf("offer ports = %v", ports)
+	agentPort := uint64(0)
+	for _, a := range cl.Agents() {
+		if a.ID == o.AgentID.Value {
+			_, p, _ := net.SplitHostPort(a.Endpoint)
+			agentPort, _ = strconv.ParseUint(p, 10, 16)
+		}
+	}
+	if len(ports) == 0 || ports[0].Begin < 1024 || ports[len(ports)-1].End != 65535 || ports.Size() < 60000 ||
+		agentPort == 0 || ports.Search(agentPort) >= 0 {
+		t.Errorf("offer ports = %v (agent port %d)", ports, agentPort)
 	}
 	for _, r := range o.Resources {
 		if r.GetRole() != "*" {

@@ -8,8 +8,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
-
-	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/fetcher"
 )
 
 // framework is the master's record of a framework.
@@ -33,6 +32,7 @@ type framework struct {
 	failoverAt   time.Time // when disconnected: the removal deadline
 	removed      bool
 	roleCursor   int
+	operations   map[string]*operationState // operations with an ID, by ID, until acknowledged
 }
 
 type fwStream struct {
@@ -100,9 +100,10 @@ type agent struct {
 	srv        *http.Server
 	ln         net.Listener
 	executors  map[string]*executor // key: frameworkID + "/" + executorID
-	fetcher    *mesosx.Fetcher
+	fetcher    *fetcher.Fetcher
 	dir        string // <work>/slaves/<id>
 	registered time.Time
+	host       *agentHost // what outlives a restart: reservations, volumes, MOUNT disks
 }
 
 // executor is an executor on an agent: a custom executor process (or the
@@ -116,7 +117,8 @@ type executor struct {
 	agent       *agent
 	fw          *framework
 	info        mesos.ExecutorInfo
-	command     bool // the built-in command executor of one task
+	role        string // the role its resources were allocated to
+	command     bool   // the built-in command executor of one task
 	containerID string
 	dir         string
 	state       execState
@@ -130,6 +132,7 @@ type executor struct {
 	timedOut    bool // registration timeout
 	charged     bool // executor resources counted in agent.used
 	res         res
+	links       map[string]string // container path → volume path: the volume symlinks in its sandbox
 }
 
 type execState int
@@ -157,6 +160,7 @@ type task struct {
 	info     mesos.TaskInfo
 	fw       *framework
 	agent    *agent
+	role     string // the role its resources were allocated to
 	exec     *executor
 	group    []*task // the tasks launched with it (LAUNCH_GROUP), itself included
 	state    mesos.TaskState
@@ -180,3 +184,15 @@ type task struct {
 }
 
 func (t *task) id() string { return t.info.TaskID.Value }
+
+// masterExecutorID is the executor ID the master's updates about t carry:
+// none for a command task, whose Task has no executor_id on the master
+// (Master::_reconcileTasks, src/master/master.cpp); the command executor's
+// own updates do carry it.
+func (t *task) masterExecutorID() *mesos.ExecutorID {
+	if t.exec == nil || t.exec.command {
+		return nil
+	}
+	eid := t.exec.info.ExecutorID
+	return &eid
+}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/rlimit"
 )
 
 // proc is a child process in its own process group. Every signal goes to
@@ -30,6 +33,9 @@ type procSpec struct {
 	args  []string
 	env   []string
 	dir   string // working directory; stdout and stderr files go here
+	// limits are the container's rlimits (ContainerInfo.rlimit_info), in
+	// force before its program runs.
+	limits []rlimit.Limit
 }
 
 // startProc starts spec in a new process group with a parent-death signal,
@@ -38,7 +44,8 @@ type procSpec struct {
 func startProc(spec procSpec) (*proc, error) {
 	var cmd *exec.Cmd
 	if spec.shell {
-		cmd = exec.Command("/bin/sh", "-c", spec.value)
+		path, args := mesosx.ShellCommand(spec.value)
+		cmd = &exec.Cmd{Path: path, Args: args}
 	} else {
 		if spec.value == "" {
 			return nil, errors.New("command has no value")
@@ -65,7 +72,18 @@ func startProc(spec procSpec) (*proc, error) {
 	}
 	defer stderr.Close()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
+	started := false
+	_, err = rlimit.Start(spec.limits, cmd.SysProcAttr, func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		started = true
+		return cmd.Process.Pid, nil
+	})
+	if err != nil {
+		if started {
+			_ = cmd.Process.Release() // killed and reaped by rlimit.Start
+		}
 		return nil, fmt.Errorf("starting %q: %w", spec.value, err)
 	}
 	return &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}, nil

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -8,201 +9,220 @@ import (
 	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/resources"
 )
 
-// res is a bag of unreserved resources: scalars by name and ranges by name.
-// testenv's agents only have unreserved resources, so roles, reservations
-// and allocation info are not part of the arithmetic.
-type res struct {
-	scalars map[string]float64
-	ranges  map[string]mesos.Ranges
+// res is a bag of resources with mesos-go's arithmetic (Plus, Minus,
+// Contains: Mesos' fixed-point scalars, range arithmetic, and the rules
+// for what may be added to or subtracted from what: reservations, disk
+// sources, persistent volumes).
+//
+// Everything the agents and the master keep is in Mesos' internal
+// "post-reservation-refinement" format (src/common/resources_utils.cpp):
+// a reservation is the Resource.reservations stack, Resource.role and
+// Resource.reservation are never set. Agent totals, used resources,
+// offers and filters carry no allocation info; the resources of an ACCEPT
+// call are allocated to the offers' role while it is processed (as Mesos'
+// master injects allocation info) and unallocated when they are stored.
+type res mesos.Resources
+
+func newRes() res { return nil }
+
+// add returns r + o.
+func (r res) add(o res) res {
+	return res(mesos.Resources(r).Plus(o...))
 }
 
-func newRes() res { return res{scalars: map[string]float64{}, ranges: map[string]mesos.Ranges{}} }
+// sub returns r - o; what o holds beyond r is ignored.
+func (r res) sub(o res) res {
+	return res(mesos.Resources(r).Minus(o...))
+}
 
-func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+// contains reports whether every resource of o is in r (Mesos'
+// Resources::contains).
+func (r res) contains(o res) bool {
+	return resources.ContainsAll(mesos.Resources(r.coalesced()), mesos.Resources(o.coalesced()))
+}
 
-// parseResources converts resources from a TaskInfo or ExecutorInfo. Kinds
-// testenv cannot account (sets, reservations, volumes, revocable, shared)
-// are an error naming the resource.
-func parseResources(rs []mesos.Resource) (res, error) {
-	out := newRes()
-	for _, r := range rs {
-		if r.Name == "" {
-			return out, fmt.Errorf("resource without a name")
-		}
-		if r.Reservation != nil || len(r.Reservations) > 0 || (r.Role != nil && *r.Role != "*" && *r.Role != "") {
-			return out, fmt.Errorf("resource %q: reserved resources are not supported by testenv", r.Name)
-		}
-		if r.Disk != nil || r.Revocable != nil || r.Shared != nil || r.ProviderID != nil {
-			return out, fmt.Errorf("resource %q: volumes, revocable, shared and provider resources are not supported by testenv", r.Name)
-		}
-		switch r.GetType() {
-		case mesos.SCALAR:
-			if r.Scalar == nil || r.Scalar.Value < 0 || math.IsNaN(r.Scalar.Value) || math.IsInf(r.Scalar.Value, 0) {
-				return out, fmt.Errorf("resource %q: invalid scalar", r.Name)
-			}
-			out.scalars[r.Name] = round3(out.scalars[r.Name] + r.Scalar.Value)
-		case mesos.RANGES:
-			if r.Ranges == nil {
-				return out, fmt.Errorf("resource %q: missing ranges", r.Name)
-			}
-			for _, rg := range r.Ranges.Range {
-				if rg.Begin > rg.End {
-					return out, fmt.Errorf("resource %q: invalid range [%d-%d]", r.Name, rg.Begin, rg.End)
-				}
-			}
-			if overlaps(out.ranges[r.Name], r.Ranges.Range) || overlaps(nil, r.Ranges.Range) {
-				return out, fmt.Errorf("resource %q: overlapping ranges", r.Name)
-			}
-			out.ranges[r.Name] = append(out.ranges[r.Name], r.Ranges.Range...).Sort().Squash()
-		default:
-			return out, fmt.Errorf("resource %q: type %s is not supported by testenv", r.Name, r.GetType())
+// coalesced returns r with every pair of addable resources added together,
+// the form mesos-go's ContainsAll expects on both sides.
+func (r res) coalesced() res { return newRes().add(r) }
+
+// empty reports whether r holds nothing.
+func (r res) empty() bool {
+	for i := range r {
+		if !r[i].IsEmpty() {
+			return false
 		}
 	}
-	return out, nil
+	return true
 }
 
-// overlaps reports whether b overlaps a or itself.
-func overlaps(a, b mesos.Ranges) bool {
-	all := append(append(mesos.Ranges{}, a...), b...)
-	sort.Slice(all, func(i, j int) bool { return all[i].Begin < all[j].Begin })
-	for i := 1; i < len(all); i++ {
-		if all[i].Begin <= all[i-1].End {
+// scalar is the total of scalar resource name, whatever its reservations.
+func (r res) scalar(name string) float64 {
+	sum := &mesos.Value_Scalar{}
+	for i := range r {
+		if r[i].Name == name && r[i].GetType() == mesos.SCALAR {
+			sum = sum.Add(r[i].Scalar)
+		}
+	}
+	return sum.Value
+}
+
+// withoutRanges returns r without the ranges rs in its range resources
+// called name, reserved or not.
+func (r res) withoutRanges(name string, rs mesos.Ranges) res {
+	out := res(mesos.Resources(r).Clone())
+	for i := range out {
+		if x := &out[i]; x.Name == name && x.GetType() == mesos.RANGES {
+			x.Ranges = x.Ranges.Subtract(&mesos.Value_Ranges{Range: rs})
+		}
+	}
+	return res(slicesDeleteEmpty(out))
+}
+
+// has reports whether r holds a resource called name.
+func (r res) has(name string) bool {
+	for i := range r {
+		if r[i].Name == name {
 			return true
 		}
 	}
 	return false
 }
 
-func (r res) clone() res {
-	out := newRes()
-	for k, v := range r.scalars {
-		out.scalars[k] = v
-	}
-	for k, v := range r.ranges {
-		out.ranges[k] = append(mesos.Ranges{}, v...)
+// filter returns the resources of r that keep accepts.
+func (r res) filter(keep func(*mesos.Resource) bool) res {
+	var out res
+	for i := range r {
+		if keep(&r[i]) {
+			out = append(out, r[i])
+		}
 	}
 	return out
 }
 
-func (r res) add(o res) res {
-	out := r.clone()
-	for k, v := range o.scalars {
-		out.scalars[k] = round3(out.scalars[k] + v)
-	}
-	for k, v := range o.ranges {
-		out.ranges[k] = append(out.ranges[k], v...).Sort().Squash()
+// allocatable is Mesos' default minimum for an offer
+// (--min_allocatable_resources "cpus:0.01|mem:32").
+func (r res) allocatable() bool { return r.scalar("cpus") >= 0.01 || r.scalar("mem") >= 32 }
+
+// allocatableTo returns what of r may be offered to role: unreserved
+// resources and those reserved for role or one of its ancestors
+// (Resources::allocatableTo).
+func (r res) allocatableTo(role string) res {
+	return r.filter(func(x *mesos.Resource) bool { return x.IsAllocatableTo(role) })
+}
+
+// unreserved returns the unreserved resources of r.
+func (r res) unreserved() res {
+	return r.filter(func(x *mesos.Resource) bool { return x.IsUnreserved() })
+}
+
+// reservations groups the reserved resources of r by reservation role
+// (the role of the last reservation of the stack).
+func (r res) reservations() map[string]res {
+	out := map[string]res{}
+	for i := range r {
+		if x := &r[i]; !x.IsUnreserved() {
+			role := x.ReservationRole()
+			out[role] = out[role].add(res{*x})
+		}
 	}
 	return out
 }
 
-func (r res) sub(o res) res {
-	out := r.clone()
-	for k, v := range o.scalars {
-		x := round3(out.scalars[k] - v)
-		if x < 0 {
-			x = 0
-		}
-		out.scalars[k] = x
-	}
-	for k, v := range o.ranges {
-		rs := out.ranges[k]
-		for _, rg := range v {
-			rs = rs.Remove(rg)
-		}
-		out.ranges[k] = rs
+// checkpointed returns what an agent checkpoints and recovers: dynamic
+// reservations and persistent volumes (needCheckpointing in
+// src/common/resources_utils.cpp).
+func (r res) checkpointed() res {
+	return r.filter(func(x *mesos.Resource) bool { return x.IsDynamicallyReserved() || x.IsPersistentVolume() })
+}
+
+// volumes returns the persistent volumes of r.
+func (r res) volumes() res {
+	return r.filter(func(x *mesos.Resource) bool { return x.IsPersistentVolume() })
+}
+
+// allocated returns a copy of r allocated to role.
+func (r res) allocated(role string) res {
+	out := res(mesos.Resources(r).Clone())
+	for i := range out {
+		out[i].AllocationInfo = &mesos.Resource_AllocationInfo{Role: strPtr(role)}
 	}
 	return out
 }
 
-// contains reports whether every resource of o is in r.
-func (r res) contains(o res) bool {
-	for k, v := range o.scalars {
-		if v > 0 && r.scalars[k]+1e-9 < v {
-			return false
-		}
+// unallocated returns r without allocation info, coalesced.
+func (r res) unallocated() res {
+	out := res(mesos.Resources(r).Clone())
+	for i := range out {
+		out[i].AllocationInfo = nil
 	}
-	for k, v := range o.ranges {
-		have := r.ranges[k]
-		for _, rg := range v {
-			ok := false
-			for _, h := range have {
-				if h.Begin <= rg.Begin && rg.End <= h.End {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				return false
-			}
-		}
-	}
-	return true
+	return out.coalesced()
 }
 
-// empty reports whether r holds nothing.
-func (r res) empty() bool {
-	for _, v := range r.scalars {
-		if v > 0 {
-			return false
-		}
-	}
-	for _, v := range r.ranges {
-		if len(v) > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// allocatable is Mesos' minimum for an offer: 0.01 cpus or 32 MB of memory.
-func (r res) allocatable() bool { return r.scalars["cpus"] >= 0.01 || r.scalars["mem"] >= 32 }
-
-// proto renders r as offer resources. Without RESERVATION_REFINEMENT
-// unreserved resources carry role "*"; for MULTI_ROLE frameworks each
-// resource carries the allocation role.
+// proto renders r as resources for a framework, sorted as Mesos lists
+// them (cpus, gpus, mem, disk, then the others by name; unreserved first).
+// Without RESERVATION_REFINEMENT they are in the pre-refinement format
+// (role "*" when unreserved, role and reservation when reserved); with it,
+// in the post-refinement format (only the reservations stack). For
+// MULTI_ROLE frameworks each resource carries the allocation role.
 func (r res) proto(refinement bool, allocRole string) []mesos.Resource {
-	var out []mesos.Resource
-	decorate := func(x *mesos.Resource) {
+	out := []mesos.Resource(mesos.Resources(r).Clone())
+	for i := range out {
+		x := &out[i]
+		if x.IsEmpty() {
+			continue
+		}
 		if !refinement {
-			x.Role = strPtr("*")
+			downgradeResource(x, false)
 		}
 		if allocRole != "" {
 			x.AllocationInfo = &mesos.Resource_AllocationInfo{Role: strPtr(allocRole)}
 		}
 	}
-	names := make([]string, 0, len(r.scalars))
-	for k := range r.scalars {
-		names = append(names, k)
+	out = slicesDeleteEmpty(out)
+	sortResources(out)
+	return out
+}
+
+// endpointJSON renders r as Mesos' state endpoints list full resources:
+// the "endpoint" format (role, and reservation for a single dynamic
+// reservation, besides the reservations stack).
+func (r res) endpointJSON() []mesos.Resource {
+	out := []mesos.Resource(mesos.Resources(r).Clone())
+	for i := range out {
+		downgradeResource(&out[i], true)
 	}
-	sort.Slice(names, func(i, j int) bool { return scalarOrder(names[i]) < scalarOrder(names[j]) })
-	for _, k := range names {
-		v := r.scalars[k]
-		if v <= 0 {
-			continue
+	out = slicesDeleteEmpty(out)
+	sortResources(out)
+	return out
+}
+
+func slicesDeleteEmpty(rs []mesos.Resource) []mesos.Resource {
+	out := rs[:0]
+	for i := range rs {
+		if !rs[i].IsEmpty() {
+			out = append(out, rs[i])
 		}
-		t := mesos.SCALAR
-		x := mesos.Resource{Name: k, Type: &t, Scalar: &mesos.Value_Scalar{Value: v}}
-		decorate(&x)
-		out = append(out, x)
-	}
-	rnames := make([]string, 0, len(r.ranges))
-	for k := range r.ranges {
-		rnames = append(rnames, k)
-	}
-	sort.Strings(rnames)
-	for _, k := range rnames {
-		v := r.ranges[k]
-		if len(v) == 0 {
-			continue
-		}
-		t := mesos.RANGES
-		x := mesos.Resource{Name: k, Type: &t, Ranges: &mesos.Value_Ranges{Range: append([]mesos.Value_Range{}, v...)}}
-		decorate(&x)
-		out = append(out, x)
 	}
 	return out
+}
+
+func sortResources(rs []mesos.Resource) {
+	key := func(x *mesos.Resource) string {
+		k := scalarOrder(x.Name) + "\x00"
+		if !x.IsUnreserved() {
+			k += "1" + x.ReservationRole()
+		} else {
+			k += "0"
+		}
+		if d := x.GetDisk(); d != nil {
+			k += "\x00" + d.GetSource().GetMount().GetRoot() + "\x00" + d.GetPersistence().GetID()
+		}
+		return k
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return key(&rs[i]) < key(&rs[j]) })
 }
 
 func scalarOrder(name string) string {
@@ -219,14 +239,187 @@ func scalarOrder(name string) string {
 	return "9" + name
 }
 
+// upgradeResource converts x to the post-reservation-refinement format
+// (convertResourceFormat POST_RESERVATION_REFINEMENT in Mesos'
+// src/common/resources_utils.cpp). x must be valid.
+func upgradeResource(x *mesos.Resource) {
+	defer func() { x.Role, x.Reservation = nil, nil }()
+	if len(x.Reservations) > 0 || x.GetRole() == "*" {
+		return
+	}
+	ri := mesos.Resource_ReservationInfo{Type: mesos.Resource_ReservationInfo_STATIC.Enum()}
+	if x.Reservation != nil {
+		ri = *x.Reservation
+		ri.Type = mesos.Resource_ReservationInfo_DYNAMIC.Enum()
+	}
+	ri.Role = strPtr(x.GetRole())
+	x.Reservations = []mesos.Resource_ReservationInfo{ri}
+}
+
+// downgradeResource converts x from the post-refinement format to the
+// pre-refinement one (keepStack false) or to the endpoint format, which
+// keeps the stack besides role and reservation (keepStack true). A
+// refined reservation has no pre-refinement form: the callers strip those
+// first, and the endpoint format leaves them as they are.
+func downgradeResource(x *mesos.Resource, keepStack bool) {
+	switch len(x.Reservations) {
+	case 0:
+		x.Role = strPtr("*")
+	case 1:
+		src := x.Reservations[0]
+		if src.GetType() == mesos.Resource_ReservationInfo_DYNAMIC {
+			x.Reservation = &mesos.Resource_ReservationInfo{Principal: src.Principal, Labels: src.Labels}
+		}
+		x.Role = strPtr(src.GetRole())
+		if !keepStack {
+			x.Reservations = nil
+		}
+	}
+}
+
+// refined reports whether x has a refined reservation (more than one
+// reservation in its stack).
+func refined(x *mesos.Resource) bool { return len(x.Reservations) > 1 }
+
+// validateResource is Mesos' Resources::validate for one resource plus
+// what mesos-go does not check: a finite scalar.
+func validateResource(x *mesos.Resource) error {
+	if err := x.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", x.Name, err)
+	}
+	if x.GetType() == mesos.SCALAR {
+		if v := x.Scalar.Value; math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s: invalid scalar value %v", x.Name, v)
+		}
+	}
+	return nil
+}
+
+// upgradeResources validates rs (Resources::validate) and returns a copy
+// in the post-refinement format; allocation info is kept.
+func upgradeResources(rs []mesos.Resource) (res, error) {
+	out := res(mesos.Resources(rs).Clone())
+	for i := range out {
+		if err := validateResource(&out[i]); err != nil {
+			return nil, err
+		}
+		upgradeResource(&out[i])
+	}
+	return out, nil
+}
+
+// validateResources is the master's resource::validate
+// (src/master/validation.cpp) for resources already in the
+// post-refinement format: the DiskInfo rules of persistent volumes and
+// dynamic reservations that are not revocable.
+func validateResources(rs res) error {
+	for i := range rs {
+		x := &rs[i]
+		if err := validateResource(x); err != nil {
+			return fmt.Errorf("Invalid resources: %w", err)
+		}
+		if d := x.GetDisk(); d != nil {
+			var err error
+			switch {
+			case d.Persistence != nil && x.IsRevocable():
+				err = errors.New("Persistent volumes cannot be created from revocable resources")
+			case d.Persistence != nil && x.IsUnreserved():
+				err = errors.New("Persistent volumes cannot be created from unreserved resources")
+			case d.Persistence != nil && d.Volume == nil:
+				err = errors.New("Expecting 'volume' to be set for persistent volume")
+			case d.Persistence != nil && d.Volume.HostPath != nil:
+				err = errors.New("Expecting 'host_path' to be unset for persistent volume")
+			case d.Persistence != nil:
+				if e := validID("persistence ID", d.Persistence.ID); e != nil {
+					err = fmt.Errorf("Invalid persistence ID for persistent volume: %v", e)
+				}
+			case d.Volume != nil:
+				err = errors.New("Non-persistent volume not supported")
+			case d.Source == nil:
+				err = errors.New("DiskInfo is set but empty")
+			}
+			if err != nil {
+				return fmt.Errorf("Invalid DiskInfo: %w", err)
+			}
+		}
+		if x.IsDynamicallyReserved() && x.IsRevocable() {
+			return fmt.Errorf("Invalid ReservationInfo: Dynamically reserved resource %s cannot be created from revocable resources", describe(res{*x}))
+		}
+	}
+	return nil
+}
+
+// uniquePersistenceIDs checks that no two volumes of rs share a
+// persistence ID within a role (validateUniquePersistenceID).
+func uniquePersistenceIDs(rs res) error {
+	seen := map[string]bool{}
+	for _, v := range rs.volumes() {
+		k := v.ReservationRole() + "\x00" + v.Disk.Persistence.ID
+		if seen[k] {
+			return fmt.Errorf("Persistence ID '%s' is not unique", v.Disk.Persistence.ID)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// singleAllocationRole checks that every resource of rs is allocated, to
+// one role (validateAllocatedToSingleRole).
+func singleAllocationRole(rs res) error {
+	role := ""
+	for i := range rs {
+		ai := rs[i].AllocationInfo
+		if ai == nil || ai.Role == nil {
+			return errors.New("The resources are not allocated to a role")
+		}
+		if role == "" {
+			role = *ai.Role
+		} else if *ai.Role != role {
+			return fmt.Errorf("The resources have multiple allocation roles ('%s' and '%s') but only one allocation role is allowed", *ai.Role, role)
+		}
+	}
+	return nil
+}
+
+// describe renders resources in Mesos' text form, for error messages.
+func describe(r res) string {
+	if len(r) == 0 {
+		return "{}"
+	}
+	return mesos.Resources(r).Format(func(o *mesos.ResourcesFormatOptions) { o.ShowAllocated = true })
+}
+
+// parseResources validates the resources of a TaskInfo or ExecutorInfo
+// as Mesos' master does (Resources::validate and resource::validate) and
+// returns them in the post-refinement format, allocation info kept.
+func parseResources(rs []mesos.Resource) (res, error) {
+	out, err := upgradeResources(rs)
+	if err != nil {
+		return nil, fmt.Errorf("Invalid resources: %w", err)
+	}
+	if err := validateResources(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // stateJSON renders r the way Mesos' state endpoint does:
-// {"cpus":1.0,"mem":128.0,"disk":0.0,"gpus":0.0,"ports":"[31000-31001]"}.
+// {"cpus":1.0,"mem":128.0,"disk":0.0,"gpus":0.0,"ports":"[31000-31001]"},
+// every reservation and disk summed up by name.
 func (r res) stateJSON() map[string]any {
 	out := map[string]any{"cpus": 0.0, "mem": 0.0, "disk": 0.0, "gpus": 0.0}
-	for k, v := range r.scalars {
-		out[k] = v
+	ranges := map[string]mesos.Ranges{}
+	for i := range r {
+		x := &r[i]
+		switch x.GetType() {
+		case mesos.SCALAR:
+			out[x.Name] = r.scalar(x.Name)
+		case mesos.RANGES:
+			ranges[x.Name] = append(ranges[x.Name], x.GetRanges().GetRange()...)
+		}
 	}
-	for k, v := range r.ranges {
+	for k, v := range ranges {
+		v = v.Sort().Squash()
 		if len(v) == 0 {
 			continue
 		}
@@ -237,6 +430,18 @@ func (r res) stateJSON() map[string]any {
 		out[k] = "[" + strings.Join(parts, ", ") + "]"
 	}
 	return out
+}
+
+// overlaps reports whether the ranges overlap one another.
+func overlaps(rs mesos.Ranges) bool {
+	all := append(mesos.Ranges{}, rs...)
+	sort.Slice(all, func(i, j int) bool { return all[i].Begin < all[j].Begin })
+	for i := 1; i < len(all); i++ {
+		if all[i].Begin <= all[i-1].End {
+			return true
+		}
+	}
+	return false
 }
 
 // parsePortRanges parses "31000-32000" or "31000-31999,33000-33100".
@@ -258,10 +463,19 @@ func parsePortRanges(s string) (mesos.Ranges, error) {
 		}
 		out = append(out, mesos.Value_Range{Begin: b, End: e})
 	}
-	if overlaps(nil, out) {
+	if overlaps(out) {
 		return nil, fmt.Errorf("overlapping port ranges in %q", s)
 	}
 	return out.Sort().Squash(), nil
+}
+
+// scalarResource and rangesResource build unreserved agent resources.
+func scalarResource(name string, v float64) mesos.Resource {
+	return mesos.Resource{Name: name, Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: v}}
+}
+
+func rangesResource(name string, rs mesos.Ranges) mesos.Resource {
+	return mesos.Resource{Name: name, Type: mesos.RANGES.Enum(), Ranges: &mesos.Value_Ranges{Range: append([]mesos.Value_Range(nil), rs...)}}
 }
 
 func strPtr(s string) *string { return &s }

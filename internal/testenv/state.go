@@ -7,6 +7,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
 // State is a snapshot of the cluster for tests and tools.
@@ -127,7 +129,7 @@ func (c *Cluster) stateJSON() map[string]any {
 			}
 		}
 		offered := c.offeredLocked(a)
-		slaves = append(slaves, map[string]any{
+		slave := map[string]any{
 			"id":                   a.id,
 			"pid":                  "slave(1)@" + a.endpoint(),
 			"hostname":             a.ip,
@@ -136,13 +138,15 @@ func (c *Cluster) stateJSON() map[string]any {
 			"resources":            a.total.stateJSON(),
 			"used_resources":       a.used.stateJSON(),
 			"offered_resources":    offered.stateJSON(),
-			"unreserved_resources": a.total.stateJSON(),
-			"reserved_resources":   map[string]any{},
+			"unreserved_resources": a.total.unreserved().stateJSON(),
+			"reserved_resources":   reservedJSON(a.total),
 			"registered_time":      unix(a.registered),
 			"active":               a.active,
 			"version":              mesosVersion,
 			"domain":               map[string]any{"fault_domain": map[string]any{"region": map[string]any{"name": a.region}, "zone": map[string]any{"name": a.zone}}},
-		})
+		}
+		addFullResources(slave, a, offered)
+		slaves = append(slaves, slave)
 	}
 	fwJSON := func(fw *framework) map[string]any {
 		var tasks, unreachable, completed, offers, executors []any
@@ -174,15 +178,22 @@ func (c *Cluster) stateJSON() map[string]any {
 			for _, e := range a.executors {
 				if e.fw == fw && !e.command && e.state != execTerminated {
 					used = used.add(e.res)
-					executors = append(executors, map[string]any{
+					ej := map[string]any{
 						"executor_id": e.info.ExecutorID.Value, "name": e.info.GetName(), "framework_id": fw.id,
-						"slave_id": a.id, "resources": e.res.stateJSON(), "type": e.info.Type.String(),
+						"slave_id": a.id, "resources": e.res.stateJSON(), "role": e.role,
 						"directory": e.dir, "state": e.state.String(),
-					})
+					}
+					if e.info.Type != mesos.ExecutorInfo_UNKNOWN {
+						ej["type"] = e.info.Type.String()
+					}
+					if e.info.Labels != nil {
+						ej["labels"] = protoList(e.info.Labels.Labels)
+					}
+					executors = append(executors, ej)
 				}
 			}
 		}
-		var caps []string
+		caps := []string{}
 		for _, cp := range fw.info.Capabilities {
 			caps = append(caps, cp.Type.String())
 		}
@@ -194,7 +205,7 @@ func (c *Cluster) stateJSON() map[string]any {
 			"webui_url":         fw.info.GetWebUiURL(),
 			"principal":         fw.info.GetPrincipal(),
 			"role":              "*",
-			"roles":             fw.roles,
+			"roles":             append([]string{}, fw.roles...),
 			"capabilities":      caps,
 			"active":            fw.connected() && !fw.removed,
 			"connected":         fw.connected(),
@@ -253,19 +264,27 @@ func orEmpty(v []any) []any {
 	return v
 }
 
+// taskJSON is a task as Mesos' state endpoint writes it (src/common/http.cpp,
+// json(JSON::ObjectWriter*, const Task&)): executor_id "" for a command
+// task, the role of its resources (since Mesos 1.3), statuses, labels,
+// discovery.
 func taskJSON(t *task) map[string]any {
 	eid := ""
 	if t.exec != nil && !t.exec.command {
 		eid = t.exec.info.ExecutorID.Value
 	}
-	var statuses []any
+	statuses := []any{}
 	for _, st := range t.statuses {
 		s := map[string]any{"state": st.GetState().String(), "timestamp": st.GetTimestamp()}
+		if st.Labels != nil {
+			s["labels"] = protoList(st.Labels.Labels)
+		}
+		if cs := st.ContainerStatus; cs != nil {
+			// As Mesos models it: container ID, network infos, cgroup info.
+			s["container_status"] = protoJSON(&mesos.ContainerStatus{ContainerID: cs.ContainerID, NetworkInfos: cs.NetworkInfos, CgroupInfo: cs.CgroupInfo})
+		}
 		if st.Healthy != nil {
 			s["healthy"] = *st.Healthy
-		}
-		if st.ContainerStatus != nil {
-			s["container_status"] = st.ContainerStatus
 		}
 		statuses = append(statuses, s)
 	}
@@ -277,13 +296,38 @@ func taskJSON(t *task) map[string]any {
 		"slave_id":     t.agent.id,
 		"state":        t.state.String(),
 		"resources":    t.res.stateJSON(),
-		"statuses":     orEmpty(statuses),
+		"role":         t.role,
+		"statuses":     statuses,
 	}
 	if t.info.Labels != nil {
-		m["labels"] = t.info.Labels.Labels
+		m["labels"] = protoList(t.info.Labels.Labels)
 	}
 	if t.info.Discovery != nil {
-		m["discovery"] = t.info.Discovery
+		m["discovery"] = protoJSON(t.info.Discovery)
+	}
+	if t.info.Container != nil {
+		m["container"] = protoJSON(t.info.Container)
+	}
+	if t.info.HealthCheck != nil {
+		m["health_check"] = protoJSON(t.info.HealthCheck)
 	}
 	return m
+}
+
+// protoJSON is a message in Mesos' JSON mapping, for embedding in /state.
+func protoJSON(m any) json.RawMessage {
+	b, err := mesosx.MarshalJSON(m)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"error": err.Error()})
+	}
+	return b
+}
+
+// protoList is a list of messages in Mesos' JSON mapping, [] when empty.
+func protoList[T any](items []T) []json.RawMessage {
+	out := []json.RawMessage{}
+	for i := range items {
+		out = append(out, protoJSON(&items[i]))
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,7 +13,8 @@ import (
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
-// acceptLocked handles ACCEPT: validates the offers, then each operation.
+// acceptLocked handles ACCEPT: validates the offers, then applies the
+// operations in order to the offers' resources (operations.go).
 func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 	var offers []*offer
 	invalid := ""
@@ -48,11 +50,14 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 			state = mesos.TASK_DROPPED
 		}
 		for _, op := range acc.Operations {
+			if op.Type != mesos.Offer_Operation_LAUNCH && op.Type != mesos.Offer_Operation_LAUNCH_GROUP {
+				c.operationErrorLocked(fw, op, "Operation attempted with invalid offers: "+invalid)
+				continue
+			}
 			for _, ti := range opTasks(op) {
 				st := masterStatus(ti.TaskID, &ti.AgentID, state, mesos.REASON_INVALID_OFFERS, "Task launched with invalid offers: "+invalid)
 				c.sendUpdateLocked(fw, st)
 			}
-			c.operationErrorLocked(fw, op, invalid)
 		}
 		c.allocateLocked()
 		return
@@ -64,13 +69,12 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 		avail = avail.add(o.res)
 		c.dropOfferLocked(o)
 	}
-	for _, op := range acc.Operations {
+	avail = avail.allocated(role)
+	for _, op := range c.prepareOperationsLocked(fw, role, acc.Operations) {
 		switch op.Type {
+		case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE, mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY:
+			avail = c.speculativeLocked(fw, a, op, avail)
 		case mesos.Offer_Operation_LAUNCH:
-			if op.Launch == nil {
-				c.operationErrorLocked(fw, op, "Expecting 'launch' to be present")
-				continue
-			}
 			for i := range op.Launch.TaskInfos {
 				ti := op.Launch.TaskInfos[i]
 				need, err := c.validateTaskLocked(fw, a, &ti, avail)
@@ -83,10 +87,6 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 				c.launchLocked(fw, a, role, ti.Executor, []mesos.TaskInfo{ti}, false)
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
-			if op.LaunchGroup == nil {
-				c.operationErrorLocked(fw, op, "Expecting 'launch_group' to be present")
-				continue
-			}
 			lg := op.LaunchGroup
 			need, err := c.validateGroupLocked(fw, a, lg, avail)
 			if err != nil {
@@ -104,7 +104,7 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 		}
 	}
 	if !avail.empty() {
-		c.recoverLocked(fw, a, role, avail, acc.Filters)
+		c.recoverLocked(fw, a, role, avail.unallocated(), acc.Filters)
 	}
 	c.allocateLocked()
 }
@@ -159,6 +159,11 @@ func validID(kind, id string) error {
 	return nil
 }
 
+// errNoResources is Mesos' verdict on a task without resources
+// (task::internal::validateResources in src/master/validation.cpp, checked
+// after the task and agent IDs, for tasks of groups too).
+var errNoResources = errors.New("Task uses no resources")
+
 // validateTaskLocked validates a LAUNCH task and returns the resources it
 // takes (its own plus those of a new executor).
 func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo, avail res) (res, error) {
@@ -174,15 +179,18 @@ func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo
 	if ti.AgentID.Value != a.id {
 		return res{}, fmt.Errorf("Task uses invalid agent: %s", ti.AgentID.Value)
 	}
+	if len(ti.Resources) == 0 {
+		return res{}, errNoResources
+	}
 	if (ti.Executor == nil) == (ti.Command == nil) {
 		return res{}, fmt.Errorf("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
 	}
 	if err := checkContainer(ti.Container); err != nil {
 		return res{}, err
 	}
-	need, err := parseResources(ti.Resources)
+	need, err := taskResources(ti)
 	if err != nil {
-		return res{}, fmt.Errorf("Task uses invalid resources: %v", err)
+		return res{}, err
 	}
 	if ti.Executor != nil {
 		ei := ti.Executor
@@ -215,8 +223,8 @@ func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo
 			need = need.add(eres)
 		}
 	}
-	if !avail.contains(need) {
-		return res{}, fmt.Errorf("Task uses more resources than available in the offers")
+	if err := taskFits(ti, need, avail); err != nil {
+		return res{}, err
 	}
 	return need, nil
 }
@@ -286,13 +294,13 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 			return res{}, fmt.Errorf("Executor %s is shutting down", ei.ExecutorID.Value)
 		}
 	} else {
-		if eres.scalars["cpus"] < 0.01 {
-			return res{}, fmt.Errorf("Executor uses less cpus (%g) than the minimum required (0.01)", eres.scalars["cpus"])
+		if eres.scalar("cpus") < 0.01 {
+			return res{}, fmt.Errorf("Executor uses less cpus (%g) than the minimum required (0.01)", eres.scalar("cpus"))
 		}
-		if eres.scalars["mem"] < 32 {
-			return res{}, fmt.Errorf("Executor uses less memory (%g MB) than the minimum required (32 MB)", eres.scalars["mem"])
+		if eres.scalar("mem") < 32 {
+			return res{}, fmt.Errorf("Executor uses less memory (%g MB) than the minimum required (32 MB)", eres.scalar("mem"))
 		}
-		if _, ok := eres.scalars["disk"]; !ok {
+		if !eres.has("disk") {
 			return res{}, fmt.Errorf("Executor has no disk resources")
 		}
 		need = need.add(eres)
@@ -313,6 +321,9 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 		if ti.AgentID.Value != a.id {
 			return res{}, fmt.Errorf("Task uses invalid agent: %s", ti.AgentID.Value)
 		}
+		if len(ti.Resources) == 0 {
+			return res{}, errNoResources
+		}
 		if ti.Executor != nil {
 			return res{}, fmt.Errorf("'TaskInfo.executor' must not be set")
 		}
@@ -322,14 +333,14 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 		if err := checkContainer(ti.Container); err != nil {
 			return res{}, err
 		}
-		tres, err := parseResources(ti.Resources)
+		tres, err := groupTaskResources(ti)
 		if err != nil {
-			return res{}, fmt.Errorf("Task uses invalid resources: %v", err)
+			return res{}, err
 		}
 		need = need.add(tres)
 	}
-	if !avail.contains(need) {
-		return res{}, fmt.Errorf("Task group uses more resources than available in the offers")
+	if err := groupFits(lg, need, avail); err != nil {
+		return res{}, err
 	}
 	return need, nil
 }
@@ -374,8 +385,7 @@ func (c *Cluster) recordStatusLocked(t *task, st mesos.TaskStatus) {
 		c.dnsDirty = true
 	}
 	if mesosx.IsTerminal(t.state) && !t.released {
-		t.released = true
-		t.agent.used = t.agent.used.sub(t.res)
+		c.releaseTaskLocked(t)
 		c.allocateLocked()
 	}
 }
@@ -457,8 +467,7 @@ func (c *Cluster) removeTaskLocked(t *task) {
 		return
 	}
 	if !t.released {
-		t.released = true
-		t.agent.used = t.agent.used.sub(t.res)
+		c.releaseTaskLocked(t)
 	}
 	t.removed = true
 	fw := t.fw
@@ -480,10 +489,7 @@ func (c *Cluster) removeTaskLocked(t *task) {
 func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcile_Task) {
 	answer := func(t *task) {
 		st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: t.agent.id}, t.state, mesos.REASON_RECONCILIATION, "Reconciliation: Latest task state")
-		if t.exec != nil {
-			eid := t.exec.info.ExecutorID
-			st.ExecutorID = &eid
-		}
+		st.ExecutorID = t.masterExecutorID()
 		if n := len(t.statuses); n > 0 {
 			last := t.statuses[n-1]
 			st.Healthy = last.Healthy
@@ -526,11 +532,17 @@ func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcil
 	}
 }
 
-// killTaskLocked handles KILL.
+// killTaskLocked handles KILL as Master::kill (src/master/master.cpp)
+// does: an unknown task is reconciled; a KILL whose agent_id is not the
+// task's agent is ignored (no kill, no update).
 func (c *Cluster) killTaskLocked(fw *framework, k *scheduler.Call_Kill) {
 	t := fw.tasks[k.TaskID.Value]
 	if t == nil {
 		c.reconcileLocked(fw, []scheduler.Call_Reconcile_Task{{TaskID: k.TaskID, AgentID: k.AgentID}})
+		return
+	}
+	if k.AgentID != nil && k.AgentID.Value != t.agent.id {
+		c.log.Warn("ignoring KILL: the task belongs to another agent", "framework", fw.id, "task", t.id(), "agent", k.AgentID.Value, "task_agent", t.agent.id)
 		return
 	}
 	if mesosx.IsTerminal(t.state) || t.state == mesos.TASK_UNREACHABLE {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 func TestUnified(t *testing.T) {
@@ -30,9 +32,7 @@ func TestUnified(t *testing.T) {
 
 // TestAppliesWithPatch checks the diffs against patch(1) on many edits.
 func TestAppliesWithPatch(t *testing.T) {
-	if _, err := exec.LookPath("patch"); err != nil {
-		t.Skip("SKIP: patch(1) not installed (apt-get install patch)")
-	}
+	testtools.Require(t, "patch", "patch")
 	dir := t.TempDir()
 	var old []string
 	for i := 0; i < 200; i++ {

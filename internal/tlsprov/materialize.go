@@ -47,7 +47,8 @@ type Formats struct {
 const DefaultFormats = "pem,jks"
 
 // ParseFormats parses a --formats value: a comma-separated subset of pem,
-// jks and pkcs12 (alias p12).
+// jks and pkcs12 (alias p12). Errors do not name the flag: the caller knows
+// whether the flag or TLSPROV_FORMATS gave s.
 func ParseFormats(s string) (Formats, error) {
 	var f Formats
 	for _, part := range strings.Split(s, ",") {
@@ -60,11 +61,11 @@ func ParseFormats(s string) (Formats, error) {
 			f.PKCS12 = true
 		case "":
 		default:
-			return f, fmt.Errorf("--formats: unknown format %q (want a comma-separated list of pem, jks, pkcs12)", part)
+			return f, fmt.Errorf("unknown format %q (want a comma-separated list of pem, jks, pkcs12)", part)
 		}
 	}
 	if f == (Formats{}) {
-		return f, errors.New("--formats: no format given (want a comma-separated list of pem, jks, pkcs12)")
+		return f, errors.New("no format given (want a comma-separated list of pem, jks, pkcs12)")
 	}
 	return f, nil
 }

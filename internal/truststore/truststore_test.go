@@ -19,6 +19,8 @@ import (
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 func newCA(t testing.TB, cn string) *x509.Certificate {
@@ -238,9 +240,7 @@ func TestReadOnlyStoreFallsBack(t *testing.T) {
 // TestKeytoolReadsResult checks the stores with the JDK's own keytool: the
 // alias is there once, as a trustedCertEntry, after two installs.
 func TestKeytoolReadsResult(t *testing.T) {
-	if _, err := exec.LookPath("keytool"); err != nil {
-		t.Skip("SKIP: keytool not installed (apt-get install default-jdk-headless); .ci/run installs it")
-	}
+	testtools.Require(t, "keytool", "default-jdk-headless")
 	dir := t.TempDir()
 	caPEM := filepath.Join(dir, "seed.pem")
 	os.WriteFile(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: newCA(t, "Seed").Raw}), 0o644)

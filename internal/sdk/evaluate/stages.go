@@ -155,7 +155,7 @@ func (s TLSStage) Evaluate(e *Evaluation) Outcome {
 			continue
 		}
 		host := c.Name
-		if t.Discovery != nil {
+		if t.Discovery != nil && t.Discovery.Prefix != "" {
 			host = taskenv.DiscoveryName(t.Discovery.Prefix, e.Req.Index)
 		}
 		sans := []string{taskenv.AutoIPHost(host, e.Service)}

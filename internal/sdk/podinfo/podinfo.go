@@ -187,6 +187,9 @@ func (b *Builder) secrets(pod *spec.PodSpec) ([]taskenv.Var, error) {
 	var out []taskenv.Var
 	for _, id := range ids {
 		sec := pod.Secrets[id]
+		if sec.FilePath() != "" {
+			return nil, fmt.Errorf("pods.%s.secrets.%s: a secret without env-key is a file in the sandbox (%s), which scheduler-lite does not write yet", pod.Name, id, sec.FilePath())
+		}
 		if b.cfg.Secrets == nil {
 			return nil, fmt.Errorf("pods.%s.secrets.%s: no secret source configured (--secrets-dir)", pod.Name, id)
 		}
@@ -240,7 +243,9 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 
 	disc := &mesos.DiscoveryInfo{Visibility: mesos.FRAMEWORK, Name: &ti.Name, Ports: &mesos.Ports{}}
 	if t.Discovery != nil {
-		disc.Name = strPtr(taskenv.DiscoveryName(t.Discovery.Prefix, req.Index))
+		if t.Discovery.Prefix != "" { // else it keeps the task's name
+			disc.Name = strPtr(taskenv.DiscoveryName(t.Discovery.Prefix, req.Index))
+		}
 		switch t.Discovery.Visibility {
 		case "CLUSTER":
 			disc.Visibility = mesos.CLUSTER

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // Jars are the places the ZooKeeper server jar is looked for.
@@ -30,7 +32,7 @@ type Server struct {
 }
 
 // Skip is the message of a test skipped for want of ZooKeeper.
-const Skip = "SKIP: ZooKeeper not installed (apt-get install zookeeperd); .ci/run installs it"
+var Skip = testtools.Message("zookeeper", "no java or no ZooKeeper jar (apt-get install zookeeperd)")
 
 // Available reports the java binary and classpath to run ZooKeeper with,
 // or ok=false.

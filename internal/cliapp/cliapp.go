@@ -1,0 +1,371 @@
+// Package cliapp is the command-line shell every taskkit binary runs in, so
+// that the six of them behave alike at the edges: each binary's main is a
+// few lines calling internal/<binary>.Run(ctx, args, environ, stdin, stdout,
+// stderr) int, and that Run builds a urfave/cli App and hands it to
+// Shell.Run, which gives it:
+//
+//   - flags' environment variables read from the environ parameter, never
+//     from the process environment: the EnvVars of every flag are taken over
+//     by the shell, shown in --help as "[$VAR]" and applied to each flag not
+//     given on the command line (the command line wins);
+//   - errors that name the setting actually used: Source says
+//     "BOOTSTRAP_RESOLVE_TIMEOUT" when the variable set a value and
+//     "-resolve-timeout" when the flag did;
+//   - one --version line: buildinfo.String ("bootstrap v1.2.3 (rev 1a2b3c4,
+//     go1.26.0 linux/amd64)");
+//   - on a bad flag, an unknown command or stray arguments: the error, the
+//     command's usage line and a pointer to --help on stderr (never the whole
+//     help), and Shell.UsageCode (2 unless a binary documents another);
+//   - one logger per run (Shell.Logger), from the binary's --log-format and
+//     --verbose flags, whose every record is masked through redact.Handler
+//     with the secrets of environ learned (Shell.Secrets);
+//   - the error that ends the run written once, masked, with error lists on
+//     one line (logging.ErrorText): as "NAME: error" on stderr, or as an
+//     ERROR record ("NAME failed", error, exit_code) with --log-format json;
+//     and the exit code it carries (internal/exitcode), else
+//     Shell.FailureCode;
+//   - one signal setup, SignalContext, whose cause tells which signal came.
+//
+// Shell.Run takes the App's flags over (their EnvVars and Usage change), so
+// every run must build its flags anew.
+package cliapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/buildinfo"
+	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/logging"
+	"github.com/taskkit/taskkit/internal/redact"
+)
+
+// Exit codes used when a binary does not set its own.
+const (
+	DefaultUsageCode   = 2
+	DefaultFailureCode = 1
+)
+
+func init() {
+	// The same for every binary: one --version line, and no -v alias, which
+	// tlsprov uses for --verbose.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Fprintln(c.App.Writer, buildinfo.String(strings.Fields(c.App.Name)[0]))
+	}
+}
+
+// Shell is one run of a binary: its arguments, environment and standard
+// streams, and what the run learned (the logger, the flags set from the
+// environment). Create it with New, adjust the exported fields, call Run
+// once.
+type Shell struct {
+	// Name is the binary's name: the first word of its error lines.
+	Name string
+	// Args are the command-line arguments, Args[0] the program name.
+	Args []string
+	// Environ is the environment (KEY=VALUE entries) the flags and the
+	// binary read; the process environment is never consulted.
+	Environ []string
+	// Stdin, Stdout and Stderr are the standard streams.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// UsageCode is the exit code of a usage error (DefaultUsageCode unless
+	// set); FailureCode that of an error carrying no exit code
+	// (DefaultFailureCode unless set).
+	UsageCode, FailureCode int
+	// FlagPrefix is how errors write a flag's name: "--" (default) or "-"
+	// (bootstrap, as the DC/OS SDK's bootstrap writes them).
+	FlagPrefix string
+
+	secrets *redact.Shared
+	log     *slog.Logger
+	jsonLog bool                  // log is JSON: the last error is a record too
+	envs    map[cli.Flag][]string // the variables of each flag
+	fromEnv map[string]string     // flag name → the variable that set it
+}
+
+// New returns the shell of one run. The secret values of environ (keys
+// matching redact.DefaultKeyPattern) are learned at once, so everything the
+// logger writes masks them.
+func New(name string, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) *Shell {
+	return &Shell{
+		Name: name, Args: args, Environ: environ, Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		UsageCode: DefaultUsageCode, FailureCode: DefaultFailureCode, FlagPrefix: "--",
+		secrets: redact.NewShared(redact.Default().LearnEnv(environ)),
+		envs:    map[cli.Flag][]string{},
+		fromEnv: map[string]string{},
+	}
+}
+
+// Secrets is what the logger masks through: the run can learn more values
+// or replace the rules (redact.Shared.Set).
+func (sh *Shell) Secrets() *redact.Shared { return sh.secrets }
+
+// Getenv returns the value of key in Environ (the last entry wins), "" when
+// it is not set.
+func (sh *Shell) Getenv(key string) string {
+	v, _ := sh.LookupEnv(key)
+	return v
+}
+
+// LookupEnv returns the value of key in Environ and whether it is set.
+func (sh *Shell) LookupEnv(key string) (string, bool) {
+	for i := len(sh.Environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(sh.Environ[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Source names where flag name's value came from, for error messages: the
+// environment variable when it set the value, else the flag as written on
+// the command line (FlagPrefix + name).
+func (sh *Shell) Source(name string) string {
+	if v, ok := sh.fromEnv[name]; ok {
+		return v
+	}
+	return sh.FlagPrefix + name
+}
+
+// Logger returns the run's logger, made on the first call from the
+// --log-format (text or json) and --verbose flags visible from c, writing to
+// Stderr through redact.Handler with Secrets. A bad format is a usage error
+// naming the flag or variable that gave it.
+func (sh *Shell) Logger(c *cli.Context) (*slog.Logger, error) {
+	if sh.log != nil {
+		return sh.log, nil
+	}
+	format := c.String("log-format")
+	log, err := logging.Masked(sh.Stderr, format, c.Bool("verbose"), sh.secrets)
+	if err != nil {
+		return nil, exitcode.Wrap(sh.UsageCode, fmt.Errorf("%s: %w", sh.Source("log-format"), err))
+	}
+	sh.log, sh.jsonLog = log, format == "json"
+	return log, nil
+}
+
+// Run runs app with the shell's arguments and returns the exit code; see the
+// package comment for what it adds to app.
+func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
+	if app.Name == "" {
+		app.Name = sh.Name
+	}
+	app.Reader, app.Writer, app.ErrWriter = sh.Stdin, sh.Stdout, sh.Stderr
+	app.HideHelpCommand = true
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	if !app.HideVersion {
+		app.Version = buildinfo.Version
+	}
+	app.Flags = sh.takeFlags(app.Flags)
+	app.Before = sh.applyEnv(app.Before)
+	app.OnUsageError = usageOnError
+	if app.Action == nil && len(app.Commands) > 0 {
+		app.Action = wantCommand
+	}
+	sh.prepare(app.Commands)
+
+	err := app.RunContext(ctx, sh.Args)
+	if err == nil {
+		return 0
+	}
+	var se silentExit
+	if errors.As(err, &se) {
+		return int(se)
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(sh.Stderr, "%s: %s\n%s", ue.cmd, sh.secrets.String(logging.ErrorText(ue.err)), ue.usage)
+		return sh.UsageCode
+	}
+	code := exitcode.Code(err, sh.FailureCode)
+	if sh.jsonLog {
+		sh.log.Error(sh.Name+" failed", "error", err, "exit_code", code)
+	} else {
+		// A library error may already start with the binary's name
+		// ("testenv: master listen ..."): never "testenv: testenv: ...".
+		msg := strings.TrimPrefix(sh.secrets.String(logging.ErrorText(err)), sh.Name+": ")
+		fmt.Fprintf(sh.Stderr, "%s: %s\n", sh.Name, msg)
+	}
+	return code
+}
+
+// prepare gives commands, recursively, what Run gives the App.
+func (sh *Shell) prepare(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.Flags = sh.takeFlags(c.Flags)
+		c.Before = sh.applyEnv(c.Before)
+		c.OnUsageError = usageOnError
+		c.HideHelpCommand = true
+		if c.Action == nil && len(c.Subcommands) > 0 {
+			c.Action = wantCommand
+		}
+		sh.prepare(c.Subcommands)
+	}
+}
+
+// takeFlags moves each flag's EnvVars into the shell, so that urfave/cli
+// never reads them from the process environment, and names them in the
+// flag's usage for --help.
+func (sh *Shell) takeFlags(flags []cli.Flag) []cli.Flag {
+	for _, f := range flags {
+		// Every urfave/cli v2 flag type is a pointer to a struct with an
+		// EnvVars []string and a Usage string field.
+		v := reflect.ValueOf(f)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		ev, uv := v.Elem().FieldByName("EnvVars"), v.Elem().FieldByName("Usage")
+		if !ev.IsValid() || ev.Len() == 0 || !uv.IsValid() {
+			continue
+		}
+		envs := ev.Interface().([]string)
+		sh.envs[f] = envs
+		ev.Set(reflect.Zero(ev.Type()))
+		uv.SetString(uv.String() + " [$" + strings.Join(envs, ", $") + "]")
+	}
+	return flags
+}
+
+// applyEnv returns a Before hook that sets every flag of the running command
+// not given on the command line from the first of its variables present in
+// Environ, then runs next. Values are trimmed of surrounding spaces; an empty
+// value leaves a non-string flag at its default.
+func (sh *Shell) applyEnv(next cli.BeforeFunc) cli.BeforeFunc {
+	return func(c *cli.Context) error {
+		if c.Command != nil {
+			var errs []error
+			for _, f := range c.Command.Flags {
+				name := f.Names()[0]
+				if c.IsSet(name) {
+					continue
+				}
+				for _, env := range sh.envs[f] {
+					val, ok := sh.LookupEnv(env)
+					if !ok {
+						continue
+					}
+					val = strings.TrimSpace(val)
+					if df, ok := f.(cli.DocGenerationFlag); val == "" && ok && !isString(df) {
+						break
+					}
+					if err := c.Set(name, val); err != nil {
+						errs = append(errs, fmt.Errorf("%s: invalid value %q for %s%s: %w", env, val, sh.FlagPrefix, name, err))
+					}
+					sh.fromEnv[name] = env
+					break
+				}
+			}
+			if err := errors.Join(errs...); err != nil {
+				return exitcode.Wrap(sh.UsageCode, err)
+			}
+		}
+		if next != nil {
+			return next(c)
+		}
+		return nil
+	}
+}
+
+func isString(f cli.DocGenerationFlag) bool {
+	switch f.(type) {
+	case *cli.StringFlag, *cli.PathFlag:
+		return true
+	}
+	return false
+}
+
+// usageError is a mistake on the command line: Run prints it with the
+// command's usage line and exits with UsageCode.
+type usageError struct {
+	err   error
+	cmd   string // "tlsprov materialize"
+	usage string // usage lines and the pointer to --help, each ending in \n
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// UsageError returns a usage error of the command running in c: Run prints
+// it with the command's usage line (not the whole help) and exits with
+// UsageCode.
+func UsageError(c *cli.Context, format string, a ...any) error {
+	return newUsageError(c, fmt.Errorf(format, a...))
+}
+
+func newUsageError(c *cli.Context, err error) error {
+	name := c.App.HelpName
+	usage := c.App.UsageText
+	hasCommands := len(c.App.Commands) > 0
+	if c.Command != nil && c.Command.HelpName != "" {
+		name, usage, hasCommands = c.Command.HelpName, c.Command.UsageText, len(c.Command.Subcommands) > 0
+	}
+	if usage == "" {
+		usage = name + " [flags]"
+		if hasCommands {
+			usage = name + " COMMAND [flags]"
+		}
+	}
+	var b strings.Builder
+	for i, line := range strings.Split(strings.TrimSpace(usage), "\n") {
+		if i == 0 {
+			fmt.Fprintf(&b, "usage: %s\n", strings.TrimSpace(line))
+		} else {
+			fmt.Fprintf(&b, "       %s\n", strings.TrimSpace(line))
+		}
+	}
+	fmt.Fprintf(&b, "Run '%s --help' for more.\n", name)
+	return &usageError{err: err, cmd: name, usage: b.String()}
+}
+
+func usageOnError(c *cli.Context, err error, _ bool) error { return newUsageError(c, err) }
+
+// NoArgs is a usage error when c has positional arguments.
+func NoArgs(c *cli.Context) error {
+	if c.Args().Present() {
+		return UsageError(c, "unexpected argument %q", c.Args().First())
+	}
+	return nil
+}
+
+// wantCommand is the Action of an App or command that has commands: it is
+// reached only when none was named.
+func wantCommand(c *cli.Context) error {
+	cmds := c.App.Commands
+	if c.Command != nil && len(c.Command.Subcommands) > 0 {
+		cmds = c.Command.Subcommands
+	}
+	var names []string
+	for _, cmd := range cmds {
+		if !cmd.Hidden {
+			names = append(names, cmd.Name)
+		}
+	}
+	if c.Args().Present() {
+		return UsageError(c, "unknown command %q (want %s)", c.Args().First(), strings.Join(names, ", "))
+	}
+	return UsageError(c, "no command given (want %s)", strings.Join(names, ", "))
+}
+
+// silentExit ends a run with an exit code and nothing printed.
+type silentExit int
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit code %d", int(e)) }
+
+// Exit returns nil for 0, else an error that makes Run return code without
+// printing anything: for a run that has said all it had to (a supervised
+// command's own exit code, a check's verdict).
+func Exit(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return silentExit(code)
+}

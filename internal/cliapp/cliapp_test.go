@@ -1,0 +1,169 @@
+package cliapp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/exitcode"
+)
+
+// demo is a small binary in the shell: a root flag, a command with flags of
+// each kind, a command with subcommands.
+type demo struct {
+	sh   *Shell
+	seen map[string]any
+}
+
+func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	d = &demo{seen: map[string]any{}}
+	d.sh = New("demo", append([]string{"demo"}, args...), environ, strings.NewReader(""), &out, &errb)
+	app := &cli.App{
+		Name:  "demo",
+		Usage: "a demo",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"DEMO_LOG_FORMAT"}},
+			&cli.BoolFlag{Name: "verbose", EnvVars: []string{"DEMO_VERBOSE"}},
+		},
+		Commands: []*cli.Command{{
+			Name:      "up",
+			UsageText: "demo up [--count N] [--wait D]",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "count", Value: 1, Usage: "how many", EnvVars: []string{"DEMO_COUNT"}},
+				&cli.DurationFlag{Name: "wait", Value: time.Second, EnvVars: []string{"DEMO_WAIT"}},
+				&cli.StringFlag{Name: "name", EnvVars: []string{"DEMO_NAME", "DEMO_OLD_NAME"}},
+				&cli.StringSliceFlag{Name: "tag", EnvVars: []string{"DEMO_TAGS"}},
+			},
+			Action: func(c *cli.Context) error {
+				if err := NoArgs(c); err != nil {
+					return err
+				}
+				log, err := d.sh.Logger(c)
+				if err != nil {
+					return err
+				}
+				d.seen["count"], d.seen["wait"], d.seen["name"], d.seen["tag"] = c.Int("count"), c.Duration("wait"), c.String("name"), c.StringSlice("tag")
+				d.seen["count-source"] = d.sh.Source("count")
+				if c.Int("count") < 0 {
+					return exitcode.Wrap(3, fmt.Errorf("%s: must not be negative", d.sh.Source("count")))
+				}
+				if c.Int("count") == 7 {
+					return Exit(7)
+				}
+				log.Info("up", "name", c.String("name"))
+				return nil
+			},
+		}, {
+			Name:        "pkg",
+			Subcommands: []*cli.Command{{Name: "render", Action: func(*cli.Context) error { return nil }}},
+		}},
+	}
+	code = d.sh.Run(context.Background(), app)
+	return code, d, out.String(), errb.String()
+}
+
+func TestShell(t *testing.T) {
+	t.Setenv("DEMO_COUNT", "99") // the process environment is never read
+	for _, tc := range []struct {
+		name       string
+		environ    []string
+		args       []string
+		code       int
+		seen       map[string]any
+		stdout     []string
+		stderr     []string
+		notStderr  []string
+		stderrLine int // number of lines on stderr; 0: not checked
+	}{
+		{name: "defaults, process env ignored", args: []string{"up"}, seen: map[string]any{"count": 1, "count-source": "--count"}},
+		{name: "from environ", environ: []string{"DEMO_COUNT=4", "DEMO_WAIT= 2s ", "DEMO_OLD_NAME=x", "DEMO_TAGS=a,b"}, args: []string{"up"},
+			seen: map[string]any{"count": 4, "wait": 2 * time.Second, "name": "x", "count-source": "DEMO_COUNT"}},
+		{name: "command line wins", environ: []string{"DEMO_COUNT=4"}, args: []string{"up", "--count", "5"}, seen: map[string]any{"count": 5, "count-source": "--count"}},
+		{name: "empty variable leaves the default", environ: []string{"DEMO_COUNT="}, args: []string{"up"}, seen: map[string]any{"count": 1}},
+		{name: "error names the variable", environ: []string{"DEMO_COUNT=-1"}, args: []string{"up"}, code: 3, stderr: []string{"demo: DEMO_COUNT: must not be negative\n"}},
+		{name: "error names the flag", args: []string{"up", "--count=-1"}, code: 3, stderr: []string{"demo: --count: must not be negative\n"}},
+		{name: "bad variable value", environ: []string{"DEMO_COUNT=many", "DEMO_WAIT=soon"}, args: []string{"up"}, code: 2,
+			stderr: []string{`DEMO_COUNT: invalid value "many" for --count: parse error`, `DEMO_WAIT: invalid value "soon" for --wait`}},
+		{name: "bad flag: short usage", args: []string{"up", "--cuont", "3"}, code: 2, stderrLine: 3,
+			stderr: []string{"demo up: flag provided but not defined: -cuont\nusage: demo up [--count N] [--wait D]\nRun 'demo up --help' for more.\n"}},
+		{name: "bad root flag", args: []string{"--nope"}, code: 2, stderr: []string{"demo: flag provided but not defined: -nope\nusage: demo COMMAND [flags]\n"}},
+		{name: "no command", code: 2, stderr: []string{"demo: no command given (want up, pkg)"}},
+		{name: "unknown command", args: []string{"down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
+		{name: "no subcommand", args: []string{"pkg"}, code: 2, stderr: []string{"demo pkg: no command given (want render)"}},
+		{name: "stray argument", args: []string{"up", "x"}, code: 2, stderr: []string{`demo up: unexpected argument "x"`, "usage: demo up"}},
+		{name: "help", args: []string{"up", "--help"}, stdout: []string{"--count N", "how many [$DEMO_COUNT] (default: 1)", "[$DEMO_NAME, $DEMO_OLD_NAME]"}},
+		{name: "version", args: []string{"--version"}, stdout: []string{"demo dev (rev "}},
+		{name: "silent exit", args: []string{"up", "--count", "7"}, code: 7, stderrLine: -1},
+		{name: "bad log format", environ: []string{"DEMO_LOG_FORMAT=xml"}, args: []string{"up"}, code: 2, stderr: []string{`demo: DEMO_LOG_FORMAT: unknown log format "xml"`}},
+		{name: "secrets masked in logs and errors", environ: []string{"DB_PASSWORD=hunter2-pw", "DEMO_LOG_FORMAT=json"}, args: []string{"up", "--name", "is hunter2-pw"},
+			stderr: []string{`"name":"is ********"`}, notStderr: []string{"hunter2"}},
+		{name: "secrets masked in the last error", environ: []string{"DB_PASSWORD=hunter2-pw"}, args: []string{"up", "--count", "hunter2-pw"}, code: 2,
+			stderr: []string{`invalid value "********"`}, notStderr: []string{"hunter2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, d, stdout, stderr := runDemo(t, tc.environ, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
+			}
+			for k, v := range tc.seen {
+				if fmt.Sprint(d.seen[k]) != fmt.Sprint(v) {
+					t.Errorf("%s = %v, want %v", k, d.seen[k], v)
+				}
+			}
+			for _, w := range tc.stdout {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tc.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			for _, w := range tc.notStderr {
+				if strings.Contains(stderr, w) {
+					t.Errorf("stderr has %q:\n%s", w, stderr)
+				}
+			}
+			switch n := strings.Count(stderr, "\n"); {
+			case tc.stderrLine > 0 && n != tc.stderrLine, tc.stderrLine < 0 && n != 0:
+				t.Errorf("%d lines on stderr:\n%s", n, stderr)
+			}
+		})
+	}
+}
+
+func TestSignalContext(t *testing.T) {
+	ctx, stop := SignalContext(context.Background(), syscall.SIGUSR1)
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not canceled by SIGUSR1")
+	}
+	sig := Interrupted(ctx)
+	if sig == nil || sig.ExitCode() != 128+int(syscall.SIGUSR1) || sig.Error() != "interrupted by SIGUSR1" {
+		t.Fatalf("Interrupted = %v", sig)
+	}
+	if !errors.Is(context.Cause(ctx), context.Canceled) {
+		t.Error("the cause is not context.Canceled")
+	}
+	ctx2, stop2 := SignalContext(context.Background(), syscall.SIGUSR1)
+	stop2()
+	if ctx2.Err() == nil || Interrupted(ctx2) != nil {
+		t.Errorf("after stop: err %v, signal %v", ctx2.Err(), Interrupted(ctx2))
+	}
+}

@@ -1,0 +1,64 @@
+package executor
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+// TestLinkVolumes checks the hand-off of persistent volumes: the agent
+// makes each volume visible at <executor sandbox>/<container_path>, and
+// the executor links each task's sandbox to it, as Mesos' default
+// executor does with a SANDBOX_PATH volume of type PARENT.
+func TestLinkVolumes(t *testing.T) {
+	vol := func(path string) mesos.Resource {
+		return mesos.Resource{Name: "disk", Disk: &mesos.Resource_DiskInfo{
+			Persistence: &mesos.Resource_DiskInfo_Persistence{ID: "v"},
+			Volume:      &mesos.Volume{ContainerPath: path, Mode: mesos.RW.Enum()},
+		}}
+	}
+	for _, tc := range []struct {
+		name string
+		res  []mesos.Resource
+		want string // substring of the error; "" means the links exist
+	}{
+		{"no volume", []mesos.Resource{{Name: "cpus"}}, ""},
+		{"relative", []mesos.Resource{{Name: "cpus"}, vol("data"), vol("logs")}, ""},
+		{"absolute", []mesos.Resource{vol("/var/lib/data")}, "needs a mount namespace"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sandbox := t.TempDir()
+			dir := filepath.Join(sandbox, TasksDir, "t")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ti := &mesos.TaskInfo{Resources: tc.res}
+			err := linkVolumes(ti, sandbox, dir)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("err = %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Linking again (a relaunch in the same sandbox) is fine.
+			if err := linkVolumes(ti, sandbox, dir); err != nil {
+				t.Errorf("second link: %v", err)
+			}
+			for _, r := range tc.res {
+				if r.Disk == nil {
+					continue
+				}
+				cp := r.Disk.Volume.ContainerPath
+				if got, err := os.Readlink(filepath.Join(dir, cp)); err != nil || got != filepath.Join(sandbox, cp) {
+					t.Errorf("%s: link %q, %v", cp, got, err)
+				}
+			}
+		})
+	}
+}

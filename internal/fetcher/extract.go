@@ -1,0 +1,226 @@
+package fetcher
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"compress/bzip2"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// extract unpacks the archive name (under root) into its own directory when
+// its name says it is one; other files are left alone. Every entry is
+// written through an os.Root opened on that directory.
+func extract(root *os.Root, name string) error {
+	lower := strings.ToLower(name)
+	kind := ""
+	switch {
+	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
+		kind = "tar.gz"
+	case strings.HasSuffix(lower, ".tar.bz2"), strings.HasSuffix(lower, ".tbz2"):
+		kind = "tar.bz2"
+	case strings.HasSuffix(lower, ".tar"):
+		kind = "tar"
+	case strings.HasSuffix(lower, ".zip"):
+		kind = "zip"
+	case strings.HasSuffix(lower, ".gz"):
+		kind = "gz"
+	default:
+		return nil
+	}
+	dir, err := root.OpenRoot(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	fh, err := root.Open(name)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	switch kind {
+	case "tar.gz", "gz":
+		gz, err := gzip.NewReader(fh)
+		if err != nil {
+			return err
+		}
+		defer gz.Close()
+		if kind == "gz" {
+			base := path.Base(name)
+			return writeFile(dir, base[:len(base)-len(".gz")], gz, 0o644)
+		}
+		return untar(dir, gz)
+	case "tar.bz2":
+		return untar(dir, bzip2.NewReader(fh))
+	case "tar":
+		return untar(dir, fh)
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	return unzip(dir, fh, st.Size())
+}
+
+// entry is one archive member, in the terms both formats share.
+type entry struct {
+	name string // as in the archive
+	kind entryKind
+	link string      // symlink target or hard link source
+	perm fs.FileMode // permission bits of a file
+	body io.Reader   // a file's content
+}
+
+type entryKind int
+
+const (
+	kindDir entryKind = iota
+	kindFile
+	kindSymlink
+	kindHardlink
+	kindSkip
+)
+
+func untar(dir *os.Root, r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e := entry{name: h.Name, perm: fs.FileMode(h.Mode).Perm(), body: tr, link: h.Linkname}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			e.kind = kindDir
+		case tar.TypeReg, tar.TypeRegA:
+			e.kind = kindFile
+		case tar.TypeSymlink:
+			e.kind = kindSymlink
+		case tar.TypeLink:
+			e.kind = kindHardlink
+		default: // devices, FIFOs, global headers
+			e.kind = kindSkip
+		}
+		if err := put(dir, e); err != nil {
+			return err
+		}
+	}
+}
+
+func unzip(dir *os.Root, r io.ReaderAt, size int64) error {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return err
+	}
+	for _, f := range zr.File {
+		e := entry{name: f.Name, perm: f.Mode().Perm()}
+		mode := f.Mode()
+		switch {
+		case mode.IsDir():
+			e.kind = kindDir
+		case mode&fs.ModeSymlink != 0:
+			e.kind = kindSymlink
+		case mode.IsRegular():
+			e.kind = kindFile
+		default:
+			e.kind = kindSkip
+		}
+		var rc io.ReadCloser
+		if e.kind == kindFile || e.kind == kindSymlink {
+			if rc, err = f.Open(); err != nil {
+				return fmt.Errorf("entry %q: %w", f.Name, err)
+			}
+			e.body = rc
+			if e.kind == kindSymlink { // a zip keeps the target as the content
+				b, err := io.ReadAll(io.LimitReader(rc, 4096))
+				if err != nil {
+					rc.Close()
+					return fmt.Errorf("entry %q: %w", f.Name, err)
+				}
+				e.link = string(b)
+			}
+		}
+		err = put(dir, e)
+		if rc != nil {
+			rc.Close()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// put writes one entry under dir, after checking that it stays inside.
+func put(dir *os.Root, e entry) error {
+	if e.kind == kindSkip {
+		return nil
+	}
+	name, err := confined(strings.TrimPrefix(e.name, "./"))
+	if err != nil {
+		return fmt.Errorf("entry %q: %w", e.name, err)
+	}
+	if name == "." {
+		return nil // the directory itself
+	}
+	if e.kind == kindDir {
+		return dir.MkdirAll(name, 0o755)
+	}
+	if parent := path.Dir(name); parent != "." {
+		if err := dir.MkdirAll(parent, 0o755); err != nil {
+			return fmt.Errorf("entry %q: %w", e.name, err)
+		}
+	}
+	switch e.kind {
+	case kindSymlink:
+		if _, err := confined(path.Join(path.Dir(name), e.link)); err != nil || path.IsAbs(e.link) {
+			return fmt.Errorf("entry %q: symbolic link to %q points %w", e.name, e.link, ErrOutside)
+		}
+	case kindHardlink:
+		if _, err := confined(e.link); err != nil {
+			return fmt.Errorf("entry %q: hard link to %q: %w", e.name, e.link, err)
+		}
+	}
+	// A later entry replaces an earlier one of the same name: remove it
+	// first (a link is removed, not followed), then create afresh.
+	if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("entry %q: replacing an earlier entry: %w", e.name, err)
+	}
+	switch e.kind {
+	case kindSymlink:
+		err = dir.Symlink(e.link, name)
+	case kindHardlink:
+		err = dir.Link(path.Clean(e.link), name)
+	default:
+		err = createFile(dir, name, e.body, e.perm)
+	}
+	if err != nil {
+		return fmt.Errorf("entry %q: %w", e.name, err)
+	}
+	return nil
+}
+
+// createFile creates name (which must not exist) with the content of r.
+func createFile(dir *os.Root, name string, r io.Reader, perm fs.FileMode) error {
+	if perm == 0 {
+		perm = 0o644
+	}
+	out, err := dir.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

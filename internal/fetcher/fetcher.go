@@ -1,0 +1,319 @@
+// Package fetcher puts CommandInfo URIs into a sandbox the way the Mesos
+// fetcher does (src/launcher/fetcher.cpp, docs/fetcher.md): what testenv's
+// agents, taskkit's executor and scheduler-lite's local mode run before a
+// task starts.
+//
+//   - http://, https:// and file:// URIs, and absolute local paths;
+//   - the file is named after the URI's last path element, or output_file
+//     (relative to the sandbox, subdirectories created);
+//   - executable: chmod 0755 and never extracted;
+//   - extract (default true): .tar, .tar.gz, .tgz, .tar.bz2, .tbz2 and .zip
+//     archives are unpacked into the directory holding the file, .gz files
+//     are decompressed next to it; the archive itself is kept;
+//   - cache: with a CacheDir, a URI with cache=true (or every remote URI when
+//     CacheAll is set) is downloaded once and hard-linked (copied across
+//     filesystems) from the cache after. Downloads land in the cache by
+//     rename, so fetchers in several processes can share one CacheDir.
+//
+// Confinement. Every write goes through an os.Root opened on the sandbox
+// (the cache, the archive's directory), so no path — whatever symbolic links
+// earlier URIs or archive entries created — can make the fetcher write
+// outside it. On top of that, the fetch fails with an error wrapping
+// ErrOutside, naming the URI and the entry, when:
+//
+//   - output_file is absolute or leaves the sandbox ("..");
+//   - an archive entry's name is absolute or leaves the directory;
+//   - a symbolic link entry points to an absolute path or out of the
+//     directory, or a hard link entry names a file outside it.
+//
+// A later archive entry with the name of an earlier one replaces it (the
+// earlier link or file is removed first, never written through). Device and
+// FIFO entries are skipped. What was written inside the sandbox before a
+// violation stays there; nothing is ever written outside.
+package fetcher
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"golang.org/x/sys/unix"
+
+	"github.com/taskkit/taskkit/internal/redact"
+)
+
+// ErrOutside is wrapped by the error of a fetch that would have written
+// outside its sandbox (see the package documentation).
+var ErrOutside = errors.New("outside the sandbox")
+
+// Fetcher fetches URIs with the rules of the package documentation. The
+// zero value works without a cache. A Fetcher is safe for concurrent use.
+type Fetcher struct {
+	// CacheDir holds cached downloads; empty disables caching.
+	CacheDir string
+	// CacheAll caches every http(s) URI, not only those with cache=true.
+	CacheAll bool
+	// Client downloads http(s) URIs; nil means a client with a 5 minute timeout.
+	Client *http.Client
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+// Fetch fetches every URI into sandbox, in order, and stops at the first
+// failure. Each error names the URI, its credentials masked.
+func (f *Fetcher) Fetch(ctx context.Context, uris []mesos.CommandInfo_URI, sandbox string) error {
+	for _, u := range uris {
+		if _, err := f.FetchOne(ctx, u, sandbox); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FetchOne fetches one URI into sandbox and returns the path of the fetched
+// file. The error names the URI, its credentials masked.
+func (f *Fetcher) FetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
+	p, err := f.fetchOne(ctx, u, sandbox)
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", redact.Credentials(u.Value), err)
+	}
+	return p, nil
+}
+
+func (f *Fetcher) fetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
+	name, err := outputName(u)
+	if err != nil {
+		return "", err
+	}
+	root, err := os.OpenRoot(sandbox)
+	if err != nil {
+		return "", fmt.Errorf("opening the sandbox: %w", err)
+	}
+	defer root.Close()
+	if dir := path.Dir(name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+	}
+	if err := f.fetchTo(ctx, u, root, name); err != nil {
+		return "", err
+	}
+	dest := filepath.Join(sandbox, filepath.FromSlash(name))
+	if u.GetExecutable() {
+		return dest, root.Chmod(name, 0o755)
+	}
+	if u.Extract == nil || *u.Extract {
+		if err := extract(root, name); err != nil {
+			return "", fmt.Errorf("extracting: %w", err)
+		}
+	}
+	return dest, nil
+}
+
+// outputName is where u goes, relative to the sandbox, slash-separated.
+func outputName(u mesos.CommandInfo_URI) (string, error) {
+	name := u.GetOutputFile()
+	if name == "" {
+		p := u.Value
+		if pu, err := url.Parse(u.Value); err == nil && pu.Scheme != "" {
+			p = pu.Path
+		}
+		name = path.Base(p)
+		if name == "." || name == "/" || name == "" {
+			return "", errors.New("URI has no file name; set output_file")
+		}
+		return name, nil
+	}
+	clean, err := confined(filepath.ToSlash(name))
+	if err != nil {
+		return "", fmt.Errorf("output_file %q: %w", name, err)
+	}
+	if clean == "." {
+		return "", fmt.Errorf("output_file %q names the sandbox itself", name)
+	}
+	return clean, nil
+}
+
+// confined cleans a slash-separated relative name and fails, wrapping
+// ErrOutside, when it is absolute or leaves its directory.
+func confined(name string) (string, error) {
+	if path.IsAbs(name) {
+		return "", fmt.Errorf("absolute path: %w", ErrOutside)
+	}
+	clean := path.Clean(name)
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("leaves the directory: %w", ErrOutside)
+	}
+	return clean, nil
+}
+
+func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os.Root, name string) error {
+	pu, err := url.Parse(u.Value)
+	remote := err == nil && (pu.Scheme == "http" || pu.Scheme == "https")
+	switch {
+	case remote:
+		if f.CacheDir != "" && (u.GetCache() || f.CacheAll) {
+			return f.fromCache(ctx, u.Value, root, name)
+		}
+		return f.download(ctx, u.Value, root, name)
+	case err == nil && pu.Scheme == "file":
+		return copyFile(pu.Path, root, name)
+	case filepath.IsAbs(u.Value):
+		return copyFile(u.Value, root, name)
+	case err == nil && pu.Scheme != "":
+		return fmt.Errorf("unsupported URI scheme %q (want http, https, file or an absolute path)", pu.Scheme)
+	default:
+		return errors.New("relative local paths are not supported (use an absolute path or file://)")
+	}
+}
+
+// fromCache downloads uri into the cache once, then hard-links the entry
+// into the sandbox — what makes a cache of multi-megabyte binaries cheap
+// for hundreds of pods — or copies it when the two are on different
+// filesystems. Cache entries are never written after they are complete, so
+// sharing the inode is safe as long as tasks treat fetched files as
+// read-only (documented in docs/testenv.md).
+func (f *Fetcher) fromCache(ctx context.Context, uri string, root *os.Root, name string) error {
+	sum := sha256.Sum256([]byte(uri))
+	key := hex.EncodeToString(sum[:16])
+	f.mu.Lock()
+	if f.locks == nil {
+		f.locks = map[string]*sync.Mutex{}
+	}
+	l := f.locks[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		f.locks[key] = l
+	}
+	f.mu.Unlock()
+	l.Lock()
+	defer l.Unlock()
+	if err := os.MkdirAll(f.CacheDir, 0o755); err != nil {
+		return err
+	}
+	cache, err := os.OpenRoot(f.CacheDir)
+	if err != nil {
+		return fmt.Errorf("opening the fetcher cache: %w", err)
+	}
+	defer cache.Close()
+	if _, err := cache.Lstat(key); errors.Is(err, os.ErrNotExist) {
+		if err := f.download(ctx, uri, cache, key); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return linkOrCopy(cache, key, root, name)
+}
+
+func (f *Fetcher) download(ctx context.Context, uri string, root *os.Root, name string) error {
+	c := f.Client
+	if c == nil {
+		c = &http.Client{Timeout: 5 * time.Minute}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return err
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		// A *url.Error repeats the URL, password included; the caller names
+		// the URI with its credentials masked.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return ue.Err
+		}
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %s", res.Status)
+	}
+	return writeFile(root, name, res.Body, 0o644)
+}
+
+// writeFile writes r to name under root atomically: a new temporary file
+// beside it, then a rename over whatever name was (a link is replaced, never
+// written through).
+func writeFile(root *os.Root, name string, r io.Reader, perm os.FileMode) error {
+	tmp := path.Join(path.Dir(name), ".fetch-"+rand.Text()[:12])
+	out, err := root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer root.Remove(tmp) // after a successful rename, a no-op
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := root.Chmod(tmp, perm); err != nil {
+		return err
+	}
+	return root.Rename(tmp, name)
+}
+
+func copyFile(src string, root *os.Root, name string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory", src)
+	}
+	return writeFile(root, name, in, st.Mode().Perm()|0o600)
+}
+
+// linkOrCopy hard-links from's key into root as name, or copies it when
+// the two are on different filesystems. The link is made relative to
+// directory handles opened through both roots, so neither side can be
+// redirected by a symbolic link.
+func linkOrCopy(from *os.Root, key string, root *os.Root, name string) error {
+	src, err := from.Open(".")
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dir, err := root.Open(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	tmp := ".fetch-" + rand.Text()[:12]
+	err = unix.Linkat(int(src.Fd()), key, int(dir.Fd()), tmp, 0)
+	if err != nil {
+		in, oerr := from.Open(key)
+		if oerr != nil {
+			return oerr
+		}
+		defer in.Close()
+		return writeFile(root, name, in, 0o644)
+	}
+	tmpName := path.Join(path.Dir(name), tmp)
+	if err := root.Rename(tmpName, name); err != nil {
+		root.Remove(tmpName)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package schedulerlite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskkit/taskkit/internal/plan"
+)
+
+// sdkShapes is one service holding the shapes the SDK accepts and
+// scheduler-lite used to refuse (issue 19; internal/spec/testdata/verdicts
+// has each on its own): an upper-case pod with a pod-level user, a task
+// name with '_', a resource set with cpus only shared by two tasks that run
+// in separate steps and share a discovery prefix, "- default: []" steps, and
+// commands in bash syntax (trap ... SIGTERM, [[ ]]).
+const sdkShapes = `name: sdk-shapes
+pods:
+  Keyspace-A:
+    count: 1
+    user: nobody
+    tasks:
+      init_system_keyspaces:
+        goal: ONCE
+        cmd: 'trap "exit 1" SIGTERM; [[ -n "$TASK_NAME" ]] && echo ok > done'
+        cpus: 0.05
+        memory: 16
+  journal:
+    count: 2
+    resource-sets:
+      journal-resources:
+        cpus: 0.05
+    tasks:
+      format:
+        goal: ONCE
+        cmd: 'if [[ $POD_INSTANCE_INDEX == [0-9] ]]; then echo formatted > format; fi'
+        resource-set: journal-resources
+        discovery:
+          prefix: journal
+      node:
+        goal: RUNNING
+        cmd: 'terminated() { exit 0; }; trap terminated SIGTERM; sleep 600 & wait'
+        resource-set: journal-resources
+        discovery:
+          prefix: journal
+  node:
+    count: 2
+    tasks:
+      server:
+        cmd: exec sleep 600
+        cpus: 0.05
+        memory: 16
+      seed:
+        goal: ONCE
+        cmd: echo seeded
+        cpus: 0.05
+        memory: 16
+plans:
+  deploy:
+    phases:
+      keyspace:
+        pod: Keyspace-A
+      journal:
+        pod: journal
+        steps:
+          - default: [[format], [node]]
+      servers:
+        pod: node
+        steps:
+          - default: [[server]]
+      seed:
+        pod: node
+        steps:
+          - 0: [[seed]]
+          - default: []
+`
+
+// TestSDKShapesDeploy deploys sdkShapes on the local cluster to COMPLETE:
+// every shape the spec accepts also runs.
+func TestSDKShapesDeploy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	svc := filepath.Join(dir, "svc.yml")
+	if err := os.WriteFile(svc, []byte(sdkShapes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Start(ctx, Options{
+		SpecPath: svc, Master: "local", LocalAgents: 2, LocalWorkDir: filepath.Join(dir, "work"),
+		Checkpoint: true, ArtifactsDir: artifacts,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		if err := in.Wait(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}()
+	waitFor(t, "deploy COMPLETE", 90*time.Second, func() bool { return in.Sched.PlanStatus(plan.Deploy) == plan.Complete })
+	for pod, want := range map[string]string{
+		"Keyspace-A-0": "init_system_keyspaces:FINISHED",
+		"journal-1":    "format:FINISHED node:RUNNING",
+		"node-0":       "server:RUNNING seed:FINISHED",
+		"node-1":       "server:RUNNING",
+	} {
+		st, err := in.Sched.PodStatus(pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, task := range st.Tasks {
+			got = append(got, strings.TrimPrefix(task.Name, pod+"-")+":"+task.Status)
+		}
+		if fmt.Sprint(strings.Join(got, " ")) != want {
+			t.Errorf("%s: %s, want %s", pod, strings.Join(got, " "), want)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package schedulerlite
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/cliapp"
+	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/universe"
+)
+
+// validateCommand is "scheduler-lite validate": it renders, decodes and
+// validates a svc.yml as the scheduler does at start, without a cluster, and
+// prints every problem. The environment it renders with is the package's
+// defaults (--package-dir) overridden by the shell's environ. Exit codes: 0
+// valid (warnings printed), 2 invalid or a usage error.
+func validateCommand(sh *cliapp.Shell) *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check a svc.yml as scheduler-lite reads it at start, without a cluster",
+		UsageText: "scheduler-lite validate [--package-dir DIR] [--strict] SVC.yml\nscheduler-lite validate --package-dir DIR --print-env",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "package-dir", Usage: "render with the environment this Universe package's defaults give the scheduler (marathon.json's env); the process environment overrides it", EnvVars: []string{"SCHEDULER_LITE_PACKAGE_DIR"}},
+			&cli.BoolFlag{Name: "print-env", Usage: "with --package-dir: print that environment (KEY=VALUE, each ended by a NUL byte) instead of validating", EnvVars: []string{"SCHEDULER_LITE_PRINT_ENV"}},
+			&cli.BoolFlag{Name: "strict", Usage: "fail when svc.yml prints a variable the environment lacks", EnvVars: []string{"SCHEDULER_LITE_STRICT"}},
+		},
+		Action: func(c *cli.Context) error {
+			stdout, stderr := sh.Stdout, sh.Stderr
+			var env []string
+			if dir := c.String("package-dir"); dir != "" {
+				var err error
+				if env, err = universe.SchedulerEnv(dir); err != nil {
+					return exitcode.Wrap(ExitUsage, fmt.Errorf("%s %s: %w", sh.Source("package-dir"), dir, err))
+				}
+			}
+			if c.Bool("print-env") {
+				if c.String("package-dir") == "" {
+					return cliapp.UsageError(c, "--print-env needs --package-dir")
+				}
+				for _, kv := range env {
+					if _, err := fmt.Fprint(stdout, kv, "\x00"); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if c.NArg() != 1 {
+				return cliapp.UsageError(c, "want exactly one argument: the svc.yml")
+			}
+			env = append(env, sh.Environ...)
+			l, err := spec.Load(c.Args().First(), spec.Options{Env: env, Strict: c.Bool("strict")})
+			if err != nil {
+				return exitcode.Wrap(ExitUsage, err)
+			}
+			for _, m := range l.Missing {
+				fmt.Fprintf(stderr, "%s: warning: variable %s is not set; rendered empty\n", c.Args().First(), m)
+			}
+			for _, w := range l.Warnings {
+				fmt.Fprintf(stderr, "%s: %v\n", c.Args().First(), w)
+			}
+			_, err = fmt.Fprintf(stdout, "%s: valid (configuration %s)\n", c.Args().First(), l.ConfigID)
+			return err
+		},
+	}
+}

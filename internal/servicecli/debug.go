@@ -1,0 +1,167 @@
+package servicecli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// offersDebug is GET /v1/debug/offers: why steps are not launching. Two
+// shapes are read: scheduler-lite's (the waiting steps with their messages,
+// then the latest offer evaluations, newest first) and the DC/OS SDK's
+// (dcos-commons debug/OfferOutcomeTrackerV2: counts, the refusal reasons
+// and the latest evaluations, oldest first).
+type offersDebug struct {
+	// scheduler-lite
+	Waiting []struct {
+		Plan    string `json:"plan"`
+		Step    string `json:"step"`
+		Status  string `json:"status"`
+		Message string `json:"message"`
+	} `json:"waiting"`
+	Outcomes []offerOutcome `json:"outcomes"`
+	// the SDK
+	Accepted       *int           `json:"acceptedCount"`
+	Rejected       *int           `json:"rejectedCount"`
+	FailureReasons map[string]int `json:"failureReasons"`
+	RejectedAgents map[string]int `json:"rejectedAgents"`
+	Offers         []offerOutcome `json:"offers"`
+}
+
+// offerOutcome is one evaluation of an offer for a pod instance.
+type offerOutcome struct {
+	// Timestamp is milliseconds since the epoch (the SDK) or RFC 3339.
+	Timestamp   json.RawMessage `json:"timestamp"`
+	Pod         string          `json:"pod-instance-name"`
+	Step        string          `json:"step"`
+	Host        string          `json:"hostname"`
+	Outcome     string          `json:"outcome"` // pass or fail
+	Explanation []string        `json:"explanation"`
+}
+
+// at is the evaluation's time in UTC, RFC 3339; "" when unknown.
+func (o offerOutcome) at() string {
+	var t time.Time
+	if ms, err := strconv.ParseInt(string(o.Timestamp), 10, 64); err == nil {
+		t = time.UnixMilli(ms)
+	} else if json.Unmarshal(o.Timestamp, &t) != nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func debugGroup() group {
+	return group{
+		name:      "debug",
+		usage:     "look into the scheduler's decisions",
+		usageText: "scheduler-lite debug offers [--json]",
+		subs: []*cli.Command{{
+			Name: "offers", Usage: "show why steps are not launching: the waiting steps, and each pod instance's latest offer evaluation",
+			Action: action(0, nil, func(r *run) error {
+				return show(r, "/v1/debug/offers", func(d offersDebug) error {
+					writeOffers(r.out, d)
+					return nil
+				})
+			}),
+		}},
+	}
+}
+
+// writeOffers prints the waiting steps, the counts, each pod instance's
+// latest evaluation with its explanation, and the refusal reasons:
+//
+//	waiting to launch:
+//	  deploy: web-1:[server] (PENDING): no offer fits
+//	offers: 3 accepted, 12 rejected
+//	web-1 (web-1:[server]): fail at 2026-01-02T12:00:01Z on 127.0.1.2
+//	  - FAIL(ResourceEvaluationStage): insufficient cpus: need 0.1, offered 0.0
+//	refused because:
+//	    12  insufficient cpus
+func writeOffers(w io.Writer, d offersDebug) {
+	if d.Waiting != nil {
+		if len(d.Waiting) == 0 {
+			fmt.Fprintln(w, "no step is waiting to launch")
+		} else {
+			fmt.Fprintln(w, "waiting to launch:")
+		}
+		for _, s := range d.Waiting {
+			fmt.Fprintf(w, "  %s: %s (%s)%s\n", orUnknown(s.Plan), orUnknown(s.Step), orUnknown(s.Status), messageSuffix(s.Message))
+		}
+	}
+	// Oldest first, whichever shape.
+	outcomes := d.Offers
+	if d.Outcomes != nil {
+		for i := len(d.Outcomes) - 1; i >= 0; i-- {
+			outcomes = append(outcomes, d.Outcomes[i])
+		}
+	}
+	accepted, rejected := 0, 0
+	for _, o := range outcomes {
+		if o.Outcome == "pass" {
+			accepted++
+		} else {
+			rejected++
+		}
+	}
+	if d.Accepted != nil && d.Rejected != nil {
+		accepted, rejected = *d.Accepted, *d.Rejected
+		fmt.Fprintf(w, "offers: %d accepted, %d rejected\n", accepted, rejected)
+	} else {
+		fmt.Fprintf(w, "latest %d offer evaluations: %d passed, %d failed\n", len(outcomes), accepted, rejected)
+	}
+	latest := map[string]offerOutcome{}
+	for _, o := range outcomes {
+		latest[o.Pod] = o
+	}
+	pods := make([]string, 0, len(latest))
+	for p := range latest {
+		pods = append(pods, p)
+	}
+	sort.Strings(pods)
+	for _, p := range pods {
+		o := latest[p]
+		line := orUnknown(p)
+		if o.Step != "" {
+			line += " (" + o.Step + ")"
+		}
+		line += ": " + orUnknown(o.Outcome)
+		if at := o.at(); at != "" {
+			line += " at " + at
+		}
+		if o.Host != "" {
+			line += " on " + o.Host
+		}
+		fmt.Fprintln(w, line)
+		for _, e := range o.Explanation {
+			fmt.Fprintf(w, "  - %s\n", oneLine(e))
+		}
+	}
+	writeCounts(w, "refused because:", d.FailureReasons)
+	writeCounts(w, "refused on agents:", d.RejectedAgents)
+}
+
+// writeCounts prints a title and the counts, highest first.
+func writeCounts(w io.Writer, title string, counts map[string]int) {
+	if len(counts) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if counts[keys[i]] != counts[keys[j]] {
+			return counts[keys[i]] > counts[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	fmt.Fprintln(w, title)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %4d  %s\n", counts[k], oneLine(k))
+	}
+}

@@ -1,0 +1,211 @@
+package servicecli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/exitcode"
+)
+
+// The service-wide commands: endpoints, config, state, debug and health.
+//
+//	GET /v1/endpoints                   ["http",...]
+//	GET /v1/endpoints/{name}            {"dns":[...],"address":[...],"vip":"..."} (or any JSON or text)
+//	GET /v1/configurations              ["id",...]     (dcos-commons ConfigResource)
+//	GET /v1/configurations/targetId     ["id"]
+//	GET /v1/configurations/target       the target configuration (JSON)
+//	GET /v1/configurations/{id}         a configuration (JSON)
+//	GET /v1/state/frameworkId           ["id"], [] before the registration
+//	GET /v1/debug/offers                offersDebug (debug.go)
+//	GET /v1/health?verbose=true         {"value":code,...}, HTTP status = code
+
+func endpointsGroup() group {
+	return group{
+		name: "endpoints", aliases: []string{"endpoint"},
+		usage:     "list the service's advertised endpoints, or show where one is served",
+		usageText: "scheduler-lite endpoints [NAME] [--json]",
+		action: action(0, []string{"[NAME]"}, func(r *run) error {
+			name := r.args[0]
+			if name == "" {
+				return r.printList("/v1/endpoints")
+			}
+			a, err := r.cl.get(r.ctx(), "/v1/endpoints/"+url.PathEscape(name), nil)
+			if err != nil || r.json {
+				return r.printRaw(a, err)
+			}
+			var ep struct {
+				DNS     []string `json:"dns"`
+				Address []string `json:"address"`
+				VIP     string   `json:"vip"`
+				VIPs    []string `json:"vips"`
+			}
+			if json.Unmarshal(a.Body, &ep) != nil || (ep.DNS == nil && ep.Address == nil) {
+				return printJSON(r.out, a.Body) // a custom endpoint: any content
+			}
+			vips := ep.VIPs
+			if len(vips) == 0 && ep.VIP != "" {
+				vips = []string{ep.VIP}
+			}
+			writeList(r.out, "dns", ep.DNS)
+			writeList(r.out, "address", ep.Address)
+			writeList(r.out, "vip", vips)
+			return nil
+		}),
+	}
+}
+
+// writeList prints "label: first" and the others aligned under it;
+// "label: (none)" for an empty list.
+func writeList(w io.Writer, label string, list []string) {
+	if len(list) == 0 {
+		list = []string{"(none)"}
+	}
+	for i, s := range list {
+		if i > 0 {
+			label = ""
+		} else {
+			label += ":"
+		}
+		fmt.Fprintf(w, "%-9s %s\n", label, s)
+	}
+}
+
+func configGroup() group {
+	return group{
+		name: "config", aliases: []string{"configs"},
+		usage:     "show the stored configurations (rendered service specs) and the target one",
+		usageText: "scheduler-lite config list|show|target|target-id [flags] [ID]",
+		subs: []*cli.Command{
+			lister("list", "list the IDs of the stored configurations", "/v1/configurations"),
+			{
+				Name: "show", Usage: "show one configuration", UsageText: "scheduler-lite config show ID",
+				Action: action(1, []string{"ID"}, func(r *run) error {
+					a, err := r.cl.get(r.ctx(), "/v1/configurations/"+url.PathEscape(r.args[0]), nil)
+					return r.printRaw(a, err)
+				}),
+			},
+			{
+				Name: "target", Usage: "show the target configuration: the one the service runs or rolls to",
+				Action: action(0, nil, func(r *run) error {
+					a, err := r.cl.get(r.ctx(), "/v1/configurations/target", nil)
+					return r.printRaw(a, err)
+				}),
+			},
+			{
+				Name: "target-id", Aliases: []string{"target_id"}, Usage: "show the target configuration's ID",
+				Action: action(0, nil, func(r *run) error { return r.firstOfList("/v1/configurations/targetId", "no target configuration") }),
+			},
+		},
+	}
+}
+
+// firstOfList prints the single value of a JSON list answer (the SDK
+// answers IDs as ["id"]); an empty list is an error saying none.
+func (r *run) firstOfList(path, none string) error {
+	return show(r, path, func(list []string) error {
+		if len(list) == 0 {
+			return exitcode.Wrap(ExitAPI, errors.New(none))
+		}
+		fmt.Fprintln(r.out, list[0])
+		return nil
+	})
+}
+
+func stateGroup() group {
+	return group{
+		name:      "state",
+		usage:     "show the scheduler's persisted state",
+		usageText: "scheduler-lite state framework-id",
+		subs: []*cli.Command{{
+			Name: "framework-id", Aliases: []string{"framework_id"}, Usage: "show the Mesos framework ID",
+			Action: action(0, nil, func(r *run) error {
+				return r.firstOfList("/v1/state/frameworkId", "no framework ID yet: the scheduler has not registered with Mesos")
+			}),
+		}},
+	}
+}
+
+// healthMeaning is each health code's name and meaning, as the SDK's
+// HealthResource defines them (its ServiceStatusCode), first match wins.
+var healthMeaning = map[int][2]string{
+	200: {"RUNNING", "the deploy plan is complete and nothing is recovering"},
+	202: {"DEPLOYING_STARTING", "the deploy plan is launching tasks"},
+	203: {"RECOVERING_PENDING", "the recovery plan waits for offers to relaunch failed tasks"},
+	204: {"DEPLOYING_PENDING", "the deploy plan waits for offers"},
+	205: {"RECOVERING_STARTING", "the recovery plan is relaunching failed tasks"},
+	206: {"DEGRADED", "the service runs degraded"},
+	207: {"DEPLOYING_WAITING_USER", "the deploy plan is interrupted: it waits for plan continue"},
+	208: {"DELAYED", "a task keeps failing: its relaunch is delayed (crash-loop backoff)"},
+	318: {"INITIALIZING", "the scheduler is not yet registered with Mesos, or is reconciling its tasks"},
+	320: {"BACKING_UP", "a backup plan runs"},
+	321: {"RESTORING", "a restore plan runs"},
+	326: {"UPGRADE_ROLLBACK_DOWNGRADE", "the service is being upgraded, rolled back or downgraded"},
+	500: {"ERROR_CREATING_SERVICE", "a plan has errors (an invalid configuration?): see plan show deploy"},
+	503: {"SERVICE_UNAVAILABLE", "the scheduler has lost its Mesos master"},
+}
+
+func healthGroup() group {
+	return group{
+		name:      "health",
+		usage:     "show the service's health code and what it means (exit 0 healthy: 200-399; 1 unhealthy)",
+		usageText: "scheduler-lite health [--json]",
+		description: "The code is the SDK's: the HTTP status of GET /v1/health, which Marathon's health check\n" +
+			"reads (200-399 healthy). Exit 0 when healthy, 1 when not (500 ERROR, 503 UNAVAILABLE).",
+		action: action(0, nil, func(r *run) error {
+			a, err := r.cl.call(r.ctx(), http.MethodGet, "/v1/health", url.Values{"verbose": {"true"}}, nil)
+			if err != nil {
+				return err
+			}
+			var h struct {
+				Value  *int              `json:"value"`
+				Status string            `json:"status"`
+				Plans  map[string]string `json:"plans"`
+			}
+			json.Unmarshal(a.Body, &h) // 204 carries no body: the status is the value
+			code := a.Code
+			if h.Value != nil {
+				code = *h.Value
+			}
+			meaning, known := healthMeaning[code]
+			if h.Value == nil && !known {
+				return a.check() // not a health answer (404 from a proxy, ...)
+			}
+			if r.json {
+				if len(a.Body) == 0 {
+					a.Body = []byte(`{"value":` + strconv.Itoa(code) + `}`)
+				}
+				if err := printJSON(r.out, a.Body); err != nil {
+					return err
+				}
+			} else {
+				word := h.Status
+				if word == "" {
+					word = meaning[0]
+				}
+				fmt.Fprintf(r.out, "%d %s: %s\n", code, orUnknown(word), orUnknown(meaning[1]))
+				if len(h.Plans) > 0 {
+					var names []string
+					for n := range h.Plans {
+						names = append(names, n)
+					}
+					sort.Strings(names)
+					for _, n := range names {
+						fmt.Fprintf(r.out, "  %s: %s\n", n, h.Plans[n])
+					}
+				}
+			}
+			if code < 200 || code > 399 {
+				return exitcode.Wrap(ExitAPI, fmt.Errorf("the service is unhealthy (%d)", code))
+			}
+			return nil
+		}),
+	}
+}

@@ -1,0 +1,313 @@
+// Package servicecli is scheduler-lite's operator command line: the plan,
+// pod, endpoints, config, state, debug and health commands, each a client
+// of a running scheduler's HTTP API (internal/api), as the DC/OS SDK's
+// `dcos <service>` CLI is (dcos-commons cli/commands/*.go, cli/queries/*.go).
+// They are registered as subcommands of scheduler-lite (Commands):
+//
+//	scheduler-lite plan list|show|start|stop|interrupt|continue|force-restart|force-complete
+//	scheduler-lite pod list|status|info|restart|replace|pause|resume
+//	scheduler-lite endpoints [NAME]
+//	scheduler-lite config list|show|target|target-id
+//	scheduler-lite state framework-id
+//	scheduler-lite debug offers
+//	scheduler-lite health
+//
+// The scheduler is reached through --url, or --name for a scheduler-lite
+// running on this machine, which registers its API address under its
+// framework name (Register, in a per-user runtime directory). Calls carry
+// "Authorization: Bearer <token>" read from --api-token-file, the file the
+// scheduler itself reads.
+//
+// Environment variables (each also a flag; see every command's --help):
+//
+//	SCHEDULER_LITE_URL              --url: the API's base URL (http://host:port[/prefix])
+//	SCHEDULER_LITE_NAME             --name: a local instance's framework name
+//	SCHEDULER_LITE_API_TOKEN_FILE   --api-token-file: file holding the bearer token
+//	SCHEDULER_LITE_REQUEST_TIMEOUT  --request-timeout: per call (default 30s)
+//	SCHEDULER_LITE_JSON             --json: print the API's answer as it came
+//	SCHEDULER_LITE_PHASE, _STEP     --phase, --step of the plan commands
+//	SCHEDULER_LITE_PLAN_PARAMS      --params (-p) of plan start, KEY=VAL[,KEY=VAL]
+//	SCHEDULER_LITE_WAIT, _WAIT_TIMEOUT  --wait, --timeout of plan show
+//	SCHEDULER_LITE_POD_TASKS        --task of pod pause and resume
+//
+// Output is text by default (plan and pod status as trees of phases and
+// steps, pods and tasks, as the SDK CLI prints them) and the API's JSON
+// answer with --json. Flags may come before or after the arguments. Each
+// command runs in the binaries' shell (internal/cliapp): variables read
+// from the environ given to Commands, usage errors with the usage line,
+// errors naming the flag or variable used, the token masked in them.
+//
+// Exit codes: 0 done; 1 the API answered with an error (its message is
+// shown), or the service is unhealthy (health), or the plan failed (plan
+// show --wait); 2 usage; 3 the scheduler cannot be reached (the message
+// names its URL, never the token); 4 plan show --wait timed out.
+package servicecli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/cliapp"
+)
+
+// Exit codes of the commands.
+const (
+	ExitOK          = 0
+	ExitAPI         = 1 // the API answered with an error; unhealthy; the plan failed
+	ExitUsage       = 2 // bad flags or arguments
+	ExitUnreachable = 3 // no answer from the scheduler
+	ExitTimeout     = 4 // plan show --wait: the plan did not reach the status in time
+)
+
+// Flag names and their environment variables.
+const (
+	flagURL            = "url"
+	flagName           = "name"
+	flagTokenFile      = "api-token-file"
+	flagRequestTimeout = "request-timeout"
+	flagJSON           = "json"
+
+	envURL  = "SCHEDULER_LITE_URL"
+	envName = "SCHEDULER_LITE_NAME"
+)
+
+// connectionFlags are every command's flags: where the scheduler is, how
+// to authenticate, and the output format.
+func connectionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagURL, Usage: "the scheduler's API `URL` (http://host:port, or a DC/OS service URL)", EnvVars: []string{envURL}},
+		&cli.StringFlag{Name: flagName, Usage: "the framework `NAME` of a scheduler-lite running on this machine (instead of --url)", EnvVars: []string{envName}},
+		&cli.StringFlag{Name: flagTokenFile, Usage: "`FILE` holding the API token (the scheduler's --api-token-file); with --name, default the one the scheduler reads", EnvVars: []string{"SCHEDULER_LITE_API_TOKEN_FILE"}},
+		&cli.DurationFlag{Name: flagRequestTimeout, Value: 30 * time.Second, Usage: "give up on one API call after this long (exit 3)", EnvVars: []string{"SCHEDULER_LITE_REQUEST_TIMEOUT"}},
+		&cli.BoolFlag{Name: flagJSON, Usage: "print the API's JSON answer instead of text", EnvVars: []string{"SCHEDULER_LITE_JSON"}},
+	}
+}
+
+// group is one top-level command: either a set of subcommands or, with
+// action set, a command of its own.
+type group struct {
+	name, usage, usageText string
+	description            string
+	aliases                []string
+	subs                   []*cli.Command
+	flags                  []cli.Flag // with action: its own flags
+	action                 cli.ActionFunc
+}
+
+// groups are the top-level commands' constructors.
+var groups = []func() group{planGroup, podGroup, endpointsGroup, configGroup, stateGroup, debugGroup, healthGroup}
+
+// build makes a group anew (the shell takes its flags over), every
+// command with the connection flags.
+func build(newGroup func() group) group {
+	g := newGroup()
+	if g.action != nil {
+		g.flags = append(g.flags, connectionFlags()...)
+	}
+	for _, s := range g.subs {
+		s.Flags = append(s.Flags, connectionFlags()...)
+	}
+	return g
+}
+
+// Commands are the operator commands, to register as subcommands of the
+// scheduler-lite command; environ is the environment their flags' variables
+// are read from. Each runs in its own cliapp shell, on the words after its
+// name (flags may follow the arguments), and prints its own errors; a
+// failure returns cliapp.Exit(code), which the caller's shell ends the run
+// with, printing nothing more.
+func Commands(environ []string) []*cli.Command {
+	var out []*cli.Command
+	for _, newGroup := range groups {
+		g := newGroup()
+		out = append(out, &cli.Command{
+			Name:            g.name,
+			Aliases:         g.aliases,
+			Usage:           g.usage,
+			UsageText:       g.usageText,
+			SkipFlagParsing: true,
+			Action: func(c *cli.Context) error {
+				return cliapp.Exit(build(newGroup).run(c, environ))
+			},
+		})
+	}
+	return out
+}
+
+// run runs the group's own application in a cliapp shell on the arguments
+// after the group's name and returns the exit code.
+func (g group) run(c *cli.Context, environ []string) int {
+	name := "scheduler-lite " + g.name
+	app := &cli.App{
+		Name:        name,
+		HelpName:    name,
+		Usage:       g.usage,
+		UsageText:   g.usageText,
+		Description: g.description,
+		HideVersion: true,
+		Commands:    g.subs,
+	}
+	if g.action != nil {
+		app.Flags = g.flags
+		app.Action = g.action
+	}
+	sh := cliapp.New("scheduler-lite", append([]string{name}, permute(c.Args().Slice(), g.valued(), g.action == nil)...), environ, c.App.Reader, c.App.Writer, c.App.ErrWriter)
+	// The commands' actions find the shell in their context (action).
+	ctx := context.WithValue(c.Context, shellKey{}, sh)
+	return sh.Run(ctx, app)
+}
+
+// shellKey keys the running shell in the commands' context.
+type shellKey struct{}
+
+// valued lists the group's flags (names and aliases) that take a value.
+func (g group) valued() map[string]bool {
+	out := map[string]bool{}
+	add := func(fs []cli.Flag) {
+		for _, f := range fs {
+			_, isBool := f.(*cli.BoolFlag)
+			for _, n := range f.Names() {
+				out[n] = !isBool
+			}
+		}
+	}
+	add(g.flags)
+	for _, s := range g.subs {
+		add(s.Flags)
+	}
+	return out
+}
+
+// permute moves flags before the arguments, as the standard flag parsing
+// urfave/cli uses wants them, so that "plan show deploy --json" works as
+// the SDK CLI's does. With subcommands the first argument (the
+// subcommand's name) stays first. Arguments after "--" stay arguments.
+func permute(args []string, valued map[string]bool, sub bool) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if !strings.Contains(name, "=") && valued[name] && i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	var out []string
+	if sub && len(pos) > 0 {
+		out, pos = append(out, pos[0]), pos[1:]
+	}
+	out = append(out, flags...)
+	if len(pos) > 0 {
+		out = append(append(out, "--"), pos...)
+	}
+	return out
+}
+
+// run is one command's invocation.
+type run struct {
+	c    *cli.Context
+	sh   *cliapp.Shell
+	cl   *client
+	out  io.Writer
+	json bool
+	args []string // the arguments, "" for optional ones not given
+}
+
+func (r *run) ctx() context.Context { return r.c.Context }
+
+// usagef is a usage error of the command (exit 2, with its usage line).
+func (r *run) usagef(format string, a ...any) error { return cliapp.UsageError(r.c, format, a...) }
+
+// source names where flag's value came from: --flag, or its variable.
+func (r *run) source(flag string) string { return r.sh.Source(flag) }
+
+// action checks the arguments (at least min; names describe each, the
+// optional ones in brackets), builds the client and runs fn.
+func action(min int, names []string, fn func(r *run) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		r := &run{c: c, sh: c.Context.Value(shellKey{}).(*cliapp.Shell), out: c.App.Writer, json: c.Bool(flagJSON), args: c.Args().Slice()}
+		if n := len(r.args); n < min || n > len(names) {
+			want := "no arguments"
+			if len(names) > 0 {
+				want = strings.Join(names, " ")
+			}
+			return r.usagef("want %s, got %d argument(s)", want, n)
+		}
+		r.args = append(r.args, make([]string, len(names)-len(r.args))...)
+		cl, err := newClient(r)
+		if err != nil {
+			return err
+		}
+		r.cl = cl
+		return withExitCode(fn(r))
+	}
+}
+
+// printJSON writes an API answer indented; a body that is not JSON is
+// written as it came.
+func printJSON(w io.Writer, body []byte) error {
+	var buf bytes.Buffer
+	if len(bytes.TrimSpace(body)) == 0 || json.Indent(&buf, bytes.TrimSpace(body), "", "  ") != nil {
+		_, err := w.Write(body)
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// lister is a command printing a JSON list of strings, one per line.
+func lister(name, help, path string) *cli.Command {
+	return &cli.Command{
+		Name: name, Usage: help,
+		Action: action(0, nil, func(r *run) error { return r.printList(path) }),
+	}
+}
+
+// printList prints the JSON list of strings at path one per line.
+func (r *run) printList(path string) error {
+	return show(r, path, func(list []string) error {
+		for _, s := range list {
+			fmt.Fprintln(r.out, s)
+		}
+		return nil
+	})
+}
+
+// show GETs path (200) and prints the answer: as it came with --json,
+// else decoded into a T and written by text.
+func show[T any](r *run, path string, text func(T) error) error {
+	a, err := r.cl.get(r.ctx(), path, nil)
+	if err != nil || r.json {
+		return r.printRaw(a, err)
+	}
+	var v T
+	if err := a.decode(&v); err != nil {
+		return err
+	}
+	return text(v)
+}
+
+// printRaw prints a's body as JSON unless err.
+func (r *run) printRaw(a *answer, err error) error {
+	if err != nil {
+		return err
+	}
+	return printJSON(r.out, a.Body)
+}

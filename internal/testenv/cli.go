@@ -1,0 +1,183 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/cliapp"
+	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/safefile"
+	"github.com/taskkit/taskkit/internal/supervise"
+)
+
+// Exit codes of the testenv command.
+const (
+	ExitOK      = 0 // stopped by SIGINT or SIGTERM
+	ExitRuntime = 1 // a runtime error (an address in use, ...)
+	ExitUsage   = 2 // bad flags or configuration
+)
+
+// Run is the testenv command ("testenv up [flags]"): it reads its flags from
+// args (args[0] is the program name) and environ, runs a cluster until
+// SIGINT or SIGTERM, and returns the exit code. It reads nothing from stdin.
+func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	sh := cliapp.New("testenv", args, environ, stdin, stdout, stderr)
+	sh.UsageCode, sh.FailureCode = ExitUsage, ExitRuntime
+	env := func(name string) []string { return []string{"TESTENV_" + name} }
+	return sh.Run(ctx, &cli.App{
+		Name:      "testenv",
+		Usage:     "a Mesos-compatible cluster (master, agents, DNS) on loopback",
+		UsageText: "testenv up [flags]",
+		Description: "\"up\" prints the master URL, the DNS address and the agents, writes them to the env file\n" +
+			"(MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...) and runs until SIGINT or SIGTERM, then stops\n" +
+			"everything and kills every process it started. Every flag also reads TESTENV_<FLAG>.\n\n" +
+			"Exit codes: 0 stopped by a signal; 1 runtime error; 2 usage or configuration error.\n" +
+			"See docs/testenv.md.",
+		Commands: []*cli.Command{{
+			Name:      "up",
+			Usage:     "start a cluster and run until interrupted",
+			UsageText: "testenv up [--agents N] [--listen ADDR] [--env-file FILE] [flags]",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "agents", Value: 1, Usage: "number of agents", EnvVars: env("AGENTS")},
+				&cli.Float64Flag{Name: "cpus", Value: 4, Usage: "cpus per agent", EnvVars: env("CPUS")},
+				&cli.Float64Flag{Name: "mem", Value: 8192, Usage: "memory per agent (MB)", EnvVars: env("MEM")},
+				&cli.Float64Flag{Name: "disk", Value: 16384, Usage: "disk per agent (MB)", EnvVars: env("DISK")},
+				&cli.StringFlag{Name: "ports", Value: DefaultPorts, Usage: "port ranges per agent (ports other processes hold are never offered)", EnvVars: env("PORTS")},
+				&cli.Float64SliceFlag{Name: "disk-mount", Usage: "a MOUNT disk of this size (MB) on every agent, offered whole (repeatable)", EnvVars: env("DISK_MOUNTS")},
+				&cli.StringSliceFlag{Name: "attribute", Usage: "agent attribute NAME=VALUE (repeatable)", EnvVars: env("ATTRIBUTES")},
+				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5050,127.0.0.1:0", Usage: "master address, or a comma-separated list: the first that is free", EnvVars: env("LISTEN")},
+				&cli.StringFlag{Name: "agent-ip", Usage: "first agent's loopback IP (default: the first /24 from 127.0.1.0 no other cluster uses)", EnvVars: env("AGENT_IP")},
+				&cli.IntFlag{Name: "agent-port", Value: 5051, Usage: "port of every agent (0: random)", EnvVars: env("AGENT_PORT")},
+				&cli.StringFlag{Name: "dns", Value: "127.0.0.1:0", Usage: "DNS server address (UDP and TCP), or off", EnvVars: env("DNS")},
+				&cli.StringFlag{Name: "dns-forward", Value: "refuse", Usage: "other names: refuse, system, or HOST:PORT", EnvVars: env("DNS_FORWARD")},
+				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes and caches (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
+				&cli.StringFlag{Name: "executor", Usage: "taskkit executor binary for DEFAULT executors (default: next to testenv, then PATH)", EnvVars: env("EXECUTOR")},
+				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
+				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to, or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
+				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
+				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},
+			},
+			Action: func(c *cli.Context) error { return up(sh, c) },
+		}},
+	})
+}
+
+func up(sh *cliapp.Shell, c *cli.Context) error {
+	if err := cliapp.NoArgs(c); err != nil {
+		return err
+	}
+	log, err := sh.Logger(c)
+	if err != nil {
+		return err
+	}
+	attrs := map[string]string{}
+	for _, a := range c.StringSlice("attribute") {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %q is not NAME=VALUE", sh.Source("attribute"), a))
+		}
+		attrs[k] = v
+	}
+	for _, size := range c.Float64Slice("disk-mount") {
+		if !(size > 0) {
+			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %v MB, want a positive size", sh.Source("disk-mount"), size))
+		}
+	}
+	cfg := Config{
+		DiskMounts:   c.Float64Slice("disk-mount"),
+		Agents:       c.Int("agents"),
+		CPUs:         c.Float64("cpus"),
+		Mem:          c.Float64("mem"),
+		Disk:         c.Float64("disk"),
+		Ports:        c.String("ports"),
+		Attributes:   attrs,
+		Listen:       c.String("listen"),
+		AgentIPBase:  c.String("agent-ip"),
+		AgentPort:    c.Int("agent-port"),
+		DNSListen:    c.String("dns"),
+		DNSForward:   c.String("dns-forward"),
+		WorkDir:      c.String("work-dir"),
+		ExecutorPath: c.String("executor"),
+		Logger:       log,
+	}
+	if f := c.String("auth"); f != "" {
+		if cfg.Credentials, err = LoadCredentials(f); err != nil {
+			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("auth"), err))
+		}
+	}
+	if cfg.Agents < 1 {
+		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %d, want at least 1", sh.Source("agents"), cfg.Agents))
+	}
+	// Orphans of tasks (a daemonizing or setsid'ing task) re-parent to
+	// testenv instead of init, so the sweep after the cluster stops finds them.
+	if err := supervise.BecomeSubreaper(); err != nil {
+		log.Warn("not a subreaper: processes that leave their session may outlive testenv", "error", err.Error())
+	}
+	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
+	defer stop()
+	cl, err := Start(ctx, cfg)
+	if errors.Is(err, ErrConfig) {
+		return exitcode.Wrap(ExitUsage, err)
+	}
+	if err != nil {
+		return exitcode.Wrap(ExitRuntime, err)
+	}
+	lines := envLines(cl)
+	for _, l := range lines {
+		fmt.Fprintln(sh.Stdout, l)
+	}
+	path := c.String("env-file")
+	if path == "" {
+		path = filepath.Join(cl.WorkDir(), "testenv.env")
+	}
+	if path != "none" {
+		if _, err := safefile.Write(safefile.File{Path: path, Data: []byte(strings.Join(lines, "\n") + "\n"), Perm: 0o644}); err != nil {
+			stop()
+			cl.Wait()
+			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", sh.Source("env-file"), err))
+		}
+		defer os.Remove(path)
+		log.Info("env file written; source it to point tools at this cluster", "path", path)
+	}
+	<-ctx.Done()
+	log.Info("stopping", "reason", context.Cause(ctx).Error())
+	cl.Wait()
+	// Every process the cluster started has been reaped; what is left are
+	// orphans that escaped their executor's session.
+	if n, err := supervise.KillChildren(5 * time.Second); err != nil {
+		log.Error("processes left behind", "error", err.Error())
+	} else if n > 0 {
+		log.Info("killed orphaned task processes", "count", n)
+	}
+	return nil
+}
+
+// envLines describes the cluster as KEY=VALUE lines.
+func envLines(cl *Cluster) []string {
+	var agents []string
+	for _, a := range cl.Agents() {
+		agents = append(agents, a.ID+"@"+a.Endpoint)
+	}
+	sort.Strings(agents)
+	exe, err := cl.ExecutorBinary()
+	if err != nil {
+		exe = ""
+	}
+	return []string{
+		"MESOS_MASTER=" + cl.MasterURL(),
+		"TESTENV_MASTER_ADDR=" + cl.MasterAddr(),
+		"TESTENV_DNS_ADDR=" + cl.DNSAddr(),
+		"TESTENV_AGENT_ENDPOINTS=" + strings.Join(agents, ","),
+		"TESTENV_SANDBOX_ROOT=" + cl.WorkDir(),
+		"TESTENV_EXECUTOR_BINARY=" + exe,
+	}
+}

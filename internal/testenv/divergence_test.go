@@ -1,0 +1,236 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/resources"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+)
+
+// Each test here pins a behaviour testenv used to get wrong, against the
+// Mesos test or source that fixes it.
+
+// TestTaskWithoutResources follows TaskValidationTest.TaskUsesNoResources
+// (src/tests/master_validation_tests.cpp): a task without resources gets
+// TASK_ERROR, REASON_TASK_INVALID, "Task uses no resources", from the
+// master, and is not launched. Tasks of a group are validated the same way
+// (task::group::internal::validateTask calls the task validators), the
+// whole group failing with REASON_TASK_GROUP_INVALID.
+func TestTaskWithoutResources(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("no-resources"), protoCodec)
+	o := s.offers()[0]
+	task := commandTask("bare", o, "exit 0")
+	task.Resources = nil
+	s.launch(o, task)
+	st := s.Update("bare", mesos.TASK_ERROR)
+	if st.GetReason() != mesos.REASON_TASK_INVALID || st.GetMessage() != "Task uses no resources" || st.GetSource() != mesos.SOURCE_MASTER {
+		t.Errorf("got %s %s %q, want SOURCE_MASTER REASON_TASK_INVALID %q", st.GetSource(), st.GetReason(), st.GetMessage(), "Task uses no resources")
+	}
+
+	o = s.offers()[0]
+	fid := mesos.FrameworkID{Value: s.FrameworkID}
+	ei := mesos.ExecutorInfo{
+		Type: mesos.ExecutorInfo_DEFAULT, ExecutorID: mesos.ExecutorID{Value: "group"}, FrameworkID: &fid,
+		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
+	}
+	with, without := commandTask("with", o, "exit 0"), commandTask("without", o, "exit 0")
+	without.Resources = nil
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, with, without)}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
+	for _, id := range []string{"with", "without"} {
+		st := s.Update(id, mesos.TASK_ERROR)
+		if st.GetReason() != mesos.REASON_TASK_GROUP_INVALID || st.GetMessage() != "Task uses no resources" {
+			t.Errorf("%s: got %s %q, want REASON_TASK_GROUP_INVALID %q", id, st.GetReason(), st.GetMessage(), "Task uses no resources")
+		}
+	}
+}
+
+// TestKillWithWrongAgentIgnored follows Master::kill
+// (src/master/master.cpp): a KILL naming an agent_id other than the task's
+// is logged and dropped — no kill, no update. The reconciliation answer
+// that follows it on the stream shows that nothing came before it.
+func TestKillWithWrongAgentIgnored(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("wrong-agent", mesos.FrameworkInfo_Capability_TASK_KILLING_STATE), protoCodec)
+	o := s.offers()[0]
+	s.launch(o, commandTask("sleeper", o, "exec sleep 60"))
+	s.updateAck("sleeper", mesos.TASK_STARTING)
+	s.updateAck("sleeper", mesos.TASK_RUNNING)
+
+	s.MustCall(calls.Kill("sleeper", o.AgentID.Value+"-not"))
+	s.MustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"sleeper": o.AgentID.Value})))
+	ev := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_UPDATE }, "UPDATE")
+	if st := ev.Update.Status; st.GetReason() != mesos.REASON_RECONCILIATION || st.GetState() != mesos.TASK_RUNNING {
+		t.Fatalf("after a KILL for another agent: %s %s %q, want the reconciliation answer TASK_RUNNING", st.GetState(), st.GetReason(), st.GetMessage())
+	}
+	// With the task's own agent (or none) the KILL is carried out.
+	s.MustCall(calls.Kill("sleeper", o.AgentID.Value))
+	s.updateAck("sleeper", mesos.TASK_KILLING)
+	s.updateAck("sleeper", mesos.TASK_KILLED)
+}
+
+// TestStateTaskRole follows SlaveTest.StateEndpoint
+// (src/tests/slave_tests.cpp) and json(ObjectWriter*, const Task&) in
+// src/common/http.cpp: since Mesos 1.3 /state gives every task (and
+// executor) "role", the role its resources were allocated to.
+func TestStateTaskRole(t *testing.T) {
+	cl := startCluster(t, Config{})
+	for _, tc := range []struct {
+		name string
+		fi   *mesos.FrameworkInfo
+		want string
+	}{
+		{"single role", func() *mesos.FrameworkInfo { fi := frameworkInfo("web"); fi.Role = strPtr("web-role"); return fi }(), "web-role"},
+		{"default role", frameworkInfo("star"), "*"},
+		{"multi role", func() *mesos.FrameworkInfo {
+			fi := frameworkInfo("multi", mesos.FrameworkInfo_Capability_MULTI_ROLE)
+			fi.Roles = []string{"blue"}
+			return fi
+		}(), "blue"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := subscribe(t, cl, tc.fi, protoCodec)
+			o := s.offers()[0]
+			task := commandTask("t-"+tc.want, o, "exec sleep 60")
+			if tc.fi.Roles != nil {
+				for i := range task.Resources {
+					task.Resources[i].AllocationInfo = &mesos.Resource_AllocationInfo{Role: strPtr(tc.want)}
+				}
+			}
+			s.launch(o, task)
+			s.updateAck(task.TaskID.Value, mesos.TASK_STARTING)
+			var state struct {
+				Frameworks []struct {
+					ID    string `json:"id"`
+					Tasks []struct {
+						Role *string `json:"role"`
+					} `json:"tasks"`
+				} `json:"frameworks"`
+			}
+			if err := json.Unmarshal(get(t, cl.MasterURL()+"/state"), &state); err != nil {
+				t.Fatal(err)
+			}
+			for _, fw := range state.Frameworks {
+				if fw.ID != s.FrameworkID {
+					continue
+				}
+				if len(fw.Tasks) != 1 || fw.Tasks[0].Role == nil || *fw.Tasks[0].Role != tc.want {
+					t.Errorf("tasks %+v, want one with role %q", fw.Tasks, tc.want)
+				}
+			}
+			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+		})
+	}
+}
+
+// post sends a raw scheduler call and returns the status and, unless it
+// is a 200 (a SUBSCRIBE stream, closed at once), the body.
+func post(t *testing.T, cl *Cluster, ctype string, body []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, cl.MasterURL()+"/api/v1/scheduler", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", ctype)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		return res.StatusCode, ""
+	}
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// protoField is one protobuf field, for bodies mesos-go cannot produce
+// (it always writes required fields).
+type protoField struct {
+	num    uint64
+	varint uint64
+	bytes  []byte // a length-delimited field when set
+}
+
+func protoMessage(fields ...protoField) []byte {
+	b := proto.NewBuffer(nil)
+	for _, f := range fields {
+		if f.bytes != nil {
+			_ = b.EncodeVarint(f.num<<3 | proto.WireBytes)
+			_ = b.EncodeRawBytes(f.bytes)
+			continue
+		}
+		_ = b.EncodeVarint(f.num<<3 | proto.WireVarint)
+		_ = b.EncodeVarint(f.varint)
+	}
+	return b.Bytes()
+}
+
+// TestSubscribeWithoutRequiredFields follows Master::Http::scheduler
+// (src/master/http.cpp) and stout's protobuf::parse: FrameworkInfo's user
+// and name are required, so a SUBSCRIBE without them is no Call at all —
+// 400 before any stream, not 200 and an ERROR event. Present but empty,
+// they are accepted, as on Mesos.
+func TestSubscribeWithoutRequiredFields(t *testing.T) {
+	cl := startCluster(t, Config{})
+	for _, tc := range []struct {
+		name, ctype string
+		body        []byte
+		want        int
+		wantBody    string
+	}{
+		{"json without user", "application/json", []byte(`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"x"}}}`), 400,
+			"Failed to convert JSON into Call protobuf: Missing required fields: subscribe.framework_info.user"},
+		{"json without user and name", "application/json", []byte(`{"type":"SUBSCRIBE","subscribe":{"framework_info":{}}}`), 400,
+			"Failed to convert JSON into Call protobuf: Missing required fields: subscribe.framework_info.user, subscribe.framework_info.name"},
+		{"json with a null name", "application/json", []byte(`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":null}}}`), 400,
+			"Failed to convert JSON into Call protobuf: Missing required fields: subscribe.framework_info.name"},
+		// Call{type: SUBSCRIBE, subscribe: {framework_info: {name: "x"}}}
+		{"protobuf without user", "application/x-protobuf", protoMessage(protoField{num: 2, varint: 1},
+			protoField{num: 3, bytes: protoMessage(protoField{num: 1, bytes: protoMessage(protoField{num: 2, bytes: []byte("x")})})}), 400,
+			"Failed to parse body into Call protobuf"},
+		{"json with empty user and name", "application/json", []byte(`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"","name":""}}}`), 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := post(t, cl, tc.ctype, tc.body)
+			if code != tc.want || (tc.wantBody != "" && body != tc.wantBody) {
+				t.Errorf("%d %q, want %d %q", code, body, tc.want, tc.wantBody)
+			}
+		})
+	}
+}
+
+// TestCallWithoutType follows validation::scheduler::call::validate
+// (src/master/validation.cpp) and Master::Http::scheduler
+// (src/master/http.cpp): a call without a type is a 400 "Expecting 'type'
+// to be present"; one of type UNKNOWN is a 501.
+func TestCallWithoutType(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("typeless"), protoCodec)
+	fid := []byte(`{"value":"` + s.FrameworkID + `"}`)
+	fidProto := protoMessage(protoField{num: 1, bytes: []byte(s.FrameworkID)})
+	for _, tc := range []struct {
+		name, ctype string
+		body        []byte
+		want        int
+		wantBody    string
+	}{
+		{"json without type", "application/json", []byte(`{"framework_id":` + string(fid) + `}`), 400,
+			"Failed to validate scheduler::Call: Expecting 'type' to be present"},
+		{"protobuf without type", "application/x-protobuf", protoMessage(protoField{num: 1, bytes: fidProto}), 400,
+			"Failed to validate scheduler::Call: Expecting 'type' to be present"},
+		{"json UNKNOWN", "application/json", []byte(`{"type":"UNKNOWN","framework_id":` + string(fid) + `}`), 501, ""},
+		{"protobuf UNKNOWN", "application/x-protobuf", protoMessage(protoField{num: 1, bytes: fidProto}, protoField{num: 2, varint: 0}), 501, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, body := post(t, cl, tc.ctype, tc.body); code != tc.want || body != tc.wantBody {
+				t.Errorf("%d %q, want %d %q", code, body, tc.want, tc.wantBody)
+			}
+		})
+	}
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/taskkit/taskkit/internal/schedulerlite"
+)
+
+// TestValidate runs "scheduler-lite validate" on the example service, with
+// and without the package's environment, on a spec with several problems,
+// and on usage errors.
+func TestValidate(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "svc.yml")
+	if err := os.WriteFile(bad, []byte("name: x\npods:\n  hello:\n    count: 1\n    tasks:\n      server:\n        cmd: true\n        cpus: 1\n        volumes: {}\n      server:\n        cmd: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name           string
+		args           []string
+		code           int
+		stdout, stderr []string
+	}{
+		{"valid", []string{"../examples/hello-world/svc.yml"}, 0, []string{"svc.yml: valid (configuration "}, []string{"variable ARTIFACTS_URL is not set"}},
+		{"strict", []string{"--strict", "../examples/hello-world/svc.yml"}, 2, nil, []string{"missing variables: ARTIFACTS_URL"}},
+		{"with the package's environment", []string{"--package-dir", "../universe", "../examples/hello-world/svc.yml"}, 0, []string{"valid"}, nil},
+		{"every problem", []string{bad}, 2, nil, []string{
+			"2 problems:",
+			"pods.hello.tasks.server.volumes: not supported by scheduler-lite (volumes) (line 9)",
+			"pods.hello.tasks.server: defined twice: first at line 6 (line 10)",
+		}},
+		{"print env", []string{"--package-dir", "../universe", "--print-env"}, 0, []string{"HELLO_COUNT=2\x00"}, nil},
+		{"print env without a package", []string{"--print-env"}, 2, nil, []string{"--print-env needs --package-dir"}},
+		{"no argument", nil, 2, nil, []string{"want exactly one argument"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := schedulerlite.Run(context.Background(), append([]string{"scheduler-lite", "validate"}, tc.args...), nil, nil, &out, &errb)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errb.String())
+			}
+			for _, w := range tc.stdout {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tc.stderr {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+		})
+	}
+}
