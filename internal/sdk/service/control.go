@@ -116,8 +116,9 @@ func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase string, pa
 			p.Restart("")
 			changed = true
 		case CmdInterrupt:
-			if p.Status() == plan.Complete {
-				return nil // nothing left to hold
+			// Nothing left to hold: a no-op, as the SDK's PlansQueries.
+			if phase == "" && p.Status() == plan.Complete || phase != "" && p.Phase(phase).Status(p.Interrupted) == plan.Complete {
+				return nil
 			}
 			changed, err = p.Interrupt(phase)
 		case CmdContinue:
