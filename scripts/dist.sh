@@ -44,9 +44,10 @@ mkdir -p dist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for arch in amd64 arm64; do
+	# One go build per architecture, so Go builds the binaries in parallel.
+	mkdir -p "$work/$arch"
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -tags "$TAGS" -trimpath -ldflags "$LDFLAGS" -o "$work/$arch/" "${present[@]/#/./}"
 	for b in "${present[@]}"; do
-		mkdir -p "$work/$arch"
-		CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -tags "$TAGS" -trimpath -ldflags "$LDFLAGS" -o "$work/$arch/$b" "./$b"
 		name="$b.zip"
 		[ "$arch" = amd64 ] || name="$b-linux-$arch.zip"
 		touch -d "2000-01-01T00:00:00Z" "$work/$arch/$b" # reproducible zips

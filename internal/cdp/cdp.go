@@ -111,7 +111,9 @@ func Launch(ctx context.Context, o Options) (_ *Browser, err error) {
 	if o.Width == 0 {
 		o.Width, o.Height = 1280, 900
 	}
-	profile, err := os.MkdirTemp("", "taskkit-cdp-profile-")
+	// Short names: Chromium's SingletonSocket lives below TMPDIR (see
+	// below), and a unix socket's path must stay under 108 bytes.
+	profile, err := os.MkdirTemp("", "cdp-")
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +127,15 @@ func Launch(ctx context.Context, o Options) (_ *Browser, err error) {
 	args = append(append(args, o.ExtraArgs...), "about:blank")
 	b := &Browser{profile: profile, pending: map[int64]chan reply{}, closed: make(chan struct{}), stderr: &tail{}}
 	b.cmd = exec.Command(o.Path, args...)
+	// Chromium also makes org.chromium.Chromium.* directories in $TMPDIR
+	// and leaves them there: give it one inside the profile, which Close
+	// removes.
+	tmp := filepath.Join(profile, "t")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		os.RemoveAll(profile)
+		return nil, err
+	}
+	b.cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	b.cmd.Stdout = io.Discard
 	pr, pw := io.Pipe()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,11 @@ func TestBrowser(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// Everything the browser writes to the temporary directory (its
+	// profile, Chromium's own org.chromium.Chromium.* directory) must be
+	// gone after Close.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	b, err := Launch(ctx, Options{Width: 800, Height: 400})
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +43,13 @@ func TestBrowser(t *testing.T) {
 		b.Close()
 		if left := Stragglers(profile); len(left) > 0 {
 			t.Errorf("browser processes left after Close: %v", left)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) > 0 {
+			var names []string
+			for _, e := range left {
+				names = append(names, e.Name())
+			}
+			t.Errorf("left in the temporary directory after Close: %v", names)
 		}
 	}()
 	if err := b.Navigate(ctx, srv.URL+"/"); err != nil {

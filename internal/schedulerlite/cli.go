@@ -93,11 +93,11 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 		return err
 	}
 	stdout := sh.Stdout
-	secret, err := readSecret(c, "secret-file")
+	secret, err := readSecret(c, "secret-file", sh.Source("secret-file"))
 	if err != nil {
 		return err
 	}
-	token, err := readSecret(c, "api-token-file")
+	token, err := readSecret(c, "api-token-file", sh.Source("api-token-file"))
 	if err != nil {
 		return err
 	}
@@ -155,19 +155,20 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 }
 
 // readSecret reads the file named by flag (trailing newlines dropped); ""
-// when the flag is unset. The content never reaches a log or an error.
-func readSecret(c *cli.Context, flag string) (string, error) {
+// when the flag is unset. source names the setting in errors (the flag or
+// its variable). The content never reaches a log or an error.
+func readSecret(c *cli.Context, flag, source string) (string, error) {
 	f := c.String(flag)
 	if f == "" {
 		return "", nil
 	}
 	b, err := os.ReadFile(f)
 	if err != nil {
-		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("--%s: %w", flag, err))
+		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", source, err))
 	}
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
-		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("--%s %s: empty", flag, f))
+		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("%s %s: empty", source, f))
 	}
 	return v, nil
 }

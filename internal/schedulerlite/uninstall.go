@@ -108,7 +108,7 @@ func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, mas
 	if name == "" {
 		return "", none, usage(errors.New("--framework-name: the service name is needed (or give the svc.yml)"))
 	}
-	secret, err := readSecret(c, "secret-file")
+	secret, err := readSecret(c, "secret-file", "--secret-file")
 	if err != nil {
 		return "", none, err
 	}
