@@ -102,6 +102,11 @@ func NewStep(pod string, index int, tasks []string) *Step {
 	}
 }
 
+// NewActionStep returns a PENDING step that launches no task, named name:
+// its plan's owner does the work and moves it (SetStatus, Message), as the
+// uninstall plan's kill-tasks or teardown. Pod is empty.
+func NewActionStep(name string) *Step { return &Step{Name: name, status: Pending} }
+
 func joinComma(s []string) string {
 	out := ""
 	for i, v := range s {
@@ -449,6 +454,22 @@ func (p *Plan) Continue(phase string) (bool, error) {
 		}
 	}
 	return changed, nil
+}
+
+// Step returns the step named name of phase phase ("" for any phase), or
+// nil.
+func (p *Plan) Step(phase, name string) *Step {
+	for _, ph := range p.Phases {
+		if phase != "" && ph.Name != phase {
+			continue
+		}
+		for _, s := range ph.Steps {
+			if s.Name == name {
+				return s
+			}
+		}
+	}
+	return nil
 }
 
 // Restart resets every step to PENDING (or only those of one phase).

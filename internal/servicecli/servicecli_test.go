@@ -14,12 +14,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/taskkit/taskkit/internal/schedulerlite"
+	"github.com/taskkit/taskkit/internal/devbuild"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -41,12 +42,13 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		root, err := schedulerlite.SourceRoot()
+		root, err := devbuild.SourceRoot()
 		if err != nil {
 			fmt.Println(err)
 			return 1
 		}
-		if err := schedulerlite.Build(context.Background(), root, dir, []string{"scheduler-lite=./scheduler-lite"}); err != nil {
+		pkgs := slices.Concat(devbuild.Toolkit, []string{"./scheduler-lite"})
+		if err := devbuild.Build(context.Background(), devbuild.Options{Root: root, Dir: dir, Packages: pkgs}); err != nil {
 			fmt.Println(err)
 			return 1
 		}
