@@ -39,19 +39,15 @@ type decoder struct {
 var unsupported = map[reflect.Type]map[string]string{
 	reflect.TypeFor[PodSpec](): {
 		"image": "container images", "networks": "virtual networks",
-		"volume": "volumes", "volumes": "volumes", "pre-reserved-role": "reservations",
 		"share-pid-namespace": "PID namespaces", "host-volumes": "host volumes",
 		"external-volumes": "external volumes", "seccomp-unconfined": "seccomp",
 		"seccomp-profile-name": "seccomp", "ipc-mode": "IPC modes", "shm-size": "shared memory",
 		"container": "container settings, a former field the SDK now ignores",
 	},
 	reflect.TypeFor[TaskSpec](): {
-		"gpus": "GPUs", "volume": "volumes", "volumes": "volumes",
-		"ipc-mode": "IPC modes", "shm-size": "shared memory",
+		"gpus": "GPUs", "ipc-mode": "IPC modes", "shm-size": "shared memory",
 	},
-	reflect.TypeFor[ResourceSet](): {
-		"gpus": "GPUs", "volume": "volumes", "volumes": "volumes",
-	},
+	reflect.TypeFor[ResourceSet](): {"gpus": "GPUs"},
 }
 
 // orderedType is implemented by *Ordered[T]: the decoder appends entries

@@ -321,12 +321,15 @@ func fillNames(s *ServiceSpec) {
 			}
 			fillPorts(&t.Ports)
 			fill(&t.Configs, func(c *ConfigSpec, name string) { c.Name = name })
+			fillVolumes(&t.Volumes)
 		})
 		for _, rs := range p.ResourceSets {
 			if rs != nil {
 				fillPorts(&rs.Ports)
+				fillVolumes(&rs.Volumes)
 			}
 		}
+		fillVolumes(&p.Volumes)
 	})
 	fill(&s.Plans, func(pl *PlanSpec, name string) {
 		pl.Name = name
@@ -352,6 +355,10 @@ func fillPorts(o *Ordered[*PortSpec]) {
 			p.VIP.Prefix = p.Name
 		}
 	})
+}
+
+func fillVolumes(o *Ordered[*VolumeSpec]) {
+	fill(o, func(v *VolumeSpec, name string) { v.Name = name })
 }
 
 // fill replaces every nil value of o (an empty YAML mapping entry) by a zero

@@ -57,7 +57,7 @@ pods:
         goal: SOMETIMES
         cpus: 1
         cpus: 2
-        volumes: {}
+        gpus: 1
 plans: {deploy: {phases: {p: {pod: nope}}}}
 `, []string{
 			"name: \"a__b\": a service name may not contain double underscores (line 1)",
@@ -65,7 +65,7 @@ plans: {deploy: {phases: {p: {pod: nope}}}}
 			"pods.hello.tasks.server.cmd: required (line 6)",
 			"pods.hello.tasks.server.goal: unsupported goal \"SOMETIMES\": want RUNNING, FINISH or ONCE (line 7)",
 			"pods.hello.tasks.server.cpus: defined twice: first at line 8 (line 9)",
-			"pods.hello.tasks.server.volumes: not supported by scheduler-lite (volumes) (line 10)",
+			"pods.hello.tasks.server.gpus: not supported by scheduler-lite (GPUs) (line 10)",
 			"plans.deploy.phases.p.pod: \"nope\" is not a pod of this service (line 11)",
 		}},
 		{"a consequence is not reported twice", strings.Replace(minimal, "memory: 32\n", "", 1) + "",

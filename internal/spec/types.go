@@ -134,6 +134,14 @@ type PodSpec struct {
 	// RLimits are the resource limits of every task's processes
 	// (RawRLimit), by name (RLIMIT_NOFILE, ...).
 	RLimits map[string]*RLimitSpec `yaml:"rlimits,omitempty"`
+	// Volume and Volumes are the pod's persistent volumes (both may be
+	// given): on the executor, seen by every task at their paths.
+	Volume  *VolumeSpec          `yaml:"volume,omitempty"`
+	Volumes Ordered[*VolumeSpec] `yaml:"volumes,omitempty"`
+	// PreReservedRole is the role of resources reserved ahead for the pod
+	// (statically, e.g. slave_public): its reservations refine them for
+	// the role "<pre-reserved-role>/<service role>". "" or "*" is none.
+	PreReservedRole string `yaml:"pre-reserved-role,omitempty"`
 	// Tasks are the pod's tasks, in file order.
 	Tasks Ordered[*TaskSpec] `yaml:"tasks"`
 }
@@ -149,6 +157,40 @@ type ResourceSet struct {
 	// ResourceLimits are the limits above CPUs and Memory the tasks may
 	// burst to (RawResourceLimits).
 	ResourceLimits *ResourceLimitsSpec `yaml:"resource-limits,omitempty"`
+	// Volume or Volumes (not both) are the set's persistent volumes.
+	Volume  *VolumeSpec          `yaml:"volume,omitempty"`
+	Volumes Ordered[*VolumeSpec] `yaml:"volumes,omitempty"`
+}
+
+// Volume types.
+const (
+	VolumeRoot  = "ROOT"
+	VolumeMount = "MOUNT"
+)
+
+// VolumeSpec is a persistent volume (RawVolume, DefaultVolumeSpec): Size
+// MB of disk reserved for the pod instance and kept across relaunches,
+// seen by the task at Path in its sandbox. A ROOT volume is carved from the
+// agent's root disk; a MOUNT volume takes a whole MOUNT disk of at least
+// Size.
+type VolumeSpec struct {
+	// Name is the key under volumes ("" for volume).
+	Name string `yaml:"-"`
+	Path string `yaml:"path" spec:"required"`
+	Type string `yaml:"type" spec:"required"`
+	Size int    `yaml:"size" spec:"required"`
+	// Profiles select a MOUNT disk by its resource provider's profile;
+	// scheduler-lite refuses them (no resource providers).
+	Profiles []string `yaml:"profiles,omitempty"`
+}
+
+// allVolumes returns volume and volumes together, volume first.
+func allVolumes(volume *VolumeSpec, volumes Ordered[*VolumeSpec]) []*VolumeSpec {
+	var out []*VolumeSpec
+	if volume != nil {
+		out = append(out, volume)
+	}
+	return append(out, volumes.Values...)
 }
 
 // RLimitSpec is one rlimit (RawRLimit, RLimitSpec): both Soft and Hard, or
@@ -235,6 +277,10 @@ type TaskSpec struct {
 	// burst to (ignored, as by the SDK, when it names a resource set: the
 	// set's apply).
 	ResourceLimits *ResourceLimitsSpec `yaml:"resource-limits,omitempty"`
+	// Volume or Volumes (not both) are the task's persistent volumes
+	// (its resource set's when it names one).
+	Volume  *VolumeSpec          `yaml:"volume,omitempty"`
+	Volumes Ordered[*VolumeSpec] `yaml:"volumes,omitempty"`
 }
 
 // IsEssential reports the task's essential flag (default true).

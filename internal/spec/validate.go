@@ -39,6 +39,10 @@ var validators = []struct {
 	{"DistinctDiscoveryPrefixes", distinctDiscoveryPrefixes},                      // YAMLToInternalMappers.verifyDistinctDiscoveryPrefixes, convertDiscovery
 	{"CheckSpecs", checkSpecs},                                                    // specification/DefaultHealthCheckSpec, DefaultReadinessCheckSpec
 	{"SecretSpec", secretSpecs},                                                   // specification/DefaultSecretSpec, YAMLToInternalMappers.convertSecret
+	{"VolumeSpec", volumeSpecs},                                                   // specification/DefaultVolumeSpec, DefaultResourceSet.addVolume, YAMLToInternalMappers.convertResourceSet
+	{"PreReservedRole", preReservedRole},                                          // framework/FrameworkConfig.getFrameworkPreReservedRoles, Mesos roles::validate
+	{"TaskVolumesCannotChange", taskVolumesCannotChange},                          // config/validate
+	{"PreReservationCannotChange", preReservationCannotChange},                    // config/validate
 	{"RLimitSpec", rlimitSpecs},                                                   // specification/RLimitSpec
 	{"TaskLabels", taskLabels},                                                    // YAMLToInternalMappers.convertLabels
 	{"ResourceLimits", resourceLimits},                                            // specification/DefaultResourceLimits, config/validate/ResourceLimitsMustExceedRequestedResources
