@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -57,8 +58,11 @@ func (s ExecutorResourceStage) Evaluate(e *Evaluation) Outcome {
 		}
 		e.Rec.ExecutorResources = append(e.Rec.ExecutorResources, took...)
 	}
-	return Pass(s.Name(), fmt.Sprintf("%g cpus, %d MB mem, %d MB disk", ExecutorCPUs, ExecutorMem, ExecutorDisk))
+	return Pass(s.Name(), executorShare)
 }
+
+// executorShare describes what ExecutorResourceStage takes.
+var executorShare = fmt.Sprintf("%g cpus, %d MB mem, %d MB disk", ExecutorCPUs, ExecutorMem, ExecutorDisk)
 
 // shortfall words a ShortError for a reason: "0.5 cpus (0.2 cpus left)".
 func shortfall(err error) string {
@@ -102,7 +106,7 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 			}
 		}
 	}
-	return Pass(s.Name(), fmt.Sprintf("%d port(s)", n))
+	return Pass(s.Name(), strconv.Itoa(n)+" port(s)")
 }
 
 // ResourceStage takes each task's cpus and memory (its resource set's when
@@ -133,7 +137,7 @@ func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 		// cpus and mem first, then ports, as TaskInfos list them.
 		c.Resources = append(scalars, c.Resources...)
 	}
-	return Pass(s.Name(), fmt.Sprintf("%d task(s)", len(e.Rec.Tasks)))
+	return Pass(s.Name(), strconv.Itoa(len(e.Rec.Tasks))+" task(s)")
 }
 
 // TLSStage names each transport-encryption certificate of the tasks to
@@ -178,5 +182,5 @@ func (s TLSStage) Evaluate(e *Evaluation) Outcome {
 			n++
 		}
 	}
-	return Pass(s.Name(), fmt.Sprintf("%d certificate(s)", n))
+	return Pass(s.Name(), strconv.Itoa(n)+" certificate(s)")
 }
