@@ -306,8 +306,8 @@ func (s *Scheduler) applyLaunchLocked(la *launch, now time.Time) {
 	delete(s.pendingKill, la.step.Instance())
 }
 
-// revert undoes launches whose TaskInfos could not be stored: their tasks
-// are what they were, their steps PENDING again.
+// revert undoes launches whose TaskInfos could not be stored, or whose
+// ACCEPT failed: their tasks are what they were, their steps PENDING again.
 func (s *Scheduler) revert(launched []*launch, err error) {
 	s.mu.Lock()
 	for _, la := range launched {
@@ -325,7 +325,7 @@ func (s *Scheduler) revert(launched []*launch, err error) {
 			}
 		}
 		la.step.Restart()
-		la.step.Message = "not launched: storing its TaskInfos failed: " + err.Error()
+		la.step.Message = "not launched: " + err.Error()
 	}
 	s.mu.Unlock()
 	s.wake()
