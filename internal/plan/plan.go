@@ -57,7 +57,8 @@ var stepRank = map[Status]int{Error: 0, Delayed: 1, Pending: 2, Prepared: 3, Sta
 type Step struct {
 	// Name is "<pod>-<index>:[task,...]".
 	Name string
-	// Pod is the pod type and Index the instance.
+	// Pod is the pod type and Index the instance (set by NewStep; the step
+	// caches the names they make).
 	Pod   string
 	Index int
 	// Tasks are the task names (as in svc.yml) this step launches.
