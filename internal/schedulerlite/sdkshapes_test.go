@@ -2,9 +2,9 @@ package schedulerlite
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -102,22 +102,29 @@ func TestSDKShapesDeploy(t *testing.T) {
 			t.Errorf("stop: %v", err)
 		}
 	}()
-	waitFor(t, "deploy COMPLETE", 90*time.Second, func() bool { return in.Sched.PlanStatus(plan.Deploy) == plan.Complete })
+	// Through the API only, as an operator sees it.
+	waitFor(t, "deploy COMPLETE", 90*time.Second, func() bool {
+		var v plan.View
+		return getJSON(t, in.APIURL+"/v1/plans/deploy", &v) == 200 && v.Status == plan.Complete
+	})
 	for pod, want := range map[string]string{
 		"Keyspace-A-0": "init_system_keyspaces:FINISHED",
 		"journal-1":    "format:FINISHED node:RUNNING",
-		"node-0":       "server:RUNNING seed:FINISHED",
+		"node-0":       "seed:FINISHED server:RUNNING",
 		"node-1":       "server:RUNNING",
 	} {
-		st, err := in.Sched.PodStatus(pod)
-		if err != nil {
-			t.Fatal(err)
+		var st struct {
+			Tasks []struct{ Name, Status string }
+		}
+		if code := getJSON(t, in.APIURL+"/v1/pod/"+pod+"/status", &st); code != 200 {
+			t.Fatalf("%s: status %d", pod, code)
 		}
 		var got []string
 		for _, task := range st.Tasks {
 			got = append(got, strings.TrimPrefix(task.Name, pod+"-")+":"+task.Status)
 		}
-		if fmt.Sprint(strings.Join(got, " ")) != want {
+		sort.Strings(got)
+		if strings.Join(got, " ") != want {
 			t.Errorf("%s: %s, want %s", pod, strings.Join(got, " "), want)
 		}
 	}

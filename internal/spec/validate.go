@@ -11,10 +11,10 @@ import (
 	"unicode"
 )
 
-// Validator checks a new configuration against the current target old (nil
-// on a first deployment) and returns every problem it finds, each at a field
-// path of new; Check fills in the lines.
-type Validator func(old, new *ServiceSpec) Problems
+// Validator checks a new configuration, next, against the current target
+// old (nil on a first deployment) and returns every problem it finds, each
+// at a field path of next; Check fills in the lines.
+type Validator func(old, next *ServiceSpec) Problems
 
 // validators is the one list of checks Check runs, in order, each named
 // after the SDK code whose rules it follows (dcos-commons
@@ -44,16 +44,16 @@ var validators = []struct {
 	{"PodUserIgnored", podUserIgnored},                                            // RawPod: ignoreUnknown, "user" removed
 }
 
-// Check runs every validator on new, against the current target old (nil on
-// a first deployment), and returns their problems with their lines. Parse
-// runs it with old nil; a scheduler changing its target runs it with the
-// target it has.
-func Check(old, new *ServiceSpec) Problems {
+// Check runs every validator on next, against the current target old (nil
+// on a first deployment), and returns their problems (warnings among them)
+// with their lines. Parse runs it with old nil; a scheduler changing its
+// target runs it with the target it has.
+func Check(old, next *ServiceSpec) Problems {
 	var all Problems
 	for _, v := range validators {
-		for _, p := range v.Check(old, new) {
+		for _, p := range v.Check(old, next) {
 			if p.Line == 0 {
-				p.Line = new.lineOf(p.Path)
+				p.Line = next.lineOf(p.Path)
 			}
 			p.Rule = v.Name
 			all = append(all, p)
