@@ -9,6 +9,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/taskkit/taskkit/internal/pki"
+	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
@@ -92,7 +93,11 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 				if (pt.Port != 0) != fixed {
 					continue
 				}
-				num, took, err := e.Pool.TakePort(uint64(pt.Port))
+				var within mesos.Ranges
+				if !fixed {
+					within = portRanges(pt)
+				}
+				num, took, err := e.Pool.TakePort(uint64(pt.Port), within)
 				if err != nil {
 					return Fail(s.Name(), "task %s port %s needs %s", c.Name, pt.Name, shortfall(err))
 				}
@@ -103,6 +108,18 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 		}
 	}
 	return Pass(s.Name(), fmt.Sprintf("%d port(s)", n))
+}
+
+// portRanges are the ranges a dynamic port must be in (nil: any).
+func portRanges(pt *spec.PortSpec) mesos.Ranges {
+	var rs mesos.Ranges
+	for _, r := range pt.Ranges {
+		if r != nil {
+			b, e := r.PortRange()
+			rs = append(rs, mesos.Value_Range{Begin: b, End: e})
+		}
+	}
+	return rs
 }
 
 // ResourceStage takes each task's cpus and memory (its resource set's when

@@ -346,8 +346,92 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	if rec.Where.Region != "" {
 		labels = append(labels, mesos.Label{Key: LabelOfferRegion, Value: strPtr(rec.Where.Region)})
 	}
+	own, err := spec.TaskLabels(t.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("pods.%s.tasks.%s.labels: %w", pod.Name, t.Name, err)
+	}
+	for _, kv := range own {
+		labels = append(labels, mesos.Label{Key: kv[0], Value: strPtr(kv[1])})
+	}
 	ti.Labels = &mesos.Labels{Labels: labels}
+	if err := setRLimits(ti, pod); err != nil {
+		return nil, err
+	}
+	if err := setLimits(ti, pod, t); err != nil {
+		return nil, err
+	}
 	return ti, nil
+}
+
+// container returns ti's ContainerInfo, a MESOS one made when it has none.
+func container(ti *mesos.TaskInfo) *mesos.ContainerInfo {
+	if ti.Container == nil {
+		ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum()}
+	}
+	return ti.Container
+}
+
+// setRLimits gives the task's container the pod's rlimits
+// (ContainerInfo.rlimit_info), in name order, as the SDK's PodInfoBuilder
+// puts them on each task's container for the default executor: soft and
+// hard, or neither for unlimited (-1 in svc.yml too).
+func setRLimits(ti *mesos.TaskInfo, pod *spec.PodSpec) error {
+	if len(pod.RLimits) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(pod.RLimits))
+	for n := range pod.RLimits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	info := &mesos.RLimitInfo{}
+	for _, n := range names {
+		typ, ok := spec.RLimitType(n)
+		if !ok {
+			return fmt.Errorf("pods.%s.rlimits.%s: not an rlimit", pod.Name, n)
+		}
+		rl := mesos.RLimitInfo_RLimit{Type: typ}
+		if l := pod.RLimits[n]; l != nil && l.Soft != nil && l.Hard != nil && *l.Soft != spec.RLimitInfinity {
+			soft, hard := uint64(*l.Soft), uint64(*l.Hard)
+			rl.Soft, rl.Hard = &soft, &hard
+		}
+		info.Rlimits = append(info.Rlimits, rl)
+	}
+	container(ti).RlimitInfo = info
+	return nil
+}
+
+// setLimits puts the task's resource-limits in TaskInfo.limits ("cpus",
+// "mem"; unlimited is +Inf, as Mesos takes it) and, as Mesos requires for
+// limits in a task group, gives its container its own cgroups
+// (share_cgroups false), as the SDK's PodInfoBuilder does.
+func setLimits(ti *mesos.TaskInfo, pod *spec.PodSpec, t *spec.TaskSpec) error {
+	rl := pod.Limits(t)
+	if rl == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, field, value string }{{"cpus", "cpus", rl.CPUs}, {"mem", "memory", rl.Memory}} {
+		v, ok, err := spec.Limit(f.value)
+		if err != nil {
+			return fmt.Errorf("pods.%s.tasks.%s.resource-limits.%s: %w", pod.Name, t.Name, f.field, err)
+		}
+		if !ok {
+			continue
+		}
+		if ti.Limits == nil {
+			ti.Limits = map[string]mesos.Value_Scalar{}
+		}
+		ti.Limits[f.name] = mesos.Value_Scalar{Value: v}
+	}
+	if len(ti.Limits) > 0 {
+		c := container(ti)
+		if c.LinuxInfo == nil {
+			c.LinuxInfo = &mesos.LinuxInfo{}
+		}
+		no := false
+		c.LinuxInfo.ShareCgroups = &no
+	}
+	return nil
 }
 
 // Environment converts a task environment to Mesos', secret values as
