@@ -1,0 +1,311 @@
+// Package reservation is what a pod instance holds on its agent, after the
+// DC/OS SDK's resource IDs (offer/ResourceBuilder, offer/ResourceUtils,
+// offer/taskdata/AuxLabelAccess): every resource the instance uses is
+// dynamically reserved for the pod's role with the framework's principal
+// and a "resource_id" label, and each persistent volume is a reserved disk
+// with a persistence ID. A Reservation lists those resources (its Items) as
+// they were reserved, each under a Key naming what the pod spec asks it
+// for, so that later offers are matched to the pod instance by resource ID.
+//
+// The service scheduler stores an instance's Reservation before the ACCEPT
+// that reserves (write-before-act) and keeps it until the resources are
+// released:
+//
+//	evaluate (new)  ─▶ Reservation{Items: IDs, Op: the RESERVE's operation ID}
+//	   ─▶ stored ─▶ ACCEPT RESERVE(id) CREATE LAUNCH_GROUP
+//	UPDATE_OPERATION_STATUS FINISHED (or the IDs seen in an offer) ─▶ Op ""
+//	OPERATION_ERROR/UNKNOWN ─▶ the items never existed: dropped
+//	release (pod replace, decommission, uninstall) ─▶ Releasing; the
+//	   resources are DESTROYed and UNRESERVEd as they are offered
+//
+// Nothing here does I/O.
+package reservation
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+// LabelResourceID is the reservation label the SDK names a reserved
+// resource by (AuxLabelAccess's "resource_id").
+const LabelResourceID = "resource_id"
+
+// Item keys: what the pod spec asks a reserved resource for.
+const (
+	// KeyExecutor prefixes the new executor's resources: "executor/cpus".
+	KeyExecutor = "executor"
+	// KeyPod prefixes the pod's own volumes: "pod/volume/<path>".
+	KeyPod = "pod"
+)
+
+// ScalarKey is the key of scalar resource name (cpus, mem, disk) of owner
+// (KeyExecutor, or a resource set's ID): "<owner>/<name>".
+func ScalarKey(owner, name string) string { return owner + "/" + name }
+
+// PortKey is the key of port name of resource set owner.
+func PortKey(owner, name string) string { return owner + "/port/" + name }
+
+// VolumeKey is the key of the volume at path of owner (KeyPod or a
+// resource set's ID).
+func VolumeKey(owner, path string) string { return owner + "/volume/" + path }
+
+// Owner is the part of key before its first "/": KeyExecutor, KeyPod or a
+// resource set's ID.
+func Owner(key string) string {
+	o, _, _ := strings.Cut(key, "/")
+	return o
+}
+
+// Item is one reserved resource of a pod instance.
+type Item struct {
+	// Key names what it is for (ScalarKey, PortKey, VolumeKey).
+	Key string
+	// ID is its resource ID (the reservation's resource_id label).
+	ID string
+	// Resource is the resource as reserved (its reservations, the labels
+	// among them, and for a volume its persistence and volume): what a
+	// task names to use it.
+	Resource mesos.Resource
+	// Op is the ID of the RESERVE operation that makes it, until Mesos
+	// confirms the operation (or an offer shows the resource); "" once it
+	// is known to exist.
+	Op string
+}
+
+// Reservation is what one pod instance holds.
+type Reservation struct {
+	// Pod and Index name the pod instance.
+	Pod   string
+	Index int
+	// AgentID and Hostname are where it was last seen (a restarted agent
+	// offers its host's reservations under a new ID).
+	AgentID, Hostname string
+	// Role is the role the resources are reserved for.
+	Role string
+	// Items are the reserved resources.
+	Items []Item
+	// Releasing says the instance gave its resources up (pod replace,
+	// decommission): they are destroyed and unreserved as they are
+	// offered, and the items leave as they are.
+	Releasing bool
+}
+
+// Instance is "<pod>-<index>".
+func (r *Reservation) Instance() string { return fmt.Sprintf("%s-%d", r.Pod, r.Index) }
+
+// Item returns the item under key, or nil.
+func (r *Reservation) Item(key string) *Item {
+	if r == nil {
+		return nil
+	}
+	for i := range r.Items {
+		if r.Items[i].Key == key {
+			return &r.Items[i]
+		}
+	}
+	return nil
+}
+
+// ByID returns the item of resource ID id, or nil.
+func (r *Reservation) ByID(id string) *Item {
+	if r == nil {
+		return nil
+	}
+	for i := range r.Items {
+		if r.Items[i].ID == id {
+			return &r.Items[i]
+		}
+	}
+	return nil
+}
+
+// Pending returns the operation IDs not yet confirmed, sorted, once each.
+func (r *Reservation) Pending() []string {
+	var ops []string
+	for _, it := range r.Items {
+		if it.Op != "" && !slices.Contains(ops, it.Op) {
+			ops = append(ops, it.Op)
+		}
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// Clone returns a deep enough copy: its items can be changed without
+// changing r's.
+func (r *Reservation) Clone() *Reservation {
+	c := *r
+	c.Items = slices.Clone(r.Items)
+	return &c
+}
+
+// stored is a Reservation as the state store keeps it: JSON, each resource
+// as protobuf (base64).
+type stored struct {
+	Pod       string       `json:"pod"`
+	Index     int          `json:"index"`
+	AgentID   string       `json:"agent_id"`
+	Hostname  string       `json:"hostname,omitempty"`
+	Role      string       `json:"role"`
+	Releasing bool         `json:"releasing,omitempty"`
+	Items     []storedItem `json:"items"`
+}
+
+type storedItem struct {
+	Key      string `json:"key"`
+	ID       string `json:"id"`
+	Op       string `json:"op,omitempty"`
+	Resource []byte `json:"resource"`
+}
+
+// Marshal encodes r for the state store.
+func (r *Reservation) Marshal() ([]byte, error) {
+	s := stored{Pod: r.Pod, Index: r.Index, AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Items: []storedItem{}}
+	for _, it := range r.Items {
+		b, err := it.Resource.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("reservation of %s, %s: %w", r.Instance(), it.Key, err)
+		}
+		s.Items = append(s.Items, storedItem{Key: it.Key, ID: it.ID, Op: it.Op, Resource: b})
+	}
+	return json.Marshal(s)
+}
+
+// Unmarshal decodes a stored reservation.
+func Unmarshal(b []byte) (*Reservation, error) {
+	var s stored
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	r := &Reservation{Pod: s.Pod, Index: s.Index, AgentID: s.AgentID, Hostname: s.Hostname, Role: s.Role, Releasing: s.Releasing}
+	for _, si := range s.Items {
+		it := Item{Key: si.Key, ID: si.ID, Op: si.Op}
+		if err := it.Resource.Unmarshal(si.Resource); err != nil {
+			return nil, fmt.Errorf("item %s: %w", si.Key, err)
+		}
+		r.Items = append(r.Items, it)
+	}
+	return r, nil
+}
+
+// reservationOf is the reservation a resource was made with: the last of
+// its stack, or its pre-refinement one.
+func reservationOf(r *mesos.Resource) *mesos.Resource_ReservationInfo {
+	if rs := r.GetReservations(); len(rs) > 0 {
+		return &rs[len(rs)-1]
+	}
+	return r.GetReservation()
+}
+
+// ResourceID is r's resource ID label ("" when it has none).
+func ResourceID(r *mesos.Resource) string {
+	for _, l := range reservationOf(r).GetLabels().GetLabels() {
+		if l.Key == LabelResourceID {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// Ours reports whether offered resource r is one of a framework's
+// reservations: dynamically reserved for one of roles, with a resource ID
+// (the SDK's ResourceUtils.isProcessable).
+func Ours(r *mesos.Resource, roles []string) bool {
+	return r.IsDynamicallyReserved() && ResourceID(r) != "" && slices.Contains(roles, r.ReservationRole())
+}
+
+// Reserve returns resources (taken from an offer: unreserved, or reserved
+// for the pod's pre-reserved role) with one more, dynamic reservation for
+// role by principal ("" for none), labelled with resource ID id: the form
+// a RESERVE gives and a task then names.
+func Reserve(resources []mesos.Resource, role, principal, id string) []mesos.Resource {
+	ri := mesos.Resource_ReservationInfo{
+		Type: mesos.Resource_ReservationInfo_DYNAMIC.Enum(), Role: &role,
+		Labels: &mesos.Labels{Labels: []mesos.Label{{Key: LabelResourceID, Value: &id}}},
+	}
+	if principal != "" {
+		ri.Principal = &principal
+	}
+	return mesos.Resources(resources).PushReservation(ri)
+}
+
+// Volume returns reserved disk r made a persistent volume: persistence ID
+// id by principal ("" for none), mounted read-write at containerPath (a
+// MOUNT disk keeps its source): the form of a CREATE.
+func Volume(r mesos.Resource, id, principal, containerPath string) mesos.Resource {
+	v := r
+	d := &mesos.Resource_DiskInfo{Persistence: &mesos.Resource_DiskInfo_Persistence{ID: id},
+		Volume: &mesos.Volume{Mode: mesos.RW.Enum(), ContainerPath: containerPath}}
+	if principal != "" {
+		d.Persistence.Principal = &principal
+	}
+	if src := r.GetDisk().GetSource(); src != nil {
+		d.Source = src
+	}
+	v.Disk = d
+	return v
+}
+
+// WithoutVolume is volume v as reserved disk again (what a DESTROY leaves):
+// persistence and volume dropped, a MOUNT disk's source kept.
+func WithoutVolume(v mesos.Resource) mesos.Resource {
+	r := v
+	if src := v.GetDisk().GetSource(); src != nil {
+		r.Disk = &mesos.Resource_DiskInfo{Source: src}
+	} else {
+		r.Disk = nil
+	}
+	return r
+}
+
+// Release returns what gives offered reservations up, in order: the
+// volumes among them to DESTROY (as offered), then every one to UNRESERVE
+// (volumes as the disk they were made of): the reservation the framework
+// made is popped, which leaves a pre-reserved resource reserved for its
+// pre-reserved role, as it was.
+func Release(offered []mesos.Resource) (destroy, unreserve []mesos.Resource) {
+	for _, r := range offered {
+		if r.IsPersistentVolume() {
+			destroy = append(destroy, r)
+			r = WithoutVolume(r)
+		}
+		unreserve = append(unreserve, r)
+	}
+	return destroy, unreserve
+}
+
+// Describe writes resources briefly, for messages: "0.5 cpus, 256 MB mem,
+// ports 31000, 1024 MB disk (volume data)".
+func Describe(rs []mesos.Resource) string {
+	var parts []string
+	for _, r := range rs {
+		switch {
+		case r.GetType() == mesos.RANGES:
+			var ps []string
+			for _, rg := range r.GetRanges().GetRange() {
+				if rg.Begin == rg.End {
+					ps = append(ps, fmt.Sprint(rg.Begin))
+				} else {
+					ps = append(ps, fmt.Sprintf("%d-%d", rg.Begin, rg.End))
+				}
+			}
+			parts = append(parts, r.Name+" "+strings.Join(ps, ","))
+		case r.Name == "mem" || r.Name == "disk":
+			s := fmt.Sprintf("%g MB %s", r.GetScalar().GetValue(), r.Name)
+			if r.IsDisk(mesos.Resource_DiskInfo_Source_MOUNT) {
+				s = fmt.Sprintf("%g MB MOUNT disk", r.GetScalar().GetValue())
+			}
+			if v := r.GetDisk().GetVolume(); v != nil && r.IsPersistentVolume() {
+				s += " (volume " + v.ContainerPath + ")"
+			}
+			parts = append(parts, s)
+		default:
+			parts = append(parts, fmt.Sprintf("%g %s", r.GetScalar().GetValue(), r.Name))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
