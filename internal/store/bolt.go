@@ -16,7 +16,8 @@ var (
 	bStatus  = []byte("TaskStatus")
 	bPlans   = []byte("Plans")
 	bProps   = []byte("Properties")
-	buckets  = [][]byte{bMeta, bConfigs, bTasks, bStatus, bPlans, bProps}
+	bReserve = []byte("Reservations")
+	buckets  = [][]byte{bMeta, bConfigs, bTasks, bStatus, bPlans, bProps, bReserve}
 
 	kFrameworkID = []byte("FrameworkID")
 	kTarget      = []byte("ConfigTarget")
@@ -185,6 +186,33 @@ func (s *Bolt) PutPlan(name string, progress []byte) error {
 
 // Plans implements Store.
 func (s *Bolt) Plans() (map[string][]byte, error) { return s.all(bPlans) }
+
+// PutReservations implements Store.
+func (s *Bolt) PutReservations(kv map[string][]byte) error {
+	for k, v := range kv {
+		if len(v) > MaxValue {
+			return fmt.Errorf("%s/%s: %w", bReserve, k, ErrTooLarge)
+		}
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bReserve)
+		for k, v := range kv {
+			var err error
+			if v == nil {
+				err = b.Delete([]byte(k))
+			} else {
+				err = b.Put([]byte(k), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Reservations implements Store.
+func (s *Bolt) Reservations() (map[string][]byte, error) { return s.all(bReserve) }
 
 // Property implements Store.
 func (s *Bolt) Property(key string) ([]byte, error) { return s.get(bProps, []byte(key)) }

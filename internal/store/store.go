@@ -9,7 +9,8 @@
 // every method commits (and fsyncs) before it returns, and PutTasks writes a
 // whole pod's TaskInfos in one transaction, so the scheduler writes what it
 // needs to resume before it acts on it (the framework ID before it is used, a
-// TaskInfo before its launch, a status before its acknowledgement).
+// reservation before its RESERVE, a TaskInfo before its launch, a status
+// before its acknowledgement).
 //
 // Two backends: Bolt (file:PATH, the default) and ZK (zk://host:port/path,
 // layout in zk.go). ZK also implements Leader, the ZooKeeper election
@@ -24,6 +25,7 @@
 //	Tasks/<task name>         TaskInfo (protobuf)
 //	TaskStatus/<task name>    latest TaskStatus (protobuf)
 //	Plans/<plan>              plan progress (JSON)
+//	Reservations/<pod>-<i>    what a pod instance reserved (JSON, internal/sdk/reservation)
 //	Properties/<key>          free-form values (the CA under "ca.crt", "ca.key")
 package store
 
@@ -74,6 +76,11 @@ type Store interface {
 	PutPlan(name string, progress []byte) error
 	// Plans returns every stored plan's progress by name.
 	Plans() (map[string][]byte, error)
+	// PutReservations stores pod instances' reservations by pod instance
+	// in one transaction; a nil value deletes one.
+	PutReservations(kv map[string][]byte) error
+	// Reservations returns every stored reservation by pod instance.
+	Reservations() (map[string][]byte, error)
 	// Property returns a property, nil when unset.
 	Property(key string) ([]byte, error)
 	// PropertyKeys returns every property's key, sorted.

@@ -132,6 +132,14 @@ func TestStore(t *testing.T) {
 			if p, _ := s.Plans(); string(p["deploy"]) != "{}" {
 				t.Errorf("plans %q", p)
 			}
+			must(s.PutReservations(map[string][]byte{"hello-0": []byte("r0"), "hello-1": []byte("r1")}))
+			must(s.PutReservations(map[string][]byte{"hello-0": []byte("r0b"), "hello-1": nil, "never-stored": nil}))
+			if r, err := s.Reservations(); err != nil || len(r) != 1 || string(r["hello-0"]) != "r0b" {
+				t.Errorf("reservations %q %v", r, err)
+			}
+			if err := s.PutReservations(map[string][]byte{"hello-0": []byte("r0c"), "big": make([]byte, MaxValue+1)}); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("large reservation: %v", err)
+			}
 			must(s.SetFrameworkID(""))
 			if id, _ := s.FrameworkID(); id != "" {
 				t.Errorf("deleted framework ID %q", id)
@@ -206,6 +214,13 @@ func dump(t *testing.T, s Store) string {
 	for n, p := range plans {
 		lines = append(lines, "Plan "+n+"="+string(p))
 	}
+	res, err := s.Reservations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, r := range res {
+		lines = append(lines, "Reservation "+n+"="+string(r))
+	}
 	for _, k := range []string{"ca.crt", "ca.key"} {
 		if v, err := s.Property(k); err != nil {
 			t.Fatal(err)
@@ -234,11 +249,13 @@ var writes = []struct {
 	}},
 	{"status", func(s Store) error { return s.PutStatus("hello-0-server", []byte("RUNNING")) }},
 	{"plan", func(s Store) error { return s.PutPlan("deploy", []byte(`{"a":1}`)) }},
+	{"reservation", func(s Store) error { return s.PutReservations(map[string][]byte{"hello-0": []byte("r0")}) }},
 	{"relaunch", func(s Store) error { return s.PutTasks(map[string][]byte{"hello-0-server": []byte("i1")}) }},
 	{"status 2", func(s Store) error { return s.PutStatus("hello-0-server", []byte("RUNNING2")) }},
 	{"target 2", func(s Store) error { return s.SetTarget("cfg2", []byte("yaml2")) }},
 	{"delete", func(s Store) error { return s.DeleteTasks("hello-0-side") }},
 	{"plan 2", func(s Store) error { return s.PutPlan("deploy", []byte(`{"a":2}`)) }},
+	{"reservation released", func(s Store) error { return s.PutReservations(map[string][]byte{"hello-0": nil}) }},
 	{"no framework ID", func(s Store) error { return s.SetFrameworkID("") }},
 }
 

@@ -27,6 +27,7 @@ import (
 //	Tasks/<task>/TaskInfo        TaskInfo (protobuf)
 //	Tasks/<task>/TaskStatus      latest TaskStatus (protobuf)
 //	Plans/<plan>                 plan progress (JSON)
+//	Reservations/<pod instance>  what a pod instance reserved (JSON)
 //	Properties/<key>             free-form values
 //	lock/<member>                leader election (ephemeral, sequential)
 //
@@ -41,6 +42,7 @@ const (
 	zkTasks       = "Tasks"
 	zkPlans       = "Plans"
 	zkProps       = "Properties"
+	zkReserve     = "Reservations"
 	zkLock        = "lock"
 	zkInfo        = "TaskInfo"
 	zkStatus      = "TaskStatus"
@@ -135,7 +137,7 @@ func OpenZK(spec string, o Options) (*ZK, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, p := range []string{"", "/" + zkConfigs, "/" + zkTasks, "/" + zkPlans, "/" + zkProps, "/" + zkLock} {
+	for _, p := range []string{"", "/" + zkConfigs, "/" + zkTasks, "/" + zkPlans, "/" + zkProps, "/" + zkReserve, "/" + zkLock} {
 		if err := s.ensure(root + p); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("ZooKeeper %s: creating %s: %w", strings.Join(servers, ","), root+p, err)
@@ -454,6 +456,36 @@ func (s *ZK) all(dir string) (map[string][]byte, error) {
 // Plans implements Store.
 func (s *ZK) Plans() (map[string][]byte, error) { return s.all(zkPlans) }
 
+// PutReservations implements Store.
+func (s *ZK) PutReservations(kv map[string][]byte) error {
+	var ops []any
+	for _, k := range sortedKeys(kv) {
+		v, p := kv[k], s.path(zkReserve, k)
+		if v == nil {
+			ok, err := s.exists(p)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ops = append(ops, &zk.DeleteRequest{Path: p, Version: -1})
+			}
+			continue
+		}
+		if len(v) > MaxValue {
+			return fmt.Errorf("%s/%s: %w", zkReserve, k, ErrTooLarge)
+		}
+		op, err := s.upsert(p, v)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op)
+	}
+	return s.multi(ops...)
+}
+
+// Reservations implements Store.
+func (s *ZK) Reservations() (map[string][]byte, error) { return s.all(zkReserve) }
+
 // Property implements Store.
 func (s *ZK) Property(key string) ([]byte, error) { return s.get(s.path(zkProps, key)) }
 
@@ -491,7 +523,7 @@ func (s *ZK) Clear() error {
 		if err != nil {
 			return err
 		}
-		folder := slices.Contains([]string{zkConfigs, zkTasks, zkPlans, zkProps}, k)
+		folder := slices.Contains([]string{zkConfigs, zkTasks, zkPlans, zkProps, zkReserve}, k)
 		if folder {
 			ops = ops[:len(ops)-1] // keep the folder itself
 		}

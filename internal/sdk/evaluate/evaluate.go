@@ -1,38 +1,55 @@
 // Package evaluate is scheduler-lite's offer evaluation, after the DC/OS
 // SDK's offer/evaluate (OfferEvaluator, the *EvaluationStage classes,
-// EvaluationOutcome): a pod instance requirement is tried against an offer
-// by a pipeline of stages, each a pure function of the requirement, the
-// offer and the view of the cluster, taking what it needs from what is left
-// of the offer. The result is a Recommendation (the resources, ports and TLS
-// names each task gets) or, stage by stage, the reason the offer does not
-// fit.
+// EvaluationOutcome, ReservationEvaluation): a pod instance requirement is
+// tried against the offers of one agent by a pipeline of stages, each a
+// pure function of the requirement, the offers and the view of the
+// cluster, taking what it needs from what is left of them. The result is a
+// Recommendation (the reserved resources, ports and TLS names each task
+// gets, the offer operations that reserve them, the pod instance's
+// reservation) or, stage by stage, the reason the offers do not fit.
 //
 //	Requirement ─┐
-//	Offer ───────┼─▶ agent ─▶ placement ─▶ executor-resources ─▶ ports ─▶ resources ─▶ tls ─▶ Recommendation
-//	Cluster ─────┘      │          │               │                │          │          │
-//	                    └──────────┴───────────────┴──── FAIL(stage): reason ──┴──────────┘
+//	Offers ──────┼─▶ agent ─▶ reservation ─▶ placement ─▶ executor-resources ─▶ ports ─▶ resources ─▶ volumes ─▶ tls ─▶ Recommendation
+//	Cluster ─────┘     │           │              │                │               │          │            │          │
+//	                   └───────────┴──────────────┴─────── FAIL(stage): reason ────┴──────────┴────────────┴──────────┘
+//
+// Every resource a pod instance uses is reserved for the pod's role, as the
+// SDK reserves them: a requirement without a Reservation (a first launch,
+// or a permanent recovery) reserves all of the pod's resources — the
+// executor's, each resource set's (a task's own resources are its resource
+// set "<task>-resource-set"), the volumes — from unreserved resources (or
+// those reserved for the pod's pre-reserved role), each under a new
+// resource ID, and creates the volumes; its tasks launch on them. A
+// requirement with a Reservation (transient recovery, the next step of the
+// pod, a configuration update) takes those resources again by resource ID,
+// grows or shrinks them to what the spec asks now, reserves what the spec
+// added, and leaves out what it dropped (the scheduler releases it). A
+// volume keeps its persistence ID, and so its data.
 //
 // Nothing here does I/O, reads a clock or holds a lock: the event loop runs
 // the evaluator, and the pod builder (internal/sdk/podinfo) turns a
-// Recommendation into TaskInfos. Resource arithmetic is mesos-go's
-// (mesos.Resources, resources.Find).
+// Recommendation into the operations and TaskInfos. Resource arithmetic is
+// mesos-go's (mesos.Resources, PushReservation).
 //
-// Adding a stage (volumes and reservations come next, between resources and
-// tls, as in the SDK's pipeline): implement Stage, take from Evaluation.Pool,
-// record what the builder needs in Evaluation.Rec (a field of
-// Recommendation or TaskClaim), and insert it into Evaluator.Stages (see
-// DefaultStages). A stage that fails returns Fail with a reason an operator
-// can act on ("no offer has 2048 MB of MOUNT disk"): it is shown in the
-// step's message and under GET /v1/debug/offers.
+// Adding a stage: implement Stage, take from Evaluation.Pool (Evaluation's
+// claim helpers reserve), record what the builder needs in Evaluation.Rec
+// (a field of Recommendation or TaskClaim), and insert it into
+// Evaluator.Stages (see DefaultStages). A stage that fails returns Fail with
+// a reason an operator can act on, and what was lacking as its Want, so
+// that Explain says "no offer has 2048 MB of MOUNT disk": it is shown in
+// the step's message and under GET /v1/debug/offers.
 package evaluate
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	imesos "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
@@ -90,6 +107,12 @@ type Requirement struct {
 	// Executor, when set, is the pod instance's running executor the tasks
 	// join (no new executor, no executor resources, no placement check).
 	Executor *mesos.ExecutorInfo
+	// Reservation, when set, is what the pod instance has reserved: its
+	// tasks relaunch on those resources, found in offers by resource ID
+	// (what it lacks, a spec change added, is reserved next to them). Nil
+	// places the pod instance anew (a first launch, or permanent
+	// recovery) and reserves all of its resources.
+	Reservation *reservation.Reservation
 }
 
 // Instance is the pod instance's name, "<pod>-<index>".
@@ -182,6 +205,10 @@ type Outcome struct {
 	Stage  string
 	Pass   bool
 	Reason string
+	// Want is, for a failure, what the offer lacked ("2048 MB of MOUNT
+	// disk", "port 8080"), when one thing did: Explain says when no offer
+	// had it.
+	Want string
 }
 
 // Pass returns a passing outcome of stage.
@@ -209,8 +236,19 @@ type Recommendation struct {
 	Offer *mesos.Offer
 	Where Placement
 	// ExecutorResources are a new executor's resources (nil when the tasks
-	// join a running executor).
+	// join a running executor), reserved, its volumes among them.
 	ExecutorResources []mesos.Resource
+	// Reservation is the pod instance's reservation with this launch: what
+	// the scheduler stores before the ACCEPT. Its new items have Op "" (the
+	// builder sets their RESERVE's operation ID), the keys of Reserved.
+	Reservation *reservation.Reservation
+	// Reserved are the keys of the items reserved anew.
+	Reserved []string
+	// Unreserve, Reserve and Create are the resources of the offer
+	// operations that come before the LAUNCH_GROUP, in this order:
+	// reservations shrunk to what the spec asks now, new (or grown)
+	// reservations, new volumes.
+	Unreserve, Reserve, Create []mesos.Resource
 	// Tasks are the claims of the tasks to launch, in Req.Tasks order.
 	Tasks []*TaskClaim
 	// Outcomes are the stages' verdicts, all passing.
@@ -224,7 +262,7 @@ type TaskClaim struct {
 	Spec *spec.TaskSpec
 	// Name is the full task name, "<pod>-<index>-<task>".
 	Name string
-	// Resources are its cpus, mem and ports.
+	// Resources are its cpus, mem, ports and volumes, reserved.
 	Resources []mesos.Resource
 	// Ports are its ports' numbers, in the spec's order.
 	Ports []PortClaim
@@ -260,6 +298,18 @@ type Evaluation struct {
 	Pool *Pool
 	// Rec is the recommendation being built.
 	Rec *Recommendation
+	// Role and Principal are what the pod's reservations are made for and
+	// by; NewID names new reservations and volumes.
+	Role, Principal string
+	NewID           func() string
+	// sets are the pod's resource sets this evaluation reserves (or
+	// takes by resource ID), in task order; owners the reservation owners
+	// it evaluates (their items not claimed are dropped).
+	sets   []*resourceSet
+	owners map[string]bool
+	// claimed are the items claimed so far, by key, in claimOrder.
+	claimed    map[string]reservation.Item
+	claimOrder []string
 }
 
 // claim returns the claim of task name (svc.yml name).
@@ -285,9 +335,14 @@ type Stage interface {
 type Evaluator struct {
 	// Service is the framework name (TLS names).
 	Service string
-	// Role is the framework's role: reservations for other roles are not
-	// used.
+	// Role is the framework's role; a pod with a pre-reserved role
+	// reserves for "<pre-reserved role>/<Role>" (spec.PodSpec.PodRole).
 	Role string
+	// Principal reserves and creates volumes ("" for none).
+	Principal string
+	// NewID names new reservations (resource IDs) and volumes
+	// (persistence IDs); nil means random UUIDs.
+	NewID func() string
 	// Stages run in order; the first failing one ends the evaluation.
 	Stages []Stage
 }
@@ -297,10 +352,9 @@ func New(service, role string) *Evaluator {
 	return &Evaluator{Service: service, Role: role, Stages: DefaultStages()}
 }
 
-// DefaultStages is the pipeline, in the SDK's order (volumes and
-// reservations, once supported, go between ResourceStage and TLSStage).
+// DefaultStages is the pipeline, in the SDK's order.
 func DefaultStages() []Stage {
-	return []Stage{AgentStage{}, PlacementStage{}, ExecutorResourceStage{}, PortStage{}, ResourceStage{}, TLSStage{}}
+	return []Stage{AgentStage{}, ReservationStage{}, PlacementStage{}, ExecutorResourceStage{}, PortStage{}, ResourceStage{}, VolumeStage{}, TLSStage{}}
 }
 
 // Evaluate tries req against offer o, of which pool is still free, with
@@ -313,10 +367,15 @@ func (ev *Evaluator) Evaluate(req *Requirement, o *mesos.Offer, pool Pool, clust
 // EvaluateAt is Evaluate with the offer's placement read already (once per
 // offer, when many requirements try it).
 func (ev *Evaluator) EvaluateAt(req *Requirement, o *mesos.Offer, where Placement, pool Pool, cluster *Cluster) (*Recommendation, []Outcome) {
-	left := pool.Clone()
+	left := pool.Clone().From(req.Pod.PreReserved())
+	newID := ev.NewID
+	if newID == nil {
+		newID = imesos.NewID
+	}
 	e := &Evaluation{
 		Service: ev.Service, Req: req, Offer: o, Where: where, Cluster: cluster, Pool: &left,
-		Rec: &Recommendation{Req: req, Offer: o},
+		Rec:  &Recommendation{Req: req, Offer: o},
+		Role: req.Pod.PodRole(ev.Role), Principal: ev.Principal, NewID: newID,
 	}
 	e.Rec.Where = e.Where
 	e.Rec.Tasks = make([]*TaskClaim, 0, len(req.Tasks))
@@ -327,6 +386,7 @@ func (ev *Evaluator) EvaluateAt(req *Requirement, o *mesos.Offer, where Placemen
 		}
 		e.Rec.Tasks = append(e.Rec.Tasks, &TaskClaim{Spec: t, Name: taskenv.TaskName(req.Pod.Name, req.Index, name)})
 	}
+	e.plan()
 	outcomes := make([]Outcome, 0, len(ev.Stages))
 	for _, st := range ev.Stages {
 		out := st.Evaluate(e)
@@ -335,18 +395,24 @@ func (ev *Evaluator) EvaluateAt(req *Requirement, o *mesos.Offer, where Placemen
 			return nil, outcomes
 		}
 	}
+	e.finish()
 	e.Rec.Outcomes = outcomes
 	e.Rec.Left = left
 	return e.Rec, outcomes
 }
 
 // Explain is the reason no offer fits, from the failing outcome of each
-// offer tried (host name → outcome), at most three of them named.
+// offer tried (host name → outcome), at most three of them named; when
+// every offer lacked the same thing it says so first ("no offer has 2048
+// MB of MOUNT disk: h1: FAIL(volumes): ...").
 func Explain(failures []OfferFailure) string {
 	if len(failures) == 0 {
 		return "no offers received"
 	}
 	var b strings.Builder
+	if w := failures[0].Outcome.Want; w != "" && !slices.ContainsFunc(failures, func(f OfferFailure) bool { return f.Outcome.Want != w }) {
+		b.WriteString("no offer has " + w + ": ")
+	}
 	for i, f := range failures {
 		if i == 3 {
 			fmt.Fprintf(&b, "; and %d more", len(failures)-3)

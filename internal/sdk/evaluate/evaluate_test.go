@@ -49,7 +49,7 @@ func evaluate(r *Requirement, o mesos.Offer, c *Cluster) (*Recommendation, []Out
 		c = NewCluster()
 	}
 	c.SeeOffer(&o)
-	return New("svc", "svc-role").Evaluate(r, &o, NewPool(&o, "svc-role"), c)
+	return New("svc", "svc-role").Evaluate(r, &o, NewPool([]string{"svc-role"}, &o), c)
 }
 
 // failed returns the failing outcome ("" for a pass).
@@ -246,21 +246,6 @@ func TestResources(t *testing.T) {
 		{name: "ports across ranges", task: "ports:\n  a: {port: 0}\n  b: {port: 0}\n  c: {port: 31005}\n",
 			offer:     []sdktest.OfferOption{sdktest.CPUs(2), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31005, 31005), sdktest.Ports(20, 20), sdktest.Ports(40, 41)},
 			wantPorts: []uint64{20, 40, 31005}},
-		{name: "reserved to the role first, then unreserved", offer: []sdktest.OfferOption{sdktest.CPUs(1), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Reserved("svc-role", sdktest.CPUs(0.5))},
-			checkTaken: func(t *testing.T, rec *Recommendation) {
-				var reserved float64
-				for _, r := range append(rec.ExecutorResources, rec.Tasks[0].Resources...) {
-					if r.Name == "cpus" && r.IsReserved("svc-role") {
-						reserved += r.GetScalar().GetValue()
-					}
-				}
-				if reserved != 0.5 {
-					t.Errorf("took %g reserved cpus, want 0.5", reserved)
-				}
-				if left := rec.Left.Scalar("cpus"); math.Abs(left-0.4) > 1e-9 {
-					t.Errorf("cpus left %g", left)
-				}
-			}},
 		{name: "reserved to another role unused", offer: []sdktest.OfferOption{sdktest.CPUs(0.5), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Reserved("other", sdktest.CPUs(4))},
 			fail: "needs 1 cpus (0.4 cpus left)"},
 		{name: "revocable unused", offer: []sdktest.OfferOption{sdktest.Revocable(sdktest.CPUs(8)), sdktest.Mem(4096), sdktest.Disk(4096)},
@@ -310,7 +295,7 @@ func TestResources(t *testing.T) {
 			for _, c := range rec.Tasks {
 				all = all.Plus(c.Resources...)
 			}
-			pool := NewPool(&o, "svc-role")
+			pool := NewPool([]string{"svc-role"}, &o)
 			for _, name := range []string{"cpus", "mem", "disk"} {
 				if a, b := sum(all, name), pool.Scalar(name); math.Abs(a-b) > 1e-9 {
 					t.Errorf("%s: taken + left = %g, offered %g", name, a, b)
@@ -326,7 +311,7 @@ func TestSeveralRequirementsShareAnOffer(t *testing.T) {
 	pod := podSpec(t, "", "ports:\n  web: {port: 0}\n")
 	o := sdktest.Offer("o", "a1", "h1", sdktest.CPUs(2.5), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31000, 31002))
 	ev := New("svc", "svc-role")
-	pool := NewPool(&o, "svc-role")
+	pool := NewPool([]string{"svc-role"}, &o)
 	c := NewCluster()
 	var got []uint64
 	for i := 0; i < 3; i++ {
@@ -364,7 +349,7 @@ func TestTLSNames(t *testing.T) {
 		t.Errorf("TLS claims %+v", tls)
 	}
 	disc := podSpec(t, "", "transport-encryption: [{name: server, type: TLS}]\ndiscovery: {prefix: broker}\n")
-	rec, outs = New(strings.Repeat("long-service-name.", 3)+"xxxxxx", "r").Evaluate(req(disc, 1), ptr(sdktest.Offer("o", "a", "h")), NewPool(ptr(sdktest.Offer("o", "a", "h")), "r"), NewCluster())
+	rec, outs = New(strings.Repeat("long-service-name.", 3)+"xxxxxx", "r").Evaluate(req(disc, 1), ptr(sdktest.Offer("o", "a", "h")), NewPool([]string{"r"}, ptr(sdktest.Offer("o", "a", "h"))), NewCluster())
 	if rec == nil {
 		t.Fatal("discovery task", outs)
 	}
@@ -373,7 +358,7 @@ func TestTLSNames(t *testing.T) {
 		t.Errorf("discovery claim %+v", c)
 	}
 	bad := podSpec(t, "", "transport-encryption: [{name: server, type: TLS}]\n")
-	_, outs = New("bad_name!", "r").Evaluate(req(bad, 0), ptr(sdktest.Offer("o", "a", "h")), NewPool(ptr(sdktest.Offer("o", "a", "h")), "r"), NewCluster())
+	_, outs = New("bad_name!", "r").Evaluate(req(bad, 0), ptr(sdktest.Offer("o", "a", "h")), NewPool([]string{"r"}, ptr(sdktest.Offer("o", "a", "h"))), NewCluster())
 	if !strings.Contains(failed(outs), "FAIL(tls)") {
 		t.Errorf("invalid name: %v", outs)
 	}

@@ -10,7 +10,8 @@ import (
 // PlacementStage checks the pod's placement rule (the SDK's
 // PlacementRuleEvaluationStage; Marathon's constraint operators) on the
 // offer's agent, against where the pod type's other instances run. Tasks
-// joining a running executor skip it: the pod instance is placed already.
+// joining a running executor, or relaunched on their pod instance's
+// reservation, skip it: the pod instance is placed already.
 type PlacementStage struct{}
 
 // Name implements Stage.
@@ -24,6 +25,9 @@ func (s PlacementStage) Evaluate(e *Evaluation) Outcome {
 	}
 	if e.Req.Executor != nil {
 		return Pass(s.Name(), "joins its pod's running executor")
+	}
+	if e.Req.Reservation != nil {
+		return Pass(s.Name(), "relaunched on its reservation")
 	}
 	rules, err := spec.ParsePlacement(pod.Placement)
 	if err != nil {

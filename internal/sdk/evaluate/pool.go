@@ -4,92 +4,193 @@ import (
 	"fmt"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 )
 
-// Pool is what is left of one offer for the service (the SDK's
-// MesosResourcePool): the offer's resources the framework may use, taken
-// from with mesos-go's resource arithmetic. A taken resource keeps the
-// offered resource's role, reservations and allocation info, as an
-// operation on the offer must.
+// Pool is what is left of the offers of one agent for the service (the
+// SDK's MesosResourcePool), taken from with mesos-go's resource
+// arithmetic. It holds three kinds of resources:
+//
+//   - reservable ones, which a new reservation takes: unreserved, or
+//     reserved for a pre-reserved role (statically, or dynamically without
+//     a resource ID), not revocable, shared, a volume or a disk with a
+//     source;
+//   - MOUNT disks that may be reserved, each taken whole;
+//   - the framework's own reservations (for one of its roles, with a
+//     resource ID, volumes among them), taken by resource ID.
+//
+// A taken resource keeps the offered resource's role, reservations and
+// allocation info, as an operation on the offer must.
 type Pool struct {
-	res mesos.Resources
+	res      mesos.Resources
+	mounts   []mesos.Resource
+	reserved map[string]mesos.Resource
+	// from is the pre-reserved role new reservations take from ("":
+	// unreserved resources).
+	from string
 }
 
-// usable reports whether the framework (role) may use an offered resource:
-// unreserved or reserved to role, not revocable, not shared, not a
-// persistent volume or a disk with a source (those need the volume stages).
-func usable(r *mesos.Resource, role string) bool {
-	if r.IsRevocable() || r.Shared != nil || r.IsPersistentVolume() || r.GetDisk().GetSource() != nil {
-		return false
-	}
-	return r.IsUnreserved() || r.ReservationRole() == role
-}
-
-// NewPool returns the resources of o that role may use.
-func NewPool(o *mesos.Offer, role string) Pool {
+// NewPool returns what offers (of one agent) hold for a framework of
+// roles.
+func NewPool(roles []string, offers ...*mesos.Offer) Pool {
 	var p Pool
-	for i := range o.Resources {
-		if usable(&o.Resources[i], role) {
-			p.res = append(p.res, o.Resources[i])
-		}
+	for _, o := range offers {
+		p.Add(o, roles)
 	}
 	return p
 }
 
-// Clone returns a copy that can be taken from without changing p. (mesos-go
-// never changes a resource's values in place, so a copy of the list is
-// enough.)
-func (p Pool) Clone() Pool { return Pool{res: append(mesos.Resources(nil), p.res...)} }
+// Add adds offer o's resources to p (several offers of one agent are used
+// together).
+func (p *Pool) Add(o *mesos.Offer, roles []string) {
+	for i := range o.Resources {
+		r := &o.Resources[i]
+		switch {
+		case r.IsRevocable() || r.Shared != nil || r.HasResourceProvider():
+		case reservation.Ours(r, roles):
+			if p.reserved == nil {
+				p.reserved = map[string]mesos.Resource{}
+			}
+			id := reservation.ResourceID(r)
+			if old, ok := p.reserved[id]; ok && old.Addable(*r) {
+				old.Add(*r)
+				p.reserved[id] = old
+			} else {
+				p.reserved[id] = *r
+			}
+		case r.IsPersistentVolume() || r.IsDynamicallyReserved() && reservation.ResourceID(r) != "":
+			// Someone else's volume or labelled reservation.
+		case r.IsDisk(mesos.Resource_DiskInfo_Source_MOUNT):
+			p.mounts = append(p.mounts, *r)
+		case r.GetDisk().GetSource() != nil:
+			// PATH and other disks: not used.
+		default:
+			p.res = append(p.res, *r)
+		}
+	}
+}
 
-// Resources returns what is left.
+// From returns p taking new reservations from resources reserved for the
+// pre-reserved role role ("" for unreserved ones).
+func (p Pool) From(role string) Pool {
+	p.from = role
+	return p
+}
+
+// Clone returns a copy that can be taken from without changing p. (mesos-go
+// never changes a resource's values in place, so copies of the lists are
+// enough.)
+func (p Pool) Clone() Pool {
+	c := Pool{res: append(mesos.Resources(nil), p.res...), mounts: append([]mesos.Resource(nil), p.mounts...), from: p.from}
+	if p.reserved != nil {
+		c.reserved = make(map[string]mesos.Resource, len(p.reserved))
+		for k, v := range p.reserved {
+			c.reserved[k] = v
+		}
+	}
+	return c
+}
+
+// Resources returns what is left of the reservable resources.
 func (p Pool) Resources() mesos.Resources { return p.res }
 
-// Scalar is how much of scalar resource name is left.
+// Reserved returns the framework's reservations left, by resource ID.
+func (p Pool) Reserved() map[string]mesos.Resource { return p.reserved }
+
+// Mounts returns the MOUNT disks left.
+func (p Pool) Mounts() []mesos.Resource { return p.mounts }
+
+// reservable reports whether r may be reserved anew from p (from's
+// resources only).
+func (p Pool) reservable(r *mesos.Resource) bool {
+	if p.from == "" {
+		return r.IsUnreserved()
+	}
+	return !r.IsUnreserved() && r.ReservationRole() == p.from
+}
+
+// Scalar is how much of scalar resource name may be reserved.
 func (p Pool) Scalar(name string) float64 {
 	var sum mesos.Value_Scalar
 	for i := range p.res {
-		if r := &p.res[i]; r.Name == name && r.GetType() == mesos.SCALAR {
+		if r := &p.res[i]; r.Name == name && r.GetType() == mesos.SCALAR && p.reservable(r) {
 			sum = *sum.Add(r.GetScalar())
 		}
 	}
 	return sum.Value
 }
 
-// candidates returns the indexes of resources named name: those reserved to
-// the framework's role first (they were set aside for it), then unreserved
-// ones.
+// candidates returns the indexes of reservable resources named name.
 func (p Pool) candidates(name string, t mesos.Value_Type) []int {
-	var reserved, unreserved []int
+	var out []int
 	for i := range p.res {
 		r := &p.res[i]
-		if r.Name != name || r.GetType() != t {
-			continue
-		}
-		if r.IsUnreserved() {
-			unreserved = append(unreserved, i)
-		} else {
-			reserved = append(reserved, i)
+		if r.Name == name && r.GetType() == t && p.reservable(r) {
+			out = append(out, i)
 		}
 	}
-	return append(reserved, unreserved...)
+	return out
 }
 
 // first is the index of candidates' first element, -1 when there is none.
 func (p Pool) first(name string, t mesos.Value_Type) int {
-	at := -1
 	for i := range p.res {
 		r := &p.res[i]
-		if r.Name != name || r.GetType() != t {
-			continue
-		}
-		if !r.IsUnreserved() {
+		if r.Name == name && r.GetType() == t && p.reservable(r) {
 			return i
 		}
-		if at < 0 {
+	}
+	return -1
+}
+
+// TakeReserved takes the framework's reservation of resource ID id, whole.
+func (p *Pool) TakeReserved(id string) (mesos.Resource, bool) {
+	r, ok := p.reserved[id]
+	if ok {
+		delete(p.reserved, id)
+	}
+	return r, ok
+}
+
+// TakeMount takes the smallest reservable MOUNT disk of at least size MB,
+// whole, as Mesos offers and uses MOUNT disks.
+func (p *Pool) TakeMount(size float64) (mesos.Resource, error) {
+	at := -1
+	want := &mesos.Value_Scalar{Value: size}
+	for i := range p.mounts {
+		r := &p.mounts[i]
+		if !p.reservable(r) || r.GetScalar().Compare(want) < 0 {
+			continue
+		}
+		if at < 0 || r.GetScalar().Compare(p.mounts[at].GetScalar()) < 0 {
 			at = i
 		}
 	}
-	return at
+	if at < 0 {
+		return mesos.Resource{}, &ShortError{What: "MOUNT disk", Want: formatScalar("MOUNT disk", size), Have: p.mountsLeft()}
+	}
+	r := p.mounts[at]
+	p.mounts = append(p.mounts[:at:at], p.mounts[at+1:]...)
+	return r, nil
+}
+
+// mountsLeft describes the reservable MOUNT disks ("1024 MB, 512 MB";
+// "no MOUNT disk").
+func (p Pool) mountsLeft() string {
+	s := ""
+	for i := range p.mounts {
+		if r := &p.mounts[i]; p.reservable(r) {
+			if s != "" {
+				s += ", "
+			}
+			s += fmt.Sprintf("%g MB", r.GetScalar().GetValue())
+		}
+	}
+	if s == "" {
+		return "no MOUNT disk"
+	}
+	return "MOUNT disks of " + s
 }
 
 // like returns an empty resource of the same kind as r (name, role,
@@ -237,7 +338,7 @@ func formatRanges(rs mesos.Ranges) string {
 // formatScalar writes an amount with its unit: "0.5 cpus", "256 MB mem".
 func formatScalar(name string, v float64) string {
 	switch name {
-	case "mem", "disk":
+	case "mem", "disk", "MOUNT disk":
 		return fmt.Sprintf("%g MB %s", v, name)
 	}
 	return fmt.Sprintf("%g %s", v, name)

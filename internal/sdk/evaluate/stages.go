@@ -1,7 +1,6 @@
 package evaluate
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/taskkit/taskkit/internal/pki"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
@@ -36,9 +36,9 @@ func (s AgentStage) Evaluate(e *Evaluation) Outcome {
 	return Pass(s.Name(), "agent "+e.Offer.AgentID.Value)
 }
 
-// ExecutorResourceStage takes a new executor's share (ExecutorCPUs,
-// ExecutorMem, ExecutorDisk), once per pod instance; tasks joining a
-// running executor need none.
+// ExecutorResourceStage reserves a new executor's share (ExecutorCPUs,
+// ExecutorMem, ExecutorDisk), once per pod instance, or takes its earlier
+// reservation; tasks joining a running executor need none.
 type ExecutorResourceStage struct{}
 
 // Name implements Stage.
@@ -53,11 +53,11 @@ func (s ExecutorResourceStage) Evaluate(e *Evaluation) Outcome {
 		name   string
 		amount float64
 	}{{"cpus", ExecutorCPUs}, {"mem", ExecutorMem}, {"disk", ExecutorDisk}} {
-		took, err := e.Pool.TakeScalar(r.name, r.amount)
+		took, err := e.claimScalar(reservation.ScalarKey(reservation.KeyExecutor, r.name), r.name, r.amount, "the executor of "+e.Req.Instance())
 		if err != nil {
-			return Fail(s.Name(), "the executor of %s needs %s", e.Req.Instance(), shortfall(err))
+			return fail(s.Name(), err)
 		}
-		e.Rec.ExecutorResources = append(e.Rec.ExecutorResources, took...)
+		e.Rec.ExecutorResources = append(e.Rec.ExecutorResources, took)
 	}
 	return Pass(s.Name(), executorShare)
 }
@@ -65,17 +65,9 @@ func (s ExecutorResourceStage) Evaluate(e *Evaluation) Outcome {
 // executorShare describes what ExecutorResourceStage takes.
 var executorShare = fmt.Sprintf("%g cpus, %d MB mem, %d MB disk", ExecutorCPUs, ExecutorMem, ExecutorDisk)
 
-// shortfall words a ShortError for a reason: "0.5 cpus (0.2 cpus left)".
-func shortfall(err error) string {
-	var se *ShortError
-	if errors.As(err, &se) {
-		return se.Want + " (" + se.Have + " left)"
-	}
-	return err.Error()
-}
-
-// PortStage takes each task's ports: fixed ones first, then dynamic ones
-// (port 0: the lowest free), as the SDK orders them.
+// PortStage takes each resource set's ports: fixed ones first, then
+// dynamic ones (port 0: the lowest free, inside the port's ranges when it
+// has some), as the SDK orders them; a reserved port is kept.
 type PortStage struct{}
 
 // Name implements Stage.
@@ -85,28 +77,24 @@ func (PortStage) Name() string { return "ports" }
 func (s PortStage) Evaluate(e *Evaluation) Outcome {
 	n := 0
 	for _, fixed := range []bool{true, false} {
-		for _, c := range e.Rec.Tasks {
-			ports := c.Spec.Ports
-			if rs := c.Spec.ResourceSet; rs != "" && e.Req.Pod.ResourceSets[rs] != nil {
-				ports = e.Req.Pod.ResourceSets[rs].Ports
-			}
+		for _, rs := range e.sets {
 			if fixed {
-				c.Ports = make([]PortClaim, len(ports.Values))
+				for _, c := range rs.Tasks {
+					c.Ports = make([]PortClaim, rs.Ports.Len())
+				}
 			}
-			for i, pt := range ports.Values {
+			for i, pt := range rs.Ports.Values {
 				if (pt.Port != 0) != fixed {
 					continue
 				}
-				var within mesos.Ranges
-				if !fixed {
-					within = portRanges(pt)
-				}
-				num, took, err := e.Pool.TakePort(uint64(pt.Port), within)
+				num, r, err := e.claimPort(reservation.PortKey(rs.ID, pt.Name), pt, rs.what(e)+" port "+pt.Name)
 				if err != nil {
-					return Fail(s.Name(), "task %s port %s needs %s", c.Name, pt.Name, shortfall(err))
+					return fail(s.Name(), err)
 				}
-				c.Ports[i] = PortClaim{Spec: pt, Number: num}
-				c.Resources = append(c.Resources, took)
+				for _, c := range rs.Tasks {
+					c.Ports[i] = PortClaim{Spec: pt, Number: num}
+					c.Resources = append(c.Resources, r)
+				}
 				n++
 			}
 		}
@@ -126,8 +114,8 @@ func portRanges(pt *spec.PortSpec) mesos.Ranges {
 	return rs
 }
 
-// ResourceStage takes each task's cpus and memory (its resource set's when
-// it names one).
+// ResourceStage takes each resource set's cpus and memory (a task's own, or
+// the resource set it names), reserved.
 type ResourceStage struct{}
 
 // Name implements Stage.
@@ -135,24 +123,25 @@ func (ResourceStage) Name() string { return "resources" }
 
 // Evaluate implements Stage.
 func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
-	for _, c := range e.Rec.Tasks {
-		cpus, mem := c.Spec.CPUs, c.Spec.Memory
-		if rs := c.Spec.ResourceSet; rs != "" && e.Req.Pod.ResourceSets[rs] != nil {
-			cpus, mem = e.Req.Pod.ResourceSets[rs].CPUs, e.Req.Pod.ResourceSets[rs].Memory
-		}
+	for _, rs := range e.sets {
 		var scalars []mesos.Resource
 		for _, r := range []struct {
 			name   string
 			amount float64
-		}{{"cpus", cpus}, {"mem", mem}} {
-			took, err := e.Pool.TakeScalar(r.name, r.amount)
-			if err != nil {
-				return Fail(s.Name(), "task %s needs %s", c.Name, shortfall(err))
+		}{{"cpus", rs.CPUs}, {"mem", rs.Mem}} {
+			if r.amount <= 0 {
+				continue
 			}
-			scalars = append(scalars, took...)
+			took, err := e.claimScalar(reservation.ScalarKey(rs.ID, r.name), r.name, r.amount, rs.what(e))
+			if err != nil {
+				return fail(s.Name(), err)
+			}
+			scalars = append(scalars, took)
 		}
 		// cpus and mem first, then ports, as TaskInfos list them.
-		c.Resources = append(scalars, c.Resources...)
+		for _, c := range rs.Tasks {
+			c.Resources = append(slices.Clone(scalars), c.Resources...)
+		}
 	}
 	return Pass(s.Name(), strconv.Itoa(len(e.Rec.Tasks))+" task(s)")
 }

@@ -43,6 +43,10 @@ const CallTimeout = 10 * time.Second
 type Registration struct {
 	// Name is the framework name; Role its role (default RoleFor(Name)).
 	Name, Role string
+	// PreReservedRoles are the pods' pre-reserved roles (the SDK's
+	// pre-reserved-role): the framework also registers
+	// "<pre-reserved role>/<Role>" for each, as a MULTI_ROLE framework.
+	PreReservedRoles []string
 	// User (default DefaultUser()) and Principal ("" for none).
 	User, Principal string
 	// FailoverTimeout (default 2 weeks, as the SDK) and Checkpoint.
@@ -80,8 +84,20 @@ func (r Registration) WithDefaults() Registration {
 	return r
 }
 
+// Roles are the roles the framework's resources are reserved for: Role,
+// then "<pre-reserved role>/<Role>" for each pre-reserved role (the SDK's
+// FrameworkConfig.getAllResourceRoles).
+func (r Registration) Roles() []string {
+	roles := []string{r.Role}
+	for _, pr := range r.PreReservedRoles {
+		roles = append(roles, pr+"/"+r.Role)
+	}
+	return roles
+}
+
 // FrameworkInfo returns the FrameworkInfo to subscribe with, framework ID
-// id ("" for a new framework), with the SDK's capabilities.
+// id ("" for a new framework), with the SDK's capabilities: with
+// pre-reserved roles it is a MULTI_ROLE framework of Roles.
 func (r Registration) FrameworkInfo(id string) *mesos.FrameworkInfo {
 	ft := r.FailoverTimeout.Seconds()
 	role, checkpoint := r.Role, r.Checkpoint
@@ -96,6 +112,11 @@ func (r Registration) FrameworkInfo(id string) *mesos.FrameworkInfo {
 			{Type: mesos.FrameworkInfo_Capability_REGION_AWARE},
 			{Type: mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT},
 		},
+	}
+	if len(r.PreReservedRoles) > 0 {
+		fi.Role = nil
+		fi.Roles = r.Roles()
+		fi.Capabilities = append(fi.Capabilities, mesos.FrameworkInfo_Capability{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE})
 	}
 	if r.Principal != "" {
 		p := r.Principal

@@ -6,7 +6,9 @@
 //	Recommendation ─▶ ExecutorInfo (new, or the running one the tasks join)
 //	                  TaskInfo per task: ID, resources, command, environment
 //	                  (internal/taskenv), URIs, checks, discovery, labels,
-//	                  TLS secrets ─▶ Steps ─▶ Launch{Operations, TaskInfos}
+//	                  TLS secrets ─▶ Steps (Reservations, ...) ─▶
+//	                  Launch{Operations: [UNRESERVE] [RESERVE] [CREATE] LAUNCH_GROUP,
+//	                         TaskInfos, Reservation}
 //
 // Work with side effects happens here, and only for a recommendation that
 // fits: pod secrets are read (Secrets) and certificates issued (TLS, with a
@@ -14,9 +16,10 @@
 // holds no lock; the scheduler runs it on its event loop without holding
 // the lock its API readers take.
 //
-// Adding a builder step (persistent volumes and reservations: RESERVE and
-// CREATE before the LAUNCH_GROUP, disk resources with persistence in the
-// TaskInfos): implement Step and add it to Config.Steps. A step sees the
+// The first step, Reservations, puts the recommendation's UNRESERVE,
+// RESERVE and CREATE operations before the LAUNCH_GROUP and hands the pod
+// instance's reservation to the scheduler (Launch.Reservation). Adding a
+// builder step: implement Step and add it to Config.Steps. A step sees the
 // whole Launch and may change its TaskInfos and prepend operations.
 package podinfo
 
@@ -39,6 +42,7 @@ import (
 	imesos "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/sdk/evaluate"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
@@ -115,6 +119,9 @@ type Launch struct {
 	// Operations accept the offer: steps may put some before the
 	// LAUNCH_GROUP, which comes last.
 	Operations []mesos.Offer_Operation
+	// Reservation is the pod instance's reservation with this launch (the
+	// Reservations step sets it): stored before the ACCEPT.
+	Reservation *reservation.Reservation
 }
 
 // Builder builds launches; see Config.
@@ -130,6 +137,7 @@ func New(cfg Config) *Builder {
 	if cfg.NewID == nil {
 		cfg.NewID = newIDs()
 	}
+	cfg.Steps = append([]Step{Reservations{NewID: cfg.NewID}}, cfg.Steps...)
 	return &Builder{cfg: cfg}
 }
 

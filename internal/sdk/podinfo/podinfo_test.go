@@ -71,7 +71,7 @@ func recommend(t *testing.T, pod *spec.PodSpec, r *evaluate.Requirement, opts ..
 	t.Helper()
 	opts = append([]sdktest.OfferOption{sdktest.CPUs(4), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31000, 31010), sdktest.Domain("eu", "eu-1a")}, opts...)
 	o := sdktest.Offer("offer-1", "agent-1", "host-1", opts...)
-	rec, outs := evaluate.New("hello-world", "hello-world-role").Evaluate(r, &o, evaluate.NewPool(&o, "hello-world-role"), evaluate.NewCluster())
+	rec, outs := evaluate.New("hello-world", "hello-world-role").Evaluate(r, &o, evaluate.NewPool([]string{"hello-world-role"}, &o), evaluate.NewCluster())
 	if rec == nil {
 		t.Fatalf("no fit: %v", outs)
 	}
@@ -134,10 +134,10 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Operations) != 1 || l.Operations[0].Type != mesos.Offer_Operation_LAUNCH_GROUP {
-		t.Fatalf("operations %v", l.Operations)
+	if len(l.Operations) != 2 || l.Operations[0].Type != mesos.Offer_Operation_RESERVE || l.Operations[1].Type != mesos.Offer_Operation_LAUNCH_GROUP {
+		t.Fatalf("operations %v", opTypes(l.Operations))
 	}
-	lg := l.Operations[0].LaunchGroup
+	lg := l.Operations[1].LaunchGroup
 	if lg.Executor.ExecutorID.Value != "web-1__id1" || lg.Executor.Type != mesos.ExecutorInfo_DEFAULT || lg.Executor.FrameworkID.Value != "fw-1" || len(lg.Executor.Resources) != 3 {
 		t.Errorf("executor %+v", lg.Executor)
 	}
@@ -247,15 +247,23 @@ func TestBuildTaskkitExecutor(t *testing.T) {
 	}
 }
 
+func opTypes(ops []mesos.Offer_Operation) []string {
+	var out []string
+	for _, op := range ops {
+		out = append(out, op.Type.String())
+	}
+	return out
+}
+
 type prepend struct{ calls int }
 
-func (p *prepend) Name() string { return "reserve" }
+func (p *prepend) Name() string { return "prepend" }
 func (p *prepend) Build(l *Launch) error {
 	p.calls++
 	if len(l.TaskInfos) == 0 {
 		return errors.New("no tasks")
 	}
-	l.Operations = append(l.Operations, mesos.Offer_Operation{Type: mesos.Offer_Operation_RESERVE})
+	l.Operations = append(l.Operations, mesos.Offer_Operation{Type: mesos.Offer_Operation_GROW_VOLUME})
 	return nil
 }
 
@@ -268,12 +276,12 @@ func TestBuildSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.calls != 1 || len(l.Operations) != 2 || l.Operations[0].Type != mesos.Offer_Operation_RESERVE || l.Operations[1].Type != mesos.Offer_Operation_LAUNCH_GROUP {
-		t.Errorf("operations %v", l.Operations)
+	if got := opTypes(l.Operations); st.calls != 1 || !slices.Equal(got, []string{"RESERVE", "GROW_VOLUME", "LAUNCH_GROUP"}) {
+		t.Errorf("operations %v", got)
 	}
 	rec := recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: []string{"side"}})
 	rec.Tasks = nil
-	if _, err := b.Build(rec, "fw", nil); err == nil || err.Error() != "reserve: no tasks" {
+	if _, err := b.Build(rec, "fw", nil); err == nil || err.Error() != "prepend: no tasks" {
 		t.Errorf("a failing step: %v", err)
 	}
 }
@@ -453,6 +461,78 @@ pods:
 			if ti.Limits != nil || ti.GetContainer().GetLinuxInfo() != nil {
 				t.Errorf("limits %v, linux %v", ti.Limits, ti.GetContainer().GetLinuxInfo())
 			}
+		}
+	}
+}
+
+// TestBuildReservations: the Reservations step puts UNRESERVE, RESERVE
+// (with an operation ID, which the reservation's new items carry) and
+// CREATE before the LAUNCH_GROUP, and every task sees the pod's volumes
+// through its executor.
+func TestBuildReservations(t *testing.T) {
+	l, err := spec.Parse([]byte(`name: s
+pods:
+  app:
+    count: 1
+    volume: {path: shared, type: ROOT, size: 10}
+    tasks:
+      server:
+        cmd: sleep 1
+        cpus: 0.1
+        memory: 32
+        volume: {path: data, type: ROOT, size: 20}
+      other: {cmd: sleep 1, cpus: 0.1}
+`), spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := l.Spec.Pod("app")
+	rec := recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()})
+	rec.Unreserve = rec.Reserve[:1] // as if a reservation shrank
+	launch, err := newBuilder(t, nil).Build(rec, "fw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := opTypes(launch.Operations); !slices.Equal(got, []string{"UNRESERVE", "RESERVE", "CREATE", "LAUNCH_GROUP"}) {
+		t.Fatalf("operations %v", got)
+	}
+	op := launch.Operations[1].GetID().GetValue()
+	if !strings.HasPrefix(op, "app-0-reserve-") {
+		t.Errorf("RESERVE operation ID %q", op)
+	}
+	if launch.Reservation == nil || len(launch.Reservation.Items) != len(rec.Reservation.Items) {
+		t.Fatalf("reservation %v", launch.Reservation)
+	}
+	for _, it := range launch.Reservation.Items {
+		if it.Op != op {
+			t.Errorf("item %s: op %q, want %q", it.Key, it.Op, op)
+		}
+	}
+	if rec.Reservation.Items[0].Op != "" {
+		t.Error("the recommendation's reservation must not change")
+	}
+	if creates := launch.Operations[2].GetCreate().Volumes; len(creates) != 2 {
+		t.Errorf("creates %v", creates)
+	}
+	for _, ti := range launch.TaskInfos {
+		vs := ti.GetContainer().GetVolumes()
+		if len(vs) != 1 || vs[0].ContainerPath != "shared" || vs[0].GetSource().GetType() != mesos.Volume_Source_SANDBOX_PATH ||
+			vs[0].GetSource().GetSandboxPath().GetType() != mesos.Volume_Source_SandboxPath_PARENT || vs[0].GetSource().GetSandboxPath().GetPath() != "shared" {
+			t.Errorf("%s: volumes %v", ti.Name, vs)
+		}
+	}
+	// Released: DESTROY the volumes, then UNRESERVE everything.
+	var held []mesos.Resource
+	for _, it := range rec.Reservation.Items {
+		held = append(held, it.Resource)
+	}
+	ops := Released(held)
+	if got := opTypes(ops); !slices.Equal(got, []string{"DESTROY", "UNRESERVE"}) || len(ops[0].GetDestroy().Volumes) != 2 || len(ops[1].GetUnreserve().Resources) != len(held) {
+		t.Errorf("released: %v", got)
+	}
+	for _, r := range ops[1].GetUnreserve().Resources {
+		if r.IsPersistentVolume() {
+			t.Errorf("UNRESERVE of a volume, not its disk: %v", r)
 		}
 	}
 }

@@ -82,3 +82,15 @@ func Error(msg string) *scheduler.Event {
 
 // Heartbeat is a HEARTBEAT event.
 func Heartbeat() *scheduler.Event { return &scheduler.Event{Type: scheduler.Event_HEARTBEAT} }
+
+// OperationStatus is an UPDATE_OPERATION_STATUS event for operation id:
+// with agent set, a reliable one (a uuid to acknowledge), else an answer
+// without one (a reconciliation, or a refused operation).
+func OperationStatus(id, agent string, state mesos.OperationState) *scheduler.Event {
+	st := mesos.OperationStatus{OperationID: &mesos.OperationID{Value: id}, State: state}
+	if agent != "" {
+		st.AgentID = &mesos.AgentID{Value: agent}
+		st.UUID = &mesos.UUID{Value: []byte(id + "-" + state.String())}
+	}
+	return &scheduler.Event{Type: scheduler.Event_UPDATE_OPERATION_STATUS, UpdateOperationStatus: &scheduler.Event_UpdateOperationStatus{Status: st}}
+}

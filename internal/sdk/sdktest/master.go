@@ -29,6 +29,8 @@ type Master struct {
 	changed chan struct{}
 	// refuse, when set, fails the calls it returns an error for.
 	refuse func(*scheduler.Call) error
+	// manualOps stops the automatic OPERATION_FINISHED of operations.
+	manualOps bool
 }
 
 type stream struct {
@@ -39,8 +41,19 @@ type stream struct {
 
 func (s *stream) close() { s.once.Do(func() { close(s.done) }) }
 
-// NewMaster returns a master with no subscription.
+// NewMaster returns a master with no subscription. Like a Mesos master
+// whose agents give operation feedback, it answers every operation with an
+// ID in an ACCEPT with UPDATE_OPERATION_STATUS OPERATION_FINISHED (without
+// a uuid, so nothing to acknowledge), unless ManualOperations.
 func NewMaster() *Master { return &Master{changed: make(chan struct{})} }
+
+// ManualOperations stops the automatic OPERATION_FINISHED: the test sends
+// operation statuses itself.
+func (m *Master) ManualOperations() {
+	m.mu.Lock()
+	m.manualOps = true
+	m.mu.Unlock()
+}
 
 // Refuse makes every call f returns an error for fail with it (nil: none).
 func (m *Master) Refuse(f func(*scheduler.Call) error) {
@@ -81,6 +94,16 @@ func (m *Master) Call(ctx context.Context, call *scheduler.Call) (mesos.Response
 	if c.Type != scheduler.Call_SUBSCRIBE {
 		m.calls = append(m.calls, c)
 		m.notifyLocked()
+		if c.Type == scheduler.Call_ACCEPT && !m.manualOps && m.stream != nil {
+			for _, op := range c.GetAccept().GetOperations() {
+				if op.ID != nil {
+					select {
+					case m.stream.events <- OperationStatus(op.ID.Value, "", mesos.OPERATION_FINISHED):
+					default:
+					}
+				}
+			}
+		}
 		return nil, nil
 	}
 	if m.stream != nil {

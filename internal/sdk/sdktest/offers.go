@@ -7,6 +7,7 @@ package sdktest
 
 import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
 // OfferOption adds to an offer fixture.
@@ -71,9 +72,40 @@ func Reserved(role string, opts ...OfferOption) OfferOption {
 	}
 }
 
-// Allocated sets the allocation role of every resource added so far (MULTI_ROLE offers).
+// StaticReserved marks the resources added by opts as statically reserved
+// to role (an agent's --resources with a role: the SDK's pre-reserved
+// role), in the refinement format.
+func StaticReserved(role string, opts ...OfferOption) OfferOption {
+	return func(o *mesos.Offer) {
+		n := len(o.Resources)
+		for _, opt := range opts {
+			opt(o)
+		}
+		for i := n; i < len(o.Resources); i++ {
+			o.Resources[i].Reservations = []mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_STATIC.Enum(), Role: &role}}
+		}
+	}
+}
+
+// MountDisk offers a MOUNT disk of mb MB with root path root, unreserved.
+func MountDisk(mb float64, root string) OfferOption {
+	return func(o *mesos.Offer) {
+		o.Resources = append(o.Resources, mesos.Resource{Name: "disk", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: mb},
+			Disk: &mesos.Resource_DiskInfo{Source: &mesos.Resource_DiskInfo_Source{Type: mesos.Resource_DiskInfo_Source_MOUNT, Mount: &mesos.Resource_DiskInfo_Source_Mount{Root: &root}}}})
+	}
+}
+
+// Resources offers resources as given (reservations, volumes and labels
+// included): what an ACCEPT reserved, offered again.
+func Resources(rs ...mesos.Resource) OfferOption {
+	return func(o *mesos.Offer) { o.Resources = append(o.Resources, rs...) }
+}
+
+// Allocated sets the allocation role of the offer and of every resource
+// added so far (MULTI_ROLE offers).
 func Allocated(role string) OfferOption {
 	return func(o *mesos.Offer) {
+		o.AllocationInfo = &mesos.Resource_AllocationInfo{Role: &role}
 		for i := range o.Resources {
 			o.Resources[i].AllocationInfo = &mesos.Resource_AllocationInfo{Role: &role}
 		}
@@ -123,5 +155,36 @@ func Executors(ids ...string) OfferOption {
 		for _, id := range ids {
 			o.ExecutorIDs = append(o.ExecutorIDs, mesos.ExecutorID{Value: id})
 		}
+	}
+}
+
+// ReservedBy offers what an agent offers again once the tasks an ACCEPT
+// launched have ended: the resources its RESERVEs reserved (grown ones
+// merged with their reservation), those its CREATEs made volumes as the
+// volumes, less what its UNRESERVEs gave back. reserved are earlier
+// ACCEPTs' reservations on the agent, when the ACCEPT changed them.
+func ReservedBy(accept *scheduler.Call, reserved ...mesos.Resource) OfferOption {
+	return func(o *mesos.Offer) {
+		rs := mesos.Resources(append([]mesos.Resource(nil), reserved...))
+		for _, op := range accept.GetAccept().GetOperations() {
+			switch op.Type {
+			case mesos.Offer_Operation_RESERVE:
+				rs.Add(op.GetReserve().GetResources()...)
+			case mesos.Offer_Operation_UNRESERVE:
+				rs.Subtract(op.GetUnreserve().GetResources()...)
+			case mesos.Offer_Operation_CREATE:
+				for _, v := range op.GetCreate().GetVolumes() {
+					disk := v
+					if src := v.GetDisk().GetSource(); src != nil {
+						disk.Disk = &mesos.Resource_DiskInfo{Source: src}
+					} else {
+						disk.Disk = nil
+					}
+					rs.Subtract1(disk)
+					rs.Add1(v)
+				}
+			}
+		}
+		o.Resources = append(o.Resources, rs...)
 	}
 }

@@ -59,7 +59,8 @@ func TestHealthCodes(t *testing.T) {
 	expect(HealthDeployingPending)
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
-	id := taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "a-0-t")
+	acceptA := h.master.Expect(t, tACCEPT)[0]
+	id := taskID(t, launched(acceptA), "a-0-t")
 	expect(HealthDeployingInProgress)
 	// a-0 crash-loops; b waits behind it.
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_FAILED))
@@ -69,7 +70,8 @@ func TestHealthCodes(t *testing.T) {
 	}
 	h.tick(2 * time.Second)
 	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1")))
+	// The deploy step relaunches a-0 on its reservation.
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(acceptA))))
 	id = taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "a-0-t")
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING))
 	h.eventually("a-0 COMPLETE", func() bool { return h.stepStatus(plan.Deploy, "a-0:[t]") == plan.Complete })
@@ -77,7 +79,8 @@ func TestHealthCodes(t *testing.T) {
 	h.skip()
 	h.tick(time.Second)
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o3", "a2", "h2")))
-	idb := taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "b-0-t")
+	acceptB := h.master.Expect(t, tACCEPT)[0]
+	idb := taskID(t, launched(acceptB), "b-0-t")
 	h.master.Send(t, sdktest.Status(idb, "a2", mesos.TASK_RUNNING))
 	expect(HealthRunning)
 
@@ -86,7 +89,7 @@ func TestHealthCodes(t *testing.T) {
 	expect(HealthRecoveringPending)
 	h.tick(time.Second)
 	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o4", "a2", "h2")))
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o4", "a2", "h2", sdktest.ReservedBy(acceptB))))
 	idb = taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "b-0-t")
 	expect(HealthRecoveringInProgress)
 	h.master.Send(t, sdktest.Status(idb, "a2", mesos.TASK_RUNNING))
@@ -166,7 +169,7 @@ plans:
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
 	accept := h.master.Expect(t, tACCEPT)[0]
-	exec := accept.GetAccept().Operations[0].GetLaunchGroup().Executor.ExecutorID.Value
+	exec := launchGroup(accept).Executor.ExecutorID.Value
 	tis := launched(accept)
 	h.master.Send(t, sdktest.Status(tis[0].TaskID.Value, "a1", mesos.TASK_RUNNING))
 	h.eventually("deploy complete", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
@@ -176,7 +179,8 @@ plans:
 	}
 	h.tick(time.Second)
 	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.Executors(exec))))
+	// The next task's resources were reserved with the pod's first launch.
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.Executors(exec), sdktest.ReservedBy(accept))))
 	tis = launched(h.master.Expect(t, tACCEPT)[0])
 	found := false
 	for _, v := range tis[0].Command.Environment.Variables {

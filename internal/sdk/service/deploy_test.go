@@ -25,6 +25,9 @@ const (
 	tREVIVE    = scheduler.Call_REVIVE
 	tSUPPRESS  = scheduler.Call_SUPPRESS
 	tKILL      = scheduler.Call_KILL
+
+	tRECONCILE_OPERATIONS = scheduler.Call_RECONCILE_OPERATIONS
+	tACK_OPERATION        = scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS
 )
 
 // TestDeploySerial deploys a two-pod serial phase: subscribe (framework ID
@@ -164,7 +167,7 @@ func TestNoOfferFits(t *testing.T) {
 	if len(d.Waiting) != 1 || d.Waiting[0].Step != "p-0:[t]" || d.Waiting[0].Message != msg {
 		t.Errorf("waiting %+v", d.Waiting)
 	}
-	if len(d.Outcomes) != 2 || d.Outcomes[0].Host != "h2" || d.Outcomes[0].Outcome != "fail" || len(d.Outcomes[0].Explanation) != 3 {
+	if len(d.Outcomes) != 2 || d.Outcomes[0].Host != "h2" || d.Outcomes[0].Outcome != "fail" || len(d.Outcomes[0].Explanation) != 4 {
 		t.Errorf("outcomes %+v", d.Outcomes)
 	}
 	if r := h.s.HealthReport(); len(r.Reasons) != 1 || !strings.Contains(r.Reasons[0], "deploy p-0:[t]: waiting for an offer") {

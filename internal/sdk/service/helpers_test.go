@@ -81,6 +81,8 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	subs   int
+	// accept is a test's ACCEPT of interest (the first launch).
+	accept *scheduler.Call
 }
 
 // spec parses a svc.yml for the tests.
@@ -200,6 +202,22 @@ func (h *harness) eventually(what string, cond func() bool) {
 	}
 }
 
+// confirmed waits until no reservation waits for its RESERVE's
+// confirmation.
+func (h *harness) confirmed() {
+	h.t.Helper()
+	h.eventually("reservations confirmed", func() bool {
+		for _, r := range h.s.Reservations() {
+			for _, res := range r.Resources {
+				if res.Operation != "" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 // tick advances the clock by d and runs a tick on the loop (the loop's own
 // ticker may run one too: ticks are idempotent).
 func (h *harness) tick(d time.Duration) {
@@ -234,6 +252,16 @@ func launched(c *scheduler.Call) []mesos.TaskInfo {
 		}
 	}
 	return out
+}
+
+// launchGroup returns an ACCEPT's (first) LAUNCH_GROUP.
+func launchGroup(c *scheduler.Call) *mesos.Offer_Operation_LaunchGroup {
+	for _, op := range c.GetAccept().GetOperations() {
+		if lg := op.GetLaunchGroup(); lg != nil {
+			return lg
+		}
+	}
+	return nil
 }
 
 func names(tis []mesos.TaskInfo) []string {

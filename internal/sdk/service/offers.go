@@ -6,12 +6,12 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/evaluate"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
@@ -67,7 +67,10 @@ func (s *Scheduler) toLaunch(st *plan.Step) []string {
 	return out
 }
 
-// requirement is what step st asks of the offers.
+// requirement is what step st asks of the offers: its tasks not running,
+// on the pod instance's reservation unless the recovery is permanent (pod
+// replace, a task GONE, or its agent lost past AgentLostTimeout), which
+// places the instance anew.
 func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirement {
 	pod := s.spec.Pod(st.Pod)
 	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st)}
@@ -80,6 +83,14 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 			req.Recovery = evaluate.RecoveryPermanent
 		}
 	}
+	agent, until := s.pinnedAgent(st, now)
+	if recovery && agent == "" && s.pinExpired(st, now) {
+		// The agent stayed away past AgentLostTimeout.
+		req.Recovery = evaluate.RecoveryPermanent
+	}
+	if req.Recovery != evaluate.RecoveryPermanent {
+		req.Reservation = s.reservationFor(st.Instance())
+	}
 	// The instance's live tasks pin it: the new ones join their executor.
 	for _, t := range s.instanceTasks(pod, st.Index) {
 		if t.live() {
@@ -90,11 +101,24 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 			return req
 		}
 	}
-	if agent, until := s.pinnedAgent(st, now); agent != "" {
+	// A reservation pins it by resource ID (a restarted agent offers it
+	// under a new agent ID); without one, the agent pins it.
+	if agent != "" && req.Reservation == nil {
 		req.Agent = agent
 		req.Why = fmt.Sprintf("transient recovery in place, for %s more", until.Sub(now).Round(time.Second))
 	}
 	return req
+}
+
+// pinExpired reports whether a transient recovery of st waited for its
+// tasks' agent longer than AgentLostTimeout.
+func (s *Scheduler) pinExpired(st *plan.Step, now time.Time) bool {
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t != nil && t.place.AgentID != "" && !t.replace && !t.pinUntil.IsZero() && !now.Before(t.pinUntil) {
+			return true
+		}
+	}
+	return false
 }
 
 // pinnedAgent is the agent a transient recovery relaunches st's tasks on,
@@ -128,17 +152,60 @@ func (s *Scheduler) planParams() map[*plan.Step]map[string]string {
 	return out
 }
 
-// launch is one step launched into one offer.
+// launch is one step launched into one agent's offers.
 type launch struct {
 	step *plan.Step
 	l    *podinfo.Launch
-	// prev is the state of its tasks before, for a revert.
-	prev map[string]taskState
+	// prev is the state of its tasks before, and prevRes its pod
+	// instance's reservation, for a revert.
+	prev    map[string]taskState
+	prevRes *reservation.Reservation
 }
 
-// offers fits pending steps into offers, accepts what fits and declines the
-// rest. Nothing here waits for the store or the master: the outbox stores
-// the TaskInfos and progress, then accepts.
+// agentOffers are the offers of one agent to one role, used together: an
+// ACCEPT names them all, as Mesos allows (reserved and unreserved
+// resources of one agent may come in separate offers).
+type agentOffers struct {
+	offers []*mesos.Offer
+	ids    []mesos.OfferID
+	// role is the offers' allocation role ("" for a framework of one
+	// role).
+	role     string
+	pool     evaluate.Pool
+	where    evaluate.Placement
+	released []mesos.Offer_Operation
+	launches []*launch
+}
+
+// groupOffers groups offers by agent and allocation role, in the order
+// the agents first appear.
+func (s *Scheduler) groupOffers(offers []mesos.Offer) []*agentOffers {
+	var groups []*agentOffers
+	byKey := map[string]*agentOffers{}
+	for i := range offers {
+		o := &offers[i]
+		role := o.GetAllocationInfo().GetRole()
+		if role == "" && len(o.Resources) > 0 {
+			role = o.Resources[0].GetAllocationInfo().GetRole()
+		}
+		key := o.AgentID.Value + "\x00" + role
+		g := byKey[key]
+		if g == nil {
+			g = &agentOffers{role: role, where: evaluate.PlacementOf(o)}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.offers = append(g.offers, o)
+		g.ids = append(g.ids, o.ID)
+		g.pool.Add(o, s.roles)
+	}
+	return groups
+}
+
+// offers fits pending steps into offers, accepts what fits, releases
+// reservations no pod instance holds, and declines the rest. Nothing here
+// waits for the store or the master: the outbox stores the reservations,
+// TaskInfos and progress, then accepts.
 func (s *Scheduler) offers(offers []mesos.Offer) {
 	start := time.Now()
 	s.m.Add("offers.received", int64(len(offers)))
@@ -151,10 +218,21 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		s.declineAll(offers, "reconciling")
 		return
 	}
+	groups := s.groupOffers(offers)
+	jobs := make([]*job, len(groups))
+	// Reservations nobody holds (and those of released instances) are
+	// given up first.
+	held := s.heldIDs()
+	s.mu.Lock()
+	for i, g := range groups {
+		jobs[i] = &job{}
+		for _, o := range g.offers {
+			g.released = append(g.released, s.releasesLocked(jobs[i], o.Resources, held)...)
+		}
+	}
 	pending := s.candidates(now)
 	// Steps whose tasks all run already (restored, or relaunched before a
 	// crash) are adopted rather than launched again.
-	s.mu.Lock()
 	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
 		if len(s.toLaunch(st)) > 0 {
 			return false
@@ -172,16 +250,17 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
 	buildErr := make([]error, len(pending))
-	perOffer := make([][]*launch, len(offers))
-	for i := range offers {
-		o := &offers[i]
-		pool := evaluate.NewPool(o, s.cfg.Role)
-		where := evaluate.PlacementOf(o)
+	for _, g := range groups {
+		o := g.offers[0]
 		for k, req := range reqs {
 			if done[k] {
 				continue
 			}
-			rec, outs := s.eval.EvaluateAt(req, o, where, pool, view)
+			if want := req.Pod.PodRole(s.cfg.Role); g.role != "" && g.role != want {
+				failures[k] = append(failures[k], evaluate.OfferFailure{Host: o.Hostname, Outcome: evaluate.Fail("role", "offered to role %s, the pod reserves for %s", g.role, want)})
+				continue
+			}
+			rec, outs := s.eval.EvaluateAt(req, o, g.where, g.pool, view)
 			s.offerLog.add(now, pending[k].Name, req.Instance(), o, outs)
 			if rec == nil {
 				failures[k] = append(failures[k], evaluate.OfferFailure{Host: o.Hostname, Outcome: outs[len(outs)-1]})
@@ -192,31 +271,30 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 				buildErr[k], done[k] = err, true
 				continue
 			}
-			pool = rec.Left
+			g.pool = rec.Left
 			view.Place(req.Pod.Name, req.Index, rec.Where)
 			done[k] = true
-			perOffer[i] = append(perOffer[i], &launch{step: pending[k], l: l})
+			g.launches = append(g.launches, &launch{step: pending[k], l: l})
 		}
 	}
 
 	// In memory: the launches, and why the other steps wait.
-	var launched []*launch
-	var out []*scheduler.Call
 	var used []mesos.OfferID
 	s.mu.Lock()
-	for i, ls := range perOffer {
-		if len(ls) == 0 {
+	for i, g := range groups {
+		if len(g.launches) == 0 && len(g.released) == 0 {
 			continue
 		}
-		var ops []mesos.Offer_Operation
-		for _, la := range ls {
-			s.applyLaunchLocked(la, now)
+		j := jobs[i]
+		ops := g.released
+		for _, la := range g.launches {
+			s.applyLaunchLocked(j, la, now)
 			ops = append(ops, la.l.Operations...)
-			launched = append(launched, la)
+			j.tasks = append(j.tasks, la.l.TaskInfos...)
 		}
-		out = append(out, calls.Accept(calls.OfferOperations(ops).WithOffers(offers[i].ID)).With(calls.RefuseSeconds(s.cfg.RefuseShort)))
-		used = append(used, offers[i].ID)
-		s.m.Add("operations.launch_group", int64(len(ls)))
+		j.calls = append(j.calls, calls.Accept(calls.OfferOperations(ops).WithOffers(g.ids...)).With(calls.RefuseSeconds(s.cfg.RefuseShort)))
+		used = append(used, g.ids...)
+		s.m.Add("operations.launch_group", int64(len(g.launches)))
 		s.m.Inc("offers.accepted")
 	}
 	var warn []string
@@ -229,21 +307,29 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 			st.Message = s.waitingMessage(st, reqs[k], failures[k], now)
 		}
 	}
-	remaining := len(s.candidates(now)) > 0 || s.anyInFlight()
+	remaining := len(s.candidates(now)) > 0 || s.anyInFlight() || s.releasing()
 	s.mu.Unlock()
 	for _, w := range warn {
 		s.log.Warn("cannot build a launch", "step", w)
 	}
 
-	// The outbox stores the TaskInfos and the progress, then accepts.
-	if len(launched) > 0 {
-		j := &job{calls: out, plans: s.progress()}
-		for _, la := range launched {
-			j.tasks = append(j.tasks, la.l.TaskInfos...)
+	// The outbox stores the reservations, TaskInfos and progress (one
+	// transaction each for the round), then accepts: one job per agent, so
+	// that a refused ACCEPT undoes only its own launches.
+	var round []*job
+	for i, g := range groups {
+		j := jobs[i]
+		if !j.writes() && len(j.calls) == 0 {
+			continue
 		}
-		j.failed = func(err error) { s.revert(launched, err) }
-		s.out.push(j)
+		if len(g.launches) > 0 {
+			j.plans = s.progress()
+			launched := g.launches
+			j.failed = func(err error) { s.revert(launched, err) }
+		}
+		round = append(round, j)
 	}
+	s.out.push(round...)
 	var decline []mesos.OfferID
 	for i := range offers {
 		if !slices.Contains(used, offers[i].ID) {
@@ -278,9 +364,10 @@ func (s *Scheduler) lostAgentMessage(st *plan.Step, agent string, until, now tim
 		agent, host, st.Instance(), until.Sub(now).Round(time.Second), st.Instance())
 }
 
-// applyLaunchLocked records a launch: its TaskInfos are the tasks' now and
-// its step is PREPARED. Caller holds s.mu for writing.
-func (s *Scheduler) applyLaunchLocked(la *launch, now time.Time) {
+// applyLaunchLocked records a launch: its TaskInfos are the tasks' now,
+// its reservation the pod instance's (in j, for the store), and its step
+// is PREPARED. Caller holds s.mu for writing.
+func (s *Scheduler) applyLaunchLocked(j *job, la *launch, now time.Time) {
 	la.prev = map[string]taskState{}
 	var names []string
 	for _, ti := range la.l.TaskInfos {
@@ -302,15 +389,27 @@ func (s *Scheduler) applyLaunchLocked(la *launch, now time.Time) {
 		t.place = la.l.Rec.Where
 		s.byID[ti.TaskID.Value] = ti.Name
 	}
+	inst := la.step.Instance()
+	if la.l.Reservation != nil {
+		la.prevRes = s.reservations[inst]
+		s.setReservationLocked(j, inst, la.l.Reservation)
+	}
 	s.adoptLocked(la.step, names, now)
-	delete(s.pendingKill, la.step.Instance())
+	delete(s.pendingKill, inst)
 }
 
 // revert undoes launches whose TaskInfos could not be stored, or whose
-// ACCEPT failed: their tasks are what they were, their steps PENDING again.
+// ACCEPT failed: their tasks are what they were, their steps PENDING again,
+// their pod instances' reservations what they were (stored again: what the
+// ACCEPT may have reserved after all is then held by nobody, and
+// released).
 func (s *Scheduler) revert(launched []*launch, err error) {
+	j := &job{}
 	s.mu.Lock()
 	for _, la := range launched {
+		if la.l.Reservation != nil {
+			s.setReservationLocked(j, la.step.Instance(), la.prevRes)
+		}
 		for _, ti := range la.l.TaskInfos {
 			t := s.tasks[ti.Name]
 			if t == nil {
@@ -328,6 +427,9 @@ func (s *Scheduler) revert(launched []*launch, err error) {
 		la.step.Message = "not launched: " + err.Error()
 	}
 	s.mu.Unlock()
+	if j.writes() {
+		s.out.push(j)
+	}
 	s.wake()
 }
 

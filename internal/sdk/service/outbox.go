@@ -11,6 +11,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/framework"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 )
 
 // job is what the event loop decided: store writes, then the calls that
@@ -21,6 +22,9 @@ type job struct {
 	tasks    []*mesos.TaskInfo
 	statuses map[string]*mesos.TaskStatus
 	plans    map[string]plan.Progress
+	// reservations are pod instances' reservations (nil: released),
+	// written first: before the ACCEPT that reserves, and the TaskInfos.
+	reservations map[string]*reservation.Reservation
 	// calls are sent, in order, once the writes are stored.
 	calls []*scheduler.Call
 	// failed runs on the event loop when the writes fail (the calls are
@@ -28,7 +32,9 @@ type job struct {
 	failed func(error)
 }
 
-func (j *job) writes() bool { return len(j.tasks)+len(j.statuses)+len(j.plans) > 0 }
+func (j *job) writes() bool {
+	return len(j.tasks)+len(j.statuses)+len(j.plans)+len(j.reservations) > 0
+}
 
 // outbox takes the loop's jobs off it: one goroutine writes and calls, in
 // the order the loop decided, so the loop never waits for the store or the
@@ -53,10 +59,11 @@ const maxBatch = 1024
 
 func newOutbox(s *Scheduler) *outbox { return &outbox{s: s, signal: make(chan struct{}, 1)} }
 
-// push queues j; it never blocks.
-func (o *outbox) push(j *job) {
+// push queues jobs, together (one batch, unless the queue is long); it
+// never blocks.
+func (o *outbox) push(jobs ...*job) {
 	o.mu.Lock()
-	o.queue = append(o.queue, j)
+	o.queue = append(o.queue, jobs...)
 	o.mu.Unlock()
 	select {
 	case o.signal <- struct{}{}:
@@ -140,9 +147,21 @@ func (o *outbox) write(batch []*job) error {
 	st := o.s.cfg.Store
 	statuses := map[string][]byte{}
 	plans := map[string]plan.Progress{}
+	reservations := map[string][]byte{}
 	var chunks []map[string][]byte
 	chunk, size := map[string][]byte{}, 0
 	for _, j := range batch {
+		for inst, r := range j.reservations {
+			if r == nil {
+				reservations[inst] = nil
+				continue
+			}
+			b, err := r.Marshal()
+			if err != nil {
+				return err
+			}
+			reservations[inst] = b
+		}
 		if len(j.tasks) > 0 {
 			var launch int
 			enc := make(map[string][]byte, len(j.tasks))
@@ -176,6 +195,13 @@ func (o *outbox) write(batch []*job) error {
 	if size > 0 {
 		chunks = append(chunks, chunk)
 	}
+	if len(reservations) > 0 {
+		start := time.Now()
+		if err := putChunked(st.PutReservations, reservations); err != nil {
+			return err
+		}
+		o.s.m.Observe("store.reservations", time.Since(start))
+	}
 	for _, c := range chunks {
 		start := time.Now()
 		if err := st.PutTasks(c); err != nil {
@@ -185,7 +211,7 @@ func (o *outbox) write(batch []*job) error {
 	}
 	if len(statuses) > 0 {
 		start := time.Now()
-		if err := putStatuses(st, statuses); err != nil {
+		if err := putChunked(st.PutStatuses, statuses); err != nil {
 			return err
 		}
 		o.s.m.Observe("status.store", time.Since(start))
@@ -202,14 +228,12 @@ func (o *outbox) write(batch []*job) error {
 	return nil
 }
 
-// putStatuses stores statuses in transactions of at most maxChunk bytes.
-func putStatuses(st interface {
-	PutStatuses(map[string][]byte) error
-}, statuses map[string][]byte) error {
+// putChunked writes kv with put in transactions of at most maxChunk bytes.
+func putChunked(put func(map[string][]byte) error, kv map[string][]byte) error {
 	chunk, size := map[string][]byte{}, 0
-	for k, v := range statuses {
+	for k, v := range kv {
 		if size > 0 && size+len(v) > maxChunk {
-			if err := st.PutStatuses(chunk); err != nil {
+			if err := put(chunk); err != nil {
 				return err
 			}
 			chunk, size = map[string][]byte{}, 0
@@ -217,7 +241,7 @@ func putStatuses(st interface {
 		chunk[k] = v
 		size += len(v)
 	}
-	return st.PutStatuses(chunk)
+	return put(chunk)
 }
 
 // send makes one call and returns why it failed; a failure is logged

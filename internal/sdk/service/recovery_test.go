@@ -26,12 +26,14 @@ plans:
       p: {pod: p, strategy: parallel}
 `
 
-// running deploys sidecar's p-0 on agent a1 and returns its launch.
+// running deploys sidecar's p-0 on agent a1 and returns its launch; the
+// ACCEPT is in h.accept.
 func running(t *testing.T, h *harness) []mesos.TaskInfo {
 	t.Helper()
 	h.ready()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
-	tis := launched(h.master.Expect(t, tACCEPT)[0])
+	h.accept = h.master.Expect(t, tACCEPT)[0]
+	tis := launched(h.accept)
 	for _, ti := range tis {
 		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
 	}
@@ -77,10 +79,15 @@ func TestRecoveryEssentialInPlace(t *testing.T) {
 	if msg := h.stepMessage(plan.Recovery, "p-0:[server,side]"); !strings.Contains(msg, "waiting for agent a1") {
 		t.Errorf("after another agent's offer: %q", msg)
 	}
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o3", "a1", "h1")))
-	tis = launched(h.master.Expect(t, tACCEPT)[0])
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o3", "a1", "h1", sdktest.ReservedBy(h.accept))))
+	c := h.master.Expect(t, tACCEPT)[0]
+	tis = launched(c)
 	if !slices.Equal(names(tis), []string{"p-0-server", "p-0-side"}) || tis[0].AgentID.Value != "a1" {
 		t.Errorf("relaunched %v", names(tis))
+	}
+	// In place: on its reservation, nothing reserved anew.
+	if n := len(c.GetAccept().Operations); n != 1 {
+		t.Errorf("%d operations, want the LAUNCH_GROUP alone", n)
 	}
 	if code, _ := h.s.Health(); code != HealthRecoveringInProgress {
 		t.Errorf("health %d", code)
@@ -128,9 +135,9 @@ func TestRecoveryNonEssentialCrashLoop(t *testing.T) {
 	if msg := h.stepMessage(plan.Recovery, "p-0:[side]"); !strings.Contains(msg, "p-0's executor "+exec+" no longer runs on this agent") || !strings.Contains(msg, "must run on agent a1 (its other tasks run there)") {
 		t.Errorf("message %q", msg)
 	}
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o4", "a1", "h1", sdktest.CPUs(1), sdktest.Mem(128), sdktest.Executors(exec))))
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o4", "a1", "h1", sdktest.ReservedBy(h.accept), sdktest.Executors(exec))))
 	c := h.master.Expect(t, tACCEPT)[0]
-	lg := c.GetAccept().Operations[0].GetLaunchGroup()
+	lg := launchGroup(c)
 	if lg.Executor.ExecutorID.Value != exec || len(lg.TaskGroup.Tasks) != 1 || lg.TaskGroup.Tasks[0].Name != "p-0-side" {
 		t.Errorf("relaunch %v into %s", names(lg.TaskGroup.Tasks), lg.Executor.ExecutorID.Value)
 	}
@@ -142,11 +149,11 @@ func TestRecoveryNonEssentialCrashLoop(t *testing.T) {
 		t.Errorf("health %d %s", code, word)
 	}
 	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o5", "a1", "h1", sdktest.Executors(exec))))
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o5", "a1", "h1", sdktest.ReservedBy(h.accept), sdktest.Executors(exec))))
 	h.master.Expect(t, tDECLINE)
 	h.tick(2 * time.Second)
 	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o6", "a1", "h1", sdktest.Executors(exec))))
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o6", "a1", "h1", sdktest.ReservedBy(h.accept), sdktest.Executors(exec))))
 	h.master.Expect(t, tACCEPT)
 }
 
@@ -165,7 +172,7 @@ func TestPodRestartAndReplace(t *testing.T) {
 	}
 	h.eventually("recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[server,side]") == plan.Pending })
 	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2"), sdktest.Offer("o3", "a1", "h1")))
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2"), sdktest.Offer("o3", "a1", "h1", sdktest.ReservedBy(h.accept))))
 	c := h.master.Expect(t, tACCEPT)[0]
 	if c.GetAccept().OfferIDs[0].Value != "o3" {
 		t.Errorf("restart relaunched on %v, want in place", c.GetAccept().OfferIDs)

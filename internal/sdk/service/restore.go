@@ -17,6 +17,9 @@ import (
 //	FrameworkID ──────────▶ SUBSCRIBE re-uses it
 //	Plans/<plan> ─────────▶ interruptions, parameters, canary stages and
 //	                        COMPLETE steps come back
+//	Reservations/<pod> ───▶ what each pod instance reserved: its tasks
+//	                        relaunch there; RESERVEs not confirmed are
+//	                        reconciled after the subscription
 //	Tasks/<task> ─────────▶ TaskInfo (where it runs, what it is) and its
 //	TaskStatus/<task>       latest status, when it is this TaskInfo's
 //	                  ─────▶ a step whose tasks are all stored and one still
@@ -45,6 +48,9 @@ func (s *Scheduler) restore() error {
 			}
 			p.Restore(pr)
 		}
+	}
+	if err := s.loadReservations(); err != nil {
+		return err
 	}
 	tasks, err := s.cfg.Store.Tasks()
 	if err != nil {

@@ -19,23 +19,34 @@ import (
 // deployed runs a scheduler of spec on st until pods p-0..p-(running-1)
 // run and p-(running) is launched (ACCEPTed) without a status, then
 // stops it as a crash would. It returns the launched task IDs by name.
-func deployed(t *testing.T, yaml string, st *countingStore, running int) map[string]string {
+// With lost, the last launch's ACCEPT is lost: Mesos never confirms its
+// RESERVE. accepts gets each pod's ACCEPT, by task name.
+func deployed(t *testing.T, yaml string, st *countingStore, running int, lost bool, accepts map[string]*scheduler.Call) map[string]string {
 	t.Helper()
 	h := newHarness(t, yaml, st, nil)
 	h.ready()
 	ids := map[string]string{}
 	for i := 0; i <= running; i++ {
 		h.skip()
+		if i == running && lost {
+			h.master.ManualOperations()
+		}
 		h.master.Send(t, sdktest.Offers(sdktest.Offer(fmt.Sprint("o", i), fmt.Sprint("a", i), fmt.Sprint("h", i), small()...)))
-		tis := launched(h.master.Expect(t, tACCEPT)[0])
+		c := h.master.Expect(t, tACCEPT)[0]
 		name := fmt.Sprintf("p-%d-t", i)
-		ids[name] = taskID(t, tis, name)
+		ids[name] = taskID(t, launched(c), name)
+		if accepts != nil {
+			accepts[name] = c
+		}
 		if i == running {
 			break
 		}
 		h.master.Send(t, sdktest.Status(ids[name], fmt.Sprint("a", i), mesos.TASK_RUNNING))
 		h.master.Expect(t, tACK)
 		h.eventually("step complete", func() bool { return h.stepStatus(plan.Deploy, fmt.Sprintf("p-%d:[t]", i)) == plan.Complete })
+	}
+	if !lost {
+		h.confirmed()
 	}
 	h.stop()
 	return ids
@@ -51,7 +62,7 @@ func TestRestoreAfterCrash(t *testing.T) {
 	st := openStore(t, dir)
 	defer st.Close()
 	spec := fmt.Sprintf(oneTask, 3, "serial")
-	ids := deployed(t, spec, st, 1)
+	ids := deployed(t, spec, st, 1, false, nil)
 
 	h := newHarness(t, spec, st, nil)
 	for step, want := range map[string]plan.Status{"p-0:[t]": plan.Complete, "p-1:[t]": plan.Prepared, "p-2:[t]": plan.Pending} {
@@ -129,13 +140,14 @@ func TestRestoreAfterCrash(t *testing.T) {
 // RUNNING-goal task whose stored status says it failed goes to recovery; a
 // stored status of a TaskInfo that was replaced is not the new task's; a
 // launched step whose tasks Mesos does not know goes back to PENDING and is
-// launched again.
+// placed anew, its RESERVE unknown to Mesos too.
 func TestRestoreEndedTasks(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
 	defer st.Close()
 	spec := fmt.Sprintf(oneTask, 3, "serial")
-	ids := deployed(t, spec, st, 2)
+	accepts := map[string]*scheduler.Call{}
+	ids := deployed(t, spec, st, 2, true, accepts)
 	// p-0 failed meanwhile (its status stored); p-1's stored status is of
 	// an older TaskInfo.
 	failed, _ := sdktest.Status(ids["p-0-t"], "a0", mesos.TASK_FAILED).Update.Status.Marshal()
@@ -154,8 +166,15 @@ func TestRestoreEndedTasks(t *testing.T) {
 	if ps.Tasks[0].Status != "STAGING" {
 		t.Errorf("p-1 shows %s: the older TaskInfo's status was taken", ps.Tasks[0].Status)
 	}
-	h.ready()
-	// Mesos never got p-2's launch.
+	h.start()
+	h.subscribe("fw-1")
+	ops := h.master.Expect(t, tRECONCILE, tRECONCILE_OPERATIONS, tREVIVE)[1].GetReconcileOperations().Operations
+	if len(ops) != 1 || ops[0].AgentID.GetValue() != "a2" {
+		t.Fatalf("reconciled operations %v", ops)
+	}
+	// Mesos never got p-2's launch, nor its RESERVE.
+	h.master.Send(t, sdktest.OperationStatus(ops[0].OperationID.Value, "", mesos.OPERATION_UNKNOWN))
+	h.eventually("p-2's reservation dropped", func() bool { return len(h.s.Reservations()) == 2 })
 	for _, name := range []string{"p-1-t", "p-2-t"} {
 		state := mesos.TASK_RUNNING
 		if name == "p-2-t" {
@@ -167,7 +186,7 @@ func TestRestoreEndedTasks(t *testing.T) {
 	h.eventually("p-2 back to PENDING", func() bool { return h.stepStatus(plan.Deploy, "p-2:[t]") == plan.Pending })
 	// p-2 is launched again; p-0's recovery relaunches it in place: only on
 	// its agent.
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a9", "h9"), sdktest.Offer("o2", "a0", "h0")))
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a9", "h9"), sdktest.Offer("o2", "a0", "h0", sdktest.ReservedBy(accepts["p-0-t"]))))
 	calls := h.master.Expect(t, tACCEPT, tACCEPT)
 	if calls[0].GetAccept().OfferIDs[0].Value != "o1" || !slices.Equal(names(launched(calls[0])), []string{"p-2-t"}) {
 		t.Errorf("o1 launched %v", names(launched(calls[0])))

@@ -41,6 +41,7 @@ import (
 	"github.com/taskkit/taskkit/internal/sdk/evaluate"
 	"github.com/taskkit/taskkit/internal/sdk/framework"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
 )
@@ -169,6 +170,15 @@ type Scheduler struct {
 	rec           reconciler
 	crash         map[string]*crashState
 	offerLog      offerLog
+	// reservations are the pod instances' reservations, by instance
+	// (reservations.go); roles the framework's roles, whose reservations
+	// it releases when no instance holds them.
+	reservations map[string]*reservation.Reservation
+	roles        []string
+	// opsSince is when each RESERVE not confirmed yet was first seen
+	// pending; opsReconciledAt when operations were last reconciled.
+	opsSince        map[string]time.Time
+	opsReconciledAt time.Time
 	// calls are decided on the loop and handed to the outbox at the end
 	// of each event (flush).
 	calls []*scheduler.Call
@@ -194,6 +204,7 @@ func New(cfg Config) (*Scheduler, error) {
 	reg := framework.Registration{
 		Name: cfg.FrameworkName, Role: cfg.Role, User: cfg.User, Principal: cfg.Principal,
 		FailoverTimeout: cfg.FailoverTimeout, Checkpoint: cfg.Checkpoint, WebUIURL: cfg.WebUIURL,
+		PreReservedRoles: s.PreReservedRoles(),
 	}.WithDefaults()
 	cfg.Role, cfg.User, cfg.FailoverTimeout = reg.Role, reg.User, reg.FailoverTimeout
 	if cfg.Executor == "" {
@@ -247,7 +258,9 @@ func New(cfg Config) (*Scheduler, error) {
 		work: make(chan func(context.Context)), kick: make(chan struct{}, 1),
 		tasks: map[string]*taskState{}, byID: map[string]string{}, pendingKill: map[string]string{},
 		cluster: evaluate.NewCluster(), recovery: plan.NewRecovery(), crash: map[string]*crashState{},
+		reservations: map[string]*reservation.Reservation{}, roles: reg.Roles(), opsSince: map[string]time.Time{},
 	}
+	sc.eval.Principal = cfg.Principal
 	if cfg.Stages != nil {
 		sc.eval.Stages = cfg.Stages
 	}
@@ -357,6 +370,7 @@ func (s *Scheduler) Subscribed(ctx context.Context, sub *scheduler.Event_Subscri
 	s.mu.Unlock()
 	s.log.Info("subscribed", "framework_id", id, "failover", old == id, "reconciling", n)
 	s.reconcile(now)
+	s.reconcileOperations(now, true)
 	s.calls = append(s.calls, calls.Revive())
 	s.flush()
 	return nil
@@ -393,6 +407,8 @@ func (s *Scheduler) Events(ctx context.Context, evs []*scheduler.Event) error {
 			s.m.Inc("offers.rescinded")
 		case scheduler.Event_FAILURE:
 			s.failure(ev.Failure)
+		case scheduler.Event_UPDATE_OPERATION_STATUS:
+			s.operationStatus(&ev.UpdateOperationStatus.Status)
 		}
 	}
 	s.flush()

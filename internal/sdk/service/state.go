@@ -104,12 +104,13 @@ func (s *Scheduler) instanceTasks(pod *spec.PodSpec, index int) []*taskState {
 	return out
 }
 
-// clusterView is where the service's live pod instances run, for placement
-// rules, with the placement values offers have shown.
+// clusterView is where the service's pod instances run, for placement
+// rules, with the placement values offers have shown: those with a live
+// task, and those holding a reservation (they relaunch there).
 func (s *Scheduler) clusterView() *evaluate.Cluster {
 	c := &evaluate.Cluster{Instances: make(map[string]evaluate.Instance, len(s.tasks)), Values: s.cluster.Values}
 	for _, t := range s.tasks {
-		if t.info == nil || t.status != nil && isTerminal(t.status.GetState()) {
+		if t.info == nil || (t.status != nil && isTerminal(t.status.GetState()) && s.reservationFor(t.instanceName()) == nil) {
 			continue
 		}
 		c.Place(t.pod, t.index, t.place)

@@ -10,13 +10,17 @@ import (
 )
 
 // Tick implements framework.Handler (every 250 ms and on wake, while
-// subscribed): it reconciles, revives or suppresses offers as the work
-// requires, keeps the key pool ahead of the steps to launch, and refreshes
+// subscribed): it reconciles (tasks, and RESERVEs not confirmed), revives
+// or suppresses offers as the work requires (releasing a decommissioned
+// instance's reservation needs offers), keeps the key pool ahead of the steps to launch, and refreshes
 // the message of recoveries waiting for a lost agent.
 func (s *Scheduler) Tick(ctx context.Context) error {
 	now := s.clock.Now()
 	s.reconcile(now)
-	work := s.rec.reconciling
+	if !s.rec.reconciling {
+		s.reconcileOperations(now, false)
+	}
+	work := s.rec.reconciling || s.releasing()
 	s.mu.Lock()
 	for _, st := range s.candidates(now) {
 		work = true

@@ -1,0 +1,366 @@
+package evaluate
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
+	"github.com/taskkit/taskkit/internal/spec"
+)
+
+// resourceSet is one resource set of the pod as the reservation sees it
+// (the SDK's ResourceSet): a task's own resources, or a named resource set
+// the tasks naming it share (one at a time).
+type resourceSet struct {
+	// ID owns its reservation items ("<task>-resource-set", or the name).
+	ID        string
+	CPUs, Mem float64
+	Ports     spec.Ordered[*spec.PortSpec]
+	Volumes   []*spec.VolumeSpec
+	// Tasks are the claims of the tasks to launch that use it (none when
+	// it is only reserved for later).
+	Tasks []*TaskClaim
+}
+
+// plan decides what the evaluation reserves or takes by resource ID: the
+// resource sets of the tasks to launch and, for a new executor, the
+// executor's resources and the pod's volumes; for a pod instance without a
+// reservation and no running executor, every resource set of the pod (the
+// SDK reserves a whole pod at its first launch).
+func (e *Evaluation) plan() {
+	pod, whole := e.Req.Pod, e.Req.Reservation == nil && e.Req.Executor == nil
+	e.owners, e.claimed = map[string]bool{}, map[string]reservation.Item{}
+	if e.Req.Executor == nil {
+		e.owners[reservation.KeyExecutor] = true
+		e.owners[reservation.KeyPod] = true
+	}
+	byID := map[string]*resourceSet{}
+	for _, t := range pod.Tasks.Values {
+		c := e.claim(t.Name)
+		if c == nil && !whole {
+			continue
+		}
+		id := pod.ResourceSetID(t)
+		rs := byID[id]
+		if rs == nil {
+			rs = &resourceSet{ID: id, Volumes: pod.TaskVolumes(t), Ports: t.Ports}
+			rs.CPUs, rs.Mem = pod.Resources(t)
+			if t.ResourceSet != "" && pod.ResourceSets[t.ResourceSet] != nil {
+				rs.Ports = pod.ResourceSets[t.ResourceSet].Ports
+			}
+			byID[id] = rs
+			e.sets = append(e.sets, rs)
+			e.owners[id] = true
+		}
+		if c != nil {
+			rs.Tasks = append(rs.Tasks, c)
+		}
+	}
+}
+
+// claimError is why a claim failed: Reason for the outcome, Want what the
+// offer lacked.
+type claimError struct{ Reason, Want string }
+
+func (c *claimError) Error() string { return c.Reason }
+
+// fail is the failing outcome of stage for a claim's error.
+func fail(stage string, err error) Outcome {
+	o := Fail(stage, "%v", err)
+	var ce *claimError
+	if errors.As(err, &ce) {
+		o.Want = ce.Want
+	}
+	return o
+}
+
+// short words a pool's ShortError for what of wants it: "task p-0-t needs
+// 1 cpus (0.5 cpus left)", with what was lacking as Want.
+func short(what string, err error) error {
+	var se *ShortError
+	if errors.As(err, &se) {
+		return &claimError{Reason: what + " needs " + se.Want + " (" + se.Have + " left)", Want: se.Want}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// existing returns the reservation item of key, and whether the pool (the
+// offers) holds it; a missing item is an error saying so.
+func (e *Evaluation) existing(key string) (*reservation.Item, mesos.Resource, error) {
+	it := e.Req.Reservation.Item(key)
+	if it == nil {
+		return nil, mesos.Resource{}, nil
+	}
+	got, ok := e.Pool.TakeReserved(it.ID)
+	if ok {
+		return it, got, nil
+	}
+	inst := e.Req.Instance()
+	if it.Op != "" {
+		return it, got, &claimError{Reason: fmt.Sprintf("%s's reservation of %s (resource ID %s) is not in this offer: waiting for its RESERVE (operation %s) to be confirmed", inst, key, it.ID, it.Op)}
+	}
+	return it, got, &claimError{Reason: fmt.Sprintf("%s's reservation of %s (resource ID %s, on host %s) is not in this offer", inst, key, it.ID, e.Req.Reservation.Hostname),
+		Want: fmt.Sprintf("%s's reservation of %s", inst, key)}
+}
+
+// keep records the item claimed under key: resource r (as the task or
+// executor uses it) under resource ID id; isNew marks a new reservation.
+func (e *Evaluation) keep(key, id string, r mesos.Resource, isNew bool) {
+	if _, again := e.claimed[key]; !again {
+		e.claimOrder = append(e.claimOrder, key)
+	}
+	e.claimed[key] = reservation.Item{Key: key, ID: id, Resource: r}
+	if isNew {
+		e.Rec.Reserved = append(e.Rec.Reserved, key)
+	}
+}
+
+// reserve reserves resources taken from the pool for the pod's role under
+// a new resource ID, and returns them as reserved (one resource).
+func (e *Evaluation) reserve(key string, took []mesos.Resource) (mesos.Resource, string, error) {
+	id := e.NewID()
+	res := reservation.Reserve(took, e.Role, e.Principal, id)
+	if len(res) != 1 {
+		return mesos.Resource{}, "", fmt.Errorf("%s: the offered resources (%s) cannot be reserved as one", key, reservation.Describe(took))
+	}
+	e.Rec.Reserve = append(e.Rec.Reserve, res[0])
+	return res[0], id, nil
+}
+
+// claimScalar claims amount of scalar resource name under key, for what
+// (messages): the existing reservation, grown or shrunk to amount, or a
+// new one.
+func (e *Evaluation) claimScalar(key, name string, amount float64, what string) (mesos.Resource, error) {
+	it, got, err := e.existing(key)
+	if err != nil {
+		return got, err
+	}
+	want := mesos.Value_Scalar{Value: amount}
+	if it != nil {
+		have := got.GetScalar()
+		switch c := want.Compare(have); {
+		case c == 0:
+		case c > 0:
+			diff := want.Subtract(have)
+			extra, err := e.Pool.TakeScalar(name, diff.Value)
+			if err != nil {
+				return got, short(fmt.Sprintf("%s (growing its reservation from %g)", what, have.Value), err)
+			}
+			grown := reservation.Reserve(extra, e.Role, e.Principal, it.ID)
+			e.Rec.Reserve = append(e.Rec.Reserve, grown...)
+			sum := mesos.Resources{got}.Plus(grown...)
+			if len(sum) != 1 {
+				return got, fmt.Errorf("%s: its reservation cannot grow (%s)", what, reservation.Describe(sum))
+			}
+			got = sum[0]
+		default:
+			shrink := got
+			shrink.Scalar = have.Subtract(&want)
+			e.Rec.Unreserve = append(e.Rec.Unreserve, shrink)
+			got.Scalar = &want
+		}
+		e.keep(key, it.ID, got, false)
+		return got, nil
+	}
+	took, err := e.Pool.TakeScalar(name, amount)
+	if err != nil {
+		return mesos.Resource{}, short(what, err)
+	}
+	r, id, err := e.reserve(key, took)
+	if err != nil {
+		return r, err
+	}
+	e.keep(key, id, r, true)
+	return r, nil
+}
+
+// claimPort claims port pt (a fixed port, or a dynamic one in its ranges)
+// under key: the reserved port, unless the spec now fixes another one, or
+// a new reservation.
+func (e *Evaluation) claimPort(key string, pt *spec.PortSpec, what string) (uint64, mesos.Resource, error) {
+	it, got, err := e.existing(key)
+	if err != nil {
+		return 0, got, err
+	}
+	if it != nil {
+		if rs := got.GetRanges().GetRange(); len(rs) == 1 && rs[0].Begin == rs[0].End && (pt.Port == 0 || uint64(pt.Port) == rs[0].Begin) {
+			e.keep(key, it.ID, got, false)
+			return rs[0].Begin, got, nil
+		}
+		// The spec fixes another port now: the old one is left out (and
+		// released), a new one reserved.
+	}
+	var within mesos.Ranges
+	if pt.Port == 0 {
+		within = portRanges(pt)
+	}
+	num, took, err := e.Pool.TakePort(uint64(pt.Port), within)
+	if err != nil {
+		return 0, took, short(what, err)
+	}
+	r, id, err := e.reserve(key, []mesos.Resource{took})
+	if err != nil {
+		return 0, r, err
+	}
+	e.keep(key, id, r, true)
+	return num, r, nil
+}
+
+// claimVolume claims volume v under key: the reserved volume (created again
+// when only its disk is left), or a new reservation of v.Size MB of the
+// root disk, or of a whole MOUNT disk of at least that size, made a
+// volume.
+func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what string) (mesos.Resource, error) {
+	it, got, err := e.existing(key)
+	if err != nil {
+		return got, err
+	}
+	var id, pid string
+	if it != nil {
+		id, pid = it.ID, it.Resource.GetDisk().GetPersistence().GetID()
+		if got.IsPersistentVolume() {
+			// Used at the spec's path, as offered otherwise.
+			d := *got.Disk
+			d.Volume = &mesos.Volume{Mode: mesos.RW.Enum(), ContainerPath: v.Path}
+			got.Disk = &d
+			e.keep(key, id, got, false)
+			return got, nil
+		}
+	} else {
+		var took []mesos.Resource
+		switch v.Type {
+		case spec.VolumeMount:
+			m, err := e.Pool.TakeMount(float64(v.Size))
+			if err != nil {
+				var se *ShortError
+				if errors.As(err, &se) {
+					return got, &claimError{Reason: fmt.Sprintf("%s needs a MOUNT disk of at least %d MB (%s offered)", what, v.Size, se.Have), Want: strconv.Itoa(v.Size) + " MB of MOUNT disk"}
+				}
+				return got, err
+			}
+			took = []mesos.Resource{m}
+		default:
+			took, err = e.Pool.TakeScalar("disk", float64(v.Size))
+			if err != nil {
+				return got, short(what, err)
+			}
+		}
+		got, id, err = e.reserve(key, took)
+		if err != nil {
+			return got, err
+		}
+	}
+	if pid == "" {
+		pid = e.NewID()
+	}
+	vol := reservation.Volume(got, pid, e.Principal, v.Path)
+	e.Rec.Create = append(e.Rec.Create, vol)
+	e.keep(key, id, vol, it == nil)
+	return vol, nil
+}
+
+// finish composes the pod instance's reservation after this launch: the
+// items claimed, and the items of owners this evaluation did not look at
+// (another task's resource set, a running executor's); items of evaluated
+// owners that were not claimed, and of owners the spec no longer has, are
+// left out, for the scheduler to release.
+func (e *Evaluation) finish() {
+	res := &reservation.Reservation{Pod: e.Req.Pod.Name, Index: e.Req.Index, AgentID: e.Where.AgentID, Hostname: e.Where.Hostname, Role: e.Role}
+	known := map[string]bool{reservation.KeyExecutor: true, reservation.KeyPod: true}
+	for _, t := range e.Req.Pod.Tasks.Values {
+		known[e.Req.Pod.ResourceSetID(t)] = true
+	}
+	if old := e.Req.Reservation; old != nil {
+		for _, it := range old.Items {
+			if _, ok := e.claimed[it.Key]; ok || e.owners[reservation.Owner(it.Key)] || !known[reservation.Owner(it.Key)] {
+				continue
+			}
+			res.Items = append(res.Items, it)
+		}
+	}
+	// Claimed items in the order they were claimed: the stages' order.
+	for _, key := range e.claimOrder {
+		res.Items = append(res.Items, e.claimed[key])
+	}
+	e.Rec.Reservation = res
+}
+
+// ReservationStage checks that the offers hold the pod instance's
+// reservation when it has one (the SDK's existing-pod pipeline): some of
+// its resources, found by resource ID; the other stages then take each of
+// them. A pod instance without one is placed anew.
+type ReservationStage struct{}
+
+// Name implements Stage.
+func (ReservationStage) Name() string { return "reservation" }
+
+// Evaluate implements Stage.
+func (s ReservationStage) Evaluate(e *Evaluation) Outcome {
+	r := e.Req.Reservation
+	if r == nil {
+		if e.Req.Recovery == RecoveryPermanent {
+			return Pass(s.Name(), "placed anew (permanent recovery): new reservations")
+		}
+		return Pass(s.Name(), "new reservations")
+	}
+	n := 0
+	for _, it := range r.Items {
+		if _, ok := e.Pool.Reserved()[it.ID]; ok {
+			n++
+		}
+	}
+	if n == 0 && len(r.Items) > 0 {
+		o := Fail(s.Name(), "%s's reservation (%d resources) is on host %s (agent %s), not in this offer", r.Instance(), len(r.Items), r.Hostname, r.AgentID)
+		o.Want = r.Instance() + "'s reservation"
+		return o
+	}
+	return Pass(s.Name(), fmt.Sprintf("%d of %d reserved resources offered", n, len(r.Items)))
+}
+
+// VolumeStage takes the persistent volumes (the SDK's
+// VolumeEvaluationStage): the pod's, on a new executor (every task sees
+// them through it), and each evaluated resource set's, on its tasks.
+type VolumeStage struct{}
+
+// Name implements Stage.
+func (VolumeStage) Name() string { return "volumes" }
+
+// Evaluate implements Stage.
+func (s VolumeStage) Evaluate(e *Evaluation) Outcome {
+	n := 0
+	if e.Req.Executor == nil {
+		for _, v := range e.Req.Pod.PodVolumes() {
+			r, err := e.claimVolume(reservation.VolumeKey(reservation.KeyPod, v.Path), v, fmt.Sprintf("the pod's volume %s of %s", v.Path, e.Req.Instance()))
+			if err != nil {
+				return fail(s.Name(), err)
+			}
+			e.Rec.ExecutorResources = append(e.Rec.ExecutorResources, r)
+			n++
+		}
+	}
+	for _, rs := range e.sets {
+		for _, v := range rs.Volumes {
+			r, err := e.claimVolume(reservation.VolumeKey(rs.ID, v.Path), v, fmt.Sprintf("volume %s of %s", v.Path, rs.what(e)))
+			if err != nil {
+				return fail(s.Name(), err)
+			}
+			for _, c := range rs.Tasks {
+				c.Resources = append(c.Resources, r)
+			}
+			n++
+		}
+	}
+	return Pass(s.Name(), strconv.Itoa(n)+" volume(s)")
+}
+
+// what names the resource set in messages: its first task to launch
+// ("task p-0-t"), else the set.
+func (rs *resourceSet) what(e *Evaluation) string {
+	if len(rs.Tasks) > 0 {
+		return "task " + rs.Tasks[0].Name
+	}
+	return "resource set " + rs.ID + " of " + e.Req.Instance()
+}

@@ -1,0 +1,369 @@
+package evaluate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
+	"github.com/taskkit/taskkit/internal/sdk/sdktest"
+	"github.com/taskkit/taskkit/internal/spec"
+)
+
+// The reservation tests follow the SDK's OfferEvaluatorTest and
+// OfferEvaluatorVolumesTest: a first launch reserves everything the pod
+// uses and creates its volumes; a relaunch finds them by resource ID.
+
+// reserver is an evaluator that reserves for svc-role as svc-principal,
+// with IDs id1, id2, ...
+func reserver() *Evaluator {
+	ev := New("svc", "svc-role")
+	ev.Principal = "svc-principal"
+	n := 0
+	ev.NewID = func() string { n++; return fmt.Sprintf("id%d", n) }
+	return ev
+}
+
+// fit evaluates r against one offer of opts; it fails the test when the
+// offer does not fit.
+func fit(t *testing.T, ev *Evaluator, r *Requirement, opts ...sdktest.OfferOption) *Recommendation {
+	t.Helper()
+	rec, outs := try(ev, r, opts...)
+	if rec == nil {
+		t.Fatalf("no fit: %v", outs)
+	}
+	return rec
+}
+
+func try(ev *Evaluator, r *Requirement, opts ...sdktest.OfferOption) (*Recommendation, []Outcome) {
+	o := sdktest.Offer("o1", "a1", "h1", opts...)
+	return ev.Evaluate(r, &o, NewPool([]string{"svc-role", "slave_public/svc-role"}, &o), NewCluster())
+}
+
+// reservedAgain is what an agent offers once a recommendation's
+// operations applied and its tasks ended: every item of its reservation.
+func reservedAgain(rec *Recommendation) sdktest.OfferOption {
+	var rs []mesos.Resource
+	for _, it := range rec.Reservation.Items {
+		rs = append(rs, it.Resource)
+	}
+	return sdktest.Resources(rs...)
+}
+
+// unreserved is plenty of everything, unreserved.
+func unreserved() []sdktest.OfferOption {
+	return []sdktest.OfferOption{sdktest.CPUs(8), sdktest.Mem(8192), sdktest.Disk(16384), sdktest.Ports(31000, 31010)}
+}
+
+func keys(r *reservation.Reservation) []string {
+	var out []string
+	for _, it := range r.Items {
+		out = append(out, it.Key)
+	}
+	return out
+}
+
+// checkReserved checks that r is dynamically reserved for role by
+// svc-principal with its resource ID (and only that reservation on top of
+// below).
+func checkReserved(t *testing.T, r mesos.Resource, role string, below int) {
+	t.Helper()
+	rs := r.GetReservations()
+	if len(rs) != below+1 {
+		t.Fatalf("%s: reservations %v", r.Name, rs)
+	}
+	last := rs[below]
+	if last.GetType() != mesos.Resource_ReservationInfo_DYNAMIC || last.GetRole() != role || last.GetPrincipal() != "svc-principal" || reservation.ResourceID(&r) == "" {
+		t.Errorf("%s: reservation %v", r.Name, last)
+	}
+}
+
+const twoTaskPod = "volume: {path: shared, type: ROOT, size: 64}\n"
+
+// TestFirstLaunchReservesThePod: a pod instance without a reservation
+// reserves the executor's share, every resource set (the tasks not
+// launched yet too) and the volumes, each under its own resource ID, and
+// creates the volumes; its tasks use the reserved forms.
+func TestFirstLaunchReservesThePod(t *testing.T) {
+	pod := podSpec(t, twoTaskPod+"resource-sets:\n  side: {cpus: 0.5, memory: 32, ports: {admin: {port: 0}}, volume: {path: side-data, type: ROOT, size: 10}}\n",
+		"ports:\n  http: {port: 31005, env-key: HTTP}\nvolume: {path: data, type: ROOT, size: 100}\n")
+	pod.Tasks.Keys = append(pod.Tasks.Keys, "later")
+	pod.Tasks.Values = append(pod.Tasks.Values, &spec.TaskSpec{Name: "later", Goal: spec.GoalRunning, Cmd: "x", ResourceSet: "side"})
+	r := &Requirement{Step: "s", Pod: pod, Index: 0, Tasks: []string{"t"}}
+	rec := fit(t, reserver(), r, unreserved()...)
+
+	wantKeys := []string{"executor/cpus", "executor/mem", "executor/disk", "t-resource-set/port/http", "side/port/admin",
+		"t-resource-set/cpus", "t-resource-set/mem", "side/cpus", "side/mem", "pod/volume/shared", "t-resource-set/volume/data", "side/volume/side-data"}
+	if got := keys(rec.Reservation); !slices.Equal(got, wantKeys) {
+		t.Errorf("items %v,\nwant %v", got, wantKeys)
+	}
+	if !slices.Equal(rec.Reserved, wantKeys) {
+		t.Errorf("reserved %v", rec.Reserved)
+	}
+	if len(rec.Reserve) != len(wantKeys) || len(rec.Create) != 3 || len(rec.Unreserve) != 0 {
+		t.Fatalf("operations: %d reserve, %d create, %d unreserve", len(rec.Reserve), len(rec.Create), len(rec.Unreserve))
+	}
+	ids := map[string]bool{}
+	for _, it := range rec.Reservation.Items {
+		if ids[it.ID] || it.ID == "" || reservation.ResourceID(&it.Resource) != it.ID {
+			t.Errorf("%s: ID %q (label %q) not unique", it.Key, it.ID, reservation.ResourceID(&it.Resource))
+		}
+		ids[it.ID] = true
+		checkReserved(t, it.Resource, "svc-role", 0)
+	}
+	for _, v := range rec.Create {
+		d := v.GetDisk()
+		if d.GetPersistence().GetID() == "" || d.GetPersistence().GetPrincipal() != "svc-principal" || d.GetVolume().GetMode() != mesos.RW {
+			t.Errorf("volume %v", d)
+		}
+	}
+	if rec.Create[0].GetDisk().GetVolume().ContainerPath != "shared" || rec.Create[1].GetDisk().GetVolume().ContainerPath != "data" {
+		t.Errorf("volume paths %v %v", rec.Create[0].GetDisk(), rec.Create[1].GetDisk())
+	}
+	// The executor holds the pod's volume; the task its resources and volume.
+	if n := len(rec.ExecutorResources); n != 4 || !rec.ExecutorResources[3].IsPersistentVolume() {
+		t.Errorf("executor resources %v", rec.ExecutorResources)
+	}
+	c := rec.Tasks[0]
+	if got := reservation.Describe(c.Resources); got != "1 cpus, 256 MB mem, ports 31005, 100 MB disk (volume data)" {
+		t.Errorf("task resources %s", got)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].Number != 31005 {
+		t.Errorf("ports %v", c.Ports)
+	}
+	// Reserved plus left is what was offered.
+	o := sdktest.Offer("o1", "a1", "h1", unreserved()...)
+	all := mesos.Resources(rec.Left.Resources()).Plus(mesos.Resources(rec.Reserve).ToUnreserved()...)
+	for _, name := range []string{"cpus", "mem", "disk"} {
+		if a, b := sum(all, name), sum(o.Resources, name); a != b {
+			t.Errorf("%s: reserved + left = %g, offered %g", name, a, b)
+		}
+	}
+}
+
+// TestRelaunchOnTheReservation: the next launch of the pod instance takes
+// every resource by its resource ID: no new reservation, the volume (and
+// so its data) kept, the dynamic port kept; the other tasks' items stay.
+func TestRelaunchOnTheReservation(t *testing.T) {
+	pod := podSpec(t, twoTaskPod, "ports:\n  http: {port: 0, env-key: HTTP}\nvolume: {path: data, type: ROOT, size: 100}\n")
+	ev := reserver()
+	first := fit(t, ev, req(pod, 0), unreserved()...)
+	r := req(pod, 0)
+	r.Reservation = first.Reservation
+	r.Recovery = RecoveryTransient
+	// Unreserved resources are offered too, and must not be taken.
+	rec := fit(t, ev, r, append(unreserved(), reservedAgain(first))...)
+	if len(rec.Reserve)+len(rec.Create)+len(rec.Unreserve) != 0 || len(rec.Reserved) != 0 {
+		t.Errorf("operations on a relaunch: reserve %v create %v unreserve %v", rec.Reserve, rec.Create, rec.Unreserve)
+	}
+	for i, it := range rec.Reservation.Items {
+		was := first.Reservation.Items[i]
+		if it.Key != was.Key || it.ID != was.ID || !it.Resource.Equivalent(was.Resource) {
+			t.Errorf("item %s: %v, was %v", it.Key, it, was)
+		}
+	}
+	if got, want := rec.Tasks[0].Ports[0].Number, first.Tasks[0].Ports[0].Number; got != want {
+		t.Errorf("dynamic port %d, was %d", got, want)
+	}
+	if !slices.EqualFunc(rec.Tasks[0].Resources, first.Tasks[0].Resources, func(a, b mesos.Resource) bool { return a.Equivalent(b) }) {
+		t.Errorf("task resources differ:\n%v\n%v", rec.Tasks[0].Resources, first.Tasks[0].Resources)
+	}
+	if got := rec.Left.Scalar("cpus"); got != 8 {
+		t.Errorf("unreserved cpus left %g, want all 8", got)
+	}
+	// Without its reservation in the offer, it does not fit, and says where
+	// it is.
+	_, outs := try(ev, r, unreserved()...)
+	if got := failed(outs); got != "FAIL(reservation): p-0's reservation (8 resources) is on host h1 (agent a1), not in this offer" {
+		t.Errorf("other offer: %s", got)
+	}
+}
+
+// TestReservationFollowsTheSpec: a relaunch grows and shrinks reservations
+// to what the spec asks now (RESERVE and UNRESERVE of the difference under
+// the same resource ID), reserves a port the spec added, leaves out one it
+// dropped, moves a fixed port it changed, and creates again a volume whose
+// CREATE was lost.
+func TestReservationFollowsTheSpec(t *testing.T) {
+	ev := reserver()
+	pod := podSpec(t, "", "ports:\n  a: {port: 31001}\n  b: {port: 0}\nvolume: {path: data, type: ROOT, size: 100}\n")
+	first := fit(t, ev, req(pod, 0), unreserved()...)
+	item := func(rec *Recommendation, key string) *reservation.Item { return rec.Reservation.Item(key) }
+
+	next := podSpec(t, "", "ports:\n  a: {port: 31002}\n  c: {port: 0}\nvolume: {path: data, type: ROOT, size: 100}\n")
+	next.Tasks.Values[0].CPUs, next.Tasks.Values[0].Memory = 2, 128
+	r := req(next, 0)
+	r.Reservation = first.Reservation
+	// The volume's disk is offered without its volume: its CREATE was lost.
+	var offered []mesos.Resource
+	for _, it := range first.Reservation.Items {
+		if it.Resource.IsPersistentVolume() {
+			offered = append(offered, reservation.WithoutVolume(it.Resource))
+			continue
+		}
+		offered = append(offered, it.Resource)
+	}
+	rec := fit(t, ev, r, append(unreserved(), sdktest.Resources(offered...))...)
+
+	if got := reservation.Describe(rec.Reserve); got != "ports 31002, ports 31000, 1 cpus" {
+		t.Errorf("reserve %s", got)
+	}
+	if got := reservation.Describe(rec.Unreserve); got != "128 MB mem" {
+		t.Errorf("unreserve %s", got)
+	}
+	if reservation.ResourceID(&rec.Reserve[2]) != item(first, "t-resource-set/cpus").ID || reservation.ResourceID(&rec.Unreserve[0]) != item(first, "t-resource-set/mem").ID {
+		t.Errorf("grow and shrink must keep the resource IDs")
+	}
+	if c := item(rec, "t-resource-set/cpus"); c.Resource.GetScalar().GetValue() != 2 || c.ID != item(first, "t-resource-set/cpus").ID {
+		t.Errorf("cpus item %v", c)
+	}
+	if item(rec, "t-resource-set/port/b") != nil || item(rec, "t-resource-set/port/c") == nil || item(rec, "t-resource-set/port/a").ID == item(first, "t-resource-set/port/a").ID {
+		t.Errorf("ports: %v", keys(rec.Reservation))
+	}
+	if len(rec.Create) != 1 || rec.Create[0].GetDisk().GetPersistence().GetID() != item(first, "t-resource-set/volume/data").Resource.GetDisk().GetPersistence().GetID() {
+		t.Errorf("the volume is created again with its persistence ID: %v", rec.Create)
+	}
+	if !slices.Equal(rec.Reserved, []string{"t-resource-set/port/a", "t-resource-set/port/c"}) {
+		t.Errorf("reserved anew %v", rec.Reserved)
+	}
+}
+
+// TestWholePodAndSharedResourceSet: a resource set shared by tasks run in
+// turn is reserved once, at the pod's first launch; the next task takes
+// it by resource ID, and the first task's items stay in the reservation.
+func TestWholePodAndSharedResourceSet(t *testing.T) {
+	pod := podSpec(t, "resource-sets:\n  rs: {cpus: 0.5, memory: 64, volume: {path: data, type: ROOT, size: 10}}\n", "resource-set: rs\ngoal: FINISH\n")
+	pod.Tasks.Keys = append(pod.Tasks.Keys, "u")
+	pod.Tasks.Values = append(pod.Tasks.Values, &spec.TaskSpec{Name: "u", Goal: spec.GoalRunning, Cmd: "x", ResourceSet: "rs"})
+	ev := reserver()
+	first := fit(t, ev, &Requirement{Pod: pod, Tasks: []string{"t"}}, unreserved()...)
+	if got := keys(first.Reservation); !slices.Equal(got, []string{"executor/cpus", "executor/mem", "executor/disk", "rs/cpus", "rs/mem", "rs/volume/data"}) {
+		t.Errorf("items %v", got)
+	}
+	r := &Requirement{Pod: pod, Tasks: []string{"u"}, Reservation: first.Reservation}
+	rec := fit(t, ev, r, reservedAgain(first))
+	if len(rec.Reserve)+len(rec.Create) != 0 || rec.Tasks[0].Name != "p-0-u" {
+		t.Errorf("second task: reserve %v create %v", rec.Reserve, rec.Create)
+	}
+	if !slices.EqualFunc(rec.Tasks[0].Resources, first.Tasks[0].Resources, func(a, b mesos.Resource) bool { return a.Equivalent(b) }) {
+		t.Errorf("the tasks of a shared set use the same resources:\n%v\n%v", rec.Tasks[0].Resources, first.Tasks[0].Resources)
+	}
+	// Joining a running executor: its items stay, none is taken for it.
+	r = &Requirement{Pod: pod, Tasks: []string{"u"}, Reservation: first.Reservation, Executor: &mesos.ExecutorInfo{ExecutorID: mesos.ExecutorID{Value: "e1"}}}
+	var rs []mesos.Resource
+	for _, it := range first.Reservation.Items {
+		if reservation.Owner(it.Key) == "rs" {
+			rs = append(rs, it.Resource)
+		}
+	}
+	rec = fit(t, ev, r, sdktest.Resources(rs...), sdktest.Executors("e1"))
+	if got := keys(rec.Reservation); !slices.Equal(got, keys(first.Reservation)) || len(rec.ExecutorResources) != 0 {
+		t.Errorf("joining: items %v, executor %v", got, rec.ExecutorResources)
+	}
+}
+
+// TestMountVolumes: a MOUNT volume takes the smallest offered MOUNT disk
+// that holds it, whole, keeping its source; when none does, no offer fits
+// and Explain says what is missing.
+func TestMountVolumes(t *testing.T) {
+	pod := podSpec(t, "", "volume: {path: data, type: MOUNT, size: 1500}\n")
+	ev := reserver()
+	rec := fit(t, ev, req(pod, 0), append(unreserved(), sdktest.MountDisk(4096, "/mnt/a"), sdktest.MountDisk(2048, "/mnt/b"), sdktest.MountDisk(1024, "/mnt/c"))...)
+	v := rec.Create[0]
+	if v.GetScalar().GetValue() != 2048 || v.GetDisk().GetSource().GetMount().GetRoot() != "/mnt/b" || v.GetDisk().GetVolume().ContainerPath != "data" {
+		t.Errorf("volume %v", v)
+	}
+	if r := rec.Reserve[len(rec.Reserve)-1]; !r.IsDisk(mesos.Resource_DiskInfo_Source_MOUNT) || r.IsPersistentVolume() {
+		t.Errorf("the RESERVE names the MOUNT disk as offered: %v", r)
+	}
+	if len(rec.Left.Mounts()) != 2 {
+		t.Errorf("mounts left %v", rec.Left.Mounts())
+	}
+	big := podSpec(t, "", "volume: {path: data, type: MOUNT, size: 2048}\n")
+	var failures []OfferFailure
+	for _, opts := range [][]sdktest.OfferOption{append(unreserved(), sdktest.MountDisk(1024, "/mnt/a")), unreserved()} {
+		_, outs := try(ev, req(big, 0), opts...)
+		failures = append(failures, OfferFailure{Host: "h1", Outcome: outs[len(outs)-1]})
+	}
+	got := Explain(failures)
+	want := "no offer has 2048 MB of MOUNT disk: h1: FAIL(volumes): volume data of task p-0-t needs a MOUNT disk of at least 2048 MB (MOUNT disks of 1024 MB offered); h1: FAIL(volumes): volume data of task p-0-t needs a MOUNT disk of at least 2048 MB (no MOUNT disk offered)"
+	if got != want {
+		t.Errorf("explain:\n%s\nwant\n%s", got, want)
+	}
+	// A ROOT volume never takes a MOUNT disk.
+	root := podSpec(t, "", "volume: {path: data, type: ROOT, size: 500}\n")
+	_, outs := try(ev, req(root, 0), sdktest.CPUs(8), sdktest.Mem(8192), sdktest.Disk(300), sdktest.MountDisk(4096, "/mnt/a"))
+	if got := failed(outs); got != "FAIL(volumes): volume data of task p-0-t needs 500 MB disk (44 MB disk left)" {
+		t.Errorf("root volume: %s", got)
+	}
+}
+
+// TestPreReservedRole: a pod with a pre-reserved role reserves, for
+// "<pre-reserved role>/<role>", only resources reserved for that role: the
+// reservation refines the static one.
+func TestPreReservedRole(t *testing.T) {
+	pod := podSpec(t, "pre-reserved-role: slave_public\n", "ports:\n  http: {port: 80}\n")
+	ev := reserver()
+	_, outs := try(ev, req(pod, 0), unreserved()...)
+	if got := failed(outs); !strings.Contains(got, "FAIL(executor-resources): the executor of p-0 needs 0.1 cpus (0 cpus left)") {
+		t.Errorf("unreserved only: %s", got)
+	}
+	rec := fit(t, ev, req(pod, 0), append(unreserved(), sdktest.StaticReserved("slave_public", sdktest.CPUs(2), sdktest.Mem(1024), sdktest.Disk(1024), sdktest.Ports(80, 80)))...)
+	for _, it := range rec.Reservation.Items {
+		checkReserved(t, it.Resource, "slave_public/svc-role", 1)
+		if st := it.Resource.GetReservations()[0]; st.GetType() != mesos.Resource_ReservationInfo_STATIC || st.GetRole() != "slave_public" {
+			t.Errorf("%s: below %v", it.Key, st)
+		}
+	}
+	if rec.Reservation.Role != "slave_public/svc-role" || rec.Left.Scalar("cpus") != 0.9 {
+		t.Errorf("role %s, pre-reserved cpus left %g", rec.Reservation.Role, rec.Left.Scalar("cpus"))
+	}
+	// Released, the resources go back to slave_public.
+	_, unres := reservation.Release(rec.Reserve)
+	for _, r := range unres {
+		got := mesos.Resources([]mesos.Resource{r}).PopReservation()
+		if got[0].ReservationRole() != "slave_public" {
+			t.Errorf("popped %v", got)
+		}
+	}
+}
+
+// TestReservationsOfOthers: reservations of another role, or of the role
+// without a resource ID (not the framework's), or labelled with IDs the
+// pod instance does not hold, are never taken.
+func TestReservationsOfOthers(t *testing.T) {
+	pod := podSpec(t, "", "")
+	ev := reserver()
+	cpus := mesos.Resource{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 8}}
+	other := reservation.Reserve([]mesos.Resource{cpus}, "svc-role", "svc-principal", "someone-elses")
+	_, outs := try(ev, req(pod, 0), sdktest.Reserved("other-role", sdktest.CPUs(8)), sdktest.Reserved("svc-role", sdktest.CPUs(8)), sdktest.Resources(other...), sdktest.Mem(8192), sdktest.Disk(8192))
+	if got := failed(outs); got != "FAIL(executor-resources): the executor of p-0 needs 0.1 cpus (0 cpus left)" {
+		t.Errorf("%s", got)
+	}
+	// An item whose RESERVE is not confirmed, not offered, is waited for.
+	first := fit(t, ev, req(pod, 0), unreserved()...)
+	res := first.Reservation.Clone()
+	for i := range res.Items {
+		res.Items[i].Op = "op-1"
+	}
+	r := req(pod, 0)
+	r.Reservation = res
+	var some []mesos.Resource
+	for _, it := range res.Items[1:] {
+		some = append(some, it.Resource)
+	}
+	_, outs = try(ev, r, sdktest.Resources(some...))
+	want := fmt.Sprintf("FAIL(executor-resources): p-0's reservation of executor/cpus (resource ID %s) is not in this offer: waiting for its RESERVE (operation op-1) to be confirmed", res.Items[0].ID)
+	if got := failed(outs); got != want {
+		t.Errorf("unconfirmed:\n%s\nwant\n%s", got, want)
+	}
+	// Offered, an unconfirmed item is known to exist: the new reservation
+	// holds it confirmed.
+	rec := fit(t, ev, r, reservedAgain(first))
+	if ops := rec.Reservation.Pending(); len(ops) != 0 {
+		t.Errorf("pending %v", ops)
+	}
+}

@@ -1,0 +1,278 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
+)
+
+// Reservations (the SDK's resource IDs, OfferAccepter and ResourceCleaner):
+//
+//	launch of a pod instance ─▶ its Reservation stored (new items carry
+//	   the RESERVE's operation ID) ─▶ ACCEPT [UNRESERVE] RESERVE(id) CREATE LAUNCH_GROUP
+//	UPDATE_OPERATION_STATUS FINISHED ─▶ the items are confirmed (stored,
+//	   then acknowledged); ERROR, DROPPED, UNKNOWN, ... ─▶ they never
+//	   existed: dropped from the reservation
+//	SUBSCRIBED, then every ReconcileBackoff.Initial while some are not
+//	   confirmed ─▶ RECONCILE_OPERATIONS of those
+//	every offer round ─▶ offered reservations of the framework's roles
+//	   that no pod instance holds, or whose instance released them
+//	   (decommission), are given up: DESTROY then UNRESERVE, in the
+//	   agent's ACCEPT
+//
+// A transient recovery relaunches on the instance's reservation; a
+// permanent one (pod replace, GONE, the agent lost past
+// AgentLostTimeout) places it anew, and its new reservation replaces the
+// old one, whose resources are then released as they are offered.
+
+// loadReservations restores the pod instances' reservations from the
+// store.
+func (s *Scheduler) loadReservations() error {
+	stored, err := s.cfg.Store.Reservations()
+	if err != nil {
+		return fmt.Errorf("reading the state store: %w", err)
+	}
+	for inst, b := range stored {
+		r, err := reservation.Unmarshal(b)
+		if err != nil {
+			return fmt.Errorf("stored reservation of %s: %w", inst, err)
+		}
+		s.reservations[inst] = r
+	}
+	return nil
+}
+
+// reservationFor is what pod instance inst holds for a launch: nil when it
+// holds nothing or gives it up.
+func (s *Scheduler) reservationFor(inst string) *reservation.Reservation {
+	r := s.reservations[inst]
+	if r == nil || r.Releasing || len(r.Items) == 0 {
+		return nil
+	}
+	return r
+}
+
+// setReservationLocked records inst's reservation (nil: none) in memory
+// and in job j, for the store. Caller holds s.mu for writing.
+func (s *Scheduler) setReservationLocked(j *job, inst string, r *reservation.Reservation) {
+	if r != nil && len(r.Items) == 0 {
+		r = nil
+	}
+	if r == nil {
+		delete(s.reservations, inst)
+	} else {
+		s.reservations[inst] = r
+	}
+	if j.reservations == nil {
+		j.reservations = map[string]*reservation.Reservation{}
+	}
+	j.reservations[inst] = r
+}
+
+// operationStatus handles an UPDATE_OPERATION_STATUS: a RESERVE that
+// finished confirms its items, one that failed (or that the master does
+// not know) drops them. The change is stored, then the status
+// acknowledged.
+func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
+	id := st.GetOperationID().GetValue()
+	j := &job{}
+	s.m.Inc("operation_status." + st.State.String())
+	s.mu.Lock()
+	for _, inst := range s.reservationNames() {
+		r := s.reservations[inst]
+		if !slices.ContainsFunc(r.Items, func(it reservation.Item) bool { return it.Op == id }) {
+			continue
+		}
+		switch st.State {
+		case mesos.OPERATION_FINISHED:
+			delete(s.opsSince, id)
+			r = r.Clone()
+			for i := range r.Items {
+				if r.Items[i].Op == id {
+					r.Items[i].Op = ""
+				}
+			}
+		case mesos.OPERATION_PENDING, mesos.OPERATION_RECOVERING, mesos.OPERATION_UNREACHABLE:
+			continue // not settled yet
+		default:
+			delete(s.opsSince, id)
+			s.log.Warn("reservation not made", "pod", inst, "operation", id, "state", st.State.String(), "message", st.GetMessage())
+			r = r.Clone()
+			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
+		}
+		s.setReservationLocked(j, inst, r)
+	}
+	s.mu.Unlock()
+	if st.UUID != nil && st.AgentID != nil {
+		j.calls = append(j.calls, &scheduler.Call{Type: scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS, AcknowledgeOperationStatus: &scheduler.Call_AcknowledgeOperationStatus{
+			AgentID: st.AgentID, UUID: st.UUID.Value, OperationID: *st.OperationID,
+		}})
+	}
+	s.out.push(j)
+	s.wake()
+}
+
+// reservationNames returns the pod instances holding a reservation,
+// sorted.
+func (s *Scheduler) reservationNames() []string {
+	names := make([]string, 0, len(s.reservations))
+	for inst := range s.reservations {
+		names = append(names, inst)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// reconcileOperations asks the master about the RESERVEs not confirmed
+// yet: all of them after a subscription (force), then, at most every
+// ReconcileBackoff.Initial, those unconfirmed for that long. An operation
+// the master does not know was never made.
+func (s *Scheduler) reconcileOperations(now time.Time, force bool) {
+	wait := s.cfg.ReconcileBackoff.Initial
+	if !force && now.Sub(s.opsReconciledAt) < wait {
+		return
+	}
+	var ops []scheduler.Call_ReconcileOperations_Operation
+	for _, inst := range s.reservationNames() {
+		r := s.reservations[inst]
+		for _, op := range r.Pending() {
+			since, ok := s.opsSince[op]
+			if !ok {
+				s.opsSince[op] = now
+				since = now
+			}
+			if !force && now.Sub(since) < wait {
+				continue
+			}
+			o := scheduler.Call_ReconcileOperations_Operation{OperationID: mesos.OperationID{Value: op}}
+			if r.AgentID != "" {
+				o.AgentID = &mesos.AgentID{Value: r.AgentID}
+			}
+			ops = append(ops, o)
+		}
+	}
+	if len(ops) == 0 {
+		return
+	}
+	s.opsReconciledAt = now
+	s.m.Inc("reconcile.operations")
+	s.calls = append(s.calls, &scheduler.Call{Type: scheduler.Call_RECONCILE_OPERATIONS, ReconcileOperations: &scheduler.Call_ReconcileOperations{Operations: ops}})
+}
+
+// releases returns, for the offered resources of one agent, the operations
+// that give up the framework's reservations no pod instance holds (and
+// those of released instances), and drops what they give up from the
+// released instances' reservations (in j). Caller holds s.mu for writing.
+func (s *Scheduler) releasesLocked(j *job, offered []mesos.Resource, held map[string]string) []mesos.Offer_Operation {
+	var rel []mesos.Resource
+	gone := map[string][]string{} // releasing instance → resource IDs given up
+	for _, r := range offered {
+		if !reservation.Ours(&r, s.roles) {
+			continue
+		}
+		id := reservation.ResourceID(&r)
+		inst, ok := held[id]
+		if ok && !s.reservations[inst].Releasing {
+			continue
+		}
+		rel = append(rel, r)
+		if ok {
+			gone[inst] = append(gone[inst], id)
+		}
+	}
+	for inst, ids := range gone {
+		r := s.reservations[inst].Clone()
+		r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return slices.Contains(ids, it.ID) })
+		s.setReservationLocked(j, inst, r)
+	}
+	if len(rel) == 0 {
+		return nil
+	}
+	s.m.Add("reservations.released", int64(len(rel)))
+	s.log.Info("releasing reservations", "resources", reservation.Describe(rel))
+	return podinfo.Released(rel)
+}
+
+// heldIDs maps every resource ID a pod instance holds to the instance.
+func (s *Scheduler) heldIDs() map[string]string {
+	held := map[string]string{}
+	for inst, r := range s.reservations {
+		for _, it := range r.Items {
+			held[it.ID] = inst
+		}
+	}
+	return held
+}
+
+// releaseLocked gives up what pod instance inst reserved (decommission):
+// its reservation is released as its resources are offered. It reports
+// whether nothing is left to release. Caller holds s.mu for writing; the
+// change goes into j.
+func (s *Scheduler) releaseLocked(j *job, inst string) bool {
+	r := s.reservations[inst]
+	if r == nil {
+		return true
+	}
+	if !r.Releasing {
+		r = r.Clone()
+		r.Releasing = true
+		s.setReservationLocked(j, inst, r)
+		s.log.Info("releasing a pod instance's reservation", "pod", inst, "resources", len(r.Items))
+	}
+	return false
+}
+
+// releasing reports whether a released instance still holds something: the
+// offers are needed to release it.
+func (s *Scheduler) releasing() bool {
+	for _, r := range s.reservations {
+		if r.Releasing {
+			return true
+		}
+	}
+	return false
+}
+
+// ReservationView is one reserved resource, as GET /v1/debug/reservations
+// shows it (the SDK's TaskReservationsResource).
+type ReservationView struct {
+	Key        string `json:"key"`
+	ResourceID string `json:"resource_id"`
+	Resource   string `json:"resource"`
+	// Operation is the RESERVE not confirmed yet ("" once it is).
+	Operation string `json:"pending_operation,omitempty"`
+}
+
+// PodReservationView is what one pod instance holds.
+type PodReservationView struct {
+	Instance  string            `json:"pod_instance"`
+	AgentID   string            `json:"agent_id"`
+	Hostname  string            `json:"hostname"`
+	Role      string            `json:"role"`
+	Releasing bool              `json:"releasing,omitempty"`
+	Resources []ReservationView `json:"resources"`
+}
+
+// Reservations describes every pod instance's reservation, by instance
+// name.
+func (s *Scheduler) Reservations() []PodReservationView {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := []PodReservationView{}
+	for _, inst := range s.reservationNames() {
+		r := s.reservations[inst]
+		v := PodReservationView{Instance: inst, AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
+		for _, it := range r.Items {
+			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op})
+		}
+		out = append(out, v)
+	}
+	return out
+}
