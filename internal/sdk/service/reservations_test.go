@@ -369,7 +369,9 @@ pods:
 	sub := h.start()
 	fi := sub.GetSubscribe().FrameworkInfo
 	if !slices.Equal(fi.Roles, []string{"svc-role", "slave_public/svc-role"}) || fi.Role != nil ||
-		!slices.ContainsFunc(fi.Capabilities, func(c mesos.FrameworkInfo_Capability) bool { return c.Type == mesos.FrameworkInfo_Capability_MULTI_ROLE }) {
+		!slices.ContainsFunc(fi.Capabilities, func(c mesos.FrameworkInfo_Capability) bool {
+			return c.Type == mesos.FrameworkInfo_Capability_MULTI_ROLE
+		}) {
 		t.Fatalf("framework info %v", fi)
 	}
 	h.subscribe("fw-1")
