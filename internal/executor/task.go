@@ -277,19 +277,35 @@ func openLogs(dir string) (stdout, stderr *os.File, err error) {
 // the volume/sandbox_path isolator provides without a mount namespace: a
 // symlink <task sandbox>/<container_path> to <executor
 // sandbox>/<container_path>, where the agent has linked (or mounted) the
-// volume itself. An absolute container path needs a mount namespace and
-// fails the launch, as it does there.
+// volume itself. The task's own SANDBOX_PATH volumes of type PARENT (the
+// SDK's view of a pod's volumes, held by the executor) get the same link,
+// to <executor sandbox>/<sandbox_path.path>. An absolute container path
+// needs a mount namespace and fails the launch, as it does there.
 func linkVolumes(ti *mesos.TaskInfo, sandbox, dir string) error {
+	links := map[string]string{} // container path → path in the executor's sandbox
+	var order []string
+	add := func(cp, src string) {
+		if _, seen := links[cp]; !seen {
+			order = append(order, cp)
+		}
+		links[cp] = src
+	}
 	for _, r := range ti.Resources {
-		v := r.GetDisk().GetVolume()
-		if v == nil {
-			continue
+		if v := r.GetDisk().GetVolume(); v != nil {
+			add(v.ContainerPath, v.ContainerPath)
 		}
-		cp := v.ContainerPath
-		if filepath.IsAbs(cp) {
-			return fmt.Errorf("volume at %q: an absolute container path needs a mount namespace (Mesos' 'linux' launcher and 'filesystem/linux' isolator)", cp)
+	}
+	for _, v := range ti.GetContainer().GetVolumes() {
+		if src := v.GetSource(); src.GetType() == mesos.Volume_Source_SANDBOX_PATH && src.GetSandboxPath().GetType() == mesos.Volume_Source_SandboxPath_PARENT {
+			add(v.ContainerPath, src.GetSandboxPath().GetPath())
 		}
-		target, link := filepath.Join(sandbox, cp), filepath.Join(dir, cp)
+	}
+	for _, cp := range order {
+		src := links[cp]
+		if filepath.IsAbs(cp) || filepath.IsAbs(src) || !filepath.IsLocal(src) {
+			return fmt.Errorf("volume at %q: an absolute container path needs a mount namespace (Mesos' 'linux' launcher and 'filesystem/linux' isolator), and the parent's path must be inside its sandbox", cp)
+		}
+		target, link := filepath.Join(sandbox, src), filepath.Join(dir, cp)
 		if cur, err := os.Readlink(link); err == nil && cur == target {
 			continue
 		}

@@ -62,3 +62,33 @@ func TestLinkVolumes(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkParentVolumes: a task's SANDBOX_PATH volumes of type PARENT (the
+// SDK's view of its pod's volumes, which the executor holds) are linked
+// like its own volumes; one leaving the executor's sandbox fails.
+func TestLinkParentVolumes(t *testing.T) {
+	parent := func(cp, path string) mesos.Volume {
+		return mesos.Volume{ContainerPath: cp, Mode: mesos.RW.Enum(), Source: &mesos.Volume_Source{
+			Type:        mesos.Volume_Source_SANDBOX_PATH,
+			SandboxPath: &mesos.Volume_Source_SandboxPath{Type: mesos.Volume_Source_SandboxPath_PARENT, Path: path},
+		}}
+	}
+	sandbox := t.TempDir()
+	dir := filepath.Join(sandbox, TasksDir, "t")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ti := &mesos.TaskInfo{Container: &mesos.ContainerInfo{Volumes: []mesos.Volume{parent("shared", "shared"), parent("view", "data")}}}
+	if err := linkVolumes(ti, sandbox, dir); err != nil {
+		t.Fatal(err)
+	}
+	for cp, src := range map[string]string{"shared": "shared", "view": "data"} {
+		if got, err := os.Readlink(filepath.Join(dir, cp)); err != nil || got != filepath.Join(sandbox, src) {
+			t.Errorf("%s: link %q, %v", cp, got, err)
+		}
+	}
+	ti = &mesos.TaskInfo{Container: &mesos.ContainerInfo{Volumes: []mesos.Volume{parent("x", "../outside")}}}
+	if err := linkVolumes(ti, sandbox, dir); err == nil || !strings.Contains(err.Error(), "inside its sandbox") {
+		t.Errorf("a parent path leaving the sandbox: %v", err)
+	}
+}
