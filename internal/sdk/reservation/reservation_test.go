@@ -1,0 +1,101 @@
+package reservation
+
+import (
+	"slices"
+	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+func scalar(name string, v float64) mesos.Resource {
+	return mesos.Resource{Name: name, Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: v}}
+}
+
+func mount(mb float64, root string) mesos.Resource {
+	r := scalar("disk", mb)
+	r.Disk = &mesos.Resource_DiskInfo{Source: &mesos.Resource_DiskInfo_Source{Type: mesos.Resource_DiskInfo_Source_MOUNT, Mount: &mesos.Resource_DiskInfo_Source_Mount{Root: &root}}}
+	return r
+}
+
+// TestReserveAndVolume: Reserve pushes a DYNAMIC reservation labelled with
+// the resource ID onto what is below it (a static one for a pre-reserved
+// role); Volume makes reserved disk a RW volume at a path, a MOUNT disk
+// keeping its source; WithoutVolume undoes it.
+func TestReserveAndVolume(t *testing.T) {
+	static := scalar("cpus", 2)
+	role := "slave_public"
+	static.Reservations = []mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_STATIC.Enum(), Role: &role}}
+	r := Reserve([]mesos.Resource{static}, "slave_public/svc-role", "p", "id-1")[0]
+	if rs := r.GetReservations(); len(rs) != 2 || rs[1].GetRole() != "slave_public/svc-role" || rs[1].GetPrincipal() != "p" || ResourceID(&r) != "id-1" {
+		t.Errorf("reserved %v", rs)
+	}
+	if !Ours(&r, []string{"svc-role", "slave_public/svc-role"}) || Ours(&r, []string{"svc-role"}) || Ours(&static, []string{"slave_public"}) {
+		t.Error("Ours")
+	}
+	noPrincipal := Reserve([]mesos.Resource{scalar("mem", 64)}, "svc-role", "", "id-2")[0]
+	if noPrincipal.GetReservations()[0].Principal != nil {
+		t.Error("a principal without one")
+	}
+	d := Reserve([]mesos.Resource{mount(2048, "/mnt/a")}, "svc-role", "p", "id-3")[0]
+	v := Volume(d, "pid", "p", "data")
+	if !v.IsPersistentVolume() || v.GetDisk().GetSource().GetMount().GetRoot() != "/mnt/a" || v.GetDisk().GetVolume().ContainerPath != "data" || v.GetDisk().GetPersistence().GetPrincipal() != "p" {
+		t.Errorf("volume %v", v.GetDisk())
+	}
+	if back := WithoutVolume(v); !back.Equivalent(d) {
+		t.Errorf("without volume %v, want %v", back, d)
+	}
+	root := Reserve([]mesos.Resource{scalar("disk", 100)}, "svc-role", "", "id-4")[0]
+	if back := WithoutVolume(Volume(root, "pid2", "", "logs")); back.Disk != nil || !back.Equivalent(root) {
+		t.Errorf("root disk back %v", back)
+	}
+	destroy, unreserve := Release([]mesos.Resource{r, v, noPrincipal})
+	if len(destroy) != 1 || !destroy[0].Equivalent(v) || len(unreserve) != 3 || unreserve[1].IsPersistentVolume() {
+		t.Errorf("release: destroy %v, unreserve %v", destroy, unreserve)
+	}
+	if got := Describe([]mesos.Resource{r, noPrincipal, v, root, {Name: "ports", Type: mesos.RANGES.Enum(), Ranges: &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: 80, End: 80}, {Begin: 31000, End: 31002}}}}}); got != "2 cpus, 64 MB mem, 2048 MB MOUNT disk (volume data), 100 MB disk, ports 80,31000-31002" {
+		t.Errorf("describe %q", got)
+	}
+}
+
+// TestMarshal: a reservation survives the store, items, pending operations
+// and the released flag included.
+func TestMarshal(t *testing.T) {
+	v := Volume(Reserve([]mesos.Resource{scalar("disk", 100)}, "svc-role", "p", "id-2")[0], "pid", "p", "data")
+	r := &Reservation{Pod: "hello", Index: 3, AgentID: "a1", Hostname: "h1", Role: "svc-role", Releasing: true, Items: []Item{
+		{Key: ScalarKey(KeyExecutor, "cpus"), ID: "id-1", Resource: Reserve([]mesos.Resource{scalar("cpus", 0.1)}, "svc-role", "p", "id-1")[0], Op: "op-1"},
+		{Key: VolumeKey("t-resource-set", "data"), ID: "id-2", Resource: v},
+	}}
+	b, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Instance() != "hello-3" || got.AgentID != "a1" || got.Hostname != "h1" || got.Role != "svc-role" || !got.Releasing || len(got.Items) != 2 {
+		t.Fatalf("unmarshaled %+v", got)
+	}
+	for i, it := range got.Items {
+		w := r.Items[i]
+		if it.Key != w.Key || it.ID != w.ID || it.Op != w.Op || !it.Resource.Equal(&w.Resource) {
+			t.Errorf("item %d: %+v, want %+v", i, it, w)
+		}
+	}
+	if got.Item("t-resource-set/volume/data").ID != "id-2" || got.ByID("id-1").Key != "executor/cpus" || got.Item("nope") != nil || got.ByID("nope") != nil {
+		t.Error("lookups")
+	}
+	if p := got.Pending(); !slices.Equal(p, []string{"op-1"}) {
+		t.Errorf("pending %v", p)
+	}
+	if Owner(PortKey("rs", "http")) != "rs" || Owner(VolumeKey(KeyPod, "x")) != KeyPod {
+		t.Error("owners")
+	}
+	if _, err := Unmarshal([]byte("{")); err == nil {
+		t.Error("a broken record parsed")
+	}
+	var none *Reservation
+	if none.Item("x") != nil || none.ByID("x") != nil {
+		t.Error("nil reservation")
+	}
+}
