@@ -129,6 +129,9 @@ type Builder struct {
 	cfg Config
 }
 
+// NewID returns a new unique ID from the builder's source.
+func (b *Builder) NewID() string { return b.cfg.NewID() }
+
 // New returns a builder.
 func New(cfg Config) *Builder {
 	if cfg.Executor == "" {

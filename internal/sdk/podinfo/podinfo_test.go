@@ -526,9 +526,12 @@ pods:
 	for _, it := range rec.Reservation.Items {
 		held = append(held, it.Resource)
 	}
-	ops := Released(held)
+	ops := Released(held, "op-1")
 	if got := opTypes(ops); !slices.Equal(got, []string{"DESTROY", "UNRESERVE"}) || len(ops[0].GetDestroy().Volumes) != 2 || len(ops[1].GetUnreserve().Resources) != len(held) {
 		t.Errorf("released: %v", got)
+	}
+	if ops[1].GetID().GetValue() != "op-1" || ops[0].ID != nil {
+		t.Errorf("operation IDs %v %v", ops[0].ID, ops[1].ID)
 	}
 	for _, r := range ops[1].GetUnreserve().Resources {
 		if r.IsPersistentVolume() {

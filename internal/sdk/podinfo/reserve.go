@@ -76,15 +76,21 @@ func executorVolume(path string) mesos.Volume {
 
 // Released returns the operations that give offered reservations up:
 // DESTROY their volumes (as offered), then UNRESERVE them all (the SDK's
-// DestroyOfferRecommendation and UnreserveOfferRecommendation).
-func Released(offered []mesos.Resource) []mesos.Offer_Operation {
+// DestroyOfferRecommendation and UnreserveOfferRecommendation), the
+// UNRESERVE with operation ID op when it is not "" (its
+// OPERATION_FINISHED says they are gone).
+func Released(offered []mesos.Resource, op string) []mesos.Offer_Operation {
 	destroy, unreserve := reservation.Release(offered)
 	var ops []mesos.Offer_Operation
 	if len(destroy) > 0 {
 		ops = append(ops, calls.OpDestroy(destroy...))
 	}
 	if len(unreserve) > 0 {
-		ops = append(ops, calls.OpUnreserve(unreserve...))
+		u := calls.OpUnreserve(unreserve...)
+		if op != "" {
+			u.ID = &mesos.OperationID{Value: op}
+		}
+		ops = append(ops, u)
 	}
 	return ops
 }

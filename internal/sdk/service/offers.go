@@ -160,6 +160,9 @@ type launch struct {
 	// instance's reservation, for a revert.
 	prev    map[string]taskState
 	prevRes *reservation.Reservation
+	// leftKey is the released reservation of what the launch left behind
+	// ("" when nothing), dropped on a revert.
+	leftKey string
 }
 
 // agentOffers are the offers of one agent to one role, used together: an
@@ -226,9 +229,11 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	s.mu.Lock()
 	for i, g := range groups {
 		jobs[i] = &job{}
+		var offered []mesos.Resource
 		for _, o := range g.offers {
-			g.released = append(g.released, s.releasesLocked(jobs[i], o.Resources, held)...)
+			offered = append(offered, o.Resources...)
 		}
+		g.released = s.releasesLocked(jobs[i], g.offers[0].AgentID.Value, offered, held)
 	}
 	pending := s.candidates(now)
 	// Steps whose tasks all run already (restored, or relaunched before a
@@ -392,6 +397,7 @@ func (s *Scheduler) applyLaunchLocked(j *job, la *launch, now time.Time) {
 	inst := la.step.Instance()
 	if la.l.Reservation != nil {
 		la.prevRes = s.reservations[inst]
+		la.leftKey = s.leftLocked(j, la.prevRes, la.l.Reservation)
 		s.setReservationLocked(j, inst, la.l.Reservation)
 	}
 	s.adoptLocked(la.step, names, now)
@@ -409,6 +415,9 @@ func (s *Scheduler) revert(launched []*launch, err error) {
 	for _, la := range launched {
 		if la.l.Reservation != nil {
 			s.setReservationLocked(j, la.step.Instance(), la.prevRes)
+		}
+		if la.leftKey != "" {
+			s.setReservationLocked(j, la.leftKey, nil)
 		}
 		for _, ti := range la.l.TaskInfos {
 			t := s.tasks[ti.Name]

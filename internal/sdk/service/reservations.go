@@ -78,8 +78,9 @@ func (s *Scheduler) setReservationLocked(j *job, inst string, r *reservation.Res
 
 // operationStatus handles an UPDATE_OPERATION_STATUS: a RESERVE that
 // finished confirms its items, one that failed (or that the master does
-// not know) drops them. The change is stored, then the status
-// acknowledged.
+// not know) drops them; a released reservation's UNRESERVE that finished
+// drops its items, one that failed leaves them to be released again. The
+// change is stored, then the status acknowledged.
 func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 	id := st.GetOperationID().GetValue()
 	j := &job{}
@@ -90,21 +91,23 @@ func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 		if !slices.ContainsFunc(r.Items, func(it reservation.Item) bool { return it.Op == id }) {
 			continue
 		}
+		finished := st.State == mesos.OPERATION_FINISHED
 		switch st.State {
+		case mesos.OPERATION_PENDING, mesos.OPERATION_RECOVERING, mesos.OPERATION_UNREACHABLE:
+			continue // not settled yet
 		case mesos.OPERATION_FINISHED:
-			delete(s.opsSince, id)
-			r = r.Clone()
+		default:
+			s.log.Warn("operation failed", "reservation", inst, "operation", id, "state", st.State.String(), "message", st.GetMessage())
+		}
+		delete(s.opsSince, id)
+		r = r.Clone()
+		if finished != r.Releasing { // a RESERVE made, or an UNRESERVE that failed
 			for i := range r.Items {
 				if r.Items[i].Op == id {
 					r.Items[i].Op = ""
 				}
 			}
-		case mesos.OPERATION_PENDING, mesos.OPERATION_RECOVERING, mesos.OPERATION_UNREACHABLE:
-			continue // not settled yet
-		default:
-			delete(s.opsSince, id)
-			s.log.Warn("reservation not made", "pod", inst, "operation", id, "state", st.State.String(), "message", st.GetMessage())
-			r = r.Clone()
+		} else { // a RESERVE never made, or an UNRESERVE done
 			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
 		}
 		s.setReservationLocked(j, inst, r)
@@ -166,38 +169,49 @@ func (s *Scheduler) reconcileOperations(now time.Time, force bool) {
 	s.calls = append(s.calls, &scheduler.Call{Type: scheduler.Call_RECONCILE_OPERATIONS, ReconcileOperations: &scheduler.Call_ReconcileOperations{Operations: ops}})
 }
 
-// releases returns, for the offered resources of one agent, the operations
-// that give up the framework's reservations no pod instance holds (and
-// those of released instances), and drops what they give up from the
-// released instances' reservations (in j). Caller holds s.mu for writing.
-func (s *Scheduler) releasesLocked(j *job, offered []mesos.Resource, held map[string]string) []mesos.Offer_Operation {
+// releasesLocked returns, for the offered resources of one agent, the
+// operations that give up the framework's reservations no pod instance
+// holds, and those of released reservations (a replaced pod's, a
+// decommissioned instance's): DESTROY, then UNRESERVE. A released
+// reservation's items wait (in j, for the store) for the UNRESERVE's
+// OPERATION_FINISHED before they leave it. Caller holds s.mu for writing.
+func (s *Scheduler) releasesLocked(j *job, agent string, offered []mesos.Resource, held map[string]string) []mesos.Offer_Operation {
 	var rel []mesos.Resource
-	gone := map[string][]string{} // releasing instance → resource IDs given up
+	tracked := map[string][]string{} // releasing reservation → resource IDs given up
 	for _, r := range offered {
 		if !reservation.Ours(&r, s.roles) {
 			continue
 		}
 		id := reservation.ResourceID(&r)
-		inst, ok := held[id]
-		if ok && !s.reservations[inst].Releasing {
-			continue
+		key, ok := held[id]
+		if ok {
+			res := s.reservations[key]
+			if !res.Releasing || res.ByID(id).Op != "" {
+				continue // held, or its release not settled yet
+			}
+			tracked[key] = append(tracked[key], id)
 		}
 		rel = append(rel, r)
-		if ok {
-			gone[inst] = append(gone[inst], id)
-		}
-	}
-	for inst, ids := range gone {
-		r := s.reservations[inst].Clone()
-		r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return slices.Contains(ids, it.ID) })
-		s.setReservationLocked(j, inst, r)
 	}
 	if len(rel) == 0 {
 		return nil
 	}
+	op := ""
+	if len(tracked) > 0 {
+		op = agent + "-release-" + s.build.NewID()
+		for key, ids := range tracked {
+			r := s.reservations[key].Clone()
+			for i := range r.Items {
+				if slices.Contains(ids, r.Items[i].ID) {
+					r.Items[i].Op = op
+				}
+			}
+			s.setReservationLocked(j, key, r)
+		}
+	}
 	s.m.Add("reservations.released", int64(len(rel)))
-	s.log.Info("releasing reservations", "resources", reservation.Describe(rel))
-	return podinfo.Released(rel)
+	s.log.Info("releasing reservations", "agent", agent, "operation", op, "resources", reservation.Describe(rel))
+	return podinfo.Released(rel, op)
 }
 
 // heldIDs maps every resource ID a pod instance holds to the instance.
@@ -213,20 +227,53 @@ func (s *Scheduler) heldIDs() map[string]string {
 
 // releaseLocked gives up what pod instance inst reserved (decommission):
 // its reservation is released as its resources are offered. It reports
-// whether nothing is left to release. Caller holds s.mu for writing; the
-// change goes into j.
+// whether nothing is left to release (what a replaced pod left behind
+// included). Caller holds s.mu for writing; the change goes into j.
 func (s *Scheduler) releaseLocked(j *job, inst string) bool {
-	r := s.reservations[inst]
-	if r == nil {
-		return true
-	}
-	if !r.Releasing {
+	if r := s.reservations[inst]; r != nil && !r.Releasing {
 		r = r.Clone()
 		r.Releasing = true
 		s.setReservationLocked(j, inst, r)
 		s.log.Info("releasing a pod instance's reservation", "pod", inst, "resources", len(r.Items))
 	}
-	return false
+	for _, r := range s.reservations {
+		if r.Instance() == inst {
+			return false
+		}
+	}
+	return true
+}
+
+// leftLocked keeps what a pod instance's reservation loses to a launch (a
+// permanent recovery placing it anew, resources a spec change dropped) as
+// a released reservation under its own key, so that it is released, and
+// tracked until it is. Caller holds s.mu for writing.
+// It returns the released reservation's key ("" when nothing is left).
+func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) string {
+	if old == nil {
+		return ""
+	}
+	left := old.Clone()
+	left.Items = slices.DeleteFunc(left.Items, func(it reservation.Item) bool { return next.ByID(it.ID) != nil })
+	if len(left.Items) == 0 {
+		return ""
+	}
+	for i := range left.Items {
+		left.Items[i].Op = "" // a RESERVE never confirmed is released when offered, if it exists
+	}
+	left.Releasing = true
+	key := old.Instance() + "@" + left.Items[0].ID
+	s.log.Info("releasing what a pod instance left behind", "pod", old.Instance(), "resources", reservation.Describe(itemResources(left)))
+	s.setReservationLocked(j, key, left)
+	return key
+}
+
+func itemResources(r *reservation.Reservation) []mesos.Resource {
+	out := make([]mesos.Resource, len(r.Items))
+	for i, it := range r.Items {
+		out[i] = it.Resource
+	}
+	return out
 }
 
 // releasing reports whether a released instance still holds something: the
@@ -266,9 +313,9 @@ func (s *Scheduler) Reservations() []PodReservationView {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := []PodReservationView{}
-	for _, inst := range s.reservationNames() {
-		r := s.reservations[inst]
-		v := PodReservationView{Instance: inst, AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
+	for _, key := range s.reservationNames() {
+		r := s.reservations[key]
+		v := PodReservationView{Instance: r.Instance(), AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
 		for _, it := range r.Items {
 			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op})
 		}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -392,5 +393,73 @@ pods:
 		if len(rs) != 2 || rs[0].GetRole() != "slave_public" || rs[1].GetRole() != "slave_public/svc-role" || r.GetAllocationInfo().GetRole() != "slave_public/svc-role" {
 			t.Errorf("reserved %v", r)
 		}
+	}
+}
+
+// TestReleaseTrackedUntilFinished: what a replaced pod left behind stays
+// in the store, under its own key, until Mesos says its UNRESERVE
+// finished; an UNRESERVE that failed leaves it to be released again at the
+// next offer, and a second offer before the first UNRESERVE settles
+// releases nothing twice.
+func TestReleaseTrackedUntilFinished(t *testing.T) {
+	h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, nil)
+	h.master.ManualOperations()
+	h.ready()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+	first := h.master.Expect(t, tACCEPT)[0]
+	ti := launched(first)[0]
+	h.master.Send(t, sdktest.OperationStatus(operation(first, mesos.Offer_Operation_RESERVE).GetID().GetValue(), "", mesos.OPERATION_FINISHED))
+	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	h.confirmed()
+	if _, err := h.s.PodRestart(context.Background(), "p-0", true); err != nil {
+		t.Fatal(err)
+	}
+	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_KILLED))
+	h.eventually("replace recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
+	placed := h.master.Expect(t, tACCEPT)[0]
+	h.master.Send(t, sdktest.OperationStatus(operation(placed, mesos.Offer_Operation_RESERVE).GetID().GetValue(), "", mesos.OPERATION_FINISHED))
+	h.confirmed()
+	left := func() *PodReservationView {
+		for _, r := range h.s.Reservations() {
+			if r.Releasing {
+				return &r
+			}
+		}
+		return nil
+	}
+	if l := left(); l == nil || l.Instance != "p-0" || l.AgentID != "a1" || len(l.Resources) != 6 {
+		t.Fatalf("left behind: %+v", h.s.Reservations())
+	}
+	release := func(offer string) string {
+		t.Helper()
+		h.master.Send(t, sdktest.Offers(sdktest.Offer(offer, "a1", "h1", sdktest.ReservedBy(first))))
+		c := h.master.Expect(t, tACCEPT)[0]
+		if got := opTypes(c); !slices.Equal(got, []string{"DESTROY", "UNRESERVE"}) {
+			t.Fatalf("release %v", got)
+		}
+		return operation(c, mesos.Offer_Operation_UNRESERVE).GetID().GetValue()
+	}
+	op := release("o3")
+	if op == "" {
+		t.Fatal("UNRESERVE without an operation ID")
+	}
+	h.eventually("pending UNRESERVE", func() bool { l := left(); return l != nil && l.Resources[0].Operation == op })
+	// Offered again before the UNRESERVE settles: nothing released twice.
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o4", "a1", "h1", sdktest.ReservedBy(first))))
+	h.master.Expect(t, tDECLINE)
+	h.master.Send(t, sdktest.OperationStatus(op, "", mesos.OPERATION_FAILED))
+	h.eventually("UNRESERVE failed: held again", func() bool { l := left(); return l != nil && l.Resources[0].Operation == "" })
+	op = release("o5")
+	h.master.Send(t, sdktest.OperationStatus(op, "", mesos.OPERATION_FINISHED))
+	h.eventually("released", func() bool { return left() == nil })
+	all, err := h.store.Reservations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all["p-0"] == nil {
+		t.Errorf("stored reservations %v", slices.Collect(maps.Keys(all)))
 	}
 }
