@@ -79,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/endpoints/{name}", s.endpoint)
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.HandleFunc("GET /v1/debug/offers", s.debugOffers)
+	mux.HandleFunc("GET /v1/debug/reservations", s.debugReservations)
 	mux.HandleFunc("GET /v1/metrics", s.metrics)
 	mux.HandleFunc("GET /v1/metrics/prometheus", s.prometheus)
 	mux.HandleFunc("GET "+taskenv.TemplatePath+"{cfg}/{pod}/{task}/{name}", s.template)
@@ -245,6 +246,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) debugOffers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Sched.DebugOffers())
+}
+
+// debugReservations serves GET /v1/debug/reservations (the SDK's
+// TaskReservationsResource): what each pod instance has reserved, and the
+// reservations being released.
+func (s *Server) debugReservations(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Sched.Reservations())
 }
 
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {

@@ -92,7 +92,8 @@ func TestCommandsAndMethods(t *testing.T) {
 	if acc == nil {
 		t.Fatal("no ACCEPT")
 	}
-	id := acc.GetAccept().Operations[0].GetLaunchGroup().TaskGroup.Tasks[0].TaskID.Value
+	ops := acc.GetAccept().Operations
+	id := ops[len(ops)-1].GetLaunchGroup().TaskGroup.Tasks[0].TaskID.Value
 	m.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING))
 	for time.Now().Before(deadline) {
 		if code, _, _ := call(t, http.MethodGet, srv.URL+"/v1/plans/deploy"); code == 200 {
@@ -122,7 +123,7 @@ func TestHealthAndDebugOffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code != 202 || h.Value != 202 || h.Status != "DEPLOYING_PENDING" || h.Plans["deploy"] != plan.Pending || len(h.Reasons) != 1 ||
-		!strings.Contains(h.Reasons[0], "web-0:[server]: waiting for an offer that fits: h1: FAIL(resources)") {
+		!strings.Contains(h.Reasons[0], "web-0:[server]: waiting for an offer that fits: no offer has 0.5 cpus: h1: FAIL(resources)") {
 		t.Errorf("health %d %+v", code, h)
 	}
 	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health"); code != 202 || strings.Contains(body, "reasons") {
@@ -135,6 +136,17 @@ func TestHealthAndDebugOffers(t *testing.T) {
 	}
 	if len(d.Waiting) != 1 || d.Waiting[0].Step != "web-0:[server]" || len(d.Outcomes) != 1 || d.Outcomes[0].Outcome != "fail" || d.Outcomes[0].Offer != "o1" {
 		t.Errorf("debug offers %+v", d)
+	}
+	// The pod's first launch reserves its resources.
+	m.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1")))
+	m.Expect(t, scheduler.Call_ACCEPT)
+	code, _, body = call(t, http.MethodGet, srv.URL+"/v1/debug/reservations")
+	var rs []service.PodReservationView
+	if err := json.Unmarshal([]byte(body), &rs); err != nil || code != 200 {
+		t.Fatalf("debug reservations %d %v %s", code, err, body)
+	}
+	if len(rs) != 1 || rs[0].Instance != "web-0" || rs[0].Hostname != "h1" || len(rs[0].Resources) == 0 || rs[0].Resources[0].Key != "executor/cpus" || rs[0].Resources[0].ResourceID == "" {
+		t.Errorf("debug reservations %s", body)
 	}
 }
 
