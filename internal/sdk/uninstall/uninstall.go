@@ -9,8 +9,11 @@
 //	   ├─ kill-tasks           KILL every task the store knows and every task
 //	   │                       Mesos reports for the framework; wait for their
 //	   │                       ends (at most KillTimeout)
-//	   ├─ unreserve-resources  release the service's reservations and volumes
-//	   │                       (none yet: scheduler-lite does not reserve)
+//	   ├─ unreserve-resources  release the service's reservations and volumes:
+//	   │                       every offered resource reserved for its roles
+//	   │                       with a resource ID is DESTROYed (a volume) and
+//	   │                       UNRESERVEd; done when every reservation the
+//	   │                       store records was (at most ReleaseTimeout)
 //	   ├─ teardown             TEARDOWN: Mesos removes the framework
 //	   └─ clear-state          the state store is emptied, and deleted when it
 //	                           can be (store.Remover: the bbolt file, the
@@ -19,11 +22,6 @@
 // The Uninstaller subscribes with the stored framework ID through the same
 // framework.Session as the service scheduler. The scheduler of the service
 // must not run meanwhile.
-//
-// A release step for reservations (issue 13) replaces the no-op: it takes
-// the RESERVE/CREATE the store recorded, UNRESERVEs and DESTROYs them as
-// their offers come (OFFERS are declined here today), and completes when
-// none is left.
 package uninstall
 
 import (
@@ -31,6 +29,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +41,8 @@ import (
 	imesos "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/framework"
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/store"
 )
 
@@ -72,6 +74,11 @@ type Config struct {
 	// before the framework is torn down anyway; it also bounds the wait
 	// for SUBSCRIBED.
 	KillTimeout time.Duration
+	// ReleaseTimeout bounds the wait for offers of the reservations the
+	// store records (default 2 min): an agent that is gone never offers
+	// its reservations; the framework is torn down anyway, and the step's
+	// message says what was left.
+	ReleaseTimeout time.Duration
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
@@ -82,6 +89,9 @@ type Result struct {
 	// Killed counts the tasks a KILL was sent for; Ended those whose end
 	// was seen before the teardown.
 	Killed, Ended int
+	// Released counts the reserved resources given up; Left those the
+	// store recorded that were never offered before ReleaseTimeout.
+	Released, Left int
 }
 
 // Uninstaller runs the uninstall plan; see Run.
@@ -97,6 +107,13 @@ type Uninstaller struct {
 	pending  map[string]bool   // killed, end not seen
 	deadline time.Time
 	res      Result
+	// roles are the framework's roles; held the resource IDs the store's
+	// reservations record (→ pod instance), not released yet; killed says
+	// the kill-tasks step is done and releaseBy when releasing gives up.
+	roles     []string
+	held      map[string]string
+	killed    bool
+	releaseBy time.Time
 }
 
 // errDone ends the session once the plan is complete.
@@ -117,10 +134,13 @@ func New(cfg Config) (*Uninstaller, error) {
 	if cfg.KillTimeout <= 0 {
 		cfg.KillTimeout = 30 * time.Second
 	}
+	if cfg.ReleaseTimeout <= 0 {
+		cfg.ReleaseTimeout = 2 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Uninstaller{cfg: cfg, log: cfg.Logger, plan: NewPlan()}, nil
+	return &Uninstaller{cfg: cfg, log: cfg.Logger, plan: NewPlan(), roles: cfg.Registration.Roles()}, nil
 }
 
 // NewPlan returns the uninstall plan, every step PENDING.
@@ -210,7 +230,23 @@ func (u *Uninstaller) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return u.res, fmt.Errorf("reading the state store: %w", err)
 	}
-	u.live, u.pending = map[string]string{}, map[string]bool{}
+	u.live, u.pending, u.held, u.killed = map[string]string{}, map[string]bool{}, map[string]string{}, false
+	res, err := st.Reservations()
+	if err != nil {
+		return u.res, fmt.Errorf("reading the state store: %w", err)
+	}
+	for inst, b := range res {
+		r, err := reservation.Unmarshal(b)
+		if err != nil {
+			return u.res, fmt.Errorf("stored reservation of %s: %w", inst, err)
+		}
+		for _, it := range r.Items {
+			// A RESERVE not confirmed may never have been made.
+			if it.Op == "" || r.Releasing {
+				u.held[it.ID] = r.Instance()
+			}
+		}
+	}
 	for name, t := range stored {
 		ti := new(mesos.TaskInfo)
 		if err := ti.Unmarshal(t.Info); err != nil {
@@ -275,18 +311,23 @@ func (u *Uninstaller) kill(ctx context.Context, tid, aid string) {
 	u.res.Killed++
 }
 
-// Events implements framework.Handler: offers are declined, updates
-// acknowledged; an end of a killed task is counted, a live task nobody
-// killed yet is killed.
+// Events implements framework.Handler: once the tasks are killed, offered
+// reservations of the framework's roles are released (the rest of the
+// offers declined); updates are acknowledged; an end of a killed task is
+// counted, a live task nobody killed yet is killed.
 func (u *Uninstaller) Events(ctx context.Context, evs []*scheduler.Event) error {
 	for _, ev := range evs {
 		switch ev.Type {
 		case scheduler.Event_OFFERS:
 			var ids []mesos.OfferID
 			for _, o := range ev.Offers.Offers {
-				ids = append(ids, o.ID)
+				if !u.killed || !u.release(ctx, o) {
+					ids = append(ids, o.ID)
+				}
 			}
-			u.call(ctx, calls.Decline(ids...))
+			if len(ids) > 0 {
+				u.call(ctx, calls.Decline(ids...))
+			}
 		case scheduler.Event_UPDATE:
 			st := ev.Update.Status
 			if st.UUID != nil && st.AgentID != nil {
@@ -307,9 +348,38 @@ func (u *Uninstaller) Events(ctx context.Context, evs []*scheduler.Event) error 
 	return u.maybeDone(ctx)
 }
 
+// release gives up the framework's reservations offer o holds (the SDK's
+// ResourceCleanupStep): DESTROY the volumes, UNRESERVE everything, in one
+// ACCEPT. It reports whether it accepted the offer.
+func (u *Uninstaller) release(ctx context.Context, o mesos.Offer) bool {
+	var rel []mesos.Resource
+	for _, r := range o.Resources {
+		if reservation.Ours(&r, u.roles) {
+			rel = append(rel, r)
+		}
+	}
+	if len(rel) == 0 {
+		return false
+	}
+	if err := u.call(ctx, calls.Accept(calls.OfferOperations(podinfo.Released(rel, "")).WithOffers(o.ID))); err != nil {
+		u.log.Warn("releasing reservations failed", "agent", o.AgentID.Value, "err", err)
+		return true
+	}
+	for _, r := range rel {
+		delete(u.held, reservation.ResourceID(&r))
+	}
+	u.res.Released += len(rel)
+	u.log.Info("reservations released", "host", o.Hostname, "resources", reservation.Describe(rel))
+	return true
+}
+
 // Tick implements framework.Handler: past KillTimeout the framework is torn
-// down anyway (TEARDOWN kills what is left).
+// down anyway (TEARDOWN kills what is left), and past ReleaseTimeout what
+// was not offered is left reserved.
 func (u *Uninstaller) Tick(ctx context.Context) error {
+	if u.killed {
+		return u.maybeDone(ctx)
+	}
 	if len(u.pending) == 0 || u.cfg.Clock.Now().Before(u.deadline) {
 		return nil
 	}
@@ -328,8 +398,31 @@ func (u *Uninstaller) maybeDone(ctx context.Context) error {
 		u.set(StepKillTasks, plan.Started, fmt.Sprintf("%d task(s) killed, %d ended, waiting for %d", u.res.Killed, u.res.Ended, len(u.pending)))
 		return nil
 	}
-	u.set(StepKillTasks, plan.Complete, fmt.Sprintf("%d tasks killed (%d ended before the teardown)", u.res.Killed, u.res.Ended))
-	u.set(StepUnreserveResources, plan.Complete, "nothing reserved: scheduler-lite makes no reservations")
+	now := u.cfg.Clock.Now()
+	if !u.killed {
+		u.killed, u.releaseBy = true, now.Add(u.cfg.ReleaseTimeout)
+		u.set(StepKillTasks, plan.Complete, fmt.Sprintf("%d tasks killed (%d ended before the teardown)", u.res.Killed, u.res.Ended))
+		// Offers filtered by earlier declines come back at once.
+		if len(u.held) > 0 {
+			if err := u.call(ctx, calls.Revive()); err != nil {
+				u.log.Warn("revive failed", "err", err)
+			}
+		}
+	}
+	if len(u.held) > 0 && now.Before(u.releaseBy) {
+		u.set(StepUnreserveResources, plan.Started, fmt.Sprintf("%d reserved resources released, waiting for offers of %d more (%s)", u.res.Released, len(u.held), u.heldBy()))
+		return nil
+	}
+	u.res.Left = len(u.held)
+	if u.res.Left > 0 {
+		msg := fmt.Sprintf("%d reserved resources released; %d left reserved, never offered within %s (%s): their agents are gone", u.res.Released, u.res.Left, u.cfg.ReleaseTimeout, u.heldBy())
+		u.log.Warn("reservations left", "message", msg)
+		u.set(StepUnreserveResources, plan.Complete, msg)
+	} else if u.res.Released == 0 {
+		u.set(StepUnreserveResources, plan.Complete, "nothing reserved")
+	} else {
+		u.set(StepUnreserveResources, plan.Complete, fmt.Sprintf("%d reserved resources released", u.res.Released))
+	}
 	if err := u.call(ctx, &scheduler.Call{Type: scheduler.Call_TEARDOWN}); err != nil {
 		return fmt.Errorf("tearing down framework %s: %w", u.id, err)
 	}
@@ -339,6 +432,18 @@ func (u *Uninstaller) maybeDone(ctx context.Context) error {
 		return err
 	}
 	return errDone
+}
+
+// heldBy names the pod instances whose reservations are not released yet.
+func (u *Uninstaller) heldBy() string {
+	var insts []string
+	for _, inst := range u.held {
+		if !slices.Contains(insts, inst) {
+			insts = append(insts, inst)
+		}
+	}
+	slices.Sort(insts)
+	return strings.Join(insts, ", ")
 }
 
 // clear empties the store and deletes it when it can (the clear-state

@@ -14,6 +14,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/framework"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/sdk/sdktest"
 	"github.com/taskkit/taskkit/internal/store"
 )
@@ -233,5 +234,87 @@ func TestNewChecks(t *testing.T) {
 	}
 	if !errors.Is(errDone, errDone) {
 		t.Fail()
+	}
+}
+
+// withReservation stores pod instance p-0's reservation: a volume on a1's
+// reserved disk, its cpus, and an item whose RESERVE is not confirmed
+// (never waited for); it returns the resources as a1 offers them.
+func withReservation(t *testing.T, st store.Store) []mesos.Resource {
+	t.Helper()
+	cpus := mesos.Resource{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 1}}
+	disk := mesos.Resource{Name: "disk", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 100}}
+	c := reservation.Reserve([]mesos.Resource{cpus}, "svc-role", "", "r-cpus")[0]
+	v := reservation.Volume(reservation.Reserve([]mesos.Resource{disk}, "svc-role", "", "r-disk")[0], "pid", "", "data")
+	maybe := reservation.Reserve([]mesos.Resource{cpus}, "svc-role", "", "r-maybe")[0]
+	r := &reservation.Reservation{Pod: "p", Index: 0, AgentID: "a1", Hostname: "h1", Role: "svc-role", Items: []reservation.Item{
+		{Key: "t-resource-set/cpus", ID: "r-cpus", Resource: c},
+		{Key: "t-resource-set/volume/data", ID: "r-disk", Resource: v},
+		{Key: "t-resource-set/mem", ID: "r-maybe", Resource: maybe, Op: "op-1"},
+	}}
+	b, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutReservations(map[string][]byte{"p-0": b}); err != nil {
+		t.Fatal(err)
+	}
+	return []mesos.Resource{c, v}
+}
+
+// TestUninstallReleasesReservations: after the kills, every offered
+// reservation of the framework's role is released (volumes destroyed
+// first), recorded or not; the framework is torn down once every recorded
+// one was.
+func TestUninstallReleasesReservations(t *testing.T) {
+	_, st := stored(t, "fw-1", map[string]mesos.TaskState{"p-0-t": mesos.TASK_FINISHED})
+	held := withReservation(t, st)
+	r := start(t, st, nil)
+	r.m.Subscription(t, 1)
+	r.m.Send(t, sdktest.Subscribed("fw-1"))
+	r.m.Expect(t, scheduler.Call_RECONCILE, scheduler.Call_REVIVE)
+	cpus := mesos.Resource{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 2}}
+	stray := reservation.Reserve([]mesos.Resource{cpus}, "svc-role", "", "stray")[0]
+	// a2 offers an unrecorded reservation and a1 its own: both released;
+	// a3 holds none.
+	r.m.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2", sdktest.Resources(stray), sdktest.Mem(64)), sdktest.Offer("o3", "a3", "h3")))
+	c := r.m.Expect(t, scheduler.Call_ACCEPT, scheduler.Call_DECLINE)[0]
+	if ops := c.GetAccept().Operations; len(ops) != 1 || ops[0].Type != mesos.Offer_Operation_UNRESERVE || len(ops[0].GetUnreserve().Resources) != 1 {
+		t.Errorf("a2: %v", ops)
+	}
+	v, _ := r.u.PlanView(plan.Deploy)
+	if m := messages(v)["unreserve-resources"]; m != "STARTED: 1 reserved resources released, waiting for offers of 2 more (p-0)" {
+		t.Errorf("message %q", m)
+	}
+	r.m.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1", sdktest.Resources(held...))))
+	c = r.m.Expect(t, scheduler.Call_ACCEPT, scheduler.Call_TEARDOWN)[0]
+	if ops := c.GetAccept().Operations; len(ops) != 2 || ops[0].Type != mesos.Offer_Operation_DESTROY || ops[1].Type != mesos.Offer_Operation_UNRESERVE || len(ops[1].GetUnreserve().Resources) != 2 {
+		t.Errorf("a1: %v", ops)
+	}
+	r.wait(t)
+	if r.err != nil || r.res.Released != 3 || r.res.Left != 0 {
+		t.Errorf("result %+v %v", r.res, r.err)
+	}
+}
+
+// TestUninstallReleaseTimeout: a recorded reservation never offered (its
+// agent is gone) does not hold the uninstall past ReleaseTimeout; the
+// step says what was left.
+func TestUninstallReleaseTimeout(t *testing.T) {
+	_, st := stored(t, "fw-1", nil)
+	withReservation(t, st)
+	r := start(t, st, nil)
+	r.m.Subscription(t, 1)
+	r.m.Send(t, sdktest.Subscribed("fw-1"))
+	r.m.Expect(t, scheduler.Call_RECONCILE, scheduler.Call_REVIVE)
+	r.clock.Advance(2*time.Minute + time.Second)
+	r.m.Expect(t, scheduler.Call_TEARDOWN)
+	r.wait(t)
+	if r.res.Left != 2 {
+		t.Errorf("result %+v", r.res)
+	}
+	v, _ := r.u.PlanView(plan.Deploy)
+	if m := messages(v)["unreserve-resources"]; !strings.Contains(m, "2 left reserved, never offered within 2m0s (p-0): their agents are gone") {
+		t.Errorf("message %q", m)
 	}
 }
