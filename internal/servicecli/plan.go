@@ -177,13 +177,15 @@ func planCommand(name string, aliases []string, call, help string, flags []cli.F
 	}
 }
 
-// planDone says what a command did (200) and what a no-op (208) means.
+// planDone says what a command did (200), and what nothing changed (208)
+// means (dcos-commons PlansQueries: the command was given already, or the
+// plan or phase is complete).
 var planDone = map[string][2]string{
-	"start":         {"started", "already started"},
+	"start":         {"started", ""},
 	"stop":          {"stopped", "already stopped"},
-	"interrupt":     {"interrupted", "already interrupted"},
+	"interrupt":     {"interrupted", "already interrupted, or complete"},
 	"continue":      {"continued", "not interrupted"},
-	"restart":       {"restarted", "nothing to restart"},
+	"restart":       {"restarted", ""},
 	"forceComplete": {"forced complete", "already complete"},
 }
 
@@ -206,7 +208,11 @@ func (r *run) planPost(call string, q url.Values, body any) error {
 	}
 	done := planDone[call]
 	if a.Code == http.StatusAlreadyReported {
-		fmt.Fprintf(r.out, "%s: %s, nothing changed\n", what, done[1])
+		why := ""
+		if done[1] != "" {
+			why = " (" + done[1] + ")"
+		}
+		fmt.Fprintf(r.out, "%s: nothing changed%s\n", what, why)
 		return nil
 	}
 	fmt.Fprintf(r.out, "%s: %s\n", what, done[0])
