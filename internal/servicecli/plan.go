@@ -107,8 +107,13 @@ func oneLine(s string) string {
 }
 
 func planGroup() group {
-	phase := &cli.StringFlag{Name: "phase", Usage: "only this phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_PHASE"}}
-	step := &cli.StringFlag{Name: "step", Usage: "only this step of --phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_STEP"}}
+	// Each command gets its own flags: the shell takes them over.
+	phase := func() cli.Flag {
+		return &cli.StringFlag{Name: "phase", Usage: "only this phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_PHASE"}}
+	}
+	step := func() cli.Flag {
+		return &cli.StringFlag{Name: "step", Usage: "only this step of --phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_STEP"}}
+	}
 	return group{
 		name: "plan", aliases: []string{"plans"},
 		usage:     "show and command the service's plans",
@@ -137,10 +142,10 @@ func planGroup() group {
 				Action: action(1, []string{"PLAN"}, planStart),
 			},
 			planCommand("stop", nil, "stop", "interrupt a plan and reset its progress", nil),
-			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue", []cli.Flag{phase}),
-			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase", []cli.Flag{phase}),
-			planCommand("force-restart", []string{"restart"}, "restart", "restart a plan, a phase or one step from the beginning", []cli.Flag{phase, step}),
-			planCommand("force-complete", []string{"force"}, "forceComplete", "mark one step complete without running it (e.g. to abandon a sidecar operation)", []cli.Flag{phase, step}),
+			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue", []cli.Flag{phase()}),
+			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase", []cli.Flag{phase()}),
+			planCommand("force-restart", []string{"restart"}, "restart", "restart a plan, a phase or one step from the beginning", []cli.Flag{phase(), step()}),
+			planCommand("force-complete", []string{"force"}, "forceComplete", "mark one step complete without running it (e.g. to abandon a sidecar operation)", []cli.Flag{phase(), step()}),
 		},
 	}
 }
