@@ -74,6 +74,24 @@ func (p Pool) candidates(name string, t mesos.Value_Type) []int {
 	return append(reserved, unreserved...)
 }
 
+// first is the index of candidates' first element, -1 when there is none.
+func (p Pool) first(name string, t mesos.Value_Type) int {
+	at := -1
+	for i := range p.res {
+		r := &p.res[i]
+		if r.Name != name || r.GetType() != t {
+			continue
+		}
+		if !r.IsUnreserved() {
+			return i
+		}
+		if at < 0 {
+			at = i
+		}
+	}
+	return at
+}
+
 // like returns an empty resource of the same kind as r (name, role,
 // reservations, allocation), so that the two can be subtracted.
 func like(r *mesos.Resource) mesos.Resource {
@@ -98,11 +116,21 @@ func (p *Pool) TakeScalar(name string, amount float64) ([]mesos.Resource, error)
 		return nil, nil
 	}
 	want := &mesos.Value_Scalar{Value: amount}
+	// Most often one offered resource holds it all.
+	if i := p.first(name, mesos.SCALAR); i >= 0 {
+		part := like(&p.res[i])
+		part.Scalar = want
+		if p.res[i].Contains(part) {
+			p.res.Subtract1(part)
+			return []mesos.Resource{part}, nil
+		}
+	}
+	cands := p.candidates(name, mesos.SCALAR)
 	if have := p.Scalar(name); want.Compare(&mesos.Value_Scalar{Value: have}) > 0 {
 		return nil, &ShortError{What: name, Want: formatScalar(name, amount), Have: formatScalar(name, have)}
 	}
 	var took []mesos.Resource
-	for _, i := range p.candidates(name, mesos.SCALAR) {
+	for _, i := range cands {
 		r := &p.res[i]
 		part := like(r)
 		if r.GetScalar().Compare(want) >= 0 {

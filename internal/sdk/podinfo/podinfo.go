@@ -21,12 +21,16 @@
 package podinfo
 
 import (
+	"bufio"
+	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -124,7 +128,7 @@ func New(cfg Config) *Builder {
 		cfg.Executor = ExecutorDefault
 	}
 	if cfg.NewID == nil {
-		cfg.NewID = imesos.NewID
+		cfg.NewID = newIDs()
 	}
 	return &Builder{cfg: cfg}
 }
@@ -485,6 +489,25 @@ func (d DirSecrets) Secret(path string) ([]byte, error) {
 		return nil, fmt.Errorf("secret %q: not a relative path inside --secrets-dir", path)
 	}
 	return os.ReadFile(filepath.Join(string(d), path))
+}
+
+// newIDs returns a source of random version 4 UUIDs in text form that
+// reads crypto/rand 4 KiB at a time: a launch round needs hundreds.
+func newIDs() func() string {
+	var mu sync.Mutex
+	r := bufio.NewReaderSize(rand.Reader, 4096)
+	return func() string {
+		b := make([]byte, 16)
+		mu.Lock()
+		_, err := io.ReadFull(r, b)
+		mu.Unlock()
+		if err != nil {
+			return imesos.NewID()
+		}
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		return imesos.UUIDString(b)
+	}
 }
 
 func strPtr(s string) *string { return &s }
