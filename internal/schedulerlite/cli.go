@@ -113,7 +113,7 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
 	if sdkUninstallRequested(sh.Getenv) {
-		return sdkUninstall(ctx, c, log, stdout)
+		return sdkUninstall(ctx, c, log, sh)
 	}
 	// The instance stops with a cause it logs: the signal, or the deploy's end.
 	ctx, end := context.WithCancelCause(ctx)

@@ -15,11 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/taskkit/taskkit/internal/api"
+	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/uninstall"
@@ -84,8 +83,11 @@ func (p *uninstallPlans) set(u *uninstall.Uninstaller, err error) {
 	p.mu.Unlock()
 }
 
-// sdkUninstall runs the uninstall mode until ctx ends.
-func sdkUninstall(ctx context.Context, c *cli.Context, log *slog.Logger, stdout io.Writer) error {
+// sdkUninstall runs the uninstall mode until ctx ends, with the shell's
+// environment (MESOS_SANDBOX, PORT_API, svc.yml's render context) and
+// stdout.
+func sdkUninstall(ctx context.Context, c *cli.Context, log *slog.Logger, sh *cliapp.Shell) error {
+	stdout := sh.Stdout
 	if c.NArg() != 1 {
 		return usage(errors.New("want exactly one argument: the svc.yml"))
 	}
@@ -95,13 +97,13 @@ func sdkUninstall(ctx context.Context, c *cli.Context, log *slog.Logger, stdout 
 	}
 	state := c.String("state")
 	if state == "" {
-		if sb := os.Getenv("MESOS_SANDBOX"); sb != "" {
+		if sb := sh.Getenv("MESOS_SANDBOX"); sb != "" {
 			state = "file:" + sb + "/state.db"
 		} else {
 			return usage(errors.New("SDK_UNINSTALL: --state is needed to find the service's state"))
 		}
 	}
-	listen := apiListen(c.String("api-listen"), os.Getenv)
+	listen := apiListen(c.String("api-listen"), sh.Getenv)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return usage(fmt.Errorf("--api-listen %s: %w", listen, err))
@@ -123,7 +125,7 @@ func sdkUninstall(ctx context.Context, c *cli.Context, log *slog.Logger, stdout 
 	log.Info("SDK_UNINSTALL: uninstalling the service instead of deploying it", "api", ln.Addr().String(), "state", state)
 
 	for attempt := 1; ; attempt++ {
-		name, res, err := uninstallService(ctx, c, log, master, state, 0, func(u *uninstall.Uninstaller) { plans.set(u, nil) })
+		name, res, err := uninstallService(ctx, c, log, sh.Environ, master, state, 0, 0, func(u *uninstall.Uninstaller) { plans.set(u, nil) })
 		if err == nil {
 			log.Info("uninstall complete; waiting to be removed", "service", name, "framework", res.FrameworkID, "killed", res.Killed)
 			break

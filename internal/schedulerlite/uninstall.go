@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -21,7 +20,7 @@ import (
 // UninstallFlags are the flags of "scheduler-lite uninstall": the
 // registration flags of the scheduler (same names, variables and defaults:
 // Mesos refuses a re-subscription that changes the user or checkpointing)
-// plus --kill-timeout.
+// plus --kill-timeout and --release-timeout.
 func UninstallFlags() []cli.Flag {
 	keep := map[string]bool{"master": true, "framework-name": true, "role": true, "user": true, "principal": true,
 		"secret-file": true, "failover-timeout": true, "checkpoint": true, "state": true, "zk-session-timeout": true,
@@ -32,7 +31,9 @@ func UninstallFlags() []cli.Flag {
 			out = append(out, f)
 		}
 	}
-	return append(out, &cli.DurationFlag{Name: "kill-timeout", Value: 30 * time.Second, Usage: "how long to wait for the killed tasks before tearing the framework down anyway", EnvVars: envs("SCHEDULER_LITE_KILL_TIMEOUT")})
+	return append(out,
+		&cli.DurationFlag{Name: "kill-timeout", Value: 30 * time.Second, Usage: "how long to wait for the killed tasks before tearing the framework down anyway", EnvVars: envs("SCHEDULER_LITE_KILL_TIMEOUT")},
+		&cli.DurationFlag{Name: "release-timeout", Value: 2 * time.Minute, Usage: "how long to wait for offers of the service's reservations and volumes (to UNRESERVE and DESTROY them) before tearing the framework down anyway; what an agent that is gone holds stays reserved", EnvVars: envs("SCHEDULER_LITE_RELEASE_TIMEOUT")})
 }
 
 // uninstallCommand is "scheduler-lite uninstall [flags] [SVC.yml]": with
@@ -68,14 +69,18 @@ func uninstallAction(sh *cliapp.Shell, c *cli.Context) error {
 	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
-	name, res, err := uninstallService(ctx, c, log, master, c.String("state"), c.Duration("kill-timeout"), nil)
+	name, res, err := uninstallService(ctx, c, log, sh.Environ, master, c.String("state"), c.Duration("kill-timeout"), c.Duration("release-timeout"), nil)
 	if err != nil {
 		return err
 	}
 	if res.FrameworkID == "" {
 		fmt.Fprintf(stdout, "uninstalled %s: no framework was registered; state deleted\n", name)
 	} else {
-		fmt.Fprintf(stdout, "uninstalled %s: framework %s torn down, %d tasks killed (%d ended before the teardown), state deleted\n", name, res.FrameworkID, res.Killed, res.Ended)
+		fmt.Fprintf(stdout, "uninstalled %s: framework %s torn down, %d tasks killed (%d ended before the teardown), %d reserved resources released", name, res.FrameworkID, res.Killed, res.Ended, res.Released)
+		if res.Left > 0 {
+			fmt.Fprintf(stdout, " (%d left reserved: never offered within --release-timeout)", res.Left)
+		}
+		fmt.Fprintln(stdout, ", state deleted")
 	}
 	return nil
 }
@@ -84,14 +89,15 @@ func uninstallAction(sh *cliapp.Shell, c *cli.Context) error {
 // uninstall" and the SDK_UNINSTALL mode: it resolves the service's name,
 // principal and user (flags, else the svc.yml argument) and runs the
 // uninstall plan (internal/sdk/uninstall): kill every task, tear the
-// framework down, delete the state store. started, when set, is given the
+// framework down, delete the state store. env is the environment the shell
+// was given: svc.yml renders with it, as the scheduler's does. started, when set, is given the
 // uninstaller before it runs (the SDK mode serves its plan). Errors carry
 // their exit codes (usage or runtime).
-func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, master, state string, killTimeout time.Duration, started func(*uninstall.Uninstaller)) (string, uninstall.Result, error) {
+func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, env []string, master, state string, killTimeout, releaseTimeout time.Duration, started func(*uninstall.Uninstaller)) (string, uninstall.Result, error) {
 	var none uninstall.Result
 	name, principal, user := c.String("framework-name"), c.String("principal"), c.String("user")
 	if c.NArg() == 1 {
-		loaded, err := spec.Load(c.Args().First(), spec.Options{Env: os.Environ()})
+		loaded, err := spec.Load(c.Args().First(), spec.Options{Env: env})
 		if err != nil {
 			return "", none, usage(err)
 		}
@@ -133,7 +139,7 @@ func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, mas
 		}
 	}
 	u, err := uninstall.New(uninstall.Config{
-		Store: st, MasterURL: master, Secret: secret, KillTimeout: killTimeout, Logger: log,
+		Store: st, MasterURL: master, Secret: secret, KillTimeout: killTimeout, ReleaseTimeout: releaseTimeout, Logger: log,
 		Registration: framework.Registration{
 			Name: name, Role: role, User: user, Principal: principal,
 			Checkpoint: c.Bool("checkpoint"), FailoverTimeout: c.Duration("failover-timeout"),
