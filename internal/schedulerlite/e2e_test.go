@@ -317,11 +317,11 @@ func TestHelloWorld(t *testing.T) {
 func TestInvalidSpecFailsFast(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "svc.yml")
-	os.WriteFile(bad, []byte("name: x\npods:\n  hello:\n    count: 1\n    tasks:\n      server:\n        cmd: true\n        cpus: 1\n        memory: 1\n        volumes: {}\n"), 0o644)
+	os.WriteFile(bad, []byte("name: x\npods:\n  hello:\n    count: 1\n    tasks:\n      server:\n        cmd: true\n        cpus: 1\n        memory: 1\n        gpus: 1\n"), 0o644)
 	var out, errb bytes.Buffer
 	start := time.Now()
 	code := Run(context.Background(), []string{"scheduler-lite", "--master", "local", "--artifacts-dir", artifacts, bad}, os.Environ(), nil, &out, &errb)
-	if code != ExitUsage || !strings.Contains(errb.String(), "pods.hello.tasks.server.volumes") {
+	if code != ExitUsage || !strings.Contains(errb.String(), "pods.hello.tasks.server.gpus: not supported") {
 		t.Errorf("exit %d, stderr %s", code, errb.String())
 	}
 	if d := time.Since(start); d > 5*time.Second {
