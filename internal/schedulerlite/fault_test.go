@@ -98,12 +98,22 @@ type proc struct {
 // when the test ends.
 func startSched(t *testing.T, logName string, args ...string) *proc {
 	t.Helper()
+	return startSchedEnv(t, logName, nil, args...)
+}
+
+// startSchedEnv is startSched with env (KEY=VALUE) added to the process's
+// environment.
+func startSchedEnv(t *testing.T, logName string, env []string, args ...string) *proc {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), logName)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(artifacts, "scheduler-lite"), args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -18,8 +18,10 @@ import (
 // sdkShapes is one service holding the shapes the SDK accepts and
 // scheduler-lite used to refuse (issue 19; internal/spec/testdata/verdicts
 // has each on its own): an upper-case pod with a pod-level user, a task
-// name with '_', a resource set with cpus only shared by two tasks that run
-// in separate steps and share a discovery prefix, "- default: []" steps,
+// name with '_', a resource set with cpus and a volume shared by two tasks
+// that run in separate steps and share a discovery prefix (the second is
+// ready once it finds what the first wrote in the volume: one reservation
+// for both), "- default: []" steps,
 // commands in bash syntax (trap ... SIGTERM, [[ ]]), and a secret without
 // env-key, which is a file at its path, mode 0400 (the task checks both,
 // the content by its SHA-256).
@@ -42,16 +44,18 @@ pods:
     resource-sets:
       journal-resources:
         cpus: 0.05
+        volume: {path: journal-data, type: ROOT, size: 10}
     tasks:
       format:
         goal: ONCE
-        cmd: 'if [[ $POD_INSTANCE_INDEX == [0-9] ]]; then echo formatted > format; fi'
+        cmd: 'if [[ $POD_INSTANCE_INDEX == [0-9] ]]; then echo formatted > journal-data/format; fi'
         resource-set: journal-resources
         discovery:
           prefix: journal
       node:
         goal: RUNNING
         cmd: 'terminated() { exit 0; }; trap terminated SIGTERM; sleep 600 & wait'
+        readiness-check: {cmd: grep -qx formatted journal-data/format, interval: 1, delay: 0, timeout: 5}
         resource-set: journal-resources
         discovery:
           prefix: journal
