@@ -136,13 +136,73 @@ func WriteAll(files []File) ([]Result, error) {
 	return results, nil
 }
 
-// Check reports, for every file, whether WriteAll could write it — directory
-// creatable, temporary file or in-place write possible — without changing
-// any destination. Directories it had to create are removed again.
-func Check(files []File) error {
-	plans, err := prepareAll(files)
-	cleanup(plans)
-	return err
+// CheckWritable reports, for every file at once, why it could not be
+// written — the destination is not a regular file, its directory (or the
+// nearest one that exists, when directories are to be created) is not
+// writable or is not a directory, the file itself is not writable in place —
+// without writing, creating or opening anything for writing. (What it
+// cannot see — a full disk, say — WriteAll still meets before it changes
+// any destination.)
+func CheckWritable(files []File) error {
+	var errs *multierror.Error
+	for _, f := range files {
+		if err := checkWritable(f); err != nil {
+			errs = multierror.Append(errs, err)
+		}
+	}
+	return errs.ErrorOrNil()
+}
+
+func checkWritable(f File) error {
+	if f.Path == "" {
+		return errors.New("empty destination path")
+	}
+	const wOK = 2 // access(2) W_OK
+	fi, err := os.Stat(f.Path)
+	switch {
+	case err == nil:
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s: destination is not a regular file", f.Path)
+		}
+		dirErr := syscall.Access(filepath.Dir(f.Path), wOK)
+		fileErr := syscall.Access(f.Path, wOK)
+		switch f.Mode {
+		case Rename:
+			if dirErr != nil {
+				return fmt.Errorf("%s: directory not writable: %w", f.Path, dirErr)
+			}
+		case InPlace:
+			if fileErr != nil {
+				return fmt.Errorf("%s: not writable in place: %w", f.Path, fileErr)
+			}
+		default: // Auto: rename, else in place
+			if dirErr != nil && fileErr != nil {
+				return fmt.Errorf("%s: neither the directory nor the file is writable: %w", f.Path, fileErr)
+			}
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	// A new file: the nearest existing ancestor must be a writable directory.
+	for d := filepath.Dir(f.Path); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s: creating directory: %s is not a directory", f.Path, d)
+			}
+			if err := syscall.Access(d, wOK); err != nil {
+				return fmt.Errorf("%s: directory %s not writable: %w", f.Path, d, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+		if filepath.Dir(d) == d {
+			return fmt.Errorf("%s: no existing directory above it", f.Path)
+		}
+	}
 }
 
 func prepareAll(files []File) ([]*plan, error) {
