@@ -14,7 +14,7 @@
 // Exit codes: 0 stopped by SIGINT/SIGTERM (or deploy complete with
 // --exit-after-deploy); 1 runtime failure; 2 usage error or invalid svc.yml.
 //
-// The code is in internal/schedulerlite, internal/scheduler, internal/spec,
+// The code is in internal/schedulerlite, internal/sdk/..., internal/spec,
 // internal/plan, internal/store and internal/api.
 package main
 

@@ -23,7 +23,9 @@
 # By default each spec is only validated (scheduler-lite validate). With
 # --deploy an accepted spec is also deployed on the embedded testenv
 # (scheduler-lite --master local --exit-after-deploy), one at a time, and
-# the deploy's outcome is printed.
+# the deploy's outcome is printed; BOOTSTRAP_URI then points to a zip of
+# taskkit's bootstrap (with zip installed), the SDK's bootstrap.zip
+# otherwise coming from a package build.
 #
 # Output: one line per spec, "<spec>  SDK:<verdict>  scheduler-lite:<verdict>
 # [same|DIFFERS]  <reason>", then a summary counting verdicts and the
@@ -127,10 +129,18 @@ for spec in $specs; do
     if [[ ${#args[@]} -gt 0 ]]; then
       mapfile -d '' envs < <("$sl" validate "${args[@]}" --print-env)
     fi
+    # The SDK's bootstrap.zip: taskkit's bootstrap is its drop-in.
+    [[ -e $work/bootstrap.zip ]] || (cd "$work" && zip -q bootstrap.zip bootstrap) || true
+    [[ -e $work/bootstrap.zip ]] && envs+=("BOOTSTRAP_URI=file://$work/bootstrap.zip")
     if (cd "$dir" && env -i PATH="$PATH" HOME="$work" PORT0=8080 PORT_API=8080 "${envs[@]}" "$sl" --master local --api-listen 127.0.0.1:0 --exit-after-deploy --deploy-timeout "$timeout" --artifacts-dir "$work" "$(basename "$spec")") >"$work/deploy" 2>&1; then
       deployed="  deploy: COMPLETE"
     else
-      deployed="  deploy: FAILED ($(grep -o 'msg="[^"]*"' "$work/deploy" | tail -n1))"
+      # The deploy plan scheduler-lite prints at exit: its status and first
+      # step message, else its last word.
+      why_deploy=$(grep -o '^  "status": "[A-Z_]*"' "$work/deploy" | tail -n1 | sed 's/.*: //; s/"//g' || true)
+      msg=$(grep -o '"message": "[^"][^"]*"' "$work/deploy" | head -n1 | sed 's/"message": //' || true)
+      [[ -n $msg ]] || msg=$(grep '^scheduler-lite: ' "$work/deploy" | tail -n1 || true)
+      deployed="  deploy: FAILED (${why_deploy:-no plan}: $msg)"
     fi
   fi
   printf '%-75s SDK:%-8s scheduler-lite:%-8s %-28s %s%s\n' "$spec" "$want" "$got" "$verdict" "$why" "$deployed"

@@ -120,6 +120,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"testenv", "up", "--disk-mount", "0"}, 2, "testenv: --disk-mount: 0 MB, want a positive size"},
 		{[]string{"testenv", "up", "--disk-mount", "2048", "--disk-mount", "-1"}, 2, "--disk-mount: -1 MB"},
 		{[]string{"testenv", "up", "--disk-mount", "big"}, 2, `invalid value "big" for flag -disk-mount`},
+		{[]string{"testenv", "up", "--reserved", "cpus:2", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 2, `reserved: "cpus:2": want name(role):value`},
 		{[]string{"testenv", "up", "--ports", "nope", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 2, `invalid port range "nope"`},
 		{[]string{"testenv", "up", "--listen", "256.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 1, "testenv: master listen: "},
 	} {

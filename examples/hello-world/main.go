@@ -1,10 +1,11 @@
 // Command hello-world deploys examples/hello-world/svc.yml with
 // scheduler-lite on a local testenv cluster, with nothing to set up but Go:
 // it builds bootstrap, healthd, tlsprov, the executor and the example's
-// server, packs the server and its check script into hello-world.tar.gz
-// (served as an artifact the pods fetch), runs the deploy to COMPLETE,
-// prints the plan and the service's health, and stops, leaving nothing
-// running.
+// server (one go build, which builds them in parallel, printing which
+// binary is done and the time elapsed), packs the server and its check
+// script into hello-world.tar.gz (served as an artifact the pods fetch),
+// runs the deploy to COMPLETE, prints the plan and the service's health,
+// and stops, leaving nothing running.
 //
 //	go run ./examples/hello-world                 # deploy, show, stop
 //	go run ./examples/hello-world --keep-running  # ... and keep serving until Ctrl-C
@@ -22,6 +23,7 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/taskkit/taskkit/internal/devbuild"
 	"github.com/taskkit/taskkit/internal/schedulerlite"
 )
 
@@ -30,7 +32,7 @@ func main() { os.Exit(run()) }
 func run() int {
 	_, file, _, _ := runtime.Caller(0)
 	exdir := filepath.Dir(file)
-	root, err := schedulerlite.SourceRoot()
+	root, err := devbuild.SourceRoot()
 	if err != nil {
 		root = filepath.Join(exdir, "..", "..")
 	}
@@ -40,8 +42,11 @@ func run() int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Fprintln(os.Stderr, "hello-world: building bootstrap, healthd, tlsprov, executor and server ...")
-	if err := schedulerlite.Build(context.Background(), root, tmp, []string{"server=./examples/hello-world/server"}); err != nil {
+	err = devbuild.Build(context.Background(), devbuild.Options{
+		Root: root, Dir: tmp, Packages: slices.Concat(devbuild.Toolkit, []string{"./examples/hello-world/server"}),
+		Progress: func(msg string) { fmt.Fprintln(os.Stderr, "hello-world:", msg) },
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "hello-world:", err)
 		return 1
 	}

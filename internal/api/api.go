@@ -14,14 +14,19 @@
 //	GET  /v1/state/files[/{name}]           state files, text/plain (statefiles.go)
 //	PUT  /v1/state/files/{name}             a state file (multipart "file", ≤ 1 KiB)
 //	GET  /v1/endpoints[/{name}]             advertised ports
-//	GET  /v1/health                         {"value":code}, HTTP status = code
+//	GET  /v1/health[?verbose=true]          {"value":code}, HTTP status = code; verbose adds
+//	                                        status, plans and reasons
+//	GET  /v1/debug/offers                   steps waiting for an offer and why; the latest
+//	                                        offer evaluations
 //	GET  /v1/metrics, /v1/metrics/prometheus
 //	GET  /v1/artifacts/template/{cfg}/{pod}/{task}/{name}   a config template
 //	GET  /v1/artifacts/bin/{name}           a toolkit binary (bootstrap, healthd, ...)
 //	GET  /, /ui/{app.js,style.css}          the web UI (ui.go)
 //
-// Errors are JSON {"message": "..."} with 400, 404 or 405 as fits, except
-// the state files API's, which are text as the SDK's are.
+// Errors are JSON {"message": "..."} with 400, 404, 405 (a GET of a POST
+// command) or 503 (the scheduler's event loop not running) as fits, except
+// the state files API's, which are text as the SDK's are. In the SDK's
+// uninstall mode UninstallHandler serves instead (uninstall.go).
 package api
 
 import (
@@ -37,14 +42,14 @@ import (
 	"strings"
 
 	"github.com/taskkit/taskkit/internal/plan"
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/service"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
-// Server serves the API of one scheduler.
+// Server serves the API of one service.
 type Server struct {
 	// Sched is the scheduler the API reads and commands.
-	Sched *scheduler.Scheduler
+	Sched *service.Scheduler
 	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/.
 	ArtifactsDir string
 	// Files keeps /v1/state/files (statefiles.go): the state store.
@@ -62,15 +67,18 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/plans", s.plans)
 	mux.HandleFunc("GET /v1/plans/{plan}", s.planGet)
 	mux.HandleFunc("POST /v1/plans/{plan}/{cmd}", s.planCmd)
+	mux.HandleFunc("/v1/plans/{plan}/{cmd}", postOnly)
 	mux.HandleFunc("GET /v1/pod", s.pods)
 	mux.HandleFunc("GET /v1/pod/status", s.podStatuses)
 	mux.HandleFunc("GET /v1/pod/{name}/status", s.podStatus)
 	mux.HandleFunc("GET /v1/pod/{name}/info", s.podInfo)
 	mux.HandleFunc("POST /v1/pod/{name}/{cmd}", s.podCmd)
+	mux.HandleFunc("/v1/pod/{name}/{cmd}", postOnly)
 	mux.HandleFunc("GET /v1/state/frameworkId", s.frameworkID)
 	mux.HandleFunc("GET /v1/endpoints", s.endpoints)
 	mux.HandleFunc("GET /v1/endpoints/{name}", s.endpoint)
 	mux.HandleFunc("GET /v1/health", s.health)
+	mux.HandleFunc("GET /v1/debug/offers", s.debugOffers)
 	mux.HandleFunc("GET /v1/metrics", s.metrics)
 	mux.HandleFunc("GET /v1/metrics/prometheus", s.prometheus)
 	mux.HandleFunc("GET "+taskenv.TemplatePath+"{cfg}/{pod}/{task}/{name}", s.template)
@@ -95,12 +103,20 @@ func writeErr(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"message": msg})
 }
 
+// postOnly answers a command path called with another method than POST.
+func postOnly(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	writeErr(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": commands are POSTed")
+}
+
 // fail maps a scheduler error to a status code.
 func fail(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, scheduler.ErrNotFound):
+	case errors.Is(err, service.ErrNotRunning):
+		writeErr(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, service.ErrNotFound):
 		writeErr(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, scheduler.ErrBadCommand):
+	case errors.Is(err, service.ErrBadCommand):
 		writeErr(w, http.StatusBadRequest, err.Error())
 	default:
 		writeErr(w, http.StatusInternalServerError, err.Error())
@@ -117,26 +133,19 @@ func (s *Server) planGet(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	code := http.StatusAccepted
-	switch {
-	case v.Status == plan.Complete:
-		code = http.StatusOK
-	case v.Status == plan.Error || len(v.Errors) > 0:
-		code = http.StatusExpectationFailed
-	}
-	writeJSON(w, code, v)
+	writeJSON(w, planCode(v), v)
 }
 
 func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
 	name, cmd := r.PathValue("plan"), r.PathValue("cmd")
 	switch cmd {
-	case scheduler.CmdStart, scheduler.CmdStop, scheduler.CmdInterrupt, scheduler.CmdContinue, scheduler.CmdRestart:
+	case service.CmdStart, service.CmdStop, service.CmdInterrupt, service.CmdContinue, service.CmdRestart:
 	default:
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown plan command %q (start, stop, interrupt, continue, restart)", cmd))
 		return
 	}
 	var params map[string]string
-	if cmd == scheduler.CmdStart {
+	if cmd == service.CmdStart {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, "reading the body: "+err.Error())
@@ -149,7 +158,7 @@ func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	changed, err := s.Sched.PlanCommand(name, cmd, r.URL.Query().Get("phase"), params)
+	changed, err := s.Sched.PlanCommand(context.WithoutCancel(r.Context()), name, cmd, r.URL.Query().Get("phase"), params)
 	if err != nil {
 		fail(w, err)
 		return
@@ -224,13 +233,18 @@ func (s *Server) endpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	code, word := s.Sched.Health()
-	v := map[string]any{"value": code}
+	h := s.Sched.HealthReport()
+	v := map[string]any{"value": h.Code}
 	if r.URL.Query().Get("verbose") == "true" {
-		v["status"] = word
+		v["status"] = h.Status
 		v["plans"] = map[string]plan.Status{plan.Deploy: s.Sched.PlanStatus(plan.Deploy), plan.Recovery: s.Sched.PlanStatus(plan.Recovery)}
+		v["reasons"] = h.Reasons
 	}
-	writeJSON(w, code, v)
+	writeJSON(w, h.Code, v)
+}
+
+func (s *Server) debugOffers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Sched.DebugOffers())
 }
 
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {

@@ -4,13 +4,13 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/service"
 )
 
 // podTypeStatus is one pod type in GET /v1/pod/status.
 type podTypeStatus struct {
-	Name      string                    `json:"name"`
-	Instances []scheduler.PodStatusView `json:"instances"`
+	Name      string                  `json:"name"`
+	Instances []service.PodStatusView `json:"instances"`
 }
 
 // podStatuses is GET /v1/pod/status: every pod instance's tasks and their

@@ -11,15 +11,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/service"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
 )
 
-// newTestServer is the API of a scheduler that was never run (no master).
-func newTestServer(t *testing.T) *Server {
+// newScheduler is a scheduler of a one-pod spec on a fresh store; mutate
+// adjusts its Config.
+func newScheduler(t *testing.T, mutate func(*service.Config)) *service.Scheduler {
 	t.Helper()
-	loaded, err := spec.Parse([]byte("name: ui-unit\npods:\n  web:\n    count: 1\n    tasks:\n      server:\n        cmd: sleep 1\n        cpus: 0.1\n        memory: 32\n"), spec.Options{Dir: t.TempDir()})
+	loaded, err := spec.Parse([]byte("name: ui-unit\npods:\n  web:\n    count: 1\n    tasks:\n      server:\n        cmd: sleep 1\n        cpus: 0.5\n        memory: 32\n"), spec.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +29,21 @@ func newTestServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sched, err := scheduler.New(scheduler.Config{Loaded: loaded, Store: st, MasterURL: "http://127.0.0.1:1"})
+	cfg := service.Config{Loaded: loaded, Store: st, MasterURL: "http://127.0.0.1:1"}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	sched, err := service.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Server{Sched: sched}
+	return sched
+}
+
+// newTestServer is the API of a scheduler that was never run (no master).
+func newTestServer(t *testing.T) *Server {
+	t.Helper()
+	return &Server{Sched: newScheduler(t, nil)}
 }
 
 // TestUIBehindProxy serves the UI under /service/ui-unit/ through a reverse

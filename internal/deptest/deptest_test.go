@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,6 +56,23 @@ func TestInTaskBinariesAvoidMesosAndProtobuf(t *testing.T) {
 func TestCheckSeesMesos(t *testing.T) {
 	if bad := violations(t, "testenv"); len(bad) == 0 {
 		t.Fatal("the dependency check found nothing forbidden in testenv, which links mesos-go")
+	}
+}
+
+// TestSchedulerLiteBuildsNothing: the production scheduler serves the
+// artifacts it is given and never runs the go command, so it must not link
+// internal/devbuild (the demo's and the tests' builder).
+func TestSchedulerLiteBuildsNothing(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/taskkit/taskkit/scheduler-lite").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "github.com/taskkit/taskkit/internal/sdk/service") {
+		t.Fatalf("go list -deps scheduler-lite does not list the scheduler core: %q", deps)
+	}
+	if slices.Contains(deps, "github.com/taskkit/taskkit/internal/devbuild") {
+		t.Error("scheduler-lite links internal/devbuild: it would build binaries at run time")
 	}
 }
 

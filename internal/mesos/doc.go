@@ -8,7 +8,9 @@
 //   - 16-byte status-update UUIDs (NewUUID, UUIDString);
 //   - durations in Mesos units ("5secs", "15mins": FormatDuration, ParseDuration),
 //     which mesos-go's executor/config requires in the executor environment;
-//   - task-state helpers (IsTerminal).
+//   - task-state helpers (IsTerminal);
+//   - a container's rlimits (RLimits: ContainerInfo.rlimit_info with the
+//     posix/rlimits isolator's rules, for internal/rlimit).
 //
 // The fetcher, which puts CommandInfo URIs into a sandbox, is package
 // internal/fetcher.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/servicecli"
 	"github.com/taskkit/taskkit/internal/testenv"
@@ -55,6 +56,7 @@ func Flags() []cli.Flag {
 		&cli.StringFlag{Name: "secrets-dir", Usage: "directory holding the files pod secrets name", EnvVars: envs("SCHEDULER_LITE_SECRETS_DIR")},
 		&cli.StringFlag{Name: "ca-cert", Usage: "PEM CA certificate for transport encryption (default: a CA kept in the state store)", EnvVars: envs("SCHEDULER_LITE_CA_CERT")},
 		&cli.StringFlag{Name: "ca-key", Usage: "PEM key of --ca-cert", EnvVars: envs("SCHEDULER_LITE_CA_KEY")},
+		&cli.StringFlag{Name: "tls-key-type", Value: string(pki.ECDSAP256), Usage: "key type of transport-encryption leaves: ecdsa-p256, or rsa-2048 as the SDK issues them (also rsa-3072, ed25519)", EnvVars: envs("SCHEDULER_LITE_TLS_KEY_TYPE")},
 		&cli.BoolFlag{Name: "strict", Usage: "fail when svc.yml prints a variable the environment lacks", EnvVars: envs("SCHEDULER_LITE_STRICT")},
 		&cli.BoolFlag{Name: "exit-after-deploy", Usage: "exit once the deploy plan is COMPLETE (exit 0) or ERROR (exit 1)", EnvVars: envs("SCHEDULER_LITE_EXIT_AFTER_DEPLOY")},
 		&cli.DurationFlag{Name: "deploy-timeout", Value: 5 * time.Minute, Usage: "with --exit-after-deploy: give up after this long (exit 1)", EnvVars: envs("SCHEDULER_LITE_DEPLOY_TIMEOUT")},
@@ -104,11 +106,18 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	if c.Duration("backoff-initial") <= 0 || c.Duration("backoff-max") < c.Duration("backoff-initial") {
 		return exitcode.Wrap(ExitUsage, errors.New("--backoff-initial must be positive and at most --backoff-max"))
 	}
+	keyType, err := pki.ParseKeyType(c.String("tls-key-type"))
+	if err != nil {
+		return exitcode.Wrap(ExitUsage, fmt.Errorf("--tls-key-type: %w", err))
+	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
 	if sdkUninstallRequested(sh.Getenv) {
 		return sdkUninstall(ctx, c, log, stdout)
 	}
+	// The instance stops with a cause it logs: the signal, or the deploy's end.
+	ctx, end := context.WithCancelCause(ctx)
+	defer end(nil)
 	in, err := Start(ctx, Options{
 		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: sh.Environ,
 		Master: c.String("master"), LocalAgents: c.Int("local-agents"), LocalPorts: c.String("local-ports"),
@@ -117,7 +126,7 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 		WebUIURL: c.String("webui-url"), Checkpoint: c.Bool("checkpoint"), Executor: c.String("executor"),
 		APIListen: c.String("api-listen"), APIHostname: c.String("api-hostname"), State: c.String("state"),
 		ArtifactsDir: c.String("artifacts-dir"), SecretsDir: c.String("secrets-dir"),
-		CACert: c.String("ca-cert"), CAKey: c.String("ca-key"), Logger: log,
+		CACert: c.String("ca-cert"), CAKey: c.String("ca-key"), TLSKeyType: keyType, Logger: log,
 		ZKSessionTimeout: c.Duration("zk-session-timeout"), AgentLostTimeout: c.Duration("agent-lost-timeout"),
 		Backoff:  plan.Backoff{Initial: c.Duration("backoff-initial"), Max: c.Duration("backoff-max")},
 		APIToken: token,
@@ -146,7 +155,11 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	}
 	code, word := in.Sched.Health()
 	fmt.Fprintf(stdout, "health: %d %s\n", code, word)
-	stop()
+	if result != nil {
+		end(result)
+	} else {
+		end(errors.New("the deploy plan is COMPLETE (--exit-after-deploy)"))
+	}
 	in.Wait()
 	if result != nil {
 		return exitcode.Wrap(ExitRuntime, result)

@@ -12,12 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/taskkit/taskkit/internal/devbuild"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/testenv"
 )
@@ -37,11 +39,12 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		defer os.RemoveAll(dir)
-		root, err := SourceRoot()
+		root, err := devbuild.SourceRoot()
 		if err != nil {
 			panic(err)
 		}
-		if err := Build(context.Background(), root, dir, []string{"server=./examples/hello-world/server", "scheduler-lite=./scheduler-lite"}); err != nil {
+		pkgs := slices.Concat(devbuild.Toolkit, []string{"./examples/hello-world/server", "./scheduler-lite"})
+		if err := devbuild.Build(context.Background(), devbuild.Options{Root: root, Dir: dir, Packages: pkgs}); err != nil {
 			fmt.Println(err)
 			return 1
 		}

@@ -28,7 +28,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/taskkit/taskkit/internal/plan"
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/evaluate"
 	"github.com/taskkit/taskkit/internal/store/zktest"
 	"github.com/taskkit/taskkit/internal/testenv"
 )
@@ -704,8 +704,8 @@ func TestOffersTakeOnlyWhatPodsNeed(t *testing.T) {
 			}
 		}
 	}
-	wantCPUs := pods * (2*0.05 + scheduler.ExecutorCPUs)
-	wantMem := float64(pods * (2*16 + scheduler.ExecutorMem))
+	wantCPUs := pods * (2*0.05 + evaluate.ExecutorCPUs)
+	wantMem := float64(pods * (2*16 + evaluate.ExecutorMem))
 	if math.Abs(cpus-wantCPUs) > 1e-9 || mem != wantMem || ports != pods*2 {
 		t.Errorf("in use: cpus %.3f mem %.0f ports %d; want cpus %.3f mem %.0f ports %d", cpus, mem, ports, wantCPUs, wantMem, pods*2)
 	}

@@ -1,7 +1,9 @@
-// Package schedulerlite wires scheduler-lite together: the artifacts (found
-// or built), the embedded testenv for --master local, the state store, the
-// ServiceSpec, the scheduler and its HTTP API. The scheduler-lite command
-// and the hello-world example are thin wrappers around Start and Run.
+// Package schedulerlite is the scheduler-lite binary's shell: it wires the
+// artifacts (found, never built), the embedded testenv for --master local,
+// the state store, the ServiceSpec, the service scheduler
+// (internal/sdk/service) and its HTTP API (internal/api), and runs the
+// uninstall (internal/sdk/uninstall). The scheduler-lite command and the
+// hello-world example are thin wrappers around Start and Run.
 //
 // Environment variables (each also a flag; see Run):
 //
@@ -28,6 +30,7 @@
 //	SCHEDULER_LITE_ARTIFACTS_DIR       --artifacts-dir
 //	SCHEDULER_LITE_SECRETS_DIR         --secrets-dir
 //	SCHEDULER_LITE_CA_CERT, _CA_KEY    --ca-cert, --ca-key
+//	SCHEDULER_LITE_TLS_KEY_TYPE        --tls-key-type (default ecdsa-p256; rsa-2048 as the SDK)
 //	SCHEDULER_LITE_STRICT              --strict
 //	SCHEDULER_LITE_EXIT_AFTER_DEPLOY   --exit-after-deploy
 //	SCHEDULER_LITE_DEPLOY_TIMEOUT      --deploy-timeout
@@ -47,7 +50,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,7 +60,8 @@ import (
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/plan"
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/sdk/service"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
 	"github.com/taskkit/taskkit/internal/taskenv"
@@ -67,7 +70,7 @@ import (
 
 // Toolkit are the binaries served as artifacts; every pod fetches all but
 // the executor.
-var Toolkit = []string{"bootstrap", "healthd", "tlsprov", "executor"}
+var Toolkit = taskenv.Artifacts
 
 // Options configures Start.
 type Options struct {
@@ -86,7 +89,7 @@ type Options struct {
 	LocalPorts string
 	// LocalWorkDir holds the local cluster's sandboxes (default temporary).
 	LocalWorkDir string
-	// Framework registration (see scheduler.Config).
+	// Framework registration (see service.Config).
 	FrameworkName, Role, User, Principal, Secret string
 	FailoverTimeout                              time.Duration
 	WebUIURL                                     string
@@ -99,16 +102,19 @@ type Options struct {
 	// ./scheduler-lite-state/state.db.
 	State string
 	// ArtifactsDir holds the toolkit binaries; empty means next to the
-	// running binary, else built from the source tree into a temp dir.
+	// running binary. scheduler-lite never builds them
+	// (`go run ./examples/hello-world` does, and make build).
 	ArtifactsDir string
 	// SecretsDir holds pod secrets.
 	SecretsDir string
 	// CACert and CAKey are PEM files of the CA to issue TLS from.
 	CACert, CAKey string
+	// TLSKeyType is the TLS leaf key type (default pki.ECDSAP256).
+	TLSKeyType pki.KeyType
 	// ZKSessionTimeout is the ZooKeeper session timeout with a zk:// State
 	// (default 5 s): how long a dead leader blocks its standby.
 	ZKSessionTimeout time.Duration
-	// AgentLostTimeout and Backoff: see scheduler.Config.
+	// AgentLostTimeout and Backoff: see service.Config.
 	AgentLostTimeout time.Duration
 	Backoff          plan.Backoff
 	// APIToken, when set, is the bearer token every mutating API call
@@ -123,7 +129,7 @@ type Instance struct {
 	// APIURL is the API's base URL.
 	APIURL string
 	// Sched is the scheduler.
-	Sched *scheduler.Scheduler
+	Sched *service.Scheduler
 	// Cluster is the local testenv, nil with a real master.
 	Cluster *testenv.Cluster
 	// ArtifactsDir is where the served binaries are.
@@ -171,14 +177,11 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	local := o.Master == "" || o.Master == "local"
 
 	// Artifacts.
-	dir, err := findArtifacts(ctx, o.ArtifactsDir, log)
+	artifacts, err := findArtifacts(o.ArtifactsDir)
 	if err != nil {
 		return nil, err
 	}
-	if dir.temp {
-		in.cleanup = append(in.cleanup, func() { os.RemoveAll(dir.path) })
-	}
-	in.ArtifactsDir = dir.path
+	in.ArtifactsDir = artifacts
 
 	// API listener first: its address goes into the render context.
 	listen := apiListen(o.APIListen, getenv)
@@ -226,7 +229,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		}
 		cctx, cancel := context.WithCancel(context.Background())
 		cl, err := testenv.Start(cctx, testenv.Config{
-			Agents: agents, Ports: o.LocalPorts, WorkDir: o.LocalWorkDir, ExecutorPath: filepath.Join(dir.path, "executor"),
+			Agents: agents, Ports: o.LocalPorts, WorkDir: o.LocalWorkDir, ExecutorPath: filepath.Join(artifacts, "executor"),
 			Logger: log.With("component", "testenv"),
 		})
 		if errors.Is(err, testenv.ErrConfig) {
@@ -287,7 +290,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		if err != nil {
 			return nil, usage(fmt.Errorf("--ca-key: %w", err))
 		}
-		if ca, err = scheduler.IssuerFromPEM(c, k); err != nil {
+		if ca, err = podinfo.IssuerFromPEM(c, k); err != nil {
 			return nil, usage(fmt.Errorf("--ca-cert/--ca-key: %w", err))
 		}
 	}
@@ -298,29 +301,29 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	var arts []string
 	digests := map[string]string{}
 	for _, a := range Toolkit {
-		if d, err := fileDigest(filepath.Join(dir.path, a)); err == nil {
+		if d, err := fileDigest(filepath.Join(artifacts, a)); err == nil {
 			arts = append(arts, a)
 			digests[a] = d
 		} else {
-			log.Warn("artifact missing; tasks will not have it", "artifact", a, "dir", dir.path)
+			log.Warn("artifact missing; tasks will not have it", "artifact", a, "dir", artifacts)
 		}
 	}
-	sched, err := scheduler.New(scheduler.Config{
+	sched, err := service.New(service.Config{
 		Loaded: loaded, Store: st, MasterURL: master,
 		FrameworkName: o.FrameworkName, Role: o.Role, User: o.User, Principal: o.Principal, Secret: o.Secret,
 		FailoverTimeout: o.FailoverTimeout, WebUIURL: webui, Checkpoint: o.Checkpoint, Executor: o.Executor,
-		APIHostname: host, APIPort: port, Artifacts: arts, ArtifactDigests: digests, SecretsDir: o.SecretsDir, CA: ca,
+		APIHostname: host, APIPort: port, Artifacts: arts, ArtifactDigests: digests, SecretsDir: o.SecretsDir, CA: ca, TLSKeyType: o.TLSKeyType,
 		Env: o.Env, TaskEnv: taskEnv, Logger: log,
 		AgentLostTimeout: o.AgentLostTimeout, Backoff: o.Backoff,
 	})
-	if errors.Is(err, scheduler.ErrInvalidConfig) {
+	if errors.Is(err, service.ErrInvalidConfig) {
 		return nil, usage(err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	in.Sched = sched
-	handler := (&api.Server{Sched: sched, ArtifactsDir: dir.path, Files: st, Logger: log}).Handler()
+	handler := (&api.Server{Sched: sched, ArtifactsDir: artifacts, Files: st, Logger: log}).Handler()
 	if o.APIToken != "" {
 		handler = api.RequireToken(o.APIToken, handler)
 	}
@@ -339,7 +342,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		defer wg.Done()
 		runErr <- sched.Run(sctx)
 	}()
-	log.Info("scheduler-lite started", "api", in.APIURL, "master", master, "framework", sched.FrameworkName(), "state", state, "artifacts", dir.path)
+	log.Info("scheduler-lite started", "api", in.APIURL, "master", master, "framework", sched.FrameworkName(), "state", state, "artifacts", artifacts)
 	go func() { // the instance's supervisor: stops everything and closes done
 		var err error
 		select {
@@ -347,7 +350,11 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		case err = <-runErr:
 		case <-lost: // nil (never ready) without a Leader store
 			err = store.ErrLeadershipLost
-			log.Error("lost the leadership; stopping")
+		}
+		if err != nil {
+			log.Error("scheduler-lite stopping", "reason", err.Error())
+		} else {
+			log.Info("scheduler-lite stopping", "reason", context.Cause(ctx).Error())
 		}
 		cancel()
 		sctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)
@@ -371,103 +378,31 @@ func (in *Instance) runCleanup() {
 	in.cleanup = nil
 }
 
-type artifactDir struct {
-	path string
-	temp bool
-}
-
 // findArtifacts returns the directory holding the toolkit binaries: the
-// given one; else the running binary's directory if it holds them all;
-// else a temp dir the binaries are built into from the source tree.
-func findArtifacts(ctx context.Context, given string, log *slog.Logger) (artifactDir, error) {
+// given one, else the running binary's directory when it holds them all.
+// Nothing is built at run time.
+func findArtifacts(given string) (string, error) {
 	if given != "" {
 		if st, err := os.Stat(given); err != nil || !st.IsDir() {
-			return artifactDir{}, usage(fmt.Errorf("--artifacts-dir %s: not a directory", given))
+			return "", usage(fmt.Errorf("--artifacts-dir %s: not a directory", given))
 		}
-		return artifactDir{path: given}, nil
+		return given, nil
 	}
-	if exe, err := os.Executable(); err == nil {
-		d := filepath.Dir(exe)
-		all := true
-		for _, a := range Toolkit {
-			if _, err := os.Stat(filepath.Join(d, a)); err != nil {
-				all = false
-			}
-		}
-		if all {
-			return artifactDir{path: d}, nil
-		}
-	}
-	root, err := SourceRoot()
+	exe, err := os.Executable()
 	if err != nil {
-		return artifactDir{}, fmt.Errorf("no --artifacts-dir, no %s next to scheduler-lite, and %w", strings.Join(Toolkit, "/"), err)
+		return "", fmt.Errorf("finding the artifacts next to scheduler-lite: %w", err)
 	}
-	tmp, err := os.MkdirTemp("", "scheduler-lite-artifacts-")
-	if err != nil {
-		return artifactDir{}, err
-	}
-	log.Info("building the toolkit binaries", "source", root, "into", tmp)
-	if err := Build(ctx, root, tmp, nil); err != nil {
-		os.RemoveAll(tmp)
-		return artifactDir{}, err
-	}
-	return artifactDir{path: tmp, temp: true}, nil
-}
-
-// SourceRoot finds taskkit's source tree from the working directory up.
-func SourceRoot() (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/taskkit/taskkit\n") {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", errors.New("the working directory is not inside taskkit's source tree")
-		}
-		d = parent
-	}
-}
-
-// Build compiles the toolkit binaries (plus extra "name=./pkg" entries)
-// statically into dir with the go command, from the source tree at root.
-func Build(ctx context.Context, root, dir string, extra []string) error {
-	pkgs := map[string]string{}
+	d := filepath.Dir(exe)
+	var missing []string
 	for _, a := range Toolkit {
-		pkgs[a] = "./" + a
+		if _, err := os.Stat(filepath.Join(d, a)); err != nil {
+			missing = append(missing, a)
+		}
 	}
-	for _, e := range extra {
-		n, p, _ := strings.Cut(e, "=")
-		pkgs[n] = p
+	if len(missing) > 0 {
+		return "", usage(fmt.Errorf("--artifacts-dir: not given, and %s missing next to %s; build them (make build, or go build -o bin/ ./...) and give their directory, or run go run ./examples/hello-world", strings.Join(missing, ", "), exe))
 	}
-	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	var errs []string
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name, pkg := range pkgs {
-		wg.Add(1)
-		go func() { // owned by Build: joined below
-			defer wg.Done()
-			cmd := exec.CommandContext(bctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, name), pkg)
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Sprintf("go build %s: %v\n%s", pkg, err, out))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
-	}
-	return nil
+	return d, nil
 }
 
 // PrintEndpoints writes the API URL and the local cluster's endpoints as KEY=VALUE lines.

@@ -4,15 +4,15 @@ package schedulerlite
 // Marathon app carries the DCOS_COMMONS_UNINSTALL label restarts the scheduler
 // with SDK_UNINSTALL=true, then Cosmos polls GET /v1/plans/deploy on the
 // scheduler every 10 s and deletes the Marathon app once it answers 200. In
-// this mode scheduler-lite deploys nothing: it kills every task of the
-// service, tears its framework down and deletes its state (the same work as
-// "scheduler-lite uninstall"), reporting the progress as the deploy plan —
-// 202 while it works, 417 with the error between retries, 200 when done — and
+// this mode scheduler-lite deploys nothing: it runs the uninstall plan
+// (internal/sdk/uninstall: kill every task, release resources, tear the
+// framework down, delete the state; the same work as "scheduler-lite
+// uninstall") and serves it as the deploy plan (api.UninstallHandler) — 202
+// while it works, 417 with the error between retries, 200 when done — and
 // keeps serving until Marathon stops it.
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +26,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/taskkit/taskkit/internal/api"
 	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/uninstall"
 )
 
 // uninstallRetry is the pause between two uninstall attempts.
@@ -41,63 +44,44 @@ func sdkUninstallRequested(getenv func(string) string) bool {
 	return false
 }
 
-// uninstallProgress is what the uninstall plan reports.
-type uninstallProgress struct {
-	mu      sync.Mutex
-	status  string // IN_PROGRESS, ERROR, COMPLETE
-	message string
+// uninstallPlans serves the plan of the current uninstall attempt, with the
+// error of the last failed attempt until the next one starts.
+type uninstallPlans struct {
+	mu  sync.Mutex
+	u   *uninstall.Uninstaller
+	err error
 }
 
-func (p *uninstallProgress) set(status, message string) {
+// PlanView implements api.Plans.
+func (p *uninstallPlans) PlanView(name string) (plan.View, error) {
 	p.mu.Lock()
-	p.status, p.message = status, message
+	u, err := p.u, p.err
 	p.mu.Unlock()
+	var v plan.View
+	if u != nil {
+		var verr error
+		if v, verr = u.PlanView(name); verr != nil {
+			return v, verr
+		}
+	} else {
+		if name != plan.Deploy {
+			return v, fmt.Errorf("plan %q: not found (uninstalling: only deploy)", name)
+		}
+		v = uninstall.NewPlan().View()
+	}
+	if err != nil && len(v.Errors) == 0 {
+		v.Errors, v.Status = []string{err.Error()}, plan.Error
+	}
+	return v, nil
 }
 
-func (p *uninstallProgress) get() (string, string) {
+func (p *uninstallPlans) set(u *uninstall.Uninstaller, err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.status, p.message
-}
-
-// handler serves the plan API of the uninstall mode.
-func (p *uninstallProgress) handler() http.Handler {
-	code := func(status string) int {
-		switch status {
-		case "COMPLETE":
-			return http.StatusOK
-		case "ERROR":
-			return http.StatusExpectationFailed
-		}
-		return http.StatusAccepted
+	if u != nil {
+		p.u = u
 	}
-	writeJSON := func(w http.ResponseWriter, c int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(c)
-		json.NewEncoder(w).Encode(v)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/plans", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, []string{"deploy"})
-	})
-	mux.HandleFunc("GET /v1/plans/deploy", func(w http.ResponseWriter, r *http.Request) {
-		status, msg := p.get()
-		var errs []string
-		if status == "ERROR" {
-			errs = []string{msg}
-		}
-		step := map[string]any{"id": "uninstall-0-0", "name": "kill-tasks-teardown-delete-state", "status": status, "message": msg}
-		phase := map[string]any{"id": "uninstall-0", "name": "uninstall", "strategy": "serial", "status": status, "steps": []any{step}}
-		writeJSON(w, code(status), map[string]any{"phases": []any{phase}, "errors": append([]string{}, errs...), "strategy": "serial", "status": status})
-	})
-	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
-		status, _ := p.get()
-		w.WriteHeader(code(status))
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "the service is being uninstalled (SDK_UNINSTALL)"})
-	})
-	return mux
+	p.err = err
+	p.mu.Unlock()
 }
 
 // sdkUninstall runs the uninstall mode until ctx ends.
@@ -122,8 +106,8 @@ func sdkUninstall(ctx context.Context, c *cli.Context, log *slog.Logger, stdout 
 	if err != nil {
 		return usage(fmt.Errorf("--api-listen %s: %w", listen, err))
 	}
-	progress := &uninstallProgress{status: "IN_PROGRESS"}
-	srv := &http.Server{Handler: progress.handler(), ReadHeaderTimeout: 10 * time.Second}
+	plans := &uninstallPlans{}
+	srv := &http.Server{Handler: api.UninstallHandler(plans), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
 	go func() { // owned by sdkUninstall: ends when srv is shut down below
 		defer close(served)
@@ -139,24 +123,27 @@ func sdkUninstall(ctx context.Context, c *cli.Context, log *slog.Logger, stdout 
 	log.Info("SDK_UNINSTALL: uninstalling the service instead of deploying it", "api", ln.Addr().String(), "state", state)
 
 	for attempt := 1; ; attempt++ {
-		name, res, err := uninstallService(ctx, c, log, master, state, 0)
+		name, res, err := uninstallService(ctx, c, log, master, state, 0, func(u *uninstall.Uninstaller) { plans.set(u, nil) })
 		if err == nil {
-			progress.set("COMPLETE", fmt.Sprintf("framework %s torn down, %d tasks killed, state deleted", res.FrameworkID, res.Killed))
 			log.Info("uninstall complete; waiting to be removed", "service", name, "framework", res.FrameworkID, "killed", res.Killed)
 			break
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 		if exitcode.Code(err, ExitRuntime) == ExitUsage {
 			return err // retrying cannot fix a usage error
 		}
-		progress.set("ERROR", err.Error())
+		plans.set(nil, err)
 		log.Error("uninstall attempt failed; retrying", "attempt", attempt, "error", err.Error(), "retry_in", uninstallRetry.String())
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(uninstallRetry):
 		}
-		progress.set("IN_PROGRESS", "")
+		plans.set(nil, nil)
 	}
 	<-ctx.Done()
+	log.Info("scheduler-lite stopping", "reason", context.Cause(ctx).Error())
 	return nil
 }

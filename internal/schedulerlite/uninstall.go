@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
-	"github.com/taskkit/taskkit/internal/scheduler"
+	"github.com/taskkit/taskkit/internal/sdk/framework"
+	"github.com/taskkit/taskkit/internal/sdk/uninstall"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
 )
@@ -46,11 +46,11 @@ func uninstallCommand(sh *cliapp.Shell) *cli.Command {
 		Usage:     "kill every task of the service, tear its framework down, delete its state",
 		UsageText: "scheduler-lite uninstall --master URL --state SPEC [--framework-name NAME | SVC.yml] [flags]",
 		Flags:     UninstallFlags(),
-		Action:    func(c *cli.Context) error { return uninstall(sh, c) },
+		Action:    func(c *cli.Context) error { return uninstallAction(sh, c) },
 	}
 }
 
-func uninstall(sh *cliapp.Shell, c *cli.Context) error {
+func uninstallAction(sh *cliapp.Shell, c *cli.Context) error {
 	log, err := sh.Logger(c)
 	if err != nil {
 		return err
@@ -68,7 +68,7 @@ func uninstall(sh *cliapp.Shell, c *cli.Context) error {
 	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
-	name, res, err := uninstallService(ctx, c, log, master, c.String("state"), c.Duration("kill-timeout"))
+	name, res, err := uninstallService(ctx, c, log, master, c.String("state"), c.Duration("kill-timeout"), nil)
 	if err != nil {
 		return err
 	}
@@ -82,11 +82,13 @@ func uninstall(sh *cliapp.Shell, c *cli.Context) error {
 
 // uninstallService is the uninstall itself, shared by "scheduler-lite
 // uninstall" and the SDK_UNINSTALL mode: it resolves the service's name,
-// principal and user (flags, else the svc.yml argument), kills every task,
-// tears the framework down and deletes the state store. Errors carry their
-// exit codes (usage or runtime).
-func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, master, state string, killTimeout time.Duration) (string, scheduler.UninstallResult, error) {
-	var none scheduler.UninstallResult
+// principal and user (flags, else the svc.yml argument) and runs the
+// uninstall plan (internal/sdk/uninstall): kill every task, tear the
+// framework down, delete the state store. started, when set, is given the
+// uninstaller before it runs (the SDK mode serves its plan). Errors carry
+// their exit codes (usage or runtime).
+func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, master, state string, killTimeout time.Duration, started func(*uninstall.Uninstaller)) (string, uninstall.Result, error) {
+	var none uninstall.Result
 	name, principal, user := c.String("framework-name"), c.String("principal"), c.String("user")
 	if c.NArg() == 1 {
 		loaded, err := spec.Load(c.Args().First(), spec.Options{Env: os.Environ()})
@@ -114,7 +116,7 @@ func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, mas
 	}
 	role := c.String("role")
 	if role == "" {
-		role = strings.ReplaceAll(strings.TrimPrefix(name, "/"), "/", "__") + "-role"
+		role = framework.RoleFor(name)
 	}
 	st, err := store.Open(state, store.Options{Service: name, SessionTimeout: c.Duration("zk-session-timeout"), Logger: log})
 	if err != nil {
@@ -130,18 +132,22 @@ func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, mas
 			return "", none, exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: a scheduler instance still runs (stop it first): %w", err))
 		}
 	}
-	res, err := scheduler.Uninstall(ctx, scheduler.UninstallConfig{
-		Store: st, MasterURL: master, FrameworkName: name, Role: role, User: user, Principal: principal, Secret: secret,
-		Checkpoint: c.Bool("checkpoint"), FailoverTimeout: c.Duration("failover-timeout"),
-		KillTimeout: killTimeout, Logger: log,
+	u, err := uninstall.New(uninstall.Config{
+		Store: st, MasterURL: master, Secret: secret, KillTimeout: killTimeout, Logger: log,
+		Registration: framework.Registration{
+			Name: name, Role: role, User: user, Principal: principal,
+			Checkpoint: c.Bool("checkpoint"), FailoverTimeout: c.Duration("failover-timeout"),
+		},
 	})
 	if err != nil {
 		return "", none, exitcode.Wrap(ExitRuntime, err)
 	}
-	if r, ok := st.(store.Remover); ok {
-		if err := r.Remove(); err != nil {
-			return "", none, exitcode.Wrap(ExitRuntime, fmt.Errorf("--state: deleting the store: %w", err))
-		}
+	if started != nil {
+		started(u)
+	}
+	res, err := u.Run(ctx)
+	if err != nil {
+		return "", none, exitcode.Wrap(ExitRuntime, err)
 	}
 	return name, res, nil
 }

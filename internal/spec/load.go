@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,7 +80,8 @@ func Parse(text []byte, opts Options) (*Loaded, error) {
 	if opts.Strict && len(missing) > 0 {
 		return nil, fmt.Errorf("rendering: %w: %s", ErrMissingVariables, strings.Join(missing, ", "))
 	}
-	s, probs, err := decodeSpec([]byte(rendered))
+	line := templateLines(string(text), opts.Env, rendered)
+	s, probs, err := decodeSpec([]byte(rendered), line)
 	if err != nil {
 		return nil, err
 	}
@@ -100,14 +103,85 @@ func Parse(text []byte, opts Options) (*Loaded, error) {
 	return &Loaded{Spec: s, Rendered: []byte(rendered), Missing: missing, Warnings: warnings, ConfigID: hex.EncodeToString(h.Sum(nil)[:16])}, nil
 }
 
+// yamlErrorLine is the line a YAML syntax error names.
+var yamlErrorLine = regexp.MustCompile(`\bline (\d+)`)
+
+// lineMark is appended to every template line to find it in the rendered
+// text; a control character no svc.yml holds.
+const lineMark = "\x01"
+
+// standaloneTag is template text mustache removes when it renders, with
+// the line it stands on: only a section, inverted section, closing,
+// comment, partial or delimiter tag (which may span lines).
+var standaloneTag = regexp.MustCompile(`(?s)^[ \t]*\{\{[#^/!>=].*?\}\}[ \t]*\r?$`)
+
+// templateLines maps the lines of rendered (text rendered from env) back to
+// the template's, so that problems name the line of svc.yml as written:
+// sections, comments and unset sections remove lines, and multi-line values
+// add some. It renders text again with every line that survives rendering
+// marked with its number; a line a value added takes the number of the
+// template line it ends on. When the two renders do not line up (a
+// delimiter change), lines map to themselves.
+func templateLines(text string, env []string, rendered string) func(int) int {
+	identity := func(n int) int { return n }
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines)-1; i++ {
+		// A tag spanning lines is one unit: lines i..j.
+		j, open := i, strings.Count(lines[i], "{{")-strings.Count(lines[i], "}}")
+		for open > 0 && j < len(lines)-2 {
+			j++
+			open += strings.Count(lines[j], "{{") - strings.Count(lines[j], "}}")
+		}
+		if !standaloneTag.MatchString(strings.Join(lines[i:j+1], "\n")) {
+			lines[j] += lineMark + strconv.Itoa(j+1) + lineMark
+		}
+		i = j
+	}
+	marked, _, err := Render(strings.Join(lines, "\n"), env)
+	if err != nil {
+		return identity
+	}
+	out := strings.Split(marked, "\n")
+	if len(out) != strings.Count(rendered, "\n")+1 {
+		return identity
+	}
+	of := make([]int, len(out)+1) // of[rendered line] = template line
+	next := 0
+	for i := len(out) - 1; i >= 0; i-- {
+		if parts := strings.Split(out[i], lineMark); len(parts) >= 3 {
+			next, _ = strconv.Atoi(parts[len(parts)-2])
+		}
+		of[i+1] = next
+	}
+	return func(n int) int {
+		if n <= 0 || n >= len(of) || of[n] == 0 {
+			return n
+		}
+		return of[n]
+	}
+}
+
 // decodeSpec decodes rendered YAML into a ServiceSpec with its names and
-// defaults filled in. The error is for YAML that is not one document holding
-// a mapping; problems with its content are returned as Problems.
-func decodeSpec(rendered []byte) (*ServiceSpec, Problems, error) {
+// defaults filled in; line maps its lines to the template's (nil: as they
+// are). The error is for YAML that is not one document holding a mapping;
+// problems with its content are returned as Problems.
+func decodeSpec(rendered []byte, line func(int) int) (*ServiceSpec, Problems, error) {
+	if line == nil {
+		line = func(n int) int { return n }
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(rendered, &root); err != nil {
-		return nil, nil, fmt.Errorf("decoding YAML: %w", err)
+		msg := err.Error()
+		if m := yamlErrorLine.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			if at := syntaxErrorLine(rendered); at > 0 {
+				n = at
+			}
+			msg = "line " + strconv.Itoa(line(n)) + ": " + strings.TrimPrefix(msg[strings.Index(msg, m[0])+len(m[0]):], ": ")
+		}
+		return nil, nil, errors.New("decoding YAML: " + msg)
 	}
+	remapLines(&root, line)
 	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
 		return nil, nil, errors.New("decoding YAML: want one document holding a mapping")
 	}
@@ -120,6 +194,32 @@ func decodeSpec(rendered []byte) (*ServiceSpec, Problems, error) {
 		p.Rule = "decode"
 	}
 	return s, d.probs, nil
+}
+
+// syntaxErrorLine finds the line of a YAML syntax error: yaml.v3 names
+// where the enclosing block began (a bad line 11 in a mapping begun on line
+// 2 is "line 2"), so this parses ever longer prefixes of text, line by line,
+// and returns the first line that makes one fail for another reason than
+// its end; 0 when there is none (an unclosed quote).
+func syntaxErrorLine(text []byte) int {
+	lines := bytes.SplitAfter(text, []byte("\n"))
+	var prefix []byte
+	for i, l := range lines {
+		prefix = append(prefix, l...)
+		var n yaml.Node
+		if err := yaml.Unmarshal(prefix, &n); err != nil && !strings.Contains(err.Error(), "end of stream") {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// remapLines sets every node's line to the template's.
+func remapLines(n *yaml.Node, line func(int) int) {
+	n.Line = line(n.Line)
+	for _, c := range n.Content {
+		remapLines(c, line)
+	}
 }
 
 // notConsequences keeps the validators' problems that are not consequences

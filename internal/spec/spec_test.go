@@ -96,6 +96,60 @@ plans: {deploy: {phases: {p: {pod: nope}}}}
 	}
 }
 
+// TestTemplateLines: problems name the line of svc.yml as written, though
+// rendering removed lines (comments, sections, unset sections) and added
+// some (a multi-line value) before it (issue 16: "a bad value on line 11
+// is reported at line 2").
+func TestTemplateLines(t *testing.T) {
+	text := `{{! a header comment
+   over two lines }}
+{{#NOPE}}
+name: never
+{{/NOPE}}
+name: svc
+{{#YES}}
+pods:
+{{/YES}}
+  hello:
+    count: 1
+    tasks:
+      server:
+        cmd: |
+          {{CMD}}
+        cpus: lots
+        memory: 32
+`
+	env := []string{"YES=true", "CMD=echo one\n          echo two\n          echo three"}
+	_, err := Parse([]byte(text), Options{Env: env})
+	if err == nil || err.Error() != "pods.hello.tasks.server.cpus: want a number, got \"lots\" (line 16)" {
+		t.Errorf("value: %v", err)
+	}
+	_, err = Parse([]byte(strings.Replace(text, "memory: 32", "memory: 32\n      : x", 1)), Options{Env: env})
+	if err == nil || err.Error() != "decoding YAML: line 18: did not find expected key" {
+		t.Errorf("syntax: %v", err)
+	}
+	_, err = Parse([]byte(strings.Replace(text, "{{CMD}}", "{{CMD}}\n        cpus: 2", 1)), Options{Env: env})
+	if err == nil || !strings.Contains(err.Error(), "pods.hello.tasks.server.cpus: defined twice: first at line 16 (line 17)") {
+		t.Errorf("duplicate after a multi-line value: %v", err)
+	}
+}
+
+// TestSyntaxErrorLines: a YAML syntax error names the offending line, not
+// where its enclosing block began, as yaml.v3 does.
+func TestSyntaxErrorLines(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"a key missing deep in a mapping", minimal + "      : x\n", "decoding YAML: line 10: did not find expected key"},
+		{"a tab for indentation", strings.Replace(minimal, "        memory: 32", "\tmemory: 32", 1), "decoding YAML: line 9: found a tab character that violates indentation"},
+		{"a bad list item", minimal + "plans:\n  deploy:\n    phases:\n      p:\n        steps:\n          - 0: [[a]]\n         - 1: [[b]]\n", "decoding YAML: line 16: did not find expected key"},
+		{"an unclosed quote: where it opens", strings.Replace(minimal, "cmd: sleep 1000", `cmd: "sleep 1000`, 1), "decoding YAML: line 7: found unexpected end of stream"},
+	} {
+		_, err := Parse([]byte(tc.yaml), Options{})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+		}
+	}
+}
+
 func TestRender(t *testing.T) {
 	text := "a: {{A}}\n{{#ON}}b: on\n{{/ON}}{{^ON}}b: off\n{{/ON}}c: {{ON}}\nd: {{NOPE}}\n"
 	tests := []struct {
@@ -185,7 +239,7 @@ func TestStepTasks(t *testing.T) {
 // too long for DNS fails a new service, and only warns on a running one.
 func TestCheckAgainstTarget(t *testing.T) {
 	long := strings.Replace(minimal, "name: svc", "name: "+strings.Repeat("a", 64), 1)
-	s, probs, err := decodeSpec([]byte(long))
+	s, probs, err := decodeSpec([]byte(long), nil)
 	if err != nil || len(probs) > 0 {
 		t.Fatal(err, probs)
 	}

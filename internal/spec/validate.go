@@ -11,10 +11,10 @@ import (
 	"unicode"
 )
 
-// Validator checks a new configuration against the current target old (nil
-// on a first deployment) and returns every problem it finds, each at a field
-// path of new; Check fills in the lines.
-type Validator func(old, new *ServiceSpec) Problems
+// Validator checks a new configuration, next, against the current target
+// old (nil on a first deployment) and returns every problem it finds, each
+// at a field path of next; Check fills in the lines.
+type Validator func(old, next *ServiceSpec) Problems
 
 // validators is the one list of checks Check runs, in order, each named
 // after the SDK code whose rules it follows (dcos-commons
@@ -34,26 +34,30 @@ var validators = []struct {
 	{"TaskSpec", taskSpecFields},                                                  // specification/DefaultTaskSpec, DefaultConfigFileSpec, YAMLToInternalMappers.convertTask
 	{"ResourceSet", resourceSets},                                                 // specification/DefaultResourceSet, DefaultResourceSpec
 	{"PortSpec", portSpecs},                                                       // YAMLToInternalMappers.convertPorts, NamedVIPSpec
+	{"RangeSpec", portRanges},                                                     // specification/RangeSpec, PortEvaluationStage (ranges of a dynamic port)
 	{"DistinctEndpointNames", distinctEndpointNames},                              // YAMLToInternalMappers.verifyDistinctEndpointNames
 	{"DistinctDiscoveryPrefixes", distinctDiscoveryPrefixes},                      // YAMLToInternalMappers.verifyDistinctDiscoveryPrefixes, convertDiscovery
 	{"CheckSpecs", checkSpecs},                                                    // specification/DefaultHealthCheckSpec, DefaultReadinessCheckSpec
 	{"SecretSpec", secretSpecs},                                                   // specification/DefaultSecretSpec, YAMLToInternalMappers.convertSecret
+	{"RLimitSpec", rlimitSpecs},                                                   // specification/RLimitSpec
+	{"TaskLabels", taskLabels},                                                    // YAMLToInternalMappers.convertLabels
+	{"ResourceLimits", resourceLimits},                                            // specification/DefaultResourceLimits, config/validate/ResourceLimitsMustExceedRequestedResources
 	{"TransportEncryptionSpec", transportEncryption},                              // specification/DefaultTransportEncryptionSpec
 	{"PlanGenerator", planSpecs},                                                  // specification/PlanGenerator
 	{"StepFactory", stepsCanLaunch},                                               // scheduler/plan/DefaultStepFactory.validate
 	{"PodUserIgnored", podUserIgnored},                                            // RawPod: ignoreUnknown, "user" removed
 }
 
-// Check runs every validator on new, against the current target old (nil on
-// a first deployment), and returns their problems with their lines. Parse
-// runs it with old nil; a scheduler changing its target runs it with the
-// target it has.
-func Check(old, new *ServiceSpec) Problems {
+// Check runs every validator on next, against the current target old (nil
+// on a first deployment), and returns their problems (warnings among them)
+// with their lines. Parse runs it with old nil; a scheduler changing its
+// target runs it with the target it has.
+func Check(old, next *ServiceSpec) Problems {
 	var all Problems
 	for _, v := range validators {
-		for _, p := range v.Check(old, new) {
+		for _, p := range v.Check(old, next) {
 			if p.Line == 0 {
-				p.Line = new.lineOf(p.Path)
+				p.Line = next.lineOf(p.Path)
 			}
 			p.Rule = v.Name
 			all = append(all, p)
@@ -419,8 +423,13 @@ func secretSpecs(_, s *ServiceSpec) Problems {
 				ps.add(sp+".secret", "required")
 			case strings.HasPrefix(sec.Secret, "/") || slices.Contains(strings.Split(sec.Secret, "/"), ".."):
 				ps.add(sp+".secret", "%q must be a relative path without \"..\" (under --secrets-dir)", sec.Secret)
-			case sec.FilePath() != "" && !secretFilePath.MatchString(sec.FilePath()):
-				ps.add(sp+".secret", "%q: without env-key the secret is a file at this path, which must match %s", sec.Secret, secretFilePath)
+			case sec.File == "" && sec.FilePath() != "" && !secretFilePath.MatchString(sec.FilePath()):
+				ps.add(sp+".secret", "%q: without env-key or file the secret is a file at this path, which must match %s", sec.Secret, secretFilePath)
+			}
+			if sec.File != "" && !secretFilePath.MatchString(sec.File) {
+				ps.add(sp+".file", "%q: must match %s", sec.File, secretFilePath)
+			} else if sec.File != "" && (strings.HasPrefix(sec.File, "/") || slices.Contains(strings.Split(sec.File, "/"), "..")) {
+				ps.add(sp+".file", "%q: must be a relative path inside the sandbox, without \"..\"", sec.File)
 			}
 			if s.has(sp+".env-key") && envUnsafe(sec.EnvKey) {
 				ps.add(sp+".env-key", "%q cannot be an environment variable name", sec.EnvKey)

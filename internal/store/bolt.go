@@ -143,6 +143,9 @@ func (s *Bolt) PutStatus(task string, status []byte) error {
 	return s.put(bStatus, map[string][]byte{task: status})
 }
 
+// PutStatuses implements Store.
+func (s *Bolt) PutStatuses(statuses map[string][]byte) error { return s.put(bStatus, statuses) }
+
 // DeleteTasks implements Store.
 func (s *Bolt) DeleteTasks(names ...string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {

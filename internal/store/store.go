@@ -63,6 +63,9 @@ type Store interface {
 	PutTasks(infos map[string][]byte) error
 	// PutStatus stores a task's latest status.
 	PutStatus(task string, status []byte) error
+	// PutStatuses stores the latest statuses of several tasks (by name) in
+	// one transaction: a burst of status updates costs one commit.
+	PutStatuses(statuses map[string][]byte) error
 	// DeleteTasks removes tasks and their statuses.
 	DeleteTasks(names ...string) error
 	// Tasks returns every stored task by name.

@@ -100,7 +100,20 @@ func TestStore(t *testing.T) {
 			if string(tasks["hello-0-server"].Info) != "info0b" || string(tasks["hello-0-server"].Status) != "running" {
 				t.Errorf("relaunch %q", tasks["hello-0-server"])
 			}
-			must(s.DeleteTasks("hello-1-server"))
+			// A burst of statuses is one write; a status of a task not stored
+			// yet creates its node (ZooKeeper).
+			must(s.PutStatuses(map[string][]byte{"hello-0-server": []byte("r2"), "hello-1-server": []byte("s1"), "hello-2-server": []byte("s2")}))
+			tasks, _ = s.Tasks()
+			if string(tasks["hello-0-server"].Status) != "r2" || string(tasks["hello-1-server"].Status) != "s1" || string(tasks["hello-1-server"].Info) != "info1" {
+				t.Errorf("statuses %q", tasks)
+			}
+			if err := s.PutStatuses(map[string][]byte{"hello-0-server": []byte("r3"), "big": make([]byte, MaxValue+1)}); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("large status in a burst: %v", err)
+			}
+			if tasks, _ = s.Tasks(); string(tasks["hello-0-server"].Status) != "r2" {
+				t.Errorf("a refused burst was half-written: %q", tasks["hello-0-server"].Status)
+			}
+			must(s.DeleteTasks("hello-1-server", "hello-2-server"))
 			if tasks, _ = s.Tasks(); len(tasks) != 1 {
 				t.Errorf("after delete %q", tasks)
 			}

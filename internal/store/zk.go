@@ -343,23 +343,26 @@ func (s *ZK) taskOps(task, field string, v []byte) ([]any, error) {
 }
 
 // PutTasks implements Store.
-func (s *ZK) PutTasks(infos map[string][]byte) error {
+func (s *ZK) PutTasks(infos map[string][]byte) error { return s.putField(zkInfo, infos) }
+
+// PutStatus implements Store.
+func (s *ZK) PutStatus(task string, status []byte) error {
+	return s.PutStatuses(map[string][]byte{task: status})
+}
+
+// PutStatuses implements Store.
+func (s *ZK) PutStatuses(statuses map[string][]byte) error { return s.putField(zkStatus, statuses) }
+
+// putField writes field (TaskInfo or TaskStatus) of several tasks, by
+// name, in one multi transaction.
+func (s *ZK) putField(field string, kv map[string][]byte) error {
 	var ops []any
-	for _, name := range sortedKeys(infos) {
-		o, err := s.taskOps(name, zkInfo, infos[name])
+	for _, name := range sortedKeys(kv) {
+		o, err := s.taskOps(name, field, kv[name])
 		if err != nil {
 			return err
 		}
 		ops = append(ops, o...)
-	}
-	return s.multi(ops...)
-}
-
-// PutStatus implements Store.
-func (s *ZK) PutStatus(task string, status []byte) error {
-	ops, err := s.taskOps(task, zkStatus, status)
-	if err != nil {
-		return err
 	}
 	return s.multi(ops...)
 }

@@ -92,6 +92,11 @@ func TLSNames(environ []string) []string {
 	return names
 }
 
+// Artifacts are the toolkit binaries the scheduler serves under
+// ArtifactBinPath: every task fetches all but the executor, which only the
+// taskkit executor mode fetches.
+var Artifacts = []string{"bootstrap", "healthd", "tlsprov", "executor"}
+
 // Paths of the scheduler API that tasks and agents' fetchers read.
 const (
 	// ArtifactBinPath serves the toolkit binaries: <ArtifactBinPath><name>.

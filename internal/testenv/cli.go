@@ -53,6 +53,7 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 				&cli.Float64Flag{Name: "disk", Value: 16384, Usage: "disk per agent (MB)", EnvVars: env("DISK")},
 				&cli.StringFlag{Name: "ports", Value: DefaultPorts, Usage: "port ranges per agent (ports other processes hold are never offered)", EnvVars: env("PORTS")},
 				&cli.Float64SliceFlag{Name: "disk-mount", Usage: "a MOUNT disk of this size (MB) on every agent, offered whole (repeatable)", EnvVars: env("DISK_MOUNTS")},
+				&cli.StringFlag{Name: "reserved", Usage: "statically reserved resources on every agent, as Mesos' --resources: 'cpus(ROLE):2;mem(ROLE):1024;ports(ROLE):[80-80]'", EnvVars: env("RESERVED")},
 				&cli.StringSliceFlag{Name: "attribute", Usage: "agent attribute NAME=VALUE (repeatable)", EnvVars: env("ATTRIBUTES")},
 				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5050,127.0.0.1:0", Usage: "master address, or a comma-separated list: the first that is free", EnvVars: env("LISTEN")},
 				&cli.StringFlag{Name: "agent-ip", Usage: "first agent's loopback IP (default: the first /24 from 127.0.1.0 no other cluster uses)", EnvVars: env("AGENT_IP")},
@@ -94,6 +95,7 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	}
 	cfg := Config{
 		DiskMounts:   c.Float64Slice("disk-mount"),
+		Reserved:     c.String("reserved"),
 		Agents:       c.Int("agents"),
 		CPUs:         c.Float64("cpus"),
 		Mem:          c.Float64("mem"),

@@ -87,6 +87,14 @@ type Config struct {
 	// whole with disk.source MOUNT and an absolute mount.root, as Mesos
 	// offers disks an operator declares with --resources; none by default.
 	DiskMounts []float64
+	// Reserved are statically reserved resources every agent has besides
+	// the unreserved ones above, in the text form of Mesos' agent
+	// --resources, each with a role: "cpus(slave_public):2;
+	// mem(slave_public):1024;ports(slave_public):[80-80,443-443]" (scalars,
+	// [ranges] or {sets}). Reserved ports are taken out of Ports. They
+	// are offered to their role and its sub-roles and can be refined
+	// (the SDK's pre-reserved-role), never unreserved. None by default.
+	Reserved string
 
 	// Credentials, when not empty, make the scheduler API require HTTP
 	// basic authentication with one of these principal → secret pairs
@@ -115,6 +123,9 @@ func (c *Config) defaults() error {
 	}
 	if c.CPUs < 0 || c.Mem < 0 || c.Disk < 0 {
 		return errors.New("cpus, mem and disk must not be negative")
+	}
+	if _, err := parseReserved(c.Reserved); err != nil {
+		return fmt.Errorf("reserved: %w", err)
 	}
 	for i, size := range c.DiskMounts {
 		if !(size > 0) || math.IsInf(size, 0) {

@@ -169,23 +169,23 @@ func forEachResources(op *mesos.Offer_Operation, f func([]mesos.Resource)) {
 		}
 	}
 	switch {
-	case op.Launch != nil:
+	case op.Type == mesos.Offer_Operation_LAUNCH && op.Launch != nil:
 		for i := range op.Launch.TaskInfos {
 			task(&op.Launch.TaskInfos[i])
 		}
-	case op.LaunchGroup != nil:
+	case op.Type == mesos.Offer_Operation_LAUNCH_GROUP && op.LaunchGroup != nil:
 		f(op.LaunchGroup.Executor.Resources)
 		for i := range op.LaunchGroup.TaskGroup.Tasks {
 			task(&op.LaunchGroup.TaskGroup.Tasks[i])
 		}
-	case op.Reserve != nil:
+	case op.Type == mesos.Offer_Operation_RESERVE && op.Reserve != nil:
 		f(op.Reserve.Resources)
 		f(op.Reserve.Source)
-	case op.Unreserve != nil:
+	case op.Type == mesos.Offer_Operation_UNRESERVE && op.Unreserve != nil:
 		f(op.Unreserve.Resources)
-	case op.Create != nil:
+	case op.Type == mesos.Offer_Operation_CREATE && op.Create != nil:
 		f(op.Create.Volumes)
-	case op.Destroy != nil:
+	case op.Type == mesos.Offer_Operation_DESTROY && op.Destroy != nil:
 		f(op.Destroy.Volumes)
 	}
 }
@@ -270,22 +270,8 @@ func (c *Cluster) speculativeLocked(fw *framework, a *agent, op mesos.Offer_Oper
 		c.operationErrorLocked(fw, op, err.Error())
 		return avail
 	}
-	if op.Type == mesos.Offer_Operation_DESTROY {
-		// Other offers holding a volume being destroyed are rescinded
-		// (only shared volumes can be in two offers; kept for fidelity).
-		for _, o := range c.offers {
-			if o.agent != a {
-				continue
-			}
-			for _, v := range op.Destroy.Volumes {
-				if o.res.contains(res{v}.unallocated()) {
-					c.dropOfferLocked(o)
-					o.fw.send(&scheduler.Event{Type: scheduler.Event_RESCIND, Rescind: &scheduler.Event_Rescind{OfferID: mesos.OfferID{Value: o.id}}})
-					break
-				}
-			}
-		}
-	}
+	// (Mesos also rescinds other offers holding a volume being destroyed:
+	// only a shared volume can be in two, and testenv has none.)
 	for _, cv := range convs {
 		a.total = a.total.sub(cv.consumed.unallocated()).add(cv.converted.unallocated())
 	}
@@ -323,14 +309,35 @@ func singleProvider(rs res) error {
 	return nil
 }
 
-// validateReserve is validation::operation::validate for RESERVE by a
-// framework.
-func validateReserve(fw *framework, rs res) error {
+// operationResources is where the validation of every operation starts:
+// its resources are valid (resource::validate) and of one provider.
+func operationResources(rs res) error {
 	if err := validateResources(rs); err != nil {
 		return fmt.Errorf("Invalid resources: %w", err)
 	}
 	if err := singleProvider(rs); err != nil {
 		return fmt.Errorf("Invalid resources: %w", err)
+	}
+	return nil
+}
+
+// volumeResources is operationResources for CREATE and DESTROY: and
+// every resource is a persistent volume.
+func volumeResources(vols res) error {
+	if err := operationResources(vols); err != nil {
+		return err
+	}
+	if err := persistentVolumes(vols); err != nil {
+		return fmt.Errorf("Not a persistent volume: %w", err)
+	}
+	return nil
+}
+
+// validateReserve is validation::operation::validate for RESERVE by a
+// framework.
+func validateReserve(fw *framework, rs res) error {
+	if err := operationResources(rs); err != nil {
+		return err
 	}
 	roles := map[string]bool{}
 	for _, r := range fw.roles {
@@ -372,11 +379,8 @@ func validateReserve(fw *framework, rs res) error {
 // Mesos does not require the framework's principal to be the
 // reservation's: without authorization ACLs any principal may unreserve.
 func validateUnreserve(rs res) error {
-	if err := validateResources(rs); err != nil {
-		return fmt.Errorf("Invalid resources: %w", err)
-	}
-	if err := singleProvider(rs); err != nil {
-		return fmt.Errorf("Invalid resources: %w", err)
+	if err := operationResources(rs); err != nil {
+		return err
 	}
 	for i := range rs {
 		x := &rs[i]
@@ -412,14 +416,8 @@ func persistentVolumes(rs res) error {
 // validateCreate is validation::operation::validate for CREATE by a
 // framework; checkpointed holds the agent's reservations and volumes.
 func validateCreate(fw *framework, vols, checkpointed res) error {
-	if err := validateResources(vols); err != nil {
-		return fmt.Errorf("Invalid resources: %w", err)
-	}
-	if err := singleProvider(vols); err != nil {
-		return fmt.Errorf("Invalid resources: %w", err)
-	}
-	if err := persistentVolumes(vols); err != nil {
-		return fmt.Errorf("Not a persistent volume: %w", err)
+	if err := volumeResources(vols); err != nil {
+		return err
 	}
 	if err := uniquePersistenceIDs(append(append(res{}, checkpointed...), vols.unallocated()...)); err != nil {
 		return err
@@ -453,14 +451,8 @@ func validateCreate(fw *framework, vols, checkpointed res) error {
 // volumes must exist on the agent and no task or executor may use them.
 func validateDestroy(vols, checkpointed, used res) error {
 	vols = vols.unallocated()
-	if err := validateResources(vols); err != nil {
-		return fmt.Errorf("Invalid resources: %w", err)
-	}
-	if err := singleProvider(vols); err != nil {
-		return fmt.Errorf("Invalid resources: %w", err)
-	}
-	if err := persistentVolumes(vols); err != nil {
-		return fmt.Errorf("Not a persistent volume: %w", err)
+	if err := volumeResources(vols); err != nil {
+		return err
 	}
 	for _, v := range vols {
 		if !checkpointed.contains(res{v}) {

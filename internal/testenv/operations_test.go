@@ -624,3 +624,64 @@ func TestOperationFeedback(t *testing.T) {
 		t.Errorf("feedback for an operation without an ID: %v", ev.UpdateOperationStatus.Status)
 	}
 }
+
+// TestStaticReservations follows UnreserveOperationValidationTest.StaticReservation
+// and the SDK's pre-reserved-role flow (docs/reservation.md, reservation
+// refinement): resources an agent reserves statically (Config.Reserved,
+// Mesos' --resources with a role) are offered to the role's sub-roles,
+// can be refined with a dynamic reservation on top, are never
+// unreserved, and the refinement survives an agent restart.
+func TestStaticReservations(t *testing.T) {
+	if _, err := parseReserved("cpus:2"); err == nil {
+		t.Errorf("a resource without a role was taken as a reservation")
+	}
+	cl := startCluster(t, Config{Reserved: "cpus(pub):2;mem(pub):512;ports(pub):[30000-30001]", Ports: "30000-30010", AllocationInterval: 50 * time.Millisecond})
+	fi := frameworkInfo("pre-reserved", mesos.FrameworkInfo_Capability_MULTI_ROLE, mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT)
+	fi.Roles = []string{"pub/svc"}
+	fi.Principal = strPtr("p")
+	s := subscribe(t, cl, fi, jsonCodec)
+	o := s.offerWhere("statically reserved cpus", reservedFor("pub"))
+	for _, r := range o.Resources {
+		if r.Name == "ports" && r.IsUnreserved() && r.Ranges.Range[0].Begin < 30002 {
+			t.Errorf("reserved ports also offered unreserved: %v", r)
+		}
+	}
+	static := func(r mesos.Resource) mesos.Resource {
+		r.Reservations = []mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_STATIC.Enum(), Role: strPtr("pub")}}
+		return r
+	}
+	s.accept(o, withID(calls.OpUnreserve(static(cpus(2))), "unreserve-static"))
+	if st := s.opStatus("unreserve-static"); st.State != mesos.OPERATION_ERROR || !strings.Contains(st.GetMessage(), "is not dynamically reserved") {
+		t.Errorf("unreserving a static reservation: %s %q", st.State, st.GetMessage())
+	}
+	o = s.offerWhere("statically reserved cpus", reservedFor("pub"))
+	refined := dynamic(static(cpus(2)), "pub/svc", "p", labels("resource_id", "r1"), true)
+	s.accept(o, withID(calls.OpReserve(refined), "refine"))
+	if st := s.opStatus("refine"); st.State != mesos.OPERATION_FINISHED {
+		t.Fatalf("refining a static reservation: %s %q", st.State, st.GetMessage())
+	}
+
+	if err := cl.KillAgent("0"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := cl.RestartAgent("0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = s.offerWhere("the refined reservation", func(r *mesos.Resource) bool { return r.IsReserved("pub/svc") })
+	for o.AgentID.Value != info.ID { // an offer of the agent before its restart
+		o = s.offerWhere("the refined reservation", func(r *mesos.Resource) bool { return r.IsReserved("pub/svc") })
+	}
+	for _, r := range o.Resources {
+		if r.IsReserved("pub/svc") && (len(r.Reservations) != 2 || r.Reservations[0].GetType() != mesos.Resource_ReservationInfo_STATIC) {
+			t.Errorf("refined reservation after the restart: %v", r)
+		}
+	}
+	s.accept(o, withID(calls.OpUnreserve(refined), "pop"))
+	if st := s.opStatus("pop"); st.State != mesos.OPERATION_FINISHED {
+		t.Fatalf("unreserving the refinement: %s %q", st.State, st.GetMessage())
+	}
+	s.offerWhere("static cpus again", func(r *mesos.Resource) bool {
+		return r.Name == "cpus" && r.IsReserved("pub") && len(r.Reservations) == 1 && r.GetScalar().GetValue() == 2
+	})
+}

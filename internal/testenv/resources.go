@@ -403,6 +403,65 @@ func parseResources(rs []mesos.Resource) (res, error) {
 	return out, nil
 }
 
+// parseReserved parses statically reserved resources written as Mesos'
+// agent --resources text (Resources::parse in src/common/resources.cpp),
+// each with a role: "name(role):value" separated by ';', the value a
+// scalar, "[b-e,...]" ranges or "{a,b}" a set.
+func parseReserved(s string) (res, error) {
+	var out res
+	for _, part := range strings.Split(s, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		head, value, ok := strings.Cut(part, ":")
+		name, role, hasRole := strings.Cut(head, "(")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !hasRole || !strings.HasSuffix(role, ")") || name == "" || value == "" {
+			return nil, fmt.Errorf("%q: want name(role):value, e.g. cpus(slave_public):2", part)
+		}
+		role = strings.TrimSuffix(role, ")")
+		if role == "*" {
+			return nil, fmt.Errorf("%q: role '*' is not a reservation", part)
+		}
+		if msg := validateRole(role); msg != "" {
+			return nil, fmt.Errorf("%q: %s", part, msg)
+		}
+		var x mesos.Resource
+		switch {
+		case strings.HasPrefix(value, "["):
+			rs, err := parsePortRanges(strings.TrimSuffix(strings.TrimPrefix(value, "["), "]"))
+			if err != nil || !strings.HasSuffix(value, "]") {
+				return nil, fmt.Errorf("%q: invalid ranges %s", part, value)
+			}
+			x = rangesResource(name, rs)
+		case strings.HasPrefix(value, "{"):
+			if !strings.HasSuffix(value, "}") {
+				return nil, fmt.Errorf("%q: invalid set %s", part, value)
+			}
+			var items []string
+			for _, it := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(value, "{"), "}"), ",") {
+				if it = strings.TrimSpace(it); it != "" {
+					items = append(items, it)
+				}
+			}
+			x = mesos.Resource{Name: name, Type: mesos.SET.Enum(), Set: &mesos.Value_Set{Item: items}}
+		default:
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%q: invalid scalar %s", part, value)
+			}
+			x = scalarResource(name, v)
+		}
+		x.Reservations = []mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_STATIC.Enum(), Role: strPtr(role)}}
+		if err := validateResource(&x); err != nil {
+			return nil, fmt.Errorf("%q: %w", part, err)
+		}
+		out = out.add(res{x})
+	}
+	return out, nil
+}
+
 // stateJSON renders r the way Mesos' state endpoint does:
 // {"cpus":1.0,"mem":128.0,"disk":0.0,"gpus":0.0,"ports":"[31000-31001]"},
 // every reservation and disk summed up by name.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -45,7 +44,6 @@ import (
 
 // agentHost is one agent index's host.
 type agentHost struct {
-	index int
 	// dir is the host's work directory.
 	dir string
 	// mounts are the MOUNT disks, unreserved.
@@ -61,7 +59,7 @@ func (c *Cluster) hostLocked(index int) (*agentHost, error) {
 	if h := c.hosts[index]; h != nil {
 		return h, nil
 	}
-	h := &agentHost{index: index, dir: filepath.Join(c.cfg.WorkDir, "agents", strconv.Itoa(index))}
+	h := &agentHost{dir: filepath.Join(c.cfg.WorkDir, "agents", strconv.Itoa(index))}
 	for i, size := range c.cfg.DiskMounts {
 		root := filepath.Join(h.dir, "mounts", "volume"+strconv.Itoa(i))
 		if err := os.MkdirAll(root, 0o755); err != nil {
@@ -82,29 +80,39 @@ func (c *Cluster) hostLocked(index int) (*agentHost, error) {
 }
 
 // agentResourcesLocked returns the total resources of a new agent at
-// index: the configured cpus, mem, disk, ports and MOUNT disks, with the
-// host's checkpointed reservations and volumes applied
-// (applyCheckpointedResources in src/common/resources_utils.cpp).
+// index: the configured cpus, mem, disk, ports, MOUNT disks and static
+// reservations, with the host's checkpointed reservations and volumes
+// applied (applyCheckpointedResources in src/common/resources_utils.cpp).
 func (c *Cluster) agentResourcesLocked(index int) (res, *agentHost, error) {
 	h, err := c.hostLocked(index)
 	if err != nil {
 		return nil, nil, err
 	}
+	static, err := parseReserved(c.cfg.Reserved)
+	if err != nil {
+		return nil, nil, err
+	}
+	ports := c.ports
+	for _, r := range static {
+		if r.Name == "ports" {
+			ports = (&mesos.Value_Ranges{Range: ports}).Subtract(r.Ranges).GetRange()
+		}
+	}
 	total := res{
 		scalarResource("cpus", c.cfg.CPUs),
 		scalarResource("mem", c.cfg.Mem),
 		scalarResource("disk", c.cfg.Disk),
-		rangesResource("ports", c.ports),
-	}.add(h.mounts)
+		rangesResource("ports", ports),
+	}.add(h.mounts).add(static)
 	for _, x := range h.checkpointed {
+		// What the checkpointed resource was made of: the agent's own
+		// resource, unreserved or statically reserved.
 		stripped := *proto.Clone(&x).(*mesos.Resource)
-		stripped.Reservations = nil
 		if x.IsDynamicallyReserved() {
+			stripped.Reservations = nil
 			if first := x.Reservations[0]; first.GetType() == mesos.Resource_ReservationInfo_STATIC {
 				stripped.Reservations = []mesos.Resource_ReservationInfo{first}
 			}
-		} else {
-			stripped.Reservations = x.Reservations
 		}
 		if x.IsPersistentVolume() {
 			stripped = stripVolume(stripped)
@@ -229,13 +237,8 @@ func (c *Cluster) syncLinksLocked(e *executor) error {
 		}
 	}
 	add(e.res)
-	ids := make([]string, 0, len(e.tasks))
-	for id := range e.tasks {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if t := e.tasks[id]; !t.released {
+	for _, t := range e.tasks {
+		if !t.released {
 			add(t.res)
 		}
 	}

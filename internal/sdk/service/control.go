@@ -1,4 +1,4 @@
-package scheduler
+package service
 
 import (
 	"context"
@@ -9,17 +9,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/redact"
-	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
+
+// What the HTTP API (internal/api) reads and commands. Reads take the
+// state's read lock; commands run on the event loop (do).
 
 // Errors of the control calls; the API maps them to status codes.
 var (
@@ -47,8 +47,8 @@ func (s *Scheduler) plan(name string) *plan.Plan {
 
 // PlanNames lists the plans: deploy, recovery, then custom plans.
 func (s *Scheduler) PlanNames() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []string
 	for _, p := range s.allPlans() {
 		out = append(out, p.Name)
@@ -58,8 +58,8 @@ func (s *Scheduler) PlanNames() []string {
 
 // PlanView describes plan name.
 func (s *Scheduler) PlanView(name string) (plan.View, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	p := s.plan(name)
 	if p == nil {
 		return plan.View{}, fmt.Errorf("plan %q: %w", name, ErrNotFound)
@@ -69,8 +69,8 @@ func (s *Scheduler) PlanView(name string) (plan.View, error) {
 
 // PlanStatus is plan name's aggregated status ("" for an unknown plan).
 func (s *Scheduler) PlanStatus(name string) plan.Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if p := s.plan(name); p != nil {
 		return p.Status()
 	}
@@ -78,53 +78,64 @@ func (s *Scheduler) PlanStatus(name string) plan.Status {
 }
 
 // PlanCommand runs start, stop, interrupt, continue or restart on plan name
-// (or one phase of it). params are start's environment values. It reports
-// false when the command changed nothing.
-func (s *Scheduler) PlanCommand(name, cmd, phase string, params map[string]string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.plan(name)
-	if p == nil {
-		return false, fmt.Errorf("plan %q: %w", name, ErrNotFound)
-	}
-	if phase != "" && p.Phase(phase) == nil {
-		return false, fmt.Errorf("plan %s has no phase %q: %w", name, phase, ErrNotFound)
-	}
-	changed := false
-	var err error
+// (or one phase of it), on the event loop. params are start's environment
+// values. It reports false when the command changed nothing (interrupting
+// a COMPLETE plan, continuing one that is not held).
+func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase string, params map[string]string) (bool, error) {
 	switch cmd {
-	case CmdStart:
-		if params != nil {
-			p.Parameters = params
-		}
-		if p.Status() == plan.Complete || params != nil {
-			p.Restart("")
-		}
-		p.Interrupted = false
-		for _, ph := range p.Phases {
-			ph.Interrupted = false
-		}
-		changed = true
-	case CmdStop:
-		p.Interrupt("")
-		p.Restart("")
-		changed = true
-	case CmdInterrupt:
-		changed, err = p.Interrupt(phase)
-	case CmdContinue:
-		changed, err = p.Continue(phase)
-	case CmdRestart:
-		p.Restart(phase)
-		changed = true
+	case CmdStart, CmdStop, CmdInterrupt, CmdContinue, CmdRestart:
 	default:
 		return false, fmt.Errorf("%q: %w", cmd, ErrBadCommand)
 	}
-	if err != nil {
-		return false, err
-	}
-	s.savePlans()
+	changed := false
+	err := s.do(ctx, func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		p := s.plan(name)
+		if p == nil {
+			return fmt.Errorf("plan %q: %w", name, ErrNotFound)
+		}
+		if phase != "" && p.Phase(phase) == nil {
+			return fmt.Errorf("plan %s has no phase %q: %w", name, phase, ErrNotFound)
+		}
+		var err error
+		switch cmd {
+		case CmdStart:
+			if params != nil {
+				p.Parameters = params
+			}
+			if p.Status() == plan.Complete || params != nil {
+				p.Restart("")
+			}
+			p.Interrupted = false
+			for _, ph := range p.Phases {
+				ph.Interrupted = false
+			}
+			changed = true
+		case CmdStop:
+			p.Interrupt("")
+			p.Restart("")
+			changed = true
+		case CmdInterrupt:
+			// Nothing left to hold: a no-op, as the SDK's PlansQueries.
+			if phase == "" && p.Status() == plan.Complete || phase != "" && p.Phase(phase).Status(p.Interrupted) == plan.Complete {
+				return nil
+			}
+			changed, err = p.Interrupt(phase)
+		case CmdContinue:
+			changed, err = p.Continue(phase)
+		case CmdRestart:
+			p.Restart(phase)
+			changed = true
+		}
+		if err != nil {
+			return err
+		}
+		s.out.push(&job{plans: s.progress()})
+		return nil
+	})
 	s.wake()
-	return changed, nil
+	return changed, err
 }
 
 // Pods lists the pod instances ("hello-0", ...).
@@ -132,21 +143,10 @@ func (s *Scheduler) Pods() []string {
 	var out []string
 	for _, p := range s.spec.Pods.Values {
 		for i := 0; i < p.Count; i++ {
-			out = append(out, fmt.Sprintf("%s-%d", p.Name, i))
+			out = append(out, taskenv.InstanceName(p.Name, i))
 		}
 	}
 	return out
-}
-
-func (s *Scheduler) instance(name string) (*spec.PodSpec, int, bool) {
-	for _, p := range s.spec.Pods.Values {
-		if rest, ok := strings.CutPrefix(name, p.Name+"-"); ok {
-			if i, err := strconv.Atoi(rest); err == nil && i >= 0 && i < p.Count {
-				return p, i, true
-			}
-		}
-	}
-	return nil, 0, false
 }
 
 // TaskStatusView is one task in a pod's status.
@@ -168,14 +168,10 @@ func (s *Scheduler) PodStatus(name string) (PodStatusView, error) {
 	if !ok {
 		return PodStatusView{}, fmt.Errorf("pod %q: %w", name, ErrNotFound)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	v := PodStatusView{Name: name, Tasks: []TaskStatusView{}}
-	for _, task := range pod.Tasks.Values {
-		t := s.tasks[TaskName(pod.Name, idx, task.Name)]
-		if t == nil || t.info == nil {
-			continue
-		}
+	for _, t := range s.instanceTasks(pod, idx) {
 		st := "STAGING"
 		if t.status != nil {
 			st = strings.TrimPrefix(t.status.GetState().String(), "TASK_")
@@ -192,14 +188,23 @@ type TaskInfoView struct {
 }
 
 // PodInfo returns a pod instance's TaskInfos and statuses with every secret
-// environment value (SECRET variables and keys that look secret) masked.
+// environment value (SECRET variables and keys that look secret) masked,
+// credentials inside values and command lines too.
 func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
 		return nil, fmt.Errorf("pod %q: %w", name, ErrNotFound)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	type task struct {
+		info   mesos.TaskInfo
+		status *mesos.TaskStatus
+	}
+	var ts []task
+	for _, t := range s.instanceTasks(pod, idx) {
+		ts = append(ts, task{*t.info, t.status})
+	}
+	s.mu.RUnlock()
 	out := []TaskInfoView{}
 	red := redact.Default()
 	mask := func(env *mesos.Environment) {
@@ -216,12 +221,8 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 			}
 		}
 	}
-	for _, task := range pod.Tasks.Values {
-		t := s.tasks[TaskName(pod.Name, idx, task.Name)]
-		if t == nil || t.info == nil {
-			continue
-		}
-		ti := *t.info
+	for _, t := range ts {
+		ti := t.info
 		if ti.Command != nil {
 			c := *ti.Command
 			if c.Value != nil {
@@ -239,27 +240,26 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 			}
 			ti.Command = &c
 		}
-		if ti.HealthCheck != nil || ti.Check != nil {
-			// Checks carry the same environment; show them without it.
-			if ti.HealthCheck != nil {
-				hc := *ti.HealthCheck
-				if hc.Command != nil {
-					c := *hc.Command
-					c.Environment = nil
-					hc.Command = &c
-				}
-				ti.HealthCheck = &hc
+		// Checks carry the same environment; show them without it.
+		if ti.HealthCheck != nil {
+			hc := *ti.HealthCheck
+			if hc.Command != nil {
+				c := *hc.Command
+				c.Environment = nil
+				hc.Command = &c
 			}
-			if ti.Check != nil {
-				ck := *ti.Check
-				if ck.Command != nil {
-					cc := *ck.Command
-					cc.Command.Environment = nil
-					ck.Command = &cc
-				}
-				ti.Check = &ck
-			}
+			ti.HealthCheck = &hc
 		}
+		if ti.Check != nil {
+			ck := *ti.Check
+			if ck.Command != nil {
+				cc := *ck.Command
+				cc.Command.Environment = nil
+				ck.Command = &cc
+			}
+			ti.Check = &ck
+		}
+		ti.Container = mesosx.MaskSecretVolumes(ti.Container) // secret files
 		ib, err := json.Marshal(&ti)
 		if err != nil {
 			return nil, err
@@ -276,59 +276,56 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 }
 
 // PodRestart kills a pod instance's tasks so that the recovery plan
-// relaunches them: in place (restart) or placed anew (replace). It returns
-// the task names.
+// relaunches them: in place (restart) or placed anew (replace). It runs on
+// the event loop and returns the task names.
 func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) ([]string, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
 		return nil, fmt.Errorf("pod %q: %w", name, ErrNotFound)
 	}
-	s.mu.Lock()
-	kind := "restart"
-	if replace {
-		kind = "replace"
-	}
-	var kills [][2]string
 	names := []string{}
-	var last *taskState
-	for _, task := range pod.Tasks.Values {
-		t := s.tasks[TaskName(pod.Name, idx, task.Name)]
-		if t == nil || t.info == nil {
-			continue
+	err := s.do(ctx, func() error {
+		kind := "restart"
+		if replace {
+			kind = "replace"
 		}
-		names = append(names, t.name)
-		t.replace = replace
-		last = t
-		if t.status == nil || !isTerminal(t.status.GetState()) {
-			kills = append(kills, [2]string{t.info.TaskID.Value, t.info.AgentID.Value})
+		s.mu.Lock()
+		var last *taskState
+		killed := false
+		for _, t := range s.instanceTasks(pod, idx) {
+			names = append(names, t.name)
+			t.replace = replace
+			last = t
+			if t.live() {
+				s.calls = append(s.calls, killCall(t))
+				killed = true
+			}
 		}
-	}
-	if len(kills) > 0 {
-		s.pendingKill[name] = kind
-	} else if last != nil && last.status != nil {
-		s.pendingKill[name] = kind
-		s.recover(last)
-	}
-	s.mu.Unlock()
-	for _, k := range kills {
-		s.send(ctx, calls.Kill(k[0], k[1]))
-	}
-	s.flush(ctx)
+		if killed {
+			s.pendingKill[name] = kind
+		} else if last != nil && last.status != nil {
+			s.pendingKill[name] = kind
+			s.recoverLocked(last, s.clock.Now())
+		}
+		s.mu.Unlock()
+		s.flush()
+		return nil
+	})
 	s.wake()
-	return names, nil
+	return names, err
 }
 
 // FrameworkID is the framework ID ("" before the first subscription).
 func (s *Scheduler) FrameworkID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.frameworkID
 }
 
 // Endpoints lists the advertised port names (and VIP names).
 func (s *Scheduler) Endpoints() []string {
 	seen := map[string]bool{}
-	var out []string
+	out := []string{}
 	for _, p := range s.spec.Pods.Values {
 		for _, t := range p.Tasks.Values {
 			for _, pt := range t.Ports.Values {
@@ -353,8 +350,8 @@ type EndpointView struct {
 
 // Endpoint describes where the running tasks serve port name.
 func (s *Scheduler) Endpoint(name string) (EndpointView, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	v := EndpointView{DNS: []string{}, Address: []string{}}
 	found := false
 	names := make([]string, 0, len(s.tasks))
@@ -394,67 +391,6 @@ func (s *Scheduler) Endpoint(name string) (EndpointView, error) {
 	return v, nil
 }
 
-// Health codes (inventory §3): GET /v1/health answers with the code as its
-// HTTP status.
-const (
-	HealthRunning              = 200 // deploy COMPLETE, nothing to recover
-	HealthDeployingPending     = 202 // deploy waiting for offers
-	HealthRecoveringPending    = 203 // recovery waiting for offers
-	HealthDeployingInProgress  = 204 // deploy launching tasks
-	HealthRecoveringInProgress = 205 // recovery launching tasks
-	HealthWaiting              = 207 // deploy interrupted: waiting for the user
-	HealthDelayed              = 208 // crash-loop backoff
-	HealthInitializing         = 318 // not yet subscribed, or reconciling tasks
-	HealthError                = 500 // a plan has errors (e.g. an invalid config)
-	HealthUnavailable          = 503 // lost the master for over 10 s
-)
-
-// disconnectedGrace is how long a lost subscription may last before
-// Health reports UNAVAILABLE (a re-subscription usually takes well under a
-// second).
-const disconnectedGrace = 10 * time.Second
-
-// Health returns the service's health code and a word for it: the first
-// of unavailable, initializing, error, deploying (waiting, delayed,
-// pending, in progress), recovering (delayed, pending, in progress),
-// running.
-func (s *Scheduler) Health() (int, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case !s.connected && !s.disconnectedAt.IsZero() && time.Since(s.disconnectedAt) > disconnectedGrace:
-		return HealthUnavailable, "UNAVAILABLE"
-	case !s.connected && s.reconciledAt.IsZero(), s.reconciling:
-		return HealthInitializing, "INITIALIZING"
-	}
-	for _, p := range s.allPlans() {
-		if len(p.Errors) > 0 || (p.Status() == plan.Error && !p.Interrupted) {
-			return HealthError, "ERROR"
-		}
-	}
-	switch s.deploy.Status() {
-	case plan.Complete:
-	case plan.Waiting:
-		return HealthWaiting, "WAITING_FOR_USER"
-	case plan.Delayed:
-		return HealthDelayed, "DELAYED"
-	case plan.Pending:
-		return HealthDeployingPending, "DEPLOYING_PENDING"
-	default:
-		return HealthDeployingInProgress, "DEPLOYING_IN_PROGRESS"
-	}
-	switch s.recovery.Status() {
-	case plan.Complete:
-		return HealthRunning, "RUNNING"
-	case plan.Delayed:
-		return HealthDelayed, "DELAYED"
-	case plan.Pending:
-		return HealthRecoveringPending, "RECOVERING_PENDING"
-	default:
-		return HealthRecoveringInProgress, "RECOVERING_IN_PROGRESS"
-	}
-}
-
 // Template returns the content of config template name of pod/task, if
 // configID is the current configuration.
 func (s *Scheduler) Template(configID, pod, task, name string) (string, bool) {
@@ -478,16 +414,7 @@ func (s *Scheduler) Template(configID, pod, task, name string) (string, bool) {
 
 // Connected reports whether the scheduler has a live subscription.
 func (s *Scheduler) Connected() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.connected
-}
-
-// Teardown kills every task of the framework and removes it from Mesos
-// (TEARDOWN), then clears the store. Used by uninstall and local demos.
-func (s *Scheduler) Teardown(ctx context.Context) error {
-	if !s.send(ctx, &scheduler.Call{Type: scheduler.Call_TEARDOWN}) {
-		return errors.New("teardown call failed")
-	}
-	return s.cfg.Store.Clear()
 }

@@ -1,12 +1,10 @@
-package scheduler
+package service
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/spec"
@@ -24,8 +22,9 @@ import (
 //
 //	transient (a crash, KILLED, LOST, UNREACHABLE, pod restart):
 //	    relaunched in place, on the same agent, for up to AgentLostTimeout;
-//	    after that placed anew
+//	    after that placed anew (evaluate.RecoveryTransient)
 //	permanent (pod replace, GONE, GONE_BY_OPERATOR): placed anew at once
+//	    (evaluate.RecoveryPermanent)
 //
 //	crash loop: an instance failing again within 2×Backoff.Max of its
 //	previous failure gets a DELAYED step (Backoff.Initial, doubling to
@@ -37,33 +36,16 @@ type crashState struct {
 	lastFailure time.Time
 }
 
-// live reports whether t runs, or may: launched and no terminal status.
-func (t *taskState) live() bool {
-	return t.info != nil && (t.status == nil || !isTerminal(t.status.GetState()))
-}
-
 // permanentState reports whether a task ending in st must be placed anew.
 func permanentState(st mesos.TaskState) bool {
 	return st == mesos.TASK_GONE || st == mesos.TASK_GONE_BY_OPERATOR
 }
 
-// instanceTasks returns the launched tasks of pod instance (pod, index).
-// Caller holds s.mu.
-func (s *Scheduler) instanceTasks(pod *spec.PodSpec, index int) []*taskState {
-	var out []*taskState
-	for _, task := range pod.Tasks.Values {
-		if x := s.tasks[TaskName(pod.Name, index, task.Name)]; x != nil && x.info != nil {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// recover decides what t's end means for its pod instance and adds a
-// recovery step when something must be relaunched. Caller holds s.mu;
-// KILLs go into the outbox.
-func (s *Scheduler) recover(t *taskState) {
-	inst := fmt.Sprintf("%s-%d", t.pod, t.index)
+// recoverLocked decides what t's end means for its pod instance and adds a
+// recovery step when something must be relaunched. Caller holds s.mu for
+// writing; KILLs go into s.calls.
+func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
+	inst := t.instanceName()
 	pod := s.spec.Pod(t.pod)
 	if pod == nil || s.coveredLocked(inst) {
 		return
@@ -93,7 +75,7 @@ func (s *Scheduler) recover(t *taskState) {
 		// The executor kills the rest of the group; make sure, and wait
 		// for their ends before relaunching the whole pod.
 		for _, x := range live {
-			s.outbox = append(s.outbox, calls.Kill(x.info.TaskID.Value, x.info.AgentID.Value))
+			s.calls = append(s.calls, killCall(x))
 		}
 		return
 	}
@@ -102,7 +84,6 @@ func (s *Scheduler) recover(t *taskState) {
 	if kind == "replace" {
 		permanent = true
 	}
-	now := time.Now()
 	var names []string
 	for _, x := range dead {
 		x.replace = permanent
@@ -132,7 +113,7 @@ func (s *Scheduler) recover(t *taskState) {
 }
 
 // coveredLocked reports whether a deploy step that is not COMPLETE will
-// launch pod instance inst itself. Caller holds s.mu.
+// launch pod instance inst itself.
 func (s *Scheduler) coveredLocked(inst string) bool {
 	for _, st := range s.deploy.Steps() {
 		if st.Instance() == inst && st.Status() != plan.Complete {
@@ -142,40 +123,9 @@ func (s *Scheduler) coveredLocked(inst string) bool {
 	return false
 }
 
-// resumeLocked reattaches restored steps to the tasks they launched before
-// a restart, so that a step in flight is not launched twice: a step whose
-// tasks all have a stored TaskInfo counts as launched, and the stored
-// statuses (then reconciliation) move it on. Then RUNNING-goal tasks that
-// ended while the scheduler was away go to recovery.
-func (s *Scheduler) resumeLocked() {
-	now := time.Now()
-	for _, p := range append([]*plan.Plan{s.deploy}, s.custom...) {
-		for _, st := range p.Steps() {
-			if st.Status() == plan.Complete {
-				continue
-			}
-			var ts []*taskState
-			for _, name := range st.TaskNames() {
-				if t := s.tasks[name]; t != nil && t.info != nil {
-					ts = append(ts, t)
-				}
-			}
-			if len(ts) == 0 || len(ts) != len(st.Tasks) || !slices.ContainsFunc(ts, (*taskState).live) {
-				continue
-			}
-			s.adoptLocked(st, nil, now)
-		}
-	}
-	for _, t := range s.tasks {
-		if t.info != nil && t.step == nil && !t.live() {
-			s.recover(t)
-		}
-	}
-}
-
 // adoptLocked marks step st launched: the tasks named in launched were
 // just launched; its other tasks keep their current state (they run
-// already). Caller holds s.mu.
+// already). Caller holds s.mu for writing.
 func (s *Scheduler) adoptLocked(st *plan.Step, launched []string, now time.Time) {
 	st.Launched()
 	for _, name := range st.TaskNames() {

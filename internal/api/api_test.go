@@ -1,0 +1,197 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/sdktest"
+	"github.com/taskkit/taskkit/internal/sdk/service"
+	"github.com/taskkit/taskkit/internal/sdk/uninstall"
+)
+
+// running is the API of a scheduler that runs against sdktest's fake
+// master, subscribed and reconciled.
+func running(t *testing.T) (*httptest.Server, *sdktest.Master) {
+	t.Helper()
+	m := sdktest.NewMaster()
+	sched := newScheduler(t, func(c *service.Config) { c.Caller, c.Clock = m, sdktest.NewClock(time.Unix(0, 0)) })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sched.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	m.Subscription(t, 1)
+	m.Send(t, sdktest.Subscribed("fw-1"))
+	m.Expect(t, scheduler.Call_RECONCILE, scheduler.Call_REVIVE)
+	srv := httptest.NewServer((&Server{Sched: sched}).Handler())
+	t.Cleanup(srv.Close)
+	return srv, m
+}
+
+func call(t *testing.T, method, url string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// TestCommandsAndMethods: GET on a POST command is 405 with Allow; plan
+// commands answer 200, 208 for a no-op (interrupting a COMPLETE plan
+// included), 404 for unknown names.
+func TestCommandsAndMethods(t *testing.T) {
+	srv, m := running(t)
+	for _, path := range []string{"/v1/plans/deploy/start", "/v1/plans/deploy/interrupt", "/v1/pod/web-0/restart", "/v1/pod/web-0/replace"} {
+		code, hdr, body := call(t, http.MethodGet, srv.URL+path)
+		if code != http.StatusMethodNotAllowed || hdr.Get("Allow") != "POST" || !strings.Contains(body, "commands are POSTed") {
+			t.Errorf("GET %s: %d %q %s", path, code, hdr.Get("Allow"), body)
+		}
+	}
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/v1/plans/deploy/interrupt", 200},
+		{"/v1/plans/deploy/interrupt", 208},
+		{"/v1/plans/deploy/continue", 200},
+		{"/v1/plans/deploy/continue", 208},
+		{"/v1/plans/nope/start", 404},
+		{"/v1/plans/deploy/explode", 404},
+		{"/v1/plans/deploy/interrupt?phase=nope", 404},
+		{"/v1/pod/nope-0/restart", 404},
+	} {
+		if code, _, body := call(t, http.MethodPost, srv.URL+tt.path); code != tt.want {
+			t.Errorf("POST %s: %d %s, want %d", tt.path, code, body, tt.want)
+		}
+	}
+	// Deploy, then interrupting the COMPLETE plan is a no-op: 208.
+	m.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+	var acc *scheduler.Call
+	deadline := time.Now().Add(sdktest.Wait)
+	for acc == nil && time.Now().Before(deadline) {
+		for _, c := range m.Calls() {
+			if c.Type == scheduler.Call_ACCEPT {
+				acc = c
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if acc == nil {
+		t.Fatal("no ACCEPT")
+	}
+	id := acc.GetAccept().Operations[0].GetLaunchGroup().TaskGroup.Tasks[0].TaskID.Value
+	m.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING))
+	for time.Now().Before(deadline) {
+		if code, _, _ := call(t, http.MethodGet, srv.URL+"/v1/plans/deploy"); code == 200 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if code, _, body := call(t, http.MethodPost, srv.URL+"/v1/plans/deploy/interrupt"); code != 208 || !strings.Contains(body, "Received cmd: interrupt") {
+		t.Errorf("interrupting a COMPLETE plan: %d %s", code, body)
+	}
+}
+
+// TestHealthAndDebugOffers: verbose health gives the reasons; the debug
+// endpoint says why a step waits.
+func TestHealthAndDebugOffers(t *testing.T) {
+	srv, m := running(t)
+	m.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1", sdktest.CPUs(0.1), sdktest.Mem(1024), sdktest.Disk(1024))))
+	m.Expect(t, scheduler.Call_DECLINE)
+	code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health?verbose=true")
+	var h struct {
+		Value   int
+		Status  string
+		Plans   map[string]plan.Status
+		Reasons []string
+	}
+	if err := json.Unmarshal([]byte(body), &h); err != nil {
+		t.Fatal(err)
+	}
+	if code != 202 || h.Value != 202 || h.Status != "DEPLOYING_PENDING" || h.Plans["deploy"] != plan.Pending || len(h.Reasons) != 1 ||
+		!strings.Contains(h.Reasons[0], "web-0:[server]: waiting for an offer that fits: h1: FAIL(resources)") {
+		t.Errorf("health %d %+v", code, h)
+	}
+	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health"); code != 202 || strings.Contains(body, "reasons") {
+		t.Errorf("terse health %d %s", code, body)
+	}
+	code, _, body = call(t, http.MethodGet, srv.URL+"/v1/debug/offers")
+	var d service.OffersDebug
+	if err := json.Unmarshal([]byte(body), &d); err != nil || code != 200 {
+		t.Fatalf("debug offers %d %v", code, err)
+	}
+	if len(d.Waiting) != 1 || d.Waiting[0].Step != "web-0:[server]" || len(d.Outcomes) != 1 || d.Outcomes[0].Outcome != "fail" || d.Outcomes[0].Offer != "o1" {
+		t.Errorf("debug offers %+v", d)
+	}
+}
+
+// TestErrorCodes maps the scheduler's errors to status codes: a command
+// the event loop cannot take (after 10 s) is 503.
+func TestErrorCodes(t *testing.T) {
+	for err, want := range map[error]int{
+		service.ErrNotRunning: 503, service.ErrNotFound: 404, service.ErrBadCommand: 400, io.EOF: 500,
+	} {
+		rec := httptest.NewRecorder()
+		fail(rec, err)
+		if rec.Code != want || !strings.Contains(rec.Body.String(), err.Error()) {
+			t.Errorf("%v: %d %s, want %d", err, rec.Code, rec.Body, want)
+		}
+	}
+}
+
+type plans struct{ p *plan.Plan }
+
+func (p plans) PlanView(name string) (plan.View, error) {
+	if name != plan.Deploy {
+		return plan.View{}, io.EOF
+	}
+	return p.p.View(), nil
+}
+
+// TestUninstallHandler serves the uninstall plan as the deploy plan:
+// 202 while it works, 417 with errors, 200 when done, compact JSON; any
+// other endpoint 503.
+func TestUninstallHandler(t *testing.T) {
+	p := uninstall.NewPlan()
+	srv := httptest.NewServer(UninstallHandler(plans{p}))
+	defer srv.Close()
+	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/plans/deploy"); code != 202 || !strings.Contains(body, `"name":"uninstall"`) || !strings.Contains(body, `"name":"kill-tasks"`) {
+		t.Errorf("in progress: %d %s", code, body)
+	}
+	if code, _, _ := call(t, http.MethodGet, srv.URL+"/v1/health"); code != 202 {
+		t.Errorf("health %d", code)
+	}
+	p.Errors = []string{"no master"}
+	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/plans/deploy"); code != 417 || !strings.Contains(body, "no master") {
+		t.Errorf("errors: %d %s", code, body)
+	}
+	p.Errors = nil
+	for _, st := range p.Steps() {
+		st.SetStatus(plan.Complete)
+	}
+	if code, _, _ := call(t, http.MethodGet, srv.URL+"/v1/plans/deploy"); code != 200 {
+		t.Errorf("complete: %d", code)
+	}
+	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/plans"); code != 200 || strings.TrimSpace(body) != `["deploy"]` {
+		t.Errorf("plans %d %s", code, body)
+	}
+	if code, _, _ := call(t, http.MethodGet, srv.URL+"/v1/plans/recovery"); code != 404 {
+		t.Errorf("recovery %d", code)
+	}
+	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/pod"); code != 503 || !strings.Contains(body, "SDK_UNINSTALL") {
+		t.Errorf("other endpoints %d %s", code, body)
+	}
+}

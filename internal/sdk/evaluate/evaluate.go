@@ -1,0 +1,367 @@
+// Package evaluate is scheduler-lite's offer evaluation, after the DC/OS
+// SDK's offer/evaluate (OfferEvaluator, the *EvaluationStage classes,
+// EvaluationOutcome): a pod instance requirement is tried against an offer
+// by a pipeline of stages, each a pure function of the requirement, the
+// offer and the view of the cluster, taking what it needs from what is left
+// of the offer. The result is a Recommendation (the resources, ports and TLS
+// names each task gets) or, stage by stage, the reason the offer does not
+// fit.
+//
+//	Requirement ─┐
+//	Offer ───────┼─▶ agent ─▶ placement ─▶ executor-resources ─▶ ports ─▶ resources ─▶ tls ─▶ Recommendation
+//	Cluster ─────┘      │          │               │                │          │          │
+//	                    └──────────┴───────────────┴──── FAIL(stage): reason ──┴──────────┘
+//
+// Nothing here does I/O, reads a clock or holds a lock: the event loop runs
+// the evaluator, and the pod builder (internal/sdk/podinfo) turns a
+// Recommendation into TaskInfos. Resource arithmetic is mesos-go's
+// (mesos.Resources, resources.Find).
+//
+// Adding a stage (volumes and reservations come next, between resources and
+// tls, as in the SDK's pipeline): implement Stage, take from Evaluation.Pool,
+// record what the builder needs in Evaluation.Rec (a field of
+// Recommendation or TaskClaim), and insert it into Evaluator.Stages (see
+// DefaultStages). A stage that fails returns Fail with a reason an operator
+// can act on ("no offer has 2048 MB of MOUNT disk"): it is shown in the
+// step's message and under GET /v1/debug/offers.
+package evaluate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/taskenv"
+)
+
+// Executor resources the SDK reserves for the DEFAULT executor of a pod
+// (cpus, MB, MB).
+const (
+	ExecutorCPUs = 0.1
+	ExecutorMem  = 32
+	ExecutorDisk = 256
+)
+
+// RecoveryType is why a pod instance is (re)launched, as the SDK's
+// scheduler/recovery/RecoveryType.
+type RecoveryType int
+
+// Recovery types.
+const (
+	// RecoveryNone: a deployment (first launch, or a plan step).
+	RecoveryNone RecoveryType = iota
+	// RecoveryTransient: relaunch in place (a crash, pod restart); the pod
+	// keeps its agent (and, once they exist, its reservations and volumes).
+	RecoveryTransient
+	// RecoveryPermanent: place anew from scratch (pod replace, agent gone);
+	// whatever the old placement held is released.
+	RecoveryPermanent
+)
+
+// String names the recovery type as the SDK does.
+func (t RecoveryType) String() string {
+	switch t {
+	case RecoveryTransient:
+		return "TRANSIENT"
+	case RecoveryPermanent:
+		return "PERMANENT"
+	}
+	return "NONE"
+}
+
+// Requirement is what a plan step needs launched: some tasks of one pod
+// instance (the SDK's PodInstanceRequirement).
+type Requirement struct {
+	// Step names the plan step that asks (for messages).
+	Step string
+	// Pod is the pod type and Index the instance.
+	Pod   *spec.PodSpec
+	Index int
+	// Tasks are the svc.yml names of the tasks to launch.
+	Tasks []string
+	// Recovery is why they are launched.
+	Recovery RecoveryType
+	// Agent, when set, is the only agent that may be used, for Why (e.g.
+	// "its other tasks run there", "transient recovery in place").
+	Agent, Why string
+	// Executor, when set, is the pod instance's running executor the tasks
+	// join (no new executor, no executor resources, no placement check).
+	Executor *mesos.ExecutorInfo
+}
+
+// Instance is the pod instance's name, "<pod>-<index>".
+func (r *Requirement) Instance() string { return taskenv.InstanceName(r.Pod.Name, r.Index) }
+
+// Placement is where an agent is, as placement rules see it.
+type Placement struct {
+	AgentID, Hostname, Zone, Region string
+	// Attributes are the agent's text and scalar attributes.
+	Attributes map[string]string
+}
+
+// PlacementOf reads an offer's agent, host name, fault domain and
+// attributes.
+func PlacementOf(o *mesos.Offer) Placement {
+	pl := Placement{AgentID: o.AgentID.Value, Hostname: o.Hostname, Attributes: map[string]string{}}
+	if fd := o.GetDomain().GetFaultDomain(); fd != nil {
+		pl.Zone, pl.Region = fd.Zone.Name, fd.Region.Name
+	}
+	for _, a := range o.Attributes {
+		switch {
+		case a.Text != nil:
+			pl.Attributes[a.Name] = a.Text.Value
+		case a.Scalar != nil:
+			pl.Attributes[a.Name] = strconv.FormatFloat(a.Scalar.Value, 'f', -1, 64)
+		}
+	}
+	return pl
+}
+
+// Field is the value of a placement field: "hostname", "@zone", "@region"
+// or an attribute name.
+func (p Placement) Field(f string) string {
+	switch f {
+	case "hostname":
+		return p.Hostname
+	case "@zone":
+		return p.Zone
+	case "@region":
+		return p.Region
+	}
+	return p.Attributes[f]
+}
+
+// Instance is a pod instance of the service and where it runs.
+type Instance struct {
+	Pod   string
+	Index int
+	Where Placement
+}
+
+// Cluster is the view of the service the stages read: where its pod
+// instances run, and which placement values offers have shown.
+type Cluster struct {
+	// Instances are the live pod instances by name ("<pod>-<index>").
+	Instances map[string]Instance
+	// Values are, per field (hostname, @zone, @region, attributes), the
+	// values seen in offers: GROUP_BY spreads over them.
+	Values map[string]map[string]bool
+}
+
+// NewCluster returns an empty view.
+func NewCluster() *Cluster {
+	return &Cluster{Instances: map[string]Instance{}, Values: map[string]map[string]bool{}}
+}
+
+// Place records that a pod instance runs (or is being launched) at where.
+func (c *Cluster) Place(pod string, index int, where Placement) {
+	c.Instances[taskenv.InstanceName(pod, index)] = Instance{Pod: pod, Index: index, Where: where}
+}
+
+// SeeOffer records the placement values of an offer's agent.
+func (c *Cluster) SeeOffer(o *mesos.Offer) {
+	pl := PlacementOf(o)
+	fields := []string{"hostname", "@zone", "@region"}
+	for name := range pl.Attributes {
+		fields = append(fields, name)
+	}
+	for _, f := range fields {
+		if c.Values[f] == nil {
+			c.Values[f] = map[string]bool{}
+		}
+		c.Values[f][pl.Field(f)] = true
+	}
+}
+
+// Outcome is one stage's verdict on one offer (the SDK's
+// EvaluationOutcome).
+type Outcome struct {
+	Stage  string
+	Pass   bool
+	Reason string
+}
+
+// Pass returns a passing outcome of stage.
+func Pass(stage, reason string) Outcome { return Outcome{Stage: stage, Pass: true, Reason: reason} }
+
+// Fail returns a failing outcome of stage, its reason formatted.
+func Fail(stage, format string, args ...any) Outcome {
+	return Outcome{Stage: stage, Reason: fmt.Sprintf(format, args...)}
+}
+
+// String is "PASS(stage): reason" or "FAIL(stage): reason", as the SDK logs
+// outcomes.
+func (o Outcome) String() string {
+	v := "FAIL"
+	if o.Pass {
+		v = "PASS"
+	}
+	return v + "(" + o.Stage + "): " + o.Reason
+}
+
+// Recommendation is a requirement fitted into an offer: what each stage
+// claimed, for the pod builder.
+type Recommendation struct {
+	Req   *Requirement
+	Offer *mesos.Offer
+	Where Placement
+	// ExecutorResources are a new executor's resources (nil when the tasks
+	// join a running executor).
+	ExecutorResources []mesos.Resource
+	// Tasks are the claims of the tasks to launch, in Req.Tasks order.
+	Tasks []*TaskClaim
+	// Outcomes are the stages' verdicts, all passing.
+	Outcomes []Outcome
+	// Left is what remains of the offer.
+	Left Pool
+}
+
+// TaskClaim is what one task to launch gets.
+type TaskClaim struct {
+	Spec *spec.TaskSpec
+	// Name is the full task name, "<pod>-<index>-<task>".
+	Name string
+	// Resources are its cpus, mem and ports.
+	Resources []mesos.Resource
+	// Ports are its ports' numbers, in the spec's order.
+	Ports []PortClaim
+	// TLS are the certificates to issue for its transport encryption.
+	TLS []TLSClaim
+}
+
+// PortClaim is a port with its number.
+type PortClaim struct {
+	Spec   *spec.PortSpec
+	Number uint64
+}
+
+// TLSClaim is a certificate to issue: subject CN and DNS SANs, as the
+// SDK's TLSEvaluationStage names them.
+type TLSClaim struct {
+	// Name and Type are the transport-encryption entry's.
+	Name, Type string
+	CommonName string
+	DNSNames   []string
+}
+
+// Evaluation is one requirement tried against one offer: what the stages
+// read (Req, Offer, Where, Cluster, Service) and what they fill in (Pool,
+// Rec).
+type Evaluation struct {
+	Service string
+	Req     *Requirement
+	Offer   *mesos.Offer
+	Where   Placement
+	Cluster *Cluster
+	// Pool is what is left of the offer; stages take from it.
+	Pool *Pool
+	// Rec is the recommendation being built.
+	Rec *Recommendation
+}
+
+// claim returns the claim of task name (svc.yml name).
+func (e *Evaluation) claim(task string) *TaskClaim {
+	for _, c := range e.Rec.Tasks {
+		if c.Spec.Name == task {
+			return c
+		}
+	}
+	return nil
+}
+
+// Stage is one step of the pipeline (the SDK's OfferEvaluationStage).
+type Stage interface {
+	// Name names the stage in outcomes ("placement").
+	Name() string
+	// Evaluate passes or fails the offer; it may take from e.Pool and fill
+	// in e.Rec, and must not change anything else.
+	Evaluate(e *Evaluation) Outcome
+}
+
+// Evaluator runs the stages.
+type Evaluator struct {
+	// Service is the framework name (TLS names).
+	Service string
+	// Role is the framework's role: reservations for other roles are not
+	// used.
+	Role string
+	// Stages run in order; the first failing one ends the evaluation.
+	Stages []Stage
+}
+
+// New returns an evaluator with DefaultStages.
+func New(service, role string) *Evaluator {
+	return &Evaluator{Service: service, Role: role, Stages: DefaultStages()}
+}
+
+// DefaultStages is the pipeline, in the SDK's order (volumes and
+// reservations, once supported, go between ResourceStage and TLSStage).
+func DefaultStages() []Stage {
+	return []Stage{AgentStage{}, PlacementStage{}, ExecutorResourceStage{}, PortStage{}, ResourceStage{}, TLSStage{}}
+}
+
+// Evaluate tries req against offer o, of which pool is still free, with
+// cluster as the view of the service. It returns the recommendation (nil
+// when a stage fails) and the outcomes of the stages that ran.
+func (ev *Evaluator) Evaluate(req *Requirement, o *mesos.Offer, pool Pool, cluster *Cluster) (*Recommendation, []Outcome) {
+	return ev.EvaluateAt(req, o, PlacementOf(o), pool, cluster)
+}
+
+// EvaluateAt is Evaluate with the offer's placement read already (once per
+// offer, when many requirements try it).
+func (ev *Evaluator) EvaluateAt(req *Requirement, o *mesos.Offer, where Placement, pool Pool, cluster *Cluster) (*Recommendation, []Outcome) {
+	left := pool.Clone()
+	e := &Evaluation{
+		Service: ev.Service, Req: req, Offer: o, Where: where, Cluster: cluster, Pool: &left,
+		Rec: &Recommendation{Req: req, Offer: o},
+	}
+	e.Rec.Where = e.Where
+	e.Rec.Tasks = make([]*TaskClaim, 0, len(req.Tasks))
+	for _, name := range req.Tasks {
+		t, ok := req.Pod.Tasks.Get(name)
+		if !ok {
+			return nil, []Outcome{Fail("requirement", "pod %s has no task %q", req.Pod.Name, name)}
+		}
+		e.Rec.Tasks = append(e.Rec.Tasks, &TaskClaim{Spec: t, Name: taskenv.TaskName(req.Pod.Name, req.Index, name)})
+	}
+	outcomes := make([]Outcome, 0, len(ev.Stages))
+	for _, st := range ev.Stages {
+		out := st.Evaluate(e)
+		outcomes = append(outcomes, out)
+		if !out.Pass {
+			return nil, outcomes
+		}
+	}
+	e.Rec.Outcomes = outcomes
+	e.Rec.Left = left
+	return e.Rec, outcomes
+}
+
+// Explain is the reason no offer fits, from the failing outcome of each
+// offer tried (host name → outcome), at most three of them named.
+func Explain(failures []OfferFailure) string {
+	if len(failures) == 0 {
+		return "no offers received"
+	}
+	var b strings.Builder
+	for i, f := range failures {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(failures)-3)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", f.Host, f.Outcome)
+	}
+	return b.String()
+}
+
+// OfferFailure is why one offer did not fit.
+type OfferFailure struct {
+	Host    string
+	Outcome Outcome
+}

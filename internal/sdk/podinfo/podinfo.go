@@ -1,0 +1,554 @@
+// Package podinfo is scheduler-lite's pod builder, after the DC/OS SDK's
+// PodInfoBuilder: it turns an offer evaluation's Recommendation
+// (internal/sdk/evaluate) into the ExecutorInfo, the TaskInfos and the
+// offer operations that launch them.
+//
+//	Recommendation ─▶ ExecutorInfo (new, or the running one the tasks join)
+//	                  TaskInfo per task: ID, resources, command, environment
+//	                  (internal/taskenv), URIs, checks, discovery, labels,
+//	                  TLS secrets ─▶ Steps ─▶ Launch{Operations, TaskInfos}
+//
+// Work with side effects happens here, and only for a recommendation that
+// fits: pod secrets are read (Secrets) and certificates issued (TLS, with a
+// key the KeyPool generated ahead of need, off the event loop). The builder
+// holds no lock; the scheduler runs it on its event loop without holding
+// the lock its API readers take.
+//
+// Adding a builder step (persistent volumes and reservations: RESERVE and
+// CREATE before the LAUNCH_GROUP, disk resources with persistence in the
+// TaskInfos): implement Step and add it to Config.Steps. A step sees the
+// whole Launch and may change its TaskInfos and prepend operations.
+package podinfo
+
+import (
+	"bufio"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	imesos "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/pki"
+	"github.com/taskkit/taskkit/internal/sdk/evaluate"
+	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/taskenv"
+)
+
+// Executor modes.
+const (
+	ExecutorDefault = "default" // LAUNCH_GROUP with Mesos' DEFAULT executor
+	ExecutorTaskkit = "taskkit" // taskkit's executor, fetched as a CUSTOM executor
+)
+
+// Labels the builder puts on TaskInfos (the SDK's names).
+const (
+	LabelGoalState           = "goal_state"
+	LabelOfferHostname       = "offer_hostname"
+	LabelOfferZone           = "offer_zone"
+	LabelOfferRegion         = "offer_region"
+	LabelTargetConfiguration = "target_configuration"
+	LabelEssential           = "essential"
+)
+
+// Config configures a Builder.
+type Config struct {
+	// Service is the framework name.
+	Service string
+	// ConfigID is the target configuration's ID (template URLs, the
+	// target_configuration label).
+	ConfigID string
+	// APIHostname and APIPort are how tasks and agents' fetchers reach the
+	// scheduler's API.
+	APIHostname string
+	APIPort     int
+	// Executor is ExecutorDefault (the default) or ExecutorTaskkit.
+	Executor string
+	// Artifacts are the toolkit binaries every task fetches ("executor" is
+	// fetched by the taskkit executor only); ArtifactDigests their content
+	// digests (versioned, cacheable URIs).
+	Artifacts       []string
+	ArtifactDigests map[string]string
+	// Env is the scheduler's environment (TASKCFG_* variables).
+	Env []string
+	// TaskEnv is added to every task's environment last.
+	TaskEnv []string
+	// Secrets reads pod secrets; nil fails a pod that has any.
+	Secrets Secrets
+	// TLS issues transport-encryption certificates; nil fails a task that
+	// asks for any.
+	TLS *TLS
+	// Steps run on every launch after it is built, in order.
+	Steps []Step
+	// NewID returns a unique ID (task and executor ID suffixes); nil means
+	// random UUIDs.
+	NewID func() string
+}
+
+// Step is one more thing a launch needs (the extension point for volumes
+// and reservations).
+type Step interface {
+	// Name names the step in errors.
+	Name() string
+	// Build changes l; an error fails the launch (the offer is not used
+	// for it).
+	Build(l *Launch) error
+}
+
+// Launch is a recommendation built: what the scheduler stores, then
+// accepts the offer with.
+type Launch struct {
+	Rec *evaluate.Recommendation
+	// Executor is the pod instance's executor (new or running).
+	Executor mesos.ExecutorInfo
+	// TaskInfos are the tasks, each with Executor set (as stored; the
+	// LAUNCH_GROUP's copies have none, as Mesos requires).
+	TaskInfos []*mesos.TaskInfo
+	// Operations accept the offer: steps may put some before the
+	// LAUNCH_GROUP, which comes last.
+	Operations []mesos.Offer_Operation
+}
+
+// Builder builds launches; see Config.
+type Builder struct {
+	cfg Config
+}
+
+// New returns a builder.
+func New(cfg Config) *Builder {
+	if cfg.Executor == "" {
+		cfg.Executor = ExecutorDefault
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = newIDs()
+	}
+	return &Builder{cfg: cfg}
+}
+
+// Build turns rec into a launch for framework frameworkID; params are the
+// environment values of the plan the step belongs to. Errors name the
+// svc.yml field or the secret at fault.
+func (b *Builder) Build(rec *evaluate.Recommendation, frameworkID string, params map[string]string) (*Launch, error) {
+	req := rec.Req
+	l := &Launch{Rec: rec}
+	if req.Executor != nil {
+		l.Executor = *req.Executor
+	} else {
+		inst := req.Instance()
+		l.Executor = mesos.ExecutorInfo{
+			Type:        mesos.ExecutorInfo_DEFAULT,
+			ExecutorID:  mesos.ExecutorID{Value: inst + "__" + b.cfg.NewID()},
+			FrameworkID: &mesos.FrameworkID{Value: frameworkID},
+			Name:        &inst,
+			Resources:   rec.ExecutorResources,
+		}
+		if b.cfg.Executor == ExecutorTaskkit {
+			l.Executor.Type = mesos.ExecutorInfo_CUSTOM
+			l.Executor.Command = &mesos.CommandInfo{Value: strPtr("./executor"), URIs: []mesos.CommandInfo_URI{b.artifactURI("executor")}}
+		}
+	}
+	secrets, err := b.secrets(req.Pod)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range rec.Tasks {
+		ti, err := b.task(rec, c, secrets, params)
+		if err != nil {
+			return nil, err
+		}
+		l.TaskInfos = append(l.TaskInfos, ti)
+	}
+	for _, st := range b.cfg.Steps {
+		if err := st.Build(l); err != nil {
+			return nil, fmt.Errorf("%s: %w", st.Name(), err)
+		}
+	}
+	group := make([]mesos.TaskInfo, len(l.TaskInfos))
+	for i, ti := range l.TaskInfos {
+		group[i] = *ti
+		ei := l.Executor
+		ti.Executor = &ei
+	}
+	l.Operations = append(l.Operations, calls.OpLaunchGroup(l.Executor, group...))
+	return l, nil
+}
+
+// podSecrets are a pod's secrets as its tasks get them: environment values,
+// and files (SECRET volumes).
+type podSecrets struct {
+	env   []taskenv.Var
+	files []mesos.Volume
+}
+
+// secrets reads the pod's secrets, delivered as the SDK's PodInfoBuilder
+// delivers them: with an env-key, in that (SECRET) environment variable;
+// with a file path (its file, else its own path when it has no env-key), as
+// a file in each task's sandbox: a read-only SECRET volume (here of type
+// VALUE, scheduler-lite having no secret store), which the executor writes
+// with mode 0400.
+func (b *Builder) secrets(pod *spec.PodSpec) (podSecrets, error) {
+	ids := make([]string, 0, len(pod.Secrets))
+	for id := range pod.Secrets {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out podSecrets
+	for _, id := range ids {
+		sec := pod.Secrets[id]
+		if b.cfg.Secrets == nil {
+			return out, fmt.Errorf("pods.%s.secrets.%s: no secret source configured (--secrets-dir)", pod.Name, id)
+		}
+		v, err := b.cfg.Secrets.Secret(sec.Secret)
+		if err != nil {
+			return out, fmt.Errorf("pods.%s.secrets.%s: %w", pod.Name, id, err)
+		}
+		if path := sec.FilePath(); path != "" {
+			out.files = append(out.files, mesos.Volume{
+				ContainerPath: path, Mode: mesos.RO.Enum(),
+				Source: &mesos.Volume_Source{Type: mesos.Volume_Source_SECRET,
+					Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: v}}},
+			})
+		}
+		if sec.EnvKey != "" {
+			out.env = append(out.env, taskenv.Var{Name: sec.EnvKey, Value: strings.TrimRight(string(v), "\n"), Secret: true})
+		}
+	}
+	return out, nil
+}
+
+func (b *Builder) apiBase() string { return taskenv.SchedulerURL(b.cfg.APIHostname, b.cfg.APIPort) }
+
+// artifactURI is the URI of a toolkit binary served by the API: executable,
+// and versioned and cacheable when its digest is known.
+func (b *Builder) artifactURI(name string) mesos.CommandInfo_URI {
+	exe := true
+	d := b.cfg.ArtifactDigests[name]
+	u := mesos.CommandInfo_URI{Value: taskenv.ArtifactURL(b.apiBase(), name, d), Executable: &exe}
+	if d != "" {
+		cache := true
+		u.Cache = &cache
+	}
+	return u
+}
+
+// task builds one TaskInfo (Executor not set yet).
+func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secrets podSecrets, params map[string]string) (*mesos.TaskInfo, error) {
+	req, t, pod := rec.Req, c.Spec, rec.Req.Pod
+	ti := &mesos.TaskInfo{
+		Name:      c.Name,
+		TaskID:    mesos.TaskID{Value: strings.ReplaceAll(strings.TrimPrefix(b.cfg.Service, "/"), "/", ".") + "__" + c.Name + "__" + b.cfg.NewID()},
+		AgentID:   rec.Offer.AgentID,
+		Resources: c.Resources,
+	}
+	// The environment, in the SDK's order (package taskenv).
+	var env taskenv.Env
+	env.SetSorted(t.Env)
+	env.SetTaskCfg(b.cfg.Env, pod.Name)
+	env.SetIdentity(taskenv.Identity{Service: b.cfg.Service, Pod: pod.Name, Index: req.Index, Task: t.Name, SchedulerHost: b.cfg.APIHostname, SchedulerPort: b.cfg.APIPort})
+	env.SetPlacementReferenced(pod.Placement)
+	for _, cfg := range t.Configs.Values {
+		env.SetConfigTemplate(cfg.Name, cfg.Dest)
+	}
+	env.SetSorted(params)
+	for _, s := range secrets.env {
+		env.SetSecret(s.Name, s.Value)
+	}
+	if len(secrets.files) > 0 {
+		c := container(ti)
+		c.Volumes = append(c.Volumes, secrets.files...)
+	}
+	env.SetEnviron(b.cfg.TaskEnv)
+
+	disc := &mesos.DiscoveryInfo{Visibility: mesos.FRAMEWORK, Name: &ti.Name, Ports: &mesos.Ports{}}
+	if t.Discovery != nil {
+		if t.Discovery.Prefix != "" { // else it keeps the task's name
+			disc.Name = strPtr(taskenv.DiscoveryName(t.Discovery.Prefix, req.Index))
+		}
+		switch t.Discovery.Visibility {
+		case "CLUSTER":
+			disc.Visibility = mesos.CLUSTER
+		case "EXTERNAL":
+			disc.Visibility = mesos.EXTERNAL
+		}
+	}
+	for _, p := range c.Ports {
+		pt := p.Spec
+		if pt.EnvKey != "" {
+			env.Set(pt.EnvKey, strconv.FormatUint(p.Number, 10))
+		}
+		port := mesos.Port{Number: uint32(p.Number), Name: &pt.Name, Protocol: strPtr("tcp")}
+		var labels []mesos.Label
+		if pt.Advertise {
+			labels = append(labels, mesos.Label{Key: "advertise", Value: strPtr("true")})
+		}
+		if pt.VIP != nil {
+			labels = append(labels, mesos.Label{Key: "VIP_" + b.cfg.NewID(), Value: strPtr(fmt.Sprintf("%s:%d", pt.VIP.Prefix, pt.VIP.Port))})
+		}
+		if len(labels) > 0 {
+			port.Labels = &mesos.Labels{Labels: labels}
+		}
+		disc.Ports.Ports = append(disc.Ports.Ports, port)
+	}
+	ti.Discovery = disc
+	env.SetFaultDomain(rec.Where.Region, rec.Where.Zone)
+	for _, claim := range c.TLS {
+		if b.cfg.TLS == nil {
+			return nil, fmt.Errorf("pods.%s.tasks.%s.transport-encryption: no certificate authority configured", pod.Name, t.Name)
+		}
+		key, cert, ca, err := b.cfg.TLS.Issue(claim)
+		if err != nil {
+			return nil, fmt.Errorf("issuing %s's %s certificate: %w", c.Name, claim.Name, err)
+		}
+		env.SetTLS(claim.Name, key, cert, ca)
+	}
+
+	// URIs: the toolkit binaries, the pod's own, the config templates.
+	var uris []mesos.CommandInfo_URI
+	for _, a := range b.cfg.Artifacts {
+		if a != "executor" {
+			uris = append(uris, b.artifactURI(a))
+		}
+	}
+	for _, u := range pod.URIs {
+		uris = append(uris, mesos.CommandInfo_URI{Value: u})
+	}
+	noExtract := false
+	for _, cfg := range t.Configs.Values {
+		out := taskenv.ConfigTemplatePath(cfg.Name)
+		uris = append(uris, mesos.CommandInfo_URI{
+			Value:      taskenv.TemplateURL(b.apiBase(), b.cfg.ConfigID, pod.Name, t.Name, cfg.Name),
+			OutputFile: &out, Extract: &noExtract,
+		})
+	}
+	cmd := t.Cmd
+	if len(t.TransportEncryption) > 0 {
+		cmd = "./tlsprov materialize --all && " + cmd
+	}
+	shell := true
+	envProto := Environment(&env)
+	ti.Command = &mesos.CommandInfo{Value: &cmd, Shell: &shell, URIs: uris, Environment: envProto}
+	if hc := t.HealthCheck; hc != nil {
+		ti.HealthCheck = &mesos.HealthCheck{
+			Type:                mesos.HealthCheck_COMMAND,
+			Command:             &mesos.CommandInfo{Value: strPtr(hc.Cmd), Shell: &shell, Environment: envProto},
+			DelaySeconds:        f64(hc.Delay),
+			IntervalSeconds:     f64(hc.Interval),
+			TimeoutSeconds:      f64(hc.Timeout),
+			ConsecutiveFailures: u32(hc.MaxConsecutiveFailures),
+			GracePeriodSeconds:  f64(hc.GracePeriod),
+		}
+	}
+	if rc := t.ReadinessCheck; rc != nil {
+		ti.Check = &mesos.CheckInfo{
+			Type:            mesos.CheckInfo_COMMAND,
+			Command:         &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: strPtr(rc.Cmd), Shell: &shell, Environment: envProto}},
+			DelaySeconds:    f64(rc.Delay),
+			IntervalSeconds: f64(rc.Interval),
+			TimeoutSeconds:  f64(rc.Timeout),
+		}
+	}
+	if t.KillGracePeriod > 0 {
+		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(time.Duration(t.KillGracePeriod) * time.Second)}}
+	}
+	labels := []mesos.Label{
+		{Key: LabelGoalState, Value: strPtr(t.Goal)},
+		{Key: LabelOfferHostname, Value: strPtr(rec.Where.Hostname)},
+		{Key: LabelTargetConfiguration, Value: strPtr(b.cfg.ConfigID)},
+	}
+	if !t.IsEssential() {
+		labels = append(labels, mesos.Label{Key: LabelEssential, Value: strPtr("false")})
+	}
+	if rec.Where.Zone != "" {
+		labels = append(labels, mesos.Label{Key: LabelOfferZone, Value: strPtr(rec.Where.Zone)})
+	}
+	if rec.Where.Region != "" {
+		labels = append(labels, mesos.Label{Key: LabelOfferRegion, Value: strPtr(rec.Where.Region)})
+	}
+	own, err := spec.TaskLabels(t.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("pods.%s.tasks.%s.labels: %w", pod.Name, t.Name, err)
+	}
+	for _, kv := range own {
+		labels = append(labels, mesos.Label{Key: kv[0], Value: strPtr(kv[1])})
+	}
+	ti.Labels = &mesos.Labels{Labels: labels}
+	if err := setRLimits(ti, pod); err != nil {
+		return nil, err
+	}
+	if err := setLimits(ti, pod, t); err != nil {
+		return nil, err
+	}
+	return ti, nil
+}
+
+// container returns ti's ContainerInfo, a MESOS one made when it has none.
+func container(ti *mesos.TaskInfo) *mesos.ContainerInfo {
+	if ti.Container == nil {
+		ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum()}
+	}
+	return ti.Container
+}
+
+// setRLimits gives the task's container the pod's rlimits
+// (ContainerInfo.rlimit_info), in name order, as the SDK's PodInfoBuilder
+// puts them on each task's container for the default executor: soft and
+// hard, or neither for unlimited (-1 in svc.yml too).
+func setRLimits(ti *mesos.TaskInfo, pod *spec.PodSpec) error {
+	if len(pod.RLimits) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(pod.RLimits))
+	for n := range pod.RLimits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	info := &mesos.RLimitInfo{}
+	for _, n := range names {
+		typ, ok := spec.RLimitType(n)
+		if !ok {
+			return fmt.Errorf("pods.%s.rlimits.%s: not an rlimit", pod.Name, n)
+		}
+		rl := mesos.RLimitInfo_RLimit{Type: typ}
+		if l := pod.RLimits[n]; l != nil && l.Soft != nil && l.Hard != nil && *l.Soft != spec.RLimitInfinity {
+			soft, hard := uint64(*l.Soft), uint64(*l.Hard)
+			rl.Soft, rl.Hard = &soft, &hard
+		}
+		info.Rlimits = append(info.Rlimits, rl)
+	}
+	container(ti).RlimitInfo = info
+	return nil
+}
+
+// setLimits puts the task's resource-limits in TaskInfo.limits ("cpus",
+// "mem"; unlimited is +Inf, as Mesos takes it) and, as Mesos requires for
+// limits in a task group, gives its container its own cgroups
+// (share_cgroups false), as the SDK's PodInfoBuilder does.
+func setLimits(ti *mesos.TaskInfo, pod *spec.PodSpec, t *spec.TaskSpec) error {
+	rl := pod.Limits(t)
+	if rl == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, field, value string }{{"cpus", "cpus", rl.CPUs}, {"mem", "memory", rl.Memory}} {
+		v, ok, err := spec.Limit(f.value)
+		if err != nil {
+			return fmt.Errorf("pods.%s.tasks.%s.resource-limits.%s: %w", pod.Name, t.Name, f.field, err)
+		}
+		if !ok {
+			continue
+		}
+		if ti.Limits == nil {
+			ti.Limits = map[string]mesos.Value_Scalar{}
+		}
+		ti.Limits[f.name] = mesos.Value_Scalar{Value: v}
+	}
+	if len(ti.Limits) > 0 {
+		c := container(ti)
+		if c.LinuxInfo == nil {
+			c.LinuxInfo = &mesos.LinuxInfo{}
+		}
+		no := false
+		c.LinuxInfo.ShareCgroups = &no
+	}
+	return nil
+}
+
+// Environment converts a task environment to Mesos', secret values as
+// SECRET variables (Secret_VALUE).
+func Environment(e *taskenv.Env) *mesos.Environment {
+	vars := e.Vars()
+	env := &mesos.Environment{Variables: make([]mesos.Environment_Variable, 0, len(vars))}
+	for _, v := range vars {
+		if v.Secret {
+			env.Variables = append(env.Variables, mesos.Environment_Variable{
+				Name: v.Name, Type: mesos.Environment_Variable_SECRET.Enum(),
+				Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(v.Value)}},
+			})
+			continue
+		}
+		value := v.Value
+		env.Variables = append(env.Variables, mesos.Environment_Variable{Name: v.Name, Value: &value})
+	}
+	return env
+}
+
+// Placement reads back where a stored TaskInfo was placed (its agent and
+// the offer_* labels).
+func Placement(ti *mesos.TaskInfo) evaluate.Placement {
+	pl := evaluate.Placement{AgentID: ti.AgentID.Value}
+	for _, l := range ti.GetLabels().GetLabels() {
+		switch l.Key {
+		case LabelOfferHostname:
+			pl.Hostname = l.GetValue()
+		case LabelOfferZone:
+			pl.Zone = l.GetValue()
+		case LabelOfferRegion:
+			pl.Region = l.GetValue()
+		}
+	}
+	return pl
+}
+
+// Secrets reads pod secrets by the path svc.yml names.
+type Secrets interface {
+	Secret(path string) ([]byte, error)
+}
+
+// DirSecrets reads secrets as files under a directory (--secrets-dir; ""
+// is the working directory): scheduler-lite has no secret store.
+type DirSecrets string
+
+// Secret implements Secrets. The path must stay inside the directory.
+func (d DirSecrets) Secret(path string) ([]byte, error) {
+	if !filepath.IsLocal(path) {
+		return nil, fmt.Errorf("secret %q: not a relative path inside --secrets-dir", path)
+	}
+	return os.ReadFile(filepath.Join(string(d), path))
+}
+
+// newIDs returns a source of random version 4 UUIDs in text form that
+// reads crypto/rand 4 KiB at a time: a launch round needs hundreds.
+func newIDs() func() string {
+	var mu sync.Mutex
+	r := bufio.NewReaderSize(rand.Reader, 4096)
+	return func() string {
+		b := make([]byte, 16)
+		mu.Lock()
+		_, err := io.ReadFull(r, b)
+		mu.Unlock()
+		if err != nil {
+			return imesos.NewID()
+		}
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		return imesos.UUIDString(b)
+	}
+}
+
+func strPtr(s string) *string { return &s }
+func f64(n int) *float64      { v := float64(n); return &v }
+func u32(n int) *uint32       { v := uint32(n); return &v }
+
+// IssuerFromPEM builds a CA issuer from a PEM certificate and key (e.g.
+// --ca-cert and --ca-key).
+func IssuerFromPEM(certPEM, keyPEM []byte) (*pki.Issuer, error) {
+	certs, err := pki.ParseCertificates(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	key, err := pki.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CA key: %w", err)
+	}
+	if !pki.KeyMatches(key, certs[0]) {
+		return nil, pki.ErrKeyMismatch
+	}
+	return &pki.Issuer{Cert: certs[0], Key: key, Chain: certs[1:]}, nil
+}

@@ -1,0 +1,391 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/evaluate"
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/taskenv"
+)
+
+// The offer cycle (the SDK's OfferProcessor and PlanScheduler):
+//
+//	OFFERS ─▶ reconciling? ──yes──▶ DECLINE all (1 s)
+//	             │ no
+//	             ▼
+//	candidate steps (deploy, recovery, custom plans; one per pod instance)
+//	   ─▶ already running? adopt them
+//	   ─▶ requirement per step ─▶ for each offer: evaluate ─▶ build ─▶ launch
+//	   ─▶ in memory: tasks launched, steps PREPARED, why the others wait
+//	   ─▶ outbox: store TaskInfos and progress, then ACCEPT; DECLINE the rest
+
+// candidates returns the steps that may be launched now, in coordinator
+// order (deploy, recovery, custom plans), at most one per pod instance and
+// none for an instance another plan is working on ("dirty").
+func (s *Scheduler) candidates(now time.Time) []*plan.Step {
+	busy := map[string]bool{}
+	for _, p := range s.allPlans() {
+		for _, st := range p.Steps() {
+			switch st.Status() {
+			case plan.Prepared, plan.Starting, plan.Started:
+				busy[st.Instance()] = true
+			}
+		}
+	}
+	for inst := range s.pendingKill {
+		busy[inst] = true
+	}
+	var out []*plan.Step
+	for _, p := range s.allPlans() {
+		for _, st := range p.Candidates(now) {
+			if busy[st.Instance()] {
+				continue
+			}
+			busy[st.Instance()] = true
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// toLaunch returns the names (as in svc.yml) of st's tasks that are not
+// live: a step relaunches only those.
+func (s *Scheduler) toLaunch(st *plan.Step) []string {
+	var out []string
+	for i, name := range st.TaskNames() {
+		if t := s.tasks[name]; t == nil || !t.live() {
+			out = append(out, st.Tasks[i])
+		}
+	}
+	return out
+}
+
+// requirement is what step st asks of the offers.
+func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirement {
+	pod := s.spec.Pod(st.Pod)
+	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st)}
+	recovery := s.isRecoveryStep(st)
+	if recovery {
+		req.Recovery = evaluate.RecoveryTransient
+	}
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t != nil && t.replace {
+			req.Recovery = evaluate.RecoveryPermanent
+		}
+	}
+	// The instance's live tasks pin it: the new ones join their executor.
+	for _, t := range s.instanceTasks(pod, st.Index) {
+		if t.live() {
+			req.Agent, req.Why = t.info.AgentID.Value, "its other tasks run there"
+			if t.info.Executor != nil {
+				req.Executor = t.info.Executor
+			}
+			return req
+		}
+	}
+	if agent, until := s.pinnedAgent(st, now); agent != "" {
+		req.Agent = agent
+		req.Why = fmt.Sprintf("transient recovery in place, for %s more", until.Sub(now).Round(time.Second))
+	}
+	return req
+}
+
+// pinnedAgent is the agent a transient recovery relaunches st's tasks on,
+// and until when ("" when none).
+func (s *Scheduler) pinnedAgent(st *plan.Step, now time.Time) (string, time.Time) {
+	if !s.isRecoveryStep(st) {
+		return "", time.Time{}
+	}
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t != nil && t.place.AgentID != "" && !t.replace && now.Before(t.pinUntil) {
+			return t.place.AgentID, t.pinUntil
+		}
+	}
+	return "", time.Time{}
+}
+
+func (s *Scheduler) isRecoveryStep(st *plan.Step) bool {
+	return slices.Contains(s.recovery.Phases[0].Steps, st)
+}
+
+// planParams maps every step to the parameters of the plan owning it.
+func (s *Scheduler) planParams() map[*plan.Step]map[string]string {
+	out := map[*plan.Step]map[string]string{}
+	for _, p := range s.allPlans() {
+		for _, ph := range p.Phases {
+			for _, st := range ph.Steps {
+				out[st] = p.Parameters
+			}
+		}
+	}
+	return out
+}
+
+// launch is one step launched into one offer.
+type launch struct {
+	step *plan.Step
+	l    *podinfo.Launch
+	// prev is the state of its tasks before, for a revert.
+	prev map[string]taskState
+}
+
+// offers fits pending steps into offers, accepts what fits and declines the
+// rest. Nothing here waits for the store or the master: the outbox stores
+// the TaskInfos and progress, then accepts.
+func (s *Scheduler) offers(offers []mesos.Offer) {
+	start := time.Now()
+	s.m.Add("offers.received", int64(len(offers)))
+	for i := range offers {
+		s.cluster.SeeOffer(&offers[i])
+	}
+	now := s.clock.Now()
+	if s.rec.reconciling {
+		// No offer is used before every stored task is reconciled.
+		s.declineAll(offers, "reconciling")
+		return
+	}
+	pending := s.candidates(now)
+	// Steps whose tasks all run already (restored, or relaunched before a
+	// crash) are adopted rather than launched again.
+	s.mu.Lock()
+	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
+		if len(s.toLaunch(st)) > 0 {
+			return false
+		}
+		s.adoptLocked(st, nil, now)
+		return true
+	})
+	s.mu.Unlock()
+	reqs := make([]*evaluate.Requirement, len(pending))
+	for i, st := range pending {
+		reqs[i] = s.requirement(st, now)
+	}
+	view := s.clusterView()
+	params := s.planParams()
+	done := make([]bool, len(pending))
+	failures := make([][]evaluate.OfferFailure, len(pending))
+	buildErr := make([]error, len(pending))
+	perOffer := make([][]*launch, len(offers))
+	for i := range offers {
+		o := &offers[i]
+		pool := evaluate.NewPool(o, s.cfg.Role)
+		where := evaluate.PlacementOf(o)
+		for k, req := range reqs {
+			if done[k] {
+				continue
+			}
+			rec, outs := s.eval.EvaluateAt(req, o, where, pool, view)
+			s.offerLog.add(now, pending[k].Name, req.Instance(), o, outs)
+			if rec == nil {
+				failures[k] = append(failures[k], evaluate.OfferFailure{Host: o.Hostname, Outcome: outs[len(outs)-1]})
+				continue
+			}
+			l, err := s.build.Build(rec, s.frameworkID, params[pending[k]])
+			if err != nil {
+				buildErr[k], done[k] = err, true
+				continue
+			}
+			pool = rec.Left
+			view.Place(req.Pod.Name, req.Index, rec.Where)
+			done[k] = true
+			perOffer[i] = append(perOffer[i], &launch{step: pending[k], l: l})
+		}
+	}
+
+	// In memory: the launches, and why the other steps wait.
+	var launched []*launch
+	var out []*scheduler.Call
+	var used []mesos.OfferID
+	s.mu.Lock()
+	for i, ls := range perOffer {
+		if len(ls) == 0 {
+			continue
+		}
+		var ops []mesos.Offer_Operation
+		for _, la := range ls {
+			s.applyLaunchLocked(la, now)
+			ops = append(ops, la.l.Operations...)
+			launched = append(launched, la)
+		}
+		out = append(out, calls.Accept(calls.OfferOperations(ops).WithOffers(offers[i].ID)).With(calls.RefuseSeconds(s.cfg.RefuseShort)))
+		used = append(used, offers[i].ID)
+		s.m.Add("operations.launch_group", int64(len(ls)))
+		s.m.Inc("offers.accepted")
+	}
+	var warn []string
+	for k, st := range pending {
+		switch {
+		case buildErr[k] != nil:
+			st.Message = buildErr[k].Error()
+			warn = append(warn, st.Name+": "+buildErr[k].Error())
+		case !done[k]:
+			st.Message = s.waitingMessage(st, reqs[k], failures[k], now)
+		}
+	}
+	remaining := len(s.candidates(now)) > 0 || s.anyInFlight()
+	s.mu.Unlock()
+	for _, w := range warn {
+		s.log.Warn("cannot build a launch", "step", w)
+	}
+
+	// The outbox stores the TaskInfos and the progress, then accepts.
+	if len(launched) > 0 {
+		j := &job{calls: out, plans: s.progress()}
+		for _, la := range launched {
+			j.tasks = append(j.tasks, la.l.TaskInfos...)
+		}
+		j.failed = func(err error) { s.revert(launched, err) }
+		s.out.push(j)
+	}
+	var decline []mesos.OfferID
+	for i := range offers {
+		if !slices.Contains(used, offers[i].ID) {
+			decline = append(decline, offers[i].ID)
+		}
+	}
+	s.decline(decline, remaining, "")
+	s.m.Add("offers.processed", int64(len(offers)))
+	s.m.Observe("offers.process", time.Since(start))
+}
+
+// waitingMessage says why a step found no offer: the agent it waits for,
+// or each offer's failing stage.
+func (s *Scheduler) waitingMessage(st *plan.Step, req *evaluate.Requirement, failures []evaluate.OfferFailure, now time.Time) string {
+	if agent, until := s.pinnedAgent(st, now); agent != "" && req.Executor == nil {
+		return s.lostAgentMessage(st, agent, until, now)
+	}
+	return "waiting for an offer that fits: " + evaluate.Explain(failures)
+}
+
+// lostAgentMessage says that a transient recovery waits for its agent, how
+// long it still will, and how not to.
+func (s *Scheduler) lostAgentMessage(st *plan.Step, agent string, until, now time.Time) string {
+	host := ""
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t != nil && t.place.Hostname != "" {
+			host = " (" + t.place.Hostname + ")"
+			break
+		}
+	}
+	return fmt.Sprintf("waiting for agent %s%s to offer resources: %s is relaunched there for %s more (--agent-lost-timeout), then placed anew; POST /v1/pod/%s/replace places it elsewhere now",
+		agent, host, st.Instance(), until.Sub(now).Round(time.Second), st.Instance())
+}
+
+// applyLaunchLocked records a launch: its TaskInfos are the tasks' now and
+// its step is PREPARED. Caller holds s.mu for writing.
+func (s *Scheduler) applyLaunchLocked(la *launch, now time.Time) {
+	la.prev = map[string]taskState{}
+	var names []string
+	for _, ti := range la.l.TaskInfos {
+		names = append(names, ti.Name)
+		t := s.tasks[ti.Name]
+		if t == nil {
+			pod, index, task, ok := s.splitName(ti.Name)
+			if !ok {
+				continue
+			}
+			t = &taskState{name: ti.Name, pod: pod.Name, index: index, spec: task}
+			s.tasks[ti.Name] = t
+		}
+		la.prev[ti.Name] = *t
+		if t.info != nil {
+			delete(s.byID, t.info.TaskID.Value)
+		}
+		t.info, t.status, t.ready, t.replace = ti, nil, false, false
+		t.place = la.l.Rec.Where
+		s.byID[ti.TaskID.Value] = ti.Name
+	}
+	s.adoptLocked(la.step, names, now)
+	delete(s.pendingKill, la.step.Instance())
+}
+
+// revert undoes launches whose TaskInfos could not be stored, or whose
+// ACCEPT failed: their tasks are what they were, their steps PENDING again.
+func (s *Scheduler) revert(launched []*launch, err error) {
+	s.mu.Lock()
+	for _, la := range launched {
+		for _, ti := range la.l.TaskInfos {
+			t := s.tasks[ti.Name]
+			if t == nil {
+				continue
+			}
+			delete(s.byID, ti.TaskID.Value)
+			*t = la.prev[ti.Name]
+			if t.info != nil {
+				s.byID[t.info.TaskID.Value] = t.name
+			} else {
+				delete(s.tasks, ti.Name)
+			}
+		}
+		la.step.Restart()
+		la.step.Message = "not launched: " + err.Error()
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+// declineAll declines every offer for RefuseShort (why counts them).
+func (s *Scheduler) declineAll(offers []mesos.Offer, why string) {
+	ids := make([]mesos.OfferID, len(offers))
+	for i := range offers {
+		ids[i] = offers[i].ID
+	}
+	s.decline(ids, true, why)
+	s.m.Add("offers.processed", int64(len(offers)))
+}
+
+// decline declines offers: for RefuseShort while work remains (a serial
+// phase moving on, or a failure, may need them soon), else for RefuseLong.
+func (s *Scheduler) decline(ids []mesos.OfferID, short bool, why string) {
+	if len(ids) == 0 {
+		return
+	}
+	refuse := s.cfg.RefuseLong
+	if short {
+		refuse = s.cfg.RefuseShort
+		// Filtered offers come back only after the filter; when a step
+		// becomes eligible sooner, housekeeping revives.
+		s.declinedShort = true
+		s.m.Add("offers.declined.short", int64(len(ids)))
+	} else {
+		s.m.Add("offers.declined.long", int64(len(ids)))
+	}
+	if why != "" {
+		s.m.Add("offers.declined."+why, int64(len(ids)))
+	}
+	s.m.Add("offers.declined", int64(len(ids)))
+	s.calls = append(s.calls, calls.Decline(ids...).With(calls.RefuseSeconds(refuse)))
+}
+
+// anyInFlight reports whether a launched step has not settled; while it
+// has not, a failure may need offers soon, so the scheduler keeps them.
+func (s *Scheduler) anyInFlight() bool {
+	for _, p := range s.allPlans() {
+		for _, st := range p.Steps() {
+			switch st.Status() {
+			case plan.Prepared, plan.Starting, plan.Started, plan.Delayed:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// progress returns the persisted plans' progress, for the store.
+func (s *Scheduler) progress() map[string]plan.Progress {
+	out := map[string]plan.Progress{}
+	for _, p := range s.persistedPlans() {
+		out[p.Name] = p.Progress()
+	}
+	return out
+}
+
+// instanceName is the pod instance a task state belongs to.
+func (t *taskState) instanceName() string { return taskenv.InstanceName(t.pod, t.index) }

@@ -1,0 +1,153 @@
+package service
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	imesos "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/pki"
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/evaluate"
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/store"
+	"github.com/taskkit/taskkit/internal/taskenv"
+)
+
+// taskState is what the scheduler knows of one task (by full name).
+type taskState struct {
+	name   string // <pod>-<index>-<task>
+	pod    string
+	index  int
+	spec   *spec.TaskSpec
+	info   *mesos.TaskInfo
+	status *mesos.TaskStatus
+	ready  bool
+	step   *plan.Step // the step that launched it, while in flight
+	place  evaluate.Placement
+	// replace asks the next launch to place the task anew (pod replace);
+	// otherwise a recovery relaunches it on the same agent until pinUntil.
+	replace  bool
+	pinUntil time.Time
+}
+
+// live reports whether t runs, or may: launched and no terminal status.
+func (t *taskState) live() bool {
+	return t.info != nil && (t.status == nil || !isTerminal(t.status.GetState()))
+}
+
+func isTerminal(s mesos.TaskState) bool {
+	return imesos.IsTerminal(s) || s == mesos.TASK_UNREACHABLE || s == mesos.TASK_UNKNOWN
+}
+
+// readinessPassed reads a status's readiness result: the DEFAULT executor's
+// check_status.command.exit_code == 0, or the SDK executor's
+// readiness_check_passed label.
+func readinessPassed(st *mesos.TaskStatus) bool {
+	if cs := st.GetCheckStatus(); cs != nil && cs.Command != nil && cs.Command.ExitCode != nil && *cs.Command.ExitCode == 0 {
+		return true
+	}
+	for _, l := range st.GetLabels().GetLabels() {
+		if l.Key == "readiness_check_passed" && l.GetValue() == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// splitName finds the pod type, index and task of a full task name.
+func (s *Scheduler) splitName(name string) (*spec.PodSpec, int, *spec.TaskSpec, bool) {
+	for _, p := range s.spec.Pods.Values {
+		rest, ok := strings.CutPrefix(name, p.Name+"-")
+		if !ok {
+			continue
+		}
+		idx, tname, ok := strings.Cut(rest, "-")
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(idx)
+		if err != nil {
+			continue
+		}
+		if t, ok := p.Tasks.Get(tname); ok {
+			return p, i, t, true
+		}
+	}
+	return nil, 0, nil, false
+}
+
+// instance finds a pod instance ("hello-0") of the spec.
+func (s *Scheduler) instance(name string) (*spec.PodSpec, int, bool) {
+	for _, p := range s.spec.Pods.Values {
+		if rest, ok := strings.CutPrefix(name, p.Name+"-"); ok {
+			if i, err := strconv.Atoi(rest); err == nil && i >= 0 && i < p.Count && taskenv.InstanceName(p.Name, i) == name {
+				return p, i, true
+			}
+		}
+	}
+	return nil, 0, false
+}
+
+// instanceTasks returns the launched tasks of pod instance (pod, index).
+func (s *Scheduler) instanceTasks(pod *spec.PodSpec, index int) []*taskState {
+	var out []*taskState
+	for _, task := range pod.Tasks.Values {
+		if x := s.tasks[taskenv.TaskName(pod.Name, index, task.Name)]; x != nil && x.info != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// clusterView is where the service's live pod instances run, for placement
+// rules, with the placement values offers have shown.
+func (s *Scheduler) clusterView() *evaluate.Cluster {
+	c := &evaluate.Cluster{Instances: make(map[string]evaluate.Instance, len(s.tasks)), Values: s.cluster.Values}
+	for _, t := range s.tasks {
+		if t.info == nil || t.status != nil && isTerminal(t.status.GetState()) {
+			continue
+		}
+		c.Place(t.pod, t.index, t.place)
+	}
+	return c
+}
+
+// serviceCA returns the service's CA: the configured one, else the one in
+// the store, else a new one (ECDSA P-256), stored before first use.
+func serviceCA(ca *pki.Issuer, st store.Store, service string) (*pki.Issuer, error) {
+	if ca != nil {
+		return ca, nil
+	}
+	certPEM, err := st.Property("ca.crt")
+	if err != nil {
+		return nil, fmt.Errorf("reading the state store: %w", err)
+	}
+	keyPEM, err := st.Property("ca.key")
+	if err != nil {
+		return nil, fmt.Errorf("reading the state store: %w", err)
+	}
+	if certPEM != nil && keyPEM != nil {
+		ca, err := podinfo.IssuerFromPEM(certPEM, keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("the stored CA: %w", err)
+		}
+		return ca, nil
+	}
+	ca, err = pki.NewCA(pki.CARequest{CommonName: service + " service CA", KeyType: pki.ECDSAP256})
+	if err != nil {
+		return nil, err
+	}
+	key, err := pki.EncodeKeyPEM(ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.SetProperties(map[string][]byte{"ca.crt": pki.EncodeCertsPEM(ca.Cert), "ca.key": key}); err != nil {
+		return nil, fmt.Errorf("storing the CA: %w", err)
+	}
+	return ca, nil
+}

@@ -1,0 +1,43 @@
+package service
+
+import (
+	"context"
+
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/taskkit/taskkit/internal/plan"
+)
+
+// Tick implements framework.Handler (every 250 ms and on wake, while
+// subscribed): it reconciles, revives or suppresses offers as the work
+// requires, keeps the key pool ahead of the steps to launch, and refreshes
+// the message of recoveries waiting for a lost agent.
+func (s *Scheduler) Tick(ctx context.Context) error {
+	now := s.clock.Now()
+	s.reconcile(now)
+	work := s.rec.reconciling
+	s.mu.Lock()
+	for _, st := range s.candidates(now) {
+		work = true
+		if agent, until := s.pinnedAgent(st, now); agent != "" && st.Status() != plan.Prepared {
+			st.Message = s.lostAgentMessage(st, agent, until, now)
+		}
+	}
+	var call *scheduler.Call
+	switch {
+	case work && (s.suppressed || s.declinedShort) && now.Sub(s.lastRevive) >= s.cfg.ReviveInterval:
+		call, s.suppressed, s.declinedShort, s.lastRevive = calls.Revive(), false, false, now
+		s.m.Inc("revives")
+	case !work && !s.suppressed && !s.anyInFlight():
+		call, s.suppressed = calls.Suppress(), true
+		s.m.Inc("suppresses")
+	}
+	s.mu.Unlock()
+	if call != nil {
+		s.calls = append(s.calls, call)
+	}
+	s.keys.Want(s.keysNeeded())
+	s.flush()
+	return nil
+}

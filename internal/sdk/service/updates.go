@@ -1,0 +1,109 @@
+package service
+
+import (
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/taskkit/taskkit/internal/plan"
+)
+
+// updates handles a run of status updates: each moves its task and step
+// (and may start a recovery); then one outbox job stores them all and
+// acknowledges them. A status that cannot be stored is not acknowledged,
+// so Mesos sends it again.
+func (s *Scheduler) updates(sts []mesos.TaskStatus) {
+	start := time.Now()
+	now := s.clock.Now()
+	j := &job{statuses: map[string]*mesos.TaskStatus{}}
+	type logLine struct {
+		msg   string
+		attrs []any
+	}
+	var logs []logLine
+	plansChanged := false
+	s.mu.Lock()
+	for i := range sts {
+		st := &sts[i]
+		s.m.Inc("task_status." + st.GetState().String())
+		s.answeredLocked(st.TaskID.Value, now)
+		var t *taskState
+		if name, ok := s.byID[st.TaskID.Value]; ok {
+			t = s.tasks[name]
+		}
+		switch {
+		case t == nil:
+			logs = append(logs, logLine{"status of an unknown task", []any{"task_id", st.TaskID.Value, "state", st.GetState().String()}})
+			s.unknownTaskLocked(st)
+		case t.status != nil && t.status.GetState() == st.GetState() && st.GetReason() == mesos.REASON_RECONCILIATION && st.UUID == nil:
+			// A reconciliation answer repeating the stored state changes
+			// nothing (and costs no store write: 500 of them follow
+			// every restart).
+		default:
+			if s.taskUpdateLocked(t, st, now) {
+				plansChanged = true
+			}
+			j.statuses[t.name] = st
+			logs = append(logs, logLine{"task status", []any{"task", t.name, "state", st.GetState().String(), "message", st.GetMessage()}})
+		}
+		if st.UUID != nil && st.AgentID != nil {
+			j.calls = append(j.calls, calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
+		}
+	}
+	if plansChanged {
+		j.plans = s.progress()
+	}
+	s.mu.Unlock()
+	for _, l := range logs {
+		s.log.Info(l.msg, l.attrs...)
+	}
+	// Recovery's KILLs go after the acknowledgements.
+	j.calls = append(j.calls, s.calls...)
+	s.calls = nil
+	s.out.push(j)
+	s.m.Observe("status.process", time.Since(start))
+	s.wake()
+}
+
+// taskUpdateLocked applies one status to its task and step, and starts a
+// recovery when a live task ended. It reports whether a plan changed.
+// Caller holds s.mu for writing.
+func (s *Scheduler) taskUpdateLocked(t *taskState, st *mesos.TaskStatus, now time.Time) bool {
+	wasLive := t.live()
+	t.status = st
+	if readinessPassed(st) {
+		t.ready = true
+	}
+	changed := false
+	if t.step != nil {
+		ready := t.ready || t.spec.ReadinessCheck == nil
+		changed = t.step.TaskUpdate(t.name, st.GetState(), t.spec.Goal, ready, st.GetMessage(), now)
+		if isTerminal(st.GetState()) || t.step.Status() == plan.Complete {
+			t.step = nil
+		}
+	}
+	// Only the first terminal status of a task counts: a re-sent update and
+	// a reconciliation answer about the same end are one failure.
+	if wasLive && isTerminal(st.GetState()) && t.step == nil {
+		s.recoverLocked(t, now)
+	}
+	return changed
+}
+
+// unknownTaskLocked handles a status of a task the scheduler does not know:
+// a live one is killed (it may be a leftover of a launch whose TaskInfo was
+// replaced, or of another configuration). Caller holds s.mu.
+func (s *Scheduler) unknownTaskLocked(st *mesos.TaskStatus) {
+	if isTerminal(st.GetState()) {
+		return
+	}
+	s.m.Inc("tasks.killed_unknown")
+	s.calls = append(s.calls, calls.Kill(st.TaskID.Value, st.GetAgentID().GetValue()))
+}
+
+// killCall is a KILL of a task the scheduler knows.
+func killCall(t *taskState) *scheduler.Call {
+	return calls.Kill(t.info.TaskID.Value, t.info.AgentID.Value)
+}
