@@ -172,6 +172,7 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
 	buildErr := make([]error, len(pending))
+	keyWait := make([]string, len(pending))
 	perOffer := make([][]*launch, len(offers))
 	for i := range offers {
 		o := &offers[i]
@@ -185,6 +186,13 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 			s.offerLog.add(now, pending[k].Name, req.Instance(), o, outs)
 			if rec == nil {
 				failures[k] = append(failures[k], evaluate.OfferFailure{Host: o.Hostname, Outcome: outs[len(outs)-1]})
+				continue
+			}
+			// Keys are generated ahead of need, off the loop: a launch whose
+			// keys are not ready waits for a later round rather than have
+			// the loop generate them (RSA keys take ~100 ms each).
+			if need := tlsClaims(rec); need > 0 && s.keys.Ready() < need && s.keysRunning.Load() {
+				keyWait[k], done[k] = fmt.Sprintf("waiting for %d TLS key(s) being generated (%d ready, --tls-key-type %s)", need, s.keys.Ready(), s.keys.Type()), true
 				continue
 			}
 			l, err := s.build.Build(rec, s.frameworkID, params[pending[k]])
@@ -225,11 +233,16 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		case buildErr[k] != nil:
 			st.Message = buildErr[k].Error()
 			warn = append(warn, st.Name+": "+buildErr[k].Error())
+		case keyWait[k] != "":
+			st.Message = keyWait[k]
 		case !done[k]:
 			st.Message = s.waitingMessage(st, reqs[k], failures[k], now)
 		}
 	}
 	remaining := len(s.candidates(now)) > 0 || s.anyInFlight()
+	if slices.ContainsFunc(keyWait, func(w string) bool { return w != "" }) {
+		s.declinedShort = true // revived once the keys are ready
+	}
 	s.mu.Unlock()
 	for _, w := range warn {
 		s.log.Warn("cannot build a launch", "step", w)
@@ -253,6 +266,15 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	s.decline(decline, remaining, "")
 	s.m.Add("offers.processed", int64(len(offers)))
 	s.m.Observe("offers.process", time.Since(start))
+}
+
+// tlsClaims counts the certificates a recommendation needs.
+func tlsClaims(rec *evaluate.Recommendation) int {
+	n := 0
+	for _, c := range rec.Tasks {
+		n += len(c.TLS)
+	}
+	return n
 }
 
 // waitingMessage says why a step found no offer: the agent it waits for,
