@@ -2,7 +2,9 @@ package service
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -128,6 +130,42 @@ func (s *Scheduler) planParams() map[*plan.Step]map[string]string {
 	return out
 }
 
+// fit is a step fitted into an offer, then built.
+type fit struct {
+	offer, k int // the offer's and the step's positions
+	rec      *evaluate.Recommendation
+	l        *podinfo.Launch
+	err      error
+}
+
+// parallelBuild is the round size from which launches are built on every
+// CPU.
+const parallelBuild = 16
+
+// buildAll builds each fit's launch; a big round is shared among one
+// goroutine per CPU, each owned by buildAll (joined before it returns).
+func (s *Scheduler) buildAll(fits []fit, pending []*plan.Step, params map[*plan.Step]map[string]string) {
+	build := func(f *fit) { f.l, f.err = s.build.Build(f.rec, s.frameworkID, params[pending[f.k]]) }
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if len(fits) < parallelBuild || workers < 2 {
+		for i := range fits {
+			build(&fits[i])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() { // owned by buildAll: joined below
+			defer wg.Done()
+			for i := w; i < len(fits); i += workers {
+				build(&fits[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // launch is one step launched into one offer.
 type launch struct {
 	step *plan.Step
@@ -171,9 +209,11 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	params := s.planParams()
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
-	buildErr := make([]error, len(pending))
 	keyWait := make([]string, len(pending))
-	perOffer := make([][]*launch, len(offers))
+	// Evaluate: each step against the offers in turn, each fit taking
+	// from what is left of its offer.
+	var fits []fit
+	keys := s.keys.Ready()
 	for i := range offers {
 		o := &offers[i]
 		pool := evaluate.NewPool(o, s.cfg.Role)
@@ -188,23 +228,33 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 				failures[k] = append(failures[k], evaluate.OfferFailure{Host: o.Hostname, Outcome: outs[len(outs)-1]})
 				continue
 			}
+			done[k] = true
 			// Keys are generated ahead of need, off the loop: a launch whose
 			// keys are not ready waits for a later round rather than have
 			// the loop generate them (RSA keys take ~100 ms each).
-			if need := tlsClaims(rec); need > 0 && s.keys.Ready() < need && s.keysRunning.Load() {
-				keyWait[k], done[k] = fmt.Sprintf("waiting for %d TLS key(s) being generated (%d ready, --tls-key-type %s)", need, s.keys.Ready(), s.keys.Type()), true
-				continue
-			}
-			l, err := s.build.Build(rec, s.frameworkID, params[pending[k]])
-			if err != nil {
-				buildErr[k], done[k] = err, true
-				continue
+			if need := tlsClaims(rec); need > 0 && s.keysRunning.Load() {
+				if keys < need {
+					keyWait[k] = fmt.Sprintf("waiting for %d TLS key(s) being generated (%d ready, --tls-key-type %s)", need, keys, s.keys.Type())
+					continue
+				}
+				keys -= need
 			}
 			pool = rec.Left
 			view.Place(req.Pod.Name, req.Index, rec.Where)
-			done[k] = true
-			perOffer[i] = append(perOffer[i], &launch{step: pending[k], l: l})
+			fits = append(fits, fit{offer: i, k: k, rec: rec})
 		}
+	}
+	// Build the fits' TaskInfos (in parallel for a big round: the builder
+	// is safe for concurrent use).
+	s.buildAll(fits, pending, params)
+	buildErr := make([]error, len(pending))
+	perOffer := make([][]*launch, len(offers))
+	for _, f := range fits {
+		if f.err != nil {
+			buildErr[f.k] = f.err
+			continue
+		}
+		perOffer[f.offer] = append(perOffer[f.offer], &launch{step: pending[f.k], l: f.l})
 	}
 
 	// In memory: the launches, and why the other steps wait.
