@@ -16,6 +16,8 @@
 //	outbox                          store writes, then the Mesos calls that
 //	                                depend on them, in the loop's order
 //	key pool                        TLS leaf keys, ahead of need
+//	builders                        a big offer round's TaskInfos, one per CPU,
+//	                                joined before the round goes on
 //
 // Write-before-act: the framework ID is stored before it is used, TaskInfos
 // before the ACCEPT that launches them, a status before its
