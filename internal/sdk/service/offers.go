@@ -191,9 +191,13 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	}
 	pending := s.candidates(now)
 	// Steps whose tasks all run already (restored, or relaunched before a
-	// crash) are adopted rather than launched again.
+	// crash) are adopted rather than launched again; a step of a pod type
+	// the spec no longer has waits (a configuration update decides).
 	s.mu.Lock()
 	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
+		if s.spec.Pod(st.Pod) == nil {
+			return true
+		}
 		if len(s.toLaunch(st)) > 0 {
 			return false
 		}
