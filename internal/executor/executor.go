@@ -161,6 +161,7 @@ func New(in Input) *Executor {
 		httpcli.Endpoint("http://"+cfg.AgentEndpoint+"/api/v1/executor"),
 		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
 		httpcli.Do(httpcli.With(opts...)),
+		mesosx.BoundedStreams(codecs.ByMediaType[codecs.MediaTypeProtobuf]), // the event stream's records at most 4 MiB, refused before they are read
 	)
 	callOpts := execpb.CallOptions{calls.Framework(cfg.FrameworkID), calls.Executor(cfg.ExecutorID)}
 	return &Executor{
@@ -618,6 +619,9 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 		return nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
 	if err := linkVolumes(ti, e.cfg.Sandbox, dir); err != nil {
+		return nil, err
+	}
+	if err := writeSecretVolumes(ti, dir); err != nil {
 		return nil, err
 	}
 	limits, err := mesosx.RLimits(ti.Container.GetRlimitInfo())

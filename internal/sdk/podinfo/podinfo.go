@@ -181,27 +181,45 @@ func (b *Builder) Build(rec *evaluate.Recommendation, frameworkID string, params
 	return l, nil
 }
 
-// secrets reads the pod's secrets: env-key → value.
-func (b *Builder) secrets(pod *spec.PodSpec) ([]taskenv.Var, error) {
+// podSecrets are a pod's secrets as its tasks get them: environment values,
+// and files (SECRET volumes).
+type podSecrets struct {
+	env   []taskenv.Var
+	files []mesos.Volume
+}
+
+// secrets reads the pod's secrets, delivered as the SDK's PodInfoBuilder
+// delivers them: with an env-key, in that (SECRET) environment variable;
+// with a file path (its file, else its own path when it has no env-key), as
+// a file in each task's sandbox: a read-only SECRET volume (here of type
+// VALUE, scheduler-lite having no secret store), which the executor writes
+// with mode 0400.
+func (b *Builder) secrets(pod *spec.PodSpec) (podSecrets, error) {
 	ids := make([]string, 0, len(pod.Secrets))
 	for id := range pod.Secrets {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var out []taskenv.Var
+	var out podSecrets
 	for _, id := range ids {
 		sec := pod.Secrets[id]
-		if sec.FilePath() != "" {
-			return nil, fmt.Errorf("pods.%s.secrets.%s: a secret without env-key is a file in the sandbox (%s), which scheduler-lite does not write yet", pod.Name, id, sec.FilePath())
-		}
 		if b.cfg.Secrets == nil {
-			return nil, fmt.Errorf("pods.%s.secrets.%s: no secret source configured (--secrets-dir)", pod.Name, id)
+			return out, fmt.Errorf("pods.%s.secrets.%s: no secret source configured (--secrets-dir)", pod.Name, id)
 		}
 		v, err := b.cfg.Secrets.Secret(sec.Secret)
 		if err != nil {
-			return nil, fmt.Errorf("pods.%s.secrets.%s: %w", pod.Name, id, err)
+			return out, fmt.Errorf("pods.%s.secrets.%s: %w", pod.Name, id, err)
 		}
-		out = append(out, taskenv.Var{Name: sec.EnvKey, Value: strings.TrimRight(string(v), "\n"), Secret: true})
+		if path := sec.FilePath(); path != "" {
+			out.files = append(out.files, mesos.Volume{
+				ContainerPath: path, Mode: mesos.RO.Enum(),
+				Source: &mesos.Volume_Source{Type: mesos.Volume_Source_SECRET,
+					Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: v}}},
+			})
+		}
+		if sec.EnvKey != "" {
+			out.env = append(out.env, taskenv.Var{Name: sec.EnvKey, Value: strings.TrimRight(string(v), "\n"), Secret: true})
+		}
 	}
 	return out, nil
 }
@@ -222,7 +240,7 @@ func (b *Builder) artifactURI(name string) mesos.CommandInfo_URI {
 }
 
 // task builds one TaskInfo (Executor not set yet).
-func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secrets []taskenv.Var, params map[string]string) (*mesos.TaskInfo, error) {
+func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secrets podSecrets, params map[string]string) (*mesos.TaskInfo, error) {
 	req, t, pod := rec.Req, c.Spec, rec.Req.Pod
 	ti := &mesos.TaskInfo{
 		Name:      c.Name,
@@ -240,8 +258,12 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 		env.SetConfigTemplate(cfg.Name, cfg.Dest)
 	}
 	env.SetSorted(params)
-	for _, s := range secrets {
+	for _, s := range secrets.env {
 		env.SetSecret(s.Name, s.Value)
+	}
+	if len(secrets.files) > 0 {
+		c := container(ti)
+		c.Volumes = append(c.Volumes, secrets.files...)
 	}
 	env.SetEnviron(b.cfg.TaskEnv)
 

@@ -456,3 +456,63 @@ pods:
 		}
 	}
 }
+
+// TestBuildSecretFile: a secret without env-key is a read-only SECRET
+// volume at its path in every task (the SDK's PodInfoBuilder), not an
+// environment variable; with env-key and file it is both; the volumes sit
+// next to the pod's rlimits on the task's container.
+func TestBuildSecretFile(t *testing.T) {
+	l, err := spec.Parse([]byte(`name: s
+pods:
+  app:
+    count: 1
+    secrets:
+      keytab:
+        secret: app/keytab
+      token:
+        secret: app/token
+        env-key: TOKEN
+      both:
+        secret: app/token
+        env-key: BOTH
+        file: conf/token
+    rlimits:
+      RLIMIT_NOFILE: {soft: 1024, hard: 2048}
+    tasks:
+      server: {cmd: sleep 1, cpus: 0.1, memory: 32}
+      helper: {cmd: sleep 1, cpus: 0.1, memory: 32}
+`), spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := l.Spec.Pod("app")
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "app"), 0o700)
+	os.WriteFile(filepath.Join(dir, "app/keytab"), []byte("kt\x00bytes\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "app/token"), []byte("tok\n"), 0o600)
+	b := newBuilder(t, func(c *Config) { c.Secrets = DirSecrets(dir) })
+	launch, err := b.Build(recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()}), "fw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(launch.TaskInfos) != 2 {
+		t.Fatalf("%d tasks", len(launch.TaskInfos))
+	}
+	for _, ti := range launch.TaskInfos {
+		vs := ti.GetContainer().GetVolumes()
+		if ti.GetContainer().GetType() != mesos.ContainerInfo_MESOS || len(vs) != 2 || ti.GetContainer().GetRlimitInfo() == nil {
+			t.Fatalf("%s: container %v", ti.Name, ti.GetContainer())
+		}
+		if v := vs[0]; v.ContainerPath != "conf/token" || string(v.GetSource().GetSecret().GetValue().GetData()) != "tok\n" {
+			t.Errorf("%s: volume %v", ti.Name, v)
+		}
+		v := vs[1]
+		if v.ContainerPath != "app/keytab" || v.GetMode() != mesos.RO || v.GetSource().GetType() != mesos.Volume_Source_SECRET ||
+			v.GetSource().GetSecret().GetType() != mesos.Secret_VALUE || string(v.GetSource().GetSecret().GetValue().GetData()) != "kt\x00bytes\n" {
+			t.Errorf("%s: volume %v", ti.Name, v)
+		}
+		if e := env(ti); e["TOKEN"] != "SECRET:tok" || e["BOTH"] != "SECRET:tok" || len(e["keytab"]) > 0 {
+			t.Errorf("%s: env %v", ti.Name, e)
+		}
+	}
+}
