@@ -2,7 +2,9 @@ package service
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -152,6 +154,42 @@ func (s *Scheduler) planParams() map[*plan.Step]map[string]string {
 	return out
 }
 
+// fit is a step fitted into one agent's offers, then built.
+type fit struct {
+	group, k int // the offer group's and the step's positions
+	rec      *evaluate.Recommendation
+	l        *podinfo.Launch
+	err      error
+}
+
+// parallelBuild is the round size from which launches are built on every
+// CPU.
+const parallelBuild = 16
+
+// buildAll builds each fit's launch; a big round is shared among one
+// goroutine per CPU, each owned by buildAll (joined before it returns).
+func (s *Scheduler) buildAll(fits []fit, pending []*plan.Step, params map[*plan.Step]map[string]string) {
+	build := func(f *fit) { f.l, f.err = s.build.Build(f.rec, s.frameworkID, params[pending[f.k]]) }
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if len(fits) < parallelBuild || workers < 2 {
+		for i := range fits {
+			build(&fits[i])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() { // owned by buildAll: joined below
+			defer wg.Done()
+			for i := w; i < len(fits); i += workers {
+				build(&fits[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // launch is one step launched into one agent's offers.
 type launch struct {
 	step *plan.Step
@@ -237,8 +275,12 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	}
 	pending := s.candidates(now)
 	// Steps whose tasks all run already (restored, or relaunched before a
-	// crash) are adopted rather than launched again.
+	// crash) are adopted rather than launched again; a step of a pod type
+	// the spec no longer has waits (a configuration update decides).
 	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
+		if s.spec.Pod(st.Pod) == nil {
+			return true
+		}
 		if len(s.toLaunch(st)) > 0 {
 			return false
 		}
@@ -254,8 +296,12 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	params := s.planParams()
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
-	buildErr := make([]error, len(pending))
-	for _, g := range groups {
+	keyWait := make([]string, len(pending))
+	// Evaluate: each step against each agent's offers in turn, each fit
+	// taking from what is left of them.
+	var fits []fit
+	keys := s.keys.Ready()
+	for gi, g := range groups {
 		o := g.offers[0]
 		for k, req := range reqs {
 			if done[k] {
@@ -271,16 +317,33 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 				failures[k] = append(failures[k], evaluate.OfferFailure{Host: o.Hostname, Outcome: outs[len(outs)-1]})
 				continue
 			}
-			l, err := s.build.Build(rec, s.frameworkID, params[pending[k]])
-			if err != nil {
-				buildErr[k], done[k] = err, true
-				continue
+			done[k] = true
+			// Keys are generated ahead of need, off the loop: a launch whose
+			// keys are not ready waits for a later round rather than have
+			// the loop generate them (RSA keys take ~100 ms each).
+			if need := tlsClaims(rec); need > 0 && s.keysRunning.Load() {
+				if keys < need {
+					keyWait[k] = fmt.Sprintf("waiting for %d TLS key(s) being generated (%d ready, --tls-key-type %s)", need, keys, s.keys.Type())
+					continue
+				}
+				keys -= need
 			}
 			g.pool = rec.Left
 			view.Place(req.Pod.Name, req.Index, rec.Where)
-			done[k] = true
-			g.launches = append(g.launches, &launch{step: pending[k], l: l})
+			fits = append(fits, fit{group: gi, k: k, rec: rec})
 		}
+	}
+	// Build the fits' TaskInfos (in parallel for a big round: the builder
+	// is safe for concurrent use).
+	s.buildAll(fits, pending, params)
+	buildErr := make([]error, len(pending))
+	for _, f := range fits {
+		if f.err != nil {
+			buildErr[f.k] = f.err
+			continue
+		}
+		g := groups[f.group]
+		g.launches = append(g.launches, &launch{step: pending[f.k], l: f.l})
 	}
 
 	// In memory: the launches, and why the other steps wait.
@@ -308,11 +371,16 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		case buildErr[k] != nil:
 			st.Message = buildErr[k].Error()
 			warn = append(warn, st.Name+": "+buildErr[k].Error())
+		case keyWait[k] != "":
+			st.Message = keyWait[k]
 		case !done[k]:
 			st.Message = s.waitingMessage(st, reqs[k], failures[k], now)
 		}
 	}
 	remaining := len(s.candidates(now)) > 0 || s.anyInFlight() || s.releasing()
+	if slices.ContainsFunc(keyWait, func(w string) bool { return w != "" }) {
+		s.declinedShort = true // revived once the keys are ready
+	}
 	s.mu.Unlock()
 	for _, w := range warn {
 		s.log.Warn("cannot build a launch", "step", w)
@@ -500,3 +568,12 @@ func (s *Scheduler) progress() map[string]plan.Progress {
 
 // instanceName is the pod instance a task state belongs to.
 func (t *taskState) instanceName() string { return taskenv.InstanceName(t.pod, t.index) }
+
+// tlsClaims counts the certificates a recommendation needs.
+func tlsClaims(rec *evaluate.Recommendation) int {
+	n := 0
+	for _, c := range rec.Tasks {
+		n += len(c.TLS)
+	}
+	return n
+}

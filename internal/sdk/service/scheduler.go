@@ -16,6 +16,8 @@
 //	outbox                          store writes, then the Mesos calls that
 //	                                depend on them, in the loop's order
 //	key pool                        TLS leaf keys, ahead of need
+//	builders                        a big offer round's TaskInfos, one per CPU,
+//	                                joined before the round goes on
 //
 // Write-before-act: the framework ID is stored before it is used, TaskInfos
 // before the ACCEPT that launches them, a status before its
@@ -29,6 +31,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -91,6 +94,8 @@ type Config struct {
 	// TLSKeyType is the leaf key type (default pki.ECDSAP256; pki.RSA2048
 	// is what the SDK issues).
 	TLSKeyType pki.KeyType
+	// Keys generates the leaf keys; nil means podinfo.NewKeyPool(TLSKeyType).
+	Keys *podinfo.KeyPool
 	// Env is the scheduler's environment (TASKCFG_* variables).
 	Env []string
 	// TaskEnv is added to every task's environment (e.g. BOOTSTRAP_RESOLVERS
@@ -143,7 +148,10 @@ type Scheduler struct {
 	eval  *evaluate.Evaluator
 	build *podinfo.Builder
 	keys  *podinfo.KeyPool
-	out   *outbox
+	// keysRunning: the key pool's workers run (Run), so launches may wait
+	// for keys instead of generating them on the loop.
+	keysRunning atomic.Bool
+	out         *outbox
 
 	work chan func(context.Context)
 	kick chan struct{}
@@ -252,9 +260,12 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Caller == nil {
 		cfg.Caller = framework.NewHTTPCaller(cfg.MasterURL, cfg.Principal, cfg.Secret)
 	}
+	if cfg.Keys == nil {
+		cfg.Keys = podinfo.NewKeyPool(cfg.TLSKeyType)
+	}
 	sc := &Scheduler{
 		cfg: cfg, spec: s, log: cfg.Logger, m: cfg.Metrics, clock: cfg.Clock, reg: reg,
-		eval: evaluate.New(cfg.FrameworkName, cfg.Role), keys: podinfo.NewKeyPool(cfg.TLSKeyType),
+		eval: evaluate.New(cfg.FrameworkName, cfg.Role), keys: cfg.Keys,
 		work: make(chan func(context.Context)), kick: make(chan struct{}, 1),
 		tasks: map[string]*taskState{}, byID: map[string]string{}, pendingKill: map[string]string{},
 		cluster: evaluate.NewCluster(), recovery: plan.NewRecovery(), crash: map[string]*crashState{},
@@ -307,8 +318,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(2)
+	s.keysRunning.Store(true)
 	go func() { // owned by Run: joined below
 		defer wg.Done()
+		defer s.keysRunning.Store(false)
 		s.keys.Run(ctx)
 	}()
 	go func() { // owned by Run: joined below
