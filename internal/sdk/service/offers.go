@@ -42,6 +42,9 @@ func (s *Scheduler) candidates(now time.Time) []*plan.Step {
 	for inst := range s.pendingKill {
 		busy[inst] = true
 	}
+	for inst := range s.updating {
+		busy[inst] = true
+	}
 	var out []*plan.Step
 	for _, p := range s.allPlans() {
 		for _, st := range p.Candidates(now) {
@@ -70,7 +73,7 @@ func (s *Scheduler) toLaunch(st *plan.Step) []string {
 // requirement is what step st asks of the offers.
 func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirement {
 	pod := s.spec.Pod(st.Pod)
-	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st)}
+	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st), Region: s.target.Region}
 	recovery := s.isRecoveryStep(st)
 	if recovery {
 		req.Recovery = evaluate.RecoveryTransient
@@ -78,6 +81,21 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 	for _, name := range st.TaskNames() {
 		if t := s.tasks[name]; t != nil && t.replace {
 			req.Recovery = evaluate.RecoveryPermanent
+		}
+	}
+	for _, name := range req.Tasks {
+		t := s.tasks[taskenv.TaskName(pod.Name, st.Index, name)]
+		if t == nil {
+			continue
+		}
+		if t.pauseTarget {
+			if req.Paused == nil {
+				req.Paused = map[string]bool{}
+			}
+			req.Paused[name] = true
+		}
+		if t.info != nil && req.Recovery != evaluate.RecoveryPermanent {
+			req.Previous = append(req.Previous, t.info)
 		}
 	}
 	// The instance's live tasks pin it: the new ones join their executor.
@@ -97,12 +115,10 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 	return req
 }
 
-// pinnedAgent is the agent a transient recovery relaunches st's tasks on,
-// and until when ("" when none).
+// pinnedAgent is the agent a relaunch in place (a transient recovery, a
+// configuration update, a pause) puts st's tasks on, and until when (""
+// when none).
 func (s *Scheduler) pinnedAgent(st *plan.Step, now time.Time) (string, time.Time) {
-	if !s.isRecoveryStep(st) {
-		return "", time.Time{}
-	}
 	for _, name := range st.TaskNames() {
 		if t := s.tasks[name]; t != nil && t.place.AgentID != "" && !t.replace && now.Before(t.pinUntil) {
 			return t.place.AgentID, t.pinUntil
@@ -148,10 +164,12 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		s.declineAll(offers, "reconciling")
 		return
 	}
-	pending := s.candidates(now)
-	// Steps whose tasks all run already (restored, or relaunched before a
-	// crash) are adopted rather than launched again.
 	s.mu.Lock()
+	offers = s.releaseOffersLocked(offers)
+	// Steps that relaunch running tasks kill them first; steps whose tasks
+	// all run already (restored, or relaunched before a crash) are adopted
+	// rather than launched again.
+	pending := s.killForRelaunchLocked(s.candidates(now), now)
 	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
 		if len(s.toLaunch(st)) > 0 {
 			return false
@@ -293,7 +311,7 @@ func (s *Scheduler) applyLaunchLocked(la *launch, now time.Time) {
 		if t.info != nil {
 			delete(s.byID, t.info.TaskID.Value)
 		}
-		t.info, t.status, t.ready, t.replace = ti, nil, false, false
+		t.info, t.status, t.ready, t.replace, t.outdated = ti, nil, false, false, nil
 		t.place = la.l.Rec.Where
 		s.byID[ti.TaskID.Value] = ti.Name
 	}

@@ -113,8 +113,12 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 }
 
 // coveredLocked reports whether a deploy step that is not COMPLETE will
-// launch pod instance inst itself.
+// launch pod instance inst itself, or a step killed its tasks to relaunch
+// them.
 func (s *Scheduler) coveredLocked(inst string) bool {
+	if s.updating[inst] != nil {
+		return true
+	}
 	for _, st := range s.deploy.Steps() {
 		if st.Instance() == inst && st.Status() != plan.Complete {
 			return true
