@@ -6,21 +6,28 @@
 # scheduler's RSS once every task runs, and where the CPU time went:
 # scheduler-lite, testenv (master + agents), and everything else on the
 # machine (executors and tasks starting), plus the scheduler's time spent
-# handling status updates (store write + acknowledgement).
+# handling status updates (store write + acknowledgement). While the deploy
+# runs, one curl (keep-alive) asks GET /v1/plans/deploy 50 times a second:
+# the latency of the API while the event loop works (p50, p99, max).
 #
-#   bench/scheduler.sh                 # 200 pods x 1 task
-#   PODS=100 TASKS=10 bench/scheduler.sh   # 1,000 tasks
+#   bench/scheduler.sh                       # 200 pods x 1 task
+#   PODS=100 TASKS=10 bench/scheduler.sh     # 1,000 tasks
+#   PODS=50 TLS=1 bench/scheduler.sh         # 50 pods with transport-encryption
+#   PODS=50 TLS=1 KEY_TYPE=rsa-2048 bench/scheduler.sh   # ... with the SDK's RSA keys
 set -eu
 PODS=${PODS:-200}
 TASKS=${TASKS:-1}
 AGENTS=${AGENTS:-5}
+TLS=${TLS:-0}
+KEY_TYPE=${KEY_TYPE:-ecdsa-p256}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
-trap 'kill $SPID $TPID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+PPID_=""
+trap 'kill $SPID $TPID $PPID_ 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cd "$root"
 . bench/lib.sh
 build "$tmp" testenv scheduler-lite bootstrap healthd tlsprov executor
-bench_svc bench "$PODS" "$TASKS" 600 > "$tmp/svc.yml"
+bench_svc bench "$PODS" "$TASKS" 600 "$TLS" > "$tmp/svc.yml"
 "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 \
   --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
 TPID=$!
@@ -31,23 +38,39 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }          # utime+stime, ticks
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # user+nice+system+irq+softirq, ticks
 t0=$(cpu $TPID); b0=$(busy)
 start=$(date +%s.%N)
+api=http://127.0.0.1:18089
 "$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen 127.0.0.1:18089 \
-  --artifacts-dir "$tmp" "$tmp/svc.yml" > /dev/null 2> "$tmp/sched.log" &
+  --artifacts-dir "$tmp" --tls-key-type "$KEY_TYPE" "$tmp/svc.yml" > /dev/null 2> "$tmp/sched.log" &
 SPID=$!
-until [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:18089/v1/plans/deploy)" = 200 ]; do sleep 0.05; done
+until curl -s -o /dev/null "$api/v1/health"; do sleep 0.02; done
+# The API's latency during the deploy: 50 GETs a second on one connection.
+i=0
+while [ $i -lt 6000 ]; do echo "url = \"$api/v1/plans/deploy\""; i=$((i + 1)); done > "$tmp/urls"
+curl -s -K "$tmp/urls" --rate 50/s -o /dev/null -w '%{http_code} %{time_total}\n' > "$tmp/latency" &
+PPID_=$!
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$api/v1/plans/deploy")" = 200 ]; do sleep 0.05; done
 end=$(date +%s.%N)
+kill $PPID_ 2>/dev/null || true
 s1=$(cpu $SPID); t1=$(cpu $TPID); b1=$(busy)
 rss=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
-echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS"
+echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS tls=$TLS key_type=$KEY_TYPE"
 echo "deploy_to_complete_s=$(echo "$end - $start" | bc)"
 echo "scheduler_rss_mib=$(echo "scale=1; $rss / 1024" | bc)"
 echo "cpu_s scheduler=$(echo "scale=2; $s1 / $tck" | bc) testenv=$(echo "scale=2; ($t1 - $t0) / $tck" | bc) rest_of_machine=$(echo "scale=2; ($b1 - $b0 - $s1 - $t1 + $t0) / $tck" | bc)"
 curl -s http://127.0.0.1:18089/v1/metrics | python3 -c '
 import json,sys
 m=json.load(sys.stdin); t=m["timers"]["offers.process"]; c=m["counters"]; u=m["timers"].get("status.process",{"count":0,"mean_ms":0,"p95_ms":0})
-print("offers_process_p50_ms=%.3f p95_ms=%.3f count=%d total_ms=%.0f" % (t["p50_ms"], t["p95_ms"], t["count"], t["mean_ms"]*t["count"]))
+print("offers_process_p50_ms=%.3f p95_ms=%.3f p99_ms=%.3f max_ms=%.3f count=%d total_ms=%.0f" % (t["p50_ms"], t["p95_ms"], t["p99_ms"], t["max_ms"], t["count"], t["mean_ms"]*t["count"]))
 print("status_process_count=%d mean_ms=%.3f p95_ms=%.3f total_ms=%.0f" % (u["count"], u["mean_ms"], u["p95_ms"], u["mean_ms"]*u["count"]))
 for k in ("status.store", "status.ack"):
     x=m["timers"].get(k)
     if x: print("%s mean_ms=%.3f p95_ms=%.3f max_ms=%.1f total_ms=%.0f" % (k.replace(".","_"), x["mean_ms"], x["p95_ms"], x["max_ms"], x["mean_ms"]*x["count"]))
 print("offers_received=%d declined=%d launch_groups=%d" % (c.get("offers.received",0), c.get("offers.declined",0), c.get("operations.launch_group",0)))'
+# GET /v1/plans/deploy during the deploy (answers 202 until COMPLETE).
+python3 - "$tmp/latency" <<'PY'
+import math, sys
+rows = [l.split() for l in open(sys.argv[1])]
+xs = sorted(float(r[1]) * 1000 for r in rows if len(r) == 2 and r[0] in ("200", "202"))
+q = lambda p: xs[max(0, math.ceil(p * len(xs)) - 1)] if xs else 0
+print("get_plans_deploy_during_deploy count=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (len(xs), q(0.5), q(0.99), xs[-1] if xs else 0))
+PY

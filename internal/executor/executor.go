@@ -620,6 +620,9 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	if err := linkVolumes(ti, e.cfg.Sandbox, dir); err != nil {
 		return nil, err
 	}
+	if err := writeSecretVolumes(ti, dir); err != nil {
+		return nil, err
+	}
 	limits, err := mesosx.RLimits(ti.Container.GetRlimitInfo())
 	if err != nil {
 		return nil, err

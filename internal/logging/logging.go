@@ -44,16 +44,6 @@ func Masked(w io.Writer, format string, verbose bool, secrets *redact.Shared) (*
 	return slog.New(errorLists{redact.Handler(h, secrets)}), nil
 }
 
-// New is Masked with redact.Default(); an unknown format is an error naming
-// flagName.
-func New(w io.Writer, format string, verbose bool, flagName string) (*slog.Logger, error) {
-	log, err := Masked(w, format, verbose, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flagName, err)
-	}
-	return log, nil
-}
-
 // Discard returns a logger that drops every record; tests use it.
 func Discard() *slog.Logger {
 	return slog.New(slog.DiscardHandler)

@@ -19,6 +19,7 @@ package plan
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -56,7 +57,8 @@ var stepRank = map[Status]int{Error: 0, Delayed: 1, Pending: 2, Prepared: 3, Sta
 type Step struct {
 	// Name is "<pod>-<index>:[task,...]".
 	Name string
-	// Pod is the pod type and Index the instance.
+	// Pod is the pod type and Index the instance (set by NewStep; the step
+	// caches the names they make).
 	Pod   string
 	Index int
 	// Tasks are the task names (as in svc.yml) this step launches.
@@ -76,6 +78,9 @@ type Step struct {
 	tasks     map[string]Status // full task name → status
 	delay     time.Duration
 	notBefore time.Time
+	// instance and taskNames cache Instance and TaskNames (set by NewStep).
+	instance  string
+	taskNames []string
 }
 
 // Backoff is a doubling delay: Initial after the first failure, doubling up
@@ -100,11 +105,16 @@ func (b Backoff) Next(prev time.Duration) time.Duration {
 
 // NewStep returns a PENDING step.
 func NewStep(pod string, index int, tasks []string) *Step {
-	return &Step{
+	s := &Step{
 		Name: fmt.Sprintf("%s-%d:[%s]", pod, index, joinComma(tasks)),
 		Pod:  pod, Index: index, Tasks: tasks, status: Pending,
 	}
+	s.instance = instanceName(pod, index)
+	s.taskNames = s.computeTaskNames()
+	return s
 }
+
+func instanceName(pod string, index int) string { return pod + "-" + strconv.Itoa(index) }
 
 // NewActionStep returns a PENDING step that launches no task, named name:
 // its plan's owner does the work and moves it (SetStatus, Message), as the
@@ -123,13 +133,26 @@ func joinComma(s []string) string {
 }
 
 // Instance is the pod instance name, "<pod>-<index>".
-func (s *Step) Instance() string { return fmt.Sprintf("%s-%d", s.Pod, s.Index) }
+func (s *Step) Instance() string {
+	if s.instance == "" && s.Pod != "" {
+		return instanceName(s.Pod, s.Index)
+	}
+	return s.instance
+}
 
-// TaskNames returns the full task names "<pod>-<index>-<task>".
+// TaskNames returns the full task names "<pod>-<index>-<task>" (the caller
+// must not change them).
 func (s *Step) TaskNames() []string {
+	if s.taskNames == nil || len(s.taskNames) != len(s.Tasks) {
+		return s.computeTaskNames()
+	}
+	return s.taskNames
+}
+
+func (s *Step) computeTaskNames() []string {
 	out := make([]string, len(s.Tasks))
 	for i, t := range s.Tasks {
-		out[i] = fmt.Sprintf("%s-%d-%s", s.Pod, s.Index, t)
+		out[i] = instanceName(s.Pod, s.Index) + "-" + t
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -251,5 +252,26 @@ func TestBackoff(t *testing.T) {
 	s = NewStep("p", 0, []string{"a"})
 	if s.Delay(0, t0); s.Status() != Pending {
 		t.Errorf("Delay(0): %s", s.Status())
+	}
+}
+
+// TestStepNamesAndLookup: names are cached, action steps have none, a plan
+// finds a step by phase and name.
+func TestStepNamesAndLookup(t *testing.T) {
+	s := NewStep("web", 3, []string{"server", "side"})
+	if s.Instance() != "web-3" || strings.Join(s.TaskNames(), ",") != "web-3-server,web-3-side" {
+		t.Errorf("names %s %v", s.Instance(), s.TaskNames())
+	}
+	s.Tasks = append(s.Tasks, "more") // changed after creation: recomputed
+	if got := s.TaskNames(); len(got) != 3 || got[2] != "web-3-more" {
+		t.Errorf("task names after a change %v", got)
+	}
+	a := NewActionStep("teardown")
+	if a.Name != "teardown" || a.Status() != Pending || len(a.TaskNames()) != 0 || a.Instance() != "" {
+		t.Errorf("action step %+v", a)
+	}
+	p := &Plan{Name: "x", Phases: []*Phase{{Name: "one", Steps: []*Step{s}}, {Name: "two", Steps: []*Step{a}}}}
+	if p.Step("two", "teardown") != a || p.Step("", "web-3:[server,side]") != s || p.Step("one", "teardown") != nil {
+		t.Error("Plan.Step")
 	}
 }

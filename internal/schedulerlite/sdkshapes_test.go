@@ -2,6 +2,9 @@ package schedulerlite
 
 import (
 	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,17 +19,22 @@ import (
 // scheduler-lite used to refuse (issue 19; internal/spec/testdata/verdicts
 // has each on its own): an upper-case pod with a pod-level user, a task
 // name with '_', a resource set with cpus only shared by two tasks that run
-// in separate steps and share a discovery prefix, "- default: []" steps, and
-// commands in bash syntax (trap ... SIGTERM, [[ ]]).
+// in separate steps and share a discovery prefix, "- default: []" steps,
+// commands in bash syntax (trap ... SIGTERM, [[ ]]), and a secret without
+// env-key, which is a file at its path, mode 0400 (the task checks both,
+// the content by its SHA-256).
 const sdkShapes = `name: sdk-shapes
 pods:
   Keyspace-A:
     count: 1
     user: nobody
+    secrets:
+      keytab:
+        secret: cassandra/keytab
     tasks:
       init_system_keyspaces:
         goal: ONCE
-        cmd: 'trap "exit 1" SIGTERM; [[ -n "$TASK_NAME" ]] && echo ok > done'
+        cmd: 'trap "exit 1" SIGTERM; [[ $(stat -c %a cassandra/keytab) == 400 && $(sha256sum < cassandra/keytab | cut -c1-16) == 63e7bd065b3c83fe ]]'
         cpus: 0.05
         memory: 16
   journal:
@@ -89,9 +97,16 @@ func TestSDKShapesDeploy(t *testing.T) {
 	if err := os.WriteFile(svc, []byte(sdkShapes), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.MkdirAll(filepath.Join(secrets, "cassandra"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secrets, "cassandra", "keytab"), []byte("keytab-value"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	in, err := Start(ctx, Options{
 		SpecPath: svc, Master: "local", LocalAgents: 2, LocalWorkDir: filepath.Join(dir, "work"),
-		Checkpoint: true, ArtifactsDir: artifacts,
+		Checkpoint: true, ArtifactsDir: artifacts, SecretsDir: secrets,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +141,18 @@ func TestSDKShapesDeploy(t *testing.T) {
 		sort.Strings(got)
 		if strings.Join(got, " ") != want {
 			t.Errorf("%s: %s, want %s", pod, strings.Join(got, " "), want)
+		}
+	}
+	// The secret file's value never reaches an API answer.
+	for _, url := range []string{in.APIURL + "/v1/pod/Keyspace-A-0/info", in.Cluster.MasterURL() + "/state"} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "keytab-value") || strings.Contains(string(b), base64.StdEncoding.EncodeToString([]byte("keytab-value"))) {
+			t.Errorf("%s shows the secret", url)
 		}
 	}
 }

@@ -107,8 +107,13 @@ func oneLine(s string) string {
 }
 
 func planGroup() group {
-	phase := &cli.StringFlag{Name: "phase", Usage: "only this phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_PHASE"}}
-	step := &cli.StringFlag{Name: "step", Usage: "only this step of --phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_STEP"}}
+	// Each command gets its own flags: the shell takes them over.
+	phase := func() cli.Flag {
+		return &cli.StringFlag{Name: "phase", Usage: "only this phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_PHASE"}}
+	}
+	step := func() cli.Flag {
+		return &cli.StringFlag{Name: "step", Usage: "only this step of --phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_STEP"}}
+	}
 	return group{
 		name: "plan", aliases: []string{"plans"},
 		usage:     "show and command the service's plans",
@@ -137,10 +142,10 @@ func planGroup() group {
 				Action: action(1, []string{"PLAN"}, planStart),
 			},
 			planCommand("stop", nil, "stop", "interrupt a plan and reset its progress", nil),
-			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue", []cli.Flag{phase}),
-			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase", []cli.Flag{phase}),
-			planCommand("force-restart", []string{"restart"}, "restart", "restart a plan, a phase or one step from the beginning", []cli.Flag{phase, step}),
-			planCommand("force-complete", []string{"force"}, "forceComplete", "mark one step complete without running it (e.g. to abandon a sidecar operation)", []cli.Flag{phase, step}),
+			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue", []cli.Flag{phase()}),
+			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase", []cli.Flag{phase()}),
+			planCommand("force-restart", []string{"restart"}, "restart", "restart a plan, a phase or one step from the beginning", []cli.Flag{phase(), step()}),
+			planCommand("force-complete", []string{"force"}, "forceComplete", "mark one step complete without running it (e.g. to abandon a sidecar operation)", []cli.Flag{phase(), step()}),
 		},
 	}
 }
@@ -177,13 +182,15 @@ func planCommand(name string, aliases []string, call, help string, flags []cli.F
 	}
 }
 
-// planDone says what a command did (200) and what a no-op (208) means.
+// planDone says what a command did (200), and what nothing changed (208)
+// means (dcos-commons PlansQueries: the command was given already, or the
+// plan or phase is complete).
 var planDone = map[string][2]string{
-	"start":         {"started", "already started"},
+	"start":         {"started", ""},
 	"stop":          {"stopped", "already stopped"},
-	"interrupt":     {"interrupted", "already interrupted"},
+	"interrupt":     {"interrupted", "already interrupted, or complete"},
 	"continue":      {"continued", "not interrupted"},
-	"restart":       {"restarted", "nothing to restart"},
+	"restart":       {"restarted", ""},
 	"forceComplete": {"forced complete", "already complete"},
 }
 
@@ -206,7 +213,11 @@ func (r *run) planPost(call string, q url.Values, body any) error {
 	}
 	done := planDone[call]
 	if a.Code == http.StatusAlreadyReported {
-		fmt.Fprintf(r.out, "%s: %s, nothing changed\n", what, done[1])
+		why := ""
+		if done[1] != "" {
+			why = " (" + done[1] + ")"
+		}
+		fmt.Fprintf(r.out, "%s: nothing changed%s\n", what, why)
 		return nil
 	}
 	fmt.Fprintf(r.out, "%s: %s\n", what, done[0])

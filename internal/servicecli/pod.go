@@ -73,7 +73,9 @@ func writeServiceTree(w io.Writer, s serviceStatus) {
 }
 
 func podGroup() group {
-	tasks := &cli.StringSliceFlag{Name: "task", Aliases: []string{"t"}, Usage: "only this `TASK` (its name in the spec, e.g. server); repeat for several", EnvVars: []string{"SCHEDULER_LITE_POD_TASKS"}}
+	tasks := func() cli.Flag { // one per command: the shell takes flags over
+		return &cli.StringSliceFlag{Name: "task", Aliases: []string{"t"}, Usage: "only this `TASK` (its name in the spec, e.g. server); repeat for several", EnvVars: []string{"SCHEDULER_LITE_POD_TASKS"}}
+	}
 	return group{
 		name: "pod", aliases: []string{"pods"},
 		usage:     "show and command the service's pod instances",
@@ -92,8 +94,8 @@ func podGroup() group {
 			},
 			podCommand("restart", "kill the pod instance's tasks and relaunch them in place, on the same agent", nil),
 			podCommand("replace", "kill the pod instance's tasks and launch them anew, anywhere (their data is lost)", nil),
-			podCommand("pause", "relaunch the pod's tasks (or --task ones) idle, without checks, to debug in the sandbox", tasks),
-			podCommand("resume", "relaunch paused tasks with their command and checks", tasks),
+			podCommand("pause", "relaunch the pod's tasks (or --task ones) idle, without checks, to debug in the sandbox", tasks()),
+			podCommand("resume", "relaunch paused tasks with their command and checks", tasks()),
 		},
 	}
 }

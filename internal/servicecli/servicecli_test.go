@@ -420,6 +420,8 @@ func TestCommands(t *testing.T) {
 
 	tok := []string{"--url", u, "--api-token-file", tokenFile}
 	t.Run("interrupt, no-op, health, continue, wait for COMPLETE", func(t *testing.T) {
+		golden(t, "plan-interrupt-phase", e.want(t, 0, append([]string{"plan", "interrupt", "deploy", "--phase", "gate"}, tok...)...).stdout)
+		golden(t, "plan-continue-phase", e.want(t, 0, append([]string{"plan", "resume", "deploy", "--phase", "gate"}, tok...)...).stdout)
 		golden(t, "plan-interrupt", e.want(t, 0, append([]string{"plan", "interrupt", "deploy"}, tok...)...).stdout)
 		golden(t, "plan-interrupt-again", e.want(t, 0, append([]string{"plan", "pause", "deploy"}, tok...)...).stdout)
 		r := e.want(t, 0, "SCHEDULER_LITE_API_TOKEN_FILE="+tokenFile, "plan", "interrupt", "deploy", "--json", "--url", u)
@@ -439,9 +441,9 @@ func TestCommands(t *testing.T) {
 		golden(t, "health-running", e.want(t, 0, "health", "--url", u).stdout)
 	})
 
-	t.Run("phase commands", func(t *testing.T) {
-		golden(t, "plan-interrupt-phase", e.want(t, 0, append([]string{"plan", "interrupt", "deploy", "--phase", "web"}, tok...)...).stdout)
-		golden(t, "plan-continue-phase", e.want(t, 0, append([]string{"plan", "resume", "deploy", "--phase", "web"}, tok...)...).stdout)
+	t.Run("phase commands on a complete phase: nothing changed", func(t *testing.T) {
+		golden(t, "plan-interrupt-complete-phase", e.want(t, 0, append([]string{"plan", "interrupt", "deploy", "--phase", "web"}, tok...)...).stdout)
+		golden(t, "plan-continue-complete-phase", e.want(t, 0, append([]string{"plan", "resume", "deploy", "--phase", "web"}, tok...)...).stdout)
 		r := e.want(t, 1, append([]string{"plan", "interrupt", "deploy", "--phase", "nope"}, tok...)...)
 		if !strings.Contains(r.stderr, "404 Not Found") || !strings.Contains(r.stderr, `"nope"`) {
 			t.Errorf("stderr: %s", r.stderr)
@@ -492,6 +494,25 @@ func TestCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("debug offers says why a step does not launch", func(t *testing.T) {
+		e.want(t, 0, append([]string{"plan", "start", "big"}, tok...)...)
+		var r result
+		poll(t, "an evaluation of big-0", 30*time.Second, func() bool {
+			r = e.want(t, 0, "debug", "offers", "--url", u)
+			return strings.Contains(r.stdout, "big-0 (big-0:[huge]): fail")
+		})
+		for _, want := range []string{"waiting to launch:\n  big: big-0:[huge] (PENDING)", "  - FAIL(resources): ", "1000"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("debug offers lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		var d struct{ Waiting, Outcomes []any }
+		if err := json.Unmarshal([]byte(e.want(t, 0, "debug", "offers", "--json", "--url", u).stdout), &d); err != nil || len(d.Waiting) == 0 || len(d.Outcomes) == 0 {
+			t.Errorf("debug offers --json: %v %+v", err, d)
+		}
+		golden(t, "plan-stop-big", e.want(t, 0, append([]string{"plan", "stop", "big"}, tok...)...).stdout)
+	})
+
 	t.Run("--name finds the registered scheduler and its token", func(t *testing.T) {
 		r := e.want(t, 0, "plan", "list", "--name", "cli-test")
 		golden(t, "plan-list", r.stdout)
@@ -506,11 +527,11 @@ func TestCommands(t *testing.T) {
 	})
 
 	t.Run("endpoints the API lacks", func(t *testing.T) {
-		// These answer 404 until the API serves them (issues 11 and 12);
+		// These answer 404 until the API serves them (issue 12);
 		// the commands then say so with exit 1.
 		for _, args := range [][]string{
 			{"config", "list"}, {"config", "target-id"}, {"config", "target"}, {"config", "show", "x"},
-			{"debug", "offers"}, {"pod", "pause", "web-0"}, {"pod", "resume", "web-0"},
+			{"pod", "pause", "web-0"}, {"pod", "resume", "web-0"},
 			{"plan", "force-complete", "deploy", "--phase", "web", "--step", "web-0:[server]"},
 		} {
 			r := e.run(t, append(args, tok...)...)

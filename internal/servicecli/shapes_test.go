@@ -103,6 +103,8 @@ func TestSDKShapes(t *testing.T) {
 		{"sdk-plan-force-complete", 0, []string{"plan", "force-complete", "deploy", "--phase", "hello", "--step", "hello-0:[server]"}, "POST /v1/plans/deploy/forceComplete?phase=hello&step=hello-0%3A%5Bserver%5D"},
 		{"sdk-plan-continue-208", 0, []string{"plan", "continue", "deploy"}, "POST /v1/plans/deploy/continue"},
 		{"sdk-plan-force-restart-phase", 0, []string{"plan", "restart", "deploy", "--phase", "hello"}, "POST /v1/plans/deploy/restart?phase=hello"},
+		{"sdk-plan-force-restart-phase", 0, []string{"SCHEDULER_LITE_PHASE=hello", "plan", "force-restart", "deploy"}, "POST /v1/plans/deploy/restart?phase=hello"},
+		{"sdk-pod-pause", 0, []string{"SCHEDULER_LITE_POD_TASKS=server", "pod", "pause", "hello-0"}, `POST /v1/pod/hello-0/pause auth=Bearer ` + token + ` body=["server"]`},
 		{"sdk-plan-show-failing", 0, []string{"plan", "show", "failing"}, "GET /v1/plans/failing"},
 		{"sdk-plan-show-failing", 1, []string{"plan", "show", "failing", "--wait", "COMPLETE"}, "GET /v1/plans/failing"},
 		{"sdk-health-error", 1, []string{"health"}, "GET /v1/health?verbose=true"},

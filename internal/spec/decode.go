@@ -38,7 +38,7 @@ type decoder struct {
 // by the type whose YAML mapping holds them, with what they are about.
 var unsupported = map[reflect.Type]map[string]string{
 	reflect.TypeFor[PodSpec](): {
-		"image": "container images", "networks": "virtual networks", "rlimits": "rlimits",
+		"image": "container images", "networks": "virtual networks",
 		"volume": "volumes", "volumes": "volumes", "pre-reserved-role": "reservations",
 		"share-pid-namespace": "PID namespaces", "host-volumes": "host volumes",
 		"external-volumes": "external volumes", "seccomp-unconfined": "seccomp",
@@ -46,14 +46,12 @@ var unsupported = map[reflect.Type]map[string]string{
 		"container": "container settings, a former field the SDK now ignores",
 	},
 	reflect.TypeFor[TaskSpec](): {
-		"labels": "task labels", "gpus": "GPUs", "volume": "volumes", "volumes": "volumes",
-		"ipc-mode": "IPC modes", "shm-size": "shared memory", "resource-limits": "resource limits",
+		"gpus": "GPUs", "volume": "volumes", "volumes": "volumes",
+		"ipc-mode": "IPC modes", "shm-size": "shared memory",
 	},
 	reflect.TypeFor[ResourceSet](): {
-		"gpus": "GPUs", "volume": "volumes", "volumes": "volumes", "resource-limits": "resource limits",
+		"gpus": "GPUs", "volume": "volumes", "volumes": "volumes",
 	},
-	reflect.TypeFor[PortSpec]():   {"ranges": "port ranges"},
-	reflect.TypeFor[SecretSpec](): {"file": "secret files"},
 }
 
 // orderedType is implemented by *Ordered[T]: the decoder appends entries

@@ -131,6 +131,9 @@ type PodSpec struct {
 	// Secrets are delivered to every task, as an environment value
 	// (EnvKey) or else as a file (FilePath).
 	Secrets map[string]*SecretSpec `yaml:"secrets,omitempty"`
+	// RLimits are the resource limits of every task's processes
+	// (RawRLimit), by name (RLIMIT_NOFILE, ...).
+	RLimits map[string]*RLimitSpec `yaml:"rlimits,omitempty"`
 	// Tasks are the pod's tasks, in file order.
 	Tasks Ordered[*TaskSpec] `yaml:"tasks"`
 }
@@ -143,6 +146,26 @@ type ResourceSet struct {
 	Memory float64 `yaml:"memory,omitempty"`
 	// Ports are the set's ports.
 	Ports Ordered[*PortSpec] `yaml:"ports,omitempty"`
+	// ResourceLimits are the limits above CPUs and Memory the tasks may
+	// burst to (RawResourceLimits).
+	ResourceLimits *ResourceLimitsSpec `yaml:"resource-limits,omitempty"`
+}
+
+// RLimitSpec is one rlimit (RawRLimit, RLimitSpec): both Soft and Hard, or
+// neither (unlimited); -1 in both is unlimited too.
+type RLimitSpec struct {
+	Soft *int `yaml:"soft,omitempty"`
+	Hard *int `yaml:"hard,omitempty"`
+}
+
+// RLimitInfinity is the SDK's RLimitSpec.RLIMIT_INFINITY: unlimited.
+const RLimitInfinity = -1
+
+// ResourceLimitsSpec are a task's resource limits (RawResourceLimits): a
+// number, or "unlimited", for cpus and for memory (MB); empty is none.
+type ResourceLimitsSpec struct {
+	CPUs   string `yaml:"cpus,omitempty"`
+	Memory string `yaml:"memory,omitempty"`
 }
 
 // SecretSpec is a pod secret (RawSecret). Secret names a file under the
@@ -154,13 +177,20 @@ type SecretSpec struct {
 	Secret string `yaml:"secret"`
 	// EnvKey is the environment variable that carries the value.
 	EnvKey string `yaml:"env-key,omitempty"`
+	// File is where the value is written in the sandbox, relative to it
+	// (with EnvKey too, it is delivered both ways).
+	File string `yaml:"file,omitempty"`
 }
 
-// FilePath is where the secret is written in the sandbox, relative to it:
-// the secret's path when it has no EnvKey (the SDK's convertSecret), ""
-// when it is delivered in the environment.
+// FilePath is where the secret is written in the sandbox, relative to it,
+// as the SDK's convertSecret decides: File when given, else the secret's
+// path when it has no EnvKey, else "" (it is delivered in the environment
+// only).
 func (s *SecretSpec) FilePath() string {
-	if s.EnvKey != "" {
+	switch {
+	case s.File != "":
+		return s.File
+	case s.EnvKey != "":
 		return ""
 	}
 	return s.Secret
@@ -198,6 +228,13 @@ type TaskSpec struct {
 	ResourceSet string `yaml:"resource-set,omitempty"`
 	// TransportEncryption asks for TLS artifacts.
 	TransportEncryption []*TransportEncryptionSpec `yaml:"transport-encryption,omitempty"`
+	// Labels are added to the TaskInfo's labels: "key:value" pairs
+	// separated by commas (RawTask's labels string).
+	Labels string `yaml:"labels,omitempty"`
+	// ResourceLimits are the limits above CPUs and Memory the task may
+	// burst to (ignored, as by the SDK, when it names a resource set: the
+	// set's apply).
+	ResourceLimits *ResourceLimitsSpec `yaml:"resource-limits,omitempty"`
 }
 
 // IsEssential reports the task's essential flag (default true).
@@ -215,6 +252,14 @@ type PortSpec struct {
 	Advertise bool `yaml:"advertise,omitempty"`
 	// VIP is the port's virtual IP.
 	VIP *VIPSpec `yaml:"vip,omitempty"`
+	// Ranges restrict a dynamic port (Port 0) to these ranges (RawRange).
+	Ranges []*RangeSpec `yaml:"ranges,omitempty"`
+}
+
+// RangeSpec is a port range, Begin to End inclusive (RawRange).
+type RangeSpec struct {
+	Begin int `yaml:"begin"`
+	End   int `yaml:"end"`
 }
 
 // VIPSpec is a port's virtual IP (RawVip).

@@ -35,10 +35,14 @@ var validators = []struct {
 	{"TaskSpec", taskSpecFields},                                                  // specification/DefaultTaskSpec, DefaultConfigFileSpec, YAMLToInternalMappers.convertTask
 	{"ResourceSet", resourceSets},                                                 // specification/DefaultResourceSet, DefaultResourceSpec
 	{"PortSpec", portSpecs},                                                       // YAMLToInternalMappers.convertPorts, NamedVIPSpec
+	{"RangeSpec", portRanges},                                                     // specification/RangeSpec, PortEvaluationStage (ranges of a dynamic port)
 	{"DistinctEndpointNames", distinctEndpointNames},                              // YAMLToInternalMappers.verifyDistinctEndpointNames
 	{"DistinctDiscoveryPrefixes", distinctDiscoveryPrefixes},                      // YAMLToInternalMappers.verifyDistinctDiscoveryPrefixes, convertDiscovery
 	{"CheckSpecs", checkSpecs},                                                    // specification/DefaultHealthCheckSpec, DefaultReadinessCheckSpec
 	{"SecretSpec", secretSpecs},                                                   // specification/DefaultSecretSpec, YAMLToInternalMappers.convertSecret
+	{"RLimitSpec", rlimitSpecs},                                                   // specification/RLimitSpec
+	{"TaskLabels", taskLabels},                                                    // YAMLToInternalMappers.convertLabels
+	{"ResourceLimits", resourceLimits},                                            // specification/DefaultResourceLimits, config/validate/ResourceLimitsMustExceedRequestedResources
 	{"TransportEncryptionSpec", transportEncryption},                              // specification/DefaultTransportEncryptionSpec
 	{"PlanGenerator", planSpecs},                                                  // specification/PlanGenerator
 	{"StepFactory", stepsCanLaunch},                                               // scheduler/plan/DefaultStepFactory.validate
@@ -422,8 +426,13 @@ func secretSpecs(_, s *ServiceSpec) Problems {
 				ps.add(sp+".secret", "required")
 			case strings.HasPrefix(sec.Secret, "/") || slices.Contains(strings.Split(sec.Secret, "/"), ".."):
 				ps.add(sp+".secret", "%q must be a relative path without \"..\" (under --secrets-dir)", sec.Secret)
-			case sec.FilePath() != "" && !secretFilePath.MatchString(sec.FilePath()):
-				ps.add(sp+".secret", "%q: without env-key the secret is a file at this path, which must match %s", sec.Secret, secretFilePath)
+			case sec.File == "" && sec.FilePath() != "" && !secretFilePath.MatchString(sec.FilePath()):
+				ps.add(sp+".secret", "%q: without env-key or file the secret is a file at this path, which must match %s", sec.Secret, secretFilePath)
+			}
+			if sec.File != "" && !secretFilePath.MatchString(sec.File) {
+				ps.add(sp+".file", "%q: must match %s", sec.File, secretFilePath)
+			} else if sec.File != "" && (strings.HasPrefix(sec.File, "/") || slices.Contains(strings.Split(sec.File, "/"), "..")) {
+				ps.add(sp+".file", "%q: must be a relative path inside the sandbox, without \"..\"", sec.File)
 			}
 			if s.has(sp+".env-key") && envUnsafe(sec.EnvKey) {
 				ps.add(sp+".env-key", "%q cannot be an environment variable name", sec.EnvKey)

@@ -30,7 +30,8 @@ func (e *Env) SetSecret(k, v string) { e.set(Var{Name: k, Value: v, Secret: true
 
 func (e *Env) set(v Var) {
 	if e.index == nil {
-		e.index = map[string]int{}
+		e.index = make(map[string]int, 32)
+		e.vars = make([]Var, 0, 32)
 	}
 	if i, ok := e.index[v.Name]; ok {
 		e.vars[i] = v

@@ -38,7 +38,7 @@
 package taskenv
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -85,11 +85,11 @@ const (
 // TaskName is the SDK's task name, "<pod>-<index>-<task>"; it is also the
 // task's autoip DNS label.
 func TaskName(pod string, index int, task string) string {
-	return fmt.Sprintf("%s-%d-%s", pod, index, task)
+	return pod + "-" + strconv.Itoa(index) + "-" + task
 }
 
 // InstanceName is a pod instance's name, "<pod>-<index>".
-func InstanceName(pod string, index int) string { return fmt.Sprintf("%s-%d", pod, index) }
+func InstanceName(pod string, index int) string { return pod + "-" + strconv.Itoa(index) }
 
 // DiscoveryName is the DNS label of a task with a discovery prefix:
 // "<prefix>-<index>".

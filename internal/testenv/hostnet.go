@@ -156,7 +156,7 @@ type socketCache struct {
 // An offer is made from a view of other processes' ports at most this old
 // (plus one read): a port bound just before can still be in it, as a port
 // bound just after an offer always can.
-const socketCacheTTL = 100 * time.Millisecond
+const socketCacheTTL = 250 * time.Millisecond
 
 // heldSocketsLocked returns the latest snapshot (nil when the tables
 // cannot be read) and starts a refresh when it is stale.

@@ -306,7 +306,9 @@ func taskJSON(t *task) map[string]any {
 		m["discovery"] = protoJSON(t.info.Discovery)
 	}
 	if t.info.Container != nil {
-		m["container"] = protoJSON(t.info.Container)
+		// Unlike Mesos, which shows a secret volume's value: a secret
+		// never reaches an API answer here.
+		m["container"] = protoJSON(mesosx.MaskSecretVolumes(t.info.Container))
 	}
 	if t.info.HealthCheck != nil {
 		m["health_check"] = protoJSON(t.info.HealthCheck)

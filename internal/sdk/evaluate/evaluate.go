@@ -320,12 +320,19 @@ func DefaultStages() []Stage {
 // cluster as the view of the service. It returns the recommendation (nil
 // when a stage fails) and the outcomes of the stages that ran.
 func (ev *Evaluator) Evaluate(req *Requirement, o *mesos.Offer, pool Pool, cluster *Cluster) (*Recommendation, []Outcome) {
+	return ev.EvaluateAt(req, o, PlacementOf(o), pool, cluster)
+}
+
+// EvaluateAt is Evaluate with the offer's placement read already (once per
+// offer, when many requirements try it).
+func (ev *Evaluator) EvaluateAt(req *Requirement, o *mesos.Offer, where Placement, pool Pool, cluster *Cluster) (*Recommendation, []Outcome) {
 	left := pool.Clone()
 	e := &Evaluation{
-		Service: ev.Service, Req: req, Offer: o, Where: PlacementOf(o), Cluster: cluster, Pool: &left,
+		Service: ev.Service, Req: req, Offer: o, Where: where, Cluster: cluster, Pool: &left,
 		Rec: &Recommendation{Req: req, Offer: o},
 	}
 	e.Rec.Where = e.Where
+	e.Rec.Tasks = make([]*TaskClaim, 0, len(req.Tasks))
 	for _, name := range req.Tasks {
 		t, ok := req.Pod.Tasks.Get(name)
 		if !ok {

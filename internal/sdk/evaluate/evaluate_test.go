@@ -273,6 +273,15 @@ func TestResources(t *testing.T) {
 					}
 				}
 			}},
+		{name: "dynamic port in ranges", task: "ports:\n  a: {port: 0, ranges: [{begin: 31003, end: 31004}, {begin: 40, end: 45}]}\n  b: {port: 0, ranges: [{begin: 31003}]}\n",
+			offer:     []sdktest.OfferOption{sdktest.CPUs(2), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31000, 31010)},
+			wantPorts: []uint64{31003, 31004}},
+		{name: "no free port in ranges", task: "ports:\n  a: {port: 0, ranges: [{begin: 8000, end: 8100}]}\n",
+			offer: []sdktest.OfferOption{sdktest.CPUs(2), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31000, 31010)},
+			fail:  "FAIL(ports): task p-0-t port a needs a free port in 8000-8100 (31000-31010 left)"},
+		{name: "ranges ignored on a fixed port", task: "ports:\n  a: {port: 31002, ranges: [{begin: 8000, end: 8100}]}\n",
+			offer:     []sdktest.OfferOption{sdktest.CPUs(2), sdktest.Mem(4096), sdktest.Disk(4096), sdktest.Ports(31000, 31010)},
+			wantPorts: []uint64{31002}},
 		{name: "resource set", pod: "resource-sets:\n  rs: {cpus: 0.5, memory: 64, ports: {x: {port: 0}}}\n", task: "resource-set: rs\n",
 			offer: []sdktest.OfferOption{sdktest.CPUs(0.6), sdktest.Mem(96), sdktest.Disk(256), sdktest.Ports(5, 9)}, wantPorts: []uint64{5}},
 	} {

@@ -74,6 +74,24 @@ func (p Pool) candidates(name string, t mesos.Value_Type) []int {
 	return append(reserved, unreserved...)
 }
 
+// first is the index of candidates' first element, -1 when there is none.
+func (p Pool) first(name string, t mesos.Value_Type) int {
+	at := -1
+	for i := range p.res {
+		r := &p.res[i]
+		if r.Name != name || r.GetType() != t {
+			continue
+		}
+		if !r.IsUnreserved() {
+			return i
+		}
+		if at < 0 {
+			at = i
+		}
+	}
+	return at
+}
+
 // like returns an empty resource of the same kind as r (name, role,
 // reservations, allocation), so that the two can be subtracted.
 func like(r *mesos.Resource) mesos.Resource {
@@ -98,11 +116,21 @@ func (p *Pool) TakeScalar(name string, amount float64) ([]mesos.Resource, error)
 		return nil, nil
 	}
 	want := &mesos.Value_Scalar{Value: amount}
+	// Most often one offered resource holds it all.
+	if i := p.first(name, mesos.SCALAR); i >= 0 {
+		part := like(&p.res[i])
+		part.Scalar = want
+		if p.res[i].Contains(part) {
+			p.res.Subtract1(part)
+			return []mesos.Resource{part}, nil
+		}
+	}
+	cands := p.candidates(name, mesos.SCALAR)
 	if have := p.Scalar(name); want.Compare(&mesos.Value_Scalar{Value: have}) > 0 {
 		return nil, &ShortError{What: name, Want: formatScalar(name, amount), Have: formatScalar(name, have)}
 	}
 	var took []mesos.Resource
-	for _, i := range p.candidates(name, mesos.SCALAR) {
+	for _, i := range cands {
 		r := &p.res[i]
 		part := like(r)
 		if r.GetScalar().Compare(want) >= 0 {
@@ -121,17 +149,23 @@ func (p *Pool) TakeScalar(name string, amount float64) ([]mesos.Resource, error)
 }
 
 // TakePort takes port want from the offered port ranges, or with want 0
-// the lowest free port, and returns its number and the resource taken.
-func (p *Pool) TakePort(want uint64) (uint64, mesos.Resource, error) {
+// the lowest free port (inside one of within, when given: the SDK's
+// ranges of a dynamic port), and returns its number and the resource
+// taken.
+func (p *Pool) TakePort(want uint64, within mesos.Ranges) (uint64, mesos.Resource, error) {
 	best, at := uint64(0), -1
 	for _, i := range p.candidates("ports", mesos.RANGES) {
 		rs := mesos.Ranges(p.res[i].GetRanges().GetRange())
 		for _, rg := range rs {
+			low, ok := rg.Begin, true
+			if want == 0 && len(within) > 0 {
+				low, ok = lowestWithin(rg, within)
+			}
 			switch {
 			case want != 0 && want >= rg.Begin && want <= rg.End:
 				best, at = want, i
-			case want == 0 && (at < 0 || rg.Begin < best):
-				best, at = rg.Begin, i
+			case want == 0 && ok && (at < 0 || low < best):
+				best, at = low, i
 			default:
 				continue
 			}
@@ -144,8 +178,11 @@ func (p *Pool) TakePort(want uint64) (uint64, mesos.Resource, error) {
 		}
 	}
 	if at < 0 {
-		if want != 0 {
+		switch {
+		case want != 0:
 			return 0, mesos.Resource{}, &ShortError{What: "ports", Want: fmt.Sprintf("port %d", want), Have: p.portsLeft()}
+		case len(within) > 0:
+			return 0, mesos.Resource{}, &ShortError{What: "ports", Want: "a free port in " + formatRanges(within), Have: p.portsLeft()}
 		}
 		return 0, mesos.Resource{}, &ShortError{What: "ports", Want: "a free port", Have: "none"}
 	}
@@ -155,15 +192,34 @@ func (p *Pool) TakePort(want uint64) (uint64, mesos.Resource, error) {
 	return best, took, nil
 }
 
+// lowestWithin is the lowest port of rg inside one of within.
+func lowestWithin(rg mesos.Value_Range, within mesos.Ranges) (uint64, bool) {
+	low, ok := uint64(0), false
+	for _, w := range within {
+		b, e := max(rg.Begin, w.Begin), min(rg.End, w.End)
+		if b <= e && (!ok || b < low) {
+			low, ok = b, true
+		}
+	}
+	return low, ok
+}
+
 // portsLeft describes the free ports ("31000-31010, 31020-32000").
 func (p Pool) portsLeft() string {
 	var all mesos.Ranges
 	for _, i := range p.candidates("ports", mesos.RANGES) {
 		all = append(all, p.res[i].GetRanges().GetRange()...)
 	}
-	if len(all) == 0 {
+	return formatRanges(all)
+}
+
+// formatRanges writes ranges sorted and squashed, at most four of them
+// ("31000-31010, 31020-32000, ..."); "none" when empty.
+func formatRanges(rs mesos.Ranges) string {
+	if len(rs) == 0 {
 		return "none"
 	}
+	all := append(mesos.Ranges(nil), rs...)
 	s := ""
 	for i, rg := range all.Sort().Squash() {
 		if i == 4 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -58,8 +59,11 @@ func (s ExecutorResourceStage) Evaluate(e *Evaluation) Outcome {
 		}
 		e.Rec.ExecutorResources = append(e.Rec.ExecutorResources, took...)
 	}
-	return Pass(s.Name(), fmt.Sprintf("%g cpus, %d MB mem, %d MB disk", ExecutorCPUs, ExecutorMem, ExecutorDisk))
+	return Pass(s.Name(), executorShare)
 }
+
+// executorShare describes what ExecutorResourceStage takes.
+var executorShare = fmt.Sprintf("%g cpus, %d MB mem, %d MB disk", ExecutorCPUs, ExecutorMem, ExecutorDisk)
 
 // shortfall words a ShortError for a reason: "0.5 cpus (0.2 cpus left)".
 func shortfall(err error) string {
@@ -90,7 +94,11 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 				if (pt.Port != 0) != fixed {
 					continue
 				}
-				num, took, err := e.Pool.TakePort(uint64(pt.Port))
+				var within mesos.Ranges
+				if !fixed {
+					within = portRanges(pt)
+				}
+				num, took, err := e.Pool.TakePort(uint64(pt.Port), within)
 				if err != nil {
 					return Fail(s.Name(), "task %s port %s needs %s", c.Name, pt.Name, shortfall(err))
 				}
@@ -100,7 +108,19 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 			}
 		}
 	}
-	return Pass(s.Name(), fmt.Sprintf("%d port(s)", n))
+	return Pass(s.Name(), strconv.Itoa(n)+" port(s)")
+}
+
+// portRanges are the ranges a dynamic port must be in (nil: any).
+func portRanges(pt *spec.PortSpec) mesos.Ranges {
+	var rs mesos.Ranges
+	for _, r := range pt.Ranges {
+		if r != nil {
+			b, e := r.PortRange()
+			rs = append(rs, mesos.Value_Range{Begin: b, End: e})
+		}
+	}
+	return rs
 }
 
 // TaskResources are the cpus, memory (MB) and ports task t of pod asks
@@ -138,7 +158,7 @@ func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 		// cpus and mem first, then ports, as TaskInfos list them.
 		c.Resources = append(scalars, c.Resources...)
 	}
-	return Pass(s.Name(), fmt.Sprintf("%d task(s)", len(e.Rec.Tasks)))
+	return Pass(s.Name(), strconv.Itoa(len(e.Rec.Tasks))+" task(s)")
 }
 
 // TLSStage names each transport-encryption certificate of the tasks to
@@ -183,5 +203,5 @@ func (s TLSStage) Evaluate(e *Evaluation) Outcome {
 			n++
 		}
 	}
-	return Pass(s.Name(), fmt.Sprintf("%d certificate(s)", n))
+	return Pass(s.Name(), strconv.Itoa(n)+" certificate(s)")
 }

@@ -21,12 +21,16 @@
 package podinfo
 
 import (
+	"bufio"
+	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -152,7 +156,7 @@ func New(cfg Config) *Builder {
 		cfg.Executor = ExecutorDefault
 	}
 	if cfg.NewID == nil {
-		cfg.NewID = imesos.NewID
+		cfg.NewID = newIDs()
 	}
 	if cfg.PauseCommand == "" {
 		cfg.PauseCommand = DefaultPauseCommand
@@ -213,27 +217,45 @@ func (b *Builder) newExecutor(inst, frameworkID string, resources []mesos.Resour
 	return e
 }
 
-// secrets reads the pod's secrets: env-key → value.
-func (b *Builder) secrets(pod *spec.PodSpec) ([]taskenv.Var, error) {
+// podSecrets are a pod's secrets as its tasks get them: environment values,
+// and files (SECRET volumes).
+type podSecrets struct {
+	env   []taskenv.Var
+	files []mesos.Volume
+}
+
+// secrets reads the pod's secrets, delivered as the SDK's PodInfoBuilder
+// delivers them: with an env-key, in that (SECRET) environment variable;
+// with a file path (its file, else its own path when it has no env-key), as
+// a file in each task's sandbox: a read-only SECRET volume (here of type
+// VALUE, scheduler-lite having no secret store), which the executor writes
+// with mode 0400.
+func (b *Builder) secrets(pod *spec.PodSpec) (podSecrets, error) {
 	ids := make([]string, 0, len(pod.Secrets))
 	for id := range pod.Secrets {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var out []taskenv.Var
+	var out podSecrets
 	for _, id := range ids {
 		sec := pod.Secrets[id]
-		if sec.FilePath() != "" {
-			return nil, fmt.Errorf("pods.%s.secrets.%s: a secret without env-key is a file in the sandbox (%s), which scheduler-lite does not write yet", pod.Name, id, sec.FilePath())
-		}
 		if b.cfg.Secrets == nil {
-			return nil, fmt.Errorf("pods.%s.secrets.%s: no secret source configured (--secrets-dir)", pod.Name, id)
+			return out, fmt.Errorf("pods.%s.secrets.%s: no secret source configured (--secrets-dir)", pod.Name, id)
 		}
 		v, err := b.cfg.Secrets.Secret(sec.Secret)
 		if err != nil {
-			return nil, fmt.Errorf("pods.%s.secrets.%s: %w", pod.Name, id, err)
+			return out, fmt.Errorf("pods.%s.secrets.%s: %w", pod.Name, id, err)
 		}
-		out = append(out, taskenv.Var{Name: sec.EnvKey, Value: strings.TrimRight(string(v), "\n"), Secret: true})
+		if path := sec.FilePath(); path != "" {
+			out.files = append(out.files, mesos.Volume{
+				ContainerPath: path, Mode: mesos.RO.Enum(),
+				Source: &mesos.Volume_Source{Type: mesos.Volume_Source_SECRET,
+					Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: v}}},
+			})
+		}
+		if sec.EnvKey != "" {
+			out.env = append(out.env, taskenv.Var{Name: sec.EnvKey, Value: strings.TrimRight(string(v), "\n"), Secret: true})
+		}
 	}
 	return out, nil
 }
@@ -272,7 +294,7 @@ func (b *Builder) issue(pod string, c *evaluate.TaskClaim, claim evaluate.TLSCla
 
 // task builds one TaskInfo (Executor not set yet); tls gives its
 // transport-encryption secrets.
-func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secrets []taskenv.Var, params map[string]string, tls tlsSecrets) (*mesos.TaskInfo, error) {
+func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secrets podSecrets, params map[string]string, tls tlsSecrets) (*mesos.TaskInfo, error) {
 	req, t, pod := rec.Req, c.Spec, rec.Req.Pod
 	ti := &mesos.TaskInfo{
 		Name:      c.Name,
@@ -290,8 +312,12 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 		env.SetConfigTemplate(cfg.Name, cfg.Dest)
 	}
 	env.SetSorted(params)
-	for _, s := range secrets {
+	for _, s := range secrets.env {
 		env.SetSecret(s.Name, s.Value)
+	}
+	if len(secrets.files) > 0 {
+		c := container(ti)
+		c.Volumes = append(c.Volumes, secrets.files...)
 	}
 	env.SetEnviron(b.cfg.TaskEnv)
 
@@ -408,8 +434,92 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	if rec.Where.Region != "" {
 		labels = append(labels, mesos.Label{Key: LabelOfferRegion, Value: strPtr(rec.Where.Region)})
 	}
+	own, err := spec.TaskLabels(t.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("pods.%s.tasks.%s.labels: %w", pod.Name, t.Name, err)
+	}
+	for _, kv := range own {
+		labels = append(labels, mesos.Label{Key: kv[0], Value: strPtr(kv[1])})
+	}
 	ti.Labels = &mesos.Labels{Labels: labels}
+	if err := setRLimits(ti, pod); err != nil {
+		return nil, err
+	}
+	if err := setLimits(ti, pod, t); err != nil {
+		return nil, err
+	}
 	return ti, nil
+}
+
+// container returns ti's ContainerInfo, a MESOS one made when it has none.
+func container(ti *mesos.TaskInfo) *mesos.ContainerInfo {
+	if ti.Container == nil {
+		ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum()}
+	}
+	return ti.Container
+}
+
+// setRLimits gives the task's container the pod's rlimits
+// (ContainerInfo.rlimit_info), in name order, as the SDK's PodInfoBuilder
+// puts them on each task's container for the default executor: soft and
+// hard, or neither for unlimited (-1 in svc.yml too).
+func setRLimits(ti *mesos.TaskInfo, pod *spec.PodSpec) error {
+	if len(pod.RLimits) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(pod.RLimits))
+	for n := range pod.RLimits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	info := &mesos.RLimitInfo{}
+	for _, n := range names {
+		typ, ok := spec.RLimitType(n)
+		if !ok {
+			return fmt.Errorf("pods.%s.rlimits.%s: not an rlimit", pod.Name, n)
+		}
+		rl := mesos.RLimitInfo_RLimit{Type: typ}
+		if l := pod.RLimits[n]; l != nil && l.Soft != nil && l.Hard != nil && *l.Soft != spec.RLimitInfinity {
+			soft, hard := uint64(*l.Soft), uint64(*l.Hard)
+			rl.Soft, rl.Hard = &soft, &hard
+		}
+		info.Rlimits = append(info.Rlimits, rl)
+	}
+	container(ti).RlimitInfo = info
+	return nil
+}
+
+// setLimits puts the task's resource-limits in TaskInfo.limits ("cpus",
+// "mem"; unlimited is +Inf, as Mesos takes it) and, as Mesos requires for
+// limits in a task group, gives its container its own cgroups
+// (share_cgroups false), as the SDK's PodInfoBuilder does.
+func setLimits(ti *mesos.TaskInfo, pod *spec.PodSpec, t *spec.TaskSpec) error {
+	rl := pod.Limits(t)
+	if rl == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, field, value string }{{"cpus", "cpus", rl.CPUs}, {"mem", "memory", rl.Memory}} {
+		v, ok, err := spec.Limit(f.value)
+		if err != nil {
+			return fmt.Errorf("pods.%s.tasks.%s.resource-limits.%s: %w", pod.Name, t.Name, f.field, err)
+		}
+		if !ok {
+			continue
+		}
+		if ti.Limits == nil {
+			ti.Limits = map[string]mesos.Value_Scalar{}
+		}
+		ti.Limits[f.name] = mesos.Value_Scalar{Value: v}
+	}
+	if len(ti.Limits) > 0 {
+		c := container(ti)
+		if c.LinuxInfo == nil {
+			c.LinuxInfo = &mesos.LinuxInfo{}
+		}
+		no := false
+		c.LinuxInfo.ShareCgroups = &no
+	}
+	return nil
 }
 
 // Environment converts a task environment to Mesos', secret values as
@@ -463,6 +573,25 @@ func (d DirSecrets) Secret(path string) ([]byte, error) {
 		return nil, fmt.Errorf("secret %q: not a relative path inside --secrets-dir", path)
 	}
 	return os.ReadFile(filepath.Join(string(d), path))
+}
+
+// newIDs returns a source of random version 4 UUIDs in text form that
+// reads crypto/rand 4 KiB at a time: a launch round needs hundreds.
+func newIDs() func() string {
+	var mu sync.Mutex
+	r := bufio.NewReaderSize(rand.Reader, 4096)
+	return func() string {
+		b := make([]byte, 16)
+		mu.Lock()
+		_, err := io.ReadFull(r, b)
+		mu.Unlock()
+		if err != nil {
+			return imesos.NewID()
+		}
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		return imesos.UUIDString(b)
+	}
 }
 
 func strPtr(s string) *string { return &s }

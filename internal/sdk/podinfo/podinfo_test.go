@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -391,4 +392,127 @@ func TestKeyPoolGenerationError(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestBuildProcessSettings: a pod's rlimits go on each task's container
+// (unlimited as neither soft nor hard), a task's labels after the
+// builder's, its resource-limits (or its resource set's) in
+// TaskInfo.limits with its own cgroups, as the SDK's PodInfoBuilder builds
+// them.
+func TestBuildProcessSettings(t *testing.T) {
+	l, err := spec.Parse([]byte(`name: s
+pods:
+  app:
+    count: 1
+    rlimits:
+      RLIMIT_NOFILE: {soft: 1024, hard: 2048}
+      RLIMIT_CORE:
+      RLIMIT_STACK: {soft: -1, hard: -1}
+    resource-sets:
+      rs: {cpus: 0.5, resource-limits: {memory: unlimited}}
+    tasks:
+      server:
+        cmd: sleep 1
+        cpus: 0.1
+        memory: 32
+        labels: "team:storage,url:http://x:80"
+        resource-limits: {cpus: 2, memory: 64}
+      worker: {cmd: sleep 1, resource-set: rs}
+      plain: {cmd: sleep 1, cpus: 0.1}
+`), spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := l.Spec.Pod("app")
+	launch, err := newBuilder(t, nil).Build(recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()}), "fw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := func(v uint64) *uint64 { return &v }
+	wantRL := []mesos.RLimitInfo_RLimit{{Type: mesos.RLimitInfo_RLimit_RLMT_CORE}, {Type: mesos.RLimitInfo_RLimit_RLMT_NOFILE, Soft: u(1024), Hard: u(2048)}, {Type: mesos.RLimitInfo_RLimit_RLMT_STACK}}
+	for _, ti := range launch.TaskInfos {
+		if got := ti.GetContainer().GetRlimitInfo().GetRlimits(); !slices.EqualFunc(got, wantRL, func(a, b mesos.RLimitInfo_RLimit) bool { return a.Equal(&b) }) {
+			t.Errorf("%s: rlimits %v, want %v", ti.Name, got, wantRL)
+		}
+		if ti.GetContainer().GetType() != mesos.ContainerInfo_MESOS {
+			t.Errorf("%s: container type %v", ti.Name, ti.GetContainer().GetType())
+		}
+		switch ti.Name {
+		case "app-0-server":
+			if label(ti, "team") != "storage" || label(ti, "url") != "http://x:80" || label(ti, LabelGoalState) != "RUNNING" {
+				t.Errorf("labels %v", ti.GetLabels())
+			}
+			if ti.Limits["cpus"].Value != 2 || ti.Limits["mem"].Value != 64 || ti.GetContainer().GetLinuxInfo().GetShareCgroups() {
+				t.Errorf("limits %v, linux %v", ti.Limits, ti.GetContainer().GetLinuxInfo())
+			}
+		case "app-0-worker":
+			if _, ok := ti.Limits["cpus"]; ok || !math.IsInf(ti.Limits["mem"].Value, 1) || ti.GetContainer().GetLinuxInfo().GetShareCgroups() {
+				t.Errorf("limits %v, linux %v", ti.Limits, ti.GetContainer().GetLinuxInfo())
+			}
+		case "app-0-plain":
+			if ti.Limits != nil || ti.GetContainer().GetLinuxInfo() != nil {
+				t.Errorf("limits %v, linux %v", ti.Limits, ti.GetContainer().GetLinuxInfo())
+			}
+		}
+	}
+}
+
+// TestBuildSecretFile: a secret without env-key is a read-only SECRET
+// volume at its path in every task (the SDK's PodInfoBuilder), not an
+// environment variable; with env-key and file it is both; the volumes sit
+// next to the pod's rlimits on the task's container.
+func TestBuildSecretFile(t *testing.T) {
+	l, err := spec.Parse([]byte(`name: s
+pods:
+  app:
+    count: 1
+    secrets:
+      keytab:
+        secret: app/keytab
+      token:
+        secret: app/token
+        env-key: TOKEN
+      both:
+        secret: app/token
+        env-key: BOTH
+        file: conf/token
+    rlimits:
+      RLIMIT_NOFILE: {soft: 1024, hard: 2048}
+    tasks:
+      server: {cmd: sleep 1, cpus: 0.1, memory: 32}
+      helper: {cmd: sleep 1, cpus: 0.1, memory: 32}
+`), spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := l.Spec.Pod("app")
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "app"), 0o700)
+	os.WriteFile(filepath.Join(dir, "app/keytab"), []byte("kt\x00bytes\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "app/token"), []byte("tok\n"), 0o600)
+	b := newBuilder(t, func(c *Config) { c.Secrets = DirSecrets(dir) })
+	launch, err := b.Build(recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()}), "fw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(launch.TaskInfos) != 2 {
+		t.Fatalf("%d tasks", len(launch.TaskInfos))
+	}
+	for _, ti := range launch.TaskInfos {
+		vs := ti.GetContainer().GetVolumes()
+		if ti.GetContainer().GetType() != mesos.ContainerInfo_MESOS || len(vs) != 2 || ti.GetContainer().GetRlimitInfo() == nil {
+			t.Fatalf("%s: container %v", ti.Name, ti.GetContainer())
+		}
+		if v := vs[0]; v.ContainerPath != "conf/token" || string(v.GetSource().GetSecret().GetValue().GetData()) != "tok\n" {
+			t.Errorf("%s: volume %v", ti.Name, v)
+		}
+		v := vs[1]
+		if v.ContainerPath != "app/keytab" || v.GetMode() != mesos.RO || v.GetSource().GetType() != mesos.Volume_Source_SECRET ||
+			v.GetSource().GetSecret().GetType() != mesos.Secret_VALUE || string(v.GetSource().GetSecret().GetValue().GetData()) != "kt\x00bytes\n" {
+			t.Errorf("%s: volume %v", ti.Name, v)
+		}
+		if e := env(ti); e["TOKEN"] != "SECRET:tok" || e["BOTH"] != "SECRET:tok" || len(e["keytab"]) > 0 {
+			t.Errorf("%s: env %v", ti.Name, e)
+		}
+	}
 }

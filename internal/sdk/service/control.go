@@ -14,6 +14,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
@@ -359,6 +360,7 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 			}
 			ti.Check = &ck
 		}
+		ti.Container = mesosx.MaskSecretVolumes(ti.Container) // secret files
 		ib, err := json.Marshal(&ti)
 		if err != nil {
 			return nil, err

@@ -298,3 +298,27 @@ func TestCommandsNeedTheLoop(t *testing.T) {
 		t.Errorf("command without a loop: %v", err)
 	}
 }
+
+// TestRefusedAcceptIsUndone: an ACCEPT the master refuses leaves the step
+// PENDING, with the reason, and the next offer launches it.
+func TestRefusedAcceptIsUndone(t *testing.T) {
+	h := newHarness(t, fmt.Sprintf(oneTask, 1, "serial"), nil, nil)
+	h.ready()
+	h.master.Refuse(func(c *scheduler.Call) error {
+		if c.Type == tACCEPT {
+			return sdktest.ErrRefused
+		}
+		return nil
+	})
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1", small()...)))
+	h.eventually("the step back to PENDING", func() bool {
+		return h.stepStatus(plan.Deploy, "p-0:[t]") == plan.Pending && strings.Contains(h.stepMessage(plan.Deploy, "p-0:[t]"), "refused by the test")
+	})
+	if ps, _ := h.s.PodStatus("p-0"); len(ps.Tasks) != 0 {
+		t.Errorf("a task not launched is shown: %+v", ps)
+	}
+	h.master.Refuse(nil)
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", small()...)))
+	h.master.Expect(t, tACCEPT)
+}

@@ -73,7 +73,7 @@ func (c *countingStore) fail(tasks, statuses error) {
 
 // harness is one scheduler under test.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	master *sdktest.Master
 	clock  *sdktest.Clock
 	store  *countingStore
@@ -85,7 +85,7 @@ type harness struct {
 }
 
 // spec parses a svc.yml for the tests.
-func parseSpec(t *testing.T, yaml string) *spec.Loaded {
+func parseSpec(t testing.TB, yaml string) *spec.Loaded {
 	t.Helper()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "t.mustache"), []byte("{{TASK_NAME}}"), 0o644)
@@ -97,7 +97,7 @@ func parseSpec(t *testing.T, yaml string) *spec.Loaded {
 }
 
 // openStore opens a bbolt store in dir (shared across restarts).
-func openStore(t *testing.T, dir string) *countingStore {
+func openStore(t testing.TB, dir string) *countingStore {
 	t.Helper()
 	st, err := store.OpenBolt(filepath.Join(dir, "state.db"))
 	if err != nil {
@@ -108,7 +108,7 @@ func openStore(t *testing.T, dir string) *countingStore {
 
 // newHarness makes a scheduler of yaml on store st (a new one when nil)
 // with the fake master and clock; mutate adjusts its Config.
-func newHarness(t *testing.T, yaml string, st *countingStore, mutate func(*Config)) *harness {
+func newHarness(t testing.TB, yaml string, st *countingStore, mutate func(*Config)) *harness {
 	t.Helper()
 	if st == nil {
 		st = openStore(t, t.TempDir())
@@ -132,14 +132,14 @@ func newHarness(t *testing.T, yaml string, st *countingStore, mutate func(*Confi
 }
 
 // testLogger logs to the test when -v is given.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if !testing.Verbose() {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))

@@ -128,17 +128,20 @@ func (s *Scheduler) pinnedAgent(st *plan.Step, now time.Time) (string, time.Time
 }
 
 func (s *Scheduler) isRecoveryStep(st *plan.Step) bool {
-	return slices.Contains(s.recovery.Steps(), st)
+	return slices.Contains(s.recovery.Phases[0].Steps, st)
 }
 
-// planParams returns the parameters of the plan owning st.
-func (s *Scheduler) planParams(st *plan.Step) map[string]string {
+// planParams maps every step to the parameters of the plan owning it.
+func (s *Scheduler) planParams() map[*plan.Step]map[string]string {
+	out := map[*plan.Step]map[string]string{}
 	for _, p := range s.allPlans() {
-		if slices.Contains(p.Steps(), st) {
-			return p.Parameters
+		for _, ph := range p.Phases {
+			for _, st := range ph.Steps {
+				out[st] = p.Parameters
+			}
 		}
 	}
-	return nil
+	return out
 }
 
 // launch is one step launched into one offer.
@@ -183,6 +186,7 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		reqs[i] = s.requirement(st, now)
 	}
 	view := s.clusterView()
+	params := s.planParams()
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
 	buildErr := make([]error, len(pending))
@@ -190,17 +194,18 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	for i := range offers {
 		o := &offers[i]
 		pool := evaluate.NewPool(o, s.cfg.Role)
+		where := evaluate.PlacementOf(o)
 		for k, req := range reqs {
 			if done[k] {
 				continue
 			}
-			rec, outs := s.eval.Evaluate(req, o, pool, view)
+			rec, outs := s.eval.EvaluateAt(req, o, where, pool, view)
 			s.offerLog.add(now, pending[k].Name, req.Instance(), o, outs)
 			if rec == nil {
 				failures[k] = append(failures[k], evaluate.OfferFailure{Host: o.Hostname, Outcome: outs[len(outs)-1]})
 				continue
 			}
-			l, err := s.build.Build(rec, s.frameworkID, s.planParams(pending[k]))
+			l, err := s.build.Build(rec, s.frameworkID, params[pending[k]])
 			if err != nil {
 				buildErr[k], done[k] = err, true
 				continue
@@ -319,8 +324,8 @@ func (s *Scheduler) applyLaunchLocked(la *launch, now time.Time) {
 	delete(s.pendingKill, la.step.Instance())
 }
 
-// revert undoes launches whose TaskInfos could not be stored: their tasks
-// are what they were, their steps PENDING again.
+// revert undoes launches whose TaskInfos could not be stored, or whose
+// ACCEPT failed: their tasks are what they were, their steps PENDING again.
 func (s *Scheduler) revert(launched []*launch, err error) {
 	s.mu.Lock()
 	for _, la := range launched {
@@ -338,7 +343,7 @@ func (s *Scheduler) revert(launched []*launch, err error) {
 			}
 		}
 		la.step.Restart()
-		la.step.Message = "not launched: storing its TaskInfos failed: " + err.Error()
+		la.step.Message = "not launched: " + err.Error()
 	}
 	s.mu.Unlock()
 	s.wake()

@@ -109,8 +109,9 @@ func (o *outbox) run(ctx context.Context) {
 	}
 }
 
-// process writes a batch's writes, then sends its calls in order (a job
-// whose writes failed sends none).
+// process writes a batch's writes, then sends its calls in order. A job
+// whose writes failed sends none; a job whose ACCEPT the master refused
+// (or never answered) is failed too: its launch is undone and done again.
 func (o *outbox) process(ctx context.Context, batch []*job) {
 	err := o.write(batch)
 	if err != nil {
@@ -118,13 +119,7 @@ func (o *outbox) process(ctx context.Context, batch []*job) {
 	}
 	for _, j := range batch {
 		if err != nil && j.writes() {
-			if j.failed != nil {
-				f, e := j.failed, err
-				select {
-				case o.s.work <- func(context.Context) { f(e) }:
-				case <-ctx.Done():
-				}
-			}
+			o.fail(ctx, j, err)
 			continue
 		}
 		if j.stored != nil {
@@ -135,8 +130,22 @@ func (o *outbox) process(ctx context.Context, batch []*job) {
 			}
 		}
 		for _, c := range j.calls {
-			o.send(ctx, c)
+			if cerr := o.send(ctx, c); cerr != nil && c.Type == scheduler.Call_ACCEPT {
+				o.fail(ctx, j, cerr)
+			}
 		}
+	}
+}
+
+// fail runs j's failure handler on the event loop.
+func (o *outbox) fail(ctx context.Context, j *job, err error) {
+	if j.failed == nil {
+		return
+	}
+	f := j.failed
+	select {
+	case o.s.work <- func(context.Context) { f(err) }:
+	case <-ctx.Done():
 	}
 }
 
@@ -228,25 +237,27 @@ func putStatuses(st interface {
 	return putChunked(st.PutStatuses, statuses)
 }
 
-// send makes one call; a failure is logged (not while stopping) and
-// counted. Calls made while no subscription is up are dropped: the next
-// subscription reconciles, and the master re-sends what was not
-// acknowledged.
-func (o *outbox) send(ctx context.Context, c *scheduler.Call) {
+// send makes one call and returns why it failed; a failure is logged
+// (not while stopping) and counted. Calls made while no subscription is up
+// are dropped, without an error: the next subscription reconciles, and the
+// master re-sends what was not acknowledged.
+func (o *outbox) send(ctx context.Context, c *scheduler.Call) error {
 	o.s.mu.RLock()
 	id, connected := o.s.frameworkID, o.s.connected
 	o.s.mu.RUnlock()
 	if !connected || ctx.Err() != nil {
 		o.s.log.Debug("not connected: call dropped", "call", c.Type.String())
-		return
+		return nil
 	}
 	start := time.Now()
 	err := framework.Send(ctx, o.s.cfg.Caller, id, c)
 	if c.Type == scheduler.Call_ACKNOWLEDGE {
 		o.s.m.Observe("status.ack", time.Since(start))
 	}
-	if err != nil && ctx.Err() == nil {
-		o.s.log.Warn("call failed", "call", c.Type.String(), "err", err)
-		o.s.m.Inc("calls.failed")
+	if err == nil || ctx.Err() != nil {
+		return nil
 	}
+	o.s.log.Warn("call failed", "call", c.Type.String(), "err", err)
+	o.s.m.Inc("calls.failed")
+	return err
 }

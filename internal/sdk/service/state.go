@@ -127,7 +127,7 @@ func (s *Scheduler) instanceTasks(pod *spec.PodSpec, index int) []*taskState {
 // clusterView is where the service's live pod instances run, for placement
 // rules, with the placement values offers have shown.
 func (s *Scheduler) clusterView() *evaluate.Cluster {
-	c := &evaluate.Cluster{Instances: map[string]evaluate.Instance{}, Values: s.cluster.Values}
+	c := &evaluate.Cluster{Instances: make(map[string]evaluate.Instance, len(s.tasks)), Values: s.cluster.Values}
 	for _, ts := range []map[string]*taskState{s.tasks, s.retired} {
 		for _, t := range ts {
 			if t.live() {
