@@ -207,12 +207,7 @@ func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase, step stri
 		if err != nil {
 			return err
 		}
-		j := &job{plans: s.progress()}
-		if !s.deployed && s.deploy.Status() == plan.Complete {
-			s.deployed = true
-			j.props = map[string][]byte{propDeployed: []byte("true")}
-		}
-		s.out.push(j)
+		s.out.push(s.progressJob())
 		return nil
 	})
 	s.wake()

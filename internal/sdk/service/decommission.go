@@ -10,6 +10,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
 )
 
 // The decommission plan (the SDK's DecommissionPlanFactory,
@@ -202,8 +203,13 @@ func (s *Scheduler) decommissionLocked(now time.Time) {
 					}
 					st.SetStatus(plan.Complete)
 					st.Message = "erased"
+					unused := s.unusedConfigLocked(labelOf(t.info, podinfo.LabelTargetConfiguration))
 					s.mu.Unlock()
 					s.log.Info("decommissioned task erased", "task", t.name)
+					if unused != "" {
+						s.out.push(&job{configs: []string{unused}})
+						s.log.Info("configuration no task uses deleted", "configuration", unused)
+					}
 					s.wake()
 				},
 				failed: func(err error) {
@@ -216,6 +222,22 @@ func (s *Scheduler) decommissionLocked(now time.Time) {
 			return
 		}
 	}
+}
+
+// unusedConfigLocked returns id when it is not the target and no task
+// refers to it any more ("" otherwise). Caller holds s.mu.
+func (s *Scheduler) unusedConfigLocked(id string) string {
+	if id == "" || id == s.target.ID {
+		return ""
+	}
+	for _, ts := range []map[string]*taskState{s.tasks, s.retired} {
+		for _, t := range ts {
+			if t.info != nil && labelOf(t.info, podinfo.LabelTargetConfiguration) == id {
+				return ""
+			}
+		}
+	}
+	return id
 }
 
 // releaseOffersLocked lets the current unreserve step use offers: each

@@ -172,14 +172,7 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	// Steps that relaunch running tasks kill them first; steps whose tasks
 	// all run already (restored, or relaunched before a crash) are adopted
 	// rather than launched again.
-	pending := s.killForRelaunchLocked(s.candidates(now), now)
-	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
-		if len(s.toLaunch(st)) > 0 {
-			return false
-		}
-		s.adoptLocked(st, nil, now)
-		return true
-	})
+	pending, _ := s.adoptRunningLocked(s.killForRelaunchLocked(s.candidates(now), now), now)
 	s.mu.Unlock()
 	reqs := make([]*evaluate.Requirement, len(pending))
 	for i, st := range pending {
@@ -255,7 +248,10 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 
 	// The outbox stores the TaskInfos and the progress, then accepts.
 	if len(launched) > 0 {
-		j := &job{calls: out, plans: s.progress()}
+		s.mu.Lock()
+		j := s.progressJob()
+		s.mu.Unlock()
+		j.calls = out
 		for _, la := range launched {
 			j.tasks = append(j.tasks, la.l.TaskInfos...)
 		}
@@ -271,6 +267,23 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	s.decline(decline, remaining, "")
 	s.m.Add("offers.processed", int64(len(offers)))
 	s.m.Observe("offers.process", time.Since(start))
+}
+
+// adoptRunningLocked adopts the steps whose tasks all run already
+// (restored, relaunched before a crash, or by a recovery) rather than
+// launch them again; it returns the others, and whether it adopted any.
+// Caller holds s.mu.
+func (s *Scheduler) adoptRunningLocked(steps []*plan.Step, now time.Time) ([]*plan.Step, bool) {
+	adopted := false
+	steps = slices.DeleteFunc(steps, func(st *plan.Step) bool {
+		if len(s.toLaunch(st)) > 0 {
+			return false
+		}
+		s.adoptLocked(st, nil, now)
+		adopted = true
+		return true
+	})
+	return steps, adopted
 }
 
 // waitingMessage says why a step found no offer: the agent it waits for,
@@ -394,6 +407,18 @@ func (s *Scheduler) anyInFlight() bool {
 		}
 	}
 	return false
+}
+
+// progressJob is a job storing the plans' progress, and the first time the
+// deploy plan is COMPLETE, that a deployment has completed. Caller holds
+// s.mu for writing.
+func (s *Scheduler) progressJob() *job {
+	j := &job{plans: s.progress()}
+	if !s.deployed && s.deploy.Status() == plan.Complete {
+		s.deployed = true
+		j.props = map[string][]byte{propDeployed: []byte("true")}
+	}
+	return j
 }
 
 // progress returns the persisted plans' progress, for the store.

@@ -22,9 +22,10 @@ type job struct {
 	statuses map[string]*mesos.TaskStatus
 	plans    map[string]plan.Progress
 	// props are properties to store; deletes tasks to delete (TaskInfo and
-	// status), after the other writes.
+	// status), configs configurations to delete, after the other writes.
 	props   map[string][]byte
 	deletes []string
+	configs []string
 	// calls are sent, in order, once the writes are stored.
 	calls []*scheduler.Call
 	// failed runs on the event loop when the writes fail (the calls are
@@ -34,7 +35,7 @@ type job struct {
 }
 
 func (j *job) writes() bool {
-	return len(j.tasks)+len(j.statuses)+len(j.plans)+len(j.props)+len(j.deletes) > 0
+	return len(j.tasks)+len(j.statuses)+len(j.plans)+len(j.props)+len(j.deletes)+len(j.configs) > 0
 }
 
 // outbox takes the loop's jobs off it: one goroutine writes and calls, in
@@ -155,7 +156,7 @@ func (o *outbox) write(batch []*job) error {
 	statuses := map[string][]byte{}
 	plans := map[string]plan.Progress{}
 	props := map[string][]byte{}
-	var deletes []string
+	var deletes, configs []string
 	var chunks []map[string][]byte
 	chunk, size := map[string][]byte{}, 0
 	for _, j := range batch {
@@ -192,6 +193,7 @@ func (o *outbox) write(batch []*job) error {
 			props[k] = v
 		}
 		deletes = append(deletes, j.deletes...)
+		configs = append(configs, j.configs...)
 	}
 	if size > 0 {
 		chunks = append(chunks, chunk)
@@ -225,7 +227,12 @@ func (o *outbox) write(batch []*job) error {
 		}
 	}
 	if len(deletes) > 0 {
-		return st.DeleteTasks(deletes...)
+		if err := st.DeleteTasks(deletes...); err != nil {
+			return err
+		}
+	}
+	if len(configs) > 0 {
+		return st.DeleteConfigurations(configs...)
 	}
 	return nil
 }

@@ -20,9 +20,11 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	s.reconcile(now)
 	work := s.rec.reconciling
 	s.mu.Lock()
+	adopted := false
 	if s.connected && !s.rec.reconciling {
-		// What needs no offer: kills before relaunches, decommissioning.
-		s.killForRelaunchLocked(s.candidates(now), now)
+		// What needs no offer: steps whose tasks run already, kills before
+		// relaunches, decommissioning.
+		_, adopted = s.adoptRunningLocked(s.killForRelaunchLocked(s.candidates(now), now), now)
 		s.resendKillsLocked(now)
 		s.reconcileOverridesLocked(now)
 		s.decommissionLocked(now)
@@ -45,7 +47,14 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		call, s.suppressed = calls.Suppress(), true
 		s.m.Inc("suppresses")
 	}
+	var progress *job
+	if adopted {
+		progress = s.progressJob()
+	}
 	s.mu.Unlock()
+	if progress != nil {
+		s.out.push(progress)
+	}
 	if call != nil {
 		s.calls = append(s.calls, call)
 	}

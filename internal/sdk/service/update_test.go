@@ -631,3 +631,48 @@ func TestUpdatePlan(t *testing.T) {
 		t.Errorf("deploy after a deployment %+v", v)
 	}
 }
+
+// TestRollWaitingPodRecovers: a pod waiting its turn in a serial roll that
+// fails is relaunched by the recovery plan, on the new configuration; when
+// its turn comes it is up to date and nothing is killed.
+func TestRollWaitingPodRecovers(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	ids := deployRolling(t, st, 3)
+	h := newHarness(t, render(t, rolling, "GREETING=hola"), st, nil)
+	h.reconciled(ids)
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(ids["web-0-server"]))
+	// web-2 waits behind web-0; it fails.
+	h.update(ids["web-2-server"], "a2", mesos.TASK_FAILED)
+	h.eventually("a recovery step for web-2", func() bool { return h.stepStatus(plan.Recovery, "web-2:[server]") == plan.Pending })
+	h.mark()
+	h.tick(time.Second)
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("r", "a2", "ha2")))
+	ti := launched(h.awaitCall(tACCEPT, nil))[0]
+	if ti.Name != "web-2-server" || envOf(&ti)["GREETING"] != "hola" {
+		t.Fatalf("recovered %s with GREETING=%q", ti.Name, envOf(&ti)["GREETING"])
+	}
+	h.update(ti.TaskID.Value, "a2", mesos.TASK_RUNNING, sdktest.Ready())
+	if ps, _ := h.s.PodStatus("web-2"); len(ps.Tasks[0].OutOfDate) != 0 {
+		t.Errorf("web-2 still out of date: %+v", ps)
+	}
+	// The roll goes on: web-0, web-1 relaunched; web-2 adopted as it is.
+	for i, agent := range []string{"a0", "a1"} {
+		name := fmt.Sprintf("web-%d-server", i)
+		if i > 0 {
+			h.tick(time.Second)
+			h.awaitCall(tKILL, killOf(ids[name]))
+		}
+		h.update(ids[name], agent, mesos.TASK_KILLED)
+		h.mark()
+		h.tick(time.Second)
+		h.master.Send(t, sdktest.Offers(sdktest.Offer("o"+agent, agent, "h"+agent)))
+		nt := launched(h.awaitCall(tACCEPT, nil))[0]
+		h.update(nt.TaskID.Value, agent, mesos.TASK_RUNNING, sdktest.Ready())
+	}
+	h.eventually("the roll COMPLETE", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	if slices.ContainsFunc(h.master.Calls(), killOf(ti.TaskID.Value)) {
+		t.Error("the recovered web-2 was killed by the roll")
+	}
+}

@@ -56,11 +56,8 @@ func (s *Scheduler) updates(sts []mesos.TaskStatus) {
 		}
 	}
 	if plansChanged {
-		j.plans = s.progress()
-		if !s.deployed && s.deploy.Status() == plan.Complete {
-			s.deployed = true
-			j.props = map[string][]byte{propDeployed: []byte("true")}
-		}
+		p := s.progressJob()
+		j.plans, j.props = p.plans, p.props
 	}
 	s.mu.Unlock()
 	for _, l := range logs {
