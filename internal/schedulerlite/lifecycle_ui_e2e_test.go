@@ -14,6 +14,31 @@ import (
 	"github.com/taskkit/taskkit/internal/testtools"
 )
 
+// browser launches headless Chromium (1280 × height), closed (with every
+// process it started) when the test ends, and returns it with the directory
+// screenshots go to: $TASKKIT_ARTIFACTS, else the test's temp dir.
+func browser(ctx context.Context, t *testing.T, height int) (*cdp.Browser, string) {
+	t.Helper()
+	b, err := cdp.Launch(ctx, cdp.Options{Width: 1280, Height: height})
+	if err != nil {
+		t.Fatalf("launching the browser: %v", err)
+	}
+	profile := b.Profile()
+	t.Cleanup(func() {
+		b.Close()
+		if left := cdp.Stragglers(profile); len(left) > 0 {
+			t.Errorf("browser processes left: %v", left)
+		}
+	})
+	dir := os.Getenv("TASKKIT_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return b, dir
+}
+
 // uiUpdateSpec: a serial roll the test holds with GATE, a file the new
 // task's readiness check waits for.
 const uiUpdateSpec = `name: ui-update
@@ -75,23 +100,7 @@ func TestWebUIUpdate(t *testing.T) {
 	}()
 	target := mustTargetID(t, in.APIURL)
 
-	b, err := cdp.Launch(ctx, cdp.Options{Width: 1280, Height: 900})
-	if err != nil {
-		t.Fatalf("launching the browser: %v", err)
-	}
-	profile := b.Profile()
-	defer func() {
-		b.Close()
-		if left := cdp.Stragglers(profile); len(left) > 0 {
-			t.Errorf("browser processes left: %v", left)
-		}
-	}()
-	artifactsDir := os.Getenv("TASKKIT_ARTIFACTS")
-	if artifactsDir == "" {
-		artifactsDir = t.TempDir()
-	} else if err := os.MkdirAll(artifactsDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	b, artifactsDir := browser(ctx, t, 900)
 	waitDOM := func(what string, d time.Duration, expr string) {
 		t.Helper()
 		wctx, wcancel := context.WithTimeout(ctx, d)
