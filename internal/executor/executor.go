@@ -161,6 +161,7 @@ func New(in Input) *Executor {
 		httpcli.Endpoint("http://"+cfg.AgentEndpoint+"/api/v1/executor"),
 		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
 		httpcli.Do(httpcli.With(opts...)),
+		mesosx.BoundedStreams(codecs.ByMediaType[codecs.MediaTypeProtobuf]), // the event stream's records at most 4 MiB, refused before they are read
 	)
 	callOpts := execpb.CallOptions{calls.Framework(cfg.FrameworkID), calls.Executor(cfg.ExecutorID)}
 	return &Executor{

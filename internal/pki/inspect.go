@@ -14,6 +14,8 @@ import (
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/taskkit/taskkit/internal/jks"
 )
 
 // Formats Inspect recognises.
@@ -159,6 +161,9 @@ func certEntry(e Entry, certs []*x509.Certificate) Entry {
 }
 
 func inspectJKS(data []byte, password string) (*Contents, error) {
+	if err := jks.Check(data); err != nil {
+		return nil, fmt.Errorf("reading JKS: %w", err)
+	}
 	ks := keystore.New(keystore.WithOrderedAliases())
 	if err := ks.Load(bytes.NewReader(data), []byte(password)); err != nil {
 		return nil, fmt.Errorf("reading JKS (wrong password?): %w", err)

@@ -41,25 +41,27 @@ const DCOSBase64Prefix = "__dcos_base64__"
 // padded or not, line breaks allowed, optionally after DCOSBase64Prefix),
 // which may itself wrap PEM or DER; input that is not base64 but looks like
 // DER (an ASN.1 SEQUENCE) is returned as DER. isPEM tells which one out is.
+// White space around text is ignored; DER, being binary, is never trimmed
+// at its end (its last byte, a key's or a signature's, may be 0x20 or
+// 0x09-0x0d).
 func Unwrap(data []byte) (out []byte, isPEM bool, err error) {
-	data = bytes.TrimSpace(data)
-	data = bytes.TrimPrefix(data, []byte(DCOSBase64Prefix))
-	if len(data) == 0 {
+	text := bytes.TrimSpace(data)
+	text = bytes.TrimPrefix(text, []byte(DCOSBase64Prefix))
+	if len(text) == 0 {
 		return nil, false, ErrEmpty
 	}
-	if bytes.Contains(data, []byte("-----BEGIN ")) {
-		return data, true, nil
+	if bytes.Contains(text, []byte("-----BEGIN ")) {
+		return text, true, nil
 	}
-	dec, ok := decodeBase64(data)
+	dec, ok := decodeBase64(text)
 	if !ok {
-		if data[0] == 0x30 { // ASN.1 SEQUENCE: raw DER
-			return data, false, nil
+		if text[0] == 0x30 { // ASN.1 SEQUENCE: raw DER
+			return bytes.TrimLeft(data, " \t\r\n\v\f"), false, nil
 		}
 		return nil, false, fmt.Errorf("%w: neither PEM nor valid base64", ErrMalformed)
 	}
-	dec = bytes.TrimSpace(dec)
 	if bytes.Contains(dec, []byte("-----BEGIN ")) {
-		return dec, true, nil
+		return bytes.TrimSpace(dec), true, nil
 	}
 	if len(dec) == 0 || dec[0] != 0x30 {
 		return nil, false, fmt.Errorf("%w: base64 decodes to neither PEM nor DER", ErrMalformed)

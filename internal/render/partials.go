@@ -29,12 +29,17 @@ var ErrPartialLimit = errors.New("too many partial inclusions")
 // never the process's working directory — through an os.Root, so a partial
 // cannot be read from outside it (no "..", no absolute name, no symbolic
 // link out). Every partial read counts toward the same byte budget as the
-// template (-template-max-bytes). A partial that does not exist renders
-// empty, as the mustache spec says, and is recorded as missing.
+// template (-template-max-bytes), and so does every inclusion of one while
+// rendering: the template's text and all the partial text it includes
+// together stay within the limit, so a partial read once cannot be
+// included thousands of times (up to maxInclusions) to render far more
+// than the limit. A partial that does not exist renders empty, as the
+// mustache spec says, and is recorded as missing.
 type partials struct {
 	root      *os.Root // nil: no directory, every partial is missing
 	dir       string   // for messages
 	budget    int64    // bytes left for partials; <0 means no limit
+	inclusion int64    // bytes left for inclusions while rendering; <0 means no limit
 	limit     int64    // the whole limit, for messages
 	cache     map[string]partialFile
 	included  int
@@ -51,9 +56,10 @@ type partialFile struct {
 // the template (of used bytes) and its partials read limit bytes together (0:
 // no limit). Close it when done.
 func newPartials(dir string, limit, used int64) (*partials, error) {
-	p := &partials{dir: dir, budget: -1, limit: limit, cache: map[string]partialFile{}}
+	p := &partials{dir: dir, budget: -1, inclusion: -1, limit: limit, cache: map[string]partialFile{}}
 	if limit > 0 {
 		p.budget = max(limit-used, 0)
+		p.inclusion = p.budget
 	}
 	if dir == "" {
 		return p, nil
@@ -84,6 +90,12 @@ func (p *partials) Get(name string) (string, error) {
 	}
 	if !f.found && p.rendering && !slices.Contains(p.missing, name) {
 		p.missing = append(p.missing, name)
+	}
+	if p.rendering && p.inclusion >= 0 {
+		if int64(len(f.data)) > p.inclusion {
+			return "", fmt.Errorf("partial %q: the template and the partials it includes are over the limit of %d bytes (-template-max-bytes)", name, p.limit)
+		}
+		p.inclusion -= int64(len(f.data))
 	}
 	return f.data, nil
 }

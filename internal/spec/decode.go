@@ -28,10 +28,38 @@ import (
 // lines records the line of every path it visits (a mapping entry's key, a
 // list item), so that later checks can name the line of the field they
 // report on; nulls the paths whose value is null (absent, as for Jackson).
+//
+// Aliases are followed, so an anchored value counts once per alias; the
+// values decoded may exceed the document's own by at most maxExpansion
+// (expansionBudget), so that a few kilobytes of nested aliases (a "billion
+// laughs") cannot make the decoder visit billions of values. SnakeYAML, the
+// SDK's parser, bounds aliases too (maxAliasesForCollections).
 type decoder struct {
 	probs Problems
 	lines map[string]int
 	nulls map[string]bool
+	// budget is how many more values decode may visit; past it, one
+	// problem and nothing more is decoded.
+	budget int
+}
+
+// maxExpansion is how many values aliases may add to a document's own.
+const maxExpansion = 10000
+
+// expansionBudget is a decoder's budget for the document under n: its own
+// nodes (keys included, so at least the values decode visits without
+// aliases) plus maxExpansion.
+func expansionBudget(n *yaml.Node) int {
+	count := 0
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		count++
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	return count + maxExpansion
 }
 
 // unsupported are the SDK fields scheduler-lite knows but does not implement,
@@ -65,6 +93,12 @@ var orderedIface = reflect.TypeFor[orderedType]()
 
 // decode fills v (settable) from n; path names n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.budget--; d.budget < 0 {
+		if d.budget == -1 {
+			d.probs = append(d.probs, &Problem{Path: path, Line: n.Line, Msg: fmt.Sprintf("aliases expand the document past %d values more than its own; not decoded further", maxExpansion)})
+		}
+		return
+	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}

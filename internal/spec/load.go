@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 
@@ -185,7 +187,7 @@ func decodeSpec(rendered []byte, line func(int) int) (*ServiceSpec, Problems, er
 	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
 		return nil, nil, errors.New("decoding YAML: want one document holding a mapping")
 	}
-	d := &decoder{lines: map[string]int{}, nulls: map[string]bool{}}
+	d := &decoder{lines: map[string]int{}, nulls: map[string]bool{}, budget: expansionBudget(&root)}
 	s := new(ServiceSpec)
 	d.decode(root.Content[0], reflect.ValueOf(s).Elem(), "")
 	s.lines, s.nulls = d.lines, d.nulls
@@ -275,13 +277,13 @@ func readTemplates(s *ServiceSpec, dir string) Problems {
 				if !filepath.IsAbs(src) {
 					src = filepath.Join(dir, src)
 				}
-				b, err := os.ReadFile(src)
+				b, err := readTemplate(src)
 				switch {
 				case err != nil:
 					probs.add(path, "%v", err)
 				case len(b) == 0:
 					probs.add(path, "%s is empty", src)
-				case len(b) > 1<<20:
+				case len(b) > maxTemplateBytes:
 					probs.add(path, "%s is larger than 1 MiB", src)
 				default:
 					c.Content = string(b)
@@ -293,6 +295,30 @@ func readTemplates(s *ServiceSpec, dir string) Problems {
 		p.Line, p.Rule = s.lineOf(p.Path), "ConfigTemplateReader"
 	}
 	return probs
+}
+
+// maxTemplateBytes is the largest config template svc.yml may name (the
+// SDK's 1 MiB limit, render.DefaultMaxBytes).
+const maxTemplateBytes = render.DefaultMaxBytes
+
+// readTemplate reads at most maxTemplateBytes+1 bytes of the regular file
+// at path: a device such as /dev/zero or a FIFO is refused before it is
+// read, and a larger file is never read whole.
+func readTemplate(path string) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO must not wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, maxTemplateBytes+1))
 }
 
 // Render renders a svc.yml template from env with the SDK's rules: the

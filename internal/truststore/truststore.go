@@ -27,6 +27,7 @@ import (
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/taskkit/taskkit/internal/jks"
 	"github.com/taskkit/taskkit/internal/safefile"
 )
 
@@ -135,6 +136,9 @@ func load(data []byte, password string) (*store, error) {
 	s := &store{format: format}
 	switch format {
 	case JKS:
+		if err := jks.Check(data); err != nil {
+			return nil, fmt.Errorf("loading JKS: %w", err)
+		}
 		s.jks = keystore.New(keystore.WithOrderedAliases(), keystore.WithCaseExactAliases())
 		if err := s.jks.Load(bytes.NewReader(data), []byte(password)); err != nil {
 			return nil, fmt.Errorf("loading JKS (wrong password?): %w", err)

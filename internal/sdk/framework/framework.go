@@ -32,6 +32,8 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
 // CallTimeout bounds every call but SUBSCRIBE's stream.
@@ -132,6 +134,7 @@ func NewHTTPCaller(masterURL, principal, secret string) calls.Caller {
 		httpcli.Endpoint(strings.TrimRight(masterURL, "/")+"/api/v1/scheduler"),
 		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
 		httpcli.Do(httpcli.With(opts...)),
+		mesosx.BoundedStreams(codecs.ByMediaType[codecs.MediaTypeProtobuf]), // the event stream's records at most 4 MiB, refused before they are read
 	), noRetry)
 }
 

@@ -1,0 +1,128 @@
+package taskenv
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/taskkit/taskkit/internal/fuzzcheck"
+)
+
+// FuzzParseConfigTemplate feeds CONFIG_TEMPLATE_ values to the parser
+// bootstrap and render use. Properties: a value either parses into a
+// trimmed, non-empty source without a comma and a trimmed, non-empty
+// destination, or fails; what parses formats back to a value that parses
+// to the same pair (FormatConfigTemplate → ParseConfigTemplate).
+func FuzzParseConfigTemplate(f *testing.F) {
+	for _, s := range []string{
+		"config-templates/a,conf/a.conf", " a , b,c ", "a", ",b", "a, ", "", ",", "a,b,c",
+		"\x00,\xff", "config-templates/x, /etc/x.conf ",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		checkParseConfigTemplate(t, value)
+	})
+}
+
+func checkParseConfigTemplate(t *testing.T, value string) {
+	src, dest, err := ParseConfigTemplate(value)
+	if err != nil {
+		if src != "" || dest != "" {
+			t.Fatalf("ParseConfigTemplate(%q) = %q, %q with error %v", value, src, dest, err)
+		}
+		return
+	}
+	if src == "" || dest == "" || strings.Contains(src, ",") || src != strings.TrimSpace(src) || dest != strings.TrimSpace(dest) {
+		t.Fatalf("ParseConfigTemplate(%q) = %q, %q", value, src, dest)
+	}
+	src2, dest2, err := ParseConfigTemplate(FormatConfigTemplate(src, dest))
+	if err != nil || src2 != src || dest2 != dest {
+		t.Fatalf("round trip of %q: %q, %q, %v; want %q, %q", value, src2, dest2, err, src, dest)
+	}
+}
+
+// FuzzEnv builds a task environment the way the scheduler does, from
+// fuzzed names and a fuzzed scheduler environment (entries separated by
+// newlines), and reads it back with the in-task parsers. Properties:
+//   - a config template declared with SetConfigTemplate is found by
+//     ConfigTemplateVars under ConfigTemplateVar(name) and parses back to
+//     config-templates/<name> and its destination — for a name without a
+//     comma: the value's format cannot carry one, so svc.yml refuses such
+//     names (internal/spec, FuzzParse checks every name it accepts);
+//   - a TLS secret set with SetTLS is found by TLSNames under a name whose
+//     TLSVar is the variable set;
+//   - Lookup over Environ() agrees with Get for every variable, and every
+//     name appears once;
+//   - EnvName keeps one character per character of its input, uses only
+//     A-Z, 0-9 and "_", and is idempotent.
+func FuzzEnv(f *testing.F) {
+	f.Add("TASKCFG_ALL_A=1\nTASKCFG_WEB_B=2\nOTHER=3", "web", "app-conf", "conf/app.conf", "node-tls")
+	f.Add("TASKCFG_ALL_X=1\nTASKCFG_ALL_X=2\n=\nNOEQUALS", "Web.Pod", "server.xml", " /etc/a,b ", "my-node.1")
+	f.Add("CONFIG_TEMPLATE_A=a,b\nTLS__KEY=x\nTLS_A_KEY=k", "ümlaut", "a", "b", "ümlaut")
+	f.Fuzz(func(t *testing.T, environ, pod, config, dest, tlsName string) {
+		checkEnv(t, strings.Split(environ, "\n"), pod, config, dest, tlsName)
+	})
+}
+
+func checkEnv(t *testing.T, environ []string, pod, config, dest, tlsName string) {
+	for _, s := range []string{pod, config, tlsName} {
+		n := EnvName(s)
+		if len(n) != utf8.RuneCountInString(s) || EnvName(n) != n || strings.Trim(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			t.Fatalf("EnvName(%q) = %q", s, n)
+		}
+	}
+
+	var e Env
+	e.SetTaskCfg(environ, pod)
+	declared := strings.TrimSpace(dest) != "" && !strings.Contains(config, ",")
+	if declared {
+		e.SetConfigTemplate(config, dest)
+	}
+	e.SetTLS(tlsName, "key", "cert", "ca")
+	env := e.Environ()
+
+	seen := map[string]bool{}
+	lookup := Lookup(env)
+	for _, v := range e.Vars() {
+		if seen[v.Name] {
+			t.Fatalf("%q set twice in %q", v.Name, env)
+		}
+		seen[v.Name] = true
+		if got, _ := e.Get(v.Name); got != v.Value || (!strings.Contains(v.Name, "=") && lookup(v.Name) != v.Value) {
+			t.Fatalf("%q: Get %q, Lookup %q, want %q", v.Name, got, lookup(v.Name), v.Value)
+		}
+	}
+
+	if declared {
+		names, vals := ConfigTemplateVars(env)
+		k := ConfigTemplateVar(config)
+		if !slices.Contains(names, k) {
+			t.Fatalf("config %q: %s not among %q", config, k, names)
+		}
+		src, d, err := ParseConfigTemplate(vals[k])
+		wantSrc := strings.TrimSpace(ConfigTemplatePath(config))
+		if err != nil || src != wantSrc || d != strings.TrimSpace(dest) {
+			t.Fatalf("config %q to %q: %s=%q parses to %q, %q, %v; want %q, %q", config, dest, k, vals[k], src, d, err, wantSrc, strings.TrimSpace(dest))
+		}
+	}
+
+	if EnvName(tlsName) != "" {
+		names := TLSNames(env)
+		want := TLSVar(tlsName, TLSKey)
+		if !slices.ContainsFunc(names, func(n string) bool { return TLSVar(n, TLSKey) == want }) {
+			t.Fatalf("TLS name %q: %s not found by TLSNames: %q", tlsName, want, names)
+		}
+	}
+}
+
+// TestEnvBudget feeds 1 MiB inputs to both parsers: each must stay within
+// 16 MiB allocated (a few copies of the input).
+func TestEnvBudget(t *testing.T) {
+	b := fuzzcheck.Budget{Alloc: 16 * fuzzcheck.MiB}
+	big := string(fuzzcheck.Sized([]byte("config-templates/a,"), fuzzcheck.MiB))
+	b.Check(t, "ParseConfigTemplate of 1 MiB", func() { checkParseConfigTemplate(t, big) })
+	environ := strings.Split(string(fuzzcheck.Sized([]byte("TASKCFG_ALL_K=v\nTASKCFG_WEB_X=y\n"), fuzzcheck.MiB)), "\n")
+	b.Check(t, "task environment of 1 MiB", func() { checkEnv(t, environ, "web", "c", "d", "n") })
+}
