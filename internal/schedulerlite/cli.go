@@ -52,7 +52,7 @@ func Flags() []cli.Flag {
 		&cli.DurationFlag{Name: "backoff-max", Value: 30 * time.Second, Usage: "crash-loop backoff: longest delay", EnvVars: envs("SCHEDULER_LITE_BACKOFF_MAX")},
 		&cli.StringFlag{Name: "api-token-file", Usage: "file holding a bearer token that mutating API calls must carry", EnvVars: envs("SCHEDULER_LITE_API_TOKEN_FILE")},
 		&cli.StringFlag{Name: "executor", Value: "default", Usage: "default (LAUNCH_GROUP, DEFAULT executor) or taskkit (fetched CUSTOM executor)", EnvVars: envs("SCHEDULER_LITE_EXECUTOR")},
-		&cli.StringFlag{Name: "artifacts-dir", Usage: "directory with bootstrap, healthd, tlsprov, executor (default: next to scheduler-lite, else built from source)", EnvVars: envs("SCHEDULER_LITE_ARTIFACTS_DIR")},
+		&cli.StringFlag{Name: "artifacts-dir", Usage: "directory with bootstrap, healthd, tlsprov, executor (default: next to scheduler-lite; nothing is built: make build)", EnvVars: envs("SCHEDULER_LITE_ARTIFACTS_DIR")},
 		&cli.StringFlag{Name: "secrets-dir", Usage: "directory holding the files pod secrets name", EnvVars: envs("SCHEDULER_LITE_SECRETS_DIR")},
 		&cli.StringFlag{Name: "ca-cert", Usage: "PEM CA certificate for transport encryption (default: a CA kept in the state store)", EnvVars: envs("SCHEDULER_LITE_CA_CERT")},
 		&cli.StringFlag{Name: "ca-key", Usage: "PEM key of --ca-cert", EnvVars: envs("SCHEDULER_LITE_CA_KEY")},

@@ -19,8 +19,12 @@ type Var struct {
 // whether it is secret). The zero value is empty and ready to use.
 type Env struct {
 	vars  []Var
-	index map[string]int
+	index map[string]int // built once there are many variables
 }
+
+// indexAfter is how many variables a linear search looks through before
+// an index is built (a task's environment has about twenty).
+const indexAfter = 32
 
 // Set sets k to v.
 func (e *Env) Set(k, v string) { e.set(Var{Name: k, Value: v}) }
@@ -29,16 +33,39 @@ func (e *Env) Set(k, v string) { e.set(Var{Name: k, Value: v}) }
 func (e *Env) SetSecret(k, v string) { e.set(Var{Name: k, Value: v, Secret: true}) }
 
 func (e *Env) set(v Var) {
-	if e.index == nil {
-		e.index = make(map[string]int, 32)
-		e.vars = make([]Var, 0, 32)
-	}
-	if i, ok := e.index[v.Name]; ok {
+	if i := e.find(v.Name); i >= 0 {
 		e.vars[i] = v
 		return
 	}
-	e.index[v.Name] = len(e.vars)
+	if e.vars == nil {
+		e.vars = make([]Var, 0, 24)
+	}
+	if e.index != nil {
+		e.index[v.Name] = len(e.vars)
+	}
 	e.vars = append(e.vars, v)
+	if e.index == nil && len(e.vars) > indexAfter {
+		e.index = make(map[string]int, 2*len(e.vars))
+		for i, x := range e.vars {
+			e.index[x.Name] = i
+		}
+	}
+}
+
+// find returns the position of variable k, -1 when unset.
+func (e *Env) find(k string) int {
+	if e.index != nil {
+		if i, ok := e.index[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range e.vars {
+		if e.vars[i].Name == k {
+			return i
+		}
+	}
+	return -1
 }
 
 // SetSorted sets every entry of m, in key order (svc.yml env, plan
@@ -167,7 +194,7 @@ func (e *Env) Environ() []string {
 
 // Get returns k's value and whether it is set.
 func (e *Env) Get(k string) (string, bool) {
-	if i, ok := e.index[k]; ok {
+	if i := e.find(k); i >= 0 {
 		return e.vars[i].Value, true
 	}
 	return "", false

@@ -1,6 +1,7 @@
 package taskenv
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -118,5 +119,22 @@ func TestEnvOrder(t *testing.T) {
 	}
 	if _, ok := e.Get("NOPE"); ok {
 		t.Error("Get(NOPE) found")
+	}
+}
+
+// TestEnvManyVariables: past the linear search, the index keeps the order
+// and the later-wins rule.
+func TestEnvManyVariables(t *testing.T) {
+	var e Env
+	for i := range 100 {
+		e.Set(fmt.Sprint("K", i), "a")
+	}
+	e.Set("K7", "b")
+	e.SetSecret("K99", "c")
+	if v, _ := e.Get("K7"); v != "b" || len(e.Vars()) != 100 || e.Vars()[7].Value != "b" || !e.Vars()[99].Secret {
+		t.Errorf("vars %v", e.Vars()[:10])
+	}
+	if _, ok := e.Get("K100"); ok {
+		t.Error("K100 found")
 	}
 }

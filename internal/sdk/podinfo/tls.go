@@ -60,11 +60,15 @@ type KeyPool struct {
 }
 
 // NewKeyPool returns a pool of keys of type t (pki.ECDSAP256 when empty).
-func NewKeyPool(t pki.KeyType) *KeyPool {
+func NewKeyPool(t pki.KeyType) *KeyPool { return NewKeyPoolWith(t, pki.GenerateKey) }
+
+// NewKeyPoolWith returns a pool whose keys come from gen (tests slow it
+// down).
+func NewKeyPoolWith(t pki.KeyType, gen func(pki.KeyType) (crypto.Signer, error)) *KeyPool {
 	if t == "" {
 		t = pki.ECDSAP256
 	}
-	return &KeyPool{typ: t, gen: pki.GenerateKey, changed: make(chan struct{})}
+	return &KeyPool{typ: t, gen: gen, changed: make(chan struct{})}
 }
 
 // Type is the pool's key type.

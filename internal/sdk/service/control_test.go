@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -357,5 +358,39 @@ func TestFailureEvents(t *testing.T) {
 	h.eventually("rescind counted", func() bool { return h.s.Metrics().Counter("offers.rescinded") == 1 })
 	if code, _ := h.s.Health(); code != HealthDeployingPending {
 		t.Errorf("health %d", code)
+	}
+}
+
+// TestLaunchWaitsForKeys: a TLS pod whose key is not ready yet is not
+// launched (the loop does not generate keys); its step says so; once the
+// pool has the key, the next offer launches it.
+func TestLaunchWaitsForKeys(t *testing.T) {
+	release := make(chan struct{})
+	gen := func(kt pki.KeyType) (crypto.Signer, error) {
+		<-release
+		return pki.GenerateKey(kt)
+	}
+	h := newHarness(t, `name: svc
+pods:
+  p:
+    count: 1
+    tasks:
+      t: {goal: RUNNING, cmd: "sleep 600", cpus: 0.5, memory: 64, transport-encryption: [{name: t, type: TLS}]}
+`, nil, func(c *Config) { c.Keys = podinfo.NewKeyPoolWith(pki.ECDSAP256, gen) })
+	defer close(release)
+	h.ready()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+	h.master.Expect(t, tDECLINE)
+	if msg := h.stepMessage(plan.Deploy, "p-0:[t]"); msg != "waiting for 1 TLS key(s) being generated (0 ready, --tls-key-type ecdsa-p256)" {
+		t.Errorf("message %q", msg)
+	}
+	release <- struct{}{}
+	h.eventually("the key", func() bool { return h.s.keys.Ready() == 1 })
+	h.tick(time.Second)
+	h.master.Expect(t, tREVIVE)
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1")))
+	h.master.Expect(t, tACCEPT)
+	if _, onDemand := h.s.keys.Stats(); onDemand != 0 {
+		t.Errorf("%d keys generated on the loop", onDemand)
 	}
 }

@@ -2,7 +2,9 @@ package service
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -144,6 +146,42 @@ func (s *Scheduler) planParams() map[*plan.Step]map[string]string {
 	return out
 }
 
+// fit is a step fitted into an offer, then built.
+type fit struct {
+	offer, k int // the offer's and the step's positions
+	rec      *evaluate.Recommendation
+	l        *podinfo.Launch
+	err      error
+}
+
+// parallelBuild is the round size from which launches are built on every
+// CPU.
+const parallelBuild = 16
+
+// buildAll builds each fit's launch; a big round is shared among one
+// goroutine per CPU, each owned by buildAll (joined before it returns).
+func (s *Scheduler) buildAll(fits []fit, pending []*plan.Step, params map[*plan.Step]map[string]string) {
+	build := func(f *fit) { f.l, f.err = s.build.Build(f.rec, s.frameworkID, params[pending[f.k]]) }
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if len(fits) < parallelBuild || workers < 2 {
+		for i := range fits {
+			build(&fits[i])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() { // owned by buildAll: joined below
+			defer wg.Done()
+			for i := w; i < len(fits); i += workers {
+				build(&fits[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // launch is one step launched into one offer.
 type launch struct {
 	step *plan.Step
@@ -169,10 +207,12 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	}
 	s.mu.Lock()
 	offers = s.releaseOffersLocked(offers)
-	// Steps that relaunch running tasks kill them first; steps whose tasks
-	// all run already (restored, or relaunched before a crash) are adopted
-	// rather than launched again.
-	pending, _ := s.adoptRunningLocked(s.killForRelaunchLocked(s.candidates(now), now), now)
+	// A step of a pod type the spec no longer has waits (a configuration
+	// update decides); steps that relaunch running tasks kill them first;
+	// steps whose tasks all run already (restored, or relaunched before a
+	// crash) are adopted rather than launched again.
+	pending := slices.DeleteFunc(s.candidates(now), func(st *plan.Step) bool { return s.spec.Pod(st.Pod) == nil })
+	pending, _ = s.adoptRunningLocked(s.killForRelaunchLocked(pending, now), now)
 	s.mu.Unlock()
 	reqs := make([]*evaluate.Requirement, len(pending))
 	for i, st := range pending {
@@ -182,8 +222,11 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	params := s.planParams()
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
-	buildErr := make([]error, len(pending))
-	perOffer := make([][]*launch, len(offers))
+	keyWait := make([]string, len(pending))
+	// Evaluate: each step against the offers in turn, each fit taking
+	// from what is left of its offer.
+	var fits []fit
+	keys := s.keys.Ready()
 	for i := range offers {
 		o := &offers[i]
 		pool := evaluate.NewPool(o, s.cfg.Role)
@@ -198,16 +241,33 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 				failures[k] = append(failures[k], evaluate.OfferFailure{Host: o.Hostname, Outcome: outs[len(outs)-1]})
 				continue
 			}
-			l, err := s.build.Build(rec, s.frameworkID, params[pending[k]])
-			if err != nil {
-				buildErr[k], done[k] = err, true
-				continue
+			done[k] = true
+			// Keys are generated ahead of need, off the loop: a launch whose
+			// keys are not ready waits for a later round rather than have
+			// the loop generate them (RSA keys take ~100 ms each).
+			if need := tlsClaims(rec); need > 0 && s.keysRunning.Load() {
+				if keys < need {
+					keyWait[k] = fmt.Sprintf("waiting for %d TLS key(s) being generated (%d ready, --tls-key-type %s)", need, keys, s.keys.Type())
+					continue
+				}
+				keys -= need
 			}
 			pool = rec.Left
 			view.Place(req.Pod.Name, req.Index, rec.Where)
-			done[k] = true
-			perOffer[i] = append(perOffer[i], &launch{step: pending[k], l: l})
+			fits = append(fits, fit{offer: i, k: k, rec: rec})
 		}
+	}
+	// Build the fits' TaskInfos (in parallel for a big round: the builder
+	// is safe for concurrent use).
+	s.buildAll(fits, pending, params)
+	buildErr := make([]error, len(pending))
+	perOffer := make([][]*launch, len(offers))
+	for _, f := range fits {
+		if f.err != nil {
+			buildErr[f.k] = f.err
+			continue
+		}
+		perOffer[f.offer] = append(perOffer[f.offer], &launch{step: pending[f.k], l: f.l})
 	}
 
 	// In memory: the launches, and why the other steps wait.
@@ -236,11 +296,16 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		case buildErr[k] != nil:
 			st.Message = buildErr[k].Error()
 			warn = append(warn, st.Name+": "+buildErr[k].Error())
+		case keyWait[k] != "":
+			st.Message = keyWait[k]
 		case !done[k]:
 			st.Message = s.waitingMessage(st, reqs[k], failures[k], now)
 		}
 	}
 	remaining := len(s.candidates(now)) > 0 || s.anyInFlight()
+	if slices.ContainsFunc(keyWait, func(w string) bool { return w != "" }) {
+		s.declinedShort = true // revived once the keys are ready
+	}
 	s.mu.Unlock()
 	for _, w := range warn {
 		s.log.Warn("cannot build a launch", "step", w)
@@ -284,6 +349,15 @@ func (s *Scheduler) adoptRunningLocked(steps []*plan.Step, now time.Time) ([]*pl
 		return true
 	})
 	return steps, adopted
+}
+
+// tlsClaims counts the certificates a recommendation needs.
+func tlsClaims(rec *evaluate.Recommendation) int {
+	n := 0
+	for _, c := range rec.Tasks {
+		n += len(c.TLS)
+	}
+	return n
 }
 
 // waitingMessage says why a step found no offer: the agent it waits for,

@@ -16,6 +16,8 @@
 //	outbox                          store writes, then the Mesos calls that
 //	                                depend on them, in the loop's order
 //	key pool                        TLS leaf keys, ahead of need
+//	builders                        a big offer round's TaskInfos, one per CPU,
+//	                                joined before the round goes on
 //
 // Write-before-act: the framework ID is stored before it is used, TaskInfos
 // before the ACCEPT that launches them, a status before its
@@ -31,6 +33,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -97,6 +100,8 @@ type Config struct {
 	// TLSKeyType is the leaf key type (default pki.ECDSAP256; pki.RSA2048
 	// is what the SDK issues).
 	TLSKeyType pki.KeyType
+	// Keys generates the leaf keys; nil means podinfo.NewKeyPool(TLSKeyType).
+	Keys *podinfo.KeyPool
 	// Env is the scheduler's environment: TASKCFG_* variables (part of the
 	// configuration), SERVICE_REGION (the region pods are placed in, as the
 	// SDK's) and PAUSE_OVERRIDE_CMD (what paused tasks run, as the SDK's).
@@ -155,7 +160,10 @@ type Scheduler struct {
 	eval  *evaluate.Evaluator
 	build *podinfo.Builder
 	keys  *podinfo.KeyPool
-	out   *outbox
+	// keysRunning: the key pool's workers run (Run), so launches may wait
+	// for keys instead of generating them on the loop.
+	keysRunning atomic.Bool
+	out         *outbox
 
 	work chan func(context.Context)
 	kick chan struct{}
@@ -302,10 +310,13 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	cfg.Role, cfg.User, cfg.FailoverTimeout = reg.Role, reg.User, reg.FailoverTimeout
 	s := target.Spec
+	if cfg.Keys == nil {
+		cfg.Keys = podinfo.NewKeyPool(cfg.TLSKeyType)
+	}
 
 	sc := &Scheduler{
 		cfg: cfg, spec: s, log: cfg.Logger, m: cfg.Metrics, clock: cfg.Clock, reg: reg,
-		eval: evaluate.New(cfg.FrameworkName, cfg.Role), keys: podinfo.NewKeyPool(cfg.TLSKeyType),
+		eval: evaluate.New(cfg.FrameworkName, cfg.Role), keys: cfg.Keys,
 		work: make(chan func(context.Context)), kick: make(chan struct{}, 1),
 		target: target, previous: res.Previous, deployed: deployed,
 		tasks: map[string]*taskState{}, retired: map[string]*taskState{}, byID: map[string]string{},
@@ -406,8 +417,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(2)
+	s.keysRunning.Store(true)
 	go func() { // owned by Run: joined below
 		defer wg.Done()
+		defer s.keysRunning.Store(false)
 		s.keys.Run(ctx)
 	}()
 	go func() { // owned by Run: joined below
