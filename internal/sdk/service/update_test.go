@@ -63,8 +63,14 @@ func deployRolling(t *testing.T, st *countingStore, count int, env ...string) ma
 	t.Helper()
 	h := newHarness(t, render(t, rolling, append([]string{fmt.Sprintf("COUNT=%d", count)}, env...)...), st, nil)
 	h.ready()
+	canary := slices.ContainsFunc(env, func(kv string) bool { return strings.HasSuffix(kv, "-canary") })
 	ids := map[string]string{}
 	for i := 0; i < count; i++ {
+		if canary && i < 2 { // the canary, then the rest
+			if changed, err := h.s.PlanCommand(context.Background(), plan.Deploy, CmdContinue, "", "", nil); err != nil || !changed {
+				t.Fatalf("continue before web-%d: %v %v", i, changed, err)
+			}
+		}
 		h.skip()
 		agent := fmt.Sprint("a", i)
 		h.master.Send(t, sdktest.Offers(sdktest.Offer(fmt.Sprint("o", i), agent, "h"+agent, onePod()...)))
@@ -315,6 +321,71 @@ func TestRollingUpdateCrash(t *testing.T) {
 			t.Errorf("killed again: %v", c.GetKill())
 		}
 	}
+}
+
+// TestRollingUpdateCanary: a serial-canary phase, released by its two
+// continues when it was deployed, holds again when a new target makes its
+// pods out of date: nothing is killed until a continue releases the
+// canary (web-0), and the rest only after a second continue, one at a
+// time.
+func TestRollingUpdateCanary(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	ids := deployRolling(t, st, 3, "STRATEGY=serial-canary")
+	h := newHarness(t, render(t, rolling, "STRATEGY=serial-canary", "GREETING=hola"), st, nil)
+	if s := h.s.PlanStatus(plan.Deploy); s != plan.Waiting {
+		t.Errorf("deploy %s, want %s (the canary held)", s, plan.Waiting)
+	}
+	h.reconciled(ids)
+	killed := func(i int) bool {
+		return slices.ContainsFunc(h.master.Calls(), killOf(ids[fmt.Sprintf("web-%d-server", i)]))
+	}
+	h.tick(time.Second)
+	h.tick(time.Second)
+	if killed(0) || killed(1) || killed(2) {
+		t.Fatal("a pod was killed before the canary was continued")
+	}
+	ctx := context.Background()
+	// roll rolls web-i; between is checked while web-i is down.
+	roll := func(i int, between func()) {
+		t.Helper()
+		name, agent := fmt.Sprintf("web-%d-server", i), fmt.Sprint("a", i)
+		h.tick(time.Second)
+		h.awaitCall(tKILL, killOf(ids[name]))
+		if between != nil {
+			between()
+		}
+		h.update(ids[name], agent, mesos.TASK_KILLED)
+		h.tick(time.Second)
+		h.skip()
+		h.mark()
+		h.master.Send(t, sdktest.Offers(sdktest.Offer(fmt.Sprint("c", i), agent, "h"+agent)))
+		ti := launched(h.awaitCall(tACCEPT, nil))[0]
+		if ti.Name != name || envOf(&ti)["GREETING"] != "hola" {
+			t.Fatalf("relaunched %s with %v", ti.Name, envOf(&ti))
+		}
+		h.update(ti.TaskID.Value, agent, mesos.TASK_RUNNING, sdktest.Ready())
+		h.eventually(name+" COMPLETE", func() bool { return h.stepStatus(plan.Deploy, fmt.Sprintf("web-%d:[server]", i)) == plan.Complete })
+	}
+	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil); err != nil || !changed {
+		t.Fatalf("continue: %v %v", changed, err)
+	}
+	roll(0, nil)
+	h.tick(time.Second)
+	h.tick(time.Second)
+	if killed(1) || killed(2) {
+		t.Fatal("the rest rolled without a second continue")
+	}
+	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil); err != nil || !changed {
+		t.Fatalf("second continue: %v %v", changed, err)
+	}
+	roll(1, func() {
+		if killed(2) {
+			t.Fatal("web-2 killed with web-1: the phase is serial")
+		}
+	})
+	roll(2, nil)
+	h.eventually("deploy COMPLETE", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
 }
 
 // TestConfigRejected: a lower count without allow-decommission is refused:
