@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// transitionRules are the validators that only compare a running target
-// with a new configuration: a single file cannot exercise them, so
-// TestVerdicts leaves them to TestTransitions.
-var transitionRules = map[string]bool{"TaskVolumesCannotChange": true, "PreReservationCannotChange": true}
+// volumeTransitions are the volume validators that only compare a running
+// target with a new configuration: a single file cannot exercise them, so
+// TestVerdicts leaves them to TestVolumeTransitions.
+var volumeTransitions = map[string]bool{"TaskVolumesCannotChange": true, "PreReservationCannotChange": true}
 
 const volumesTarget = `name: svc
 pods:
@@ -27,9 +27,9 @@ pods:
         cpus: 0.1
 `
 
-// TestTransitions runs the transition validators against a target, one
-// change at a time, and checks each of them is exercised.
-func TestTransitions(t *testing.T) {
+// TestVolumeTransitions runs the volume transition validators against a
+// target, one change at a time, and checks each of them is exercised.
+func TestVolumeTransitions(t *testing.T) {
 	old, probs, err := decodeSpec([]byte(volumesTarget), nil)
 	if err != nil || len(probs) > 0 {
 		t.Fatal(err, probs)
@@ -67,7 +67,7 @@ func TestTransitions(t *testing.T) {
 			}
 		})
 	}
-	for r := range transitionRules {
+	for r := range volumeTransitions {
 		if !seen[r] {
 			t.Errorf("no case exercises %s", r)
 		}

@@ -113,6 +113,19 @@ type Requirement struct {
 	// places the pod instance anew (a first launch, or permanent
 	// recovery) and reserves all of its resources.
 	Reservation *reservation.Reservation
+	// Previous are the stored TaskInfos of the tasks to launch when they
+	// are relaunched in place (a transient recovery, a configuration
+	// update, a pause or resume): what they held before, for the stages
+	// that reuse it (reservations, volumes). Nil for a first launch and a
+	// permanent recovery.
+	Previous []*mesos.TaskInfo
+	// Paused are the tasks to launch paused (svc.yml names): the pod
+	// builder replaces their command with an idle one and leaves out their
+	// checks (POST /v1/pod/<name>/pause).
+	Paused map[string]bool
+	// Region, when set, is the region the pod must be placed in unless its
+	// placement rule names one (SERVICE_REGION).
+	Region string
 }
 
 // Instance is the pod instance's name, "<pod>-<index>".

@@ -114,6 +114,16 @@ func portRanges(pt *spec.PortSpec) mesos.Ranges {
 	return rs
 }
 
+// TaskResources are the cpus, memory (MB) and ports task t of pod asks
+// for: its resource set's when it names one, else its own.
+func TaskResources(pod *spec.PodSpec, t *spec.TaskSpec) (cpus, mem float64, ports spec.Ordered[*spec.PortSpec]) {
+	if rs := t.ResourceSet; rs != "" && pod.ResourceSets[rs] != nil {
+		set := pod.ResourceSets[rs]
+		return set.CPUs, set.Memory, set.Ports
+	}
+	return t.CPUs, t.Memory, t.Ports
+}
+
 // ResourceStage takes each resource set's cpus and memory (a task's own, or
 // the resource set it names), reserved.
 type ResourceStage struct{}

@@ -83,6 +83,7 @@ type harness struct {
 	subs   int
 	// accept is a test's ACCEPT of interest (the first launch).
 	accept *scheduler.Call
+	since  int // awaitCall looks at the calls from this one on (mark)
 }
 
 // spec parses a svc.yml for the tests.
@@ -330,4 +331,24 @@ plans:
 
 func small() []sdktest.OfferOption {
 	return []sdktest.OfferOption{sdktest.CPUs(1), sdktest.Mem(1024), sdktest.Disk(1024), sdktest.Ports(31000, 31010)}
+}
+
+// offer is an offer of agent (host) as Mesos makes it once pods have
+// reserved there: what the pod instances on that agent hold (by resource
+// ID, as the scheduler records it) next to the default unreserved
+// resources.
+func (h *harness) offer(id, agent, host string) mesos.Offer {
+	h.t.Helper()
+	var held []mesos.Resource
+	h.s.mu.RLock()
+	for _, r := range h.s.reservations {
+		if r.AgentID != agent {
+			continue
+		}
+		for _, it := range r.Items {
+			held = append(held, it.Resource)
+		}
+	}
+	h.s.mu.RUnlock()
+	return sdktest.Offer(id, agent, host, sdktest.CPUs(4), sdktest.Mem(4096), sdktest.Disk(16384), sdktest.Ports(31000, 32000), sdktest.Resources(held...))
 }

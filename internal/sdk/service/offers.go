@@ -44,6 +44,9 @@ func (s *Scheduler) candidates(now time.Time) []*plan.Step {
 	for inst := range s.pendingKill {
 		busy[inst] = true
 	}
+	for inst := range s.updating {
+		busy[inst] = true
+	}
 	var out []*plan.Step
 	for _, p := range s.allPlans() {
 		for _, st := range p.Candidates(now) {
@@ -75,7 +78,7 @@ func (s *Scheduler) toLaunch(st *plan.Step) []string {
 // places the instance anew.
 func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirement {
 	pod := s.spec.Pod(st.Pod)
-	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st)}
+	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st), Region: s.target.Region}
 	recovery := s.isRecoveryStep(st)
 	if recovery {
 		req.Recovery = evaluate.RecoveryTransient
@@ -92,6 +95,21 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 	}
 	if req.Recovery != evaluate.RecoveryPermanent {
 		req.Reservation = s.reservationFor(st.Instance())
+	}
+	for _, name := range req.Tasks {
+		t := s.tasks[taskenv.TaskName(pod.Name, st.Index, name)]
+		if t == nil {
+			continue
+		}
+		if t.pauseTarget {
+			if req.Paused == nil {
+				req.Paused = map[string]bool{}
+			}
+			req.Paused[name] = true
+		}
+		if t.info != nil && req.Recovery != evaluate.RecoveryPermanent {
+			req.Previous = append(req.Previous, t.info)
+		}
 	}
 	// The instance's live tasks pin it: the new ones join their executor.
 	for _, t := range s.instanceTasks(pod, st.Index) {
@@ -123,12 +141,10 @@ func (s *Scheduler) pinExpired(st *plan.Step, now time.Time) bool {
 	return false
 }
 
-// pinnedAgent is the agent a transient recovery relaunches st's tasks on,
-// and until when ("" when none).
+// pinnedAgent is the agent a relaunch in place (a transient recovery, a
+// configuration update, a pause) puts st's tasks on, and until when (""
+// when none).
 func (s *Scheduler) pinnedAgent(st *plan.Step, now time.Time) (string, time.Time) {
-	if !s.isRecoveryStep(st) {
-		return "", time.Time{}
-	}
 	for _, name := range st.TaskNames() {
 		if t := s.tasks[name]; t != nil && t.place.AgentID != "" && !t.replace && now.Before(t.pinUntil) {
 			return t.place.AgentID, t.pinUntil
@@ -259,6 +275,10 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		s.declineAll(offers, "reconciling")
 		return
 	}
+	// A configured decommission Releaser takes the offers it releases from.
+	s.mu.Lock()
+	offers = s.releaseOffersLocked(offers)
+	s.mu.Unlock()
 	groups := s.groupOffers(offers)
 	jobs := make([]*job, len(groups))
 	// Reservations nobody holds (and those of released instances) are
@@ -273,20 +293,12 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		}
 		g.released = s.releasesLocked(jobs[i], g.offers[0].AgentID.Value, offered, held)
 	}
-	pending := s.candidates(now)
-	// Steps whose tasks all run already (restored, or relaunched before a
-	// crash) are adopted rather than launched again; a step of a pod type
-	// the spec no longer has waits (a configuration update decides).
-	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
-		if s.spec.Pod(st.Pod) == nil {
-			return true
-		}
-		if len(s.toLaunch(st)) > 0 {
-			return false
-		}
-		s.adoptLocked(st, nil, now)
-		return true
-	})
+	// A step of a pod type the spec no longer has waits (a configuration
+	// update decides); steps that relaunch running tasks kill them first;
+	// steps whose tasks all run already (restored, or relaunched before a
+	// crash) are adopted rather than launched again.
+	pending := slices.DeleteFunc(s.candidates(now), func(st *plan.Step) bool { return s.spec.Pod(st.Pod) == nil })
+	pending, _ = s.adoptRunningLocked(s.killForRelaunchLocked(pending, now), now)
 	s.mu.Unlock()
 	reqs := make([]*evaluate.Requirement, len(pending))
 	for i, st := range pending {
@@ -396,7 +408,10 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 			continue
 		}
 		if len(g.launches) > 0 {
-			j.plans = s.progress()
+			s.mu.Lock()
+			pj := s.progressJob()
+			s.mu.Unlock()
+			j.plans, j.props = pj.plans, pj.props
 			launched := g.launches
 			j.failed = func(err error) { s.revert(launched, err) }
 		}
@@ -412,6 +427,23 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	s.decline(decline, remaining, "")
 	s.m.Add("offers.processed", int64(len(offers)))
 	s.m.Observe("offers.process", time.Since(start))
+}
+
+// adoptRunningLocked adopts the steps whose tasks all run already
+// (restored, relaunched before a crash, or by a recovery) rather than
+// launch them again; it returns the others, and whether it adopted any.
+// Caller holds s.mu.
+func (s *Scheduler) adoptRunningLocked(steps []*plan.Step, now time.Time) ([]*plan.Step, bool) {
+	adopted := false
+	steps = slices.DeleteFunc(steps, func(st *plan.Step) bool {
+		if len(s.toLaunch(st)) > 0 {
+			return false
+		}
+		s.adoptLocked(st, nil, now)
+		adopted = true
+		return true
+	})
+	return steps, adopted
 }
 
 // waitingMessage says why a step found no offer: the agent it waits for,
@@ -458,7 +490,7 @@ func (s *Scheduler) applyLaunchLocked(j *job, la *launch, now time.Time) {
 		if t.info != nil {
 			delete(s.byID, t.info.TaskID.Value)
 		}
-		t.info, t.status, t.ready, t.replace = ti, nil, false, false
+		t.info, t.status, t.ready, t.replace, t.outdated = ti, nil, false, false, nil
 		t.place = la.l.Rec.Where
 		s.byID[ti.TaskID.Value] = ti.Name
 	}
@@ -576,4 +608,16 @@ func tlsClaims(rec *evaluate.Recommendation) int {
 		n += len(c.TLS)
 	}
 	return n
+}
+
+// progressJob is a job storing the plans' progress, and the first time the
+// deploy plan is COMPLETE, that a deployment has completed. Caller holds
+// s.mu for writing.
+func (s *Scheduler) progressJob() *job {
+	j := &job{plans: s.progress()}
+	if !s.deployed && s.deploy.Status() == plan.Complete {
+		s.deployed = true
+		j.props = map[string][]byte{propDeployed: []byte("true")}
+	}
+	return j
 }

@@ -25,15 +25,21 @@ type job struct {
 	// reservations are pod instances' reservations (nil: released),
 	// written first: before the ACCEPT that reserves, and the TaskInfos.
 	reservations map[string]*reservation.Reservation
+	// props are properties to store; deletes tasks to delete (TaskInfo and
+	// status), configs configurations to delete, after the other writes.
+	props   map[string][]byte
+	deletes []string
+	configs []string
 	// calls are sent, in order, once the writes are stored.
 	calls []*scheduler.Call
 	// failed runs on the event loop when the writes fail (the calls are
-	// not sent).
+	// not sent); stored runs on it once they are stored.
 	failed func(error)
+	stored func()
 }
 
 func (j *job) writes() bool {
-	return len(j.tasks)+len(j.statuses)+len(j.plans)+len(j.reservations) > 0
+	return len(j.tasks)+len(j.statuses)+len(j.plans)+len(j.reservations)+len(j.props)+len(j.deletes)+len(j.configs) > 0
 }
 
 // outbox takes the loop's jobs off it: one goroutine writes and calls, in
@@ -122,6 +128,13 @@ func (o *outbox) process(ctx context.Context, batch []*job) {
 			o.fail(ctx, j, err)
 			continue
 		}
+		if j.stored != nil {
+			f := j.stored
+			select {
+			case o.s.work <- func(context.Context) { f() }:
+			case <-ctx.Done():
+			}
+		}
 		for _, c := range j.calls {
 			if cerr := o.send(ctx, c); cerr != nil && c.Type == scheduler.Call_ACCEPT {
 				o.fail(ctx, j, cerr)
@@ -148,6 +161,8 @@ func (o *outbox) write(batch []*job) error {
 	statuses := map[string][]byte{}
 	plans := map[string]plan.Progress{}
 	reservations := map[string][]byte{}
+	props := map[string][]byte{}
+	var deletes, configs []string
 	var chunks []map[string][]byte
 	chunk, size := map[string][]byte{}, 0
 	for _, j := range batch {
@@ -191,6 +206,11 @@ func (o *outbox) write(batch []*job) error {
 		for name, p := range j.plans {
 			plans[name] = p
 		}
+		for k, v := range j.props {
+			props[k] = v
+		}
+		deletes = append(deletes, j.deletes...)
+		configs = append(configs, j.configs...)
 	}
 	if size > 0 {
 		chunks = append(chunks, chunk)
@@ -225,23 +245,20 @@ func (o *outbox) write(batch []*job) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// putChunked writes kv with put in transactions of at most maxChunk bytes.
-func putChunked(put func(map[string][]byte) error, kv map[string][]byte) error {
-	chunk, size := map[string][]byte{}, 0
-	for k, v := range kv {
-		if size > 0 && size+len(v) > maxChunk {
-			if err := put(chunk); err != nil {
-				return err
-			}
-			chunk, size = map[string][]byte{}, 0
+	if len(props) > 0 {
+		if err := st.SetProperties(props); err != nil {
+			return err
 		}
-		chunk[k] = v
-		size += len(v)
 	}
-	return put(chunk)
+	if len(deletes) > 0 {
+		if err := st.DeleteTasks(deletes...); err != nil {
+			return err
+		}
+	}
+	if len(configs) > 0 {
+		return st.DeleteConfigurations(configs...)
+	}
+	return nil
 }
 
 // send makes one call and returns why it failed; a failure is logged

@@ -236,12 +236,7 @@ func (s *Scheduler) releaseLocked(j *job, inst string) bool {
 		s.setReservationLocked(j, inst, r)
 		s.log.Info("releasing a pod instance's reservation", "pod", inst, "resources", len(r.Items))
 	}
-	for _, r := range s.reservations {
-		if r.Instance() == inst {
-			return false
-		}
-	}
-	return true
+	return len(s.instanceReservationsLocked(inst)) == 0
 }
 
 // leftLocked keeps what a pod instance's reservation loses to a launch (a
@@ -274,6 +269,19 @@ func itemResources(r *reservation.Reservation) []mesos.Resource {
 		out[i] = it.Resource
 	}
 	return out
+}
+
+// instanceReservationsLocked returns the keys of the reservations pod
+// instance inst holds or is releasing (what a replaced pod left behind
+// included). Caller holds s.mu.
+func (s *Scheduler) instanceReservationsLocked(inst string) []string {
+	var keys []string
+	for key, r := range s.reservations {
+		if r.Instance() == inst {
+			keys = append(keys, key)
+		}
+	}
+	return keys
 }
 
 // releasing reports whether a released instance still holds something: the

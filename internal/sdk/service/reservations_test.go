@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -264,6 +263,7 @@ func TestOneAgentsOffersTogether(t *testing.T) {
 	h.subscribe("fw-1")
 	h.master.Expect(t, tRECONCILE, tREVIVE)
 	h.master.Send(t, sdktest.Status(launched(first)[0].TaskID.Value, "a1", mesos.TASK_KILLED, sdktest.Reconciliation()))
+	h.master.Expect(t, tRECONCILE) // the implicit round
 	h.eventually("step PENDING", func() bool { return h.stepStatus(plan.Deploy, "p-0:[t]") == plan.Pending })
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(first)), sdktest.Offer("o3", "a1", "h1", sdktest.CPUs(2))))
@@ -455,11 +455,11 @@ func TestReleaseTrackedUntilFinished(t *testing.T) {
 	op = release("o5")
 	h.master.Send(t, sdktest.OperationStatus(op, "", mesos.OPERATION_FINISHED))
 	h.eventually("released", func() bool { return left() == nil })
-	all, err := h.store.Reservations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != 1 || all["p-0"] == nil {
-		t.Errorf("stored reservations %v", slices.Collect(maps.Keys(all)))
-	}
+	h.eventually("only p-0's reservation stored", func() bool {
+		all, err := h.store.Reservations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(all) == 1 && all["p-0"] != nil
+	})
 }
