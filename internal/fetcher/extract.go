@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 )
 
 // extract unpacks the archive name (under root) into its own directory when
@@ -89,10 +90,11 @@ const (
 
 func untar(dir *os.Root, r io.Reader) error {
 	tr := tar.NewReader(r)
+	var links []string
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return nil
+			return checkLinks(dir, links)
 		}
 		if err != nil {
 			return err
@@ -110,8 +112,12 @@ func untar(dir *os.Root, r io.Reader) error {
 		default: // devices, FIFOs, global headers
 			e.kind = kindSkip
 		}
-		if err := put(dir, e); err != nil {
+		name, err := put(dir, e)
+		if err != nil {
 			return err
+		}
+		if e.kind == kindSymlink || e.kind == kindHardlink {
+			links = append(links, name)
 		}
 	}
 }
@@ -121,6 +127,7 @@ func unzip(dir *os.Root, r io.ReaderAt, size int64) error {
 	if err != nil {
 		return err
 	}
+	var links []string
 	for _, f := range zr.File {
 		e := entry{name: f.Name, perm: f.Mode().Perm()}
 		mode := f.Mode()
@@ -149,51 +156,55 @@ func unzip(dir *os.Root, r io.ReaderAt, size int64) error {
 				e.link = string(b)
 			}
 		}
-		err = put(dir, e)
+		name, err := put(dir, e)
 		if rc != nil {
 			rc.Close()
 		}
 		if err != nil {
 			return err
 		}
+		if e.kind == kindSymlink {
+			links = append(links, name)
+		}
 	}
-	return nil
+	return checkLinks(dir, links)
 }
 
-// put writes one entry under dir, after checking that it stays inside.
-func put(dir *os.Root, e entry) error {
+// put writes one entry under dir, after checking that its name and link
+// text stay inside, and returns its cleaned name.
+func put(dir *os.Root, e entry) (string, error) {
 	if e.kind == kindSkip {
-		return nil
+		return "", nil
 	}
 	name, err := confined(strings.TrimPrefix(e.name, "./"))
 	if err != nil {
-		return fmt.Errorf("entry %q: %w", e.name, err)
+		return "", fmt.Errorf("entry %q: %w", e.name, err)
 	}
 	if name == "." {
-		return nil // the directory itself
+		return name, nil // the directory itself
 	}
 	if e.kind == kindDir {
-		return dir.MkdirAll(name, 0o755)
+		return name, dir.MkdirAll(name, 0o755)
 	}
 	if parent := path.Dir(name); parent != "." {
 		if err := dir.MkdirAll(parent, 0o755); err != nil {
-			return fmt.Errorf("entry %q: %w", e.name, err)
+			return "", fmt.Errorf("entry %q: %w", e.name, err)
 		}
 	}
 	switch e.kind {
 	case kindSymlink:
 		if _, err := confined(path.Join(path.Dir(name), e.link)); err != nil || path.IsAbs(e.link) {
-			return fmt.Errorf("entry %q: symbolic link to %q points %w", e.name, e.link, ErrOutside)
+			return "", fmt.Errorf("entry %q: symbolic link to %q points %w", e.name, e.link, ErrOutside)
 		}
 	case kindHardlink:
 		if _, err := confined(e.link); err != nil {
-			return fmt.Errorf("entry %q: hard link to %q: %w", e.name, e.link, err)
+			return "", fmt.Errorf("entry %q: hard link to %q: %w", e.name, e.link, err)
 		}
 	}
 	// A later entry replaces an earlier one of the same name: remove it
 	// first (a link is removed, not followed), then create afresh.
 	if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("entry %q: replacing an earlier entry: %w", e.name, err)
+		return "", fmt.Errorf("entry %q: replacing an earlier entry: %w", e.name, err)
 	}
 	switch e.kind {
 	case kindSymlink:
@@ -204,7 +215,72 @@ func put(dir *os.Root, e entry) error {
 		err = createFile(dir, name, e.body, e.perm)
 	}
 	if err != nil {
-		return fmt.Errorf("entry %q: %w", e.name, err)
+		return "", fmt.Errorf("entry %q: %w", e.name, err)
+	}
+	return name, nil
+}
+
+// maxLinks is how many symbolic links one resolution follows, as Linux's
+// MAXSYMLINKS (40).
+const maxLinks = 40
+
+// checkLinks resolves each link an archive created, once every entry is
+// written, as the kernel would: a link's text can stay inside when read
+// alone ("d/y -> x/..") yet lead out through another link ("d/x -> .."),
+// whatever the order the entries came in, and a hard link to a symbolic link
+// gives the same text a new starting directory. A link that resolves outside
+// dir is removed and fails the extraction, wrapping ErrOutside.
+func checkLinks(dir *os.Root, names []string) error {
+	for _, name := range names {
+		if err := resolvesInside(dir, name); err != nil {
+			dir.Remove(name)
+			return fmt.Errorf("entry %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// resolvesInside follows name from dir component by component, reading each
+// symbolic link through dir, and fails wrapping ErrOutside when the walk
+// leaves dir. A missing component ends the following of links: the rest is
+// read as text. Like the kernel, it gives up after maxLinks links (a loop),
+// which cannot lead anywhere.
+func resolvesInside(dir *os.Root, name string) error {
+	var at []string // the components resolved so far, none a link
+	todo := strings.Split(name, "/")
+	for followed := 0; len(todo) > 0; {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(at) == 0 {
+				return fmt.Errorf("resolves through links to a path that leaves the directory: %w", ErrOutside)
+			}
+			at = at[:len(at)-1]
+			continue
+		}
+		p := path.Join(append(at, c)...)
+		fi, err := dir.Lstat(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return err
+		}
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			at = append(at, c)
+			continue
+		}
+		if followed++; followed > maxLinks {
+			return nil // the kernel stops here too (ELOOP): it leads nowhere
+		}
+		target, err := dir.Readlink(p)
+		if err != nil {
+			return err
+		}
+		if path.IsAbs(target) {
+			return fmt.Errorf("resolves through %q to the absolute path %q: %w", p, target, ErrOutside)
+		}
+		todo = append(strings.Split(target, "/"), todo...)
 	}
 	return nil
 }

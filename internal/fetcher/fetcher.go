@@ -24,7 +24,12 @@
 //   - output_file is absolute or leaves the sandbox ("..");
 //   - an archive entry's name is absolute or leaves the directory;
 //   - a symbolic link entry points to an absolute path or out of the
-//     directory, or a hard link entry names a file outside it.
+//     directory, or a hard link entry names a file outside it;
+//   - once the archive is unpacked, a link it created resolves out of the
+//     directory through other links (each of "d/x -> .." and
+//     "d/y -> x/../elsewhere" stays inside as text; together they lead
+//     out), or a hard link to a symbolic link moved its text to another
+//     directory. That link is removed.
 //
 // A later archive entry with the name of an earlier one replaces it (the
 // earlier link or file is removed first, never written through). Device and
