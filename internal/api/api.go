@@ -20,7 +20,8 @@
 //	                                        offer evaluations
 //	GET  /v1/metrics, /v1/metrics/prometheus
 //	GET  /v1/artifacts/template/{cfg}/{pod}/{task}/{name}   a config template
-//	GET  /v1/artifacts/bin/{name}           a toolkit binary (bootstrap, healthd, ...)
+//	GET  /v1/artifacts/bin/{name}           a toolkit binary (taskenv.Artifacts: bootstrap,
+//	                                        healthd, tlsprov, executor); 404 for any other name
 //	GET  /, /ui/{app.js,style.css}          the web UI (ui.go)
 //
 // Errors are JSON {"message": "..."} with 400, 404, 405 (a GET of a POST
@@ -39,6 +40,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/taskkit/taskkit/internal/plan"
@@ -50,7 +52,8 @@ import (
 type Server struct {
 	// Sched is the scheduler the API reads and commands.
 	Sched *service.Scheduler
-	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/.
+	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/:
+	// only taskenv.Artifacts, by name; its other files are never served.
 	ArtifactsDir string
 	// Files keeps /v1/state/files (statefiles.go): the state store.
 	Files FileStore
@@ -266,9 +269,14 @@ func (s *Server) template(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, text)
 }
 
+// binary serves one of the toolkit's binaries (taskenv.Artifacts) by its
+// name, and nothing else: ArtifactsDir is the scheduler's sandbox under
+// the Universe package, where its secret mounts (principal-secret,
+// api-token), svc.yml, logs and a file state store (TLS keys, secret
+// values) live too, so any other name is 404 even when the file exists.
 func (s *Server) binary(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if s.ArtifactsDir == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+	if s.ArtifactsDir == "" || !slices.Contains(taskenv.Artifacts, name) {
 		writeErr(w, http.StatusNotFound, "no such artifact: "+name)
 		return
 	}

@@ -77,6 +77,8 @@ type Step struct {
 	// instance and taskNames cache Instance and TaskNames (set by NewStep).
 	instance  string
 	taskNames []string
+	// refused: the step factory refused the step; it stays ERROR.
+	refused bool
 }
 
 // Backoff is a doubling delay: Initial after the first failure, doubling up
@@ -183,8 +185,14 @@ func (s *Step) Delay(d time.Duration, now time.Time) {
 // NotBefore is when a DELAYED step becomes eligible again.
 func (s *Step) NotBefore() time.Time { return s.notBefore }
 
-// Restart puts the step back to PENDING.
-func (s *Step) Restart() { s.status, s.tasks, s.Message = Pending, nil, "" }
+// Restart puts the step back to PENDING, unless the step factory refused
+// it (it stays ERROR, as the SDK's step keeps its errors).
+func (s *Step) Restart() {
+	if s.refused {
+		return
+	}
+	s.status, s.tasks, s.Message = Pending, nil, ""
+}
 
 // ForceComplete marks the step COMPLETE.
 func (s *Step) ForceComplete() { s.status, s.Message = Complete, "" }
