@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,11 @@ import (
 //	resource metadata                    roles, reservations, allocation,
 //	                                     persistence IDs (relaunching in
 //	                                     place reuses them)
+//	persistent volumes                   the volume resources and the pod
+//	                                     volumes' SANDBOX_PATH views: they
+//	                                     come from the pod instance's
+//	                                     reservation, and may not change
+//	                                     (TaskVolumesCannotChange)
 //
 // A config template is compared by its content, looked up in the
 // configuration its URI names.
@@ -250,7 +256,7 @@ func shapeOf(ti *mesos.TaskInfo, templates Templates) shape {
 		}
 		s.uris, s.configs = strings.Join(uris, "\n"), strings.Join(configs, "\n")
 	}
-	s.resources = resourcesShape(ti.Resources)
+	s.resources = resourcesShape(slices.DeleteFunc(slices.Clone(ti.Resources), func(r mesos.Resource) bool { return r.IsPersistentVolume() }))
 	if hc := ti.HealthCheck; hc != nil {
 		c := *hc
 		if c.Command != nil {
@@ -308,7 +314,14 @@ func shapeOf(ti *mesos.TaskInfo, templates Templates) shape {
 		}
 	}
 	if ti.Container != nil {
-		s.container = wire(ti.Container)
+		c := *ti.Container
+		c.Volumes = slices.DeleteFunc(slices.Clone(c.Volumes), func(v mesos.Volume) bool {
+			return v.GetSource().GetType() == mesos.Volume_Source_SANDBOX_PATH
+		})
+		// A container that only held the pod volumes' views counts as none.
+		if bare := (mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum()}); len(c.Volumes) == len(ti.Container.Volumes) || wire(&c) != wire(&bare) {
+			s.container = wire(&c)
+		}
 	}
 	if len(ti.Limits) > 0 {
 		keys := make([]string, 0, len(ti.Limits))
