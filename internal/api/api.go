@@ -3,17 +3,24 @@
 //
 //	GET  /v1/plans                          plan names
 //	GET  /v1/plans/{plan}                   200 complete, 202 in progress, 417 errors
-//	POST /v1/plans/{plan}/{start|stop|interrupt|continue|restart}[?phase=]
-//	                                        200 {"message"}, 208 no-op, 404 unknown
+//	POST /v1/plans/{plan}/{start|stop|interrupt|continue}[?phase=]
+//	POST /v1/plans/{plan}/{restart|forceComplete}[?phase=[&step=]]
+//	                                        200 {"message"}, 208 no-op, 404 unknown,
+//	                                        400 a step without its phase
 //	GET  /v1/pod                            pod instance names
 //	GET  /v1/pod/status                     every instance's tasks by pod type (podstatus.go)
 //	GET  /v1/pod/{name}/status              tasks and their states
 //	GET  /v1/pod/{name}/info                TaskInfos and statuses, secrets masked
 //	POST /v1/pod/{name}/{restart|replace}   {"pod","tasks"}
+//	POST /v1/pod/{name}/{pause|resume}      body: optional ["task",...]; {"pod","tasks"}
 //	GET  /v1/state/frameworkId              ["id"]
 //	GET  /v1/state/files[/{name}]           state files, text/plain (statefiles.go)
 //	PUT  /v1/state/files/{name}             a state file (multipart "file", ≤ 1 KiB)
 //	GET  /v1/endpoints[/{name}]             advertised ports
+//	GET  /v1/configurations                 stored configuration IDs
+//	GET  /v1/configurations/targetId        ["id"] of the target configuration
+//	GET  /v1/configurations/target          the target configuration (configs.go)
+//	GET  /v1/configurations/{id}            a configuration; 400 not an ID, 404 unknown
 //	GET  /v1/health[?verbose=true]          {"value":code}, HTTP status = code; verbose adds
 //	                                        status, plans and reasons
 //	GET  /v1/debug/offers                   steps waiting for an offer and why; the latest
@@ -80,6 +87,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/state/frameworkId", s.frameworkID)
 	mux.HandleFunc("GET /v1/endpoints", s.endpoints)
 	mux.HandleFunc("GET /v1/endpoints/{name}", s.endpoint)
+	s.routeConfigurations(mux)
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.HandleFunc("GET /v1/debug/offers", s.debugOffers)
 	mux.HandleFunc("GET /v1/metrics", s.metrics)
@@ -141,10 +149,8 @@ func (s *Server) planGet(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
 	name, cmd := r.PathValue("plan"), r.PathValue("cmd")
-	switch cmd {
-	case service.CmdStart, service.CmdStop, service.CmdInterrupt, service.CmdContinue, service.CmdRestart:
-	default:
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown plan command %q (start, stop, interrupt, continue, restart)", cmd))
+	if !slices.Contains(service.PlanCommands, cmd) {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown plan command %q (%s)", cmd, strings.Join(service.PlanCommands, ", ")))
 		return
 	}
 	var params map[string]string
@@ -161,7 +167,8 @@ func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	changed, err := s.Sched.PlanCommand(context.WithoutCancel(r.Context()), name, cmd, r.URL.Query().Get("phase"), params)
+	q := r.URL.Query()
+	changed, err := s.Sched.PlanCommand(context.WithoutCancel(r.Context()), name, cmd, q.Get("phase"), q.Get("step"), params)
 	if err != nil {
 		fail(w, err)
 		return
@@ -170,7 +177,20 @@ func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
 	if !changed {
 		code = http.StatusAlreadyReported
 	}
-	writeJSON(w, code, map[string]string{"message": "Received cmd: " + cmd})
+	msg := "Received cmd: " + cmd
+	if cmd == service.CmdRestart || cmd == service.CmdForceComplete {
+		// The SDK's getPlanCommandResult.
+		msg = fmt.Sprintf("Received cmd: %s for Plan: %s, Phase: %s, Step: %s", cmd, name, orNull(q.Get("phase")), orNull(q.Get("step")))
+	}
+	writeJSON(w, code, map[string]string{"message": msg})
+}
+
+// orNull is v, or "null" as Java prints an absent value.
+func orNull(v string) string {
+	if v == "" {
+		return "null"
+	}
+	return v
 }
 
 func (s *Server) pods(w http.ResponseWriter, r *http.Request) {
@@ -197,11 +217,30 @@ func (s *Server) podInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) podCmd(w http.ResponseWriter, r *http.Request) {
 	name, cmd := r.PathValue("name"), r.PathValue("cmd")
-	if cmd != "restart" && cmd != "replace" {
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown pod command %q (restart, replace)", cmd))
+	var tasks []string
+	var err error
+	ctx := context.WithoutCancel(r.Context())
+	switch cmd {
+	case "restart", "replace":
+		tasks, err = s.Sched.PodRestart(ctx, name, cmd == "replace")
+	case "pause", "resume":
+		var filter []string
+		body, rerr := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if rerr != nil {
+			writeErr(w, http.StatusBadRequest, "reading the body: "+rerr.Error())
+			return
+		}
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if jerr := json.Unmarshal(body, &filter); jerr != nil {
+				writeErr(w, http.StatusBadRequest, `body: want a JSON array of task names, e.g. ["server"]: `+jerr.Error())
+				return
+			}
+		}
+		tasks, err = s.Sched.PodPause(ctx, name, filter, cmd == "pause")
+	default:
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown pod command %q (restart, replace, pause, resume)", cmd))
 		return
 	}
-	tasks, err := s.Sched.PodRestart(context.WithoutCancel(r.Context()), name, cmd == "replace")
 	if err != nil {
 		fail(w, err)
 		return

@@ -8,8 +8,12 @@ import (
 
 // Names of the plans scheduler-lite manages itself.
 const (
-	Deploy   = "deploy"
-	Recovery = "recovery"
+	Deploy       = "deploy"
+	Recovery     = "recovery"
+	Decommission = "decommission"
+	// Update is the spec's plan that replaces deploy once a deployment has
+	// completed (the SDK's Constants.UPDATE_PLAN_NAME).
+	Update = "update"
 )
 
 // FromSpec builds the deploy plan and the custom plans of s. Without a plan

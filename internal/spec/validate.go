@@ -21,7 +21,8 @@ type Validator func(old, next *ServiceSpec) Problems
 // sdk/scheduler/src/main/java/com/mesosphere/sdk/...). Checks that compare
 // an old target with a new configuration (config/validate's transition
 // validators) belong here too; they find old nil on a first deployment.
-// docs/svc-yaml.md lists every one of them (a test checks it).
+// docs/svc-yaml.md lists every one of them (a test checks it). The ones
+// that only compare with a running target are transition.go's.
 var validators = []struct {
 	Name  string
 	Check Validator
@@ -46,6 +47,8 @@ var validators = []struct {
 	{"PlanGenerator", planSpecs},                                                  // specification/PlanGenerator
 	{"StepFactory", stepsCanLaunch},                                               // scheduler/plan/DefaultStepFactory.validate: warnings; StepError fails the step
 	{"PodUserIgnored", podUserIgnored},                                            // RawPod: ignoreUnknown, "user" removed
+	{"PodSpecsCannotShrink", podSpecsCannotShrink},                                // config/validate (transition.go)
+	{"UserCannotChange", userCannotChange},                                        // config/validate (transition.go)
 }
 
 // Check runs every validator on next, against the current target old (nil
