@@ -10,17 +10,26 @@ build() {
   CGO_ENABLED=0 go build -trimpath -o "$dir/" $pkgs
 }
 
-# bench_svc NAME PODS TASKS SLEEP [TLS] prints a svc.yml: one pod type p of
-# PODS instances, each with TASKS tiny tasks running "sleep SLEEP", all in
-# one parallel deploy phase. With TLS=1 every task asks for a TLS
+# bench_svc NAME PODS TASKS SLEEP [TLS] [VOLUME] prints a svc.yml: one pod
+# type p of PODS instances, each with TASKS tiny tasks running "sleep SLEEP",
+# all in one parallel deploy phase. With TLS=1 every task asks for a TLS
 # certificate (transport-encryption), which it materializes with tlsprov.
+# With VOLUME (MB) > 0 each pod has a ROOT persistent volume "data" of that
+# size (so every resource is reserved), and each task appends its instance
+# index and PID to data/pids before it sleeps.
 bench_svc() {
-  printf 'name: %s\npods:\n  p:\n    count: %s\n    tasks:\n' "$1" "$2"
+  printf 'name: %s\npods:\n  p:\n    count: %s\n' "$1" "$2"
   te=""
   if [ "${5:-0}" = 1 ]; then te=", transport-encryption: [{name: t, type: TLS}]"; fi
+  cmd="exec sleep $4"
+  if [ "${6:-0}" -gt 0 ]; then
+    echo "    volume: {path: data, type: ROOT, size: $6}"
+    cmd="echo \$POD_INSTANCE_INDEX \$\$ >> data/pids && $cmd"
+  fi
+  echo "    tasks:"
   i=0
   while [ $i -lt "$3" ]; do
-    echo "      t$i: {goal: RUNNING, cmd: 'exec sleep $4', cpus: 0.01, memory: 1$te}"
+    echo "      t$i: {goal: RUNNING, cmd: '$cmd', cpus: 0.01, memory: 1$te}"
     i=$((i + 1))
   done
   printf 'plans:\n  deploy:\n    phases:\n      p: {pod: p, strategy: parallel}\n'

@@ -14,11 +14,20 @@
 #   PODS=100 TASKS=10 bench/scheduler.sh     # 1,000 tasks
 #   PODS=50 TLS=1 bench/scheduler.sh         # 50 pods with transport-encryption
 #   PODS=50 TLS=1 KEY_TYPE=rsa-2048 bench/scheduler.sh   # ... with the SDK's RSA keys
+#   PODS=50 VOLUME=64 bench/scheduler.sh     # 50 pods with a 64 MB persistent volume each
+#
+# With VOLUME (MB), every pod reserves its resources and creates a ROOT
+# persistent volume; after the deploy, RELAUNCHES (default 5) tasks are
+# killed one after the other (SIGKILL of the task's process, its PID read
+# from the volume) and the time until the pod runs again in place (its
+# task RUNNING with a new task ID, on the same agent) is reported for each.
 set -eu
 PODS=${PODS:-200}
 TASKS=${TASKS:-1}
 AGENTS=${AGENTS:-5}
 TLS=${TLS:-0}
+VOLUME=${VOLUME:-0}
+RELAUNCHES=${RELAUNCHES:-5}
 KEY_TYPE=${KEY_TYPE:-ecdsa-p256}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -27,7 +36,7 @@ trap 'kill $SPID $TPID $PPID_ 2>/dev/null || true; wait 2>/dev/null || true; rm 
 cd "$root"
 . bench/lib.sh
 build "$tmp" testenv scheduler-lite bootstrap healthd tlsprov executor
-bench_svc bench "$PODS" "$TASKS" 600 "$TLS" > "$tmp/svc.yml"
+bench_svc bench "$PODS" "$TASKS" 600 "$TLS" "$VOLUME" > "$tmp/svc.yml"
 "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 \
   --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
 TPID=$!
@@ -53,7 +62,7 @@ end=$(date +%s.%N)
 kill $PPID_ 2>/dev/null || true
 s1=$(cpu $SPID); t1=$(cpu $TPID); b1=$(busy)
 rss=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
-echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS tls=$TLS key_type=$KEY_TYPE"
+echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS tls=$TLS key_type=$KEY_TYPE volume_mb=$VOLUME"
 echo "deploy_to_complete_s=$(echo "$end - $start" | bc)"
 echo "scheduler_rss_mib=$(echo "scale=1; $rss / 1024" | bc)"
 echo "cpu_s scheduler=$(echo "scale=2; $s1 / $tck" | bc) testenv=$(echo "scale=2; ($t1 - $t0) / $tck" | bc) rest_of_machine=$(echo "scale=2; ($b1 - $b0 - $s1 - $t1 + $t0) / $tck" | bc)"
@@ -74,3 +83,29 @@ xs = sorted(float(r[1]) * 1000 for r in rows if len(r) == 2 and r[0] in ("200", 
 q = lambda p: xs[max(0, math.ceil(p * len(xs)) - 1)] if xs else 0
 print("get_plans_deploy_during_deploy count=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (len(xs), q(0.5), q(0.99), xs[-1] if xs else 0))
 PY
+[ "$VOLUME" -gt 0 ] || exit 0
+# Transient relaunch in place: kill a task (its PID is the last line its
+# pod wrote to data/pids in its volume), time until the pod's task is
+# RUNNING again with a new ID on the same agent, 20 ms polls.
+task() { curl -s "$api/v1/pod/p-$1/status" | python3 -c 'import json,sys; t=json.load(sys.stdin)["tasks"][0]; print(t["id"], t["status"])'; }
+agent() { curl -s "$MESOS_MASTER/state" | python3 -c 'import json,sys; print(next(t["slave_id"] for f in json.load(sys.stdin)["frameworks"] for t in f["tasks"] if t["id"] == sys.argv[1]))' "$1"; }
+n=0
+for pids in $(find "$TESTENV_SANDBOX_ROOT" -path '*/volumes/*' -name pids | head -n "$RELAUNCHES"); do
+  set -- $(tail -n 1 "$pids")
+  idx=$1 pid=$2
+  set -- $(task "$idx")
+  old=$1 where=$(agent "$1")
+  t0=$(date +%s.%N)
+  kill -9 "$pid"
+  while :; do
+    set -- $(task "$idx")
+    [ "$1" != "$old" ] && [ "$2" = RUNNING ] && break
+    sleep 0.02
+  done
+  t1=$(date +%s.%N)
+  [ "$(agent "$1")" = "$where" ] || { echo "p-$idx relaunched on another agent" >&2; exit 1; }
+  [ "$(wc -l < "$pids")" -eq 2 ] || { echo "p-$idx: $pids does not hold both runs" >&2; exit 1; }
+  echo "relaunch_in_place p-$idx killed_to_running_s=$(echo "$t1 - $t0" | bc)"
+  n=$((n + 1))
+done
+[ "$n" -gt 0 ] || { echo "no volume with a pids file under $TESTENV_SANDBOX_ROOT" >&2; exit 1; }
