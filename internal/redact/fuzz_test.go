@@ -217,6 +217,7 @@ func TestStringBudget(t *testing.T) {
 		"unquoted":   "password=\"" + string(fuzzcheck.Sized([]byte("a"), fuzzcheck.MiB)),
 		"urls":       string(fuzzcheck.Sized([]byte("http://u:p@h/?sig=1&x=2 "), fuzzcheck.MiB)),
 		"learned":    string(fuzzcheck.Sized([]byte("s3cr3t-value "), fuzzcheck.MiB)),
+		"dsns":       string(fuzzcheck.Sized([]byte("app:p@tcp(h)/x a:b@c "), fuzzcheck.MiB)),
 		"words":      string(fuzzcheck.Sized([]byte("a "), fuzzcheck.MiB)),
 		"html":       html.EscapeString(string(fuzzcheck.Sized([]byte("<&>\""), fuzzcheck.MiB))),
 	} {

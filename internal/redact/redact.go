@@ -14,7 +14,9 @@
 // String and Value also mask credentials carried inside a value, whatever
 // variable it came from, keeping the rest readable:
 //
-//   - the password of a URL's userinfo: scheme://user:********@host;
+//   - the password of a URL's userinfo: scheme://user:********@host, and
+//     of a DSN without a scheme in go-sql-driver/mysql's form:
+//     user:********@tcp(db:3306)/app;
 //   - parameters whose name is secret by the same rule (or is pwd, pass,
 //     sig or signature), with their value after '=' or ':': URL queries
 //     (?user=app&password=********), JDBC (;password=********), libpq
@@ -31,7 +33,8 @@
 // and an unquoted name and text is prose, not a parameter — the shape of
 // taskkit's own errors ("--keystore-password: empty") — so an unquoted YAML
 // value (password: x) is not masked. A password passed without a name
-// (mysql -pSECRET) is not recognised.
+// (mysql -pSECRET, curl -u user:SECRET) is not recognised, nor is an HTTP
+// header's credential (Authorization: Bearer SECRET).
 package redact
 
 import (
@@ -58,6 +61,11 @@ const DefaultKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|passw
 // after the user to the last '@' of the token, so a password holding '@' or
 // '/' is masked whole (at worst a little of what follows is masked too).
 var urlPassword = regexp.MustCompile(`(://[^/\s:@"'<>]*:)[^\s"'<>]*@`)
+
+// dsnPassword matches the password of a DSN in go-sql-driver/mysql's form,
+// user:password@net(addr)/dbname or user:password@/dbname: userinfo with no
+// scheme, recognised by what follows its last '@'.
+var dsnPassword = regexp.MustCompile(`(^|[\s=;,"'(])([^\s:@/"'=;,()]+:)[^\s"']*@([a-z0-9]*\(|/)`)
 
 var defaultKeys = regexp.MustCompile(DefaultKeyPattern)
 
@@ -346,12 +354,16 @@ func Credentials(s string) string { return defaultRedactor.params(URLPasswords(s
 
 var defaultRedactor = Default()
 
-// URLPasswords masks the password of every scheme://user:password@ in s.
+// URLPasswords masks the password of every scheme://user:password@ in s,
+// and of every user:password@net(addr)/ DSN (go-sql-driver/mysql's form).
 func URLPasswords(s string) string {
-	if !strings.Contains(s, "://") {
+	if !strings.Contains(s, "@") {
 		return s
 	}
-	return urlPassword.ReplaceAllString(s, "${1}"+Mask+"@")
+	if strings.Contains(s, "://") {
+		s = urlPassword.ReplaceAllString(s, "${1}"+Mask+"@")
+	}
+	return dsnPassword.ReplaceAllString(s, "${1}${2}"+Mask+"@${3}")
 }
 
 // Value returns value with its URL passwords and secret parameters masked,

@@ -52,11 +52,11 @@ func TestHealthCodes(t *testing.T) {
 	h.ready()
 	expect(HealthDeployingPending)
 
-	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", nil); err != nil || !changed {
+	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", "", nil); err != nil || !changed {
 		t.Fatalf("interrupt %v %v", changed, err)
 	}
 	expect(HealthWaiting)
-	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", nil)
+	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil)
 	expect(HealthDeployingPending)
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
@@ -127,7 +127,7 @@ plans:
 	ctx := context.Background()
 	cmd := func(plan, c, phase string, params map[string]string) (bool, error) {
 		t.Helper()
-		return h.s.PlanCommand(ctx, plan, c, phase, params)
+		return h.s.PlanCommand(ctx, plan, c, phase, "", params)
 	}
 	if names := h.s.PlanNames(); !slices.Equal(names, []string{"deploy", "recovery", "custom"}) {
 		t.Errorf("plans %v", names)
