@@ -218,12 +218,24 @@ func TestAllOrNothingAndExitCodes(t *testing.T) {
 			if strings.Contains(r.stderr, "TopSecretPw") {
 				t.Errorf("stderr leaks the URL password:\n%s", r.stderr)
 			}
-			if tt.code != 6 { // exec happens after writing
-				if after := listing(t, sb); after != before {
-					t.Errorf("sandbox changed:\nbefore:\n%s\nafter:\n%s", before, after)
-				}
+			// Nothing written, a missing command after "--" included: it is
+			// looked for before any template is written.
+			if after := listing(t, sb); after != before {
+				t.Errorf("sandbox changed:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
 		})
+	}
+}
+
+// TestCommandMayBeARenderedTemplate: the command after "--" may be a
+// template's destination (it exists once the templates are written, just
+// before the exec).
+func TestCommandMayBeARenderedTemplate(t *testing.T) {
+	sb := t.TempDir()
+	write(t, filepath.Join(sb, "run.tmpl"), "#!/bin/sh\necho ran {{A}}\n", 0o755)
+	r := runBin(t, baseEnv(sb, "A=1", "CONFIG_TEMPLATE_RUN=run.tmpl,"+filepath.Join(sb, "run.sh")), "-print-env=false", "--", filepath.Join(sb, "run.sh"))
+	if r.code != 0 || !strings.Contains(r.stdout, "ran 1") {
+		t.Fatalf("exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,12 +118,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"testenv", "up", "--log-format", "xml"}, 2, "--log-format"},
 		{[]string{"testenv", "up", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"testenv", "up", "--attribute", "novalue"}, 2, "--attribute"},
-		{[]string{"testenv", "up", "--disk-mount", "0"}, 2, "testenv: --disk-mount: 0 MB, want a positive size"},
-		{[]string{"testenv", "up", "--disk-mount", "2048", "--disk-mount", "-1"}, 2, "--disk-mount: -1 MB"},
+		{[]string{"testenv", "up", "--disk-mount", "2048", "--disk-mount", "-1"}, 2, "testenv: --disk-mount: disk 1: size -1 MB is not a positive number"},
 		{[]string{"testenv", "up", "--disk-mount", "big"}, 2, `invalid value "big" for flag -disk-mount`},
-		{[]string{"testenv", "up", "--reserved", "cpus:2", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 2, `reserved: "cpus:2": want name(role):value`},
-		{[]string{"testenv", "up", "--ports", "nope", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 2, `invalid port range "nope"`},
-		{[]string{"testenv", "up", "--listen", "256.0.0.1:0", "--agent-port", "0", "--env-file", ""}, 1, "testenv: master listen: "},
 	} {
 		var out, errb strings.Builder
 		code := testenv.Run(context.Background(), tc.args, []string{"TESTENV_AGENT_IP=127.77.9.1"}, nil, &out, &errb)
@@ -134,6 +131,52 @@ func TestUsageErrors(t *testing.T) {
 		}
 		if strings.Count(errb.String(), "\n") > 3 {
 			t.Errorf("%v: more than an error and a usage line:\n%s", tc.args, errb.String())
+		}
+	}
+}
+
+// TestConfigErrorsNameTheSource checks that every error about a setting
+// names the flag or the environment variable that gave it, whichever the
+// user used, with the exit code of its kind (2 invalid, 1 unusable).
+func TestConfigErrorsNameTheSource(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flag, env, value string
+		code             int
+		want             string // the error after "SOURCE: "
+	}{
+		{"agents", "TESTENV_AGENTS", "300", 2, "300 is out of range 1..250"},
+		{"cpus", "TESTENV_CPUS", "-1", 2, "-1 is not a positive number"},
+		{"mem", "TESTENV_MEM", "-2", 2, "-2 is not a positive number"},
+		{"disk", "TESTENV_DISK", "-3", 2, "-3 is not a positive number"},
+		{"ports", "TESTENV_PORTS", "nope", 2, `invalid port range "nope"`},
+		{"disk-mount", "TESTENV_DISK_MOUNTS", "0", 2, "disk 0: size 0 MB is not a positive number"},
+		{"reserved", "TESTENV_RESERVED", "cpus:2", 2, `"cpus:2": want name(role):value`},
+		{"agent-ip", "TESTENV_AGENT_IP", "10.0.0.1", 2, `"10.0.0.1" is not an IPv4 loopback address`},
+		{"agent-port", "TESTENV_AGENT_PORT", "70000", 2, "70000 is out of range 0..65535"},
+		{"dns-forward", "TESTENV_DNS_FORWARD", "nope", 2, `"nope": want refuse, system or host:port`},
+		{"listen", "TESTENV_LISTEN", "256.0.0.1:0", 1, "listen tcp: "},
+		{"dns", "TESTENV_DNS", "256.0.0.1:0", 1, "listen udp: "},
+		{"work-dir", "TESTENV_WORK_DIR", filepath.Join(notDir, "sub"), 1, "mkdir " + notDir + ": not a directory"},
+	} {
+		// Everything else valid and out of every other cluster's way.
+		base := []string{"TESTENV_AGENT_IP=127.77.10.1", "TESTENV_AGENT_PORT=0", "TESTENV_LISTEN=127.0.0.1:0", "TESTENV_ENV_FILE=none"}
+		for _, viaEnv := range []bool{false, true} {
+			args, env, source := []string{"testenv", "up", "--" + tc.flag, tc.value}, base, "--"+tc.flag
+			if viaEnv {
+				args, env, source = []string{"testenv", "up"}, append(slices.Clone(base), tc.env+"="+tc.value), tc.env
+			}
+			var out, errb strings.Builder
+			code := testenv.Run(context.Background(), args, env, nil, &out, &errb)
+			// The error is the last line; logs may come before it.
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			want := "testenv: " + source + ": " + tc.want
+			if code != tc.code || !strings.HasPrefix(lines[len(lines)-1], want) {
+				t.Errorf("%s=%s: exit %d (want %d), the error does not start with %q:\n%s", source, tc.value, code, tc.code, want, errb.String())
+			}
 		}
 	}
 }

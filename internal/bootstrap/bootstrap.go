@@ -278,12 +278,15 @@ func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *
 		}
 	}
 
-	// 3. Templates: render and check everything before waiting, so a broken
-	// template fails in milliseconds, not after a five-minute wait.
+	// 3. Templates: render everything into memory and check that every
+	// destination can be written (without writing it) before waiting, so a
+	// broken template fails in milliseconds, not after a five-minute wait;
+	// the files are written once, after the waits.
+	var batch *render.Batch
 	var templates []render.Template
 	renderOpts := render.Options{
 		MaxBytes: cfg.templateMaxBytes, Strict: cfg.strict, WriteMode: cfg.writeMode,
-		Diff: cfg.diff, Redactor: red,
+		Diff: cfg.diff, Redactor: red, DryRun: cfg.dry,
 	}
 	if cfg.insecure {
 		renderOpts.Redactor = redact.Default() // learns no values: diffs show them (URL passwords stay masked)
@@ -292,20 +295,25 @@ func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *
 		if templates, err = render.Collect(e.list, cfg.configs, sandbox); err != nil {
 			return exitcode.Wrap(ExitUsage, err)
 		}
+	} else {
+		log.Info("templates disabled (-template=false)")
+	}
+	// The command after "--" must exist (or be one of the templates) before
+	// anything is written.
+	if len(cfg.command) > 0 {
+		if err := checkCommand(cfg.command[0], templates); err != nil {
+			return exitcode.Wrap(ExitExec, err)
+		}
+	}
+	if len(templates) > 0 {
 		renderOpts.Env = e.list
-		check := renderOpts
-		check.DryRun = true
-		check.Diff = cfg.diff && cfg.dry // otherwise the diffs are made when writing
-		results, err := render.RenderAll(templates, check)
-		if err != nil {
+		if batch, err = render.Prepare(templates, renderOpts); err != nil {
 			return exitcode.Wrap(ExitTemplate, err)
 		}
 		if cfg.dry {
-			logResults(log, stderr, results, true)
+			logResults(log, stderr, batch.Plan(), true)
 			return nil
 		}
-	} else {
-		log.Info("templates disabled (-template=false)")
 	}
 	if cfg.dry {
 		return nil
@@ -323,9 +331,9 @@ func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *
 		}
 	}
 
-	// 6. Write the templates.
-	if len(templates) > 0 {
-		results, err := render.RenderAll(templates, renderOpts)
+	// 6. Write the templates, once.
+	if batch != nil {
+		results, err := batch.Write()
 		if err != nil {
 			return exitcode.Wrap(ExitTemplate, err)
 		}
@@ -500,6 +508,23 @@ func installCA(sh *cliapp.Shell, cfg *config, e *env, sandbox string, log *slog.
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// checkCommand fails unless name can be executed once the templates are
+// written: found by exec.LookPath, or the destination of one of them.
+func checkCommand(name string, templates []render.Template) error {
+	_, err := exec.LookPath(name)
+	if err == nil {
+		return nil
+	}
+	if abs, aerr := filepath.Abs(name); aerr == nil && strings.Contains(name, "/") {
+		for _, t := range templates {
+			if filepath.Clean(t.Dest) == abs {
+				return nil // rendered before the exec
+			}
+		}
+	}
+	return fmt.Errorf("command %q: %w", name, err)
+}
 
 func execCommand(argv, environ []string, log *slog.Logger) error {
 	path, err := exec.LookPath(argv[0])

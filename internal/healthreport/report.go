@@ -12,12 +12,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/taskkit/taskkit/internal/health"
-	"github.com/taskkit/taskkit/internal/probe"
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/safefile"
 )
@@ -56,8 +55,10 @@ type Reporter struct {
 	opts  Options
 	dirty chan struct{}
 
+	metricSet *metrics.Set
+	metrics   map[Kind]*checkMetrics // only the kinds configured
+
 	mu      sync.Mutex
-	metrics map[Kind]*checkMetrics
 	proc    *ProcessView
 	stopped bool
 }
@@ -76,19 +77,17 @@ func New(opts Options) *Reporter {
 	}
 	opts.HealthDesc = opts.Redactor.String(opts.HealthDesc)
 	opts.ReadinessDesc = opts.Redactor.String(opts.ReadinessDesc)
-	return &Reporter{
-		opts:    opts,
-		dirty:   make(chan struct{}, 1),
-		metrics: map[Kind]*checkMetrics{Health: newCheckMetrics(), Readiness: newCheckMetrics()},
-	}
+	r := &Reporter{opts: opts, dirty: make(chan struct{}, 1)}
+	r.metricSet, r.metrics = newMetrics(r)
+	return r
 }
 
 // Observe records one check of kind k: metrics, a log record when the state
 // changed, and a status file update.
 func (r *Reporter) Observe(k Kind, e health.Event) {
-	r.mu.Lock()
-	r.metrics[k].observe(e.Check)
-	r.mu.Unlock()
+	if m := r.metrics[k]; m != nil {
+		m.observe(e.Check)
+	}
 	r.logEvent(k, e)
 	r.markDirty()
 }
@@ -332,35 +331,5 @@ func (r *Reporter) RunStatusFile(ctx context.Context) {
 			write()
 			return
 		}
-	}
-}
-
-// checkMetrics are the counters behind /metrics for one kind of check.
-type checkMetrics struct {
-	results map[probe.Status]uint64
-	buckets []uint64 // cumulative counts per durationBuckets bound
-	sum     float64
-	count   uint64
-	counted uint64
-}
-
-// durationBuckets are the histogram's upper bounds in seconds.
-var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 60}
-
-func newCheckMetrics() *checkMetrics {
-	return &checkMetrics{results: map[probe.Status]uint64{}, buckets: make([]uint64, len(durationBuckets))}
-}
-
-func (m *checkMetrics) observe(c health.Check) {
-	m.results[c.Status]++
-	d := c.End.Sub(c.Start).Seconds()
-	i := sort.SearchFloat64s(durationBuckets, d)
-	for ; i < len(m.buckets); i++ {
-		m.buckets[i]++
-	}
-	m.sum += d
-	m.count++
-	if c.Counted && c.Status != probe.Healthy {
-		m.counted++
 	}
 }

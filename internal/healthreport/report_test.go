@@ -12,15 +12,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/taskkit/taskkit/internal/health"
 	"github.com/taskkit/taskkit/internal/probe"
+	"github.com/taskkit/taskkit/internal/promcheck"
 	"github.com/taskkit/taskkit/internal/redact"
 )
 
@@ -224,15 +226,31 @@ func TestTransitionsLoggedOnce(t *testing.T) {
 	}
 }
 
-var metricLine = regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$`)
-
 func TestMetrics(t *testing.T) {
 	f := newFixture(t, []probe.Result{healthy, unhealthy, {Status: probe.Error, Reason: "no shell"}}, []probe.Result{healthy}, "")
 	m := string(f.rep.Metrics())
-	for _, line := range strings.Split(strings.TrimSpace(m), "\n") {
-		if !strings.HasPrefix(line, "# ") && !metricLine.MatchString(line) {
-			t.Errorf("malformed line %q", line)
+	// The library's output is read as Prometheus reads it, every family
+	// with the type docs/healthd.md gives it.
+	families, err := promcheck.Parse([]byte(m))
+	if err != nil {
+		t.Fatalf("not a valid exposition: %v\n%s", err, m)
+	}
+	for name, typ := range map[string]dto.MetricType{
+		"healthd_healthy":                              dto.MetricType_GAUGE,
+		"healthd_ready":                                dto.MetricType_GAUGE,
+		"healthd_checks_total":                         dto.MetricType_COUNTER,
+		"healthd_check_failures_total":                 dto.MetricType_COUNTER,
+		"healthd_check_duration_seconds":               dto.MetricType_HISTOGRAM,
+		"healthd_check_consecutive_failures":           dto.MetricType_GAUGE,
+		"healthd_check_state":                          dto.MetricType_GAUGE,
+		"healthd_check_last_success_timestamp_seconds": dto.MetricType_GAUGE,
+	} {
+		if got := families[name].GetType(); families[name] == nil || got != typ {
+			t.Errorf("family %s: type %v, want %v", name, got, typ)
 		}
+	}
+	if n := len(families["healthd_check_duration_seconds"].GetMetric()); n != 2 {
+		t.Errorf("%d duration histograms, want one per check kind", n)
 	}
 	for _, want := range []string{
 		"healthd_healthy 0",

@@ -1,7 +1,9 @@
 // Package metrics is scheduler-lite's small metrics registry: named counters
-// and timers, shown as JSON at /v1/metrics and in the Prometheus text
-// exposition format at /v1/metrics/prometheus. It is hand-written (no
-// client library) because it needs only counters and timer quantiles.
+// and timers, shown as JSON at /v1/metrics (the SDK's counters and timer
+// quantiles over the last 8192 samples) and in the Prometheus text
+// exposition format at /v1/metrics/prometheus, which
+// github.com/VictoriaMetrics/metrics writes: counters as counters, timers as
+// summaries over a five-minute window (quantiles 0.5, 0.95, 0.99, seconds).
 //
 // Names use dots ("offers.received"); the Prometheus form replaces every
 // character outside [a-zA-Z0-9_] with "_" and prefixes the registry's
@@ -9,7 +11,8 @@
 package metrics
 
 import (
-	"fmt"
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"io"
 	"math"
 	"regexp"
@@ -25,10 +28,17 @@ const timerWindow = 8192
 // It is safe for concurrent use.
 type Registry struct {
 	namespace string
+	prom      *vm.Set // the Prometheus exposition
 	mu        sync.Mutex
 	counters  map[string]int64
 	timers    map[string]*timer
 }
+
+// summaryWindow and summaryQuantiles shape the Prometheus summaries.
+var (
+	summaryWindow    = 5 * time.Minute
+	summaryQuantiles = []float64{0.5, 0.95, 0.99}
+)
 
 type timer struct {
 	count   int64
@@ -41,7 +51,8 @@ type timer struct {
 // New returns an empty registry whose Prometheus names start with
 // namespace + "_".
 func New(namespace string) *Registry {
-	return &Registry{namespace: namespace, counters: map[string]int64{}, timers: map[string]*timer{}}
+	vm.ExposeMetadata(true) // # HELP and # TYPE lines (a process-wide setting)
+	return &Registry{namespace: namespace, prom: vm.NewSet(), counters: map[string]int64{}, timers: map[string]*timer{}}
 }
 
 // Add adds n to counter name.
@@ -49,6 +60,7 @@ func (r *Registry) Add(name string, n int64) {
 	r.mu.Lock()
 	r.counters[name] += n
 	r.mu.Unlock()
+	r.prom.GetOrCreateCounter(r.promName(name) + "_total").Add(int(n))
 }
 
 // Inc adds one to counter name.
@@ -70,6 +82,7 @@ func (r *Registry) Observe(name string, d time.Duration) {
 		t = &timer{}
 		r.timers[name] = t
 	}
+	r.prom.GetOrCreateSummaryExt(r.promName(name)+"_seconds", summaryWindow, summaryQuantiles).Update(d.Seconds())
 	t.count++
 	t.sum += d
 	t.max = max(t.max, d)
@@ -136,36 +149,6 @@ func (r *Registry) promName(name string) string {
 // format (version 0.0.4): counters as counters, timers as summaries in
 // seconds.
 func (r *Registry) WritePrometheus(w io.Writer) error {
-	s := r.Snapshot()
-	var names []string
-	for k := range s.Counters {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		n := r.promName(k) + "_total"
-		if _, err := fmt.Fprintf(w, "# TYPE %s counter\n%s %d\n", n, n, s.Counters[k]); err != nil {
-			return err
-		}
-	}
-	names = names[:0]
-	for k := range s.Timers {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		t := s.Timers[k]
-		n := r.promName(k) + "_seconds"
-		fmt.Fprintf(w, "# TYPE %s summary\n", n)
-		for _, q := range []struct {
-			q string
-			v float64
-		}{{"0.5", t.P50}, {"0.95", t.P95}, {"0.99", t.P99}} {
-			fmt.Fprintf(w, "%s{quantile=%q} %g\n", n, q.q, q.v/1000)
-		}
-		if _, err := fmt.Fprintf(w, "%s_sum %g\n%s_count %d\n", n, t.Mean*float64(t.Count)/1000, n, t.Count); err != nil {
-			return err
-		}
-	}
+	r.prom.WritePrometheus(w)
 	return nil
 }

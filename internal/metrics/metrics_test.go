@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/taskkit/taskkit/internal/promcheck"
 )
 
 func TestRegistry(t *testing.T) {
@@ -25,10 +29,20 @@ func TestRegistry(t *testing.T) {
 	if err := r.WritePrometheus(&b); err != nil {
 		t.Fatal(err)
 	}
+	families, err := promcheck.Parse([]byte(b.String()))
+	if err != nil {
+		t.Fatalf("not a valid exposition: %v\n%s", err, b.String())
+	}
+	if typ := families["scheduler_lite_offers_received_total"].GetType(); typ != dto.MetricType_COUNTER {
+		t.Errorf("offers.received is a %v", typ)
+	}
+	if sum := families["scheduler_lite_offers_process_seconds"].GetMetric()[0].GetSummary(); sum.GetSampleCount() != 100 || len(sum.GetQuantile()) != 3 {
+		t.Errorf("offers.process summary %v", sum)
+	}
 	for _, want := range []string{
 		"# TYPE scheduler_lite_offers_received_total counter\nscheduler_lite_offers_received_total 3\n",
 		"# TYPE scheduler_lite_offers_process_seconds summary\n",
-		`scheduler_lite_offers_process_seconds{quantile="0.5"} 0.05`,
+		`scheduler_lite_offers_process_seconds{quantile="0.5"} 0.05`, // 0.05 or 0.051: the library interpolates
 		"scheduler_lite_offers_process_seconds_count 100\n",
 	} {
 		if !strings.Contains(b.String(), want) {

@@ -40,6 +40,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Mask replaces every secret value in output.
@@ -65,12 +67,6 @@ var defaultKeys = regexp.MustCompile(DefaultKeyPattern)
 // X-Amz-Signature).
 var paramNames = regexp.MustCompile(`(?i)^(pwd|pass|sig|signature|x-amz-signature)$`)
 
-// param finds a parameter name and its separator inside a value: a name
-// that starts at a boundary, optionally after one or two dashes (a
-// command-line option) and inside quotes (JSON), then '=' or ':' (with blanks
-// around it), or blanks alone (an option's value as the next word).
-var param = regexp.MustCompile(`(?:^|[^A-Za-z0-9_.\-])(-{0,2})(["']?)([A-Za-z_][A-Za-z0-9_.\-]*)(["']?)([ \t]*[=:][ \t]*|[ \t]+)`)
-
 // minLineLen is the shortest line of a multi-line secret that is masked on its
 // own; shorter lines ("-----", "") would mask unrelated text without hiding
 // anything of value.
@@ -80,6 +76,8 @@ const minLineLen = 8
 // The zero value is not useful; use New.
 type Redactor struct {
 	keys     []*regexp.Regexp
+	verdicts sync.Map // parameter name -> bool: isSecretParam's answers
+	nVerdict atomic.Int32
 	values   []string // secret values and long lines of them, longest first
 	replacer *strings.Replacer
 }
@@ -184,37 +182,49 @@ func (r *Redactor) String(s string) string {
 // isSecretParam reports whether a parameter called name inside a value
 // carries a secret.
 func (r *Redactor) isSecretParam(name string) bool {
-	return r.IsSecretKey(name) || r.IsSecretKey(strings.ReplaceAll(name, "-", "_")) || paramNames.MatchString(name)
+	if v, ok := r.verdicts.Load(name); ok {
+		return v.(bool)
+	}
+	secret := r.IsSecretKey(name) || r.IsSecretKey(strings.ReplaceAll(name, "-", "_")) || paramNames.MatchString(name)
+	if r.nVerdict.Add(1) <= maxCachedParams {
+		r.verdicts.Store(name, secret)
+	}
+	return secret
 }
 
-// params masks the value of every secret parameter in s.
+// maxCachedParams bounds how many parameter names a Redactor remembers the
+// verdict of.
+const maxCachedParams = 4096
+
+// params masks the value of every secret parameter in s: a name that
+// starts at a boundary, optionally after one or two dashes (a command-line
+// option) and inside quotes (JSON), then '=' or ':' with blanks around it,
+// or blanks alone after dashes (an option's value as the next word). It is a
+// hand-rolled scanner rather than a regular expression because it runs over
+// every diff line and log record.
 func (r *Redactor) params(s string) string {
 	var b strings.Builder
-	pos, done := 0, 0
-	for pos < len(s) {
-		m := param.FindStringSubmatchIndex(s[pos:])
-		if m == nil {
-			break
+	done := 0
+	for pos := 0; pos < len(s); {
+		m, ok := matchParam(s, pos)
+		if !ok {
+			pos++
+			continue
 		}
-		dashes := s[pos+m[2] : pos+m[3]]
-		quoted := m[4] != m[5]
-		name := s[pos+m[6] : pos+m[7]]
-		sep := s[pos+m[10] : pos+m[11]]
-		end := pos + m[1] // where the value starts
-		spaced := strings.Trim(sep, " \t") == ""
+		name := s[m.nameStart:m.nameEnd]
 		// "NAME: problem", the shape of taskkit's errors and of prose
 		// ("--keystore-password: empty"), is not a parameter; a quoted name
 		// (JSON) or a quoted value is.
-		prose := !quoted && strings.Contains(sep, ":") && strings.HasSuffix(sep, " ") && end < len(s) && s[end] != '"' && s[end] != '\''
-		if (spaced && dashes == "") || prose || !r.isSecretParam(name) {
-			// Not a secret: go on from the name, so that a value such as
+		prose := !m.quoted && m.colon && m.blankAfter && m.value < len(s) && s[m.value] != '"' && s[m.value] != '\''
+		if (m.spaced && !m.dashes) || prose || !r.isSecretParam(name) {
+			// Not a secret: go on after the name, so that a value such as
 			// "url=password=x" is looked at too.
-			pos += m[7]
+			pos = m.nameEnd
 			continue
 		}
-		vs, ve := valueSpan(s, end)
-		if ve == vs || (spaced && s[vs] == '-') { // empty, or the next option
-			pos = end
+		vs, ve := valueSpan(s, m.value)
+		if ve == vs || (m.spaced && s[vs] == '-') { // empty, or the next option
+			pos = m.value
 			continue
 		}
 		b.WriteString(s[done:vs])
@@ -226,6 +236,74 @@ func (r *Redactor) params(s string) string {
 	}
 	b.WriteString(s[done:])
 	return b.String()
+}
+
+// paramMatch is a parameter name found by matchParam.
+type paramMatch struct {
+	nameStart, nameEnd int
+	value              int  // where the value starts
+	dashes             bool // the name follows - or --
+	quoted             bool // the name is in quotes
+	colon              bool // the separator is ':'
+	blankAfter         bool // blanks follow the separator
+	spaced             bool // blanks alone separate the value
+}
+
+func isNameChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+// matchParam matches a parameter starting exactly at pos, which must be at
+// a boundary (the start, or after a character that cannot be in a name).
+func matchParam(s string, pos int) (paramMatch, bool) {
+	var m paramMatch
+	if pos > 0 && isNameChar(s[pos-1]) {
+		return m, false
+	}
+	i := pos
+	for n := 0; n < 2 && i < len(s) && s[i] == '-'; n++ {
+		i++
+		m.dashes = true
+	}
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+		i++
+		m.quoted = true
+	}
+	if i >= len(s) || !(s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z' || s[i] == '_') {
+		return m, false
+	}
+	m.nameStart = i
+	for i < len(s) && isNameChar(s[i]) {
+		i++
+	}
+	m.nameEnd = i
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+		i++
+		m.quoted = true
+	}
+	blanks := i
+	for i < len(s) && isBlank(s[i]) {
+		i++
+	}
+	if i < len(s) && (s[i] == '=' || s[i] == ':') {
+		m.colon = s[i] == ':'
+		i++
+		after := i
+		for i < len(s) && isBlank(s[i]) {
+			i++
+		}
+		m.blankAfter = i > after
+		m.value = i
+		return m, true
+	}
+	if i > blanks && i <= len(s) { // blanks alone
+		m.spaced = true
+		m.value = i
+		return m, true
+	}
+	return m, false
 }
 
 // valueSpan returns where the value starting at i begins and ends: inside

@@ -101,65 +101,113 @@ type rendered struct {
 	perm os.FileMode
 }
 
-// RenderAll renders every template and writes all destinations, or none.
+// RenderAll renders every template and writes all destinations, or none:
+// Prepare, then Write (or Plan, for a dry run).
 func RenderAll(templates []Template, opts Options) ([]Result, error) {
-	red := opts.Redactor
-	if red == nil {
-		red = redact.Default().LearnEnv(opts.Env)
+	b, err := Prepare(templates, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.DryRun {
+		return b.Plan(), nil
+	}
+	return b.Write()
+}
+
+// Batch is a set of templates rendered into memory and checked, ready to be
+// written once.
+type Batch struct {
+	opts  Options
+	red   *redact.Redactor
+	done  []rendered
+	files []safefile.File
+}
+
+// Prepare renders every template into memory and checks that every
+// destination can be written (safefile.CheckWritable), without writing,
+// creating or syncing anything. Every failure — of a template or of a
+// destination — is reported together.
+func Prepare(templates []Template, opts Options) (*Batch, error) {
+	b := &Batch{opts: opts, red: opts.Redactor}
+	if b.red == nil {
+		b.red = redact.Default().LearnEnv(opts.Env)
 	}
 	var errs *multierror.Error
-	var done []rendered
 	for _, t := range templates {
 		r, err := renderOne(t, opts)
 		if err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("template %s: %w", t, err))
 			continue
 		}
-		done = append(done, r)
+		b.done = append(b.done, r)
+		b.files = append(b.files, safefile.File{Path: r.t.Dest, Data: r.out, Perm: r.perm, KeepPerm: true, Mode: opts.WriteMode})
 	}
+	// Every destination, even after a failed template, so one run reports
+	// every problem.
+	if err := safefile.CheckWritable(b.files); err != nil {
+		errs = multierror.Append(errs, err)
+	}
+	if err := errs.ErrorOrNil(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
 
-	files := make([]safefile.File, len(done))
-	old := make([]string, len(done))
-	existed := make([]bool, len(done))
-	for i, r := range done {
-		files[i] = safefile.File{Path: r.t.Dest, Data: r.out, Perm: r.perm, KeepPerm: true, Mode: opts.WriteMode}
-		if opts.Diff || opts.DryRun { // the diff, or what a dry run compares with
-			if b, err := os.ReadFile(r.t.Dest); err == nil {
-				old[i], existed[i] = string(b), true
-			}
+// Plan returns what Write would do now, compared with each destination's
+// current content (a dry run); nothing is written.
+func (b *Batch) Plan() []Result {
+	results := make([]Result, len(b.done))
+	for i, r := range b.done {
+		old, existed := b.current(r.t.Dest)
+		results[i] = Result{Template: r.t, Created: !existed, Changed: !existed || old != string(r.out)}
+		if b.opts.Diff && results[i].Changed {
+			results[i].Diff = b.diff(r, old)
 		}
 	}
-	if errs != nil || opts.DryRun {
-		// Still check every destination, so one run reports every problem.
-		if err := safefile.Check(files); err != nil {
-			errs = multierror.Append(errs, err)
-		}
-		if err := errs.ErrorOrNil(); err != nil {
-			return nil, err
-		}
-	}
+	return results
+}
 
-	var written []safefile.Result
-	if opts.DryRun {
-		written = make([]safefile.Result, len(files))
-		for i, f := range files {
-			written[i] = safefile.Result{Path: f.Path, Existed: existed[i], Changed: !existed[i] || old[i] != string(f.Data)}
-		}
-	} else {
-		var err error
-		if written, err = safefile.WriteAll(files); err != nil {
-			return nil, err
+// Write writes every destination atomically, all or none
+// (safefile.WriteAll), and returns what happened, with the diffs of the
+// changes when asked.
+func (b *Batch) Write() ([]Result, error) {
+	old := make([]string, len(b.done))
+	if b.opts.Diff {
+		for i, r := range b.done {
+			old[i], _ = b.current(r.t.Dest)
 		}
 	}
-	results := make([]Result, len(done))
-	for i, r := range done {
+	written, err := safefile.WriteAll(b.files)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]Result, len(b.done))
+	for i, r := range b.done {
 		w := written[i]
 		results[i] = Result{Template: r.t, Changed: w.Changed, Created: !w.Existed, Method: w.Method}
-		if opts.Diff && w.Changed {
-			results[i].Diff = red.String(textdiff.Unified(r.t.Dest, r.t.Dest, old[i], string(r.out)))
+		if b.opts.Diff && w.Changed {
+			results[i].Diff = b.diff(r, old[i])
 		}
 	}
 	return results, nil
+}
+
+// Dests lists the destinations, in template order.
+func (b *Batch) Dests() []string {
+	out := make([]string, len(b.done))
+	for i, r := range b.done {
+		out[i] = r.t.Dest
+	}
+	return out
+}
+
+func (b *Batch) current(path string) (string, bool) {
+	data, err := os.ReadFile(path)
+	return string(data), err == nil
+}
+
+func (b *Batch) diff(r rendered, old string) string {
+	return b.red.String(textdiff.Unified(r.t.Dest, r.t.Dest, old, string(r.out)))
 }
 
 func renderOne(t Template, opts Options) (rendered, error) {

@@ -213,3 +213,41 @@ func TestPartialsStayInTheTemplateDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepareWritesNothing: Prepare renders into memory and checks the
+// destinations without creating a file, a temporary file or a directory;
+// Write then writes each destination once.
+func TestPrepareWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a.tmpl")
+	os.WriteFile(src, []byte("a={{A}}\n"), 0o644)
+	existing := filepath.Join(dir, "old.conf")
+	os.WriteFile(existing, []byte("old\n"), 0o644)
+	templates := []Template{
+		{Origin: "A", Source: src, Dest: filepath.Join(dir, "new", "sub", "a.conf")},
+		{Origin: "B", Source: src, Dest: existing},
+	}
+	before := tree(t, dir)
+	b, err := Prepare(templates, Options{Env: []string{"A=1"}, Diff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := tree(t, dir); after != before {
+		t.Fatalf("Prepare changed the tree:\n%s\nthen:\n%s", before, after)
+	}
+	if plan := b.Plan(); !plan[0].Created || !plan[1].Changed || !strings.Contains(plan[1].Diff, "+a=1") {
+		t.Errorf("plan %+v", plan)
+	}
+	res, err := b.Write()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{templates[0].Dest, existing} {
+		if got, _ := os.ReadFile(p); string(got) != "a=1\n" {
+			t.Errorf("%s = %q", p, got)
+		}
+	}
+	if !res[0].Created || !res[1].Changed || !strings.Contains(res[1].Diff, "-old") {
+		t.Errorf("results %+v", res)
+	}
+}

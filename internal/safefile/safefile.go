@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/hashicorp/go-multierror"
@@ -136,13 +137,73 @@ func WriteAll(files []File) ([]Result, error) {
 	return results, nil
 }
 
-// Check reports, for every file, whether WriteAll could write it — directory
-// creatable, temporary file or in-place write possible — without changing
-// any destination. Directories it had to create are removed again.
-func Check(files []File) error {
-	plans, err := prepareAll(files)
-	cleanup(plans)
-	return err
+// CheckWritable reports, for every file at once, why it could not be
+// written — the destination is not a regular file, its directory (or the
+// nearest one that exists, when directories are to be created) is not
+// writable or is not a directory, the file itself is not writable in place —
+// without writing, creating or opening anything for writing. (What it
+// cannot see — a full disk, say — WriteAll still meets before it changes
+// any destination.)
+func CheckWritable(files []File) error {
+	var errs *multierror.Error
+	for _, f := range files {
+		if err := checkWritable(f); err != nil {
+			errs = multierror.Append(errs, err)
+		}
+	}
+	return errs.ErrorOrNil()
+}
+
+func checkWritable(f File) error {
+	if f.Path == "" {
+		return errors.New("empty destination path")
+	}
+	const wOK = 2 // access(2) W_OK
+	fi, err := os.Stat(f.Path)
+	switch {
+	case err == nil:
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s: destination is not a regular file", f.Path)
+		}
+		dirErr := syscall.Access(filepath.Dir(f.Path), wOK)
+		fileErr := syscall.Access(f.Path, wOK)
+		switch f.Mode {
+		case Rename:
+			if dirErr != nil {
+				return fmt.Errorf("%s: directory not writable: %w", f.Path, dirErr)
+			}
+		case InPlace:
+			if fileErr != nil {
+				return fmt.Errorf("%s: not writable in place: %w", f.Path, fileErr)
+			}
+		default: // Auto: rename, else in place
+			if dirErr != nil && fileErr != nil {
+				return fmt.Errorf("%s: neither the directory nor the file is writable: %w", f.Path, fileErr)
+			}
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	// A new file: the nearest existing ancestor must be a writable directory.
+	for d := filepath.Dir(f.Path); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s: creating directory: %s is not a directory", f.Path, d)
+			}
+			if err := syscall.Access(d, wOK); err != nil {
+				return fmt.Errorf("%s: directory %s not writable: %w", f.Path, d, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+		if filepath.Dir(d) == d {
+			return fmt.Errorf("%s: no existing directory above it", f.Path)
+		}
+	}
 }
 
 func prepareAll(files []File) ([]*plan, error) {
@@ -152,6 +213,11 @@ func prepareAll(files []File) ([]*plan, error) {
 		p, err := prepare(f)
 		plans[i] = p
 		if err != nil {
+			errs = multierror.Append(errs, err)
+		}
+	}
+	if errs == nil {
+		if err := syncTemps(plans); err != nil {
 			errs = multierror.Append(errs, err)
 		}
 	}
@@ -258,10 +324,8 @@ func writeTemp(dir, base string, data []byte, perm os.FileMode, uid, gid int) (s
 				return err
 			}
 		}
-		if _, err := fh.Write(data); err != nil {
-			return err
-		}
-		return fh.Sync()
+		_, err := fh.Write(data)
+		return err // synced by syncTemps, all at once
 	}()
 	if cerr := fh.Close(); err == nil {
 		err = cerr
@@ -271,6 +335,44 @@ func writeTemp(dir, base string, data []byte, perm os.FileMode, uid, gid int) (s
 		return "", fmt.Errorf("writing temporary file: %w", err)
 	}
 	return name, nil
+}
+
+// maxParallelSyncs bounds the fsyncs syncTemps runs at once.
+const maxParallelSyncs = 16
+
+// syncTemps fsyncs every temporary file of plans, in parallel: on a
+// journaling filesystem concurrent fsyncs share journal commits, so ten files
+// cost about one commit instead of ten in a row.
+func syncTemps(plans []*plan) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs *multierror.Error
+		sem  = make(chan struct{}, maxParallelSyncs)
+	)
+	for _, p := range plans {
+		if p == nil || p.tmp == "" {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() { // owned by syncTemps: it waits for every one
+			defer wg.Done()
+			defer func() { <-sem }()
+			fh, err := os.Open(p.tmp)
+			if err == nil {
+				err = fh.Sync()
+				fh.Close()
+			}
+			if err != nil {
+				mu.Lock()
+				errs = multierror.Append(errs, fmt.Errorf("%s: syncing temporary file: %w", p.f.Path, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs.ErrorOrNil()
 }
 
 func commit(p *plan) error {

@@ -274,3 +274,64 @@ func TestDataThatDoesNotFitLeavesDestinationIntact(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckWritable: every reason a destination cannot be written is found
+// without writing, creating or syncing anything.
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "afile"), []byte("x"), 0o644)
+	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o555)
+	root := os.Geteuid() == 0
+	tests := []struct {
+		name    string
+		f       File
+		wantErr string // "" for writable; ignored for permission rows as root
+		perm    bool
+	}{
+		{name: "new file in an existing directory", f: File{Path: filepath.Join(dir, "new.conf")}},
+		{name: "new file under missing directories", f: File{Path: filepath.Join(dir, "a", "b", "c.conf")}},
+		{name: "existing file", f: File{Path: filepath.Join(dir, "afile")}},
+		{name: "a directory as destination", f: File{Path: filepath.Join(dir, "adir")}, wantErr: "not a regular file"},
+		{name: "a file where a directory must be", f: File{Path: filepath.Join(dir, "afile", "x.conf")}, wantErr: "is not a directory"},
+		{name: "empty path", f: File{}, wantErr: "empty destination path"},
+		{name: "read-only directory", f: File{Path: filepath.Join(ro, "x.conf")}, wantErr: "not writable", perm: true},
+		{name: "read-only directory, rename forced", f: File{Path: filepath.Join(ro, "sub", "x.conf"), Mode: Rename}, wantErr: "not writable", perm: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := listing(t, dir)
+			err := CheckWritable([]File{tt.f})
+			want := tt.wantErr
+			if tt.perm && root {
+				want = "" // root writes anywhere but a read-only mount
+			}
+			switch {
+			case want == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+				t.Errorf("error %v, want one containing %q", err, want)
+			}
+			if after := listing(t, dir); after != before {
+				t.Errorf("CheckWritable changed the tree:\n%s\nthen:\n%s", before, after)
+			}
+		})
+	}
+	// Every problem of a set at once.
+	err := CheckWritable([]File{{Path: filepath.Join(dir, "adir")}, {Path: filepath.Join(dir, "afile", "x")}})
+	if err == nil || !strings.Contains(err.Error(), "adir") || !strings.Contains(err.Error(), "afile") {
+		t.Errorf("error %v, want both destinations named", err)
+	}
+}
+
+func listing(t *testing.T, dir string) string {
+	t.Helper()
+	var sb strings.Builder
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		fi, _ := d.Info()
+		sb.WriteString(p + " " + fi.Mode().String() + " " + fi.ModTime().String() + "\n")
+		return nil
+	})
+	return sb.String()
+}

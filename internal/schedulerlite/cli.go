@@ -103,12 +103,14 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Duration("backoff-initial") <= 0 || c.Duration("backoff-max") < c.Duration("backoff-initial") {
-		return exitcode.Wrap(ExitUsage, errors.New("--backoff-initial must be positive and at most --backoff-max"))
+	if initial, longest := c.Duration("backoff-initial"), c.Duration("backoff-max"); initial <= 0 {
+		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %v, want a positive duration", sh.Source("backoff-initial"), initial))
+	} else if longest < initial {
+		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %v is shorter than %s (%v)", sh.Source("backoff-max"), longest, sh.Source("backoff-initial"), initial))
 	}
 	keyType, err := pki.ParseKeyType(c.String("tls-key-type"))
 	if err != nil {
-		return exitcode.Wrap(ExitUsage, fmt.Errorf("--tls-key-type: %w", err))
+		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("tls-key-type"), err))
 	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
@@ -132,8 +134,9 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 		APIToken: token,
 	})
 	if err != nil {
-		// Start marks bad flags and svc.yml errors with ExitUsage.
-		return exitcode.Wrap(exitcode.Code(err, ExitRuntime), err)
+		// Start marks bad flags and svc.yml errors with ExitUsage. The
+		// local cluster's errors name the flag or variable used.
+		return exitcode.Wrap(exitcode.Code(err, ExitRuntime), testenv.NameFlags(err, localFlags, sh.Source))
 	}
 	// --name of the operator commands finds this instance by its framework name.
 	if reg, err := servicecli.Register(in.Sched.FrameworkName(), in.APIURL, c.String("api-token-file")); err != nil {
@@ -166,6 +169,10 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	}
 	return nil
 }
+
+// localFlags maps the local cluster's testenv.Config fields to the flags
+// that set them.
+var localFlags = map[string]string{"Agents": "local-agents", "Ports": "local-ports"}
 
 // readSecret reads the file named by flag (trailing newlines dropped); ""
 // when the flag is unset. source names the setting in errors (the flag or

@@ -234,7 +234,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		})
 		if errors.Is(err, testenv.ErrConfig) {
 			cancel()
-			return nil, usage(fmt.Errorf("--local-agents/--local-ports: %w", err))
+			return nil, usage(fmt.Errorf("the local cluster: %w", err))
 		}
 		if err != nil {
 			cancel()

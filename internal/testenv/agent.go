@@ -42,6 +42,10 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 		}
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil && c.cfg.AgentPort != 0 {
+		// The fixed agent port is held on this agent's address.
+		return nil, fmt.Errorf("testenv: agent %d: %w", index, fieldErr("AgentPort", err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("testenv: agent %d listen on %s: %w", index, ip, err)
 	}

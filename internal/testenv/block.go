@@ -67,7 +67,7 @@ func agentIPs(base net.IP, n int) []net.IP {
 // AgentIPBase, or the first free block when it is empty.
 func claimBlock(base string, agents, agentPort int, hs *hostSockets) (*addrBlock, error) {
 	if agentPort > 0 && hs != nil && hs.wildcard[uint16(agentPort)] {
-		return nil, fmt.Errorf("agent port %d is held on every address (0.0.0.0 or ::) by another process; choose another agent port, or 0 for free ones", agentPort)
+		return nil, fieldErr("AgentPort", fmt.Errorf("%d is held on every address (0.0.0.0 or ::) by another process; choose another agent port, or 0 for free ones", agentPort))
 	}
 	if base != "" {
 		ip := net.ParseIP(base).To4()
@@ -76,7 +76,7 @@ func claimBlock(base string, agents, agentPort int, hs *hostSockets) (*addrBlock
 			return nil, err
 		}
 		if pc == nil {
-			return nil, fmt.Errorf("agent IP base %s: %w (%s); leave it unset to pick a free block", base, ErrBlockTaken, claimName(ip)[1:])
+			return nil, fieldErr("AgentIPBase", fmt.Errorf("%s: %w (%s); leave it unset to pick a free block", base, ErrBlockTaken, claimName(ip)[1:]))
 		}
 		return &addrBlock{base: ip, claim: pc}, nil
 	}

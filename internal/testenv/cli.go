@@ -88,11 +88,6 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 		}
 		attrs[k] = v
 	}
-	for _, size := range c.Float64Slice("disk-mount") {
-		if !(size > 0) {
-			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %v MB, want a positive size", sh.Source("disk-mount"), size))
-		}
-	}
 	cfg := Config{
 		DiskMounts:   c.Float64Slice("disk-mount"),
 		Reserved:     c.String("reserved"),
@@ -127,11 +122,12 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
 	cl, err := Start(ctx, cfg)
-	if errors.Is(err, ErrConfig) {
-		return exitcode.Wrap(ExitUsage, err)
-	}
 	if err != nil {
-		return exitcode.Wrap(ExitRuntime, err)
+		code := ExitRuntime
+		if errors.Is(err, ErrConfig) {
+			code = ExitUsage
+		}
+		return exitcode.Wrap(code, NameFlags(err, flagOf, sh.Source))
 	}
 	lines := envLines(cl)
 	for _, l := range lines {
@@ -161,6 +157,31 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 		log.Info("killed orphaned task processes", "count", n)
 	}
 	return nil
+}
+
+// flagOf maps each Config field that up sets to its flag.
+var flagOf = map[string]string{
+	"Agents": "agents", "CPUs": "cpus", "Mem": "mem", "Disk": "disk", "Ports": "ports",
+	"DiskMounts": "disk-mount", "Reserved": "reserved", "Attributes": "attribute",
+	"Listen": "listen", "AgentIPBase": "agent-ip", "AgentPort": "agent-port",
+	"DNSListen": "dns", "DNSForward": "dns-forward", "WorkDir": "work-dir",
+	"ExecutorPath": "executor", "Credentials": "auth",
+}
+
+// NameFlags rewrites Start's error err for a command line: a *FieldError
+// whose field flags maps to a flag name (Config field → flag) becomes
+// "SOURCE: what is wrong", SOURCE being source(flag): cliapp.Shell.Source,
+// which names the flag or the environment variable that set it. Other
+// errors come back as they are. Tell ErrConfig (a usage error) before: the
+// rewritten error no longer matches it.
+func NameFlags(err error, flags map[string]string, source func(flag string) string) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		if name, ok := flags[fe.Field]; ok {
+			return fmt.Errorf("%s: %w", source(name), fe.Err)
+		}
+	}
+	return err
 }
 
 // envLines describes the cluster as KEY=VALUE lines.

@@ -74,8 +74,8 @@ type AgentInfo struct {
 	Active bool `json:"active"`
 }
 
-// ErrConfig is wrapped by Start's error when a Config field is invalid (the
-// error names the field).
+// ErrConfig is matched (errors.Is) by Start's error when a Config field is
+// invalid; the error is then a *FieldError naming the field.
 var ErrConfig = errors.New("invalid configuration")
 
 // Start starts a cluster: the master, cfg.Agents agents and the DNS server.
@@ -83,7 +83,7 @@ var ErrConfig = errors.New("invalid configuration")
 // kills every process it started and closes every server (see Wait).
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := cfg.defaults(); err != nil {
-		return nil, fmt.Errorf("testenv: %w: %w", ErrConfig, err)
+		return nil, fmt.Errorf("testenv: invalid configuration: %w", err)
 	}
 	ports, _ := parsePortRanges(cfg.Ports)
 	hs, hsErr := readHostSockets()
@@ -126,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 		if err != nil {
 			block.release()
-			return nil, fmt.Errorf("testenv: work dir: %w", err)
+			return nil, fmt.Errorf("testenv: %w", fieldErr("WorkDir", err))
 		}
 		c.cfg.WorkDir = abs
 	}
@@ -142,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 func (c *Cluster) startAll() error {
 	ln, err := listenFirst(c.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("testenv: master listen: %w", err)
+		return fmt.Errorf("testenv: master: %w", fieldErr("Listen", err))
 	}
 	c.masterAddr = ln.Addr().(*net.TCPAddr)
 	c.masterSrv = &http.Server{Handler: c.masterHandler(), ReadHeaderTimeout: 30 * time.Second}

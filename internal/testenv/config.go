@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -105,38 +104,69 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// FieldError is an error one Config field caused: Field is the field's
+// name in Config ("Ports", "AgentIPBase"), Err what is wrong with its
+// value. An invalid value also matches ErrConfig (errors.Is); a value Start
+// could not use (an address in use) does not. A command-line shell maps
+// Field to the flag or variable that set it.
+type FieldError struct {
+	Field string
+	Err   error
+
+	invalid bool
+}
+
+// Error is "Field: Err".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Is reports whether an invalid value is asked for (ErrConfig).
+func (e *FieldError) Is(target error) bool { return e.invalid && target == ErrConfig }
+
+// invalidField is the FieldError of an invalid value of field.
+func invalidField(field string, err error) error {
+	return &FieldError{Field: field, Err: err, invalid: true}
+}
+
+// fieldErr is the FieldError of a value of field Start could not use.
+func fieldErr(field string, err error) error { return &FieldError{Field: field, Err: err} }
+
+// defaults fills in the zero fields and checks the others: an error is an
+// invalid FieldError.
 func (c *Config) defaults() error {
 	if c.Agents == 0 {
 		c.Agents = 1
 	}
 	if c.Agents < 0 || c.Agents > 250 {
-		return fmt.Errorf("agents: %d is out of range 1..250", c.Agents)
+		return invalidField("Agents", fmt.Errorf("%d is out of range 1..250", c.Agents))
 	}
-	if c.CPUs == 0 {
-		c.CPUs = 4
-	}
-	if c.Mem == 0 {
-		c.Mem = 8192
-	}
-	if c.Disk == 0 {
-		c.Disk = 16384
-	}
-	if c.CPUs < 0 || c.Mem < 0 || c.Disk < 0 {
-		return errors.New("cpus, mem and disk must not be negative")
+	for _, r := range []struct {
+		field string
+		v     *float64
+		def   float64
+	}{{"CPUs", &c.CPUs, 4}, {"Mem", &c.Mem, 8192}, {"Disk", &c.Disk, 16384}} {
+		if *r.v == 0 {
+			*r.v = r.def
+		}
+		if !(*r.v > 0) || math.IsInf(*r.v, 0) {
+			return invalidField(r.field, fmt.Errorf("%v is not a positive number", *r.v))
+		}
 	}
 	if _, err := parseReserved(c.Reserved); err != nil {
-		return fmt.Errorf("reserved: %w", err)
+		return invalidField("Reserved", err)
 	}
 	for i, size := range c.DiskMounts {
 		if !(size > 0) || math.IsInf(size, 0) {
-			return fmt.Errorf("disk mounts: disk %d: size %v MB is not a positive number", i, size)
+			return invalidField("DiskMounts", fmt.Errorf("disk %d: size %v MB is not a positive number", i, size))
 		}
 	}
 	if c.Ports == "" {
 		c.Ports = DefaultPorts
 	}
 	if _, err := parsePortRanges(c.Ports); err != nil {
-		return fmt.Errorf("ports: %w", err)
+		return invalidField("Ports", err)
 	}
 	if c.Region == "" {
 		c.Region = "region-1"
@@ -150,14 +180,21 @@ func (c *Config) defaults() error {
 	if c.AgentIPBase != "" {
 		ip := net.ParseIP(c.AgentIPBase).To4()
 		if ip == nil || !ip.IsLoopback() {
-			return fmt.Errorf("agent IP base: %q is not an IPv4 loopback address (127.x.y.z)", c.AgentIPBase)
+			return invalidField("AgentIPBase", fmt.Errorf("%q is not an IPv4 loopback address (127.x.y.z)", c.AgentIPBase))
 		}
 		if ip[3] == 0 || int(ip[3])+c.Agents > 255 {
-			return fmt.Errorf("agent IP base: %s leaves no room for %d agents in its /24", c.AgentIPBase, c.Agents)
+			return invalidField("AgentIPBase", fmt.Errorf("%s leaves no room for %d agents in its /24", c.AgentIPBase, c.Agents))
 		}
 	}
 	if c.AgentPort < 0 || c.AgentPort > 65535 {
-		return fmt.Errorf("agent port: %d is out of range 0..65535", c.AgentPort)
+		return invalidField("AgentPort", fmt.Errorf("%d is out of range 0..65535", c.AgentPort))
+	}
+	switch c.DNSForward {
+	case "", "refuse", "system":
+	default:
+		if _, _, err := net.SplitHostPort(c.DNSForward); err != nil {
+			return invalidField("DNSForward", fmt.Errorf("%q: want refuse, system or host:port", c.DNSForward))
+		}
 	}
 	if c.DNSListen == "" {
 		c.DNSListen = "127.0.0.1:0"

@@ -30,15 +30,12 @@ func (c *Cluster) startDNS() (*dnsServer, error) {
 	case "system":
 		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
 		if err != nil {
-			return nil, fmt.Errorf("testenv: dns forward system: %w", err)
+			return nil, fmt.Errorf("testenv: %w", fieldErr("DNSForward", fmt.Errorf("system: %w", err)))
 		}
 		for _, s := range cc.Servers {
 			d.forward = append(d.forward, net.JoinHostPort(s, cc.Port))
 		}
-	default:
-		if _, _, err := net.SplitHostPort(f); err != nil {
-			return nil, fmt.Errorf("testenv: dns forward %q: want refuse, system or host:port", f)
-		}
+	default: // host:port, checked by Config.defaults
 		d.forward = []string{f}
 	}
 	var (
@@ -49,7 +46,7 @@ func (c *Cluster) startDNS() (*dnsServer, error) {
 	for attempt := 0; attempt < 20; attempt++ {
 		pc, err = net.ListenPacket("udp", c.cfg.DNSListen)
 		if err != nil {
-			return nil, fmt.Errorf("testenv: dns listen %s: %w", c.cfg.DNSListen, err)
+			return nil, fmt.Errorf("testenv: %w", fieldErr("DNSListen", err))
 		}
 		ln, err = net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
@@ -57,11 +54,11 @@ func (c *Cluster) startDNS() (*dnsServer, error) {
 		}
 		pc.Close()
 		if !strings.HasSuffix(c.cfg.DNSListen, ":0") {
-			return nil, fmt.Errorf("testenv: dns listen tcp %s: %w", c.cfg.DNSListen, err)
+			return nil, fmt.Errorf("testenv: %w", fieldErr("DNSListen", err))
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("testenv: dns listen tcp: %w", err)
+		return nil, fmt.Errorf("testenv: %w", fieldErr("DNSListen", err))
 	}
 	d.addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) { c.serveDNS(d, w, r) })
