@@ -38,7 +38,8 @@ pods:
 // SUBSCRIBED and while reconciling; 204 while a deploy step is PENDING or
 // PREPARED (even with another one STARTING: the SDK is pessimistic), 202
 // once every unfinished step is STARTING or STARTED (these two were swapped
-// before); 207 interrupted; 208 the first phase crash-looping while the
+// before); 207 interrupted (before the deploy's step codes, unlike the
+// SDK: see Health); 208 the first phase crash-looping while the
 // second waits (issue 16: it said 202); 500 a plan with errors, also while
 // reconciling; 200 running; 203 and 205 recovering; 503 without a master
 // for over 10 s.
@@ -74,6 +75,11 @@ func TestHealthCodes(t *testing.T) {
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_STARTING))
 	h.eventually("a-0 STARTING", func() bool { return h.stepStatus(plan.Deploy, "a-0:[t]") == plan.Starting })
 	expect(HealthDeployingPending) // b-0 still PENDING
+	// Interrupted with a-0 in flight: 207 (the SDK would say 202).
+	h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", nil)
+	expect(HealthWaitingUser)
+	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", nil)
+	expect(HealthDeployingPending)
 	// a-0 crash-loops; b waits behind it.
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_FAILED))
 	expect(HealthDelayed)

@@ -40,10 +40,11 @@ type HealthReport struct {
 //	503 SERVICE_UNAVAILABLE       no subscription for over 10 s
 //	500 ERROR_CREATING_SERVICE    a plan has errors
 //	318 INITIALIZING              not yet subscribed, or reconciling
+//	207 DEPLOYING_WAITING_USER    deploy interrupted (the SDK checks it after
+//	                              the next three)
 //	208 DELAYED                   a deploy step in crash-loop backoff
 //	204 DEPLOYING_PENDING         a deploy step PENDING or PREPARED
 //	202 DEPLOYING_STARTING        deploy steps STARTING or STARTED, none pending
-//	207 DEPLOYING_WAITING_USER    deploy interrupted
 //	208 DELAYED                   a recovery step in crash-loop backoff
 //	203 RECOVERING_PENDING        a recovery step PENDING or PREPARED
 //	205 RECOVERING_STARTING       recovery steps STARTING or STARTED, none pending
@@ -88,6 +89,12 @@ func (s *Scheduler) healthLocked(now time.Time) (int, string) {
 	if (!s.connected && s.rec.reconciledAt.IsZero()) || s.rec.reconciling {
 		return HealthInitializing, "INITIALIZING"
 	}
+	// The SDK counts the deploy's steps first, so an interrupted deploy
+	// with a step still starting says 202; the interrupt is what an
+	// operator needs to see, so 207 comes first here.
+	if s.deploy.Interrupted || s.deploy.Status() == plan.Waiting {
+		return HealthWaitingUser, "DEPLOYING_WAITING_USER"
+	}
 	switch stepsHealth(s.deploy) {
 	case plan.Delayed:
 		return HealthDelayed, "DELAYED"
@@ -95,9 +102,6 @@ func (s *Scheduler) healthLocked(now time.Time) (int, string) {
 		return HealthDeployingPending, "DEPLOYING_PENDING"
 	case plan.Starting:
 		return HealthDeployingStarting, "DEPLOYING_STARTING"
-	}
-	if s.deploy.Interrupted || s.deploy.Status() == plan.Waiting {
-		return HealthWaitingUser, "DEPLOYING_WAITING_USER"
 	}
 	switch stepsHealth(s.recovery) {
 	case plan.Delayed:
