@@ -53,6 +53,26 @@ type Options struct {
 	Ports string
 	// Attributes are text attributes every agent offers.
 	Attributes map[string]string
+	// DiskMounts are the sizes (MB) of MOUNT disks every agent has besides
+	// Disk, e.g. []float64{2048, 1024}; none by default. Each is offered
+	// whole, unreserved, as one disk resource with disk.source.type MOUNT
+	// and disk.source.mount.root an absolute directory under WorkDir, as
+	// Mesos offers a disk an operator declares in the agent's --resources
+	// (see Mesos' docs/multiple-disk.md). A framework reserves it, creates
+	// a persistent volume on it and launches on that volume as it would on
+	// Mesos; a task cannot take part of it.
+	DiskMounts []float64
+	// Reserved are statically reserved resources every agent has besides
+	// the unreserved ones, in the text of Mesos' agent --resources, each
+	// with its role, separated by ';': "cpus(slave_public):2;
+	// mem(slave_public):1024;ports(slave_public):[80-80,443-443]". Values
+	// are scalars (cpus; mem and disk in MB), [BEGIN-END,...] ranges or
+	// {a,b} sets; the role "*" is not a reservation. Reserved ports are
+	// taken out of Ports. They are offered only to frameworks of that role
+	// or of a sub-role ("slave_public/svc"), which may refine them with a
+	// dynamic reservation (the SDK's pre-reserved-role) but never
+	// unreserve them. None by default.
+	Reserved string
 	// ExecutorPath is taskkit's executor binary, which runs task groups
 	// launched with a DEFAULT executor (LAUNCH_GROUP), as Mesos' default
 	// executor would (go install github.com/taskkit/taskkit/executor).
@@ -101,7 +121,8 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	cl, err := testenv.Start(ctx, testenv.Config{
 		Agents: o.Agents, CPUs: o.CPUs, Mem: o.Mem, Disk: o.Disk, Ports: o.Ports,
-		Attributes: o.Attributes, ExecutorPath: o.ExecutorPath, WorkDir: o.WorkDir,
+		Attributes: o.Attributes, DiskMounts: o.DiskMounts, Reserved: o.Reserved,
+		ExecutorPath: o.ExecutorPath, WorkDir: o.WorkDir,
 		Logger: o.Logger,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package mesostest_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -58,11 +59,52 @@ func TestFramework(t *testing.T) {
 	}
 }
 
+// TestDiskMountsAndReserved: a framework of a sub-role of the reserved
+// role is offered the static reservation and, unreserved, the MOUNT disk.
+func TestDiskMountsAndReserved(t *testing.T) {
+	cl := mesostest.New(t, mesostest.Options{DiskMounts: []float64{1024}, Reserved: "cpus(slave_public):1.5;ports(slave_public):[80-80,443-443]"})
+	s := testsched.Subscribe(t, cl.MasterURL(), &mesos.FrameworkInfo{User: "nobody", Name: "lib", Roles: []string{"slave_public/lib"},
+		Capabilities: []mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE}, {Type: mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT}}},
+		testsched.Options{Codec: codecs.ByMediaType[codecs.MediaTypeProtobuf], Wait: 30 * time.Second})
+	o := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_OFFERS }, "OFFERS").Offers.Offers[0]
+	var reservedCPUs float64
+	var reservedPorts, mounts []string
+	for _, r := range o.Resources {
+		static := len(r.Reservations) == 1 && r.Reservations[0].GetType() == mesos.Resource_ReservationInfo_STATIC && r.Reservations[0].GetRole() == "slave_public"
+		switch {
+		case static && r.Name == "cpus":
+			reservedCPUs += r.GetScalar().GetValue()
+		case static && r.Name == "ports":
+			for _, pr := range r.GetRanges().GetRange() {
+				reservedPorts = append(reservedPorts, fmt.Sprintf("%d-%d", pr.Begin, pr.End))
+			}
+		case len(r.Reservations) == 0 && r.Name == "disk" && r.GetDisk().GetSource().GetType() == mesos.Resource_DiskInfo_Source_MOUNT:
+			mounts = append(mounts, fmt.Sprintf("%v MB at %s", r.GetScalar().GetValue(), r.GetDisk().GetSource().GetMount().GetRoot()))
+		}
+	}
+	if reservedCPUs != 1.5 || strings.Join(reservedPorts, ",") != "80-80,443-443" {
+		t.Errorf("static reservation offered: cpus %v, ports %v; want 1.5 and 80-80,443-443", reservedCPUs, reservedPorts)
+	}
+	if len(mounts) != 1 || !strings.HasPrefix(mounts[0], "1024 MB at /") {
+		t.Errorf("MOUNT disks offered: %v, want one of 1024 MB", mounts)
+	}
+}
+
 // TestBadOptions: an invalid option is an error naming it.
 func TestBadOptions(t *testing.T) {
-	for _, o := range []mesostest.Options{{Agents: 300}, {Ports: "nope"}, {CPUs: -1}} {
-		if _, err := mesostest.Start(t.Context(), o); err == nil || !strings.Contains(err.Error(), "invalid configuration") {
-			t.Errorf("%+v: err = %v", o, err)
+	for _, tc := range []struct {
+		o     mesostest.Options
+		field string
+	}{
+		{mesostest.Options{Agents: 300}, "Agents"},
+		{mesostest.Options{Ports: "nope"}, "Ports"},
+		{mesostest.Options{CPUs: -1}, "CPUs"},
+		{mesostest.Options{DiskMounts: []float64{2048, -1}}, "DiskMounts"},
+		{mesostest.Options{Reserved: "cpus:2"}, "Reserved"},
+		{mesostest.Options{Reserved: "cpus(*):2"}, "Reserved"},
+	} {
+		if _, err := mesostest.Start(t.Context(), tc.o); err == nil || !strings.Contains(err.Error(), "invalid configuration: "+tc.field+": ") {
+			t.Errorf("%+v: err = %v, want one naming %s", tc.o, err, tc.field)
 		}
 	}
 }

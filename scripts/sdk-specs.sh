@@ -12,13 +12,14 @@
 # set as Marathon sets them. The SDK's verdict: the test resources
 # DefaultServiceSpecTest expects to fail (invalid-*.yml, and
 # valid-finished.yml for its FINISHED goal) are rejected, and so is
-# shared-resource-set.yml, whose default deploy step DefaultStepFactory puts
-# in ERROR (two tasks of one step share a resource set; the SDK's tests only
-# launch it task by task), and valid-exhaustive.yml, whose plans name pods
-# it lacks (PlanGenerator: "Unable to find pod"; its test builds the
-# ServiceSpec only), and helloworld's secrets.yml, whose secret paths
-# default to "" (DefaultSecretSpec refuses an empty path; its tests pass
-# options); every other spec is accepted.
+# valid-exhaustive.yml, whose plans name pods it lacks (PlanGenerator:
+# "Unable to find pod"; its test builds the ServiceSpec only), and
+# helloworld's secrets.yml, whose secret paths default to "" (DefaultSecretSpec
+# refuses an empty path; its tests pass options); every other spec is
+# accepted, shared-resource-set.yml included: the SDK loads it, and its
+# default deploy steps (two tasks of one step share a resource set) go to
+# ERROR when the scheduler builds them (DefaultStepFactory), as they do
+# with --deploy here.
 #
 # By default each spec is only validated (scheduler-lite validate). With
 # --deploy an accepted spec is also deployed on the embedded testenv
@@ -62,7 +63,6 @@ sl=$work/scheduler-lite
 sdk_verdict() {
   case $1 in
     sdk/scheduler/src/test/resources/invalid-*.yml | sdk/scheduler/src/test/resources/valid-finished.yml) echo rejected ;;
-    sdk/scheduler/src/test/resources/shared-resource-set.yml) echo rejected ;;
     sdk/scheduler/src/test/resources/valid-exhaustive.yml) echo rejected ;;
     frameworks/helloworld/src/main/dist/secrets.yml) echo rejected ;;
     *) echo accepted ;;

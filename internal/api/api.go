@@ -3,24 +3,32 @@
 //
 //	GET  /v1/plans                          plan names
 //	GET  /v1/plans/{plan}                   200 complete, 202 in progress, 417 errors
-//	POST /v1/plans/{plan}/{start|stop|interrupt|continue|restart}[?phase=]
-//	                                        200 {"message"}, 208 no-op, 404 unknown
+//	POST /v1/plans/{plan}/{start|stop|interrupt|continue}[?phase=]
+//	POST /v1/plans/{plan}/{restart|forceComplete}[?phase=[&step=]]
+//	                                        200 {"message"}, 208 no-op, 404 unknown,
+//	                                        400 a step without its phase
 //	GET  /v1/pod                            pod instance names
 //	GET  /v1/pod/status                     every instance's tasks by pod type (podstatus.go)
 //	GET  /v1/pod/{name}/status              tasks and their states
 //	GET  /v1/pod/{name}/info                TaskInfos and statuses, secrets masked
 //	POST /v1/pod/{name}/{restart|replace}   {"pod","tasks"}
+//	POST /v1/pod/{name}/{pause|resume}      body: optional ["task",...]; {"pod","tasks"}
 //	GET  /v1/state/frameworkId              ["id"]
 //	GET  /v1/state/files[/{name}]           state files, text/plain (statefiles.go)
 //	PUT  /v1/state/files/{name}             a state file (multipart "file", ≤ 1 KiB)
 //	GET  /v1/endpoints[/{name}]             advertised ports
+//	GET  /v1/configurations                 stored configuration IDs
+//	GET  /v1/configurations/targetId        ["id"] of the target configuration
+//	GET  /v1/configurations/target          the target configuration (configs.go)
+//	GET  /v1/configurations/{id}            a configuration; 400 not an ID, 404 unknown
 //	GET  /v1/health[?verbose=true]          {"value":code}, HTTP status = code; verbose adds
 //	                                        status, plans and reasons
 //	GET  /v1/debug/offers                   steps waiting for an offer and why; the latest
 //	                                        offer evaluations
 //	GET  /v1/metrics, /v1/metrics/prometheus
 //	GET  /v1/artifacts/template/{cfg}/{pod}/{task}/{name}   a config template
-//	GET  /v1/artifacts/bin/{name}           a toolkit binary (bootstrap, healthd, ...)
+//	GET  /v1/artifacts/bin/{name}           a toolkit binary (taskenv.Artifacts: bootstrap,
+//	                                        healthd, tlsprov, executor); 404 for any other name
 //	GET  /, /ui/{app.js,style.css}          the web UI (ui.go)
 //
 // Errors are JSON {"message": "..."} with 400, 404, 405 (a GET of a POST
@@ -39,6 +47,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/taskkit/taskkit/internal/plan"
@@ -50,7 +59,8 @@ import (
 type Server struct {
 	// Sched is the scheduler the API reads and commands.
 	Sched *service.Scheduler
-	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/.
+	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/:
+	// only taskenv.Artifacts, by name; its other files are never served.
 	ArtifactsDir string
 	// Files keeps /v1/state/files (statefiles.go): the state store.
 	Files FileStore
@@ -77,6 +87,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/state/frameworkId", s.frameworkID)
 	mux.HandleFunc("GET /v1/endpoints", s.endpoints)
 	mux.HandleFunc("GET /v1/endpoints/{name}", s.endpoint)
+	s.routeConfigurations(mux)
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.HandleFunc("GET /v1/debug/offers", s.debugOffers)
 	mux.HandleFunc("GET /v1/metrics", s.metrics)
@@ -138,10 +149,8 @@ func (s *Server) planGet(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
 	name, cmd := r.PathValue("plan"), r.PathValue("cmd")
-	switch cmd {
-	case service.CmdStart, service.CmdStop, service.CmdInterrupt, service.CmdContinue, service.CmdRestart:
-	default:
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown plan command %q (start, stop, interrupt, continue, restart)", cmd))
+	if !slices.Contains(service.PlanCommands, cmd) {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown plan command %q (%s)", cmd, strings.Join(service.PlanCommands, ", ")))
 		return
 	}
 	var params map[string]string
@@ -158,7 +167,8 @@ func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	changed, err := s.Sched.PlanCommand(context.WithoutCancel(r.Context()), name, cmd, r.URL.Query().Get("phase"), params)
+	q := r.URL.Query()
+	changed, err := s.Sched.PlanCommand(context.WithoutCancel(r.Context()), name, cmd, q.Get("phase"), q.Get("step"), params)
 	if err != nil {
 		fail(w, err)
 		return
@@ -167,7 +177,20 @@ func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {
 	if !changed {
 		code = http.StatusAlreadyReported
 	}
-	writeJSON(w, code, map[string]string{"message": "Received cmd: " + cmd})
+	msg := "Received cmd: " + cmd
+	if cmd == service.CmdRestart || cmd == service.CmdForceComplete {
+		// The SDK's getPlanCommandResult.
+		msg = fmt.Sprintf("Received cmd: %s for Plan: %s, Phase: %s, Step: %s", cmd, name, orNull(q.Get("phase")), orNull(q.Get("step")))
+	}
+	writeJSON(w, code, map[string]string{"message": msg})
+}
+
+// orNull is v, or "null" as Java prints an absent value.
+func orNull(v string) string {
+	if v == "" {
+		return "null"
+	}
+	return v
 }
 
 func (s *Server) pods(w http.ResponseWriter, r *http.Request) {
@@ -194,11 +217,30 @@ func (s *Server) podInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) podCmd(w http.ResponseWriter, r *http.Request) {
 	name, cmd := r.PathValue("name"), r.PathValue("cmd")
-	if cmd != "restart" && cmd != "replace" {
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown pod command %q (restart, replace)", cmd))
+	var tasks []string
+	var err error
+	ctx := context.WithoutCancel(r.Context())
+	switch cmd {
+	case "restart", "replace":
+		tasks, err = s.Sched.PodRestart(ctx, name, cmd == "replace")
+	case "pause", "resume":
+		var filter []string
+		body, rerr := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if rerr != nil {
+			writeErr(w, http.StatusBadRequest, "reading the body: "+rerr.Error())
+			return
+		}
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if jerr := json.Unmarshal(body, &filter); jerr != nil {
+				writeErr(w, http.StatusBadRequest, `body: want a JSON array of task names, e.g. ["server"]: `+jerr.Error())
+				return
+			}
+		}
+		tasks, err = s.Sched.PodPause(ctx, name, filter, cmd == "pause")
+	default:
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown pod command %q (restart, replace, pause, resume)", cmd))
 		return
 	}
-	tasks, err := s.Sched.PodRestart(context.WithoutCancel(r.Context()), name, cmd == "replace")
 	if err != nil {
 		fail(w, err)
 		return
@@ -266,9 +308,14 @@ func (s *Server) template(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, text)
 }
 
+// binary serves one of the toolkit's binaries (taskenv.Artifacts) by its
+// name, and nothing else: ArtifactsDir is the scheduler's sandbox under
+// the Universe package, where its secret mounts (principal-secret,
+// api-token), svc.yml, logs and a file state store (TLS keys, secret
+// values) live too, so any other name is 404 even when the file exists.
 func (s *Server) binary(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if s.ArtifactsDir == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+	if s.ArtifactsDir == "" || !slices.Contains(taskenv.Artifacts, name) {
 		writeErr(w, http.StatusNotFound, "no such artifact: "+name)
 		return
 	}

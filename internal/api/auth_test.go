@@ -22,6 +22,16 @@ func TestRequireToken(t *testing.T) {
 		{"post with the token", "POST", "Bearer s3cret", http.StatusTeapot},
 		{"put with the token", "PUT", "Bearer s3cret", http.StatusTeapot},
 		{"delete without token", "DELETE", "", http.StatusUnauthorized},
+		// RFC 7235 §2.1: the scheme is case-insensitive; 1*SP before the token.
+		{"lower-case scheme", "POST", "bearer s3cret", http.StatusTeapot},
+		{"upper-case scheme", "POST", "BEARER s3cret", http.StatusTeapot},
+		{"mixed-case scheme", "PUT", "bEaReR s3cret", http.StatusTeapot},
+		{"two spaces", "POST", "Bearer  s3cret", http.StatusTeapot},
+		{"lower-case scheme, wrong token", "POST", "bearer nope", http.StatusUnauthorized},
+		{"scheme only", "POST", "Bearer", http.StatusUnauthorized},
+		{"scheme and spaces", "POST", "bearer   ", http.StatusUnauthorized},
+		{"scheme glued to the token", "POST", "Bearers3cret", http.StatusUnauthorized},
+		{"another scheme with the token", "POST", "Token s3cret", http.StatusUnauthorized},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

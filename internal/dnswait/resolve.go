@@ -1,7 +1,6 @@
 package dnswait
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -262,9 +261,10 @@ func (r *resolver) exchange(ctx context.Context, server, fqdn string, qtype uint
 func hostsLookup(hosts []byte, name string) []netip.Addr {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	var out []netip.Addr
-	sc := bufio.NewScanner(bytes.NewReader(hosts))
-	for sc.Scan() {
-		line := sc.Text()
+	// Every line, however long (bufio.Scanner stopped at the first line
+	// over 64 KiB, hiding every line after it).
+	for b := range bytes.Lines(hosts) {
+		line := string(b)
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}

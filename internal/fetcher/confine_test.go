@@ -23,7 +23,7 @@ type member struct {
 	data string // content, or link target
 }
 
-func tarOf(t *testing.T, compress bool, ms []member) []byte {
+func tarOf(t testing.TB, compress bool, ms []member) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var gz *gzip.Writer
@@ -57,7 +57,7 @@ func tarOf(t *testing.T, compress bool, ms []member) []byte {
 	return buf.Bytes()
 }
 
-func zipWith(t *testing.T, ms []member) []byte {
+func zipWith(t testing.TB, ms []member) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

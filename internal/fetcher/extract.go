@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // extract unpacks the archive name (under root) into its own directory when
@@ -185,9 +187,23 @@ func put(dir *os.Root, e entry) error {
 		if _, err := confined(path.Join(path.Dir(name), e.link)); err != nil || path.IsAbs(e.link) {
 			return fmt.Errorf("entry %q: symbolic link to %q points %w", e.name, e.link, ErrOutside)
 		}
+		if err := climbsOut(dir, path.Dir(name), e.link); err != nil {
+			return fmt.Errorf("entry %q: symbolic link to %q: %w", e.name, e.link, err)
+		}
 	case kindHardlink:
 		if _, err := confined(e.link); err != nil {
 			return fmt.Errorf("entry %q: hard link to %q: %w", e.name, e.link, err)
+		}
+		// A hard link to a symbolic link is that link again, somewhere
+		// else: its target must stay inside from there too.
+		if fi, err := dir.Lstat(path.Clean(e.link)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			target, err := dir.Readlink(path.Clean(e.link))
+			if err == nil {
+				err = climbsOut(dir, path.Dir(name), target)
+			}
+			if err != nil {
+				return fmt.Errorf("entry %q: hard link to the symbolic link %q: %w", e.name, e.link, err)
+			}
 		}
 	}
 	// A later entry replaces an earlier one of the same name: remove it
@@ -218,9 +234,77 @@ func createFile(dir *os.Root, name string, r io.Reader, perm fs.FileMode) error 
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, r); err != nil {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	// Through a plain Writer: *os.File's ReadFrom would allocate a buffer
+	// of its own for every entry.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, r, *buf); err != nil {
 		out.Close()
 		return err
 	}
 	return out.Close()
+}
+
+// copyBuffers hold the 32 KiB buffers createFile copies entries through:
+// one per extraction at a time, not one per entry (an archive of many
+// small files allocated 32 KiB each, 32 MiB for a 1 MiB tar of 1,024).
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// climbsOut fails, wrapping ErrOutside, when a symbolic link with the
+// relative target, made in directory parent under dir, could resolve
+// outside dir. Its name alone cannot tell: parent may be reached through
+// symbolic links that make it shallower than its name (with a -> ".",
+// a/l -> ".." is the directory's parent), and components of the target
+// may become symbolic links later ("x/../.." climbs from wherever x
+// leads). So a target may climb ("..") only before its first other
+// component, and no more levels than parent really is below dir.
+func climbsOut(dir *os.Root, parent, target string) error {
+	ups, descended := 0, false
+	for _, c := range strings.Split(target, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			if descended {
+				return fmt.Errorf("climbs (\"..\") after descending, so where it leads depends on other links: %w", ErrOutside)
+			}
+			ups++
+		default:
+			descended = true
+		}
+	}
+	if ups == 0 {
+		return nil
+	}
+	if depth := realDepth(dir, parent); ups > depth {
+		return fmt.Errorf("climbs %d levels from a directory %d below the archive's: %w", ups, depth, ErrOutside)
+	}
+	return nil
+}
+
+// realDepth is how many levels below dir's own directory the directory
+// parent (under dir) really is, symbolic links followed, as the kernel
+// names both (/proc/self/fd). When that cannot be told it is 0, so that
+// no climbing link is made.
+func realDepth(dir *os.Root, parent string) int {
+	real := func(name string) string {
+		f, err := dir.Open(name)
+		if err != nil {
+			return ""
+		}
+		defer f.Close()
+		p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+		if err != nil {
+			return ""
+		}
+		return p
+	}
+	top, p := real("."), real(parent)
+	rel, err := filepath.Rel(top, p)
+	if top == "" || p == "" || err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return 0
+	}
+	if rel == "." {
+		return 0
+	}
+	return strings.Count(rel, "/") + 1
 }

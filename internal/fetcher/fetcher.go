@@ -24,7 +24,12 @@
 //   - output_file is absolute or leaves the sandbox ("..");
 //   - an archive entry's name is absolute or leaves the directory;
 //   - a symbolic link entry points to an absolute path or out of the
-//     directory, or a hard link entry names a file outside it.
+//     directory, or a hard link entry names a file outside it. Where a
+//     link leads depends on other links (with a -> ".", a/l -> ".." is the
+//     directory's parent), so a link's target may climb ("..") only before
+//     its other components, and no more levels than the link's directory
+//     really is below the archive's; a hard link to a symbolic link is
+//     checked as that link, in its new place.
 //
 // A later archive entry with the name of an earlier one replaces it (the
 // earlier link or file is removed first, never written through). Device and

@@ -8,8 +8,12 @@ import (
 
 // Names of the plans scheduler-lite manages itself.
 const (
-	Deploy   = "deploy"
-	Recovery = "recovery"
+	Deploy       = "deploy"
+	Recovery     = "recovery"
+	Decommission = "decommission"
+	// Update is the spec's plan that replaces deploy once a deployment has
+	// completed (the SDK's Constants.UPDATE_PLAN_NAME).
+	Update = "update"
 )
 
 // FromSpec builds the deploy plan and the custom plans of s. Without a plan
@@ -31,7 +35,7 @@ func FromSpec(s *spec.ServiceSpec) (deploy *Plan, custom []*Plan) {
 		for _, pod := range s.Pods.Values {
 			ph := &Phase{Name: pod.Name, Strategy: Serial}
 			for i := 0; i < pod.Count; i++ {
-				ph.Steps = append(ph.Steps, NewStep(pod.Name, i, pod.TaskNames()))
+				ph.Steps = append(ph.Steps, newStep(pod, i, pod.TaskNames()))
 			}
 			deploy.Phases = append(deploy.Phases, ph)
 		}
@@ -46,12 +50,24 @@ func fromPlanSpec(s *spec.ServiceSpec, ps *spec.PlanSpec) *Plan {
 		pod := s.Pod(phs.Pod)
 		for i := 0; pod != nil && i < pod.Count; i++ {
 			for _, tasks := range phs.StepTasks(pod, i) {
-				ph.Steps = append(ph.Steps, NewStep(pod.Name, i, tasks))
+				ph.Steps = append(ph.Steps, newStep(pod, i, tasks))
 			}
 		}
 		p.Phases = append(p.Phases, ph)
 	}
 	return p
+}
+
+// newStep is the SDK's DefaultStepFactory.getStep: a PENDING step, or, when
+// its tasks cannot launch together (spec.StepError: a shared resource set or
+// discovery prefix), a step in ERROR for good with the SDK's message, which
+// keeps its plan in ERROR.
+func newStep(pod *spec.PodSpec, index int, tasks []string) *Step {
+	st := NewStep(pod.Name, index, tasks)
+	if err := spec.StepError(pod, index, tasks); err != nil {
+		st.status, st.Message, st.refused = Error, err.Error(), true
+	}
+	return st
 }
 
 // NewRecovery returns an empty recovery plan: one parallel phase to which

@@ -69,6 +69,10 @@ type Step struct {
 	// Backoff is the crash-loop backoff of DELAYED; the zero value is
 	// DefaultBackoff.
 	Backoff Backoff
+	// Relaunch asks the scheduler to kill the step's running tasks before
+	// it launches them again (an operator restarted the step, as the SDK's
+	// PlanScheduler kills a pending step's tasks); cleared by Launched.
+	Relaunch bool
 
 	status    Status
 	tasks     map[string]Status // full task name → status
@@ -77,6 +81,8 @@ type Step struct {
 	// instance and taskNames cache Instance and TaskNames (set by NewStep).
 	instance  string
 	taskNames []string
+	// refused: the step factory refused the step; it stays ERROR.
+	refused bool
 }
 
 // Backoff is a doubling delay: Initial after the first failure, doubling up
@@ -165,11 +171,17 @@ func (s *Step) Eligible(now time.Time) bool {
 func (s *Step) Launched() {
 	s.status = Prepared
 	s.Message = ""
+	s.Relaunch = false
 	s.tasks = map[string]Status{}
 	for _, n := range s.TaskNames() {
 		s.tasks[n] = Prepared
 	}
 }
+
+// Prepare marks the step PREPARED before a launch: its work has begun
+// (the tasks it relaunches are being killed), msg says what it waits for.
+// Task updates do not move it; Restart makes it PENDING again.
+func (s *Step) Prepare(msg string) { s.status, s.tasks, s.Message = Prepared, nil, msg }
 
 // Delay makes the step DELAYED until now+d (crash-loop backoff of a
 // relaunch); d <= 0 leaves it as it is.
@@ -183,11 +195,17 @@ func (s *Step) Delay(d time.Duration, now time.Time) {
 // NotBefore is when a DELAYED step becomes eligible again.
 func (s *Step) NotBefore() time.Time { return s.notBefore }
 
-// Restart puts the step back to PENDING.
-func (s *Step) Restart() { s.status, s.tasks, s.Message = Pending, nil, "" }
+// Restart puts the step back to PENDING, unless the step factory refused
+// it (it stays ERROR, as the SDK's step keeps its errors).
+func (s *Step) Restart() {
+	if s.refused {
+		return
+	}
+	s.status, s.tasks, s.Message = Pending, nil, ""
+}
 
 // ForceComplete marks the step COMPLETE.
-func (s *Step) ForceComplete() { s.status, s.Message = Complete, "" }
+func (s *Step) ForceComplete() { s.status, s.tasks, s.Message, s.Relaunch = Complete, nil, "", false }
 
 // SetStatus sets the status directly (used when restoring saved progress).
 func (s *Step) SetStatus(st Status) { s.status = st }
@@ -495,7 +513,8 @@ func (p *Plan) Step(phase, name string) *Step {
 	return nil
 }
 
-// Restart resets every step to PENDING (or only those of one phase).
+// Restart resets every step to PENDING (or only those of one phase), each
+// to relaunch its tasks (Step.Relaunch), as an operator asks.
 func (p *Plan) Restart(phase string) {
 	for _, ph := range p.Phases {
 		if phase != "" && ph.Name != phase {
@@ -503,9 +522,46 @@ func (p *Plan) Restart(phase string) {
 		}
 		for _, s := range ph.Steps {
 			s.Restart()
+			s.Relaunch = true
 		}
 		if isCanary(ph.Strategy) {
 			ph.Released = 0
 		}
 	}
+}
+
+// ForceComplete marks every step of the plan (or of phase phase) COMPLETE
+// (the SDK's forceComplete).
+func (p *Plan) ForceComplete(phase string) {
+	for _, ph := range p.Phases {
+		if phase != "" && ph.Name != phase {
+			continue
+		}
+		for _, s := range ph.Steps {
+			s.ForceComplete()
+		}
+	}
+}
+
+// PhaseByNameOrID returns the phase named ref, or whose view ID ("<plan>-<i>")
+// it is; nil when none.
+func (p *Plan) PhaseByNameOrID(ref string) *Phase {
+	for i, ph := range p.Phases {
+		if ph.Name == ref || fmt.Sprintf("%s-%d", p.Name, i) == ref {
+			return ph
+		}
+	}
+	return nil
+}
+
+// StepByNameOrID returns the step of ph named ref, or whose view ID
+// ("<plan>-<i>-<j>") it is; nil when none.
+func (p *Plan) StepByNameOrID(ph *Phase, ref string) *Step {
+	i := slices.Index(p.Phases, ph)
+	for j, s := range ph.Steps {
+		if s.Name == ref || fmt.Sprintf("%s-%d-%d", p.Name, i, j) == ref {
+			return s
+		}
+	}
+	return nil
 }

@@ -275,3 +275,87 @@ func TestStepNamesAndLookup(t *testing.T) {
 		t.Error("Plan.Step")
 	}
 }
+
+// TestStepFactoryRefuses: a spec whose step launches tasks sharing a
+// discovery prefix or a resource set loads (with a warning), and that step
+// is ERROR for good with the SDK's message (DefaultStepFactory.validate),
+// while the other steps are built as usual.
+func TestStepFactoryRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name, spec string
+		want       map[string]string // step name → ERROR message; every other step PENDING
+		plan       Status
+	}{
+		{"discovery prefix, default deploy plan", `name: dns
+pods:
+  app:
+    count: 2
+    tasks:
+      once: {goal: ONCE, cmd: echo once, cpus: 0.1, memory: 32, discovery: {prefix: app}}
+      server: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32, discovery: {prefix: app}}
+`, map[string]string{
+			"app-0:[once,server]": "Attempted to simultaneously launch tasks: [once, server] in pod: app-0 using the same DNS name: [app, app]. These tasks should either be run in separate steps or use different DNS names",
+			"app-1:[once,server]": "Attempted to simultaneously launch tasks: [once, server] in pod: app-1 using the same DNS name: [app, app]. These tasks should either be run in separate steps or use different DNS names",
+		}, Error},
+		{"discovery prefix, separate steps", `name: dns
+pods:
+  app:
+    count: 1
+    tasks:
+      once: {goal: ONCE, cmd: echo once, cpus: 0.1, memory: 32, discovery: {prefix: app}}
+      server: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32, discovery: {prefix: app}}
+plans:
+  deploy:
+    phases:
+      app: {pod: app, steps: [{default: [[once], [server]]}]}
+`, nil, Pending},
+		{"resource set, one custom step", `name: rs
+pods:
+  app:
+    count: 1
+    resource-sets:
+      rs: {cpus: 0.1, memory: 32}
+    tasks:
+      server: {goal: RUNNING, cmd: sleep 100, resource-set: rs}
+      other: {goal: ONCE, cmd: echo, cpus: 0.1, memory: 32}
+      once: {goal: ONCE, cmd: echo once, resource-set: rs}
+plans:
+  deploy:
+    phases:
+      first: {pod: app, steps: [{default: [[once, other, server]]}]}
+      again: {pod: app, steps: [{default: [[other]]}]}
+`, map[string]string{
+			"app-0:[once,other,server]": "Attempted to simultaneously launch tasks: [once, other, server] in pod: app-0 using the same resource set id: [rs, other-resource-set, rs]. These tasks should either be run in separate steps or use different resource set ids",
+		}, Error},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := spec.Parse([]byte(tc.spec), spec.Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatalf("the SDK loads it: %v", err)
+			}
+			deploy, _ := FromSpec(l.Spec)
+			for _, st := range deploy.Steps() {
+				want, refused := tc.want[st.Name]
+				if refused && (st.Status() != Error || st.Message != want) {
+					t.Errorf("%s: %s %q, want ERROR %q", st.Name, st.Status(), st.Message, want)
+				}
+				if !refused && st.Status() != Pending {
+					t.Errorf("%s: %s %q, want PENDING", st.Name, st.Status(), st.Message)
+				}
+			}
+			if got := deploy.Status(); got != tc.plan {
+				t.Errorf("plan %s, want %s", got, tc.plan)
+			}
+			if tc.plan == Error && len(deploy.Candidates(t0)) != 0 {
+				t.Errorf("a refused step is a candidate: %v", deploy.Candidates(t0))
+			}
+			// A restart (plan restart, pod replace) leaves it in ERROR.
+			deploy.Restart("")
+			for _, st := range deploy.Steps() {
+				if _, refused := tc.want[st.Name]; refused && st.Status() != Error {
+					t.Errorf("%s after restart: %s", st.Name, st.Status())
+				}
+			}
+		})
+	}
+}

@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/taskkit/taskkit/internal/dial"
 )
@@ -137,7 +140,8 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		return h.failed(ctx, err, rec)
 	}
 	defer resp.Body.Close()
-	res := Result{Status: Unhealthy, Reason: "HTTP " + resp.Status, ExitCode: -1, StatusCode: resp.StatusCode}
+	// The status line is the server's text: kept on one line.
+	res := Result{Status: Unhealthy, Reason: "HTTP " + oneLine(resp.Status), ExitCode: -1, StatusCode: resp.StatusCode}
 	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
 		res.Status = Healthy
 	}
@@ -182,6 +186,18 @@ func (h *HTTP) failed(ctx context.Context, err error, rec *dialRecord) Result {
 		reason = de.Error()
 	}
 	return Result{Status: Unhealthy, Reason: h.mask(reason), ExitCode: -1}
+}
+
+// oneLine returns s, or, when s holds control characters (a bare CR is
+// allowed in an HTTP reason phrase) or is not valid UTF-8, s with those
+// escaped as Go quotes them ("\r", "\x00"), so that a Reason built from
+// what a server sent stays one line of text.
+func oneLine(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // mask hides the URL's password in text.

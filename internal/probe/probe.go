@@ -131,5 +131,18 @@ func (c *capture) output() (string, bool) {
 			b = b[:len(b)-1]
 		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD"), truncated
+	out := strings.ToValidUTF8(string(b), "\uFFFD")
+	// A replacement character is 3 bytes where the invalid byte was 1: cut
+	// what grew past the limit, at a character's start.
+	limit := c.limit
+	if limit <= 0 {
+		limit = MaxOutput
+	}
+	if len(out) > limit {
+		for limit > 0 && !utf8.RuneStart(out[limit]) {
+			limit--
+		}
+		out, truncated = out[:limit], true
+	}
+	return out, truncated
 }

@@ -30,6 +30,9 @@ func TestCapture(t *testing.T) {
 		{"over in many", []string{strings.Repeat("x", MaxOutput-1), "yz", "more"}, strings.Repeat("x", MaxOutput-1) + "y", true},
 		{"cut rune dropped", []string{strings.Repeat("x", MaxOutput-1) + euro}, strings.Repeat("x", MaxOutput-1), true},
 		{"invalid utf8 replaced", []string{"a\xffb"}, "a\uFFFDb", false},
+		// Found by FuzzHTTP: each replacement character is 3 bytes for 1, so
+		// an output of MaxOutput bytes with invalid ones grew past the limit.
+		{"replacements kept within the limit", []string{strings.Repeat("a\xff", MaxOutput/2)}, strings.Repeat("a\uFFFD", MaxOutput/4), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +229,9 @@ func TestHTTPRawResponses(t *testing.T) {
 		{"bad content length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", Unhealthy, "Content-Length", ""},
 		{"body shorter than its length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", Unhealthy, "reading the body after HTTP 200 OK: unexpected EOF", "short"},
 		{"bad redirect", "HTTP/1.1 302 Found\r\nLocation: ftp://elsewhere/\r\n\r\n", Unhealthy, "unsupported protocol scheme", ""},
+		// Found by FuzzHTTP: net/http keeps a bare CR in the reason phrase,
+		// which went into the one-line Reason as is.
+		{"control characters in the status", "HTTP/1.1 200 O\rK\x00\xff\r\nContent-Length: 0\r\n\r\n", Healthy, `HTTP 200 O\rK\x00\xff`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

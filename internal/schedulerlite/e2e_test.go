@@ -28,6 +28,11 @@ import (
 // tarball, built once for the package's tests.
 var artifacts string
 
+// runtimeDir is the tests' $XDG_RUNTIME_DIR: the schedulers they start
+// register there for the commands' --name (internal/servicecli), never in
+// the user's own, where a demo of the same name may be running.
+var runtimeDir string
+
 func TestMain(m *testing.M) {
 	code := func() int {
 		if _, err := exec.LookPath("go"); err != nil {
@@ -39,6 +44,11 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		defer os.RemoveAll(dir)
+		runtimeDir = filepath.Join(dir, "run")
+		if err := os.Mkdir(runtimeDir, 0o700); err != nil {
+			panic(err)
+		}
+		os.Setenv("XDG_RUNTIME_DIR", runtimeDir)
 		root, err := devbuild.SourceRoot()
 		if err != nil {
 			panic(err)

@@ -129,11 +129,13 @@ func startSched(t *testing.T, logName string, args ...string) *proc {
 	return p
 }
 
-// waitAPI waits for the API URL (the scheduler leads and runs).
+// waitAPI waits for the API URL (the scheduler leads and runs), and
+// checks that the scheduler registered in the tests' runtimeDir.
 func (p *proc) waitAPI(t *testing.T, d time.Duration) string {
 	t.Helper()
 	select {
 	case u := <-p.api:
+		p.checkRegistered(t)
 		return u
 	case <-p.done:
 		b, _ := os.ReadFile(p.logPath)
@@ -143,6 +145,25 @@ func (p *proc) waitAPI(t *testing.T, d time.Duration) string {
 		t.Fatalf("scheduler-lite did not start within %s: %s", d, tailStr(b))
 	}
 	return ""
+}
+
+// checkRegistered fails t unless a registration of p (its PID) is in
+// runtimeDir: the scheduler registers before it prints its API URL. The
+// SDK uninstall mode (SDK_UNINSTALL=true, inherited from the test's
+// environment) serves Cosmos only and does not register.
+func (p *proc) checkRegistered(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SDK_UNINSTALL") == "true" {
+		return
+	}
+	files, _ := filepath.Glob(filepath.Join(runtimeDir, "taskkit", "scheduler-lite", "*.json"))
+	for _, f := range files {
+		var reg struct{ PID int }
+		if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &reg) == nil && reg.PID == p.cmd.Process.Pid {
+			return
+		}
+	}
+	t.Errorf("scheduler-lite (pid %d) is not registered in the tests' XDG_RUNTIME_DIR %s (%q)", p.cmd.Process.Pid, runtimeDir, files)
 }
 
 // kill signals the process group and waits (at most 10 s) for the end.

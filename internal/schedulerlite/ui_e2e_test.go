@@ -170,23 +170,7 @@ func TestWebUI(t *testing.T) {
 	defer front.Close()
 	page := front.URL + "/service/ui-test/"
 
-	b, err := cdp.Launch(ctx, cdp.Options{Width: 1280, Height: 1000})
-	if err != nil {
-		t.Fatalf("launching the browser: %v", err)
-	}
-	profile := b.Profile()
-	defer func() {
-		b.Close()
-		if left := cdp.Stragglers(profile); len(left) > 0 {
-			t.Errorf("browser processes left: %v", left)
-		}
-	}()
-	artifactsDir := os.Getenv("TASKKIT_ARTIFACTS")
-	if artifactsDir == "" {
-		artifactsDir = t.TempDir()
-	} else if err := os.MkdirAll(artifactsDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	b, artifactsDir := browser(ctx, t, 1000)
 	shot := func(name string) {
 		png, err := b.Screenshot(ctx)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/sdk/config"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/universe"
 )
@@ -60,7 +61,9 @@ func validateCommand(sh *cliapp.Shell) *cli.Command {
 			for _, w := range l.Warnings {
 				fmt.Fprintf(stderr, "%s: %v\n", c.Args().First(), w)
 			}
-			_, err = fmt.Fprintf(stdout, "%s: valid (configuration %s)\n", c.Args().First(), l.ConfigID)
+			// The ID the scheduler would give it: the rendered svc.yml, its
+			// templates and the TASKCFG_* variables.
+			_, err = fmt.Fprintf(stdout, "%s: valid (configuration %s)\n", c.Args().First(), config.NewID(l.ConfigID, config.TaskCfgOf(env)))
 			return err
 		},
 	}

@@ -136,6 +136,7 @@ var normalizers = []struct {
 	with string
 }{
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<UUID>"},
+	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<CONFIGURATION_ID>"},
 	{regexp.MustCompile(`\b127\.\d+\.\d+\.\d+\b`), "<IP>"},
 	{regexp.MustCompile(`(:|ports |PORT=)\d{4,5}\b`), "${1}<PORT>"}, // ports are above 1023
 }
@@ -526,18 +527,61 @@ func TestCommands(t *testing.T) {
 		}
 	})
 
-	t.Run("endpoints the API lacks", func(t *testing.T) {
-		// These answer 404 until the API serves them (issue 12);
-		// the commands then say so with exit 1.
-		for _, args := range [][]string{
-			{"config", "list"}, {"config", "target-id"}, {"config", "target"}, {"config", "show", "x"},
-			{"pod", "pause", "web-0"}, {"pod", "resume", "web-0"},
-			{"plan", "force-complete", "deploy", "--phase", "web", "--step", "web-0:[server]"},
-		} {
-			r := e.run(t, append(args, tok...)...)
-			if r.code != 0 && (r.code != 1 || !strings.Contains(r.stderr, "404 Not Found")) {
-				t.Errorf("%v: exit %d, stderr %s", args, r.code, r.stderr)
-			}
+	t.Run("configurations", func(t *testing.T) {
+		r := e.want(t, 0, "config", "target-id", "--url", u)
+		golden(t, "config-target-id", r.stdout)
+		id := strings.TrimSpace(r.stdout)
+		golden(t, "config-list", e.want(t, 0, "config", "list", "--url", u).stdout)
+		target := e.want(t, 0, "config", "target", "--url", u).stdout
+		sameJSON(t, target, u+"/v1/configurations/target")
+		if show := e.want(t, 0, "config", "show", id, "--url", u).stdout; show != target {
+			t.Errorf("config show %s differs from config target:\n%s\n%s", id, show, target)
+		}
+		var c struct {
+			ID   string
+			Spec struct{ Name string }
+		}
+		if err := json.Unmarshal([]byte(target), &c); err != nil || c.ID != id || c.Spec.Name != "cli-test" {
+			t.Errorf("config target: %v %+v", err, c)
+		}
+		if strings.Contains(target, "hunter2") {
+			t.Error("config target shows WEB_PASSWORD")
+		}
+		r = e.want(t, 1, "config", "show", "not-an-id", "--url", u)
+		if !strings.Contains(r.stderr, "400 Bad Request") {
+			t.Errorf("config show not-an-id: %s", r.stderr)
+		}
+		r = e.want(t, 1, "config", "show", strings.Repeat("0", 32), "--url", u)
+		if !strings.Contains(r.stderr, "404 Not Found") {
+			t.Errorf("config show of an unknown ID: %s", r.stderr)
+		}
+	})
+
+	t.Run("pod pause and resume", func(t *testing.T) {
+		id, _ := taskOf(t, e, u, "web-0")
+		golden(t, "pod-pause", e.want(t, 0, append([]string{"pod", "pause", "web-0", "--task", "server"}, tok...)...).stdout)
+		poll(t, "web-0 PAUSED", 90*time.Second, func() bool {
+			nid, st := taskOf(t, e, u, "web-0")
+			return nid != id && st == "PAUSED"
+		})
+		golden(t, "pod-status-web-0-paused", e.want(t, 0, "pod", "status", "web-0", "--url", u).stdout)
+		r := e.want(t, 1, append([]string{"pod", "pause", "web-0", "--task", "nope"}, tok...)...)
+		if !strings.Contains(r.stderr, "404 Not Found") {
+			t.Errorf("pausing an unknown task: %s", r.stderr)
+		}
+		paused, _ := taskOf(t, e, u, "web-0")
+		golden(t, "pod-resume", e.want(t, 0, append([]string{"pod", "resume", "web-0"}, tok...)...).stdout)
+		poll(t, "web-0 RUNNING again", 90*time.Second, func() bool {
+			nid, st := taskOf(t, e, u, "web-0")
+			return nid != paused && st == "RUNNING"
+		})
+	})
+
+	t.Run("plan force-complete", func(t *testing.T) {
+		golden(t, "plan-force-complete-208", e.want(t, 0, append([]string{"plan", "force-complete", "deploy", "--phase", "web", "--step", "web-0:[server]"}, tok...)...).stdout)
+		r := e.want(t, 1, append([]string{"plan", "force-complete", "deploy", "--phase", "web", "--step", "nope"}, tok...)...)
+		if !strings.Contains(r.stderr, "404 Not Found") {
+			t.Errorf("an unknown step: %s", r.stderr)
 		}
 	})
 

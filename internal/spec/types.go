@@ -4,8 +4,10 @@
 // decodes it strictly (the Raw* classes: every unknown or unsupported field,
 // duplicate key and wrong type is a problem naming its path and line),
 // fills in the SDK's defaults, and runs the SDK's validators
-// (DefaultServiceSpec and its builders, YAMLToInternalMappers, PlanGenerator,
-// DefaultStepFactory and config/validate), reporting every problem at once.
+// (DefaultServiceSpec and its builders, YAMLToInternalMappers, PlanGenerator
+// and config/validate), reporting every problem at once. StepError is
+// DefaultStepFactory's check, which fails a step when the scheduler builds
+// it, not the file; a warning at load tells of such steps.
 //
 //	l, err := spec.Load("svc.yml", spec.Options{Env: os.Environ(), Strict: true})
 //	// err is a spec.Problems listing every problem, in line order

@@ -21,7 +21,8 @@ type Validator func(old, next *ServiceSpec) Problems
 // sdk/scheduler/src/main/java/com/mesosphere/sdk/...). Checks that compare
 // an old target with a new configuration (config/validate's transition
 // validators) belong here too; they find old nil on a first deployment.
-// docs/svc-yaml.md lists every one of them (a test checks it).
+// docs/svc-yaml.md lists every one of them (a test checks it). The ones
+// that only compare with a running target are transition.go's.
 var validators = []struct {
 	Name  string
 	Check Validator
@@ -44,8 +45,10 @@ var validators = []struct {
 	{"ResourceLimits", resourceLimits},                                            // specification/DefaultResourceLimits, config/validate/ResourceLimitsMustExceedRequestedResources
 	{"TransportEncryptionSpec", transportEncryption},                              // specification/DefaultTransportEncryptionSpec
 	{"PlanGenerator", planSpecs},                                                  // specification/PlanGenerator
-	{"StepFactory", stepsCanLaunch},                                               // scheduler/plan/DefaultStepFactory.validate
+	{"StepFactory", stepsCanLaunch},                                               // scheduler/plan/DefaultStepFactory.validate: warnings; StepError fails the step
 	{"PodUserIgnored", podUserIgnored},                                            // RawPod: ignoreUnknown, "user" removed
+	{"PodSpecsCannotShrink", podSpecsCannotShrink},                                // config/validate (transition.go)
+	{"UserCannotChange", userCannotChange},                                        // config/validate (transition.go)
 }
 
 // Check runs every validator on next, against the current target old (nil
@@ -545,62 +548,6 @@ func planSpecs(_, s *ServiceSpec) Problems {
 					if keys[strconv.Itoa(i)] == "" {
 						ps.add(pp+".steps", "instance %d of pod %s has no steps entry and there is no default", i, pod.Name)
 						break
-					}
-				}
-			}
-		}
-	}
-	return ps
-}
-
-// stepsCanLaunch follows DefaultStepFactory.validate: the tasks one step
-// launches together cannot share a resource set or a discovery prefix. The
-// SDK puts such a step in ERROR when it builds the plan; scheduler-lite
-// refuses the spec. It checks the default deploy plan (one step per
-// instance with all of the pod's tasks) when svc.yml has no deploy plan, and
-// every custom step.
-func stepsCanLaunch(_, s *ServiceSpec) Problems {
-	var ps Problems
-	check := func(path string, pod *PodSpec, tasks []string, where string) {
-		sets, prefixes := map[string]string{}, map[string]string{}
-		for _, tn := range tasks {
-			t, ok := pod.Tasks.Get(tn)
-			if !ok {
-				continue // reported by planSpecs
-			}
-			if rs := t.ResourceSet; rs != "" {
-				if other, dup := sets[rs]; dup && other != tn {
-					ps.add(path, "tasks %s and %s share resource set %q but %s launches them together: give them separate steps", other, tn, rs, where)
-				}
-				sets[rs] = tn
-			}
-			if d := t.Discovery; d != nil && d.Prefix != "" {
-				if other, dup := prefixes[d.Prefix]; dup && other != tn {
-					ps.add(path, "tasks %s and %s share discovery prefix %q but %s launches them together: give them separate steps", other, tn, d.Prefix, where)
-				}
-				prefixes[d.Prefix] = tn
-			}
-		}
-	}
-	if _, ok := s.Plans.Get("deploy"); !ok {
-		for _, p := range s.Pods.Values {
-			check(podPath(p)+".tasks", p, p.TaskNames(), "the default deploy plan (one step per instance)")
-		}
-	}
-	for _, pl := range s.Plans.Values {
-		for _, ph := range pl.Phases.Values {
-			pod := s.Pod(ph.Pod)
-			if pod == nil {
-				continue
-			}
-			pp := "plans." + pl.Name + ".phases." + ph.Name
-			if len(ph.Steps) == 0 {
-				check(pp, pod, pod.TaskNames(), "phase "+ph.Name+" (one step per instance)")
-			}
-			for i, m := range ph.Steps {
-				for _, k := range sortedKeys(m) {
-					for j, st := range m[k] {
-						check(fmt.Sprintf("%s.steps[%d].%s[%d]", pp, i, k, j), pod, st, "this step")
 					}
 				}
 			}

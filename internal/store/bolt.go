@@ -135,6 +135,21 @@ func (s *Bolt) SetTarget(id string, config []byte) error {
 	})
 }
 
+// Configurations implements Store.
+func (s *Bolt) Configurations() (map[string][]byte, error) { return s.all(bConfigs) }
+
+// DeleteConfigurations implements Store.
+func (s *Bolt) DeleteConfigurations(ids ...string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, id := range ids {
+			if err := tx.Bucket(bConfigs).Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // PutTasks implements Store.
 func (s *Bolt) PutTasks(infos map[string][]byte) error { return s.put(bTasks, infos) }
 

@@ -58,6 +58,13 @@ type Store interface {
 	Target() (id string, config []byte, err error)
 	// SetTarget stores a configuration and makes it the target.
 	SetTarget(id string, config []byte) error
+	// Configurations returns every stored configuration by ID (the target
+	// and those tasks still run).
+	Configurations() (map[string][]byte, error)
+	// DeleteConfigurations removes stored configurations (never the
+	// target's: the caller keeps it) in one transaction; unknown IDs are
+	// ignored.
+	DeleteConfigurations(ids ...string) error
 	// PutTasks stores TaskInfos by task name in one transaction, keeping
 	// existing statuses.
 	PutTasks(infos map[string][]byte) error

@@ -90,6 +90,18 @@ func TestStore(t *testing.T) {
 			if id, cfg, _ := s.Target(); id != "cfg1" || string(cfg) != "yaml" {
 				t.Errorf("target %q %q", id, cfg)
 			}
+			// A new target keeps the old configuration until it is deleted.
+			must(s.SetTarget("cfg2", []byte("yaml2")))
+			if cs, err := s.Configurations(); err != nil || len(cs) != 2 || string(cs["cfg1"]) != "yaml" || string(cs["cfg2"]) != "yaml2" {
+				t.Errorf("configurations %q %v", cs, err)
+			}
+			must(s.DeleteConfigurations("cfg1", "never-stored"))
+			if cs, _ := s.Configurations(); len(cs) != 1 || cs["cfg2"] == nil {
+				t.Errorf("configurations after delete %q", cs)
+			}
+			if id, cfg, _ := s.Target(); id != "cfg2" || string(cfg) != "yaml2" {
+				t.Errorf("target %q %q", id, cfg)
+			}
 			tasks, _ := s.Tasks()
 			if len(tasks) != 2 || string(tasks["hello-0-server"].Status) != "running" || tasks["hello-1-server"].Status != nil {
 				t.Errorf("tasks %q", tasks)

@@ -318,6 +318,25 @@ func (s *ZK) SetTarget(id string, config []byte) error {
 	return s.multi(a, b)
 }
 
+// Configurations implements Store.
+func (s *ZK) Configurations() (map[string][]byte, error) { return s.all(zkConfigs) }
+
+// DeleteConfigurations implements Store.
+func (s *ZK) DeleteConfigurations(ids ...string) error {
+	var ops []any
+	for _, id := range ids {
+		p := s.path(zkConfigs, id)
+		ok, err := s.exists(p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			ops = append(ops, &zk.DeleteRequest{Path: p, Version: -1})
+		}
+	}
+	return s.multi(ops...)
+}
+
 // taskOps returns the operations writing field (TaskInfo or TaskStatus) of
 // task, creating the task's node first when needed.
 func (s *ZK) taskOps(task, field string, v []byte) ([]any, error) {

@@ -1,7 +1,9 @@
 // scheduler-lite web UI: polls the JSON API (relative URLs, so it works
-// behind a /service/<name>/ proxy) and renders plans, pods, agents and
-// health. Buttons call the same API (plan start/interrupt/continue, pod
-// restart/replace), with the operator's bearer token when one is set.
+// behind a /service/<name>/ proxy) and renders plans, pods, agents, health
+// and the target configuration, and which pods are out of date with it.
+// Buttons call the same API (plan start/interrupt/continue, pod
+// restart/replace/pause/resume), with the operator's bearer token when one
+// is set.
 // No build step, no dependencies. Values are put into the DOM as text,
 // never as HTML.
 "use strict";
@@ -62,6 +64,7 @@ async function getJSON(path) {
 async function load() {
   const health = await getJSON("v1/health?verbose=true");
   const fid = await getJSON("v1/state/frameworkId");
+  const target = await getJSON("v1/configurations/targetId");
   const names = (await getJSON("v1/plans")).body || [];
   const plans = await Promise.all(names.map(async (n) => ({ name: n, view: (await getJSON("v1/plans/" + encodeURIComponent(n))).body })));
   const podNames = (await getJSON("v1/pod")).body || [];
@@ -81,7 +84,7 @@ async function load() {
       if (agent && (ip || (e.status && e.status.state !== "TASK_STAGING"))) agentOf.set(id, { agent, ip });
     }
   }));
-  return { health, fid: fid.body, plans, pods };
+  return { health, fid: fid.body, target: (target.body && target.body[0]) || "", plans, pods };
 }
 
 // HEALTH names /v1/health's codes (the SDK's ServiceStatusCode), for
@@ -129,25 +132,48 @@ function renderPlans(plans) {
   box.replaceChildren(...(out.length ? out : [h("p", { class: "empty" }, "no plans")]));
 }
 
-function renderPods(pods) {
+// shortID is the start of a configuration ID, as the page shows it.
+function shortID(id) {
+  return id ? id.slice(0, 12) : "";
+}
+
+// configCell says which configuration a task runs, and what the target
+// changes of it when it is out of date (it is relaunched when its step's
+// turn comes).
+function configCell(t, target) {
+  if (!t || !t.configuration) return "";
+  const out = t.outOfDate && t.outOfDate.length;
+  return h("span", { class: out ? "cfg outdated" : "cfg", dataset: { configuration: t.configuration, outOfDate: out ? "true" : "false" },
+    title: out ? "out of date with the target " + target + ": " + t.outOfDate.join(", ") : "on the target configuration" },
+    h("code", {}, shortID(t.configuration)), out ? " out of date: " + t.outOfDate.join(", ") : "");
+}
+
+function renderPods(pods, target) {
   const body = document.querySelector("#pods tbody");
   const rows = [];
+  const button = (p, cmd, label, title, cls) =>
+    h("button", { type: "button", class: cls, dataset: { action: "pod", pod: p.name, cmd }, title: "POST v1/pod/" + p.name + "/" + cmd + ": " + title }, label);
   for (const p of pods) {
     const tasks = p.tasks.length ? p.tasks : [null];
+    const outdated = p.tasks.some((t) => t.outOfDate && t.outOfDate.length);
+    const paused = p.tasks.some((t) => t.status === "PAUSED" || t.status === "PAUSING");
     tasks.forEach((t, i) => {
       const a = t && agentOf.get(t.id);
-      rows.push(h("tr", { dataset: { pod: p.name, task: t ? t.name : "" } },
-        i === 0 ? h("td", { rowspan: tasks.length }, h("strong", {}, p.name)) : null,
+      rows.push(h("tr", { dataset: { pod: p.name, task: t ? t.name : "", outOfDate: outdated ? "true" : "false" } },
+        i === 0 ? h("td", { rowspan: tasks.length }, h("strong", {}, p.name), outdated ? h("div", { class: "outdated-badge" }, "out of date") : null) : null,
         h("td", {}, t ? t.name : h("span", { class: "empty" }, "not launched")),
         h("td", {}, t ? status(t.status) : ""),
         h("td", {}, a ? (a.ip || a.agent) : ""),
         h("td", {}, t ? h("code", { class: "task-id", dataset: { taskId: t.id } }, t.id) : ""),
+        h("td", {}, configCell(t, target)),
         i === 0 ? h("td", { rowspan: tasks.length },
-          h("button", { type: "button", dataset: { action: "pod", pod: p.name, cmd: "restart" }, title: "POST v1/pod/" + p.name + "/restart: relaunch in place" }, "Restart"), " ",
-          h("button", { type: "button", class: "danger", dataset: { action: "pod", pod: p.name, cmd: "replace" }, title: "POST v1/pod/" + p.name + "/replace: relaunch elsewhere, data lost" }, "Replace")) : null));
+          button(p, "restart", "Restart", "relaunch in place"), " ",
+          button(p, "replace", "Replace", "relaunch elsewhere, data lost", "danger"), " ",
+          paused ? button(p, "resume", "Resume", "relaunch with its command and checks")
+            : button(p, "pause", "Pause", "relaunch idle, without checks, to debug in the sandbox")) : null));
     });
   }
-  body.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 6, class: "empty" }, "no pods"))]));
+  body.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "no pods"))]));
 }
 
 function renderAgents(pods) {
@@ -191,8 +217,12 @@ async function poll() {
     const s = await load();
     renderHealth(s.health);
     document.getElementById("framework").textContent = (s.fid && s.fid[0]) || "not registered";
+    const target = document.getElementById("target");
+    target.firstChild.textContent = shortID(s.target);
+    target.title = "the target configuration " + s.target + ": what the service runs, or rolls to";
+    target.dataset.configuration = s.target;
     renderPlans(s.plans);
-    renderPods(s.pods);
+    renderPods(s.pods, s.target);
     renderAgents(s.pods);
     const u = document.getElementById("updated");
     u.textContent = "updated " + new Date().toLocaleTimeString();

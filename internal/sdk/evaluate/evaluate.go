@@ -90,6 +90,19 @@ type Requirement struct {
 	// Executor, when set, is the pod instance's running executor the tasks
 	// join (no new executor, no executor resources, no placement check).
 	Executor *mesos.ExecutorInfo
+	// Previous are the stored TaskInfos of the tasks to launch when they
+	// are relaunched in place (a transient recovery, a configuration
+	// update, a pause or resume): what they held before, for the stages
+	// that reuse it (reservations, volumes). Nil for a first launch and a
+	// permanent recovery.
+	Previous []*mesos.TaskInfo
+	// Paused are the tasks to launch paused (svc.yml names): the pod
+	// builder replaces their command with an idle one and leaves out their
+	// checks (POST /v1/pod/<name>/pause).
+	Paused map[string]bool
+	// Region, when set, is the region the pod must be placed in unless its
+	// placement rule names one (SERVICE_REGION).
+	Region string
 }
 
 // Instance is the pod instance's name, "<pod>-<index>".

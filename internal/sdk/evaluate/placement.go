@@ -3,6 +3,7 @@ package evaluate
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/taskkit/taskkit/internal/spec"
 )
@@ -16,14 +17,19 @@ type PlacementStage struct{}
 // Name implements Stage.
 func (PlacementStage) Name() string { return "placement" }
 
-// Evaluate implements Stage.
+// Evaluate implements Stage. A service region (Requirement.Region) binds
+// every pod whose rule names no @region, as the SDK's region-aware
+// scheduler adds "@region:IS:<region>" to them.
 func (s PlacementStage) Evaluate(e *Evaluation) Outcome {
 	pod := e.Req.Pod
-	if pod.Placement == "" {
-		return Pass(s.Name(), "no placement rule")
-	}
 	if e.Req.Executor != nil {
 		return Pass(s.Name(), "joins its pod's running executor")
+	}
+	if r := e.Req.Region; r != "" && !strings.Contains(pod.Placement, "@region") && e.Where.Region != r {
+		return Fail(s.Name(), "the service runs in region %q (SERVICE_REGION), the agent's region is %q", r, e.Where.Region)
+	}
+	if pod.Placement == "" {
+		return Pass(s.Name(), "no placement rule")
 	}
 	rules, err := spec.ParsePlacement(pod.Placement)
 	if err != nil {

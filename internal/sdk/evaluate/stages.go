@@ -86,10 +86,7 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 	n := 0
 	for _, fixed := range []bool{true, false} {
 		for _, c := range e.Rec.Tasks {
-			ports := c.Spec.Ports
-			if rs := c.Spec.ResourceSet; rs != "" && e.Req.Pod.ResourceSets[rs] != nil {
-				ports = e.Req.Pod.ResourceSets[rs].Ports
-			}
+			_, _, ports := TaskResources(e.Req.Pod, c.Spec)
 			if fixed {
 				c.Ports = make([]PortClaim, len(ports.Values))
 			}
@@ -126,6 +123,16 @@ func portRanges(pt *spec.PortSpec) mesos.Ranges {
 	return rs
 }
 
+// TaskResources are the cpus, memory (MB) and ports task t of pod asks
+// for: its resource set's when it names one, else its own.
+func TaskResources(pod *spec.PodSpec, t *spec.TaskSpec) (cpus, mem float64, ports spec.Ordered[*spec.PortSpec]) {
+	if rs := t.ResourceSet; rs != "" && pod.ResourceSets[rs] != nil {
+		set := pod.ResourceSets[rs]
+		return set.CPUs, set.Memory, set.Ports
+	}
+	return t.CPUs, t.Memory, t.Ports
+}
+
 // ResourceStage takes each task's cpus and memory (its resource set's when
 // it names one).
 type ResourceStage struct{}
@@ -136,10 +143,7 @@ func (ResourceStage) Name() string { return "resources" }
 // Evaluate implements Stage.
 func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 	for _, c := range e.Rec.Tasks {
-		cpus, mem := c.Spec.CPUs, c.Spec.Memory
-		if rs := c.Spec.ResourceSet; rs != "" && e.Req.Pod.ResourceSets[rs] != nil {
-			cpus, mem = e.Req.Pod.ResourceSets[rs].CPUs, e.Req.Pod.ResourceSets[rs].Memory
-		}
+		cpus, mem, _ := TaskResources(e.Req.Pod, c.Spec)
 		var scalars []mesos.Resource
 		for _, r := range []struct {
 			name   string

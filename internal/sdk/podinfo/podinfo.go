@@ -57,7 +57,32 @@ const (
 	LabelOfferRegion         = "offer_region"
 	LabelTargetConfiguration = "target_configuration"
 	LabelEssential           = "essential"
+	LabelTaskType            = "task_type"
+	LabelTaskIndex           = "index"
+	// LabelGoalOverride is on the TaskInfo of a task launched with a goal
+	// state override: GoalOverridePaused (the SDK keeps it in the task's
+	// metadata).
+	LabelGoalOverride = "goal_override"
+	// LabelGoalOverrideTarget is on a stored TaskInfo only: the override
+	// an operator asked for (GoalOverridePaused), written before the kill
+	// that relaunches the task with it (POST /v1/pod/<name>/pause; resume
+	// removes it).
+	LabelGoalOverrideTarget = "goal_override_target"
 )
+
+// Goal state overrides (the SDK's GoalStateOverride): a paused task, and
+// none (as an operator's resume records it).
+const (
+	GoalOverridePaused = "PAUSED"
+	GoalOverrideNone   = "NONE"
+)
+
+// DefaultPauseCommand is what a paused task runs instead of its command
+// (the SDK's GoalStateOverride.PAUSE_COMMAND): it renders the task's config
+// templates when bootstrap is there, then idles, so that an operator can
+// look around the sandbox. PAUSE_OVERRIDE_CMD in the scheduler's
+// environment replaces it, as in the SDK.
+const DefaultPauseCommand = "echo This task is PAUSED, sleeping ...; if [ -x ./bootstrap ]; then ./bootstrap -resolve=false; fi; while true; do sleep 3600; done"
 
 // Config configures a Builder.
 type Config struct {
@@ -91,6 +116,9 @@ type Config struct {
 	// NewID returns a unique ID (task and executor ID suffixes); nil means
 	// random UUIDs.
 	NewID func() string
+	// PauseCommand is a paused task's command (default
+	// DefaultPauseCommand).
+	PauseCommand string
 }
 
 // Step is one more thing a launch needs (the extension point for volumes
@@ -130,6 +158,9 @@ func New(cfg Config) *Builder {
 	if cfg.NewID == nil {
 		cfg.NewID = newIDs()
 	}
+	if cfg.PauseCommand == "" {
+		cfg.PauseCommand = DefaultPauseCommand
+	}
 	return &Builder{cfg: cfg}
 }
 
@@ -142,25 +173,14 @@ func (b *Builder) Build(rec *evaluate.Recommendation, frameworkID string, params
 	if req.Executor != nil {
 		l.Executor = *req.Executor
 	} else {
-		inst := req.Instance()
-		l.Executor = mesos.ExecutorInfo{
-			Type:        mesos.ExecutorInfo_DEFAULT,
-			ExecutorID:  mesos.ExecutorID{Value: inst + "__" + b.cfg.NewID()},
-			FrameworkID: &mesos.FrameworkID{Value: frameworkID},
-			Name:        &inst,
-			Resources:   rec.ExecutorResources,
-		}
-		if b.cfg.Executor == ExecutorTaskkit {
-			l.Executor.Type = mesos.ExecutorInfo_CUSTOM
-			l.Executor.Command = &mesos.CommandInfo{Value: strPtr("./executor"), URIs: []mesos.CommandInfo_URI{b.artifactURI("executor")}}
-		}
+		l.Executor = b.newExecutor(req.Instance(), frameworkID, rec.ExecutorResources)
 	}
 	secrets, err := b.secrets(req.Pod)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range rec.Tasks {
-		ti, err := b.task(rec, c, secrets, params)
+		ti, err := b.task(rec, c, secrets, params, b.issue)
 		if err != nil {
 			return nil, err
 		}
@@ -179,6 +199,22 @@ func (b *Builder) Build(rec *evaluate.Recommendation, frameworkID string, params
 	}
 	l.Operations = append(l.Operations, calls.OpLaunchGroup(l.Executor, group...))
 	return l, nil
+}
+
+// newExecutor is a new ExecutorInfo for pod instance inst.
+func (b *Builder) newExecutor(inst, frameworkID string, resources []mesos.Resource) mesos.ExecutorInfo {
+	e := mesos.ExecutorInfo{
+		Type:        mesos.ExecutorInfo_DEFAULT,
+		ExecutorID:  mesos.ExecutorID{Value: inst + "__" + b.cfg.NewID()},
+		FrameworkID: &mesos.FrameworkID{Value: frameworkID},
+		Name:        &inst,
+		Resources:   resources,
+	}
+	if b.cfg.Executor == ExecutorTaskkit {
+		e.Type = mesos.ExecutorInfo_CUSTOM
+		e.Command = &mesos.CommandInfo{Value: strPtr("./executor"), URIs: []mesos.CommandInfo_URI{b.artifactURI("executor")}}
+	}
+	return e
 }
 
 // podSecrets are a pod's secrets as its tasks get them: environment values,
@@ -239,8 +275,26 @@ func (b *Builder) artifactURI(name string) mesos.CommandInfo_URI {
 	return u
 }
 
-// task builds one TaskInfo (Executor not set yet).
-func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secrets podSecrets, params map[string]string) (*mesos.TaskInfo, error) {
+// tlsSecrets gives a task's transport-encryption secrets for one claim:
+// key, certificate and CA (PEM).
+type tlsSecrets func(pod string, c *evaluate.TaskClaim, claim evaluate.TLSClaim) (key, cert, ca string, err error)
+
+// issue is the tlsSecrets of a launch: a key from the pool, a certificate
+// issued by the service CA.
+func (b *Builder) issue(pod string, c *evaluate.TaskClaim, claim evaluate.TLSClaim) (key, cert, ca string, err error) {
+	if b.cfg.TLS == nil {
+		return "", "", "", fmt.Errorf("pods.%s.tasks.%s.transport-encryption: no certificate authority configured", pod, c.Spec.Name)
+	}
+	key, cert, ca, err = b.cfg.TLS.Issue(claim)
+	if err != nil {
+		return "", "", "", fmt.Errorf("issuing %s's %s certificate: %w", c.Name, claim.Name, err)
+	}
+	return key, cert, ca, nil
+}
+
+// task builds one TaskInfo (Executor not set yet); tls gives its
+// transport-encryption secrets.
+func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secrets podSecrets, params map[string]string, tls tlsSecrets) (*mesos.TaskInfo, error) {
 	req, t, pod := rec.Req, c.Spec, rec.Req.Pod
 	ti := &mesos.TaskInfo{
 		Name:      c.Name,
@@ -300,12 +354,9 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	ti.Discovery = disc
 	env.SetFaultDomain(rec.Where.Region, rec.Where.Zone)
 	for _, claim := range c.TLS {
-		if b.cfg.TLS == nil {
-			return nil, fmt.Errorf("pods.%s.tasks.%s.transport-encryption: no certificate authority configured", pod.Name, t.Name)
-		}
-		key, cert, ca, err := b.cfg.TLS.Issue(claim)
+		key, cert, ca, err := tls(pod.Name, c, claim)
 		if err != nil {
-			return nil, fmt.Errorf("issuing %s's %s certificate: %w", c.Name, claim.Name, err)
+			return nil, err
 		}
 		env.SetTLS(claim.Name, key, cert, ca)
 	}
@@ -332,10 +383,16 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	if len(t.TransportEncryption) > 0 {
 		cmd = "./tlsprov materialize --all && " + cmd
 	}
+	// A paused task idles, with no check (the SDK's PodInfoBuilder with
+	// GoalStateOverride.PAUSED).
+	paused := req.Paused[t.Name]
+	if paused {
+		cmd = b.cfg.PauseCommand
+	}
 	shell := true
 	envProto := Environment(&env)
 	ti.Command = &mesos.CommandInfo{Value: &cmd, Shell: &shell, URIs: uris, Environment: envProto}
-	if hc := t.HealthCheck; hc != nil {
+	if hc := t.HealthCheck; hc != nil && !paused {
 		ti.HealthCheck = &mesos.HealthCheck{
 			Type:                mesos.HealthCheck_COMMAND,
 			Command:             &mesos.CommandInfo{Value: strPtr(hc.Cmd), Shell: &shell, Environment: envProto},
@@ -346,7 +403,7 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 			GracePeriodSeconds:  f64(hc.GracePeriod),
 		}
 	}
-	if rc := t.ReadinessCheck; rc != nil {
+	if rc := t.ReadinessCheck; rc != nil && !paused {
 		ti.Check = &mesos.CheckInfo{
 			Type:            mesos.CheckInfo_COMMAND,
 			Command:         &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: strPtr(rc.Cmd), Shell: &shell, Environment: envProto}},
@@ -362,6 +419,11 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 		{Key: LabelGoalState, Value: strPtr(t.Goal)},
 		{Key: LabelOfferHostname, Value: strPtr(rec.Where.Hostname)},
 		{Key: LabelTargetConfiguration, Value: strPtr(b.cfg.ConfigID)},
+		{Key: LabelTaskType, Value: strPtr(pod.Name)},
+		{Key: LabelTaskIndex, Value: strPtr(strconv.Itoa(req.Index))},
+	}
+	if paused {
+		labels = append(labels, mesos.Label{Key: LabelGoalOverride, Value: strPtr(GoalOverridePaused)})
 	}
 	if !t.IsEssential() {
 		labels = append(labels, mesos.Label{Key: LabelEssential, Value: strPtr("false")})

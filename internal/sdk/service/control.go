@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
@@ -27,17 +30,32 @@ var (
 	ErrBadCommand = errors.New("bad command")
 )
 
-// Plan commands.
+// Plan commands (the SDK's PlansQueries).
 const (
-	CmdStart     = "start"
-	CmdStop      = "stop"
-	CmdInterrupt = "interrupt"
-	CmdContinue  = "continue"
-	CmdRestart   = "restart"
+	CmdStart         = "start"
+	CmdStop          = "stop"
+	CmdInterrupt     = "interrupt"
+	CmdContinue      = "continue"
+	CmdRestart       = "restart"
+	CmdForceComplete = "forceComplete"
 )
 
+// PlanCommands are the plan commands, in the SDK's order.
+var PlanCommands = []string{CmdStart, CmdStop, CmdInterrupt, CmdContinue, CmdRestart, CmdForceComplete}
+
+// listedPlans are the plans the API shows, in the SDK's coordinator order:
+// deploy, recovery, decommission (when something is decommissioned), then
+// the spec's own.
+func (s *Scheduler) listedPlans() []*plan.Plan {
+	out := []*plan.Plan{s.deploy, s.recovery}
+	if s.decommission != nil {
+		out = append(out, s.decommission)
+	}
+	return append(out, s.custom...)
+}
+
 func (s *Scheduler) plan(name string) *plan.Plan {
-	for _, p := range s.allPlans() {
+	for _, p := range s.listedPlans() {
 		if p.Name == name {
 			return p
 		}
@@ -45,12 +63,13 @@ func (s *Scheduler) plan(name string) *plan.Plan {
 	return nil
 }
 
-// PlanNames lists the plans: deploy, recovery, then custom plans.
+// PlanNames lists the plans: deploy, recovery, decommission (while a start
+// found something to decommission), then custom plans.
 func (s *Scheduler) PlanNames() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []string
-	for _, p := range s.allPlans() {
+	for _, p := range s.listedPlans() {
 		out = append(out, p.Name)
 	}
 	return out
@@ -77,15 +96,35 @@ func (s *Scheduler) PlanStatus(name string) plan.Status {
 	return ""
 }
 
-// PlanCommand runs start, stop, interrupt, continue or restart on plan name
-// (or one phase of it), on the event loop. params are start's environment
-// values. It reports false when the command changed nothing (interrupting
-// a COMPLETE plan, continuing one that is not held).
-func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase string, params map[string]string) (bool, error) {
-	switch cmd {
-	case CmdStart, CmdStop, CmdInterrupt, CmdContinue, CmdRestart:
-	default:
+// PlanCommand runs a command (Cmd*) on plan name, or on one phase or step
+// of it, on the event loop, as the SDK's PlansQueries:
+//
+//	start          parameters become env values (the names must be ones);
+//	               a COMPLETE plan, or one given parameters, restarts
+//	stop           interrupt and restart
+//	interrupt      hold the plan (or phase); no-op when held or COMPLETE
+//	continue       release it (a canary phase: its next stage); no-op
+//	               when nothing is held
+//	restart        the plan, phase or step back to PENDING, released; its
+//	               steps relaunch their tasks; no-op when PENDING
+//	forceComplete  the plan, phase or step COMPLETE; no-op when COMPLETE
+//
+// A step is named with its phase (by name or ID); a step without its phase
+// is a bad command. It reports false for a no-op (the API's 208).
+func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase, step string, params map[string]string) (bool, error) {
+	if !slices.Contains(PlanCommands, cmd) {
 		return false, fmt.Errorf("%q: %w", cmd, ErrBadCommand)
+	}
+	if step != "" && phase == "" {
+		return false, fmt.Errorf("Missing phase: a step is named with its phase: %w", ErrBadCommand)
+	}
+	if step != "" && cmd != CmdRestart && cmd != CmdForceComplete {
+		return false, fmt.Errorf("%s acts on a plan or a phase, not a step: %w", cmd, ErrBadCommand)
+	}
+	for k := range params {
+		if !envName.MatchString(k) {
+			return false, fmt.Errorf("Couldn't parse parameters: %s is not a valid environment variable name: %w", k, ErrBadCommand)
+		}
 	}
 	changed := false
 	err := s.do(ctx, func() error {
@@ -95,8 +134,26 @@ func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase string, pa
 		if p == nil {
 			return fmt.Errorf("plan %q: %w", name, ErrNotFound)
 		}
-		if phase != "" && p.Phase(phase) == nil {
-			return fmt.Errorf("plan %s has no phase %q: %w", name, phase, ErrNotFound)
+		var ph *plan.Phase
+		if phase != "" {
+			if ph = p.PhaseByNameOrID(phase); ph == nil {
+				return fmt.Errorf("plan %s has no phase %q: %w", name, phase, ErrNotFound)
+			}
+			phase = ph.Name
+		}
+		var st *plan.Step
+		if step != "" {
+			if st = p.StepByNameOrID(ph, step); st == nil {
+				return fmt.Errorf("phase %s of plan %s has no step %q: %w", phase, name, step, ErrNotFound)
+			}
+		}
+		// status is the element's status, as the API shows it.
+		status := p.Status()
+		switch {
+		case st != nil:
+			status = st.Status()
+		case ph != nil:
+			status = ph.Status(p.Interrupted)
 		}
 		var err error
 		switch cmd {
@@ -118,25 +175,47 @@ func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase string, pa
 			changed = true
 		case CmdInterrupt:
 			// Nothing left to hold: a no-op, as the SDK's PlansQueries.
-			if phase == "" && p.Status() == plan.Complete || phase != "" && p.Phase(phase).Status(p.Interrupted) == plan.Complete {
+			if status == plan.Complete {
 				return nil
 			}
 			changed, err = p.Interrupt(phase)
 		case CmdContinue:
 			changed, err = p.Continue(phase)
 		case CmdRestart:
-			p.Restart(phase)
+			if status == plan.Pending {
+				return nil
+			}
+			if st != nil {
+				st.Restart()
+				st.Relaunch = true
+			} else {
+				p.Continue(phase)
+				p.Restart(phase)
+			}
+			changed = true
+		case CmdForceComplete:
+			if status == plan.Complete {
+				return nil
+			}
+			if st != nil {
+				st.ForceComplete()
+			} else {
+				p.ForceComplete(phase)
+			}
 			changed = true
 		}
 		if err != nil {
 			return err
 		}
-		s.out.push(&job{plans: s.progress()})
+		s.out.push(s.progressJob())
 		return nil
 	})
 	s.wake()
 	return changed, err
 }
+
+// envName is what a plan parameter's name must be (the SDK's ENVVAR_MATCHER).
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Pods lists the pod instances ("hello-0", ...).
 func (s *Scheduler) Pods() []string {
@@ -149,11 +228,19 @@ func (s *Scheduler) Pods() []string {
 	return out
 }
 
-// TaskStatusView is one task in a pod's status.
+// TaskStatusView is one task in a pod's status. Status is the Mesos state
+// without "TASK_", or PAUSED (launched paused, as asked), PAUSING (a pause
+// asked, not yet relaunched) or STARTING (a resume asked, not yet
+// relaunched), as the SDK's PodQueries show a goal state override.
+// Configuration is the ID of the configuration its TaskInfo is on, and
+// OutOfDate what of it the target configuration changes (it is relaunched
+// when its step's turn comes).
 type TaskStatusView struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Status string `json:"status"`
+	ID            string   `json:"id"`
+	Name          string   `json:"name"`
+	Status        string   `json:"status"`
+	Configuration string   `json:"configuration,omitempty"`
+	OutOfDate     []string `json:"outOfDate,omitempty"`
 }
 
 // PodStatusView is GET /v1/pod/{name}/status.
@@ -176,7 +263,16 @@ func (s *Scheduler) PodStatus(name string) (PodStatusView, error) {
 		if t.status != nil {
 			st = strings.TrimPrefix(t.status.GetState().String(), "TASK_")
 		}
-		v.Tasks = append(v.Tasks, TaskStatusView{ID: t.info.TaskID.Value, Name: t.name, Status: st})
+		switch paused := t.launchedPaused(); {
+		case t.pauseTarget && paused && t.live():
+			st = "PAUSED"
+		case t.pauseTarget && !paused:
+			st = "PAUSING"
+		case !t.pauseTarget && paused:
+			st = "STARTING"
+		}
+		v.Tasks = append(v.Tasks, TaskStatusView{ID: t.info.TaskID.Value, Name: t.name, Status: st,
+			Configuration: labelOf(t.info, podinfo.LabelTargetConfiguration), OutOfDate: t.outdated})
 	}
 	return v, nil
 }
@@ -391,25 +487,10 @@ func (s *Scheduler) Endpoint(name string) (EndpointView, error) {
 	return v, nil
 }
 
-// Template returns the content of config template name of pod/task, if
-// configID is the current configuration.
+// Template returns the content of config template name of pod/task in
+// configuration configID: the target, or one a stored task runs with.
 func (s *Scheduler) Template(configID, pod, task, name string) (string, bool) {
-	if configID != s.cfg.Loaded.ConfigID {
-		return "", false
-	}
-	p := s.spec.Pod(pod)
-	if p == nil {
-		return "", false
-	}
-	t, ok := p.Tasks.Get(task)
-	if !ok {
-		return "", false
-	}
-	c, ok := t.Configs.Get(name)
-	if !ok {
-		return "", false
-	}
-	return c.Content, true
+	return s.templateOf(configID, pod, task, name)
 }
 
 // Connected reports whether the scheduler has a live subscription.

@@ -62,11 +62,11 @@ func TestHealthCodes(t *testing.T) {
 	h.ready()
 	expect(HealthDeployingPending)
 
-	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", nil); err != nil || !changed {
+	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", "", nil); err != nil || !changed {
 		t.Fatalf("interrupt %v %v", changed, err)
 	}
 	expect(HealthWaitingUser)
-	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", nil)
+	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil)
 	expect(HealthDeployingPending)
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
@@ -76,9 +76,9 @@ func TestHealthCodes(t *testing.T) {
 	h.eventually("a-0 STARTING", func() bool { return h.stepStatus(plan.Deploy, "a-0:[t]") == plan.Starting })
 	expect(HealthDeployingPending) // b-0 still PENDING
 	// Interrupted with a-0 in flight: 207 (the SDK would say 202).
-	h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", nil)
+	h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", "", nil)
 	expect(HealthWaitingUser)
-	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", nil)
+	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil)
 	expect(HealthDeployingPending)
 	// a-0 crash-loops; b waits behind it.
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_FAILED))
@@ -150,7 +150,7 @@ plans:
 	ctx := context.Background()
 	cmd := func(plan, c, phase string, params map[string]string) (bool, error) {
 		t.Helper()
-		return h.s.PlanCommand(ctx, plan, c, phase, params)
+		return h.s.PlanCommand(ctx, plan, c, phase, "", params)
 	}
 	if names := h.s.PlanNames(); !slices.Equal(names, []string{"deploy", "recovery", "custom"}) {
 		t.Errorf("plans %v", names)

@@ -299,7 +299,7 @@ func TestCommandsNeedTheLoop(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(oneTask, 1, "serial"), nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", "", nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("command without a loop: %v", err)
 	}
 }

@@ -81,6 +81,7 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	subs   int
+	since  int // awaitCall looks at the calls from this one on (mark)
 }
 
 // spec parses a svc.yml for the tests.

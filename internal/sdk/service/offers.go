@@ -44,6 +44,9 @@ func (s *Scheduler) candidates(now time.Time) []*plan.Step {
 	for inst := range s.pendingKill {
 		busy[inst] = true
 	}
+	for inst := range s.updating {
+		busy[inst] = true
+	}
 	var out []*plan.Step
 	for _, p := range s.allPlans() {
 		for _, st := range p.Candidates(now) {
@@ -72,7 +75,7 @@ func (s *Scheduler) toLaunch(st *plan.Step) []string {
 // requirement is what step st asks of the offers.
 func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirement {
 	pod := s.spec.Pod(st.Pod)
-	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st)}
+	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st), Region: s.target.Region}
 	recovery := s.isRecoveryStep(st)
 	if recovery {
 		req.Recovery = evaluate.RecoveryTransient
@@ -80,6 +83,21 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 	for _, name := range st.TaskNames() {
 		if t := s.tasks[name]; t != nil && t.replace {
 			req.Recovery = evaluate.RecoveryPermanent
+		}
+	}
+	for _, name := range req.Tasks {
+		t := s.tasks[taskenv.TaskName(pod.Name, st.Index, name)]
+		if t == nil {
+			continue
+		}
+		if t.pauseTarget {
+			if req.Paused == nil {
+				req.Paused = map[string]bool{}
+			}
+			req.Paused[name] = true
+		}
+		if t.info != nil && req.Recovery != evaluate.RecoveryPermanent {
+			req.Previous = append(req.Previous, t.info)
 		}
 	}
 	// The instance's live tasks pin it: the new ones join their executor.
@@ -99,12 +117,10 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 	return req
 }
 
-// pinnedAgent is the agent a transient recovery relaunches st's tasks on,
-// and until when ("" when none).
+// pinnedAgent is the agent a relaunch in place (a transient recovery, a
+// configuration update, a pause) puts st's tasks on, and until when (""
+// when none).
 func (s *Scheduler) pinnedAgent(st *plan.Step, now time.Time) (string, time.Time) {
-	if !s.isRecoveryStep(st) {
-		return "", time.Time{}
-	}
 	for _, name := range st.TaskNames() {
 		if t := s.tasks[name]; t != nil && t.place.AgentID != "" && !t.replace && now.Before(t.pinUntil) {
 			return t.place.AgentID, t.pinUntil
@@ -189,21 +205,14 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		s.declineAll(offers, "reconciling")
 		return
 	}
-	pending := s.candidates(now)
-	// Steps whose tasks all run already (restored, or relaunched before a
-	// crash) are adopted rather than launched again; a step of a pod type
-	// the spec no longer has waits (a configuration update decides).
 	s.mu.Lock()
-	pending = slices.DeleteFunc(pending, func(st *plan.Step) bool {
-		if s.spec.Pod(st.Pod) == nil {
-			return true
-		}
-		if len(s.toLaunch(st)) > 0 {
-			return false
-		}
-		s.adoptLocked(st, nil, now)
-		return true
-	})
+	offers = s.releaseOffersLocked(offers)
+	// A step of a pod type the spec no longer has waits (a configuration
+	// update decides); steps that relaunch running tasks kill them first;
+	// steps whose tasks all run already (restored, or relaunched before a
+	// crash) are adopted rather than launched again.
+	pending := slices.DeleteFunc(s.candidates(now), func(st *plan.Step) bool { return s.spec.Pod(st.Pod) == nil })
+	pending, _ = s.adoptRunningLocked(s.killForRelaunchLocked(pending, now), now)
 	s.mu.Unlock()
 	reqs := make([]*evaluate.Requirement, len(pending))
 	for i, st := range pending {
@@ -304,7 +313,10 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 
 	// The outbox stores the TaskInfos and the progress, then accepts.
 	if len(launched) > 0 {
-		j := &job{calls: out, plans: s.progress()}
+		s.mu.Lock()
+		j := s.progressJob()
+		s.mu.Unlock()
+		j.calls = out
 		for _, la := range launched {
 			j.tasks = append(j.tasks, la.l.TaskInfos...)
 		}
@@ -320,6 +332,23 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	s.decline(decline, remaining, "")
 	s.m.Add("offers.processed", int64(len(offers)))
 	s.m.Observe("offers.process", time.Since(start))
+}
+
+// adoptRunningLocked adopts the steps whose tasks all run already
+// (restored, relaunched before a crash, or by a recovery) rather than
+// launch them again; it returns the others, and whether it adopted any.
+// Caller holds s.mu.
+func (s *Scheduler) adoptRunningLocked(steps []*plan.Step, now time.Time) ([]*plan.Step, bool) {
+	adopted := false
+	steps = slices.DeleteFunc(steps, func(st *plan.Step) bool {
+		if len(s.toLaunch(st)) > 0 {
+			return false
+		}
+		s.adoptLocked(st, nil, now)
+		adopted = true
+		return true
+	})
+	return steps, adopted
 }
 
 // tlsClaims counts the certificates a recommendation needs.
@@ -374,7 +403,7 @@ func (s *Scheduler) applyLaunchLocked(la *launch, now time.Time) {
 		if t.info != nil {
 			delete(s.byID, t.info.TaskID.Value)
 		}
-		t.info, t.status, t.ready, t.replace = ti, nil, false, false
+		t.info, t.status, t.ready, t.replace, t.outdated = ti, nil, false, false, nil
 		t.place = la.l.Rec.Where
 		s.byID[ti.TaskID.Value] = ti.Name
 	}
@@ -452,6 +481,18 @@ func (s *Scheduler) anyInFlight() bool {
 		}
 	}
 	return false
+}
+
+// progressJob is a job storing the plans' progress, and the first time the
+// deploy plan is COMPLETE, that a deployment has completed. Caller holds
+// s.mu for writing.
+func (s *Scheduler) progressJob() *job {
+	j := &job{plans: s.progress()}
+	if !s.deployed && s.deploy.Status() == plan.Complete {
+		s.deployed = true
+		j.props = map[string][]byte{propDeployed: []byte("true")}
+	}
+	return j
 }
 
 // progress returns the persisted plans' progress, for the store.

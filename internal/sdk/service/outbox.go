@@ -21,14 +21,22 @@ type job struct {
 	tasks    []*mesos.TaskInfo
 	statuses map[string]*mesos.TaskStatus
 	plans    map[string]plan.Progress
+	// props are properties to store; deletes tasks to delete (TaskInfo and
+	// status), configs configurations to delete, after the other writes.
+	props   map[string][]byte
+	deletes []string
+	configs []string
 	// calls are sent, in order, once the writes are stored.
 	calls []*scheduler.Call
 	// failed runs on the event loop when the writes fail (the calls are
-	// not sent).
+	// not sent); stored runs on it once they are stored.
 	failed func(error)
+	stored func()
 }
 
-func (j *job) writes() bool { return len(j.tasks)+len(j.statuses)+len(j.plans) > 0 }
+func (j *job) writes() bool {
+	return len(j.tasks)+len(j.statuses)+len(j.plans)+len(j.props)+len(j.deletes)+len(j.configs) > 0
+}
 
 // outbox takes the loop's jobs off it: one goroutine writes and calls, in
 // the order the loop decided, so the loop never waits for the store or the
@@ -115,6 +123,13 @@ func (o *outbox) process(ctx context.Context, batch []*job) {
 			o.fail(ctx, j, err)
 			continue
 		}
+		if j.stored != nil {
+			f := j.stored
+			select {
+			case o.s.work <- func(context.Context) { f() }:
+			case <-ctx.Done():
+			}
+		}
 		for _, c := range j.calls {
 			if cerr := o.send(ctx, c); cerr != nil && c.Type == scheduler.Call_ACCEPT {
 				o.fail(ctx, j, cerr)
@@ -140,6 +155,8 @@ func (o *outbox) write(batch []*job) error {
 	st := o.s.cfg.Store
 	statuses := map[string][]byte{}
 	plans := map[string]plan.Progress{}
+	props := map[string][]byte{}
+	var deletes, configs []string
 	var chunks []map[string][]byte
 	chunk, size := map[string][]byte{}, 0
 	for _, j := range batch {
@@ -172,6 +189,11 @@ func (o *outbox) write(batch []*job) error {
 		for name, p := range j.plans {
 			plans[name] = p
 		}
+		for k, v := range j.props {
+			props[k] = v
+		}
+		deletes = append(deletes, j.deletes...)
+		configs = append(configs, j.configs...)
 	}
 	if size > 0 {
 		chunks = append(chunks, chunk)
@@ -199,6 +221,19 @@ func (o *outbox) write(batch []*job) error {
 			return err
 		}
 	}
+	if len(props) > 0 {
+		if err := st.SetProperties(props); err != nil {
+			return err
+		}
+	}
+	if len(deletes) > 0 {
+		if err := st.DeleteTasks(deletes...); err != nil {
+			return err
+		}
+	}
+	if len(configs) > 0 {
+		return st.DeleteConfigurations(configs...)
+	}
 	return nil
 }
 
@@ -206,18 +241,7 @@ func (o *outbox) write(batch []*job) error {
 func putStatuses(st interface {
 	PutStatuses(map[string][]byte) error
 }, statuses map[string][]byte) error {
-	chunk, size := map[string][]byte{}, 0
-	for k, v := range statuses {
-		if size > 0 && size+len(v) > maxChunk {
-			if err := st.PutStatuses(chunk); err != nil {
-				return err
-			}
-			chunk, size = map[string][]byte{}, 0
-		}
-		chunk[k] = v
-		size += len(v)
-	}
-	return st.PutStatuses(chunk)
+	return putChunked(st.PutStatuses, statuses)
 }
 
 // send makes one call and returns why it failed; a failure is logged

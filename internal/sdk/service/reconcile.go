@@ -37,9 +37,11 @@ type reconciler struct {
 func (s *Scheduler) startReconcileLocked(now time.Time) {
 	r := &s.rec
 	r.unanswered = map[string]string{}
-	for _, t := range s.tasks {
-		if t.live() {
-			r.unanswered[t.info.TaskID.Value] = t.info.AgentID.Value
+	for _, ts := range []map[string]*taskState{s.tasks, s.retired} {
+		for _, t := range ts {
+			if t.live() {
+				r.unanswered[t.info.TaskID.Value] = t.info.AgentID.Value
+			}
 		}
 	}
 	r.start, r.delay, r.reconciling, r.next = now, 0, true, now

@@ -47,7 +47,7 @@ func permanentState(st mesos.TaskState) bool {
 func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	inst := t.instanceName()
 	pod := s.spec.Pod(t.pod)
-	if pod == nil || s.coveredLocked(inst) {
+	if pod == nil || s.coveredLocked(inst, now) {
 		return
 	}
 	var live, dead []*taskState
@@ -112,11 +112,40 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	s.log.Info("recovering", "pod", inst, "tasks", names, "permanent", permanent, "delay", delay)
 }
 
-// coveredLocked reports whether a deploy step that is not COMPLETE will
-// launch pod instance inst itself.
-func (s *Scheduler) coveredLocked(inst string) bool {
+// coveredLocked reports whether a deploy step will launch pod instance
+// inst itself: one that is working (PREPARED, STARTING, STARTED, DELAYED)
+// or may start now, or one that never launched it; or a step killed its
+// tasks to relaunch them. A step that waits its turn (a serial roll, a held
+// plan) leaves a task of its instance that ends to the recovery plan, which
+// relaunches it on the target configuration (as the SDK's recovery works
+// on what no plan is working on).
+func (s *Scheduler) coveredLocked(inst string, now time.Time) bool {
+	if s.updating[inst] != nil {
+		return true
+	}
+	var candidates []*plan.Step
 	for _, st := range s.deploy.Steps() {
-		if st.Instance() == inst && st.Status() != plan.Complete {
+		if st.Instance() != inst || st.Status() == plan.Complete {
+			continue
+		}
+		if st.Status() != plan.Pending || !s.launchedBefore(st) {
+			return true
+		}
+		if candidates == nil {
+			candidates = s.deploy.Candidates(now)
+		}
+		if slices.Contains(candidates, st) {
+			return true
+		}
+	}
+	return false
+}
+
+// launchedBefore reports whether some task of st has a TaskInfo: it ran
+// before (the step updates it, or relaunches it).
+func (s *Scheduler) launchedBefore(st *plan.Step) bool {
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t != nil && t.info != nil {
 			return true
 		}
 	}

@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // Restore after a crash (or a failover to a standby): New reads what the
@@ -24,7 +28,13 @@ import (
 //	                        launched twice; RUNNING-goal tasks that ended
 //	                        meanwhile go to recovery; reconciliation after
 //	                        the subscription settles the rest
-//	the configuration ────▶ stored as the target
+//	                        tasks of pod instances (or tasks) the target
+//	                        no longer has are retired: the decommission
+//	                        plan kills them, releases what they held and
+//	                        erases them
+//	the target ───────────▶ stored tasks it changes go out of date (their
+//	                        steps PENDING again), the others are relabelled
+//	                        with its ID (update.go)
 
 // restore loads the framework ID, plan progress and tasks from the store.
 func (s *Scheduler) restore() error {
@@ -51,15 +61,25 @@ func (s *Scheduler) restore() error {
 		return fmt.Errorf("reading the state store: %w", err)
 	}
 	for name, rec := range tasks {
-		pod, index, task, ok := s.splitName(name)
-		if !ok {
-			continue
-		}
 		ti := new(mesos.TaskInfo)
 		if err := ti.Unmarshal(rec.Info); err != nil {
 			return fmt.Errorf("stored task %s: %w", name, err)
 		}
-		t := &taskState{name: name, pod: pod.Name, index: index, spec: task, info: ti, place: podinfo.Placement(ti)}
+		podName, index, task, retired, ok := s.identify(name, ti)
+		if !ok {
+			// Neither its labels nor a configuration say what it is: left
+			// alone, as the SDK's DecommissionPlanFactory omits it.
+			s.log.Warn("stored task of no known pod: left alone", "task", name)
+			continue
+		}
+		t := &taskState{name: name, pod: podName, index: index, spec: task, info: ti, place: podinfo.Placement(ti), retired: retired}
+		// What an operator asked last (pause, resume), else as launched.
+		switch labelOf(ti, podinfo.LabelGoalOverrideTarget) {
+		case podinfo.GoalOverridePaused:
+			t.pauseTarget = true
+		case "":
+			t.pauseTarget = t.launchedPaused()
+		}
 		if rec.Status != nil {
 			st := new(mesos.TaskStatus)
 			// A status of the task this TaskInfo replaced is not this
@@ -70,15 +90,66 @@ func (s *Scheduler) restore() error {
 				t.ready = readinessPassed(st)
 			}
 		}
-		s.tasks[name] = t
+		if retired {
+			s.retired[name] = t
+		} else {
+			s.tasks[name] = t
+		}
 		s.byID[ti.TaskID.Value] = name
 	}
 	s.resumeLocked()
-	cfg := s.cfg.Loaded
-	if err := s.cfg.Store.SetTarget(cfg.ConfigID, cfg.Rendered); err != nil {
-		return fmt.Errorf("storing the target configuration: %w", err)
-	}
 	return nil
+}
+
+// identify finds the pod type, index and task spec of a stored task: from
+// its task_type and index labels, else from its name against the target's
+// pods, then the previous target's. retired reports that the target has no
+// such pod instance or task (it is decommissioned); task is nil when no
+// configuration knows it. ok is false when nothing says what it is.
+func (s *Scheduler) identify(name string, ti *mesos.TaskInfo) (pod string, index int, task *spec.TaskSpec, retired, ok bool) {
+	pod, idx := labelOf(ti, podinfo.LabelTaskType), labelOf(ti, podinfo.LabelTaskIndex)
+	i, err := strconv.Atoi(idx)
+	if pod == "" || err != nil || !strings.HasPrefix(name, taskenv.InstanceName(pod, i)+"-") {
+		specs := []*spec.ServiceSpec{s.spec}
+		if s.previous != nil {
+			specs = append(specs, s.previous.Spec)
+		}
+		found := false
+		for _, sp := range specs {
+			if p, pi, t, ok := splitName(sp, name); ok {
+				pod, i, task, found = p.Name, pi, t, true
+				break
+			}
+		}
+		if !found {
+			return "", 0, nil, false, false
+		}
+	}
+	tname := strings.TrimPrefix(name, taskenv.InstanceName(pod, i)+"-")
+	p := s.spec.Pod(pod)
+	if p == nil || i >= p.Count {
+		if p != nil {
+			task, _ = p.Tasks.Get(tname)
+		} else if s.previous != nil && s.previous.Spec.Pod(pod) != nil {
+			task, _ = s.previous.Spec.Pod(pod).Tasks.Get(tname)
+		}
+		return pod, i, task, true, true
+	}
+	t, ok := p.Tasks.Get(tname)
+	if !ok {
+		return pod, i, nil, true, true // a task the pod no longer has
+	}
+	return pod, i, t, false, true
+}
+
+// labelOf is the value of label key of ti ("" when it has none).
+func labelOf(ti *mesos.TaskInfo, key string) string {
+	for _, l := range ti.GetLabels().GetLabels() {
+		if l.Key == key {
+			return l.GetValue()
+		}
+	}
+	return ""
 }
 
 // resumeLocked reattaches restored steps to the tasks they launched before

@@ -30,6 +30,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,17 +43,22 @@ import (
 	"github.com/taskkit/taskkit/internal/metrics"
 	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/config"
 	"github.com/taskkit/taskkit/internal/sdk/evaluate"
 	"github.com/taskkit/taskkit/internal/sdk/framework"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // Config configures a Scheduler. Loaded, Store and MasterURL (or Caller)
 // are required.
 type Config struct {
-	// Loaded is the service spec to deploy.
+	// Loaded is the service spec to deploy: the candidate configuration,
+	// which becomes the target only if it passes the validators against
+	// the current one (internal/sdk/config); otherwise the current target
+	// runs and the deploy plan shows why (417).
 	Loaded *spec.Loaded
 	// Store keeps the state; the caller closes it after Run returns.
 	Store store.Store
@@ -95,7 +102,9 @@ type Config struct {
 	TLSKeyType pki.KeyType
 	// Keys generates the leaf keys; nil means podinfo.NewKeyPool(TLSKeyType).
 	Keys *podinfo.KeyPool
-	// Env is the scheduler's environment (TASKCFG_* variables).
+	// Env is the scheduler's environment: TASKCFG_* variables (part of the
+	// configuration), SERVICE_REGION (the region pods are placed in, as the
+	// SDK's) and PAUSE_OVERRIDE_CMD (what paused tasks run, as the SDK's).
 	Env []string
 	// TaskEnv is added to every task's environment (e.g. BOOTSTRAP_RESOLVERS
 	// in local mode).
@@ -124,6 +133,10 @@ type Config struct {
 	Stages []evaluate.Stage
 	// BuildSteps are extra pod builder steps.
 	BuildSteps []podinfo.Step
+	// Release gives back what decommissioned pod instances held (the
+	// decommission plan's unreserve step); nil: nothing is reserved, the
+	// step completes at once.
+	Release Releaser
 	// Metrics receives counters and timers; nil makes a private registry.
 	Metrics *metrics.Registry
 	// Logger receives logs; nil discards them.
@@ -159,6 +172,10 @@ type Scheduler struct {
 	// and never across I/O; it reads it without the lock. API readers hold
 	// mu for reading.
 	mu             sync.RWMutex
+	target         *config.Configuration            // what runs (and rolls to)
+	previous       *config.Configuration            // the target before this start, if any
+	configs        map[string]*config.Configuration // the target and those stored tasks run with
+	deployed       bool                             // a deployment has completed (stored)
 	frameworkID    string
 	connected      bool
 	disconnectedAt time.Time
@@ -166,9 +183,13 @@ type Scheduler struct {
 	recovery       *plan.Plan
 	custom         []*plan.Plan
 	tasks          map[string]*taskState
-	byID           map[string]string // task ID → name
-	pendingKill    map[string]string // pod instance → "restart" | "replace"
-	cluster        *evaluate.Cluster // placement values seen in offers
+	retired        map[string]*taskState // tasks being decommissioned, by name
+	decommission   *plan.Plan            // nil when nothing is decommissioned
+	decom          map[*plan.Step]*decomStep
+	byID           map[string]string      // task ID → name
+	updating       map[string]*updateKill // pod instance → its kill before a relaunch
+	pendingKill    map[string]string      // pod instance → "restart" | "replace" | "pause"
+	cluster        *evaluate.Cluster      // placement values seen in offers
 	suppressed     bool
 	// declinedShort: offers were declined with RefuseShort while work
 	// remained; new eligible work revives them at once.
@@ -182,28 +203,30 @@ type Scheduler struct {
 	calls []*scheduler.Call
 }
 
-// New checks cfg, fills in defaults, restores the plans' progress and the
-// tasks from the store, and loads (or creates and stores) the service CA
-// when a pod uses transport encryption.
+// New checks cfg, fills in defaults, makes the candidate configuration the
+// target if it passes the validators against the stored one (or keeps the
+// stored one), restores the plans' progress and the tasks from the store,
+// finds the pod instances the target changes (their steps go back to
+// PENDING) and those it removes (the decommission plan), and loads (or
+// creates and stores) the service CA when a pod uses transport encryption.
 func New(cfg Config) (*Scheduler, error) {
 	if cfg.Loaded == nil || cfg.Store == nil || cfg.MasterURL == "" && cfg.Caller == nil {
 		return nil, errors.New("service: Loaded, Store and MasterURL (or Caller) are required")
 	}
-	s := cfg.Loaded.Spec
+	cand := cfg.Loaded.Spec
 	if cfg.FrameworkName == "" {
-		cfg.FrameworkName = s.Name
+		cfg.FrameworkName = cand.Name
 	}
-	if cfg.Principal == "" && s.Scheduler != nil {
-		cfg.Principal = s.Scheduler.Principal
+	if cfg.Principal == "" && cand.Scheduler != nil {
+		cfg.Principal = cand.Scheduler.Principal
 	}
-	if cfg.User == "" && s.Scheduler != nil {
-		cfg.User = s.Scheduler.User
+	if cfg.User == "" && cand.Scheduler != nil {
+		cfg.User = cand.Scheduler.User
 	}
 	reg := framework.Registration{
 		Name: cfg.FrameworkName, Role: cfg.Role, User: cfg.User, Principal: cfg.Principal,
 		FailoverTimeout: cfg.FailoverTimeout, Checkpoint: cfg.Checkpoint, WebUIURL: cfg.WebUIURL,
 	}.WithDefaults()
-	cfg.Role, cfg.User, cfg.FailoverTimeout = reg.Role, reg.User, reg.FailoverTimeout
 	if cfg.Executor == "" {
 		cfg.Executor = podinfo.ExecutorDefault
 	}
@@ -249,21 +272,65 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Caller == nil {
 		cfg.Caller = framework.NewHTTPCaller(cfg.MasterURL, cfg.Principal, cfg.Secret)
 	}
+
+	// The configuration: the candidate, or the target it may not replace.
+	deployed, err := deploymentCompleted(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	env := taskenv.Lookup(cfg.Env)
+	candidate := config.FromLoaded(cfg.Loaded, cfg.Env, reg.User, reg.Role, env(envServiceRegion))
+	res, err := config.Update(cfg.Store, candidate, deployed)
+	if err != nil {
+		return nil, err
+	}
+	target := res.Target
+	if res.PreviousErr != nil {
+		cfg.Logger.Warn("the previous target configuration cannot be read; the new one replaces it unchecked", "err", res.PreviousErr)
+	}
+	for _, w := range res.Warnings {
+		cfg.Logger.Debug("configuration warning", "warning", w)
+	}
+	if len(res.Errors) > 0 {
+		cfg.Logger.Warn("the new configuration is refused; the target configuration stays (see the deploy plan's errors)",
+			"target", target.ID, "refused", candidate.ID, "errors", strings.Join(res.Errors, "; "))
+		// The target runs as it registered.
+		if target.User != "" {
+			reg.User = target.User
+		}
+		if target.Role != "" {
+			reg.Role = target.Role
+		}
+	} else if res.Changed {
+		from := ""
+		if res.Previous != nil {
+			from = res.Previous.ID
+		}
+		cfg.Logger.Info("new target configuration", "target", target.ID, "previous", from)
+	}
+	cfg.Role, cfg.User, cfg.FailoverTimeout = reg.Role, reg.User, reg.FailoverTimeout
+	s := target.Spec
 	if cfg.Keys == nil {
 		cfg.Keys = podinfo.NewKeyPool(cfg.TLSKeyType)
 	}
+
 	sc := &Scheduler{
 		cfg: cfg, spec: s, log: cfg.Logger, m: cfg.Metrics, clock: cfg.Clock, reg: reg,
 		eval: evaluate.New(cfg.FrameworkName, cfg.Role), keys: cfg.Keys,
 		work: make(chan func(context.Context)), kick: make(chan struct{}, 1),
-		tasks: map[string]*taskState{}, byID: map[string]string{}, pendingKill: map[string]string{},
+		target: target, previous: res.Previous, deployed: deployed,
+		tasks: map[string]*taskState{}, retired: map[string]*taskState{}, byID: map[string]string{},
+		updating: map[string]*updateKill{}, pendingKill: map[string]string{},
 		cluster: evaluate.NewCluster(), recovery: plan.NewRecovery(), crash: map[string]*crashState{},
 	}
 	if cfg.Stages != nil {
 		sc.eval.Stages = cfg.Stages
 	}
 	sc.out = newOutbox(sc)
-	sc.deploy, sc.custom = plan.FromSpec(s)
+	sc.deploy, sc.custom = plans(s, deployed)
+	if len(res.Errors) > 0 {
+		sc.deploy.Errors = res.Errors
+	}
 	for _, p := range sc.persistedPlans() {
 		for _, st := range p.Steps() {
 			st.Backoff = cfg.Backoff
@@ -278,15 +345,60 @@ func New(cfg Config) (*Scheduler, error) {
 		tls = &podinfo.TLS{CA: ca, Keys: sc.keys}
 	}
 	sc.build = podinfo.New(podinfo.Config{
-		Service: cfg.FrameworkName, ConfigID: cfg.Loaded.ConfigID, APIHostname: cfg.APIHostname, APIPort: cfg.APIPort,
+		Service: cfg.FrameworkName, ConfigID: target.ID, APIHostname: cfg.APIHostname, APIPort: cfg.APIPort,
 		Executor: cfg.Executor, Artifacts: cfg.Artifacts, ArtifactDigests: cfg.ArtifactDigests,
-		Env: cfg.Env, TaskEnv: cfg.TaskEnv, Secrets: podinfo.DirSecrets(cfg.SecretsDir), TLS: tls, Steps: cfg.BuildSteps,
+		Env: target.TaskCfg, TaskEnv: cfg.TaskEnv, Secrets: podinfo.DirSecrets(cfg.SecretsDir), TLS: tls, Steps: cfg.BuildSteps,
+		PauseCommand: env(envPauseOverrideCmd),
 	})
 	if err := sc.restore(); err != nil {
 		return nil, err
 	}
+	if err := sc.reconcileTarget(); err != nil {
+		return nil, err
+	}
+	sc.decommission = sc.decommissionPlan()
 	sc.keys.Want(sc.keysNeeded())
 	return sc, nil
+}
+
+// Environment variables of the scheduler the service reads, as the SDK's
+// SchedulerConfig does.
+const (
+	envServiceRegion    = "SERVICE_REGION"
+	envPauseOverrideCmd = "PAUSE_OVERRIDE_CMD"
+)
+
+// propDeployed is the property a completed deployment sets (the SDK's
+// StateStoreUtils deployment-was-completed bit): the update plan replaces
+// the deploy plan from then on, and the role may change.
+const propDeployed = "deployment-completed"
+
+func deploymentCompleted(st store.Store) (bool, error) {
+	v, err := st.Property(propDeployed)
+	if err != nil {
+		return false, fmt.Errorf("reading the state store: %w", err)
+	}
+	return string(v) == "true", nil
+}
+
+// plans builds the deploy and custom plans of s: once a deployment has
+// completed, a plan named update replaces the deploy plan (under the name
+// deploy, as the SDK's SchedulerBuilder.selectDeployPlan does); before,
+// it is left out.
+func plans(s *spec.ServiceSpec, deployed bool) (*plan.Plan, []*plan.Plan) {
+	deploy, custom := plan.FromSpec(s)
+	for i, p := range custom {
+		if p.Name != plan.Update {
+			continue
+		}
+		custom = slices.Delete(custom, i, i+1)
+		if deployed {
+			p.Name, p.Interrupted = plan.Deploy, false
+			deploy = p
+		}
+		break
+	}
+	return deploy, custom
 }
 
 // Metrics returns the scheduler's metrics registry.

@@ -33,6 +33,20 @@ type taskState struct {
 	// otherwise a recovery relaunches it on the same agent until pinUntil.
 	replace  bool
 	pinUntil time.Time
+	// outdated names what of its TaskInfo the target configuration changes
+	// (podinfo.Diff); nil when it is up to date.
+	outdated []string
+	// pauseTarget: an operator paused the task (stored as the TaskInfo's
+	// goal_override_target label); its next launch is paused.
+	pauseTarget bool
+	// retired: the target has no such pod instance or task; the
+	// decommission plan removes it (spec may be nil).
+	retired bool
+}
+
+// launchedPaused reports whether t's TaskInfo was launched paused.
+func (t *taskState) launchedPaused() bool {
+	return t.info != nil && labelOf(t.info, podinfo.LabelGoalOverride) == podinfo.GoalOverridePaused
 }
 
 // live reports whether t runs, or may: launched and no terminal status.
@@ -59,9 +73,15 @@ func readinessPassed(st *mesos.TaskStatus) bool {
 	return false
 }
 
-// splitName finds the pod type, index and task of a full task name.
+// splitName finds the pod type, index and task of a full task name in the
+// target.
 func (s *Scheduler) splitName(name string) (*spec.PodSpec, int, *spec.TaskSpec, bool) {
-	for _, p := range s.spec.Pods.Values {
+	return splitName(s.spec, name)
+}
+
+// splitName finds the pod type, index and task of a full task name in sp.
+func splitName(sp *spec.ServiceSpec, name string) (*spec.PodSpec, int, *spec.TaskSpec, bool) {
+	for _, p := range sp.Pods.Values {
 		rest, ok := strings.CutPrefix(name, p.Name+"-")
 		if !ok {
 			continue
@@ -108,11 +128,12 @@ func (s *Scheduler) instanceTasks(pod *spec.PodSpec, index int) []*taskState {
 // rules, with the placement values offers have shown.
 func (s *Scheduler) clusterView() *evaluate.Cluster {
 	c := &evaluate.Cluster{Instances: make(map[string]evaluate.Instance, len(s.tasks)), Values: s.cluster.Values}
-	for _, t := range s.tasks {
-		if t.info == nil || t.status != nil && isTerminal(t.status.GetState()) {
-			continue
+	for _, ts := range []map[string]*taskState{s.tasks, s.retired} {
+		for _, t := range ts {
+			if t.live() {
+				c.Place(t.pod, t.index, t.place)
+			}
 		}
-		c.Place(t.pod, t.index, t.place)
 	}
 	return c
 }

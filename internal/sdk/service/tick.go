@@ -10,14 +10,28 @@ import (
 )
 
 // Tick implements framework.Handler (every 250 ms and on wake, while
-// subscribed): it reconciles, revives or suppresses offers as the work
-// requires, keeps the key pool ahead of the steps to launch, and refreshes
-// the message of recoveries waiting for a lost agent.
+// subscribed): it reconciles; once reconciled, it kills the tasks steps
+// relaunch (update.go), kills tasks whose pause was asked before a crash,
+// and moves the decommission plan on; it revives or suppresses offers as
+// the work requires, keeps the key pool ahead of the steps to launch, and
+// refreshes the message of recoveries waiting for a lost agent.
 func (s *Scheduler) Tick(ctx context.Context) error {
 	now := s.clock.Now()
 	s.reconcile(now)
 	work := s.rec.reconciling
 	s.mu.Lock()
+	adopted := false
+	if s.connected && !s.rec.reconciling {
+		// What needs no offer: steps whose tasks run already, kills before
+		// relaunches, decommissioning.
+		_, adopted = s.adoptRunningLocked(s.killForRelaunchLocked(s.candidates(now), now), now)
+		s.resendKillsLocked(now)
+		s.reconcileOverridesLocked(now)
+		s.decommissionLocked(now)
+	}
+	if st := s.currentDecomStep(); st != nil && s.cfg.Release != nil && s.decom[st].kind == decomUnreserve {
+		work = true // releasing needs offers
+	}
 	for _, st := range s.candidates(now) {
 		work = true
 		if agent, until := s.pinnedAgent(st, now); agent != "" && st.Status() != plan.Prepared {
@@ -33,7 +47,14 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		call, s.suppressed = calls.Suppress(), true
 		s.m.Inc("suppresses")
 	}
+	var progress *job
+	if adopted {
+		progress = s.progressJob()
+	}
 	s.mu.Unlock()
+	if progress != nil {
+		s.out.push(progress)
+	}
 	if call != nil {
 		s.calls = append(s.calls, call)
 	}

@@ -32,6 +32,9 @@ func (s *Scheduler) updates(sts []mesos.TaskStatus) {
 		var t *taskState
 		if name, ok := s.byID[st.TaskID.Value]; ok {
 			t = s.tasks[name]
+			if t == nil {
+				t = s.retired[name]
+			}
 		}
 		switch {
 		case t == nil:
@@ -53,7 +56,8 @@ func (s *Scheduler) updates(sts []mesos.TaskStatus) {
 		}
 	}
 	if plansChanged {
-		j.plans = s.progress()
+		p := s.progressJob()
+		j.plans, j.props = p.plans, p.props
 	}
 	s.mu.Unlock()
 	for _, l := range logs {
@@ -73,6 +77,9 @@ func (s *Scheduler) updates(sts []mesos.TaskStatus) {
 func (s *Scheduler) taskUpdateLocked(t *taskState, st *mesos.TaskStatus, now time.Time) bool {
 	wasLive := t.live()
 	t.status = st
+	if t.retired {
+		return false // the decommission plan sees its end
+	}
 	if readinessPassed(st) {
 		t.ready = true
 	}
@@ -85,8 +92,12 @@ func (s *Scheduler) taskUpdateLocked(t *taskState, st *mesos.TaskStatus, now tim
 		}
 	}
 	// Only the first terminal status of a task counts: a re-sent update and
-	// a reconciliation answer about the same end are one failure.
+	// a reconciliation answer about the same end are one failure. A task a
+	// step killed to relaunch it is that step's.
 	if wasLive && isTerminal(st.GetState()) && t.step == nil {
+		if s.killEndedLocked(t) {
+			return true
+		}
 		s.recoverLocked(t, now)
 	}
 	return changed

@@ -1,0 +1,286 @@
+package service
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+)
+
+// The decommission plan (the SDK's DecommissionPlanFactory,
+// TriggerDecommissionStep, ResourceCleanupStep, EraseTaskStateStep): the
+// stored tasks of pod instances the target no longer has (a lower count
+// with allow-decommission, a pod type removed) and of tasks a pod no longer
+// has are retired at start, and removed by a serial plan of one serial
+// phase per pod instance, the last pod type's highest index first:
+//
+//	decommission (serial)
+//	└─ web-2 (serial)
+//	   ├─ kill-web-2-server     KILL (with its kill grace period); COMPLETE
+//	   │                        once its end is seen (sent again every 30 s
+//	   │                        past the grace period)
+//	   ├─ unreserve-web-2       give back what the instance held (Releaser:
+//	   │                        DESTROY and UNRESERVE as offers show it);
+//	   │                        COMPLETE at once when nothing is reserved
+//	   └─ erase-web-2-server    delete its TaskInfo and status from the store
+//
+// A retired instance is gone from /v1/pod and /v1/endpoints at once. The
+// plan is rebuilt from the store at every start (what is erased is gone);
+// it exists only while something was retired at start.
+
+// Releaser gives back what decommissioned tasks held: their reservations
+// and volumes (issue 13). It is called on the event loop for the pod
+// instance an unreserve step works on, with its tasks' stored TaskInfos,
+// on every tick (o nil) and with every offer the scheduler receives.
+type Releaser interface {
+	// Release returns the operations (DESTROY before UNRESERVE) to accept
+	// offer o with, and done once nothing the tasks held is left to give
+	// back (it may keep its own record of what it has released).
+	Release(tasks []*mesos.TaskInfo, o *mesos.Offer) (ops []mesos.Offer_Operation, done bool)
+}
+
+// Kinds of decommission steps.
+const (
+	decomKill      = "kill"
+	decomUnreserve = "unreserve"
+	decomErase     = "erase"
+)
+
+// decomStep is what a decommission step works on.
+type decomStep struct {
+	kind  string
+	inst  string
+	tasks []*taskState // kill and erase: one; unreserve: the instance's
+	sent  time.Time    // kill: when the KILL was sent
+}
+
+// decommissionPlan builds the plan from the retired tasks (nil when there
+// are none).
+func (s *Scheduler) decommissionPlan() *plan.Plan {
+	byInst := map[string][]*taskState{}
+	for _, t := range s.retired {
+		byInst[t.instanceName()] = append(byInst[t.instanceName()], t)
+	}
+	if len(byInst) == 0 {
+		return nil
+	}
+	// The last pod type first (unknown types before all, by name), then
+	// the highest index first, as the SDK's PodKey orders them.
+	order := map[string]int{}
+	for i, p := range s.spec.Pods.Values {
+		order[p.Name] = len(s.spec.Pods.Values) - 1 - i
+	}
+	rank := func(pod string) int {
+		if r, ok := order[pod]; ok {
+			return r
+		}
+		return -1
+	}
+	insts := make([]string, 0, len(byInst))
+	for i := range byInst {
+		insts = append(insts, i)
+	}
+	sort.Slice(insts, func(i, j int) bool {
+		a, b := byInst[insts[i]][0], byInst[insts[j]][0]
+		if ra, rb := rank(a.pod), rank(b.pod); ra != rb {
+			return ra < rb
+		}
+		if a.pod != b.pod {
+			return a.pod < b.pod
+		}
+		return a.index > b.index
+	})
+	p := &plan.Plan{Name: plan.Decommission, Strategy: plan.Serial}
+	s.decom = map[*plan.Step]*decomStep{}
+	for _, inst := range insts {
+		ts := byInst[inst]
+		sort.Slice(ts, func(i, j int) bool { return ts[i].name < ts[j].name })
+		ph := &plan.Phase{Name: inst, Strategy: plan.Serial}
+		add := func(name string, d *decomStep) {
+			st := plan.NewActionStep(name)
+			s.decom[st] = d
+			ph.Steps = append(ph.Steps, st)
+		}
+		for _, t := range ts {
+			add(decomKill+"-"+t.name, &decomStep{kind: decomKill, inst: inst, tasks: []*taskState{t}})
+		}
+		add(decomUnreserve+"-"+inst, &decomStep{kind: decomUnreserve, inst: inst, tasks: ts})
+		for _, t := range ts {
+			add(decomErase+"-"+t.name, &decomStep{kind: decomErase, inst: inst, tasks: []*taskState{t}})
+		}
+		p.Phases = append(p.Phases, ph)
+		s.log.Info("decommissioning", "pod", inst, "tasks", len(ts))
+	}
+	return p
+}
+
+// current returns the step the decommission plan works on (nil when it is
+// complete, interrupted or absent): the first unfinished step of the first
+// unfinished phase (serial plan, serial phases).
+func (s *Scheduler) currentDecomStep() *plan.Step {
+	p := s.decommission
+	if p == nil || p.Interrupted || len(p.Errors) > 0 {
+		return nil
+	}
+	for _, ph := range p.Phases {
+		if ph.Status(false) == plan.Complete {
+			continue
+		}
+		if ph.Interrupted {
+			return nil
+		}
+		for _, st := range ph.Steps {
+			if st.Status() != plan.Complete {
+				return st
+			}
+		}
+	}
+	return nil
+}
+
+// decommissionLocked moves the decommission plan on (on every tick and
+// after every update): it works on the current step until one waits.
+// Caller holds s.mu.
+func (s *Scheduler) decommissionLocked(now time.Time) {
+	for i := 0; i < 1000; i++ { // bounded: each pass completes a step or returns
+		st := s.currentDecomStep()
+		if st == nil {
+			return
+		}
+		d := s.decom[st]
+		switch d.kind {
+		case decomKill:
+			t := d.tasks[0]
+			if !t.live() {
+				st.SetStatus(plan.Complete)
+				st.Message = "ended: " + stateOf(t)
+				continue
+			}
+			grace := time.Duration(t.info.GetKillPolicy().GetGracePeriod().GetNanoseconds())
+			if st.Status() == plan.Started && now.Sub(d.sent) < grace+killResend {
+				return
+			}
+			d.sent = now
+			s.calls = append(s.calls, killCall(t))
+			st.SetStatus(plan.Started)
+			st.Message = fmt.Sprintf("killing %s (kill grace period %s)", t.info.TaskID.Value, grace)
+			s.m.Inc("decommission.kills")
+			return
+		case decomUnreserve:
+			if s.cfg.Release == nil {
+				st.SetStatus(plan.Complete)
+				st.Message = "nothing reserved"
+				continue
+			}
+			if _, done := s.cfg.Release.Release(infosOf(d.tasks), nil); done {
+				st.SetStatus(plan.Complete)
+				st.Message = "released"
+				continue
+			}
+			st.SetStatus(plan.Started)
+			st.Message = "waiting for offers of what " + d.inst + " held, to release it"
+			return
+		case decomErase:
+			if st.Status() == plan.Started {
+				return // the outbox is deleting it
+			}
+			t := d.tasks[0]
+			st.SetStatus(plan.Started)
+			st.Message = "erasing " + t.name + " from the state store"
+			s.out.push(&job{
+				deletes: []string{t.name},
+				stored: func() {
+					s.mu.Lock()
+					delete(s.retired, t.name)
+					if t.info != nil && s.byID[t.info.TaskID.Value] == t.name {
+						delete(s.byID, t.info.TaskID.Value)
+					}
+					st.SetStatus(plan.Complete)
+					st.Message = "erased"
+					unused := s.unusedConfigLocked(labelOf(t.info, podinfo.LabelTargetConfiguration))
+					s.mu.Unlock()
+					s.log.Info("decommissioned task erased", "task", t.name)
+					if unused != "" {
+						s.out.push(&job{configs: []string{unused}})
+						s.log.Info("configuration no task uses deleted", "configuration", unused)
+					}
+					s.wake()
+				},
+				failed: func(err error) {
+					s.mu.Lock()
+					st.SetStatus(plan.Pending)
+					st.Message = "erasing failed: " + err.Error()
+					s.mu.Unlock()
+				},
+			})
+			return
+		}
+	}
+}
+
+// unusedConfigLocked returns id when it is not the target and no task
+// refers to it any more ("" otherwise). Caller holds s.mu.
+func (s *Scheduler) unusedConfigLocked(id string) string {
+	if id == "" || id == s.target.ID {
+		return ""
+	}
+	for _, ts := range []map[string]*taskState{s.tasks, s.retired} {
+		for _, t := range ts {
+			if t.info != nil && labelOf(t.info, podinfo.LabelTargetConfiguration) == id {
+				return ""
+			}
+		}
+	}
+	return id
+}
+
+// releaseOffersLocked lets the current unreserve step use offers: each
+// offer it has operations for is accepted with them and not used for
+// anything else. It returns the other offers. Caller holds s.mu.
+func (s *Scheduler) releaseOffersLocked(offers []mesos.Offer) []mesos.Offer {
+	st := s.currentDecomStep()
+	if st == nil || s.cfg.Release == nil || s.decom[st].kind != decomUnreserve {
+		return offers
+	}
+	d := s.decom[st]
+	var rest []mesos.Offer
+	for i := range offers {
+		ops, done := s.cfg.Release.Release(infosOf(d.tasks), &offers[i])
+		if len(ops) == 0 {
+			rest = append(rest, offers[i])
+		} else {
+			s.calls = append(s.calls, calls.Accept(calls.OfferOperations(ops).WithOffers(offers[i].ID)).With(calls.RefuseSeconds(s.cfg.RefuseShort)))
+			s.m.Add("decommission.release_operations", int64(len(ops)))
+		}
+		if done && st.Status() != plan.Complete {
+			st.SetStatus(plan.Complete)
+			st.Message = "released"
+			s.wake()
+		}
+	}
+	return rest
+}
+
+func infosOf(ts []*taskState) []*mesos.TaskInfo {
+	out := make([]*mesos.TaskInfo, 0, len(ts))
+	for _, t := range ts {
+		if t.info != nil {
+			out = append(out, t.info)
+		}
+	}
+	return out
+}
+
+// stateOf names t's last state ("no status" before the first).
+func stateOf(t *taskState) string {
+	if t.status == nil {
+		return "no status"
+	}
+	return strings.TrimPrefix(t.status.GetState().String(), "TASK_")
+}
