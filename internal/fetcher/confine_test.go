@@ -124,6 +124,20 @@ func TestConfinement(t *testing.T) {
 			members: []member{{"conf", tar.TypeSymlink, "OUT"}, {"conf/escaped.txt", tar.TypeReg, "x"}}, wantErr: true, outside: true},
 		{name: "zip: entry named ..", archive: "app.zip",
 			members: []member{{"../outside/escape.txt", tar.TypeReg, "x"}}, wantErr: true, outside: true},
+		{name: "two links, each inside as text, lead out together", archive: "app.tar",
+			members: []member{{"d/", tar.TypeDir, ""}, {"d/x", tar.TypeSymlink, ".."}, {"d/y", tar.TypeSymlink, "x/../outside"}}, wantErr: true, outside: true},
+		{name: "the same links in the other order", archive: "app.tar.gz",
+			members: []member{{"d/y", tar.TypeSymlink, "x/../outside"}, {"d/x", tar.TypeSymlink, ".."}}, wantErr: true, outside: true},
+		{name: "a chain through three links", archive: "app.tar.gz",
+			members: []member{{"a/b/c", tar.TypeSymlink, "../.."}, {"a/up", tar.TypeSymlink, "b/c"}, {"a/out", tar.TypeSymlink, "up/../outside"}}, wantErr: true, outside: true},
+		{name: "hard link to an inside symlink moves its text to a shallower directory", archive: "app.tar.gz",
+			members: []member{{"a/l", tar.TypeSymlink, "../outside"}, {"h", tar.TypeLink, "a/l"}}, wantErr: true, outside: true},
+		{name: "zip: two links lead out together", archive: "app.zip",
+			members: []member{{"d", tar.TypeDir, ""}, {"d/x", tar.TypeSymlink, ".."}, {"d/y", tar.TypeSymlink, "x/../outside"}}, wantErr: true, outside: true},
+		{name: "a link loop is kept: it leads nowhere", archive: "app.tar.gz",
+			members: []member{{"a", tar.TypeSymlink, "b"}, {"b", tar.TypeSymlink, "a"}}},
+		{name: "a climb after descending, through a loop", archive: "app.tar.gz",
+			members: []member{{"a", tar.TypeSymlink, "b"}, {"b", tar.TypeSymlink, "a"}, {"c", tar.TypeSymlink, "a/../outside"}}, wantErr: true, outside: true},
 		{name: "output_file absolute", archive: "plain.txt", output: "OUT/o.txt", wantErr: true, outside: true},
 		{name: "output_file with ..", archive: "plain.txt", output: "../outside/o.txt", wantErr: true, outside: true},
 		{name: "output_file through a symlink planted in the sandbox", archive: "plain.txt", output: "conf/o.txt",
@@ -233,6 +247,16 @@ func TestConfinement(t *testing.T) {
 			}
 			if b, _ := os.ReadFile(filepath.Join(out, victim)); string(b) != "victim" {
 				t.Errorf("outside %s changed to %q", victim, b)
+			}
+			if tt.plant == nil { // no link left behind leads out
+				filepath.WalkDir(sandbox, func(p string, d fs.DirEntry, err error) error {
+					if err == nil && d.Type()&fs.ModeSymlink != 0 {
+						if r, err := filepath.EvalSymlinks(p); err == nil && !strings.HasPrefix(r+"/", sandbox+"/") {
+							t.Errorf("%s is left pointing at %s", p, r)
+						}
+					}
+					return nil
+				})
 			}
 			if tt.check != nil {
 				tt.check(t, sandbox)

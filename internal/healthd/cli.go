@@ -37,9 +37,9 @@ const description = `Modes:
   healthd [flags]                  sidecar: run the checks and report them.
   healthd check [flags]            run one check now (healthd check --help).
 
-Checks: --cmd runs "/bin/sh -c STRING" (healthy on exit 0), --http GETs a URL
-(healthy on 200-399, redirects followed, certificates not verified), --tcp connects
-to HOST:PORT. A timed-out check is killed with its whole process group and counts
+Checks: --cmd runs "sh -c STRING" with bash when installed, else /bin/sh (healthy
+on exit 0), --http GETs a URL (healthy on 200-399, redirects followed,
+certificates not verified), --tcp connects to HOST:PORT. A timed-out check is killed with its whole process group and counts
 as a failure. Durations (D) take Go syntax (1m30s, 500ms) or bare seconds (15).
 Every flag can also be set by the environment variable shown in brackets
 (HEALTHD_<FLAG>); a flag on the command line wins.
@@ -125,7 +125,7 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 		UsageText:   "healthd [flags] -- CMD ARGS...\nhealthd [flags]\nhealthd check [flags]",
 		Description: description,
 		Flags: []cli.Flag{
-			str(catHealth, "cmd", "STRING", "", "run STRING with /bin/sh -c; healthy on exit 0"),
+			str(catHealth, "cmd", "STRING", "", "run STRING with sh -c (bash when installed); healthy on exit 0"),
 			str(catHealth, "http", "URL", "", "GET URL; healthy on 200-399"),
 			str(catHealth, "tcp", "HOST:PORT", "", "connect to HOST:PORT"),
 			dur(catHealth, "delay", "15s", "wait D before the first check"),
@@ -134,7 +134,7 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			dur(catHealth, "grace-period", "10s", "failures are ignored until the first success or until D after start (delay included)"),
 			integer(catHealth, "max-consecutive-failures", 3, "N failures in a row stop the command (0: never)"),
 
-			str(catReadiness, "readiness-cmd", "STRING", "", "run STRING with /bin/sh -c; ready on exit 0"),
+			str(catReadiness, "readiness-cmd", "STRING", "", "run STRING with sh -c (bash when installed); ready on exit 0"),
 			str(catReadiness, "readiness-http", "URL", "", "GET URL; ready on 200-399"),
 			str(catReadiness, "readiness-tcp", "HOST:PORT", "", "connect to HOST:PORT"),
 			dur(catReadiness, "readiness-delay", "0s", "wait D before the first readiness check"),
@@ -291,7 +291,7 @@ func checkApp(sh *cliapp.Shell, dashes bool) *cli.App {
 		UsageText:   "healthd check (--cmd STRING | --http URL | --tcp HOST:PORT) [--timeout D] [--json]",
 		Description: checkDescription,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "cmd", Usage: "run `STRING` with /bin/sh -c; healthy on exit 0", EnvVars: env("cmd")},
+			&cli.StringFlag{Name: "cmd", Usage: "run `STRING` with sh -c (bash when installed); healthy on exit 0", EnvVars: env("cmd")},
 			&cli.StringFlag{Name: "http", Usage: "GET `URL`; healthy on 200-399", EnvVars: env("http")},
 			&cli.StringFlag{Name: "tcp", Usage: "connect to `HOST:PORT`", EnvVars: env("tcp")},
 			&cli.StringFlag{Name: "timeout", Value: "20s", Usage: "limit `D` for the check (0: none)", EnvVars: env("timeout")},

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"testing"
+
+	"github.com/taskkit/taskkit/internal/supervise"
 )
 
 // The cost of a command check over the bare fork/exec of the same command:
@@ -24,11 +26,12 @@ func BenchmarkCommandProbe(b *testing.B) {
 	}
 }
 
-// BenchmarkBareForkExec runs the same `/bin/sh -c true` with os/exec and no
-// output capture, process group, or group kill.
+// BenchmarkBareForkExec runs the same `sh -c true` (the same shell) with
+// os/exec and no output capture, process group, or group kill.
 func BenchmarkBareForkExec(b *testing.B) {
+	shell, _ := supervise.ShellCommand("")
 	for b.Loop() {
-		if err := exec.Command(Shell, "-c", "true").Run(); err != nil {
+		if err := exec.Command(shell, "-c", "true").Run(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -37,8 +40,9 @@ func BenchmarkBareForkExec(b *testing.B) {
 // BenchmarkBareForkExecCaptured adds what a fair comparison needs: combined
 // output captured (os/exec's copying goroutine).
 func BenchmarkBareForkExecCaptured(b *testing.B) {
+	shell, _ := supervise.ShellCommand("")
 	for b.Loop() {
-		if _, err := exec.Command(Shell, "-c", "true").CombinedOutput(); err != nil {
+		if _, err := exec.Command(shell, "-c", "true").CombinedOutput(); err != nil {
 			b.Fatal(err)
 		}
 	}

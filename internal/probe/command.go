@@ -13,15 +13,14 @@ import (
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
-// Shell runs command checks, as Mesos and the DC/OS SDK do.
-const Shell = "/bin/sh"
-
 // drainTimeout bounds how long a finished check's output is read for: a
 // process that left the check's group (setsid) may hold the pipe open.
 const drainTimeout = 250 * time.Millisecond
 
 // Command runs a shell command line: healthy when it exits 0. The command
-// runs as `/bin/sh -c Line` in its own process group with stdin from
+// runs as `sh -c Line` with the shell task commands get
+// (supervise.ShellCommand: bash when installed, else /bin/sh, as Mesos runs
+// a check with its task's `sh -c`), in its own process group with stdin from
 // /dev/null and stdout and stderr captured together. Whether it ends on its
 // own or its context ends first, whatever is left of its process group is
 // SIGKILLed before it is reaped, so a check never leaves a process behind.
@@ -44,9 +43,10 @@ func (c *Command) Probe(ctx context.Context) Result {
 		return Result{Status: Error, Reason: fmt.Sprintf("creating output pipe: %v", err), ExitCode: -1}
 	}
 	defer r.Close()
+	path, args := supervise.ShellCommand(c.Line)
 	p, err := supervise.Start(supervise.Spec{
-		Path:              Shell,
-		Args:              []string{"sh", "-c", c.Line},
+		Path:              path,
+		Args:              args,
 		Env:               c.Env,
 		Dir:               c.Dir,
 		Stdout:            w,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskkit/taskkit/internal/supervise"
 	"github.com/taskkit/taskkit/internal/testtools"
 )
 
@@ -33,7 +34,7 @@ func TestCommand(t *testing.T) {
 		{"exit 0", "exit 0", nil, Healthy, "exit status 0", 0, "", 0, false},
 		{"exit 1 with output", "echo out; echo err >&2; exit 1", nil, Unhealthy, "exit status 1", 1, "out\nerr\n", 0, false},
 		{"killed by signal", "kill -KILL $$", nil, Unhealthy, "killed by signal killed", 137, "", 0, false},
-		{"not found", "/nonexistent/check-up", nil, Unhealthy, "exit status 127 (command not found)", 127, "sh: 1: /nonexistent/check-up: not found", 0, false},
+		{"not found", "/nonexistent/check-up", nil, Unhealthy, "exit status 127 (command not found)", 127, "sh: ", 0, false}, // dash or bash, each in its words
 		{"env passed", `echo "$CHECK_PORT"`, []string{"CHECK_PORT=8080"}, Healthy, "exit status 0", 0, "8080\n", 0, false},
 		{"stdin is empty", "cat", nil, Healthy, "exit status 0", 0, "", 0, false},
 		{"chatty output truncated", "head -c 1000000 /dev/zero | tr '\\0' a", nil, Healthy, "exit status 0", 0, "aaaa", MaxOutput, true},
@@ -47,6 +48,35 @@ func TestCommand(t *testing.T) {
 				t.Fatalf("got %v %q exit %d output %q (%d bytes) truncated %v; want %v %q exit %d output %q",
 					got.Status, got.Reason, got.ExitCode, got.Output[:min(40, len(got.Output))], len(got.Output), got.Truncated,
 					tt.want, tt.reason, tt.exitCode, tt.output)
+			}
+		})
+	}
+}
+
+// TestCommandRunsInTheTaskShell: a command check runs in the shell a task's
+// command runs in (supervise.ShellCommand), as Mesos runs both with the
+// same `sh -c`: with bash installed, the bash a DC/OS SDK check script may
+// rely on, called as sh.
+func TestCommandRunsInTheTaskShell(t *testing.T) {
+	want, _ := supervise.ShellCommand("")
+	want, err := filepath.EvalSymlinks(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []struct{ name, line, output string }{
+		{"the task's shell program", "readlink /proc/$$/exe; true", want + "\n"}, // "; true": the shell does not exec readlink
+		{"called as sh", "echo $0", "sh\n"},
+	}
+	if strings.HasSuffix(want, "/bash") {
+		rows = append(rows,
+			struct{ name, line, output string }{"bash's [[ ]]", `[[ "a-b" == a-* ]] && echo matched`, "matched\n"},
+			struct{ name, line, output string }{"a trap by signal name", `trap 'echo got TERM' SIGTERM; kill -TERM $$`, "got TERM\n"})
+	}
+	for _, tt := range rows {
+		t.Run(tt.name, func(t *testing.T) {
+			got := (&Command{Line: tt.line}).Probe(withTimeout(t, 20*time.Second))
+			if got.Status != Healthy || got.Output != tt.output {
+				t.Fatalf("got %v %q output %q, want healthy with %q", got.Status, got.Reason, got.Output, tt.output)
 			}
 		})
 	}

@@ -23,7 +23,9 @@ func learned(secret string) []string {
 // secret variable) and masks a fuzzed text with it. Properties:
 //   - no value the secret was learned as (itself, HTML-escaped, each long
 //     line) appears in the output, wherever it was in the text — unless it
-//     holds a '*', which the mask itself is made of;
+//     holds a '*', which the mask itself is made of; a secret that is not
+//     Learnable (shorter than MinLearnLen, a common word or number) is
+//     learned as nothing, and the text is masked as with no secret;
 //   - masking is idempotent: masking the output again changes nothing
 //     (for a secret without '*');
 //   - Value of a secret key is the mask; Env masks every secret key's
@@ -50,6 +52,11 @@ func FuzzString(f *testing.F) {
 func checkString(t *testing.T, text, secret string) {
 	r := Default().LearnEnv([]string{"APP_PASSWORD=" + secret, "PLAIN=" + secret})
 	out := r.String(text)
+	if !Learnable(secret) {
+		if len(learned(secret)) != 0 || out != Default().String(text) {
+			t.Fatalf("secret %q is not Learnable but String(%q) = %q", secret, text, out)
+		}
+	}
 	if strings.TrimSpace(secret) != "" {
 		for _, v := range learned(secret) {
 			if !strings.Contains(v, "*") && strings.Contains(out, v) {
@@ -203,6 +210,7 @@ func TestStringBudget(t *testing.T) {
 		"unquoted":   "password=\"" + string(fuzzcheck.Sized([]byte("a"), fuzzcheck.MiB)),
 		"urls":       string(fuzzcheck.Sized([]byte("http://u:p@h/?sig=1&x=2 "), fuzzcheck.MiB)),
 		"learned":    string(fuzzcheck.Sized([]byte("s3cr3t-value "), fuzzcheck.MiB)),
+		"dsns":       string(fuzzcheck.Sized([]byte("app:p@tcp(h)/x a:b@c "), fuzzcheck.MiB)),
 		"words":      string(fuzzcheck.Sized([]byte("a "), fuzzcheck.MiB)),
 		"html":       html.EscapeString(string(fuzzcheck.Sized([]byte("<&>\""), fuzzcheck.MiB))),
 	} {

@@ -4,17 +4,26 @@
 //
 // A key is secret when it matches DefaultKeyPattern — the DC/OS SDK bootstrap's
 // rule (SDKKeyPattern) widened to private keys, API and access keys, and the
-// TLS_<NAME>_KEY variables tlsprov reads — or the extra pattern a user passes
-// (bootstrap's -redact-keys, for example). A Redactor built from an
-// environment also knows the secret values themselves, so it can mask them
-// inside arbitrary text such as a diff line: the raw value, its HTML-escaped
-// form (what mustache's {{x}} prints), and each line of a multi-line value
-// like a PEM key.
+// TLS_<NAME>_KEY variables tlsprov reads — unless it names a path (ends in
+// _FILE, _PATH or _DIR, see PathKeyPattern: SCHEDULER_LITE_SECRET_FILE holds
+// where a secret is, which a user must see to fix it), or when it matches the
+// extra pattern a user passes (bootstrap's -redact-keys, for example), which
+// has no exception. A Redactor built from an environment also knows the
+// secret values themselves, so it can mask them inside arbitrary text such as
+// a diff line: the raw value, its HTML-escaped form (what mustache's {{x}}
+// prints), and each line of a multi-line value like a PEM key — provided the
+// value can be masked in free text without harm: at least MinLearnLen bytes
+// and not a common word or number (true, no, 8080; see Learnable). Masking
+// every "o" of a message for MY_TOKEN=o both mangles the message and tells
+// the secret; such a value is still masked as the value of its own key
+// (Value, Env, and MY_TOKEN=o inside a text), only not elsewhere.
 //
 // String and Value also mask credentials carried inside a value, whatever
 // variable it came from, keeping the rest readable:
 //
-//   - the password of a URL's userinfo: scheme://user:********@host;
+//   - the password of a URL's userinfo: scheme://user:********@host, and
+//     of a DSN without a scheme in go-sql-driver/mysql's form:
+//     user:********@tcp(db:3306)/app;
 //   - parameters whose name is secret by the same rule (or is pwd, pass,
 //     sig or signature), with their value after '=' or ':': URL queries
 //     (?user=app&password=********), JDBC (;password=********), libpq
@@ -31,7 +40,11 @@
 // and an unquoted name and text is prose, not a parameter — the shape of
 // taskkit's own errors ("--keystore-password: empty") — so an unquoted YAML
 // value (password: x) is not masked. A password passed without a name
-// (mysql -pSECRET) is not recognised.
+// (mysql -pSECRET, curl -u user:SECRET) is not recognised, nor is an HTTP
+// header's credential (Authorization: Bearer SECRET). A dotted parameter
+// name (a field path such as pods.p.secrets.s.file, a Java property) is
+// judged by its last part, and svc.yml's secrets.<id>.secret field holds a
+// secret's name in the store, not its value, so neither is masked.
 package redact
 
 import (
@@ -59,7 +72,43 @@ const DefaultKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|passw
 // '/' is masked whole (at worst a little of what follows is masked too).
 var urlPassword = regexp.MustCompile(`(://[^/\s:@"'<>]*:)[^\s"'<>]*@`)
 
+// dsnPassword matches the password of a DSN in go-sql-driver/mysql's form,
+// user:password@net(addr)/dbname or user:password@/dbname: userinfo with no
+// scheme, recognised by what follows its last '@'.
+var dsnPassword = regexp.MustCompile(`(^|[\s=;,"'(])([^\s:@/"'=;,()]+:)[^\s"']*@([a-z0-9]*\(|/)`)
+
 var defaultKeys = regexp.MustCompile(DefaultKeyPattern)
+
+// PathKeyPattern matches the keys DefaultKeyPattern would call secret that
+// hold a path instead (the convention of Docker's POSTGRES_PASSWORD_FILE):
+// their values are shown. The SDK's bootstrap has no such exception; it
+// only prints the environment, where a path hidden is merely unhelpful,
+// while taskkit masks values in every error, where it hides what to fix.
+const PathKeyPattern = `(?i)[_.-](FILE|PATH|DIR)$`
+
+var pathKeys = regexp.MustCompile(PathKeyPattern)
+
+// specSecretName matches svc.yml's secrets.<id>.secret field path (as
+// spec's errors name it): its value is the secret's name in the store.
+var specSecretName = regexp.MustCompile(`(?i)(^|\.)secrets\.[^.]+\.secret$`)
+
+// MinLearnLen is the shortest secret value, in bytes, masked wherever it
+// appears in free text (Learnable).
+const MinLearnLen = 6
+
+// commonValue matches values too common to mask in free text: booleans and
+// such words, and numbers of fewer than 16 digits (ports, counts,
+// timeouts).
+var commonValue = regexp.MustCompile(`(?i)^(true|false|yes|no|on|off|enabled?|disabled?|null|none)$|^[-+]?[0-9]{1,15}(\.[0-9]*)?$`)
+
+// Learnable reports whether a secret value is masked wherever it appears in
+// free text: at least MinLearnLen bytes once trimmed of blanks and not a
+// common word or number. Other values of secret keys are masked only as
+// the value of their key.
+func Learnable(v string) bool {
+	v = strings.TrimSpace(v)
+	return len(v) >= MinLearnLen && !commonValue.MatchString(v)
+}
 
 // paramNames are parameter names that are secret inside values although
 // they are too short or too generic to be secret as environment keys: ODBC's
@@ -104,10 +153,12 @@ func Default() *Redactor {
 	return r
 }
 
-// IsSecretKey reports whether the value of key must never be shown.
+// IsSecretKey reports whether the value of key must never be shown: it
+// matches DefaultKeyPattern and not PathKeyPattern, or it matches the extra
+// pattern.
 func (r *Redactor) IsSecretKey(key string) bool {
-	for _, re := range r.keys {
-		if re.MatchString(key) {
+	for i, re := range r.keys {
+		if re.MatchString(key) && (i > 0 || !pathKeys.MatchString(key)) {
 			return true
 		}
 	}
@@ -115,7 +166,8 @@ func (r *Redactor) IsSecretKey(key string) bool {
 }
 
 // LearnEnv records the values of every secret key in env (KEY=VALUE entries),
-// so String masks them wherever they appear. It returns r for chaining.
+// so String masks them wherever they appear (those that are Learnable). It
+// returns r for chaining.
 func (r *Redactor) LearnEnv(env []string) *Redactor {
 	for _, kv := range env {
 		k, v, ok := strings.Cut(kv, "=")
@@ -127,7 +179,8 @@ func (r *Redactor) LearnEnv(env []string) *Redactor {
 	return r
 }
 
-// LearnValue records one secret value to mask in String.
+// LearnValue records one secret value to mask in String, when it is
+// Learnable.
 func (r *Redactor) LearnValue(v string) *Redactor {
 	r.addValue(v)
 	r.rebuild()
@@ -135,7 +188,7 @@ func (r *Redactor) LearnValue(v string) *Redactor {
 }
 
 func (r *Redactor) addValue(v string) {
-	if strings.TrimSpace(v) == "" {
+	if !Learnable(v) {
 		return
 	}
 	r.values = append(r.values, v)
@@ -145,7 +198,7 @@ func (r *Redactor) addValue(v string) {
 	if strings.ContainsAny(v, "\r\n") {
 		for _, line := range strings.FieldsFunc(v, func(c rune) bool { return c == '\n' || c == '\r' }) {
 			// PEM armor lines ("-----BEGIN ...") are public and common.
-			if line = strings.TrimSpace(line); len(line) >= minLineLen && !strings.HasPrefix(line, "-----") {
+			if line = strings.TrimSpace(line); len(line) >= minLineLen && Learnable(line) && !strings.HasPrefix(line, "-----") {
 				r.values = append(r.values, line)
 			}
 		}
@@ -185,7 +238,9 @@ func (r *Redactor) isSecretParam(name string) bool {
 	if v, ok := r.verdicts.Load(name); ok {
 		return v.(bool)
 	}
-	secret := r.IsSecretKey(name) || r.IsSecretKey(strings.ReplaceAll(name, "-", "_")) || paramNames.MatchString(name)
+	last := name[strings.LastIndexByte(name, '.')+1:] // a field path or property by its last part
+	secret := !specSecretName.MatchString(name) &&
+		(r.IsSecretKey(last) || r.IsSecretKey(strings.ReplaceAll(last, "-", "_")) || paramNames.MatchString(last))
 	if r.nVerdict.Add(1) <= maxCachedParams {
 		r.verdicts.Store(name, secret)
 	}
@@ -346,12 +401,16 @@ func Credentials(s string) string { return defaultRedactor.params(URLPasswords(s
 
 var defaultRedactor = Default()
 
-// URLPasswords masks the password of every scheme://user:password@ in s.
+// URLPasswords masks the password of every scheme://user:password@ in s,
+// and of every user:password@net(addr)/ DSN (go-sql-driver/mysql's form).
 func URLPasswords(s string) string {
-	if !strings.Contains(s, "://") {
+	if !strings.Contains(s, "@") {
 		return s
 	}
-	return urlPassword.ReplaceAllString(s, "${1}"+Mask+"@")
+	if strings.Contains(s, "://") {
+		s = urlPassword.ReplaceAllString(s, "${1}"+Mask+"@")
+	}
+	return dsnPassword.ReplaceAllString(s, "${1}${2}"+Mask+"@${3}")
 }
 
 // Value returns value with its URL passwords and secret parameters masked,

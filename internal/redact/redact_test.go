@@ -6,7 +6,7 @@ import (
 )
 
 func TestIsSecretKey(t *testing.T) {
-	r, err := New(`^MY_API_KEY$`, "-redact-keys")
+	r, err := New(`^MY_API_KEY$|^MY_TOKEN_FILE$`, "-redact-keys")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +19,14 @@ func TestIsSecretKey(t *testing.T) {
 		{"db_Password", true},
 		{"CLIENT_SECRET", true},
 		{"GITHUB_TOKEN", true},
-		{"AWS_CREDENTIALS_FILE", true},
+		// Names of paths hold where a secret is, not the secret.
+		{"AWS_CREDENTIALS_FILE", false},
+		{"SCHEDULER_LITE_API_TOKEN_FILE", false},
+		{"SCHEDULER_LITE_SECRET_FILE", false},
+		{"tls_private_key_path", false},
+		{"SECRETS_DIR", false},
+		{"MY_TOKEN_FILE", true}, // the extra pattern has no exception
+		{"SECRET_FILENAME", true},
 		{"MY_API_KEY", true},
 		{"TLS_SERVER_KEY", true},
 		{"STRIPE_PRIVATE_KEY", true},
@@ -123,6 +130,12 @@ func TestCredentialsInsideValues(t *testing.T) {
 		{"an error quoting a secret flag's value", `--truststore-password: "abc" is too short`, `--truststore-password: "` + M + `" is too short`},
 		{"extra key rule applies to parameters", "http://h/?session=s9&x=1", "http://h/?session=" + M + "&x=1"},
 		{"URL password and query together", "postgres://app:pw1@db/x?sslpassword=pw2", "postgres://app:" + M + "@db/x?sslpassword=" + M},
+		{"Go MySQL DSN", "app:My7@tcp(db:3306)/app?parseTime=true", "app:" + M + "@tcp(db:3306)/app?parseTime=true"},
+		{"Go MySQL DSN after a key, password holding @ and :", "DSN=root:p@s:s@unix(/run/mysqld.sock)/app", "DSN=root:" + M + "@unix(/run/mysqld.sock)/app"},
+		{"Go MySQL DSN without a network", "dsn='app:x1@/app'", "dsn='app:" + M + "@/app'"},
+		{"Go MySQL DSN with a secret parameter", "app:x2@(db)/app?tls=custom&password=x3", "app:" + M + "@(db)/app?tls=custom&password=" + M},
+		{"an e-mail address is not a DSN", "mailto:ops@example.com and to:a@b.c", "mailto:ops@example.com and to:a@b.c"},
+		{"a time before an @ is not a DSN", "at 10:30@home", "at 10:30@home"},
 		{"nested: a value naming another parameter", "url=password=pw3", "url=password=" + M},
 		{"empty value stays empty", "http://h/?password=&user=x", "http://h/?password=&user=x"},
 		{"option without a value", "app --password --verbose", "app --password --verbose"},
@@ -168,5 +181,40 @@ func TestCredentials(t *testing.T) {
 	in := "https://u:pw@h/x?token=t0k&v=1"
 	if got, want := Credentials(in), "https://u:"+Mask+"@h/x?token="+Mask+"&v=1"; got != want {
 		t.Errorf("Credentials = %q, want %q", got, want)
+	}
+}
+
+// TestFreeTextRule: a secret value is masked wherever it appears only when
+// that does no harm (Learnable); as its own key's value it is always
+// masked.
+func TestFreeTextRule(t *testing.T) {
+	r := Default().LearnEnv([]string{"MY_TOKEN=o", "USE_TOKEN_AUTH=true", "DB_PASSWORD=8080", "API_TOKEN= 12345 ",
+		"LONG_TOKEN=1234567890123456", "SHORT_SECRET=abcdef", "SCHEDULER_LITE_SECRET_FILE=/tmp/nope/secretfile"})
+	for _, tt := range []struct{ in, want string }{
+		{"open /tmp/nope/secretfile: no such file or directory", "open /tmp/nope/secretfile: no such file or directory"},
+		{"ENABLE_TLS=true on port 8080, 12345 done", "ENABLE_TLS=true on port 8080, 12345 done"},
+		{"could not connect to host foo", "could not connect to host foo"},
+		{"MY_TOKEN=o USE_TOKEN_AUTH=true", "MY_TOKEN=" + Mask + " USE_TOKEN_AUTH=" + Mask},
+		{"id 1234567890123456 and abcdef", "id " + Mask + " and " + Mask},
+		{"--secret-file=/run/s.txt --token-path /x", "--secret-file=/run/s.txt --token-path /x"},
+		{`pods.p.secrets.s2.secret: "/etc/abs" must be relative`, `pods.p.secrets.s2.secret: "/etc/abs" must be relative`},
+		{`pods.p.secrets.s2.file: "/etc/abs": must be relative`, `pods.p.secrets.s2.file: "/etc/abs": must be relative`},
+		{"-Djavax.net.ssl.keyStorePassword=changeit", "-Djavax.net.ssl.keyStorePassword=" + Mask},
+		{`{"db.password": "x"}`, `{"db.password": "` + Mask + `"}`},
+	} {
+		if got := r.String(tt.in); got != tt.want {
+			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	for _, kv := range r.Env([]string{"MY_TOKEN=o", "USE_TOKEN_AUTH=true", "SCHEDULER_LITE_API_TOKEN_FILE=/nonexistent"}) {
+		if k, v, _ := strings.Cut(kv, "="); (k == "SCHEDULER_LITE_API_TOKEN_FILE") != (v != Mask) {
+			t.Errorf("Env: %s", kv)
+		}
+	}
+	for v, want := range map[string]bool{"o": false, "abcde": false, "abcdef": true, "  abcde ": false, "TRUE": false,
+		"disabled": false, "-1.5": false, "123456789012345": false, "1234567890123456": true, "hunter2": true} {
+		if Learnable(v) != want {
+			t.Errorf("Learnable(%q) = %v", v, !want)
+		}
 	}
 }

@@ -81,7 +81,7 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
 			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
 		Flags:    Flags(),
-		Commands: append([]*cli.Command{packageCommand(), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
+		Commands: append([]*cli.Command{packageCommand(sh), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c) },
 	})
 }

@@ -119,10 +119,13 @@ func siginfoPid(info *unix.Siginfo) int {
 
 // KillChildren SIGKILLs and reaps every child this process still has —
 // typically the orphans a subreaper inherited — until none is left or
-// timeout passes, and returns how many it killed. Killing an orphan can
-// re-parent its own children here, so it repeats until the set is empty.
-// Call it only once every child started with os/exec or Start has been
-// waited for: it reaps whatever exits.
+// timeout passes, and returns how many live children it killed, each
+// counted once. Killing an orphan can re-parent its own children here, so it
+// repeats until the set is empty: each round signals the children it finds
+// once, then waits until every one of them has exited (a pidfd per child,
+// where the kernel has them) and reaps them before it looks again. Call it
+// only once every child started with os/exec or Start has been waited for:
+// it reaps whatever exits.
 func KillChildren(timeout time.Duration) (int, error) {
 	deadline := time.Now().Add(timeout)
 	self := os.Getpid()
@@ -132,34 +135,87 @@ func KillChildren(timeout time.Duration) (int, error) {
 		if err != nil {
 			return killed, err
 		}
-		for {
-			var ws syscall.WaitStatus
-			if pid, _ := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); pid <= 0 {
-				break
-			}
-		}
 		if len(kids) == 0 {
 			return killed, nil
 		}
-		if time.Now().After(deadline) {
-			return killed, fmt.Errorf("%d children still alive after %s: %v", len(kids), timeout, kids)
-		}
-		for _, pid := range kids {
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+		for _, k := range kids {
+			// A zombie is signalled too: a thread-group leader that
+			// exited alone shows as one while its other threads run.
+			if syscall.Kill(k.pid, syscall.SIGKILL) == nil && !k.zombie {
 				killed++
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		if err := reapAll(kids, deadline); err != nil {
+			return killed, fmt.Errorf("%w after %s", err, timeout)
+		}
 	}
 }
 
-// childrenOf lists the pids whose parent is ppid, zombies included.
-func childrenOf(ppid int) ([]int, error) {
+// reapAll waits until every one of kids has exited, or deadline, and reaps
+// them. It waits on a pidfd per child (Linux 5.3 and later) and, where the
+// kernel has none, polls every 10 ms.
+func reapAll(kids []child, deadline time.Time) error {
+	var fds []unix.PollFd
+	for _, k := range kids {
+		// Without a pidfd (an old kernel; ESRCH: reaped already) the
+		// reaping below polls.
+		if fd, err := unix.PidfdOpen(k.pid, 0); err == nil {
+			defer unix.Close(fd)
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		}
+	}
+	// A pidfd is readable once its process has exited; poll ignores an
+	// entry whose fd is negative, which is how one is retired.
+	for pending := len(fds); pending > 0; {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("%d children still alive", pending)
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("waiting for children: %w", err)
+		}
+		for i := range fds {
+			if n > 0 && fds[i].Fd >= 0 && fds[i].Revents != 0 {
+				fds[i].Fd = -1
+				pending--
+			}
+		}
+	}
+	for _, k := range kids {
+		for {
+			var ws syscall.WaitStatus
+			pid, err := syscall.Wait4(k.pid, &ws, syscall.WNOHANG, nil)
+			if pid == k.pid || errors.Is(err, syscall.ECHILD) {
+				break // reaped, here or by its own waiter
+			}
+			if err != nil && !errors.Is(err, syscall.EINTR) {
+				return fmt.Errorf("reaping %d: %w", k.pid, err)
+			}
+			// Only a child without a pidfd can still be running here.
+			if time.Now().After(deadline) {
+				return fmt.Errorf("child %d still alive", k.pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// child is a process whose parent is this one.
+type child struct {
+	pid    int
+	zombie bool // it has exited and waits to be reaped
+}
+
+// childrenOf lists the processes whose parent is ppid, zombies included.
+func childrenOf(ppid int) ([]child, error) {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
-	var kids []int
+	var kids []child
+	want := strconv.Itoa(ppid)
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
@@ -172,8 +228,8 @@ func childrenOf(ppid int) ([]int, error) {
 		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
 		i := bytes.LastIndexByte(b, ')')
 		f := strings.Fields(string(b[i+1:]))
-		if i > 0 && len(f) >= 2 && f[1] == strconv.Itoa(ppid) {
-			kids = append(kids, pid)
+		if i > 0 && len(f) >= 2 && f[1] == want {
+			kids = append(kids, child{pid: pid, zombie: f[0] == "Z"})
 		}
 	}
 	return kids, nil

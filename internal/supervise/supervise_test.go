@@ -31,6 +31,8 @@ func TestMain(m *testing.M) {
 		helperReaper()
 	case "sweeper":
 		helperSweeper()
+	case "hog":
+		helperHog()
 	case "flusher":
 		helperFlusher()
 	}

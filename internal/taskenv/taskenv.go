@@ -18,8 +18,8 @@
 //	<svc.yml env>                    the task's env, then TASKCFG_ALL_<K> and TASKCFG_<POD>_<K> as <K>
 //	POD_INSTANCE_INDEX               the pod instance's index, 0, 1, ...
 //	FRAMEWORK_NAME                   the service (framework) name
-//	FRAMEWORK_HOST                   <name, dots→dashes, no slashes>.autoip.dcos.thisdcos.directory
-//	FRAMEWORK_VIP_HOST               <name, dots→dashes, no slashes>.l4lb.thisdcos.directory
+//	FRAMEWORK_HOST                   <DNSLabel(name, no slashes)>.autoip.dcos.thisdcos.directory
+//	FRAMEWORK_VIP_HOST               <DNSLabel(name, no slashes)>.l4lb.thisdcos.directory
 //	SCHEDULER_API_HOSTNAME           how the task reaches the scheduler's API
 //	SCHEDULER_API_PORT               its port
 //	TASK_NAME                        <pod>-<index>-<task>
@@ -82,8 +82,8 @@ const (
 	VIPDomain    = "l4lb.thisdcos.directory"
 )
 
-// TaskName is the SDK's task name, "<pod>-<index>-<task>"; it is also the
-// task's autoip DNS label.
+// TaskName is the SDK's task name, "<pod>-<index>-<task>". Its DNS form
+// (DNSLabel) is the task's autoip label.
 func TaskName(pod string, index int, task string) string {
 	return pod + "-" + strconv.Itoa(index) + "-" + task
 }
@@ -91,37 +91,94 @@ func TaskName(pod string, index int, task string) string {
 // InstanceName is a pod instance's name, "<pod>-<index>".
 func InstanceName(pod string, index int) string { return pod + "-" + strconv.Itoa(index) }
 
-// DiscoveryName is the DNS label of a task with a discovery prefix:
-// "<prefix>-<index>".
+// DiscoveryName is the name of a task with a discovery prefix:
+// "<prefix>-<index>" (its DNS form is DNSLabel of it).
 func DiscoveryName(prefix string, index int) string { return InstanceName(prefix, index) }
 
-// hostLabel is the SDK's service name as a DNS label: slashes removed,
-// dots as dashes.
+// MaxLabel is the longest DNS label, in bytes (RFC 1035 §2.3.4).
+const MaxLabel = 63
+
+// DNSLabel is the one rule by which every name of the contract (a service,
+// pod, task or discovery name) becomes a DNS label: lower case; every
+// character other than a-z, 0-9 and '-' (so '_', '.', '/' and any non-ASCII
+// byte) a '-'; no '-' at either end; at most MaxLabel bytes. It is Mesos-DNS's
+// RFC 1123 label rule (mesos-dns records/labels: RFC1123), which DC/OS's
+// DNS applies to the names it publishes; svc.yml allows '_' and upper case
+// in names, so the names tasks resolve must be built with it
+// ("Dns_Svc", "My_Pod-0-Srv_1" → "dns-svc", "my-pod-0-srv-1"). The result
+// is "" only when s has no letter or digit. DNSLabel(DNSLabel(s)) ==
+// DNSLabel(s).
+func DNSLabel(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			b = append(b, '-')
+		}
+	}
+	l := strings.Trim(string(b), "-")
+	if len(l) > MaxLabel {
+		l = strings.TrimRight(l[:MaxLabel], "-")
+	}
+	return l
+}
+
+// DNSName applies DNSLabel to every dot-separated label of name and drops
+// the labels that come out empty: "Web_1.My.Svc." → "web-1.my.svc". It is
+// how Mesos-DNS names tasks under ".mesos" (labels.DomainFrag) and how bootstrap reads a
+// FRAMEWORK_HOST it was given. DNSName(DNSName(s)) == DNSName(s).
+func DNSName(name string) string {
+	parts := strings.Split(name, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if l := DNSLabel(p); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+// hostLabel is a service name as the label of its autoip and VIP domains:
+// the SDK's rule (EndpointUtils.toAutoIpDomain: slashes removed, dots as
+// dashes), then DNSLabel.
 func hostLabel(service string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(service, "/", ""), ".", "-")
+	return DNSLabel(strings.ReplaceAll(service, "/", ""))
 }
 
 // FrameworkHost is FRAMEWORK_HOST for a service:
-// "<name>.autoip.dcos.thisdcos.directory", the name's dots as dashes and its
-// slashes removed.
+// "<label>.autoip.dcos.thisdcos.directory", label the service name with its
+// slashes removed, then DNSLabel ("/team/Kafka.prod" → "teamkafka-prod").
 func FrameworkHost(service string) string { return hostLabel(service) + "." + AutoIPDomain }
 
 // FrameworkVIPHost is FRAMEWORK_VIP_HOST for a service:
-// "<name>.l4lb.thisdcos.directory".
+// "<label>.l4lb.thisdcos.directory", label as for FrameworkHost.
 func FrameworkVIPHost(service string) string { return hostLabel(service) + "." + VIPDomain }
 
-// AutoIPHost is the DNS name of a task (or discovery) label of a service:
-// "<label>.<FRAMEWORK_HOST>". It is what bootstrap waits for and what the
-// TLS certificates name.
-func AutoIPHost(label, service string) string { return label + "." + FrameworkHost(service) }
+// AutoIPHost is the DNS name of a task (or discovery) name of a service:
+// "<DNSLabel(name)>.<FRAMEWORK_HOST>" (the SDK's
+// EndpointUtils.toAutoIpHostname, with DNSLabel). It is what bootstrap
+// waits for, what testenv's DNS answers, what the TLS certificates and the
+// endpoints API name.
+func AutoIPHost(name, service string) string {
+	return DNSLabel(name) + "." + FrameworkHost(service)
+}
 
-// VIPHost is the DNS name of a VIP: "<prefix>.<FRAMEWORK_VIP_HOST>".
-func VIPHost(prefix, service string) string { return prefix + "." + FrameworkVIPHost(service) }
+// VIPHost is the DNS name of a VIP: "<DNSLabel(prefix)>.<FRAMEWORK_VIP_HOST>".
+func VIPHost(prefix, service string) string {
+	return DNSLabel(prefix) + "." + FrameworkVIPHost(service)
+}
 
 // SelfHost is the name a task waits to resolve to its own IP, from its
-// environment: "<TASK_NAME>.<FRAMEWORK_HOST>"; "" when either is unset.
+// environment: "<DNSLabel(TASK_NAME)>.<DNSName(FRAMEWORK_HOST)>", the name
+// AutoIPHost gives the scheduler (a FRAMEWORK_HOST set by another scheduler
+// in upper case or with '_' is read by the same rule); "" when either is
+// unset.
 func SelfHost(lookup func(string) string) string {
-	task, fw := lookup(EnvTaskName), lookup(EnvFrameworkHost)
+	task, fw := DNSLabel(lookup(EnvTaskName)), DNSName(lookup(EnvFrameworkHost))
 	if task == "" || fw == "" {
 		return ""
 	}

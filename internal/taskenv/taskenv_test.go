@@ -34,6 +34,53 @@ func TestNames(t *testing.T) {
 	}
 }
 
+// TestDNSNames: every name of the contract becomes a DNS name by one rule
+// (Mesos-DNS's RFC 1123 labels), whatever svc.yml allows in names.
+func TestDNSNames(t *testing.T) {
+	long := strings.Repeat("a", 62) + "_b"
+	for _, tt := range []struct{ name, got, want string }{
+		{"plain", DNSLabel("hello-0-server"), "hello-0-server"},
+		{"underscore and upper case", DNSLabel("My_Pod-0-Srv_1"), "my-pod-0-srv-1"},
+		{"dots and slashes", DNSLabel("a.b/c"), "a-b-c"},
+		{"ends trimmed", DNSLabel("_x_"), "x"},
+		{"non-ASCII", DNSLabel("nœud"), "n--ud"},
+		{"nothing left", DNSLabel("__"), ""},
+		{"63 bytes, no trailing dash", DNSLabel(long), strings.Repeat("a", 62)},
+		{"idempotent", DNSLabel(DNSLabel("A__B")), DNSLabel("A__B")},
+		{"name", DNSName("Web_1.My.Svc."), "web-1.my.svc"},
+		{"name, empty labels dropped", DNSName("a.._.b"), "a.b"},
+		{"framework host", FrameworkHost("Dns_Svc"), "dns-svc.autoip.dcos.thisdcos.directory"},
+		{"framework host, folder", FrameworkHost("/Team/Kafka.prod"), "teamkafka-prod.autoip.dcos.thisdcos.directory"},
+		{"VIP host", VIPHost("My_VIP", "Dns_Svc"), "my-vip.dns-svc.l4lb.thisdcos.directory"},
+		{"autoip host", AutoIPHost(TaskName("My_Pod", 0, "Srv_1"), "Dns_Svc"), "my-pod-0-srv-1.dns-svc.autoip.dcos.thisdcos.directory"},
+		{"autoip host, dotted task", AutoIPHost("a.b-0-c", "svc"), "a-b-0-c.svc.autoip.dcos.thisdcos.directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSelfHostAgreesWithAutoIPHost: the name bootstrap waits for is the one
+// the scheduler publishes, for names svc.yml accepts.
+func TestSelfHostAgreesWithAutoIPHost(t *testing.T) {
+	for _, n := range [][3]string{{"Dns_Svc", "My_Pod", "Srv_1"}, {"/grp/a.b", "P", "t"}, {"hello-world", "hello", "server"}} {
+		var e Env
+		e.SetIdentity(Identity{Service: n[0], Pod: n[1], Index: 3, Task: n[2]})
+		got := SelfHost(Lookup(e.Environ()))
+		if want := AutoIPHost(TaskName(n[1], 3, n[2]), n[0]); got != want {
+			t.Errorf("%v: SelfHost %q, AutoIPHost %q", n, got, want)
+		}
+	}
+	// A FRAMEWORK_HOST another scheduler spelled raw is read by the same rule.
+	env := []string{"TASK_NAME=My_Pod-0-Srv_1", "FRAMEWORK_HOST=Dns_Svc.autoip.dcos.thisdcos.directory"}
+	if got := SelfHost(Lookup(env)); got != "my-pod-0-srv-1.dns-svc.autoip.dcos.thisdcos.directory" {
+		t.Errorf("SelfHost = %q", got)
+	}
+}
+
 func TestSelfHostAndLookup(t *testing.T) {
 	env := []string{"TASK_NAME=old", "TASK_NAME=a-0-b", "FRAMEWORK_HOST=svc.autoip.dcos.thisdcos.directory"}
 	if got := SelfHost(Lookup(env)); got != "a-0-b.svc.autoip.dcos.thisdcos.directory" {

@@ -10,6 +10,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/miekg/dns"
+
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // dnsServer answers Mesos-DNS-style names for running tasks over UDP and
@@ -85,30 +87,6 @@ func (d *dnsServer) stop() {
 	}
 }
 
-// dnsLabel turns a name into DNS labels the way Mesos-DNS does (RFC 1123):
-// lower case, every other character a '-', no '-' at either end, at most 63
-// characters per label; dots separate labels.
-func dnsLabel(s string) string {
-	parts := strings.Split(strings.ToLower(s), ".")
-	out := parts[:0]
-	for _, p := range parts {
-		b := []byte(p)
-		for i, ch := range b {
-			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
-				b[i] = '-'
-			}
-		}
-		l := strings.Trim(string(b), "-")
-		if len(l) > 63 {
-			l = strings.Trim(l[:63], "-")
-		}
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, ".")
-}
-
 // rebuildDNSLocked recomputes the name → address index from running tasks.
 func (c *Cluster) rebuildDNSLocked(d *dnsServer) {
 	idx := map[string][]net.IP{}
@@ -125,23 +103,26 @@ func (c *Cluster) rebuildDNSLocked(d *dnsServer) {
 	add("master.mesos", mip)
 	add("leader.mesos", mip)
 	for _, fw := range c.frameworks {
-		// Mesos-DNS turns the framework name into labels; the SDK's
-		// FRAMEWORK_HOST drops slashes instead. Both forms answer.
-		fhost := dnsLabel(strings.ReplaceAll(fw.info.Name, "/", ""))
-		fnames := []string{dnsLabel(fw.info.Name)}
-		if fhost != fnames[0] {
-			fnames = append(fnames, fhost)
+		// Mesos-DNS turns the framework and task names into labels
+		// (taskenv.DNSName) under ".mesos"; the autoip names are the ones
+		// the scheduler gives its tasks (taskenv.AutoIPHost), so both ends
+		// spell them by one rule. The SDK's FRAMEWORK_HOST drops slashes:
+		// both forms of the framework answer under ".mesos".
+		fnames := []string{taskenv.DNSName(fw.info.Name)}
+		if f := taskenv.DNSName(strings.ReplaceAll(fw.info.Name, "/", "")); f != fnames[0] {
+			fnames = append(fnames, f)
 		}
 		for _, t := range fw.tasks {
 			if t.state != mesos.TASK_RUNNING || !t.agent.active {
 				continue
 			}
 			ip := net.ParseIP(t.agent.ip)
-			labels := []string{dnsLabel(t.info.Name)}
+			names := []string{t.info.Name}
 			if d := t.info.Discovery; d != nil && d.Name != nil {
-				labels = append(labels, dnsLabel(*d.Name))
+				names = append(names, *d.Name)
 			}
-			for _, l := range labels {
+			for _, n := range names {
+				l := taskenv.DNSName(n)
 				if l == "" {
 					continue
 				}
@@ -150,8 +131,10 @@ func (c *Cluster) rebuildDNSLocked(d *dnsServer) {
 						add(l+"."+f+".mesos", ip)
 					}
 				}
-				if fhost != "" {
-					add(l+"."+fhost+".autoip.dcos.thisdcos.directory", ip)
+				// An empty label (a name without letters or digits) makes
+				// no autoip name.
+				if h := taskenv.AutoIPHost(n, fw.info.Name); !strings.HasPrefix(h, ".") && !strings.Contains(h, "..") {
+					add(h, ip)
 				}
 			}
 		}

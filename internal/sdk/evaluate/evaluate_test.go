@@ -373,7 +373,13 @@ func TestTLSNames(t *testing.T) {
 		t.Errorf("discovery claim %+v", c)
 	}
 	bad := podSpec(t, "", "transport-encryption: [{name: server, type: TLS}]\n")
-	_, outs = New("bad_name!", "r").Evaluate(req(bad, 0), ptr(sdktest.Offer("o", "a", "h")), NewPool(ptr(sdktest.Offer("o", "a", "h")), "r"), NewCluster())
+	// '_' and upper case become DNS labels (taskenv.DNSLabel); a name
+	// without a letter or digit makes no DNS name.
+	rec, outs = New("Bad_Name", "r").Evaluate(req(bad, 0), ptr(sdktest.Offer("o", "a", "h")), NewPool(ptr(sdktest.Offer("o", "a", "h")), "r"), NewCluster())
+	if rec == nil || rec.Tasks[0].TLS[0].DNSNames[0] != "p-0-t.bad-name.autoip.dcos.thisdcos.directory" {
+		t.Errorf("Bad_Name: %v", outs)
+	}
+	_, outs = New("_!_", "r").Evaluate(req(bad, 0), ptr(sdktest.Offer("o", "a", "h")), NewPool(ptr(sdktest.Offer("o", "a", "h")), "r"), NewCluster())
 	if !strings.Contains(failed(outs), "FAIL(tls)") {
 		t.Errorf("invalid name: %v", outs)
 	}

@@ -1,4 +1,4 @@
-package mesos
+package supervise
 
 import (
 	"context"
