@@ -87,7 +87,7 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 				"MESOS_AGENT_ENDPOINT=" + secret, "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=5secs", "MESOS_CHECKPOINT=0"}, nil, 2},
 		{"testenv", "up", 2,
 			[]string{"TESTENV_LOG_FORMAT=json", "TESTENV_AGENT_IP=127.77.8.1"},
-			[]string{"up", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", "", "--dns-forward", secret}, 1},
+			[]string{"up", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", "", "--dns-forward", secret}, 2},
 		{"scheduler-lite", "$MESOS_MASTER", 2,
 			[]string{"SCHEDULER_LITE_LOG_FORMAT=json"}, []string{"--master", "http://127.0.0.1:1", filepath.Join("no", secret, "svc.yml")}, 2},
 	} {

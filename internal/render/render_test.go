@@ -297,7 +297,7 @@ func TestInPlaceMode(t *testing.T) {
 func TestCollect(t *testing.T) {
 	env := []string{
 		"CONFIG_TEMPLATE_B=b.tmpl,conf/b.conf",
-		"CONFIG_TEMPLATE_A= /abs/a.tmpl , /etc/a,1.conf",
+		"CONFIG_TEMPLATE_A= /abs/a.tmpl , /sandbox/a,1.conf",
 		"OTHER=x",
 	}
 	got, err := Collect(env, []string{"c.tmpl,/c.conf"}, "/sandbox")
@@ -305,7 +305,7 @@ func TestCollect(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Template{
-		{Origin: "CONFIG_TEMPLATE_A", Source: "/abs/a.tmpl", Dest: "/etc/a,1.conf"},
+		{Origin: "CONFIG_TEMPLATE_A", Source: "/abs/a.tmpl", Dest: "/sandbox/a,1.conf"},
 		{Origin: "CONFIG_TEMPLATE_B", Source: "/sandbox/b.tmpl", Dest: "/sandbox/conf/b.conf"},
 		{Origin: `-config #1 ("c.tmpl,/c.conf")`, Source: "/sandbox/c.tmpl", Dest: "/c.conf"},
 	}
@@ -353,4 +353,25 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("Collect(%q) = %+v, %v", spec, ts, cerr)
 		}
 	})
+}
+
+// TestCollectConfinesConfigTemplates: a CONFIG_TEMPLATE_ destination
+// outside the sandbox is refused, naming the variable; -config is not
+// confined.
+func TestCollectConfinesConfigTemplates(t *testing.T) {
+	sb := t.TempDir()
+	for _, dest := range []string{"/tmp/evil", "../../../../tmp/evil", "a/../../evil", ".."} {
+		_, err := Collect([]string{"CONFIG_TEMPLATE_A=good.mustache," + dest}, nil, sb)
+		if err == nil || !strings.Contains(err.Error(), "CONFIG_TEMPLATE_A") || !strings.Contains(err.Error(), "outside the sandbox") {
+			t.Errorf("dest %q: err %v", dest, err)
+		}
+	}
+	for _, dest := range []string{"conf/a.conf", filepath.Join(sb, "b.conf"), "./c"} {
+		if ts, err := Collect([]string{"CONFIG_TEMPLATE_A=good.mustache," + dest}, nil, sb); err != nil || !strings.HasPrefix(ts[0].Dest, sb+"/") {
+			t.Errorf("dest %q: %v %v", dest, ts, err)
+		}
+	}
+	if _, err := Collect(nil, []string{"good.mustache,/tmp/x"}, sb); err != nil {
+		t.Errorf("-config: %v", err)
+	}
 }

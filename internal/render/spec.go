@@ -44,25 +44,33 @@ func Resolve(p, sandbox string) string {
 
 // Collect returns the templates declared by CONFIG_TEMPLATE_* entries of env
 // (sorted by variable name) followed by the -config flag values, in order.
-// Relative paths resolve against sandbox. Every malformed declaration is
-// reported, each naming its variable or flag.
+// Relative paths resolve against sandbox. A CONFIG_TEMPLATE_ destination
+// (the scheduler's, relative to the sandbox in the SDK's ConfigFileSpec)
+// must lie inside sandbox: "/tmp/evil" or "../x" is refused; a -config flag,
+// given by whoever runs bootstrap, may name any path. Every malformed
+// declaration is reported, each naming its variable or flag.
 func Collect(env []string, configs []string, sandbox string) ([]Template, error) {
 	var out []Template
 	var errs *multierror.Error
 	keys, vals := taskenv.ConfigTemplateVars(env)
-	add := func(origin, spec string) {
+	add := func(origin, spec string, confined bool) {
 		src, dest, err := ParseSpec(spec)
 		if err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("%s: %w", origin, err))
 			return
 		}
-		out = append(out, Template{Origin: origin, Source: Resolve(src, sandbox), Dest: Resolve(dest, sandbox)})
+		t := Template{Origin: origin, Source: Resolve(src, sandbox), Dest: Resolve(dest, sandbox)}
+		if rel, err := filepath.Rel(Resolve(".", sandbox), t.Dest); confined && (err != nil || !filepath.IsLocal(rel)) {
+			errs = multierror.Append(errs, fmt.Errorf("%s: destination %q is outside the sandbox %s", origin, dest, Resolve(".", sandbox)))
+			return
+		}
+		out = append(out, t)
 	}
 	for _, k := range keys {
-		add(k, vals[k])
+		add(k, vals[k], true)
 	}
 	for i, c := range configs {
-		add(fmt.Sprintf("-config #%d (%q)", i+1, c), c)
+		add(fmt.Sprintf("-config #%d (%q)", i+1, c), c, false)
 	}
 	if err := errs.ErrorOrNil(); err != nil {
 		return nil, err

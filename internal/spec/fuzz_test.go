@@ -225,7 +225,7 @@ func TestTemplatesReadBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ template, want string }{
-		{"/dev/zero", "is not a regular file"},
+		{"/dev/zero", "must be a relative path inside the package directory"},
 		{"fifo", "is not a regular file"},
 		{"big", "is larger than 1 MiB"},
 	} {

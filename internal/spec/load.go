@@ -19,6 +19,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/taskkit/taskkit/internal/render"
+
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // ErrMissingVariables is returned (wrapped) in strict mode when svc.yml
@@ -273,10 +275,11 @@ func readTemplates(s *ServiceSpec, dir string) Problems {
 				if c.Template == "" {
 					continue // reported as required
 				}
-				src := c.Template
-				if !filepath.IsAbs(src) {
-					src = filepath.Join(dir, src)
+				if !taskenv.LocalPath(c.Template) {
+					probs.add(path, "%q must be a relative path inside the package directory, without \"..\"", c.Template)
+					continue
 				}
+				src := filepath.Join(dir, c.Template)
 				b, err := readTemplate(src)
 				switch {
 				case err != nil:

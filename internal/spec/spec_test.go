@@ -341,3 +341,31 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigPathsStayInside: a config's template must lie in the package
+// directory and its dest in the sandbox; each bad one is named by its
+// YAML field.
+func TestConfigPathsStayInside(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "good.mustache"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const field = "pods.app.tasks.server.configs.a."
+	for _, tt := range []struct{ template, dest, field string }{
+		{"good.mustache", "/tmp/evil", "dest"},
+		{"good.mustache", "../../../../tmp/evil", "dest"},
+		{"good.mustache", "conf/../../evil", "dest"},
+		{"../../etc/passwd", "a.conf", "template"},
+		{"/etc/hostname", "a.conf", "template"},
+	} {
+		text := minimalSpec + "        configs:\n          a:\n            template: " + tt.template + "\n            dest: " + tt.dest + "\n"
+		_, err := Parse([]byte(text), Options{Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), field+tt.field+": ") || !strings.Contains(err.Error(), "must be a relative path") {
+			t.Errorf("template %s dest %s: %v, want an error naming %s", tt.template, tt.dest, err, field+tt.field)
+		}
+	}
+	text := minimalSpec + "        configs:\n          a:\n            template: good.mustache\n            dest: conf/a.conf\n"
+	if _, err := Parse([]byte(text), Options{Dir: dir}); err != nil {
+		t.Errorf("good paths: %v", err)
+	}
+}

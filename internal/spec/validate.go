@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // Validator checks a new configuration, next, against the current target
@@ -226,6 +228,8 @@ func taskSpecFields(_, s *ServiceSpec) Problems {
 			}
 			if c.Dest == "" {
 				ps.add(cp, "must not be empty")
+			} else if !taskenv.LocalPath(c.Dest) {
+				ps.add(cp, "%q must be a relative path inside the sandbox, without \"..\"", c.Dest)
 			} else if other, dup := dests[c.Dest]; dup {
 				ps.add(cp, "%q is also the destination of config %s", c.Dest, other)
 			}

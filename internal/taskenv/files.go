@@ -3,6 +3,7 @@ package taskenv
 import (
 	"errors"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,13 @@ func ConfigTemplatePath(name string) string { return ConfigTemplateDir + "/" + n
 
 // FormatConfigTemplate is a CONFIG_TEMPLATE_ value: "<src>,<dest>".
 func FormatConfigTemplate(src, dest string) string { return src + "," + dest }
+
+// LocalPath reports whether p is a relative path that stays inside the
+// directory it is relative to: not absolute, no ".." element, not empty
+// (filepath.IsLocal). A config template's source (relative to the package
+// directory) and destination (relative to the sandbox) must be local: the
+// SDK calls the destination ConfigFileSpec's relative-path.
+func LocalPath(p string) bool { return filepath.IsLocal(p) }
 
 // ParseConfigTemplate splits a CONFIG_TEMPLATE_ value "<src>,<dest>" at its
 // first comma; both parts are trimmed and must be non-empty, so src cannot

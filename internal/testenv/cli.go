@@ -159,13 +159,13 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	return nil
 }
 
-// flagOf maps each Config field that up sets to its flag.
+// flagOf maps each Config field a *FieldError names to the flag that sets
+// it.
 var flagOf = map[string]string{
 	"Agents": "agents", "CPUs": "cpus", "Mem": "mem", "Disk": "disk", "Ports": "ports",
-	"DiskMounts": "disk-mount", "Reserved": "reserved", "Attributes": "attribute",
-	"Listen": "listen", "AgentIPBase": "agent-ip", "AgentPort": "agent-port",
-	"DNSListen": "dns", "DNSForward": "dns-forward", "WorkDir": "work-dir",
-	"ExecutorPath": "executor", "Credentials": "auth",
+	"DiskMounts": "disk-mount", "Reserved": "reserved", "Listen": "listen",
+	"AgentIPBase": "agent-ip", "AgentPort": "agent-port", "DNSListen": "dns",
+	"DNSForward": "dns-forward", "WorkDir": "work-dir",
 }
 
 // NameFlags rewrites Start's error err for a command line: a *FieldError

@@ -122,7 +122,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 // Unwrap returns Err.
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// Is reports whether an invalid value is asked for (ErrConfig).
+// Is reports whether target is ErrConfig and the value is invalid.
 func (e *FieldError) Is(target error) bool { return e.invalid && target == ErrConfig }
 
 // invalidField is the FieldError of an invalid value of field.
