@@ -215,6 +215,9 @@ func TestExitCodes(t *testing.T) {
 		{"nothing after --", nil, []string{"--"}, 125, "no command after --", ""},
 		{"exit-on-failure with a command", nil, []string{"--cmd", "true", "--exit-on-failure", "--", "true"}, 125, "sidecar mode", ""},
 		{"bad listen address", nil, []string{"--cmd", "true", "--listen", "256.0.0.1:0"}, 125, "--listen", ""},
+		// A status file that cannot be created is a configuration error, found before the command starts.
+		{"status file cannot be created", nil, []string{"--status-file", "/proc/nope/x", "--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /proc/nope/x", ""},
+		{"status file in a file", []string{"HEALTHD_STATUS_FILE=/dev/null/x"}, []string{"--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /dev/null/x", ""},
 		{"help", nil, []string{"--help"}, 0, "", "HEALTHD_GRACE_PERIOD"},
 		{"version", nil, []string{"--version"}, 0, "", "healthd "},
 		{"a command named check", nil, []string{"--", "sh", "-c", "exit 5", "check"}, 5, "", ""},

@@ -205,6 +205,10 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 		ropts.Readiness, ropts.ReadinessDesc = rc, c.Desc
 	}
 	rep = healthreport.New(ropts)
+	// The status file must be writable before the command starts.
+	if err := rep.WriteStatusFile(); err != nil {
+		return ExitUsage, fmt.Errorf("--status-file: %w", err)
+	}
 
 	var procDone <-chan struct{}
 	if supervising {

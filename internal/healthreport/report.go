@@ -304,6 +304,18 @@ func (s Snapshot) JSON() []byte {
 	return append(b, '\n')
 }
 
+// WriteStatusFile writes the status file once, returning the error; nil
+// when no status file is configured. healthd calls it at start-up, before
+// the command starts, so a status file that cannot be created is a
+// configuration error rather than a warning.
+func (r *Reporter) WriteStatusFile() error {
+	if r.opts.StatusFile == "" {
+		return nil
+	}
+	_, err := safefile.Write(safefile.File{Path: r.opts.StatusFile, Data: r.Snapshot().JSON(), Perm: 0o644})
+	return err
+}
+
 // RunStatusFile writes the status file at once and on every change until ctx
 // is done, then once more; it returns at once when no status file is
 // configured. Write failures are logged when they start and when they stop.
@@ -313,7 +325,7 @@ func (r *Reporter) RunStatusFile(ctx context.Context) {
 	}
 	failing := false
 	write := func() {
-		_, err := safefile.Write(safefile.File{Path: r.opts.StatusFile, Data: r.Snapshot().JSON(), Perm: 0o644})
+		err := r.WriteStatusFile()
 		switch {
 		case err != nil && !failing:
 			r.opts.Log.Warn("cannot write the status file", "path", r.opts.StatusFile, "err", err)

@@ -32,8 +32,8 @@ func envs(names ...string) []string { return names }
 // Flags are scheduler-lite's flags, each with its environment variable.
 func Flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "master", Value: "local", Usage: "master URL, or local for an embedded testenv", EnvVars: envs("MESOS_MASTER")},
-		&cli.IntFlag{Name: "local-agents", Value: 3, Usage: "agents of the local cluster", EnvVars: envs("SCHEDULER_LITE_LOCAL_AGENTS")},
+		&cli.StringFlag{Name: "master", Value: "local", Usage: "leading master's URL http(s)://host:port, or local for an embedded testenv", EnvVars: envs("MESOS_MASTER")},
+		&cli.IntFlag{Name: "local-agents", Value: 3, Usage: "agents of the local cluster (1..250)", EnvVars: envs("SCHEDULER_LITE_LOCAL_AGENTS")},
 		&cli.StringFlag{Name: "local-ports", Value: testenv.DefaultPorts, Usage: "port ranges each agent of the local cluster offers (a-b,c-d)", EnvVars: envs("SCHEDULER_LITE_LOCAL_PORTS")},
 		&cli.StringFlag{Name: "framework-name", Usage: "framework name (default: the spec's name)", EnvVars: envs("FRAMEWORK_NAME")},
 		&cli.StringFlag{Name: "role", Usage: "framework role (default: <name>-role)", EnvVars: envs("FRAMEWORK_ROLE")},
@@ -55,7 +55,7 @@ func Flags() []cli.Flag {
 		&cli.StringFlag{Name: "artifacts-dir", Usage: "directory with bootstrap, healthd, tlsprov, executor (default: next to scheduler-lite; nothing is built: make build)", EnvVars: envs("SCHEDULER_LITE_ARTIFACTS_DIR")},
 		&cli.StringFlag{Name: "secrets-dir", Usage: "directory holding the files pod secrets name", EnvVars: envs("SCHEDULER_LITE_SECRETS_DIR")},
 		&cli.StringFlag{Name: "ca-cert", Usage: "PEM CA certificate for transport encryption (default: a CA kept in the state store)", EnvVars: envs("SCHEDULER_LITE_CA_CERT")},
-		&cli.StringFlag{Name: "ca-key", Usage: "PEM key of --ca-cert", EnvVars: envs("SCHEDULER_LITE_CA_KEY")},
+		&cli.StringFlag{Name: "ca-key", Usage: "PEM key of --ca-cert (both or neither)", EnvVars: envs("SCHEDULER_LITE_CA_KEY")},
 		&cli.StringFlag{Name: "tls-key-type", Value: string(pki.ECDSAP256), Usage: "key type of transport-encryption leaves: ecdsa-p256, or rsa-2048 as the SDK issues them (also rsa-3072, ed25519)", EnvVars: envs("SCHEDULER_LITE_TLS_KEY_TYPE")},
 		&cli.BoolFlag{Name: "strict", Usage: "fail when svc.yml prints a variable the environment lacks", EnvVars: envs("SCHEDULER_LITE_STRICT")},
 		&cli.BoolFlag{Name: "exit-after-deploy", Usage: "exit once the deploy plan is COMPLETE (exit 0) or ERROR (exit 1)", EnvVars: envs("SCHEDULER_LITE_EXIT_AFTER_DEPLOY")},
@@ -112,6 +112,9 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	if err != nil {
 		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("tls-key-type"), err))
 	}
+	if err := checkFlags(c, sh.Source); err != nil {
+		return err
+	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
 	if sdkUninstallRequested(sh.Getenv) {
@@ -131,7 +134,7 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 		CACert: c.String("ca-cert"), CAKey: c.String("ca-key"), TLSKeyType: keyType, Logger: log,
 		ZKSessionTimeout: c.Duration("zk-session-timeout"), AgentLostTimeout: c.Duration("agent-lost-timeout"),
 		Backoff:  plan.Backoff{Initial: c.Duration("backoff-initial"), Max: c.Duration("backoff-max")},
-		APIToken: token,
+		APIToken: token, Source: sh.Source,
 	})
 	if err != nil {
 		// Start marks bad flags and svc.yml errors with ExitUsage. The

@@ -2,31 +2,75 @@ package schedulerlite
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/taskkit/taskkit/internal/store"
 )
 
-// TestFlagErrorsNameTheSource checks that errors about the flags checked
-// before the scheduler starts, and about the local cluster's, name the flag
-// or the environment variable that gave the value, whichever the user used.
+// TestFlagErrorsNameTheSource checks that a bad value of any scheduler-lite
+// flag is a usage error (exit 2) naming the flag or the environment
+// variable that gave it, whichever the user used, given before anything is
+// started or written: the working directory stays empty and the local
+// cluster never starts.
 func TestFlagErrorsNameTheSource(t *testing.T) {
-	svc := filepath.Join(t.TempDir(), "svc.yml")
+	dir := t.TempDir()
+	svc := filepath.Join(dir, "svc.yml")
 	if err := os.WriteFile(svc, []byte("name: flags\npods:\n  p:\n    count: 1\n    tasks:\n      t: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cwd := t.TempDir()
+	t.Chdir(cwd)
 	base := []string{"SCHEDULER_LITE_ARTIFACTS_DIR=" + t.TempDir(), "SCHEDULER_LITE_API_LISTEN=127.0.0.1:0"}
 	for _, tc := range []struct {
 		flag, env, value string
-		want             string // the error after "SOURCE: "
+		want             string // the error's start after "scheduler-lite: ", %[1]s the source
 	}{
-		{"backoff-initial", "SCHEDULER_LITE_BACKOFF_INITIAL", "0s", "0s, want a positive duration"},
-		{"backoff-max", "SCHEDULER_LITE_BACKOFF_MAX", "500ms", "500ms is shorter than --backoff-initial (1s)"},
-		{"tls-key-type", "SCHEDULER_LITE_TLS_KEY_TYPE", "dsa", ""},
-		{"local-ports", "SCHEDULER_LITE_LOCAL_PORTS", "nope", `invalid port range "nope"`},
-		{"local-agents", "SCHEDULER_LITE_LOCAL_AGENTS", "300", "300 is out of range 1..250"},
+		{"backoff-initial", "SCHEDULER_LITE_BACKOFF_INITIAL", "0s", "%s: 0s, want a positive duration"},
+		{"backoff-max", "SCHEDULER_LITE_BACKOFF_MAX", "500ms", "%s: 500ms is shorter than --backoff-initial (1s)"},
+		{"tls-key-type", "SCHEDULER_LITE_TLS_KEY_TYPE", "dsa", "%s: "},
+		{"local-ports", "SCHEDULER_LITE_LOCAL_PORTS", "nope", `%s: invalid port range "nope"`},
+		{"local-agents", "SCHEDULER_LITE_LOCAL_AGENTS", "300", "%s: 300 is out of range 1..250"},
+		{"local-agents", "SCHEDULER_LITE_LOCAL_AGENTS", "0", "%s: 0 is out of range 1..250"},
+		{"local-agents", "SCHEDULER_LITE_LOCAL_AGENTS", "-2", "%s: -2 is out of range 1..250"},
+		{"master", "MESOS_MASTER", "ftp://x", `%s: "ftp://x": want local, or the leading master's URL`},
+		{"master", "MESOS_MASTER", "nonsense", `%s: "nonsense": want local, or the leading master's URL`},
+		{"master", "MESOS_MASTER", "http://", `%s: "http://": want local`},
+		{"master", "MESOS_MASTER", "http://m:99999", `%s: "http://m:99999": want local`},
+		{"failover-timeout", "SCHEDULER_LITE_FAILOVER_TIMEOUT", "-5s", "%s: -5s, want a duration of 0 or more"},
+		{"agent-lost-timeout", "SCHEDULER_LITE_AGENT_LOST_TIMEOUT", "-1m", "%s: -1m0s, want a duration of 0 or more"},
+		{"zk-session-timeout", "SCHEDULER_LITE_ZK_SESSION_TIMEOUT", "0s", "%s: 0s, want a positive duration"},
+		{"deploy-timeout", "SCHEDULER_LITE_DEPLOY_TIMEOUT", "-1s", "%s: -1s, want a positive duration"},
+		{"state", "SCHEDULER_LITE_STATE", "bogus:x", `%s: "bogus:x": want file:PATH or zk://`},
+		{"state", "SCHEDULER_LITE_STATE", "state.db", `%s: "state.db": want file:PATH or zk://`},
+		{"state", "SCHEDULER_LITE_STATE", "file:", `%s: "file:": file: without a path`},
+		{"state", "SCHEDULER_LITE_STATE", "file:" + dir, `%s: "file:` + dir + `": ` + dir + " is a directory"},
+		{"state", "SCHEDULER_LITE_STATE", "zk://zk", `%s: "zk://zk": ZooKeeper server "zk": want host:port`},
+		{"secrets-dir", "SCHEDULER_LITE_SECRETS_DIR", "/nonexistent", "%s: stat "}, // the value masked: the variable's name says SECRET
+		{"secrets-dir", "SCHEDULER_LITE_SECRETS_DIR", file, "%s: "},
+		{"artifacts-dir", "SCHEDULER_LITE_ARTIFACTS_DIR", "/nonexistent", "%s: stat /nonexistent: no such file or directory"},
+		{"ca-cert", "SCHEDULER_LITE_CA_CERT", file, "--ca-key: required with %s"},
+		{"ca-key", "SCHEDULER_LITE_CA_KEY", file, "--ca-cert: required with %s"},
+		{"secret-file", "SCHEDULER_LITE_SECRET_FILE", "/nonexistent", "%s: open "},
+		{"api-token-file", "SCHEDULER_LITE_API_TOKEN_FILE", "/nonexistent", "%s: open "},
+		{"executor", "SCHEDULER_LITE_EXECUTOR", "docker", `%s: "docker": want default or taskkit`},
+		{"webui-url", "SCHEDULER_LITE_WEBUI_URL", "ui.example", `%s: "ui.example": want an absolute http(s) URL`},
+		{"api-listen", "SCHEDULER_LITE_API_LISTEN", "nonsense", `%s: "nonsense": want [host]:port`},
+		{"api-listen", "SCHEDULER_LITE_API_LISTEN", ":http", `%s: ":http": port "http": want 0..65535`},
+		{"api-hostname", "SCHEDULER_LITE_API_HOSTNAME", "http://h:1", `%s: "http://h:1": want a host name or an IP address`},
+		{"role", "FRAMEWORK_ROLE", "-x", `%s: "-x": component "-x" starts with '-'`},
+		{"role", "FRAMEWORK_ROLE", "a//b", `%s: "a//b": a role must not start or end with '/'`},
+		{"role", "FRAMEWORK_ROLE", "a b", `%s: "a b": component "a b" holds whitespace`},
+		{"log-format", "SCHEDULER_LITE_LOG_FORMAT", "xml", "%s: "},
 	} {
 		for _, viaEnv := range []bool{false, true} {
 			args, env, source := []string{"scheduler-lite", "--" + tc.flag, tc.value, svc}, base, "--"+tc.flag
@@ -34,12 +78,43 @@ func TestFlagErrorsNameTheSource(t *testing.T) {
 				args, env, source = []string{"scheduler-lite", svc}, append(slices.Clone(base), tc.env+"="+tc.value), tc.env
 			}
 			var out, errb strings.Builder
-			code := Run(context.Background(), args, env, nil, &out, &errb)
+			// A value taken would run the scheduler: the deadline ends it.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			code := Run(ctx, args, env, nil, &out, &errb)
+			cancel()
 			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
-			want := "scheduler-lite: " + source + ": " + tc.want
+			want := "scheduler-lite: " + fmt.Sprintf(tc.want, source)
 			if code != ExitUsage || !strings.HasPrefix(lines[len(lines)-1], want) {
 				t.Errorf("%s=%s: exit %d (want %d), the error does not start with %q:\n%s", source, tc.value, code, ExitUsage, want, errb.String())
 			}
+			if ents, _ := os.ReadDir(cwd); len(ents) > 0 {
+				t.Errorf("%s=%s: %s written in the working directory", source, tc.value, ents[0].Name())
+				os.RemoveAll(filepath.Join(cwd, ents[0].Name()))
+			}
 		}
+	}
+}
+
+// TestStateHeldByAnother: a second scheduler-lite on a file state store in
+// use says the store is held by another process, which file, and which
+// setting named it.
+func TestStateHeldByAnother(t *testing.T) {
+	dir := t.TempDir()
+	svc := filepath.Join(dir, "svc.yml")
+	if err := os.WriteFile(svc, []byte("name: held\npods:\n  p:\n    count: 1\n    tasks:\n      t: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "state.db")
+	st, err := store.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	env := []string{"SCHEDULER_LITE_ARTIFACTS_DIR=" + t.TempDir(), "SCHEDULER_LITE_API_LISTEN=127.0.0.1:0", "SCHEDULER_LITE_STATE=file:" + db}
+	var out, errb strings.Builder
+	code := Run(context.Background(), []string{"scheduler-lite", "--master", "http://127.0.0.1:1", svc}, env, nil, &out, &errb)
+	want := "scheduler-lite: SCHEDULER_LITE_STATE: state store " + db + " is held by another process, another scheduler-lite"
+	if code != ExitUsage || !strings.Contains(errb.String(), want) {
+		t.Errorf("exit %d (want %d), stderr lacks %q:\n%s", code, ExitUsage, want, errb.String())
 	}
 }

@@ -469,9 +469,12 @@ func TestPauseResume(t *testing.T) {
 		b, _ := taskFile(cl, paused, "stdout")
 		return strings.Contains(string(b), "This task is PAUSED")
 	})
-	if live := liveTasks(cl, fid)["web-0-server"]; live.ID != paused || live.State != mesos.TASK_RUNNING {
-		t.Errorf("master: %+v", live)
-	}
+	// PAUSED once relaunched paused, as in the SDK (PAUSED + COMPLETE when
+	// the relaunch is triggered): the master sees it run a moment later.
+	poll(t, "the paused task RUNNING in the master", 10*time.Second, func() bool {
+		live := liveTasks(cl, fid)["web-0-server"]
+		return live.ID == paused && live.State == mesos.TASK_RUNNING
+	})
 	if code, body := post(t, l.api+"/v1/pod/web-0/resume", ""); code != 200 {
 		t.Fatalf("resume: %d %s", code, body)
 	}

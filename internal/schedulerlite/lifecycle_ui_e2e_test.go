@@ -14,10 +14,19 @@ import (
 	"github.com/taskkit/taskkit/internal/testtools"
 )
 
+// uiBrowser is headless Chromium on a test's web UI, with the test's
+// context and the directory its screenshots go to.
+type uiBrowser struct {
+	*cdp.Browser
+	t   *testing.T
+	ctx context.Context
+	dir string
+}
+
 // browser launches headless Chromium (1280 × height), closed (with every
-// process it started) when the test ends, and returns it with the directory
-// screenshots go to: $TASKKIT_ARTIFACTS, else the test's temp dir.
-func browser(ctx context.Context, t *testing.T, height int) (*cdp.Browser, string) {
+// process it started) when the test ends; screenshots go to
+// $TASKKIT_ARTIFACTS, else the test's temp dir.
+func browser(ctx context.Context, t *testing.T, height int) *uiBrowser {
 	t.Helper()
 	b, err := cdp.Launch(ctx, cdp.Options{Width: 1280, Height: height})
 	if err != nil {
@@ -36,7 +45,37 @@ func browser(ctx context.Context, t *testing.T, height int) (*cdp.Browser, strin
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return b, dir
+	return &uiBrowser{Browser: b, t: t, ctx: ctx, dir: dir}
+}
+
+// shot keeps a screenshot of the page as name in the screenshots'
+// directory.
+func (b *uiBrowser) shot(name string) {
+	png, err := b.Screenshot(b.ctx)
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	p := filepath.Join(b.dir, name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Error(err)
+	}
+	b.t.Logf("screenshot: %s", p)
+}
+
+// waitDOM waits (at most d) for the JavaScript condition expr on the page;
+// on failure it keeps a screenshot (webui-failure.png) and shows the
+// page's text.
+func (b *uiBrowser) waitDOM(what string, d time.Duration, expr string) {
+	b.t.Helper()
+	wctx, wcancel := context.WithTimeout(b.ctx, d)
+	defer wcancel()
+	if err := b.WaitFor(wctx, expr); err != nil {
+		var text string
+		b.Evaluate(b.ctx, "document.body.innerText", &text)
+		b.shot("webui-failure.png")
+		b.t.Fatalf("%s: %v\npage:\n%s\npage errors: %v", what, err, text, b.PageErrors())
+	}
 }
 
 // uiUpdateSpec: a serial roll the test holds with GATE, a file the new
@@ -100,17 +139,8 @@ func TestWebUIUpdate(t *testing.T) {
 	}()
 	target := mustTargetID(t, in.APIURL)
 
-	b, artifactsDir := browser(ctx, t, 900)
-	waitDOM := func(what string, d time.Duration, expr string) {
-		t.Helper()
-		wctx, wcancel := context.WithTimeout(ctx, d)
-		defer wcancel()
-		if err := b.WaitFor(wctx, expr); err != nil {
-			var text string
-			b.Evaluate(ctx, "document.body.innerText", &text)
-			t.Fatalf("%s: %v\npage:\n%s\npage errors: %v", what, err, text, b.PageErrors())
-		}
-	}
+	b := browser(ctx, t, 900)
+	waitDOM := b.waitDOM
 	pod := func(name string) string { return `document.querySelector('#pods tr[data-pod="` + name + `"]')` }
 	status := func(name string) string { return pod(name) + `.querySelector("[data-status]").dataset.status` }
 	if err := b.Navigate(ctx, in.APIURL+"/"); err != nil {
@@ -120,9 +150,7 @@ func TestWebUIUpdate(t *testing.T) {
 	waitDOM("web-0 rolled (on the target), web-1 out of date", 60*time.Second,
 		pod("web-0")+` && `+pod("web-0")+`.dataset.outOfDate === "false" && `+pod("web-1")+`.dataset.outOfDate === "true" && `+
 			pod("web-1")+`.textContent.includes("out of date: environment")`)
-	if png, err := b.Screenshot(ctx); err == nil {
-		os.WriteFile(filepath.Join(artifactsDir, "webui-update.png"), png, 0o644)
-	}
+	b.shot("webui-update.png")
 
 	if err := b.Click(ctx, `button[data-action="pod"][data-pod="web-1"][data-cmd="pause"]`); err != nil {
 		t.Fatal(err)

@@ -71,7 +71,7 @@ func packageCommand(sh *cliapp.Shell) *cli.Command {
 // variable used (source).
 func checkPackageFlags(c *cli.Context, source func(string) string) error {
 	if f := c.String("options"); f != "" {
-		if err := readableFile(f); err != nil {
+		if err := readable(f); err != nil {
 			return fmt.Errorf("%s: %w", source("options"), err)
 		}
 	}
@@ -81,7 +81,7 @@ func checkPackageFlags(c *cli.Context, source func(string) string) error {
 	} else if !st.IsDir() {
 		return fmt.Errorf("%s %s: not a directory", source("package-dir"), dir)
 	}
-	if err := readableFile(filepath.Join(dir, universe.PackageFile)); err != nil {
+	if err := readable(filepath.Join(dir, universe.PackageFile)); err != nil {
 		return fmt.Errorf("%s %s: not a Universe package (want %s, %s, %s, %s): %w", source("package-dir"), dir,
 			universe.PackageFile, universe.ConfigFile, universe.ResourceFile, universe.MarathonFile, err)
 	}
@@ -90,21 +90,6 @@ func checkPackageFlags(c *cli.Context, source func(string) string) error {
 		if err != nil || !u.IsAbs() || u.Host == "" && u.Scheme != "file" {
 			return fmt.Errorf("%s %q: want an absolute URL, e.g. http://10.0.0.5:8000/dist", source("artifact-dir"), a)
 		}
-	}
-	return nil
-}
-
-// readableFile fails unless path is a regular file that can be opened.
-func readableFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return err
-	} else if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", path)
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ type Options struct {
 	// Env is the scheduler's environment (render context, TASKCFG_*).
 	Env []string
 	// Master is a master URL or "local"; LocalAgents the local cluster's
-	// size.
+	// size (0: 3; testenv takes 1..250).
 	Master      string
 	LocalAgents int
 	// LocalPorts is each local agent's port resource ("a-b,c-d"); default
@@ -123,6 +123,9 @@ type Options struct {
 	APIToken string
 	// Logger receives logs.
 	Logger *slog.Logger
+	// Source names a flag in Start's errors: cliapp.Shell.Source (the flag,
+	// or the variable that set it); nil writes --flag.
+	Source func(flag string) string
 }
 
 // Instance is a running scheduler-lite.
@@ -176,9 +179,29 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		return ""
 	}
 	local := o.Master == "" || o.Master == "local"
+	source := o.Source
+	if source == nil {
+		source = func(flag string) string { return "--" + flag }
+	}
+
+	// The CA, read before anything is started.
+	var ca *pki.Issuer
+	if o.CACert != "" || o.CAKey != "" {
+		c, err := os.ReadFile(o.CACert)
+		if err != nil {
+			return nil, usage(fmt.Errorf("%s: %w", source("ca-cert"), err))
+		}
+		k, err := os.ReadFile(o.CAKey)
+		if err != nil {
+			return nil, usage(fmt.Errorf("%s: %w", source("ca-key"), err))
+		}
+		if ca, err = podinfo.IssuerFromPEM(c, k); err != nil {
+			return nil, usage(fmt.Errorf("%s/%s: %w", source("ca-cert"), source("ca-key"), err))
+		}
+	}
 
 	// Artifacts.
-	artifacts, err := findArtifacts(o.ArtifactsDir)
+	artifacts, err := findArtifacts(o.ArtifactsDir, source)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +211,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	listen := apiListen(o.APIListen, getenv)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, usage(fmt.Errorf("--api-listen %s: %w", listen, err))
+		return nil, usage(fmt.Errorf("%s %s: %w", source("api-listen"), listen, err))
 	}
 	in.cleanup = append(in.cleanup, func() { ln.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -226,7 +249,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	master := o.Master
 	if local {
 		agents := o.LocalAgents
-		if agents < 1 {
+		if agents == 0 {
 			agents = 3
 		}
 		cctx, cancel := context.WithCancel(context.Background())
@@ -269,7 +292,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	}
 	st, err := store.Open(state, store.Options{Service: loaded.Spec.Name, SessionTimeout: o.ZKSessionTimeout, Logger: log.With("component", "store")})
 	if err != nil {
-		return nil, usage(fmt.Errorf("--state: %w", err))
+		return nil, usage(fmt.Errorf("%s: %w", source("state"), err))
 	}
 	in.cleanup = append(in.cleanup, func() { st.Close() })
 	// With a shared store, only the elected instance goes on; a standby
@@ -277,25 +300,11 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	var lost <-chan struct{}
 	if l, ok := st.(store.Leader); ok {
 		if lost, err = l.Lead(ctx); err != nil {
-			return nil, fmt.Errorf("--state: %w", err)
+			return nil, fmt.Errorf("%s: %w", source("state"), err)
 		}
 		in.LeaderSince = time.Now()
 	}
 
-	var ca *pki.Issuer
-	if o.CACert != "" || o.CAKey != "" {
-		c, err := os.ReadFile(o.CACert)
-		if err != nil {
-			return nil, usage(fmt.Errorf("--ca-cert: %w", err))
-		}
-		k, err := os.ReadFile(o.CAKey)
-		if err != nil {
-			return nil, usage(fmt.Errorf("--ca-key: %w", err))
-		}
-		if ca, err = podinfo.IssuerFromPEM(c, k); err != nil {
-			return nil, usage(fmt.Errorf("--ca-cert/--ca-key: %w", err))
-		}
-	}
 	webui := o.WebUIURL
 	if webui == "" {
 		webui = in.APIURL + "/"
@@ -383,10 +392,10 @@ func (in *Instance) runCleanup() {
 // findArtifacts returns the directory holding the toolkit binaries: the
 // given one, else the running binary's directory when it holds them all.
 // Nothing is built at run time.
-func findArtifacts(given string) (string, error) {
+func findArtifacts(given string, source func(string) string) (string, error) {
 	if given != "" {
 		if st, err := os.Stat(given); err != nil || !st.IsDir() {
-			return "", usage(fmt.Errorf("--artifacts-dir %s: not a directory", given))
+			return "", usage(fmt.Errorf("%s %s: not a directory", source("artifacts-dir"), given))
 		}
 		return given, nil
 	}
@@ -402,7 +411,7 @@ func findArtifacts(given string) (string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return "", usage(fmt.Errorf("--artifacts-dir: not given, and %s missing next to %s; build them (make build, or go build -o bin/ ./...) and give their directory, or run go run ./examples/hello-world", strings.Join(missing, ", "), exe))
+		return "", usage(fmt.Errorf("%s: not given, and %s missing next to %s; build them (make build, or go build -o bin/ ./...) and give their directory, or run go run ./examples/hello-world", source("artifacts-dir"), strings.Join(missing, ", "), exe))
 	}
 	return d, nil
 }

@@ -170,32 +170,8 @@ func TestWebUI(t *testing.T) {
 	defer front.Close()
 	page := front.URL + "/service/ui-test/"
 
-	b, artifactsDir := browser(ctx, t, 1000)
-	shot := func(name string) {
-		png, err := b.Screenshot(ctx)
-		if err != nil {
-			t.Errorf("screenshot %s: %v", name, err)
-			return
-		}
-		p := filepath.Join(artifactsDir, name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Error(err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
-	// waitDOM waits (at most d) for a condition on the page; on failure it
-	// keeps a screenshot and shows the page's text.
-	waitDOM := func(what string, d time.Duration, expr string) {
-		t.Helper()
-		wctx, wcancel := context.WithTimeout(ctx, d)
-		defer wcancel()
-		if err := b.WaitFor(wctx, expr); err != nil {
-			var text string
-			b.Evaluate(ctx, "document.body.innerText", &text)
-			shot("webui-failure.png")
-			t.Fatalf("%s: %v\npage:\n%s\npage errors: %v", what, err, text, b.PageErrors())
-		}
-	}
+	b := browser(ctx, t, 1000)
+	shot, waitDOM := b.shot, b.waitDOM
 	click := func(sel string) {
 		t.Helper()
 		if err := b.Click(ctx, sel); err != nil {

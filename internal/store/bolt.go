@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,12 +31,15 @@ type Bolt struct {
 }
 
 // OpenBolt opens (creating if needed) the bbolt file at path. It fails after
-// 2 s if another process holds the file.
+// 2 s if another process holds the file, saying so.
 func OpenBolt(path string) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("state store %s is held by another process, another scheduler-lite (or its uninstall) on the same file: one process at a time", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}

@@ -135,17 +135,16 @@ func (o *Options) defaults() {
 	}
 }
 
-// Open opens the store named by spec: "file:PATH" (or a bare path) for the
-// embedded bbolt store, "zk://host:port[,host:port][/path]" for ZooKeeper.
+// Open opens the store named by spec: "file:PATH" for the embedded bbolt
+// store, "zk://host:port[,host:port][/path]" for ZooKeeper; anything else
+// is an error, and nothing is created.
 func Open(spec string, o Options) (Store, error) {
 	switch {
 	case strings.HasPrefix(spec, "file:"):
 		return OpenBolt(strings.TrimPrefix(spec, "file:"))
 	case strings.HasPrefix(spec, "zk://"):
 		return OpenZK(spec, o)
-	case strings.Contains(spec, "://"):
-		return nil, fmt.Errorf("state store %q: unsupported scheme (want file:PATH or zk://host:port/path)", spec)
 	default:
-		return OpenBolt(spec)
+		return nil, fmt.Errorf("state store %q: unsupported (want file:PATH or zk://host:port/path)", spec)
 	}
 }

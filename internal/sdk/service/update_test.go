@@ -675,7 +675,8 @@ func TestPlanCommandsSDK(t *testing.T) {
 }
 
 // TestUpdatePlan: a spec's update plan is left out until a deployment has
-// completed; then it is the deploy plan.
+// completed; then it is the deploy plan, and a new target rolls through
+// it.
 func TestUpdatePlan(t *testing.T) {
 	yaml := fmt.Sprintf(oneTask, 1, "serial") + `  update:
     phases:
@@ -701,6 +702,34 @@ func TestUpdatePlan(t *testing.T) {
 	if v, _ := h.s.PlanView(plan.Deploy); len(v.Phases) != 1 || v.Phases[0].Name != "roll" || v.Phases[0].Strategy != "parallel" || v.Status != plan.Complete {
 		t.Errorf("deploy after a deployment %+v", v)
 	}
+	h.stop()
+
+	// A new target rolls through the update plan: its step of the
+	// out-of-date pod goes back to PENDING and relaunches it.
+	h = newHarness(t, yaml, st, func(c *Config) { c.Env = []string{"TASKCFG_ALL_LEVEL=debug"} })
+	v, _ := h.s.PlanView(plan.Deploy)
+	if len(v.Phases) != 1 || v.Phases[0].Name != "roll" || len(v.Phases[0].Steps) != 1 || v.Phases[0].Steps[0].Status != plan.Pending ||
+		!strings.Contains(v.Phases[0].Steps[0].Message, "out of date (environment)") {
+		t.Fatalf("the update plan after a target change %+v", v)
+	}
+	h.start()
+	h.subscribe("fw-1")
+	h.master.Expect(t, tRECONCILE, tREVIVE)
+	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING, sdktest.Reconciliation()))
+	h.master.Expect(t, tRECONCILE)
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(id))
+	h.update(id, "a1", mesos.TASK_KILLED)
+	h.tick(time.Second)
+	h.skip()
+	h.mark()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1")))
+	ti := launched(h.awaitCall(tACCEPT, nil))[0]
+	if envOf(&ti)["LEVEL"] != "debug" {
+		t.Errorf("relaunched with %v", envOf(&ti))
+	}
+	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	h.eventually("the update plan COMPLETE", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
 }
 
 // TestRollWaitingPodRecovers: a pod waiting its turn in a serial roll that
