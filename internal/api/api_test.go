@@ -25,6 +25,16 @@ func running(t *testing.T) (*httptest.Server, *sdktest.Master) {
 	t.Helper()
 	m := sdktest.NewMaster()
 	sched := newScheduler(t, func(c *service.Config) { c.Caller, c.Clock = m, sdktest.NewClock(time.Unix(0, 0)) })
+	runSubscribed(t, sched, m)
+	srv := httptest.NewServer((&Server{Sched: sched}).Handler())
+	t.Cleanup(srv.Close)
+	return srv, m
+}
+
+// runSubscribed runs sched until t ends, subscribed to m as framework
+// fw-1 and reconciled.
+func runSubscribed(t testing.TB, sched *service.Scheduler, m *sdktest.Master) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { sched.Run(ctx); close(done) }()
@@ -32,9 +42,6 @@ func running(t *testing.T) (*httptest.Server, *sdktest.Master) {
 	m.Subscription(t, 1)
 	m.Send(t, sdktest.Subscribed("fw-1"))
 	m.Expect(t, scheduler.Call_RECONCILE, scheduler.Call_REVIVE)
-	srv := httptest.NewServer((&Server{Sched: sched}).Handler())
-	t.Cleanup(srv.Close)
-	return srv, m
 }
 
 func call(t *testing.T, method, url string) (int, http.Header, string) {
