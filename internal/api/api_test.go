@@ -112,12 +112,21 @@ func TestCommandsAndMethods(t *testing.T) {
 	}
 }
 
-// TestHealthAndDebugOffers: verbose health gives the reasons; the debug
-// endpoint says why a step waits.
+// TestHealthAndDebugOffers: a deploy waiting for an offer is 204, as the
+// SDK answers (no body, verbose or not); verbose health gives the reasons
+// once the code carries a body; the debug endpoint says why a step waits.
 func TestHealthAndDebugOffers(t *testing.T) {
 	srv, m := running(t)
 	m.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1", sdktest.CPUs(0.1), sdktest.Mem(1024), sdktest.Disk(1024))))
 	m.Expect(t, scheduler.Call_DECLINE)
+	for _, q := range []string{"", "?verbose=true"} {
+		if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health"+q); code != http.StatusNoContent || body != "" {
+			t.Errorf("health%s while the deploy is pending: %d %q, want the SDK's 204", q, code, body)
+		}
+	}
+	if code, _, body := call(t, http.MethodPost, srv.URL+"/v1/plans/deploy/interrupt"); code != 200 {
+		t.Fatalf("interrupt: %d %s", code, body)
+	}
 	code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health?verbose=true")
 	var h struct {
 		Value   int
@@ -128,11 +137,11 @@ func TestHealthAndDebugOffers(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &h); err != nil {
 		t.Fatal(err)
 	}
-	if code != 202 || h.Value != 202 || h.Status != "DEPLOYING_PENDING" || h.Plans["deploy"] != plan.Pending || len(h.Reasons) != 1 ||
+	if code != 207 || h.Value != 207 || h.Status != "DEPLOYING_WAITING_USER" || h.Plans["deploy"] != plan.Waiting || len(h.Reasons) != 1 ||
 		!strings.Contains(h.Reasons[0], "web-0:[server]: waiting for an offer that fits: h1: FAIL(resources)") {
 		t.Errorf("health %d %+v", code, h)
 	}
-	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health"); code != 202 || strings.Contains(body, "reasons") {
+	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health"); code != 207 || strings.Contains(body, "reasons") {
 		t.Errorf("terse health %d %s", code, body)
 	}
 	code, _, body = call(t, http.MethodGet, srv.URL+"/v1/debug/offers")
