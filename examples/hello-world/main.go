@@ -30,6 +30,14 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
+	if slices.ContainsFunc(os.Args[1:], func(a string) bool { return a == "-h" || a == "--help" }) {
+		// Nothing to build for the help: say what this wrapper adds, then
+		// scheduler-lite's flags, which it passes on.
+		fmt.Fprint(os.Stdout, "go run ./examples/hello-world [--keep-running] [scheduler-lite flags]\n"+
+			"  builds the toolkit and the example, deploys examples/hello-world/svc.yml with\n"+
+			"  scheduler-lite --master local to COMPLETE and stops (--keep-running: serves until Ctrl-C)\n\n")
+		return schedulerlite.Run(context.Background(), []string{"scheduler-lite", "--help"}, os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+	}
 	_, file, _, _ := runtime.Caller(0)
 	exdir := filepath.Dir(file)
 	root, err := devbuild.SourceRoot()

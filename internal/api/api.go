@@ -60,8 +60,13 @@ type Server struct {
 	// Sched is the scheduler the API reads and commands.
 	Sched *service.Scheduler
 	// ArtifactsDir holds the binaries served under /v1/artifacts/bin/:
-	// only taskenv.Artifacts, by name; its other files are never served.
+	// only taskenv.Artifacts and ServiceArtifacts, by name; its other
+	// files are never served.
 	ArtifactsDir string
+	// ServiceArtifacts are the other names served from ArtifactsDir: the
+	// files the service's svc.yml fetches from ARTIFACTS_URL (e.g.
+	// hello-world.tar.gz), set when the scheduler starts.
+	ServiceArtifacts []string
 	// Files keeps /v1/state/files (statefiles.go): the state store.
 	Files FileStore
 	// Logger receives request errors; nil discards them.
@@ -323,7 +328,7 @@ func (s *Server) template(w http.ResponseWriter, r *http.Request) {
 // values) live too, so any other name is 404 even when the file exists.
 func (s *Server) binary(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if s.ArtifactsDir == "" || !slices.Contains(taskenv.Artifacts, name) {
+	if s.ArtifactsDir == "" || (!slices.Contains(taskenv.Artifacts, name) && !slices.Contains(s.ServiceArtifacts, name)) {
 		writeErr(w, http.StatusNotFound, "no such artifact: "+name)
 		return
 	}

@@ -25,6 +25,16 @@ func running(t *testing.T) (*httptest.Server, *sdktest.Master) {
 	t.Helper()
 	m := sdktest.NewMaster()
 	sched := newScheduler(t, func(c *service.Config) { c.Caller, c.Clock = m, sdktest.NewClock(time.Unix(0, 0)) })
+	runSubscribed(t, sched, m)
+	srv := httptest.NewServer((&Server{Sched: sched}).Handler())
+	t.Cleanup(srv.Close)
+	return srv, m
+}
+
+// runSubscribed runs sched until t ends, subscribed to m as framework
+// fw-1 and reconciled.
+func runSubscribed(t testing.TB, sched *service.Scheduler, m *sdktest.Master) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { sched.Run(ctx); close(done) }()
@@ -32,9 +42,6 @@ func running(t *testing.T) (*httptest.Server, *sdktest.Master) {
 	m.Subscription(t, 1)
 	m.Send(t, sdktest.Subscribed("fw-1"))
 	m.Expect(t, scheduler.Call_RECONCILE, scheduler.Call_REVIVE)
-	srv := httptest.NewServer((&Server{Sched: sched}).Handler())
-	t.Cleanup(srv.Close)
-	return srv, m
 }
 
 func call(t *testing.T, method, url string) (int, http.Header, string) {
@@ -106,12 +113,21 @@ func TestCommandsAndMethods(t *testing.T) {
 	}
 }
 
-// TestHealthAndDebugOffers: verbose health gives the reasons; the debug
-// endpoint says why a step waits.
+// TestHealthAndDebugOffers: a deploy waiting for an offer is 204, as the
+// SDK answers (no body, verbose or not); verbose health gives the reasons
+// once the code carries a body; the debug endpoint says why a step waits.
 func TestHealthAndDebugOffers(t *testing.T) {
 	srv, m := running(t)
 	m.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1", sdktest.CPUs(0.1), sdktest.Mem(1024), sdktest.Disk(1024))))
 	m.Expect(t, scheduler.Call_DECLINE)
+	for _, q := range []string{"", "?verbose=true"} {
+		if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health"+q); code != http.StatusNoContent || body != "" {
+			t.Errorf("health%s while the deploy is pending: %d %q, want the SDK's 204", q, code, body)
+		}
+	}
+	if code, _, body := call(t, http.MethodPost, srv.URL+"/v1/plans/deploy/interrupt"); code != 200 {
+		t.Fatalf("interrupt: %d %s", code, body)
+	}
 	code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health?verbose=true")
 	var h struct {
 		Value   int
@@ -122,11 +138,11 @@ func TestHealthAndDebugOffers(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &h); err != nil {
 		t.Fatal(err)
 	}
-	if code != 202 || h.Value != 202 || h.Status != "DEPLOYING_PENDING" || h.Plans["deploy"] != plan.Pending || len(h.Reasons) != 1 ||
+	if code != 207 || h.Value != 207 || h.Status != "DEPLOYING_WAITING_USER" || h.Plans["deploy"] != plan.Waiting || len(h.Reasons) != 1 ||
 		!strings.Contains(h.Reasons[0], "web-0:[server]: waiting for an offer that fits: no offer has 0.5 cpus: h1: FAIL(resources)") {
 		t.Errorf("health %d %+v", code, h)
 	}
-	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health"); code != 202 || strings.Contains(body, "reasons") {
+	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/health"); code != 207 || strings.Contains(body, "reasons") {
 		t.Errorf("terse health %d %s", code, body)
 	}
 	code, _, body = call(t, http.MethodGet, srv.URL+"/v1/debug/offers")
@@ -137,9 +153,12 @@ func TestHealthAndDebugOffers(t *testing.T) {
 	if len(d.Waiting) != 1 || d.Waiting[0].Step != "web-0:[server]" || len(d.Outcomes) != 1 || d.Outcomes[0].Outcome != "fail" || d.Outcomes[0].Offer != "o1" {
 		t.Errorf("debug offers %+v", d)
 	}
-	// The pod's first launch reserves its resources.
+	// Continued, the pod's first launch reserves its resources.
+	if code, _, body := call(t, http.MethodPost, srv.URL+"/v1/plans/deploy/continue"); code != 200 {
+		t.Fatalf("continue: %d %s", code, body)
+	}
 	m.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1")))
-	m.Expect(t, scheduler.Call_ACCEPT)
+	m.Expect(t, scheduler.Call_SUPPRESS, scheduler.Call_REVIVE, scheduler.Call_ACCEPT) // interrupted, continued, launched
 	code, _, body = call(t, http.MethodGet, srv.URL+"/v1/debug/reservations")
 	var rs []service.PodReservationView
 	if err := json.Unmarshal([]byte(body), &rs); err != nil || code != 200 {

@@ -14,8 +14,9 @@ import (
 // TestArtifactsServeOnlyTheToolkit: the artifacts directory is the
 // scheduler's sandbox under the Universe package, holding its secret
 // mounts, svc.yml, logs and state store next to the binaries. Only the
-// toolkit's binaries download; every other file there is 404, by any
-// spelling of its name.
+// toolkit's binaries and the files the service's svc.yml fetches from
+// ARTIFACTS_URL download; every other file there is 404, by any spelling
+// of its name.
 func TestArtifactsServeOnlyTheToolkit(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range append([]string{"scheduler-lite"}, taskenv.Artifacts...) {
@@ -35,7 +36,10 @@ func TestArtifactsServeOnlyTheToolkit(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "sub", "bootstrap"), []byte("SECRET-sub"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer((&Server{ArtifactsDir: dir}).Handler())
+	if err := os.WriteFile(filepath.Join(dir, "hello-world.tar.gz"), []byte("the service's own"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&Server{ArtifactsDir: dir, ServiceArtifacts: []string{"hello-world.tar.gz"}}).Handler())
 	t.Cleanup(srv.Close)
 
 	for _, name := range taskenv.Artifacts {
@@ -45,6 +49,11 @@ func TestArtifactsServeOnlyTheToolkit(t *testing.T) {
 				t.Errorf("%s %s: %d %q %q, want 200 with the binary", method, name, code, hdr.Get("Content-Type"), body)
 			}
 		}
+	}
+	// The service's own artifact, which its svc.yml fetches from
+	// ARTIFACTS_URL (the hello-world example's tarball), downloads too.
+	if code, _, body := call(t, http.MethodGet, srv.URL+taskenv.ArtifactBinPath+"hello-world.tar.gz"); code != http.StatusOK || body != "the service's own" {
+		t.Errorf("service artifact: %d %q", code, body)
 	}
 	var paths []string
 	for _, name := range others {

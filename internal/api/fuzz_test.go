@@ -3,7 +3,6 @@ package api
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -60,13 +59,7 @@ pods:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { sched.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	m.Subscription(t, 1)
-	m.Send(t, sdktest.Subscribed("fw-1"))
-	m.Expect(t, scheduler.Call_RECONCILE, scheduler.Call_REVIVE)
+	runSubscribed(t, sched, m)
 	m.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
 	m.Expect(t, scheduler.Call_ACCEPT)
 	return (&Server{Sched: sched, ArtifactsDir: dir, Files: st}).Handler()

@@ -300,10 +300,7 @@ func realDepth(dir *os.Root, parent string) int {
 	}
 	top, p := real("."), real(parent)
 	rel, err := filepath.Rel(top, p)
-	if top == "" || p == "" || err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return 0
-	}
-	if rel == "." {
+	if top == "" || p == "" || err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
 		return 0
 	}
 	return strings.Count(rel, "/") + 1

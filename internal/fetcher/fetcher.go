@@ -138,7 +138,8 @@ func outputName(u mesos.CommandInfo_URI) (string, error) {
 			p = pu.Path
 		}
 		name = path.Base(p)
-		if name == "." || name == "/" || name == "" {
+		// ".." too: "/x/.." or "/%2e%2e" (decoded) ends in no file.
+		if name == "." || name == ".." || name == "/" || name == "" {
 			return "", errors.New("URI has no file name; set output_file")
 		}
 		return name, nil

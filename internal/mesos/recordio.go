@@ -3,6 +3,8 @@ package mesos
 import (
 	"io"
 	"net/http"
+	"runtime"
+	"strings"
 
 	mesoslib "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/client"
@@ -22,10 +24,38 @@ const MaxFrameBytes = 4 << 20
 // record whose length prefix exceeds max as soon as the prefix is read
 // (framing.ErrorOversizedFrame), before buffering any of it. mesos-go's
 // reader, as httpcli builds it, has no such limit: given a prefix of
-// 10^12 it buffers what follows until 4 MiB have arrived. The reader
-// allocates a buffer of max/2 bytes up front.
+// 10^12 it buffers what follows until 4 MiB have arrived. A prefix of
+// 2^63 or more is oversized too: mesos-go's check converts it to a
+// negative int, which passes, and then panics slicing the record. The
+// reader allocates a buffer of max/2 bytes up front.
 func NewFrameReader(r io.Reader, max int) framing.Reader {
-	return recordio.NewReader(r, recordio.MaxMessageSize(max))
+	return frameReader{recordio.NewReader(r, recordio.MaxMessageSize(max)), new(error)}
+}
+
+// frameReader ends the stream with framing.ErrorOversizedFrame where
+// mesos-go's reader panics on a length prefix of 2^63 or more (its size
+// check, int(n) > max, wraps; recordio/reader.go splitFrame then slices
+// data[:adv] with adv < 0), and on every read after. Any other panic is
+// not the input's doing and goes on.
+type frameReader struct {
+	framing.Reader
+	err *error // the error that ended the stream early
+}
+
+func (r frameReader) ReadFrame() (frame []byte, err error) {
+	if *r.err != nil {
+		return nil, *r.err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if re, ok := p.(runtime.Error); !ok || !strings.Contains(re.Error(), "slice bounds out of range") {
+				panic(p)
+			}
+			frame, err = nil, framing.ErrorOversizedFrame
+			*r.err = err
+		}
+	}()
+	return r.Reader.ReadFrame()
 }
 
 // BoundedStreams is an httpcli option making the client read streaming

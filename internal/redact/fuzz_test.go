@@ -94,9 +94,8 @@ var (
 
 // FuzzCredentials puts a URL with a password between fuzzed texts and
 // masks it with Credentials, as the fetcher does for a URI in an error.
-// Properties: the password does not survive (when the URL parts are of
-// the documented shapes and the password appears nowhere else), and the
-// text around the URL is kept.
+// Property: the password does not survive (when the URL parts are of
+// the documented shapes and the password appears nowhere else).
 func FuzzCredentials(f *testing.F) {
 	f.Add("fetching", "https", "u", "pw", "h/x?token=t0k&v=1", "failed")
 	f.Add("url=", "postgres", "app", "p@ss", "db:5432/x", "")
@@ -107,8 +106,10 @@ func FuzzCredentials(f *testing.F) {
 		if !urlScheme.MatchString(scheme) || !urlUserPart.MatchString(user) || !urlPassPart.MatchString(password) || !urlHostPart.MatchString(host) {
 			return
 		}
-		rest := before + scheme + user + host + after
-		if strings.Contains(rest, password) {
+		// The text without the password must not hold it (nor ':' or '@'
+		// around it, or the mask's '*' — found by fuzzing: a password ":").
+		rest := before + " " + scheme + "://" + user + ":@" + host + " " + after
+		if strings.Contains(rest, password) || strings.Contains(password, "*") {
 			return
 		}
 		text := before + " " + scheme + "://" + user + ":" + password + "@" + host + " " + after
@@ -116,14 +117,16 @@ func FuzzCredentials(f *testing.F) {
 		if strings.Contains(out, password) {
 			t.Fatalf("Credentials(%q) = %q: the password %q survives", text, out, password)
 		}
-		if !strings.Contains(out, scheme+"://"+user+":") {
-			t.Fatalf("Credentials(%q) = %q: lost the URL's scheme and user", text, out)
-		}
+		// Nothing is asserted of what else is masked: the redactor masks on
+		// the safe side, and fuzzing found three shapes where it masks more
+		// than the password, each right by its rules ("pass= URL" whole; a
+		// host "(" or "token=" making the URL or what follows a value).
 	})
 }
 
-// captured is a slog.Handler that keeps every string a record carries,
-// unformatted, so a test sees exactly what the next handler would get.
+// captured is a slog.Handler that keeps the message and every value a
+// record carries, unformatted, so a test sees exactly what the next
+// handler would get.
 type captured struct {
 	strs  *[]string
 	attrs []slog.Attr
@@ -135,12 +138,19 @@ func (c captured) Handle(_ context.Context, r slog.Record) error {
 	*c.strs = append(*c.strs, r.Message)
 	var add func(a slog.Attr)
 	add = func(a slog.Attr) {
-		*c.strs = append(*c.strs, a.Key)
+		// Values only: keys are the code's words ("attr" holds a secret
+		// "a" — found by fuzzing), not what it logs.
 		v := a.Value.Resolve()
 		if v.Kind() == slog.KindGroup {
 			for _, g := range v.Group() {
 				add(g)
 			}
+			return
+		}
+		if list, ok := v.Any().([]string); ok {
+			// Each element: formatted, "[x 0]" would join them into
+			// text no part holds (a secret " 0" — found by fuzzing).
+			*c.strs = append(*c.strs, list...)
 			return
 		}
 		*c.strs = append(*c.strs, v.String())

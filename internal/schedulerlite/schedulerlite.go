@@ -51,6 +51,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -230,7 +231,8 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 	in.APIURL = "http://" + net.JoinHostPort(host, strconv.Itoa(port))
 
 	// The spec, rendered from the environment plus ARTIFACTS_URL.
-	env := append([]string{"ARTIFACTS_URL=" + in.APIURL + strings.TrimSuffix(taskenv.ArtifactBinPath, "/")}, o.Env...)
+	artifactsURL := in.APIURL + strings.TrimSuffix(taskenv.ArtifactBinPath, "/")
+	env := append([]string{"ARTIFACTS_URL=" + artifactsURL}, o.Env...)
 	loaded, err := spec.Load(o.SpecPath, spec.Options{Env: env, Strict: o.Strict})
 	if err != nil {
 		return nil, usage(err)
@@ -332,7 +334,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		return nil, err
 	}
 	in.Sched = sched
-	handler := (&api.Server{Sched: sched, ArtifactsDir: artifacts, Files: st, Logger: log}).Handler()
+	handler := (&api.Server{Sched: sched, ArtifactsDir: artifacts, ServiceArtifacts: serviceArtifacts(loaded.Spec, artifactsURL), Files: st, Logger: log}).Handler()
 	if o.APIToken != "" {
 		handler = api.RequireToken(o.APIToken, handler)
 	}
@@ -448,4 +450,20 @@ func apiListen(flag string, getenv func(string) string) string {
 		return ":" + getenv("PORT0")
 	}
 	return "127.0.0.1:0"
+}
+
+// serviceArtifacts returns the names the spec's pods fetch from base, the
+// artifacts URL (ARTIFACTS_URL): the service's own files kept next to the
+// toolkit binaries, which the API serves too.
+func serviceArtifacts(s *spec.ServiceSpec, base string) []string {
+	var out []string
+	for _, p := range s.Pods.Values {
+		for _, u := range p.URIs {
+			name, ok := strings.CutPrefix(u, base+"/")
+			if ok && name != "" && !strings.ContainsAny(name, "/?#") && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }

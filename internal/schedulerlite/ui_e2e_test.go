@@ -198,7 +198,7 @@ func TestWebUI(t *testing.T) {
 		q(deploy+` tr[data-phase="web"] [data-status="COMPLETE"]`)+" && "+q(deploy+` tr[data-step="gate-0:[wait]"] [data-status="STARTED"]`))
 	waitDOM("pods and their tasks", 10*time.Second, `document.querySelectorAll('#pods tr[data-pod="web-0"] .task-id, #pods tr[data-pod="web-1"] .task-id, #pods tr[data-pod="gate-0"] .task-id').length === 3`)
 	waitDOM("agents", 20*time.Second, `document.querySelectorAll("#agents tr[data-agent]").length >= 2 && document.querySelector("#pods tr[data-pod=web-0]").children[3].textContent.startsWith("`+agentBlock(in.Cluster)+`")`)
-	waitDOM("health deploying (202 pending or 204 in progress)", 10*time.Second, `["202", "204"].includes(`+health+`) && document.getElementById("health").dataset.status.startsWith("DEPLOYING")`)
+	waitDOM("health deploying (204 pending or 202 starting)", 10*time.Second, `["202", "204"].includes(`+health+`) && document.getElementById("health").dataset.status.startsWith("DEPLOYING")`)
 
 	// Interrupt without a token: the scheduler refuses, the page says why.
 	click(deploy + ` button[data-cmd="interrupt"]`)

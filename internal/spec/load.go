@@ -81,19 +81,25 @@ func Parse(text []byte, opts Options) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A missing variable under Strict is reported with every other
+	// problem of the rendered text, not instead of them.
+	var strictErr error
 	if opts.Strict && len(missing) > 0 {
-		return nil, fmt.Errorf("rendering: %w: %s", ErrMissingVariables, strings.Join(missing, ", "))
+		strictErr = fmt.Errorf("rendering: %w: %s", ErrMissingVariables, strings.Join(missing, ", "))
 	}
 	line := templateLines(string(text), opts.Env, rendered)
 	s, probs, err := decodeSpec([]byte(rendered), line)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(strictErr, err)
 	}
 	probs = append(probs, readTemplates(s, opts.Dir)...)
 	probs = append(probs, notConsequences(probs, Check(nil, s))...)
 	errs, warnings := probs.split()
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, errors.Join(strictErr, errs)
+	}
+	if strictErr != nil {
+		return nil, strictErr
 	}
 	h := sha256.New()
 	h.Write([]byte(rendered))

@@ -369,3 +369,22 @@ func TestConfigPathsStayInside(t *testing.T) {
 		t.Errorf("good paths: %v", err)
 	}
 }
+
+// TestStrictReportsEverything: under Strict a missing variable is reported
+// together with the template problems of the same file.
+func TestStrictReportsEverything(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := minimalSpec + "        env: {X: \"{{NOPE}}\"}\n        configs:\n          a:\n            template: empty\n            dest: a\n          b:\n            template: missing\n            dest: b\n"
+	_, err := Parse([]byte(text), Options{Dir: dir, Strict: true})
+	if !errors.Is(err, ErrMissingVariables) {
+		t.Fatalf("want ErrMissingVariables, got %v", err)
+	}
+	for _, want := range []string{"NOPE", "configs.a.template", "is empty", "configs.b.template"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}

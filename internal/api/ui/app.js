@@ -87,11 +87,12 @@ async function load() {
   return { health, fid: fid.body, target: (target.body && target.body[0]) || "", plans, pods };
 }
 
-// HEALTH names /v1/health's codes, for answers without a body (204).
+// HEALTH names /v1/health's codes (the SDK's ServiceStatusCode), for
+// answers without a body (204).
 const HEALTH = {
-  200: "RUNNING", 202: "DEPLOYING_PENDING", 203: "RECOVERING_PENDING", 204: "DEPLOYING_IN_PROGRESS",
-  205: "RECOVERING_IN_PROGRESS", 207: "WAITING_FOR_USER", 208: "DELAYED", 318: "INITIALIZING",
-  500: "ERROR", 503: "UNAVAILABLE",
+  200: "RUNNING", 202: "DEPLOYING_STARTING", 203: "RECOVERING_PENDING", 204: "DEPLOYING_PENDING",
+  205: "RECOVERING_STARTING", 207: "DEPLOYING_WAITING_USER", 208: "DELAYED", 318: "INITIALIZING",
+  500: "ERROR_CREATING_SERVICE", 503: "SERVICE_UNAVAILABLE",
 };
 
 function renderHealth(health) {

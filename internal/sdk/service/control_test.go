@@ -34,10 +34,15 @@ pods:
 `
 
 // TestHealthCodes walks every code of the documented table (first match
-// wins): 318 before SUBSCRIBED and while reconciling, 202 deploy pending,
-// 204 in progress, 207 interrupted, 208 the first phase crash-looping while
-// the second waits (issue 16: it said 202), 500 a plan with errors, 200
-// running, 203 and 205 recovering, 503 without a master for over 10 s.
+// wins), with dcos-commons' HealthResource as the reference: 318 before
+// SUBSCRIBED and while reconciling; 204 while a deploy step is PENDING or
+// PREPARED (even with another one STARTING: the SDK is pessimistic), 202
+// once every unfinished step is STARTING or STARTED (these two were swapped
+// before); 207 interrupted (before the deploy's step codes, unlike the
+// SDK: see Health); 208 the first phase crash-looping while the
+// second waits (issue 16: it said 202); 500 a plan with errors, also while
+// reconciling; 200 running; 203 and 205 recovering; 503 without a master
+// for over 10 s.
 func TestHealthCodes(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
@@ -49,20 +54,33 @@ func TestHealthCodes(t *testing.T) {
 		h.eventually(fmt.Sprintf("health %d", want), func() bool { code, _ := h.s.Health(); return code == want })
 	}
 	expect(HealthInitializing)
+	setErrors := func(errs []string) { h.s.mu.Lock(); h.s.deploy.Errors = errs; h.s.mu.Unlock() }
+	setErrors([]string{"bad"}) // the SDK checks errors before initializing
+	expect(HealthError)
+	setErrors(nil)
+	expect(HealthInitializing)
 	h.ready()
 	expect(HealthDeployingPending)
 
 	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", "", nil); err != nil || !changed {
 		t.Fatalf("interrupt %v %v", changed, err)
 	}
-	expect(HealthWaiting)
+	expect(HealthWaitingUser)
 	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil)
 	expect(HealthDeployingPending)
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
 	acceptA := h.master.Expect(t, tACCEPT)[0]
 	id := taskID(t, launched(acceptA), "a-0-t")
-	expect(HealthDeployingInProgress)
+	expect(HealthDeployingPending) // a-0 PREPARED, b-0 PENDING
+	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_STARTING))
+	h.eventually("a-0 STARTING", func() bool { return h.stepStatus(plan.Deploy, "a-0:[t]") == plan.Starting })
+	expect(HealthDeployingPending) // b-0 still PENDING
+	// Interrupted with a-0 in flight: 207 (the SDK would say 202).
+	h.s.PlanCommand(ctx, plan.Deploy, CmdInterrupt, "", "", nil)
+	expect(HealthWaitingUser)
+	h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil)
+	expect(HealthDeployingPending)
 	// a-0 crash-loops; b waits behind it.
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_FAILED))
 	expect(HealthDelayed)
@@ -76,12 +94,15 @@ func TestHealthCodes(t *testing.T) {
 	id = taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "a-0-t")
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING))
 	h.eventually("a-0 COMPLETE", func() bool { return h.stepStatus(plan.Deploy, "a-0:[t]") == plan.Complete })
-	expect(HealthDeployingInProgress) // phase a COMPLETE, b PENDING: IN_PROGRESS
+	expect(HealthDeployingPending) // phase a COMPLETE, b PENDING
 	h.skip()
 	h.tick(time.Second)
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o3", "a2", "h2")))
 	acceptB := h.master.Expect(t, tACCEPT)[0]
 	idb := taskID(t, launched(acceptB), "b-0-t")
+	expect(HealthDeployingPending) // b-0 PREPARED
+	h.master.Send(t, sdktest.Status(idb, "a2", mesos.TASK_STARTING))
+	expect(HealthDeployingStarting)
 	h.master.Send(t, sdktest.Status(idb, "a2", mesos.TASK_RUNNING))
 	expect(HealthRunning)
 
@@ -92,7 +113,9 @@ func TestHealthCodes(t *testing.T) {
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o4", "a2", "h2", sdktest.ReservedBy(acceptB))))
 	idb = taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "b-0-t")
-	expect(HealthRecoveringInProgress)
+	expect(HealthRecoveringPending) // PREPARED
+	h.master.Send(t, sdktest.Status(idb, "a2", mesos.TASK_STARTING))
+	expect(HealthRecoveringStarting)
 	h.master.Send(t, sdktest.Status(idb, "a2", mesos.TASK_RUNNING))
 	expect(HealthRunning)
 

@@ -72,13 +72,18 @@ func TestDeploySerial(t *testing.T) {
 	if st := h.stepStatus(plan.Deploy, "p-0:[t]"); st != plan.Prepared {
 		t.Errorf("step p-0 %s", st)
 	}
-	if code, _ := h.s.Health(); code != HealthDeployingInProgress {
-		t.Errorf("health %d", code)
+	if code, _ := h.s.Health(); code != HealthDeployingPending {
+		t.Errorf("health with the step PREPARED %d, want the SDK's 204", code)
 	}
 
 	id0 := taskID(t, tis, "p-0-t")
-	h.master.Send(t, sdktest.Status(id0, "a1", mesos.TASK_STARTING), sdktest.Status(id0, "a1", mesos.TASK_RUNNING))
-	h.master.Expect(t, tACK, tACK)
+	h.master.Send(t, sdktest.Status(id0, "a1", mesos.TASK_STARTING))
+	h.master.Expect(t, tACK)
+	if code, _ := h.s.Health(); code != HealthDeployingPending {
+		t.Errorf("health with p-0 STARTING and p-1 PENDING %d, want the SDK's 204", code)
+	}
+	h.master.Send(t, sdktest.Status(id0, "a1", mesos.TASK_RUNNING))
+	h.master.Expect(t, tACK)
 	stored, _ = h.store.Tasks()
 	st := new(mesos.TaskStatus)
 	if err := st.Unmarshal(stored["p-0-t"].Status); err != nil || st.GetState() != mesos.TASK_RUNNING {
@@ -279,7 +284,7 @@ func TestResubscribe(t *testing.T) {
 	}
 	h.eventually("the backoff timer", func() bool { return h.clock.Waiters() > 0 })
 	h.clock.Advance(11 * time.Second)
-	if code, word := h.s.Health(); code != HealthUnavailable || word != "UNAVAILABLE" {
+	if code, word := h.s.Health(); code != HealthUnavailable || word != "SERVICE_UNAVAILABLE" {
 		t.Errorf("health %d %s", code, word)
 	}
 	sub := h.master.Subscription(t, 2)

@@ -6,19 +6,19 @@ import (
 	"github.com/taskkit/taskkit/internal/plan"
 )
 
-// Health codes (inventory §3): GET /v1/health answers with the code as its
-// HTTP status.
+// Health codes, as dcos-commons' HealthResource (its ServiceStatusCode)
+// defines them: GET /v1/health answers with the code as its HTTP status.
 const (
-	HealthRunning              = 200 // deploy COMPLETE, nothing to recover
-	HealthDeployingPending     = 202 // deploy waiting for offers
-	HealthRecoveringPending    = 203 // recovery waiting for offers
-	HealthDeployingInProgress  = 204 // deploy launching tasks
-	HealthRecoveringInProgress = 205 // recovery launching tasks
-	HealthWaiting              = 207 // deploy interrupted: waiting for the user
-	HealthDelayed              = 208 // crash-loop backoff, deploy or recovery
-	HealthInitializing         = 318 // not yet subscribed, or reconciling tasks
-	HealthError                = 500 // a plan has errors (e.g. an invalid config)
-	HealthUnavailable          = 503 // lost the master for over 10 s
+	HealthRunning            = 200 // deploy COMPLETE, nothing to recover
+	HealthDeployingStarting  = 202 // every unfinished deploy step launched: tasks starting or started
+	HealthRecoveringPending  = 203 // a recovery step waits for an offer or its launch
+	HealthDeployingPending   = 204 // a deploy step waits for an offer or its launch
+	HealthRecoveringStarting = 205 // every unfinished recovery step launched: tasks starting or started
+	HealthWaitingUser        = 207 // deploy interrupted: waiting for the user
+	HealthDelayed            = 208 // crash-loop backoff, deploy or recovery
+	HealthInitializing       = 318 // not yet subscribed, or reconciling tasks
+	HealthError              = 500 // a plan has errors (e.g. an invalid config)
+	HealthUnavailable        = 503 // lost the master for over 10 s
 )
 
 // disconnectedGrace is how long a lost subscription may last before
@@ -34,17 +34,26 @@ type HealthReport struct {
 	Reasons []string
 }
 
-// Health returns the service's health code and a word for it, the first
-// that applies of:
+// Health returns the service's health code and its name (the SDK's
+// ServiceStatusCode), the first that applies of:
 //
-//	503 UNAVAILABLE             no subscription for over 10 s
-//	318 INITIALIZING            not yet subscribed, or reconciling
-//	500 ERROR                   a plan has errors
-//	207 WAITING_FOR_USER        deploy interrupted
-//	208 DELAYED                 a deploy or recovery step in crash-loop backoff
-//	202 / 204 DEPLOYING_*       deploy pending / in progress
-//	203 / 205 RECOVERING_*      recovery pending / in progress
-//	200 RUNNING
+//	503 SERVICE_UNAVAILABLE       no subscription for over 10 s
+//	500 ERROR_CREATING_SERVICE    a plan has errors
+//	318 INITIALIZING              not yet subscribed, or reconciling
+//	207 DEPLOYING_WAITING_USER    deploy interrupted (the SDK checks it after
+//	                              the next three)
+//	208 DELAYED                   a deploy step in crash-loop backoff
+//	204 DEPLOYING_PENDING         a deploy step PENDING or PREPARED
+//	202 DEPLOYING_STARTING        deploy steps STARTING or STARTED, none pending
+//	208 DELAYED                   a recovery step in crash-loop backoff
+//	203 RECOVERING_PENDING        a recovery step PENDING or PREPARED
+//	205 RECOVERING_STARTING       recovery steps STARTING or STARTED, none pending
+//	200 RUNNING                   deploy COMPLETE
+//	503 SERVICE_UNAVAILABLE       none of these (the SDK's fallback)
+//
+// The deploy and recovery codes count the plan's steps as the SDK's
+// evaluatePendingOrStartingStatusCode does (pessimistically: one pending
+// step makes the plan pending); held steps (WAITING) count for neither.
 func (s *Scheduler) Health() (int, string) {
 	r := s.HealthReport()
 	return r.Code, r.Status
@@ -69,50 +78,70 @@ func (s *Scheduler) HealthReport() HealthReport {
 }
 
 func (s *Scheduler) healthLocked(now time.Time) (int, string) {
-	switch {
-	case !s.connected && !s.disconnectedAt.IsZero() && now.Sub(s.disconnectedAt) > disconnectedGrace:
-		return HealthUnavailable, "UNAVAILABLE"
-	case !s.connected && s.rec.reconciledAt.IsZero(), s.rec.reconciling:
-		return HealthInitializing, "INITIALIZING"
+	if !s.connected && !s.disconnectedAt.IsZero() && now.Sub(s.disconnectedAt) > disconnectedGrace {
+		return HealthUnavailable, "SERVICE_UNAVAILABLE"
 	}
 	for _, p := range s.allPlans() {
 		if len(p.Errors) > 0 || (p.Status() == plan.Error && !p.Interrupted) {
-			return HealthError, "ERROR"
+			return HealthError, "ERROR_CREATING_SERVICE"
 		}
 	}
-	deploy := s.deploy.Status()
-	if deploy == plan.Waiting {
-		return HealthWaiting, "WAITING_FOR_USER"
+	if (!s.connected && s.rec.reconciledAt.IsZero()) || s.rec.reconciling {
+		return HealthInitializing, "INITIALIZING"
 	}
-	if delayed(s.deploy) || delayed(s.recovery) {
+	// The SDK counts the deploy's steps first, so an interrupted deploy
+	// with a step still starting says 202; the interrupt is what an
+	// operator needs to see, so 207 comes first here.
+	if s.deploy.Interrupted || s.deploy.Status() == plan.Waiting {
+		return HealthWaitingUser, "DEPLOYING_WAITING_USER"
+	}
+	switch stepsHealth(s.deploy) {
+	case plan.Delayed:
 		return HealthDelayed, "DELAYED"
-	}
-	switch deploy {
-	case plan.Complete:
 	case plan.Pending:
 		return HealthDeployingPending, "DEPLOYING_PENDING"
-	default:
-		return HealthDeployingInProgress, "DEPLOYING_IN_PROGRESS"
+	case plan.Starting:
+		return HealthDeployingStarting, "DEPLOYING_STARTING"
 	}
-	switch s.recovery.Status() {
-	case plan.Complete:
-		return HealthRunning, "RUNNING"
+	switch stepsHealth(s.recovery) {
+	case plan.Delayed:
+		return HealthDelayed, "DELAYED"
 	case plan.Pending:
 		return HealthRecoveringPending, "RECOVERING_PENDING"
-	default:
-		return HealthRecoveringInProgress, "RECOVERING_IN_PROGRESS"
+	case plan.Starting:
+		return HealthRecoveringStarting, "RECOVERING_STARTING"
 	}
+	if s.deploy.Status() != plan.Complete {
+		// Nothing above applies yet the deploy is not done (the SDK's
+		// fallback too).
+		return HealthUnavailable, "SERVICE_UNAVAILABLE"
+	}
+	return HealthRunning, "RUNNING"
 }
 
-// delayed reports whether a step of p that is not held is in crash-loop
-// backoff.
-func delayed(p *plan.Plan) bool {
+// stepsHealth sums up p's steps as the SDK's health does, first match
+// wins: Delayed when a step not held is in crash-loop backoff, Pending when
+// one is PENDING or PREPARED, Starting when one is STARTING or STARTED,
+// else "" (every step COMPLETE, held or in error).
+func stepsHealth(p *plan.Plan) plan.Status {
+	var pending, starting bool
 	for _, ph := range p.Phases {
 		for i := range ph.Steps {
-			if ph.StepStatus(i, p.Interrupted) == plan.Delayed {
-				return true
+			switch ph.StepStatus(i, p.Interrupted) {
+			case plan.Delayed:
+				return plan.Delayed
+			case plan.Pending, plan.Prepared:
+				pending = true
+			case plan.Starting, plan.Started:
+				starting = true
 			}
 		}
 	}
-	return false
+	switch {
+	case pending:
+		return plan.Pending
+	case starting:
+		return plan.Starting
+	}
+	return ""
 }

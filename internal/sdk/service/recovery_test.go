@@ -89,8 +89,18 @@ func TestRecoveryEssentialInPlace(t *testing.T) {
 	if n := len(c.GetAccept().Operations); n != 1 {
 		t.Errorf("%d operations, want the LAUNCH_GROUP alone", n)
 	}
-	if code, _ := h.s.Health(); code != HealthRecoveringInProgress {
-		t.Errorf("health %d", code)
+	if code, _ := h.s.Health(); code != HealthRecoveringPending {
+		t.Errorf("health with the step PREPARED %d, want the SDK's 203", code)
+	}
+	h.master.Send(t, sdktest.Status(tis[0].TaskID.Value, "a1", mesos.TASK_STARTING))
+	h.master.Expect(t, tACK)
+	if code, _ := h.s.Health(); code != HealthRecoveringPending {
+		t.Errorf("health with one task of the step STARTING %d, want 203", code)
+	}
+	h.master.Send(t, sdktest.Status(tis[1].TaskID.Value, "a1", mesos.TASK_STARTING))
+	h.master.Expect(t, tACK)
+	if code, word := h.s.Health(); code != HealthRecoveringStarting || word != "RECOVERING_STARTING" {
+		t.Errorf("health with the step STARTING %d %s, want the SDK's 205", code, word)
 	}
 	for _, ti := range tis {
 		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))

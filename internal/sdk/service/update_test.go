@@ -736,7 +736,7 @@ func TestUpdatePlan(t *testing.T) {
 	h.tick(time.Second)
 	h.skip()
 	h.mark()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1")))
+	h.master.Send(t, sdktest.Offers(h.offer("o2", "a1", "h1")))
 	ti := launched(h.awaitCall(tACCEPT, nil))[0]
 	if envOf(&ti)["LEVEL"] != "debug" {
 		t.Errorf("relaunched with %v", envOf(&ti))
