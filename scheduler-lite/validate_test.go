@@ -16,7 +16,7 @@ import (
 // and on usage errors.
 func TestValidate(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "svc.yml")
-	if err := os.WriteFile(bad, []byte("name: x\npods:\n  hello:\n    count: 1\n    tasks:\n      server:\n        cmd: true\n        cpus: 1\n        volumes: {}\n      server:\n        cmd: false\n"), 0o644); err != nil {
+	if err := os.WriteFile(bad, []byte("name: x\npods:\n  hello:\n    count: 1\n    tasks:\n      server:\n        cmd: true\n        cpus: 1\n        gpus: 1\n      server:\n        cmd: false\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -30,7 +30,7 @@ func TestValidate(t *testing.T) {
 		{"with the package's environment", []string{"--package-dir", "../universe", "../examples/hello-world/svc.yml"}, 0, []string{"valid"}, nil},
 		{"every problem", []string{bad}, 2, nil, []string{
 			"2 problems:",
-			"pods.hello.tasks.server.volumes: not supported by scheduler-lite (volumes) (line 9)",
+			"pods.hello.tasks.server.gpus: not supported by scheduler-lite (GPUs) (line 9)",
 			"pods.hello.tasks.server: defined twice: first at line 6 (line 10)",
 		}},
 		{"print env", []string{"--package-dir", "../universe", "--print-env"}, 0, []string{"HELLO_COUNT=2\x00"}, nil},
