@@ -219,8 +219,26 @@ func roundTrip(t *testing.T, m encoding.Unmarshaler) {
 		}
 		t.Fatalf("JSON: %T encoded as %s does not decode: %v", msg, j, err)
 	}
-	if j2, err := Marshal(JSONCodec, back); err != nil || !bytes.Equal(j, j2) {
-		t.Fatalf("JSON: %T is not a fixed point:\n%s\n%s (%v)", msg, j, j2, err)
+	j2, err := Marshal(JSONCodec, back)
+	if err != nil {
+		t.Fatalf("JSON: encoding %T decoded from %s: %v", msg, j, err)
+	}
+	if !bytes.Contains(j, []byte(`\ufffd`)) {
+		if !bytes.Equal(j, j2) {
+			t.Fatalf("JSON: %T is not a fixed point:\n%s\n%s", msg, j, j2)
+		}
+		return
+	}
+	// A protobuf string holding invalid UTF-8, which JSON cannot carry
+	// (RFC 8259 §8.1), is written with each bad byte as the escape \ufffd;
+	// decoded, that is U+FFFD, which the encoder writes raw. The second
+	// encoding is then the fixed point.
+	back2 := newLike(msg)
+	if err := Unmarshal(JSONCodec, j2, back2); err != nil || !back.Equal(back2) {
+		t.Fatalf("JSON: %T changed in its second round trip:\n%s (%v)", msg, j2, err)
+	}
+	if j3, err := Marshal(JSONCodec, back2); err != nil || !bytes.Equal(j2, j3) {
+		t.Fatalf("JSON: %T is not a fixed point from its second encoding:\n%s\n%s (%v)", msg, j2, j3, err)
 	}
 }
 
