@@ -330,7 +330,7 @@ func TestCollect(t *testing.T) {
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, s := range []string{"a,b", "a,b,c", ",", "", " a , b ", "a", "\x00,\xff", "CONFIG_TEMPLATE_X=a,b"} {
+	for _, s := range []string{"a,b", "a,b,c", ",", "", " a , b ", "a", "\x00,\xff", "CONFIG_TEMPLATE_X=a,b", "0,/", "a,../b", "a,/sb/c"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
@@ -347,8 +347,19 @@ func FuzzParseSpec(f *testing.F) {
 		if src != strings.TrimSpace(src) || dest != strings.TrimSpace(dest) {
 			t.Fatalf("untrimmed: %q %q", src, dest)
 		}
-		// Collect accepts exactly what ParseSpec accepts.
+		// Collect accepts exactly what ParseSpec accepts with a destination
+		// inside the sandbox, and refuses the rest saying so.
 		ts, cerr := Collect([]string{"CONFIG_TEMPLATE_F=" + spec}, nil, "/sb")
+		d := dest
+		if !filepath.IsAbs(d) {
+			d = filepath.Join("/sb", d)
+		}
+		if rel, err := filepath.Rel("/sb", d); err != nil || !filepath.IsLocal(rel) {
+			if cerr == nil || !strings.Contains(cerr.Error(), "is outside the sandbox") {
+				t.Fatalf("Collect(%q) with a destination outside the sandbox = %+v, %v", spec, ts, cerr)
+			}
+			return
+		}
 		if cerr != nil || len(ts) != 1 || !filepath.IsAbs(ts[0].Source) || !filepath.IsAbs(ts[0].Dest) {
 			t.Fatalf("Collect(%q) = %+v, %v", spec, ts, cerr)
 		}
