@@ -213,10 +213,7 @@ func TestFailedReserve(t *testing.T) {
 	h.eventually("step DELAYED", func() bool { return h.stepStatus(plan.Deploy, "p-0:[t]") == plan.Delayed })
 	h.tick(2 * time.Second)
 	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
-	if got := opTypes(h.master.Expect(t, tACCEPT)[0]); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP"}) {
-		t.Errorf("placed anew with %v", got)
-	}
+	h.expectPlacedAnew(sdktest.Offer("o2", "a2", "h2"))
 }
 
 // TestUnclaimedReservations: reservations of the framework's role no pod
@@ -304,10 +301,7 @@ func TestAgentLostPastTimeout(t *testing.T) {
 	}
 	h.tick(61 * time.Second)
 	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o3", "a2", "h2")))
-	if got := opTypes(h.master.Expect(t, tACCEPT)[0]); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP"}) {
-		t.Errorf("placed anew with %v", got)
-	}
+	h.expectPlacedAnew(sdktest.Offer("o3", "a2", "h2"))
 }
 
 // TestReleaseInstance: a released pod instance's reservation (the
@@ -462,4 +456,14 @@ func TestReleaseTrackedUntilFinished(t *testing.T) {
 		}
 		return len(all) == 1 && all["p-0"] != nil
 	})
+}
+
+// expectPlacedAnew offers o and expects the pod placed anew on it: new
+// reservations and volumes (RESERVE, CREATE), then the launch, in one ACCEPT.
+func (h *harness) expectPlacedAnew(o mesos.Offer) {
+	h.t.Helper()
+	h.master.Send(h.t, sdktest.Offers(o))
+	if got := opTypes(h.master.Expect(h.t, tACCEPT)[0]); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP"}) {
+		h.t.Errorf("placed anew with %v", got)
+	}
 }
