@@ -36,6 +36,8 @@ func (e *Evaluation) plan() {
 	// Each resource set claims its cpus, mem and ports; a new executor its
 	// cpus, mem, disk and the pod's volumes (room enough, most often).
 	n := 0
+	e.sets = make([]*resourceSet, 0, len(pod.Tasks.Values))
+	e.owners = make([]string, 0, 2+len(pod.Tasks.Values))
 	if e.Req.Executor == nil {
 		e.owners = append(e.owners, reservation.KeyExecutor, reservation.KeyPod)
 		n = 3 + pod.Volumes.Len()
