@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,7 +291,7 @@ func (e *Executor) handle(m any) {
 }
 
 // connect starts a new subscription carrying every unacknowledged update
-// and every launched task no update of which was acknowledged.
+// and every task received no update of which was acknowledged.
 func (e *Executor) connect() {
 	e.gen++
 	gen := e.gen
@@ -301,17 +303,31 @@ func (e *Executor) connect() {
 		updates = append(updates, execpb.Call_Update{Status: p.status})
 		p.sentGen, p.sentAt = gen, now
 	}
-	var unacked []mesos.TaskInfo
-	for _, t := range e.tasks {
-		if t.proc != nil && !t.acked && t.live() {
-			unacked = append(unacked, t.info)
-		}
-	}
+	unacked := e.unacknowledgedTasks()
 	call := calls.Subscribe(unacked, updates)
 	ctx, cancel := context.WithCancel(e.runCtx)
 	e.connCancel = cancel
 	e.log.Debug("subscribing", "attempt", e.attempts+1, "unacknowledged_updates", len(updates), "unacknowledged_tasks", len(unacked))
 	e.goOwned(func() { e.stream(ctx, gen, call) })
+}
+
+// unacknowledgedTasks is the SUBSCRIBE's unacknowledged_tasks, sorted by
+// task ID: every task received in a LAUNCH or LAUNCH_GROUP (still fetching
+// or starting, running, or ended) none of whose updates the agent has
+// acknowledged. The agent drops (TASK_DROPPED or TASK_LOST, reason
+// REASON_AGENT_RESTARTED) a TASK_STAGING task missing from the list, as
+// the launch it sent never arrived; so a task is left out only once the
+// agent has shown it knows the task. Mesos' command executor lists its task
+// the same way (src/launcher/executor.cpp, doReliableRegistration).
+func (e *Executor) unacknowledgedTasks() []mesos.TaskInfo {
+	var unacked []mesos.TaskInfo
+	for _, t := range e.tasks {
+		if !t.acked {
+			unacked = append(unacked, t.info)
+		}
+	}
+	slices.SortFunc(unacked, func(a, b mesos.TaskInfo) int { return strings.Compare(a.TaskID.Value, b.TaskID.Value) })
+	return unacked
 }
 
 // stream runs one subscription: it posts every event, then the end.

@@ -176,3 +176,31 @@ func TestFromEnv(t *testing.T) {
 		t.Errorf("err = %v, want it to name MESOS_SANDBOX", err)
 	}
 }
+
+// TestUnacknowledgedTasks: a SUBSCRIBE lists every task received and not
+// acknowledged, whatever its progress, or the agent drops it (TASK_DROPPED)
+// as a launch that never arrived.
+func TestUnacknowledgedTasks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		task task
+		want bool
+	}{
+		{"received, validating", task{}, true},
+		{"fetching or starting", task{launching: true}, true},
+		{"running", task{proc: &supervise.Process{}}, true},
+		{"ended", task{terminal: true}, true},
+		{"running, acknowledged", task{proc: &supervise.Process{}, acked: true}, false},
+		{"ended, acknowledged", task{terminal: true, acked: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := tc.task
+			tk.info = mesos.TaskInfo{TaskID: mesos.TaskID{Value: "t1"}}
+			e := &Executor{tasks: map[string]*task{"t1": &tk}}
+			got := e.unacknowledgedTasks()
+			if listed := len(got) == 1 && got[0].TaskID.Value == "t1"; listed != tc.want || len(got) > 1 {
+				t.Errorf("unacknowledged_tasks = %v, want t1 listed: %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"net/http"
+	"sort"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
@@ -148,8 +149,10 @@ func (c *Cluster) executorUpdateLocked(e *executor, st mesos.TaskStatus) {
 	}
 }
 
-// executorSubscribe handles an executor's SUBSCRIBE: 200 and a stream of
-// SUBSCRIBED, then the queued LAUNCH and LAUNCH_GROUP events.
+// executorSubscribe handles an executor's SUBSCRIBE (first or again):
+// its unacknowledged updates are taken, a launch it never received is
+// dropped (dropUnknownLaunchesLocked), then 200 and a stream of SUBSCRIBED,
+// the acknowledgements, the queued LAUNCH and LAUNCH_GROUP events and KILLs.
 func (c *Cluster) executorSubscribe(w http.ResponseWriter, r *http.Request, a *agent, call *execpb.Call) {
 	codec, err := mesosx.ResponseCodec(r)
 	if err != nil {
@@ -157,6 +160,14 @@ func (c *Cluster) executorSubscribe(w http.ResponseWriter, r *http.Request, a *a
 		return
 	}
 	c.mu.Lock()
+	if r.Context().Err() != nil {
+		// The executor gave up on this SUBSCRIBE while it waited for the
+		// lock (its response header timeout) and has likely sent another:
+		// this one must neither replace that stream nor take the queued
+		// launches.
+		c.mu.Unlock()
+		return
+	}
 	e, err := c.lookupExecutorLocked(a, call)
 	if err != nil {
 		c.mu.Unlock()
@@ -187,6 +198,11 @@ func (c *Cluster) executorSubscribe(w http.ResponseWriter, r *http.Request, a *a
 				TaskID: st.TaskID, UUID: append([]byte(nil), st.UUID...)}})
 		}
 	}
+	var known []mesos.TaskInfo
+	if call.Subscribe != nil {
+		known = call.Subscribe.UnacknowledgedTasks
+	}
+	c.dropUnknownLaunchesLocked(e, known)
 	q.push(&execpb.Event{Type: execpb.Event_SUBSCRIBED, Subscribed: &execpb.Event_Subscribed{
 		ExecutorInfo:  e.info,
 		FrameworkInfo: e.fw.info,
@@ -229,6 +245,39 @@ func (c *Cluster) executorSubscribe(w http.ResponseWriter, r *http.Request, a *a
 		case <-c.ctx.Done():
 			return
 		}
+	}
+}
+
+// dropUnknownLaunchesLocked applies Mesos' rule for an executor's
+// SUBSCRIBE (src/slave/slave.cpp, Slave::subscribe): a task sent to the
+// executor that is still TASK_STAGING once the SUBSCRIBE's unacknowledged
+// updates are taken, and that the executor does not list in
+// unacknowledged_tasks, never reached it (the launch went into a stream the
+// executor did not read). Such a task ends TASK_DROPPED, or TASK_LOST for a
+// framework that is not PARTITION_AWARE, from the agent with
+// REASON_AGENT_RESTARTED, so that the framework relaunches it instead of
+// waiting for it forever. Launches still queued are not affected: they go
+// out on this SUBSCRIBE's stream.
+func (c *Cluster) dropUnknownLaunchesLocked(e *executor, known []mesos.TaskInfo) {
+	listed := make(map[string]bool, len(known))
+	for _, ti := range known {
+		listed[ti.TaskID.Value] = true
+	}
+	state := mesos.TASK_LOST
+	if e.fw.partitionAware() {
+		state = mesos.TASK_DROPPED
+	}
+	ids := make([]string, 0, len(e.tasks))
+	for id, t := range e.tasks {
+		if t.delivered && !t.removed && t.state == mesos.TASK_STAGING && !listed[id] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		t := e.tasks[id]
+		c.log.Warn("task unknown to its executor at SUBSCRIBE; dropping it", "executor", e.info.ExecutorID.Value, "task", id, "state", state.String())
+		c.statusUpdateLocked(t, c.newStatus(t, state, mesos.SOURCE_AGENT, mesos.REASON_AGENT_RESTARTED, "Task launched during agent restart"))
 	}
 }
 

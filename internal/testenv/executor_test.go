@@ -281,3 +281,56 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestExecutorResubscribe: Mesos' rule at an executor's SUBSCRIBE
+// (Slave::subscribe): a task sent to the executor, still TASK_STAGING and
+// neither listed in unacknowledged_tasks nor moved on by an unacknowledged
+// update, never reached it: it ends TASK_DROPPED (TASK_LOST if the
+// framework is not PARTITION_AWARE), from the agent, REASON_AGENT_RESTARTED.
+// A task the executor knows is neither dropped nor launched again.
+func TestExecutorResubscribe(t *testing.T) {
+	for _, tc := range []struct {
+		name, mode string
+		caps       []mesos.FrameworkInfo_Capability_Type
+		dropped    mesos.TaskState   // the task's only update, if it is dropped
+		states     []mesos.TaskState // else the updates it goes through
+	}{
+		{name: "launch never read, partition-aware", mode: "forget",
+			caps: []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}, dropped: mesos.TASK_DROPPED},
+		{name: "launch never read", mode: "forget", dropped: mesos.TASK_LOST},
+		{name: "task listed", mode: "remember",
+			states: []mesos.TaskState{mesos.TASK_RUNNING, mesos.TASK_FINISHED}},
+		{name: "update carried", mode: "update",
+			caps:   []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+			states: []mesos.TaskState{mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_FINISHED}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := startCluster(t, Config{})
+			s := subscribe(t, cl, frameworkInfo("resubscribe", tc.caps...), protoCodec)
+			o := s.offers()[0]
+			ei := testExecutorInfo(t, "resub")
+			ei.Command.Environment.Variables = append(ei.Command.Environment.Variables, envVar(resubscribeEnv+"="+tc.mode))
+			s.launch(o, execTask("r", o, &ei, "run"))
+			if tc.dropped != 0 {
+				st := s.updateAck("r", tc.dropped)
+				if st.GetSource() != mesos.SOURCE_AGENT || st.GetReason() != mesos.REASON_AGENT_RESTARTED ||
+					st.GetMessage() != "Task launched during agent restart" {
+					t.Errorf("%s: source %s reason %s message %q", tc.dropped, st.GetSource(), st.GetReason(), st.GetMessage())
+				}
+				return
+			}
+			var last mesos.TaskStatus
+			for _, state := range tc.states {
+				last = s.updateAck("r", state)
+			}
+			if got := last.GetMessage(); got != "launches after re-subscribe: 0" {
+				t.Errorf("FINISHED message %q: the launch was sent again", got)
+			}
+			for _, ev := range s.Pending() {
+				if ev.Type == scheduler.Event_UPDATE && ev.Update.Status.TaskID.Value == "r" {
+					t.Errorf("unexpected update %s %s", ev.Update.Status.GetState(), ev.Update.Status.GetReason())
+				}
+			}
+		})
+	}
+}

@@ -35,6 +35,92 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// resubscribeEnv makes the test executor drop its first subscription, as
+// an executor whose SUBSCRIBE timed out does, and subscribe again; its
+// value says what the executor had received of the first stream.
+const resubscribeEnv = "TESTENV_TEST_EXECUTOR_RESUBSCRIBE"
+
+// resubscribe subscribes, drops the stream once the response has begun and
+// subscribes again, as mode says:
+//
+//	"forget"    nothing read: the new SUBSCRIBE knows no task
+//	"remember"  the launch read: the new SUBSCRIBE lists its task in
+//	            unacknowledged_tasks
+//	"update"    the launch read and TASK_STARTING sent, unacknowledged: the
+//	            new SUBSCRIBE carries the update, not the task
+//
+// After "remember" and "update" it sends TASK_RUNNING, counts the LAUNCH
+// and LAUNCH_GROUP events the new stream carries before that update's
+// acknowledgement (the agent sends the queued launches before it), and
+// ends the task TASK_FINISHED "launches after re-subscribe: N". It returns
+// the new stream.
+func resubscribe(ctx context.Context, mode string, subscriber, sender calls.Sender, executorID string) (mesos.Response, error) {
+	first, err := subscriber.Send(ctx, calls.NonStreaming(calls.Subscribe(nil, nil)))
+	if err != nil {
+		return nil, err
+	}
+	var task *mesos.TaskInfo
+	for mode != "forget" && task == nil {
+		var ev execpb.Event
+		if err := first.Decode(&ev); err != nil {
+			first.Close()
+			return nil, fmt.Errorf("first stream: %w", err)
+		}
+		switch ev.Type {
+		case execpb.Event_LAUNCH:
+			task = &ev.Launch.Task
+		case execpb.Event_LAUNCH_GROUP:
+			task = &ev.LaunchGroup.TaskGroup.Tasks[0]
+		}
+	}
+	first.Close()
+	status := func(state mesos.TaskState, msg string) mesos.TaskStatus {
+		src := mesos.SOURCE_EXECUTOR
+		eid := mesos.ExecutorID{Value: executorID}
+		return mesos.TaskStatus{TaskID: task.TaskID, State: &state, Source: &src, UUID: mesosx.NewUUID(), ExecutorID: &eid, Message: &msg}
+	}
+	var tasks []mesos.TaskInfo
+	var updates []execpb.Call_Update
+	switch mode {
+	case "remember":
+		tasks = []mesos.TaskInfo{*task}
+	case "update":
+		updates = []execpb.Call_Update{{Status: status(mesos.TASK_STARTING, "")}}
+	}
+	resp, err := subscriber.Send(ctx, calls.NonStreaming(calls.Subscribe(tasks, updates)))
+	if err != nil || mode == "forget" {
+		return resp, err
+	}
+	running := status(mesos.TASK_RUNNING, "")
+	launches := 0
+	for {
+		var ev execpb.Event
+		if err := resp.Decode(&ev); err != nil {
+			resp.Close()
+			return nil, fmt.Errorf("second stream: %w", err)
+		}
+		switch ev.Type {
+		case execpb.Event_SUBSCRIBED:
+			if _, err := sender.Send(ctx, calls.NonStreaming(calls.Update(running))); err != nil {
+				resp.Close()
+				return nil, fmt.Errorf("update: %w", err)
+			}
+		case execpb.Event_LAUNCH, execpb.Event_LAUNCH_GROUP:
+			launches++
+		case execpb.Event_ACKNOWLEDGED:
+			if string(ev.Acknowledged.UUID) != string(running.UUID) {
+				continue
+			}
+			finished := status(mesos.TASK_FINISHED, fmt.Sprintf("launches after re-subscribe: %d", launches))
+			if _, err := sender.Send(ctx, calls.NonStreaming(calls.Update(finished))); err != nil {
+				resp.Close()
+				return nil, fmt.Errorf("update: %w", err)
+			}
+			return resp, nil
+		}
+	}
+}
+
 // runTestExecutor is a tiny custom executor written with mesos-go's
 // executor packages. A task's data says what it does:
 //
@@ -91,7 +177,12 @@ func runTestExecutor() int {
 		}
 		return false
 	}
-	resp, err := subscriber.Send(ctx, calls.NonStreaming(calls.Subscribe(nil, nil)))
+	var resp mesos.Response
+	if mode := os.Getenv(resubscribeEnv); mode != "" {
+		resp, err = resubscribe(ctx, mode, subscriber, sender, cfg.ExecutorID)
+	} else {
+		resp, err = subscriber.Send(ctx, calls.NonStreaming(calls.Subscribe(nil, nil)))
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "subscribe:", err)
 		return 3

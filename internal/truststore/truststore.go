@@ -148,7 +148,9 @@ func load(data []byte, password string) (*store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading PKCS#12 (wrong password?): %w", err)
 		}
-		aliases := pkcs12Aliases(data)
+		// Entries whose names cannot be read (a legacy-encrypted store,
+		// aliases.go) are named cert-N.
+		aliases := pkcs12Aliases(data, password)
 		for i, c := range certs {
 			a := fmt.Sprintf("cert-%d", i+1)
 			if len(aliases) == len(certs) && aliases[i] != "" {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -265,6 +266,44 @@ func TestKeytoolReadsResult(t *testing.T) {
 			list := string(out)
 			if !strings.Contains(list, "Your keystore contains 2 entries") || strings.Count(list, "dcoscert,") != 1 || !strings.Contains(list, "trustedCertEntry") {
 				t.Errorf("keytool -list:\n%s", list)
+			}
+		})
+	}
+}
+
+// TestPasswordProtectedPKCS12KeepsAliases rewrites password-protected
+// PKCS#12 truststores, whose certificate bags (and so their aliases) are
+// encrypted: keytool's (JDK 17, PBES2 with AES-256-CBC, committed in
+// testdata, made by keytool -importcert -storetype PKCS12 with aliases
+// "dcoscert" and "corp root") and go-pkcs12's Modern2023. Every alias stays as
+// it was and dcoscert is replaced in place; before, every entry came back as
+// cert-N (found by FuzzInstall).
+func TestPasswordProtectedPKCS12KeepsAliases(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "keytool-named.p12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const goldenPassword = "golden-Pa55"
+	old, corp := newCA(t, "Golden old CA"), newCA(t, "Golden corp CA")
+	modern, err := pkcs12.Modern2023.EncodeTrustStoreEntries([]pkcs12.TrustStoreEntry{{Cert: old, FriendlyName: DefaultAlias}, {Cert: corp, FriendlyName: "corp root"}}, goldenPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := newCA(t, "Cluster CA")
+	for name, store := range map[string][]byte{"keytool": golden, "go-pkcs12 Modern2023": modern} {
+		t.Run(name, func(t *testing.T) {
+			if got := pkcs12Aliases(store, goldenPassword); !slices.Equal(got, []string{"corp root", DefaultAlias}) && !slices.Equal(got, []string{DefaultAlias, "corp root"}) {
+				t.Fatalf("aliases read = %q", got)
+			}
+			path := filepath.Join(t.TempDir(), "cacerts")
+			os.WriteFile(path, store, 0o644)
+			res, err := Install([]*x509.Certificate{ca}, Options{Path: path, Password: goldenPassword})
+			if err != nil || strings.Join(res.Replaced, ",") != DefaultAlias || len(res.Added) != 0 {
+				t.Fatalf("install: %+v, %v", res, err)
+			}
+			got := aliases(t, path, goldenPassword)
+			if len(got) != 2 || got[DefaultAlias] != "Cluster CA" || !strings.HasPrefix(got["corp root"], "Golden corp") {
+				t.Fatalf("aliases after install = %v", got)
 			}
 		})
 	}

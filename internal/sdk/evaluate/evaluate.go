@@ -319,10 +319,14 @@ type Evaluation struct {
 	// takes by resource ID), in task order; owners the reservation owners
 	// it evaluates (their items not claimed are dropped).
 	sets   []*resourceSet
-	owners map[string]bool
-	// claimed are the items claimed so far, by key, in claimOrder.
-	claimed    map[string]reservation.Item
-	claimOrder []string
+	owners []string
+	// claimed are the items claimed so far, in the order they were first
+	// claimed (a pod instance has a handful: a slice searched by key
+	// costs less than a map).
+	claimed []reservation.Item
+	// claims is how many items plan expects to be claimed (room for
+	// them).
+	claims int
 }
 
 // claim returns the claim of task name (svc.yml name).

@@ -3,6 +3,7 @@ package evaluate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -32,10 +33,12 @@ type resourceSet struct {
 // SDK reserves a whole pod at its first launch).
 func (e *Evaluation) plan() {
 	pod, whole := e.Req.Pod, e.Req.Reservation == nil && e.Req.Executor == nil
-	e.owners, e.claimed = map[string]bool{}, map[string]reservation.Item{}
+	// Each resource set claims its cpus, mem and ports; a new executor its
+	// cpus, mem, disk and the pod's volumes (room enough, most often).
+	n := 0
 	if e.Req.Executor == nil {
-		e.owners[reservation.KeyExecutor] = true
-		e.owners[reservation.KeyPod] = true
+		e.owners = append(e.owners, reservation.KeyExecutor, reservation.KeyPod)
+		n = 3 + pod.Volumes.Len()
 	}
 	byID := map[string]*resourceSet{}
 	for _, t := range pod.Tasks.Values {
@@ -53,12 +56,15 @@ func (e *Evaluation) plan() {
 			}
 			byID[id] = rs
 			e.sets = append(e.sets, rs)
-			e.owners[id] = true
+			e.owners = append(e.owners, id)
+			n += 2 + rs.Ports.Len() + len(rs.Volumes)
 		}
 		if c != nil {
 			rs.Tasks = append(rs.Tasks, c)
 		}
 	}
+	e.claimed = make([]reservation.Item, 0, n)
+	e.claims = n
 }
 
 // claimError is why a claim failed: Reason for the outcome, Want what the
@@ -109,13 +115,23 @@ func (e *Evaluation) existing(key string) (*reservation.Item, mesos.Resource, er
 // keep records the item claimed under key: resource r (as the task or
 // executor uses it) under resource ID id; isNew marks a new reservation.
 func (e *Evaluation) keep(key, id string, r mesos.Resource, isNew bool) {
-	if _, again := e.claimed[key]; !again {
-		e.claimOrder = append(e.claimOrder, key)
+	if i := e.claimedAt(key); i >= 0 {
+		e.claimed[i] = reservation.Item{Key: key, ID: id, Resource: r}
+	} else {
+		e.claimed = append(e.claimed, reservation.Item{Key: key, ID: id, Resource: r})
 	}
-	e.claimed[key] = reservation.Item{Key: key, ID: id, Resource: r}
 	if isNew {
+		if e.Rec.Reserved == nil {
+			e.Rec.Reserved = make([]string, 0, e.claims)
+		}
 		e.Rec.Reserved = append(e.Rec.Reserved, key)
 	}
+}
+
+// claimedAt is the index of the item claimed under key in e.claimed, -1
+// when none is.
+func (e *Evaluation) claimedAt(key string) int {
+	return slices.IndexFunc(e.claimed, func(it reservation.Item) bool { return it.Key == key })
 }
 
 // reserve reserves resources taken from the pool for the pod's role under
@@ -125,6 +141,9 @@ func (e *Evaluation) reserve(key string, took []mesos.Resource) (mesos.Resource,
 	res := reservation.Reserve(took, e.Role, e.Principal, id)
 	if len(res) != 1 {
 		return mesos.Resource{}, "", fmt.Errorf("%s: the offered resources (%s) cannot be reserved as one", key, reservation.Describe(took))
+	}
+	if e.Rec.Reserve == nil {
+		e.Rec.Reserve = make([]mesos.Resource, 0, e.claims)
 	}
 	e.Rec.Reserve = append(e.Rec.Reserve, res[0])
 	return res[0], id, nil
@@ -269,22 +288,22 @@ func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what string) (m
 // left out, for the scheduler to release.
 func (e *Evaluation) finish() {
 	res := &reservation.Reservation{Pod: e.Req.Pod.Name, Index: e.Req.Index, AgentID: e.Where.AgentID, Hostname: e.Where.Hostname, Role: e.Role}
-	known := map[string]bool{reservation.KeyExecutor: true, reservation.KeyPod: true}
-	for _, t := range e.Req.Pod.Tasks.Values {
-		known[e.Req.Pod.ResourceSetID(t)] = true
-	}
-	if old := e.Req.Reservation; old != nil {
+	old := e.Req.Reservation
+	if old != nil {
+		res.Items = make([]reservation.Item, 0, len(old.Items)+len(e.claimed))
+		known := map[string]bool{reservation.KeyExecutor: true, reservation.KeyPod: true}
+		for _, t := range e.Req.Pod.Tasks.Values {
+			known[e.Req.Pod.ResourceSetID(t)] = true
+		}
 		for _, it := range old.Items {
-			if _, ok := e.claimed[it.Key]; ok || e.owners[reservation.Owner(it.Key)] || !known[reservation.Owner(it.Key)] {
+			if owner := reservation.Owner(it.Key); e.claimedAt(it.Key) >= 0 || slices.Contains(e.owners, owner) || !known[owner] {
 				continue
 			}
 			res.Items = append(res.Items, it)
 		}
 	}
 	// Claimed items in the order they were claimed: the stages' order.
-	for _, key := range e.claimOrder {
-		res.Items = append(res.Items, e.claimed[key])
-	}
+	res.Items = append(res.Items, e.claimed...)
 	e.Rec.Reservation = res
 }
 

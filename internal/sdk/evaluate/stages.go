@@ -49,17 +49,27 @@ func (s ExecutorResourceStage) Evaluate(e *Evaluation) Outcome {
 	if e.Req.Executor != nil {
 		return Pass(s.Name(), "none: the running executor has its share")
 	}
-	for _, r := range []struct {
-		name   string
-		amount float64
-	}{{"cpus", ExecutorCPUs}, {"mem", ExecutorMem}, {"disk", ExecutorDisk}} {
-		took, err := e.claimScalar(reservation.ScalarKey(reservation.KeyExecutor, r.name), r.name, r.amount, "the executor of "+e.Req.Instance())
+	what := "the executor of " + e.Req.Instance()
+	e.Rec.ExecutorResources = make([]mesos.Resource, 0, len(executorShares)+e.Req.Pod.Volumes.Len())
+	for _, r := range executorShares {
+		took, err := e.claimScalar(r.key, r.name, r.amount, what)
 		if err != nil {
 			return fail(s.Name(), err)
 		}
 		e.Rec.ExecutorResources = append(e.Rec.ExecutorResources, took)
 	}
 	return Pass(s.Name(), executorShare)
+}
+
+// executorShares are what ExecutorResourceStage takes, under their item
+// keys.
+var executorShares = [...]struct {
+	key, name string
+	amount    float64
+}{
+	{reservation.ScalarKey(reservation.KeyExecutor, "cpus"), "cpus", ExecutorCPUs},
+	{reservation.ScalarKey(reservation.KeyExecutor, "mem"), "mem", ExecutorMem},
+	{reservation.ScalarKey(reservation.KeyExecutor, "disk"), "disk", ExecutorDisk},
 }
 
 // executorShare describes what ExecutorResourceStage takes.
@@ -134,15 +144,16 @@ func (ResourceStage) Name() string { return "resources" }
 // Evaluate implements Stage.
 func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 	for _, rs := range e.sets {
-		var scalars []mesos.Resource
-		for _, r := range []struct {
+		var buf [2]mesos.Resource
+		scalars, what := buf[:0], rs.what(e)
+		for _, r := range [...]struct {
 			name   string
 			amount float64
 		}{{"cpus", rs.CPUs}, {"mem", rs.Mem}} {
 			if r.amount <= 0 {
 				continue
 			}
-			took, err := e.claimScalar(reservation.ScalarKey(rs.ID, r.name), r.name, r.amount, rs.what(e))
+			took, err := e.claimScalar(reservation.ScalarKey(rs.ID, r.name), r.name, r.amount, what)
 			if err != nil {
 				return fail(s.Name(), err)
 			}
@@ -150,7 +161,7 @@ func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 		}
 		// cpus and mem first, then ports, as TaskInfos list them.
 		for _, c := range rs.Tasks {
-			c.Resources = append(slices.Clone(scalars), c.Resources...)
+			c.Resources = slices.Concat(scalars, c.Resources)
 		}
 	}
 	return Pass(s.Name(), strconv.Itoa(len(e.Rec.Tasks))+" task(s)")

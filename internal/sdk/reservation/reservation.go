@@ -222,15 +222,54 @@ func Ours(r *mesos.Resource, roles []string) bool {
 // for the pod's pre-reserved role) with one more, dynamic reservation for
 // role by principal ("" for none), labelled with resource ID id: the form
 // a RESERVE gives and a task then names.
+//
+// It is mesos-go's Resources.PushReservation without its deep copies
+// (gogo proto.Clone, by reflection, was most of an offer round's CPU): the
+// result is the same — empty resources left out, each resource validated
+// (it panics on an invalid one, as PushReservation does), those that can
+// be added together added with mesos-go's Add — but a result shares with
+// resources the values mesos-go never changes in place (scalars, ranges,
+// roles, disk and allocation info, the reservations below the new one),
+// and the results share the new ReservationInfo. resources' slices are
+// not changed: the new reservation is appended to a copy of each
+// Reservations. Callers treat resources as values, as mesos-go does.
 func Reserve(resources []mesos.Resource, role, principal, id string) []mesos.Resource {
-	ri := mesos.Resource_ReservationInfo{
-		Type: mesos.Resource_ReservationInfo_DYNAMIC.Enum(), Role: &role,
-		Labels: &mesos.Labels{Labels: []mesos.Label{{Key: LabelResourceID, Value: &id}}},
-	}
+	// The ReservationInfo's values in one allocation.
+	v := &struct {
+		typ                 mesos.Resource_ReservationInfo_Type
+		role, principal, id string
+		label               [1]mesos.Label
+		labels              mesos.Labels
+	}{typ: mesos.Resource_ReservationInfo_DYNAMIC, role: role, principal: principal, id: id}
+	v.label[0] = mesos.Label{Key: LabelResourceID, Value: &v.id}
+	v.labels.Labels = v.label[:]
+	ri := mesos.Resource_ReservationInfo{Type: &v.typ, Role: &v.role, Labels: &v.labels}
 	if principal != "" {
-		ri.Principal = &principal
+		ri.Principal = &v.principal
 	}
-	return mesos.Resources(resources).PushReservation(ri)
+	var result mesos.Resources
+next:
+	for i := range resources {
+		r := resources[i]
+		if r.IsEmpty() {
+			continue
+		}
+		r.Reservations = append(slices.Clip(r.Reservations), ri)
+		if err := r.Validate(); err != nil {
+			panic(err)
+		}
+		for j := range result {
+			if result[j].Addable(r) {
+				result[j].Add(r)
+				continue next
+			}
+		}
+		if result == nil {
+			result = make(mesos.Resources, 0, len(resources)-i)
+		}
+		result = append(result, r)
+	}
+	return result
 }
 
 // Volume returns reserved disk r made a persistent volume: persistence ID

@@ -99,3 +99,55 @@ func TestMarshal(t *testing.T) {
 		t.Error("nil reservation")
 	}
 }
+
+// TestReserveAsPushReservation: Reserve gives what mesos-go's
+// PushReservation gives (empty resources left out, addable ones added
+// together, the reservations below kept), without changing what it was
+// given, whose Reservations may have room to grow in place.
+func TestReserveAsPushReservation(t *testing.T) {
+	role := "slave_public"
+	static := []mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_STATIC.Enum(), Role: &role}}
+	withRoom := make([]mesos.Resource_ReservationInfo, 1, 4)
+	copy(withRoom, static)
+	preReserved := scalar("mem", 512)
+	preReserved.Reservations = withRoom
+	ports := mesos.Resource{Name: "ports", Type: mesos.RANGES.Enum(), Ranges: &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: 31000, End: 31000}}}}
+	ports2 := ports
+	ports2.Ranges = &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: 31005, End: 31005}}}
+	for _, tc := range []struct {
+		name       string
+		resources  []mesos.Resource
+		role, prin string
+	}{
+		{"unreserved", []mesos.Resource{scalar("cpus", 0.5)}, "svc-role", "p"},
+		{"no principal", []mesos.Resource{scalar("cpus", 0.5)}, "svc-role", ""},
+		{"pre-reserved", []mesos.Resource{preReserved}, "slave_public/svc-role", "p"},
+		{"parts added", []mesos.Resource{scalar("cpus", 0.25), scalar("cpus", 0.5), scalar("mem", 32)}, "svc-role", "p"},
+		{"empty left out", []mesos.Resource{scalar("cpus", 0), scalar("mem", 32)}, "svc-role", "p"},
+		{"ports", []mesos.Resource{ports, ports2}, "svc-role", "p"},
+		{"mount", []mesos.Resource{mount(2048, "/mnt/a")}, "svc-role", "p"},
+		{"none", nil, "svc-role", "p"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := mesos.Resources(tc.resources).Clone()
+			got := Reserve(tc.resources, tc.role, tc.prin, "id-1")
+			ri := mesos.Resource_ReservationInfo{Type: mesos.Resource_ReservationInfo_DYNAMIC.Enum(), Role: &tc.role,
+				Labels: &mesos.Labels{Labels: []mesos.Label{{Key: LabelResourceID, Value: ptr("id-1")}}}}
+			if tc.prin != "" {
+				ri.Principal = &tc.prin
+			}
+			want := mesos.Resources(tc.resources).PushReservation(ri)
+			if !slices.EqualFunc(got, want, func(a, b mesos.Resource) bool { return a.Equal(&b) }) {
+				t.Errorf("Reserve %v\nPushReservation %v", got, want)
+			}
+			if !slices.EqualFunc(tc.resources, before, func(a, b mesos.Resource) bool { return a.Equal(&b) }) {
+				t.Errorf("input changed: %v, was %v", tc.resources, before)
+			}
+		})
+	}
+	if len(withRoom[:2][1].GetRole()) != 0 {
+		t.Error("Reserve wrote into the spare room of its input's Reservations")
+	}
+}
+
+func ptr(s string) *string { return &s }

@@ -1,4 +1,4 @@
-package taskenv
+package taskenvfuzz
 
 import (
 	"slices"
@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taskkit/taskkit/internal/fuzzcheck"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // FuzzParseConfigTemplate feeds CONFIG_TEMPLATE_ values to the parser
@@ -27,17 +28,17 @@ func FuzzParseConfigTemplate(f *testing.F) {
 }
 
 func checkParseConfigTemplate(t *testing.T, value string) {
-	src, dest, err := ParseConfigTemplate(value)
+	src, dest, err := taskenv.ParseConfigTemplate(value)
 	if err != nil {
 		if src != "" || dest != "" {
-			t.Fatalf("ParseConfigTemplate(%q) = %q, %q with error %v", value, src, dest, err)
+			t.Fatalf("taskenv.ParseConfigTemplate(%q) = %q, %q with error %v", value, src, dest, err)
 		}
 		return
 	}
 	if src == "" || dest == "" || strings.Contains(src, ",") || src != strings.TrimSpace(src) || dest != strings.TrimSpace(dest) {
-		t.Fatalf("ParseConfigTemplate(%q) = %q, %q", value, src, dest)
+		t.Fatalf("taskenv.ParseConfigTemplate(%q) = %q, %q", value, src, dest)
 	}
-	src2, dest2, err := ParseConfigTemplate(FormatConfigTemplate(src, dest))
+	src2, dest2, err := taskenv.ParseConfigTemplate(taskenv.FormatConfigTemplate(src, dest))
 	if err != nil || src2 != src || dest2 != dest {
 		t.Fatalf("round trip of %q: %q, %q, %v; want %q, %q", value, src2, dest2, err, src, dest)
 	}
@@ -47,7 +48,7 @@ func checkParseConfigTemplate(t *testing.T, value string) {
 // fuzzed names and a fuzzed scheduler environment (entries separated by
 // newlines), and reads it back with the in-task parsers. Properties:
 //   - a config template declared with SetConfigTemplate is found by
-//     ConfigTemplateVars under ConfigTemplateVar(name) and parses back to
+//     ConfigTemplateVars under taskenv.ConfigTemplateVar(name) and parses back to
 //     config-templates/<name> and its destination — for a name without a
 //     comma: the value's format cannot carry one, so svc.yml refuses such
 //     names (internal/spec, FuzzParse checks every name it accepts);
@@ -68,13 +69,13 @@ func FuzzEnv(f *testing.F) {
 
 func checkEnv(t *testing.T, environ []string, pod, config, dest, tlsName string) {
 	for _, s := range []string{pod, config, tlsName} {
-		n := EnvName(s)
-		if len(n) != utf8.RuneCountInString(s) || EnvName(n) != n || strings.Trim(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
-			t.Fatalf("EnvName(%q) = %q", s, n)
+		n := taskenv.EnvName(s)
+		if len(n) != utf8.RuneCountInString(s) || taskenv.EnvName(n) != n || strings.Trim(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			t.Fatalf("taskenv.EnvName(%q) = %q", s, n)
 		}
 	}
 
-	var e Env
+	var e taskenv.Env
 	e.SetTaskCfg(environ, pod)
 	declared := strings.TrimSpace(dest) != "" && !strings.Contains(config, ",")
 	if declared {
@@ -84,7 +85,7 @@ func checkEnv(t *testing.T, environ []string, pod, config, dest, tlsName string)
 	env := e.Environ()
 
 	seen := map[string]bool{}
-	lookup := Lookup(env)
+	lookup := taskenv.Lookup(env)
 	for _, v := range e.Vars() {
 		if seen[v.Name] {
 			t.Fatalf("%q set twice in %q", v.Name, env)
@@ -96,22 +97,22 @@ func checkEnv(t *testing.T, environ []string, pod, config, dest, tlsName string)
 	}
 
 	if declared {
-		names, vals := ConfigTemplateVars(env)
-		k := ConfigTemplateVar(config)
+		names, vals := taskenv.ConfigTemplateVars(env)
+		k := taskenv.ConfigTemplateVar(config)
 		if !slices.Contains(names, k) {
 			t.Fatalf("config %q: %s not among %q", config, k, names)
 		}
-		src, d, err := ParseConfigTemplate(vals[k])
-		wantSrc := strings.TrimSpace(ConfigTemplatePath(config))
+		src, d, err := taskenv.ParseConfigTemplate(vals[k])
+		wantSrc := strings.TrimSpace(taskenv.ConfigTemplatePath(config))
 		if err != nil || src != wantSrc || d != strings.TrimSpace(dest) {
 			t.Fatalf("config %q to %q: %s=%q parses to %q, %q, %v; want %q, %q", config, dest, k, vals[k], src, d, err, wantSrc, strings.TrimSpace(dest))
 		}
 	}
 
-	if EnvName(tlsName) != "" {
-		names := TLSNames(env)
-		want := TLSVar(tlsName, TLSKey)
-		if !slices.ContainsFunc(names, func(n string) bool { return TLSVar(n, TLSKey) == want }) {
+	if taskenv.EnvName(tlsName) != "" {
+		names := taskenv.TLSNames(env)
+		want := taskenv.TLSVar(tlsName, taskenv.TLSKey)
+		if !slices.ContainsFunc(names, func(n string) bool { return taskenv.TLSVar(n, taskenv.TLSKey) == want }) {
 			t.Fatalf("TLS name %q: %s not found by TLSNames: %q", tlsName, want, names)
 		}
 	}
