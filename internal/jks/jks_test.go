@@ -104,7 +104,7 @@ func TestCheck(t *testing.T) {
 }
 
 // TestRefusedBeforeAllocating is the regression test of the faults
-// FuzzLoad found in keystore-go: a file of a few bytes declaring a 4 GiB
+// FuzzLoad (internal/jks/jksfuzz) found in keystore-go: a file of a few bytes declaring a 4 GiB
 // certificate (or a chain of 4 billion certificates, an out-of-memory
 // crash), and an encrypted key shorter than its salt (a panic when the
 // key is read). pki.Inspect and truststore (through Check) now refuse
