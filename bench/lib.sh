@@ -1,13 +1,14 @@
 # Shared by the scheduler benchmark scripts; source it, do not run it.
 
 # build DIR BINARY... builds the taskkit binaries into DIR (static,
-# trimmed) with one go build, which builds them in parallel.
+# trimmed, without urfave/cli's man-page generator, as scripts/dist.sh and
+# the demo build them) with one go build, which builds them in parallel.
 build() {
   dir=$1; shift
   pkgs=""
   for b in "$@"; do pkgs="$pkgs ./$b"; done
   # shellcheck disable=SC2086 # one argument per package
-  CGO_ENABLED=0 go build -trimpath -o "$dir/" $pkgs
+  CGO_ENABLED=0 go build -tags urfave_cli_no_docs -trimpath -o "$dir/" $pkgs
 }
 
 # bench_svc NAME PODS TASKS SLEEP [TLS] [VOLUME] prints a svc.yml: one pod

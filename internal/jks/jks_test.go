@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
-
 	"github.com/taskkit/taskkit/internal/fuzzcheck"
 	"github.com/taskkit/taskkit/internal/jks"
 	"github.com/taskkit/taskkit/internal/pki"
@@ -106,7 +104,7 @@ func TestCheck(t *testing.T) {
 }
 
 // TestRefusedBeforeAllocating is the regression test of the faults
-// FuzzLoad found in keystore-go: a file of a few bytes declaring a 4 GiB
+// FuzzLoad (internal/jks/jksfuzz) found in keystore-go: a file of a few bytes declaring a 4 GiB
 // certificate (or a chain of 4 billion certificates, an out-of-memory
 // crash), and an encrypted key shorter than its salt (a panic when the
 // key is read). pki.Inspect and truststore (through Check) now refuse
@@ -124,41 +122,4 @@ func TestRefusedBeforeAllocating(t *testing.T) {
 			}
 		})
 	}
-}
-
-// FuzzLoad feeds JKS files to Check and, when Check accepts them, to
-// keystore-go with the password, reading every entry as pki.Inspect
-// does. The store's digest is recomputed after mutation
-// (fuzzcheck.FixJKSDigest) so the entries are reached. Properties: no
-// panic; a file Check accepts loads within a budget of 16 MiB plus 4
-// times its size (keystore-go copies each field once; the digest is over
-// all of it); the stores pki writes pass Check.
-func FuzzLoad(f *testing.F) {
-	for _, s := range stores(f) {
-		if len(s) < 64<<10 {
-			f.Add(s)
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		data = fuzzcheck.FixJKSDigest(data, password)
-		if jks.Check(data) != nil {
-			return
-		}
-		b := fuzzcheck.Budget{Alloc: 16*fuzzcheck.MiB + 4*uint64(len(data))}
-		check := func() {
-			ks := keystore.New(keystore.WithOrderedAliases())
-			if ks.Load(bytes.NewReader(data), []byte(password)) != nil {
-				return
-			}
-			for _, a := range ks.Aliases() {
-				ks.GetPrivateKeyEntry(a, []byte(password))
-				ks.GetTrustedCertificateEntry(a)
-			}
-		}
-		if len(data) > 4<<10 {
-			b.Check(t, "keystore-go", check)
-		} else {
-			check()
-		}
-	})
 }

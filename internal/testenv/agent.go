@@ -49,7 +49,7 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testenv: agent %d listen on %s: %w", index, ip, err)
 	}
-	total, host, err := c.agentResourcesLocked(index)
+	total, configured, host, err := c.agentResourcesLocked(index)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -83,6 +83,7 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 	for _, k := range names {
 		a.attrs = append(a.attrs, mesos.Attribute{Name: k, Type: mesos.TEXT, Text: &mesos.Value_Text{Value: c.cfg.Attributes[k]}})
 	}
+	a.info = a.newProtoInfo(configured)
 	if err := os.MkdirAll(a.dir, 0o755); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("testenv: agent dir: %w", err)
@@ -114,12 +115,23 @@ func (a *agent) infoLocked() AgentInfo {
 		Zone: a.zone, Region: a.region, Active: a.active}
 }
 
-func (a *agent) protoInfo() mesos.AgentInfo {
+// newProtoInfo is the agent's AgentInfo, built once when it starts: as in
+// Mesos its resources are the configured ones (flags, MOUNT disks, static
+// reservations), not the dynamic reservations and volumes made since
+// (info.resources in Slave::initialize, src/slave/slave.cpp). Built per
+// executor SUBSCRIBE under the cluster lock it cost a copy of every
+// reservation on the agent, the lock's longest hold while a big launch's
+// executors subscribed.
+func (a *agent) newProtoInfo(configured res) mesos.AgentInfo {
 	port := int32(a.port)
 	id := mesos.AgentID{Value: a.id}
-	return mesos.AgentInfo{Hostname: a.ip, Port: &port, Resources: a.total.proto(false, ""),
+	return mesos.AgentInfo{Hostname: a.ip, Port: &port, Resources: configured.proto(false, ""),
 		Attributes: append([]mesos.Attribute(nil), a.attrs...), ID: &id, Domain: a.domain()}
 }
+
+// protoInfo is the agent's AgentInfo (see newProtoInfo): shared, never
+// modified.
+func (a *agent) protoInfo() mesos.AgentInfo { return a.info }
 
 // procsLocked lists the agent's live processes.
 func (a *agent) procsLocked() []*proc {

@@ -93,6 +93,7 @@ type agent struct {
 	port       int
 	total      res
 	used       res
+	info       mesos.AgentInfo // see newProtoInfo
 	attrs      []mesos.Attribute
 	zone       string
 	region     string

@@ -202,6 +202,20 @@ func TestReserveThenUnreserve(t *testing.T) {
 			if cpu, _ := resources.CPUs(o.Resources...); cpu != 4 {
 				t.Errorf("offer holds %v cpus in all, want 4", cpu)
 			}
+			// An executor's SUBSCRIBED carries the agent's configured
+			// resources, not the reservations made since (info.resources
+			// in Mesos' Slave::initialize).
+			cl.mu.Lock()
+			info := cl.agentByID[o.AgentID.Value].protoInfo()
+			cl.mu.Unlock()
+			for _, r := range info.Resources {
+				if r.GetRole() != "*" || r.Reservation != nil || len(r.Reservations) != 0 {
+					t.Errorf("AgentInfo resource %v: reserved, want the configured (unreserved) resources", r)
+				}
+			}
+			if cpu, _ := resources.CPUs(info.Resources...); cpu != 4 {
+				t.Errorf("AgentInfo holds %v cpus, want the configured 4", cpu)
+			}
 
 			slave := firstSlave(t, cl, "/state")
 			if r := slave["reserved_resources"].(map[string]any)["role"].(map[string]any); r["cpus"] != 1.0 || r["mem"] != 512.0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,14 +29,28 @@ type res mesos.Resources
 
 func newRes() res { return nil }
 
-// add returns r + o.
+// copied returns a copy of r that can be changed without changing r: a
+// shallow copy, where mesos-go's Resources.Clone (and so Plus and Minus)
+// copies deeply with proto.Clone, by reflection, which was most of
+// testenv's CPU in a big ACCEPT, under the cluster lock, as an agent's
+// total grows by a reservation per RESERVE. Shallow is enough because
+// nothing writes through the values a resource points to: mesos-go's
+// Resource.Add and Resource.Subtract give the resource new Scalar, Ranges
+// or Set values (values.go), Resources.Add deep-copies a resource it
+// appends, and testenv only assigns a resource's fields.
+func (r res) copied() res { return slices.Clone(r) }
+
+// add returns r + o, by mesos-go's Resources.Add on a copy of r.
 func (r res) add(o res) res {
-	return res(mesos.Resources(r).Plus(o...))
+	x := mesos.Resources(r.copied())
+	return res(x.Add(o...))
 }
 
-// sub returns r - o; what o holds beyond r is ignored.
+// sub returns r - o, by mesos-go's Resources.Subtract on a copy of r;
+// what o holds beyond r is ignored.
 func (r res) sub(o res) res {
-	return res(mesos.Resources(r).Minus(o...))
+	x := mesos.Resources(r.copied())
+	return res(x.Subtract(o...))
 }
 
 // contains reports whether every resource of o is in r (Mesos'
@@ -45,8 +60,24 @@ func (r res) contains(o res) bool {
 }
 
 // coalesced returns r with every pair of addable resources added together,
-// the form mesos-go's ContainsAll expects on both sides.
-func (r res) coalesced() res { return newRes().add(r) }
+// the form mesos-go's ContainsAll expects on both sides: what
+// newRes().add(r) returns, without the deep copy of each resource
+// mesos-go's Resources.Add makes when it appends one (see add). Invalid
+// and empty resources are dropped, as Resources.Add drops them.
+func (r res) coalesced() res {
+	out := make(res, 0, len(r))
+	for _, x := range r {
+		if x.Validate() != nil || x.IsEmpty() {
+			continue
+		}
+		if i := slices.IndexFunc(out, func(y mesos.Resource) bool { return y.Addable(x) }); i >= 0 {
+			out[i].Add(x)
+		} else {
+			out = append(out, x)
+		}
+	}
+	return out
+}
 
 // empty reports whether r holds nothing.
 func (r res) empty() bool {
@@ -72,7 +103,7 @@ func (r res) scalar(name string) float64 {
 // withoutRanges returns r without the ranges rs in its range resources
 // called name, reserved or not.
 func (r res) withoutRanges(name string, rs mesos.Ranges) res {
-	out := res(mesos.Resources(r).Clone())
+	out := r.copied()
 	for i := range out {
 		if x := &out[i]; x.Name == name && x.GetType() == mesos.RANGES {
 			x.Ranges = x.Ranges.Subtract(&mesos.Value_Ranges{Range: rs})
@@ -145,7 +176,7 @@ func (r res) volumes() res {
 
 // allocated returns a copy of r allocated to role.
 func (r res) allocated(role string) res {
-	out := res(mesos.Resources(r).Clone())
+	out := r.copied()
 	for i := range out {
 		out[i].AllocationInfo = &mesos.Resource_AllocationInfo{Role: strPtr(role)}
 	}
@@ -154,7 +185,7 @@ func (r res) allocated(role string) res {
 
 // unallocated returns r without allocation info, coalesced.
 func (r res) unallocated() res {
-	out := res(mesos.Resources(r).Clone())
+	out := r.copied()
 	for i := range out {
 		out[i].AllocationInfo = nil
 	}
@@ -168,7 +199,7 @@ func (r res) unallocated() res {
 // in the post-refinement format (only the reservations stack). For
 // MULTI_ROLE frameworks each resource carries the allocation role.
 func (r res) proto(refinement bool, allocRole string) []mesos.Resource {
-	out := []mesos.Resource(mesos.Resources(r).Clone())
+	out := []mesos.Resource(r.copied())
 	for i := range out {
 		x := &out[i]
 		if x.IsEmpty() {

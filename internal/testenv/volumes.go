@@ -82,15 +82,18 @@ func (c *Cluster) hostLocked(index int) (*agentHost, error) {
 // agentResourcesLocked returns the total resources of a new agent at
 // index: the configured cpus, mem, disk, ports, MOUNT disks and static
 // reservations, with the host's checkpointed reservations and volumes
-// applied (applyCheckpointedResources in src/common/resources_utils.cpp).
-func (c *Cluster) agentResourcesLocked(index int) (res, *agentHost, error) {
-	h, err := c.hostLocked(index)
+// applied (applyCheckpointedResources in src/common/resources_utils.cpp);
+// and the configured resources alone, which an agent's AgentInfo carries
+// (Slave::initialize sets info.resources from the flags only,
+// src/slave/slave.cpp).
+func (c *Cluster) agentResourcesLocked(index int) (total, configured res, h *agentHost, err error) {
+	h, err = c.hostLocked(index)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	static, err := parseReserved(c.cfg.Reserved)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ports := c.ports
 	for _, r := range static {
@@ -98,12 +101,13 @@ func (c *Cluster) agentResourcesLocked(index int) (res, *agentHost, error) {
 			ports = (&mesos.Value_Ranges{Range: ports}).Subtract(r.Ranges).GetRange()
 		}
 	}
-	total := res{
+	configured = res{
 		scalarResource("cpus", c.cfg.CPUs),
 		scalarResource("mem", c.cfg.Mem),
 		scalarResource("disk", c.cfg.Disk),
 		rangesResource("ports", ports),
 	}.add(h.mounts).add(static)
+	total = configured
 	for _, x := range h.checkpointed {
 		// What the checkpointed resource was made of: the agent's own
 		// resource, unreserved or statically reserved.
@@ -118,11 +122,11 @@ func (c *Cluster) agentResourcesLocked(index int) (res, *agentHost, error) {
 			stripped = stripVolume(stripped)
 		}
 		if !total.contains(res{stripped}) {
-			return nil, nil, fmt.Errorf("testenv: agent %d: incompatible agent resources: %s does not contain %s", index, describe(total), describe(res{stripped}))
+			return nil, nil, nil, fmt.Errorf("testenv: agent %d: incompatible agent resources: %s does not contain %s", index, describe(total), describe(res{stripped}))
 		}
 		total = total.sub(res{stripped}).add(res{x})
 	}
-	return total, h, nil
+	return total, configured, h, nil
 }
 
 // checkpointLocked records agent a's reservations and volumes on its host
