@@ -4,8 +4,8 @@
 // line. It is dnswait's first source for every name, before DNS, and holds
 // nothing else, so its fuzz target (FuzzHosts) runs in a test binary of its
 // own: Go's fuzzing engine clears, copies and compares every coverage
-// counter of the test binary for each execution, and dnswait's tests link
-// miekg/dns, probe and dial.
+// counter of the test binary for each execution, and dnswait links
+// miekg/dns, probe and dial (its tests more: 56,548 counters against 6,754).
 package hostsfile
 
 import (
