@@ -210,6 +210,18 @@ func (e *ShortError) Error() string {
 	return fmt.Sprintf("%s: want %s, %s left", e.What, e.Want, e.Have)
 }
 
+// ShortScalar returns the ShortError TakeScalar(name, amount) would
+// return (nil when p holds amount of name), taking nothing.
+func (p Pool) ShortScalar(name string, amount float64) error {
+	if amount <= 0 {
+		return nil
+	}
+	if have := p.Scalar(name); (&mesos.Value_Scalar{Value: amount}).Compare(&mesos.Value_Scalar{Value: have}) > 0 {
+		return &ShortError{What: name, Want: formatScalar(name, amount), Have: formatScalar(name, have)}
+	}
+	return nil
+}
+
 // TakeScalar takes amount of scalar resource name, possibly from several
 // offered resources, and returns what it took.
 func (p *Pool) TakeScalar(name string, amount float64) ([]mesos.Resource, error) {
@@ -227,8 +239,8 @@ func (p *Pool) TakeScalar(name string, amount float64) ([]mesos.Resource, error)
 		}
 	}
 	cands := p.candidates(name, mesos.SCALAR)
-	if have := p.Scalar(name); want.Compare(&mesos.Value_Scalar{Value: have}) > 0 {
-		return nil, &ShortError{What: name, Want: formatScalar(name, amount), Have: formatScalar(name, have)}
+	if err := p.ShortScalar(name, amount); err != nil {
+		return nil, err
 	}
 	var took []mesos.Resource
 	for _, i := range cands {

@@ -36,25 +36,27 @@ func (e *Evaluation) plan() {
 	// Each resource set claims its cpus, mem and ports; a new executor its
 	// cpus, mem, disk and the pod's volumes (room enough, most often).
 	n := 0
+	e.sets = make([]*resourceSet, 0, len(pod.Tasks.Values))
+	e.owners = make([]string, 0, 2+len(pod.Tasks.Values))
 	if e.Req.Executor == nil {
 		e.owners = append(e.owners, reservation.KeyExecutor, reservation.KeyPod)
 		n = 3 + pod.Volumes.Len()
 	}
-	byID := map[string]*resourceSet{}
 	for _, t := range pod.Tasks.Values {
 		c := e.claim(t.Name)
 		if c == nil && !whole {
 			continue
 		}
 		id := pod.ResourceSetID(t)
-		rs := byID[id]
-		if rs == nil {
+		var rs *resourceSet
+		if i := slices.IndexFunc(e.sets, func(rs *resourceSet) bool { return rs.ID == id }); i >= 0 {
+			rs = e.sets[i]
+		} else {
 			rs = &resourceSet{ID: id, Volumes: pod.TaskVolumes(t), Ports: t.Ports}
 			rs.CPUs, rs.Mem = pod.Resources(t)
 			if t.ResourceSet != "" && pod.ResourceSets[t.ResourceSet] != nil {
 				rs.Ports = pod.ResourceSets[t.ResourceSet].Ports
 			}
-			byID[id] = rs
 			e.sets = append(e.sets, rs)
 			e.owners = append(e.owners, id)
 			n += 2 + rs.Ports.Len() + len(rs.Volumes)

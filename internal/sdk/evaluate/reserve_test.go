@@ -367,3 +367,33 @@ func TestReservationsOfOthers(t *testing.T) {
 		t.Errorf("pending %v", ops)
 	}
 }
+
+// TestExecutorShareLackingReservesNothing: an offer that lacks part of a new
+// executor's share fails at executor-resources, for the reason the claim of
+// that part gives, before a resource ID is spent on the parts it has.
+func TestExecutorShareLackingReservesNothing(t *testing.T) {
+	pod := podSpec(t, "", "")
+	for _, tc := range []struct {
+		name   string
+		offer  []sdktest.OfferOption
+		reason string
+	}{
+		{"disk", []sdktest.OfferOption{sdktest.CPUs(8), sdktest.Mem(8192), sdktest.Disk(100)}, "the executor of p-0 needs 256 MB disk (100 MB disk left)"},
+		{"mem", []sdktest.OfferOption{sdktest.CPUs(8), sdktest.Mem(16), sdktest.Disk(16384)}, "the executor of p-0 needs 32 MB mem (16 MB mem left)"},
+		{"cpus", []sdktest.OfferOption{sdktest.CPUs(0.05), sdktest.Mem(8192), sdktest.Disk(16384)}, "the executor of p-0 needs 0.1 cpus (0.05 cpus left)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := reserver()
+			ids := 0
+			ev.NewID = func() string { ids++; return fmt.Sprint("id", ids) }
+			rec, outs := try(ev, &Requirement{Step: "s", Pod: pod, Index: 0, Tasks: []string{"t"}}, tc.offer...)
+			last := outs[len(outs)-1]
+			if rec != nil || last.Stage != "executor-resources" || last.Reason != tc.reason {
+				t.Fatalf("outcome %v, want FAIL(executor-resources): %s", last, tc.reason)
+			}
+			if ids != 0 {
+				t.Errorf("%d resource IDs spent on a failing evaluation", ids)
+			}
+		})
+	}
+}

@@ -50,6 +50,16 @@ func (s ExecutorResourceStage) Evaluate(e *Evaluation) Outcome {
 		return Pass(s.Name(), "none: the running executor has its share")
 	}
 	what := "the executor of " + e.Req.Instance()
+	if e.Req.Reservation == nil {
+		// Its share is reserved anew: an offer that lacks part of it
+		// fails here, for the reason the claims would fail with, before
+		// anything is reserved (and a resource ID spent) in vain.
+		for _, r := range executorShares {
+			if err := e.Pool.ShortScalar(r.name, r.amount); err != nil {
+				return fail(s.Name(), short(what, err))
+			}
+		}
+	}
 	e.Rec.ExecutorResources = make([]mesos.Resource, 0, len(executorShares)+e.Req.Pod.Volumes.Len())
 	for _, r := range executorShares {
 		took, err := e.claimScalar(r.key, r.name, r.amount, what)

@@ -536,9 +536,10 @@ func setLimits(ti *mesos.TaskInfo, pod *spec.PodSpec, t *spec.TaskSpec) error {
 // Environment converts a task environment to Mesos', secret values as
 // SECRET variables (Secret_VALUE).
 func Environment(e *taskenv.Env) *mesos.Environment {
-	vars := e.Vars()
+	vars := e.Vars() // a copy: the values are pointed at where they are
 	env := &mesos.Environment{Variables: make([]mesos.Environment_Variable, 0, len(vars))}
-	for _, v := range vars {
+	for i := range vars {
+		v := &vars[i]
 		if v.Secret {
 			env.Variables = append(env.Variables, mesos.Environment_Variable{
 				Name: v.Name, Type: mesos.Environment_Variable_SECRET.Enum(),
@@ -546,8 +547,7 @@ func Environment(e *taskenv.Env) *mesos.Environment {
 			})
 			continue
 		}
-		value := v.Value
-		env.Variables = append(env.Variables, mesos.Environment_Variable{Name: v.Name, Value: &value})
+		env.Variables = append(env.Variables, mesos.Environment_Variable{Name: v.Name, Value: &v.Value})
 	}
 	return env
 }

@@ -27,31 +27,34 @@ var subject = pkix.Name{Organization: []string{"Mesosphere, Inc"}, Locality: []s
 // Issue signs a leaf for claim and returns its key, chain (leaf and
 // intermediates) and root, PEM-encoded.
 func (t *TLS) Issue(claim evaluate.TLSClaim) (keyPEM, certPEM, caPEM string, err error) {
-	key, err := t.Keys.Take()
+	key, err := t.Keys.take()
 	if err != nil {
 		return "", "", "", err
 	}
-	b, err := t.CA.Issue(pki.LeafRequest{CommonName: claim.CommonName, Subject: subject, DNSNames: claim.DNSNames, Key: key})
+	b, err := t.CA.Issue(pki.LeafRequest{CommonName: claim.CommonName, Subject: subject, DNSNames: claim.DNSNames, Key: key.Signer})
 	if err != nil {
 		return "", "", "", err
 	}
-	kp, err := pki.EncodeKeyPEM(b.Key)
-	if err != nil {
-		return "", "", "", err
+	kp := key.pem
+	if kp == nil {
+		if kp, err = pki.EncodeKeyPEM(b.Key); err != nil {
+			return "", "", "", err
+		}
 	}
 	return string(kp), string(pki.EncodeCertsPEM(b.Chain...)), string(pki.EncodeCertsPEM(b.Roots...)), nil
 }
 
 // KeyPool generates leaf keys ahead of need, off the event loop: Want says
-// how many should be ready, Run's workers generate them, Take hands one
-// out (or, when none is ready, generates one on the spot). ECDSA P-256
-// keys take about 50 µs, RSA-2048 ones about 100 ms each.
+// how many should be ready, Run's workers generate them (and PEM-encode
+// them, for Issue), Take hands one out (or, when none is ready, generates
+// one on the spot). ECDSA P-256 keys take about 50 µs, RSA-2048 ones about
+// 100 ms each.
 type KeyPool struct {
 	typ pki.KeyType
 	gen func(pki.KeyType) (crypto.Signer, error)
 
 	mu       sync.Mutex
-	ready    []crypto.Signer
+	ready    []pooledKey
 	want     int
 	inflight int
 	changed  chan struct{} // closed (and replaced) when workers may have work
@@ -101,8 +104,20 @@ func (p *KeyPool) Ready() int {
 // many Take had to generate on the spot.
 func (p *KeyPool) Stats() (ahead, onDemand int64) { return p.generated.Load(), p.onDemand.Load() }
 
+// pooledKey is a key with its PEM encoding (nil when not encoded yet).
+type pooledKey struct {
+	crypto.Signer
+	pem []byte
+}
+
 // Take returns a ready key, or generates one when none is.
 func (p *KeyPool) Take() (crypto.Signer, error) {
+	k, err := p.take()
+	return k.Signer, err
+}
+
+// take is Take with the key's PEM encoding when the pool has it.
+func (p *KeyPool) take() (pooledKey, error) {
 	p.mu.Lock()
 	if n := len(p.ready); n > 0 {
 		k := p.ready[n-1]
@@ -113,7 +128,8 @@ func (p *KeyPool) Take() (crypto.Signer, error) {
 	}
 	p.mu.Unlock()
 	p.onDemand.Add(1)
-	return p.gen(p.typ)
+	k, err := p.gen(p.typ)
+	return pooledKey{Signer: k}, err
 }
 
 // Run generates keys until ctx ends, with one worker per CPU but one (at
@@ -151,10 +167,14 @@ func (p *KeyPool) work(ctx context.Context) {
 			continue
 		}
 		k, err := p.gen(p.typ)
+		var pem []byte
+		if err == nil {
+			pem, _ = pki.EncodeKeyPEM(k) // nil on an error: Issue encodes it and reports it
+		}
 		p.mu.Lock()
 		p.inflight--
 		if err == nil {
-			p.ready = append(p.ready, k)
+			p.ready = append(p.ready, pooledKey{Signer: k, pem: pem})
 			p.generated.Add(1)
 		}
 		p.mu.Unlock()
