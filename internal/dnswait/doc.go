@@ -10,10 +10,10 @@
 //     53 by default). The file's search list and ndots are honoured either way
 //     (a name with at least ndots dots is tried as is first, then with each
 //     search domain; a shorter one the other way round; a trailing dot means
-//     as is only). /etc/hosts is consulted first, on every attempt. A and AAAA
-//     are asked in parallel; the server is expected to follow CNAMEs; a
-//     truncated UDP answer is asked again over TCP; SERVFAIL, REFUSED or a
-//     timeout moves to the next server.
+//     as is only). /etc/hosts is consulted first, on every attempt (package
+//     hostsfile). A and AAAA are asked in parallel; the server is expected
+//     to follow CNAMEs; a truncated UDP answer is asked again over TCP;
+//     SERVFAIL, REFUSED or a timeout moves to the next server.
 //   - NXDOMAIN, NODATA, SERVFAIL and timeouts are retried until the deadline:
 //     a name that does not exist yet is the normal case.
 //   - Self-resolve passes when SelfName resolves to a set of addresses that

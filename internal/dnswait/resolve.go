@@ -1,7 +1,6 @@
 package dnswait
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/taskkit/taskkit/internal/hostsfile"
 )
 
 // DefaultResolvConf and DefaultHosts are the files read when Config leaves
@@ -122,7 +123,7 @@ func (r *resolver) lookup(ctx context.Context, name string) ([]netip.Addr, error
 	// file that cannot be read counts as empty, as in the C library.
 	if hosts, err := os.ReadFile(r.hostsPath); err == nil {
 		for _, c := range append([]string{name}, cands...) {
-			if addrs := hostsLookup(hosts, c); len(addrs) > 0 {
+			if addrs := hostsfile.Lookup(hosts, c); len(addrs) > 0 {
 				return addrs, nil
 			}
 		}
@@ -254,36 +255,6 @@ func (r *resolver) exchange(ctx context.Context, server, fqdn string, qtype uint
 		}
 	}
 	return addrs, in.Rcode, nil
-}
-
-// hostsLookup returns the addresses a hosts file gives name (case-insensitive,
-// trailing dot ignored), in file order.
-func hostsLookup(hosts []byte, name string) []netip.Addr {
-	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	var out []netip.Addr
-	// Every line, however long (bufio.Scanner stopped at the first line
-	// over 64 KiB, hiding every line after it).
-	for b := range bytes.Lines(hosts) {
-		line := string(b)
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		ip, err := netip.ParseAddr(f[0])
-		if err != nil {
-			continue
-		}
-		ip = ip.WithZone("").Unmap()
-		for _, h := range f[1:] {
-			if strings.ToLower(strings.TrimSuffix(h, ".")) == name && !slices.Contains(out, ip) {
-				out = append(out, ip)
-			}
-		}
-	}
-	return out
 }
 
 // formatAddrs renders addresses as "[a b]" in a stable order.
