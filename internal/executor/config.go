@@ -21,6 +21,9 @@ const (
 	// DefaultRegistrationTimeout is how long the first subscription is
 	// retried, the agent's executor registration timeout.
 	DefaultRegistrationTimeout = time.Minute
+	// DefaultNoTaskTimeout is how long a subscribed executor that has
+	// never been given a task waits for one before it exits.
+	DefaultNoTaskTimeout = 10 * time.Second
 	// DefaultKillGrace is the grace period between SIGTERM and SIGKILL when
 	// neither the KILL nor the task carries a kill policy.
 	DefaultKillGrace = 3 * time.Second
@@ -56,6 +59,15 @@ type Config struct {
 	// RegistrationTimeout bounds the retries of the first subscription; 0
 	// means DefaultRegistrationTimeout.
 	RegistrationTimeout time.Duration
+	// NoTaskTimeout is how long the executor, once subscribed, waits for
+	// its first task before it exits; 0 means DefaultNoTaskTimeout. An
+	// agent sends an executor its launch with SUBSCRIBED, so one that has
+	// none is one whose launch the agent dropped (a launch written into a
+	// subscription the executor never read: TASK_DROPPED in Mesos'
+	// Slave::subscribe). Exiting frees its resources, which a
+	// relaunch on the same reservation needs: the "proper self terminating
+	// logic" MESOS-8411 asks of executors (src/slave/slave.cpp).
+	NoTaskTimeout time.Duration
 }
 
 // FromEnv reads the Mesos executor environment with mesos-go's
@@ -92,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RegistrationTimeout <= 0 {
 		c.RegistrationTimeout = DefaultRegistrationTimeout
+	}
+	if c.NoTaskTimeout <= 0 {
+		c.NoTaskTimeout = DefaultNoTaskTimeout
 	}
 	if c.SubscriptionBackoffMax <= 0 {
 		c.SubscriptionBackoffMax = DefaultBackoffMax

@@ -72,6 +72,7 @@ type Executor struct {
 	connCancel     context.CancelFunc
 	started        time.Time
 	everSubscribed bool
+	subscribedAt   time.Time // first SUBSCRIBED: see Config.NoTaskTimeout
 	disconnectedAt time.Time
 	attempts       int
 	framework      *mesos.FrameworkInfo
@@ -419,6 +420,12 @@ func (e *Executor) housekeep(now time.Time) {
 // checkDone ends the loop once no task is live and every update is
 // acknowledged (or AckWait has passed, or the agent is lost).
 func (e *Executor) checkDone(now time.Time) {
+	if !e.done && !e.launched && !e.shuttingDown && len(e.tasks) == 0 && !e.subscribedAt.IsZero() &&
+		now.Sub(e.subscribedAt) > e.cfg.NoTaskTimeout {
+		e.log.Warn("subscribed, and no task came; exiting", "waited", e.cfg.NoTaskTimeout)
+		e.done = true
+		return
+	}
 	if e.done || !(e.launched || e.shuttingDown) {
 		return
 	}
@@ -450,6 +457,9 @@ func (e *Executor) agentEvent(ev *execpb.Event) {
 		s := ev.Subscribed
 		e.conn = subscribed
 		e.everSubscribed = true
+		if e.subscribedAt.IsZero() {
+			e.subscribedAt = time.Now()
+		}
 		e.disconnectedAt = time.Time{}
 		e.attempts = 0
 		fw := s.FrameworkInfo

@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"fmt"
+	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
@@ -200,6 +202,41 @@ func TestUnacknowledgedTasks(t *testing.T) {
 			got := e.unacknowledgedTasks()
 			if listed := len(got) == 1 && got[0].TaskID.Value == "t1"; listed != tc.want || len(got) > 1 {
 				t.Errorf("unacknowledged_tasks = %v, want t1 listed: %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNoTaskExit: an executor subscribed with no task exits after
+// NoTaskTimeout (its launch was dropped, and its resources are needed for
+// the relaunch); one with a task, or not yet subscribed, stays.
+func TestNoTaskExit(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name       string
+		subscribed bool
+		tasks      int
+		after      time.Duration
+		done       bool
+	}{
+		{"no task, timeout passed", true, 0, 11 * time.Second, true},
+		{"no task, within the timeout", true, 0, 9 * time.Second, false},
+		{"not subscribed yet", false, 0, time.Hour, false},
+		{"a task received", true, 1, time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &Executor{cfg: Config{NoTaskTimeout: 10 * time.Second}, tasks: map[string]*task{},
+				log: slog.New(slog.DiscardHandler)}
+			if tc.subscribed {
+				e.subscribedAt = t0
+			}
+			for i := range tc.tasks {
+				e.tasks[fmt.Sprint("t", i)] = &task{launching: true}
+				e.launched = true
+			}
+			e.checkDone(t0.Add(tc.after))
+			if e.done != tc.done {
+				t.Errorf("done = %v, want %v", e.done, tc.done)
 			}
 		})
 	}
