@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/taskkit/taskkit/internal/fetcher/sandboxpath"
 )
 
 // extract unpacks the archive name (under root) into its own directory when
@@ -167,7 +169,7 @@ func put(dir *os.Root, e entry) error {
 	if e.kind == kindSkip {
 		return nil
 	}
-	name, err := confined(strings.TrimPrefix(e.name, "./"))
+	name, err := sandboxpath.Confined(strings.TrimPrefix(e.name, "./"))
 	if err != nil {
 		return fmt.Errorf("entry %q: %w", e.name, err)
 	}
@@ -184,14 +186,14 @@ func put(dir *os.Root, e entry) error {
 	}
 	switch e.kind {
 	case kindSymlink:
-		if _, err := confined(path.Join(path.Dir(name), e.link)); err != nil || path.IsAbs(e.link) {
+		if _, err := sandboxpath.Confined(path.Join(path.Dir(name), e.link)); err != nil || path.IsAbs(e.link) {
 			return fmt.Errorf("entry %q: symbolic link to %q points %w", e.name, e.link, ErrOutside)
 		}
 		if err := climbsOut(dir, path.Dir(name), e.link); err != nil {
 			return fmt.Errorf("entry %q: symbolic link to %q: %w", e.name, e.link, err)
 		}
 	case kindHardlink:
-		if _, err := confined(e.link); err != nil {
+		if _, err := sandboxpath.Confined(e.link); err != nil {
 			return fmt.Errorf("entry %q: hard link to %q: %w", e.name, e.link, err)
 		}
 		// A hard link to a symbolic link is that link again, somewhere

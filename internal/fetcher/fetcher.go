@@ -34,7 +34,8 @@
 // A later archive entry with the name of an earlier one replaces it (the
 // earlier link or file is removed first, never written through). Device and
 // FIFO entries are skipped. What was written inside the sandbox before a
-// violation stays there; nothing is ever written outside.
+// violation stays there; nothing is ever written outside. The file names
+// and their confinement are package internal/fetcher/sandboxpath's.
 package fetcher
 
 import (
@@ -50,19 +51,20 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"golang.org/x/sys/unix"
 
+	"github.com/taskkit/taskkit/internal/fetcher/sandboxpath"
 	"github.com/taskkit/taskkit/internal/redact"
 )
 
 // ErrOutside is wrapped by the error of a fetch that would have written
-// outside its sandbox (see the package documentation).
-var ErrOutside = errors.New("outside the sandbox")
+// outside its sandbox (see the package documentation); it is
+// sandboxpath.ErrOutside.
+var ErrOutside = sandboxpath.ErrOutside
 
 // Fetcher fetches URIs with the rules of the package documentation. The
 // zero value works without a cache. A Fetcher is safe for concurrent use.
@@ -100,7 +102,7 @@ func (f *Fetcher) FetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox
 }
 
 func (f *Fetcher) fetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
-	name, err := outputName(u)
+	name, err := sandboxpath.OutputName(u.Value, u.GetOutputFile())
 	if err != nil {
 		return "", err
 	}
@@ -127,44 +129,6 @@ func (f *Fetcher) fetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox
 		}
 	}
 	return dest, nil
-}
-
-// outputName is where u goes, relative to the sandbox, slash-separated.
-func outputName(u mesos.CommandInfo_URI) (string, error) {
-	name := u.GetOutputFile()
-	if name == "" {
-		p := u.Value
-		if pu, err := url.Parse(u.Value); err == nil && pu.Scheme != "" {
-			p = pu.Path
-		}
-		name = path.Base(p)
-		// ".." too: "/x/.." or "/%2e%2e" (decoded) ends in no file.
-		if name == "." || name == ".." || name == "/" || name == "" {
-			return "", errors.New("URI has no file name; set output_file")
-		}
-		return name, nil
-	}
-	clean, err := confined(filepath.ToSlash(name))
-	if err != nil {
-		return "", fmt.Errorf("output_file %q: %w", name, err)
-	}
-	if clean == "." {
-		return "", fmt.Errorf("output_file %q names the sandbox itself", name)
-	}
-	return clean, nil
-}
-
-// confined cleans a slash-separated relative name and fails, wrapping
-// ErrOutside, when it is absolute or leaves its directory.
-func confined(name string) (string, error) {
-	if path.IsAbs(name) {
-		return "", fmt.Errorf("absolute path: %w", ErrOutside)
-	}
-	clean := path.Clean(name)
-	if clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", fmt.Errorf("leaves the directory: %w", ErrOutside)
-	}
-	return clean, nil
 }
 
 func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os.Root, name string) error {

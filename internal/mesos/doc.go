@@ -4,7 +4,9 @@
 //
 //   - content negotiation for the v1 HTTP APIs (RequestCodec, ResponseCodec)
 //     with the status codes Mesos answers (400, 406, 415);
-//   - RecordIO event streams (EventWriter) framed as "<length>\n<record>";
+//   - RecordIO event streams (EventWriter) framed as "<length>\n<record>",
+//     read by clients with a bound on each record (BoundedStreams, through
+//     internal/recordio);
 //   - 16-byte status-update UUIDs (NewUUID, UUIDString);
 //   - durations in Mesos units ("5secs", "15mins": FormatDuration, ParseDuration),
 //     which mesos-go's executor/config requires in the executor environment;

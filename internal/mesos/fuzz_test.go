@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,10 +16,11 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/framing"
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
-	"github.com/mesos/mesos-go/api/v1/lib/recordio"
+	mrecordio "github.com/mesos/mesos-go/api/v1/lib/recordio"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/fuzzcheck"
+	"github.com/taskkit/taskkit/internal/recordio"
 )
 
 // fuzzFrameMax is the record limit of the fuzzed readers: small, so that
@@ -69,7 +69,7 @@ func seedEvents() []encoding.Marshaler {
 func stream(tb testing.TB, c encoding.Codec, ms []encoding.Marshaler) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
-	w := recordio.NewWriter(&buf)
+	w := mrecordio.NewWriter(&buf)
 	for _, m := range ms {
 		b, err := Marshal(c, m)
 		if err != nil {
@@ -80,67 +80,6 @@ func stream(tb testing.TB, c encoding.Codec, ms []encoding.Marshaler) []byte {
 		}
 	}
 	return buf.Bytes()
-}
-
-// FuzzRecordIO reads fuzzed RecordIO streams with NewFrameReader, as
-// BoundedStreams makes the executor and the scheduler read event streams.
-// Properties: no record exceeds the limit, together they are no longer
-// than the stream, an oversized length prefix ends the stream with
-// framing.ErrorOversizedFrame, and the records written again
-// (recordio.Writer) read back the same.
-func FuzzRecordIO(f *testing.F) {
-	for _, c := range []encoding.Codec{ProtobufCodec, JSONCodec} {
-		f.Add(stream(f, c, seedEvents()))
-	}
-	f.Add([]byte("1000000000000\n"))
-	f.Add([]byte("0\n0\n3\nabc\n18446744073709551615\nx"))
-	f.Add([]byte(" 5 \nhello2\nhi"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		frames, err := readFrames(NewFrameReader(bytes.NewReader(data), fuzzFrameMax))
-		total := 0
-		for _, fr := range frames {
-			if len(fr) > fuzzFrameMax || len(fr) == 0 {
-				t.Fatalf("a record of %d bytes (limit %d)", len(fr), fuzzFrameMax)
-			}
-			total += len(fr)
-		}
-		if total > len(data) {
-			t.Fatalf("%d bytes of records from a %d-byte stream", total, len(data))
-		}
-		if errors.Is(err, framing.ErrorOversizedFrame) && len(data) > 0 && bytes.IndexByte(data, '\n') < 0 {
-			t.Fatalf("oversized without a length line: %v", err)
-		}
-		var buf bytes.Buffer
-		w := recordio.NewWriter(&buf)
-		for _, fr := range frames {
-			w.WriteFrame(fr)
-		}
-		back, err := readFrames(NewFrameReader(bytes.NewReader(buf.Bytes()), fuzzFrameMax))
-		if err != nil || len(back) != len(frames) {
-			t.Fatalf("records written again read back %d of %d: %v", len(back), len(frames), err)
-		}
-		for i := range back {
-			if !bytes.Equal(back[i], frames[i]) {
-				t.Fatalf("record %d changed in the round trip", i)
-			}
-		}
-	})
-}
-
-// readFrames reads every record of r and the error that ended the stream
-// (nil for a clean end).
-func readFrames(r framing.Reader) ([][]byte, error) {
-	var out [][]byte
-	for {
-		fr, err := r.ReadFrame()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, append([]byte(nil), fr...))
-	}
 }
 
 // FuzzEvents decodes fuzzed event streams (records of protobuf or JSON)
@@ -160,7 +99,7 @@ func FuzzEvents(f *testing.F) {
 			func() encoding.Unmarshaler { return new(scheduler.Event) },
 			func() encoding.Unmarshaler { return new(execpb.Event) },
 		} {
-			dec := c.NewDecoder(func() framing.Reader { return NewFrameReader(bytes.NewReader(data), fuzzFrameMax) })
+			dec := c.NewDecoder(func() framing.Reader { return recordio.NewReader(bytes.NewReader(data), fuzzFrameMax) })
 			for i := 0; i < 64; i++ {
 				ev := newEvent()
 				if dec.Decode(ev) != nil {
@@ -314,19 +253,19 @@ func checkDecodeRequest(t *testing.T, body []byte, json, exec bool) {
 // TestFrameLimitBeforeReading is the regression test of the unbounded
 // RecordIO reads: mesos-go's reader, as httpcli builds it, answers a
 // length prefix of 10^12 by buffering what follows until 4 MiB have
-// arrived; NewFrameReader refuses it as soon as the prefix is read, and
+// arrived; recordio.NewReader refuses it as soon as the prefix is read, and
 // an httpcli client with BoundedStreams reads its event stream that way.
 func TestFrameLimitBeforeReading(t *testing.T) {
 	huge := append([]byte("1000000000000\n"), make([]byte, 3<<20)...)
 	var frameErr error
-	c := fuzzcheck.Budget{Alloc: MaxFrameBytes/2 + 64<<10}.Check(t, "NewFrameReader", func() {
-		_, frameErr = NewFrameReader(bytes.NewReader(huge), MaxFrameBytes).ReadFrame()
+	c := fuzzcheck.Budget{Alloc: MaxFrameBytes/2 + 64<<10}.Check(t, "recordio.NewReader", func() {
+		_, frameErr = recordio.NewReader(bytes.NewReader(huge), MaxFrameBytes).ReadFrame()
 	})
 	if !errors.Is(frameErr, framing.ErrorOversizedFrame) {
-		t.Fatalf("NewFrameReader: %v (%v)", frameErr, c)
+		t.Fatalf("recordio.NewReader: %v (%v)", frameErr, c)
 	}
-	unbounded := fuzzcheck.Measure(func() { recordio.NewReader(bytes.NewReader(huge)).ReadFrame() })
-	t.Logf("a 10^12 prefix and 3 MiB behind it: NewFrameReader %v, mesos-go's default reader %v", c, unbounded)
+	unbounded := fuzzcheck.Measure(func() { mrecordio.NewReader(bytes.NewReader(huge)).ReadFrame() })
+	t.Logf("a 10^12 prefix and 3 MiB behind it: recordio.NewReader %v, mesos-go's default reader %v", c, unbounded)
 
 	// An event stream with the prefix, through an httpcli client.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -389,22 +328,5 @@ func TestDecodeBudget(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 		t.Logf("%s: %v", name, c)
-	}
-}
-
-// TestFrameReaderHugePrefix is the regression test of the fault
-// FuzzRecordIO found: a length prefix of 2^63 or more (a garbled or
-// hostile event stream) made mesos-go's reader panic, taking the executor
-// or the scheduler down. It ends the stream as an oversized record now.
-func TestFrameReaderHugePrefix(t *testing.T) {
-	for _, s := range []string{"9223372036854775808\nx", "10000000000000000000\n", "3\nabc18446744073709551615\nabc"} {
-		r := NewFrameReader(strings.NewReader(s), fuzzFrameMax)
-		frames, err := readFrames(r)
-		if !errors.Is(err, framing.ErrorOversizedFrame) {
-			t.Errorf("%q: %d records, %v; want %v", s, len(frames), err, framing.ErrorOversizedFrame)
-		}
-		if _, err := r.ReadFrame(); !errors.Is(err, framing.ErrorOversizedFrame) {
-			t.Errorf("%q: a read after the end: %v", s, err)
-		}
 	}
 }
