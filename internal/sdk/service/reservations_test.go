@@ -122,10 +122,7 @@ func TestReserveCreateLaunch(t *testing.T) {
 func TestRelaunchInPlace(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, nil)
 	h.ready()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
-	first := h.master.Expect(t, tACCEPT)[0]
-	ti := launched(first)[0]
-	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	first, ti := h.runOnA1()
 	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_KILLED))
 	h.eventually("recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
 	h.confirmed()
@@ -152,10 +149,7 @@ func TestRelaunchInPlace(t *testing.T) {
 func TestReplaceReleasesTheOldReservation(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, nil)
 	h.ready()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
-	first := h.master.Expect(t, tACCEPT)[0]
-	ti := launched(first)[0]
-	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	first, ti := h.runOnA1()
 	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
 	if _, err := h.s.PodRestart(context.Background(), "p-0", true); err != nil {
 		t.Fatal(err)
@@ -287,9 +281,7 @@ func TestOneAgentsOffersTogether(t *testing.T) {
 func TestAgentLostPastTimeout(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, func(c *Config) { c.AgentLostTimeout = time.Minute })
 	h.ready()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
-	ti := launched(h.master.Expect(t, tACCEPT)[0])[0]
-	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	_, ti := h.runOnA1()
 	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_UNREACHABLE))
 	h.eventually("recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
 	h.confirmed()
@@ -310,10 +302,7 @@ func TestAgentLostPastTimeout(t *testing.T) {
 func TestReleaseInstance(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, nil)
 	h.ready()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
-	first := h.master.Expect(t, tACCEPT)[0]
-	ti := launched(first)[0]
-	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	first, ti := h.runOnA1()
 	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
 	h.confirmed()
 	done := false
@@ -456,6 +445,18 @@ func TestReleaseTrackedUntilFinished(t *testing.T) {
 		}
 		return len(all) == 1 && all["p-0"] != nil
 	})
+}
+
+// runOnA1 offers agent a1 (host h1), takes the ACCEPT that places the
+// service's one pod there and reports its task RUNNING: the deployed pod
+// the reservation tests start from. It returns the ACCEPT and the task.
+func (h *harness) runOnA1() (*scheduler.Call, mesos.TaskInfo) {
+	h.t.Helper()
+	h.master.Send(h.t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+	accept := h.master.Expect(h.t, tACCEPT)[0]
+	ti := launched(accept)[0]
+	h.master.Send(h.t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	return accept, ti
 }
 
 // expectPlacedAnew offers o and expects the pod placed anew on it: new
