@@ -2,6 +2,7 @@ package fetcher
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 )
@@ -49,6 +51,70 @@ func TestSharedCache(t *testing.T) {
 	}
 	if inodes[0] != inodes[1] || inodes[1] != inodes[2] {
 		t.Errorf("sandboxes hold copies, not links to the cache entry: inodes %v", inodes)
+	}
+}
+
+// TestSharedCacheConcurrentFetchers: the first pods of an agent start
+// together, each executor a process of its own with its own Fetcher. They
+// must not all miss the cache and download the same entry at once: one
+// downloads, the others wait for its entry's lock and link it. (An flock
+// taken through separate opens conflicts within one process as it does
+// between processes, so Fetchers in goroutines stand in for executors.)
+func TestSharedCacheConcurrentFetchers(t *testing.T) {
+	var hits atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-release
+		w.Write([]byte("#!/bin/sh\necho tool\n"))
+	}))
+	defer srv.Close()
+	cache := t.TempDir()
+	exe, cached := true, true
+	u := mesos.CommandInfo_URI{Value: srv.URL + "/bin/tool?sha256=def", Executable: &exe, Cache: &cached}
+	const fetchers = 8
+	errs := make(chan error, fetchers)
+	for i := 0; i < fetchers; i++ {
+		go func() {
+			_, err := (&Fetcher{CacheDir: cache}).FetchOne(context.Background(), u, t.TempDir())
+			errs <- err
+		}()
+	}
+	// Hold the first download long enough for every other fetcher to
+	// reach the cache; without the lock each would be a request by now.
+	deadline := time.Now().Add(10 * time.Second)
+	for hits.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(release)
+	for i := 0; i < fetchers; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("%d fetchers sharing the cache downloaded the entry %d times, want once", fetchers, n)
+	}
+}
+
+// TestCacheLockWaitEndsWithContext: a fetcher waiting for another's
+// download gives up when its context ends.
+func TestCacheLockWaitEndsWithContext(t *testing.T) {
+	cache, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	unlock, err := lockEntry(context.Background(), cache, ".lock-k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := lockEntry(ctx, cache, ".lock-k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("lockEntry on a held lock: %v, want the context's deadline", err)
 	}
 }
 

@@ -13,7 +13,8 @@
 //   - cache: with a CacheDir, a URI with cache=true (or every remote URI when
 //     CacheAll is set) is downloaded once and hard-linked (copied across
 //     filesystems) from the cache after. Downloads land in the cache by
-//     rename, so fetchers in several processes can share one CacheDir.
+//     rename, under an flock(2) per entry, so fetchers in several processes
+//     can share one CacheDir and each entry is downloaded once.
 //
 // Confinement. Every write goes through an os.Root opened on the sandbox
 // (the cache, the archive's directory), so no path — whatever symbolic links
@@ -181,13 +182,67 @@ func (f *Fetcher) fromCache(ctx context.Context, uri string, root *os.Root, name
 	}
 	defer cache.Close()
 	if _, err := cache.Lstat(key); errors.Is(err, os.ErrNotExist) {
-		if err := f.download(ctx, uri, cache, key); err != nil {
+		if err := f.fill(ctx, uri, cache, key); err != nil {
 			return err
 		}
 	} else if err != nil {
 		return err
 	}
 	return linkOrCopy(cache, key, root, name)
+}
+
+// fill downloads uri into the cache entry key unless another process did
+// while this one waited for the entry's lock. The lock is an flock(2) on
+// .lock-<key> in the cache: fetchers in different processes (an agent's
+// executors, one per pod) sharing one CacheDir download each entry once
+// instead of all at once. The kernel drops the lock when its holder dies;
+// a holder that hangs is waited for at most cacheLockWait.
+func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key string) error {
+	unlock, err := lockEntry(ctx, cache, ".lock-"+key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := cache.Lstat(key); err == nil {
+		return nil // downloaded by another process meanwhile
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return f.download(ctx, uri, cache, key)
+}
+
+// cacheLockWait bounds the wait for another process's download of the same
+// cache entry: the default client's timeout, and some.
+const cacheLockWait = 5*time.Minute + 10*time.Second
+
+// lockEntry takes an exclusive flock on name under cache, polling (2 ms,
+// doubling to 50 ms) until it is free, ctx ends or cacheLockWait passes.
+func lockEntry(ctx context.Context, cache *os.Root, name string) (unlock func(), err error) {
+	lf, err := cache.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the cache entry's lock: %w", err)
+	}
+	deadline := time.Now().Add(cacheLockWait)
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { lf.Close() }, nil // closing the file releases the lock
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			lf.Close()
+			return nil, fmt.Errorf("locking the cache entry: %w", err)
+		}
+		if time.Now().After(deadline) {
+			lf.Close()
+			return nil, fmt.Errorf("the cache entry is still being downloaded by another process after %v", cacheLockWait)
+		}
+		select {
+		case <-ctx.Done():
+			lf.Close()
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 func (f *Fetcher) download(ctx context.Context, uri string, root *os.Root, name string) error {
