@@ -198,14 +198,17 @@ func (e *Executor) Run(ctx context.Context) error {
 	defer e.stop()
 	e.connect()
 
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
+	// No periodic tick: the loop sleeps until a message or its next
+	// deadline, so hundreds of idle executors on an agent cost nothing.
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
 	stopping := ctx.Done()
 	for !e.done {
+		e.arm(wake, time.Now())
 		select {
 		case m := <-e.msgs:
 			e.handle(m)
-		case <-tick.C:
+		case <-wake.C:
 			e.housekeep(time.Now())
 		case <-stopping:
 			stopping = nil
@@ -415,6 +418,46 @@ func (e *Executor) housekeep(now time.Time) {
 		!e.disconnectedAt.IsZero() && now.Sub(e.disconnectedAt) > e.cfg.RecoveryTimeout {
 		e.giveUp(fmt.Errorf("%w: not reconnected within the recovery timeout %v", ErrAgentLost, e.cfg.RecoveryTimeout))
 	}
+}
+
+// arm sets wake to fire just after nextDeadline (housekeep and checkDone
+// act once a deadline has passed), or stops it when there is none.
+func (e *Executor) arm(wake *time.Timer, now time.Time) {
+	next := e.nextDeadline()
+	if next.IsZero() {
+		wake.Stop()
+		return
+	}
+	wake.Reset(max(next.Sub(now), 0) + time.Millisecond)
+}
+
+// nextDeadline is the earliest time housekeep or checkDone has something
+// to do without a message: an update's resend, the recovery timeout, the
+// no-task timeout, the end of the wait for acknowledgements. Zero: none.
+func (e *Executor) nextDeadline() time.Time {
+	var next time.Time
+	earliest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if e.conn == subscribed {
+		for _, p := range e.pending {
+			if p.sentGen == e.gen {
+				earliest(p.sentAt.Add(e.cfg.UpdateRetry))
+			}
+		}
+	}
+	if e.conn == disconnected && !e.abandon && e.everSubscribed && e.cfg.Checkpoint && !e.disconnectedAt.IsZero() {
+		earliest(e.disconnectedAt.Add(e.cfg.RecoveryTimeout))
+	}
+	if !e.launched && !e.shuttingDown && len(e.tasks) == 0 && !e.subscribedAt.IsZero() {
+		earliest(e.subscribedAt.Add(e.cfg.NoTaskTimeout))
+	}
+	if !e.exitBy.IsZero() {
+		earliest(e.exitBy)
+	}
+	return next
 }
 
 // checkDone ends the loop once no task is live and every update is

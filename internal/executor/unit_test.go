@@ -241,3 +241,46 @@ func TestNoTaskExit(t *testing.T) {
 		})
 	}
 }
+
+// TestNextDeadline: the event loop has no periodic tick, so every deadline
+// housekeep and checkDone act on must be one its timer is armed for; an
+// executor with a running, acknowledged task has none and sleeps until a
+// message comes.
+func TestNextDeadline(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	cfg := Config{UpdateRetry: 10 * time.Second, NoTaskTimeout: 10 * time.Second}
+	cfg.RecoveryTimeout, cfg.Checkpoint = 15*time.Minute, true
+	running := func() map[string]*task {
+		return map[string]*task{"t1": {proc: &supervise.Process{}, acked: true}}
+	}
+	for _, tc := range []struct {
+		name string
+		e    Executor
+		want time.Time // zero: no deadline
+	}{
+		{"running task, everything acknowledged", Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
+		{"not yet subscribed", Executor{conn: subscribing, tasks: map[string]*task{}}, time.Time{}},
+		{"subscribed, no task yet", Executor{conn: subscribed, subscribedAt: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
+		{"update sent on this connection", Executor{conn: subscribed, gen: 2, launched: true, subscribedAt: t0, tasks: running(),
+			pending: []*pendingUpdate{{sentGen: 2, sentAt: t0.Add(3 * time.Second)}, {sentGen: 2, sentAt: t0.Add(time.Second)}}}, t0.Add(11 * time.Second)},
+		{"update from an older connection (resent on SUBSCRIBED)", Executor{conn: subscribed, gen: 3, launched: true, subscribedAt: t0, tasks: running(),
+			pending: []*pendingUpdate{{sentGen: 2, sentAt: t0}}}, time.Time{}},
+		{"disconnected, checkpointed", Executor{conn: disconnected, everSubscribed: true, disconnectedAt: t0, launched: true, subscribedAt: t0, tasks: running()}, t0.Add(15 * time.Minute)},
+		{"disconnected, abandoning", Executor{conn: disconnected, abandon: true, everSubscribed: true, disconnectedAt: t0, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
+		{"waiting for acknowledgements", Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: map[string]*task{"t1": {terminal: true}}, exitBy: t0.Add(time.Minute)}, t0.Add(time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.e
+			e.cfg = cfg
+			if got := e.nextDeadline(); !got.Equal(tc.want) {
+				t.Errorf("nextDeadline = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// The no-task deadline is one checkDone acts on just after it.
+	e := &Executor{cfg: cfg, conn: subscribed, subscribedAt: t0, tasks: map[string]*task{}, log: slog.New(slog.DiscardHandler)}
+	e.checkDone(e.nextDeadline().Add(time.Millisecond))
+	if !e.done {
+		t.Error("checkDone just after the no-task deadline: not done")
+	}
+}
