@@ -255,19 +255,19 @@ func TestNextDeadline(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		e    Executor
+		e    *Executor
 		want time.Time // zero: no deadline
 	}{
-		{"running task, everything acknowledged", Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
-		{"not yet subscribed", Executor{conn: subscribing, tasks: map[string]*task{}}, time.Time{}},
-		{"subscribed, no task yet", Executor{conn: subscribed, subscribedAt: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
-		{"update sent on this connection", Executor{conn: subscribed, gen: 2, launched: true, subscribedAt: t0, tasks: running(),
+		{"running task, everything acknowledged", &Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
+		{"not yet subscribed", &Executor{conn: subscribing, tasks: map[string]*task{}}, time.Time{}},
+		{"subscribed, no task yet", &Executor{conn: subscribed, subscribedAt: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
+		{"update sent on this connection", &Executor{conn: subscribed, gen: 2, launched: true, subscribedAt: t0, tasks: running(),
 			pending: []*pendingUpdate{{sentGen: 2, sentAt: t0.Add(3 * time.Second)}, {sentGen: 2, sentAt: t0.Add(time.Second)}}}, t0.Add(11 * time.Second)},
-		{"update from an older connection (resent on SUBSCRIBED)", Executor{conn: subscribed, gen: 3, launched: true, subscribedAt: t0, tasks: running(),
+		{"update from an older connection (resent on SUBSCRIBED)", &Executor{conn: subscribed, gen: 3, launched: true, subscribedAt: t0, tasks: running(),
 			pending: []*pendingUpdate{{sentGen: 2, sentAt: t0}}}, time.Time{}},
-		{"disconnected, checkpointed", Executor{conn: disconnected, everSubscribed: true, disconnectedAt: t0, launched: true, subscribedAt: t0, tasks: running()}, t0.Add(15 * time.Minute)},
-		{"disconnected, abandoning", Executor{conn: disconnected, abandon: true, everSubscribed: true, disconnectedAt: t0, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
-		{"waiting for acknowledgements", Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: map[string]*task{"t1": {terminal: true}}, exitBy: t0.Add(time.Minute)}, t0.Add(time.Minute)},
+		{"disconnected, checkpointed", &Executor{conn: disconnected, everSubscribed: true, disconnectedAt: t0, launched: true, subscribedAt: t0, tasks: running()}, t0.Add(15 * time.Minute)},
+		{"disconnected, abandoning", &Executor{conn: disconnected, abandon: true, everSubscribed: true, disconnectedAt: t0, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
+		{"waiting for acknowledgements", &Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: map[string]*task{"t1": {terminal: true}}, exitBy: t0.Add(time.Minute)}, t0.Add(time.Minute)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := tc.e
