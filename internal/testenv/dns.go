@@ -79,12 +79,18 @@ func (c *Cluster) startDNS() (*dnsServer, error) {
 	return d, nil
 }
 
+// stop shuts both servers down. A server whose goroutine has not yet got
+// to ActivateAndServe is not "started" for miekg/dns, and its Shutdown
+// does nothing: closing its socket makes that ActivateAndServe return at
+// once (a cluster stopped right after Start waited forever for it).
 func (d *dnsServer) stop() {
 	for _, s := range []*dns.Server{d.udp, d.tcp} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = s.ShutdownContext(ctx)
 		cancel()
 	}
+	_ = d.udp.PacketConn.Close()
+	_ = d.tcp.Listener.Close()
 }
 
 // rebuildDNSLocked recomputes the name → address index from running tasks.
