@@ -3,9 +3,11 @@ package testenv
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -16,25 +18,51 @@ import (
 // LoadCredentials reads a Mesos credentials file (the master's
 // --credentials): either JSON, {"credentials":[{"principal":"p",
 // "secret":"s"}]}, or text with one "principal secret" pair per line (blank
-// lines and # comments ignored). Secrets never appear in its errors.
+// lines and # comments ignored). It returns principal → secret.
+//
+// Every entry needs a principal and a non-empty secret, and a principal
+// may appear once: otherwise, or with no entry at all, the error names the
+// file, the entry (credentials[i], or file:line) and the principal. Nor
+// may a principal contain ':', which HTTP basic authentication cannot
+// carry (RFC 7617, section 2). Secrets never appear in its errors.
 func LoadCredentials(path string) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
+	where := map[string]string{} // principal → the entry that gave it
+	// add takes one entry: at is where it is ("FILE: credentials[i]" or
+	// "FILE:LINE"), entry what it is called in another entry's error.
+	add := func(at, entry, principal, secret string) error {
+		switch {
+		case principal == "":
+			return fmt.Errorf("%s: no principal", at)
+		case strings.Contains(principal, ":"):
+			return fmt.Errorf("%s: principal %q contains ':', which HTTP basic authentication cannot carry", at, principal)
+		case secret == "":
+			return fmt.Errorf("%s: principal %q has no secret", at, principal)
+		case where[principal] != "":
+			return fmt.Errorf("%s: principal %q is already given by %s", at, principal, where[principal])
+		}
+		out[principal], where[principal] = secret, entry
+		return nil
+	}
 	if t := strings.TrimSpace(string(b)); strings.HasPrefix(t, "{") {
 		var doc struct {
-			Credentials []struct{ Principal, Secret string }
+			Credentials []struct {
+				Principal string `json:"principal"`
+				Secret    string `json:"secret"`
+			} `json:"credentials"`
 		}
 		if err := json.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("%s: not a credentials document: %w", path, err)
+			return nil, fmt.Errorf("%s: not a credentials document: %w", path, jsonErrorWithoutValues(err))
 		}
 		for i, c := range doc.Credentials {
-			if c.Principal == "" {
-				return nil, fmt.Errorf("%s: credentials[%d]: no principal", path, i)
+			entry := fmt.Sprintf("credentials[%d]", i)
+			if err := add(path+": "+entry, entry, c.Principal, c.Secret); err != nil {
+				return nil, err
 			}
-			out[c.Principal] = c.Secret
 		}
 	} else {
 		for i, line := range strings.Split(string(b), "\n") {
@@ -46,13 +74,31 @@ func LoadCredentials(path string) (map[string]string, error) {
 			if len(f) != 2 {
 				return nil, fmt.Errorf("%s:%d: want \"principal secret\"", path, i+1)
 			}
-			out[f[0]] = f[1]
+			if err := add(path+":"+strconv.Itoa(i+1), "line "+strconv.Itoa(i+1), f[0], f[1]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no credentials", path)
 	}
 	return out, nil
+}
+
+// jsonErrorWithoutValues is a JSON decoding error without the values it
+// may quote (encoding/json puts a number it cannot store, say a numeric
+// secret, into its message): what is wrong and where, only.
+func jsonErrorWithoutValues(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		kind, _, _ := strings.Cut(typ.Value, " ") // "number 12345" → "number"
+		return fmt.Errorf("%s: a JSON %s, want %s", typ.Field, kind, typ.Type)
+	}
+	return errors.New("invalid JSON")
 }
 
 // authenticate enforces Config.Credentials on the scheduler API as a Mesos

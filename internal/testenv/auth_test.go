@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -8,32 +9,52 @@ import (
 	"testing"
 )
 
+// TestLoadCredentials: a credentials file gives principal → secret; an
+// entry without a principal or secret, a principal twice (the last would
+// silently win) or with ':' (basic auth cannot carry it) is an error naming
+// the file, the entry and the principal, never a secret.
 func TestLoadCredentials(t *testing.T) {
 	tests := []struct {
 		name, content string
 		want          map[string]string
-		err           bool
+		err           string // after "FILE"; "" for none
 	}{
-		{"json", `{"credentials":[{"principal":"a","secret":"x"},{"principal":"b","secret":"y"}]}`, map[string]string{"a": "x", "b": "y"}, false},
-		{"text", "# comment\na x\n\nb y\n", map[string]string{"a": "x", "b": "y"}, false},
-		{"bad line", "a\n", nil, true},
-		{"empty", "\n", nil, true},
-		{"json without principal", `{"credentials":[{"secret":"x"}]}`, nil, true},
+		{"json", `{"credentials":[{"principal":"a","secret":"s3cret-a"},{"principal":"b","secret":"s3cret-b"}]}`, map[string]string{"a": "s3cret-a", "b": "s3cret-b"}, ""},
+		{"text", "# comment\na s3cret-a\n\nb s3cret-b\n", map[string]string{"a": "s3cret-a", "b": "s3cret-b"}, ""},
+		{"bad line", "a\n", nil, ":1: want \"principal secret\""},
+		{"text, three fields", "a s3cret-a extra\n", nil, ":1: want \"principal secret\""},
+		{"empty", "\n", nil, ": no credentials"},
+		{"json, empty list", `{"credentials":[]}`, nil, ": no credentials"},
+		{"json without principal", `{"credentials":[{"secret":"s3cret-a"}]}`, nil, ": credentials[0]: no principal"},
+		{"json without secret", `{"credentials":[{"principal":"a","secret":"s3cret-a"},{"principal":"b"}]}`, nil, `: credentials[1]: principal "b" has no secret`},
+		{"json, empty secret", `{"credentials":[{"principal":"a","secret":""}]}`, nil, `: credentials[0]: principal "a" has no secret`},
+		{"json, duplicate principal", `{"credentials":[{"principal":"a","secret":"s3cret-a"},{"principal":"b","secret":"s3cret-b"},{"principal":"a","secret":"s3cret-c"}]}`, nil,
+			`: credentials[2]: principal "a" is already given by credentials[0]`},
+		{"text, duplicate principal", "a s3cret-a\n# b\nb s3cret-b\na s3cret-c\n", nil, `:4: principal "a" is already given by line 1`},
+		{"json, principal with a colon", `{"credentials":[{"principal":"a:b","secret":"s3cret-a"}]}`, nil, `: credentials[0]: principal "a:b" contains ':'`},
+		{"text, principal with a colon", "a:b s3cret-a\n", nil, `:1: principal "a:b" contains ':'`},
+		{"json, numeric secret", `{"credentials":[{"principal":"a","secret":12345678}]}`, nil, ": not a credentials document: credentials.secret: a JSON number, want string"},
+		{"json, syntax error in a secret", `{"credentials":[{"principal":"a","secret":"s3cret-a}]}`, nil, ": not a credentials document: invalid JSON at byte "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "creds")
-			os.WriteFile(p, []byte(tc.content), 0o600)
+			if err := os.WriteFile(p, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			got, err := LoadCredentials(p)
-			if (err != nil) != tc.err {
-				t.Fatalf("err %v", err)
+			if tc.err == "" {
+				if err != nil || !maps.Equal(got, tc.want) {
+					t.Fatalf("got %v, %v; want %v", got, err, tc.want)
+				}
+				return
 			}
-			if err != nil && (strings.Contains(err.Error(), "x") && tc.name == "json without principal") {
-				t.Errorf("error shows the secret: %v", err)
+			if err == nil || !strings.HasPrefix(err.Error(), p+tc.err) {
+				t.Fatalf("err %v, want one starting %q", err, p+tc.err)
 			}
-			for k, v := range tc.want {
-				if got[k] != v {
-					t.Errorf("%s: %q", k, got[k])
+			for _, secret := range []string{"s3cret", "12345678"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the error shows a secret: %v", err)
 				}
 			}
 		})
