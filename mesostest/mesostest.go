@@ -80,7 +80,9 @@ type Options struct {
 	// TASK_FAILED. Command tasks and custom executors need none.
 	ExecutorPath string
 	// WorkDir holds the agents' sandboxes; empty means a temporary
-	// directory, removed when the cluster stops.
+	// directory, removed when the cluster stops. One running cluster at a
+	// time holds a work dir: Start on one another cluster holds fails with
+	// an error matching ErrWorkDirInUse.
 	WorkDir string
 	// Logger receives the cluster's logs; nil discards them.
 	Logger *slog.Logger
@@ -113,6 +115,10 @@ var (
 	ErrAgentActive      = testenv.ErrAgentActive
 	ErrStopped          = testenv.ErrStopped
 )
+
+// ErrWorkDirInUse is matched (errors.Is) by Start's error when another
+// running cluster, of this process or another, holds Options.WorkDir.
+var ErrWorkDirInUse = testenv.ErrWorkDirInUse
 
 // Start starts a cluster and returns once the master, every agent and the
 // DNS server listen. It runs until Close, or until ctx ends. An invalid

@@ -9,11 +9,12 @@
 //	           [--dns 127.0.0.1:0] [--dns-forward refuse|system|HOST:PORT]
 //	           [--work-dir DIR] [--executor PATH] [--env-file PATH|none]
 //
-// "up" prints the master URL, the DNS address and the agents, writes them
-// to the env file (MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...; by default
-// testenv.env in the cluster's work dir) and runs until
-// SIGINT or SIGTERM, then stops everything and kills every process it
-// started. Every flag also reads TESTENV_<FLAG> from the environment.
+// "up" writes the master URL, the DNS address and the agents to the env
+// file (MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...; by default testenv.env
+// in the cluster's work dir), then prints them, and runs until SIGINT or
+// SIGTERM, then stops everything and kills every process it started. One
+// cluster at a time holds a work dir. Every flag also reads TESTENV_<FLAG>
+// from the environment.
 //
 // Exit codes: 0 stopped by a signal; 1 runtime error; 2 usage or
 // configuration error.

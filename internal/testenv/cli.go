@@ -19,10 +19,14 @@ import (
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
+// envFileName is the env file's name in the work dir when --env-file is
+// not given.
+const envFileName = "testenv.env"
+
 // Exit codes of the testenv command.
 const (
 	ExitOK      = 0 // stopped by SIGINT or SIGTERM
-	ExitRuntime = 1 // a runtime error (an address in use, ...)
+	ExitRuntime = 1 // a runtime error (an address in use, a work dir another cluster holds, an env file that cannot be written, ...)
 	ExitUsage   = 2 // bad flags or configuration
 )
 
@@ -37,10 +41,13 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		Name:      "testenv",
 		Usage:     "a Mesos-compatible cluster (master, agents, DNS) on loopback",
 		UsageText: "testenv up [flags]",
-		Description: "\"up\" prints the master URL, the DNS address and the agents, writes them to the env file\n" +
-			"(MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...) and runs until SIGINT or SIGTERM, then stops\n" +
-			"everything and kills every process it started. Every flag also reads TESTENV_<FLAG>.\n\n" +
-			"Exit codes: 0 stopped by a signal; 1 runtime error; 2 usage or configuration error.\n" +
+		Description: "\"up\" writes the master URL, the DNS address and the agents to the env file\n" +
+			"(MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...), then prints them, and runs until SIGINT or\n" +
+			"SIGTERM, then stops everything and kills every process it started. Every flag also reads\n" +
+			"TESTENV_<FLAG>. One cluster at a time uses a work dir (it holds a lock on testenv.lock there).\n\n" +
+			"Exit codes: 0 stopped by a signal; 1 runtime error (an address in use, a work dir another\n" +
+			"cluster holds, an env file that cannot be written: nothing is printed); 2 usage or\n" +
+			"configuration error.\n" +
 			"See docs/testenv.md.",
 		Commands: []*cli.Command{{
 			Name:      "up",
@@ -60,10 +67,10 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 				&cli.IntFlag{Name: "agent-port", Value: 5051, Usage: "port of every agent (0: random)", EnvVars: env("AGENT_PORT")},
 				&cli.StringFlag{Name: "dns", Value: "127.0.0.1:0", Usage: "DNS server address (UDP and TCP), or off", EnvVars: env("DNS")},
 				&cli.StringFlag{Name: "dns-forward", Value: "refuse", Usage: "other names: refuse, system, or HOST:PORT", EnvVars: env("DNS_FORWARD")},
-				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes and caches (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
+				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes, caches and the env file, of one cluster at a time (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
 				&cli.StringFlag{Name: "executor", Usage: "taskkit executor binary for DEFAULT executors (default: next to testenv, then PATH)", EnvVars: env("EXECUTOR")},
-				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
-				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to, or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
+				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines; each principal once, without ':', with a non-empty secret): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
+				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to before printing it, or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
 				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
 				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},
 			},
@@ -114,6 +121,17 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	if cfg.Agents < 1 {
 		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %d, want at least 1", sh.Source("agents"), cfg.Agents))
 	}
+	// The env file is decided, and checked, before anything starts: a path
+	// it cannot be written to fails here, with nothing started or printed.
+	envFile, envSource := c.String("env-file"), sh.Source("env-file")
+	if envFile == "" && cfg.WorkDir != "" {
+		envFile, envSource = filepath.Join(cfg.WorkDir, envFileName), sh.Source("work-dir")+": env file"
+	}
+	if envFile != "none" && envFile != "" {
+		if err := safefile.CheckWritable([]safefile.File{{Path: envFile}}); err != nil {
+			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", envSource, err))
+		}
+	}
 	// Orphans of tasks (a daemonizing or setsid'ing task) re-parent to
 	// testenv instead of init, so the sweep after the cluster stops finds them.
 	if err := supervise.BecomeSubreaper(); err != nil {
@@ -129,25 +147,31 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 		}
 		return exitcode.Wrap(code, NameFlags(err, flagOf, sh.Source))
 	}
+	if envFile == "" { // the default, in a temporary work dir
+		envFile = filepath.Join(cl.WorkDir(), envFileName)
+	}
+	// The env file first, then stdout: a failure leaves neither, and the
+	// cluster is stopped and what its Start created removed.
 	lines := envLines(cl)
+	if envFile != "none" {
+		if _, err := safefile.Write(safefile.File{Path: envFile, Data: []byte(strings.Join(lines, "\n") + "\n"), Perm: 0o644}); err != nil {
+			cl.discardOnStop()
+			stop()
+			cl.Wait()
+			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", envSource, err))
+		}
+		log.Info("env file written; source it to point tools at this cluster", "path", envFile)
+	}
 	for _, l := range lines {
 		fmt.Fprintln(sh.Stdout, l)
 	}
-	path := c.String("env-file")
-	if path == "" {
-		path = filepath.Join(cl.WorkDir(), "testenv.env")
-	}
-	if path != "none" {
-		if _, err := safefile.Write(safefile.File{Path: path, Data: []byte(strings.Join(lines, "\n") + "\n"), Perm: 0o644}); err != nil {
-			stop()
-			cl.Wait()
-			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", sh.Source("env-file"), err))
-		}
-		defer os.Remove(path)
-		log.Info("env file written; source it to point tools at this cluster", "path", path)
-	}
 	<-ctx.Done()
 	log.Info("stopping", "reason", context.Cause(ctx).Error())
+	if envFile != "none" {
+		// While the cluster still holds its work dir: the next cluster on
+		// it may already have written its own env file once it is released.
+		_ = os.Remove(envFile)
+	}
 	cl.Wait()
 	// Every process the cluster started has been reaped; what is left are
 	// orphans that escaped their executor's session.

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +46,8 @@ type Cluster struct {
 	dns         *dnsServer
 	dnsDirty    bool
 	hosts       map[int]*agentHost // by agent index: what outlives agent restarts
-	tempWorkDir bool
+	work        *workDir           // locked from Start until shutdown has finished
+	discardWork bool               // remove what Start created on shutdown (a failed start)
 	stopping    bool
 
 	wg   sync.WaitGroup // every goroutine the cluster owns
@@ -81,6 +80,9 @@ var ErrConfig = errors.New("invalid configuration")
 // Start starts a cluster: the master, cfg.Agents agents and the DNS server.
 // It returns once they all listen. The cluster runs until ctx ends; then it
 // kills every process it started and closes every server (see Wait).
+// An invalid Config field is a *FieldError matching ErrConfig; a work dir
+// another running cluster holds is a *FieldError of WorkDir matching
+// ErrWorkDirInUse.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, fmt.Errorf("testenv: invalid configuration: %w", err)
@@ -112,25 +114,19 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		sockets:    socketCache{read: readHostSockets, snap: hs, at: time.Now(), failed: hsErr != nil},
 		done:       make(chan struct{}),
 	}
-	if c.cfg.WorkDir == "" {
-		d, err := os.MkdirTemp("", "testenv-")
-		if err != nil {
-			block.release()
+	// The work dir is locked before anything is written into it: a second
+	// cluster on it stops here, having changed nothing there.
+	work, err := openWorkDir(c.cfg.WorkDir)
+	if err != nil {
+		block.release()
+		if c.cfg.WorkDir == "" {
 			return nil, fmt.Errorf("testenv: work dir: %w", err)
 		}
-		c.cfg.WorkDir, c.tempWorkDir = d, true
-	} else {
-		abs, err := filepath.Abs(c.cfg.WorkDir)
-		if err == nil {
-			err = os.MkdirAll(abs, 0o755)
-		}
-		if err != nil {
-			block.release()
-			return nil, fmt.Errorf("testenv: %w", fieldErr("WorkDir", err))
-		}
-		c.cfg.WorkDir = abs
+		return nil, fmt.Errorf("testenv: %w", fieldErr("WorkDir", err))
 	}
+	c.cfg.WorkDir, c.work = work.path, work
 	if err := c.startAll(); err != nil {
+		c.discardWork = true
 		c.shutdown()
 		return nil, err
 	}
@@ -269,11 +265,22 @@ func (c *Cluster) shutdown() {
 	}
 	c.wg.Wait()
 	c.block.release()
-	if c.tempWorkDir {
-		_ = os.RemoveAll(c.cfg.WorkDir)
-	}
+	c.mu.Lock()
+	discard := c.discardWork
+	c.mu.Unlock()
+	c.work.release(discard)
 	c.log.Info("testenv stopped")
 	close(c.done)
+}
+
+// discardOnStop makes the cluster, when it stops, also remove what its
+// Start created: a work dir that did not exist (with its new parents). For
+// a command whose start failed after Start returned. Call it before ending
+// the cluster's context.
+func (c *Cluster) discardOnStop() {
+	c.mu.Lock()
+	c.discardWork = true
+	c.mu.Unlock()
 }
 
 // Done is closed once the cluster has stopped and every process it started

@@ -56,7 +56,10 @@ type Config struct {
 	DNSForward string
 
 	// WorkDir holds agents' sandboxes and fetch caches; empty means a
-	// temporary directory removed when the cluster stops.
+	// temporary directory removed when the cluster stops. It is made when
+	// missing (and removed again if Start fails). One running cluster at a
+	// time holds it (WorkDirLock): Start fails with ErrWorkDirInUse on one
+	// another cluster holds, before it changes anything there.
 	WorkDir string
 	// ExecutorPath is taskkit's executor binary, run for LAUNCH_GROUP with a
 	// DEFAULT executor. Empty means "executor" next to the running binary,

@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
 		os.Exit(runTestExecutor())
 	}
+	if os.Getenv(upHelperEnv) == "1" {
+		os.Exit(runUpHelper())
+	}
 	if addr := os.Getenv(listenerEnv); addr != "" {
 		os.Exit(runTestListener(addr, os.Getenv(listenerNameEnv)))
 	}

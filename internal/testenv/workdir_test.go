@@ -1,0 +1,240 @@
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// upHelperEnv makes the test binary run "testenv up" with its arguments:
+// a testenv process, as the binary is, whose exit the test can watch.
+const upHelperEnv = "TESTENV_TEST_UP"
+
+// runUpHelper is the test binary in upHelperEnv mode.
+func runUpHelper() int {
+	return Run(context.Background(), append([]string{"testenv"}, os.Args[1:]...), os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+}
+
+// upCommand is "testenv up args" as a process of its own group that dies
+// with the test, with env added to this environment minus TESTENV_*; its
+// master, DNS and agents listen on free ports of a free block, out of
+// every other cluster's way.
+func upCommand(ctx context.Context, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"up"}, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TESTENV_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, upHelperEnv+"=1", "TESTENV_AGENT_PORT=0", "TESTENV_LISTEN=127.0.0.1:0")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// runUp runs "testenv up args" to its end (at most 15 s: an up that
+// starts runs until then and fails the test).
+func runUp(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cmd := upCommand(ctx, env, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("testenv up: %v", err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+}
+
+// snapshot describes every file under dir (mode, size, modification time,
+// and a regular file's content), by path relative to dir; nil when dir
+// does not exist.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		m[rel] = fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			m[rel] += " " + string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestWorkDirHeldByOneCluster: while a testenv process runs on a work
+// dir, a second cluster on it — through --work-dir, TESTENV_WORK_DIR, a
+// symlink to it, or Start in another process — refuses to start, naming
+// where the directory came from, and changes nothing in it; the first
+// runs on. Once the first is killed with SIGKILL, the kernel has dropped
+// its lock and a cluster starts there again.
+func TestWorkDirHeldByOneCluster(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "work", "new") // made by the first cluster
+	link := filepath.Join(root, "link")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	first := upCommand(ctx, nil, "--work-dir", dir)
+	stdout, err := first.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = first.Wait() })
+	var printed []string
+	for sc := bufio.NewScanner(stdout); len(printed) < 6 && sc.Scan(); {
+		printed = append(printed, sc.Text())
+	}
+	if len(printed) < 6 {
+		t.Fatalf("the first up printed %q; stderr:\n%s", printed, firstErr.String())
+	}
+	master := strings.TrimPrefix(printed[0], "MESOS_MASTER=")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	if !strings.HasSuffix(before[WorkDirLock], fmt.Sprintf(" %d\n", first.Process.Pid)) || before[envFileName] == "" {
+		t.Fatalf("the first cluster's work dir lacks its lock or env file: %v", before)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		args   []string
+		source string // "" for Start
+		given  string // the work dir as given
+	}{
+		{"--work-dir", nil, []string{"--work-dir", dir}, "--work-dir", dir},
+		{"TESTENV_WORK_DIR", []string{"TESTENV_WORK_DIR=" + dir}, nil, "TESTENV_WORK_DIR", dir},
+		{"a symlink to it", nil, []string{"--work-dir", link}, "--work-dir", link},
+		{"--work-dir and --env-file elsewhere", nil, []string{"--work-dir", dir, "--env-file", filepath.Join(root, "other.env")}, "--work-dir", dir},
+		{"Start", nil, nil, "", dir},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.source == "" {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				cl, err := Start(ctx, Config{WorkDir: dir})
+				var fe *FieldError
+				if err == nil || !errors.Is(err, ErrWorkDirInUse) || errors.Is(err, ErrConfig) || !errors.As(err, &fe) || fe.Field != "WorkDir" {
+					if cl != nil {
+						cancel()
+						cl.Wait()
+					}
+					t.Fatalf("Start on a held work dir: %v, want a *FieldError of WorkDir matching ErrWorkDirInUse, not ErrConfig", err)
+				}
+			} else {
+				code, out, errOut := runUp(t, tc.env, tc.args...)
+				lines := strings.Split(strings.TrimSpace(errOut), "\n")
+				want := "testenv: " + tc.source + ": " + tc.given + ": in use by another testenv cluster (flock on " + filepath.Join(tc.given, WorkDirLock) + fmt.Sprintf(", held by pid %d)", first.Process.Pid)
+				if code != ExitRuntime || out != "" || !strings.HasPrefix(lines[len(lines)-1], want) {
+					t.Errorf("exit %d (want %d), stdout %q (want none), the error does not start with %q:\n%s", code, ExitRuntime, out, want, errOut)
+				}
+			}
+			if after := snapshot(t, dir); !maps.Equal(before, after) {
+				t.Errorf("the work dir changed:\nbefore %v\nafter  %v", before, after)
+			}
+			if _, err := os.Stat(filepath.Join(root, "other.env")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("an env file was written: %v", err)
+			}
+			res, err := http.Get(master + "/state")
+			if err != nil {
+				t.Fatalf("the first cluster: %v", err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("the first cluster: GET /state: %s", res.Status)
+			}
+		})
+	}
+
+	_ = first.Process.Signal(syscall.SIGKILL)
+	_ = first.Wait()
+	cl := startCluster(t, Config{WorkDir: dir})
+	if cl.WorkDir() != dir {
+		t.Errorf("work dir %s, want %s", cl.WorkDir(), dir)
+	}
+}
+
+// TestFailedStartLeavesNoWorkDir: a Start that fails after making its
+// work dir (and the parents it lacked) removes them again; an existing work
+// dir keeps only the lock file (removing it would let two clusters lock
+// two files of one name).
+func TestFailedStartLeavesNoWorkDir(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	root := t.TempDir()
+	existing := filepath.Join(root, "existing")
+	if err := os.Mkdir(existing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dir string
+		want      []string // what root holds after
+	}{
+		{"new, with new parents", filepath.Join(root, "a", "b", "work"), []string{".", "existing"}},
+		{"existing", existing, []string{".", "existing", filepath.Join("existing", WorkDirLock)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cl, err := Start(ctx, Config{WorkDir: tc.dir, Listen: busy.Addr().String()})
+			if err == nil {
+				cancel()
+				cl.Wait()
+				t.Fatal("Start on a master address in use succeeded")
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != "Listen" {
+				t.Fatalf("err %v, want a FieldError of Listen", err)
+			}
+			if got := slices.Sorted(maps.Keys(snapshot(t, root))); !slices.Equal(got, tc.want) {
+				t.Errorf("left %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
