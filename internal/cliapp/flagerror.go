@@ -8,23 +8,25 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// The errors of the flag parsing urfave/cli v2 does come as fixed text
-// only (errors.New), in Go's spelling of a flag, one dash: Go's
-// flag.FlagSet.parseOne (src/flag/flag.go) and urfave/cli's normalizeFlags
-// (flag.go), which meets a flag given under two of its names. These are
-// their beginnings.
+// The errors of the flag parsing urfave/cli v2 does come as text only
+// (errors.New), in Go's spelling of a flag, one dash: those of Go's
+// flag.FlagSet.parseOne (src/flag/flag.go) and of urfave/cli's
+// normalizeFlags (flag.go), which meets a flag given under two of its
+// names. These are the fixed parts of that text.
 const (
-	errNotDefined  = "flag provided but not defined: -"
-	errNeedsValue  = "flag needs an argument: -"
-	errBadSyntax   = "bad flag syntax: "
-	errTwoForms    = "Cannot use two forms of the same flag: "
-	errValue       = "invalid value "
-	errBoolValue   = "invalid boolean value "
-	errValueFor    = " for flag -"
-	errBoolFor     = " for -"
-	errOutOfRange  = "value out of range" // Go's flag errRange; strconv.ErrRange
-	flagTerminator = "--"
+	errNotDefined = "flag provided but not defined: -"
+	errNeedsValue = "flag needs an argument: -"
+	errBadSyntax  = "bad flag syntax: "
+	errTwoForms   = "Cannot use two forms of the same flag: "
+	errValue      = "invalid value "
+	errBoolValue  = "invalid boolean value "
+	errValueFor   = " for flag -"
+	errBoolFor    = " for -"
+	errOutOfRange = "value out of range" // Go's flag errRange, strconv.ErrRange
 )
+
+// flagTerminator ends the flags: the words after it are arguments.
+const flagTerminator = "--"
 
 // flagError rewrites err, a flag parsing error of the command running in c,
 // into plain words that name the flag as it was typed on the command line:
