@@ -531,7 +531,7 @@ func TestCheckCommand(t *testing.T) {
 		{"two checks", nil, []string{"--cmd", "true", "--tcp", closedAddr}, 2, "", "give only one"},
 		{"bad URL", nil, []string{"--http", "ftp://x/"}, 2, "", "invalid URL"},
 		{"bad timeout", nil, []string{"--cmd", "true", "--timeout", "-1s"}, 2, "", "--timeout"},
-		{"unknown flag", nil, []string{"--bogus"}, 2, "", "not defined"},
+		{"unknown flag", nil, []string{"--bogus"}, 2, "", "healthd check: unknown flag --bogus\nusage: healthd check"},
 		{"arguments", nil, []string{"--cmd", "true", "extra"}, 2, "", "takes no arguments"},
 		{"help", nil, []string{"--help"}, 0, "HEALTHD_CHECK_TIMEOUT", ""},
 	}
