@@ -11,6 +11,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
 
 // This file is what an agent's host keeps across agent restarts, and the
@@ -228,6 +229,18 @@ func (c *Cluster) syncLinksLocked(e *executor) error {
 	if e.dir == "" {
 		return nil
 	}
+	sb, err := openSandboxLocked(e)
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	return c.syncLinksInLocked(e, sb)
+}
+
+// syncLinksInLocked is syncLinksLocked with e's sandbox open: its links
+// are removed and made there, never through a link its processes put in
+// place of a directory.
+func (c *Cluster) syncLinksInLocked(e *executor, sb *sandboxfs.Dir) error {
 	want := map[string]string{}
 	add := func(rs res) {
 		for _, v := range rs.volumes() {
@@ -250,8 +263,8 @@ func (c *Cluster) syncLinksLocked(e *executor) error {
 		if want[cp] == target {
 			continue
 		}
-		if err := os.Remove(filepath.Join(e.dir, cp)); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("removing the symlink of an unneeded persistent volume at %s: %w", filepath.Join(e.dir, cp), err)
+		if err := sb.Remove(cp); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("removing the symlink of an unneeded persistent volume: %w", err)
 		}
 		delete(e.links, cp)
 	}
@@ -259,9 +272,8 @@ func (c *Cluster) syncLinksLocked(e *executor) error {
 		if e.links[cp] == target {
 			continue
 		}
-		link := filepath.Join(e.dir, cp)
-		if err := os.Symlink(target, link); err != nil {
-			return fmt.Errorf("symlinking persistent volume %s to %s: %w", target, link, err)
+		if err := sb.Symlink(target, cp); err != nil {
+			return fmt.Errorf("symlinking persistent volume %s: %w", target, err)
 		}
 		if e.links == nil {
 			e.links = map[string]string{}
