@@ -173,6 +173,26 @@ func (d *Dir) Remove(rel string) error {
 	return nil
 }
 
+// Rename moves rel under d to newrel under to (d itself or another Dir),
+// as rename(2) does: a link at rel is moved, not followed, and neither
+// side's directories may be links.
+func (d *Dir) Rename(rel string, to *Dir, newrel string) error {
+	from, base, err := d.parent(rel)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	dest, newbase, err := to.parent(newrel)
+	if err != nil {
+		return err
+	}
+	defer dest.Close()
+	if err := unix.Renameat(int(from.f.Fd()), base, int(dest.f.Fd()), newbase); err != nil {
+		return &os.LinkError{Op: "rename", Old: d.join(rel), New: to.join(newrel), Err: err}
+	}
+	return nil
+}
+
 // parent opens the directory holding rel's last element, and returns that
 // element.
 func (d *Dir) parent(rel string) (*Dir, string, error) {

@@ -274,7 +274,7 @@ func (c *Cluster) deliverLocked(e *executor, item launchItem) {
 	for _, t := range item.tasks {
 		t.delivered = true
 	}
-	if err := c.syncLinksLocked(e); err != nil {
+	if err := c.syncLinksLocked(e, nil); err != nil {
 		for _, t := range item.tasks {
 			c.statusUpdateLocked(t, c.newStatus(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_UPDATE_FAILED,
 				"Failed to update resources of container: "+err.Error()))
@@ -374,7 +374,7 @@ func (c *Cluster) prepareSandboxLocked(e *executor) (*sandboxfs.Dir, string, err
 		return nil, "", err
 	}
 	e.dir = sb.Name()
-	return sb, e.dir, c.syncLinksInLocked(e, sb)
+	return sb, e.dir, c.syncLinksLocked(e, sb)
 }
 
 // startExecutor fetches an executor's URIs and starts its process. It runs

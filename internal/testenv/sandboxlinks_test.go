@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/resources"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
@@ -78,5 +80,50 @@ func TestStartProcRefusesPlantedLogs(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
 		t.Error("the process ran")
+	}
+}
+
+// TestVolumeDirsThroughPlantedLinks: a task can reach its volume's parent
+// directories (its sandbox link names the volume's path). With the role's
+// directory replaced by a link to a directory outside, DESTROY does not
+// move and delete the outside directory of the volume's name, and CREATE
+// does not make one there.
+func TestVolumeDirsThroughPlantedLinks(t *testing.T) {
+	cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond})
+	s := subscribe(t, cl, roleFramework("planted-volumes", "role", "principal", mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT), protoCodec)
+	rdisk := dynamic(disk(64), "role", "principal", labels("resource_id", "disk"), true)
+	vol := asVolume(rdisk, "v1", "principal", "data")
+	s.accept(s.offers()[0], calls.OpReserve(rdisk), withID(calls.OpCreate(vol), "create"))
+	if st := s.opStatus("create"); st.State != mesos.OPERATION_FINISHED {
+		t.Fatalf("create: %s %q", st.State, st.GetMessage())
+	}
+	outside := t.TempDir()
+	keep := filepath.Join(outside, "v1", "keep")
+	if err := os.MkdirAll(filepath.Dir(keep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keep, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roleDir := filepath.Join(cl.WorkDir(), "agents", "0", "volumes", "roles", "role")
+	if err := os.Rename(roleDir, roleDir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, roleDir); err != nil {
+		t.Fatal(err)
+	}
+
+	s.accept(s.offerWhere("volume v1", isVolume("v1")), withID(calls.OpDestroy(vol), "destroy"))
+	s.opStatus("destroy")
+	o := s.offerWhere("reserved disk", func(r *mesos.Resource) bool {
+		return r.Name == "disk" && r.IsReserved("role") && !r.IsPersistentVolume()
+	})
+	s.accept(o, withID(calls.OpCreate(asVolume(rdisk, "v2", "principal", "data")), "create-v2"))
+	s.opStatus("create-v2")
+	if b, err := os.ReadFile(keep); err != nil || string(b) != "keep\n" {
+		t.Errorf("the directory outside lost its data: %q, %v", b, err)
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "v2")); !os.IsNotExist(err) {
+		t.Errorf("a volume directory was created outside: %v", err)
 	}
 }
