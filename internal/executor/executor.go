@@ -212,13 +212,23 @@ func (e *Executor) Run(ctx context.Context) error {
 			e.housekeep(time.Now())
 		case <-stopping:
 			stopping = nil
-			e.log.Info("signalled: killing every task")
-			e.ackWait = min(e.ackWait, time.Second)
-			e.shutdown()
+			e.signalled(time.Now())
 		}
 		e.checkDone(time.Now())
 	}
 	return e.result
+}
+
+// signalled handles SIGTERM or SIGINT (Run's ctx ending): every task is
+// killed, and the wait for acknowledgements after is at most 1 s, also
+// when it had already begun with a longer deadline.
+func (e *Executor) signalled(now time.Time) {
+	e.log.Info("signalled: killing every task")
+	e.ackWait = min(e.ackWait, time.Second)
+	if !e.exitBy.IsZero() && e.exitBy.After(now.Add(e.ackWait)) {
+		e.exitBy = now.Add(e.ackWait)
+	}
+	e.shutdown()
 }
 
 // stop ends every goroutine and kills any task process still alive.
