@@ -694,13 +694,17 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	if ti.Container != nil && (ti.Container.Type == nil || *ti.Container.Type != mesos.ContainerInfo_MESOS || ti.Container.Mesos != nil && ti.Container.Mesos.Image != nil) {
 		return nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
 	}
-	if err := mkdirAll(dir); err != nil {
+	// The task sandbox is reached without following a link: the pod's
+	// tasks own the executor sandbox's contents (package sandboxfs).
+	td, err := openTaskDir(e.cfg.Sandbox, ti.TaskID.Value)
+	if err != nil {
 		return nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
-	if err := linkVolumes(ti, e.cfg.Sandbox, dir); err != nil {
+	defer td.Close()
+	if err := linkVolumes(ti, e.cfg.Sandbox, td); err != nil {
 		return nil, err
 	}
-	if err := writeSecretVolumes(ti, dir); err != nil {
+	if err := writeSecretVolumes(ti, td); err != nil {
 		return nil, err
 	}
 	limits, err := mesosx.RLimits(ti.Container.GetRlimitInfo())
@@ -708,7 +712,7 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 		return nil, err
 	}
 	if ti.Command != nil && len(ti.Command.URIs) > 0 {
-		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, dir); err != nil {
+		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, td.FDPath()); err != nil {
 			return nil, fmt.Errorf("fetching URIs: %w", err)
 		}
 	}
@@ -716,7 +720,7 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	if err != nil {
 		return nil, err
 	}
-	stdout, stderr, err := openLogs(dir)
+	stdout, stderr, err := openLogs(td)
 	if err != nil {
 		return nil, fmt.Errorf("opening the task's stdout and stderr: %w", err)
 	}
