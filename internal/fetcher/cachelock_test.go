@@ -67,21 +67,7 @@ func cacheKey(uri string) string {
 // processes fetching the same cached URI at once download it once, and
 // every sandbox links the one cache entry.
 func TestSharedCacheProcesses(t *testing.T) {
-	var hits atomic.Int32
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		<-release
-		w.Write([]byte("#!/bin/sh\necho tool\n"))
-	}))
-	defer srv.Close()
-	defer func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	}()
+	srv, hits, release := heldServer(t)
 	cache, sandboxes := t.TempDir(), t.TempDir()
 	uri := srv.URL + "/bin/tool?sha256=proc"
 	const procs = 8
@@ -94,14 +80,7 @@ func TestSharedCacheProcesses(t *testing.T) {
 		}
 		cmds = append(cmds, cmd)
 	}
-	// Let every helper start and reach the cache while the first download
-	// is held; without the lock each of them would be a request by now.
-	deadline := time.Now().Add(20 * time.Second)
-	for hits.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(time.Second)
-	close(release)
+	holdFirst(hits, time.Second, release) // processes take longer to start
 	for _, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("helper: %v", err)
