@@ -35,3 +35,18 @@ bench_svc() {
   done
   printf 'plans:\n  deploy:\n    phases:\n      p: {pod: p, strategy: parallel}\n'
 }
+
+# wait_env FILE PID LOG waits (at most 60 s) for testenv (PID) to write its
+# env file FILE, and fails with its log LOG if it exits or is too slow.
+wait_env() {
+  n=0
+  while [ ! -s "$1" ]; do
+    if ! kill -0 "$2" 2>/dev/null || [ $n -ge 600 ]; then
+      echo "testenv did not start (its log, $3, follows)" >&2
+      cat "$3" >&2
+      return 1
+    fi
+    sleep 0.1
+    n=$((n + 1))
+  done
+}

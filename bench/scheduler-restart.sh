@@ -25,7 +25,7 @@ mkdir "$tmp/arts" && ln -s "$tmp/executor" "$tmp/arts/executor"   # tasks fetch 
 "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 --dns off \
   --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
 TPID=$!
-while [ ! -s "$tmp/testenv.env" ]; do sleep 0.1; done
+wait_env "$tmp/testenv.env" $TPID "$tmp/testenv.log"
 . "$tmp/testenv.env"
 API=http://127.0.0.1:18090
 sched() {

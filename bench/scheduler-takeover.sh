@@ -32,8 +32,9 @@ bench_svc takeover "$PODS" 1 3600 > "$tmp/svc.yml"
 mkdir "$tmp/arts" && ln -s "$tmp/executor" "$tmp/arts/executor"
 "$tmp/testenv" up --agents 3 --listen 127.0.0.1:0 --agent-port 0 --dns off \
   --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
-PIDS="$PIDS $!"
-while [ ! -s "$tmp/testenv.env" ]; do sleep 0.1; done
+TPID=$!
+PIDS="$PIDS $TPID"
+wait_env "$tmp/testenv.env" "$TPID" "$tmp/testenv.log"
 . "$tmp/testenv.env"
 n=0
 start_instance() { # $1: port; writes its stdout to $tmp/out-$1

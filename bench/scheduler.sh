@@ -32,7 +32,7 @@ RELAUNCHES=${RELAUNCHES:-5}
 KEY_TYPE=${KEY_TYPE:-ecdsa-p256}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
-PPID_=""
+SPID= TPID= PPID_=
 trap 'kill $SPID $TPID $PPID_ 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cd "$root"
 . bench/lib.sh
@@ -41,14 +41,17 @@ bench_svc bench "$PODS" "$TASKS" 600 "$TLS" "$VOLUME" > "$tmp/svc.yml"
 "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 \
   --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
 TPID=$!
-while [ ! -s "$tmp/testenv.env" ]; do sleep 0.1; done
+wait_env "$tmp/testenv.env" $TPID "$tmp/testenv.log"
 . "$tmp/testenv.env"
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }          # utime+stime, ticks
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # user+nice+system+irq+softirq, ticks
 t0=$(cpu $TPID); b0=$(busy)
 api=http://127.0.0.1:18089
-yes "url = \"$api/v1/plans/deploy\"" | head -n 30000 > "$tmp/urls"
+# (curl applies -o to one URL only: each URL gets its own output.)
+printf 'url = "%s"\noutput = "/dev/null"\n' "$api/v1/plans/deploy" > "$tmp/url"
+yes "$(cat "$tmp/url")" | head -n 60000 > "$tmp/urls"
+: > "$tmp/latency"  # before tail -f opens it
 start=$(date +%s.%N)
 "$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen 127.0.0.1:18089 \
   --artifacts-dir "$tmp" --tls-key-type "$KEY_TYPE" "$tmp/svc.yml" > /dev/null 2> "$tmp/sched.log" &
@@ -56,10 +59,11 @@ SPID=$!
 # The API's latency during the deploy: 50 GETs a second on one connection
 # (000 until the API listens), one line each as it completes. The same
 # probe sees the deploy end (the first 200): no polling process competes
-# with the deploy for the CPU.
-curl -s -K "$tmp/urls" --rate 50/s -o /dev/null -w '%{http_code} %{time_total}\n' > "$tmp/latency" &
+# with the deploy for the CPU. (curl's and tail's outputs are line-buffered
+# by stdbuf, or grep would see the 200 only once 4 KiB of lines came.)
+stdbuf -oL curl -s -K "$tmp/urls" --rate 50/s -w '%{http_code} %{time_total}\n' > "$tmp/latency" &
 PPID_=$!
-timeout 600 tail -n +1 -f "$tmp/latency" | grep -q -m 1 '^200 ' || { echo "the deploy was not COMPLETE within 600 s" >&2; exit 1; }
+timeout 600 stdbuf -oL tail -n +1 -f "$tmp/latency" | grep -q -m 1 '^200 ' || { echo "the deploy was not COMPLETE within 600 s" >&2; exit 1; }
 end=$(date +%s.%N)
 kill $PPID_ 2>/dev/null || true
 s1=$(cpu $SPID); t1=$(cpu $TPID); b1=$(busy)

@@ -206,7 +206,7 @@ func TestExitCodes(t *testing.T) {
 		{"sidecar exit on failure", nil, append(fast, "--cmd", "exit 1", "--exit-on-failure"), 124, "threshold reached", ""},
 		{"command stopped at the threshold", nil, append(fast, "--cmd", "exit 1", "--", "sleep", "1000"), 124, "stopping the command", ""},
 		{"nothing to do", nil, nil, 125, "nothing to do", ""},
-		{"unknown flag", nil, []string{"--bogus"}, 125, "flag provided but not defined: -bogus", ""},
+		{"unknown flag", nil, []string{"--bogus"}, 125, "healthd: unknown flag --bogus\nusage: healthd", ""},
 		{"two checks", nil, []string{"--cmd", "true", "--tcp", "127.0.0.1:1"}, 125, "--cmd, --tcp: give only one", ""},
 		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `--delay: invalid duration \"soon\"`, ""},
 		{"bad duration from env", []string{"HEALTHD_INTERVAL=0"}, []string{"--cmd", "true"}, 125, "HEALTHD_INTERVAL: must be positive", ""},
@@ -531,7 +531,7 @@ func TestCheckCommand(t *testing.T) {
 		{"two checks", nil, []string{"--cmd", "true", "--tcp", closedAddr}, 2, "", "give only one"},
 		{"bad URL", nil, []string{"--http", "ftp://x/"}, 2, "", "invalid URL"},
 		{"bad timeout", nil, []string{"--cmd", "true", "--timeout", "-1s"}, 2, "", "--timeout"},
-		{"unknown flag", nil, []string{"--bogus"}, 2, "", "not defined"},
+		{"unknown flag", nil, []string{"--bogus"}, 2, "", "healthd check: unknown flag --bogus\nusage: healthd check"},
 		{"arguments", nil, []string{"--cmd", "true", "extra"}, 2, "", "takes no arguments"},
 		{"help", nil, []string{"--help"}, 0, "HEALTHD_CHECK_TIMEOUT", ""},
 	}

@@ -114,12 +114,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"testenv"}, 2, "testenv: no command given (want up)\nusage: testenv up [flags]\n"},
 		{[]string{"testenv", "down"}, 2, `testenv: unknown command "down"`},
 		{[]string{"testenv", "up", "--agents", "0"}, 2, "testenv: --agents: 0, want at least 1"},
-		{[]string{"testenv", "up", "--nope"}, 2, "testenv up: flag provided but not defined: -nope\nusage: testenv up "},
+		{[]string{"testenv", "up", "--nope"}, 2, "testenv up: unknown flag --nope\nusage: testenv up "},
 		{[]string{"testenv", "up", "--log-format", "xml"}, 2, "--log-format"},
 		{[]string{"testenv", "up", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"testenv", "up", "--attribute", "novalue"}, 2, "--attribute"},
 		{[]string{"testenv", "up", "--disk-mount", "2048", "--disk-mount", "-1"}, 2, "testenv: --disk-mount: disk 1: size -1 MB is not a positive number"},
-		{[]string{"testenv", "up", "--disk-mount", "big"}, 2, `invalid value "big" for flag -disk-mount`},
+		{[]string{"testenv", "up", "--disk-mount", "big"}, 2, `invalid value "big" for --disk-mount: want numbers separated by commas`},
 	} {
 		var out, errb strings.Builder
 		code := testenv.Run(context.Background(), tc.args, []string{"TESTENV_AGENT_IP=127.77.9.1"}, nil, &out, &errb)

@@ -15,7 +15,11 @@
 //     go1.26.0 linux/amd64)");
 //   - on a bad flag, an unknown command or stray arguments: the error, the
 //     command's usage line and a pointer to --help on stderr (never the whole
-//     help), and Shell.UsageCode (2 unless a binary documents another);
+//     help), and Shell.UsageCode (2 unless a binary documents another); a
+//     flag's error names it as it was typed ("unknown flag --bogus", "-n
+//     needs a value", `invalid value "x" for --agents: want an integer`),
+//     never in Go's flag package's words and spelling ("flag provided but
+//     not defined: -bogus");
 //   - one logger per run (Shell.Logger), from the binary's --log-format and
 //     --verbose flags, whose every record is masked through redact.Handler
 //     with the secrets of environ learned (Shell.Secrets);
@@ -167,7 +171,7 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	}
 	app.Flags = sh.takeFlags(app.Flags)
 	app.Before = sh.applyEnv(app.Before)
-	app.OnUsageError = usageOnError
+	app.OnUsageError = sh.usageOnError
 	if app.Action == nil && len(app.Commands) > 0 {
 		app.Action = wantCommand
 	}
@@ -203,7 +207,7 @@ func (sh *Shell) prepare(cmds []*cli.Command) {
 	for _, c := range cmds {
 		c.Flags = sh.takeFlags(c.Flags)
 		c.Before = sh.applyEnv(c.Before)
-		c.OnUsageError = usageOnError
+		c.OnUsageError = sh.usageOnError
 		c.HideHelpCommand = true
 		if c.Action == nil && len(c.Subcommands) > 0 {
 			c.Action = wantCommand
@@ -326,7 +330,11 @@ func newUsageError(c *cli.Context, err error) error {
 	return &usageError{err: err, cmd: name, usage: b.String()}
 }
 
-func usageOnError(c *cli.Context, err error, _ bool) error { return newUsageError(c, err) }
+// usageOnError is every command's OnUsageError: a flag the command could
+// not parse, said in plain words (flagError).
+func (sh *Shell) usageOnError(c *cli.Context, err error, _ bool) error {
+	return newUsageError(c, sh.flagError(c, err))
+}
 
 // NoArgs is a usage error when c has positional arguments.
 func NoArgs(c *cli.Context) error {

@@ -41,8 +41,13 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 			Flags: []cli.Flag{
 				&cli.IntFlag{Name: "count", Value: 1, Usage: "how many", EnvVars: []string{"DEMO_COUNT"}},
 				&cli.DurationFlag{Name: "wait", Value: time.Second, EnvVars: []string{"DEMO_WAIT"}},
-				&cli.StringFlag{Name: "name", EnvVars: []string{"DEMO_NAME", "DEMO_OLD_NAME"}},
+				&cli.StringFlag{Name: "name", Aliases: []string{"n"}, EnvVars: []string{"DEMO_NAME", "DEMO_OLD_NAME"}},
 				&cli.StringSliceFlag{Name: "tag", EnvVars: []string{"DEMO_TAGS"}},
+				&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"DEMO_DRY_RUN"}},
+				&cli.UintFlag{Name: "port", EnvVars: []string{"DEMO_PORT"}},
+				&cli.Float64Flag{Name: "cpus", EnvVars: []string{"DEMO_CPUS"}},
+				&cli.Float64SliceFlag{Name: "disk", EnvVars: []string{"DEMO_DISKS"}},
+				&cli.TimestampFlag{Name: "at", Layout: "2006-01-02", EnvVars: []string{"DEMO_AT"}},
 			},
 			Action: func(c *cli.Context) error {
 				if err := NoArgs(c); err != nil {
@@ -95,8 +100,8 @@ func TestShell(t *testing.T) {
 		{name: "bad variable value", environ: []string{"DEMO_COUNT=many", "DEMO_WAIT=soon"}, args: []string{"up"}, code: 2,
 			stderr: []string{`DEMO_COUNT: invalid value "many" for --count: parse error`, `DEMO_WAIT: invalid value "soon" for --wait`}},
 		{name: "bad flag: short usage", args: []string{"up", "--cuont", "3"}, code: 2, stderrLine: 3,
-			stderr: []string{"demo up: flag provided but not defined: -cuont\nusage: demo up [--count N] [--wait D]\nRun 'demo up --help' for more.\n"}},
-		{name: "bad root flag", args: []string{"--nope"}, code: 2, stderr: []string{"demo: flag provided but not defined: -nope\nusage: demo COMMAND [flags]\n"}},
+			stderr: []string{"demo up: unknown flag --cuont\nusage: demo up [--count N] [--wait D]\nRun 'demo up --help' for more.\n"}},
+		{name: "bad root flag", args: []string{"--nope"}, code: 2, stderr: []string{"demo: unknown flag --nope\nusage: demo COMMAND [flags]\n"}},
 		{name: "no command", code: 2, stderr: []string{"demo: no command given (want up, pkg)"}},
 		{name: "unknown command", args: []string{"down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
 		{name: "no subcommand", args: []string{"pkg"}, code: 2, stderr: []string{"demo pkg: no command given (want render)"}},
@@ -138,6 +143,58 @@ func TestShell(t *testing.T) {
 			switch n := strings.Count(stderr, "\n"); {
 			case tc.stderrLine > 0 && n != tc.stderrLine, tc.stderrLine < 0 && n != 0:
 				t.Errorf("%d lines on stderr:\n%s", n, stderr)
+			}
+		})
+	}
+}
+
+// TestFlagErrors: what urfave/cli's flag parsing refuses (Go's flag
+// package's errors and urfave/cli's own) is said in plain words naming the
+// flag as typed, with the command's usage line, and exits with the usage
+// code.
+func TestFlagErrors(t *testing.T) {
+	const upUsage = "usage: demo up [--count N] [--wait D]\nRun 'demo up --help' for more.\n"
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		line  string // the first line of stderr
+		usage string // the rest; upUsage if empty
+	}{
+		{"unknown flag", []string{"up", "--bogus"}, "demo up: unknown flag --bogus", ""},
+		{"unknown flag, one dash", []string{"up", "-bogus"}, "demo up: unknown flag -bogus", ""},
+		{"unknown short flag", []string{"up", "-b"}, "demo up: unknown flag -b", ""},
+		{"unknown flag with a value", []string{"up", "--bogus=1"}, "demo up: unknown flag --bogus", ""},
+		{"unknown root flag", []string{"--bogus", "up"}, "demo: unknown flag --bogus", "usage: demo COMMAND [flags]\nRun 'demo --help' for more.\n"},
+		{"unknown in a subcommand", []string{"pkg", "render", "--bogus"}, "demo pkg render: unknown flag --bogus",
+			"usage: demo pkg render [flags]\nRun 'demo pkg render --help' for more.\n"},
+		{"a root flag given to the command as typed there", []string{"--verbose", "up", "-verbose"}, "demo up: unknown flag -verbose", ""},
+		{"missing value", []string{"up", "--count"}, "demo up: --count needs a value", ""},
+		{"missing value of a short alias", []string{"up", "-n"}, "demo up: -n needs a value", ""},
+		{"not an integer", []string{"up", "--count", "many"}, `demo up: invalid value "many" for --count: want an integer`, ""},
+		{"not an integer, one dash and =", []string{"up", "-count=many"}, `demo up: invalid value "many" for -count: want an integer`, ""},
+		{"the bad one of a repeated flag", []string{"up", "--count", "3", "-count", "x"}, `demo up: invalid value "x" for -count: want an integer`, ""},
+		{"out of range", []string{"up", "--count", "99999999999999999999"}, `demo up: invalid value "99999999999999999999" for --count: out of range`, ""},
+		{"negative unsigned", []string{"up", "--port=-1"}, `demo up: invalid value "-1" for --port: want a non-negative integer`, ""},
+		{"not a number", []string{"up", "--cpus", "lots"}, `demo up: invalid value "lots" for --cpus: want a number`, ""},
+		{"not numbers", []string{"up", "--disk", "1,big"}, `demo up: invalid value "1,big" for --disk: want numbers separated by commas`, ""},
+		{"not a duration", []string{"up", "--wait", "soon"}, `demo up: invalid value "soon" for --wait: want a duration such as 90s, 1m30s or 2h`, ""},
+		{"not a boolean", []string{"up", "--dry-run=maybe"}, `demo up: invalid value "maybe" for --dry-run: want true or false`, ""},
+		{"help flag value", []string{"up", "-h=maybe"}, `demo up: invalid value "maybe" for -h: want true or false`, ""},
+		{"a flag parsing its own way keeps its reason", []string{"up", "--at", "soon"},
+			`demo up: invalid value "soon" for --at: parsing time "soon" as "2006-01-02": cannot parse "soon" as "2006"`, ""},
+		{"value with quotes and colons", []string{"up", `--count=a: "b" for flag -c: d`}, `demo up: invalid value "a: \"b\" for flag -c: d" for --count: want an integer`, ""},
+		{"two names of one flag", []string{"up", "-n", "a", "--name", "b"}, "demo up: -n and --name are the same flag: give one", ""},
+		{"two names of one flag, long first", []string{"up", "--name=a", "-n=b"}, "demo up: --name and -n are the same flag: give one", ""},
+		{"malformed flag", []string{"up", "---x"}, `demo up: malformed flag "---x"`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stdout, stderr := runDemo(t, nil, tc.args...)
+			usage := tc.usage
+			if usage == "" {
+				usage = upUsage
+			}
+			if want := tc.line + "\n" + usage; code != DefaultUsageCode || stderr != want || stdout != "" {
+				t.Errorf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stderr:\n%s", code, DefaultUsageCode, stdout, stderr, want)
 			}
 		})
 	}

@@ -212,13 +212,23 @@ func (e *Executor) Run(ctx context.Context) error {
 			e.housekeep(time.Now())
 		case <-stopping:
 			stopping = nil
-			e.log.Info("signalled: killing every task")
-			e.ackWait = min(e.ackWait, time.Second)
-			e.shutdown()
+			e.signalled(time.Now())
 		}
 		e.checkDone(time.Now())
 	}
 	return e.result
+}
+
+// signalled handles SIGTERM or SIGINT (Run's ctx ending): every task is
+// killed, and the wait for acknowledgements after is at most 1 s, also
+// when it had already begun with a longer deadline.
+func (e *Executor) signalled(now time.Time) {
+	e.log.Info("signalled: killing every task")
+	e.ackWait = min(e.ackWait, time.Second)
+	if !e.exitBy.IsZero() && e.exitBy.After(now.Add(e.ackWait)) {
+		e.exitBy = now.Add(e.ackWait)
+	}
+	e.shutdown()
 }
 
 // stop ends every goroutine and kills any task process still alive.
@@ -684,13 +694,17 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	if ti.Container != nil && (ti.Container.Type == nil || *ti.Container.Type != mesos.ContainerInfo_MESOS || ti.Container.Mesos != nil && ti.Container.Mesos.Image != nil) {
 		return nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
 	}
-	if err := mkdirAll(dir); err != nil {
+	// The task sandbox is reached without following a link: the pod's
+	// tasks own the executor sandbox's contents (package sandboxfs).
+	td, err := openTaskDir(e.cfg.Sandbox, ti.TaskID.Value)
+	if err != nil {
 		return nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
-	if err := linkVolumes(ti, e.cfg.Sandbox, dir); err != nil {
+	defer td.Close()
+	if err := linkVolumes(ti, e.cfg.Sandbox, td); err != nil {
 		return nil, err
 	}
-	if err := writeSecretVolumes(ti, dir); err != nil {
+	if err := writeSecretVolumes(ti, td); err != nil {
 		return nil, err
 	}
 	limits, err := mesosx.RLimits(ti.Container.GetRlimitInfo())
@@ -698,7 +712,7 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 		return nil, err
 	}
 	if ti.Command != nil && len(ti.Command.URIs) > 0 {
-		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, dir); err != nil {
+		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, td.FDPath()); err != nil {
 			return nil, fmt.Errorf("fetching URIs: %w", err)
 		}
 	}
@@ -706,7 +720,7 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	if err != nil {
 		return nil, err
 	}
-	stdout, stderr, err := openLogs(dir)
+	stdout, stderr, err := openLogs(td)
 	if err != nil {
 		return nil, fmt.Errorf("opening the task's stdout and stderr: %w", err)
 	}

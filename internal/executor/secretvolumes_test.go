@@ -12,7 +12,9 @@ import (
 // TestWriteSecretVolumes checks how a task's SECRET volumes reach its
 // sandbox: files with the value, mode 0400, directories made; a reference,
 // a path leaving the sandbox, or an existing file fail the launch with an
-// error that names the path and never the value.
+// error that names the path and never the value; a directory on the way
+// that the task replaced with a link to the outside fails the launch with
+// nothing written there.
 func TestWriteSecretVolumes(t *testing.T) {
 	const value = "s3cr3t-value"
 	secret := func(path string, ref bool) mesos.Volume {
@@ -36,14 +38,26 @@ func TestWriteSecretVolumes(t *testing.T) {
 		{"absolute", []mesos.Volume{secret("/etc/k", false)}, nil, `secret volume at "/etc/k": the path must stay inside the sandbox`},
 		{"leaving the sandbox", []mesos.Volume{secret("../k", false)}, nil, "must stay inside the sandbox"},
 		{"twice", []mesos.Volume{secret("k", false), secret("k", false)}, nil, `secret volume at "k"`},
+		{"under a planted link", []mesos.Volume{secret("linked/k", false)}, nil, "tasks/t/linked is a symbolic link"},
+		{"over a planted link", []mesos.Volume{secret("planted", false)}, nil, `secret volume at "planted"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
+			outside := t.TempDir()
+			td, dir := taskDir(t, t.TempDir())
+			if err := os.Symlink(outside, filepath.Join(dir, "linked")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Join(outside, "k"), filepath.Join(dir, "planted")); err != nil {
+				t.Fatal(err)
+			}
 			ti := &mesos.TaskInfo{}
 			if tc.volumes != nil {
 				ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Volumes: tc.volumes}
 			}
-			err := writeSecretVolumes(ti, dir)
+			err := writeSecretVolumes(ti, td)
+			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+				t.Errorf("%d files written outside the sandbox", len(ents))
+			}
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), value) {
 					t.Fatalf("error %v, want %q (and no value)", err, tc.want)

@@ -13,6 +13,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -257,18 +258,31 @@ func exitMessage(st supervise.Status) string {
 	return fmt.Sprintf("Command exited with status %d", st.Code)
 }
 
-// openLogs opens (appending) the stdout and stderr files of a task.
-func openLogs(dir string) (stdout, stderr *os.File, err error) {
-	stdout, err = os.OpenFile(filepath.Join(dir, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// openLogs opens (appending) the stdout and stderr files of a task in its
+// sandbox td, never through a link the task may have put in their place.
+func openLogs(td *sandboxfs.Dir) (stdout, stderr *os.File, err error) {
+	stdout, err = td.OpenFile("stdout", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, nil, err
 	}
-	stderr, err = os.OpenFile(filepath.Join(dir, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	stderr, err = td.OpenFile("stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		stdout.Close()
 		return nil, nil, err
 	}
 	return stdout, stderr, nil
+}
+
+// openTaskDir creates (if need be) and opens the sandbox of task id,
+// TasksDir/<id> under the executor sandbox, failing rather than following
+// a link in place of either directory.
+func openTaskDir(sandbox, id string) (*sandboxfs.Dir, error) {
+	sb, err := sandboxfs.Open(sandbox)
+	if err != nil {
+		return nil, err
+	}
+	defer sb.Close()
+	return sb.MkdirAll(TasksDir+"/"+id, 0o755)
 }
 
 // linkVolumes makes the persistent volumes a task's resources name visible
@@ -281,7 +295,7 @@ func openLogs(dir string) (stdout, stderr *os.File, err error) {
 // SDK's view of a pod's volumes, held by the executor) get the same link,
 // to <executor sandbox>/<sandbox_path.path>. An absolute container path
 // needs a mount namespace and fails the launch, as it does there.
-func linkVolumes(ti *mesos.TaskInfo, sandbox, dir string) error {
+func linkVolumes(ti *mesos.TaskInfo, sandbox string, td *sandboxfs.Dir) error {
 	links := map[string]string{} // container path → path in the executor's sandbox
 	var order []string
 	add := func(cp, src string) {
@@ -305,11 +319,11 @@ func linkVolumes(ti *mesos.TaskInfo, sandbox, dir string) error {
 		if filepath.IsAbs(cp) || filepath.IsAbs(src) || !filepath.IsLocal(src) {
 			return fmt.Errorf("volume at %q: an absolute container path needs a mount namespace (Mesos' 'linux' launcher and 'filesystem/linux' isolator), and the parent's path must be inside its sandbox", cp)
 		}
-		target, link := filepath.Join(sandbox, src), filepath.Join(dir, cp)
-		if cur, err := os.Readlink(link); err == nil && cur == target {
+		target := filepath.Join(sandbox, src)
+		if cur, err := td.Readlink(cp); err == nil && cur == target {
 			continue
 		}
-		if err := os.Symlink(target, link); err != nil {
+		if err := td.Symlink(target, cp); err != nil {
 			return fmt.Errorf("linking volume %q into the task sandbox: %w", cp, err)
 		}
 	}
@@ -323,8 +337,7 @@ func linkVolumes(ti *mesos.TaskInfo, sandbox, dir string) error {
 // by reference needs a secret store, and an absolute path or one leaving the
 // sandbox a mount namespace: both fail the launch. Values never reach an
 // error or a log.
-func writeSecretVolumes(ti *mesos.TaskInfo, dir string) error {
-	var root *os.Root
+func writeSecretVolumes(ti *mesos.TaskInfo, td *sandboxfs.Dir) error {
 	for _, v := range ti.GetContainer().GetVolumes() {
 		src := v.GetSource()
 		if src.GetType() != mesos.Volume_Source_SECRET {
@@ -338,19 +351,14 @@ func writeSecretVolumes(ti *mesos.TaskInfo, dir string) error {
 		case cp == "" || filepath.IsAbs(cp) || !filepath.IsLocal(cp):
 			return fmt.Errorf("secret volume at %q: the path must stay inside the sandbox (no mount namespace)", cp)
 		}
-		if root == nil {
-			var err error
-			if root, err = os.OpenRoot(dir); err != nil {
-				return fmt.Errorf("secret volume at %q: %w", cp, err)
-			}
-			defer root.Close()
-		}
 		if d := filepath.Dir(cp); d != "." {
-			if err := root.MkdirAll(d, 0o700); err != nil {
+			sub, err := td.MkdirAll(d, 0o700)
+			if err != nil {
 				return fmt.Errorf("secret volume at %q: %w", cp, err)
 			}
+			sub.Close()
 		}
-		f, err := root.OpenFile(cp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+		f, err := td.OpenFile(cp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
 		if err != nil {
 			return fmt.Errorf("secret volume at %q: %w", cp, err)
 		}
@@ -367,9 +375,6 @@ func writeSecretVolumes(ti *mesos.TaskInfo, dir string) error {
 
 // parentDeath is the signal every task process gets if the executor dies.
 const parentDeath = syscall.SIGKILL
-
-// mkdirAll creates a task sandbox (and the tasks directory above it).
-func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
 
 // commandFromData decodes a CommandInfo (protobuf) from a task's data, or
 // returns nil.

@@ -284,3 +284,28 @@ func TestNextDeadline(t *testing.T) {
 		t.Error("checkDone just after the no-task deadline: not done")
 	}
 }
+
+// TestSignalledShortensAckWait: SIGTERM makes the executor wait at most
+// 1 s for acknowledgements, also when that wait had already begun (every
+// task ended) with the default 60 s: Run returns soon after the signal.
+func TestSignalledShortensAckWait(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		exitBy time.Time
+		want   time.Time
+	}{
+		{"waiting for acknowledgements", t0.Add(59 * time.Second), t0.Add(time.Second)},
+		{"not waiting yet", time.Time{}, time.Time{}},
+		{"an earlier deadline stays", t0.Add(500 * time.Millisecond), t0.Add(500 * time.Millisecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &Executor{cfg: Config{AckWait: time.Minute}, ackWait: time.Minute, exitBy: tc.exitBy,
+				tasks: map[string]*task{"t1": {terminal: true}}, launched: true, log: slog.New(slog.DiscardHandler)}
+			e.signalled(t0)
+			if !e.exitBy.Equal(tc.want) || e.ackWait != time.Second {
+				t.Errorf("exitBy %v, ackWait %v; want %v, 1s", e.exitBy, e.ackWait, tc.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
 
 // TestLinkVolumes checks the hand-off of persistent volumes: the agent
@@ -28,15 +30,22 @@ func TestLinkVolumes(t *testing.T) {
 		{"no volume", []mesos.Resource{{Name: "cpus"}}, ""},
 		{"relative", []mesos.Resource{{Name: "cpus"}, vol("data"), vol("logs")}, ""},
 		{"absolute", []mesos.Resource{vol("/var/lib/data")}, "needs a mount namespace"},
+		// The task made "planted" a link to a directory outside: the
+		// volume's link is not made there, nor replaces it.
+		{"under a planted link", []mesos.Resource{vol("planted/current")}, "tasks/t/planted is a symbolic link"},
+		{"over a planted link", []mesos.Resource{vol("planted")}, `linking volume "planted"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sandbox := t.TempDir()
-			dir := filepath.Join(sandbox, TasksDir, "t")
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			sandbox, outside := t.TempDir(), t.TempDir()
+			td, dir := taskDir(t, sandbox)
+			if err := os.Symlink(outside, filepath.Join(dir, "planted")); err != nil {
 				t.Fatal(err)
 			}
 			ti := &mesos.TaskInfo{Resources: tc.res}
-			err := linkVolumes(ti, sandbox, dir)
+			err := linkVolumes(ti, sandbox, td)
+			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+				t.Errorf("%d entries written outside the sandbox", len(ents))
+			}
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("err = %v, want %q", err, tc.want)
@@ -47,7 +56,7 @@ func TestLinkVolumes(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Linking again (a relaunch in the same sandbox) is fine.
-			if err := linkVolumes(ti, sandbox, dir); err != nil {
+			if err := linkVolumes(ti, sandbox, td); err != nil {
 				t.Errorf("second link: %v", err)
 			}
 			for _, r := range tc.res {
@@ -74,12 +83,9 @@ func TestLinkParentVolumes(t *testing.T) {
 		}}
 	}
 	sandbox := t.TempDir()
-	dir := filepath.Join(sandbox, TasksDir, "t")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	td, dir := taskDir(t, sandbox)
 	ti := &mesos.TaskInfo{Container: &mesos.ContainerInfo{Volumes: []mesos.Volume{parent("shared", "shared"), parent("view", "data")}}}
-	if err := linkVolumes(ti, sandbox, dir); err != nil {
+	if err := linkVolumes(ti, sandbox, td); err != nil {
 		t.Fatal(err)
 	}
 	for cp, src := range map[string]string{"shared": "shared", "view": "data"} {
@@ -88,7 +94,19 @@ func TestLinkParentVolumes(t *testing.T) {
 		}
 	}
 	ti = &mesos.TaskInfo{Container: &mesos.ContainerInfo{Volumes: []mesos.Volume{parent("x", "../outside")}}}
-	if err := linkVolumes(ti, sandbox, dir); err == nil || !strings.Contains(err.Error(), "inside its sandbox") {
+	if err := linkVolumes(ti, sandbox, td); err == nil || !strings.Contains(err.Error(), "inside its sandbox") {
 		t.Errorf("a parent path leaving the sandbox: %v", err)
 	}
+}
+
+// taskDir creates and opens the sandbox of task "t" under the executor
+// sandbox, as spawnTask does, and returns it and its path.
+func taskDir(t *testing.T, sandbox string) (*sandboxfs.Dir, string) {
+	t.Helper()
+	td, err := openTaskDir(sandbox, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { td.Close() })
+	return td, td.Name()
 }

@@ -54,48 +54,70 @@ func TestSharedCache(t *testing.T) {
 	}
 }
 
-// TestSharedCacheConcurrentFetchers: the first pods of an agent start
-// together, each executor a process of its own with its own Fetcher. They
-// must not all miss the cache and download the same entry at once: one
-// downloads, the others wait for its entry's lock and link it. (An flock
-// taken through separate opens conflicts within one process as it does
-// between processes, so Fetchers in goroutines stand in for executors.)
-func TestSharedCacheConcurrentFetchers(t *testing.T) {
-	var hits atomic.Int32
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		<-release
-		w.Write([]byte("#!/bin/sh\necho tool\n"))
-	}))
-	defer srv.Close()
+// TestSharedCacheConcurrentFetches: the tasks of one pod share their
+// executor's Fetcher and fetch the same binaries at once. One downloads;
+// the others wait for the entry's lock (an flock through opens of their
+// own conflicts within a process as between processes, which
+// TestSharedCacheProcesses covers) and link what it wrote.
+func TestSharedCacheConcurrentFetches(t *testing.T) {
+	srv, hits, release := heldServer(t)
 	cache := t.TempDir()
 	exe, cached := true, true
 	u := mesos.CommandInfo_URI{Value: srv.URL + "/bin/tool?sha256=def", Executable: &exe, Cache: &cached}
-	const fetchers = 8
-	errs := make(chan error, fetchers)
-	for i := 0; i < fetchers; i++ {
+	f := &Fetcher{CacheDir: cache}
+	const fetches = 8
+	errs := make(chan error, fetches)
+	for i := 0; i < fetches; i++ {
 		go func() {
-			_, err := (&Fetcher{CacheDir: cache}).FetchOne(context.Background(), u, t.TempDir())
+			_, err := f.FetchOne(context.Background(), u, t.TempDir())
 			errs <- err
 		}()
 	}
-	// Hold the first download long enough for every other fetcher to
-	// reach the cache; without the lock each would be a request by now.
-	deadline := time.Now().Add(10 * time.Second)
-	for hits.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
-	close(release)
-	for i := 0; i < fetchers; i++ {
+	holdFirst(hits, 300*time.Millisecond, release)
+	for i := 0; i < fetches; i++ {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := hits.Load(); n != 1 {
-		t.Errorf("%d fetchers sharing the cache downloaded the entry %d times, want once", fetchers, n)
+		t.Errorf("%d fetches sharing the cache downloaded the entry %d times, want once", fetches, n)
 	}
+}
+
+// heldServer serves a small script, holding every response until release
+// is closed, and counts the requests.
+func heldServer(t *testing.T) (srv *httptest.Server, hits *atomic.Int32, release chan struct{}) {
+	hits, release = new(atomic.Int32), make(chan struct{})
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write([]byte("#!/bin/sh\necho tool\n"))
+	}))
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+		srv.Close()
+	})
+	return srv, hits, release
+}
+
+// holdFirst waits (at most 20 s) for the first request, holds it for d so
+// that every other fetcher reaches the cache meanwhile (without the lock
+// each would be a request by then), then releases the responses.
+func holdFirst(hits *atomic.Int32, d time.Duration, release chan struct{}) {
+	deadline := time.Now().Add(20 * time.Second)
+	for hits.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(d)
+	close(release)
 }
 
 // TestCacheLockWaitEndsWithContext: a fetcher waiting for another's

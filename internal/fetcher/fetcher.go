@@ -52,7 +52,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sync"
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -76,9 +76,6 @@ type Fetcher struct {
 	CacheAll bool
 	// Client downloads http(s) URIs; nil means a client with a 5 minute timeout.
 	Client *http.Client
-
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
 }
 
 // Fetch fetches every URI into sandbox, in order, and stops at the first
@@ -161,18 +158,6 @@ func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os
 func (f *Fetcher) fromCache(ctx context.Context, uri string, root *os.Root, name string) error {
 	sum := sha256.Sum256([]byte(uri))
 	key := hex.EncodeToString(sum[:16])
-	f.mu.Lock()
-	if f.locks == nil {
-		f.locks = map[string]*sync.Mutex{}
-	}
-	l := f.locks[key]
-	if l == nil {
-		l = &sync.Mutex{}
-		f.locks[key] = l
-	}
-	f.mu.Unlock()
-	l.Lock()
-	defer l.Unlock()
 	if err := os.MkdirAll(f.CacheDir, 0o755); err != nil {
 		return err
 	}
@@ -191,12 +176,14 @@ func (f *Fetcher) fromCache(ctx context.Context, uri string, root *os.Root, name
 	return linkOrCopy(cache, key, root, name)
 }
 
-// fill downloads uri into the cache entry key unless another process did
+// fill downloads uri into the cache entry key unless another fetcher did
 // while this one waited for the entry's lock. The lock is an flock(2) on
-// .lock-<key> in the cache: fetchers in different processes (an agent's
-// executors, one per pod) sharing one CacheDir download each entry once
-// instead of all at once. The kernel drops the lock when its holder dies;
-// a holder that hangs is waited for at most cacheLockWait.
+// .lock-<key> in the cache, taken through an open of its own by every
+// fetch: fetchers in different processes (an agent's executors, one per
+// pod) or in one, sharing one CacheDir, download each entry once instead of
+// all at once. The kernel drops the lock when its holder dies; what a dead
+// holder was writing (.fetch-<key>-*) is removed by the next one; a holder
+// that hangs is waited for at most cacheLockWait.
 func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key string) error {
 	unlock, err := lockEntry(ctx, cache, ".lock-"+key)
 	if err != nil {
@@ -204,11 +191,28 @@ func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key stri
 	}
 	defer unlock()
 	if _, err := cache.Lstat(key); err == nil {
-		return nil // downloaded by another process meanwhile
+		return nil // downloaded by another fetcher meanwhile
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	removeTemps(cache, key)
 	return f.download(ctx, uri, cache, key)
+}
+
+// removeTemps removes what writeFile left of name in root when its
+// writer died: only the holder of name's lock may call it.
+func removeTemps(root *os.Root, name string) {
+	dir, err := root.Open(".")
+	if err != nil {
+		return
+	}
+	defer dir.Close()
+	names, _ := dir.Readdirnames(-1)
+	for _, n := range names {
+		if strings.HasPrefix(n, tempPrefix(name)) {
+			_ = root.Remove(n)
+		}
+	}
 }
 
 // cacheLockWait bounds the wait for another process's download of the same
@@ -271,11 +275,20 @@ func (f *Fetcher) download(ctx context.Context, uri string, root *os.Root, name 
 	return writeFile(root, name, res.Body, 0o644)
 }
 
+// tempPrefix starts the names of writeFile's temporary files for name:
+// .fetch-<base>- for a short base name (a cache key), else .fetch-.
+func tempPrefix(name string) string {
+	if b := path.Base(name); len(b) <= 64 {
+		return ".fetch-" + b + "-"
+	}
+	return ".fetch-"
+}
+
 // writeFile writes r to name under root atomically: a new temporary file
 // beside it, then a rename over whatever name was (a link is replaced, never
 // written through).
 func writeFile(root *os.Root, name string, r io.Reader, perm os.FileMode) error {
-	tmp := path.Join(path.Dir(name), ".fetch-"+rand.Text()[:12])
+	tmp := path.Join(path.Dir(name), tempPrefix(name)+rand.Text()[:12])
 	out, err := root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err

@@ -67,17 +67,24 @@ const SDKKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|
 // passwd, and TLS_<NAME>_KEY (a PEM private key handed to tlsprov).
 const DefaultKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|passwd|secret|token|private_?key|api_?key|access_?key|^TLS_.+_KEY$)`
 
+// lazyRegexp compiles expr on its first use, once per process: every taskkit
+// binary links this package, and most of its expressions are needed by few
+// runs (compiled at init they cost ~1.5 ms of every process start).
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
 // urlPassword matches the password of a URL's userinfo: from the first ':'
 // after the user to the last '@' of the token, so a password holding '@' or
 // '/' is masked whole (at worst a little of what follows is masked too).
-var urlPassword = regexp.MustCompile(`(://[^/\s:@"'<>]*:)[^\s"'<>]*@`)
+var urlPassword = lazyRegexp(`(://[^/\s:@"'<>]*:)[^\s"'<>]*@`)
 
 // dsnPassword matches the password of a DSN in go-sql-driver/mysql's form,
 // user:password@net(addr)/dbname or user:password@/dbname: userinfo with no
 // scheme, recognised by what follows its last '@'.
-var dsnPassword = regexp.MustCompile(`(^|[\s=;,"'(])([^\s:@/"'=;,()]+:)[^\s"']*@([a-z0-9]*\(|/)`)
+var dsnPassword = lazyRegexp(`(^|[\s=;,"'(])([^\s:@/"'=;,()]+:)[^\s"']*@([a-z0-9]*\(|/)`)
 
-var defaultKeys = regexp.MustCompile(DefaultKeyPattern)
+var defaultKeys = lazyRegexp(DefaultKeyPattern)
 
 // PathKeyPattern matches the keys DefaultKeyPattern would call secret that
 // hold a path instead (the convention of Docker's POSTGRES_PASSWORD_FILE):
@@ -86,11 +93,11 @@ var defaultKeys = regexp.MustCompile(DefaultKeyPattern)
 // while taskkit masks values in every error, where it hides what to fix.
 const PathKeyPattern = `(?i)[_.-](FILE|PATH|DIR)$`
 
-var pathKeys = regexp.MustCompile(PathKeyPattern)
+var pathKeys = lazyRegexp(PathKeyPattern)
 
 // specSecretName matches svc.yml's secrets.<id>.secret field path (as
 // spec's errors name it): its value is the secret's name in the store.
-var specSecretName = regexp.MustCompile(`(?i)(^|\.)secrets\.[^.]+\.secret$`)
+var specSecretName = lazyRegexp(`(?i)(^|\.)secrets\.[^.]+\.secret$`)
 
 // MinLearnLen is the shortest secret value, in bytes, masked wherever it
 // appears in free text (Learnable).
@@ -99,7 +106,7 @@ const MinLearnLen = 6
 // commonValue matches values too common to mask in free text: booleans and
 // such words, and numbers of fewer than 16 digits (ports, counts,
 // timeouts).
-var commonValue = regexp.MustCompile(`(?i)^(true|false|yes|no|on|off|enabled?|disabled?|null|none)$|^[-+]?[0-9]{1,15}(\.[0-9]*)?$`)
+var commonValue = lazyRegexp(`(?i)^(true|false|yes|no|on|off|enabled?|disabled?|null|none)$|^[-+]?[0-9]{1,15}(\.[0-9]*)?$`)
 
 // Learnable reports whether a secret value is masked wherever it appears in
 // free text: at least MinLearnLen bytes once trimmed of blanks and not a
@@ -107,14 +114,14 @@ var commonValue = regexp.MustCompile(`(?i)^(true|false|yes|no|on|off|enabled?|di
 // the value of their key.
 func Learnable(v string) bool {
 	v = strings.TrimSpace(v)
-	return len(v) >= MinLearnLen && !commonValue.MatchString(v)
+	return len(v) >= MinLearnLen && !commonValue().MatchString(v)
 }
 
 // paramNames are parameter names that are secret inside values although
 // they are too short or too generic to be secret as environment keys: ODBC's
 // Pwd, "pass", and the signature of a pre-signed URL (Azure's sig, AWS's
 // X-Amz-Signature).
-var paramNames = regexp.MustCompile(`(?i)^(pwd|pass|sig|signature|x-amz-signature)$`)
+var paramNames = lazyRegexp(`(?i)^(pwd|pass|sig|signature|x-amz-signature)$`)
 
 // minLineLen is the shortest line of a multi-line secret that is masked on its
 // own; shorter lines ("-----", "") would mask unrelated text without hiding
@@ -135,7 +142,7 @@ type Redactor struct {
 // expression for more secret keys ("" for none). flagName names where extra
 // came from, for the error when it does not compile.
 func New(extra, flagName string) (*Redactor, error) {
-	r := &Redactor{keys: []*regexp.Regexp{defaultKeys}}
+	r := &Redactor{keys: []*regexp.Regexp{defaultKeys()}}
 	if extra != "" {
 		re, err := regexp.Compile(extra)
 		if err != nil {
@@ -158,7 +165,7 @@ func Default() *Redactor {
 // pattern.
 func (r *Redactor) IsSecretKey(key string) bool {
 	for i, re := range r.keys {
-		if re.MatchString(key) && (i > 0 || !pathKeys.MatchString(key)) {
+		if re.MatchString(key) && (i > 0 || !pathKeys().MatchString(key)) {
 			return true
 		}
 	}
@@ -239,8 +246,8 @@ func (r *Redactor) isSecretParam(name string) bool {
 		return v.(bool)
 	}
 	last := name[strings.LastIndexByte(name, '.')+1:] // a field path or property by its last part
-	secret := !specSecretName.MatchString(name) &&
-		(r.IsSecretKey(last) || r.IsSecretKey(strings.ReplaceAll(last, "-", "_")) || paramNames.MatchString(last))
+	secret := !specSecretName().MatchString(name) &&
+		(r.IsSecretKey(last) || r.IsSecretKey(strings.ReplaceAll(last, "-", "_")) || paramNames().MatchString(last))
 	if r.nVerdict.Add(1) <= maxCachedParams {
 		r.verdicts.Store(name, secret)
 	}
@@ -397,9 +404,9 @@ func valueSpan(s string, i int) (int, int) {
 // URL passwords and secret parameters (see the package documentation). It
 // is for text that no Redactor has seen the environment of, such as a URI
 // in a fetch error.
-func Credentials(s string) string { return defaultRedactor.params(URLPasswords(s)) }
+func Credentials(s string) string { return defaultRedactor().params(URLPasswords(s)) }
 
-var defaultRedactor = Default()
+var defaultRedactor = sync.OnceValue(Default)
 
 // URLPasswords masks the password of every scheme://user:password@ in s,
 // and of every user:password@net(addr)/ DSN (go-sql-driver/mysql's form).
@@ -408,9 +415,9 @@ func URLPasswords(s string) string {
 		return s
 	}
 	if strings.Contains(s, "://") {
-		s = urlPassword.ReplaceAllString(s, "${1}"+Mask+"@")
+		s = urlPassword().ReplaceAllString(s, "${1}"+Mask+"@")
 	}
-	return dsnPassword.ReplaceAllString(s, "${1}${2}"+Mask+"@${3}")
+	return dsnPassword().ReplaceAllString(s, "${1}${2}"+Mask+"@${3}")
 }
 
 // Value returns value with its URL passwords and secret parameters masked,

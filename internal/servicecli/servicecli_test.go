@@ -600,7 +600,7 @@ func TestCommands(t *testing.T) {
 			{[]string{"plan", "explode", "--url", u}, `unknown command "explode"`},
 			{[]string{"plan", "show", "--url", u}, "want PLAN, got 0 argument(s)"},
 			{[]string{"plan", "show", "a", "b", "--url", u}, "want PLAN, got 2 argument(s)"},
-			{[]string{"plan", "show", "deploy", "--bogus", "--url", u}, "flag provided but not defined: -bogus\nusage: scheduler-lite plan show PLAN"},
+			{[]string{"plan", "show", "deploy", "--bogus", "--url", u}, "scheduler-lite plan show: unknown flag --bogus\nusage: scheduler-lite plan show PLAN"},
 			{[]string{"plan", "show", "deploy", "--wait", "DONE", "--url", u}, `--wait "DONE": want one of ERROR, WAITING`},
 			{[]string{"plan", "show", "deploy", "--timeout", "1s", "--url", u}, "--timeout: only with --wait"},
 			{[]string{"plan", "start", "job", "-p", "NOVALUE", "--url", u}, `--params "NOVALUE": want KEY=VAL`},

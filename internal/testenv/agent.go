@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/taskkit/taskkit/internal/fetcher"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/rlimit"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
 
 const (
@@ -152,18 +154,47 @@ func (a *agent) closeStreamsLocked() {
 	}
 }
 
-// sandboxDir creates an executor run's sandbox with Mesos' layout and a
-// "latest" symlink.
-func sandboxDir(a *agent, fid, eid, cid string) (string, error) {
-	runs := filepath.Join(a.dir, "frameworks", fid, "executors", eid, "runs")
-	dir := filepath.Join(runs, cid)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+// sandboxDir creates and opens an executor run's sandbox with Mesos'
+// layout, <agent dir>/frameworks/<fid>/executors/<eid>/runs/<cid>, and
+// points runs/latest at it. Everything below the agent's directory is
+// reached without following a link (package sandboxfs): an earlier run of
+// the executor, whose processes can change the directories around their
+// sandbox, may have replaced runs with a link to a directory outside, and
+// the launch then fails naming it rather than creating the sandbox there.
+func sandboxDir(a *agent, fid, eid, cid string) (*sandboxfs.Dir, error) {
+	top, err := sandboxfs.Open(a.dir)
+	if err != nil {
+		return nil, err
 	}
-	latest := filepath.Join(runs, "latest")
-	_ = os.Remove(latest)
-	_ = os.Symlink(cid, latest)
-	return dir, nil
+	defer top.Close()
+	runs, err := top.MkdirAll(path.Join("frameworks", fid, "executors", eid, "runs"), 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer runs.Close()
+	sb, err := runs.MkdirAll(cid, 0o755)
+	if err != nil {
+		return nil, err
+	}
+	// latest is a convenience for people reading the work directory: a
+	// failure to update it fails nothing.
+	_ = runs.Remove("latest")
+	_ = runs.Symlink(cid, "latest")
+	return sb, nil
+}
+
+// openSandboxLocked opens executor e's sandbox (see sandboxDir) again.
+func openSandboxLocked(e *executor) (*sandboxfs.Dir, error) {
+	top, err := sandboxfs.Open(e.agent.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer top.Close()
+	rel, err := filepath.Rel(e.agent.dir, e.dir)
+	if err != nil {
+		return nil, err
+	}
+	return top.OpenDir(filepath.ToSlash(rel))
 }
 
 // launchLocked puts validated tasks on agent a: a command task gets the
@@ -243,7 +274,7 @@ func (c *Cluster) deliverLocked(e *executor, item launchItem) {
 	for _, t := range item.tasks {
 		t.delivered = true
 	}
-	if err := c.syncLinksLocked(e); err != nil {
+	if err := c.syncLinksLocked(e, nil); err != nil {
 		for _, t := range item.tasks {
 			c.statusUpdateLocked(t, c.newStatus(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_UPDATE_FAILED,
 				"Failed to update resources of container: "+err.Error()))
@@ -334,15 +365,26 @@ func (c *Cluster) executorBinary() (string, error) {
 // DEFAULT executors, or why it cannot.
 func (c *Cluster) ExecutorBinary() (string, error) { return c.executorBinary() }
 
+// prepareSandboxLocked creates executor e's sandbox (sandboxDir) and links
+// its volumes into it, and returns it open (the caller closes it) and its
+// path.
+func (c *Cluster) prepareSandboxLocked(e *executor) (*sandboxfs.Dir, string, error) {
+	sb, err := sandboxDir(e.agent, e.fw.id, e.info.ExecutorID.Value, e.containerID)
+	if err != nil {
+		return nil, "", err
+	}
+	e.dir = sb.Name()
+	return sb, e.dir, c.syncLinksLocked(e, sb)
+}
+
 // startExecutor fetches an executor's URIs and starts its process. It runs
 // in a goroutine owned by the cluster.
 func (c *Cluster) startExecutor(e *executor) {
 	c.mu.Lock()
-	a, fw := e.agent, e.fw
-	dir, err := sandboxDir(a, fw.id, e.info.ExecutorID.Value, e.containerID)
-	e.dir = dir
-	if err == nil {
-		err = c.syncLinksLocked(e)
+	a := e.agent
+	sb, dir, err := c.prepareSandboxLocked(e)
+	if sb != nil {
+		defer sb.Close()
 	}
 	var uris []mesos.CommandInfo_URI
 	if e.info.Command != nil {
@@ -350,9 +392,9 @@ func (c *Cluster) startExecutor(e *executor) {
 	}
 	c.mu.Unlock()
 	if err == nil {
-		err = a.fetcher.Fetch(c.ctx, uris, dir)
+		err = a.fetcher.Fetch(c.ctx, uris, sb.FDPath())
 	}
-	spec := procSpec{dir: dir}
+	spec := procSpec{dir: dir, sandbox: sb}
 	if err == nil {
 		if e.info.Type == mesos.ExecutorInfo_DEFAULT {
 			var bin string
@@ -474,15 +516,19 @@ func (c *Cluster) executorGoneLocked(e *executor, waitStatus *int32, state mesos
 func (c *Cluster) runCommandTask(e *executor, t *task) {
 	c.mu.Lock()
 	a, fw := e.agent, e.fw
-	dir, err := sandboxDir(a, fw.id, e.info.ExecutorID.Value, e.containerID)
-	e.dir = dir
-	if err == nil {
-		err = c.syncLinksLocked(e)
+	sb, dir, err := c.prepareSandboxLocked(e)
+	// The sandbox stays open until the task's process has started.
+	closeSandbox := func() {
+		if sb != nil {
+			sb.Close()
+			sb = nil
+		}
 	}
+	defer closeSandbox()
 	cmd := t.info.Command
 	c.mu.Unlock()
 	if err == nil {
-		err = a.fetcher.Fetch(c.ctx, cmd.URIs, dir)
+		err = a.fetcher.Fetch(c.ctx, cmd.URIs, sb.FDPath())
 	}
 
 	c.mu.Lock()
@@ -518,9 +564,10 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 		return
 	}
 	c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_STARTING, ""))
-	spec := procSpec{dir: dir, env: c.executorEnvLocked(e, dir),
+	spec := procSpec{dir: dir, sandbox: sb, env: c.executorEnvLocked(e, dir),
 		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments, limits: limits}
 	p, err := startProc(spec)
+	closeSandbox()
 	if errors.Is(err, rlimit.ErrSet) {
 		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_EXECUTOR_TERMINATED, "Executor terminated: "+err.Error())
 		c.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/rlimit"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
 
 // proc is a child process in its own process group. Every signal goes to
@@ -32,14 +33,18 @@ type procSpec struct {
 	value string
 	args  []string
 	env   []string
-	dir   string // working directory; stdout and stderr files go here
+	dir   string // working directory
+	// sandbox is dir, open: stdout and stderr are opened in it without
+	// following a link (package sandboxfs).
+	sandbox *sandboxfs.Dir
 	// limits are the container's rlimits (ContainerInfo.rlimit_info), in
 	// force before its program runs.
 	limits []rlimit.Limit
 }
 
 // startProc starts spec in a new process group with a parent-death signal,
-// stdout and stderr to files in its directory. The caller must arrange for
+// stdout and stderr appended to files in its sandbox (never through a
+// link: a fetched archive may have put one there). The caller must arrange for
 // wait to be called.
 func startProc(spec procSpec) (*proc, error) {
 	var cmd *exec.Cmd
@@ -61,12 +66,12 @@ func startProc(spec procSpec) (*proc, error) {
 	// processes an executor starts in their own process groups stay in its
 	// session, so wait can destroy the whole "container".
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := os.OpenFile(filepath.Join(spec.dir, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	stdout, err := spec.sandbox.OpenFile("stdout", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer stdout.Close()
-	stderr, err := os.OpenFile(filepath.Join(spec.dir, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	stderr, err := spec.sandbox.OpenFile("stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}

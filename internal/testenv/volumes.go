@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
 
 // This file is what an agent's host keeps across agent restarts, and the
@@ -137,13 +139,13 @@ func (c *Cluster) checkpointLocked(a *agent) {
 	old := h.checkpointed
 	h.checkpointed = a.total.checkpointed()
 	oldPaths, newPaths := h.volumePaths(old), h.volumePaths(h.checkpointed)
-	for p := range newPaths {
+	for p, v := range newPaths {
 		if _, ok := oldPaths[p]; ok {
 			continue
 		}
 		// As the Mesos agent, an existing directory is taken as it is (a
 		// MOUNT disk's root always exists).
-		if err := os.MkdirAll(p, 0o755); err != nil {
+		if err := makeVolumeDir(h.volumeDir(&v)); err != nil {
 			c.log.Error("creating a persistent volume", "agent", a.id, "path", p, "err", err)
 		}
 	}
@@ -152,30 +154,82 @@ func (c *Cluster) checkpointLocked(a *agent) {
 			continue
 		}
 		c.log.Info("deleting persistent volume", "agent", a.id, "id", v.Disk.Persistence.ID, "path", p)
-		if err := c.removeVolumeLocked(h, p, v.IsDisk(mesos.Resource_DiskInfo_Source_MOUNT)); err != nil {
+		if err := c.removeVolumeLocked(h, &v); err != nil {
 			c.log.Error("deleting a persistent volume", "agent", a.id, "path", p, "err", err)
 		}
 	}
 }
 
+// makeVolumeDir creates a volume's directory rel under base (see
+// volumeDir), never through a link in place of a directory below base.
+func makeVolumeDir(base, rel string) error {
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return err
+	}
+	if rel == "" {
+		return nil
+	}
+	d, err := sandboxfs.Open(base)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	vd, err := d.MkdirAll(rel, 0o755)
+	if err != nil {
+		return err
+	}
+	return vd.Close()
+}
+
 // removeVolumeLocked deletes a destroyed volume's data: the directory is
 // moved into the host's trash at once (a rename), so that a volume
 // created again at the same path starts empty, and removed from there by
-// a goroutine the cluster owns. A MOUNT disk keeps its (empty) root.
-func (c *Cluster) removeVolumeLocked(h *agentHost, path string, keepRoot bool) error {
-	trash := filepath.Join(h.dir, "trash")
-	if err := os.MkdirAll(trash, 0o755); err != nil {
+// a goroutine the cluster owns. A MOUNT disk keeps its (empty) root. The
+// directories below the host's directory or the disk's root are reached
+// without following a link (package sandboxfs): a task can reach its
+// volume's parents, and must not get the agent to move a directory from
+// elsewhere into its trash.
+func (c *Cluster) removeVolumeLocked(h *agentHost, v *mesos.Resource) error {
+	if err := os.MkdirAll(h.dir, 0o755); err != nil {
 		return err
 	}
-	dest := filepath.Join(trash, mesosx.NewID())
-	if err := os.Rename(path, dest); err != nil {
+	top, err := sandboxfs.Open(h.dir)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	trash, err := top.MkdirAll("trash", 0o755)
+	if err != nil {
+		return err
+	}
+	defer trash.Close()
+	id := mesosx.NewID()
+	dest := filepath.Join(trash.Name(), id)
+	base, rel := h.volumeDir(v)
+	if rel == "" { // a MOUNT disk's root: configured, trusted
+		if err := os.Rename(base, dest); err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if err := os.Mkdir(base, 0o755); err != nil {
+			return err
+		}
+	} else {
+		d, err := sandboxfs.Open(base)
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		err = d.Rename(rel, trash, id)
+		d.Close()
 		if os.IsNotExist(err) {
 			return nil
 		}
-		return err
-	}
-	if keepRoot {
-		if err := os.Mkdir(path, 0o755); err != nil {
+		if err != nil {
 			return err
 		}
 	}
@@ -188,11 +242,23 @@ func (c *Cluster) removeVolumeLocked(h *agentHost, path string, keepRoot bool) e
 // volumePath is where volume v lives on host h
 // (paths::getPersistentVolumePath in src/slave/paths.cpp).
 func (h *agentHost) volumePath(v *mesos.Resource) string {
+	base, rel := h.volumeDir(v)
+	if base == "" {
+		return ""
+	}
+	return filepath.Join(base, filepath.FromSlash(rel))
+}
+
+// volumeDir is volumePath split in two: a directory the agent trusts (the
+// host's directory, a PATH or MOUNT disk's root) and the slash-separated
+// path of the volume below it, "" for a MOUNT disk (its root is the
+// volume). base is "" for a disk of an unknown source type.
+func (h *agentHost) volumeDir(v *mesos.Resource) (base, rel string) {
 	role := strings.ReplaceAll(v.ReservationRole(), "/", " ")
 	id := v.Disk.Persistence.ID
 	src := v.Disk.Source
 	if src == nil {
-		return filepath.Join(h.dir, "volumes", "roles", role, id)
+		return h.dir, path.Join("volumes", "roles", role, id)
 	}
 	abs := func(p string) string {
 		if filepath.IsAbs(p) {
@@ -202,11 +268,11 @@ func (h *agentHost) volumePath(v *mesos.Resource) string {
 	}
 	switch src.GetType() {
 	case mesos.Resource_DiskInfo_Source_PATH:
-		return filepath.Join(abs(src.GetPath().GetRoot()), "volumes", "roles", role, id)
+		return abs(src.GetPath().GetRoot()), path.Join("volumes", "roles", role, id)
 	case mesos.Resource_DiskInfo_Source_MOUNT:
-		return abs(src.GetMount().GetRoot())
+		return abs(src.GetMount().GetRoot()), ""
 	}
-	return ""
+	return "", ""
 }
 
 // volumePaths maps the paths of the volumes of rs to the volumes.
@@ -224,9 +290,30 @@ func (h *agentHost) volumePaths(rs res) map[string]mesos.Resource {
 // container_path of the volumes its executor and live tasks use, removes
 // the links of volumes none of them uses any more, and replaces a link
 // whose volume changed.
-func (c *Cluster) syncLinksLocked(e *executor) error {
+//
+// sb is e's sandbox when the caller has it open; nil, it is opened again
+// (openSandboxLocked) only if a link must change. Links are removed and
+// made there, never through a link e's processes put in place of a
+// directory.
+func (c *Cluster) syncLinksLocked(e *executor, sb *sandboxfs.Dir) error {
 	if e.dir == "" {
 		return nil
+	}
+	var opened *sandboxfs.Dir
+	defer func() {
+		if opened != nil {
+			opened.Close()
+		}
+	}()
+	sandbox := func() (*sandboxfs.Dir, error) {
+		if sb == nil {
+			d, err := openSandboxLocked(e)
+			if err != nil {
+				return nil, err
+			}
+			sb, opened = d, d
+		}
+		return sb, nil
 	}
 	want := map[string]string{}
 	add := func(rs res) {
@@ -250,8 +337,12 @@ func (c *Cluster) syncLinksLocked(e *executor) error {
 		if want[cp] == target {
 			continue
 		}
-		if err := os.Remove(filepath.Join(e.dir, cp)); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("removing the symlink of an unneeded persistent volume at %s: %w", filepath.Join(e.dir, cp), err)
+		d, err := sandbox()
+		if err != nil {
+			return err
+		}
+		if err := d.Remove(cp); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("removing the symlink of an unneeded persistent volume: %w", err)
 		}
 		delete(e.links, cp)
 	}
@@ -259,9 +350,12 @@ func (c *Cluster) syncLinksLocked(e *executor) error {
 		if e.links[cp] == target {
 			continue
 		}
-		link := filepath.Join(e.dir, cp)
-		if err := os.Symlink(target, link); err != nil {
-			return fmt.Errorf("symlinking persistent volume %s to %s: %w", target, link, err)
+		d, err := sandbox()
+		if err != nil {
+			return err
+		}
+		if err := d.Symlink(target, cp); err != nil {
+			return fmt.Errorf("symlinking persistent volume %s: %w", target, err)
 		}
 		if e.links == nil {
 			e.links = map[string]string{}
@@ -277,7 +371,7 @@ func (c *Cluster) releaseTaskLocked(t *task) {
 	t.released = true
 	t.agent.used = t.agent.used.sub(t.res)
 	if e := t.exec; e != nil && e.state != execTerminated {
-		if err := c.syncLinksLocked(e); err != nil {
+		if err := c.syncLinksLocked(e, nil); err != nil {
 			c.log.Error("updating the volumes of a container", "executor", e.info.ExecutorID.Value, "err", err)
 		}
 	}

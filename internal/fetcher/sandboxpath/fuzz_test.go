@@ -1,6 +1,7 @@
 package sandboxpath_test
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -17,7 +18,9 @@ import (
 //   - without output_file, it is the last element of the URI's path, and
 //     an error says to set output_file;
 //   - with output_file, it is output_file cleaned, and an output_file
-//     that leaves the sandbox is refused with ErrOutside.
+//     that leaves the sandbox (absolute, or climbing above it at some
+//     element: leavesDir) is refused with an error wrapping ErrOutside;
+//     no other error wraps it.
 func FuzzOutputName(f *testing.F) {
 	for _, s := range [][2]string{
 		{"http://example.com/app.tar.gz", ""},
@@ -33,6 +36,9 @@ func FuzzOutputName(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, value, output string) {
 		name, err := sandboxpath.OutputName(value, output)
+		if leaves := output != "" && leavesDir(output); leaves != errors.Is(err, sandboxpath.ErrOutside) {
+			t.Fatalf("output_file %q (leaves the sandbox: %v): error %v, want ErrOutside exactly when it leaves", output, leaves, err)
+		}
 		if err != nil {
 			if output == "" && !strings.Contains(err.Error(), "output_file") {
 				t.Fatalf("URI %q: the error does not say to set output_file: %v", value, err)
@@ -52,6 +58,28 @@ func FuzzOutputName(f *testing.F) {
 			t.Fatalf("URI %q named %q, not its last element", value, name)
 		}
 	})
+}
+
+// leavesDir reports whether the slash-separated name is absolute or climbs
+// above its directory at some point, walking its elements (the fuzz
+// target's oracle, independent of path.Clean).
+func leavesDir(name string) bool {
+	if strings.HasPrefix(name, "/") {
+		return true
+	}
+	depth := 0
+	for _, el := range strings.Split(name, "/") {
+		switch el {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
 }
 
 // TestOutputNameOfDirectoryURIs is the regression test of the fault

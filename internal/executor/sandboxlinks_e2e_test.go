@@ -1,0 +1,60 @@
+package executor_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/testenv"
+)
+
+// TestPlantedLinksInTheSandbox: a task owns the executor sandbox's
+// contents, so one task of a pod can put links where the executor will
+// create a later task's sandbox or its stdout. The later tasks fail to
+// launch (TASK_FAILED, naming the link), and the file and directory the
+// links point to, outside the sandbox, are left as they were.
+func TestPlantedLinksInTheSandbox(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("planted-links", false))
+	outside := t.TempDir()
+	important := filepath.Join(outside, "important")
+	if err := os.WriteFile(important, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ei := s.defaultExecutor("links")
+	// planter runs in tasks/planter: ../victim/stdout links to the outside
+	// file, ../escaped to the outside directory.
+	s.launchGroup(s.offer(), ei, shellTask("planter",
+		`mkdir ../victim && ln -s "$OUT/important" ../victim/stdout && ln -s "$OUT" ../escaped && touch planted && exec sleep 300`,
+		"OUT="+outside))
+	s.Update("planter", mesos.TASK_RUNNING)
+	sb := sandbox(t, cl, s.FrameworkID, "links")
+	eventually(t, "links planted", func() bool {
+		_, err := os.Stat(filepath.Join(sb, "tasks", "planter", "planted"))
+		return err == nil
+	})
+	for id, want := range map[string]string{
+		"victim":  filepath.Join(sb, "tasks", "victim", "stdout") + " is a symbolic link",
+		"escaped": filepath.Join(sb, "tasks", "escaped") + " is a symbolic link",
+	} {
+		s.launchGroup(s.offer(), ei, shellTask(id, "echo written"))
+		st := s.WaitFor(func(e *scheduler.Event) bool {
+			return e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == id && mesosx.IsTerminal(e.Update.Status.GetState())
+		}, id+" terminal").Update.Status
+		if st.GetState() != mesos.TASK_FAILED || !strings.HasPrefix(st.GetMessage(), "Failed to launch task: ") || !strings.Contains(st.GetMessage(), want) ||
+			st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED {
+			t.Errorf("%s: %s %s %q, want a launch failure naming %q", id, st.GetState(), st.GetReason(), st.GetMessage(), want)
+		}
+	}
+	if b, err := os.ReadFile(important); err != nil || string(b) != "keep\n" {
+		t.Errorf("the file outside the sandbox changed: %q, %v", b, err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+		t.Errorf("the directory outside the sandbox holds %d entries, want 1", len(ents))
+	}
+}
