@@ -8,8 +8,9 @@
 // Clusters on one host stay apart: each claims its own /24 of loopback
 // addresses for its agents (block.go), offers only ports no other process
 // holds on its agents' addresses (hostnet.go), and has its own master and
-// DNS ports and work directory. See docs/testenv.md, "Many clusters on one
-// host", for what that guarantees.
+// DNS ports and work directory, which it holds an flock on while it runs
+// (workdir.go: a second cluster on it fails with ErrWorkDirInUse). See
+// docs/testenv.md, "Many clusters on one host", for what that guarantees.
 //
 // Start brings a cluster up and returns once every server listens; the
 // cluster stops — killing every process it started — when the context
