@@ -70,7 +70,7 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes, caches and the env file, of one cluster at a time (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
 				&cli.StringFlag{Name: "executor", Usage: "taskkit executor binary for DEFAULT executors (default: next to testenv, then PATH)", EnvVars: env("EXECUTOR")},
 				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines; each principal once, without ':', with a non-empty secret): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
-				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to before printing it, or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
+				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to before printing it (not another running cluster's), or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
 				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
 				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},
 			},
@@ -131,6 +131,11 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 		if err := safefile.CheckWritable([]safefile.File{{Path: envFile}}); err != nil {
 			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", envSource, err))
 		}
+		// Another running cluster's env file is its own, as its work dir
+		// is (one on the same work dir is refused by Start, saying so).
+		if owner := envFileOwner(envFile); owner != "" && !sameDir(owner, cfg.WorkDir) {
+			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %s: the env file of the running cluster in %s", envSource, envFile, owner))
+		}
 	}
 	// Orphans of tasks (a daemonizing or setsid'ing task) re-parent to
 	// testenv instead of init, so the sweep after the cluster stops finds them.
@@ -181,6 +186,16 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 		log.Info("killed orphaned task processes", "count", n)
 	}
 	return nil
+}
+
+// sameDir reports whether a and b name one existing directory.
+func sameDir(a, b string) bool {
+	if b == "" {
+		return false
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // flagOf maps each Config field a *FieldError names to the flag that sets

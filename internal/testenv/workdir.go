@@ -84,6 +84,34 @@ func openWorkDir(dir string) (*workDir, error) {
 	return w, nil
 }
 
+// envFileOwner is the work dir of the running cluster whose env file path
+// is (its TESTENV_SANDBOX_ROOT line names a work dir whose lock is held),
+// or "". It creates and changes nothing.
+func envFileOwner(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if dir, ok := strings.CutPrefix(line, "TESTENV_SANDBOX_ROOT="); ok && dir != "" && workDirHeld(dir) {
+			return dir
+		}
+	}
+	return ""
+}
+
+// workDirHeld reports whether a running cluster holds dir's lock, without
+// creating the lock file (a shared flock, dropped at once, fails only
+// while a cluster holds its exclusive one).
+func workDirHeld(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, WorkDirLock))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return errors.Is(sysunix.Flock(int(f.Fd()), sysunix.LOCK_SH|sysunix.LOCK_NB), sysunix.EWOULDBLOCK)
+}
+
 // release deletes a temporary directory and, with discard (a Start that
 // failed, which should leave nothing behind), the directories openWorkDir
 // created; then it drops the lock: the directory is the cluster's until it

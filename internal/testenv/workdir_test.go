@@ -102,8 +102,8 @@ func snapshot(t *testing.T, dir string) map[string]string {
 // TestWorkDirHeldByOneCluster: while a testenv process runs on a work
 // dir, a second cluster on it — through --work-dir, TESTENV_WORK_DIR, a
 // symlink to it, or Start in another process — refuses to start, naming
-// where the directory came from, and changes nothing in it; the first
-// runs on. Once the first is killed with SIGKILL, the kernel has dropped
+// where the directory came from, and changes nothing in it; so does one
+// on another work dir given the first's env file. The first runs on. Once the first is killed with SIGKILL, the kernel has dropped
 // its lock and a cluster starts there again.
 func TestWorkDirHeldByOneCluster(t *testing.T) {
 	root := t.TempDir()
@@ -144,12 +144,16 @@ func TestWorkDirHeldByOneCluster(t *testing.T) {
 		args   []string
 		source string // "" for Start
 		given  string // the work dir as given
+		want   string // the error after "testenv: SOURCE: "; "" for the work dir's
 	}{
-		{"--work-dir", nil, []string{"--work-dir", dir}, "--work-dir", dir},
-		{"TESTENV_WORK_DIR", []string{"TESTENV_WORK_DIR=" + dir}, nil, "TESTENV_WORK_DIR", dir},
-		{"a symlink to it", nil, []string{"--work-dir", link}, "--work-dir", link},
-		{"--work-dir and --env-file elsewhere", nil, []string{"--work-dir", dir, "--env-file", filepath.Join(root, "other.env")}, "--work-dir", dir},
-		{"Start", nil, nil, "", dir},
+		{"--work-dir", nil, []string{"--work-dir", dir}, "--work-dir", dir, ""},
+		{"TESTENV_WORK_DIR", []string{"TESTENV_WORK_DIR=" + dir}, nil, "TESTENV_WORK_DIR", dir, ""},
+		{"a symlink to it", nil, []string{"--work-dir", link}, "--work-dir", link, ""},
+		{"--work-dir and --env-file elsewhere", nil, []string{"--work-dir", dir, "--env-file", filepath.Join(root, "other.env")}, "--work-dir", dir, ""},
+		{"--work-dir and its env file", nil, []string{"--work-dir", dir, "--env-file", filepath.Join(dir, envFileName)}, "--work-dir", dir, ""},
+		{"another work dir, its env file", nil, []string{"--work-dir", filepath.Join(root, "other"), "--env-file", filepath.Join(link, envFileName)}, "--env-file", "",
+			filepath.Join(link, envFileName) + ": the env file of the running cluster in " + dir},
+		{"Start", nil, nil, "", dir, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.source == "" {
@@ -168,6 +172,9 @@ func TestWorkDirHeldByOneCluster(t *testing.T) {
 				code, out, errOut := runUp(t, tc.env, tc.args...)
 				lines := strings.Split(strings.TrimSpace(errOut), "\n")
 				want := "testenv: " + tc.source + ": " + tc.given + ": in use by another testenv cluster (flock on " + filepath.Join(tc.given, WorkDirLock) + fmt.Sprintf(", held by pid %d)", first.Process.Pid)
+				if tc.want != "" {
+					want = "testenv: " + tc.source + ": " + tc.want
+				}
 				if code != ExitRuntime || out != "" || !strings.HasPrefix(lines[len(lines)-1], want) {
 					t.Errorf("exit %d (want %d), stdout %q (want none), the error does not start with %q:\n%s", code, ExitRuntime, out, want, errOut)
 				}
@@ -175,8 +182,10 @@ func TestWorkDirHeldByOneCluster(t *testing.T) {
 			if after := snapshot(t, dir); !maps.Equal(before, after) {
 				t.Errorf("the work dir changed:\nbefore %v\nafter  %v", before, after)
 			}
-			if _, err := os.Stat(filepath.Join(root, "other.env")); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("an env file was written: %v", err)
+			for _, p := range []string{filepath.Join(root, "other.env"), filepath.Join(root, "other")} {
+				if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s was written: %v", p, err)
+				}
 			}
 			res, err := http.Get(master + "/state")
 			if err != nil {
