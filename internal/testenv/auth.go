@@ -85,9 +85,10 @@ func LoadCredentials(path string) (map[string]string, error) {
 	return out, nil
 }
 
-// jsonErrorWithoutValues is a JSON decoding error without the values it
-// may quote (encoding/json puts a number it cannot store, say a numeric
-// secret, into its message): what is wrong and where, only.
+// jsonErrorWithoutValues is a JSON decoding error without the input it may
+// quote (encoding/json's syntax errors quote the character they stopped
+// at, which may be a secret's; type errors may quote a number): what is
+// wrong and where, only.
 func jsonErrorWithoutValues(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
