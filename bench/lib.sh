@@ -50,3 +50,18 @@ wait_env() {
     n=$((n + 1))
   done
 }
+
+# free_port prints a TCP port free on 127.0.0.1 now, for a server the
+# benchmark starts (so two benchmarks, or a demo, can run at once).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# private_runtime_dir DIR points XDG_RUNTIME_DIR at DIR/run, so that the
+# schedulers a benchmark starts register there, not beside the user's own
+# (scheduler-lite's registry: docs/scheduler-lite.md).
+private_runtime_dir() {
+  mkdir -m 700 "$1/run"
+  XDG_RUNTIME_DIR=$1/run
+  export XDG_RUNTIME_DIR
+}

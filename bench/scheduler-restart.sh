@@ -19,6 +19,7 @@ SPID=; TPID=
 trap 'kill -9 $SPID 2>/dev/null || true; kill $TPID 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp "$tmp/sched.log" "$KEEP"; rm -rf "$tmp"' EXIT
 cd "$root"
 . bench/lib.sh
+private_runtime_dir "$tmp"
 build "$tmp" testenv scheduler-lite executor
 bench_svc restart "$PODS" "$TASKS" 3600 > "$tmp/svc.yml"
 mkdir "$tmp/arts" && ln -s "$tmp/executor" "$tmp/arts/executor"   # tasks fetch nothing
@@ -27,9 +28,10 @@ mkdir "$tmp/arts" && ln -s "$tmp/executor" "$tmp/arts/executor"   # tasks fetch 
 TPID=$!
 wait_env "$tmp/testenv.env" $TPID "$tmp/testenv.log"
 . "$tmp/testenv.env"
-API=http://127.0.0.1:18090
+port=$(free_port)
+API=http://127.0.0.1:$port
 sched() {
-  "$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen 127.0.0.1:18090 \
+  "$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen "127.0.0.1:$port" \
     --artifacts-dir "$tmp/arts" "$tmp/svc.yml" > /dev/null 2>> "$tmp/sched.log" &
   SPID=$!
 }

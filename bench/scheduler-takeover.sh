@@ -18,10 +18,11 @@ PIDS=
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cd "$root"
 . bench/lib.sh
+private_runtime_dir "$tmp"
 build "$tmp" testenv scheduler-lite executor
 jar=/usr/share/java/zookeeper.jar
 [ -f "$jar" ] || { echo "ZooKeeper not installed (apt-get install zookeeperd)"; exit 1; }
-zkport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+zkport=$(free_port)
 printf 'tickTime=250\ndataDir=%s/zk\nclientPort=%s\nclientPortAddress=127.0.0.1\nminSessionTimeout=500\nadmin.enableServer=false\n4lw.commands.whitelist=ruok\n' "$tmp" "$zkport" > "$tmp/zoo.cfg"
 java -Xmx128m -cp "/etc/zookeeper/conf:$jar" org.apache.zookeeper.server.ZooKeeperServerMain "$tmp/zoo.cfg" > "$tmp/zk.log" 2>&1 &
 PIDS="$PIDS $!"
@@ -43,7 +44,8 @@ start_instance() { # $1: port; writes its stdout to $tmp/out-$1
   echo $!
 }
 now() { date +%s.%N; }
-pa=18101; pb=18102
+pa=$(free_port); pb=$(free_port)
+until [ "$pb" != "$pa" ]; do pb=$(free_port); done
 A=$(start_instance $pa); PIDS="$PIDS $A"
 until grep -q SCHEDULER_API "$tmp/out-$pa" 2>/dev/null; do sleep 0.05; done
 until [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$pa/v1/plans/deploy)" = 200 ]; do sleep 0.1; done

@@ -36,6 +36,7 @@ SPID= TPID= PPID_=
 trap 'kill $SPID $TPID $PPID_ 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cd "$root"
 . bench/lib.sh
+private_runtime_dir "$tmp"
 build "$tmp" testenv scheduler-lite bootstrap healthd tlsprov executor
 bench_svc bench "$PODS" "$TASKS" 600 "$TLS" "$VOLUME" > "$tmp/svc.yml"
 "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 \
@@ -47,13 +48,14 @@ tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }          # utime+stime, ticks
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # user+nice+system+irq+softirq, ticks
 t0=$(cpu $TPID); b0=$(busy)
-api=http://127.0.0.1:18089
+port=$(free_port)
+api=http://127.0.0.1:$port
 # (curl applies -o to one URL only: each URL gets its own output.)
 printf 'url = "%s"\noutput = "/dev/null"\n' "$api/v1/plans/deploy" > "$tmp/url"
 yes "$(cat "$tmp/url")" | head -n 60000 > "$tmp/urls"
 : > "$tmp/latency"  # before tail -f opens it
 start=$(date +%s.%N)
-"$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen 127.0.0.1:18089 \
+"$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen "127.0.0.1:$port" \
   --artifacts-dir "$tmp" --tls-key-type "$KEY_TYPE" "$tmp/svc.yml" > /dev/null 2> "$tmp/sched.log" &
 SPID=$!
 # The API's latency during the deploy: 50 GETs a second on one connection
@@ -72,7 +74,7 @@ echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS tls=$TLS key_type=$KEY_TYPE
 echo "deploy_to_complete_s=$(echo "$end - $start" | bc)"
 echo "scheduler_rss_mib=$(echo "scale=1; $rss / 1024" | bc)"
 echo "cpu_s scheduler=$(echo "scale=2; $s1 / $tck" | bc) testenv=$(echo "scale=2; ($t1 - $t0) / $tck" | bc) rest_of_machine=$(echo "scale=2; ($b1 - $b0 - $s1 - $t1 + $t0) / $tck" | bc)"
-curl -s http://127.0.0.1:18089/v1/metrics | python3 -c '
+curl -s "$api/v1/metrics" | python3 -c '
 import json,sys
 m=json.load(sys.stdin); t=m["timers"]["offers.process"]; c=m["counters"]; u=m["timers"].get("status.process",{"count":0,"mean_ms":0,"p95_ms":0})
 print("offers_process_p50_ms=%.3f p95_ms=%.3f p99_ms=%.3f max_ms=%.3f count=%d total_ms=%.0f" % (t["p50_ms"], t["p95_ms"], t["p99_ms"], t["max_ms"], t["count"], t["mean_ms"]*t["count"]))
