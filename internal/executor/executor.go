@@ -720,7 +720,7 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 	if err != nil {
 		return nil, err
 	}
-	stdout, stderr, err := openLogs(td)
+	stdout, stderr, err := td.OpenStdio()
 	if err != nil {
 		return nil, fmt.Errorf("opening the task's stdout and stderr: %w", err)
 	}

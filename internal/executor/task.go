@@ -258,21 +258,6 @@ func exitMessage(st supervise.Status) string {
 	return fmt.Sprintf("Command exited with status %d", st.Code)
 }
 
-// openLogs opens (appending) the stdout and stderr files of a task in its
-// sandbox td, never through a link the task may have put in their place.
-func openLogs(td *sandboxfs.Dir) (stdout, stderr *os.File, err error) {
-	stdout, err = td.OpenFile("stdout", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, err
-	}
-	stderr, err = td.OpenFile("stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		stdout.Close()
-		return nil, nil, err
-	}
-	return stdout, stderr, nil
-}
-
 // openTaskDir creates (if need be) and opens the sandbox of task id,
 // TasksDir/<id> under the executor sandbox, failing rather than following
 // a link in place of either directory.

@@ -119,6 +119,22 @@ func (d *Dir) OpenFile(rel string, flag int, perm os.FileMode) (*os.File, error)
 	return f, nil
 }
 
+// OpenStdio opens, creating them and appending, the stdout and stderr
+// files of a Mesos sandbox (the layout of src/slave/paths.hpp), each never
+// through a link: where an executor's or a task's process writes.
+func (d *Dir) OpenStdio() (stdout, stderr *os.File, err error) {
+	stdout, err = d.OpenFile("stdout", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	stderr, err = d.OpenFile("stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		stdout.Close()
+		return nil, nil, err
+	}
+	return stdout, stderr, nil
+}
+
 // Symlink creates rel under d as a symbolic link to target (which is not
 // resolved: the link is the caller's to make).
 func (d *Dir) Symlink(target, rel string) error {

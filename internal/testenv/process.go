@@ -66,15 +66,11 @@ func startProc(spec procSpec) (*proc, error) {
 	// processes an executor starts in their own process groups stay in its
 	// session, so wait can destroy the whole "container".
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := spec.sandbox.OpenFile("stdout", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	stdout, stderr, err := spec.sandbox.OpenStdio()
 	if err != nil {
 		return nil, err
 	}
 	defer stdout.Close()
-	stderr, err := spec.sandbox.OpenFile("stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
 	defer stderr.Close()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	started := false
