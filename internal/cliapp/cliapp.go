@@ -435,20 +435,32 @@ func SplitCommand(args []string) (own, command []string, dashes bool) {
 // wantCommand is the Action of an App or command that has commands: it is
 // reached only when none was named.
 func wantCommand(c *cli.Context) error {
+	if c.Args().Present() {
+		return unknownCommand(c, c.Args().First())
+	}
+	return UsageError(c, "no command given (want %s)", strings.Join(commandNames(c, ""), ", "))
+}
+
+// unknownCommand is the usage error of a command name the command running in
+// c does not have.
+func unknownCommand(c *cli.Context, name string) error {
+	return UsageError(c, "unknown command %q (want %s)", name, strings.Join(commandNames(c, ""), ", "))
+}
+
+// commandNames returns the names of the visible commands of the command
+// running in c; given name, only those it names (by name or alias).
+func commandNames(c *cli.Context, name string) []string {
 	cmds := c.App.Commands
 	if c.Command != nil && len(c.Command.Subcommands) > 0 {
 		cmds = c.Command.Subcommands
 	}
 	var names []string
 	for _, cmd := range cmds {
-		if !cmd.Hidden {
+		if !cmd.Hidden && (name == "" || cmd.HasName(name)) {
 			names = append(names, cmd.Name)
 		}
 	}
-	if c.Args().Present() {
-		return UsageError(c, "unknown command %q (want %s)", c.Args().First(), strings.Join(names, ", "))
-	}
-	return UsageError(c, "no command given (want %s)", strings.Join(names, ", "))
+	return names
 }
 
 // shellKey keys the running Shell in the App's Metadata.
@@ -464,6 +476,9 @@ func (sh *Shell) helpWord(next cli.ActionFunc, hasCommands bool) cli.ActionFunc 
 	return func(c *cli.Context) error {
 		if c.Args().First() != "help" || sh.helped {
 			return next(c)
+		}
+		if topic := c.Args().Get(1); topic != "" && len(commandNames(c, topic)) == 0 {
+			return unknownCommand(c, topic)
 		}
 		sh.helped = true
 		// The positional arguments are the last words of the command line.
