@@ -532,7 +532,7 @@ func TestCheckCommand(t *testing.T) {
 		{"bad URL", nil, []string{"--http", "ftp://x/"}, 2, "", "invalid URL"},
 		{"bad timeout", nil, []string{"--cmd", "true", "--timeout", "-1s"}, 2, "", "--timeout"},
 		{"unknown flag", nil, []string{"--bogus"}, 2, "", "healthd check: unknown flag --bogus\nusage: healthd check"},
-		{"arguments", nil, []string{"--cmd", "true", "extra"}, 2, "", "takes no arguments"},
+		{"arguments", nil, []string{"--cmd", "true", "extra"}, 2, "", `unexpected argument "extra": healthd check runs no command`},
 		{"help", nil, []string{"--help"}, 0, "HEALTHD_CHECK_TIMEOUT", ""},
 	}
 	for _, tt := range tests {

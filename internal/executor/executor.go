@@ -149,7 +149,32 @@ func New(in Input) *Executor {
 	if fetch == nil {
 		fetch = &fetcher.Fetcher{CacheDir: in.Config.FetchCacheDir}
 	}
-	opts := []httpcli.ConfigOpt{httpcli.Timeout(CallTimeout)}
+	// Connecting is bounded by CallTimeout for every call. The response
+	// of an UPDATE or MESSAGE is too; a SUBSCRIBE's answer is awaited
+	// until the subscription's own deadline, which the event loop
+	// enforces (see Config.RegistrationTimeout), so its transport has no
+	// response-header timeout.
+	callCli := agentClient(cfg, httpcli.Timeout(cfg.CallTimeout))
+	subCli := agentClient(cfg, httpcli.Timeout(cfg.CallTimeout), httpcli.Transport(func(t *http.Transport) { t.ResponseHeaderTimeout = 0 }))
+	callOpts := execpb.CallOptions{calls.Framework(cfg.FrameworkID), calls.Executor(cfg.ExecutorID)}
+	return &Executor{
+		cfg:     cfg,
+		log:     log,
+		secrets: secrets,
+		fetcher: fetch,
+		calls:   calls.SenderWith(httpexec.NewSender(callCli.Send), callOpts...),
+		subs:    calls.SenderWith(httpexec.NewSender(subCli.Send, httpcli.Close(true)), callOpts...),
+		msgs:    make(chan any, 256),
+		quit:    make(chan struct{}),
+		out:     newOutbox(),
+		tasks:   map[string]*task{},
+		ackWait: cfg.AckWait,
+	}
+}
+
+// agentClient is a client of the agent's executor API with opts and the
+// authentication token, if any.
+func agentClient(cfg Config, opts ...httpcli.ConfigOpt) *httpcli.Client {
 	if cfg.AuthToken != "" {
 		token := cfg.AuthToken
 		opts = append(opts, httpcli.WrapRoundTripper(func(rt http.RoundTripper) http.RoundTripper {
@@ -160,26 +185,12 @@ func New(in Input) *Executor {
 			})
 		}))
 	}
-	cli := httpcli.New(
+	return httpcli.New(
 		httpcli.Endpoint("http://"+cfg.AgentEndpoint+"/api/v1/executor"),
 		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
 		httpcli.Do(httpcli.With(opts...)),
 		mesosx.BoundedStreams(codecs.ByMediaType[codecs.MediaTypeProtobuf]), // the event stream's records at most 4 MiB, refused before they are read
 	)
-	callOpts := execpb.CallOptions{calls.Framework(cfg.FrameworkID), calls.Executor(cfg.ExecutorID)}
-	return &Executor{
-		cfg:     cfg,
-		log:     log,
-		secrets: secrets,
-		fetcher: fetch,
-		calls:   calls.SenderWith(httpexec.NewSender(cli.Send), callOpts...),
-		subs:    calls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), callOpts...),
-		msgs:    make(chan any, 256),
-		quit:    make(chan struct{}),
-		out:     newOutbox(),
-		tasks:   map[string]*task{},
-		ackWait: cfg.AckWait,
-	}
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -428,6 +439,26 @@ func (e *Executor) housekeep(now time.Time) {
 		!e.disconnectedAt.IsZero() && now.Sub(e.disconnectedAt) > e.cfg.RecoveryTimeout {
 		e.giveUp(fmt.Errorf("%w: not reconnected within the recovery timeout %v", ErrAgentLost, e.cfg.RecoveryTimeout))
 	}
+	if e.conn == subscribing && !e.abandon && now.After(e.subscribeBy()) {
+		e.conn = disconnected
+		e.connCancel()
+		if e.everSubscribed {
+			e.giveUp(fmt.Errorf("%w: no answer to SUBSCRIBE within the recovery timeout %v", ErrAgentLost, e.cfg.RecoveryTimeout))
+		} else {
+			e.giveUp(fmt.Errorf("%w: no answer to SUBSCRIBE within the registration timeout %v", ErrAgentLost, e.cfg.RegistrationTimeout))
+		}
+	}
+}
+
+// subscribeBy is the deadline of the subscription in flight, the only
+// bound on the wait for its answer: the registration timeout from Run for
+// the first subscription, the recovery timeout from the loss of the
+// connection for a re-subscription (see Config.RegistrationTimeout).
+func (e *Executor) subscribeBy() time.Time {
+	if !e.everSubscribed || e.disconnectedAt.IsZero() {
+		return e.started.Add(e.cfg.RegistrationTimeout)
+	}
+	return e.disconnectedAt.Add(e.cfg.RecoveryTimeout)
 }
 
 // arm sets wake to fire just after nextDeadline (housekeep and checkDone
@@ -443,7 +474,8 @@ func (e *Executor) arm(wake *time.Timer, now time.Time) {
 
 // nextDeadline is the earliest time housekeep or checkDone has something
 // to do without a message: an update's resend, the recovery timeout, the
-// no-task timeout, the end of the wait for acknowledgements. Zero: none.
+// deadline of the subscription in flight, the no-task timeout, the end of
+// the wait for acknowledgements. Zero: none.
 func (e *Executor) nextDeadline() time.Time {
 	var next time.Time
 	earliest := func(t time.Time) {
@@ -460,6 +492,9 @@ func (e *Executor) nextDeadline() time.Time {
 	}
 	if e.conn == disconnected && !e.abandon && e.everSubscribed && e.cfg.Checkpoint && !e.disconnectedAt.IsZero() {
 		earliest(e.disconnectedAt.Add(e.cfg.RecoveryTimeout))
+	}
+	if e.conn == subscribing && !e.abandon {
+		earliest(e.subscribeBy())
 	}
 	if !e.launched && !e.shuttingDown && len(e.tasks) == 0 && !e.subscribedAt.IsZero() {
 		earliest(e.subscribedAt.Add(e.cfg.NoTaskTimeout))
@@ -986,7 +1021,7 @@ func (e *Executor) sendLoop() {
 		if item.gen != e.curGen.Load() || item.gen <= failed {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(e.runCtx, CallTimeout)
+		ctx, cancel := context.WithTimeout(e.runCtx, e.cfg.CallTimeout)
 		resp, err := e.calls.Send(ctx, calls.NonStreaming(item.call))
 		if resp != nil {
 			resp.Close()

@@ -79,7 +79,8 @@ type Fetcher struct {
 }
 
 // Fetch fetches every URI into sandbox, in order, and stops at the first
-// failure. Each error names the URI, its credentials masked.
+// failure. Each error names the URI, its credentials masked, and the file
+// it was fetched into (see FetchOne).
 func (f *Fetcher) Fetch(ctx context.Context, uris []mesos.CommandInfo_URI, sandbox string) error {
 	for _, u := range uris {
 		if _, err := f.FetchOne(ctx, u, sandbox); err != nil {
@@ -90,44 +91,121 @@ func (f *Fetcher) Fetch(ctx context.Context, uris []mesos.CommandInfo_URI, sandb
 }
 
 // FetchOne fetches one URI into sandbox and returns the path of the fetched
-// file. The error names the URI, its credentials masked.
+// file. The error names the URI, its credentials masked, and the file in
+// the sandbox, e.g. `fetching "http://h/x.tgz" into /sb/tasks/t1/x.tgz:
+// HTTP 404 Not Found`.
+//
+// sandbox may be a directory held open and named through /proc/self/fd
+// (sandboxfs.Dir.FDPath: the executor and testenv's agents fetch into
+// a sandbox a task controls that way); such a path means nothing to a
+// user, so the returned path and every error name the directory as the
+// kernel does (its readlink), never /proc/self/fd.
 func (f *Fetcher) FetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
-	p, err := f.fetchOne(ctx, u, sandbox)
+	shown := shownDir(sandbox)
+	name, err := sandboxpath.OutputName(u.Value, u.GetOutputFile())
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", redact.Credentials(u.Value), err)
 	}
-	return p, nil
+	dest := filepath.Join(shown, filepath.FromSlash(name))
+	if err := f.fetchOne(ctx, u, sandbox, name); err != nil {
+		return "", renamePath(fmt.Errorf("fetching %q into %s: %w", redact.Credentials(u.Value), dest, err), sandbox, shown)
+	}
+	return dest, nil
 }
 
-func (f *Fetcher) fetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
-	name, err := sandboxpath.OutputName(u.Value, u.GetOutputFile())
-	if err != nil {
-		return "", err
-	}
+func (f *Fetcher) fetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox, name string) error {
 	root, err := os.OpenRoot(sandbox)
 	if err != nil {
-		return "", fmt.Errorf("opening the sandbox: %w", err)
+		return fmt.Errorf("opening the sandbox: %w", err)
 	}
 	defer root.Close()
 	if dir := path.Dir(name); dir != "." {
 		if err := root.MkdirAll(dir, 0o755); err != nil {
-			return "", err
+			return fmt.Errorf("creating its directory: %w", err)
 		}
 	}
 	if err := f.fetchTo(ctx, u, root, name); err != nil {
-		return "", err
+		return err
 	}
-	dest := filepath.Join(sandbox, filepath.FromSlash(name))
 	if u.GetExecutable() {
-		return dest, root.Chmod(name, 0o755)
+		return root.Chmod(name, 0o755)
 	}
 	if u.Extract == nil || *u.Extract {
 		if err := extract(root, name); err != nil {
-			return "", fmt.Errorf("extracting: %w", err)
+			return fmt.Errorf("extracting: %w", err)
 		}
 	}
-	return dest, nil
+	return nil
 }
+
+// fdDirs starts the paths that name an open file descriptor.
+const fdDirs = "/proc/self/fd/"
+
+// shownDir is how errors and returned paths name the directory dir: dir,
+// or for /proc/self/fd/N[/rest] the path the kernel gives descriptor N
+// (joined with rest), or "the sandbox" when it cannot tell.
+func shownDir(dir string) string {
+	fd, rest, ok := splitFDPath(dir)
+	if !ok {
+		return dir
+	}
+	target, err := os.Readlink(fdDirs + fd)
+	if err != nil || !filepath.IsAbs(target) {
+		return "the sandbox"
+	}
+	return filepath.Join(target, rest)
+}
+
+// splitFDPath splits /proc/self/fd/N[/rest] into N and rest.
+func splitFDPath(p string) (fd, rest string, ok bool) {
+	after, found := strings.CutPrefix(p, fdDirs)
+	if !found {
+		return "", "", false
+	}
+	fd, rest, _ = strings.Cut(after, "/")
+	if fd == "" || strings.Trim(fd, "0123456789") != "" {
+		return "", "", false
+	}
+	return fd, rest, true
+}
+
+// renamePath returns err with every mention of the directory opened as
+// from (a /proc/self/fd path) said as shown instead; errors.Is and As see
+// err unchanged.
+func renamePath(err error, from, shown string) error {
+	if from == shown || !strings.Contains(err.Error(), from) {
+		return err
+	}
+	return &renamedError{err: err, from: from, shown: shown}
+}
+
+// renamedError is an error whose text names a directory otherwise.
+type renamedError struct {
+	err         error
+	from, shown string
+}
+
+func (e *renamedError) Error() string {
+	msg := e.err.Error()
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, e.from)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		end := i + len(e.from)
+		b.WriteString(msg[:i])
+		if end < len(msg) && msg[end] >= '0' && msg[end] <= '9' {
+			b.WriteString(e.from) // another descriptor: /proc/self/fd/70 for /proc/self/fd/7
+		} else {
+			b.WriteString(e.shown)
+		}
+		msg = msg[end:]
+	}
+}
+
+func (e *renamedError) Unwrap() error { return e.err }
 
 func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os.Root, name string) error {
 	pu, err := url.Parse(u.Value)

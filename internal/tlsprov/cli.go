@@ -94,8 +94,8 @@ func startCommand(sh *cliapp.Shell, c *cli.Context) (*slog.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Args().Present() {
-		return nil, cliapp.UsageError(c, "unexpected argument %q (flags must come before arguments)", c.Args().First())
+	if err := cliapp.NoArgs(c); err != nil {
+		return nil, err
 	}
 	return log, nil
 }
