@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -130,13 +132,17 @@ func TestStateTaskRole(t *testing.T) {
 	}
 }
 
-// post sends a raw scheduler call and returns the status and, unless it
-// is a 200 (a SUBSCRIBE stream, closed at once), the body.
-func post(t *testing.T, cl *Cluster, ctype string, body []byte) (int, string) {
+// post sends a raw scheduler call, with a Mesos-Stream-Id header when
+// streamID is not "", and returns the status and, unless it is a 200 (a
+// SUBSCRIBE stream, closed at once), the body.
+func post(t *testing.T, cl *Cluster, ctype string, body []byte, streamID string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, cl.MasterURL()+"/api/v1/scheduler", bytes.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Accept", ctype)
+	if streamID != "" {
+		req.Header.Set("Mesos-Stream-Id", streamID)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +203,7 @@ func TestSubscribeWithoutRequiredFields(t *testing.T) {
 		{"json with empty user and name", "application/json", []byte(`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"","name":""}}}`), 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, body := post(t, cl, tc.ctype, tc.body)
+			code, body := post(t, cl, tc.ctype, tc.body, "")
 			if code != tc.want || (tc.wantBody != "" && body != tc.wantBody) {
 				t.Errorf("%d %q, want %d %q", code, body, tc.want, tc.wantBody)
 			}
@@ -208,7 +214,7 @@ func TestSubscribeWithoutRequiredFields(t *testing.T) {
 // TestCallWithoutType follows validation::scheduler::call::validate
 // (src/master/validation.cpp) and Master::Http::scheduler
 // (src/master/http.cpp): a call without a type is a 400 "Expecting 'type'
-// to be present"; one of type UNKNOWN is a 501.
+// to be present"; one of type UNKNOWN is a 501 with libprocess' body.
 func TestCallWithoutType(t *testing.T) {
 	cl := startCluster(t, Config{})
 	s := subscribe(t, cl, frameworkInfo("typeless"), protoCodec)
@@ -224,13 +230,84 @@ func TestCallWithoutType(t *testing.T) {
 			"Failed to validate scheduler::Call: Expecting 'type' to be present"},
 		{"protobuf without type", "application/x-protobuf", protoMessage(protoField{num: 1, bytes: fidProto}), 400,
 			"Failed to validate scheduler::Call: Expecting 'type' to be present"},
-		{"json UNKNOWN", "application/json", []byte(`{"type":"UNKNOWN","framework_id":` + string(fid) + `}`), 501, ""},
-		{"protobuf UNKNOWN", "application/x-protobuf", protoMessage(protoField{num: 1, bytes: fidProto}, protoField{num: 2, varint: 0}), 501, ""},
+		{"json UNKNOWN", "application/json", []byte(`{"type":"UNKNOWN","framework_id":` + string(fid) + `}`), 501, "501 Not Implemented."},
+		{"protobuf UNKNOWN", "application/x-protobuf", protoMessage(protoField{num: 1, bytes: fidProto}, protoField{num: 2, varint: 0}), 501, "501 Not Implemented."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if code, body := post(t, cl, tc.ctype, tc.body); code != tc.want || body != tc.wantBody {
+			if code, body := post(t, cl, tc.ctype, tc.body, streamIDOf(t, cl, s.FrameworkID)); code != tc.want || body != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", code, body, tc.want, tc.wantBody)
 			}
 		})
+	}
+}
+
+// TestInvalidOffers follows Master::accept (src/master/master.cpp) and
+// validation::offer::validate (src/master/validation.cpp): an ACCEPT with
+// invalid offers fails its tasks with TASK_DROPPED (PARTITION_AWARE),
+// REASON_INVALID_OFFERS and Mesos' message, each check running over all
+// the offers before the next (so a duplicate is reported before an offer
+// that is gone, whatever their order).
+func TestInvalidOffers(t *testing.T) {
+	cl := startCluster(t, Config{Agents: 2, AllocationInterval: 50 * time.Millisecond})
+	a := subscribe(t, cl, frameworkInfo("offers-a", mesos.FrameworkInfo_Capability_PARTITION_AWARE), protoCodec)
+	held := map[string]mesos.Offer{} // a's outstanding offers by agent
+	// offersOnBothAgents waits until a holds an offer on each agent.
+	offersOnBothAgents := func() (o1, o2 mesos.Offer) {
+		t.Helper()
+		for len(held) < 2 {
+			for _, o := range a.offers() {
+				held[o.AgentID.Value] = o
+			}
+		}
+		var os []mesos.Offer
+		for _, o := range held {
+			os = append(os, o)
+		}
+		return os[0], os[1]
+	}
+	// accept sends an ACCEPT of ids, in this order and duplicates kept
+	// (mesos-go's calls.Accept would drop them), launching one task.
+	accept := func(taskID string, agent mesos.AgentID, ids ...mesos.OfferID) mesos.TaskStatus {
+		t.Helper()
+		task := commandTask(taskID, mesos.Offer{AgentID: agent}, "true")
+		a.MustCall(&scheduler.Call{Type: scheduler.Call_ACCEPT, Accept: &scheduler.Call_Accept{
+			OfferIDs: ids, Operations: []mesos.Offer_Operation{calls.OpLaunch(task)}}})
+		for agent, o := range held { // the master discards the listed offers
+			if slices.Contains(ids, o.ID) {
+				delete(held, agent)
+			}
+		}
+		st := a.Update(taskID, mesos.TASK_DROPPED)
+		if st.GetReason() != mesos.REASON_INVALID_OFFERS || st.GetSource() != mesos.SOURCE_MASTER || len(st.UUID) != 0 {
+			t.Errorf("%s: %s %s uuid %x, want SOURCE_MASTER REASON_INVALID_OFFERS and no uuid", taskID, st.GetSource(), st.GetReason(), st.UUID)
+		}
+		return st
+	}
+	const prefix = "Task launched with invalid offers: "
+
+	o1, o2 := offersOnBothAgents()
+	if st := accept("two-agents", o1.AgentID, o1.ID, o2.ID); st.GetMessage() != prefix+"Aggregated offers must belong to one single agent. Offer "+o2.ID.Value+" uses agent "+o2.AgentID.Value+" and agent "+o1.AgentID.Value {
+		t.Errorf("two agents: %q", st.GetMessage())
+	}
+
+	o1, _ = offersOnBothAgents()
+	gone := mesos.OfferID{Value: "gone"}
+	if st := accept("duplicate", o1.AgentID, o1.ID, gone, o1.ID); st.GetMessage() != prefix+"Duplicate offer "+o1.ID.Value+" in offer list" {
+		t.Errorf("duplicate: %q", st.GetMessage())
+	}
+	if st := accept("gone", o1.AgentID, gone); st.GetMessage() != prefix+"Offer gone is no longer valid" {
+		t.Errorf("gone: %q", st.GetMessage())
+	}
+	if st := accept("none", o1.AgentID); st.GetMessage() != prefix+"No offers specified" {
+		t.Errorf("none: %q", st.GetMessage())
+	}
+
+	// Another framework's offer: a declines everything, b gets it.
+	o1, o2 = offersOnBothAgents()
+	a.MustCall(calls.Decline(o1.ID, o2.ID).With(calls.RefuseSeconds(time.Hour)))
+	b := subscribe(t, cl, frameworkInfo("offers-b"), protoCodec)
+	ob := b.offers()[0]
+	if st := accept("foreign", ob.AgentID, ob.ID); st.GetMessage() != prefix+"Offer "+ob.ID.Value+" has invalid framework "+b.FrameworkID+" while framework "+a.FrameworkID+" is expected" {
+		t.Errorf("foreign: %q", st.GetMessage())
 	}
 }

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -233,6 +234,10 @@ func TestInvalidLaunches(t *testing.T) {
 	}
 }
 
+// TestExecutorAPIBadRequests pins the agent's executor API refusals, code
+// and body byte for byte, in the order of Http::executor
+// (src/slave/http.cpp), with common::validation::validateExecutorCall's
+// messages (src/common/validation.cpp).
 func TestExecutorAPIBadRequests(t *testing.T) {
 	cl := startCluster(t, Config{})
 	s := subscribe(t, cl, frameworkInfo("exec-api"), protoCodec)
@@ -241,6 +246,7 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 	s.launch(o, execTask("t", o, &ei, "run"))
 	s.updateAck("t", mesos.TASK_RUNNING)
 	endpoint := cl.Agents()[0].Endpoint
+	fid := s.FrameworkID
 
 	src, bad := mesos.SOURCE_EXECUTOR, mesos.SOURCE_MASTER
 	running, staging := mesos.TASK_RUNNING, mesos.TASK_STAGING
@@ -248,38 +254,108 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 		return &execpb.Call{Type: execpb.Call_UPDATE, FrameworkID: mesos.FrameworkID{Value: fid}, ExecutorID: mesos.ExecutorID{Value: eid},
 			Update: &execpb.Call_Update{Status: st}}
 	}
+	typed := func(typ execpb.Call_Type, fid, eid string) *execpb.Call {
+		return &execpb.Call{Type: typ, FrameworkID: mesos.FrameworkID{Value: fid}, ExecutorID: mesos.ExecutorID{Value: eid}}
+	}
 	good := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: &running, Source: &src, UUID: mesosx.NewUUID()}
 	withUUID := func(u []byte) mesos.TaskStatus { x := good; x.UUID = u; return x }
 	withSource := func(s mesos.TaskStatus_Source) mesos.TaskStatus { x := good; x.Source = &s; return x }
 	withState := func(s mesos.TaskState) mesos.TaskStatus { x := good; x.State = &s; return x }
+	withExecutor := func(id string) mesos.TaskStatus { x := good; x.ExecutorID = &mesos.ExecutorID{Value: id}; return x }
+	unversioned := mesosx.NewUUID()
+	unversioned[6] &= 0x0f
+	const validate = "Failed to validate Executor::Call: "
 	for _, tc := range []struct {
-		name string
-		call *execpb.Call
-		want int
+		name     string
+		method   string
+		ctype    string // protobuf when ""
+		call     *execpb.Call
+		raw      []byte // the body, when call is nil
+		want     int
+		wantBody string
 	}{
-		{"unknown framework", call("nope", "api", good), 400},
-		{"unknown executor", call(s.FrameworkID, "nope", good), 400},
-		{"no uuid", call(s.FrameworkID, "api", withUUID(nil)), 400},
-		{"short uuid", call(s.FrameworkID, "api", withUUID([]byte("x"))), 400},
-		{"bad source", call(s.FrameworkID, "api", withSource(bad)), 400},
-		{"staging", call(s.FrameworkID, "api", withState(staging)), 400},
-		{"ok", call(s.FrameworkID, "api", good), 202},
+		{name: "GET", method: http.MethodGet, want: 405, wantBody: "405 Method Not Allowed. Expecting one of { 'POST' }, but received 'GET'."},
+		{name: "content type with a charset", ctype: "application/x-protobuf; charset=utf-8", call: call(fid, "api", good), want: 415,
+			wantBody: "Expecting 'Content-Type' of application/json or application/x-protobuf"},
+		{name: "no type", ctype: "application/json", raw: []byte(`{"framework_id":{"value":"` + fid + `"},"executor_id":{"value":"api"}}`), want: 400, wantBody: validate + "Expecting 'type' to be present"},
+		{name: "no update", call: typed(execpb.Call_UPDATE, fid, "api"), want: 400, wantBody: validate + "Expecting 'update' to be present"},
+		{name: "no message", call: typed(execpb.Call_MESSAGE, fid, "api"), want: 400, wantBody: validate + "Expecting 'message' to be present"},
+		{name: "no uuid", call: call(fid, "api", withUUID(nil)), want: 400, wantBody: validate + "Expecting 'uuid' to be present"},
+		{name: "short uuid", call: call(fid, "api", withUUID([]byte("x"))), want: 400, wantBody: validate + "Not a valid UUID"},
+		{name: "uuid without a version", call: call(fid, "api", withUUID(unversioned)), want: 400, wantBody: validate + "Not a valid UUID"},
+		{name: "other executor in status", call: call(fid, "api", withExecutor("x")), want: 400, wantBody: validate + "ExecutorID in Call: api does not match ExecutorID in TaskStatus: x"},
+		{name: "bad source", call: call(fid, "api", withSource(bad)), want: 400,
+			wantBody: validate + "Received Call from executor api of framework " + fid + " with invalid source, expecting 'SOURCE_EXECUTOR'"},
+		{name: "staging", call: call(fid, "api", withState(staging)), want: 400,
+			wantBody: validate + "Received TASK_STAGING from executor api of framework " + fid + " which is not allowed"},
+		// Validation comes before the lookup.
+		{name: "staging, unknown framework", call: call("nope", "api", withState(staging)), want: 400,
+			wantBody: validate + "Received TASK_STAGING from executor api of framework nope which is not allowed"},
+		{name: "unknown framework", call: call("nope", "api", good), want: 400, wantBody: "Framework cannot be found"},
+		{name: "unknown executor", call: call(fid, "nope", good), want: 400, wantBody: "Executor cannot be found"},
+		// HEARTBEAT is answered before any lookup.
+		{name: "heartbeat, unknown ids", call: typed(execpb.Call_HEARTBEAT, "nope", "nope"), want: 202},
+		{name: "unknown type", call: typed(execpb.Call_UNKNOWN, fid, "api"), want: 501, wantBody: "501 Not Implemented."},
+		{name: "unknown type, unknown executor", call: typed(execpb.Call_UNKNOWN, fid, "nope"), want: 400, wantBody: "Executor cannot be found"},
+		{name: "ok", call: call(fid, "api", good), want: 202},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := mesosx.Marshal(protoCodec, tc.call)
+			body := tc.raw
+			if tc.call != nil {
+				b, err := mesosx.Marshal(protoCodec, tc.call)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = b
+			}
+			method, ctype := http.MethodPost, mesosx.MediaTypeProtobuf
+			if tc.method != "" {
+				method = tc.method
+			}
+			if tc.ctype != "" {
+				ctype = tc.ctype
+			}
+			req, _ := http.NewRequest(method, "http://"+endpoint+"/api/v1/executor", bytes.NewReader(body))
+			req.Header.Set("Content-Type", ctype)
+			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := http.Post("http://"+endpoint+"/api/v1/executor", mesosx.MediaTypeProtobuf, bytes.NewReader(b))
-			if err != nil {
-				t.Fatal(err)
-			}
+			got, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			if res.StatusCode != tc.want {
-				t.Errorf("status %d, want %d", res.StatusCode, tc.want)
+			if res.StatusCode != tc.want || string(got) != tc.wantBody {
+				t.Errorf("%d %q, want %d %q", res.StatusCode, got, tc.want, tc.wantBody)
 			}
 		})
 	}
+	// Only an executor that never subscribed is refused (Http::executor
+	// checks Executor::REGISTERING): one whose stream is gone, between a
+	// drop and its re-SUBSCRIBE, may still send updates.
+	t.Run("update without a stream", func(t *testing.T) {
+		cl.mu.Lock()
+		e := cl.agents[0].executors[fid+"/api"]
+		stream := e.stream
+		e.stream = nil
+		cl.mu.Unlock()
+		defer func() {
+			cl.mu.Lock()
+			e.stream = stream
+			cl.mu.Unlock()
+		}()
+		b, err := mesosx.Marshal(protoCodec, call(fid, "api", withUUID(mesosx.NewUUID())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.Post("http://"+endpoint+"/api/v1/executor", mesosx.MediaTypeProtobuf, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			t.Errorf("%d %q, want 202", res.StatusCode, got)
+		}
+	})
 }
 
 // TestExecutorResubscribe: Mesos' rule at an executor's SUBSCRIBE

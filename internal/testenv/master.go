@@ -26,23 +26,21 @@ const (
 // refuses the subscription.
 func (c *Cluster) subscribeLocked(sub *scheduler.Call_Subscribe, streamID string) (*framework, string) {
 	fi := *sub.FrameworkInfo
-	roles, msg := validateFrameworkInfo(&fi)
+	roles, msg := c.validateFrameworkLocked(&fi, sub.SuppressedRoles)
 	if msg != "" {
 		return nil, msg
 	}
 	var fw *framework
 	if fi.ID != nil && fi.ID.Value != "" {
-		id := fi.ID.Value
-		if c.removedFW[id] {
-			return nil, "Framework has been removed"
-		}
-		fw = c.frameworks[id]
+		fw = c.frameworks[fi.ID.Value]
 		if fw != nil {
-			if fw.info.User != fi.User {
-				return nil, "Updating 'FrameworkInfo.user' is unsupported"
-			}
-			if fw.info.GetCheckpoint() != fi.GetCheckpoint() {
-				return nil, "Updating 'FrameworkInfo.checkpoint' is unsupported"
+			// A re-SUBSCRIBE keeps the user and checkpoint it had
+			// (validation::framework::preserveImmutableFields, called by
+			// Master::subscribe in src/master/master.cpp); a changed
+			// principal is an error.
+			fi.User, fi.Checkpoint = fw.info.User, fw.info.Checkpoint
+			if msg := validateFrameworkUpdate(&fw.info, &fi); msg != "" {
+				return nil, msg
 			}
 		}
 	}
@@ -155,16 +153,13 @@ func (c *Cluster) removeFrameworkLocked(fw *framework, why string) {
 }
 
 func (c *Cluster) updateFrameworkLocked(fw *framework, u *scheduler.Call_UpdateFramework) error {
-	fi := u.FrameworkInfo
-	if fi.ID == nil || fi.ID.Value != fw.id {
-		return mesosx.Errorf(http.StatusBadRequest, "'UpdateFramework.framework_info.id' is not equal to 'Call.framework_id'")
-	}
-	roles, msg := validateFrameworkInfo(&fi)
+	fi := u.FrameworkInfo // its ID is the call's (validateCall)
+	roles, msg := c.validateFrameworkLocked(&fi, u.SuppressedRoles)
 	if msg != "" {
-		return mesosx.Errorf(http.StatusBadRequest, "%s", msg)
+		return mesosx.Errorf(http.StatusBadRequest, "Supplied FrameworkInfo is not valid: %s", msg)
 	}
-	if fi.User != fw.info.User || fi.GetCheckpoint() != fw.info.GetCheckpoint() {
-		return mesosx.Errorf(http.StatusBadRequest, "Updating 'FrameworkInfo.user' or 'FrameworkInfo.checkpoint' is unsupported")
+	if msg := validateFrameworkUpdate(&fw.info, &fi); msg != "" {
+		return mesosx.Errorf(http.StatusBadRequest, "FrameworkInfo update is not valid: %s", msg)
 	}
 	fw.info = fi
 	fw.roles = roles

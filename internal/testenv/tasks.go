@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,31 +14,54 @@ import (
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
+// validateOffersLocked is the master's check of an ACCEPT's offers
+// (Master::accept in src/master/master.cpp, validation::offer::validate in
+// src/master/validation.cpp), with its messages: each check runs over all
+// offers before the next (unique IDs, offers still valid, this framework's,
+// one role, one agent). It returns "" for valid offers.
+func (c *Cluster) validateOffersLocked(fw *framework, ids []mesos.OfferID) string {
+	if len(ids) == 0 {
+		return "No offers specified"
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id.Value] {
+			return "Duplicate offer " + id.Value + " in offer list"
+		}
+		seen[id.Value] = true
+	}
+	for _, id := range ids {
+		if c.offers[id.Value] == nil {
+			return "Offer " + id.Value + " is no longer valid"
+		}
+	}
+	for _, id := range ids {
+		if o := c.offers[id.Value]; o.fw != fw {
+			return "Offer " + id.Value + " has invalid framework " + o.fw.id + " while framework " + fw.id + " is expected"
+		}
+	}
+	first := c.offers[ids[0].Value]
+	for _, id := range ids[1:] {
+		// Mesos' message has its quotes unbalanced; so has this one.
+		if o := c.offers[id.Value]; o.role != first.role {
+			return "Aggregated offers must be allocated to the same role. Offer " + id.Value + " uses role '" + o.role + " but another is using role '" + first.role
+		}
+	}
+	for _, id := range ids[1:] {
+		if o := c.offers[id.Value]; o.agent != first.agent {
+			return "Aggregated offers must belong to one single agent. Offer " + id.Value + " uses agent " + o.agent.id + " and agent " + first.agent.id
+		}
+	}
+	return ""
+}
+
 // acceptLocked handles ACCEPT: validates the offers, then applies the
 // operations in order to the offers' resources (operations.go).
 func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
+	invalid := c.validateOffersLocked(fw, acc.OfferIDs)
 	var offers []*offer
-	invalid := ""
-	seen := map[string]bool{}
-	if len(acc.OfferIDs) == 0 {
-		invalid = "No offers specified"
-	}
 	for _, id := range acc.OfferIDs {
-		o := c.offers[id.Value]
-		switch {
-		case seen[id.Value]:
-			invalid = "Duplicate offer " + id.Value + " in the offer list"
-		case o == nil:
-			invalid = "Offer " + id.Value + " is no longer valid"
-		case o.fw != fw:
-			invalid = "Offer " + id.Value + " has invalid framework"
-		case len(offers) > 0 && o.agent != offers[0].agent:
-			invalid = "Aggregated offers must belong to one single agent"
-		case len(offers) > 0 && o.role != offers[0].role:
-			invalid = "Aggregated offers must be allocated to the same role"
-		}
-		seen[id.Value] = true
-		if o != nil && o.fw == fw {
+		if o := c.offers[id.Value]; o != nil && o.fw == fw && !slices.Contains(offers, o) {
 			offers = append(offers, o)
 		}
 	}
