@@ -49,6 +49,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -373,8 +374,9 @@ func NoArgs(c *cli.Context) error { return MaxArgs(c, 0, "") }
 // It names the first one too many (`unexpected argument "extra"`) and
 // says, after a colon, hint (the form the command wants, such as "put the
 // command to exec after --") — or, when that argument follows a true/false
-// flag written without "=" ("--verbose maybe"), that such a flag takes its
-// value only after "="; or, for a command taking no arguments given
+// flag written without "=" and is a true/false value itself ("--verbose
+// false") or there is no hint, that such a flag takes its value only after
+// "="; or, for a command taking no arguments given
 // "help", how to ask for help. The usage lines follow, as for every usage
 // error.
 func MaxArgs(c *cli.Context, max int, hint string) error {
@@ -382,7 +384,7 @@ func MaxArgs(c *cli.Context, max int, hint string) error {
 		return nil
 	}
 	arg := c.Args().Get(max)
-	if flag := boolBefore(c, max); flag != "" {
+	if flag := boolBefore(c, max); flag != "" && (hint == "" || isBoolValue(arg)) {
 		hint = flag + `, a true/false flag, takes its value only after "="`
 	} else if arg == "help" && max == 0 {
 		hint = fmt.Sprintf("for help, run '%s --help'", commandName(c))
@@ -415,6 +417,12 @@ func boolBefore(c *cli.Context, i int) string {
 		return prev
 	}
 	return ""
+}
+
+// isBoolValue reports whether s is a value a true/false flag takes.
+func isBoolValue(s string) bool {
+	_, err := strconv.ParseBool(s)
+	return err == nil
 }
 
 // SplitCommand splits args (args[0] the program name) at the first "--"
