@@ -98,6 +98,8 @@ type agent struct {
 	zone       string
 	region     string
 	active     bool // false once killed
+	// unreachableAt is when it was killed (Mesos' unreachable time).
+	unreachableAt time.Time
 	srv        *http.Server
 	ln         net.Listener
 	executors  map[string]*executor // key: frameworkID + "/" + executorID

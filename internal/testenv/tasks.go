@@ -512,16 +512,34 @@ func (c *Cluster) removeTaskLocked(t *task) {
 // reconcileLocked answers RECONCILE with master-sourced updates.
 func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcile_Task) {
 	answer := func(t *task) {
-		st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: t.agent.id}, t.state, mesos.REASON_RECONCILIATION, "Reconciliation: Latest task state")
+		// The master knows a task's statuses up to the one its agent is
+		// forwarding, the head of the task's update stream, and answers with
+		// that one's state (Task.status_update_state, set by Master::forward)
+		// and the health, check and container status of the statuses it has
+		// (getTaskHealth, getTaskCheckStatus, getTaskContainerStatus in
+		// src/common/protobuf_utils.cpp); no labels, data or unreachable time.
+		state, known := t.state, t.statuses
+		if len(t.pending) > 0 {
+			head := t.pending[0]
+			state = head.GetState()
+			for i := len(known) - 1; i >= 0; i-- {
+				if bytes.Equal(known[i].UUID, head.UUID) {
+					known = known[:i+1]
+					break
+				}
+			}
+		}
+		st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: t.agent.id}, state, mesos.REASON_RECONCILIATION, "Reconciliation: Latest task state")
 		st.ExecutorID = t.masterExecutorID()
-		if n := len(t.statuses); n > 0 {
-			last := t.statuses[n-1]
-			st.Healthy = last.Healthy
-			st.CheckStatus = last.CheckStatus
-			st.Labels = last.Labels
-			st.ContainerStatus = last.ContainerStatus
-			st.UnreachableTime = last.UnreachableTime
-			st.Data = last.Data
+		if n := len(known); n > 0 {
+			st.Healthy = known[n-1].Healthy
+			st.CheckStatus = known[n-1].CheckStatus
+		}
+		for i := len(known) - 1; i >= 0; i-- {
+			if known[i].ContainerStatus != nil {
+				st.ContainerStatus = known[i].ContainerStatus
+				break
+			}
 		}
 		c.sendUpdateLocked(fw, st)
 	}
@@ -537,6 +555,7 @@ func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcil
 			continue
 		}
 		var agentID *mesos.AgentID
+		var unreachable *mesos.TimeInfo
 		state := mesos.TASK_UNKNOWN
 		msg := "Reconciliation: Task is unknown"
 		if rt.AgentID != nil && rt.AgentID.Value != "" {
@@ -547,12 +566,15 @@ func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcil
 				state, msg = mesos.TASK_GONE, "Reconciliation: Task is unknown to the agent"
 			case a != nil:
 				state, msg = mesos.TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
+				unreachable = &mesos.TimeInfo{Nanoseconds: a.unreachableAt.UnixNano()}
 			}
 		}
 		if !fw.partitionAware() {
 			state = mesos.TASK_LOST
 		}
-		c.sendUpdateLocked(fw, masterStatus(rt.TaskID, agentID, state, mesos.REASON_RECONCILIATION, msg))
+		st := masterStatus(rt.TaskID, agentID, state, mesos.REASON_RECONCILIATION, msg)
+		st.UnreachableTime = unreachable // with TASK_LOST too, as Master::reconcile does
+		c.sendUpdateLocked(fw, st)
 	}
 }
 
