@@ -14,7 +14,9 @@
 //     CacheAll is set) is downloaded once and hard-linked (copied across
 //     filesystems) from the cache after. Downloads land in the cache by
 //     rename, under an flock(2) per entry, so fetchers in several processes
-//     can share one CacheDir and each entry is downloaded once.
+//     can share one CacheDir and each entry is downloaded once. A fetcher
+//     waiting for another's download of an entry waits for each holder of
+//     the entry in turn, up to 5 min 10 s each (see lockEntry).
 //
 // Confinement. Every write goes through an os.Root opened on the sandbox
 // (the cache, the archive's directory), so no path — whatever symbolic links
@@ -76,6 +78,9 @@ type Fetcher struct {
 	CacheAll bool
 	// Client downloads http(s) URIs; nil means a client with a 5 minute timeout.
 	Client *http.Client
+
+	// lockWait is cacheLockWait unless a test sets it.
+	lockWait time.Duration
 }
 
 // Fetch fetches every URI into sandbox, in order, and stops at the first
@@ -261,9 +266,13 @@ func (f *Fetcher) fromCache(ctx context.Context, uri string, root *os.Root, name
 // pod) or in one, sharing one CacheDir, download each entry once instead of
 // all at once. The kernel drops the lock when its holder dies; what a dead
 // holder was writing (.fetch-<key>-*) is removed by the next one; a holder
-// that hangs is waited for at most cacheLockWait.
+// that hangs is waited for at most cacheLockWait (see lockEntry).
 func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key string) error {
-	unlock, err := lockEntry(ctx, cache, ".lock-"+key)
+	wait := f.lockWait
+	if wait <= 0 {
+		wait = cacheLockWait
+	}
+	unlock, err := lockEntry(ctx, cache, ".lock-"+key, wait)
 	if err != nil {
 		return err
 	}
@@ -293,38 +302,81 @@ func removeTemps(root *os.Root, name string) {
 	}
 }
 
-// cacheLockWait bounds the wait for another process's download of the same
-// cache entry: the default client's timeout, and some.
+// cacheLockWait bounds how long one holder of a cache entry's lock is
+// waited for: the default client's timeout, which bounds the holder's
+// download, and some. A holder that keeps the lock longer hangs.
 const cacheLockWait = 5*time.Minute + 10*time.Second
 
 // lockEntry takes an exclusive flock on name under cache, polling (2 ms,
-// doubling to 50 ms) until it is free, ctx ends or cacheLockWait passes.
-func lockEntry(ctx context.Context, cache *os.Root, name string) (unlock func(), err error) {
+// doubling to 50 ms) until it is free or ctx ends, and gives up when one
+// holder has kept the lock for wait.
+//
+// The bound is per holder, not per wait: a waiter queued behind a download
+// that failed, and then behind the download of the fetcher that took the
+// lock next, waits for each in turn, as each may take up to the client's
+// timeout. To tell holders apart, every holder writes a token of its own
+// (its pid and a random nonce, lockTokenLen bytes) at the start of the
+// lock file as it takes the lock; a waiter measures wait from when it
+// first saw the current token. Each holder is another fetch of the same
+// entry, so the waits are bounded by the number of fetchers queued, and
+// each by wait; ctx bounds them all.
+func lockEntry(ctx context.Context, cache *os.Root, name string, wait time.Duration) (unlock func(), err error) {
 	lf, err := cache.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the cache entry's lock: %w", err)
 	}
-	deadline := time.Now().Add(cacheLockWait)
-	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+	holder, since := readLockToken(lf), time.Now()
+	for pause := 2 * time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
 		err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
+			// Advisory: a holder whose token cannot be written is only
+			// measured from an older token by its waiters, so given less.
+			_, _ = lf.WriteAt(newLockToken(), 0)
 			return func() { lf.Close() }, nil // closing the file releases the lock
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			lf.Close()
 			return nil, fmt.Errorf("locking the cache entry: %w", err)
 		}
-		if time.Now().After(deadline) {
+		now := time.Now()
+		if t := readLockToken(lf); t != holder {
+			holder, since = t, now
+		} else if now.Sub(since) > wait {
 			lf.Close()
-			return nil, fmt.Errorf("the cache entry is still being downloaded by another process after %v", cacheLockWait)
+			return nil, fmt.Errorf("the cache entry is still being downloaded by another fetcher (pid %s), which has held it for more than %v", lockTokenPid(holder), wait)
 		}
 		select {
 		case <-ctx.Done():
 			lf.Close()
 			return nil, ctx.Err()
-		case <-time.After(wait):
+		case <-time.After(pause):
 		}
 	}
+}
+
+// lockTokenLen is the length of a lock token: "<pid, 10 digits> <nonce,
+// 12 characters>\n", fixed so a new token overwrites the old whole.
+const lockTokenLen = 24
+
+// newLockToken is a token for a new holder of a cache entry's lock.
+func newLockToken() []byte {
+	return fmt.Appendf(nil, "%10d %s\n", os.Getpid(), rand.Text()[:12])
+}
+
+// readLockToken reads the current holder's token from lf ("" before the
+// first holder).
+func readLockToken(lf *os.File) string {
+	b := make([]byte, lockTokenLen)
+	n, _ := lf.ReadAt(b, 0)
+	return string(b[:n])
+}
+
+// lockTokenPid is the pid in token t, or "unknown".
+func lockTokenPid(t string) string {
+	if pid, _, ok := strings.Cut(strings.TrimSpace(t), " "); ok && pid != "" {
+		return pid
+	}
+	return "unknown"
 }
 
 func (f *Fetcher) download(ctx context.Context, uri string, root *os.Root, name string) error {
