@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,8 +106,9 @@ func TestCustomExecutor(t *testing.T) {
 	s.updateAck("d", mesos.TASK_RUNNING)
 	for _, id := range []string{"c", "d"} {
 		st := s.updateAck(id, mesos.TASK_FAILED)
-		if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || st.GetSource() != mesos.SOURCE_AGENT {
-			t.Errorf("%s: %s %s", id, st.GetSource(), st.GetReason())
+		// Slave::sendExecutorTerminatedStatusUpdate: no termination message, so "Executor terminated".
+		if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != "Executor terminated" {
+			t.Errorf("%s: %s %s %q", id, st.GetSource(), st.GetReason(), st.GetMessage())
 		}
 	}
 	f := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }, "FAILURE")
@@ -436,4 +438,68 @@ func TestExecutorRegistrationTimeout(t *testing.T) {
 	s.WaitFor(func(e *scheduler.Event) bool {
 		return e.Type == scheduler.Event_FAILURE && e.Failure.ExecutorID != nil && e.Failure.ExecutorID.Value == "silent"
 	}, "FAILURE")
+}
+
+// TestExecutorEnvironment follows executorEnvironment (src/slave/slave.cpp)
+// and the containerizer's MESOS_SANDBOX: what a custom executor finds in
+// its environment, durations in stout's units (mesos-go's config.FromEnv
+// rejects Go's), the recovery variables only with checkpointing, the
+// sandbox as its working directory.
+func TestExecutorEnvironment(t *testing.T) {
+	cl := startCluster(t, Config{})
+	for _, checkpoint := range []bool{false, true} {
+		t.Run("checkpoint="+strconv.FormatBool(checkpoint), func(t *testing.T) {
+			fi := frameworkInfo("env")
+			fi.Checkpoint = &checkpoint
+			s := subscribe(t, cl, fi, protoCodec)
+			o := s.offers()[0]
+			ei := testExecutorInfo(t, "env-exec")
+			s.launch(o, execTask("env", o, &ei, "env"))
+			s.updateAck("env", mesos.TASK_RUNNING)
+			got := map[string]string{}
+			fin := s.updateAck("env", mesos.TASK_FINISHED)
+			for _, kv := range strings.Split(fin.GetMessage(), "\n") {
+				k, v, _ := strings.Cut(kv, "=")
+				got[k] = v
+			}
+			var endpoint string
+			for _, a := range cl.Agents() {
+				if a.ID == o.AgentID.Value {
+					endpoint = a.Endpoint
+				}
+			}
+			want := map[string]string{
+				"MESOS_FRAMEWORK_ID":                   s.FrameworkID,
+				"MESOS_EXECUTOR_ID":                    "env-exec",
+				"MESOS_SLAVE_ID":                       o.AgentID.Value,
+				"MESOS_AGENT_ENDPOINT":                 endpoint,
+				"MESOS_SLAVE_PID":                      "slave(1)@" + endpoint,
+				"MESOS_CHECKPOINT":                     "0",
+				"MESOS_HTTP_COMMAND_EXECUTOR":          "0",
+				"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5secs",
+				"LIBPROCESS_PORT":                      "0",
+			}
+			if checkpoint {
+				want["MESOS_CHECKPOINT"] = "1"
+				want["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+				want["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s=%q, want %q", k, got[k], v)
+				}
+			}
+			for _, k := range []string{"MESOS_RECOVERY_TIMEOUT", "MESOS_SUBSCRIPTION_BACKOFF_MAX"} {
+				if _, ok := got[k]; ok && !checkpoint {
+					t.Errorf("%s set without checkpointing", k)
+				}
+			}
+			dir := got["MESOS_DIRECTORY"]
+			if !strings.Contains(dir, "/slaves/"+o.AgentID.Value+"/frameworks/"+s.FrameworkID+"/executors/env-exec/runs/") ||
+				got["MESOS_SANDBOX"] != dir || got["PWD"] != dir {
+				t.Errorf("MESOS_DIRECTORY %q, MESOS_SANDBOX %q, working directory %q: want one sandbox path", dir, got["MESOS_SANDBOX"], got["PWD"])
+			}
+			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+		})
+	}
 }

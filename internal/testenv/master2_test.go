@@ -180,6 +180,12 @@ func TestDeclineFiltersReviveSuppress(t *testing.T) {
 	if _, ok := s.WaitWithin(isOffer, 500*time.Millisecond); ok {
 		t.Fatalf("offered while suppressed")
 	}
+	// Master::revive drops a REVIVE naming a role that is not the
+	// framework's, its own roles with it.
+	s.MustCall(&scheduler.Call{Type: scheduler.Call_REVIVE, Revive: &scheduler.Call_Revive{Roles: []string{"*", "not-mine"}}})
+	if _, ok := s.WaitWithin(isOffer, 500*time.Millisecond); ok {
+		t.Fatalf("offered after a REVIVE naming a role not the framework's")
+	}
 	s.MustCall(calls.Revive())
 	s.offers()
 
