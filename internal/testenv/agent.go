@@ -654,9 +654,13 @@ func (c *Cluster) killLocked(t *task, policy *mesos.KillPolicy) {
 				continue
 			}
 			e.queued = append(e.queued[:i:i], e.queued[i+1:]...)
+			// Slave::killTask's words (src/slave/slave.cpp).
+			msg := "Killed before delivery to the executor"
+			if item.group {
+				msg = "A task within the task group was killed before delivery to the executor"
+			}
 			for _, x := range item.tasks {
-				c.statusUpdateLocked(x, c.newStatus(x, mesos.TASK_KILLED, mesos.SOURCE_AGENT,
-					mesos.REASON_TASK_KILLED_DURING_LAUNCH, "Killed before delivery to the executor"))
+				c.statusUpdateLocked(x, c.newStatus(x, mesos.TASK_KILLED, mesos.SOURCE_AGENT, mesos.REASON_TASK_KILLED_DURING_LAUNCH, msg))
 			}
 			break
 		}

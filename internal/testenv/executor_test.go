@@ -503,3 +503,44 @@ func TestExecutorEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestKillBeforeDelivery follows Slave::killTask (src/slave/slave.cpp): a
+// task killed while it waits for its executor to subscribe ends
+// TASK_KILLED, SOURCE_AGENT, REASON_TASK_KILLED_DURING_LAUNCH; a task of a
+// group takes its whole group with it, with the group's message.
+func TestKillBeforeDelivery(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("kill-early"), protoCodec)
+	silent := func(id string) mesos.ExecutorInfo { // never subscribes
+		fid := mesos.FrameworkID{Value: s.FrameworkID}
+		return mesos.ExecutorInfo{
+			Type: mesos.ExecutorInfo_CUSTOM, ExecutorID: mesos.ExecutorID{Value: id}, FrameworkID: &fid,
+			Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
+				Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
+			Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
+		}
+	}
+	check := func(id, want string) {
+		t.Helper()
+		st := s.updateAck(id, mesos.TASK_KILLED)
+		if st.GetReason() != mesos.REASON_TASK_KILLED_DURING_LAUNCH || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != want {
+			t.Errorf("%s: %s %s %q, want SOURCE_AGENT REASON_TASK_KILLED_DURING_LAUNCH %q", id, st.GetSource(), st.GetReason(), st.GetMessage(), want)
+		}
+	}
+
+	o := s.offers()[0]
+	ei := silent("alone")
+	s.launch(o, execTask("lone", o, &ei, ""))
+	s.MustCall(calls.Kill("lone", ""))
+	check("lone", "Killed before delivery to the executor")
+
+	o = s.offers()[0]
+	group := silent("grouped")
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(group, commandTask("g1", o, "true"), commandTask("g2", o, "true"))}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
+	s.MustCall(calls.Kill("g1", ""))
+	for _, id := range []string{"g1", "g2"} {
+		check(id, "A task within the task group was killed before delivery to the executor")
+	}
+	s.MustCall(calls.Shutdown("alone", o.AgentID.Value))
+	s.MustCall(calls.Shutdown("grouped", o.AgentID.Value))
+}
