@@ -149,6 +149,12 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 				(r.code != tc.usageCode || !strings.HasPrefix(r.stderr, want) || r.stdout != "") {
 				t.Errorf("help: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stderr from: %s", r.code, tc.usageCode, r.stdout, r.stderr, want)
 			}
+			if tc.helpWord {
+				r = runBinary(t, bin, nil, "help", "nosuch")
+				if r.code != tc.usageCode || !strings.HasPrefix(r.stderr, tc.name+`: unknown command "nosuch" (want `) || r.stdout != "" {
+					t.Errorf("help nosuch: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", r.code, tc.usageCode, r.stdout, r.stderr)
+				}
+			}
 			r = runBinary(t, bin, nil, "--bogus")
 			if r.code != tc.usageCode || !strings.HasPrefix(r.stderr, tc.name+": unknown flag --bogus\nusage: "+tc.name) ||
 				!strings.Contains(r.stderr, "Run '"+tc.name+" --help' for more.") || strings.Count(r.stderr, "\n") > 6 || r.stdout != "" {

@@ -49,6 +49,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -373,8 +374,9 @@ func NoArgs(c *cli.Context) error { return MaxArgs(c, 0, "") }
 // It names the first one too many (`unexpected argument "extra"`) and
 // says, after a colon, hint (the form the command wants, such as "put the
 // command to exec after --") — or, when that argument follows a true/false
-// flag written without "=" ("--verbose maybe"), that such a flag takes its
-// value only after "="; or, for a command taking no arguments given
+// flag written without "=" and is a true/false value itself ("--verbose
+// false") or there is no hint, that such a flag takes its value only after
+// "="; or, for a command taking no arguments given
 // "help", how to ask for help. The usage lines follow, as for every usage
 // error.
 func MaxArgs(c *cli.Context, max int, hint string) error {
@@ -382,7 +384,7 @@ func MaxArgs(c *cli.Context, max int, hint string) error {
 		return nil
 	}
 	arg := c.Args().Get(max)
-	if flag := boolBefore(c, max); flag != "" {
+	if flag := boolBefore(c, max); flag != "" && (hint == "" || isBoolValue(arg)) {
 		hint = flag + `, a true/false flag, takes its value only after "="`
 	} else if arg == "help" && max == 0 {
 		hint = fmt.Sprintf("for help, run '%s --help'", commandName(c))
@@ -417,6 +419,12 @@ func boolBefore(c *cli.Context, i int) string {
 	return ""
 }
 
+// isBoolValue reports whether s is a value a true/false flag takes.
+func isBoolValue(s string) bool {
+	_, err := strconv.ParseBool(s)
+	return err == nil
+}
+
 // SplitCommand splits args (args[0] the program name) at the first "--"
 // after the program name: the binary's own words before it, the command
 // it runs after it, and whether there was a "--" at all. A binary that
@@ -435,20 +443,32 @@ func SplitCommand(args []string) (own, command []string, dashes bool) {
 // wantCommand is the Action of an App or command that has commands: it is
 // reached only when none was named.
 func wantCommand(c *cli.Context) error {
+	if c.Args().Present() {
+		return unknownCommand(c, c.Args().First())
+	}
+	return UsageError(c, "no command given (want %s)", strings.Join(commandNames(c, ""), ", "))
+}
+
+// unknownCommand is the usage error of a command name the command running in
+// c does not have.
+func unknownCommand(c *cli.Context, name string) error {
+	return UsageError(c, "unknown command %q (want %s)", name, strings.Join(commandNames(c, ""), ", "))
+}
+
+// commandNames returns the names of the visible commands of the command
+// running in c; given name, only those it names (by name or alias).
+func commandNames(c *cli.Context, name string) []string {
 	cmds := c.App.Commands
 	if c.Command != nil && len(c.Command.Subcommands) > 0 {
 		cmds = c.Command.Subcommands
 	}
 	var names []string
 	for _, cmd := range cmds {
-		if !cmd.Hidden {
+		if !cmd.Hidden && (name == "" || cmd.HasName(name)) {
 			names = append(names, cmd.Name)
 		}
 	}
-	if c.Args().Present() {
-		return UsageError(c, "unknown command %q (want %s)", c.Args().First(), strings.Join(names, ", "))
-	}
-	return UsageError(c, "no command given (want %s)", strings.Join(names, ", "))
+	return names
 }
 
 // shellKey keys the running Shell in the App's Metadata.
@@ -464,6 +484,9 @@ func (sh *Shell) helpWord(next cli.ActionFunc, hasCommands bool) cli.ActionFunc 
 	return func(c *cli.Context) error {
 		if c.Args().First() != "help" || sh.helped {
 			return next(c)
+		}
+		if topic := c.Args().Get(1); topic != "" && len(commandNames(c, topic)) == 0 {
+			return unknownCommand(c, topic)
 		}
 		sh.helped = true
 		// The positional arguments are the last words of the command line.

@@ -113,6 +113,7 @@ func TestShell(t *testing.T) {
 		{name: "help word names a subcommand", args: []string{"help", "pkg", "render"}, stdout: []string{"NAME:\n   demo pkg render\n"}, stderrLine: -1},
 		{name: "help word in a group", args: []string{"pkg", "help"}, stdout: []string{"NAME:\n   demo pkg\n", "COMMANDS:\n   render"}, stderrLine: -1},
 		{name: "help word, unknown command", args: []string{"help", "down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
+		{name: "help word, unknown subcommand", args: []string{"help", "pkg", "down"}, code: 2, stderr: []string{`demo pkg: unknown command "down" (want render)`}},
 		{name: "help word where arguments are none", args: []string{"up", "help"}, code: 2, stderr: []string{`demo up: unexpected argument "help": for help, run 'demo up --help'`}},
 		{name: "help", args: []string{"up", "--help"}, stdout: []string{"--count N", "how many [$DEMO_COUNT, $DEMO_OLD_COUNT] (default: 1)", "[$DEMO_NAME, $DEMO_OLD_NAME]"}},
 		{name: "version", args: []string{"--version"}, stdout: []string{"demo dev (rev "}},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 // TASK_ERROR, REASON_TASK_INVALID, "Task uses no resources", from the
 // master, and is not launched. Tasks of a group are validated the same way
 // (task::group::internal::validateTask calls the task validators), the
-// whole group failing with REASON_TASK_GROUP_INVALID.
+// whole group failing with REASON_TASK_GROUP_INVALID and the message
+// prefixed "Task '<id>' is invalid: " (task::group::validate).
 func TestTaskWithoutResources(t *testing.T) {
 	cl := startCluster(t, Config{})
 	s := subscribe(t, cl, frameworkInfo("no-resources"), protoCodec)
@@ -46,10 +48,11 @@ func TestTaskWithoutResources(t *testing.T) {
 	with, without := commandTask("with", o, "exit 0"), commandTask("without", o, "exit 0")
 	without.Resources = nil
 	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(ei, with, without)}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
+	const want = "Task 'without' is invalid: Task uses no resources"
 	for _, id := range []string{"with", "without"} {
 		st := s.Update(id, mesos.TASK_ERROR)
-		if st.GetReason() != mesos.REASON_TASK_GROUP_INVALID || st.GetMessage() != "Task uses no resources" {
-			t.Errorf("%s: got %s %q, want REASON_TASK_GROUP_INVALID %q", id, st.GetReason(), st.GetMessage(), "Task uses no resources")
+		if st.GetReason() != mesos.REASON_TASK_GROUP_INVALID || st.GetMessage() != want {
+			t.Errorf("%s: got %s %q, want REASON_TASK_GROUP_INVALID %q", id, st.GetReason(), st.GetMessage(), want)
 		}
 	}
 }
@@ -310,4 +313,95 @@ func TestInvalidOffers(t *testing.T) {
 	if st := accept("foreign", ob.AgentID, ob.ID); st.GetMessage() != prefix+"Offer "+ob.ID.Value+" has invalid framework "+b.FrameworkID+" while framework "+a.FrameworkID+" is expected" {
 		t.Errorf("foreign: %q", st.GetMessage())
 	}
+}
+
+// TestTaskValidationMessages follows validation::task::validate and
+// validation::task::group::validate (src/master/validation.cpp) and
+// common::validation::validateID (src/common/validation.cpp): the
+// TASK_ERROR messages, word for word, of the checks frameworks meet most.
+func TestTaskValidationMessages(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("task-validation"), protoCodec)
+	fid := mesos.FrameworkID{Value: s.FrameworkID}
+	executor := func(typ mesos.ExecutorInfo_Type, id string, rs ...mesos.Resource) *mesos.ExecutorInfo {
+		return &mesos.ExecutorInfo{Type: typ, ExecutorID: mesos.ExecutorID{Value: id}, FrameworkID: &fid, Resources: rs}
+	}
+	cpus, mem, disk := resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource
+	for _, tc := range []struct {
+		name  string
+		task  func(o mesos.Offer) mesos.TaskInfo
+		group *mesos.ExecutorInfo // LAUNCH_GROUP with this executor when set
+		want  string
+	}{
+		{name: "empty ID", task: func(o mesos.Offer) mesos.TaskInfo { return commandTask("", o, "true") }, want: "ID must not be empty"},
+		{name: "slash in ID", task: func(o mesos.Offer) mesos.TaskInfo { return commandTask("a/b", o, "true") }, want: "'a/b' contains invalid characters"},
+		{name: "dot-dot ID", task: func(o mesos.Offer) mesos.TaskInfo { return commandTask("..", o, "true") }, want: "'..' is disallowed"},
+		{name: "long ID", task: func(o mesos.Offer) mesos.TaskInfo { return commandTask(strings.Repeat("x", 256), o, "true") }, want: "ID must not be greater than 255 characters"},
+		{name: "other agent", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("elsewhere", o, "true")
+			ti.AgentID.Value = "nope"
+			return ti
+		}, want: "Task uses invalid agent nope while agent %AGENT% is expected"},
+		{name: "DEFAULT executor in LAUNCH", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("default", o, "")
+			ti.Command, ti.Executor = nil, executor(mesos.ExecutorInfo_DEFAULT, "d", cpus, mem, disk)
+			return ti
+		}, want: "'ExecutorInfo.type' must be 'CUSTOM'"},
+		{name: "CUSTOM executor without command", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("custom", o, "")
+			ti.Command, ti.Executor = nil, executor(mesos.ExecutorInfo_CUSTOM, "c", cpus, mem, disk)
+			return ti
+		}, want: "'ExecutorInfo.command' must be set for 'CUSTOM' executor"},
+		{name: "untyped executor without command", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("untyped", o, "")
+			ti.Command, ti.Executor = nil, executor(mesos.ExecutorInfo_UNKNOWN, "u", cpus, mem, disk)
+			return ti
+		}, want: "'ExecutorInfo.command' must be set"},
+		{name: "group executor under min cpus", task: func(o mesos.Offer) mesos.TaskInfo { return commandTask("g1", o, "true") },
+			group: executor(mesos.ExecutorInfo_DEFAULT, "g", resources.NewCPUs(0.005).Resource, mem, disk),
+			want:  "Executor 'g' uses less CPUs (0.005) than the minimum required (0.01)"},
+		{name: "group executor under min mem", task: func(o mesos.Offer) mesos.TaskInfo { return commandTask("g2", o, "true") },
+			group: executor(mesos.ExecutorInfo_DEFAULT, "g", cpus, resources.NewMemory(16).Resource, disk),
+			want:  "Executor 'g' uses less memory (16MB) than the minimum required (32MB)"},
+		{name: "group executor without mem", task: func(o mesos.Offer) mesos.TaskInfo { return commandTask("g3", o, "true") },
+			group: executor(mesos.ExecutorInfo_DEFAULT, "g", cpus, disk),
+			want:  "Executor 'g' uses less memory (None) than the minimum required (32MB)"},
+		{name: "group executor without disk", task: func(o mesos.Offer) mesos.TaskInfo { return commandTask("g4", o, "true") },
+			group: executor(mesos.ExecutorInfo_DEFAULT, "g", cpus, mem),
+			want:  "Executor 'g' uses no disk"},
+		{name: "group task on another agent", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("g5", o, "true")
+			ti.AgentID.Value = "nope"
+			return ti
+		}, group: executor(mesos.ExecutorInfo_DEFAULT, "g", cpus, mem, disk),
+			want: "Task 'g5' is invalid: Task uses invalid agent nope while agent %AGENT% is expected"},
+		{name: "group task with another executor", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("g6", o, "true")
+			ti.Executor = executor(mesos.ExecutorInfo_DEFAULT, "other", cpus, mem, disk)
+			return ti
+		}, group: executor(mesos.ExecutorInfo_DEFAULT, "g", cpus, mem, disk),
+			want: "The `ExecutorInfo` of task 'g6' is different from executor 'g'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := s.offers()[0]
+			ti := tc.task(o)
+			op := calls.OpLaunch(ti)
+			if tc.group != nil {
+				op = calls.OpLaunchGroup(*tc.group, ti)
+			}
+			s.MustCall(calls.Accept(calls.OfferOperations{op}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
+			st := s.Update(ti.TaskID.Value, mesos.TASK_ERROR)
+			want := strings.ReplaceAll(tc.want, "%AGENT%", o.AgentID.Value)
+			if st.GetMessage() != want || st.GetSource() != mesos.SOURCE_MASTER {
+				t.Errorf("%s %q, want SOURCE_MASTER %q", st.GetSource(), st.GetMessage(), want)
+			}
+		})
+	}
+	t.Run("empty name is accepted", func(t *testing.T) {
+		o := s.offers()[0]
+		ti := commandTask("nameless", o, "true")
+		ti.Name = ""
+		s.launch(o, ti)
+		s.Update("nameless", mesos.TASK_STARTING)
+	})
 }

@@ -292,9 +292,18 @@ func TestAgentLoss(t *testing.T) {
 			if err := cl.KillAgent(o.AgentID.Value); err != nil {
 				t.Fatal(err)
 			}
+			// A dead agent misses the master's pings: Mesos marks it unreachable
+			// with "health check timed out" (src/master/master.cpp).
 			st := s.Update("victim", tc.want)
-			if st.GetReason() != mesos.REASON_AGENT_REMOVED || st.GetSource() != mesos.SOURCE_MASTER {
-				t.Errorf("%s: %s %s", tc.want, st.GetSource(), st.GetReason())
+			if st.GetReason() != mesos.REASON_AGENT_REMOVED || st.GetSource() != mesos.SOURCE_MASTER || st.GetMessage() != "health check timed out" || st.UnreachableTime == nil {
+				t.Errorf("%s: %s %s %q unreachable_time %v, want SOURCE_MASTER REASON_AGENT_REMOVED %q and the time", tc.want, st.GetSource(), st.GetReason(), st.GetMessage(), st.UnreachableTime, "health check timed out")
+			}
+			// Master::reconcile: a task unknown on an unreachable agent gets the
+			// agent's unreachable time, whatever the state.
+			s.MustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"ghost": o.AgentID.Value})))
+			ghost := s.Update("ghost", tc.want)
+			if ghost.GetMessage() != "Reconciliation: Task is unreachable" || ghost.UnreachableTime == nil || st.UnreachableTime == nil || ghost.UnreachableTime.Nanoseconds != st.UnreachableTime.Nanoseconds {
+				t.Errorf("reconciled ghost: %q unreachable_time %v, want %q and %v", ghost.GetMessage(), ghost.UnreachableTime, "Reconciliation: Task is unreachable", st.UnreachableTime)
 			}
 			s.WaitFor(func(e *scheduler.Event) bool {
 				return e.Type == scheduler.Event_RESCIND && e.Rescind.OfferID == other.ID ||

@@ -77,7 +77,7 @@ Exit codes: 0 success, 1 unexpected failure, 2 usage, 3 input missing or malform
 4 inputs invalid (key mismatch, untrusted chain, expired leaf), 5 writing failed
 (nothing is left behind) or would overwrite a CA.
 
-See docs/md for every flag, file and compatibility note.`,
+See docs/tlsprov.md for every flag, file and compatibility note.`,
 		Commands: []*cli.Command{
 			materializeCommand(sh),
 			caCommand(sh),
