@@ -410,3 +410,30 @@ func TestExecutorResubscribe(t *testing.T) {
 		})
 	}
 }
+
+// TestExecutorRegistrationTimeout follows Slave::registerExecutorTimeout
+// (src/slave/slave.cpp): an executor that does not subscribe in time is
+// killed; its tasks fail from the agent with
+// REASON_EXECUTOR_REGISTRATION_TIMEOUT and "Executor did not register
+// within <timeout>" in stout's duration units (1500ms, where Go writes
+// 1.5s); the framework gets FAILURE.
+func TestExecutorRegistrationTimeout(t *testing.T) {
+	cl := startCluster(t, Config{ExecutorRegistrationTimeout: 1500 * time.Millisecond})
+	s := subscribe(t, cl, frameworkInfo("silent-executor"), protoCodec)
+	o := s.offers()[0]
+	ei := mesos.ExecutorInfo{
+		Type:       mesos.ExecutorInfo_CUSTOM,
+		ExecutorID: mesos.ExecutorID{Value: "silent"},
+		Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
+			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
+		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource},
+	}
+	s.launch(o, execTask("waits", o, &ei, ""))
+	st := s.Update("waits", mesos.TASK_FAILED)
+	if st.GetReason() != mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != "Executor did not register within 1500ms" {
+		t.Errorf("%s %s %q, want SOURCE_AGENT REASON_EXECUTOR_REGISTRATION_TIMEOUT %q", st.GetSource(), st.GetReason(), st.GetMessage(), "Executor did not register within 1500ms")
+	}
+	s.WaitFor(func(e *scheduler.Event) bool {
+		return e.Type == scheduler.Event_FAILURE && e.Failure.ExecutorID != nil && e.Failure.ExecutorID.Value == "silent"
+	}, "FAILURE")
+}
