@@ -80,6 +80,8 @@ type Executor struct {
 	everSubscribed bool
 	subscribedAt   time.Time // first SUBSCRIBED: see Config.NoTaskTimeout
 	disconnectedAt time.Time
+	subscribeSent  time.Time // the SUBSCRIBE in flight was sent
+	slowNoted      bool      // and its slowness logged
 	attempts       int
 	framework      *mesos.FrameworkInfo
 	containerID    *mesos.ContainerID
@@ -345,6 +347,7 @@ func (e *Executor) connect() {
 	call := calls.Subscribe(unacked, updates)
 	ctx, cancel := context.WithCancel(e.runCtx)
 	e.connCancel = cancel
+	e.subscribeSent, e.slowNoted = now, false
 	e.log.Debug("subscribing", "attempt", e.attempts+1, "unacknowledged_updates", len(updates), "unacknowledged_tasks", len(unacked))
 	e.goOwned(func() { e.stream(ctx, gen, call) })
 }
@@ -452,6 +455,13 @@ func (e *Executor) housekeep(now time.Time) {
 		!e.disconnectedAt.IsZero() && now.Sub(e.disconnectedAt) > e.cfg.RecoveryTimeout {
 		e.giveUp(fmt.Errorf("%w: not reconnected within the recovery timeout %v", ErrAgentLost, e.cfg.RecoveryTimeout))
 	}
+	if e.conn == subscribing && !e.abandon && !e.slowNoted && now.Sub(e.subscribeSent) >= e.cfg.CallTimeout {
+		// Said once per SUBSCRIBE: an agent under load answers late, and
+		// the answer is waited for (see Config.RegistrationTimeout).
+		e.slowNoted = true
+		e.log.Warn("the agent has not answered SUBSCRIBE yet; waiting for it", "waited", now.Sub(e.subscribeSent).Round(time.Millisecond),
+			"until", e.subscribeBy().Format(time.RFC3339))
+	}
 	if e.conn == subscribing && !e.abandon && now.After(e.subscribeBy()) {
 		e.conn = disconnected
 		e.connCancel()
@@ -487,8 +497,9 @@ func (e *Executor) arm(wake *time.Timer, now time.Time) {
 
 // nextDeadline is the earliest time housekeep or checkDone has something
 // to do without a message: an update's resend, the recovery timeout, the
-// deadline of the subscription in flight, the no-task timeout, the end of
-// the wait for acknowledgements. Zero: none.
+// deadline of the subscription in flight (and the moment to say it is
+// slow), the no-task timeout, the end of the wait for acknowledgements.
+// Zero: none.
 func (e *Executor) nextDeadline() time.Time {
 	var next time.Time
 	earliest := func(t time.Time) {
@@ -508,6 +519,9 @@ func (e *Executor) nextDeadline() time.Time {
 	}
 	if e.conn == subscribing && !e.abandon {
 		earliest(e.subscribeBy())
+		if !e.slowNoted {
+			earliest(e.subscribeSent.Add(e.cfg.CallTimeout))
+		}
 	}
 	if !e.launched && !e.shuttingDown && len(e.tasks) == 0 && !e.subscribedAt.IsZero() {
 		earliest(e.subscribedAt.Add(e.cfg.NoTaskTimeout))
