@@ -25,6 +25,7 @@ import (
 	"github.com/taskkit/taskkit/internal/health"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -65,6 +66,11 @@ type Executor struct {
 	wg     sync.WaitGroup // every goroutine started by the executor
 	out    *outbox
 	curGen atomic.Int64 // the connection generation the sender serves
+	// sandbox is the executor sandbox (Config.Sandbox), opened once by Run
+	// before any task runs: every task sandbox, fetch, secret file and
+	// volume link is reached through it, never by the path, which the
+	// pod's tasks can rename and replace with a link.
+	sandbox *sandboxfs.Dir
 
 	// Everything below is owned by the event loop.
 	conn           connState
@@ -203,8 +209,15 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // SHUTDOWN, no task left, or the agent lost. When ctx ends (SIGTERM), every
 // task is killed and Run returns soon after. Every task process is dead
 // when Run returns. The error is nil after a normal end, ErrAgentLost (wrapped)
-// when the agent was lost.
+// when the agent was lost, and names MESOS_SANDBOX when the executor
+// sandbox cannot be opened (then nothing else is done).
 func (e *Executor) Run(ctx context.Context) error {
+	sb, err := sandboxfs.Open(e.cfg.Sandbox)
+	if err != nil {
+		return fmt.Errorf("opening the executor sandbox (MESOS_SANDBOX): %w", err)
+	}
+	defer sb.Close() // after stop: every goroutine using it has ended
+	e.sandbox = sb
 	e.runCtx, e.cancel = context.WithCancel(context.Background())
 	e.started = time.Now()
 	e.goOwned(e.sendLoop)
@@ -723,10 +736,10 @@ func (e *Executor) startTask(t *task) {
 	}
 	e.update(t, e.newStatus(t, mesos.TASK_STARTING, nil, ""))
 	t.launching = true
-	info, dir, env := t.info, t.dir, t.env
+	info, env := t.info, t.env
 	e.log.Info("launching task", "task", t.id(), "command", info.Command.GetValue(), "uris", len(info.Command.GetURIs()), "essential", t.essential)
 	e.goOwned(func() {
-		p, err := e.spawnTask(&info, dir, env)
+		p, err := e.spawnTask(&info, env)
 		if !e.post(evLaunched{t, p, err}) && p != nil {
 			_ = p.Kill()
 			<-p.Done()
@@ -736,21 +749,23 @@ func (e *Executor) startTask(t *task) {
 
 // spawnTask prepares a task's sandbox and starts its process. It runs
 // outside the event loop and touches nothing shared.
-func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*supervise.Process, error) {
+func (e *Executor) spawnTask(ti *mesos.TaskInfo, env []string) (*supervise.Process, error) {
 	if err := validTaskDir(ti.TaskID.Value); err != nil {
 		return nil, err
 	}
 	if ti.Container != nil && (ti.Container.Type == nil || *ti.Container.Type != mesos.ContainerInfo_MESOS || ti.Container.Mesos != nil && ti.Container.Mesos.Image != nil) {
 		return nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
 	}
-	// The task sandbox is reached without following a link: the pod's
-	// tasks own the executor sandbox's contents (package sandboxfs).
-	td, err := openTaskDir(e.cfg.Sandbox, ti.TaskID.Value)
+	// The task sandbox is reached through the executor sandbox Run holds
+	// open, without following a link: the pod's tasks own the executor
+	// sandbox's contents, and can even rename it and put a link in its
+	// place (package sandboxfs).
+	td, err := openTaskDir(e.sandbox, ti.TaskID.Value)
 	if err != nil {
 		return nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
 	defer td.Close()
-	if err := linkVolumes(ti, e.cfg.Sandbox, td); err != nil {
+	if err := linkVolumes(ti, e.sandbox, td); err != nil {
 		return nil, err
 	}
 	if err := writeSecretVolumes(ti, td); err != nil {
@@ -765,7 +780,9 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 			return nil, fmt.Errorf("fetching URIs: %w", err)
 		}
 	}
-	spec, err := commandSpec(ti.Command, env, dir)
+	// The process starts in the directory td holds, not in whatever the
+	// task's path (its MESOS_SANDBOX) names by then.
+	spec, err := commandSpec(ti.Command, env, td.FDPath())
 	if err != nil {
 		return nil, err
 	}
