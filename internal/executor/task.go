@@ -44,6 +44,9 @@ type task struct {
 
 	proc      *supervise.Process // nil until started
 	launching bool               // the launch goroutine has not reported yet
+	// cancelLaunch ends the launch in progress (its URI fetch) when the
+	// task is killed before its process started; nil once it reported.
+	cancelLaunch context.CancelFunc
 	killing   bool               // KILL, SHUTDOWN, group rule or health threshold
 	killGrace time.Duration      // grace of the pending kill
 	unhealthy bool               // killed for failing its health check
