@@ -44,14 +44,15 @@ type task struct {
 
 	proc      *supervise.Process // nil until started
 	launching bool               // the launch goroutine has not reported yet
+	killing   bool               // KILL, SHUTDOWN, group rule or health threshold
+	killGrace time.Duration      // grace of the pending kill
+	unhealthy bool               // killed for failing its health check
+	terminal  bool               // a terminal update was sent
+	acked     bool               // the agent acknowledged one of its updates
+
 	// cancelLaunch ends the launch in progress (its URI fetch) when the
 	// task is killed before its process started; nil once it reported.
 	cancelLaunch context.CancelFunc
-	killing      bool          // KILL, SHUTDOWN, group rule or health threshold
-	killGrace    time.Duration // grace of the pending kill
-	unhealthy    bool          // killed for failing its health check
-	terminal     bool          // a terminal update was sent
-	acked        bool          // the agent acknowledged one of its updates
 
 	last        *mesos.TaskStatus // latest update, the base of health and check updates
 	checkType   *mesos.CheckInfo_Type
