@@ -736,10 +736,16 @@ func (e *Executor) startTask(t *task) {
 	}
 	e.update(t, e.newStatus(t, mesos.TASK_STARTING, nil, ""))
 	t.launching = true
+	// The launch has its own context: a kill of the task (KILL, its
+	// group's, SHUTDOWN, SIGTERM) while its URIs are fetched ends the
+	// fetch, as Mesos' agent kills the fetcher of a container destroyed
+	// while FETCHING (src/slave/containerizer/mesos/containerizer.cpp).
+	ctx, cancel := context.WithCancel(e.runCtx)
+	t.cancelLaunch = cancel
 	info, env := t.info, t.env
 	e.log.Info("launching task", "task", t.id(), "command", info.Command.GetValue(), "uris", len(info.Command.GetURIs()), "essential", t.essential)
 	e.goOwned(func() {
-		p, err := e.spawnTask(&info, env)
+		p, err := e.spawnTask(ctx, &info, env)
 		if !e.post(evLaunched{t, p, err}) && p != nil {
 			_ = p.Kill()
 			<-p.Done()
@@ -748,8 +754,10 @@ func (e *Executor) startTask(t *task) {
 }
 
 // spawnTask prepares a task's sandbox and starts its process. It runs
-// outside the event loop and touches nothing shared.
-func (e *Executor) spawnTask(ti *mesos.TaskInfo, env []string) (*supervise.Process, error) {
+// outside the event loop and touches nothing shared. Once ctx ends (the
+// task was killed) the fetch stops and the process is not started: the
+// error then wraps ctx's.
+func (e *Executor) spawnTask(ctx context.Context, ti *mesos.TaskInfo, env []string) (*supervise.Process, error) {
 	if err := validTaskDir(ti.TaskID.Value); err != nil {
 		return nil, err
 	}
@@ -776,9 +784,12 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, env []string) (*supervise.Proce
 		return nil, err
 	}
 	if ti.Command != nil && len(ti.Command.URIs) > 0 {
-		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, td.FDPath()); err != nil {
+		if err := e.fetcher.Fetch(ctx, ti.Command.URIs, td.FDPath()); err != nil {
 			return nil, fmt.Errorf("fetching URIs: %w", err)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("not started: %w", err)
 	}
 	// The process starts in the directory td holds, not in whatever the
 	// task's path (its MESOS_SANDBOX) names by then.
@@ -801,6 +812,10 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, env []string) (*supervise.Proce
 // launched_ handles the end of a task's launch.
 func (e *Executor) launched_(t *task, p *supervise.Process, err error) {
 	t.launching = false
+	if t.cancelLaunch != nil {
+		t.cancelLaunch()
+		t.cancelLaunch = nil
+	}
 	if err != nil {
 		if t.killing {
 			e.finish(t, mesos.TASK_KILLED, nil, "Task killed before it started")
@@ -886,6 +901,11 @@ func (e *Executor) kill(t *task, policy *mesos.KillPolicy, why string) {
 	}
 	if t.proc != nil {
 		t.proc.Terminate(t.killGrace)
+	}
+	if t.cancelLaunch != nil {
+		// Still launching: the fetch ends now, the process never starts,
+		// and launched_ reports TASK_KILLED.
+		t.cancelLaunch()
 	}
 }
 
