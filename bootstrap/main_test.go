@@ -200,6 +200,11 @@ func TestAllOrNothingAndExitCodes(t *testing.T) {
 		{"strict miss", []string{"CONFIG_TEMPLATE_Z=ok.tmpl,z.conf"}, []string{"-strict"}, 3, "missing variables: UNSET_VAR"},
 		{"template too big", []string{"CONFIG_TEMPLATE_Z=ok.tmpl,z.conf"}, []string{"-template-max-bytes", "3"}, 3, "over the limit"},
 		{"exec not found", nil, []string{"--", "no-such-command-xyz"}, 6, "no-such-command-xyz"},
+		// A command only after "--": a word without it is no exec (it was: exit 6).
+		{"command without --", nil, []string{"-strict", "./server"}, 2, `bootstrap: unexpected argument "./server": put the command to exec after --`},
+		{"a true/false flag's value without =", nil, []string{"-strict", "false", "--", "true"}, 2, `bootstrap: unexpected argument "false": -strict, a true/false flag, takes its value only after "="`},
+		{"nothing after --", nil, []string{"--"}, 2, "bootstrap: no command after --"},
+		{"a flag missing its value before --", nil, []string{"-resolvers", "--", "true"}, 2, "bootstrap: missing value for -resolvers"},
 		{"wait timeout", nil, []string{"-wait", "tcp://127.0.0.1:1", "-resolve-timeout", "300ms"}, 4, "tcp://127.0.0.1:1"},
 	}
 	for _, tt := range tests {

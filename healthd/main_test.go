@@ -213,6 +213,7 @@ func TestExitCodes(t *testing.T) {
 		{"bad URL", nil, []string{"--readiness-http", "ftp://x/"}, 125, "--readiness-http: invalid URL", ""},
 		{"argument without --", nil, []string{"--cmd", "true", "server"}, 125, "put the command to supervise after --", ""},
 		{"nothing after --", nil, []string{"--"}, 125, "no command after --", ""},
+		{"a flag missing its value before --", nil, []string{"--cmd", "--", "true"}, 125, "healthd: missing value for --cmd\nusage: healthd", ""},
 		{"exit-on-failure with a command", nil, []string{"--cmd", "true", "--exit-on-failure", "--", "true"}, 125, "sidecar mode", ""},
 		{"bad listen address", nil, []string{"--cmd", "true", "--listen", "256.0.0.1:0"}, 125, "--listen", ""},
 		// A status file that cannot be created is a configuration error, found before the command starts.
@@ -532,7 +533,8 @@ func TestCheckCommand(t *testing.T) {
 		{"bad URL", nil, []string{"--http", "ftp://x/"}, 2, "", "invalid URL"},
 		{"bad timeout", nil, []string{"--cmd", "true", "--timeout", "-1s"}, 2, "", "--timeout"},
 		{"unknown flag", nil, []string{"--bogus"}, 2, "", "healthd check: unknown flag --bogus\nusage: healthd check"},
-		{"arguments", nil, []string{"--cmd", "true", "extra"}, 2, "", "takes no arguments"},
+		{"arguments", nil, []string{"--cmd", "true", "extra"}, 2, "", `unexpected argument "extra": healthd check runs no command`},
+		{"a command after --", nil, []string{"--cmd", "true", "--", "server", "--port", "1"}, 2, "", `unexpected argument "server": healthd check runs no command`},
 		{"help", nil, []string{"--help"}, 0, "HEALTHD_CHECK_TIMEOUT", ""},
 	}
 	for _, tt := range tests {

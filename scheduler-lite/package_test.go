@@ -46,7 +46,7 @@ func TestPackageRender(t *testing.T) {
 		{"package.json only", []string{"render", "--package-dir", pkgJSONOnly}, 1, nil, []string{"--package-dir " + pkgJSONOnly, "config.json"}, false},
 		{"no command", nil, 2, nil, []string{"no command given (want render)"}, false},
 		{"unknown command", []string{"publish"}, 2, nil, []string{`unknown command "publish"`}, false},
-		{"stray argument", []string{"render", "--package-dir", "../universe", "x"}, 2, nil, []string{"unexpected arguments [x]"}, false},
+		{"stray argument", []string{"render", "--package-dir", "../universe", "x"}, 2, nil, []string{`unexpected argument "x"`}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

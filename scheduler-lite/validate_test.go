@@ -35,7 +35,7 @@ func TestValidate(t *testing.T) {
 		}},
 		{"print env", []string{"--package-dir", "../universe", "--print-env"}, 0, []string{"HELLO_COUNT=2\x00"}, nil},
 		{"print env without a package", []string{"--print-env"}, 2, nil, []string{"--print-env needs --package-dir"}},
-		{"no argument", nil, 2, nil, []string{"want exactly one argument"}},
+		{"no argument", nil, 2, nil, []string{"want one argument: the svc.yml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -49,6 +49,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/service"
@@ -105,8 +106,64 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return mux
+	return s.instrumented(mux)
 }
+
+// instrumented times every request the API serves, as the SDK's API server
+// does with Dropwizard's InstrumentedHandler (dcos-commons
+// framework/ApiServer.java), from its handler's start to its return (so
+// the time a request waited for a CPU before its handler ran is not in it:
+// a client's latency minus this is the host's). The timer is api.requests,
+// except for the files tasks fetch under /v1/artifacts/ (binaries of
+// megabytes, timed by the client's download), which are api.artifacts.
+// The counters api.responses.2xx to .5xx count both by the status class
+// answered.
+func (s *Server) instrumented(next http.Handler) http.Handler {
+	if s.Sched == nil {
+		return next
+	}
+	m := s.Sched.Metrics()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		timer := "api.requests"
+		if strings.HasPrefix(r.URL.Path, artifactsPath) {
+			timer = "api.artifacts"
+		}
+		m.Observe(timer, time.Since(start))
+		if c := sw.code / 100; c >= 2 && c <= 5 {
+			m.Inc(fmt.Sprintf("api.responses.%dxx", c))
+		}
+	})
+}
+
+// artifactsPath is the prefix of the files tasks fetch (binaries and
+// config templates, taskenv.ArtifactBinPath and TemplatePath).
+const artifactsPath = "/v1/artifacts/"
+
+// statusWriter remembers the final status code a handler answered (200
+// unless it called WriteHeader first; a 1xx is not final). Unwrap keeps
+// http.ResponseController working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -17,6 +17,7 @@ import (
 	"github.com/taskkit/taskkit/internal/sdk/sdktest"
 	"github.com/taskkit/taskkit/internal/sdk/service"
 	"github.com/taskkit/taskkit/internal/sdk/uninstall"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // running is the API of a scheduler that runs against sdktest's fake
@@ -224,5 +225,57 @@ func TestUninstallHandler(t *testing.T) {
 	}
 	if code, _, body := call(t, http.MethodGet, srv.URL+"/v1/pod"); code != 503 || !strings.Contains(body, "SDK_UNINSTALL") {
 		t.Errorf("other endpoints %d %s", code, body)
+	}
+}
+
+// TestRequestMetrics: every request the API serves is timed in
+// api.requests and counted by the status class it answered, whatever the
+// handler (a plan, a 404 of the catch-all, a 405); the files tasks fetch
+// are timed apart, in api.artifacts.
+func TestRequestMetrics(t *testing.T) {
+	srv, _ := running(t)
+	for _, path := range []string{"/v1/plans/deploy", "/v1/plans", "/v1/nope", "/v1/plans/nope", "/v1/pod/web-0/restart", taskenv.ArtifactBinPath + "nope"} {
+		call(t, http.MethodGet, srv.URL+path)
+	}
+	_, _, body := call(t, http.MethodGet, srv.URL+"/v1/metrics") // answered before it is counted
+	var snap struct {
+		Counters map[string]int64
+		Timers   map[string]struct{ Count int64 }
+	}
+	if err := json.Unmarshal([]byte(body), &snap); err != nil {
+		t.Fatalf("/v1/metrics: %v: %s", err, body)
+	}
+	if got := snap.Timers["api.requests"].Count; got != 5 {
+		t.Errorf("api.requests count = %d, want 5", got)
+	}
+	if got := snap.Timers["api.artifacts"].Count; got != 1 {
+		t.Errorf("api.artifacts count = %d, want 1", got)
+	}
+	for name, want := range map[string]int64{"api.responses.2xx": 2, "api.responses.4xx": 4, "api.responses.5xx": 0} {
+		if got := snap.Counters[name]; got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+}
+
+// TestStatusWriter: the final status is the one recorded; an informational
+// 1xx before it is not, and a body without WriteHeader is a 200.
+func TestStatusWriter(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		h    func(w http.ResponseWriter)
+		want int
+	}{
+		{"body only", func(w http.ResponseWriter) { io.WriteString(w, "x") }, 200},
+		{"nothing", func(w http.ResponseWriter) {}, 200},
+		{"404", func(w http.ResponseWriter) { w.WriteHeader(404) }, 404},
+		{"103 then 503", func(w http.ResponseWriter) { w.WriteHeader(103); w.WriteHeader(503) }, 503},
+		{"500 then a second WriteHeader", func(w http.ResponseWriter) { w.WriteHeader(500); w.WriteHeader(200) }, 500},
+	} {
+		sw := &statusWriter{ResponseWriter: httptest.NewRecorder(), code: http.StatusOK}
+		tt.h(sw)
+		if sw.code != tt.want {
+			t.Errorf("%s: code %d, want %d", tt.name, sw.code, tt.want)
+		}
 	}
 }

@@ -100,13 +100,18 @@ func (e *env) set(k, v string) {
 // environment environ, and returns the exit code. It only returns on success
 // when there is no command to exec. bootstrap reads nothing from stdin.
 func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Everything after the first "--" is the command, never bootstrap's
+	// flags, whatever it is called.
+	args, command, dashes := cliapp.SplitCommand(args)
 	sh := cliapp.New("bootstrap", args, environ, stdin, stdout, stderr)
 	sh.UsageCode, sh.FailureCode, sh.FlagPrefix = ExitUsage, ExitInternal, "-"
 	e := &env{list: append([]string(nil), environ...)}
-	return sh.Run(ctx, newApp(sh, e))
+	return sh.Run(ctx, newApp(sh, e, command, dashes))
 }
 
-func newApp(sh *cliapp.Shell, e *env) *cli.App {
+// newApp is bootstrap's command line; command is what follows "--" (dashes:
+// there was one).
+func newApp(sh *cliapp.Shell, e *env, command []string, dashes bool) *cli.App {
 	envVar := func(flag string) []string {
 		return []string{"BOOTSTRAP_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 	}
@@ -161,6 +166,12 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: envVar("log-format"), Usage: "log format: text or json"},
 		},
 		Action: func(c *cli.Context) error {
+			if err := cliapp.MaxArgs(c, 0, "put the command to exec after --"); err != nil {
+				return err
+			}
+			if dashes && len(command) == 0 {
+				return cliapp.UsageError(c, "no command after --")
+			}
 			log, err := sh.Logger(c)
 			if err != nil {
 				return err
@@ -169,6 +180,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			if err := parse(c, sh, &cfg); err != nil {
 				return exitcode.Wrap(ExitUsage, err)
 			}
+			cfg.command = command
 			return bootstrap(c.Context, sh, &cfg, e, log)
 		},
 	}
@@ -185,7 +197,6 @@ func parse(c *cli.Context, sh *cliapp.Shell, cfg *config) error {
 		templateMaxBytes: c.Int64("template-max-bytes"), installCerts: c.Bool("install-certs"),
 		caFile: c.String("ca-file"), truststorePath: c.String("truststore"),
 		truststorePassword: c.String("truststore-password"), getTaskIP: c.Bool("get-task-ip"),
-		command: c.Args().Slice(),
 	}
 	if cfg.resolveTimeout < 0 {
 		return fmt.Errorf("%s: must not be negative, got %s", sh.Source("resolve-timeout"), cfg.resolveTimeout)

@@ -1,9 +1,10 @@
 package cliapp_test
 
 // A black-box check that the six binaries share the shell: each is built,
-// then run for --version, --help, an unknown flag (--bogus), another flag
-// error of one of its commands, and a failure whose error (logged as a JSON
-// record) carries a secret of its environment.
+// then run for --version, --help, -h and "help", an unknown flag (--bogus),
+// another flag error of one of its commands, a bad value from an
+// environment variable, a stray argument, no arguments, and a failure whose
+// error (logged as a JSON record) carries a secret of its environment.
 
 import (
 	"bytes"
@@ -67,40 +68,66 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 		t.Skip("builds all six binaries; skipped with -short")
 	}
 	dir := buildAll(t)
+	// Each usage error: its first line on stderr, then the usage lines and
+	// the pointer to --help, nothing on stdout, nothing done.
+	type usage struct {
+		env  []string
+		args []string
+		line string
+		code int
+	}
 	for _, tc := range []struct {
 		name      string
 		help      string // in --help
+		helpWord  bool   // "NAME help" is NAME --help (the binary has commands)
 		usageCode int    // of --bogus
-		// another flag error, its first line on stderr and its exit code
-		flagArgs []string
-		flagLine string
-		flagCode int
+		// more usage errors: another flag error, a bad value from an
+		// environment variable, a stray argument, no arguments at all
+		// (skipped when line is empty: the binary runs)
+		flag, env, stray, none usage
 		// a run that fails after the logger exists, with the secret in
 		// the failing value
-		env  []string
-		args []string
-		code int
+		failEnv  []string
+		failArgs []string
+		failCode int
 	}{
-		{"bootstrap", "$BOOTSTRAP_RESOLVE_TIMEOUT", 2,
-			[]string{"-resolve-timeout", "soon"}, `bootstrap: invalid value "soon" for -resolve-timeout: want a duration such as 90s, 1m30s or 2h`, 2,
-			[]string{"BOOTSTRAP_LOG_FORMAT=json"}, []string{"-print-env=false", "-write-mode", secret}, 2},
-		{"healthd", "$HEALTHD_GRACE_PERIOD", 125,
-			[]string{"check", "--bogus"}, "healthd check: unknown flag --bogus", 2,
-			[]string{"HEALTHD_LOG_FORMAT=json"}, []string{"--http", "ftp://u:" + secret + "@h/"}, 125},
-		{"tlsprov", "materialize", 2,
-			[]string{"materialize", "-n"}, "tlsprov materialize: -n needs a value", 2,
-			[]string{"TLSPROV_LOG_FORMAT=json"}, []string{"materialize", "--name", "x", "--formats", secret}, 2},
-		{"executor", "$EXECUTOR_LOG_FORMAT", 2,
-			[]string{"--verbose=maybe"}, `executor: invalid value "maybe" for --verbose: want true or false`, 2,
-			[]string{"EXECUTOR_LOG_FORMAT=json", "MESOS_FRAMEWORK_ID=fw", "MESOS_EXECUTOR_ID=ex", "MESOS_DIRECTORY=/tmp", "MESOS_SANDBOX=/tmp",
-				"MESOS_AGENT_ENDPOINT=" + secret, "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=5secs", "MESOS_CHECKPOINT=0"}, nil, 2},
-		{"testenv", "up", 2,
-			[]string{"up", "--bogus"}, "testenv up: unknown flag --bogus", 2,
-			[]string{"TESTENV_LOG_FORMAT=json", "TESTENV_AGENT_IP=127.77.8.1"},
-			[]string{"up", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", "", "--dns-forward", secret}, 2},
-		{"scheduler-lite", "$MESOS_MASTER", 2,
-			[]string{"plan", "show", "deploy", "--bogus"}, "scheduler-lite plan show: unknown flag --bogus", 2,
-			[]string{"SCHEDULER_LITE_LOG_FORMAT=json"}, []string{"--master", "http://127.0.0.1:1", filepath.Join("no", secret, "svc.yml")}, 2},
+		{name: "bootstrap", help: "$BOOTSTRAP_RESOLVE_TIMEOUT", usageCode: 2,
+			flag: usage{args: []string{"-resolve-timeout", "soon"}, line: `bootstrap: invalid value "soon" for -resolve-timeout: want a duration such as 90s, 1m30s or 2h`, code: 2},
+			env:  usage{env: []string{"BOOTSTRAP_TEMPLATE_MAX_BYTES=1MB"}, line: `bootstrap: invalid value "1MB" for BOOTSTRAP_TEMPLATE_MAX_BYTES (-template-max-bytes): want an integer`, code: 2},
+			// a word without "--" is not a command to exec (it was: exit 6)
+			stray:   usage{args: []string{"-print-env=false", "extra", "-x"}, line: `bootstrap: unexpected argument "extra": put the command to exec after --`, code: 2},
+			failEnv: []string{"BOOTSTRAP_LOG_FORMAT=json"}, failArgs: []string{"-print-env=false", "-write-mode", secret}, failCode: 2},
+		{name: "healthd", help: "$HEALTHD_GRACE_PERIOD", usageCode: 125,
+			flag:    usage{args: []string{"check", "--bogus"}, line: "healthd check: unknown flag --bogus", code: 2},
+			env:     usage{env: []string{"HEALTHD_EXIT_ON_FAILURE=sometimes"}, line: `healthd: invalid value "sometimes" for HEALTHD_EXIT_ON_FAILURE (--exit-on-failure): want true or false`, code: 125},
+			stray:   usage{args: []string{"--cmd", "true", "sleep", "1"}, line: `healthd: unexpected argument "sleep": put the command to supervise after --`, code: 125},
+			failEnv: []string{"HEALTHD_LOG_FORMAT=json"}, failArgs: []string{"--http", "ftp://u:" + secret + "@h/"}, failCode: 125},
+		{name: "tlsprov", help: "materialize", helpWord: true, usageCode: 2,
+			flag:    usage{args: []string{"materialize", "-n"}, line: "tlsprov materialize: missing value for -n", code: 2},
+			env:     usage{env: []string{"TLSPROV_ALLOW_EXPIRED=yes"}, args: []string{"materialize", "--name", "x"}, line: `tlsprov materialize: invalid value "yes" for TLSPROV_ALLOW_EXPIRED (--allow-expired): want true or false`, code: 2},
+			stray:   usage{args: []string{"ca", "--dir", "ca", "--force", "yes"}, line: `tlsprov ca: unexpected argument "yes": --force, a true/false flag, takes its value only after "="`, code: 2},
+			none:    usage{line: "tlsprov: no command given (want materialize, ca, issue, inspect)", code: 2},
+			failEnv: []string{"TLSPROV_LOG_FORMAT=json"}, failArgs: []string{"materialize", "--name", "x", "--formats", secret}, failCode: 2},
+		{name: "executor", help: "$EXECUTOR_LOG_FORMAT", usageCode: 2,
+			flag:  usage{args: []string{"--verbose=maybe"}, line: `executor: invalid value "maybe" for --verbose: want true or false`, code: 2},
+			env:   usage{env: []string{"EXECUTOR_VERBOSE=maybe"}, line: `executor: invalid value "maybe" for EXECUTOR_VERBOSE (--verbose): want true or false`, code: 2},
+			stray: usage{args: []string{"extra"}, line: `executor: unexpected argument "extra"`, code: 2},
+			failEnv: []string{"EXECUTOR_LOG_FORMAT=json", "MESOS_FRAMEWORK_ID=fw", "MESOS_EXECUTOR_ID=ex", "MESOS_DIRECTORY=/tmp", "MESOS_SANDBOX=/tmp",
+				"MESOS_AGENT_ENDPOINT=" + secret, "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=5secs", "MESOS_CHECKPOINT=0"}, failCode: 2},
+		{name: "testenv", help: "up", helpWord: true, usageCode: 2,
+			flag:     usage{args: []string{"up", "--bogus"}, line: "testenv up: unknown flag --bogus", code: 2},
+			env:      usage{env: []string{"TESTENV_AGENTS=x"}, args: []string{"up"}, line: `testenv up: invalid value "x" for TESTENV_AGENTS (--agents): want an integer`, code: 2},
+			stray:    usage{args: []string{"up", "--agents", "2", "extra"}, line: `testenv up: unexpected argument "extra"`, code: 2},
+			none:     usage{line: "testenv: no command given (want up)", code: 2},
+			failEnv:  []string{"TESTENV_LOG_FORMAT=json", "TESTENV_AGENT_IP=127.77.8.1"},
+			failArgs: []string{"up", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", "", "--dns-forward", secret}, failCode: 2},
+		{name: "scheduler-lite", help: "$MESOS_MASTER", helpWord: true, usageCode: 2,
+			flag: usage{args: []string{"plan", "show", "deploy", "--bogus"}, line: "scheduler-lite plan show: unknown flag --bogus", code: 2},
+			// a variable of the scheduler's --strict and of validate's: validate's error, with its usage
+			env:     usage{env: []string{"SCHEDULER_LITE_STRICT=maybe"}, args: []string{"validate", "svc.yml"}, line: `scheduler-lite validate: invalid value "maybe" for SCHEDULER_LITE_STRICT (--strict): want true or false`, code: 2},
+			stray:   usage{args: []string{"a.yml", "b.yml"}, line: `scheduler-lite: unexpected argument "b.yml": want one svc.yml`, code: 2},
+			none:    usage{line: "scheduler-lite: want one argument: the svc.yml", code: 2},
+			failEnv: []string{"SCHEDULER_LITE_LOG_FORMAT=json"}, failArgs: []string{"--master", "http://127.0.0.1:1", filepath.Join("no", secret, "svc.yml")}, failCode: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := filepath.Join(dir, tc.name)
@@ -108,23 +135,45 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 			if r.code != 0 || !strings.HasPrefix(r.stdout, tc.name+" dev (rev ") || strings.Count(r.stdout, "\n") != 1 {
 				t.Errorf("--version: exit %d, %q", r.code, r.stdout)
 			}
-			r = runBinary(t, bin, nil, "--help")
-			if r.code != 0 || !strings.Contains(r.stdout, tc.help) || !strings.Contains(r.stdout, "USAGE:") {
-				t.Errorf("--help: exit %d, lacks %q:\n%s", r.code, tc.help, r.stdout)
+			help := runBinary(t, bin, nil, "--help")
+			if help.code != 0 || !strings.Contains(help.stdout, tc.help) || !strings.Contains(help.stdout, "USAGE:") {
+				t.Errorf("--help: exit %d, lacks %q:\n%s", help.code, tc.help, help.stdout)
+			}
+			if r = runBinary(t, bin, nil, "-h"); r != help {
+				t.Errorf("-h: exit %d, not what --help gives:\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			r = runBinary(t, bin, nil, "help")
+			if tc.helpWord && r != help {
+				t.Errorf("help: exit %d, not what --help gives:\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if want := tc.name + `: unexpected argument "help": for help, run '` + tc.name + " --help'\nusage: "; !tc.helpWord &&
+				(r.code != tc.usageCode || !strings.HasPrefix(r.stderr, want) || r.stdout != "") {
+				t.Errorf("help: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stderr from: %s", r.code, tc.usageCode, r.stdout, r.stderr, want)
+			}
+			if tc.helpWord {
+				r = runBinary(t, bin, nil, "help", "nosuch")
+				if r.code != tc.usageCode || !strings.HasPrefix(r.stderr, tc.name+`: unknown command "nosuch" (want `) || r.stdout != "" {
+					t.Errorf("help nosuch: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", r.code, tc.usageCode, r.stdout, r.stderr)
+				}
 			}
 			r = runBinary(t, bin, nil, "--bogus")
 			if r.code != tc.usageCode || !strings.HasPrefix(r.stderr, tc.name+": unknown flag --bogus\nusage: "+tc.name) ||
 				!strings.Contains(r.stderr, "Run '"+tc.name+" --help' for more.") || strings.Count(r.stderr, "\n") > 6 || r.stdout != "" {
 				t.Errorf("--bogus: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", r.code, tc.usageCode, r.stdout, r.stderr)
 			}
-			r = runBinary(t, bin, nil, tc.flagArgs...)
-			if r.code != tc.flagCode || !strings.HasPrefix(r.stderr, tc.flagLine+"\nusage: ") || r.stdout != "" {
-				t.Errorf("%v: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant first line: %s", tc.flagArgs, r.code, tc.flagCode, r.stdout, r.stderr, tc.flagLine)
+			for _, u := range []usage{tc.flag, tc.env, tc.stray, tc.none} {
+				if u.line == "" {
+					continue
+				}
+				r = runBinary(t, bin, u.env, u.args...)
+				if r.code != u.code || !strings.HasPrefix(r.stderr, u.line+"\nusage: ") || !strings.HasSuffix(r.stderr, " --help' for more.\n") || r.stdout != "" {
+					t.Errorf("%v %v: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant first line: %s", u.env, u.args, r.code, u.code, r.stdout, r.stderr, u.line)
+				}
 			}
-			r = runBinary(t, bin, tc.env, tc.args...)
+			r = runBinary(t, bin, tc.failEnv, tc.failArgs...)
 			all := r.stdout + r.stderr
-			if r.code != tc.code || strings.Contains(all, "hunter2") || !strings.Contains(r.stderr, `"level":"ERROR"`) || !strings.Contains(r.stderr, "********") {
-				t.Errorf("failure with a secret: exit %d (want %d), not a masked JSON error record:\n%s", r.code, tc.code, all)
+			if r.code != tc.failCode || strings.Contains(all, "hunter2") || !strings.Contains(r.stderr, `"level":"ERROR"`) || !strings.Contains(r.stderr, "********") {
+				t.Errorf("failure with a secret: exit %d (want %d), not a masked JSON error record:\n%s", r.code, tc.failCode, all)
 			}
 		})
 	}

@@ -13,13 +13,21 @@
 //     "-resolve-timeout" when the flag did;
 //   - one --version line: buildinfo.String ("bootstrap v1.2.3 (rev 1a2b3c4,
 //     go1.26.0 linux/amd64)");
-//   - on a bad flag, an unknown command or stray arguments: the error, the
-//     command's usage line and a pointer to --help on stderr (never the whole
-//     help), and Shell.UsageCode (2 unless a binary documents another); a
-//     flag's error names it as it was typed ("unknown flag --bogus", "-n
-//     needs a value", `invalid value "x" for --agents: want an integer`),
-//     never in Go's flag package's words and spelling ("flag provided but
-//     not defined: -bogus");
+//   - on a bad flag, a bad value in a flag's variable, an unknown command or
+//     stray arguments: the error, the command's usage line and a pointer to
+//     --help on stderr (never the whole help, nothing done), and
+//     Shell.UsageCode (2 unless a binary documents another); a flag's error
+//     names it as it was typed ("unknown flag --bogus", "missing value for
+//     -n", `invalid value "x" for --agents: want an integer`), never in Go's
+//     flag package's words and spelling ("flag provided but not defined:
+//     -bogus"); a variable's names the variable and its flag (`invalid
+//     value "x" for TESTENV_AGENTS (--agents): want an integer`), without
+//     the value when the variable holds a secret; a stray argument is named
+//     (MaxArgs, NoArgs: `unexpected argument "extra"`), and a binary that
+//     runs a command takes it only after "--" (SplitCommand);
+//   - "help" as the first argument of a command that has subcommands: its
+//     help, as with --help ("tlsprov help issue" is "tlsprov issue
+//     --help");
 //   - one logger per run (Shell.Logger), from the binary's --log-format and
 //     --verbose flags, whose every record is masked through redact.Handler
 //     with the secrets of environ learned (Shell.Secrets);
@@ -41,6 +49,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -94,6 +103,7 @@ type Shell struct {
 	jsonLog bool                  // log is JSON: the last error is a record too
 	envs    map[cli.Flag][]string // the variables of each flag
 	fromEnv map[string]string     // flag name → the variable that set it
+	helped  bool                  // a "help" word was answered
 }
 
 // New returns the shell of one run. The secret values of environ (keys
@@ -175,9 +185,19 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	if app.Action == nil && len(app.Commands) > 0 {
 		app.Action = wantCommand
 	}
+	app.Action = sh.helpWord(app.Action, len(app.Commands) > 0)
+	if app.Metadata == nil {
+		app.Metadata = map[string]any{}
+	}
+	app.Metadata[shellKey] = sh
 	sh.prepare(app.Commands)
 
 	err := app.RunContext(ctx, sh.Args)
+	var hr helpRequest
+	if errors.As(err, &hr) {
+		// "X help CMD SUB" is "X CMD SUB --help": run that instead, once.
+		err = app.RunContext(ctx, hr)
+	}
 	if err == nil {
 		return 0
 	}
@@ -212,6 +232,7 @@ func (sh *Shell) prepare(cmds []*cli.Command) {
 		if c.Action == nil && len(c.Subcommands) > 0 {
 			c.Action = wantCommand
 		}
+		c.Action = sh.helpWord(c.Action, len(c.Subcommands) > 0)
 		sh.prepare(c.Subcommands)
 	}
 }
@@ -242,14 +263,25 @@ func (sh *Shell) takeFlags(flags []cli.Flag) []cli.Flag {
 // applyEnv returns a Before hook that sets every flag of the running command
 // not given on the command line from the first of its variables present in
 // Environ, then runs next. Values are trimmed of surrounding spaces; an empty
-// value leaves a non-string flag at its default.
+// value leaves a non-string flag at its default. A flag that the subcommand
+// about to run has too (scheduler-lite's --strict and its validate's) is
+// left to the subcommand, whose own flag is the one read, so that a bad
+// value is reported by the subcommand, with its usage.
 func (sh *Shell) applyEnv(next cli.BeforeFunc) cli.BeforeFunc {
 	return func(c *cli.Context) error {
 		if c.Command != nil {
+			shadowed := map[string]bool{}
+			for _, sub := range c.Command.Subcommands {
+				if c.Args().Present() && sub.HasName(c.Args().First()) {
+					for _, f := range sub.Flags {
+						shadowed[f.Names()[0]] = true
+					}
+				}
+			}
 			var errs []error
 			for _, f := range c.Command.Flags {
 				name := f.Names()[0]
-				if c.IsSet(name) {
+				if c.IsSet(name) || shadowed[name] {
 					continue
 				}
 				for _, env := range sh.envs[f] {
@@ -262,14 +294,14 @@ func (sh *Shell) applyEnv(next cli.BeforeFunc) cli.BeforeFunc {
 						break
 					}
 					if err := c.Set(name, val); err != nil {
-						errs = append(errs, fmt.Errorf("%s: invalid value %q for %s%s: %w", env, val, sh.FlagPrefix, name, err))
+						errs = append(errs, sh.envError(env, name, val, f, err))
 					}
 					sh.fromEnv[name] = env
 					break
 				}
 			}
 			if err := errors.Join(errs...); err != nil {
-				return exitcode.Wrap(sh.UsageCode, err)
+				return newUsageError(c, err)
 			}
 		}
 		if next != nil {
@@ -305,12 +337,21 @@ func UsageError(c *cli.Context, format string, a ...any) error {
 	return newUsageError(c, fmt.Errorf(format, a...))
 }
 
+// commandName is the name of the command running in c as its help writes
+// it: "tlsprov materialize".
+func commandName(c *cli.Context) string {
+	if c.Command != nil && c.Command.HelpName != "" {
+		return c.Command.HelpName
+	}
+	return c.App.HelpName
+}
+
 func newUsageError(c *cli.Context, err error) error {
-	name := c.App.HelpName
+	name := commandName(c)
 	usage := c.App.UsageText
 	hasCommands := len(c.App.Commands) > 0
 	if c.Command != nil && c.Command.HelpName != "" {
-		name, usage, hasCommands = c.Command.HelpName, c.Command.UsageText, len(c.Command.Subcommands) > 0
+		usage, hasCommands = c.Command.UsageText, len(c.Command.Subcommands) > 0
 	}
 	if usage == "" {
 		usage = name + " [flags]"
@@ -336,32 +377,139 @@ func (sh *Shell) usageOnError(c *cli.Context, err error, _ bool) error {
 	return newUsageError(c, sh.flagError(c, err))
 }
 
-// NoArgs is a usage error when c has positional arguments.
-func NoArgs(c *cli.Context) error {
-	if c.Args().Present() {
-		return UsageError(c, "unexpected argument %q", c.Args().First())
+// NoArgs is a usage error when c has positional arguments: MaxArgs(c, 0,
+// "").
+func NoArgs(c *cli.Context) error { return MaxArgs(c, 0, "") }
+
+// MaxArgs is a usage error when c has more than max positional arguments.
+// It names the first one too many (`unexpected argument "extra"`) and
+// says, after a colon, hint (the form the command wants, such as "put the
+// command to exec after --"). When that argument follows a true/false flag
+// written without "=" and is a true/false value itself ("--verbose false"),
+// or there is no hint, it says instead that such a flag takes its value
+// only after "="; when a command taking no arguments is given "help", how
+// to ask for help. The usage lines follow, as for every usage error.
+func MaxArgs(c *cli.Context, max int, hint string) error {
+	if c.NArg() <= max {
+		return nil
 	}
-	return nil
+	arg := c.Args().Get(max)
+	if flag := boolBefore(c, max); flag != "" && (hint == "" || isBoolValue(arg)) {
+		hint = flag + `, a true/false flag, takes its value only after "="`
+	} else if arg == "help" && max == 0 {
+		hint = fmt.Sprintf("for help, run '%s --help'", commandName(c))
+	}
+	if hint == "" {
+		return UsageError(c, "unexpected argument %q", arg)
+	}
+	return UsageError(c, "unexpected argument %q: %s", arg, hint)
+}
+
+// boolBefore returns the true/false flag of the command running in c
+// written, without "=", as the word just before its positional argument i
+// (as typed: "--verbose"), else "".
+func boolBefore(c *cli.Context, i int) string {
+	sh, _ := c.App.Metadata[shellKey].(*Shell)
+	if sh == nil {
+		return ""
+	}
+	// The positional arguments are the last words of the command line.
+	at := len(sh.Args) - c.NArg() + i
+	if at < 2 || at >= len(sh.Args) {
+		return ""
+	}
+	prev := sh.Args[at-1]
+	name := strings.TrimLeft(prev, "-")
+	if dashes := len(prev) - len(name); dashes == 0 || dashes > 2 || name == "" || strings.Contains(name, "=") {
+		return ""
+	}
+	if _, ok := lookupFlag(c, name).(*cli.BoolFlag); ok {
+		return prev
+	}
+	return ""
+}
+
+// isBoolValue reports whether s is a value a true/false flag takes.
+func isBoolValue(s string) bool {
+	_, err := strconv.ParseBool(s)
+	return err == nil
+}
+
+// SplitCommand splits args (args[0] the program name) at the first "--"
+// after the program name: the binary's own words before it, the command
+// it runs after it, and whether there was a "--" at all. A binary that
+// runs a command given after "--" (bootstrap, healthd) splits first, so that
+// nothing of the command is ever read as its flags, and refuses any other
+// positional argument (MaxArgs).
+func SplitCommand(args []string) (own, command []string, dashes bool) {
+	for i, a := range args {
+		if i > 0 && a == flagTerminator {
+			return args[:i], args[i+1:], true
+		}
+	}
+	return args, nil, false
 }
 
 // wantCommand is the Action of an App or command that has commands: it is
 // reached only when none was named.
 func wantCommand(c *cli.Context) error {
+	if c.Args().Present() {
+		return unknownCommand(c, c.Args().First())
+	}
+	return UsageError(c, "no command given (want %s)", strings.Join(commandNames(c, ""), ", "))
+}
+
+// unknownCommand is the usage error of a command name the command running in
+// c does not have.
+func unknownCommand(c *cli.Context, name string) error {
+	return UsageError(c, "unknown command %q (want %s)", name, strings.Join(commandNames(c, ""), ", "))
+}
+
+// commandNames returns the names of the visible commands of the command
+// running in c; given name, only those it names (by name or alias).
+func commandNames(c *cli.Context, name string) []string {
 	cmds := c.App.Commands
 	if c.Command != nil && len(c.Command.Subcommands) > 0 {
 		cmds = c.Command.Subcommands
 	}
 	var names []string
 	for _, cmd := range cmds {
-		if !cmd.Hidden {
+		if !cmd.Hidden && (name == "" || cmd.HasName(name)) {
 			names = append(names, cmd.Name)
 		}
 	}
-	if c.Args().Present() {
-		return UsageError(c, "unknown command %q (want %s)", c.Args().First(), strings.Join(names, ", "))
-	}
-	return UsageError(c, "no command given (want %s)", strings.Join(names, ", "))
+	return names
 }
+
+// shellKey keys the running Shell in the App's Metadata.
+const shellKey = "cliapp.Shell"
+
+// helpWord returns the Action of an App or command: with subcommands, a
+// first argument "help" asks for help ("X help", "X help CMD SUB"), which
+// Run answers as "X CMD SUB --help"; otherwise, or for other arguments, next.
+func (sh *Shell) helpWord(next cli.ActionFunc, hasCommands bool) cli.ActionFunc {
+	if !hasCommands || next == nil {
+		return next
+	}
+	return func(c *cli.Context) error {
+		if c.Args().First() != "help" || sh.helped {
+			return next(c)
+		}
+		if topic := c.Args().Get(1); topic != "" && len(commandNames(c, topic)) == 0 {
+			return unknownCommand(c, topic)
+		}
+		sh.helped = true
+		// The positional arguments are the last words of the command line.
+		at := len(sh.Args) - c.NArg()
+		args := append(append(append([]string{}, sh.Args[:at]...), c.Args().Tail()...), "--help")
+		return helpRequest(args)
+	}
+}
+
+// helpRequest is the command line a "help" word stands for.
+type helpRequest []string
+
+func (helpRequest) Error() string { return "help requested" }
 
 // silentExit ends a run with an exit code and nothing printed.
 type silentExit int

@@ -34,12 +34,13 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"DEMO_LOG_FORMAT"}},
 			&cli.BoolFlag{Name: "verbose", EnvVars: []string{"DEMO_VERBOSE"}},
+			&cli.IntFlag{Name: "count", EnvVars: []string{"DEMO_COUNT"}}, // up's too
 		},
 		Commands: []*cli.Command{{
 			Name:      "up",
 			UsageText: "demo up [--count N] [--wait D]",
 			Flags: []cli.Flag{
-				&cli.IntFlag{Name: "count", Value: 1, Usage: "how many", EnvVars: []string{"DEMO_COUNT"}},
+				&cli.IntFlag{Name: "count", Value: 1, Usage: "how many", EnvVars: []string{"DEMO_COUNT", "DEMO_OLD_COUNT"}},
 				&cli.DurationFlag{Name: "wait", Value: time.Second, EnvVars: []string{"DEMO_WAIT"}},
 				&cli.StringFlag{Name: "name", Aliases: []string{"n"}, EnvVars: []string{"DEMO_NAME", "DEMO_OLD_NAME"}},
 				&cli.StringSliceFlag{Name: "tag", EnvVars: []string{"DEMO_TAGS"}},
@@ -48,6 +49,7 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 				&cli.Float64Flag{Name: "cpus", EnvVars: []string{"DEMO_CPUS"}},
 				&cli.Float64SliceFlag{Name: "disk", EnvVars: []string{"DEMO_DISKS"}},
 				&cli.TimestampFlag{Name: "at", Layout: "2006-01-02", EnvVars: []string{"DEMO_AT"}},
+				&cli.IntFlag{Name: "api-token", EnvVars: []string{"DEMO_API_TOKEN"}},
 			},
 			Action: func(c *cli.Context) error {
 				if err := NoArgs(c); err != nil {
@@ -97,8 +99,9 @@ func TestShell(t *testing.T) {
 		{name: "empty variable leaves the default", environ: []string{"DEMO_COUNT="}, args: []string{"up"}, seen: map[string]any{"count": 1}},
 		{name: "error names the variable", environ: []string{"DEMO_COUNT=-1"}, args: []string{"up"}, code: 3, stderr: []string{"demo: DEMO_COUNT: must not be negative\n"}},
 		{name: "error names the flag", args: []string{"up", "--count=-1"}, code: 3, stderr: []string{"demo: --count: must not be negative\n"}},
-		{name: "bad variable value", environ: []string{"DEMO_COUNT=many", "DEMO_WAIT=soon"}, args: []string{"up"}, code: 2,
-			stderr: []string{`DEMO_COUNT: invalid value "many" for --count: parse error`, `DEMO_WAIT: invalid value "soon" for --wait`}},
+		{name: "bad variable values, all named", environ: []string{"DEMO_COUNT=many", "DEMO_WAIT=soon"}, args: []string{"up"}, code: 2,
+			stderr:    []string{`invalid value "many" for DEMO_COUNT (--count): want an integer`, `invalid value "soon" for DEMO_WAIT (--wait): want a duration`, "usage: demo up"},
+			notStderr: []string{"parse error"}},
 		{name: "bad flag: short usage", args: []string{"up", "--cuont", "3"}, code: 2, stderrLine: 3,
 			stderr: []string{"demo up: unknown flag --cuont\nusage: demo up [--count N] [--wait D]\nRun 'demo up --help' for more.\n"}},
 		{name: "bad root flag", args: []string{"--nope"}, code: 2, stderr: []string{"demo: unknown flag --nope\nusage: demo COMMAND [flags]\n"}},
@@ -106,7 +109,14 @@ func TestShell(t *testing.T) {
 		{name: "unknown command", args: []string{"down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
 		{name: "no subcommand", args: []string{"pkg"}, code: 2, stderr: []string{"demo pkg: no command given (want render)"}},
 		{name: "stray argument", args: []string{"up", "x"}, code: 2, stderr: []string{`demo up: unexpected argument "x"`, "usage: demo up"}},
-		{name: "help", args: []string{"up", "--help"}, stdout: []string{"--count N", "how many [$DEMO_COUNT] (default: 1)", "[$DEMO_NAME, $DEMO_OLD_NAME]"}},
+		{name: "help word", args: []string{"help"}, stdout: []string{"demo - a demo", "COMMANDS:"}, stderrLine: -1},
+		{name: "help word names a command", args: []string{"--verbose", "help", "up"}, stdout: []string{"NAME:\n   demo up\n", "how many"}, stderrLine: -1},
+		{name: "help word names a subcommand", args: []string{"help", "pkg", "render"}, stdout: []string{"NAME:\n   demo pkg render\n"}, stderrLine: -1},
+		{name: "help word in a group", args: []string{"pkg", "help"}, stdout: []string{"NAME:\n   demo pkg\n", "COMMANDS:\n   render"}, stderrLine: -1},
+		{name: "help word, unknown command", args: []string{"help", "down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
+		{name: "help word, unknown subcommand", args: []string{"help", "pkg", "down"}, code: 2, stderr: []string{`demo pkg: unknown command "down" (want render)`}},
+		{name: "help word where arguments are none", args: []string{"up", "help"}, code: 2, stderr: []string{`demo up: unexpected argument "help": for help, run 'demo up --help'`}},
+		{name: "help", args: []string{"up", "--help"}, stdout: []string{"--count N", "how many [$DEMO_COUNT, $DEMO_OLD_COUNT] (default: 1)", "[$DEMO_NAME, $DEMO_OLD_NAME]"}},
 		{name: "version", args: []string{"--version"}, stdout: []string{"demo dev (rev "}},
 		{name: "silent exit", args: []string{"up", "--count", "7"}, code: 7, stderrLine: -1},
 		{name: "bad log format", environ: []string{"DEMO_LOG_FORMAT=xml"}, args: []string{"up"}, code: 2, stderr: []string{`demo: DEMO_LOG_FORMAT: unknown log format "xml"`}},
@@ -153,12 +163,11 @@ func TestShell(t *testing.T) {
 // flag as typed, with the command's usage line, and exits with the usage
 // code.
 func TestFlagErrors(t *testing.T) {
-	const upUsage = "usage: demo up [--count N] [--wait D]\nRun 'demo up --help' for more.\n"
 	for _, tc := range []struct {
 		name  string
 		args  []string
 		line  string // the first line of stderr
-		usage string // the rest; upUsage if empty
+		usage string // the rest; demo up's usage if empty
 	}{
 		{"unknown flag", []string{"up", "--bogus"}, "demo up: unknown flag --bogus", ""},
 		{"unknown flag, one dash", []string{"up", "-bogus"}, "demo up: unknown flag -bogus", ""},
@@ -168,8 +177,11 @@ func TestFlagErrors(t *testing.T) {
 		{"unknown in a subcommand", []string{"pkg", "render", "--bogus"}, "demo pkg render: unknown flag --bogus",
 			"usage: demo pkg render [flags]\nRun 'demo pkg render --help' for more.\n"},
 		{"a root flag given to the command as typed there", []string{"--verbose", "up", "-verbose"}, "demo up: unknown flag -verbose", ""},
-		{"missing value", []string{"up", "--count"}, "demo up: --count needs a value", ""},
-		{"missing value of a short alias", []string{"up", "-n"}, "demo up: -n needs a value", ""},
+		{"missing value", []string{"up", "--count"}, "demo up: missing value for --count", ""},
+		{"missing value of a short alias", []string{"up", "-n"}, "demo up: missing value for -n", ""},
+		{"missing value of a secret flag, not masked", []string{"up", "--api-token"}, "demo up: missing value for --api-token", ""},
+		{"a word after a true/false flag", []string{"up", "--dry-run", "maybe"}, `demo up: unexpected argument "maybe": --dry-run, a true/false flag, takes its value only after "="`, ""},
+		{"a word after a true/false flag with its value", []string{"up", "--dry-run=true", "maybe"}, `demo up: unexpected argument "maybe"`, ""},
 		{"not an integer", []string{"up", "--count", "many"}, `demo up: invalid value "many" for --count: want an integer`, ""},
 		{"not an integer, one dash and =", []string{"up", "-count=many"}, `demo up: invalid value "many" for -count: want an integer`, ""},
 		{"the bad one of a repeated flag", []string{"up", "--count", "3", "-count", "x"}, `demo up: invalid value "x" for -count: want an integer`, ""},
@@ -188,16 +200,55 @@ func TestFlagErrors(t *testing.T) {
 		{"malformed flag", []string{"up", "---x"}, `demo up: malformed flag "---x"`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stdout, stderr := runDemo(t, nil, tc.args...)
-			usage := tc.usage
-			if usage == "" {
-				usage = upUsage
+			checkUsageError(t, nil, tc.args, tc.line, tc.usage)
+		})
+	}
+	// The same from the environment: the variable and the flag it sets are
+	// named, a secret variable's value is not echoed.
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		args    []string
+		line    string
+	}{
+		{"not an integer", []string{"DEMO_COUNT=many"}, []string{"up"}, `demo up: invalid value "many" for DEMO_COUNT (--count): want an integer`},
+		{"out of range", []string{"DEMO_COUNT=99999999999999999999"}, []string{"up"}, `demo up: invalid value "99999999999999999999" for DEMO_COUNT (--count): out of range`},
+		{"not a boolean", []string{"DEMO_DRY_RUN=maybe"}, []string{"up"}, `demo up: invalid value "maybe" for DEMO_DRY_RUN (--dry-run): want true or false`},
+		{"not a duration, spaces trimmed", []string{"DEMO_WAIT= soon "}, []string{"up"}, `demo up: invalid value "soon" for DEMO_WAIT (--wait): want a duration such as 90s, 1m30s or 2h`},
+		{"not numbers", []string{"DEMO_DISKS=1,big"}, []string{"up"}, `demo up: invalid value "1,big" for DEMO_DISKS (--disk): want numbers separated by commas`},
+		{"second variable of a flag", []string{"DEMO_OLD_COUNT=x"}, []string{"up"}, `demo up: invalid value "x" for DEMO_OLD_COUNT (--count): want an integer`},
+		{"a root flag", []string{"DEMO_VERBOSE=yes please"}, []string{"pkg", "render"}, `demo: invalid value "yes please" for DEMO_VERBOSE (--verbose): want true or false`},
+		{"a root flag the command has too", []string{"DEMO_COUNT=x"}, []string{"up"}, `demo up: invalid value "x" for DEMO_COUNT (--count): want an integer`},
+		{"a root flag another command has", []string{"DEMO_COUNT=x"}, []string{"pkg", "render"}, `demo: invalid value "x" for DEMO_COUNT (--count): want an integer`},
+		{"a secret variable", []string{"DEMO_API_TOKEN=hunter2-tok"}, []string{"up"}, `demo up: invalid value for DEMO_API_TOKEN (--api-token): want an integer`},
+		{"a flag's own reason", []string{"DEMO_AT=soon"}, []string{"up"}, `demo up: invalid value "soon" for DEMO_AT (--at): parsing time "soon" as "2006-01-02": cannot parse "soon" as "2006"`},
+	} {
+		t.Run("env "+tc.name, func(t *testing.T) {
+			usage := ""
+			if !strings.HasPrefix(tc.line, "demo up:") {
+				usage = "usage: demo COMMAND [flags]\nRun 'demo --help' for more.\n"
 			}
-			if want := tc.line + "\n" + usage; code != DefaultUsageCode || stderr != want || stdout != "" {
-				t.Errorf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stderr:\n%s", code, DefaultUsageCode, stdout, stderr, want)
+			stderr := checkUsageError(t, tc.environ, tc.args, tc.line, usage)
+			if strings.Contains(stderr, "hunter2") {
+				t.Errorf("the secret is echoed:\n%s", stderr)
 			}
 		})
 	}
+}
+
+// checkUsageError runs the demo and checks it ends in a usage error: exit
+// DefaultUsageCode, nothing on stdout, line then usage (demo up's if empty)
+// on stderr, which it returns.
+func checkUsageError(t *testing.T, environ, args []string, line, usage string) string {
+	t.Helper()
+	code, _, stdout, stderr := runDemo(t, environ, args...)
+	if usage == "" {
+		usage = "usage: demo up [--count N] [--wait D]\nRun 'demo up --help' for more.\n"
+	}
+	if want := line + "\n" + usage; code != DefaultUsageCode || stderr != want || stdout != "" {
+		t.Errorf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stderr:\n%s", code, DefaultUsageCode, stdout, stderr, want)
+	}
+	return stderr
 }
 
 func TestSignalContext(t *testing.T) {

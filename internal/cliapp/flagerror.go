@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/taskkit/taskkit/internal/redact"
 )
 
 // The errors of the flag parsing urfave/cli v2 does come as text only
@@ -32,7 +34,7 @@ const flagTerminator = "--"
 // into plain words that name the flag as it was typed on the command line:
 //
 //	unknown flag --bogus
-//	--listen needs a value
+//	missing value for --listen
 //	invalid value "x" for --agents: want an integer
 //	invalid value "99999999999" for -n: out of range
 //	--name and -n are the same flag: give one
@@ -50,7 +52,9 @@ func (sh *Shell) flagError(c *cli.Context, err error) error {
 		return fmt.Errorf("unknown flag %s", spell(name, nil))
 	}
 	if name, ok := strings.CutPrefix(msg, errNeedsValue); ok {
-		return fmt.Errorf("%s needs a value", spell(name, nil))
+		// Not "--password needs a value": masking takes the word after
+		// a secret option for its value.
+		return fmt.Errorf("missing value for %s", spell(name, nil))
 	}
 	if arg, ok := strings.CutPrefix(msg, errBadSyntax); ok {
 		return fmt.Errorf("malformed flag %q", arg)
@@ -69,6 +73,25 @@ func (sh *Shell) flagError(c *cli.Context, err error) error {
 		return fmt.Errorf("invalid value %q for %s: %s", value, spell(name, &value), plainReason(reason, lookupFlag(c, name)))
 	}
 	return err
+}
+
+// envError says why the value val of variable env was refused for flag
+// name (f), naming both: `invalid value "x" for TESTENV_AGENTS (--agents):
+// want an integer`. The value of a variable that holds a secret
+// (redact.Redactor.IsSecretKey) is never echoed.
+func (sh *Shell) envError(env, name, val string, f cli.Flag, err error) error {
+	flag := sh.FlagPrefix + name
+	if len(name) == 1 {
+		flag = "-" + name
+	}
+	reason := plainReason(err.Error(), f)
+	if redact.Default().IsSecretKey(env) {
+		if reason == err.Error() { // a flag's own reason may quote the value
+			reason = "not accepted"
+		}
+		return fmt.Errorf("invalid value for %s (%s): %s", env, flag, reason)
+	}
+	return fmt.Errorf("invalid value %q for %s (%s): %s", val, env, flag, reason)
 }
 
 // commandArgs returns the words the command running in c parsed its flags

@@ -28,7 +28,7 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return sh.Run(ctx, &cli.App{
 		Name:      "executor",
 		Usage:     "taskkit's Mesos v1 HTTP executor (DEFAULT executor semantics); started by a Mesos agent",
-		UsageText: "executor [--log-format text|json] [--verbose]",
+		UsageText: "executor [--log-format text|json] [--verbose] [--registration-timeout DURATION]",
 		Description: "Reads the Mesos executor environment (MESOS_FRAMEWORK_ID, MESOS_EXECUTOR_ID, MESOS_SANDBOX,\n" +
 			"MESOS_AGENT_ENDPOINT, MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD, MESOS_CHECKPOINT, ...). See docs/executor.md.\n\n" +
 			"Exit codes: 0 done (SHUTDOWN, or no task left); 1 the agent was lost or another runtime error;\n" +
@@ -36,6 +36,9 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json", EnvVars: []string{"EXECUTOR_LOG_FORMAT"}},
 			&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: []string{"EXECUTOR_VERBOSE"}},
+			&cli.DurationFlag{Name: "registration-timeout", Value: DefaultRegistrationTimeout,
+				Usage:   "how long the first subscription may take, the wait for the agent's answer to a SUBSCRIBE included; match the agent's --executor_registration_timeout",
+				EnvVars: []string{"EXECUTOR_REGISTRATION_TIMEOUT"}},
 		},
 		Action: func(c *cli.Context) error {
 			if err := cliapp.NoArgs(c); err != nil {
@@ -45,10 +48,15 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			if err != nil {
 				return err
 			}
+			regTimeout := c.Duration("registration-timeout")
+			if regTimeout <= 0 {
+				return cliapp.UsageError(c, "--registration-timeout (EXECUTOR_REGISTRATION_TIMEOUT) must be positive, got %v", regTimeout)
+			}
 			cfg, err := FromEnv()
 			if err != nil {
 				return exitcode.Wrap(ExitUsage, err)
 			}
+			cfg.RegistrationTimeout = regTimeout
 			log.Info("starting", "version", buildinfo.String("executor"), "framework", cfg.FrameworkID,
 				"executor", cfg.ExecutorID, "agent", cfg.AgentEndpoint, "checkpoint", cfg.Checkpoint)
 			ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)

@@ -19,7 +19,10 @@ const (
 	// while subscribed before it is sent again.
 	DefaultUpdateRetry = 10 * time.Second
 	// DefaultRegistrationTimeout is how long the first subscription is
-	// retried, the agent's executor registration timeout.
+	// tried, retries and the wait for the SUBSCRIBE's answer included:
+	// the default of the Mesos agent's --executor_registration_timeout
+	// (EXECUTOR_REGISTRATION_TIMEOUT in src/slave/constants.hpp), after
+	// which the agent destroys an executor that has not subscribed.
 	DefaultRegistrationTimeout = time.Minute
 	// DefaultNoTaskTimeout is how long a subscribed executor that has
 	// never been given a task waits for one before it exits.
@@ -30,8 +33,10 @@ const (
 	// DefaultBackoffMax is the largest pause between subscription attempts
 	// when MESOS_SUBSCRIPTION_BACKOFF_MAX is unset.
 	DefaultBackoffMax = 2 * time.Second
-	// CallTimeout bounds every non-streaming call to the agent.
-	CallTimeout = 10 * time.Second
+	// DefaultCallTimeout bounds every call to the agent but SUBSCRIBE
+	// (UPDATE, MESSAGE): connecting, sending, and the response. SUBSCRIBE
+	// has its own bound: see Config.RegistrationTimeout.
+	DefaultCallTimeout = 10 * time.Second
 )
 
 // Config is what the executor needs to know, mostly from the Mesos executor
@@ -56,9 +61,22 @@ type Config struct {
 	// UpdateRetry is how long an update stays unacknowledged before it is
 	// sent again; 0 means DefaultUpdateRetry.
 	UpdateRetry time.Duration
-	// RegistrationTimeout bounds the retries of the first subscription; 0
-	// means DefaultRegistrationTimeout.
+	// RegistrationTimeout bounds the first subscription, measured from
+	// Run: its retries and the wait for a SUBSCRIBE's answer (the response
+	// and the SUBSCRIBED event); 0 means DefaultRegistrationTimeout. A
+	// re-subscription after a lost connection is bounded by the recovery
+	// timeout (MESOS_RECOVERY_TIMEOUT) from the loss instead. Within those
+	// bounds a SUBSCRIBE the agent has not answered is never abandoned for
+	// another: as in Mesos' executor library (src/executor/executor.cpp,
+	// which drops a SUBSCRIBE while one is in flight and retries only
+	// when the connection fails or the agent answers 503 or 404), only a
+	// failed connection or an error answer starts the next attempt. An
+	// abandoned SUBSCRIBE can lose a launch: the agent answers it, and
+	// sends the LAUNCH_GROUP it holds, into a stream nobody reads.
 	RegistrationTimeout time.Duration
+	// CallTimeout bounds every call but SUBSCRIBE; 0 means
+	// DefaultCallTimeout.
+	CallTimeout time.Duration
 	// NoTaskTimeout is how long the executor, once subscribed, waits for
 	// its first task before it exits; 0 means DefaultNoTaskTimeout. An
 	// agent sends an executor its launch with SUBSCRIBED, so one that has
@@ -104,6 +122,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RegistrationTimeout <= 0 {
 		c.RegistrationTimeout = DefaultRegistrationTimeout
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = DefaultCallTimeout
 	}
 	if c.NoTaskTimeout <= 0 {
 		c.NoTaskTimeout = DefaultNoTaskTimeout

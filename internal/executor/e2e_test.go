@@ -399,8 +399,13 @@ func TestURIsFetchedPerTask(t *testing.T) {
 	missing := shellTask("fmissing", "true")
 	missing.Command.URIs = []mesos.CommandInfo_URI{{Value: srv.URL + "/nope"}}
 	s.launchGroup(s.offer(), s.defaultExecutor("uris2"), missing, shellTask("fsib", "sleep 300"))
-	if st := s.Update("fmissing", mesos.TASK_FAILED); st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(st.GetMessage(), "/nope") {
-		t.Errorf("fmissing: %s %q", st.GetReason(), st.GetMessage())
+	// The message names the file by its path in the task's sandbox, not by
+	// the /proc/self/fd path the executor fetched through.
+	st := s.Update("fmissing", mesos.TASK_FAILED)
+	wantFile := filepath.Join(sandbox(t, cl, s.FrameworkID, "uris2"), "tasks", "fmissing", "nope")
+	if st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(st.GetMessage(), "/nope\" into "+wantFile+": HTTP 404") ||
+		strings.Contains(st.GetMessage(), "/proc/self/fd") {
+		t.Errorf("fmissing: %s %q, want it to name %s", st.GetReason(), st.GetMessage(), wantFile)
 	}
 	s.Update("fsib", mesos.TASK_KILLED)
 }

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -248,7 +249,7 @@ func TestNoTaskExit(t *testing.T) {
 // message comes.
 func TestNextDeadline(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-	cfg := Config{UpdateRetry: 10 * time.Second, NoTaskTimeout: 10 * time.Second}
+	cfg := Config{UpdateRetry: 10 * time.Second, NoTaskTimeout: 10 * time.Second, RegistrationTimeout: time.Minute, CallTimeout: 10 * time.Second}
 	cfg.RecoveryTimeout, cfg.Checkpoint = 15*time.Minute, true
 	running := func() map[string]*task {
 		return map[string]*task{"t1": {proc: &supervise.Process{}, acked: true}}
@@ -259,7 +260,9 @@ func TestNextDeadline(t *testing.T) {
 		want time.Time // zero: no deadline
 	}{
 		{"running task, everything acknowledged", &Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
-		{"not yet subscribed", &Executor{conn: subscribing, tasks: map[string]*task{}}, time.Time{}},
+		{"first SUBSCRIBE just sent", &Executor{conn: subscribing, started: t0, subscribeSent: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
+		{"first SUBSCRIBE slow, said so", &Executor{conn: subscribing, started: t0, subscribeSent: t0, slowNoted: true, tasks: map[string]*task{}}, t0.Add(time.Minute)},
+		{"re-SUBSCRIBE slow, said so", &Executor{conn: subscribing, started: t0, subscribeSent: t0.Add(time.Hour), slowNoted: true, everSubscribed: true, disconnectedAt: t0.Add(time.Hour), launched: true, subscribedAt: t0, tasks: running()}, t0.Add(time.Hour + 15*time.Minute)},
 		{"subscribed, no task yet", &Executor{conn: subscribed, subscribedAt: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
 		{"update sent on this connection", &Executor{conn: subscribed, gen: 2, launched: true, subscribedAt: t0, tasks: running(),
 			pending: []*pendingUpdate{{sentGen: 2, sentAt: t0.Add(3 * time.Second)}, {sentGen: 2, sentAt: t0.Add(time.Second)}}}, t0.Add(11 * time.Second)},
@@ -305,6 +308,33 @@ func TestSignalledShortensAckWait(t *testing.T) {
 			e.signalled(t0)
 			if !e.exitBy.Equal(tc.want) || e.ackWait != time.Second {
 				t.Errorf("exitBy %v, ackWait %v; want %v, 1s", e.exitBy, e.ackWait, tc.want)
+			}
+		})
+	}
+}
+
+// TestRegistrationTimeoutFlag: the bound of the first subscription (and of
+// the wait for a SUBSCRIBE's answer) is a flag with an environment
+// variable, shown in --help; a value that is not a positive duration is a
+// usage error naming both.
+func TestRegistrationTimeoutFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		environ []string
+		code    int
+		want    string // in stdout+stderr
+	}{
+		{"help", []string{"--help"}, nil, ExitOK, "EXECUTOR_REGISTRATION_TIMEOUT"},
+		{"zero", []string{"--registration-timeout", "0s"}, nil, ExitUsage, "--registration-timeout (EXECUTOR_REGISTRATION_TIMEOUT) must be positive"},
+		{"negative from the environment", nil, []string{"EXECUTOR_REGISTRATION_TIMEOUT=-1m"}, ExitUsage, "must be positive, got -1m0s"},
+		{"not a duration", []string{"--registration-timeout", "soon"}, nil, ExitUsage, "registration-timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb strings.Builder
+			code := Run(context.Background(), append([]string{"executor"}, tc.args...), tc.environ, strings.NewReader(""), &out, &errb)
+			if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.want) {
+				t.Errorf("exit %d, want %d; output does not contain %q:\n%s%s", code, tc.code, tc.want, out.String(), errb.String())
 			}
 		})
 	}

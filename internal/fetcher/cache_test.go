@@ -128,14 +128,14 @@ func TestCacheLockWaitEndsWithContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cache.Close()
-	unlock, err := lockEntry(context.Background(), cache, ".lock-k")
+	unlock, err := lockEntry(context.Background(), cache, ".lock-k", cacheLockWait)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := lockEntry(ctx, cache, ".lock-k"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := lockEntry(ctx, cache, ".lock-k", cacheLockWait); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("lockEntry on a held lock: %v, want the context's deadline", err)
 	}
 }

@@ -301,7 +301,7 @@ func TestCacheLockNoDescriptorLeak(t *testing.T) {
 		f.FetchOne(context.Background(), mesos.CommandInfo_URI{Value: srv.URL + fmt.Sprintf("/ok%d", i), Cache: &cached}, sb) // download
 		f.FetchOne(context.Background(), mesos.CommandInfo_URI{Value: srv.URL + fmt.Sprintf("/ok%d", i), Cache: &cached}, sb) // hit
 		f.FetchOne(context.Background(), mesos.CommandInfo_URI{Value: srv.URL + "/bad", Cache: &cached}, sb)                  // server error
-		unlock, err := lockEntry(context.Background(), held, ".lock-"+cacheKey(srv.URL+"/held"))
+		unlock, err := lockEntry(context.Background(), held, ".lock-"+cacheKey(srv.URL+"/held"), cacheLockWait)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,5 +314,84 @@ func TestCacheLockNoDescriptorLeak(t *testing.T) {
 	}
 	if after := fds(); after > before {
 		t.Errorf("open descriptors: %d before, %d after 80 fetches", before, after)
+	}
+}
+
+// TestCacheLockWaitPerHolder: a waiter's bound (cacheLockWait, here an
+// injected 600 ms) applies to each holder of the entry's lock in turn, not
+// to its whole wait: queued behind a download that failed and then behind
+// the download of the fetcher that took the lock next, it waits for that
+// one too; a holder that keeps the lock past the bound is given up. The
+// test holds the lock itself and writes a new holder's token, as a
+// fetcher taking the lock over does.
+func TestCacheLockWaitPerHolder(t *testing.T) {
+	const wait = 600 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		handover []time.Duration // when a new holder takes the lock over
+		release  time.Duration   // when the last holder lets go
+		fails    bool            // the waiter gives up
+		min, max time.Duration   // the waiter's fetch ends within these
+	}{
+		{"one holder past the bound", nil, 3 * wait, true, wait, 3 * wait},
+		{"each next holder within the bound", []time.Duration{wait / 3, 2 * wait / 3, wait, 4 * wait / 3, 5 * wait / 3}, 2 * wait, false, 2 * wait, time.Hour},
+		{"the next holder hangs", []time.Duration{wait / 2}, 4 * wait, true, 3 * wait / 2, 4 * wait},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("tool")) }))
+			defer srv.Close()
+			cache := t.TempDir()
+			held, err := os.OpenRoot(cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer held.Close()
+			cached := true
+			u := mesos.CommandInfo_URI{Value: srv.URL + "/tool", Cache: &cached}
+			lock := ".lock-" + cacheKey(u.Value)
+			unlock, err := lockEntry(context.Background(), held, lock, cacheLockWait)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unlock()
+			token, err := held.OpenFile(lock, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer token.Close()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() {
+				_, err := (&Fetcher{CacheDir: cache, lockWait: wait}).FetchOne(ctx, u, t.TempDir())
+				done <- err
+			}()
+			for _, at := range tc.handover {
+				time.Sleep(time.Until(start.Add(at)))
+				if _, err := token.WriteAt(newLockToken(), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var fetchErr error
+			select {
+			case fetchErr = <-done:
+			case <-time.After(time.Until(start.Add(tc.release))):
+				unlock()
+				fetchErr = <-done
+			}
+			took := time.Since(start)
+			t.Logf("the waiter's fetch: %v after %v", fetchErr, took)
+			if tc.fails != (fetchErr != nil) {
+				t.Errorf("the waiter's fetch: %v, want it to fail: %v", fetchErr, tc.fails)
+			}
+			if fetchErr != nil && !strings.Contains(fetchErr.Error(), "which has held it for more than "+wait.String()) {
+				t.Errorf("error %q does not say the holder kept the lock past %v", fetchErr, wait)
+			}
+			if took < tc.min || took >= tc.max {
+				t.Errorf("the waiter's fetch ended after %v, want within [%v, %v)", took, tc.min, tc.max)
+			}
+		})
 	}
 }

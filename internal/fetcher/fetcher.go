@@ -14,7 +14,9 @@
 //     CacheAll is set) is downloaded once and hard-linked (copied across
 //     filesystems) from the cache after. Downloads land in the cache by
 //     rename, under an flock(2) per entry, so fetchers in several processes
-//     can share one CacheDir and each entry is downloaded once.
+//     can share one CacheDir and each entry is downloaded once. A fetcher
+//     waiting for another's download of an entry waits for each holder of
+//     the entry in turn, up to 5 min 10 s each (see lockEntry).
 //
 // Confinement. Every write goes through an os.Root opened on the sandbox
 // (the cache, the archive's directory), so no path — whatever symbolic links
@@ -76,10 +78,14 @@ type Fetcher struct {
 	CacheAll bool
 	// Client downloads http(s) URIs; nil means a client with a 5 minute timeout.
 	Client *http.Client
+
+	// lockWait is cacheLockWait unless a test sets it.
+	lockWait time.Duration
 }
 
 // Fetch fetches every URI into sandbox, in order, and stops at the first
-// failure. Each error names the URI, its credentials masked.
+// failure. Each error names the URI, its credentials masked, and the file
+// it was fetched into (see FetchOne).
 func (f *Fetcher) Fetch(ctx context.Context, uris []mesos.CommandInfo_URI, sandbox string) error {
 	for _, u := range uris {
 		if _, err := f.FetchOne(ctx, u, sandbox); err != nil {
@@ -90,44 +96,121 @@ func (f *Fetcher) Fetch(ctx context.Context, uris []mesos.CommandInfo_URI, sandb
 }
 
 // FetchOne fetches one URI into sandbox and returns the path of the fetched
-// file. The error names the URI, its credentials masked.
+// file. The error names the URI, its credentials masked, and the file in
+// the sandbox, e.g. `fetching "http://h/x.tgz" into /sb/tasks/t1/x.tgz:
+// HTTP 404 Not Found`.
+//
+// sandbox may be a directory held open and named through /proc/self/fd
+// (sandboxfs.Dir.FDPath: the executor and testenv's agents fetch into
+// a sandbox a task controls that way); such a path means nothing to a
+// user, so the returned path and every error name the directory as the
+// kernel does (its readlink), never /proc/self/fd.
 func (f *Fetcher) FetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
-	p, err := f.fetchOne(ctx, u, sandbox)
+	shown := shownDir(sandbox)
+	name, err := sandboxpath.OutputName(u.Value, u.GetOutputFile())
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", redact.Credentials(u.Value), err)
 	}
-	return p, nil
+	dest := filepath.Join(shown, filepath.FromSlash(name))
+	if err := f.fetchOne(ctx, u, sandbox, name); err != nil {
+		return "", renamePath(fmt.Errorf("fetching %q into %s: %w", redact.Credentials(u.Value), dest, err), sandbox, shown)
+	}
+	return dest, nil
 }
 
-func (f *Fetcher) fetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox string) (string, error) {
-	name, err := sandboxpath.OutputName(u.Value, u.GetOutputFile())
-	if err != nil {
-		return "", err
-	}
+func (f *Fetcher) fetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox, name string) error {
 	root, err := os.OpenRoot(sandbox)
 	if err != nil {
-		return "", fmt.Errorf("opening the sandbox: %w", err)
+		return fmt.Errorf("opening the sandbox: %w", err)
 	}
 	defer root.Close()
 	if dir := path.Dir(name); dir != "." {
 		if err := root.MkdirAll(dir, 0o755); err != nil {
-			return "", err
+			return fmt.Errorf("creating its directory: %w", err)
 		}
 	}
 	if err := f.fetchTo(ctx, u, root, name); err != nil {
-		return "", err
+		return err
 	}
-	dest := filepath.Join(sandbox, filepath.FromSlash(name))
 	if u.GetExecutable() {
-		return dest, root.Chmod(name, 0o755)
+		return root.Chmod(name, 0o755)
 	}
 	if u.Extract == nil || *u.Extract {
 		if err := extract(root, name); err != nil {
-			return "", fmt.Errorf("extracting: %w", err)
+			return fmt.Errorf("extracting: %w", err)
 		}
 	}
-	return dest, nil
+	return nil
 }
+
+// fdDirs starts the paths that name an open file descriptor.
+const fdDirs = "/proc/self/fd/"
+
+// shownDir is how errors and returned paths name the directory dir: dir,
+// or for /proc/self/fd/N[/rest] the path the kernel gives descriptor N
+// (joined with rest), or "the sandbox" when it cannot tell.
+func shownDir(dir string) string {
+	fd, rest, ok := splitFDPath(dir)
+	if !ok {
+		return dir
+	}
+	target, err := os.Readlink(fdDirs + fd)
+	if err != nil || !filepath.IsAbs(target) {
+		return "the sandbox"
+	}
+	return filepath.Join(target, rest)
+}
+
+// splitFDPath splits /proc/self/fd/N[/rest] into N and rest.
+func splitFDPath(p string) (fd, rest string, ok bool) {
+	after, found := strings.CutPrefix(p, fdDirs)
+	if !found {
+		return "", "", false
+	}
+	fd, rest, _ = strings.Cut(after, "/")
+	if fd == "" || strings.Trim(fd, "0123456789") != "" {
+		return "", "", false
+	}
+	return fd, rest, true
+}
+
+// renamePath returns err with every mention of the directory opened as
+// from (a /proc/self/fd path) said as shown instead; errors.Is and As see
+// err unchanged.
+func renamePath(err error, from, shown string) error {
+	if from == shown || !strings.Contains(err.Error(), from) {
+		return err
+	}
+	return &renamedError{err: err, from: from, shown: shown}
+}
+
+// renamedError is an error whose text names a directory otherwise.
+type renamedError struct {
+	err         error
+	from, shown string
+}
+
+func (e *renamedError) Error() string {
+	msg := e.err.Error()
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, e.from)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		end := i + len(e.from)
+		b.WriteString(msg[:i])
+		if end < len(msg) && msg[end] >= '0' && msg[end] <= '9' {
+			b.WriteString(e.from) // another descriptor: /proc/self/fd/70 for /proc/self/fd/7
+		} else {
+			b.WriteString(e.shown)
+		}
+		msg = msg[end:]
+	}
+}
+
+func (e *renamedError) Unwrap() error { return e.err }
 
 func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os.Root, name string) error {
 	pu, err := url.Parse(u.Value)
@@ -183,9 +266,13 @@ func (f *Fetcher) fromCache(ctx context.Context, uri string, root *os.Root, name
 // pod) or in one, sharing one CacheDir, download each entry once instead of
 // all at once. The kernel drops the lock when its holder dies; what a dead
 // holder was writing (.fetch-<key>-*) is removed by the next one; a holder
-// that hangs is waited for at most cacheLockWait.
+// that hangs is waited for at most cacheLockWait (see lockEntry).
 func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key string) error {
-	unlock, err := lockEntry(ctx, cache, ".lock-"+key)
+	wait := f.lockWait
+	if wait <= 0 {
+		wait = cacheLockWait
+	}
+	unlock, err := lockEntry(ctx, cache, ".lock-"+key, wait)
 	if err != nil {
 		return err
 	}
@@ -215,38 +302,81 @@ func removeTemps(root *os.Root, name string) {
 	}
 }
 
-// cacheLockWait bounds the wait for another process's download of the same
-// cache entry: the default client's timeout, and some.
+// cacheLockWait bounds how long one holder of a cache entry's lock is
+// waited for: the default client's timeout, which bounds the holder's
+// download, and some. A holder that keeps the lock longer hangs.
 const cacheLockWait = 5*time.Minute + 10*time.Second
 
 // lockEntry takes an exclusive flock on name under cache, polling (2 ms,
-// doubling to 50 ms) until it is free, ctx ends or cacheLockWait passes.
-func lockEntry(ctx context.Context, cache *os.Root, name string) (unlock func(), err error) {
+// doubling to 50 ms) until it is free or ctx ends, and gives up when one
+// holder has kept the lock for wait.
+//
+// The bound is per holder, not per wait: a waiter queued behind a download
+// that failed, and then behind the download of the fetcher that took the
+// lock next, waits for each in turn, as each may take up to the client's
+// timeout. To tell holders apart, every holder writes a token of its own
+// (its pid and a random nonce, lockTokenLen bytes) at the start of the
+// lock file as it takes the lock; a waiter measures wait from when it
+// first saw the current token. Each holder is another fetch of the same
+// entry, so the waits are bounded by the number of fetchers queued, and
+// each by wait; ctx bounds them all.
+func lockEntry(ctx context.Context, cache *os.Root, name string, wait time.Duration) (unlock func(), err error) {
 	lf, err := cache.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the cache entry's lock: %w", err)
 	}
-	deadline := time.Now().Add(cacheLockWait)
-	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+	holder, since := readLockToken(lf), time.Now()
+	for pause := 2 * time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
 		err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
+			// Advisory: a holder whose token cannot be written is only
+			// measured from an older token by its waiters, so given less.
+			_, _ = lf.WriteAt(newLockToken(), 0)
 			return func() { lf.Close() }, nil // closing the file releases the lock
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			lf.Close()
 			return nil, fmt.Errorf("locking the cache entry: %w", err)
 		}
-		if time.Now().After(deadline) {
+		now := time.Now()
+		if t := readLockToken(lf); t != holder {
+			holder, since = t, now
+		} else if now.Sub(since) > wait {
 			lf.Close()
-			return nil, fmt.Errorf("the cache entry is still being downloaded by another process after %v", cacheLockWait)
+			return nil, fmt.Errorf("the cache entry is still being downloaded by another fetcher (pid %s), which has held it for more than %v", lockTokenPid(holder), wait)
 		}
 		select {
 		case <-ctx.Done():
 			lf.Close()
 			return nil, ctx.Err()
-		case <-time.After(wait):
+		case <-time.After(pause):
 		}
 	}
+}
+
+// lockTokenLen is the length of a lock token: "<pid, 10 digits> <nonce,
+// 12 characters>\n", fixed so a new token overwrites the old whole.
+const lockTokenLen = 24
+
+// newLockToken is a token for a new holder of a cache entry's lock.
+func newLockToken() []byte {
+	return fmt.Appendf(nil, "%10d %s\n", os.Getpid(), rand.Text()[:12])
+}
+
+// readLockToken reads the current holder's token from lf ("" before the
+// first holder).
+func readLockToken(lf *os.File) string {
+	b := make([]byte, lockTokenLen)
+	n, _ := lf.ReadAt(b, 0)
+	return string(b[:n])
+}
+
+// lockTokenPid is the pid in token t, or "unknown".
+func lockTokenPid(t string) string {
+	if pid, _, ok := strings.Cut(strings.TrimSpace(t), " "); ok && pid != "" {
+		return pid
+	}
+	return "unknown"
 }
 
 func (f *Fetcher) download(ctx context.Context, uri string, root *os.Root, name string) error {

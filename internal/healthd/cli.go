@@ -73,20 +73,15 @@ Every flag can also be set by HEALTHD_CHECK_<FLAG>.`
 // healthd's flags or subcommand, whatever it is called. healthd reads
 // nothing from stdin; the command inherits the process's own.
 func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var command []string
-	dashes := false
-	for i, a := range args {
-		if i > 0 && a == "--" {
-			args, command, dashes = args[:i], args[i+1:], true
-			break
-		}
-	}
-	if len(args) > 1 && args[1] == "check" {
+	own, command, dashes := cliapp.SplitCommand(args)
+	if len(own) > 1 && own[1] == "check" {
+		// healthd check runs no command: what follows "--" is a stray
+		// argument to name.
 		sh := cliapp.New("healthd check", args[1:], environ, stdin, stdout, stderr)
 		sh.UsageCode, sh.FailureCode = CheckCouldNot, CheckCouldNot
-		return sh.Run(ctx, checkApp(sh, dashes))
+		return sh.Run(ctx, checkApp(sh))
 	}
-	sh := cliapp.New("healthd", args, environ, stdin, stdout, stderr)
+	sh := cliapp.New("healthd", own, environ, stdin, stdout, stderr)
 	sh.UsageCode, sh.FailureCode = ExitUsage, ExitUsage
 	return sh.Run(ctx, rootApp(sh, command, dashes))
 }
@@ -156,8 +151,8 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			if dashes && len(command) == 0 {
 				return cliapp.UsageError(c, "no command after --")
 			}
-			if c.Args().Present() {
-				return cliapp.UsageError(c, "unexpected argument %q: put the command to supervise after --", c.Args().First())
+			if err := cliapp.MaxArgs(c, 0, "put the command to supervise after --"); err != nil {
+				return err
 			}
 			log, err := sh.Logger(c)
 			if err != nil {
@@ -281,7 +276,7 @@ func configFrom(sh *cliapp.Shell, c *cli.Context, command []string) (Config, err
 	return cfg, nil
 }
 
-func checkApp(sh *cliapp.Shell, dashes bool) *cli.App {
+func checkApp(sh *cliapp.Shell) *cli.App {
 	env := func(name string) []string {
 		return []string{"HEALTHD_CHECK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
 	}
@@ -298,8 +293,8 @@ func checkApp(sh *cliapp.Shell, dashes bool) *cli.App {
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout", EnvVars: env("json")},
 		},
 		Action: func(c *cli.Context) error {
-			if dashes || c.Args().Present() {
-				return cliapp.UsageError(c, "takes no arguments; give the check with --cmd, --http or --tcp")
+			if err := cliapp.MaxArgs(c, 0, "healthd check runs no command; give the check with --cmd, --http or --tcp"); err != nil {
+				return err
 			}
 			p, _, err := checkFrom(sh, c.String("cmd"), c.String("http"), c.String("tcp"), [3]string{"cmd", "http", "tcp"})
 			if err != nil {

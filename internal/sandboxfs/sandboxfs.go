@@ -65,7 +65,9 @@ func (d *Dir) Name() string { return d.f.Name() }
 
 // FDPath is a path that names this very directory while d is open
 // (/proc/self/fd/N): a path-taking API given it reaches the directory d
-// holds even if a link has replaced d's Name since.
+// holds even if a link has replaced d's Name since. It means nothing to a
+// user: what errors and logs show must name the directory by Name (or, as
+// the fetcher does, by the path the kernel gives the descriptor).
 func (d *Dir) FDPath() string { return fmt.Sprintf("/proc/self/fd/%d", d.f.Fd()) }
 
 // Close closes the directory.

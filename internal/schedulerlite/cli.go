@@ -87,8 +87,11 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 }
 
 func action(sh *cliapp.Shell, c *cli.Context) error {
-	if c.NArg() != 1 {
-		return cliapp.UsageError(c, "want exactly one argument: the svc.yml")
+	if c.NArg() == 0 {
+		return cliapp.UsageError(c, "want one argument: the svc.yml")
+	}
+	if err := cliapp.MaxArgs(c, 1, "want one svc.yml"); err != nil {
+		return err
 	}
 	log, err := sh.Logger(c)
 	if err != nil {

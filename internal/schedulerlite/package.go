@@ -36,8 +36,8 @@ func packageCommand(sh *cliapp.Shell) *cli.Command {
 				&cli.StringFlag{Name: "artifact-dir", Usage: "base URL of the binaries' zips, for {{artifact-dir}} in resource.json (default: the GitHub release of the package version)", EnvVars: []string{"SCHEDULER_LITE_ARTIFACT_DIR"}},
 			},
 			Action: func(c *cli.Context) error {
-				if c.NArg() != 0 {
-					return cliapp.UsageError(c, "unexpected arguments %v", c.Args().Slice())
+				if err := cliapp.NoArgs(c); err != nil {
+					return err
 				}
 				if err := checkPackageFlags(c, sh.Source); err != nil {
 					return exitcode.Wrap(ExitUsage, err)

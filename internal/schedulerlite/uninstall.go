@@ -57,8 +57,8 @@ func uninstallAction(sh *cliapp.Shell, c *cli.Context) error {
 		return err
 	}
 	stdout := sh.Stdout
-	if c.NArg() > 1 {
-		return usage(errors.New("want at most one argument: the svc.yml"))
+	if err := cliapp.MaxArgs(c, 1, "want at most one svc.yml"); err != nil {
+		return err
 	}
 	master := c.String("master")
 	if master == "" || master == "local" {

@@ -37,6 +37,9 @@ func validateCommand(sh *cliapp.Shell) *cli.Command {
 				}
 			}
 			if c.Bool("print-env") {
+				if err := cliapp.MaxArgs(c, 0, "--print-env reads no svc.yml"); err != nil {
+					return err
+				}
 				if c.String("package-dir") == "" {
 					return cliapp.UsageError(c, "--print-env needs --package-dir")
 				}
@@ -47,8 +50,11 @@ func validateCommand(sh *cliapp.Shell) *cli.Command {
 				}
 				return nil
 			}
-			if c.NArg() != 1 {
-				return cliapp.UsageError(c, "want exactly one argument: the svc.yml")
+			if c.NArg() == 0 {
+				return cliapp.UsageError(c, "want one argument: the svc.yml")
+			}
+			if err := cliapp.MaxArgs(c, 1, "want one svc.yml"); err != nil {
+				return err
 			}
 			env = append(env, sh.Environ...)
 			l, err := spec.Load(c.Args().First(), spec.Options{Env: env, Strict: c.Bool("strict")})

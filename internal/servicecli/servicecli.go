@@ -242,12 +242,15 @@ func (r *run) source(flag string) string { return r.sh.Source(flag) }
 func action(min int, names []string, fn func(r *run) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		r := &run{c: c, sh: c.Context.Value(shellKey{}).(*cliapp.Shell), out: c.App.Writer, json: c.Bool(flagJSON), args: c.Args().Slice()}
-		if n := len(r.args); n < min || n > len(names) {
-			want := "no arguments"
-			if len(names) > 0 {
-				want = strings.Join(names, " ")
-			}
-			return r.usagef("want %s, got %d argument(s)", want, n)
+		if n := len(r.args); n < min {
+			return r.usagef("want %s, got %d argument(s)", strings.Join(names, " "), n)
+		}
+		hint := ""
+		if len(names) > 0 {
+			hint = "want " + strings.Join(names, " ")
+		}
+		if err := cliapp.MaxArgs(c, len(names), hint); err != nil {
+			return err
 		}
 		r.args = append(r.args, make([]string, len(names)-len(r.args))...)
 		cl, err := newClient(r)

@@ -599,7 +599,7 @@ func TestCommands(t *testing.T) {
 			{[]string{"plan"}, "no command given (want list, show"},
 			{[]string{"plan", "explode", "--url", u}, `unknown command "explode"`},
 			{[]string{"plan", "show", "--url", u}, "want PLAN, got 0 argument(s)"},
-			{[]string{"plan", "show", "a", "b", "--url", u}, "want PLAN, got 2 argument(s)"},
+			{[]string{"plan", "show", "a", "b", "--url", u}, `unexpected argument "b": want PLAN`},
 			{[]string{"plan", "show", "deploy", "--bogus", "--url", u}, "scheduler-lite plan show: unknown flag --bogus\nusage: scheduler-lite plan show PLAN"},
 			{[]string{"plan", "show", "deploy", "--wait", "DONE", "--url", u}, `--wait "DONE": want one of ERROR, WAITING`},
 			{[]string{"plan", "show", "deploy", "--timeout", "1s", "--url", u}, "--timeout: only with --wait"},
@@ -608,8 +608,8 @@ func TestCommands(t *testing.T) {
 			{[]string{"plan", "force-restart", "deploy", "--step", "s", "--url", u}, "--step: give its --phase too"},
 			{[]string{"plan", "interrupt", "deploy", "--url", u, "--api-token-file", filepath.Join(dir, "missing")}, "--api-token-file: open"},
 			{[]string{"plan", "interrupt", "deploy", "--url", u, "--api-token-file", empty}, "--api-token-file: " + empty + ": empty"},
-			{[]string{"health", "extra", "--url", u}, "want no arguments"},
-			{[]string{"pod", "status", "a", "b", "--url", u}, "want [POD], got 2"},
+			{[]string{"health", "extra", "--url", u}, `unexpected argument "extra"`},
+			{[]string{"pod", "status", "a", "b", "--url", u}, `unexpected argument "b": want [POD]`},
 		} {
 			r := e.want(t, 2, c.args...)
 			if !strings.Contains(r.stderr, c.msg) {

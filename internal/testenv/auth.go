@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
-
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
@@ -24,7 +22,8 @@ import (
 // may appear once: otherwise, or with no entry at all, the error names the
 // file, the entry (credentials[i], or file:line) and the principal. Nor
 // may a principal contain ':', which HTTP basic authentication cannot
-// carry (RFC 7617, section 2). Secrets never appear in its errors.
+// carry (RFC 7617, section 2), nor a secret, which a Mesos master's basic
+// authenticator refuses. Secrets never appear in its errors.
 func LoadCredentials(path string) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -42,6 +41,11 @@ func LoadCredentials(path string) (map[string]string, error) {
 			return fmt.Errorf("%s: principal %q contains ':', which HTTP basic authentication cannot carry", at, principal)
 		case secret == "":
 			return fmt.Errorf("%s: principal %q has no secret", at, principal)
+		case strings.Contains(secret, ":"):
+			// libprocess' basic authenticator splits the credentials at
+			// every ':' and refuses more than two parts
+			// (3rdparty/libprocess/src/authenticator.cpp).
+			return fmt.Errorf("%s: the secret of principal %q contains ':', which a Mesos master never accepts in HTTP basic authentication", at, principal)
 		case where[principal] != "":
 			return fmt.Errorf("%s: principal %q is already given by %s", at, principal, where[principal])
 		}
@@ -102,48 +106,39 @@ func jsonErrorWithoutValues(err error) error {
 	return errors.New("invalid JSON")
 }
 
+// frameworkRealm is the realm of the scheduler API's basic authentication
+// challenge (DEFAULT_HTTP_FRAMEWORK_AUTHENTICATION_REALM in
+// src/master/constants.hpp).
+const frameworkRealm = "mesos-master-scheduler"
+
 // authenticate enforces Config.Credentials on the scheduler API as a Mesos
-// master with --authenticate_frameworks does: HTTP basic authentication
-// with a known principal and its secret, else 401 with a challenge. It
-// reports whether the request may go on.
-func (c *Cluster) authenticate(w http.ResponseWriter, r *http.Request) bool {
+// master with --authenticate_frameworks does (libprocess'
+// BasicAuthenticatorProcess, 3rdparty/libprocess/src/authenticator.cpp):
+// HTTP basic authentication with a known principal and its secret, else
+// 401 "401 Unauthorized." with the challenge `Basic
+// realm="mesos-master-scheduler"`. It returns the authenticated principal
+// ("" without credentials configured) and whether the request may go on.
+func (c *Cluster) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if len(c.cfg.Credentials) == 0 {
-		return true
+		return "", true
 	}
 	user, pass, ok := r.BasicAuth()
 	if ok {
 		if want, known := c.cfg.Credentials[user]; known && subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1 {
-			return true
+			return user, true
 		}
 	}
 	c.log.Warn("unauthenticated scheduler call refused", "principal", user, "had_credentials", ok)
-	w.Header().Set("WWW-Authenticate", `Basic realm="mesos"`)
-	mesosx.WriteError(w, mesosx.Errorf(http.StatusUnauthorized, "%s", "Unauthorized"))
-	return false
+	w.Header().Set("WWW-Authenticate", `Basic realm="`+frameworkRealm+`"`)
+	mesosx.WriteError(w, mesosx.Errorf(http.StatusUnauthorized, "%s", "401 Unauthorized."))
+	return "", false
 }
 
-// authorize is the master's principal check once a request is
-// authenticated: the principal a framework declares in its FrameworkInfo
-// must be the one it authenticated as, at SUBSCRIBE and on every later call
-// (Mesos answers 403 Forbidden otherwise). Without credentials configured
-// there is nothing to check.
-func (c *Cluster) authorize(r *http.Request, call *scheduler.Call) error {
-	if len(c.cfg.Credentials) == 0 {
-		return nil
-	}
-	authenticated, _, _ := r.BasicAuth()
-	declared := ""
-	if call.Type == scheduler.Call_SUBSCRIBE {
-		declared = call.Subscribe.FrameworkInfo.GetPrincipal()
-	} else {
-		c.mu.Lock()
-		if fw := c.frameworks[call.FrameworkID.GetValue()]; fw != nil {
-			declared = fw.info.GetPrincipal()
-		}
-		c.mu.Unlock()
-	}
-	if declared != "" && declared != authenticated {
-		return mesosx.Errorf(http.StatusForbidden, "Authenticated principal '%s' does not match principal '%s' set in `FrameworkInfo`", authenticated, declared)
-	}
-	return nil
+// principalMismatch is the master's answer when the principal a framework
+// declares in its FrameworkInfo is not the one it authenticated as
+// (validation::scheduler::call::validate in src/master/validation.cpp for
+// SUBSCRIBE, Master::Http::scheduler in src/master/http.cpp for the other
+// calls): a 400, not a 403.
+func principalMismatch(authenticated, declared string) string {
+	return "Authenticated principal '" + authenticated + "' does not match principal '" + declared + "' set in `FrameworkInfo`"
 }

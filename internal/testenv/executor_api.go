@@ -16,29 +16,39 @@ func execEventMessage(data []byte) *execpb.Event {
 	return &execpb.Event{Type: execpb.Event_MESSAGE, Message: &execpb.Event_Message{Data: data}}
 }
 
-// executorAPI serves an agent's /api/v1/executor.
+// execCallTypeField is the number of executor.Call's "type" field.
+const execCallTypeField = 3
+
+// executorAPI serves an agent's /api/v1/executor, answering in the order of
+// the agent's Http::executor (src/slave/http.cpp): method (405),
+// Content-Type and body (400, 415), call validation (400), Accept for
+// SUBSCRIBE (406), HEARTBEAT (202 before any lookup), framework and
+// executor (400), an executor that never subscribed (403), then the call
+// (UNKNOWN: 501).
 func (c *Cluster) executorAPI(a *agent) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			mesosx.WriteError(w, mesosx.Errorf(http.StatusMethodNotAllowed, "Expecting a 'POST' request, received '%s'", r.Method))
+			writeMethodNotAllowed(w, r)
 			return
 		}
 		var call execpb.Call
-		if _, _, err := mesosx.DecodeRequest(r, &call, "", 0); err != nil {
+		_, typeSet, err := decodeCall(r, &call, "type", execCallTypeField)
+		if err != nil {
 			mesosx.WriteError(w, err)
 			return
 		}
-		if call.ExecutorID.Value == "" {
-			mesosx.WriteError(w, mesosx.Errorf(http.StatusBadRequest, "Expecting 'executor_id' to be present"))
+		if err := validateExecutorCall(&call, typeSet); err != nil {
+			mesosx.WriteError(w, err)
 			return
 		}
-		if call.FrameworkID.Value == "" {
-			mesosx.WriteError(w, mesosx.Errorf(http.StatusBadRequest, "Expecting 'framework_id' to be present"))
-			return
-		}
-		if call.Type == execpb.Call_SUBSCRIBE {
+		switch call.Type {
+		case execpb.Call_SUBSCRIBE:
 			c.executorSubscribe(w, r, a, &call)
+			return
+		case execpb.Call_HEARTBEAT:
+			// Mesos answers before looking the executor up: executors may
+			// send placeholder IDs here.
+			w.WriteHeader(http.StatusAccepted)
 			return
 		}
 		if err := c.executorCall(a, &call); err != nil {
@@ -72,6 +82,9 @@ func (c *Cluster) lookupExecutorLocked(a *agent, call *execpb.Call) (*executor, 
 	return e, nil
 }
 
+// executorCall handles UPDATE, MESSAGE and UNKNOWN. As on Mesos, only an
+// executor that never subscribed is refused (403): one whose stream
+// dropped may still send updates.
 func (c *Cluster) executorCall(a *agent, call *execpb.Call) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,54 +92,62 @@ func (c *Cluster) executorCall(a *agent, call *execpb.Call) error {
 	if err != nil {
 		return err
 	}
+	if e.state != execRunning {
+		return mesosx.Errorf(http.StatusForbidden, "Executor is not subscribed")
+	}
 	switch call.Type {
-	case execpb.Call_HEARTBEAT:
-		return nil
 	case execpb.Call_UPDATE:
-		if e.state != execRunning || e.stream == nil {
-			return mesosx.Errorf(http.StatusForbidden, "Executor is not subscribed")
-		}
-		if call.Update == nil {
-			return mesosx.Errorf(http.StatusBadRequest, "Expecting 'update' to be present")
-		}
-		if err := validateExecutorUpdate(call); err != nil {
-			return err
-		}
 		c.executorUpdateLocked(e, call.Update.Status)
 		return nil
 	case execpb.Call_MESSAGE:
-		if e.state != execRunning || e.stream == nil {
-			return mesosx.Errorf(http.StatusForbidden, "Executor is not subscribed")
-		}
-		if call.Message == nil {
-			return mesosx.Errorf(http.StatusBadRequest, "Expecting 'message' to be present")
-		}
 		if !e.fw.removed {
 			e.fw.send(&scheduler.Event{Type: scheduler.Event_MESSAGE, Message: &scheduler.Event_Message{
 				AgentID: mesos.AgentID{Value: a.id}, ExecutorID: e.info.ExecutorID, Data: call.Message.Data}})
 		}
 		return nil
 	}
-	return mesosx.Errorf(http.StatusBadRequest, "Expecting 'type' to be present")
+	return mesosx.Errorf(http.StatusNotImplemented, "%s", notImplemented)
 }
 
-func validateExecutorUpdate(call *execpb.Call) error {
-	st := &call.Update.Status
-	switch {
-	case len(st.UUID) == 0:
-		return mesosx.Errorf(http.StatusBadRequest, "Expecting 'uuid' to be present")
-	case len(st.UUID) != 16:
-		return mesosx.Errorf(http.StatusBadRequest, "Invalid 'uuid': must be 16 bytes")
-	case st.GetSource() != mesos.SOURCE_EXECUTOR || st.Source == nil:
-		return mesosx.Errorf(http.StatusBadRequest, "Received Call from executor with invalid source, expecting SOURCE_EXECUTOR")
-	case st.State == nil:
-		return mesosx.Errorf(http.StatusBadRequest, "Expecting 'status.state' to be present")
-	case st.GetState() == mesos.TASK_STAGING:
-		return mesosx.Errorf(http.StatusBadRequest, "Received TASK_STAGING from executor")
-	case st.ExecutorID != nil && st.ExecutorID.Value != call.ExecutorID.Value:
-		return mesosx.Errorf(http.StatusBadRequest, "ExecutorID in Call: %s does not match ExecutorID in TaskStatus: %s", call.ExecutorID.Value, st.ExecutorID.Value)
-	case st.TaskID.Value == "":
-		return mesosx.Errorf(http.StatusBadRequest, "Expecting 'status.task_id' to be present")
+// validateExecutorCall is common::validation::validateExecutorCall
+// (src/common/validation.cpp), its errors prefixed as the agent's
+// Http::executor does. typeSet says whether the body had a type. The
+// executor and framework IDs, a status's task ID and state are required
+// fields: a body without them does not decode.
+func validateExecutorCall(call *execpb.Call, typeSet bool) error {
+	bad := func(format string, args ...any) error {
+		return mesosx.Errorf(http.StatusBadRequest, "Failed to validate Executor::Call: "+format, args...)
+	}
+	if !typeSet {
+		return bad("Expecting 'type' to be present")
+	}
+	fid, eid := call.FrameworkID.Value, call.ExecutorID.Value
+	switch call.Type {
+	case execpb.Call_SUBSCRIBE:
+		if call.Subscribe == nil {
+			return bad("Expecting 'subscribe' to be present")
+		}
+	case execpb.Call_MESSAGE:
+		if call.Message == nil {
+			return bad("Expecting 'message' to be present")
+		}
+	case execpb.Call_UPDATE:
+		if call.Update == nil {
+			return bad("Expecting 'update' to be present")
+		}
+		st := &call.Update.Status
+		switch {
+		case st.UUID == nil:
+			return bad("Expecting 'uuid' to be present")
+		case !validUUID(st.UUID):
+			return bad(notAUUID)
+		case st.ExecutorID != nil && st.ExecutorID.Value != eid:
+			return bad("ExecutorID in Call: %s does not match ExecutorID in TaskStatus: %s", eid, st.ExecutorID.Value)
+		case st.GetSource() != mesos.SOURCE_EXECUTOR:
+			return bad("Received Call from executor %s of framework %s with invalid source, expecting 'SOURCE_EXECUTOR'", eid, fid)
+		case st.GetState() == mesos.TASK_STAGING:
+			return bad("Received TASK_STAGING from executor %s of framework %s which is not allowed", eid, fid)
+		}
 	}
 	return nil
 }

@@ -3,11 +3,13 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,8 +106,9 @@ func TestCustomExecutor(t *testing.T) {
 	s.updateAck("d", mesos.TASK_RUNNING)
 	for _, id := range []string{"c", "d"} {
 		st := s.updateAck(id, mesos.TASK_FAILED)
-		if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || st.GetSource() != mesos.SOURCE_AGENT {
-			t.Errorf("%s: %s %s", id, st.GetSource(), st.GetReason())
+		// Slave::sendExecutorTerminatedStatusUpdate: no termination message, so "Executor terminated".
+		if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != "Executor terminated" {
+			t.Errorf("%s: %s %s %q", id, st.GetSource(), st.GetReason(), st.GetMessage())
 		}
 	}
 	f := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }, "FAILURE")
@@ -233,6 +236,10 @@ func TestInvalidLaunches(t *testing.T) {
 	}
 }
 
+// TestExecutorAPIBadRequests pins the agent's executor API refusals, code
+// and body byte for byte, in the order of Http::executor
+// (src/slave/http.cpp), with common::validation::validateExecutorCall's
+// messages (src/common/validation.cpp).
 func TestExecutorAPIBadRequests(t *testing.T) {
 	cl := startCluster(t, Config{})
 	s := subscribe(t, cl, frameworkInfo("exec-api"), protoCodec)
@@ -241,6 +248,7 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 	s.launch(o, execTask("t", o, &ei, "run"))
 	s.updateAck("t", mesos.TASK_RUNNING)
 	endpoint := cl.Agents()[0].Endpoint
+	fid := s.FrameworkID
 
 	src, bad := mesos.SOURCE_EXECUTOR, mesos.SOURCE_MASTER
 	running, staging := mesos.TASK_RUNNING, mesos.TASK_STAGING
@@ -248,38 +256,108 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 		return &execpb.Call{Type: execpb.Call_UPDATE, FrameworkID: mesos.FrameworkID{Value: fid}, ExecutorID: mesos.ExecutorID{Value: eid},
 			Update: &execpb.Call_Update{Status: st}}
 	}
+	typed := func(typ execpb.Call_Type, fid, eid string) *execpb.Call {
+		return &execpb.Call{Type: typ, FrameworkID: mesos.FrameworkID{Value: fid}, ExecutorID: mesos.ExecutorID{Value: eid}}
+	}
 	good := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: &running, Source: &src, UUID: mesosx.NewUUID()}
 	withUUID := func(u []byte) mesos.TaskStatus { x := good; x.UUID = u; return x }
 	withSource := func(s mesos.TaskStatus_Source) mesos.TaskStatus { x := good; x.Source = &s; return x }
 	withState := func(s mesos.TaskState) mesos.TaskStatus { x := good; x.State = &s; return x }
+	withExecutor := func(id string) mesos.TaskStatus { x := good; x.ExecutorID = &mesos.ExecutorID{Value: id}; return x }
+	unversioned := mesosx.NewUUID()
+	unversioned[6] &= 0x0f
+	const validate = "Failed to validate Executor::Call: "
 	for _, tc := range []struct {
-		name string
-		call *execpb.Call
-		want int
+		name     string
+		method   string
+		ctype    string // protobuf when ""
+		call     *execpb.Call
+		raw      []byte // the body, when call is nil
+		want     int
+		wantBody string
 	}{
-		{"unknown framework", call("nope", "api", good), 400},
-		{"unknown executor", call(s.FrameworkID, "nope", good), 400},
-		{"no uuid", call(s.FrameworkID, "api", withUUID(nil)), 400},
-		{"short uuid", call(s.FrameworkID, "api", withUUID([]byte("x"))), 400},
-		{"bad source", call(s.FrameworkID, "api", withSource(bad)), 400},
-		{"staging", call(s.FrameworkID, "api", withState(staging)), 400},
-		{"ok", call(s.FrameworkID, "api", good), 202},
+		{name: "GET", method: http.MethodGet, want: 405, wantBody: "405 Method Not Allowed. Expecting one of { 'POST' }, but received 'GET'."},
+		{name: "content type with a charset", ctype: "application/x-protobuf; charset=utf-8", call: call(fid, "api", good), want: 415,
+			wantBody: "Expecting 'Content-Type' of application/json or application/x-protobuf"},
+		{name: "no type", ctype: "application/json", raw: []byte(`{"framework_id":{"value":"` + fid + `"},"executor_id":{"value":"api"}}`), want: 400, wantBody: validate + "Expecting 'type' to be present"},
+		{name: "no update", call: typed(execpb.Call_UPDATE, fid, "api"), want: 400, wantBody: validate + "Expecting 'update' to be present"},
+		{name: "no message", call: typed(execpb.Call_MESSAGE, fid, "api"), want: 400, wantBody: validate + "Expecting 'message' to be present"},
+		{name: "no uuid", call: call(fid, "api", withUUID(nil)), want: 400, wantBody: validate + "Expecting 'uuid' to be present"},
+		{name: "short uuid", call: call(fid, "api", withUUID([]byte("x"))), want: 400, wantBody: validate + "Not a valid UUID"},
+		{name: "uuid without a version", call: call(fid, "api", withUUID(unversioned)), want: 400, wantBody: validate + "Not a valid UUID"},
+		{name: "other executor in status", call: call(fid, "api", withExecutor("x")), want: 400, wantBody: validate + "ExecutorID in Call: api does not match ExecutorID in TaskStatus: x"},
+		{name: "bad source", call: call(fid, "api", withSource(bad)), want: 400,
+			wantBody: validate + "Received Call from executor api of framework " + fid + " with invalid source, expecting 'SOURCE_EXECUTOR'"},
+		{name: "staging", call: call(fid, "api", withState(staging)), want: 400,
+			wantBody: validate + "Received TASK_STAGING from executor api of framework " + fid + " which is not allowed"},
+		// Validation comes before the lookup.
+		{name: "staging, unknown framework", call: call("nope", "api", withState(staging)), want: 400,
+			wantBody: validate + "Received TASK_STAGING from executor api of framework nope which is not allowed"},
+		{name: "unknown framework", call: call("nope", "api", good), want: 400, wantBody: "Framework cannot be found"},
+		{name: "unknown executor", call: call(fid, "nope", good), want: 400, wantBody: "Executor cannot be found"},
+		// HEARTBEAT is answered before any lookup.
+		{name: "heartbeat, unknown ids", call: typed(execpb.Call_HEARTBEAT, "nope", "nope"), want: 202},
+		{name: "unknown type", call: typed(execpb.Call_UNKNOWN, fid, "api"), want: 501, wantBody: "501 Not Implemented."},
+		{name: "unknown type, unknown executor", call: typed(execpb.Call_UNKNOWN, fid, "nope"), want: 400, wantBody: "Executor cannot be found"},
+		{name: "ok", call: call(fid, "api", good), want: 202},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := mesosx.Marshal(protoCodec, tc.call)
+			body := tc.raw
+			if tc.call != nil {
+				b, err := mesosx.Marshal(protoCodec, tc.call)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = b
+			}
+			method, ctype := http.MethodPost, mesosx.MediaTypeProtobuf
+			if tc.method != "" {
+				method = tc.method
+			}
+			if tc.ctype != "" {
+				ctype = tc.ctype
+			}
+			req, _ := http.NewRequest(method, "http://"+endpoint+"/api/v1/executor", bytes.NewReader(body))
+			req.Header.Set("Content-Type", ctype)
+			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := http.Post("http://"+endpoint+"/api/v1/executor", mesosx.MediaTypeProtobuf, bytes.NewReader(b))
-			if err != nil {
-				t.Fatal(err)
-			}
+			got, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			if res.StatusCode != tc.want {
-				t.Errorf("status %d, want %d", res.StatusCode, tc.want)
+			if res.StatusCode != tc.want || string(got) != tc.wantBody {
+				t.Errorf("%d %q, want %d %q", res.StatusCode, got, tc.want, tc.wantBody)
 			}
 		})
 	}
+	// Only an executor that never subscribed is refused (Http::executor
+	// checks Executor::REGISTERING): one whose stream is gone, between a
+	// drop and its re-SUBSCRIBE, may still send updates.
+	t.Run("update without a stream", func(t *testing.T) {
+		cl.mu.Lock()
+		e := cl.agents[0].executors[fid+"/api"]
+		stream := e.stream
+		e.stream = nil
+		cl.mu.Unlock()
+		defer func() {
+			cl.mu.Lock()
+			e.stream = stream
+			cl.mu.Unlock()
+		}()
+		b, err := mesosx.Marshal(protoCodec, call(fid, "api", withUUID(mesosx.NewUUID())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.Post("http://"+endpoint+"/api/v1/executor", mesosx.MediaTypeProtobuf, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			t.Errorf("%d %q, want 202", res.StatusCode, got)
+		}
+	})
 }
 
 // TestExecutorResubscribe: Mesos' rule at an executor's SUBSCRIBE
@@ -333,4 +411,136 @@ func TestExecutorResubscribe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExecutorRegistrationTimeout follows Slave::registerExecutorTimeout
+// (src/slave/slave.cpp): an executor that does not subscribe in time is
+// killed; its tasks fail from the agent with
+// REASON_EXECUTOR_REGISTRATION_TIMEOUT and "Executor did not register
+// within <timeout>" in stout's duration units (1500ms, where Go writes
+// 1.5s); the framework gets FAILURE.
+func TestExecutorRegistrationTimeout(t *testing.T) {
+	cl := startCluster(t, Config{ExecutorRegistrationTimeout: 1500 * time.Millisecond})
+	s := subscribe(t, cl, frameworkInfo("silent-executor"), protoCodec)
+	o := s.offers()[0]
+	ei := mesos.ExecutorInfo{
+		Type:       mesos.ExecutorInfo_CUSTOM,
+		ExecutorID: mesos.ExecutorID{Value: "silent"},
+		Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
+			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
+		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource},
+	}
+	s.launch(o, execTask("waits", o, &ei, ""))
+	st := s.Update("waits", mesos.TASK_FAILED)
+	if st.GetReason() != mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != "Executor did not register within 1500ms" {
+		t.Errorf("%s %s %q, want SOURCE_AGENT REASON_EXECUTOR_REGISTRATION_TIMEOUT %q", st.GetSource(), st.GetReason(), st.GetMessage(), "Executor did not register within 1500ms")
+	}
+	s.WaitFor(func(e *scheduler.Event) bool {
+		return e.Type == scheduler.Event_FAILURE && e.Failure.ExecutorID != nil && e.Failure.ExecutorID.Value == "silent"
+	}, "FAILURE")
+}
+
+// TestExecutorEnvironment follows executorEnvironment (src/slave/slave.cpp)
+// and the containerizer's MESOS_SANDBOX: what a custom executor finds in
+// its environment, durations in stout's units (mesos-go's config.FromEnv
+// rejects Go's), the recovery variables only with checkpointing, the
+// sandbox as its working directory.
+func TestExecutorEnvironment(t *testing.T) {
+	cl := startCluster(t, Config{})
+	for _, checkpoint := range []bool{false, true} {
+		t.Run("checkpoint="+strconv.FormatBool(checkpoint), func(t *testing.T) {
+			fi := frameworkInfo("env")
+			fi.Checkpoint = &checkpoint
+			s := subscribe(t, cl, fi, protoCodec)
+			o := s.offers()[0]
+			ei := testExecutorInfo(t, "env-exec")
+			s.launch(o, execTask("env", o, &ei, "env"))
+			s.updateAck("env", mesos.TASK_RUNNING)
+			got := map[string]string{}
+			fin := s.updateAck("env", mesos.TASK_FINISHED)
+			for _, kv := range strings.Split(fin.GetMessage(), "\n") {
+				k, v, _ := strings.Cut(kv, "=")
+				got[k] = v
+			}
+			var endpoint string
+			for _, a := range cl.Agents() {
+				if a.ID == o.AgentID.Value {
+					endpoint = a.Endpoint
+				}
+			}
+			want := map[string]string{
+				"MESOS_FRAMEWORK_ID":                   s.FrameworkID,
+				"MESOS_EXECUTOR_ID":                    "env-exec",
+				"MESOS_SLAVE_ID":                       o.AgentID.Value,
+				"MESOS_AGENT_ENDPOINT":                 endpoint,
+				"MESOS_SLAVE_PID":                      "slave(1)@" + endpoint,
+				"MESOS_CHECKPOINT":                     "0",
+				"MESOS_HTTP_COMMAND_EXECUTOR":          "0",
+				"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5secs",
+				"LIBPROCESS_PORT":                      "0",
+			}
+			if checkpoint {
+				want["MESOS_CHECKPOINT"] = "1"
+				want["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+				want["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s=%q, want %q", k, got[k], v)
+				}
+			}
+			for _, k := range []string{"MESOS_RECOVERY_TIMEOUT", "MESOS_SUBSCRIPTION_BACKOFF_MAX"} {
+				if _, ok := got[k]; ok && !checkpoint {
+					t.Errorf("%s set without checkpointing", k)
+				}
+			}
+			dir := got["MESOS_DIRECTORY"]
+			if !strings.Contains(dir, "/slaves/"+o.AgentID.Value+"/frameworks/"+s.FrameworkID+"/executors/env-exec/runs/") ||
+				got["MESOS_SANDBOX"] != dir || got["PWD"] != dir {
+				t.Errorf("MESOS_DIRECTORY %q, MESOS_SANDBOX %q, working directory %q: want one sandbox path", dir, got["MESOS_SANDBOX"], got["PWD"])
+			}
+			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+		})
+	}
+}
+
+// TestKillBeforeDelivery follows Slave::killTask (src/slave/slave.cpp): a
+// task killed while it waits for its executor to subscribe ends
+// TASK_KILLED, SOURCE_AGENT, REASON_TASK_KILLED_DURING_LAUNCH; a task of a
+// group takes its whole group with it, with the group's message.
+func TestKillBeforeDelivery(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("kill-early"), protoCodec)
+	silent := func(id string) mesos.ExecutorInfo { // never subscribes
+		fid := mesos.FrameworkID{Value: s.FrameworkID}
+		return mesos.ExecutorInfo{
+			Type: mesos.ExecutorInfo_CUSTOM, ExecutorID: mesos.ExecutorID{Value: id}, FrameworkID: &fid,
+			Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
+				Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
+			Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
+		}
+	}
+	check := func(id, want string) {
+		t.Helper()
+		st := s.updateAck(id, mesos.TASK_KILLED)
+		if st.GetReason() != mesos.REASON_TASK_KILLED_DURING_LAUNCH || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != want {
+			t.Errorf("%s: %s %s %q, want SOURCE_AGENT REASON_TASK_KILLED_DURING_LAUNCH %q", id, st.GetSource(), st.GetReason(), st.GetMessage(), want)
+		}
+	}
+
+	o := s.offers()[0]
+	ei := silent("alone")
+	s.launch(o, execTask("lone", o, &ei, ""))
+	s.MustCall(calls.Kill("lone", ""))
+	check("lone", "Killed before delivery to the executor")
+
+	o = s.offers()[0]
+	group := silent("grouped")
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(group, commandTask("g1", o, "true"), commandTask("g2", o, "true"))}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
+	s.MustCall(calls.Kill("g1", ""))
+	for _, id := range []string{"g1", "g2"} {
+		check(id, "A task within the task group was killed before delivery to the executor")
+	}
+	s.MustCall(calls.Shutdown("alone", o.AgentID.Value))
+	s.MustCall(calls.Shutdown("grouped", o.AgentID.Value))
 }

@@ -74,7 +74,7 @@ func (c *Cluster) KillAgent(ref string) error {
 			o.fw.send(&scheduler.Event{Type: scheduler.Event_RESCIND, Rescind: &scheduler.Event_Rescind{OfferID: mesos.OfferID{Value: o.id}}})
 		}
 	}
-	now := time.Now()
+	a.unreachableAt = time.Now()
 	for _, fw := range c.sortedFrameworksLocked() {
 		for _, t := range fw.tasks {
 			if t.agent != a {
@@ -89,8 +89,11 @@ func (c *Cluster) KillAgent(ref string) error {
 			if fw.partitionAware() {
 				state = mesos.TASK_UNREACHABLE
 			}
-			st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: a.id}, state, mesos.REASON_AGENT_REMOVED, "Agent "+a.ip+" is unreachable")
-			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
+			// A dead agent stops answering the master's pings: Mesos marks it
+			// unreachable with this message (SlaveObserver::_markUnreachable,
+			// then Master::__removeSlave, in src/master/master.cpp).
+			st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: a.id}, state, mesos.REASON_AGENT_REMOVED, "health check timed out")
+			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: a.unreachableAt.UnixNano()}
 			st.ExecutorID = t.masterExecutorID()
 			c.recordStatusLocked(t, st)
 			c.sendUpdateLocked(fw, st)

@@ -123,6 +123,18 @@ func trySubscribe(t testing.TB, cl *Cluster, fi *mesos.FrameworkInfo, codec enco
 	return &sched{s}, nil
 }
 
+// streamIDOf is the Mesos-Stream-Id of framework fid's subscription.
+func streamIDOf(t *testing.T, cl *Cluster, fid string) string {
+	t.Helper()
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	fw := cl.frameworks[fid]
+	if fw == nil || fw.stream == nil {
+		t.Fatalf("framework %s has no stream", fid)
+	}
+	return fw.stream.id
+}
+
 // offers waits for an OFFERS event.
 func (s *sched) offers() []mesos.Offer {
 	s.T.Helper()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -26,23 +27,21 @@ const (
 // refuses the subscription.
 func (c *Cluster) subscribeLocked(sub *scheduler.Call_Subscribe, streamID string) (*framework, string) {
 	fi := *sub.FrameworkInfo
-	roles, msg := validateFrameworkInfo(&fi)
+	roles, msg := c.validateFrameworkLocked(&fi, sub.SuppressedRoles)
 	if msg != "" {
 		return nil, msg
 	}
 	var fw *framework
 	if fi.ID != nil && fi.ID.Value != "" {
-		id := fi.ID.Value
-		if c.removedFW[id] {
-			return nil, "Framework has been removed"
-		}
-		fw = c.frameworks[id]
+		fw = c.frameworks[fi.ID.Value]
 		if fw != nil {
-			if fw.info.User != fi.User {
-				return nil, "Updating 'FrameworkInfo.user' is unsupported"
-			}
-			if fw.info.GetCheckpoint() != fi.GetCheckpoint() {
-				return nil, "Updating 'FrameworkInfo.checkpoint' is unsupported"
+			// A re-SUBSCRIBE keeps the user and checkpoint it had
+			// (validation::framework::preserveImmutableFields, called by
+			// Master::subscribe in src/master/master.cpp); a changed
+			// principal is an error.
+			fi.User, fi.Checkpoint = fw.info.User, fw.info.Checkpoint
+			if msg := validateFrameworkUpdate(&fw.info, &fi); msg != "" {
+				return nil, msg
 			}
 		}
 	}
@@ -155,16 +154,13 @@ func (c *Cluster) removeFrameworkLocked(fw *framework, why string) {
 }
 
 func (c *Cluster) updateFrameworkLocked(fw *framework, u *scheduler.Call_UpdateFramework) error {
-	fi := u.FrameworkInfo
-	if fi.ID == nil || fi.ID.Value != fw.id {
-		return mesosx.Errorf(http.StatusBadRequest, "'UpdateFramework.framework_info.id' is not equal to 'Call.framework_id'")
-	}
-	roles, msg := validateFrameworkInfo(&fi)
+	fi := u.FrameworkInfo // its ID is the call's (validateCall)
+	roles, msg := c.validateFrameworkLocked(&fi, u.SuppressedRoles)
 	if msg != "" {
-		return mesosx.Errorf(http.StatusBadRequest, "%s", msg)
+		return mesosx.Errorf(http.StatusBadRequest, "Supplied FrameworkInfo is not valid: %s", msg)
 	}
-	if fi.User != fw.info.User || fi.GetCheckpoint() != fw.info.GetCheckpoint() {
-		return mesosx.Errorf(http.StatusBadRequest, "Updating 'FrameworkInfo.user' or 'FrameworkInfo.checkpoint' is unsupported")
+	if msg := validateFrameworkUpdate(&fw.info, &fi); msg != "" {
+		return mesosx.Errorf(http.StatusBadRequest, "FrameworkInfo update is not valid: %s", msg)
 	}
 	fw.info = fi
 	fw.roles = roles
@@ -407,9 +403,31 @@ func (c *Cluster) declineLocked(fw *framework, ids []mesos.OfferID, f *mesos.Fil
 	c.allocateLocked()
 }
 
-func (c *Cluster) reviveLocked(fw *framework, roles []string) {
+// callRolesLocked checks the roles of a REVIVE or SUPPRESS (kind) as
+// Master::revive and Master::suppress do (src/master/master.cpp): one that
+// is invalid or not the framework's drops the whole call (logged; the
+// call still got its 202). No roles means all of the framework's.
+func (c *Cluster) callRolesLocked(fw *framework, kind string, roles []string) ([]string, bool) {
+	for _, r := range roles {
+		if msg := validateRole(r); msg != "" {
+			c.log.Warn("dropping call", "call", kind, "framework", fw.id, "reason", kind+" role '"+r+"' is invalid: "+msg)
+			return nil, false
+		}
+		if !slices.Contains(fw.roles, r) {
+			c.log.Warn("dropping call", "call", kind, "framework", fw.id, "reason", kind+" role '"+r+"' is not one of the frameworks's subscribed roles")
+			return nil, false
+		}
+	}
 	if len(roles) == 0 {
-		roles = fw.roles
+		return fw.roles, true
+	}
+	return roles, true
+}
+
+func (c *Cluster) reviveLocked(fw *framework, roles []string) {
+	roles, ok := c.callRolesLocked(fw, "revive", roles)
+	if !ok {
+		return
 	}
 	for _, r := range roles {
 		delete(fw.suppressed, r)
@@ -423,8 +441,9 @@ func (c *Cluster) reviveLocked(fw *framework, roles []string) {
 }
 
 func (c *Cluster) suppressLocked(fw *framework, roles []string) {
-	if len(roles) == 0 {
-		roles = fw.roles
+	roles, ok := c.callRolesLocked(fw, "suppression", roles)
+	if !ok {
+		return
 	}
 	for _, r := range roles {
 		fw.suppressed[r] = true

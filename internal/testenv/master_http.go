@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"encoding/binary"
+	"math"
 	"net/http"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -57,34 +60,46 @@ func (c *Cluster) masterInfoLocked() *mesos.MasterInfo {
 	}
 }
 
+// serveScheduler is the master's /api/v1/scheduler, answering in the
+// order of Master::Http::scheduler (src/master/http.cpp): authentication
+// (401), method (405), Content-Type and body (400, 415), call validation
+// (400), Accept for SUBSCRIBE and RECONCILE_OPERATIONS (406), then
+// SUBSCRIBE, or the framework's checks and the call.
 func (c *Cluster) serveScheduler(w http.ResponseWriter, r *http.Request) {
-	if !c.authenticate(w, r) {
+	principal, ok := c.authenticate(w, r)
+	if !ok {
 		return
 	}
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		mesosx.WriteError(w, mesosx.Errorf(http.StatusMethodNotAllowed, "Expecting a 'POST' request, received '%s'", r.Method))
+		writeMethodNotAllowed(w, r)
 		return
 	}
 	var call scheduler.Call
-	codec, typeSet, err := mesosx.DecodeRequest(r, &call, "type", callTypeField)
+	codec, typeSet, err := decodeCall(r, &call, "type", callTypeField)
 	if err != nil {
 		mesosx.WriteError(w, err)
 		return
 	}
-	if err := validateCall(&call, typeSet); err != nil {
+	if err := validateCall(&call, typeSet, principal); err != nil {
 		mesosx.WriteError(w, err)
 		return
 	}
-	if err := c.authorize(r, &call); err != nil {
-		mesosx.WriteError(w, err)
-		return
+	if call.Type == scheduler.Call_SUBSCRIBE || call.Type == scheduler.Call_RECONCILE_OPERATIONS {
+		if codec, err = mesosx.ResponseCodec(r); err != nil {
+			mesosx.WriteError(w, err)
+			return
+		}
 	}
 	if call.Type == scheduler.Call_SUBSCRIBE {
-		c.subscribe(w, r, &call)
+		fi := call.Subscribe.FrameworkInfo
+		if principal != "" && fi.Principal == nil {
+			// Mesos takes the authenticated principal as the framework's.
+			fi.Principal = &principal
+		}
+		c.subscribe(w, r, &call, codec)
 		return
 	}
-	code, err := c.handleCall(r, &call)
+	code, err := c.handleCall(r, &call, principal)
 	if err != nil {
 		mesosx.WriteError(w, err)
 		return
@@ -102,31 +117,31 @@ const callTypeField = 2
 // validateCall is the master's structural validation
 // (validation::scheduler::call::validate in src/master/validation.cpp, its
 // errors prefixed as Master::Http::scheduler does). typeSet says whether
-// the body had a type: none is a 400, an explicit UNKNOWN a 501.
-func validateCall(call *scheduler.Call, typeSet bool) error {
+// the body had a type: none is a 400; an explicit UNKNOWN passes here and
+// gets its 501 once the framework is checked (handleCall). principal is
+// the authenticated one ("" for none): a SUBSCRIBE declaring another is a
+// 400 here.
+func validateCall(call *scheduler.Call, typeSet bool, principal string) error {
 	bad := func(msg string) error {
 		return mesosx.Errorf(http.StatusBadRequest, "Failed to validate scheduler::Call: %s", msg)
 	}
 	if !typeSet {
 		return bad("Expecting 'type' to be present")
 	}
-	if call.Type == scheduler.Call_UNKNOWN {
-		return &mesosx.HTTPError{Code: http.StatusNotImplemented}
-	}
 	if call.Type == scheduler.Call_SUBSCRIBE {
 		if call.Subscribe == nil || call.Subscribe.FrameworkInfo == nil {
 			return bad("Expecting 'subscribe' to be present")
 		}
 		fi := call.Subscribe.FrameworkInfo
-		if call.FrameworkID != nil && (fi.ID == nil || fi.ID.Value != call.FrameworkID.Value) {
+		if call.FrameworkID.GetValue() != fi.ID.GetValue() {
 			return bad("'framework_id' differs from 'subscribe.framework_info.id'")
 		}
-		if call.FrameworkID == nil && fi.ID != nil && fi.ID.Value != "" {
-			return bad("'framework_id' differs from 'subscribe.framework_info.id'")
+		if principal != "" && fi.Principal != nil && *fi.Principal != principal {
+			return bad(principalMismatch(principal, *fi.Principal))
 		}
 		return nil
 	}
-	if call.FrameworkID == nil || call.FrameworkID.Value == "" {
+	if call.FrameworkID == nil {
 		return bad("Expecting 'framework_id' to be present")
 	}
 	missing := func(name string) error { return bad("Expecting '" + name + "' to be present") }
@@ -143,9 +158,6 @@ func validateCall(call *scheduler.Call, typeSet bool) error {
 		if call.Kill == nil {
 			return missing("kill")
 		}
-		if call.Kill.TaskID.Value == "" {
-			return bad("Expecting 'kill.task_id' to be present")
-		}
 	case scheduler.Call_SHUTDOWN:
 		if call.Shutdown == nil {
 			return missing("shutdown")
@@ -154,8 +166,8 @@ func validateCall(call *scheduler.Call, typeSet bool) error {
 		if call.Acknowledge == nil {
 			return missing("acknowledge")
 		}
-		if len(call.Acknowledge.UUID) != 16 {
-			return bad("Received invalid UUID in 'acknowledge': must be 16 bytes")
+		if !validUUID(call.Acknowledge.UUID) {
+			return bad(notAUUID)
 		}
 	case scheduler.Call_RECONCILE:
 		if call.Reconcile == nil {
@@ -181,12 +193,15 @@ func validateCall(call *scheduler.Call, typeSet bool) error {
 		if call.UpdateFramework == nil {
 			return missing("update_framework")
 		}
+		if call.FrameworkID.GetValue() != call.UpdateFramework.FrameworkInfo.ID.GetValue() {
+			return bad("'framework_id' differs from 'update_framework.framework_info.id'")
+		}
 	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
 		if call.AcknowledgeOperationStatus == nil {
 			return missing("acknowledge_operation_status")
 		}
-		if len(call.AcknowledgeOperationStatus.UUID) != 16 {
-			return bad("Received invalid UUID in 'acknowledge_operation_status': must be 16 bytes")
+		if !validUUID(call.AcknowledgeOperationStatus.UUID) {
+			return bad(notAUUID)
 		}
 		if call.AcknowledgeOperationStatus.AgentID == nil {
 			return bad("Expecting 'agent_id' to be present")
@@ -199,13 +214,32 @@ func validateCall(call *scheduler.Call, typeSet bool) error {
 	return nil
 }
 
-// validateFrameworkInfo returns the roles of a valid FrameworkInfo, or the
-// error the master sends in the stream.
+// notAUUID is stout's error for bytes that are no UUID
+// (id::UUID::fromBytes, 3rdparty/stout/include/stout/uuid.hpp).
+const notAUUID = "Not a valid UUID"
+
+// validUUID reports whether b is a UUID as stout's id::UUID::fromBytes
+// takes one: 16 bytes with a known version (1 to 5, the high nibble of
+// byte 6, as boost's uuid::version reads it).
+func validUUID(b []byte) bool {
+	if len(b) != 16 {
+		return false
+	}
+	v := b[6] >> 4
+	return v >= 1 && v <= 5
+}
+
+// validateFrameworkLocked returns the roles of a valid FrameworkInfo, or
+// the error the master gives (Master::validateFramework in
+// src/master/master.cpp, validation::framework::validate in
+// src/master/validation.cpp, roles::validate in src/common/roles.cpp), in
+// its order: the roles, the suppressed roles, a removed framework's ID, the
+// failover timeout.
 //
 // FrameworkInfo's user and name are required fields: a body without them
 // does not decode (400, DecodeRequest); like Mesos, empty values are
 // accepted.
-func validateFrameworkInfo(fi *mesos.FrameworkInfo) ([]string, string) {
+func (c *Cluster) validateFrameworkLocked(fi *mesos.FrameworkInfo, suppressed []string) ([]string, string) {
 	multi := false
 	for _, c := range fi.Capabilities {
 		if c.Type == mesos.FrameworkInfo_Capability_MULTI_ROLE {
@@ -218,66 +252,100 @@ func validateFrameworkInfo(fi *mesos.FrameworkInfo) ([]string, string) {
 			return nil, "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"
 		}
 		roles = fi.Roles
+		seen, dup := map[string]bool{}, map[string]bool{}
+		for _, r := range roles {
+			dup[r] = seen[r]
+			seen[r] = true
+		}
+		var dups []string
+		for r, d := range dup {
+			if d {
+				dups = append(dups, r)
+			}
+		}
+		if len(dups) > 0 {
+			sort.Strings(dups) // Mesos prints a hashset, in no set order
+			return nil, "'FrameworkInfo.roles' contains duplicate items: { " + strings.Join(dups, ", ") + " }"
+		}
+		for _, r := range roles {
+			if err := validateRole(r); err != "" {
+				return nil, "'FrameworkInfo.roles' contains invalid role: " + err
+			}
+		}
 	} else {
 		if len(fi.Roles) > 0 {
-			return nil, "'FrameworkInfo.roles' must be empty when the framework is not MULTI_ROLE capable"
+			return nil, "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
 		}
 		roles = []string{fi.GetRole()}
+		if err := validateRole(roles[0]); err != "" {
+			return nil, "'FrameworkInfo.role' is not a valid role: " + err
+		}
 	}
-	seen := map[string]bool{}
-	for _, r := range roles {
-		if err := validateRole(r); err != "" {
-			return nil, err
+	for _, r := range suppressed {
+		if !slices.Contains(roles, r) {
+			return nil, "Suppressed role '" + r + "' is not contained in the list of roles"
 		}
-		if seen[r] {
-			return nil, "'FrameworkInfo.roles' contains duplicate items"
-		}
-		seen[r] = true
 	}
-	if fi.FailoverTimeout != nil {
-		ft := *fi.FailoverTimeout
-		if ft < 0 || ft != ft || ft > float64(1<<62)/float64(time.Second) {
-			return nil, "Invalid 'FrameworkInfo.failover_timeout': " + strconv.FormatFloat(ft, 'g', -1, 64)
-		}
+	if fi.ID != nil && c.removedFW[fi.ID.Value] {
+		return nil, "Framework has been removed"
+	}
+	// Any number of seconds a Duration holds is valid (Duration::create in
+	// 3rdparty/stout/include/stout/duration.hpp), negative ones too.
+	if ft := fi.GetFailoverTimeout(); ft*1e9 > math.MaxInt64 || ft*1e9 < math.MinInt64 {
+		return nil, "The framework failover_timeout (" + strconv.FormatFloat(ft, 'g', 6, 64) + ") is invalid"
 	}
 	return roles, ""
 }
 
-func validateRole(r string) string {
+// validateFrameworkUpdate is validation::framework::validateUpdate
+// (src/master/validation.cpp): what a re-SUBSCRIBE or UPDATE_FRAMEWORK may
+// not change.
+func validateFrameworkUpdate(old, fi *mesos.FrameworkInfo) string {
 	switch {
-	case r == "":
-		return "Invalid role: empty"
-	case r == "*":
-		return ""
-	case r == "." || r == "..":
-		return "Invalid role: '" + r + "' is not allowed"
-	case strings.HasPrefix(r, "-"):
-		return "Invalid role: '" + r + "' must not start with '-'"
-	case strings.HasPrefix(r, "/") || strings.HasSuffix(r, "/") || strings.Contains(r, "//"):
-		return "Invalid role: '" + r + "' has an empty path component"
+	case (old.Principal == nil) != (fi.Principal == nil) || old.GetPrincipal() != fi.GetPrincipal():
+		return "Changing framework's principal is not allowed."
+	case old.User != fi.User:
+		return "Updating 'FrameworkInfo.user' is unsupported; attempted to update from '" + old.User + "' to '" + fi.User + "'"
+	case old.GetCheckpoint() != fi.GetCheckpoint():
+		return "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '" +
+			strconv.FormatBool(old.GetCheckpoint()) + "' to '" + strconv.FormatBool(fi.GetCheckpoint()) + "'"
 	}
-	for _, ch := range r {
-		if ch <= ' ' || ch == 0x7f || ch == '\\' {
-			return "Invalid role: '" + r + "' contains invalid characters"
-		}
+	return ""
+}
+
+// validateRole is roles::validate (src/common/roles.cpp), with its messages.
+func validateRole(r string) string {
+	if r == "*" {
+		return ""
+	}
+	switch {
+	case strings.HasPrefix(r, "/"):
+		return "Role '" + r + "' cannot start with a slash"
+	case strings.HasSuffix(r, "/"):
+		return "Role '" + r + "' cannot end with a slash"
+	case strings.Contains(r, "//"):
+		return "Role '" + r + "' cannot contain two adjacent slashes"
+	case r == "":
+		return "Role names cannot be the empty string"
 	}
 	for _, part := range strings.Split(r, "/") {
-		if part == "*" || part == "." || part == ".." {
-			return "Invalid role: '" + r + "' has an invalid path component"
+		switch {
+		case part == "." || part == ".." || part == "*":
+			return "Role '" + r + "' cannot include '" + part + "' as a component"
+		case strings.HasPrefix(part, "-"):
+			return "Role component '" + part + "' is invalid because it starts with a dash"
+		case strings.ContainsAny(part, "\t\n\v\f\r \x7f"):
+			return "Role component '" + part + "' is invalid because it contains backspace or whitespace"
 		}
 	}
 	return ""
 }
 
 // subscribe handles SUBSCRIBE: 200 with a RecordIO stream of events.
-func (c *Cluster) subscribe(w http.ResponseWriter, r *http.Request, call *scheduler.Call) {
+// codec is the stream's, from the Accept header.
+func (c *Cluster) subscribe(w http.ResponseWriter, r *http.Request, call *scheduler.Call, codec encoding.Codec) {
 	if r.Header.Get("Mesos-Stream-Id") != "" {
 		mesosx.WriteError(w, mesosx.Errorf(http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header"))
-		return
-	}
-	codec, err := mesosx.ResponseCodec(r)
-	if err != nil {
-		mesosx.WriteError(w, err)
 		return
 	}
 	streamID := mesosx.NewID()
@@ -344,14 +412,20 @@ func (c *Cluster) streamEnded(fw *framework, q *queue) {
 	c.disconnectLocked(fw)
 }
 
-// handleCall handles every call but SUBSCRIBE and returns the status code.
-func (c *Cluster) handleCall(r *http.Request, call *scheduler.Call) (int, error) {
+// handleCall handles every call but SUBSCRIBE and returns the status code,
+// checking first, as Master::Http::scheduler does (src/master/http.cpp),
+// that the framework exists (400), has the authenticated principal (400),
+// is connected (403) and sent its stream's ID (400).
+func (c *Cluster) handleCall(r *http.Request, call *scheduler.Call, principal string) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fid := call.FrameworkID.Value
 	fw := c.frameworks[fid]
 	if fw == nil {
 		return 0, mesosx.Errorf(http.StatusBadRequest, "Framework cannot be found")
+	}
+	if principal != "" && principal != fw.info.GetPrincipal() {
+		return 0, mesosx.Errorf(http.StatusBadRequest, "%s", principalMismatch(principal, fw.info.GetPrincipal()))
 	}
 	if !fw.connected() {
 		return 0, mesosx.Errorf(http.StatusForbidden, "Framework is not subscribed")
@@ -395,8 +469,8 @@ func (c *Cluster) handleCall(r *http.Request, call *scheduler.Call) (int, error)
 			return 0, err
 		}
 		return http.StatusOK, nil
-	default:
-		return 0, mesosx.Errorf(http.StatusNotImplemented, "Unsupported call type %s", call.Type)
+	default: // UNKNOWN
+		return 0, mesosx.Errorf(http.StatusNotImplemented, "%s", notImplemented)
 	}
 	return http.StatusAccepted, nil
 }

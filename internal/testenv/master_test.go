@@ -214,3 +214,31 @@ func TestReconcile(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileAnswersTheForwardedState follows Master::reconcile and
+// Master::forward (src/master/master.cpp): the master answers with the
+// state of the update its agent is forwarding (Task.status_update_state),
+// the head of the task's unacknowledged updates, not a later state only
+// the agent knows yet.
+func TestReconcileAnswersTheForwardedState(t *testing.T) {
+	cl := startCluster(t, Config{StatusUpdateRetry: time.Hour})
+	s := subscribe(t, cl, frameworkInfo("reconcile-head"), protoCodec)
+	o := s.offers()[0]
+	s.launch(o, commandTask("slow-ack", o, "exec sleep 300"))
+	starting := s.Update("slow-ack", mesos.TASK_STARTING) // not acknowledged yet
+	eventually(t, "TASK_RUNNING on the agent", func() bool {
+		ts, ok := taskIn(cl.State(), s.FrameworkID, "slow-ack")
+		return ok && ts.State == mesos.TASK_RUNNING
+	})
+	isAnswer := func(st mesos.TaskStatus) bool { return st.GetReason() == mesos.REASON_RECONCILIATION }
+	s.MustCall(calls.Reconcile())
+	st := s.UpdateWhere("slow-ack", mesos.TASK_STARTING, isAnswer)
+	if len(st.UUID) != 0 || st.GetMessage() != "Reconciliation: Latest task state" || st.GetSource() != mesos.SOURCE_MASTER {
+		t.Errorf("answer: %s uuid %x %q", st.GetSource(), st.UUID, st.GetMessage())
+	}
+	// Once STARTING is acknowledged the agent forwards RUNNING: that is the answer.
+	s.ack(starting)
+	s.updateAck("slow-ack", mesos.TASK_RUNNING)
+	s.MustCall(calls.Reconcile())
+	s.UpdateWhere("slow-ack", mesos.TASK_RUNNING, isAnswer)
+}

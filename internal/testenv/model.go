@@ -87,24 +87,26 @@ type offer struct {
 // agent is an agent: an HTTP server for the executor API on its own
 // loopback address, its executors and its status update streams.
 type agent struct {
-	id         string
-	index      int
-	ip         string
-	port       int
-	total      res
-	used       res
-	info       mesos.AgentInfo // see newProtoInfo
-	attrs      []mesos.Attribute
-	zone       string
-	region     string
-	active     bool // false once killed
-	srv        *http.Server
-	ln         net.Listener
-	executors  map[string]*executor // key: frameworkID + "/" + executorID
-	fetcher    *fetcher.Fetcher
-	dir        string // <work>/slaves/<id>
-	registered time.Time
-	host       *agentHost // what outlives a restart: reservations, volumes, MOUNT disks
+	id     string
+	index  int
+	ip     string
+	port   int
+	total  res
+	used   res
+	info   mesos.AgentInfo // see newProtoInfo
+	attrs  []mesos.Attribute
+	zone   string
+	region string
+	active bool // false once killed
+	// unreachableAt is when it was killed (Mesos' unreachable time).
+	unreachableAt time.Time
+	srv           *http.Server
+	ln            net.Listener
+	executors     map[string]*executor // key: frameworkID + "/" + executorID
+	fetcher       *fetcher.Fetcher
+	dir           string // <work>/slaves/<id>
+	registered    time.Time
+	host          *agentHost // what outlives a restart: reservations, volumes, MOUNT disks
 }
 
 // executor is an executor on an agent: a custom executor process (or the

@@ -361,7 +361,7 @@ func validateResources(rs res) error {
 			case d.Persistence != nil && d.Volume.HostPath != nil:
 				err = errors.New("Expecting 'host_path' to be unset for persistent volume")
 			case d.Persistence != nil:
-				if e := validID("persistence ID", d.Persistence.ID); e != nil {
+				if e := validID(d.Persistence.ID); e != nil {
 					err = fmt.Errorf("Invalid persistence ID for persistent volume: %v", e)
 				}
 			case d.Volume != nil:

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
+	"strconv"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -13,31 +14,54 @@ import (
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
+// validateOffersLocked is the master's check of an ACCEPT's offers
+// (Master::accept in src/master/master.cpp, validation::offer::validate in
+// src/master/validation.cpp), with its messages: each check runs over all
+// offers before the next (unique IDs, offers still valid, this framework's,
+// one role, one agent). It returns "" for valid offers.
+func (c *Cluster) validateOffersLocked(fw *framework, ids []mesos.OfferID) string {
+	if len(ids) == 0 {
+		return "No offers specified"
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id.Value] {
+			return "Duplicate offer " + id.Value + " in offer list"
+		}
+		seen[id.Value] = true
+	}
+	for _, id := range ids {
+		if c.offers[id.Value] == nil {
+			return "Offer " + id.Value + " is no longer valid"
+		}
+	}
+	for _, id := range ids {
+		if o := c.offers[id.Value]; o.fw != fw {
+			return "Offer " + id.Value + " has invalid framework " + o.fw.id + " while framework " + fw.id + " is expected"
+		}
+	}
+	first := c.offers[ids[0].Value]
+	for _, id := range ids[1:] {
+		// Mesos' message has its quotes unbalanced; so has this one.
+		if o := c.offers[id.Value]; o.role != first.role {
+			return "Aggregated offers must be allocated to the same role. Offer " + id.Value + " uses role '" + o.role + " but another is using role '" + first.role
+		}
+	}
+	for _, id := range ids[1:] {
+		if o := c.offers[id.Value]; o.agent != first.agent {
+			return "Aggregated offers must belong to one single agent. Offer " + id.Value + " uses agent " + o.agent.id + " and agent " + first.agent.id
+		}
+	}
+	return ""
+}
+
 // acceptLocked handles ACCEPT: validates the offers, then applies the
 // operations in order to the offers' resources (operations.go).
 func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
+	invalid := c.validateOffersLocked(fw, acc.OfferIDs)
 	var offers []*offer
-	invalid := ""
-	seen := map[string]bool{}
-	if len(acc.OfferIDs) == 0 {
-		invalid = "No offers specified"
-	}
 	for _, id := range acc.OfferIDs {
-		o := c.offers[id.Value]
-		switch {
-		case seen[id.Value]:
-			invalid = "Duplicate offer " + id.Value + " in the offer list"
-		case o == nil:
-			invalid = "Offer " + id.Value + " is no longer valid"
-		case o.fw != fw:
-			invalid = "Offer " + id.Value + " has invalid framework"
-		case len(offers) > 0 && o.agent != offers[0].agent:
-			invalid = "Aggregated offers must belong to one single agent"
-		case len(offers) > 0 && o.role != offers[0].role:
-			invalid = "Aggregated offers must be allocated to the same role"
-		}
-		seen[id.Value] = true
-		if o != nil && o.fw == fw {
+		if o := c.offers[id.Value]; o != nil && o.fw == fw && !slices.Contains(offers, o) {
 			offers = append(offers, o)
 		}
 	}
@@ -144,82 +168,62 @@ func masterStatus(id mesos.TaskID, agentID *mesos.AgentID, state mesos.TaskState
 	return st
 }
 
-func validID(kind, id string) error {
-	if id == "" {
-		return fmt.Errorf("'%s' must not be empty", kind)
+// validID is common::validation::validateID (src/common/validation.cpp),
+// the rule for task, executor and persistence IDs, with its messages.
+func validID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("ID must not be empty")
+	case len(id) > nameMax:
+		return fmt.Errorf("ID must not be greater than %d characters", nameMax)
+	case id == "." || id == "..":
+		return fmt.Errorf("'%s' is disallowed", id)
 	}
-	if id == "." || id == ".." || strings.ContainsAny(id, "/\\") {
-		return fmt.Errorf("'%s' '%s' contains invalid characters", kind, id)
-	}
-	for _, r := range id {
-		if r < ' ' || r == 0x7f {
-			return fmt.Errorf("'%s' '%s' contains invalid characters", kind, id)
+	for i := 0; i < len(id); i++ {
+		if ch := id[i]; ch < ' ' || ch == 0x7f || ch == '/' || ch == '\\' {
+			return fmt.Errorf("'%s' contains invalid characters", id)
 		}
 	}
 	return nil
 }
+
+// nameMax is Linux' NAME_MAX, the longest ID Mesos takes.
+const nameMax = 255
 
 // errNoResources is Mesos' verdict on a task without resources
 // (task::internal::validateResources in src/master/validation.cpp, checked
 // after the task and agent IDs, for tasks of groups too).
 var errNoResources = errors.New("Task uses no resources")
 
-// validateTaskLocked validates a LAUNCH task and returns the resources it
-// takes (its own plus those of a new executor).
+// validateTaskLocked validates a LAUNCH task as validation::task::validate
+// does (src/master/validation.cpp), in its order and with its messages,
+// and returns the resources it takes (its own plus those of a new
+// executor). The master has filled a missing ExecutorInfo.framework_id.
 func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo, avail res) (res, error) {
-	if err := validID("TaskInfo.task_id", ti.TaskID.Value); err != nil {
-		return res{}, err
-	}
-	if ti.Name == "" {
-		return res{}, fmt.Errorf("'TaskInfo.name' must be set")
-	}
-	if t := fw.tasks[ti.TaskID.Value]; t != nil {
-		return res{}, fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value)
-	}
-	if ti.AgentID.Value != a.id {
-		return res{}, fmt.Errorf("Task uses invalid agent: %s", ti.AgentID.Value)
-	}
-	if len(ti.Resources) == 0 {
-		return res{}, errNoResources
-	}
-	if (ti.Executor == nil) == (ti.Command == nil) {
-		return res{}, fmt.Errorf("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
-	}
-	if err := checkContainer(ti.Container); err != nil {
-		return res{}, err
-	}
-	need, err := taskResources(ti)
+	need, err := validateTaskCommon(fw, a, ti, taskResources, false)
 	if err != nil {
 		return res{}, err
 	}
+	// validateExecutor
+	if (ti.Executor == nil) == (ti.Command == nil) {
+		return res{}, errors.New("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
+	}
 	if ti.Executor != nil {
 		ei := ti.Executor
-		if ei.Type == mesos.ExecutorInfo_DEFAULT {
-			return res{}, fmt.Errorf("'ExecutorInfo.type' must be 'CUSTOM' for LAUNCH")
-		}
 		if ei.FrameworkID == nil {
 			ei.FrameworkID = &mesos.FrameworkID{Value: fw.id}
-		} else if ei.FrameworkID.Value != fw.id {
-			return res{}, fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ei.FrameworkID.Value, fw.id)
 		}
-		if err := validID("ExecutorInfo.executor_id", ei.ExecutorID.Value); err != nil {
+		eres, running, err := validateExecutorInfo(fw, a, ei)
+		if err != nil {
 			return res{}, err
+		}
+		if ei.Type != mesos.ExecutorInfo_UNKNOWN && ei.Type != mesos.ExecutorInfo_CUSTOM {
+			return res{}, errors.New("'ExecutorInfo.type' must be 'CUSTOM'")
 		}
 		if ei.Command == nil {
-			return res{}, fmt.Errorf("Executor without a command is not supported by testenv")
+			return res{}, errors.New("'ExecutorInfo.command' must be set")
 		}
-		if err := checkContainer(ei.Container); err != nil {
-			return res{}, err
-		}
-		eres, err := parseResources(ei.Resources)
-		if err != nil {
-			return res{}, fmt.Errorf("Executor uses invalid resources: %v", err)
-		}
-		if e := a.executors[fw.id+"/"+ei.ExecutorID.Value]; e != nil && e.state != execTerminated {
-			if !sameExecutor(&e.info, ei) {
-				return res{}, fmt.Errorf("ExecutorInfo is not compatible with existing ExecutorInfo")
-			}
-		} else {
+		if !running {
 			need = need.add(eres)
 		}
 	}
@@ -227,6 +231,88 @@ func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo
 		return res{}, err
 	}
 	return need, nil
+}
+
+// validateTaskCommon is task::internal::validateTask (src/master/validation.cpp),
+// the checks of a task alone, LAUNCH or LAUNCH_GROUP: its ID, unique among
+// the framework's tasks, its agent, its kill policy, completion time,
+// check and health check, its resources (taskRes parses them), its
+// container.
+//
+// For a task of a group (group set) checks and health checks are left to
+// taskkit's DEFAULT executor, which refuses an invalid one with TASK_ERROR
+// (REASON_TASK_INVALID; its siblings REASON_TASK_GROUP_INVALID), so that its
+// own validation stays reachable in tests; Mesos' master would refuse the
+// whole group first.
+func validateTaskCommon(fw *framework, a *agent, ti *mesos.TaskInfo, taskRes func(*mesos.TaskInfo) (res, error), group bool) (res, error) {
+	id := ti.TaskID.Value
+	if err := validID(id); err != nil {
+		return res{}, err
+	}
+	if t := fw.tasks[id]; t != nil && t.state == mesos.TASK_UNREACHABLE {
+		return res{}, fmt.Errorf("Task reuses the ID of an unreachable task: %s", id)
+	} else if t != nil {
+		return res{}, fmt.Errorf("Task has duplicate ID: %s", id)
+	}
+	if ti.AgentID.Value != a.id {
+		return res{}, fmt.Errorf("Task uses invalid agent %s while agent %s is expected", ti.AgentID.Value, a.id)
+	}
+	if err := validateTaskTimes(ti, !group); err != nil {
+		return res{}, err
+	}
+	if len(ti.Resources) == 0 {
+		return res{}, errNoResources
+	}
+	need, err := taskRes(ti)
+	if err != nil {
+		return res{}, err
+	}
+	if err := checkContainer(ti.Container); err != nil {
+		return res{}, err
+	}
+	return need, nil
+}
+
+// validateExecutorInfo is executor::internal::validate
+// (src/master/validation.cpp): the executor's type against its command,
+// its ID, container, framework ID and resources, and, when the agent runs
+// it already, that it is the same ExecutorInfo. It returns the executor's
+// resources and whether it runs.
+func validateExecutorInfo(fw *framework, a *agent, ei *mesos.ExecutorInfo) (res, bool, error) {
+	switch {
+	case ei.Type == mesos.ExecutorInfo_DEFAULT && ei.Command != nil:
+		return res{}, false, errors.New("'ExecutorInfo.command' must not be set for 'DEFAULT' executor")
+	case ei.Type == mesos.ExecutorInfo_CUSTOM && ei.Command == nil:
+		return res{}, false, errors.New("'ExecutorInfo.command' must be set for 'CUSTOM' executor")
+	}
+	if err := validID(ei.ExecutorID.Value); err != nil {
+		return res{}, false, err
+	}
+	if err := checkContainer(ei.Container); err != nil {
+		return res{}, false, err
+	}
+	if ei.FrameworkID == nil {
+		return res{}, false, errors.New("'ExecutorInfo.framework_id' must be set")
+	}
+	if ei.FrameworkID.Value != fw.id {
+		return res{}, false, fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ei.FrameworkID.Value, fw.id)
+	}
+	eres, err := parseResources(ei.Resources)
+	if err != nil {
+		return res{}, false, fmt.Errorf("Executor uses invalid resources: %v", err)
+	}
+	e := a.executors[fw.id+"/"+ei.ExecutorID.Value]
+	if e == nil || e.state == execTerminated {
+		return eres, false, nil
+	}
+	if e.command || !sameExecutor(&e.info, ei) {
+		// Mesos goes on with both ExecutorInfos in protobuf text form.
+		return res{}, false, errors.New("ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID.")
+	}
+	if e.shutdown {
+		return res{}, false, fmt.Errorf("Executor %s is shutting down", ei.ExecutorID.Value)
+	}
+	return eres, true, nil
 }
 
 func checkContainer(ci *mesos.ContainerInfo) error {
@@ -248,101 +334,101 @@ func sameExecutor(a, b *mesos.ExecutorInfo) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
-// validateGroupLocked validates a LAUNCH_GROUP and returns the resources
-// it takes.
+// validateGroupLocked validates a LAUNCH_GROUP as
+// validation::task::group::validate does (src/master/validation.cpp), in
+// its order and with its messages: each task (its errors prefixed "Task
+// '<id>' is invalid: "), then the executor, its minimum resources, and the
+// whole against the offers. It returns the resources the group takes.
 func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_Operation_LaunchGroup, avail res) (res, error) {
 	ei := &lg.Executor
-	if ei.Type == mesos.ExecutorInfo_UNKNOWN {
-		return res{}, fmt.Errorf("'ExecutorInfo.type' must be set")
-	}
-	if ei.FrameworkID == nil {
-		return res{}, fmt.Errorf("'ExecutorInfo.framework_id' must be set")
-	}
-	if ei.FrameworkID.Value != fw.id {
-		return res{}, fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ei.FrameworkID.Value, fw.id)
-	}
-	if err := validID("ExecutorInfo.executor_id", ei.ExecutorID.Value); err != nil {
-		return res{}, err
-	}
-	switch ei.Type {
-	case mesos.ExecutorInfo_DEFAULT:
-		if ei.Command != nil {
-			return res{}, fmt.Errorf("'ExecutorInfo.command' must not be set for 'DEFAULT' executor")
-		}
-	case mesos.ExecutorInfo_CUSTOM:
-		if ei.Command == nil {
-			return res{}, fmt.Errorf("'ExecutorInfo.command' must be set for 'CUSTOM' executor")
-		}
-	}
-	if err := checkContainer(ei.Container); err != nil {
-		return res{}, err
-	}
-	eres, err := parseResources(ei.Resources)
-	if err != nil {
-		return res{}, fmt.Errorf("Executor uses invalid resources: %v", err)
-	}
 	if len(lg.TaskGroup.Tasks) == 0 {
-		return res{}, fmt.Errorf("Task group is empty")
+		return res{}, errors.New("Task group is empty")
 	}
 	need := newRes()
-	existing := a.executors[fw.id+"/"+ei.ExecutorID.Value]
-	if existing != nil && existing.state != execTerminated {
-		if existing.command || !sameExecutor(&existing.info, ei) {
-			return res{}, fmt.Errorf("ExecutorInfo is not compatible with existing ExecutorInfo")
-		}
-		if existing.shutdown {
-			return res{}, fmt.Errorf("Executor %s is shutting down", ei.ExecutorID.Value)
-		}
-	} else {
-		if eres.scalar("cpus") < 0.01 {
-			return res{}, fmt.Errorf("Executor uses less cpus (%g) than the minimum required (0.01)", eres.scalar("cpus"))
-		}
-		if eres.scalar("mem") < 32 {
-			return res{}, fmt.Errorf("Executor uses less memory (%g MB) than the minimum required (32 MB)", eres.scalar("mem"))
-		}
-		if !eres.has("disk") {
-			return res{}, fmt.Errorf("Executor has no disk resources")
-		}
-		need = need.add(eres)
-	}
 	ids := map[string]bool{}
 	for i := range lg.TaskGroup.Tasks {
 		ti := &lg.TaskGroup.Tasks[i]
-		if err := validID("TaskInfo.task_id", ti.TaskID.Value); err != nil {
-			return res{}, err
-		}
-		if ti.Name == "" {
-			return res{}, fmt.Errorf("'TaskInfo.name' must be set")
-		}
-		if ids[ti.TaskID.Value] || fw.tasks[ti.TaskID.Value] != nil {
-			return res{}, fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value)
+		invalid := func(err error) error { return fmt.Errorf("Task '%s' is invalid: %w", ti.TaskID.Value, err) }
+		if ids[ti.TaskID.Value] {
+			return res{}, invalid(fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value))
 		}
 		ids[ti.TaskID.Value] = true
-		if ti.AgentID.Value != a.id {
-			return res{}, fmt.Errorf("Task uses invalid agent: %s", ti.AgentID.Value)
-		}
-		if len(ti.Resources) == 0 {
-			return res{}, errNoResources
-		}
-		if ti.Executor != nil {
-			return res{}, fmt.Errorf("'TaskInfo.executor' must not be set")
+		tres, err := validateTaskCommon(fw, a, ti, groupTaskResources, true)
+		if err != nil {
+			return res{}, invalid(err)
 		}
 		if ti.Command == nil {
-			return res{}, fmt.Errorf("Task '%s' has no 'CommandInfo'", ti.TaskID.Value)
-		}
-		if err := checkContainer(ti.Container); err != nil {
-			return res{}, err
-		}
-		tres, err := groupTaskResources(ti)
-		if err != nil {
-			return res{}, err
+			// Mesos' master lets it through; taskkit's DEFAULT executor
+			// runs commands only.
+			return res{}, invalid(errors.New("'TaskInfo.command' must be set"))
 		}
 		need = need.add(tres)
+	}
+	eres, running, err := validateExecutorInfo(fw, a, ei)
+	if err != nil {
+		return res{}, err
+	}
+	if ei.Type == mesos.ExecutorInfo_UNKNOWN {
+		return res{}, errors.New("'ExecutorInfo.type' must be set")
+	}
+	for i := range lg.TaskGroup.Tasks {
+		if ti := &lg.TaskGroup.Tasks[i]; ti.Executor != nil && !sameExecutor(ti.Executor, ei) {
+			return res{}, fmt.Errorf("The `ExecutorInfo` of task '%s' is different from executor '%s'", ti.TaskID.Value, ei.ExecutorID.Value)
+		}
+	}
+	eid := ei.ExecutorID.Value
+	switch {
+	case !eres.has("cpus") || eres.scalar("cpus") < minExecutorCPUs:
+		return res{}, fmt.Errorf("Executor '%s' uses less CPUs (%s) than the minimum required (%s)", eid, scalarOrNone(eres, "cpus", formatDouble), formatDouble(minExecutorCPUs))
+	case !eres.has("mem") || eres.scalar("mem") < minExecutorMem:
+		return res{}, fmt.Errorf("Executor '%s' uses less memory (%s) than the minimum required (%s)", eid, scalarOrNone(eres, "mem", formatMegabytes), formatMegabytes(minExecutorMem))
+	case !eres.has("disk"):
+		return res{}, fmt.Errorf("Executor '%s' uses no disk", eid)
+	}
+	if !running {
+		need = need.add(eres)
 	}
 	if err := groupFits(lg, need, avail); err != nil {
 		return res{}, err
 	}
 	return need, nil
+}
+
+// The least an executor of a task group may have (MIN_CPUS, MIN_MEM in
+// src/master/constants.hpp): cpus, and mem in MB.
+const (
+	minExecutorCPUs = 0.01
+	minExecutorMem  = 32
+)
+
+// scalarOrNone is r's scalar name formatted, or "None" when r has none, as
+// Mesos writes an Option.
+func scalarOrNone(r res, name string, format func(float64) string) string {
+	if !r.has(name) {
+		return "None"
+	}
+	return format(r.scalar(name))
+}
+
+// formatDouble writes f as stout's stringify(double) does (an ostream's
+// default format: %g with 6 significant digits).
+func formatDouble(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }
+
+// formatMegabytes writes mb megabytes as stout's Bytes does
+// (3rdparty/stout/include/stout/bytes.hpp): in the largest unit that
+// loses nothing, "32MB", "1536KB", "1GB".
+func formatMegabytes(mb float64) string {
+	b := uint64(mb * 1024 * 1024)
+	units := []string{"B", "KB", "MB", "GB", "TB"}
+	i := 0
+	for b != 0 && b%1024 == 0 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	if b == 0 {
+		return "0B"
+	}
+	return strconv.FormatUint(b, 10) + units[i]
 }
 
 // newStatus builds a status for t with a fresh uuid.
@@ -488,16 +574,34 @@ func (c *Cluster) removeTaskLocked(t *task) {
 // reconcileLocked answers RECONCILE with master-sourced updates.
 func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcile_Task) {
 	answer := func(t *task) {
-		st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: t.agent.id}, t.state, mesos.REASON_RECONCILIATION, "Reconciliation: Latest task state")
+		// The master knows a task's statuses up to the one its agent is
+		// forwarding, the head of the task's update stream, and answers with
+		// that one's state (Task.status_update_state, set by Master::forward)
+		// and the health, check and container status of the statuses it has
+		// (getTaskHealth, getTaskCheckStatus, getTaskContainerStatus in
+		// src/common/protobuf_utils.cpp); no labels, data or unreachable time.
+		state, known := t.state, t.statuses
+		if len(t.pending) > 0 {
+			head := t.pending[0]
+			state = head.GetState()
+			for i := len(known) - 1; i >= 0; i-- {
+				if bytes.Equal(known[i].UUID, head.UUID) {
+					known = known[:i+1]
+					break
+				}
+			}
+		}
+		st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: t.agent.id}, state, mesos.REASON_RECONCILIATION, "Reconciliation: Latest task state")
 		st.ExecutorID = t.masterExecutorID()
-		if n := len(t.statuses); n > 0 {
-			last := t.statuses[n-1]
-			st.Healthy = last.Healthy
-			st.CheckStatus = last.CheckStatus
-			st.Labels = last.Labels
-			st.ContainerStatus = last.ContainerStatus
-			st.UnreachableTime = last.UnreachableTime
-			st.Data = last.Data
+		if n := len(known); n > 0 {
+			st.Healthy = known[n-1].Healthy
+			st.CheckStatus = known[n-1].CheckStatus
+		}
+		for i := len(known) - 1; i >= 0; i-- {
+			if known[i].ContainerStatus != nil {
+				st.ContainerStatus = known[i].ContainerStatus
+				break
+			}
 		}
 		c.sendUpdateLocked(fw, st)
 	}
@@ -513,6 +617,7 @@ func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcil
 			continue
 		}
 		var agentID *mesos.AgentID
+		var unreachable *mesos.TimeInfo
 		state := mesos.TASK_UNKNOWN
 		msg := "Reconciliation: Task is unknown"
 		if rt.AgentID != nil && rt.AgentID.Value != "" {
@@ -523,12 +628,15 @@ func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcil
 				state, msg = mesos.TASK_GONE, "Reconciliation: Task is unknown to the agent"
 			case a != nil:
 				state, msg = mesos.TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
+				unreachable = &mesos.TimeInfo{Nanoseconds: a.unreachableAt.UnixNano()}
 			}
 		}
 		if !fw.partitionAware() {
 			state = mesos.TASK_LOST
 		}
-		c.sendUpdateLocked(fw, masterStatus(rt.TaskID, agentID, state, mesos.REASON_RECONCILIATION, msg))
+		st := masterStatus(rt.TaskID, agentID, state, mesos.REASON_RECONCILIATION, msg)
+		st.UnreachableTime = unreachable // with TASK_LOST too, as Master::reconcile does
+		c.sendUpdateLocked(fw, st)
 	}
 }
 

@@ -77,7 +77,7 @@ Exit codes: 0 success, 1 unexpected failure, 2 usage, 3 input missing or malform
 4 inputs invalid (key mismatch, untrusted chain, expired leaf), 5 writing failed
 (nothing is left behind) or would overwrite a CA.
 
-See docs/md for every flag, file and compatibility note.`,
+See docs/tlsprov.md for every flag, file and compatibility note.`,
 		Commands: []*cli.Command{
 			materializeCommand(sh),
 			caCommand(sh),
@@ -94,8 +94,8 @@ func startCommand(sh *cliapp.Shell, c *cli.Context) (*slog.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Args().Present() {
-		return nil, cliapp.UsageError(c, "unexpected argument %q (flags must come before arguments)", c.Args().First())
+	if err := cliapp.NoArgs(c); err != nil {
+		return nil, err
 	}
 	return log, nil
 }

@@ -34,6 +34,9 @@ type Options struct {
 	// OnEvent, if set, sees every event on the goroutine that reads the
 	// stream, before the event joins the backlog.
 	OnEvent func(*Sched, *scheduler.Event)
+	// Principal and Secret, when Principal is set, authenticate every
+	// call with HTTP basic authentication.
+	Principal, Secret string
 }
 
 // Sched is a framework subscribed to a master.
@@ -55,10 +58,14 @@ type Sched struct {
 // Open subscribes fi at masterURL and reads the event stream until the
 // test ends; it does not wait for SUBSCRIBED.
 func Open(t testing.TB, masterURL string, fi *mesos.FrameworkInfo, opt Options) (*Sched, error) {
+	do := []httpcli.ConfigOpt{httpcli.Timeout(10 * time.Second)}
+	if opt.Principal != "" {
+		do = append(do, httpcli.BasicAuth(opt.Principal, opt.Secret))
+	}
 	cli := httpcli.New(
 		httpcli.Endpoint(masterURL+"/api/v1/scheduler"),
 		httpcli.Codec(opt.Codec),
-		httpcli.Do(httpcli.With(httpcli.Timeout(10*time.Second))),
+		httpcli.Do(httpcli.With(do...)),
 	)
 	s := &Sched{T: t, wait: opt.Wait, caller: httpsched.NewCaller(cli), wake: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
