@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -319,13 +318,8 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 			}
 			req, _ := http.NewRequest(method, "http://"+endpoint+"/api/v1/executor", bytes.NewReader(body))
 			req.Header.Set("Content-Type", ctype)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.want || string(got) != tc.wantBody {
+			res, got := answer(t, req)
+			if res.StatusCode != tc.want || got != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", res.StatusCode, got, tc.want, tc.wantBody)
 			}
 		})
@@ -348,12 +342,9 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := http.Post("http://"+endpoint+"/api/v1/executor", mesosx.MediaTypeProtobuf, bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+endpoint+"/api/v1/executor", bytes.NewReader(b))
+		req.Header.Set("Content-Type", mesosx.MediaTypeProtobuf)
+		res, got := answer(t, req)
 		if res.StatusCode != http.StatusAccepted {
 			t.Errorf("%d %q, want 202", res.StatusCode, got)
 		}
