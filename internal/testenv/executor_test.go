@@ -53,6 +53,19 @@ func testExecutorInfo(t *testing.T, id string) mesos.ExecutorInfo {
 	}
 }
 
+// silentExecutorInfo is a CUSTOM executor of framework fid that never
+// subscribes (a sleep), with the resources a task group's executor needs.
+func silentExecutorInfo(fid, id string) mesos.ExecutorInfo {
+	return mesos.ExecutorInfo{
+		Type:        mesos.ExecutorInfo_CUSTOM,
+		ExecutorID:  mesos.ExecutorID{Value: id},
+		FrameworkID: &mesos.FrameworkID{Value: fid},
+		Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
+			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
+		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
+	}
+}
+
 func execTask(id string, o mesos.Offer, ei *mesos.ExecutorInfo, data string) mesos.TaskInfo {
 	return mesos.TaskInfo{
 		Name: id, TaskID: mesos.TaskID{Value: id}, AgentID: o.AgentID, Executor: ei, Data: []byte(data),
@@ -414,13 +427,7 @@ func TestExecutorRegistrationTimeout(t *testing.T) {
 	cl := startCluster(t, Config{ExecutorRegistrationTimeout: 1500 * time.Millisecond})
 	s := subscribe(t, cl, frameworkInfo("silent-executor"), protoCodec)
 	o := s.offers()[0]
-	ei := mesos.ExecutorInfo{
-		Type:       mesos.ExecutorInfo_CUSTOM,
-		ExecutorID: mesos.ExecutorID{Value: "silent"},
-		Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
-			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
-		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource},
-	}
+	ei := silentExecutorInfo(s.FrameworkID, "silent")
 	s.launch(o, execTask("waits", o, &ei, ""))
 	st := s.Update("waits", mesos.TASK_FAILED)
 	if st.GetReason() != mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != "Executor did not register within 1500ms" {
@@ -502,15 +509,6 @@ func TestExecutorEnvironment(t *testing.T) {
 func TestKillBeforeDelivery(t *testing.T) {
 	cl := startCluster(t, Config{})
 	s := subscribe(t, cl, frameworkInfo("kill-early"), protoCodec)
-	silent := func(id string) mesos.ExecutorInfo { // never subscribes
-		fid := mesos.FrameworkID{Value: s.FrameworkID}
-		return mesos.ExecutorInfo{
-			Type: mesos.ExecutorInfo_CUSTOM, ExecutorID: mesos.ExecutorID{Value: id}, FrameworkID: &fid,
-			Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
-				Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
-			Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
-		}
-	}
 	check := func(id, want string) {
 		t.Helper()
 		st := s.updateAck(id, mesos.TASK_KILLED)
@@ -520,13 +518,13 @@ func TestKillBeforeDelivery(t *testing.T) {
 	}
 
 	o := s.offers()[0]
-	ei := silent("alone")
+	ei := silentExecutorInfo(s.FrameworkID, "alone")
 	s.launch(o, execTask("lone", o, &ei, ""))
 	s.MustCall(calls.Kill("lone", ""))
 	check("lone", "Killed before delivery to the executor")
 
 	o = s.offers()[0]
-	group := silent("grouped")
+	group := silentExecutorInfo(s.FrameworkID, "grouped")
 	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(group, commandTask("g1", o, "true"), commandTask("g2", o, "true"))}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
 	s.MustCall(calls.Kill("g1", ""))
 	for _, id := range []string{"g1", "g2"} {
