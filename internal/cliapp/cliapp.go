@@ -373,12 +373,11 @@ func NoArgs(c *cli.Context) error { return MaxArgs(c, 0, "") }
 // MaxArgs is a usage error when c has more than max positional arguments.
 // It names the first one too many (`unexpected argument "extra"`) and
 // says, after a colon, hint (the form the command wants, such as "put the
-// command to exec after --") — or, when that argument follows a true/false
-// flag written without "=" and is a true/false value itself ("--verbose
-// false") or there is no hint, that such a flag takes its value only after
-// "="; or, for a command taking no arguments given
-// "help", how to ask for help. The usage lines follow, as for every usage
-// error.
+// command to exec after --"). When that argument follows a true/false flag
+// written without "=" and is a true/false value itself ("--verbose false"),
+// or there is no hint, it says instead that such a flag takes its value
+// only after "="; when a command taking no arguments is given "help", how
+// to ask for help. The usage lines follow, as for every usage error.
 func MaxArgs(c *cli.Context, max int, hint string) error {
 	if c.NArg() <= max {
 		return nil
