@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,10 +64,11 @@ func TestSandboxRenamedAway(t *testing.T) {
 		}},
 	}
 	env := taskEnv(ti, filepath.Join(es, TasksDir, "t2"), "127.0.0.1", "*")
-	p, err := e.spawnTask(ti, env)
+	p, td, err := e.spawnTask(context.Background(), ti, env)
 	if err != nil {
 		t.Fatalf("launch: %v", err)
 	}
+	defer td.Close()
 	select {
 	case <-p.Done():
 	case <-time.After(time.Minute):
@@ -143,5 +145,37 @@ func TestRunWithoutSandbox(t *testing.T) {
 	err := New(Input{Config: Config{Config: config.Config{Sandbox: missing, AgentEndpoint: "127.0.0.1:1"}}}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "MESOS_SANDBOX") || !strings.Contains(err.Error(), missing) {
 		t.Errorf("Run = %v, want an error naming MESOS_SANDBOX and %s", err, missing)
+	}
+}
+
+// TestSpawnAfterKill: a task killed while its launch runs is not started
+// even when its fetch completes (a local file is copied whatever the
+// context): the launch fails with the context's error and no process ran.
+func TestSpawnAfterKill(t *testing.T) {
+	es := t.TempDir()
+	artifact := filepath.Join(t.TempDir(), "artifact.txt")
+	if err := os.WriteFile(artifact, []byte("fetched\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandboxfs.Open(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	e := &Executor{sandbox: sb, fetcher: &fetcher.Fetcher{}}
+	ti := &mesos.TaskInfo{TaskID: mesos.TaskID{Value: "t"}, Command: &mesos.CommandInfo{Value: str("touch started"), URIs: []mesos.CommandInfo_URI{{Value: artifact}}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p, td, err := e.spawnTask(ctx, ti, taskEnv(ti, filepath.Join(es, TasksDir, "t"), "127.0.0.1", "*"))
+	if p != nil {
+		_ = p.Kill()
+		<-p.Done()
+		td.Close()
+	}
+	if !errors.Is(err, context.Canceled) || p != nil {
+		t.Errorf("spawnTask after the kill = %v, %v; want no process and context.Canceled", p, err)
+	}
+	if _, err := os.Stat(filepath.Join(es, TasksDir, "t", "started")); err == nil {
+		t.Error("the task's process ran")
 	}
 }

@@ -50,10 +50,13 @@ type task struct {
 	terminal  bool               // a terminal update was sent
 	acked     bool               // the agent acknowledged one of its updates
 
-	last        *mesos.TaskStatus // latest update, the base of health and check updates
-	checkType   *mesos.CheckInfo_Type
-	stopChecks  context.CancelFunc
-	checksEnded chan struct{}
+	// cancelLaunch ends the launch in progress (its URI fetch) when the
+	// task is killed before its process started; nil once it reported.
+	cancelLaunch context.CancelFunc
+
+	last       *mesos.TaskStatus // latest update, the base of health and check updates
+	checkType  *mesos.CheckInfo_Type
+	stopChecks context.CancelFunc
 }
 
 // group is a LAUNCH_GROUP's tasks: one failing kills the others.
