@@ -25,6 +25,7 @@ import (
 	"github.com/taskkit/taskkit/internal/health"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -65,6 +66,11 @@ type Executor struct {
 	wg     sync.WaitGroup // every goroutine started by the executor
 	out    *outbox
 	curGen atomic.Int64 // the connection generation the sender serves
+	// sandbox is the executor sandbox (Config.Sandbox), opened once by Run
+	// before any task runs: every task sandbox, fetch, secret file and
+	// volume link is reached through it, never by the path, which the
+	// pod's tasks can rename and replace with a link.
+	sandbox *sandboxfs.Dir
 
 	// Everything below is owned by the event loop.
 	conn           connState
@@ -74,6 +80,8 @@ type Executor struct {
 	everSubscribed bool
 	subscribedAt   time.Time // first SUBSCRIBED: see Config.NoTaskTimeout
 	disconnectedAt time.Time
+	subscribeSent  time.Time // the SUBSCRIBE in flight was sent
+	slowNoted      bool      // and its slowness logged
 	attempts       int
 	framework      *mesos.FrameworkInfo
 	containerID    *mesos.ContainerID
@@ -201,8 +209,15 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // SHUTDOWN, no task left, or the agent lost. When ctx ends (SIGTERM), every
 // task is killed and Run returns soon after. Every task process is dead
 // when Run returns. The error is nil after a normal end, ErrAgentLost (wrapped)
-// when the agent was lost.
+// when the agent was lost, and names MESOS_SANDBOX when the executor
+// sandbox cannot be opened (then nothing else is done).
 func (e *Executor) Run(ctx context.Context) error {
+	sb, err := sandboxfs.Open(e.cfg.Sandbox)
+	if err != nil {
+		return fmt.Errorf("opening the executor sandbox (MESOS_SANDBOX): %w", err)
+	}
+	defer sb.Close() // after stop: every goroutine using it has ended
+	e.sandbox = sb
 	e.runCtx, e.cancel = context.WithCancel(context.Background())
 	e.started = time.Now()
 	e.goOwned(e.sendLoop)
@@ -332,6 +347,7 @@ func (e *Executor) connect() {
 	call := calls.Subscribe(unacked, updates)
 	ctx, cancel := context.WithCancel(e.runCtx)
 	e.connCancel = cancel
+	e.subscribeSent, e.slowNoted = now, false
 	e.log.Debug("subscribing", "attempt", e.attempts+1, "unacknowledged_updates", len(updates), "unacknowledged_tasks", len(unacked))
 	e.goOwned(func() { e.stream(ctx, gen, call) })
 }
@@ -439,6 +455,13 @@ func (e *Executor) housekeep(now time.Time) {
 		!e.disconnectedAt.IsZero() && now.Sub(e.disconnectedAt) > e.cfg.RecoveryTimeout {
 		e.giveUp(fmt.Errorf("%w: not reconnected within the recovery timeout %v", ErrAgentLost, e.cfg.RecoveryTimeout))
 	}
+	if e.conn == subscribing && !e.abandon && !e.slowNoted && now.Sub(e.subscribeSent) >= e.cfg.CallTimeout {
+		// Said once per SUBSCRIBE: an agent under load answers late, and
+		// the answer is waited for (see Config.RegistrationTimeout).
+		e.slowNoted = true
+		e.log.Warn("the agent has not answered SUBSCRIBE yet; waiting for it", "waited", now.Sub(e.subscribeSent).Round(time.Millisecond),
+			"until", e.subscribeBy().Format(time.RFC3339))
+	}
 	if e.conn == subscribing && !e.abandon && now.After(e.subscribeBy()) {
 		e.conn = disconnected
 		e.connCancel()
@@ -474,8 +497,9 @@ func (e *Executor) arm(wake *time.Timer, now time.Time) {
 
 // nextDeadline is the earliest time housekeep or checkDone has something
 // to do without a message: an update's resend, the recovery timeout, the
-// deadline of the subscription in flight, the no-task timeout, the end of
-// the wait for acknowledgements. Zero: none.
+// deadline of the subscription in flight (and the moment to say it is
+// slow), the no-task timeout, the end of the wait for acknowledgements.
+// Zero: none.
 func (e *Executor) nextDeadline() time.Time {
 	var next time.Time
 	earliest := func(t time.Time) {
@@ -495,6 +519,9 @@ func (e *Executor) nextDeadline() time.Time {
 	}
 	if e.conn == subscribing && !e.abandon {
 		earliest(e.subscribeBy())
+		if !e.slowNoted {
+			earliest(e.subscribeSent.Add(e.cfg.CallTimeout))
+		}
 	}
 	if !e.launched && !e.shuttingDown && len(e.tasks) == 0 && !e.subscribedAt.IsZero() {
 		earliest(e.subscribedAt.Add(e.cfg.NoTaskTimeout))
@@ -709,10 +736,16 @@ func (e *Executor) startTask(t *task) {
 	}
 	e.update(t, e.newStatus(t, mesos.TASK_STARTING, nil, ""))
 	t.launching = true
-	info, dir, env := t.info, t.dir, t.env
+	// The launch has its own context: a kill of the task (KILL, its
+	// group's, SHUTDOWN, SIGTERM) while its URIs are fetched ends the
+	// fetch, as Mesos' agent kills the fetcher of a container destroyed
+	// while FETCHING (src/slave/containerizer/mesos/containerizer.cpp).
+	ctx, cancel := context.WithCancel(e.runCtx)
+	t.cancelLaunch = cancel
+	info, env := t.info, t.env
 	e.log.Info("launching task", "task", t.id(), "command", info.Command.GetValue(), "uris", len(info.Command.GetURIs()), "essential", t.essential)
 	e.goOwned(func() {
-		p, err := e.spawnTask(&info, dir, env)
+		p, err := e.spawnTask(ctx, &info, env)
 		if !e.post(evLaunched{t, p, err}) && p != nil {
 			_ = p.Kill()
 			<-p.Done()
@@ -721,22 +754,26 @@ func (e *Executor) startTask(t *task) {
 }
 
 // spawnTask prepares a task's sandbox and starts its process. It runs
-// outside the event loop and touches nothing shared.
-func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*supervise.Process, error) {
+// outside the event loop and touches nothing shared. Once ctx ends (the
+// task was killed) the fetch stops and the process is not started: the
+// error then wraps ctx's.
+func (e *Executor) spawnTask(ctx context.Context, ti *mesos.TaskInfo, env []string) (*supervise.Process, error) {
 	if err := validTaskDir(ti.TaskID.Value); err != nil {
 		return nil, err
 	}
 	if ti.Container != nil && (ti.Container.Type == nil || *ti.Container.Type != mesos.ContainerInfo_MESOS || ti.Container.Mesos != nil && ti.Container.Mesos.Image != nil) {
 		return nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
 	}
-	// The task sandbox is reached without following a link: the pod's
-	// tasks own the executor sandbox's contents (package sandboxfs).
-	td, err := openTaskDir(e.cfg.Sandbox, ti.TaskID.Value)
+	// The task sandbox is reached through the executor sandbox Run holds
+	// open, without following a link: the pod's tasks own the executor
+	// sandbox's contents, and can even rename it and put a link in its
+	// place (package sandboxfs).
+	td, err := openTaskDir(e.sandbox, ti.TaskID.Value)
 	if err != nil {
 		return nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
 	defer td.Close()
-	if err := linkVolumes(ti, e.cfg.Sandbox, td); err != nil {
+	if err := linkVolumes(ti, e.sandbox, td); err != nil {
 		return nil, err
 	}
 	if err := writeSecretVolumes(ti, td); err != nil {
@@ -747,11 +784,16 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 		return nil, err
 	}
 	if ti.Command != nil && len(ti.Command.URIs) > 0 {
-		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, td.FDPath()); err != nil {
+		if err := e.fetcher.Fetch(ctx, ti.Command.URIs, td.FDPath()); err != nil {
 			return nil, fmt.Errorf("fetching URIs: %w", err)
 		}
 	}
-	spec, err := commandSpec(ti.Command, env, dir)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("not started: %w", err)
+	}
+	// The process starts in the directory td holds, not in whatever the
+	// task's path (its MESOS_SANDBOX) names by then.
+	spec, err := commandSpec(ti.Command, env, td.FDPath())
 	if err != nil {
 		return nil, err
 	}
@@ -770,6 +812,10 @@ func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*sup
 // launched_ handles the end of a task's launch.
 func (e *Executor) launched_(t *task, p *supervise.Process, err error) {
 	t.launching = false
+	if t.cancelLaunch != nil {
+		t.cancelLaunch()
+		t.cancelLaunch = nil
+	}
 	if err != nil {
 		if t.killing {
 			e.finish(t, mesos.TASK_KILLED, nil, "Task killed before it started")
@@ -855,6 +901,11 @@ func (e *Executor) kill(t *task, policy *mesos.KillPolicy, why string) {
 	}
 	if t.proc != nil {
 		t.proc.Terminate(t.killGrace)
+	}
+	if t.cancelLaunch != nil {
+		// Still launching: the fetch ends now, the process never starts,
+		// and launched_ reports TASK_KILLED.
+		t.cancelLaunch()
 	}
 }
 

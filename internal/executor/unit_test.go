@@ -249,7 +249,7 @@ func TestNoTaskExit(t *testing.T) {
 // message comes.
 func TestNextDeadline(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-	cfg := Config{UpdateRetry: 10 * time.Second, NoTaskTimeout: 10 * time.Second, RegistrationTimeout: time.Minute}
+	cfg := Config{UpdateRetry: 10 * time.Second, NoTaskTimeout: 10 * time.Second, RegistrationTimeout: time.Minute, CallTimeout: 10 * time.Second}
 	cfg.RecoveryTimeout, cfg.Checkpoint = 15*time.Minute, true
 	running := func() map[string]*task {
 		return map[string]*task{"t1": {proc: &supervise.Process{}, acked: true}}
@@ -260,8 +260,9 @@ func TestNextDeadline(t *testing.T) {
 		want time.Time // zero: no deadline
 	}{
 		{"running task, everything acknowledged", &Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
-		{"first SUBSCRIBE in flight", &Executor{conn: subscribing, started: t0, tasks: map[string]*task{}}, t0.Add(time.Minute)},
-		{"re-SUBSCRIBE in flight", &Executor{conn: subscribing, started: t0, everSubscribed: true, disconnectedAt: t0.Add(time.Hour), launched: true, subscribedAt: t0, tasks: running()}, t0.Add(time.Hour + 15*time.Minute)},
+		{"first SUBSCRIBE just sent", &Executor{conn: subscribing, started: t0, subscribeSent: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
+		{"first SUBSCRIBE slow, said so", &Executor{conn: subscribing, started: t0, subscribeSent: t0, slowNoted: true, tasks: map[string]*task{}}, t0.Add(time.Minute)},
+		{"re-SUBSCRIBE slow, said so", &Executor{conn: subscribing, started: t0, subscribeSent: t0.Add(time.Hour), slowNoted: true, everSubscribed: true, disconnectedAt: t0.Add(time.Hour), launched: true, subscribedAt: t0, tasks: running()}, t0.Add(time.Hour + 15*time.Minute)},
 		{"subscribed, no task yet", &Executor{conn: subscribed, subscribedAt: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
 		{"update sent on this connection", &Executor{conn: subscribed, gen: 2, launched: true, subscribedAt: t0, tasks: running(),
 			pending: []*pendingUpdate{{sentGen: 2, sentAt: t0.Add(3 * time.Second)}, {sentGen: 2, sentAt: t0.Add(time.Second)}}}, t0.Add(11 * time.Second)},

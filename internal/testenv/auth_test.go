@@ -38,6 +38,8 @@ func TestLoadCredentials(t *testing.T) {
 		{"text, duplicate principal", "a s3cret-a\n# b\nb s3cret-b\na s3cret-c\n", nil, `:4: principal "a" is already given by line 1`},
 		{"json, principal with a colon", `{"credentials":[{"principal":"a:b","secret":"s3cret-a"}]}`, nil, `: credentials[0]: principal "a:b" contains ':'`},
 		{"text, principal with a colon", "a:b s3cret-a\n", nil, `:1: principal "a:b" contains ':'`},
+		{"json, secret with a colon", `{"credentials":[{"principal":"a","secret":"s3cret:a"}]}`, nil, `: credentials[0]: the secret of principal "a" contains ':'`},
+		{"text, secret with a colon", "a s3cret:a\n", nil, `:1: the secret of principal "a" contains ':'`},
 		{"json, numeric secret", `{"credentials":[{"principal":"a","secret":12345678}]}`, nil, ": not a credentials document: credentials.secret: a JSON number, want string"},
 		{"json, syntax error in a secret", `{"credentials":[{"principal":"a","secret":"s3cret-a}]}`, nil, ": not a credentials document: invalid JSON at byte "},
 	}
