@@ -129,6 +129,7 @@ type (
 	evLaunched  struct {
 		t   *task
 		p   *supervise.Process
+		td  *sandboxfs.Dir // the task sandbox, open; nil on error
 		err error
 	}
 	evExited struct{ t *task }
@@ -320,7 +321,7 @@ func (e *Executor) handle(m any) {
 			e.connect()
 		}
 	case evLaunched:
-		e.launched_(m.t, m.p, m.err)
+		e.launched_(m.t, m.p, m.td, m.err)
 	case evExited:
 		e.exited(m.t)
 	case evHealth:
@@ -745,24 +746,26 @@ func (e *Executor) startTask(t *task) {
 	info, env := t.info, t.env
 	e.log.Info("launching task", "task", t.id(), "command", info.Command.GetValue(), "uris", len(info.Command.GetURIs()), "essential", t.essential)
 	e.goOwned(func() {
-		p, err := e.spawnTask(ctx, &info, env)
-		if !e.post(evLaunched{t, p, err}) && p != nil {
+		p, td, err := e.spawnTask(ctx, &info, env)
+		if !e.post(evLaunched{t, p, td, err}) && p != nil {
 			_ = p.Kill()
 			<-p.Done()
+			td.Close()
 		}
 	})
 }
 
-// spawnTask prepares a task's sandbox and starts its process. It runs
-// outside the event loop and touches nothing shared. Once ctx ends (the
-// task was killed) the fetch stops and the process is not started: the
-// error then wraps ctx's.
-func (e *Executor) spawnTask(ctx context.Context, ti *mesos.TaskInfo, env []string) (*supervise.Process, error) {
+// spawnTask prepares a task's sandbox and starts its process, and returns
+// the process and the task sandbox, open, for its checks; the caller
+// closes it. It runs outside the event loop and touches nothing shared.
+// Once ctx ends (the task was killed) the fetch stops and the process is
+// not started: the error then wraps ctx's.
+func (e *Executor) spawnTask(ctx context.Context, ti *mesos.TaskInfo, env []string) (_ *supervise.Process, _ *sandboxfs.Dir, err error) {
 	if err := validTaskDir(ti.TaskID.Value); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ti.Container != nil && (ti.Container.Type == nil || *ti.Container.Type != mesos.ContainerInfo_MESOS || ti.Container.Mesos != nil && ti.Container.Mesos.Image != nil) {
-		return nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
+		return nil, nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
 	}
 	// The task sandbox is reached through the executor sandbox Run holds
 	// open, without following a link: the pod's tasks own the executor
@@ -770,47 +773,55 @@ func (e *Executor) spawnTask(ctx context.Context, ti *mesos.TaskInfo, env []stri
 	// place (package sandboxfs).
 	td, err := openTaskDir(e.sandbox, ti.TaskID.Value)
 	if err != nil {
-		return nil, fmt.Errorf("creating the task sandbox: %w", err)
+		return nil, nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
-	defer td.Close()
+	defer func() {
+		if err != nil {
+			td.Close()
+		}
+	}()
 	if err := linkVolumes(ti, e.sandbox, td); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := writeSecretVolumes(ti, td); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	limits, err := mesosx.RLimits(ti.Container.GetRlimitInfo())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ti.Command != nil && len(ti.Command.URIs) > 0 {
 		if err := e.fetcher.Fetch(ctx, ti.Command.URIs, td.FDPath()); err != nil {
-			return nil, fmt.Errorf("fetching URIs: %w", err)
+			return nil, nil, fmt.Errorf("fetching URIs: %w", err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("not started: %w", err)
+		return nil, nil, fmt.Errorf("not started: %w", err)
 	}
 	// The process starts in the directory td holds, not in whatever the
 	// task's path (its MESOS_SANDBOX) names by then.
 	spec, err := commandSpec(ti.Command, env, td.FDPath())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stdout, stderr, err := td.OpenStdio()
 	if err != nil {
-		return nil, fmt.Errorf("opening the task's stdout and stderr: %w", err)
+		return nil, nil, fmt.Errorf("opening the task's stdout and stderr: %w", err)
 	}
 	defer stdout.Close()
 	defer stderr.Close()
 	spec.Stdout, spec.Stderr = stdout, stderr
 	spec.ParentDeathSignal = parentDeath
 	spec.Rlimits = limits
-	return supervise.Start(spec)
+	p, err := supervise.Start(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, td, nil
 }
 
 // launched_ handles the end of a task's launch.
-func (e *Executor) launched_(t *task, p *supervise.Process, err error) {
+func (e *Executor) launched_(t *task, p *supervise.Process, td *sandboxfs.Dir, err error) {
 	t.launching = false
 	if t.cancelLaunch != nil {
 		t.cancelLaunch()
@@ -832,12 +843,13 @@ func (e *Executor) launched_(t *task, p *supervise.Process, err error) {
 		e.post(evExited{t})
 	})
 	if t.killing {
+		td.Close()
 		p.Terminate(t.killGrace)
 		return
 	}
 	e.log.Info("task running", "task", t.id(), "pid", p.Pid())
 	e.update(t, e.newStatus(t, mesos.TASK_RUNNING, nil, ""))
-	e.startChecks(t)
+	e.startChecks(t, td)
 }
 
 // exited turns a task's end into its terminal update.
@@ -921,29 +933,44 @@ func (e *Executor) hasCapability(c mesos.FrameworkInfo_Capability_Type) bool {
 	return false
 }
 
-// startChecks starts the task's health check and check, if any.
-func (e *Executor) startChecks(t *task) {
+// startChecks starts the task's health check and check, if any. Their
+// commands run in td, the task sandbox held open (never by its path, which
+// the pod's tasks can redirect), which is closed once both have ended.
+func (e *Executor) startChecks(t *task, td *sandboxfs.Dir) {
 	if t.info.HealthCheck == nil && t.info.Check == nil {
+		td.Close()
 		return
 	}
 	ctx, cancel := context.WithCancel(e.runCtx)
 	t.stopChecks = cancel
+	var running sync.WaitGroup
+	run := func(c *health.Checker) {
+		running.Add(1)
+		e.goOwned(func() {
+			defer running.Done()
+			_ = c.Run(ctx)
+		})
+	}
 	if hc := t.info.HealthCheck; hc != nil {
-		c, err := healthChecker(hc, t.env, t.dir, func(ev health.Event) { e.post(evHealth{t, ev}) })
+		c, err := healthChecker(hc, t.env, td.FDPath(), func(ev health.Event) { e.post(evHealth{t, ev}) })
 		if err != nil {
 			e.log.Error("cannot run the health check", "task", t.id(), "error", err)
 		} else {
-			e.goOwned(func() { _ = c.Run(ctx) })
+			run(c)
 		}
 	}
 	if ci := t.info.Check; ci != nil {
-		c, err := checkChecker(ci, t.env, t.dir, func(st *mesos.CheckStatusInfo) { e.post(evCheck{t, st}) })
+		c, err := checkChecker(ci, t.env, td.FDPath(), func(st *mesos.CheckStatusInfo) { e.post(evCheck{t, st}) })
 		if err != nil {
 			e.log.Error("cannot run the check", "task", t.id(), "error", err)
 		} else {
-			e.goOwned(func() { _ = c.Run(ctx) })
+			run(c)
 		}
 	}
+	e.goOwned(func() {
+		running.Wait()
+		td.Close()
+	})
 }
 
 func (e *Executor) stopChecks(t *task) {

@@ -64,10 +64,11 @@ func TestSandboxRenamedAway(t *testing.T) {
 		}},
 	}
 	env := taskEnv(ti, filepath.Join(es, TasksDir, "t2"), "127.0.0.1", "*")
-	p, err := e.spawnTask(context.Background(), ti, env)
+	p, td, err := e.spawnTask(context.Background(), ti, env)
 	if err != nil {
 		t.Fatalf("launch: %v", err)
 	}
+	defer td.Close()
 	select {
 	case <-p.Done():
 	case <-time.After(time.Minute):
@@ -165,10 +166,11 @@ func TestSpawnAfterKill(t *testing.T) {
 	ti := &mesos.TaskInfo{TaskID: mesos.TaskID{Value: "t"}, Command: &mesos.CommandInfo{Value: str("touch started"), URIs: []mesos.CommandInfo_URI{{Value: artifact}}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	p, err := e.spawnTask(ctx, ti, taskEnv(ti, filepath.Join(es, TasksDir, "t"), "127.0.0.1", "*"))
+	p, td, err := e.spawnTask(ctx, ti, taskEnv(ti, filepath.Join(es, TasksDir, "t"), "127.0.0.1", "*"))
 	if p != nil {
 		_ = p.Kill()
 		<-p.Done()
+		td.Close()
 	}
 	if !errors.Is(err, context.Canceled) || p != nil {
 		t.Errorf("spawnTask after the kill = %v, %v; want no process and context.Canceled", p, err)

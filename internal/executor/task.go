@@ -54,10 +54,9 @@ type task struct {
 	// task is killed before its process started; nil once it reported.
 	cancelLaunch context.CancelFunc
 
-	last        *mesos.TaskStatus // latest update, the base of health and check updates
-	checkType   *mesos.CheckInfo_Type
-	stopChecks  context.CancelFunc
-	checksEnded chan struct{}
+	last       *mesos.TaskStatus // latest update, the base of health and check updates
+	checkType  *mesos.CheckInfo_Type
+	stopChecks context.CancelFunc
 }
 
 // group is a LAUNCH_GROUP's tasks: one failing kills the others.

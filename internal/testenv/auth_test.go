@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -92,13 +91,8 @@ func TestAuthenticate(t *testing.T) {
 			if tc.user != "" {
 				req.SetBasicAuth(tc.user, tc.pass)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.want || string(body) != tc.wantBody {
+			resp, body := answer(t, req)
+			if resp.StatusCode != tc.want || body != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", resp.StatusCode, body, tc.want, tc.wantBody)
 			}
 			if got, want := resp.Header.Get("WWW-Authenticate"), `Basic realm="mesos-master-scheduler"`; tc.want == http.StatusUnauthorized && got != want {
@@ -138,16 +132,8 @@ func TestPrincipalMismatch(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept", "application/json")
 			req.SetBasicAuth("fw", "s3cret")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []byte
-			if resp.StatusCode != http.StatusOK {
-				got, _ = io.ReadAll(resp.Body)
-			}
-			resp.Body.Close() // ends a subscription stream, too
-			if resp.StatusCode != tc.want || string(got) != tc.wantBody {
+			resp, got := answer(t, req) // closes a subscription stream, too
+			if resp.StatusCode != tc.want || got != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", resp.StatusCode, got, tc.want, tc.wantBody)
 			}
 		})
@@ -176,13 +162,8 @@ func TestPrincipalMismatch(t *testing.T) {
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Mesos-Stream-Id", streamIDOf(t, cl, s.FrameworkID))
 				req.SetBasicAuth(tc.user, tc.pass)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != tc.want || string(got) != tc.wantBody {
+				resp, got := answer(t, req)
+				if resp.StatusCode != tc.want || got != tc.wantBody {
 					t.Errorf("%d %q, want %d %q", resp.StatusCode, got, tc.want, tc.wantBody)
 				}
 			})

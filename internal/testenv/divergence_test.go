@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -146,16 +145,8 @@ func post(t *testing.T, cl *Cluster, ctype string, body []byte, streamID string)
 	if streamID != "" {
 		req.Header.Set("Mesos-Stream-Id", streamID)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode == http.StatusOK {
-		return res.StatusCode, ""
-	}
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	res, got := answer(t, req)
+	return res.StatusCode, got
 }
 
 // protoField is one protobuf field, for bodies mesos-go cannot produce

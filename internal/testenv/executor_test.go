@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -51,6 +50,19 @@ func testExecutorInfo(t *testing.T, id string) mesos.ExecutorInfo {
 		Resources: []mesos.Resource{
 			resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource,
 		},
+	}
+}
+
+// silentExecutorInfo is a CUSTOM executor of framework fid that never
+// subscribes (a sleep), with the resources a task group's executor needs.
+func silentExecutorInfo(fid, id string) mesos.ExecutorInfo {
+	return mesos.ExecutorInfo{
+		Type:        mesos.ExecutorInfo_CUSTOM,
+		ExecutorID:  mesos.ExecutorID{Value: id},
+		FrameworkID: &mesos.FrameworkID{Value: fid},
+		Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
+			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
+		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
 	}
 }
 
@@ -319,13 +331,8 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 			}
 			req, _ := http.NewRequest(method, "http://"+endpoint+"/api/v1/executor", bytes.NewReader(body))
 			req.Header.Set("Content-Type", ctype)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.want || string(got) != tc.wantBody {
+			res, got := answer(t, req)
+			if res.StatusCode != tc.want || got != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", res.StatusCode, got, tc.want, tc.wantBody)
 			}
 		})
@@ -348,12 +355,9 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := http.Post("http://"+endpoint+"/api/v1/executor", mesosx.MediaTypeProtobuf, bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+endpoint+"/api/v1/executor", bytes.NewReader(b))
+		req.Header.Set("Content-Type", mesosx.MediaTypeProtobuf)
+		res, got := answer(t, req)
 		if res.StatusCode != http.StatusAccepted {
 			t.Errorf("%d %q, want 202", res.StatusCode, got)
 		}
@@ -423,13 +427,7 @@ func TestExecutorRegistrationTimeout(t *testing.T) {
 	cl := startCluster(t, Config{ExecutorRegistrationTimeout: 1500 * time.Millisecond})
 	s := subscribe(t, cl, frameworkInfo("silent-executor"), protoCodec)
 	o := s.offers()[0]
-	ei := mesos.ExecutorInfo{
-		Type:       mesos.ExecutorInfo_CUSTOM,
-		ExecutorID: mesos.ExecutorID{Value: "silent"},
-		Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
-			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
-		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource},
-	}
+	ei := silentExecutorInfo(s.FrameworkID, "silent")
 	s.launch(o, execTask("waits", o, &ei, ""))
 	st := s.Update("waits", mesos.TASK_FAILED)
 	if st.GetReason() != mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != "Executor did not register within 1500ms" {
@@ -511,15 +509,6 @@ func TestExecutorEnvironment(t *testing.T) {
 func TestKillBeforeDelivery(t *testing.T) {
 	cl := startCluster(t, Config{})
 	s := subscribe(t, cl, frameworkInfo("kill-early"), protoCodec)
-	silent := func(id string) mesos.ExecutorInfo { // never subscribes
-		fid := mesos.FrameworkID{Value: s.FrameworkID}
-		return mesos.ExecutorInfo{
-			Type: mesos.ExecutorInfo_CUSTOM, ExecutorID: mesos.ExecutorID{Value: id}, FrameworkID: &fid,
-			Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
-				Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
-			Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
-		}
-	}
 	check := func(id, want string) {
 		t.Helper()
 		st := s.updateAck(id, mesos.TASK_KILLED)
@@ -529,13 +518,13 @@ func TestKillBeforeDelivery(t *testing.T) {
 	}
 
 	o := s.offers()[0]
-	ei := silent("alone")
+	ei := silentExecutorInfo(s.FrameworkID, "alone")
 	s.launch(o, execTask("lone", o, &ei, ""))
 	s.MustCall(calls.Kill("lone", ""))
 	check("lone", "Killed before delivery to the executor")
 
 	o = s.offers()[0]
-	group := silent("grouped")
+	group := silentExecutorInfo(s.FrameworkID, "grouped")
 	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(group, commandTask("g1", o, "true"), commandTask("g2", o, "true"))}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
 	s.MustCall(calls.Kill("g1", ""))
 	for _, id := range []string{"g1", "g2"} {

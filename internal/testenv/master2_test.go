@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,13 +91,8 @@ func TestBadRequests(t *testing.T) {
 			if tc.sid != "" {
 				req.Header.Set("Mesos-Stream-Id", tc.sid)
 			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.want || string(body) != tc.wantBody {
+			res, body := answer(t, req)
+			if res.StatusCode != tc.want || body != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", res.StatusCode, body, tc.want, tc.wantBody)
 			}
 			if tc.want == http.StatusMethodNotAllowed && res.Header.Get("Allow") != "POST" {
@@ -416,11 +410,6 @@ func postCall(t *testing.T, cl *Cluster, body []byte, streamID string) (int, str
 	req, _ := http.NewRequest(http.MethodPost, cl.MasterURL()+"/api/v1/scheduler", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Mesos-Stream-Id", streamID)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	res, b := answer(t, req)
+	return res.StatusCode, b
 }

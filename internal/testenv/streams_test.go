@@ -12,7 +12,6 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
-	"github.com/mesos/mesos-go/api/v1/lib/resources"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
@@ -123,13 +122,7 @@ func TestExecutorStreamShape(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			o := s.offers()[0]
 			eid := "by-hand-" + strconv.Itoa(len(path))
-			ei := mesos.ExecutorInfo{
-				Type:       mesos.ExecutorInfo_CUSTOM,
-				ExecutorID: mesos.ExecutorID{Value: eid},
-				Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
-					Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
-				Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource},
-			}
+			ei := silentExecutorInfo(s.FrameworkID, eid)
 			s.launch(o, execTask("t-"+eid, o, &ei, ""))
 			var endpoint string
 			for _, a := range cl.Agents() {
