@@ -122,8 +122,9 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 			failEnv:  []string{"TESTENV_LOG_FORMAT=json", "TESTENV_AGENT_IP=127.77.8.1"},
 			failArgs: []string{"up", "--listen", "127.0.0.1:0", "--agent-port", "0", "--env-file", "", "--dns-forward", secret}, failCode: 2},
 		{name: "scheduler-lite", help: "$MESOS_MASTER", helpWord: true, usageCode: 2,
-			flag:    usage{args: []string{"plan", "show", "deploy", "--bogus"}, line: "scheduler-lite plan show: unknown flag --bogus", code: 2},
-			env:     usage{env: []string{"SCHEDULER_LITE_LOCAL_AGENTS=three"}, args: []string{"svc.yml"}, line: `scheduler-lite: invalid value "three" for SCHEDULER_LITE_LOCAL_AGENTS (--local-agents): want an integer`, code: 2},
+			flag: usage{args: []string{"plan", "show", "deploy", "--bogus"}, line: "scheduler-lite plan show: unknown flag --bogus", code: 2},
+			// a variable of the scheduler's --strict and of validate's: validate's error, with its usage
+			env:     usage{env: []string{"SCHEDULER_LITE_STRICT=maybe"}, args: []string{"validate", "svc.yml"}, line: `scheduler-lite validate: invalid value "maybe" for SCHEDULER_LITE_STRICT (--strict): want true or false`, code: 2},
 			stray:   usage{args: []string{"a.yml", "b.yml"}, line: `scheduler-lite: unexpected argument "b.yml": want one svc.yml`, code: 2},
 			none:    usage{line: "scheduler-lite: want one argument: the svc.yml", code: 2},
 			failEnv: []string{"SCHEDULER_LITE_LOG_FORMAT=json"}, failArgs: []string{"--master", "http://127.0.0.1:1", filepath.Join("no", secret, "svc.yml")}, failCode: 2},

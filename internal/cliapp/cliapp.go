@@ -263,14 +263,25 @@ func (sh *Shell) takeFlags(flags []cli.Flag) []cli.Flag {
 // applyEnv returns a Before hook that sets every flag of the running command
 // not given on the command line from the first of its variables present in
 // Environ, then runs next. Values are trimmed of surrounding spaces; an empty
-// value leaves a non-string flag at its default.
+// value leaves a non-string flag at its default. A flag that the subcommand
+// about to run has too (scheduler-lite's --strict and its validate's) is
+// left to the subcommand, whose own flag is the one read, so that a bad
+// value is reported by the subcommand, with its usage.
 func (sh *Shell) applyEnv(next cli.BeforeFunc) cli.BeforeFunc {
 	return func(c *cli.Context) error {
 		if c.Command != nil {
+			shadowed := map[string]bool{}
+			for _, sub := range c.Command.Subcommands {
+				if c.Args().Present() && sub.HasName(c.Args().First()) {
+					for _, f := range sub.Flags {
+						shadowed[f.Names()[0]] = true
+					}
+				}
+			}
 			var errs []error
 			for _, f := range c.Command.Flags {
 				name := f.Names()[0]
-				if c.IsSet(name) {
+				if c.IsSet(name) || shadowed[name] {
 					continue
 				}
 				for _, env := range sh.envs[f] {
@@ -373,12 +384,11 @@ func NoArgs(c *cli.Context) error { return MaxArgs(c, 0, "") }
 // MaxArgs is a usage error when c has more than max positional arguments.
 // It names the first one too many (`unexpected argument "extra"`) and
 // says, after a colon, hint (the form the command wants, such as "put the
-// command to exec after --") — or, when that argument follows a true/false
-// flag written without "=" and is a true/false value itself ("--verbose
-// false") or there is no hint, that such a flag takes its value only after
-// "="; or, for a command taking no arguments given
-// "help", how to ask for help. The usage lines follow, as for every usage
-// error.
+// command to exec after --"). When that argument follows a true/false flag
+// written without "=" and is a true/false value itself ("--verbose false"),
+// or there is no hint, it says instead that such a flag takes its value
+// only after "="; when a command taking no arguments is given "help", how
+// to ask for help. The usage lines follow, as for every usage error.
 func MaxArgs(c *cli.Context, max int, hint string) error {
 	if c.NArg() <= max {
 		return nil

@@ -34,6 +34,7 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"DEMO_LOG_FORMAT"}},
 			&cli.BoolFlag{Name: "verbose", EnvVars: []string{"DEMO_VERBOSE"}},
+			&cli.IntFlag{Name: "count", EnvVars: []string{"DEMO_COUNT"}}, // up's too
 		},
 		Commands: []*cli.Command{{
 			Name:      "up",
@@ -216,7 +217,9 @@ func TestFlagErrors(t *testing.T) {
 		{"not a duration, spaces trimmed", []string{"DEMO_WAIT= soon "}, []string{"up"}, `demo up: invalid value "soon" for DEMO_WAIT (--wait): want a duration such as 90s, 1m30s or 2h`},
 		{"not numbers", []string{"DEMO_DISKS=1,big"}, []string{"up"}, `demo up: invalid value "1,big" for DEMO_DISKS (--disk): want numbers separated by commas`},
 		{"second variable of a flag", []string{"DEMO_OLD_COUNT=x"}, []string{"up"}, `demo up: invalid value "x" for DEMO_OLD_COUNT (--count): want an integer`},
-		{"a root flag", []string{"DEMO_VERBOSE=yes please"}, []string{"up"}, `demo: invalid value "yes please" for DEMO_VERBOSE (--verbose): want true or false`},
+		{"a root flag", []string{"DEMO_VERBOSE=yes please"}, []string{"pkg", "render"}, `demo: invalid value "yes please" for DEMO_VERBOSE (--verbose): want true or false`},
+		{"a root flag the command has too", []string{"DEMO_COUNT=x"}, []string{"up"}, `demo up: invalid value "x" for DEMO_COUNT (--count): want an integer`},
+		{"a root flag another command has", []string{"DEMO_COUNT=x"}, []string{"pkg", "render"}, `demo: invalid value "x" for DEMO_COUNT (--count): want an integer`},
 		{"a secret variable", []string{"DEMO_API_TOKEN=hunter2-tok"}, []string{"up"}, `demo up: invalid value for DEMO_API_TOKEN (--api-token): want an integer`},
 		{"a flag's own reason", []string{"DEMO_AT=soon"}, []string{"up"}, `demo up: invalid value "soon" for DEMO_AT (--at): parsing time "soon" as "2006-01-02": cannot parse "soon" as "2006"`},
 	} {

@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
+	mesostime "github.com/mesos/mesos-go/api/v1/lib/time"
 )
 
 // Defaults of the timers in Config.
@@ -88,26 +92,107 @@ type Config struct {
 	NoTaskTimeout time.Duration
 }
 
-// FromEnv reads the Mesos executor environment with mesos-go's
-// executor/config.FromEnv, plus the variables it does not know. Every
-// missing or malformed variable is reported, each by name.
-func FromEnv() (Config, error) {
-	mc, err := config.FromEnv()
-	if err != nil {
-		var ee *config.EnvError
-		if errors.As(err, &ee) {
-			return Config{}, fmt.Errorf("executor environment: %w", errors.Join(ee.Reasons...))
-		}
-		return Config{}, fmt.Errorf("executor environment: %w", err)
+// FromEnv reads the Mesos executor environment: the variables mesos-go's
+// executor/config.FromEnv reads, into its config.Config, plus those it does
+// not know (Config's fields say which). Every missing or malformed variable
+// is reported, each by name, with its value (never a secret's), joined
+// after "executor environment: ". It reads them itself, with mesos-go's
+// parser of Mesos durations (lib/time.ParseDuration: 5secs, 1.5mins, as
+// the agent writes them, src/slave/slave.cpp executorEnvironment), because
+// mesos-go's FromEnv reports a malformed duration or MESOS_CHECKPOINT by
+// neither name nor value, and accepts an agent endpoint without a port.
+//
+//   - MESOS_FRAMEWORK_ID, MESOS_EXECUTOR_ID: required;
+//   - MESOS_DIRECTORY, MESOS_SANDBOX: required, absolute paths;
+//   - MESOS_AGENT_ENDPOINT: required, host:port with a port in 1..65535;
+//   - MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: required, a Mesos duration;
+//   - MESOS_CHECKPOINT: a boolean (strconv.ParseBool: 1, 0, true, ...),
+//     false when unset; when true, MESOS_RECOVERY_TIMEOUT and
+//     MESOS_SUBSCRIPTION_BACKOFF_MAX are required Mesos durations;
+//   - LIBPROCESS_IP: an IP address, when set;
+//   - MESOS_EXECUTOR_AUTHENTICATION_TOKEN: no line breaks or NUL (it goes
+//     into a header);
+//   - TASKKIT_FETCHER_CACHE_DIR: an absolute path, when set.
+func FromEnv() (Config, error) { return fromEnv(os.Getenv) }
+
+func fromEnv(getenv func(string) string) (Config, error) {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
-	cfg := Config{Config: mc, AuthToken: os.Getenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"), FetchCacheDir: os.Getenv("TASKKIT_FETCHER_CACHE_DIR")}
-	cfg.ContainerIP = os.Getenv("LIBPROCESS_IP")
-	if cfg.ContainerIP == "" || cfg.ContainerIP == "0.0.0.0" {
-		host, _, err := net.SplitHostPort(mc.AgentEndpoint)
-		if err != nil {
-			return Config{}, fmt.Errorf("MESOS_AGENT_ENDPOINT %q: %w", mc.AgentEndpoint, err)
+	required := func(name string) string {
+		v := getenv(name)
+		if v == "" {
+			bad(name, "not set")
 		}
-		cfg.ContainerIP = host
+		return v
+	}
+	absolute := func(name, v string) string {
+		if v != "" && !filepath.IsAbs(v) {
+			bad(name, "%q is not an absolute path", v)
+		}
+		return v
+	}
+	duration := func(name string) time.Duration {
+		v := required(name)
+		if v == "" {
+			return 0
+		}
+		d, err := mesostime.ParseDuration(v)
+		switch {
+		case err != nil:
+			bad(name, "%q is not a Mesos duration (a number and a unit: ns, us, ms, secs, mins, hrs, days, weeks; e.g. 5secs)", v)
+		case d < 0:
+			bad(name, "%q is out of range", v)
+		}
+		return d
+	}
+	var cfg Config
+	cfg.FrameworkID = required("MESOS_FRAMEWORK_ID")
+	cfg.ExecutorID = required("MESOS_EXECUTOR_ID")
+	cfg.Directory = absolute("MESOS_DIRECTORY", required("MESOS_DIRECTORY"))
+	cfg.Sandbox = absolute("MESOS_SANDBOX", required("MESOS_SANDBOX"))
+	cfg.AgentEndpoint = required("MESOS_AGENT_ENDPOINT")
+	agentHost := ""
+	if ep := cfg.AgentEndpoint; ep != "" {
+		host, port, err := net.SplitHostPort(ep)
+		if n, perr := strconv.ParseUint(port, 10, 16); err == nil && (perr != nil || n == 0) {
+			err = fmt.Errorf("port %q is not a number in 1..65535", port)
+		}
+		if err == nil && host == "" {
+			err = errors.New("no host")
+		}
+		if err != nil {
+			bad("MESOS_AGENT_ENDPOINT", "%q is not host:port: %v", ep, err)
+		}
+		agentHost = host
+	}
+	cfg.ExecutorShutdownGracePeriod = duration("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD")
+	if v := getenv("MESOS_CHECKPOINT"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("MESOS_CHECKPOINT", "%q is not a boolean (1 or 0)", v)
+		}
+		cfg.Checkpoint = b
+	}
+	if cfg.Checkpoint {
+		cfg.RecoveryTimeout = duration("MESOS_RECOVERY_TIMEOUT")
+		cfg.SubscriptionBackoffMax = duration("MESOS_SUBSCRIPTION_BACKOFF_MAX")
+	}
+	cfg.ContainerIP = getenv("LIBPROCESS_IP")
+	if cfg.ContainerIP != "" && net.ParseIP(cfg.ContainerIP) == nil {
+		bad("LIBPROCESS_IP", "%q is not an IP address", cfg.ContainerIP)
+	}
+	if cfg.ContainerIP == "" || cfg.ContainerIP == "0.0.0.0" {
+		cfg.ContainerIP = agentHost
+	}
+	cfg.AuthToken = getenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
+	if strings.ContainsAny(cfg.AuthToken, "\r\n\x00") {
+		bad("MESOS_EXECUTOR_AUTHENTICATION_TOKEN", "holds a line break or NUL (the value is not shown)")
+	}
+	cfg.FetchCacheDir = absolute("TASKKIT_FETCHER_CACHE_DIR", getenv("TASKKIT_FETCHER_CACHE_DIR"))
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("executor environment: %w", errors.Join(errs...))
 	}
 	return cfg, nil
 }

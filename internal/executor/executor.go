@@ -25,6 +25,7 @@ import (
 	"github.com/taskkit/taskkit/internal/health"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -65,6 +66,11 @@ type Executor struct {
 	wg     sync.WaitGroup // every goroutine started by the executor
 	out    *outbox
 	curGen atomic.Int64 // the connection generation the sender serves
+	// sandbox is the executor sandbox (Config.Sandbox), opened once by Run
+	// before any task runs: every task sandbox, fetch, secret file and
+	// volume link is reached through it, never by the path, which the
+	// pod's tasks can rename and replace with a link.
+	sandbox *sandboxfs.Dir
 
 	// Everything below is owned by the event loop.
 	conn           connState
@@ -74,6 +80,8 @@ type Executor struct {
 	everSubscribed bool
 	subscribedAt   time.Time // first SUBSCRIBED: see Config.NoTaskTimeout
 	disconnectedAt time.Time
+	subscribeSent  time.Time // the SUBSCRIBE in flight was sent
+	slowNoted      bool      // and its slowness logged
 	attempts       int
 	framework      *mesos.FrameworkInfo
 	containerID    *mesos.ContainerID
@@ -121,6 +129,7 @@ type (
 	evLaunched  struct {
 		t   *task
 		p   *supervise.Process
+		td  *sandboxfs.Dir // the task sandbox, open; nil on error
 		err error
 	}
 	evExited struct{ t *task }
@@ -201,8 +210,15 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // SHUTDOWN, no task left, or the agent lost. When ctx ends (SIGTERM), every
 // task is killed and Run returns soon after. Every task process is dead
 // when Run returns. The error is nil after a normal end, ErrAgentLost (wrapped)
-// when the agent was lost.
+// when the agent was lost, and names MESOS_SANDBOX when the executor
+// sandbox cannot be opened (then nothing else is done).
 func (e *Executor) Run(ctx context.Context) error {
+	sb, err := sandboxfs.Open(e.cfg.Sandbox)
+	if err != nil {
+		return fmt.Errorf("opening the executor sandbox (MESOS_SANDBOX): %w", err)
+	}
+	defer sb.Close() // after stop: every goroutine using it has ended
+	e.sandbox = sb
 	e.runCtx, e.cancel = context.WithCancel(context.Background())
 	e.started = time.Now()
 	e.goOwned(e.sendLoop)
@@ -305,7 +321,7 @@ func (e *Executor) handle(m any) {
 			e.connect()
 		}
 	case evLaunched:
-		e.launched_(m.t, m.p, m.err)
+		e.launched_(m.t, m.p, m.td, m.err)
 	case evExited:
 		e.exited(m.t)
 	case evHealth:
@@ -332,6 +348,7 @@ func (e *Executor) connect() {
 	call := calls.Subscribe(unacked, updates)
 	ctx, cancel := context.WithCancel(e.runCtx)
 	e.connCancel = cancel
+	e.subscribeSent, e.slowNoted = now, false
 	e.log.Debug("subscribing", "attempt", e.attempts+1, "unacknowledged_updates", len(updates), "unacknowledged_tasks", len(unacked))
 	e.goOwned(func() { e.stream(ctx, gen, call) })
 }
@@ -439,6 +456,13 @@ func (e *Executor) housekeep(now time.Time) {
 		!e.disconnectedAt.IsZero() && now.Sub(e.disconnectedAt) > e.cfg.RecoveryTimeout {
 		e.giveUp(fmt.Errorf("%w: not reconnected within the recovery timeout %v", ErrAgentLost, e.cfg.RecoveryTimeout))
 	}
+	if e.conn == subscribing && !e.abandon && !e.slowNoted && now.Sub(e.subscribeSent) >= e.cfg.CallTimeout {
+		// Said once per SUBSCRIBE: an agent under load answers late, and
+		// the answer is waited for (see Config.RegistrationTimeout).
+		e.slowNoted = true
+		e.log.Warn("the agent has not answered SUBSCRIBE yet; waiting for it", "waited", now.Sub(e.subscribeSent).Round(time.Millisecond),
+			"until", e.subscribeBy().Format(time.RFC3339))
+	}
 	if e.conn == subscribing && !e.abandon && now.After(e.subscribeBy()) {
 		e.conn = disconnected
 		e.connCancel()
@@ -474,8 +498,9 @@ func (e *Executor) arm(wake *time.Timer, now time.Time) {
 
 // nextDeadline is the earliest time housekeep or checkDone has something
 // to do without a message: an update's resend, the recovery timeout, the
-// deadline of the subscription in flight, the no-task timeout, the end of
-// the wait for acknowledgements. Zero: none.
+// deadline of the subscription in flight (and the moment to say it is
+// slow), the no-task timeout, the end of the wait for acknowledgements.
+// Zero: none.
 func (e *Executor) nextDeadline() time.Time {
 	var next time.Time
 	earliest := func(t time.Time) {
@@ -495,6 +520,9 @@ func (e *Executor) nextDeadline() time.Time {
 	}
 	if e.conn == subscribing && !e.abandon {
 		earliest(e.subscribeBy())
+		if !e.slowNoted {
+			earliest(e.subscribeSent.Add(e.cfg.CallTimeout))
+		}
 	}
 	if !e.launched && !e.shuttingDown && len(e.tasks) == 0 && !e.subscribedAt.IsZero() {
 		earliest(e.subscribedAt.Add(e.cfg.NoTaskTimeout))
@@ -709,67 +737,96 @@ func (e *Executor) startTask(t *task) {
 	}
 	e.update(t, e.newStatus(t, mesos.TASK_STARTING, nil, ""))
 	t.launching = true
-	info, dir, env := t.info, t.dir, t.env
+	// The launch has its own context: a kill of the task (KILL, its
+	// group's, SHUTDOWN, SIGTERM) while its URIs are fetched ends the
+	// fetch, as Mesos' agent kills the fetcher of a container destroyed
+	// while FETCHING (src/slave/containerizer/mesos/containerizer.cpp).
+	ctx, cancel := context.WithCancel(e.runCtx)
+	t.cancelLaunch = cancel
+	info, env := t.info, t.env
 	e.log.Info("launching task", "task", t.id(), "command", info.Command.GetValue(), "uris", len(info.Command.GetURIs()), "essential", t.essential)
 	e.goOwned(func() {
-		p, err := e.spawnTask(&info, dir, env)
-		if !e.post(evLaunched{t, p, err}) && p != nil {
+		p, td, err := e.spawnTask(ctx, &info, env)
+		if !e.post(evLaunched{t, p, td, err}) && p != nil {
 			_ = p.Kill()
 			<-p.Done()
+			td.Close()
 		}
 	})
 }
 
-// spawnTask prepares a task's sandbox and starts its process. It runs
-// outside the event loop and touches nothing shared.
-func (e *Executor) spawnTask(ti *mesos.TaskInfo, dir string, env []string) (*supervise.Process, error) {
+// spawnTask prepares a task's sandbox and starts its process, and returns
+// the process and the task sandbox, open, for its checks; the caller
+// closes it. It runs outside the event loop and touches nothing shared.
+// Once ctx ends (the task was killed) the fetch stops and the process is
+// not started: the error then wraps ctx's.
+func (e *Executor) spawnTask(ctx context.Context, ti *mesos.TaskInfo, env []string) (_ *supervise.Process, _ *sandboxfs.Dir, err error) {
 	if err := validTaskDir(ti.TaskID.Value); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ti.Container != nil && (ti.Container.Type == nil || *ti.Container.Type != mesos.ContainerInfo_MESOS || ti.Container.Mesos != nil && ti.Container.Mesos.Image != nil) {
-		return nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
+		return nil, nil, errors.New("containers (Docker, images) are not supported; tasks run as plain processes")
 	}
-	// The task sandbox is reached without following a link: the pod's
-	// tasks own the executor sandbox's contents (package sandboxfs).
-	td, err := openTaskDir(e.cfg.Sandbox, ti.TaskID.Value)
+	// The task sandbox is reached through the executor sandbox Run holds
+	// open, without following a link: the pod's tasks own the executor
+	// sandbox's contents, and can even rename it and put a link in its
+	// place (package sandboxfs).
+	td, err := openTaskDir(e.sandbox, ti.TaskID.Value)
 	if err != nil {
-		return nil, fmt.Errorf("creating the task sandbox: %w", err)
+		return nil, nil, fmt.Errorf("creating the task sandbox: %w", err)
 	}
-	defer td.Close()
-	if err := linkVolumes(ti, e.cfg.Sandbox, td); err != nil {
-		return nil, err
+	defer func() {
+		if err != nil {
+			td.Close()
+		}
+	}()
+	if err := linkVolumes(ti, e.sandbox, td); err != nil {
+		return nil, nil, err
 	}
 	if err := writeSecretVolumes(ti, td); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	limits, err := mesosx.RLimits(ti.Container.GetRlimitInfo())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ti.Command != nil && len(ti.Command.URIs) > 0 {
-		if err := e.fetcher.Fetch(e.runCtx, ti.Command.URIs, td.FDPath()); err != nil {
-			return nil, fmt.Errorf("fetching URIs: %w", err)
+		if err := e.fetcher.Fetch(ctx, ti.Command.URIs, td.FDPath()); err != nil {
+			return nil, nil, fmt.Errorf("fetching URIs: %w", err)
 		}
 	}
-	spec, err := commandSpec(ti.Command, env, dir)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("not started: %w", err)
+	}
+	// The process starts in the directory td holds, not in whatever the
+	// task's path (its MESOS_SANDBOX) names by then.
+	spec, err := commandSpec(ti.Command, env, td.FDPath())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stdout, stderr, err := td.OpenStdio()
 	if err != nil {
-		return nil, fmt.Errorf("opening the task's stdout and stderr: %w", err)
+		return nil, nil, fmt.Errorf("opening the task's stdout and stderr: %w", err)
 	}
 	defer stdout.Close()
 	defer stderr.Close()
 	spec.Stdout, spec.Stderr = stdout, stderr
 	spec.ParentDeathSignal = parentDeath
 	spec.Rlimits = limits
-	return supervise.Start(spec)
+	p, err := supervise.Start(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, td, nil
 }
 
 // launched_ handles the end of a task's launch.
-func (e *Executor) launched_(t *task, p *supervise.Process, err error) {
+func (e *Executor) launched_(t *task, p *supervise.Process, td *sandboxfs.Dir, err error) {
 	t.launching = false
+	if t.cancelLaunch != nil {
+		t.cancelLaunch()
+		t.cancelLaunch = nil
+	}
 	if err != nil {
 		if t.killing {
 			e.finish(t, mesos.TASK_KILLED, nil, "Task killed before it started")
@@ -786,12 +843,13 @@ func (e *Executor) launched_(t *task, p *supervise.Process, err error) {
 		e.post(evExited{t})
 	})
 	if t.killing {
+		td.Close()
 		p.Terminate(t.killGrace)
 		return
 	}
 	e.log.Info("task running", "task", t.id(), "pid", p.Pid())
 	e.update(t, e.newStatus(t, mesos.TASK_RUNNING, nil, ""))
-	e.startChecks(t)
+	e.startChecks(t, td)
 }
 
 // exited turns a task's end into its terminal update.
@@ -856,6 +914,11 @@ func (e *Executor) kill(t *task, policy *mesos.KillPolicy, why string) {
 	if t.proc != nil {
 		t.proc.Terminate(t.killGrace)
 	}
+	if t.cancelLaunch != nil {
+		// Still launching: the fetch ends now, the process never starts,
+		// and launched_ reports TASK_KILLED.
+		t.cancelLaunch()
+	}
 }
 
 func (e *Executor) hasCapability(c mesos.FrameworkInfo_Capability_Type) bool {
@@ -870,29 +933,44 @@ func (e *Executor) hasCapability(c mesos.FrameworkInfo_Capability_Type) bool {
 	return false
 }
 
-// startChecks starts the task's health check and check, if any.
-func (e *Executor) startChecks(t *task) {
+// startChecks starts the task's health check and check, if any. Their
+// commands run in td, the task sandbox held open (never by its path, which
+// the pod's tasks can redirect), which is closed once both have ended.
+func (e *Executor) startChecks(t *task, td *sandboxfs.Dir) {
 	if t.info.HealthCheck == nil && t.info.Check == nil {
+		td.Close()
 		return
 	}
 	ctx, cancel := context.WithCancel(e.runCtx)
 	t.stopChecks = cancel
+	var running sync.WaitGroup
+	run := func(c *health.Checker) {
+		running.Add(1)
+		e.goOwned(func() {
+			defer running.Done()
+			_ = c.Run(ctx)
+		})
+	}
 	if hc := t.info.HealthCheck; hc != nil {
-		c, err := healthChecker(hc, t.env, t.dir, func(ev health.Event) { e.post(evHealth{t, ev}) })
+		c, err := healthChecker(hc, t.env, td.FDPath(), func(ev health.Event) { e.post(evHealth{t, ev}) })
 		if err != nil {
 			e.log.Error("cannot run the health check", "task", t.id(), "error", err)
 		} else {
-			e.goOwned(func() { _ = c.Run(ctx) })
+			run(c)
 		}
 	}
 	if ci := t.info.Check; ci != nil {
-		c, err := checkChecker(ci, t.env, t.dir, func(st *mesos.CheckStatusInfo) { e.post(evCheck{t, st}) })
+		c, err := checkChecker(ci, t.env, td.FDPath(), func(st *mesos.CheckStatusInfo) { e.post(evCheck{t, st}) })
 		if err != nil {
 			e.log.Error("cannot run the check", "task", t.id(), "error", err)
 		} else {
-			e.goOwned(func() { _ = c.Run(ctx) })
+			run(c)
 		}
 	}
+	e.goOwned(func() {
+		running.Wait()
+		td.Close()
+	})
 }
 
 func (e *Executor) stopChecks(t *task) {

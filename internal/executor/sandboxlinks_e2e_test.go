@@ -58,3 +58,64 @@ func TestPlantedLinksInTheSandbox(t *testing.T) {
 		t.Errorf("the directory outside the sandbox holds %d entries, want 1", len(ents))
 	}
 }
+
+// TestSandboxRenamedByATask: a task renames the executor sandbox away and
+// puts a link to a directory outside in its place; the next LAUNCH_GROUP's
+// task still gets its sandbox, stdout, stderr and SECRET file in the
+// directory the executor was given (held open since it started), the
+// renaming task's check commands still run in its own sandbox, and nothing
+// is created outside.
+func TestSandboxRenamedByATask(t *testing.T) {
+	outside := t.TempDir()
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("renamed", false))
+	ei := s.defaultExecutor("rn")
+	// rn-1's check writes into its working directory: after the rename
+	// that is still rn-1's sandbox, although rn-1's path now leads to a
+	// directory outside made for it.
+	rn1 := shellTask("rn-1",
+		`es=$(cd "$MESOS_SANDBOX/../.." && pwd -P) && mkdir -p "$OUT/tasks/rn-1" && mv "$es" "$es.moved" && ln -s "$OUT" "$es" && `+
+			`rm -f "$es.moved/tasks/rn-1/checked" && touch "$es.moved/done" && exec sleep 300`,
+		"OUT="+outside)
+	line := "echo >> checked"
+	rn1.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: &line}},
+		DelaySeconds: secs(0), IntervalSeconds: secs(0.2), TimeoutSeconds: secs(10)}
+	s.launchGroup(s.offer(), ei, rn1)
+	s.Update("rn-1", mesos.TASK_RUNNING)
+	var moved string // the executor sandbox, renamed
+	eventually(t, "the sandbox renamed", func() bool {
+		m, _ := filepath.Glob(filepath.Join(cl.WorkDir(), "slaves", "*", "frameworks", s.FrameworkID, "executors", "rn", "runs", "*.moved", "done"))
+		if len(m) == 1 {
+			moved = filepath.Dir(m[0])
+		}
+		return moved != ""
+	})
+	rn2 := shellTask("rn-2", "echo hello from rn-2")
+	rn2.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Volumes: []mesos.Volume{{
+		ContainerPath: "secret.txt", Mode: mesos.RO.Enum(),
+		Source: &mesos.Volume_Source{Type: mesos.Volume_Source_SECRET, Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte("s3cr3t-value")}}},
+	}}}
+	s.launchGroup(s.offer(), ei, rn2)
+	s.Update("rn-2", mesos.TASK_FINISHED)
+	eventually(t, "rn-1's check ran after the rename", func() bool {
+		_, err := os.Stat(filepath.Join(moved, "tasks", "rn-1", "checked"))
+		return err == nil
+	})
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+		t.Errorf("the executor created %d entries in %s, outside its sandbox", len(ents)-1, outside)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(outside, "tasks")); len(ents) != 1 {
+		t.Errorf("the executor created %d task sandboxes in %s, outside its sandbox", len(ents)-1, outside)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(outside, "tasks", "rn-1")); len(ents) != 0 {
+		t.Errorf("rn-1's check ran outside the sandbox, in %s", filepath.Join(outside, "tasks", "rn-1"))
+	}
+	for _, f := range []string{"stdout", "stderr", "secret.txt"} {
+		if _, err := os.Stat(filepath.Join(moved, "tasks", "rn-2", f)); err != nil {
+			t.Errorf("not in the task sandbox: %v", err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(moved, "tasks", "rn-2", "stdout")); string(b) != "hello from rn-2\n" {
+		t.Errorf("rn-2's stdout: %q", b)
+	}
+}

@@ -43,7 +43,7 @@ func TestWriteSecretVolumes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			outside := t.TempDir()
-			td, dir := taskDir(t, t.TempDir())
+			_, td, dir := taskDir(t, t.TempDir())
 			if err := os.Symlink(outside, filepath.Join(dir, "linked")); err != nil {
 				t.Fatal(err)
 			}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +113,24 @@ func (a *slowAgent) abandon() {
 	a.mu.Unlock()
 }
 
+// lockedBuffer is a log sink safe for the executor's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // sleepCtx sleeps d unless ctx ends first; it reports whether it slept.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -184,7 +204,9 @@ func TestSubscribeWaitsForSlowAgent(t *testing.T) {
 			defer cancel()
 			done := make(chan error, 1)
 			start := time.Now()
-			go func() { done <- New(Input{Config: cfg}).Run(ctx) }()
+			logs := &lockedBuffer{}
+			log := slog.New(slog.NewTextHandler(logs, nil))
+			go func() { done <- New(Input{Config: cfg, Log: log}).Run(ctx) }()
 			var err error
 			select {
 			case err = <-done:
@@ -197,6 +219,11 @@ func TestSubscribeWaitsForSlowAgent(t *testing.T) {
 			agent.mu.Lock()
 			defer agent.mu.Unlock()
 			t.Logf("Run returned %v after %v; agent saw %d SUBSCRIBEs (%d abandoned unanswered), updates %v", err, took, agent.subscribes, agent.abandoned, agent.states)
+			// Every case has a SUBSCRIBE slower than the call timeout, said
+			// once per SUBSCRIBE.
+			if n := strings.Count(logs.String(), "the agent has not answered SUBSCRIBE yet"); n < 1 || n > agent.subscribes {
+				t.Errorf("a slow SUBSCRIBE was logged %d times, want once per slow SUBSCRIBE:\n%s", n, logs)
+			}
 			if got := errors.Is(err, ErrAgentLost); got != tc.lost {
 				t.Errorf("Run = %v, want ErrAgentLost: %v", err, tc.lost)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"golang.org/x/sys/unix"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/sandboxfs"
@@ -48,10 +50,13 @@ type task struct {
 	terminal  bool               // a terminal update was sent
 	acked     bool               // the agent acknowledged one of its updates
 
-	last        *mesos.TaskStatus // latest update, the base of health and check updates
-	checkType   *mesos.CheckInfo_Type
-	stopChecks  context.CancelFunc
-	checksEnded chan struct{}
+	// cancelLaunch ends the launch in progress (its URI fetch) when the
+	// task is killed before its process started; nil once it reported.
+	cancelLaunch context.CancelFunc
+
+	last       *mesos.TaskStatus // latest update, the base of health and check updates
+	checkType  *mesos.CheckInfo_Type
+	stopChecks context.CancelFunc
 }
 
 // group is a LAUNCH_GROUP's tasks: one failing kills the others.
@@ -217,29 +222,32 @@ func commandSpec(ci *mesos.CommandInfo, env []string, dir string) (supervise.Spe
 }
 
 // lookPath finds an executable as execvp would, with the task's PATH;
-// relative paths with a slash are relative to the task's directory.
+// relative paths with a slash, and PATH entries that are relative, are
+// relative to the task's directory dir, the process's working directory.
+// A relative result stays relative (with a slash: "./app", "bin/app") so
+// that the process resolves it in its own working directory, which
+// spawnTask gives through the directory it holds open, never by dir's
+// name.
 func lookPath(file, pathEnv, dir string) (string, error) {
 	isExec := func(p string) bool {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
 		st, err := os.Stat(p)
 		return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 	}
 	if strings.Contains(file, "/") {
-		p := file
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		if !isExec(p) {
+		if !isExec(file) {
 			return "", fmt.Errorf("%s: not an executable file", file)
 		}
-		return p, nil
+		return file, nil
 	}
 	for _, d := range filepath.SplitList(pathEnv) {
-		if d == "" {
-			d = dir
-		} else if !filepath.IsAbs(d) {
-			d = filepath.Join(dir, d)
+		p := filepath.Join(d, file)
+		if !strings.Contains(p, "/") {
+			p = "./" + p // an empty or "." entry: the task's directory
 		}
-		if p := filepath.Join(d, file); isExec(p) {
+		if isExec(p) {
 			return p, nil
 		}
 	}
@@ -259,52 +267,63 @@ func exitMessage(st supervise.Status) string {
 }
 
 // openTaskDir creates (if need be) and opens the sandbox of task id,
-// TasksDir/<id> under the executor sandbox, failing rather than following
-// a link in place of either directory.
-func openTaskDir(sandbox, id string) (*sandboxfs.Dir, error) {
-	sb, err := sandboxfs.Open(sandbox)
-	if err != nil {
-		return nil, err
-	}
-	defer sb.Close()
+// TasksDir/<id> under the executor sandbox sb, failing rather than
+// following a link in place of either directory.
+func openTaskDir(sb *sandboxfs.Dir, id string) (*sandboxfs.Dir, error) {
 	return sb.MkdirAll(TasksDir+"/"+id, 0o755)
 }
 
 // linkVolumes makes the persistent volumes a task's resources name visible
-// in its sandbox, as Mesos' default executor asks with a SANDBOX_PATH
+// in its sandbox td, as Mesos' default executor asks with a SANDBOX_PATH
 // volume of type PARENT for each (src/launcher/default_executor.cpp) and
 // the volume/sandbox_path isolator provides without a mount namespace: a
 // symlink <task sandbox>/<container_path> to <executor
 // sandbox>/<container_path>, where the agent has linked (or mounted) the
 // volume itself. The task's own SANDBOX_PATH volumes of type PARENT (the
 // SDK's view of a pod's volumes, held by the executor) get the same link,
-// to <executor sandbox>/<sandbox_path.path>. An absolute container path
-// needs a mount namespace and fails the launch, as it does there.
-func linkVolumes(ti *mesos.TaskInfo, sandbox string, td *sandboxfs.Dir) error {
-	links := map[string]string{} // container path → path in the executor's sandbox
+// to <executor sandbox>/<sandbox_path.path>; as the isolator does
+// (src/slave/containerizer/mesos/isolators/volume/sandbox_path.cpp), a
+// source that does not exist (lstat: a link there counts) is created first,
+// a directory with its missing parents, mode 0755, through sb, the executor
+// sandbox, so never through a link (one in the way fails the launch). A
+// missing disk volume is not created: the agent puts it there, and an
+// empty directory in its place would take the task's data. An absolute
+// container path needs a mount namespace and fails the launch, as it does
+// there.
+func linkVolumes(ti *mesos.TaskInfo, sb, td *sandboxfs.Dir) error {
+	type link struct {
+		src    string // path in the executor's sandbox
+		create bool   // a SANDBOX_PATH source, created when missing
+	}
+	links := map[string]link{} // container path → source
 	var order []string
-	add := func(cp, src string) {
+	add := func(cp string, l link) {
 		if _, seen := links[cp]; !seen {
 			order = append(order, cp)
 		}
-		links[cp] = src
+		links[cp] = l
 	}
 	for _, r := range ti.Resources {
 		if v := r.GetDisk().GetVolume(); v != nil {
-			add(v.ContainerPath, v.ContainerPath)
+			add(v.ContainerPath, link{src: v.ContainerPath})
 		}
 	}
 	for _, v := range ti.GetContainer().GetVolumes() {
 		if src := v.GetSource(); src.GetType() == mesos.Volume_Source_SANDBOX_PATH && src.GetSandboxPath().GetType() == mesos.Volume_Source_SandboxPath_PARENT {
-			add(v.ContainerPath, src.GetSandboxPath().GetPath())
+			add(v.ContainerPath, link{src: src.GetSandboxPath().GetPath(), create: true})
 		}
 	}
 	for _, cp := range order {
-		src := links[cp]
-		if filepath.IsAbs(cp) || filepath.IsAbs(src) || !filepath.IsLocal(src) {
+		l := links[cp]
+		if filepath.IsAbs(cp) || filepath.IsAbs(l.src) || !filepath.IsLocal(l.src) {
 			return fmt.Errorf("volume at %q: an absolute container path needs a mount namespace (Mesos' 'linux' launcher and 'filesystem/linux' isolator), and the parent's path must be inside its sandbox", cp)
 		}
-		target := filepath.Join(sandbox, src)
+		if l.create {
+			if err := createSource(sb, l.src); err != nil {
+				return fmt.Errorf("volume at %q: creating its source in the executor sandbox: %w", cp, err)
+			}
+		}
+		target := filepath.Join(sb.Name(), l.src)
 		if cur, err := td.Readlink(cp); err == nil && cur == target {
 			continue
 		}
@@ -313,6 +332,27 @@ func linkVolumes(ti *mesos.TaskInfo, sandbox string, td *sandboxfs.Dir) error {
 		}
 	}
 	return nil
+}
+
+// createSource creates the directory rel under sb, and its missing parents,
+// unless something (a link included) is already there; a link on the way
+// fails.
+func createSource(sb *sandboxfs.Dir, rel string) error {
+	// Readlink is lstat here: it fails with ENOENT only when nothing is
+	// at rel, succeeds on a link, and fails otherwise (EINVAL) on a file
+	// or directory; a link among rel's parents fails it (ErrSymlink).
+	_, err := sb.Readlink(rel)
+	switch {
+	case err == nil || errors.Is(err, unix.EINVAL):
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	d, err := sb.MkdirAll(rel, 0o755)
+	if err != nil {
+		return err
+	}
+	return d.Close()
 }
 
 // writeSecretVolumes writes a task's SECRET volumes into its sandbox: each

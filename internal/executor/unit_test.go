@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"syscall"
 	"testing"
@@ -156,27 +157,73 @@ func TestTaskEnvAndCommand(t *testing.T) {
 	}
 }
 
+// TestFromEnv: the executor environment is read with every missing or
+// malformed variable named, with its value (a secret's never); an agent
+// endpoint without a usable port is refused rather than dialled on port 80.
 func TestFromEnv(t *testing.T) {
-	for k, v := range map[string]string{
+	valid := map[string]string{
 		"MESOS_FRAMEWORK_ID": "fw", "MESOS_EXECUTOR_ID": "ex", "MESOS_DIRECTORY": "/d", "MESOS_SANDBOX": "/d",
 		"MESOS_AGENT_ENDPOINT": "10.1.2.3:5051", "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5secs",
 		"MESOS_CHECKPOINT": "1", "MESOS_RECOVERY_TIMEOUT": "15mins", "MESOS_SUBSCRIPTION_BACKOFF_MAX": "2secs",
-		"LIBPROCESS_IP": "",
+	}
+	const token = "s3cr3t\ntoken"
+	for _, tc := range []struct {
+		name string
+		set  map[string]string // over valid; "" unsets
+		want []string          // substrings of the error; none: valid
+		ok   func(Config) bool
+	}{
+		{"valid", nil, nil, func(c Config) bool {
+			return c.ContainerIP == "10.1.2.3" && c.Checkpoint && c.RecoveryTimeout == 15*time.Minute &&
+				c.SubscriptionBackoffMax == 2*time.Second && c.ExecutorShutdownGracePeriod == 5*time.Second
+		}},
+		{"no checkpointing", map[string]string{"MESOS_CHECKPOINT": "", "MESOS_RECOVERY_TIMEOUT": "", "MESOS_SUBSCRIPTION_BACKOFF_MAX": ""}, nil,
+			func(c Config) bool { return !c.Checkpoint }},
+		{"IPv6 endpoint, LIBPROCESS_IP", map[string]string{"MESOS_AGENT_ENDPOINT": "[::1]:5051", "LIBPROCESS_IP": "10.0.0.9"}, nil,
+			func(c Config) bool { return c.AgentEndpoint == "[::1]:5051" && c.ContainerIP == "10.0.0.9" }},
+		{"LIBPROCESS_IP 0.0.0.0", map[string]string{"MESOS_AGENT_ENDPOINT": "[::1]:5051", "LIBPROCESS_IP": "0.0.0.0"}, nil,
+			func(c Config) bool { return c.ContainerIP == "::1" }},
+		{"missing", map[string]string{"MESOS_SANDBOX": "", "MESOS_FRAMEWORK_ID": ""}, []string{"MESOS_SANDBOX: not set", "MESOS_FRAMEWORK_ID: not set"}, nil},
+		{"grace not a duration", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "xx"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: "xx" is not a Mesos duration`}, nil},
+		{"grace in Go's units", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5s"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: "5s" is not a Mesos duration`}, nil},
+		{"grace without a unit", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: "5"`}, nil},
+		{"negative", map[string]string{"MESOS_RECOVERY_TIMEOUT": "-1secs"}, []string{`MESOS_RECOVERY_TIMEOUT: "-1secs" is not a Mesos duration`}, nil},
+		{"checkpoint not a boolean", map[string]string{"MESOS_CHECKPOINT": "yes"}, []string{`MESOS_CHECKPOINT: "yes" is not a boolean`}, nil},
+		{"checkpointing without its timers", map[string]string{"MESOS_RECOVERY_TIMEOUT": "", "MESOS_SUBSCRIPTION_BACKOFF_MAX": "soon"},
+			[]string{"MESOS_RECOVERY_TIMEOUT: not set", `MESOS_SUBSCRIPTION_BACKOFF_MAX: "soon"`}, nil},
+		{"endpoint without a port", map[string]string{"MESOS_AGENT_ENDPOINT": "127.0.0.1:"}, []string{`MESOS_AGENT_ENDPOINT: "127.0.0.1:" is not host:port: port "" is not a number in 1..65535`}, nil},
+		{"endpoint without a colon", map[string]string{"MESOS_AGENT_ENDPOINT": "127.0.0.1"}, []string{`MESOS_AGENT_ENDPOINT: "127.0.0.1" is not host:port`}, nil},
+		{"endpoint with port 0", map[string]string{"MESOS_AGENT_ENDPOINT": "127.0.0.1:0"}, []string{`port "0" is not a number in 1..65535`}, nil},
+		{"endpoint with a port too large", map[string]string{"MESOS_AGENT_ENDPOINT": "127.0.0.1:65536"}, []string{`port "65536"`}, nil},
+		{"endpoint with a named port", map[string]string{"MESOS_AGENT_ENDPOINT": "127.0.0.1:http"}, []string{`port "http"`}, nil},
+		{"endpoint without a host", map[string]string{"MESOS_AGENT_ENDPOINT": ":5051"}, []string{`MESOS_AGENT_ENDPOINT: ":5051" is not host:port: no host`}, nil},
+		{"LIBPROCESS_IP not an IP", map[string]string{"LIBPROCESS_IP": "agent-1"}, []string{`LIBPROCESS_IP: "agent-1" is not an IP address`}, nil},
+		{"relative sandbox", map[string]string{"MESOS_SANDBOX": "sb"}, []string{`MESOS_SANDBOX: "sb" is not an absolute path`}, nil},
+		{"relative cache", map[string]string{"TASKKIT_FETCHER_CACHE_DIR": "cache"}, []string{`TASKKIT_FETCHER_CACHE_DIR: "cache" is not an absolute path`}, nil},
+		{"token with a line break", map[string]string{"MESOS_EXECUTOR_AUTHENTICATION_TOKEN": token}, []string{"MESOS_EXECUTOR_AUTHENTICATION_TOKEN: holds a line break"}, nil},
 	} {
-		t.Setenv(k, v)
-	}
-	cfg, err := FromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.ContainerIP != "10.1.2.3" || !cfg.Checkpoint || cfg.RecoveryTimeout != 15*time.Minute || cfg.ExecutorShutdownGracePeriod != 5*time.Second {
-		t.Errorf("cfg = %+v", cfg)
-	}
-	t.Setenv("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5s")
-	t.Setenv("MESOS_SANDBOX", "")
-	_, err = FromEnv()
-	if err == nil || !strings.Contains(err.Error(), "MESOS_SANDBOX") {
-		t.Errorf("err = %v, want it to name MESOS_SANDBOX", err)
+		t.Run(tc.name, func(t *testing.T) {
+			env := maps.Clone(valid)
+			maps.Copy(env, tc.set)
+			cfg, err := fromEnv(func(k string) string { return env[k] })
+			if tc.want == nil {
+				if err != nil || !tc.ok(cfg) {
+					t.Errorf("fromEnv = %+v, %v", cfg, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("fromEnv accepted it: %+v", cfg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) || !strings.HasPrefix(err.Error(), "executor environment: ") {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q shows the token", err)
+			}
+		})
 	}
 }
 
@@ -249,7 +296,7 @@ func TestNoTaskExit(t *testing.T) {
 // message comes.
 func TestNextDeadline(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-	cfg := Config{UpdateRetry: 10 * time.Second, NoTaskTimeout: 10 * time.Second, RegistrationTimeout: time.Minute}
+	cfg := Config{UpdateRetry: 10 * time.Second, NoTaskTimeout: 10 * time.Second, RegistrationTimeout: time.Minute, CallTimeout: 10 * time.Second}
 	cfg.RecoveryTimeout, cfg.Checkpoint = 15*time.Minute, true
 	running := func() map[string]*task {
 		return map[string]*task{"t1": {proc: &supervise.Process{}, acked: true}}
@@ -260,8 +307,9 @@ func TestNextDeadline(t *testing.T) {
 		want time.Time // zero: no deadline
 	}{
 		{"running task, everything acknowledged", &Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
-		{"first SUBSCRIBE in flight", &Executor{conn: subscribing, started: t0, tasks: map[string]*task{}}, t0.Add(time.Minute)},
-		{"re-SUBSCRIBE in flight", &Executor{conn: subscribing, started: t0, everSubscribed: true, disconnectedAt: t0.Add(time.Hour), launched: true, subscribedAt: t0, tasks: running()}, t0.Add(time.Hour + 15*time.Minute)},
+		{"first SUBSCRIBE just sent", &Executor{conn: subscribing, started: t0, subscribeSent: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
+		{"first SUBSCRIBE slow, said so", &Executor{conn: subscribing, started: t0, subscribeSent: t0, slowNoted: true, tasks: map[string]*task{}}, t0.Add(time.Minute)},
+		{"re-SUBSCRIBE slow, said so", &Executor{conn: subscribing, started: t0, subscribeSent: t0.Add(time.Hour), slowNoted: true, everSubscribed: true, disconnectedAt: t0.Add(time.Hour), launched: true, subscribedAt: t0, tasks: running()}, t0.Add(time.Hour + 15*time.Minute)},
 		{"subscribed, no task yet", &Executor{conn: subscribed, subscribedAt: t0, tasks: map[string]*task{}}, t0.Add(10 * time.Second)},
 		{"update sent on this connection", &Executor{conn: subscribed, gen: 2, launched: true, subscribedAt: t0, tasks: running(),
 			pending: []*pendingUpdate{{sentGen: 2, sentAt: t0.Add(3 * time.Second)}, {sentGen: 2, sentAt: t0.Add(time.Second)}}}, t0.Add(11 * time.Second)},

@@ -245,11 +245,11 @@ func action(min int, names []string, fn func(r *run) error) cli.ActionFunc {
 		if n := len(r.args); n < min {
 			return r.usagef("want %s, got %d argument(s)", strings.Join(names, " "), n)
 		}
-		if len(names) == 0 {
-			if err := cliapp.NoArgs(c); err != nil {
-				return err
-			}
-		} else if err := cliapp.MaxArgs(c, len(names), "want "+strings.Join(names, " ")); err != nil {
+		hint := ""
+		if len(names) > 0 {
+			hint = "want " + strings.Join(names, " ")
+		}
+		if err := cliapp.MaxArgs(c, len(names), hint); err != nil {
 			return err
 		}
 		r.args = append(r.args, make([]string, len(names)-len(r.args))...)

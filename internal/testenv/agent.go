@@ -457,7 +457,7 @@ func (c *Cluster) startExecutor(e *executor) {
 		defer c.mu.Unlock()
 		state, reason, msg := mesos.TASK_FAILED, mesos.REASON_EXECUTOR_TERMINATED, "Executor terminated"
 		if e.timedOut {
-			reason, msg = mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT, "Executor did not register within "+c.cfg.ExecutorRegistrationTimeout.String()
+			reason, msg = mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT, "Executor did not register within "+mesosx.FormatDuration(c.cfg.ExecutorRegistrationTimeout)
 		} else if e.shutdown {
 			state = mesos.TASK_KILLED
 		}
@@ -658,9 +658,13 @@ func (c *Cluster) killLocked(t *task, policy *mesos.KillPolicy) {
 				continue
 			}
 			e.queued = append(e.queued[:i:i], e.queued[i+1:]...)
+			// Slave::killTask's words (src/slave/slave.cpp).
+			msg := "Killed before delivery to the executor"
+			if item.group {
+				msg = "A task within the task group was killed before delivery to the executor"
+			}
 			for _, x := range item.tasks {
-				c.statusUpdateLocked(x, c.newStatus(x, mesos.TASK_KILLED, mesos.SOURCE_AGENT,
-					mesos.REASON_TASK_KILLED_DURING_LAUNCH, "Killed before delivery to the executor"))
+				c.statusUpdateLocked(x, c.newStatus(x, mesos.TASK_KILLED, mesos.SOURCE_AGENT, mesos.REASON_TASK_KILLED_DURING_LAUNCH, msg))
 			}
 			break
 		}
@@ -736,6 +740,12 @@ func (c *Cluster) shutdownExecLocked(e *executor) {
 	case e.stream != nil:
 		e.stream.push(&execpb.Event{Type: execpb.Event_SHUTDOWN})
 		p := e.p
+		if p == nil {
+			// Subscribed before its process was recorded (the SUBSCRIBE won
+			// the race with startExecutor's fork): startExecutor sees
+			// e.shutdown and kills the process as soon as it has it.
+			return
+		}
 		c.goLocked(func() {
 			t := time.NewTimer(grace)
 			defer t.Stop()

@@ -22,7 +22,8 @@ import (
 // may appear once: otherwise, or with no entry at all, the error names the
 // file, the entry (credentials[i], or file:line) and the principal. Nor
 // may a principal contain ':', which HTTP basic authentication cannot
-// carry (RFC 7617, section 2). Secrets never appear in its errors.
+// carry (RFC 7617, section 2), nor a secret, which a Mesos master's basic
+// authenticator refuses. Secrets never appear in its errors.
 func LoadCredentials(path string) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -40,6 +41,11 @@ func LoadCredentials(path string) (map[string]string, error) {
 			return fmt.Errorf("%s: principal %q contains ':', which HTTP basic authentication cannot carry", at, principal)
 		case secret == "":
 			return fmt.Errorf("%s: principal %q has no secret", at, principal)
+		case strings.Contains(secret, ":"):
+			// libprocess' basic authenticator splits the credentials at
+			// every ':' and refuses more than two parts
+			// (3rdparty/libprocess/src/authenticator.cpp).
+			return fmt.Errorf("%s: the secret of principal %q contains ':', which a Mesos master never accepts in HTTP basic authentication", at, principal)
 		case where[principal] != "":
 			return fmt.Errorf("%s: principal %q is already given by %s", at, principal, where[principal])
 		}

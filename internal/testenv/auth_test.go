@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -38,6 +37,8 @@ func TestLoadCredentials(t *testing.T) {
 		{"text, duplicate principal", "a s3cret-a\n# b\nb s3cret-b\na s3cret-c\n", nil, `:4: principal "a" is already given by line 1`},
 		{"json, principal with a colon", `{"credentials":[{"principal":"a:b","secret":"s3cret-a"}]}`, nil, `: credentials[0]: principal "a:b" contains ':'`},
 		{"text, principal with a colon", "a:b s3cret-a\n", nil, `:1: principal "a:b" contains ':'`},
+		{"json, secret with a colon", `{"credentials":[{"principal":"a","secret":"s3cret:a"}]}`, nil, `: credentials[0]: the secret of principal "a" contains ':'`},
+		{"text, secret with a colon", "a s3cret:a\n", nil, `:1: the secret of principal "a" contains ':'`},
 		{"json, numeric secret", `{"credentials":[{"principal":"a","secret":12345678}]}`, nil, ": not a credentials document: credentials.secret: a JSON number, want string"},
 		{"json, syntax error in a secret", `{"credentials":[{"principal":"a","secret":"s3cret-a}]}`, nil, ": not a credentials document: invalid JSON at byte "},
 	}
@@ -90,13 +91,8 @@ func TestAuthenticate(t *testing.T) {
 			if tc.user != "" {
 				req.SetBasicAuth(tc.user, tc.pass)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.want || string(body) != tc.wantBody {
+			resp, body := answer(t, req)
+			if resp.StatusCode != tc.want || body != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", resp.StatusCode, body, tc.want, tc.wantBody)
 			}
 			if got, want := resp.Header.Get("WWW-Authenticate"), `Basic realm="mesos-master-scheduler"`; tc.want == http.StatusUnauthorized && got != want {
@@ -136,16 +132,8 @@ func TestPrincipalMismatch(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept", "application/json")
 			req.SetBasicAuth("fw", "s3cret")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []byte
-			if resp.StatusCode != http.StatusOK {
-				got, _ = io.ReadAll(resp.Body)
-			}
-			resp.Body.Close() // ends a subscription stream, too
-			if resp.StatusCode != tc.want || string(got) != tc.wantBody {
+			resp, got := answer(t, req) // closes a subscription stream, too
+			if resp.StatusCode != tc.want || got != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", resp.StatusCode, got, tc.want, tc.wantBody)
 			}
 		})
@@ -174,13 +162,8 @@ func TestPrincipalMismatch(t *testing.T) {
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Mesos-Stream-Id", streamIDOf(t, cl, s.FrameworkID))
 				req.SetBasicAuth(tc.user, tc.pass)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != tc.want || string(got) != tc.wantBody {
+				resp, got := answer(t, req)
+				if resp.StatusCode != tc.want || got != tc.wantBody {
 					t.Errorf("%d %q, want %d %q", resp.StatusCode, got, tc.want, tc.wantBody)
 				}
 			})

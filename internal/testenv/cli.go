@@ -71,7 +71,7 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 				&cli.StringFlag{Name: "dns-forward", Value: "refuse", Usage: "other names: refuse, system, or HOST:PORT", EnvVars: env("DNS_FORWARD")},
 				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes, caches and the env file, of one cluster at a time (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
 				&cli.StringFlag{Name: "executor", Usage: "taskkit executor binary for DEFAULT executors (default: next to testenv, then PATH)", EnvVars: env("EXECUTOR")},
-				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines; each principal once, without ':', with a non-empty secret): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
+				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines; each principal once, neither principal nor secret with ':', the secret not empty): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
 				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to before printing it (not another running cluster's), or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
 				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
 				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},

@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -146,16 +145,8 @@ func post(t *testing.T, cl *Cluster, ctype string, body []byte, streamID string)
 	if streamID != "" {
 		req.Header.Set("Mesos-Stream-Id", streamID)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode == http.StatusOK {
-		return res.StatusCode, ""
-	}
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	res, got := answer(t, req)
+	return res.StatusCode, got
 }
 
 // protoField is one protobuf field, for bodies mesos-go cannot produce
@@ -327,6 +318,14 @@ func TestTaskValidationMessages(t *testing.T) {
 		return &mesos.ExecutorInfo{Type: typ, ExecutorID: mesos.ExecutorID{Value: id}, FrameworkID: &fid, Resources: rs}
 	}
 	cpus, mem, disk := resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource
+	minusOne := -1.0
+	withHealthCheck := func(id string, hc mesos.HealthCheck) func(mesos.Offer) mesos.TaskInfo {
+		return func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask(id, o, "true")
+			ti.HealthCheck = &hc
+			return ti
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		task  func(o mesos.Offer) mesos.TaskInfo
@@ -342,6 +341,34 @@ func TestTaskValidationMessages(t *testing.T) {
 			ti.AgentID.Value = "nope"
 			return ti
 		}, want: "Task uses invalid agent nope while agent %AGENT% is expected"},
+		{name: "negative kill grace period", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("kp", o, "true")
+			ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: -1}}
+			return ti
+		}, want: "Task's 'kill_policy.grace_period' must be non-negative"},
+		{name: "health check without type", task: withHealthCheck("hc1", mesos.HealthCheck{Command: &mesos.CommandInfo{Value: strPtr("true")}}),
+			want: "Task uses invalid health check: 'UNKNOWN' is not a valid health check type"},
+		{name: "HTTP health check without http", task: withHealthCheck("hc2", mesos.HealthCheck{Type: mesos.HealthCheck_HTTP}),
+			want: "Task uses invalid health check: Expecting 'http' to be set for HTTP health check"},
+		{name: "HTTP health check, ftp", task: withHealthCheck("hc3", mesos.HealthCheck{Type: mesos.HealthCheck_HTTP, HTTP: &mesos.HealthCheck_HTTPCheckInfo{Scheme: strPtr("ftp"), Port: 80}}),
+			want: "Task uses invalid health check: Unsupported HTTP health check scheme: 'ftp'"},
+		{name: "HTTP health check, relative path", task: withHealthCheck("hc4", mesos.HealthCheck{Type: mesos.HealthCheck_HTTP, HTTP: &mesos.HealthCheck_HTTPCheckInfo{Path: strPtr("x"), Port: 80}}),
+			want: "Task uses invalid health check: The path 'x' of HTTP health check must start with '/'"},
+		{name: "COMMAND health check without a value", task: withHealthCheck("hc5", mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, Command: &mesos.CommandInfo{}}),
+			want: "Task uses invalid health check: Command health check must contain 'shell command'"},
+		{name: "negative health check delay", task: withHealthCheck("hc6", mesos.HealthCheck{Type: mesos.HealthCheck_TCP, TCP: &mesos.HealthCheck_TCPCheckInfo{Port: 80}, DelaySeconds: &minusOne}),
+			want: "Task uses invalid health check: Expecting 'delay_seconds' to be non-negative"},
+		{name: "TCP check without tcp", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("ck", o, "true")
+			ti.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_TCP}
+			return ti
+		}, want: "Task uses invalid check: Expecting 'tcp' to be set for TCP check"},
+		{name: "group task with a negative kill grace period", task: func(o mesos.Offer) mesos.TaskInfo {
+			ti := commandTask("kp2", o, "true")
+			ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: -1}}
+			return ti
+		}, group: executor(mesos.ExecutorInfo_DEFAULT, "g", cpus, mem, disk),
+			want: "Task 'kp2' is invalid: Task's 'kill_policy.grace_period' must be non-negative"},
 		{name: "DEFAULT executor in LAUNCH", task: func(o mesos.Offer) mesos.TaskInfo {
 			ti := commandTask("default", o, "")
 			ti.Command, ti.Executor = nil, executor(mesos.ExecutorInfo_DEFAULT, "d", cpus, mem, disk)

@@ -3,12 +3,12 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +50,19 @@ func testExecutorInfo(t *testing.T, id string) mesos.ExecutorInfo {
 		Resources: []mesos.Resource{
 			resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource,
 		},
+	}
+}
+
+// silentExecutorInfo is a CUSTOM executor of framework fid that never
+// subscribes (a sleep), with the resources a task group's executor needs.
+func silentExecutorInfo(fid, id string) mesos.ExecutorInfo {
+	return mesos.ExecutorInfo{
+		Type:        mesos.ExecutorInfo_CUSTOM,
+		ExecutorID:  mesos.ExecutorID{Value: id},
+		FrameworkID: &mesos.FrameworkID{Value: fid},
+		Command: &mesos.CommandInfo{Value: strPtr("exec sleep 60"),
+			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{envVar(leakMarker)}}},
+		Resources: []mesos.Resource{resources.NewCPUs(0.1).Resource, resources.NewMemory(32).Resource, resources.NewDisk(10).Resource},
 	}
 }
 
@@ -105,8 +118,9 @@ func TestCustomExecutor(t *testing.T) {
 	s.updateAck("d", mesos.TASK_RUNNING)
 	for _, id := range []string{"c", "d"} {
 		st := s.updateAck(id, mesos.TASK_FAILED)
-		if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || st.GetSource() != mesos.SOURCE_AGENT {
-			t.Errorf("%s: %s %s", id, st.GetSource(), st.GetReason())
+		// Slave::sendExecutorTerminatedStatusUpdate: no termination message, so "Executor terminated".
+		if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != "Executor terminated" {
+			t.Errorf("%s: %s %s %q", id, st.GetSource(), st.GetReason(), st.GetMessage())
 		}
 	}
 	f := s.WaitFor(func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }, "FAILURE")
@@ -317,13 +331,8 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 			}
 			req, _ := http.NewRequest(method, "http://"+endpoint+"/api/v1/executor", bytes.NewReader(body))
 			req.Header.Set("Content-Type", ctype)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.want || string(got) != tc.wantBody {
+			res, got := answer(t, req)
+			if res.StatusCode != tc.want || got != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", res.StatusCode, got, tc.want, tc.wantBody)
 			}
 		})
@@ -346,12 +355,9 @@ func TestExecutorAPIBadRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := http.Post("http://"+endpoint+"/api/v1/executor", mesosx.MediaTypeProtobuf, bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+endpoint+"/api/v1/executor", bytes.NewReader(b))
+		req.Header.Set("Content-Type", mesosx.MediaTypeProtobuf)
+		res, got := answer(t, req)
 		if res.StatusCode != http.StatusAccepted {
 			t.Errorf("%d %q, want 202", res.StatusCode, got)
 		}
@@ -409,4 +415,121 @@ func TestExecutorResubscribe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExecutorRegistrationTimeout follows Slave::registerExecutorTimeout
+// (src/slave/slave.cpp): an executor that does not subscribe in time is
+// killed; its tasks fail from the agent with
+// REASON_EXECUTOR_REGISTRATION_TIMEOUT and "Executor did not register
+// within <timeout>" in stout's duration units (1500ms, where Go writes
+// 1.5s); the framework gets FAILURE.
+func TestExecutorRegistrationTimeout(t *testing.T) {
+	cl := startCluster(t, Config{ExecutorRegistrationTimeout: 1500 * time.Millisecond})
+	s := subscribe(t, cl, frameworkInfo("silent-executor"), protoCodec)
+	o := s.offers()[0]
+	ei := silentExecutorInfo(s.FrameworkID, "silent")
+	s.launch(o, execTask("waits", o, &ei, ""))
+	st := s.Update("waits", mesos.TASK_FAILED)
+	if st.GetReason() != mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != "Executor did not register within 1500ms" {
+		t.Errorf("%s %s %q, want SOURCE_AGENT REASON_EXECUTOR_REGISTRATION_TIMEOUT %q", st.GetSource(), st.GetReason(), st.GetMessage(), "Executor did not register within 1500ms")
+	}
+	s.WaitFor(func(e *scheduler.Event) bool {
+		return e.Type == scheduler.Event_FAILURE && e.Failure.ExecutorID != nil && e.Failure.ExecutorID.Value == "silent"
+	}, "FAILURE")
+}
+
+// TestExecutorEnvironment follows executorEnvironment (src/slave/slave.cpp)
+// and the containerizer's MESOS_SANDBOX: what a custom executor finds in
+// its environment, durations in stout's units (mesos-go's config.FromEnv
+// rejects Go's), the recovery variables only with checkpointing, the
+// sandbox as its working directory.
+func TestExecutorEnvironment(t *testing.T) {
+	cl := startCluster(t, Config{})
+	for _, checkpoint := range []bool{false, true} {
+		t.Run("checkpoint="+strconv.FormatBool(checkpoint), func(t *testing.T) {
+			fi := frameworkInfo("env")
+			fi.Checkpoint = &checkpoint
+			s := subscribe(t, cl, fi, protoCodec)
+			o := s.offers()[0]
+			ei := testExecutorInfo(t, "env-exec")
+			s.launch(o, execTask("env", o, &ei, "env"))
+			s.updateAck("env", mesos.TASK_RUNNING)
+			got := map[string]string{}
+			fin := s.updateAck("env", mesos.TASK_FINISHED)
+			for _, kv := range strings.Split(fin.GetMessage(), "\n") {
+				k, v, _ := strings.Cut(kv, "=")
+				got[k] = v
+			}
+			var endpoint string
+			for _, a := range cl.Agents() {
+				if a.ID == o.AgentID.Value {
+					endpoint = a.Endpoint
+				}
+			}
+			want := map[string]string{
+				"MESOS_FRAMEWORK_ID":                   s.FrameworkID,
+				"MESOS_EXECUTOR_ID":                    "env-exec",
+				"MESOS_SLAVE_ID":                       o.AgentID.Value,
+				"MESOS_AGENT_ENDPOINT":                 endpoint,
+				"MESOS_SLAVE_PID":                      "slave(1)@" + endpoint,
+				"MESOS_CHECKPOINT":                     "0",
+				"MESOS_HTTP_COMMAND_EXECUTOR":          "0",
+				"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5secs",
+				"LIBPROCESS_PORT":                      "0",
+			}
+			if checkpoint {
+				want["MESOS_CHECKPOINT"] = "1"
+				want["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+				want["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s=%q, want %q", k, got[k], v)
+				}
+			}
+			for _, k := range []string{"MESOS_RECOVERY_TIMEOUT", "MESOS_SUBSCRIPTION_BACKOFF_MAX"} {
+				if _, ok := got[k]; ok && !checkpoint {
+					t.Errorf("%s set without checkpointing", k)
+				}
+			}
+			dir := got["MESOS_DIRECTORY"]
+			if !strings.Contains(dir, "/slaves/"+o.AgentID.Value+"/frameworks/"+s.FrameworkID+"/executors/env-exec/runs/") ||
+				got["MESOS_SANDBOX"] != dir || got["PWD"] != dir {
+				t.Errorf("MESOS_DIRECTORY %q, MESOS_SANDBOX %q, working directory %q: want one sandbox path", dir, got["MESOS_SANDBOX"], got["PWD"])
+			}
+			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+		})
+	}
+}
+
+// TestKillBeforeDelivery follows Slave::killTask (src/slave/slave.cpp): a
+// task killed while it waits for its executor to subscribe ends
+// TASK_KILLED, SOURCE_AGENT, REASON_TASK_KILLED_DURING_LAUNCH; a task of a
+// group takes its whole group with it, with the group's message.
+func TestKillBeforeDelivery(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("kill-early"), protoCodec)
+	check := func(id, want string) {
+		t.Helper()
+		st := s.updateAck(id, mesos.TASK_KILLED)
+		if st.GetReason() != mesos.REASON_TASK_KILLED_DURING_LAUNCH || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != want {
+			t.Errorf("%s: %s %s %q, want SOURCE_AGENT REASON_TASK_KILLED_DURING_LAUNCH %q", id, st.GetSource(), st.GetReason(), st.GetMessage(), want)
+		}
+	}
+
+	o := s.offers()[0]
+	ei := silentExecutorInfo(s.FrameworkID, "alone")
+	s.launch(o, execTask("lone", o, &ei, ""))
+	s.MustCall(calls.Kill("lone", ""))
+	check("lone", "Killed before delivery to the executor")
+
+	o = s.offers()[0]
+	group := silentExecutorInfo(s.FrameworkID, "grouped")
+	s.MustCall(calls.Accept(calls.OfferOperations{calls.OpLaunchGroup(group, commandTask("g1", o, "true"), commandTask("g2", o, "true"))}.WithOffers(o.ID)).With(calls.RefuseSeconds(0)))
+	s.MustCall(calls.Kill("g1", ""))
+	for _, id := range []string{"g1", "g2"} {
+		check(id, "A task within the task group was killed before delivery to the executor")
+	}
+	s.MustCall(calls.Shutdown("alone", o.AgentID.Value))
+	s.MustCall(calls.Shutdown("grouped", o.AgentID.Value))
 }

@@ -3,6 +3,8 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +123,22 @@ func trySubscribe(t testing.TB, cl *Cluster, fi *mesos.FrameworkInfo, codec enco
 		return nil, err
 	}
 	return &sched{s}, nil
+}
+
+// answer sends req and returns the response and, unless it is a 200 (a
+// SUBSCRIBE stream, closed at once unread), its body.
+func answer(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		return res, ""
+	}
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
 }
 
 // streamIDOf is the Mesos-Stream-Id of framework fid's subscription.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -402,9 +403,31 @@ func (c *Cluster) declineLocked(fw *framework, ids []mesos.OfferID, f *mesos.Fil
 	c.allocateLocked()
 }
 
-func (c *Cluster) reviveLocked(fw *framework, roles []string) {
+// callRolesLocked checks the roles of a REVIVE or SUPPRESS (kind) as
+// Master::revive and Master::suppress do (src/master/master.cpp): one that
+// is invalid or not the framework's drops the whole call (logged; the
+// call still got its 202). No roles means all of the framework's.
+func (c *Cluster) callRolesLocked(fw *framework, kind string, roles []string) ([]string, bool) {
+	for _, r := range roles {
+		if msg := validateRole(r); msg != "" {
+			c.log.Warn("dropping call", "call", kind, "framework", fw.id, "reason", kind+" role '"+r+"' is invalid: "+msg)
+			return nil, false
+		}
+		if !slices.Contains(fw.roles, r) {
+			c.log.Warn("dropping call", "call", kind, "framework", fw.id, "reason", kind+" role '"+r+"' is not one of the frameworks's subscribed roles")
+			return nil, false
+		}
+	}
 	if len(roles) == 0 {
-		roles = fw.roles
+		return fw.roles, true
+	}
+	return roles, true
+}
+
+func (c *Cluster) reviveLocked(fw *framework, roles []string) {
+	roles, ok := c.callRolesLocked(fw, "revive", roles)
+	if !ok {
+		return
 	}
 	for _, r := range roles {
 		delete(fw.suppressed, r)
@@ -418,8 +441,9 @@ func (c *Cluster) reviveLocked(fw *framework, roles []string) {
 }
 
 func (c *Cluster) suppressLocked(fw *framework, roles []string) {
-	if len(roles) == 0 {
-		roles = fw.roles
+	roles, ok := c.callRolesLocked(fw, "suppression", roles)
+	if !ok {
+		return
 	}
 	for _, r := range roles {
 		fw.suppressed[r] = true

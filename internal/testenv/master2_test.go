@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,13 +91,8 @@ func TestBadRequests(t *testing.T) {
 			if tc.sid != "" {
 				req.Header.Set("Mesos-Stream-Id", tc.sid)
 			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.want || string(body) != tc.wantBody {
+			res, body := answer(t, req)
+			if res.StatusCode != tc.want || body != tc.wantBody {
 				t.Errorf("%d %q, want %d %q", res.StatusCode, body, tc.want, tc.wantBody)
 			}
 			if tc.want == http.StatusMethodNotAllowed && res.Header.Get("Allow") != "POST" {
@@ -180,6 +174,12 @@ func TestDeclineFiltersReviveSuppress(t *testing.T) {
 	if _, ok := s.WaitWithin(isOffer, 500*time.Millisecond); ok {
 		t.Fatalf("offered while suppressed")
 	}
+	// Master::revive drops a REVIVE naming a role that is not the
+	// framework's, its own roles with it.
+	s.MustCall(&scheduler.Call{Type: scheduler.Call_REVIVE, Revive: &scheduler.Call_Revive{Roles: []string{"*", "not-mine"}}})
+	if _, ok := s.WaitWithin(isOffer, 500*time.Millisecond); ok {
+		t.Fatalf("offered after a REVIVE naming a role not the framework's")
+	}
 	s.MustCall(calls.Revive())
 	s.offers()
 
@@ -209,14 +209,20 @@ func TestFailover(t *testing.T) {
 		s.updateAck("keep", mesos.TASK_STARTING)
 		s.Update("keep", mesos.TASK_RUNNING) // not acknowledged
 
+		oldStream := streamIDOf(t, cl, s.FrameworkID)
 		if err := cl.DropFramework(s.FrameworkID); err != nil {
 			t.Fatal(err)
 		}
 		if !s.StreamClosed(waitLong) {
 			t.Fatal("stream still open after DropFramework")
 		}
-		if err := s.Call(calls.Revive()); err == nil {
-			t.Errorf("call on a dropped framework succeeded")
+		// Master::Http::scheduler: a disconnected framework gets 403 (which
+		// mesos-go takes as "subscription lost"), before any stream ID check.
+		revive := []byte(`{"type":"REVIVE","framework_id":{"value":"` + s.FrameworkID + `"}}`)
+		for _, sid := range []string{oldStream, "other"} {
+			if code, body := postCall(t, cl, revive, sid); code != http.StatusForbidden || body != "Framework is not subscribed" {
+				t.Errorf("call on a dropped framework (stream ID %s): %d %q, want 403 %q", sid, code, body, "Framework is not subscribed")
+			}
 		}
 		fi.ID = &mesos.FrameworkID{Value: s.FrameworkID}
 		s2 := subscribe(t, cl, fi, protoCodec)
@@ -404,11 +410,6 @@ func postCall(t *testing.T, cl *Cluster, body []byte, streamID string) (int, str
 	req, _ := http.NewRequest(http.MethodPost, cl.MasterURL()+"/api/v1/scheduler", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Mesos-Stream-Id", streamID)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	res, b := answer(t, req)
+	return res.StatusCode, b
 }

@@ -200,7 +200,7 @@ var errNoResources = errors.New("Task uses no resources")
 // and returns the resources it takes (its own plus those of a new
 // executor). The master has filled a missing ExecutorInfo.framework_id.
 func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo, avail res) (res, error) {
-	need, err := validateTaskCommon(fw, a, ti, taskResources)
+	need, err := validateTaskCommon(fw, a, ti, taskResources, false)
 	if err != nil {
 		return res{}, err
 	}
@@ -235,9 +235,16 @@ func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo
 
 // validateTaskCommon is task::internal::validateTask (src/master/validation.cpp),
 // the checks of a task alone, LAUNCH or LAUNCH_GROUP: its ID, unique among
-// the framework's tasks, its agent, its resources (taskRes parses them),
-// its container.
-func validateTaskCommon(fw *framework, a *agent, ti *mesos.TaskInfo, taskRes func(*mesos.TaskInfo) (res, error)) (res, error) {
+// the framework's tasks, its agent, its kill policy, completion time,
+// check and health check, its resources (taskRes parses them), its
+// container.
+//
+// For a task of a group (group set) checks and health checks are left to
+// taskkit's DEFAULT executor, which refuses an invalid one with TASK_ERROR
+// (REASON_TASK_INVALID; its siblings REASON_TASK_GROUP_INVALID), so that its
+// own validation stays reachable in tests; Mesos' master would refuse the
+// whole group first.
+func validateTaskCommon(fw *framework, a *agent, ti *mesos.TaskInfo, taskRes func(*mesos.TaskInfo) (res, error), group bool) (res, error) {
 	id := ti.TaskID.Value
 	if err := validID(id); err != nil {
 		return res{}, err
@@ -249,6 +256,9 @@ func validateTaskCommon(fw *framework, a *agent, ti *mesos.TaskInfo, taskRes fun
 	}
 	if ti.AgentID.Value != a.id {
 		return res{}, fmt.Errorf("Task uses invalid agent %s while agent %s is expected", ti.AgentID.Value, a.id)
+	}
+	if err := validateTaskTimes(ti, !group); err != nil {
+		return res{}, err
 	}
 	if len(ti.Resources) == 0 {
 		return res{}, errNoResources
@@ -343,7 +353,7 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 			return res{}, invalid(fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value))
 		}
 		ids[ti.TaskID.Value] = true
-		tres, err := validateTaskCommon(fw, a, ti, groupTaskResources)
+		tres, err := validateTaskCommon(fw, a, ti, groupTaskResources, true)
 		if err != nil {
 			return res{}, invalid(err)
 		}

@@ -171,6 +171,17 @@ func runTestExecutor() int {
 		switch string(ti.Data) {
 		case "finish":
 			send(ti.TaskID, mesos.TASK_FINISHED, "")
+		case "env":
+			// The agent-given environment, for TestExecutorEnvironment.
+			var vars []string
+			for _, kv := range os.Environ() {
+				if strings.HasPrefix(kv, "MESOS_") || strings.HasPrefix(kv, "LIBPROCESS_") {
+					vars = append(vars, kv)
+				}
+			}
+			sort.Strings(vars)
+			wd, _ := os.Getwd()
+			send(ti.TaskID, mesos.TASK_FINISHED, strings.Join(append(vars, "PWD="+wd), "\n"))
 		case "exit":
 			return true
 		default:
