@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 
 VERSION=${VERSION:-dev}
 TAGS=urfave_cli_no_docs # drops urfave/cli's man-page generator (~250 KB per binary)
-LDFLAGS="-s -w -X github.com/taskkit/taskkit/internal/buildinfo.Version=${VERSION}"
+# The revision too, for builds where Go embeds none (-buildvcs=false).
+REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || true)
+LDFLAGS="-s -w -X github.com/taskkit/taskkit/internal/buildinfo.Version=${VERSION} -X github.com/taskkit/taskkit/internal/buildinfo.Revision=${REVISION}"
 BINARIES=(bootstrap healthd tlsprov executor scheduler-lite testenv)
 
 present=()

@@ -391,7 +391,8 @@ func (c *Checker) record(chk Check) Event {
 
 // ParseDuration parses a check duration the way svc.yml and Mesos write
 // them — a bare number of seconds ("15", "0.5") — or in Go syntax ("1m30s",
-// "500ms"). Negative durations are errors.
+// "500ms"), either with an optional sign. A negative duration, in either
+// form ("-1", "-1s"), is an error saying so (`duration "-1" is negative`).
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -401,12 +402,15 @@ func ParseDuration(s string) (time.Duration, error) {
 		d   time.Duration
 		err error
 	)
-	if isSeconds(s) {
-		f, err := strconv.ParseFloat(s, 64)
+	num := strings.TrimLeft(s[:1], "+-") + s[1:]
+	if isSeconds(num) {
+		f, err := strconv.ParseFloat(num, 64)
 		if err != nil || f > float64(1<<63-1)/float64(time.Second) {
 			return 0, fmt.Errorf("invalid duration %q: too long", s)
 		}
-		d = time.Duration(f * float64(time.Second))
+		if d = time.Duration(f * float64(time.Second)); s[0] == '-' {
+			d = -d
+		}
 	} else if d, err = time.ParseDuration(s); err != nil {
 		return 0, fmt.Errorf("invalid duration %q: want seconds (15) or a Go duration (1m30s)", s)
 	}

@@ -118,3 +118,27 @@ func TestStateHeldByAnother(t *testing.T) {
 		t.Errorf("exit %d (want %d), stderr lacks %q:\n%s", code, ExitUsage, want, errb.String())
 	}
 }
+
+// TestSpecEnv: svc.yml is rendered with the scheduler's ARTIFACTS_URL
+// unless the environment sets one; only the scheduler's own is kept out of
+// the configuration's identity.
+func TestSpecEnv(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		env            []string
+		wantIdentity   bool
+		wantRenderLast string
+	}{
+		{"the scheduler's", []string{"A=1"}, true, "A=1"},
+		{"the environment's", []string{"ARTIFACTS_URL=http://files.example/x"}, false, "ARTIFACTS_URL=http://files.example/x"},
+		{"the environment's, empty", []string{"ARTIFACTS_URL="}, false, "ARTIFACTS_URL="},
+	} {
+		render, identity := specEnv("http://sched:1/v1/artifacts/bin", tt.env)
+		if render[0] != "ARTIFACTS_URL=http://sched:1/v1/artifacts/bin" || render[len(render)-1] != tt.wantRenderLast {
+			t.Errorf("%s: render env %q", tt.name, render)
+		}
+		if got := len(identity) > 0; got != tt.wantIdentity {
+			t.Errorf("%s: identity %q, want one: %v", tt.name, identity, tt.wantIdentity)
+		}
+	}
+}

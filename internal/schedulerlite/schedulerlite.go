@@ -232,8 +232,8 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 
 	// The spec, rendered from the environment plus ARTIFACTS_URL.
 	artifactsURL := in.APIURL + strings.TrimSuffix(taskenv.ArtifactBinPath, "/")
-	env := append([]string{"ARTIFACTS_URL=" + artifactsURL}, o.Env...)
-	loaded, err := spec.Load(o.SpecPath, spec.Options{Env: env, Strict: o.Strict})
+	env, identity := specEnv(artifactsURL, o.Env)
+	loaded, err := spec.Load(o.SpecPath, spec.Options{Env: env, IdentityEnv: identity, Strict: o.Strict})
 	if err != nil {
 		return nil, usage(err)
 	}
@@ -466,4 +466,25 @@ func serviceArtifacts(s *spec.ServiceSpec, base string) []string {
 		}
 	}
 	return out
+}
+
+// artifactsURLVar is the variable svc.yml prints for the URL of the
+// scheduler's own artifacts (its /v1/artifacts/bin), which scheduler-lite
+// sets unless the environment does.
+const artifactsURLVar = "ARTIFACTS_URL"
+
+// specEnv is the environment svc.yml is rendered from: env, and
+// ARTIFACTS_URL=artifactsURL unless env sets it. identity then puts a
+// placeholder in its place for the configuration's ID
+// (spec.Options.IdentityEnv): the scheduler's address changes whenever it
+// starts on another port or host (--api-listen's default port 0,
+// Marathon's PORT_API, a failover to another agent), its service's
+// configuration does not, and a new ID would relaunch every pod whose
+// tasks fetch from ARTIFACTS_URL.
+func specEnv(artifactsURL string, env []string) (render, identity []string) {
+	render = append([]string{artifactsURLVar + "=" + artifactsURL}, env...)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, artifactsURLVar+"=") }) {
+		identity = []string{artifactsURLVar + "=$" + artifactsURLVar}
+	}
+	return render, identity
 }

@@ -2,6 +2,7 @@ package schedulerlite
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/sdk/config"
 	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/taskenv"
 	"github.com/taskkit/taskkit/internal/universe"
 )
 
@@ -56,8 +58,10 @@ func validateCommand(sh *cliapp.Shell) *cli.Command {
 			if err := cliapp.MaxArgs(c, 1, "want one svc.yml"); err != nil {
 				return err
 			}
-			env = append(env, sh.Environ...)
-			l, err := spec.Load(c.Args().First(), spec.Options{Env: env, Strict: c.Bool("strict")})
+			// ARTIFACTS_URL as the scheduler sets it, but for its address,
+			// which is no part of the configuration (specEnv).
+			env, identity := specEnv(validateArtifactsURL, append(env, sh.Environ...))
+			l, err := spec.Load(c.Args().First(), spec.Options{Env: env, IdentityEnv: identity, Strict: c.Bool("strict")})
 			if err != nil {
 				return exitcode.Wrap(ExitUsage, err)
 			}
@@ -74,3 +78,8 @@ func validateCommand(sh *cliapp.Shell) *cli.Command {
 		},
 	}
 }
+
+// validateArtifactsURL stands for the scheduler's ARTIFACTS_URL when
+// validate renders svc.yml: no scheduler runs, and the configuration's ID
+// does not depend on it.
+var validateArtifactsURL = "http://scheduler-lite.invalid" + strings.TrimSuffix(taskenv.ArtifactBinPath, "/")

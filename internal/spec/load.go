@@ -36,6 +36,13 @@ type Options struct {
 	// Dir is where config templates are read from; Load sets it to
 	// svc.yml's directory.
 	Dir string
+	// IdentityEnv (KEY=VALUE) overrides Env for ConfigID alone: the ID is
+	// that of svc.yml rendered with these values, so that a value which is
+	// no part of the service's configuration does not make a new one.
+	// scheduler-lite sets ARTIFACTS_URL, its own address, to a placeholder
+	// here: a scheduler restarted on another port or host has the same
+	// configuration.
+	IdentityEnv []string
 }
 
 // Loaded is a rendered, decoded, validated ServiceSpec and what it came from.
@@ -50,8 +57,9 @@ type Loaded struct {
 	// Warnings are what the SDK accepts but ignores (a pod's user), in
 	// line order, for the caller to log.
 	Warnings Problems
-	// ConfigID identifies this configuration (rendered YAML plus template
-	// contents): the first 16 bytes of their SHA-256, hex.
+	// ConfigID identifies this configuration (rendered YAML, with
+	// Options.IdentityEnv's values, plus template contents): the first 16
+	// bytes of their SHA-256, hex.
 	ConfigID string
 }
 
@@ -101,8 +109,14 @@ func Parse(text []byte, opts Options) (*Loaded, error) {
 	if strictErr != nil {
 		return nil, strictErr
 	}
+	idText := rendered
+	if len(opts.IdentityEnv) > 0 {
+		if idText, _, err = Render(string(text), append(slices.Clone(opts.Env), opts.IdentityEnv...)); err != nil {
+			return nil, err
+		}
+	}
 	h := sha256.New()
-	h.Write([]byte(rendered))
+	h.Write([]byte(idText))
 	for _, p := range s.Pods.Values {
 		for _, t := range p.Tasks.Values {
 			for _, c := range t.Configs.Values {

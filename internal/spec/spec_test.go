@@ -388,3 +388,33 @@ func TestStrictReportsEverything(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigIDIdentityEnv: IdentityEnv's values stand in for Env's in the
+// configuration's ID alone: two renderings that differ only there have one
+// ID (the rendered text keeps the real value); any other difference, or
+// none given, makes another.
+func TestConfigIDIdentityEnv(t *testing.T) {
+	text := []byte("name: x\npods:\n  p:\n    count: 1\n    uris: [\"{{ARTIFACTS_URL}}/a.tgz\"]\n    tasks:\n      t: {cmd: \"echo {{GREETING}}\", cpus: 0.1, memory: 32}\n")
+	parse := func(url, greeting string, identity ...string) *Loaded {
+		t.Helper()
+		l, err := Parse(text, Options{Env: []string{"ARTIFACTS_URL=" + url, "GREETING=" + greeting}, IdentityEnv: identity})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	stable := "ARTIFACTS_URL=$ARTIFACTS_URL"
+	a, b := parse("http://h:1/v1/artifacts/bin", "hi", stable), parse("http://h:2/v1/artifacts/bin", "hi", stable)
+	if a.ConfigID != b.ConfigID {
+		t.Errorf("moved address: IDs %s and %s, want one", a.ConfigID, b.ConfigID)
+	}
+	if !strings.Contains(string(b.Rendered), "http://h:2/v1/artifacts/bin/a.tgz") {
+		t.Errorf("rendered text lacks the real URL:\n%s", b.Rendered)
+	}
+	if c := parse("http://h:2/v1/artifacts/bin", "hello", stable); c.ConfigID == a.ConfigID {
+		t.Errorf("another greeting kept ID %s", c.ConfigID)
+	}
+	if d, e := parse("http://h:1/v1/artifacts/bin", "hi"), parse("http://h:2/v1/artifacts/bin", "hi"); d.ConfigID == e.ConfigID {
+		t.Errorf("without IdentityEnv, a moved address kept ID %s", d.ConfigID)
+	}
+}
