@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -86,7 +87,10 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 		a.attrs = append(a.attrs, mesos.Attribute{Name: k, Type: mesos.TEXT, Text: &mesos.Value_Text{Value: c.cfg.Attributes[k]}})
 	}
 	a.info = a.newProtoInfo(configured)
-	if err := os.MkdirAll(a.dir, 0o755); err != nil {
+	// Made and opened from the work dir's handle (held since Start,
+	// before any task ran), never through a link a task put in place of
+	// slaves: a restarted agent's directory is made after tasks ran.
+	if a.root, err = c.work.root.MkdirAll(path.Join("slaves", id), 0o755); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("testenv: agent dir: %w", err)
 	}
@@ -156,18 +160,16 @@ func (a *agent) closeStreamsLocked() {
 
 // sandboxDir creates and opens an executor run's sandbox with Mesos'
 // layout, <agent dir>/frameworks/<fid>/executors/<eid>/runs/<cid>, and
-// points runs/latest at it. Everything below the agent's directory is
-// reached without following a link (package sandboxfs): an earlier run of
-// the executor, whose processes can change the directories around their
-// sandbox, may have replaced runs with a link to a directory outside, and
-// the launch then fails naming it rather than creating the sandbox there.
+// points runs/latest at it. Everything is reached from the agent's
+// directory handle (agent.root) without following a link (package
+// sandboxfs): an earlier run of the executor, or any task of the agent,
+// whose processes can change the directories around their sandbox, may
+// have replaced runs, or the agent directory itself, with a link to a
+// directory outside; the launch then fails naming it, or happens in the
+// agent's directory wherever it was moved, rather than creating the
+// sandbox outside.
 func sandboxDir(a *agent, fid, eid, cid string) (*sandboxfs.Dir, error) {
-	top, err := sandboxfs.Open(a.dir)
-	if err != nil {
-		return nil, err
-	}
-	defer top.Close()
-	runs, err := top.MkdirAll(path.Join("frameworks", fid, "executors", eid, "runs"), 0o755)
+	runs, err := a.root.MkdirAll(path.Join("frameworks", fid, "executors", eid, "runs"), 0o755)
 	if err != nil {
 		return nil, err
 	}
@@ -185,16 +187,11 @@ func sandboxDir(a *agent, fid, eid, cid string) (*sandboxfs.Dir, error) {
 
 // openSandboxLocked opens executor e's sandbox (see sandboxDir) again.
 func openSandboxLocked(e *executor) (*sandboxfs.Dir, error) {
-	top, err := sandboxfs.Open(e.agent.dir)
-	if err != nil {
-		return nil, err
-	}
-	defer top.Close()
 	rel, err := filepath.Rel(e.agent.dir, e.dir)
 	if err != nil {
 		return nil, err
 	}
-	return top.OpenDir(filepath.ToSlash(rel))
+	return e.agent.root.OpenDir(filepath.ToSlash(rel))
 }
 
 // launchLocked puts validated tasks on agent a: a command task gets the
@@ -228,6 +225,7 @@ func (c *Cluster) launchLocked(fw *framework, a *agent, role string, ei *mesos.E
 			},
 			launchedAt: time.Now(),
 		}
+		e.launch, e.cancelLaunch = context.WithCancel(c.ctx)
 		t.exec = e
 		t.delivered = true
 		a.executors[fw.id+"/"+t.id()] = e
@@ -247,6 +245,7 @@ func (c *Cluster) launchLocked(fw *framework, a *agent, role string, ei *mesos.E
 		er = er.unallocated()
 		e = &executor{agent: a, fw: fw, info: info, role: role, containerID: mesosx.NewID(), tasks: map[string]*task{},
 			res: er, charged: true, launchedAt: time.Now()}
+		e.launch, e.cancelLaunch = context.WithCancel(c.ctx)
 		a.used = a.used.add(er)
 		a.executors[key] = e
 		c.goLocked(func() { c.startExecutor(e) })
@@ -392,9 +391,10 @@ func (c *Cluster) startExecutor(e *executor) {
 	}
 	c.mu.Unlock()
 	if err == nil {
-		err = a.fetcher.Fetch(c.ctx, uris, sb.FDPath())
+		err = a.fetcher.Fetch(e.launch, uris, sb.FDPath())
 	}
-	spec := procSpec{dir: dir, sandbox: sb}
+	e.cancelLaunch()
+	spec := procSpec{sandbox: sb}
 	if err == nil {
 		if e.info.Type == mesos.ExecutorInfo_DEFAULT {
 			var bin string
@@ -528,8 +528,9 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	cmd := t.info.Command
 	c.mu.Unlock()
 	if err == nil {
-		err = a.fetcher.Fetch(c.ctx, cmd.URIs, sb.FDPath())
+		err = a.fetcher.Fetch(e.launch, cmd.URIs, sb.FDPath())
 	}
+	e.cancelLaunch()
 
 	c.mu.Lock()
 	if c.stopping || e.state == execTerminated || t.removed {
@@ -564,7 +565,7 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 		return
 	}
 	c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_STARTING, ""))
-	spec := procSpec{dir: dir, sandbox: sb, env: c.executorEnvLocked(e, dir),
+	spec := procSpec{sandbox: sb, env: c.executorEnvLocked(e, dir),
 		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments, limits: limits}
 	p, err := startProc(spec)
 	closeSandbox()
@@ -633,7 +634,10 @@ func (c *Cluster) killLocked(t *task, policy *mesos.KillPolicy) {
 		}
 		t.killing = true
 		if t.p == nil {
-			return // runCommandTask sees killing before it starts the process
+			// Still launching: its fetch is aborted, and runCommandTask
+			// sees killing before it would start the process.
+			e.cancelLaunch()
+			return
 		}
 		t.killedByUs = true
 		if t.fw.hasCap(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) {
@@ -719,6 +723,9 @@ func (c *Cluster) shutdownExecLocked(e *executor) {
 		return
 	}
 	e.shutdown = true
+	if e.p == nil {
+		e.cancelLaunch() // still launching: abort its fetch
+	}
 	if e.command {
 		for _, t := range e.tasks {
 			c.killLocked(t, nil)

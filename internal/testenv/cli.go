@@ -44,7 +44,9 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		Description: "\"up\" writes the master URL, the DNS address and the agents to the env file\n" +
 			"(MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...), then prints them, and runs until SIGINT or\n" +
 			"SIGTERM, then stops everything and kills every process it started. Every flag also reads\n" +
-			"TESTENV_<FLAG>. One cluster at a time uses a work dir (it holds a lock on testenv.lock there).\n\n" +
+			"TESTENV_<FLAG> (an empty one is the default). One cluster at a time uses a work dir (it holds\n" +
+			"an flock on the directory) and an env file. Load the env file into a shell with\n" +
+			"'set -a; . FILE; set +a' (its lines are KEY=VALUE, not exported).\n\n" +
 			"Exit codes: 0 stopped by a signal; 1 runtime error (an address in use, a work dir another\n" +
 			"cluster holds, an env file that cannot be written: nothing is printed); 2 usage or\n" +
 			"configuration error.\n" +
@@ -121,20 +123,50 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	if cfg.Agents < 1 {
 		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %d, want at least 1", sh.Source("agents"), cfg.Agents))
 	}
+	// Zero is Config's "the default"; given on the command line or in a
+	// variable it is as wrong as a negative size.
+	for _, f := range []string{"cpus", "mem", "disk"} {
+		if v := c.Float64(f); v == 0 {
+			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %v is not a positive number", sh.Source(f), v))
+		}
+	}
+	// Every setting is checked before anything is claimed or started (the
+	// env file below, the work dir and the addresses in Start).
+	chk := cfg
+	if err := chk.defaults(); err != nil {
+		return exitcode.Wrap(ExitUsage, NameFlags(err, flagOf, sh.Source))
+	}
 	// The env file is decided, and checked, before anything starts: a path
 	// it cannot be written to fails here, with nothing started or printed.
 	envFile, envSource := c.String("env-file"), sh.Source("env-file")
 	if envFile == "" && cfg.WorkDir != "" {
 		envFile, envSource = filepath.Join(cfg.WorkDir, envFileName), sh.Source("work-dir")+": env file"
 	}
+	var claim *envFileClaim
+	defer func() {
+		if claim != nil {
+			claim.release()
+		}
+	}()
 	if envFile != "none" && envFile != "" {
 		if err := safefile.CheckWritable([]safefile.File{{Path: envFile}}); err != nil {
 			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", envSource, err))
 		}
 		// Another running cluster's env file is its own, as its work dir
-		// is (one on the same work dir is refused by Start, saying so).
-		if owner := envFileOwner(envFile); owner != "" && !sameDir(owner, cfg.WorkDir) {
-			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %s: the env file of the running cluster in %s", envSource, envFile, owner))
+		// is: claimed (locked) here, before anything starts, so that of two
+		// clusters given one env file at once only one starts. One in a
+		// directory that does not exist yet (in a new work dir) is claimed
+		// once the cluster has made it. One held by a cluster on this very
+		// work dir is left to Start, which refuses the work dir, saying so.
+		if dirExists(filepath.Dir(envFile)) {
+			var busy *envFileBusy
+			claim, err = claimEnvFile(envFile, false)
+			if errors.As(err, &busy) && sameDir(busy.owner, cfg.WorkDir) {
+				err = nil
+			}
+			if err != nil {
+				return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", envSource, err))
+			}
 		}
 	}
 	// Orphans of tasks (a daemonizing or setsid'ing task) re-parent to
@@ -159,23 +191,32 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	// cluster is stopped and what its Start created removed.
 	lines := envLines(cl)
 	if envFile != "none" {
-		if _, err := safefile.Write(safefile.File{Path: envFile, Data: []byte(strings.Join(lines, "\n") + "\n"), Perm: 0o644}); err != nil {
+		var err error
+		if claim == nil {
+			claim, err = claimEnvFile(envFile, true)
+		}
+		if err == nil {
+			err = claim.write([]byte(strings.Join(lines, "\n") + "\n"))
+		}
+		if err != nil {
 			cl.discardOnStop()
 			stop()
 			cl.Wait()
 			return exitcode.Wrap(ExitRuntime, fmt.Errorf("%s: %w", envSource, err))
 		}
-		log.Info("env file written; source it to point tools at this cluster", "path", envFile)
+		log.Info("env file written; load it with: set -a; . FILE; set +a (its lines are KEY=VALUE, not exported)", "path", envFile)
 	}
 	for _, l := range lines {
 		fmt.Fprintln(sh.Stdout, l)
 	}
 	<-ctx.Done()
 	log.Info("stopping", "reason", context.Cause(ctx).Error())
-	if envFile != "none" {
+	if claim != nil {
 		// While the cluster still holds its work dir: the next cluster on
 		// it may already have written its own env file once it is released.
-		_ = os.Remove(envFile)
+		// Removed only if it is still this cluster's.
+		claim.release()
+		claim = nil
 	}
 	cl.Wait()
 	// Every process the cluster started has been reaped; what is left are
@@ -186,6 +227,12 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 		log.Info("killed orphaned task processes", "count", n)
 	}
 	return nil
+}
+
+// dirExists reports whether dir is an existing directory.
+func dirExists(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
 }
 
 // sameDir reports whether a and b name one existing directory.

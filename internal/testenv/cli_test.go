@@ -1,18 +1,20 @@
 package testenv
 
 import (
+	"context"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEnvFileFirst: an env file that cannot be written fails "testenv up"
 // with exit 1 and an error naming the flag or variable that chose it,
 // nothing on stdout and nothing left behind: not the work dir it would
-// have made, nor a lock file in one that exists. Most are found before
+// have made, nor a pid file in one that exists. Most are found before
 // the cluster starts; one only when it is written, after Start, which
 // then stops the cluster and removes the work dir it made.
 func TestEnvFileFirst(t *testing.T) {
@@ -44,8 +46,8 @@ func TestEnvFileFirst(t *testing.T) {
 			"testenv: --env-file: " + aDir + ": destination is not a regular file"},
 		{"the default in the work dir", nil, []string{"--work-dir", work},
 			"testenv: --work-dir: env file: " + filepath.Join(work, envFileName) + ": destination is not a regular file"},
-		{"under the lock file, found after Start", nil, []string{"--work-dir", newWork, "--env-file", filepath.Join(newWork, WorkDirLock, "x.env")},
-			"testenv: --env-file: " + filepath.Join(newWork, WorkDirLock, "x.env") + ": stat "},
+		{"under the pid file, found after Start", nil, []string{"--work-dir", newWork, "--env-file", filepath.Join(newWork, WorkDirLock, "x.env")},
+			"testenv: --env-file: " + filepath.Join(newWork, WorkDirLock, "x.env") + ": mkdir " + filepath.Join(newWork, WorkDirLock) + ": not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := snapshot(t, root)
@@ -59,6 +61,49 @@ func TestEnvFileFirst(t *testing.T) {
 			delete(after, ".")
 			if !maps.Equal(before, after) {
 				t.Errorf("left behind: %q, was %q", slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(before)))
+			}
+		})
+	}
+}
+
+// TestSettingsCheckedBeforeStart: a zero size (Config's "the default",
+// but not a size a user can mean) and a malformed address are usage
+// errors (exit 2) naming the flag or variable, found before anything is
+// claimed or started: no cluster logs, nothing on stdout, no env file. An
+// empty variable is its flag's default, as for every binary (cliapp).
+func TestSettingsCheckedBeforeStart(t *testing.T) {
+	for _, tc := range []struct {
+		args, env []string
+		want      string // the error's start
+	}{
+		{[]string{"--mem", "0"}, nil, "testenv: --mem: 0 is not a positive number"},
+		{[]string{"--disk", "0"}, nil, "testenv: --disk: 0 is not a positive number"},
+		{nil, []string{"TESTENV_CPUS=0"}, "testenv: TESTENV_CPUS: 0 is not a positive number"},
+		{[]string{"--listen", "nope"}, nil, `testenv: --listen: "nope" is not HOST:PORT`},
+		{nil, []string{"TESTENV_LISTEN=127.0.0.1:0,nope:x"}, `testenv: TESTENV_LISTEN: "nope:x": port "x" is not a port number`},
+		{[]string{"--listen", ","}, nil, `testenv: --listen: no address in ","`},
+		{[]string{"--dns", "127.0.0.1"}, nil, `testenv: --dns: "127.0.0.1" is not HOST:PORT`},
+		{[]string{"--mem", "0"}, []string{"TESTENV_AGENTS="}, "testenv: --mem: 0 is not a positive number"},
+	} {
+		t.Run(strings.Join(append(tc.args, tc.env...), " "), func(t *testing.T) {
+			envFile := filepath.Join(t.TempDir(), "cluster.env")
+			env := append([]string{"TESTENV_ENV_FILE=" + envFile, "TESTENV_AGENT_PORT=0"}, tc.env...)
+			if !slices.ContainsFunc(tc.env, func(kv string) bool { return strings.HasPrefix(kv, "TESTENV_LISTEN=") }) &&
+				!slices.Contains(tc.args, "--listen") {
+				env = append(env, "TESTENV_LISTEN=127.0.0.1:0")
+			}
+			// A cluster that starts runs until then, and fails the test.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var out, errb strings.Builder
+			code := Run(ctx, append([]string{"testenv", "up"}, tc.args...), env, nil, &out, &errb)
+			if code != ExitUsage || out.Len() > 0 || !strings.Contains(errb.String(), tc.want) ||
+				strings.Contains(errb.String(), `msg="testenv up"`) || strings.Contains(errb.String(), `msg="testenv stopped"`) {
+				t.Errorf("exit %d (want %d), stdout %q (want none), stderr without %q or with cluster logs:\n%s",
+					code, ExitUsage, out.String(), tc.want, errb.String())
+			}
+			if _, err := os.Lstat(envFile); err == nil {
+				t.Error("the env file was written")
 			}
 		})
 	}

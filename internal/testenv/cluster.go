@@ -267,6 +267,12 @@ func (c *Cluster) shutdown() {
 	c.block.release()
 	c.mu.Lock()
 	discard := c.discardWork
+	for _, a := range c.agents {
+		a.root.Close()
+	}
+	for _, h := range c.hosts {
+		h.root.Close()
+	}
 	c.mu.Unlock()
 	c.work.release(discard)
 	c.log.Info("testenv stopped")

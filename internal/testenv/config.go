@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/taskkit/taskkit/internal/logging"
@@ -180,6 +181,19 @@ func (c *Config) defaults() error {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:0"
 	}
+	n := 0
+	for _, addr := range strings.Split(c.Listen, ",") {
+		if addr = strings.TrimSpace(addr); addr == "" {
+			continue
+		}
+		n++
+		if err := checkListenAddr(addr); err != nil {
+			return invalidField("Listen", err)
+		}
+	}
+	if n == 0 {
+		return invalidField("Listen", fmt.Errorf("no address in %q", c.Listen))
+	}
 	if c.AgentIPBase != "" {
 		ip := net.ParseIP(c.AgentIPBase).To4()
 		if ip == nil || !ip.IsLoopback() {
@@ -202,6 +216,11 @@ func (c *Config) defaults() error {
 	if c.DNSListen == "" {
 		c.DNSListen = "127.0.0.1:0"
 	}
+	if c.DNSListen != "off" {
+		if err := checkListenAddr(c.DNSListen); err != nil {
+			return invalidField("DNSListen", err)
+		}
+	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 15 * time.Second
 	}
@@ -219,6 +238,21 @@ func (c *Config) defaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = logging.Discard()
+	}
+	return nil
+}
+
+// checkListenAddr checks that addr is HOST:PORT with a port number (or a
+// service name from /etc/services) in 0..65535, as net.Listen takes it: a
+// malformed address is a configuration error found before anything
+// starts, not a failure to listen.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT (e.g. 127.0.0.1:5050): %w", addr, err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q: port %q is not a port number 0..65535", addr, port)
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ func (c *Cluster) KillAgent(ref string) error {
 	procs := a.procsLocked()
 	for _, e := range a.executors {
 		e.state = execTerminated
+		e.cancelLaunch() // a fetch under way ends with its host
 		if e.stream != nil {
 			e.stream.close()
 			e.stream = nil

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
 	"github.com/taskkit/taskkit/internal/fetcher"
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
 
 // framework is the master's record of a framework.
@@ -105,8 +107,14 @@ type agent struct {
 	executors     map[string]*executor // key: frameworkID + "/" + executorID
 	fetcher       *fetcher.Fetcher
 	dir           string // <work>/slaves/<id>
-	registered    time.Time
-	host          *agentHost // what outlives a restart: reservations, volumes, MOUNT disks
+	// root is dir, opened when the agent starts, before any of its tasks
+	// runs: every sandbox is made and opened from it without following a
+	// link, so a task that renames a directory above its sandbox (dir
+	// itself, or slaves) and puts a link in its place redirects nothing.
+	// Closed when the cluster has stopped.
+	root       *sandboxfs.Dir
+	registered time.Time
+	host       *agentHost // what outlives a restart: reservations, volumes, MOUNT disks
 }
 
 // executor is an executor on an agent: a custom executor process (or the
@@ -136,6 +144,15 @@ type executor struct {
 	charged     bool // executor resources counted in agent.used
 	res         res
 	links       map[string]string // container path → volume path: the volume symlinks in its sandbox
+	// launch ends the container's launch (its URI fetch) early: cancelled
+	// when the container is killed or shut down while it is still being
+	// launched, when its agent stops and when the cluster stops, as Mesos
+	// kills the fetcher of a container destroyed while FETCHING
+	// (MesosContainerizerProcess::destroy,
+	// src/slave/containerizer/mesos/containerizer.cpp). Set by
+	// launchLocked; the launch goroutine releases it when done.
+	launch       context.Context
+	cancelLaunch context.CancelFunc
 }
 
 type execState int

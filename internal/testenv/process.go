@@ -33,9 +33,10 @@ type procSpec struct {
 	value string
 	args  []string
 	env   []string
-	dir   string // working directory
-	// sandbox is dir, open: stdout and stderr are opened in it without
-	// following a link (package sandboxfs).
+	// sandbox is the working directory, open: the process starts in it
+	// through its descriptor and stdout and stderr are opened in it
+	// without following a link (package sandboxfs), so a link put in
+	// place of a directory above it since it was made redirects neither.
 	sandbox *sandboxfs.Dir
 	// limits are the container's rlimits (ContainerInfo.rlimit_info), in
 	// force before its program runs.
@@ -60,7 +61,9 @@ func startProc(spec procSpec) (*proc, error) {
 			cmd.Args = append([]string(nil), spec.args...)
 		}
 	}
-	cmd.Dir = spec.dir
+	// The child changes into /proc/self/fd/N before exec: its own copy of
+	// the sandbox's descriptor, open until then.
+	cmd.Dir = spec.sandbox.FDPath()
 	cmd.Env = spec.env
 	// A new session (and so a new process group, pgid = pid): the
 	// processes an executor starts in their own process groups stay in its

@@ -68,7 +68,7 @@ func TestStartProcRefusesPlantedLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	p, err := startProc(procSpec{shell: true, value: "echo written; touch ran", dir: dir, sandbox: sb, env: []string{leakMarker}})
+	p, err := startProc(procSpec{shell: true, value: "echo written; touch ran", sandbox: sb, env: []string{leakMarker}})
 	if err == nil {
 		p.wait()
 	}
@@ -83,47 +83,112 @@ func TestStartProcRefusesPlantedLogs(t *testing.T) {
 	}
 }
 
-// TestVolumeDirsThroughPlantedLinks: a task can reach its volume's parent
-// directories (its sandbox link names the volume's path). With the role's
-// directory replaced by a link to a directory outside, DESTROY does not
-// move and delete the outside directory of the volume's name, and CREATE
-// does not make one there.
-func TestVolumeDirsThroughPlantedLinks(t *testing.T) {
-	cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond})
-	s := subscribe(t, cl, roleFramework("planted-volumes", "role", "principal", mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT), protoCodec)
-	rdisk := dynamic(disk(64), "role", "principal", labels("resource_id", "disk"), true)
-	vol := asVolume(rdisk, "v1", "principal", "data")
-	s.accept(s.offers()[0], calls.OpReserve(rdisk), withID(calls.OpCreate(vol), "create"))
-	if st := s.opStatus("create"); st.State != mesos.OPERATION_FINISHED {
-		t.Fatalf("create: %s %q", st.State, st.GetMessage())
+// TestPlantedLinkAboveTheAgentDir: a task's processes reach every
+// directory above their sandbox (MESOS_SANDBOX/../../../../../.. is the
+// agent's directory). With the agent's directory, or slaves above it,
+// renamed and a link to a directory outside put in its place, the next
+// task's sandbox, runs/latest and stdout are still made in the agent's
+// directory, wherever it was moved: the agent opened it when it started.
+// The task runs there and nothing is created outside.
+func TestPlantedLinkAboveTheAgentDir(t *testing.T) {
+	for _, planted := range []string{"agent", "slaves"} {
+		t.Run(planted, func(t *testing.T) {
+			cl := startCluster(t, Config{})
+			s := subscribe(t, cl, frameworkInfo("planted-agent"), protoCodec)
+			outside := t.TempDir()
+			agent := cl.Agents()[0].ID
+			dir := filepath.Join(cl.WorkDir(), "slaves")
+			if planted == "agent" {
+				dir = filepath.Join(dir, agent)
+			}
+			if err := os.Rename(dir, dir+".moved"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, dir); err != nil {
+				t.Fatal(err)
+			}
+			o := s.offers()[0]
+			s.launch(o, commandTask("after", o, "echo ran in $(pwd -P)"))
+			s.updateAck("after", mesos.TASK_STARTING)
+			s.updateAck("after", mesos.TASK_RUNNING)
+			if st := s.updateAck("after", mesos.TASK_FINISHED); st.GetState() != mesos.TASK_FINISHED {
+				t.Fatalf("after: %s %q", st.GetState(), st.GetMessage())
+			}
+			var created []string
+			_ = filepath.WalkDir(outside, func(p string, _ os.DirEntry, _ error) error {
+				if p != outside {
+					created = append(created, p)
+				}
+				return nil
+			})
+			if len(created) > 0 {
+				t.Errorf("created outside the work dir: %q", created)
+			}
+			moved := filepath.Join(cl.WorkDir(), "slaves.moved", agent)
+			if planted == "agent" {
+				moved = filepath.Join(cl.WorkDir(), "slaves", agent+".moved")
+			}
+			runs, _ := filepath.Glob(filepath.Join(moved, "frameworks", "*", "executors", "after", "runs", "latest"))
+			if len(runs) != 1 {
+				t.Fatalf("runs/latest of the task in the moved agent dir: %q", runs)
+			}
+			b, err := os.ReadFile(filepath.Join(runs[0], "stdout"))
+			real, _ := filepath.EvalSymlinks(runs[0])
+			if err != nil || !strings.Contains(string(b), "ran in "+real) {
+				t.Errorf("stdout in the moved agent dir: %q, %v; want the task run in %s", b, err, real)
+			}
+		})
 	}
-	outside := t.TempDir()
-	keep := filepath.Join(outside, "v1", "keep")
-	if err := os.MkdirAll(filepath.Dir(keep), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keep, []byte("keep\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	roleDir := filepath.Join(cl.WorkDir(), "agents", "0", "volumes", "roles", "role")
-	if err := os.Rename(roleDir, roleDir+".old"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(outside, roleDir); err != nil {
-		t.Fatal(err)
-	}
+}
 
-	s.accept(s.offerWhere("volume v1", isVolume("v1")), withID(calls.OpDestroy(vol), "destroy"))
-	s.opStatus("destroy")
-	o := s.offerWhere("reserved disk", func(r *mesos.Resource) bool {
-		return r.Name == "disk" && r.IsReserved("role") && !r.IsPersistentVolume()
-	})
-	s.accept(o, withID(calls.OpCreate(asVolume(rdisk, "v2", "principal", "data")), "create-v2"))
-	s.opStatus("create-v2")
-	if b, err := os.ReadFile(keep); err != nil || string(b) != "keep\n" {
-		t.Errorf("the directory outside lost its data: %q, %v", b, err)
-	}
-	if _, err := os.Lstat(filepath.Join(outside, "v2")); !os.IsNotExist(err) {
-		t.Errorf("a volume directory was created outside: %v", err)
+// TestVolumeDirsThroughPlantedLinks: a task can reach its volume's parent
+// directories (its sandbox link names the volume's path): the role's
+// directory, the host's agents/<index> and agents itself. With one of
+// them replaced by a link to a directory outside, DESTROY does not move
+// and delete the outside directory of the volume's name, and CREATE does
+// not make one there.
+func TestVolumeDirsThroughPlantedLinks(t *testing.T) {
+	for _, planted := range []string{"agents/0/volumes/roles/role", "agents/0", "agents"} {
+		t.Run(planted, func(t *testing.T) {
+			cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond})
+			s := subscribe(t, cl, roleFramework("planted-volumes", "role", "principal", mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT), protoCodec)
+			rdisk := dynamic(disk(64), "role", "principal", labels("resource_id", "disk"), true)
+			vol := asVolume(rdisk, "v1", "principal", "data")
+			s.accept(s.offers()[0], calls.OpReserve(rdisk), withID(calls.OpCreate(vol), "create"))
+			if st := s.opStatus("create"); st.State != mesos.OPERATION_FINISHED {
+				t.Fatalf("create: %s %q", st.State, st.GetMessage())
+			}
+			// outside mirrors the layout below the replaced directory.
+			outside := t.TempDir()
+			below, _ := filepath.Rel(filepath.FromSlash(planted), filepath.FromSlash("agents/0/volumes/roles/role"))
+			keep := filepath.Join(outside, below, "v1", "keep")
+			if err := os.MkdirAll(filepath.Dir(keep), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(keep, []byte("keep\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(cl.WorkDir(), filepath.FromSlash(planted))
+			if err := os.Rename(dir, dir+".old"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, dir); err != nil {
+				t.Fatal(err)
+			}
+
+			s.accept(s.offerWhere("volume v1", isVolume("v1")), withID(calls.OpDestroy(vol), "destroy"))
+			s.opStatus("destroy")
+			o := s.offerWhere("reserved disk", func(r *mesos.Resource) bool {
+				return r.Name == "disk" && r.IsReserved("role") && !r.IsPersistentVolume()
+			})
+			s.accept(o, withID(calls.OpCreate(asVolume(rdisk, "v2", "principal", "data")), "create-v2"))
+			s.opStatus("create-v2")
+			if b, err := os.ReadFile(keep); err != nil || string(b) != "keep\n" {
+				t.Errorf("the directory outside lost its data: %q, %v", b, err)
+			}
+			if _, err := os.Lstat(filepath.Join(outside, below, "v2")); !os.IsNotExist(err) {
+				t.Errorf("a volume directory was created outside: %v", err)
+			}
+		})
 	}
 }

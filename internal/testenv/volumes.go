@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -48,6 +50,15 @@ import (
 type agentHost struct {
 	// dir is the host's work directory.
 	dir string
+	// root is dir, opened (and made) from the work dir's handle when the
+	// host's first agent starts, before any task runs: every volume and
+	// MOUNT disk directory is made, moved and removed from it without
+	// following a link (package sandboxfs). A task reaches its volume's
+	// parents — and so the host's directory and the work dir — through
+	// its volume link's "..", and must not get the agent to create or
+	// remove a directory elsewhere by renaming one of them. Closed when
+	// the cluster has stopped.
+	root *sandboxfs.Dir
 	// mounts are the MOUNT disks, unreserved.
 	mounts res
 	// checkpointed are the dynamic reservations and persistent volumes
@@ -61,16 +72,24 @@ func (c *Cluster) hostLocked(index int) (*agentHost, error) {
 	if h := c.hosts[index]; h != nil {
 		return h, nil
 	}
-	h := &agentHost{dir: filepath.Join(c.cfg.WorkDir, "agents", strconv.Itoa(index))}
+	rel := path.Join("agents", strconv.Itoa(index))
+	root, err := c.work.root.MkdirAll(rel, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("testenv: agent %d: %w", index, err)
+	}
+	h := &agentHost{dir: filepath.Join(c.cfg.WorkDir, filepath.FromSlash(rel)), root: root}
 	for i, size := range c.cfg.DiskMounts {
-		root := filepath.Join(h.dir, "mounts", "volume"+strconv.Itoa(i))
-		if err := os.MkdirAll(root, 0o755); err != nil {
+		mount := path.Join("mounts", "volume"+strconv.Itoa(i))
+		md, err := root.MkdirAll(mount, 0o755)
+		if err != nil {
+			root.Close()
 			return nil, fmt.Errorf("testenv: MOUNT disk of agent %d: %w", index, err)
 		}
+		md.Close()
 		d := scalarResource("disk", size)
 		d.Disk = &mesos.Resource_DiskInfo{Source: &mesos.Resource_DiskInfo_Source{
 			Type:  mesos.Resource_DiskInfo_Source_MOUNT,
-			Mount: &mesos.Resource_DiskInfo_Source_Mount{Root: strPtr(root)},
+			Mount: &mesos.Resource_DiskInfo_Source_Mount{Root: strPtr(filepath.Join(h.dir, filepath.FromSlash(mount)))},
 		}}
 		h.mounts = append(h.mounts, d)
 	}
@@ -145,7 +164,7 @@ func (c *Cluster) checkpointLocked(a *agent) {
 		}
 		// As the Mesos agent, an existing directory is taken as it is (a
 		// MOUNT disk's root always exists).
-		if err := makeVolumeDir(h.volumeDir(&v)); err != nil {
+		if err := h.makeVolumeDir(&v); err != nil {
 			c.log.Error("creating a persistent volume", "agent", a.id, "path", p, "err", err)
 		}
 	}
@@ -160,119 +179,114 @@ func (c *Cluster) checkpointLocked(a *agent) {
 	}
 }
 
-// makeVolumeDir creates a volume's directory rel under base (see
-// volumeDir), never through a link in place of a directory below base.
-func makeVolumeDir(base, rel string) error {
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return err
-	}
+// makeVolumeDir creates volume v's directory (see volumeRel) from the
+// host's handle, never through a link in place of a directory.
+func (h *agentHost) makeVolumeDir(v *mesos.Resource) error {
+	rel, _ := h.volumeRel(v)
 	if rel == "" {
 		return nil
 	}
-	d, err := sandboxfs.Open(base)
+	d, err := h.root.MkdirAll(rel, 0o755)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	vd, err := d.MkdirAll(rel, 0o755)
-	if err != nil {
-		return err
-	}
-	return vd.Close()
+	return d.Close()
 }
 
 // removeVolumeLocked deletes a destroyed volume's data: the directory is
 // moved into the host's trash at once (a rename), so that a volume
 // created again at the same path starts empty, and removed from there by
 // a goroutine the cluster owns. A MOUNT disk keeps its (empty) root. The
-// directories below the host's directory or the disk's root are reached
-// without following a link (package sandboxfs): a task can reach its
-// volume's parents, and must not get the agent to move a directory from
-// elsewhere into its trash.
+// volume, the trash and the removal are all reached from the host's
+// handle without following a link (package sandboxfs, os.Root): a task
+// can reach its volume's parents, and must not get the agent to move a
+// directory from elsewhere into its trash, nor to remove one elsewhere by
+// putting a link in place of the trash.
 func (c *Cluster) removeVolumeLocked(h *agentHost, v *mesos.Resource) error {
-	if err := os.MkdirAll(h.dir, 0o755); err != nil {
-		return err
+	rel, mount := h.volumeRel(v)
+	if rel == "" {
+		return nil
 	}
-	top, err := sandboxfs.Open(h.dir)
-	if err != nil {
-		return err
-	}
-	defer top.Close()
-	trash, err := top.MkdirAll("trash", 0o755)
+	trash, err := h.root.MkdirAll("trash", 0o755)
 	if err != nil {
 		return err
 	}
 	defer trash.Close()
 	id := mesosx.NewID()
-	dest := filepath.Join(trash.Name(), id)
-	base, rel := h.volumeDir(v)
-	if rel == "" { // a MOUNT disk's root: configured, trusted
-		if err := os.Rename(base, dest); err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		if err := os.Mkdir(base, 0o755); err != nil {
-			return err
-		}
-	} else {
-		d, err := sandboxfs.Open(base)
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		err = d.Rename(rel, trash, id)
-		d.Close()
-		if os.IsNotExist(err) {
+	if err := h.root.Rename(rel, trash, id); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		if err != nil {
+		return err
+	}
+	if mount {
+		if err := h.makeVolumeDir(v); err != nil {
 			return err
 		}
 	}
-	if !c.goLocked(func() { _ = os.RemoveAll(dest) }) {
-		return os.RemoveAll(dest)
+	// An os.Root on the trash directory itself (its descriptor's
+	// /proc/self/fd path), not on its path.
+	r, err := os.OpenRoot(trash.FDPath())
+	if err != nil {
+		return err
+	}
+	remove := func() {
+		_ = r.RemoveAll(id)
+		r.Close()
+	}
+	if !c.goLocked(remove) {
+		remove()
 	}
 	return nil
 }
 
 // volumePath is where volume v lives on host h
-// (paths::getPersistentVolumePath in src/slave/paths.cpp).
+// (paths::getPersistentVolumePath in src/slave/paths.cpp), or "" (see
+// volumeRel).
 func (h *agentHost) volumePath(v *mesos.Resource) string {
-	base, rel := h.volumeDir(v)
-	if base == "" {
+	rel, _ := h.volumeRel(v)
+	if rel == "" {
 		return ""
 	}
-	return filepath.Join(base, filepath.FromSlash(rel))
+	return filepath.Join(h.dir, filepath.FromSlash(rel))
 }
 
-// volumeDir is volumePath split in two: a directory the agent trusts (the
-// host's directory, a PATH or MOUNT disk's root) and the slash-separated
-// path of the volume below it, "" for a MOUNT disk (its root is the
-// volume). base is "" for a disk of an unknown source type.
-func (h *agentHost) volumeDir(v *mesos.Resource) (base, rel string) {
+// volumeRel is volumePath relative to the host's directory,
+// slash-separated: volumes/roles/<role>/<id> on the root disk, below a PATH
+// disk's root, or a MOUNT disk's root itself (mount is then set). It is ""
+// for a disk of an unknown source type or whose root is not below the
+// host's directory (testenv makes every disk there).
+func (h *agentHost) volumeRel(v *mesos.Resource) (rel string, mount bool) {
 	role := strings.ReplaceAll(v.ReservationRole(), "/", " ")
 	id := v.Disk.Persistence.ID
 	src := v.Disk.Source
 	if src == nil {
-		return h.dir, path.Join("volumes", "roles", role, id)
+		return path.Join("volumes", "roles", role, id), false
 	}
-	abs := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
+	below := func(root string) string {
+		if filepath.IsAbs(root) {
+			r, err := filepath.Rel(h.dir, root)
+			if err != nil {
+				return ""
+			}
+			root = r
 		}
-		return filepath.Join(h.dir, p)
+		if !filepath.IsLocal(root) {
+			return ""
+		}
+		return filepath.ToSlash(filepath.Clean(root))
 	}
 	switch src.GetType() {
 	case mesos.Resource_DiskInfo_Source_PATH:
-		return abs(src.GetPath().GetRoot()), path.Join("volumes", "roles", role, id)
+		if root := below(src.GetPath().GetRoot()); root != "" {
+			return path.Join(root, "volumes", "roles", role, id), false
+		}
 	case mesos.Resource_DiskInfo_Source_MOUNT:
-		return abs(src.GetMount().GetRoot()), ""
+		if root := below(src.GetMount().GetRoot()); root != "" && root != "." {
+			return root, true
+		}
 	}
-	return "", ""
+	return "", false
 }
 
 // volumePaths maps the paths of the volumes of rs to the volumes.

@@ -3,14 +3,18 @@ package testenv
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	sysunix "golang.org/x/sys/unix" // "unix" is state.go's time conversion
+
+	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
 
 // ErrWorkDirInUse is matched (errors.Is) by Start's error when another
@@ -19,20 +23,27 @@ import (
 // value is valid, only taken, as an address in use is.
 var ErrWorkDirInUse = errors.New("in use by another testenv cluster")
 
-// WorkDirLock is the name of the lock file in a cluster's work directory:
-// the cluster holds an exclusive flock(2) on it from Start until it has
-// stopped, and writes its pid into it. The kernel drops the lock when the
-// process exits, even by SIGKILL, so a dead cluster never blocks the next
-// one. The file stays in a work directory given in Config.WorkDir (removing
-// it would let two clusters lock two different files of one name).
+// WorkDirLock is the name of the file in a cluster's work directory that
+// holds the pid of the cluster holding the directory, for the error of the
+// next one. The lock itself is an exclusive flock(2) on the work directory
+// (not on a file in it, which a task, whose sandbox lies below, could
+// replace): held from Start until the cluster has stopped, and dropped by
+// the kernel when the process exits, even by SIGKILL, so a dead cluster
+// never blocks the next one. The file is removed when the cluster stops.
 const WorkDirLock = "testenv.lock"
 
 // workDir is a cluster's claim on its work directory.
 type workDir struct {
-	path    string
-	lock    *os.File // holds the flock; closing it releases the lock
-	temp    bool     // a temporary directory: removed on release
-	created []string // the directories openWorkDir created, outermost first
+	path string
+	// root is the directory, open from the claim on: everything the
+	// cluster makes in it is reached from root without following a link
+	// (package sandboxfs), so a task that renames a directory above its
+	// sandbox and puts a link in its place redirects nothing.
+	root     *sandboxfs.Dir
+	lock     *os.File // the directory again, holding the flock; closing it releases the lock
+	temp     bool     // a temporary directory: removed on release
+	created  []string // the directories openWorkDir created, outermost first
+	wrotePid bool     // WorkDirLock is ours to remove
 }
 
 // openWorkDir makes the work directory (a new temporary one when dir is
@@ -58,53 +69,86 @@ func openWorkDir(dir string) (*workDir, error) {
 			return nil, err
 		}
 	}
-	name := filepath.Join(w.path, WorkDirLock)
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	root, err := sandboxfs.Open(w.path)
 	if err != nil {
 		w.release(true)
-		return nil, fmt.Errorf("opening the work dir's lock: %w", err)
+		return nil, fmt.Errorf("opening the work dir: %w", err)
 	}
-	if err := sysunix.Flock(int(f.Fd()), sysunix.LOCK_EX|sysunix.LOCK_NB); err != nil {
-		holder := ""
-		if b, rerr := os.ReadFile(name); rerr == nil && len(strings.TrimSpace(string(b))) > 0 {
-			holder = ", held by pid " + strings.TrimSpace(string(b))
-		}
-		f.Close()
+	w.root = root
+	// A second descriptor of the same directory for the lock: root's is
+	// sandboxfs', and flock needs one of its own.
+	lock, err := os.OpenFile(root.FDPath(), os.O_RDONLY|sysunix.O_DIRECTORY|sysunix.O_CLOEXEC, 0)
+	if err != nil {
+		w.release(true)
+		return nil, fmt.Errorf("opening the work dir: %w", err)
+	}
+	if err := flockExclusive(lock); err != nil {
+		lock.Close()
 		if errors.Is(err, sysunix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: %w (flock on %s%s)", w.path, ErrWorkDirInUse, name, holder)
+			holder := ""
+			if pid := readHolderPid(root); pid != "" {
+				holder = ", held by pid " + pid
+			}
+			root.Close()
+			w.root = nil
+			return nil, fmt.Errorf("%s: %w (flock on %s%s)", w.path, ErrWorkDirInUse, w.path, holder)
 		}
 		w.release(true)
-		return nil, fmt.Errorf("locking %s: %w", name, err)
+		return nil, fmt.Errorf("locking %s: %w", w.path, err)
 	}
-	// Ours now: tell whoever finds it locked who holds it.
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	w.lock = lock
+	// Ours now: tell whoever finds it locked who holds it. A hint only:
+	// whatever is in its place (a link, a FIFO a task planted) is replaced,
+	// never opened.
+	_ = root.Remove(WorkDirLock)
+	if f, err := root.OpenFile(WorkDirLock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+		w.wrotePid = true
+		_, _ = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+		f.Close()
 	}
-	w.lock = f
 	return w, nil
 }
 
-// envFileOwner is the work dir of the running cluster whose env file path
-// is (its TESTENV_SANDBOX_ROOT line names a work dir whose lock is held),
-// or "". It creates and changes nothing.
-func envFileOwner(path string) string {
-	b, err := os.ReadFile(path)
+// flockExclusive takes an exclusive flock on f without waiting for it. A
+// probe (workDirHeld) holds a shared lock for an instant: EWOULDBLOCK is
+// taken as the answer only after a few tries over 100 ms.
+func flockExclusive(f *os.File) error {
+	var err error
+	for i := 0; i < 5; i++ {
+		if i > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		err = sysunix.Flock(int(f.Fd()), sysunix.LOCK_EX|sysunix.LOCK_NB)
+		if !errors.Is(err, sysunix.EWOULDBLOCK) {
+			return err
+		}
+	}
+	return err
+}
+
+// readHolderPid is the pid WorkDirLock in the work dir root names, or "":
+// read without following a link or waiting on a FIFO (sandboxfs), at most
+// 32 bytes, and only if they are a number.
+func readHolderPid(root *sandboxfs.Dir) string {
+	f, err := root.OpenFile(WorkDirLock, os.O_RDONLY, 0)
 	if err != nil {
 		return ""
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if dir, ok := strings.CutPrefix(line, "TESTENV_SANDBOX_ROOT="); ok && dir != "" && workDirHeld(dir) {
-			return dir
-		}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 32))
+	pid := strings.TrimSpace(string(b))
+	if _, err := strconv.Atoi(pid); err != nil {
+		return ""
 	}
-	return ""
+	return pid
 }
 
-// workDirHeld reports whether a running cluster holds dir's lock, without
-// creating the lock file (a shared flock, dropped at once, fails only
-// while a cluster holds its exclusive one).
+// workDirHeld reports whether a running cluster holds dir (a shared flock
+// on the directory, dropped at once, fails only while a cluster holds its
+// exclusive one). It opens dir as a directory only (O_DIRECTORY: a FIFO or
+// a file there is refused, never waited on) and creates nothing.
 func workDirHeld(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, WorkDirLock))
+	f, err := os.OpenFile(dir, os.O_RDONLY|sysunix.O_DIRECTORY|sysunix.O_NONBLOCK|sysunix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
@@ -114,8 +158,8 @@ func workDirHeld(dir string) bool {
 
 // release deletes a temporary directory and, with discard (a Start that
 // failed, which should leave nothing behind), the directories openWorkDir
-// created; then it drops the lock: the directory is the cluster's until it
-// is gone.
+// created; then it removes the pid file and drops the lock: the directory
+// is the cluster's until it is gone.
 func (w *workDir) release(discard bool) {
 	if w.temp || (discard && len(w.created) > 0 && w.created[len(w.created)-1] == w.path) {
 		_ = os.RemoveAll(w.path)
@@ -124,6 +168,13 @@ func (w *workDir) release(discard bool) {
 		for i := len(w.created) - 1; i >= 0; i-- {
 			_ = os.Remove(w.created[i]) // fails, as it should, unless empty
 		}
+	}
+	if w.wrotePid && !w.temp {
+		_ = w.root.Remove(WorkDirLock)
+	}
+	if w.root != nil {
+		w.root.Close()
+		w.root = nil
 	}
 	if w.lock != nil {
 		w.lock.Close()

@@ -171,7 +171,7 @@ func TestWorkDirHeldByOneCluster(t *testing.T) {
 			} else {
 				code, out, errOut := runUp(t, tc.env, tc.args...)
 				lines := strings.Split(strings.TrimSpace(errOut), "\n")
-				want := "testenv: " + tc.source + ": " + tc.given + ": in use by another testenv cluster (flock on " + filepath.Join(tc.given, WorkDirLock) + fmt.Sprintf(", held by pid %d)", first.Process.Pid)
+				want := "testenv: " + tc.source + ": " + tc.given + ": in use by another testenv cluster (flock on " + tc.given + fmt.Sprintf(", held by pid %d)", first.Process.Pid)
 				if tc.want != "" {
 					want = "testenv: " + tc.source + ": " + tc.want
 				}
@@ -208,8 +208,7 @@ func TestWorkDirHeldByOneCluster(t *testing.T) {
 
 // TestFailedStartLeavesNoWorkDir: a Start that fails after making its
 // work dir (and the parents it lacked) removes them again; an existing work
-// dir keeps only the lock file (removing it would let two clusters lock
-// two files of one name).
+// dir is left as it was (the lock is on the directory: the pid file goes).
 func TestFailedStartLeavesNoWorkDir(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -226,7 +225,7 @@ func TestFailedStartLeavesNoWorkDir(t *testing.T) {
 		want      []string // what root holds after
 	}{
 		{"new, with new parents", filepath.Join(root, "a", "b", "work"), []string{".", "existing"}},
-		{"existing", existing, []string{".", "existing", filepath.Join("existing", WorkDirLock)}},
+		{"existing", existing, []string{".", "existing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -243,6 +242,103 @@ func TestFailedStartLeavesNoWorkDir(t *testing.T) {
 			}
 			if got := slices.Sorted(maps.Keys(snapshot(t, root))); !slices.Equal(got, tc.want) {
 				t.Errorf("left %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWorkDirLockIsTheDirectory: the lock is on the work directory, not
+// on a file in it that a task (its sandbox is below) could replace. With
+// the pid file removed, or replaced by a link or a FIFO, while a cluster
+// runs, a second Start on the directory is still refused, promptly (a
+// FIFO is not waited on). A link or a FIFO planted there before a start
+// is replaced, not followed: the file it points to is left as it was.
+func TestWorkDirLockIsTheDirectory(t *testing.T) {
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		plant func(p string) error
+	}{
+		{"removed", os.Remove},
+		{"a link", func(p string) error {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			return os.Symlink(victim, p)
+		}},
+		{"a FIFO", func(p string) error {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			return syscall.Mkfifo(p, 0o644)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			first := startCluster(t, Config{WorkDir: dir})
+			pidFile := filepath.Join(first.WorkDir(), WorkDirLock)
+			if b, err := os.ReadFile(pidFile); err != nil || string(b) != fmt.Sprintf("%d\n", os.Getpid()) {
+				t.Fatalf("pid file: %q, %v", b, err)
+			}
+			if err := tc.plant(pidFile); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				cl, err := Start(ctx, Config{WorkDir: dir})
+				if err == nil {
+					cancel()
+					cl.Wait()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrWorkDirInUse) {
+					t.Errorf("a second Start: %v, want ErrWorkDirInUse", err)
+				}
+			case <-time.After(waitLong):
+				t.Fatal("a second Start blocked")
+			}
+		})
+		t.Run("planted before start: "+tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			pidFile := filepath.Join(dir, WorkDirLock)
+			if err := os.WriteFile(pidFile, []byte("1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.plant(pidFile); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithCancel(context.Background())
+				cl, err := Start(ctx, Config{WorkDir: dir})
+				if err == nil {
+					t.Cleanup(func() { cancel(); cl.Wait() })
+				} else {
+					cancel()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(waitLong):
+				t.Fatal("Start blocked")
+			}
+			if b, err := os.ReadFile(victim); err != nil || string(b) != "keep\n" {
+				t.Errorf("the file the link points to changed: %q, %v", b, err)
+			}
+			if fi, err := os.Lstat(pidFile); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("the pid file is not a regular file: %v, %v", fi, err)
 			}
 		})
 	}
