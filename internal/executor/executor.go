@@ -759,7 +759,7 @@ func (e *Executor) startTask(t *task) {
 // the process and the task sandbox, open, for its checks; the caller
 // closes it. It runs outside the event loop and touches nothing shared.
 // Once ctx ends (the task was killed) the fetch stops and the process is
-// not started: the error then wraps ctx's.
+// not started: an error is returned.
 func (e *Executor) spawnTask(ctx context.Context, ti *mesos.TaskInfo, env []string) (_ *supervise.Process, _ *sandboxfs.Dir, err error) {
 	if err := validTaskDir(ti.TaskID.Value); err != nil {
 		return nil, nil, err

@@ -28,16 +28,7 @@ func TestSandboxRenamedAway(t *testing.T) {
 	if err := os.Mkdir(es, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	artifact := filepath.Join(root, "artifact.txt")
-	if err := os.WriteFile(artifact, []byte("fetched\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sb, err := sandboxfs.Open(es)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	e := &Executor{sandbox: sb, fetcher: &fetcher.Fetcher{}}
+	e, artifact := launcher(t, es)
 
 	// What an earlier task of the pod did.
 	moved := es + ".moved"
@@ -153,16 +144,7 @@ func TestRunWithoutSandbox(t *testing.T) {
 // context): the launch fails with the context's error and no process ran.
 func TestSpawnAfterKill(t *testing.T) {
 	es := t.TempDir()
-	artifact := filepath.Join(t.TempDir(), "artifact.txt")
-	if err := os.WriteFile(artifact, []byte("fetched\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sb, err := sandboxfs.Open(es)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	e := &Executor{sandbox: sb, fetcher: &fetcher.Fetcher{}}
+	e, artifact := launcher(t, es)
 	ti := &mesos.TaskInfo{TaskID: mesos.TaskID{Value: "t"}, Command: &mesos.CommandInfo{Value: str("touch started"), URIs: []mesos.CommandInfo_URI{{Value: artifact}}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -178,4 +160,20 @@ func TestSpawnAfterKill(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(es, TasksDir, "t", "started")); err == nil {
 		t.Error("the task's process ran")
 	}
+}
+
+// launcher is an Executor that can launch tasks in the executor sandbox
+// es, held open as Run holds it, and a local file for tasks to fetch.
+func launcher(t *testing.T, es string) (*Executor, string) {
+	t.Helper()
+	artifact := filepath.Join(t.TempDir(), "artifact.txt")
+	if err := os.WriteFile(artifact, []byte("fetched\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandboxfs.Open(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return &Executor{sandbox: sb, fetcher: &fetcher.Fetcher{}}, artifact
 }
