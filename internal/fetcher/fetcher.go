@@ -249,9 +249,9 @@ func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os
 // entry. Mesos copies from its cache (src/launcher/fetcher.cpp,
 // fetchFromCache → copyFile), which this would have to pay for every pod.
 // Instead the entry's stat is recorded when it is filled (entryRecord: size,
-// mtime in nanoseconds, mode, inode, owner; the mtime set a second before
-// the download began, so that a write in the same clock tick still moves
-// it) and compared, under the entry's lock, before every link: an entry
+// mtime in nanoseconds, mode, inode, owner; the mtime set to a whole
+// second before the download began, so that a write in the same clock tick
+// still moves it) and compared, under the entry's lock, before every link: an entry
 // that no longer matches (or has no record) is removed, logged once with
 // the URI, and downloaded again.
 //
@@ -316,7 +316,7 @@ func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key stri
 		if was == "" {
 			was = "no record"
 		}
-		f.logger().Warn("discarding a fetcher cache entry that changed since it was downloaded (a task wrote to, or chmodded, its fetched file); downloading it again",
+		f.logger().Warn("discarding a fetcher cache entry that does not match its record (changed since it was downloaded, e.g. by a task writing to or chmodding its fetched file); downloading it again",
 			"uri", redact.Credentials(uri), "entry", filepath.Join(f.CacheDir, key), "was", was, "now", strings.TrimSpace(now))
 		if err := cache.Remove(key); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("discarding the changed cache entry: %w", err)
@@ -329,9 +329,9 @@ func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key stri
 	}
 	removeTemps(cache, key)
 	removeTemps(cache, recordName(key))
-	// A second before the download began, whole: any write through a link
-	// later sets the mtime to the clock's time then, which differs even
-	// within the filesystem clock's tick (a few ms).
+	// A whole second, at least one before the download began: any write
+	// through a link later sets the mtime to the clock's time then, which
+	// differs from it even within the filesystem clock's tick (a few ms).
 	stamp := time.Now().Add(-time.Second).Truncate(time.Second)
 	if err := f.download(ctx, uri, cache, key); err != nil {
 		return err
