@@ -3,6 +3,7 @@ package fetcher
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -156,5 +157,119 @@ func TestFetchErrorsHideURIPasswords(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "Sekr1tPw") || !strings.Contains(err.Error(), "user:") {
 			t.Errorf("error %v: want a failure naming the URI with its password masked", err)
 		}
+	}
+}
+
+// TestCacheEntryChangedThroughLink: a sandbox's cached file is a hard link
+// to the cache entry, so a task changing its file changes the entry. The
+// next fetch of the URI must not hand the changed file out: it discards the
+// entry, logs that once naming the URI (its password masked) and downloads
+// it again; the task keeps its changed file; the fetch after that links
+// the new entry without downloading.
+func TestCacheEntryChangedThroughLink(t *testing.T) {
+	const body = "#!/bin/sh\necho original\n"
+	for _, tc := range []struct {
+		name       string
+		executable bool
+		change     func(t *testing.T, file, entry string)
+	}{
+		{"append", false, func(t *testing.T, file, _ string) {
+			f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteString("echo planted\n"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// Same size, at once: within the filesystem clock's tick of the download.
+		{"rewrite in place", false, func(t *testing.T, file, _ string) {
+			f, err := os.OpenFile(file, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt([]byte("echo planted.\n"), 10); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"truncate", false, func(t *testing.T, file, _ string) {
+			if err := os.Truncate(file, 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"chmod", false, func(t *testing.T, file, _ string) {
+			if err := os.Chmod(file, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"chmod an executable", true, func(t *testing.T, file, _ string) {
+			if err := os.Chmod(file, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"touch", false, func(t *testing.T, file, _ string) {
+			now := time.Now()
+			if err := os.Chtimes(file, now, now); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// A cache filled before entries had records (or a fetcher that
+		// died between the entry and its record).
+		{"no record", false, func(t *testing.T, _, entry string) {
+			if err := os.Remove(filepath.Join(filepath.Dir(entry), recordName(filepath.Base(entry)))); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Write([]byte(body))
+			}))
+			defer srv.Close()
+			var logs strings.Builder
+			f := &Fetcher{CacheDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			exe, cached := tc.executable, true
+			u := mesos.CommandInfo_URI{Value: strings.Replace(srv.URL, "://", "://user:Sekr1tPw@", 1) + "/tool", Executable: &exe, Cache: &cached}
+			wantMode := os.FileMode(0o644)
+			if tc.executable {
+				wantMode = 0o755
+			}
+			fetch := func() (string, os.FileInfo) {
+				t.Helper()
+				p, err := f.FetchOne(context.Background(), u, t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p, fi
+			}
+			first, _ := fetch()
+			tc.change(t, first, filepath.Join(f.CacheDir, cacheKey(u.Value)))
+			changed, _ := os.ReadFile(first)
+			second, fi := fetch()
+			if b, _ := os.ReadFile(second); string(b) != body || fi.Mode().Perm() != wantMode {
+				t.Errorf("the next task fetched %q mode %v, want %q mode %v", b, fi.Mode().Perm(), body, wantMode)
+			}
+			if b, _ := os.ReadFile(first); string(b) != string(changed) {
+				t.Errorf("the first task's file became %q, want it left as the task made it (%q)", b, changed)
+			}
+			if n := hits.Load(); n != 2 {
+				t.Errorf("%d downloads, want 2 (the changed entry downloaded again)", n)
+			}
+			if n := strings.Count(logs.String(), "discarding a fetcher cache entry"); n != 1 || !strings.Contains(logs.String(), "user:") || strings.Contains(logs.String(), "Sekr1tPw") {
+				t.Errorf("logged %d discards, want 1 naming the URI with its password masked:\n%s", n, logs.String())
+			}
+			_, again := fetch()
+			if n := hits.Load(); n != 2 || !os.SameFile(fi, again) {
+				t.Errorf("after the new download, %d downloads and the next fetch links the entry: %v; want 2 and a link", n, os.SameFile(fi, again))
+			}
+		})
 	}
 }

@@ -17,6 +17,10 @@
 //     can share one CacheDir and each entry is downloaded once. A fetcher
 //     waiting for another's download of an entry waits for each holder of
 //     the entry in turn, up to 5 min 10 s each (see lockEntry).
+//     Mesos copies cache entries into sandboxes instead (fetcher.cpp,
+//     fetchFromCache); a hard link shares the entry's inode with the task,
+//     so an entry a task changed through its link is never handed out
+//     again: see fromCache for what is checked and what is not.
 //
 // Confinement. Every write goes through an os.Root opened on the sandbox
 // (the cache, the archive's directory), so no path — whatever symbolic links
@@ -49,12 +53,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -78,6 +84,9 @@ type Fetcher struct {
 	CacheAll bool
 	// Client downloads http(s) URIs; nil means a client with a 5 minute timeout.
 	Client *http.Client
+	// Logger receives the fetcher's warnings (a changed cache entry
+	// discarded); nil means slog.Default().
+	Logger *slog.Logger
 
 	// lockWait is cacheLockWait unless a test sets it.
 	lockWait time.Duration
@@ -218,7 +227,7 @@ func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os
 	switch {
 	case remote:
 		if f.CacheDir != "" && (u.GetCache() || f.CacheAll) {
-			return f.fromCache(ctx, u.Value, root, name)
+			return f.fromCache(ctx, u.Value, u.GetExecutable(), root, name)
 		}
 		return f.download(ctx, u.Value, root, name)
 	case err == nil && pu.Scheme == "file":
@@ -235,10 +244,24 @@ func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os
 // fromCache downloads uri into the cache once, then hard-links the entry
 // into the sandbox — what makes a cache of multi-megabyte binaries cheap
 // for hundreds of pods — or copies it when the two are on different
-// filesystems. Cache entries are never written after they are complete, so
-// sharing the inode is safe as long as tasks treat fetched files as
-// read-only (documented in docs/testenv.md).
-func (f *Fetcher) fromCache(ctx context.Context, uri string, root *os.Root, name string) error {
+// filesystems. The sandbox's link and the entry are one file, so a task
+// that writes to, truncates, chmods or chowns its fetched file changes the
+// entry. Mesos copies from its cache (src/launcher/fetcher.cpp,
+// fetchFromCache → copyFile), which this would have to pay for every pod.
+// Instead the entry's stat is recorded when it is filled (entryRecord: size,
+// mtime in nanoseconds, mode, inode, owner; the mtime set to a whole
+// second before the download began, so that a write in the same clock tick
+// still moves it) and compared, under the entry's lock, before every link: an entry
+// that no longer matches (or has no record) is removed, logged once with
+// the URI, and downloaded again.
+//
+// What this does not guard against: a task that deliberately restores the
+// size and mtime (and mode) after rewriting its file in place; and a
+// change a task makes while other tasks already hold links to the entry,
+// which those tasks see (the check runs when a link is handed out, not
+// after). executable URIs get a 0755 entry, set and recorded under the
+// lock, not by the chmod through the link.
+func (f *Fetcher) fromCache(ctx context.Context, uri string, executable bool, root *os.Root, name string) error {
 	sum := sha256.Sum256([]byte(uri))
 	key := hex.EncodeToString(sum[:16])
 	if err := os.MkdirAll(f.CacheDir, 0o755); err != nil {
@@ -249,25 +272,6 @@ func (f *Fetcher) fromCache(ctx context.Context, uri string, root *os.Root, name
 		return fmt.Errorf("opening the fetcher cache: %w", err)
 	}
 	defer cache.Close()
-	if _, err := cache.Lstat(key); errors.Is(err, os.ErrNotExist) {
-		if err := f.fill(ctx, uri, cache, key); err != nil {
-			return err
-		}
-	} else if err != nil {
-		return err
-	}
-	return linkOrCopy(cache, key, root, name)
-}
-
-// fill downloads uri into the cache entry key unless another fetcher did
-// while this one waited for the entry's lock. The lock is an flock(2) on
-// .lock-<key> in the cache, taken through an open of its own by every
-// fetch: fetchers in different processes (an agent's executors, one per
-// pod) or in one, sharing one CacheDir, download each entry once instead of
-// all at once. The kernel drops the lock when its holder dies; what a dead
-// holder was writing (.fetch-<key>-*) is removed by the next one; a holder
-// that hangs is waited for at most cacheLockWait (see lockEntry).
-func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key string) error {
 	wait := f.lockWait
 	if wait <= 0 {
 		wait = cacheLockWait
@@ -277,13 +281,118 @@ func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key stri
 		return err
 	}
 	defer unlock()
-	if _, err := cache.Lstat(key); err == nil {
-		return nil // downloaded by another fetcher meanwhile
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if err := f.fill(ctx, uri, cache, key); err != nil {
 		return err
 	}
+	if executable {
+		if err := makeExecutable(cache, key); err != nil {
+			return fmt.Errorf("making the cache entry executable: %w", err)
+		}
+	}
+	return linkOrCopy(cache, key, root, name)
+}
+
+// fill makes the cache entry key hold uri as it was downloaded: it keeps
+// an entry that matches its record, discards one that does not (changed
+// since, or never recorded), and downloads what is missing. The caller
+// holds the entry's lock: an flock(2) on .lock-<key> in the cache, taken
+// through an open of its own by every fetch, so that fetchers in
+// different processes (an agent's executors, one per pod) or in one,
+// sharing one CacheDir, download each entry once instead of all at once.
+// The kernel drops the lock when its holder dies; what a dead holder was
+// writing (.fetch-<key>-*, .fetch-.record-<key>-*) is removed by the next
+// one; a holder that hangs is waited for at most cacheLockWait (see
+// lockEntry).
+func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key string) error {
+	fi, err := cache.Lstat(key)
+	switch {
+	case err == nil:
+		recorded, _ := cache.ReadFile(recordName(key))
+		now := entryRecord(fi)
+		if string(recorded) == now {
+			return nil
+		}
+		was := strings.TrimSpace(string(recorded))
+		if was == "" {
+			was = "no record"
+		}
+		f.logger().Warn("discarding a fetcher cache entry that does not match its record (changed since it was downloaded, e.g. by a task writing to or chmodding its fetched file); downloading it again",
+			"uri", redact.Credentials(uri), "entry", filepath.Join(f.CacheDir, key), "was", was, "now", strings.TrimSpace(now))
+		if err := cache.Remove(key); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("discarding the changed cache entry: %w", err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	if err := cache.Remove(recordName(key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing the cache entry's record: %w", err)
+	}
 	removeTemps(cache, key)
-	return f.download(ctx, uri, cache, key)
+	removeTemps(cache, recordName(key))
+	// A whole second, at least one before the download began: any write
+	// through a link later sets the mtime to the clock's time then, which
+	// differs from it even within the filesystem clock's tick (a few ms).
+	stamp := time.Now().Add(-time.Second).Truncate(time.Second)
+	if err := f.download(ctx, uri, cache, key); err != nil {
+		return err
+	}
+	if err := cache.Chtimes(key, stamp, stamp); err != nil {
+		return fmt.Errorf("stamping the cache entry: %w", err)
+	}
+	return record(cache, key)
+}
+
+// makeExecutable makes the entry key mode 0755 and records it, unless it
+// is already; the caller holds the entry's lock.
+func makeExecutable(cache *os.Root, key string) error {
+	fi, err := cache.Lstat(key)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == 0o755 {
+		return nil
+	}
+	if err := cache.Chmod(key, 0o755); err != nil {
+		return err
+	}
+	return record(cache, key)
+}
+
+// recordName is the name of the record of the cache entry key.
+func recordName(key string) string { return ".record-" + key }
+
+// record writes the record of the cache entry key (entryRecord of its
+// stat), replacing the old one by rename.
+func record(cache *os.Root, key string) error {
+	fi, err := cache.Lstat(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(cache, recordName(key), strings.NewReader(entryRecord(fi)), 0o644); err != nil {
+		return fmt.Errorf("recording the cache entry: %w", err)
+	}
+	return nil
+}
+
+// entryRecord describes what of a cache entry's stat a task's change
+// through its link moves: size, mtime (ns), st_mode (type and permission
+// bits), inode, owner and group, one line. Not ctime or the link count,
+// which every link made or removed changes.
+func entryRecord(fi os.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Sprintf("size=%d mtime=%d mode=%v\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode())
+	}
+	return fmt.Sprintf("size=%d mtime=%d mode=%o ino=%d uid=%d gid=%d\n",
+		st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec, st.Mode, st.Ino, st.Uid, st.Gid)
+}
+
+// logger is f.Logger, or slog.Default().
+func (f *Fetcher) logger() *slog.Logger {
+	if f.Logger != nil {
+		return f.Logger
+	}
+	return slog.Default()
 }
 
 // removeTemps removes what writeFile left of name in root when its

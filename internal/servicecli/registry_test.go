@@ -118,7 +118,11 @@ func TestPermute(t *testing.T) {
 		{[]string{"http", "--json"}, false, []string{"--json", "--", "http"}},
 		{[]string{"--json"}, false, []string{"--json"}},
 		{[]string{"list"}, true, []string{"list"}},
-		{[]string{"show", "deploy", "--url"}, true, []string{"show", "--url", "--", "deploy"}}, // the parser reports the missing value
+		// A valued flag as the last word goes last, the arguments left out: the parser reports the missing value.
+		{[]string{"show", "deploy", "--url"}, true, []string{"show", "--url"}},
+		{[]string{"start", "job", "--json", "-p"}, true, []string{"start", "--json", "-p"}},
+		{[]string{"http", "--url"}, false, []string{"--url"}},
+		{[]string{"show", "--url", "--"}, true, []string{"show", "--url", "--"}}, // "--" is the value, as for the flag package
 		{nil, true, nil},
 	} {
 		if got := permute(c.in, valued, c.sub); !slices.Equal(got, c.want) {

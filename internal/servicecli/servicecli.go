@@ -189,8 +189,14 @@ func (g group) valued() map[string]bool {
 // urfave/cli uses wants them, so that "plan show deploy --json" works as
 // the SDK CLI's does. With subcommands the first argument (the
 // subcommand's name) stays first. Arguments after "--" stay arguments.
+//
+// A flag that takes a value but is the last word ("plan show deploy
+// --name") is moved last with the arguments left out, so that the parsing
+// reports it ("missing value for --name", a usage error) instead of taking
+// the "--" put before the arguments as its value.
 func permute(args []string, valued map[string]bool, sub bool) []string {
 	var flags, pos []string
+	dangling := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -203,17 +209,22 @@ func permute(args []string, valued map[string]bool, sub bool) []string {
 		}
 		flags = append(flags, a)
 		name := strings.TrimLeft(a, "-")
-		if !strings.Contains(name, "=") && valued[name] && i+1 < len(args) {
-			flags = append(flags, args[i+1])
-			i++
+		if strings.Contains(name, "=") || !valued[name] {
+			continue
 		}
+		if i+1 == len(args) {
+			dangling = true
+			break
+		}
+		flags = append(flags, args[i+1])
+		i++
 	}
 	var out []string
 	if sub && len(pos) > 0 {
 		out, pos = append(out, pos[0]), pos[1:]
 	}
 	out = append(out, flags...)
-	if len(pos) > 0 {
+	if len(pos) > 0 && !dangling {
 		out = append(append(out, "--"), pos...)
 	}
 	return out
