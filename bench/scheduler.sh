@@ -10,8 +10,8 @@
 # runs, one curl (keep-alive) asks GET /v1/plans/deploy 50 times a second:
 # the latency of the API while the event loop works (p50, p99, max); its
 # first 200 (COMPLETE) ends the deploy's wall time. The scheduler's own
-# api.requests timer gives the same requests' time inside the handler: the
-# difference is time they waited for a CPU (the host, not the event loop).
+# api.requests timer gives the same requests' time inside the handler
+# (api_requests_in_handler; waits for a CPU while it runs included).
 #
 #   bench/scheduler.sh                       # 200 pods x 1 task
 #   PODS=100 TASKS=10 bench/scheduler.sh     # 1,000 tasks

@@ -111,9 +111,9 @@ func (s *Server) Handler() http.Handler {
 
 // instrumented times every request the API serves, as the SDK's API server
 // does with Dropwizard's InstrumentedHandler (dcos-commons
-// framework/ApiServer.java), from its handler's start to its return (so
-// the time a request waited for a CPU before its handler ran is not in it:
-// a client's latency minus this is the host's). The timer is api.requests,
+// framework/ApiServer.java), from its handler's start to its return (the
+// time before, reading the request, is not in it; a wait for a CPU while
+// the handler runs is). The timer is api.requests,
 // except for the files tasks fetch under /v1/artifacts/ (binaries of
 // megabytes, timed by the client's download), which are api.artifacts.
 // The counters api.responses.2xx to .5xx count both by the status class

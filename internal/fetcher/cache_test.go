@@ -15,6 +15,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSharedCache: fetchers in different executors share the agent's cache
@@ -129,14 +131,14 @@ func TestCacheLockWaitEndsWithContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cache.Close()
-	unlock, err := lockEntry(context.Background(), cache, ".lock-k", cacheLockWait)
+	unlock, err := lockEntry(context.Background(), cache, ".lock-k", unix.LOCK_EX, cacheLockWait)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := lockEntry(ctx, cache, ".lock-k", cacheLockWait); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := lockEntry(ctx, cache, ".lock-k", unix.LOCK_EX, cacheLockWait); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("lockEntry on a held lock: %v, want the context's deadline", err)
 	}
 }
@@ -271,5 +273,48 @@ func TestCacheEntryChangedThroughLink(t *testing.T) {
 				t.Errorf("after the new download, %d downloads and the next fetch links the entry: %v; want 2 and a link", n, os.SameFile(fi, again))
 			}
 		})
+	}
+}
+
+// TestCacheHitsShareTheLock: a hit links under a shared lock, so hits of
+// one entry do not wait for each other (another hit holds it shared here,
+// as one mid-link would), while a fill or a discard, exclusive, still
+// keeps them out. Before, every hit took the lock exclusively: an agent's
+// executors starting together queued one by one, polling.
+func TestCacheHitsShareTheLock(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("tool")) }))
+	defer srv.Close()
+	exe, cached := true, true
+	u := mesos.CommandInfo_URI{Value: srv.URL + "/tool", Executable: &exe, Cache: &cached}
+	f := &Fetcher{CacheDir: t.TempDir()}
+	if _, err := f.FetchOne(context.Background(), u, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := os.OpenRoot(f.CacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	lock := ".lock-" + cacheKey(u.Value)
+	shared, err := lockEntry(context.Background(), cache, lock, unix.LOCK_SH, cacheLockWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := f.FetchOne(ctx, u, t.TempDir()); err != nil {
+		t.Errorf("a hit while another holds the entry shared: %v", err)
+	}
+	shared()
+
+	held, err := lockEntry(context.Background(), cache, lock, unix.LOCK_EX, cacheLockWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held()
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := f.FetchOne(ctx, u, t.TempDir()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a hit while the entry is held exclusively: %v, want to wait until the context's deadline", err)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"golang.org/x/sys/unix"
 )
 
 // The helper-process trick: the test binary re-runs itself as an executor
@@ -301,7 +303,7 @@ func TestCacheLockNoDescriptorLeak(t *testing.T) {
 		f.FetchOne(context.Background(), mesos.CommandInfo_URI{Value: srv.URL + fmt.Sprintf("/ok%d", i), Cache: &cached}, sb) // download
 		f.FetchOne(context.Background(), mesos.CommandInfo_URI{Value: srv.URL + fmt.Sprintf("/ok%d", i), Cache: &cached}, sb) // hit
 		f.FetchOne(context.Background(), mesos.CommandInfo_URI{Value: srv.URL + "/bad", Cache: &cached}, sb)                  // server error
-		unlock, err := lockEntry(context.Background(), held, ".lock-"+cacheKey(srv.URL+"/held"), cacheLockWait)
+		unlock, err := lockEntry(context.Background(), held, ".lock-"+cacheKey(srv.URL+"/held"), unix.LOCK_EX, cacheLockWait)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,7 +351,7 @@ func TestCacheLockWaitPerHolder(t *testing.T) {
 			cached := true
 			u := mesos.CommandInfo_URI{Value: srv.URL + "/tool", Cache: &cached}
 			lock := ".lock-" + cacheKey(u.Value)
-			unlock, err := lockEntry(context.Background(), held, lock, cacheLockWait)
+			unlock, err := lockEntry(context.Background(), held, lock, unix.LOCK_EX, cacheLockWait)
 			if err != nil {
 				t.Fatal(err)
 			}

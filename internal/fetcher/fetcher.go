@@ -276,7 +276,14 @@ func (f *Fetcher) fromCache(ctx context.Context, uri string, executable bool, ro
 	if wait <= 0 {
 		wait = cacheLockWait
 	}
-	unlock, err := lockEntry(ctx, cache, ".lock-"+key, wait)
+	// A hit links under a shared lock: hits of one entry (an agent's
+	// executors starting together, each fetching the same binaries) run
+	// side by side, and only a fill or a discard, under the exclusive
+	// lock, keeps them out.
+	if done, err := hit(ctx, cache, key, executable, root, name, wait); done || err != nil {
+		return err
+	}
+	unlock, err := lockEntry(ctx, cache, ".lock-"+key, unix.LOCK_EX, wait)
 	if err != nil {
 		return err
 	}
@@ -303,6 +310,29 @@ func (f *Fetcher) fromCache(ctx context.Context, uri string, executable bool, ro
 // writing (.fetch-<key>-*, .fetch-.record-<key>-*) is removed by the next
 // one; a holder that hangs is waited for at most cacheLockWait (see
 // lockEntry).
+// hit links the cache entry key into root as name under a shared lock on
+// the entry, if it is there as recorded (and executable, if asked); done
+// is false when it is not, for the caller to fill it under the exclusive
+// lock.
+func hit(ctx context.Context, cache *os.Root, key string, executable bool, root *os.Root, name string, wait time.Duration) (done bool, err error) {
+	unlock, err := lockEntry(ctx, cache, ".lock-"+key, unix.LOCK_SH, wait)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	fi, err := cache.Lstat(key)
+	if err != nil {
+		return false, nil
+	}
+	if executable && fi.Mode().Perm() != 0o755 {
+		return false, nil
+	}
+	if recorded, err := cache.ReadFile(recordName(key)); err != nil || string(recorded) != entryRecord(fi) {
+		return false, nil
+	}
+	return true, linkOrCopy(cache, key, root, name)
+}
+
 func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key string) error {
 	fi, err := cache.Lstat(key)
 	switch {
@@ -416,9 +446,11 @@ func removeTemps(root *os.Root, name string) {
 // download, and some. A holder that keeps the lock longer hangs.
 const cacheLockWait = 5*time.Minute + 10*time.Second
 
-// lockEntry takes an exclusive flock on name under cache, polling (2 ms,
-// doubling to 50 ms) until it is free or ctx ends, and gives up when one
-// holder has kept the lock for wait.
+// lockEntry takes an flock on name under cache, exclusive (how
+// unix.LOCK_EX: filling or discarding the entry) or shared (unix.LOCK_SH:
+// linking a hit), polling (2 ms, doubling to 50 ms) until it is free or
+// ctx ends, and gives up when one exclusive holder has kept the lock for
+// wait.
 //
 // The bound is per holder, not per wait: a waiter queued behind a download
 // that failed, and then behind the download of the fetcher that took the
@@ -428,19 +460,22 @@ const cacheLockWait = 5*time.Minute + 10*time.Second
 // lock file as it takes the lock; a waiter measures wait from when it
 // first saw the current token. Each holder is another fetch of the same
 // entry, so the waits are bounded by the number of fetchers queued, and
-// each by wait; ctx bounds them all.
-func lockEntry(ctx context.Context, cache *os.Root, name string, wait time.Duration) (unlock func(), err error) {
+// each by wait; ctx bounds them all. Shared holders write no token: they
+// only link, briefly, and never keep a waiter long.
+func lockEntry(ctx context.Context, cache *os.Root, name string, how int, wait time.Duration) (unlock func(), err error) {
 	lf, err := cache.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the cache entry's lock: %w", err)
 	}
 	holder, since := readLockToken(lf), time.Now()
 	for pause := 2 * time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
-		err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(lf.Fd()), how|unix.LOCK_NB)
 		if err == nil {
-			// Advisory: a holder whose token cannot be written is only
-			// measured from an older token by its waiters, so given less.
-			_, _ = lf.WriteAt(newLockToken(), 0)
+			if how == unix.LOCK_EX {
+				// Advisory: a holder whose token cannot be written is only
+				// measured from an older token by its waiters, so given less.
+				_, _ = lf.WriteAt(newLockToken(), 0)
+			}
 			return func() { lf.Close() }, nil // closing the file releases the lock
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
