@@ -198,6 +198,17 @@ func TestWebUI(t *testing.T) {
 		q(deploy+` tr[data-phase="web"] [data-status="COMPLETE"]`)+" && "+q(deploy+` tr[data-step="gate-0:[wait]"] [data-status="STARTED"]`))
 	waitDOM("pods and their tasks", 10*time.Second, `document.querySelectorAll('#pods tr[data-pod="web-0"] .task-id, #pods tr[data-pod="web-1"] .task-id, #pods tr[data-pod="gate-0"] .task-id').length === 3`)
 	waitDOM("agents", 20*time.Second, `document.querySelectorAll("#agents tr[data-agent]").length >= 2 && document.querySelector("#pods tr[data-pod=web-0]").children[3].textContent.startsWith("`+agentBlock(in.Cluster)+`")`)
+	// A poll that changes nothing keeps the page's elements: a click begun
+	// on a button is not lost to a re-render (it was, under load, between
+	// mouse down and up).
+	if err := b.Evaluate(ctx, `window.kept = document.querySelector('#pods tr[data-pod="web-0"] button[data-cmd="restart"]'); window.keptAt = Number(document.getElementById("updated").dataset.polls)`, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitDOM("two polls later", 20*time.Second, `Number(document.getElementById("updated").dataset.polls) >= window.keptAt + 2`)
+	var kept bool
+	if err := b.Evaluate(ctx, `document.contains(window.kept)`, &kept); err != nil || !kept {
+		t.Errorf("a poll that changed nothing replaced the pod's buttons (%v)", err)
+	}
 	waitDOM("health deploying (204 pending or 202 starting)", 10*time.Second, `["202", "204"].includes(`+health+`) && document.getElementById("health").dataset.status.startsWith("DEPLOYING")`)
 
 	// Interrupt without a token: the scheduler refuses, the page says why.

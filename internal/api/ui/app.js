@@ -105,6 +105,15 @@ function renderHealth(health) {
   el.textContent = "health " + v + (word ? " " + word : "");
 }
 
+// replaceIfChanged puts nodes in el unless el shows the same already: a
+// poll that changes nothing leaves the page's elements in place, so a
+// click the user has begun on a button (mouse down, then up) is not lost
+// to a re-render between the two.
+function replaceIfChanged(el, nodes) {
+  if (el.innerHTML === nodes.map((n) => n.outerHTML).join("")) return;
+  el.replaceChildren(...nodes);
+}
+
 function renderPlans(plans) {
   const box = document.getElementById("plans");
   const out = [];
@@ -129,7 +138,7 @@ function renderPlans(plans) {
       rows.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "phase / step"), h("th", {}, "status"), h("th", {}, "message"))), h("tbody", {}, rows))
         : h("p", { class: "empty" }, "no phases")));
   }
-  box.replaceChildren(...(out.length ? out : [h("p", { class: "empty" }, "no plans")]));
+  replaceIfChanged(box, out.length ? out : [h("p", { class: "empty" }, "no plans")]);
 }
 
 // shortID is the start of a configuration ID, as the page shows it.
@@ -173,7 +182,7 @@ function renderPods(pods, target) {
             : button(p, "pause", "Pause", "relaunch idle, without checks, to debug in the sandbox")) : null));
     });
   }
-  body.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "no pods"))]));
+  replaceIfChanged(body, rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "no pods"))]);
 }
 
 function renderAgents(pods) {
@@ -192,7 +201,7 @@ function renderAgents(pods) {
     const e = byAgent.get(id);
     return h("tr", { dataset: { agent: id } }, h("td", {}, h("code", {}, id)), h("td", {}, e.ip), h("td", {}, e.tasks.sort().join(", ")));
   });
-  document.querySelector("#agents tbody").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 3, class: "empty" }, "no tasks placed yet"))]));
+  replaceIfChanged(document.querySelector("#agents tbody"), rows.length ? rows : [h("tr", {}, h("td", { colspan: 3, class: "empty" }, "no tasks placed yet"))]);
 }
 
 function banner(msg) {
