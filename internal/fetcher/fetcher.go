@@ -327,27 +327,33 @@ func hit(ctx context.Context, cache *os.Root, key string, executable bool, root 
 	if executable && fi.Mode().Perm() != 0o755 {
 		return false, nil
 	}
-	if recorded, err := cache.ReadFile(recordName(key)); err != nil || string(recorded) != entryRecord(fi) {
+	if _, ok := asRecorded(cache, key, fi); !ok {
 		return false, nil
 	}
 	return true, linkOrCopy(cache, key, root, name)
+}
+
+// asRecorded reports whether the cache entry key (fi, its Lstat) is as its
+// record says, and what the record says ("" when there is none).
+func asRecorded(cache *os.Root, key string, fi os.FileInfo) (was string, ok bool) {
+	recorded, err := cache.ReadFile(recordName(key))
+	return string(recorded), err == nil && string(recorded) == entryRecord(fi)
 }
 
 func (f *Fetcher) fill(ctx context.Context, uri string, cache *os.Root, key string) error {
 	fi, err := cache.Lstat(key)
 	switch {
 	case err == nil:
-		recorded, _ := cache.ReadFile(recordName(key))
-		now := entryRecord(fi)
-		if string(recorded) == now {
+		recorded, ok := asRecorded(cache, key, fi)
+		if ok {
 			return nil
 		}
-		was := strings.TrimSpace(string(recorded))
+		was := strings.TrimSpace(recorded)
 		if was == "" {
 			was = "no record"
 		}
 		f.logger().Warn("discarding a fetcher cache entry that does not match its record (changed since it was downloaded, e.g. by a task writing to or chmodding its fetched file); downloading it again",
-			"uri", redact.Credentials(uri), "entry", filepath.Join(f.CacheDir, key), "was", was, "now", strings.TrimSpace(now))
+			"uri", redact.Credentials(uri), "entry", filepath.Join(f.CacheDir, key), "was", was, "now", strings.TrimSpace(entryRecord(fi)))
 		if err := cache.Remove(key); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("discarding the changed cache entry: %w", err)
 		}
