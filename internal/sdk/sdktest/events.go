@@ -1,15 +1,25 @@
 package sdktest
 
 import (
+	"time"
+
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
-// Subscribed is a SUBSCRIBED event for framework id (heartbeat 15 s).
-func Subscribed(id string) *scheduler.Event {
-	hb := 15.0
+// Subscribed is a SUBSCRIBED event for framework id (heartbeat 15 s, the
+// Mesos default).
+func Subscribed(id string) *scheduler.Event { return SubscribedEvery(id, 15*time.Second) }
+
+// SubscribedEvery is a SUBSCRIBED event for framework id whose master
+// promises a HEARTBEAT every hb. The framework gives up on a master silent
+// for five of them, so a test that advances its clock past 5×15 s without
+// sending events subscribes with a longer hb: the fake master sends no
+// heartbeats of its own.
+func SubscribedEvery(id string, hb time.Duration) *scheduler.Event {
+	secs := hb.Seconds()
 	return &scheduler.Event{Type: scheduler.Event_SUBSCRIBED, Subscribed: &scheduler.Event_Subscribed{
-		FrameworkID: &mesos.FrameworkID{Value: id}, HeartbeatIntervalSeconds: &hb,
+		FrameworkID: &mesos.FrameworkID{Value: id}, HeartbeatIntervalSeconds: &secs,
 	}}
 }
 

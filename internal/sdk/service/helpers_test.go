@@ -176,10 +176,12 @@ func (h *harness) stop() error {
 	return nil
 }
 
-// subscribe answers the SUBSCRIBE with SUBSCRIBED for id.
+// subscribe answers the SUBSCRIBE with SUBSCRIBED for id. The fake master
+// sends no heartbeats, so it promises one a day: tests advance the clock by
+// up to an hour, and a master silent for five intervals ends the session.
 func (h *harness) subscribe(id string) {
 	h.t.Helper()
-	h.master.Send(h.t, sdktest.Subscribed(id))
+	h.master.Send(h.t, sdktest.SubscribedEvery(id, 24*time.Hour))
 }
 
 // ready starts the scheduler, subscribes it as fw-1 and expects its first

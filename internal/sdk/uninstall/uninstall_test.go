@@ -305,7 +305,9 @@ func TestUninstallReleaseTimeout(t *testing.T) {
 	withReservation(t, st)
 	r := start(t, st, nil)
 	r.m.Subscription(t, 1)
-	r.m.Send(t, sdktest.Subscribed("fw-1"))
+	// Two minutes pass without an event: a 15 s heartbeat would make the
+	// session give up on the master at 75 s, racing the release timeout.
+	r.m.Send(t, sdktest.SubscribedEvery("fw-1", time.Hour))
 	r.m.Expect(t, scheduler.Call_RECONCILE, scheduler.Call_REVIVE)
 	r.clock.Advance(2*time.Minute + time.Second)
 	r.m.Expect(t, scheduler.Call_TEARDOWN)
