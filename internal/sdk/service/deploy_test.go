@@ -233,16 +233,22 @@ func TestStatusBurstIsOneTransaction(t *testing.T) {
 		t.Fatalf("launched %d", len(tis))
 	}
 	_, before := h.store.counts()
-	// Hold the loop while the updates queue up, so they are read as one run.
-	release := make(chan struct{})
-	go h.onLoop(func() { <-release })
-	time.Sleep(10 * time.Millisecond)
+	// Hold the loop while the updates queue up, so they are read as one
+	// run: held on it before they are sent, let go once the session's
+	// reader has passed every one on (sleeps here failed under load).
+	held, release := make(chan struct{}), make(chan struct{})
+	go h.onLoop(func() { close(held); <-release })
+	select {
+	case <-held:
+	case <-time.After(sdktest.Wait):
+		t.Fatal("the event loop did not take the work")
+	}
 	var evs []*scheduler.Event
 	for _, ti := range tis {
 		evs = append(evs, sdktest.Status(ti.TaskID.Value, ti.AgentID.Value, mesos.TASK_RUNNING))
 	}
 	h.master.Send(t, evs...)
-	time.Sleep(10 * time.Millisecond)
+	h.master.Delivered(t)
 	close(release)
 	types := make([]scheduler.Call_Type, pods)
 	for i := range types {
