@@ -200,8 +200,12 @@ func TestStoreFailureBlocksTheLaunch(t *testing.T) {
 	id := taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "p-0-t")
 	h.store.fail(nil, errStore)
 	before := len(h.master.Calls())
+	_, writes := h.store.counts()
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING))
-	time.Sleep(50 * time.Millisecond)
+	// Once its write failed and the outbox is done, nothing more comes of
+	// it (a sleep here let a slow machine check before the write).
+	h.eventually("the status's write", func() bool { _, n := h.store.counts(); return n > writes })
+	h.skip()
 	for _, c := range h.master.Calls()[before:] {
 		if c.Type == tACK {
 			t.Fatal("a status that was not stored was acknowledged")
