@@ -224,8 +224,16 @@ func TestWebUI(t *testing.T) {
 	click(`#token-form button[type="submit"]`)
 	waitDOM("the token kept in sessionStorage", 5*time.Second, `sessionStorage.getItem("scheduler-lite-api-token") === `+strconv.Quote(proxy.token)+` && document.getElementById("token").value === ""`)
 
+	// A poll that changes a section keeps the elements that stand for the
+	// same thing: the plan's buttons survive its status changing.
+	if err := b.Evaluate(ctx, `window.keptPlan = `+q(deploy+` button[data-cmd="continue"]`), nil); err != nil {
+		t.Fatal(err)
+	}
 	click(deploy + ` button[data-cmd="interrupt"]`)
 	waitDOM("deploy WAITING in the page", 15*time.Second, deployStatus+` === "WAITING" && `+health+` === "207"`)
+	if err := b.Evaluate(ctx, `document.contains(window.keptPlan)`, &kept); err != nil || !kept {
+		t.Errorf("the deploy plan's status changed and its Continue button was replaced (%v)", err)
+	}
 	if st := planStatus(plan.Deploy); st != plan.Waiting {
 		t.Errorf("after Interrupt the API says deploy is %s, want WAITING", st)
 	}
@@ -244,12 +252,19 @@ func TestWebUI(t *testing.T) {
 
 	// Restart web-1: its task is relaunched with a new ID.
 	oldID, _ := taskID(t, in.APIURL, "web-1")
+	if err := b.Evaluate(ctx, `window.keptPod = `+q(`button[data-action="pod"][data-pod="web-1"][data-cmd="pause"]`), nil); err != nil {
+		t.Fatal(err)
+	}
 	click(`button[data-action="pod"][data-pod="web-1"][data-cmd="restart"]`)
 	waitDOM("web-1 relaunched and RUNNING", 60*time.Second, fmt.Sprintf(
 		`(() => { const id = document.querySelector('#pods tr[data-pod="web-1"] .task-id'); const st = document.querySelector('#pods tr[data-pod="web-1"] [data-status]');
 		  return id && st && id.dataset.taskId !== %q && st.dataset.status === "RUNNING"; })()`, oldID))
 	if newID, st := taskID(t, in.APIURL, "web-1"); newID == oldID || st != "RUNNING" {
 		t.Errorf("the API says web-1 is %s %s (was %s)", newID, st, oldID)
+	}
+	// Its row changed (task ID, status) and its buttons are the same ones.
+	if err := b.Evaluate(ctx, `document.contains(window.keptPod) && window.keptPod.dataset.pod === "web-1"`, &kept); err != nil || !kept {
+		t.Errorf("web-1's row changed and its Pause button was replaced (%v)", err)
 	}
 	waitDOM("deploy still COMPLETE and health 200 after the restart", 60*time.Second, deployStatus+` === "COMPLETE" && `+health+` === "200"`)
 	shot("webui.png")

@@ -105,13 +105,42 @@ function renderHealth(health) {
   el.textContent = "health " + v + (word ? " " + word : "");
 }
 
-// replaceIfChanged puts nodes in el unless el shows the same already: a
-// poll that changes nothing leaves the page's elements in place, so a
-// click the user has begun on a button (mouse down, then up) is not lost
-// to a re-render between the two.
-function replaceIfChanged(el, nodes) {
-  if (el.innerHTML === nodes.map((n) => n.outerHTML).join("")) return;
-  el.replaceChildren(...nodes);
+// IDENTITY names the data attributes that say what an element stands for
+// (which plan, step, pod, agent, which command a button sends).
+const IDENTITY = ["plan", "phase", "step", "pod", "agent", "action", "cmd", "taskId"];
+
+// identity is what a node stands for: its tag and IDENTITY attributes.
+function identity(n) {
+  if (n.nodeType !== Node.ELEMENT_NODE) return n.nodeType + n.nodeName;
+  return n.nodeName + IDENTITY.map((k) => "|" + (n.dataset[k] || "")).join("");
+}
+
+// morph makes el's children look like nodes while keeping the page's
+// elements: a child that stands for the same thing (identity) at the same
+// place is updated in place, its attributes and text set and its children
+// morphed in turn; anything else is replaced. So a poll that changes a
+// row's status or a plan's message leaves its buttons in place, and a
+// click the user has begun on one (mouse down, then up) lands on the
+// button it began on, never on another pod's or plan's. The disabled
+// state a running command puts on its button is the page's own and is
+// kept.
+function morph(el, nodes) {
+  const old = Array.from(el.childNodes);
+  nodes.forEach((n, i) => {
+    const o = old[i];
+    if (!o) el.append(n);
+    else if (identity(o) !== identity(n)) el.replaceChild(n, o);
+    else if (n.nodeType === Node.ELEMENT_NODE) {
+      for (const a of Array.from(o.attributes)) {
+        if (a.name !== "disabled" && !n.hasAttribute(a.name)) o.removeAttribute(a.name);
+      }
+      for (const a of Array.from(n.attributes)) {
+        if (o.getAttribute(a.name) !== a.value) o.setAttribute(a.name, a.value);
+      }
+      morph(o, Array.from(n.childNodes));
+    } else if (o.nodeValue !== n.nodeValue) o.nodeValue = n.nodeValue;
+  });
+  for (const o of old.slice(nodes.length)) o.remove();
 }
 
 function renderPlans(plans) {
@@ -138,7 +167,7 @@ function renderPlans(plans) {
       rows.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "phase / step"), h("th", {}, "status"), h("th", {}, "message"))), h("tbody", {}, rows))
         : h("p", { class: "empty" }, "no phases")));
   }
-  replaceIfChanged(box, out.length ? out : [h("p", { class: "empty" }, "no plans")]);
+  morph(box, out.length ? out : [h("p", { class: "empty" }, "no plans")]);
 }
 
 // shortID is the start of a configuration ID, as the page shows it.
@@ -182,7 +211,7 @@ function renderPods(pods, target) {
             : button(p, "pause", "Pause", "relaunch idle, without checks, to debug in the sandbox")) : null));
     });
   }
-  replaceIfChanged(body, rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "no pods"))]);
+  morph(body, rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "no pods"))]);
 }
 
 function renderAgents(pods) {
@@ -201,7 +230,7 @@ function renderAgents(pods) {
     const e = byAgent.get(id);
     return h("tr", { dataset: { agent: id } }, h("td", {}, h("code", {}, id)), h("td", {}, e.ip), h("td", {}, e.tasks.sort().join(", ")));
   });
-  replaceIfChanged(document.querySelector("#agents tbody"), rows.length ? rows : [h("tr", {}, h("td", { colspan: 3, class: "empty" }, "no tasks placed yet"))]);
+  morph(document.querySelector("#agents tbody"), rows.length ? rows : [h("tr", {}, h("td", { colspan: 3, class: "empty" }, "no tasks placed yet"))]);
 }
 
 function banner(msg) {
