@@ -7,7 +7,9 @@
 //   - flags' environment variables read from the environ parameter, never
 //     from the process environment: the EnvVars of every flag are taken over
 //     by the shell, shown in --help as "[$VAR]" and applied to each flag not
-//     given on the command line (the command line wins);
+//     given on the command line (the command line wins), of the command that
+//     runs only: a parent's flags' variables are not read when a subcommand
+//     runs;
 //   - errors that name the setting actually used: Source says
 //     "BOOTSTRAP_RESOLVE_TIMEOUT" when the variable set a value and
 //     "-resolve-timeout" when the flag did;
@@ -263,25 +265,21 @@ func (sh *Shell) takeFlags(flags []cli.Flag) []cli.Flag {
 // applyEnv returns a Before hook that sets every flag of the running command
 // not given on the command line from the first of its variables present in
 // Environ, then runs next. Values are trimmed of surrounding spaces; an empty
-// value leaves a non-string flag at its default. A flag that the subcommand
-// about to run has too (scheduler-lite's --strict and its validate's) is
-// left to the subcommand, whose own flag is the one read, so that a bad
-// value is reported by the subcommand, with its usage.
+// value leaves a non-string flag at its default. When a subcommand runs
+// instead (the first argument names one, or is the help word), nothing is
+// set: each command reads the variables of its own flags only, so that a
+// variable of a parent's flag (scheduler-lite's SCHEDULER_LITE_LOCAL_AGENTS,
+// set for the scheduler process) neither changes nor breaks a subcommand
+// ("scheduler-lite plan list"), nor is named in its errors. A subcommand
+// wanting a setting of its parent's has a flag of its own for it (with the
+// same variable, if it is the same setting).
 func (sh *Shell) applyEnv(next cli.BeforeFunc) cli.BeforeFunc {
 	return func(c *cli.Context) error {
-		if c.Command != nil {
-			shadowed := map[string]bool{}
-			for _, sub := range c.Command.Subcommands {
-				if c.Args().Present() && sub.HasName(c.Args().First()) {
-					for _, f := range sub.Flags {
-						shadowed[f.Names()[0]] = true
-					}
-				}
-			}
+		if c.Command != nil && !subcommandNext(c) {
 			var errs []error
 			for _, f := range c.Command.Flags {
 				name := f.Names()[0]
-				if c.IsSet(name) || shadowed[name] {
+				if c.IsSet(name) {
 					continue
 				}
 				for _, env := range sh.envs[f] {
@@ -309,6 +307,18 @@ func (sh *Shell) applyEnv(next cli.BeforeFunc) cli.BeforeFunc {
 		}
 		return nil
 	}
+}
+
+// subcommandNext reports whether the command running in c hands over to a
+// subcommand: its first argument names one (urfave/cli runs it after this
+// command's Before), or is the help word of a command that has some
+// (helpWord).
+func subcommandNext(c *cli.Context) bool {
+	if !c.Args().Present() || len(c.Command.Subcommands) == 0 {
+		return false
+	}
+	first := c.Args().First()
+	return first == "help" || c.Command.Command(first) != nil
 }
 
 func isString(f cli.DocGenerationFlag) bool {

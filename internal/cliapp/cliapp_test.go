@@ -31,10 +31,12 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 	app := &cli.App{
 		Name:  "demo",
 		Usage: "a demo",
+		// The root's own flags: a command reads only the variables of its
+		// own flags, never these (up has a --count of its own).
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"DEMO_LOG_FORMAT"}},
 			&cli.BoolFlag{Name: "verbose", EnvVars: []string{"DEMO_VERBOSE"}},
-			&cli.IntFlag{Name: "count", EnvVars: []string{"DEMO_COUNT"}}, // up's too
+			&cli.IntFlag{Name: "count", EnvVars: []string{"DEMO_COUNT"}},
+			&cli.DurationFlag{Name: "root-wait", EnvVars: []string{"DEMO_ROOT_WAIT"}},
 		},
 		Commands: []*cli.Command{{
 			Name:      "up",
@@ -50,6 +52,8 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 				&cli.Float64SliceFlag{Name: "disk", EnvVars: []string{"DEMO_DISKS"}},
 				&cli.TimestampFlag{Name: "at", Layout: "2006-01-02", EnvVars: []string{"DEMO_AT"}},
 				&cli.IntFlag{Name: "api-token", EnvVars: []string{"DEMO_API_TOKEN"}},
+				&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"DEMO_LOG_FORMAT"}},
+				&cli.BoolFlag{Name: "verbose", EnvVars: []string{"DEMO_VERBOSE"}},
 			},
 			Action: func(c *cli.Context) error {
 				if err := NoArgs(c); err != nil {
@@ -104,6 +108,12 @@ func TestShell(t *testing.T) {
 			notStderr: []string{"parse error"}},
 		{name: "bad flag: short usage", args: []string{"up", "--cuont", "3"}, code: 2, stderrLine: 3,
 			stderr: []string{"demo up: unknown flag --cuont\nusage: demo up [--count N] [--wait D]\nRun 'demo up --help' for more.\n"}},
+		{name: "the root's variables are not a command's", environ: []string{"DEMO_ROOT_WAIT=soon", "DEMO_COUNT=many"}, args: []string{"pkg", "render"}, stderrLine: -1},
+		{name: "the root's variables are not a command's help", environ: []string{"DEMO_ROOT_WAIT=soon"}, args: []string{"help", "up"}, stdout: []string{"NAME:\n   demo up\n"}, stderrLine: -1},
+		{name: "a command's own variable, not the root's, is read", environ: []string{"DEMO_ROOT_WAIT=soon", "DEMO_COUNT=4"}, args: []string{"up"},
+			seen: map[string]any{"count": 4, "count-source": "DEMO_COUNT"}},
+		{name: "the root's variables are the root's", environ: []string{"DEMO_ROOT_WAIT=soon"}, code: 2,
+			stderr: []string{`demo: invalid value "soon" for DEMO_ROOT_WAIT (--root-wait): want a duration`}},
 		{name: "bad root flag", args: []string{"--nope"}, code: 2, stderr: []string{"demo: unknown flag --nope\nusage: demo COMMAND [flags]\n"}},
 		{name: "no command", code: 2, stderr: []string{"demo: no command given (want up, pkg)"}},
 		{name: "unknown command", args: []string{"down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
@@ -176,7 +186,7 @@ func TestFlagErrors(t *testing.T) {
 		{"unknown root flag", []string{"--bogus", "up"}, "demo: unknown flag --bogus", "usage: demo COMMAND [flags]\nRun 'demo --help' for more.\n"},
 		{"unknown in a subcommand", []string{"pkg", "render", "--bogus"}, "demo pkg render: unknown flag --bogus",
 			"usage: demo pkg render [flags]\nRun 'demo pkg render --help' for more.\n"},
-		{"a root flag given to the command as typed there", []string{"--verbose", "up", "-verbose"}, "demo up: unknown flag -verbose", ""},
+		{"a root flag given to the command as typed there", []string{"--root-wait", "1s", "up", "-root-wait"}, "demo up: unknown flag -root-wait", ""},
 		{"missing value", []string{"up", "--count"}, "demo up: missing value for --count", ""},
 		{"missing value of a short alias", []string{"up", "-n"}, "demo up: missing value for -n", ""},
 		{"missing value of a secret flag, not masked", []string{"up", "--api-token"}, "demo up: missing value for --api-token", ""},
@@ -217,9 +227,9 @@ func TestFlagErrors(t *testing.T) {
 		{"not a duration, spaces trimmed", []string{"DEMO_WAIT= soon "}, []string{"up"}, `demo up: invalid value "soon" for DEMO_WAIT (--wait): want a duration such as 90s, 1m30s or 2h`},
 		{"not numbers", []string{"DEMO_DISKS=1,big"}, []string{"up"}, `demo up: invalid value "1,big" for DEMO_DISKS (--disk): want numbers separated by commas`},
 		{"second variable of a flag", []string{"DEMO_OLD_COUNT=x"}, []string{"up"}, `demo up: invalid value "x" for DEMO_OLD_COUNT (--count): want an integer`},
-		{"a root flag", []string{"DEMO_VERBOSE=yes please"}, []string{"pkg", "render"}, `demo: invalid value "yes please" for DEMO_VERBOSE (--verbose): want true or false`},
+		{"a root flag, the root running", []string{"DEMO_VERBOSE=yes please"}, nil, `demo: invalid value "yes please" for DEMO_VERBOSE (--verbose): want true or false`},
 		{"a root flag the command has too", []string{"DEMO_COUNT=x"}, []string{"up"}, `demo up: invalid value "x" for DEMO_COUNT (--count): want an integer`},
-		{"a root flag another command has", []string{"DEMO_COUNT=x"}, []string{"pkg", "render"}, `demo: invalid value "x" for DEMO_COUNT (--count): want an integer`},
+		{"a root flag a command has, the root running", []string{"DEMO_COUNT=x"}, nil, `demo: invalid value "x" for DEMO_COUNT (--count): want an integer`},
 		{"a secret variable", []string{"DEMO_API_TOKEN=hunter2-tok"}, []string{"up"}, `demo up: invalid value for DEMO_API_TOKEN (--api-token): want an integer`},
 		{"a flag's own reason", []string{"DEMO_AT=soon"}, []string{"up"}, `demo up: invalid value "soon" for DEMO_AT (--at): parsing time "soon" as "2006-01-02": cannot parse "soon" as "2006"`},
 	} {

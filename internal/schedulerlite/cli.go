@@ -79,7 +79,9 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite validate [flags] SVC.yml",
 		Description: "With SDK_UNINSTALL=true in the environment (Cosmos sets it for `dcos package uninstall`), the\n" +
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
-			"answers GET /v1/plans/deploy with 200 once done. See docs/scheduler-lite.md.",
+			"answers GET /v1/plans/deploy with 200 once done.\n\n" +
+			"The variables below are the scheduler's: a command (uninstall, validate, package, plan, ...)\n" +
+			"reads only those of its own flags, listed by its --help. See docs/scheduler-lite.md.",
 		Flags:    Flags(),
 		Commands: append([]*cli.Command{packageCommand(sh), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c) },

@@ -3,6 +3,9 @@ package schedulerlite
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,6 +142,69 @@ func TestSpecEnv(t *testing.T) {
 		}
 		if got := len(identity) > 0; got != tt.wantIdentity {
 			t.Errorf("%s: identity %q, want one: %v", tt.name, identity, tt.wantIdentity)
+		}
+	}
+}
+
+// TestRootVariablesAreTheScheduler's: the variables of the scheduler's own
+// flags (set for the scheduler process, e.g. in the environment of a task
+// an operator command runs in) neither change nor break another command
+// (an operator command against a real loopback server, validate, package
+// render, the help word), whose errors never name them; the scheduler
+// still refuses them. A variable a command has a flag for too
+// (SCHEDULER_LITE_STRICT: validate's; SCHEDULER_LITE_API_TOKEN_FILE: the
+// operator commands') is that command's, and left out here.
+func TestRootVariablesAreTheSchedulers(t *testing.T) {
+	shared := map[string]bool{"SCHEDULER_LITE_STRICT": true, "SCHEDULER_LITE_API_TOKEN_FILE": true}
+	var env, names []string
+	for _, f := range Flags() {
+		for _, v := range f.(interface{ GetEnvVars() []string }).GetEnvVars() {
+			if !shared[v] {
+				env, names = append(env, v+"=not-a-value"), append(names, v)
+			}
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/plans" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `["deploy","recovery"]`)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string
+	}{
+		{[]string{"plan", "list", "--url", srv.URL}, 0, "deploy\nrecovery\n"},
+		{[]string{"validate", "../../examples/hello-world/svc.yml"}, 0, "valid"},
+		{[]string{"package", "render", "--package-dir", "../../universe"}, 0, `"id": "hello-world"`},
+		{[]string{"help", "plan"}, 0, "scheduler-lite plan list"},
+		{[]string{"help"}, 0, "$SCHEDULER_LITE_LOCAL_AGENTS"},
+		{[]string{"svc.yml"}, ExitUsage, ""},
+	} {
+		var out, errb strings.Builder
+		code := Run(context.Background(), append([]string{"scheduler-lite"}, tc.args...), env, nil, &out, &errb)
+		if code != tc.code || !strings.Contains(out.String(), tc.stdout) {
+			t.Errorf("%v: exit %d (want %d), stdout lacks %q:\n%s\nstderr:\n%s", tc.args, code, tc.code, tc.stdout, out.String(), errb.String())
+		}
+		if tc.code == ExitUsage {
+			// The scheduler's own: every bad one named, with its flag.
+			for _, want := range []string{`invalid value "not-a-value" for SCHEDULER_LITE_LOCAL_AGENTS (--local-agents): want an integer`,
+				`invalid value "not-a-value" for SCHEDULER_LITE_VERBOSE (--verbose): want true or false`} {
+				if !strings.Contains(errb.String(), want) {
+					t.Errorf("%v: stderr lacks %q:\n%s", tc.args, want, errb.String())
+				}
+			}
+			continue
+		}
+		for _, n := range names {
+			if strings.Contains(errb.String(), n) {
+				t.Errorf("%v: stderr names %s, a variable of the scheduler's:\n%s", tc.args, n, errb.String())
+				break
+			}
 		}
 	}
 }
