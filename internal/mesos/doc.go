@@ -8,8 +8,9 @@
 //     read by clients with a bound on each record (BoundedStreams, through
 //     internal/recordio);
 //   - 16-byte status-update UUIDs (NewUUID, UUIDString);
-//   - durations in Mesos units ("5secs", "15mins": FormatDuration, ParseDuration),
-//     which mesos-go's executor/config requires in the executor environment;
+//   - durations in Mesos units ("5secs", "15mins", "1.0625days": FormatDuration
+//     prints exactly what stout's Duration prints; ParseDuration), which
+//     mesos-go's executor/config requires in the executor environment;
 //   - task-state helpers (IsTerminal);
 //   - a container's rlimits (RLimits: ContainerInfo.rlimit_info with the
 //     posix/rlimits isolator's rules, for internal/rlimit).

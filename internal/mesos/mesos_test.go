@@ -3,6 +3,7 @@ package mesos
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -10,26 +11,81 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 )
 
+// TestFormatDuration: FormatDuration prints what stout's Duration
+// operator<< prints (3rdparty/stout/include/stout/duration.hpp, Mesos
+// 1.11), every want below taken from that code compiled and run: each
+// unit's bucket, integral and not, one unit down when that is whole, 15
+// significant digits otherwise, the boundaries, the sign.
 func TestFormatDuration(t *testing.T) {
 	for _, tc := range []struct {
-		d    time.Duration
+		ns   int64
 		want string
 	}{
-		{5 * time.Second, "5secs"},
-		{15 * time.Minute, "15mins"},
-		{1500 * time.Millisecond, "1500ms"},
-		{2 * time.Hour, "2hrs"},
-		{0, "0secs"},
-		{3 * 24 * time.Hour, "3days"},
-		{7 * time.Nanosecond, "7ns"},
+		{0, "0ns"}, // zero
+		{1, "1ns"}, // ns
+		{999, "999ns"},
+		{1000, "1us"},    // us: whole
+		{1001, "1001ns"}, // us bucket, not whole us: ns
+		{1500, "1500ns"},
+		{999000, "999us"},
+		{999999, "999999ns"},
+		{1000000, "1ms"},
+		{1000001, "1.000001ms"}, // ms bucket, not whole us: fractional ms
+		{1500000, "1500us"},     // ms bucket, whole us: us
+		{1500001, "1.500001ms"},
+		{999999999, "999.999999ms"},
+		{1000000000, "1secs"},
+		{1000001000, "1.000001secs"},
+		{1500000000, "1500ms"}, // secs bucket, whole ms: ms
+		{1000000001, "1.000000001secs"},
+		{1234567891, "1.234567891secs"},
+		{59999999999, "59.999999999secs"},
+		{60000000000, "1mins"},
+		{90000000000, "90secs"},
+		{90500000000, "1.50833333333333mins"}, // mins bucket, whole secs? no: 90.5 s is whole ms only: fractional mins
+		{61000000001, "1.01666666668333mins"},
+		{3599999999999, "59.9999999999833mins"},
+		{3600000000000, "1hrs"},
+		{3660000000000, "61mins"},
+		{5400000000000, "90mins"},
+		{3600000000001, "1.00000000000028hrs"},
+		{3630000000000, "1.00833333333333hrs"},
+		{3601000000000, "1.00027777777778hrs"},
+		{86399999999999, "23.9999999999997hrs"},
+		{86400000000000, "1days"},
+		{90000000000000, "25hrs"},
+		{91800000000000, "1.0625days"}, // days bucket, whole mins only: fractional days
+		{86400000000001, "1.00000000000001days"},
+		{129600000000000, "36hrs"},
+		{604799999999999, "6.99999999999999days"},
+		{604800000000000, "1weeks"},
+		{864000000000000, "10days"},
+		{1209600000000000, "2weeks"},
+		{907200000000000, "1.5weeks"},
+		{604800000000001, "1weeks"}, // weeks bucket: 1 ns past a week rounds to 15 digits
+		{604800001000000, "1.00000000165344weeks"},
+		{640800000000000, "1.05952380952381weeks"},
+		{-1, "-1ns"},
+		{-1500000000, "-1500ms"},
+		{-90000000000, "-90secs"},
+		{-9223372036854775808, "-15250.2844524715weeks"}, // math.MinInt64: printed as MaxInt64, as stout does
+		{9223372036854775807, "15250.2844524715weeks"},   // the largest
+		{100000000, "100ms"},
+		{1100000, "1100us"},
 	} {
-		got := FormatDuration(tc.d)
+		d := time.Duration(tc.ns)
+		got := FormatDuration(d)
 		if got != tc.want {
-			t.Errorf("FormatDuration(%v) = %q, want %q", tc.d, got, tc.want)
+			t.Errorf("FormatDuration(%d ns) = %q, want %q", tc.ns, got, tc.want)
 		}
+		if tc.ns < 0 {
+			continue // a sign, which mesos-go's parser does not read
+		}
+		// Read back: d, or d rounded to 15 significant digits (and
+		// truncated to the nanosecond by mesos-go).
 		back, err := ParseDuration(got)
-		if err != nil || back != tc.d {
-			t.Errorf("ParseDuration(%q) = %v, %v", got, back, err)
+		if diff := math.Abs(float64(back) - float64(d)); err != nil || diff > float64(d)*1e-14+1 {
+			t.Errorf("ParseDuration(%q) = %v, %v, want %v", got, back, err, d)
 		}
 	}
 }
