@@ -221,11 +221,14 @@ func (h *harness) confirmed() {
 	})
 }
 
-// tick advances the clock by d and runs a tick on the loop (the loop's own
-// ticker may run one too: ticks are idempotent).
+// tick advances the clock by d and runs a tick on the loop. The loop's own
+// ticker fires too: its tick is waited for, as its select may take other
+// work first, and a tick handled after the test's next events made calls
+// Expect did not want (a REVIVE after a DECLINE, before the ACCEPT).
 func (h *harness) tick(d time.Duration) {
 	h.t.Helper()
 	h.clock.Advance(d)
+	h.eventually("the loop's own tick", func() bool { return h.clock.Unread() == 0 })
 	h.onLoop(func() { h.s.Tick(context.Background()) })
 }
 
