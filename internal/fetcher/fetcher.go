@@ -477,6 +477,15 @@ const cacheLockWait = 5*time.Minute + 10*time.Second
 // entry, so the waits are bounded by the number of fetchers queued, and
 // each by wait; ctx bounds them all. Shared holders write no token: they
 // only link, briefly, and never keep a waiter long.
+//
+// The lock file is never removed, so there is one per cache key, for good
+// (24 bytes). An flock belongs to the open file, not to its name: were it
+// removed while another fetcher had it open (waiting) or was about to open
+// it, that fetcher would lock the removed file and a third a new one of the
+// same name, both "holding" the entry at once. Removal would be safe only
+// if every locker, once locked, checked that the name still leads to the
+// inode it locked, and started again if not; for 24 bytes per URI fetched
+// it is not worth it (nothing is evicted from the cache either).
 func lockEntry(ctx context.Context, cache *os.Root, name string, how int, wait time.Duration) (unlock func(), err error) {
 	lf, err := cache.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
