@@ -41,7 +41,8 @@
 // A later archive entry with the name of an earlier one replaces it (the
 // earlier link or file is removed first, never written through). Device and
 // FIFO entries are skipped. What was written inside the sandbox before a
-// violation stays there; nothing is ever written outside.
+// violation stays there; nothing is ever written outside. The file names
+// and their confinement are package internal/fetcher/sandboxpath's.
 //
 // Cancellation. A fetch stops when its context ends, with the context's
 // error wrapped: during a download, an extraction (between entries and
@@ -50,8 +51,7 @@
 // written under a temporary name and renamed only when whole. A cache
 // entry is the downloaded file alone and is recorded once whole, never
 // its extraction, so the next fetch of the URI links it and extracts it
-// afresh. The file names
-// and their confinement are package internal/fetcher/sandboxpath's.
+// afresh.
 package fetcher
 
 import (
