@@ -593,7 +593,10 @@ func TestFaultAuth(t *testing.T) {
 		return p, p.waitAPI(t, 30*time.Second)
 	}
 	bad, badAPI := run("wrong")
-	time.Sleep(2 * time.Second)
+	// Refused, then still not subscribed (a fixed sleep here could end
+	// before the first SUBSCRIBE on a loaded machine).
+	took := poll(t, "the refusal logged", 30*time.Second, func() bool { return refused(bad.logPath) })
+	t.Logf("the refusal logged %s after the API came up", took.Round(time.Millisecond))
 	if code := getJSON(t, badAPI+"/v1/health", nil); code != 318 {
 		t.Errorf("health with a wrong secret %d, want 318 (never subscribed)", code)
 	}
@@ -605,10 +608,17 @@ func TestFaultAuth(t *testing.T) {
 		if strings.Contains(string(b), "s3cret") {
 			t.Errorf("%s shows the secret", f)
 		}
-		if !strings.Contains(string(b), "401") && !strings.Contains(strings.ToLower(string(b)), "unauthorized") {
+		if !refused(f) {
 			t.Errorf("%s does not say the master refused the credentials: %s", f, tailStr(b))
 		}
 	}
+}
+
+// refused reports whether the log at path says the master refused the
+// scheduler's credentials.
+func refused(path string) bool {
+	b, _ := os.ReadFile(path)
+	return strings.Contains(string(b), "401") || strings.Contains(strings.ToLower(string(b)), "unauthorized")
 }
 
 // TestUninstall deploys, stops the scheduler, and uninstalls: every task

@@ -334,7 +334,16 @@ func (c *Cluster) executorEnvLocked(e *executor, dir string) []string {
 	if checkpoint {
 		env = append(env, "MESOS_RECOVERY_TIMEOUT=15mins", "MESOS_SUBSCRIPTION_BACKOFF_MAX=2secs")
 	}
-	if e.command {
+	if !e.command {
+		// Mesos' agent tells an executor nothing of its
+		// --executor_registration_timeout (executorEnvironment in
+		// src/slave/slave.cpp sets no such variable): it destroys one that
+		// has not subscribed in time. taskkit's executor bounds its first
+		// subscription by EXECUTOR_REGISTRATION_TIMEOUT (its
+		// --registration-timeout), so that it gives up when the agent
+		// would, not a minute in.
+		env = append(env, "EXECUTOR_REGISTRATION_TIMEOUT="+c.cfg.ExecutorRegistrationTimeout.String())
+	} else {
 		env = append(env, "MESOS_TASK_ID="+e.info.ExecutorID.Value, "MESOS_CONTAINER_IP="+a.ip)
 	}
 	return append(env, mesosx.CommandEnv(e.info.Command)...)

@@ -442,9 +442,10 @@ func TestExecutorRegistrationTimeout(t *testing.T) {
 // and the containerizer's MESOS_SANDBOX: what a custom executor finds in
 // its environment, durations in stout's units (mesos-go's config.FromEnv
 // rejects Go's), the recovery variables only with checkpointing, the
-// sandbox as its working directory.
+// sandbox as its working directory; and, not Mesos', the cluster's
+// executor registration timeout as taskkit's executor reads it.
 func TestExecutorEnvironment(t *testing.T) {
-	cl := startCluster(t, Config{})
+	cl := startCluster(t, Config{ExecutorRegistrationTimeout: 90 * time.Second})
 	for _, checkpoint := range []bool{false, true} {
 		t.Run("checkpoint="+strconv.FormatBool(checkpoint), func(t *testing.T) {
 			fi := frameworkInfo("env")
@@ -476,6 +477,7 @@ func TestExecutorEnvironment(t *testing.T) {
 				"MESOS_HTTP_COMMAND_EXECUTOR":          "0",
 				"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5secs",
 				"LIBPROCESS_PORT":                      "0",
+				"EXECUTOR_REGISTRATION_TIMEOUT":        "1m30s",
 			}
 			if checkpoint {
 				want["MESOS_CHECKPOINT"] = "1"

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,21 +13,19 @@ import (
 // validateMaxCompletionTime, validateCheck and validateHealthCheck
 // (src/master/validation.cpp, with common::validation::validateCheckInfo
 // and validateHealthCheck in src/common/validation.cpp), in that order,
-// with their messages; checks and health checks only when checks is set.
+// with their messages, for a LAUNCH task and a task of a LAUNCH_GROUP
+// alike (Mesos 1.11 runs task::internal::validateTask for both).
 //
 // A check's or health check's type is read as sent: mesos-go writes an
 // unset type as UNKNOWN, which Mesos refuses ("'UNKNOWN' is not a valid
 // health check type"); the master's guess of a missing type from the
 // command or http field, for LAUNCH, is not made.
-func validateTaskTimes(ti *mesos.TaskInfo, checks bool) error {
+func validateTaskTimes(ti *mesos.TaskInfo) error {
 	if kp := ti.KillPolicy; kp != nil && kp.GracePeriod != nil && kp.GracePeriod.Nanoseconds < 0 {
 		return errors.New("Task's 'kill_policy.grace_period' must be non-negative")
 	}
 	if d := ti.MaxCompletionTime; d != nil && d.Nanoseconds < 0 {
 		return errors.New("Task's `max_completion_time` must be non-negative")
-	}
-	if !checks {
-		return nil
 	}
 	if ti.Check != nil {
 		if err := validateCheckInfo(ti.Check); err != nil {
@@ -61,6 +60,9 @@ func validateHealthCheck(hc *mesos.HealthCheck) error {
 		}
 		if hc.Command.Value == nil {
 			return errors.New("Command health check must contain " + commandKind(hc.Command))
+		}
+		if err := validateEnvironment(hc.Command.Environment); err != nil {
+			return fmt.Errorf("Health check's `CommandInfo` is invalid: %w", err)
 		}
 	case mesos.HealthCheck_HTTP:
 		if hc.HTTP == nil {
@@ -102,6 +104,9 @@ func validateCheckInfo(ci *mesos.CheckInfo) error {
 		if ci.Command.Command.Value == nil {
 			return errors.New("Command check must contain " + commandKind(&ci.Command.Command))
 		}
+		if err := validateEnvironment(ci.Command.Command.Environment); err != nil {
+			return fmt.Errorf("Check's `CommandInfo` is invalid: %w", err)
+		}
 	case mesos.CheckInfo_HTTP:
 		if ci.HTTP == nil {
 			return errors.New("Expecting 'http' to be set for HTTP check")
@@ -123,6 +128,64 @@ func validateCheckInfo(ci *mesos.CheckInfo) error {
 		return errors.New("Expecting 'interval_seconds' to be non-negative")
 	case negative(ci.TimeoutSeconds):
 		return errors.New("Expecting 'timeout_seconds' to be non-negative")
+	}
+	return nil
+}
+
+// validateEnvironment is common::validation::validateEnvironment, what
+// validateCommandInfo checks of a check's command: each variable's value
+// or secret against its type. A type mesos-go does not know is read as
+// VALUE, as Mesos reads an enum value it does not know.
+func validateEnvironment(env *mesos.Environment) error {
+	if env == nil {
+		return nil
+	}
+	for _, v := range env.Variables {
+		switch v.GetType() {
+		case mesos.Environment_Variable_SECRET:
+			if v.Secret == nil {
+				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must have a secret set", v.Name)
+			}
+			if v.Value != nil {
+				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must not have a value set", v.Name)
+			}
+			if err := validateSecret(v.Secret); err != nil {
+				return fmt.Errorf("Environment variable '%s' specifies an invalid secret: %w", v.Name, err)
+			}
+			if val := v.Secret.Value; val != nil && bytes.IndexByte(val.Data, 0) >= 0 {
+				return fmt.Errorf("Environment variable '%s' specifies a secret containing null bytes, which is not allowed in the environment", v.Name)
+			}
+		case mesos.Environment_Variable_UNKNOWN:
+			return errors.New("Environment variable of type 'UNKNOWN' is not allowed")
+		default:
+			if v.Value == nil {
+				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must have a value set", v.Name)
+			}
+			if v.Secret != nil {
+				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must not have a secret set", v.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// validateSecret is common::validation::validateSecret.
+func validateSecret(s *mesos.Secret) error {
+	switch s.Type {
+	case mesos.Secret_REFERENCE:
+		if s.Reference == nil {
+			return errors.New("Secret of type REFERENCE must have the 'reference' field set")
+		}
+		if s.Value != nil {
+			return fmt.Errorf("Secret '%s' of type REFERENCE must not have the 'value' field set", s.Reference.Name)
+		}
+	case mesos.Secret_VALUE:
+		if s.Value == nil {
+			return errors.New("Secret of type VALUE must have the 'value' field set")
+		}
+		if s.Reference != nil {
+			return errors.New("Secret of type VALUE must not have the 'reference' field set")
+		}
 	}
 	return nil
 }

@@ -200,7 +200,7 @@ var errNoResources = errors.New("Task uses no resources")
 // and returns the resources it takes (its own plus those of a new
 // executor). The master has filled a missing ExecutorInfo.framework_id.
 func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo, avail res) (res, error) {
-	need, err := validateTaskCommon(fw, a, ti, taskResources, false)
+	need, err := validateTaskCommon(fw, a, ti, taskResources)
 	if err != nil {
 		return res{}, err
 	}
@@ -238,13 +238,7 @@ func (c *Cluster) validateTaskLocked(fw *framework, a *agent, ti *mesos.TaskInfo
 // the framework's tasks, its agent, its kill policy, completion time,
 // check and health check, its resources (taskRes parses them), its
 // container.
-//
-// For a task of a group (group set) checks and health checks are left to
-// taskkit's DEFAULT executor, which refuses an invalid one with TASK_ERROR
-// (REASON_TASK_INVALID; its siblings REASON_TASK_GROUP_INVALID), so that its
-// own validation stays reachable in tests; Mesos' master would refuse the
-// whole group first.
-func validateTaskCommon(fw *framework, a *agent, ti *mesos.TaskInfo, taskRes func(*mesos.TaskInfo) (res, error), group bool) (res, error) {
+func validateTaskCommon(fw *framework, a *agent, ti *mesos.TaskInfo, taskRes func(*mesos.TaskInfo) (res, error)) (res, error) {
 	id := ti.TaskID.Value
 	if err := validID(id); err != nil {
 		return res{}, err
@@ -257,7 +251,7 @@ func validateTaskCommon(fw *framework, a *agent, ti *mesos.TaskInfo, taskRes fun
 	if ti.AgentID.Value != a.id {
 		return res{}, fmt.Errorf("Task uses invalid agent %s while agent %s is expected", ti.AgentID.Value, a.id)
 	}
-	if err := validateTaskTimes(ti, !group); err != nil {
+	if err := validateTaskTimes(ti); err != nil {
 		return res{}, err
 	}
 	if len(ti.Resources) == 0 {
@@ -353,8 +347,11 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 			return res{}, invalid(fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value))
 		}
 		ids[ti.TaskID.Value] = true
-		tres, err := validateTaskCommon(fw, a, ti, groupTaskResources, true)
+		tres, err := validateTaskCommon(fw, a, ti, groupTaskResources)
 		if err != nil {
+			return res{}, invalid(err)
+		}
+		if err := groupHealthCheck(ti); err != nil {
 			return res{}, invalid(err)
 		}
 		if ti.Command == nil {
@@ -392,6 +389,21 @@ func (c *Cluster) validateGroupLocked(fw *framework, a *agent, lg *mesos.Offer_O
 		return res{}, err
 	}
 	return need, nil
+}
+
+// groupHealthCheck is the health check rule of
+// task::group::internal::validateTask (src/master/validation.cpp): a task
+// of a group whose container has network_infos of its own (a nested
+// container not joining its executor's network) cannot have an HTTP or TCP
+// health check, which the executor would run in its own network.
+func groupHealthCheck(ti *mesos.TaskInfo) error {
+	if ti.Container == nil || len(ti.Container.NetworkInfos) == 0 || ti.HealthCheck == nil {
+		return nil
+	}
+	if t := ti.HealthCheck.Type; t == mesos.HealthCheck_HTTP || t == mesos.HealthCheck_TCP {
+		return errors.New("HTTP and TCP health checks are not supported for nested containers not joining parent's network")
+	}
+	return nil
 }
 
 // The least an executor of a task group may have (MIN_CPUS, MIN_MEM in

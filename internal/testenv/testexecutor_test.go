@@ -175,7 +175,7 @@ func runTestExecutor() int {
 			// The agent-given environment, for TestExecutorEnvironment.
 			var vars []string
 			for _, kv := range os.Environ() {
-				if strings.HasPrefix(kv, "MESOS_") || strings.HasPrefix(kv, "LIBPROCESS_") {
+				if strings.HasPrefix(kv, "MESOS_") || strings.HasPrefix(kv, "LIBPROCESS_") || strings.HasPrefix(kv, "EXECUTOR_") {
 					vars = append(vars, kv)
 				}
 			}

@@ -391,6 +391,11 @@ func TestKeyPoolGenerationError(t *testing.T) {
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	p.Want(1)
+	// The first attempt (a worker may be slow to start on a loaded
+	// machine), then 20 ms for the retries there must not be.
+	for deadline := time.Now().Add(5 * time.Second); calls.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	time.Sleep(20 * time.Millisecond)
 	if n := calls.Load(); n < 1 || n > 2 {
 		t.Errorf("%d generation attempts without a change", n)

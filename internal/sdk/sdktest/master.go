@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,9 +38,24 @@ type stream struct {
 	events chan *scheduler.Event
 	done   chan struct{}
 	once   sync.Once
+	// sent counts the events put on the stream, asked the Decodes begun:
+	// the reader asks for event n+1 only once it has passed event n on.
+	sent, asked atomic.Int64
 }
 
 func (s *stream) close() { s.once.Do(func() { close(s.done) }) }
+
+// put queues ev on the stream, or reports false when it has ended.
+func (s *stream) put(ev *scheduler.Event) bool {
+	s.sent.Add(1)
+	select {
+	case s.events <- ev:
+		return true
+	case <-s.done:
+		s.sent.Add(-1)
+		return false
+	}
+}
 
 // NewMaster returns a master with no subscription. Like a Mesos master
 // whose agents give operation feedback, it answers every operation with an
@@ -97,9 +113,11 @@ func (m *Master) Call(ctx context.Context, call *scheduler.Call) (mesos.Response
 		if c.Type == scheduler.Call_ACCEPT && !m.manualOps && m.stream != nil {
 			for _, op := range c.GetAccept().GetOperations() {
 				if op.ID != nil {
+					m.stream.sent.Add(1)
 					select {
 					case m.stream.events <- OperationStatus(op.ID.Value, "", mesos.OPERATION_FINISHED):
 					default:
+						m.stream.sent.Add(-1)
 					}
 				}
 			}
@@ -125,6 +143,7 @@ type response struct {
 func (r *response) Close() error { r.s.close(); return nil }
 
 func (r *response) Decode(u encoding.Unmarshaler) error {
+	r.s.asked.Add(1)
 	select {
 	case ev := <-r.s.events:
 		b, err := ev.Marshal()
@@ -149,11 +168,30 @@ func (m *Master) Send(t testing.TB, evs ...*scheduler.Event) {
 		t.Fatal("no subscription to send events to")
 	}
 	for _, ev := range evs {
-		select {
-		case s.events <- ev:
-		case <-s.done:
+		if !s.put(ev) {
 			t.Fatalf("the subscription ended before %s was sent", ev.Type)
 		}
+	}
+}
+
+// Delivered waits (at most Wait) until the scheduler's reader has taken
+// every event sent on the current stream and passed it on: it asks for the
+// next one. A test that holds the event loop uses it to know what the
+// loop will find queued when it is let go.
+func (m *Master) Delivered(t testing.TB) {
+	t.Helper()
+	m.mu.Lock()
+	s := m.stream
+	m.mu.Unlock()
+	if s == nil {
+		t.Fatal("no subscription to deliver events on")
+	}
+	deadline := time.Now().Add(Wait)
+	for s.asked.Load() <= s.sent.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events read within %s", s.asked.Load()-1, s.sent.Load(), Wait)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -200,8 +200,12 @@ func TestStoreFailureBlocksTheLaunch(t *testing.T) {
 	id := taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "p-0-t")
 	h.store.fail(nil, errStore)
 	before := len(h.master.Calls())
+	_, writes := h.store.counts()
 	h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING))
-	time.Sleep(50 * time.Millisecond)
+	// Once its write failed and the outbox is done, nothing more comes of
+	// it (a sleep here let a slow machine check before the write).
+	h.eventually("the status's write", func() bool { _, n := h.store.counts(); return n > writes })
+	h.skip()
 	for _, c := range h.master.Calls()[before:] {
 		if c.Type == tACK {
 			t.Fatal("a status that was not stored was acknowledged")
@@ -233,16 +237,22 @@ func TestStatusBurstIsOneTransaction(t *testing.T) {
 		t.Fatalf("launched %d", len(tis))
 	}
 	_, before := h.store.counts()
-	// Hold the loop while the updates queue up, so they are read as one run.
-	release := make(chan struct{})
-	go h.onLoop(func() { <-release })
-	time.Sleep(10 * time.Millisecond)
+	// Hold the loop while the updates queue up, so they are read as one
+	// run: held on it before they are sent, let go once the session's
+	// reader has passed every one on (sleeps here failed under load).
+	held, release := make(chan struct{}), make(chan struct{})
+	go h.onLoop(func() { close(held); <-release })
+	select {
+	case <-held:
+	case <-time.After(sdktest.Wait):
+		t.Fatal("the event loop did not take the work")
+	}
 	var evs []*scheduler.Event
 	for _, ti := range tis {
 		evs = append(evs, sdktest.Status(ti.TaskID.Value, ti.AgentID.Value, mesos.TASK_RUNNING))
 	}
 	h.master.Send(t, evs...)
-	time.Sleep(10 * time.Millisecond)
+	h.master.Delivered(t)
 	close(release)
 	types := make([]scheduler.Call_Type, pods)
 	for i := range types {
