@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -52,22 +52,32 @@ func WriteError(w http.ResponseWriter, err error) {
 	_, _ = io.WriteString(w, he.Message)
 }
 
+// lastHeader returns the last value of header key of r and whether r has
+// one: libprocess keeps the last of several (DataDecoder, decoder.hpp).
+func lastHeader(r *http.Request, key string) (string, bool) {
+	v := r.Header.Values(key)
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[len(v)-1], true
+}
+
 // RequestCodec returns the codec of a request body from its Content-Type
-// (JSONCodec or ProtobufCodec):
-// missing → 400, neither protobuf nor JSON → 415, as the Mesos master does.
+// (JSONCodec or ProtobufCodec), as the Mesos master and agent take it
+// (Master::Http::scheduler, Http::executor): the header compared as a
+// string with application/json and application/x-protobuf, so that a
+// parameter ("application/json; charset=utf-8") or another case
+// ("Application/JSON") is refused like any other type: 415 "Expecting
+// 'Content-Type' of application/json or application/x-protobuf"; no
+// Content-Type header: 400 "Expecting 'Content-Type' to be present".
 func RequestCodec(r *http.Request) (encoding.Codec, error) {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	ct, ok := lastHeader(r, "Content-Type")
+	switch {
+	case !ok:
 		return encoding.Codec{}, Errorf(http.StatusBadRequest, "Expecting 'Content-Type' to be present")
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mt = ct
-	}
-	switch mt {
-	case MediaTypeJSON:
+	case ct == MediaTypeJSON:
 		return JSONCodec, nil
-	case MediaTypeProtobuf:
+	case ct == MediaTypeProtobuf:
 		return ProtobufCodec, nil
 	}
 	return encoding.Codec{}, Errorf(http.StatusUnsupportedMediaType,
@@ -75,43 +85,79 @@ func RequestCodec(r *http.Request) (encoding.Codec, error) {
 }
 
 // ResponseCodec returns the codec a streaming response uses, from the
-// request's Accept header. Like Mesos it prefers JSON when both are
-// acceptable (a missing Accept header accepts everything); neither → 406.
+// request's Accept header: JSON when it accepts application/json, else
+// protobuf when it accepts application/x-protobuf, else 406 "Expecting
+// 'Accept' to allow 'application/x-protobuf' or 'application/json'", as
+// the master and agent decide (see accepts).
 func ResponseCodec(r *http.Request) (encoding.Codec, error) {
-	accepts := r.Header.Values("Accept")
-	if len(accepts) == 0 {
-		return JSONCodec, nil
-	}
-	var json, proto bool
-	for _, h := range accepts {
-		for _, part := range strings.Split(h, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			if q, ok := params["q"]; ok && (q == "0" || q == "0.0" || q == "0.00" || q == "0.000") {
-				continue
-			}
-			switch mt {
-			case "*/*":
-				json, proto = true, true
-			case "application/*":
-				json, proto = true, true
-			case MediaTypeJSON:
-				json = true
-			case MediaTypeProtobuf:
-				proto = true
-			}
-		}
-	}
+	accept, ok := lastHeader(r, "Accept")
 	switch {
-	case json:
+	case !ok || accepts(accept, MediaTypeJSON):
 		return JSONCodec, nil
-	case proto:
+	case accepts(accept, MediaTypeProtobuf):
 		return ProtobufCodec, nil
 	}
 	return encoding.Codec{}, Errorf(http.StatusNotAcceptable,
-		"Expecting 'Accept' to allow '%s' or '%s'", MediaTypeJSON, MediaTypeProtobuf)
+		"Expecting 'Accept' to allow '%s' or '%s'", MediaTypeProtobuf, MediaTypeJSON)
+}
+
+// accepts reports whether the Accept header value accept allows
+// mediaType (type/subtype), as libprocess' Request::acceptsMediaType
+// decides (3rdparty/libprocess/src/http.cpp): with spaces, tabs and
+// newlines removed, the candidates mediaType, type/* and */* are looked
+// for in that order among the comma-separated entries (compared without
+// case), and the first entry matching decides alone: accepted when it
+// has no q parameter (or several, or "q" without exactly one "="), else
+// when its q is a number above 0 (as stout's numify reads numbers: no
+// hexadecimal, no "_", nothing out of a double's range; "inf" is one).
+func accepts(accept, mediaType string) bool {
+	accept = strings.NewReplacer(" ", "", "\t", "", "\n", "").Replace(accept)
+	typ, _, _ := strings.Cut(mediaType, "/")
+	for _, candidate := range []string{mediaType, typ + "/*", "*/*"} {
+		for _, entry := range strings.Split(accept, ",") {
+			params := strings.FieldsFunc(entry, func(r rune) bool { return r == ';' })
+			if len(params) == 0 || !equalFoldASCII(params[0], candidate) {
+				continue
+			}
+			var q []string
+			for _, p := range params {
+				kv := strings.FieldsFunc(p, func(r rune) bool { return r == '=' })
+				if len(kv) == 2 && kv[0] == "q" {
+					q = append(q, kv[1])
+				}
+			}
+			if len(q) != 1 {
+				return true
+			}
+			if strings.ContainsAny(q[0], "xX_") { // Go's hexadecimal and digit separators
+				return false
+			}
+			v, err := strconv.ParseFloat(q[0], 64)
+			return err == nil && v > 0
+		}
+	}
+	return false
+}
+
+// equalFoldASCII reports whether a and b are equal with ASCII letters
+// compared without case (stout's strings::lower is C's tolower; Go's
+// EqualFold also folds other letters, such as "ſ" to "s").
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	lower := func(c byte) byte {
+		if 'A' <= c && c <= 'Z' {
+			return c + 'a' - 'A'
+		}
+		return c
+	}
+	for i := 0; i < len(a); i++ {
+		if lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodeRequest reads the body of r (at most MaxBodyBytes) and decodes it

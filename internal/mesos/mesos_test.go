@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -100,43 +101,124 @@ func TestUUID(t *testing.T) {
 	}
 }
 
-func TestCodecNegotiation(t *testing.T) {
+// headerRequest is a POST whose header key has values (none: absent).
+func headerRequest(key string, values []string) *http.Request {
+	r := httptest.NewRequest("POST", "/", nil)
+	for _, v := range values {
+		r.Header.Add(key, v)
+	}
+	return r
+}
+
+// TestRequestCodec: the Content-Type a master's or agent's v1 API takes
+// (Master::Http::scheduler, Http::executor): exactly application/json or
+// application/x-protobuf, compared as strings (no parameter, no other
+// case), the last header of several (libprocess keeps the last); else 415,
+// or 400 without one.
+func TestRequestCodec(t *testing.T) {
+	const unsupported = "Expecting 'Content-Type' of application/json or application/x-protobuf"
 	for _, tc := range []struct {
-		name        string
-		contentType string
-		accept      []string
-		wantReq     int
-		wantResp    string
-		wantRespErr int
+		values []string
+		want   string // the codec's media type, or the error's body
+		code   int
 	}{
-		{"protobuf", "application/x-protobuf", []string{"application/x-protobuf"}, 0, MediaTypeProtobuf, 0},
-		{"json", "application/json", []string{"application/json"}, 0, MediaTypeJSON, 0},
-		{"json with charset", "application/json; charset=utf-8", nil, 0, MediaTypeJSON, 0},
-		{"both acceptable prefers json", "application/json", []string{"application/x-protobuf, application/json"}, 0, MediaTypeJSON, 0},
-		{"wildcard", "application/json", []string{"*/*"}, 0, MediaTypeJSON, 0},
-		{"missing content type", "", nil, 400, MediaTypeJSON, 0},
-		{"unsupported", "text/plain", []string{"text/html"}, 415, "", 406},
+		{nil, "Expecting 'Content-Type' to be present", 400},
+		{[]string{"application/json"}, MediaTypeJSON, 0},
+		{[]string{"application/x-protobuf"}, MediaTypeProtobuf, 0},
+		{[]string{"application/json; charset=utf-8"}, unsupported, 415},
+		{[]string{"application/json;charset=utf-8"}, unsupported, 415},
+		{[]string{"application/x-protobuf; proto=mesos.v1.scheduler.Call"}, unsupported, 415},
+		{[]string{"Application/JSON"}, unsupported, 415},
+		{[]string{"APPLICATION/X-PROTOBUF"}, unsupported, 415},
+		{[]string{"application/*"}, unsupported, 415},
+		{[]string{"*/*"}, unsupported, 415},
+		{[]string{"application/recordio"}, unsupported, 415},
+		{[]string{"text/plain"}, unsupported, 415},
+		{[]string{"application/json-seq"}, unsupported, 415},
+		{[]string{""}, unsupported, 415},
+		{[]string{"text/plain", "application/json"}, MediaTypeJSON, 0},
+		{[]string{"application/json", "text/plain"}, unsupported, 415},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/", nil)
-			if tc.contentType != "" {
-				r.Header.Set("Content-Type", tc.contentType)
-			}
-			for _, a := range tc.accept {
-				r.Header.Add("Accept", a)
-			}
-			_, err := RequestCodec(r)
-			if code := httpCode(err); code != tc.wantReq {
-				t.Errorf("RequestCodec: %v, want code %d", err, tc.wantReq)
-			}
-			c, err := ResponseCodec(r)
-			if code := httpCode(err); code != tc.wantRespErr {
-				t.Errorf("ResponseCodec: %v, want code %d", err, tc.wantRespErr)
-			}
-			if err == nil && string(c.Type) != tc.wantResp {
-				t.Errorf("ResponseCodec = %s, want %s", c.Type, tc.wantResp)
-			}
-		})
+		c, err := RequestCodec(headerRequest("Content-Type", tc.values))
+		got := string(c.Type)
+		var he *HTTPError
+		if errors.As(err, &he) {
+			got = he.Message
+		}
+		if code := httpCode(err); code != tc.code || got != tc.want {
+			t.Errorf("Content-Type %q: %d %q, want %d %q", tc.values, code, got, tc.code, tc.want)
+		}
+	}
+}
+
+// TestResponseCodec: the codec of a stream from the Accept header, as
+// libprocess' Request::acceptsMediaType decides for JSON, then protobuf:
+// spaces, tabs and newlines ignored, media types compared without case,
+// each candidate (the type, type/*, */*) looked for in turn and decided by
+// its first match's q (absent, repeated or malformed: yes; a number: > 0;
+// not a number: no); the last header of several; none accepts everything.
+// Every row's want is what that code (compiled with stout) decides.
+func TestResponseCodec(t *testing.T) {
+	const notAcceptable = "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"
+	for _, tc := range []struct {
+		values []string
+		want   string // the codec's media type, or the 406's body
+	}{
+		{nil, MediaTypeJSON},
+		{[]string{"application/json"}, MediaTypeJSON},
+		{[]string{"application/x-protobuf"}, MediaTypeProtobuf},
+		{[]string{"application/x-protobuf, application/json"}, MediaTypeJSON},
+		{[]string{"*/*"}, MediaTypeJSON},
+		{[]string{"application/*"}, MediaTypeJSON},
+		{[]string{"APPLICATION/X-PROTOBUF"}, MediaTypeProtobuf},
+		{[]string{"application/jſon"}, notAcceptable}, // no Unicode folding
+		{[]string{"application/json; charset=utf-8"}, MediaTypeJSON},
+		{[]string{"application/json;foo"}, MediaTypeJSON},
+		{[]string{"application/json;q=0.5"}, MediaTypeJSON},
+		{[]string{"application/json;q=1e-3"}, MediaTypeJSON},
+		{[]string{"application/json;Q=0"}, MediaTypeJSON},
+		{[]string{"application/json;q=1;q=0"}, MediaTypeJSON},
+		{[]string{"application/json;q=0=1"}, MediaTypeJSON},
+		{[]string{"application/json;q=0"}, notAcceptable},
+		{[]string{"application/json;q=0.0000"}, notAcceptable},
+		{[]string{"application/json ; q = 0"}, notAcceptable},
+		{[]string{"application/json;\tq=0"}, notAcceptable},
+		{[]string{"application/json;q=-1"}, notAcceptable},
+		{[]string{"application/json;q=abc"}, notAcceptable},
+		{[]string{"application/json;q=0x1"}, notAcceptable},
+		{[]string{"application/json;q=0x1p0"}, notAcceptable},
+		{[]string{"application/json;q=inf"}, MediaTypeJSON},
+		{[]string{"application/json;q=.5"}, MediaTypeJSON},
+		{[]string{"application/json;q="}, MediaTypeJSON},
+		{[]string{"application/json;q=nan"}, notAcceptable},
+		{[]string{"application/json;q=1e-400"}, notAcceptable},
+		{[]string{"application/json;q=0x10"}, notAcceptable},
+		{[]string{"application/json;q=1_0"}, notAcceptable},
+		{[]string{"application/json;q=0, application/x-protobuf"}, MediaTypeProtobuf},
+		{[]string{"application/json;q=0, */*"}, MediaTypeProtobuf},
+		{[]string{"application/*;q=0, application/json"}, MediaTypeJSON},
+		{[]string{"application/x-protobuf;q=0, application/*"}, MediaTypeJSON},
+		{[]string{"*/*;q=0"}, notAcceptable},
+		{[]string{"text/html"}, notAcceptable},
+		{[]string{"text/*"}, notAcceptable},
+		{[]string{""}, notAcceptable},
+		{[]string{",;,"}, notAcceptable},
+		{[]string{"application/json", "text/html"}, notAcceptable},
+		{[]string{"text/html", "application/x-protobuf"}, MediaTypeProtobuf},
+	} {
+		c, err := ResponseCodec(headerRequest("Accept", tc.values))
+		got, code := string(c.Type), httpCode(err)
+		var he *HTTPError
+		if errors.As(err, &he) {
+			got = he.Message
+		}
+		wantCode := 0
+		if tc.want == notAcceptable {
+			wantCode = 406
+		}
+		if code != wantCode || got != tc.want {
+			t.Errorf("Accept %q: %d %q, want %d %q", tc.values, code, got, wantCode, tc.want)
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func (c *Cluster) executorAPI(a *agent) http.HandlerFunc {
 			return
 		}
 		var call execpb.Call
-		_, typeSet, err := decodeCall(r, &call, "type", execCallTypeField)
+		_, typeSet, err := mesosx.DecodeRequest(r, &call, "type", execCallTypeField)
 		if err != nil {
 			mesosx.WriteError(w, err)
 			return

@@ -54,6 +54,7 @@ func TestBadRequests(t *testing.T) {
 		{"unsupported content type", "POST", "text/plain", "", "", revive, 415, "Expecting 'Content-Type' of application/json or application/x-protobuf"},
 		// Mesos compares the header as a string: a parameter makes it another type.
 		{"content type with a charset", "POST", "application/json; charset=utf-8", "", streamID, revive, 415, "Expecting 'Content-Type' of application/json or application/x-protobuf"},
+		{"content type in another case", "POST", "Application/JSON", "", streamID, revive, 415, "Expecting 'Content-Type' of application/json or application/x-protobuf"},
 		{"unparseable protobuf", "POST", "application/x-protobuf", "", "", []byte("{nope"), 400, "Failed to parse body into Call protobuf"},
 		{"no framework id", "POST", "application/json", "", streamID, enc(&scheduler.Call{Type: scheduler.Call_REVIVE}), 400, validate + "Expecting 'framework_id' to be present"},
 		{"unknown framework", "POST", "application/json", "", streamID, enc(&scheduler.Call{Type: scheduler.Call_REVIVE, FrameworkID: &mesos.FrameworkID{Value: "nope"}}), 400, "Framework cannot be found"},
@@ -72,12 +73,14 @@ func TestBadRequests(t *testing.T) {
 		{"unknown call type, unknown framework", "POST", "application/json", "", streamID, []byte(`{"type":"UNKNOWN","framework_id":{"value":"nope"}}`), 400, "Framework cannot be found"},
 		{"unknown call type, no framework id", "POST", "application/json", "", streamID, []byte(`{"type":"UNKNOWN"}`), 400, validate + "Expecting 'framework_id' to be present"},
 		{"subscribe with stream id", "POST", "application/json", "application/json", "abc", subscribeCall, 400, "Subscribe calls should not include the 'Mesos-Stream-Id' header"},
-		{"subscribe not acceptable", "POST", "application/json", "text/html", "", subscribeCall, 406, "Expecting 'Accept' to allow 'application/json' or 'application/x-protobuf'"},
+		{"subscribe not acceptable", "POST", "application/json", "text/html", "", subscribeCall, 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"},
+		// libprocess' acceptsMediaType: q=0 refuses the type.
+		{"subscribe, json at q=0", "POST", "application/json", "application/json; q=0", "", subscribeCall, 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"},
 		// Accept is checked before the stream ID.
-		{"subscribe with stream id, not acceptable", "POST", "application/json", "text/html", "abc", subscribeCall, 406, "Expecting 'Accept' to allow 'application/json' or 'application/x-protobuf'"},
+		{"subscribe with stream id, not acceptable", "POST", "application/json", "text/html", "abc", subscribeCall, 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"},
 		{"reconcile_operations not acceptable", "POST", "application/json", "text/html", streamID,
 			enc(&scheduler.Call{Type: scheduler.Call_RECONCILE_OPERATIONS, FrameworkID: fid, ReconcileOperations: &scheduler.Call_ReconcileOperations{}}), 406,
-			"Expecting 'Accept' to allow 'application/json' or 'application/x-protobuf'"},
+			"Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"},
 		{"ok", "POST", "application/json", "", streamID, revive, 202, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

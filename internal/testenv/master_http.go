@@ -75,7 +75,7 @@ func (c *Cluster) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var call scheduler.Call
-	codec, typeSet, err := decodeCall(r, &call, "type", callTypeField)
+	codec, typeSet, err := mesosx.DecodeRequest(r, &call, "type", callTypeField)
 	if err != nil {
 		mesosx.WriteError(w, err)
 		return
