@@ -286,13 +286,13 @@ func TestCacheLinkConfined(t *testing.T) {
 	defer cache.Close()
 	root, _ := os.OpenRoot(sandbox)
 	defer root.Close()
-	if err := linkOrCopy(cache, "k", root, "bin/tool"); err == nil {
+	if err := linkOrCopy(context.Background(), cache, "k", root, "bin/tool"); err == nil {
 		t.Error("linked through a planted symlink")
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("outside holds %v", entries)
 	}
-	if err := linkOrCopy(cache, "k", root, "tool"); err != nil {
+	if err := linkOrCopy(context.Background(), cache, "k", root, "tool"); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(sandbox, "tool")); string(b) != "cached" {

@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"compress/bzip2"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,12 @@ import (
 // extract unpacks the archive name (under root) into its own directory when
 // its name says it is one; other files are left alone. Every entry is
 // written through an os.Root opened on that directory.
-func extract(root *os.Root, name string) error {
+//
+// When ctx ends, extraction stops at once (ctx is checked between entries
+// and before every read of an entry's content) and extract returns ctx's
+// error, wrapped; the entry it was writing is removed, the entries before
+// it stay whole (see the package documentation).
+func extract(ctx context.Context, root *os.Root, name string) error {
 	lower := strings.ToLower(name)
 	kind := ""
 	switch {
@@ -57,19 +63,19 @@ func extract(root *os.Root, name string) error {
 		defer gz.Close()
 		if kind == "gz" {
 			base := path.Base(name)
-			return writeFile(dir, base[:len(base)-len(".gz")], gz, 0o644)
+			return writeFile(dir, base[:len(base)-len(".gz")], ctxReader{ctx, gz}, 0o644)
 		}
-		return untar(dir, gz)
+		return untar(ctx, dir, gz)
 	case "tar.bz2":
-		return untar(dir, bzip2.NewReader(fh))
+		return untar(ctx, dir, bzip2.NewReader(fh))
 	case "tar":
-		return untar(dir, fh)
+		return untar(ctx, dir, fh)
 	}
 	st, err := fh.Stat()
 	if err != nil {
 		return err
 	}
-	return unzip(dir, fh, st.Size())
+	return unzip(ctx, dir, fh, st.Size())
 }
 
 // entry is one archive member, in the terms both formats share.
@@ -91,9 +97,12 @@ const (
 	kindSkip
 )
 
-func untar(dir *os.Root, r io.Reader) error {
+func untar(ctx context.Context, dir *os.Root, r io.Reader) error {
 	tr := tar.NewReader(r)
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			return nil
@@ -101,7 +110,7 @@ func untar(dir *os.Root, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		e := entry{name: h.Name, perm: fs.FileMode(h.Mode).Perm(), body: tr, link: h.Linkname}
+		e := entry{name: h.Name, perm: fs.FileMode(h.Mode).Perm(), body: ctxReader{ctx, tr}, link: h.Linkname}
 		switch h.Typeflag {
 		case tar.TypeDir:
 			e.kind = kindDir
@@ -120,12 +129,15 @@ func untar(dir *os.Root, r io.Reader) error {
 	}
 }
 
-func unzip(dir *os.Root, r io.ReaderAt, size int64) error {
+func unzip(ctx context.Context, dir *os.Root, r io.ReaderAt, size int64) error {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return err
 	}
 	for _, f := range zr.File {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		e := entry{name: f.Name, perm: f.Mode().Perm()}
 		mode := f.Mode()
 		switch {
@@ -143,7 +155,7 @@ func unzip(dir *os.Root, r io.ReaderAt, size int64) error {
 			if rc, err = f.Open(); err != nil {
 				return fmt.Errorf("entry %q: %w", f.Name, err)
 			}
-			e.body = rc
+			e.body = ctxReader{ctx, rc}
 			if e.kind == kindSymlink { // a zip keeps the target as the content
 				b, err := io.ReadAll(io.LimitReader(rc, 4096))
 				if err != nil {
@@ -227,7 +239,8 @@ func put(dir *os.Root, e entry) error {
 	return nil
 }
 
-// createFile creates name (which must not exist) with the content of r.
+// createFile creates name (which must not exist) with the content of r;
+// when r fails (ctx ended, a corrupt archive), the part written is removed.
 func createFile(dir *os.Root, name string, r io.Reader, perm fs.FileMode) error {
 	if perm == 0 {
 		perm = 0o644
@@ -242,6 +255,7 @@ func createFile(dir *os.Root, name string, r io.Reader, perm fs.FileMode) error 
 	// of its own for every entry.
 	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, r, *buf); err != nil {
 		out.Close()
+		_ = dir.Remove(name) // the error is the copy's; what is left of name is a part
 		return err
 	}
 	return out.Close()

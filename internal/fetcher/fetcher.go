@@ -43,6 +43,15 @@
 // FIFO entries are skipped. What was written inside the sandbox before a
 // violation stays there; nothing is ever written outside. The file names
 // and their confinement are package internal/fetcher/sandboxpath's.
+//
+// Cancellation. A fetch stops when its context ends, with the context's
+// error wrapped: during a download, an extraction (between entries and
+// inside an entry's content) and a local copy. An entry being extracted is
+// removed, those before it stay whole; a downloaded or copied file is
+// written under a temporary name and renamed only when whole. A cache
+// entry is the downloaded file alone and is recorded once whole, never
+// its extraction, so the next fetch of the URI links it and extracts it
+// afresh.
 package fetcher
 
 import (
@@ -145,7 +154,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox
 		return root.Chmod(name, 0o755)
 	}
 	if u.Extract == nil || *u.Extract {
-		if err := extract(root, name); err != nil {
+		if err := extract(ctx, root, name); err != nil {
 			return fmt.Errorf("extracting: %w", err)
 		}
 	}
@@ -231,9 +240,9 @@ func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os
 		}
 		return f.download(ctx, u.Value, root, name)
 	case err == nil && pu.Scheme == "file":
-		return copyFile(pu.Path, root, name)
+		return copyFile(ctx, pu.Path, root, name)
 	case filepath.IsAbs(u.Value):
-		return copyFile(u.Value, root, name)
+		return copyFile(ctx, u.Value, root, name)
 	case err == nil && pu.Scheme != "":
 		return fmt.Errorf("unsupported URI scheme %q (want http, https, file or an absolute path)", pu.Scheme)
 	default:
@@ -296,7 +305,7 @@ func (f *Fetcher) fromCache(ctx context.Context, uri string, executable bool, ro
 			return fmt.Errorf("making the cache entry executable: %w", err)
 		}
 	}
-	return linkOrCopy(cache, key, root, name)
+	return linkOrCopy(ctx, cache, key, root, name)
 }
 
 // fill makes the cache entry key hold uri as it was downloaded: it keeps
@@ -330,7 +339,7 @@ func hit(ctx context.Context, cache *os.Root, key string, executable bool, root 
 	if _, ok := asRecorded(cache, key, fi); !ok {
 		return false, nil
 	}
-	return true, linkOrCopy(cache, key, root, name)
+	return true, linkOrCopy(ctx, cache, key, root, name)
 }
 
 // asRecorded reports whether the cache entry key (fi, its Lstat) is as its
@@ -468,6 +477,15 @@ const cacheLockWait = 5*time.Minute + 10*time.Second
 // entry, so the waits are bounded by the number of fetchers queued, and
 // each by wait; ctx bounds them all. Shared holders write no token: they
 // only link, briefly, and never keep a waiter long.
+//
+// The lock file is never removed, so there is one per cache key, for good
+// (24 bytes). An flock belongs to the open file, not to its name: were it
+// removed while another fetcher had it open (waiting) or was about to open
+// it, that fetcher would lock the removed file and a third a new one of the
+// same name, both "holding" the entry at once. Removal would be safe only
+// if every locker, once locked, checked that the name still leads to the
+// inode it locked, and started again if not; for 24 bytes per URI fetched
+// it is not worth it (nothing is evicted from the cache either).
 func lockEntry(ctx context.Context, cache *os.Root, name string, how int, wait time.Duration) (unlock func(), err error) {
 	lf, err := cache.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -587,7 +605,9 @@ func writeFile(root *os.Root, name string, r io.Reader, perm os.FileMode) error 
 	return root.Rename(tmp, name)
 }
 
-func copyFile(src string, root *os.Root, name string) error {
+// copyFile copies the local file src to name under root, stopping with
+// ctx's error when ctx ends.
+func copyFile(ctx context.Context, src string, root *os.Root, name string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -600,14 +620,30 @@ func copyFile(src string, root *os.Root, name string) error {
 	if st.IsDir() {
 		return fmt.Errorf("%s is a directory", src)
 	}
-	return writeFile(root, name, in, st.Mode().Perm()|0o600)
+	return writeFile(root, name, ctxReader{ctx, in}, st.Mode().Perm()|0o600)
+}
+
+// ctxReader reads r until ctx ends, then fails with ctx's error, checked
+// before every Read: what stops a long copy (an archive entry being
+// extracted, a local file, a cache entry copied across filesystems) when
+// the fetch is cancelled, e.g. by the executor for a killed task.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // linkOrCopy hard-links from's key into root as name, or copies it when
-// the two are on different filesystems. The link is made relative to
-// directory handles opened through both roots, so neither side can be
-// redirected by a symbolic link.
-func linkOrCopy(from *os.Root, key string, root *os.Root, name string) error {
+// the two are on different filesystems (a copy that stops when ctx ends).
+// The link is made relative to directory handles opened through both
+// roots, so neither side can be redirected by a symbolic link.
+func linkOrCopy(ctx context.Context, from *os.Root, key string, root *os.Root, name string) error {
 	src, err := from.Open(".")
 	if err != nil {
 		return err
@@ -626,7 +662,7 @@ func linkOrCopy(from *os.Root, key string, root *os.Root, name string) error {
 			return oerr
 		}
 		defer in.Close()
-		return writeFile(root, name, in, 0o644)
+		return writeFile(root, name, ctxReader{ctx, in}, 0o644)
 	}
 	tmpName := path.Join(path.Dir(name), tmp)
 	if err := root.Rename(tmpName, name); err != nil {

@@ -35,6 +35,9 @@ func Flags() []cli.Flag {
 		&cli.StringFlag{Name: "master", Value: "local", Usage: "leading master's URL http(s)://host:port, or local for an embedded testenv", EnvVars: envs("MESOS_MASTER")},
 		&cli.IntFlag{Name: "local-agents", Value: 3, Usage: "agents of the local cluster (1..250)", EnvVars: envs("SCHEDULER_LITE_LOCAL_AGENTS")},
 		&cli.StringFlag{Name: "local-ports", Value: testenv.DefaultPorts, Usage: "port ranges each agent of the local cluster offers (a-b,c-d)", EnvVars: envs("SCHEDULER_LITE_LOCAL_PORTS")},
+		&cli.Float64SliceFlag{Name: "local-disk-mount", Usage: "a MOUNT disk of this size (MB) on each agent of the local cluster, offered whole (repeatable; for svc.yml volumes of type MOUNT)", EnvVars: envs("SCHEDULER_LITE_LOCAL_DISK_MOUNTS")},
+		&cli.StringFlag{Name: "local-reserved", Usage: "statically reserved resources on each agent of the local cluster, as Mesos' --resources: 'cpus(ROLE):2;mem(ROLE):1024' (for pre-reserved-role)", EnvVars: envs("SCHEDULER_LITE_LOCAL_RESERVED")},
+		&cli.StringSliceFlag{Name: "local-attribute", Usage: "text attribute NAME=VALUE of each agent of the local cluster (repeatable; for placement rules)", EnvVars: envs("SCHEDULER_LITE_LOCAL_ATTRIBUTES")},
 		&cli.StringFlag{Name: "framework-name", Usage: "framework name (default: the spec's name)", EnvVars: envs("FRAMEWORK_NAME")},
 		&cli.StringFlag{Name: "role", Usage: "framework role (default: <name>-role)", EnvVars: envs("FRAMEWORK_ROLE")},
 		&cli.StringFlag{Name: "user", Usage: "framework user (default: the spec's scheduler.user, else $USER)", EnvVars: envs("FRAMEWORK_USER")},
@@ -120,6 +123,10 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	if err := checkFlags(c, sh.Source); err != nil {
 		return err
 	}
+	attrs, err := testenv.ParseAttributes(c.StringSlice("local-attribute"))
+	if err != nil {
+		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("local-attribute"), err))
+	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
 	if sdkUninstallRequested(sh.Getenv) {
@@ -131,6 +138,7 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	in, err := Start(ctx, Options{
 		SpecPath: c.Args().First(), Strict: c.Bool("strict"), Env: sh.Environ,
 		Master: c.String("master"), LocalAgents: c.Int("local-agents"), LocalPorts: c.String("local-ports"),
+		LocalDiskMounts: c.Float64Slice("local-disk-mount"), LocalReserved: c.String("local-reserved"), LocalAttributes: attrs,
 		FrameworkName: c.String("framework-name"), Role: c.String("role"), User: c.String("user"),
 		Principal: c.String("principal"), Secret: secret, FailoverTimeout: c.Duration("failover-timeout"),
 		WebUIURL: c.String("webui-url"), Checkpoint: c.Bool("checkpoint"), Executor: c.String("executor"),
@@ -180,7 +188,8 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 
 // localFlags maps the local cluster's testenv.Config fields to the flags
 // that set them.
-var localFlags = map[string]string{"Agents": "local-agents", "Ports": "local-ports"}
+var localFlags = map[string]string{"Agents": "local-agents", "Ports": "local-ports",
+	"DiskMounts": "local-disk-mount", "Reserved": "local-reserved"}
 
 // readSecret reads the file named by flag (trailing newlines dropped); ""
 // when the flag is unset. source names the setting in errors (the flag or

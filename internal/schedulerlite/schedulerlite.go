@@ -10,6 +10,9 @@
 //	MESOS_MASTER                       --master (default "local")
 //	SCHEDULER_LITE_LOCAL_AGENTS        --local-agents (default 3)
 //	SCHEDULER_LITE_LOCAL_PORTS         --local-ports (default 1024-65535)
+//	SCHEDULER_LITE_LOCAL_DISK_MOUNTS   --local-disk-mount MB (repeatable)
+//	SCHEDULER_LITE_LOCAL_RESERVED      --local-reserved 'cpus(ROLE):N;...'
+//	SCHEDULER_LITE_LOCAL_ATTRIBUTES    --local-attribute NAME=VALUE (repeatable)
 //	FRAMEWORK_NAME                     --framework-name (default the spec's name)
 //	FRAMEWORK_ROLE                     --role (default <name>-role)
 //	FRAMEWORK_USER                     --user
@@ -88,6 +91,13 @@ type Options struct {
 	// LocalPorts is each local agent's port resource ("a-b,c-d"); default
 	// testenv.DefaultPorts, every unprivileged port.
 	LocalPorts string
+	// LocalDiskMounts are the sizes (MB) of each local agent's MOUNT disks;
+	// LocalReserved its statically reserved resources (Mesos' --resources
+	// text, each with a role); LocalAttributes its text attributes. See
+	// testenv.Config's DiskMounts, Reserved and Attributes.
+	LocalDiskMounts []float64
+	LocalReserved   string
+	LocalAttributes map[string]string
 	// LocalWorkDir holds the local cluster's sandboxes (default temporary).
 	LocalWorkDir string
 	// Framework registration (see service.Config).
@@ -255,6 +265,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		cctx, cancel := context.WithCancel(context.Background())
 		cl, err := testenv.Start(cctx, testenv.Config{
 			Agents: agents, Ports: o.LocalPorts, WorkDir: o.LocalWorkDir, ExecutorPath: filepath.Join(artifacts, "executor"),
+			DiskMounts: o.LocalDiskMounts, Reserved: o.LocalReserved, Attributes: o.LocalAttributes,
 			Logger: log.With("component", "testenv"),
 		})
 		if errors.Is(err, testenv.ErrConfig) {

@@ -343,8 +343,7 @@ func (c *Cluster) executorEnvLocked(e *executor, dir string) []string {
 		// --registration-timeout), so that it gives up when the agent
 		// would, not a minute in.
 		env = append(env, "EXECUTOR_REGISTRATION_TIMEOUT="+c.cfg.ExecutorRegistrationTimeout.String())
-	}
-	if e.command {
+	} else {
 		env = append(env, "MESOS_TASK_ID="+e.info.ExecutorID.Value, "MESOS_CONTAINER_IP="+a.ip)
 	}
 	return append(env, mesosx.CommandEnv(e.info.Command)...)

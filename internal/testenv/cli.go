@@ -89,13 +89,9 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	attrs := map[string]string{}
-	for _, a := range c.StringSlice("attribute") {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok || k == "" {
-			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %q is not NAME=VALUE", sh.Source("attribute"), a))
-		}
-		attrs[k] = v
+	attrs, err := ParseAttributes(c.StringSlice("attribute"))
+	if err != nil {
+		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("attribute"), err))
 	}
 	cfg := Config{
 		DiskMounts:   c.Float64Slice("disk-mount"),
@@ -243,6 +239,21 @@ func sameDir(a, b string) bool {
 	fa, errA := os.Stat(a)
 	fb, errB := os.Stat(b)
 	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// ParseAttributes turns NAME=VALUE words (--attribute, repeatable) into
+// Config.Attributes. A word without "=" or with an empty NAME is an error
+// quoting it; a later NAME wins.
+func ParseAttributes(words []string) (map[string]string, error) {
+	attrs := map[string]string{}
+	for _, a := range words {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not NAME=VALUE", a)
+		}
+		attrs[k] = v
+	}
+	return attrs, nil
 }
 
 // flagOf maps each Config field a *FieldError names to the flag that sets

@@ -84,6 +84,8 @@ func TestSettingsCheckedBeforeStart(t *testing.T) {
 		{[]string{"--listen", ","}, nil, `testenv: --listen: no address in ","`},
 		{[]string{"--dns", "127.0.0.1"}, nil, `testenv: --dns: "127.0.0.1" is not HOST:PORT`},
 		{[]string{"--mem", "0"}, []string{"TESTENV_AGENTS="}, "testenv: --mem: 0 is not a positive number"},
+		{[]string{"--attribute", "rack=r1", "--attribute", "=r2"}, nil, `testenv: --attribute: "=r2" is not NAME=VALUE`},
+		{nil, []string{"TESTENV_ATTRIBUTES=zone"}, `testenv: TESTENV_ATTRIBUTES: "zone" is not NAME=VALUE`},
 	} {
 		t.Run(strings.Join(append(tc.args, tc.env...), " "), func(t *testing.T) {
 			envFile := filepath.Join(t.TempDir(), "cluster.env")
