@@ -10,11 +10,15 @@ import (
 
 // Clock is a framework.Clock that moves only when the test calls Advance.
 // Timers, tickers and After channels fire (without blocking) as time
-// passes them, in time order.
+// passes them, in time order. As Go's timers do (since Go 1.23), a timer's
+// Stop and Reset and a ticker's Stop discard a value fired and not yet
+// received.
 type Clock struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []*waiter
+	// fired are one-shot waiters that fired, until their value is taken.
+	fired []*waiter
 }
 
 type waiter struct {
@@ -77,6 +81,7 @@ func (c *Clock) Advance(d time.Duration) {
 			next.at = next.at.Add(next.period)
 		} else {
 			next.stopped = true
+			c.fired = append(c.fired, next)
 		}
 	}
 	c.now = end
@@ -87,6 +92,39 @@ func (c *Clock) Advance(d time.Duration) {
 		}
 	}
 	c.waiters = live
+}
+
+// Unread is how many values fired timers, tickers and After channels hold
+// that nobody has received yet. A test that advances past a ticker the code
+// under test selects on waits for 0 before it goes on, so that the tick is
+// handled then and not after what the test does next (the select may take
+// another ready channel first).
+func (c *Clock) Unread() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	fired := c.fired[:0]
+	for _, w := range c.fired {
+		if len(w.ch) > 0 {
+			fired = append(fired, w)
+			n++
+		}
+	}
+	c.fired = fired
+	for _, w := range c.waiters {
+		if !w.stopped && len(w.ch) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// drain discards a value fired and not received.
+func drain(ch chan time.Time) {
+	select {
+	case <-ch:
+	default:
+	}
 }
 
 // Waiters is how many timers, tickers and After channels are pending.
@@ -114,6 +152,7 @@ func (t *fakeTimer) Stop() bool {
 	defer t.c.mu.Unlock()
 	was := !t.w.stopped
 	t.w.stopped = true
+	drain(t.w.ch)
 	return was
 }
 
@@ -124,6 +163,7 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	if was {
 		t.w.stopped = true
 	}
+	drain(t.w.ch)
 	t.w = &waiter{at: t.c.now.Add(d), ch: t.w.ch}
 	t.c.waiters = append(t.c.waiters, t.w)
 	return was
@@ -140,4 +180,5 @@ func (t *fakeTicker) Stop() {
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
 	t.w.stopped = true
+	drain(t.w.ch)
 }

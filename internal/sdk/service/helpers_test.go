@@ -221,19 +221,37 @@ func (h *harness) confirmed() {
 	})
 }
 
-// tick advances the clock by d and runs a tick on the loop (the loop's own
-// ticker may run one too: ticks are idempotent).
+// tick advances the clock by d and runs a tick on the loop. The loop's own
+// ticker fires too: its tick is waited for, as its select may take other
+// work first, and a tick handled after the test's next events made calls
+// Expect did not want (a REVIVE after a DECLINE, before the ACCEPT).
 func (h *harness) tick(d time.Duration) {
 	h.t.Helper()
 	h.clock.Advance(d)
+	h.eventually("the loop's own tick", func() bool { return h.clock.Unread() == 0 })
 	h.onLoop(func() { h.s.Tick(context.Background()) })
 }
 
 // skip waits until the outbox has sent what the loop decided, then drops
-// the calls made so far from what Expect looks at.
+// the calls made so far from what Expect looks at. A wake the loop has not
+// taken yet (a command's, or an update's) is taken here, its tick run
+// first: the loop's select chooses at random between the wake and this
+// work when both are ready, and a tick after the skip made calls Expect
+// did not want (a REVIVE before the ACCEPT).
 func (h *harness) skip() {
 	h.t.Helper()
-	h.onLoop(func() {})
+	h.onLoop(func() {
+		select {
+		case <-h.s.kick:
+			h.s.mu.RLock()
+			connected := h.s.connected
+			h.s.mu.RUnlock()
+			if connected { // as the session ticks only while subscribed
+				h.s.Tick(context.Background())
+			}
+		default:
+		}
+	})
 	h.eventually("the outbox drained", h.s.out.idle)
 	h.master.Skip()
 }
