@@ -135,7 +135,14 @@ func startSchedEnv(t *testing.T, logName string, env []string, args ...string) *
 		logf.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	t.Cleanup(func() {
+		p.kill(syscall.SIGKILL)
+		if t.Failed() { // CI keeps no temp dir: the log's end says why
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("the end of %s:\n%s", logName, tailStr(b))
+			}
+		}
+	})
 	return p
 }
 
