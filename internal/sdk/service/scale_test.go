@@ -1,6 +1,8 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -64,8 +66,9 @@ func decommissionTo(t *testing.T, st *countingStore, ids map[string]string, coun
 // higher count, are launched again. Their deploy steps were COMPLETE when
 // the count went down; their tasks are erased from the store, so the
 // steps are PENDING (the SDK's DefaultStepFactory.getStep: no stored
-// TaskInfo, PENDING) and the service is not healthy until they run. The
-// instances kept stay COMPLETE. Nothing
+// TaskInfo, PENDING), the service is not healthy until they run, and a pod
+// restart or replace of an instance with no task is refused as the SDK's
+// PodQueries refuses it (404). The instances kept stay COMPLETE. Nothing
 // the decommission released is left in the store: the instances added back
 // reserve anew.
 func TestScaleDownThenUp(t *testing.T) {
@@ -98,6 +101,11 @@ func TestScaleDownThenUp(t *testing.T) {
 			h.reconciled(ids)
 			if code, _ := h.s.Health(); code == http.StatusOK {
 				t.Errorf("health %d while web-%d..%d have no task", code, tc.down, tc.up-1)
+			}
+			for _, replace := range []bool{false, true} {
+				if _, err := h.s.PodRestart(context.Background(), fmt.Sprint("web-", tc.down), replace); !errors.Is(err, ErrNotFound) {
+					t.Errorf("pod restart (replace %v) of web-%d with no task: %v, want not found", replace, tc.down, err)
+				}
 			}
 			for i := tc.down; i < tc.up; i++ {
 				name := fmt.Sprintf("web-%d-server", i)
