@@ -68,14 +68,15 @@ func decommissionTo(t *testing.T, st *countingStore, ids map[string]string, coun
 // steps are PENDING (the SDK's DefaultStepFactory.getStep: no stored
 // TaskInfo, PENDING), the service is not healthy until they run, and a pod
 // restart or replace of an instance with no task is refused as the SDK's
-// PodQueries refuses it (404). The instances kept stay COMPLETE. Nothing
-// the decommission released is left in the store: the instances added back
-// reserve anew.
+// PodQueries refuses it (404). The instances kept stay COMPLETE. No
+// reservation the decommission released is left in the store, whoever
+// released it (the scheduler's own release step, a Releaser): the
+// instances added back reserve anew.
 func TestScaleDownThenUp(t *testing.T) {
 	for _, tc := range []struct {
 		down, up int
 		rel      Releaser
-	}{{2, 3, nil}, {1, 3, nil}, {0, 2, nil}} {
+	}{{2, 3, nil}, {1, 3, nil}, {0, 2, nil}, {1, 3, &fakeReleaser{}}} {
 		name := fmt.Sprintf("3to%dto%d", tc.down, tc.up)
 		if tc.rel != nil {
 			name += "Releaser"
