@@ -17,7 +17,8 @@ import (
 //	       before anything is killed)
 //	   ──▶ KILL ──▶ recovery relaunches it in place, paused: its command is
 //	       the pause command (PAUSE_OVERRIDE_CMD), no health or readiness
-//	       check, label goal_override=PAUSED ──▶ status PAUSED
+//	       check, label goal_override=PAUSED ──▶ status PAUSED; with no
+//	       readiness check it counts as ready (readyNow): its step completes
 //	POST /v1/pod/web-0/resume: the same with NONE ──▶ its own command and
 //	       checks again
 //

@@ -166,8 +166,7 @@ func (s *Scheduler) adoptLocked(st *plan.Step, launched []string, now time.Time)
 		if slices.Contains(launched, name) || t.status == nil {
 			continue
 		}
-		ready := t.ready || t.spec.ReadinessCheck == nil
-		st.TaskUpdate(name, t.status.GetState(), t.spec.Goal, ready, t.status.GetMessage(), now)
+		st.TaskUpdate(name, t.status.GetState(), t.spec.Goal, t.readyNow(), t.status.GetMessage(), now)
 	}
 	if st.Status() == plan.Complete || st.Status() == plan.Pending || st.Status() == plan.Delayed {
 		for _, name := range st.TaskNames() {

@@ -44,6 +44,14 @@ type taskState struct {
 	retired bool
 }
 
+// readyNow reports whether t counts as ready: its readiness check passed,
+// or its TaskInfo has none. What was launched decides, not the spec: a
+// paused task is launched without the check and counts as ready, as the
+// SDK's PodInfoBuilder gives it PAUSE_READINESS_COMMAND, which passes.
+func (t *taskState) readyNow() bool {
+	return t.ready || t.info == nil || t.info.Check == nil
+}
+
 // launchedPaused reports whether t's TaskInfo was launched paused.
 func (t *taskState) launchedPaused() bool {
 	return t.info != nil && labelOf(t.info, podinfo.LabelGoalOverride) == podinfo.GoalOverridePaused

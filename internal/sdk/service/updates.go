@@ -85,8 +85,7 @@ func (s *Scheduler) taskUpdateLocked(t *taskState, st *mesos.TaskStatus, now tim
 	}
 	changed := false
 	if t.step != nil {
-		ready := t.ready || t.spec.ReadinessCheck == nil
-		changed = t.step.TaskUpdate(t.name, st.GetState(), t.spec.Goal, ready, st.GetMessage(), now)
+		changed = t.step.TaskUpdate(t.name, st.GetState(), t.spec.Goal, t.readyNow(), st.GetMessage(), now)
 		if isTerminal(st.GetState()) || t.step.Status() == plan.Complete {
 			t.step = nil
 		}
