@@ -50,7 +50,7 @@ func Flags() []cli.Flag {
 		&cli.StringFlag{Name: "api-hostname", Usage: "host name tasks and agents reach the API by (default: the listen address, or this host's name)", EnvVars: envs("SCHEDULER_LITE_API_HOSTNAME")},
 		&cli.StringFlag{Name: "state", Usage: "state store file:PATH or zk://host:port[,host:port][/path] (default file:$MESOS_SANDBOX/state.db; local mode: a temporary file; zk path default /dcos-service-<name>)", EnvVars: envs("SCHEDULER_LITE_STATE")},
 		&cli.DurationFlag{Name: "zk-session-timeout", Value: 5 * time.Second, Usage: "ZooKeeper session timeout: how long a dead leader blocks its standby", EnvVars: envs("SCHEDULER_LITE_ZK_SESSION_TIMEOUT")},
-		&cli.DurationFlag{Name: "agent-lost-timeout", Value: 5 * time.Minute, Usage: "how long a failed task's recovery waits for its agent before placing the pod anew", EnvVars: envs("SCHEDULER_LITE_AGENT_LOST_TIMEOUT")},
+		&cli.DurationFlag{Name: "agent-lost-timeout", Usage: "for a svc.yml without replacement-failure-policy: how long a failed task's recovery waits for its agent before placing the pod anew, with new reservations and empty volumes (0: never, as the SDK; the policy, when set, wins)", EnvVars: envs("SCHEDULER_LITE_AGENT_LOST_TIMEOUT")},
 		&cli.DurationFlag{Name: "backoff-initial", Value: time.Second, Usage: "crash-loop backoff: first delay", EnvVars: envs("SCHEDULER_LITE_BACKOFF_INITIAL")},
 		&cli.DurationFlag{Name: "backoff-max", Value: 30 * time.Second, Usage: "crash-loop backoff: longest delay", EnvVars: envs("SCHEDULER_LITE_BACKOFF_MAX")},
 		&cli.StringFlag{Name: "api-token-file", Usage: "file holding a bearer token that mutating API calls must carry", EnvVars: envs("SCHEDULER_LITE_API_TOKEN_FILE")},

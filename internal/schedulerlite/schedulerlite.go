@@ -25,7 +25,7 @@
 //	SCHEDULER_LITE_API_HOSTNAME        --api-hostname (how tasks reach the API)
 //	SCHEDULER_LITE_STATE               --state (default file:$MESOS_SANDBOX/state.db; or zk://host:port[,host:port][/path])
 //	SCHEDULER_LITE_ZK_SESSION_TIMEOUT  --zk-session-timeout (default 5s)
-//	SCHEDULER_LITE_AGENT_LOST_TIMEOUT  --agent-lost-timeout (default 5m)
+//	SCHEDULER_LITE_AGENT_LOST_TIMEOUT  --agent-lost-timeout (default 0: never replace)
 //	SCHEDULER_LITE_BACKOFF_INITIAL     --backoff-initial (default 1s)
 //	SCHEDULER_LITE_BACKOFF_MAX         --backoff-max (default 30s)
 //	SCHEDULER_LITE_API_TOKEN_FILE      --api-token-file

@@ -358,6 +358,14 @@ func Render(text string, env []string) (string, []string, error) {
 
 // fillNames copies mapping keys into Name fields and applies defaults.
 func fillNames(s *ServiceSpec) {
+	if rp := s.ReplacementFailurePolicy; rp != nil {
+		if rp.PermanentFailureTimeoutMins == nil {
+			rp.PermanentFailureTimeoutMins = ptr(DefaultPermanentFailureTimeoutMins)
+		}
+		if rp.MinReplaceDelayMins == nil {
+			rp.MinReplaceDelayMins = ptr(DefaultMinReplaceDelayMins)
+		}
+	}
 	fill(&s.Pods, func(p *PodSpec, name string) {
 		p.Name = name
 		fill(&p.Tasks, func(t *TaskSpec, name string) {
@@ -450,3 +458,5 @@ func (s *ServiceSpec) Pod(name string) *PodSpec {
 	p, _ := s.Pods.Get(name)
 	return p
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -73,6 +74,12 @@ plans: {deploy: {phases: {p: {pod: nope}}}}
 		{"wrong type without its consequence", strings.Replace(strings.Replace(minimal, "memory: 32\n", "", 1), "cpus: 0.1", "cpus: lots", 1),
 			[]string{"pods.hello.tasks.server.cpus: want a number, got \"lots\" (line 8)"}},
 		{"null pod", "name: x\npods:\n  hello:\n", []string{"pods.hello.count: required (line 3)", "pods.hello.tasks: at least one task is required (line 3)"}},
+		{"replacement-failure-policy negative and unknown", minimal + "replacement-failure-policy:\n  permanent-failure-timeout-mins: -1\n  min-replace-delay-mins: soon\n  permanent-failure-timeout-secs: 30\n",
+			[]string{
+				"replacement-failure-policy.permanent-failure-timeout-mins: -1: minutes may not be negative (line 11)",
+				"replacement-failure-policy.min-replace-delay-mins: want a whole number, got \"soon\" (line 12)",
+				"replacement-failure-policy.permanent-failure-timeout-secs: unknown field (line 13)",
+			}},
 		{"alias", strings.Replace(minimal, "cpus: 0.1", "cpus: &c 0.1\n        memory: *c", 1) + "",
 			[]string{"pods.hello.tasks.server.memory: defined twice: first at line 9 (line 10)"}},
 	}
@@ -216,6 +223,39 @@ func TestDefaults(t *testing.T) {
 	l, err = Parse([]byte(strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        goal: \"\"", 1)), Options{})
 	if err != nil || l.Spec.Pod("hello").Tasks.Values[0].Goal != GoalRunning {
 		t.Errorf("goal default: %v", err)
+	}
+}
+
+// TestReplacementFailurePolicy: absent, no policy (the SDK's
+// NeverFailureMonitor); given, a field left out takes the SDK builder's
+// default.
+func TestReplacementFailurePolicy(t *testing.T) {
+	tests := []struct {
+		name             string
+		yaml             string
+		timeout, between time.Duration
+		none             bool
+	}{
+		{"absent", "", 0, 0, true},
+		{"null", "replacement-failure-policy:\n", 0, 0, true},
+		{"empty", "replacement-failure-policy: {}\n", 20 * time.Minute, 10 * time.Minute, false},
+		{"timeout only", "replacement-failure-policy: {permanent-failure-timeout-mins: 5}\n", 5 * time.Minute, 10 * time.Minute, false},
+		{"both, zero", "replacement-failure-policy: {permanent-failure-timeout-mins: 0, min-replace-delay-mins: \"0\"}\n", 0, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := Parse([]byte(minimal+tc.yaml), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp := l.Spec.ReplacementFailurePolicy
+			if (rp == nil) != tc.none {
+				t.Fatalf("policy %+v", rp)
+			}
+			if rp != nil && (rp.PermanentFailureTimeout() != tc.timeout || rp.MinReplaceDelay() != tc.between) {
+				t.Errorf("timeout %v, delay %v; want %v, %v", rp.PermanentFailureTimeout(), rp.MinReplaceDelay(), tc.timeout, tc.between)
+			}
+		})
 	}
 }
 

@@ -19,6 +19,7 @@ package spec
 
 import (
 	"reflect"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -93,6 +94,11 @@ type ServiceSpec struct {
 	Pods Ordered[*PodSpec] `yaml:"pods"`
 	// Plans are custom plans; a plan named deploy replaces the default one.
 	Plans Ordered[*PlanSpec] `yaml:"plans,omitempty"`
+	// ReplacementFailurePolicy lets recovery replace a pod instance whose
+	// tasks stay failed (placed anew: a new reservation and empty volumes);
+	// nil, the default, never replaces one by itself, as the SDK's
+	// NeverFailureMonitor.
+	ReplacementFailurePolicy *ReplacementFailurePolicy `yaml:"replacement-failure-policy,omitempty"`
 
 	// lines maps every decoded field path to its line in the rendered
 	// svc.yml, for problems found after decoding; nulls holds the paths
@@ -111,6 +117,45 @@ type SchedulerSpec struct {
 	// Zookeeper is accepted for compatibility; scheduler-lite's store is
 	// chosen with --state.
 	Zookeeper string `yaml:"zookeeper,omitempty"`
+}
+
+// ReplacementFailurePolicy is svc.yml's replacement-failure-policy (the
+// SDK's ReplacementFailurePolicy with the minutes of its
+// permanent-failure-timeout-mins and min-replace-delay-mins, used by
+// SchedulerBuilder for a TimedFailureMonitor and a TimedLaunchConstrainer).
+// Parse fills in the SDK builder's defaults for a field not given.
+type ReplacementFailurePolicy struct {
+	// PermanentFailureTimeoutMins is how long, in minutes, a failed task
+	// is relaunched in place (waiting for its agent) before its pod
+	// instance counts as permanently failed and is replaced (default 20;
+	// 0 replaces it at its first failure).
+	PermanentFailureTimeoutMins *int `yaml:"permanent-failure-timeout-mins,omitempty"`
+	// MinReplaceDelayMins is the least time, in minutes, between two such
+	// replacements, service-wide (default 10; 0: no delay).
+	MinReplaceDelayMins *int `yaml:"min-replace-delay-mins,omitempty"`
+}
+
+// The SDK's ReplacementFailurePolicy.Builder defaults, in minutes.
+const (
+	DefaultPermanentFailureTimeoutMins = 20
+	DefaultMinReplaceDelayMins         = 10
+)
+
+// PermanentFailureTimeout is PermanentFailureTimeoutMins as a duration.
+func (p *ReplacementFailurePolicy) PermanentFailureTimeout() time.Duration {
+	return minutes(p.PermanentFailureTimeoutMins, DefaultPermanentFailureTimeoutMins)
+}
+
+// MinReplaceDelay is MinReplaceDelayMins as a duration.
+func (p *ReplacementFailurePolicy) MinReplaceDelay() time.Duration {
+	return minutes(p.MinReplaceDelayMins, DefaultMinReplaceDelayMins)
+}
+
+func minutes(n *int, def int) time.Duration {
+	if n == nil {
+		return time.Duration(def) * time.Minute
+	}
+	return time.Duration(*n) * time.Minute
 }
 
 // PodSpec is one pod type (RawPod).

@@ -50,6 +50,7 @@ var validators = []struct {
 	{"TaskLabels", taskLabels},                                                    // YAMLToInternalMappers.convertLabels
 	{"ResourceLimits", resourceLimits},                                            // specification/DefaultResourceLimits, config/validate/ResourceLimitsMustExceedRequestedResources
 	{"TransportEncryptionSpec", transportEncryption},                              // specification/DefaultTransportEncryptionSpec
+	{"ReplacementFailurePolicy", replacementFailurePolicy},                        // specification/ReplacementFailurePolicy
 	{"PlanGenerator", planSpecs},                                                  // specification/PlanGenerator
 	{"StepFactory", stepsCanLaunch},                                               // scheduler/plan/DefaultStepFactory.validate: warnings; StepError fails the step
 	{"PodUserIgnored", podUserIgnored},                                            // RawPod: ignoreUnknown, "user" removed
@@ -589,4 +590,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// replacementFailurePolicy follows ReplacementFailurePolicy's builder: both
+// durations non-negative.
+func replacementFailurePolicy(_, s *ServiceSpec) Problems {
+	var ps Problems
+	rp := s.ReplacementFailurePolicy
+	if rp == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"permanent-failure-timeout-mins", rp.PermanentFailureTimeoutMins}, {"min-replace-delay-mins", rp.MinReplaceDelayMins}} {
+		if f.v != nil && *f.v < 0 {
+			ps.add("replacement-failure-policy."+f.name, "%d: minutes may not be negative", *f.v)
+		}
+	}
+	return ps
 }

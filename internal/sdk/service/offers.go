@@ -53,6 +53,10 @@ func (s *Scheduler) candidates(now time.Time) []*plan.Step {
 			if busy[st.Instance()] {
 				continue
 			}
+			if until := s.replaceHeldUntil(st, now); !until.IsZero() {
+				st.Message = s.replaceHeldMessage(st, until, now)
+				continue
+			}
 			busy[st.Instance()] = true
 			out = append(out, st)
 		}
@@ -83,16 +87,10 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 	if recovery {
 		req.Recovery = evaluate.RecoveryTransient
 	}
-	for _, name := range st.TaskNames() {
-		if t := s.tasks[name]; t != nil && t.replace {
-			req.Recovery = evaluate.RecoveryPermanent
-		}
-	}
-	agent, until := s.pinnedAgent(st, now)
-	if recovery && agent == "" && s.pinExpired(st, now) {
-		// The agent stayed away past AgentLostTimeout.
+	if s.permanentRecovery(st, now) {
 		req.Recovery = evaluate.RecoveryPermanent
 	}
+	agent, until := s.pinnedAgent(st, now)
 	if req.Recovery != evaluate.RecoveryPermanent {
 		req.Reservation = s.reservationFor(st.Instance())
 	}
@@ -128,6 +126,22 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 		req.Why = fmt.Sprintf("transient recovery in place, for %s more", until.Sub(now).Round(time.Second))
 	}
 	return req
+}
+
+// permanentRecovery reports whether st places its pod instance anew: a
+// task of it is to be replaced (pod replace, GONE), or st is a recovery
+// whose agent stayed away past the replacement policy's timeout.
+func (s *Scheduler) permanentRecovery(st *plan.Step, now time.Time) bool {
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t != nil && t.replace {
+			return true
+		}
+	}
+	if !s.isRecoveryStep(st) {
+		return false
+	}
+	agent, _ := s.pinnedAgent(st, now)
+	return agent == "" && s.pinExpired(st, now)
 }
 
 // pinExpired reports whether a transient recovery of st waited for its
@@ -309,6 +323,13 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
 	keyWait := make([]string, len(pending))
+	// replacement-failure-policy's min-replace-delay-mins: one pod
+	// instance placed anew per round, the others held.
+	heldBack := make([]string, len(pending))
+	limitReplace := s.spec.ReplacementFailurePolicy != nil && s.spec.ReplacementFailurePolicy.MinReplaceDelay() > 0
+	replacing := func(k int) bool {
+		return limitReplace && reqs[k].Recovery == evaluate.RecoveryPermanent && s.isRecoveryStep(pending[k])
+	}
 	// Evaluate: each step against each agent's offers in turn, each fit
 	// taking from what is left of them.
 	var fits []fit
@@ -316,7 +337,7 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	for gi, g := range groups {
 		o := g.offers[0]
 		for k, req := range reqs {
-			if done[k] {
+			if done[k] || heldBack[k] != "" {
 				continue
 			}
 			if want := req.Pod.PodRole(s.cfg.Role); g.role != "" && g.role != want {
@@ -330,6 +351,13 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 				continue
 			}
 			done[k] = true
+			if replacing(k) {
+				for k2 := range reqs {
+					if !done[k2] && replacing(k2) {
+						heldBack[k2] = s.replaceHeldMessage(pending[k2], now.Add(s.spec.ReplacementFailurePolicy.MinReplaceDelay()), now)
+					}
+				}
+			}
 			// Keys are generated ahead of need, off the loop: a launch whose
 			// keys are not ready waits for a later round rather than have
 			// the loop generate them (RSA keys take ~100 ms each).
@@ -385,6 +413,8 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 			warn = append(warn, st.Name+": "+buildErr[k].Error())
 		case keyWait[k] != "":
 			st.Message = keyWait[k]
+		case heldBack[k] != "":
+			st.Message = heldBack[k]
 		case !done[k]:
 			st.Message = s.waitingMessage(st, reqs[k], failures[k], now)
 		}
@@ -465,8 +495,18 @@ func (s *Scheduler) lostAgentMessage(st *plan.Step, agent string, until, now tim
 			break
 		}
 	}
-	return fmt.Sprintf("waiting for agent %s%s to offer resources: %s is relaunched there for %s more (--agent-lost-timeout), then placed anew; POST /v1/pod/%s/replace places it elsewhere now",
-		agent, host, st.Instance(), until.Sub(now).Round(time.Second), st.Instance())
+	return fmt.Sprintf("waiting for agent %s%s to offer resources: %s; POST /v1/pod/%s/replace places it elsewhere now",
+		agent, host, s.pinnedFor(st, until, now), st.Instance())
+}
+
+// pinnedFor says how long st's pod instance keeps waiting for its agent
+// (until), and what then.
+func (s *Scheduler) pinnedFor(st *plan.Step, until, now time.Time) string {
+	if until.Equal(forever) {
+		return st.Instance() + " is relaunched there only, never placed anew (no replacement-failure-policy)"
+	}
+	_, source, _ := s.replacePolicy()
+	return fmt.Sprintf("%s is relaunched there for %s more (%s), then placed anew", st.Instance(), until.Sub(now).Round(time.Second), source)
 }
 
 // applyLaunchLocked records a launch: its TaskInfos are the tasks' now,
@@ -502,6 +542,9 @@ func (s *Scheduler) applyLaunchLocked(j *job, la *launch, now time.Time) {
 	}
 	s.adoptLocked(la.step, names, now)
 	delete(s.pendingKill, inst)
+	if la.l.Rec.Req.Recovery == evaluate.RecoveryPermanent && s.isRecoveryStep(la.step) {
+		s.lastReplace = now
+	}
 }
 
 // revert undoes launches whose TaskInfos could not be stored, or whose

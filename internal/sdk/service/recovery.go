@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -21,10 +22,14 @@ import (
 //	                                        into the pod's running executor
 //
 //	transient (a crash, KILLED, LOST, UNREACHABLE, pod restart):
-//	    relaunched in place, on the same agent, for up to AgentLostTimeout;
-//	    after that placed anew (evaluate.RecoveryTransient)
-//	permanent (pod replace, GONE, GONE_BY_OPERATOR): placed anew at once
-//	    (evaluate.RecoveryPermanent)
+//	    relaunched in place, on the same agent (evaluate.RecoveryTransient):
+//	    for good without a replacement policy (the SDK's
+//	    NeverFailureMonitor); with svc.yml's replacement-failure-policy
+//	    (or --agent-lost-timeout) for its timeout, then placed anew
+//	permanent (pod replace, GONE, GONE_BY_OPERATOR, the timeout passed):
+//	    placed anew (evaluate.RecoveryPermanent); under
+//	    replacement-failure-policy at most one such launch every
+//	    min-replace-delay-mins (the SDK's TimedLaunchConstrainer)
 //
 //	crash loop: an instance failing again within 2×Backoff.Max of its
 //	previous failure gets a DELAYED step (Backoff.Initial, doubling to
@@ -87,7 +92,7 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	var names []string
 	for _, x := range dead {
 		x.replace = permanent
-		x.pinUntil = now.Add(s.cfg.AgentLostTimeout)
+		x.pinUntil = s.pinDeadline(now)
 		names = append(names, x.spec.Name)
 	}
 	// Crash-loop backoff: only for failures the user did not ask for.
@@ -110,6 +115,57 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	ph.Steps = append(ph.Steps, step)
 	s.m.Inc("recovery.steps")
 	s.log.Info("recovering", "pod", inst, "tasks", names, "permanent", permanent, "delay", delay)
+}
+
+// forever is the pin of a relaunch in place that is never given up.
+var forever = time.Date(9999, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// replacePolicy is how long a failed pod instance is relaunched in place
+// before it is replaced, and what says so: svc.yml's
+// replacement-failure-policy (the SDK's TimedFailureMonitor), else an
+// explicit --agent-lost-timeout; ok is false when neither is set, and the
+// instance is never replaced by itself (NeverFailureMonitor).
+func (s *Scheduler) replacePolicy() (after time.Duration, source string, ok bool) {
+	if rp := s.spec.ReplacementFailurePolicy; rp != nil {
+		return rp.PermanentFailureTimeout(), "replacement-failure-policy.permanent-failure-timeout-mins", true
+	}
+	if s.cfg.AgentLostTimeout > 0 {
+		return s.cfg.AgentLostTimeout, "--agent-lost-timeout", true
+	}
+	return 0, "", false
+}
+
+// pinDeadline is until when a relaunch in place decided now waits for its
+// agent: forever without a replacement policy.
+func (s *Scheduler) pinDeadline(now time.Time) time.Time {
+	after, _, ok := s.replacePolicy()
+	if !ok {
+		return forever
+	}
+	return now.Add(after)
+}
+
+// replaceHeldUntil is, for a recovery step that would place its pod
+// instance anew now, until when replacement-failure-policy's
+// min-replace-delay-mins holds it after the last replacement launched
+// (the SDK's TimedLaunchConstrainer, which holds every PERMANENT
+// recovery, pod replace included); zero when it may launch.
+func (s *Scheduler) replaceHeldUntil(st *plan.Step, now time.Time) time.Time {
+	rp := s.spec.ReplacementFailurePolicy
+	if rp == nil || s.lastReplace.IsZero() || !s.isRecoveryStep(st) || !s.permanentRecovery(st, now) {
+		return time.Time{}
+	}
+	if until := s.lastReplace.Add(rp.MinReplaceDelay()); now.Before(until) {
+		return until
+	}
+	return time.Time{}
+}
+
+// replaceHeldMessage says why a replacement waits.
+func (s *Scheduler) replaceHeldMessage(st *plan.Step, until, now time.Time) string {
+	d := s.spec.ReplacementFailurePolicy.MinReplaceDelay()
+	return fmt.Sprintf("%s is placed anew: replaced in %s (replacement-failure-policy.min-replace-delay-mins: one replacement every %s)",
+		st.Instance(), until.Sub(now).Round(time.Second), d)
 }
 
 // coveredLocked reports whether a deploy step will launch pod instance

@@ -121,9 +121,13 @@ type Config struct {
 	// reconciliation once explicit reconciliation is done (default 1 h).
 	ReconcileBackoff          plan.Backoff
 	ImplicitReconcileInterval time.Duration
-	// AgentLostTimeout is how long the recovery of a task that failed
-	// transiently (a crash, or its agent unreachable) waits for that agent
-	// before the pod is placed anew as a permanent failure (default 5 min).
+	// AgentLostTimeout is, for a spec without replacement-failure-policy,
+	// how long the recovery of a task that failed transiently (a crash,
+	// or its agent unreachable) waits for that agent before the pod is
+	// placed anew as a permanent failure. 0, the default, waits for good
+	// (the SDK's NeverFailureMonitor): a pod's reservation and volumes are
+	// only given up by an operator's pod replace. The spec's policy, when
+	// set, wins.
 	AgentLostTimeout time.Duration
 	// Backoff is the crash-loop backoff of deploy and recovery steps
 	// (default plan.DefaultBackoff: 1 s doubling to 30 s). A pod instance
@@ -198,7 +202,10 @@ type Scheduler struct {
 	lastRevive    time.Time
 	rec           reconciler
 	crash         map[string]*crashState
-	offerLog      offerLog
+	// lastReplace is when a recovery last placed a pod instance anew (for
+	// replacement-failure-policy's min-replace-delay-mins).
+	lastReplace time.Time
+	offerLog    offerLog
 	// reservations are the pod instances' reservations, by instance
 	// (reservations.go); roles the framework's roles, whose reservations
 	// it releases when no instance holds them.
@@ -260,9 +267,6 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.ImplicitReconcileInterval <= 0 {
 		cfg.ImplicitReconcileInterval = time.Hour
-	}
-	if cfg.AgentLostTimeout <= 0 {
-		cfg.AgentLostTimeout = 5 * time.Minute
 	}
 	if cfg.Backoff.Initial <= 0 {
 		cfg.Backoff = plan.DefaultBackoff

@@ -279,7 +279,7 @@ func (s *Scheduler) killForRelaunchLocked(steps []*plan.Step, now time.Time) []*
 		var names []string
 		for _, t := range kill {
 			s.calls = append(s.calls, killCall(t))
-			t.pinUntil = now.Add(s.cfg.AgentLostTimeout)
+			t.pinUntil = s.pinDeadline(now)
 			names = append(names, t.name)
 			if d := time.Duration(t.info.GetKillPolicy().GetGracePeriod().GetNanoseconds()); d > u.grace {
 				u.grace = d

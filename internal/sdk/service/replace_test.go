@@ -1,0 +1,120 @@
+package service
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/sdktest"
+)
+
+// TestRecoveryNeverReplacesByDefault: without replacement-failure-policy
+// (and without --agent-lost-timeout) a stateful pod whose agent is gone is
+// never placed anew, however long it stays away, as the SDK's
+// NeverFailureMonitor: its volume is its data (helper-41's fault 5).
+func TestRecoveryNeverReplacesByDefault(t *testing.T) {
+	h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, nil)
+	h.ready()
+	first, ti := h.runOnA1()
+	h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_UNREACHABLE))
+	h.eventually("recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h.confirmed()
+	h.tick(24 * time.Hour)
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
+	h.master.Expect(t, tDECLINE)
+	msg := h.stepMessage(plan.Recovery, "p-0:[t]")
+	for _, want := range []string{"waiting for agent a1 (h1) to offer resources", "never placed anew (no replacement-failure-policy)", "POST /v1/pod/p-0/replace"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "more") {
+		t.Errorf("message %q counts down", msg)
+	}
+	// The agent is back: relaunched on its reservation and volume.
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o3", "a1", "h1", sdktest.ReservedBy(first))))
+	if got := opTypes(h.master.Expect(t, tACCEPT)[0]); len(got) != 1 || got[0] != "LAUNCH_GROUP" {
+		t.Errorf("relaunched with %v, want in place", got)
+	}
+}
+
+const withPolicy = withVolume + `replacement-failure-policy:
+  permanent-failure-timeout-mins: 1
+  min-replace-delay-mins: 10
+`
+
+// TestReplacementFailurePolicy: with the policy a failed pod instance is
+// replaced once it stayed failed for permanent-failure-timeout-mins (the
+// SDK's TimedFailureMonitor), and a second replacement waits until
+// min-replace-delay-mins after the first launched (TimedLaunchConstrainer),
+// saying so; --agent-lost-timeout does not override the spec.
+func TestReplacementFailurePolicy(t *testing.T) {
+	h := newHarness(t, fmt.Sprintf(withPolicy, 2), nil, func(c *Config) { c.AgentLostTimeout = 5 * time.Second })
+	h.ready()
+	_, first := h.runOnA1()
+	h.eventually("p-0 deployed", func() bool { return h.stepStatus(plan.Deploy, "p-0:[t]") == plan.Complete })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
+	second := launched(h.master.Expect(t, tACCEPT)[0])[0]
+	h.master.Send(t, sdktest.Status(second.TaskID.Value, "a2", mesos.TASK_RUNNING))
+	tis := []mesos.TaskInfo{first, second}
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	h.confirmed()
+	for _, ti := range tis {
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, ti.AgentID.Value, mesos.TASK_UNREACHABLE))
+	}
+	h.eventually("recoveries", func() bool {
+		return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending && h.stepStatus(plan.Recovery, "p-1:[t]") == plan.Pending
+	})
+	h.tick(30 * time.Second)
+	msg := h.stepMessage(plan.Recovery, "p-0:[t]")
+	for _, want := range []string{"for 30s more (replacement-failure-policy.permanent-failure-timeout-mins)", "then placed anew"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o3", "a3", "h3")))
+	h.master.Expect(t, tDECLINE)
+	h.tick(31 * time.Second)
+	h.skip()
+	// One is replaced; the other waits min-replace-delay-mins.
+	h.expectPlacedAnew(sdktest.Offer("o4", "a3", "h3"))
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o5", "a4", "h4")))
+	h.master.Expect(t, tDECLINE)
+	waiting := "p-1:[t]"
+	if h.stepStatus(plan.Recovery, "p-1:[t]") != plan.Pending {
+		waiting = "p-0:[t]"
+	}
+	if msg := h.stepMessage(plan.Recovery, waiting); !strings.Contains(msg, "replaced in 10m0s (replacement-failure-policy.min-replace-delay-mins: one replacement every 10m0s)") {
+		t.Errorf("message %q", msg)
+	}
+	h.tick(10 * time.Minute)
+	h.skip()
+	h.expectPlacedAnew(sdktest.Offer("o6", "a4", "h4"))
+}
+
+// TestReplacementFailurePolicyChange: adding the policy to a deployed
+// service is a new target that relaunches nothing (no SDK validator
+// refuses it, and no TaskInfo depends on it).
+func TestReplacementFailurePolicyChange(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	deployRolling(t, st, 3)
+	v1, _, _ := st.Target()
+	h := newHarness(t, render(t, rolling)+"replacement-failure-policy: {permanent-failure-timeout-mins: 5}\n", st, nil)
+	if h.s.TargetID() == v1 {
+		t.Fatal("the configuration did not change")
+	}
+	for i := 0; i < 3; i++ {
+		if s := h.stepStatus(plan.Deploy, fmt.Sprintf("web-%d:[server]", i)); s != plan.Complete {
+			t.Errorf("web-%d %s", i, s)
+		}
+	}
+}
