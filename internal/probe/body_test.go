@@ -50,6 +50,10 @@ func stallServer(t *testing.T, head string, body []byte, n int, finish time.Dura
 	return "http://" + ln.Addr().String() + "/"
 }
 
+// stallTimeout is TestBodyRule's check timeout, from the stall: the rest of
+// a slow body (finish) must come within it.
+const stallTimeout = time.Second
+
 // TestBodyRule is the regression table of one kind of fault: an HTTP check
 // whose verdict depends on how much body arrived before a stall
 // (kubernetes/kubernetes#122948, field case 05). The status decides, the
@@ -100,12 +104,16 @@ func TestBodyRule(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					// The timeout runs from the stall: once the check has
+					// read the head and the n bytes.
+					w := newReadWatch(func(read []byte) bool { return len(read) >= len(tt.head)+tt.n })
+					policy.Dial = w.Dial
 					h, err := NewHTTP(stallServer(t, tt.head, tt.body, tt.n, tt.finish), policy)
 					if err != nil {
 						t.Error(err)
 						return
 					}
-					got := h.Probe(withTimeout(t, 500*time.Millisecond))
+					got := h.Probe(timeoutAfter(t, w.reached, stallTimeout))
 					if got.Status != tt.want || !strings.Contains(got.Reason, tt.reason) {
 						t.Errorf("%s: got %v %q, want %v %q", pname, got.Status, got.Reason, tt.want, tt.reason)
 					}

@@ -11,8 +11,11 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/taskkit/taskkit/internal/dial"
 )
 
 func TestCapture(t *testing.T) {
@@ -74,6 +77,69 @@ func TestStatusString(t *testing.T) {
 func withTimeout(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
+	return ctx
+}
+
+// readWatch is an HTTPPolicy.Dial that watches what the check reads: it
+// closes reached once got holds for the bytes read so far, so a test can
+// start a check's timeout once the check has everything a stalling server
+// sent. A timeout from the start of the check also timed connecting, the
+// request and the response head, and a loaded machine made checks time
+// out before they got to the stall (TestBodyRule, 500 ms).
+type readWatch struct {
+	got     func(read []byte) bool
+	reached chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	read    []byte
+}
+
+func newReadWatch(got func(read []byte) bool) *readWatch {
+	return &readWatch{got: got, reached: make(chan struct{})}
+}
+
+func (w *readWatch) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&dial.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &watchedConn{Conn: c, w: w}, nil
+}
+
+type watchedConn struct {
+	net.Conn
+	w *readWatch
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.w.mu.Lock()
+	c.w.read = append(c.w.read, p[:n]...)
+	if c.w.got(c.w.read) {
+		c.w.once.Do(func() { close(c.w.reached) })
+	}
+	c.w.mu.Unlock()
+	return n, err
+}
+
+// timeoutAfter is a check's context that times out d after reached is
+// closed (cause context.DeadlineExceeded, as its deadline would), or after
+// 30 s if it never is.
+func timeoutAfter(t *testing.T, reached <-chan struct{}, d time.Duration) context.Context {
+	ctx, cancel := context.WithCancelCause(withTimeout(t, 30*time.Second))
+	t.Cleanup(func() { cancel(nil) })
+	go func() { // owned by the test: ends with ctx, at the latest in its cleanup
+		select {
+		case <-reached:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-time.After(d):
+			cancel(context.DeadlineExceeded)
+		case <-ctx.Done():
+		}
+	}()
 	return ctx
 }
 
@@ -159,11 +225,16 @@ func TestHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := NewHTTP(tt.url, CheckPolicy)
+			policy, ctx := CheckPolicy, withTimeout(t, tt.timeout)
+			if strings.HasSuffix(tt.url, "/slowbody") { // the timeout runs from the body's start
+				w := newReadWatch(func(read []byte) bool { return bytes.Contains(read, []byte("start")) })
+				policy.Dial, ctx = w.Dial, timeoutAfter(t, w.reached, tt.timeout)
+			}
+			h, err := NewHTTP(tt.url, policy)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := h.Probe(withTimeout(t, tt.timeout))
+			got := h.Probe(ctx)
 			if got.Status != tt.want || !strings.Contains(got.Reason, tt.reason) || got.Output != tt.output || got.Truncated != tt.truncated || got.ExitCode != -1 {
 				t.Fatalf("got %v %q output %q truncated %v exit %d; want %v %q output %q truncated %v",
 					got.Status, got.Reason, got.Output[:min(len(got.Output), 40)], got.Truncated, got.ExitCode, tt.want, tt.reason, tt.output[:min(len(tt.output), 40)], tt.truncated)

@@ -68,7 +68,10 @@ func TestRestartOnAnotherPort(t *testing.T) {
 	if got := mustTargetID(t, l.api); got != target {
 		t.Errorf("target configuration %s after the move, want %s\n%s", got, target, l.log())
 	}
-	// Long enough for the restarted scheduler to reconcile and decide.
+	// Reconciled (318 until then), then long enough to decide: a fixed
+	// window from the start could end before the reconciliation on a
+	// loaded machine, and then looked at nothing.
+	poll(t, "the restarted scheduler reconciled", 60*time.Second, func() bool { return getJSON(t, l.api+"/v1/health", nil) != 318 })
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		for name, tk := range before {

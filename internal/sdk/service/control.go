@@ -383,10 +383,11 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 	}
 	names := []string{}
 	err := s.do(ctx, func() error {
-		kind := "restart"
+		kind := killRestart
 		if replace {
-			kind = "replace"
+			kind = killReplace
 		}
+		now := s.clock.Now()
 		s.mu.Lock()
 		tasks := s.instanceTasks(pod, idx)
 		if len(tasks) == 0 {
@@ -397,21 +398,22 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 			return fmt.Errorf("pod %q has no task launched yet: %w", name, ErrNotFound)
 		}
 		var last *taskState
-		killed := false
+		var killed []*taskState
 		for _, t := range tasks {
 			names = append(names, t.name)
-			t.replace = replace
+			t.replace = t.replace || replace // a restart does not undo a replace
 			last = t
 			if t.live() {
 				s.calls = append(s.calls, killCall(t))
-				killed = true
+				killed = append(killed, t)
 			}
 		}
-		if killed {
-			s.pendingKill[name] = kind
-		} else if last != nil && last.status != nil {
-			s.pendingKill[name] = kind
-			s.recoverLocked(last, s.clock.Now())
+		if last != nil {
+			s.killPodLocked(name, kind, killed, now)
+			if len(killed) == 0 && last.status != nil {
+				s.recoverLocked(last, now)
+			}
+			s.settleKillLocked(name)
 		}
 		s.mu.Unlock()
 		s.flush()

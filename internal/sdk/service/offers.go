@@ -41,8 +41,8 @@ func (s *Scheduler) candidates(now time.Time) []*plan.Step {
 			}
 		}
 	}
-	for inst := range s.pendingKill {
-		busy[inst] = true
+	for inst, k := range s.pendingKill {
+		busy[inst] = busy[inst] || k.killing()
 	}
 	for inst := range s.updating {
 		busy[inst] = true

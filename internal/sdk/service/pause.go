@@ -56,7 +56,7 @@ func (s *Scheduler) PodPause(ctx context.Context, name string, tasks []string, p
 			return fmt.Errorf("pod %s has no launched task among %s: %w", name, strings.Join(tasks, ", "), ErrNoSuchTask)
 		}
 		j := &job{}
-		killed := false
+		var killed []*taskState
 		var dead *taskState
 		for _, t := range chosen {
 			names = append(names, t.name)
@@ -67,17 +67,17 @@ func (s *Scheduler) PodPause(ctx context.Context, name string, tasks []string, p
 			case t.launchedPaused() == pause:
 			case t.live():
 				j.calls = append(j.calls, killCall(t))
-				killed = true
+				killed = append(killed, t)
 			case t.status != nil:
 				dead = t
 			}
 		}
-		switch {
-		case killed:
-			s.pendingKill[name] = "pause"
-		case dead != nil:
-			s.pendingKill[name] = "pause"
-			s.recoverLocked(dead, s.clock.Now())
+		if now := s.clock.Now(); len(killed) > 0 || dead != nil {
+			s.killPodLocked(name, killPause, killed, now)
+			if len(killed) == 0 {
+				s.recoverLocked(dead, now)
+			}
+			s.settleKillLocked(name)
 		}
 		s.mu.Unlock()
 		// The override is stored before the kills.

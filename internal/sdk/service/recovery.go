@@ -41,19 +41,95 @@ type crashState struct {
 	lastFailure time.Time
 }
 
+// Kinds of pod kills: what an operator asked of a pod instance.
+const (
+	killRestart = "restart"
+	killReplace = "replace"
+	killPause   = "pause" // pause or resume
+)
+
+// podKill is an operator's kill of a pod instance's tasks (pod restart,
+// replace, pause, resume). The instance is busy while a killed task is
+// live; whatever takes the last end (the recovery plan, or a deploy or
+// update step in flight, which goes back to PENDING as the SDK's
+// DeploymentStep does) relaunches the instance, and the kill is settled
+// (settleKillLocked).
+type podKill struct {
+	kind  string
+	tasks []*taskState // killed while live
+	grace time.Duration
+	sent  time.Time
+}
+
+// killing reports whether a task k killed has not ended yet.
+func (k *podKill) killing() bool {
+	return k != nil && slices.ContainsFunc(k.tasks, (*taskState).live)
+}
+
+// killPodLocked records an operator's kill of inst's tasks (the KILL calls
+// are the caller's): a replace is never downgraded by a later restart or
+// pause. Caller holds s.mu for writing.
+func (s *Scheduler) killPodLocked(inst, kind string, tasks []*taskState, now time.Time) {
+	k := s.pendingKill[inst]
+	if k == nil {
+		k = &podKill{kind: kind}
+		s.pendingKill[inst] = k
+	} else if k.kind != killReplace {
+		k.kind = kind
+	}
+	for _, t := range tasks {
+		if !slices.Contains(k.tasks, t) {
+			k.tasks = append(k.tasks, t)
+		}
+	}
+	k.grace, k.sent = max(k.grace, killGrace(tasks)), now
+}
+
+// killGrace is the longest kill grace period of tasks.
+func killGrace(tasks []*taskState) time.Duration {
+	var d time.Duration
+	for _, t := range tasks {
+		d = max(d, time.Duration(t.info.GetKillPolicy().GetGracePeriod().GetNanoseconds()))
+	}
+	return d
+}
+
+// settleKillLocked drops inst's pod kill once every task it killed has
+// ended, whoever took the ends: the instance is no longer busy. A step of
+// the instance DELAYED by a crash loop is released at once: what an
+// operator asks is never delayed (as the SDK's PodQueries clear the
+// tasks' backoff). Caller holds s.mu for writing.
+func (s *Scheduler) settleKillLocked(inst string) {
+	k := s.pendingKill[inst]
+	if k == nil || k.killing() {
+		return
+	}
+	delete(s.pendingKill, inst)
+	for _, p := range s.allPlans() {
+		for _, st := range p.Steps() {
+			if st.Instance() == inst && st.Status() == plan.Delayed {
+				st.Restart()
+			}
+		}
+	}
+}
+
 // permanentState reports whether a task ending in st must be placed anew.
 func permanentState(st mesos.TaskState) bool {
 	return st == mesos.TASK_GONE || st == mesos.TASK_GONE_BY_OPERATOR
 }
 
 // recoverLocked decides what t's end means for its pod instance and adds a
-// recovery step when something must be relaunched. Caller holds s.mu for
-// writing; KILLs go into s.calls.
+// recovery step when something must be relaunched: once every task an
+// operator's kill of the instance killed has ended, as its kind asks (the
+// caller then settles the kill). Caller holds s.mu for writing; KILLs go
+// into s.calls.
 func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	inst := t.instanceName()
 	pod := s.spec.Pod(t.pod)
-	if pod == nil || s.coveredLocked(inst, now) {
-		return
+	k := s.pendingKill[inst]
+	if pod == nil || k.killing() || s.coveredLocked(inst, now) {
+		return // the last end of an operator's kill decides
 	}
 	var live, dead []*taskState
 	essentialDead, permanent := false, false
@@ -82,11 +158,16 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 		for _, x := range live {
 			s.calls = append(s.calls, killCall(x))
 		}
+		if k != nil {
+			s.killPodLocked(inst, k.kind, live, now)
+		}
 		return
 	}
-	kind := s.pendingKill[inst]
-	delete(s.pendingKill, inst)
-	if kind == "replace" {
+	kind := ""
+	if k != nil {
+		kind = k.kind // settled by the caller (settleKillLocked)
+	}
+	if kind == killReplace {
 		permanent = true
 	}
 	var names []string

@@ -193,7 +193,7 @@ type Scheduler struct {
 	decom          map[*plan.Step]*decomStep
 	byID           map[string]string      // task ID → name
 	updating       map[string]*updateKill // pod instance → its kill before a relaunch
-	pendingKill    map[string]string      // pod instance → "restart" | "replace" | "pause"
+	pendingKill    map[string]*podKill    // pod instance → an operator's kill of its tasks
 	cluster        *evaluate.Cluster      // placement values seen in offers
 	suppressed     bool
 	// declinedShort: offers were declined with RefuseShort while work
@@ -336,7 +336,7 @@ func New(cfg Config) (*Scheduler, error) {
 		work: make(chan func(context.Context)), kick: make(chan struct{}, 1),
 		target: target, previous: res.Previous, deployed: deployed,
 		tasks: map[string]*taskState{}, retired: map[string]*taskState{}, byID: map[string]string{},
-		updating: map[string]*updateKill{}, pendingKill: map[string]string{},
+		updating: map[string]*updateKill{}, pendingKill: map[string]*podKill{},
 		cluster: evaluate.NewCluster(), recovery: plan.NewRecovery(), crash: map[string]*crashState{},
 		reservations: map[string]*reservation.Reservation{}, roles: reg.Roles(), opsSince: map[string]time.Time{},
 	}

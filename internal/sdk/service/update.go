@@ -275,15 +275,12 @@ func (s *Scheduler) killForRelaunchLocked(steps []*plan.Step, now time.Time) []*
 			out = append(out, st)
 			continue
 		}
-		u := &updateKill{step: st, tasks: kill, sent: now}
+		u := &updateKill{step: st, tasks: kill, sent: now, grace: killGrace(kill)}
 		var names []string
 		for _, t := range kill {
 			s.calls = append(s.calls, killCall(t))
 			t.pinUntil = s.pinDeadline(now)
 			names = append(names, t.name)
-			if d := time.Duration(t.info.GetKillPolicy().GetGracePeriod().GetNanoseconds()); d > u.grace {
-				u.grace = d
-			}
 		}
 		s.updating[st.Instance()] = u
 		why := "out of date (" + strings.Join(s.outdatedParts(st), ", ") + ")"
@@ -323,16 +320,22 @@ func (s *Scheduler) killEndedLocked(t *taskState) bool {
 // resendKillsLocked sends again the kills that went unanswered for their
 // grace period plus killResend. Caller holds s.mu.
 func (s *Scheduler) resendKillsLocked(now time.Time) {
-	for _, u := range s.updating {
-		if now.Sub(u.sent) < u.grace+killResend {
-			continue
+	resend := func(tasks []*taskState, grace time.Duration, sent *time.Time) {
+		if now.Sub(*sent) < grace+killResend {
+			return
 		}
-		u.sent = now
-		for _, t := range u.tasks {
+		*sent = now
+		for _, t := range tasks {
 			if t.live() {
 				s.calls = append(s.calls, killCall(t))
 			}
 		}
+	}
+	for _, u := range s.updating {
+		resend(u.tasks, u.grace, &u.sent)
+	}
+	for _, k := range s.pendingKill {
+		resend(k.tasks, k.grace, &k.sent)
 	}
 }
 
@@ -343,10 +346,10 @@ func (s *Scheduler) resendKillsLocked(now time.Time) {
 func (s *Scheduler) reconcileOverridesLocked(now time.Time) {
 	for _, t := range s.tasks {
 		inst := t.instanceName()
-		if !t.live() || t.step != nil || t.pauseTarget == t.launchedPaused() || s.pendingKill[inst] != "" || s.updating[inst] != nil {
+		if !t.live() || t.step != nil || t.pauseTarget == t.launchedPaused() || s.pendingKill[inst] != nil || s.updating[inst] != nil {
 			continue
 		}
-		s.pendingKill[inst] = "pause"
+		s.killPodLocked(inst, killPause, []*taskState{t}, now)
 		s.calls = append(s.calls, killCall(t))
 		s.log.Info("killing to relaunch as asked", "task", t.name, "paused", t.pauseTarget)
 	}

@@ -77,6 +77,11 @@ func (s *Scheduler) updates(sts []mesos.TaskStatus) {
 func (s *Scheduler) taskUpdateLocked(t *taskState, st *mesos.TaskStatus, now time.Time) bool {
 	wasLive := t.live()
 	t.status = st
+	if isTerminal(st.GetState()) {
+		// Whoever takes the end (a step, the recovery plan, the
+		// decommission plan), an operator's kill it ends is settled after.
+		defer s.settleKillLocked(t.instanceName())
+	}
 	if t.retired {
 		return false // the decommission plan sees its end
 	}

@@ -56,16 +56,36 @@ func Available() (java, classpath string, ok bool) {
 // Start starts a server for t, or skips t when ZooKeeper is not installed.
 // It fails t if the server does not answer within 30 s. The server is
 // killed when t ends.
+//
+// The client port is found free and closed for ZooKeeper to bind: another
+// process may take it meanwhile, and ZooKeeper then exits without a word
+// (it has no log binding). A server that exits before it answers is
+// started again on another port, at most 3 times in all.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	java, cp, ok := Available()
 	if !ok {
 		t.Skip(Skip)
 	}
+	for attempt := 1; ; attempt++ {
+		s, exited, err := start(t, java, cp)
+		if err == nil {
+			return s
+		}
+		if !exited || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("%v; starting it again on another port", err)
+	}
+}
+
+// start runs one server; exited says its error is an exit before it
+// answered.
+func start(t testing.TB, java, cp string) (_ *Server, exited bool, _ error) {
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, false, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
@@ -81,18 +101,18 @@ admin.enableServer=false
 4lw.commands.whitelist=ruok
 `, filepath.Join(dir, "data"), port)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, false, err
 	}
 	logf, err := os.Create(filepath.Join(dir, "zookeeper.log"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, false, err
 	}
 	cmd := exec.Command(java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		t.Fatalf("starting ZooKeeper: %v", err)
+		return nil, false, fmt.Errorf("starting ZooKeeper: %w", err)
 	}
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
 	go func() { // owned by the Server: ends when the process does
@@ -106,16 +126,16 @@ admin.enableServer=false
 		select {
 		case <-s.done:
 			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("ZooKeeper exited: %s", tail(b))
+			return nil, true, fmt.Errorf("ZooKeeper exited before answering on %s (%s): %s", s.Addr, cmd.ProcessState, tail(b))
 		default:
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("ZooKeeper did not answer within 30 s: %s", tail(b))
+			return nil, false, fmt.Errorf("ZooKeeper did not answer within 30 s: %s", tail(b))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return s
+	return s, false, nil
 }
 
 // ruok asks the four-letter-word question.
