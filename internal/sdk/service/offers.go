@@ -477,32 +477,68 @@ func (s *Scheduler) adoptRunningLocked(steps []*plan.Step, now time.Time) ([]*pl
 }
 
 // waitingMessage says why a step found no offer: the agent it waits for,
-// or each offer's failing stage.
+// or what that agent's offer lacks, or each offer's failing stage.
 func (s *Scheduler) waitingMessage(st *plan.Step, req *evaluate.Requirement, failures []evaluate.OfferFailure, now time.Time) string {
 	if agent, until := s.pinnedAgent(st, now); agent != "" && req.Executor == nil {
+		if host := s.stepHost(st); host != "" {
+			for i := len(failures) - 1; i >= 0; i-- {
+				if failures[i].Host == host {
+					s.agentSaid[st.Instance()] = agentSaid{step: st, at: now, outcome: failures[i].Outcome.String()}
+					break
+				}
+			}
+		}
 		return s.lostAgentMessage(st, agent, until, now)
 	}
 	return "waiting for an offer that fits: " + evaluate.Explain(failures)
 }
 
-// lostAgentMessage says that a transient recovery waits for its agent, how
-// long it still will, and how not to.
-func (s *Scheduler) lostAgentMessage(st *plan.Step, agent string, until, now time.Time) string {
-	host := ""
+// agentSaid is the latest evaluation of a pinned step against its own
+// agent's offer, which failed.
+type agentSaid struct {
+	step    *plan.Step
+	at      time.Time
+	outcome string
+}
+
+// agentOfferFresh is how long an agent's failed evaluation stands for its
+// offers: while it lives it offers again every few seconds (declined for
+// RefuseShort), so an older one means it went away.
+const agentOfferFresh = 15 * time.Second
+
+// stepHost is the hostname st's tasks last ran on ("" when unknown).
+func (s *Scheduler) stepHost(st *plan.Step) string {
 	for _, name := range st.TaskNames() {
 		if t := s.tasks[name]; t != nil && t.place.Hostname != "" {
-			host = " (" + t.place.Hostname + ")"
-			break
+			return t.place.Hostname
 		}
 	}
-	return fmt.Sprintf("waiting for agent %s%s to offer resources: %s; POST /v1/pod/%s/replace places it elsewhere now",
-		agent, host, s.pinnedFor(st, until, now), st.Instance())
+	return ""
+}
+
+// lostAgentMessage says that a relaunch in place waits for its agent (or
+// what the agent's recent offer lacks), how long it still will, and how
+// not to.
+func (s *Scheduler) lostAgentMessage(st *plan.Step, agent string, until, now time.Time) string {
+	where := agent
+	if host := s.stepHost(st); host != "" {
+		where += " (" + host + ")"
+	}
+	tail := fmt.Sprintf("%s; POST /v1/pod/%s/replace places it elsewhere now", s.pinnedFor(st, until, now), st.Instance())
+	if said, ok := s.agentSaid[st.Instance()]; ok && said.step == st && now.Sub(said.at) < agentOfferFresh {
+		return fmt.Sprintf("agent %s offers, but its offer does not fit: %s; %s", where, said.outcome, tail)
+	}
+	return fmt.Sprintf("waiting for agent %s to offer resources: %s", where, tail)
 }
 
 // pinnedFor says how long st's pod instance keeps waiting for its agent
-// (until), and what then.
+// (until), and what then: a step other than a recovery never places a pod
+// that holds a reservation anew.
 func (s *Scheduler) pinnedFor(st *plan.Step, until, now time.Time) string {
-	if until.Equal(forever) {
+	switch {
+	case !s.isRecoveryStep(st) && s.reservationFor(st.Instance()) != nil:
+		return st.Instance() + " is relaunched there only, on its reservation"
+	case until.Equal(forever):
 		return st.Instance() + " is relaunched there only, never placed anew (no replacement-failure-policy)"
 	}
 	_, source, _ := s.replacePolicy()
@@ -542,6 +578,7 @@ func (s *Scheduler) applyLaunchLocked(j *job, la *launch, now time.Time) {
 	}
 	s.adoptLocked(la.step, names, now)
 	delete(s.pendingKill, inst)
+	delete(s.agentSaid, inst)
 	if la.l.Rec.Req.Recovery == evaluate.RecoveryPermanent && s.isRecoveryStep(la.step) {
 		s.lastReplace = now
 	}

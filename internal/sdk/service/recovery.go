@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -192,10 +193,24 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	step := plan.NewStep(pod.Name, t.index, names)
 	step.Backoff = s.cfg.Backoff
 	step.Delay(delay, now)
+	step.Message = failureMessage(t, dead)
 	ph.Steps = slices.DeleteFunc(ph.Steps, func(old *plan.Step) bool { return old.Instance() == inst })
 	ph.Steps = append(ph.Steps, step)
 	s.m.Inc("recovery.steps")
 	s.log.Info("recovering", "pod", inst, "tasks", names, "permanent", permanent, "delay", delay)
+}
+
+// failureMessage is a new recovery step's message from its first moment:
+// the end of the first of dead that failed (FAILED, ERROR), else of t, as
+// a step's message says a task's end (plan.Step.TaskUpdate).
+func failureMessage(t *taskState, dead []*taskState) string {
+	for _, x := range dead {
+		if st := x.status.GetState(); st == mesos.TASK_FAILED || st == mesos.TASK_ERROR {
+			t = x
+			break
+		}
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s: %s %s", t.name, t.status.GetState(), t.status.GetMessage()))
 }
 
 // forever is the pin of a relaunch in place that is never given up.

@@ -235,3 +235,31 @@ func TestPodRestartOfEndedPod(t *testing.T) {
 		t.Errorf("recovery %s", got)
 	}
 }
+
+// TestCrashLoopMessageFromTheFirstFailure: a pod that fails again soon
+// after its relaunch ran gets a DELAYED recovery step whose message (and
+// the health's reasons) carries that failure at once, not only after a
+// relaunch fails again (helper-41's fault 7).
+func TestCrashLoopMessageFromTheFirstFailure(t *testing.T) {
+	h := newHarness(t, sidecar, nil, func(c *Config) { c.Backoff = plan.Backoff{Initial: 2 * time.Second, Max: 4 * time.Second} })
+	tis := running(t, h)
+	exec := ""
+	h.onLoop(func() { exec = h.s.tasks["p-0-server"].info.Executor.ExecutorID.Value })
+	h.master.Send(t, sdktest.Status(taskID(t, tis, "p-0-side"), "a1", mesos.TASK_FAILED, sdktest.Message("exit 1")))
+	h.master.Expect(t, tACK)
+	h.eventually("recovery of side", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Pending })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(h.accept), sdktest.Executors(exec))))
+	side := launchGroup(h.master.Expect(t, tACCEPT)[0]).TaskGroup.Tasks[0].TaskID.Value
+	h.master.Send(t, sdktest.Status(side, "a1", mesos.TASK_RUNNING))
+	h.eventually("recovered", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Complete })
+	h.master.Send(t, sdktest.Status(side, "a1", mesos.TASK_FAILED, sdktest.Message("exit 2: no such file")))
+	h.eventually("DELAYED", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Delayed })
+	want := "p-0-side: TASK_FAILED exit 2: no such file"
+	if msg := h.stepMessage(plan.Recovery, "p-0:[side]"); msg != want {
+		t.Errorf("message %q, want %q", msg, want)
+	}
+	if r := h.s.HealthReport(); r.Code != HealthDelayed || len(r.Reasons) != 1 || !strings.HasSuffix(r.Reasons[0], want) {
+		t.Errorf("health %d %v", r.Code, r.Reasons)
+	}
+}

@@ -205,7 +205,10 @@ type Scheduler struct {
 	// lastReplace is when a recovery last placed a pod instance anew (for
 	// replacement-failure-policy's min-replace-delay-mins).
 	lastReplace time.Time
-	offerLog    offerLog
+	// agentSaid is, by pod instance, the latest failed evaluation of its
+	// pinned step against its own agent's offer (offers.go).
+	agentSaid map[string]agentSaid
+	offerLog  offerLog
 	// reservations are the pod instances' reservations, by instance
 	// (reservations.go); roles the framework's roles, whose reservations
 	// it releases when no instance holds them.
@@ -337,7 +340,7 @@ func New(cfg Config) (*Scheduler, error) {
 		target: target, previous: res.Previous, deployed: deployed,
 		tasks: map[string]*taskState{}, retired: map[string]*taskState{}, byID: map[string]string{},
 		updating: map[string]*updateKill{}, pendingKill: map[string]*podKill{},
-		cluster: evaluate.NewCluster(), recovery: plan.NewRecovery(), crash: map[string]*crashState{},
+		cluster: evaluate.NewCluster(), recovery: plan.NewRecovery(), crash: map[string]*crashState{}, agentSaid: map[string]agentSaid{},
 		reservations: map[string]*reservation.Reservation{}, roles: reg.Roles(), opsSince: map[string]time.Time{},
 	}
 	sc.eval.Principal = cfg.Principal

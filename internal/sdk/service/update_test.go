@@ -789,3 +789,40 @@ func TestRollWaitingPodRecovers(t *testing.T) {
 		t.Error("the recovered web-2 was killed by the roll")
 	}
 }
+
+// TestUpdateDoesNotFitOnItsAgent: an update that does not fit on the pod's
+// own agent, which offers, says what the evaluation there says (as GET
+// /v1/debug/offers shows), not that it waits for the agent to offer, and
+// not that it is placed anew: its reservation keeps it there, and the
+// loop's ticks keep that message (helper-41's fault 6).
+func TestUpdateDoesNotFitOnItsAgent(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	ids := deployRolling(t, st, 1)
+	big := strings.Replace(render(t, rolling, "COUNT=1"), "cpus: 0.1\n        memory: 32\n        kill-grace-period", "cpus: 8\n        memory: 32\n        kill-grace-period", 1)
+	h := newHarness(t, big, st, nil)
+	h.reconciled(ids)
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(ids["web-0-server"]))
+	h.update(ids["web-0-server"], "a0", mesos.TASK_KILLED)
+	h.eventually("PENDING", func() bool { return h.stepStatus(plan.Deploy, "web-0:[server]") == plan.Pending })
+	h.skip()
+	h.mark()
+	h.master.Send(t, sdktest.Offers(h.offer("o1", "a0", "ha0")))
+	h.awaitCall(tDECLINE, nil)
+	check := func(when string) {
+		t.Helper()
+		msg := h.stepMessage(plan.Deploy, "web-0:[server]")
+		for _, want := range []string{"agent a0 (ha0) offers, but its offer does not fit: FAIL(", "cpus", "web-0 is relaunched there only, on its reservation"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: message %q lacks %q", when, msg, want)
+			}
+		}
+		if strings.Contains(msg, "placed anew") || strings.Contains(msg, "to offer resources") {
+			t.Errorf("%s: message %q", when, msg)
+		}
+	}
+	check("after the offer")
+	h.tick(time.Second)
+	check("after a tick")
+}
