@@ -376,7 +376,9 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 // placed anew (replace). A replace is stored with the tasks (their
 // TaskInfos' permanently-failed label, as the SDK's PodQueries.restartPod)
 // before the kills: a later restart or a scheduler crash does not undo it.
-// It runs on the event loop and returns the task names.
+// It runs on the event loop and returns the task names. An instance the
+// spec does not have, or one with no launched task (its deploy step has
+// not launched it yet), is ErrNotFound.
 func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) ([]string, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
@@ -391,9 +393,17 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 		now := s.clock.Now()
 		j := &job{}
 		s.mu.Lock()
+		tasks := s.instanceTasks(pod, idx)
+		if len(tasks) == 0 {
+			// Nothing to kill or relaunch: its deploy step launches it (the
+			// SDK's PodQueries.restartPod answers 404 for an instance
+			// without stored tasks).
+			s.mu.Unlock()
+			return fmt.Errorf("pod %q has no task launched yet: %w", name, ErrNotFound)
+		}
 		var last *taskState
 		var killed []*taskState
-		for _, t := range s.instanceTasks(pod, idx) {
+		for _, t := range tasks {
 			names = append(names, t.name)
 			if replace {
 				t.replace = true // a restart does not undo it
@@ -406,13 +416,11 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 				killed = append(killed, t)
 			}
 		}
-		if last != nil {
-			s.killPodLocked(name, kind, killed, now)
-			if len(killed) == 0 && last.status != nil {
-				s.recoverLocked(last, now)
-			}
-			s.settleKillLocked(name)
+		s.killPodLocked(name, kind, killed, now)
+		if len(killed) == 0 && last.status != nil {
+			s.recoverLocked(last, now)
 		}
+		s.settleKillLocked(name)
 		s.mu.Unlock()
 		// The replace is stored before the kills.
 		s.out.push(j)
