@@ -425,6 +425,7 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 		// The replace is stored before the kills.
 		s.out.push(j)
 		s.flush()
+		s.log.Info("pod "+kind, "pod", name, "tasks", names, "killing", len(killed))
 		return nil
 	})
 	s.wake()
