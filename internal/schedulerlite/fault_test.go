@@ -549,6 +549,12 @@ func TestFaultLeaderKilled(t *testing.T) {
 	a := startSched(t, "a.log", args()...)
 	apiA := a.waitAPI(t, 30*time.Second)
 	b := startSched(t, "b.log", args()...)
+	// In the election, then a second to lead if it wrongly would (a second
+	// from its start could end before it got that far on a loaded machine).
+	poll(t, "b in the election", 30*time.Second, func() bool {
+		log, _ := os.ReadFile(b.logPath)
+		return strings.Contains(string(log), "waiting for leadership")
+	})
 	time.Sleep(time.Second)
 	select {
 	case <-b.api:

@@ -373,7 +373,9 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 
 // PodRestart kills a pod instance's tasks so that the recovery plan
 // relaunches them: in place (restart) or placed anew (replace). It runs on
-// the event loop and returns the task names.
+// the event loop and returns the task names. An instance the spec does not
+// have, or one with no launched task (its deploy step has not launched it
+// yet), is ErrNotFound.
 func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) ([]string, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
@@ -387,9 +389,17 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 		}
 		now := s.clock.Now()
 		s.mu.Lock()
+		tasks := s.instanceTasks(pod, idx)
+		if len(tasks) == 0 {
+			// Nothing to kill or relaunch: its deploy step launches it (the
+			// SDK's PodQueries.restartPod answers 404 for an instance
+			// without stored tasks).
+			s.mu.Unlock()
+			return fmt.Errorf("pod %q has no task launched yet: %w", name, ErrNotFound)
+		}
 		var last *taskState
 		var killed []*taskState
-		for _, t := range s.instanceTasks(pod, idx) {
+		for _, t := range tasks {
 			names = append(names, t.name)
 			t.replace = t.replace || replace // a restart does not undo a replace
 			last = t

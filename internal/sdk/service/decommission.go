@@ -44,7 +44,9 @@ import (
 type Releaser interface {
 	// Release returns the operations (DESTROY before UNRESERVE) to accept
 	// offer o with, and done once nothing the tasks held is left to give
-	// back (it may keep its own record of what it has released).
+	// back (it may keep its own record of what it has released). Once it
+	// is done, the scheduler deletes its own record of what the instance
+	// reserved.
 	Release(tasks []*mesos.TaskInfo, o *mesos.Offer) (ops []mesos.Offer_Operation, done bool)
 }
 
@@ -197,6 +199,7 @@ func (s *Scheduler) decommissionLocked(now time.Time) {
 				return
 			}
 			if _, done := s.cfg.Release.Release(infosOf(d.tasks), nil); done {
+				s.releasedLocked(d.inst)
 				st.SetStatus(plan.Complete)
 				st.Message = "released"
 				continue
@@ -277,12 +280,27 @@ func (s *Scheduler) releaseOffersLocked(offers []mesos.Offer) []mesos.Offer {
 			s.m.Add("decommission.release_operations", int64(len(ops)))
 		}
 		if done && st.Status() != plan.Complete {
+			s.releasedLocked(d.inst)
 			st.SetStatus(plan.Complete)
 			st.Message = "released"
 			s.wake()
 		}
 	}
 	return rest
+}
+
+// releasedLocked forgets what pod instance inst reserved once the
+// Releaser gave it back: the store keeps no reservation of it, so that a
+// higher count bringing inst back reserves anew rather than wait for
+// resources that are gone. Caller holds s.mu.
+func (s *Scheduler) releasedLocked(inst string) {
+	j := &job{}
+	for _, key := range s.instanceReservationsLocked(inst) {
+		s.setReservationLocked(j, key, nil)
+	}
+	if j.writes() {
+		s.out.push(j)
+	}
 }
 
 func infosOf(ts []*taskState) []*mesos.TaskInfo {

@@ -20,7 +20,9 @@ import (
 //
 //	FrameworkID ──────────▶ SUBSCRIBE re-uses it
 //	Plans/<plan> ─────────▶ interruptions, parameters, canary stages and
-//	                        COMPLETE steps come back
+//	                        COMPLETE steps come back; a COMPLETE step
+//	                        with a task that has no stored TaskInfo is
+//	                        PENDING again (the SDK's DefaultStepFactory)
 //	Reservations/<pod> ───▶ what each pod instance reserved: its tasks
 //	                        relaunch there; RESERVEs not confirmed are
 //	                        reconciled after the subscription
@@ -161,13 +163,19 @@ func labelOf(ti *mesos.TaskInfo, key string) string {
 // resumeLocked reattaches restored steps to the tasks they launched before
 // a restart, so that a step in flight is not launched twice: a step whose
 // tasks all have a stored TaskInfo counts as launched, and the stored
-// statuses (then reconciliation) move it on. Then RUNNING-goal tasks that
-// ended while the scheduler was away go to recovery.
+// statuses (then reconciliation) move it on. A COMPLETE step is COMPLETE
+// only with its tasks stored: one with a task that has no TaskInfo (never
+// launched, or erased by the decommission plan of a lower count that a
+// higher one brought back) is PENDING again, as the SDK's
+// DefaultStepFactory.getStep derives a step's status from the state store.
+// Then RUNNING-goal tasks that ended while the scheduler was away go to
+// recovery.
 func (s *Scheduler) resumeLocked() {
 	now := s.clock.Now()
 	for _, p := range s.persistedPlans() {
 		for _, st := range p.Steps() {
 			if st.Status() == plan.Complete {
+				s.unbackedLocked(p, st)
 				continue
 			}
 			var ts []*taskState
@@ -187,4 +195,22 @@ func (s *Scheduler) resumeLocked() {
 			s.recoverLocked(t, now)
 		}
 	}
+}
+
+// unbackedLocked puts COMPLETE step st of plan p back to PENDING when one
+// of its tasks has no stored TaskInfo: nothing runs what it completed.
+// Caller holds s.mu.
+func (s *Scheduler) unbackedLocked(p *plan.Plan, st *plan.Step) {
+	var missing []string
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t == nil || t.info == nil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	st.Restart()
+	st.Message = "no stored task (" + strings.Join(missing, ", ") + "): launched when its turn comes"
+	s.log.Info("completed step has no stored task: pending again", "plan", p.Name, "step", st.Name, "tasks", strings.Join(missing, ", "))
 }
