@@ -12,7 +12,8 @@
 //	GET  /v1/pod/{name}/status              tasks and their states
 //	GET  /v1/pod/{name}/info                TaskInfos and statuses, secrets masked
 //	POST /v1/pod/{name}/{restart|replace}   {"pod","tasks"}
-//	POST /v1/pod/{name}/{pause|resume}      body: optional ["task",...]; {"pod","tasks"}
+//	POST /v1/pod/{name}/{pause|resume}      body: optional ["task",...]; {"pod","tasks"},
+//	                                        208 {"pod","tasks","message"} when nothing changes
 //	GET  /v1/state/frameworkId              ["id"]
 //	GET  /v1/state/files[/{name}]           state files, text/plain (statefiles.go)
 //	PUT  /v1/state/files/{name}             a state file (multipart "file", ≤ 1 KiB)
@@ -299,7 +300,13 @@ func (s *Server) podCmd(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		tasks, err = s.Sched.PodPause(ctx, name, filter, cmd == "pause")
+		var changed bool
+		tasks, changed, err = s.Sched.PodOverride(ctx, name, filter, cmd == "pause")
+		if err == nil && !changed {
+			// As a plan command that changes nothing.
+			writeJSON(w, http.StatusAlreadyReported, map[string]any{"pod": name, "tasks": tasks, "message": "nothing changed: " + map[bool]string{true: "already paused", false: "not paused"}[cmd == "pause"]})
+			return
+		}
 	default:
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("unknown pod command %q (restart, replace, pause, resume)", cmd))
 		return

@@ -81,6 +81,7 @@ func TestCommandsAndMethods(t *testing.T) {
 		{"/v1/plans/deploy/explode", 404},
 		{"/v1/plans/deploy/interrupt?phase=nope", 404},
 		{"/v1/pod/nope-0/restart", 404},
+		{"/v1/pod/web-0/pause", 404}, // no task launched yet
 	} {
 		if code, _, body := call(t, http.MethodPost, srv.URL+tt.path); code != tt.want {
 			t.Errorf("POST %s: %d %s, want %d", tt.path, code, body, tt.want)
@@ -112,6 +113,10 @@ func TestCommandsAndMethods(t *testing.T) {
 	}
 	if code, _, body := call(t, http.MethodPost, srv.URL+"/v1/plans/deploy/interrupt"); code != 208 || !strings.Contains(body, "Received cmd: interrupt") {
 		t.Errorf("interrupting a COMPLETE plan: %d %s", code, body)
+	}
+	// Resuming a pod that is not paused changes nothing: 208, as above.
+	if code, _, body := call(t, http.MethodPost, srv.URL+"/v1/pod/web-0/resume"); code != 208 || !strings.Contains(body, `"message": "nothing changed: not paused"`) || !strings.Contains(body, `"web-0-server"`) {
+		t.Errorf("resuming a running pod: %d %s", code, body)
 	}
 }
 

@@ -355,6 +355,9 @@ func (ph *Phase) Status(planInterrupted bool) Status {
 	for i := range ph.Steps {
 		st = append(st, ph.StepStatus(i, planInterrupted))
 	}
+	if ph.Strategy == Serial || ph.Strategy == SerialCanary {
+		st = serialCut(st)
+	}
 	return aggregate(st, nil, ph.Interrupted || planInterrupted)
 }
 
@@ -364,7 +367,28 @@ func (p *Plan) Status() Status {
 	for _, ph := range p.Phases {
 		st = append(st, ph.Status(p.Interrupted))
 	}
+	if p.Strategy != Parallel {
+		st = serialCut(st)
+	}
 	return aggregate(st, p.Errors, p.Interrupted)
+}
+
+// serialCut drops the children of a serial element after its first one
+// not COMPLETE when that one is in flight (STARTING, STARTED): the SDK
+// aggregates over its strategy's candidates (PlanUtils.getAggregateStatus),
+// and the later children are none yet, so a roll held by a readiness
+// check is STARTED, not PENDING.
+func serialCut(st []Status) []Status {
+	for i, s := range st {
+		switch s {
+		case Complete:
+			continue
+		case Starting, Started:
+			return st[:i+1]
+		}
+		return st
+	}
+	return st
 }
 
 // aggregate is PlanUtils.getAggregateStatus: first match wins.

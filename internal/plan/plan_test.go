@@ -359,3 +359,32 @@ plans:
 		})
 	}
 }
+
+// TestSerialHeldByReadiness: a serial phase whose first step runs but is
+// not ready yet (a roll held by a readiness check) is STARTED, not
+// PENDING: the SDK aggregates over its strategy's candidates, and the
+// steps after the running one are not candidates yet (helper-41's fault
+// 8). A serial plan of such a phase is STARTED too; once a step is
+// COMPLETE it is IN_PROGRESS, as before.
+func TestSerialHeldByReadiness(t *testing.T) {
+	p := &Plan{Name: "deploy", Strategy: Serial, Phases: []*Phase{phase(Serial, 3), phase(Serial, 1)}}
+	p.Phases[1].Name = "q"
+	s := p.Phases[0].Steps[0]
+	s.Launched()
+	s.TaskUpdate(s.TaskNames()[0], mesos.TASK_RUNNING, "RUNNING", false, "", t0)
+	if s.Status() != Started || p.Phases[0].Status(false) != Started || p.Status() != Started {
+		t.Errorf("step %s, phase %s, plan %s; want STARTED", s.Status(), p.Phases[0].Status(false), p.Status())
+	}
+	par := &Plan{Name: "deploy", Strategy: Serial, Phases: []*Phase{phase(Parallel, 2)}}
+	s = par.Phases[0].Steps[0]
+	s.Launched()
+	s.TaskUpdate(s.TaskNames()[0], mesos.TASK_RUNNING, "RUNNING", false, "", t0)
+	if got := par.Status(); got != Pending {
+		t.Errorf("parallel phase with a step pending: %s, want PENDING (a candidate)", got)
+	}
+	complete(p.Phases[0].Steps[0])
+	p.Phases[0].Steps[1].Launched()
+	if got := p.Status(); got != InProgress {
+		t.Errorf("after one COMPLETE: %s", got)
+	}
+}

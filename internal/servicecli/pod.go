@@ -129,17 +129,27 @@ func podCommand(cmd, help string, tasks cli.Flag) *cli.Command {
 			name := r.args[0]
 			a, err := r.cl.call(r.ctx(), http.MethodPost, "/v1/pod/"+url.PathEscape(name)+"/"+cmd, nil, body)
 			if err == nil {
-				err = a.check()
+				err = a.check(http.StatusOK, http.StatusAlreadyReported)
 			}
 			if err != nil || r.json {
 				return r.printRaw(a, err)
 			}
 			var res struct {
-				Pod   string   `json:"pod"`
-				Tasks []string `json:"tasks"`
+				Pod     string   `json:"pod"`
+				Tasks   []string `json:"tasks"`
+				Message string   `json:"message"`
 			}
 			if err := a.decode(&res); err != nil {
 				return err
+			}
+			if a.Code == http.StatusAlreadyReported {
+				// A pause of a paused pod, a resume of one not paused.
+				why := ""
+				if res.Message != "" {
+					why = " (" + strings.TrimPrefix(res.Message, "nothing changed: ") + ")"
+				}
+				fmt.Fprintf(r.out, "pod %s: nothing changed%s\n", name, why)
+				return nil
 			}
 			fmt.Fprintf(r.out, "pod %s: %s %s\n", name, map[string]string{"restart": "restarting", "replace": "replacing", "pause": "pausing", "resume": "resuming"}[cmd], strings.Join(res.Tasks, ", "))
 			return nil

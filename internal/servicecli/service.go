@@ -138,8 +138,8 @@ func stateGroup() group {
 var healthMeaning = map[int][2]string{
 	200: {"RUNNING", "the deploy plan is complete and nothing is recovering"},
 	202: {"DEPLOYING_STARTING", "the deploy plan is launching tasks"},
-	203: {"RECOVERING_PENDING", "the recovery plan waits for offers to relaunch failed tasks"},
-	204: {"DEPLOYING_PENDING", "the deploy plan waits for offers"},
+	203: {"RECOVERING_PENDING", "the recovery plan has failed tasks to relaunch (waiting for offers, or for their agent: see plan show recovery)"},
+	204: {"DEPLOYING_PENDING", "the deploy plan has steps to launch (waiting for offers, or for the steps before them: a readiness check, a serial phase; see plan show deploy)"},
 	205: {"RECOVERING_STARTING", "the recovery plan is relaunching failed tasks"},
 	206: {"DEGRADED", "the service runs degraded"},
 	207: {"DEPLOYING_WAITING_USER", "the deploy plan is interrupted: it waits for plan continue"},

@@ -216,7 +216,7 @@ type shape struct {
 // ignoredLabels are the labels that differ between two builds of one spec.
 var ignoredLabels = map[string]bool{
 	LabelTargetConfiguration: true, LabelOfferHostname: true, LabelOfferZone: true, LabelOfferRegion: true,
-	LabelTaskType: true, LabelTaskIndex: true, LabelGoalOverrideTarget: true,
+	LabelTaskType: true, LabelTaskIndex: true, LabelGoalOverrideTarget: true, LabelPermanentlyFailed: true,
 }
 
 // ignoredEnv are the variables that differ between two builds of one spec.

@@ -72,6 +72,12 @@ const (
 	// that relaunches the task with it (POST /v1/pod/<name>/pause; resume
 	// removes it).
 	LabelGoalOverrideTarget = "goal_override_target"
+	// LabelPermanentlyFailed is on a stored TaskInfo only: "true" once an
+	// operator asked to replace its pod (POST /v1/pod/<name>/replace),
+	// written before the kill, so that the pod is placed anew even after a
+	// later restart or a scheduler crash (the SDK's permanently-failed
+	// label, FailureUtils.setPermanentlyFailed). Its relaunch drops it.
+	LabelPermanentlyFailed = "permanently-failed"
 )
 
 // Goal state overrides (the SDK's GoalStateOverride): a paused task, and

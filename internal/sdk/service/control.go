@@ -371,11 +371,14 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 	return out, nil
 }
 
-// PodRestart kills a pod instance's tasks so that the recovery plan
-// relaunches them: in place (restart) or placed anew (replace). It runs on
-// the event loop and returns the task names. An instance the spec does not
-// have, or one with no launched task (its deploy step has not launched it
-// yet), is ErrNotFound.
+// PodRestart kills a pod instance's tasks so that the recovery plan (or a
+// step working on the instance) relaunches them: in place (restart) or
+// placed anew (replace). A replace is stored with the tasks (their
+// TaskInfos' permanently-failed label, as the SDK's PodQueries.restartPod)
+// before the kills: a later restart or a scheduler crash does not undo it.
+// It runs on the event loop and returns the task names. An instance the
+// spec does not have, or one with no launched task (its deploy step has
+// not launched it yet), is ErrNotFound.
 func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) ([]string, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
@@ -388,6 +391,7 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 			kind = killReplace
 		}
 		now := s.clock.Now()
+		j := &job{}
 		s.mu.Lock()
 		tasks := s.instanceTasks(pod, idx)
 		if len(tasks) == 0 {
@@ -401,22 +405,27 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 		var killed []*taskState
 		for _, t := range tasks {
 			names = append(names, t.name)
-			t.replace = t.replace || replace // a restart does not undo a replace
+			if replace {
+				t.replace = true // a restart does not undo it
+				t.info = withLabel(t.info, podinfo.LabelPermanentlyFailed, "true")
+				j.tasks = append(j.tasks, t.info)
+			}
 			last = t
 			if t.live() {
-				s.calls = append(s.calls, killCall(t))
+				j.calls = append(j.calls, killCall(t))
 				killed = append(killed, t)
 			}
 		}
-		if last != nil {
-			s.killPodLocked(name, kind, killed, now)
-			if len(killed) == 0 && last.status != nil {
-				s.recoverLocked(last, now)
-			}
-			s.settleKillLocked(name)
+		s.killPodLocked(name, kind, killed, now)
+		if len(killed) == 0 && last.status != nil {
+			s.recoverLocked(last, now)
 		}
+		s.settleKillLocked(name)
 		s.mu.Unlock()
+		// The replace is stored before the kills.
+		s.out.push(j)
 		s.flush()
+		s.log.Info("pod "+kind, "pod", name, "tasks", names, "killing", len(killed))
 		return nil
 	})
 	s.wake()

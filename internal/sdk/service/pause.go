@@ -29,37 +29,48 @@ import (
 // (or has not launched).
 var ErrNoSuchTask = fmt.Errorf("no such task: %w", ErrNotFound)
 
-// PodPause pauses (pause true) or resumes the tasks of pod instance name
-// named in tasks (svc.yml names, or full names as "web-0-server"; none: all
-// its launched tasks), on the event loop: each is relaunched in place,
-// idle or as it was. It returns the full names of the tasks.
+// PodPause is PodOverride without whether anything changed.
 func (s *Scheduler) PodPause(ctx context.Context, name string, tasks []string, pause bool) ([]string, error) {
+	names, _, err := s.PodOverride(ctx, name, tasks, pause)
+	return names, err
+}
+
+// PodOverride pauses (pause true) or resumes the tasks of pod instance
+// name named in tasks (svc.yml names, or full names as "web-0-server",
+// each any number of times; none: all its launched tasks), on the event
+// loop: each is relaunched in place, idle or as it was. It returns the
+// full names of the tasks, and changed false when each of them was paused
+// (or resumed) already, or being relaunched so: then nothing is stored or
+// killed (the API answers 208, as for a plan command that changes
+// nothing). An unknown pod, an instance with no launched task, or a task
+// it has not launched is ErrNotFound (the SDK's podNotFoundResponse).
+func (s *Scheduler) PodOverride(ctx context.Context, name string, tasks []string, pause bool) ([]string, bool, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
-		return nil, fmt.Errorf("pod %q: %w", name, ErrNotFound)
+		return nil, false, fmt.Errorf("pod %q: %w", name, ErrNotFound)
 	}
 	target := podinfo.GoalOverrideNone
 	if pause {
 		target = podinfo.GoalOverridePaused
 	}
 	var names []string
+	changed := false
 	err := s.do(ctx, func() error {
 		s.mu.Lock()
-		var chosen []*taskState
-		for _, t := range s.instanceTasks(pod, idx) {
-			if len(tasks) == 0 || slices.Contains(tasks, t.spec.Name) || slices.Contains(tasks, t.name) {
-				chosen = append(chosen, t)
-			}
-		}
-		if len(chosen) == 0 || len(chosen) < len(tasks) {
+		chosen, err := s.chooseTasksLocked(name, s.instanceTasks(pod, idx), tasks)
+		if err != nil {
 			s.mu.Unlock()
-			return fmt.Errorf("pod %s has no launched task among %s: %w", name, strings.Join(tasks, ", "), ErrNoSuchTask)
+			return err
 		}
 		j := &job{}
 		var killed []*taskState
 		var dead *taskState
 		for _, t := range chosen {
 			names = append(names, t.name)
+			if t.pauseTarget == pause && t.launchedPaused() == pause {
+				continue
+			}
+			changed = true
 			t.pauseTarget = pause
 			t.info = withLabel(t.info, podinfo.LabelGoalOverrideTarget, target)
 			j.tasks = append(j.tasks, t.info)
@@ -80,6 +91,9 @@ func (s *Scheduler) PodPause(ctx context.Context, name string, tasks []string, p
 			s.settleKillLocked(name)
 		}
 		s.mu.Unlock()
+		if !changed {
+			return nil
+		}
 		// The override is stored before the kills.
 		s.out.push(j)
 		s.flush()
@@ -87,5 +101,38 @@ func (s *Scheduler) PodPause(ctx context.Context, name string, tasks []string, p
 		return nil
 	})
 	s.wake()
-	return names, err
+	return names, changed, err
+}
+
+// chooseTasksLocked returns the tasks of pod instance name (its launched
+// ones, all) that tasks names, each once however often or in whichever
+// form it is named (none: all of them), or ErrNoSuchTask naming what it
+// lacks. Caller holds s.mu.
+func (s *Scheduler) chooseTasksLocked(name string, all []*taskState, tasks []string) ([]*taskState, error) {
+	if len(all) == 0 {
+		return nil, fmt.Errorf("pod %s has no launched task: %w", name, ErrNoSuchTask)
+	}
+	if len(tasks) == 0 {
+		return all, nil
+	}
+	var chosen []*taskState
+	var missing, have []string
+	for _, want := range tasks {
+		i := slices.IndexFunc(all, func(t *taskState) bool { return t.spec.Name == want || t.name == want })
+		switch {
+		case i < 0:
+			if !slices.Contains(missing, want) {
+				missing = append(missing, want)
+			}
+		case !slices.Contains(chosen, all[i]):
+			chosen = append(chosen, all[i])
+		}
+	}
+	if len(missing) > 0 {
+		for _, t := range all {
+			have = append(have, t.spec.Name)
+		}
+		return nil, fmt.Errorf("pod %s has no launched task %s (it has %s): %w", name, strings.Join(missing, ", "), strings.Join(have, ", "), ErrNoSuchTask)
+	}
+	return chosen, nil
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -230,4 +231,75 @@ func TestPodKillWaitsForEveryEnd(t *testing.T) {
 			t.Errorf("pending kills left: %v", h.s.pendingKill)
 		}
 	})
+}
+
+// TestReplaceSurvives: a pod replace is stored with the tasks (the SDK's
+// permanently-failed label) before the KILL, so neither a restart that
+// follows nor a scheduler crash before the kill takes effect turns it into
+// a relaunch in place: the pod is placed anew, with a new reservation and
+// volume.
+func TestReplaceSurvives(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		restart bool // a pod restart follows the replace
+		crash   bool // the scheduler crashes before the KILL's answer
+		ended   bool // ... and Mesos killed the task meanwhile
+	}{
+		{"restart after replace", true, false, false},
+		{"crash before the kill", false, true, false},
+		{"crash after the kill", false, true, true},
+		{"restart then crash", true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t, t.TempDir())
+			defer st.Close()
+			h := newHarness(t, fmt.Sprintf(withVolume, 1), st, nil)
+			h.ready()
+			first, ti := h.runOnA1()
+			h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+			h.confirmed()
+			if _, err := h.s.PodRestart(context.Background(), "p-0", true); err != nil {
+				t.Fatal(err)
+			}
+			h.awaitCall(tKILL, killOf(ti.TaskID.Value))
+			if got := storedLabel(t, h, "p-0-t", podinfo.LabelPermanentlyFailed); got != "true" {
+				t.Errorf("stored permanently-failed %q before the KILL", got)
+			}
+			if tc.restart {
+				if _, err := h.s.PodRestart(context.Background(), "p-0", false); err != nil {
+					t.Fatal(err)
+				}
+				h.skip()
+				if got := storedLabel(t, h, "p-0-t", podinfo.LabelPermanentlyFailed); got != "true" {
+					t.Errorf("a restart undid the stored replace: %q", got)
+				}
+			}
+			if tc.crash {
+				h.skip()
+				h.stop()
+				h = newHarness(t, fmt.Sprintf(withVolume, 1), st, nil)
+				h.start()
+				h.subscribe("fw-1")
+				h.master.Expect(t, tRECONCILE, tREVIVE)
+				state := mesos.TASK_RUNNING // the KILL never arrived
+				if tc.ended {
+					state = mesos.TASK_KILLED
+				}
+				h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", state, sdktest.Reconciliation()))
+				h.master.Expect(t, tRECONCILE) // the implicit round
+				if !tc.ended {
+					h.tick(time.Second)
+					h.awaitCall(tKILL, killOf(ti.TaskID.Value)) // carried out after the restart
+				}
+			}
+			if !tc.ended {
+				h.update(ti.TaskID.Value, "a1", mesos.TASK_KILLED)
+			}
+			h.eventually("recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+			h.tick(time.Second)
+			h.skip()
+			// Its old agent offers its reservation and room: placed anew.
+			h.expectPlacedAnew(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(first), sdktest.CPUs(4), sdktest.Mem(4096), sdktest.Disk(4096)))
+		})
+	}
 }

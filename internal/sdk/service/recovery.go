@@ -260,7 +260,7 @@ func (s *Scheduler) replaceHeldUntil(st *plan.Step, now time.Time) time.Time {
 // replaceHeldMessage says why a replacement waits.
 func (s *Scheduler) replaceHeldMessage(st *plan.Step, until, now time.Time) string {
 	d := s.spec.ReplacementFailurePolicy.MinReplaceDelay()
-	return fmt.Sprintf("%s is placed anew: replaced in %s (replacement-failure-policy.min-replace-delay-mins: one replacement every %s)",
+	return fmt.Sprintf("%s is placed anew in %s (replacement-failure-policy.min-replace-delay-mins: one replacement every %s)",
 		st.Instance(), until.Sub(now).Round(time.Second), d)
 }
 

@@ -88,11 +88,11 @@ func TestReplacementFailurePolicy(t *testing.T) {
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o5", "a4", "h4")))
 	h.master.Expect(t, tDECLINE)
-	waiting := "p-1:[t]"
+	waiting := "p-1"
 	if h.stepStatus(plan.Recovery, "p-1:[t]") != plan.Pending {
-		waiting = "p-0:[t]"
+		waiting = "p-0"
 	}
-	if msg := h.stepMessage(plan.Recovery, waiting); !strings.Contains(msg, "replaced in 10m0s (replacement-failure-policy.min-replace-delay-mins: one replacement every 10m0s)") {
+	if msg := h.stepMessage(plan.Recovery, waiting+":[t]"); !strings.Contains(msg, waiting+" is placed anew in 10m0s (replacement-failure-policy.min-replace-delay-mins: one replacement every 10m0s)") {
 		t.Errorf("message %q", msg)
 	}
 	h.tick(10 * time.Minute)

@@ -26,7 +26,8 @@ import (
 //	Reservations/<pod> ───▶ what each pod instance reserved: its tasks
 //	                        relaunch there; RESERVEs not confirmed are
 //	                        reconciled after the subscription
-//	Tasks/<task> ─────────▶ TaskInfo (where it runs, what it is) and its
+//	Tasks/<task> ─────────▶ TaskInfo (where it runs, what it is, a pause
+//	                        or replace an operator asked) and its
 //	TaskStatus/<task>       latest status, when it is this TaskInfo's
 //	                  ─────▶ a step whose tasks are all stored and one still
 //	                        live counts as launched (adopted), so it is not
@@ -80,7 +81,8 @@ func (s *Scheduler) restore() error {
 			s.log.Warn("stored task of no known pod: left alone", "task", name)
 			continue
 		}
-		t := &taskState{name: name, pod: podName, index: index, spec: task, info: ti, place: podinfo.Placement(ti), retired: retired}
+		t := &taskState{name: name, pod: podName, index: index, spec: task, info: ti, place: podinfo.Placement(ti), retired: retired,
+			replace: labelOf(ti, podinfo.LabelPermanentlyFailed) == "true"}
 		// What an operator asked last (pause, resume), else as launched.
 		switch labelOf(ti, podinfo.LabelGoalOverrideTarget) {
 		case podinfo.GoalOverridePaused:

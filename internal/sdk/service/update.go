@@ -339,18 +339,25 @@ func (s *Scheduler) resendKillsLocked(now time.Time) {
 	}
 }
 
-// reconcileOverridesLocked kills the live tasks whose paused state is not
-// what an operator asked (a pause or resume stored just before a crash):
-// recovery relaunches them as asked, as the SDK kills tasks whose goal
-// state override is PENDING at start. Caller holds s.mu.
+// reconcileOverridesLocked kills the live tasks that do not run as an
+// operator asked: a pause or resume stored just before a crash, as the SDK
+// kills tasks whose goal state override is PENDING at start; a replace
+// stored before a crash, or whose KILL was lost. They are relaunched as
+// asked. Caller holds s.mu.
 func (s *Scheduler) reconcileOverridesLocked(now time.Time) {
 	for _, t := range s.tasks {
 		inst := t.instanceName()
-		if !t.live() || t.step != nil || t.pauseTarget == t.launchedPaused() || s.pendingKill[inst] != nil || s.updating[inst] != nil {
+		k := s.pendingKill[inst]
+		pause := t.step == nil && t.pauseTarget != t.launchedPaused() && k == nil
+		if !t.live() || !pause && !t.replace || s.updating[inst] != nil || k != nil && slices.Contains(k.tasks, t) {
 			continue
 		}
-		s.killPodLocked(inst, killPause, []*taskState{t}, now)
+		kind := killPause
+		if t.replace {
+			kind = killReplace
+		}
+		s.killPodLocked(inst, kind, []*taskState{t}, now)
 		s.calls = append(s.calls, killCall(t))
-		s.log.Info("killing to relaunch as asked", "task", t.name, "paused", t.pauseTarget)
+		s.log.Info("killing to relaunch as asked", "task", t.name, "paused", t.pauseTarget, "replace", t.replace)
 	}
 }
