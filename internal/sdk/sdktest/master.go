@@ -161,12 +161,7 @@ func (r *response) Decode(u encoding.Unmarshaler) error {
 // Send writes events to the current subscription's stream.
 func (m *Master) Send(t testing.TB, evs ...*scheduler.Event) {
 	t.Helper()
-	m.mu.Lock()
-	s := m.stream
-	m.mu.Unlock()
-	if s == nil {
-		t.Fatal("no subscription to send events to")
-	}
+	s := m.current(t)
 	for _, ev := range evs {
 		if !s.put(ev) {
 			t.Fatalf("the subscription ended before %s was sent", ev.Type)
@@ -180,12 +175,7 @@ func (m *Master) Send(t testing.TB, evs ...*scheduler.Event) {
 // loop will find queued when it is let go.
 func (m *Master) Delivered(t testing.TB) {
 	t.Helper()
-	m.mu.Lock()
-	s := m.stream
-	m.mu.Unlock()
-	if s == nil {
-		t.Fatal("no subscription to deliver events on")
-	}
+	s := m.current(t)
 	deadline := time.Now().Add(Wait)
 	for s.asked.Load() <= s.sent.Load() {
 		if time.Now().After(deadline) {
@@ -193,6 +183,17 @@ func (m *Master) Delivered(t testing.TB) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// current is the current subscription's stream; none fails t.
+func (m *Master) current(t testing.TB) *stream {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stream == nil {
+		t.Fatal("no subscription to send events on")
+	}
+	return m.stream
 }
 
 // Drop ends the current subscription's stream (the master lost it).
