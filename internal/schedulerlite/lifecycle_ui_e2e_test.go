@@ -101,8 +101,9 @@ plans:
 // TestWebUIUpdate restarts a scheduler with a changed environment while
 // the web UI is open: the page shows the new target configuration and,
 // while the roll waits for web-0's readiness, web-1 out of date; its Pause
-// button pauses web-1 (PAUSED, relaunched on the target), Resume brings it
-// back; once the roll completes nothing is out of date.
+// button pauses web-1 (PAUSED, relaunched on the configuration it ran, as
+// the SDK's recovery does: still out of date), Resume brings it back; once
+// the roll completes nothing is out of date.
 func TestWebUIUpdate(t *testing.T) {
 	if _, err := cdp.Find(); err != nil {
 		testtools.Skip(t, "chromium", err.Error())
@@ -155,7 +156,7 @@ func TestWebUIUpdate(t *testing.T) {
 	if err := b.Click(ctx, `button[data-action="pod"][data-pod="web-1"][data-cmd="pause"]`); err != nil {
 		t.Fatal(err)
 	}
-	waitDOM("web-1 PAUSED, on the target", 60*time.Second, status("web-1")+` === "PAUSED" && `+pod("web-1")+`.dataset.outOfDate === "false"`)
+	waitDOM("web-1 PAUSED, on the configuration it ran (still out of date)", 60*time.Second, status("web-1")+` === "PAUSED" && `+pod("web-1")+`.dataset.outOfDate === "true"`)
 	if err := b.Click(ctx, `button[data-action="pod"][data-pod="web-1"][data-cmd="resume"]`); err != nil {
 		t.Fatal(err)
 	}

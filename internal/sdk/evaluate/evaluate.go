@@ -126,6 +126,11 @@ type Requirement struct {
 	// Region, when set, is the region the pod must be placed in unless its
 	// placement rule names one (SERVICE_REGION).
 	Region string
+	// ConfigID is the configuration Pod comes from, which the TaskInfos
+	// are labelled with and their templates fetched from; "" is the target
+	// (podinfo.Config.ConfigID). A recovery relaunches a pod on the
+	// configuration its tasks ran, as the SDK's TaskUtils.getPodSpec.
+	ConfigID string
 }
 
 // Instance is the pod instance's name, "<pod>-<index>".

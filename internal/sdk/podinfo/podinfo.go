@@ -277,6 +277,15 @@ func (b *Builder) secrets(pod *spec.PodSpec) (podSecrets, error) {
 	return out, nil
 }
 
+// configID is the configuration req's tasks are launched on: its own, or
+// the target's.
+func (b *Builder) configID(req *evaluate.Requirement) string {
+	if req.ConfigID != "" {
+		return req.ConfigID
+	}
+	return b.cfg.ConfigID
+}
+
 func (b *Builder) apiBase() string { return taskenv.SchedulerURL(b.cfg.APIHostname, b.cfg.APIPort) }
 
 // artifactURI is the URI of a toolkit binary served by the API: executable,
@@ -392,7 +401,7 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	for _, cfg := range t.Configs.Values {
 		out := taskenv.ConfigTemplatePath(cfg.Name)
 		uris = append(uris, mesos.CommandInfo_URI{
-			Value:      taskenv.TemplateURL(b.apiBase(), b.cfg.ConfigID, pod.Name, t.Name, cfg.Name),
+			Value:      taskenv.TemplateURL(b.apiBase(), b.configID(req), pod.Name, t.Name, cfg.Name),
 			OutputFile: &out, Extract: &noExtract,
 		})
 	}
@@ -435,7 +444,7 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	labels := []mesos.Label{
 		{Key: LabelGoalState, Value: strPtr(t.Goal)},
 		{Key: LabelOfferHostname, Value: strPtr(rec.Where.Hostname)},
-		{Key: LabelTargetConfiguration, Value: strPtr(b.cfg.ConfigID)},
+		{Key: LabelTargetConfiguration, Value: strPtr(b.configID(req))},
 		{Key: LabelTaskType, Value: strPtr(pod.Name)},
 		{Key: LabelTaskIndex, Value: strPtr(strconv.Itoa(req.Index))},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/taskkit/taskkit/internal/sdk/evaluate"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
 	"github.com/taskkit/taskkit/internal/sdk/reservation"
+	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
@@ -79,13 +80,20 @@ func (s *Scheduler) toLaunch(st *plan.Step) []string {
 // requirement is what step st asks of the offers: its tasks not running,
 // on the pod instance's reservation unless the recovery is permanent (pod
 // replace, a task GONE, or its agent lost past AgentLostTimeout), which
-// places the instance anew.
+// places the instance anew. A recovery relaunches the pod on the
+// configuration its tasks ran (the SDK's TaskUtils.getPodSpec): a pod
+// waiting its turn in a roll gets the target only when its deploy step
+// comes to it, after the pods before it proved ready.
 func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirement {
 	pod := s.spec.Pod(st.Pod)
 	req := &evaluate.Requirement{Step: st.Name, Pod: pod, Index: st.Index, Tasks: s.toLaunch(st), Region: s.target.Region}
 	recovery := s.isRecoveryStep(st)
 	if recovery {
 		req.Recovery = evaluate.RecoveryTransient
+		if id, old := s.ranOn(pod.Name, st.Index); old != nil {
+			req.Pod, req.ConfigID = old, id
+			pod = old
+		}
 	}
 	if s.permanentRecovery(st, now) {
 		req.Recovery = evaluate.RecoveryPermanent
@@ -165,6 +173,25 @@ func (s *Scheduler) pinnedAgent(st *plan.Step, now time.Time) (string, time.Time
 		}
 	}
 	return "", time.Time{}
+}
+
+// ranOn is the configuration the tasks of pod instance (pod, index) ran,
+// with the pod's spec in it, when that is not the target and the
+// scheduler keeps it; "" and nil otherwise.
+func (s *Scheduler) ranOn(pod string, index int) (string, *spec.PodSpec) {
+	for _, t := range s.instanceTasks(s.spec.Pod(pod), index) {
+		if t.info == nil {
+			continue
+		}
+		id := labelOf(t.info, podinfo.LabelTargetConfiguration)
+		if c := s.configs[id]; id != s.target.ID && c != nil && c.Spec != nil {
+			if p := c.Spec.Pod(pod); p != nil {
+				return id, p
+			}
+		}
+		return "", nil
+	}
+	return "", nil
 }
 
 func (s *Scheduler) isRecoveryStep(st *plan.Step) bool {
@@ -566,7 +593,13 @@ func (s *Scheduler) applyLaunchLocked(j *job, la *launch, now time.Time) {
 		if t.info != nil {
 			delete(s.byID, t.info.TaskID.Value)
 		}
-		t.info, t.status, t.ready, t.replace, t.outdated = ti, nil, false, false, nil
+		// A recovery on the configuration the task ran leaves it as out of
+		// date as it was: its deploy step relaunches it when its turn comes.
+		var outdated []string
+		if labelOf(ti, podinfo.LabelTargetConfiguration) != s.target.ID {
+			outdated = t.outdated
+		}
+		t.info, t.status, t.ready, t.replace, t.outdated = ti, nil, false, false, outdated
 		t.place = la.l.Rec.Where
 		s.byID[ti.TaskID.Value] = ti.Name
 	}

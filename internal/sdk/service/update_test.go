@@ -746,8 +746,11 @@ func TestUpdatePlan(t *testing.T) {
 }
 
 // TestRollWaitingPodRecovers: a pod waiting its turn in a serial roll that
-// fails is relaunched by the recovery plan, on the new configuration; when
-// its turn comes it is up to date and nothing is killed.
+// fails is relaunched by the recovery plan on the configuration it ran, as
+// the SDK's TaskUtils.getPodSpec does, not on the target: the target
+// reaches it only when its turn comes, after the pods before it proved
+// ready (a pod restart while a roll waits on a readiness check does not
+// push the new configuration past it; helper-45's fault A).
 func TestRollWaitingPodRecovers(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
@@ -763,15 +766,20 @@ func TestRollWaitingPodRecovers(t *testing.T) {
 	h.tick(time.Second)
 	h.master.Send(t, sdktest.Offers(h.offer("r", "a2", "ha2")))
 	ti := launched(h.awaitCall(tACCEPT, nil))[0]
-	if ti.Name != "web-2-server" || envOf(&ti)["GREETING"] != "hola" {
-		t.Fatalf("recovered %s with GREETING=%q", ti.Name, envOf(&ti)["GREETING"])
+	if ti.Name != "web-2-server" || envOf(&ti)["GREETING"] != "hello" {
+		t.Fatalf("recovered %s with GREETING=%q, want its own configuration's hello", ti.Name, envOf(&ti)["GREETING"])
+	}
+	if got := labelOf(&ti, podinfo.LabelTargetConfiguration); got == h.s.TargetID() || got == "" {
+		t.Errorf("recovered web-2 labelled with configuration %q, the target's", got)
 	}
 	h.update(ti.TaskID.Value, "a2", mesos.TASK_RUNNING, sdktest.Ready())
-	if ps, _ := h.s.PodStatus("web-2"); len(ps.Tasks[0].OutOfDate) != 0 {
-		t.Errorf("web-2 still out of date: %+v", ps)
+	if ps, _ := h.s.PodStatus("web-2"); len(ps.Tasks[0].OutOfDate) == 0 {
+		t.Errorf("web-2 not out of date after its recovery: %+v", ps)
 	}
-	// The roll goes on: web-0, web-1 relaunched; web-2 adopted as it is.
-	for i, agent := range []string{"a0", "a1"} {
+	ids["web-2-server"] = ti.TaskID.Value
+	// The roll goes on in order: web-0, web-1, then web-2, each relaunched
+	// on the target.
+	for i, agent := range []string{"a0", "a1", "a2"} {
 		name := fmt.Sprintf("web-%d-server", i)
 		if i > 0 {
 			h.tick(time.Second)
@@ -782,12 +790,12 @@ func TestRollWaitingPodRecovers(t *testing.T) {
 		h.tick(time.Second)
 		h.master.Send(t, sdktest.Offers(h.offer("o"+agent, agent, "h"+agent)))
 		nt := launched(h.awaitCall(tACCEPT, nil))[0]
+		if nt.Name != name || envOf(&nt)["GREETING"] != "hola" {
+			t.Errorf("the roll launched %s with GREETING=%q, want %s on hola", nt.Name, envOf(&nt)["GREETING"], name)
+		}
 		h.update(nt.TaskID.Value, agent, mesos.TASK_RUNNING, sdktest.Ready())
 	}
 	h.eventually("the roll COMPLETE", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
-	if slices.ContainsFunc(h.master.Calls(), killOf(ti.TaskID.Value)) {
-		t.Error("the recovered web-2 was killed by the roll")
-	}
 }
 
 // TestUpdateDoesNotFitOnItsAgent: an update that does not fit on the pod's
