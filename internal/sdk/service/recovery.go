@@ -174,7 +174,9 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	var names []string
 	for _, x := range dead {
 		x.replace = permanent
-		x.pinUntil = s.pinDeadline(now)
+		if id := x.taskID(); x.pinFor != id || x.pinUntil.IsZero() {
+			x.pinUntil, x.pinFor = s.pinDeadline(now), id
+		}
 		names = append(names, x.spec.Name)
 	}
 	// Crash-loop backoff: only for failures the user did not ask for.

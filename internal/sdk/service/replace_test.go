@@ -1,12 +1,15 @@
 package service
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/sdktest"
@@ -117,4 +120,40 @@ func TestReplacementFailurePolicyChange(t *testing.T) {
 			t.Errorf("web-%d %s", i, s)
 		}
 	}
+}
+
+// TestPodRestartKeepsTheFailureClock: a pod restart of a pod whose agent
+// is lost does not start replacement-failure-policy's timeout again: the
+// pod is placed anew permanent-failure-timeout-mins after its task first
+// failed, as the SDK's TimedFailureMonitor keys the failure by task ID
+// (helper-45's fault B). A task that runs has no clock.
+func TestPodRestartKeepsTheFailureClock(t *testing.T) {
+	h := newHarness(t, fmt.Sprintf(withPolicy, 1), nil, nil)
+	h.ready()
+	_, first := h.runOnA1()
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	h.confirmed()
+	h.master.Send(t, sdktest.Status(first.TaskID.Value, "a1", mesos.TASK_UNREACHABLE))
+	h.eventually("a recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h.tick(30 * time.Second)
+	if _, err := h.s.PodRestart(context.Background(), "p-0", false); err != nil {
+		t.Fatal(err)
+	}
+	h.tick(time.Second)
+	if msg := h.stepMessage(plan.Recovery, "p-0:[t]"); !strings.Contains(msg, "for 29s more") {
+		t.Errorf("after the restart: message %q, want the first failure's clock (29s more)", msg)
+	}
+	h.tick(30 * time.Second)
+	h.skip()
+	h.expectPlacedAnew(sdktest.Offer("o3", "a3", "h3"))
+	// The new task runs: no clock is left running for it.
+	calls := h.master.Calls()
+	i := slices.IndexFunc(calls, func(c *scheduler.Call) bool { return c.Type == tACCEPT && len(launched(c)) > 0 && launched(c)[0].AgentID.Value == "a3" })
+	h.master.Send(t, sdktest.Status(taskID(t, launched(calls[i]), "p-0-t"), "a3", mesos.TASK_RUNNING))
+	h.eventually("the clock cleared", func() bool {
+		h.s.mu.RLock()
+		defer h.s.mu.RUnlock()
+		x := h.s.tasks["p-0-t"]
+		return x.status.GetState() == mesos.TASK_RUNNING && x.pinFor == "" && x.pinUntil.IsZero()
+	})
 }

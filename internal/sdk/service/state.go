@@ -33,6 +33,11 @@ type taskState struct {
 	// otherwise a recovery relaunches it on the same agent until pinUntil.
 	replace  bool
 	pinUntil time.Time
+	// pinFor is the task ID whose failure set pinUntil: the failure's
+	// clock runs from the task's first failure (the SDK's
+	// TimedFailureMonitor keys it by task ID), through pod restarts, until
+	// the task runs again or is relaunched.
+	pinFor string
 	// outdated names what of its TaskInfo the target configuration changes
 	// (podinfo.Diff); nil when it is up to date.
 	outdated []string
@@ -58,6 +63,14 @@ func (t *taskState) launchedPaused() bool {
 }
 
 // live reports whether t runs, or may: launched and no terminal status.
+// taskID is the ID of the task's current TaskInfo ("" before a launch).
+func (t *taskState) taskID() string {
+	if t.info == nil {
+		return ""
+	}
+	return t.info.TaskID.Value
+}
+
 func (t *taskState) live() bool {
 	return t.info != nil && (t.status == nil || !isTerminal(t.status.GetState()))
 }

@@ -77,6 +77,9 @@ func (s *Scheduler) updates(sts []mesos.TaskStatus) {
 func (s *Scheduler) taskUpdateLocked(t *taskState, st *mesos.TaskStatus, now time.Time) bool {
 	wasLive := t.live()
 	t.status = st
+	if st.GetState() == mesos.TASK_RUNNING {
+		t.pinUntil, t.pinFor = time.Time{}, "" // it runs again: a next failure starts a new clock
+	}
 	if isTerminal(st.GetState()) {
 		// Whoever takes the end (a step, the recovery plan, the
 		// decommission plan), an operator's kill it ends is settled after.
