@@ -148,7 +148,9 @@ func TestPodRestartKeepsTheFailureClock(t *testing.T) {
 	h.expectPlacedAnew(sdktest.Offer("o3", "a3", "h3"))
 	// The new task runs: no clock is left running for it.
 	calls := h.master.Calls()
-	i := slices.IndexFunc(calls, func(c *scheduler.Call) bool { return c.Type == tACCEPT && len(launched(c)) > 0 && launched(c)[0].AgentID.Value == "a3" })
+	i := slices.IndexFunc(calls, func(c *scheduler.Call) bool {
+		return c.Type == tACCEPT && len(launched(c)) > 0 && launched(c)[0].AgentID.Value == "a3"
+	})
 	h.master.Send(t, sdktest.Status(taskID(t, launched(calls[i]), "p-0-t"), "a3", mesos.TASK_RUNNING))
 	h.eventually("the clock cleared", func() bool {
 		h.s.mu.RLock()
