@@ -186,10 +186,17 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 		cs = &crashState{}
 		s.crash[inst] = cs
 	}
-	if kind == "" && !permanent && !cs.lastFailure.IsZero() && now.Sub(cs.lastFailure) < 2*s.cfg.Backoff.Max {
-		delay = s.cfg.Backoff.Next(cs.delay)
+	switch {
+	case kind != "":
+		// An operator's command starts the pod afresh: a crash right after
+		// it is a first failure (the SDK's PodQueries clear the backoff).
+		cs.delay, cs.lastFailure = 0, time.Time{}
+	default:
+		if !permanent && !cs.lastFailure.IsZero() && now.Sub(cs.lastFailure) < 2*s.cfg.Backoff.Max {
+			delay = s.cfg.Backoff.Next(cs.delay)
+		}
+		cs.delay, cs.lastFailure = delay, now
 	}
-	cs.delay, cs.lastFailure = delay, now
 
 	ph := s.recovery.Phases[0]
 	step := plan.NewStep(pod.Name, t.index, names)

@@ -263,3 +263,45 @@ func TestCrashLoopMessageFromTheFirstFailure(t *testing.T) {
 		t.Errorf("health %d %v", r.Code, r.Reasons)
 	}
 }
+
+// TestPodRestartClearsTheBackoff: a pod restart starts the pod afresh, as
+// the SDK's PodQueries clear the backoff: a crash right after it is a first
+// failure, relaunched at once, not DELAYED by the failure before the
+// restart or by the restart itself.
+func TestPodRestartClearsTheBackoff(t *testing.T) {
+	h := newHarness(t, sidecar, nil, func(c *Config) { c.Backoff = plan.Backoff{Initial: 2 * time.Second, Max: 4 * time.Second} })
+	tis := running(t, h)
+	exec := ""
+	h.onLoop(func() { exec = h.s.tasks["p-0-server"].info.Executor.ExecutorID.Value })
+	// A first failure, relaunched.
+	h.master.Send(t, sdktest.Status(taskID(t, tis, "p-0-side"), "a1", mesos.TASK_FAILED))
+	h.master.Expect(t, tACK)
+	h.eventually("recovery of side", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Pending })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(h.accept), sdktest.Executors(exec))))
+	side := launchGroup(h.master.Expect(t, tACCEPT)[0]).TaskGroup.Tasks[0].TaskID.Value
+	h.master.Send(t, sdktest.Status(side, "a1", mesos.TASK_RUNNING))
+	h.eventually("recovered", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Complete })
+	h.skip()
+	// The operator restarts the pod; it runs again.
+	if _, err := h.s.PodRestart(context.Background(), "p-0", false); err != nil {
+		t.Fatal(err)
+	}
+	h.master.Expect(t, tKILL, tKILL)
+	h.master.Send(t, sdktest.Status(taskID(t, tis, "p-0-server"), "a1", mesos.TASK_KILLED))
+	h.master.Send(t, sdktest.Status(side, "a1", mesos.TASK_KILLED))
+	h.eventually("recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[server,side]") == plan.Pending })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o3", "a1", "h1", sdktest.ReservedBy(h.accept))))
+	relaunched := launched(h.master.Expect(t, tACCEPT)[0])
+	for _, ti := range relaunched {
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	}
+	h.eventually("running again", func() bool { return h.stepStatus(plan.Recovery, "p-0:[server,side]") == plan.Complete })
+	// It crashes at once: a first failure, not a crash loop.
+	h.master.Send(t, sdktest.Status(taskID(t, relaunched, "p-0-side"), "a1", mesos.TASK_FAILED))
+	h.eventually("a recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") != "" })
+	if st := h.stepStatus(plan.Recovery, "p-0:[side]"); st != plan.Pending {
+		t.Errorf("the crash after a restart: recovery %s, want PENDING (no backoff)", st)
+	}
+}
