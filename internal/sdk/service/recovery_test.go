@@ -241,18 +241,7 @@ func TestPodRestartOfEndedPod(t *testing.T) {
 // the health's reasons) carries that failure at once, not only after a
 // relaunch fails again (helper-41's fault 7).
 func TestCrashLoopMessageFromTheFirstFailure(t *testing.T) {
-	h := newHarness(t, sidecar, nil, func(c *Config) { c.Backoff = plan.Backoff{Initial: 2 * time.Second, Max: 4 * time.Second} })
-	tis := running(t, h)
-	exec := ""
-	h.onLoop(func() { exec = h.s.tasks["p-0-server"].info.Executor.ExecutorID.Value })
-	h.master.Send(t, sdktest.Status(taskID(t, tis, "p-0-side"), "a1", mesos.TASK_FAILED, sdktest.Message("exit 1")))
-	h.master.Expect(t, tACK)
-	h.eventually("recovery of side", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Pending })
-	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(h.accept), sdktest.Executors(exec))))
-	side := launchGroup(h.master.Expect(t, tACCEPT)[0]).TaskGroup.Tasks[0].TaskID.Value
-	h.master.Send(t, sdktest.Status(side, "a1", mesos.TASK_RUNNING))
-	h.eventually("recovered", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Complete })
+	h, _, side := sideFailedOnce(t)
 	h.master.Send(t, sdktest.Status(side, "a1", mesos.TASK_FAILED, sdktest.Message("exit 2: no such file")))
 	h.eventually("DELAYED", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Delayed })
 	want := "p-0-side: TASK_FAILED exit 2: no such file"
@@ -269,19 +258,7 @@ func TestCrashLoopMessageFromTheFirstFailure(t *testing.T) {
 // failure, relaunched at once, not DELAYED by the failure before the
 // restart or by the restart itself.
 func TestPodRestartClearsTheBackoff(t *testing.T) {
-	h := newHarness(t, sidecar, nil, func(c *Config) { c.Backoff = plan.Backoff{Initial: 2 * time.Second, Max: 4 * time.Second} })
-	tis := running(t, h)
-	exec := ""
-	h.onLoop(func() { exec = h.s.tasks["p-0-server"].info.Executor.ExecutorID.Value })
-	// A first failure, relaunched.
-	h.master.Send(t, sdktest.Status(taskID(t, tis, "p-0-side"), "a1", mesos.TASK_FAILED))
-	h.master.Expect(t, tACK)
-	h.eventually("recovery of side", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Pending })
-	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(h.accept), sdktest.Executors(exec))))
-	side := launchGroup(h.master.Expect(t, tACCEPT)[0]).TaskGroup.Tasks[0].TaskID.Value
-	h.master.Send(t, sdktest.Status(side, "a1", mesos.TASK_RUNNING))
-	h.eventually("recovered", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Complete })
+	h, tis, side := sideFailedOnce(t)
 	h.skip()
 	// The operator restarts the pod; it runs again.
 	if _, err := h.s.PodRestart(context.Background(), "p-0", false); err != nil {
@@ -304,4 +281,25 @@ func TestPodRestartClearsTheBackoff(t *testing.T) {
 	if st := h.stepStatus(plan.Recovery, "p-0:[side]"); st != plan.Pending {
 		t.Errorf("the crash after a restart: recovery %s, want PENDING (no backoff)", st)
 	}
+}
+
+// sideFailedOnce runs the sidecar pod (backoff 2 s doubling to 4 s) whose
+// side task fails once ("exit 1") and is relaunched into the pod's
+// executor, RUNNING again. It returns the pod's first TaskInfos and the
+// relaunched side task's ID.
+func sideFailedOnce(t *testing.T) (*harness, []mesos.TaskInfo, string) {
+	t.Helper()
+	h := newHarness(t, sidecar, nil, func(c *Config) { c.Backoff = plan.Backoff{Initial: 2 * time.Second, Max: 4 * time.Second} })
+	tis := running(t, h)
+	exec := ""
+	h.onLoop(func() { exec = h.s.tasks["p-0-server"].info.Executor.ExecutorID.Value })
+	h.master.Send(t, sdktest.Status(taskID(t, tis, "p-0-side"), "a1", mesos.TASK_FAILED, sdktest.Message("exit 1")))
+	h.master.Expect(t, tACK)
+	h.eventually("recovery of side", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Pending })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(h.accept), sdktest.Executors(exec))))
+	side := launchGroup(h.master.Expect(t, tACCEPT)[0]).TaskGroup.Tasks[0].TaskID.Value
+	h.master.Send(t, sdktest.Status(side, "a1", mesos.TASK_RUNNING))
+	h.eventually("recovered", func() bool { return h.stepStatus(plan.Recovery, "p-0:[side]") == plan.Complete })
+	return h, tis, side
 }
