@@ -145,7 +145,12 @@ var noRetry = httpsched.EndpointCandidates(func() string { return "" })
 
 // NewHTTPCaller is the production caller: mesos-go's HTTP scheduler client
 // for masterURL's /api/v1/scheduler, protobuf encoded, with HTTP basic
-// authentication when principal and secret are set.
+// authentication when principal and secret are set. A SUBSCRIBE is always
+// sent (httpsched.AllowReconnection): Session.Run subscribes again only
+// after the last subscription's stream ended and was closed, and without
+// it a client still counting itself subscribed refused every new
+// SUBSCRIBE with "already subscribed, cannot re-issue a SUBSCRIBE call"
+// for good (TestFaultStreamDropped, once in a few dozen runs).
 func NewHTTPCaller(masterURL, principal, secret string) calls.Caller {
 	opts := []httpcli.ConfigOpt{httpcli.Timeout(CallTimeout)}
 	if principal != "" && secret != "" {
@@ -156,7 +161,7 @@ func NewHTTPCaller(masterURL, principal, secret string) calls.Caller {
 		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
 		httpcli.Do(httpcli.With(opts...)),
 		mesosx.BoundedStreams(codecs.ByMediaType[codecs.MediaTypeProtobuf]), // the event stream's records at most 4 MiB, refused before they are read
-	), noRetry)
+	), noRetry, httpsched.AllowReconnection(true))
 }
 
 // Send makes one call for framework id (filled into the call), within
