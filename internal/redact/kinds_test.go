@@ -231,6 +231,23 @@ func TestURLUserinfo(t *testing.T) {
 	}
 }
 
+// TestProxyVariables: the value of a variable named for a proxy is a URL
+// even without a scheme or a port, as curl and Go's
+// http.ProxyFromEnvironment read it.
+func TestProxyVariables(t *testing.T) {
+	M := Mask
+	got := Default().Env([]string{"HTTPS_PROXY=proxyuser:Px3@proxy.corp", "http_proxy=u:It's@10.0.0.1", "ALL_PROXY=socks5://u:s5@gw:1080",
+		"NO_PROXY=localhost,.corp", "OTHER=mailto:ops@example.com"})
+	want := []string{"ALL_PROXY=socks5://u:" + M + "@gw:1080", "HTTPS_PROXY=proxyuser:" + M + "@proxy.corp", "NO_PROXY=localhost,.corp",
+		"OTHER=mailto:ops@example.com", "http_proxy=u:" + M + "@10.0.0.1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Env:\n got %q\nwant %q", got, want)
+	}
+	if got := Default().LearnEnv([]string{"HTTPS_PROXY=proxyuser:Px3Secret@proxy.corp"}).String("auth Px3Secret"); got != "auth "+M {
+		t.Errorf("proxy password not learned: %q", got)
+	}
+}
+
 // testKey is a made-up PKCS#8 body: its lines are the shape of a key's,
 // nothing more.
 const testKeyBody = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgZmFrZWtleWZha2Vr\nZXlmYWtla2V5ZmFrZWtleWZha2VroUQDQgAEZmFrZWtleWZha2VrZXlmYWtla2V5"

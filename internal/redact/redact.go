@@ -42,7 +42,8 @@
 //     when one opened it ('postgres://...');
 //   - the password of a DSN without a scheme: user:********@proxy:3128
 //     (a proxy as curl -x and HTTPS_PROXY take it: a host and port must
-//     follow), go-sql-driver/mysql's user:********@tcp(db:3306)/app and
+//     follow, except in the value of a variable whose name ends in proxy,
+//     HTTPS_PROXY=user:********@proxy), go-sql-driver/mysql's user:********@tcp(db:3306)/app and
 //     user:********@/app, and Oracle's jdbc:oracle:thin:user/********@db;
 //   - the body of a PEM private key (-----BEGIN ... PRIVATE KEY-----: PKCS#1,
 //     PKCS#8, encrypted, EC, OpenSSH, PGP), between its armor lines, which
@@ -83,6 +84,7 @@ import (
 	"fmt"
 	"html"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -229,8 +231,30 @@ func words(name string) string {
 }
 
 // secretName reports whether name is secret by DefaultKeyPattern and not a
-// path by PathKeyPattern.
+// path by PathKeyPattern. It remembers the verdicts of up to
+// maxCachedNames names (environment keys and parameter names recur in
+// every log line and environment a process masks).
 func secretName(name string) bool {
+	if v, ok := nameVerdicts.Load(name); ok {
+		return v.(bool)
+	}
+	secret := judgeName(name)
+	if nNameVerdicts.Add(1) <= maxCachedNames {
+		nameVerdicts.Store(name, secret)
+	}
+	return secret
+}
+
+var (
+	nameVerdicts  sync.Map // name -> bool: judgeName's answers
+	nNameVerdicts atomic.Int32
+)
+
+// maxCachedNames bounds how many names secretName remembers the verdict
+// of.
+const maxCachedNames = 4096
+
+func judgeName(name string) bool {
 	w := words(name)
 	if pathKeys().MatchString(w) {
 		return false
@@ -264,7 +288,7 @@ func (r *Redactor) LearnEnv(env []string) *Redactor {
 			r.addValue(v)
 			continue
 		}
-		for _, sp := range r.credentials(v, nil) {
+		for _, sp := range r.valueSpans(k, v, nil) {
 			r.addValue(v[sp.start:sp.end])
 		}
 	}
@@ -349,7 +373,7 @@ func maskSpans(s string, spans []span) string {
 	if len(spans) == 0 {
 		return s
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
 	var b strings.Builder
 	b.Grow(len(s))
 	done := 0
@@ -556,7 +580,20 @@ func (r *Redactor) Value(key, value string) string {
 	if r.IsSecretKey(key) {
 		return Mask
 	}
-	return r.mask(value)
+	var buf [8]span
+	return maskSpans(value, r.valueSpans(key, value, buf[:0]))
+}
+
+// valueSpans appends to dst the credentials inside the value of key (not a
+// secret key): those of any text, and the password of a proxy's URL
+// without a scheme and port (HTTPS_PROXY=user:pw@proxy, as curl and Go's
+// http.ProxyFromEnvironment read it).
+func (r *Redactor) valueSpans(key, value string, dst []span) []span {
+	dst = r.credentials(value, dst)
+	if strings.HasSuffix(strings.ToLower(key), "proxy") && !strings.Contains(value, "://") && !strings.ContainsAny(value, " \t\r\n") {
+		dst = urlPasswordSpan(value, 0, len(value), dst)
+	}
+	return dst
 }
 
 // Env returns env (KEY=VALUE entries) sorted by key, with the values of secret
