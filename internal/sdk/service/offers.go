@@ -350,7 +350,7 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
 	keyWait := make([]string, len(pending))
-	// replacement-failure-policy's min-replace-delay-mins: one pod
+	// replacement-failure-policy's min-replace-delay: one pod
 	// instance placed anew per round, the others held.
 	heldBack := make([]string, len(pending))
 	limitReplace := s.spec.ReplacementFailurePolicy != nil && s.spec.ReplacementFailurePolicy.MinReplaceDelay() > 0

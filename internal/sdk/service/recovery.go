@@ -30,7 +30,8 @@ import (
 //	permanent (pod replace, GONE, GONE_BY_OPERATOR, the timeout passed):
 //	    placed anew (evaluate.RecoveryPermanent); under
 //	    replacement-failure-policy at most one such launch every
-//	    min-replace-delay-mins (the SDK's TimedLaunchConstrainer)
+//	    min-replace-delay-secs (or -mins; the SDK's TimedLaunchConstrainer
+//	    before 0.60)
 //
 //	crash loop: an instance failing again within 2×Backoff.Max of its
 //	previous failure gets a DELAYED step (Backoff.Initial, doubling to
@@ -232,7 +233,7 @@ var forever = time.Date(9999, time.January, 1, 0, 0, 0, 0, time.UTC)
 // instance is never replaced by itself (NeverFailureMonitor).
 func (s *Scheduler) replacePolicy() (after time.Duration, source string, ok bool) {
 	if rp := s.spec.ReplacementFailurePolicy; rp != nil {
-		return rp.PermanentFailureTimeout(), "replacement-failure-policy.permanent-failure-timeout-mins", true
+		return rp.PermanentFailureTimeout(), rp.PermanentFailureTimeoutField(), true
 	}
 	if s.cfg.AgentLostTimeout > 0 {
 		return s.cfg.AgentLostTimeout, "--agent-lost-timeout", true
@@ -252,9 +253,9 @@ func (s *Scheduler) pinDeadline(now time.Time) time.Time {
 
 // replaceHeldUntil is, for a recovery step that would place its pod
 // instance anew now, until when replacement-failure-policy's
-// min-replace-delay-mins holds it after the last replacement launched
-// (the SDK's TimedLaunchConstrainer, which holds every PERMANENT
-// recovery, pod replace included); zero when it may launch.
+// min-replace-delay holds it after the last replacement launched (the
+// SDK's TimedLaunchConstrainer before 0.60 removed it, which held every
+// PERMANENT recovery, pod replace included); zero when it may launch.
 func (s *Scheduler) replaceHeldUntil(st *plan.Step, now time.Time) time.Time {
 	rp := s.spec.ReplacementFailurePolicy
 	if rp == nil || s.lastReplace.IsZero() || !s.isRecoveryStep(st) || !s.permanentRecovery(st, now) {
@@ -268,9 +269,9 @@ func (s *Scheduler) replaceHeldUntil(st *plan.Step, now time.Time) time.Time {
 
 // replaceHeldMessage says why a replacement waits.
 func (s *Scheduler) replaceHeldMessage(st *plan.Step, until, now time.Time) string {
-	d := s.spec.ReplacementFailurePolicy.MinReplaceDelay()
-	return fmt.Sprintf("%s is placed anew in %s (replacement-failure-policy.min-replace-delay-mins: one replacement every %s)",
-		st.Instance(), until.Sub(now).Round(time.Second), d)
+	rp := s.spec.ReplacementFailurePolicy
+	return fmt.Sprintf("%s is placed anew in %s (%s: one replacement every %s)",
+		st.Instance(), until.Sub(now).Round(time.Second), rp.MinReplaceDelayField(), rp.MinReplaceDelay())
 }
 
 // coveredLocked reports whether a deploy step will launch pod instance

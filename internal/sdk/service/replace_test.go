@@ -46,16 +46,19 @@ func TestRecoveryNeverReplacesByDefault(t *testing.T) {
 	}
 }
 
+// withPolicy gives the policy in seconds, the SDK's form since 0.58 (spec
+// tests cover the minutes of the form before).
 const withPolicy = withVolume + `replacement-failure-policy:
-  permanent-failure-timeout-mins: 1
-  min-replace-delay-mins: 10
+  permanent-failure-timeout-secs: 60
+  min-replace-delay-secs: 600
 `
 
 // TestReplacementFailurePolicy: with the policy a failed pod instance is
-// replaced once it stayed failed for permanent-failure-timeout-mins (the
+// replaced once it stayed failed for permanent-failure-timeout-secs (the
 // SDK's TimedFailureMonitor), and a second replacement waits until
-// min-replace-delay-mins after the first launched (TimedLaunchConstrainer),
-// saying so; --agent-lost-timeout does not override the spec.
+// min-replace-delay-secs after the first launched (TimedLaunchConstrainer),
+// saying so, each message naming the field as given; --agent-lost-timeout
+// does not override the spec.
 func TestReplacementFailurePolicy(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(withPolicy, 2), nil, func(c *Config) { c.AgentLostTimeout = 5 * time.Second })
 	h.ready()
@@ -76,7 +79,7 @@ func TestReplacementFailurePolicy(t *testing.T) {
 	})
 	h.tick(30 * time.Second)
 	msg := h.stepMessage(plan.Recovery, "p-0:[t]")
-	for _, want := range []string{"for 30s more (replacement-failure-policy.permanent-failure-timeout-mins)", "then placed anew"} {
+	for _, want := range []string{"for 30s more (replacement-failure-policy.permanent-failure-timeout-secs)", "then placed anew"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
@@ -86,7 +89,7 @@ func TestReplacementFailurePolicy(t *testing.T) {
 	h.master.Expect(t, tDECLINE)
 	h.tick(31 * time.Second)
 	h.skip()
-	// One is replaced; the other waits min-replace-delay-mins.
+	// One is replaced; the other waits min-replace-delay-secs.
 	h.expectPlacedAnew(sdktest.Offer("o4", "a3", "h3"))
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o5", "a4", "h4")))
@@ -95,7 +98,7 @@ func TestReplacementFailurePolicy(t *testing.T) {
 	if h.stepStatus(plan.Recovery, "p-1:[t]") != plan.Pending {
 		waiting = "p-0"
 	}
-	if msg := h.stepMessage(plan.Recovery, waiting+":[t]"); !strings.Contains(msg, waiting+" is placed anew in 10m0s (replacement-failure-policy.min-replace-delay-mins: one replacement every 10m0s)") {
+	if msg := h.stepMessage(plan.Recovery, waiting+":[t]"); !strings.Contains(msg, waiting+" is placed anew in 10m0s (replacement-failure-policy.min-replace-delay-secs: one replacement every 10m0s)") {
 		t.Errorf("message %q", msg)
 	}
 	h.tick(10 * time.Minute)
@@ -124,7 +127,7 @@ func TestReplacementFailurePolicyChange(t *testing.T) {
 
 // TestPodRestartKeepsTheFailureClock: a pod restart of a pod whose agent
 // is lost does not start replacement-failure-policy's timeout again: the
-// pod is placed anew permanent-failure-timeout-mins after its task first
+// pod is placed anew permanent-failure-timeout-secs after its task first
 // failed, as the SDK's TimedFailureMonitor keys the failure by task ID
 // (helper-45's fault B). A task that runs has no clock.
 func TestPodRestartKeepsTheFailureClock(t *testing.T) {

@@ -203,7 +203,7 @@ type Scheduler struct {
 	rec           reconciler
 	crash         map[string]*crashState
 	// lastReplace is when a recovery last placed a pod instance anew (for
-	// replacement-failure-policy's min-replace-delay-mins).
+	// replacement-failure-policy's min-replace-delay).
 	lastReplace time.Time
 	// agentSaid is, by pod instance, the latest failed evaluation of its
 	// pinned step against its own agent's offer (offers.go).
