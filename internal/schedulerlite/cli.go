@@ -74,7 +74,9 @@ func Flags() []cli.Flag {
 // environment environ (flags' variables, svc.yml's render context); it
 // returns the exit code. It reads nothing from stdin.
 func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	sh := cliapp.New("scheduler-lite", args, environ, stdin, stdout, stderr)
+	// "scheduler-lite --url URL plan list": the flags before an operator
+	// command are that command's, never the scheduler's.
+	sh := cliapp.New("scheduler-lite", servicecli.HoistFlags(args, Flags()), environ, stdin, stdout, stderr)
 	sh.UsageCode, sh.FailureCode = ExitUsage, ExitRuntime
 	return sh.Run(ctx, &cli.App{
 		Name:      "scheduler-lite",
@@ -84,7 +86,12 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"scheduler deploys nothing: it kills every task, tears the framework down, deletes its state and\n" +
 			"answers GET /v1/plans/deploy with 200 once done.\n\n" +
 			"The variables below are the scheduler's: a command (uninstall, validate, package, plan, ...)\n" +
-			"reads only those of its own flags, listed by its --help. See docs/scheduler-lite.md.",
+			"reads only those of its own flags, listed by its --help.\n\n" +
+			"The operator commands (plan, pod, endpoints, config, state, debug, health) take their flags\n" +
+			"before or after their arguments, and before the command's name too, as kubectl and the DC/OS CLI\n" +
+			"do: scheduler-lite --url URL plan list. Flags written there are the command's (--url, --name,\n" +
+			"--api-token-file, --request-timeout, --json): one of the scheduler's is a usage error of the\n" +
+			"command. See docs/scheduler-lite.md.",
 		Flags:    Flags(),
 		Commands: append([]*cli.Command{packageCommand(sh), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c) },

@@ -182,6 +182,7 @@ func TestRootVariablesAreTheSchedulers(t *testing.T) {
 		stdout string
 	}{
 		{[]string{"plan", "list", "--url", srv.URL}, 0, "deploy\nrecovery\n"},
+		{[]string{"--url", srv.URL, "plan", "list"}, 0, "deploy\nrecovery\n"},
 		{[]string{"validate", "../../examples/hello-world/svc.yml"}, 0, "valid"},
 		{[]string{"package", "render", "--package-dir", "../../universe"}, 0, `"id": "hello-world"`},
 		{[]string{"help", "plan"}, 0, "scheduler-lite plan list"},
@@ -208,6 +209,59 @@ func TestRootVariablesAreTheSchedulers(t *testing.T) {
 				t.Errorf("%v: stderr names %s, a variable of the scheduler's:\n%s", tc.args, n, errb.String())
 				break
 			}
+		}
+	}
+}
+
+// TestOperatorFlagsFirst: an operator command's flags written before its
+// name ("scheduler-lite --url URL plan list", as kubectl and the DC/OS CLI
+// take them) reach the command, against a real loopback API checking the
+// token; the scheduler's flags written there are the command's usage error,
+// never applied to it nor ignored; a command line that is the scheduler's
+// stays the scheduler's.
+func TestOperatorFlagsFirst(t *testing.T) {
+	const token = "tok-operator-first"
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/plans":
+			io.WriteString(w, `["deploy","recovery"]`)
+		case "/v1/endpoints":
+			io.WriteString(w, `["web"]`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	env := []string{"XDG_RUNTIME_DIR=" + dir}
+	for _, tc := range []struct {
+		args           []string
+		code           int
+		stdout, stderr string // stdout's whole text; the start of stderr
+	}{
+		{[]string{"--url", srv.URL, "--api-token-file", tokenFile, "plan", "list"}, 0, "deploy\nrecovery\n", ""},
+		{[]string{"--url=" + srv.URL, "--json", "--api-token-file=" + tokenFile, "endpoints"}, 0, "[\n  \"web\"\n]\n", ""},
+		{[]string{"--url", srv.URL, "plans", "--api-token-file", tokenFile, "list"}, 0, "deploy\nrecovery\n", ""},
+		{[]string{"--request-timeout", "5s", "--url", srv.URL, "plan", "list"}, ExitRuntime, "", "scheduler-lite: GET /v1/plans: 401"},
+		{[]string{"--api-token-file", filepath.Join(dir, "none"), "--url", srv.URL, "plan", "list"}, ExitUsage, "", "scheduler-lite plan list: --api-token-file: open "},
+		{[]string{"--master", srv.URL, "plan", "list"}, ExitUsage, "", "scheduler-lite plan list: unknown flag --master\nusage: scheduler-lite plan list"},
+		{[]string{"--verbose", "--url", srv.URL, "health"}, ExitUsage, "", "scheduler-lite health: unknown flag --verbose\nusage: scheduler-lite health"},
+		{[]string{"--url", srv.URL, "svc.yml"}, ExitUsage, "", "scheduler-lite: unknown flag --url\nusage: scheduler-lite [flags] SVC.yml"},
+		{[]string{"--master", "plan", "list"}, ExitUsage, "", `scheduler-lite: --master: "plan": want local`},
+	} {
+		var out, errb strings.Builder
+		code := Run(context.Background(), append([]string{"scheduler-lite"}, tc.args...), env, nil, &out, &errb)
+		if code != tc.code || out.String() != tc.stdout || !strings.HasPrefix(errb.String(), tc.stderr) || strings.Contains(out.String()+errb.String(), token) {
+			t.Errorf("%q: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stdout %q, stderr from %q", tc.args, code, tc.code, out.String(), errb.String(), tc.stdout, tc.stderr)
 		}
 	}
 }

@@ -32,10 +32,12 @@
 //
 // Output is text by default (plan and pod status as trees of phases and
 // steps, pods and tasks, as the SDK CLI prints them) and the API's JSON
-// answer with --json. Flags may come before or after the arguments. Each
-// command runs in the binaries' shell (internal/cliapp): variables read
-// from the environ given to Commands, usage errors with the usage line,
-// errors naming the flag or variable used, the token masked in them.
+// answer with --json. Flags may come before or after the arguments, and
+// before the command's name too (HoistFlags: "scheduler-lite --url URL
+// plan list"). Each command runs in the binaries' shell (internal/cliapp):
+// variables read from the environ given to Commands, usage errors with the
+// usage line, errors naming the flag or variable used, the token masked in
+// them.
 //
 // Exit codes: 0 done; 1 the API answered with an error (its message is
 // shown), or the service is unhealthy (health), or the plan failed (plan
@@ -49,6 +51,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,8 +116,21 @@ func build(newGroup func() group) group {
 	}
 	for _, s := range g.subs {
 		s.Flags = append(s.Flags, connectionFlags()...)
+		s.Description = withFlagsNote(s.Description)
 	}
+	g.description = withFlagsNote(g.description)
 	return g
+}
+
+// withFlagsNote returns a command's help description with where its flags
+// may go (HoistFlags) added.
+func withFlagsNote(description string) string {
+	const note = "Flags go before or after the arguments, and before the command's name too\n" +
+		"(scheduler-lite --url URL plan list)."
+	if description == "" {
+		return note
+	}
+	return description + "\n\n" + note
 }
 
 // Commands are the operator commands, to register as subcommands of the
@@ -183,6 +199,71 @@ func (g group) valued() map[string]bool {
 		add(s.Flags)
 	}
 	return out
+}
+
+// HoistFlags returns args (args[0] the program name) with the flags written
+// before an operator command's name moved to just after it, where that
+// command reads them: "scheduler-lite --url URL plan list" runs as
+// "scheduler-lite plan --url URL list", as kubectl and the DC/OS CLI take
+// their connection flags before the command. parent are the flags of the
+// command the operator commands are registered under (scheduler-lite's):
+// with the connection flags, they tell which leading flags take the next
+// word as their value, so that the first other word is found ("--master
+// plan svc.yml" is the scheduler's --master, valued "plan"). args is
+// returned unchanged unless that word names an operator command, or when a
+// leading flag asks for help or the version (the parent's). Every hoisted
+// flag is the operator command's to parse: one it does not have (a
+// scheduler flag such as --master) is its usage error, never a setting of
+// the scheduler's applied to it, nor silently ignored.
+func HoistFlags(args []string, parent []cli.Flag) []string {
+	valued := map[string]bool{}
+	for _, fs := range [][]cli.Flag{parent, connectionFlags()} {
+		for _, f := range fs {
+			_, isBool := f.(*cli.BoolFlag)
+			for _, n := range f.Names() {
+				valued[n] = valued[n] || !isBool
+			}
+		}
+	}
+	i := 1
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' {
+			break
+		}
+		name, _, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "h", "help", "version":
+			return args
+		}
+		if !inline && valued[name] {
+			i++
+		}
+	}
+	if i == 1 || i >= len(args) {
+		return args
+	}
+	g, ok := lookupGroup(args[i])
+	if !ok {
+		return args
+	}
+	// After the subcommand's name too, if it follows: a flag the command
+	// does not have, and its value, are never read as that name.
+	at := i + 1
+	if g.action == nil && at < len(args) && !strings.HasPrefix(args[at], "-") {
+		at++
+	}
+	return slices.Concat(args[:1], args[i:at], args[1:i], args[at:])
+}
+
+// lookupGroup returns the operator command name names (or an alias of).
+func lookupGroup(name string) (group, bool) {
+	for _, newGroup := range groups {
+		if g := newGroup(); g.name == name || slices.Contains(g.aliases, name) {
+			return g, true
+		}
+	}
+	return group{}, false
 }
 
 // permute moves flags before the arguments, as the standard flag parsing

@@ -1,0 +1,56 @@
+package servicecli
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+// TestHoistFlags: the flags before an operator command's name move to
+// just after it (after its subcommand's name when one follows), where the
+// command parses them; a command line whose first word other than the
+// leading flags and their values is not an operator command, or that asks
+// for help or the version, is left to the parent (scheduler-lite) as it
+// is. The parent's flags here are a valued --master and a true/false
+// --verbose, as scheduler-lite's.
+func TestHoistFlags(t *testing.T) {
+	parent := []cli.Flag{&cli.StringFlag{Name: "master"}, &cli.BoolFlag{Name: "verbose"}}
+	for _, tc := range []struct{ in, want string }{
+		{"sl --url U plan list", "sl plan list --url U"},
+		{"sl --url=U --json plan show deploy", "sl plan show --url=U --json deploy"},
+		{"sl -url U --request-timeout 5s plans list", "sl plans list -url U --request-timeout 5s"},
+		{"sl --name hello --api-token-file tok pod restart hello-0", "sl pod restart --name hello --api-token-file tok hello-0"},
+		{"sl --url U plan --json show deploy", "sl plan --url U --json show deploy"},
+		{"sl --url U health", "sl health --url U"},
+		{"sl --json endpoints web", "sl endpoints --json web"},
+		{"sl --url U state framework-id", "sl state framework-id --url U"},
+		{"sl --url U plan show -- deploy", "sl plan show --url U -- deploy"},
+		// the scheduler's flags go too: the command refuses them
+		{"sl --master m plan list", "sl plan list --master m"},
+		{"sl --verbose health", "sl health --verbose"},
+		// left as they are
+		{"sl --master plan svc.yml", ""}, // --master's value is "plan"
+		{"sl --url U svc.yml", ""},
+		{"sl --url U", ""},
+		{"sl --url U validate svc.yml", ""},
+		{"sl plan list --url U", ""},
+		{"sl plan --url U list", ""},
+		{"sl --help plan", ""},
+		{"sl -h plan list", ""},
+		{"sl --version plan", ""},
+		{"sl -- plan list", ""},
+		{"sl --url plan list", ""}, // --url's value is "plan"
+		{"sl", ""},
+	} {
+		in := strings.Fields(tc.in)
+		want := tc.want
+		if want == "" {
+			want = tc.in
+		}
+		if got := HoistFlags(slices.Clone(in), parent); strings.Join(got, " ") != want {
+			t.Errorf("HoistFlags(%q) = %q, want %q", tc.in, strings.Join(got, " "), want)
+		}
+	}
+}
