@@ -20,9 +20,13 @@
 //     contains SelfIP; extra addresses, IPv4 or IPv6, are fine. Until then
 //     the target shows "resolves to [10.0.0.2], want 10.0.0.1".
 //   - Each target polls on its own: an attempt, then a pause of
-//     DefaultBackoff (50 ms growing by 25% per attempt to 1 s, ±20% jitter),
-//     never more than MaxQueriesPerSecond (20) queries per name per second
-//     over any one-second window.
+//     DefaultBackoff (50 ms growing by 25% per attempt to 150 ms, ±20%
+//     jitter), never more than MaxQueriesPerSecond (20) queries per name per
+//     second over any one-second window. One attempt (a lookup, a
+//     connection, an HTTP request with its body) may take up to
+//     Config.AttemptTimeout (DefaultAttemptTimeout, 20 s, healthd's and
+//     Mesos' check timeout); one it cut short shows "attempt timed out after
+//     20s: ...".
 //   - Targets (ParseTarget): tcp://host:port passes when a connection is
 //     accepted; http:// and https:// when a GET (taskkit's one HTTP prober,
 //     package probe) answers 2xx or 3xx and its body arrives whole within
