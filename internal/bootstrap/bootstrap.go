@@ -150,7 +150,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			&cli.DurationFlag{Name: "resolve-timeout", Value: 5 * time.Minute, EnvVars: envVar("resolve-timeout"), Usage: "deadline for all waits together; 0 waits forever"},
 			&cli.DurationFlag{Name: "resolve-max-interval", Value: dnswait.DefaultBackoff.Max, EnvVars: envVar("resolve-max-interval"), Usage: "longest pause between two polls of one target (polling starts at 50 ms); larger means fewer DNS queries, slower detection"},
 			&cli.DurationFlag{Name: "resolve-attempt-timeout", Value: dnswait.DefaultAttemptTimeout, EnvVars: envVar("resolve-attempt-timeout"), Usage: "longest one attempt at one target may take (a name's lookup, a connection, an HTTP request with its whole body) before it is asked again; healthd's --timeout default"},
-			&cli.StringFlag{Name: "resolvers", EnvVars: envVar("resolvers"), Usage: "comma-separated `ip[:port]` DNS servers to ask (default: nameservers of /etc/resolv.conf)"},
+			&cli.StringFlag{Name: "resolvers", EnvVars: envVar("resolvers"), Usage: "comma-separated `ip[:port]` DNS servers to ask, in order; one silent for 1s (or resolv.conf's timeout:) no longer holds up the next (default: nameservers of /etc/resolv.conf)"},
 			&cli.BoolFlag{Name: "self-resolve", Value: true, EnvVars: envVar("self-resolve"), Usage: "require <TASK_NAME>.<FRAMEWORK_HOST> to resolve to addresses that include the task IP"},
 			&cli.StringSliceFlag{Name: "wait", EnvVars: envVar("wait"), Usage: "also wait for `URL`: tcp://host:port, http(s)://..., file:///path, unix:///path (repeatable; whitespace separates several)"},
 			&cli.BoolFlag{Name: "template", Value: true, EnvVars: envVar("template"), Usage: "render CONFIG_TEMPLATE_* and -config templates"},

@@ -12,8 +12,19 @@
 //     search domain; a shorter one the other way round; a trailing dot means
 //     as is only). /etc/hosts is consulted first, on every attempt (package
 //     hostsfile). A and AAAA are asked in parallel; the server is expected
-//     to follow CNAMEs; a truncated UDP answer is asked again over TCP;
-//     SERVFAIL, REFUSED or a timeout moves to the next server.
+//     to follow CNAMEs; a truncated UDP answer is asked again over TCP.
+//   - Servers are asked in order (from the next in turn with resolv.conf's
+//     "options rotate"). One that has not answered within NextServerDelay
+//     (1 s, or resolv.conf's "timeout:" when shorter) keeps its question
+//     open while the next one is asked too; one that fails (SERVFAIL,
+//     REFUSED, a refused connection) hands over at once; each may take
+//     resolv.conf's "timeout:" (DefaultServerTimeout, 5 s, as glibc). The
+//     first definite answer wins: addresses, NXDOMAIN or no records. So a
+//     dead or firewalled first server costs about a second per lookup and
+//     never hides the others. "attempts:" is not used: a wait asks again on
+//     every poll until its deadline. A lookup that fails says what each
+//     server did ("no answer from 10.0.0.2:53 in 1s, NXDOMAIN from
+//     10.0.0.3:53").
 //   - NXDOMAIN, NODATA, SERVFAIL and timeouts are retried until the deadline:
 //     a name that does not exist yet is the normal case.
 //   - Self-resolve passes when SelfName resolves to a set of addresses that

@@ -318,12 +318,8 @@ func (cfg Config) items() ([]*item, error) {
 		needDNS = needDNS || t.Kind == KindTCP || t.Kind == KindHTTP || t.Kind == KindHTTPS
 	}
 	if needDNS {
-		c := cfg
-		if c.AttemptTimeout <= 0 {
-			c.AttemptTimeout = DefaultAttemptTimeout
-		}
 		var err error
-		if r, err = newResolver(&c); err != nil {
+		if r, err = newResolver(&cfg); err != nil {
 			return nil, err
 		}
 	}
