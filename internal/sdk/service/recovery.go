@@ -33,9 +33,10 @@ import (
 //	    min-replace-delay-secs (or -mins; the SDK's TimedLaunchConstrainer
 //	    before 0.60)
 //
-//	crash loop: an instance failing again within 2×Backoff.Max of its
-//	previous failure gets a DELAYED step (Backoff.Initial, doubling to
-//	Backoff.Max); a pod restart or replace is never delayed.
+//	crash loop: an instance whose task FAILs (or ERRORs) again within
+//	2×Backoff.Max of its previous failure gets a DELAYED step
+//	(Backoff.Initial, doubling to Backoff.Max); a lost agent, a kill, a pod
+//	restart or replace is never delayed.
 
 // crashState is one pod instance's crash-loop record.
 type crashState struct {
@@ -180,7 +181,10 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 		}
 		names = append(names, x.spec.Name)
 	}
-	// Crash-loop backoff: only for failures the user did not ask for.
+	// Crash-loop backoff: only for failures the user did not ask for, and
+	// only for a task that failed (FAILED, ERROR), as the SDK's
+	// DeploymentStep.update adds a delay for those alone: a lost agent, a
+	// kill, a drop is relaunched at once and leaves the record as it was.
 	var delay time.Duration
 	cs := s.crash[inst]
 	if cs == nil {
@@ -192,7 +196,7 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 		// An operator's command starts the pod afresh: a crash right after
 		// it is a first failure (the SDK's PodQueries clear the backoff).
 		cs.delay, cs.lastFailure = 0, time.Time{}
-	default:
+	case slices.ContainsFunc(dead, (*taskState).failed):
 		if !permanent && !cs.lastFailure.IsZero() && now.Sub(cs.lastFailure) < 2*s.cfg.Backoff.Max {
 			delay = s.cfg.Backoff.Next(cs.delay)
 		}
@@ -210,15 +214,19 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	s.log.Info("recovering", "pod", inst, "tasks", names, "permanent", permanent, "delay", delay)
 }
 
+// failed reports whether t ended failing (TASK_FAILED, TASK_ERROR): the
+// ends the SDK's DeploymentStep backs off.
+func (t *taskState) failed() bool {
+	st := t.status.GetState()
+	return st == mesos.TASK_FAILED || st == mesos.TASK_ERROR
+}
+
 // failureMessage is a new recovery step's message from its first moment:
 // the end of the first of dead that failed (FAILED, ERROR), else of t, as
 // a step's message says a task's end (plan.Step.TaskUpdate).
 func failureMessage(t *taskState, dead []*taskState) string {
-	for _, x := range dead {
-		if st := x.status.GetState(); st == mesos.TASK_FAILED || st == mesos.TASK_ERROR {
-			t = x
-			break
-		}
+	if i := slices.IndexFunc(dead, (*taskState).failed); i >= 0 {
+		t = dead[i]
 	}
 	return strings.TrimSpace(fmt.Sprintf("%s: %s %s", t.name, t.status.GetState(), t.status.GetMessage()))
 }
