@@ -200,8 +200,10 @@ func (c *Cluster) Agents() []Agent {
 func (c *Cluster) KillAgent(agent string) error { return c.cl.KillAgent(agent) }
 
 // RestartAgent starts a killed agent again (by its old ID or hostname) on
-// the same address, as a host rebooted with an empty work directory: it
-// registers with a new agent ID, which it returns.
+// the same address, as a rebooted host: it registers with a new agent ID,
+// which it returns, and new sandboxes, and keeps the host's dynamic
+// reservations, persistent volumes (with their data) and MOUNT disks. A
+// running agent is an error matching ErrAgentActive.
 func (c *Cluster) RestartAgent(agent string) (Agent, error) {
 	a, err := c.cl.RestartAgent(agent)
 	if err != nil {

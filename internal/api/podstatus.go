@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -16,7 +17,10 @@ type podTypeStatus struct {
 // podStatuses is GET /v1/pod/status: every pod instance's tasks and their
 // states, grouped by pod type, as dcos-commons' PodQueries.getStatuses
 // answers: {"service":name,"pods":[{"name":type,"instances":[{"name","tasks":[{"id","name","status"}]}]}]}.
-// Instances with no task launched yet are listed with no tasks.
+// Instances with no task launched yet are listed with no tasks, as
+// GET /v1/pod lists the spec's instances (the SDK's getStatuses, grouping
+// stored tasks, leaves them out; GET /v1/pod/{name}/status answers 404 for
+// them, as the SDK's does).
 func (s *Server) podStatuses(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Service string          `json:"service"`
@@ -24,6 +28,9 @@ func (s *Server) podStatuses(w http.ResponseWriter, r *http.Request) {
 	}{Service: s.Sched.FrameworkName(), Pods: []podTypeStatus{}}
 	for _, name := range s.Sched.Pods() {
 		v, err := s.Sched.PodStatus(name)
+		if errors.Is(err, service.ErrNotFound) {
+			v, err = service.PodStatusView{Name: name, Tasks: []service.TaskStatusView{}}, nil
+		}
 		if err != nil {
 			fail(w, err)
 			return

@@ -9,7 +9,8 @@
 //     internal/recordio);
 //   - 16-byte status-update UUIDs (NewUUID, UUIDString);
 //   - durations in Mesos units ("5secs", "15mins", "1.0625days": FormatDuration
-//     prints exactly what stout's Duration prints; ParseDuration), which
+//     prints exactly what stout's Duration prints, ParseDuration reads what
+//     stout's Duration::parse reads, no sign, out of range an error), which
 //     mesos-go's executor/config requires in the executor environment;
 //   - task-state helpers (IsTerminal);
 //   - a container's rlimits (RLimits: ContainerInfo.rlimit_info with the

@@ -6,6 +6,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,14 +81,104 @@ func TestFormatDuration(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("FormatDuration(%d ns) = %q, want %q", tc.ns, got, tc.want)
 		}
+		back, err := ParseDuration(got)
 		if tc.ns < 0 {
-			continue // a sign, which mesos-go's parser does not read
+			// stout prints a sign its parser does not read
+			if err == nil {
+				t.Errorf("ParseDuration(%q) = %v, want an error", got, back)
+			}
+			continue
 		}
 		// Read back: d, or d rounded to 15 significant digits (and
-		// truncated to the nanosecond by mesos-go).
-		back, err := ParseDuration(got)
+		// truncated to the nanosecond).
 		if diff := math.Abs(float64(back) - float64(d)); err != nil || diff > float64(d)*1e-14+1 {
 			t.Errorf("ParseDuration(%q) = %v, %v, want %v", got, back, err, d)
+		}
+	}
+}
+
+// TestParseDuration: ParseDuration answers what stout's Duration::parse
+// (3rdparty/stout/include/stout/duration.hpp, Mesos 1.11) answers, every
+// row taken from that code compiled (with its numify and boost's
+// lexical_cast) and run on the input: the nanoseconds, or an error. No
+// sign is read, "-" or "+"; the number is digits and one dot, truncated to
+// the nanosecond after the unit's product; the units are stout's only; out
+// of range is an error. The one divergence: 2^63 ns exactly, which stout's
+// range check lets through into an overflow (-9223372036854775808), is an
+// error here.
+func TestParseDuration(t *testing.T) {
+	const outOfRange = "out of range"
+	for _, tc := range []struct {
+		in  string
+		ns  int64
+		err string // in the error; "" for none
+	}{
+		{"5secs", 5e9, ""},
+		{"1.5mins", 90e9, ""},
+		{"1.secs", 1e9, ""},
+		{".5secs", 5e8, ""},
+		{"05secs", 5e9, ""},
+		{"0ns", 0, ""},
+		{"1.5ns", 1, ""}, // truncated
+		{"1.9ns", 1, ""},
+		{"0.5ns", 0, ""},
+		{"1us", 1000, ""},
+		{"2.5ms", 2500000, ""},
+		{"10mins", 600e9, ""},
+		{"3hrs", 10800e9, ""},
+		{"1.5days", 129600e9, ""},
+		{"2weeks", 1209600e9, ""},
+		{"0.1secs", 1e8, ""},
+		{"0.3secs", 3e8, ""},
+		{"1.0000000001secs", 1e9, ""}, // below a nanosecond: truncated
+		{"0.0000000000000000000000000000001secs", 0, ""},
+		{"15250.2844524715weeks", 9223372036854763520, ""}, // FormatDuration(math.MaxInt64), read back
+		{"106751.99116730063days", 9223372036854774784, ""},
+		{"9223372036854775295ns", 9223372036854774784, ""}, // the largest below 2^63 as a float64
+		// the sign: stout's numify gets "" before "-" or "+"
+		{"-5secs", 0, `"" is not a number`},
+		{"+5secs", 0, `"" is not a number`},
+		{"-0secs", 0, `"" is not a number`},
+		{"- 5secs", 0, `"" is not a number`},
+		{"-1ns", 0, `"" is not a number`},
+		// not numbers, or no unit
+		{"", 0, "want a number and a unit"},
+		{"5", 0, "want a number and a unit"},
+		{".", 0, "want a number and a unit"},
+		{"secs", 0, `"" is not a number`},
+		{".secs", 0, `"." is not a number`},
+		{"1.2.3secs", 0, `"1.2.3" is not a number`},
+		{" 5secs", 0, `"" is not a number`},
+		{"٥secs", 0, `"" is not a number`}, // a digit, but not ASCII
+		{"inf", 0, `"" is not a number`},
+		{"nansecs", 0, `"" is not a number`},
+		{"1" + strings.Repeat("0", 400) + "ns", 0, "is not a number"}, // beyond a double
+		// units: stout's exactly
+		{"5s", 0, `unknown unit "s"`},
+		{"5sec", 0, `unknown unit "sec"`},
+		{"5SECS", 0, `unknown unit "SECS"`},
+		{"5secs ", 0, `unknown unit "secs "`},
+		{"5 secs", 0, `unknown unit " secs"`},
+		{"5secs5", 0, `unknown unit "secs5"`},
+		{"1e3secs", 0, `unknown unit "e3secs"`},
+		{"0x10secs", 0, `unknown unit "x10secs"`},
+		{"1_0secs", 0, `unknown unit "_0secs"`},
+		{"5٥secs", 0, `unknown unit "٥secs"`},
+		// out of range
+		{"15250.2844524716weeks", 0, outOfRange},
+		{"106752days", 0, outOfRange},
+		{"100000weeks", 0, outOfRange},
+		{"9223372036854775807000ns", 0, outOfRange},
+		{"9223372036854775808ns", 0, outOfRange}, // 2^63: stout overflows to -2^63
+		{"9223372036854775807ns", 0, outOfRange}, // 2^63 as a float64 too
+		{"9223372036854775296ns", 0, outOfRange},
+	} {
+		d, err := ParseDuration(tc.in)
+		switch {
+		case tc.err == "" && (err != nil || int64(d) != tc.ns):
+			t.Errorf("ParseDuration(%q) = %d, %v; want %d", tc.in, int64(d), err, tc.ns)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), strconv.Quote(tc.in))):
+			t.Errorf("ParseDuration(%q) = %d, %v; want an error naming the input and saying %q", tc.in, int64(d), err, tc.err)
 		}
 	}
 }

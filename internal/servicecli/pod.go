@@ -210,7 +210,7 @@ type taskStatus struct {
 // podInfo prints each task of the instance (writePodInfo).
 func podInfo(r *run) error {
 	return show(r, "/v1/pod/"+url.PathEscape(r.args[0])+"/info", func(infos []taskInfoAndStatus) error {
-		writePodInfo(r.out, r.args[0], infos)
+		writePodInfo(r.out, infos)
 		return nil
 	})
 }
@@ -221,7 +221,8 @@ type taskInfoAndStatus struct {
 	Status json.RawMessage `json:"status"`
 }
 
-// writePodInfo prints each task of pod:
+// writePodInfo prints each task of the instance (an instance with no
+// launched task is 404, as in the SDK, and exits 1 before this):
 //
 //	web-0-server (TASK_RUNNING)
 //	  id:        cli-test__web-0-server__...
@@ -230,10 +231,7 @@ type taskInfoAndStatus struct {
 //	  resources: cpus 0.1, mem 32, ports 31000
 //	  env:       PASSWORD=********
 //	             ...
-func writePodInfo(w io.Writer, pod string, infos []taskInfoAndStatus) {
-	if len(infos) == 0 {
-		fmt.Fprintf(w, "%s: no task launched yet\n", pod)
-	}
+func writePodInfo(w io.Writer, infos []taskInfoAndStatus) {
 	for _, t := range infos {
 		var st taskStatus
 		json.Unmarshal(t.Status, &st) // absent before the first status

@@ -37,6 +37,8 @@ var sdkAnswers = map[string]struct {
 	"GET /v1/plans/failing":                                                       {417, `{"phases":[{"id":"p","name":"hello","strategy":"serial","status":"ERROR","steps":[{"id":"s","name":"hello-0:[server]","status":"ERROR","message":"Failed to launch:\n  cpus"}]}],"errors":["Validation error on field \"pods.hello.count\": cannot shrink without allow-decommission"],"strategy":"serial","status":"ERROR"}`},
 	"GET /v1/health?verbose=true":                                                 {500, `{"value":500}`},
 	"GET /v1/state/frameworkId":                                                   {200, `[]`},
+	"GET /v1/pod/hello-1/status":                                                  {404, "Pod hello-1 not found"}, // no task stored yet (PodQueries.getStatus)
+	"GET /v1/pod/hello-1/info":                                                    {404, "Pod hello-1 not found"},
 	"GET /v1/plans":                                                               {502, "<html><body>502 Bad Gateway</body></html>\n<p>nginx</p>"},
 }
 
@@ -113,6 +115,8 @@ func TestSDKShapes(t *testing.T) {
 		{"", 1, []string{"config", "show", "nope"}, "GET /v1/configurations/nope"},
 		{"", 1, []string{"state", "framework-id"}, "GET /v1/state/frameworkId"},
 		{"", 1, []string{"plan", "list"}, "GET /v1/plans"},
+		{"", 1, []string{"pod", "status", "hello-1"}, "GET /v1/pod/hello-1/status"},
+		{"", 1, []string{"pod", "info", "hello-1"}, "GET /v1/pod/hello-1/info"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			before := len(srv.requests())
@@ -141,6 +145,8 @@ func TestSDKShapes(t *testing.T) {
 		{[]string{"plan", "list"}, "GET /v1/plans: 502 Bad Gateway: <html><body>502 Bad Gateway</body></html>"},
 		{[]string{"plan", "show", "failing", "--wait", "COMPLETE"}, "plan failing failed (ERROR) while waiting for COMPLETE"},
 		{[]string{"health"}, "the service is unhealthy (500)"},
+		{[]string{"pod", "status", "hello-1"}, "GET /v1/pod/hello-1/status: 404 Not Found: Pod hello-1 not found"},
+		{[]string{"pod", "info", "hello-1"}, "GET /v1/pod/hello-1/info: 404 Not Found: Pod hello-1 not found"},
 	} {
 		if r := e.run(t, append(c.args, conn...)...); !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%v: stderr %q lacks %q", c.args, r.stderr, c.msg)

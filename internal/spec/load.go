@@ -359,10 +359,10 @@ func Render(text string, env []string) (string, []string, error) {
 // fillNames copies mapping keys into Name fields and applies defaults.
 func fillNames(s *ServiceSpec) {
 	if rp := s.ReplacementFailurePolicy; rp != nil {
-		if rp.PermanentFailureTimeoutMins == nil {
+		if rp.PermanentFailureTimeoutMins == nil && rp.PermanentFailureTimeoutSecs == nil {
 			rp.PermanentFailureTimeoutMins = ptr(DefaultPermanentFailureTimeoutMins)
 		}
-		if rp.MinReplaceDelayMins == nil {
+		if rp.MinReplaceDelayMins == nil && rp.MinReplaceDelaySecs == nil {
 			rp.MinReplaceDelayMins = ptr(DefaultMinReplaceDelayMins)
 		}
 	}

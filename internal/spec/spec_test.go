@@ -74,11 +74,17 @@ plans: {deploy: {phases: {p: {pod: nope}}}}
 		{"wrong type without its consequence", strings.Replace(strings.Replace(minimal, "memory: 32\n", "", 1), "cpus: 0.1", "cpus: lots", 1),
 			[]string{"pods.hello.tasks.server.cpus: want a number, got \"lots\" (line 8)"}},
 		{"null pod", "name: x\npods:\n  hello:\n", []string{"pods.hello.count: required (line 3)", "pods.hello.tasks: at least one task is required (line 3)"}},
-		{"replacement-failure-policy negative and unknown", minimal + "replacement-failure-policy:\n  permanent-failure-timeout-mins: -1\n  min-replace-delay-mins: soon\n  permanent-failure-timeout-secs: 30\n",
+		{"replacement-failure-policy negative, unknown, one setting in both forms", minimal + "replacement-failure-policy:\n  permanent-failure-timeout-mins: -1\n  min-replace-delay-mins: soon\n  permanent-failure-timeout-secs: 30\n  min-replace-delay-hours: 1\n",
 			[]string{
-				"replacement-failure-policy.permanent-failure-timeout-mins: -1: minutes may not be negative (line 11)",
+				"replacement-failure-policy.permanent-failure-timeout-mins: give permanent-failure-timeout-secs or permanent-failure-timeout-mins, not both (line 11)",
+				"replacement-failure-policy.permanent-failure-timeout-mins: -1: may not be negative (line 11)",
 				"replacement-failure-policy.min-replace-delay-mins: want a whole number, got \"soon\" (line 12)",
-				"replacement-failure-policy.permanent-failure-timeout-secs: unknown field (line 13)",
+				"replacement-failure-policy.min-replace-delay-hours: unknown field (line 14)",
+			}},
+		{"replacement-failure-policy beyond the SDK's Integer seconds", minimal + "replacement-failure-policy:\n  permanent-failure-timeout-secs: 2147483648\n  min-replace-delay-mins: 35791395\n",
+			[]string{
+				"replacement-failure-policy.permanent-failure-timeout-secs: 2147483648: at most 2147483647 (2147483647 seconds, the SDK's Integer) (line 11)",
+				"replacement-failure-policy.min-replace-delay-mins: 35791395: at most 35791394 (2147483647 seconds, the SDK's Integer) (line 12)",
 			}},
 		{"alias", strings.Replace(minimal, "cpus: 0.1", "cpus: &c 0.1\n        memory: *c", 1) + "",
 			[]string{"pods.hello.tasks.server.memory: defined twice: first at line 9 (line 10)"}},
@@ -227,8 +233,8 @@ func TestDefaults(t *testing.T) {
 }
 
 // TestReplacementFailurePolicy: absent, no policy (the SDK's
-// NeverFailureMonitor); given, a field left out takes the SDK builder's
-// default.
+// NeverFailureMonitor); given, each setting in seconds or in minutes, and a
+// setting left out takes the SDK builder's default.
 func TestReplacementFailurePolicy(t *testing.T) {
 	tests := []struct {
 		name             string
@@ -241,6 +247,11 @@ func TestReplacementFailurePolicy(t *testing.T) {
 		{"empty", "replacement-failure-policy: {}\n", 20 * time.Minute, 10 * time.Minute, false},
 		{"timeout only", "replacement-failure-policy: {permanent-failure-timeout-mins: 5}\n", 5 * time.Minute, 10 * time.Minute, false},
 		{"both, zero", "replacement-failure-policy: {permanent-failure-timeout-mins: 0, min-replace-delay-mins: \"0\"}\n", 0, 0, false},
+		// The SDK's form since 0.58 (2020).
+		{"seconds", "replacement-failure-policy: {permanent-failure-timeout-secs: 120, min-replace-delay-secs: 240}\n", 120 * time.Second, 240 * time.Second, false},
+		{"timeout in seconds only", "replacement-failure-policy: {permanent-failure-timeout-secs: 90}\n", 90 * time.Second, 10 * time.Minute, false},
+		{"one in each form", "replacement-failure-policy: {permanent-failure-timeout-mins: 2, min-replace-delay-secs: 0}\n", 2 * time.Minute, 0, false},
+		{"the SDK's Integer seconds at most", "replacement-failure-policy: {permanent-failure-timeout-secs: 2147483647, min-replace-delay-mins: 35791394}\n", 2147483647 * time.Second, 35791394 * time.Minute, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -119,43 +119,82 @@ type SchedulerSpec struct {
 	Zookeeper string `yaml:"zookeeper,omitempty"`
 }
 
-// ReplacementFailurePolicy is svc.yml's replacement-failure-policy (the
-// SDK's ReplacementFailurePolicy with the minutes of its
-// permanent-failure-timeout-mins and min-replace-delay-mins, used by
-// SchedulerBuilder for a TimedFailureMonitor and a TimedLaunchConstrainer).
-// Parse fills in the SDK builder's defaults for a field not given.
+// ReplacementFailurePolicy is svc.yml's replacement-failure-policy: the
+// SDK's ReplacementFailurePolicy (dcos-commons
+// specification/ReplacementFailurePolicy.java), used by SchedulerBuilder
+// for a TimedFailureMonitor. Each of its two settings is given in seconds,
+// the SDK's form since 0.58 (2020: permanent-failure-timeout-secs,
+// min-replace-delay-secs), or in minutes, its form before
+// (permanent-failure-timeout-mins, min-replace-delay-mins); one setting in
+// both forms is refused. Parse fills in the default of a setting not given,
+// in minutes.
 type ReplacementFailurePolicy struct {
-	// PermanentFailureTimeoutMins is how long, in minutes, a failed task
+	// PermanentFailureTimeoutSecs is how long, in seconds, a failed task
 	// is relaunched in place (waiting for its agent) before its pod
-	// instance counts as permanently failed and is replaced (default 20;
-	// 0 replaces it at its first failure).
+	// instance counts as permanently failed and is replaced (default
+	// 1200, the SDK's; 0 replaces it at its first failure).
+	PermanentFailureTimeoutSecs *int `yaml:"permanent-failure-timeout-secs,omitempty"`
+	// MinReplaceDelaySecs is the least time, in seconds, between two such
+	// replacements, service-wide (default 600; 0: no delay).
+	MinReplaceDelaySecs *int `yaml:"min-replace-delay-secs,omitempty"`
+	// PermanentFailureTimeoutMins is PermanentFailureTimeoutSecs in
+	// minutes (the SDK's form before 0.58).
 	PermanentFailureTimeoutMins *int `yaml:"permanent-failure-timeout-mins,omitempty"`
-	// MinReplaceDelayMins is the least time, in minutes, between two such
-	// replacements, service-wide (default 10; 0: no delay).
+	// MinReplaceDelayMins is MinReplaceDelaySecs in minutes.
 	MinReplaceDelayMins *int `yaml:"min-replace-delay-mins,omitempty"`
 }
 
-// The SDK's ReplacementFailurePolicy.Builder defaults, in minutes.
+// The defaults, in minutes: the SDK's ReplacementFailurePolicy.Builder's
+// (20 minutes; 10 minutes between replacements, which the SDK's constant
+// still documents though its 2020 rename to seconds left it the number 10:
+// see docs/svc-yaml.md).
 const (
 	DefaultPermanentFailureTimeoutMins = 20
 	DefaultMinReplaceDelayMins         = 10
 )
 
-// PermanentFailureTimeout is PermanentFailureTimeoutMins as a duration.
+// MaxReplacementPolicySecs is the longest time either setting may give, in
+// seconds: the SDK's Integer seconds (Java's int).
+const MaxReplacementPolicySecs = 1<<31 - 1
+
+// PermanentFailureTimeout is the permanent failure timeout, from the form
+// given.
 func (p *ReplacementFailurePolicy) PermanentFailureTimeout() time.Duration {
-	return minutes(p.PermanentFailureTimeoutMins, DefaultPermanentFailureTimeoutMins)
+	return policyDuration(p.PermanentFailureTimeoutSecs, p.PermanentFailureTimeoutMins, DefaultPermanentFailureTimeoutMins)
 }
 
-// MinReplaceDelay is MinReplaceDelayMins as a duration.
+// MinReplaceDelay is the least delay between replacements, from the form
+// given.
 func (p *ReplacementFailurePolicy) MinReplaceDelay() time.Duration {
-	return minutes(p.MinReplaceDelayMins, DefaultMinReplaceDelayMins)
+	return policyDuration(p.MinReplaceDelaySecs, p.MinReplaceDelayMins, DefaultMinReplaceDelayMins)
 }
 
-func minutes(n *int, def int) time.Duration {
-	if n == nil {
-		return time.Duration(def) * time.Minute
+// PermanentFailureTimeoutField is the YAML path of the timeout, in the
+// form given, for messages.
+func (p *ReplacementFailurePolicy) PermanentFailureTimeoutField() string {
+	return policyField("permanent-failure-timeout", p.PermanentFailureTimeoutSecs)
+}
+
+// MinReplaceDelayField is the YAML path of the delay, in the form given.
+func (p *ReplacementFailurePolicy) MinReplaceDelayField() string {
+	return policyField("min-replace-delay", p.MinReplaceDelaySecs)
+}
+
+func policyDuration(secs, mins *int, defMins int) time.Duration {
+	switch {
+	case secs != nil:
+		return time.Duration(*secs) * time.Second
+	case mins != nil:
+		return time.Duration(*mins) * time.Minute
 	}
-	return time.Duration(*n) * time.Minute
+	return time.Duration(defMins) * time.Minute
+}
+
+func policyField(setting string, secs *int) string {
+	if secs != nil {
+		return "replacement-failure-policy." + setting + "-secs"
+	}
+	return "replacement-failure-policy." + setting + "-mins"
 }
 
 // PodSpec is one pod type (RawPod).

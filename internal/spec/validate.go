@@ -592,8 +592,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// replacementFailurePolicy follows ReplacementFailurePolicy's builder: both
-// durations non-negative.
+// replacementFailurePolicy follows ReplacementFailurePolicy's builder: each
+// time non-negative and at most the SDK's Integer seconds; and each setting
+// in one form, seconds (the SDK's since 0.58) or minutes (before).
 func replacementFailurePolicy(_, s *ServiceSpec) Problems {
 	var ps Problems
 	rp := s.ReplacementFailurePolicy
@@ -601,11 +602,28 @@ func replacementFailurePolicy(_, s *ServiceSpec) Problems {
 		return nil
 	}
 	for _, f := range []struct {
-		name string
-		v    *int
-	}{{"permanent-failure-timeout-mins", rp.PermanentFailureTimeoutMins}, {"min-replace-delay-mins", rp.MinReplaceDelayMins}} {
-		if f.v != nil && *f.v < 0 {
-			ps.add("replacement-failure-policy."+f.name, "%d: minutes may not be negative", *f.v)
+		setting    string
+		secs, mins *int
+	}{
+		{"permanent-failure-timeout", rp.PermanentFailureTimeoutSecs, rp.PermanentFailureTimeoutMins},
+		{"min-replace-delay", rp.MinReplaceDelaySecs, rp.MinReplaceDelayMins},
+	} {
+		path := "replacement-failure-policy." + f.setting
+		if f.secs != nil && f.mins != nil {
+			ps.add(path+"-mins", "give %s-secs or %s-mins, not both", f.setting, f.setting)
+		}
+		for _, u := range []struct {
+			v    *int
+			unit string
+			per  int
+		}{{f.secs, "secs", 1}, {f.mins, "mins", 60}} {
+			switch {
+			case u.v == nil:
+			case *u.v < 0:
+				ps.add(path+"-"+u.unit, "%d: may not be negative", *u.v)
+			case *u.v > MaxReplacementPolicySecs/u.per:
+				ps.add(path+"-"+u.unit, "%d: at most %d (%d seconds, the SDK's Integer)", *u.v, MaxReplacementPolicySecs/u.per, MaxReplacementPolicySecs)
+			}
 		}
 	}
 	return ps

@@ -117,9 +117,10 @@ func (c *Cluster) KillAgent(ref string) error {
 }
 
 // RestartAgent starts a killed agent again (by ID, index or IP) on the same
-// address, as a host that rebooted with a clean work directory: it gets a
-// new agent ID and its resources are offered again. It returns the new
-// agent's description.
+// address, as a host that rebooted: it gets a new agent ID and new
+// sandboxes, keeps its host's reservations, volumes and MOUNT disks
+// (volumes.go), and its resources are offered again. It returns the new
+// agent's description; a running agent is an error matching ErrAgentActive.
 func (c *Cluster) RestartAgent(ref string) (AgentInfo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

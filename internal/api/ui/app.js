@@ -51,9 +51,11 @@ async function api(method, path) {
   return { code: resp.status, body };
 }
 
-async function getJSON(path) {
+// getJSON GETs path; a 404 is absent as its body when absent is given.
+async function getJSON(path, absent) {
   const r = await api("GET", path);
   if (r.code === 401 || r.code === 403) throw new Error(path + ": HTTP " + r.code + " (set the API token above)");
+  if (r.code === 404 && absent !== undefined) return { code: r.code, body: absent };
   // /v1/health answers with its value as the status code; a plan with
   // errors answers 417 with its view.
   const ok = path.indexOf("v1/health") === 0 || r.code < 400 || r.code === 417;
@@ -68,7 +70,8 @@ async function load() {
   const names = (await getJSON("v1/plans")).body || [];
   const plans = await Promise.all(names.map(async (n) => ({ name: n, view: (await getJSON("v1/plans/" + encodeURIComponent(n))).body })));
   const podNames = (await getJSON("v1/pod")).body || [];
-  const pods = await Promise.all(podNames.map(async (n) => (await getJSON("v1/pod/" + encodeURIComponent(n) + "/status")).body));
+  // An instance with no task launched yet is 404, as in the SDK.
+  const pods = await Promise.all(podNames.map(async (n) => (await getJSON("v1/pod/" + encodeURIComponent(n) + "/status", { name: n, tasks: [] })).body));
   // Agents come from the pods' TaskInfos (secret values there are masked by
   // the API; the UI shows none of the environment anyway).
   await Promise.all(pods.map(async (p) => {

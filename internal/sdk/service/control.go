@@ -249,7 +249,18 @@ type PodStatusView struct {
 	Tasks []TaskStatusView `json:"tasks"`
 }
 
-// PodStatus describes a pod instance's tasks.
+// errNoTask is the error of a pod instance the spec has but with no
+// launched task (its deploy step has not launched it yet, or its tasks are
+// gone): ErrNotFound, as the SDK's PodQueries know an instance only by its
+// stored tasks (GroupedTasks.getPodInstanceTasks) and answer 404 "Pod
+// <name> not found" for the status, info, restart, replace, pause and
+// resume of one without.
+func errNoTask(name string) error {
+	return fmt.Errorf("pod %q has no task launched yet: %w", name, ErrNotFound)
+}
+
+// PodStatus describes a pod instance's tasks. An instance the spec does
+// not have, or one with no launched task, is ErrNotFound (errNoTask).
 func (s *Scheduler) PodStatus(name string) (PodStatusView, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
@@ -257,8 +268,12 @@ func (s *Scheduler) PodStatus(name string) (PodStatusView, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	tasks := s.instanceTasks(pod, idx)
+	if len(tasks) == 0 {
+		return PodStatusView{}, errNoTask(name)
+	}
 	v := PodStatusView{Name: name, Tasks: []TaskStatusView{}}
-	for _, t := range s.instanceTasks(pod, idx) {
+	for _, t := range tasks {
 		st := "STAGING"
 		if t.status != nil {
 			st = strings.TrimPrefix(t.status.GetState().String(), "TASK_")
@@ -285,7 +300,8 @@ type TaskInfoView struct {
 
 // PodInfo returns a pod instance's TaskInfos and statuses with every secret
 // environment value (SECRET variables and keys that look secret) masked,
-// credentials inside values and command lines too.
+// credentials inside values and command lines too. An instance the spec
+// does not have, or one with no launched task, is ErrNotFound (errNoTask).
 func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
@@ -301,6 +317,9 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 		ts = append(ts, task{*t.info, t.status})
 	}
 	s.mu.RUnlock()
+	if len(ts) == 0 {
+		return nil, errNoTask(name)
+	}
 	out := []TaskInfoView{}
 	red := redact.Default()
 	mask := func(env *mesos.Environment) {
@@ -395,11 +414,9 @@ func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) (
 		s.mu.Lock()
 		tasks := s.instanceTasks(pod, idx)
 		if len(tasks) == 0 {
-			// Nothing to kill or relaunch: its deploy step launches it (the
-			// SDK's PodQueries.restartPod answers 404 for an instance
-			// without stored tasks).
+			// Nothing to kill or relaunch: its deploy step launches it.
 			s.mu.Unlock()
-			return fmt.Errorf("pod %q has no task launched yet: %w", name, ErrNotFound)
+			return errNoTask(name)
 		}
 		var last *taskState
 		var killed []*taskState

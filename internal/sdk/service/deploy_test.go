@@ -332,8 +332,8 @@ func TestRefusedAcceptIsUndone(t *testing.T) {
 	h.eventually("the step back to PENDING", func() bool {
 		return h.stepStatus(plan.Deploy, "p-0:[t]") == plan.Pending && strings.Contains(h.stepMessage(plan.Deploy, "p-0:[t]"), "refused by the test")
 	})
-	if ps, _ := h.s.PodStatus("p-0"); len(ps.Tasks) != 0 {
-		t.Errorf("a task not launched is shown: %+v", ps)
+	if ps, err := h.s.PodStatus("p-0"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a pod whose launch was refused: %+v, %v; want ErrNotFound (no task launched)", ps, err)
 	}
 	h.master.Refuse(nil)
 	h.skip()

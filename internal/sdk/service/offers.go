@@ -350,7 +350,7 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
 	keyWait := make([]string, len(pending))
-	// replacement-failure-policy's min-replace-delay-mins: one pod
+	// replacement-failure-policy's min-replace-delay: one pod
 	// instance placed anew per round, the others held.
 	heldBack := make([]string, len(pending))
 	limitReplace := s.spec.ReplacementFailurePolicy != nil && s.spec.ReplacementFailurePolicy.MinReplaceDelay() > 0
@@ -551,11 +551,32 @@ func (s *Scheduler) lostAgentMessage(st *plan.Step, agent string, until, now tim
 	if host := s.stepHost(st); host != "" {
 		where += " (" + host + ")"
 	}
-	tail := fmt.Sprintf("%s; POST /v1/pod/%s/replace places it elsewhere now", s.pinnedFor(st, until, now), st.Instance())
-	if said, ok := s.agentSaid[st.Instance()]; ok && said.step == st && now.Sub(said.at) < agentOfferFresh {
-		return fmt.Sprintf("agent %s offers, but its offer does not fit: %s; %s", where, said.outcome, tail)
+	inst := st.Instance()
+	replace := fmt.Sprintf("POST /v1/pod/%s/replace places it anew elsewhere now", inst)
+	if s.holdsVolumes(inst) {
+		replace += ", with new empty volumes (what its volumes hold is lost)"
 	}
-	return fmt.Sprintf("waiting for agent %s to offer resources: %s", where, tail)
+	if said, ok := s.agentSaid[inst]; ok && said.step == st && now.Sub(said.at) < agentOfferFresh {
+		if !s.isRecoveryStep(st) && s.reservationFor(inst) != nil {
+			// A configuration update that does not fit where the pod is
+			// reserved: the configuration is what must change, as the
+			// SDK rolls back by deploying the previous configuration as
+			// the target (developer-guide, Rollback); a replace gives
+			// the pod's data up.
+			return fmt.Sprintf("agent %s offers, but its offer does not fit the target configuration: %s; %s is relaunched there only, on its reservation: "+
+				"free what it lacks on that agent, or restart scheduler-lite with a configuration that fits there (the previous one rolls the update back); %s, on the target configuration",
+				where, said.outcome, inst, replace)
+		}
+		return fmt.Sprintf("agent %s offers, but its offer does not fit: %s; %s; %s", where, said.outcome, s.pinnedFor(st, until, now), replace)
+	}
+	return fmt.Sprintf("waiting for agent %s to offer resources: %s; %s", where, s.pinnedFor(st, until, now), replace)
+}
+
+// holdsVolumes reports whether pod instance inst's reservation holds a
+// persistent volume (what a replace destroys).
+func (s *Scheduler) holdsVolumes(inst string) bool {
+	r := s.reservationFor(inst)
+	return r != nil && slices.ContainsFunc(r.Items, func(it reservation.Item) bool { return it.Resource.GetDisk().GetPersistence() != nil })
 }
 
 // pinnedFor says how long st's pod instance keeps waiting for its agent

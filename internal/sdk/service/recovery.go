@@ -30,11 +30,13 @@ import (
 //	permanent (pod replace, GONE, GONE_BY_OPERATOR, the timeout passed):
 //	    placed anew (evaluate.RecoveryPermanent); under
 //	    replacement-failure-policy at most one such launch every
-//	    min-replace-delay-mins (the SDK's TimedLaunchConstrainer)
+//	    min-replace-delay-secs (or -mins; the SDK's TimedLaunchConstrainer
+//	    before 0.60)
 //
-//	crash loop: an instance failing again within 2×Backoff.Max of its
-//	previous failure gets a DELAYED step (Backoff.Initial, doubling to
-//	Backoff.Max); a pod restart or replace is never delayed.
+//	crash loop: an instance whose task FAILs (or ERRORs) again within
+//	2×Backoff.Max of its previous failure gets a DELAYED step
+//	(Backoff.Initial, doubling to Backoff.Max); a lost agent, a kill, a pod
+//	restart or replace is never delayed.
 
 // crashState is one pod instance's crash-loop record.
 type crashState struct {
@@ -179,7 +181,10 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 		}
 		names = append(names, x.spec.Name)
 	}
-	// Crash-loop backoff: only for failures the user did not ask for.
+	// Crash-loop backoff: only for failures the user did not ask for, and
+	// only for a task that failed (FAILED, ERROR), as the SDK's
+	// DeploymentStep.update adds a delay for those alone: a lost agent, a
+	// kill, a drop is relaunched at once and leaves the record as it was.
 	var delay time.Duration
 	cs := s.crash[inst]
 	if cs == nil {
@@ -191,7 +196,7 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 		// An operator's command starts the pod afresh: a crash right after
 		// it is a first failure (the SDK's PodQueries clear the backoff).
 		cs.delay, cs.lastFailure = 0, time.Time{}
-	default:
+	case slices.ContainsFunc(dead, (*taskState).failed):
 		if !permanent && !cs.lastFailure.IsZero() && now.Sub(cs.lastFailure) < 2*s.cfg.Backoff.Max {
 			delay = s.cfg.Backoff.Next(cs.delay)
 		}
@@ -209,15 +214,19 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	s.log.Info("recovering", "pod", inst, "tasks", names, "permanent", permanent, "delay", delay)
 }
 
+// failed reports whether t ended failing (TASK_FAILED, TASK_ERROR): the
+// ends the SDK's DeploymentStep backs off.
+func (t *taskState) failed() bool {
+	st := t.status.GetState()
+	return st == mesos.TASK_FAILED || st == mesos.TASK_ERROR
+}
+
 // failureMessage is a new recovery step's message from its first moment:
 // the end of the first of dead that failed (FAILED, ERROR), else of t, as
 // a step's message says a task's end (plan.Step.TaskUpdate).
 func failureMessage(t *taskState, dead []*taskState) string {
-	for _, x := range dead {
-		if st := x.status.GetState(); st == mesos.TASK_FAILED || st == mesos.TASK_ERROR {
-			t = x
-			break
-		}
+	if i := slices.IndexFunc(dead, (*taskState).failed); i >= 0 {
+		t = dead[i]
 	}
 	return strings.TrimSpace(fmt.Sprintf("%s: %s %s", t.name, t.status.GetState(), t.status.GetMessage()))
 }
@@ -232,7 +241,7 @@ var forever = time.Date(9999, time.January, 1, 0, 0, 0, 0, time.UTC)
 // instance is never replaced by itself (NeverFailureMonitor).
 func (s *Scheduler) replacePolicy() (after time.Duration, source string, ok bool) {
 	if rp := s.spec.ReplacementFailurePolicy; rp != nil {
-		return rp.PermanentFailureTimeout(), "replacement-failure-policy.permanent-failure-timeout-mins", true
+		return rp.PermanentFailureTimeout(), rp.PermanentFailureTimeoutField(), true
 	}
 	if s.cfg.AgentLostTimeout > 0 {
 		return s.cfg.AgentLostTimeout, "--agent-lost-timeout", true
@@ -252,9 +261,9 @@ func (s *Scheduler) pinDeadline(now time.Time) time.Time {
 
 // replaceHeldUntil is, for a recovery step that would place its pod
 // instance anew now, until when replacement-failure-policy's
-// min-replace-delay-mins holds it after the last replacement launched
-// (the SDK's TimedLaunchConstrainer, which holds every PERMANENT
-// recovery, pod replace included); zero when it may launch.
+// min-replace-delay holds it after the last replacement launched (the
+// SDK's TimedLaunchConstrainer before 0.60 removed it, which held every
+// PERMANENT recovery, pod replace included); zero when it may launch.
 func (s *Scheduler) replaceHeldUntil(st *plan.Step, now time.Time) time.Time {
 	rp := s.spec.ReplacementFailurePolicy
 	if rp == nil || s.lastReplace.IsZero() || !s.isRecoveryStep(st) || !s.permanentRecovery(st, now) {
@@ -268,9 +277,9 @@ func (s *Scheduler) replaceHeldUntil(st *plan.Step, now time.Time) time.Time {
 
 // replaceHeldMessage says why a replacement waits.
 func (s *Scheduler) replaceHeldMessage(st *plan.Step, until, now time.Time) string {
-	d := s.spec.ReplacementFailurePolicy.MinReplaceDelay()
-	return fmt.Sprintf("%s is placed anew in %s (replacement-failure-policy.min-replace-delay-mins: one replacement every %s)",
-		st.Instance(), until.Sub(now).Round(time.Second), d)
+	rp := s.spec.ReplacementFailurePolicy
+	return fmt.Sprintf("%s is placed anew in %s (%s: one replacement every %s)",
+		st.Instance(), until.Sub(now).Round(time.Second), rp.MinReplaceDelayField(), rp.MinReplaceDelay())
 }
 
 // coveredLocked reports whether a deploy step will launch pod instance

@@ -31,7 +31,7 @@ func TestRecoveryNeverReplacesByDefault(t *testing.T) {
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
 	h.master.Expect(t, tDECLINE)
 	msg := h.stepMessage(plan.Recovery, "p-0:[t]")
-	for _, want := range []string{"waiting for agent a1 (h1) to offer resources", "never placed anew (no replacement-failure-policy)", "POST /v1/pod/p-0/replace"} {
+	for _, want := range []string{"waiting for agent a1 (h1) to offer resources", "never placed anew (no replacement-failure-policy)", "POST /v1/pod/p-0/replace places it anew elsewhere now, with new empty volumes (what its volumes hold is lost)"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
@@ -46,16 +46,19 @@ func TestRecoveryNeverReplacesByDefault(t *testing.T) {
 	}
 }
 
+// withPolicy gives the policy in seconds, the SDK's form since 0.58 (spec
+// tests cover the minutes of the form before).
 const withPolicy = withVolume + `replacement-failure-policy:
-  permanent-failure-timeout-mins: 1
-  min-replace-delay-mins: 10
+  permanent-failure-timeout-secs: 60
+  min-replace-delay-secs: 600
 `
 
 // TestReplacementFailurePolicy: with the policy a failed pod instance is
-// replaced once it stayed failed for permanent-failure-timeout-mins (the
+// replaced once it stayed failed for permanent-failure-timeout-secs (the
 // SDK's TimedFailureMonitor), and a second replacement waits until
-// min-replace-delay-mins after the first launched (TimedLaunchConstrainer),
-// saying so; --agent-lost-timeout does not override the spec.
+// min-replace-delay-secs after the first launched (TimedLaunchConstrainer),
+// saying so, each message naming the field as given; --agent-lost-timeout
+// does not override the spec.
 func TestReplacementFailurePolicy(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(withPolicy, 2), nil, func(c *Config) { c.AgentLostTimeout = 5 * time.Second })
 	h.ready()
@@ -76,7 +79,7 @@ func TestReplacementFailurePolicy(t *testing.T) {
 	})
 	h.tick(30 * time.Second)
 	msg := h.stepMessage(plan.Recovery, "p-0:[t]")
-	for _, want := range []string{"for 30s more (replacement-failure-policy.permanent-failure-timeout-mins)", "then placed anew"} {
+	for _, want := range []string{"for 30s more (replacement-failure-policy.permanent-failure-timeout-secs)", "then placed anew"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
@@ -86,7 +89,7 @@ func TestReplacementFailurePolicy(t *testing.T) {
 	h.master.Expect(t, tDECLINE)
 	h.tick(31 * time.Second)
 	h.skip()
-	// One is replaced; the other waits min-replace-delay-mins.
+	// One is replaced; the other waits min-replace-delay-secs.
 	h.expectPlacedAnew(sdktest.Offer("o4", "a3", "h3"))
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o5", "a4", "h4")))
@@ -95,7 +98,7 @@ func TestReplacementFailurePolicy(t *testing.T) {
 	if h.stepStatus(plan.Recovery, "p-1:[t]") != plan.Pending {
 		waiting = "p-0"
 	}
-	if msg := h.stepMessage(plan.Recovery, waiting+":[t]"); !strings.Contains(msg, waiting+" is placed anew in 10m0s (replacement-failure-policy.min-replace-delay-mins: one replacement every 10m0s)") {
+	if msg := h.stepMessage(plan.Recovery, waiting+":[t]"); !strings.Contains(msg, waiting+" is placed anew in 10m0s (replacement-failure-policy.min-replace-delay-secs: one replacement every 10m0s)") {
 		t.Errorf("message %q", msg)
 	}
 	h.tick(10 * time.Minute)
@@ -124,7 +127,7 @@ func TestReplacementFailurePolicyChange(t *testing.T) {
 
 // TestPodRestartKeepsTheFailureClock: a pod restart of a pod whose agent
 // is lost does not start replacement-failure-policy's timeout again: the
-// pod is placed anew permanent-failure-timeout-mins after its task first
+// pod is placed anew permanent-failure-timeout-secs after its task first
 // failed, as the SDK's TimedFailureMonitor keys the failure by task ID
 // (helper-45's fault B). A task that runs has no clock.
 func TestPodRestartKeepsTheFailureClock(t *testing.T) {
@@ -158,4 +161,64 @@ func TestPodRestartKeepsTheFailureClock(t *testing.T) {
 		x := h.s.tasks["p-0-t"]
 		return x.status.GetState() == mesos.TASK_RUNNING && x.pinFor == "" && x.pinUntil.IsZero()
 	})
+}
+
+// TestAgentLostTwiceIsNoCrashLoop: a pod whose agent is lost, comes back
+// and is lost again soon after is PENDING again, waiting for its agent, as
+// after the first loss, not DELAYED (health 208) as a crash loop: the
+// SDK's DeploymentStep backs off only on TASK_FAILED and TASK_ERROR; a
+// lost, unreachable, killed or gone task is PENDING at once. A FAILED
+// task soon after is still a crash loop.
+func TestAgentLostTwiceIsNoCrashLoop(t *testing.T) {
+	h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, nil)
+	h.ready()
+	first, ti := h.runOnA1()
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	for i, state := range []mesos.TaskState{mesos.TASK_UNREACHABLE, mesos.TASK_LOST, mesos.TASK_UNREACHABLE} {
+		h.confirmed()
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", state))
+		h.eventually(fmt.Sprintf("loss %d: a recovery", i+1), func() bool {
+			st := h.stepStatus(plan.Recovery, "p-0:[t]")
+			return st == plan.Pending || st == plan.Delayed
+		})
+		if st := h.stepStatus(plan.Recovery, "p-0:[t]"); st != plan.Pending {
+			t.Fatalf("loss %d (%s): recovery %s, want PENDING as after the first", i+1, state, st)
+		}
+		if code, word := h.s.Health(); code == HealthDelayed {
+			t.Errorf("loss %d: health %d %s", i+1, code, word)
+		}
+		h.skip()
+		h.master.Send(t, sdktest.Offers(sdktest.Offer(fmt.Sprintf("o%d-away", i), "a2", "h2")))
+		h.master.Expect(t, tDECLINE)
+		if msg := h.stepMessage(plan.Recovery, "p-0:[t]"); !strings.Contains(msg, "waiting for agent a1 (h1) to offer resources") {
+			t.Errorf("loss %d: message %q", i+1, msg)
+		}
+		// The agent is back within seconds: relaunched in place, running.
+		h.skip()
+		h.master.Send(t, sdktest.Offers(sdktest.Offer(fmt.Sprintf("o%d-back", i), "a1", "h1", sdktest.ReservedBy(first))))
+		ti = launched(h.master.Expect(t, tACCEPT)[0])[0]
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+		h.eventually("running again", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Complete })
+		h.tick(10 * time.Second)
+	}
+	// A crash now is a first failure (the losses do not count); a second
+	// one soon after is a crash loop.
+	for i, want := range []plan.Status{plan.Pending, plan.Delayed} {
+		h.confirmed()
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_FAILED, sdktest.Message("exit 1")))
+		h.eventually(fmt.Sprintf("failure %d: a recovery", i+1), func() bool {
+			st := h.stepStatus(plan.Recovery, "p-0:[t]")
+			return st == plan.Pending || st == plan.Delayed
+		})
+		if st := h.stepStatus(plan.Recovery, "p-0:[t]"); st != want {
+			t.Fatalf("failure %d: recovery %s, want %s", i+1, st, want)
+		}
+		if i == 0 {
+			h.skip()
+			h.master.Send(t, sdktest.Offers(sdktest.Offer("o-fail", "a1", "h1", sdktest.ReservedBy(first))))
+			ti = launched(h.master.Expect(t, tACCEPT)[0])[0]
+			h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+			h.eventually("running again", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Complete })
+		}
+	}
 }

@@ -22,7 +22,9 @@ import (
 //	Plans/<plan> ─────────▶ interruptions, parameters, canary stages and
 //	                        COMPLETE steps come back; a COMPLETE step
 //	                        with a task that has no stored TaskInfo is
-//	                        PENDING again (the SDK's DefaultStepFactory)
+//	                        PENDING again (the SDK's DefaultStepFactory);
+//	                        steps the plan no longer has (a lower count, a
+//	                        pod type removed) are dropped from the store
 //	Reservations/<pod> ───▶ what each pod instance reserved: its tasks
 //	                        relaunch there; RESERVEs not confirmed are
 //	                        reconciled after the subscription
@@ -53,6 +55,7 @@ func (s *Scheduler) restore() error {
 	if err != nil {
 		return fmt.Errorf("reading the state store: %w", err)
 	}
+	var stale []*plan.Plan
 	for _, p := range s.persistedPlans() {
 		if b, ok := plans[p.Name]; ok {
 			var pr plan.Progress
@@ -60,6 +63,10 @@ func (s *Scheduler) restore() error {
 				return fmt.Errorf("stored progress of plan %s: %w", p.Name, err)
 			}
 			p.Restore(pr)
+			if gone := goneFrom(pr, p); len(gone) > 0 {
+				s.log.Info("dropping the stored progress of steps the plan no longer has", "plan", p.Name, "steps", gone)
+				stale = append(stale, p)
+			}
 		}
 	}
 	if err := s.loadReservations(); err != nil {
@@ -108,7 +115,43 @@ func (s *Scheduler) restore() error {
 		s.byID[ti.TaskID.Value] = name
 	}
 	s.resumeLocked()
+	// The plans are built from the target anew at every start: what the
+	// stored progress holds of steps they no longer have (pod instances a
+	// lower count decommissions, a pod type or custom step removed) is
+	// stale state, stored over now. The SDK keeps no progress of its own
+	// for such steps (DefaultStepFactory.getStep derives a step's status
+	// from the state store), so nothing of an erased instance is left.
+	for _, p := range stale {
+		b, err := json.Marshal(p.Progress())
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.Store.PutPlan(p.Name, b); err != nil {
+			return fmt.Errorf("storing the progress of plan %s: %w", p.Name, err)
+		}
+	}
 	return nil
+}
+
+// goneFrom lists the phases and steps ("phase/step") saved progress pr
+// holds that plan p no longer has.
+func goneFrom(pr plan.Progress, p *plan.Plan) []string {
+	cur := p.Progress()
+	var gone []string
+	for name, pp := range pr.Phases {
+		cp, ok := cur.Phases[name]
+		if !ok {
+			gone = append(gone, name)
+			continue
+		}
+		for step := range pp.Steps {
+			if _, ok := cp.Steps[step]; !ok {
+				gone = append(gone, name+"/"+step)
+			}
+		}
+	}
+	slices.Sort(gone)
+	return gone
 }
 
 // identify finds the pod type, index and task spec of a stored task: from

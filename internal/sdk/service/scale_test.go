@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -126,5 +127,80 @@ func TestScaleDownThenUp(t *testing.T) {
 				t.Errorf("health %d once every pod runs", code)
 			}
 		})
+	}
+}
+
+// TestDecommissionDropsStaleProgress: the deploy plan's stored progress
+// holds no step of the instances a lower count decommissions once the
+// scheduler has restarted on that count, even if it crashes before the
+// decommission plan ran (the plan is built anew at every start: the steps
+// it no longer has are stale, as the SDK keeps no progress of its own for
+// them), nor after the decommission completed; the instances kept keep
+// their COMPLETE, and a higher count afterwards still launches the erased
+// ones anew.
+func TestDecommissionDropsStaleProgress(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	ids := deployRolling(t, st, 3)
+	steps := func(when string) map[string]plan.Status {
+		t.Helper()
+		b, err := st.Plans()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pr plan.Progress
+		if err := json.Unmarshal(b[plan.Deploy], &pr); err != nil {
+			t.Fatalf("%s: stored progress %s: %v", when, b[plan.Deploy], err)
+		}
+		out := map[string]plan.Status{}
+		for _, ph := range pr.Phases {
+			for name, s := range ph.Steps {
+				out[name] = s
+			}
+		}
+		return out
+	}
+	if got := steps("deployed"); got["web-2:[server]"] != plan.Complete || got["web-1:[server]"] != plan.Complete {
+		t.Fatalf("deployed: stored steps %v", got)
+	}
+	check := func(when string) {
+		t.Helper()
+		got := steps(when)
+		for _, gone := range []string{"web-1:[server]", "web-2:[server]"} {
+			if s, ok := got[gone]; ok {
+				t.Errorf("%s: the stored progress still holds %s (%s)", when, gone, s)
+			}
+		}
+		if got["web-0:[server]"] != plan.Complete {
+			t.Errorf("%s: web-0:[server] %q, want COMPLETE kept", when, got["web-0:[server]"])
+		}
+	}
+	// Restarted on count 1, and crashed before the decommission did a
+	// thing: its tasks are still stored, its steps not.
+	h := newHarness(t, render(t, rolling, "COUNT=1", "DECOMMISSION=true"), st, nil)
+	if h.s.decommission == nil {
+		t.Fatal("no decommission plan")
+	}
+	h.stop()
+	if tasks, _ := st.Tasks(); len(tasks) != len(ids) {
+		t.Fatalf("stored tasks %d, want the %d deployed", len(tasks), len(ids))
+	}
+	check("restarted on count 1, crashed")
+	// Restarted again: the decommission runs to its end.
+	left := decommissionTo(t, st, ids, 1, nil)
+	check("decommissioned")
+	// Count 3 again: the erased instances launch anew, web-0 stays.
+	h = newHarness(t, render(t, rolling, "COUNT=3", "DECOMMISSION=true"), st, nil)
+	for i, want := range []plan.Status{plan.Complete, plan.Pending, plan.Pending} {
+		if got := h.stepStatus(plan.Deploy, fmt.Sprintf("web-%d:[server]", i)); got != want {
+			t.Errorf("count 3 again: web-%d:[server] %s, want %s", i, got, want)
+		}
+	}
+	h.reconciled(left)
+	h.tick(time.Second)
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("n1", "a1", "ha1", onePod()...)))
+	if got := names(launched(h.awaitCall(tACCEPT, nil))); len(got) != 1 || got[0] != "web-1-server" {
+		t.Errorf("count 3 again launched %v, want web-1-server", got)
 	}
 }

@@ -131,8 +131,10 @@ type Config struct {
 	AgentLostTimeout time.Duration
 	// Backoff is the crash-loop backoff of deploy and recovery steps
 	// (default plan.DefaultBackoff: 1 s doubling to 30 s). A pod instance
-	// that fails again within 2×Backoff.Max of its previous failure is
-	// relaunched only after the next delay (its recovery step DELAYED).
+	// whose task FAILs (or ERRORs) again within 2×Backoff.Max of its
+	// previous failure is relaunched only after the next delay (its
+	// recovery step DELAYED); other ends (a lost agent, a kill) never are,
+	// as in the SDK's DeploymentStep.
 	Backoff plan.Backoff
 	// Stages replaces the offer evaluator's pipeline (nil: the default).
 	Stages []evaluate.Stage
@@ -203,7 +205,7 @@ type Scheduler struct {
 	rec           reconciler
 	crash         map[string]*crashState
 	// lastReplace is when a recovery last placed a pod instance anew (for
-	// replacement-failure-policy's min-replace-delay-mins).
+	// replacement-failure-policy's min-replace-delay).
 	lastReplace time.Time
 	// agentSaid is, by pod instance, the latest failed evaluation of its
 	// pinned step against its own agent's offer (offers.go).

@@ -802,7 +802,10 @@ func TestRollWaitingPodRecovers(t *testing.T) {
 // own agent, which offers, says what the evaluation there says (as GET
 // /v1/debug/offers shows), not that it waits for the agent to offer, and
 // not that it is placed anew: its reservation keeps it there, and the
-// loop's ticks keep that message (helper-41's fault 6).
+// loop's ticks keep that message (helper-41's fault 6). It says what the
+// operator can do: free resources there, or deploy a configuration that
+// fits (the SDK's rollback), and that a replace places the pod anew on the
+// target configuration, with no word of volumes it does not have.
 func TestUpdateDoesNotFitOnItsAgent(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
@@ -821,12 +824,14 @@ func TestUpdateDoesNotFitOnItsAgent(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		msg := h.stepMessage(plan.Deploy, "web-0:[server]")
-		for _, want := range []string{"agent a0 (ha0) offers, but its offer does not fit: FAIL(", "cpus", "web-0 is relaunched there only, on its reservation"} {
+		for _, want := range []string{"agent a0 (ha0) offers, but its offer does not fit the target configuration: FAIL(", "cpus", "web-0 is relaunched there only, on its reservation",
+			"free what it lacks on that agent, or restart scheduler-lite with a configuration that fits there (the previous one rolls the update back)",
+			"POST /v1/pod/web-0/replace places it anew elsewhere now, on the target configuration"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("%s: message %q lacks %q", when, msg, want)
 			}
 		}
-		if strings.Contains(msg, "placed anew") || strings.Contains(msg, "to offer resources") {
+		if strings.Contains(msg, "to offer resources") || strings.Contains(msg, "volumes") {
 			t.Errorf("%s: message %q", when, msg)
 		}
 	}
