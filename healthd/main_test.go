@@ -327,6 +327,56 @@ func TestForwardedStopLetsHelpersFinish(t *testing.T) {
 	}
 }
 
+// Whenever the command ends while helpers in its group are alive — of a
+// forwarded signal that is not a stop (its default action), after one, or
+// on its own — the helpers are stopped gracefully: what the forwarded
+// signal started is not interrupted, and otherwise they get SIGTERM and
+// --kill-grace-period before SIGKILL, as dumb-init sends SIGTERM to the
+// group when its child exits. healthd exits with the command's code
+// (06-healthd-sighup-kills-group-at-once; the kind's table is
+// internal/supervise's TestGracefulStop).
+func TestCommandEndingStopsTheRestGracefully(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		sig     syscall.Signal // forwarded once the helper is up; 0: none
+		helper  string         // the signal the helper flushes on
+		leader  string         // the command's own part, after the helper starts
+		grace   string
+		flushed bool
+		exit    int
+	}{
+		{"dies of a forwarded HUP", syscall.SIGHUP, "HUP", `while :; do sleep 0.05; done`, "3s", true, 128 + 1},
+		{"exits after a forwarded USR2", syscall.SIGUSR2, "USR2", `trap 'exit 4' USR2; while :; do sleep 0.05; done`, "3s", true, 4},
+		{"exits after a forwarded WINCH", syscall.SIGWINCH, "WINCH", `trap 'exit 0' WINCH; while :; do sleep 0.05; done`, "3s", true, 0},
+		{"exits on its own: SIGTERM to the rest", 0, "TERM", `exit 3`, "3s", true, 3},
+		{"exits on its own: a helper slower than the grace is SIGKILLed", 0, "TERM", `exit 3`, "200ms", false, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			flush := "0.3"
+			if !tt.flushed {
+				flush = "10"
+			}
+			script := `sh -c 'trap "sleep ` + flush + `; echo flushed > flushed; exit 0" ` + tt.helper + `; echo $$ > up; while :; do sleep 0.05; done' & ` +
+				`while [ ! -e up ]; do sleep 0.02; done; echo ready > ready; ` + tt.leader
+			p := startHealthd(t, nil, "--kill-grace-period", tt.grace, "--", "sh", "-c", "cd "+dir+" || exit 1; "+script)
+			waitFor(t, "ready", func() bool { _, err := os.Stat(filepath.Join(dir, "ready")); return err == nil })
+			if tt.sig != 0 {
+				p.signal(tt.sig)
+			}
+			if code := p.wait(); code != tt.exit {
+				t.Fatalf("exit code %d, want the command's %d", code, tt.exit)
+			}
+			_, err := os.Stat(filepath.Join(dir, "flushed"))
+			if flushed := err == nil; flushed != tt.flushed {
+				t.Errorf("helper flushed: %v, want %v", flushed, tt.flushed)
+			}
+			helper := readPid(t, filepath.Join(dir, "up"))
+			waitFor(t, "the helper to be gone", func() bool { return gone(helper) })
+		})
+	}
+}
+
 // A command shutting down after SIGTERM is not killed as unhealthy, even
 // though its health check fails while it does.
 func TestShutdownIsNotAHealthKill(t *testing.T) {
@@ -347,9 +397,9 @@ func TestShutdownIsNotAHealthKill(t *testing.T) {
 
 func TestEveryForwardedSignalReachesCommand(t *testing.T) {
 	dir := t.TempDir()
-	sigs := []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT, syscall.SIGQUIT}
+	sigs := []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGINT, syscall.SIGQUIT}
 	var traps []string
-	for _, s := range []string{"HUP", "USR1", "USR2", "INT", "QUIT"} {
+	for _, s := range []string{"HUP", "USR1", "USR2", "WINCH", "INT", "QUIT"} {
 		traps = append(traps, fmt.Sprintf(`trap 'echo %s >> got' %s`, s, s))
 	}
 	script := strings.Join(traps, "; ") + `; echo $$ > pid; while [ ! -e stop ]; do sleep 0.05; done`
@@ -369,7 +419,7 @@ func TestEveryForwardedSignalReachesCommand(t *testing.T) {
 		t.Fatalf("exit code %d", code)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "got"))
-	if string(b) != "HUP\nUSR1\nUSR2\nINT\nQUIT\n" {
+	if string(b) != "HUP\nUSR1\nUSR2\nWINCH\nINT\nQUIT\n" {
 		t.Fatalf("signals seen: %q", b)
 	}
 }

@@ -194,9 +194,15 @@ func (c *Cluster) Agents() []Agent {
 }
 
 // KillAgent kills an agent, by ID or hostname, as if its host died: its
-// executors and tasks are killed, its offers rescinded, its tasks reported
-// TASK_UNREACHABLE to PARTITION_AWARE frameworks and TASK_LOST to others,
-// and every framework gets a FAILURE event for the agent.
+// executors and tasks are killed and its offers rescinded. As on Mesos
+// 1.11, the tasks of frameworks that do not checkpoint are TASK_LOST at
+// once (REASON_AGENT_DISCONNECTED); the agent stays listed, inactive, until
+// the master marks it unreachable after 5 unanswered pings 15 s apart
+// (75-90 s after the kill; Mesos' defaults): then its other tasks are
+// reported TASK_UNREACHABLE to PARTITION_AWARE frameworks and TASK_LOST to
+// others (REASON_AGENT_REMOVED), every framework gets a FAILURE event for
+// the agent, and it leaves /slaves and /state. RestartAgent before then
+// removes it at once (TASK_LOST).
 func (c *Cluster) KillAgent(agent string) error { return c.cl.KillAgent(agent) }
 
 // RestartAgent starts a killed agent again (by its old ID or hostname) on

@@ -30,10 +30,15 @@ const (
 
 const description = `Modes:
   healthd [flags] -- CMD ARGS...   supervise CMD: start it in its own process group,
-                                   forward SIGTERM SIGINT SIGHUP SIGQUIT SIGUSR1 SIGUSR2 to
-                                   the group, reap zombies; when the health check fails
+                                   forward SIGTERM SIGINT SIGHUP SIGQUIT SIGUSR1 SIGUSR2
+                                   SIGWINCH to the group (TERM INT QUIT stop the checks),
+                                   reap zombies; when the health check fails
                                    --max-consecutive-failures times in a row, SIGTERM the
                                    group, SIGKILL it after --kill-grace-period, exit 124.
+                                   When CMD exits, the rest of its group gets SIGTERM (unless
+                                   a forwarded TERM INT QUIT stop is under way) and
+                                   --kill-grace-period to finish before SIGKILL; healthd
+                                   exits with CMD's code once the group is gone.
   healthd [flags]                  sidecar: run the checks and report them.
   healthd check [flags]            run one check now (healthd check --help).
 
@@ -138,7 +143,7 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			boolean(catReadiness, "readiness-latch", true, "ready for good after the first success (SDK); =false keeps checking (Kubernetes)"),
 			integer(catReadiness, "readiness-failures", 3, "with --readiness-latch=false: N failures in a row drop readiness"),
 
-			dur(catSupervise, "kill-grace-period", "3s", "wait D between SIGTERM and SIGKILL when stopping an unhealthy command; during any stop (also a forwarded TERM, INT, QUIT) the rest of the group gets D to finish after the command exits"),
+			dur(catSupervise, "kill-grace-period", "3s", "wait D between SIGTERM and SIGKILL when stopping an unhealthy command; once the command exits, the rest of its group gets D to finish: from the stop's signal during a stop (also a forwarded TERM, INT, QUIT), else from the SIGTERM healthd sends it, which waits D after a forwarded HUP, USR1, USR2, WINCH"),
 			boolean(catSupervise, "exit-on-failure", false, "sidecar: exit 124 when the health check reaches its threshold"),
 
 			str(catReport, "listen", "ADDR", "", "serve /health /ready /status /metrics on ADDR (e.g. :9100)"),

@@ -8,21 +8,31 @@
 //
 //   - supervise (Config.Command set): start the command in its own process
 //     group with a parent-death signal; forward SIGTERM, SIGINT, SIGHUP,
-//     SIGQUIT, SIGUSR1 and SIGUSR2 to the group; reap orphans (as PID 1, or
-//     as a child subreaper); when the health check reaches its failure
-//     threshold, SIGTERM the group, SIGKILL it after KillGrace, and exit with
-//     ExitUnhealthy; when the command exits on its own, exit with its code
-//     (128+signal for a signal). During a stop — the threshold's, or a
-//     forwarded SIGTERM, SIGINT or SIGQUIT — the rest of the group gets until
-//     KillGrace after the stop began to finish once the command has exited;
-//     only when the command exits on its own is the group killed at once.
+//     SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to the group; reap orphans (as
+//     PID 1, or as a child subreaper); when the health check reaches its
+//     failure threshold, SIGTERM the group, SIGKILL it after KillGrace, and
+//     exit with ExitUnhealthy; otherwise, once the command has exited, exit
+//     with its code (128+signal for a signal). Whenever the command exits
+//     while others of its group are alive, they are stopped gracefully
+//     before healthd exits: during a stop — the threshold's, or a forwarded
+//     SIGTERM, SIGINT or SIGQUIT — they got the stop's signal and have until
+//     KillGrace after it; with no stop under way — the command exited on its
+//     own, or of or after a forwarded SIGHUP, SIGUSR1, SIGUSR2 or SIGWINCH —
+//     they get SIGTERM and KillGrace, as dumb-init sends SIGTERM to its
+//     child's group when the child exits, the SIGTERM waiting until KillGrace
+//     after a signal forwarded less than that before, so that what the
+//     signal started is not interrupted (supervise.Spec.GroupGrace). SIGKILL
+//     ends what is left.
 //   - sidecar (no command): run the checks and report until SIGTERM, SIGINT
 //     or SIGQUIT (exit 0); with ExitOnFailure, exit with ExitUnhealthy at the
 //     threshold.
 //
 // Once a terminating signal (SIGTERM, SIGINT, SIGQUIT) has been forwarded,
-// health checking stops, so a shutdown in progress is never turned into a
-// health kill.
+// or the command has exited, health checking stops, so a shutdown in
+// progress is never turned into a health kill. The other forwarded signals
+// are not stop requests (SIGHUP reloads most daemons, SIGUSR1 and SIGUSR2
+// are the program's own, SIGWINCH is Apache's graceful stop but a window
+// size change to most): checking goes on while the command runs.
 package healthd
 
 import (
@@ -64,7 +74,13 @@ const (
 )
 
 // Forwarded are the signals healthd passes on to the command's process group.
-var Forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+var Forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+
+// isStop reports whether s, forwarded, is a stop request: SIGTERM, SIGINT
+// or SIGQUIT.
+func isStop(s syscall.Signal) bool {
+	return s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT
+}
 
 // Check is one configured check.
 type Check struct {
@@ -83,7 +99,8 @@ type Config struct {
 	// Command is the command to supervise (argv); empty for sidecar mode.
 	Command []string
 	// KillGrace is the time between SIGTERM and SIGKILL when healthd stops
-	// the command.
+	// the command, and the time the rest of its group gets to exit once the
+	// command has (see the package documentation).
 	KillGrace time.Duration
 	// ExitOnFailure makes a sidecar exit with ExitUnhealthy at the threshold.
 	ExitOnFailure bool
@@ -210,12 +227,13 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 		return ExitUsage, fmt.Errorf("--status-file: %w", err)
 	}
 
-	var procDone <-chan struct{}
+	var procDone, procExited <-chan struct{}
 	if supervising {
 		proc, err := supervise.Start(supervise.Spec{
 			Path: path, Args: cfg.Command,
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			ParentDeathSignal: syscall.SIGKILL,
+			GroupGrace:        cfg.KillGrace,
 		})
 		if err != nil {
 			var se *supervise.StartError
@@ -224,7 +242,7 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 			}
 			return ExitUsage, err
 		}
-		st.proc, procDone = proc, proc.Done()
+		st.proc, procDone, procExited = proc, proc.Done(), proc.Exited()
 		rep.SetProcess(proc.Pid(), time.Now())
 	}
 	log.Info("healthd started", "mode", mode, "pid", os.Getpid(), "command_pid", pidOf(st.proc),
@@ -254,7 +272,7 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 	}
 
 	st.rep, st.stopChecks = rep, stopChecks
-	code, runErr := st.loop(ctx, sigs, procDone)
+	code, runErr := st.loop(ctx, sigs, procExited, procDone)
 
 	stopChecks()
 	stopFile() // one last write, with the exit code
@@ -277,14 +295,15 @@ type state struct {
 
 // onHealth runs in the health checker's goroutine after every check. At the
 // threshold it stops the command at once — unless a shutdown is already under
-// way, which is never turned into a health kill — and tells the main loop.
+// way, which is never turned into a health kill, or the command has exited
+// (healthd then exits with the command's code) — and tells the main loop.
 func (st *state) onHealth(e health.Event) {
 	if !e.Changed() || e.To != health.Failed {
 		return
 	}
 	if st.proc != nil {
 		st.mu.Lock()
-		kill := !st.shuttingDown && !st.healthKilled
+		kill := !st.shuttingDown && !st.healthKilled && !closed(st.proc.Exited())
 		if kill {
 			st.healthKilled = true
 		}
@@ -300,15 +319,16 @@ func (st *state) onHealth(e health.Event) {
 }
 
 // loop waits for the command, signals and the health threshold, and decides
-// the exit code.
-func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procDone <-chan struct{}) (int, error) {
+// the exit code. procExited is closed when the command has exited, procDone
+// once the rest of its group is gone too and the command is reaped.
+func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procExited, procDone <-chan struct{}) (int, error) {
 	cfg, log, proc := st.cfg, st.log, st.proc
 	ctxDone := ctx.Done()
 	for {
 		select {
 		case sig := <-sigs:
 			s, _ := sig.(syscall.Signal)
-			terminating := s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT
+			terminating := isStop(s)
 			if proc == nil {
 				if terminating {
 					log.Info("stopping", "signal", s.String())
@@ -336,6 +356,14 @@ func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procDone <-cha
 			if proc == nil && cfg.ExitOnFailure {
 				return ExitUnhealthy, nil
 			}
+
+		case <-procExited:
+			// The rest of the group is being stopped (supervise); checking
+			// a command that is gone would only turn its end into a health
+			// kill.
+			procExited = nil
+			log.Debug("command exited; stopping the rest of its process group", "pgid", proc.Pid(), "grace", cfg.KillGrace.String())
+			st.shutDown("command exited")
 
 		case <-procDone:
 			status := proc.Status()
@@ -396,6 +424,16 @@ func (st *state) logThreshold(e health.Event) {
 		st.rep.SetStopping(fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, st.cfg.Redactor.String(reason)))
 		st.log.Error("stopping the command: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures,
 			"reason", reason, "kill_grace_period", st.cfg.KillGrace.String())
+	}
+}
+
+// closed reports whether ch is closed, without blocking.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -369,11 +369,12 @@ func podTask(cl *testenv.Cluster, fid, name string) (id, agent string, state mes
 }
 
 // TestFaultAgentKilled kills the agent of a pod: its task goes
-// UNREACHABLE, waits for the agent --agent-lost-timeout, then runs
+// UNREACHABLE once the master's pings time out (2 of 250 ms here, not
+// Mesos' 5 of 15 s), waits for the agent --agent-lost-timeout, then runs
 // elsewhere.
 func TestFaultAgentKilled(t *testing.T) {
 	const lostTimeout = 3 * time.Second
-	cl := cluster(t, testenv.Config{Agents: 3})
+	cl := cluster(t, testenv.Config{Agents: 3, AgentPingTimeout: 250 * time.Millisecond, MaxAgentPingTimeouts: 2})
 	svc := writeSpec(t, "agentkill", 2, "parallel", map[string]string{"t": sleeper})
 	p := startSched(t, "sched.log", "--master", cl.MasterURL(), "--state", "file:"+filepath.Join(t.TempDir(), "s.db"),
 		"--artifacts-dir", fastArtifacts(t), "--agent-lost-timeout", lostTimeout.String(), svc)

@@ -3,9 +3,11 @@
 package supervise
 
 import (
+	"cmp"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -32,25 +34,48 @@ func TestGracefulStop(t *testing.T) {
 		flushed bool          // the helper's flush must land
 		atLeast time.Duration // Done no sooner (from the stop)
 		atMost  time.Duration // Done no later
+		exit    int           // the leader's Status().ExitCode()
+
+		// Spec.GroupGrace; and the signals the helper flushes on
+		// (default TERM INT QUIT) and ignores (default none).
+		groupGrace      time.Duration
+		flushOn, ignore string
 	}{
 		{name: "forwarded TERM, leader exits at once", leader: `trap 'exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
-			stop: stopping(syscall.SIGTERM), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second},
+			stop: stopping(syscall.SIGTERM), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
 		{name: "forwarded INT", leader: `trap 'exit 0' INT; while :; do sleep 0.05; done`, sig: syscall.SIGINT,
-			stop: stopping(syscall.SIGINT), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second},
+			stop: stopping(syscall.SIGINT), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
 		{name: "forwarded QUIT", leader: `trap 'exit 0' QUIT; while :; do sleep 0.05; done`, sig: syscall.SIGQUIT,
-			stop: stopping(syscall.SIGQUIT), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second},
+			stop: stopping(syscall.SIGQUIT), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
 		{name: "threshold stop (Terminate), leader exits at once", leader: `trap 'exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
-			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second},
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
 		{name: "leader killed by the TERM itself", leader: `while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
-			stop: stopping(syscall.SIGTERM), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second},
+			stop: stopping(syscall.SIGTERM), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 128 + 15},
 		{name: "helper slower than the grace: SIGKILL at the grace", leader: `trap 'exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
-			stop: stopping(syscall.SIGTERM), grace: 500 * time.Millisecond, delay: "5s", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second},
+			stop: stopping(syscall.SIGTERM), grace: 500 * time.Millisecond, delay: "5s", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 0},
 		{name: "grace counts from the stop, not from the leader's exit", leader: `trap 'sleep 0.4; exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
-			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 800 * time.Millisecond, delay: "5s", flushed: false, atLeast: 700 * time.Millisecond, atMost: 4 * time.Second},
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 800 * time.Millisecond, delay: "5s", flushed: false, atLeast: 700 * time.Millisecond, atMost: 4 * time.Second, exit: 0},
 		{name: "no grace: killed at once", leader: `trap 'exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
-			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 0, delay: "300ms", flushed: false, atMost: 4 * time.Second},
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 0, delay: "300ms", flushed: false, atMost: 4 * time.Second, exit: 128 + 9},
 		{name: "leader exits on its own: the group is killed at once", leader: `while [ ! -e "$UP" ]; do sleep 0.02; done; exit 3`, sig: syscall.SIGTERM,
-			stop: nil, grace: 0, delay: "300ms", flushed: false, atMost: 4 * time.Second},
+			stop: nil, grace: 0, delay: "300ms", flushed: false, atMost: 4 * time.Second, exit: 3},
+
+		// With GroupGrace (healthd), a leader ending with no stop under way
+		// has the rest of its group stopped gracefully (06-healthd-sighup).
+		{name: "GroupGrace: leader exits on its own, the rest gets SIGTERM and flushes", leader: `while [ ! -e "$UP" ]; do sleep 0.02; done; exit 3`,
+			groupGrace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 3},
+		{name: "GroupGrace: leader exits on its own, a helper ignoring SIGTERM is SIGKILLed at the grace", leader: `while [ ! -e "$UP" ]; do sleep 0.02; done; exit 3`,
+			groupGrace: 500 * time.Millisecond, flushOn: "HUP", ignore: "TERM", delay: "300ms", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 3},
+		{name: "GroupGrace: leader dies of a forwarded HUP, the helper handling it is not interrupted", leader: `while :; do sleep 0.05; done`,
+			stop: sending(syscall.SIGHUP), groupGrace: 3 * time.Second, flushOn: "HUP", delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 128 + 1},
+		{name: "GroupGrace: leader exits on a forwarded USR1, the helper handling it is not interrupted", leader: `trap 'exit 0' USR1; while :; do sleep 0.05; done`,
+			stop: sending(syscall.SIGUSR1), groupGrace: 3 * time.Second, flushOn: "USR1", delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
+		{name: "GroupGrace: WINCH (Apache's graceful stop) is a signal like the others", leader: `trap 'exit 0' WINCH; while :; do sleep 0.05; done`,
+			stop: sending(syscall.SIGWINCH), groupGrace: 3 * time.Second, flushOn: "WINCH", delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
+		{name: "GroupGrace: leader dies of a forwarded HUP, a helper ignoring it gets SIGTERM once the signal's grace is over", leader: `while :; do sleep 0.05; done`,
+			stop: sending(syscall.SIGHUP), groupGrace: 500 * time.Millisecond, ignore: "HUP", delay: "300ms", flushed: true, atLeast: 700 * time.Millisecond, atMost: 4 * time.Second, exit: 128 + 1},
+		{name: "no GroupGrace: leader dies of a signal, the group is killed at once", leader: `while :; do sleep 0.05; done`,
+			stop: sending(syscall.SIGHUP), flushOn: "HUP", delay: "300ms", flushed: false, atMost: 4 * time.Second, exit: 128 + 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +83,9 @@ func TestGracefulStop(t *testing.T) {
 			dir := t.TempDir()
 			up, done := filepath.Join(dir, "up"), filepath.Join(dir, "done")
 			s := sh(helper + tt.leader)
-			s.Env = append(helperEnv("flusher"), "HELPER="+os.Args[0], "UP="+up, "DONE="+done, "DELAY="+tt.delay)
+			s.Env = append(helperEnv("flusher"), "HELPER="+os.Args[0], "UP="+up, "DONE="+done, "DELAY="+tt.delay,
+				"FLUSH_ON="+tt.flushOn, "IGNORE="+tt.ignore)
+			s.GroupGrace = tt.groupGrace
 			p, err := Start(s)
 			if err != nil {
 				t.Fatal(err)
@@ -68,8 +95,11 @@ func TestGracefulStop(t *testing.T) {
 			if tt.stop != nil {
 				tt.stop(p, tt.grace)
 			}
-			waitDone(t, p)
+			st := waitDone(t, p)
 			took := time.Since(start)
+			if st.ExitCode() != tt.exit {
+				t.Errorf("leader %v, want exit code %d", st, tt.exit)
+			}
 			_, err = os.Stat(done)
 			if flushed := err == nil; flushed != tt.flushed {
 				t.Errorf("helper flushed: %v, want %v (Done after %v)", flushed, tt.flushed, took)
@@ -110,11 +140,30 @@ func stopping(sig syscall.Signal) func(*Process, time.Duration) {
 	return func(p *Process, g time.Duration) { _ = p.Stopping(sig, g) }
 }
 
-// helperFlusher is the helper of TestGracefulStop: on SIGTERM, SIGINT or
-// SIGQUIT it takes $DELAY to flush, then writes $DONE and exits 0.
+// sending sends sig with Signal: a signal passed on as it is, not a stop.
+func sending(sig syscall.Signal) func(*Process, time.Duration) {
+	return func(p *Process, _ time.Duration) { _ = p.Signal(sig) }
+}
+
+// helperFlusher is the helper of TestGracefulStop: on one of $FLUSH_ON
+// (signal names; default TERM INT QUIT) it takes $DELAY to flush, then
+// writes $DONE and exits 0. It ignores the signals in $IGNORE; the others
+// have their default action.
 func helperFlusher() {
+	names := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
+		"HUP": syscall.SIGHUP, "USR1": syscall.SIGUSR1, "WINCH": syscall.SIGWINCH}
+	sigsOf := func(v string) []os.Signal {
+		var out []os.Signal
+		for _, n := range strings.Fields(v) {
+			out = append(out, names[n])
+		}
+		return out
+	}
+	if ign := sigsOf(os.Getenv("IGNORE")); len(ign) > 0 {
+		signal.Ignore(ign...)
+	}
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	signal.Notify(sigs, sigsOf(cmp.Or(os.Getenv("FLUSH_ON"), "TERM INT QUIT"))...)
 	delay, _ := time.ParseDuration(os.Getenv("DELAY"))
 	if err := os.WriteFile(os.Getenv("UP"), []byte("up"), 0o644); err != nil {
 		os.Exit(3)

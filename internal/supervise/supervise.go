@@ -8,16 +8,28 @@
 // with an optional parent-death signal, so that:
 //
 //   - signals go to the whole group, grandchildren included;
-//   - when the leader exits on its own, whatever is left of its group is
-//     SIGKILLed at once, before the leader is reaped, so no helper it
-//     started outlives it and the group id cannot be reused by an unrelated
-//     process while it is being signalled;
+//   - when the leader exits, whatever is left of its group is SIGKILLed
+//     before the leader is reaped, so no helper it started outlives it and
+//     the group id cannot be reused by an unrelated process while it is
+//     being signalled; the leader stays unreaped until the group is empty or
+//     the SIGKILL has been sent;
 //   - when the leader exits while a stop is under way (Terminate, or
 //     Stopping for a signal forwarded from elsewhere), the rest of the group
-//     got the same signal and may still be finishing — flushing, closing
+//     got the stop's signal and may still be finishing — flushing, closing
 //     connections — so it gets until the stop's grace period has passed
-//     (counted from the stop's first signal) before that SIGKILL: the leader
-//     stays unreaped until the group is empty or the grace is over;
+//     (counted from the stop's first signal) before that SIGKILL, and no
+//     further signal (a second SIGTERM or SIGINT forces some programs out
+//     of their graceful stop);
+//   - when the leader exits with no stop under way — on its own, or after a
+//     signal sent with Signal — the rest of the group is SIGKILLed at once
+//     by default (Mesos destroys a container whose task ended). With
+//     Spec.GroupGrace it is stopped gracefully instead, as dumb-init stops
+//     its child's group when the child exits: SIGTERM, then GroupGrace to
+//     exit, then SIGKILL. A member still handling a signal sent with Signal
+//     less than GroupGrace before the leader exited (the leader may have died
+//     of that very signal, a forwarded SIGHUP say) first gets until
+//     GroupGrace after that signal to finish, without the SIGTERM
+//     interrupting it; only what is left then gets the SIGTERM;
 //   - if this process dies (even by SIGKILL) the kernel signals each direct
 //     child.
 //
@@ -32,9 +44,11 @@
 //	     │       Signal(sig): sig to the group
 //	     │ leader exits (zombie, not yet reaped)
 //	     ▼
-//	┌─────────┐  no stop under way: SIGKILL to what is left of the group;
-//	│ exited  │  a stop under way: SIGKILL once the rest of the group has
-//	└─────────┘  exited or the stop's grace has passed, whichever is first
+//	┌─────────┐  a stop under way: SIGKILL once the rest of the group has
+//	│ exited  │  exited or the stop's grace has passed, whichever is first;
+//	└─────────┘  none: SIGKILL to what is left of the group at once, or
+//	     │       with GroupGrace, SIGTERM (after what is left of the grace
+//	     │       of a recent Signal), SIGKILL GroupGrace later
 //	     │ reaped (wait4)
 //	     ▼
 //	┌─────────┐
@@ -89,6 +103,12 @@ type Spec struct {
 	// Rlimits are resource limits in force from the child's first
 	// instruction (internal/rlimit); none by default.
 	Rlimits []rlimit.Limit
+	// GroupGrace is how the rest of the process group is stopped when the
+	// leader exits with no stop under way (see the package documentation):
+	// 0, the default, SIGKILLs it at once; D > 0 sends it SIGTERM and
+	// SIGKILLs what is left D later, after first giving members up to D
+	// from the last Signal to finish handling it.
+	GroupGrace time.Duration
 }
 
 // Status is how a process ended.
@@ -133,10 +153,13 @@ type Process struct {
 	exited chan struct{} // closed when the leader has exited (before reaping)
 	done   chan struct{} // closed once reaped; status is then valid
 
+	groupGrace time.Duration // Spec.GroupGrace
+
 	mu          sync.Mutex
 	reaped      bool
 	terminating bool
 	stopBy      time.Time // when a stop under way ends; zero: none
+	signalledAt time.Time // the last Signal (but SIGKILL); zero: none
 	killTimer   *time.Timer
 	status      Status
 }
@@ -191,7 +214,7 @@ func Start(s Spec) (*Process, error) {
 	if err != nil {
 		return nil, &StartError{Path: s.Path, Err: err}
 	}
-	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{})}
+	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{}), groupGrace: max(s.GroupGrace, 0)}
 	go p.wait(reaped)
 	return p, nil
 }
@@ -233,15 +256,8 @@ func (p *Process) wait(reaped chan struct{}) {
 	p.mu.Unlock()
 	st := Status{Code: -1}
 	if err == nil {
-		p.mu.Lock()
-		stopBy := p.stopBy
-		p.mu.Unlock()
-		if !stopBy.IsZero() {
-			// A stop is under way: the rest of the group got the signal too
-			// and may still be finishing. The zombie leader keeps the group
-			// id ours meanwhile.
-			awaitGroup(p.pid, stopBy)
-		}
+		// The zombie leader keeps the group id ours meanwhile.
+		p.stopRest()
 		_ = unix.Kill(-p.pid, unix.SIGKILL)
 		var ws unix.WaitStatus
 		if ignoringEINTR(func() error { _, err := unix.Wait4(p.pid, &ws, 0, nil); return err }) == nil {
@@ -259,6 +275,37 @@ func (p *Process) wait(reaped chan struct{}) {
 	close(p.done)
 }
 
+// stopRest runs once the leader has exited, before the SIGKILL to what is
+// left of its group: it gives the rest of the group the time the package
+// documentation promises.
+func (p *Process) stopRest() {
+	p.mu.Lock()
+	stopBy, settleBy := p.stopBy, p.signalledAt.Add(p.groupGrace)
+	p.mu.Unlock()
+	if stopBy.IsZero() && p.groupGrace > 0 {
+		// Members may still be handling a recent signal (a no-op when
+		// there was none: settleBy is then long past).
+		awaitGroup(p.pid, settleBy)
+		if n, err := groupMembers(p.pid); err != nil || n == 0 {
+			return
+		}
+		p.mu.Lock()
+		if p.stopBy.IsZero() { // else a stop began meanwhile: its signal went out
+			p.stopBy = time.Now().Add(p.groupGrace)
+			_ = unix.Kill(-p.pid, unix.SIGTERM)
+		}
+		stopBy = p.stopBy
+		p.mu.Unlock()
+	}
+	if !stopBy.IsZero() {
+		awaitGroup(p.pid, stopBy)
+	}
+}
+
+// Exited is closed once the leader has exited, before the rest of its group
+// is stopped and the leader is reaped (Done).
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
 // Pid returns the child's pid, which is also its process group id.
 func (p *Process) Pid() int { return p.pid }
 
@@ -274,9 +321,15 @@ func (p *Process) Status() Status {
 
 // Signal sends sig to the whole process group. It returns ErrDone once the
 // process has been reaped (the group id may then belong to someone else).
+// With Spec.GroupGrace, a leader exiting within GroupGrace of the signal
+// leaves the rest of the group that long to finish handling it (see the
+// package documentation).
 func (p *Process) Signal(sig syscall.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if sig != syscall.SIGKILL && sig != 0 {
+		p.signalledAt = time.Now()
+	}
 	return p.signalLocked(sig)
 }
 

@@ -85,6 +85,20 @@ type Config struct {
 	// StopGrace is how long processes get after SIGTERM when the cluster
 	// stops, before SIGKILL; default 2s.
 	StopGrace time.Duration
+	// AgentPingTimeout and MaxAgentPingTimeouts are Mesos' master flags
+	// --agent_ping_timeout (default 15s) and --max_agent_ping_timeouts
+	// (default 5): a killed agent, which answers no ping, is marked
+	// unreachable at the MaxAgentPingTimeouts-th timeout of the pings the
+	// master sends it every AgentPingTimeout since it registered (75-90 s
+	// after the kill by default; agentloss.go). Unlike Mesos (1s..15min), any
+	// positive AgentPingTimeout is taken, for fast tests.
+	AgentPingTimeout     time.Duration
+	MaxAgentPingTimeouts int
+	// AgentReregisterTimeout is Mesos' --agent_reregister_timeout (default
+	// 10 minutes): an agent whose connection broke is marked unreachable
+	// this long after, if its pings have not timed out first. Unlike Mesos
+	// (at least 10 minutes), any positive value is taken.
+	AgentReregisterTimeout time.Duration
 
 	// DiskMounts are the sizes (MB) of each agent's MOUNT disks, offered
 	// whole with disk.source MOUNT and an absolute mount.root, as Mesos
@@ -235,6 +249,15 @@ func (c *Config) defaults() error {
 	}
 	if c.StopGrace <= 0 {
 		c.StopGrace = 2 * time.Second
+	}
+	if c.AgentPingTimeout <= 0 {
+		c.AgentPingTimeout = 15 * time.Second
+	}
+	if c.MaxAgentPingTimeouts <= 0 {
+		c.MaxAgentPingTimeouts = 5
+	}
+	if c.AgentReregisterTimeout <= 0 {
+		c.AgentReregisterTimeout = 10 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = logging.Discard()

@@ -8,8 +8,6 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
-
-	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
 // Errors returned by the fault-injection calls.
@@ -36,10 +34,16 @@ func (c *Cluster) agentLocked(ref string) *agent {
 }
 
 // KillAgent kills an agent (by ID, index or IP) as if its host died: its
-// executors and tasks are SIGKILLed, its server closes, its offers are
-// rescinded, its tasks become TASK_UNREACHABLE for PARTITION_AWARE
-// frameworks and TASK_LOST for others (SOURCE_MASTER, REASON_AGENT_REMOVED),
-// and every framework gets a FAILURE event for the agent.
+// executors and tasks are SIGKILLed and its server closes. The master
+// sees its connection break and disconnects it as Mesos' does
+// (Master::exited, Master::disconnect): it stays listed by /slaves and
+// /state with "active": false, its resources and reservations; its offers
+// are rescinded and it gets no more; the tasks of frameworks that do not
+// checkpoint become TASK_LOST (REASON_AGENT_DISCONNECTED) at once, the
+// others keep their state until the agent is marked unreachable, after
+// Config.MaxAgentPingTimeouts unanswered pings or
+// Config.AgentReregisterTimeout (agentloss.go). Killing a killed agent
+// does nothing.
 func (c *Cluster) KillAgent(ref string) error {
 	c.mu.Lock()
 	if c.stopping {
@@ -56,6 +60,7 @@ func (c *Cluster) KillAgent(ref string) error {
 		return nil
 	}
 	a.active = false
+	a.disconnectedAt = time.Now()
 	procs := a.procsLocked()
 	for _, e := range a.executors {
 		e.state = execTerminated
@@ -75,37 +80,7 @@ func (c *Cluster) KillAgent(ref string) error {
 			o.fw.send(&scheduler.Event{Type: scheduler.Event_RESCIND, Rescind: &scheduler.Event_Rescind{OfferID: mesos.OfferID{Value: o.id}}})
 		}
 	}
-	a.unreachableAt = time.Now()
-	for _, fw := range c.sortedFrameworksLocked() {
-		for _, t := range fw.tasks {
-			if t.agent != a {
-				continue
-			}
-			t.pending = nil // the agent's status update streams are gone
-			if mesosx.IsTerminal(t.state) {
-				c.removeTaskLocked(t)
-				continue
-			}
-			state := mesos.TASK_LOST
-			if fw.partitionAware() {
-				state = mesos.TASK_UNREACHABLE
-			}
-			// A dead agent stops answering the master's pings: Mesos marks it
-			// unreachable with this message (SlaveObserver::_markUnreachable,
-			// then Master::__removeSlave, in src/master/master.cpp).
-			st := masterStatus(t.info.TaskID, &mesos.AgentID{Value: a.id}, state, mesos.REASON_AGENT_REMOVED, "health check timed out")
-			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: a.unreachableAt.UnixNano()}
-			st.ExecutorID = t.masterExecutorID()
-			c.recordStatusLocked(t, st)
-			c.sendUpdateLocked(fw, st)
-			if state == mesos.TASK_LOST {
-				c.removeTaskLocked(t)
-			}
-		}
-		aid := mesos.AgentID{Value: a.id}
-		fw.send(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{AgentID: &aid}})
-	}
-	a.used = newRes()
+	c.disconnectTasksLocked(a)
 	c.dnsDirty = true
 	srv := a.srv
 	c.log.Info("agent killed", "agent", a.id, "ip", a.ip)
@@ -119,8 +94,12 @@ func (c *Cluster) KillAgent(ref string) error {
 // RestartAgent starts a killed agent again (by ID, index or IP) on the same
 // address, as a host that rebooted: it gets a new agent ID and new
 // sandboxes, keeps its host's reservations, volumes and MOUNT disks
-// (volumes.go), and its resources are offered again. It returns the new
-// agent's description; a running agent is an error matching ErrAgentActive.
+// (volumes.go), and its resources are offered again. The killed agent, if
+// not yet marked unreachable, is removed as Mesos removes an old
+// disconnected agent when a new one registers at its address
+// (Master::registerSlave): its tasks become TASK_LOST (REASON_AGENT_REMOVED)
+// and it leaves /slaves and /state. It returns the new agent's
+// description; a running agent is an error matching ErrAgentActive.
 func (c *Cluster) RestartAgent(ref string) (AgentInfo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -142,6 +121,11 @@ func (c *Cluster) RestartAgent(ref string) (AgentInfo, error) {
 	na, err := c.startAgentLocked(a.index)
 	if err != nil {
 		return AgentInfo{}, err
+	}
+	for _, b := range c.agents {
+		if b.index == a.index && b != na && !b.removed {
+			c.removeAgentLocked(b, "a new agent registered at the same address", time.Time{})
+		}
 	}
 	return na.infoLocked(), nil
 }

@@ -451,8 +451,10 @@ func (c *Cluster) suppressLocked(fw *framework, roles []string) {
 }
 
 // housekeepLocked runs the timers: failover timeouts, status update
-// retries and executor registration timeouts.
+// retries, executor registration timeouts and disconnected agents' ping
+// and re-registration timeouts.
 func (c *Cluster) housekeepLocked(now time.Time) {
+	c.agentTimeoutsLocked(now)
 	for _, fw := range c.frameworks {
 		if !fw.connected() && !fw.failoverAt.IsZero() && !now.Before(fw.failoverAt) {
 			c.removeFrameworkLocked(fw, "failover timeout")

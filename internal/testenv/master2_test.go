@@ -278,59 +278,6 @@ func TestFailover(t *testing.T) {
 	})
 }
 
-func TestAgentLoss(t *testing.T) {
-	cl := startCluster(t, Config{Agents: 2})
-	for _, tc := range []struct {
-		name string
-		caps []mesos.FrameworkInfo_Capability_Type
-		want mesos.TaskState
-	}{
-		{"plain", nil, mesos.TASK_LOST},
-		{"partition-aware", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}, mesos.TASK_UNREACHABLE},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := subscribe(t, cl, frameworkInfo("loss-"+tc.name, tc.caps...), protoCodec)
-			offers := s.offers()
-			for len(offers) < 2 {
-				offers = append(offers, s.offers()...)
-			}
-			o, other := offers[0], offers[1]
-			s.launch(o, commandTask("victim", o, "exec sleep 300"))
-			s.updateAck("victim", mesos.TASK_STARTING)
-			s.updateAck("victim", mesos.TASK_RUNNING)
-			if err := cl.KillAgent(o.AgentID.Value); err != nil {
-				t.Fatal(err)
-			}
-			// A dead agent misses the master's pings: Mesos marks it unreachable
-			// with "health check timed out" (src/master/master.cpp).
-			st := s.Update("victim", tc.want)
-			if st.GetReason() != mesos.REASON_AGENT_REMOVED || st.GetSource() != mesos.SOURCE_MASTER || st.GetMessage() != "health check timed out" || st.UnreachableTime == nil {
-				t.Errorf("%s: %s %s %q unreachable_time %v, want SOURCE_MASTER REASON_AGENT_REMOVED %q and the time", tc.want, st.GetSource(), st.GetReason(), st.GetMessage(), st.UnreachableTime, "health check timed out")
-			}
-			// Master::reconcile: a task unknown on an unreachable agent gets the
-			// agent's unreachable time, whatever the state.
-			s.MustCall(calls.Reconcile(calls.ReconcileTasks(map[string]string{"ghost": o.AgentID.Value})))
-			ghost := s.Update("ghost", tc.want)
-			if ghost.GetMessage() != "Reconciliation: Task is unreachable" || ghost.UnreachableTime == nil || st.UnreachableTime == nil || ghost.UnreachableTime.Nanoseconds != st.UnreachableTime.Nanoseconds {
-				t.Errorf("reconciled ghost: %q unreachable_time %v, want %q and %v", ghost.GetMessage(), ghost.UnreachableTime, "Reconciliation: Task is unreachable", st.UnreachableTime)
-			}
-			s.WaitFor(func(e *scheduler.Event) bool {
-				return e.Type == scheduler.Event_RESCIND && e.Rescind.OfferID == other.ID ||
-					e.Type == scheduler.Event_FAILURE && e.Failure.AgentID != nil && e.Failure.AgentID.Value == o.AgentID.Value
-			}, "FAILURE")
-			eventually(t, "task process gone", func() bool { return len(leakedPIDs()) == 0 })
-			info, err := cl.RestartAgent(o.AgentID.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info.ID == o.AgentID.Value || info.IP != o.Hostname {
-				t.Errorf("restarted agent %+v", info)
-			}
-			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
-		})
-	}
-}
-
 // TestFrameworkInfoUpdates follows Master::subscribe and
 // Master::updateFramework (src/master/master.cpp) with
 // validation::framework::validateUpdate and preserveImmutableFields

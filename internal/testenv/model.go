@@ -99,8 +99,14 @@ type agent struct {
 	attrs  []mesos.Attribute
 	zone   string
 	region string
-	active bool // false once killed
-	// unreachableAt is when it was killed (Mesos' unreachable time).
+	active bool // false once killed: no offers, no launches
+	// disconnectedAt is when it was killed, as the master sees its
+	// connection break (Master::exited); zero while it runs.
+	disconnectedAt time.Time
+	// removed: no longer a registered agent, so not listed by /slaves and
+	// /state; marked unreachable (unreachableAt, Mesos' unreachable time)
+	// or removed for the new agent registered at its address (agentloss.go).
+	removed       bool
 	unreachableAt time.Time
 	srv           *http.Server
 	ln            net.Listener

@@ -553,7 +553,7 @@ func (c *Cluster) reconcileOperationsLocked(fw *framework, rec *scheduler.Call_R
 		if o.AgentID != nil {
 			aid := *o.AgentID
 			st.AgentID = &aid
-			if a := c.agentByID[aid.Value]; a != nil && !a.active {
+			if a := c.agentByID[aid.Value]; a != nil && !a.unreachableAt.IsZero() {
 				st.State, st.Message = mesos.OPERATION_UNREACHABLE, strPtr("Reconciliation: Agent is unreachable")
 			}
 		}

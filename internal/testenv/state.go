@@ -115,12 +115,19 @@ func (c *Cluster) stateJSON() map[string]any {
 	defer c.mu.Unlock()
 	pid := "master@" + c.masterAddr.String()
 	var slaves []any
-	active, inactive := 0, 0
+	active, inactive, unreachable := 0, 0, 0
 	for _, a := range c.agents {
-		if a.active {
+		switch {
+		case !a.unreachableAt.IsZero():
+			unreachable++
+		case a.removed:
+		case a.active:
 			active++
-		} else {
+		default:
 			inactive++
+		}
+		if a.removed {
+			continue // no longer registered (agentloss.go)
 		}
 		attrs := map[string]any{}
 		for _, at := range a.attrs {
@@ -245,6 +252,7 @@ func (c *Cluster) stateJSON() map[string]any {
 		"elected_time":            unix(c.started),
 		"activated_slaves":        active,
 		"deactivated_slaves":      inactive,
+		"unreachable_slaves":      unreachable,
 		"slaves":                  orEmpty(slaves),
 		"frameworks":              orEmpty(fws),
 		"completed_frameworks":    orEmpty(done),

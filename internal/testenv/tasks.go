@@ -635,10 +635,12 @@ func (c *Cluster) reconcileLocked(fw *framework, tasks []scheduler.Call_Reconcil
 		if rt.AgentID != nil && rt.AgentID.Value != "" {
 			agentID = rt.AgentID
 			a := c.agentByID[rt.AgentID.Value]
+			// An agent registered (connected or not), unreachable, or
+			// removed (unknown to the master).
 			switch {
-			case a != nil && a.active:
+			case a != nil && !a.removed:
 				state, msg = mesos.TASK_GONE, "Reconciliation: Task is unknown to the agent"
-			case a != nil:
+			case a != nil && !a.unreachableAt.IsZero():
 				state, msg = mesos.TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
 				unreachable = &mesos.TimeInfo{Nanoseconds: a.unreachableAt.UnixNano()}
 			}
