@@ -13,6 +13,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,6 +196,8 @@ func TestAllOrNothingAndExitCodes(t *testing.T) {
 		{"bad log format", nil, []string{"-log-format", "xml"}, 2, "-log-format"},
 		{"negative timeout", nil, []string{"-resolve-timeout", "-1s"}, 2, "-resolve-timeout"},
 		{"tiny max interval", nil, []string{"-resolve-max-interval", "1ms"}, 2, "-resolve-max-interval"},
+		{"zero attempt timeout", nil, []string{"-resolve-attempt-timeout", "0s"}, 2, "-resolve-attempt-timeout: must be positive"},
+		{"negative attempt timeout variable", []string{"BOOTSTRAP_RESOLVE_ATTEMPT_TIMEOUT=-1s"}, nil, 2, "BOOTSTRAP_RESOLVE_ATTEMPT_TIMEOUT: must be positive"},
 		{"bad env duration", []string{"BOOTSTRAP_RESOLVE_TIMEOUT=soon"}, nil, 2, "BOOTSTRAP_RESOLVE_TIMEOUT"},
 		{"malformed template var", []string{"CONFIG_TEMPLATE_X=nocomma"}, nil, 2, "CONFIG_TEMPLATE_X"},
 		{"missing template source", []string{"CONFIG_TEMPLATE_Y=missing.tmpl,y.conf"}, nil, 3, "CONFIG_TEMPLATE_Y"},
@@ -314,6 +318,30 @@ func TestDNSWaits(t *testing.T) {
 				t.Errorf("stderr lacks %q or %q:\n%s", tt.stderr, name, r.stderr)
 			}
 		})
+	}
+}
+
+// TestResolveAttemptTimeout: one attempt at a -wait target may take up to
+// -resolve-attempt-timeout (BOOTSTRAP_RESOLVE_ATTEMPT_TIMEOUT), so an
+// endpoint that answers 200 after 2.5 s passes by default (it never did
+// under the former hidden 2 s cap), and an attempt the setting cuts short
+// says so, naming the setting.
+func TestResolveAttemptTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2500 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	sb := t.TempDir()
+	r := runBin(t, baseEnv(sb), "-print-env=false", "-resolve-timeout", "20s", "-wait", srv.URL+"/late")
+	if r.code != 0 {
+		t.Fatalf("default attempt timeout: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	r = runBin(t, baseEnv(sb, "BOOTSTRAP_RESOLVE_ATTEMPT_TIMEOUT=200ms"), "-print-env=false", "-resolve-timeout", "1s", "-wait", srv.URL+"/late")
+	if want := "attempt timed out after 200ms (BOOTSTRAP_RESOLVE_ATTEMPT_TIMEOUT): timed out"; r.code != 4 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("exit %d, want 4 and %q\n%s", r.code, want, r.stderr)
 	}
 }
 

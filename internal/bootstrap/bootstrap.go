@@ -59,6 +59,8 @@ type config struct {
 	resolveHostsSet             bool
 	resolveTimeout              time.Duration
 	resolveMaxInterval          time.Duration
+	resolveAttemptTimeout       time.Duration
+	attemptTimeoutSource        string // the flag or variable that set it, for messages
 	resolvers                   []string
 	waits                       []dnswait.Target
 	template, strict, diff, dry bool
@@ -147,7 +149,8 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			&cli.StringFlag{Name: "resolve-hosts", EnvVars: envVar("resolve-hosts"), Usage: "comma-separated `HOSTS` to wait for (default <TASK_NAME>.<FRAMEWORK_HOST>)"},
 			&cli.DurationFlag{Name: "resolve-timeout", Value: 5 * time.Minute, EnvVars: envVar("resolve-timeout"), Usage: "deadline for all waits together; 0 waits forever"},
 			&cli.DurationFlag{Name: "resolve-max-interval", Value: dnswait.DefaultBackoff.Max, EnvVars: envVar("resolve-max-interval"), Usage: "longest pause between two polls of one target (polling starts at 50 ms); larger means fewer DNS queries, slower detection"},
-			&cli.StringFlag{Name: "resolvers", EnvVars: envVar("resolvers"), Usage: "comma-separated `ip[:port]` DNS servers to ask (default: nameservers of /etc/resolv.conf)"},
+			&cli.DurationFlag{Name: "resolve-attempt-timeout", Value: dnswait.DefaultAttemptTimeout, EnvVars: envVar("resolve-attempt-timeout"), Usage: "longest one attempt at one target may take (a name's lookup, a connection, an HTTP request with its whole body) before it is asked again; healthd's --timeout default"},
+			&cli.StringFlag{Name: "resolvers", EnvVars: envVar("resolvers"), Usage: "comma-separated `ip[:port]` DNS servers to ask, in order; one silent for 1s (or resolv.conf's timeout:) no longer holds up the next (default: nameservers of /etc/resolv.conf)"},
 			&cli.BoolFlag{Name: "self-resolve", Value: true, EnvVars: envVar("self-resolve"), Usage: "require <TASK_NAME>.<FRAMEWORK_HOST> to resolve to addresses that include the task IP"},
 			&cli.StringSliceFlag{Name: "wait", EnvVars: envVar("wait"), Usage: "also wait for `URL`: tcp://host:port, http(s)://..., file:///path, unix:///path (repeatable; whitespace separates several)"},
 			&cli.BoolFlag{Name: "template", Value: true, EnvVars: envVar("template"), Usage: "render CONFIG_TEMPLATE_* and -config templates"},
@@ -192,8 +195,8 @@ func parse(c *cli.Context, sh *cliapp.Shell, cfg *config) error {
 		printEnv: c.Bool("print-env"), insecure: c.Bool("insecure"), redactKeys: c.String("redact-keys"),
 		resolve: c.Bool("resolve"), selfResolve: c.Bool("self-resolve"),
 		resolveTimeout: c.Duration("resolve-timeout"), resolveHostsSet: c.IsSet("resolve-hosts"),
-		resolveMaxInterval: c.Duration("resolve-max-interval"),
-		template:           c.Bool("template"), strict: c.Bool("strict"), diff: c.Bool("diff"), dry: c.Bool("dry-run"),
+		resolveMaxInterval: c.Duration("resolve-max-interval"), resolveAttemptTimeout: c.Duration("resolve-attempt-timeout"),
+		template: c.Bool("template"), strict: c.Bool("strict"), diff: c.Bool("diff"), dry: c.Bool("dry-run"),
 		templateMaxBytes: c.Int64("template-max-bytes"), installCerts: c.Bool("install-certs"),
 		caFile: c.String("ca-file"), truststorePath: c.String("truststore"),
 		truststorePassword: c.String("truststore-password"), getTaskIP: c.Bool("get-task-ip"),
@@ -203,6 +206,10 @@ func parse(c *cli.Context, sh *cliapp.Shell, cfg *config) error {
 	}
 	if cfg.resolveMaxInterval < dnswait.DefaultBackoff.Initial {
 		return fmt.Errorf("%s: must be at least %s, got %s", sh.Source("resolve-max-interval"), dnswait.DefaultBackoff.Initial, cfg.resolveMaxInterval)
+	}
+	cfg.attemptTimeoutSource = sh.Source("resolve-attempt-timeout")
+	if cfg.resolveAttemptTimeout <= 0 {
+		return fmt.Errorf("%s: must be positive, got %s", cfg.attemptTimeoutSource, cfg.resolveAttemptTimeout)
 	}
 	if cfg.templateMaxBytes < 0 {
 		return fmt.Errorf("%s: must not be negative, got %d", sh.Source("template-max-bytes"), cfg.templateMaxBytes)
@@ -415,7 +422,10 @@ func logResults(log *slog.Logger, w io.Writer, results []render.Result, dry bool
 func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, log *slog.Logger) error {
 	backoff := dnswait.DefaultBackoff
 	backoff.Max = cfg.resolveMaxInterval
-	wc := dnswait.Config{Timeout: cfg.resolveTimeout, Resolvers: cfg.resolvers, Targets: cfg.waits, Backoff: backoff}
+	wc := dnswait.Config{
+		Timeout: cfg.resolveTimeout, Resolvers: cfg.resolvers, Targets: cfg.waits, Backoff: backoff,
+		AttemptTimeout: cfg.resolveAttemptTimeout, AttemptTimeoutName: cfg.attemptTimeoutSource,
+	}
 	if cfg.resolve {
 		self := taskenv.SelfHost(e.get)
 		wc.Hosts = cfg.resolveHosts

@@ -12,17 +12,32 @@
 //     search domain; a shorter one the other way round; a trailing dot means
 //     as is only). /etc/hosts is consulted first, on every attempt (package
 //     hostsfile). A and AAAA are asked in parallel; the server is expected
-//     to follow CNAMEs; a truncated UDP answer is asked again over TCP;
-//     SERVFAIL, REFUSED or a timeout moves to the next server.
+//     to follow CNAMEs; a truncated UDP answer is asked again over TCP.
+//   - Servers are asked in order (from the next in turn with resolv.conf's
+//     "options rotate"). One that has not answered within NextServerDelay
+//     (1 s, or resolv.conf's "timeout:" when shorter) keeps its question
+//     open while the next one is asked too; one that fails (SERVFAIL,
+//     REFUSED, a refused connection) hands over at once; each may take
+//     resolv.conf's "timeout:" (DefaultServerTimeout, 5 s, as glibc). The
+//     first definite answer wins: addresses, NXDOMAIN or no records. So a
+//     dead or firewalled first server costs about a second per lookup and
+//     never hides the others. "attempts:" is not used: a wait asks again on
+//     every poll until its deadline. A lookup that fails says what each
+//     server did ("no answer from 10.0.0.2:53 in 1s, NXDOMAIN from
+//     10.0.0.3:53").
 //   - NXDOMAIN, NODATA, SERVFAIL and timeouts are retried until the deadline:
 //     a name that does not exist yet is the normal case.
 //   - Self-resolve passes when SelfName resolves to a set of addresses that
 //     contains SelfIP; extra addresses, IPv4 or IPv6, are fine. Until then
 //     the target shows "resolves to [10.0.0.2], want 10.0.0.1".
 //   - Each target polls on its own: an attempt, then a pause of
-//     DefaultBackoff (50 ms growing by 25% per attempt to 1 s, ±20% jitter),
-//     never more than MaxQueriesPerSecond (20) queries per name per second
-//     over any one-second window.
+//     DefaultBackoff (50 ms growing by 25% per attempt to 150 ms, ±20%
+//     jitter), never more than MaxQueriesPerSecond (20) queries per name per
+//     second over any one-second window. One attempt (a lookup, a
+//     connection, an HTTP request with its body) may take up to
+//     Config.AttemptTimeout (DefaultAttemptTimeout, 20 s, healthd's and
+//     Mesos' check timeout); one it cut short shows "attempt timed out after
+//     20s: ...".
 //   - Targets (ParseTarget): tcp://host:port passes when a connection is
 //     accepted; http:// and https:// when a GET (taskkit's one HTTP prober,
 //     package probe) answers 2xx or 3xx and its body arrives whole within

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -58,18 +60,39 @@ func parseResolver(s string) (string, error) {
 	return ap.String(), nil
 }
 
+// Nameserver timing, after glibc's resolver (resolv.conf(5), res_send.c):
+// a server gets DefaultServerTimeout, or resolv.conf's "options timeout:N"
+// (N seconds, 1 to MaxServerTimeout), to answer one question. A wait asks
+// again on every poll, so it moves on sooner than glibc: when a server has
+// not answered within NextServerDelay (or its timeout, when shorter), the
+// next one is asked too, while the first may still answer; a server that
+// fails (SERVFAIL, REFUSED, a refused connection) hands over at once. The
+// first definite answer (addresses, NXDOMAIN, no records) wins.
+const (
+	DefaultServerTimeout = 5 * time.Second  // glibc's RES_TIMEOUT
+	MaxServerTimeout     = 30 * time.Second // glibc's RES_MAXRETRANS
+	NextServerDelay      = time.Second
+)
+
 // resolver looks names up in the hosts file, then with miekg/dns against a
-// fixed list of servers, honouring the search list and ndots of resolv.conf.
+// fixed list of servers, honouring the search list, ndots, timeout and
+// rotate of resolv.conf.
 type resolver struct {
-	servers      []string
-	search       []string
-	ndots        int
-	hostsPath    string
-	queryTimeout time.Duration
+	servers   []string
+	search    []string
+	ndots     int
+	hostsPath string
+	// queryTimeout bounds one question to one server; nextAfter is how
+	// long a server has before the next one is asked too (0: queryTimeout).
+	queryTimeout, nextAfter time.Duration
+	// rotate starts each question at the next server in turn (resolv.conf
+	// "options rotate"); turn counts the questions.
+	rotate bool
+	turn   atomic.Uint32
 }
 
 func newResolver(cfg *Config) (*resolver, error) {
-	r := &resolver{hostsPath: cfg.HostsPath, queryTimeout: cfg.AttemptTimeout, ndots: 1}
+	r := &resolver{hostsPath: cfg.HostsPath, queryTimeout: DefaultServerTimeout, ndots: 1}
 	if r.hostsPath == "" {
 		r.hostsPath = DefaultHosts
 	}
@@ -81,14 +104,16 @@ func newResolver(cfg *Config) (*resolver, error) {
 	switch {
 	case err == nil:
 		r.search, r.ndots = cc.Search, cc.Ndots
+		r.queryTimeout = min(time.Duration(cc.Timeout)*time.Second, MaxServerTimeout)
+		r.rotate = hasRotate(rcPath)
 		for _, s := range cc.Servers {
 			r.servers = append(r.servers, net.JoinHostPort(s, cc.Port))
 		}
 	case len(cfg.Resolvers) == 0:
 		return nil, fmt.Errorf("reading resolvers from %s: %w", rcPath, err)
 	}
-	// Explicit resolvers replace the file's servers; its search list and ndots
-	// still apply.
+	// Explicit resolvers replace the file's servers; its search list, ndots
+	// and options still apply.
 	if len(cfg.Resolvers) > 0 {
 		r.servers = r.servers[:0]
 		for _, s := range cfg.Resolvers {
@@ -102,7 +127,31 @@ func newResolver(cfg *Config) (*resolver, error) {
 	if len(r.servers) == 0 {
 		return nil, fmt.Errorf("reading resolvers from %s: no nameserver lines", rcPath)
 	}
+	// Every server is asked within one attempt, however many there are.
+	attempt := cfg.AttemptTimeout
+	if attempt <= 0 {
+		attempt = DefaultAttemptTimeout
+	}
+	r.queryTimeout = min(r.queryTimeout, attempt)
+	r.nextAfter = min(r.queryTimeout, NextServerDelay, attempt/time.Duration(len(r.servers)))
 	return r, nil
+}
+
+// hasRotate reports whether the resolv.conf at path says "options rotate"
+// (miekg/dns parses the other options).
+func hasRotate(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	rotate := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "options" && slices.Contains(f[1:], "rotate") {
+			rotate = true
+		}
+	}
+	return rotate
 }
 
 // candidates returns the fully qualified names to try for name, in order.
@@ -134,12 +183,12 @@ func (r *resolver) lookup(ctx context.Context, name string) ([]netip.Addr, error
 		if len(addrs) > 0 {
 			return addrs, nil
 		}
-		if expired(ctx) { // the attempt ended, not the server's fault
-			return nil, context.DeadlineExceeded
-		}
 		outcomes = append(outcomes, outcome)
+		if expired(ctx) { // the attempt ended: say what was seen so far
+			break
+		}
 	}
-	return nil, errors.New(summarize(cands, outcomes))
+	return nil, errors.New(summarize(cands[:len(outcomes)], outcomes))
 }
 
 // summarize turns per-candidate outcomes into one line: "X" for a single
@@ -162,61 +211,126 @@ func summarize(cands, outcomes []string) string {
 	return strings.Join(parts, "; ")
 }
 
-// query asks the servers in order for the A and AAAA records of fqdn, moving
-// to the next server on SERVFAIL, REFUSED or a network error. It returns the
-// addresses found, or a description of the last outcome.
+// query asks the servers for the A and AAAA records of fqdn, in order (from
+// the next in turn with rotate): each gets nextAfter before the next one is
+// asked too, a failing one (an error, SERVFAIL, REFUSED) hands over at once,
+// and each may answer until its queryTimeout. The first definite answer
+// wins: addresses, NXDOMAIN or no records. It returns the addresses found,
+// or what each server asked did, in the order asked ("no answer from
+// 10.0.0.2:53 in 5s, NXDOMAIN from 10.0.0.3:53").
 func (r *resolver) query(ctx context.Context, fqdn string) ([]netip.Addr, string) {
-	var outcome string
-	for _, server := range r.servers {
-		var (
-			wg       sync.WaitGroup
-			res      [2][]netip.Addr
-			rcodes   [2]int
-			errs     [2]error
-			qtypes   = [2]uint16{dns.TypeA, dns.TypeAAAA}
-			definite = true
-		)
-		for i, qt := range qtypes {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res[i], rcodes[i], errs[i] = r.exchange(ctx, server, fqdn, qt)
-			}()
-		}
-		wg.Wait()
-		addrs := append(res[0], res[1]...)
-		if len(addrs) > 0 {
-			return addrs, ""
-		}
-		// Describe the most telling outcome: an error or a failure rcode beats
-		// NXDOMAIN, which beats NODATA.
-		outcome = ""
-		for i := range qtypes {
-			switch {
-			case errs[i] != nil:
-				outcome = fmt.Sprintf("%s querying %s", errs[i], server)
-				definite = false
-			case rcodes[i] != dns.RcodeSuccess && rcodes[i] != dns.RcodeNameError:
-				outcome = fmt.Sprintf("%s from %s", dns.RcodeToString[rcodes[i]], server)
-				definite = false
+	first := 0
+	if r.rotate {
+		first = int(r.turn.Add(1)-1) % len(r.servers)
+	}
+	next := r.nextAfter
+	if next <= 0 {
+		next = r.queryTimeout
+	}
+	qctx, cancel := context.WithCancel(ctx)
+	type answer struct {
+		i        int // the server's position in the order asked
+		addrs    []netip.Addr
+		outcome  string
+		definite bool
+	}
+	answers := make(chan answer, len(r.servers))
+	outcomes := make([]string, len(r.servers))
+	askedAt := make([]time.Time, len(r.servers))
+	asked, pending := 0, 0
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	ask := func(i int) {
+		server := r.servers[(first+i)%len(r.servers)]
+		askedAt[i] = time.Now()
+		asked, pending = asked+1, pending+1
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addrs, outcome, definite := r.ask(qctx, server, fqdn)
+			answers <- answer{i, addrs, outcome, definite}
+		}()
+	}
+	seen := func() string { // what each server asked did, in order
+		var out []string
+		for i := range asked {
+			o := outcomes[i]
+			if o == "" {
+				o = fmt.Sprintf("no answer from %s in %v", r.servers[(first+i)%len(r.servers)], time.Since(askedAt[i]).Round(100*time.Millisecond))
 			}
-			if !definite {
-				break
-			}
+			out = append(out, o)
 		}
-		if definite {
-			if rcodes[0] == dns.RcodeNameError || rcodes[1] == dns.RcodeNameError {
-				outcome = "NXDOMAIN from " + server
-			} else {
-				outcome = "no A or AAAA records from " + server
+		return strings.Join(out, ", ")
+	}
+	ask(0)
+	timer := time.NewTimer(next)
+	defer timer.Stop()
+	for pending > 0 {
+		select {
+		case a := <-answers:
+			pending--
+			outcomes[a.i] = a.outcome
+			if len(a.addrs) > 0 {
+				return a.addrs, ""
 			}
-			return nil, outcome
-		}
-		if ctx.Err() != nil {
-			break
+			if a.definite {
+				return nil, seen()
+			}
+			if asked < len(r.servers) { // a failing server hands over at once
+				ask(asked)
+				timer.Reset(next)
+			}
+		case <-timer.C:
+			if asked < len(r.servers) {
+				ask(asked)
+				timer.Reset(next)
+			}
 		}
 	}
-	return nil, outcome
+	return nil, seen()
+}
+
+// ask asks one server for the A and AAAA records of fqdn, in parallel. It
+// returns the addresses found, or what the server did; definite says the
+// answer stands (NXDOMAIN or no records) and no other server need be asked.
+func (r *resolver) ask(ctx context.Context, server, fqdn string) (addrs []netip.Addr, outcome string, definite bool) {
+	start := time.Now()
+	var (
+		wg     sync.WaitGroup
+		res    [2][]netip.Addr
+		rcodes [2]int
+		errs   [2]error
+		qtypes = [2]uint16{dns.TypeA, dns.TypeAAAA}
+	)
+	for i, qt := range qtypes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i], rcodes[i], errs[i] = r.exchange(ctx, server, fqdn, qt)
+		}()
+	}
+	wg.Wait()
+	if addrs = append(res[0], res[1]...); len(addrs) > 0 {
+		return addrs, "", true
+	}
+	// Describe the most telling outcome: an error or a failure rcode beats
+	// NXDOMAIN, which beats NODATA.
+	for i := range qtypes {
+		switch {
+		case errs[i] != nil && isTimeout(errs[i]):
+			return nil, fmt.Sprintf("no answer from %s in %v", server, time.Since(start).Round(100*time.Millisecond)), false
+		case errors.Is(errs[i], syscall.ECONNREFUSED):
+			return nil, "connection refused by " + server, false
+		case errs[i] != nil:
+			return nil, fmt.Sprintf("%s querying %s", errs[i], server), false
+		case rcodes[i] != dns.RcodeSuccess && rcodes[i] != dns.RcodeNameError:
+			return nil, fmt.Sprintf("%s from %s", dns.RcodeToString[rcodes[i]], server), false
+		}
+	}
+	if rcodes[0] == dns.RcodeNameError || rcodes[1] == dns.RcodeNameError {
+		return nil, "NXDOMAIN from " + server, true
+	}
+	return nil, "no A or AAAA records from " + server, true
 }
 
 // exchange sends one question over UDP, retrying over TCP when the answer is
@@ -229,15 +343,14 @@ func (r *resolver) exchange(ctx context.Context, server, fqdn string, qtype uint
 	qctx, cancel := context.WithTimeout(ctx, r.queryTimeout)
 	defer cancel()
 	c := &dns.Client{Net: "udp", Timeout: r.queryTimeout}
-	in, _, err := c.ExchangeContext(qctx, m, server)
+	in, err := exchangeOnce(qctx, c, m, server)
 	if err == nil && in.Truncated {
 		c.Net = "tcp"
-		in, _, err = c.ExchangeContext(qctx, m, server)
+		in, err = exchangeOnce(qctx, c, m, server)
 	}
 	if err != nil {
-		var nerr net.Error
-		if errors.As(err, &nerr) && nerr.Timeout() {
-			return nil, 0, errors.New("timeout")
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			err = errTimeout // the question's time, or the attempt's, ran out
 		}
 		return nil, 0, err
 	}
@@ -256,6 +369,33 @@ func (r *resolver) exchange(ctx context.Context, server, fqdn string, qtype uint
 	}
 	return addrs, in.Rcode, nil
 }
+
+// exchangeOnce sends m to server and reads the answer. miekg/dns heeds only
+// the context's deadline; the connection is also closed when ctx is
+// canceled, so a question another server answered first ends at once.
+func exchangeOnce(ctx context.Context, c *dns.Client, m *dns.Msg, server string) (*dns.Msg, error) {
+	co, err := c.DialContext(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	defer co.Close()
+	stop := context.AfterFunc(ctx, func() { co.Close() })
+	defer stop()
+	in, _, err := c.ExchangeWithConnContext(ctx, m, co)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return in, err
+}
+
+// errTimeout is an exchange that got no answer in its time.
+var errTimeout = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
 
 // formatAddrs renders addresses as "[a b]" in a stable order.
 func formatAddrs(addrs []netip.Addr) string {

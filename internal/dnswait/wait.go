@@ -27,9 +27,15 @@ var ErrTimeout = errors.New("wait timed out")
 // cause is in the chain too.
 var ErrCanceled = errors.New("wait canceled")
 
-// DefaultAttemptTimeout bounds one attempt at one target (a DNS query, a
-// connection, an HTTP request) when Config.AttemptTimeout is zero.
-const DefaultAttemptTimeout = 2 * time.Second
+// DefaultAttemptTimeout bounds one attempt at one target when
+// Config.AttemptTimeout is zero: one lookup of a name (every server asked,
+// see Config.AttemptTimeout), one connection, one HTTP request with its
+// whole body. It is 20 s, healthd's --timeout and Mesos' HTTP check
+// timeout_seconds default (mesos.proto HealthCheck, CheckInfo), so an
+// endpoint healthd calls healthy passes a wait too, and an ordinary answer
+// (a slow first request, a body of some megabytes) is never cut; a target
+// that hangs is still asked again after it.
+const DefaultAttemptTimeout = 20 * time.Second
 
 // MaxQueriesPerSecond is the most DNS queries per second Wait sends for one
 // name to one server, counting A and AAAA separately, over any one-second
@@ -101,8 +107,14 @@ type Config struct {
 	// Timeout is the deadline for everything; 0 means no deadline of Wait's
 	// own: wait until everything passes or ctx ends.
 	Timeout time.Duration
-	// AttemptTimeout bounds one attempt; 0 means DefaultAttemptTimeout.
+	// AttemptTimeout bounds one attempt at one target — one lookup, one
+	// connection, one HTTP request from its connect to the end of its body
+	// — after which the target is asked again (after its pause); 0 means
+	// DefaultAttemptTimeout.
 	AttemptTimeout time.Duration
+	// AttemptTimeoutName names the setting of AttemptTimeout (a flag, say)
+	// in the message of an attempt it cut short; empty names none.
+	AttemptTimeoutName string
 	// Backoff; the zero value means DefaultBackoff.
 	Backoff Backoff
 }
@@ -202,7 +214,7 @@ func Wait(ctx context.Context, cfg Config, log *slog.Logger) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			poll(ctx, it, &mu, backoff, attempt, start, log)
+			poll(ctx, it, &mu, backoff, attempt, cfg.AttemptTimeoutName, start, log)
 		}()
 	}
 	wg.Wait()
@@ -225,7 +237,7 @@ func Wait(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // poll attempts it until it passes or ctx ends, pausing per backoff and never
 // starting more than maxPollsPerSecond attempts in any one-second window.
-func poll(ctx context.Context, it *item, mu *sync.Mutex, b Backoff, attemptTimeout time.Duration, start time.Time, log *slog.Logger) {
+func poll(ctx context.Context, it *item, mu *sync.Mutex, b Backoff, attemptTimeout time.Duration, setting string, start time.Time, log *slog.Logger) {
 	var recent [maxPollsPerSecond]time.Time // start times of the last attempts, ring
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -235,6 +247,7 @@ func poll(ctx context.Context, it *item, mu *sync.Mutex, b Backoff, attemptTimeo
 		recent[n%len(recent)] = now
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		detail, err := it.chk.check(actx)
+		cut := expired(actx)
 		cancel()
 		if err == nil {
 			mu.Lock()
@@ -245,15 +258,26 @@ func poll(ctx context.Context, it *item, mu *sync.Mutex, b Backoff, attemptTimeo
 		}
 		if expired(ctx) {
 			// The attempt was cut short by the end of the wait: keep what the
-			// previous attempt saw, which is what a person wants to read.
+			// previous attempt saw, which is what a person wants to read, or,
+			// when this was the first, what it saw until then (each address
+			// still silent, say).
+			mu.Lock()
+			if it.lastSeen == notYet {
+				it.lastSeen = err.Error()
+			}
+			mu.Unlock()
 			return
 		}
+		seen := err.Error()
+		if cut {
+			seen = attemptCut(attemptTimeout, setting, seen)
+		}
 		mu.Lock()
-		changed := it.lastSeen != err.Error()
-		it.lastSeen = err.Error()
+		changed := it.lastSeen != seen
+		it.lastSeen = seen
 		mu.Unlock()
 		if changed {
-			log.Debug("pending", "target", it.name, "seen", err.Error())
+			log.Debug("pending", "target", it.name, "seen", seen)
 		}
 
 		next := now.Add(b.pause(n))
@@ -267,6 +291,17 @@ func poll(ctx context.Context, it *item, mu *sync.Mutex, b Backoff, attemptTimeo
 		case <-timer.C:
 		}
 	}
+}
+
+// attemptCut is what an attempt that its time limit ended saw: "attempt
+// timed out after 20s (-flag): timed out reading the body after HTTP 200 OK
+// (2400000 bytes in)".
+func attemptCut(limit time.Duration, setting, seen string) string {
+	s := "attempt timed out after " + limit.String()
+	if setting != "" {
+		s += " (" + setting + ")"
+	}
+	return s + ": " + seen
 }
 
 // items validates cfg and builds the list of things to wait for.
@@ -283,12 +318,8 @@ func (cfg Config) items() ([]*item, error) {
 		needDNS = needDNS || t.Kind == KindTCP || t.Kind == KindHTTP || t.Kind == KindHTTPS
 	}
 	if needDNS {
-		c := cfg
-		if c.AttemptTimeout <= 0 {
-			c.AttemptTimeout = DefaultAttemptTimeout
-		}
 		var err error
-		if r, err = newResolver(&c); err != nil {
+		if r, err = newResolver(&cfg); err != nil {
 			return nil, err
 		}
 	}

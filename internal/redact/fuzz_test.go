@@ -83,14 +83,18 @@ func checkString(t *testing.T, text, secret string) {
 	}
 }
 
-// urlUser, urlPassword and urlHost are the URL parts FuzzCredentials
-// builds URLs from: what the package documentation says a user, a
-// password and a host may hold for the password to be masked.
+// urlUserPart, urlPassPart and urlHostPart are the URL parts
+// FuzzCredentials builds URLs from: what the package documentation says a
+// user, a password and a host may hold for the password to be masked (a
+// user may be an e-mail address, a password may hold a quote or '/'; a
+// password of digits then '/', '?' or '#' reads as a port, and one holding
+// "://" as another URL).
 var (
-	urlUserPart = regexp.MustCompile(`^[^/\s:@"'<>]*$`)
-	urlPassPart = regexp.MustCompile(`^[^\s"'<>@*]+$`)
-	urlHostPart = regexp.MustCompile(`^[^\s"'<>]*$`)
-	urlScheme   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+	urlUserPart   = regexp.MustCompile("^[^/?#\\s:\"<>`]*$")
+	urlPassPart   = regexp.MustCompile("^[^\\s\"<>`@*]+$")
+	urlPassAsPort = regexp.MustCompile(`^[0-9]*[/?#]|://`)
+	urlHostPart   = regexp.MustCompile("^[^\\s\"<>`]*$")
+	urlScheme     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 )
 
 // FuzzCredentials puts a URL with a password between fuzzed texts and
@@ -103,8 +107,9 @@ func FuzzCredentials(f *testing.F) {
 	f.Add("", "http", "", "p/ss", "host/x", "and http://h:80/")
 	f.Add(`{"a":"`, "http", "u", "pw", "h/", `","b":"x@y"}`)
 	f.Add("password=", "jdbc:mysql", "root", "My2", "db:3306/app?user=app&password=My2", ";")
+	f.Add("SMTP_URL=", "smtps", "alerts@example.com", "It's/2", "smtp.example.com:465", "")
 	f.Fuzz(func(t *testing.T, before, scheme, user, password, host, after string) {
-		if !urlScheme.MatchString(scheme) || !urlUserPart.MatchString(user) || !urlPassPart.MatchString(password) || !urlHostPart.MatchString(host) {
+		if !urlScheme.MatchString(scheme) || !urlUserPart.MatchString(user) || !urlPassPart.MatchString(password) || urlPassAsPort.MatchString(password) || !urlHostPart.MatchString(host) {
 			return
 		}
 		// The text without the password must not hold it (nor ':' or '@'

@@ -2,55 +2,89 @@
 // (env dumps, template diffs, logs, API responses) asks a Redactor which
 // environment keys are secret and masks their values wherever they appear.
 //
-// A key is secret when it matches DefaultKeyPattern — the DC/OS SDK bootstrap's
-// rule (SDKKeyPattern) widened to private keys, API and access keys, and the
-// TLS_<NAME>_KEY variables tlsprov reads — unless it names a path (ends in
-// _FILE, _PATH or _DIR, see PathKeyPattern: SCHEDULER_LITE_SECRET_FILE holds
-// where a secret is, which a user must see to fix it), or when it matches the
-// extra pattern a user passes (bootstrap's -redact-keys, for example), which
-// has no exception. A Redactor built from an environment also knows the
-// secret values themselves, so it can mask them inside arbitrary text such as
-// a diff line: the raw value, its HTML-escaped form (what mustache's {{x}}
-// prints), and each line of a multi-line value like a PEM key — provided the
-// value can be masked in free text without harm: at least MinLearnLen bytes
-// and not a common word or number (true, no, 8080; see Learnable). Masking
-// every "o" of a message for MY_TOKEN=o both mangles the message and tells
-// the secret; such a value is still masked as the value of its own key
-// (Value, Env, and MY_TOKEN=o inside a text), only not elsewhere.
+// A name is judged by its words, whatever separates them: '.', '-', '_',
+// case changes (camelCase) — so jwt.private.key, JWT_PRIVATE_KEY,
+// jwt-private-key and jwtPrivateKey are the same name — and by one rule for
+// environment keys, URL query parameters, JSON and YAML keys, Java
+// properties and command-line options. A name is secret when its words
+// match DefaultKeyPattern — the DC/OS SDK bootstrap's rule (SDKKeyPattern:
+// credential, password, secret, token, anywhere in the name) widened to
+// passwd and passphrase; private, API and access keys; signing, encryption,
+// HMAC and SSH keys; a key of TLS or SSL (TLS_<NAME>_KEY, SSL_KEY, the PEM
+// keys tlsprov reads); and a name ending in pwd, pass, sig or signature
+// (DB_PASS, X-Goog-Signature, Azure's sig) — unless it names a path (its
+// last word is file, path or dir, see PathKeyPattern:
+// SCHEDULER_LITE_SECRET_FILE holds where a secret is, which a user must see
+// to fix it), or is the shell's PWD or OLDPWD; or when it matches the extra
+// pattern a user passes (bootstrap's -redact-keys, for example), which has
+// no exception. A bare key is not secret: PRIMARY_KEY_COLUMN, cache.key and
+// PUBLIC_KEY are shown. A Redactor built from an environment also knows the
+// secret values themselves — those of secret keys and the credentials
+// inside other values (below) — so it can mask them inside arbitrary text
+// such as a diff line: the raw value, its HTML-escaped form (what mustache's
+// {{x}} prints), and each line of a multi-line value like a PEM key —
+// provided the value can be masked in free text without harm: at least
+// MinLearnLen bytes and not a common word or number (true, no, 8080; see
+// Learnable). Masking every "o" of a message for MY_TOKEN=o both mangles the
+// message and tells the secret; such a value is still masked as the value
+// of its own key (Value, Env, and MY_TOKEN=o inside a text), only not
+// elsewhere.
 //
 // String and Value also mask credentials carried inside a value, whatever
 // variable it came from, keeping the rest readable:
 //
-//   - the password of a URL's userinfo: scheme://user:********@host, and
-//     of a DSN without a scheme in go-sql-driver/mysql's form:
-//     user:********@tcp(db:3306)/app;
-//   - parameters whose name is secret by the same rule (or is pwd, pass,
-//     sig or signature), with their value after '=' or ':': URL queries
-//     (?user=app&password=********), JDBC (;password=********), libpq
-//     key=value strings (password=******** host=db, quoted values too), ODBC
-//     (Pwd=********; or Pwd={********}), JSON ("token": "********"), YAML
-//     with a quoted value (token: "********"),
-//     Java system properties (-Dssl.keyStorePassword=********);
+//   - the password of a URL's userinfo (RFC 3986 §3.2.1):
+//     scheme://user:********@host. The userinfo ends at the last '@' before
+//     the host, so the user may be an e-mail address
+//     (smtps://alerts@example.com:********@smtp.example.com) and the
+//     password may hold '@', ':' and the sub-delims (! $ & ' ( ) * + , ; =);
+//     the first ':' starts the password. A single quote ends a URL only
+//     when one opened it ('postgres://...');
+//   - the password of a DSN without a scheme: user:********@proxy:3128
+//     (a proxy as curl -x and HTTPS_PROXY take it: a host and port must
+//     follow, except in the value of a variable whose name ends in proxy,
+//     HTTPS_PROXY=user:********@proxy), go-sql-driver/mysql's user:********@tcp(db:3306)/app and
+//     user:********@/app, and Oracle's jdbc:oracle:thin:user/********@db;
+//   - the body of a PEM private key (-----BEGIN ... PRIVATE KEY-----: PKCS#1,
+//     PKCS#8, encrypted, EC, OpenSSH, PGP), between its armor lines, which
+//     stay; certificates and public keys are shown;
+//   - parameters whose name is secret by the same rule, with their value
+//     after '=' or ':': URL queries (?user=app&password=********, the
+//     signatures and tokens of pre-signed URLs: X-Amz-Signature,
+//     X-Amz-Security-Token, X-Goog-Signature, Azure's sig, access_token,
+//     api_key), JDBC (;password=********), libpq key=value strings
+//     (password=******** host=db, quoted values too), ODBC (Pwd=******** or
+//     Pwd={********}), JSON ("token": "********"), YAML with a quoted value
+//     (token: "********"), Java system properties
+//     (-Dssl.keyStorePassword=********, -Djwt.private.key=********);
 //   - command-line options whose name is secret, with the value joined by '='
 //     or given as the next word: --password=********, --db-password ********.
 //
-// A value ends at whitespace, '&', ';' or a quote (inside a quoted or braced
-// value, at its closing quote or brace), so a password holding one of those
-// unquoted leaks what follows it. "NAME: text" with a blank after the colon
-// and an unquoted name and text is prose, not a parameter — the shape of
-// taskkit's own errors ("--keystore-password: empty") — so an unquoted YAML
-// value (password: x) is not masked. A password passed without a name
-// (mysql -pSECRET, curl -u user:SECRET) is not recognised, nor is an HTTP
-// header's credential (Authorization: Bearer SECRET). A dotted parameter
-// name (a field path such as pods.p.secrets.s.file, a Java property) is
-// judged by its last part, and svc.yml's secrets.<id>.secret field holds a
-// secret's name in the store, not its value, so neither is masked.
+// A parameter's value ends at whitespace, '&', ';' or a quote (inside a
+// quoted or braced value, at its closing quote or brace), so a password
+// holding one of those unquoted leaks what follows it. A URL password
+// holding an unescaped '/', '?' or '#' (RFC 3986 wants them escaped) is
+// masked to the next '@', unless what precedes the '/' is a port
+// (http://u:1234/x@h is read as host u, port 1234); a URL ends at
+// whitespace, '"', '<', '>' or '`', so a password holding those unescaped
+// leaks its tail. A scheme-less user:password@host without a port
+// (mailto:ops@example.com, 10:30@home) is not a DSN. "NAME: text" with a
+// blank after the colon and an unquoted name and text is prose, not a
+// parameter — the shape of taskkit's own errors ("--keystore-password:
+// empty") — so an unquoted YAML value (password: x) is not masked. A
+// password passed without a name (mysql -pSECRET, curl -u user:SECRET), a
+// token used as a URL's user (https://TOKEN@github.com) and an HTTP
+// header's credential (Authorization: Bearer SECRET) are not recognised.
+// svc.yml's secrets.<id>.secret and secrets.<id>.env-key fields hold a
+// secret's name in the store and its variable's name, not its value, so
+// they are not masked.
 package redact
 
 import (
 	"fmt"
 	"html"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -63,9 +97,18 @@ const Mask = "********"
 // SDKKeyPattern matches the environment keys the DC/OS SDK treats as secret.
 const SDKKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|secret|token)`
 
-// DefaultKeyPattern is SDKKeyPattern plus private keys, API and access keys,
-// passwd, and TLS_<NAME>_KEY (a PEM private key handed to tlsprov).
-const DefaultKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|passwd|secret|token|private_?key|api_?key|access_?key|^TLS_.+_KEY$)`
+// DefaultKeyPattern is the rule for secret names. It is matched against a
+// name's words, lowercased and joined by '_' ("jwt.private.key",
+// "JWT_PRIVATE_KEY", "jwt-private-key" and "jwtPrivateKey" are all
+// "jwt_private_key"; see words), and against the same words joined by
+// nothing ("dbPassWord" is "dbpassword"): SDKKeyPattern's words and
+// passwd and passphrase anywhere, even inside a word ("SSLPASSWORD"); a
+// private, API or access key ("private_key", "apikey", "aws_access_key_id")
+// and a signing, encryption, HMAC or SSH key; a name ending in pwd, pass,
+// sig or signature ("db_pass", "x_goog_signature"); and a key of TLS or SSL
+// ("tls_server_key", "ssl_key", the PEM keys tlsprov reads). A bare "key"
+// ("primary_key_column", "cache_key", "public_key") is not secret.
+const DefaultKeyPattern = `(credential|password|passwd|passphrase|secret|token|private_?keys?|api_?keys?|access_?keys?|(^|_)(signing|encryption|hmac|ssh)_keys?(_|$)|(^|_)(pwd|pass|sig|signature)$|(^|_)(tls|ssl)_(.+_)?key$)`
 
 // lazyRegexp compiles expr on its first use, once per process: every taskkit
 // binary links this package, and most of its expressions are needed by few
@@ -74,30 +117,28 @@ func lazyRegexp(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
 
-// urlPassword matches the password of a URL's userinfo: from the first ':'
-// after the user to the last '@' of the token, so a password holding '@' or
-// '/' is masked whole (at worst a little of what follows is masked too).
-var urlPassword = lazyRegexp(`(://[^/\s:@"'<>]*:)[^\s"'<>]*@`)
-
-// dsnPassword matches the password of a DSN in go-sql-driver/mysql's form,
-// user:password@net(addr)/dbname or user:password@/dbname: userinfo with no
-// scheme, recognised by what follows its last '@'.
-var dsnPassword = lazyRegexp(`(^|[\s=;,"'(])([^\s:@/"'=;,()]+:)[^\s"']*@([a-z0-9]*\(|/)`)
-
 var defaultKeys = lazyRegexp(DefaultKeyPattern)
 
-// PathKeyPattern matches the keys DefaultKeyPattern would call secret that
-// hold a path instead (the convention of Docker's POSTGRES_PASSWORD_FILE):
-// their values are shown. The SDK's bootstrap has no such exception; it
-// only prints the environment, where a path hidden is merely unhelpful,
-// while taskkit masks values in every error, where it hides what to fix.
-const PathKeyPattern = `(?i)[_.-](FILE|PATH|DIR)$`
+// PathKeyPattern matches the names DefaultKeyPattern would call secret that
+// hold a path instead (the convention of Docker's POSTGRES_PASSWORD_FILE),
+// matched against the name's words like DefaultKeyPattern (so
+// "tlsPrivateKeyPath" too): their values are shown. The SDK's bootstrap has
+// no such exception; it only prints the environment, where a path hidden is
+// merely unhelpful, while taskkit masks values in every error, where it
+// hides what to fix.
+const PathKeyPattern = `_(file|path|dir)$`
 
 var pathKeys = lazyRegexp(PathKeyPattern)
 
-// specSecretName matches svc.yml's secrets.<id>.secret field path (as
-// spec's errors name it): its value is the secret's name in the store.
-var specSecretName = lazyRegexp(`(?i)(^|\.)secrets\.[^.]+\.secret$`)
+// shellKeys are the shell's own variables DefaultKeyPattern would call
+// secret: PWD and OLDPWD hold directories (pwd is secret as ODBC's password
+// parameter, inside values).
+var shellKeys = map[string]bool{"PWD": true, "OLDPWD": true}
+
+// specSecretName matches svc.yml's secrets.<id>.secret and
+// secrets.<id>.env-key field paths (as spec's errors name them): their
+// values are a secret's name in the store and the variable it goes in.
+var specSecretName = lazyRegexp(`(?i)(^|\.)secrets\.[^.]+\.(secret|env-key)$`)
 
 // MinLearnLen is the shortest secret value, in bytes, masked wherever it
 // appears in free text (Learnable).
@@ -117,12 +158,6 @@ func Learnable(v string) bool {
 	return len(v) >= MinLearnLen && !commonValue().MatchString(v)
 }
 
-// paramNames are parameter names that are secret inside values although
-// they are too short or too generic to be secret as environment keys: ODBC's
-// Pwd, "pass", and the signature of a pre-signed URL (Azure's sig, AWS's
-// X-Amz-Signature).
-var paramNames = lazyRegexp(`(?i)^(pwd|pass|sig|signature|x-amz-signature)$`)
-
 // minLineLen is the shortest line of a multi-line secret that is masked on its
 // own; shorter lines ("-----", "") would mask unrelated text without hiding
 // anything of value.
@@ -131,24 +166,25 @@ const minLineLen = 8
 // Redactor decides which keys are secret and masks secret values in text.
 // The zero value is not useful; use New.
 type Redactor struct {
-	keys     []*regexp.Regexp
-	verdicts sync.Map // parameter name -> bool: isSecretParam's answers
+	extra    *regexp.Regexp // the user's pattern, nil for none
+	verdicts sync.Map       // parameter name -> bool: isSecretParam's answers
 	nVerdict atomic.Int32
 	values   []string // secret values and long lines of them, longest first
 	replacer *strings.Replacer
 }
 
 // New returns a Redactor using DefaultKeyPattern plus extra, a regular
-// expression for more secret keys ("" for none). flagName names where extra
-// came from, for the error when it does not compile.
+// expression for more secret keys ("" for none), matched against the key as
+// written. flagName names where extra came from, for the error when it does
+// not compile.
 func New(extra, flagName string) (*Redactor, error) {
-	r := &Redactor{keys: []*regexp.Regexp{defaultKeys()}}
+	r := &Redactor{}
 	if extra != "" {
 		re, err := regexp.Compile(extra)
 		if err != nil {
 			return nil, fmt.Errorf("%s: invalid regular expression: %w", flagName, err)
 		}
-		r.keys = append(r.keys, re)
+		r.extra = re
 	}
 	r.rebuild()
 	return r, nil
@@ -160,26 +196,100 @@ func Default() *Redactor {
 	return r
 }
 
-// IsSecretKey reports whether the value of key must never be shown: it
-// matches DefaultKeyPattern and not PathKeyPattern, or it matches the extra
-// pattern.
-func (r *Redactor) IsSecretKey(key string) bool {
-	for i, re := range r.keys {
-		if re.MatchString(key) && (i > 0 || !pathKeys().MatchString(key)) {
-			return true
+// words returns name's words, lowercased and joined by '_': a word ends at
+// any character other than a letter or digit, and where a lowercase letter
+// or digit meets an uppercase one ("jwtPrivateKey") or an uppercase run
+// meets a capitalised word ("APIKey" is "api_key").
+func words(name string) string {
+	b := make([]byte, 0, len(name)+4)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		lower, upper, digit := c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9'
+		if !lower && !upper && !digit {
+			if len(b) > 0 && b[len(b)-1] != '_' {
+				b = append(b, '_')
+			}
+			continue
 		}
+		if upper && i > 0 && len(b) > 0 && b[len(b)-1] != '_' {
+			p := name[i-1]
+			pLowerOrDigit := p >= 'a' && p <= 'z' || p >= '0' && p <= '9'
+			nextLower := i+1 < len(name) && name[i+1] >= 'a' && name[i+1] <= 'z'
+			if pLowerOrDigit || (p >= 'A' && p <= 'Z' && nextLower) {
+				b = append(b, '_')
+			}
+		}
+		if upper {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
 	}
-	return false
+	if len(b) > 0 && b[len(b)-1] == '_' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
 }
 
-// LearnEnv records the values of every secret key in env (KEY=VALUE entries),
-// so String masks them wherever they appear (those that are Learnable). It
-// returns r for chaining.
+// secretName reports whether name is secret by DefaultKeyPattern and not a
+// path by PathKeyPattern. It remembers the verdicts of up to
+// maxCachedNames names (environment keys and parameter names recur in
+// every log line and environment a process masks).
+func secretName(name string) bool {
+	if v, ok := nameVerdicts.Load(name); ok {
+		return v.(bool)
+	}
+	secret := judgeName(name)
+	if nNameVerdicts.Add(1) <= maxCachedNames {
+		nameVerdicts.Store(name, secret)
+	}
+	return secret
+}
+
+var (
+	nameVerdicts  sync.Map // name -> bool: judgeName's answers
+	nNameVerdicts atomic.Int32
+)
+
+// maxCachedNames bounds how many names secretName remembers the verdict
+// of.
+const maxCachedNames = 4096
+
+func judgeName(name string) bool {
+	w := words(name)
+	if pathKeys().MatchString(w) {
+		return false
+	}
+	return defaultKeys().MatchString(w) || defaultKeys().MatchString(strings.ReplaceAll(w, "_", ""))
+}
+
+// IsSecretKey reports whether the value of key must never be shown: its
+// words match DefaultKeyPattern and not PathKeyPattern, and it is not the
+// shell's PWD or OLDPWD; or it matches the extra pattern, which has no
+// exception.
+func (r *Redactor) IsSecretKey(key string) bool {
+	if r.extra != nil && r.extra.MatchString(key) {
+		return true
+	}
+	return !shellKeys[key] && secretName(key)
+}
+
+// LearnEnv records the values of every secret key in env (KEY=VALUE
+// entries), and every credential Value masks inside the other values (a URL
+// password, a secret parameter, a PEM private key), so String masks them
+// wherever they appear (those that are Learnable). It returns r for
+// chaining.
 func (r *Redactor) LearnEnv(env []string) *Redactor {
 	for _, kv := range env {
 		k, v, ok := strings.Cut(kv, "=")
-		if ok && r.IsSecretKey(k) {
+		if !ok {
+			continue
+		}
+		if r.IsSecretKey(k) {
 			r.addValue(v)
+			continue
+		}
+		for _, sp := range r.valueSpans(k, v, nil) {
+			r.addValue(v[sp.start:sp.end])
 		}
 	}
 	r.rebuild()
@@ -229,44 +339,96 @@ func (r *Redactor) rebuild() {
 	r.replacer = strings.NewReplacer(pairs...)
 }
 
-// String returns s with every learned secret value, the password of every
-// URL and the value of every secret parameter replaced by Mask (see the
-// package documentation).
+// String returns s with every learned secret value and every credential
+// inside it (URL passwords, PEM private keys, the values of secret
+// parameters) replaced by Mask (see the package documentation).
 func (r *Redactor) String(s string) string {
 	if len(r.values) > 0 {
 		s = r.replacer.Replace(s)
 	}
-	return r.params(URLPasswords(s))
+	return r.mask(s)
+}
+
+// mask replaces the credentials inside s by Mask.
+func (r *Redactor) mask(s string) string {
+	var buf [8]span
+	return maskSpans(s, r.credentials(s, buf[:0]))
+}
+
+// span is a part of a text, s[start:end], holding a secret.
+type span struct{ start, end int }
+
+// credentials appends to dst the spans of s holding credentials: URL
+// and DSN passwords, PEM private-key bodies and secret parameters' values.
+// They may overlap and are in no order.
+func (r *Redactor) credentials(s string, dst []span) []span {
+	dst = userinfoSpans(s, dst)
+	dst = pemSpans(s, dst)
+	return r.paramSpans(s, dst)
+}
+
+// maskSpans returns s with each of spans replaced by Mask, overlapping or
+// adjacent spans as one.
+func maskSpans(s string, spans []span) string {
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
+	var b strings.Builder
+	b.Grow(len(s))
+	done := 0
+	for i := 0; i < len(spans); {
+		start, end := spans[i].start, spans[i].end
+		for i++; i < len(spans) && spans[i].start <= end; i++ {
+			end = max(end, spans[i].end)
+		}
+		if start < done {
+			start = done
+		}
+		b.WriteString(s[done:start])
+		b.WriteString(Mask)
+		done = end
+	}
+	b.WriteString(s[done:])
+	return b.String()
 }
 
 // isSecretParam reports whether a parameter called name inside a value
-// carries a secret.
+// carries a secret: by the words of its name, as an environment key is
+// (so "X-Goog-Signature", "jwt.private.key" and "app.apiKey" are), or by
+// the extra pattern, against the name or its last dotted part
+// ("-Dapp.session="). svc.yml's secrets.<id>.secret and .env-key field paths
+// name a secret; they do not hold it.
 func (r *Redactor) isSecretParam(name string) bool {
 	if v, ok := r.verdicts.Load(name); ok {
 		return v.(bool)
 	}
-	last := name[strings.LastIndexByte(name, '.')+1:] // a field path or property by its last part
+	last := name[strings.LastIndexByte(name, '.')+1:]
 	secret := !specSecretName().MatchString(name) &&
-		(r.IsSecretKey(last) || r.IsSecretKey(strings.ReplaceAll(last, "-", "_")) || paramNames().MatchString(last))
+		(secretName(name) || r.extra != nil && (r.extra.MatchString(name) || r.extra.MatchString(last)))
 	if r.nVerdict.Add(1) <= maxCachedParams {
 		r.verdicts.Store(name, secret)
 	}
 	return secret
 }
 
+// isJavaProperty reports whether the parameter m called name is a Java
+// system property (-Dname=value) whose name is secret.
+func (r *Redactor) isJavaProperty(m paramMatch, name string) bool {
+	return m.oneDash && len(name) > 1 && name[0] == 'D' && r.isSecretParam(name[1:])
+}
+
 // maxCachedParams bounds how many parameter names a Redactor remembers the
 // verdict of.
 const maxCachedParams = 4096
 
-// params masks the value of every secret parameter in s: a name that
-// starts at a boundary, optionally after one or two dashes (a command-line
-// option) and inside quotes (JSON), then '=' or ':' with blanks around it,
-// or blanks alone after dashes (an option's value as the next word). It is a
-// hand-rolled scanner rather than a regular expression because it runs over
-// every diff line and log record.
-func (r *Redactor) params(s string) string {
-	var b strings.Builder
-	done := 0
+// paramSpans appends to dst the value of every secret parameter in s: a
+// name that starts at a boundary, optionally after one or two dashes (a
+// command-line option) and inside quotes (JSON), then '=' or ':' with
+// blanks around it, or blanks alone after dashes (an option's value as the
+// next word). It is a hand-rolled scanner rather than a regular expression
+// because it runs over every diff line and log record.
+func (r *Redactor) paramSpans(s string, dst []span) []span {
 	for pos := 0; pos < len(s); {
 		m, ok := matchParam(s, pos)
 		if !ok {
@@ -278,7 +440,7 @@ func (r *Redactor) params(s string) string {
 		// ("--keystore-password: empty"), is not a parameter; a quoted name
 		// (JSON) or a quoted value is.
 		prose := !m.quoted && m.colon && m.blankAfter && m.value < len(s) && s[m.value] != '"' && s[m.value] != '\''
-		if (m.spaced && !m.dashes) || prose || !r.isSecretParam(name) {
+		if (m.spaced && !m.dashes) || prose || !r.isSecretParam(name) && !r.isJavaProperty(m, name) {
 			// Not a secret: go on after the name, so that a value such as
 			// "url=password=x" is looked at too.
 			pos = m.nameEnd
@@ -289,15 +451,10 @@ func (r *Redactor) params(s string) string {
 			pos = m.value
 			continue
 		}
-		b.WriteString(s[done:vs])
-		b.WriteString(Mask)
-		done, pos = ve, ve
+		dst = append(dst, span{vs, ve})
+		pos = ve
 	}
-	if done == 0 {
-		return s
-	}
-	b.WriteString(s[done:])
-	return b.String()
+	return dst
 }
 
 // paramMatch is a parameter name found by matchParam.
@@ -305,6 +462,7 @@ type paramMatch struct {
 	nameStart, nameEnd int
 	value              int  // where the value starts
 	dashes             bool // the name follows - or --
+	oneDash            bool // the name follows exactly one -
 	quoted             bool // the name is in quotes
 	colon              bool // the separator is ':'
 	blankAfter         bool // blanks follow the separator
@@ -329,6 +487,7 @@ func matchParam(s string, pos int) (paramMatch, bool) {
 		i++
 		m.dashes = true
 	}
+	m.oneDash = i == pos+1
 	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
 		i++
 		m.quoted = true
@@ -401,36 +560,44 @@ func valueSpan(s string, i int) (int, int) {
 }
 
 // Credentials masks the credentials carried inside s by DefaultKeyPattern:
-// URL passwords and secret parameters (see the package documentation). It
-// is for text that no Redactor has seen the environment of, such as a URI
-// in a fetch error.
-func Credentials(s string) string { return defaultRedactor().params(URLPasswords(s)) }
+// URL and DSN passwords, PEM private keys and secret parameters (see the
+// package documentation). It is for text that no Redactor has seen the
+// environment of, such as a URI in a fetch error.
+func Credentials(s string) string { return defaultRedactor().mask(s) }
 
 var defaultRedactor = sync.OnceValue(Default)
 
-// URLPasswords masks the password of every scheme://user:password@ in s,
-// and of every user:password@net(addr)/ DSN (go-sql-driver/mysql's form).
+// URLPasswords masks the password of every URL's userinfo in s and of
+// every DSN in the forms the package documentation lists.
 func URLPasswords(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	if strings.Contains(s, "://") {
-		s = urlPassword().ReplaceAllString(s, "${1}"+Mask+"@")
-	}
-	return dsnPassword().ReplaceAllString(s, "${1}${2}"+Mask+"@${3}")
+	var buf [8]span
+	return maskSpans(s, userinfoSpans(s, buf[:0]))
 }
 
-// Value returns value with its URL passwords and secret parameters masked,
-// or Mask when key is secret.
+// Value returns value with the credentials inside it masked, or Mask when
+// key is secret.
 func (r *Redactor) Value(key, value string) string {
 	if r.IsSecretKey(key) {
 		return Mask
 	}
-	return r.params(URLPasswords(value))
+	var buf [8]span
+	return maskSpans(value, r.valueSpans(key, value, buf[:0]))
+}
+
+// valueSpans appends to dst the credentials inside the value of key (not a
+// secret key): those of any text, and the password of a proxy's URL
+// without a scheme and port (HTTPS_PROXY=user:pw@proxy, as curl and Go's
+// http.ProxyFromEnvironment read it).
+func (r *Redactor) valueSpans(key, value string, dst []span) []span {
+	dst = r.credentials(value, dst)
+	if strings.HasSuffix(strings.ToLower(key), "proxy") && !strings.Contains(value, "://") && !strings.ContainsAny(value, " \t\r\n") {
+		dst = urlPasswordSpan(value, 0, len(value), dst)
+	}
+	return dst
 }
 
 // Env returns env (KEY=VALUE entries) sorted by key, with the values of secret
-// keys replaced by Mask.
+// keys replaced by Mask and the credentials inside the others masked.
 func (r *Redactor) Env(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {

@@ -8,8 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// TestHoistFlags: the flags before an operator command's name move to
-// just after it (after its subcommand's name when one follows), where the
+// TestHoistFlags: the flags before an operator command's name (its
+// connection flags and its own) move to just after it (after its subcommand's name when one follows), where the
 // command parses them; a command line whose first word other than the
 // leading flags and their values is not an operator command, or that asks
 // for help or the version, is left to the parent (scheduler-lite) as it
@@ -27,6 +27,10 @@ func TestHoistFlags(t *testing.T) {
 		{"sl --json endpoints web", "sl endpoints --json web"},
 		{"sl --url U state framework-id", "sl state framework-id --url U"},
 		{"sl --url U plan show -- deploy", "sl plan show --url U -- deploy"},
+		// a command's own flags too
+		{"sl --wait COMPLETE --timeout 5m plan show deploy", "sl plan show --wait COMPLETE --timeout 5m deploy"},
+		{"sl -p GREET=ops --url U plan start greet", "sl plan start -p GREET=ops --url U greet"},
+		{"sl --task web pod pause hello-0", "sl pod pause --task web hello-0"},
 		// the scheduler's flags go too: the command refuses them
 		{"sl --master m plan list", "sl plan list --master m"},
 		{"sl --verbose health", "sl health --verbose"},

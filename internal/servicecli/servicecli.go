@@ -51,6 +51,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -205,11 +206,13 @@ func (g group) valued() map[string]bool {
 // before an operator command's name moved to just after it, where that
 // command reads them: "scheduler-lite --url URL plan list" runs as
 // "scheduler-lite plan --url URL list", as kubectl and the DC/OS CLI take
-// their connection flags before the command. parent are the flags of the
-// command the operator commands are registered under (scheduler-lite's):
-// with the connection flags, they tell which leading flags take the next
-// word as their value, so that the first other word is found ("--master
-// plan svc.yml" is the scheduler's --master, valued "plan"). args is
+// their connection flags before the command; any flag of the command may
+// go there ("--wait COMPLETE plan show deploy"). parent are the flags of
+// the command the operator commands are registered under
+// (scheduler-lite's): with the operator commands' own, they tell which
+// leading flags take the next word as their value, so that the first other
+// word is found ("--master plan svc.yml" is the scheduler's --master,
+// valued "plan"). args is
 // returned unchanged unless that word names an operator command, or when a
 // leading flag asks for help or the version (the parent's). Every hoisted
 // flag is the operator command's to parse: one it does not have (a
@@ -217,12 +220,13 @@ func (g group) valued() map[string]bool {
 // the scheduler's applied to it, nor silently ignored.
 func HoistFlags(args []string, parent []cli.Flag) []string {
 	valued := map[string]bool{}
-	for _, fs := range [][]cli.Flag{parent, connectionFlags()} {
-		for _, f := range fs {
-			_, isBool := f.(*cli.BoolFlag)
-			for _, n := range f.Names() {
-				valued[n] = valued[n] || !isBool
-			}
+	for _, newGroup := range groups {
+		maps.Copy(valued, build(newGroup).valued())
+	}
+	for _, f := range parent {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			valued[n] = valued[n] || !isBool
 		}
 	}
 	i := 1

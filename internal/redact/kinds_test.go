@@ -1,0 +1,314 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSecretNameWords: a name is judged by its words whatever separates
+// them, and by the same rule as an environment key, a URL query parameter,
+// a JSON key, a Java property and a command-line option.
+func TestSecretNameWords(t *testing.T) {
+	r := Default()
+	const v = "Va1ue-of-it"
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{
+		// The same words, every spelling.
+		{"JWT_PRIVATE_KEY", true},
+		{"jwt.private.key", true},
+		{"jwt-private-key", true},
+		{"jwtPrivateKey", true},
+		{"JwtPrivateKey", true},
+		{"jwt.privateKey", true},
+		{"JWT.Private-Key", true},
+		{"aws.access.key", true},
+		{"AWS_ACCESS_KEY_ID", true},
+		{"awsAccessKeyId", true},
+		{"app.api.key", true},
+		{"APIKey", true},
+		{"apikey", true},
+		{"X-API-KEY", true},
+		{"api_keys", true},
+		{"STRIPE_PRIVATEKEY", true},
+		{"jwt.signing.key", true},
+		{"ENCRYPTION_KEY", true},
+		{"hmacKey", true},
+		{"deploy.ssh.key", true},
+		{"TLS_SERVER_KEY", true},
+		{"tls.server.key", true},
+		{"TLS_KEY", true},
+		{"SSL_KEY", true},
+		{"kafka.ssl.key", true},
+		{"spring.datasource.password", true},
+		{"dbPassWord", true},
+		{"MYSQLPASSWORD", true},
+		{"ssl.key.passphrase", true},
+		{"client_secret", true},
+		{"clientSecret", true},
+		{"accessToken", true},
+		{"X-Amz-Security-Token", true},
+		{"X-Goog-Credential", true},
+		{"DB_PASS", true},
+		{"redis.pwd", true},
+		{"X-Goog-Signature", true},
+		{"x-goog-signature", true},
+		{"X-Amz-Signature", true},
+		{"Signature", true},
+		{"sig", true},
+		// Names of keys that are not secret, and near misses.
+		{"PRIMARY_KEY_COLUMN", false},
+		{"primary.key", false},
+		{"partitionKey", false},
+		{"cache_key", false},
+		{"KEY", false},
+		{"PUBLIC_KEY", false},
+		{"publicKey", false},
+		{"Key-Pair-Id", false},
+		{"MONKEY", false},
+		{"KEYCLOAK_URL", false},
+		{"TLS_SERVER_CERT", false},
+		{"SSL_KEY_ALIAS", false},
+		{"BYPASS_CACHE", false},
+		{"COMPASS", false},
+		{"PASS_THROUGH", false},
+		{"SIGNATURE_VERSION", false},
+		{"SIGTERM_GRACE", false},
+		{"X-Goog-SignedHeaders", false},
+		{"X-Amz-Algorithm", false},
+		{"X-Goog-Expires", false},
+		{"CONFIG", false},
+		// Paths of secrets, whatever the spelling.
+		{"jwt.private.key.file", false},
+		{"tlsPrivateKeyPath", false},
+		{"SECRETS_DIR", false},
+		{"api-key-file", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.IsSecretKey(tt.name); got != tt.want {
+				t.Errorf("IsSecretKey(%q) = %v, want %v", tt.name, got, tt.want)
+			}
+			masked := func(in, want string) {
+				t.Helper()
+				if !tt.want {
+					want = in
+				}
+				if got := r.String(in); got != want {
+					t.Errorf("String(%q) = %q, want %q", in, got, want)
+				}
+			}
+			M := Mask
+			masked(tt.name+"="+v, tt.name+"="+M)
+			masked("https://h/x?a=1&"+tt.name+"="+v+"&b=2", "https://h/x?a=1&"+tt.name+"="+M+"&b=2")
+			masked(`{"`+tt.name+`": "`+v+`"}`, `{"`+tt.name+`": "`+M+`"}`)
+			masked("java -D"+tt.name+"="+v+" -jar x", "java -D"+tt.name+"="+M+" -jar x")
+			masked("app --"+tt.name+" "+v, "app --"+tt.name+" "+M)
+			env := r.Env([]string{tt.name + "=" + v})
+			if want := tt.name + "=" + map[bool]string{true: M, false: v}[tt.want]; env[0] != want {
+				t.Errorf("Env = %q, want %q", env[0], want)
+			}
+			// A masked value is learned: masked in any other text too.
+			learned := Default().LearnEnv([]string{tt.name + "=" + v}).String("echo " + v)
+			if want := map[bool]string{true: "echo " + M, false: "echo " + v}[tt.want]; learned != want {
+				t.Errorf("after LearnEnv, String = %q, want %q", learned, want)
+			}
+		})
+	}
+}
+
+// TestShellPWD: the shell's PWD and OLDPWD hold directories; pwd is
+// secret as a parameter inside a value (ODBC's Pwd=) and as another name's
+// last word.
+func TestShellPWD(t *testing.T) {
+	r := Default()
+	for key, want := range map[string]bool{"PWD": false, "OLDPWD": false, "DB_PWD": true, "pwd": true} {
+		if got := r.IsSecretKey(key); got != want {
+			t.Errorf("IsSecretKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+	if got, want := r.String("Uid=sa;PWD=x7y;"), "Uid=sa;PWD="+Mask+";"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+}
+
+// TestWords pins how names are cut into words.
+func TestWords(t *testing.T) {
+	for in, want := range map[string]string{
+		"jwtPrivateKey":     "jwt_private_key",
+		"JWT_PRIVATE_KEY":   "jwt_private_key",
+		"jwt.private.key":   "jwt_private_key",
+		"--jwt-private-key": "jwt_private_key",
+		"APIKey":            "api_key",
+		"awsAccessKeyID":    "aws_access_key_id",
+		"X-Goog-Signature":  "x_goog_signature",
+		"s3Bucket2Name":     "s3_bucket2_name",
+		"a..b__c":           "a_b_c",
+		"":                  "",
+	} {
+		if got := words(in); got != want {
+			t.Errorf("words(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSignedURLs: the signatures and tokens of the major clouds' signed
+// URLs and of common APIs are masked, case-insensitively; the other
+// parameters of the same URLs are shown.
+func TestSignedURLs(t *testing.T) {
+	M := Mask
+	for _, tt := range []struct{ name, in, want string }{
+		{"GCS V4", "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=sa%40p.iam.gserviceaccount.com%2F20261130%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20261130T000000Z&X-Goog-Expires=3600&X-Goog-SignedHeaders=host&X-Goog-Signature=0a1b2c",
+			"https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=" + M + "&X-Goog-Date=20261130T000000Z&X-Goog-Expires=3600&X-Goog-SignedHeaders=host&X-Goog-Signature=" + M},
+		{"GCS V4, lowercase", "https://storage.googleapis.com/b/o?x-goog-signature=0a1b2c&x-goog-date=1", "https://storage.googleapis.com/b/o?x-goog-signature=" + M + "&x-goog-date=1"},
+		{"GCS V2", "https://storage.googleapis.com/b/o?GoogleAccessId=sa@p&Expires=1&Signature=abc%2B", "https://storage.googleapis.com/b/o?GoogleAccessId=sa@p&Expires=1&Signature=" + M},
+		{"S3 with a session token", "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F1&X-Amz-Security-Token=IQo&X-Amz-SignedHeaders=host&X-Amz-Signature=f00d",
+			"https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" + M + "&X-Amz-Security-Token=" + M + "&X-Amz-SignedHeaders=host&X-Amz-Signature=" + M},
+		{"S3, lowercase", "https://b.s3/k?x-amz-signature=f00d", "https://b.s3/k?x-amz-signature=" + M},
+		{"Azure SAS", "https://a.blob.core.windows.net/c/f?sv=2022-11-02&se=2026-12-01&sr=b&sp=r&sig=AbC%2Bd%3D", "https://a.blob.core.windows.net/c/f?sv=2022-11-02&se=2026-12-01&sr=b&sp=r&sig=" + M},
+		{"Azure SAS, upper case", "https://a.blob/c/f?SIG=AbC", "https://a.blob/c/f?SIG=" + M},
+		{"CloudFront", "https://d.cloudfront.net/f?Expires=1&Signature=abc~d&Key-Pair-Id=K2J", "https://d.cloudfront.net/f?Expires=1&Signature=" + M + "&Key-Pair-Id=K2J"},
+		{"OAuth access_token", "https://api/x?access_token=ya29.a0&alt=json", "https://api/x?access_token=" + M + "&alt=json"},
+		{"token", "wss://h/s?token=abc", "wss://h/s?token=" + M},
+		{"api_key and apikey", "https://api/x?api_key=k1&apikey=k2&apiKey=k3&format=json", "https://api/x?api_key=" + M + "&apikey=" + M + "&apiKey=" + M + "&format=json"},
+		{"client_secret", "https://login/oauth/token?client_id=app&client_secret=cs&grant_type=client_credentials", "https://login/oauth/token?client_id=app&client_secret=" + M + "&grant_type=client_credentials"},
+		{"password and secret", "https://h/x?password=p&secret=s&user=u", "https://h/x?password=" + M + "&secret=" + M + "&user=u"},
+		{"signature", "https://h/x?signature=s1&signed=yes", "https://h/x?signature=" + M + "&signed=yes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Credentials(tt.in); got != tt.want {
+				t.Errorf("Credentials(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestURLUserinfo: the password of a URL's userinfo (RFC 3986 §3.2.1:
+// the last '@' before the host ends it, the first ':' in it starts the
+// password) and of a DSN without a scheme is masked, and nothing else.
+func TestURLUserinfo(t *testing.T) {
+	M := Mask
+	for _, tt := range []struct{ name, in, want string }{
+		{"e-mail address as the user", "smtps://alerts@example.com:Sm1@smtp.example.com:465", "smtps://alerts@example.com:" + M + "@smtp.example.com:465"},
+		{"e-mail user, password with @", "imaps://me@corp.example:p@ss@imap.corp.example/INBOX", "imaps://me@corp.example:" + M + "@imap.corp.example/INBOX"},
+		{"apostrophe in the password", "postgres://app:It's2@db:5432/app", "postgres://app:" + M + "@db:5432/app"},
+		{"every sub-delim in the password", "amqp://u:!$&'()*+,;=x@rabbit:5672/vh", "amqp://u:" + M + "@rabbit:5672/vh"},
+		{"':' in the password", "redis://u:a:b:c@cache:6379", "redis://u:" + M + "@cache:6379"},
+		{"percent-encoded password", "https://u:p%40ss%2Fw@h/x", "https://u:" + M + "@h/x"},
+		{"empty user", "redis://:hunter2@cache:6379/0", "redis://:" + M + "@cache:6379/0"},
+		{"IPv6 host", "http://u:pw@[::1]:8080/x", "http://u:" + M + "@[::1]:8080/x"},
+		{"quoted URL ends at its quote", "dsn='postgres://u:pw@db/x' alt='a@b'", "dsn='postgres://u:" + M + "@db/x' alt='a@b'"},
+		{"double-quoted URL", `url="amqp://u:p'w@mq/" x@y`, `url="amqp://u:` + M + `@mq/" x@y`},
+		{"two URLs in one token", "http://a:p1@h1,http://b:p2@h2", "http://a:" + M + "@h1,http://b:" + M + "@h2"},
+		{"a URL inside another's query", "https://login/?next=http://u:p3@h/x", "https://login/?next=http://u:" + M + "@h/x"},
+		{"scheme-less proxy", "proxyuser:Px3@proxy.corp:3128", "proxyuser:" + M + "@proxy.corp:3128"},
+		{"scheme-less proxy after a key", "HTTPS_PROXY=proxyuser:Px3@proxy.corp:3128 NO_PROXY=x", "HTTPS_PROXY=proxyuser:" + M + "@proxy.corp:3128 NO_PROXY=x"},
+		{"scheme-less, e-mail user", "alerts@example.com:pw@smtp.example.com:587", "alerts@example.com:" + M + "@smtp.example.com:587"},
+		{"scheme-less, apostrophe", "u:It's@proxy:8080", "u:" + M + "@proxy:8080"},
+		{"Oracle thin", "jdbc:oracle:thin:scott/tiger@//db:1521/orcl", "jdbc:oracle:thin:scott/" + M + "@//db:1521/orcl"},
+		{"Oracle thin, SID form", "url=jdbc:oracle:thin:app/s3c@db:1521:ORCL", "url=jdbc:oracle:thin:app/" + M + "@db:1521:ORCL"},
+		// Not passwords: left whole.
+		{"Oracle thin without a user", "jdbc:oracle:thin:@db:1521/x", "jdbc:oracle:thin:@db:1521/x"},
+		{"a port, then @ in the path", "http://localhost:4873/@scope/pkg", "http://localhost:4873/@scope/pkg"},
+		{"a port, then @ in the query", "https://host:8443/login?u=me@x.com", "https://host:8443/login?u=me@x.com"},
+		{"@ in the query", "https://h/x?e=a@b.com:80", "https://h/x?e=a@b.com:80"},
+		{"a user without a password", "https://user@host/ and ssh://git@github.com:22/x", "https://user@host/ and ssh://git@github.com:22/x"},
+		{"scp-style git", "git@github.com:org/repo.git", "git@github.com:org/repo.git"},
+		{"image digest", "registry:5000/app:1.2@sha256:0123456789abcdef", "registry:5000/app:1.2@sha256:0123456789abcdef"},
+		{"mailto", "mailto:ops@example.com", "mailto:ops@example.com"},
+		{"user@host:port", "ssh -p 22 user@host:22", "ssh -p 22 user@host:22"},
+		{"a time", "at 10:30@home", "at 10:30@home"},
+		{"a path before the colon", "/var/x:y@h:80", "/var/x:y@h:80"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := URLPasswords(tt.in); got != tt.want {
+				t.Errorf("URLPasswords(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+			if got := Default().Value("NEUTRAL", tt.in); got != tt.want {
+				t.Errorf("Value(NEUTRAL, %q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestProxyVariables: the value of a variable named for a proxy is a URL
+// even without a scheme or a port, as curl and Go's
+// http.ProxyFromEnvironment read it.
+func TestProxyVariables(t *testing.T) {
+	M := Mask
+	got := Default().Env([]string{"HTTPS_PROXY=proxyuser:Px3@proxy.corp", "http_proxy=u:It's@10.0.0.1", "ALL_PROXY=socks5://u:s5@gw:1080",
+		"NO_PROXY=localhost,.corp", "OTHER=mailto:ops@example.com"})
+	want := []string{"ALL_PROXY=socks5://u:" + M + "@gw:1080", "HTTPS_PROXY=proxyuser:" + M + "@proxy.corp", "NO_PROXY=localhost,.corp",
+		"OTHER=mailto:ops@example.com", "http_proxy=u:" + M + "@10.0.0.1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Env:\n got %q\nwant %q", got, want)
+	}
+	if got := Default().LearnEnv([]string{"HTTPS_PROXY=proxyuser:Px3Secret@proxy.corp"}).String("auth Px3Secret"); got != "auth "+M {
+		t.Errorf("proxy password not learned: %q", got)
+	}
+}
+
+// testKey is a made-up PKCS#8 body: its lines are the shape of a key's,
+// nothing more.
+const testKeyBody = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgZmFrZWtleWZha2Vr\nZXlmYWtla2V5ZmFrZWtleWZha2VroUQDQgAEZmFrZWtleWZha2VrZXlmYWtla2V5"
+
+// TestPEMPrivateKeys: a PEM private-key block is masked in any value and
+// text, its armor kept; certificates and public keys are shown.
+func TestPEMPrivateKeys(t *testing.T) {
+	M := Mask
+	block := func(label, body string) string {
+		return "-----BEGIN " + label + "-----\n" + body + "\n-----END " + label + "-----\n"
+	}
+	masked := func(label string) string { return block(label, M) }
+	encHeaders := "Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF\n\n" + testKeyBody
+	for _, tt := range []struct{ name, in, want string }{
+		{"PKCS#8", block("PRIVATE KEY", testKeyBody), masked("PRIVATE KEY")},
+		{"PKCS#1", block("RSA PRIVATE KEY", testKeyBody), masked("RSA PRIVATE KEY")},
+		{"PKCS#1 encrypted", block("RSA PRIVATE KEY", encHeaders), masked("RSA PRIVATE KEY")},
+		{"PKCS#8 encrypted", block("ENCRYPTED PRIVATE KEY", testKeyBody), masked("ENCRYPTED PRIVATE KEY")},
+		{"EC", block("EC PRIVATE KEY", testKeyBody), masked("EC PRIVATE KEY")},
+		{"OpenSSH", block("OPENSSH PRIVATE KEY", testKeyBody), masked("OPENSSH PRIVATE KEY")},
+		{"key after its certificate", block("CERTIFICATE", testKeyBody) + block("PRIVATE KEY", testKeyBody),
+			block("CERTIFICATE", testKeyBody) + masked("PRIVATE KEY")},
+		{"in a log line, newlines escaped", `config: {"key":"-----BEGIN PRIVATE KEY-----\n` + strings.ReplaceAll(testKeyBody, "\n", `\n`) + `\n-----END PRIVATE KEY-----\n","port":1}`,
+			`config: {"key":"-----BEGIN PRIVATE KEY-----` + M + `-----END PRIVATE KEY-----\n","port":1}`},
+		{"truncated", "key: -----BEGIN EC PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEG", "key: -----BEGIN EC PRIVATE KEY-----\n" + M},
+		{"truncated, escaped newlines", `key="-----BEGIN EC PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEG\nCCqGSM49`, `key="-----BEGIN EC PRIVATE KEY-----` + M},
+		{"certificate", block("CERTIFICATE", testKeyBody), block("CERTIFICATE", testKeyBody)},
+		{"public key", block("PUBLIC KEY", testKeyBody), block("PUBLIC KEY", testKeyBody)},
+		{"armor in prose", "no -----BEGIN PRIVATE KEY----- line found", "no -----BEGIN PRIVATE KEY----- line found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Default().String(tt.in); got != tt.want {
+				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+			if got := Default().Value("X", tt.in); got != tt.want {
+				t.Errorf("Value(X, %q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLearnCredentialsInsideValues: what Value masks inside a neutral
+// variable's value is learned, so it is masked wherever else it appears
+// (a template that writes it into a file shows it in the diff).
+func TestLearnCredentialsInsideValues(t *testing.T) {
+	r := Default().LearnEnv([]string{
+		"DATABASE_URL=postgres://app:Pg1Secretvalue@db:5432/app",
+		"SMTP_URL=smtps://alerts@example.com:Sm2Secretvalue@smtp:465",
+		"JAVA_OPTS=-Djavax.net.ssl.keyStorePassword=Ks3Secretvalue",
+		"SSL_CERT_AND_KEY=-----BEGIN PRIVATE KEY-----\n" + testKeyBody + "\n-----END PRIVATE KEY-----",
+		"jwt.private.key=Jw4Secretvalue",
+		"PLAIN=Pl5value",
+	})
+	for _, line := range strings.Split(testKeyBody, "\n") {
+		if got := r.String("+ " + line); got != "+ "+Mask {
+			t.Errorf("key line not learned: %q", got)
+		}
+	}
+	in := "+password: Pg1Secretvalue\n+smtp: Sm2Secretvalue\n+ks: Ks3Secretvalue\n+jwt: Jw4Secretvalue\n+plain: Pl5value"
+	want := "+password: " + Mask + "\n+smtp: " + Mask + "\n+ks: " + Mask + "\n+jwt: " + Mask + "\n+plain: Pl5value"
+	if got := r.String(in); got != want {
+		t.Errorf("String:\n got %q\nwant %q", got, want)
+	}
+}
