@@ -42,8 +42,8 @@
 //     accepted; http:// and https:// when a GET (taskkit's one HTTP prober,
 //     package probe) answers 2xx or 3xx and its body arrives whole within
 //     the attempt — redirects are not followed, as a 3xx already shows the
-//     server is up, and https verifies the certificate against the system
-//     roots; file:///path when the path exists (any type); unix:///path when
+//     server is up, and https verifies the certificate against
+//     Config.RootCAs (the system roots by default); file:///path when the path exists (any type); unix:///path when
 //     the socket accepts a connection. Host names in tcp and http(s) targets
 //     are resolved the same way as Hosts, so Resolvers apply to them too, and
 //     their addresses are raced (package dial: the next address starts after
