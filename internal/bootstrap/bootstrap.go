@@ -390,8 +390,11 @@ func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redac
 		lines = red.Env(environ)
 	}
 	for i, l := range lines {
-		// One line per variable: a multi-line value cannot fake more.
-		lines[i] = oneLine.Replace(secrets.String(l))
+		// One line per variable: a multi-line value cannot fake more. The
+		// value is masked again with every learned secret; the key was
+		// judged by Env (as a parameter, PWD=/x would pass for ODBC's).
+		k, v, _ := strings.Cut(l, "=")
+		lines[i] = oneLine.Replace(k + "=" + secrets.String(v))
 	}
 	note := "secret values masked"
 	if insecure {
