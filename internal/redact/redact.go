@@ -400,8 +400,8 @@ func maskSpans(s string, spans []span) string {
 // isSecretParam reports whether a parameter called name inside a value
 // carries a secret: by the words of its name, as an environment key is
 // (so "X-Goog-Signature", "jwt.private.key" and "app.apiKey" are), or by
-// the extra pattern, as a key is. svc.yml's secrets.<id>.secret and .env-key field paths
-// name a secret; they do not hold it.
+// the extra pattern, as a key is. svc.yml's secrets.<id>.secret and
+// .env-key field paths name a secret; they do not hold it.
 func (r *Redactor) isSecretParam(name string) bool {
 	if v, ok := r.verdicts.Load(name); ok {
 		return v.(bool)
