@@ -165,7 +165,7 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			}
 			cfg, err := configFrom(sh, c, command)
 			if err != nil {
-				return exitcode.Wrap(ExitUsage, err)
+				return cliapp.BadValue(err)
 			}
 			cfg.Log = log
 			code, err := Serve(c.Context, cfg)
@@ -303,14 +303,14 @@ func checkApp(sh *cliapp.Shell) *cli.App {
 			}
 			p, _, err := checkFrom(sh, c.String("cmd"), c.String("http"), c.String("tcp"), [3]string{"cmd", "http", "tcp"})
 			if err != nil {
-				return err
+				return cliapp.BadValue(err)
 			}
 			if p == nil {
 				return cliapp.UsageError(c, "no check: give --cmd, --http or --tcp")
 			}
 			timeout, err := health.ParseDuration(c.String("timeout"))
 			if err != nil {
-				return fmt.Errorf("%s: %w", sh.Source("timeout"), err)
+				return cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("timeout"), err))
 			}
 			return cliapp.Exit(checkOnce(c.Context, sh, p, timeout, c.Bool("json")))
 		},
