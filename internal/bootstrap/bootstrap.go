@@ -146,7 +146,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "print-env", Value: true, EnvVars: envVar("print-env"), Usage: "print the environment (sorted, secret values masked) before starting"},
 			&cli.BoolFlag{Name: "insecure", EnvVars: envVar("insecure"), Usage: "show secret values in the environment print and diffs"},
-			&cli.StringFlag{Name: "redact-keys", EnvVars: envVar("redact-keys"), Usage: "regular expression of more `KEYS` whose values are secret, besides " + redact.DefaultKeyPattern},
+			&cli.StringFlag{Name: "redact-keys", EnvVars: envVar("redact-keys"), Usage: "regular expression of more `KEYS` whose values are secret, matched against the name as written, besides the default rule (by the name's words, whatever the separator: password, secret, token, credential, private/API/access keys, ...; docs/bootstrap.md, Secrets)"},
 			&cli.BoolFlag{Name: "resolve", Value: true, EnvVars: envVar("resolve"), Usage: "wait until -resolve-hosts (and the task's own name) resolve"},
 			&cli.StringFlag{Name: "resolve-hosts", EnvVars: envVar("resolve-hosts"), Usage: "comma-separated `HOSTS` to wait for (default <TASK_NAME>.<FRAMEWORK_HOST>)"},
 			&cli.DurationFlag{Name: "resolve-timeout", Value: 5 * time.Minute, EnvVars: envVar("resolve-timeout"), Usage: "deadline for all waits together; 0 waits forever"},
