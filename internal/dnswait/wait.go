@@ -2,6 +2,7 @@ package dnswait
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -28,9 +29,9 @@ var ErrTimeout = errors.New("wait timed out")
 var ErrCanceled = errors.New("wait canceled")
 
 // DefaultAttemptTimeout bounds one attempt at one target when
-// Config.AttemptTimeout is zero: one lookup of a name (every server asked,
-// see Config.AttemptTimeout), one connection, one HTTP request with its
-// whole body. It is 20 s, healthd's --timeout and Mesos' HTTP check
+// Config.AttemptTimeout is zero: one lookup of a name (every nameserver
+// gets its turn within it, see NextServerDelay), one connection, one HTTP
+// request with its whole body. It is 20 s, healthd's --timeout and Mesos' HTTP check
 // timeout_seconds default (mesos.proto HealthCheck, CheckInfo), so an
 // endpoint healthd calls healthy passes a wait too, and an ordinary answer
 // (a slow first request, a body of some megabytes) is never cut; a target
@@ -115,6 +116,10 @@ type Config struct {
 	// AttemptTimeoutName names the setting of AttemptTimeout (a flag, say)
 	// in the message of an attempt it cut short; empty names none.
 	AttemptTimeoutName string
+	// RootCAs are the certificate authorities https targets' certificates
+	// must chain to; nil means the system roots (a pool holding the system
+	// roots and more trusts both).
+	RootCAs *x509.CertPool
 	// Backoff; the zero value means DefaultBackoff.
 	Backoff Backoff
 }
@@ -352,7 +357,7 @@ func (cfg Config) items() ([]*item, error) {
 		case KindTCP:
 			add(t.String(), tcpCheck{addr: t.Addr, d: d})
 		case KindHTTP, KindHTTPS:
-			p, err := probe.NewHTTP(t.Addr, waitPolicy(d))
+			p, err := probe.NewHTTP(t.Addr, waitPolicy(d, cfg.RootCAs))
 			if err != nil {
 				return nil, fmt.Errorf("wait target %q: %w", t.String(), err)
 			}
