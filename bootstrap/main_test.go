@@ -9,10 +9,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,6 +31,7 @@ import (
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 
 	"github.com/taskkit/taskkit/internal/dnswait/dnstest"
+	"github.com/taskkit/taskkit/internal/pki"
 )
 
 var binary string
@@ -178,6 +183,45 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	r := runBin(t, env, "-insecure")
 	if !strings.Contains(r.stderr, "DB_PASSWORD="+pw) {
 		t.Errorf("-insecure should show secrets:\n%s", r.stderr)
+	}
+}
+
+// TestSecretsOfEveryKindNeverPrinted: the kinds of secret helper-48 found
+// printed (repro 02-05) — names written with dots, URL userinfo with an
+// e-mail user, an apostrophe or no scheme, a PEM private key under a
+// neutral name, a GCS signed URL — are masked in the environment print and
+// in the diff of a template that writes them, in both log formats.
+func TestSecretsOfEveryKindNeverPrinted(t *testing.T) {
+	sb := t.TempDir()
+	const keyLine = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKindsTestOnly0"
+	secrets := []string{"Do1Secretvalue", "Do2Secretvalue", "Sm1Secretvalue", "It's2Secretvalue", "Px3Secretvalue", "Gcs4Secretvalue", keyLine}
+	env := baseEnv(sb,
+		"jwt.private.key=Do1Secretvalue", "aws.access.key=Do2Secretvalue",
+		"SMTP_URL=smtps://alerts@example.com:Sm1Secretvalue@smtp.example.com:465",
+		"DATABASE_URL=postgres://app:It's2Secretvalue@db:5432/app",
+		"HTTPS_PROXY=proxyuser:Px3Secretvalue@proxy.corp:3128",
+		"ARTIFACT=https://storage.googleapis.com/b/app.tgz?X-Goog-Date=20261130T000000Z&X-Goog-Signature=Gcs4Secretvalue",
+		"X=-----BEGIN PRIVATE KEY-----\n"+keyLine+"\n-----END PRIVATE KEY-----\n",
+		"CONFIG_TEMPLATE_APP=app.mustache,app.conf")
+	write(t, filepath.Join(sb, "app.mustache"), "smtp={{{SMTP_URL}}}\ndb={{{DATABASE_URL}}}\nproxy={{{HTTPS_PROXY}}}\nartifact={{{ARTIFACT}}}\nkey={{{X}}}\n", 0o644)
+	for _, format := range []string{"text", "json"} {
+		os.Remove(filepath.Join(sb, "app.conf"))
+		r := runBin(t, env, "-log-format", format)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", format, r.code, r.stderr)
+		}
+		all := r.stdout + r.stderr
+		for _, secret := range secrets {
+			if strings.Contains(all, secret) {
+				t.Errorf("%s output leaks %q:\n%s", format, secret, all)
+			}
+		}
+		for _, kept := range []string{"jwt.private.key=********", "smtps://alerts@example.com:********@smtp.example.com:465",
+			"proxyuser:********@proxy.corp:3128", "X-Goog-Signature=********", "-----BEGIN PRIVATE KEY-----"} {
+			if !strings.Contains(all, kept) {
+				t.Errorf("%s output lacks %q:\n%s", format, kept, all)
+			}
+		}
 	}
 }
 
@@ -342,6 +386,59 @@ func TestResolveAttemptTimeout(t *testing.T) {
 	r = runBin(t, baseEnv(sb, "BOOTSTRAP_RESOLVE_ATTEMPT_TIMEOUT=200ms"), "-print-env=false", "-resolve-timeout", "1s", "-wait", srv.URL+"/late")
 	if want := "attempt timed out after 200ms (BOOTSTRAP_RESOLVE_ATTEMPT_TIMEOUT): timed out"; r.code != 4 || !strings.Contains(r.stderr, want) {
 		t.Fatalf("exit %d, want 4 and %q\n%s", r.code, want, r.stderr)
+	}
+}
+
+// TestHTTPSWaitTrustsTheTaskCA: an https:// wait trusts the task's CA
+// bundle (-ca-file, BOOTSTRAP_CA_FILE, by default the sandbox's
+// .ssl/ca-bundle.crt) besides the system roots, so a peer with a
+// certificate from the service's CA passes (repro h48/07); a bundle that
+// cannot be used is a configuration error naming the setting and the file,
+// before any wait.
+func TestHTTPSWaitTrustsTheTaskCA(t *testing.T) {
+	ca, err := pki.NewCA(pki.CARequest{CommonName: "service CA", KeyType: pki.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(pki.LeafRequest{CommonName: "peer", IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyType: pki.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	peer.Config.ErrorLog = log.New(io.Discard, "", 0)
+	peer.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Leaf().Raw}, PrivateKey: leaf.Key}}}
+	peer.StartTLS()
+	defer peer.Close()
+	caPEM := string(pki.EncodeCertsPEM(ca.Cert))
+	tests := []struct {
+		name   string
+		bundle string // the sandbox's .ssl/ca-bundle.crt; "" = none
+		env    []string
+		args   []string
+		code   int
+		stderr string // SB: the sandbox
+	}{
+		{"the sandbox bundle", caPEM, nil, nil, 0, "https waits trust the system roots and the task's CA bundle"},
+		{"-ca-file", "", nil, []string{"-ca-file", "mine/ca.pem"}, 0, "mine/ca.pem"},
+		{"no bundle: system roots only", "", nil, nil, 4, "certificate signed by unknown authority"},
+		{"-ca-file missing", "", nil, []string{"-ca-file", "nope.pem"}, 2, "-ca-file: CA bundle for https waits: open SB/nope.pem: no such file"},
+		{"BOOTSTRAP_CA_FILE not PEM", "", []string{"BOOTSTRAP_CA_FILE=garbage.pem"}, nil, 2, "BOOTSTRAP_CA_FILE: CA bundle for https waits: SB/garbage.pem: no PEM CERTIFICATE block found"},
+		{"the sandbox bundle not PEM", "garbage", nil, nil, 2, "the sandbox's CA bundle (the default of -ca-file): CA bundle for https waits: SB/.ssl/ca-bundle.crt: no PEM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := t.TempDir()
+			if tt.bundle != "" {
+				write(t, filepath.Join(sb, ".ssl", "ca-bundle.crt"), tt.bundle, 0o644)
+			}
+			write(t, filepath.Join(sb, "mine", "ca.pem"), caPEM, 0o644)
+			write(t, filepath.Join(sb, "garbage.pem"), "not a certificate\n", 0o644)
+			cmd := append([]string{"-print-env=false", "-install-certs=false", "-resolve-timeout", "1s", "-wait", peer.URL + "/health"}, tt.args...)
+			r := runBin(t, baseEnv(sb, tt.env...), cmd...)
+			if want := strings.ReplaceAll(tt.stderr, "SB", sb); r.code != tt.code || !strings.Contains(r.stderr, want) {
+				t.Fatalf("exit %d, want %d and %q\n%s", r.code, tt.code, want, r.stderr)
+			}
+		})
 	}
 }
 

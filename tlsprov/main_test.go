@@ -332,6 +332,62 @@ func TestMaterializeAll(t *testing.T) {
 	assertNoSecrets(t, r.stderr, s.key, s.otherKey)
 }
 
+// TestMaterializeAllReadsWhatItFinds: --all reads each NAME from the very
+// variables it found it by, refuses variables that are one secret once
+// mapped or whose NAME cannot be a file name, and names the variables that
+// are set, never others (08-tlsprov-all-dashed-dotted-names).
+func TestMaterializeAllReadsWhatItFinds(t *testing.T) {
+	s := testSecrets(t)
+	set := func(mids ...string) map[string]string {
+		env := map[string]string{}
+		for _, m := range mids {
+			p := "TLS_" + m + "_"
+			env[p+"KEY"], env[p+"CERT"], env[p+"CA"] = s.key, s.reversedChain, s.ca
+		}
+		return env
+	}
+	for _, tt := range []struct {
+		name      string
+		env       map[string]string
+		code      int
+		files     string   // with code 0
+		want, not []string // in stderr, and not
+	}{
+		{"dashed and dotted NAMEs", set("web-1", "my.node", "PLAIN"), 0,
+			"my.node.ca my.node.crt my.node.key plain.ca plain.crt plain.key web-1.ca web-1.crt web-1.key", nil, nil},
+		{"one secret under two spellings", set("A_B", "A-B"), 3, "",
+			[]string{"TLS_A_B_KEY", "TLS_A-B_KEY", "one secret"}, []string{"is not set"}},
+		{"one secret in two cases", set("web", "WEB"), 3, "",
+			[]string{"TLS_web_KEY", "TLS_WEB_KEY", "one secret"}, []string{"is not set"}},
+		{"a NAME with a letter outside A-Z", set("CAFÉ"), 3, "",
+			[]string{"TLS_CAFÉ_KEY"}, []string{"TLS_CAF__KEY", "is not set"}},
+		{"a NAME that is no file name", set(".hidden"), 3, "",
+			[]string{"TLS_.hidden_KEY", "not a valid name"}, []string{"--name", "is not set"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := runTool(t, dir, tt.env, "", "materialize", "--all", "--dir", ".", "--formats", "pem")
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", r.code, tt.code, r.stderr)
+			}
+			if got := strings.Join(listDir(t, dir), " "); got != tt.files {
+				t.Errorf("files = %q, want %q", got, tt.files)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(r.stderr, w) {
+					t.Errorf("stderr says %q:\n%s", w, r.stderr)
+				}
+			}
+			assertNoSecrets(t, r.stderr, s.key)
+		})
+	}
+}
+
 // TestBadInputMatrix: each bad input is a clear error naming the input, a
 // documented non-zero exit code, no file written and no secret printed.
 func TestBadInputMatrix(t *testing.T) {

@@ -13,6 +13,7 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -129,6 +130,7 @@ func newApp(sh *cliapp.Shell, e *env, command []string, dashes bool) *cli.App {
      any failure reports all and writes nothing (-template, -strict, -template-max-bytes)
   4. wait, in parallel under one deadline, for -resolve-hosts to resolve, the task's own
      name <TASK_NAME>.<FRAMEWORK_HOST> to resolve to the task IP, and every -wait URL
+     (https:// trusts the system roots and the CA bundle of step 5)
   5. add the CA ($MESOS_SANDBOX/.ssl/ca-bundle.crt or ca.crt) to the Java truststore
   6. write the rendered files atomically, logging a diff with secrets masked
   7. exec the command after "--", if any, in bootstrap's place (same PID)
@@ -144,13 +146,13 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "print-env", Value: true, EnvVars: envVar("print-env"), Usage: "print the environment (sorted, secret values masked) before starting"},
 			&cli.BoolFlag{Name: "insecure", EnvVars: envVar("insecure"), Usage: "show secret values in the environment print and diffs"},
-			&cli.StringFlag{Name: "redact-keys", EnvVars: envVar("redact-keys"), Usage: "regular expression of more `KEYS` whose values are secret, besides " + redact.DefaultKeyPattern},
+			&cli.StringFlag{Name: "redact-keys", EnvVars: envVar("redact-keys"), Usage: "regular expression of more `KEYS` whose values are secret, matched against the name as written, besides the default rule (by the name's words, whatever the separator: password, secret, token, credential, private/API/access keys, ...; docs/bootstrap.md, Secrets)"},
 			&cli.BoolFlag{Name: "resolve", Value: true, EnvVars: envVar("resolve"), Usage: "wait until -resolve-hosts (and the task's own name) resolve"},
 			&cli.StringFlag{Name: "resolve-hosts", EnvVars: envVar("resolve-hosts"), Usage: "comma-separated `HOSTS` to wait for (default <TASK_NAME>.<FRAMEWORK_HOST>)"},
 			&cli.DurationFlag{Name: "resolve-timeout", Value: 5 * time.Minute, EnvVars: envVar("resolve-timeout"), Usage: "deadline for all waits together; 0 waits forever"},
 			&cli.DurationFlag{Name: "resolve-max-interval", Value: dnswait.DefaultBackoff.Max, EnvVars: envVar("resolve-max-interval"), Usage: "longest pause between two polls of one target (polling starts at 50 ms); larger means fewer DNS queries, slower detection"},
 			&cli.DurationFlag{Name: "resolve-attempt-timeout", Value: dnswait.DefaultAttemptTimeout, EnvVars: envVar("resolve-attempt-timeout"), Usage: "longest one attempt at one target may take (a name's lookup, a connection, an HTTP request with its whole body) before it is asked again; healthd's --timeout default"},
-			&cli.StringFlag{Name: "resolvers", EnvVars: envVar("resolvers"), Usage: "comma-separated `ip[:port]` DNS servers to ask, in order; one silent for 1s (or resolv.conf's timeout:) no longer holds up the next (default: nameservers of /etc/resolv.conf)"},
+			&cli.StringFlag{Name: "resolvers", EnvVars: envVar("resolvers"), Usage: "comma-separated `ip[:port]` DNS servers to ask, in order; a server silent for 1s no longer holds up the next (default: nameservers of /etc/resolv.conf)"},
 			&cli.BoolFlag{Name: "self-resolve", Value: true, EnvVars: envVar("self-resolve"), Usage: "require <TASK_NAME>.<FRAMEWORK_HOST> to resolve to addresses that include the task IP"},
 			&cli.StringSliceFlag{Name: "wait", EnvVars: envVar("wait"), Usage: "also wait for `URL`: tcp://host:port, http(s)://..., file:///path, unix:///path (repeatable; whitespace separates several)"},
 			&cli.BoolFlag{Name: "template", Value: true, EnvVars: envVar("template"), Usage: "render CONFIG_TEMPLATE_* and -config templates"},
@@ -161,7 +163,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			&cli.BoolFlag{Name: "diff", Value: true, EnvVars: envVar("diff"), Usage: "log a unified diff of each changed file, secret values masked"},
 			&cli.BoolFlag{Name: "dry-run", EnvVars: envVar("dry-run"), Usage: "render, check and diff templates but write nothing, wait for nothing, install nothing"},
 			&cli.BoolFlag{Name: "install-certs", Value: true, EnvVars: envVar("install-certs"), Usage: "add the sandbox CA to the Java truststore"},
-			&cli.StringFlag{Name: "ca-file", EnvVars: envVar("ca-file"), Usage: "CA bundle `FILE` to install (default $MESOS_SANDBOX/.ssl/ca-bundle.crt, else .ssl/ca.crt)"},
+			&cli.StringFlag{Name: "ca-file", EnvVars: envVar("ca-file"), Usage: "the task's CA bundle `FILE` (PEM): https:// waits trust it besides the system roots, and it is added to the Java truststore (default $MESOS_SANDBOX/.ssl/ca-bundle.crt, else .ssl/ca.crt, when present)"},
 			&cli.StringFlag{Name: "truststore", EnvVars: envVar("truststore"), Usage: "Java truststore `FILE`, JKS or PKCS#12 (default $JAVA_HOME/lib/security/cacerts)"},
 			&cli.StringFlag{Name: "truststore-password", Value: truststore.DefaultPassword, EnvVars: envVar("truststore-password"), Usage: "truststore password (empty for a password-less PKCS#12 store)"},
 			&cli.BoolFlag{Name: "get-task-ip", EnvVars: envVar("get-task-ip"), Usage: "print the task IP and exit"},
@@ -337,8 +339,15 @@ func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *
 		return nil
 	}
 
-	// 4. Waits.
-	if err := wait(ctx, cfg, e, ip, ipErr, log); err != nil {
+	// 4. Waits. https targets trust the task's CA bundle besides the
+	// system roots; a bad bundle fails here, before anything is written.
+	var roots *x509.CertPool
+	if hasHTTPS(cfg.waits) {
+		if roots, err = waitRoots(sh, cfg, sandbox, log); err != nil {
+			return exitcode.Wrap(ExitUsage, err)
+		}
+	}
+	if err := wait(ctx, cfg, e, ip, ipErr, roots, log); err != nil {
 		return err
 	}
 
@@ -419,12 +428,13 @@ func logResults(log *slog.Logger, w io.Writer, results []render.Result, dry bool
 	}
 }
 
-func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, log *slog.Logger) error {
+func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, roots *x509.CertPool, log *slog.Logger) error {
 	backoff := dnswait.DefaultBackoff
 	backoff.Max = cfg.resolveMaxInterval
 	wc := dnswait.Config{
 		Timeout: cfg.resolveTimeout, Resolvers: cfg.resolvers, Targets: cfg.waits, Backoff: backoff,
 		AttemptTimeout: cfg.resolveAttemptTimeout, AttemptTimeoutName: cfg.attemptTimeoutSource,
+		RootCAs: roots,
 	}
 	if cfg.resolve {
 		self := taskenv.SelfHost(e.get)
@@ -466,24 +476,72 @@ func wait(ctx context.Context, cfg *config, e *env, ip netip.Addr, ipErr error, 
 	return exitcode.Wrap(ExitUsage, err)
 }
 
+// caFile returns the task's CA bundle: -ca-file (relative to the sandbox),
+// else the sandbox's .ssl/ca-bundle.crt, else .ssl/ca.crt; "" with why when
+// there is none. source names where it came from, for errors.
+func caFile(sh *cliapp.Shell, cfg *config, sandbox string) (path, source, none string) {
+	if cfg.caFile != "" {
+		if filepath.IsAbs(cfg.caFile) {
+			return cfg.caFile, sh.Source("ca-file"), ""
+		}
+		return filepath.Join(sandbox, cfg.caFile), sh.Source("ca-file"), ""
+	}
+	sslDir := filepath.Join(sandbox, ".ssl")
+	if _, err := os.Stat(sslDir); err != nil {
+		return "", "", "no .ssl directory in the sandbox"
+	}
+	for _, name := range []string{"ca-bundle.crt", "ca.crt"} {
+		if p := filepath.Join(sslDir, name); fileExists(p) {
+			return p, "the sandbox's CA bundle (the default of " + sh.Source("ca-file") + ")", ""
+		}
+	}
+	return "", "", "no ca-bundle.crt or ca.crt in the sandbox's .ssl"
+}
+
+func hasHTTPS(targets []dnswait.Target) bool {
+	for _, t := range targets {
+		if t.Kind == dnswait.KindHTTPS {
+			return true
+		}
+	}
+	return false
+}
+
+// waitRoots returns what https waits trust: the system roots plus the
+// task's CA bundle (see caFile), or nil (the system roots alone) when there
+// is no bundle. A bundle that cannot be read or holds no certificate is an
+// error naming the setting and the file.
+func waitRoots(sh *cliapp.Shell, cfg *config, sandbox string, log *slog.Logger) (*x509.CertPool, error) {
+	path, source, none := caFile(sh, cfg, sandbox)
+	if path == "" {
+		log.Info("https waits trust the system roots only", "why", none)
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: CA bundle for https waits: %w", source, err)
+	}
+	cas, err := truststore.ParseCerts(data, path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: CA bundle for https waits: %w", source, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		log.Warn("no system roots: https waits trust the task's CA bundle only", "error", err.Error())
+		pool = x509.NewCertPool()
+	}
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	log.Info("https waits trust the system roots and the task's CA bundle", "ca", path, "certificates", len(cas))
+	return pool, nil
+}
+
 func installCA(sh *cliapp.Shell, cfg *config, e *env, sandbox string, log *slog.Logger) error {
-	caFile := cfg.caFile
+	caFile, _, none := caFile(sh, cfg, sandbox)
 	if caFile == "" {
-		sslDir := filepath.Join(sandbox, ".ssl")
-		if _, err := os.Stat(sslDir); err != nil {
-			log.Info("no .ssl directory in the sandbox: skipping CA install", "dir", sslDir)
-			return nil
-		}
-		for _, name := range []string{"ca-bundle.crt", "ca.crt"} {
-			if _, err := os.Stat(filepath.Join(sslDir, name)); err == nil {
-				caFile = filepath.Join(sslDir, name)
-				break
-			}
-		}
-		if caFile == "" {
-			log.Info("no ca-bundle.crt or ca.crt in the sandbox's .ssl: skipping CA install", "dir", sslDir)
-			return nil
-		}
+		log.Info(none+": skipping CA install", "dir", filepath.Join(sandbox, ".ssl"))
+		return nil
 	}
 	store := cfg.truststorePath
 	if store == "" {

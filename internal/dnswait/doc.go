@@ -15,8 +15,8 @@
 //     to follow CNAMEs; a truncated UDP answer is asked again over TCP.
 //   - Servers are asked in order (from the next in turn with resolv.conf's
 //     "options rotate"). One that has not answered within NextServerDelay
-//     (1 s, or resolv.conf's "timeout:" when shorter) keeps its question
-//     open while the next one is asked too; one that fails (SERVFAIL,
+//     (1 s; less when Config.AttemptTimeout could not give every server
+//     that) keeps its question open while the next one is asked too; one that fails (SERVFAIL,
 //     REFUSED, a refused connection) hands over at once; each may take
 //     resolv.conf's "timeout:" (DefaultServerTimeout, 5 s, as glibc). The
 //     first definite answer wins: addresses, NXDOMAIN or no records. So a
@@ -42,8 +42,8 @@
 //     accepted; http:// and https:// when a GET (taskkit's one HTTP prober,
 //     package probe) answers 2xx or 3xx and its body arrives whole within
 //     the attempt — redirects are not followed, as a 3xx already shows the
-//     server is up, and https verifies the certificate against the system
-//     roots; file:///path when the path exists (any type); unix:///path when
+//     server is up, and https verifies the certificate against
+//     Config.RootCAs (the system roots by default); file:///path when the path exists (any type); unix:///path when
 //     the socket accepts a connection. Host names in tcp and http(s) targets
 //     are resolved the same way as Hosts, so Resolvers apply to them too, and
 //     their addresses are raced (package dial: the next address starts after

@@ -2,6 +2,7 @@ package dnswait
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -207,15 +208,16 @@ func fileKind(m os.FileMode) string {
 
 // httpCheck GETs a URL with the one HTTP prober (package probe): a status
 // of 200-399 passes (redirects are not followed: a 3xx already shows the
-// server is up), https verifies the certificate against the system roots,
-// and the body is read to its end within the attempt.
+// server is up), https verifies the certificate against Config.RootCAs
+// (the system roots by default), and the body is read to its end within the attempt.
 type httpCheck struct {
 	p *probe.HTTP
 }
 
-// waitPolicy is the HTTP policy of -wait targets.
-func waitPolicy(d *dial.Dialer) probe.HTTPPolicy {
-	return probe.HTTPPolicy{MaxRedirects: 0, VerifyTLS: true, Dial: d.DialContext}
+// waitPolicy is the HTTP policy of -wait targets: certificates verified
+// against roots (nil: the system roots).
+func waitPolicy(d *dial.Dialer, roots *x509.CertPool) probe.HTTPPolicy {
+	return probe.HTTPPolicy{MaxRedirects: 0, VerifyTLS: true, RootCAs: roots, Dial: d.DialContext}
 }
 
 func (c httpCheck) check(ctx context.Context) (string, error) {

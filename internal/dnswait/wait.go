@@ -2,6 +2,7 @@ package dnswait
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -115,6 +116,10 @@ type Config struct {
 	// AttemptTimeoutName names the setting of AttemptTimeout (a flag, say)
 	// in the message of an attempt it cut short; empty names none.
 	AttemptTimeoutName string
+	// RootCAs are the certificate authorities https targets' certificates
+	// must chain to; nil means the system roots (a pool holding the system
+	// roots and more trusts both).
+	RootCAs *x509.CertPool
 	// Backoff; the zero value means DefaultBackoff.
 	Backoff Backoff
 }
@@ -352,7 +357,7 @@ func (cfg Config) items() ([]*item, error) {
 		case KindTCP:
 			add(t.String(), tcpCheck{addr: t.Addr, d: d})
 		case KindHTTP, KindHTTPS:
-			p, err := probe.NewHTTP(t.Addr, waitPolicy(d))
+			p, err := probe.NewHTTP(t.Addr, waitPolicy(d, cfg.RootCAs))
 			if err != nil {
 				return nil, fmt.Errorf("wait target %q: %w", t.String(), err)
 			}

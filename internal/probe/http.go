@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -33,10 +34,13 @@ type HTTPPolicy struct {
 	// MaxRedirects is how many redirects are followed; 0 follows none, and a
 	// 3xx is then the answer (healthy).
 	MaxRedirects int
-	// VerifyTLS verifies an https server's certificate against the system
-	// roots; false accepts any certificate (the check proves the server
-	// answers, not who it is).
+	// VerifyTLS verifies an https server's certificate against RootCAs;
+	// false accepts any certificate (the check proves the server answers,
+	// not who it is).
 	VerifyTLS bool
+	// RootCAs are the certificate authorities VerifyTLS trusts; nil means
+	// the system roots.
+	RootCAs *x509.CertPool
 	// BodyLimit is how much of the body Result.Output keeps; 0 means
 	// MaxOutput. It never shortens what is read.
 	BodyLimit int
@@ -94,7 +98,7 @@ func NewHTTP(rawURL string, p HTTPPolicy) (*HTTP, error) {
 	tr := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            recordDials(dialer),
-		TLSClientConfig:        &tls.Config{InsecureSkipVerify: !p.VerifyTLS}, //nolint:gosec // a policy choice, see HTTPPolicy
+		TLSClientConfig:        &tls.Config{InsecureSkipVerify: !p.VerifyTLS, RootCAs: p.RootCAs}, //nolint:gosec // a policy choice, see HTTPPolicy
 		DisableKeepAlives:      true,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 64 << 10,

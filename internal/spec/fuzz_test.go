@@ -142,8 +142,8 @@ func checkTaskEnv(t *testing.T, where string, tk *TaskSpec) {
 			teNames = append(teNames, te.Name)
 		}
 	}
-	if got := taskenv.TLSNames(environ); len(got) != len(teNames) {
-		t.Fatalf("%s: transport-encryption names %q give TLS names %q", where, teNames, got)
+	if got, err := taskenv.TLSSecrets(environ); len(got) != len(teNames) {
+		t.Fatalf("%s: transport-encryption names %q give TLS secrets %+v (%v)", where, teNames, got, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package taskenv
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -83,21 +84,72 @@ const (
 )
 
 // TLSVar is the variable of one part of transport-encryption secret name:
-// TLS_<EnvName(name)>_<part>.
+// TLS_<EnvName(name)>_<part>. It is how the scheduler names the variables
+// (Env.SetTLS) and how a task names them for a NAME it is given; EnvName
+// of a variable's middle is also the identity TLSSecrets compares, so
+// that what is written under a name and what is found are one secret.
 func TLSVar(name, part string) string { return "TLS_" + EnvName(name) + "_" + part }
 
-// TLSNames returns, sorted, the NAME of every TLS_<NAME>_KEY variable in
-// environ, lower-cased: TLS_MY_NODE_KEY gives "my_node".
-func TLSNames(environ []string) []string {
-	var names []string
+// TLSSecret is one transport-encryption secret found in an environment.
+type TLSSecret struct {
+	// Name is the middle of its TLS_<NAME>_KEY variable, lower-cased:
+	// TLS_MY_NODE_KEY gives "my_node", TLS_web-1_KEY "web-1".
+	Name string
+	// Key, Cert and CA are the variables its parts are read from, spelled
+	// as found: TLS_<NAME>_KEY, and the _CERT and _CA of the same middle.
+	Key, Cert, CA string
+}
+
+// TLSSecrets returns, sorted by Name, the secret of every TLS_<NAME>_KEY
+// variable in environ (KEY=VALUE entries). Each is read from the variables
+// it was found by, never from a re-spelling of its name: TLS_web-1_KEY is
+// secret "web-1" with parts TLS_web-1_KEY, _CERT and _CA. The scheduler
+// writes the middle as EnvName(name) (TLSVar), for which this is the exact
+// inverse up to case.
+//
+// It fails, naming the variables actually present, when a middle is not
+// letters, digits, '_', '.' and '-' (TLS_CAFÉ_KEY: no file name to give
+// it), or when two variables are the same secret once mapped, EnvName of
+// their middles being equal (TLS_A-B_KEY and TLS_A_B_KEY both are
+// TLS_A_B_*; TLS_web_KEY and TLS_WEB_KEY): neither is picked silently.
+// The error lists every such problem; the secrets returned are the others.
+func TLSSecrets(environ []string) ([]TLSSecret, error) {
+	byID := map[string]TLSSecret{} // EnvName of the middle → the secret
+	collided := map[string]bool{}
+	var errs []error
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TLS_") && strings.HasSuffix(k, "_"+TLSKey) && len(k) > len("TLS__"+TLSKey) {
-			names = append(names, strings.ToLower(k[len("TLS_"):len(k)-len("_"+TLSKey)]))
+		if !strings.HasPrefix(k, "TLS_") || !strings.HasSuffix(k, "_"+TLSKey) || len(k) <= len("TLS__"+TLSKey) {
+			continue
+		}
+		mid := k[len("TLS_") : len(k)-len("_"+TLSKey)]
+		if i := strings.IndexFunc(mid, notNameChar); i >= 0 {
+			errs = append(errs, fmt.Errorf("%s: NAME %q holds %q: a NAME is letters, digits, '_', '.' and '-'", k, mid, []rune(mid[i:])[0]))
+			continue
+		}
+		id := EnvName(mid)
+		if prev, dup := byID[id]; dup {
+			if prev.Key != k {
+				collided[id] = true
+				errs = append(errs, fmt.Errorf("%s and %s are one secret, %s (NAMEs compare upper-cased, '.' and '-' as '_'): set only one", prev.Key, k, TLSVar(id, TLSKey)))
+			}
+			continue
+		}
+		byID[id] = TLSSecret{Name: strings.ToLower(mid), Key: k, Cert: "TLS_" + mid + "_" + TLSCert, CA: "TLS_" + mid + "_" + TLSCA}
+	}
+	secrets := make([]TLSSecret, 0, len(byID))
+	for id, s := range byID {
+		if !collided[id] {
+			secrets = append(secrets, s)
 		}
 	}
-	sort.Strings(names)
-	return names
+	sort.Slice(secrets, func(i, j int) bool { return secrets[i].Name < secrets[j].Name })
+	return secrets, errors.Join(errs...)
+}
+
+// notNameChar reports whether r cannot be in a TLS secret's NAME.
+func notNameChar(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-')
 }
 
 // Artifacts are the toolkit binaries the scheduler serves under

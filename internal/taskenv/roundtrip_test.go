@@ -86,9 +86,9 @@ func TestRoundTrip(t *testing.T) {
 	})
 
 	t.Run("tlsprov materializes the secret", func(t *testing.T) {
-		names := tlsprov.AllNames(environ)
-		if !slices.Equal(names, []string{"node_tls"}) {
-			t.Fatalf("AllNames = %v", names)
+		reqs, err := tlsprov.AllRequests(environ)
+		if err != nil || len(reqs) != 1 || reqs[0].Name != "node_tls" || reqs[0].Key.Ref != taskenv.TLSVar("node-tls", taskenv.TLSKey) {
+			t.Fatalf("AllRequests = %+v, %v", reqs, err)
 		}
 		lookup := func(k string) (string, bool) {
 			for _, v := range e.Vars() {
@@ -99,7 +99,7 @@ func TestRoundTrip(t *testing.T) {
 			return "", false
 		}
 		dir := t.TempDir()
-		paths, err := tlsprov.Materialize([]tlsprov.Request{tlsprov.DefaultRequest(names[0])}, &tlsprov.Inputs{LookupEnv: lookup},
+		paths, err := tlsprov.Materialize(reqs, &tlsprov.Inputs{LookupEnv: lookup},
 			tlsprov.Options{Dir: dir, Formats: tlsprov.Formats{PEM: true}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			t.Fatal(err)

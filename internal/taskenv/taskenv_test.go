@@ -118,10 +118,90 @@ func TestParseConfigTemplate(t *testing.T) {
 	}
 }
 
-func TestTLSNames(t *testing.T) {
-	env := []string{"TLS_B_KEY=x", "TLS_MY_NODE_KEY=x", "TLS_B_CERT=x", "TLS__KEY=x", "TLS_KEY=x", "PATH=/bin", "XTLS_C_KEY=x"}
-	if got := strings.Join(TLSNames(env), ","); got != "b,my_node" {
-		t.Errorf("TLSNames = %s", got)
+// TestTLSSecrets: every secret is read from the variables it was found by;
+// variables that are one secret once mapped, or whose NAME cannot be
+// mapped, are errors naming the variables present
+// (08-tlsprov-all-dashed-dotted-names).
+func TestTLSSecrets(t *testing.T) {
+	sec := func(name, mid string) TLSSecret {
+		return TLSSecret{Name: name, Key: "TLS_" + mid + "_KEY", Cert: "TLS_" + mid + "_CERT", CA: "TLS_" + mid + "_CA"}
+	}
+	for _, tt := range []struct {
+		name    string
+		env     []string
+		want    []TLSSecret
+		errs    []string // each must be in the error; none: no error
+		notErrs []string // none may be
+	}{
+		{name: "the scheduler's form", env: []string{"TLS_B_KEY=x", "TLS_MY_NODE_KEY=x", "TLS_B_CERT=x", "TLS__KEY=x", "TLS_KEY=x", "PATH=/bin", "XTLS_C_KEY=x"},
+			want: []TLSSecret{sec("b", "B"), sec("my_node", "MY_NODE")}},
+		{name: "dashed and dotted NAMEs are read as spelled", env: []string{"TLS_web-1_KEY=x", "TLS_my.node_KEY=x"},
+			want: []TLSSecret{sec("my.node", "my.node"), sec("web-1", "web-1")}},
+		{name: "mixed case", env: []string{"TLS_Web_KEY=x"}, want: []TLSSecret{sec("web", "Web")}},
+		{name: "a variable repeated is one secret", env: []string{"TLS_A_KEY=1", "TLS_A_KEY=2"}, want: []TLSSecret{sec("a", "A")}},
+		{name: "dash and underscore collide", env: []string{"TLS_A_B_KEY=x", "TLS_A-B_KEY=x", "TLS_C_KEY=x"},
+			want: []TLSSecret{sec("c", "C")}, errs: []string{"TLS_A_B_KEY and TLS_A-B_KEY are one secret"}},
+		{name: "case collides", env: []string{"TLS_web_KEY=x", "TLS_WEB_KEY=x"},
+			errs: []string{"TLS_web_KEY and TLS_WEB_KEY are one secret"}},
+		{name: "a NAME that cannot be mapped is named as present", env: []string{"TLS_CAFÉ_KEY=x", "TLS_a b_KEY=x", "TLS_x/y_KEY=x", "TLS_OK_KEY=x"},
+			want: []TLSSecret{sec("ok", "OK")}, errs: []string{"TLS_CAFÉ_KEY: ", "'É'", "TLS_a b_KEY: ", "TLS_x/y_KEY: "}, notErrs: []string{"TLS_CAF__KEY", "TLS_A_B_KEY", "TLS_X_Y_KEY"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := TLSSecrets(tt.env)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("secrets %+v, want %+v", got, tt.want)
+			}
+			if (err != nil) != (len(tt.errs) > 0) {
+				t.Fatalf("error %v, want one holding %q", err, tt.errs)
+			}
+			for _, w := range tt.errs {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			for _, w := range tt.notErrs {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error %q names %q, which is not set", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestTLSRoundTrip: a secret the scheduler sets with Env.SetTLS is found by
+// TLSSecrets and read from exactly the variables set, which are TLSVar of
+// the NAME found: one mapping, both ways.
+func TestTLSRoundTrip(t *testing.T) {
+	for _, tt := range []struct{ set, found string }{
+		{"server", "server"},
+		{"node-tls", "node_tls"},
+		{"my.node", "my_node"},
+		{"Kafka_broker", "kafka_broker"},
+		{"web-1", "web_1"},
+		{"0", "0"},
+	} {
+		var e Env
+		e.Set("PATH", "/bin")
+		e.SetTLS(tt.set, "key-"+tt.set, "cert-"+tt.set, "ca-"+tt.set)
+		environ := e.Environ()
+		got, err := TLSSecrets(environ)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%q: TLSSecrets = %+v, %v", tt.set, got, err)
+		}
+		s := got[0]
+		want := TLSSecret{Name: tt.found, Key: TLSVar(tt.set, TLSKey), Cert: TLSVar(tt.set, TLSCert), CA: TLSVar(tt.set, TLSCA)}
+		if s != want {
+			t.Errorf("%q: found %+v, want %+v", tt.set, s, want)
+		}
+		if s.Key != TLSVar(s.Name, TLSKey) || s.Cert != TLSVar(s.Name, TLSCert) || s.CA != TLSVar(s.Name, TLSCA) {
+			t.Errorf("%q: %+v is not read from TLSVar of its NAME", tt.set, s)
+		}
+		lookup := Lookup(environ)
+		for v, val := range map[string]string{s.Key: "key-", s.Cert: "cert-", s.CA: "ca-"} {
+			if lookup(v) != val+tt.set {
+				t.Errorf("%q: %s = %q", tt.set, v, lookup(v))
+			}
+		}
 	}
 }
 

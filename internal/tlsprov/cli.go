@@ -153,7 +153,9 @@ then writes every artifact of every NAME at once — or, on any failure, none.
 
 Each of --key, --cert and --ca takes env:VAR, file:PATH or - (standard input, read once
 and shared, so one combined PEM can feed all three). By default they read TLS_<NAME>_KEY,
-TLS_<NAME>_CERT and TLS_<NAME>_CA (NAME upper-cased, other characters than A-Z and 0-9 as _).
+TLS_<NAME>_CERT and TLS_<NAME>_CA (NAME upper-cased, other characters than A-Z and 0-9 as _);
+--all reads each NAME it finds from the variables it found it by (TLS_web-1_KEY, _CERT, _CA:
+files web-1.*).
 Values may be PEM, base64-wrapped PEM or DER (also with the __dcos_base64__ prefix); keys
 PKCS#1, PKCS#8 or SEC1, RSA, ECDSA or Ed25519, unencrypted.
 
@@ -168,7 +170,7 @@ Examples:
    tlsprov materialize --all --dir /etc/tls`,
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, EnvVars: []string{"TLSPROV_NAME"}, Usage: "artifact `NAME`: files NAME.key, NAME.crt, ... and default inputs TLS_<NAME>_*"},
-			&cli.BoolFlag{Name: "all", EnvVars: []string{"TLSPROV_ALL"}, Usage: "materialize every NAME for which TLS_<NAME>_KEY is set (NAME lower-cased)"},
+			&cli.BoolFlag{Name: "all", EnvVars: []string{"TLSPROV_ALL"}, Usage: "materialize every NAME for which TLS_<NAME>_KEY is set, reading that variable and the _CERT and _CA spelled alike (files: NAME lower-cased); two variables that are one secret once upper-cased with . and - as _ (TLS_A-B_KEY, TLS_A_B_KEY) are an error"},
 			&cli.StringFlag{Name: "key", EnvVars: []string{"TLSPROV_KEY"}, DefaultText: "env:TLS_<NAME>_KEY", Usage: "private key `SOURCE`: env:VAR, file:PATH or -"},
 			&cli.StringFlag{Name: "cert", EnvVars: []string{"TLSPROV_CERT"}, DefaultText: "env:TLS_<NAME>_CERT", Usage: "leaf and intermediates `SOURCE`: env:VAR, file:PATH or -"},
 			&cli.StringFlag{Name: "ca", EnvVars: []string{"TLSPROV_CA"}, DefaultText: "env:TLS_<NAME>_CA", Usage: "root CA(s) `SOURCE`: env:VAR, file:PATH or -"},
@@ -210,23 +212,19 @@ func materializeRequests(sh *cliapp.Shell, c *cli.Context) ([]Request, error) {
 		if c.IsSet("key") || c.IsSet("cert") || c.IsSet("ca") {
 			return nil, usageError("--all reads TLS_<NAME>_KEY/CERT/CA; --key, --cert and --ca need --name")
 		}
-		names := AllNames(sh.Environ)
-		if len(names) == 0 {
+		reqs, err := AllRequests(sh.Environ)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("--all: %w", err)
+		case len(reqs) == 0:
 			return nil, exitcode.Wrap(ExitInput, errors.New("--all: no TLS_<NAME>_KEY variable is set"))
-		}
-		reqs := make([]Request, len(names))
-		for i, n := range names {
-			if err := ValidateName(n); err != nil {
-				return nil, exitcode.Wrap(ExitInput, fmt.Errorf("--all: %s: %w", EnvName(n, "KEY"), err))
-			}
-			reqs[i] = DefaultRequest(n)
 		}
 		return reqs, nil
 	case name == "":
 		return nil, cliapp.UsageError(c, "--name is required (or --all)")
 	}
 	if err := ValidateName(name); err != nil {
-		return nil, exitcode.Wrap(ExitUsage, err)
+		return nil, exitcode.Wrap(ExitUsage, fmt.Errorf("--name: %w", err))
 	}
 	req := DefaultRequest(name)
 	for _, f := range []struct {
@@ -340,7 +338,7 @@ Example:
 				return cliapp.UsageError(c, "--name is required")
 			}
 			if err := ValidateName(name); err != nil {
-				return exitcode.Wrap(ExitUsage, err)
+				return exitcode.Wrap(ExitUsage, fmt.Errorf("--name: %w", err))
 			}
 			cn := c.String("cn")
 			if cn == "" {

@@ -111,10 +111,11 @@ func (o *Options) defaults() {
 }
 
 // ValidateName checks that name can be a file name prefix: letters, digits,
-// ".", "_" and "-", not starting with "." or "-".
+// ".", "_" and "-", not starting with "." or "-", at most 200 bytes. The
+// error quotes the name; callers say where it came from.
 func ValidateName(name string) error {
 	if name == "" {
-		return errors.New("--name: empty")
+		return errors.New("empty name")
 	}
 	ok := len(name) <= 200 && name[0] != '.' && name[0] != '-'
 	for _, c := range name {
@@ -123,7 +124,7 @@ func ValidateName(name string) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("--name: %q is not a valid name (letters, digits, '.', '_', '-'; not starting with '.' or '-')", name)
+		return fmt.Errorf("%q is not a valid name (letters, digits, '.', '_', '-'; not starting with '.' or '-'; at most 200 bytes)", name)
 	}
 	return nil
 }
@@ -148,9 +149,37 @@ func DefaultRequest(name string) Request {
 	}
 }
 
-// AllNames returns, sorted, the NAME of every TLS_<NAME>_KEY variable in env
-// (KEY=VALUE entries), lower-cased: TLS_MY_NODE_KEY gives "my_node".
-func AllNames(env []string) []string { return taskenv.TLSNames(env) }
+// AllRequests returns, sorted by NAME, the request of every TLS_<NAME>_KEY
+// variable in env (KEY=VALUE entries): NAME lower-cased (TLS_MY_NODE_KEY
+// gives "my_node", TLS_web-1_KEY "web-1"), its inputs the very variables
+// found, TLS_<NAME>_KEY and the _CERT and _CA of the same spelling
+// (taskenv.TLSSecrets). It fails, naming the variables present, when a
+// NAME cannot be a file name or two variables are one secret once mapped
+// (TLS_A-B_KEY and TLS_A_B_KEY); the error carries ExitInput.
+func AllRequests(env []string) ([]Request, error) {
+	secrets, err := taskenv.TLSSecrets(env)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	reqs := make([]Request, 0, len(secrets))
+	for _, s := range secrets {
+		if err := ValidateName(s.Name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Key, err))
+			continue
+		}
+		reqs = append(reqs, Request{
+			Name: s.Name,
+			Key:  Source{Kind: "env", Ref: s.Key},
+			Cert: Source{Kind: "env", Ref: s.Cert},
+			CAs:  Source{Kind: "env", Ref: s.CA},
+		})
+	}
+	if len(errs) > 0 {
+		return nil, exitcode.Wrap(ExitInput, errors.Join(errs...))
+	}
+	return reqs, nil
+}
 
 // Load reads and validates one request's inputs into a bundle. Errors name
 // the inputs and carry ExitInput or ExitInvalid; warnings are for logging.

@@ -49,9 +49,19 @@ func TestEnvNameAndAllNames(t *testing.T) {
 			t.Errorf("EnvName(%q) = %q, want %q", name, got, want)
 		}
 	}
-	env := []string{"TLS_B_KEY=x", "TLS_MY_NODE_KEY=x", "TLS_B_CERT=x", "TLS__KEY=x", "TLS_KEY=x", "PATH=/bin", "XTLS_C_KEY=x"}
-	if got := strings.Join(AllNames(env), ","); got != "b,my_node" {
-		t.Errorf("AllNames = %s", got)
+	env := []string{"TLS_B_KEY=x", "TLS_MY_NODE_KEY=x", "TLS_B_CERT=x", "TLS__KEY=x", "TLS_KEY=x", "PATH=/bin", "XTLS_C_KEY=x", "TLS_web-1_KEY=x"}
+	reqs, err := AllRequests(env)
+	var got []string
+	for _, r := range reqs {
+		got = append(got, r.Name+":"+r.Key.String()+","+r.Cert.String()+","+r.CAs.String())
+	}
+	want := "b:env:TLS_B_KEY,env:TLS_B_CERT,env:TLS_B_CA my_node:env:TLS_MY_NODE_KEY,env:TLS_MY_NODE_CERT,env:TLS_MY_NODE_CA web-1:env:TLS_web-1_KEY,env:TLS_web-1_CERT,env:TLS_web-1_CA"
+	if err != nil || strings.Join(got, " ") != want {
+		t.Errorf("AllRequests = %s, %v", got, err)
+	}
+	// A NAME tlsprov cannot write is named by its variable.
+	if _, err := AllRequests([]string{"TLS_.x_KEY=x"}); err == nil || !strings.Contains(err.Error(), "TLS_.x_KEY: ") {
+		t.Errorf("AllRequests(TLS_.x_KEY) = %v", err)
 	}
 }
 

@@ -33,7 +33,8 @@ import (
 //	    min-replace-delay-secs (or -mins; the SDK's TimedLaunchConstrainer
 //	    before 0.60)
 //
-//	crash loop: an instance whose task FAILs (or ERRORs) again within
+//	crash loop: an instance whose task FAILs (ERRORs, or FINISHes with goal
+//	RUNNING) again within
 //	2×Backoff.Max of its previous failure gets a DELAYED step
 //	(Backoff.Initial, doubling to Backoff.Max); a lost agent, a kill, a pod
 //	restart or replace is never delayed.
@@ -182,9 +183,10 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 		names = append(names, x.spec.Name)
 	}
 	// Crash-loop backoff: only for failures the user did not ask for, and
-	// only for a task that failed (FAILED, ERROR), as the SDK's
-	// DeploymentStep.update adds a delay for those alone: a lost agent, a
-	// kill, a drop is relaunched at once and leaves the record as it was.
+	// only for a task that failed (FAILED, ERROR, as the SDK's
+	// DeploymentStep.update adds a delay for those alone; and a RUNNING
+	// task's FINISHED): a lost agent, a kill, a drop is relaunched at once
+	// and leaves the record as it was.
 	var delay time.Duration
 	cs := s.crash[inst]
 	if cs == nil {
@@ -214,11 +216,19 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 	s.log.Info("recovering", "pod", inst, "tasks", names, "permanent", permanent, "delay", delay)
 }
 
-// failed reports whether t ended failing (TASK_FAILED, TASK_ERROR): the
-// ends the SDK's DeploymentStep backs off.
+// failed reports whether t ended failing: TASK_FAILED or TASK_ERROR, the
+// ends the SDK's DeploymentStep backs off, or TASK_FINISHED of a
+// RUNNING-goal task (an exit it should not make), which the SDK relaunches
+// at once every time: backed off here, so that a task exiting 0 at once is
+// no relaunch loop as fast as offers come.
 func (t *taskState) failed() bool {
-	st := t.status.GetState()
-	return st == mesos.TASK_FAILED || st == mesos.TASK_ERROR
+	switch t.status.GetState() {
+	case mesos.TASK_FAILED, mesos.TASK_ERROR:
+		return true
+	case mesos.TASK_FINISHED:
+		return t.spec != nil && t.spec.Goal == spec.GoalRunning
+	}
+	return false
 }
 
 // failureMessage is a new recovery step's message from its first moment:

@@ -167,58 +167,57 @@ func TestPodRestartKeepsTheFailureClock(t *testing.T) {
 // and is lost again soon after is PENDING again, waiting for its agent, as
 // after the first loss, not DELAYED (health 208) as a crash loop: the
 // SDK's DeploymentStep backs off only on TASK_FAILED and TASK_ERROR; a
-// lost, unreachable, killed or gone task is PENDING at once. A FAILED
-// task soon after is still a crash loop.
+// lost, unreachable or killed task is PENDING at once. A crash soon after
+// is a first failure (the losses do not count), a second one a crash loop;
+// a RUNNING-goal task that FINISHes counts as a crash (our difference:
+// the SDK relaunches it at once, every time).
 func TestAgentLostTwiceIsNoCrashLoop(t *testing.T) {
-	h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, nil)
-	h.ready()
-	first, ti := h.runOnA1()
-	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
-	for i, state := range []mesos.TaskState{mesos.TASK_UNREACHABLE, mesos.TASK_LOST, mesos.TASK_UNREACHABLE} {
-		h.confirmed()
-		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", state))
-		h.eventually(fmt.Sprintf("loss %d: a recovery", i+1), func() bool {
-			st := h.stepStatus(plan.Recovery, "p-0:[t]")
-			return st == plan.Pending || st == plan.Delayed
+	for _, crash := range []mesos.TaskState{mesos.TASK_FAILED, mesos.TASK_ERROR, mesos.TASK_FINISHED} {
+		t.Run(crash.String(), func(t *testing.T) {
+			h := newHarness(t, fmt.Sprintf(withVolume, 1), nil, nil)
+			h.ready()
+			first, ti := h.runOnA1()
+			h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+			backOnA1 := func(offer string) {
+				t.Helper()
+				h.skip()
+				h.master.Send(t, sdktest.Offers(sdktest.Offer(offer, "a1", "h1", sdktest.ReservedBy(first))))
+				ti = launched(h.master.Expect(t, tACCEPT)[0])[0]
+				h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+				h.eventually("running again", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Complete })
+			}
+			end := func(what string, state mesos.TaskState, want plan.Status) {
+				t.Helper()
+				h.confirmed()
+				h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", state, sdktest.Message("exit 1")))
+				h.eventually(what+": a recovery", func() bool {
+					st := h.stepStatus(plan.Recovery, "p-0:[t]")
+					return st == plan.Pending || st == plan.Delayed
+				})
+				if st := h.stepStatus(plan.Recovery, "p-0:[t]"); st != want {
+					t.Fatalf("%s (%s): recovery %s, want %s", what, state, st, want)
+				}
+			}
+			for i, state := range []mesos.TaskState{mesos.TASK_UNREACHABLE, mesos.TASK_LOST, mesos.TASK_UNREACHABLE, mesos.TASK_KILLED} {
+				end(fmt.Sprint("end ", i+1), state, plan.Pending)
+				if code, word := h.s.Health(); code == HealthDelayed {
+					t.Errorf("end %d: health %d %s", i+1, code, word)
+				}
+				if state != mesos.TASK_KILLED {
+					h.skip()
+					h.master.Send(t, sdktest.Offers(sdktest.Offer(fmt.Sprintf("o%d-away", i), "a2", "h2")))
+					h.master.Expect(t, tDECLINE)
+					if msg := h.stepMessage(plan.Recovery, "p-0:[t]"); !strings.Contains(msg, "waiting for agent a1 (h1) to offer resources") {
+						t.Errorf("end %d: message %q", i+1, msg)
+					}
+				}
+				// The agent is back within seconds.
+				backOnA1(fmt.Sprintf("o%d-back", i))
+				h.tick(10 * time.Second)
+			}
+			end("first crash", crash, plan.Pending)
+			backOnA1("o-crash")
+			end("second crash", crash, plan.Delayed)
 		})
-		if st := h.stepStatus(plan.Recovery, "p-0:[t]"); st != plan.Pending {
-			t.Fatalf("loss %d (%s): recovery %s, want PENDING as after the first", i+1, state, st)
-		}
-		if code, word := h.s.Health(); code == HealthDelayed {
-			t.Errorf("loss %d: health %d %s", i+1, code, word)
-		}
-		h.skip()
-		h.master.Send(t, sdktest.Offers(sdktest.Offer(fmt.Sprintf("o%d-away", i), "a2", "h2")))
-		h.master.Expect(t, tDECLINE)
-		if msg := h.stepMessage(plan.Recovery, "p-0:[t]"); !strings.Contains(msg, "waiting for agent a1 (h1) to offer resources") {
-			t.Errorf("loss %d: message %q", i+1, msg)
-		}
-		// The agent is back within seconds: relaunched in place, running.
-		h.skip()
-		h.master.Send(t, sdktest.Offers(sdktest.Offer(fmt.Sprintf("o%d-back", i), "a1", "h1", sdktest.ReservedBy(first))))
-		ti = launched(h.master.Expect(t, tACCEPT)[0])[0]
-		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
-		h.eventually("running again", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Complete })
-		h.tick(10 * time.Second)
-	}
-	// A crash now is a first failure (the losses do not count); a second
-	// one soon after is a crash loop.
-	for i, want := range []plan.Status{plan.Pending, plan.Delayed} {
-		h.confirmed()
-		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_FAILED, sdktest.Message("exit 1")))
-		h.eventually(fmt.Sprintf("failure %d: a recovery", i+1), func() bool {
-			st := h.stepStatus(plan.Recovery, "p-0:[t]")
-			return st == plan.Pending || st == plan.Delayed
-		})
-		if st := h.stepStatus(plan.Recovery, "p-0:[t]"); st != want {
-			t.Fatalf("failure %d: recovery %s, want %s", i+1, st, want)
-		}
-		if i == 0 {
-			h.skip()
-			h.master.Send(t, sdktest.Offers(sdktest.Offer("o-fail", "a1", "h1", sdktest.ReservedBy(first))))
-			ti = launched(h.master.Expect(t, tACCEPT)[0])[0]
-			h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
-			h.eventually("running again", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Complete })
-		}
 	}
 }

@@ -131,10 +131,10 @@ type Config struct {
 	AgentLostTimeout time.Duration
 	// Backoff is the crash-loop backoff of deploy and recovery steps
 	// (default plan.DefaultBackoff: 1 s doubling to 30 s). A pod instance
-	// whose task FAILs (or ERRORs) again within 2×Backoff.Max of its
-	// previous failure is relaunched only after the next delay (its
-	// recovery step DELAYED); other ends (a lost agent, a kill) never are,
-	// as in the SDK's DeploymentStep.
+	// whose task FAILs (ERRORs, or FINISHes with goal RUNNING) again
+	// within 2×Backoff.Max of its previous failure is relaunched only
+	// after the next delay (its recovery step DELAYED); other ends (a lost
+	// agent, a kill) never are, as in the SDK's DeploymentStep.
 	Backoff plan.Backoff
 	// Stages replaces the offer evaluator's pipeline (nil: the default).
 	Stages []evaluate.Stage

@@ -52,8 +52,9 @@ func checkParseConfigTemplate(t *testing.T, value string) {
 //     config-templates/<name> and its destination — for a name without a
 //     comma: the value's format cannot carry one, so svc.yml refuses such
 //     names (internal/spec, FuzzParse checks every name it accepts);
-//   - a TLS secret set with SetTLS is found by TLSNames under a name whose
-//     TLSVar is the variable set;
+//   - a TLS secret set with SetTLS is found by TLSSecrets, read from the
+//     variables set, which are TLSVar of the name found — unless a variable
+//     of the environment is the same secret, which the error names;
 //   - Lookup over Environ() agrees with Get for every variable, and every
 //     name appears once;
 //   - EnvName keeps one character per character of its input, uses only
@@ -110,10 +111,14 @@ func checkEnv(t *testing.T, environ []string, pod, config, dest, tlsName string)
 	}
 
 	if taskenv.EnvName(tlsName) != "" {
-		names := taskenv.TLSNames(env)
+		secrets, err := taskenv.TLSSecrets(env)
 		want := taskenv.TLSVar(tlsName, taskenv.TLSKey)
-		if !slices.ContainsFunc(names, func(n string) bool { return taskenv.TLSVar(n, taskenv.TLSKey) == want }) {
-			t.Fatalf("TLS name %q: %s not found by TLSNames: %q", tlsName, want, names)
+		found := slices.ContainsFunc(secrets, func(s taskenv.TLSSecret) bool {
+			return s.Key == want && s.Cert == taskenv.TLSVar(tlsName, taskenv.TLSCert) && taskenv.TLSVar(s.Name, taskenv.TLSKey) == want
+		})
+		// Else a variable of environ is the same secret: the error says so.
+		if !found && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Fatalf("TLS name %q: %s not found by TLSSecrets: %+v, %v", tlsName, want, secrets, err)
 		}
 	}
 }
