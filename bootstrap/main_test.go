@@ -186,6 +186,45 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 }
 
+// TestSecretsOfEveryKindNeverPrinted: the kinds of secret helper-48 found
+// printed (repro 02-05) — names written with dots, URL userinfo with an
+// e-mail user, an apostrophe or no scheme, a PEM private key under a
+// neutral name, a GCS signed URL — are masked in the environment print and
+// in the diff of a template that writes them, in both log formats.
+func TestSecretsOfEveryKindNeverPrinted(t *testing.T) {
+	sb := t.TempDir()
+	const keyLine = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKindsTestOnly0"
+	secrets := []string{"Do1Secretvalue", "Do2Secretvalue", "Sm1Secretvalue", "It's2Secretvalue", "Px3Secretvalue", "Gcs4Secretvalue", keyLine}
+	env := baseEnv(sb,
+		"jwt.private.key=Do1Secretvalue", "aws.access.key=Do2Secretvalue",
+		"SMTP_URL=smtps://alerts@example.com:Sm1Secretvalue@smtp.example.com:465",
+		"DATABASE_URL=postgres://app:It's2Secretvalue@db:5432/app",
+		"HTTPS_PROXY=proxyuser:Px3Secretvalue@proxy.corp:3128",
+		"ARTIFACT=https://storage.googleapis.com/b/app.tgz?X-Goog-Date=20261130T000000Z&X-Goog-Signature=Gcs4Secretvalue",
+		"X=-----BEGIN PRIVATE KEY-----\n"+keyLine+"\n-----END PRIVATE KEY-----\n",
+		"CONFIG_TEMPLATE_APP=app.mustache,app.conf")
+	write(t, filepath.Join(sb, "app.mustache"), "smtp={{{SMTP_URL}}}\ndb={{{DATABASE_URL}}}\nproxy={{{HTTPS_PROXY}}}\nartifact={{{ARTIFACT}}}\nkey={{{X}}}\n", 0o644)
+	for _, format := range []string{"text", "json"} {
+		os.Remove(filepath.Join(sb, "app.conf"))
+		r := runBin(t, env, "-log-format", format)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", format, r.code, r.stderr)
+		}
+		all := r.stdout + r.stderr
+		for _, secret := range secrets {
+			if strings.Contains(all, secret) {
+				t.Errorf("%s output leaks %q:\n%s", format, secret, all)
+			}
+		}
+		for _, kept := range []string{"jwt.private.key=********", "smtps://alerts@example.com:********@smtp.example.com:465",
+			"proxyuser:********@proxy.corp:3128", "X-Goog-Signature=********", "-----BEGIN PRIVATE KEY-----"} {
+			if !strings.Contains(all, kept) {
+				t.Errorf("%s output lacks %q:\n%s", format, kept, all)
+			}
+		}
+	}
+}
+
 func TestAllOrNothingAndExitCodes(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -15,8 +15,8 @@
 //     to follow CNAMEs; a truncated UDP answer is asked again over TCP.
 //   - Servers are asked in order (from the next in turn with resolv.conf's
 //     "options rotate"). One that has not answered within NextServerDelay
-//     (1 s, or resolv.conf's "timeout:" when shorter) keeps its question
-//     open while the next one is asked too; one that fails (SERVFAIL,
+//     (1 s; less when Config.AttemptTimeout could not give every server
+//     that) keeps its question open while the next one is asked too; one that fails (SERVFAIL,
 //     REFUSED, a refused connection) hands over at once; each may take
 //     resolv.conf's "timeout:" (DefaultServerTimeout, 5 s, as glibc). The
 //     first definite answer wins: addresses, NXDOMAIN or no records. So a

@@ -143,3 +143,38 @@ func listening(t *testing.T) string {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
+
+// TestRotate: with resolv.conf's "options rotate" each question starts at
+// the next server in turn (glibc's round robin); without it, at the first.
+func TestRotate(t *testing.T) {
+	for _, tt := range []struct {
+		options    string
+		wantSecond int // questions (A and AAAA) the second server gets for two names
+	}{
+		{"", 0},
+		{"options rotate", 2},
+	} {
+		t.Run("options="+tt.options, func(t *testing.T) {
+			e := newEnv(t, "nameserver 127.0.0.1\n"+tt.options+"\n")
+			second, err := dnstest.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(second.Close)
+			for _, s := range []*dnstest.Server{e.srv, second} {
+				s.Set("a.svc.test", "10.0.0.1")
+				s.Set("b.svc.test", "10.0.0.2")
+			}
+			cfg := e.base
+			cfg.Resolvers = []string{e.srv.Addr, second.Addr}
+			cfg.Hosts = []string{"a.svc.test", "b.svc.test"}
+			cfg.Timeout = 10 * time.Second
+			if err := dnswait.Wait(context.Background(), cfg, logging.Discard()); err != nil {
+				t.Fatal(err)
+			}
+			if got, first := len(second.Queries("")), len(e.srv.Queries("")); got != tt.wantSecond || first != 4-tt.wantSecond {
+				t.Errorf("servers got %d and %d questions, want %d and %d", first, got, 4-tt.wantSecond, tt.wantSecond)
+			}
+		})
+	}
+}

@@ -222,13 +222,16 @@ func TestStringBudget(t *testing.T) {
 	b := fuzzcheck.Budget{Alloc: 64 * fuzzcheck.MiB}
 	r := Default().LearnEnv([]string{"APP_PASSWORD=s3cr3t-value"})
 	for name, text := range map[string]string{
-		"parameters": string(fuzzcheck.Sized([]byte("password=abc token: 'x' --pass y "), fuzzcheck.MiB)),
-		"unquoted":   "password=\"" + string(fuzzcheck.Sized([]byte("a"), fuzzcheck.MiB)),
-		"urls":       string(fuzzcheck.Sized([]byte("http://u:p@h/?sig=1&x=2 "), fuzzcheck.MiB)),
-		"learned":    string(fuzzcheck.Sized([]byte("s3cr3t-value "), fuzzcheck.MiB)),
-		"dsns":       string(fuzzcheck.Sized([]byte("app:p@tcp(h)/x a:b@c "), fuzzcheck.MiB)),
-		"words":      string(fuzzcheck.Sized([]byte("a "), fuzzcheck.MiB)),
-		"html":       html.EscapeString(string(fuzzcheck.Sized([]byte("<&>\""), fuzzcheck.MiB))),
+		"parameters":  string(fuzzcheck.Sized([]byte("password=abc token: 'x' --pass y "), fuzzcheck.MiB)),
+		"unquoted":    "password=\"" + string(fuzzcheck.Sized([]byte("a"), fuzzcheck.MiB)),
+		"urls":        string(fuzzcheck.Sized([]byte("http://u:p@h/?sig=1&x=2 "), fuzzcheck.MiB)),
+		"learned":     string(fuzzcheck.Sized([]byte("s3cr3t-value "), fuzzcheck.MiB)),
+		"dsns":        string(fuzzcheck.Sized([]byte("app:p@tcp(h)/x a:b@c "), fuzzcheck.MiB)),
+		"words":       string(fuzzcheck.Sized([]byte("a "), fuzzcheck.MiB)),
+		"html":        html.EscapeString(string(fuzzcheck.Sized([]byte("<&>\""), fuzzcheck.MiB))),
+		"pem, no END": string(fuzzcheck.Sized([]byte("-----BEGIN PRIVATE KEY-----x "), fuzzcheck.MiB)),
+		"pem blocks":  string(fuzzcheck.Sized([]byte("-----BEGIN EC PRIVATE KEY-----\nMIGH\n-----END EC PRIVATE KEY-----\n"), fuzzcheck.MiB)),
+		"userinfo":    string(fuzzcheck.Sized([]byte("a:b@c:1@http://u:p/q@h@"), fuzzcheck.MiB)),
 	} {
 		var out string
 		c := b.Check(t, name, func() { out = r.String(text) })

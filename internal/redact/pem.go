@@ -18,6 +18,7 @@ const (
 // (not the prose of "no -----BEGIN PRIVATE KEY----- line found").
 // Certificates and public keys are public and stay.
 func pemSpans(s string, dst []span) []span {
+	noEnd := false // no END line after i: looked for once, not per block
 	for i := 0; i < len(s); {
 		b := strings.Index(s[i:], pemBegin)
 		if b < 0 {
@@ -39,7 +40,12 @@ func pemSpans(s string, dst []span) []span {
 			start++
 		}
 		end := start + base64Run(s[start:])
-		if e := strings.Index(s[body:], pemEnd); e >= 0 {
+		e := -1
+		if !noEnd {
+			e = strings.Index(s[body:], pemEnd)
+			noEnd = e < 0
+		}
+		if e >= 0 {
 			end = body + e
 		} else if end-start < minPEMRun {
 			continue

@@ -103,12 +103,13 @@ const SDKKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|
 // "jwt_private_key"; see words), and against the same words joined by
 // nothing ("dbPassWord" is "dbpassword"): SDKKeyPattern's words and
 // passwd and passphrase anywhere, even inside a word ("SSLPASSWORD"); a
-// private, API or access key ("private_key", "apikey", "aws_access_key_id")
+// private, API or access key ("private_key", "apikey", "aws_access_key_id",
+// "awsaccesskeyid"; not "api_keyspace")
 // and a signing, encryption, HMAC or SSH key; a name ending in pwd, pass,
 // sig or signature ("db_pass", "x_goog_signature"); and a key of TLS or SSL
 // ("tls_server_key", "ssl_key", the PEM keys tlsprov reads). A bare "key"
 // ("primary_key_column", "cache_key", "public_key") is not secret.
-const DefaultKeyPattern = `(credential|password|passwd|passphrase|secret|token|private_?keys?|api_?keys?|access_?keys?|(^|_)(signing|encryption|hmac|ssh)_keys?(_|$)|(^|_)(pwd|pass|sig|signature)$|(^|_)(tls|ssl)_(.+_)?key$)`
+const DefaultKeyPattern = `(credential|password|passwd|passphrase|secret|token|(private|api|access)_?keys?(_|$|id)|(^|_)(signing|encryption|hmac|ssh)_keys?(_|$)|(^|_)(pwd|pass|sig|signature)$|(^|_)(tls|ssl)_(.+_)?key$)`
 
 // lazyRegexp compiles expr on its first use, once per process: every taskkit
 // binary links this package, and most of its expressions are needed by few
