@@ -378,6 +378,34 @@ func TestCommandEndingStopsTheRestGracefully(t *testing.T) {
 	}
 }
 
+// While the rest of the group is given its grace after the command exited,
+// a failing health check is no health kill: healthd exits with the
+// command's code, not 124.
+func TestCommandEndedIsNotAHealthKill(t *testing.T) {
+	dir := t.TempDir()
+	// The helper gives up after 30 s, so that a failing run cannot hang on it.
+	script := `sh -c 'trap "sleep 1; echo flushed > flushed; exit 0" TERM; echo up > up; for i in $(seq 600); do sleep 0.05; done' & ` +
+		`while [ ! -e up ]; do sleep 0.02; done; while [ ! -e stop ]; do sleep 0.02; done; rm alive; exit 3`
+	if err := os.WriteFile(filepath.Join(dir, "alive"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startHealthd(t, nil, "--delay", "0", "--grace-period", "0", "--interval", "0.02", "--max-consecutive-failures", "2",
+		"--kill-grace-period", "5s", "--cmd", "test -e "+dir+"/alive", "--", "sh", "-c", "cd "+dir+" || exit 1; "+script)
+	p.waitLog("healthy")
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(); code != 3 {
+		t.Fatalf("exit code %d, want the command's 3", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flushed")); err != nil {
+		t.Errorf("the helper did not flush: %v", err)
+	}
+	if strings.Contains(p.stderr.String(), "stopping the command") {
+		t.Error("the command's end was turned into a health kill")
+	}
+}
+
 // A command shutting down after SIGTERM is not killed as unhealthy, even
 // though its health check fails while it does.
 func TestShutdownIsNotAHealthKill(t *testing.T) {

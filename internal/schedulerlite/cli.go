@@ -32,7 +32,7 @@ func envs(names ...string) []string { return names }
 // Flags are scheduler-lite's flags, each with its environment variable.
 func Flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "master", Value: "local", Usage: "leading master's URL http(s)://host:port, or local for an embedded testenv", EnvVars: envs("MESOS_MASTER")},
+		&cli.StringFlag{Name: "master", Value: "local", Usage: "leading master's URL http(s)://host:port, or local for an embedded testenv (against a `testenv up` with its env file loaded, tasks resolve through its TESTENV_DNS_ADDR unless TASKCFG_ALL_BOOTSTRAP_RESOLVERS is set)", EnvVars: envs("MESOS_MASTER")},
 		&cli.IntFlag{Name: "local-agents", Value: 3, Usage: "agents of the local cluster (1..250)", EnvVars: envs("SCHEDULER_LITE_LOCAL_AGENTS")},
 		&cli.StringFlag{Name: "local-ports", Value: testenv.DefaultPorts, Usage: "port ranges each agent of the local cluster offers (a-b,c-d)", EnvVars: envs("SCHEDULER_LITE_LOCAL_PORTS")},
 		&cli.Float64SliceFlag{Name: "local-disk-mount", Usage: "a MOUNT disk of this size (MB) on each agent of the local cluster, offered whole (repeatable; for svc.yml volumes of type MOUNT)", EnvVars: envs("SCHEDULER_LITE_LOCAL_DISK_MOUNTS")},

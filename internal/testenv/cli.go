@@ -280,6 +280,16 @@ func NameFlags(err error, flags map[string]string, source func(flag string) stri
 	return err
 }
 
+// The env file's variables that programs started from its shell read
+// (scheduler-lite hands EnvDNSAddr to its tasks as their resolvers when
+// EnvMasterAddr is its master).
+const (
+	// EnvDNSAddr is the cluster's DNS server, "ip:port" (UDP and TCP).
+	EnvDNSAddr = "TESTENV_DNS_ADDR"
+	// EnvMasterAddr is the master's "ip:port" (MESOS_MASTER without http://).
+	EnvMasterAddr = "TESTENV_MASTER_ADDR"
+)
+
 // envLines describes the cluster as KEY=VALUE lines.
 func envLines(cl *Cluster) []string {
 	var agents []string
@@ -293,8 +303,8 @@ func envLines(cl *Cluster) []string {
 	}
 	return []string{
 		"MESOS_MASTER=" + cl.MasterURL(),
-		"TESTENV_MASTER_ADDR=" + cl.MasterAddr(),
-		"TESTENV_DNS_ADDR=" + cl.DNSAddr(),
+		EnvMasterAddr + "=" + cl.MasterAddr(),
+		EnvDNSAddr + "=" + cl.DNSAddr(),
 		"TESTENV_AGENT_ENDPOINTS=" + strings.Join(agents, ","),
 		"TESTENV_SANDBOX_ROOT=" + cl.WorkDir(),
 		"TESTENV_EXECUTOR_BINARY=" + exe,
