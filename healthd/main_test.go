@@ -207,18 +207,19 @@ func TestExitCodes(t *testing.T) {
 		{"command stopped at the threshold", nil, append(fast, "--cmd", "exit 1", "--", "sleep", "1000"), 124, "stopping the command", ""},
 		{"nothing to do", nil, nil, 125, "nothing to do", ""},
 		{"unknown flag", nil, []string{"--bogus"}, 125, "healthd: unknown flag --bogus\nusage: healthd", ""},
-		{"two checks", nil, []string{"--cmd", "true", "--tcp", "127.0.0.1:1"}, 125, "--cmd, --tcp: give only one", ""},
-		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `--delay: invalid duration \"soon\"`, ""},
-		// A negative duration is said to be one, in bare seconds as in Go syntax, from a flag or a variable.
-		{"negative seconds", nil, []string{"--kill-grace-period", "-1", "--", "true"}, 125, `--kill-grace-period: duration \"-1\" is negative`, ""},
-		{"negative Go duration", nil, []string{"--interval", "-1s", "--cmd", "true"}, 125, `--interval: duration \"-1s\" is negative`, ""},
-		{"negative seconds from env", []string{"HEALTHD_READINESS_TIMEOUT=-2.5"}, []string{"--cmd", "true"}, 125, `HEALTHD_READINESS_TIMEOUT: duration \"-2.5\" is negative`, ""},
-		{"bad duration from env", []string{"HEALTHD_INTERVAL=0"}, []string{"--cmd", "true"}, 125, "HEALTHD_INTERVAL: must be positive", ""},
-		{"bad URL", nil, []string{"--readiness-http", "ftp://x/"}, 125, "--readiness-http: invalid URL", ""},
+		{"two checks", nil, []string{"--cmd", "true", "--tcp", "127.0.0.1:1"}, 125, "healthd: --cmd, --tcp: give only one of them\nusage: healthd", ""},
+		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `healthd: --delay: invalid duration "soon": want seconds (15) or a Go duration (1m30s)` + "\nusage: healthd", ""},
+		// A negative duration is said to be one, in bare seconds as in Go syntax, from a flag or a variable;
+		// a value refused is a usage error, with the usage line, as one that does not parse.
+		{"negative seconds", nil, []string{"--kill-grace-period", "-1", "--", "true"}, 125, `healthd: --kill-grace-period: duration "-1" is negative` + "\nusage: healthd", ""},
+		{"negative Go duration", nil, []string{"--interval", "-1s", "--cmd", "true"}, 125, `healthd: --interval: duration "-1s" is negative` + "\nusage: healthd", ""},
+		{"negative seconds from env", []string{"HEALTHD_READINESS_TIMEOUT=-2.5"}, []string{"--cmd", "true"}, 125, `healthd: HEALTHD_READINESS_TIMEOUT: duration "-2.5" is negative` + "\nusage: healthd", ""},
+		{"bad duration from env", []string{"HEALTHD_INTERVAL=0"}, []string{"--cmd", "true"}, 125, "healthd: HEALTHD_INTERVAL: must be positive\nusage: healthd", ""},
+		{"bad URL", nil, []string{"--readiness-http", "ftp://x/"}, 125, "healthd: --readiness-http: invalid URL", ""},
 		{"argument without --", nil, []string{"--cmd", "true", "server"}, 125, "put the command to supervise after --", ""},
 		{"nothing after --", nil, []string{"--"}, 125, "no command after --", ""},
 		{"a flag missing its value before --", nil, []string{"--cmd", "--", "true"}, 125, "healthd: missing value for --cmd\nusage: healthd", ""},
-		{"exit-on-failure with a command", nil, []string{"--cmd", "true", "--exit-on-failure", "--", "true"}, 125, "sidecar mode", ""},
+		{"exit-on-failure with a command", nil, []string{"--cmd", "true", "--exit-on-failure", "--", "true"}, 125, "sidecar mode; with a command, healthd always stops it at the threshold\nusage: healthd", ""},
 		{"bad listen address", nil, []string{"--cmd", "true", "--listen", "256.0.0.1:0"}, 125, "--listen", ""},
 		// A status file that cannot be created is a configuration error, found before the command starts.
 		{"status file cannot be created", nil, []string{"--status-file", "/proc/nope/x", "--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /proc/nope/x", ""},
@@ -374,6 +375,34 @@ func TestCommandEndingStopsTheRestGracefully(t *testing.T) {
 			helper := readPid(t, filepath.Join(dir, "up"))
 			waitFor(t, "the helper to be gone", func() bool { return gone(helper) })
 		})
+	}
+}
+
+// While the rest of the group is given its grace after the command exited,
+// a failing health check is no health kill: healthd exits with the
+// command's code, not 124.
+func TestCommandEndedIsNotAHealthKill(t *testing.T) {
+	dir := t.TempDir()
+	// The helper gives up after 30 s, so that a failing run cannot hang on it.
+	script := `sh -c 'trap "sleep 1; echo flushed > flushed; exit 0" TERM; echo up > up; for i in $(seq 600); do sleep 0.05; done' & ` +
+		`while [ ! -e up ]; do sleep 0.02; done; while [ ! -e stop ]; do sleep 0.02; done; rm alive; exit 3`
+	if err := os.WriteFile(filepath.Join(dir, "alive"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startHealthd(t, nil, "--delay", "0", "--grace-period", "0", "--interval", "0.02", "--max-consecutive-failures", "2",
+		"--kill-grace-period", "5s", "--cmd", "test -e "+dir+"/alive", "--", "sh", "-c", "cd "+dir+" || exit 1; "+script)
+	p.waitLog("healthy")
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(); code != 3 {
+		t.Fatalf("exit code %d, want the command's 3", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flushed")); err != nil {
+		t.Errorf("the helper did not flush: %v", err)
+	}
+	if strings.Contains(p.stderr.String(), "stopping the command") {
+		t.Error("the command's end was turned into a health kill")
 	}
 }
 

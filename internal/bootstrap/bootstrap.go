@@ -183,7 +183,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			}
 			var cfg config
 			if err := parse(c, sh, &cfg); err != nil {
-				return exitcode.Wrap(ExitUsage, err)
+				return cliapp.BadValue(err)
 			}
 			cfg.command = command
 			return bootstrap(c.Context, sh, &cfg, e, log)
@@ -255,7 +255,7 @@ func parse(c *cli.Context, sh *cliapp.Shell, cfg *config) error {
 func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *slog.Logger) error {
 	red, err := redact.New(cfg.redactKeys, sh.Source("redact-keys"))
 	if err != nil {
-		return exitcode.Wrap(ExitUsage, err)
+		return cliapp.BadValue(err)
 	}
 	red.LearnEnv(e.list)
 	// From here on the logger and the environment print mask with red;

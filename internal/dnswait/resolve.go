@@ -65,9 +65,10 @@ func parseResolver(s string) (string, error) {
 // (N seconds, 1 to MaxServerTimeout), to answer one question. A wait asks
 // again on every poll, so it moves on sooner than glibc: when a server has
 // not answered within NextServerDelay (less when the attempt could not give
-// every server that), the next one is asked too, while the first may still answer; a server that
-// fails (SERVFAIL, REFUSED, a refused connection) hands over at once. The
-// first definite answer (addresses, NXDOMAIN, no records) wins.
+// every server that), the next one is asked too, while the first may still
+// answer; a server that fails (SERVFAIL, REFUSED, a refused connection)
+// hands over at once. The first definite answer (addresses, NXDOMAIN, no
+// records) wins.
 const (
 	DefaultServerTimeout = 5 * time.Second  // glibc's RES_TIMEOUT
 	MaxServerTimeout     = 30 * time.Second // glibc's RES_MAXRETRANS

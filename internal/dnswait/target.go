@@ -209,7 +209,8 @@ func fileKind(m os.FileMode) string {
 // httpCheck GETs a URL with the one HTTP prober (package probe): a status
 // of 200-399 passes (redirects are not followed: a 3xx already shows the
 // server is up), https verifies the certificate against Config.RootCAs
-// (the system roots by default), and the body is read to its end within the attempt.
+// (the system roots by default), and the body is read to its end within
+// the attempt.
 type httpCheck struct {
 	p *probe.HTTP
 }

@@ -29,9 +29,9 @@ var ErrTimeout = errors.New("wait timed out")
 var ErrCanceled = errors.New("wait canceled")
 
 // DefaultAttemptTimeout bounds one attempt at one target when
-// Config.AttemptTimeout is zero: one lookup of a name (every server asked,
-// see Config.AttemptTimeout), one connection, one HTTP request with its
-// whole body. It is 20 s, healthd's --timeout and Mesos' HTTP check
+// Config.AttemptTimeout is zero: one lookup of a name (every nameserver
+// gets its turn within it, see NextServerDelay), one connection, one HTTP
+// request with its whole body. It is 20 s, healthd's --timeout and Mesos' HTTP check
 // timeout_seconds default (mesos.proto HealthCheck, CheckInfo), so an
 // endpoint healthd calls healthy passes a wait too, and an ordinary answer
 // (a slow first request, a body of some megabytes) is never cut; a target

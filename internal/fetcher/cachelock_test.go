@@ -163,12 +163,18 @@ func TestCacheHolderDies(t *testing.T) {
 // fails (the server errs, its context ends), the fetchers that waited for
 // it download the entry themselves instead of failing or waiting on.
 func TestCacheFillAfterHolderFails(t *testing.T) {
+	// The holder's request is held in the handler until release. Its
+	// context's end reaches the handler (r.Context()) only once the client's
+	// transport has closed the connection, some time after cancel returns:
+	// releasing the handler then would race the cancel (the response could
+	// reach the client first and the holder's fetch succeed). So a cancelled
+	// holder is released only after its fetch has returned.
 	for _, tc := range []struct {
 		name   string
-		holder func(srvErr *atomic.Bool, cancel context.CancelFunc)
+		cancel bool // the holder's context ends; else the server answers 500
 	}{
-		{"server error", func(srvErr *atomic.Bool, _ context.CancelFunc) { srvErr.Store(true) }},
-		{"holder's context ends", func(_ *atomic.Bool, cancel context.CancelFunc) { cancel() }},
+		{"server error", false},
+		{"holder's context ends", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var hits atomic.Int32
@@ -213,9 +219,17 @@ func TestCacheFillAfterHolderFails(t *testing.T) {
 				}()
 			}
 			time.Sleep(200 * time.Millisecond)
-			tc.holder(&srvErr, hcancel)
-			close(release)
-			if err := <-holderErr; err == nil {
+			var err error
+			if tc.cancel {
+				hcancel()
+				err = <-holderErr
+				close(release)
+			} else {
+				srvErr.Store(true)
+				close(release)
+				err = <-holderErr
+			}
+			if err == nil {
 				t.Error("the holder's fetch succeeded, want its failure")
 			}
 			for i := 0; i < waiters; i++ {

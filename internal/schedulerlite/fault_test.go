@@ -46,7 +46,8 @@ func fastArtifacts(t *testing.T) string {
 }
 
 // cluster starts an in-process testenv with n agents, stopped (every
-// process gone) when the test ends.
+// process gone) when the test ends; without DNS unless cfg.DNSListen
+// says where.
 func cluster(t *testing.T, cfg testenv.Config) *testenv.Cluster {
 	t.Helper()
 	if cfg.WorkDir == "" {
@@ -54,7 +55,9 @@ func cluster(t *testing.T, cfg testenv.Config) *testenv.Cluster {
 	}
 	cfg.ExecutorPath = filepath.Join(artifacts, "executor")
 	cfg.AgentPort = 0
-	cfg.DNSListen = "off"
+	if cfg.DNSListen == "" {
+		cfg.DNSListen = "off"
+	}
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = 500 * time.Millisecond
 	}

@@ -52,6 +52,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -283,6 +284,18 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 			taskEnv = append(taskEnv, taskenv.EnvBootstrapResolvers+"="+d)
 		}
 	}
+	// A separately started testenv (its env file loaded): tasks resolve
+	// through its DNS, as with --master local, unless TASKCFG_ALL_ names
+	// other resolvers. DC/OS sets no TESTENV_ variable: nothing changes there.
+	schedEnv := o.Env
+	if !local {
+		if d := testenvResolvers(master, getenv); d != "" {
+			log.Info("the master is a testenv: tasks resolve through its DNS", "dns", d)
+			schedEnv = append([]string{taskenv.TaskCfgAllPrefix + taskenv.EnvBootstrapResolvers + "=" + d}, o.Env...)
+		} else if d := getenv(testenv.EnvDNSAddr); d != "" && getenv(taskenv.TaskCfgAllPrefix+taskenv.EnvBootstrapResolvers) == "" {
+			log.Warn("TESTENV_DNS_ADDR is set but the master is not that testenv's (TESTENV_MASTER_ADDR): tasks use their agents' resolvers", "dns", d, "master", master)
+		}
+	}
 
 	// State store.
 	state := o.State
@@ -335,7 +348,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		FrameworkName: o.FrameworkName, Role: o.Role, User: o.User, Principal: o.Principal, Secret: o.Secret,
 		FailoverTimeout: o.FailoverTimeout, WebUIURL: webui, Checkpoint: o.Checkpoint, Executor: o.Executor,
 		APIHostname: host, APIPort: port, Artifacts: arts, ArtifactDigests: digests, SecretsDir: o.SecretsDir, CA: ca, TLSKeyType: o.TLSKeyType,
-		Env: o.Env, TaskEnv: taskEnv, Logger: log,
+		Env: schedEnv, TaskEnv: taskEnv, Logger: log,
 		AgentLostTimeout: o.AgentLostTimeout, Backoff: o.Backoff,
 	})
 	if errors.Is(err, service.ErrInvalidConfig) {
@@ -498,4 +511,23 @@ func specEnv(artifactsURL string, env []string) (render, identity []string) {
 		identity = []string{artifactsURLVar + "=$" + artifactsURLVar}
 	}
 	return render, identity
+}
+
+// testenvResolvers is testenv's DNS address ("ip:port") when the
+// scheduler runs against a testenv started with `testenv up` whose env
+// file is loaded: TESTENV_DNS_ADDR is set and master is the cluster's
+// (TESTENV_MASTER_ADDR, when set, is master's host:port). "" otherwise,
+// and when TASKCFG_ALL_BOOTSTRAP_RESOLVERS already names the resolvers
+// every task gets (a custom DNS).
+func testenvResolvers(master string, getenv func(string) string) string {
+	d := getenv(testenv.EnvDNSAddr)
+	if d == "" || getenv(taskenv.TaskCfgAllPrefix+taskenv.EnvBootstrapResolvers) != "" {
+		return ""
+	}
+	if addr := getenv(testenv.EnvMasterAddr); addr != "" {
+		if u, err := url.Parse(master); err != nil || u.Host != addr {
+			return ""
+		}
+	}
+	return d
 }

@@ -72,12 +72,15 @@ func debugGroup() group {
 	}
 }
 
-// writeOffers prints the waiting steps, the counts, each pod instance's
-// latest evaluation with its explanation, and the refusal reasons:
+// writeOffers prints the waiting steps, the SDK's totals when it has them,
+// each pod instance's latest evaluation with its explanation (counted on
+// the line before them; the earlier evaluations only in --json), and the
+// refusal reasons:
 //
 //	waiting to launch:
 //	  deploy: web-1:[server] (PENDING): no offer fits
 //	offers: 3 accepted, 12 rejected
+//	latest offer evaluation of 1 pod instances: 0 passed, 1 failed (and 14 earlier, in --json)
 //	web-1 (web-1:[server]): fail at 2026-01-02T12:00:01Z on 127.0.1.2
 //	  - FAIL(ResourceEvaluationStage): insufficient cpus: need 0.1, offered 0.0
 //	refused because:
@@ -100,24 +103,26 @@ func writeOffers(w io.Writer, d offersDebug) {
 			outcomes = append(outcomes, d.Outcomes[i])
 		}
 	}
-	accepted, rejected := 0, 0
-	for _, o := range outcomes {
-		if o.Outcome == "pass" {
-			accepted++
-		} else {
-			rejected++
-		}
-	}
 	if d.Accepted != nil && d.Rejected != nil {
-		accepted, rejected = *d.Accepted, *d.Rejected
-		fmt.Fprintf(w, "offers: %d accepted, %d rejected\n", accepted, rejected)
-	} else {
-		fmt.Fprintf(w, "latest %d offer evaluations: %d passed, %d failed\n", len(outcomes), accepted, rejected)
+		fmt.Fprintf(w, "offers: %d accepted, %d rejected\n", *d.Accepted, *d.Rejected)
 	}
 	latest := map[string]offerOutcome{}
 	for _, o := range outcomes {
 		latest[o.Pod] = o
 	}
+	// The summary counts what is listed below: one evaluation per pod
+	// instance, its latest; the earlier ones are only in --json.
+	passed := 0
+	for _, o := range latest {
+		if o.Outcome == "pass" {
+			passed++
+		}
+	}
+	fmt.Fprintf(w, "latest offer evaluation of %d pod instances: %d passed, %d failed", len(latest), passed, len(latest)-passed)
+	if earlier := len(outcomes) - len(latest); earlier > 0 {
+		fmt.Fprintf(w, " (and %d earlier, in --json)", earlier)
+	}
+	fmt.Fprintln(w)
 	pods := make([]string, 0, len(latest))
 	for p := range latest {
 		pods = append(pods, p)

@@ -267,7 +267,7 @@ type planView struct {
 	Status string
 	Phases []struct {
 		Name, Status string
-		Steps        []struct{ Name, Status string }
+		Steps        []struct{ Name, Status, Message string }
 	}
 }
 
@@ -341,12 +341,14 @@ func TestCommands(t *testing.T) {
 	url := []string{"--url", u}
 
 	// The deploy runs up to the gate: web COMPLETE, gate-0 STARTED (its
-	// readiness check fails until the gate file exists).
+	// readiness check fails until the gate file exists, and the step's
+	// message says so once the check has run).
 	poll(t, "the deploy held at the gate", 90*time.Second, func() bool {
 		r := e.run(t, "plan", "show", "deploy", "--json", "--url", u)
 		var p planView
 		json.Unmarshal([]byte(r.stdout), &p)
-		return len(p.Phases) == 2 && p.Phases[0].Status == "COMPLETE" && p.Phases[1].Steps[0].Status == "STARTED"
+		return len(p.Phases) == 2 && p.Phases[0].Status == "COMPLETE" && p.Phases[1].Steps[0].Status == "STARTED" &&
+			strings.HasSuffix(p.Phases[1].Steps[0].Message, "(last: exit 1)")
 	})
 
 	t.Run("read commands: text and json", func(t *testing.T) {

@@ -153,3 +153,35 @@ func TestSDKShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestDebugOffersCountsWhatItLists: scheduler-lite keeps the latest
+// evaluations (newest first), several per pod instance; the text lists
+// each pod instance's latest, and its summary counts those, not the
+// earlier ones it does not list (a failure since passed said "1 failed"
+// over a list with none).
+func TestDebugOffersCountsWhatItLists(t *testing.T) {
+	for _, c := range []struct {
+		golden, body string
+	}{
+		{"debug-offers-earlier-failure", `{"waiting":[],"outcomes":[` +
+			`{"timestamp":"2026-01-02T12:00:04Z","step":"web-1:[server]","pod-instance-name":"web-1","outcome":"pass","hostname":"127.0.1.3","explanation":["PASS(resources): cpus 0.1"]},` +
+			`{"timestamp":"2026-01-02T12:00:03Z","step":"web-0:[server]","pod-instance-name":"web-0","outcome":"pass","hostname":"127.0.1.2","explanation":["PASS(resources): cpus 0.1"]},` +
+			`{"timestamp":"2026-01-02T12:00:02Z","step":"web-1:[server]","pod-instance-name":"web-1","outcome":"fail","hostname":"127.0.1.2","explanation":["FAIL(placement): hostname:UNIQUE"]},` +
+			`{"timestamp":"2026-01-02T12:00:01Z","step":"hello-0:[server]","pod-instance-name":"hello-0","outcome":"pass","hostname":"127.0.1.2","explanation":["PASS(resources): cpus 0.1"]}]}`},
+		{"debug-offers-latest-fails", `{"waiting":[{"plan":"deploy","step":"web-0:[server]","status":"PENDING","message":"no offer fits"}],"outcomes":[` +
+			`{"timestamp":"2026-01-02T12:00:02Z","step":"web-0:[server]","pod-instance-name":"web-0","outcome":"fail","hostname":"127.0.1.2","explanation":["FAIL(resources): insufficient cpus"]}]}`},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v1/debug/offers" {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, c.body)
+			}))
+			defer srv.Close()
+			golden(t, c.golden, newEnv(t).want(t, 0, "debug", "offers", "--url", srv.URL).stdout)
+		})
+	}
+}

@@ -81,15 +81,32 @@ func (c *Cluster) sortedFrameworksLocked() []*framework {
 	return fws
 }
 
+// writeJSON writes v as compact JSON, as libprocess' OK(JSON::Value)
+// does (stringify: no indentation, no trailing newline). Mesos has no
+// query parameter for indented output; pipe through `jq .` to read it.
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
+	writeJSONP(w, code, v, nil)
+}
+
+// writeJSONP is writeJSON for the master endpoints that honour Mesos'
+// `?jsonp=NAME` (src/master/readonly_handler.cpp: frameworks, slaves,
+// state, state-summary, tasks; libprocess' http.cpp OK): when r has one,
+// even empty, the body is `NAME(JSON)` as text/javascript.
+func writeJSONP(w http.ResponseWriter, code int, v any, r *http.Request) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if r != nil {
+		if name, ok := r.URL.Query()["jsonp"]; ok {
+			w.Header().Set("Content-Type", "text/javascript")
+			b = append(append([]byte(name[0]+"("), b...), ')')
+		}
+	}
 	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
 }
 
 func unix(t time.Time) float64 {
@@ -107,7 +124,7 @@ func (c *Cluster) serveState(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Expecting 'GET'", http.StatusMethodNotAllowed)
 		return
 	}
-	writeJSON(w, http.StatusOK, c.stateJSON())
+	writeJSONP(w, http.StatusOK, c.stateJSON(), r)
 }
 
 func (c *Cluster) stateJSON() map[string]any {

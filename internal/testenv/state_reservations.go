@@ -38,5 +38,5 @@ func (c *Cluster) serveSlaves(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Expecting 'GET'", http.StatusMethodNotAllowed)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"slaves": c.stateJSON()["slaves"], "recovered_slaves": []any{}})
+	writeJSONP(w, http.StatusOK, map[string]any{"slaves": c.stateJSON()["slaves"], "recovered_slaves": []any{}}, r)
 }

@@ -94,6 +94,40 @@ func readinessPassed(st *mesos.TaskStatus) bool {
 	return false
 }
 
+// readinessWaitPrefix starts the message of a step STARTED because task
+// name's readiness check has not passed yet.
+func readinessWaitPrefix(name string) string {
+	return "waiting for the readiness check of " + name + " "
+}
+
+// readinessWaitMessage says why t's step is STARTED rather than COMPLETE
+// when st, t's latest status, is TASK_RUNNING of a task whose goal is
+// RUNNING and whose readiness check has not passed: the check's last
+// result as the status carries it, e.g. "waiting for the readiness check
+// of web-0-server (last: exit 1)" or "(not run yet)". "" when the step
+// does not wait for it. The SDK's DeploymentStep keeps STARTED with its
+// generic message ("... with status: STARTED"). svc.yml's readiness-check
+// is a command; Mesos' check_status carries its exit code, not its output
+// (that is in the task's sandbox).
+func readinessWaitMessage(t *taskState, st *mesos.TaskStatus) string {
+	if st.GetState() != mesos.TASK_RUNNING || t.spec == nil || t.spec.Goal != "RUNNING" || t.readyNow() {
+		return ""
+	}
+	last := "not run yet"
+	if cs := st.GetCheckStatus(); cs != nil {
+		if cs.Command != nil && cs.Command.ExitCode != nil {
+			last = fmt.Sprintf("last: exit %d", *cs.Command.ExitCode)
+		}
+	} else {
+		for _, l := range st.GetLabels().GetLabels() {
+			if l.Key == "readiness_check_passed" {
+				last = "last: failed"
+			}
+		}
+	}
+	return readinessWaitPrefix(t.name) + "(" + last + ")"
+}
+
 // splitName finds the pod type, index and task of a full task name in the
 // target.
 func (s *Scheduler) splitName(name string) (*spec.PodSpec, int, *spec.TaskSpec, bool) {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -94,6 +95,11 @@ func (s *Scheduler) taskUpdateLocked(t *taskState, st *mesos.TaskStatus, now tim
 	changed := false
 	if t.step != nil {
 		changed = t.step.TaskUpdate(t.name, st.GetState(), t.spec.Goal, t.readyNow(), st.GetMessage(), now)
+		if msg := readinessWaitMessage(t, st); msg != "" {
+			t.step.Message = msg
+		} else if strings.HasPrefix(t.step.Message, readinessWaitPrefix(t.name)) {
+			t.step.Message = "" // it passed, or the task is no longer running
+		}
 		if isTerminal(st.GetState()) || t.step.Status() == plan.Complete {
 			t.step = nil
 		}
