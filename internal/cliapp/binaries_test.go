@@ -114,6 +114,7 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 			flag:    usage{args: []string{"check", "--bogus"}, line: "healthd check: unknown flag --bogus", code: 2},
 			env:     usage{env: []string{"HEALTHD_EXIT_ON_FAILURE=sometimes"}, line: `healthd: invalid value "sometimes" for HEALTHD_EXIT_ON_FAILURE (--exit-on-failure): want true or false`, code: 125},
 			refused: usage{env: []string{"HEALTHD_INTERVAL=0"}, args: []string{"--", "true"}, line: "healthd: HEALTHD_INTERVAL: must be positive", code: 125},
+			none:    usage{line: "healthd: nothing to do: give a check (--cmd, --http, --tcp, --readiness-*) or a command after --", code: 125},
 			stray:   usage{args: []string{"--cmd", "true", "sleep", "1"}, line: `healthd: unexpected argument "sleep": put the command to supervise after --`, code: 125},
 			failEnv: []string{"HEALTHD_LOG_FORMAT=json"}, failArgs: []string{"--cmd", "true", "--status-file", "/dev/null/" + secret}, failCode: 125},
 		{name: "tlsprov", help: "materialize", helpWord: true, topic: []string{"materialize"}, usageCode: 2,
