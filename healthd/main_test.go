@@ -205,7 +205,7 @@ func TestExitCodes(t *testing.T) {
 		{"command not executable", nil, []string{"--", notExec}, 126, "not-exec", ""},
 		{"sidecar exit on failure", nil, append(fast, "--cmd", "exit 1", "--exit-on-failure"), 124, "threshold reached", ""},
 		{"command stopped at the threshold", nil, append(fast, "--cmd", "exit 1", "--", "sleep", "1000"), 124, "stopping the command", ""},
-		{"nothing to do", nil, nil, 125, "nothing to do", ""},
+		{"nothing to do", nil, nil, 125, "healthd: nothing to do: give a check (--cmd, --http, --tcp, --readiness-*) or a command after --\nusage: healthd", ""},
 		{"unknown flag", nil, []string{"--bogus"}, 125, "healthd: unknown flag --bogus\nusage: healthd", ""},
 		{"two checks", nil, []string{"--cmd", "true", "--tcp", "127.0.0.1:1"}, 125, "healthd: --cmd, --tcp: give only one of them\nusage: healthd", ""},
 		{"bad duration", nil, []string{"--cmd", "true", "--delay", "soon"}, 125, `healthd: --delay: invalid duration "soon": want seconds (15) or a Go duration (1m30s)` + "\nusage: healthd", ""},

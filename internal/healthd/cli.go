@@ -187,6 +187,9 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			}
 			cfg.Log = log
 			code, err := Serve(c.Context, cfg)
+			if errors.Is(err, ErrNothingToDo) { // healthd alone: no flags at all
+				return cliapp.UsageError(c, "%v", err)
+			}
 			if err != nil {
 				return exitcode.Wrap(code, err)
 			}
