@@ -190,7 +190,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // printed (repro 02-05) — names written with dots, URL userinfo with an
 // e-mail user, an apostrophe or no scheme, a PEM private key under a
 // neutral name, a GCS signed URL — are masked in the environment print and
-// in the diff of a template that writes them, in both log formats.
+// in the diff of a template that writes them, in both log formats; a bare
+// key's value is not, nor (in the text print) the shell's PWD.
 func TestSecretsOfEveryKindNeverPrinted(t *testing.T) {
 	sb := t.TempDir()
 	const keyLine = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKindsTestOnly0"
@@ -202,7 +203,7 @@ func TestSecretsOfEveryKindNeverPrinted(t *testing.T) {
 		"HTTPS_PROXY=proxyuser:Px3Secretvalue@proxy.corp:3128",
 		"ARTIFACT=https://storage.googleapis.com/b/app.tgz?X-Goog-Date=20261130T000000Z&X-Goog-Signature=Gcs4Secretvalue",
 		"X=-----BEGIN PRIVATE KEY-----\n"+keyLine+"\n-----END PRIVATE KEY-----\n",
-		"CONFIG_TEMPLATE_APP=app.mustache,app.conf")
+		"CONFIG_TEMPLATE_APP=app.mustache,app.conf", "PWD=/srv/app", "PRIMARY_KEY_COLUMN=id")
 	write(t, filepath.Join(sb, "app.mustache"), "smtp={{{SMTP_URL}}}\ndb={{{DATABASE_URL}}}\nproxy={{{HTTPS_PROXY}}}\nartifact={{{ARTIFACT}}}\nkey={{{X}}}\n", 0o644)
 	for _, format := range []string{"text", "json"} {
 		os.Remove(filepath.Join(sb, "app.conf"))
@@ -217,10 +218,16 @@ func TestSecretsOfEveryKindNeverPrinted(t *testing.T) {
 			}
 		}
 		for _, kept := range []string{"jwt.private.key=********", "smtps://alerts@example.com:********@smtp.example.com:465",
-			"proxyuser:********@proxy.corp:3128", "X-Goog-Signature=********", "-----BEGIN PRIVATE KEY-----"} {
+			"proxyuser:********@proxy.corp:3128", "X-Goog-Signature=********", "-----BEGIN PRIVATE KEY-----",
+			"PRIMARY_KEY_COLUMN=id"} {
 			if !strings.Contains(all, kept) {
 				t.Errorf("%s output lacks %q:\n%s", format, kept, all)
 			}
+		}
+		// The JSON record's lines pass the masking logger as text, where
+		// PWD= is ODBC's password parameter.
+		if format == "text" && !strings.Contains(all, "PWD=/srv/app") {
+			t.Errorf("the shell's PWD is masked:\n%s", all)
 		}
 	}
 }

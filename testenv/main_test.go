@@ -113,12 +113,12 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"testenv"}, 2, "testenv: no command given (want up)\nusage: testenv up [flags]\n"},
 		{[]string{"testenv", "down"}, 2, `testenv: unknown command "down"`},
-		{[]string{"testenv", "up", "--agents", "0"}, 2, "testenv: --agents: 0, want at least 1"},
+		{[]string{"testenv", "up", "--agents", "0"}, 2, "testenv up: --agents: 0, want at least 1\nusage: testenv up "},
 		{[]string{"testenv", "up", "--nope"}, 2, "testenv up: unknown flag --nope\nusage: testenv up "},
-		{[]string{"testenv", "up", "--log-format", "xml"}, 2, "--log-format"},
+		{[]string{"testenv", "up", "--log-format", "xml"}, 2, "testenv up: --log-format: unknown log format \"xml\" (want text or json)\nusage: testenv up "},
 		{[]string{"testenv", "up", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"testenv", "up", "--attribute", "novalue"}, 2, "--attribute"},
-		{[]string{"testenv", "up", "--disk-mount", "2048", "--disk-mount", "-1"}, 2, "testenv: --disk-mount: disk 1: size -1 MB is not a positive number"},
+		{[]string{"testenv", "up", "--disk-mount", "2048", "--disk-mount", "-1"}, 2, "testenv up: --disk-mount: disk 1: size -1 MB is not a positive number\nusage: testenv up "},
 		{[]string{"testenv", "up", "--disk-mount", "big"}, 2, `invalid value "big" for --disk-mount: want numbers separated by commas`},
 	} {
 		var out, errb strings.Builder
@@ -137,7 +137,8 @@ func TestUsageErrors(t *testing.T) {
 
 // TestConfigErrorsNameTheSource checks that every error about a setting
 // names the flag or the environment variable that gave it, whichever the
-// user used, with the exit code of its kind (2 invalid, 1 unusable).
+// user used, with the exit code of its kind (2 invalid, a usage error with
+// the usage line; 1 unusable).
 func TestConfigErrorsNameTheSource(t *testing.T) {
 	notDir := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
@@ -171,10 +172,17 @@ func TestConfigErrorsNameTheSource(t *testing.T) {
 			}
 			var out, errb strings.Builder
 			code := testenv.Run(context.Background(), args, env, nil, &out, &errb)
-			// The error is the last line; logs may come before it.
+			// The error is the last line, logs may come before it; an
+			// invalid value is a usage error: the usage line follows it.
 			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
-			want := "testenv: " + source + ": " + tc.want
-			if code != tc.code || !strings.HasPrefix(lines[len(lines)-1], want) {
+			want, last := "testenv: "+source+": "+tc.want, lines[len(lines)-1]
+			if tc.code == 2 {
+				want, last = "testenv up: "+source+": "+tc.want, lines[max(len(lines)-3, 0)]
+				if !strings.HasPrefix(lines[len(lines)-2], "usage: testenv up ") {
+					last = ""
+				}
+			}
+			if code != tc.code || !strings.HasPrefix(last, want) {
 				t.Errorf("%s=%s: exit %d (want %d), the error does not start with %q:\n%s", source, tc.value, code, tc.code, want, errb.String())
 			}
 		}

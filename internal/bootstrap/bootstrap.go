@@ -146,7 +146,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "print-env", Value: true, EnvVars: envVar("print-env"), Usage: "print the environment (sorted, secret values masked) before starting"},
 			&cli.BoolFlag{Name: "insecure", EnvVars: envVar("insecure"), Usage: "show secret values in the environment print and diffs"},
-			&cli.StringFlag{Name: "redact-keys", EnvVars: envVar("redact-keys"), Usage: "regular expression of more `KEYS` whose values are secret, matched against the name as written, besides the default rule (by the name's words, whatever the separator: password, secret, token, credential, private/API/access keys, ...; docs/bootstrap.md, Secrets)"},
+			&cli.StringFlag{Name: "redact-keys", EnvVars: envVar("redact-keys"), Usage: "regular expression of more `KEYS` whose values are secret, matched against the name as written (and its last dotted part), besides the default rule (by the name's words, whatever the separator: password, secret, token, credential, private/API/access keys, ...; docs/bootstrap.md, Secrets)"},
 			&cli.BoolFlag{Name: "resolve", Value: true, EnvVars: envVar("resolve"), Usage: "wait until -resolve-hosts (and the task's own name) resolve"},
 			&cli.StringFlag{Name: "resolve-hosts", EnvVars: envVar("resolve-hosts"), Usage: "comma-separated `HOSTS` to wait for (default <TASK_NAME>.<FRAMEWORK_HOST>)"},
 			&cli.DurationFlag{Name: "resolve-timeout", Value: 5 * time.Minute, EnvVars: envVar("resolve-timeout"), Usage: "deadline for all waits together; 0 waits forever"},
@@ -183,7 +183,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			}
 			var cfg config
 			if err := parse(c, sh, &cfg); err != nil {
-				return exitcode.Wrap(ExitUsage, err)
+				return cliapp.BadValue(err)
 			}
 			cfg.command = command
 			return bootstrap(c.Context, sh, &cfg, e, log)
@@ -255,7 +255,7 @@ func parse(c *cli.Context, sh *cliapp.Shell, cfg *config) error {
 func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *slog.Logger) error {
 	red, err := redact.New(cfg.redactKeys, sh.Source("redact-keys"))
 	if err != nil {
-		return exitcode.Wrap(ExitUsage, err)
+		return cliapp.BadValue(err)
 	}
 	red.LearnEnv(e.list)
 	// From here on the logger and the environment print mask with red;
@@ -390,8 +390,11 @@ func printEnv(log *slog.Logger, w io.Writer, environ []string, red *redact.Redac
 		lines = red.Env(environ)
 	}
 	for i, l := range lines {
-		// One line per variable: a multi-line value cannot fake more.
-		lines[i] = oneLine.Replace(secrets.String(l))
+		// One line per variable: a multi-line value cannot fake more. The
+		// value is masked again with every learned secret; the key was
+		// judged by Env (as a parameter, PWD=/x would pass for ODBC's).
+		k, v, _ := strings.Cut(l, "=")
+		lines[i] = oneLine.Replace(k + "=" + secrets.String(v))
 	}
 	note := "secret values masked"
 	if insecure {

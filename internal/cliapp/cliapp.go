@@ -15,10 +15,12 @@
 //     "-resolve-timeout" when the flag did;
 //   - one --version line: buildinfo.String ("bootstrap v1.2.3 (rev 1a2b3c4,
 //     go1.26.0 linux/amd64)");
-//   - on a bad flag, a bad value in a flag's variable, an unknown command or
-//     stray arguments: the error, the command's usage line and a pointer to
-//     --help on stderr (never the whole help, nothing done), and
-//     Shell.UsageCode (2 unless a binary documents another); a flag's error
+//   - on a bad flag, a bad value in a flag or its variable (one that does
+//     not parse, or one the binary refuses: out of range, malformed, at odds
+//     with another flag; BadValue), an unknown command or stray arguments:
+//     the error, the command's usage line and a pointer to --help on stderr
+//     (never the whole help, nothing done), and Shell.UsageCode (2 unless a
+//     binary documents another); a flag's error
 //     names it as it was typed ("unknown flag --bogus", "missing value for
 //     -n", `invalid value "x" for --agents: want an integer`), never in Go's
 //     flag package's words and spelling ("flag provided but not defined:
@@ -155,7 +157,7 @@ func (sh *Shell) Source(name string) string {
 // Logger returns the run's logger, made on the first call from the
 // --log-format (text or json) and --verbose flags visible from c, writing to
 // Stderr through redact.Handler with Secrets. A bad format is a usage error
-// naming the flag or variable that gave it.
+// (BadValue) naming the flag or variable that gave it.
 func (sh *Shell) Logger(c *cli.Context) (*slog.Logger, error) {
 	if sh.log != nil {
 		return sh.log, nil
@@ -163,7 +165,7 @@ func (sh *Shell) Logger(c *cli.Context) (*slog.Logger, error) {
 	format := c.String("log-format")
 	log, err := logging.Masked(sh.Stderr, format, c.Bool("verbose"), sh.secrets)
 	if err != nil {
-		return nil, exitcode.Wrap(sh.UsageCode, fmt.Errorf("%s: %w", sh.Source("log-format"), err))
+		return nil, BadValue(fmt.Errorf("%s: %w", sh.Source("log-format"), err))
 	}
 	sh.log, sh.jsonLog = log, format == "json"
 	return log, nil
@@ -187,7 +189,7 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	if app.Action == nil && len(app.Commands) > 0 {
 		app.Action = wantCommand
 	}
-	app.Action = sh.helpWord(app.Action, len(app.Commands) > 0)
+	app.Action = sh.badValues(sh.helpWord(app.Action, len(app.Commands) > 0))
 	if app.Metadata == nil {
 		app.Metadata = map[string]any{}
 	}
@@ -234,7 +236,7 @@ func (sh *Shell) prepare(cmds []*cli.Command) {
 		if c.Action == nil && len(c.Subcommands) > 0 {
 			c.Action = wantCommand
 		}
-		c.Action = sh.helpWord(c.Action, len(c.Subcommands) > 0)
+		c.Action = sh.badValues(sh.helpWord(c.Action, len(c.Subcommands) > 0))
 		sh.prepare(c.Subcommands)
 	}
 }
@@ -303,7 +305,7 @@ func (sh *Shell) applyEnv(next cli.BeforeFunc) cli.BeforeFunc {
 			}
 		}
 		if next != nil {
-			return next(c)
+			return asUsageError(c, next(c))
 		}
 		return nil
 	}
@@ -327,6 +329,48 @@ func isString(f cli.DocGenerationFlag) bool {
 		return true
 	}
 	return false
+}
+
+// badValue is the refusal of a flag's value (BadValue).
+type badValue struct{ err error }
+
+func (e *badValue) Error() string { return e.err.Error() }
+func (e *badValue) Unwrap() error { return e.err }
+
+// BadValue marks err, the refusal of a value given in a flag or its
+// variable that parsed but that the binary does not take (out of range,
+// malformed for the flag's own syntax, at odds with another flag), as a
+// usage error: Run prints it as it prints a value that does not parse, with
+// the usage line of the command whose Action (or Before) returned it, and
+// exits with UsageCode. err names the setting (Shell.Source:
+// "BOOTSTRAP_RESOLVE_TIMEOUT: must not be negative, got -1s"). An error
+// wrapping one BadValue, alone or among others (errors.Join), is a usage
+// error as a whole. BadValue(nil) is nil.
+func BadValue(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &badValue{err}
+}
+
+// badValues returns next, an Action, turning the BadValue errors it returns
+// into usage errors of the command running.
+func (sh *Shell) badValues(next cli.ActionFunc) cli.ActionFunc {
+	if next == nil {
+		return nil
+	}
+	return func(c *cli.Context) error { return asUsageError(c, next(c)) }
+}
+
+// asUsageError returns err, made a usage error of the command running in c
+// when it holds a BadValue and is not one already.
+func asUsageError(c *cli.Context, err error) error {
+	var bv *badValue
+	var ue *usageError
+	if errors.As(err, &bv) && !errors.As(err, &ue) {
+		return newUsageError(c, err)
+	}
+	return err
 }
 
 // usageError is a mistake on the command line: Run prints it with the

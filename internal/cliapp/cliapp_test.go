@@ -68,6 +68,12 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 				if c.Int("count") < 0 {
 					return exitcode.Wrap(3, fmt.Errorf("%s: must not be negative", d.sh.Source("count")))
 				}
+				if c.Duration("wait") <= 0 { // a value that parses but is refused
+					return exitcode.Wrap(4, BadValue(fmt.Errorf("%s: must be positive", d.sh.Source("wait"))))
+				}
+				if c.String("name") == "both" && c.Bool("dry-run") {
+					return errors.Join(errors.New("--name both: cannot be a dry run"), BadValue(errors.New("--dry-run: not with --name both")))
+				}
 				if c.Int("count") == 7 {
 					return Exit(7)
 				}
@@ -129,7 +135,6 @@ func TestShell(t *testing.T) {
 		{name: "help", args: []string{"up", "--help"}, stdout: []string{"--count N", "how many [$DEMO_COUNT, $DEMO_OLD_COUNT] (default: 1)", "[$DEMO_NAME, $DEMO_OLD_NAME]"}},
 		{name: "version", args: []string{"--version"}, stdout: []string{"demo dev (rev "}},
 		{name: "silent exit", args: []string{"up", "--count", "7"}, code: 7, stderrLine: -1},
-		{name: "bad log format", environ: []string{"DEMO_LOG_FORMAT=xml"}, args: []string{"up"}, code: 2, stderr: []string{`demo: DEMO_LOG_FORMAT: unknown log format "xml"`}},
 		{name: "secrets masked in logs and errors", environ: []string{"DB_PASSWORD=hunter2-pw", "DEMO_LOG_FORMAT=json"}, args: []string{"up", "--name", "is hunter2-pw"},
 			stderr: []string{`"name":"is ********"`}, notStderr: []string{"hunter2"}},
 		{name: "secrets masked in the last error", environ: []string{"DB_PASSWORD=hunter2-pw"}, args: []string{"up", "--count", "hunter2-pw"}, code: 2,
@@ -208,6 +213,10 @@ func TestFlagErrors(t *testing.T) {
 		{"two names of one flag", []string{"up", "-n", "a", "--name", "b"}, "demo up: -n and --name are the same flag: give one", ""},
 		{"two names of one flag, long first", []string{"up", "--name=a", "-n=b"}, "demo up: --name and -n are the same flag: give one", ""},
 		{"malformed flag", []string{"up", "---x"}, `demo up: malformed flag "---x"`, ""},
+		// values that parse but are refused (BadValue): the same shape
+		{"refused value", []string{"up", "--wait", "0s"}, "demo up: --wait: must be positive", ""},
+		{"refused value among other errors", []string{"up", "--name", "both", "--dry-run"}, "demo up: 2 errors: --name both: cannot be a dry run; --dry-run: not with --name both", ""},
+		{"refused log format", []string{"up", "--log-format", "xml"}, `demo up: --log-format: unknown log format "xml" (want text or json)`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkUsageError(t, nil, tc.args, tc.line, tc.usage)
@@ -232,6 +241,8 @@ func TestFlagErrors(t *testing.T) {
 		{"a root flag a command has, the root running", []string{"DEMO_COUNT=x"}, nil, `demo: invalid value "x" for DEMO_COUNT (--count): want an integer`},
 		{"a secret variable", []string{"DEMO_API_TOKEN=hunter2-tok"}, []string{"up"}, `demo up: invalid value for DEMO_API_TOKEN (--api-token): want an integer`},
 		{"a flag's own reason", []string{"DEMO_AT=soon"}, []string{"up"}, `demo up: invalid value "soon" for DEMO_AT (--at): parsing time "soon" as "2006-01-02": cannot parse "soon" as "2006"`},
+		{"refused value", []string{"DEMO_WAIT=-1s"}, []string{"up"}, "demo up: DEMO_WAIT: must be positive"},
+		{"refused log format", []string{"DEMO_LOG_FORMAT=xml"}, []string{"up"}, `demo up: DEMO_LOG_FORMAT: unknown log format "xml" (want text or json)`},
 	} {
 		t.Run("env "+tc.name, func(t *testing.T) {
 			usage := ""

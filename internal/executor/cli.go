@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/urfave/cli/v2"
@@ -50,7 +51,7 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			}
 			regTimeout := c.Duration("registration-timeout")
 			if regTimeout <= 0 {
-				return cliapp.UsageError(c, "--registration-timeout (EXECUTOR_REGISTRATION_TIMEOUT) must be positive, got %v", regTimeout)
+				return cliapp.BadValue(fmt.Errorf("%s: must be positive, got %v", sh.Source("registration-timeout"), regTimeout))
 			}
 			cfg, err := FromEnv()
 			if err != nil {

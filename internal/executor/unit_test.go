@@ -363,7 +363,7 @@ func TestSignalledShortensAckWait(t *testing.T) {
 // TestRegistrationTimeoutFlag: the bound of the first subscription (and of
 // the wait for a SUBSCRIBE's answer) is a flag with an environment
 // variable, shown in --help; a value that is not a positive duration is a
-// usage error naming both.
+// usage error naming the one used, with the usage line.
 func TestRegistrationTimeoutFlag(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -373,8 +373,8 @@ func TestRegistrationTimeoutFlag(t *testing.T) {
 		want    string // in stdout+stderr
 	}{
 		{"help", []string{"--help"}, nil, ExitOK, "EXECUTOR_REGISTRATION_TIMEOUT"},
-		{"zero", []string{"--registration-timeout", "0s"}, nil, ExitUsage, "--registration-timeout (EXECUTOR_REGISTRATION_TIMEOUT) must be positive"},
-		{"negative from the environment", nil, []string{"EXECUTOR_REGISTRATION_TIMEOUT=-1m"}, ExitUsage, "must be positive, got -1m0s"},
+		{"zero", []string{"--registration-timeout", "0s"}, nil, ExitUsage, "executor: --registration-timeout: must be positive, got 0s\nusage: executor"},
+		{"negative from the environment", nil, []string{"EXECUTOR_REGISTRATION_TIMEOUT=-1m"}, ExitUsage, "executor: EXECUTOR_REGISTRATION_TIMEOUT: must be positive, got -1m0s\nusage: executor"},
 		{"not a duration", []string{"--registration-timeout", "soon"}, nil, ExitUsage, "registration-timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

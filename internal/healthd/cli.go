@@ -79,6 +79,12 @@ Every flag can also be set by HEALTHD_CHECK_<FLAG>.`
 // nothing from stdin; the command inherits the process's own.
 func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	own, command, dashes := cliapp.SplitCommand(args)
+	if len(own) > 2 && own[1] == "help" && own[2] == "check" {
+		// The help word, as every binary with commands takes it:
+		// "healthd help check" is "healthd check --help".
+		args = append(append([]string{own[0], "check"}, own[3:]...), "--help")
+		own = args
+	}
 	if len(own) > 1 && own[1] == "check" {
 		// healthd check runs no command: what follows "--" is a stray
 		// argument to name.
@@ -152,6 +158,18 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			str(catLog, "log-format", "FORMAT", "text", "FORMAT of the logs on stderr: text or json"),
 			boolean(catLog, "verbose", false, "also log every check, not only state changes"),
 		},
+		// check runs in a shell of its own (Run), with a check runner's
+		// exit codes; listed here for --help and for the help word
+		// ("healthd help" is "healthd --help", "healthd help check" Run's),
+		// it is reached only after a flag of healthd's own.
+		Commands: []*cli.Command{{
+			Name:            "check",
+			Usage:           "run one check now: exit 0 healthy, 1 unhealthy, 2 could not run (healthd check --help)",
+			SkipFlagParsing: true,
+			Action: func(c *cli.Context) error {
+				return cliapp.UsageError(c.Lineage()[1], "check comes first, with its own flags: healthd check [flags]")
+			},
+		}},
 		Action: func(c *cli.Context) error {
 			if dashes && len(command) == 0 {
 				return cliapp.UsageError(c, "no command after --")
@@ -165,10 +183,13 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			}
 			cfg, err := configFrom(sh, c, command)
 			if err != nil {
-				return exitcode.Wrap(ExitUsage, err)
+				return cliapp.BadValue(err)
 			}
 			cfg.Log = log
 			code, err := Serve(c.Context, cfg)
+			if errors.Is(err, ErrNothingToDo) { // healthd alone: no flags at all
+				return cliapp.UsageError(c, "%v", err)
+			}
 			if err != nil {
 				return exitcode.Wrap(code, err)
 			}
@@ -303,14 +324,14 @@ func checkApp(sh *cliapp.Shell) *cli.App {
 			}
 			p, _, err := checkFrom(sh, c.String("cmd"), c.String("http"), c.String("tcp"), [3]string{"cmd", "http", "tcp"})
 			if err != nil {
-				return err
+				return cliapp.BadValue(err)
 			}
 			if p == nil {
 				return cliapp.UsageError(c, "no check: give --cmd, --http or --tcp")
 			}
 			timeout, err := health.ParseDuration(c.String("timeout"))
 			if err != nil {
-				return fmt.Errorf("%s: %w", sh.Source("timeout"), err)
+				return cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("timeout"), err))
 			}
 			return cliapp.Exit(checkOnce(c.Context, sh, p, timeout, c.Bool("json")))
 		},

@@ -56,6 +56,10 @@ import (
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
+// ErrNothingToDo is Serve's error for a Config with neither a check nor
+// a command (exit code ExitUsage).
+var ErrNothingToDo = errors.New("nothing to do: give a check (--cmd, --http, --tcp, --readiness-*) or a command after --")
+
 // Exit codes of healthd. In supervise mode every other code is the command's
 // own (128+N when signal N killed it).
 const (
@@ -133,7 +137,7 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 	}
 	supervising := len(cfg.Command) > 0
 	if !supervising && cfg.Health == nil && cfg.Readiness == nil {
-		return ExitUsage, errors.New("nothing to do: give a check (--cmd, --http, --tcp, --readiness-*) or a command after --")
+		return ExitUsage, ErrNothingToDo
 	}
 	mode := "sidecar"
 	if supervising {

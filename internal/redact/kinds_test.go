@@ -207,6 +207,8 @@ func TestURLUserinfo(t *testing.T) {
 		{"scheme-less proxy after a key", "HTTPS_PROXY=proxyuser:Px3@proxy.corp:3128 NO_PROXY=x", "HTTPS_PROXY=proxyuser:" + M + "@proxy.corp:3128 NO_PROXY=x"},
 		{"scheme-less, e-mail user", "alerts@example.com:pw@smtp.example.com:587", "alerts@example.com:" + M + "@smtp.example.com:587"},
 		{"scheme-less, apostrophe", "u:It's@proxy:8080", "u:" + M + "@proxy:8080"},
+		{"a DSN with a URL in its parameters", "app:Dq5@tcp(db:3306)/app?callback=http://h/x", "app:" + M + "@tcp(db:3306)/app?callback=http://h/x"},
+		{"a proxy then a URL", "u:Pq6@proxy:3128,https://u2:Pq7@h/", "u:" + M + "@proxy:3128,https://u2:" + M + "@h/"},
 		{"Oracle thin", "jdbc:oracle:thin:scott/tiger@//db:1521/orcl", "jdbc:oracle:thin:scott/" + M + "@//db:1521/orcl"},
 		{"Oracle thin, SID form", "url=jdbc:oracle:thin:app/s3c@db:1521:ORCL", "url=jdbc:oracle:thin:app/" + M + "@db:1521:ORCL"},
 		// Not passwords: left whole.

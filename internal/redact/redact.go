@@ -176,7 +176,7 @@ type Redactor struct {
 
 // New returns a Redactor using DefaultKeyPattern plus extra, a regular
 // expression for more secret keys ("" for none), matched against the key as
-// written. flagName names where extra came from, for the error when it does
+// written and against its last dotted part. flagName names where extra came from, for the error when it does
 // not compile.
 func New(extra, flagName string) (*Redactor, error) {
 	r := &Redactor{}
@@ -265,13 +265,16 @@ func judgeName(name string) bool {
 
 // IsSecretKey reports whether the value of key must never be shown: its
 // words match DefaultKeyPattern and not PathKeyPattern, and it is not the
-// shell's PWD or OLDPWD; or it matches the extra pattern, which has no
-// exception.
+// shell's PWD or OLDPWD; or the extra pattern matches it or its last
+// dotted part, with no exception.
 func (r *Redactor) IsSecretKey(key string) bool {
-	if r.extra != nil && r.extra.MatchString(key) {
-		return true
-	}
-	return !shellKeys[key] && secretName(key)
+	return r.extraMatch(key) || !shellKeys[key] && secretName(key)
+}
+
+// extraMatch reports whether the extra pattern matches name as written or
+// its last dotted part (app.session for ^session$, as a -D property).
+func (r *Redactor) extraMatch(name string) bool {
+	return r.extra != nil && (r.extra.MatchString(name) || r.extra.MatchString(name[strings.LastIndexByte(name, '.')+1:]))
 }
 
 // LearnEnv records the values of every secret key in env (KEY=VALUE
@@ -397,16 +400,13 @@ func maskSpans(s string, spans []span) string {
 // isSecretParam reports whether a parameter called name inside a value
 // carries a secret: by the words of its name, as an environment key is
 // (so "X-Goog-Signature", "jwt.private.key" and "app.apiKey" are), or by
-// the extra pattern, against the name or its last dotted part
-// ("-Dapp.session="). svc.yml's secrets.<id>.secret and .env-key field paths
-// name a secret; they do not hold it.
+// the extra pattern, as a key is. svc.yml's secrets.<id>.secret and
+// .env-key field paths name a secret; they do not hold it.
 func (r *Redactor) isSecretParam(name string) bool {
 	if v, ok := r.verdicts.Load(name); ok {
 		return v.(bool)
 	}
-	last := name[strings.LastIndexByte(name, '.')+1:]
-	secret := !specSecretName().MatchString(name) &&
-		(secretName(name) || r.extra != nil && (r.extra.MatchString(name) || r.extra.MatchString(last)))
+	secret := !specSecretName().MatchString(name) && (secretName(name) || r.extraMatch(name))
 	if r.nVerdict.Add(1) <= maxCachedParams {
 		r.verdicts.Store(name, secret)
 	}

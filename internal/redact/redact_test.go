@@ -28,6 +28,7 @@ func TestIsSecretKey(t *testing.T) {
 		{"MY_TOKEN_FILE", true}, // the extra pattern has no exception
 		{"SECRET_FILENAME", true},
 		{"MY_API_KEY", true},
+		{"app.MY_API_KEY", true}, // the extra pattern, by the last dotted part
 		{"TLS_SERVER_KEY", true},
 		{"STRIPE_PRIVATE_KEY", true},
 		{"API_KEY", true},

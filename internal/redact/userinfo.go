@@ -45,11 +45,15 @@ func userinfoSpans(s string, dst []span) []span {
 }
 
 // tokenSpans appends the passwords in s[ts:te], a text between token stops
-// holding an '@': of each URL in it (scheme://), or else of a DSN.
+// holding an '@': of each URL in it (scheme://), and of a DSN before the
+// first URL or in a text without one.
 func tokenSpans(s string, ts, te int, dst []span) []span {
 	k := strings.Index(s[ts:te], "://")
 	if k < 0 {
 		return dsnPasswordSpan(s, ts, te, dst)
+	}
+	if first := schemeStart(s, ts, ts+k); strings.IndexByte(s[ts:first], '@') >= 0 {
+		dst = dsnPasswordSpan(s, ts, first, dst) // a DSN before the first URL
 	}
 	for sep := ts + k; sep >= 0; {
 		start, end, next := schemeStart(s, ts, sep), te, -1

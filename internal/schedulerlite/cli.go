@@ -119,20 +119,20 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 		return err
 	}
 	if initial, longest := c.Duration("backoff-initial"), c.Duration("backoff-max"); initial <= 0 {
-		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %v, want a positive duration", sh.Source("backoff-initial"), initial))
+		return cliapp.BadValue(fmt.Errorf("%s: %v, want a positive duration", sh.Source("backoff-initial"), initial))
 	} else if longest < initial {
-		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %v is shorter than %s (%v)", sh.Source("backoff-max"), longest, sh.Source("backoff-initial"), initial))
+		return cliapp.BadValue(fmt.Errorf("%s: %v is shorter than %s (%v)", sh.Source("backoff-max"), longest, sh.Source("backoff-initial"), initial))
 	}
 	keyType, err := pki.ParseKeyType(c.String("tls-key-type"))
 	if err != nil {
-		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("tls-key-type"), err))
+		return cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("tls-key-type"), err))
 	}
 	if err := checkFlags(c, sh.Source); err != nil {
 		return err
 	}
 	attrs, err := testenv.ParseAttributes(c.StringSlice("local-attribute"))
 	if err != nil {
-		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("local-attribute"), err))
+		return cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("local-attribute"), err))
 	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()
@@ -158,7 +158,11 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	})
 	if err != nil {
 		// Start marks bad flags and svc.yml errors with ExitUsage. The
-		// local cluster's errors name the flag or variable used.
+		// local cluster's errors name the flag or variable used; a value
+		// it refuses is a usage error with the usage line.
+		if errors.Is(err, testenv.ErrConfig) {
+			return cliapp.BadValue(testenv.NameFlags(err, localFlags, sh.Source))
+		}
 		return exitcode.Wrap(exitcode.Code(err, ExitRuntime), testenv.NameFlags(err, localFlags, sh.Source))
 	}
 	// --name of the operator commands finds this instance by its framework name.
@@ -208,11 +212,11 @@ func readSecret(c *cli.Context, flag, source string) (string, error) {
 	}
 	b, err := os.ReadFile(f)
 	if err != nil {
-		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", source, err))
+		return "", cliapp.BadValue(fmt.Errorf("%s: %w", source, err))
 	}
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
-		return "", exitcode.Wrap(ExitUsage, fmt.Errorf("%s %s: empty", source, f))
+		return "", cliapp.BadValue(fmt.Errorf("%s %s: empty", source, f))
 	}
 	return v, nil
 }

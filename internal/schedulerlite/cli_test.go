@@ -88,10 +88,14 @@ func TestFlagErrorsNameTheSource(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			code := Run(ctx, args, env, nil, &out, &errb)
 			cancel()
+			// The error, then the usage line and the pointer to --help,
+			// as for a value that does not parse.
 			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
 			want := "scheduler-lite: " + fmt.Sprintf(tc.want, source)
-			if code != ExitUsage || !strings.HasPrefix(lines[len(lines)-1], want) {
-				t.Errorf("%s=%s: exit %d (want %d), the error does not start with %q:\n%s", source, tc.value, code, ExitUsage, want, errb.String())
+			at := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, want) })
+			if code != ExitUsage || at < 0 || at+1 >= len(lines) || !strings.HasPrefix(lines[at+1], "usage: scheduler-lite ") ||
+				lines[len(lines)-1] != "Run 'scheduler-lite --help' for more." {
+				t.Errorf("%s=%s: exit %d (want %d), not the error %q and the usage line:\n%s", source, tc.value, code, ExitUsage, want, errb.String())
 			}
 			if ents, _ := os.ReadDir(cwd); len(ents) > 0 {
 				t.Errorf("%s=%s: %s written in the working directory", source, tc.value, ents[0].Name())
@@ -262,6 +266,45 @@ func TestOperatorFlagsFirst(t *testing.T) {
 		code := Run(context.Background(), append([]string{"scheduler-lite"}, tc.args...), env, nil, &out, &errb)
 		if code != tc.code || out.String() != tc.stdout || !strings.HasPrefix(errb.String(), tc.stderr) || strings.Contains(out.String()+errb.String(), token) {
 			t.Errorf("%q: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stdout %q, stderr from %q", tc.args, code, tc.code, out.String(), errb.String(), tc.stdout, tc.stderr)
+		}
+	}
+}
+
+// TestUninstallMaster: uninstall takes a master URL only, and its --help
+// says so: no default of local (a local cluster, its tasks and its state
+// end with the scheduler that started it), and --state has no sandbox
+// default either. Each refusal is a usage error naming the flag or the
+// variable, with the usage line, before anything is contacted.
+func TestUninstallMaster(t *testing.T) {
+	var out, errb strings.Builder
+	if code := Run(context.Background(), []string{"scheduler-lite", "uninstall", "--help"}, nil, nil, &out, &errb); code != 0 {
+		t.Fatalf("uninstall --help: exit %d\n%s", code, errb.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		for _, flag := range []string{"--master", "--state"} {
+			if strings.HasPrefix(strings.TrimSpace(line), flag+" ") && (strings.Contains(line, "(default:") || strings.Contains(line, "or local") || !strings.Contains(line, "(required")) {
+				t.Errorf("uninstall --help: %s offers a default or local, or does not say it is required:\n%s", flag, line)
+			}
+		}
+	}
+	svc := "../../examples/hello-world/svc.yml"
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		line string // the first line of stderr
+	}{
+		{nil, []string{svc}, "scheduler-lite uninstall: --master is required: the leading master's URL http(s)://host:port"},
+		{nil, []string{"--master", "local", "--state", "file:x", svc}, "scheduler-lite uninstall: --master: local: want the leading master's URL http(s)://host:port (a local cluster, its tasks and its state end with the scheduler that started it)"},
+		{[]string{"MESOS_MASTER=local"}, []string{"--state", "file:x", svc}, "scheduler-lite uninstall: MESOS_MASTER: local: want the leading master's URL"},
+		{[]string{"MESOS_MASTER=leader.mesos:5050"}, []string{"--state", "file:x", svc}, `scheduler-lite uninstall: MESOS_MASTER: "leader.mesos:5050": want the leading master's URL http(s)://host:port: `},
+		{nil, []string{"--master", "http://127.0.0.1:1", svc}, "scheduler-lite uninstall: --state is required: the service's state store (file:PATH or zk://...)"},
+	} {
+		var out, errb strings.Builder
+		code := Run(context.Background(), append([]string{"scheduler-lite", "uninstall"}, tc.args...), tc.env, nil, &out, &errb)
+		lines := strings.Split(errb.String(), "\n")
+		if code != ExitUsage || !strings.HasPrefix(lines[0], tc.line) || len(lines) < 3 ||
+			lines[1] != "usage: scheduler-lite uninstall --master URL --state SPEC [--framework-name NAME | SVC.yml] [flags]" || out.Len() > 0 {
+			t.Errorf("%v %v: exit %d (want %d), want %q and the usage line:\n%s%s", tc.env, tc.args, code, ExitUsage, tc.line, out.String(), errb.String())
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/cliapp"
 )
 
 // maxLocalAgents is the most agents testenv runs (one loopback address
@@ -22,13 +22,14 @@ const maxLocalAgents = 250
 // checkFlags checks every scheduler-lite flag whose value alone can be
 // wrong, before anything is started or written: each error names the flag
 // or the environment variable that gave the value (source, as
-// cliapp.Shell.Source), and is a usage error (ExitUsage). Values needing
+// cliapp.Shell.Source), and is a usage error (cliapp.BadValue: exit
+// ExitUsage, with the usage line). Values needing
 // the spec or the cluster (--local-ports, a PEM's content) are checked by
 // Start. The --secret-file, --api-token-file, --tls-key-type, --backoff-*
 // and --log-format checks are the action's.
 func checkFlags(c *cli.Context, source func(string) string) error {
 	bad := func(flag string, format string, a ...any) error {
-		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %s", source(flag), fmt.Sprintf(format, a...)))
+		return cliapp.BadValue(fmt.Errorf("%s: %s", source(flag), fmt.Sprintf(format, a...)))
 	}
 	if m := c.String("master"); m != "local" {
 		if err := checkHTTPURL(m); err != nil {

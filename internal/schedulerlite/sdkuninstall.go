@@ -13,7 +13,6 @@ package schedulerlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -89,18 +88,18 @@ func (p *uninstallPlans) set(u *uninstall.Uninstaller, err error) {
 func sdkUninstall(ctx context.Context, c *cli.Context, log *slog.Logger, sh *cliapp.Shell) error {
 	stdout := sh.Stdout
 	if c.NArg() != 1 {
-		return usage(errors.New("want exactly one argument: the svc.yml"))
+		return cliapp.UsageError(c, "SDK_UNINSTALL: want exactly one argument: the svc.yml")
 	}
 	master := c.String("master")
 	if master == "" || master == "local" {
-		return usage(errors.New("SDK_UNINSTALL: --master must be the cluster's master URL, not local"))
+		return cliapp.BadValue(fmt.Errorf("SDK_UNINSTALL: %s must be the cluster's master URL, not local", sh.Source("master")))
 	}
 	state := c.String("state")
 	if state == "" {
 		if sb := sh.Getenv("MESOS_SANDBOX"); sb != "" {
 			state = "file:" + sb + "/state.db"
 		} else {
-			return usage(errors.New("SDK_UNINSTALL: --state is needed to find the service's state"))
+			return cliapp.UsageError(c, "SDK_UNINSTALL: --state is needed to find the service's state (or MESOS_SANDBOX for its default)")
 		}
 	}
 	listen := apiListen(c.String("api-listen"), sh.Getenv)

@@ -19,19 +19,26 @@ import (
 
 // UninstallFlags are the flags of "scheduler-lite uninstall": the
 // registration flags of the scheduler (same names, variables and defaults:
-// Mesos refuses a re-subscription that changes the user or checkpointing)
-// plus --kill-timeout and --release-timeout.
+// Mesos refuses a re-subscription that changes the user or checkpointing),
+// --master and --state (same variables, but required: no local cluster, no
+// sandbox default), plus --kill-timeout and --release-timeout.
 func UninstallFlags() []cli.Flag {
-	keep := map[string]bool{"master": true, "framework-name": true, "role": true, "user": true, "principal": true,
-		"secret-file": true, "failover-timeout": true, "checkpoint": true, "state": true, "zk-session-timeout": true,
+	keep := map[string]bool{"framework-name": true, "role": true, "user": true, "principal": true,
+		"secret-file": true, "failover-timeout": true, "checkpoint": true, "zk-session-timeout": true,
 		"log-format": true, "verbose": true}
-	var out []cli.Flag
+	out := []cli.Flag{
+		// Not local: an embedded testenv, its tasks and its state are
+		// gone with the scheduler that ran them; nothing is left to
+		// uninstall.
+		&cli.StringFlag{Name: "master", Usage: "the leading master's URL http(s)://host:port (required; not local: a local cluster, its tasks and its state end with the scheduler that started it)", EnvVars: envs("MESOS_MASTER")},
+	}
 	for _, f := range Flags() {
 		if keep[f.Names()[0]] {
 			out = append(out, f)
 		}
 	}
 	return append(out,
+		&cli.StringFlag{Name: "state", Usage: "the service's state store, file:PATH or zk://host:port[,host:port]/path, as the scheduler used it (required)", EnvVars: envs("SCHEDULER_LITE_STATE")},
 		&cli.DurationFlag{Name: "kill-timeout", Value: 30 * time.Second, Usage: "how long to wait for the killed tasks before tearing the framework down anyway", EnvVars: envs("SCHEDULER_LITE_KILL_TIMEOUT")},
 		&cli.DurationFlag{Name: "release-timeout", Value: 2 * time.Minute, Usage: "how long to wait for offers of the service's reservations and volumes (to UNRESERVE and DESTROY them) before tearing the framework down anyway; what an agent that is gone holds stays reserved", EnvVars: envs("SCHEDULER_LITE_RELEASE_TIMEOUT")})
 }
@@ -61,11 +68,17 @@ func uninstallAction(sh *cliapp.Shell, c *cli.Context) error {
 		return err
 	}
 	master := c.String("master")
-	if master == "" || master == "local" {
-		return usage(errors.New("--master: a master URL is needed (a local cluster is gone with its scheduler)"))
+	switch {
+	case master == "":
+		return cliapp.UsageError(c, "--master is required: the leading master's URL http(s)://host:port")
+	case master == "local":
+		return cliapp.BadValue(fmt.Errorf("%s: local: want the leading master's URL http(s)://host:port (a local cluster, its tasks and its state end with the scheduler that started it)", sh.Source("master")))
+	}
+	if err := checkHTTPURL(master); err != nil {
+		return cliapp.BadValue(fmt.Errorf("%s: %q: want the leading master's URL http(s)://host:port: %w", sh.Source("master"), master, err))
 	}
 	if c.String("state") == "" {
-		return usage(errors.New("--state: the service's state store is needed (file:PATH or zk://...)"))
+		return cliapp.UsageError(c, "--state is required: the service's state store (file:PATH or zk://...)")
 	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()

@@ -91,7 +91,7 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	}
 	attrs, err := ParseAttributes(c.StringSlice("attribute"))
 	if err != nil {
-		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("attribute"), err))
+		return cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("attribute"), err))
 	}
 	cfg := Config{
 		DiskMounts:   c.Float64Slice("disk-mount"),
@@ -113,24 +113,24 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	}
 	if f := c.String("auth"); f != "" {
 		if cfg.Credentials, err = LoadCredentials(f); err != nil {
-			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("auth"), err))
+			return cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("auth"), err))
 		}
 	}
 	if cfg.Agents < 1 {
-		return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %d, want at least 1", sh.Source("agents"), cfg.Agents))
+		return cliapp.BadValue(fmt.Errorf("%s: %d, want at least 1", sh.Source("agents"), cfg.Agents))
 	}
 	// Zero is Config's "the default"; given on the command line or in a
 	// variable it is as wrong as a negative size.
 	for _, f := range []string{"cpus", "mem", "disk"} {
 		if v := c.Float64(f); v == 0 {
-			return exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %v is not a positive number", sh.Source(f), v))
+			return cliapp.BadValue(fmt.Errorf("%s: %v is not a positive number", sh.Source(f), v))
 		}
 	}
 	// Every setting is checked before anything is claimed or started (the
 	// env file below, the work dir and the addresses in Start).
 	chk := cfg
 	if err := chk.defaults(); err != nil {
-		return exitcode.Wrap(ExitUsage, NameFlags(err, flagOf, sh.Source))
+		return cliapp.BadValue(NameFlags(err, flagOf, sh.Source))
 	}
 	// The env file is decided, and checked, before anything starts: a path
 	// it cannot be written to fails here, with nothing started or printed.
@@ -174,11 +174,10 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 	defer stop()
 	cl, err := Start(ctx, cfg)
 	if err != nil {
-		code := ExitRuntime
 		if errors.Is(err, ErrConfig) {
-			code = ExitUsage
+			return cliapp.BadValue(NameFlags(err, flagOf, sh.Source))
 		}
-		return exitcode.Wrap(code, NameFlags(err, flagOf, sh.Source))
+		return exitcode.Wrap(ExitRuntime, NameFlags(err, flagOf, sh.Source))
 	}
 	if envFile == "" { // the default, in a temporary work dir
 		envFile = filepath.Join(cl.WorkDir(), envFileName)

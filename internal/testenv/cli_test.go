@@ -68,7 +68,8 @@ func TestEnvFileFirst(t *testing.T) {
 
 // TestSettingsCheckedBeforeStart: a zero size (Config's "the default",
 // but not a size a user can mean) and a malformed address are usage
-// errors (exit 2) naming the flag or variable, found before anything is
+// errors (exit 2) naming the flag or variable, with the usage line as for
+// a value that does not parse, found before anything is
 // claimed or started: no cluster logs, nothing on stdout, no env file. An
 // empty variable is its flag's default, as for every binary (cliapp).
 func TestSettingsCheckedBeforeStart(t *testing.T) {
@@ -76,16 +77,18 @@ func TestSettingsCheckedBeforeStart(t *testing.T) {
 		args, env []string
 		want      string // the error's start
 	}{
-		{[]string{"--mem", "0"}, nil, "testenv: --mem: 0 is not a positive number"},
-		{[]string{"--disk", "0"}, nil, "testenv: --disk: 0 is not a positive number"},
-		{nil, []string{"TESTENV_CPUS=0"}, "testenv: TESTENV_CPUS: 0 is not a positive number"},
-		{[]string{"--listen", "nope"}, nil, `testenv: --listen: "nope" is not HOST:PORT`},
-		{nil, []string{"TESTENV_LISTEN=127.0.0.1:0,nope:x"}, `testenv: TESTENV_LISTEN: "nope:x": port "x" is not a port number`},
-		{[]string{"--listen", ","}, nil, `testenv: --listen: no address in ","`},
-		{[]string{"--dns", "127.0.0.1"}, nil, `testenv: --dns: "127.0.0.1" is not HOST:PORT`},
-		{[]string{"--mem", "0"}, []string{"TESTENV_AGENTS="}, "testenv: --mem: 0 is not a positive number"},
-		{[]string{"--attribute", "rack=r1", "--attribute", "=r2"}, nil, `testenv: --attribute: "=r2" is not NAME=VALUE`},
-		{nil, []string{"TESTENV_ATTRIBUTES=zone"}, `testenv: TESTENV_ATTRIBUTES: "zone" is not NAME=VALUE`},
+		{[]string{"--mem", "0"}, nil, "testenv up: --mem: 0 is not a positive number"},
+		{[]string{"--disk", "0"}, nil, "testenv up: --disk: 0 is not a positive number"},
+		{nil, []string{"TESTENV_CPUS=0"}, "testenv up: TESTENV_CPUS: 0 is not a positive number"},
+		{[]string{"--listen", "nope"}, nil, `testenv up: --listen: "nope" is not HOST:PORT`},
+		{nil, []string{"TESTENV_LISTEN=127.0.0.1:0,nope:x"}, `testenv up: TESTENV_LISTEN: "nope:x": port "x" is not a port number`},
+		{[]string{"--listen", ","}, nil, `testenv up: --listen: no address in ","`},
+		{[]string{"--dns", "127.0.0.1"}, nil, `testenv up: --dns: "127.0.0.1" is not HOST:PORT`},
+		{[]string{"--mem", "0"}, []string{"TESTENV_AGENTS="}, "testenv up: --mem: 0 is not a positive number"},
+		{[]string{"--attribute", "rack=r1", "--attribute", "=r2"}, nil, `testenv up: --attribute: "=r2" is not NAME=VALUE`},
+		{nil, []string{"TESTENV_ATTRIBUTES=zone"}, `testenv up: TESTENV_ATTRIBUTES: "zone" is not NAME=VALUE`},
+		{nil, []string{"TESTENV_PORTS=nope"}, `testenv up: TESTENV_PORTS: invalid port range "nope"`},
+		{[]string{"--agents", "0"}, nil, "testenv up: --agents: 0, want at least 1"},
 	} {
 		t.Run(strings.Join(append(tc.args, tc.env...), " "), func(t *testing.T) {
 			envFile := filepath.Join(t.TempDir(), "cluster.env")
@@ -100,6 +103,7 @@ func TestSettingsCheckedBeforeStart(t *testing.T) {
 			var out, errb strings.Builder
 			code := Run(ctx, append([]string{"testenv", "up"}, tc.args...), env, nil, &out, &errb)
 			if code != ExitUsage || out.Len() > 0 || !strings.Contains(errb.String(), tc.want) ||
+				!strings.Contains(errb.String(), "\nusage: testenv up ") || !strings.HasSuffix(errb.String(), "Run 'testenv up --help' for more.\n") ||
 				strings.Contains(errb.String(), `msg="testenv up"`) || strings.Contains(errb.String(), `msg="testenv stopped"`) {
 				t.Errorf("exit %d (want %d), stdout %q (want none), stderr without %q or with cluster logs:\n%s",
 					code, ExitUsage, out.String(), tc.want, errb.String())

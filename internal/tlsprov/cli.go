@@ -29,9 +29,10 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return sh.Run(ctx, newApp(sh))
 }
 
-// usageError is a wrong or missing setting: exit code ExitUsage.
+// usageError is a wrong or missing setting: a usage error (exit code
+// ExitUsage), printed with the command's usage line.
 func usageError(format string, a ...any) error {
-	return exitcode.Wrap(ExitUsage, fmt.Errorf(format, a...))
+	return cliapp.BadValue(fmt.Errorf(format, a...))
 }
 
 func commonFlags() []cli.Flag {
@@ -115,7 +116,7 @@ func outputDir(sh *cliapp.Shell, c *cli.Context) string {
 func outputOptions(sh *cliapp.Shell, c *cli.Context) (Options, error) {
 	formats, err := ParseFormats(c.String("formats"))
 	if err != nil {
-		return Options{}, exitcode.Wrap(ExitUsage, fmt.Errorf("%s: %w", sh.Source("formats"), err))
+		return Options{}, cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("formats"), err))
 	}
 	if c.String("keystore-password") == "" {
 		return Options{}, usageError("%s: empty", sh.Source("keystore-password"))
@@ -224,7 +225,7 @@ func materializeRequests(sh *cliapp.Shell, c *cli.Context) ([]Request, error) {
 		return nil, cliapp.UsageError(c, "--name is required (or --all)")
 	}
 	if err := ValidateName(name); err != nil {
-		return nil, exitcode.Wrap(ExitUsage, fmt.Errorf("--name: %w", err))
+		return nil, cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("name"), err))
 	}
 	req := DefaultRequest(name)
 	for _, f := range []struct {
@@ -234,7 +235,7 @@ func materializeRequests(sh *cliapp.Shell, c *cli.Context) ([]Request, error) {
 		if v := c.String(f.flag); v != "" {
 			s, err := ParseSource(v, sh.Source(f.flag))
 			if err != nil {
-				return nil, exitcode.Wrap(ExitUsage, err)
+				return nil, cliapp.BadValue(err)
 			}
 			*f.dst = s
 		}
@@ -250,7 +251,7 @@ func keyTypeAndValidity(sh *cliapp.Shell, c *cli.Context) (pki.KeyType, time.Dur
 	}
 	validity, err := ParseValidity(c.String("validity"), sh.Source("validity"))
 	if err != nil {
-		return "", 0, exitcode.Wrap(ExitUsage, err)
+		return "", 0, cliapp.BadValue(err)
 	}
 	return kt, validity, nil
 }
@@ -338,7 +339,7 @@ Example:
 				return cliapp.UsageError(c, "--name is required")
 			}
 			if err := ValidateName(name); err != nil {
-				return exitcode.Wrap(ExitUsage, fmt.Errorf("--name: %w", err))
+				return cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("name"), err))
 			}
 			cn := c.String("cn")
 			if cn == "" {
@@ -350,7 +351,7 @@ Example:
 			}
 			sans, err := ParseSANs(c.StringSlice("san"))
 			if err != nil {
-				return exitcode.Wrap(ExitUsage, err)
+				return cliapp.BadValue(err)
 			}
 			opts, err := outputOptions(sh, c)
 			if err != nil {
