@@ -221,8 +221,9 @@ func readSecret(c *cli.Context, flag, source string) (string, error) {
 	return v, nil
 }
 
-// WaitDeploy waits until the deploy plan is COMPLETE (nil), ERROR, the
-// timeout passes or ctx ends (errors).
+// WaitDeploy waits until the deploy plan is COMPLETE and the stored tasks
+// are reconciled (nil), or until it is ERROR, the timeout passes or ctx
+// ends (errors).
 func WaitDeploy(ctx context.Context, in *Instance, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -231,7 +232,11 @@ func WaitDeploy(ctx context.Context, in *Instance, timeout time.Duration) error 
 	for {
 		switch in.Sched.PlanStatus(plan.Deploy) {
 		case plan.Complete:
-			return nil
+			// A restart restores a COMPLETE plan before it subscribes:
+			// it counts once the stored tasks are reconciled.
+			if ok, _ := in.Sched.Reconciled(); ok {
+				return nil
+			}
 		case plan.Error:
 			return errors.New("the deploy plan failed")
 		}
