@@ -43,7 +43,9 @@ func TestNameserverFailover(t *testing.T) {
 		{name: "tcp target, nothing has the name", servers: []string{"silent", "live"}, target: "tcp",
 			want: []string{"web.svc.test: no answer from {silent} in ", "s, NXDOMAIN from {live}"}},
 		{name: "only silent servers, timeout:1", servers: []string{"silent", "silent2"}, options: "options timeout:1",
-			want: []string{"web.svc.test: no answer from {silent} in 1s, no answer from {silent2} in 1s"}},
+			// The time each took is as measured (1s, or 1.1s on a loaded
+			// machine): the servers and what they did are the point.
+			want: []string{"web.svc.test: no answer from {silent} in 1", "s, no answer from {silent2} in 1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +109,10 @@ func TestNameserverFailover(t *testing.T) {
 				if err != nil {
 					t.Fatalf("wait failed: %v", err)
 				}
-				if took := time.Since(start); took > 3*time.Second {
+				// Were the live server never asked, the wait would end
+				// failed at cfg.Timeout (10 s); asked after one or two
+				// head starts of NextServerDelay, it passes in ~1-2 s.
+				if took := time.Since(start); took > 7*time.Second {
 					t.Errorf("took %v: the live server was not asked after the failing one", took)
 				}
 				return

@@ -502,8 +502,13 @@ func matchParam(s string, pos int) (paramMatch, bool) {
 	}
 	m.nameEnd = i
 	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+		// A closing quote with no opening one right before the name ends
+		// a longer quoted text whose tail the name is: not a quoted name,
+		// so that the prose rule reads Go's `exec: "./token-refresher":
+		// no such file` and `"/etc/passwd": permission denied` as a file
+		// and its error, while a quoted value still makes it a parameter
+		// ("secret/db/password": "x", a Vault path as a JSON key).
 		i++
-		m.quoted = true
 	}
 	blanks := i
 	for i < len(s) && isBlank(s[i]) {

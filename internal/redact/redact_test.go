@@ -141,6 +141,14 @@ func TestCredentialsInsideValues(t *testing.T) {
 		{"empty value stays empty", "http://h/?password=&user=x", "http://h/?password=&user=x"},
 		{"option without a value", "app --password --verbose", "app --password --verbose"},
 		{"prose is left alone", "the password is wrong", "the password is wrong"},
+		// A quoted path whose last part reads as a secret name is a file,
+		// and what follows its colon Go's error (helper-49's newcomer run:
+		// healthd printed "command ...: ******** ...").
+		{"a quoted path ending in a secret word", `command "./token-refresher": exec: "./token-refresher": stat ./token-refresher: no such file or directory`,
+			`command "./token-refresher": exec: "./token-refresher": stat ./token-refresher: no such file or directory`},
+		{"a quoted absolute path", `fork/exec "/etc/passwd": permission denied`, `fork/exec "/etc/passwd": permission denied`},
+		{"a JSON key that is a path ending in a secret word", `{"secret/db/password": "x"}`, `{"secret/db/password": "` + M + `"}`},
+		{"a JSON key is", `{"token-refresher": "t0k"}`, `{"token-refresher": "` + M + `"}`},
 		{"plain parameters are left alone", "host=db user=app port=5432 sslmode=require", "host=db user=app port=5432 sslmode=require"},
 		{"a word containing a key is not a parameter", "passwords=3", "passwords=" + M},
 		{"already masked", "password=" + M, "password=" + M},

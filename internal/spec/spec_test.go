@@ -46,6 +46,9 @@ func TestProblems(t *testing.T) {
           - 0: [[server, {x: y}]]
 `, []string{"plans.deploy.phases.p.steps[0].0[0][1]: want a string, got a mapping (line 17)"}},
 		{"duplicate at the top", minimal + "name: again\n", []string{"name: defined twice: first at line 1 (line 10)"}},
+		// Two entries whose secrets would be the same TLS_<NAME>_* variables.
+		{"transport-encryption names meeting in their variables", minimal + "        transport-encryption:\n          - {name: web-1, type: TLS}\n          - {name: node, type: TLS}\n          - {name: WEB_1, type: KEYSTORE}\n",
+			[]string{`pods.hello.tasks.server.transport-encryption[2].name: "WEB_1": its variables (TLS_WEB_1_KEY, ...) are those of transport-encryption[0] too; give the task names that differ in more than case, '.', '-' and '_' (line 13)`}},
 		{"duplicate pod", minimal + "  hello:\n    count: 2\n", []string{"pods.hello: defined twice: first at line 3 (line 10)"}},
 		{"duplicate in a list item", minimal + "plans:\n  p:\n    phases:\n      a:\n        pod: hello\n        steps:\n          - 0: [[server]]\n            0: [[server]]\n",
 			[]string{"plans.p.phases.a.steps[0].0: defined twice: first at line 16 (line 17)"}},

@@ -460,6 +460,7 @@ var teName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 func transportEncryption(_, s *ServiceSpec) Problems {
 	var ps Problems
 	eachTask(s, func(_ *PodSpec, t *TaskSpec, path string) {
+		vars := map[string]int{} // an entry's TLS_<NAME>_KEY → its index + 1
 		for i, te := range t.TransportEncryption {
 			ep := fmt.Sprintf("%s.transport-encryption[%d]", path, i)
 			if te == nil {
@@ -468,6 +469,16 @@ func transportEncryption(_, s *ServiceSpec) Problems {
 			}
 			if !teName.MatchString(te.Name) {
 				ps.add(ep+".name", "%q: want a file name (letters, digits, '_', '.', '-')", te.Name)
+			}
+			// The task gets each entry's secret as TLS_<NAME>_* with NAME
+			// upper-cased and '.' and '-' as '_' (taskenv.TLSVar): two
+			// entries of one task whose names differ but meet there would
+			// overwrite each other's variables. One name given twice (TLS
+			// and KEYSTORE, as the SDK's frameworks do) is one secret.
+			if v := taskenv.TLSVar(te.Name, taskenv.TLSKey); vars[v] > 0 && t.TransportEncryption[vars[v]-1].Name != te.Name {
+				ps.add(ep+".name", "%q: its variables (%s, ...) are those of transport-encryption[%d] too; give the task names that differ in more than case, '.', '-' and '_'", te.Name, v, vars[v]-1)
+			} else {
+				vars[v] = i + 1
 			}
 			if te.Type != "TLS" && te.Type != "KEYSTORE" {
 				ps.add(ep+".type", "%q: want TLS or KEYSTORE", te.Type)

@@ -164,11 +164,17 @@ func (e *Env) SetFaultDomain(region, zone string) {
 }
 
 // SetTLS sets the secret TLS_<NAME>_KEY, _CERT and _CA of
-// transport-encryption entry name (PEM texts).
+// transport-encryption entry name (PEM texts), and TLS_<NAME>_NAME=name
+// when the lower-cased NAME is not name ("web-1", "Web": the files are
+// named after the entry, as the SDK names them) and name can name files
+// (letters, digits, '_', '.' and '-', as svc.yml's validation requires).
 func (e *Env) SetTLS(name, keyPEM, certPEM, caPEM string) {
 	e.SetSecret(TLSVar(name, TLSKey), keyPEM)
 	e.SetSecret(TLSVar(name, TLSCert), certPEM)
 	e.SetSecret(TLSVar(name, TLSCA), caPEM)
+	if strings.ToLower(EnvName(name)) != name && strings.IndexFunc(name, notNameChar) < 0 {
+		e.Set(TLSVar(name, TLSName), name)
+	}
 }
 
 // SetEnviron sets every KEY=VALUE entry of environ, in order.

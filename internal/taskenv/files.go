@@ -76,11 +76,15 @@ func ConfigTemplateVars(environ []string) (names []string, values map[string]str
 // Parts of a transport-encryption secret: TLS_<NAME>_KEY (PEM private key),
 // TLS_<NAME>_CERT (leaf and intermediates, PEM) and TLS_<NAME>_CA (root,
 // PEM). tlsprov materializes them as <name>.key, .crt, .ca, .keystore and
-// .truststore.
+// .truststore. TLS_<NAME>_NAME, when set, is the entry's name as svc.yml
+// gives it, the files' base name: the SDK names them after the entry
+// (TLSArtifactPaths: secure-tls-pod.crt), which NAME, upper-cased with '.'
+// and '-' as '_', cannot spell.
 const (
 	TLSKey  = "KEY"
 	TLSCert = "CERT"
 	TLSCA   = "CA"
+	TLSName = "NAME"
 )
 
 // TLSVar is the variable of one part of transport-encryption secret name:
@@ -92,8 +96,10 @@ func TLSVar(name, part string) string { return "TLS_" + EnvName(name) + "_" + pa
 
 // TLSSecret is one transport-encryption secret found in an environment.
 type TLSSecret struct {
-	// Name is the middle of its TLS_<NAME>_KEY variable, lower-cased:
-	// TLS_MY_NODE_KEY gives "my_node", TLS_web-1_KEY "web-1".
+	// Name is the files' base name: the value of TLS_<NAME>_NAME when
+	// set (the scheduler's TLS_WEB_1_NAME=web-1 gives "web-1"), else the
+	// middle of its TLS_<NAME>_KEY variable, lower-cased: TLS_MY_NODE_KEY
+	// gives "my_node", TLS_web-1_KEY "web-1".
 	Name string
 	// Key, Cert and CA are the variables its parts are read from, spelled
 	// as found: TLS_<NAME>_KEY, and the _CERT and _CA of the same middle.
@@ -112,10 +118,14 @@ type TLSSecret struct {
 // it), or when two variables are the same secret once mapped, EnvName of
 // their middles being equal (TLS_A-B_KEY and TLS_A_B_KEY both are
 // TLS_A_B_*; TLS_web_KEY and TLS_WEB_KEY): neither is picked silently.
+// A TLS_<NAME>_NAME that is not such a name too, or whose EnvName is not
+// the middle's, is an error naming it (a name the secret's variables
+// cannot be the variables of).
 // The error lists every such problem; the secrets returned are the others.
 func TLSSecrets(environ []string) ([]TLSSecret, error) {
 	byID := map[string]TLSSecret{} // EnvName of the middle → the secret
 	collided := map[string]bool{}
+	lookup := Lookup(environ)
 	var errs []error
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
@@ -135,7 +145,19 @@ func TLSSecrets(environ []string) ([]TLSSecret, error) {
 			}
 			continue
 		}
-		byID[id] = TLSSecret{Name: strings.ToLower(mid), Key: k, Cert: "TLS_" + mid + "_" + TLSCert, CA: "TLS_" + mid + "_" + TLSCA}
+		name := strings.ToLower(mid)
+		if nv := "TLS_" + mid + "_" + TLSName; lookup(nv) != "" {
+			name = lookup(nv)
+			if i := strings.IndexFunc(name, notNameChar); i >= 0 {
+				errs = append(errs, fmt.Errorf("%s: %q holds %q: a name is letters, digits, '_', '.' and '-'", nv, name, []rune(name[i:])[0]))
+				continue
+			}
+			if EnvName(name) != id {
+				errs = append(errs, fmt.Errorf("%s: %q is not the name of %s (its variables are %s)", nv, name, k, TLSVar(name, TLSKey)))
+				continue
+			}
+		}
+		byID[id] = TLSSecret{Name: name, Key: k, Cert: "TLS_" + mid + "_" + TLSCert, CA: "TLS_" + mid + "_" + TLSCA}
 	}
 	secrets := make([]TLSSecret, 0, len(byID))
 	for id, s := range byID {

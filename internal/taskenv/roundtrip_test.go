@@ -87,7 +87,7 @@ func TestRoundTrip(t *testing.T) {
 
 	t.Run("tlsprov materializes the secret", func(t *testing.T) {
 		reqs, err := tlsprov.AllRequests(environ)
-		if err != nil || len(reqs) != 1 || reqs[0].Name != "node_tls" || reqs[0].Key.Ref != taskenv.TLSVar("node-tls", taskenv.TLSKey) {
+		if err != nil || len(reqs) != 1 || reqs[0].Name != "node-tls" || reqs[0].Key.Ref != taskenv.TLSVar("node-tls", taskenv.TLSKey) {
 			t.Fatalf("AllRequests = %+v, %v", reqs, err)
 		}
 		lookup := func(k string) (string, bool) {
@@ -107,7 +107,7 @@ func TestRoundTrip(t *testing.T) {
 		if len(paths) != 3 {
 			t.Errorf("wrote %v", paths)
 		}
-		crt, err := os.ReadFile(filepath.Join(dir, "node_tls.crt"))
+		crt, err := os.ReadFile(filepath.Join(dir, "node-tls.crt"))
 		if err != nil {
 			t.Fatal(err)
 		}

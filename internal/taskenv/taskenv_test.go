@@ -143,6 +143,10 @@ func TestTLSSecrets(t *testing.T) {
 			want: []TLSSecret{sec("c", "C")}, errs: []string{"TLS_A_B_KEY and TLS_A-B_KEY are one secret"}},
 		{name: "case collides", env: []string{"TLS_web_KEY=x", "TLS_WEB_KEY=x"},
 			errs: []string{"TLS_web_KEY and TLS_WEB_KEY are one secret"}},
+		{name: "TLS_<NAME>_NAME names the files", env: []string{"TLS_WEB_1_KEY=x", "TLS_WEB_1_NAME=web-1", "TLS_MY_NODE_KEY=x", "TLS_MY_NODE_NAME=My.Node"},
+			want: []TLSSecret{sec("My.Node", "MY_NODE"), sec("web-1", "WEB_1")}},
+		{name: "a TLS_<NAME>_NAME not of its secret, or no file name", env: []string{"TLS_WEB_1_KEY=x", "TLS_WEB_1_NAME=web-2", "TLS_A_KEY=x", "TLS_A_NAME=../a", "TLS_B_KEY=x", "TLS_B_NAME="},
+			want: []TLSSecret{sec("b", "B")}, errs: []string{`TLS_WEB_1_NAME: "web-2" is not the name of TLS_WEB_1_KEY`, `TLS_A_NAME: "../a" holds '/'`}},
 		{name: "a NAME that cannot be mapped is named as present", env: []string{"TLS_CAFÉ_KEY=x", "TLS_a b_KEY=x", "TLS_x/y_KEY=x", "TLS_OK_KEY=x"},
 			want: []TLSSecret{sec("ok", "OK")}, errs: []string{"TLS_CAFÉ_KEY: ", "'É'", "TLS_a b_KEY: ", "TLS_x/y_KEY: "}, notErrs: []string{"TLS_CAF__KEY", "TLS_A_B_KEY", "TLS_X_Y_KEY"}},
 	} {
@@ -174,10 +178,12 @@ func TestTLSSecrets(t *testing.T) {
 func TestTLSRoundTrip(t *testing.T) {
 	for _, tt := range []struct{ set, found string }{
 		{"server", "server"},
-		{"node-tls", "node_tls"},
-		{"my.node", "my_node"},
-		{"Kafka_broker", "kafka_broker"},
-		{"web-1", "web_1"},
+		// files named after the entry, as the SDK's (TLSArtifactPaths)
+		{"node-tls", "node-tls"},
+		{"my.node", "my.node"},
+		{"Kafka_broker", "Kafka_broker"},
+		{"secure-tls-pod", "secure-tls-pod"},
+		{"web_1", "web_1"},
 		{"0", "0"},
 	} {
 		var e Env

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -12,9 +13,11 @@ import (
 // 1.11's do (libprocess' OK(JSON::Value, jsonp)): compact JSON, no
 // indentation and no trailing newline; `?jsonp=NAME` wraps it as
 // `NAME(...)`, text/javascript. Mesos has no parameter for indented
-// output, so `?pretty=true` changes nothing.
+// output, so `?pretty=true` changes nothing. Strings are escaped as
+// rapidjson's Writer escapes them: a framework named "a&b<c>" stays so.
 func TestMasterJSONRendering(t *testing.T) {
 	cl := startCluster(t, Config{Agents: 1})
+	subscribe(t, cl, frameworkInfo("a&b<c>"), protoCodec)
 	for _, tc := range []struct {
 		path, contentType, prefix string
 	}{
@@ -50,6 +53,9 @@ func TestMasterJSONRendering(t *testing.T) {
 			}
 			if !bytes.Equal(compact.Bytes(), b) {
 				t.Errorf("not compact (%d bytes, %d compacted): %.200s", len(b), compact.Len(), b)
+			}
+			if strings.Contains(tc.path, "state") && !bytes.Contains(b, []byte(`"name":"a&b<c>"`)) {
+				t.Errorf("the framework's name is not as given (escaped?): %.300s", b)
 			}
 		})
 	}

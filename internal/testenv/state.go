@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -82,8 +83,9 @@ func (c *Cluster) sortedFrameworksLocked() []*framework {
 }
 
 // writeJSON writes v as compact JSON, as libprocess' OK(JSON::Value)
-// does (stringify: no indentation, no trailing newline). Mesos has no
-// query parameter for indented output; pipe through `jq .` to read it.
+// does (stringify: no indentation, no trailing newline; strings escaped
+// as rapidjson's Writer does, which leaves <, > and & as they are). Mesos
+// has no query parameter for indented output; pipe through `jq .`.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	writeJSONP(w, code, v, nil)
 }
@@ -93,11 +95,14 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // state, state-summary, tasks; libprocess' http.cpp OK): when r has one,
 // even empty, the body is `NAME(JSON)` as text/javascript.
 func writeJSONP(w http.ResponseWriter, code int, v any, r *http.Request) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	w.Header().Set("Content-Type", "application/json")
 	if r != nil {
 		if name, ok := r.URL.Query()["jsonp"]; ok {
