@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +23,13 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("SUPERVISE_TEST_HELPER") {
 	case "":
+		// Children inherit an ignored SIGHUP across exec (nohup's very
+		// purpose), and a test run under nohup or a runner that ignores
+		// it would start every leader deaf to the HUP that
+		// TestGracefulStop forwards: its leaders never died and the rows
+		// timed out. A handler of ours is reset to the default in each
+		// child, as healthd's forwarding handler resets it for its command.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 		os.Exit(m.Run())
 	case "pdeathsig":
 		helperPdeathsig()
