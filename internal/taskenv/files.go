@@ -120,7 +120,8 @@ type TLSSecret struct {
 // TLS_A_B_*; TLS_web_KEY and TLS_WEB_KEY): neither is picked silently.
 // A TLS_<NAME>_NAME that is not such a name too, or whose EnvName is not
 // the middle's, is an error naming it (a name the secret's variables
-// cannot be the variables of).
+// cannot be the variables of), and so is one whose TLS_<NAME>_KEY is not
+// set.
 // The error lists every such problem; the secrets returned are the others.
 func TLSSecrets(environ []string) ([]TLSSecret, error) {
 	byID := map[string]TLSSecret{} // EnvName of the middle → the secret
@@ -158,6 +159,19 @@ func TLSSecrets(environ []string) ([]TLSSecret, error) {
 			}
 		}
 		byID[id] = TLSSecret{Name: name, Key: k, Cert: "TLS_" + mid + "_" + TLSCert, CA: "TLS_" + mid + "_" + TLSCA}
+	}
+	// A TLS_<NAME>_NAME is set for an entry whose files are to be
+	// written: one whose TLS_<NAME>_KEY is missing is a broken entry (a
+	// secret that did not arrive), not one to skip without a word.
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "TLS_") || !strings.HasSuffix(k, "_"+TLSName) || len(k) <= len("TLS__"+TLSName) {
+			continue
+		}
+		mid := k[len("TLS_") : len(k)-len("_"+TLSName)]
+		if key := "TLS_" + mid + "_" + TLSKey; lookup(key) == "" && lookup(k) != "" {
+			errs = append(errs, fmt.Errorf("%s is set but %s is not: the entry's key is missing", k, key))
+		}
 	}
 	secrets := make([]TLSSecret, 0, len(byID))
 	for id, s := range byID {

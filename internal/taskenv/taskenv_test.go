@@ -147,6 +147,8 @@ func TestTLSSecrets(t *testing.T) {
 			want: []TLSSecret{sec("My.Node", "MY_NODE"), sec("web-1", "WEB_1")}},
 		{name: "a TLS_<NAME>_NAME not of its secret, or no file name", env: []string{"TLS_WEB_1_KEY=x", "TLS_WEB_1_NAME=web-2", "TLS_A_KEY=x", "TLS_A_NAME=../a", "TLS_B_KEY=x", "TLS_B_NAME="},
 			want: []TLSSecret{sec("b", "B")}, errs: []string{`TLS_WEB_1_NAME: "web-2" is not the name of TLS_WEB_1_KEY`, `TLS_A_NAME: "../a" holds '/'`}},
+		{name: "a TLS_<NAME>_NAME whose key is missing", env: []string{"TLS_WEB_KEY=x", "TLS_SECURE_API_CERT=x", "TLS_SECURE_API_NAME=secure-api"},
+			want: []TLSSecret{sec("web", "WEB")}, errs: []string{"TLS_SECURE_API_NAME is set but TLS_SECURE_API_KEY is not"}},
 		{name: "a NAME that cannot be mapped is named as present", env: []string{"TLS_CAFÉ_KEY=x", "TLS_a b_KEY=x", "TLS_x/y_KEY=x", "TLS_OK_KEY=x"},
 			want: []TLSSecret{sec("ok", "OK")}, errs: []string{"TLS_CAFÉ_KEY: ", "'É'", "TLS_a b_KEY: ", "TLS_x/y_KEY: "}, notErrs: []string{"TLS_CAF__KEY", "TLS_A_B_KEY", "TLS_X_Y_KEY"}},
 	} {
