@@ -362,8 +362,7 @@ func checkOnce(ctx context.Context, sh *cliapp.Shell, p probe.Prober, timeout ti
 			res.Reason = "timed out after " + health.FormatDuration(timeout)
 		}
 	}
-	r := sh.Secrets()
-	res.Reason, res.Output = r.String(res.Reason), r.String(res.Output)
+	res = res.Masked(sh.Secrets().String) // masked before the output is cut
 	if asJSON {
 		out := checkJSON{Status: res.Status.String(), Reason: res.Reason, Output: res.Output, Truncated: res.Truncated,
 			DurationSeconds: elapsed.Seconds()}

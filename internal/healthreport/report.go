@@ -94,8 +94,11 @@ func (r *Reporter) Observe(k Kind, e health.Event) {
 
 func (r *Reporter) logEvent(k Kind, e health.Event) {
 	log := r.opts.Log.With("check", string(k))
+	// The logger masks secrets too, but only what it is given: the output
+	// is masked before it is cut (probe.Result.Masked).
 	c := e.Check
-	attrs := []any{"reason", c.Reason} // the logger masks secrets
+	c.Result = c.Masked(r.opts.Redactor.String)
+	attrs := []any{"reason", c.Reason}
 	if c.Output != "" {
 		attrs = append(attrs, "output", c.Output)
 	}
@@ -274,9 +277,10 @@ func (r *Reporter) view(c *health.Checker, desc string) *CheckView {
 		LastSuccess: timePtr(st.LastSuccess), LastFailure: timePtr(st.LastFailure),
 	}
 	if l := st.Last; l != nil {
+		m := l.Masked(r.opts.Redactor.String) // masked before the output is cut
 		v.Last = &ResultView{
-			Status: l.Status.String(), Reason: r.opts.Redactor.String(l.Reason), Output: r.opts.Redactor.String(l.Output),
-			Truncated: l.Truncated, HTTPStatus: l.StatusCode, Counted: l.Counted, Start: l.Start.UTC(), End: l.End.UTC(),
+			Status: l.Status.String(), Reason: m.Reason, Output: m.Output,
+			Truncated: m.Truncated, HTTPStatus: l.StatusCode, Counted: l.Counted, Start: l.Start.UTC(), End: l.End.UTC(),
 			DurationSeconds: l.End.Sub(l.Start).Seconds(),
 		}
 		if l.ExitCode >= 0 {

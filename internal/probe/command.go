@@ -78,7 +78,7 @@ func (c *Command) Probe(ctx context.Context) Result {
 	<-copied
 
 	res := Result{ExitCode: -1}
-	res.Output, res.Truncated = out.output()
+	out.result(&res)
 	st := p.Status()
 	switch {
 	case timedOut:

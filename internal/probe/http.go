@@ -153,7 +153,7 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 	// are kept.
 	body := capture{limit: h.policy.BodyLimit}
 	_, err = io.Copy(&body, resp.Body)
-	res.Output, res.Truncated = body.output()
+	body.result(&res)
 	if err != nil {
 		if ctx.Err() != nil {
 			to := TimedOut(ctx)

@@ -61,9 +61,10 @@ type Result struct {
 	// Unavailable", "timed out", "dial tcp 127.0.0.1:80: connection refused".
 	Reason string
 	// Output is the first MaxOutput bytes of the check's output, as valid
-	// UTF-8.
+	// UTF-8, unmasked: show it only through Masked, which masks before it
+	// cuts.
 	Output string
-	// Truncated says Output was cut at MaxOutput bytes.
+	// Truncated says the output was longer than MaxOutput bytes.
 	Truncated bool
 	// ExitCode is a command check's exit code, 128+signal if it was killed
 	// by a signal, and -1 for other checks or when the command did not end
@@ -72,6 +73,13 @@ type Result struct {
 	// StatusCode is an HTTP check's final status code; 0 for other checks or
 	// when no response arrived.
 	StatusCode int
+
+	// keep is the output's limit (0: Output is final: not from a capture, or masked);
+	// ahead is the output up to OutputMargin bytes past it, for Masked, and
+	// aheadCut says the output ran past that too.
+	keep     int
+	ahead    string
+	aheadCut bool
 }
 
 // Prober runs one check. It must return soon after ctx is done, reporting a
@@ -97,33 +105,53 @@ func TimedOut(ctx context.Context) Result {
 	return Result{Status: Unhealthy, Reason: reason, ExitCode: -1}
 }
 
-// capture keeps the first limit (0: MaxOutput) bytes written to it and
-// discards (but counts) the rest, so a chatty check never blocks on a full
-// pipe and a long body is still read to its end.
+// OutputMargin is how far past its limit a capture reads ahead: masking
+// (Result.Masked) sees that much more of the check's output, so a
+// credential that straddles the cut is masked from the context that makes
+// it one (a URL password's '@', a learned secret's tail) before the cut.
+const OutputMargin = 1024
+
+// capture keeps the first limit (0: MaxOutput) bytes written to it, plus
+// OutputMargin bytes of read-ahead, and discards (but counts) the rest, so
+// a chatty check never blocks on a full pipe and a long body is still read
+// to its end.
 type capture struct {
 	limit int
 	buf   []byte
 	n     int64
 }
 
-func (c *capture) Write(p []byte) (int, error) {
-	limit := c.limit
-	if limit <= 0 {
-		limit = MaxOutput
+func (c *capture) max() int {
+	if c.limit <= 0 {
+		return MaxOutput
 	}
-	if room := limit - len(c.buf); room > 0 {
+	return c.limit
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	if room := c.max() + OutputMargin - len(c.buf); room > 0 {
 		c.buf = append(c.buf, p[:min(room, len(p))]...)
 	}
 	c.n += int64(len(p))
 	return len(p), nil
 }
 
-// output returns the kept bytes as valid UTF-8 and whether any were dropped.
-func (c *capture) output() (string, bool) {
-	b := c.buf
-	truncated := c.n > int64(len(b))
-	if truncated {
-		// Do not leave half a character at the cut.
+// result sets res's Output and Truncated (the first limit bytes, as valid
+// UTF-8, and whether the output was longer) and keeps the read-ahead for
+// Result.Masked.
+func (c *capture) result(res *Result) {
+	limit := c.max()
+	res.keep = limit
+	res.ahead = validUTF8(c.buf, c.n > int64(len(c.buf)))
+	res.aheadCut = c.n > int64(len(c.buf))
+	res.Output, res.Truncated = cutOutput(res.ahead, limit)
+	res.Truncated = res.Truncated || c.n > int64(limit)
+}
+
+// validUTF8 returns b as valid UTF-8; when b was cut it first drops half a
+// character at its end.
+func validUTF8(b []byte, cut bool) string {
+	if cut {
 		for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
 			if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size != 1 {
 				break
@@ -131,18 +159,58 @@ func (c *capture) output() (string, bool) {
 			b = b[:len(b)-1]
 		}
 	}
-	out := strings.ToValidUTF8(string(b), "\uFFFD")
-	// A replacement character is 3 bytes where the invalid byte was 1: cut
-	// what grew past the limit, at a character's start.
-	limit := c.limit
-	if limit <= 0 {
-		limit = MaxOutput
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// cutOutput returns the first limit bytes of s, cut at a character's
+// start, and whether anything was cut.
+func cutOutput(s string, limit int) (string, bool) {
+	if len(s) <= limit {
+		return s, false
 	}
-	if len(out) > limit {
-		for limit > 0 && !utf8.RuneStart(out[limit]) {
-			limit--
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
+	}
+	return s[:limit], true
+}
+
+// isTokenStop reports whether c ends a token a credential can be part of:
+// whitespace, a double quote, angle brackets or a backquote (the token
+// stops of internal/redact's URL and DSN rules).
+func isTokenStop(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', '"', '<', '>', '`':
+		return true
+	}
+	return false
+}
+
+// Masked returns r with its Reason and Output passed through mask (e.g. a
+// redact.Redactor's String), the output masked before it is cut to its
+// limit: mask sees OutputMargin bytes past the cut, so a credential
+// straddling it is masked whole. When the output ran past the read-ahead
+// too, the token cut there (after the last token stop) is dropped before
+// masking's result is cut, since masking saw only its head. Truncated stays
+// true when the output was longer than its limit.
+func (r Result) Masked(mask func(string) string) Result {
+	r.Reason = mask(r.Reason)
+	text := r.ahead
+	if r.keep == 0 { // not from a capture: Output is all there is
+		text = r.Output
+	}
+	if r.aheadCut {
+		i := len(text)
+		for i > 0 && !isTokenStop(text[i-1]) {
+			i--
 		}
-		out, truncated = out[:limit], true
+		text = text[:i]
 	}
-	return out, truncated
+	text = mask(text)
+	var cut bool
+	if r.keep > 0 {
+		text, cut = cutOutput(text, r.keep)
+	}
+	r.Output, r.Truncated = text, r.Truncated || cut
+	r.ahead, r.aheadCut, r.keep = "", false, 0 // masked: a second Masked masks Output as it is
+	return r
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,9 +46,59 @@ func TestCapture(t *testing.T) {
 					t.Fatalf("Write = %d, %v", n, err)
 				}
 			}
-			got, truncated := c.output()
+			var res Result
+			c.result(&res)
+			got, truncated := res.Output, res.Truncated
 			if got != tt.want || truncated != tt.truncated {
 				t.Fatalf("output = %q (%d bytes), %v; want %d bytes, %v", got[:min(len(got), 20)], len(got), truncated, len(tt.want), tt.truncated)
+			}
+		})
+	}
+}
+
+// TestMaskedBeforeCut: a check's output is masked before it is cut to its
+// limit, so a credential straddling the cut is masked from the context
+// that identifies it (repro t55/07).
+func TestMaskedBeforeCut(t *testing.T) {
+	const secret = "hunter2222longsecret" // a learned value
+	mask := func(s string) string {
+		s = strings.ReplaceAll(s, secret, "********")
+		// A stand-in for redact's URL rule: the password before an '@'.
+		return regexp.MustCompile(`(://[^:@\s]+:)[^@\s]+@`).ReplaceAllString(s, "${1}********@")
+	}
+	pad := func(n int) string { return strings.Repeat("x", n) }
+	tests := []struct {
+		name      string
+		writes    []string
+		want      string // the masked output's tail
+		truncated bool
+		never     string
+	}{
+		{"URL password across the cut", []string{pad(4070) + " postgres://app:s3cretpassw0rd@db/app: connection failed\n"},
+			" postgres://app:********@d", true, "s3cret"},
+		{"learned secret across the cut", []string{pad(4090) + " " + secret + "\n"}, " *****", true, "hunter"},
+		{"secret whole before the cut", []string{"pw " + secret + " ok\n"}, "pw ******** ok\n", false, "hunter"},
+		// Masking shrinks the text by 1200 bytes, which pulls the
+		// read-ahead's own cut (inside the password, before its '@') into
+		// the kept 4 KiB: that token is dropped.
+		{"read-ahead cut inside a token", []string{strings.Repeat(secret+" ", 100) + pad(3001) + " postgres://app:s3cretpassw0rd@db/app"},
+			"xxx ", true, "s3c"},
+		{"no read-ahead needed", []string{"short"}, "short", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c capture
+			for _, w := range tt.writes {
+				c.Write([]byte(w))
+			}
+			var res Result
+			c.result(&res)
+			m := res.Masked(mask)
+			if !strings.HasSuffix(m.Output, tt.want) || m.Truncated != tt.truncated || len(m.Output) > MaxOutput {
+				t.Errorf("Masked: ...%q (%d bytes), truncated %v; want ...%q, %v", m.Output[max(0, len(m.Output)-40):], len(m.Output), m.Truncated, tt.want, tt.truncated)
+			}
+			if tt.never != "" && strings.Contains(m.Output, tt.never) {
+				t.Errorf("Masked output shows %q", tt.never)
 			}
 		})
 	}
