@@ -61,8 +61,9 @@
 //     or given as the next word: --password=********, --db-password ********.
 //
 // A parameter's value ends at whitespace, '&', ';' or a quote (inside a
-// quoted or braced value, at its closing quote or brace), so a password
-// holding one of those unquoted leaks what follows it. A URL password
+// quoted or braced value, at its closing quote or brace, not at an escaped
+// one: \" and \' inside quotes, a doubled single quote, }} inside braces),
+// so a password holding one of those unquoted leaks what follows it. A URL password
 // holding an unescaped '/', '?' or '#' (RFC 3986 wants them escaped) is
 // masked to the next '@', unless what precedes the '/' is a port
 // (http://u:1234/x@h is read as host u, port 1234); a URL ends at
@@ -535,7 +536,9 @@ func matchParam(s string, pos int) (paramMatch, bool) {
 
 // valueSpan returns where the value starting at i begins and ends: inside
 // its quotes or braces when it has them, else up to whitespace, '&', ';' or
-// a quote.
+// a quote. A quoted value holds its quote escaped: \" (JSON), \' (libpq
+// conninfo, PostgreSQL docs 34.1.1) and a doubled quote (a YAML single-quoted scalar,
+// YAML 1.2 §7.3.2; SQL); a braced one holds }} (ODBC).
 func valueSpan(s string, i int) (int, int) {
 	if i >= len(s) {
 		return i, i
@@ -548,8 +551,10 @@ func valueSpan(s string, i int) (int, int) {
 		}
 		for j := i + 1; j < len(s); j++ {
 			switch {
-			case s[j] == '\\' && open == '"' && j+1 < len(s):
-				j++ // an escaped character, the quote included
+			case s[j] == '\\' && open != '{' && j+1 < len(s):
+				j++ // an escaped character, the quote included (JSON's \", libpq's \')
+			case s[j] == '\'' && open == '\'' && j+1 < len(s) && s[j+1] == '\'' && (j > i+1 || j+2 < len(s) && s[j+2] == '\''):
+				j++ // YAML's and SQL's '' is one quote ('' alone is the empty value)
 			case s[j] == closer && open == '{' && j+1 < len(s) && s[j+1] == '}':
 				j++ // ODBC's "}}" is a literal brace
 			case s[j] == closer:
