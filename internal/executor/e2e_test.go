@@ -409,6 +409,16 @@ func TestURIsFetchedPerTask(t *testing.T) {
 		t.Errorf("fmissing: %s %q, want it to name %s", st.GetReason(), st.GetMessage(), wantFile)
 	}
 	s.Update("fsib", mesos.TASK_KILLED)
+
+	// The message is masked with the task's secrets (the agent, the
+	// master's state and the scheduler show it): a URI can quote one.
+	leaky := shellTask("fleaky", "true", "DB_PASSWORD=hunter2222longsecret")
+	leaky.Command.URIs = []mesos.CommandInfo_URI{{Value: srv.URL + "/hunter2222longsecret"}}
+	s.launchGroup(s.offer(), s.defaultExecutor("uris3"), leaky)
+	st = s.Update("fleaky", mesos.TASK_FAILED)
+	if msg := st.GetMessage(); strings.Contains(msg, "hunter2222") || !strings.Contains(msg, ": HTTP 404") {
+		t.Errorf("fleaky: %q, want the 404 with DB_PASSWORD's value masked", msg)
+	}
 }
 
 // tarball writes a .tar.gz of files.

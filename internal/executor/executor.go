@@ -1027,6 +1027,9 @@ func (e *Executor) checkResult(t *task, cs *mesos.CheckStatusInfo) {
 
 // newStatus is a fresh update of t: new uuid, SOURCE_EXECUTOR, the
 // container status, and an empty check_status if the task has a check.
+// msg is masked through e.secrets: it often carries an error (a fetch,
+// a launch) that can quote a URI's credentials or a task secret, and the
+// agent, the master's state and the scheduler all show it.
 func (e *Executor) newStatus(t *task, state mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string) mesos.TaskStatus {
 	src := mesos.SOURCE_EXECUTOR
 	eid := mesos.ExecutorID{Value: e.cfg.ExecutorID}
@@ -1051,7 +1054,8 @@ func (e *Executor) newStatus(t *task, state mesos.TaskState, reason *mesos.TaskS
 		st.ContainerStatus.ExecutorPID = &pid
 	}
 	if msg != "" {
-		st.Message = &msg
+		masked := e.secrets.String(msg)
+		st.Message = &masked
 	}
 	if t.checkType != nil {
 		st.CheckStatus = emptyCheckStatus(*t.checkType)

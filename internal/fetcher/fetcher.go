@@ -114,9 +114,10 @@ func (f *Fetcher) Fetch(ctx context.Context, uris []mesos.CommandInfo_URI, sandb
 }
 
 // FetchOne fetches one URI into sandbox and returns the path of the fetched
-// file. The error names the URI, its credentials masked, and the file in
-// the sandbox, e.g. `fetching "http://h/x.tgz" into /sb/tasks/t1/x.tgz:
-// HTTP 404 Not Found`.
+// file. The error names the URI and the file in the sandbox, both with
+// their credentials masked (redact.Credentials: the file's name comes from
+// the URI and keeps its query when the URI does not parse), e.g.
+// `fetching "http://h/x.tgz" into /sb/tasks/t1/x.tgz: HTTP 404 Not Found`.
 //
 // sandbox may be a directory held open and named through /proc/self/fd
 // (sandboxfs.Dir.FDPath: the executor and testenv's agents fetch into
@@ -131,7 +132,7 @@ func (f *Fetcher) FetchOne(ctx context.Context, u mesos.CommandInfo_URI, sandbox
 	}
 	dest := filepath.Join(shown, filepath.FromSlash(name))
 	if err := f.fetchOne(ctx, u, sandbox, name); err != nil {
-		return "", renamePath(fmt.Errorf("fetching %q into %s: %w", redact.Credentials(u.Value), dest, err), sandbox, shown)
+		return "", renamePath(fmt.Errorf("fetching %q into %s: %w", redact.Credentials(u.Value), redact.Credentials(dest), err), sandbox, shown)
 	}
 	return dest, nil
 }
@@ -230,10 +231,16 @@ func (e *renamedError) Error() string {
 
 func (e *renamedError) Unwrap() error { return e.err }
 
+// fetchTo fetches u into name under root by its scheme. An http(s) URI
+// that net/url refuses is reported as such (Mesos' fetcher hands every
+// scheme:// URI to its download path, never to the local one); the
+// parse error names only the problem, masked, not the URI.
 func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os.Root, name string) error {
 	pu, err := url.Parse(u.Value)
 	remote := err == nil && (pu.Scheme == "http" || pu.Scheme == "https")
 	switch {
+	case err != nil && httpScheme(u.Value):
+		return fmt.Errorf("unparsable URI: %s", redact.Credentials(parseProblem(err)))
 	case remote:
 		if f.CacheDir != "" && (u.GetCache() || f.CacheAll) {
 			return f.fromCache(ctx, u.Value, u.GetExecutable(), root, name)
@@ -248,6 +255,23 @@ func (f *Fetcher) fetchTo(ctx context.Context, u mesos.CommandInfo_URI, root *os
 	default:
 		return errors.New("relative local paths are not supported (use an absolute path or file://)")
 	}
+}
+
+// httpScheme reports whether uri starts with http:// or https://, in any
+// case (RFC 3986 section 3.1: schemes are case-insensitive).
+func httpScheme(uri string) bool {
+	l := strings.ToLower(uri)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+}
+
+// parseProblem is err's problem without the URI net/url quotes in it
+// (url.Error's Op and URL), e.g. `invalid URL escape "%.t"`.
+func parseProblem(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // fromCache downloads uri into the cache once, then hard-links the entry

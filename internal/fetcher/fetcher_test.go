@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -119,6 +120,45 @@ func TestFetcher(t *testing.T) {
 			t.Errorf("cached URI fetched %d times, want 1", n)
 		}
 	})
+}
+
+// TestErrorsMaskCredentials: a fetch error becomes the executor's and
+// testenv's TASK_FAILED message, so neither the URI nor the file named
+// after it may show a credential, and an http(s) URI net/url refuses is
+// called unparsable, not a local path.
+func TestErrorsMaskCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		uri    string
+		want   string   // in the error
+		secret []string // never in the error
+	}{
+		{"bare percent, signed query", "http://127.0.0.1:1/100%.tgz?X-Amz-Signature=abc123456",
+			`unparsable URI: invalid URL escape "%.t"`, []string{"abc123456"}},
+		{"bare percent, https, upper-case scheme", "HTTPS://127.0.0.1:1/a%zz.zip?sig=abc123456&X-Goog-Signature=def789012",
+			`unparsable URI: invalid URL escape "%zz"`, []string{"abc123456", "def789012"}},
+		{"bad port, userinfo password", "http://app:s3cretpassw0rd@127.0.0.1:port/x.tgz",
+			"unparsable URI: ", []string{"s3cretpassw0rd"}},
+		{"relative path stays relative", "dir/x.tgz",
+			"relative local paths are not supported", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f Fetcher
+			_, err := f.FetchOne(context.Background(), mesos.CommandInfo_URI{Value: tc.uri}, t.TempDir())
+			if err == nil {
+				t.Fatal("FetchOne succeeded")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q, want it to contain %q", msg, tc.want)
+			}
+			for _, s := range tc.secret {
+				if strings.Contains(msg, s) {
+					t.Errorf("error %q shows %q", msg, s)
+				}
+			}
+		})
+	}
 }
 
 func strp(s string) *string { return &s }

@@ -238,12 +238,33 @@ func childrenOf(ppid int) ([]child, error) {
 // groupMembers counts the live processes of process group pgid other than
 // its leader (pid pgid), zombies excluded.
 func groupMembers(pgid int) (int, error) {
+	pids, err := groupPids(pgid)
+	return len(pids), err
+}
+
+// groupPids lists the live processes of process group pgid other than its
+// leader (pid pgid), zombies excluded.
+func groupPids(pgid int) ([]int, error) {
+	ms, err := groupProcs(pgid)
+	pids := make([]int, len(ms))
+	for i, m := range ms {
+		pids[i] = m.pid
+	}
+	return pids, err
+}
+
+// member is a live process of a group, and its parent.
+type member struct{ pid, ppid int }
+
+// groupProcs lists the live processes of process group pgid other than its
+// leader (pid pgid), zombies excluded, with their parents.
+func groupProcs(pgid int) ([]member, error) {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	want := strconv.Itoa(pgid)
-	n := 0
+	var ms []member
 	for _, d := range dirs {
 		if d.Name() == want || d.Name()[0] < '0' || d.Name()[0] > '9' {
 			continue
@@ -259,8 +280,10 @@ func groupMembers(pgid int) (int, error) {
 		}
 		f := strings.Fields(string(b[i+1:]))
 		if len(f) >= 3 && f[2] == want && f[0] != "Z" && f[0] != "X" {
-			n++
+			pid, _ := strconv.Atoi(d.Name())
+			ppid, _ := strconv.Atoi(f[1])
+			ms = append(ms, member{pid, ppid})
 		}
 	}
-	return n, nil
+	return ms, nil
 }

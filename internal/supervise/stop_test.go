@@ -173,3 +173,33 @@ func helperFlusher() {
 	_ = os.WriteFile(os.Getenv("DONE"), []byte("flushed"), 0o644)
 	os.Exit(0)
 }
+
+// TestLatecomerGetsTheStopSignal: a helper the leader starts on the stop's
+// signal (a shutdown hook) never got that signal; when the leader exits it
+// gets SIGTERM and the stop's grace, not a SIGKILL without warning
+// (helper-55's repro 08). Those that got the stop's signal get no second.
+func TestLatecomerGetsTheStopSignal(t *testing.T) {
+	dir := t.TempDir()
+	ready, hookUp, flushed := filepath.Join(dir, "ready"), filepath.Join(dir, "hook-up"), filepath.Join(dir, "flushed")
+	hook := filepath.Join(dir, "hook.sh")
+	if err := os.WriteFile(hook, []byte(`trap 'sleep 0.3; : > "$FLUSHED"; exit 0' TERM; : > "$HOOK_UP"; while :; do sleep 0.05; done`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := sh(`trap 'sh "$HOOK" & while [ ! -e "$HOOK_UP" ]; do sleep 0.02; done; exit 7' TERM; : > "$READY"; while :; do sleep 0.05; done`)
+	s.Env = append(os.Environ(), "HOOK="+hook, "READY="+ready, "HOOK_UP="+hookUp, "FLUSHED="+flushed)
+	s.GroupGrace = 2 * time.Second
+	p, err := Start(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the leader's trap", func() bool { _, err := os.Stat(ready); return err == nil })
+	if err := p.Stopping(syscall.SIGTERM, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitDone(t, p); st.ExitCode() != 7 {
+		t.Errorf("leader %v, want exit code 7", st)
+	}
+	if _, err := os.Stat(flushed); err != nil {
+		t.Errorf("the shutdown hook started after the stop's signal was SIGKILLed without a signal of its own: %v", err)
+	}
+}

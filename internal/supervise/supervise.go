@@ -19,7 +19,9 @@
 //     connections — so it gets until the stop's grace period has passed
 //     (counted from the stop's first signal) before that SIGKILL, and no
 //     further signal (a second SIGTERM or SIGINT forces some programs out
-//     of their graceful stop);
+//     of their graceful stop); a member started after that signal and
+//     orphaned by the leader's exit (a shutdown hook the leader ran) never
+//     got it, and gets SIGTERM and the stop's grace of its own;
 //   - when the leader exits with no stop under way — on its own, or after a
 //     signal sent with Signal — the rest of the group is SIGKILLed at once
 //     by default (Mesos destroys a container whose task ended). With
@@ -159,7 +161,9 @@ type Process struct {
 	reaped      bool
 	terminating bool
 	stopBy      time.Time // when a stop under way ends; zero: none
-	signalledAt time.Time // the last Signal (but SIGKILL); zero: none
+	stopGrace   time.Duration
+	stopped     map[int]bool // the group's members when the stop's signal went out
+	signalledAt time.Time    // the last Signal (but SIGKILL); zero: none
 	killTimer   *time.Timer
 	status      Status
 }
@@ -298,8 +302,47 @@ func (p *Process) stopRest() {
 		p.mu.Unlock()
 	}
 	if !stopBy.IsZero() {
-		awaitGroup(p.pid, stopBy)
+		awaitGroup(p.pid, p.latecomersStopped(stopBy))
 	}
+}
+
+// latecomersStopped sends SIGTERM to the members of the group started
+// after the stop's signal went out (they never got it) whose parent is gone
+// from the group: a shutdown hook the leader started, orphaned by its exit.
+// It returns when the rest of the group is to be SIGKILLed: stopBy, or the
+// stop's grace after that SIGTERM when there were such members. Those that
+// got the stop's signal get no second one (a second SIGTERM or SIGINT
+// forces some programs out of their graceful stop), nor do the children of
+// live members (a helper's flush runs commands of its own).
+func (p *Process) latecomersStopped(stopBy time.Time) time.Time {
+	p.mu.Lock()
+	stopped, grace := p.stopped, p.stopGrace
+	p.mu.Unlock()
+	if stopped == nil {
+		return stopBy
+	}
+	ms, _ := groupProcs(p.pid)
+	live := make(map[int]bool, len(ms))
+	for _, m := range ms {
+		live[m.pid] = true
+	}
+	late := false
+	for _, m := range ms {
+		if !stopped[m.pid] && !live[m.ppid] {
+			late = unix.Kill(m.pid, unix.SIGTERM) == nil || late
+		}
+	}
+	if late {
+		return later(stopBy, time.Now().Add(grace))
+	}
+	return stopBy
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Exited is closed once the leader has exited, before the rest of its group
@@ -358,7 +401,16 @@ func (p *Process) Stopping(sig syscall.Signal, grace time.Duration) error {
 
 func (p *Process) markStopLocked(grace time.Duration) {
 	if p.stopBy.IsZero() {
-		p.stopBy = time.Now().Add(max(grace, 0))
+		p.stopGrace = max(grace, 0)
+		p.stopBy = time.Now().Add(p.stopGrace)
+		// Who gets the stop's signal: a member started after it (a
+		// shutdown hook the leader runs on SIGTERM) gets one of its own
+		// when the leader exits (stopRest).
+		pids, _ := groupPids(p.pid)
+		p.stopped = make(map[int]bool, len(pids))
+		for _, pid := range pids {
+			p.stopped[pid] = true
+		}
 	}
 }
 
