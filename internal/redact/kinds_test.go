@@ -211,6 +211,27 @@ func TestURLUserinfo(t *testing.T) {
 		{"a proxy then a URL", "u:Pq6@proxy:3128,https://u2:Pq7@h/", "u:" + M + "@proxy:3128,https://u2:" + M + "@h/"},
 		{"Oracle thin", "jdbc:oracle:thin:scott/tiger@//db:1521/orcl", "jdbc:oracle:thin:scott/" + M + "@//db:1521/orcl"},
 		{"Oracle thin, SID form", "url=jdbc:oracle:thin:app/s3c@db:1521:ORCL", "url=jdbc:oracle:thin:app/" + M + "@db:1521:ORCL"},
+		// A password holding characters RFC 3986 wants escaped ends only
+		// at the '@' before the host (repro 02).
+		{"'<' and '>' in the password", "postgres://app:p&ss<w>rd99@db:5432/app", "postgres://app:" + M + "@db:5432/app"},
+		{"'`' in the password", "postgres://app:pass`word99@db:5432/app", "postgres://app:" + M + "@db:5432/app"},
+		{"'\"' in the password", `postgres://app:pa"ss9999@db:5432/app`, "postgres://app:" + M + "@db:5432/app"},
+		{"a blank in the password of a value", "postgres://app:pa ss9999@db:5432/app", "postgres://app:" + M + "@db:5432/app"},
+		{"a blank in the password after '='", "DATABASE_URL=postgres://app:pa ss@db:5432/app OTHER=1", "DATABASE_URL=postgres://app:" + M + "@db:5432/app OTHER=1"},
+		{"'<' and '@' in the password, host without a path", "url=redis://:a<b@c>d@cache:6379 next", "url=redis://:" + M + "@cache:6379 next"},
+		{"'<' in the password, URL in prose", "connect to mysql://root:x<y@db:3306 now", "connect to mysql://root:" + M + "@db:3306 now"},
+		{"'\"' in the password, URL opened by '<'", `see <amqp://u:p"w@mq/> ok`, `see <amqp://u:` + M + `@mq/> ok`},
+		// ... and never eats text outside the URL.
+		{"a blank ends a URL in prose", "see http://a:b and c@d:1", "see http://a:b and c@d:1"},
+		{"a URL in angle brackets, then an address", "<http://a:b> <c@d>", "<http://a:b> <c@d>"},
+		{"a double-quoted URL, then an address", `{"u":"http://a:b","m":"c@d"}`, `{"u":"http://a:b","m":"c@d"}`},
+		{"a backquoted URL, then an address", "use `http://a:b` or `c@d`", "use `http://a:b` or `c@d`"},
+		{"a port before the stop", "http://host:8080 <ops@example.com>", "http://host:8080 <ops@example.com>"},
+		{"a port before '<'", "url=http://host:8080<br>ops@example.com", "url=http://host:8080<br>ops@example.com"},
+		{"a path ends the authority", "http://a:b/c <d@e>", "http://a:b/c <d@e>"},
+		{"a line ends the authority", "url=http://a:b\nc d@e", "url=http://a:b\nc d@e"},
+		{"prose with an address in angle brackets", "mail <a@b> or x:y z@w", "mail <a@b> or x:y z@w"},
+		{"a stop in the user", "http://a<b:c@d", "http://a<b:c@d"},
 		// Not passwords: left whole.
 		{"Oracle thin without a user", "jdbc:oracle:thin:@db:1521/x", "jdbc:oracle:thin:@db:1521/x"},
 		{"a port, then @ in the path", "http://localhost:4873/@scope/pkg", "http://localhost:4873/@scope/pkg"},
@@ -304,14 +325,15 @@ func TestLearnCredentialsInsideValues(t *testing.T) {
 		"SSL_CERT_AND_KEY=-----BEGIN PRIVATE KEY-----\n" + testKeyBody + "\n-----END PRIVATE KEY-----",
 		"jwt.private.key=Jw4Secretvalue",
 		"PLAIN=Pl5value",
+		"BROKER_URL=amqp://app:Am6 <Secret>@mq:5672/", // repro 02's kind
 	})
 	for _, line := range strings.Split(testKeyBody, "\n") {
 		if got := r.String("+ " + line); got != "+ "+Mask {
 			t.Errorf("key line not learned: %q", got)
 		}
 	}
-	in := "+password: Pg1Secretvalue\n+smtp: Sm2Secretvalue\n+ks: Ks3Secretvalue\n+jwt: Jw4Secretvalue\n+plain: Pl5value"
-	want := "+password: " + Mask + "\n+smtp: " + Mask + "\n+ks: " + Mask + "\n+jwt: " + Mask + "\n+plain: Pl5value"
+	in := "+password: Pg1Secretvalue\n+smtp: Sm2Secretvalue\n+ks: Ks3Secretvalue\n+jwt: Jw4Secretvalue\n+plain: Pl5value\n+amqp: Am6 <Secret>"
+	want := "+password: " + Mask + "\n+smtp: " + Mask + "\n+ks: " + Mask + "\n+jwt: " + Mask + "\n+plain: Pl5value\n+amqp: " + Mask
 	if got := r.String(in); got != want {
 		t.Errorf("String:\n got %q\nwant %q", got, want)
 	}

@@ -66,9 +66,12 @@
 // so a password holding one of those unquoted leaks what follows it. A URL password
 // holding an unescaped '/', '?' or '#' (RFC 3986 wants them escaped) is
 // masked to the next '@', unless what precedes the '/' is a port
-// (http://u:1234/x@h is read as host u, port 1234); a URL ends at
-// whitespace, '"', '<', '>' or '`', so a password holding those unescaped
-// leaks its tail. A scheme-less user:password@host without a port
+// (http://u:1234/x@h is read as host u, port 1234). A URL password may
+// hold '"', '<', '>' and '`' unescaped too (postgres://app:p<w>d@db), and
+// blanks when the URL starts the text or follows '=' (a variable's
+// value); it leaks whole when it holds a blank in prose, the quote or
+// bracket the URL was opened by, or digits then one of these (read as a
+// port). A scheme-less user:password@host without a port
 // (mailto:ops@example.com, 10:30@home) is not a DSN. "NAME: text" with a
 // blank after the colon and an unquoted name and text is prose, not a
 // parameter — the shape of taskkit's own errors ("--keystore-password:

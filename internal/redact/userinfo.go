@@ -8,7 +8,8 @@ import "strings"
 // isTokenStop reports whether c ends the text a URL or DSN can be part of:
 // whitespace, a double quote, angle brackets or a backquote, none of which
 // RFC 3986 allows unescaped. A single quote is a sub-delim, allowed in a
-// password; it ends a URL only when one opened it (see quotedAt).
+// password; it ends a URL only when one opened it (see quotedAt). A URL
+// password holding stops unescaped is found by strayStopSpans.
 func isTokenStop(c byte) bool {
 	switch c {
 	case ' ', '\t', '\r', '\n', '"', '<', '>', '`':
@@ -23,8 +24,12 @@ func quotedAt(s string, i int) bool { return i > 0 && s[i-1] == '\'' }
 
 // userinfoSpans appends to dst the password of every URL userinfo and
 // scheme-less DSN in s (see urlPasswordSpan and dsnPasswordSpan). Each
-// text between token stops is looked at once, when it holds an '@'.
+// text between token stops is looked at once, when it holds an '@'; a URL
+// password holding token stops is found by strayStopSpans.
 func userinfoSpans(s string, dst []span) []span {
+	if strings.Contains(s, "://") {
+		dst = strayStopSpans(s, dst)
+	}
 	for i := 0; i < len(s); {
 		j := strings.IndexByte(s[i:], '@')
 		if j < 0 {
@@ -42,6 +47,88 @@ func userinfoSpans(s string, dst []span) []span {
 		i = te + 1
 	}
 	return dst
+}
+
+// strayStopSpans appends the password of every URL in s whose userinfo
+// holds token stops RFC 3986 wants escaped (a blank, '"', '<', '>', '`'),
+// which users write unescaped all the same (generated passwords hold
+// them): postgres://app:p<w>d@db:5432/app. Such a password runs from the
+// first ':' after scheme:// to an '@' followed by a host (text up to a
+// token stop, '/', '?', '#' or the end, holding no '@', so the last '@'
+// of the authority ends it), provided nothing between marks the text as
+// something other than one URL's authority:
+//
+//   - a '/', '?', '#' or line break (the authority ended);
+//   - the closer of what opened the URL: a quote after the same quote,
+//     '>' after '<', a backquote after one (<http://h:x> <a@b> is two texts);
+//   - a blank, unless the URL starts the text or follows '=' (a
+//     variable's value, DATABASE_URL=postgres://app:pa ss@db; in prose a
+//     blank ends a URL);
+//   - a token stop in the user, or digits alone before the first token
+//     stop after the ':' (a port: http://h:8080 <a@b>).
+//
+// It walks s once, so its cost is linear in len(s).
+func strayStopSpans(s string, dst []span) []span {
+	sep, colon, stop := -1, -1, -1 // the open URL's "://", first ':', first stop after it
+	blanks, closer := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		if sep < 0 { // skip to the next URL's "://"
+			k := strings.Index(s[i:], "://")
+			if k < 0 {
+				break
+			}
+			i += k + 2
+		}
+		c := s[i]
+		switch {
+		case c == '/' && i >= 2 && s[i-2:i+1] == "://":
+			sep, colon, stop = i-2, -1, -1
+			start := schemeStart(s, 0, sep)
+			if start == sep {
+				sep = -1 // no scheme
+				continue
+			}
+			closer, blanks = 0, start == 0
+			if start > 0 {
+				switch s[start-1] {
+				case '"', '\'', '`':
+					closer = s[start-1]
+				case '<':
+					closer = '>'
+				case '=':
+					blanks = true
+				}
+			}
+		case strings.IndexByte("/?#\r\n", c) >= 0 || c == closer || isBlank(c) && !blanks:
+			sep = -1
+		case c == ':' && colon < 0:
+			colon = i
+		case isTokenStop(c) && colon < 0:
+			sep = -1 // a user holds no stop
+		case isTokenStop(c) && stop < 0:
+			stop = i
+			if allDigits(s[colon+1 : i]) {
+				sep = -1 // a port
+			}
+		case c == '@' && stop >= 0 && strayHostAt(s, i+1):
+			dst = append(dst, span{colon + 1, i})
+		}
+	}
+	return dst
+}
+
+// strayHostAt reports whether s[i:] starts with a host that ends an
+// authority: at least one character, then a token stop, '/', '?', '#' or
+// the end, with no '@' before it.
+func strayHostAt(s string, i int) bool {
+	h := i
+	for h < len(s) && !isTokenStop(s[h]) && strings.IndexByte("/?#", s[h]) < 0 {
+		if s[h] == '@' {
+			return false
+		}
+		h++
+	}
+	return h > i
 }
 
 // tokenSpans appends the passwords in s[ts:te], a text between token stops
