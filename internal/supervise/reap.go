@@ -238,19 +238,8 @@ func childrenOf(ppid int) ([]child, error) {
 // groupMembers counts the live processes of process group pgid other than
 // its leader (pid pgid), zombies excluded.
 func groupMembers(pgid int) (int, error) {
-	pids, err := groupPids(pgid)
-	return len(pids), err
-}
-
-// groupPids lists the live processes of process group pgid other than its
-// leader (pid pgid), zombies excluded.
-func groupPids(pgid int) ([]int, error) {
 	ms, err := groupProcs(pgid)
-	pids := make([]int, len(ms))
-	for i, m := range ms {
-		pids[i] = m.pid
-	}
-	return pids, err
+	return len(ms), err
 }
 
 // member is a live process of a group, and its parent.

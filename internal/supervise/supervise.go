@@ -406,10 +406,10 @@ func (p *Process) markStopLocked(grace time.Duration) {
 		// Who gets the stop's signal: a member started after it (a
 		// shutdown hook the leader runs on SIGTERM) gets one of its own
 		// when the leader exits (stopRest).
-		pids, _ := groupPids(p.pid)
-		p.stopped = make(map[int]bool, len(pids))
-		for _, pid := range pids {
-			p.stopped[pid] = true
+		ms, _ := groupProcs(p.pid)
+		p.stopped = make(map[int]bool, len(ms))
+		for _, m := range ms {
+			p.stopped[m.pid] = true
 		}
 	}
 }
