@@ -29,31 +29,16 @@ pods:
         cpus: 0.05
         memory: 32
 `)
-	state := "file:" + filepath.Join(t.TempDir(), "state.db")
-	start := func() (*Instance, context.CancelFunc) {
-		ctx, cancel := context.WithCancel(context.Background())
-		in, err := Start(ctx, Options{SpecPath: spec, Master: cl.MasterURL(), State: state, APIListen: "127.0.0.1:0", ArtifactsDir: artifacts})
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		return in, cancel
-	}
-	stop := func(in *Instance, cancel context.CancelFunc) {
-		cancel()
-		if err := in.Wait(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}
-	in, cancel := start()
+	opts := Options{SpecPath: spec, Master: cl.MasterURL(), State: "file:" + filepath.Join(t.TempDir(), "state.db"), APIListen: "127.0.0.1:0", ArtifactsDir: artifacts}
+	in, stop := startInstance(t, opts)
 	if err := WaitDeploy(context.Background(), in, 90*time.Second); err != nil {
-		stop(in, cancel)
+		stop()
 		t.Fatal(err)
 	}
-	stop(in, cancel)
+	stop()
 
-	in, cancel = start()
-	defer stop(in, cancel)
+	in, stop = startInstance(t, opts)
+	defer stop()
 	if err := WaitDeploy(context.Background(), in, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -63,5 +48,23 @@ pods:
 	}
 	if got := in.Sched.PlanStatus(plan.Deploy); got != plan.Complete {
 		t.Errorf("deploy %s after the restart, want COMPLETE", got)
+	}
+}
+
+// startInstance starts scheduler-lite with opts; stop cancels it and waits
+// for it to end, reporting an error it ended with.
+func startInstance(t *testing.T, opts Options) (in *Instance, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := Start(ctx, opts)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return in, func() {
+		cancel()
+		if err := in.Wait(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package schedulerlite
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,8 +40,6 @@ func TestTestenvResolvers(t *testing.T) {
 // testenv's DNS (the host's resolvers answer NXDOMAIN, and bootstrap would
 // wait out -resolve-timeout while the deploy sits at 204).
 func TestSeparateTestenvTasksResolve(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	cl := cluster(t, testenv.Config{Agents: 1, DNSListen: "127.0.0.1:0"})
 	spec := specFile(t, `name: sep-dns
 pods:
@@ -61,16 +58,8 @@ pods:
 		testenv.EnvDNSAddr + "=" + cl.DNSAddr(),
 		"TESTENV_SANDBOX_ROOT=" + cl.WorkDir(),
 	}
-	in, err := Start(ctx, Options{SpecPath: spec, Env: env, Master: cl.MasterURL(), State: "file:" + filepath.Join(t.TempDir(), "state.db"), APIListen: "127.0.0.1:0", ArtifactsDir: artifacts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		if err := in.Wait(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
+	in, stop := startInstance(t, Options{SpecPath: spec, Env: env, Master: cl.MasterURL(), State: "file:" + filepath.Join(t.TempDir(), "state.db"), APIListen: "127.0.0.1:0", ArtifactsDir: artifacts})
+	defer stop()
 	waitFor(t, "bootstrap to resolve hello-0-server", 45*time.Second, func() bool {
 		m, _ := filepath.Glob(filepath.Join(cl.WorkDir(), "slaves/*/frameworks/*/executors/*/runs/*/tasks/*/resolved"))
 		return len(m) > 0
