@@ -132,7 +132,7 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 		Description: description,
 		Flags: []cli.Flag{
 			str(catHealth, "cmd", "STRING", "", "run STRING with sh -c (bash when installed); healthy on exit 0"),
-			str(catHealth, "http", "URL", "", "GET URL; healthy on 200-399"),
+			str(catHealth, "http", "URL", "", "GET URL; healthy on 200-399 (redirects followed, certificates not verified)"),
 			str(catHealth, "tcp", "HOST:PORT", "", "connect to HOST:PORT"),
 			dur(catHealth, "delay", "15s", "wait D before the first check"),
 			dur(catHealth, "interval", "10s", "wait D from the end of one check to the start of the next"),
@@ -141,7 +141,7 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			integer(catHealth, "max-consecutive-failures", 3, "N failures in a row stop the command (0: never)"),
 
 			str(catReadiness, "readiness-cmd", "STRING", "", "run STRING with sh -c (bash when installed); ready on exit 0"),
-			str(catReadiness, "readiness-http", "URL", "", "GET URL; ready on 200-399"),
+			str(catReadiness, "readiness-http", "URL", "", "GET URL; ready on 200-399 (redirects followed, certificates not verified)"),
 			str(catReadiness, "readiness-tcp", "HOST:PORT", "", "connect to HOST:PORT"),
 			dur(catReadiness, "readiness-delay", "0s", "wait D before the first readiness check"),
 			dur(catReadiness, "readiness-interval", "10s", "wait D from the end of one readiness check to the next"),
@@ -313,7 +313,7 @@ func checkApp(sh *cliapp.Shell) *cli.App {
 		Description: checkDescription,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "cmd", Usage: "run `STRING` with sh -c (bash when installed); healthy on exit 0", EnvVars: env("cmd")},
-			&cli.StringFlag{Name: "http", Usage: "GET `URL`; healthy on 200-399", EnvVars: env("http")},
+			&cli.StringFlag{Name: "http", Usage: "GET `URL`; healthy on 200-399 (redirects followed, certificates not verified)", EnvVars: env("http")},
 			&cli.StringFlag{Name: "tcp", Usage: "connect to `HOST:PORT`", EnvVars: env("tcp")},
 			&cli.StringFlag{Name: "timeout", Value: "20s", Usage: "limit `D` for the check (0: none)", EnvVars: env("timeout")},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout", EnvVars: env("json")},

@@ -75,7 +75,12 @@
 // (mailto:ops@example.com, 10:30@home) is not a DSN. "NAME: text" with a
 // blank after the colon and an unquoted name and text is prose, not a
 // parameter — the shape of taskkit's own errors ("--keystore-password:
-// empty") — so an unquoted YAML value (password: x) is not masked. A
+// empty") — so an unquoted YAML value (password: x) is not masked. So is
+// a quoted name followed by words of letters (see proseWords) — Go's
+// `%q: reason` errors (exec: "token-refresher": executable file not
+// found, parsing "password": invalid syntax) — while a JSON value after a
+// quoted name ({"token": 12345}, "token": "x") and a value inside a YAML
+// flow mapping ({"token": abc}) are masked. A
 // password passed without a name (mysql -pSECRET, curl -u user:SECRET), a
 // token used as a URL's user (https://TOKEN@github.com) and an HTTP
 // header's credential (Authorization: Bearer SECRET) are not recognised.
@@ -442,9 +447,13 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 		}
 		name := s[m.nameStart:m.nameEnd]
 		// "NAME: problem", the shape of taskkit's errors and of prose
-		// ("--keystore-password: empty"), is not a parameter; a quoted name
-		// (JSON) or a quoted value is.
-		prose := !m.quoted && m.colon && m.blankAfter && m.value < len(s) && s[m.value] != '"' && s[m.value] != '\''
+		// ("--keystore-password: empty"), is not a parameter; a quoted
+		// value is. A quoted name (JSON) is one too, unless words follow
+		// it: Go's `%q: reason` errors (`exec: "token-refresher":
+		// executable file not found`, `parsing "password": invalid
+		// syntax`), which no JSON value looks like.
+		prose := m.colon && m.blankAfter && m.value < len(s) && s[m.value] != '"' && s[m.value] != '\'' &&
+			(!m.quoted || proseWords(s, m.value))
 		if (m.spaced && !m.dashes) || prose || !r.isSecretParam(name) && !r.isJavaProperty(m, name) {
 			// Not a secret: go on after the name, so that a value such as
 			// "url=password=x" is looked at too.
@@ -461,6 +470,43 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 	}
 	return dst
 }
+
+// proseWords reports whether the text at i, an unquoted value after a
+// quoted name and ": ", reads as words rather than a JSON value or a
+// value inside a YAML flow collection: a word of letters (a hyphen or
+// apostrophe between two letters; a colon may end it, as "exec:" chains
+// Go's errors) that the end of the text or line, or blanks and more text,
+// follow — not ',', '}' or ']'. A JSON value is never such a word
+// (12345, true, [...], {...}), and {"token": abc} and {"token": abc, "x":
+// 1} are values of a YAML flow mapping; `"token": invalid syntax` and
+// `field "token": required` are Go's `%q: reason` errors. A YAML block
+// value after a quoted name ("token": abc) reads as prose as it does after
+// an unquoted one (token: abc).
+func proseWords(s string, i int) bool {
+	j := i
+	for j < len(s) && (isLetter(s[j]) || j > i && (s[j] == '-' || s[j] == '\'') && j+1 < len(s) && isLetter(s[j+1])) {
+		j++
+	}
+	if j == i {
+		return false
+	}
+	if j < len(s) && s[j] == ':' {
+		j++
+	}
+	wordEnd := j
+	for j < len(s) && isBlank(s[j]) {
+		j++
+	}
+	switch {
+	case j == len(s) || s[j] == '\r' || s[j] == '\n':
+		return true
+	case j == wordEnd: // the word goes on with a digit, a dot, a quote, ...
+		return false
+	}
+	return !strings.ContainsRune(",}]", rune(s[j]))
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // paramMatch is a parameter name found by matchParam.
 type paramMatch struct {

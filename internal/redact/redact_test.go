@@ -154,6 +154,30 @@ func TestCredentialsInsideValues(t *testing.T) {
 		{"a quoted absolute path", `fork/exec "/etc/passwd": permission denied`, `fork/exec "/etc/passwd": permission denied`},
 		{"a JSON key that is a path ending in a secret word", `{"secret/db/password": "x"}`, `{"secret/db/password": "` + M + `"}`},
 		{"a JSON key is", `{"token-refresher": "t0k"}`, `{"token-refresher": "` + M + `"}`},
+		// Go's `%q: reason` errors quote a name and go on in words: a
+		// secret word in the name does not make the reason a value
+		// (repro 01: healthd printed `exec: "token-refresher": ********
+		// file not found`). A JSON value is never such words, so JSON
+		// and YAML flow values after a quoted name stay masked.
+		{"Go's exec error for a bare name", `command "token-refresher": exec: "token-refresher": executable file not found in $PATH`,
+			`command "token-refresher": exec: "token-refresher": executable file not found in $PATH`},
+		{"strconv's error", `strconv.ParseBool: parsing "password": invalid syntax`, `strconv.ParseBool: parsing "password": invalid syntax`},
+		{"a stat error", `stat "secret.yml": no such file or directory`, `stat "secret.yml": no such file or directory`},
+		{"a decoder's error", `unknown field "api_key": not allowed`, `unknown field "api_key": not allowed`},
+		{"a one-word reason ending the text", `field "token": required`, `field "token": required`},
+		{"a one-word reason ending a line", "field 'token': required\nnext", "field 'token': required\nnext"},
+		{"a reason with a hyphen and an apostrophe", `"api_key": well-known values can't be used`, `"api_key": well-known values can't be used`},
+		// An unquoted value runs to a blank, so the ',' or '}' after it
+		// is masked with it.
+		{"a JSON number", `{"token": 12345}`, `{"token": ` + M},
+		{"a JSON number, then more", `{"token": 12345, "user": "app"}`, `{"token": ` + M + ` "user": "app"}`},
+		{"a JSON literal", `{"password": true}`, `{"password": ` + M},
+		{"a JSON array", `{"api_key": [1, 2]}`, `{"api_key": ` + M + ` 2]}`},
+		{"a YAML flow value", `{"token": abcdef}`, `{"token": ` + M},
+		{"a YAML flow value, then more", `{"token": abcdef, "user": app}`, `{"token": ` + M + ` "user": app}`},
+		{"a YAML flow value before a blank", `["secret": abcdef ]`, `["secret": ` + M + ` ]`},
+		{"a word with digits", `"token": abc123 and more`, `"token": ` + M + ` and more`},
+		{"a word with a dot", `"token": eyJhbGciOi.eyJzdWIi.c2ln end`, `"token": ` + M + ` end`},
 		{"plain parameters are left alone", "host=db user=app port=5432 sslmode=require", "host=db user=app port=5432 sslmode=require"},
 		{"a word containing a key is not a parameter", "passwords=3", "passwords=" + M},
 		{"already masked", "password=" + M, "password=" + M},

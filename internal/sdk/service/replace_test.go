@@ -163,6 +163,77 @@ func TestPodRestartKeepsTheFailureClock(t *testing.T) {
 	})
 }
 
+// TestRestartStartsTheFailureClockAgain: the permanent-failure clock is kept
+// in memory only, as the SDK's TimedFailureMonitor keeps it (a wrong system
+// clock after an outage must not shorten the wait): a scheduler restarted
+// half-way through the timeout waits the whole timeout again, from the
+// failure its restore sees.
+func TestRestartStartsTheFailureClockAgain(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	spec := fmt.Sprintf(withPolicy, 1)
+	h := newHarness(t, spec, st, nil)
+	h.ready()
+	_, first := h.runOnA1()
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	h.confirmed()
+	h.master.Send(t, sdktest.Status(first.TaskID.Value, "a1", mesos.TASK_UNREACHABLE))
+	h.eventually("a recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h.tick(40 * time.Second)
+	if msg := h.stepMessage(plan.Recovery, "p-0:[t]"); !strings.Contains(msg, "for 20s more") {
+		t.Fatalf("before the restart: message %q, want 20s more", msg)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The new process's clock reads later than the old deadline: a stored
+	// deadline would place the pod anew at once.
+	later := sdktest.NewClock(epoch.Add(5 * time.Minute))
+	h = newHarness(t, spec, st, func(c *Config) { c.Clock = later })
+	h.clock = later
+	h.start()
+	h.subscribe("fw-1")
+	h.eventually("the recovery restored", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h.tick(time.Second)
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
+	h.master.Expect(t, tDECLINE)
+	if msg := h.stepMessage(plan.Recovery, "p-0:[t]"); !strings.Contains(msg, "for 59s more") {
+		t.Errorf("after the restart: message %q, want the whole timeout again (59s more)", msg)
+	}
+}
+
+// TestExpiredFailureSurvivesRestart: once the timeout has passed, the
+// verdict is stored (the permanently-failed label, as the SDK's
+// TimedFailureMonitor stores it): a scheduler restarted before the pod is
+// placed anew places it anew, it does not wait the timeout again.
+func TestExpiredFailureSurvivesRestart(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	spec := fmt.Sprintf(withPolicy, 1)
+	h := newHarness(t, spec, st, nil)
+	h.ready()
+	_, first := h.runOnA1()
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	h.confirmed()
+	h.master.Send(t, sdktest.Status(first.TaskID.Value, "a1", mesos.TASK_UNREACHABLE))
+	h.eventually("a recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h.tick(61 * time.Second)
+	h.skip() // stored
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	h = newHarness(t, spec, st, nil)
+	h.start()
+	h.subscribe("fw-1")
+	h.eventually("the recovery restored", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h.tick(time.Second)
+	h.skip()
+	h.expectPlacedAnew(sdktest.Offer("o2", "a2", "h2"))
+}
+
 // TestAgentLostTwiceIsNoCrashLoop: a pod whose agent is lost, comes back
 // and is lost again soon after is PENDING again, waiting for its agent, as
 // after the first loss, not DELAYED (health 208) as a crash loop: the

@@ -7,6 +7,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/podinfo"
 )
 
 // Tick implements framework.Handler (every 250 ms and on wake, while
@@ -15,8 +16,8 @@ import (
 // (update.go), kills tasks whose pause was asked before a crash, and moves
 // the decommission plan on; it revives or suppresses offers as the work
 // requires (releasing reservations needs offers), keeps the key pool ahead
-// of the steps to launch, and refreshes the message of recoveries waiting
-// for a lost agent.
+// of the steps to launch, refreshes the message of recoveries waiting
+// for a lost agent, and stores those whose wait ran out as permanent.
 func (s *Scheduler) Tick(ctx context.Context) error {
 	now := s.clock.Now()
 	s.reconcile(now)
@@ -37,10 +38,14 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if st := s.currentDecomStep(); st != nil && s.cfg.Release != nil && s.decom[st].kind == decomUnreserve {
 		work = true // releasing needs offers
 	}
+	var expired *job
 	for _, st := range s.candidates(now) {
 		work = true
 		if agent, until := s.pinnedAgent(st, now); agent != "" && st.Status() != plan.Prepared {
 			st.Message = s.lostAgentMessage(st, agent, until, now)
+		}
+		if s.isRecoveryStep(st) && s.pinExpired(st, now) {
+			expired = s.markPermanentLocked(st, expired)
 		}
 	}
 	var call *scheduler.Call
@@ -57,6 +62,9 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		progress = s.progressJob()
 	}
 	s.mu.Unlock()
+	if expired != nil {
+		s.out.push(expired)
+	}
 	if progress != nil {
 		s.out.push(progress)
 	}
@@ -66,4 +74,27 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	s.keys.Want(s.keysNeeded())
 	s.flush()
 	return nil
+}
+
+// markPermanentLocked marks the tasks of recovery step st, whose agent
+// stayed away past the replacement timeout, as permanently failed: their
+// TaskInfos get the permanently-failed label, stored by j (a new job when
+// nil, returned), as the SDK's TimedFailureMonitor stores it once the
+// timeout passed (FailureUtils.setPermanentlyFailed). The clock itself is
+// kept in memory only, so a restart before the timeout passes starts it
+// again; one after it does not undo the verdict. Caller holds s.mu.
+func (s *Scheduler) markPermanentLocked(st *plan.Step, j *job) *job {
+	for _, name := range st.TaskNames() {
+		t := s.tasks[name]
+		if t == nil || t.replace || t.info == nil {
+			continue
+		}
+		t.replace = true
+		t.info = withLabel(t.info, podinfo.LabelPermanentlyFailed, "true")
+		if j == nil {
+			j = &job{}
+		}
+		j.tasks = append(j.tasks, t.info)
+	}
+	return j
 }
