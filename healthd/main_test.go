@@ -224,7 +224,20 @@ func TestExitCodes(t *testing.T) {
 		// A status file that cannot be created is a configuration error, found before the command starts.
 		{"status file cannot be created", nil, []string{"--status-file", "/proc/nope/x", "--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /proc/nope/x", ""},
 		{"status file in a file", []string{"HEALTHD_STATUS_FILE=/dev/null/x"}, []string{"--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /dev/null/x", ""},
+		// --rewrite: every problem at once, each naming the flag or variable.
+		{"rewrite not S:R", nil, []string{"--rewrite", "TERM", "--", "true"}, 125, `healthd: --rewrite: "TERM" is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop it)` + "\nusage: healthd", ""},
+		{"rewrite unknown signals", nil, []string{"--rewrite", "TERM:QUITE", "--rewrite", "32:TERM", "--", "true"}, 125,
+			`healthd: --rewrite: "TERM:QUITE": unknown signal "QUITE": did you mean QUIT?; "32:TERM": unknown signal "32": numbers go from 0 (none) to 31` + "\nusage: healthd", ""},
+		{"rewrite KILL or STOP", nil, []string{"--rewrite", "KILL:TERM,sigstop:0", "--", "true"}, 125,
+			`healthd: --rewrite: "KILL:TERM": SIGKILL cannot be caught, so healthd never receives it to rewrite; "sigstop:0": SIGSTOP cannot be caught, so healthd never receives it to rewrite`, ""},
+		{"rewrite a signal not forwarded", nil, []string{"--rewrite", "PIPE:TERM", "--", "true"}, 125,
+			`healthd: --rewrite: "PIPE:TERM": healthd does not forward SIGPIPE, it forwards TERM INT HUP QUIT USR1 USR2 WINCH`, ""},
+		{"rewrite twice", []string{"HEALTHD_REWRITE=TERM:QUIT 15:WINCH"}, []string{"--", "true"}, 125,
+			`healthd: HEALTHD_REWRITE: "15:WINCH": SIGTERM is rewritten twice ("TERM:QUIT" already)` + "\nusage: healthd", ""},
+		{"rewrite without a command", nil, []string{"--rewrite", "TERM:QUIT", "--cmd", "true"}, 125,
+			"healthd: --rewrite rewrites the signals forwarded to a command; give one after --\nusage: healthd", ""},
 		{"help", nil, []string{"--help"}, 0, "", "HEALTHD_GRACE_PERIOD"},
+		{"help shows --rewrite", nil, []string{"--help"}, 0, "", "--rewrite S:R"},
 		{"version", nil, []string{"--version"}, 0, "", "healthd "},
 		{"a command named check", nil, []string{"--", "sh", "-c", "exit 5", "check"}, 5, "", ""},
 	}

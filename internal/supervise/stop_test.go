@@ -40,9 +40,10 @@ func TestGracefulStop(t *testing.T) {
 		atMost  time.Duration // Done no later
 		exit    int           // the leader's Status().ExitCode()
 
-		// Spec.GroupGrace; and the signals the helper flushes on
-		// (default TERM INT QUIT) and ignores (default none).
+		// Spec.GroupGrace and Spec.StopSignal; and the signals the helper
+		// flushes on (default TERM INT QUIT) and ignores (default none).
 		groupGrace      time.Duration
+		stopSignal      syscall.Signal
 		flushOn, ignore string
 	}{
 		{name: "forwarded TERM, leader exits at once", trap: `trap 'exit 0' TERM`, leader: `while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
@@ -80,6 +81,23 @@ func TestGracefulStop(t *testing.T) {
 			stop: sending(syscall.SIGHUP), groupGrace: 500 * time.Millisecond, ignore: "HUP", delay: "300ms", flushed: true, atLeast: 700 * time.Millisecond, atMost: 4 * time.Second, exit: 128 + 1},
 		{name: "no GroupGrace: leader dies of a signal, the group is killed at once", leader: `while :; do sleep 0.05; done`,
 			stop: sending(syscall.SIGHUP), flushOn: "HUP", delay: "300ms", flushed: false, atMost: 4 * time.Second, exit: 128 + 1},
+
+		// With StopSignal (healthd's --rewrite TERM:SIG), the stops this
+		// package makes itself send that signal instead of SIGTERM; the
+		// helper flushes on it alone and would die of a SIGTERM.
+		{name: "StopSignal QUIT: Terminate sends QUIT (nginx's graceful stop)", trap: `trap 'exit 0' QUIT`, leader: `while :; do sleep 0.05; done`,
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 20 * time.Second, stopSignal: syscall.SIGQUIT, flushOn: "QUIT",
+			delay: "300ms", flushed: true, atMost: 10 * time.Second, exit: 0},
+		{name: "StopSignal WINCH: Terminate sends WINCH (Apache's), SIGKILL at the grace when it does not stop", leader: `while :; do sleep 0.05; done`,
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 500 * time.Millisecond, stopSignal: syscall.SIGWINCH, flushOn: "WINCH",
+			delay: "5s", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 128 + 9},
+		{name: "StopSignal QUIT: leader exits on its own, GroupGrace sends the rest QUIT", leader: `while [ ! -e "$UP" ]; do sleep 0.02; done; exit 3`,
+			groupGrace: 20 * time.Second, stopSignal: syscall.SIGQUIT, flushOn: "QUIT", delay: "300ms", flushed: true, atMost: 10 * time.Second, exit: 3},
+		{name: "NoStopSignal: Terminate sends nothing, SIGKILL at the grace", trap: `trap 'exit 0' TERM`, leader: `while :; do sleep 0.05; done`,
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 500 * time.Millisecond, stopSignal: NoStopSignal,
+			delay: "300ms", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 128 + 9},
+		{name: "NoStopSignal: leader exits on its own, the rest gets GroupGrace without a signal, then SIGKILL", leader: `while [ ! -e "$UP" ]; do sleep 0.02; done; exit 3`,
+			groupGrace: 500 * time.Millisecond, stopSignal: NoStopSignal, delay: "300ms", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +111,7 @@ func TestGracefulStop(t *testing.T) {
 			s := sh(helper + leader)
 			s.Env = append(helperEnv("flusher"), "HELPER="+os.Args[0], "UP="+up, "READY="+ready, "DONE="+done, "DELAY="+tt.delay,
 				"FLUSH_ON="+tt.flushOn, "IGNORE="+tt.ignore)
-			s.GroupGrace = tt.groupGrace
+			s.GroupGrace, s.StopSignal = tt.groupGrace, tt.stopSignal
 			p, err := Start(s)
 			if err != nil {
 				t.Fatal(err)
