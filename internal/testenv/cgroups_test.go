@@ -63,7 +63,9 @@ func TestCgroupsCPUUnusable(t *testing.T) {
 		want  string // in the error, after "Isolation: cgroups/cpu: "; %s is the hierarchy
 	}{
 		{"no cpu controller", func(t *testing.T, h string) {}, "no cgroup v1 cpu controller mounted at %s/cpu"},
-		{"cgroup v2", func(t *testing.T, h string) { writeTestFile(t, filepath.Join(h, "cgroup.controllers"), "cpu io memory\n") },
+		{"cgroup v2", func(t *testing.T, h string) {
+			writeTestFile(t, filepath.Join(h, "cgroup.controllers"), "cpu io memory\n")
+		},
 			"%s is a cgroup v2 hierarchy: testenv's cgroups/cpu needs the cgroup v1 cpu controller (mounted at %s/cpu)"},
 		{"root is not a directory", func(t *testing.T, h string) {
 			writeTestFile(t, filepath.Join(h, "cpu", "cpu.shares"), "1024\n")

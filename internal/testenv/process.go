@@ -23,7 +23,7 @@ import (
 type proc struct {
 	cmd   *exec.Cmd
 	pid   int
-	cg    *cpuCgroup // destroyed once the process is reaped; nil without cgroups/cpu
+	cg    *cpuCgroup    // destroyed once the process is reaped; nil without cgroups/cpu
 	done  chan struct{} // closed once waited for
 	state *os.ProcessState
 	err   error
