@@ -104,6 +104,7 @@ func TestBadOptions(t *testing.T) {
 		{mesostest.Options{DiskMounts: []float64{2048, -1}}, "DiskMounts"},
 		{mesostest.Options{Reserved: "cpus:2"}, "Reserved"},
 		{mesostest.Options{Reserved: "cpus(*):2"}, "Reserved"},
+		{mesostest.Options{Isolation: "posix/cpu,cgroups/mem"}, "Isolation"},
 	} {
 		if _, err := mesostest.Start(t.Context(), tc.o); err == nil || !strings.Contains(err.Error(), "invalid configuration: "+tc.field+": ") {
 			t.Errorf("%+v: err = %v, want one naming %s", tc.o, err, tc.field)

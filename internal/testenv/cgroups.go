@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -114,7 +115,7 @@ func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolato
 	}
 	cpu := filepath.Join(hierarchy, "cpu")
 	if _, err := os.Stat(filepath.Join(cpu, "cpu.shares")); err != nil {
-		return nil, fmt.Errorf("no cgroup v1 cpu controller mounted at %s: %w", cpu, err)
+		return nil, fmt.Errorf("no cgroup v1 cpu controller mounted at %s (no %s): %w", cpu, filepath.Join(cpu, "cpu.shares"), pathErr(err))
 	}
 	iso := &cpuIsolator{log: log, root: filepath.Join(cpu, filepath.FromSlash(root))}
 	iso.dir = filepath.Join(iso.root, name)
@@ -125,7 +126,7 @@ func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolato
 		if err != nil {
 			iso.madeRoot = append(iso.madeRoot, made...)
 			iso.removeRoot()
-			return nil, fmt.Errorf("creating cgroup %s: %w", iso.root, err)
+			return nil, fmt.Errorf("creating cgroup %s: %w", iso.root, pathErr(err))
 		}
 		if len(made) == 0 && onlyClusterDirs(iso.root) {
 			// Made by another cluster still running: the last of them to
@@ -139,7 +140,7 @@ func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolato
 		}
 		if !errors.Is(err, os.ErrNotExist) || try == 5 {
 			iso.removeRoot()
-			return nil, fmt.Errorf("creating cgroup %s: %w", iso.dir, err)
+			return nil, fmt.Errorf("creating cgroup %s: %w", iso.dir, pathErr(err))
 		}
 	}
 	// Writing the shares proves the directory is a usable cpu cgroup.
@@ -221,7 +222,7 @@ func (iso *cpuIsolator) close() {
 func (iso *cpuIsolator) create(containerID string, cpus float64) (*cpuCgroup, error) {
 	cg := &cpuCgroup{iso: iso, path: filepath.Join(iso.dir, containerID)}
 	if err := os.Mkdir(cg.path, 0o755); err != nil {
-		return nil, fmt.Errorf("creating cgroup %s: %w", cg.path, err)
+		return nil, fmt.Errorf("creating cgroup %s: %w", cg.path, pathErr(err))
 	}
 	if err := cg.update(cpus); err != nil {
 		cg.destroy()
@@ -307,16 +308,26 @@ func writeCgroupFile(dir, name, value string) error {
 	p := filepath.Join(dir, name)
 	f, err := os.OpenFile(p, os.O_WRONLY, 0)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
+		return fmt.Errorf("writing %s: %w", p, pathErr(err))
 	}
 	_, err = f.WriteString(value)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("writing %s to %s: %w", value, p, err)
+		return fmt.Errorf("writing %s to %s: %w", value, p, pathErr(err))
 	}
 	return nil
+}
+
+// pathErr is the system error of a *fs.PathError (its message names the
+// path again), or err.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // containerCPUsLocked is the cpus of e's container: its executor's and

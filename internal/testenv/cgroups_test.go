@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -328,4 +329,52 @@ func TestCgroupsCPUTwoClusters(t *testing.T) {
 	if !gone(runs[1].cl.cpu.dir)() {
 		t.Errorf("the second cluster's cgroup %s is left", runs[1].cl.cpu.dir)
 	}
+}
+
+// TestUpIsolation: "testenv up --isolation cgroups/cpu" runs with its
+// cluster's cgroup and removes it when stopped; one that cannot make it
+// exits 1 naming the flag or variable and the path, having started
+// nothing.
+func TestUpIsolation(t *testing.T) {
+	h := t.TempDir()
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--isolation", "cgroups/cpu", "--cgroups-hierarchy", h},
+			"--isolation: cgroups/cpu: no cgroup v1 cpu controller mounted at " + h + "/cpu"},
+		{[]string{"TESTENV_ISOLATION=posix/cpu,cgroups/cpu", "TESTENV_CGROUPS_HIERARCHY=" + h}, nil,
+			"TESTENV_ISOLATION: cgroups/cpu: no cgroup v1 cpu controller mounted at " + h + "/cpu"},
+	} {
+		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
+			code, out, errOut := runUp(t, tc.env, append(tc.args, "--env-file", "none")...)
+			if code != ExitRuntime || out != "" || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, `msg="testenv up"`) {
+				t.Errorf("exit %d (want %d), stdout %q (want none), stderr without %q or with a cluster up:\n%s", code, ExitRuntime, out, tc.want, errOut)
+			}
+		})
+	}
+
+	t.Run("running", func(t *testing.T) {
+		needCPUCgroups(t)
+		root := cgroupsConfig(t, false).CgroupsRoot
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		p := startUp(t, ctx, "--isolation", "cgroups/cpu", "--cgroups-root", root, "--env-file", "none")
+		if l := p.firstLine(waitLong); !strings.HasPrefix(l, "MESOS_MASTER=") {
+			p.cmd.Cancel()
+			_, errOut := p.wait()
+			t.Fatalf("first line %q:\n%s", l, errOut)
+		}
+		dirs, _ := filepath.Glob(filepath.Join(DefaultCgroupsHierarchy, "cpu", root, clusterDirPrefix+"*"))
+		if len(dirs) != 1 {
+			t.Errorf("cluster cgroups %v, want one", dirs)
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code, errOut := p.wait(); code != ExitOK {
+			t.Errorf("exit %d:\n%s", code, errOut)
+		}
+	})
 }
