@@ -224,7 +224,20 @@ func TestExitCodes(t *testing.T) {
 		// A status file that cannot be created is a configuration error, found before the command starts.
 		{"status file cannot be created", nil, []string{"--status-file", "/proc/nope/x", "--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /proc/nope/x", ""},
 		{"status file in a file", []string{"HEALTHD_STATUS_FILE=/dev/null/x"}, []string{"--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /dev/null/x", ""},
+		// --rewrite: every problem at once, each naming the flag or variable.
+		{"rewrite not S:R", nil, []string{"--rewrite", "TERM", "--", "true"}, 125, `healthd: --rewrite: "TERM" is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop it)` + "\nusage: healthd", ""},
+		{"rewrite unknown signals", nil, []string{"--rewrite", "TERM:QUITE", "--rewrite", "32:TERM", "--", "true"}, 125,
+			`healthd: --rewrite: "TERM:QUITE": unknown signal "QUITE"; "32:TERM": unknown signal "32": numbers go from 0 (none) to 31` + "\nusage: healthd", ""},
+		{"rewrite KILL or STOP", nil, []string{"--rewrite", "KILL:TERM,sigstop:0", "--", "true"}, 125,
+			`healthd: --rewrite: "KILL:TERM": SIGKILL cannot be caught, so healthd never receives it to rewrite; "sigstop:0": SIGSTOP cannot be caught, so healthd never receives it to rewrite`, ""},
+		{"rewrite a signal not forwarded", nil, []string{"--rewrite", "PIPE:TERM", "--", "true"}, 125,
+			`healthd: --rewrite: "PIPE:TERM": healthd does not forward SIGPIPE, it forwards TERM INT HUP QUIT USR1 USR2 WINCH`, ""},
+		{"rewrite twice", []string{"HEALTHD_REWRITE=TERM:QUIT 15:WINCH"}, []string{"--", "true"}, 125,
+			`healthd: HEALTHD_REWRITE: "15:WINCH": SIGTERM is rewritten twice ("TERM:QUIT" already)` + "\nusage: healthd", ""},
+		{"rewrite without a command", nil, []string{"--rewrite", "TERM:QUIT", "--cmd", "true"}, 125,
+			"healthd: --rewrite rewrites the signals forwarded to a command; give one after --\nusage: healthd", ""},
 		{"help", nil, []string{"--help"}, 0, "", "HEALTHD_GRACE_PERIOD"},
+		{"help shows --rewrite", nil, []string{"--help"}, 0, "", "--rewrite S:R"},
 		{"version", nil, []string{"--version"}, 0, "", "healthd "},
 		{"a command named check", nil, []string{"--", "sh", "-c", "exit 5", "check"}, 5, "", ""},
 	}
@@ -335,22 +348,30 @@ func TestForwardedStopLetsHelpersFinish(t *testing.T) {
 // --kill-grace-period before SIGKILL, as dumb-init sends SIGTERM to the
 // group when its child exits. healthd exits with the command's code
 // (06-healthd-sighup-kills-group-at-once; the kind's table is
-// internal/supervise's TestGracefulStop).
+// internal/supervise's TestGracefulStop). The signal goes out only once the
+// helper and the command have each set their trap and said so: sent
+// between the command's "ready" and its trap, a USR2 killed it (exit 140,
+// not 4) and a WINCH was ignored.
 func TestCommandEndingStopsTheRestGracefully(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
-		sig     syscall.Signal // forwarded once the helper is up; 0: none
+		sig     syscall.Signal // forwarded once the helper and the command are ready; 0: none
 		helper  string         // the signal the helper flushes on
+		trap    string         // the command's trap, set before it says it is ready
 		leader  string         // the command's own part, after the helper starts
 		grace   string
 		flushed bool
 		exit    int
 	}{
-		{"dies of a forwarded HUP", syscall.SIGHUP, "HUP", `while :; do sleep 0.05; done`, "3s", true, 128 + 1},
-		{"exits after a forwarded USR2", syscall.SIGUSR2, "USR2", `trap 'exit 4' USR2; while :; do sleep 0.05; done`, "3s", true, 4},
-		{"exits after a forwarded WINCH", syscall.SIGWINCH, "WINCH", `trap 'exit 0' WINCH; while :; do sleep 0.05; done`, "3s", true, 0},
-		{"exits on its own: SIGTERM to the rest", 0, "TERM", `exit 3`, "3s", true, 3},
-		{"exits on its own: a helper slower than the grace is SIGKILLed", 0, "TERM", `exit 3`, "200ms", false, 3},
+		// A helper that flushes gets a grace far longer than its 0.3 s flush:
+		// healthd exits as soon as the group is empty, so the length costs a
+		// passing run nothing, while a loaded machine may take seconds to run
+		// the flush. Only a grace shorter than the flush is meant to end it.
+		{"dies of a forwarded HUP", syscall.SIGHUP, "HUP", ``, `while :; do sleep 0.05; done`, "30s", true, 128 + 1},
+		{"exits after a forwarded USR2", syscall.SIGUSR2, "USR2", `trap 'exit 4' USR2`, `while :; do sleep 0.05; done`, "30s", true, 4},
+		{"exits after a forwarded WINCH", syscall.SIGWINCH, "WINCH", `trap 'exit 0' WINCH`, `while :; do sleep 0.05; done`, "30s", true, 0},
+		{"exits on its own: SIGTERM to the rest", 0, "TERM", ``, `exit 3`, "30s", true, 3},
+		{"exits on its own: a helper slower than the grace is SIGKILLed", 0, "TERM", ``, `exit 3`, "200ms", false, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -359,7 +380,7 @@ func TestCommandEndingStopsTheRestGracefully(t *testing.T) {
 				flush = "10"
 			}
 			script := `sh -c 'trap "sleep ` + flush + `; echo flushed > flushed; exit 0" ` + tt.helper + `; echo $$ > up; while :; do sleep 0.05; done' & ` +
-				`while [ ! -e up ]; do sleep 0.02; done; echo ready > ready; ` + tt.leader
+				`while [ ! -e up ]; do sleep 0.02; done; ` + tt.trap + "\n" + `echo ready > ready; ` + tt.leader
 			p := startHealthd(t, nil, "--kill-grace-period", tt.grace, "--", "sh", "-c", "cd "+dir+" || exit 1; "+script)
 			waitFor(t, "ready", func() bool { _, err := os.Stat(filepath.Join(dir, "ready")); return err == nil })
 			if tt.sig != 0 {

@@ -183,6 +183,14 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 					t.Errorf("help nosuch: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", r.code, tc.usageCode, r.stdout, r.stderr)
 				}
 			}
+			if odd := oddPlaceholders(help.stdout); len(odd) > 0 {
+				t.Errorf("--help: flags whose value placeholder is not one word (a `quoted` phrase in the usage becomes the placeholder): %q", odd)
+			}
+			for _, cmd := range append(slices.Clone(tc.logs), tc.quiet...) {
+				if odd := oddPlaceholders(runBinary(t, bin, nil, append(slices.Clone(cmd), "--help")...).stdout); len(odd) > 0 {
+					t.Errorf("%v --help: flags whose value placeholder is not one word: %q", cmd, odd)
+				}
+			}
 			for _, cmd := range tc.logs {
 				r = runBinary(t, bin, nil, append(slices.Clone(cmd), "--help")...)
 				if r.code != 0 || !regexp.MustCompile(`(?m)^\s+--log-format .*\[\$`+tc.logVar+`\]`).MatchString(r.stdout) {
@@ -215,4 +223,30 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oddPlaceholders returns the flag lines of help (those under OPTIONS:)
+// that show a flag's value as more than one word, as "--master testenv up"
+// did: urfave/cli takes the first `quoted` phrase of a flag's usage for
+// its placeholder, so a usage quoting a command shows it as the value.
+func oddPlaceholders(help string) []string {
+	var odd []string
+	options := false
+	for _, line := range strings.Split(help, "\n") {
+		if strings.HasSuffix(line, "OPTIONS:") {
+			options = true
+			continue
+		}
+		flags, _, _ := strings.Cut(strings.TrimSpace(line), "  ")
+		if !options || !strings.HasPrefix(flags, "-") {
+			continue
+		}
+		for _, f := range strings.Split(flags, ", ") {
+			f, _, _ = strings.Cut(f, " [ ") // "--wait URL [ --wait URL ]": repeatable
+			if len(strings.Fields(f)) > 2 {
+				odd = append(odd, f)
+			}
+		}
+	}
+	return odd
 }

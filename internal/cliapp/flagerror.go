@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/spelling"
 )
 
 // The errors of the flag parsing urfave/cli v2 does come as text only
@@ -49,7 +50,15 @@ func (sh *Shell) flagError(c *cli.Context, err error) error {
 		return s
 	}
 	if name, ok := strings.CutPrefix(msg, errNotDefined); ok {
-		return fmt.Errorf("unknown flag %s", spell(name, nil))
+		typed := spell(name, nil)
+		if near, ok := nearestFlag(c, name); ok {
+			prefix := strings.TrimSuffix(typed, name)
+			if len(near) == 1 {
+				prefix = "-"
+			}
+			return fmt.Errorf("unknown flag %s: did you mean %s%s?", typed, prefix, near)
+		}
+		return fmt.Errorf("unknown flag %s", typed)
 	}
 	if name, ok := strings.CutPrefix(msg, errNeedsValue); ok {
 		// Not "--password needs a value": masking takes the word after
@@ -184,6 +193,23 @@ func lookupFlag(c *cli.Context, name string) cli.Flag {
 		}
 	}
 	return nil
+}
+
+// nearestFlag returns the name of the visible flag of the command running
+// in c that name most likely misspells (spelling.Nearest), if one is close.
+func nearestFlag(c *cli.Context, name string) (string, bool) {
+	flags := c.App.Flags
+	if c.Command != nil {
+		flags = c.Command.Flags
+	}
+	var names []string
+	for _, f := range flags {
+		if v, ok := f.(cli.VisibleFlag); ok && !v.IsVisible() {
+			continue
+		}
+		names = append(names, f.Names()...)
+	}
+	return spelling.Nearest(name, names)
 }
 
 // plainReason says why a value of flag f was refused: "out of range", or

@@ -732,7 +732,7 @@ func (e *Executor) startTask(t *task) {
 	t.dir = filepath.Join(e.cfg.Sandbox, TasksDir, t.id())
 	t.env = taskEnv(&t.info, t.dir, e.cfg.ContainerIP, allocationRole(&t.info, e.framework))
 	e.secrets.LearnEnv(t.env)
-	for _, v := range secretValues(t.info.Command) {
+	for _, v := range mesosx.SecretValues(t.info.Command) {
 		e.secrets.LearnValue(v)
 	}
 	e.update(t, e.newStatus(t, mesos.TASK_STARTING, nil, ""))

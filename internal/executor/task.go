@@ -102,21 +102,6 @@ func validTaskDir(id string) error {
 	return nil
 }
 
-// secretValues lists the values of a CommandInfo's SECRET variables, which
-// are secret whatever their names.
-func secretValues(ci *mesos.CommandInfo) []string {
-	if ci == nil || ci.Environment == nil {
-		return nil
-	}
-	var out []string
-	for _, v := range ci.Environment.Variables {
-		if v.Secret != nil && v.Secret.Value != nil {
-			out = append(out, string(v.Secret.Value.Data))
-		}
-	}
-	return out
-}
-
 // mergeEnv returns base with over's entries replacing those of the same
 // key, in base's order followed by new keys.
 func mergeEnv(base, over []string) []string {

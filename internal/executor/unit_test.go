@@ -125,8 +125,8 @@ func TestTaskEnvAndCommand(t *testing.T) {
 	if strings.Join(env, " ") != strings.Join(want, " ") {
 		t.Errorf("env = %q, want %q", env, want)
 	}
-	if got := secretValues(ti.Command); len(got) != 1 || got[0] != "tok" {
-		t.Errorf("secretValues = %q", got)
+	if got := mesosx.SecretValues(ti.Command); len(got) != 1 || got[0] != "tok" {
+		t.Errorf("SecretValues = %q", got)
 	}
 	if r := allocationRole(&mesos.TaskInfo{}, &mesos.FrameworkInfo{Roles: []string{"r1"}}); r != "r1" {
 		t.Errorf("role from framework = %q", r)

@@ -32,20 +32,22 @@ const description = `Modes:
   healthd [flags] -- CMD ARGS...   supervise CMD: start it in its own process group,
                                    forward SIGTERM SIGINT SIGHUP SIGQUIT SIGUSR1 SIGUSR2
                                    SIGWINCH to the group (TERM INT QUIT stop the checks),
-                                   reap zombies; when the health check fails
-                                   --max-consecutive-failures times in a row, SIGTERM the
-                                   group, SIGKILL it after --kill-grace-period, exit 124.
-                                   When CMD exits, the rest of its group gets SIGTERM (unless
-                                   a forwarded TERM INT QUIT stop is under way) and
-                                   --kill-grace-period to finish before SIGKILL; healthd
-                                   exits with CMD's code once the group is gone.
+                                   or what --rewrite makes of them, reap zombies; when the
+                                   health check fails --max-consecutive-failures times in
+                                   a row, send the group the stop signal (SIGTERM, or what
+                                   --rewrite makes of TERM), SIGKILL it after
+                                   --kill-grace-period, exit 124. When CMD exits, the rest
+                                   of its group gets the stop signal (unless a forwarded
+                                   TERM INT QUIT stop is under way) and --kill-grace-period
+                                   to finish before SIGKILL; healthd exits with CMD's code
+                                   once the group is gone.
   healthd [flags]                  sidecar: run the checks and report them.
   healthd check [flags]            run one check now (healthd check --help).
 
 Checks: --cmd runs "sh -c STRING" with bash when installed, else /bin/sh (healthy
 on exit 0), --http GETs a URL (healthy on 200-399, redirects followed,
-certificates not verified), --tcp connects to HOST:PORT. A timed-out check is killed with its whole process group and counts
-as a failure. Durations (D) take Go syntax (1m30s, 500ms) or bare seconds (15).
+certificates not verified), --tcp connects to HOST:PORT. A timed-out check is
+killed with its whole process group and counts as a failure. Durations (D) take Go syntax (1m30s, 500ms) or bare seconds (15).
 Every flag can also be set by the environment variable shown in brackets
 (HEALTHD_<FLAG>); a flag on the command line wins.
 
@@ -57,8 +59,16 @@ SIGTERM, SIGINT or SIGQUIT; 124 health check failure threshold reached (command
 stopped, or sidecar with --exit-on-failure); 125 bad flags, or healthd itself
 failed; 126 command not executable; 127 command not found.
 
+Signal rewriting (--rewrite S:R, as dumb-init's): the group gets R when healthd
+receives S; R 0 drops S. A received TERM INT QUIT is still a stop request for
+healthd (checks stop, /ready 503, the group's grace), whatever it is sent as, and
+so is any signal sent as one; a dropped one is nothing. The rewritten TERM is also
+what healthd's own stops send (threshold, the rest of the group when CMD exits);
+TERM:0 makes them SIGKILL after --kill-grace-period with no signal before.
+
 Examples:
   exec ./healthd --cmd ./check-up --listen :9100 -- ./server --port "$PORT_HTTP"
+  exec ./healthd --rewrite TERM:QUIT --http http://127.0.0.1:8080/ -- nginx -g 'daemon off;'
   ./healthd --http http://127.0.0.1:8080/health --readiness-tcp 127.0.0.1:8080 \
       --delay 0 --interval 5 --status-file status.json -- java -jar app.jar
   ./healthd check --http http://127.0.0.1:8080/health --timeout 5s`
@@ -149,7 +159,9 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			boolean(catReadiness, "readiness-latch", true, "ready for good after the first success (SDK); =false keeps checking (Kubernetes)"),
 			integer(catReadiness, "readiness-failures", 3, "with --readiness-latch=false: N failures in a row drop readiness"),
 
-			dur(catSupervise, "kill-grace-period", "3s", "wait D between SIGTERM and SIGKILL when stopping an unhealthy command; once the command exits, the rest of its group gets D to finish: from the stop's signal during a stop (also a forwarded TERM, INT, QUIT), else from the SIGTERM healthd sends it, which waits D after a forwarded HUP, USR1, USR2, WINCH"),
+			dur(catSupervise, "kill-grace-period", "3s", "wait D between the stop signal (SIGTERM, or --rewrite's TERM) and SIGKILL when stopping an unhealthy command; once the command exits, the rest of its group gets D to finish: from the stop's signal during a stop (also a forwarded TERM, INT, QUIT), else from the stop signal healthd sends it, which waits D after a forwarded HUP, USR1, USR2, WINCH"),
+			&cli.StringSliceFlag{Category: catSupervise, Name: "rewrite", EnvVars: env("rewrite"),
+				Usage: "on signal S, send the group R instead (`S:R`, names or numbers; R 0 drops S); repeatable, or comma-separated; TERM:QUIT stops nginx gracefully; TERM's R is also what healthd's own stops send"},
 			boolean(catSupervise, "exit-on-failure", false, "sidecar: exit 124 when the health check reaches its threshold"),
 
 			str(catReport, "listen", "ADDR", "", "serve /health /ready /status /metrics on ADDR (e.g. :9100)"),
@@ -257,6 +269,14 @@ func configFrom(sh *cliapp.Shell, c *cli.Context, command []string) (Config, err
 	duration("readiness-interval", &rcfg.Interval)
 	duration("readiness-timeout", &rcfg.Timeout)
 	duration("kill-grace-period", &cfg.KillGrace)
+	if rw, err := ParseRewrites(c.StringSlice("rewrite")); err != nil {
+		errs = append(errs, sh.Source("rewrite")+": "+err.Error())
+	} else if len(rw) > 0 {
+		if len(command) == 0 {
+			errs = append(errs, sh.Source("rewrite")+" rewrites the signals forwarded to a command; give one after --")
+		}
+		cfg.Rewrite = rw
+	}
 	if len(errs) == 0 {
 		if hcfg.Interval <= 0 {
 			errs = append(errs, sh.Source("interval")+": must be positive")

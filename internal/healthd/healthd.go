@@ -8,31 +8,41 @@
 //
 //   - supervise (Config.Command set): start the command in its own process
 //     group with a parent-death signal; forward SIGTERM, SIGINT, SIGHUP,
-//     SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to the group; reap orphans (as
-//     PID 1, or as a child subreaper); when the health check reaches its
-//     failure threshold, SIGTERM the group, SIGKILL it after KillGrace, and
-//     exit with ExitUnhealthy; otherwise, once the command has exited, exit
+//     SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to the group, each as
+//     Config.Rewrite says; reap orphans (as PID 1, or as a child
+//     subreaper); when the health check reaches its failure threshold, send
+//     the group the stop signal, SIGKILL it after KillGrace, and exit with
+//     ExitUnhealthy; otherwise, once the command has exited, exit
 //     with its code (128+signal for a signal). Whenever the command exits
 //     while others of its group are alive, they are stopped gracefully
 //     before healthd exits: during a stop — the threshold's, or a forwarded
 //     SIGTERM, SIGINT or SIGQUIT — they got the stop's signal and have until
 //     KillGrace after it; with no stop under way — the command exited on its
 //     own, or of or after a forwarded SIGHUP, SIGUSR1, SIGUSR2 or SIGWINCH —
-//     they get SIGTERM and KillGrace, as dumb-init sends SIGTERM to its
-//     child's group when the child exits, the SIGTERM waiting until KillGrace
-//     after a signal forwarded less than that before, so that what the
-//     signal started is not interrupted (supervise.Spec.GroupGrace). SIGKILL
-//     ends what is left.
+//     they get the stop signal and KillGrace, as dumb-init sends SIGTERM to
+//     its child's group when the child exits, the signal waiting until
+//     KillGrace after a signal forwarded less than that before, so that what
+//     the signal started is not interrupted (supervise.Spec.GroupGrace).
+//     SIGKILL ends what is left.
 //   - sidecar (no command): run the checks and report until SIGTERM, SIGINT
 //     or SIGQUIT (exit 0); with ExitOnFailure, exit with ExitUnhealthy at the
 //     threshold.
 //
+// The stop signal is SIGTERM, or what Config.Rewrite rewrites SIGTERM to
+// (none when it drops it: the grace then runs without a signal before
+// SIGKILL); see Rewrites.
+//
 // Once a terminating signal (SIGTERM, SIGINT, SIGQUIT) has been forwarded,
 // or the command has exited, health checking stops, so a shutdown in
-// progress is never turned into a health kill. The other forwarded signals
-// are not stop requests (SIGHUP reloads most daemons, SIGUSR1 and SIGUSR2
-// are the program's own, SIGWINCH is Apache's graceful stop but a window
-// size change to most): checking goes on while the command runs.
+// progress is never turned into a health kill. With Config.Rewrite, a stop
+// request is a signal received or sent as SIGTERM, SIGINT or SIGQUIT: a
+// SIGTERM rewritten to SIGWINCH (Apache's graceful stop) is one, and so is
+// a SIGUSR1 rewritten to SIGTERM; a signal rewritten to 0 is dropped and is
+// nothing at all (the command, told nothing, goes on being checked). The
+// other forwarded signals are not stop requests (SIGHUP reloads most
+// daemons, SIGUSR1 and SIGUSR2 are the program's own, SIGWINCH is Apache's
+// graceful stop but a window size change to most): checking goes on while
+// the command runs.
 package healthd
 
 import (
@@ -102,10 +112,14 @@ type Config struct {
 	Health, Readiness *Check
 	// Command is the command to supervise (argv); empty for sidecar mode.
 	Command []string
-	// KillGrace is the time between SIGTERM and SIGKILL when healthd stops
-	// the command, and the time the rest of its group gets to exit once the
-	// command has (see the package documentation).
+	// KillGrace is the time between the stop signal and SIGKILL when
+	// healthd stops the command, and the time the rest of its group gets to
+	// exit once the command has (see the package documentation).
 	KillGrace time.Duration
+	// Rewrite changes the signals forwarded to the command's group, and
+	// with SIGTERM the stop signal (see Rewrites); nil forwards them as
+	// they are. Supervise mode only.
+	Rewrite Rewrites
 	// ExitOnFailure makes a sidecar exit with ExitUnhealthy at the threshold.
 	ExitOnFailure bool
 	// Listen is the address for the HTTP endpoints; "" for none.
@@ -238,6 +252,7 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			ParentDeathSignal: syscall.SIGKILL,
 			GroupGrace:        cfg.KillGrace,
+			StopSignal:        cfg.Rewrite.StopSignal(),
 		})
 		if err != nil {
 			var se *supervise.StartError
@@ -250,7 +265,7 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 		rep.SetProcess(proc.Pid(), time.Now())
 	}
 	log.Info("healthd started", "mode", mode, "pid", os.Getpid(), "command_pid", pidOf(st.proc),
-		"health", descOf(cfg.Health), "readiness", descOf(cfg.Readiness))
+		"health", descOf(cfg.Health), "readiness", descOf(cfg.Readiness), "rewrite", cfg.Rewrite.String())
 
 	if ln != nil {
 		log.Info("listening", "addr", ln.Addr().String())
@@ -332,24 +347,33 @@ func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procExited, pr
 		select {
 		case sig := <-sigs:
 			s, _ := sig.(syscall.Signal)
-			terminating := isStop(s)
 			if proc == nil {
-				if terminating {
+				if isStop(s) {
 					log.Info("stopping", "signal", s.String())
 					return ExitOK, nil
 				}
 				log.Debug("signal ignored", "signal", s.String())
 				continue
 			}
-			log.Info("forwarding signal to the command", "signal", s.String(), "pgid", proc.Pid())
+			send, ok := cfg.Rewrite.Send(s)
+			if !ok {
+				log.Info("signal dropped (--rewrite)", "signal", s.String(), "pgid", proc.Pid())
+				continue
+			}
+			terminating := isStop(s) || isStop(send)
+			if send != s {
+				log.Info("forwarding signal to the command", "signal", s.String(), "sent_as", send.String(), "pgid", proc.Pid())
+			} else {
+				log.Info("forwarding signal to the command", "signal", s.String(), "pgid", proc.Pid())
+			}
 			forward := proc.Signal
 			if terminating {
 				// A stop: once the command exits, the rest of its group
 				// gets the grace period to finish before SIGKILL.
 				forward = func(s syscall.Signal) error { return proc.Stopping(s, cfg.KillGrace) }
 			}
-			if err := forward(s); err != nil && !errors.Is(err, supervise.ErrDone) {
-				log.Warn("cannot forward signal", "signal", s.String(), "err", err)
+			if err := forward(send); err != nil && !errors.Is(err, supervise.ErrDone) {
+				log.Warn("cannot forward signal", "signal", send.String(), "err", err)
 			}
 			if terminating {
 				st.shutDown("signal " + s.String())
@@ -427,7 +451,7 @@ func (st *state) logThreshold(e health.Event) {
 		st.stopChecks()
 		st.rep.SetStopping(fmt.Sprintf("health check failed %d consecutive times: %s", e.Status.ConsecutiveFailures, st.cfg.Redactor.String(reason)))
 		st.log.Error("stopping the command: health check failure threshold reached", "consecutive_failures", e.Status.ConsecutiveFailures,
-			"reason", reason, "kill_grace_period", st.cfg.KillGrace.String())
+			"reason", reason, "stop_signal", stopSignalName(st.cfg.Rewrite), "kill_grace_period", st.cfg.KillGrace.String())
 	}
 }
 
@@ -448,6 +472,19 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration, log *slog.Logger) {
 	case <-done:
 	case <-time.After(d):
 		log.Warn("some work did not stop in time", "timeout", d.String())
+	}
+}
+
+// stopSignalName names the signal healthd's own stops send first, for logs:
+// "SIGTERM", "SIGQUIT", "none".
+func stopSignalName(r Rewrites) string {
+	switch s := r.StopSignal(); s {
+	case 0:
+		return "SIGTERM"
+	case supervise.NoStopSignal:
+		return "none"
+	default:
+		return "SIG" + SignalName(s)
 	}
 }
 

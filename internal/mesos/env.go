@@ -20,3 +20,18 @@ func CommandEnv(ci *mesos.CommandInfo) []string {
 	}
 	return env
 }
+
+// SecretValues lists the values of a CommandInfo's SECRET variables given
+// inline, which are secret whatever their names (a redactor learns them).
+func SecretValues(ci *mesos.CommandInfo) []string {
+	if ci == nil || ci.Environment == nil {
+		return nil
+	}
+	var out []string
+	for _, v := range ci.Environment.Variables {
+		if v.Secret != nil && v.Secret.Value != nil {
+			out = append(out, string(v.Secret.Value.Data))
+		}
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/taskkit/taskkit/internal/pki"
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/servicecli"
+	"github.com/taskkit/taskkit/internal/spelling"
 	"github.com/taskkit/taskkit/internal/testenv"
 )
 
@@ -32,7 +34,7 @@ func envs(names ...string) []string { return names }
 // Flags are scheduler-lite's flags, each with its environment variable.
 func Flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "master", Value: "local", Usage: "leading master's URL http(s)://host:port, or local for an embedded testenv (against a `testenv up` with its env file loaded, tasks resolve through its TESTENV_DNS_ADDR unless TASKCFG_ALL_BOOTSTRAP_RESOLVERS is set)", EnvVars: envs("MESOS_MASTER")},
+		&cli.StringFlag{Name: "master", Value: "local", Usage: "leading master's `URL` http(s)://host:port, or local for an embedded testenv (against a testenv up with its env file loaded, tasks resolve through its TESTENV_DNS_ADDR unless TASKCFG_ALL_BOOTSTRAP_RESOLVERS is set)", EnvVars: envs("MESOS_MASTER")},
 		&cli.IntFlag{Name: "local-agents", Value: 3, Usage: "agents of the local cluster (1..250)", EnvVars: envs("SCHEDULER_LITE_LOCAL_AGENTS")},
 		&cli.StringFlag{Name: "local-ports", Value: testenv.DefaultPorts, Usage: "port ranges each agent of the local cluster offers (a-b,c-d)", EnvVars: envs("SCHEDULER_LITE_LOCAL_PORTS")},
 		&cli.Float64SliceFlag{Name: "local-disk-mount", Usage: "a MOUNT disk of this size (MB) on each agent of the local cluster, offered whole (repeatable; for svc.yml volumes of type MOUNT)", EnvVars: envs("SCHEDULER_LITE_LOCAL_DISK_MOUNTS")},
@@ -98,9 +100,27 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	})
 }
 
+// misspeltCommand returns the command that arg, the scheduler's argument,
+// most likely misspells ("plna" for plan), when no file is named arg: the
+// scheduler would otherwise read it as its svc.yml and fail on a missing
+// file, or on the command's own words as more arguments.
+func misspeltCommand(c *cli.Context, arg string) (string, bool) {
+	if _, err := os.Lstat(arg); !errors.Is(err, fs.ErrNotExist) {
+		return "", false
+	}
+	var names []string
+	for _, cmd := range c.App.VisibleCommands() {
+		names = append(names, cmd.Names()...)
+	}
+	return spelling.Nearest(arg, names)
+}
+
 func action(sh *cliapp.Shell, c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cliapp.UsageError(c, "want one argument: the svc.yml")
+	}
+	if cmd, ok := misspeltCommand(c, c.Args().First()); ok {
+		return cliapp.UsageError(c, "unknown command %q: did you mean %s? (no file of that name: the scheduler's one argument is a svc.yml)", c.Args().First(), cmd)
 	}
 	if err := cliapp.MaxArgs(c, 1, "want one svc.yml"); err != nil {
 		return err

@@ -261,6 +261,8 @@ func TestOperatorFlagsFirst(t *testing.T) {
 		{[]string{"--verbose", "--url", srv.URL, "health"}, ExitUsage, "", "scheduler-lite health: unknown flag --verbose\nusage: scheduler-lite health"},
 		{[]string{"--url", srv.URL, "svc.yml"}, ExitUsage, "", "scheduler-lite: unknown flag --url\nusage: scheduler-lite [flags] SVC.yml"},
 		{[]string{"--master", "plan", "list"}, ExitUsage, "", `scheduler-lite: --master: "plan": want local`},
+		{[]string{"plna", "list"}, ExitUsage, "", "scheduler-lite: unknown command \"plna\": did you mean plan? (no file of that name: the scheduler's one argument is a svc.yml)\nusage: scheduler-lite [flags] SVC.yml"},
+		{[]string{"helth"}, ExitUsage, "", `scheduler-lite: unknown command "helth": did you mean health?`},
 	} {
 		var out, errb strings.Builder
 		code := Run(context.Background(), append([]string{"scheduler-lite"}, tc.args...), env, nil, &out, &errb)

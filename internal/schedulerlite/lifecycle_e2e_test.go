@@ -293,12 +293,12 @@ func TestScaleDown(t *testing.T) {
 	l.stop()
 
 	l.start("COUNT=2", "DECOMMISSION=true")
+	poll(t, "decommission COMPLETE", 60*time.Second, func() bool { return planStatus(l.api, plan.Decommission) == plan.Complete })
 	var pods []string
-	getJSON(t, l.api+"/v1/pod", &pods)
+	getJSON(t, l.api+"/v1/pod", &pods) // web-2 listed until erased, as in the SDK
 	if !slices.Equal(pods, []string{"web-0", "web-1"}) {
 		t.Errorf("pods %v", pods)
 	}
-	poll(t, "decommission COMPLETE", 60*time.Second, func() bool { return planStatus(l.api, plan.Decommission) == plan.Complete })
 	if code := getJSON(t, l.api+"/v1/pod/web-2/status", nil); code != 404 {
 		t.Errorf("web-2 status: %d", code)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/taskkit/taskkit/internal/spelling"
 )
 
 // decoder fills the Go types of this package from a YAML node tree as the
@@ -228,6 +230,9 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		i, ok := fieldIndex(t, key)
 		if !ok {
 			msg := "unknown field"
+			if near, ok := spelling.Nearest(key, fieldNames(t)); ok {
+				msg += ": did you mean " + near + "?"
+			}
 			if what, known := unsupported[t][key]; known {
 				msg = "not supported by scheduler-lite (" + what + ")"
 			} else if t == reflect.TypeFor[PodSpec]() {
@@ -337,6 +342,17 @@ func join(path, key string) string {
 func tagName(f reflect.StructField) string {
 	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 	return name
+}
+
+// fieldNames lists the svc.yml names of struct t's fields, in order.
+func fieldNames(t reflect.Type) []string {
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		if name := tagName(t.Field(i)); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 func fieldIndex(t reflect.Type, key string) (int, bool) {

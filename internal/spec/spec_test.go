@@ -36,6 +36,12 @@ func TestProblems(t *testing.T) {
 	}{
 		{"unknown task field", strings.Replace(minimal, "cpus: 0.1", "cpus: 0.1\n        bogus: 1", 1),
 			[]string{"pods.hello.tasks.server.bogus: unknown field (line 9)"}},
+		{"misspelt fields: the field meant is named", strings.Replace(strings.Replace(minimal, "cpus: 0.1", "cpu: 0.1\n        readiness_check: {cmd: ./ready}", 1), "count: 1", "count: 1\n    placment: hostname:UNIQUE", 1),
+			[]string{
+				"pods.hello.placment: unknown field: did you mean placement? (the SDK ignores unknown pod fields; scheduler-lite rejects them) (line 5)",
+				"pods.hello.tasks.server.cpu: unknown field: did you mean cpus? (line 9)",
+				"pods.hello.tasks.server.readiness_check: unknown field: did you mean readiness-check? (line 10)",
+			}},
 		{"bad value deep in the file", minimal + `plans:
   deploy:
     phases:

@@ -19,13 +19,17 @@ import (
 // asked of them (krallin/tini#180, field case 04). The command's main
 // process (the group leader) starts a helper in its group; each row stops
 // them one way and says whether the helper's flush — written $FLUSH after it
-// got the signal — must land, and how long the group may take.
+// got the signal — must land, and how long the group may take. Nothing is
+// signalled before both the helper and the leader have said they are ready,
+// each once its handlers are in place: a signal that beats a trap takes its
+// default action and the row fails for no fault of the code under test.
 func TestGracefulStop(t *testing.T) {
 	// The helper is this test binary (helperFlusher): a shell's background
 	// job would ignore SIGINT and SIGQUIT.
 	const helper = `"$HELPER" & `
 	tests := []struct {
 		name    string
+		trap    string // the leader's trap, set before it says it is ready
 		leader  string // after the helper starts; the leader's own behaviour
 		sig     syscall.Signal
 		stop    func(p *Process, grace time.Duration) // nil: nobody stops it
@@ -36,26 +40,27 @@ func TestGracefulStop(t *testing.T) {
 		atMost  time.Duration // Done no later
 		exit    int           // the leader's Status().ExitCode()
 
-		// Spec.GroupGrace; and the signals the helper flushes on
-		// (default TERM INT QUIT) and ignores (default none).
+		// Spec.GroupGrace and Spec.StopSignal; and the signals the helper
+		// flushes on (default TERM INT QUIT) and ignores (default none).
 		groupGrace      time.Duration
+		stopSignal      syscall.Signal
 		flushOn, ignore string
 	}{
-		{name: "forwarded TERM, leader exits at once", leader: `trap 'exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
+		{name: "forwarded TERM, leader exits at once", trap: `trap 'exit 0' TERM`, leader: `while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
 			stop: stopping(syscall.SIGTERM), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
-		{name: "forwarded INT", leader: `trap 'exit 0' INT; while :; do sleep 0.05; done`, sig: syscall.SIGINT,
+		{name: "forwarded INT", trap: `trap 'exit 0' INT`, leader: `while :; do sleep 0.05; done`, sig: syscall.SIGINT,
 			stop: stopping(syscall.SIGINT), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
-		{name: "forwarded QUIT", leader: `trap 'exit 0' QUIT; while :; do sleep 0.05; done`, sig: syscall.SIGQUIT,
+		{name: "forwarded QUIT", trap: `trap 'exit 0' QUIT`, leader: `while :; do sleep 0.05; done`, sig: syscall.SIGQUIT,
 			stop: stopping(syscall.SIGQUIT), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
-		{name: "threshold stop (Terminate), leader exits at once", leader: `trap 'exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
+		{name: "threshold stop (Terminate), leader exits at once", trap: `trap 'exit 0' TERM`, leader: `while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
 			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
 		{name: "leader killed by the TERM itself", leader: `while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
 			stop: stopping(syscall.SIGTERM), grace: 3 * time.Second, delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 128 + 15},
-		{name: "helper slower than the grace: SIGKILL at the grace", leader: `trap 'exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
+		{name: "helper slower than the grace: SIGKILL at the grace", trap: `trap 'exit 0' TERM`, leader: `while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
 			stop: stopping(syscall.SIGTERM), grace: 500 * time.Millisecond, delay: "5s", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 0},
-		{name: "grace counts from the stop, not from the leader's exit", leader: `trap 'sleep 0.4; exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
+		{name: "grace counts from the stop, not from the leader's exit", trap: `trap 'sleep 0.4; exit 0' TERM`, leader: `while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
 			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 800 * time.Millisecond, delay: "5s", flushed: false, atLeast: 700 * time.Millisecond, atMost: 4 * time.Second, exit: 0},
-		{name: "no grace: killed at once", leader: `trap 'exit 0' TERM; while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
+		{name: "no grace: killed at once", trap: `trap 'exit 0' TERM`, leader: `while :; do sleep 0.05; done`, sig: syscall.SIGTERM,
 			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 0, delay: "300ms", flushed: false, atMost: 4 * time.Second, exit: 128 + 9},
 		{name: "leader exits on its own: the group is killed at once", leader: `while [ ! -e "$UP" ]; do sleep 0.02; done; exit 3`, sig: syscall.SIGTERM,
 			stop: nil, grace: 0, delay: "300ms", flushed: false, atMost: 4 * time.Second, exit: 3},
@@ -68,29 +73,52 @@ func TestGracefulStop(t *testing.T) {
 			groupGrace: 500 * time.Millisecond, flushOn: "HUP", ignore: "TERM", delay: "300ms", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 3},
 		{name: "GroupGrace: leader dies of a forwarded HUP, the helper handling it is not interrupted", leader: `while :; do sleep 0.05; done`,
 			stop: sending(syscall.SIGHUP), groupGrace: 3 * time.Second, flushOn: "HUP", delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 128 + 1},
-		{name: "GroupGrace: leader exits on a forwarded USR1, the helper handling it is not interrupted", leader: `trap 'exit 0' USR1; while :; do sleep 0.05; done`,
+		{name: "GroupGrace: leader exits on a forwarded USR1, the helper handling it is not interrupted", trap: `trap 'exit 0' USR1`, leader: `while :; do sleep 0.05; done`,
 			stop: sending(syscall.SIGUSR1), groupGrace: 3 * time.Second, flushOn: "USR1", delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
-		{name: "GroupGrace: WINCH (Apache's graceful stop) is a signal like the others", leader: `trap 'exit 0' WINCH; while :; do sleep 0.05; done`,
+		{name: "GroupGrace: WINCH (Apache's graceful stop) is a signal like the others", trap: `trap 'exit 0' WINCH`, leader: `while :; do sleep 0.05; done`,
 			stop: sending(syscall.SIGWINCH), groupGrace: 3 * time.Second, flushOn: "WINCH", delay: "300ms", flushed: true, atMost: 5 * time.Second, exit: 0},
 		{name: "GroupGrace: leader dies of a forwarded HUP, a helper ignoring it gets SIGTERM once the signal's grace is over", leader: `while :; do sleep 0.05; done`,
 			stop: sending(syscall.SIGHUP), groupGrace: 500 * time.Millisecond, ignore: "HUP", delay: "300ms", flushed: true, atLeast: 700 * time.Millisecond, atMost: 4 * time.Second, exit: 128 + 1},
 		{name: "no GroupGrace: leader dies of a signal, the group is killed at once", leader: `while :; do sleep 0.05; done`,
 			stop: sending(syscall.SIGHUP), flushOn: "HUP", delay: "300ms", flushed: false, atMost: 4 * time.Second, exit: 128 + 1},
+
+		// With StopSignal (healthd's --rewrite TERM:SIG), the stops this
+		// package makes itself send that signal instead of SIGTERM; the
+		// helper flushes on it alone and would die of a SIGTERM.
+		{name: "StopSignal QUIT: Terminate sends QUIT (nginx's graceful stop)", trap: `trap 'exit 0' QUIT`, leader: `while :; do sleep 0.05; done`,
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 20 * time.Second, stopSignal: syscall.SIGQUIT, flushOn: "QUIT",
+			delay: "300ms", flushed: true, atMost: 10 * time.Second, exit: 0},
+		{name: "StopSignal WINCH: Terminate sends WINCH (Apache's), SIGKILL at the grace when it does not stop", leader: `while :; do sleep 0.05; done`,
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 500 * time.Millisecond, stopSignal: syscall.SIGWINCH, flushOn: "WINCH",
+			delay: "5s", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 128 + 9},
+		{name: "StopSignal QUIT: leader exits on its own, GroupGrace sends the rest QUIT", leader: `while [ ! -e "$UP" ]; do sleep 0.02; done; exit 3`,
+			groupGrace: 20 * time.Second, stopSignal: syscall.SIGQUIT, flushOn: "QUIT", delay: "300ms", flushed: true, atMost: 10 * time.Second, exit: 3},
+		{name: "NoStopSignal: Terminate sends nothing, SIGKILL at the grace", trap: `trap 'exit 0' TERM`, leader: `while :; do sleep 0.05; done`,
+			stop: func(p *Process, g time.Duration) { p.Terminate(g) }, grace: 500 * time.Millisecond, stopSignal: NoStopSignal,
+			delay: "300ms", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 128 + 9},
+		{name: "NoStopSignal: leader exits on its own, the rest gets GroupGrace without a signal, then SIGKILL", leader: `while [ ! -e "$UP" ]; do sleep 0.02; done; exit 3`,
+			groupGrace: 500 * time.Millisecond, stopSignal: NoStopSignal, delay: "300ms", flushed: false, atLeast: 400 * time.Millisecond, atMost: 4 * time.Second, exit: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			up, done := filepath.Join(dir, "up"), filepath.Join(dir, "done")
-			s := sh(helper + tt.leader)
-			s.Env = append(helperEnv("flusher"), "HELPER="+os.Args[0], "UP="+up, "DONE="+done, "DELAY="+tt.delay,
+			up, ready, done := filepath.Join(dir, "up"), filepath.Join(dir, "ready"), filepath.Join(dir, "done")
+			leader := `: > "$READY"; ` + tt.leader
+			if tt.trap != "" {
+				leader = tt.trap + "; " + leader
+			}
+			s := sh(helper + leader)
+			s.Env = append(helperEnv("flusher"), "HELPER="+os.Args[0], "UP="+up, "READY="+ready, "DONE="+done, "DELAY="+tt.delay,
 				"FLUSH_ON="+tt.flushOn, "IGNORE="+tt.ignore)
-			s.GroupGrace = tt.groupGrace
+			s.GroupGrace, s.StopSignal = tt.groupGrace, tt.stopSignal
 			p, err := Start(s)
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the helper to start", func() bool { _, err := os.Stat(up); return err == nil })
+			for _, f := range []string{up, ready} {
+				waitFor(t, filepath.Base(f), func() bool { _, err := os.Stat(f); return err == nil })
+			}
 			start := time.Now()
 			if tt.stop != nil {
 				tt.stop(p, tt.grace)

@@ -21,26 +21,33 @@
 //     further signal (a second SIGTERM or SIGINT forces some programs out
 //     of their graceful stop); a member started after that signal and
 //     orphaned by the leader's exit (a shutdown hook the leader ran) never
-//     got it, and gets SIGTERM and the stop's grace of its own;
+//     got it, and gets the stop signal and the stop's grace of its own;
 //   - when the leader exits with no stop under way — on its own, or after a
 //     signal sent with Signal — the rest of the group is SIGKILLed at once
 //     by default (Mesos destroys a container whose task ended). With
 //     Spec.GroupGrace it is stopped gracefully instead, as dumb-init stops
-//     its child's group when the child exits: SIGTERM, then GroupGrace to
-//     exit, then SIGKILL. A member still handling a signal sent with Signal
-//     less than GroupGrace before the leader exited (the leader may have died
-//     of that very signal, a forwarded SIGHUP say) first gets until
-//     GroupGrace after that signal to finish, without the SIGTERM
-//     interrupting it; only what is left then gets the SIGTERM;
+//     its child's group when the child exits: the stop signal, then
+//     GroupGrace to exit, then SIGKILL. A member still handling a signal
+//     sent with Signal less than GroupGrace before the leader exited (the
+//     leader may have died of that very signal, a forwarded SIGHUP say)
+//     first gets until GroupGrace after that signal to finish, without the
+//     stop signal interrupting it; only what is left then gets it;
 //   - if this process dies (even by SIGKILL) the kernel signals each direct
 //     child.
+//
+// The stop signal is the one this package sends on its own initiative —
+// Terminate's, GroupGrace's, a latecomer's —: SIGTERM unless
+// Spec.StopSignal says otherwise (healthd's --rewrite TERM:QUIT makes it
+// SIGQUIT for nginx, as dumb-init rewrites the SIGTERM it sends its child's
+// group), or none at all (NoStopSignal: the grace runs with no signal, then
+// SIGKILL).
 //
 // The lifecycle of a Process:
 //
 //	   Start
 //	     │
 //	     ▼
-//	┌─────────┐  Terminate(grace): SIGTERM to the group,
+//	┌─────────┐  Terminate(grace): the stop signal to the group,
 //	│ running │  SIGKILL to the group once grace has passed
 //	└─────────┘  Stopping(sig, grace): sig to the group, a stop under way
 //	     │       Signal(sig): sig to the group
@@ -49,8 +56,8 @@
 //	┌─────────┐  a stop under way: SIGKILL once the rest of the group has
 //	│ exited  │  exited or the stop's grace has passed, whichever is first;
 //	└─────────┘  none: SIGKILL to what is left of the group at once, or
-//	     │       with GroupGrace, SIGTERM (after what is left of the grace
-//	     │       of a recent Signal), SIGKILL GroupGrace later
+//	     │       with GroupGrace, the stop signal (after what is left of the
+//	     │       grace of a recent Signal), SIGKILL GroupGrace later
 //	     │ reaped (wait4)
 //	     ▼
 //	┌─────────┐
@@ -107,11 +114,21 @@ type Spec struct {
 	Rlimits []rlimit.Limit
 	// GroupGrace is how the rest of the process group is stopped when the
 	// leader exits with no stop under way (see the package documentation):
-	// 0, the default, SIGKILLs it at once; D > 0 sends it SIGTERM and
-	// SIGKILLs what is left D later, after first giving members up to D
+	// 0, the default, SIGKILLs it at once; D > 0 sends it the stop signal
+	// and SIGKILLs what is left D later, after first giving members up to D
 	// from the last Signal to finish handling it.
 	GroupGrace time.Duration
+	// StopSignal is the stop signal: what Terminate sends first, what the
+	// rest of the group gets under GroupGrace and what a latecomer gets
+	// (see the package documentation). 0 means SIGTERM; NoStopSignal sends
+	// none, so the grace runs without a signal before SIGKILL. Signals sent
+	// with Signal or Stopping are the caller's and are sent as they are.
+	StopSignal syscall.Signal
 }
+
+// NoStopSignal, as Spec.StopSignal, makes the stops of this package send
+// no signal before their SIGKILL (healthd's --rewrite TERM:0).
+const NoStopSignal syscall.Signal = -1
 
 // Status is how a process ended.
 type Status struct {
@@ -155,7 +172,8 @@ type Process struct {
 	exited chan struct{} // closed when the leader has exited (before reaping)
 	done   chan struct{} // closed once reaped; status is then valid
 
-	groupGrace time.Duration // Spec.GroupGrace
+	groupGrace time.Duration  // Spec.GroupGrace
+	stopSignal syscall.Signal // Spec.StopSignal resolved; 0 sends nothing (kill(2) then only probes)
 
 	mu          sync.Mutex
 	reaped      bool
@@ -218,9 +236,22 @@ func Start(s Spec) (*Process, error) {
 	if err != nil {
 		return nil, &StartError{Path: s.Path, Err: err}
 	}
-	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{}), groupGrace: max(s.GroupGrace, 0)}
+	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{}), groupGrace: max(s.GroupGrace, 0),
+		stopSignal: resolveStopSignal(s.StopSignal)}
 	go p.wait(reaped)
 	return p, nil
+}
+
+// resolveStopSignal turns Spec.StopSignal into the signal to send: 0 (which
+// kill(2) only probes with) for NoStopSignal.
+func resolveStopSignal(s syscall.Signal) syscall.Signal {
+	switch {
+	case s == 0:
+		return syscall.SIGTERM
+	case s < 0:
+		return 0
+	}
+	return s
 }
 
 // StartError is returned by Start when the program could not be started.
@@ -296,7 +327,7 @@ func (p *Process) stopRest() {
 		p.mu.Lock()
 		if p.stopBy.IsZero() { // else a stop began meanwhile: its signal went out
 			p.stopBy = time.Now().Add(p.groupGrace)
-			_ = unix.Kill(-p.pid, unix.SIGTERM)
+			_ = unix.Kill(-p.pid, p.stopSignal)
 		}
 		stopBy = p.stopBy
 		p.mu.Unlock()
@@ -306,11 +337,12 @@ func (p *Process) stopRest() {
 	}
 }
 
-// latecomersStopped sends SIGTERM to the members of the group started
-// after the stop's signal went out (they never got it) whose parent is gone
-// from the group: a shutdown hook the leader started, orphaned by its exit.
-// It returns when the rest of the group is to be SIGKILLed: stopBy, or the
-// stop's grace after that SIGTERM when there were such members. Those that
+// latecomersStopped sends the stop signal to the members of the group
+// started after the stop's signal went out (they never got it) whose parent
+// is gone from the group: a shutdown hook the leader started, orphaned by
+// its exit. It returns when the rest of the group is to be SIGKILLed:
+// stopBy, or the stop's grace after that signal when there were such
+// members (with NoStopSignal they get the grace alone). Those that
 // got the stop's signal get no second one (a second SIGTERM or SIGINT
 // forces some programs out of their graceful stop), nor do the children of
 // live members (a helper's flush runs commands of its own).
@@ -329,7 +361,7 @@ func (p *Process) latecomersStopped(stopBy time.Time) time.Time {
 	late := false
 	for _, m := range ms {
 		if !stopped[m.pid] && !live[m.ppid] {
-			late = unix.Kill(m.pid, unix.SIGTERM) == nil || late
+			late = unix.Kill(m.pid, p.stopSignal) == nil || late
 		}
 	}
 	if late {
@@ -414,12 +446,12 @@ func (p *Process) markStopLocked(grace time.Duration) {
 	}
 }
 
-// Terminate sends SIGTERM to the group and SIGKILL once grace has passed
-// if the leader has not exited by then (grace <= 0 kills at once); if the
-// leader exits first, the rest of the group gets what is left of grace
-// (see the package documentation). It never blocks; wait on Done. Calling
-// it again does not restart the grace period. It reports whether this call
-// started the termination.
+// Terminate sends the stop signal (Spec.StopSignal, SIGTERM by default) to
+// the group and SIGKILL once grace has passed if the leader has not exited
+// by then (grace <= 0 kills at once); if the leader exits first, the rest
+// of the group gets what is left of grace (see the package documentation).
+// It never blocks; wait on Done. Calling it again does not restart the
+// grace period. It reports whether this call started the termination.
 func (p *Process) Terminate(grace time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -432,7 +464,7 @@ func (p *Process) Terminate(grace time.Duration) bool {
 		_ = p.signalLocked(syscall.SIGKILL)
 		return true
 	}
-	_ = p.signalLocked(syscall.SIGTERM)
+	_ = p.signalLocked(p.stopSignal)
 	select {
 	case <-p.exited:
 		// The waiter gives the rest of the group its grace already.

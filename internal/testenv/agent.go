@@ -22,6 +22,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/fetcher"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/rlimit"
 	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
@@ -77,6 +78,7 @@ func (c *Cluster) startAgentLocked(index int) (*agent, error) {
 			CacheDir: filepath.Join(c.cfg.WorkDir, "fetch-cache", ip),
 			CacheAll: c.cfg.CacheAllURIs,
 		},
+		secrets: redact.NewShared(redact.Default()),
 	}
 	names := make([]string, 0, len(c.cfg.Attributes))
 	for k := range c.cfg.Attributes {
@@ -389,6 +391,18 @@ func (c *Cluster) prepareSandboxLocked(e *executor) (*sandboxfs.Dir, string, err
 	return sb, e.dir, c.syncLinksLocked(e, sb)
 }
 
+// learnSecrets teaches the agent's redactor the secret values of a command
+// it launches: its SECRET variables and the values of its secret-looking
+// ones (redact.Redactor.LearnEnv), as taskkit's executor learns each task's
+// (internal/executor startTask), so that a status the agent builds from an
+// error, such as a fetch failure naming a URI that carries one, shows none.
+func (a *agent) learnSecrets(cmd *mesos.CommandInfo) {
+	a.secrets.LearnEnv(mesosx.CommandEnv(cmd))
+	for _, v := range mesosx.SecretValues(cmd) {
+		a.secrets.LearnValue(v)
+	}
+}
+
 // startExecutor fetches an executor's URIs and starts its process. It runs
 // in a goroutine owned by the cluster.
 func (c *Cluster) startExecutor(e *executor) {
@@ -403,6 +417,7 @@ func (c *Cluster) startExecutor(e *executor) {
 		uris = e.info.Command.URIs
 	}
 	c.mu.Unlock()
+	a.learnSecrets(e.info.Command)
 	if err == nil {
 		err = a.fetcher.Fetch(e.launch, uris, sb.FDPath())
 	}
@@ -454,7 +469,7 @@ func (c *Cluster) startExecutor(e *executor) {
 		return
 	}
 	if err != nil {
-		c.executorGoneLocked(e, nil, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
+		c.executorGoneLocked(e, nil, mesos.TASK_FAILED, mesos.REASON_CONTAINER_LAUNCH_FAILED, a.secrets.String("Failed to launch container: "+err.Error()))
 		return
 	}
 	e.p = p
@@ -541,6 +556,7 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	defer closeSandbox()
 	cmd := t.info.Command
 	c.mu.Unlock()
+	a.learnSecrets(cmd)
 	if err == nil {
 		err = a.fetcher.Fetch(e.launch, cmd.URIs, sb.FDPath())
 	}
@@ -566,7 +582,7 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 		return
 	}
 	if err != nil {
-		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
+		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED, a.secrets.String("Failed to launch container: "+err.Error()))
 		c.mu.Unlock()
 		return
 	}

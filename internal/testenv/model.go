@@ -10,6 +10,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	execpb "github.com/mesos/mesos-go/api/v1/lib/executor"
 	"github.com/taskkit/taskkit/internal/fetcher"
+	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/sandboxfs"
 )
 
@@ -112,7 +113,11 @@ type agent struct {
 	ln            net.Listener
 	executors     map[string]*executor // key: frameworkID + "/" + executorID
 	fetcher       *fetcher.Fetcher
-	dir           string // <work>/slaves/<id>
+	// secrets masks the statuses the agent builds (a fetch's failure
+	// names its URI): it learns the secret values of every command it
+	// launches (learnSecrets), as taskkit's executor does for its tasks.
+	secrets *redact.Shared
+	dir     string // <work>/slaves/<id>
 	// root is dir, opened when the agent starts, before any of its tasks
 	// runs: every sandbox is made and opened from it without following a
 	// link, so a task that renames a directory above its sandbox (dir

@@ -217,13 +217,35 @@ func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase, step stri
 // envName is what a plan parameter's name must be (the SDK's ENVVAR_MATCHER).
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// Pods lists the pod instances ("hello-0", ...).
+// Pods lists the pod instances that have tasks in the state store
+// ("hello-0", ...), in string order, as the SDK's PodQueries.list: an
+// instance whose deploy step has not launched it yet is absent; one being
+// decommissioned is listed until its tasks are erased.
 func (s *Scheduler) Pods() []string {
-	var out []string
-	for _, p := range s.spec.Pods.Values {
-		for i := 0; i < p.Count; i++ {
-			out = append(out, taskenv.InstanceName(p.Name, i))
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := []string{}
+	for name := range s.storedInstancesLocked() {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// storedInstancesLocked groups the stored tasks (launched, or retired and
+// not yet erased) by pod instance name, each instance's tasks by task
+// name, as the SDK's GroupedTasks. Call it with s.mu held.
+func (s *Scheduler) storedInstancesLocked() map[string][]*taskState {
+	out := map[string][]*taskState{}
+	for _, ts := range []map[string]*taskState{s.tasks, s.retired} {
+		for _, t := range ts {
+			if t.info != nil {
+				out[t.instanceName()] = append(out[t.instanceName()], t)
+			}
 		}
+	}
+	for _, tasks := range out {
+		slices.SortFunc(tasks, func(a, b *taskState) int { return strings.Compare(a.name, b.name) })
 	}
 	return out
 }
@@ -249,29 +271,72 @@ type PodStatusView struct {
 	Tasks []TaskStatusView `json:"tasks"`
 }
 
-// errNoTask is the error of a pod instance the spec has but with no
-// launched task (its deploy step has not launched it yet, or its tasks are
-// gone): ErrNotFound, as the SDK's PodQueries know an instance only by its
-// stored tasks (GroupedTasks.getPodInstanceTasks) and answer 404 "Pod
-// <name> not found" for the status, info, restart, replace, pause and
-// resume of one without.
+// PodTypeStatusView is one pod type in GET /v1/pod/status.
+type PodTypeStatusView struct {
+	Name      string          `json:"name"`
+	Instances []PodStatusView `json:"instances"`
+}
+
+// errNoTask is the error of a pod instance with no task in the state store
+// (its deploy step has not launched it yet, or its tasks are erased, or the
+// spec never had it): ErrNotFound, as the SDK's PodQueries know an
+// instance only by its stored tasks (GroupedTasks.getPodInstanceTasks) and
+// answer 404 "Pod <name> not found" for the status, info, restart,
+// replace, pause and resume of one without.
 func errNoTask(name string) error {
 	return fmt.Errorf("pod %q has no task launched yet: %w", name, ErrNotFound)
 }
 
-// PodStatus describes a pod instance's tasks. An instance the spec does
-// not have, or one with no launched task, is ErrNotFound (errNoTask).
+// PodStatus describes a pod instance's stored tasks, by task name. An
+// instance with none is ErrNotFound (errNoTask).
 func (s *Scheduler) PodStatus(name string) (PodStatusView, error) {
-	pod, idx, ok := s.instance(name)
-	if !ok {
-		return PodStatusView{}, fmt.Errorf("pod %q: %w", name, ErrNotFound)
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	tasks := s.instanceTasks(pod, idx)
+	tasks := s.storedInstancesLocked()[name]
 	if len(tasks) == 0 {
 		return PodStatusView{}, errNoTask(name)
 	}
+	return podStatusView(name, tasks), nil
+}
+
+// PodStatuses describes every pod instance with stored tasks, by pod type
+// (in string order) and index, as the SDK's PodQueries.getStatuses
+// groups the state store's tasks (GroupedTasks): an instance not launched
+// yet is absent, one being decommissioned present until it is erased.
+func (s *Scheduler) PodStatuses() []PodTypeStatusView {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	type key struct {
+		pod   string
+		index int
+	}
+	var keys []key
+	insts := s.storedInstancesLocked()
+	for _, tasks := range insts {
+		keys = append(keys, key{tasks[0].pod, tasks[0].index})
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := strings.Compare(a.pod, b.pod); c != 0 {
+			return c
+		}
+		return a.index - b.index
+	})
+	out := []PodTypeStatusView{}
+	for _, k := range keys {
+		if n := len(out); n == 0 || out[n-1].Name != k.pod {
+			out = append(out, PodTypeStatusView{Name: k.pod})
+		}
+		name := taskenv.InstanceName(k.pod, k.index)
+		last := &out[len(out)-1]
+		last.Instances = append(last.Instances, podStatusView(name, insts[name]))
+	}
+	return out
+}
+
+// podStatusView is the status of instance name's tasks. A retired task
+// (the decommission plan removes it) is DECOMMISSIONING, as the SDK shows
+// its DECOMMISSIONED goal state override in progress.
+func podStatusView(name string, tasks []*taskState) PodStatusView {
 	v := PodStatusView{Name: name, Tasks: []TaskStatusView{}}
 	for _, t := range tasks {
 		st := "STAGING"
@@ -279,6 +344,8 @@ func (s *Scheduler) PodStatus(name string) (PodStatusView, error) {
 			st = strings.TrimPrefix(t.status.GetState().String(), "TASK_")
 		}
 		switch paused := t.launchedPaused(); {
+		case t.retired:
+			st = "DECOMMISSIONING"
 		case t.pauseTarget && paused && t.live():
 			st = "PAUSED"
 		case t.pauseTarget && !paused:
@@ -289,7 +356,7 @@ func (s *Scheduler) PodStatus(name string) (PodStatusView, error) {
 		v.Tasks = append(v.Tasks, TaskStatusView{ID: t.info.TaskID.Value, Name: t.name, Status: st,
 			Configuration: labelOf(t.info, podinfo.LabelTargetConfiguration), OutOfDate: t.outdated})
 	}
-	return v, nil
+	return v
 }
 
 // TaskInfoView is one element of GET /v1/pod/{name}/info.
@@ -298,22 +365,33 @@ type TaskInfoView struct {
 	Status json.RawMessage `json:"status,omitempty"`
 }
 
-// PodInfo returns a pod instance's TaskInfos and statuses with every secret
-// environment value (SECRET variables and keys that look secret) masked,
-// credentials inside values and command lines too. An instance the spec
-// does not have, or one with no launched task, is ErrNotFound (errNoTask).
-func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
-	pod, idx, ok := s.instance(name)
-	if !ok {
-		return nil, fmt.Errorf("pod %q: %w", name, ErrNotFound)
+// errNoInstance is the ErrNotFound of a command to an instance the spec
+// does not have: one being decommissioned says so. The SDK would kill (or
+// mark) its tasks while its decommission plan does the same; here the
+// decommission plan alone acts on it.
+func (s *Scheduler) errNoInstance(name string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, t := range s.retired {
+		if t.info != nil && t.instanceName() == name {
+			return fmt.Errorf("pod %q is being decommissioned (the decommission plan kills and erases it): %w", name, ErrNotFound)
+		}
 	}
+	return fmt.Errorf("pod %q: %w", name, ErrNotFound)
+}
+
+// PodInfo returns a pod instance's stored TaskInfos and statuses (by task
+// name) with every secret environment value (SECRET variables and keys
+// that look secret) masked, credentials inside values and command lines
+// too. An instance with no stored task is ErrNotFound (errNoTask).
+func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 	s.mu.RLock()
 	type task struct {
 		info   mesos.TaskInfo
 		status *mesos.TaskStatus
 	}
 	var ts []task
-	for _, t := range s.instanceTasks(pod, idx) {
+	for _, t := range s.storedInstancesLocked()[name] {
 		ts = append(ts, task{*t.info, t.status})
 	}
 	s.mu.RUnlock()
@@ -401,7 +479,7 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) ([]string, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
-		return nil, fmt.Errorf("pod %q: %w", name, ErrNotFound)
+		return nil, s.errNoInstance(name)
 	}
 	names := []string{}
 	err := s.do(ctx, func() error {

@@ -268,6 +268,9 @@ func TestPodViews(t *testing.T) {
 	}
 	h.start()
 	h.eventually("two keys ready ahead of need", func() bool { return h.s.keys.Ready() == 2 })
+	if pods, all := h.s.Pods(), h.s.PodStatuses(); len(pods) != 0 || len(all) != 0 {
+		t.Errorf("pods %v %+v before any launch", pods, all)
+	}
 	h.subscribe("fw-1")
 	h.master.Expect(t, tRECONCILE, tREVIVE)
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))

@@ -32,7 +32,8 @@ import (
 //	   │                        finished, at once when nothing is reserved
 //	   └─ erase-web-2-server    delete its TaskInfo and status from the store
 //
-// A retired instance is gone from /v1/pod and /v1/endpoints at once. The
+// A retired instance is gone from /v1/endpoints at once; /v1/pod lists it
+// (its tasks DECOMMISSIONING) until they are erased, as the SDK's. The
 // plan is rebuilt from the store at every start (what is erased is gone);
 // it exists only while something was retired at start.
 

@@ -47,7 +47,7 @@ func (s *Scheduler) PodPause(ctx context.Context, name string, tasks []string, p
 func (s *Scheduler) PodOverride(ctx context.Context, name string, tasks []string, pause bool) ([]string, bool, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
-		return nil, false, fmt.Errorf("pod %q: %w", name, ErrNotFound)
+		return nil, false, s.errNoInstance(name)
 	}
 	target := podinfo.GoalOverrideNone
 	if pause {

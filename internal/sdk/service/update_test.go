@@ -429,7 +429,8 @@ func TestConfigRejected(t *testing.T) {
 }
 
 // TestDecommission: a lower count with allow-decommission retires the
-// highest instance (gone from the pods and endpoints at once): the
+// highest instance (gone from the endpoints at once; listed as a pod,
+// DECOMMISSIONING, until its tasks are erased, as the SDK's PodQueries): the
 // decommission plan kills it, releases what it held, erases it from the
 // store. A pod type removed goes the same way, after the higher indexes.
 func TestDecommission(t *testing.T) {
@@ -440,11 +441,19 @@ func TestDecommission(t *testing.T) {
 	// web 3 → 1, side removed (side allows it in the running spec? no:
 	// the new spec drops it, which needs allow-decommission there first).
 	h := newHarness(t, render(t, rolling, "COUNT=1", "DECOMMISSION=true"), st, func(c *Config) { c.Release = rel })
-	if got := h.s.Pods(); !slices.Equal(got, []string{"web-0", "side-0"}) {
+	// Listed until erased, as the SDK's PodQueries list the stored tasks.
+	if got := h.s.Pods(); !slices.Equal(got, []string{"side-0", "web-0", "web-1", "web-2"}) {
 		t.Errorf("pods %v", got)
 	}
-	if _, err := h.s.PodStatus("web-2"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("web-2: %v", err)
+	if ps, err := h.s.PodStatus("web-2"); err != nil || len(ps.Tasks) != 1 || ps.Tasks[0].Status != "DECOMMISSIONING" {
+		t.Errorf("web-2: %+v %v", ps, err)
+	}
+	if all := h.s.PodStatuses(); len(all) != 2 || all[0].Name != "side" || all[1].Name != "web" || len(all[1].Instances) != 3 ||
+		all[1].Instances[2].Name != "web-2" || all[1].Instances[0].Tasks[0].Status != "RUNNING" {
+		t.Errorf("pod statuses %+v", all)
+	}
+	if _, err := h.s.PodRestart(t.Context(), "web-2", false); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "decommissioned") {
+		t.Errorf("restart web-2: %v", err)
 	}
 	if names := h.s.PlanNames(); !slices.Equal(names, []string{"deploy", "recovery", "decommission"}) {
 		t.Errorf("plans %v", names)
@@ -484,6 +493,12 @@ func TestDecommission(t *testing.T) {
 		})
 	}
 	h.eventually("decommission COMPLETE", func() bool { return h.s.PlanStatus(plan.Decommission) == plan.Complete })
+	if got := h.s.Pods(); !slices.Equal(got, []string{"side-0", "web-0"}) {
+		t.Errorf("pods once erased %v", got)
+	}
+	if _, err := h.s.PodStatus("web-2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("web-2 once erased: %v", err)
+	}
 	if h.s.PlanStatus(plan.Deploy) != plan.Complete {
 		t.Errorf("deploy %s", h.s.PlanStatus(plan.Deploy))
 	}
