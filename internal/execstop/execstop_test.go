@@ -12,14 +12,15 @@ import (
 	"testing"
 )
 
-// start runs sh -c script through Start with hook and returns the
-// started command (nil if Start failed) and Start's error.
-func start(t *testing.T, script string, hook Hook) (*exec.Cmd, error) {
+// start runs sh -c script args... through Start with hook and returns
+// the started command (nil if Start failed), the pid Start returned and
+// Start's error.
+func start(t *testing.T, hook Hook, script string, args ...string) (*exec.Cmd, int, error) {
 	t.Helper()
-	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	started := false
-	_, err := Start(cmd.SysProcAttr, func() (int, error) {
+	pid, err := Start(cmd.SysProcAttr, func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
 		}
@@ -30,9 +31,9 @@ func start(t *testing.T, script string, hook Hook) (*exec.Cmd, error) {
 		if started {
 			_ = cmd.Process.Release()
 		}
-		return nil, err
+		return nil, 0, err
 	}
-	return cmd, nil
+	return cmd, pid, nil
 }
 
 // TestHookRunsBeforeTheProgram has the hook write a file the program's
@@ -42,17 +43,10 @@ func TestHookRunsBeforeTheProgram(t *testing.T) {
 	dir := t.TempDir()
 	mark, out := filepath.Join(dir, "mark"), filepath.Join(dir, "out")
 	var hookPID int
-	cmd := exec.Command("/bin/sh", "-c", `cat "$0" > "$1"; grep TracerPid /proc/$$/status | tr -d ' \t' >> "$1"`, mark, out)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pid, err := Start(cmd.SysProcAttr, func() (int, error) {
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
-	}, func(pid int) error {
+	cmd, pid, err := start(t, func(pid int) error {
 		hookPID = pid
 		return os.WriteFile(mark, []byte("before\n"), 0o644)
-	})
+	}, `cat "$0" > "$1"; grep TracerPid /proc/$$/status | tr -d ' \t' >> "$1"`, mark, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +68,7 @@ func TestHookErrorKillsTheChild(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ran")
 	errHook := errors.New("no cgroup")
 	var pid int
-	cmd, err := start(t, "touch "+out, func(p int) error { pid = p; return errHook })
+	cmd, _, err := start(t, func(p int) error { pid = p; return errHook }, "touch "+out)
 	if cmd != nil || !errors.Is(err, errHook) {
 		t.Fatalf("Start = %v, %v; want the hook's error", cmd, err)
 	}
