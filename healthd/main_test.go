@@ -227,7 +227,7 @@ func TestExitCodes(t *testing.T) {
 		// --rewrite: every problem at once, each naming the flag or variable.
 		{"rewrite not S:R", nil, []string{"--rewrite", "TERM", "--", "true"}, 125, `healthd: --rewrite: "TERM" is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop it)` + "\nusage: healthd", ""},
 		{"rewrite unknown signals", nil, []string{"--rewrite", "TERM:QUITE", "--rewrite", "32:TERM", "--", "true"}, 125,
-			`healthd: --rewrite: "TERM:QUITE": unknown signal "QUITE"; "32:TERM": unknown signal "32": numbers go from 0 (none) to 31` + "\nusage: healthd", ""},
+			`healthd: --rewrite: "TERM:QUITE": unknown signal "QUITE": did you mean QUIT?; "32:TERM": unknown signal "32": numbers go from 0 (none) to 31` + "\nusage: healthd", ""},
 		{"rewrite KILL or STOP", nil, []string{"--rewrite", "KILL:TERM,sigstop:0", "--", "true"}, 125,
 			`healthd: --rewrite: "KILL:TERM": SIGKILL cannot be caught, so healthd never receives it to rewrite; "sigstop:0": SIGSTOP cannot be caught, so healthd never receives it to rewrite`, ""},
 		{"rewrite a signal not forwarded", nil, []string{"--rewrite", "PIPE:TERM", "--", "true"}, 125,

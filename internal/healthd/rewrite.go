@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/taskkit/taskkit/internal/spelling"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -94,6 +95,13 @@ func ParseSignal(v string) (syscall.Signal, error) {
 	}
 	if s := unix.SignalNum(name); s != 0 && int(s) <= maxSignal {
 		return s, nil
+	}
+	names := make([]string, 0, maxSignal)
+	for s := syscall.Signal(1); s <= maxSignal; s++ {
+		names = append(names, SignalName(s))
+	}
+	if near, ok := spelling.Nearest(strings.TrimPrefix(name, "SIG"), names); ok {
+		return 0, fmt.Errorf("unknown signal %q: did you mean %s?", v, near)
 	}
 	return 0, fmt.Errorf("unknown signal %q", v)
 }

@@ -29,7 +29,7 @@ func TestParseRewrites(t *testing.T) {
 		{name: "identity is allowed", values: []string{"TERM:TERM"}, want: "TERM:TERM", stop: syscall.SIGTERM},
 		{name: "not S:R", values: []string{"TERM"}, err: `"TERM" is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop it)`},
 		{name: "empty side", values: []string{":QUIT"}, err: `":QUIT" is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop it)`},
-		{name: "unknown name", values: []string{"TERM:QUITE"}, err: `"TERM:QUITE": unknown signal "QUITE"`},
+		{name: "unknown name", values: []string{"TERM:QUITE"}, err: `"TERM:QUITE": unknown signal "QUITE": did you mean QUIT?`},
 		{name: "number out of range", values: []string{"TERM:-1"}, err: `"TERM:-1": unknown signal "-1": numbers go from 0 (none) to 31`},
 		{name: "KILL as the source", values: []string{"9:0"}, err: `"9:0": SIGKILL cannot be caught, so healthd never receives it to rewrite`},
 		{name: "not forwarded", values: []string{"CHLD:TERM"}, err: `"CHLD:TERM": healthd does not forward SIGCHLD, it forwards TERM INT HUP QUIT USR1 USR2 WINCH`},

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -91,14 +92,16 @@ type Config struct {
 	// (default 5): a killed agent, which answers no ping, is marked
 	// unreachable at the MaxAgentPingTimeouts-th timeout of the pings the
 	// master sends it every AgentPingTimeout since it registered (75-90 s
-	// after the kill by default; agentloss.go). Unlike Mesos (1s..15min), any
-	// positive AgentPingTimeout is taken, for fast tests.
+	// after the kill by default; agentloss.go). 0 means the default, a
+	// negative value is an error. Unlike Mesos (1s..15min), any positive
+	// AgentPingTimeout is taken, for fast tests.
 	AgentPingTimeout     time.Duration
 	MaxAgentPingTimeouts int
 	// AgentReregisterTimeout is Mesos' --agent_reregister_timeout (default
 	// 10 minutes): an agent whose connection broke is marked unreachable
-	// this long after, if its pings have not timed out first. Unlike Mesos
-	// (at least 10 minutes), any positive value is taken.
+	// this long after, if its pings have not timed out first. 0 means the
+	// default, a negative value is an error. Unlike Mesos (at least 10
+	// minutes), any positive value is taken.
 	AgentReregisterTimeout time.Duration
 
 	// DiskMounts are the sizes (MB) of each agent's MOUNT disks, offered
@@ -270,6 +273,14 @@ func (c *Config) defaults() error {
 	}
 	if c.StopGrace <= 0 {
 		c.StopGrace = 2 * time.Second
+	}
+	for _, f := range []struct {
+		name string
+		neg  bool
+	}{{"AgentPingTimeout", c.AgentPingTimeout < 0}, {"MaxAgentPingTimeouts", c.MaxAgentPingTimeouts < 0}, {"AgentReregisterTimeout", c.AgentReregisterTimeout < 0}} {
+		if f.neg {
+			return invalidField(f.name, errors.New("negative; 0 means Mesos' default"))
+		}
 	}
 	if c.AgentPingTimeout <= 0 {
 		c.AgentPingTimeout = 15 * time.Second

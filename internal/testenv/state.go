@@ -205,12 +205,21 @@ func (c *Cluster) stateJSON() map[string]any {
 		}
 		for _, a := range c.agents {
 			for _, e := range a.executors {
-				if e.fw == fw && !e.command && e.state != execTerminated {
+				// A disconnected agent's executors stay listed for a
+				// checkpointing framework (readonly_handler.cpp lists the
+				// master's framework->executors, which Master::disconnect
+				// keeps), in the state they had when it was lost, until
+				// the agent or the framework is removed.
+				state := e.state
+				if e.lostWith && !a.removed && !fw.removed {
+					state = e.lostState
+				}
+				if e.fw == fw && !e.command && state != execTerminated {
 					used = used.add(e.res)
 					ej := map[string]any{
 						"executor_id": e.info.ExecutorID.Value, "name": e.info.GetName(), "framework_id": fw.id,
 						"slave_id": a.id, "resources": e.res.stateJSON(), "role": e.role,
-						"directory": e.dir, "state": e.state.String(),
+						"directory": e.dir, "state": state.String(),
 					}
 					if e.info.Type != mesos.ExecutorInfo_UNKNOWN {
 						ej["type"] = e.info.Type.String()
