@@ -191,6 +191,7 @@ func TestRootVariablesAreTheSchedulers(t *testing.T) {
 		{[]string{"validate", "../../examples/hello-world/svc.yml"}, 0, "valid"},
 		{[]string{"package", "render", "--package-dir", "../../universe"}, 0, `"id": "hello-world"`},
 		{[]string{"help", "plan"}, 0, "scheduler-lite plan list"},
+		{[]string{"help", "validate", "svc.yml"}, 0, "scheduler-lite validate - check a svc.yml"},
 		{[]string{"help"}, 0, "$SCHEDULER_LITE_LOCAL_AGENTS"},
 		{[]string{"svc.yml"}, ExitUsage, ""},
 	} {
@@ -262,6 +263,9 @@ func TestOperatorFlagsFirst(t *testing.T) {
 		{[]string{"--verbose", "--url", srv.URL, "health"}, ExitUsage, "", "scheduler-lite health: unknown flag --verbose\nusage: scheduler-lite health"},
 		{[]string{"--url", srv.URL, "svc.yml"}, ExitUsage, "", "scheduler-lite: unknown flag --url\nusage: scheduler-lite [flags] SVC.yml"},
 		{[]string{"--master", "plan", "list"}, ExitUsage, "", `scheduler-lite: --master: "plan": want local`},
+		// Flags but no command: the group says what is missing (repro 04).
+		{[]string{"--url", srv.URL, "plan"}, ExitUsage, "", "scheduler-lite plan: no command given (want list, show,"},
+		{[]string{"--json", "--url", srv.URL, "state"}, ExitUsage, "", "scheduler-lite state: no command given (want framework-id)"},
 		{[]string{"plna", "list"}, ExitUsage, "", "scheduler-lite: unknown command \"plna\": did you mean plan? (no file of that name: the scheduler's one argument is a svc.yml)\nusage: scheduler-lite [flags] SVC.yml"},
 		{[]string{"helth"}, ExitUsage, "", `scheduler-lite: unknown command "helth": did you mean health?`},
 	} {
