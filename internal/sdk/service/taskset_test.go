@@ -163,3 +163,55 @@ func describe(r *reservation.Reservation) string {
 	}
 	return fmt.Sprintf("releasing %v, items %v", r.Releasing, keys)
 }
+
+// TestTaskAddedRelaunchesThePod: a task the target adds to a running pod
+// (same pod, same count) is launched with the pod: the step kills the
+// pod's running task, as the SDK's PlanScheduler.killTasks kills the tasks
+// of the resource sets a step consumes before it evaluates offers, so that
+// the instance's reservation is offered again; then the pod relaunches on
+// it, the remaining task on its own resources and volume, the new task on
+// a new resource set reserved next to them (nothing destroyed or
+// unreserved), and the step completes.
+func TestTaskAddedRelaunchesThePod(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	first := deployPod(t, st, nodeOnly)
+	node := taskInfo(t, launched(first), "p-0-node")
+
+	h := newHarness(t, withSidecar, st, nil)
+	h.mark()
+	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value})
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(node.TaskID.Value))
+	if msg := h.stepMessage(plan.Deploy, "p-0:[node,sidecar]"); !strings.Contains(msg, "tasks added to the pod (p-0-sidecar)") {
+		t.Errorf("step message %q", msg)
+	}
+	h.master.Send(t, sdktest.Status(node.TaskID.Value, "a1", mesos.TASK_KILLED))
+	h.eventually("step PENDING", func() bool { return h.stepStatus(plan.Deploy, "p-0:[node,sidecar]") == plan.Pending })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(h.offer("o2", "a1", "h1")))
+	c := h.master.Expect(t, tACCEPT)[0]
+	if got := opTypes(c); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP"}) {
+		t.Fatalf("relaunch with the new task: %v", got)
+	}
+	tis := launched(c)
+	if got := names(tis); !slices.Equal(got, []string{"p-0-node", "p-0-sidecar"}) {
+		t.Fatalf("launched %v", got)
+	}
+	again := taskInfo(t, tis, "p-0-node")
+	if !slices.EqualFunc(again.Resources, node.Resources, func(a, b mesos.Resource) bool { return a.Equivalent(b) }) {
+		t.Errorf("node relaunched on %v,\nwas %v", again.Resources, node.Resources)
+	}
+	side := taskInfo(t, tis, "p-0-sidecar")
+	reserved := resourceIDs(operation(c, mesos.Offer_Operation_RESERVE).GetReserve().Resources)
+	if want := resourceIDs(side.Resources); !slices.Equal(reserved, want) {
+		t.Errorf("reserved %v, want the sidecar's resource set %v", reserved, want)
+	}
+	for _, ti := range tis {
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	}
+	h.eventually("deploy COMPLETE", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	if r := storedReservation(t, h, "p-0"); r == nil || r.Releasing || len(r.Items) != 9 {
+		t.Errorf("the instance's reservation after the update: %s", describe(r))
+	}
+}
