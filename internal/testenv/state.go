@@ -84,7 +84,8 @@ func (c *Cluster) sortedFrameworksLocked() []*framework {
 
 // writeJSON writes v as compact JSON, as libprocess' OK(JSON::Value)
 // does (stringify: no indentation, no trailing newline; strings escaped
-// as rapidjson's Writer does, which leaves <, > and & as they are). Mesos
+// as rapidjson's Writer does, which leaves <, >, &, U+2028 and U+2029 as
+// they are: mesos.StoutEscaping). Mesos
 // has no query parameter for indented output; pipe through `jq .`.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	writeJSONP(w, code, v, nil)
@@ -102,7 +103,7 @@ func writeJSONP(w http.ResponseWriter, code int, v any, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	b := mesosx.StoutEscaping(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	w.Header().Set("Content-Type", "application/json")
 	if r != nil {
 		if name, ok := r.URL.Query()["jsonp"]; ok {
