@@ -316,6 +316,7 @@ func TestUninstallMaster(t *testing.T) {
 		{[]string{"MESOS_MASTER=local"}, []string{"--state", "file:x", svc}, "scheduler-lite uninstall: MESOS_MASTER: local: want the leading master's URL"},
 		{[]string{"MESOS_MASTER=leader.mesos:5050"}, []string{"--state", "file:x", svc}, `scheduler-lite uninstall: MESOS_MASTER: "leader.mesos:5050": want the leading master's URL http(s)://host:port: `},
 		{nil, []string{"--master", "http://127.0.0.1:1", svc}, "scheduler-lite uninstall: --state is required: the service's state store (file:PATH or zk://...)"},
+		{nil, []string{"--master", "http://127.0.0.1:1", "--state", "file:x"}, "scheduler-lite uninstall: the service's name is needed: give --framework-name NAME (FRAMEWORK_NAME) or the svc.yml"},
 	} {
 		var out, errb strings.Builder
 		code := Run(context.Background(), append([]string{"scheduler-lite", "uninstall"}, tc.args...), tc.env, nil, &out, &errb)
