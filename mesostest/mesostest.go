@@ -84,6 +84,34 @@ type Options struct {
 	// time holds a work dir: Start on one another cluster holds fails with
 	// an error matching ErrWorkDirInUse.
 	WorkDir string
+	// AgentPingTimeout and MaxAgentPingTimeouts are Mesos' master flags
+	// --agent_ping_timeout and --max_agent_ping_timeouts: the master pings
+	// each agent every AgentPingTimeout from its registration, and marks a
+	// killed agent (KillAgent) unreachable at the MaxAgentPingTimeouts-th
+	// ping in a row it leaves unanswered. 0 means Mesos' defaults, 15
+	// seconds and 5 (75-90 s after the kill); a negative value is an
+	// error. Unlike Mesos (1 s to 15 min), any positive duration is taken:
+	// a test of a checkpointing framework that waits for its tasks to be
+	// reported TASK_UNREACHABLE or TASK_LOST sets e.g. 100 ms and 2.
+	AgentPingTimeout     time.Duration
+	MaxAgentPingTimeouts int
+	// AgentReregisterTimeout is Mesos' --agent_reregister_timeout: a
+	// killed agent is marked unreachable this long after the kill, if its
+	// pings have not timed out before. 0 means Mesos' default, 10 minutes;
+	// a negative value is an error. Unlike Mesos (at least 10 minutes),
+	// any positive duration is taken.
+	AgentReregisterTimeout time.Duration
+	// Isolation is the Mesos agent's --isolation, a comma-separated list
+	// of isolators: empty means "posix/cpu,posix/mem", Mesos' default,
+	// which isolates nothing. "cgroups/cpu" gives every container (an
+	// executor, or a command task) its own cgroup v1 cpu cgroup, under
+	// /sys/fs/cgroup/cpu/mesos/testenv-<master ID>/<container ID>, whose
+	// cpu.shares are 1024 per cpu of the executor and its live tasks (at
+	// least 2), as Mesos' cgroups/cpu isolator sets them; it needs root
+	// and the cgroup v1 cpu controller, and Start fails naming Isolation
+	// and the path when it cannot make the cgroup. Any other isolator is
+	// an invalid option.
+	Isolation string
 	// Logger receives the cluster's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -129,7 +157,10 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		Agents: o.Agents, CPUs: o.CPUs, Mem: o.Mem, Disk: o.Disk, Ports: o.Ports,
 		Attributes: o.Attributes, DiskMounts: o.DiskMounts, Reserved: o.Reserved,
 		ExecutorPath: o.ExecutorPath, WorkDir: o.WorkDir,
-		Logger: o.Logger,
+		AgentPingTimeout: o.AgentPingTimeout, MaxAgentPingTimeouts: o.MaxAgentPingTimeouts,
+		AgentReregisterTimeout: o.AgentReregisterTimeout,
+		Isolation:              o.Isolation,
+		Logger:                 o.Logger,
 	})
 	if err != nil {
 		cancel()
@@ -195,10 +226,12 @@ func (c *Cluster) Agents() []Agent {
 
 // KillAgent kills an agent, by ID or hostname, as if its host died: its
 // executors and tasks are killed and its offers rescinded. As on Mesos
-// 1.11, the tasks of frameworks that do not checkpoint are TASK_LOST at
-// once (REASON_AGENT_DISCONNECTED); the agent stays listed, inactive, until
-// the master marks it unreachable after 5 unanswered pings 15 s apart
-// (75-90 s after the kill; Mesos' defaults): then its other tasks are
+// 1.11, the tasks (and executors) of frameworks that do not checkpoint are
+// TASK_LOST at once (REASON_AGENT_DISCONNECTED); the agent stays listed,
+// inactive, with the other frameworks' tasks and executors, until the
+// master marks it unreachable after Options.MaxAgentPingTimeouts
+// unanswered pings Options.AgentPingTimeout apart (by default 5 and 15 s:
+// 75-90 s after the kill) or Options.AgentReregisterTimeout: then its other tasks are
 // reported TASK_UNREACHABLE to PARTITION_AWARE frameworks and TASK_LOST to
 // others (REASON_AGENT_REMOVED), every framework gets a FAILURE event for
 // the agent, and it leaves /slaves and /state. RestartAgent before then

@@ -432,7 +432,7 @@ func TestBadInputMatrix(t *testing.T) {
 		{name: "encrypted key", env: with("TLS_SERVER_KEY", encrypted), code: 3,
 			want: []string{"env:TLS_SERVER_KEY", "encrypted"}},
 		{name: "missing variable", env: with("TLS_SERVER_CA", ""), code: 3,
-			want: []string{"TLS_SERVER_CA is not set"}},
+			want: []string{"TLS_SERVER_CA is not set (set them, or name other inputs with --key, --cert and --ca: env:VAR, file:PATH or -)"}},
 		{name: "empty variable", env: with("TLS_SERVER_CERT", "  "), code: 3,
 			want: []string{"TLS_SERVER_CERT is empty"}},
 		{name: "missing file", env: s.env("server"), args: []string{"--key", "file:/nonexistent/server.key"}, code: 3,

@@ -31,7 +31,12 @@
 //     runs a command takes it only after "--" (SplitCommand);
 //   - "help" as the first argument of a command that has subcommands: its
 //     help, as with --help ("tlsprov help issue" is "tlsprov issue
-//     --help");
+//     --help"); --help shows the help of the command it is given to
+//     whatever arguments follow ("scheduler-lite validate --help svc.yml",
+//     "scheduler-lite help validate svc.yml": validate's), except that a
+//     command taking only subcommands calls a word naming none of them
+//     unknown ("tlsprov --help bogus", "tlsprov help issue" where issue
+//     has subcommands and "help issue bogus");
 //   - one logger per run (Shell.Logger), from the binary's --log-format and
 //     --verbose flags, whose every record is masked through redact.Handler
 //     with the secrets of environ learned (Shell.Secrets);
@@ -53,6 +58,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,6 +114,12 @@ type Shell struct {
 	envs    map[cli.Flag][]string // the variables of each flag
 	fromEnv map[string]string     // flag name → the variable that set it
 	helped  bool                  // a "help" word was answered
+	// commandOnly tells, for each command prepared (not the App's root),
+	// whether it takes a subcommand and nothing else (its Action is
+	// wantCommand); appCommandOnly tells it for the App.
+	commandOnly    map[*cli.Command]bool
+	appCommandOnly bool
+	helpErr        error // a help topic naming no command (helpTopicNotFound)
 }
 
 // New returns the shell of one run. The secret values of environ (keys
@@ -120,6 +132,8 @@ func New(name string, args, environ []string, stdin io.Reader, stdout, stderr io
 		secrets: redact.NewShared(redact.Default().LearnEnv(environ)),
 		envs:    map[cli.Flag][]string{},
 		fromEnv: map[string]string{},
+
+		commandOnly: map[*cli.Command]bool{},
 	}
 }
 
@@ -188,8 +202,10 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	app.OnUsageError = sh.usageOnError
 	if app.Action == nil && len(app.Commands) > 0 {
 		app.Action = wantCommand
+		sh.appCommandOnly = true
 	}
 	app.Action = sh.badValues(sh.helpWord(app.Action, len(app.Commands) > 0))
+	app.CommandNotFound = sh.helpTopicNotFound
 	if app.Metadata == nil {
 		app.Metadata = map[string]any{}
 	}
@@ -201,6 +217,9 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	if errors.As(err, &hr) {
 		// "X help CMD SUB" is "X CMD SUB --help": run that instead, once.
 		err = app.RunContext(ctx, hr)
+	}
+	if err == nil {
+		err = sh.helpErr
 	}
 	if err == nil {
 		return 0
@@ -233,11 +252,20 @@ func (sh *Shell) prepare(cmds []*cli.Command) {
 		c.Before = sh.applyEnv(c.Before)
 		c.OnUsageError = sh.usageOnError
 		c.HideHelpCommand = true
-		if c.Action == nil && len(c.Subcommands) > 0 {
+		sh.commandOnly[c] = c.Action == nil && len(c.Subcommands) > 0
+		if sh.commandOnly[c] {
 			c.Action = wantCommand
 		}
 		c.Action = sh.badValues(sh.helpWord(c.Action, len(c.Subcommands) > 0))
 		sh.prepare(c.Subcommands)
+		if c.Subcommands == nil {
+			// So that --help with arguments looks the first one up among
+			// the command's subcommands (none), not the App's: urfave/cli
+			// reads "validate --help svc.yml" as help on a command
+			// "svc.yml", and "start --help show" as help on show. It then
+			// calls helpTopicNotFound.
+			c.Subcommands = []*cli.Command{}
+		}
 	}
 }
 
@@ -553,10 +581,48 @@ func (sh *Shell) helpWord(next cli.ActionFunc, hasCommands bool) cli.ActionFunc 
 			return unknownCommand(c, topic)
 		}
 		sh.helped = true
+		// "--help" goes after the words naming commands, before any other
+		// (an argument, for the named command's help to ignore, or a word
+		// naming no subcommand, for it to call unknown; see
+		// helpTopicNotFound): a command's parsing stops at its first
+		// argument, so a "--help" after one would be an argument too. A
+		// command parsing its own words (SkipFlagParsing) takes the rest.
+		words := c.Args().Tail()
+		n, cmds := 0, c.App.Commands
+		if c.Command != nil && len(c.Command.Subcommands) > 0 {
+			cmds = c.Command.Subcommands
+		}
+		for n < len(words) {
+			i := slices.IndexFunc(cmds, func(cmd *cli.Command) bool { return cmd.HasName(words[n]) })
+			if i < 0 {
+				break
+			}
+			n++
+			if cmds[i].SkipFlagParsing {
+				break
+			}
+			cmds = cmds[i].Subcommands
+		}
 		// The positional arguments are the last words of the command line.
 		at := len(sh.Args) - c.NArg()
-		args := append(append(append([]string{}, sh.Args[:at]...), c.Args().Tail()...), "--help")
-		return helpRequest(args)
+		return helpRequest(slices.Concat(sh.Args[:at], words[:n], []string{"--help"}, words[n:]))
+	}
+}
+
+// helpTopicNotFound is the App's CommandNotFound, which urfave/cli calls
+// when a command is given --help and arguments, the first of which names
+// none of its subcommands: for a command taking only subcommands, that is
+// an unknown command (the usage error Run returns); otherwise the word is
+// an argument, and the help is the command's, as without it.
+func (sh *Shell) helpTopicNotFound(c *cli.Context, name string) {
+	only, prepared := sh.commandOnly[c.Command]
+	switch {
+	case !prepared && sh.appCommandOnly, only:
+		sh.helpErr = unknownCommand(c, name)
+	case !prepared:
+		_ = cli.ShowAppHelp(c)
+	default:
+		_ = cli.ShowSubcommandHelp(c)
 	}
 }
 

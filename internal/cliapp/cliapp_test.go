@@ -133,6 +133,16 @@ func TestShell(t *testing.T) {
 		{name: "help word in a group", args: []string{"pkg", "help"}, stdout: []string{"NAME:\n   demo pkg\n", "COMMANDS:\n   render"}, stderrLine: -1},
 		{name: "help word, unknown command", args: []string{"help", "down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
 		{name: "help word, unknown subcommand", args: []string{"help", "pkg", "down"}, code: 2, stderr: []string{`demo pkg: unknown command "down" (want render)`}},
+		// --help with arguments is the help of the command it is given to
+		// (not urfave/cli's "No help topic for 'x'", nor another
+		// command's), and so is the help word naming a command, then
+		// an argument.
+		{name: "help word, then an argument", args: []string{"help", "up", "x"}, stdout: []string{"NAME:\n   demo up\n", "how many"}, stderrLine: -1},
+		{name: "help word, subcommand, then an argument", args: []string{"help", "pkg", "render", "x"}, stdout: []string{"NAME:\n   demo pkg render\n"}, stderrLine: -1},
+		{name: "help flag, then an argument", args: []string{"up", "--help", "x"}, stdout: []string{"NAME:\n   demo up\n"}, stderrLine: -1},
+		{name: "help flag, then a command's name", args: []string{"up", "--help", "pkg"}, stdout: []string{"NAME:\n   demo up\n"}, stderrLine: -1},
+		{name: "help flag, then an unknown subcommand", args: []string{"pkg", "--help", "down"}, code: 2, stderr: []string{`demo pkg: unknown command "down" (want render)`}},
+		{name: "help flag, then an unknown command", args: []string{"--help", "down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
 		{name: "help word where arguments are none", args: []string{"up", "help"}, code: 2, stderr: []string{`demo up: unexpected argument "help": for help, run 'demo up --help'`}},
 		{name: "help", args: []string{"up", "--help"}, stdout: []string{"--count N", "how many [$DEMO_COUNT, $DEMO_OLD_COUNT] (default: 1)", "[$DEMO_NAME, $DEMO_OLD_NAME]"}},
 		{name: "version", args: []string{"--version"}, stdout: []string{"demo dev (rev "}},

@@ -42,7 +42,10 @@ func TestParseTarget(t *testing.T) {
 		{in: "http:///health", wantErr: "missing host"},
 		{in: "file://tmp/ready", wantErr: "three slashes"},
 		{in: "unix://", wantErr: "want unix:///absolute/path"},
-		{in: "db:5432", wantErr: `unsupported scheme "db"`},
+		{in: "db:5432", wantErr: `wait target "db:5432": missing scheme: for a host and port, write tcp://db:5432`},
+		{in: "10.0.0.7:5432", wantErr: "write tcp://10.0.0.7:5432"},
+		{in: "[fd00::1]:80", wantErr: "write tcp://[fd00::1]:80"},
+		{in: "db:http", wantErr: `unsupported scheme "db"`}, // no port number: no guess
 		{in: "/tmp/x", wantErr: "missing scheme"},
 		{in: "ftp://x/", wantErr: `unsupported scheme "ftp"`},
 		{in: "http://u:s3cret@web:bad/", wantErr: `"http://u:xxxxx@web:bad/"`, noLeakOf: "s3cret"},

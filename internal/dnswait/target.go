@@ -53,6 +53,10 @@ func ParseTarget(s string) (Target, error) {
 	bad := func(why string) (Target, error) {
 		return Target{}, fmt.Errorf("wait target %q: %s", redactRaw(s), why)
 	}
+	if host, port, err := net.SplitHostPort(s); err == nil && host != "" && !strings.Contains(s, "/") && checkPort(port) == nil {
+		// "db:5432" parses as scheme db, "10.0.0.7:5432" not at all.
+		return bad("missing scheme: for a host and port, write tcp://" + s)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		var uerr *url.Error

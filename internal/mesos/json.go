@@ -1,8 +1,8 @@
 package mesos
 
 import (
+	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/gogo/protobuf/proto"
 	"github.com/gogo/protobuf/protoc-gen-gogo/descriptor"
@@ -61,6 +62,8 @@ func newJSONEncoder(s encoding.Sink) encoding.Encoder {
 //     uint64 as JSON numbers; doubles in plain decimal notation, with ".0"
 //     when integral, as rapidjson writes them (exponent form only at 1e21 and
 //     beyond);
+//   - strings escaped as rapidjson's Writer escapes them (appendString):
+//     no HTML escaping, U+2028 and U+2029 as they are;
 //   - gogo's non-nullable fields (plain values, not pointers) cannot tell
 //     "unset" from the zero value: a required one is always written, an
 //     optional one only when it is not the zero value.
@@ -292,10 +295,93 @@ func appendDouble(b []byte, x float64) ([]byte, error) {
 	return b, nil
 }
 
-// appendString writes s as a JSON string (encoding/json's escaping).
+// appendString writes s as a JSON string as Mesos does (stout's jsonify,
+// rapidjson's Writer::WriteString): only '"', '\\' and the control
+// characters below U+0020 are escaped (\b \t \n \f \r, the others
+// \u00XX with upper-case hex); '<', '>', '&', U+2028, U+2029 and every
+// other character are written as they are (encoding/json escapes them).
+// A byte that is not UTF-8 (a proto string holding one is invalid) is
+// written as U+FFFD, so that the output stays JSON; rapidjson copies it.
 func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always marshals
-	return append(b, q...)
+	const hex = "0123456789ABCDEF"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				b = utf8.AppendRune(b, utf8.RuneError)
+			} else {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			if c < 0x20 {
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			} else {
+				b = append(b, c)
+			}
+		}
+		i++
+	}
+	return append(b, '"')
+}
+
+// StoutEscaping rewrites JSON that encoding/json wrote with HTML escaping
+// off (json.Encoder.SetEscapeHTML(false)) to Mesos' string escaping
+// (appendString): U+2028, U+2029 and U+FFFD, which encoding/json writes as
+// \u escapes, become the characters, and the \u00xx escapes of control
+// characters take upper-case hex. Everything outside strings, and every
+// other escape, is left as it is. It is for Mesos-compatible endpoints
+// that build their answers as Go values (testenv's master and agent).
+func StoutEscaping(js []byte) []byte {
+	if !bytes.Contains(js, []byte(`\u`)) {
+		return js
+	}
+	out := make([]byte, 0, len(js))
+	inString := false
+	for i := 0; i < len(js); i++ {
+		c := js[i]
+		switch {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(js):
+			if js[i+1] != 'u' || i+6 > len(js) {
+				out = append(out, c, js[i+1])
+				i++
+				continue
+			}
+			code := string(js[i+2 : i+6])
+			switch {
+			case code == "2028", code == "2029", code == "fffd":
+				r, _ := strconv.ParseUint(code, 16, 32)
+				out = utf8.AppendRune(out, rune(r))
+			case strings.HasPrefix(code, "00"):
+				out = append(out, `\u`+strings.ToUpper(code)...)
+			default:
+				out = append(out, js[i:i+6]...)
+			}
+			i += 5
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // MissingRequired lists the required fields a JSON document (decoded into

@@ -1,6 +1,7 @@
 package mesos
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -47,9 +48,18 @@ func TestMarshalJSON(t *testing.T) {
 		{"events",
 			&scheduler.Event{Type: scheduler.Event_HEARTBEAT},
 			`{"type":"HEARTBEAT"}`},
-		{"strings escaped",
-			&mesos.Label{Key: "k\"\n", Value: ptr("<v>")},
-			`{"key":"k\"\n","value":"\u003cv\u003e"}`},
+		{"strings escaped as rapidjson does: quote, backslash, control characters only",
+			&mesos.Label{Key: "k\"\\\n\t\r\b\f", Value: ptr("\x00\x1f\x7f")},
+			`{"key":"k\"\\\n\t\r\b\f","value":"\u0000\u001F` + "\x7f" + `"}`},
+		{"no HTML escaping: <, >, & as they are",
+			&mesos.Label{Key: "a&b", Value: ptr("<script>")},
+			`{"key":"a&b","value":"<script>"}`},
+		{"U+2028, U+2029 and other characters as they are",
+			&mesos.Label{Key: "l\u2028s\u2029", Value: ptr("é€😀")},
+			"{\"key\":\"l\u2028s\u2029\",\"value\":\"é€😀\"}"},
+		{"a byte that is not UTF-8 is U+FFFD",
+			&mesos.Label{Key: "k", Value: ptr("a\xffb")},
+			"{\"key\":\"k\",\"value\":\"a\ufffdb\"}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := MarshalJSON(tc.msg)
@@ -58,6 +68,40 @@ func TestMarshalJSON(t *testing.T) {
 			}
 			if string(b) != tc.want {
 				t.Errorf("got  %s\nwant %s", b, tc.want)
+			}
+		})
+	}
+}
+
+// TestStoutEscaping: JSON encoding/json wrote (HTML escaping off) comes
+// out with Mesos' string escaping; escapes that only look alike (an
+// escaped backslash before "u2028", text outside strings) are left alone.
+func TestStoutEscaping(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   any
+		want string
+	}{
+		{"line and paragraph separators become characters", map[string]string{"k": "a\u2028b\u2029c"}, "{\"k\":\"a\u2028b\u2029c\"}"},
+		{"control characters take upper-case hex", []string{"\x1f\x0b", "\n\t"}, `["\u001F\u000B","\n\t"]`},
+		{"invalid UTF-8 is U+FFFD", []string{"a\xffb"}, "[\"a\ufffdb\"]"},
+		{"an escaped backslash before u2028 stays", []string{`\u2028`}, `["\\u2028"]`},
+		{"no HTML escaping", map[string]string{"<a>": "&"}, `{"<a>":"&"}`},
+		{"keys and nesting", map[string]any{"x\u2028": []any{1.5, map[string]string{"y": "\x01"}}}, "{\"x\u2028\":[1.5,{\"y\":\"\\u0001\"}]}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(tc.in); err != nil {
+				t.Fatal(err)
+			}
+			got := StoutEscaping(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+			if string(got) != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+			if !json.Valid(got) {
+				t.Errorf("not JSON: %s", got)
 			}
 		})
 	}

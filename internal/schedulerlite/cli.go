@@ -93,7 +93,9 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"before or after their arguments, and before the command's name too, as kubectl and the DC/OS CLI\n" +
 			"do: scheduler-lite --url URL plan list. Flags written there are the command's (--url, --name,\n" +
 			"--api-token-file, --request-timeout, --json): one of the scheduler's is a usage error of the\n" +
-			"command. See docs/scheduler-lite.md.",
+			"command; with no command after a group's name (scheduler-lite plan --url URL), the group says\n" +
+			"which commands it has. --help shows the help of the command it follows whatever arguments\n" +
+			"come after it (scheduler-lite validate --help svc.yml). See docs/scheduler-lite.md.",
 		Flags:    Flags(),
 		Commands: append([]*cli.Command{packageCommand(sh), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c) },

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -190,6 +191,7 @@ func TestRootVariablesAreTheSchedulers(t *testing.T) {
 		{[]string{"validate", "../../examples/hello-world/svc.yml"}, 0, "valid"},
 		{[]string{"package", "render", "--package-dir", "../../universe"}, 0, `"id": "hello-world"`},
 		{[]string{"help", "plan"}, 0, "scheduler-lite plan list"},
+		{[]string{"help", "validate", "svc.yml"}, 0, "scheduler-lite validate - check a svc.yml"},
 		{[]string{"help"}, 0, "$SCHEDULER_LITE_LOCAL_AGENTS"},
 		{[]string{"svc.yml"}, ExitUsage, ""},
 	} {
@@ -261,6 +263,9 @@ func TestOperatorFlagsFirst(t *testing.T) {
 		{[]string{"--verbose", "--url", srv.URL, "health"}, ExitUsage, "", "scheduler-lite health: unknown flag --verbose\nusage: scheduler-lite health"},
 		{[]string{"--url", srv.URL, "svc.yml"}, ExitUsage, "", "scheduler-lite: unknown flag --url\nusage: scheduler-lite [flags] SVC.yml"},
 		{[]string{"--master", "plan", "list"}, ExitUsage, "", `scheduler-lite: --master: "plan": want local`},
+		// Flags but no command: the group says what is missing (repro 04).
+		{[]string{"--url", srv.URL, "plan"}, ExitUsage, "", "scheduler-lite plan: no command given (want list, show,"},
+		{[]string{"--json", "--url", srv.URL, "state"}, ExitUsage, "", "scheduler-lite state: no command given (want framework-id)"},
 		{[]string{"plna", "list"}, ExitUsage, "", "scheduler-lite: unknown command \"plna\": did you mean plan? (no file of that name: the scheduler's one argument is a svc.yml)\nusage: scheduler-lite [flags] SVC.yml"},
 		{[]string{"helth"}, ExitUsage, "", `scheduler-lite: unknown command "helth": did you mean health?`},
 	} {
@@ -308,5 +313,41 @@ func TestUninstallMaster(t *testing.T) {
 			lines[1] != "usage: scheduler-lite uninstall --master URL --state SPEC [--framework-name NAME | SVC.yml] [flags]" || out.Len() > 0 {
 			t.Errorf("%v %v: exit %d (want %d), want %q and the usage line:\n%s%s", tc.env, tc.args, code, ExitUsage, tc.line, out.String(), errb.String())
 		}
+	}
+}
+
+// TestValidateIDAgainstTestenv: against a testenv up whose env file is
+// loaded, the scheduler adds TASKCFG_ALL_BOOTSTRAP_RESOLVERS (its DNS) to
+// the TASKCFG_* variables, which are part of the configuration's ID; so
+// validate prints that ID too, the one the scheduler logs, which is the ID
+// of the same svc.yml with that variable set by hand. A newcomer's validate
+// printed one ID and the scheduler's "new target configuration" another.
+func TestValidateIDAgainstTestenv(t *testing.T) {
+	svc := "../../examples/hello-world/svc.yml"
+	validate := func(env ...string) string {
+		var out, errb strings.Builder
+		if code := Run(context.Background(), []string{"scheduler-lite", "validate", svc}, env, nil, &out, &errb); code != 0 {
+			t.Fatalf("validate %v: exit %d\n%s", env, code, errb.String())
+		}
+		return out.String()
+	}
+	id := regexp.MustCompile(`[0-9a-f]{32}`)
+	plain := validate()
+	byHand := id.FindString(validate("TASKCFG_ALL_BOOTSTRAP_RESOLVERS=127.0.0.1:5353"))
+	want := plain[:len(plain)-2] + "; " + byHand + " against the testenv of this environment, whose DNS scheduler-lite hands its tasks as TASKCFG_ALL_BOOTSTRAP_RESOLVERS=127.0.0.1:5353)\n"
+	if byHand == id.FindString(plain) {
+		t.Fatalf("TASKCFG_ALL_BOOTSTRAP_RESOLVERS left the ID as it was: %s", plain)
+	}
+	for _, env := range [][]string{
+		{"TESTENV_DNS_ADDR=127.0.0.1:5353", "TESTENV_MASTER_ADDR=127.0.0.1:5050"},
+		{"TESTENV_DNS_ADDR=127.0.0.1:5353"}, // an env file without the master's address: the scheduler adds it whatever its master
+	} {
+		if got := validate(env...); got != want {
+			t.Errorf("%v:\n%s\nwant:\n%s", env, got, want)
+		}
+	}
+	// Resolvers set by hand: the scheduler adds nothing, so one ID.
+	if got := validate("TESTENV_DNS_ADDR=127.0.0.1:5353", "TESTENV_MASTER_ADDR=127.0.0.1:5050", "TASKCFG_ALL_BOOTSTRAP_RESOLVERS=127.0.0.1:5353"); len(id.FindAllString(got, -1)) != 1 {
+		t.Errorf("with TASKCFG_ALL_BOOTSTRAP_RESOLVERS set: one ID expected:\n%s", got)
 	}
 }

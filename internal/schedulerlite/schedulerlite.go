@@ -181,14 +181,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 			in.runCleanup()
 		}
 	}()
-	getenv := func(k string) string {
-		for i := len(o.Env) - 1; i >= 0; i-- {
-			if kk, v, ok := strings.Cut(o.Env[i], "="); ok && kk == k {
-				return v
-			}
-		}
-		return ""
-	}
+	getenv := getenvOf(o.Env)
 	local := o.Master == "" || o.Master == "local"
 	source := o.Source
 	if source == nil {
@@ -511,6 +504,19 @@ func specEnv(artifactsURL string, env []string) (render, identity []string) {
 		identity = []string{artifactsURLVar + "=$" + artifactsURLVar}
 	}
 	return render, identity
+}
+
+// getenvOf returns os.Getenv's equivalent over env (KEY=VALUE entries):
+// the value of the last entry of the key, "" when there is none.
+func getenvOf(env []string) func(string) string {
+	return func(k string) string {
+		for i := len(env) - 1; i >= 0; i-- {
+			if kk, v, ok := strings.Cut(env[i], "="); ok && kk == k {
+				return v
+			}
+		}
+		return ""
+	}
 }
 
 // testenvResolvers is testenv's DNS address ("ip:port") when the

@@ -11,6 +11,7 @@ import (
 	"github.com/taskkit/taskkit/internal/sdk/config"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/taskenv"
+	"github.com/taskkit/taskkit/internal/testenv"
 	"github.com/taskkit/taskkit/internal/universe"
 )
 
@@ -72,8 +73,18 @@ func validateCommand(sh *cliapp.Shell) *cli.Command {
 				fmt.Fprintf(stderr, "%s: %v\n", c.Args().First(), w)
 			}
 			// The ID the scheduler would give it: the rendered svc.yml, its
-			// templates and the TASKCFG_* variables.
-			_, err = fmt.Fprintf(stdout, "%s: valid (configuration %s)\n", c.Args().First(), config.NewID(l.ConfigID, config.TaskCfgOf(env)))
+			// templates and the TASKCFG_* variables, to which it adds
+			// testenv's DNS when it runs against a testenv up whose env
+			// file is loaded (testenvResolvers): then the ID it logs is
+			// that one.
+			id := config.NewID(l.ConfigID, config.TaskCfgOf(env))
+			getenv := getenvOf(env)
+			if d := testenvResolvers("http://"+getenv(testenv.EnvMasterAddr), getenv); d != "" {
+				resolvers := taskenv.TaskCfgAllPrefix + taskenv.EnvBootstrapResolvers + "=" + d
+				id = fmt.Sprintf("%s; %s against the testenv of this environment, whose DNS scheduler-lite hands its tasks as %s",
+					id, config.NewID(l.ConfigID, config.TaskCfgOf(append([]string{resolvers}, env...))), resolvers)
+			}
+			_, err = fmt.Fprintf(stdout, "%s: valid (configuration %s)\n", c.Args().First(), id)
 			return err
 		},
 	}

@@ -73,3 +73,62 @@ func runCommand(t *testing.T, environ []string, args ...string) (int, string) {
 	defer cancel()
 	return sh.Run(ctx, &cli.App{Name: "scheduler-lite", Commands: Commands(environ)}), stderr.String()
 }
+
+// TestGroupFlagsWithoutCommand: a command group (plan, pod, config,
+// state, debug) given flags of its commands but no command — after its
+// name or before it (HoistFlags) — says the command is missing, as the
+// group alone does, never that the flag is unknown (repro 04:
+// "scheduler-lite plan --url U" said "unknown flag --url"). A flag no
+// command of the group has is still unknown; help flags and the help word
+// still show help.
+func TestGroupFlagsWithoutCommand(t *testing.T) {
+	environ := []string{"XDG_RUNTIME_DIR=" + t.TempDir()}
+	checked := 0
+	for _, newGroup := range groups {
+		g := build(newGroup)
+		if g.action != nil {
+			continue
+		}
+		want := "scheduler-lite " + g.name + ": no command given (want "
+		for _, s := range g.subs {
+			for _, f := range s.Flags {
+				typed := []string{"--" + f.Names()[0]}
+				if _, isBool := f.(*cli.BoolFlag); !isBool {
+					typed = append(typed, "V")
+				}
+				for _, args := range [][]string{
+					append([]string{g.name}, typed...),
+					HoistFlags(append(append([]string{"sl"}, typed...), g.name), nil)[1:],
+					append(append([]string{g.name}, typed...), "--json"),
+				} {
+					if code, stderr := runCommand(t, environ, args...); code != ExitUsage || !strings.HasPrefix(stderr, want) {
+						t.Errorf("scheduler-lite %s: exit %d, stderr %q; want exit %d, stderr starting %q", strings.Join(args, " "), code, stderr, ExitUsage, want)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("checked %d command lines: the groups' flags were not found", checked)
+	}
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string // its start; "" for none
+	}{
+		{[]string{"plan", "--url", "U", "--bogus"}, ExitUsage, "scheduler-lite plan: unknown flag --bogus\n"},
+		{[]string{"plan", "--url", "U", "--help"}, ExitOK, ""},
+		{[]string{"plan", "--url", "U", "help"}, ExitOK, ""},
+		{[]string{"plan", "help", "show"}, ExitOK, ""},
+		{[]string{"plan", "help", "show", "deploy", "--json"}, ExitOK, ""},
+		{[]string{"plan", "help", "explode"}, ExitUsage, `scheduler-lite plan: unknown command "explode"`},
+		{[]string{"help", "plan", "show", "deploy"}, ExitOK, ""},
+		{[]string{"plan", "show", "deploy", "--help"}, ExitOK, ""},
+		{[]string{"plan", "start", "--help", "show"}, ExitOK, ""},
+	} {
+		if code, stderr := runCommand(t, environ, tc.args...); code != tc.code || !strings.HasPrefix(stderr, tc.stderr) || tc.stderr == "" && stderr != "" {
+			t.Errorf("scheduler-lite %s: exit %d, stderr %q; want exit %d, stderr starting %q", strings.Join(tc.args, " "), code, stderr, tc.code, tc.stderr)
+		}
+	}
+}

@@ -124,6 +124,17 @@ func TestPermute(t *testing.T) {
 		{[]string{"http", "--url"}, false, []string{"--url"}},
 		{[]string{"show", "--url", "--"}, true, []string{"show", "--url", "--"}}, // "--" is the value, as for the flag package
 		{nil, true, nil},
+		// Subcommands but none named: the flags the subcommands have are
+		// left out, the group says what is missing; help and the flags
+		// no subcommand has stay alone.
+		{[]string{"--url", "U"}, true, nil},
+		{[]string{"--json", "--url=U", "--wait"}, true, nil},
+		{[]string{"--url", "U", "--help"}, true, []string{"--help"}},
+		{[]string{"--url", "U", "--bogus", "-x=1"}, true, []string{"--bogus", "-x=1"}},
+		{[]string{"--url", "U"}, false, []string{"--url", "U"}},
+		// The help word takes command names only.
+		{[]string{"help", "show", "deploy", "--json"}, true, []string{"help", "show", "deploy"}},
+		{[]string{"--url", "U", "help"}, true, []string{"help"}},
 	} {
 		if got := permute(c.in, valued, c.sub); !slices.Equal(got, c.want) {
 			t.Errorf("%d: permute(%q) = %q, want %q", i, c.in, got, c.want)

@@ -35,7 +35,15 @@ func endpointsGroup() group {
 		action: action(0, []string{"[NAME]"}, func(r *run) error {
 			name := r.args[0]
 			if name == "" {
-				return r.printList("/v1/endpoints")
+				return show(r, "/v1/endpoints", func(list []string) error {
+					if len(list) == 0 {
+						fmt.Fprintln(r.sh.Stderr, "no advertised endpoints: a task's port is listed here when svc.yml gives it advertise: true")
+					}
+					for _, s := range list {
+						fmt.Fprintln(r.out, s)
+					}
+					return nil
+				})
 			}
 			a, err := r.cl.get(r.ctx(), "/v1/endpoints/"+url.PathEscape(name), nil)
 			if err != nil || r.json {

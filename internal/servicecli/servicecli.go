@@ -34,7 +34,9 @@
 // steps, pods and tasks, as the SDK CLI prints them) and the API's JSON
 // answer with --json. Flags may come before or after the arguments, and
 // before the command's name too (HoistFlags: "scheduler-lite --url URL
-// plan list"). Each command runs in the binaries' shell (internal/cliapp):
+// plan list"); a group given flags but no command ("scheduler-lite plan
+// --url URL") says which commands it has, as the group alone does
+// (permute). Each command runs in the binaries' shell (internal/cliapp):
 // variables read from the environ given to Commands, usage errors with the
 // usage line, errors naming the flag or variable used, the token masked in
 // them.
@@ -279,9 +281,17 @@ func lookupGroup(name string) (group, bool) {
 // --name") is moved last with the arguments left out, so that the parsing
 // reports it ("missing value for --name", a usage error) instead of taking
 // the "--" put before the arguments as its value.
+//
+// With subcommands but none named, the flags are the subcommands' to
+// parse, not the group's (which has none): when each is a flag of one of
+// them ("plan --url U"), they are left out, so that the group says what is
+// missing ("no command given") rather than calling --url unknown; a help
+// flag among them stays alone (the group's help), and so do those no
+// subcommand has, for the group to call unknown. The help word ("plan help show") takes
+// command names only: the words after it stay as they are, flags left out.
 func permute(args []string, valued map[string]bool, sub bool) []string {
-	var flags, pos []string
-	dangling := false
+	var flags, pos, unknown []string
+	dangling, help := false, false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -293,8 +303,15 @@ func permute(args []string, valued map[string]bool, sub bool) []string {
 			continue
 		}
 		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if strings.Contains(name, "=") || !valued[name] {
+		name, _, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		isValued, known := valued[name]
+		switch {
+		case name == "h" || name == "help":
+			help = true
+		case !known:
+			unknown = append(unknown, a)
+		}
+		if inline || !isValued {
 			continue
 		}
 		if i+1 == len(args) {
@@ -303,6 +320,14 @@ func permute(args []string, valued map[string]bool, sub bool) []string {
 		}
 		flags = append(flags, args[i+1])
 		i++
+	}
+	switch {
+	case sub && len(pos) > 0 && pos[0] == "help":
+		return pos
+	case sub && len(pos) == 0 && help:
+		return []string{"--help"}
+	case sub && len(pos) == 0:
+		return unknown
 	}
 	var out []string
 	if sub && len(pos) > 0 {

@@ -185,3 +185,22 @@ func TestDebugOffersCountsWhatItLists(t *testing.T) {
 		})
 	}
 }
+
+// TestEndpointsNoneSaysWhy: a service without an advertised port lists no
+// endpoint; the text says why on stderr (a newcomer's svc.yml without
+// advertise: true printed nothing at all), and stdout stays the empty list.
+func TestEndpointsNoneSaysWhy(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "[]")
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	r := e.want(t, 0, "endpoints", "--url", srv.URL)
+	if r.stdout != "" || !strings.Contains(r.stderr, "no advertised endpoints: a task's port is listed here when svc.yml gives it advertise: true") {
+		t.Errorf("stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	if r = e.want(t, 0, "endpoints", "--json", "--url", srv.URL); r.stdout != "[]\n" || r.stderr != "" {
+		t.Errorf("--json: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+}

@@ -1,10 +1,12 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -90,14 +92,16 @@ type Config struct {
 	// (default 5): a killed agent, which answers no ping, is marked
 	// unreachable at the MaxAgentPingTimeouts-th timeout of the pings the
 	// master sends it every AgentPingTimeout since it registered (75-90 s
-	// after the kill by default; agentloss.go). Unlike Mesos (1s..15min), any
-	// positive AgentPingTimeout is taken, for fast tests.
+	// after the kill by default; agentloss.go). 0 means the default, a
+	// negative value is an error. Unlike Mesos (1s..15min), any positive
+	// AgentPingTimeout is taken, for fast tests.
 	AgentPingTimeout     time.Duration
 	MaxAgentPingTimeouts int
 	// AgentReregisterTimeout is Mesos' --agent_reregister_timeout (default
 	// 10 minutes): an agent whose connection broke is marked unreachable
-	// this long after, if its pings have not timed out first. Unlike Mesos
-	// (at least 10 minutes), any positive value is taken.
+	// this long after, if its pings have not timed out first. 0 means the
+	// default, a negative value is an error. Unlike Mesos (at least 10
+	// minutes), any positive value is taken.
 	AgentReregisterTimeout time.Duration
 
 	// DiskMounts are the sizes (MB) of each agent's MOUNT disks, offered
@@ -118,8 +122,28 @@ type Config struct {
 	// (auth.go; the master's --authenticate_frameworks).
 	Credentials map[string]string
 
+	// Isolation is Mesos' agent flag --isolation: a comma-separated list
+	// of isolators; empty means DefaultIsolation, Mesos' default
+	// "posix/cpu,posix/mem", which isolates nothing (containers are plain
+	// processes). IsolatorCgroupsCPU, "cgroups/cpu", puts every container
+	// (an executor, or a command task with its command executor) in its
+	// own cgroup v1 cpu cgroup, <CgroupsHierarchy>/cpu/<CgroupsRoot>/
+	// testenv-<master ID>/<container ID>, whose cpu.shares follow the
+	// container's cpus (cgroups.go); it needs root and the cpu
+	// controller, and Start fails, naming Isolation and the path, when it
+	// cannot make the cluster's cgroup. Another isolator is invalid.
+	Isolation string
+	// CgroupsHierarchy is Mesos' --cgroups_hierarchy, where the cgroup
+	// controllers are mounted (default "/sys/fs/cgroup"); CgroupsRoot is
+	// --cgroups_root, the cgroup (a relative path) under which containers'
+	// cgroups go (default "mesos"). Used with cgroups/cpu only.
+	CgroupsHierarchy string
+	CgroupsRoot      string
+
 	// Logger receives the cluster's logs; nil discards them.
 	Logger *slog.Logger
+
+	cgroupsCPU bool // Isolation has cgroups/cpu
 }
 
 // FieldError is an error one Config field caused: Field is the field's
@@ -250,6 +274,14 @@ func (c *Config) defaults() error {
 	if c.StopGrace <= 0 {
 		c.StopGrace = 2 * time.Second
 	}
+	for _, f := range []struct {
+		name string
+		neg  bool
+	}{{"AgentPingTimeout", c.AgentPingTimeout < 0}, {"MaxAgentPingTimeouts", c.MaxAgentPingTimeouts < 0}, {"AgentReregisterTimeout", c.AgentReregisterTimeout < 0}} {
+		if f.neg {
+			return invalidField(f.name, errors.New("negative; 0 means Mesos' default"))
+		}
+	}
 	if c.AgentPingTimeout <= 0 {
 		c.AgentPingTimeout = 15 * time.Second
 	}
@@ -258,6 +290,25 @@ func (c *Config) defaults() error {
 	}
 	if c.AgentReregisterTimeout <= 0 {
 		c.AgentReregisterTimeout = 10 * time.Minute
+	}
+	if c.Isolation == "" {
+		c.Isolation = DefaultIsolation
+	}
+	var err error
+	if c.cgroupsCPU, err = parseIsolation(c.Isolation); err != nil {
+		return invalidField("Isolation", err)
+	}
+	if c.CgroupsHierarchy == "" {
+		c.CgroupsHierarchy = DefaultCgroupsHierarchy
+	}
+	if !filepath.IsAbs(c.CgroupsHierarchy) {
+		return invalidField("CgroupsHierarchy", fmt.Errorf("%q is not an absolute path", c.CgroupsHierarchy))
+	}
+	if c.CgroupsRoot == "" {
+		c.CgroupsRoot = DefaultCgroupsRoot
+	}
+	if err := checkCgroupsRoot(c.CgroupsRoot); err != nil {
+		return invalidField("CgroupsRoot", err)
 	}
 	if c.Logger == nil {
 		c.Logger = logging.Discard()

@@ -63,6 +63,7 @@ func (c *Cluster) KillAgent(ref string) error {
 	a.disconnectedAt = time.Now()
 	procs := a.procsLocked()
 	for _, e := range a.executors {
+		e.lostWith, e.lostState = !e.command && e.state != execTerminated && e.fw.info.GetCheckpoint(), e.state
 		e.state = execTerminated
 		e.cancelLaunch() // a fetch under way ends with its host
 		if e.stream != nil {

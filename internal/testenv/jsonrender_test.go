@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
 )
 
 // TestMasterJSONRendering: the master's JSON endpoints answer as Mesos
@@ -14,10 +16,18 @@ import (
 // indentation and no trailing newline; `?jsonp=NAME` wraps it as
 // `NAME(...)`, text/javascript. Mesos has no parameter for indented
 // output, so `?pretty=true` changes nothing. Strings are escaped as
-// rapidjson's Writer escapes them: a framework named "a&b<c>" stays so.
+// rapidjson's Writer escapes them: a framework named "a&b<c>" stays so,
+// and so does a task label (a message in Mesos' JSON mapping inside
+// /state); U+2028 is the character, a control character \u00XX with
+// upper-case hex.
 func TestMasterJSONRendering(t *testing.T) {
 	cl := startCluster(t, Config{Agents: 1})
-	subscribe(t, cl, frameworkInfo("a&b<c>"), protoCodec)
+	s := subscribe(t, cl, frameworkInfo("a&b<c>\u2028d\x1f"), protoCodec)
+	o := s.offers()[0]
+	ti := commandTask("labelled", o, "exec sleep 30")
+	ti.Labels = &mesos.Labels{Labels: []mesos.Label{{Key: "k&<>", Value: strPtr("x<y>&z\u2029")}}}
+	s.launch(o, ti)
+	s.updateAck("labelled", mesos.TASK_STARTING)
 	for _, tc := range []struct {
 		path, contentType, prefix string
 	}{
@@ -54,8 +64,13 @@ func TestMasterJSONRendering(t *testing.T) {
 			if !bytes.Equal(compact.Bytes(), b) {
 				t.Errorf("not compact (%d bytes, %d compacted): %.200s", len(b), compact.Len(), b)
 			}
-			if strings.Contains(tc.path, "state") && !bytes.Contains(b, []byte(`"name":"a&b<c>"`)) {
-				t.Errorf("the framework's name is not as given (escaped?): %.300s", b)
+			if strings.Contains(tc.path, "state") {
+				if !bytes.Contains(b, []byte(`"name":"a&b<c>`+"\u2028"+`d\u001F"`)) {
+					t.Errorf("the framework's name is not as Mesos writes it: %.300s", b)
+				}
+				if want := `{"key":"k&<>","value":"x<y>&z` + "\u2029" + `"}`; !bytes.Contains(b, []byte(want)) {
+					t.Errorf("the task's label is not %s: %s", want, b)
+				}
 			}
 		})
 	}

@@ -153,8 +153,16 @@ type executor struct {
 	shutdown    bool // SHUTDOWN requested: live tasks end KILLED
 	timedOut    bool // registration timeout
 	charged     bool // executor resources counted in agent.used
-	res         res
-	links       map[string]string // container path → volume path: the volume symlinks in its sandbox
+	// lostWith: killed with its agent while its framework checkpoints. The
+	// master cannot tell it died, so /state lists it, in lostState, until
+	// the agent is marked unreachable or removed (Master::__removeSlave);
+	// a framework that does not checkpoint loses it with the connection
+	// (Master::removeFramework(Slave*, Framework*)).
+	lostWith  bool
+	lostState execState
+	res       res
+	links     map[string]string // container path → volume path: the volume symlinks in its sandbox
+	cgroup    *cpuCgroup        // its cpu cgroup (cgroups/cpu), made just before its process starts
 	// launch ends the container's launch (its URI fetch) early: cancelled
 	// when the container is killed or shut down while it is still being
 	// launched, when its agent stops and when the cluster stops, as Mesos

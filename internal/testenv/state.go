@@ -84,7 +84,8 @@ func (c *Cluster) sortedFrameworksLocked() []*framework {
 
 // writeJSON writes v as compact JSON, as libprocess' OK(JSON::Value)
 // does (stringify: no indentation, no trailing newline; strings escaped
-// as rapidjson's Writer does, which leaves <, > and & as they are). Mesos
+// as rapidjson's Writer does, which leaves <, >, &, U+2028 and U+2029 as
+// they are: mesos.StoutEscaping). Mesos
 // has no query parameter for indented output; pipe through `jq .`.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	writeJSONP(w, code, v, nil)
@@ -102,7 +103,7 @@ func writeJSONP(w http.ResponseWriter, code int, v any, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	b := mesosx.StoutEscaping(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	w.Header().Set("Content-Type", "application/json")
 	if r != nil {
 		if name, ok := r.URL.Query()["jsonp"]; ok {
@@ -205,12 +206,21 @@ func (c *Cluster) stateJSON() map[string]any {
 		}
 		for _, a := range c.agents {
 			for _, e := range a.executors {
-				if e.fw == fw && !e.command && e.state != execTerminated {
+				// A disconnected agent's executors stay listed for a
+				// checkpointing framework (readonly_handler.cpp lists the
+				// master's framework->executors, which Master::disconnect
+				// keeps), in the state they had when it was lost, until
+				// the agent or the framework is removed.
+				state := e.state
+				if e.lostWith && !a.removed && !fw.removed {
+					state = e.lostState
+				}
+				if e.fw == fw && !e.command && state != execTerminated {
 					used = used.add(e.res)
 					ej := map[string]any{
 						"executor_id": e.info.ExecutorID.Value, "name": e.info.GetName(), "framework_id": fw.id,
 						"slave_id": a.id, "resources": e.res.stateJSON(), "role": e.role,
-						"directory": e.dir, "state": e.state.String(),
+						"directory": e.dir, "state": state.String(),
 					}
 					if e.info.Type != mesos.ExecutorInfo_UNKNOWN {
 						ej["type"] = e.info.Type.String()

@@ -192,6 +192,10 @@ Examples:
 			}
 			start := time.Now()
 			paths, err := Materialize(reqs, &Inputs{Stdin: sh.Stdin, LookupEnv: sh.LookupEnv}, opts, log)
+			if errors.Is(err, ErrMissing) && !c.Bool("all") {
+				// What to do: the inputs need not be the default variables.
+				return fmt.Errorf("%w (set them, or name other inputs with --key, --cert and --ca: env:VAR, file:PATH or -)", err)
+			}
 			if err != nil {
 				return err
 			}
