@@ -255,6 +255,9 @@ func TestAllOrNothingAndExitCodes(t *testing.T) {
 		{"strict miss", []string{"CONFIG_TEMPLATE_Z=ok.tmpl,z.conf"}, []string{"-strict"}, 3, "missing variables: UNSET_VAR"},
 		{"template too big", []string{"CONFIG_TEMPLATE_Z=ok.tmpl,z.conf"}, []string{"-template-max-bytes", "3"}, 3, "over the limit"},
 		{"exec not found", nil, []string{"--", "no-such-command-xyz"}, 6, "no-such-command-xyz"},
+		// Both told, the template's exit code (it said only the command's).
+		{"strict miss and exec not found", []string{"CONFIG_TEMPLATE_Z=ok.tmpl,z.conf"}, []string{"-strict", "--", "no-such-command-xyz"}, 3,
+			`missing variables: UNSET_VAR; command "no-such-command-xyz": exec: "no-such-command-xyz": executable file not found in $PATH`},
 		// A command only after "--": a word without it is no exec (it was: exit 6).
 		{"command without --", nil, []string{"-strict", "./server"}, 2, `bootstrap: unexpected argument "./server": put the command to exec after --`},
 		{"a true/false flag's value without =", nil, []string{"-strict", "false", "--", "true"}, 2, `bootstrap: unexpected argument "false": -strict, a true/false flag, takes its value only after "="`},

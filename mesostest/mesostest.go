@@ -101,6 +101,17 @@ type Options struct {
 	// a negative value is an error. Unlike Mesos (at least 10 minutes),
 	// any positive duration is taken.
 	AgentReregisterTimeout time.Duration
+	// Isolation is the Mesos agent's --isolation, a comma-separated list
+	// of isolators: empty means "posix/cpu,posix/mem", Mesos' default,
+	// which isolates nothing. "cgroups/cpu" gives every container (an
+	// executor, or a command task) its own cgroup v1 cpu cgroup, under
+	// /sys/fs/cgroup/cpu/mesos/testenv-<master ID>/<container ID>, whose
+	// cpu.shares are 1024 per cpu of the executor and its live tasks (at
+	// least 2), as Mesos' cgroups/cpu isolator sets them; it needs root
+	// and the cgroup v1 cpu controller, and Start fails naming Isolation
+	// and the path when it cannot make the cgroup. Any other isolator is
+	// an invalid option.
+	Isolation string
 	// Logger receives the cluster's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -148,6 +159,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		ExecutorPath: o.ExecutorPath, WorkDir: o.WorkDir,
 		AgentPingTimeout: o.AgentPingTimeout, MaxAgentPingTimeouts: o.MaxAgentPingTimeouts,
 		AgentReregisterTimeout: o.AgentReregisterTimeout,
+		Isolation:              o.Isolation,
 		Logger:                 o.Logger,
 	})
 	if err != nil {

@@ -184,6 +184,7 @@ func TestBadOptions(t *testing.T) {
 		{mesostest.Options{AgentPingTimeout: -time.Second}, "AgentPingTimeout"},
 		{mesostest.Options{MaxAgentPingTimeouts: -1}, "MaxAgentPingTimeouts"},
 		{mesostest.Options{AgentReregisterTimeout: -time.Minute}, "AgentReregisterTimeout"},
+		{mesostest.Options{Isolation: "posix/cpu,cgroups/mem"}, "Isolation"},
 	} {
 		if _, err := mesostest.Start(t.Context(), tc.o); err == nil || !strings.Contains(err.Error(), "invalid configuration: "+tc.field+": ") {
 			t.Errorf("%+v: err = %v, want one naming %s", tc.o, err, tc.field)

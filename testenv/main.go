@@ -8,6 +8,7 @@
 //	           [--listen 127.0.0.1:5050,127.0.0.1:0] [--agent-ip 127.0.N.1] [--agent-port 5051]
 //	           [--dns 127.0.0.1:0] [--dns-forward refuse|system|HOST:PORT]
 //	           [--work-dir DIR] [--executor PATH] [--env-file PATH|none]
+//	           [--isolation posix/cpu,posix/mem|cgroups/cpu] [--cgroups-hierarchy /sys/fs/cgroup] [--cgroups-root mesos]
 //
 // "up" writes the master URL, the DNS address and the agents to the env
 // file (MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...; by default testenv.env

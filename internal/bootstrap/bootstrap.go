@@ -319,23 +319,28 @@ func bootstrap(ctx context.Context, sh *cliapp.Shell, cfg *config, e *env, log *
 		log.Info("templates disabled (-template=false)")
 	}
 	// The command after "--" must exist (or be one of the templates) before
-	// anything is written.
+	// anything is written; when the templates fail too, both are told
+	// (exit 3, the earlier step's).
+	var cmdErr error
 	if len(cfg.command) > 0 {
-		if err := checkCommand(cfg.command[0], templates); err != nil {
-			return exitcode.Wrap(ExitExec, err)
-		}
+		cmdErr = checkCommand(cfg.command[0], templates)
 	}
 	if len(templates) > 0 {
 		renderOpts.Env = e.list
 		if batch, err = render.Prepare(templates, renderOpts); err != nil {
+			if cmdErr != nil {
+				err = fmt.Errorf("%w; %w", err, cmdErr)
+			}
 			return exitcode.Wrap(ExitTemplate, err)
 		}
-		if cfg.dry {
-			logResults(log, stderr, batch.Plan(), true)
-			return nil
-		}
+	}
+	if cmdErr != nil {
+		return exitcode.Wrap(ExitExec, cmdErr)
 	}
 	if cfg.dry {
+		if batch != nil {
+			logResults(log, stderr, batch.Plan(), true)
+		}
 		return nil
 	}
 

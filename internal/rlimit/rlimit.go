@@ -7,13 +7,14 @@
 // the launch helper calls setrlimit and then execs).
 //
 // Go cannot run code in a child between fork and exec, so Start has the
-// child stop at its exec (ptrace PTRACE_TRACEME: the kernel stops a
-// traced process with SIGTRAP right after a successful execve, before
-// the new program runs one instruction), sets the limits on it with
-// prlimit(2) and lets it go (PTRACE_DETACH). A child started without
-// limits is not traced at all. Where ptrace is forbidden (a seccomp
-// profile or Yama's ptrace_scope 3), a child with limits fails to start
-// with the system's error.
+// child held at its exec (package execstop: ptrace stops it with SIGTRAP
+// right after a successful execve, before the new program runs one
+// instruction), sets the limits on it with prlimit(2) (Set) and lets it
+// go. A child started without limits is not traced at all. Where ptrace
+// is forbidden (a seccomp profile or Yama's ptrace_scope 3), a child with
+// limits fails to start with the system's error. A caller with more to do
+// at that point (testenv also puts the child in its cgroup) calls Check,
+// then execstop.Start with a hook that calls Set.
 //
 // The package has no Mesos dependency; the conversion from Mesos'
 // RLimitInfo is internal/mesos.RLimits.
@@ -22,10 +23,11 @@ package rlimit
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/taskkit/taskkit/internal/execstop"
 )
 
 // Unlimited is a soft or hard limit without bound (RLIM_INFINITY).
@@ -83,11 +85,12 @@ func format(v uint64) string {
 	return fmt.Sprint(v)
 }
 
-// Start starts a child with limits in force from its first instruction.
-// start must fork and exec exactly one child on the calling goroutine
-// (os/exec's Cmd.Start or syscall.ForkExec) with sys as its
-// SysProcAttr, and return its pid; Start sets sys.Ptrace when there are
-// limits. Without limits it only calls start.
+// Start starts a child with limits in force from its first instruction
+// (package execstop holds it at its exec while Set applies them). start
+// must fork and exec exactly one child on the calling goroutine (os/exec's
+// Cmd.Start or syscall.ForkExec) with sys as its SysProcAttr, and return
+// its pid; Start sets sys.Ptrace when there are limits. Without limits it
+// only calls start.
 //
 // If the limits cannot be set (raising a hard limit needs
 // CAP_SYS_RESOURCE), the child is killed and reaped before it ran, and
@@ -100,47 +103,18 @@ func Start(limits []Limit, sys *syscall.SysProcAttr, start func() (int, error)) 
 	if err := Check(limits); err != nil {
 		return 0, err
 	}
-	// The tracer is the thread that forked: ptrace requests must come
-	// from it, so this goroutine keeps it until the child is detached.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	sys.Ptrace = true
-	pid, err := start()
-	if err != nil {
-		return 0, err
-	}
-	fail := func(err error) (int, error) {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		for {
-			if _, werr := unix.Wait4(pid, &ws, 0, nil); werr != unix.EINTR {
-				break
-			}
-		}
-		return 0, err
-	}
-	var ws unix.WaitStatus
-	for {
-		_, err = unix.Wait4(pid, &ws, unix.WALL, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return fail(fmt.Errorf("waiting for the child to stop at exec: %w", err))
-	}
-	if !ws.Stopped() || ws.StopSignal() != unix.SIGTRAP {
-		return fail(fmt.Errorf("child did not stop at exec (wait status %#x)", uint32(ws)))
-	}
+	return execstop.Start(sys, start, func(pid int) error { return Set(pid, limits) })
+}
+
+// Set sets limits on process pid with prlimit(2), in order; the first
+// that fails is an *Error naming it. Limits set before it stay set.
+func Set(pid int, limits []Limit) error {
 	for _, l := range limits {
 		if err := unix.Prlimit(pid, l.Resource, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
-			return fail(&Error{Name: l.Name, Reason: fmt.Sprintf("soft %s, hard %s: %v", format(l.Soft), format(l.Hard), err), Err: err})
+			return &Error{Name: l.Name, Reason: fmt.Sprintf("soft %s, hard %s: %v", format(l.Soft), format(l.Hard), err), Err: err}
 		}
 	}
-	if err := unix.PtraceDetach(pid); err != nil {
-		return fail(fmt.Errorf("letting the child run: %w", err))
-	}
-	return pid, nil
+	return nil
 }
 
 // Get returns the current limits of process pid (0: this process) for

@@ -275,7 +275,11 @@ func (c *Cluster) deliverLocked(e *executor, item launchItem) {
 	for _, t := range item.tasks {
 		t.delivered = true
 	}
-	if err := c.syncLinksLocked(e, nil); err != nil {
+	err := c.syncLinksLocked(e, nil)
+	if err == nil {
+		err = c.updateCgroupLocked(e)
+	}
+	if err != nil {
 		for _, t := range item.tasks {
 			c.statusUpdateLocked(t, c.newStatus(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_UPDATE_FAILED,
 				"Failed to update resources of container: "+err.Error()))
@@ -434,6 +438,7 @@ func (c *Cluster) startExecutor(e *executor) {
 	c.mu.Lock()
 	if err == nil {
 		spec.env = c.executorEnvLocked(e, dir)
+		spec.cgroup, err = c.createCgroupLocked(e)
 	}
 	c.mu.Unlock()
 	// Fork and exec outside the cluster lock: hundreds of executors starting
@@ -589,9 +594,15 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 		c.mu.Unlock()
 		return
 	}
+	cg, err := c.createCgroupLocked(e)
+	if err != nil {
+		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
+		c.mu.Unlock()
+		return
+	}
 	c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_STARTING, ""))
 	spec := procSpec{sandbox: sb, env: c.executorEnvLocked(e, dir),
-		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments, limits: limits}
+		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments, limits: limits, cgroup: cg}
 	p, err := startProc(spec)
 	closeSandbox()
 	if errors.Is(err, rlimit.ErrSet) {

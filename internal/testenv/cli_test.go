@@ -89,6 +89,10 @@ func TestSettingsCheckedBeforeStart(t *testing.T) {
 		{nil, []string{"TESTENV_ATTRIBUTES=zone"}, `testenv up: TESTENV_ATTRIBUTES: "zone" is not NAME=VALUE`},
 		{nil, []string{"TESTENV_PORTS=nope"}, `testenv up: TESTENV_PORTS: invalid port range "nope"`},
 		{[]string{"--agents", "0"}, nil, "testenv up: --agents: 0, want at least 1"},
+		{[]string{"--isolation", "posix/cpu,cgroups/mem"}, nil, `testenv up: --isolation: unknown or unsupported isolator "cgroups/mem"`},
+		{nil, []string{"TESTENV_ISOLATION=cgroups"}, `testenv up: TESTENV_ISOLATION: unknown or unsupported isolator "cgroups"`},
+		{[]string{"--isolation", "cgroups/cpu", "--cgroups-root", "../x"}, nil, `testenv up: --cgroups-root: "../x" is not a relative cgroup path`},
+		{[]string{"--isolation", "cgroups/cpu", "--cgroups-hierarchy", "sys/fs/cgroup"}, nil, `testenv up: --cgroups-hierarchy: "sys/fs/cgroup" is not an absolute path`},
 	} {
 		t.Run(strings.Join(append(tc.args, tc.env...), " "), func(t *testing.T) {
 			envFile := filepath.Join(t.TempDir(), "cluster.env")

@@ -46,6 +46,7 @@ type Cluster struct {
 	dns         *dnsServer
 	dnsDirty    bool
 	hosts       map[int]*agentHost // by agent index: what outlives agent restarts
+	cpu         *cpuIsolator       // the cgroups/cpu isolator, nil without it
 	work        *workDir           // locked from Start until shutdown has finished
 	discardWork bool               // remove what Start created on shutdown (a failed start)
 	stopping    bool
@@ -136,6 +137,16 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 }
 
 func (c *Cluster) startAll() error {
+	if c.cfg.cgroupsCPU {
+		// First: a cluster that cannot isolate its containers as asked
+		// starts nothing.
+		cpu, err := newCPUIsolator(c.cfg.CgroupsHierarchy, c.cfg.CgroupsRoot, clusterDirPrefix+c.masterID, c.log)
+		if err != nil {
+			return fmt.Errorf("testenv: %w", fieldErr("Isolation", fmt.Errorf("%s: %w", IsolatorCgroupsCPU, err)))
+		}
+		c.cpu = cpu
+		c.log.Info("cgroups/cpu isolation", "cgroup", cpu.dir)
+	}
 	ln, err := listenFirst(c.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("testenv: master: %w", fieldErr("Listen", err))
@@ -264,6 +275,9 @@ func (c *Cluster) shutdown() {
 		c.dns.stop()
 	}
 	c.wg.Wait()
+	if c.cpu != nil {
+		c.cpu.close() // every container's process has been reaped
+	}
 	c.block.release()
 	c.mu.Lock()
 	discard := c.discardWork

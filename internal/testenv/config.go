@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -121,8 +122,28 @@ type Config struct {
 	// (auth.go; the master's --authenticate_frameworks).
 	Credentials map[string]string
 
+	// Isolation is Mesos' agent flag --isolation: a comma-separated list
+	// of isolators; empty means DefaultIsolation, Mesos' default
+	// "posix/cpu,posix/mem", which isolates nothing (containers are plain
+	// processes). IsolatorCgroupsCPU, "cgroups/cpu", puts every container
+	// (an executor, or a command task with its command executor) in its
+	// own cgroup v1 cpu cgroup, <CgroupsHierarchy>/cpu/<CgroupsRoot>/
+	// testenv-<master ID>/<container ID>, whose cpu.shares follow the
+	// container's cpus (cgroups.go); it needs root and the cpu
+	// controller, and Start fails, naming Isolation and the path, when it
+	// cannot make the cluster's cgroup. Another isolator is invalid.
+	Isolation string
+	// CgroupsHierarchy is Mesos' --cgroups_hierarchy, where the cgroup
+	// controllers are mounted (default "/sys/fs/cgroup"); CgroupsRoot is
+	// --cgroups_root, the cgroup (a relative path) under which containers'
+	// cgroups go (default "mesos"). Used with cgroups/cpu only.
+	CgroupsHierarchy string
+	CgroupsRoot      string
+
 	// Logger receives the cluster's logs; nil discards them.
 	Logger *slog.Logger
+
+	cgroupsCPU bool // Isolation has cgroups/cpu
 }
 
 // FieldError is an error one Config field caused: Field is the field's
@@ -269,6 +290,25 @@ func (c *Config) defaults() error {
 	}
 	if c.AgentReregisterTimeout <= 0 {
 		c.AgentReregisterTimeout = 10 * time.Minute
+	}
+	if c.Isolation == "" {
+		c.Isolation = DefaultIsolation
+	}
+	var err error
+	if c.cgroupsCPU, err = parseIsolation(c.Isolation); err != nil {
+		return invalidField("Isolation", err)
+	}
+	if c.CgroupsHierarchy == "" {
+		c.CgroupsHierarchy = DefaultCgroupsHierarchy
+	}
+	if !filepath.IsAbs(c.CgroupsHierarchy) {
+		return invalidField("CgroupsHierarchy", fmt.Errorf("%q is not an absolute path", c.CgroupsHierarchy))
+	}
+	if c.CgroupsRoot == "" {
+		c.CgroupsRoot = DefaultCgroupsRoot
+	}
+	if err := checkCgroupsRoot(c.CgroupsRoot); err != nil {
+		return invalidField("CgroupsRoot", err)
 	}
 	if c.Logger == nil {
 		c.Logger = logging.Discard()

@@ -162,6 +162,7 @@ type executor struct {
 	lostState execState
 	res       res
 	links     map[string]string // container path → volume path: the volume symlinks in its sandbox
+	cgroup    *cpuCgroup        // its cpu cgroup (cgroups/cpu), made just before its process starts
 	// launch ends the container's launch (its URI fetch) early: cancelled
 	// when the container is killed or shut down while it is still being
 	// launched, when its agent stops and when the cluster stops, as Mesos

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/taskkit/taskkit/internal/execstop"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/rlimit"
 	"github.com/taskkit/taskkit/internal/sandboxfs"
@@ -22,6 +23,7 @@ import (
 type proc struct {
 	cmd   *exec.Cmd
 	pid   int
+	cg    *cpuCgroup    // destroyed once the process is reaped; nil without cgroups/cpu
 	done  chan struct{} // closed once waited for
 	state *os.ProcessState
 	err   error
@@ -41,6 +43,11 @@ type procSpec struct {
 	// limits are the container's rlimits (ContainerInfo.rlimit_info), in
 	// force before its program runs.
 	limits []rlimit.Limit
+	// cgroup is the container's cgroup (cgroups/cpu), or nil: the process
+	// joins it before its program runs, and it is destroyed when the
+	// process has been reaped, or at once if it cannot start. startProc
+	// takes it over in every case.
+	cgroup *cpuCgroup
 }
 
 // startProc starts spec in a new process group with a parent-death signal,
@@ -48,6 +55,14 @@ type procSpec struct {
 // link: a fetched archive may have put one there). The caller must arrange for
 // wait to be called.
 func startProc(spec procSpec) (*proc, error) {
+	p, err := startProcIn(spec)
+	if err != nil && spec.cgroup != nil {
+		spec.cgroup.destroy()
+	}
+	return p, err
+}
+
+func startProcIn(spec procSpec) (*proc, error) {
 	var cmd *exec.Cmd
 	if spec.shell {
 		path, args := mesosx.ShellCommand(spec.value)
@@ -76,32 +91,58 @@ func startProc(spec procSpec) (*proc, error) {
 	defer stdout.Close()
 	defer stderr.Close()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := rlimit.Check(spec.limits); err != nil {
+		return nil, fmt.Errorf("starting %q: %w", spec.value, err)
+	}
 	started := false
-	_, err = rlimit.Start(spec.limits, cmd.SysProcAttr, func() (int, error) {
+	_, err = execstop.Start(cmd.SysProcAttr, func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
 		}
 		started = true
 		return cmd.Process.Pid, nil
-	})
+	}, spec.beforeExec())
 	if err != nil {
 		if started {
-			_ = cmd.Process.Release() // killed and reaped by rlimit.Start
+			_ = cmd.Process.Release() // killed and reaped by execstop.Start
 		}
 		return nil, fmt.Errorf("starting %q: %w", spec.value, err)
 	}
-	return &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}, nil
+	return &proc{cmd: cmd, pid: cmd.Process.Pid, cg: spec.cgroup, done: make(chan struct{})}, nil
+}
+
+// beforeExec is what is done to the process held at its exec, before its
+// program runs: its rlimits set, then it joins its cgroup (as Mesos'
+// launch helper sets rlimits and its Linux launcher places the child in
+// its cgroups before the task's program runs). Nil when there is nothing
+// to do: the process is then not traced at all.
+func (spec procSpec) beforeExec() execstop.Hook {
+	if len(spec.limits) == 0 && spec.cgroup == nil {
+		return nil
+	}
+	return func(pid int) error {
+		if err := rlimit.Set(pid, spec.limits); err != nil {
+			return err
+		}
+		if spec.cgroup != nil {
+			return spec.cgroup.add(pid)
+		}
+		return nil
+	}
 }
 
 // wait reaps the process, then kills whatever is left in its group and
 // its session — an executor's tasks in their own process groups included
-// (as Mesos destroys a container and its nested containers) — and closes
-// done.
+// (as Mesos destroys a container and its nested containers) — and in its
+// cgroup, which it removes, and closes done.
 func (p *proc) wait() {
 	p.err = p.cmd.Wait()
 	p.state = p.cmd.ProcessState
 	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 	killSession(p.pid)
+	if p.cg != nil {
+		p.cg.destroy() // kills what is left in it, in any session
+	}
 	close(p.done)
 }
 

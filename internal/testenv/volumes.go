@@ -380,13 +380,17 @@ func (c *Cluster) syncLinksLocked(e *executor, sb *sandboxfs.Dir) error {
 }
 
 // releaseTaskLocked gives a task's resources back to its agent; its
-// executor's sandbox loses the links of the volumes it no longer uses.
+// executor's sandbox loses the links of the volumes it no longer uses and
+// its cgroup the task's cpu shares.
 func (c *Cluster) releaseTaskLocked(t *task) {
 	t.released = true
 	t.agent.used = t.agent.used.sub(t.res)
 	if e := t.exec; e != nil && e.state != execTerminated {
 		if err := c.syncLinksLocked(e, nil); err != nil {
 			c.log.Error("updating the volumes of a container", "executor", e.info.ExecutorID.Value, "err", err)
+		}
+		if err := c.updateCgroupLocked(e); err != nil {
+			c.log.Error("updating the cpu shares of a container", "executor", e.info.ExecutorID.Value, "err", err)
 		}
 	}
 }

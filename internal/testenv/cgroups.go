@@ -1,0 +1,373 @@
+package testenv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Isolation is what Mesos' agent flag --isolation selects; testenv
+// implements these isolators (src/slave/containerizer/mesos/
+// containerizer.cpp lists Mesos' own):
+//
+//	posix/cpu, posix/mem  Mesos' default: nothing is isolated; containers
+//	                      are plain processes (what testenv always did)
+//	cgroups/cpu           every container gets a cgroup of the cpu
+//	                      controller whose cpu.shares follow its cpus
+//	                      (cgroups.go)
+const (
+	IsolatorPosixCPU   = "posix/cpu"
+	IsolatorPosixMem   = "posix/mem"
+	IsolatorCgroupsCPU = "cgroups/cpu"
+
+	// DefaultIsolation is Mesos' default --isolation.
+	DefaultIsolation = IsolatorPosixCPU + "," + IsolatorPosixMem
+	// DefaultCgroupsHierarchy and DefaultCgroupsRoot are Mesos' defaults
+	// of --cgroups_hierarchy and --cgroups_root.
+	DefaultCgroupsHierarchy = "/sys/fs/cgroup"
+	DefaultCgroupsRoot      = "mesos"
+)
+
+// The cgroups/cpu isolator's constants
+// (src/slave/containerizer/mesos/isolators/cgroups/constants.hpp):
+// cpu.shares is max(minCPUShares, cpus × cpuSharesPerCPU), truncated.
+const (
+	cpuSharesPerCPU = 1024
+	minCPUShares    = 2
+	// commandExecutorCPUs is the cpus Mesos adds to a command task's
+	// container for its command executor (DEFAULT_EXECUTOR_CPUS,
+	// src/slave/constants.hpp; Slave::getExecutorInfo).
+	commandExecutorCPUs = 0.1
+	// cgroupDestroyTimeout bounds killing a container's processes and
+	// removing its cgroup.
+	cgroupDestroyTimeout = 10 * time.Second
+	// clusterDirPrefix starts the name of a cluster's cgroup directory,
+	// testenv-<master ID>.
+	clusterDirPrefix = "testenv-"
+)
+
+// parseIsolation checks a comma-separated --isolation list and reports
+// whether it selects cgroups/cpu. Empty items are skipped, as Mesos
+// tokenizes the flag.
+func parseIsolation(list string) (cgroupsCPU bool, err error) {
+	for _, name := range strings.Split(list, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "", IsolatorPosixCPU, IsolatorPosixMem:
+		case IsolatorCgroupsCPU:
+			cgroupsCPU = true
+		default:
+			return false, fmt.Errorf("unknown or unsupported isolator %q (testenv has %s, %s and %s)",
+				name, IsolatorPosixCPU, IsolatorPosixMem, IsolatorCgroupsCPU)
+		}
+	}
+	return cgroupsCPU, nil
+}
+
+// checkCgroupsRoot checks a --cgroups_root: a relative path of names,
+// without "." or "..".
+func checkCgroupsRoot(root string) error {
+	if root == "" || path.IsAbs(root) || path.Clean(root) != root || root == "." || strings.HasPrefix(root, "../") || root == ".." || strings.Contains(root, "/../") {
+		return fmt.Errorf("%q is not a relative cgroup path such as %q", root, DefaultCgroupsRoot)
+	}
+	return nil
+}
+
+// cpuShares is the cpu.shares of a container with cpus cpus
+// (CpuSubsystemProcess::update).
+func cpuShares(cpus float64) uint64 {
+	s := uint64(cpus * cpuSharesPerCPU)
+	if s < minCPUShares {
+		s = minCPUShares
+	}
+	return s
+}
+
+// cpuIsolator is the cgroups/cpu isolator of one cluster. Its containers'
+// cgroups are under dir, <hierarchy>/cpu/<root>/testenv-<master ID>: a
+// directory only this cluster uses, made at Start and removed at stop.
+// Only cgroup v1 is supported: a hierarchy that is a cgroup v2 mount is
+// refused at Start.
+type cpuIsolator struct {
+	log      *slog.Logger
+	root     string // <hierarchy>/cpu/<root>
+	dir      string
+	madeRoot []string // the directories of root this cluster made, outermost first
+}
+
+// newCPUIsolator makes the cluster's cgroup directory, named name, or
+// says why it cannot: no cpu controller mounted at <hierarchy>/cpu, a
+// cgroup v2 hierarchy, or a directory that cannot be made (not root, a
+// read-only hierarchy). Nothing is left behind on failure.
+func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolator, error) {
+	if _, err := os.Stat(filepath.Join(hierarchy, "cgroup.controllers")); err == nil {
+		return nil, fmt.Errorf("%s is a cgroup v2 hierarchy: testenv's %s needs the cgroup v1 cpu controller (mounted at %s)",
+			hierarchy, IsolatorCgroupsCPU, filepath.Join(hierarchy, "cpu"))
+	}
+	cpu := filepath.Join(hierarchy, "cpu")
+	if _, err := os.Stat(filepath.Join(cpu, "cpu.shares")); err != nil {
+		return nil, fmt.Errorf("no cgroup v1 cpu controller mounted at %s (no %s): %w", cpu, filepath.Join(cpu, "cpu.shares"), pathErr(err))
+	}
+	iso := &cpuIsolator{log: log, root: filepath.Join(cpu, filepath.FromSlash(root))}
+	iso.dir = filepath.Join(iso.root, name)
+	// Another cluster stopping may remove a root it made between our
+	// making (or finding) it and making our directory in it: try again.
+	for try := 0; ; try++ {
+		made, err := mkdirAllCgroup(cpu, root)
+		if err != nil {
+			iso.madeRoot = append(iso.madeRoot, made...)
+			iso.removeRoot()
+			return nil, fmt.Errorf("creating cgroup %s: %w", iso.root, pathErr(err))
+		}
+		if len(made) == 0 && onlyClusterDirs(iso.root) {
+			// Made by another cluster still running: the last of them to
+			// stop removes it.
+			made = []string{iso.root}
+		}
+		iso.madeRoot = append(iso.madeRoot, made...)
+		err = os.Mkdir(iso.dir, 0o755)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) || try == 5 {
+			iso.removeRoot()
+			return nil, fmt.Errorf("creating cgroup %s: %w", iso.dir, pathErr(err))
+		}
+	}
+	// Writing the shares proves the directory is a usable cpu cgroup.
+	if err := writeCgroupFile(iso.dir, "cpu.shares", strconv.FormatUint(cpuSharesPerCPU, 10)); err != nil {
+		_ = os.Remove(iso.dir)
+		iso.removeRoot()
+		return nil, err
+	}
+	return iso, nil
+}
+
+// mkdirAllCgroup makes base/rel and its missing parents and returns the
+// directories it made, outermost first.
+func mkdirAllCgroup(base, rel string) (made []string, err error) {
+	dir := base
+	for _, name := range strings.Split(rel, "/") {
+		dir = filepath.Join(dir, name)
+		err := os.Mkdir(dir, 0o755)
+		switch {
+		case err == nil:
+			made = append(made, dir)
+		case errors.Is(err, os.ErrExist):
+		default:
+			return made, err
+		}
+	}
+	return made, nil
+}
+
+// onlyClusterDirs reports whether cgroup dir has children and all are
+// testenv clusters' directories.
+func onlyClusterDirs(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if !strings.HasPrefix(e.Name(), clusterDirPrefix) {
+			return false
+		}
+		n++
+	}
+	return err == nil && n > 0
+}
+
+// removeRoot removes the directories of <hierarchy>/cpu/<root> this
+// cluster made (or found holding only other clusters' directories),
+// innermost first, while no other cluster's directory is in them (rmdir of
+// a cgroup with children fails, and stops it). A root that held anything
+// else when the cluster started (a Mesos agent's containers) is left.
+func (iso *cpuIsolator) removeRoot() {
+	for i := len(iso.madeRoot) - 1; i >= 0; i-- {
+		if os.Remove(iso.madeRoot[i]) != nil {
+			return
+		}
+	}
+}
+
+// close removes what is left of the cluster's cgroups (every container's
+// is removed when it ends: this finds any whose removal failed), then the
+// cluster's directory and the root if it made it. It is called once every
+// process of the cluster has been reaped.
+func (iso *cpuIsolator) close() {
+	entries, _ := os.ReadDir(iso.dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			cg := &cpuCgroup{iso: iso, path: filepath.Join(iso.dir, e.Name())}
+			cg.destroy()
+		}
+	}
+	if err := os.Remove(iso.dir); err != nil {
+		iso.log.Error("removing the cluster's cgroup", "path", iso.dir, "err", err.Error())
+	}
+	iso.removeRoot()
+}
+
+// create makes container containerID's cgroup with the shares of cpus.
+func (iso *cpuIsolator) create(containerID string, cpus float64) (*cpuCgroup, error) {
+	cg := &cpuCgroup{iso: iso, path: filepath.Join(iso.dir, containerID)}
+	if err := os.Mkdir(cg.path, 0o755); err != nil {
+		return nil, fmt.Errorf("creating cgroup %s: %w", cg.path, pathErr(err))
+	}
+	if err := cg.update(cpus); err != nil {
+		cg.destroy()
+		return nil, err
+	}
+	return cg, nil
+}
+
+// cpuCgroup is one container's cgroup. Its methods are safe for
+// concurrent use; after destroy, update does nothing.
+type cpuCgroup struct {
+	iso  *cpuIsolator
+	path string
+
+	mu     sync.Mutex
+	shares uint64
+	gone   bool
+}
+
+// update sets cpu.shares from the container's cpus (its executor's and
+// its live tasks'); unchanged shares are not written again.
+func (cg *cpuCgroup) update(cpus float64) error {
+	cg.mu.Lock()
+	defer cg.mu.Unlock()
+	shares := cpuShares(cpus)
+	if cg.gone || shares == cg.shares {
+		return nil
+	}
+	if err := writeCgroupFile(cg.path, "cpu.shares", strconv.FormatUint(shares, 10)); err != nil {
+		return err
+	}
+	cg.shares = shares
+	cg.iso.log.Debug("updated cpu.shares", "cgroup", cg.path, "shares", shares, "cpus", cpus)
+	return nil
+}
+
+// add moves process pid into the cgroup: testenv calls it while the
+// process is held at its exec (package execstop), so its program runs in
+// the cgroup from its first instruction, as under Mesos' Linux launcher.
+func (cg *cpuCgroup) add(pid int) error {
+	return writeCgroupFile(cg.path, "cgroup.procs", strconv.Itoa(pid))
+}
+
+// destroy kills every process left in the cgroup (one that left its
+// session or process group included, as Mesos' launcher destroys a
+// container) and removes it, within cgroupDestroyTimeout; a failure is
+// logged. It is called once the container's main process is reaped.
+func (cg *cpuCgroup) destroy() {
+	cg.mu.Lock()
+	cg.gone = true
+	cg.mu.Unlock()
+	deadline := time.Now().Add(cgroupDestroyTimeout)
+	for {
+		for _, pid := range cg.pids() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		err := os.Remove(cg.path)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			cg.iso.log.Error("removing a container's cgroup", "path", cg.path, "err", err.Error())
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// pids lists the processes in the cgroup.
+func (cg *cpuCgroup) pids() []int {
+	b, _ := os.ReadFile(filepath.Join(cg.path, "cgroup.procs"))
+	var out []int
+	for _, f := range bytes.Fields(b) {
+		if pid, err := strconv.Atoi(string(f)); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// writeCgroupFile writes value to the control file name of cgroup dir.
+func writeCgroupFile(dir, name, value string) error {
+	p := filepath.Join(dir, name)
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, pathErr(err))
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s to %s: %w", value, p, pathErr(err))
+	}
+	return nil
+}
+
+// pathErr is the system error of a *fs.PathError (its message names the
+// path again), or err.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// containerCPUsLocked is the cpus of e's container: its executor's and
+// those of its tasks that have not ended (queued ones included), as the
+// Mesos agent sums them for the containerizer (Slave::launchExecutor,
+// then containerizer->update when tasks are added or end); a command
+// task's container adds its command executor's allowance.
+func containerCPUsLocked(e *executor) float64 {
+	cpus := e.res.scalar("cpus")
+	if e.command {
+		cpus += commandExecutorCPUs
+	}
+	for _, t := range e.tasks {
+		if !t.released {
+			cpus += t.res.scalar("cpus")
+		}
+	}
+	return cpus
+}
+
+// createCgroupLocked makes the cgroup of e's container with cgroups/cpu
+// (nil without), just before its process starts: the caller hands it to
+// startProc, which destroys it when the process ends or fails to start.
+func (c *Cluster) createCgroupLocked(e *executor) (*cpuCgroup, error) {
+	if c.cpu == nil {
+		return nil, nil
+	}
+	cg, err := c.cpu.create(e.containerID, containerCPUsLocked(e))
+	if err != nil {
+		return nil, err
+	}
+	e.cgroup = cg
+	return cg, nil
+}
+
+// updateCgroupLocked sets the shares of e's cgroup to its container's
+// cpus now (tasks were added to it, or ended).
+func (c *Cluster) updateCgroupLocked(e *executor) error {
+	if e.cgroup == nil {
+		return nil
+	}
+	return e.cgroup.update(containerCPUsLocked(e))
+}
