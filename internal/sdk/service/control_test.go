@@ -132,6 +132,86 @@ func TestHealthCodes(t *testing.T) {
 	expect(HealthUnavailable)
 }
 
+const backupRestore = `name: svc
+pods:
+  p:
+    count: 1
+    tasks:
+      t: {goal: RUNNING, cmd: "sleep 600", cpus: 0.5, memory: 64}
+  bk:
+    count: 1
+    tasks:
+      backup: {goal: FINISH, cmd: "sleep 60", cpus: 0.1, memory: 32}
+  rs:
+    count: 1
+    tasks:
+      restore: {goal: FINISH, cmd: "sleep 60", cpus: 0.1, memory: 32}
+plans:
+  deploy:
+    phases:
+      d: {pod: p, steps: [{default: [[t]]}]}
+  %s:
+    phases:
+      b: {pod: bk, steps: [{default: [[backup]]}]}
+  %s:
+    phases:
+      r: {pod: rs, steps: [{default: [[restore]]}]}
+`
+
+// TestHealthBackupRestore: once the deploy is COMPLETE, a running plan
+// named like "*back*" makes the health 320 BACKING_UP and one named like
+// "*restor*" 321 RESTORING, restoring first (dcos-commons' HealthResource:
+// BACKUP_PLAN_REGEXP, RESTORE_PLAN_REGEXP, applied to a RUNNING code
+// only). A started plan whose step waits for an offer is PENDING, not
+// running; the names are matched case-sensitively, as Java's matches.
+func TestHealthBackupRestore(t *testing.T) {
+	for _, tc := range []struct {
+		backup, restore string
+		wantBackup      int
+		wantBoth        int
+	}{
+		{"backup-s3", "restore-s3", HealthBackingUp, HealthRestoring},
+		{"snapshot-back", "post-restoration", HealthBackingUp, HealthRestoring},
+		{"Backup", "Restore", HealthRunning, HealthRunning},
+	} {
+		t.Run(tc.backup, func(t *testing.T) {
+			h := newHarness(t, fmt.Sprintf(backupRestore, tc.backup, tc.restore), nil, nil)
+			ctx := context.Background()
+			expect := func(want int) {
+				t.Helper()
+				h.eventually(fmt.Sprintf("health %d", want), func() bool { code, _ := h.s.Health(); return code == want })
+			}
+			h.ready()
+			h.runOnA1()
+			expect(HealthRunning)
+			start := func(name, offer, task string, before int) string {
+				t.Helper()
+				if _, err := h.s.PlanCommand(ctx, name, CmdStart, "", "", nil); err != nil {
+					t.Fatal(err)
+				}
+				expect(before) // the plan is PENDING: waiting for an offer
+				h.tick(time.Second)
+				h.skip()
+				h.master.Send(t, sdktest.Offers(sdktest.Offer(offer, "a2", "h2")))
+				return taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), task)
+			}
+			backup := start(tc.backup, "o2", "bk-0-backup", HealthRunning)
+			expect(tc.wantBackup)
+			h.master.Send(t, sdktest.Status(backup, "a2", mesos.TASK_RUNNING))
+			expect(tc.wantBackup)
+			restore := start(tc.restore, "o3", "rs-0-restore", tc.wantBackup)
+			expect(tc.wantBoth)
+			if r := h.s.HealthReport(); tc.wantBoth == HealthRestoring && !slices.Contains(r.Reasons, "plan "+tc.restore+" "+string(plan.InProgress)) {
+				t.Errorf("reasons %q, want the restore plan named", r.Reasons)
+			}
+			h.master.Send(t, sdktest.Status(restore, "a2", mesos.TASK_FINISHED))
+			expect(tc.wantBackup)
+			h.master.Send(t, sdktest.Status(backup, "a2", mesos.TASK_FINISHED))
+			expect(HealthRunning)
+		})
+	}
+}
+
 // TestPlanCommands: each command, its no-op (208) answers, and its errors.
 func TestPlanCommands(t *testing.T) {
 	h := newHarness(t, `name: svc

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"strings"
 	"time"
 
 	"github.com/taskkit/taskkit/internal/plan"
@@ -17,6 +18,8 @@ const (
 	HealthWaitingUser        = 207 // deploy interrupted: waiting for the user
 	HealthDelayed            = 208 // crash-loop backoff, deploy or recovery
 	HealthInitializing       = 318 // not yet subscribed, or reconciling tasks
+	HealthBackingUp          = 320 // deploy COMPLETE, a plan named like "*back*" running
+	HealthRestoring          = 321 // deploy COMPLETE, a plan named like "*restor*" running
 	HealthError              = 500 // a plan has errors (e.g. an invalid config)
 	HealthUnavailable        = 503 // lost the master for over 10 s
 )
@@ -48,8 +51,16 @@ type HealthReport struct {
 //	208 DELAYED                   a recovery step in crash-loop backoff
 //	203 RECOVERING_PENDING        a recovery step PENDING or PREPARED
 //	205 RECOVERING_STARTING       recovery steps STARTING or STARTED, none pending
+//	321 RESTORING                 deploy COMPLETE, a restore plan running
+//	320 BACKING_UP                deploy COMPLETE, a backup plan running
 //	200 RUNNING                   deploy COMPLETE
 //	503 SERVICE_UNAVAILABLE       none of these (the SDK's fallback)
+//
+// A restore plan is one whose name holds "restor", a backup plan one whose
+// name holds "back" (the SDK's RESTORE_PLAN_REGEXP and BACKUP_PLAN_REGEXP,
+// case-sensitive), running when PREPARED, STARTING, STARTED or IN_PROGRESS
+// (Status.isRunning: a started plan whose steps wait for offers is
+// PENDING, not yet running).
 //
 // The deploy and recovery codes count the plan's steps as the SDK's
 // evaluatePendingOrStartingStatusCode does (pessimistically: one pending
@@ -67,6 +78,11 @@ func (s *Scheduler) HealthReport() HealthReport {
 	defer s.mu.RUnlock()
 	code, word := s.healthLocked(s.clock.Now())
 	r := HealthReport{Code: code, Status: word, Reasons: []string{}}
+	if code == HealthRestoring || code == HealthBackingUp {
+		for _, p := range s.runningPlans(planKind(code)) {
+			r.Reasons = append(r.Reasons, "plan "+p.Name+" "+string(p.Status()))
+		}
+	}
 	for _, p := range []*plan.Plan{s.deploy, s.recovery} {
 		for _, st := range p.Steps() {
 			if st.Status() != plan.Complete && st.Message != "" {
@@ -116,7 +132,39 @@ func (s *Scheduler) healthLocked(now time.Time) (int, string) {
 		// fallback too).
 		return HealthUnavailable, "SERVICE_UNAVAILABLE"
 	}
+	// Low-priority codes, for a complete deploy only (the SDK's order).
+	if len(s.runningPlans("restor")) > 0 {
+		return HealthRestoring, "RESTORING"
+	}
+	if len(s.runningPlans("back")) > 0 {
+		return HealthBackingUp, "BACKING_UP"
+	}
 	return HealthRunning, "RUNNING"
+}
+
+// planKind is the part of a plan's name that makes it a restore or backup
+// plan, for health code 321 or 320.
+func planKind(code int) string {
+	if code == HealthRestoring {
+		return "restor"
+	}
+	return "back"
+}
+
+// runningPlans returns the plans whose name holds kind and whose status
+// is running as the SDK's Status.isRunning counts it. Caller holds s.mu.
+func (s *Scheduler) runningPlans(kind string) []*plan.Plan {
+	var out []*plan.Plan
+	for _, p := range s.allPlans() {
+		if !strings.Contains(p.Name, kind) {
+			continue
+		}
+		switch p.Status() {
+		case plan.Prepared, plan.Starting, plan.Started, plan.InProgress:
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // stepsHealth sums up p's steps as the SDK's health does, first match
