@@ -79,6 +79,10 @@ func startHealthd(t *testing.T, env []string, args ...string) *healthdProc {
 	// If this test dies, healthd dies, and (by its own parent-death signal)
 	// so does its command.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A grandchild that outlives a killed healthd (nginx's worker, whose
+	// master the parent-death signal killed) holds its stderr open: Wait
+	// gives up on the pipe instead of hanging the test.
+	p.cmd.WaitDelay = 10 * time.Second
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
