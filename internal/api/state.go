@@ -2,10 +2,12 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
@@ -18,11 +20,11 @@ import (
 // store as the SDK reads its StateStore:
 //
 //	GET /v1/state/properties              200 ["key",...]: the property keys, sorted
-//	GET /v1/state/properties/{key}        200 the value as stored, labelled
-//	                                      application/json as the SDK's
+//	GET /v1/state/properties/{key}        200 the value as stored, as the SDK's
 //	                                      StringPropertyDeserializer answers it
-//	                                      (not quoted: "true", a PEM text);
-//	                                      404 unknown (or withheld, below)
+//	                                      (not quoted: "true", a PEM text; see
+//	                                      valueType); 404 unknown (or withheld,
+//	                                      below)
 //	GET /v1/state/zone/tasks              200 {"task": "zone"}: the tasks launched
 //	                                      with a zone (their TaskInfo's ZONE)
 //	GET /v1/state/zone/tasks/{task}       200 text/plain: the zone; 404 none
@@ -140,8 +142,25 @@ func (s *Server) property(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("no such property: %q", key))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", valueType(v))
 	w.Write(v)
+}
+
+// valueType is the content type a property value is served with: the
+// SDK labels every value application/json, JSON or not; scheduler-lite
+// serves the same bytes but labels them honestly, application/json only
+// when they are JSON ("true", an object), else text/plain when they are
+// UTF-8 text (a PEM certificate, a state file), else
+// application/octet-stream.
+func valueType(v []byte) string {
+	switch {
+	case json.Valid(v):
+		return "application/json"
+	case utf8.Valid(v):
+		return "text/plain; charset=utf-8"
+	default:
+		return "application/octet-stream"
+	}
 }
 
 // zones reads the zone (and IP) of every stored task launched with a

@@ -72,6 +72,7 @@ func TestStateProperties(t *testing.T) {
 		"ca.crt": caCert, "ca.key": caKey,
 		"deployment-completed": []byte("true"),
 		"file-VERSION":         []byte("namespaceID=42\n"),
+		"file-bin":             {0xff, 0xfe, 0},
 		"file-tls.pem":         append([]byte("cert\n"), caKey...), // a task's upload
 	}); err != nil {
 		t.Fatal(err)
@@ -105,10 +106,11 @@ func TestStateProperties(t *testing.T) {
 		code               int
 		ctype, body        string // body: the whole answer, trimmed (JSON compacted), or a part
 	}{
-		{"keys", "GET", "/v1/state/properties", 200, "application/json", `["ca.crt","deployment-completed","file-VERSION"]`},
+		{"keys", "GET", "/v1/state/properties", 200, "application/json", `["ca.crt","deployment-completed","file-VERSION","file-bin"]`},
+		{"bytes", "GET", "/v1/state/properties/file-bin", 200, "application/octet-stream", "\xff\xfe\x00"},
 		{"a value as stored", "GET", "/v1/state/properties/deployment-completed", 200, "application/json", "true"},
-		{"a state file", "GET", "/v1/state/properties/file-VERSION", 200, "application/json", "namespaceID=42"},
-		{"the CA's certificate", "GET", "/v1/state/properties/ca.crt", 200, "application/json", strings.TrimSpace(string(caCert))},
+		{"a state file", "GET", "/v1/state/properties/file-VERSION", 200, "text/plain", "namespaceID=42"},
+		{"the CA's certificate", "GET", "/v1/state/properties/ca.crt", 200, "text/plain", strings.TrimSpace(string(caCert))},
 		{"the CA's key is unknown", "GET", "/v1/state/properties/ca.key", 404, "application/json", `{"message":"no such property: \"ca.key\""}`},
 		{"a private key uploaded", "GET", "/v1/state/properties/file-tls.pem", 404, "application/json", `{"message":"no such property: \"file-tls.pem\""}`},
 		{"unknown key", "GET", "/v1/state/properties/nope", 404, "application/json", `{"message":"no such property: \"nope\""}`},
