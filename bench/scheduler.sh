@@ -18,6 +18,14 @@
 #   PODS=50 TLS=1 bench/scheduler.sh         # 50 pods with transport-encryption
 #   PODS=50 TLS=1 KEY_TYPE=rsa-2048 bench/scheduler.sh   # ... with the SDK's RSA keys
 #   PODS=50 VOLUME=64 bench/scheduler.sh     # 50 pods with a 64 MB persistent volume each
+#   ISOLATION=cgroups/cpu bench/scheduler.sh # containers in cpu cgroups, as a DC/OS agent runs them
+#
+# With ISOLATION, testenv runs with --isolation ISOLATION (docs/testenv.md):
+# with cgroups/cpu every container gets cpu.shares by its cpus (the pods'
+# executor and task: 0.11 cpus, 112 shares), as Mesos agents with the
+# cgroups/cpu isolator (DC/OS's default) run them, while scheduler-lite,
+# testenv and the probe stay outside, as a scheduler on its own node or in
+# its own container would. It needs root and the cgroup v1 cpu controller.
 #
 # With VOLUME (MB), every pod reserves its resources and creates a ROOT
 # persistent volume; after the deploy, RELAUNCHES (default 5) tasks are
@@ -32,6 +40,7 @@ TLS=${TLS:-0}
 VOLUME=${VOLUME:-0}
 RELAUNCHES=${RELAUNCHES:-5}
 KEY_TYPE=${KEY_TYPE:-ecdsa-p256}
+ISOLATION=${ISOLATION:-posix/cpu,posix/mem}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 SPID= TPID= PPID_=
@@ -42,7 +51,7 @@ private_runtime_dir "$tmp"
 build "$tmp" testenv scheduler-lite bootstrap healthd tlsprov executor
 bench_svc bench "$PODS" "$TASKS" 600 "$TLS" "$VOLUME" > "$tmp/svc.yml"
 "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 \
-  --executor "$tmp/executor" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
+  --executor "$tmp/executor" --isolation "$ISOLATION" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
 TPID=$!
 wait_env "$tmp/testenv.env" $TPID "$tmp/testenv.log"
 . "$tmp/testenv.env"
@@ -72,7 +81,7 @@ end=$(date +%s.%N)
 kill $PPID_ 2>/dev/null || true
 s1=$(cpu $SPID); t1=$(cpu $TPID); b1=$(busy)
 rss=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
-echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS tls=$TLS key_type=$KEY_TYPE volume_mb=$VOLUME"
+echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS tls=$TLS key_type=$KEY_TYPE volume_mb=$VOLUME isolation=$ISOLATION"
 echo "deploy_to_complete_s=$(echo "$end - $start" | bc)"
 echo "scheduler_rss_mib=$(echo "scale=1; $rss / 1024" | bc)"
 echo "cpu_s scheduler=$(echo "scale=2; $s1 / $tck" | bc) testenv=$(echo "scale=2; ($t1 - $t0) / $tck" | bc) rest_of_machine=$(echo "scale=2; ($b1 - $b0 - $s1 - $t1 + $t0) / $tck" | bc)"

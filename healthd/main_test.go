@@ -79,6 +79,10 @@ func startHealthd(t *testing.T, env []string, args ...string) *healthdProc {
 	// If this test dies, healthd dies, and (by its own parent-death signal)
 	// so does its command.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A grandchild that outlives a killed healthd (nginx's worker, whose
+	// master the parent-death signal killed) holds its stderr open: Wait
+	// gives up on the pipe instead of hanging the test.
+	p.cmd.WaitDelay = 10 * time.Second
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +225,8 @@ func TestExitCodes(t *testing.T) {
 		{"a flag missing its value before --", nil, []string{"--cmd", "--", "true"}, 125, "healthd: missing value for --cmd\nusage: healthd", ""},
 		{"exit-on-failure with a command", nil, []string{"--cmd", "true", "--exit-on-failure", "--", "true"}, 125, "sidecar mode; with a command, healthd always stops it at the threshold\nusage: healthd", ""},
 		{"bad listen address", nil, []string{"--cmd", "true", "--listen", "256.0.0.1:0"}, 125, "--listen", ""},
+		// A port alone, the commonest slip: a usage error saying what to write (it said "missing port in address").
+		{"listen address without its colon", nil, []string{"--cmd", "true", "--listen", "9100"}, 125, `healthd: --listen: "9100": want [HOST]:PORT, e.g. :9100 or 127.0.0.1:9100` + "\nusage: healthd", ""},
 		// A status file that cannot be created is a configuration error, found before the command starts.
 		{"status file cannot be created", nil, []string{"--status-file", "/proc/nope/x", "--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /proc/nope/x", ""},
 		{"status file in a file", []string{"HEALTHD_STATUS_FILE=/dev/null/x"}, []string{"--cmd", "true", "--", "sh", "-c", "echo started; sleep 1"}, 125, "--status-file: /dev/null/x", ""},

@@ -3,11 +3,15 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/taskkit/taskkit/internal/testtools"
 )
 
 // TestRewrite: --rewrite S:R sends the command's group R when healthd
@@ -125,6 +129,95 @@ func TestRewrite(t *testing.T) {
 			_, err := os.Stat(filepath.Join(dir, "flushed"))
 			if flushed := err == nil; flushed != tt.flushed {
 				t.Errorf("helper flushed: %v, want %v", flushed, tt.flushed)
+			}
+		})
+	}
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestRewriteStopsNginxGracefully runs the example of docs/healthd.md with a
+// real nginx: with --rewrite TERM:QUIT, the SIGTERM Mesos sends and the
+// stop at the health check's threshold both reach nginx as SIGQUIT, its
+// graceful shutdown, as its error log says; without, it gets SIGTERM, its
+// fast one.
+func TestRewriteStopsNginxGracefully(t *testing.T) {
+	nginx := testtools.Require(t, "nginx", "nginx-light")
+	for _, tt := range []struct {
+		name     string
+		rewrite  []string
+		failing  bool // stopped by the health check's threshold, not by a SIGTERM
+		exit     int
+		received string // what nginx's error log says it got
+	}{
+		{name: "SIGTERM, rewritten", rewrite: []string{"--rewrite", "TERM:QUIT"}, exit: 0, received: "signal 3 (SIGQUIT) received"},
+		{name: "the threshold, rewritten", rewrite: []string{"--rewrite", "TERM:QUIT"}, failing: true, exit: 124, received: "signal 3 (SIGQUIT) received"},
+		{name: "SIGTERM, as it is", exit: 0, received: "signal 15 (SIGTERM) received"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			conf, errLog := filepath.Join(dir, "nginx.conf"), filepath.Join(dir, "error.log")
+			temp := filepath.Join(dir, "temp")
+			if err := os.Mkdir(temp, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			text := fmt.Sprintf(`pid %[1]s/nginx.pid;
+error_log %[2]s notice;
+worker_processes 1;
+events { worker_connections 16; }
+http {
+	access_log off;
+	client_body_temp_path %[3]s/body; proxy_temp_path %[3]s/proxy; fastcgi_temp_path %[3]s/fastcgi;
+	uwsgi_temp_path %[3]s/uwsgi; scgi_temp_path %[3]s/scgi;
+	server { listen %[4]s; location / { return 200 "ok\n"; } }
+}
+`, dir, errLog, temp, addr)
+			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Failures before the first success are ignored (nginx starting).
+			args := append([]string{"--kill-grace-period", "30s", "--delay", "0", "--grace-period", "60", "--interval", "0.05", "--max-consecutive-failures", "2"}, tt.rewrite...)
+			if tt.failing {
+				args = append(args, "--cmd", "test ! -e "+dir+"/fail")
+			} else {
+				args = append(args, "--http", "http://"+addr+"/")
+			}
+			p := startHealthd(t, nil, append(args, "--", nginx, "-p", dir, "-c", conf, "-e", errLog, "-g", "daemon off;")...)
+			// Up once it answers (the check of the failing row does not ask it).
+			waitFor(t, "nginx to answer", func() bool {
+				c, err := net.Dial("tcp", addr)
+				if err == nil {
+					c.Close()
+				}
+				return err == nil || closed(p.done)
+			})
+			p.waitLog("healthy")
+			if tt.failing {
+				if err := os.WriteFile(filepath.Join(dir, "fail"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				p.signal(syscall.SIGTERM)
+			}
+			if code := p.wait(); code != tt.exit {
+				t.Fatalf("exit code %d, want %d", code, tt.exit)
+			}
+			b, _ := os.ReadFile(errLog)
+			if !strings.Contains(string(b), tt.received) {
+				t.Fatalf("nginx's error log has no %q:\n%s", tt.received, b)
 			}
 		})
 	}

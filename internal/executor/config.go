@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
-	mesostime "github.com/mesos/mesos-go/api/v1/lib/time"
+
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
 // Defaults of the timers in Config.
@@ -96,9 +97,12 @@ type Config struct {
 // executor/config.FromEnv reads, into its config.Config, plus those it does
 // not know (Config's fields say which). Every missing or malformed variable
 // is reported, each by name, with its value (never a secret's), joined
-// after "executor environment: ". It reads them itself, with mesos-go's
-// parser of Mesos durations (lib/time.ParseDuration: 5secs, 1.5mins, as
-// the agent writes them, src/slave/slave.cpp executorEnvironment), because
+// after "executor environment: ". It reads them itself, durations with
+// taskkit's parser of Mesos durations (mesos.ParseDuration, stout's
+// Duration::parse: 5secs, 1.5mins, as the agent writes them,
+// src/slave/slave.cpp executorEnvironment; an out-of-range value is an
+// error, which mesos-go's lib/time turns into a negative or, on arm64, a
+// saturated duration), because
 // mesos-go's FromEnv reports a malformed duration or MESOS_CHECKPOINT by
 // neither name nor value, and accepts an agent endpoint without a port.
 //
@@ -138,12 +142,9 @@ func fromEnv(getenv func(string) string) (Config, error) {
 		if v == "" {
 			return 0
 		}
-		d, err := mesostime.ParseDuration(v)
-		switch {
-		case err != nil:
-			bad(name, "%q is not a Mesos duration (a number and a unit: ns, us, ms, secs, mins, hrs, days, weeks; e.g. 5secs)", v)
-		case d < 0:
-			bad(name, "%q is out of range", v)
+		d, err := mesosx.ParseDuration(v)
+		if err != nil {
+			bad(name, "%v", err) // it names v and what is wrong with it
 		}
 		return d
 	}

@@ -184,13 +184,21 @@ func TestFromEnv(t *testing.T) {
 		{"LIBPROCESS_IP 0.0.0.0", map[string]string{"MESOS_AGENT_ENDPOINT": "[::1]:5051", "LIBPROCESS_IP": "0.0.0.0"}, nil,
 			func(c Config) bool { return c.ContainerIP == "::1" }},
 		{"missing", map[string]string{"MESOS_SANDBOX": "", "MESOS_FRAMEWORK_ID": ""}, []string{"MESOS_SANDBOX: not set", "MESOS_FRAMEWORK_ID: not set"}, nil},
-		{"grace not a duration", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "xx"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: "xx" is not a Mesos duration`}, nil},
-		{"grace in Go's units", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5s"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: "5s" is not a Mesos duration`}, nil},
-		{"grace without a unit", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: "5"`}, nil},
-		{"negative", map[string]string{"MESOS_RECOVERY_TIMEOUT": "-1secs"}, []string{`MESOS_RECOVERY_TIMEOUT: "-1secs" is not a Mesos duration`}, nil},
+		{"grace not a duration", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "xx"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: invalid duration "xx": "" is not a number`}, nil},
+		{"grace in Go's units", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5s"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: invalid duration "5s": unknown unit "s"`}, nil},
+		{"grace without a unit", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5"}, []string{`MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: invalid duration "5"`}, nil},
+		{"negative", map[string]string{"MESOS_RECOVERY_TIMEOUT": "-1secs"}, []string{`MESOS_RECOVERY_TIMEOUT: invalid duration "-1secs"`}, nil},
+		// mesos-go's lib/time converts the 1e19 s out of range to int64 as
+		// the CPU does: negative on amd64, math.MaxInt64 (292 years) on
+		// arm64, where it was taken; stout refuses it.
+		{"out of range", map[string]string{"MESOS_SUBSCRIPTION_BACKOFF_MAX": "10000000000000000000secs"}, []string{`MESOS_SUBSCRIPTION_BACKOFF_MAX: invalid duration "10000000000000000000secs": out of range`}, nil},
+		{"fractions of every unit, truncated to nanoseconds", map[string]string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "1.5mins", "MESOS_RECOVERY_TIMEOUT": ".5days", "MESOS_SUBSCRIPTION_BACKOFF_MAX": "1.9ns"}, nil,
+			func(c Config) bool {
+				return c.ExecutorShutdownGracePeriod == 90*time.Second && c.RecoveryTimeout == 12*time.Hour && c.SubscriptionBackoffMax == 1
+			}},
 		{"checkpoint not a boolean", map[string]string{"MESOS_CHECKPOINT": "yes"}, []string{`MESOS_CHECKPOINT: "yes" is not a boolean`}, nil},
 		{"checkpointing without its timers", map[string]string{"MESOS_RECOVERY_TIMEOUT": "", "MESOS_SUBSCRIPTION_BACKOFF_MAX": "soon"},
-			[]string{"MESOS_RECOVERY_TIMEOUT: not set", `MESOS_SUBSCRIPTION_BACKOFF_MAX: "soon"`}, nil},
+			[]string{"MESOS_RECOVERY_TIMEOUT: not set", `MESOS_SUBSCRIPTION_BACKOFF_MAX: invalid duration "soon"`}, nil},
 		{"endpoint without a port", map[string]string{"MESOS_AGENT_ENDPOINT": "127.0.0.1:"}, []string{`MESOS_AGENT_ENDPOINT: "127.0.0.1:" is not host:port: port "" is not a number in 1..65535`}, nil},
 		{"endpoint without a colon", map[string]string{"MESOS_AGENT_ENDPOINT": "127.0.0.1"}, []string{`MESOS_AGENT_ENDPOINT: "127.0.0.1" is not host:port`}, nil},
 		{"endpoint with port 0", map[string]string{"MESOS_AGENT_ENDPOINT": "127.0.0.1:0"}, []string{`port "0" is not a number in 1..65535`}, nil},

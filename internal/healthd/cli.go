@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"syscall"
 	"time"
@@ -283,6 +284,13 @@ func configFrom(sh *cliapp.Shell, c *cli.Context, command []string) (Config, err
 		}
 		if rcfg.Interval <= 0 {
 			errs = append(errs, sh.Source("readiness-interval")+": must be positive")
+		}
+	}
+	if cfg.Listen != "" {
+		// Checked here, a usage error naming what to write; a port that is
+		// taken is found when healthd listens.
+		if _, port, err := net.SplitHostPort(cfg.Listen); err != nil || port == "" {
+			errs = append(errs, fmt.Sprintf("%s: %q: want [HOST]:PORT, e.g. :9100 or 127.0.0.1:9100", sh.Source("listen"), cfg.Listen))
 		}
 	}
 	if hcfg.FailureThreshold = c.Int("max-consecutive-failures"); hcfg.FailureThreshold < 0 {

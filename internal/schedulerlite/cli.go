@@ -76,11 +76,9 @@ func Flags() []cli.Flag {
 // environment environ (flags' variables, svc.yml's render context); it
 // returns the exit code. It reads nothing from stdin.
 func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	// "scheduler-lite --url URL plan list": the flags before an operator
-	// command are that command's, never the scheduler's.
-	sh := cliapp.New("scheduler-lite", servicecli.HoistFlags(args, Flags()), environ, stdin, stdout, stderr)
+	sh := cliapp.New("scheduler-lite", args, environ, stdin, stdout, stderr)
 	sh.UsageCode, sh.FailureCode = ExitUsage, ExitRuntime
-	return sh.Run(ctx, &cli.App{
+	app := &cli.App{
 		Name:      "scheduler-lite",
 		Usage:     "deploy a DC/OS SDK ServiceSpec (svc.yml) on Mesos, or on a local testenv",
 		UsageText: "scheduler-lite [flags] SVC.yml\nscheduler-lite uninstall [flags] [SVC.yml]\nscheduler-lite package render [flags]\nscheduler-lite validate [flags] SVC.yml",
@@ -89,17 +87,24 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"answers GET /v1/plans/deploy with 200 once done.\n\n" +
 			"The variables below are the scheduler's: a command (uninstall, validate, package, plan, ...)\n" +
 			"reads only those of its own flags, listed by its --help.\n\n" +
-			"The operator commands (plan, pod, endpoints, config, state, debug, health) take their flags\n" +
-			"before or after their arguments, and before the command's name too, as kubectl and the DC/OS CLI\n" +
-			"do: scheduler-lite --url URL plan list. Flags written there are the command's (--url, --name,\n" +
+			"The operator commands (plan, pod, endpoints, config, state, debug, health) take their flags before\n" +
+			"or after their arguments, and before the command's name too, as kubectl and the DC/OS CLI do:\n" +
+			"scheduler-lite --url URL plan list. Flags written there are the command's (--url, --name,\n" +
 			"--api-token-file, --request-timeout, --json): one of the scheduler's is a usage error of the\n" +
-			"command; with no command after a group's name (scheduler-lite plan --url URL), the group says\n" +
-			"which commands it has. --help shows the help of the command it follows whatever arguments\n" +
-			"come after it (scheduler-lite validate --help svc.yml). See docs/scheduler-lite.md.",
+			"command. So are those written before validate, package render and uninstall: scheduler-lite\n" +
+			"--strict validate svc.yml is validate's --strict, --local-agents there validate's unknown flag.\n" +
+			"With no command after a group's name (scheduler-lite plan --url URL), the group says which commands\n" +
+			"it has. --help shows the help of the command it follows whatever arguments come after it\n" +
+			"(scheduler-lite validate --help svc.yml). See docs/scheduler-lite.md.",
 		Flags:    Flags(),
 		Commands: append([]*cli.Command{packageCommand(sh), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c) },
-	})
+	}
+	// "scheduler-lite --url URL plan list", "scheduler-lite --strict
+	// validate svc.yml": the flags before a command are that command's,
+	// never the scheduler's.
+	sh.Args = servicecli.HoistFlags(args, app.Flags, app.Commands...)
+	return sh.Run(ctx, app)
 }
 
 // misspeltCommand returns the command that arg, the scheduler's argument,

@@ -223,8 +223,8 @@ func TestRootVariablesAreTheSchedulers(t *testing.T) {
 // name ("scheduler-lite --url URL plan list", as kubectl and the DC/OS CLI
 // take them) reach the command, against a real loopback API checking the
 // token; the scheduler's flags written there are the command's usage error,
-// never applied to it nor ignored; a command line that is the scheduler's
-// stays the scheduler's.
+// never applied to it nor ignored; so for validate, package render and
+// uninstall; a command line that is the scheduler's stays the scheduler's.
 func TestOperatorFlagsFirst(t *testing.T) {
 	const token = "tok-operator-first"
 	dir := t.TempDir()
@@ -249,6 +249,10 @@ func TestOperatorFlagsFirst(t *testing.T) {
 	}))
 	defer srv.Close()
 	env := []string{"XDG_RUNTIME_DIR=" + dir}
+	strict := filepath.Join(dir, "strict.yml")
+	if err := os.WriteFile(strict, []byte("name: strict\npods:\n  p:\n    count: 1\n    tasks:\n      t: {goal: RUNNING, cmd: echo {{NOT_SET_ANYWHERE}}, cpus: 0.1, memory: 32}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args           []string
 		code           int
@@ -263,6 +267,13 @@ func TestOperatorFlagsFirst(t *testing.T) {
 		{[]string{"--verbose", "--url", srv.URL, "health"}, ExitUsage, "", "scheduler-lite health: unknown flag --verbose\nusage: scheduler-lite health"},
 		{[]string{"--url", srv.URL, "svc.yml"}, ExitUsage, "", "scheduler-lite: unknown flag --url\nusage: scheduler-lite [flags] SVC.yml"},
 		{[]string{"--master", "plan", "list"}, ExitUsage, "", `scheduler-lite: --master: "plan": want local`},
+		// Before validate, package render and uninstall too: the flag is
+		// the command's, applied (validate's --strict, uninstall's
+		// --master) or its usage error, never ignored.
+		{[]string{"--strict", "validate", strict}, ExitUsage, "", "scheduler-lite: " + strict + ": rendering: missing variables: NOT_SET_ANYWHERE"},
+		{[]string{"--local-agents", "3", "validate", strict}, ExitUsage, "", "scheduler-lite validate: unknown flag --local-agents\nusage: scheduler-lite validate"},
+		{[]string{"--master", "local", "--state", "file:x", "uninstall", strict}, ExitUsage, "", "scheduler-lite uninstall: --master: local: want the leading master's URL"},
+		{[]string{"--verbose", "package", "render"}, ExitUsage, "", "scheduler-lite package render: unknown flag --verbose\n"},
 		// Flags but no command: the group says what is missing (repro 04).
 		{[]string{"--url", srv.URL, "plan"}, ExitUsage, "", "scheduler-lite plan: no command given (want list, show,"},
 		{[]string{"--json", "--url", srv.URL, "state"}, ExitUsage, "", "scheduler-lite state: no command given (want framework-id, properties, property, refresh-cache)"},
@@ -305,6 +316,7 @@ func TestUninstallMaster(t *testing.T) {
 		{[]string{"MESOS_MASTER=local"}, []string{"--state", "file:x", svc}, "scheduler-lite uninstall: MESOS_MASTER: local: want the leading master's URL"},
 		{[]string{"MESOS_MASTER=leader.mesos:5050"}, []string{"--state", "file:x", svc}, `scheduler-lite uninstall: MESOS_MASTER: "leader.mesos:5050": want the leading master's URL http(s)://host:port: `},
 		{nil, []string{"--master", "http://127.0.0.1:1", svc}, "scheduler-lite uninstall: --state is required: the service's state store (file:PATH or zk://...)"},
+		{nil, []string{"--master", "http://127.0.0.1:1", "--state", "file:x"}, "scheduler-lite uninstall: the service's name is needed: give --framework-name NAME (FRAMEWORK_NAME) or the svc.yml"},
 	} {
 		var out, errb strings.Builder
 		code := Run(context.Background(), append([]string{"scheduler-lite", "uninstall"}, tc.args...), tc.env, nil, &out, &errb)

@@ -8,15 +8,21 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// TestHoistFlags: the flags before an operator command's name (its
-// connection flags and its own) move to just after it (after its subcommand's name when one follows), where the
+// TestHoistFlags: the flags before a command's name (an operator
+// command's connection flags and its own, another command's) move to just
+// after it (after its subcommand's name when one follows), where the
 // command parses them; a command line whose first word other than the
-// leading flags and their values is not an operator command, or that asks
-// for help or the version, is left to the parent (scheduler-lite) as it
-// is. The parent's flags here are a valued --master and a true/false
+// leading flags and their values is not a command, or that asks for help
+// or the version, is left to the parent (scheduler-lite) as it is. The parent's flags here are a valued --master and a true/false
 // --verbose, as scheduler-lite's.
 func TestHoistFlags(t *testing.T) {
 	parent := []cli.Flag{&cli.StringFlag{Name: "master"}, &cli.BoolFlag{Name: "verbose"}}
+	// The other commands beside the operator ones: a command, and one
+	// with a subcommand, as scheduler-lite's validate and package render.
+	commands := []*cli.Command{
+		{Name: "validate", Flags: []cli.Flag{&cli.BoolFlag{Name: "strict"}, &cli.StringFlag{Name: "package-dir"}}},
+		{Name: "package", Subcommands: []*cli.Command{{Name: "render", Flags: []cli.Flag{&cli.StringFlag{Name: "options"}}}}},
+	}
 	for _, tc := range []struct{ in, want string }{
 		{"sl --url U plan list", "sl plan list --url U"},
 		{"sl --url=U --json plan show deploy", "sl plan show --url=U --json deploy"},
@@ -34,11 +40,18 @@ func TestHoistFlags(t *testing.T) {
 		// the scheduler's flags go too: the command refuses them
 		{"sl --master m plan list", "sl plan list --master m"},
 		{"sl --verbose health", "sl health --verbose"},
+		// the other commands' too: theirs, or their usage error
+		{"sl --strict validate svc.yml", "sl validate --strict svc.yml"},
+		{"sl --package-dir d --strict validate svc.yml", "sl validate --package-dir d --strict svc.yml"},
+		{"sl --master m validate svc.yml", "sl validate --master m svc.yml"},
+		{"sl --url U validate svc.yml", "sl validate --url U svc.yml"},
+		{"sl --options o.json package render", "sl package render --options o.json"},
+		{"sl --verbose package render --options o.json", "sl package render --verbose --options o.json"},
+		{"sl --verbose package", "sl package --verbose"},
 		// left as they are
 		{"sl --master plan svc.yml", ""}, // --master's value is "plan"
 		{"sl --url U svc.yml", ""},
 		{"sl --url U", ""},
-		{"sl --url U validate svc.yml", ""},
 		{"sl plan list --url U", ""},
 		{"sl plan --url U list", ""},
 		{"sl --help plan", ""},
@@ -53,7 +66,7 @@ func TestHoistFlags(t *testing.T) {
 		if want == "" {
 			want = tc.in
 		}
-		if got := HoistFlags(slices.Clone(in), parent); strings.Join(got, " ") != want {
+		if got := HoistFlags(slices.Clone(in), parent, commands...); strings.Join(got, " ") != want {
 			t.Errorf("HoistFlags(%q) = %q, want %q", tc.in, strings.Join(got, " "), want)
 		}
 	}

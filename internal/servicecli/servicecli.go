@@ -189,48 +189,47 @@ type shellKey struct{}
 // valued lists the group's flags (names and aliases) that take a value.
 func (g group) valued() map[string]bool {
 	out := map[string]bool{}
-	add := func(fs []cli.Flag) {
-		for _, f := range fs {
-			_, isBool := f.(*cli.BoolFlag)
-			for _, n := range f.Names() {
-				out[n] = !isBool
-			}
-		}
-	}
-	add(g.flags)
+	addValued(out, g.flags)
 	for _, s := range g.subs {
-		add(s.Flags)
+		addValued(out, s.Flags)
 	}
 	return out
 }
 
 // HoistFlags returns args (args[0] the program name) with the flags written
-// before an operator command's name moved to just after it, where that
-// command reads them: "scheduler-lite --url URL plan list" runs as
-// "scheduler-lite plan --url URL list", as kubectl and the DC/OS CLI take
-// their connection flags before the command; any flag of the command may
-// go there ("--wait COMPLETE plan show deploy"). parent are the flags of
-// the command the operator commands are registered under
-// (scheduler-lite's): with the operator commands' own, they tell which
-// leading flags take the next word as their value, so that the first other
-// word is found ("--master plan svc.yml" is the scheduler's --master,
-// valued "plan"). args is
-// returned unchanged unless that word names an operator command, or when a
-// leading flag asks for help or the version (the parent's). Every hoisted
-// flag is the operator command's to parse: one it does not have (a
-// scheduler flag such as --master) is its usage error, never a setting of
-// the scheduler's applied to it, nor silently ignored.
-func HoistFlags(args []string, parent []cli.Flag) []string {
+// before a command's name moved to just after it (after its subcommand's
+// name when one follows), where that command reads them: "scheduler-lite
+// --url URL plan list" runs as "scheduler-lite plan list --url URL", as
+// kubectl and the DC/OS CLI take their connection flags before the
+// command; any flag of the command may go there ("--wait COMPLETE plan
+// show deploy", "--strict validate svc.yml"). The commands are the
+// operator commands and commands, the other commands registered beside
+// them (scheduler-lite's validate, package render, uninstall). parent are
+// the flags of the command they are registered under (scheduler-lite's):
+// with the commands' own, they tell which leading flags take the next
+// word as their value, so that the first other word is found ("--master
+// plan svc.yml" is the scheduler's --master, valued "plan"). args is
+// returned unchanged unless that word names a command, or when a leading
+// flag asks for help or the version (the parent's). Every hoisted flag is
+// the command's to parse: one it does not have (a scheduler flag such as
+// --master before plan, --local-agents before validate) is its usage
+// error, never a setting of the scheduler's applied to it, nor silently
+// ignored; one it has too (validate's --strict, uninstall's --master) is
+// its own.
+func HoistFlags(args []string, parent []cli.Flag, commands ...*cli.Command) []string {
 	valued := map[string]bool{}
 	for _, newGroup := range groups {
 		maps.Copy(valued, build(newGroup).valued())
 	}
-	for _, f := range parent {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			valued[n] = valued[n] || !isBool
+	addValued(valued, parent)
+	var addCommands func([]*cli.Command)
+	addCommands = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			addValued(valued, c.Flags)
+			addCommands(c.Subcommands)
 		}
 	}
+	addCommands(commands)
 	i := 1
 	for ; i < len(args); i++ {
 		a := args[i]
@@ -249,17 +248,32 @@ func HoistFlags(args []string, parent []cli.Flag) []string {
 	if i == 1 || i >= len(args) {
 		return args
 	}
-	g, ok := lookupGroup(args[i])
-	if !ok {
+	var hasSubs bool
+	if g, ok := lookupGroup(args[i]); ok {
+		hasSubs = g.action == nil
+	} else if j := slices.IndexFunc(commands, func(c *cli.Command) bool { return c.HasName(args[i]) }); j >= 0 {
+		hasSubs = len(commands[j].Subcommands) > 0
+	} else {
 		return args
 	}
 	// After the subcommand's name too, if it follows: a flag the command
 	// does not have, and its value, are never read as that name.
 	at := i + 1
-	if g.action == nil && at < len(args) && !strings.HasPrefix(args[at], "-") {
+	if hasSubs && at < len(args) && !strings.HasPrefix(args[at], "-") {
 		at++
 	}
 	return slices.Concat(args[:1], args[i:at], args[1:i], args[at:])
+}
+
+// addValued records in valued whether each of flags (by each of its
+// names) takes a value; a name that does in any command does.
+func addValued(valued map[string]bool, flags []cli.Flag) {
+	for _, f := range flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			valued[n] = valued[n] || !isBool
+		}
+	}
 }
 
 // lookupGroup returns the operator command name names (or an alias of).

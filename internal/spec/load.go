@@ -202,6 +202,9 @@ func decodeSpec(rendered []byte, line func(int) int) (*ServiceSpec, Problems, er
 				n = at
 			}
 			msg = "line " + strconv.Itoa(line(n)) + ": " + strings.TrimPrefix(msg[strings.Index(msg, m[0])+len(m[0]):], ": ")
+			if lines := bytes.Split(rendered, []byte("\n")); n >= 1 && n <= len(lines) && bytes.HasPrefix(bytes.TrimLeft(lines[n-1], " "), []byte("\t")) && !strings.Contains(msg, "tab") {
+				msg += " (a tab: YAML indents with spaces only)"
+			}
 		}
 		return nil, nil, errors.New("decoding YAML: " + msg)
 	}

@@ -162,6 +162,7 @@ func TestSyntaxErrorLines(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"a key missing deep in a mapping", minimal + "      : x\n", "decoding YAML: line 10: did not find expected key"},
 		{"a tab for indentation", strings.Replace(minimal, "        memory: 32", "\tmemory: 32", 1), "decoding YAML: line 9: found a tab character that violates indentation"},
+		{"a tab starting a key", strings.Replace(minimal, "    count: 1", "\tcount: 1", 1), "decoding YAML: line 4: found character that cannot start any token (a tab: YAML indents with spaces only)"},
 		{"a bad list item", minimal + "plans:\n  deploy:\n    phases:\n      p:\n        steps:\n          - 0: [[a]]\n         - 1: [[b]]\n", "decoding YAML: line 16: did not find expected key"},
 		{"an unclosed quote: where it opens", strings.Replace(minimal, "cmd: sleep 1000", `cmd: "sleep 1000`, 1), "decoding YAML: line 7: found unexpected end of stream"},
 	} {

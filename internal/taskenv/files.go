@@ -118,15 +118,16 @@ type TLSSecret struct {
 // it), or when two variables are the same secret once mapped, EnvName of
 // their middles being equal (TLS_A-B_KEY and TLS_A_B_KEY both are
 // TLS_A_B_*; TLS_web_KEY and TLS_WEB_KEY): neither is picked silently.
-// A TLS_<NAME>_NAME that is not such a name too, or whose EnvName is not
-// the middle's, is an error naming it (a name the secret's variables
-// cannot be the variables of), and so is one whose TLS_<NAME>_KEY is not
-// set.
+// A TLS_<NAME>_NAME that is not such a name too — set but empty
+// included: no file name, not the lower-cased middle — or whose EnvName
+// is not the middle's, is an error naming it (a name the secret's
+// variables cannot be the variables of), and so is one whose
+// TLS_<NAME>_KEY is not set.
 // The error lists every such problem; the secrets returned are the others.
 func TLSSecrets(environ []string) ([]TLSSecret, error) {
 	byID := map[string]TLSSecret{} // EnvName of the middle → the secret
 	collided := map[string]bool{}
-	lookup := Lookup(environ)
+	lookup, lookupSet := Lookup(environ), LookupSet(environ)
 	var errs []error
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
@@ -147,8 +148,12 @@ func TLSSecrets(environ []string) ([]TLSSecret, error) {
 			continue
 		}
 		name := strings.ToLower(mid)
-		if nv := "TLS_" + mid + "_" + TLSName; lookup(nv) != "" {
-			name = lookup(nv)
+		nv := "TLS_" + mid + "_" + TLSName
+		if v, set := lookupSet(nv); set {
+			if v == "" {
+				continue // an error below
+			}
+			name = v
 			if i := strings.IndexFunc(name, notNameChar); i >= 0 {
 				errs = append(errs, fmt.Errorf("%s: %q holds %q: a name is letters, digits, '_', '.' and '-'", nv, name, []rune(name[i:])[0]))
 				continue
@@ -162,14 +167,21 @@ func TLSSecrets(environ []string) ([]TLSSecret, error) {
 	}
 	// A TLS_<NAME>_NAME is set for an entry whose files are to be
 	// written: one whose TLS_<NAME>_KEY is missing is a broken entry (a
-	// secret that did not arrive), not one to skip without a word.
+	// secret that did not arrive), not one to skip without a word; one set
+	// to "" names no file.
+	seen := map[string]bool{}
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "TLS_") || !strings.HasSuffix(k, "_"+TLSName) || len(k) <= len("TLS__"+TLSName) {
+		if seen[k] || !strings.HasPrefix(k, "TLS_") || !strings.HasSuffix(k, "_"+TLSName) || len(k) <= len("TLS__"+TLSName) {
 			continue
 		}
+		seen[k] = true
 		mid := k[len("TLS_") : len(k)-len("_"+TLSName)]
-		if key := "TLS_" + mid + "_" + TLSKey; lookup(key) == "" && lookup(k) != "" {
+		key := "TLS_" + mid + "_" + TLSKey
+		switch v, _ := lookupSet(k); {
+		case v == "":
+			errs = append(errs, fmt.Errorf("%s is set but empty: it names the entry's files (unset, they are named %q)", k, strings.ToLower(mid)))
+		case lookup(key) == "":
 			errs = append(errs, fmt.Errorf("%s is set but %s is not: the entry's key is missing", k, key))
 		}
 	}

@@ -200,14 +200,24 @@ func EnvName(s string) string {
 }
 
 // Lookup returns a lookup function over KEY=VALUE entries (the last entry
-// of a key wins, as in a process environment).
+// of a key wins, as in a process environment): "" for a key not set.
 func Lookup(environ []string) func(string) string {
+	lookup := LookupSet(environ)
 	return func(k string) string {
+		v, _ := lookup(k)
+		return v
+	}
+}
+
+// LookupSet is Lookup telling a key set to "" from one not set, as
+// os.LookupEnv does.
+func LookupSet(environ []string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
 		for i := len(environ) - 1; i >= 0; i-- {
 			if key, v, _ := strings.Cut(environ[i], "="); key == k {
-				return v
+				return v, true
 			}
 		}
-		return ""
+		return "", false
 	}
 }

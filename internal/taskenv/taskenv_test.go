@@ -145,8 +145,13 @@ func TestTLSSecrets(t *testing.T) {
 			errs: []string{"TLS_web_KEY and TLS_WEB_KEY are one secret"}},
 		{name: "TLS_<NAME>_NAME names the files", env: []string{"TLS_WEB_1_KEY=x", "TLS_WEB_1_NAME=web-1", "TLS_MY_NODE_KEY=x", "TLS_MY_NODE_NAME=My.Node"},
 			want: []TLSSecret{sec("My.Node", "MY_NODE"), sec("web-1", "WEB_1")}},
-		{name: "a TLS_<NAME>_NAME not of its secret, or no file name", env: []string{"TLS_WEB_1_KEY=x", "TLS_WEB_1_NAME=web-2", "TLS_A_KEY=x", "TLS_A_NAME=../a", "TLS_B_KEY=x", "TLS_B_NAME="},
-			want: []TLSSecret{sec("b", "B")}, errs: []string{`TLS_WEB_1_NAME: "web-2" is not the name of TLS_WEB_1_KEY`, `TLS_A_NAME: "../a" holds '/'`}},
+		{name: "a TLS_<NAME>_NAME not of its secret, or no file name", env: []string{"TLS_WEB_1_KEY=x", "TLS_WEB_1_NAME=web-2", "TLS_A_KEY=x", "TLS_A_NAME=../a", "TLS_C_KEY=x"},
+			want: []TLSSecret{sec("c", "C")}, errs: []string{`TLS_WEB_1_NAME: "web-2" is not the name of TLS_WEB_1_KEY`, `TLS_A_NAME: "../a" holds '/'`}},
+		// Set is set: an empty TLS_<NAME>_NAME names no file, and is not
+		// taken for one not set (docs/tlsprov.md: "when it is set").
+		{name: "a TLS_<NAME>_NAME set but empty", env: []string{"TLS_B_KEY=x", "TLS_B_NAME=", "TLS_D_CERT=x", "TLS_D_NAME=", "TLS_D_NAME=", "TLS_C_KEY=x"},
+			want: []TLSSecret{sec("c", "C")}, errs: []string{`TLS_B_NAME is set but empty: it names the entry's files (unset, they are named "b")`, `TLS_D_NAME is set but empty`},
+			notErrs: []string{"TLS_D_KEY", "TLS_C_NAME"}},
 		{name: "a TLS_<NAME>_NAME whose key is missing", env: []string{"TLS_WEB_KEY=x", "TLS_SECURE_API_CERT=x", "TLS_SECURE_API_NAME=secure-api"},
 			want: []TLSSecret{sec("web", "WEB")}, errs: []string{"TLS_SECURE_API_NAME is set but TLS_SECURE_API_KEY is not"}},
 		{name: "a NAME that cannot be mapped is named as present", env: []string{"TLS_CAFÉ_KEY=x", "TLS_a b_KEY=x", "TLS_x/y_KEY=x", "TLS_OK_KEY=x"},

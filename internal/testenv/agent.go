@@ -596,7 +596,7 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	}
 	cg, err := c.createCgroupLocked(e)
 	if err != nil {
-		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: "+err.Error())
+		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED, a.secrets.String("Failed to launch container: "+err.Error()))
 		c.mu.Unlock()
 		return
 	}

@@ -157,7 +157,8 @@ and shared, so one combined PEM can feed all three). By default they read TLS_<N
 TLS_<NAME>_CERT and TLS_<NAME>_CA (NAME upper-cased, other characters than A-Z and 0-9 as _);
 --all reads each NAME it finds from the variables it found it by (TLS_web-1_KEY, _CERT, _CA:
 files web-1.*); TLS_<NAME>_NAME, when set, names the files (TLS_WEB_1_NAME=web-1: web-1.*),
-as scheduler-lite sets it for an entry whose name is not NAME lower-cased.
+as scheduler-lite sets it for an entry whose name is not NAME lower-cased; set but empty, or
+without its TLS_<NAME>_KEY, it is an error.
 Values may be PEM, base64-wrapped PEM or DER (also with the __dcos_base64__ prefix); keys
 PKCS#1, PKCS#8 or SEC1, RSA, ECDSA or Ed25519, unencrypted.
 
