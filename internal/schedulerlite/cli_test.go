@@ -276,7 +276,7 @@ func TestOperatorFlagsFirst(t *testing.T) {
 		{[]string{"--verbose", "package", "render"}, ExitUsage, "", "scheduler-lite package render: unknown flag --verbose\n"},
 		// Flags but no command: the group says what is missing (repro 04).
 		{[]string{"--url", srv.URL, "plan"}, ExitUsage, "", "scheduler-lite plan: no command given (want list, show,"},
-		{[]string{"--json", "--url", srv.URL, "state"}, ExitUsage, "", "scheduler-lite state: no command given (want framework-id)"},
+		{[]string{"--json", "--url", srv.URL, "state"}, ExitUsage, "", "scheduler-lite state: no command given (want framework-id, properties, property, refresh-cache)"},
 		{[]string{"plna", "list"}, ExitUsage, "", "scheduler-lite: unknown command \"plna\": did you mean plan? (no file of that name: the scheduler's one argument is a svc.yml)\nusage: scheduler-lite [flags] SVC.yml"},
 		{[]string{"helth"}, ExitUsage, "", `scheduler-lite: unknown command "helth": did you mean health?`},
 	} {
