@@ -164,6 +164,37 @@ func describe(r *reservation.Reservation) string {
 	return fmt.Sprintf("releasing %v, items %v", r.Releasing, keys)
 }
 
+// TestTaskRemovedReleaser: with a configured Releaser, a task removed from
+// a kept pod instance is released by it, and once it is done the scheduler
+// forgets only that task's own items: the instance keeps the rest of its
+// reservation, not marked releasing.
+func TestTaskRemovedReleaser(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	tis := launched(deployPod(t, st, withSidecar))
+	node, side := taskInfo(t, tis, "p-0-node"), taskInfo(t, tis, "p-0-sidecar")
+	before := storedReservation(t, &harness{store: st}, "p-0")
+	rel := &fakeReleaser{}
+	h := newHarness(t, nodeOnly, st, func(c *Config) { c.Release = rel })
+	h.mark()
+	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value, "p-0-sidecar": side.TaskID.Value})
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(side.TaskID.Value))
+	h.master.Send(t, sdktest.Status(side.TaskID.Value, "a1", mesos.TASK_KILLED))
+	h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("r1", "a1", "h1", sdktest.Resources(side.Resources...))))
+	h.eventually("decommission COMPLETE", func() bool { return h.s.PlanStatus(plan.Decommission) == plan.Complete })
+	if !slices.Equal(rel.instances(), []string{"p-0-sidecar"}) {
+		t.Errorf("the Releaser released %v", rel.instances())
+	}
+	want := len(before.Items) - len(resourceIDs(side.Resources))
+	h.eventually("the instance keeps all but the sidecar's", func() bool {
+		r := storedReservation(t, h, "p-0")
+		return r != nil && !r.Releasing && len(r.Items) == want
+	})
+}
+
 // TestTaskAddedRelaunchesThePod: a task the target adds to a running pod
 // (same pod, same count) is launched with the pod: the step kills the
 // pod's running task, as the SDK's PlanScheduler.killTasks kills the tasks
