@@ -17,6 +17,11 @@
 //	GET  /v1/state/frameworkId              ["id"]
 //	GET  /v1/state/files[/{name}]           state files, text/plain (statefiles.go)
 //	PUT  /v1/state/files/{name}             a state file (multipart "file", ≤ 1 KiB)
+//	GET  /v1/state/properties[/{key}]       property keys; a value (404 unknown), the
+//	                                        CA's key and other secrets withheld (state.go)
+//	GET  /v1/state/zone/tasks[/{task}]      {"task":"zone"}; a task's zone (text)
+//	GET  /v1/state/zone/{podType}/{ip}      the zone of the pod type's task at ip (text)
+//	PUT  /v1/state/refresh                  409: the state store keeps no cache
 //	GET  /v1/endpoints[/{name}]             advertised ports
 //	GET  /v1/configurations                 stored configuration IDs
 //	GET  /v1/configurations/targetId        ["id"] of the target configuration
@@ -69,8 +74,10 @@ type Server struct {
 	// files the service's svc.yml fetches from ARTIFACTS_URL (e.g.
 	// hello-world.tar.gz), set when the scheduler starts.
 	ServiceArtifacts []string
-	// Files keeps /v1/state/files (statefiles.go): the state store.
-	Files FileStore
+	// Files is the state store, read and written by /v1/state/files
+	// (statefiles.go) and read by /v1/state/properties and /zone
+	// (state.go).
+	Files StateStore
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -104,6 +111,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+taskenv.ArtifactBinPath+"{name}", s.binary)
 	s.routeUI(mux)
 	s.routeStateFiles(mux)
+	s.routeState(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -15,7 +15,9 @@
 // (DB_PASS, X-Goog-Signature, Azure's sig) — unless it names a path (its
 // last word is file, path or dir, see PathKeyPattern:
 // SCHEDULER_LITE_SECRET_FILE holds where a secret is, which a user must see
-// to fix it), or is the shell's PWD or OLDPWD; or when it matches the extra
+// to fix it) or is a well-known variable holding a path whose name does not
+// say so (GOOGLE_APPLICATION_CREDENTIALS, see pathNames), or is the
+// shell's PWD or OLDPWD; or when it matches the extra
 // pattern a user passes (bootstrap's -redact-keys, for example), which has
 // no exception. A bare key is not secret: PRIMARY_KEY_COLUMN, cache.key and
 // PUBLIC_KEY are shown. A Redactor built from an environment also knows the
@@ -139,6 +141,16 @@ var defaultKeys = lazyRegexp(DefaultKeyPattern)
 const PathKeyPattern = `_(file|path|dir)$`
 
 var pathKeys = lazyRegexp(PathKeyPattern)
+
+// pathNames are the words (see words) of the well-known names that hold a
+// credential file's path, not a credential, though their last word is not
+// file, path or dir: Google's Application Default Credentials variable,
+// "the path to the JSON file that contains your credentials" (Google
+// Cloud's ADC documentation; a service account key's contents are never
+// its value). Their values are shown as PathKeyPattern's are.
+// (GOOGLE_CREDENTIALS, which Terraform's provider takes as a key's
+// contents or its path, stays secret.)
+var pathNames = map[string]bool{"google_application_credentials": true}
 
 // shellKeys are the shell's own variables DefaultKeyPattern would call
 // secret: PWD and OLDPWD hold directories (pwd is secret as ODBC's password
@@ -266,7 +278,7 @@ const maxCachedNames = 4096
 
 func judgeName(name string) bool {
 	w := words(name)
-	if pathKeys().MatchString(w) {
+	if pathKeys().MatchString(w) || pathNames[w] {
 		return false
 	}
 	return defaultKeys().MatchString(w) || defaultKeys().MatchString(strings.ReplaceAll(w, "_", ""))

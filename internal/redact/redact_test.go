@@ -25,6 +25,11 @@ func TestIsSecretKey(t *testing.T) {
 		{"SCHEDULER_LITE_SECRET_FILE", false},
 		{"tls_private_key_path", false},
 		{"SECRETS_DIR", false},
+		// A well-known name holding a credential file's path.
+		{"GOOGLE_APPLICATION_CREDENTIALS", false},
+		{"google.application.credentials", false},
+		{"GOOGLE_CREDENTIALS", true}, // a key's contents, or its path
+		{"GOOGLE_APPLICATION_CREDENTIALS_JSON", true},
 		{"MY_TOKEN_FILE", true}, // the extra pattern has no exception
 		{"SECRET_FILENAME", true},
 		{"MY_API_KEY", true},
@@ -235,6 +240,7 @@ func TestFreeTextRule(t *testing.T) {
 		{"MY_TOKEN=o USE_TOKEN_AUTH=true", "MY_TOKEN=" + Mask + " USE_TOKEN_AUTH=" + Mask},
 		{"id 1234567890123456 and abcdef", "id " + Mask + " and " + Mask},
 		{"--secret-file=/run/s.txt --token-path /x", "--secret-file=/run/s.txt --token-path /x"},
+		{"GOOGLE_APPLICATION_CREDENTIALS=/var/run/gcp/sa.json: no such file", "GOOGLE_APPLICATION_CREDENTIALS=/var/run/gcp/sa.json: no such file"},
 		{`pods.p.secrets.s2.secret: "/etc/abs" must be relative`, `pods.p.secrets.s2.secret: "/etc/abs" must be relative`},
 		{`pods.p.secrets.s2.file: "/etc/abs": must be relative`, `pods.p.secrets.s2.file: "/etc/abs": must be relative`},
 		{"-Djavax.net.ssl.keyStorePassword=changeit", "-Djavax.net.ssl.keyStorePassword=" + Mask},
@@ -244,8 +250,8 @@ func TestFreeTextRule(t *testing.T) {
 			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
-	for _, kv := range r.Env([]string{"MY_TOKEN=o", "USE_TOKEN_AUTH=true", "SCHEDULER_LITE_API_TOKEN_FILE=/nonexistent"}) {
-		if k, v, _ := strings.Cut(kv, "="); (k == "SCHEDULER_LITE_API_TOKEN_FILE") != (v != Mask) {
+	for _, kv := range r.Env([]string{"MY_TOKEN=o", "USE_TOKEN_AUTH=true", "SCHEDULER_LITE_API_TOKEN_FILE=/nonexistent", "GOOGLE_APPLICATION_CREDENTIALS=/var/run/gcp/sa.json"}) {
+		if k, v, _ := strings.Cut(kv, "="); (k == "SCHEDULER_LITE_API_TOKEN_FILE" || k == "GOOGLE_APPLICATION_CREDENTIALS") != (v != Mask) {
 			t.Errorf("Env: %s", kv)
 		}
 	}

@@ -276,7 +276,7 @@ func TestOperatorFlagsFirst(t *testing.T) {
 		{[]string{"--verbose", "package", "render"}, ExitUsage, "", "scheduler-lite package render: unknown flag --verbose\n"},
 		// Flags but no command: the group says what is missing (repro 04).
 		{[]string{"--url", srv.URL, "plan"}, ExitUsage, "", "scheduler-lite plan: no command given (want list, show,"},
-		{[]string{"--json", "--url", srv.URL, "state"}, ExitUsage, "", "scheduler-lite state: no command given (want framework-id)"},
+		{[]string{"--json", "--url", srv.URL, "state"}, ExitUsage, "", "scheduler-lite state: no command given (want framework-id, properties, property, refresh-cache)"},
 		{[]string{"plna", "list"}, ExitUsage, "", "scheduler-lite: unknown command \"plna\": did you mean plan? (no file of that name: the scheduler's one argument is a svc.yml)\nusage: scheduler-lite [flags] SVC.yml"},
 		{[]string{"helth"}, ExitUsage, "", `scheduler-lite: unknown command "helth": did you mean health?`},
 	} {
@@ -316,6 +316,7 @@ func TestUninstallMaster(t *testing.T) {
 		{[]string{"MESOS_MASTER=local"}, []string{"--state", "file:x", svc}, "scheduler-lite uninstall: MESOS_MASTER: local: want the leading master's URL"},
 		{[]string{"MESOS_MASTER=leader.mesos:5050"}, []string{"--state", "file:x", svc}, `scheduler-lite uninstall: MESOS_MASTER: "leader.mesos:5050": want the leading master's URL http(s)://host:port: `},
 		{nil, []string{"--master", "http://127.0.0.1:1", svc}, "scheduler-lite uninstall: --state is required: the service's state store (file:PATH or zk://...)"},
+		{nil, []string{"--master", "http://127.0.0.1:1", "--state", "file:x"}, "scheduler-lite uninstall: the service's name is needed: give --framework-name NAME (FRAMEWORK_NAME) or the svc.yml"},
 	} {
 		var out, errb strings.Builder
 		code := Run(context.Background(), append([]string{"scheduler-lite", "uninstall"}, tc.args...), tc.env, nil, &out, &errb)

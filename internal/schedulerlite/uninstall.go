@@ -2,7 +2,6 @@ package schedulerlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -127,7 +126,7 @@ func uninstallService(ctx context.Context, c *cli.Context, log *slog.Logger, env
 		}
 	}
 	if name == "" {
-		return "", none, usage(errors.New("--framework-name: the service name is needed (or give the svc.yml)"))
+		return "", none, cliapp.UsageError(c, "the service's name is needed: give --framework-name NAME (FRAMEWORK_NAME) or the svc.yml")
 	}
 	secret, err := readSecret(c, "secret-file", "--secret-file")
 	if err != nil {

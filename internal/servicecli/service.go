@@ -24,6 +24,9 @@ import (
 //	GET /v1/configurations/target       the target configuration (JSON)
 //	GET /v1/configurations/{id}         a configuration (JSON)
 //	GET /v1/state/frameworkId           ["id"], [] before the registration
+//	GET /v1/state/properties            ["key",...] (dcos-commons StateResource)
+//	GET /v1/state/properties/{key}      the value as stored (any bytes); 404 unknown
+//	PUT /v1/state/refresh               200 {"message"} (the SDK, cached); 409 not cached
 //	GET /v1/debug/offers                offersDebug (debug.go)
 //	GET /v1/health?verbose=true         {"value":code,...}, HTTP status = code
 
@@ -130,14 +133,68 @@ func (r *run) firstOfList(path, none string) error {
 func stateGroup() group {
 	return group{
 		name:      "state",
-		usage:     "show the scheduler's persisted state",
-		usageText: "scheduler-lite state framework-id",
-		subs: []*cli.Command{{
-			Name: "framework-id", Aliases: []string{"framework_id"}, Usage: "show the Mesos framework ID",
-			Action: action(0, nil, func(r *run) error {
-				return r.firstOfList("/v1/state/frameworkId", "no framework ID yet: the scheduler has not registered with Mesos")
-			}),
-		}},
+		usage:     "show the scheduler's persisted state: the framework ID, the properties",
+		usageText: "scheduler-lite state framework-id|properties|property KEY|refresh-cache [flags]",
+		description: "The SDK CLI's debug state commands. The service CA's private key (property ca.key) and any\n" +
+			"value holding a PEM private key are never listed nor shown: the API withholds them.",
+		subs: []*cli.Command{
+			{
+				Name: "framework-id", Aliases: []string{"framework_id"}, Usage: "show the Mesos framework ID",
+				Action: action(0, nil, func(r *run) error {
+					return r.firstOfList("/v1/state/frameworkId", "no framework ID yet: the scheduler has not registered with Mesos")
+				}),
+			},
+			{
+				Name: "properties", Usage: "list the keys of the properties in the state store, one per line",
+				Action: action(0, nil, func(r *run) error {
+					return show(r, "/v1/state/properties", func(keys []string) error {
+						if len(keys) == 0 {
+							fmt.Fprintln(r.sh.Stderr, "no properties")
+						}
+						for _, k := range keys {
+							fmt.Fprintln(r.out, k)
+						}
+						return nil
+					})
+				}),
+			},
+			{
+				Name: "property", Usage: "show one property's value as stored (exit 1 for an unknown key)",
+				UsageText: "scheduler-lite state property KEY",
+				Action: action(1, []string{"KEY"}, func(r *run) error {
+					a, err := r.cl.get(r.ctx(), "/v1/state/properties/"+url.PathEscape(r.args[0]), nil)
+					if err != nil || r.json {
+						return r.printRaw(a, err)
+					}
+					// Any bytes: a JSON value, a PEM certificate, a state
+					// file; a line of its own.
+					if _, err := r.out.Write(a.Body); err != nil {
+						return err
+					}
+					if len(a.Body) > 0 && a.Body[len(a.Body)-1] != '\n' {
+						fmt.Fprintln(r.out)
+					}
+					return nil
+				}),
+			},
+			{
+				Name: "refresh-cache", Aliases: []string{"refresh_cache"}, Usage: "refresh the scheduler's state store cache (scheduler-lite keeps none: exit 1 with the API's 409)",
+				Description: "PUT /v1/state/refresh, as the SDK's refresh_cache. The SDK reloads its state store\n" +
+					"cache from ZooKeeper and answers 409 when it has none; scheduler-lite reads its state\n" +
+					"store directly, so the answer is that 409 (exit 1), which says so.",
+				Action: action(0, nil, func(r *run) error {
+					a, err := r.cl.call(r.ctx(), http.MethodPut, "/v1/state/refresh", nil, nil)
+					if err == nil {
+						err = a.check()
+					}
+					if err != nil || r.json {
+						return r.printRaw(a, err)
+					}
+					fmt.Fprintln(r.out, orUnknown(apiMessage(a.Body)))
+					return nil
+				}),
+			},
+		},
 	}
 }
 

@@ -8,7 +8,7 @@
 //	scheduler-lite pod list|status|info|restart|replace|pause|resume
 //	scheduler-lite endpoints [NAME]
 //	scheduler-lite config list|show|target|target-id
-//	scheduler-lite state framework-id
+//	scheduler-lite state framework-id|properties|property|refresh-cache
 //	scheduler-lite debug offers
 //	scheduler-lite health
 //

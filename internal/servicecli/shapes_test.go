@@ -16,8 +16,8 @@ import (
 // (dcos-commons http/queries/*, debug/OfferOutcomeTrackerV2) for what
 // scheduler-lite's API does not serve yet or cannot be made to answer on
 // demand: configurations, debug offers, pod pause/resume, force-complete,
-// a failed plan, an unhealthy service, a bodyless 208, a proxy's HTML
-// error. Keys are "METHOD path?query".
+// a cached state store's refresh, a failed plan, an unhealthy service, a
+// bodyless 208, a proxy's HTML error. Keys are "METHOD path?query".
 var sdkAnswers = map[string]struct {
 	code int
 	body string
@@ -37,7 +37,11 @@ var sdkAnswers = map[string]struct {
 	"GET /v1/plans/failing":                                                       {417, `{"phases":[{"id":"p","name":"hello","strategy":"serial","status":"ERROR","steps":[{"id":"s","name":"hello-0:[server]","status":"ERROR","message":"Failed to launch:\n  cpus"}]}],"errors":["Validation error on field \"pods.hello.count\": cannot shrink without allow-decommission"],"strategy":"serial","status":"ERROR"}`},
 	"GET /v1/health?verbose=true":                                                 {500, `{"value":500}`},
 	"GET /v1/state/frameworkId":                                                   {200, `[]`},
-	"GET /v1/pod/hello-1/status":                                                  {404, "Pod hello-1 not found"}, // no task stored yet (PodQueries.getStatus)
+	"GET /v1/state/properties":                                                    {200, "[\n  \"deployment-completed\",\n  \"file-VERSION\"\n]"},
+	"GET /v1/state/properties/file-VERSION":                                       {200, "namespaceID=42"}, // StringPropertyDeserializer: the bytes as they are
+	"GET /v1/state/properties/nope":                                               {404, ``},
+	"PUT /v1/state/refresh":                                                       {200, "{\"message\": \"Received cmd: refresh\"}"}, // a cached state store
+	"GET /v1/pod/hello-1/status":                                                  {404, "Pod hello-1 not found"},                    // no task stored yet (PodQueries.getStatus)
 	"GET /v1/pod/hello-1/info":                                                    {404, "Pod hello-1 not found"},
 	"GET /v1/plans":                                                               {502, "<html><body>502 Bad Gateway</body></html>\n<p>nginx</p>"},
 }
@@ -114,6 +118,10 @@ func TestSDKShapes(t *testing.T) {
 		{"sdk-health-error", 1, []string{"health"}, "GET /v1/health?verbose=true"},
 		{"", 1, []string{"config", "show", "nope"}, "GET /v1/configurations/nope"},
 		{"", 1, []string{"state", "framework-id"}, "GET /v1/state/frameworkId"},
+		{"sdk-state-properties", 0, []string{"state", "properties"}, "GET /v1/state/properties"},
+		{"sdk-state-property", 0, []string{"state", "property", "file-VERSION"}, "GET /v1/state/properties/file-VERSION"},
+		{"", 1, []string{"state", "property", "nope"}, "GET /v1/state/properties/nope"},
+		{"sdk-state-refresh-cache", 0, []string{"state", "refresh_cache"}, "PUT /v1/state/refresh auth=Bearer " + token + " body="},
 		{"", 1, []string{"plan", "list"}, "GET /v1/plans"},
 		{"", 1, []string{"pod", "status", "hello-1"}, "GET /v1/pod/hello-1/status"},
 		{"", 1, []string{"pod", "info", "hello-1"}, "GET /v1/pod/hello-1/info"},
@@ -142,6 +150,7 @@ func TestSDKShapes(t *testing.T) {
 	}{
 		{[]string{"config", "show", "nope"}, "GET /v1/configurations/nope: 400 Bad Request"},
 		{[]string{"state", "framework-id"}, "no framework ID yet"},
+		{[]string{"state", "property", "nope"}, "GET /v1/state/properties/nope: 404 Not Found"},
 		{[]string{"plan", "list"}, "GET /v1/plans: 502 Bad Gateway: <html><body>502 Bad Gateway</body></html>"},
 		{[]string{"plan", "show", "failing", "--wait", "COMPLETE"}, "plan failing failed (ERROR) while waiting for COMPLETE"},
 		{[]string{"health"}, "the service is unhealthy (500)"},
