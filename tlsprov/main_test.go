@@ -642,7 +642,7 @@ func TestUsage(t *testing.T) {
 		{"version", nil, []string{"--version"}, 0, "tlsprov dev"},
 		{"no command", nil, nil, 2, "no command given"},
 		{"unknown command", nil, []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{"unknown flag", nil, []string{"materialize", "--nmae", "x"}, 2, "materialize: unknown flag --nmae\nusage: tlsprov materialize"},
+		{"unknown flag", nil, []string{"materialize", "--nmae", "x"}, 2, "materialize: unknown flag --nmae: did you mean --name?\nusage: tlsprov materialize"},
 		{"no name", nil, []string{"materialize"}, 2, "--name is required"},
 		{"bad name", nil, []string{"materialize", "--name", "../x"}, 2, "not a valid name"},
 		{"name and all", nil, []string{"materialize", "--name", "x", "--all"}, 2, "--all and --name exclude each other"},

@@ -35,8 +35,8 @@
 //     whatever arguments follow ("scheduler-lite validate --help svc.yml",
 //     "scheduler-lite help validate svc.yml": validate's), except that a
 //     command taking only subcommands calls a word naming none of them
-//     unknown ("tlsprov --help bogus", "tlsprov help issue" where issue
-//     has subcommands and "help issue bogus");
+//     unknown ("scheduler-lite package --help bogus", "scheduler-lite
+//     help package bogus");
 //   - one logger per run (Shell.Logger), from the binary's --log-format and
 //     --verbose flags, whose every record is masked through redact.Handler
 //     with the secrets of environ learned (Shell.Secrets);

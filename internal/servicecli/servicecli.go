@@ -202,10 +202,10 @@ func (g group) valued() map[string]bool {
 // --url URL plan list" runs as "scheduler-lite plan list --url URL", as
 // kubectl and the DC/OS CLI take their connection flags before the
 // command; any flag of the command may go there ("--wait COMPLETE plan
-// show deploy", "--strict validate svc.yml"). The commands are the
-// operator commands and commands, the other commands registered beside
-// them (scheduler-lite's validate, package render, uninstall). parent are
-// the flags of the command they are registered under (scheduler-lite's):
+// show deploy", "--strict validate svc.yml"). A command is an operator
+// command or one of commands, those registered beside them
+// (scheduler-lite's validate, package and uninstall). parent are the
+// flags of the command they are registered under (scheduler-lite's):
 // with the commands' own, they tell which leading flags take the next
 // word as their value, so that the first other word is found ("--master
 // plan svc.yml" is the scheduler's --master, valued "plan"). args is
@@ -301,8 +301,9 @@ func lookupGroup(name string) (group, bool) {
 // them ("plan --url U"), they are left out, so that the group says what is
 // missing ("no command given") rather than calling --url unknown; a help
 // flag among them stays alone (the group's help), and so do those no
-// subcommand has, for the group to call unknown. The help word ("plan help show") takes
-// command names only: the words after it stay as they are, flags left out.
+// subcommand has, for the group to call unknown. The help word ("plan
+// help show") takes command names only: the words after it stay as they
+// are, flags left out.
 func permute(args []string, valued map[string]bool, sub bool) []string {
 	var flags, pos, unknown []string
 	dangling, help := false, false
