@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 )
 
 // The decommission plan (the SDK's DecommissionPlanFactory,
@@ -31,6 +33,16 @@ import (
 //	   │                        COMPLETE once Mesos says every UNRESERVE
 //	   │                        finished, at once when nothing is reserved
 //	   └─ erase-web-2-server    delete its TaskInfo and status from the store
+//
+// A task a pod no longer has, in an instance the target keeps (a taskkit
+// extension: the SDK decommissions whole pod instances only), gets the same
+// phase, but its unreserve step gives back only what that task alone held
+// (ownIDsLocked): the resources its TaskInfo names, less the executor's,
+// the pod's volumes, a resource set a task of the target pod uses and
+// anything a remaining task names. Those items leave the instance's
+// reservation for a released one of their own (leftLocked); the instance
+// keeps the rest, never marked releasing, and the step is COMPLETE once
+// none of them is reserved.
 //
 // A retired instance is gone from /v1/endpoints at once; /v1/pod lists it
 // (its tasks DECOMMISSIONING) until they are erased, as the SDK's. The
@@ -64,6 +76,9 @@ type decomStep struct {
 	inst  string
 	tasks []*taskState // kill and erase: one; unreserve: the instance's
 	sent  time.Time    // kill: when the KILL was sent
+	// partial says the target keeps the instance: only tasks it no
+	// longer has are decommissioned, and their own resources released.
+	partial bool
 }
 
 // decommissionPlan builds the plan from the retired tasks (nil when there
@@ -107,6 +122,8 @@ func (s *Scheduler) decommissionPlan() *plan.Plan {
 	for _, inst := range insts {
 		ts := byInst[inst]
 		sort.Slice(ts, func(i, j int) bool { return ts[i].name < ts[j].name })
+		pod := s.spec.Pod(ts[0].pod)
+		partial := pod != nil && ts[0].index < pod.Count
 		ph := &plan.Phase{Name: inst, Strategy: plan.Serial}
 		add := func(name string, d *decomStep) {
 			st := plan.NewActionStep(name)
@@ -116,12 +133,12 @@ func (s *Scheduler) decommissionPlan() *plan.Plan {
 		for _, t := range ts {
 			add(decomKill+"-"+t.name, &decomStep{kind: decomKill, inst: inst, tasks: []*taskState{t}})
 		}
-		add(decomUnreserve+"-"+inst, &decomStep{kind: decomUnreserve, inst: inst, tasks: ts})
+		add(decomUnreserve+"-"+inst, &decomStep{kind: decomUnreserve, inst: inst, tasks: ts, partial: partial})
 		for _, t := range ts {
 			add(decomErase+"-"+t.name, &decomStep{kind: decomErase, inst: inst, tasks: []*taskState{t}})
 		}
 		p.Phases = append(p.Phases, ph)
-		s.log.Info("decommissioning", "pod", inst, "tasks", len(ts))
+		s.log.Info("decommissioning", "pod", inst, "tasks", len(ts), "whole_instance", !partial)
 	}
 	return p
 }
@@ -180,9 +197,17 @@ func (s *Scheduler) decommissionLocked(now time.Time) {
 			return
 		case decomUnreserve:
 			if s.cfg.Release == nil {
-				held := len(s.instanceReservationsLocked(d.inst))
 				j := &job{}
-				done := s.releaseLocked(j, d.inst)
+				var done bool
+				var what string
+				if d.partial {
+					ids := s.ownIDsLocked(d)
+					done = s.releaseItemsLocked(j, d.inst, ids)
+					what = fmt.Sprintf("what %s alone reserved (%d resource(s); the instance keeps the rest)", strings.Join(taskNames(d.tasks), ", "), len(ids))
+				} else {
+					what = fmt.Sprintf("what %s reserved (%d reservation(s))", d.inst, len(s.instanceReservationsLocked(d.inst)))
+					done = s.releaseLocked(j, d.inst)
+				}
 				if j.writes() {
 					s.out.push(j)
 				}
@@ -196,11 +221,11 @@ func (s *Scheduler) decommissionLocked(now time.Time) {
 					continue
 				}
 				st.SetStatus(plan.Started)
-				st.Message = fmt.Sprintf("releasing what %s reserved (%d reservation(s)): DESTROY and UNRESERVE as its agent offers it", d.inst, held)
+				st.Message = "releasing " + what + ": DESTROY and UNRESERVE as its agent offers it"
 				return
 			}
 			if _, done := s.cfg.Release.Release(infosOf(d.tasks), nil); done {
-				s.releasedLocked(d.inst)
+				s.releasedLocked(d)
 				st.SetStatus(plan.Complete)
 				st.Message = "released"
 				continue
@@ -281,7 +306,7 @@ func (s *Scheduler) releaseOffersLocked(offers []mesos.Offer) []mesos.Offer {
 			s.m.Add("decommission.release_operations", int64(len(ops)))
 		}
 		if done && st.Status() != plan.Complete {
-			s.releasedLocked(d.inst)
+			s.releasedLocked(d)
 			st.SetStatus(plan.Complete)
 			st.Message = "released"
 			s.wake()
@@ -290,18 +315,87 @@ func (s *Scheduler) releaseOffersLocked(offers []mesos.Offer) []mesos.Offer {
 	return rest
 }
 
-// releasedLocked forgets what pod instance inst reserved once the
-// Releaser gave it back: the store keeps no reservation of it, so that a
-// higher count bringing inst back reserves anew rather than wait for
-// resources that are gone. Caller holds s.mu.
-func (s *Scheduler) releasedLocked(inst string) {
+// releasedLocked forgets what unreserve step d gave back once the
+// Releaser released it: for a whole instance, the store keeps no
+// reservation of it, so that a higher count bringing it back reserves anew
+// rather than wait for resources that are gone; for tasks a kept instance
+// no longer has, only their own items (ownIDsLocked) leave its
+// reservation. Caller holds s.mu.
+func (s *Scheduler) releasedLocked(d *decomStep) {
 	j := &job{}
-	for _, key := range s.instanceReservationsLocked(inst) {
-		s.setReservationLocked(j, key, nil)
+	var ids []string
+	if d.partial {
+		ids = s.ownIDsLocked(d)
+	}
+	for _, key := range s.instanceReservationsLocked(d.inst) {
+		if !d.partial {
+			s.setReservationLocked(j, key, nil)
+			continue
+		}
+		r := s.reservations[key]
+		if !slices.ContainsFunc(r.Items, func(it reservation.Item) bool { return slices.Contains(ids, it.ID) }) {
+			continue
+		}
+		r = r.Clone()
+		r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return slices.Contains(ids, it.ID) })
+		s.setReservationLocked(j, key, r)
 	}
 	if j.writes() {
 		s.out.push(j)
 	}
+}
+
+// ownIDsLocked returns the resource IDs that only the tasks of unreserve
+// step d hold, d being partial (tasks a kept pod instance no longer has),
+// sorted: those their TaskInfos name and the instance's reservations
+// hold, less the executor's, the pod's own volumes, the items of a
+// resource set a task of the target pod uses and those a remaining task's
+// TaskInfo names. Caller holds s.mu.
+func (s *Scheduler) ownIDsLocked(d *decomStep) []string {
+	keep := map[string]bool{reservation.KeyExecutor: true, reservation.KeyPod: true}
+	if p := s.spec.Pod(d.tasks[0].pod); p != nil {
+		for _, t := range p.Tasks.Values {
+			keep[p.ResourceSetID(t)] = true
+		}
+	}
+	used := map[string]bool{}
+	for _, t := range s.tasks {
+		if t.info != nil && t.instanceName() == d.inst {
+			for i := range t.info.Resources {
+				used[reservation.ResourceID(&t.info.Resources[i])] = true
+			}
+		}
+	}
+	owner := map[string]string{} // resource ID → its item's key
+	for _, key := range s.instanceReservationsLocked(d.inst) {
+		for _, it := range s.reservations[key].Items {
+			owner[it.ID] = it.Key
+		}
+	}
+	var ids []string
+	for _, t := range d.tasks {
+		if t.info == nil {
+			continue
+		}
+		for i := range t.info.Resources {
+			id := reservation.ResourceID(&t.info.Resources[i])
+			key, ok := owner[id]
+			if id == "" || !ok || used[id] || keep[reservation.Owner(key)] || slices.Contains(ids, id) {
+				continue
+			}
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func taskNames(ts []*taskState) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.name
+	}
+	return out
 }
 
 func infosOf(ts []*taskState) []*mesos.TaskInfo {

@@ -239,6 +239,26 @@ func (s *Scheduler) releaseLocked(j *job, inst string) bool {
 	return len(s.instanceReservationsLocked(inst)) == 0
 }
 
+// releaseItemsLocked gives up the items of pod instance inst's reservation
+// whose resource IDs are ids (what a task the pod no longer has held
+// alone): they leave it for a released reservation of their own
+// (leftLocked), the instance keeps the rest, and it is not marked
+// releasing. It reports whether none of ids is reserved any more (their
+// UNRESERVEs finished). Caller holds s.mu for writing; the change goes
+// into j.
+func (s *Scheduler) releaseItemsLocked(j *job, inst string, ids []string) bool {
+	if r := s.reservations[inst]; r != nil && !r.Releasing {
+		next := r.Clone()
+		next.Items = slices.DeleteFunc(next.Items, func(it reservation.Item) bool { return slices.Contains(ids, it.ID) })
+		if len(next.Items) < len(r.Items) {
+			s.leftLocked(j, r, next)
+			s.setReservationLocked(j, inst, next)
+		}
+	}
+	held := s.heldIDs()
+	return !slices.ContainsFunc(ids, func(id string) bool { _, ok := held[id]; return ok })
+}
+
 // leftLocked keeps what a pod instance's reservation loses to a launch (a
 // permanent recovery placing it anew, resources a spec change dropped) as
 // a released reservation under its own key, so that it is released, and

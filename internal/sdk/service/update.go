@@ -253,15 +253,38 @@ func (s *Scheduler) templateOf(configID, pod, task, name string) (string, bool) 
 
 // toReplace returns st's live tasks that must end before st launches them
 // again: the out-of-date ones, or all of them when an operator restarted
-// the step (the SDK's PlanScheduler.killTasks).
+// the step or when the step also launches a task that has no TaskInfo yet
+// (one the target added to a running pod: the pod relaunches on its
+// reservation with the new task, as the SDK's PlanScheduler.killTasks
+// kills every task of the resource sets a step consumes before it
+// evaluates offers).
 func (s *Scheduler) toReplace(st *plan.Step) []*taskState {
+	all := st.Relaunch || len(s.addedTasks(st)) > 0
 	var out []*taskState
 	for _, name := range st.TaskNames() {
-		if t := s.tasks[name]; t != nil && t.live() && (len(t.outdated) > 0 || st.Relaunch) {
+		if t := s.tasks[name]; t != nil && t.live() && (len(t.outdated) > 0 || all) {
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// addedTasks returns the tasks of st that have no stored TaskInfo while
+// another of st's tasks has one: tasks the target added to a launched pod.
+func (s *Scheduler) addedTasks(st *plan.Step) []string {
+	var added []string
+	launched := false
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t == nil || t.info == nil {
+			added = append(added, name)
+		} else {
+			launched = true
+		}
+	}
+	if !launched {
+		return nil
+	}
+	return added
 }
 
 // killForRelaunchLocked kills the live tasks each of steps must replace:
@@ -284,7 +307,9 @@ func (s *Scheduler) killForRelaunchLocked(steps []*plan.Step, now time.Time) []*
 		}
 		s.updating[st.Instance()] = u
 		why := "out of date (" + strings.Join(s.outdatedParts(st), ", ") + ")"
-		if st.Relaunch && len(s.outdatedParts(st)) == 0 {
+		if added := s.addedTasks(st); len(added) > 0 && len(s.outdatedParts(st)) == 0 {
+			why = "tasks added to the pod (" + strings.Join(added, ", ") + ")"
+		} else if st.Relaunch && len(s.outdatedParts(st)) == 0 {
 			why = "restarted"
 		}
 		st.Prepare(fmt.Sprintf("%s: killing %s (kill grace period %s) to relaunch on configuration %s", why, strings.Join(names, ", "), u.grace, s.target.ID))

@@ -1,0 +1,217 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
+	"github.com/taskkit/taskkit/internal/sdk/sdktest"
+)
+
+// A pod whose task set changes between configurations: node, each with
+// its own volume, and (withSidecar) a non-essential sidecar.
+const (
+	nodeOnly = `name: svc
+pods:
+  p:
+    count: 1
+    allow-decommission: true
+    tasks:
+      node: {goal: RUNNING, cmd: "sleep 600", cpus: 0.5, memory: 64, volume: {path: data, type: ROOT, size: 100}}
+`
+	withSidecar = nodeOnly + `      sidecar: {goal: RUNNING, essential: false, cmd: "sleep 600", cpus: 0.25, memory: 32, volume: {path: sdata, type: ROOT, size: 20}}
+`
+)
+
+// deployPod deploys yaml's one pod instance p-0 on agent a1 with store st
+// and stops: it returns the ACCEPT that placed it.
+func deployPod(t *testing.T, st *countingStore, yaml string) *scheduler.Call {
+	t.Helper()
+	h := newHarness(t, yaml, st, nil)
+	h.ready()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+	accept := h.master.Expect(t, tACCEPT)[0]
+	for _, ti := range launched(accept) {
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	}
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	h.confirmed()
+	h.stop()
+	return accept
+}
+
+// taskInfo returns the launched task named name (fatal when none).
+func taskInfo(t *testing.T, tis []mesos.TaskInfo, name string) mesos.TaskInfo {
+	t.Helper()
+	i := slices.IndexFunc(tis, func(ti mesos.TaskInfo) bool { return ti.Name == name })
+	if i < 0 {
+		t.Fatalf("no task %s in %v", name, names(tis))
+	}
+	return tis[i]
+}
+
+func resourceIDs(rs []mesos.Resource) []string {
+	var ids []string
+	for i := range rs {
+		if id := reservation.ResourceID(&rs[i]); id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestTaskRemovedReleasesOnlyItsOwn: a task removed from a pod the target
+// keeps (same pod, same count) is decommissioned alone: killed, then only
+// what it held alone (its resource set's cpus and mem, its volume) is
+// destroyed and unreserved, the step COMPLETE once that is done; the
+// instance keeps the rest (the remaining task's resources and volume, the
+// executor's), never marked releasing, and the remaining task relaunches on
+// it, its volume kept. The SDK decommissions whole pod instances only
+// (DecommissionPlanFactory); this is taskkit's extension.
+func TestTaskRemovedReleasesOnlyItsOwn(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	first := deployPod(t, st, withSidecar)
+	tis := launched(first)
+	node, side := taskInfo(t, tis, "p-0-node"), taskInfo(t, tis, "p-0-sidecar")
+	before := storedReservation(t, &harness{store: st}, "p-0")
+	sideIDs := resourceIDs(side.Resources)
+	if before == nil || len(sideIDs) != 3 {
+		t.Fatalf("deployed reservation %+v, sidecar's resource IDs %v", before, sideIDs)
+	}
+
+	h := newHarness(t, nodeOnly, st, nil)
+	h.mark()
+	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value, "p-0-sidecar": side.TaskID.Value})
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(side.TaskID.Value))
+	h.master.Send(t, sdktest.Status(side.TaskID.Value, "a1", mesos.TASK_KILLED))
+	h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
+	kept := func() bool {
+		r := storedReservation(t, h, "p-0")
+		return r != nil && !r.Releasing && len(r.Items) == len(before.Items)-len(sideIDs)
+	}
+	h.eventually("the instance keeps all but the sidecar's", kept)
+	for _, v := range h.s.Reservations() {
+		if v.Releasing && len(v.Resources) != len(sideIDs) {
+			t.Errorf("released %d resources, want the sidecar's %d: %+v", len(v.Resources), len(sideIDs), v)
+		}
+	}
+	h.skip()
+	// What the sidecar held alone is offered once it ended; node and the
+	// executor still run on the rest.
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("r1", "a1", "h1", sdktest.Resources(side.Resources...))))
+	c := h.master.Expect(t, tACCEPT)[0]
+	if got := opTypes(c); !slices.Equal(got, []string{"DESTROY", "UNRESERVE"}) {
+		t.Fatalf("release %v", got)
+	}
+	if got := resourceIDs(operation(c, mesos.Offer_Operation_UNRESERVE).GetUnreserve().Resources); !slices.Equal(got, sideIDs) {
+		t.Errorf("unreserved %v, want the sidecar's %v", got, sideIDs)
+	}
+	h.eventually("decommission COMPLETE", func() bool { return h.s.PlanStatus(plan.Decommission) == plan.Complete })
+	r := storedReservation(t, h, "p-0")
+	if !kept() {
+		t.Fatalf("the instance's reservation after the decommission: %s", describe(r))
+	}
+	for _, it := range r.Items {
+		if slices.Contains(sideIDs, it.ID) {
+			t.Errorf("the sidecar's %s is still reserved", it.Key)
+		}
+	}
+	for _, v := range h.s.Reservations() {
+		if v.Releasing {
+			t.Errorf("still releasing: %+v", v)
+		}
+	}
+
+	// node ends (a pod restart): it relaunches on its reservation, its
+	// volume kept, nothing destroyed.
+	h.master.Send(t, sdktest.Status(node.TaskID.Value, "a1", mesos.TASK_KILLED))
+	h.eventually("recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[node]") == plan.Pending })
+	h.skip()
+	held := append(slices.Clone(node.Resources), launchGroup(first).Executor.Resources...)
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.Resources(held...))))
+	c = h.master.Expect(t, tACCEPT)[0]
+	if got := opTypes(c); !slices.Equal(got, []string{"LAUNCH_GROUP"}) {
+		t.Fatalf("relaunch %v: the remaining task's reservation was given up", got)
+	}
+	again := taskInfo(t, launched(c), "p-0-node")
+	if !slices.EqualFunc(again.Resources, node.Resources, func(a, b mesos.Resource) bool { return a.Equivalent(b) }) {
+		t.Errorf("node relaunched on %v,\nwas %v", again.Resources, node.Resources)
+	}
+	if msg := h.stepMessage(plan.Decommission, "unreserve-p-0"); !strings.Contains(msg, "released") {
+		t.Errorf("unreserve message %q", msg)
+	}
+}
+
+// describe is what a test failure says of reservation r.
+func describe(r *reservation.Reservation) string {
+	if r == nil {
+		return "none"
+	}
+	keys := make([]string, len(r.Items))
+	for i, it := range r.Items {
+		keys[i] = it.Key
+	}
+	return fmt.Sprintf("releasing %v, items %v", r.Releasing, keys)
+}
+
+// TestTaskAddedRelaunchesThePod: a task the target adds to a running pod
+// (same pod, same count) is launched with the pod: the step kills the
+// pod's running task, as the SDK's PlanScheduler.killTasks kills the tasks
+// of the resource sets a step consumes before it evaluates offers, so that
+// the instance's reservation is offered again; then the pod relaunches on
+// it, the remaining task on its own resources and volume, the new task on
+// a new resource set reserved next to them (nothing destroyed or
+// unreserved), and the step completes.
+func TestTaskAddedRelaunchesThePod(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	first := deployPod(t, st, nodeOnly)
+	node := taskInfo(t, launched(first), "p-0-node")
+
+	h := newHarness(t, withSidecar, st, nil)
+	h.mark()
+	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value})
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(node.TaskID.Value))
+	if msg := h.stepMessage(plan.Deploy, "p-0:[node,sidecar]"); !strings.Contains(msg, "tasks added to the pod (p-0-sidecar)") {
+		t.Errorf("step message %q", msg)
+	}
+	h.master.Send(t, sdktest.Status(node.TaskID.Value, "a1", mesos.TASK_KILLED))
+	h.eventually("step PENDING", func() bool { return h.stepStatus(plan.Deploy, "p-0:[node,sidecar]") == plan.Pending })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(h.offer("o2", "a1", "h1")))
+	c := h.master.Expect(t, tACCEPT)[0]
+	if got := opTypes(c); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP"}) {
+		t.Fatalf("relaunch with the new task: %v", got)
+	}
+	tis := launched(c)
+	if got := names(tis); !slices.Equal(got, []string{"p-0-node", "p-0-sidecar"}) {
+		t.Fatalf("launched %v", got)
+	}
+	again := taskInfo(t, tis, "p-0-node")
+	if !slices.EqualFunc(again.Resources, node.Resources, func(a, b mesos.Resource) bool { return a.Equivalent(b) }) {
+		t.Errorf("node relaunched on %v,\nwas %v", again.Resources, node.Resources)
+	}
+	side := taskInfo(t, tis, "p-0-sidecar")
+	reserved := resourceIDs(operation(c, mesos.Offer_Operation_RESERVE).GetReserve().Resources)
+	if want := resourceIDs(side.Resources); !slices.Equal(reserved, want) {
+		t.Errorf("reserved %v, want the sidecar's resource set %v", reserved, want)
+	}
+	for _, ti := range tis {
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	}
+	h.eventually("deploy COMPLETE", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	if r := storedReservation(t, h, "p-0"); r == nil || r.Releasing || len(r.Items) != 9 {
+		t.Errorf("the instance's reservation after the update: %s", describe(r))
+	}
+}
