@@ -266,9 +266,10 @@ func (s *Scheduler) storedInstancesLocked() map[string][]*taskState {
 // asked, not yet relaunched), STARTING (a resume asked, not yet
 // relaunched) or DECOMMISSIONING, as the SDK's PodQueries show a goal
 // state override; empty (left out) for a task of no known pod (unknownPod)
-// with no status stored, as the SDK leaves it out. Configuration is the ID of the configuration its TaskInfo is on, and
-// OutOfDate what of it the target configuration changes (it is relaunched
-// when its step's turn comes).
+// with no status stored, as the SDK leaves it out. Configuration is the
+// ID of the configuration its TaskInfo is on, and OutOfDate what of it the
+// target configuration changes (it is relaunched when its step's turn
+// comes).
 type TaskStatusView struct {
 	ID            string   `json:"id"`
 	Name          string   `json:"name"`
@@ -365,9 +366,9 @@ func podStatusView(name string, tasks []*taskState) PodStatusView {
 			st = strings.TrimPrefix(t.status.GetState().String(), "TASK_")
 		}
 		switch paused := t.launchedPaused(); {
-		case t.pod == "" && t.status == nil:
+		case t.pod == "" && t.status == nil: // of no known pod (unknownPod)
 			st = ""
-		case t.pod == "":
+		case t.pod == "": // its Mesos state: no override applies to it
 		case t.retired:
 			st = "DECOMMISSIONING"
 		case t.pauseTarget && paused && t.live():
