@@ -226,15 +226,16 @@ func (c *Cluster) Agents() []Agent {
 
 // KillAgent kills an agent, by ID or hostname, as if its host died: its
 // executors and tasks are killed and its offers rescinded. As on Mesos
-// 1.11, the tasks (and executors) of frameworks that do not checkpoint are
-// TASK_LOST at once (REASON_AGENT_DISCONNECTED); the agent stays listed,
-// inactive, with the other frameworks' tasks and executors, until the
-// master marks it unreachable after Options.MaxAgentPingTimeouts
-// unanswered pings Options.AgentPingTimeout apart (by default 5 and 15 s:
-// 75-90 s after the kill) or Options.AgentReregisterTimeout: then its other tasks are
-// reported TASK_UNREACHABLE to PARTITION_AWARE frameworks and TASK_LOST to
-// others (REASON_AGENT_REMOVED), every framework gets a FAILURE event for
-// the agent, and it leaves /slaves and /state. RestartAgent before then
+// 1.11, the tasks of frameworks that do not checkpoint are TASK_LOST at
+// once (REASON_AGENT_DISCONNECTED) and their executors leave /state; the
+// agent stays listed, inactive, with the other frameworks' tasks and
+// executors, until the master marks it unreachable after
+// Options.MaxAgentPingTimeouts unanswered pings Options.AgentPingTimeout
+// apart (by default 5 and 15 s: 75-90 s after the kill) or
+// Options.AgentReregisterTimeout: then its other tasks are reported
+// TASK_UNREACHABLE to PARTITION_AWARE frameworks and TASK_LOST to others
+// (REASON_AGENT_REMOVED), every framework gets a FAILURE event for the
+// agent, and it leaves /slaves and /state. RestartAgent before then
 // removes it at once (TASK_LOST).
 func (c *Cluster) KillAgent(agent string) error { return c.cl.KillAgent(agent) }
 

@@ -348,8 +348,16 @@ func (r *Redactor) addValue(v string) {
 }
 
 func (r *Redactor) rebuild() {
-	// Longest first, so a value that contains another is masked whole.
-	sort.SliceStable(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+	// Longest first, so a value that contains another is masked whole;
+	// equal lengths by value, so that a value learned again (a testenv
+	// agent learns each launch's) lands next to itself and is kept once.
+	sort.Slice(r.values, func(i, j int) bool {
+		a, b := r.values[i], r.values[j]
+		if len(a) != len(b) {
+			return len(a) > len(b)
+		}
+		return a < b
+	})
 	uniq := r.values[:0]
 	for i, v := range r.values {
 		if i == 0 || v != r.values[i-1] {

@@ -262,3 +262,20 @@ func TestFreeTextRule(t *testing.T) {
 		}
 	}
 }
+
+// TestLearnAgainKeepsOne: values learned again and again (a testenv agent
+// learns the secrets of every command it launches) are kept once each,
+// whatever other values of the same length came between.
+func TestLearnAgainKeepsOne(t *testing.T) {
+	r := Default()
+	for i := 0; i < 50; i++ {
+		r.LearnEnv([]string{"A_TOKEN=secret-aaaa", "B_TOKEN=secret-bbbb", "C_TOKEN=secret-cccc"})
+		r.LearnValue("secret-bbbb")
+	}
+	if len(r.values) != 3 {
+		t.Errorf("%d values kept, want 3: %q", len(r.values), r.values)
+	}
+	if got := r.String("x secret-aaaa secret-cccc"); got != "x "+Mask+" "+Mask {
+		t.Errorf("masked %q", got)
+	}
+}

@@ -70,7 +70,8 @@ async function load() {
   const names = (await getJSON("v1/plans")).body || [];
   const plans = await Promise.all(names.map(async (n) => ({ name: n, view: (await getJSON("v1/plans/" + encodeURIComponent(n))).body })));
   const podNames = (await getJSON("v1/pod")).body || [];
-  // An instance with no task launched yet is 404, as in the SDK.
+  // v1/pod lists the instances with stored tasks (as the SDK); one erased
+  // (decommissioned) between the two calls, or UNKNOWN_POD_<task>, is 404.
   const pods = await Promise.all(podNames.map(async (n) => (await getJSON("v1/pod/" + encodeURIComponent(n) + "/status", { name: n, tasks: [] })).body));
   // Agents come from the pods' TaskInfos (secret values there are masked by
   // the API; the UI shows none of the environment anyway).

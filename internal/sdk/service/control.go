@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -229,8 +230,18 @@ func (s *Scheduler) Pods() []string {
 		out = append(out, name)
 	}
 	slices.Sort(out)
+	for _, name := range slices.Sorted(maps.Keys(s.unknown)) {
+		out = append(out, unknownPod+"_"+name)
+	}
 	return out
 }
+
+// unknownPod is the pod type the pod API gives stored tasks of no known pod
+// (the SDK's PodQueries.UNKNOWN_POD_LABEL): GET /v1/pod lists each as
+// UNKNOWN_POD_<task>, GET /v1/pod/status all of them as the instance
+// UNKNOWN_POD-0 of type UNKNOWN_POD, after the known types; neither name
+// has a status of its own (404), as in the SDK.
+const unknownPod = "UNKNOWN_POD"
 
 // storedInstancesLocked groups the stored tasks (launched, or retired and
 // not yet erased) by pod instance name, each instance's tasks by task
@@ -252,15 +263,17 @@ func (s *Scheduler) storedInstancesLocked() map[string][]*taskState {
 
 // TaskStatusView is one task in a pod's status. Status is the Mesos state
 // without "TASK_", or PAUSED (launched paused, as asked), PAUSING (a pause
-// asked, not yet relaunched) or STARTING (a resume asked, not yet
-// relaunched), as the SDK's PodQueries show a goal state override.
-// Configuration is the ID of the configuration its TaskInfo is on, and
-// OutOfDate what of it the target configuration changes (it is relaunched
-// when its step's turn comes).
+// asked, not yet relaunched), STARTING (a resume asked, not yet
+// relaunched) or DECOMMISSIONING, as the SDK's PodQueries show a goal
+// state override; empty (left out) for a task of no known pod (unknownPod)
+// with no status stored, as the SDK leaves it out. Configuration is the
+// ID of the configuration its TaskInfo is on, and OutOfDate what of it the
+// target configuration changes (it is relaunched when its step's turn
+// comes).
 type TaskStatusView struct {
 	ID            string   `json:"id"`
 	Name          string   `json:"name"`
-	Status        string   `json:"status"`
+	Status        string   `json:"status,omitempty"`
 	Configuration string   `json:"configuration,omitempty"`
 	OutOfDate     []string `json:"outOfDate,omitempty"`
 }
@@ -330,12 +343,21 @@ func (s *Scheduler) PodStatuses() []PodTypeStatusView {
 		last := &out[len(out)-1]
 		last.Instances = append(last.Instances, podStatusView(name, insts[name]))
 	}
+	if len(s.unknown) > 0 {
+		var tasks []*taskState
+		for _, name := range slices.Sorted(maps.Keys(s.unknown)) {
+			tasks = append(tasks, s.unknown[name])
+		}
+		name := taskenv.InstanceName(unknownPod, 0)
+		out = append(out, PodTypeStatusView{Name: unknownPod, Instances: []PodStatusView{podStatusView(name, tasks)}})
+	}
 	return out
 }
 
 // podStatusView is the status of instance name's tasks. A retired task
 // (the decommission plan removes it) is DECOMMISSIONING, as the SDK shows
-// its DECOMMISSIONED goal state override in progress.
+// its DECOMMISSIONED goal state override in progress; a task of no known
+// pod without a status of its TaskInfo has none.
 func podStatusView(name string, tasks []*taskState) PodStatusView {
 	v := PodStatusView{Name: name, Tasks: []TaskStatusView{}}
 	for _, t := range tasks {
@@ -344,6 +366,9 @@ func podStatusView(name string, tasks []*taskState) PodStatusView {
 			st = strings.TrimPrefix(t.status.GetState().String(), "TASK_")
 		}
 		switch paused := t.launchedPaused(); {
+		case t.pod == "" && t.status == nil: // of no known pod (unknownPod)
+			st = ""
+		case t.pod == "": // its Mesos state: no override applies to it
 		case t.retired:
 			st = "DECOMMISSIONING"
 		case t.pauseTarget && paused && t.live():

@@ -84,8 +84,14 @@ func (s *Scheduler) restore() error {
 		podName, index, task, retired, ok := s.identify(name, ti)
 		if !ok {
 			// Neither its labels nor a configuration say what it is: left
-			// alone, as the SDK's DecommissionPlanFactory omits it.
+			// alone, as the SDK's DecommissionPlanFactory omits it; the
+			// pod API lists it as the SDK's PodQueries do (UNKNOWN_POD).
 			s.log.Warn("stored task of no known pod: left alone", "task", name)
+			u := &taskState{name: name, info: ti}
+			if st := new(mesos.TaskStatus); rec.Status != nil && st.Unmarshal(rec.Status) == nil && st.TaskID.Value == ti.TaskID.Value {
+				u.status = st
+			}
+			s.unknown[name] = u
 			continue
 		}
 		t := &taskState{name: name, pod: podName, index: index, spec: task, info: ti, place: podinfo.Placement(ti), retired: retired,

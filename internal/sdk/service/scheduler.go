@@ -191,6 +191,7 @@ type Scheduler struct {
 	custom         []*plan.Plan
 	tasks          map[string]*taskState
 	retired        map[string]*taskState // tasks being decommissioned, by name
+	unknown        map[string]*taskState // stored tasks of no known pod (restore), by name: listed only
 	decommission   *plan.Plan            // nil when nothing is decommissioned
 	decom          map[*plan.Step]*decomStep
 	byID           map[string]string      // task ID → name
@@ -340,7 +341,7 @@ func New(cfg Config) (*Scheduler, error) {
 		eval: evaluate.New(cfg.FrameworkName, cfg.Role), keys: cfg.Keys,
 		work: make(chan func(context.Context)), kick: make(chan struct{}, 1),
 		target: target, previous: res.Previous, deployed: deployed,
-		tasks: map[string]*taskState{}, retired: map[string]*taskState{}, byID: map[string]string{},
+		tasks: map[string]*taskState{}, retired: map[string]*taskState{}, unknown: map[string]*taskState{}, byID: map[string]string{},
 		updating: map[string]*updateKill{}, pendingKill: map[string]*podKill{},
 		cluster: evaluate.NewCluster(), recovery: plan.NewRecovery(), crash: map[string]*crashState{}, agentSaid: map[string]agentSaid{},
 		reservations: map[string]*reservation.Reservation{}, roles: reg.Roles(), opsSince: map[string]time.Time{},

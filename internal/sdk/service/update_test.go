@@ -854,3 +854,51 @@ func TestUpdateDoesNotFitOnItsAgent(t *testing.T) {
 	h.tick(time.Second)
 	check("after a tick")
 }
+
+// TestUnknownPodListed: a stored task that neither its labels nor a
+// configuration place in a pod is left alone, and the pod API lists it as
+// the SDK's PodQueries do: GET /v1/pod as UNKNOWN_POD_<task>, after the
+// known instances; GET /v1/pod/status as a task of instance UNKNOWN_POD-0
+// of type UNKNOWN_POD, with its state when its status is stored (none
+// otherwise); neither name has a status of its own.
+func TestUnknownPodListed(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	deployRolling(t, st, 1)
+	for _, name := range []string{"stray-b", "stray-a"} {
+		ti := mesos.TaskInfo{Name: name, TaskID: mesos.TaskID{Value: name + "-id"}, AgentID: mesos.AgentID{Value: "a0"}}
+		b, err := ti.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutTasks(map[string][]byte{name: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "stray-a-id"}, State: mesos.TASK_RUNNING.Enum()}
+	b, err := running.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutStatus("stray-a", b); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, render(t, rolling, "COUNT=1"), st, nil)
+	if got := h.s.Pods(); !slices.Equal(got, []string{"side-0", "web-0", "UNKNOWN_POD_stray-a", "UNKNOWN_POD_stray-b"}) {
+		t.Errorf("pods %v", got)
+	}
+	all := h.s.PodStatuses()
+	if n := len(all); n != 3 || all[2].Name != "UNKNOWN_POD" || len(all[2].Instances) != 1 {
+		t.Fatalf("pod statuses %+v", all)
+	}
+	in := all[2].Instances[0]
+	if in.Name != "UNKNOWN_POD-0" || len(in.Tasks) != 2 || in.Tasks[0].Name != "stray-a" || in.Tasks[0].Status != "RUNNING" ||
+		in.Tasks[1].Name != "stray-b" || in.Tasks[1].Status != "" || in.Tasks[1].ID != "stray-b-id" {
+		t.Errorf("unknown pod %+v", in)
+	}
+	for _, name := range []string{"UNKNOWN_POD-0", "UNKNOWN_POD_stray-a"} {
+		if _, err := h.s.PodStatus(name); !errors.Is(err, ErrNotFound) {
+			t.Errorf("PodStatus(%s): %v", name, err)
+		}
+	}
+}
