@@ -131,13 +131,7 @@ func TestReplacementFailurePolicyChange(t *testing.T) {
 // failed, as the SDK's TimedFailureMonitor keys the failure by task ID
 // (helper-45's fault B). A task that runs has no clock.
 func TestPodRestartKeepsTheFailureClock(t *testing.T) {
-	h := newHarness(t, fmt.Sprintf(withPolicy, 1), nil, nil)
-	h.ready()
-	_, first := h.runOnA1()
-	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
-	h.confirmed()
-	h.master.Send(t, sdktest.Status(first.TaskID.Value, "a1", mesos.TASK_UNREACHABLE))
-	h.eventually("a recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h := lostOnA1(t, fmt.Sprintf(withPolicy, 1), nil)
 	h.tick(30 * time.Second)
 	if _, err := h.s.PodRestart(context.Background(), "p-0", false); err != nil {
 		t.Fatal(err)
@@ -172,13 +166,7 @@ func TestRestartStartsTheFailureClockAgain(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	spec := fmt.Sprintf(withPolicy, 1)
-	h := newHarness(t, spec, st, nil)
-	h.ready()
-	_, first := h.runOnA1()
-	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
-	h.confirmed()
-	h.master.Send(t, sdktest.Status(first.TaskID.Value, "a1", mesos.TASK_UNREACHABLE))
-	h.eventually("a recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h := lostOnA1(t, spec, st)
 	h.tick(40 * time.Second)
 	if msg := h.stepMessage(plan.Recovery, "p-0:[t]"); !strings.Contains(msg, "for 20s more") {
 		t.Fatalf("before the restart: message %q, want 20s more", msg)
@@ -189,12 +177,7 @@ func TestRestartStartsTheFailureClockAgain(t *testing.T) {
 
 	// The new process's clock reads later than the old deadline: a stored
 	// deadline would place the pod anew at once.
-	later := sdktest.NewClock(epoch.Add(5 * time.Minute))
-	h = newHarness(t, spec, st, func(c *Config) { c.Clock = later })
-	h.clock = later
-	h.start()
-	h.subscribe("fw-1")
-	h.eventually("the recovery restored", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
+	h = restarted(t, spec, st, sdktest.NewClock(epoch.Add(5*time.Minute)))
 	h.tick(time.Second)
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
@@ -212,6 +195,23 @@ func TestExpiredFailureSurvivesRestart(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	spec := fmt.Sprintf(withPolicy, 1)
+	h := lostOnA1(t, spec, st)
+	h.tick(61 * time.Second)
+	h.skip() // stored
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	h = restarted(t, spec, st, sdktest.NewClock(epoch))
+	h.tick(time.Second)
+	h.skip()
+	h.expectPlacedAnew(sdktest.Offer("o2", "a2", "h2"))
+}
+
+// lostOnA1 deploys spec's one pod on agent a1 (store st; nil: a new one)
+// and reports its task UNREACHABLE: the pod waits for a1 in a recovery.
+func lostOnA1(t *testing.T, spec string, st *countingStore) *harness {
+	t.Helper()
 	h := newHarness(t, spec, st, nil)
 	h.ready()
 	_, first := h.runOnA1()
@@ -219,19 +219,19 @@ func TestExpiredFailureSurvivesRestart(t *testing.T) {
 	h.confirmed()
 	h.master.Send(t, sdktest.Status(first.TaskID.Value, "a1", mesos.TASK_UNREACHABLE))
 	h.eventually("a recovery", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
-	h.tick(61 * time.Second)
-	h.skip() // stored
-	if err := h.stop(); err != nil {
-		t.Fatal(err)
-	}
+	return h
+}
 
-	h = newHarness(t, spec, st, nil)
+// restarted starts a new scheduler of spec on st with clock, as a restart
+// after a crash, and waits for its restored recovery of p-0.
+func restarted(t *testing.T, spec string, st *countingStore, clock *sdktest.Clock) *harness {
+	t.Helper()
+	h := newHarness(t, spec, st, func(c *Config) { c.Clock = clock })
+	h.clock = clock
 	h.start()
 	h.subscribe("fw-1")
 	h.eventually("the recovery restored", func() bool { return h.stepStatus(plan.Recovery, "p-0:[t]") == plan.Pending })
-	h.tick(time.Second)
-	h.skip()
-	h.expectPlacedAnew(sdktest.Offer("o2", "a2", "h2"))
+	return h
 }
 
 // TestAgentLostTwiceIsNoCrashLoop: a pod whose agent is lost, comes back

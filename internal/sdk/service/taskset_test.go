@@ -68,6 +68,39 @@ func resourceIDs(rs []mesos.Resource) []string {
 	return ids
 }
 
+// sidecarRemoved deploys withSidecar's pod, restarts the scheduler on the
+// target without the sidecar (mutate, when set, changes its Config), and
+// waits until the sidecar is killed and the decommission's unreserve step
+// STARTED.
+func sidecarRemoved(t *testing.T, mutate func(*Config)) *removal {
+	t.Helper()
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	r := &removal{first: deployPod(t, st, withSidecar)}
+	tis := launched(r.first)
+	r.node, r.side = taskInfo(t, tis, "p-0-node"), taskInfo(t, tis, "p-0-sidecar")
+	r.before = storedReservation(t, &harness{store: st}, "p-0")
+	r.h = newHarness(t, nodeOnly, st, mutate)
+	h := r.h
+	h.mark()
+	h.reconciled(map[string]string{"p-0-node": r.node.TaskID.Value, "p-0-sidecar": r.side.TaskID.Value})
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(r.side.TaskID.Value))
+	h.master.Send(t, sdktest.Status(r.side.TaskID.Value, "a1", mesos.TASK_KILLED))
+	h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
+	return r
+}
+
+// removal is a scheduler decommissioning the sidecar of a pod it keeps:
+// the pod's first ACCEPT, its two tasks, and the instance's reservation as
+// deployed.
+type removal struct {
+	h          *harness
+	first      *scheduler.Call
+	node, side mesos.TaskInfo
+	before     *reservation.Reservation
+}
+
 // TestTaskRemovedReleasesOnlyItsOwn: a task removed from a pod the target
 // keeps (same pod, same count) is decommissioned alone: killed, then only
 // what it held alone (its resource set's cpus and mem, its volume) is
@@ -77,24 +110,12 @@ func resourceIDs(rs []mesos.Resource) []string {
 // it, its volume kept. The SDK decommissions whole pod instances only
 // (DecommissionPlanFactory); this is taskkit's extension.
 func TestTaskRemovedReleasesOnlyItsOwn(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	defer st.Close()
-	first := deployPod(t, st, withSidecar)
-	tis := launched(first)
-	node, side := taskInfo(t, tis, "p-0-node"), taskInfo(t, tis, "p-0-sidecar")
-	before := storedReservation(t, &harness{store: st}, "p-0")
+	rm := sidecarRemoved(t, nil)
+	h, first, node, side, before := rm.h, rm.first, rm.node, rm.side, rm.before
 	sideIDs := resourceIDs(side.Resources)
 	if before == nil || len(sideIDs) != 3 {
 		t.Fatalf("deployed reservation %+v, sidecar's resource IDs %v", before, sideIDs)
 	}
-
-	h := newHarness(t, nodeOnly, st, nil)
-	h.mark()
-	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value, "p-0-sidecar": side.TaskID.Value})
-	h.tick(time.Second)
-	h.awaitCall(tKILL, killOf(side.TaskID.Value))
-	h.master.Send(t, sdktest.Status(side.TaskID.Value, "a1", mesos.TASK_KILLED))
-	h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
 	kept := func() bool {
 		r := storedReservation(t, h, "p-0")
 		return r != nil && !r.Releasing && len(r.Items) == len(before.Items)-len(sideIDs)
@@ -169,19 +190,9 @@ func describe(r *reservation.Reservation) string {
 // forgets only that task's own items: the instance keeps the rest of its
 // reservation, not marked releasing.
 func TestTaskRemovedReleaser(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	defer st.Close()
-	tis := launched(deployPod(t, st, withSidecar))
-	node, side := taskInfo(t, tis, "p-0-node"), taskInfo(t, tis, "p-0-sidecar")
-	before := storedReservation(t, &harness{store: st}, "p-0")
 	rel := &fakeReleaser{}
-	h := newHarness(t, nodeOnly, st, func(c *Config) { c.Release = rel })
-	h.mark()
-	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value, "p-0-sidecar": side.TaskID.Value})
-	h.tick(time.Second)
-	h.awaitCall(tKILL, killOf(side.TaskID.Value))
-	h.master.Send(t, sdktest.Status(side.TaskID.Value, "a1", mesos.TASK_KILLED))
-	h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
+	rm := sidecarRemoved(t, func(c *Config) { c.Release = rel })
+	h, side, before := rm.h, rm.side, rm.before
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("r1", "a1", "h1", sdktest.Resources(side.Resources...))))
 	h.eventually("decommission COMPLETE", func() bool { return h.s.PlanStatus(plan.Decommission) == plan.Complete })
