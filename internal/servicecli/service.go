@@ -38,15 +38,7 @@ func endpointsGroup() group {
 		action: action(0, []string{"[NAME]"}, func(r *run) error {
 			name := r.args[0]
 			if name == "" {
-				return show(r, "/v1/endpoints", func(list []string) error {
-					if len(list) == 0 {
-						fmt.Fprintln(r.sh.Stderr, "no advertised endpoints: a task's port is listed here when svc.yml gives it advertise: true")
-					}
-					for _, s := range list {
-						fmt.Fprintln(r.out, s)
-					}
-					return nil
-				})
+				return r.eachOfList("/v1/endpoints", "no advertised endpoints: a task's port is listed here when svc.yml gives it advertise: true")
 			}
 			a, err := r.cl.get(r.ctx(), "/v1/endpoints/"+url.PathEscape(name), nil)
 			if err != nil || r.json {
@@ -130,6 +122,20 @@ func (r *run) firstOfList(path, none string) error {
 	})
 }
 
+// eachOfList prints the JSON list of strings at path, one per line; an
+// empty list prints nothing on stdout and none on stderr (exit 0).
+func (r *run) eachOfList(path, none string) error {
+	return show(r, path, func(list []string) error {
+		if len(list) == 0 {
+			fmt.Fprintln(r.sh.Stderr, none)
+		}
+		for _, v := range list {
+			fmt.Fprintln(r.out, v)
+		}
+		return nil
+	})
+}
+
 func stateGroup() group {
 	return group{
 		name:      "state",
@@ -147,15 +153,7 @@ func stateGroup() group {
 			{
 				Name: "properties", Usage: "list the keys of the properties in the state store, one per line",
 				Action: action(0, nil, func(r *run) error {
-					return show(r, "/v1/state/properties", func(keys []string) error {
-						if len(keys) == 0 {
-							fmt.Fprintln(r.sh.Stderr, "no properties")
-						}
-						for _, k := range keys {
-							fmt.Fprintln(r.out, k)
-						}
-						return nil
-					})
+					return r.eachOfList("/v1/state/properties", "no properties")
 				}),
 			},
 			{
