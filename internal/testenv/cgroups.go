@@ -96,8 +96,11 @@ func cpuShares(cpus float64) uint64 {
 // cpuIsolator is the cgroups/cpu isolator of one cluster. Its containers'
 // cgroups are under dir, <hierarchy>/cpu/<root>/testenv-<master ID>: a
 // directory only this cluster uses, made at Start and removed at stop.
-// Only cgroup v1 is supported: a hierarchy that is a cgroup v2 mount is
-// refused at Start.
+// Only cgroup v1 is supported: a hierarchy that is a cgroup v2 mount (it
+// has cgroup.controllers) is refused at Start, saying why and what works
+// instead. cgroup v2's cpu.weight is not implemented because it could not
+// be tested: taskkit's build machines mount the cpu controller in a v1
+// hierarchy, and a cgroup v2 mounted beside it gets no cpu controller.
 //
 // A running cluster holds an flock(2) on its directory (lock, open on
 // it), which the kernel drops when the process exits, even by SIGKILL: a
@@ -179,8 +182,10 @@ func (iso *cpuIsolator) removeStale() int {
 // read-only hierarchy). Nothing is left behind on failure.
 func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolator, error) {
 	if _, err := os.Stat(filepath.Join(hierarchy, "cgroup.controllers")); err == nil {
-		return nil, fmt.Errorf("%s is a cgroup v2 hierarchy: testenv's %s needs the cgroup v1 cpu controller (mounted at %s)",
-			hierarchy, IsolatorCgroupsCPU, filepath.Join(hierarchy, "cpu"))
+		return nil, fmt.Errorf("%s is a cgroup v2 (unified) hierarchy, and testenv implements %s for cgroup v1 only "+
+			"(cpu.shares; not cgroup v2's cpu.weight): use the isolation %s (the default, which isolates nothing), "+
+			"or a host with the cgroup v1 cpu controller mounted at %s (booted with systemd.unified_cgroup_hierarchy=0)",
+			hierarchy, IsolatorCgroupsCPU, DefaultIsolation, filepath.Join(hierarchy, "cpu"))
 	}
 	cpu := filepath.Join(hierarchy, "cpu")
 	if _, err := os.Stat(filepath.Join(cpu, "cpu.shares")); err != nil {

@@ -68,7 +68,9 @@ func TestCgroupsCPUUnusable(t *testing.T) {
 		{"cgroup v2", func(t *testing.T, h string) {
 			writeTestFile(t, filepath.Join(h, "cgroup.controllers"), "cpu io memory\n")
 		},
-			"%s is a cgroup v2 hierarchy: testenv's cgroups/cpu needs the cgroup v1 cpu controller (mounted at %s/cpu)"},
+			"%s is a cgroup v2 (unified) hierarchy, and testenv implements cgroups/cpu for cgroup v1 only (cpu.shares; not cgroup v2's cpu.weight): " +
+				"use the isolation posix/cpu,posix/mem (the default, which isolates nothing), or a host with the cgroup v1 cpu controller mounted at %s/cpu " +
+				"(booted with systemd.unified_cgroup_hierarchy=0)"},
 		{"root is not a directory", func(t *testing.T, h string) {
 			writeTestFile(t, filepath.Join(h, "cpu", "cpu.shares"), "1024\n")
 			writeTestFile(t, filepath.Join(h, "cpu", "mesos"), "")
@@ -338,6 +340,8 @@ func TestCgroupsCPUTwoClusters(t *testing.T) {
 // nothing.
 func TestUpIsolation(t *testing.T) {
 	h := t.TempDir()
+	v2 := t.TempDir()
+	writeTestFile(t, filepath.Join(v2, "cgroup.controllers"), "cpu io memory\n")
 	for _, tc := range []struct {
 		env  []string
 		args []string
@@ -347,6 +351,8 @@ func TestUpIsolation(t *testing.T) {
 			"--isolation: cgroups/cpu: no cgroup v1 cpu controller mounted at " + h + "/cpu"},
 		{[]string{"TESTENV_ISOLATION=posix/cpu,cgroups/cpu", "TESTENV_CGROUPS_HIERARCHY=" + h}, nil,
 			"TESTENV_ISOLATION: cgroups/cpu: no cgroup v1 cpu controller mounted at " + h + "/cpu"},
+		{nil, []string{"--isolation", "cgroups/cpu", "--cgroups-hierarchy", v2},
+			"testenv: --isolation: cgroups/cpu: " + v2 + " is a cgroup v2 (unified) hierarchy, and testenv implements cgroups/cpu for cgroup v1 only"},
 	} {
 		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
 			code, out, errOut := runUp(t, tc.env, append(tc.args, "--env-file", "none")...)
@@ -476,4 +482,42 @@ func TestCgroupsCPUStaleClusters(t *testing.T) {
 			t.Errorf("%s was removed", d)
 		}
 	}
+}
+
+// TestCgroupsCPUStopRemovesAll: a cluster that stops normally leaves no
+// cgroup (its containers', its own, the root it made) and no process of
+// its containers, not even one that left its task's session.
+func TestCgroupsCPUStopRemovesAll(t *testing.T) {
+	needCPUCgroups(t)
+	cfg := cgroupsConfig(t, false) // checks the root is gone
+	cfg.WorkDir = t.TempDir()
+	cfg.StopGrace = 500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	cl, err := Start(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cl.Wait() })
+	s := subscribe(t, cl, frameworkInfo("stop-all"), protoCodec)
+	o := s.offers()[0]
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	s.launch(o, commandTask("escape", o, "setsid sleep 600 & echo $! > "+pidFile+".tmp && mv "+pidFile+".tmp "+pidFile+"; exec sleep 600"))
+	s.updateAck("escape", mesos.TASK_STARTING)
+	s.updateAck("escape", mesos.TASK_RUNNING)
+	var pid int
+	eventually(t, "the escaped process's pid", func() bool {
+		b, err := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
+	dir := cl.cpu.dir
+	cancel()
+	cl.Wait()
+	if !gone(dir)() {
+		t.Errorf("the stopped cluster's cgroup %s is left", dir)
+	}
+	eventually(t, "the process that left its session killed", func() bool {
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	})
 }
