@@ -47,7 +47,7 @@ const (
 // runs as root and a cgroup v1 freezer hierarchy is mounted, writable, at
 // <hierarchy>/freezer; LauncherPosix otherwise, with why (nil for linux).
 func DefaultLauncher(hierarchy string) (launcher string, whyNotLinux error) {
-	if err := linuxLauncherUnavailable(hierarchy); err != nil {
+	if err := linuxLauncherUnavailable(hierarchy, os.Geteuid()); err != nil {
 		return LauncherPosix, err
 	}
 	return LauncherLinux, nil
@@ -64,9 +64,9 @@ func checkLauncher(l string) error {
 }
 
 // linuxLauncherUnavailable says why the linux launcher cannot run under
-// hierarchy, or nil.
-func linuxLauncherUnavailable(hierarchy string) error {
-	if euid := os.Geteuid(); euid != 0 {
+// hierarchy for a process of effective uid euid, or nil.
+func linuxLauncherUnavailable(hierarchy string, euid int) error {
+	if euid != 0 {
 		return fmt.Errorf("testenv is not running as root (effective uid %d): only root can move processes into cgroups", euid)
 	}
 	fz := filepath.Join(hierarchy, "freezer")
@@ -160,7 +160,7 @@ type freezerLauncher struct {
 // newFreezerLauncher makes the cluster's freezer cgroup directory, named
 // name, or says why it cannot. Nothing is left behind on failure.
 func newFreezerLauncher(hierarchy, root, name string, log *slog.Logger) (*freezerLauncher, error) {
-	if err := linuxLauncherUnavailable(hierarchy); err != nil {
+	if err := linuxLauncherUnavailable(hierarchy, os.Geteuid()); err != nil {
 		return nil, err
 	}
 	fz := filepath.Join(hierarchy, "freezer")
