@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -18,6 +19,9 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/resources"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/taskkit/taskkit/internal/execstop"
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 )
 
 func TestCheckLauncher(t *testing.T) {
@@ -355,5 +359,113 @@ func TestLinuxLauncherStale(t *testing.T) {
 		if gone(d)() {
 			t.Errorf("%s was removed", d)
 		}
+	}
+}
+
+// BenchmarkLauncherAcceptToRunning is BenchmarkAcceptToRunning with each
+// launcher: what the linux launcher's freezer cgroup (made, the process
+// forked into it, destroyed) adds to a command task's start.
+func BenchmarkLauncherAcceptToRunning(b *testing.B) {
+	for _, l := range []string{LauncherPosix, LauncherLinux} {
+		b.Run(l, func(b *testing.B) {
+			if l == LauncherLinux {
+				if err := linuxLauncherUnavailable(DefaultCgroupsHierarchy, os.Geteuid()); err != nil {
+					b.Skipf("the linux launcher cannot run on this machine: %v", err)
+				}
+			}
+			benchAcceptToRunning(b, Config{Launcher: l, AllocationInterval: 50 * time.Millisecond})
+		})
+	}
+}
+
+// cpuTime is the CPU time (user and system) this process and its reaped
+// children have used: on a busy machine a steadier measure than the wall
+// time.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+}
+
+// BenchmarkContainerPlacement measures starting a process ("true") in a
+// new container, reaping it and destroying the container (wall time, and
+// CPU time of testenv and the process: cpu-µs/op), with each way
+// of putting the process in its freezer cgroup before it can start any
+// process of its own:
+//
+//	posix        no cgroup (the posix launcher), for reference
+//	fork-thread  the forking thread is in the cgroup for the fork (what
+//	             the linux launcher does)
+//	exec-stop    the process held at its exec by ptrace (package execstop)
+//	             and moved, as for rlimits and cgroups/cpu
+//	after-start  moved once started: not before it could fork, so sound
+//	             only if nothing in it may start a process before the
+//	             agent takes its SUBSCRIBE (a command task cannot wait)
+func BenchmarkContainerPlacement(b *testing.B) {
+	if err := linuxLauncherUnavailable(DefaultCgroupsHierarchy, os.Geteuid()); err != nil {
+		b.Skipf("the linux launcher cannot run on this machine: %v", err)
+	}
+	root := fmt.Sprintf("taskkit-bench-%d", os.Getpid())
+	l, err := newFreezerLauncher(DefaultCgroupsHierarchy, root, clusterDirPrefix+mesosx.NewID(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.close()
+	sys := func() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL} }
+	for _, tc := range []struct {
+		name  string
+		start func(fc *freezerCgroup, cmd *exec.Cmd) error
+	}{
+		{"posix", func(_ *freezerCgroup, cmd *exec.Cmd) error { return cmd.Start() }},
+		{"fork-thread", func(fc *freezerCgroup, cmd *exec.Cmd) error {
+			_, err := fc.start(func(fork func(func() (int, error)) (int, error)) (int, error) {
+				return fork(func() (int, error) {
+					if err := cmd.Start(); err != nil {
+						return 0, err
+					}
+					return cmd.Process.Pid, nil
+				})
+			})
+			return err
+		}},
+		{"exec-stop", func(fc *freezerCgroup, cmd *exec.Cmd) error {
+			_, err := execstop.Start(cmd.SysProcAttr, func() (int, error) {
+				if err := cmd.Start(); err != nil {
+					return 0, err
+				}
+				return cmd.Process.Pid, nil
+			}, func(pid int) error { return writeCgroupFile(fc.path, "cgroup.procs", strconv.Itoa(pid)) })
+			return err
+		}},
+		{"after-start", func(fc *freezerCgroup, cmd *exec.Cmd) error {
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			return writeCgroupFile(fc.path, "cgroup.procs", strconv.Itoa(cmd.Process.Pid))
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				var fc *freezerCgroup
+				if tc.name != "posix" {
+					if fc, err = l.create(fmt.Sprintf("c-%d", i)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cmd := exec.Command("true")
+				cmd.SysProcAttr = sys()
+				if err := tc.start(fc, cmd); err != nil {
+					b.Fatal(err)
+				}
+				_ = cmd.Wait()
+				if fc != nil {
+					fc.destroy()
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
 	}
 }
