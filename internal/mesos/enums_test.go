@@ -26,7 +26,9 @@ func TestUnknownEnumValues(t *testing.T) {
 		err     string
 	}{
 		{"an unknown call type is no type", `{"type":"NOPE","framework_id":{"value":"f"}}`, false,
-			func(c *scheduler.Call) bool { return c.Type == scheduler.Call_UNKNOWN && c.FrameworkID.GetValue() == "f" }, ""},
+			func(c *scheduler.Call) bool {
+				return c.Type == scheduler.Call_UNKNOWN && c.FrameworkID.GetValue() == "f"
+			}, ""},
 		{"an unknown capability is one of no type", `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n","failover_timeout":12345678901.5,` +
 			`"capabilities":[{"type":"MULTI_ROLE"},{"type":"SOME_FUTURE_CAPABILITY"}]}}}`, true,
 			func(c *scheduler.Call) bool {
