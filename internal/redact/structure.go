@@ -238,6 +238,27 @@ func isAuthHeader(name string) bool {
 	return w == "authorization" || strings.HasSuffix(w, "_authorization")
 }
 
+// isCookieHeader reports whether name is an HTTP header carrying cookies,
+// which are credentials (session ids): Cookie and Set-Cookie (RFC 6265
+// §4.1, §4.2).
+func isCookieHeader(name string) bool {
+	w := words(name)
+	return w == "cookie" || w == "set_cookie"
+}
+
+// headerEnd returns where the header value at i ends: at a line break or
+// at quote (0 for none), blanks before it trimmed.
+func headerEnd(s string, i int, quote byte) int {
+	j := i
+	for j < len(s) && s[j] != '\r' && s[j] != '\n' && (quote == 0 || s[j] != quote) {
+		j++
+	}
+	for j > i && isBlank(s[j-1]) {
+		j--
+	}
+	return j
+}
+
 // authCredentialSpan returns the credentials of an Authorization header's
 // unquoted value at i, which ends at a line break or at quote (0 for
 // none), and in a parameter (equals, HTTP_AUTHORIZATION=Bearer x) at '&'
@@ -246,19 +267,18 @@ func isAuthHeader(name string) bool {
 // something other than letters (a raw API key) — not "denied" or
 // "failed", which are prose.
 func authCredentialSpan(s string, i int, quote byte, equals bool) (start, end int, ok bool) {
-	lineEnd := i
-	for lineEnd < len(s) && s[lineEnd] != '\r' && s[lineEnd] != '\n' && (quote == 0 || s[lineEnd] != quote) &&
-		!(equals && (s[lineEnd] == '&' || s[lineEnd] == ';')) {
-		lineEnd++
+	stop := func(c byte) bool {
+		return c == '\r' || c == '\n' || quote != 0 && c == quote || equals && (c == '&' || c == ';')
 	}
-	for lineEnd > i && isBlank(s[lineEnd-1]) {
-		lineEnd--
-	}
-	w := i
-	for w < lineEnd && !isBlank(s[w]) {
+	w := i // the first word's end
+	for w < len(s) && !stop(s[w]) && !isBlank(s[w]) {
 		w++
 	}
-	if w == lineEnd {
+	next := w
+	for next < len(s) && isBlank(s[next]) {
+		next++
+	}
+	if next == len(s) || stop(s[next]) { // one word
 		for k := i; k < w && !equals; k++ {
 			if !isLetter(s[k]) {
 				return i, w, true
@@ -266,11 +286,53 @@ func authCredentialSpan(s string, i int, quote byte, equals bool) (start, end in
 		}
 		return 0, 0, false
 	}
-	if !authSchemes[strings.ToLower(s[i:w])] {
+	if w == i || !authSchemes[strings.ToLower(s[i:w])] {
 		return 0, 0, false
 	}
-	for w < lineEnd && isBlank(s[w]) {
-		w++
+	end = next
+	for end < len(s) && !stop(s[end]) {
+		end++
 	}
-	return w, lineEnd, w < lineEnd
+	for end > next && isBlank(s[end-1]) {
+		end--
+	}
+	return next, end, true
+}
+
+// xmlSpans appends to dst the text of every XML element whose name is
+// secret (Maven's settings.xml <password>, a Tomcat or Spring XML
+// configuration's <secret>): what follows its start tag up to the next
+// '<', when that is its end tag (XML 1.0 §3.1). Attributes are
+// parameters (password="x") and masked as such.
+func (r *Redactor) xmlSpans(s string, dst []span) []span {
+	for i := 0; i < len(s); {
+		k := strings.IndexByte(s[i:], '<')
+		if k < 0 {
+			break
+		}
+		i += k + 1
+		n := i
+		for n < len(s) && (isNameChar(s[n]) || s[n] == ':') {
+			n++
+		}
+		if n == i || !isLetter(s[i]) && s[i] != '_' {
+			continue
+		}
+		name := s[i:n]
+		gt := strings.IndexAny(s[n:], "<>\n") // the tag ends before the next one starts
+		if gt < 0 {
+			break
+		}
+		start := n + gt + 1
+		if s[start-1] != '>' || s[start-2] == '/' || !r.isSecretParam(name) {
+			continue // not a tag, an empty element, or not secret
+		}
+		end := strings.IndexByte(s[start:], '<')
+		if end <= 0 || !strings.HasPrefix(s[start+end:], "</"+name) {
+			continue
+		}
+		dst = append(dst, span{start, start + end})
+		i = start + end
+	}
+	return dst
 }
