@@ -584,3 +584,23 @@ func TestEncodedURLPasswords(t *testing.T) {
 		})
 	}
 }
+
+// TestLastWord: lastWord, which allocates nothing, agrees with words on
+// the names it judges.
+func TestLastWord(t *testing.T) {
+	for _, name := range []string{"Authorization", "authorization", "Proxy-Authorization", "HTTP_AUTHORIZATION", "xAuthorization",
+		"x2Authorization", "XAuthorization", "XAUTHORIZATION", "proxyauthorization", "authorization_url", "Set-Cookie", "set_cookie",
+		"SetCookie", "cookie", "COOKIE", "Cookies", "mycookie", "x.cookie", "reset-cookie", "Set--Cookie"} {
+		for _, word := range []string{"authorization", "cookie"} {
+			w := words(name)
+			want := w == word || strings.HasSuffix(w, "_"+word)
+			if _, got := lastWord(name, word); got != want {
+				t.Errorf("lastWord(%q, %q) = %v; words %q", name, word, got, w)
+			}
+		}
+		w := words(name)
+		if got, want := isCookieHeader(name), w == "cookie" || w == "set_cookie"; got != want {
+			t.Errorf("isCookieHeader(%q) = %v; words %q", name, got, w)
+		}
+	}
+}

@@ -560,8 +560,9 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 		// executable file not found`, `parsing "password": invalid
 		// syntax`), which no JSON value looks like. An entry of a flow
 		// collection ({password: x, user: y}) is never prose.
-		n := len(br.open)
-		flow := n > 0 && br.open[n-1] != '(' && !m.dashes && entryStart(s, nameOpen)
+		open := br.open()
+		n := len(open)
+		flow := n > 0 && open[n-1] != '(' && !m.dashes && entryStart(s, nameOpen)
 		prose := m.colon && m.blankAfter && m.value < len(s) && s[m.value] != '"' && s[m.value] != '\'' &&
 			(!m.quoted || proseWords(s, m.value)) && !flow && (m.quoted || !oneWordValue(s, m.value))
 		if prose {
@@ -570,9 +571,9 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 		}
 		vs, ve := valueSpan(s, m.value, m.colon)
 		if vs == m.value && ve > vs { // unquoted, unbracketed
-			ve = trimStructure(s, vs, ve, br.open, m.quoted && m.colon)
+			ve = trimStructure(s, vs, ve, open, m.quoted && m.colon)
 			if n > 0 && !m.dashes && (!m.colon || m.blankAfter) {
-				ve = max(ve, flowValueEnd(s, vs, br.open[n-1]))
+				ve = max(ve, flowValueEnd(s, vs, open[n-1]))
 			}
 		}
 		if ve == vs || (m.spaced && s[vs] == '-') { // empty, or the next option

@@ -17,23 +17,23 @@ const maxBrackets = 64
 // line of a text, outside double-quoted strings, as paramSpans walks the
 // text forward: each byte is looked at once, so its cost is linear.
 type brackets struct {
-	at      int    // how far the text has been read
-	open    []byte // the openers left open, innermost last
-	quoted  bool   // inside a double-quoted string
-	escaped bool   // after a backslash in one
-	buf     [16]byte
+	at      int               // how far the text has been read
+	opened  [maxBrackets]byte // the openers left open, innermost last
+	n       int               // how many
+	quoted  bool              // inside a double-quoted string
+	escaped bool              // after a backslash in one
 }
+
+// open returns the openers left open, innermost last.
+func (b *brackets) open() []byte { return b.opened[:b.n] }
 
 // to reads s up to i (not included).
 func (b *brackets) to(s string, i int) {
-	if b.open == nil {
-		b.open = b.buf[:0]
-	}
 	for ; b.at < i; b.at++ {
 		c := s[b.at]
 		switch {
 		case c == '\n':
-			b.open, b.quoted, b.escaped = b.open[:0], false, false
+			b.n, b.quoted, b.escaped = 0, false, false
 		case b.quoted:
 			switch {
 			case b.escaped:
@@ -46,12 +46,13 @@ func (b *brackets) to(s string, i int) {
 		case c == '"':
 			b.quoted = true
 		case c == '{' || c == '[' || c == '(':
-			if len(b.open) < maxBrackets {
-				b.open = append(b.open, c)
+			if b.n < maxBrackets {
+				b.opened[b.n] = c
+				b.n++
 			}
 		case c == '}' || c == ']' || c == ')':
-			if n := len(b.open); n > 0 && b.open[n-1] == opener(c) {
-				b.open = b.open[:n-1]
+			if b.n > 0 && b.opened[b.n-1] == opener(c) {
+				b.n--
 			}
 		}
 	}
@@ -234,16 +235,44 @@ var authSchemes = map[string]bool{
 // credentials: Authorization, Proxy-Authorization (RFC 9110 §11.6.2,
 // §11.7.2) and X-...-Authorization variants.
 func isAuthHeader(name string) bool {
-	w := words(name)
-	return w == "authorization" || strings.HasSuffix(w, "_authorization")
+	_, ok := lastWord(name, "authorization")
+	return ok
+}
+
+// lastWord reports whether the last of name's words (see words) is word,
+// lowercase, and returns where it starts; it allocates nothing, unlike
+// words, as it runs for every secret parameter.
+func lastWord(name, word string) (int, bool) {
+	n := len(name) - len(word)
+	if n < 0 || !strings.EqualFold(name[n:], word) {
+		return 0, false
+	}
+	if n == 0 {
+		return 0, true
+	}
+	p, c := name[n-1], name[n]
+	pUpper, cUpper := p >= 'A' && p <= 'Z', c >= 'A' && c <= 'Z'
+	switch {
+	case !isLetter(p) && (p < '0' || p > '9'): // a separator
+		return n, true
+	case cUpper && !pUpper: // xAuthorization, x2Authorization
+		return n, true
+	case cUpper && pUpper && n+1 < len(name) && name[n+1] >= 'a' && name[n+1] <= 'z': // XAuthorization
+		return n, true
+	}
+	return 0, false
 }
 
 // isCookieHeader reports whether name is an HTTP header carrying cookies,
 // which are credentials (session ids): Cookie and Set-Cookie (RFC 6265
 // §4.1, §4.2).
 func isCookieHeader(name string) bool {
-	w := words(name)
-	return w == "cookie" || w == "set_cookie"
+	n, ok := lastWord(name, "cookie")
+	if !ok || n == 0 {
+		return ok
+	}
+	prefix := strings.TrimRight(name[:n], "-_. ")
+	return strings.EqualFold(prefix, "set")
 }
 
 // headerEnd returns where the header value at i ends: at a line break or
