@@ -176,10 +176,15 @@ func isZombie(pid int) bool {
 	return i > 0 && strings.HasPrefix(strings.TrimSpace(string(b[i+1:])), "Z")
 }
 
-// killOnCleanup kills pid at the end of the test, before its cluster's
-// check for leaked processes.
+// killOnCleanup kills pid at the end of the test and waits (bounded) for
+// it to be gone, before its cluster's check for leaked processes.
 func killOnCleanup(t *testing.T, pid int) {
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		for deadline := time.Now().Add(waitLong); alive(pid) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
 
 // TestLauncherDaemonizedTask: a command task's process that daemonized
