@@ -69,6 +69,15 @@ func TestRewrite(t *testing.T) {
 		{name: "TERM:QUIT at the threshold: the unhealthy command gets QUIT", rewrite: []string{"TERM:QUIT"}, health: true, grace: "30s",
 			script: `trap 'echo QUIT >> got; exit 0' QUIT; trap 'echo TERM >> got; exit 9' TERM; ` + loop,
 			then:   "fail", exit: 124, got: "QUIT\n", logs: []string{`"stop_signal":"SIGQUIT"`, `"status":"exit status 0"`}},
+		// Every signal healthd can catch is forwarded and rewritten, and
+		// which of them are a shutdown is the user's to say.
+		{name: "PWR:TERM: any catchable signal is rewritten", rewrite: []string{"PWR:TERM"},
+			script: `trap 'echo TERM >> got; exit 0' TERM; trap 'echo PWR >> got; exit 9' PWR; ` + loop,
+			sig:    syscall.SIGPWR, exit: 0, got: "TERM\n", logs: []string{`"signal":"power failure","sent_as":"terminated"`}},
+		{name: "QUIT with --shutdown-signals TERM,INT: a JVM's thread dump, checking goes on", env: []string{"HEALTHD_SHUTDOWN_SIGNALS=TERM,INT"}, health: true,
+			script: `trap 'echo QUIT >> got' QUIT; ` + loop,
+			sig:    syscall.SIGQUIT, logAfter: "forwarding signal to the command", then: "fail",
+			exit: 124, got: "QUIT\n", logs: []string{"stopping the command: health check failure threshold reached"}},
 		// A background job of sh ignores QUIT for good, hence USR1 here.
 		{name: "TERM:USR1: the command exits on its own, the rest of its group gets USR1", rewrite: []string{"TERM:USR1"}, grace: "30s",
 			script: `sh -c 'trap "sleep 0.3; echo flushed > flushed; exit 0" USR1; echo up > up; while :; do sleep 0.05; done' & ` +

@@ -5,10 +5,13 @@
 // against it unchanged.
 //
 //	testenv up [--agents N] [--cpus C] [--mem MB] [--disk MB] [--disk-mount MB]... [--ports 1024-65535]
+//	           [--reserved 'cpus(ROLE):2;...'] [--attribute NAME=VALUE]...
 //	           [--listen 127.0.0.1:5050,127.0.0.1:0] [--agent-ip 127.0.N.1] [--agent-port 5051]
 //	           [--dns 127.0.0.1:0] [--dns-forward refuse|system|HOST:PORT]
-//	           [--work-dir DIR] [--executor PATH] [--env-file PATH|none]
+//	           [--work-dir DIR] [--executor PATH] [--env-file PATH|none] [--auth FILE]
+//	           [--agent-ping-timeout 15secs] [--max-agent-ping-timeouts 5] [--agent-reregister-timeout 10mins]
 //	           [--isolation posix/cpu,posix/mem|cgroups/cpu] [--cgroups-hierarchy /sys/fs/cgroup] [--cgroups-root mesos]
+//	           [--log-format text|json] [--verbose]
 //
 // "up" writes the master URL, the DNS address and the agents to the env
 // file (MESOS_MASTER=..., TESTENV_DNS_ADDR=..., ...; by default testenv.env

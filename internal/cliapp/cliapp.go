@@ -113,6 +113,7 @@ type Shell struct {
 	jsonLog bool                  // log is JSON: the last error is a record too
 	envs    map[cli.Flag][]string // the variables of each flag
 	fromEnv map[string]string     // flag name → the variable that set it
+	aliases map[string][]string   // flag name → its other names (Source)
 	helped  bool                  // a "help" word was answered
 	// commandOnly tells, for each command prepared (not the App's root),
 	// whether it takes a subcommand and nothing else (its Action is
@@ -132,6 +133,7 @@ func New(name string, args, environ []string, stdin io.Reader, stdout, stderr io
 		secrets: redact.NewShared(redact.Default().LearnEnv(environ)),
 		envs:    map[cli.Flag][]string{},
 		fromEnv: map[string]string{},
+		aliases: map[string][]string{},
 
 		commandOnly: map[*cli.Command]bool{},
 	}
@@ -160,10 +162,19 @@ func (sh *Shell) LookupEnv(key string) (string, bool) {
 
 // Source names where flag name's value came from, for error messages: the
 // environment variable when it set the value, else the flag as written on
-// the command line (FlagPrefix + name).
+// the command line, under whichever of its names and with the dashes typed
+// ("-p" for plan start's --params given as -p), else FlagPrefix + name.
 func (sh *Shell) Source(name string) string {
 	if v, ok := sh.fromEnv[name]; ok {
 		return v
+	}
+	if len(sh.Args) > 1 {
+		args := sh.Args[1:]
+		for _, n := range append([]string{name}, sh.aliases[name]...) {
+			if typed, at := typedFlag(args, n, nil, sh.FlagPrefix); at < len(args) {
+				return typed
+			}
+		}
 	}
 	return sh.FlagPrefix + name
 }
@@ -274,6 +285,9 @@ func (sh *Shell) prepare(cmds []*cli.Command) {
 // flag's usage for --help.
 func (sh *Shell) takeFlags(flags []cli.Flag) []cli.Flag {
 	for _, f := range flags {
+		if names := f.Names(); len(names) > 1 {
+			sh.aliases[names[0]] = append(sh.aliases[names[0]], names[1:]...)
+		}
 		// Every urfave/cli v2 flag type is a pointer to a struct with an
 		// EnvVars []string and a Usage string field.
 		v := reflect.ValueOf(f)

@@ -65,6 +65,7 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 				}
 				d.seen["count"], d.seen["wait"], d.seen["name"], d.seen["tag"] = c.Int("count"), c.Duration("wait"), c.String("name"), c.StringSlice("tag")
 				d.seen["count-source"] = d.sh.Source("count")
+				d.seen["name-source"] = d.sh.Source("name")
 				if c.Int("count") < 0 {
 					return exitcode.Wrap(3, fmt.Errorf("%s: must not be negative", d.sh.Source("count")))
 				}
@@ -105,6 +106,9 @@ func TestShell(t *testing.T) {
 		{name: "defaults, process env ignored", args: []string{"up"}, seen: map[string]any{"count": 1, "count-source": "--count"}},
 		{name: "from environ", environ: []string{"DEMO_COUNT=4", "DEMO_WAIT= 2s ", "DEMO_OLD_NAME=x", "DEMO_TAGS=a,b"}, args: []string{"up"},
 			seen: map[string]any{"count": 4, "wait": 2 * time.Second, "name": "x", "count-source": "DEMO_COUNT"}},
+		{name: "source: the alias as typed", args: []string{"up", "-n", "x", "-count", "2"}, seen: map[string]any{"name": "x", "name-source": "-n", "count-source": "-count"}},
+		{name: "source: the name as typed", args: []string{"up", "--name=x"}, seen: map[string]any{"name": "x", "name-source": "--name"}},
+		{name: "source: the variable", environ: []string{"DEMO_OLD_NAME=x"}, args: []string{"up"}, seen: map[string]any{"name": "x", "name-source": "DEMO_OLD_NAME"}},
 		{name: "command line wins", environ: []string{"DEMO_COUNT=4"}, args: []string{"up", "--count", "5"}, seen: map[string]any{"count": 5, "count-source": "--count"}},
 		{name: "empty variable leaves the default", environ: []string{"DEMO_COUNT="}, args: []string{"up"}, seen: map[string]any{"count": 1}},
 		{name: "error names the variable", environ: []string{"DEMO_COUNT=-1"}, args: []string{"up"}, code: 3, stderr: []string{"demo: DEMO_COUNT: must not be negative\n"}},

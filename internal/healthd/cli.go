@@ -31,15 +31,15 @@ const (
 
 const description = `Modes:
   healthd [flags] -- CMD ARGS...   supervise CMD: start it in its own process group,
-                                   forward SIGTERM SIGINT SIGHUP SIGQUIT SIGUSR1 SIGUSR2
-                                   SIGWINCH to the group (TERM INT QUIT stop the checks),
-                                   or what --rewrite makes of them, reap zombies; when the
-                                   health check fails --max-consecutive-failures times in
-                                   a row, send the group the stop signal (SIGTERM, or what
-                                   --rewrite makes of TERM), SIGKILL it after
+                                   forward every signal healthd can catch to the group
+                                   (see Signals), or what --rewrite makes of them, reap
+                                   zombies; when the health check fails
+                                   --max-consecutive-failures times in a row, send the
+                                   group the stop signal (SIGTERM, or what --rewrite
+                                   makes of TERM), SIGKILL it after
                                    --kill-grace-period, exit 124. When CMD exits, the rest
                                    of its group gets the stop signal (unless a forwarded
-                                   TERM INT QUIT stop is under way) and --kill-grace-period
+                                   shutdown signal is under way) and --kill-grace-period
                                    to finish before SIGKILL; healthd exits with CMD's code
                                    once the group is gone.
   healthd [flags]                  sidecar: run the checks and report them.
@@ -56,16 +56,29 @@ Endpoints (--listen): GET /health, /ready (200 or 503 from the last result; a
 request never starts a check), /status (JSON), /metrics (Prometheus).
 
 Exit codes: the command's own (128+N if signal N killed it); 0 sidecar stopped by
-SIGTERM, SIGINT or SIGQUIT; 124 health check failure threshold reached (command
-stopped, or sidecar with --exit-on-failure); 125 bad flags, or healthd itself
-failed; 126 command not executable; 127 command not found.
+a shutdown signal (SIGTERM, SIGINT or SIGQUIT); 124 health check failure threshold
+reached (command stopped, or sidecar with --exit-on-failure); 125 bad flags, or
+healthd itself failed; 126 command not executable; 127 command not found.
+
+Signals: with a command, healthd forwards every signal from 1 to 31 to its group,
+as dumb-init does: HUP INT QUIT ILL TRAP ABRT BUS FPE USR1 SEGV USR2 ALRM TERM
+STKFLT CONT VTALRM WINCH IO PWR; not KILL STOP (they cannot be caught), CHLD PIPE
+URG XCPU XFSZ PROF SYS (the kernel's or Go's about healthd itself: the command gets
+its own) or TSTP TTIN TTOU (job control of healthd's terminal). A sidecar
+stops on a shutdown signal and ignores HUP USR1 USR2 WINCH.
+
+Shutdown signals (--shutdown-signals, default TERM,INT,QUIT): received, or sent as
+after --rewrite, they mean CMD is shutting down: checks stop (never a health kill),
+/ready answers 503, the rest of the group gets --kill-grace-period once CMD exits.
+Other signals are forwarded and checking goes on: with --shutdown-signals TERM,INT
+a SIGQUIT is a JVM's thread dump, not a shutdown.
 
 Signal rewriting (--rewrite S:R, as dumb-init's): the group gets R when healthd
-receives S; R 0 drops S. A received TERM INT QUIT is still a stop request for
-healthd (checks stop, /ready 503, the group's grace), whatever it is sent as, and
-so is any signal sent as one; a dropped one is nothing. The rewritten TERM is also
-what healthd's own stops send (threshold, the rest of the group when CMD exits);
-TERM:0 makes them SIGKILL after --kill-grace-period with no signal before.
+receives S (any forwarded signal); R 0 drops S (QUIT:0). A received shutdown
+signal is still one whatever it is sent as, and so is any signal sent as one; a
+dropped one is nothing. The rewritten TERM is also what healthd's own stops send
+(threshold, the rest of the group when CMD exits); TERM:0 makes them SIGKILL after
+--kill-grace-period with no signal before.
 
 Examples:
   exec ./healthd --cmd ./check-up --listen :9100 -- ./server --port "$PORT_HTTP"
@@ -160,9 +173,11 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 			boolean(catReadiness, "readiness-latch", true, "ready for good after the first success (SDK); =false keeps checking (Kubernetes)"),
 			integer(catReadiness, "readiness-failures", 3, "with --readiness-latch=false: N failures in a row drop readiness"),
 
-			dur(catSupervise, "kill-grace-period", "3s", "wait D between the stop signal (SIGTERM, or --rewrite's TERM) and SIGKILL when stopping an unhealthy command; once the command exits, the rest of its group gets D to finish: from the stop's signal during a stop (also a forwarded TERM, INT, QUIT), else from the stop signal healthd sends it, which waits D after a forwarded HUP, USR1, USR2, WINCH"),
+			dur(catSupervise, "kill-grace-period", "3s", "wait D between the stop signal (SIGTERM, or --rewrite's TERM) and SIGKILL when stopping an unhealthy command; once the command exits, the rest of its group gets D to finish: from the stop's signal during a stop (also a forwarded shutdown signal), else from the stop signal healthd sends it, which waits D after another forwarded signal (HUP, USR1, ...)"),
 			&cli.StringSliceFlag{Category: catSupervise, Name: "rewrite", EnvVars: env("rewrite"),
-				Usage: "on signal S, send the group R instead (`S:R`, names or numbers; R 0 drops S); repeatable, or comma-separated; TERM:QUIT stops nginx gracefully; TERM's R is also what healthd's own stops send"},
+				Usage: "on signal S, send the group R instead (`S:R`, names or numbers; S any forwarded signal, R 0 drops S); repeatable, or comma-separated; TERM:QUIT stops nginx gracefully; TERM's R is also what healthd's own stops send"},
+			&cli.StringSliceFlag{Category: catSupervise, Name: "shutdown-signals", EnvVars: env("shutdown-signals"),
+				Usage: "the forwarded `SIGNALS` (names or numbers, comma-separated) that, received or sent as, mean the command is shutting down: checks stop; a sidecar exits 0 on them (default: TERM,INT,QUIT; TERM,INT makes QUIT a JVM's thread dump)"},
 			boolean(catSupervise, "exit-on-failure", false, "sidecar: exit 124 when the health check reaches its threshold"),
 
 			str(catReport, "listen", "ADDR", "", "serve /health /ready /status /metrics on ADDR (e.g. :9100)"),
@@ -277,6 +292,11 @@ func configFrom(sh *cliapp.Shell, c *cli.Context, command []string) (Config, err
 			errs = append(errs, sh.Source("rewrite")+" rewrites the signals forwarded to a command; give one after --")
 		}
 		cfg.Rewrite = rw
+	}
+	if sigs, err := ParseShutdownSignals(c.StringSlice("shutdown-signals")); err != nil {
+		errs = append(errs, sh.Source("shutdown-signals")+": "+err.Error())
+	} else {
+		cfg.ShutdownSignals = sigs
 	}
 	if len(errs) == 0 {
 		if hcfg.Interval <= 0 {

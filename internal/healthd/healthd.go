@@ -7,41 +7,43 @@
 // Modes:
 //
 //   - supervise (Config.Command set): start the command in its own process
-//     group with a parent-death signal; forward SIGTERM, SIGINT, SIGHUP,
-//     SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to the group, each as
-//     Config.Rewrite says; reap orphans (as PID 1, or as a child
+//     group with a parent-death signal; forward every signal a process can
+//     catch to the group (Forwarded: all from 1 to 31 but those of
+//     NotForwarded), each as Config.Rewrite says; reap orphans (as PID 1, or as a child
 //     subreaper); when the health check reaches its failure threshold, send
 //     the group the stop signal, SIGKILL it after KillGrace, and exit with
 //     ExitUnhealthy; otherwise, once the command has exited, exit
 //     with its code (128+signal for a signal). Whenever the command exits
 //     while others of its group are alive, they are stopped gracefully
 //     before healthd exits: during a stop — the threshold's, or a forwarded
-//     SIGTERM, SIGINT or SIGQUIT — they got the stop's signal and have until
+//     shutdown signal (SIGTERM, SIGINT, SIGQUIT) — they got the stop's signal and have until
 //     KillGrace after it; with no stop under way — the command exited on its
-//     own, or of or after a forwarded SIGHUP, SIGUSR1, SIGUSR2 or SIGWINCH —
+//     own, or of or after another forwarded signal (SIGHUP, SIGUSR1, ...) —
 //     they get the stop signal and KillGrace, as dumb-init sends SIGTERM to
 //     its child's group when the child exits, the signal waiting until
 //     KillGrace after a signal forwarded less than that before, so that what
 //     the signal started is not interrupted (supervise.Spec.GroupGrace).
 //     SIGKILL ends what is left.
-//   - sidecar (no command): run the checks and report until SIGTERM, SIGINT
-//     or SIGQUIT (exit 0); with ExitOnFailure, exit with ExitUnhealthy at the
-//     threshold.
+//   - sidecar (no command): run the checks and report until a shutdown
+//     signal (SIGTERM, SIGINT or SIGQUIT; exit 0), ignoring SIGHUP, SIGUSR1,
+//     SIGUSR2 and SIGWINCH; with ExitOnFailure, exit with ExitUnhealthy at
+//     the threshold.
 //
 // The stop signal is SIGTERM, or what Config.Rewrite rewrites SIGTERM to
 // (none when it drops it: the grace then runs without a signal before
 // SIGKILL); see Rewrites.
 //
-// Once a terminating signal (SIGTERM, SIGINT, SIGQUIT) has been forwarded,
-// or the command has exited, health checking stops, so a shutdown in
-// progress is never turned into a health kill. With Config.Rewrite, a stop
-// request is a signal received or sent as SIGTERM, SIGINT or SIGQUIT: a
-// SIGTERM rewritten to SIGWINCH (Apache's graceful stop) is one, and so is
-// a SIGUSR1 rewritten to SIGTERM; a signal rewritten to 0 is dropped and is
-// nothing at all (the command, told nothing, goes on being checked). The
-// other forwarded signals are not stop requests (SIGHUP reloads most
+// Once a shutdown signal (Config.ShutdownSignals: SIGTERM, SIGINT and
+// SIGQUIT unless set) has been forwarded, or the command has exited,
+// health checking stops, so a shutdown in progress is never turned into a
+// health kill. With Config.Rewrite, a shutdown is a signal received or
+// sent as one: a SIGTERM rewritten to SIGWINCH (Apache's graceful stop) is
+// one, and so is a SIGUSR1 rewritten to SIGTERM; a signal rewritten to 0
+// is dropped and is nothing at all (the command, told nothing, goes on
+// being checked). The other forwarded signals are not (SIGHUP reloads most
 // daemons, SIGUSR1 and SIGUSR2 are the program's own, SIGWINCH is Apache's
-// graceful stop but a window size change to most): checking goes on while
+// graceful stop but a window size change to most, SIGQUIT is the JVM's
+// thread dump when ShutdownSignals leaves it out): checking goes on while
 // the command runs.
 package healthd
 
@@ -55,6 +57,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -87,14 +90,58 @@ const (
 	ExitNotFound = 127
 )
 
-// Forwarded are the signals healthd passes on to the command's process group.
-var Forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+// Forwarded are the signals healthd passes on to the command's process
+// group in supervise mode, in the order of their numbers: every signal
+// from 1 to 31 a process can catch, as dumb-init forwards them (tini
+// forwards all but the faults and SIGTTIN, SIGTTOU), except those of
+// NotForwarded.
+var Forwarded = forwarded()
 
-// isStop reports whether s, forwarded, is a stop request: SIGTERM, SIGINT
-// or SIGQUIT.
-func isStop(s syscall.Signal) bool {
-	return s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT
+// NotForwarded are the signals from 1 to 31 healthd does not forward,
+// with why: SIGKILL and SIGSTOP cannot be caught; the others are what the
+// kernel or the Go runtime sends healthd about healthd itself — its
+// children's end, a write of its own to a closed pipe, the runtime's
+// preemption and profiler (os/signal never delivers SIGPROF), its own resource limits and bad system calls, which the
+// command gets on its own when it is the one concerned — or job control
+// of healthd's terminal (a terminal's Ctrl-Z suspends healthd, not the
+// command, which runs in a process group of its own; suspended, it would
+// fail its checks).
+var NotForwarded = map[syscall.Signal]string{
+	syscall.SIGKILL: "it cannot be caught",
+	syscall.SIGSTOP: "it cannot be caught",
+	syscall.SIGCHLD: "it tells healthd its own children ended",
+	syscall.SIGPIPE: "it is what healthd's own write to a closed pipe raises",
+	syscall.SIGURG:  "the Go runtime preempts healthd's goroutines with it",
+	syscall.SIGPROF: "the Go runtime keeps it for its CPU profiler",
+	syscall.SIGXCPU: "it is healthd's own CPU time limit; the command gets its own",
+	syscall.SIGXFSZ: "it is healthd's own file size limit; the command gets its own",
+	syscall.SIGSYS:  "it is healthd's own bad system call; the command gets its own",
+	syscall.SIGTSTP: "it is job control of healthd's own terminal",
+	syscall.SIGTTIN: "it is job control of healthd's own terminal",
+	syscall.SIGTTOU: "it is job control of healthd's own terminal",
 }
+
+func forwarded() []os.Signal {
+	var out []os.Signal
+	for s := syscall.Signal(1); s <= maxSignal; s++ {
+		if _, no := NotForwarded[s]; !no {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// DefaultShutdownSignals are the signals that, received or sent as after
+// Config.Rewrite, tell healthd the command is being shut down (see the
+// package documentation) unless Config.ShutdownSignals says otherwise:
+// SIGTERM, SIGINT and SIGQUIT (nginx's graceful stop; the JVM's thread
+// dump, for which --shutdown-signals TERM,INT).
+var DefaultShutdownSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT}
+
+// sidecarSignals are the signals a sidecar catches besides its shutdown
+// signals, to ignore them: a terminal's hang-up and the signals a
+// supervised command would be forwarded to reload or reopen its logs.
+var sidecarSignals = []os.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
 // Check is one configured check.
 type Check struct {
@@ -120,6 +167,10 @@ type Config struct {
 	// with SIGTERM the stop signal (see Rewrites); nil forwards them as
 	// they are. Supervise mode only.
 	Rewrite Rewrites
+	// ShutdownSignals are the signals that, received or sent as, are a
+	// shutdown (supervise mode) or stop a sidecar: each one of Forwarded;
+	// nil means DefaultShutdownSignals.
+	ShutdownSignals []syscall.Signal
 	// ExitOnFailure makes a sidecar exit with ExitUnhealthy at the threshold.
 	ExitOnFailure bool
 	// Listen is the address for the HTTP endpoints; "" for none.
@@ -158,9 +209,20 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 		mode = "supervise"
 	}
 
-	// Catch signals before anything starts, so none takes the default action.
+	if cfg.ShutdownSignals == nil {
+		cfg.ShutdownSignals = DefaultShutdownSignals
+	}
+	// Catch signals before anything starts, so none takes the default
+	// action: every one forwarded, or a sidecar's.
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, Forwarded...)
+	if supervising {
+		signal.Notify(sigs, Forwarded...)
+	} else {
+		signal.Notify(sigs, sidecarSignals...)
+		for _, s := range cfg.ShutdownSignals {
+			signal.Notify(sigs, s)
+		}
+	}
 	defer signal.Stop(sigs)
 	// A closed stdout or stderr (a log pipe whose reader died) must not kill
 	// healthd, and with it the command: with SIGPIPE caught, writes fail with
@@ -348,7 +410,7 @@ func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procExited, pr
 		case sig := <-sigs:
 			s, _ := sig.(syscall.Signal)
 			if proc == nil {
-				if isStop(s) {
+				if st.isShutdown(s) {
 					log.Info("stopping", "signal", s.String())
 					return ExitOK, nil
 				}
@@ -360,7 +422,7 @@ func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procExited, pr
 				log.Info("signal dropped (--rewrite)", "signal", s.String(), "pgid", proc.Pid())
 				continue
 			}
-			terminating := isStop(s) || isStop(send)
+			terminating := st.isShutdown(s) || st.isShutdown(send)
 			if send != s {
 				log.Info("forwarding signal to the command", "signal", s.String(), "sent_as", send.String(), "pgid", proc.Pid())
 			} else {
@@ -421,6 +483,12 @@ func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procExited, pr
 			proc.Terminate(cfg.KillGrace)
 		}
 	}
+}
+
+// isShutdown reports whether s, received or forwarded, is a shutdown: one
+// of Config.ShutdownSignals.
+func (st *state) isShutdown(s syscall.Signal) bool {
+	return slices.Contains(st.cfg.ShutdownSignals, s)
 }
 
 // shutDown records that the command is being stopped for why (unless the

@@ -18,7 +18,8 @@ import (
 
 // Rewrites maps a signal healthd receives to the one it sends the command's
 // process group instead (--rewrite S:R, dumb-init's --rewrite); a value of 0
-// drops the signal: nothing is sent. Only signals in Forwarded are keys.
+// drops the signal: nothing is sent. Only signals in Forwarded are keys:
+// every one a process can catch but those of NotForwarded.
 // A nil Rewrites forwards every signal as it is.
 //
 // The rewritten SIGTERM is also the stop signal of the stops healthd makes
@@ -106,6 +107,16 @@ func ParseSignal(v string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q", v)
 }
 
+// listItems splits flag values holding lists separated by commas or
+// white space.
+func listItems(values []string) []string {
+	var items []string
+	for _, v := range values {
+		items = append(items, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })...)
+	}
+	return items
+}
+
 // ParseRewrites parses --rewrite values: each holds one or more S:R
 // separated by commas or white space, S a signal healthd forwards (by name
 // or number, see ParseSignal), R any signal or 0 to drop S. Every problem is
@@ -113,10 +124,7 @@ func ParseSignal(v string) (syscall.Signal, error) {
 // that cannot be caught (KILL, STOP) or that healthd does not forward as S,
 // and S rewritten twice. The errors do not name the flag; the caller does.
 func ParseRewrites(values []string) (Rewrites, error) {
-	var specs []string
-	for _, v := range values {
-		specs = append(specs, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })...)
-	}
+	specs := listItems(values)
 	if len(specs) == 0 {
 		return nil, nil
 	}
@@ -144,7 +152,7 @@ func ParseRewrites(values []string) (Rewrites, error) {
 			errs = append(errs, fmt.Sprintf("%q: SIG%s cannot be caught, so healthd never receives it to rewrite", spec, SignalName(from)))
 			continue
 		case !slices.Contains(Forwarded, os.Signal(from)):
-			errs = append(errs, fmt.Sprintf("%q: healthd does not forward %s, it forwards %s", spec, signalLabel(from), forwardedNames()))
+			errs = append(errs, fmt.Sprintf("%q: %s", spec, notForwardedError(from)))
 			continue
 		}
 		if prev, dup := given[from]; dup {
@@ -159,6 +167,47 @@ func ParseRewrites(values []string) (Rewrites, error) {
 	return r, nil
 }
 
+// ParseShutdownSignals parses --shutdown-signals values: signals healthd
+// forwards (by name or number, see ParseSignal), separated by commas or
+// white space, each once. Every problem is reported at once. No values
+// give nil (DefaultShutdownSignals). The errors do not name the flag; the
+// caller does.
+func ParseShutdownSignals(values []string) ([]syscall.Signal, error) {
+	items := listItems(values)
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var out []syscall.Signal
+	var errs []string
+	for _, v := range items {
+		s, err := ParseSignal(v)
+		switch {
+		case err != nil:
+			errs = append(errs, err.Error())
+		case !slices.Contains(Forwarded, os.Signal(s)):
+			errs = append(errs, fmt.Sprintf("%q: %s", v, notForwardedError(s)))
+		case slices.Contains(out, s):
+			errs = append(errs, fmt.Sprintf("%q: SIG%s is given twice", v, SignalName(s)))
+		default:
+			out = append(out, s)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return out, nil
+}
+
+// notForwardedError says why healthd does not forward s, which is not one
+// of Forwarded, and which signals it does not forward.
+func notForwardedError(s syscall.Signal) string {
+	why := "it is no signal"
+	if r, ok := NotForwarded[s]; ok {
+		why = r
+	}
+	return fmt.Sprintf("healthd does not forward %s (%s); it forwards every signal from 1 to %d but %s", signalLabel(s), why, maxSignal, notForwardedNames())
+}
+
 // signalLabel names s in an error: "SIGPIPE", "signal 0".
 func signalLabel(s syscall.Signal) string {
 	if s == 0 {
@@ -167,11 +216,13 @@ func signalLabel(s syscall.Signal) string {
 	return "SIG" + SignalName(s)
 }
 
-// forwardedNames lists Forwarded as --rewrite writes them.
-func forwardedNames() string {
-	names := make([]string, len(Forwarded))
-	for i, s := range Forwarded {
-		names[i] = SignalName(s.(syscall.Signal))
+// notForwardedNames lists NotForwarded as --rewrite writes them, by number.
+func notForwardedNames() string {
+	var names []string
+	for s := syscall.Signal(1); s <= maxSignal; s++ {
+		if _, ok := NotForwarded[s]; ok {
+			names = append(names, SignalName(s))
+		}
 	}
 	return strings.Join(names, " ")
 }

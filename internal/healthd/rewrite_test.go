@@ -3,11 +3,17 @@
 package healthd
 
 import (
+	"os"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/taskkit/taskkit/internal/supervise"
 )
+
+// everyBut ends the error for a signal healthd does not forward.
+const everyBut = "it forwards every signal from 1 to 31 but KILL PIPE CHLD STOP TSTP TTIN TTOU URG XCPU XFSZ PROF SYS"
 
 func TestParseRewrites(t *testing.T) {
 	tests := []struct {
@@ -32,8 +38,16 @@ func TestParseRewrites(t *testing.T) {
 		{name: "unknown name", values: []string{"TERM:QUITE"}, err: `"TERM:QUITE": unknown signal "QUITE": did you mean QUIT?`},
 		{name: "number out of range", values: []string{"TERM:-1"}, err: `"TERM:-1": unknown signal "-1": numbers go from 0 (none) to 31`},
 		{name: "KILL as the source", values: []string{"9:0"}, err: `"9:0": SIGKILL cannot be caught, so healthd never receives it to rewrite`},
-		{name: "not forwarded", values: []string{"CHLD:TERM"}, err: `"CHLD:TERM": healthd does not forward SIGCHLD, it forwards TERM INT HUP QUIT USR1 USR2 WINCH`},
-		{name: "0 as the source", values: []string{"0:TERM"}, err: `"0:TERM": healthd does not forward signal 0, it forwards TERM INT HUP QUIT USR1 USR2 WINCH`},
+		// Every signal healthd can catch, not only the 7 it forwarded
+		// at first: the JVM's QUIT dropped or as it is, PWR, ABRT, CONT.
+		{name: "QUIT dropped", values: []string{"QUIT:0"}, want: "QUIT:0", stop: 0},
+		{name: "QUIT as it is", values: []string{"QUIT:QUIT"}, want: "QUIT:QUIT", stop: 0},
+		{name: "the other catchable signals", values: []string{"PWR:TERM,ABRT:QUIT,CONT:0,ALRM:USR1,SEGV:SEGV,1:2"},
+			want: "HUP:INT,ABRT:QUIT,SEGV:SEGV,ALRM:USR1,CONT:0,PWR:TERM", stop: 0},
+		{name: "not forwarded: healthd's own", values: []string{"CHLD:TERM"}, err: `"CHLD:TERM": healthd does not forward SIGCHLD (it tells healthd its own children ended); ` + everyBut},
+		{name: "not forwarded: job control", values: []string{"TSTP:STOP"}, err: `"TSTP:STOP": healthd does not forward SIGTSTP (it is job control of healthd's own terminal); ` + everyBut},
+		{name: "not forwarded: the runtime's", values: []string{"URG:0"}, err: `"URG:0": healthd does not forward SIGURG (the Go runtime preempts healthd's goroutines with it); ` + everyBut},
+		{name: "0 as the source", values: []string{"0:TERM"}, err: `"0:TERM": healthd does not forward signal 0 (it is no signal); ` + everyBut},
 		{name: "twice, however spelt", values: []string{"TERM:QUIT", "SIGTERM:QUIT"}, err: `"SIGTERM:QUIT": SIGTERM is rewritten twice ("TERM:QUIT" already)`},
 		{name: "every problem at once", values: []string{"x", "TERM:nope"}, err: `"x" is not SIGNAL:SIGNAL (e.g. TERM:QUIT, or TERM:0 to drop it); "TERM:nope": unknown signal "nope"`},
 	}
@@ -76,5 +90,67 @@ func TestRewritesSend(t *testing.T) {
 	}
 	if got, ok := Rewrites(nil).Send(syscall.SIGTERM); got != syscall.SIGTERM || !ok {
 		t.Errorf("nil Rewrites: Send(TERM) = %v, %v", got, ok)
+	}
+}
+
+func TestParseShutdownSignals(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		values []string
+		want   []syscall.Signal
+		err    string
+	}{
+		{name: "none: the default", values: nil, want: nil},
+		{name: "TERM and INT: QUIT is a JVM's thread dump", values: []string{"TERM,INT"}, want: []syscall.Signal{syscall.SIGTERM, syscall.SIGINT}},
+		{name: "names, numbers, blanks, repeated flag", values: []string{"sigterm 2", "PWR"}, want: []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGPWR}},
+		{name: "not forwarded", values: []string{"TERM,CHLD"}, err: `"CHLD": healthd does not forward SIGCHLD (it tells healthd its own children ended); ` + everyBut},
+		{name: "KILL", values: []string{"KILL"}, err: `"KILL": healthd does not forward SIGKILL (it cannot be caught); ` + everyBut},
+		{name: "twice, however spelt", values: []string{"TERM,15"}, err: `"15": SIGTERM is given twice`},
+		{name: "every problem at once", values: []string{"TRM,0"}, err: `unknown signal "TRM": did you mean TERM?; "0": healthd does not forward signal 0 (it is no signal); ` + everyBut},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseShutdownSignals(tt.values)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("error %v, want %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestForwardedSignals: healthd forwards every signal from 1 to 31 but
+// those of NotForwarded, and --help lists both sets as they are.
+func TestForwardedSignals(t *testing.T) {
+	var fwd, not []string
+	for s := syscall.Signal(1); s <= maxSignal; s++ {
+		_, no := NotForwarded[s]
+		if slices.Contains(Forwarded, os.Signal(s)) == no {
+			t.Errorf("SIG%s: forwarded %v, in NotForwarded %v", SignalName(s), !no, no)
+		}
+		if no {
+			not = append(not, SignalName(s))
+		} else {
+			fwd = append(fwd, SignalName(s))
+		}
+	}
+	if len(fwd) != 19 || !slices.Contains(fwd, "QUIT") || !slices.Contains(fwd, "PWR") || slices.Contains(fwd, "CHLD") {
+		t.Errorf("forwarded: %v", fwd)
+	}
+	help := strings.Join(strings.Fields(description), " ")
+	if want := "as dumb-init does: " + strings.Join(fwd, " ") + ";"; !strings.Contains(help, want) {
+		t.Errorf("--help does not list the forwarded signals as %q", want)
+	}
+	for _, n := range not {
+		if !strings.Contains(help, " "+n+" ") {
+			t.Errorf("--help does not say %s is not forwarded", n)
+		}
 	}
 }

@@ -58,6 +58,9 @@ func TestSecretNameWords(t *testing.T) {
 		{"X-Amz-Signature", true},
 		{"Signature", true},
 		{"sig", true},
+		{"Authorization", true},
+		{"Proxy-Authorization", true},
+		{"HTTP_AUTHORIZATION", true},
 		// Names of keys that are not secret, and near misses.
 		{"PRIMARY_KEY_COLUMN", false},
 		{"primary.key", false},
@@ -81,6 +84,8 @@ func TestSecretNameWords(t *testing.T) {
 		{"X-Amz-Algorithm", false},
 		{"X-Goog-Expires", false},
 		{"CONFIG", false},
+		{"AUTHORIZATION_URL", false},
+		{"authorizationEndpoint", false},
 		// Paths of secrets, whatever the spelling.
 		{"jwt.private.key.file", false},
 		{"tlsPrivateKeyPath", false},
@@ -336,5 +341,188 @@ func TestLearnCredentialsInsideValues(t *testing.T) {
 	want := "+password: " + Mask + "\n+smtp: " + Mask + "\n+ks: " + Mask + "\n+jwt: " + Mask + "\n+plain: Pl5value\n+amqp: " + Mask
 	if got := r.String(in); got != want {
 		t.Errorf("String:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestStructuredValues: the value of a secret name inside a structure —
+// JSON, a YAML flow collection, a printed map or object — is masked
+// whatever its kind (a number, a literal, an object or array, nested or
+// pretty-printed), and nothing of the structure around it: not the ','
+// or the closers after a value without quotes, and all of a nested one.
+// A value holding one of those characters where no structure is open,
+// or before its last one, stays masked whole.
+func TestStructuredValues(t *testing.T) {
+	M := Mask
+	for _, tt := range []struct{ name, in, want string }{
+		// JSON, every kind of value.
+		{"number", `{"token": 12345}`, `{"token": ` + M + `}`},
+		{"number, compact, then more", `{"token":-1.5e3,"user":"app"}`, `{"token":` + M + `,"user":"app"}`},
+		{"true", `{"password": true}`, `{"password": ` + M + `}`},
+		{"false", `{"token":false}`, `{"token":` + M + `}`},
+		{"null, then an array", `{"token":null,"x":[1,2]}`, `{"token":` + M + `,"x":[1,2]}`},
+		{"in an inner object", `{"a":{"token":true},"b":2}`, `{"a":{` + `"token":` + M + `},"b":2}`},
+		{"in objects in an array", `[{"password": 12345}, {"password": 67890}]`, `[{"password": ` + M + `}, {"password": ` + M + `}]`},
+		{"an array", `{"api_key": [1, 2], "x": 3}`, `{"api_key": [` + M + `], "x": 3}`},
+		{"an object", `{"token": {"a": 1}, "x": 3}`, `{"token": {` + M + `}, "x": 3}`},
+		{"an object holding objects", `{"token": {"a": {"b": 1}, "c": 2}, "d": 3}`, `{"token": {` + M + `}, "d": 3}`},
+		{"an array of objects", `{"secret": [{"k": "v"}, {"k": "w"}], "x": 1}`, `{"secret": [` + M + `], "x": 1}`},
+		{"brackets in strings inside", `{"token": {"a": "}]"}, "x": 1}`, `{"token": {` + M + `}, "x": 1}`},
+		{"an empty array and object are shown", `{"password": [], "token": {}, "x": 1}`, `{"password": [], "token": {}, "x": 1}`},
+		{"brackets in a string before", `{"user": "a}b", "a": "{", "token": 42}`, `{"user": "a}b", "a": "{", "token": ` + M + `}`},
+		{"pretty-printed", "{\n  \"token\": 12345,\n  \"user\": \"app\"\n}", "{\n  \"token\": " + M + ",\n  \"user\": \"app\"\n}"},
+		{"pretty-printed object", "{\n  \"token\": {\n    \"a\": 1,\n    \"b\": [2, 3]\n  },\n  \"user\": \"app\"\n}", "{\n  \"token\": {" + M + "},\n  \"user\": \"app\"\n}"},
+		{"cut short: masked to the end", `{"token": [1, 2`, `{"token": [` + M},
+		{"Python's repr", `{'password': 12345, 'user': 'app'}`, `{'password': ` + M + `, 'user': 'app'}`},
+		// YAML flow collections: plain scalars, blanks inside.
+		{"YAML flow", `{password: hunter2, user: app}`, `{password: ` + M + `, user: app}`},
+		{"YAML flow, blanks in the value", `{password: correct horse, user: app}`, `{password: ` + M + `, user: app}`},
+		{"YAML flow, last", `{user: app, token: abc def}`, `{user: app, token: ` + M + `}`},
+		{"YAML flow, a sequence", `{password: [a, b], user: app}`, `{password: [` + M + `], user: app}`},
+		{"YAML flow, a mapping", `{password: {a: b}, user: app}`, `{password: {` + M + `}, user: app}`},
+		{"YAML flow sequence of pairs", `[password: x, token: y]`, `[password: ` + M + `, token: ` + M + `]`},
+		// Printed maps and objects, key=value.
+		{"Java's Map.toString", `{password=hunter2, user=app}`, `{password=` + M + `, user=app}`},
+		{"Java's Map.toString, last", `{user=app, password=hunter2}`, `{user=app, password=` + M + `}`},
+		{"Java's, blanks in the value", `{password=pa ss, user=app}`, `{password=` + M + `, user=app}`},
+		{"Kotlin's data class", `Config(user=app, password=hunter2)`, `Config(user=app, password=` + M + `)`},
+		{"Kotlin's, blanks in the value", `Config(user=app, password=pa ss)`, `Config(user=app, password=` + M + `)`},
+		{"Go's map", `map[user:app password:hunter2]`, `map[user:app password:` + M + `]`},
+		{"Go's map, nested", `map[db:map[password:hunter2]]`, `map[db:map[password:` + M + `]]`},
+		{"Go's struct", `{User:app Password:hunter2}`, `{User:app Password:` + M + `}`},
+		{"Go's struct, a list", `{User:app Tokens:[a b]}`, `{User:app Tokens:[` + M + `]}`},
+		{"a URL in parentheses", `see (https://h/?token=abc&x=1) now`, `see (https://h/?token=` + M + `&x=1) now`},
+		{"a URL in parentheses, last", `see (https://h/?token=abc) now`, `see (https://h/?token=` + M + `) now`},
+		// Still masked whole.
+		{"a brace with nothing open", `password=ab}cd`, `password=` + M},
+		{"a trailing brace with nothing open", `token=abc}`, `token=` + M},
+		{"a comma with nothing open", `password=ab,cd host=db`, `password=` + M + ` host=db`},
+		{"a brace inside, structure open", `{password=ab}cd, user=x}`, `{password=` + M + `, user=x}`},
+		{"a comma inside, structure open", `{password=ab,cd, user=x}`, `{password=` + M + `, user=x}`},
+		{"an ODBC braced value", `Uid=sa;PWD={p;a}}ss};Server=db`, `Uid=sa;PWD={` + M + `};Server=db`},
+		{"a quoted value", `{"token": "a}b, c", "x": 1}`, `{"token": "` + M + `", "x": 1}`},
+		// Prose stays prose, in brackets too.
+		{"an error in parentheses", `(token: invalid)`, `(token: invalid)`},
+		{"Go's error in a JSON string", `{"error": "parsing \"password\": invalid syntax"}`, `{"error": "parsing \"password\": invalid syntax"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Default().String(tt.in); got != tt.want {
+				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+			if got := Default().String(tt.want); got != tt.want {
+				t.Errorf("String(%q) = %q: not idempotent", tt.want, got)
+			}
+		})
+	}
+}
+
+// TestHeaderValues: values the prose rule ("NAME: text") would show
+// though their shape says what they are: a YAML block scalar under a
+// secret key, and the credentials of an HTTP Authorization header (a
+// logged request, curl -v, a header dump), whatever the scheme.
+func TestHeaderValues(t *testing.T) {
+	M := Mask
+	for _, tt := range []struct{ name, in, want string }{
+		{"literal block", "password: |\n  line-one-secret\n  line-two-secret\nuser: app", "password: |\n  " + M + "\nuser: app"},
+		{"folded block, stripped", "password: >-\n  folded-secret", "password: >-\n  " + M},
+		{"kept block in a list, blank line inside", "  - password: |+\n      s1\n    \n      s2\n    user: app", "  - password: |+\n      " + M + "\n    user: app"},
+		{"indentation indicator and comment", "private_key: |2 # PEM\n  -----BEGIN X-----\n  AAAA\nnext: 1", "private_key: |2 # PEM\n  " + M + "\nnext: 1"},
+		{"CRLF", "token: |\r\n  abc\r\nuser: x\r\n", "token: |\r\n  " + M + "\r\nuser: x\r\n"},
+		{"a block scalar of a name not secret", "script: |\n  echo hi\n", "script: |\n  echo hi\n"},
+		{"no indented line", "password: |\nnot-indented", "password: |\nnot-indented"},
+		{"a bar in prose", "password: | and more", "password: | and more"},
+		{"a bar ending the text", "token: >", "token: >"},
+		{"Bearer", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc", "Authorization: Bearer " + M},
+		{"Basic", "Authorization: Basic dXNlcjpwYXNz\r\nHost: h", "Authorization: Basic " + M + "\r\nHost: h"},
+		{"Proxy-Authorization", "> Proxy-Authorization: Basic dXNlcjpwYXNz", "> Proxy-Authorization: Basic " + M},
+		{"lowercase, GitHub's token scheme", "authorization: token ghp_abcdef1234567890", "authorization: token " + M},
+		{"Digest, parameters", `Authorization: Digest username="u", response="6629fae4"`, `Authorization: Digest ` + M},
+		{"AWS signature", "Authorization: AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=fe5f", "Authorization: AWS4-HMAC-SHA256 " + M},
+		{"a raw key, no scheme", "Authorization: ghp_abcdef1234567890", "Authorization: " + M},
+		{"in curl's -H, double quotes", `curl -H "Authorization: Bearer abcdef123" https://h/`, `curl -H "Authorization: Bearer ` + M + `" https://h/`},
+		{"in curl's -H, single quotes", `-H 'Authorization: Bearer abc' -H 'X: y'`, `-H 'Authorization: Bearer ` + M + `' -H 'X: y'`},
+		{"a JSON header", `{"Authorization": "Bearer abc", "Accept": "*/*"}`, `{"Authorization": "` + M + `", "Accept": "*/*"}`},
+		{"Go's http.Header", `map[Accept:[*/*] Authorization:[Bearer abcdef123]]`, `map[Accept:[*/*] Authorization:[` + M + `]]`},
+		{"an environment key", "HTTP_AUTHORIZATION=Bearer abc", "HTTP_AUTHORIZATION=Bearer " + M},
+		{"prose", "Authorization: denied", "Authorization: denied"},
+		{"prose, several words", "authorization: failed for user app", "authorization: failed for user app"},
+		{"a scheme alone", "Authorization: Bearer", "Authorization: Bearer"},
+		{"a URL named for it is not", "authorization_endpoint: https://login/authorize", "authorization_endpoint: https://login/authorize"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Default().String(tt.in); got != tt.want {
+				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+			if got := Default().String(tt.want); got != tt.want {
+				t.Errorf("String(%q) = %q: not idempotent", tt.want, got)
+			}
+		})
+	}
+}
+
+// TestCredentialPathVariables: of the well-known variables that name a
+// credential, those holding its file's path are shown — the value names
+// what to fix in an error — by one rule: the name's last word is file,
+// path or dir, or its owner documents it as a path (pathNames); those
+// that may hold the credential itself are masked.
+func TestCredentialPathVariables(t *testing.T) {
+	const path = "/var/run/secrets/cred.json"
+	for _, tt := range []struct {
+		name string
+		path bool
+	}{
+		// Paths by their last word.
+		{"AWS_SHARED_CREDENTIALS_FILE", true},
+		{"AWS_WEB_IDENTITY_TOKEN_FILE", true},
+		{"AZURE_FEDERATED_TOKEN_FILE", true},
+		{"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", true},
+		{"POSTGRES_PASSWORD_FILE", true},
+		{"TLS_SERVER_KEY_FILE", true},
+		{"LIBPROCESS_SSL_KEY_FILE", true},
+		{"SSH_PRIVATE_KEY_PATH", true},
+		{"VAULT_SECRETS_DIR", true},
+		// Paths whose names are not secret at all.
+		{"AWS_CONFIG_FILE", true},
+		{"KUBECONFIG", true},
+		{"SSL_CERT_FILE", true},
+		{"PGPASSFILE", true},
+		{"VAULT_CACERT", true},
+		{"GIT_ASKPASS", true},
+		// Paths by their owner's documentation.
+		{"GOOGLE_APPLICATION_CREDENTIALS", true},
+		{"CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", true},
+		{"MESOS_CREDENTIAL", true},
+		{"MESOS_CREDENTIALS", true},
+		{"MESOS_HTTP_CREDENTIALS", true},
+		{"MESOS_JWT_SECRET_KEY", true},
+		{"MESOS_EXECUTOR_SECRET_KEY", true},
+		// The credential itself, or either.
+		{"GOOGLE_CREDENTIALS", false},
+		{"DCOS_SERVICE_ACCOUNT_CREDENTIAL", false},
+		{"MESOS_EXECUTOR_AUTHENTICATION_TOKEN", false},
+		{"MESOS_EXAMPLE_SECRET", false},
+		{"AWS_SECRET_ACCESS_KEY", false},
+		{"AWS_SESSION_TOKEN", false},
+		{"VAULT_TOKEN", false},
+		{"PGPASSWORD", false},
+		{"JWT_SECRET_KEY", false},
+		{"TLS_SERVER_KEY", false},
+		{"SECRET_FILENAME", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Default()
+			if got := r.IsSecretKey(tt.name); got == tt.path {
+				t.Errorf("IsSecretKey(%q) = %v", tt.name, got)
+			}
+			want := tt.name + "=" + path
+			if !tt.path {
+				want = tt.name + "=" + Mask
+			}
+			if got := r.Env([]string{tt.name + "=" + path})[0]; got != want {
+				t.Errorf("Env = %q, want %q", got, want)
+			}
+			if got := r.String(tt.name + "=" + path + " not found"); got != want+" not found" {
+				t.Errorf("String = %q, want %q", got, want+" not found")
+			}
+		})
 	}
 }

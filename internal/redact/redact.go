@@ -11,12 +11,14 @@
 // credential, password, secret, token, anywhere in the name) widened to
 // passwd and passphrase; private, API and access keys; signing, encryption,
 // HMAC and SSH keys; a key of TLS or SSL (TLS_<NAME>_KEY, SSL_KEY, the PEM
-// keys tlsprov reads); and a name ending in pwd, pass, sig or signature
-// (DB_PASS, X-Goog-Signature, Azure's sig) — unless it names a path (its
+// keys tlsprov reads); a name ending in pwd, pass, sig or signature
+// (DB_PASS, X-Goog-Signature, Azure's sig) or in authorization (an HTTP
+// header's, HTTP_AUTHORIZATION) — unless it names a path (its
 // last word is file, path or dir, see PathKeyPattern:
 // SCHEDULER_LITE_SECRET_FILE holds where a secret is, which a user must see
 // to fix it) or is a well-known variable holding a path whose name does not
-// say so (GOOGLE_APPLICATION_CREDENTIALS, see pathNames), or is the
+// say so (GOOGLE_APPLICATION_CREDENTIALS, MESOS_CREDENTIAL, see
+// pathNames), or is the
 // shell's PWD or OLDPWD; or when it matches the extra
 // pattern a user passes (bootstrap's -redact-keys, for example), which has
 // no exception. A bare key is not secret: PRIMARY_KEY_COLUMN, cache.key and
@@ -60,12 +62,31 @@
 //     (token: "********"), Java system properties
 //     (-Dssl.keyStorePassword=********, -Djwt.private.key=********);
 //   - command-line options whose name is secret, with the value joined by '='
-//     or given as the next word: --password=********, --db-password ********.
+//     or given as the next word: --password=********, --db-password ********;
+//   - the credentials of an HTTP Authorization or Proxy-Authorization
+//     header after its scheme (Authorization: Bearer ********, Basic,
+//     Digest, token and the other schemes of authSchemes; a header's
+//     single word holding more than letters, a raw API key, whole), in a
+//     logged request, curl's -H '...' and HTTP_AUTHORIZATION=;
+//   - the lines of a YAML block scalar under a secret key (password: |,
+//     then its indented lines).
 //
 // A parameter's value ends at whitespace, '&', ';' or a quote (inside a
 // quoted or braced value, at its closing quote or brace, not at an escaped
 // one: \" and \' inside quotes, a doubled single quote, }} inside braces),
-// so a password holding one of those unquoted leaks what follows it. A URL password
+// so a password holding one of those unquoted leaks what follows it.
+// Inside a structure the value is masked whatever its kind, and nothing of
+// the structure (see structure.go): a value in brackets (a JSON or YAML
+// array or object, nested or pretty-printed: "token": [********],
+// "token": {********}) to its matching closer; a value without quotes
+// (a number, true, null, a word) without the ',' and the closers of the
+// brackets open around it on its line ({"token": ********},
+// {user=app, password=********}, Config(password=********),
+// map[password:********]) — a JSON value after a quoted name ends before
+// any ',', '}' or ']' — and, in a YAML flow collection or a printed map
+// whose entries are separated by ", " ({password: ********, user: app},
+// Java's {password=********, user=app}), with the blanks inside it, to the
+// ',' or closer that ends it. A URL password
 // holding an unescaped '/', '?' or '#' (RFC 3986 wants them escaped) is
 // masked to the next '@', unless what precedes the '/' is a port
 // (http://u:1234/x@h is read as host u, port 1234). A URL password may
@@ -77,15 +98,16 @@
 // (mailto:ops@example.com, 10:30@home) is not a DSN. "NAME: text" with a
 // blank after the colon and an unquoted name and text is prose, not a
 // parameter — the shape of taskkit's own errors ("--keystore-password:
-// empty") — so an unquoted YAML value (password: x) is not masked. So is
-// a quoted name followed by words of letters (see proseWords) — Go's
-// `%q: reason` errors (exec: "token-refresher": executable file not
-// found, parsing "password": invalid syntax) — while a JSON value after a
-// quoted name ({"token": 12345}, "token": "x") and a value inside a YAML
-// flow mapping ({"token": abc}) are masked. A
-// password passed without a name (mysql -pSECRET, curl -u user:SECRET), a
-// token used as a URL's user (https://TOKEN@github.com) and an HTTP
-// header's credential (Authorization: Bearer SECRET) are not recognised.
+// empty", "Authorization: denied") — so an unquoted YAML block value
+// (password: x) is not masked, unless it is a block scalar or the entry
+// of a flow collection ({password: x}). So is a quoted name followed by
+// words of letters (see proseWords) — Go's `%q: reason` errors (exec:
+// "token-refresher": executable file not found, parsing "password":
+// invalid syntax) — while a JSON value after a quoted name ({"token":
+// 12345}, "token": "x") and a value inside a YAML flow mapping
+// ({"token": abc}) are masked. A password passed without a name (mysql
+// -pSECRET, curl -u user:SECRET) and a token used as a URL's user
+// (https://TOKEN@github.com) are not recognised.
 // svc.yml's secrets.<id>.secret and secrets.<id>.env-key fields hold a
 // secret's name in the store and its variable's name, not its value, so
 // they are not masked.
@@ -117,10 +139,13 @@ const SDKKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|
 // private, API or access key ("private_key", "apikey", "aws_access_key_id",
 // "awsaccesskeyid"; not "api_keyspace")
 // and a signing, encryption, HMAC or SSH key; a name ending in pwd, pass,
-// sig or signature ("db_pass", "x_goog_signature"); and a key of TLS or SSL
-// ("tls_server_key", "ssl_key", the PEM keys tlsprov reads). A bare "key"
+// sig or signature ("db_pass", "x_goog_signature"); a key of TLS or SSL
+// ("tls_server_key", "ssl_key", the PEM keys tlsprov reads); and a name
+// ending in authorization, an HTTP header of credentials (RFC 9110
+// §11.6.2: "proxy_authorization", CGI's "http_authorization"; not
+// "authorization_endpoint"). A bare "key"
 // ("primary_key_column", "cache_key", "public_key") is not secret.
-const DefaultKeyPattern = `(credential|password|passwd|passphrase|secret|token|(private|api|access)_?keys?(_|$|id)|(^|_)(signing|encryption|hmac|ssh)_keys?(_|$)|(^|_)(pwd|pass|sig|signature)$|(^|_)(tls|ssl)_(.+_)?key$)`
+const DefaultKeyPattern = `(credential|password|passwd|passphrase|secret|token|(private|api|access)_?keys?(_|$|id)|(^|_)(signing|encryption|hmac|ssh)_keys?(_|$)|(^|_)(pwd|pass|sig|signature)$|(^|_)(tls|ssl)_(.+_)?key$|(^|_)authorization$)`
 
 // lazyRegexp compiles expr on its first use, once per process: every taskkit
 // binary links this package, and most of its expressions are needed by few
@@ -144,13 +169,36 @@ var pathKeys = lazyRegexp(PathKeyPattern)
 
 // pathNames are the words (see words) of the well-known names that hold a
 // credential file's path, not a credential, though their last word is not
-// file, path or dir: Google's Application Default Credentials variable,
-// "the path to the JSON file that contains your credentials" (Google
-// Cloud's ADC documentation; a service account key's contents are never
-// its value). Their values are shown as PathKeyPattern's are.
-// (GOOGLE_CREDENTIALS, which Terraform's provider takes as a key's
-// contents or its path, stays secret.)
-var pathNames = map[string]bool{"google_application_credentials": true}
+// file, path or dir — each documented so by its owner, so that the value
+// is shown as PathKeyPattern's are:
+//
+//   - GOOGLE_APPLICATION_CREDENTIALS, "the path to the JSON file that
+//     contains your credentials" (Google Cloud's ADC documentation; a
+//     service account key's contents are never its value), and gcloud's
+//     CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE;
+//   - the Mesos flags that take a path, as the MESOS_<FLAG> variables
+//     Mesos reads them from (src/master/flags.cpp, src/slave/flags.cpp):
+//     the agent's --credential, --http_credentials and --jwt_secret_key
+//     (formerly --executor_secret_key), "Path to a ... file containing",
+//     and the master's --credentials.
+//
+// A name its owner lets hold a credential or its path stays secret:
+// GOOGLE_CREDENTIALS (Terraform's provider takes a key's contents or its
+// path), DCOS_SERVICE_ACCOUNT_CREDENTIAL (the SDK's service account
+// secret), MESOS_EXECUTOR_AUTHENTICATION_TOKEN (a token). The other
+// well-known path variables need no entry: their names end in FILE or
+// PATH (AWS_SHARED_CREDENTIALS_FILE, AWS_WEB_IDENTITY_TOKEN_FILE, Docker's
+// *_PASSWORD_FILE, LIBPROCESS_SSL_KEY_FILE) or are not secret names
+// (KUBECONFIG, SSL_CERT_FILE, AWS_CONFIG_FILE, PGPASSFILE, VAULT_CACERT).
+var pathNames = map[string]bool{
+	"google_application_credentials":         true,
+	"cloudsdk_auth_credential_file_override": true,
+	"mesos_credential":                       true,
+	"mesos_credentials":                      true,
+	"mesos_http_credentials":                 true,
+	"mesos_jwt_secret_key":                   true,
+	"mesos_executor_secret_key":              true,
+}
 
 // shellKeys are the shell's own variables DefaultKeyPattern would call
 // secret: PWD and OLDPWD hold directories (pwd is secret as ODBC's password
@@ -459,6 +507,7 @@ const maxCachedParams = 4096
 // next word). It is a hand-rolled scanner rather than a regular expression
 // because it runs over every diff line and log record.
 func (r *Redactor) paramSpans(s string, dst []span) []span {
+	var br brackets
 	for pos := 0; pos < len(s); {
 		m, ok := matchParam(s, pos)
 		if !ok {
@@ -466,21 +515,46 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 			continue
 		}
 		name := s[m.nameStart:m.nameEnd]
-		// "NAME: problem", the shape of taskkit's errors and of prose
-		// ("--keystore-password: empty"), is not a parameter; a quoted
-		// value is. A quoted name (JSON) is one too, unless words follow
-		// it: Go's `%q: reason` errors (`exec: "token-refresher":
-		// executable file not found`, `parsing "password": invalid
-		// syntax`), which no JSON value looks like.
-		prose := m.colon && m.blankAfter && m.value < len(s) && s[m.value] != '"' && s[m.value] != '\'' &&
-			(!m.quoted || proseWords(s, m.value))
-		if (m.spaced && !m.dashes) || prose || !r.isSecretParam(name) && !r.isJavaProperty(m, name) {
+		if (m.spaced && !m.dashes) || !r.isSecretParam(name) && !r.isJavaProperty(m, name) {
 			// Not a secret: go on after the name, so that a value such as
 			// "url=password=x" is looked at too.
 			pos = m.nameEnd
 			continue
 		}
-		vs, ve := valueSpan(s, m.value)
+		nameOpen := m.nameStart // the name's opening quote, when quoted
+		if m.quoted {
+			nameOpen--
+		}
+		br.to(s, nameOpen)
+		if !m.spaced && m.value < len(s) {
+			if vs, ve, ok := r.headerValue(s, m, name, nameOpen); ok {
+				dst = append(dst, span{vs, ve})
+				pos = ve
+				continue
+			}
+		}
+		// "NAME: problem", the shape of taskkit's errors and of prose
+		// ("--keystore-password: empty"), is not a parameter; a quoted
+		// value is. A quoted name (JSON) is one too, unless words follow
+		// it: Go's `%q: reason` errors (`exec: "token-refresher":
+		// executable file not found`, `parsing "password": invalid
+		// syntax`), which no JSON value looks like. An entry of a flow
+		// collection ({password: x, user: y}) is never prose.
+		n := len(br.open)
+		flow := n > 0 && br.open[n-1] != '(' && !m.dashes && entryStart(s, nameOpen)
+		prose := m.colon && m.blankAfter && m.value < len(s) && s[m.value] != '"' && s[m.value] != '\'' &&
+			(!m.quoted || proseWords(s, m.value)) && !flow
+		if prose {
+			pos = m.nameEnd
+			continue
+		}
+		vs, ve := valueSpan(s, m.value, m.colon)
+		if vs == m.value && ve > vs { // unquoted, unbracketed
+			ve = trimStructure(s, vs, ve, br.open, m.quoted && m.colon)
+			if n > 0 && !m.dashes && (!m.colon || m.blankAfter) {
+				ve = max(ve, flowValueEnd(s, vs, br.open[n-1]))
+			}
+		}
 		if ve == vs || (m.spaced && s[vs] == '-') { // empty, or the next option
 			pos = m.value
 			continue
@@ -489,6 +563,26 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 		pos = ve
 	}
 	return dst
+}
+
+// headerValue returns the credential in the value of the secret parameter
+// m when the value is one that the prose rule would leave alone though it
+// is unambiguous, or one that would end too soon at a blank: a YAML block
+// scalar (password: |, then indented lines) or an HTTP Authorization
+// header's credentials after its scheme (Authorization: Bearer x,
+// HTTP_AUTHORIZATION=Bearer x).
+func (r *Redactor) headerValue(s string, m paramMatch, name string, nameOpen int) (int, int, bool) {
+	switch c := s[m.value]; {
+	case (c == '|' || c == '>') && m.colon:
+		return blockScalarSpan(s, m.value, nameOpen)
+	case c == '"' || c == '\'' || c == '[' || c == '{' || !isAuthHeader(name):
+		return 0, 0, false
+	}
+	var quote byte
+	if m.quoted {
+		quote = s[nameOpen]
+	}
+	return authCredentialSpan(s, m.value, quote, !m.colon)
 }
 
 // proseWords reports whether the text at i, an unquoted value after a
@@ -608,9 +702,12 @@ func matchParam(s string, pos int) (paramMatch, bool) {
 // a quote. A quoted value holds its quote escaped: \" (JSON), \' (libpq
 // conninfo, PostgreSQL docs 34.1.1) and a doubled quote (a YAML single-quoted scalar,
 // YAML 1.2 §7.3.2; SQL); a braced one holds }} (ODBC).
-func valueSpan(s string, i int) (int, int) {
+func valueSpan(s string, i int, colon bool) (int, int) {
 	if i >= len(s) {
 		return i, i
+	}
+	if s[i] == '[' || s[i] == '{' && colon {
+		return i + 1, nestedValueEnd(s, i)
 	}
 	switch open := s[i]; open {
 	case '"', '\'', '{':

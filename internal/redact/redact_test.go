@@ -172,14 +172,14 @@ func TestCredentialsInsideValues(t *testing.T) {
 		{"a one-word reason ending the text", `field "token": required`, `field "token": required`},
 		{"a one-word reason ending a line", "field 'token': required\nnext", "field 'token': required\nnext"},
 		{"a reason with a hyphen and an apostrophe", `"api_key": well-known values can't be used`, `"api_key": well-known values can't be used`},
-		// An unquoted value runs to a blank, so the ',' or '}' after it
-		// is masked with it.
-		{"a JSON number", `{"token": 12345}`, `{"token": ` + M},
-		{"a JSON number, then more", `{"token": 12345, "user": "app"}`, `{"token": ` + M + ` "user": "app"}`},
-		{"a JSON literal", `{"password": true}`, `{"password": ` + M},
-		{"a JSON array", `{"api_key": [1, 2]}`, `{"api_key": ` + M + ` 2]}`},
-		{"a YAML flow value", `{"token": abcdef}`, `{"token": ` + M},
-		{"a YAML flow value, then more", `{"token": abcdef, "user": app}`, `{"token": ` + M + ` "user": app}`},
+		// A value without quotes ends before the ',', '}' or ']' that
+		// ends it in its structure (TestStructuredValues has the kind).
+		{"a JSON number", `{"token": 12345}`, `{"token": ` + M + `}`},
+		{"a JSON number, then more", `{"token": 12345, "user": "app"}`, `{"token": ` + M + `, "user": "app"}`},
+		{"a JSON literal", `{"password": true}`, `{"password": ` + M + `}`},
+		{"a JSON array", `{"api_key": [1, 2]}`, `{"api_key": [` + M + `]}`},
+		{"a YAML flow value", `{"token": abcdef}`, `{"token": ` + M + `}`},
+		{"a YAML flow value, then more", `{"token": abcdef, "user": app}`, `{"token": ` + M + `, "user": app}`},
 		{"a YAML flow value before a blank", `["secret": abcdef ]`, `["secret": ` + M + ` ]`},
 		{"a word with digits", `"token": abc123 and more`, `"token": ` + M + ` and more`},
 		{"a word with a dot", `"token": eyJhbGciOi.eyJzdWIi.c2ln end`, `"token": ` + M + ` end`},

@@ -89,7 +89,7 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"reads only those of its own flags, listed by its --help.\n\n" +
 			"The operator commands (plan, pod, endpoints, config, state, debug, health) take their flags before\n" +
 			"or after their arguments, and before the command's name too, as kubectl and the DC/OS CLI do:\n" +
-			"scheduler-lite --url URL plan list. Flags written there are the command's (--url, --name,\n" +
+			"scheduler-lite --url URL plan list (or plan --url URL list). Flags written there are the command's (--url, --name,\n" +
 			"--api-token-file, --request-timeout, --json): one of the scheduler's is a usage error of the\n" +
 			"command. So are those written before validate, package render and uninstall: scheduler-lite\n" +
 			"--strict validate svc.yml is validate's --strict, --local-agents there validate's unknown flag.\n" +

@@ -243,6 +243,8 @@ func TestOperatorFlagsFirst(t *testing.T) {
 			io.WriteString(w, `["deploy","recovery"]`)
 		case "/v1/endpoints":
 			io.WriteString(w, `["web"]`)
+		case "/v1/debug/reservations":
+			io.WriteString(w, `[]`)
 		default:
 			http.NotFound(w, r)
 		}
@@ -261,6 +263,11 @@ func TestOperatorFlagsFirst(t *testing.T) {
 		{[]string{"--url", srv.URL, "--api-token-file", tokenFile, "plan", "list"}, 0, "deploy\nrecovery\n", ""},
 		{[]string{"--url=" + srv.URL, "--json", "--api-token-file=" + tokenFile, "endpoints"}, 0, "[\n  \"web\"\n]\n", ""},
 		{[]string{"--url", srv.URL, "plans", "--api-token-file", tokenFile, "list"}, 0, "deploy\nrecovery\n", ""},
+		// After the group's name, before the command's, as after it.
+		{[]string{"plan", "--url", srv.URL, "--api-token-file", tokenFile, "list"}, 0, "deploy\nrecovery\n", ""},
+		{[]string{"--url", srv.URL, "plan", "--api-token-file=" + tokenFile, "list"}, 0, "deploy\nrecovery\n", ""},
+		{[]string{"debug", "--url", srv.URL, "--api-token-file", tokenFile, "reservations"}, 0, "no reservations\n", ""},
+		{[]string{"plan", "--master", srv.URL, "list"}, ExitUsage, "", "scheduler-lite plan: unknown flag --master\nusage: scheduler-lite plan "}, // not "unknown command" for its value
 		{[]string{"--request-timeout", "5s", "--url", srv.URL, "plan", "list"}, ExitRuntime, "", "scheduler-lite: GET /v1/plans: 401"},
 		{[]string{"--api-token-file", filepath.Join(dir, "none"), "--url", srv.URL, "plan", "list"}, ExitUsage, "", "scheduler-lite plan list: --api-token-file: open "},
 		{[]string{"--master", srv.URL, "plan", "list"}, ExitUsage, "", "scheduler-lite plan list: unknown flag --master\nusage: scheduler-lite plan list"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -59,7 +60,7 @@ func debugGroup() group {
 	return group{
 		name:      "debug",
 		usage:     "look into the scheduler's decisions",
-		usageText: "scheduler-lite debug offers [--json]",
+		usageText: "scheduler-lite debug offers|reservations [--json]",
 		subs: []*cli.Command{{
 			Name: "offers", Usage: "show why steps are not launching: the waiting steps, and each pod instance's latest offer evaluation",
 			Action: action(0, nil, func(r *run) error {
@@ -68,8 +69,104 @@ func debugGroup() group {
 					return nil
 				})
 			}),
+		}, {
+			Name: "reservations", Usage: "show what each pod instance has reserved (resource IDs, agents, volumes), and what is being released",
+			Action: action(0, nil, func(r *run) error {
+				return show(r, "/v1/debug/reservations", func(d json.RawMessage) error {
+					return writeReservations(r.out, d)
+				})
+			}),
 		}},
 	}
+}
+
+// podReservation is one pod instance's reservation as scheduler-lite's
+// GET /v1/debug/reservations lists them (service.PodReservationView).
+type podReservation struct {
+	Instance  string `json:"pod_instance"`
+	AgentID   string `json:"agent_id"`
+	Hostname  string `json:"hostname"`
+	Role      string `json:"role"`
+	Releasing bool   `json:"releasing"`
+	Resources []struct {
+		Key        string `json:"key"`
+		ResourceID string `json:"resource_id"`
+		Resource   string `json:"resource"`
+		Operation  string `json:"pending_operation"`
+	} `json:"resources"`
+}
+
+// writeReservations prints GET /v1/debug/reservations in either shape:
+// scheduler-lite's list of pod instances, each with its resources
+//
+//	web-0 on h1 (agent a1-S0), role hello-world-role: 2 resources
+//	  executor/cpus  3f1c...  0.1 cpus
+//	  server/volume  9a2e...  100 MB disk (volume data)  RESERVE pending
+//	web-2 on h2 (agent a2-S0), role hello-world-role, being released: 1 resource
+//
+// or the DC/OS SDK's (TaskReservationsTracker: the resource IDs the
+// service's tasks hold, by agent hostname):
+//
+//	h1: 2 resource IDs
+//	  3f1c...
+//
+// and "no reservations" when there are none.
+func writeReservations(w io.Writer, raw json.RawMessage) error {
+	var list []podReservation
+	if err := json.Unmarshal(raw, &list); err == nil {
+		if len(list) == 0 {
+			fmt.Fprintln(w, "no reservations")
+		}
+		for _, p := range list {
+			line := orUnknown(p.Instance) + " on " + orUnknown(p.Hostname)
+			if p.AgentID != "" {
+				line += " (agent " + p.AgentID + ")"
+			}
+			if p.Role != "" {
+				line += ", role " + p.Role
+			}
+			if p.Releasing {
+				line += ", being released"
+			}
+			fmt.Fprintf(w, "%s: %s\n", line, count(len(p.Resources), "resource"))
+			for _, res := range p.Resources {
+				line := fmt.Sprintf("  %s  %s  %s", orUnknown(res.Key), orUnknown(res.ResourceID), oneLine(res.Resource))
+				if res.Operation != "" {
+					line += "  " + res.Operation + " pending"
+				}
+				fmt.Fprintln(w, line)
+			}
+		}
+		return nil
+	}
+	var byHost map[string][]string
+	if err := json.Unmarshal(raw, &byHost); err != nil {
+		return fmt.Errorf("GET /v1/debug/reservations: want a list of pod instances or resource IDs by host: %w", err)
+	}
+	if len(byHost) == 0 {
+		fmt.Fprintln(w, "no reservations")
+	}
+	hosts := make([]string, 0, len(byHost))
+	for h := range byHost {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		ids := slices.Sorted(slices.Values(byHost[h]))
+		fmt.Fprintf(w, "%s: %s\n", h, count(len(ids), "resource ID"))
+		for _, id := range ids {
+			fmt.Fprintf(w, "  %s\n", id)
+		}
+	}
+	return nil
+}
+
+// count is "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // writeOffers prints the waiting steps, the SDK's totals when it has them,

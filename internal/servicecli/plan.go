@@ -116,8 +116,9 @@ func planGroup() group {
 	}
 	return group{
 		name: "plan", aliases: []string{"plans"},
-		usage:     "show and command the service's plans",
-		usageText: "scheduler-lite plan list|show|start|stop|interrupt|continue|force-restart|force-complete [flags] [PLAN]",
+		usage:      "show and command the service's plans",
+		usageText:  "scheduler-lite plan list|show|start|stop|interrupt|continue|force-restart|force-complete [flags] [PLAN]",
+		keepCommas: true,
 		subs: []*cli.Command{
 			lister("list", "list the plans", "/v1/plans"),
 			{
@@ -137,7 +138,7 @@ func planGroup() group {
 				Name: "start", Usage: "start a plan (restarting it if complete), optionally with parameters its tasks get as environment variables",
 				UsageText: "scheduler-lite plan start PLAN [-p KEY=VAL]...",
 				Flags: []cli.Flag{
-					&cli.StringSliceFlag{Name: "params", Aliases: []string{"p"}, Usage: "a parameter `KEY=VAL`; repeat for several", EnvVars: []string{"SCHEDULER_LITE_PLAN_PARAMS"}},
+					&cli.StringSliceFlag{Name: "params", Aliases: []string{"p"}, Usage: "a parameter `KEY=VAL` (VAL may hold commas and =); repeat for several; the variable takes KEY=VAL,KEY=VAL", EnvVars: []string{envPlanParams}},
 				},
 				Action: action(1, []string{"PLAN"}, planStart),
 			},
@@ -224,10 +225,23 @@ func (r *run) planPost(call string, q url.Values, body any) error {
 	return nil
 }
 
+// envPlanParams is plan start's --params variable: KEY=VAL pairs split at
+// commas, as urfave/cli splits a list variable.
+const envPlanParams = "SCHEDULER_LITE_PLAN_PARAMS"
+
+// planStart is plan start PLAN [-p KEY=VAL]...: each -p is one parameter,
+// its value everything after the first "=" (commas and "=" included), as
+// the SDK CLI's getPlanParameterPayload reads it; KEY may not be empty.
 func planStart(r *run) error {
 	var params map[string]string
 	var keys []string
-	for _, kv := range r.c.StringSlice("params") {
+	given := r.c.StringSlice("params")
+	if r.source("params") == envPlanParams {
+		// The plan group keeps commas (keepCommas): the variable's
+		// list is split here.
+		given = strings.Split(strings.Join(given, ","), ",")
+	}
+	for _, kv := range given {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return r.usagef("%s %q: want KEY=VAL", r.source("params"), kv)

@@ -107,7 +107,7 @@ func TestPermute(t *testing.T) {
 	valued := map[string]bool{"url": true, "p": true, "params": true, "json": false, "wait": true}
 	for i, c := range []struct {
 		in   []string
-		sub  bool
+		sub  bool // the group has commands: show, start, list
 		want []string
 	}{
 		{[]string{"show", "deploy", "--json"}, true, []string{"show", "--json", "--", "deploy"}},
@@ -132,11 +132,21 @@ func TestPermute(t *testing.T) {
 		{[]string{"--url", "U", "--help"}, true, []string{"--help"}},
 		{[]string{"--url", "U", "--bogus", "-x=1"}, true, []string{"--bogus", "-x=1"}},
 		{[]string{"--url", "U"}, false, []string{"--url", "U"}},
+		// A flag no subcommand has before a first word naming none: the
+		// group calls the flag unknown (the word may be its value); before
+		// a command's name, the command does.
+		{[]string{"--master", "M", "list"}, true, []string{"--master"}},
+		{[]string{"--master", "list"}, true, []string{"list", "--master"}},
+		{[]string{"--url", "U", "nope"}, true, []string{"nope", "--url", "U"}},
 		// The help word takes command names only.
 		{[]string{"help", "show", "deploy", "--json"}, true, []string{"help", "show", "deploy"}},
 		{[]string{"--url", "U", "help"}, true, []string{"help"}},
 	} {
-		if got := permute(c.in, valued, c.sub); !slices.Equal(got, c.want) {
+		var commands []string
+		if c.sub {
+			commands = []string{"show", "start", "list"}
+		}
+		if got := permute(c.in, valued, commands); !slices.Equal(got, c.want) {
 			t.Errorf("%d: permute(%q) = %q, want %q", i, c.in, got, c.want)
 		}
 	}

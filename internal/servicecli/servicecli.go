@@ -9,7 +9,7 @@
 //	scheduler-lite endpoints [NAME]
 //	scheduler-lite config list|show|target|target-id
 //	scheduler-lite state framework-id|properties|property|refresh-cache
-//	scheduler-lite debug offers
+//	scheduler-lite debug offers|reservations
 //	scheduler-lite health
 //
 // The scheduler is reached through --url, or --name for a scheduler-lite
@@ -26,7 +26,8 @@
 //	SCHEDULER_LITE_REQUEST_TIMEOUT  --request-timeout: per call (default 30s)
 //	SCHEDULER_LITE_JSON             --json: print the API's answer as it came
 //	SCHEDULER_LITE_PHASE, _STEP     --phase, --step of the plan commands
-//	SCHEDULER_LITE_PLAN_PARAMS      --params (-p) of plan start, KEY=VAL[,KEY=VAL]
+//	SCHEDULER_LITE_PLAN_PARAMS      --params (-p) of plan start, KEY=VAL[,KEY=VAL] (on the
+//	                                command line a value keeps its commas: -p LIST=a,b)
 //	SCHEDULER_LITE_WAIT, _WAIT_TIMEOUT  --wait, --timeout of plan show
 //	SCHEDULER_LITE_POD_TASKS        --task of pod pause and resume
 //
@@ -34,7 +35,7 @@
 // steps, pods and tasks, as the SDK CLI prints them) and the API's JSON
 // answer with --json. Flags may come before or after the arguments, and
 // before the command's name too (HoistFlags: "scheduler-lite --url URL
-// plan list"); a group given flags but no command ("scheduler-lite plan
+// plan list"; permute: "scheduler-lite plan --url URL list"); a group given flags but no command ("scheduler-lite plan
 // --url URL") says which commands it has, as the group alone does
 // (permute). Each command runs in the binaries' shell (internal/cliapp):
 // variables read from the environ given to Commands, usage errors with the
@@ -105,6 +106,11 @@ type group struct {
 	subs                   []*cli.Command
 	flags                  []cli.Flag // with action: its own flags
 	action                 cli.ActionFunc
+	// keepCommas leaves a list flag's value whole on the command line
+	// (plan start -p LIST=a,b is one parameter, as the SDK CLI's
+	// kingpin Strings flag takes it); urfave/cli splits it at commas
+	// otherwise.
+	keepCommas bool
 }
 
 // groups are the top-level commands' constructors.
@@ -129,7 +135,7 @@ func build(newGroup func() group) group {
 // may go (HoistFlags) added.
 func withFlagsNote(description string) string {
 	const note = "Flags go before or after the arguments, and before the command's name too\n" +
-		"(scheduler-lite --url URL plan list)."
+		"(scheduler-lite --url URL plan list, scheduler-lite plan --url URL list)."
 	if description == "" {
 		return note
 	}
@@ -172,12 +178,14 @@ func (g group) run(c *cli.Context, environ []string) int {
 		Description: g.description,
 		HideVersion: true,
 		Commands:    g.subs,
+
+		DisableSliceFlagSeparator: g.keepCommas,
 	}
 	if g.action != nil {
 		app.Flags = g.flags
 		app.Action = g.action
 	}
-	sh := cliapp.New("scheduler-lite", append([]string{name}, permute(c.Args().Slice(), g.valued(), g.action == nil)...), environ, c.App.Reader, c.App.Writer, c.App.ErrWriter)
+	sh := cliapp.New("scheduler-lite", append([]string{name}, permute(c.Args().Slice(), g.valued(), g.commandNames())...), environ, c.App.Reader, c.App.Writer, c.App.ErrWriter)
 	// The commands' actions find the shell in their context (action).
 	ctx := context.WithValue(c.Context, shellKey{}, sh)
 	return sh.Run(ctx, app)
@@ -185,6 +193,16 @@ func (g group) run(c *cli.Context, environ []string) int {
 
 // shellKey keys the running shell in the commands' context.
 type shellKey struct{}
+
+// commandNames are the names and aliases of the group's commands (none
+// for a group that is a command of its own).
+func (g group) commandNames() []string {
+	var out []string
+	for _, s := range g.subs {
+		out = append(out, s.Names()...)
+	}
+	return out
+}
 
 // valued lists the group's flags (names and aliases) that take a value.
 func (g group) valued() map[string]bool {
@@ -296,15 +314,19 @@ func lookupGroup(name string) (group, bool) {
 // reports it ("missing value for --name", a usage error) instead of taking
 // the "--" put before the arguments as its value.
 //
-// With subcommands but none named, the flags are the subcommands' to
-// parse, not the group's (which has none): when each is a flag of one of
-// them ("plan --url U"), they are left out, so that the group says what is
-// missing ("no command given") rather than calling --url unknown; a help
-// flag among them stays alone (the group's help), and so do those no
-// subcommand has, for the group to call unknown. The help word ("plan
-// help show") takes command names only: the words after it stay as they
-// are, flags left out.
-func permute(args []string, valued map[string]bool, sub bool) []string {
+// With subcommands (commands, their names and aliases) but none named,
+// the flags are the subcommands' to parse, not the group's (which has
+// none): when each is a flag of one of them ("plan --url U"), they are
+// left out, so that the group says what is missing ("no command given")
+// rather than calling --url unknown; a help flag among them stays alone
+// (the group's help), and so do those no subcommand has, for the group to
+// call unknown. A flag no subcommand has, before a first argument that
+// names none ("plan --master M list": M may be its value), stays alone
+// too: the group calls the flag unknown, not M an unknown command. The
+// help word ("plan help show") takes command names only: the words after
+// it stay as they are, flags left out.
+func permute(args []string, valued map[string]bool, commands []string) []string {
+	sub := len(commands) > 0
 	var flags, pos, unknown []string
 	dangling, help := false, false
 	for i := 0; i < len(args); i++ {
@@ -342,6 +364,8 @@ func permute(args []string, valued map[string]bool, sub bool) []string {
 	case sub && len(pos) == 0 && help:
 		return []string{"--help"}
 	case sub && len(pos) == 0:
+		return unknown
+	case sub && len(unknown) > 0 && !slices.Contains(commands, pos[0]):
 		return unknown
 	}
 	var out []string

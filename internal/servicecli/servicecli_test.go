@@ -402,6 +402,35 @@ func TestCommands(t *testing.T) {
 		}
 		r := e.want(t, 0, "SCHEDULER_LITE_URL="+u, "SCHEDULER_LITE_JSON=true", "plan", "list")
 		sameJSON(t, r.stdout, u+"/v1/plans")
+		// Every group takes its commands' flags after the group's name,
+		// before the command's: as given after the command.
+		for _, c := range []struct{ first, after []string }{
+			{[]string{"plan", "--url", u, "list"}, []string{"plan", "list", "--url", u}},
+			{[]string{"plan", "--json", "--url=" + u, "show", "deploy"}, []string{"plan", "show", "deploy", "--json", "--url", u}},
+			{[]string{"pod", "--url", u, "status", "web-0"}, []string{"pod", "status", "web-0", "--url", u}},
+			{[]string{"pod", "--url", u, "list"}, []string{"pod", "list", "--url", u}},
+			{[]string{"endpoints", "--url", u, "http"}, []string{"endpoints", "http", "--url", u}},
+			{[]string{"config", "--url", u, "target-id"}, []string{"config", "target-id", "--url", u}},
+			{[]string{"config", "--json", "--url", u, "list"}, []string{"config", "list", "--url", u, "--json"}},
+			{[]string{"state", "--url", u, "framework-id"}, []string{"state", "framework-id", "--url", u}},
+			{[]string{"state", "--url", u, "properties"}, []string{"state", "properties", "--url", u}},
+			{[]string{"debug", "--url", u, "--json", "reservations"}, []string{"debug", "reservations", "--url", u, "--json"}},
+			{[]string{"health", "--url", u}, []string{"health", "--url", u}},
+		} {
+			if got, want := e.want(t, 0, c.first...).stdout, e.want(t, 0, c.after...).stdout; got != want {
+				t.Errorf("%v printed\n%s\nwant, as %v,\n%s", c.first, got, c.after, want)
+			}
+		}
+	})
+
+	t.Run("debug reservations", func(t *testing.T) {
+		r := e.want(t, 0, "debug", "reservations", "--url", u)
+		for _, want := range []string{"\nweb-0 on ", "\nweb-1 on ", ", role ", "  executor/cpus  "} {
+			if !strings.Contains("\n"+r.stdout, want) {
+				t.Errorf("debug reservations lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		sameJSON(t, e.want(t, 0, "debug", "reservations", "--json", "--url", u).stdout, u+"/v1/debug/reservations")
 	})
 
 	t.Run("wait timeout: exit 4 with the last plan", func(t *testing.T) {
@@ -605,7 +634,7 @@ func TestCommands(t *testing.T) {
 			{[]string{"plan", "show", "deploy", "--bogus", "--url", u}, "scheduler-lite plan show: unknown flag --bogus\nusage: scheduler-lite plan show PLAN"},
 			{[]string{"plan", "show", "deploy", "--wait", "DONE", "--url", u}, `--wait "DONE": want one of ERROR, WAITING`},
 			{[]string{"plan", "show", "deploy", "--timeout", "1s", "--url", u}, "--timeout: only with --wait"},
-			{[]string{"plan", "start", "job", "-p", "NOVALUE", "--url", u}, `--params "NOVALUE": want KEY=VAL`},
+			{[]string{"plan", "start", "job", "-p", "NOVALUE", "--url", u}, `-p "NOVALUE": want KEY=VAL`},
 			{[]string{"plan", "force-complete", "deploy", "--phase", "web", "--url", u}, "--phase and --step"},
 			{[]string{"plan", "force-restart", "deploy", "--step", "s", "--url", u}, "--step: give its --phase too"},
 			{[]string{"plan", "interrupt", "deploy", "--url", u, "--api-token-file", filepath.Join(dir, "missing")}, "--api-token-file: open"},
@@ -634,7 +663,7 @@ func TestCommands(t *testing.T) {
 	})
 
 	t.Run("help", func(t *testing.T) {
-		for _, args := range [][]string{{"plan", "--help"}, {"plan", "show", "--help"}, {"pod", "info", "-h"}, {"health", "--help"}} {
+		for _, args := range [][]string{{"plan", "--help"}, {"plan", "show", "--help"}, {"pod", "info", "-h"}, {"health", "--help"}, {"debug", "reservations", "--help"}} {
 			r := e.want(t, 0, args...)
 			if !strings.Contains(r.stdout, "USAGE") {
 				t.Errorf("%v: %s", args, r.stdout)

@@ -15,7 +15,7 @@ import (
 // sdkAnswers are answers in the DC/OS SDK scheduler's shapes
 // (dcos-commons http/queries/*, debug/OfferOutcomeTrackerV2) for what
 // scheduler-lite's API does not serve yet or cannot be made to answer on
-// demand: configurations, debug offers, pod pause/resume, force-complete,
+// demand: configurations, debug offers and reservations, pod pause/resume, force-complete,
 // a cached state store's refresh, a failed plan, an unhealthy service, a
 // bodyless 208, a proxy's HTML error. Keys are "METHOD path?query".
 var sdkAnswers = map[string]struct {
@@ -27,6 +27,7 @@ var sdkAnswers = map[string]struct {
 	"GET /v1/configurations/target":   {200, `{"name":"hello-world","role":"hello-world-role","pod-specs":[{"type":"hello","count":2}]}`},
 	"GET /v1/configurations/nope":     {400, ``},
 	"GET /v1/debug/offers":            {200, `{"acceptedCount":1,"rejectedCount":3,"failureReasons":{"Failed to satisfy required resource 'cpus'":2,"Offer does not match hostname:UNIQUE":1},"rejectedAgents":{"agent-S1":3},"offers":[{"timestamp":1700000000000,"pod-instance-name":"hello-1","outcome":"fail","explanation":["PASS(ResourceEvaluationStage): mem 32","FAIL(ResourceEvaluationStage): Failed to satisfy required resource 'cpus'"],"offer":"..."},{"timestamp":1700000001000,"pod-instance-name":"hello-0","outcome":"pass","explanation":["PASS(ResourceEvaluationStage): cpus 0.1"],"offer":"..."},{"timestamp":1700000002000,"pod-instance-name":"hello-1","outcome":"fail","explanation":["FAIL(PlacementRuleEvaluationStage): Offer does not match\nhostname:UNIQUE"],"offer":"..."}]}`},
+	"GET /v1/debug/reservations":      {200, `{"10.0.0.2":["r-2b","r-2a"],"10.0.0.1":["r-1"]}`},
 	"POST /v1/pod/hello-0/pause":      {200, `{"pod":"hello-0","tasks":["hello-0-server"]}`},
 	"POST /v1/pod/hello-0/resume":     {200, `{"pod":"hello-0","tasks":["hello-0-server"]}`},
 	"POST /v1/pod/hello-1/resume":     {208, `{"pod":"hello-1","tasks":["hello-1-server"],"message":"nothing changed: not paused"}`},
@@ -104,6 +105,7 @@ func TestSDKShapes(t *testing.T) {
 		{"sdk-config-target-id", 0, []string{"config", "target_id"}, "GET /v1/configurations/targetId"},
 		{"sdk-config-target", 0, []string{"config", "target"}, "GET /v1/configurations/target"},
 		{"sdk-debug-offers", 0, []string{"debug", "offers"}, "GET /v1/debug/offers"},
+		{"sdk-debug-reservations", 0, []string{"debug", "reservations"}, "GET /v1/debug/reservations"},
 		{"sdk-pod-pause", 0, []string{"pod", "pause", "hello-0", "-t", "server"}, `POST /v1/pod/hello-0/pause auth=Bearer ` + token + ` body=["server"]`},
 		{"sdk-pod-resume", 0, []string{"pod", "resume", "hello-0"}, "POST /v1/pod/hello-0/resume auth=Bearer " + token + " body="},
 		{"pod-resume-208", 0, []string{"pod", "resume", "hello-1"}, "POST /v1/pod/hello-1/resume"},

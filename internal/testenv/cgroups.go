@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,13 +96,84 @@ func cpuShares(cpus float64) uint64 {
 // cpuIsolator is the cgroups/cpu isolator of one cluster. Its containers'
 // cgroups are under dir, <hierarchy>/cpu/<root>/testenv-<master ID>: a
 // directory only this cluster uses, made at Start and removed at stop.
-// Only cgroup v1 is supported: a hierarchy that is a cgroup v2 mount is
-// refused at Start.
+// Only cgroup v1 is supported: a hierarchy that is a cgroup v2 mount (it
+// has cgroup.controllers) is refused at Start, saying why and what works
+// instead. cgroup v2's cpu.weight is not implemented because it could not
+// be tested: taskkit's build machines mount the cpu controller in a v1
+// hierarchy, and a cgroup v2 mounted beside it gets no cpu controller.
+//
+// A running cluster holds an flock(2) on its directory (lock, open on
+// it), which the kernel drops when the process exits, even by SIGKILL: a
+// directory named as a cluster's (clusterDirName) whose lock can be taken
+// belongs to no live testenv, and the next cluster to start under the
+// same root removes it (removeStale).
 type cpuIsolator struct {
 	log      *slog.Logger
 	root     string // <hierarchy>/cpu/<root>
 	dir      string
+	lock     *os.File // dir, flocked while the cluster runs
 	madeRoot []string // the directories of root this cluster made, outermost first
+}
+
+// clusterDirName matches the name of a cluster's cgroup directory,
+// testenv-<master ID>, the master ID being a version 4 UUID as
+// mesosx.NewID makes them: only such directories are ever taken for a
+// stale cluster's.
+var clusterDirName = regexp.MustCompile(`^` + clusterDirPrefix + `[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// lockCgroupDir opens cgroup directory dir and takes an exclusive
+// flock(2) on it without waiting: nil, nil when another process holds it.
+func lockCgroupDir(dir string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// removeStale removes the cluster directories under iso.root that no live
+// cluster holds — left by a testenv killed with SIGKILL, which could not
+// remove its own — after killing what is left in their containers'
+// cgroups, as a Mesos agent destroys the orphan containers it finds when
+// it recovers (MesosContainerizerProcess::recover). It takes each one's
+// lock first, so a cluster still running keeps its own, and two clusters
+// starting at once never both remove one. Directories not named as a
+// cluster's (clusterDirName) are never touched. It reports how many it
+// removed; a failure to remove one is logged.
+func (iso *cpuIsolator) removeStale() int {
+	entries, _ := os.ReadDir(iso.root)
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() || !clusterDirName.MatchString(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(iso.root, e.Name())
+		lock, err := lockCgroupDir(dir)
+		if lock == nil {
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				iso.log.Warn("not removing a cluster's cgroup", "path", dir, "err", err.Error())
+			}
+			continue // a live cluster's, or just removed by another
+		}
+		stale := &cpuIsolator{log: iso.log, dir: dir}
+		stale.removeContainers()
+		err = os.Remove(dir)
+		lock.Close()
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			iso.log.Error("removing a stale cluster's cgroup", "path", dir, "err", err.Error())
+			continue
+		}
+		iso.log.Info("removed the cgroup of a cluster that is no longer running", "path", dir)
+		n++
+	}
+	return n
 }
 
 // newCPUIsolator makes the cluster's cgroup directory, named name, or
@@ -110,8 +182,10 @@ type cpuIsolator struct {
 // read-only hierarchy). Nothing is left behind on failure.
 func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolator, error) {
 	if _, err := os.Stat(filepath.Join(hierarchy, "cgroup.controllers")); err == nil {
-		return nil, fmt.Errorf("%s is a cgroup v2 hierarchy: testenv's %s needs the cgroup v1 cpu controller (mounted at %s)",
-			hierarchy, IsolatorCgroupsCPU, filepath.Join(hierarchy, "cpu"))
+		return nil, fmt.Errorf("%s is a cgroup v2 (unified) hierarchy, and testenv implements %s for cgroup v1 only "+
+			"(cpu.shares; not cgroup v2's cpu.weight): use the isolation %s (the default, which isolates nothing), "+
+			"or a host with the cgroup v1 cpu controller mounted at %s (booted with systemd.unified_cgroup_hierarchy=0)",
+			hierarchy, IsolatorCgroupsCPU, DefaultIsolation, filepath.Join(hierarchy, "cpu"))
 	}
 	cpu := filepath.Join(hierarchy, "cpu")
 	if _, err := os.Stat(filepath.Join(cpu, "cpu.shares")); err != nil {
@@ -128,13 +202,17 @@ func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolato
 			iso.removeRoot()
 			return nil, fmt.Errorf("creating cgroup %s: %w", iso.root, pathErr(err))
 		}
-		if len(made) == 0 && onlyClusterDirs(iso.root) {
-			// Made by another cluster still running: the last of them to
-			// stop removes it.
-			made = []string{iso.root}
+		if len(made) == 0 {
+			// Made by a testenv: by one still running (the last of them
+			// to stop removes it), or by one killed, whose directory goes
+			// now. Only what holds nothing else is taken for testenv's.
+			swept := iso.removeStale()
+			if onlyClusterDirs(iso.root) || swept > 0 && isEmptyDir(iso.root) {
+				made = []string{iso.root}
+			}
 		}
 		iso.madeRoot = append(iso.madeRoot, made...)
-		err = os.Mkdir(iso.dir, 0o755)
+		err = iso.makeDir()
 		if err == nil {
 			break
 		}
@@ -146,10 +224,52 @@ func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolato
 	// Writing the shares proves the directory is a usable cpu cgroup.
 	if err := writeCgroupFile(iso.dir, "cpu.shares", strconv.FormatUint(cpuSharesPerCPU, 10)); err != nil {
 		_ = os.Remove(iso.dir)
+		iso.lock.Close()
 		iso.removeRoot()
 		return nil, err
 	}
 	return iso, nil
+}
+
+// makeDir makes the cluster's directory and locks it. Another cluster
+// starting may take it for a stale one between the two and remove it
+// (removeStale): then it is an os.ErrNotExist error, to try again.
+func (iso *cpuIsolator) makeDir() error {
+	if err := os.Mkdir(iso.dir, 0o755); err != nil {
+		return err
+	}
+	lock, err := lockCgroupDir(iso.dir)
+	if err == nil && lock == nil {
+		err = fmt.Errorf("locking %s: held by another process", iso.dir)
+	}
+	if err != nil {
+		_ = os.Remove(iso.dir)
+		return err
+	}
+	// Removed before the lock was taken: the lock is on a directory that
+	// is gone, and iso.dir, if it is there, is not it.
+	fi, statErr := os.Stat(iso.dir)
+	li, lockErr := lock.Stat()
+	if statErr != nil || lockErr != nil || !os.SameFile(fi, li) {
+		lock.Close()
+		return fmt.Errorf("creating cgroup %s: removed by another testenv: %w", iso.dir, os.ErrNotExist)
+	}
+	iso.lock = lock
+	return nil
+}
+
+// isEmptyDir reports whether cgroup dir has no child cgroups.
+func isEmptyDir(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			return false
+		}
+	}
+	return true
 }
 
 // mkdirAllCgroup makes base/rel and its missing parents and returns the
@@ -179,7 +299,7 @@ func onlyClusterDirs(dir string) bool {
 		if !e.IsDir() {
 			continue
 		}
-		if !strings.HasPrefix(e.Name(), clusterDirPrefix) {
+		if !clusterDirName.MatchString(e.Name()) {
 			return false
 		}
 		n++
@@ -205,6 +325,17 @@ func (iso *cpuIsolator) removeRoot() {
 // cluster's directory and the root if it made it. It is called once every
 // process of the cluster has been reaped.
 func (iso *cpuIsolator) close() {
+	iso.removeContainers()
+	if err := os.Remove(iso.dir); err != nil {
+		iso.log.Error("removing the cluster's cgroup", "path", iso.dir, "err", err.Error())
+	}
+	iso.lock.Close() // after the removal: no other cluster takes it for stale
+	iso.removeRoot()
+}
+
+// removeContainers destroys every container cgroup in the cluster's
+// directory: kills what is left in it and removes it.
+func (iso *cpuIsolator) removeContainers() {
 	entries, _ := os.ReadDir(iso.dir)
 	for _, e := range entries {
 		if e.IsDir() {
@@ -212,10 +343,6 @@ func (iso *cpuIsolator) close() {
 			cg.destroy()
 		}
 	}
-	if err := os.Remove(iso.dir); err != nil {
-		iso.log.Error("removing the cluster's cgroup", "path", iso.dir, "err", err.Error())
-	}
-	iso.removeRoot()
 }
 
 // create makes container containerID's cgroup with the shares of cpus.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -67,7 +68,9 @@ func TestCgroupsCPUUnusable(t *testing.T) {
 		{"cgroup v2", func(t *testing.T, h string) {
 			writeTestFile(t, filepath.Join(h, "cgroup.controllers"), "cpu io memory\n")
 		},
-			"%s is a cgroup v2 hierarchy: testenv's cgroups/cpu needs the cgroup v1 cpu controller (mounted at %s/cpu)"},
+			"%s is a cgroup v2 (unified) hierarchy, and testenv implements cgroups/cpu for cgroup v1 only (cpu.shares; not cgroup v2's cpu.weight): " +
+				"use the isolation posix/cpu,posix/mem (the default, which isolates nothing), or a host with the cgroup v1 cpu controller mounted at %s/cpu " +
+				"(booted with systemd.unified_cgroup_hierarchy=0)"},
 		{"root is not a directory", func(t *testing.T, h string) {
 			writeTestFile(t, filepath.Join(h, "cpu", "cpu.shares"), "1024\n")
 			writeTestFile(t, filepath.Join(h, "cpu", "mesos"), "")
@@ -337,6 +340,8 @@ func TestCgroupsCPUTwoClusters(t *testing.T) {
 // nothing.
 func TestUpIsolation(t *testing.T) {
 	h := t.TempDir()
+	v2 := t.TempDir()
+	writeTestFile(t, filepath.Join(v2, "cgroup.controllers"), "cpu io memory\n")
 	for _, tc := range []struct {
 		env  []string
 		args []string
@@ -346,6 +351,8 @@ func TestUpIsolation(t *testing.T) {
 			"--isolation: cgroups/cpu: no cgroup v1 cpu controller mounted at " + h + "/cpu"},
 		{[]string{"TESTENV_ISOLATION=posix/cpu,cgroups/cpu", "TESTENV_CGROUPS_HIERARCHY=" + h}, nil,
 			"TESTENV_ISOLATION: cgroups/cpu: no cgroup v1 cpu controller mounted at " + h + "/cpu"},
+		{nil, []string{"--isolation", "cgroups/cpu", "--cgroups-hierarchy", v2},
+			"testenv: --isolation: cgroups/cpu: " + v2 + " is a cgroup v2 (unified) hierarchy, and testenv implements cgroups/cpu for cgroup v1 only"},
 	} {
 		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
 			code, out, errOut := runUp(t, tc.env, append(tc.args, "--env-file", "none")...)
@@ -376,5 +383,141 @@ func TestUpIsolation(t *testing.T) {
 		if code, errOut := p.wait(); code != ExitOK {
 			t.Errorf("exit %d:\n%s", code, errOut)
 		}
+	})
+
+	// kill -9 leaves the cluster's cgroup; the next up under the root
+	// removes it, and the root it then holds alone when it stops
+	// (cgroupsConfig checks that nothing is left).
+	t.Run("killed", func(t *testing.T) {
+		needCPUCgroups(t)
+		root := cgroupsConfig(t, false).CgroupsRoot
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		clusters := func() []string {
+			dirs, _ := filepath.Glob(filepath.Join(DefaultCgroupsHierarchy, "cpu", root, clusterDirPrefix+"*"))
+			return dirs
+		}
+		up := func() *upProc {
+			p := startUp(t, ctx, "--isolation", "cgroups/cpu", "--cgroups-root", root, "--env-file", "none", "--work-dir", t.TempDir())
+			if l := p.firstLine(waitLong); !strings.HasPrefix(l, "MESOS_MASTER=") {
+				p.cmd.Cancel()
+				_, errOut := p.wait()
+				t.Fatalf("first line %q:\n%s", l, errOut)
+			}
+			return p
+		}
+		p := up()
+		killed := clusters()
+		if err := p.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		p.wait()
+		if len(killed) != 1 || !slices.Equal(clusters(), killed) {
+			t.Fatalf("after kill -9: cluster cgroups %v, want the killed one's %v", clusters(), killed)
+		}
+		p = up()
+		if now := clusters(); len(now) != 1 || now[0] == killed[0] {
+			t.Errorf("after the next up: cluster cgroups %v, want one, not the killed one's %s", now, killed[0])
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		code, errOut := p.wait()
+		if code != ExitOK || !strings.Contains(errOut, "removed the cgroup of a cluster that is no longer running") {
+			t.Errorf("exit %d, or the stale cgroup's removal not logged:\n%s", code, errOut)
+		}
+	})
+}
+
+// TestCgroupsCPUStaleClusters: a cluster starting under a cgroups root
+// removes the directories of clusters that no longer run, killing what is
+// left in their containers' cgroups (a process that had left its
+// executor's session), and leaves a live cluster's directory (its lock
+// held) and every directory not named as a cluster's.
+func TestCgroupsCPUStaleClusters(t *testing.T) {
+	needCPUCgroups(t)
+	cfg := cgroupsConfig(t, false)
+	root := filepath.Join(DefaultCgroupsHierarchy, "cpu", cfg.CgroupsRoot)
+	stale := filepath.Join(root, clusterDirPrefix+"0b1e7f3a-5c2d-4e8f-9a6b-1c2d3e4f5a6b")
+	live := filepath.Join(root, clusterDirPrefix+"7d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a")
+	foreign := []string{filepath.Join(root, clusterDirPrefix+"mine"), filepath.Join(root, "other"),
+		filepath.Join(root, clusterDirPrefix+"0B1E7F3A-5C2D-4E8F-9A6B-1C2D3E4F5A6B")}
+	for _, d := range append([]string{root, stale, filepath.Join(stale, "container"), live}, foreign...) {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { removeCgroupTree(root) }) // before cgroupsConfig's check
+	orphan := exec.Command("sleep", "600")
+	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = orphan.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = orphan.Process.Kill(); <-exited })
+	if err := os.WriteFile(filepath.Join(stale, "container", "cgroup.procs"), []byte(strconv.Itoa(orphan.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.Open(live) // as the live cluster holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+
+	cl := startCluster(t, cfg)
+	if !gone(stale)() {
+		t.Errorf("the stale cluster's cgroup %s is left", stale)
+	}
+	select {
+	case <-exited:
+	case <-time.After(waitLong):
+		t.Errorf("the process left in the stale cluster's container (pid %d) was not killed", orphan.Process.Pid)
+	}
+	for _, d := range append([]string{live, cl.cpu.dir}, foreign...) {
+		if gone(d)() {
+			t.Errorf("%s was removed", d)
+		}
+	}
+}
+
+// TestCgroupsCPUStopRemovesAll: a cluster that stops normally leaves no
+// cgroup (its containers', its own, the root it made) and no process of
+// its containers, not even one that left its task's session.
+func TestCgroupsCPUStopRemovesAll(t *testing.T) {
+	needCPUCgroups(t)
+	cfg := cgroupsConfig(t, false) // checks the root is gone
+	cfg.WorkDir = t.TempDir()
+	cfg.StopGrace = 500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	cl, err := Start(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cl.Wait() })
+	s := subscribe(t, cl, frameworkInfo("stop-all"), protoCodec)
+	o := s.offers()[0]
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	s.launch(o, commandTask("escape", o, "setsid sleep 600 & echo $! > "+pidFile+".tmp && mv "+pidFile+".tmp "+pidFile+"; exec sleep 600"))
+	s.updateAck("escape", mesos.TASK_STARTING)
+	s.updateAck("escape", mesos.TASK_RUNNING)
+	var pid int
+	eventually(t, "the escaped process's pid", func() bool {
+		b, err := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
+	dir := cl.cpu.dir
+	cancel()
+	cl.Wait()
+	if !gone(dir)() {
+		t.Errorf("the stopped cluster's cgroup %s is left", dir)
+	}
+	eventually(t, "the process that left its session killed", func() bool {
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/safefile"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
@@ -71,6 +72,9 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 				&cli.StringFlag{Name: "dns-forward", Value: "refuse", Usage: "other names: refuse, system, or HOST:PORT", EnvVars: env("DNS_FORWARD")},
 				&cli.StringFlag{Name: "work-dir", Usage: "sandboxes, caches and the env file, of one cluster at a time (default: a temporary directory, removed on exit)", EnvVars: env("WORK_DIR")},
 				&cli.StringFlag{Name: "executor", Usage: "taskkit executor binary for DEFAULT executors (default: next to testenv, then PATH)", EnvVars: env("EXECUTOR")},
+				&cli.StringFlag{Name: "agent-ping-timeout", Value: "15secs", Usage: "as the Mesos master's --agent_ping_timeout: the master pings each agent this often and a ping unanswered this long times out (1secs..15mins; Go's 15s or Mesos' 15secs)", EnvVars: env("AGENT_PING_TIMEOUT")},
+				&cli.IntFlag{Name: "max-agent-ping-timeouts", Value: 5, Usage: "as the Mesos master's --max_agent_ping_timeouts: a killed agent is marked unreachable at this many ping timeouts in a row (at least 1)", EnvVars: env("MAX_AGENT_PING_TIMEOUTS")},
+				&cli.StringFlag{Name: "agent-reregister-timeout", Value: "10mins", Usage: "as the Mesos master's --agent_reregister_timeout: a killed agent is marked unreachable this long after, if its pings have not timed out first (at least 10mins)", EnvVars: env("AGENT_REREGISTER_TIMEOUT")},
 				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines; each principal once, neither principal nor secret with ':', the secret not empty): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
 				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to before printing it (not another running cluster's), or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
 				&cli.StringFlag{Name: "isolation", Value: DefaultIsolation, Usage: "isolators, as the Mesos agent's --isolation: posix/cpu and posix/mem (Mesos' default: none), cgroups/cpu (a cpu cgroup per container with cpu.shares from its cpus; needs root and the cgroup v1 cpu controller)", EnvVars: env("ISOLATION")},
@@ -117,6 +121,9 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 		Isolation:        c.String("isolation"),
 		CgroupsHierarchy: c.String("cgroups-hierarchy"),
 		CgroupsRoot:      c.String("cgroups-root"),
+	}
+	if err := masterTimers(sh, c, &cfg); err != nil {
+		return cliapp.BadValue(err)
 	}
 	if f := c.String("auth"); f != "" {
 		if cfg.Credentials, err = LoadCredentials(f); err != nil {
@@ -270,6 +277,8 @@ var flagOf = map[string]string{
 	"AgentIPBase": "agent-ip", "AgentPort": "agent-port", "DNSListen": "dns",
 	"DNSForward": "dns-forward", "WorkDir": "work-dir",
 	"Isolation": "isolation", "CgroupsHierarchy": "cgroups-hierarchy", "CgroupsRoot": "cgroups-root",
+	"AgentPingTimeout": "agent-ping-timeout", "MaxAgentPingTimeouts": "max-agent-ping-timeouts",
+	"AgentReregisterTimeout": "agent-reregister-timeout",
 }
 
 // NameFlags rewrites Start's error err for a command line: a *FieldError
@@ -317,4 +326,57 @@ func envLines(cl *Cluster) []string {
 		"TESTENV_SANDBOX_ROOT=" + cl.WorkDir(),
 		"TESTENV_EXECUTOR_BINARY=" + exe,
 	}
+}
+
+// The bounds the Mesos master puts on its failure-detection flags
+// (src/master/flags.cpp: --agent_ping_timeout 1secs..15mins,
+// --max_agent_ping_timeouts at least 1; src/master/master.cpp and
+// constants.hpp: --agent_reregister_timeout at least
+// MIN_AGENT_REREGISTER_TIMEOUT, 10mins). "testenv up" keeps to them; Config
+// and mesostest take any positive value, for fast tests.
+const (
+	minAgentPingTimeout       = time.Second
+	maxAgentPingTimeout       = 15 * time.Minute
+	minAgentReregisterTimeout = 10 * time.Minute
+)
+
+// masterTimers reads --agent-ping-timeout, --max-agent-ping-timeouts and
+// --agent-reregister-timeout into cfg, checked against Mesos' bounds; an
+// error names the flag or variable that set the value.
+func masterTimers(sh *cliapp.Shell, c *cli.Context, cfg *Config) error {
+	var err error
+	if cfg.AgentPingTimeout, err = flagDuration(sh, c, "agent-ping-timeout"); err != nil {
+		return err
+	}
+	if d := cfg.AgentPingTimeout; d < minAgentPingTimeout || d > maxAgentPingTimeout {
+		return fmt.Errorf("%s: %q is not between %s and %s, as Mesos' --agent_ping_timeout must be",
+			sh.Source("agent-ping-timeout"), c.String("agent-ping-timeout"), mesosx.FormatDuration(minAgentPingTimeout), mesosx.FormatDuration(maxAgentPingTimeout))
+	}
+	if cfg.MaxAgentPingTimeouts = c.Int("max-agent-ping-timeouts"); cfg.MaxAgentPingTimeouts < 1 {
+		return fmt.Errorf("%s: %d is less than 1, as Mesos' --max_agent_ping_timeouts must not be",
+			sh.Source("max-agent-ping-timeouts"), cfg.MaxAgentPingTimeouts)
+	}
+	if cfg.AgentReregisterTimeout, err = flagDuration(sh, c, "agent-reregister-timeout"); err != nil {
+		return err
+	}
+	if cfg.AgentReregisterTimeout < minAgentReregisterTimeout {
+		return fmt.Errorf("%s: %q is less than %s, as Mesos' --agent_reregister_timeout must not be",
+			sh.Source("agent-reregister-timeout"), c.String("agent-reregister-timeout"), mesosx.FormatDuration(minAgentReregisterTimeout))
+	}
+	return nil
+}
+
+// flagDuration parses duration flag name as Go writes durations ("15s",
+// "1m30s") or as Mesos' flags do (stout's "15secs", "1.5mins":
+// mesosx.ParseDuration).
+func flagDuration(sh *cliapp.Shell, c *cli.Context, name string) (time.Duration, error) {
+	s := c.String(name)
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	d, err := mesosx.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration: want Go's form (15s, 1m30s) or Mesos' (15secs, 1.5mins)", sh.Source(name), s)
+	}
+	return d, nil
 }

@@ -1,12 +1,17 @@
 package testenv
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -93,6 +98,16 @@ func TestSettingsCheckedBeforeStart(t *testing.T) {
 		{nil, []string{"TESTENV_ISOLATION=cgroups"}, `testenv up: TESTENV_ISOLATION: unknown or unsupported isolator "cgroups"`},
 		{[]string{"--isolation", "cgroups/cpu", "--cgroups-root", "../x"}, nil, `testenv up: --cgroups-root: "../x" is not a relative cgroup path`},
 		{[]string{"--isolation", "cgroups/cpu", "--cgroups-hierarchy", "sys/fs/cgroup"}, nil, `testenv up: --cgroups-hierarchy: "sys/fs/cgroup" is not an absolute path`},
+		// Mesos' bounds (src/master/flags.cpp, master.cpp).
+		{[]string{"--agent-ping-timeout", "999ms"}, nil, `testenv up: --agent-ping-timeout: "999ms" is not between 1secs and 15mins, as Mesos' --agent_ping_timeout must be`},
+		{nil, []string{"TESTENV_AGENT_PING_TIMEOUT=16mins"}, `testenv up: TESTENV_AGENT_PING_TIMEOUT: "16mins" is not between 1secs and 15mins`},
+		{[]string{"--agent-ping-timeout", "-5s"}, nil, `testenv up: --agent-ping-timeout: "-5s" is not between 1secs and 15mins`},
+		{[]string{"--agent-ping-timeout", "15"}, nil, `testenv up: --agent-ping-timeout: "15" is not a duration: want Go's form (15s, 1m30s) or Mesos' (15secs, 1.5mins)`},
+		{[]string{"--max-agent-ping-timeouts", "0"}, nil, `testenv up: --max-agent-ping-timeouts: 0 is less than 1, as Mesos' --max_agent_ping_timeouts must not be`},
+		{nil, []string{"TESTENV_MAX_AGENT_PING_TIMEOUTS=-1"}, `testenv up: TESTENV_MAX_AGENT_PING_TIMEOUTS: -1 is less than 1`},
+		{[]string{"--agent-reregister-timeout", "9m59s"}, nil, `testenv up: --agent-reregister-timeout: "9m59s" is less than 10mins, as Mesos' --agent_reregister_timeout must not be`},
+		{nil, []string{"TESTENV_AGENT_REREGISTER_TIMEOUT=5mins"}, `testenv up: TESTENV_AGENT_REREGISTER_TIMEOUT: "5mins" is less than 10mins`},
+		{nil, []string{"TESTENV_AGENT_REREGISTER_TIMEOUT=soon"}, `testenv up: TESTENV_AGENT_REREGISTER_TIMEOUT: "soon" is not a duration`},
 	} {
 		t.Run(strings.Join(append(tc.args, tc.env...), " "), func(t *testing.T) {
 			envFile := filepath.Join(t.TempDir(), "cluster.env")
@@ -116,5 +131,62 @@ func TestSettingsCheckedBeforeStart(t *testing.T) {
 				t.Error("the env file was written")
 			}
 		})
+	}
+}
+
+// TestUpMasterTimers: "testenv up --agent-ping-timeout 1secs
+// --max-agent-ping-timeouts 1" (Mesos' smallest) marks an agent killed
+// through /testenv/agents/ID/kill unreachable within seconds, not the 75-90
+// s of Mesos' defaults; TESTENV_AGENT_REREGISTER_TIMEOUT in Go's form is
+// taken too.
+func TestUpMasterTimers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	cmd := upCommand(ctx, []string{"TESTENV_AGENT_REREGISTER_TIMEOUT=10m"},
+		"--agent-ping-timeout", "1secs", "--max-agent-ping-timeouts", "1", "--env-file", "none")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	vars := map[string]string{}
+	for sc := bufio.NewScanner(stdout); sc.Scan(); {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		if vars[k] = v; k == "TESTENV_EXECUTOR_BINARY" { // the last line
+			break
+		}
+	}
+	agentID, _, _ := strings.Cut(vars["TESTENV_AGENT_ENDPOINTS"], "@")
+	if vars["MESOS_MASTER"] == "" || agentID == "" {
+		t.Fatalf("printed %v:\n%s", vars, errb.String())
+	}
+	resp, err := http.Post(vars["MESOS_MASTER"]+"/testenv/agents/"+agentID+"/kill", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	killed := time.Now()
+	for {
+		var st struct {
+			Unreachable int `json:"unreachable_slaves"`
+		}
+		if err := json.Unmarshal(get(t, vars["MESOS_MASTER"]+"/state"), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Unreachable == 1 {
+			break
+		}
+		if time.Since(killed) > 10*time.Second {
+			t.Fatalf("the killed agent is not unreachable after %v:\n%s", time.Since(killed), errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

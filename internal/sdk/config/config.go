@@ -261,7 +261,17 @@ func Update(st store.Store, candidate *Configuration, deployed bool) (*Result, e
 	if old != nil {
 		oldSpec = old.Spec
 	}
+	// The SDK runs TaskVolumesCannotChange only when the role (--role)
+	// stays the same (DefaultConfigValidators.getRoleValidators, with
+	// SchedulerBuilder.hasRoleChanged comparing the target's role): with a
+	// new role, ServiceRoleCannotChangeOnIncompleteDeployment is what may
+	// refuse the change. A target recorded without its role is taken to
+	// have the same one.
+	roleChanged := old != nil && old.Role != "" && old.Role != candidate.Role
 	for _, p := range spec.Check(oldSpec, candidate.Spec) {
+		if roleChanged && p.Rule == "TaskVolumesCannotChange" {
+			continue
+		}
 		msg := p.Error() + " [" + p.Rule + "]"
 		if p.Warning {
 			res.Warnings = append(res.Warnings, msg)

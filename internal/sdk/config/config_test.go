@@ -122,6 +122,69 @@ func TestUpdate(t *testing.T) {
 	}
 }
 
+// svcVolume is a pod whose task has a volume of {{SIZE}} MB.
+const svcVolume = `name: svc
+pods:
+  db:
+    count: 1
+    tasks:
+      node:
+        cmd: "sleep 1000"
+        cpus: 0.1
+        memory: 32
+        volume: {path: data, type: ROOT, size: {{SIZE}}}
+`
+
+// TestVolumesChangeWithTheRole: TaskVolumesCannotChange refuses a changed
+// volume only while the role stays the same, as the SDK's
+// DefaultConfigValidators.getRoleValidators applies it; with a new role
+// the volume may change once a deployment has completed, and before that
+// only ServiceRoleCannotChangeOnIncompleteDeployment refuses it.
+func TestVolumesChangeWithTheRole(t *testing.T) {
+	loadVolume := func(size, role string) *Configuration {
+		t.Helper()
+		env := []string{"SIZE=" + size}
+		l, err := spec.Parse([]byte(svcVolume), spec.Options{Env: env, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return FromLoaded(l, env, "alice", role, "")
+	}
+	const volumes = "pods.db.tasks.node.volumes: the task's volumes cannot change (volumes must be equal) (line 6) [TaskVolumesCannotChange]"
+	const role = `role (--role): "new-role": the service's role cannot change from "svc-role" before a deployment has completed: finish the deployment with role "svc-role" first [ServiceRoleCannotChangeOnIncompleteDeployment]`
+	for _, tc := range []struct {
+		name     string
+		size     string
+		role     string
+		deployed bool
+		want     string // the errors; "" when the candidate becomes the target
+	}{
+		{"same role, volume changed", "200", "svc-role", true, volumes},
+		{"same role, volume changed, not deployed", "200", "svc-role", false, volumes},
+		{"new role, volume changed", "200", "new-role", true, ""},
+		{"new role, volume changed, not deployed", "200", "new-role", false, role},
+		{"new role, same volume", "100", "new-role", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t)
+			if _, err := Update(st, loadVolume("100", "svc-role"), false); err != nil {
+				t.Fatal(err)
+			}
+			c := loadVolume(tc.size, tc.role)
+			r, err := Update(st, c, tc.deployed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(r.Errors, "\n"); got != tc.want {
+				t.Errorf("errors %q\nwant %q", got, tc.want)
+			}
+			if taken := r.Target == c; taken != (tc.want == "") {
+				t.Errorf("candidate taken: %v, want %v", taken, tc.want == "")
+			}
+		})
+	}
+}
+
 func withReg(c *Configuration, user, role, region string) *Configuration {
 	c.User, c.Role, c.Region = user, role, region
 	return c

@@ -390,19 +390,50 @@ type TaskInfoView struct {
 	Status json.RawMessage `json:"status,omitempty"`
 }
 
-// errNoInstance is the ErrNotFound of a command to an instance the spec
-// does not have: one being decommissioned says so. The SDK would kill (or
-// mark) its tasks while its decommission plan does the same; here the
-// decommission plan alone acts on it.
-func (s *Scheduler) errNoInstance(name string) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, t := range s.retired {
-		if t.info != nil && t.instanceName() == name {
-			return fmt.Errorf("pod %q is being decommissioned (the decommission plan kills and erases it): %w", name, ErrNotFound)
+// retiredPodCommand carries out a pod command (restart, replace, pause,
+// resume) to pod instance name, which the spec does not have. One being
+// decommissioned has its live tasks among tasks (svc.yml or full names;
+// none: all its stored ones) killed, and their names are returned, as the
+// SDK's PodQueries kill the stored tasks of any instance they know
+// (restartPod, overrideGoalState); its decommission plan goes on (a task's
+// kill step completes once it ended), nothing relaunches it and no goal
+// state is stored for it. Any other instance is ErrNotFound, and so is a
+// task the instance does not have (ErrNoSuchTask).
+func (s *Scheduler) retiredPodCommand(ctx context.Context, name string, tasks []string) ([]string, error) {
+	var names []string
+	err := s.do(ctx, func() error {
+		s.mu.Lock()
+		var all []*taskState
+		for _, t := range s.retired {
+			if t.info != nil && t.instanceName() == name {
+				all = append(all, t)
+			}
 		}
-	}
-	return fmt.Errorf("pod %q: %w", name, ErrNotFound)
+		if len(all) == 0 {
+			s.mu.Unlock()
+			return fmt.Errorf("pod %q: %w", name, ErrNotFound)
+		}
+		slices.SortFunc(all, func(a, b *taskState) int { return strings.Compare(a.name, b.name) })
+		chosen, err := s.chooseTasksLocked(name, all, tasks)
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		j := &job{}
+		for _, t := range chosen {
+			names = append(names, t.name)
+			if t.live() {
+				j.calls = append(j.calls, killCall(t))
+			}
+		}
+		s.mu.Unlock()
+		s.out.push(j)
+		s.flush()
+		s.log.Info("pod command to a pod being decommissioned", "pod", name, "tasks", names, "killing", len(j.calls))
+		return nil
+	})
+	s.wake()
+	return names, err
 }
 
 // PodInfo returns a pod instance's stored TaskInfos and statuses (by task
@@ -498,13 +529,13 @@ func (s *Scheduler) PodInfo(name string) ([]TaskInfoView, error) {
 // placed anew (replace). A replace is stored with the tasks (their
 // TaskInfos' permanently-failed label, as the SDK's PodQueries.restartPod)
 // before the kills: a later restart or a scheduler crash does not undo it.
-// It runs on the event loop and returns the task names. An instance the
-// spec does not have, or one with no launched task (its deploy step has
-// not launched it yet), is ErrNotFound.
+// It runs on the event loop and returns the task names. An instance with
+// no launched task (its deploy step has not launched it yet) is
+// ErrNotFound; one the spec does not have is retiredPodCommand's.
 func (s *Scheduler) PodRestart(ctx context.Context, name string, replace bool) ([]string, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
-		return nil, s.errNoInstance(name)
+		return s.retiredPodCommand(ctx, name, nil)
 	}
 	names := []string{}
 	err := s.do(ctx, func() error {

@@ -43,11 +43,14 @@ func (s *Scheduler) PodPause(ctx context.Context, name string, tasks []string, p
 // (or resumed) already, or being relaunched so: then nothing is stored or
 // killed (the API answers 208, as for a plan command that changes
 // nothing). An unknown pod, an instance with no launched task, or a task
-// it has not launched is ErrNotFound (the SDK's podNotFoundResponse).
+// it has not launched is ErrNotFound (the SDK's podNotFoundResponse). An
+// instance being decommissioned has its tasks killed, nothing stored
+// (retiredPodCommand), changed true.
 func (s *Scheduler) PodOverride(ctx context.Context, name string, tasks []string, pause bool) ([]string, bool, error) {
 	pod, idx, ok := s.instance(name)
 	if !ok {
-		return nil, false, s.errNoInstance(name)
+		names, err := s.retiredPodCommand(ctx, name, tasks)
+		return names, err == nil, err
 	}
 	target := podinfo.GoalOverrideNone
 	if pause {
@@ -118,7 +121,7 @@ func (s *Scheduler) chooseTasksLocked(name string, all []*taskState, tasks []str
 	var chosen []*taskState
 	var missing, have []string
 	for _, want := range tasks {
-		i := slices.IndexFunc(all, func(t *taskState) bool { return t.spec.Name == want || t.name == want })
+		i := slices.IndexFunc(all, func(t *taskState) bool { return t.name == want || t.name == name+"-"+want })
 		switch {
 		case i < 0:
 			if !slices.Contains(missing, want) {
@@ -130,7 +133,7 @@ func (s *Scheduler) chooseTasksLocked(name string, all []*taskState, tasks []str
 	}
 	if len(missing) > 0 {
 		for _, t := range all {
-			have = append(have, t.spec.Name)
+			have = append(have, strings.TrimPrefix(t.name, name+"-"))
 		}
 		return nil, fmt.Errorf("pod %s has no launched task %s (it has %s): %w", name, strings.Join(missing, ", "), strings.Join(have, ", "), ErrNoSuchTask)
 	}

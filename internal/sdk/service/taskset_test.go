@@ -257,3 +257,67 @@ func TestTaskAddedRelaunchesThePod(t *testing.T) {
 		t.Errorf("the instance's reservation after the update: %s", describe(r))
 	}
 }
+
+// withSidecarOwnStep is withSidecar with a deploy plan of explicit steps:
+// the sidecar alone in a step of its own, after node's.
+const withSidecarOwnStep = withSidecar + `plans:
+  deploy:
+    strategy: serial
+    phases:
+      p-phase:
+        strategy: serial
+        pod: p
+        steps:
+          - default: [[node], [sidecar]]
+`
+
+// TestTaskAddedInItsOwnStep: a task the target adds to a running pod, in
+// a step of its own (a plan with explicit steps), deploys: the step
+// launches it into the running pod, its own resource set and volume
+// reserved next to the instance's, and kills nothing, as the SDK's
+// PlanScheduler.killTasks kills only the tasks of the resource sets the
+// step consumes (the new task's, which none runs); node's step stays
+// COMPLETE, node keeps running, and the deploy completes.
+func TestTaskAddedInItsOwnStep(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	first := deployPod(t, st, nodeOnly)
+	node := taskInfo(t, launched(first), "p-0-node")
+
+	h := newHarness(t, withSidecarOwnStep, st, nil)
+	h.mark()
+	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value})
+	h.tick(time.Second)
+	h.eventually("node's step COMPLETE", func() bool { return h.stepStatus(plan.Deploy, "p-0:[node]") == plan.Complete })
+	h.skip()
+	// The agent offers what the instance holds, and says its executor runs.
+	o := h.offer("o2", "a1", "h1")
+	o.ExecutorIDs = append(o.ExecutorIDs, launchGroup(first).Executor.ExecutorID)
+	h.master.Send(t, sdktest.Offers(o))
+	c := h.master.Expect(t, tACCEPT)[0]
+	if got := opTypes(c); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP"}) {
+		t.Fatalf("sidecar launch: %v", got)
+	}
+	tis := launched(c)
+	if got := names(tis); !slices.Equal(got, []string{"p-0-sidecar"}) {
+		t.Fatalf("launched %v, want the sidecar alone", got)
+	}
+	if got, want := launchGroup(c).Executor.ExecutorID.Value, launchGroup(first).Executor.ExecutorID.Value; got != want {
+		t.Errorf("sidecar launched on executor %s, want the running pod's %s", got, want)
+	}
+	side := taskInfo(t, tis, "p-0-sidecar")
+	reserved := resourceIDs(operation(c, mesos.Offer_Operation_RESERVE).GetReserve().Resources)
+	if want := resourceIDs(side.Resources); !slices.Equal(reserved, want) {
+		t.Errorf("reserved %v, want the sidecar's resource set %v", reserved, want)
+	}
+	h.master.Send(t, sdktest.Status(side.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	h.eventually("deploy COMPLETE", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	for _, c := range h.master.Calls()[h.since:] {
+		if c.Type == tKILL {
+			t.Errorf("killed %s: the new task's step consumes no running task's resource set", c.GetKill().GetTaskID().Value)
+		}
+	}
+	if r := storedReservation(t, h, "p-0"); r == nil || r.Releasing || len(r.Items) != 9 {
+		t.Errorf("the instance's reservation after the update: %s", describe(r))
+	}
+}

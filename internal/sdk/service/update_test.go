@@ -56,6 +56,61 @@ func render(t *testing.T, yaml string, env ...string) string {
 	return out
 }
 
+// TestPodCommandsOnDecommissioningPod: restart, replace, pause and resume
+// of a pod instance being decommissioned answer as for any pod with
+// stored tasks: its tasks' names, its live tasks killed, as the SDK's
+// PodQueries (restartPod, overrideGoalState) find them by their stored
+// tasks and kill them; they answered ErrNotFound (404). The decommission
+// plan goes on (the kill step completes once the task ended), nothing
+// relaunches the pod, and its task stays DECOMMISSIONING. A task the
+// instance lacks, and an instance with no stored task, are ErrNotFound.
+func TestPodCommandsOnDecommissioningPod(t *testing.T) {
+	for _, cmd := range []string{"restart", "replace", "pause", "resume"} {
+		t.Run(cmd, func(t *testing.T) {
+			st := openStore(t, t.TempDir())
+			defer st.Close()
+			ids := deployRolling(t, st, 3)
+			h := newHarness(t, render(t, rolling, "COUNT=1", "DECOMMISSION=true"), st, nil)
+			h.reconciled(ids)
+			run := func(pod string, tasks []string) ([]string, error) {
+				switch cmd {
+				case "restart", "replace":
+					return h.s.PodRestart(t.Context(), pod, cmd == "replace")
+				}
+				names, changed, err := h.s.PodOverride(t.Context(), pod, tasks, cmd == "pause")
+				if err == nil && !changed {
+					t.Errorf("%s %s: nothing changed", cmd, pod)
+				}
+				return names, err
+			}
+			if _, err := run("web-7", nil); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s web-7: %v, want ErrNotFound", cmd, err)
+			}
+			if cmd == "pause" || cmd == "resume" {
+				if _, err := run("web-2", []string{"nope"}); !errors.Is(err, ErrNoSuchTask) {
+					t.Errorf("%s web-2 [nope]: %v, want ErrNoSuchTask", cmd, err)
+				}
+			}
+			h.mark()
+			names, err := run("web-2", []string{"server"})
+			if err != nil || !slices.Equal(names, []string{"web-2-server"}) {
+				t.Fatalf("%s web-2: %v %v", cmd, names, err)
+			}
+			h.awaitCall(tKILL, killOf(ids["web-2-server"]))
+			h.master.Send(t, sdktest.Status(ids["web-2-server"], "a2", mesos.TASK_KILLED))
+			h.eventually("kill-web-2-server COMPLETE", func() bool {
+				return h.stepStatus(plan.Decommission, "kill-web-2-server") == plan.Complete
+			})
+			if ps, err := h.s.PodStatus("web-2"); err != nil || len(ps.Tasks) != 1 || ps.Tasks[0].Status != "DECOMMISSIONING" {
+				t.Errorf("web-2 after %s: %+v %v", cmd, ps, err)
+			}
+			if st := h.stepStatus(plan.Recovery, "web-2:[server]"); st != "" {
+				t.Errorf("web-2 has a recovery step (%s)", st)
+			}
+		})
+	}
+}
+
 // deployRolling deploys rolling (count pods of web, one side) from env,
 // each web pod on its own agent a<i>, side on a9, and stops the scheduler.
 // It returns the task IDs by name.
@@ -451,9 +506,6 @@ func TestDecommission(t *testing.T) {
 	if all := h.s.PodStatuses(); len(all) != 2 || all[0].Name != "side" || all[1].Name != "web" || len(all[1].Instances) != 3 ||
 		all[1].Instances[2].Name != "web-2" || all[1].Instances[0].Tasks[0].Status != "RUNNING" {
 		t.Errorf("pod statuses %+v", all)
-	}
-	if _, err := h.s.PodRestart(t.Context(), "web-2", false); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "decommissioned") {
-		t.Errorf("restart web-2: %v", err)
 	}
 	if names := h.s.PlanNames(); !slices.Equal(names, []string{"deploy", "recovery", "decommission"}) {
 		t.Errorf("plans %v", names)

@@ -1,0 +1,41 @@
+package servicecli
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// TestWriteReservations: debug reservations prints scheduler-lite's list
+// of pod instances (resources with their IDs, a RESERVE not confirmed yet,
+// an instance being released) and the DC/OS SDK's resource IDs by host,
+// and says when there are none in either shape; an answer in neither shape
+// is an error.
+func TestWriteReservations(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+		err              bool
+	}{
+		{name: "scheduler-lite", body: `[
+  {"pod_instance":"db-0","agent_id":"a1-S0","hostname":"h1","role":"svc-role","resources":[
+    {"key":"executor/cpus","resource_id":"id-1","resource":"0.1 cpus"},
+    {"key":"node/volume","resource_id":"id-2","resource":"100 MB disk (volume data)","pending_operation":"RESERVE"}]},
+  {"pod_instance":"db-1","agent_id":"a2-S0","hostname":"h2","role":"svc-role","releasing":true,"resources":[
+    {"key":"node/cpus","resource_id":"id-3","resource":"0.5 cpus"}]}]`,
+			want: "db-0 on h1 (agent a1-S0), role svc-role: 2 resources\n" +
+				"  executor/cpus  id-1  0.1 cpus\n" +
+				"  node/volume  id-2  100 MB disk (volume data)  RESERVE pending\n" +
+				"db-1 on h2 (agent a2-S0), role svc-role, being released: 1 resource\n" +
+				"  node/cpus  id-3  0.5 cpus\n"},
+		{name: "scheduler-lite, none", body: `[]`, want: "no reservations\n"},
+		{name: "SDK", body: `{"h2":["b","a"],"h1":["c"]}`, want: "h1: 1 resource ID\n  c\nh2: 2 resource IDs\n  a\n  b\n"},
+		{name: "SDK, none", body: `{}`, want: "no reservations\n"},
+		{name: "neither", body: `"what"`, err: true},
+	} {
+		var out bytes.Buffer
+		err := writeReservations(&out, json.RawMessage(tc.body))
+		if (err != nil) != tc.err || out.String() != tc.want {
+			t.Errorf("%s: %v, printed\n%s\nwant\n%s", tc.name, err, out.String(), tc.want)
+		}
+	}
+}
