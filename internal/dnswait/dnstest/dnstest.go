@@ -22,6 +22,7 @@
 package dnstest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -230,7 +231,12 @@ type stampedConn struct {
 	s *Server
 }
 
-// stampReceives turns SO_TIMESTAMPNS on for u.
+// stampReceives turns SO_TIMESTAMPNS on for u and returns once the kernel
+// stamps datagrams as they are sent. Linux enables that for the first socket
+// asking only later, from a work queue (net_enable_timestamp); until then
+// it stamps a datagram when it is read. So u gets probes from a socket of
+// its own until one carries a stamp from before it was read; u must not be
+// served yet.
 func stampReceives(u *net.UDPConn) error {
 	raw, err := u.SyscallConn()
 	if err != nil {
@@ -242,24 +248,65 @@ func stampReceives(u *net.UDPConn) error {
 	}); err != nil {
 		return err
 	}
-	return serr
+	if serr != nil {
+		return serr
+	}
+	probe, err := net.DialUDP("udp", nil, u.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	defer u.SetReadDeadline(time.Time{})
+	b, oob := make([]byte, 16), make([]byte, stampSpace)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := probe.Write([]byte("probe")); err != nil {
+			return err
+		}
+		sent := time.Now().Round(0) // the wall clock, as the kernel's stamp
+		u.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, oobn, _, _, err := u.ReadMsgUDP(b, oob)
+		if err != nil {
+			return fmt.Errorf("reading a probe: %w", err)
+		}
+		if at, ok := kernelStamp(oob[:oobn]); ok && !at.After(sent) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("datagrams still stamped when read, not when sent, after 10 s")
+		}
+		time.Sleep(10 * time.Millisecond) // the work queue's turn
+	}
+}
+
+// stampSpace is the room a receive timestamp takes among a datagram's
+// control messages.
+var stampSpace = unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))
+
+// kernelStamp is the SCM_TIMESTAMPNS among a datagram's control messages.
+func kernelStamp(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // ReadFrom implements net.PacketConn for miekg/dns's reader.
 func (c stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	oob := make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))))
+	oob := make([]byte, stampSpace)
 	n, oobn, _, from, err := c.ReadMsgUDP(b, oob)
 	if err != nil {
 		return n, nil, err
 	}
-	at := time.Now()
-	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-		for _, m := range msgs {
-			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
-				ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
-				at = time.Unix(ts.Unix())
-			}
-		}
+	at, ok := kernelStamp(oob[:oobn])
+	if !ok {
+		at = time.Now()
 	}
 	if n >= 2 {
 		c.s.mu.Lock()
