@@ -14,13 +14,11 @@
 // keys tlsprov reads); a name ending in pwd, pass, sig or signature
 // (DB_PASS, X-Goog-Signature, Azure's sig) or in authorization or cookie
 // (HTTP headers of credentials, HTTP_AUTHORIZATION) — unless it names a
-// path (its
-// last word is file, path or dir, see PathKeyPattern:
+// path (its last word is file, path or dir, see PathKeyPattern:
 // SCHEDULER_LITE_SECRET_FILE holds where a secret is, which a user must see
 // to fix it) or is a well-known variable holding a path whose name does not
 // say so (GOOGLE_APPLICATION_CREDENTIALS, MESOS_CREDENTIAL, see
-// pathNames), or is the
-// shell's PWD or OLDPWD; or when it matches the extra
+// pathNames), or is the shell's PWD or OLDPWD; or when it matches the extra
 // pattern a user passes (bootstrap's -redact-keys, for example), which has
 // no exception. A bare key is not secret: PRIMARY_KEY_COLUMN, cache.key and
 // PUBLIC_KEY are shown. A Redactor built from an environment also knows the
@@ -110,12 +108,12 @@
 // YAML block value of words (password: x) is not masked, unless it is one
 // word alone on its line holding more than letters (password: hunter2,
 // X-API-Key: abc123, a Kubernetes Secret's data: see oneWordValue), a
-// block scalar or the entry of a flow collection ({password: x}). So is a quoted name followed by
-// words of letters (see proseWords) — Go's `%q: reason` errors (exec:
-// "token-refresher": executable file not found, parsing "password":
-// invalid syntax) — while a JSON value after a quoted name ({"token":
-// 12345}, "token": "x") and a value inside a YAML flow mapping
-// ({"token": abc}) are masked. A password passed without a name (mysql
+// block scalar or the entry of a flow collection ({password: x}). So is
+// a quoted name followed by words of letters (see proseWords) — Go's
+// `%q: reason` errors (exec: "token-refresher": executable file not
+// found, parsing "password": invalid syntax) — while a JSON value after a
+// quoted name ({"token": 12345}, "token": "x") and a value inside a YAML
+// flow mapping ({"token": abc}) are masked. A password passed without a name (mysql
 // -pSECRET, curl -u user:SECRET) and a token used as a URL's user
 // (https://TOKEN@github.com) are not recognised.
 // svc.yml's secrets.<id>.secret and secrets.<id>.env-key fields hold a
@@ -589,9 +587,9 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 // headerValue returns the credential in the value of the secret parameter
 // m when the value is one that the prose rule would leave alone though it
 // is unambiguous, or one that would end too soon at a blank: a YAML block
-// scalar (password: |, then indented lines) or an HTTP Authorization
+// scalar (password: |, then indented lines), an HTTP Authorization
 // header's credentials after its scheme (Authorization: Bearer x,
-// HTTP_AUTHORIZATION=Bearer x).
+// HTTP_AUTHORIZATION=Bearer x) or a Cookie or Set-Cookie header's value.
 func (r *Redactor) headerValue(s string, m paramMatch, name string, nameOpen int) (int, int, bool) {
 	switch c := s[m.value]; {
 	case (c == '|' || c == '>') && m.colon:
@@ -649,12 +647,11 @@ func proseWords(s string, i int) bool {
 
 // oneWordValue reports whether the text at i, an unquoted value after an
 // unquoted name and ": ", is one word alone to the end of its line (or
-// to a YAML comment, " # ...") that
-// holds a letter or digit and something other than letters — hunter2,
-// c2VjcmV0, abc123def456, 12345 — as a YAML value, an HTTP header's
-// (X-API-Key: ...) or a Kubernetes Secret's data are, and as a problem in
-// prose ("token: required", "unexpected token: }", "(token: invalid)",
-// closing punctuation aside) is not.
+// to a YAML comment, " # ...") that holds a letter or digit and something
+// other than letters — hunter2, c2VjcmV0, abc123def456, 12345 — as a
+// YAML value, an HTTP header's (X-API-Key: ...) or a Kubernetes Secret's
+// data are, and as a problem in prose ("token: required", "unexpected
+// token: }", "(token: invalid)", closing punctuation aside) is not.
 func oneWordValue(s string, i int) bool {
 	j := i
 	for j < len(s) && !isSpace(s[j]) {
@@ -765,7 +762,9 @@ func matchParam(s string, pos int) (paramMatch, bool) {
 // its quotes or braces when it has them, else up to whitespace, '&', ';' or
 // a quote. A quoted value holds its quote escaped: \" (JSON), \' (libpq
 // conninfo, PostgreSQL docs 34.1.1) and a doubled quote (a YAML single-quoted scalar,
-// YAML 1.2 §7.3.2; SQL); a braced one holds }} (ODBC).
+// YAML 1.2 §7.3.2; SQL); a braced one holds }} (ODBC). After a colon (JSON,
+// YAML) a value in braces, and anywhere one in square brackets, is an
+// object or array: it ends at its matching closer (see nestedValueEnd).
 func valueSpan(s string, i int, colon bool) (int, int) {
 	if i >= len(s) {
 		return i, i
@@ -808,11 +807,12 @@ func Credentials(s string) string { return defaultRedactor().mask(s) }
 
 var defaultRedactor = sync.OnceValue(Default)
 
-// URLPasswords masks the password of every URL's userinfo in s and of
-// every DSN in the forms the package documentation lists.
+// URLPasswords masks the password of every URL's userinfo in s, raw or
+// percent-encoded, and of every DSN in the forms the package
+// documentation lists.
 func URLPasswords(s string) string {
 	var buf [8]span
-	return maskSpans(s, userinfoSpans(s, buf[:0]))
+	return maskSpans(s, encodedUserinfoSpans(s, userinfoSpans(s, buf[:0])))
 }
 
 // Value returns value with the credentials inside it masked, or Mask when
