@@ -208,13 +208,19 @@ func (b *Builder) Build(rec *evaluate.Recommendation, frameworkID string, params
 			return nil, fmt.Errorf("%s: %w", st.Name(), err)
 		}
 	}
-	group := make([]mesos.TaskInfo, len(l.TaskInfos))
-	for i, ti := range l.TaskInfos {
-		group[i] = *ti
+	// One LAUNCH_GROUP per task, all with the pod's ExecutorInfo, as the
+	// SDK's LaunchOfferRecommendation: the first launches a new executor
+	// (its resources counted once, Mesos' Master::_accept), the others
+	// join it. A group of one keeps the executor's group rule (a task
+	// ending FAILED or KILLED kills the rest of its group) from reaching a
+	// sibling: which of a pod's tasks die with another is the scheduler's
+	// decision (its recovery and PlanScheduler.killTasks), not the
+	// executor's.
+	for _, ti := range l.TaskInfos {
+		l.Operations = append(l.Operations, calls.OpLaunchGroup(l.Executor, *ti))
 		ei := l.Executor
 		ti.Executor = &ei
 	}
-	l.Operations = append(l.Operations, calls.OpLaunchGroup(l.Executor, group...))
 	return l, nil
 }
 
@@ -438,9 +444,10 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 			TimeoutSeconds:  f64(rc.Timeout),
 		}
 	}
-	if t.KillGracePeriod > 0 {
-		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(time.Duration(t.KillGracePeriod) * time.Second)}}
-	}
+	// Always a kill policy, 0 s when svc.yml gives none, as the SDK's
+	// PodInfoBuilder.setTaskKillGracePeriod (DefaultTaskSpec's default
+	// 0): without one the executor would give its own 3 s.
+	ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(time.Duration(t.KillGracePeriod) * time.Second)}}
 	labels := []mesos.Label{
 		{Key: LabelGoalState, Value: strPtr(t.Goal)},
 		{Key: LabelOfferHostname, Value: strPtr(rec.Where.Hostname)},
