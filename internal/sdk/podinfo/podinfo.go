@@ -7,7 +7,8 @@
 //	                  TaskInfo per task: ID, resources, command, environment
 //	                  (internal/taskenv), URIs, checks, discovery, labels,
 //	                  TLS secrets ─▶ Steps (Reservations, ...) ─▶
-//	                  Launch{Operations: [UNRESERVE] [RESERVE] [CREATE] LAUNCH_GROUP,
+//	                  Launch{Operations: [UNRESERVE] [RESERVE] [CREATE]
+//	                                     LAUNCH_GROUP per task (one executor),
 //	                         TaskInfos, Reservation}
 //
 // Work with side effects happens here, and only for a recommendation that
@@ -17,7 +18,7 @@
 // the lock its API readers take.
 //
 // The first step, Reservations, puts the recommendation's UNRESERVE,
-// RESERVE and CREATE operations before the LAUNCH_GROUP and hands the pod
+// RESERVE and CREATE operations before the LAUNCH_GROUPs and hands the pod
 // instance's reservation to the scheduler (Launch.Reservation). Adding a
 // builder step: implement Step and add it to Config.Steps. A step sees the
 // whole Launch and may change its TaskInfos and prepend operations.
@@ -148,10 +149,11 @@ type Launch struct {
 	// Executor is the pod instance's executor (new or running).
 	Executor mesos.ExecutorInfo
 	// TaskInfos are the tasks, each with Executor set (as stored; the
-	// LAUNCH_GROUP's copies have none, as Mesos requires).
+	// LAUNCH_GROUPs' copies have none, as Mesos requires).
 	TaskInfos []*mesos.TaskInfo
 	// Operations accept the offer: steps may put some before the
-	// LAUNCH_GROUP, which comes last.
+	// LAUNCH_GROUPs, which come last: one per task, in TaskInfos' order,
+	// each with Executor.
 	Operations []mesos.Offer_Operation
 	// Reservation is the pod instance's reservation with this launch (the
 	// Reservations step sets it): stored before the ACCEPT.
