@@ -55,6 +55,9 @@ func TestPodTasksInGroupsOfOne(t *testing.T) {
 			t.Errorf("LAUNCH_GROUP %d: executor %v, want the pod's %v", i, g.Executor, groups[0].Executor)
 		}
 	}
+	if n := h.s.Metrics().Counter("operations.launch_group"); n != 2 {
+		t.Errorf("operations.launch_group %d, want 2", n)
+	}
 	exec := groups[0].Executor.ExecutorID.Value
 	server, side := taskID(t, tis, "p-0-server"), taskID(t, tis, "p-0-side")
 
