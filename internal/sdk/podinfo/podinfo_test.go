@@ -259,6 +259,21 @@ func TestBuildTaskkitExecutor(t *testing.T) {
 	}
 }
 
+// buildApp builds every task of yaml's pod app with a test builder.
+func buildApp(t *testing.T, yaml string) *Launch {
+	t.Helper()
+	l, err := spec.Parse([]byte(yaml), spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := l.Spec.Pod("app")
+	launch, err := newBuilder(t, nil).Build(recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()}), "fw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return launch
+}
+
 func names(tis []mesos.TaskInfo) []string {
 	var out []string
 	for _, ti := range tis {
@@ -301,7 +316,7 @@ func TestBuildKillPolicy(t *testing.T) {
 		{"set", "kill-grace-period: 30", 30 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := spec.Parse([]byte(`name: s
+			launch := buildApp(t, `name: s
 pods:
   app:
     count: 1
@@ -311,15 +326,7 @@ pods:
         cpus: 0.1
         memory: 32
         `+tc.field+`
-`), spec.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pod := l.Spec.Pod("app")
-			launch, err := newBuilder(t, nil).Build(recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()}), "fw", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+`)
 			for _, ti := range append([]mesos.TaskInfo{*launch.TaskInfos[0]}, launch.Operations[len(launch.Operations)-1].LaunchGroup.TaskGroup.Tasks...) {
 				kp := ti.KillPolicy
 				if kp == nil || kp.GracePeriod == nil {
@@ -479,7 +486,7 @@ func TestKeyPoolGenerationError(t *testing.T) {
 // TaskInfo.limits with its own cgroups, as the SDK's PodInfoBuilder builds
 // them.
 func TestBuildProcessSettings(t *testing.T) {
-	l, err := spec.Parse([]byte(`name: s
+	launch := buildApp(t, `name: s
 pods:
   app:
     count: 1
@@ -498,15 +505,7 @@ pods:
         resource-limits: {cpus: 2, memory: 64}
       worker: {cmd: sleep 1, resource-set: rs}
       plain: {cmd: sleep 1, cpus: 0.1}
-`), spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod := l.Spec.Pod("app")
-	launch, err := newBuilder(t, nil).Build(recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()}), "fw", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	u := func(v uint64) *uint64 { return &v }
 	wantRL := []mesos.RLimitInfo_RLimit{{Type: mesos.RLimitInfo_RLimit_RLMT_CORE}, {Type: mesos.RLimitInfo_RLimit_RLMT_NOFILE, Soft: u(1024), Hard: u(2048)}, {Type: mesos.RLimitInfo_RLimit_RLMT_STACK}}
 	for _, ti := range launch.TaskInfos {
