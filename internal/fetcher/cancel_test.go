@@ -65,6 +65,27 @@ func zerosTarGz(t *testing.T) []byte {
 	return out.Bytes()
 }
 
+// zerosTarXz is zerosTarGz in the xz format: xz streams concatenated
+// (which an xz reader reads as one, as xz -d does), each entry's header
+// in a stream of its own and one stream of compressed zeros for every
+// body.
+func zerosTarXz(t *testing.T) []byte {
+	t.Helper()
+	body := xzOf(t, make([]byte, cancelEntrySize))
+	var out bytes.Buffer
+	for i := range cancelEntries {
+		var hdr bytes.Buffer
+		tw := tar.NewWriter(&hdr)
+		if err := tw.WriteHeader(&tar.Header{Name: cancelEntryName(i), Mode: 0o644, Size: cancelEntrySize, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		out.Write(xzOf(t, hdr.Bytes()))
+		out.Write(body)
+	}
+	out.Write(xzOf(t, make([]byte, 1024)))
+	return out.Bytes()
+}
+
 // zerosZip is a zip of the cancel entries, each the same deflated zeros,
 // compressed once and written raw.
 func zerosZip(t *testing.T) []byte {
@@ -130,6 +151,7 @@ func TestExtractionCancelled(t *testing.T) {
 		data []byte
 	}{
 		{"tar.gz", zerosTarGz(t)},
+		{"tar.xz", zerosTarXz(t)},
 		{"zip", zerosZip(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

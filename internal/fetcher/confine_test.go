@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/ulikunitz/xz"
 )
 
 // member is one archive entry for the confinement table.
@@ -53,6 +54,24 @@ func tarOf(t testing.TB, compress bool, ms []member) []byte {
 	tw.Close()
 	if gz != nil {
 		gz.Close()
+	}
+	return buf.Bytes()
+}
+
+// xzOf compresses data in the xz format (with a 1 MiB dictionary, so
+// that reading it allocates little).
+func xzOf(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := xz.WriterConfig{DictCap: 1 << 20}.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 	return buf.Bytes()
 }
@@ -122,6 +141,10 @@ func TestConfinement(t *testing.T) {
 			members: []member{{"OUT/abs.txt", tar.TypeReg, "x"}}, wantErr: true, outside: true},
 		{name: "zip: symlink out, then a file through it", archive: "app.zip",
 			members: []member{{"conf", tar.TypeSymlink, "OUT"}, {"conf/escaped.txt", tar.TypeReg, "x"}}, wantErr: true, outside: true},
+		{name: "xz: symlink out, then a file through it", archive: "app.tar.xz",
+			members: []member{{"conf", tar.TypeSymlink, "OUT"}, {"conf/escaped.txt", tar.TypeReg, "x"}}, wantErr: true, outside: true},
+		{name: "xz: entry named ..", archive: "app.txz",
+			members: []member{{"../outside/escape.txt", tar.TypeReg, "x"}}, wantErr: true, outside: true},
 		{name: "zip: entry named ..", archive: "app.zip",
 			members: []member{{"../outside/escape.txt", tar.TypeReg, "x"}}, wantErr: true, outside: true},
 		{name: "two links, each inside as text, lead out together", archive: "app.tar",
@@ -214,6 +237,8 @@ func TestConfinement(t *testing.T) {
 				blob = tarOf(t, false, ms)
 			case strings.HasSuffix(tt.archive, ".tar.gz"), strings.HasSuffix(tt.archive, ".tgz"):
 				blob = tarOf(t, true, ms)
+			case strings.HasSuffix(tt.archive, ".tar.xz"), strings.HasSuffix(tt.archive, ".txz"):
+				blob = xzOf(t, tarOf(t, false, ms))
 			case strings.HasSuffix(tt.archive, ".gz"):
 				var b bytes.Buffer
 				gz := gzip.NewWriter(&b)

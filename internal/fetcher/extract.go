@@ -3,6 +3,8 @@ package fetcher
 import (
 	"archive/tar"
 	"archive/zip"
+	"bufio"
+	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
@@ -13,69 +15,84 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/taskkit/taskkit/internal/fetcher/sandboxpath"
+	"github.com/ulikunitz/xz"
 )
 
-// extract unpacks the archive name (under root) into its own directory when
-// its name says it is one; other files are left alone. Every entry is
-// written through an os.Root opened on that directory.
+// archiveSuffixes are the names Mesos' fetcher extracts as archives
+// (src/launcher/fetcher.cpp, extract()), matched as it matches them: by
+// suffix, case-sensitive (APP.TGZ is fetched, not extracted). A name
+// ending in ".gz" but none of these is a single gzip'd file, decompressed
+// next to itself (Mesos runs gunzip -d -c).
+var archiveSuffixes = []string{".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip"}
+
+// extract unpacks the archive name (under root, the sandbox) into root
+// when its name says it is one (archiveSuffixes, or ".gz"); other files are
+// left alone. As in Mesos, the archive is unpacked into the sandbox even
+// when output_file put it in a subdirectory, and a .gz file is
+// decompressed there too. The name says whether to extract, the content how, as
+// libarchive, which Mesos extracts with, reads any archive it knows
+// whatever its name: a gzip, bzip2 or xz stream holds a tar, a file
+// starting "PK" (or any file named .zip) is a zip, anything else a plain
+// tar. Every entry is written through root.
 //
 // When ctx ends, extraction stops at once (ctx is checked between entries
 // and before every read of an entry's content) and extract returns ctx's
 // error, wrapped; the entry it was writing is removed, the entries before
 // it stay whole (see the package documentation).
 func extract(ctx context.Context, root *os.Root, name string) error {
-	lower := strings.ToLower(name)
-	kind := ""
-	switch {
-	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
-		kind = "tar.gz"
-	case strings.HasSuffix(lower, ".tar.bz2"), strings.HasSuffix(lower, ".tbz2"):
-		kind = "tar.bz2"
-	case strings.HasSuffix(lower, ".tar"):
-		kind = "tar"
-	case strings.HasSuffix(lower, ".zip"):
-		kind = "zip"
-	case strings.HasSuffix(lower, ".gz"):
-		kind = "gz"
-	default:
+	archive := slices.ContainsFunc(archiveSuffixes, func(s string) bool { return strings.HasSuffix(name, s) })
+	if !archive && !strings.HasSuffix(name, ".gz") {
 		return nil
 	}
-	dir, err := root.OpenRoot(path.Dir(name))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
+	dir := root // Mesos extracts into the sandbox, whatever directory output_file names
 	fh, err := root.Open(name)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	switch kind {
-	case "tar.gz", "gz":
+	if !archive { // a single gzip'd file
 		gz, err := gzip.NewReader(fh)
 		if err != nil {
 			return err
 		}
 		defer gz.Close()
-		if kind == "gz" {
-			base := path.Base(name)
-			return writeFile(dir, base[:len(base)-len(".gz")], ctxReader{ctx, gz}, 0o644)
-		}
-		return untar(ctx, dir, gz)
-	case "tar.bz2":
-		return untar(ctx, dir, bzip2.NewReader(fh))
-	case "tar":
-		return untar(ctx, dir, fh)
+		base := path.Base(name)
+		return writeFile(dir, base[:len(base)-len(".gz")], ctxReader{ctx, gz}, 0o644)
 	}
-	st, err := fh.Stat()
-	if err != nil {
+	var magic [6]byte
+	n, err := fh.ReadAt(magic[:], 0)
+	if err != nil && err != io.EOF {
 		return err
 	}
-	return unzip(ctx, dir, fh, st.Size())
+	switch head := magic[:n]; {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}): // RFC 1952
+		gz, err := gzip.NewReader(fh)
+		if err != nil {
+			return err
+		}
+		defer gz.Close()
+		return untar(ctx, dir, gz)
+	case bytes.HasPrefix(head, []byte("BZh")):
+		return untar(ctx, dir, bzip2.NewReader(fh))
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}): // the xz file format, 2.1.1.1
+		xr, err := xz.NewReader(bufio.NewReader(fh))
+		if err != nil {
+			return err
+		}
+		return untar(ctx, dir, xr)
+	case bytes.HasPrefix(head, []byte("PK")), strings.HasSuffix(name, ".zip"):
+		st, err := fh.Stat()
+		if err != nil {
+			return err
+		}
+		return unzip(ctx, dir, fh, st.Size())
+	}
+	return untar(ctx, dir, fh)
 }
 
 // entry is one archive member, in the terms both formats share.

@@ -7,9 +7,15 @@
 //   - the file is named after the URI's last path element, or output_file
 //     (relative to the sandbox, subdirectories created);
 //   - executable: chmod 0755 and never extracted;
-//   - extract (default true): .tar, .tar.gz, .tgz, .tar.bz2, .tbz2 and .zip
-//     archives are unpacked into the directory holding the file, .gz files
-//     are decompressed next to it; the archive itself is kept;
+//   - extract (default true): a file named as Mesos' fetcher extracts
+//     (.tar, .tgz, .tar.gz, .tbz2, .tar.bz2, .txz, .tar.xz, .zip; the
+//     suffix matched case-sensitively, as Mesos does) is unpacked into the
+//     sandbox, even when output_file put it in a subdirectory; its content
+//     picks the format (gzip, bzip2 or xz compressed tar, zip, plain tar),
+//     as libarchive's detection does for Mesos. Any other .gz file is
+//     decompressed into the sandbox (Mesos runs gunzip). The archive itself
+//     is kept. An xz stream's dictionary (8 MiB for xz -6, 64 MiB for -9)
+//     is allocated whole while it is read;
 //   - cache: with a CacheDir, a URI with cache=true (or every remote URI when
 //     CacheAll is set) is downloaded once and hard-linked (copied across
 //     filesystems) from the cache after. Downloads land in the cache by

@@ -14,10 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 
 	"github.com/taskkit/taskkit/internal/fuzzcheck"
@@ -25,11 +27,11 @@ import (
 
 // archiveNames are the file names FuzzFetch gives the fetched file, by
 // its kind argument: one per format extract recognises, and a plain file.
-var archiveNames = []string{"app.tar", "app.tar.gz", "app.tgz", "app.tar.bz2", "app.zip", "app.conf.gz", "app.bin"}
+var archiveNames = []string{"app.tar", "app.tar.gz", "app.tgz", "app.tar.bz2", "app.zip", "app.conf.gz", "app.bin", "app.tar.xz", "app.txz"}
 
-// archiveOf writes members as the archive format of name: tar (gzip or
-// bzip2 compressed by its suffix; bzip2 with the bzip2 tool, nil when it
-// is not installed), zip (hard links left out: zip has none), a gzip file
+// archiveOf writes members as the archive format of name: tar (gzip,
+// bzip2 or xz compressed by its suffix; bzip2 with the bzip2 tool, nil
+// when it is not installed), zip (hard links left out: zip has none), a gzip file
 // of the members' contents, or a plain file for any other name.
 func archiveOf(tb testing.TB, name string, ms []member) []byte {
 	tb.Helper()
@@ -54,6 +56,8 @@ func archiveOf(tb testing.TB, name string, ms []member) []byte {
 			tb.Fatalf("bzip2: %v", err)
 		}
 		return out
+	case strings.HasSuffix(name, ".tar.xz"), strings.HasSuffix(name, ".txz"):
+		return xzOf(tb, tarOf(tb, false, ms))
 	case strings.HasSuffix(name, ".tar"), strings.HasSuffix(name, ".tar.gz"), strings.HasSuffix(name, ".tgz"):
 		return tarOf(tb, !strings.HasSuffix(name, ".tar"), ms)
 	case strings.HasSuffix(name, ".gz"):
@@ -131,19 +135,28 @@ func FuzzFetch(f *testing.F) {
 
 // expanded returns how many bytes a compressed file named name expands
 // to, counting no further than maxExpanded+1; other files count as
-// themselves.
+// themselves. An archive's content says how it is compressed, as it does
+// to extract.
 func expanded(data []byte, name string) int64 {
 	var r io.Reader
 	switch {
-	case strings.HasSuffix(name, "gz"):
+	case !slices.ContainsFunc(archiveSuffixes, func(s string) bool { return strings.HasSuffix(name, s) }) && !strings.HasSuffix(name, ".gz"):
+		return int64(len(data))
+	case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
 		gz, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return 0
 		}
 		r = gz
-	case strings.HasSuffix(name, ".bz2"):
+	case bytes.HasPrefix(data, []byte("BZh")):
 		r = bzip2.NewReader(bytes.NewReader(data))
-	case strings.HasSuffix(name, ".zip"):
+	case bytes.HasPrefix(data, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		xr, err := xz.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return 0
+		}
+		r = xr
+	case bytes.HasPrefix(data, []byte("PK")), strings.HasSuffix(name, ".zip"):
 		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return 0

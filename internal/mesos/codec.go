@@ -1,6 +1,7 @@
 package mesos
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -198,7 +199,12 @@ func DecodeRequest(r *http.Request, v encoding.Unmarshaler, typeField string, ty
 		return c, false, Errorf(http.StatusBadRequest, "Failed to parse body into JSON: %v", err)
 	}
 	if err := Unmarshal(c, body, v); err != nil {
-		return c, false, Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: %v", err)
+		if body, doc, err = withoutUnknownEnums(body, reflect.TypeOf(v), err); err == nil {
+			err = Unmarshal(c, body, v)
+		}
+		if err != nil {
+			return c, false, Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: %v", err)
+		}
 	}
 	if missing := MissingRequired(doc, reflect.TypeOf(v)); len(missing) > 0 {
 		return c, false, Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: Missing required fields: %s", strings.Join(missing, ", "))
@@ -206,6 +212,28 @@ func DecodeRequest(r *http.Request, v encoding.Unmarshaler, typeField string, ty
 	obj, _ := doc.(map[string]any)
 	_, typeSet = obj[typeField]
 	return c, typeField != "" && typeSet, nil
+}
+
+// withoutUnknownEnums is a JSON body that failed to decode (with decodeErr)
+// as t without the unknown enum values Mesos would have discarded
+// (DropUnknownEnums), numbers kept as written, and its document; decodeErr
+// when there are none.
+func withoutUnknownEnums(body []byte, t reflect.Type, decodeErr error) ([]byte, any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if dec.Decode(&doc) != nil {
+		return nil, nil, decodeErr
+	}
+	dropped, err := DropUnknownEnums(doc, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !dropped {
+		return nil, nil, decodeErr
+	}
+	body, err = json.Marshal(doc)
+	return body, doc, err
 }
 
 // hasProtobufField reports whether the top level of a protobuf message

@@ -431,3 +431,86 @@ func missingRequired(doc any, t reflect.Type, prefix string, out *[]string) {
 		}
 	}
 }
+
+// DropUnknownEnums removes from a JSON document (decoded into any by
+// encoding/json) for message type t the enum values that name no value of
+// their enum, in optional fields and as items of repeated ones, as stout's
+// JSON-to-protobuf parser does (3rdparty/stout/include/stout/protobuf.hpp,
+// Mesos 1.11: proto2's rule for unknown enum values, so that a client
+// newer than the master, with a capability or state the master does not
+// know, is not refused). It reports whether it removed any. An unknown
+// value of a required enum field is an error, stout's "Failed to find enum
+// for 'NAME'". JSON numbers in enum fields are left to the decoder.
+func DropUnknownEnums(doc any, t reflect.Type) (bool, error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok || t.Kind() != reflect.Struct {
+		return false, nil
+	}
+	fields, err := fieldsOf(t)
+	if err != nil {
+		return false, nil
+	}
+	dropped := false
+	for _, f := range fields {
+		v, present := obj[f.name]
+		if !present || v == nil {
+			continue
+		}
+		ft := t.Field(f.index).Type
+		if ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Uint8 {
+			items, _ := v.([]any)
+			if f.enum {
+				kept := items[:0:0]
+				for _, item := range items {
+					if s, ok := item.(string); ok && !knownEnum(ft.Elem(), s) {
+						continue
+					}
+					kept = append(kept, item)
+				}
+				if len(kept) != len(items) {
+					obj[f.name], dropped = kept, true
+				}
+				continue
+			}
+			for _, item := range items {
+				d, err := DropUnknownEnums(item, ft.Elem())
+				if err != nil {
+					return false, err
+				}
+				dropped = dropped || d
+			}
+			continue
+		}
+		if f.enum {
+			if s, ok := v.(string); ok && !knownEnum(ft, s) {
+				if f.required {
+					return false, fmt.Errorf("Failed to find enum for '%s'", s)
+				}
+				delete(obj, f.name)
+				dropped = true
+			}
+			continue
+		}
+		if k := ft.Kind(); k == reflect.Struct || k == reflect.Pointer {
+			d, err := DropUnknownEnums(v, ft)
+			if err != nil {
+				return false, err
+			}
+			dropped = dropped || d
+		}
+	}
+	return dropped, nil
+}
+
+// knownEnum reports whether name is a value of gogo enum type t (or a
+// pointer to one), by the enum's own JSON decoder.
+func knownEnum(t reflect.Type, name string) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	u, ok := reflect.New(t).Interface().(interface{ UnmarshalJSON([]byte) error })
+	return !ok || u.UnmarshalJSON([]byte(strconv.Quote(name))) == nil
+}

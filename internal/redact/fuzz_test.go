@@ -232,6 +232,12 @@ func TestStringBudget(t *testing.T) {
 		"pem, no END": string(fuzzcheck.Sized([]byte("-----BEGIN PRIVATE KEY-----x "), fuzzcheck.MiB)),
 		"pem blocks":  string(fuzzcheck.Sized([]byte("-----BEGIN EC PRIVATE KEY-----\nMIGH\n-----END EC PRIVATE KEY-----\n"), fuzzcheck.MiB)),
 		"userinfo":    string(fuzzcheck.Sized([]byte("a:b@c:1@http://u:p/q@h@"), fuzzcheck.MiB)),
+		"xml":         string(fuzzcheck.Sized([]byte("<password>x</password><a<b "), fuzzcheck.MiB)) + ">",
+		"encoded":     string(fuzzcheck.Sized([]byte("https%3A%2F%2Fu%3Ap%40h%3A%2F%2F%40"), fuzzcheck.MiB)),
+		"brackets":    string(fuzzcheck.Sized([]byte(`{"token": [{"a": 1, `), fuzzcheck.MiB)),
+		"structures":  string(fuzzcheck.Sized([]byte("{password: a b, token=1} map[secret:x] "), fuzzcheck.MiB)),
+		"headers":     string(fuzzcheck.Sized([]byte("Authorization: Bearer x\npassword: |\n  y\nCookie: z\n"), fuzzcheck.MiB)),
+		"prose":       string(fuzzcheck.Sized([]byte("Authorization: denied, token: bad, password: x "), fuzzcheck.MiB)),
 	} {
 		var out string
 		c := b.Check(t, name, func() { out = r.String(text) })

@@ -61,6 +61,8 @@ func TestSecretNameWords(t *testing.T) {
 		{"Authorization", true},
 		{"Proxy-Authorization", true},
 		{"HTTP_AUTHORIZATION", true},
+		{"Cookie", true},
+		{"Set-Cookie", true},
 		// Names of keys that are not secret, and near misses.
 		{"PRIMARY_KEY_COLUMN", false},
 		{"primary.key", false},
@@ -86,6 +88,8 @@ func TestSecretNameWords(t *testing.T) {
 		{"CONFIG", false},
 		{"AUTHORIZATION_URL", false},
 		{"authorizationEndpoint", false},
+		{"COOKIE_DOMAIN", false},
+		{"SESSION_COOKIE_NAME", false},
 		// Paths of secrets, whatever the spelling.
 		{"jwt.private.key.file", false},
 		{"tlsPrivateKeyPath", false},
@@ -181,6 +185,8 @@ func TestSignedURLs(t *testing.T) {
 		{"client_secret", "https://login/oauth/token?client_id=app&client_secret=cs&grant_type=client_credentials", "https://login/oauth/token?client_id=app&client_secret=" + M + "&grant_type=client_credentials"},
 		{"password and secret", "https://h/x?password=p&secret=s&user=u", "https://h/x?password=" + M + "&secret=" + M + "&user=u"},
 		{"signature", "https://h/x?signature=s1&signed=yes", "https://h/x?signature=" + M + "&signed=yes"},
+		// A URL's user is not a parameter: the host after it stays.
+		{"a user named for a secret", "https://x-access-token:ghs_abc123@github.com/o/r", "https://x-access-token:" + M + "@github.com/o/r"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := Credentials(tt.in); got != tt.want {
@@ -249,6 +255,14 @@ func TestURLUserinfo(t *testing.T) {
 		{"user@host:port", "ssh -p 22 user@host:22", "ssh -p 22 user@host:22"},
 		{"a time", "at 10:30@home", "at 10:30@home"},
 		{"a path before the colon", "/var/x:y@h:80", "/var/x:y@h:80"},
+		// A URL inside another's query is percent-encoded (RFC 3986 §2.1).
+		{"a redirect URI", "https://login/?redirect_uri=https%3A%2F%2Fuser%3Apa55word%40host%2Fcb&x=1",
+			"https://login/?redirect_uri=https%3A%2F%2Fuser%3A" + M + "%40host%2Fcb&x=1"},
+		{"lowercase hex, a port", "https://login/?next=http%3a%2f%2fu%3apw%40h%3a80%2fx&y=1", "https://login/?next=http%3a%2f%2fu%3a" + M + "%40h%3a80%2fx&y=1"},
+		{"an encoded '@' in the password", "next=https%3A%2F%2Fu%3Ap%2540ss%40h%2F", "next=https%3A%2F%2Fu%3A" + M + "%40h%2F"},
+		{"ending the text", "see https%3A%2F%2Fu%3Ap%40h", "see https%3A%2F%2Fu%3A" + M + "%40h"},
+		{"a user alone", "next=https%3A%2F%2Fu%40h%2F", "next=https%3A%2F%2Fu%40h%2F"},
+		{"an '@' in the path", "next=https%3A%2F%2Fh%3A80%2F%40scope&x=a%40b", "next=https%3A%2F%2Fh%3A80%2F%40scope&x=a%40b"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := URLPasswords(tt.in); got != tt.want {
@@ -344,6 +358,25 @@ func TestLearnCredentialsInsideValues(t *testing.T) {
 	}
 }
 
+// maskRow is a text String must print as want.
+type maskRow struct{ name, in, want string }
+
+// maskRows checks each row, and that masking its output again changes
+// nothing.
+func maskRows(t *testing.T, rows []maskRow) {
+	t.Helper()
+	for _, tt := range rows {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Default().String(tt.in); got != tt.want {
+				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+			if got := Default().String(tt.want); got != tt.want {
+				t.Errorf("String(%q) = %q: not idempotent", tt.want, got)
+			}
+		})
+	}
+}
+
 // TestStructuredValues: the value of a secret name inside a structure —
 // JSON, a YAML flow collection, a printed map or object — is masked
 // whatever its kind (a number, a literal, an object or array, nested or
@@ -353,7 +386,7 @@ func TestLearnCredentialsInsideValues(t *testing.T) {
 // or before its last one, stays masked whole.
 func TestStructuredValues(t *testing.T) {
 	M := Mask
-	for _, tt := range []struct{ name, in, want string }{
+	maskRows(t, []maskRow{
 		// JSON, every kind of value.
 		{"number", `{"token": 12345}`, `{"token": ` + M + `}`},
 		{"number, compact, then more", `{"token":-1.5e3,"user":"app"}`, `{"token":` + M + `,"user":"app"}`},
@@ -400,19 +433,20 @@ func TestStructuredValues(t *testing.T) {
 		{"a comma inside, structure open", `{password=ab,cd, user=x}`, `{password=` + M + `, user=x}`},
 		{"an ODBC braced value", `Uid=sa;PWD={p;a}}ss};Server=db`, `Uid=sa;PWD={` + M + `};Server=db`},
 		{"a quoted value", `{"token": "a}b, c", "x": 1}`, `{"token": "` + M + `", "x": 1}`},
+		// XML elements.
+		{"Maven's settings.xml", "<server><id>x</id><username>u</username><password>s3cret</password></server>",
+			"<server><id>x</id><username>u</username><password>" + M + "</password></server>"},
+		{"a namespaced element", "<ns:password>x1</ns:password>", "<ns:password>" + M + "</ns:password>"},
+		{"an attribute", `<user name="u" password="s3cret"/>`, `<user name="u" password="` + M + `"/>`},
+		{"empty elements", "<password/><password></password>", "<password/><password></password>"},
+		{"a tag in a string", `{"password": "x", "note": "see <token>"}`, `{"password": "` + M + `", "note": "see <token>"}`},
+		// Ruby's and Perl's hashes.
+		{"a hash rocket", `{:password => "s3cret", :user => "app"}`, `{:password => "` + M + `", :user => "app"}`},
+		{"a hash rocket, unquoted", `{password => 12345}`, `{password => ` + M + `}`},
 		// Prose stays prose, in brackets too.
 		{"an error in parentheses", `(token: invalid)`, `(token: invalid)`},
 		{"Go's error in a JSON string", `{"error": "parsing \"password\": invalid syntax"}`, `{"error": "parsing \"password\": invalid syntax"}`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Default().String(tt.in); got != tt.want {
-				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
-			}
-			if got := Default().String(tt.want); got != tt.want {
-				t.Errorf("String(%q) = %q: not idempotent", tt.want, got)
-			}
-		})
-	}
+	})
 }
 
 // TestHeaderValues: values the prose rule ("NAME: text") would show
@@ -421,7 +455,7 @@ func TestStructuredValues(t *testing.T) {
 // logged request, curl -v, a header dump), whatever the scheme.
 func TestHeaderValues(t *testing.T) {
 	M := Mask
-	for _, tt := range []struct{ name, in, want string }{
+	maskRows(t, []maskRow{
 		{"literal block", "password: |\n  line-one-secret\n  line-two-secret\nuser: app", "password: |\n  " + M + "\nuser: app"},
 		{"folded block, stripped", "password: >-\n  folded-secret", "password: >-\n  " + M},
 		{"kept block in a list, blank line inside", "  - password: |+\n      s1\n    \n      s2\n    user: app", "  - password: |+\n      " + M + "\n    user: app"},
@@ -443,20 +477,29 @@ func TestHeaderValues(t *testing.T) {
 		{"a JSON header", `{"Authorization": "Bearer abc", "Accept": "*/*"}`, `{"Authorization": "` + M + `", "Accept": "*/*"}`},
 		{"Go's http.Header", `map[Accept:[*/*] Authorization:[Bearer abcdef123]]`, `map[Accept:[*/*] Authorization:[` + M + `]]`},
 		{"an environment key", "HTTP_AUTHORIZATION=Bearer abc", "HTTP_AUTHORIZATION=Bearer " + M},
+		// A secret header or YAML key's value of one word, not prose.
+		{"an API key header", "X-API-Key: abc123def456\r\nAccept: */*", "X-API-Key: " + M + "\r\nAccept: */*"},
+		{"GitLab's token header", "> Private-Token: glpat-abcdef123456", "> Private-Token: " + M},
+		{"a token header", "X-Auth-Token: abc123def456", "X-Auth-Token: " + M},
+		{"a YAML value of one word", "user: app\npassword: hunter2\nport: 5432", "user: app\npassword: " + M + "\nport: 5432"},
+		{"a YAML value, then a comment", "DB_PASSWORD: abc123 # rotated", "DB_PASSWORD: " + M + " # rotated"},
+		{"a Kubernetes Secret's data", "data:\n  password: c2VjcmV0\n  username: YWRtaW4=", "data:\n  password: " + M + "\n  username: YWRtaW4="},
+		{"Rails' secret_key_base", "secret_key_base: 0123abcd", "secret_key_base: " + M},
+		{"a number", "password: 8080", "password: " + M},
+		{"inside a quoted log message", `level=info msg="token: abc123"`, `level=info msg="token: ` + M + `"`},
+		{"one word of letters is prose", "token: required", "token: required"},
+		{"punctuation alone is prose", "unexpected token: }", "unexpected token: }"},
+		{"closing punctuation is prose's", "(token: invalid)", "(token: invalid)"},
+		{"several words are prose", "--keystore-password: too short, 3 characters", "--keystore-password: too short, 3 characters"},
+		// Cookies are credentials (session ids).
+		{"Cookie", "Cookie: session=abc123def; theme=dark\r\nHost: h", "Cookie: " + M + "\r\nHost: h"},
+		{"Set-Cookie", "< Set-Cookie: sid=abc123def; Path=/; HttpOnly", "< Set-Cookie: " + M},
+		{"curl's --cookie", "curl --cookie 'sid=abc123' https://h/", "curl --cookie '" + M + "' https://h/"},
 		{"prose", "Authorization: denied", "Authorization: denied"},
 		{"prose, several words", "authorization: failed for user app", "authorization: failed for user app"},
 		{"a scheme alone", "Authorization: Bearer", "Authorization: Bearer"},
 		{"a URL named for it is not", "authorization_endpoint: https://login/authorize", "authorization_endpoint: https://login/authorize"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Default().String(tt.in); got != tt.want {
-				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
-			}
-			if got := Default().String(tt.want); got != tt.want {
-				t.Errorf("String(%q) = %q: not idempotent", tt.want, got)
-			}
-		})
-	}
+	})
 }
 
 // TestCredentialPathVariables: of the well-known variables that name a
@@ -524,5 +567,25 @@ func TestCredentialPathVariables(t *testing.T) {
 				t.Errorf("String = %q, want %q", got, want+" not found")
 			}
 		})
+	}
+}
+
+// TestLastWord: lastWord, which allocates nothing, agrees with words on
+// the names it judges.
+func TestLastWord(t *testing.T) {
+	for _, name := range []string{"Authorization", "authorization", "Proxy-Authorization", "HTTP_AUTHORIZATION", "xAuthorization",
+		"x2Authorization", "XAuthorization", "XAUTHORIZATION", "proxyauthorization", "authorization_url", "Set-Cookie", "set_cookie",
+		"SetCookie", "cookie", "COOKIE", "Cookies", "mycookie", "x.cookie", "reset-cookie", "Set--Cookie"} {
+		for _, word := range []string{"authorization", "cookie"} {
+			w := words(name)
+			want := w == word || strings.HasSuffix(w, "_"+word)
+			if _, got := lastWord(name, word); got != want {
+				t.Errorf("lastWord(%q, %q) = %v; words %q", name, word, got, w)
+			}
+		}
+		w := words(name)
+		if got, want := isCookieHeader(name), w == "cookie" || w == "set_cookie"; got != want {
+			t.Errorf("isCookieHeader(%q) = %v; words %q", name, got, w)
+		}
 	}
 }

@@ -12,14 +12,13 @@
 // passwd and passphrase; private, API and access keys; signing, encryption,
 // HMAC and SSH keys; a key of TLS or SSL (TLS_<NAME>_KEY, SSL_KEY, the PEM
 // keys tlsprov reads); a name ending in pwd, pass, sig or signature
-// (DB_PASS, X-Goog-Signature, Azure's sig) or in authorization (an HTTP
-// header's, HTTP_AUTHORIZATION) — unless it names a path (its
-// last word is file, path or dir, see PathKeyPattern:
+// (DB_PASS, X-Goog-Signature, Azure's sig) or in authorization or cookie
+// (HTTP headers of credentials, HTTP_AUTHORIZATION) — unless it names a
+// path (its last word is file, path or dir, see PathKeyPattern:
 // SCHEDULER_LITE_SECRET_FILE holds where a secret is, which a user must see
 // to fix it) or is a well-known variable holding a path whose name does not
 // say so (GOOGLE_APPLICATION_CREDENTIALS, MESOS_CREDENTIAL, see
-// pathNames), or is the
-// shell's PWD or OLDPWD; or when it matches the extra
+// pathNames), or is the shell's PWD or OLDPWD; or when it matches the extra
 // pattern a user passes (bootstrap's -redact-keys, for example), which has
 // no exception. A bare key is not secret: PRIMARY_KEY_COLUMN, cache.key and
 // PUBLIC_KEY are shown. A Redactor built from an environment also knows the
@@ -38,8 +37,10 @@
 // variable it came from, keeping the rest readable:
 //
 //   - the password of a URL's userinfo (RFC 3986 §3.2.1):
-//     scheme://user:********@host. The userinfo ends at the last '@' before
-//     the host, so the user may be an e-mail address
+//     scheme://user:********@host, percent-encoded too, as a URL is in
+//     another's query (?redirect_uri=https%3A%2F%2Fuser%3A********%40host).
+//     The userinfo ends at the last '@' before the host, so the user may
+//     be an e-mail address
 //     (smtps://alerts@example.com:********@smtp.example.com) and the
 //     password may hold '@', ':' and the sub-delims (! $ & ' ( ) * + , ; =);
 //     the first ':' starts the password. A single quote ends a URL only
@@ -60,7 +61,8 @@
 //     (password=******** host=db, quoted values too), ODBC (Pwd=******** or
 //     Pwd={********}), JSON ("token": "********"), YAML with a quoted value
 //     (token: "********"), Java system properties
-//     (-Dssl.keyStorePassword=********, -Djwt.private.key=********);
+//     (-Dssl.keyStorePassword=********, -Djwt.private.key=********), Ruby's
+//     and Perl's hashes (:password => "********");
 //   - command-line options whose name is secret, with the value joined by '='
 //     or given as the next word: --password=********, --db-password ********;
 //   - the credentials of an HTTP Authorization or Proxy-Authorization
@@ -68,8 +70,12 @@
 //     Digest, token and the other schemes of authSchemes; a header's
 //     single word holding more than letters, a raw API key, whole), in a
 //     logged request, curl's -H '...' and HTTP_AUTHORIZATION=;
+//   - the value of a Cookie or Set-Cookie header (cookie is a secret last
+//     word: session ids are credentials), to the end of its line;
 //   - the lines of a YAML block scalar under a secret key (password: |,
-//     then its indented lines).
+//     then its indented lines);
+//   - the text of an XML element whose name is secret
+//     (<password>********</password>, Maven's settings.xml).
 //
 // A parameter's value ends at whitespace, '&', ';' or a quote (inside a
 // quoted or braced value, at its closing quote or brace, not at an escaped
@@ -98,14 +104,16 @@
 // (mailto:ops@example.com, 10:30@home) is not a DSN. "NAME: text" with a
 // blank after the colon and an unquoted name and text is prose, not a
 // parameter — the shape of taskkit's own errors ("--keystore-password:
-// empty", "Authorization: denied") — so an unquoted YAML block value
-// (password: x) is not masked, unless it is a block scalar or the entry
-// of a flow collection ({password: x}). So is a quoted name followed by
-// words of letters (see proseWords) — Go's `%q: reason` errors (exec:
-// "token-refresher": executable file not found, parsing "password":
-// invalid syntax) — while a JSON value after a quoted name ({"token":
-// 12345}, "token": "x") and a value inside a YAML flow mapping
-// ({"token": abc}) are masked. A password passed without a name (mysql
+// empty", "token: required", "Authorization: denied") — so an unquoted
+// YAML block value of words (password: x) is not masked, unless it is one
+// word alone on its line holding more than letters (password: hunter2,
+// X-API-Key: abc123, a Kubernetes Secret's data: see oneWordValue), a
+// block scalar or the entry of a flow collection ({password: x}). So is
+// a quoted name followed by words of letters (see proseWords) — Go's
+// `%q: reason` errors (exec: "token-refresher": executable file not
+// found, parsing "password": invalid syntax) — while a JSON value after a
+// quoted name ({"token": 12345}, "token": "x") and a value inside a YAML
+// flow mapping ({"token": abc}) are masked. A password passed without a name (mysql
 // -pSECRET, curl -u user:SECRET) and a token used as a URL's user
 // (https://TOKEN@github.com) are not recognised.
 // svc.yml's secrets.<id>.secret and secrets.<id>.env-key fields hold a
@@ -141,11 +149,12 @@ const SDKKeyPattern = `(?i)(DCOS_SERVICE_ACCOUNT_CREDENTIAL|credential|password|
 // and a signing, encryption, HMAC or SSH key; a name ending in pwd, pass,
 // sig or signature ("db_pass", "x_goog_signature"); a key of TLS or SSL
 // ("tls_server_key", "ssl_key", the PEM keys tlsprov reads); and a name
-// ending in authorization, an HTTP header of credentials (RFC 9110
-// §11.6.2: "proxy_authorization", CGI's "http_authorization"; not
-// "authorization_endpoint"). A bare "key"
+// ending in authorization or cookie, HTTP headers of credentials (RFC
+// 9110 §11.6.2, RFC 6265: "proxy_authorization", CGI's
+// "http_authorization", "set_cookie"; not "authorization_endpoint",
+// "cookie_domain"). A bare "key"
 // ("primary_key_column", "cache_key", "public_key") is not secret.
-const DefaultKeyPattern = `(credential|password|passwd|passphrase|secret|token|(private|api|access)_?keys?(_|$|id)|(^|_)(signing|encryption|hmac|ssh)_keys?(_|$)|(^|_)(pwd|pass|sig|signature)$|(^|_)(tls|ssl)_(.+_)?key$|(^|_)authorization$)`
+const DefaultKeyPattern = `(credential|password|passwd|passphrase|secret|token|(private|api|access)_?keys?(_|$|id)|(^|_)(signing|encryption|hmac|ssh)_keys?(_|$)|(^|_)(pwd|pass|sig|signature)$|(^|_)(tls|ssl)_(.+_)?key$|(^|_)authorization$|(^|_)cookies?$)`
 
 // lazyRegexp compiles expr on its first use, once per process: every taskkit
 // binary links this package, and most of its expressions are needed by few
@@ -440,11 +449,14 @@ func (r *Redactor) mask(s string) string {
 type span struct{ start, end int }
 
 // credentials appends to dst the spans of s holding credentials: URL
-// and DSN passwords, PEM private-key bodies and secret parameters' values.
+// and DSN passwords (percent-encoded ones too), PEM private-key bodies,
+// secret XML elements' text and secret parameters' values.
 // They may overlap and are in no order.
 func (r *Redactor) credentials(s string, dst []span) []span {
 	dst = userinfoSpans(s, dst)
+	dst = encodedUserinfoSpans(s, dst)
 	dst = pemSpans(s, dst)
+	dst = r.xmlSpans(s, dst)
 	return r.paramSpans(s, dst)
 }
 
@@ -525,6 +537,12 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 		if m.quoted {
 			nameOpen--
 		}
+		if m.colon && nameOpen >= 3 && s[nameOpen-3:nameOpen] == "://" {
+			// A URL's user (https://x-access-token:pw@host): its
+			// password is userinfoSpans', the host is shown.
+			pos = m.nameEnd
+			continue
+		}
 		br.to(s, nameOpen)
 		if !m.spaced && m.value < len(s) {
 			if vs, ve, ok := r.headerValue(s, m, name, nameOpen); ok {
@@ -540,19 +558,20 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 		// executable file not found`, `parsing "password": invalid
 		// syntax`), which no JSON value looks like. An entry of a flow
 		// collection ({password: x, user: y}) is never prose.
-		n := len(br.open)
-		flow := n > 0 && br.open[n-1] != '(' && !m.dashes && entryStart(s, nameOpen)
+		open := br.open()
+		n := len(open)
+		flow := n > 0 && open[n-1] != '(' && !m.dashes && entryStart(s, nameOpen)
 		prose := m.colon && m.blankAfter && m.value < len(s) && s[m.value] != '"' && s[m.value] != '\'' &&
-			(!m.quoted || proseWords(s, m.value)) && !flow
+			(!m.quoted || proseWords(s, m.value)) && !flow && (m.quoted || !oneWordValue(s, m.value))
 		if prose {
 			pos = m.nameEnd
 			continue
 		}
 		vs, ve := valueSpan(s, m.value, m.colon)
 		if vs == m.value && ve > vs { // unquoted, unbracketed
-			ve = trimStructure(s, vs, ve, br.open, m.quoted && m.colon)
+			ve = trimStructure(s, vs, ve, open, m.quoted && m.colon)
 			if n > 0 && !m.dashes && (!m.colon || m.blankAfter) {
-				ve = max(ve, flowValueEnd(s, vs, br.open[n-1]))
+				ve = max(ve, flowValueEnd(s, vs, open[n-1]))
 			}
 		}
 		if ve == vs || (m.spaced && s[vs] == '-') { // empty, or the next option
@@ -568,21 +587,27 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 // headerValue returns the credential in the value of the secret parameter
 // m when the value is one that the prose rule would leave alone though it
 // is unambiguous, or one that would end too soon at a blank: a YAML block
-// scalar (password: |, then indented lines) or an HTTP Authorization
+// scalar (password: |, then indented lines), an HTTP Authorization
 // header's credentials after its scheme (Authorization: Bearer x,
-// HTTP_AUTHORIZATION=Bearer x).
+// HTTP_AUTHORIZATION=Bearer x) or a Cookie or Set-Cookie header's value.
 func (r *Redactor) headerValue(s string, m paramMatch, name string, nameOpen int) (int, int, bool) {
 	switch c := s[m.value]; {
 	case (c == '|' || c == '>') && m.colon:
 		return blockScalarSpan(s, m.value, nameOpen)
-	case c == '"' || c == '\'' || c == '[' || c == '{' || !isAuthHeader(name):
+	case c == '"' || c == '\'' || c == '[' || c == '{':
 		return 0, 0, false
 	}
 	var quote byte
 	if m.quoted {
 		quote = s[nameOpen]
 	}
-	return authCredentialSpan(s, m.value, quote, !m.colon)
+	switch {
+	case isAuthHeader(name):
+		return authCredentialSpan(s, m.value, quote, !m.colon)
+	case m.colon && isCookieHeader(name):
+		return m.value, headerEnd(s, m.value, quote), true
+	}
+	return 0, 0, false
 }
 
 // proseWords reports whether the text at i, an unquoted value after a
@@ -618,6 +643,39 @@ func proseWords(s string, i int) bool {
 		return false
 	}
 	return !strings.ContainsRune(",}]", rune(s[j]))
+}
+
+// oneWordValue reports whether the text at i, an unquoted value after an
+// unquoted name and ": ", is one word alone to the end of its line (or
+// to a YAML comment, " # ...") that holds a letter or digit and something
+// other than letters — hunter2, c2VjcmV0, abc123def456, 12345 — as a
+// YAML value, an HTTP header's (X-API-Key: ...) or a Kubernetes Secret's
+// data are, and as a problem in prose ("token: required", "unexpected
+// token: }", "(token: invalid)", closing punctuation aside) is not.
+func oneWordValue(s string, i int) bool {
+	j := i
+	for j < len(s) && !isSpace(s[j]) {
+		j++
+	}
+	end := j
+	for end > i && strings.IndexByte(")]}.,;:!?", s[end-1]) >= 0 {
+		end-- // punctuation closing the prose around it: "(token: invalid)"
+	}
+	alnum, other := false, false
+	for k := i; k < end; k++ {
+		switch c := s[k]; {
+		case isLetter(c):
+			alnum = true
+		case c >= '0' && c <= '9':
+			alnum, other = true, true
+		default:
+			other = true
+		}
+	}
+	for j < len(s) && isBlank(s[j]) {
+		j++
+	}
+	return alnum && other && (j == len(s) || s[j] == '\r' || s[j] == '\n' || j > end && s[j] == '#') // a YAML comment may follow
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
@@ -681,6 +739,9 @@ func matchParam(s string, pos int) (paramMatch, bool) {
 	if i < len(s) && (s[i] == '=' || s[i] == ':') {
 		m.colon = s[i] == ':'
 		i++
+		if !m.colon && i < len(s) && s[i] == '>' {
+			i++ // Ruby's and Perl's "password => 'x'"
+		}
 		after := i
 		for i < len(s) && isBlank(s[i]) {
 			i++
@@ -701,7 +762,9 @@ func matchParam(s string, pos int) (paramMatch, bool) {
 // its quotes or braces when it has them, else up to whitespace, '&', ';' or
 // a quote. A quoted value holds its quote escaped: \" (JSON), \' (libpq
 // conninfo, PostgreSQL docs 34.1.1) and a doubled quote (a YAML single-quoted scalar,
-// YAML 1.2 §7.3.2; SQL); a braced one holds }} (ODBC).
+// YAML 1.2 §7.3.2; SQL); a braced one holds }} (ODBC). After a colon (JSON,
+// YAML) a value in braces, and anywhere one in square brackets, is an
+// object or array: it ends at its matching closer (see nestedValueEnd).
 func valueSpan(s string, i int, colon bool) (int, int) {
 	if i >= len(s) {
 		return i, i
@@ -744,11 +807,12 @@ func Credentials(s string) string { return defaultRedactor().mask(s) }
 
 var defaultRedactor = sync.OnceValue(Default)
 
-// URLPasswords masks the password of every URL's userinfo in s and of
-// every DSN in the forms the package documentation lists.
+// URLPasswords masks the password of every URL's userinfo in s, raw or
+// percent-encoded, and of every DSN in the forms the package
+// documentation lists.
 func URLPasswords(s string) string {
 	var buf [8]span
-	return maskSpans(s, userinfoSpans(s, buf[:0]))
+	return maskSpans(s, encodedUserinfoSpans(s, userinfoSpans(s, buf[:0])))
 }
 
 // Value returns value with the credentials inside it masked, or Mask when

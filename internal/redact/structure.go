@@ -6,34 +6,35 @@ import "strings"
 // inside a structure: a JSON document or a YAML flow collection (RFC 8259,
 // YAML 1.2 §7.4), a printed map or object (Java's {k=v, k=v}, Kotlin's
 // Config(k=v), Go's map[k:v] and {K:v}), a YAML block scalar (YAML 1.2
-// §8.1) and an HTTP Authorization header (RFC 9110 §11.6.2).
+// §8.1), an HTTP Authorization or Cookie header (RFC 9110 §11.6.2, RFC
+// 6265) and an XML element (XML 1.0 §3.1).
 
-// maxBrackets is how deeply nested brackets brackets tracks; deeper ones
-// are not tracked, so their closers are masked with a value they end (on
-// the safe side).
+// maxBrackets is how deeply nested brackets a brackets tracker follows;
+// deeper ones are not followed, so their closers are masked with a value
+// they end (on the safe side).
 const maxBrackets = 64
 
 // brackets follows the brackets ('{', '[', '(') left open on the current
 // line of a text, outside double-quoted strings, as paramSpans walks the
 // text forward: each byte is looked at once, so its cost is linear.
 type brackets struct {
-	at      int    // how far the text has been read
-	open    []byte // the openers left open, innermost last
-	quoted  bool   // inside a double-quoted string
-	escaped bool   // after a backslash in one
-	buf     [16]byte
+	at      int               // how far the text has been read
+	opened  [maxBrackets]byte // the openers left open, innermost last
+	n       int               // how many
+	quoted  bool              // inside a double-quoted string
+	escaped bool              // after a backslash in one
 }
+
+// open returns the openers left open, innermost last.
+func (b *brackets) open() []byte { return b.opened[:b.n] }
 
 // to reads s up to i (not included).
 func (b *brackets) to(s string, i int) {
-	if b.open == nil {
-		b.open = b.buf[:0]
-	}
 	for ; b.at < i; b.at++ {
 		c := s[b.at]
 		switch {
 		case c == '\n':
-			b.open, b.quoted, b.escaped = b.open[:0], false, false
+			b.n, b.quoted, b.escaped = 0, false, false
 		case b.quoted:
 			switch {
 			case b.escaped:
@@ -46,12 +47,13 @@ func (b *brackets) to(s string, i int) {
 		case c == '"':
 			b.quoted = true
 		case c == '{' || c == '[' || c == '(':
-			if len(b.open) < maxBrackets {
-				b.open = append(b.open, c)
+			if b.n < maxBrackets {
+				b.opened[b.n] = c
+				b.n++
 			}
 		case c == '}' || c == ']' || c == ')':
-			if n := len(b.open); n > 0 && b.open[n-1] == opener(c) {
-				b.open = b.open[:n-1]
+			if b.n > 0 && b.opened[b.n-1] == opener(c) {
+				b.n--
 			}
 		}
 	}
@@ -234,8 +236,57 @@ var authSchemes = map[string]bool{
 // credentials: Authorization, Proxy-Authorization (RFC 9110 §11.6.2,
 // §11.7.2) and X-...-Authorization variants.
 func isAuthHeader(name string) bool {
-	w := words(name)
-	return w == "authorization" || strings.HasSuffix(w, "_authorization")
+	_, ok := lastWord(name, "authorization")
+	return ok
+}
+
+// lastWord reports whether the last of name's words (see words) is word,
+// lowercase, and returns where it starts; it allocates nothing, unlike
+// words, as it runs for every secret parameter.
+func lastWord(name, word string) (int, bool) {
+	n := len(name) - len(word)
+	if n < 0 || !strings.EqualFold(name[n:], word) {
+		return 0, false
+	}
+	if n == 0 {
+		return 0, true
+	}
+	p, c := name[n-1], name[n]
+	pUpper, cUpper := p >= 'A' && p <= 'Z', c >= 'A' && c <= 'Z'
+	switch {
+	case !isLetter(p) && (p < '0' || p > '9'): // a separator
+		return n, true
+	case cUpper && !pUpper: // xAuthorization, x2Authorization
+		return n, true
+	case cUpper && pUpper && n+1 < len(name) && name[n+1] >= 'a' && name[n+1] <= 'z': // XAuthorization
+		return n, true
+	}
+	return 0, false
+}
+
+// isCookieHeader reports whether name is an HTTP header carrying cookies,
+// which are credentials (session ids): Cookie and Set-Cookie (RFC 6265
+// §4.1, §4.2).
+func isCookieHeader(name string) bool {
+	n, ok := lastWord(name, "cookie")
+	if !ok || n == 0 {
+		return ok
+	}
+	prefix := strings.TrimRight(name[:n], "-_. ")
+	return strings.EqualFold(prefix, "set")
+}
+
+// headerEnd returns where the header value at i ends: at a line break or
+// at quote (0 for none), blanks before it trimmed.
+func headerEnd(s string, i int, quote byte) int {
+	j := i
+	for j < len(s) && s[j] != '\r' && s[j] != '\n' && (quote == 0 || s[j] != quote) {
+		j++
+	}
+	for j > i && isBlank(s[j-1]) {
+		j--
+	}
+	return j
 }
 
 // authCredentialSpan returns the credentials of an Authorization header's
@@ -246,19 +297,18 @@ func isAuthHeader(name string) bool {
 // something other than letters (a raw API key) — not "denied" or
 // "failed", which are prose.
 func authCredentialSpan(s string, i int, quote byte, equals bool) (start, end int, ok bool) {
-	lineEnd := i
-	for lineEnd < len(s) && s[lineEnd] != '\r' && s[lineEnd] != '\n' && (quote == 0 || s[lineEnd] != quote) &&
-		!(equals && (s[lineEnd] == '&' || s[lineEnd] == ';')) {
-		lineEnd++
+	stop := func(c byte) bool {
+		return c == '\r' || c == '\n' || quote != 0 && c == quote || equals && (c == '&' || c == ';')
 	}
-	for lineEnd > i && isBlank(s[lineEnd-1]) {
-		lineEnd--
-	}
-	w := i
-	for w < lineEnd && !isBlank(s[w]) {
+	w := i // the first word's end
+	for w < len(s) && !stop(s[w]) && !isBlank(s[w]) {
 		w++
 	}
-	if w == lineEnd {
+	next := w
+	for next < len(s) && isBlank(s[next]) {
+		next++
+	}
+	if next == len(s) || stop(s[next]) { // one word
 		for k := i; k < w && !equals; k++ {
 			if !isLetter(s[k]) {
 				return i, w, true
@@ -266,11 +316,53 @@ func authCredentialSpan(s string, i int, quote byte, equals bool) (start, end in
 		}
 		return 0, 0, false
 	}
-	if !authSchemes[strings.ToLower(s[i:w])] {
+	if w == i || !authSchemes[strings.ToLower(s[i:w])] {
 		return 0, 0, false
 	}
-	for w < lineEnd && isBlank(s[w]) {
-		w++
+	end = next
+	for end < len(s) && !stop(s[end]) {
+		end++
 	}
-	return w, lineEnd, w < lineEnd
+	for end > next && isBlank(s[end-1]) {
+		end--
+	}
+	return next, end, true
+}
+
+// xmlSpans appends to dst the text of every XML element whose name is
+// secret (Maven's settings.xml <password>, a Tomcat or Spring XML
+// configuration's <secret>): what follows its start tag up to the next
+// '<', when that is its end tag (XML 1.0 §3.1). Attributes are
+// parameters (password="x") and masked as such.
+func (r *Redactor) xmlSpans(s string, dst []span) []span {
+	for i := 0; i < len(s); {
+		k := strings.IndexByte(s[i:], '<')
+		if k < 0 {
+			break
+		}
+		i += k + 1
+		n := i
+		for n < len(s) && (isNameChar(s[n]) || s[n] == ':') {
+			n++
+		}
+		if n == i || !isLetter(s[i]) && s[i] != '_' {
+			continue
+		}
+		name := s[i:n]
+		gt := strings.IndexAny(s[n:], "<>\n") // the tag ends before the next one starts
+		if gt < 0 {
+			break
+		}
+		start := n + gt + 1
+		if s[start-1] != '>' || s[start-2] == '/' || !r.isSecretParam(name) {
+			continue // not a tag, an empty element, or not secret
+		}
+		end := strings.IndexByte(s[start:], '<')
+		if end <= 0 || !strings.HasPrefix(s[start+end:], "</"+name) {
+			continue
+		}
+		dst = append(dst, span{start, start + end})
+		i = start + end
+	}
+	return dst
 }

@@ -320,3 +320,60 @@ func oraclePasswordSpan(s string, i, end int, dst []span) []span {
 	}
 	return dst
 }
+
+// encodedUserinfoSpans appends the password of every URL in s that is
+// percent-encoded (RFC 3986 §2.1), as a URL is when it is a parameter of
+// another's query (?redirect_uri=https%3A%2F%2Fuser%3Apw%40host%2Fcb):
+// after an encoded "://" (%3A%2F%2F, either case), the authority runs to
+// an encoded '/', '?' or '#', or to what ends a query parameter ('&', ';',
+// '#', a blank or a quote); its last encoded '@' (%40) ends the userinfo
+// and the first encoded ':' (%3A) in it starts the password.
+func encodedUserinfoSpans(s string, dst []span) []span {
+	const sep = "%3A%2F%2F"
+	for i := 0; i+len(sep) <= len(s); {
+		k := strings.IndexByte(s[i:], '%')
+		if k < 0 {
+			break
+		}
+		i += k
+		if i+len(sep) > len(s) || !strings.EqualFold(s[i:i+len(sep)], sep) {
+			i++
+			continue
+		}
+		a := i + len(sep)
+		e := a
+		for e < len(s) && !isTokenStop(s[e]) && strings.IndexByte("&;#'/?", s[e]) < 0 &&
+			!(s[e] == '%' && e+3 <= len(s) && encodedOneOf(s[e+1:e+3], "2F", "3F", "23")) {
+			e++
+		}
+		at := -1
+		for j := a; j+3 <= e; j++ {
+			if s[j] == '%' && encodedOneOf(s[j+1:j+3], "40") {
+				at = j
+			}
+		}
+		if at > a {
+			for j := a; j+3 <= at; j++ {
+				if s[j] == '%' && encodedOneOf(s[j+1:j+3], "3A") {
+					if j+3 < at {
+						dst = append(dst, span{j + 3, at})
+					}
+					break
+				}
+			}
+		}
+		i = e
+	}
+	return dst
+}
+
+// encodedOneOf reports whether the two hex digits h are one of codes,
+// whatever their case.
+func encodedOneOf(h string, codes ...string) bool {
+	for _, c := range codes {
+		if strings.EqualFold(h, c) {
+			return true
+		}
+	}
+	return false
+}

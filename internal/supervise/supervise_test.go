@@ -106,7 +106,7 @@ func waitDone(t *testing.T, p *Process) Status {
 	select {
 	case <-p.Done():
 		return p.Status()
-	case <-time.After(20 * time.Second):
+	case <-time.After(90 * time.Second): // longer than any grace a test gives
 		_ = p.Kill()
 		t.Fatalf("process %d did not finish", p.Pid())
 	}

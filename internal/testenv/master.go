@@ -55,6 +55,7 @@ func (c *Cluster) subscribeLocked(sub *scheduler.Call_Subscribe, streamID string
 		fw.info = fi
 		fw.roles = roles
 		fw.failoverAt = time.Time{}
+		fw.reregistered = time.Now()
 		c.log.Info("framework failed over", "framework", fw.id, "name", fi.Name)
 	} else {
 		id := ""

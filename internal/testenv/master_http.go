@@ -30,6 +30,8 @@ func (c *Cluster) masterHandler() http.Handler {
 	}
 	mux.HandleFunc("/slaves", c.serveSlaves)
 	mux.HandleFunc("/master/slaves", c.serveSlaves)
+	mux.HandleFunc("/frameworks", c.serveFrameworks)
+	mux.HandleFunc("/master/frameworks", c.serveFrameworks)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/master/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/version", c.serveVersion)

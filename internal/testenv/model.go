@@ -31,6 +31,7 @@ type framework struct {
 	tasks        map[string]*task // live and unreachable tasks, by task ID
 	completed    []*task          // terminal tasks, newest last (bounded)
 	registered   time.Time
+	reregistered time.Time // the last re-SUBSCRIBE; zero before one
 	unregistered time.Time
 	failoverAt   time.Time // when disconnected: the removal deadline
 	removed      bool

@@ -10,6 +10,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/redact"
 )
 
 // State is a snapshot of the cluster for tests and tools.
@@ -124,13 +125,45 @@ func unix(t time.Time) float64 {
 
 // serveState serves GET /state (and /master/state) in the shape of Mesos'
 // state endpoint.
+//
+// As Mesos' read-only endpoints (Master::Http::state, slaves, frameworks
+// in src/master/http.cpp), these answer any method.
 func (c *Cluster) serveState(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET")
-		http.Error(w, "Expecting 'GET'", http.StatusMethodNotAllowed)
-		return
-	}
 	writeJSONP(w, http.StatusOK, c.stateJSON(), r)
+}
+
+// serveFrameworks serves /frameworks (and /master/frameworks) as Mesos'
+// ReadOnlyHandler::frameworks: the frameworks and completed frameworks as
+// /state shows them, only the one whose ID is ?framework_id= when given,
+// and an empty unregistered_frameworks.
+func (c *Cluster) serveFrameworks(w http.ResponseWriter, r *http.Request) {
+	st := c.stateJSON()
+	id, filter := queryID(r, "framework_id")
+	pick := func(key string) []any {
+		out := []any{}
+		for _, fw := range st[key].([]any) {
+			if !filter || fw.(map[string]any)["id"] == id {
+				out = append(out, fw)
+			}
+		}
+		return out
+	}
+	writeJSONP(w, http.StatusOK, map[string]any{
+		"frameworks":              pick("frameworks"),
+		"completed_frameworks":    pick("completed_frameworks"),
+		"unregistered_frameworks": []any{},
+	}, r)
+}
+
+// queryID is the value of query parameter name, and whether r has it, as
+// Mesos' IDAcceptor (src/common/http.hpp) selects by it: given, even
+// empty, only that ID is accepted.
+func queryID(r *http.Request, name string) (string, bool) {
+	v, ok := r.URL.Query()[name]
+	if !ok {
+		return "", false
+	}
+	return v[0], true
 }
 
 func (c *Cluster) stateJSON() map[string]any {
@@ -202,7 +235,8 @@ func (c *Cluster) stateJSON() map[string]any {
 		}
 		for _, o := range fw.offers {
 			offered = offered.add(o.res)
-			offers = append(offers, map[string]any{"id": o.id, "framework_id": fw.id, "slave_id": o.agent.id, "resources": o.res.stateJSON()})
+			offers = append(offers, map[string]any{"id": o.id, "framework_id": fw.id, "slave_id": o.agent.id, "resources": o.res.stateJSON(),
+				"allocation_info": map[string]any{"role": o.role}})
 		}
 		for _, a := range c.agents {
 			for _, e := range a.executors {
@@ -219,8 +253,11 @@ func (c *Cluster) stateJSON() map[string]any {
 					used = used.add(e.res)
 					ej := map[string]any{
 						"executor_id": e.info.ExecutorID.Value, "name": e.info.GetName(), "framework_id": fw.id,
-						"slave_id": a.id, "resources": e.res.stateJSON(), "role": e.role,
+						"slave_id": a.id, "resources": e.res.stateJSON(), "command": commandJSON(e.info.Command),
 						"directory": e.dir, "state": state.String(),
+					}
+					if len(e.info.Resources) > 0 { // as Mesos: none for an executor without resources
+						ej["role"] = e.role
 					}
 					if e.info.Type != mesos.ExecutorInfo_UNKNOWN {
 						ej["type"] = e.info.Type.String()
@@ -242,9 +279,6 @@ func (c *Cluster) stateJSON() map[string]any {
 			"user":              fw.info.User,
 			"hostname":          fw.info.GetHostname(),
 			"webui_url":         fw.info.GetWebUiURL(),
-			"principal":         fw.info.GetPrincipal(),
-			"role":              "*",
-			"roles":             append([]string{}, fw.roles...),
 			"capabilities":      caps,
 			"active":            fw.connected() && !fw.removed,
 			"connected":         fw.connected(),
@@ -261,9 +295,27 @@ func (c *Cluster) stateJSON() map[string]any {
 			"completed_tasks":   orEmpty(completed),
 			"offers":            orEmpty(offers),
 			"executors":         orEmpty(executors),
+			// OfferConstraints (Mesos 1.11) are not in mesos-go's
+			// protos: a framework cannot set any here.
+			"offer_constraints": map[string]any{},
 		}
-		if len(fw.roles) > 0 {
-			m["role"] = fw.roles[0]
+		// As FullFrameworkWriter (src/master/readonly_handler.cpp):
+		// "roles" for a MULTI_ROLE framework, else "role"; the
+		// principal and labels only when set; reregistered_time once
+		// the framework has subscribed again.
+		if fw.multiRole() {
+			m["roles"] = append([]string{}, fw.info.Roles...)
+		} else {
+			m["role"] = fw.info.GetRole()
+		}
+		if fw.info.Principal != nil {
+			m["principal"] = *fw.info.Principal
+		}
+		if fw.info.Labels != nil {
+			m["labels"] = protoList(fw.info.Labels.Labels)
+		}
+		if !fw.reregistered.IsZero() {
+			m["reregistered_time"] = unix(fw.reregistered)
 		}
 		return m
 	}
@@ -339,6 +391,20 @@ func taskJSON(t *task) map[string]any {
 		"role":         t.role,
 		"statuses":     statuses,
 	}
+	if len(t.info.Limits) > 0 {
+		limits := map[string]float64{}
+		for name, v := range t.info.Limits {
+			limits[name] = v.Value
+		}
+		m["limits"] = limits
+	}
+	// Task.user is the command's user (protobuf::createTask in
+	// src/common/protobuf_utils.cpp), when set.
+	if u := t.info.GetCommand().GetUser(); u != "" {
+		m["user"] = u
+	} else if u := t.info.GetExecutor().GetCommand().GetUser(); u != "" {
+		m["user"] = u
+	}
 	if t.info.Labels != nil {
 		m["labels"] = protoList(t.info.Labels.Labels)
 	}
@@ -372,4 +438,34 @@ func protoList[T any](items []T) []json.RawMessage {
 		out = append(out, protoJSON(&items[i]))
 	}
 	return out
+}
+
+// commandJSON is an executor's command as Mesos' /state writes it
+// (json(JSON::ObjectWriter*, const CommandInfo&) in src/common/http.cpp):
+// shell and value when set, argv, and uris with value and executable.
+// Unlike Mesos, the environment is left out and the credentials a value,
+// an argument or a URI carries are masked (redact.Credentials): a secret
+// never reaches an API answer here.
+func commandJSON(cmd *mesos.CommandInfo) map[string]any {
+	m := map[string]any{}
+	if cmd == nil {
+		cmd = &mesos.CommandInfo{}
+	}
+	if cmd.Shell != nil {
+		m["shell"] = *cmd.Shell
+	}
+	if cmd.Value != nil {
+		m["value"] = redact.Credentials(*cmd.Value)
+	}
+	argv := []string{}
+	for _, a := range cmd.Arguments {
+		argv = append(argv, redact.Credentials(a))
+	}
+	m["argv"] = argv
+	uris := []any{}
+	for _, u := range cmd.URIs {
+		uris = append(uris, map[string]any{"value": redact.Credentials(u.Value), "executable": u.GetExecutable()})
+	}
+	m["uris"] = uris
+	return m
 }

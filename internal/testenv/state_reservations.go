@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"net/http"
+	"slices"
 )
 
 // reservedJSON is an agent's reserved_resources in Mesos' /state: its
@@ -30,13 +31,13 @@ func addFullResources(slave map[string]any, a *agent, offered res) {
 	slave["offered_resources_full"] = protoList(offered.endpointJSON())
 }
 
-// serveSlaves serves GET /slaves (and /master/slaves): the agents as in
-// /state, with their full resources, and no recovered agents.
+// serveSlaves serves /slaves (and /master/slaves), for any method: the
+// agents as in /state, with their full resources, only the one whose ID is
+// ?slave_id= when given (ReadOnlyHandler::slaves), and no recovered agents.
 func (c *Cluster) serveSlaves(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET")
-		http.Error(w, "Expecting 'GET'", http.StatusMethodNotAllowed)
-		return
+	slaves := c.stateJSON()["slaves"].([]any)
+	if id, ok := queryID(r, "slave_id"); ok {
+		slaves = slices.DeleteFunc(slaves, func(a any) bool { return a.(map[string]any)["id"] != id })
 	}
-	writeJSONP(w, http.StatusOK, map[string]any{"slaves": c.stateJSON()["slaves"], "recovered_slaves": []any{}}, r)
+	writeJSONP(w, http.StatusOK, map[string]any{"slaves": slaves, "recovered_slaves": []any{}}, r)
 }
