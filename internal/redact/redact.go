@@ -113,9 +113,13 @@
 // `%q: reason` errors (exec: "token-refresher": executable file not
 // found, parsing "password": invalid syntax) — while a JSON value after a
 // quoted name ({"token": 12345}, "token": "x") and a value inside a YAML
-// flow mapping ({"token": abc}) are masked. A password passed without a name (mysql
-// -pSECRET, curl -u user:SECRET) and a token used as a URL's user
-// (https://TOKEN@github.com) are not recognised.
+// flow mapping ({"token": abc}) are masked. Of the passwords passed
+// without a name, curl's (-u user:********, in a text naming curl), a
+// MySQL client's (-p********, in a text naming mysql or mariadb) and
+// SQL's (PASSWORD '********', IDENTIFIED BY '********') are masked
+// (positional.go); others (sshpass -p SECRET, a JSON array of arguments)
+// and a token used as a URL's user (https://TOKEN@github.com) are not
+// recognised.
 // svc.yml's secrets.<id>.secret and secrets.<id>.env-key fields hold a
 // secret's name in the store and its variable's name, not its value, so
 // they are not masked.
@@ -450,13 +454,16 @@ type span struct{ start, end int }
 
 // credentials appends to dst the spans of s holding credentials: URL
 // and DSN passwords (percent-encoded ones too), PEM private-key bodies,
-// secret XML elements' text and secret parameters' values.
+// secret XML elements' text, the passwords curl, MySQL clients and SQL
+// take without a name, and secret parameters' values.
 // They may overlap and are in no order.
 func (r *Redactor) credentials(s string, dst []span) []span {
 	dst = userinfoSpans(s, dst)
 	dst = encodedUserinfoSpans(s, dst)
 	dst = pemSpans(s, dst)
 	dst = r.xmlSpans(s, dst)
+	dst = curlUserSpans(s, dst)
+	dst = mysqlPasswordSpans(s, dst)
 	return r.paramSpans(s, dst)
 }
 
@@ -527,6 +534,13 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 			continue
 		}
 		name := s[m.nameStart:m.nameEnd]
+		if m.spaced && !m.dashes {
+			if vs, ve, ok := sqlPasswordSpan(s, m, name); ok {
+				dst = append(dst, span{vs, ve})
+				pos = ve
+				continue
+			}
+		}
 		if (m.spaced && !m.dashes) || !r.isSecretParam(name) && !r.isJavaProperty(m, name) {
 			// Not a secret: go on after the name, so that a value such as
 			// "url=password=x" is looked at too.
