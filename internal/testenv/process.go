@@ -222,26 +222,32 @@ func (p *proc) waitStatus() int32 {
 	return int32(p.state.ExitCode())
 }
 
-// describeExit says how a process ended, in the command executor's words.
+// describeExit says how a process ended, in the command executor's words
+// ("Command " + WSTRINGIFY(status), src/common/status_utils.hpp: the
+// signal as strsignal(3) words it, " (core dumped)" when it dumped core).
 func describeExit(st *os.ProcessState) (msg string, ok bool) {
 	if st == nil {
 		return "Command exited abnormally", false
 	}
 	if ws, isWS := st.Sys().(syscall.WaitStatus); isWS && ws.Signaled() {
-		return fmt.Sprintf("Command terminated with signal %s", signalName(ws.Signal())), false
+		msg = "Command terminated with signal " + signalName(ws.Signal())
+		if ws.CoreDump() {
+			msg += " (core dumped)"
+		}
+		return msg, false
 	}
 	code := st.ExitCode()
 	return fmt.Sprintf("Command exited with status %d", code), code == 0
 }
 
+// signalName is strsignal(3)'s text: Go's, capitalized ("Killed",
+// "Segmentation fault").
 func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGKILL:
-		return "Killed"
-	case syscall.SIGTERM:
-		return "Terminated"
+	name := s.String()
+	if name == "" {
+		return name
 	}
-	return s.String()
+	return strings.ToUpper(name[:1]) + name[1:]
 }
 
 // killAll stops procs: SIGTERM to every group, SIGKILL to those still alive
