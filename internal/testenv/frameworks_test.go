@@ -11,7 +11,8 @@ import (
 
 // TestReadOnlyEndpointsAsMesos follows Mesos 1.11's read-only master
 // endpoints (src/master/http.cpp, readonly_handler.cpp, src/common/http.cpp):
-// a framework is shown with "roles" when MULTI_ROLE and "role" otherwise,
+// the master's leader_info, flags, capabilities and recovered_slaves; a
+// framework is shown with "roles" when MULTI_ROLE and "role" otherwise,
 // its principal and labels only when set, offer_constraints,
 // reregistered_time after a re-SUBSCRIBE; offers with their
 // allocation_info; a task with its limits and command user; an executor
@@ -61,6 +62,18 @@ func TestReadOnlyEndpointsAsMesos(t *testing.T) {
 	})
 
 	st := stateOf(t, cl, "/state")
+	// The master: Mesos' top-level fields, its flags testenv has.
+	for key, want := range map[string]string{
+		"recovered_slaves": `[]`,
+		"capabilities":     `[]`,
+		"leader_info":      `{"hostname":"127.0.0.1","id":"` + cl.masterID + `","pid":"master@` + cl.MasterAddr() + `","port":` + cl.MasterAddr()[strings.LastIndex(cl.MasterAddr(), ":")+1:] + `}`,
+		"flags": `{"agent_ping_timeout":"15secs","agent_reregister_timeout":"10mins","allocation_interval":"1secs",` +
+			`"authenticate_frameworks":"false","max_agent_ping_timeouts":"5","port":"` + cl.MasterAddr()[strings.LastIndex(cl.MasterAddr(), ":")+1:] + `"}`,
+	} {
+		if got := mustJSON(t, st[key]); got != want {
+			t.Errorf("/state %q: %s, want %s", key, got, want)
+		}
+	}
 	mf, sf := frameworkIn(t, st, m.FrameworkID), frameworkIn(t, st, s.FrameworkID)
 	for _, c := range []struct {
 		what string

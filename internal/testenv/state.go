@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -338,6 +339,10 @@ func (c *Cluster) stateJSON() map[string]any {
 		"deactivated_slaves":      inactive,
 		"unreachable_slaves":      unreachable,
 		"slaves":                  orEmpty(slaves),
+		"recovered_slaves":        []any{}, // one master, never failed over
+		"capabilities":            []any{}, // no agent updates, draining or quota (MasterInfo.capabilities)
+		"leader_info":             map[string]any{"id": c.masterID, "pid": pid, "port": c.masterAddr.Port, "hostname": c.masterAddr.IP.String()},
+		"flags":                   c.flagsJSONLocked(),
 		"frameworks":              orEmpty(fws),
 		"completed_frameworks":    orEmpty(done),
 		"orphan_tasks":            []any{},
@@ -346,6 +351,21 @@ func (c *Cluster) stateJSON() map[string]any {
 			"dns":      c.dnsAddrLocked(),
 			"work_dir": c.cfg.WorkDir,
 		},
+	}
+}
+
+// flagsJSONLocked is /state's "flags": the Mesos master flags testenv
+// has, as Mesos writes them (each flag's stringified value, durations in
+// stout's form: "15secs"). Mesos writes all of its flags; those testenv
+// does not have are left out.
+func (c *Cluster) flagsJSONLocked() map[string]string {
+	return map[string]string{
+		"agent_ping_timeout":       mesosx.FormatDuration(c.cfg.AgentPingTimeout),
+		"max_agent_ping_timeouts":  strconv.Itoa(c.cfg.MaxAgentPingTimeouts),
+		"agent_reregister_timeout": mesosx.FormatDuration(c.cfg.AgentReregisterTimeout),
+		"allocation_interval":      mesosx.FormatDuration(c.cfg.AllocationInterval),
+		"authenticate_frameworks":  strconv.FormatBool(len(c.cfg.Credentials) > 0),
+		"port":                     strconv.Itoa(c.masterAddr.Port),
 	}
 }
 
