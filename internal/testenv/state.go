@@ -206,6 +206,8 @@ func (c *Cluster) stateJSON() map[string]any {
 			"reserved_resources":   reservedJSON(a.total),
 			"registered_time":      unix(a.registered),
 			"active":               a.active,
+			"deactivated":          false, // no draining
+			"capabilities":         agentCapabilities,
 			"version":              mesosVersion,
 			"domain":               map[string]any{"fault_domain": map[string]any{"region": map[string]any{"name": a.region}, "zone": map[string]any{"name": a.zone}}},
 		}
@@ -368,6 +370,12 @@ func (c *Cluster) flagsJSONLocked() map[string]string {
 		"port":                     strconv.Itoa(c.masterAddr.Port),
 	}
 }
+
+// agentCapabilities are the capabilities of Mesos 1.11's agents
+// (AGENT_CAPABILITIES in src/slave/constants.cpp) that testenv's agents
+// have, as /state and /slaves list them: not RESOURCE_PROVIDER,
+// RESIZE_VOLUME, AGENT_DRAINING or TASK_RESOURCE_LIMITS.
+var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT", "AGENT_OPERATION_FEEDBACK"}
 
 func orEmpty(v []any) []any {
 	if v == nil {
