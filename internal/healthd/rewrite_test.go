@@ -15,6 +15,22 @@ import (
 // everyBut ends the error for a signal healthd does not forward.
 const everyBut = "it forwards every signal from 1 to 31 but KILL PIPE CHLD STOP TSTP TTIN TTOU URG XCPU XFSZ PROF SYS"
 
+// failed checks err against want, the error a table row expects ("" for
+// none), and reports whether the row failed as it should.
+func failed(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || err.Error() != want {
+			t.Fatalf("error %v, want %s", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
+}
+
 func TestParseRewrites(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -54,14 +70,8 @@ func TestParseRewrites(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := ParseRewrites(tt.values)
-			if tt.err != "" {
-				if err == nil || err.Error() != tt.err {
-					t.Fatalf("error %v, want %s", err, tt.err)
-				}
+			if failed(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := r.String(); got != tt.want {
 				t.Errorf("rewrites %q, want %q", got, tt.want)
@@ -110,14 +120,8 @@ func TestParseShutdownSignals(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseShutdownSignals(tt.values)
-			if tt.err != "" {
-				if err == nil || err.Error() != tt.err {
-					t.Fatalf("error %v, want %s", err, tt.err)
-				}
+			if failed(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)

@@ -808,11 +808,12 @@ func Credentials(s string) string { return defaultRedactor().mask(s) }
 
 var defaultRedactor = sync.OnceValue(Default)
 
-// URLPasswords masks the password of every URL's userinfo in s and of
-// every DSN in the forms the package documentation lists.
+// URLPasswords masks the password of every URL's userinfo in s, raw or
+// percent-encoded, and of every DSN in the forms the package
+// documentation lists.
 func URLPasswords(s string) string {
 	var buf [8]span
-	return maskSpans(s, userinfoSpans(s, buf[:0]))
+	return maskSpans(s, encodedUserinfoSpans(s, userinfoSpans(s, buf[:0])))
 }
 
 // Value returns value with the credentials inside it masked, or Mask when
