@@ -47,9 +47,13 @@ const MaxQueriesPerSecond = 20
 // one poll.
 const maxPollsPerSecond = MaxQueriesPerSecond / 2
 
-// rateWindow is the window maxPollsPerSecond is enforced over: a second plus
-// a margin, so that network and scheduling jitter between the start of a poll
-// and the arrival of its queries cannot push a server-side count over the cap.
+// rateWindow is the window maxPollsPerSecond is enforced over: a poll starts
+// no sooner than rateWindow after the end of the poll maxPollsPerSecond
+// before it. As every query of a poll is sent between its start and its end,
+// the queries of any maxPollsPerSecond+1 polls in a row are sent over more
+// than rateWindow, however late the scheduler runs a poll's goroutines. The
+// margin over a second is for the network's jitter between sending and
+// arriving.
 const rateWindow = time.Second + 50*time.Millisecond
 
 // Backoff shapes the pause between two attempts at one target: the n-th pause
@@ -241,19 +245,20 @@ func Wait(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // poll attempts it until it passes or ctx ends, pausing per backoff and never
-// starting more than maxPollsPerSecond attempts in any one-second window.
+// sending the queries of more than maxPollsPerSecond attempts in any
+// one-second window (see rateWindow).
 func poll(ctx context.Context, it *item, mu *sync.Mutex, b Backoff, attemptTimeout time.Duration, setting string, start time.Time, log *slog.Logger) {
-	var recent [maxPollsPerSecond]time.Time // start times of the last attempts, ring
+	var recent [maxPollsPerSecond]time.Time // end times of the last attempts, ring
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
 	for n := 0; ; n++ {
 		now := time.Now()
-		recent[n%len(recent)] = now
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		detail, err := it.chk.check(actx)
 		cut := expired(actx)
 		cancel()
+		recent[n%len(recent)] = time.Now()
 		if err == nil {
 			mu.Lock()
 			it.done = true

@@ -589,3 +589,31 @@ func TestLastWord(t *testing.T) {
 		}
 	}
 }
+
+// TestPositionalPasswords: the passwords the commands users log most often
+// take without a name that says so — curl's user:password, a MySQL
+// client's -pPASSWORD, SQL's PASSWORD and IDENTIFIED BY — are masked; the
+// same shapes in other commands and in prose are not.
+func TestPositionalPasswords(t *testing.T) {
+	M := Mask
+	maskRows(t, []maskRow{
+		{"curl -u", "curl -u admin:s3cret https://h/", "curl -u admin:" + M + " https://h/"},
+		{"curl --user, quoted, a blank inside", "curl -s --user 'admin:s3 cret' -X POST https://h/", "curl -s --user 'admin:" + M + "' -X POST https://h/"},
+		{"curl --user=", "curl --user=admin:s3cret https://h/", "curl --user=admin:" + M + " https://h/"},
+		{"curl -u joined", "curl -uadmin:s3cret https://h/", "curl -uadmin:" + M + " https://h/"},
+		{"curl -U, a proxy's", "curl -U proxyuser:pw https://h/ -x proxy:3128", "curl -U proxyuser:" + M + " https://h/ -x proxy:3128"},
+		{"curl -u without a password", "curl -u admin https://h/", "curl -u admin https://h/"},
+		{"another command's -u is a user and group", "docker run -u app:staff img", "docker run -u app:staff img"},
+		{"mysql -p joined", "mysql -u root -ps3cret db", "mysql -u root -p" + M + " db"},
+		{"mysqldump -p quoted", "mysqldump -h db -u app -p'my secret' app", "mysqldump -h db -u app -p'" + M + "' app"},
+		{"mysql -p alone prompts", "mysql -u root -p db", "mysql -u root -p db"},
+		{"mysql -P is the port", "mysql -P 3306 -h db", "mysql -P 3306 -h db"},
+		{"another command's -p", "ssh -p 2222 host", "ssh -p 2222 host"},
+		{"PostgreSQL's PASSWORD", "ALTER USER app WITH PASSWORD 's3cret';", "ALTER USER app WITH PASSWORD '" + M + "';"},
+		{"MySQL's IDENTIFIED BY", "CREATE USER 'app'@'%' IDENTIFIED BY 's3cret';", "CREATE USER 'app'@'%' IDENTIFIED BY '" + M + "';"},
+		{"IDENTIFIED WITH a plugin BY", "CREATE USER app IDENTIFIED WITH mysql_native_password BY 's3cret';", "CREATE USER app IDENTIFIED WITH mysql_native_password BY '" + M + "';"},
+		{"Oracle's, unquoted", "CREATE USER scott IDENTIFIED BY tiger;", "CREATE USER scott IDENTIFIED BY " + M + ";"},
+		{"prose", "the password is wrong; identified by its name", "the password is wrong; identified by its name"},
+		{"a double-quoted word after password", `reset password "for" user`, `reset password "for" user`},
+	})
+}

@@ -50,9 +50,21 @@ func backends(t *testing.T) []backend {
 // TestCrashBetweenWrites. No test here waits for a session to expire.
 const testSession = 5 * time.Second
 
+// testConnect is the tests' wait for a first session: on a loaded machine
+// a ZooKeeper just started (its JIT still cold) took more than the
+// default 15 s to open one. It is a deadline, not something checked.
+const testConnect = time.Minute
+
 func open(t *testing.T, spec string) Store {
 	t.Helper()
-	s, err := Open(spec, Options{Service: "svc", SessionTimeout: testSession})
+	return openWith(t, spec, Options{SessionTimeout: testSession})
+}
+
+// openWith is open with o (its Service and ConnectTimeout set here).
+func openWith(t *testing.T, spec string, o Options) Store {
+	t.Helper()
+	o.Service, o.ConnectTimeout = "svc", testConnect
+	s, err := Open(spec, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,16 +359,24 @@ func name(k int) string {
 }
 
 // TestZKLeader checks the election: one leader at a time, the standby takes
-// over when the leader closes its session, and a leader whose election
-// node disappeared can no longer write.
+// over when the leader closes its session (not when the session would
+// have expired), and a leader whose election node disappeared can no
+// longer write.
 func TestZKLeader(t *testing.T) {
 	srv := zktest.Start(t)
 	spec := srv.URL("")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	a := open(t, spec).(*ZK)
-	b := open(t, spec).(*ZK)
+	// A session as long as the server allows (zktest: 60 s): had a's Close
+	// left its session to expire, b would lead a minute after it, not
+	// within the half of it the takeover is allowed on a loaded machine.
+	const session = time.Minute
+	opened := time.Now()
+	a := openWith(t, spec, Options{SessionTimeout: session}).(*ZK)
+	b := openWith(t, spec, Options{SessionTimeout: session}).(*ZK)
 	defer b.Close()
+	t.Logf("a and b opened in %s", time.Since(opened).Round(time.Millisecond))
+	// Every wait's deadline; the checks are below.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*session)
+	defer cancel()
 	if a.Root() != "/dcos-service-svc" {
 		t.Errorf("root %s", a.Root())
 	}
@@ -366,12 +386,14 @@ func TestZKLeader(t *testing.T) {
 	}
 	bLeads := make(chan time.Time, 1)
 	var lostB <-chan struct{}
+	var bErr error
 	go func() { // owned by the test: ends when b leads or ctx ends
 		l, err := b.Lead(ctx)
 		if err == nil {
 			lostB = l
 			bLeads <- time.Now()
 		}
+		bErr = err
 		close(bLeads)
 	}()
 	select {
@@ -387,17 +409,19 @@ func TestZKLeader(t *testing.T) {
 	<-lostA
 	took, ok := <-bLeads
 	if !ok {
-		t.Fatal("b never led")
+		t.Fatalf("b never led: %v", bErr)
 	}
-	if d := took.Sub(closed); d > 3*time.Second {
-		t.Errorf("takeover took %s", d)
+	if d := took.Sub(closed); d > session/2 {
+		t.Errorf("takeover took %s, want well under the session timeout %s", d, session)
+	} else {
+		t.Logf("takeover took %s", d.Round(time.Millisecond))
 	}
 	if id, _ := b.FrameworkID(); id != "fw" {
 		t.Errorf("framework ID %q", id)
 	}
 	// Delete b's election node behind its back: b loses the lead and its
 	// writes fail.
-	c, _, err := zk.Connect([]string{srv.Addr}, time.Second, zk.WithLogger(zkLogger{b.log}))
+	c, _, err := zk.Connect([]string{srv.Addr}, testSession, zk.WithLogger(zkLogger{b.log}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +466,7 @@ func TestRemove(t *testing.T) {
 					t.Errorf("file left: %v", err)
 				}
 			case *ZK:
-				c, _, err := zk.Connect([]string{strings.TrimPrefix(strings.Split(spec, "/test")[0], "zk://")}, time.Second, zk.WithLogger(zkLogger{s.log}))
+				c, _, err := zk.Connect([]string{strings.TrimPrefix(strings.Split(spec, "/test")[0], "zk://")}, testSession, zk.WithLogger(zkLogger{s.log}))
 				if err != nil {
 					t.Fatal(err)
 				}

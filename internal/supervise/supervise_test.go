@@ -106,7 +106,7 @@ func waitDone(t *testing.T, p *Process) Status {
 	select {
 	case <-p.Done():
 		return p.Status()
-	case <-time.After(20 * time.Second):
+	case <-time.After(90 * time.Second): // longer than any grace a test gives
 		_ = p.Kill()
 		t.Fatalf("process %d did not finish", p.Pid())
 	}
@@ -137,6 +137,32 @@ func TestExitStatus(t *testing.T) {
 				t.Fatalf("status = %+v (%d, %q), want %+v (%d, %q)", got, got.ExitCode(), got, tt.want, tt.wantCode, tt.wantText)
 			}
 		})
+	}
+}
+
+// TestCoreDumped: a signal that dumped core says so (WCOREDUMP), for the
+// executor's "(core dumped)" (Mesos' WSTRINGIFY); one that did not, not.
+func TestCoreDumped(t *testing.T) {
+	pattern, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+	if err != nil || strings.HasPrefix(string(pattern), "|") || strings.TrimSpace(string(pattern)) == "" {
+		t.Skipf("core dumps are not written to a file here (core_pattern %q, %v)", pattern, err)
+	}
+	for _, tt := range []struct {
+		script string
+		want   bool
+	}{
+		{"ulimit -c unlimited; kill -SEGV $$", true},
+		{"ulimit -c 0; kill -SEGV $$", false},
+	} {
+		spec := sh(tt.script)
+		spec.Dir = t.TempDir() // where the core goes
+		p, err := Start(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := waitDone(t, p); got.Signal != syscall.SIGSEGV || got.CoreDumped != tt.want {
+			t.Errorf("%s: status %+v, want SIGSEGV with CoreDumped %v", tt.script, got, tt.want)
+		}
 	}
 }
 

@@ -9,7 +9,10 @@
 // and may be given with or without the trailing dot.
 //
 // Every query is logged with its arrival time, so tests can count how often a
-// client asked for a name.
+// client asked for a name. A UDP query's arrival time is the kernel's receive
+// timestamp (SO_TIMESTAMPNS), taken on loopback while the client's send runs:
+// when the machine is loaded and the server reads its queue late, the queries
+// it then reads together still keep the times they were sent at.
 //
 //	srv, err := dnstest.Start()
 //	if err != nil { t.Fatal(err) }
@@ -19,6 +22,7 @@
 package dnstest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -26,8 +30,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 )
 
 // TTL is the time to live of every answer, in seconds. It is 0 so that no
@@ -39,7 +45,7 @@ type Query struct {
 	Name string    // lower-case, fully qualified
 	Type uint16    // dns.TypeA, dns.TypeAAAA, ...
 	Net  string    // "udp" or "tcp"
-	At   time.Time // arrival time
+	At   time.Time // arrival time: the kernel's receive timestamp over UDP, the read's time over TCP
 }
 
 // Server is a running DNS server. Its methods are safe for concurrent use.
@@ -55,6 +61,14 @@ type Server struct {
 	rcodes  map[string]int
 	queries []Query            // all, oldest first
 	byName  map[string][]Query // the same, per name
+	arrived map[udpKey]time.Time
+}
+
+// udpKey names one UDP query between its read, which knows its kernel
+// timestamp, and its handling: the client's address and the message ID.
+type udpKey struct {
+	from string
+	id   uint16
 }
 
 // Start listens on a free 127.0.0.1 port (UDP and TCP) and serves until Close.
@@ -65,26 +79,31 @@ func Start() (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dnstest: listen udp: %w", err)
 		}
+		if err := stampReceives(pc.(*net.UDPConn)); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("dnstest: turning on receive timestamps (SO_TIMESTAMPNS): %w", err)
+		}
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err != nil {
 			pc.Close()
 			continue
 		}
-		return serve(pc, ln), nil
+		return serve(pc.(*net.UDPConn), ln), nil
 	}
 	return nil, fmt.Errorf("dnstest: no free port for both udp and tcp on 127.0.0.1")
 }
 
-func serve(pc net.PacketConn, ln net.Listener) *Server {
+func serve(pc *net.UDPConn, ln net.Listener) *Server {
 	s := &Server{
 		Addr:    pc.LocalAddr().String(),
 		records: map[string][]netip.Addr{},
 		rcodes:  map[string]int{},
 		byName:  map[string][]Query{},
+		arrived: map[udpKey]time.Time{},
 	}
 	started := make(chan struct{}, 2)
 	notify := func() { started <- struct{}{} }
-	s.udp = &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(s.handle), NotifyStartedFunc: notify}
+	s.udp = &dns.Server{PacketConn: stampedConn{UDPConn: pc, s: s}, Handler: dns.HandlerFunc(s.handle), NotifyStartedFunc: notify}
 	s.tcp = &dns.Server{Listener: ln, Handler: dns.HandlerFunc(s.handle), NotifyStartedFunc: notify}
 	for _, srv := range []*dns.Server{s.udp, s.tcp} {
 		s.served.Add(1)
@@ -141,11 +160,15 @@ func (s *Server) SetRcode(name string, rcode int) {
 // empty name returns every query.
 func (s *Server) Queries(name string) []Query {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if name == "" {
-		return slices.Clone(s.queries)
+	qs := slices.Clone(s.queries)
+	if name != "" {
+		qs = slices.Clone(s.byName[key(name)])
 	}
-	return slices.Clone(s.byName[key(name)])
+	s.mu.Unlock()
+	// Queries handled concurrently are logged in the order their handlers
+	// ran; their times say when they came.
+	slices.SortStableFunc(qs, func(a, b Query) int { return a.At.Compare(b.At) })
+	return qs
 }
 
 func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg) {
@@ -166,6 +189,12 @@ func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg) {
 
 	s.mu.Lock()
 	rec := Query{Name: name, Type: q.Qtype, Net: netw, At: time.Now()}
+	if k := (udpKey{w.RemoteAddr().String(), r.Id}); netw == "udp" {
+		if at, ok := s.arrived[k]; ok {
+			rec.At = at
+			delete(s.arrived, k)
+		}
+	}
 	s.queries = append(s.queries, rec)
 	s.byName[name] = append(s.byName[name], rec)
 	rcode, hasRcode := s.rcodes[name]
@@ -191,4 +220,98 @@ func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	}
 	_ = w.WriteMsg(m)
+}
+
+// stampedConn is the server's UDP socket with kernel receive timestamps
+// (SO_TIMESTAMPNS) turned on: ReadFrom notes each message's timestamp for
+// handle, which logs it as the query's arrival time. Where the kernel gives
+// none, the read's time stands in.
+type stampedConn struct {
+	*net.UDPConn
+	s *Server
+}
+
+// stampReceives turns SO_TIMESTAMPNS on for u and returns once the kernel
+// stamps datagrams as they are sent. Linux enables that for the first socket
+// asking only later, from a work queue (net_enable_timestamp); until then
+// it stamps a datagram when it is read. So u gets probes from a socket of
+// its own until one carries a stamp from before it was read; u must not be
+// served yet.
+func stampReceives(u *net.UDPConn) error {
+	raw, err := u.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return serr
+	}
+	probe, err := net.DialUDP("udp", nil, u.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	defer u.SetReadDeadline(time.Time{})
+	b, oob := make([]byte, 16), make([]byte, stampSpace)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := probe.Write([]byte("probe")); err != nil {
+			return err
+		}
+		sent := time.Now().Round(0) // the wall clock, as the kernel's stamp
+		u.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, oobn, _, _, err := u.ReadMsgUDP(b, oob)
+		if err != nil {
+			return fmt.Errorf("reading a probe: %w", err)
+		}
+		if at, ok := kernelStamp(oob[:oobn]); ok && !at.After(sent) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("datagrams still stamped when read, not when sent, after 10 s")
+		}
+		time.Sleep(10 * time.Millisecond) // the work queue's turn
+	}
+}
+
+// stampSpace is the room a receive timestamp takes among a datagram's
+// control messages.
+var stampSpace = unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))
+
+// kernelStamp is the SCM_TIMESTAMPNS among a datagram's control messages.
+func kernelStamp(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// ReadFrom implements net.PacketConn for miekg/dns's reader.
+func (c stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	oob := make([]byte, stampSpace)
+	n, oobn, _, from, err := c.ReadMsgUDP(b, oob)
+	if err != nil {
+		return n, nil, err
+	}
+	at, ok := kernelStamp(oob[:oobn])
+	if !ok {
+		at = time.Now()
+	}
+	if n >= 2 {
+		c.s.mu.Lock()
+		c.s.arrived[udpKey{from.String(), uint16(b[0])<<8 | uint16(b[1])}] = at
+		c.s.mu.Unlock()
+	}
+	return n, from, nil
 }

@@ -54,7 +54,7 @@ func Available() (java, classpath string, ok bool) {
 }
 
 // Start starts a server for t, or skips t when ZooKeeper is not installed.
-// It fails t if the server does not answer within 30 s. The server is
+// It fails t if the server does not answer within startWait. The server is
 // killed when t ends.
 //
 // The client port is found free and closed for ZooKeeper to bind: another
@@ -78,6 +78,11 @@ func Start(t testing.TB) *Server {
 		t.Logf("%v; starting it again on another port", err)
 	}
 }
+
+// startWait bounds the wait for a started server's first answer: seconds
+// on an idle 2-core machine, more than 30 s for a JVM starting while
+// several test suites run (load average 40).
+const startWait = 2 * time.Minute
 
 // start runs one server; exited says its error is an exit before it
 // answered.
@@ -121,7 +126,7 @@ admin.enableServer=false
 		close(s.done)
 	}()
 	t.Cleanup(s.Stop)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(startWait)
 	for !s.ruok() {
 		select {
 		case <-s.done:
@@ -131,7 +136,7 @@ admin.enableServer=false
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logf.Name())
-			return nil, false, fmt.Errorf("ZooKeeper did not answer within 30 s: %s", tail(b))
+			return nil, false, fmt.Errorf("ZooKeeper did not answer within %s: %s", startWait, tail(b))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
