@@ -242,7 +242,7 @@ func TestTaskAddedRelaunchesThePod(t *testing.T) {
 	h.skip()
 	h.master.Send(t, sdktest.Offers(h.offer("o2", "a1", "h1")))
 	c := h.master.Expect(t, tACCEPT)[0]
-	if got := opTypes(c); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP"}) {
+	if got := opTypes(c); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP", "LAUNCH_GROUP"}) {
 		t.Fatalf("relaunch with the new task: %v", got)
 	}
 	tis := launched(c)
