@@ -185,6 +185,7 @@ func TestBadOptions(t *testing.T) {
 		{mesostest.Options{MaxAgentPingTimeouts: -1}, "MaxAgentPingTimeouts"},
 		{mesostest.Options{AgentReregisterTimeout: -time.Minute}, "AgentReregisterTimeout"},
 		{mesostest.Options{Isolation: "posix/cpu,cgroups/mem"}, "Isolation"},
+		{mesostest.Options{Launcher: "systemd"}, "Launcher"},
 	} {
 		if _, err := mesostest.Start(t.Context(), tc.o); err == nil || !strings.Contains(err.Error(), "invalid configuration: "+tc.field+": ") {
 			t.Errorf("%+v: err = %v, want one naming %s", tc.o, err, tc.field)
