@@ -64,7 +64,9 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		pkgs := slices.Concat(devbuild.Toolkit, []string{"./examples/hello-world/server", "./scheduler-lite"})
-		if err := devbuild.Build(context.Background(), devbuild.Options{Root: root, Dir: dir, Packages: pkgs}); err != nil {
+		// The build's deadline, longer than devbuild's 5 min: two such
+		// builds at once on a loaded 2-core machine overran that.
+		if err := devbuild.Build(context.Background(), devbuild.Options{Root: root, Dir: dir, Packages: pkgs, Timeout: 8 * time.Minute}); err != nil {
 			fmt.Println(err)
 			return 1
 		}
