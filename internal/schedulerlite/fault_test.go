@@ -553,7 +553,10 @@ func TestFaultLeaderKilled(t *testing.T) {
 	svc := writeSpec(t, "leader", pods, "serial", map[string]string{"t": sleeper})
 	arts := fastArtifacts(t)
 	args := func() []string {
-		return []string{"--master", cl.MasterURL(), "--state", zks.URL(""), "--zk-session-timeout", "1s", "--artifacts-dir", arts, svc}
+		// The default session, 5 s: the ZooKeeper client gives up on a
+		// connection silent for 2/3 of it, and with 1 s a loaded machine's
+		// ZooKeeper failed a's start ("zk: connection closed").
+		return []string{"--master", cl.MasterURL(), "--state", zks.URL(""), "--zk-session-timeout", "5s", "--artifacts-dir", arts, svc}
 	}
 	started := time.Now()
 	a := startSched(t, "a.log", args()...)
@@ -587,7 +590,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 	})
 	fid := fetchFrameworkID(t, apiA)
 	// The takeover counts from the end of a's election node, which
-	// ZooKeeper deletes when a's 1 s session expires, seen by a watch of the
+	// ZooKeeper deletes when a's session expires, seen by a watch of the
 	// test's own: on a loaded machine ZooKeeper's JVM alone can be seconds
 	// late to expire it, and that is not the scheduler's doing.
 	aNode := watchLeaderNode(t, zks.Addr, "/dcos-service-leader/lock")
@@ -598,7 +601,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 	case <-aNode:
 		gone = time.Now()
 	case <-time.After(60 * time.Second):
-		t.Fatal("a's election node outlived its 1 s session by a minute")
+		t.Fatal("a's election node outlived its 5 s session by a minute")
 	}
 	apiB := b.waitAPI(t, 30*time.Second)
 	takeover := time.Since(gone)
