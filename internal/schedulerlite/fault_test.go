@@ -626,7 +626,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 // the test's own.
 func watchLeaderNode(t *testing.T, addr, dir string) <-chan struct{} {
 	t.Helper()
-	c, _, err := zk.Connect([]string{addr}, 30*time.Second, zk.WithLogger(zkDiscard{}))
+	c, _, err := zk.Connect([]string{addr}, 30*time.Second, zk.WithLogger(zktest.Discard{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -649,11 +649,6 @@ func watchLeaderNode(t *testing.T, addr, dir string) <-chan struct{} {
 	}()
 	return gone
 }
-
-// zkDiscard drops the ZooKeeper client's log lines.
-type zkDiscard struct{}
-
-func (zkDiscard) Printf(string, ...any) {}
 
 // TestFaultAuth: against a master requiring credentials, --principal with
 // the right --secret-file deploys; a wrong secret is refused (401) and the
