@@ -112,6 +112,18 @@ type Options struct {
 	// and the path when it cannot make the cgroup. Any other isolator is
 	// an invalid option.
 	Isolation string
+	// Launcher is the Mesos agent's --launcher: "linux" gives every
+	// container its own cgroup v1 freezer cgroup, under
+	// /sys/fs/cgroup/freezer/mesos/testenv-<master ID>/<container ID>,
+	// and destroying the container (its executor or command task ended)
+	// kills every process in it, one that left its session (setsid, a
+	// daemon's double fork) included; "posix" kills the container's
+	// process group and session only, so such a process outlives it.
+	// Empty means Mesos' default: linux when the test runs as root with the
+	// freezer hierarchy mounted and writable, posix otherwise. Start fails
+	// naming Launcher and why when linux is asked for and impossible;
+	// any other value is an invalid option.
+	Launcher string
 	// Logger receives the cluster's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -160,6 +172,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		AgentPingTimeout: o.AgentPingTimeout, MaxAgentPingTimeouts: o.MaxAgentPingTimeouts,
 		AgentReregisterTimeout: o.AgentReregisterTimeout,
 		Isolation:              o.Isolation,
+		Launcher:               o.Launcher,
 		Logger:                 o.Logger,
 	})
 	if err != nil {

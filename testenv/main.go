@@ -10,7 +10,8 @@
 //	           [--dns 127.0.0.1:0] [--dns-forward refuse|system|HOST:PORT]
 //	           [--work-dir DIR] [--executor PATH] [--env-file PATH|none] [--auth FILE]
 //	           [--agent-ping-timeout 15secs] [--max-agent-ping-timeouts 5] [--agent-reregister-timeout 10mins]
-//	           [--isolation posix/cpu,posix/mem|cgroups/cpu] [--cgroups-hierarchy /sys/fs/cgroup] [--cgroups-root mesos]
+//	           [--launcher linux|posix] [--isolation posix/cpu,posix/mem|cgroups/cpu]
+//	           [--cgroups-hierarchy /sys/fs/cgroup] [--cgroups-root mesos]
 //	           [--log-format text|json] [--verbose]
 //
 // "up" writes the master URL, the DNS address and the agents to the env

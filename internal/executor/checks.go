@@ -130,23 +130,23 @@ func ValidateCheck(c *mesos.CheckInfo) error {
 	return errors.Join(errs...)
 }
 
-// commandLine turns a check's CommandInfo into a shell line: the value
-// itself for a shell command, else the quoted arguments (or value).
-func commandLine(ci *mesos.CommandInfo) string {
-	if ci.Shell == nil || *ci.Shell {
-		return ci.GetValue()
+// commandProbe runs a check's or health check's CommandInfo as Mesos'
+// checker does (src/checks/checker_process.cpp, commandCheck) and the
+// task's own command is run (commandSpec): a shell command through the
+// task's shell, else value exec'd with arguments as its whole argument
+// list (arguments[0] is argv[0]), found on the task's PATH at each run.
+type commandProbe struct {
+	ci  *mesos.CommandInfo
+	env []string
+	dir string
+}
+
+func (c commandProbe) Probe(ctx context.Context) probe.Result {
+	spec, err := commandSpec(c.ci, c.env, c.dir)
+	if err != nil {
+		return probe.Result{Status: probe.Error, Reason: err.Error(), ExitCode: -1}
 	}
-	args := ci.Arguments
-	if len(args) == 0 {
-		args = []string{ci.GetValue()}
-	} else {
-		args = append([]string{ci.GetValue()}, args[1:]...)
-	}
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return "exec " + strings.Join(q, " ")
+	return (&probe.Command{Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir}).Probe(ctx)
 }
 
 // healthChecker builds the checker of a task's HealthCheck (already
@@ -155,7 +155,7 @@ func healthChecker(hc *mesos.HealthCheck, env []string, dir string, onResult fun
 	var p probe.Prober
 	switch hc.Type {
 	case mesos.HealthCheck_COMMAND:
-		p = &probe.Command{Line: commandLine(hc.Command), Env: mergeEnv(env, mesosx.CommandEnv(hc.Command)), Dir: dir}
+		p = commandProbe{ci: hc.Command, env: mergeEnv(env, mesosx.CommandEnv(hc.Command)), dir: dir}
 	case mesos.HealthCheck_HTTP:
 		scheme := hc.HTTP.GetScheme()
 		if scheme == "" {
@@ -185,7 +185,10 @@ func healthChecker(hc *mesos.HealthCheck, env []string, dir string, onResult fun
 	cfg.Timeout, _ = seconds("timeout_seconds", hc.GetTimeoutSeconds())
 	cfg.GracePeriod, _ = seconds("grace_period_seconds", hc.GetGracePeriodSeconds())
 	cfg.Interval = max(cfg.Interval, minInterval)
-	cfg.FailureThreshold = int(hc.GetConsecutiveFailures())
+	// Mesos kills once consecutiveFailures >= consecutive_failures
+	// (health_checker.cpp, failure()): 0 kills at the first counted
+	// failure, as 1 does (package health's 0 would never kill).
+	cfg.FailureThreshold = max(int(hc.GetConsecutiveFailures()), 1)
 	cfg.OnResult = onResult
 	return health.New(p, cfg)
 }
@@ -226,7 +229,7 @@ func checkChecker(ci *mesos.CheckInfo, env []string, dir string, onResult func(*
 	cp := &checkProbe{typ: ci.Type}
 	switch ci.Type {
 	case mesos.CheckInfo_COMMAND:
-		cmd := &probe.Command{Line: commandLine(&ci.Command.Command), Env: mergeEnv(env, mesosx.CommandEnv(&ci.Command.Command)), Dir: dir}
+		cmd := commandProbe{ci: &ci.Command.Command, env: mergeEnv(env, mesosx.CommandEnv(&ci.Command.Command)), dir: dir}
 		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
 			r := cmd.Probe(ctx)
 			st := emptyCheckStatus(ci.Type)
@@ -241,8 +244,10 @@ func checkChecker(ci *mesos.CheckInfo, env []string, dir string, onResult func(*
 		if path == "" {
 			path = "/"
 		}
-		// A check reports the status it got, a redirect's included.
-		h, err := probe.NewHTTP("http://"+checkTarget(false, ci.HTTP.Port)+path, probe.HTTPPolicy{MaxRedirects: 0})
+		// Mesos runs HTTP checks as it runs HTTP health checks, curl -L -k
+		// (checker_process.cpp, httpCheckCommand), and reports curl's
+		// %{http_code}: the status of the last response, after redirects.
+		h, err := probe.NewHTTP("http://"+checkTarget(false, ci.HTTP.Port)+path, probe.CheckPolicy)
 		if err != nil {
 			return nil, err
 		}

@@ -33,7 +33,9 @@ const (
 	// never been given a task waits for one before it exits.
 	DefaultNoTaskTimeout = 10 * time.Second
 	// DefaultKillGrace is the grace period between SIGTERM and SIGKILL when
-	// neither the KILL nor the task carries a kill policy.
+	// neither the KILL nor the task carries a kill policy, and of every kill
+	// by the group rule or SHUTDOWN: Mesos' default executor's kill()
+	// default, which those use whatever the task's kill policy.
 	DefaultKillGrace = 3 * time.Second
 	// DefaultBackoffMax is the largest pause between subscription attempts
 	// when MESOS_SUBSCRIPTION_BACKOFF_MAX is unset.
@@ -109,7 +111,8 @@ type Config struct {
 //   - MESOS_FRAMEWORK_ID, MESOS_EXECUTOR_ID: required;
 //   - MESOS_DIRECTORY, MESOS_SANDBOX: required, absolute paths;
 //   - MESOS_AGENT_ENDPOINT: required, host:port with a port in 1..65535;
-//   - MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: required, a Mesos duration;
+//   - MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: required, a Mesos duration:
+//     how long the executor lives after a SHUTDOWN (see Executor.Run);
 //   - MESOS_CHECKPOINT: a boolean (strconv.ParseBool: 1, 0, true, ...),
 //     false when unset; when true, MESOS_RECOVERY_TIMEOUT and
 //     MESOS_SUBSCRIPTION_BACKOFF_MAX are required Mesos durations;

@@ -34,10 +34,13 @@
 //	updates
 //
 // A task ending FAILED or KILLED kills the rest of its group unless it is
-// labelled essential=false. The executor exits once it has no task left and
+// labelled essential=false, each with DefaultKillGrace (as SHUTDOWN kills
+// every task); a KILL or a failed health check uses the KILL's or the
+// task's kill policy. The executor exits once it has no task left and
 // every update is acknowledged (at most AckWait), after SHUTDOWN, or when
 // it loses the agent (at once without checkpointing, after
-// MESOS_RECOVERY_TIMEOUT with it). Task processes run in their own process
+// MESOS_RECOVERY_TIMEOUT with it); after SHUTDOWN or losing the agent, at
+// the end of MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD at the latest. Task processes run in their own process
 // groups with a parent-death signal, so they do not outlive the executor.
 //
 // See docs/executor.md for the comparison with Mesos' DEFAULT executor.

@@ -97,6 +97,28 @@ func TestGroupRule(t *testing.T) {
 		}
 	})
 
+	// Mesos' default executor kills the rest of the group with its
+	// kill()'s default grace, 3 s, whatever their kill policy
+	// (default_executor.cpp, waited()); only a KILL uses the policy. A
+	// sibling ignoring SIGTERM with a 12 s policy was given 12 s.
+	t.Run("the group is killed with 3 s of grace, not the tasks' policy", func(t *testing.T) {
+		s.T = t
+		o := s.offer()
+		stubborn := shellTask("g3-stubborn", `trap '' TERM; touch trapped; while :; do sleep 0.1; done`)
+		stubborn.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: (12 * time.Second).Nanoseconds()}}
+		s.launchGroup(o, s.defaultExecutor("g3"), stubborn, shellTask("g3-bad", "while [ ! -e ../g3-stubborn/trapped ]; do sleep 0.05; done; exit 3"))
+		s.Update("g3-bad", mesos.TASK_FAILED)
+		failed := time.Now()
+		st := s.Update("g3-stubborn", mesos.TASK_KILLED)
+		took := time.Since(failed)
+		if st.GetMessage() != "Command terminated with signal Killed" {
+			t.Errorf("KILLED message %q, want SIGKILL after the grace", st.GetMessage())
+		}
+		if took > 3*time.Second+5*time.Second || took < 2*time.Second {
+			t.Errorf("the group kill took %v, want 3 s (not the task's 12 s)", took)
+		}
+	})
+
 	t.Run("non-essential failure kills nobody", func(t *testing.T) {
 		s.T = t
 		o := s.offer()
@@ -204,11 +226,18 @@ func TestShutdown(t *testing.T) {
 	cl := startCluster(t, testenv.Config{})
 	s := subscribe(t, cl, frameworkInfo("shutdown", false))
 	o := s.offer()
-	s.launchGroup(o, s.defaultExecutor("sd"), shellTask("sd-1", "sleep 300"), shellTask("sd-2", "exec sleep 300"))
-	s.Update("sd-1", mesos.TASK_RUNNING)
-	s.Update("sd-2", mesos.TASK_RUNNING)
+	// sd-3 ignores SIGTERM and has a 12 s kill policy: SHUTDOWN kills it
+	// with Mesos' 3 s (default_executor.cpp, shutdown()), within the
+	// agent's 5 s executor shutdown grace period, after which testenv, as
+	// Mesos, kills the executor (and no TASK_KILLED comes from it).
+	stubborn := shellTask("sd-3", `trap '' TERM; while :; do sleep 0.1; done`)
+	stubborn.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: (12 * time.Second).Nanoseconds()}}
+	s.launchGroup(o, s.defaultExecutor("sd"), shellTask("sd-1", "sleep 300"), shellTask("sd-2", "exec sleep 300"), stubborn)
+	for _, id := range []string{"sd-1", "sd-2", "sd-3"} {
+		s.Update(id, mesos.TASK_RUNNING)
+	}
 	s.MustCall(calls.Shutdown("sd", o.AgentID.Value))
-	for _, id := range []string{"sd-1", "sd-2"} {
+	for _, id := range []string{"sd-1", "sd-2", "sd-3"} {
 		st := s.Update(id, mesos.TASK_KILLED)
 		if st.GetSource() != mesos.SOURCE_EXECUTOR {
 			t.Errorf("%s KILLED from %s, want the executor", id, st.GetSource())
@@ -227,9 +256,12 @@ func secs(f float64) *float64 { return &f }
 func TestHealthChecks(t *testing.T) {
 	cl := startCluster(t, testenv.Config{})
 	s := subscribe(t, cl, frameworkInfo("health", false))
-	fast := func(cmd string) *mesos.HealthCheck {
+	fast := func(cmd string, failures ...uint32) *mesos.HealthCheck {
 		shell := cmd
 		n := uint32(3)
+		if len(failures) > 0 {
+			n = failures[0]
+		}
 		return &mesos.HealthCheck{
 			Type: mesos.HealthCheck_COMMAND, Command: &mesos.CommandInfo{Value: &shell},
 			DelaySeconds: secs(0), IntervalSeconds: secs(0.2), TimeoutSeconds: secs(10), GracePeriodSeconds: secs(0),
@@ -253,6 +285,25 @@ func TestHealthChecks(t *testing.T) {
 		st := s.Update("sick", mesos.TASK_KILLED)
 		if st.Healthy == nil || st.GetHealthy() {
 			t.Errorf("KILLED healthy = %v, want false", st.Healthy)
+		}
+	})
+
+	// Mesos kills once consecutiveFailures >= consecutive_failures
+	// (health_checker.cpp, failure()), so 0 kills at the first counted
+	// failure; it never killed.
+	t.Run("consecutive_failures 0: KILLED at the first failure", func(t *testing.T) {
+		s.T = t
+		o := s.offer()
+		task := shellTask("sick0", "sleep 300")
+		task.HealthCheck = fast("exit 1", 0)
+		s.launchGroup(o, s.defaultExecutor("sick0"), task)
+		s.UpdateWhere("sick0", mesos.TASK_RUNNING, func(st mesos.TaskStatus) bool { return st.Healthy != nil && !st.GetHealthy() })
+		st := s.Update("sick0", mesos.TASK_KILLED)
+		if st.Healthy == nil || st.GetHealthy() {
+			t.Errorf("KILLED healthy = %v, want false", st.Healthy)
+		}
+		if n := len(s.updates("sick0")); n > 6 {
+			t.Errorf("%d updates: more than one failure before the kill", n)
 		}
 	})
 
@@ -296,13 +347,19 @@ func TestReadinessCheckStatus(t *testing.T) {
 	cl := startCluster(t, testenv.Config{})
 	s := subscribe(t, cl, frameworkInfo("readiness", false))
 
-	// An HTTP server answering 503 until told otherwise.
+	// An HTTP server answering 503 until told otherwise, behind a
+	// redirect: Mesos' checker runs curl -L and reports the last status
+	// (checker_process.cpp, httpCheckCommand), never the 302.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ready atomic.Bool
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ready" {
+			http.Redirect(w, r, "/ready/", http.StatusFound)
+			return
+		}
 		if ready.Load() {
 			w.WriteHeader(http.StatusOK)
 			return

@@ -91,6 +91,7 @@ type Executor struct {
 	shuttingDown   bool
 	abandon        bool      // exit once the tasks are dead, acknowledged or not
 	exitBy         time.Time // deadline of the wait for acknowledgements
+	shutdownBy     time.Time // end of the executor shutdown grace period (see shutdownGrace)
 	ackWait        time.Duration
 	result         error
 	done           bool
@@ -207,11 +208,14 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // Run subscribes to the agent and runs tasks until the executor is done:
-// SHUTDOWN, no task left, or the agent lost. When ctx ends (SIGTERM), every
-// task is killed and Run returns soon after. Every task process is dead
-// when Run returns. The error is nil after a normal end, ErrAgentLost (wrapped)
-// when the agent was lost, and names MESOS_SANDBOX when the executor
-// sandbox cannot be opened (then nothing else is done).
+// SHUTDOWN, no task left, or the agent lost. After a SHUTDOWN, or once the
+// agent is given up, Run returns at the end of the executor shutdown grace
+// period (MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD) at the latest. When ctx
+// ends (SIGTERM), every task is killed and Run returns soon after. Every
+// task process is dead when Run returns. The error is nil after a normal
+// end, ErrAgentLost (wrapped) when the agent was lost, and names
+// MESOS_SANDBOX when the executor sandbox cannot be opened (then nothing
+// else is done).
 func (e *Executor) Run(ctx context.Context) error {
 	sb, err := sandboxfs.Open(e.cfg.Sandbox)
 	if err != nil {
@@ -440,7 +444,22 @@ func (e *Executor) giveUp(err error) {
 	e.log.Error("giving up on the agent; killing every task", "error", err)
 	e.result = err
 	e.abandon = true
+	e.shutdownGrace(time.Now())
 	e.shutdown()
+}
+
+// shutdownGrace starts the executor shutdown grace period
+// (MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD), as Mesos' executor library does
+// on a SHUTDOWN, the agent's or its own when it gives up on the agent
+// (src/executor/executor.cpp, ShutdownProcess): once it is over, the
+// executor is gone whatever it was waiting for. There it SIGKILLs its own
+// process group; here checkDone ends Run, which SIGKILLs every task still
+// alive, so no update waits past it. A grace period of 0 (a Config not
+// read by FromEnv) sets no bound.
+func (e *Executor) shutdownGrace(now time.Time) {
+	if g := e.cfg.ExecutorShutdownGracePeriod; g > 0 && e.shutdownBy.IsZero() {
+		e.shutdownBy = now.Add(g)
+	}
 }
 
 // housekeep resends old unacknowledged updates and enforces deadlines.
@@ -499,8 +518,8 @@ func (e *Executor) arm(wake *time.Timer, now time.Time) {
 // nextDeadline is the earliest time housekeep or checkDone has something
 // to do without a message: an update's resend, the recovery timeout, the
 // deadline of the subscription in flight (and the moment to say it is
-// slow), the no-task timeout, the end of the wait for acknowledgements.
-// Zero: none.
+// slow), the no-task timeout, the end of the wait for acknowledgements,
+// the end of the executor shutdown grace period. Zero: none.
 func (e *Executor) nextDeadline() time.Time {
 	var next time.Time
 	earliest := func(t time.Time) {
@@ -530,15 +549,31 @@ func (e *Executor) nextDeadline() time.Time {
 	if !e.exitBy.IsZero() {
 		earliest(e.exitBy)
 	}
+	if !e.shutdownBy.IsZero() {
+		earliest(e.shutdownBy)
+	}
 	return next
 }
 
 // checkDone ends the loop once no task is live and every update is
-// acknowledged (or AckWait has passed, or the agent is lost).
+// acknowledged (or AckWait has passed, or the agent is lost), or once the
+// executor shutdown grace period is over.
 func (e *Executor) checkDone(now time.Time) {
 	if !e.done && !e.launched && !e.shuttingDown && len(e.tasks) == 0 && !e.subscribedAt.IsZero() &&
 		now.Sub(e.subscribedAt) > e.cfg.NoTaskTimeout {
 		e.log.Warn("subscribed, and no task came; exiting", "waited", e.cfg.NoTaskTimeout)
+		e.done = true
+		return
+	}
+	if !e.done && !e.shutdownBy.IsZero() && now.After(e.shutdownBy) {
+		live := 0
+		for _, t := range e.tasks {
+			if t.live() {
+				live++
+			}
+		}
+		e.log.Warn("the executor shutdown grace period is over; killing what is left and exiting",
+			"grace", e.cfg.ExecutorShutdownGracePeriod, "live_tasks", live, "unacknowledged_updates", len(e.pending))
 		e.done = true
 		return
 	}
@@ -603,7 +638,7 @@ func (e *Executor) agentEvent(ev *execpb.Event) {
 		case t.killing:
 			e.log.Info("ignoring KILL of a task being killed", "task", t.id())
 		default:
-			e.kill(t, k.KillPolicy, "KILL")
+			e.kill(t, killGrace(k.KillPolicy, t.info.KillPolicy), "KILL")
 		}
 	case execpb.Event_ACKNOWLEDGED:
 		e.acknowledged(ev.Acknowledged.TaskID.Value, ev.Acknowledged.UUID)
@@ -611,6 +646,7 @@ func (e *Executor) agentEvent(ev *execpb.Event) {
 		e.log.Info("message from the framework (ignored)", "bytes", len(ev.Message.Data))
 	case execpb.Event_SHUTDOWN:
 		e.log.Info("SHUTDOWN: killing every task")
+		e.shutdownGrace(time.Now())
 		e.shutdown()
 	case execpb.Event_ERROR:
 		e.log.Error("error from the agent", "message", ev.Error.Message)
@@ -656,7 +692,7 @@ func (e *Executor) shutdown() {
 	e.shuttingDown = true
 	for _, t := range e.tasks {
 		if t.live() && !t.killing {
-			e.kill(t, nil, "shutdown")
+			e.kill(t, DefaultKillGrace, "shutdown")
 		}
 	}
 }
@@ -893,19 +929,22 @@ func (e *Executor) finish(t *task, state mesos.TaskState, reason *mesos.TaskStat
 	for _, s := range g.tasks {
 		if s != t && s.live() && !s.killing {
 			e.log.Info("killing the task's group", "task", s.id(), "because", t.id())
-			e.kill(s, nil, "group")
+			e.kill(s, DefaultKillGrace, "group")
 		}
 	}
 }
 
 // kill stops a task: TASK_KILLING if the framework wants it, SIGTERM to
-// its process group, SIGKILL after the grace period.
-func (e *Executor) kill(t *task, policy *mesos.KillPolicy, why string) {
+// its process group, SIGKILL after grace. As in Mesos' default executor
+// (src/launcher/default_executor.cpp), a KILL and a failed health check
+// (killTask) give the KILL's or the task's kill policy, and the group rule
+// (waited) and SHUTDOWN give DefaultKillGrace whatever the task's policy.
+func (e *Executor) kill(t *task, grace time.Duration, why string) {
 	if !t.live() || t.killing {
 		return
 	}
 	t.killing = true
-	t.killGrace = killGrace(policy, t.info.KillPolicy)
+	t.killGrace = grace
 	e.stopChecks(t)
 	e.log.Info("killing task", "task", t.id(), "why", why, "grace", t.killGrace)
 	if e.hasCapability(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) && (t.proc != nil || t.launching) {
@@ -1006,7 +1045,7 @@ func (e *Executor) healthResult(t *task, ev health.Event) {
 		}))
 		if ev.To == health.Failed {
 			t.unhealthy = true
-			e.kill(t, nil, "health check")
+			e.kill(t, killGrace(t.info.KillPolicy), "health check")
 		}
 	}
 }

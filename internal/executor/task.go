@@ -239,12 +239,17 @@ func lookPath(file, pathEnv, dir string) (string, error) {
 	return "", fmt.Errorf("%s: executable file not found in PATH", file)
 }
 
-// exitMessage describes how a task's process ended, as Mesos words it.
+// exitMessage describes how a task's process ended, as Mesos words it
+// ("Command " + WSTRINGIFY(status), src/common/status_utils.hpp: the
+// signal's strsignal(3) text, " (core dumped)" when it dumped core).
 func exitMessage(st supervise.Status) string {
 	if st.Signal != 0 {
 		name := st.Signal.String()
 		if name != "" {
 			name = strings.ToUpper(name[:1]) + name[1:]
+		}
+		if st.CoreDumped {
+			name += " (core dumped)"
 		}
 		return "Command terminated with signal " + name
 	}

@@ -13,6 +13,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
+	"github.com/taskkit/taskkit/internal/probe"
 	"github.com/taskkit/taskkit/internal/supervise"
 )
 
@@ -104,6 +105,8 @@ func TestTaskRules(t *testing.T) {
 		{supervise.Status{Code: 3}, "Command exited with status 3"},
 		{supervise.Status{Code: -1, Signal: syscall.SIGKILL}, "Command terminated with signal Killed"},
 		{supervise.Status{Code: -1, Signal: syscall.SIGTERM}, "Command terminated with signal Terminated"},
+		{supervise.Status{Code: -1, Signal: syscall.SIGSEGV, CoreDumped: true}, "Command terminated with signal Segmentation fault (core dumped)"},
+		{supervise.Status{Code: -1, Signal: syscall.SIGABRT}, "Command terminated with signal Aborted"},
 	} {
 		if got := exitMessage(tc.st); got != tc.want {
 			t.Errorf("exitMessage(%v) = %q, want %q", tc.st, got, tc.want)
@@ -152,8 +155,39 @@ func TestTaskEnvAndCommand(t *testing.T) {
 			t.Errorf("task ID %q accepted as a directory", id)
 		}
 	}
-	if got := commandLine(&mesos.CommandInfo{Shell: &no, Value: str("/bin/echo"), Arguments: []string{"echo", "it's"}}); got != `exec '/bin/echo' 'it'\''s'` {
-		t.Errorf("commandLine = %s", got)
+}
+
+// TestCommandProbe: a COMMAND check or health check runs as Mesos' checker
+// runs it (checker_process.cpp): a shell command through the task's
+// shell, else value exec'd with arguments as its whole argv. The exec form
+// lost arguments[0] (value took its place as argv[0]), which a program
+// that looks at its name (busybox, a launcher's applets) needs.
+func TestCommandProbe(t *testing.T) {
+	no := false
+	env := []string{"PATH=/usr/bin:/bin", "CHECK_VAR=from-the-check"}
+	tests := []struct {
+		name   string
+		ci     *mesos.CommandInfo
+		status probe.Status
+		code   int
+	}{
+		{"shell", &mesos.CommandInfo{Value: str(`test "$CHECK_VAR" = from-the-check && exit 3`)}, probe.Unhealthy, 3},
+		{"exec: arguments[0] is argv[0]", &mesos.CommandInfo{Shell: &no, Value: str("/bin/sh"),
+			Arguments: []string{"probe-name", "-c", `test "$0" = probe-name`}}, probe.Healthy, 0},
+		{"exec: found on the PATH", &mesos.CommandInfo{Shell: &no, Value: str("sh"),
+			Arguments: []string{"sh", "-c", `exit 4`}}, probe.Unhealthy, 4},
+		{"exec without arguments: argv is {value}", &mesos.CommandInfo{Shell: &no, Value: str("true")}, probe.Healthy, 0},
+		{"exec of a missing program", &mesos.CommandInfo{Shell: &no, Value: str("no-such-binary-xyz")}, probe.Error, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r := commandProbe{ci: tt.ci, env: env, dir: t.TempDir()}.Probe(ctx)
+			if r.Status != tt.status || r.ExitCode != tt.code {
+				t.Errorf("probe: %s, exit code %d (%s); want %s, %d", r.Status, r.ExitCode, r.Reason, tt.status, tt.code)
+			}
+		})
 	}
 }
 
@@ -293,6 +327,46 @@ func TestNoTaskExit(t *testing.T) {
 			e.checkDone(t0.Add(tc.after))
 			if e.done != tc.done {
 				t.Errorf("done = %v, want %v", e.done, tc.done)
+			}
+		})
+	}
+}
+
+// TestShutdownGracePeriod: once SHUTDOWN came (or the agent was given
+// up), the executor is gone at the end of MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD,
+// as Mesos' executor library's ShutdownProcess ends it
+// (src/executor/executor.cpp), whether a task is still being killed
+// (a KILL's long grace) or updates wait for acknowledgement; the
+// variable was read and unused. Its end is a deadline the loop wakes for.
+func TestShutdownGracePeriod(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	killing := func() map[string]*task { return map[string]*task{"t1": {proc: &supervise.Process{}, killing: true}} }
+	acked := func() map[string]*task { return map[string]*task{"t1": {terminal: true}} }
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		tasks map[string]*task
+		after time.Duration
+		done  bool
+	}{
+		{"a task still being killed, grace over", 5 * time.Second, killing(), 5*time.Second + time.Millisecond, true},
+		{"a task still being killed, within the grace", 5 * time.Second, killing(), 4 * time.Second, false},
+		{"updates unacknowledged, grace over before AckWait", 5 * time.Second, acked(), 6 * time.Second, true},
+		{"no grace period (a Config not from FromEnv)", 0, killing(), time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{AckWait: time.Minute}
+			cfg.ExecutorShutdownGracePeriod = tc.grace
+			e := &Executor{cfg: cfg, ackWait: time.Minute, conn: subscribed, gen: 2, launched: true, subscribedAt: t0, tasks: tc.tasks,
+				pending: []*pendingUpdate{{status: mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t1"}}, sentGen: 1}}, log: slog.New(slog.DiscardHandler)}
+			e.shuttingDown = true
+			e.shutdownGrace(t0)
+			e.checkDone(t0.Add(tc.after))
+			if e.done != tc.done {
+				t.Errorf("done = %v, want %v", e.done, tc.done)
+			}
+			if next := e.nextDeadline(); tc.grace > 0 && !next.Equal(t0.Add(tc.grace)) && !e.done {
+				t.Errorf("nextDeadline = %v, want the end of the grace period %v", next, t0.Add(tc.grace))
 			}
 		})
 	}

@@ -25,8 +25,12 @@ const drainTimeout = 250 * time.Millisecond
 // own or its context ends first, whatever is left of its process group is
 // SIGKILLed before it is reaped, so a check never leaves a process behind.
 type Command struct {
-	// Line is the command line.
+	// Line is the command line, run by the shell (supervise.ShellCommand).
 	Line string
+	// Path, when set, is run instead of Line, with Args as its argument
+	// list (argv[0] included; empty means {Path}), as execve(2) takes them.
+	Path string
+	Args []string
 	// Env is the environment; nil means this process's (the task's).
 	Env []string
 	// Dir is the working directory; "" means this process's.
@@ -43,7 +47,10 @@ func (c *Command) Probe(ctx context.Context) Result {
 		return Result{Status: Error, Reason: fmt.Sprintf("creating output pipe: %v", err), ExitCode: -1}
 	}
 	defer r.Close()
-	path, args := supervise.ShellCommand(c.Line)
+	path, args := c.Path, c.Args
+	if path == "" {
+		path, args = supervise.ShellCommand(c.Line)
+	}
 	p, err := supervise.Start(supervise.Spec{
 		Path:              path,
 		Args:              args,

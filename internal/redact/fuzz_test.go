@@ -238,6 +238,9 @@ func TestStringBudget(t *testing.T) {
 		"structures":  string(fuzzcheck.Sized([]byte("{password: a b, token=1} map[secret:x] "), fuzzcheck.MiB)),
 		"headers":     string(fuzzcheck.Sized([]byte("Authorization: Bearer x\npassword: |\n  y\nCookie: z\n"), fuzzcheck.MiB)),
 		"prose":       string(fuzzcheck.Sized([]byte("Authorization: denied, token: bad, password: x "), fuzzcheck.MiB)),
+		"curl":        "curl " + string(fuzzcheck.Sized([]byte("-u a:b -uc:d --user=e:f -U '"), fuzzcheck.MiB)),
+		"mysql":       "mysql " + string(fuzzcheck.Sized([]byte("-pX -p -P1 -p'"), fuzzcheck.MiB)),
+		"sql":         string(fuzzcheck.Sized([]byte("PASSWORD 'x' IDENTIFIED BY y x_password BY 'z' BY "), fuzzcheck.MiB)),
 	} {
 		var out string
 		c := b.Check(t, name, func() { out = r.String(text) })

@@ -249,6 +249,11 @@ func TestURLUserinfo(t *testing.T) {
 		{"a port, then @ in the query", "https://host:8443/login?u=me@x.com", "https://host:8443/login?u=me@x.com"},
 		{"@ in the query", "https://h/x?e=a@b.com:80", "https://h/x?e=a@b.com:80"},
 		{"a user without a password", "https://user@host/ and ssh://git@github.com:22/x", "https://user@host/ and ssh://git@github.com:22/x"},
+		// ... unless it is an access token by its prefix (GitHub's, GitLab's).
+		{"a GitHub token as the user", "git clone https://ghp_abc123DEF456@github.com/o/r.git", "git clone https://" + M + "@github.com/o/r.git"},
+		{"a fine-grained GitHub token", "https://github_pat_11ABC_xyz@github.com/o/r", "https://" + M + "@github.com/o/r"},
+		{"a GitLab token as the user", "https://glpat-abc123@gitlab.example/g/r.git", "https://" + M + "@gitlab.example/g/r.git"},
+		{"a prefix alone is a user", "https://ghp_@github.com/o/r", "https://ghp_@github.com/o/r"},
 		{"scp-style git", "git@github.com:org/repo.git", "git@github.com:org/repo.git"},
 		{"image digest", "registry:5000/app:1.2@sha256:0123456789abcdef", "registry:5000/app:1.2@sha256:0123456789abcdef"},
 		{"mailto", "mailto:ops@example.com", "mailto:ops@example.com"},
@@ -588,4 +593,32 @@ func TestLastWord(t *testing.T) {
 			t.Errorf("isCookieHeader(%q) = %v; words %q", name, got, w)
 		}
 	}
+}
+
+// TestPositionalPasswords: the passwords the commands users log most often
+// take without a name that says so — curl's user:password, a MySQL
+// client's -pPASSWORD, SQL's PASSWORD and IDENTIFIED BY — are masked; the
+// same shapes in other commands and in prose are not.
+func TestPositionalPasswords(t *testing.T) {
+	M := Mask
+	maskRows(t, []maskRow{
+		{"curl -u", "curl -u admin:s3cret https://h/", "curl -u admin:" + M + " https://h/"},
+		{"curl --user, quoted, a blank inside", "curl -s --user 'admin:s3 cret' -X POST https://h/", "curl -s --user 'admin:" + M + "' -X POST https://h/"},
+		{"curl --user=", "curl --user=admin:s3cret https://h/", "curl --user=admin:" + M + " https://h/"},
+		{"curl -u joined", "curl -uadmin:s3cret https://h/", "curl -uadmin:" + M + " https://h/"},
+		{"curl -U, a proxy's", "curl -U proxyuser:pw https://h/ -x proxy:3128", "curl -U proxyuser:" + M + " https://h/ -x proxy:3128"},
+		{"curl -u without a password", "curl -u admin https://h/", "curl -u admin https://h/"},
+		{"another command's -u is a user and group", "docker run -u app:staff img", "docker run -u app:staff img"},
+		{"mysql -p joined", "mysql -u root -ps3cret db", "mysql -u root -p" + M + " db"},
+		{"mysqldump -p quoted", "mysqldump -h db -u app -p'my secret' app", "mysqldump -h db -u app -p'" + M + "' app"},
+		{"mysql -p alone prompts", "mysql -u root -p db", "mysql -u root -p db"},
+		{"mysql -P is the port", "mysql -P 3306 -h db", "mysql -P 3306 -h db"},
+		{"another command's -p", "ssh -p 2222 host", "ssh -p 2222 host"},
+		{"PostgreSQL's PASSWORD", "ALTER USER app WITH PASSWORD 's3cret';", "ALTER USER app WITH PASSWORD '" + M + "';"},
+		{"MySQL's IDENTIFIED BY", "CREATE USER 'app'@'%' IDENTIFIED BY 's3cret';", "CREATE USER 'app'@'%' IDENTIFIED BY '" + M + "';"},
+		{"IDENTIFIED WITH a plugin BY", "CREATE USER app IDENTIFIED WITH mysql_native_password BY 's3cret';", "CREATE USER app IDENTIFIED WITH mysql_native_password BY '" + M + "';"},
+		{"Oracle's, unquoted", "CREATE USER scott IDENTIFIED BY tiger;", "CREATE USER scott IDENTIFIED BY " + M + ";"},
+		{"prose", "the password is wrong; identified by its name", "the password is wrong; identified by its name"},
+		{"a double-quoted word after password", `reset password "for" user`, `reset password "for" user`},
+	})
 }

@@ -14,13 +14,11 @@
 // keys tlsprov reads); a name ending in pwd, pass, sig or signature
 // (DB_PASS, X-Goog-Signature, Azure's sig) or in authorization or cookie
 // (HTTP headers of credentials, HTTP_AUTHORIZATION) — unless it names a
-// path (its
-// last word is file, path or dir, see PathKeyPattern:
+// path (its last word is file, path or dir, see PathKeyPattern:
 // SCHEDULER_LITE_SECRET_FILE holds where a secret is, which a user must see
 // to fix it) or is a well-known variable holding a path whose name does not
 // say so (GOOGLE_APPLICATION_CREDENTIALS, MESOS_CREDENTIAL, see
-// pathNames), or is the
-// shell's PWD or OLDPWD; or when it matches the extra
+// pathNames), or is the shell's PWD or OLDPWD; or when it matches the extra
 // pattern a user passes (bootstrap's -redact-keys, for example), which has
 // no exception. A bare key is not secret: PRIMARY_KEY_COLUMN, cache.key and
 // PUBLIC_KEY are shown. A Redactor built from an environment also knows the
@@ -110,14 +108,20 @@
 // YAML block value of words (password: x) is not masked, unless it is one
 // word alone on its line holding more than letters (password: hunter2,
 // X-API-Key: abc123, a Kubernetes Secret's data: see oneWordValue), a
-// block scalar or the entry of a flow collection ({password: x}). So is a quoted name followed by
-// words of letters (see proseWords) — Go's `%q: reason` errors (exec:
-// "token-refresher": executable file not found, parsing "password":
-// invalid syntax) — while a JSON value after a quoted name ({"token":
-// 12345}, "token": "x") and a value inside a YAML flow mapping
-// ({"token": abc}) are masked. A password passed without a name (mysql
-// -pSECRET, curl -u user:SECRET) and a token used as a URL's user
-// (https://TOKEN@github.com) are not recognised.
+// block scalar or the entry of a flow collection ({password: x}). So is
+// a quoted name followed by words of letters (see proseWords) — Go's
+// `%q: reason` errors (exec: "token-refresher": executable file not
+// found, parsing "password": invalid syntax) — while a JSON value after a
+// quoted name ({"token": 12345}, "token": "x") and a value inside a YAML
+// flow mapping ({"token": abc}) are masked. Of the passwords passed
+// without a name, curl's (-u user:********, in a text naming curl), a
+// MySQL client's (-p********, in a text naming mysql or mariadb) and
+// SQL's (PASSWORD '********', IDENTIFIED BY '********') are masked
+// (positional.go); others (sshpass -p SECRET, a JSON array of arguments)
+// are not recognised. A token used as a URL's user is masked when its
+// prefix says it is one (https://********@github.com for GitHub's ghp_,
+// github_pat_ and the like, GitLab's glpat-; see tokenPrefixes), not
+// otherwise (https://TOKEN@host reads as a user name).
 // svc.yml's secrets.<id>.secret and secrets.<id>.env-key fields hold a
 // secret's name in the store and its variable's name, not its value, so
 // they are not masked.
@@ -452,13 +456,16 @@ type span struct{ start, end int }
 
 // credentials appends to dst the spans of s holding credentials: URL
 // and DSN passwords (percent-encoded ones too), PEM private-key bodies,
-// secret XML elements' text and secret parameters' values.
+// secret XML elements' text, the passwords curl, MySQL clients and SQL
+// take without a name, and secret parameters' values.
 // They may overlap and are in no order.
 func (r *Redactor) credentials(s string, dst []span) []span {
 	dst = userinfoSpans(s, dst)
 	dst = encodedUserinfoSpans(s, dst)
 	dst = pemSpans(s, dst)
 	dst = r.xmlSpans(s, dst)
+	dst = curlUserSpans(s, dst)
+	dst = mysqlPasswordSpans(s, dst)
 	return r.paramSpans(s, dst)
 }
 
@@ -529,6 +536,13 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 			continue
 		}
 		name := s[m.nameStart:m.nameEnd]
+		if m.spaced && !m.dashes {
+			if vs, ve, ok := sqlPasswordSpan(s, m, name); ok {
+				dst = append(dst, span{vs, ve})
+				pos = ve
+				continue
+			}
+		}
 		if (m.spaced && !m.dashes) || !r.isSecretParam(name) && !r.isJavaProperty(m, name) {
 			// Not a secret: go on after the name, so that a value such as
 			// "url=password=x" is looked at too.
@@ -589,9 +603,9 @@ func (r *Redactor) paramSpans(s string, dst []span) []span {
 // headerValue returns the credential in the value of the secret parameter
 // m when the value is one that the prose rule would leave alone though it
 // is unambiguous, or one that would end too soon at a blank: a YAML block
-// scalar (password: |, then indented lines) or an HTTP Authorization
+// scalar (password: |, then indented lines), an HTTP Authorization
 // header's credentials after its scheme (Authorization: Bearer x,
-// HTTP_AUTHORIZATION=Bearer x).
+// HTTP_AUTHORIZATION=Bearer x) or a Cookie or Set-Cookie header's value.
 func (r *Redactor) headerValue(s string, m paramMatch, name string, nameOpen int) (int, int, bool) {
 	switch c := s[m.value]; {
 	case (c == '|' || c == '>') && m.colon:
@@ -649,12 +663,11 @@ func proseWords(s string, i int) bool {
 
 // oneWordValue reports whether the text at i, an unquoted value after an
 // unquoted name and ": ", is one word alone to the end of its line (or
-// to a YAML comment, " # ...") that
-// holds a letter or digit and something other than letters — hunter2,
-// c2VjcmV0, abc123def456, 12345 — as a YAML value, an HTTP header's
-// (X-API-Key: ...) or a Kubernetes Secret's data are, and as a problem in
-// prose ("token: required", "unexpected token: }", "(token: invalid)",
-// closing punctuation aside) is not.
+// to a YAML comment, " # ...") that holds a letter or digit and something
+// other than letters — hunter2, c2VjcmV0, abc123def456, 12345 — as a
+// YAML value, an HTTP header's (X-API-Key: ...) or a Kubernetes Secret's
+// data are, and as a problem in prose ("token: required", "unexpected
+// token: }", "(token: invalid)", closing punctuation aside) is not.
 func oneWordValue(s string, i int) bool {
 	j := i
 	for j < len(s) && !isSpace(s[j]) {
@@ -765,7 +778,9 @@ func matchParam(s string, pos int) (paramMatch, bool) {
 // its quotes or braces when it has them, else up to whitespace, '&', ';' or
 // a quote. A quoted value holds its quote escaped: \" (JSON), \' (libpq
 // conninfo, PostgreSQL docs 34.1.1) and a doubled quote (a YAML single-quoted scalar,
-// YAML 1.2 §7.3.2; SQL); a braced one holds }} (ODBC).
+// YAML 1.2 §7.3.2; SQL); a braced one holds }} (ODBC). After a colon (JSON,
+// YAML) a value in braces, and anywhere one in square brackets, is an
+// object or array: it ends at its matching closer (see nestedValueEnd).
 func valueSpan(s string, i int, colon bool) (int, int) {
 	if i >= len(s) {
 		return i, i

@@ -6,11 +6,12 @@ import "strings"
 // inside a structure: a JSON document or a YAML flow collection (RFC 8259,
 // YAML 1.2 §7.4), a printed map or object (Java's {k=v, k=v}, Kotlin's
 // Config(k=v), Go's map[k:v] and {K:v}), a YAML block scalar (YAML 1.2
-// §8.1) and an HTTP Authorization header (RFC 9110 §11.6.2).
+// §8.1), an HTTP Authorization or Cookie header (RFC 9110 §11.6.2, RFC
+// 6265) and an XML element (XML 1.0 §3.1).
 
-// maxBrackets is how deeply nested brackets brackets tracks; deeper ones
-// are not tracked, so their closers are masked with a value they end (on
-// the safe side).
+// maxBrackets is how deeply nested brackets a brackets tracker follows;
+// deeper ones are not followed, so their closers are masked with a value
+// they end (on the safe side).
 const maxBrackets = 64
 
 // brackets follows the brackets ('{', '[', '(') left open on the current

@@ -35,9 +35,9 @@
 // steps, pods and tasks, as the SDK CLI prints them) and the API's JSON
 // answer with --json. Flags may come before or after the arguments, and
 // before the command's name too (HoistFlags: "scheduler-lite --url URL
-// plan list"; permute: "scheduler-lite plan --url URL list"); a group given flags but no command ("scheduler-lite plan
-// --url URL") says which commands it has, as the group alone does
-// (permute). Each command runs in the binaries' shell (internal/cliapp):
+// plan list"; permute: "scheduler-lite plan --url URL list"); a group
+// given flags but no command ("scheduler-lite plan --url URL") says which
+// commands it has, as the group alone does (permute). Each command runs in the binaries' shell (internal/cliapp):
 // variables read from the environ given to Commands, usage errors with the
 // usage line, errors naming the flag or variable used, the token masked in
 // them.

@@ -136,6 +136,8 @@ type Status struct {
 	Code int
 	// Signal is the signal that killed it, else 0.
 	Signal syscall.Signal
+	// CoreDumped reports that the signal dumped core (WCOREDUMP).
+	CoreDumped bool
 }
 
 // ExitCode returns the shell convention: Code for a normal exit, 128+signal
@@ -158,7 +160,7 @@ func (s Status) String() string {
 func statusOf(ws unix.WaitStatus) Status {
 	switch {
 	case ws.Signaled():
-		return Status{Code: -1, Signal: syscall.Signal(ws.Signal())}
+		return Status{Code: -1, Signal: syscall.Signal(ws.Signal()), CoreDumped: ws.CoreDump()}
 	case ws.Exited():
 		return Status{Code: ws.ExitStatus()}
 	}

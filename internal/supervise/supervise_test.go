@@ -140,6 +140,32 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+// TestCoreDumped: a signal that dumped core says so (WCOREDUMP), for the
+// executor's "(core dumped)" (Mesos' WSTRINGIFY); one that did not, not.
+func TestCoreDumped(t *testing.T) {
+	pattern, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+	if err != nil || strings.HasPrefix(string(pattern), "|") || strings.TrimSpace(string(pattern)) == "" {
+		t.Skipf("core dumps are not written to a file here (core_pattern %q, %v)", pattern, err)
+	}
+	for _, tt := range []struct {
+		script string
+		want   bool
+	}{
+		{"ulimit -c unlimited; kill -SEGV $$", true},
+		{"ulimit -c 0; kill -SEGV $$", false},
+	} {
+		spec := sh(tt.script)
+		spec.Dir = t.TempDir() // where the core goes
+		p, err := Start(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := waitDone(t, p); got.Signal != syscall.SIGSEGV || got.CoreDumped != tt.want {
+			t.Errorf("%s: status %+v, want SIGSEGV with CoreDumped %v", tt.script, got, tt.want)
+		}
+	}
+}
+
 func TestStartErrors(t *testing.T) {
 	dir := t.TempDir()
 	notExec := filepath.Join(dir, "not-exec")

@@ -438,7 +438,7 @@ func (c *Cluster) startExecutor(e *executor) {
 	c.mu.Lock()
 	if err == nil {
 		spec.env = c.executorEnvLocked(e, dir)
-		spec.cgroup, err = c.createCgroupLocked(e)
+		spec.cgroup, spec.freezer, err = c.containerCgroupsLocked(e)
 	}
 	c.mu.Unlock()
 	// Fork and exec outside the cluster lock: hundreds of executors starting
@@ -594,7 +594,7 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 		c.mu.Unlock()
 		return
 	}
-	cg, err := c.createCgroupLocked(e)
+	cg, fz, err := c.containerCgroupsLocked(e)
 	if err != nil {
 		finish(mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED, a.secrets.String("Failed to launch container: "+err.Error()))
 		c.mu.Unlock()
@@ -602,7 +602,7 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	}
 	c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_STARTING, ""))
 	spec := procSpec{sandbox: sb, env: c.executorEnvLocked(e, dir),
-		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments, limits: limits, cgroup: cg}
+		shell: cmd.Shell == nil || *cmd.Shell, value: cmd.GetValue(), args: cmd.Arguments, limits: limits, cgroup: cg, freezer: fz}
 	p, err := startProc(spec)
 	closeSandbox()
 	if errors.Is(err, rlimit.ErrSet) {

@@ -94,25 +94,38 @@ func cpuShares(cpus float64) uint64 {
 }
 
 // cpuIsolator is the cgroups/cpu isolator of one cluster. Its containers'
-// cgroups are under dir, <hierarchy>/cpu/<root>/testenv-<master ID>: a
-// directory only this cluster uses, made at Start and removed at stop.
-// Only cgroup v1 is supported: a hierarchy that is a cgroup v2 mount (it
-// has cgroup.controllers) is refused at Start, saying why and what works
+// cgroups are under its clusterCgroup in the cpu controller's hierarchy,
+// <hierarchy>/cpu/<root>/testenv-<master ID>. Only cgroup v1 is
+// supported: a hierarchy that is a cgroup v2 mount (it has
+// cgroup.controllers) is refused at Start, saying why and what works
 // instead. cgroup v2's cpu.weight is not implemented because it could not
 // be tested: taskkit's build machines mount the cpu controller in a v1
 // hierarchy, and a cgroup v2 mounted beside it gets no cpu controller.
+type cpuIsolator struct {
+	*clusterCgroup
+}
+
+// clusterCgroup is a cluster's own directory in one cgroup v1
+// controller's hierarchy, dir, <hierarchy>/<controller>/<root>/
+// testenv-<master ID>, made at Start and removed at stop; its
+// containers' cgroups are in it, named by container ID. The cgroups/cpu
+// isolator has one in the cpu hierarchy, the linux launcher one in the
+// freezer hierarchy (launcher.go).
 //
 // A running cluster holds an flock(2) on its directory (lock, open on
 // it), which the kernel drops when the process exits, even by SIGKILL: a
 // directory named as a cluster's (clusterDirName) whose lock can be taken
 // belongs to no live testenv, and the next cluster to start under the
 // same root removes it (removeStale).
-type cpuIsolator struct {
+type clusterCgroup struct {
 	log      *slog.Logger
-	root     string // <hierarchy>/cpu/<root>
+	root     string // <hierarchy>/<controller>/<root>
 	dir      string
 	lock     *os.File // dir, flocked while the cluster runs
 	madeRoot []string // the directories of root this cluster made, outermost first
+	// destroy kills every process left in the container cgroup at path
+	// and removes it; a failure is logged.
+	destroy func(log *slog.Logger, path string)
 }
 
 // clusterDirName matches the name of a cluster's cgroup directory,
@@ -147,7 +160,7 @@ func lockCgroupDir(dir string) (*os.File, error) {
 // starting at once never both remove one. Directories not named as a
 // cluster's (clusterDirName) are never touched. It reports how many it
 // removed; a failure to remove one is logged.
-func (iso *cpuIsolator) removeStale() int {
+func (iso *clusterCgroup) removeStale() int {
 	entries, _ := os.ReadDir(iso.root)
 	n := 0
 	for _, e := range entries {
@@ -162,7 +175,7 @@ func (iso *cpuIsolator) removeStale() int {
 			}
 			continue // a live cluster's, or just removed by another
 		}
-		stale := &cpuIsolator{log: iso.log, dir: dir}
+		stale := &clusterCgroup{log: iso.log, dir: dir, destroy: iso.destroy}
 		stale.removeContainers()
 		err = os.Remove(dir)
 		lock.Close()
@@ -191,12 +204,32 @@ func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolato
 	if _, err := os.Stat(filepath.Join(cpu, "cpu.shares")); err != nil {
 		return nil, fmt.Errorf("no cgroup v1 cpu controller mounted at %s (no %s): %w", cpu, filepath.Join(cpu, "cpu.shares"), pathErr(err))
 	}
-	iso := &cpuIsolator{log: log, root: filepath.Join(cpu, filepath.FromSlash(root))}
+	cc, err := newClusterCgroup(cpu, root, name, log, destroyCPUCgroup)
+	if err != nil {
+		return nil, err
+	}
+	iso := &cpuIsolator{cc}
+	// Writing the shares proves the directory is a usable cpu cgroup.
+	if err := writeCgroupFile(iso.dir, "cpu.shares", strconv.FormatUint(cpuSharesPerCPU, 10)); err != nil {
+		_ = os.Remove(iso.dir)
+		iso.lock.Close()
+		iso.removeRoot()
+		return nil, err
+	}
+	return iso, nil
+}
+
+// newClusterCgroup makes the cluster's directory, named name, under
+// <controller>/<root>, controller being the mount point of a cgroup v1
+// hierarchy, after removing the directories there of clusters that no
+// longer run (removeStale). Nothing is left behind on failure.
+func newClusterCgroup(controller, root, name string, log *slog.Logger, destroy func(*slog.Logger, string)) (*clusterCgroup, error) {
+	iso := &clusterCgroup{log: log, root: filepath.Join(controller, filepath.FromSlash(root)), destroy: destroy}
 	iso.dir = filepath.Join(iso.root, name)
 	// Another cluster stopping may remove a root it made between our
 	// making (or finding) it and making our directory in it: try again.
 	for try := 0; ; try++ {
-		made, err := mkdirAllCgroup(cpu, root)
+		made, err := mkdirAllCgroup(controller, root)
 		if err != nil {
 			iso.madeRoot = append(iso.madeRoot, made...)
 			iso.removeRoot()
@@ -214,33 +247,26 @@ func newCPUIsolator(hierarchy, root, name string, log *slog.Logger) (*cpuIsolato
 		iso.madeRoot = append(iso.madeRoot, made...)
 		err = iso.makeDir()
 		if err == nil {
-			break
+			return iso, nil
 		}
 		if !errors.Is(err, os.ErrNotExist) || try == 5 {
 			iso.removeRoot()
 			return nil, fmt.Errorf("creating cgroup %s: %w", iso.dir, pathErr(err))
 		}
 	}
-	// Writing the shares proves the directory is a usable cpu cgroup.
-	if err := writeCgroupFile(iso.dir, "cpu.shares", strconv.FormatUint(cpuSharesPerCPU, 10)); err != nil {
-		_ = os.Remove(iso.dir)
-		iso.lock.Close()
-		iso.removeRoot()
-		return nil, err
-	}
-	return iso, nil
 }
 
 // makeDir makes the cluster's directory and locks it. Another cluster
-// starting may take it for a stale one between the two and remove it
-// (removeStale): then it is an os.ErrNotExist error, to try again.
-func (iso *cpuIsolator) makeDir() error {
+// starting may take it for a stale one between the two, lock it and
+// remove it (removeStale): then it is an os.ErrNotExist error, to try
+// again.
+func (iso *clusterCgroup) makeDir() error {
 	if err := os.Mkdir(iso.dir, 0o755); err != nil {
 		return err
 	}
 	lock, err := lockCgroupDir(iso.dir)
 	if err == nil && lock == nil {
-		err = fmt.Errorf("locking %s: held by another process", iso.dir)
+		err = fmt.Errorf("creating cgroup %s: taken for a stale one by another testenv: %w", iso.dir, os.ErrNotExist)
 	}
 	if err != nil {
 		_ = os.Remove(iso.dir)
@@ -312,7 +338,7 @@ func onlyClusterDirs(dir string) bool {
 // innermost first, while no other cluster's directory is in them (rmdir of
 // a cgroup with children fails, and stops it). A root that held anything
 // else when the cluster started (a Mesos agent's containers) is left.
-func (iso *cpuIsolator) removeRoot() {
+func (iso *clusterCgroup) removeRoot() {
 	for i := len(iso.madeRoot) - 1; i >= 0; i-- {
 		if os.Remove(iso.madeRoot[i]) != nil {
 			return
@@ -324,7 +350,7 @@ func (iso *cpuIsolator) removeRoot() {
 // is removed when it ends: this finds any whose removal failed), then the
 // cluster's directory and the root if it made it. It is called once every
 // process of the cluster has been reaped.
-func (iso *cpuIsolator) close() {
+func (iso *clusterCgroup) close() {
 	iso.removeContainers()
 	if err := os.Remove(iso.dir); err != nil {
 		iso.log.Error("removing the cluster's cgroup", "path", iso.dir, "err", err.Error())
@@ -335,12 +361,11 @@ func (iso *cpuIsolator) close() {
 
 // removeContainers destroys every container cgroup in the cluster's
 // directory: kills what is left in it and removes it.
-func (iso *cpuIsolator) removeContainers() {
+func (iso *clusterCgroup) removeContainers() {
 	entries, _ := os.ReadDir(iso.dir)
 	for _, e := range entries {
 		if e.IsDir() {
-			cg := &cpuCgroup{iso: iso, path: filepath.Join(iso.dir, e.Name())}
-			cg.destroy()
+			iso.destroy(iso.log, filepath.Join(iso.dir, e.Name()))
 		}
 	}
 }
@@ -401,26 +426,35 @@ func (cg *cpuCgroup) destroy() {
 	cg.mu.Lock()
 	cg.gone = true
 	cg.mu.Unlock()
+	destroyCPUCgroup(cg.iso.log, cg.path)
+}
+
+// destroyCPUCgroup SIGKILLs the processes in the cgroup at path until it
+// can be removed, within cgroupDestroyTimeout. testenv itself is never
+// signalled.
+func destroyCPUCgroup(log *slog.Logger, path string) {
 	deadline := time.Now().Add(cgroupDestroyTimeout)
 	for {
-		for _, pid := range cg.pids() {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		for _, pid := range cgroupPids(path) {
+			if pid != os.Getpid() {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
-		err := os.Remove(cg.path)
+		err := os.Remove(path)
 		if err == nil || errors.Is(err, os.ErrNotExist) {
 			return
 		}
 		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
-			cg.iso.log.Error("removing a container's cgroup", "path", cg.path, "err", err.Error())
+			log.Error("removing a container's cgroup", "path", path, "err", err.Error())
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// pids lists the processes in the cgroup.
-func (cg *cpuCgroup) pids() []int {
-	b, _ := os.ReadFile(filepath.Join(cg.path, "cgroup.procs"))
+// cgroupPids lists the processes in the cgroup at path.
+func cgroupPids(path string) []int {
+	b, _ := os.ReadFile(filepath.Join(path, "cgroup.procs"))
 	var out []int
 	for _, f := range bytes.Fields(b) {
 		if pid, err := strconv.Atoi(string(f)); err == nil {

@@ -78,8 +78,9 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 				&cli.StringFlag{Name: "auth", Usage: "credentials file (JSON {\"credentials\":[{\"principal\",\"secret\"}]} or \"principal secret\" lines; each principal once, neither principal nor secret with ':', the secret not empty): the scheduler API requires HTTP basic auth", EnvVars: env("AUTH")},
 				&cli.StringFlag{Name: "env-file", Usage: "file to write MESOS_MASTER=... to before printing it (not another running cluster's), or none (default: testenv.env in the work dir)", EnvVars: env("ENV_FILE")},
 				&cli.StringFlag{Name: "isolation", Value: DefaultIsolation, Usage: "isolators, as the Mesos agent's --isolation: posix/cpu and posix/mem (Mesos' default: none), cgroups/cpu (a cpu cgroup per container with cpu.shares from its cpus; needs root and the cgroup v1 cpu controller)", EnvVars: env("ISOLATION")},
-				&cli.StringFlag{Name: "cgroups-hierarchy", Value: DefaultCgroupsHierarchy, Usage: "where the cgroup controllers are mounted, as Mesos' --cgroups_hierarchy (cgroups/cpu)", EnvVars: env("CGROUPS_HIERARCHY")},
-				&cli.StringFlag{Name: "cgroups-root", Value: DefaultCgroupsRoot, Usage: "cgroup under which containers' cgroups go, as Mesos' --cgroups_root (cgroups/cpu)", EnvVars: env("CGROUPS_ROOT")},
+				&cli.StringFlag{Name: "launcher", Usage: "as the Mesos agent's --launcher: linux (a freezer cgroup per container: destroying it kills every process in it, one that left its session too; needs root and the cgroup v1 freezer controller) or posix (kills the container's process group and session only: a daemonized process outlives it) (default: linux when root with the freezer hierarchy mounted and writable, else posix)", EnvVars: env("LAUNCHER")},
+				&cli.StringFlag{Name: "cgroups-hierarchy", Value: DefaultCgroupsHierarchy, Usage: "where the cgroup controllers are mounted, as Mesos' --cgroups_hierarchy (cgroups/cpu, the linux launcher)", EnvVars: env("CGROUPS_HIERARCHY")},
+				&cli.StringFlag{Name: "cgroups-root", Value: DefaultCgroupsRoot, Usage: "cgroup under which containers' cgroups go, as Mesos' --cgroups_root (cgroups/cpu, the linux launcher)", EnvVars: env("CGROUPS_ROOT")},
 				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
 				&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: env("VERBOSE")},
 			},
@@ -118,6 +119,7 @@ func up(sh *cliapp.Shell, c *cli.Context) error {
 		ExecutorPath: c.String("executor"),
 		Logger:       log,
 
+		Launcher:         c.String("launcher"),
 		Isolation:        c.String("isolation"),
 		CgroupsHierarchy: c.String("cgroups-hierarchy"),
 		CgroupsRoot:      c.String("cgroups-root"),
@@ -276,7 +278,7 @@ var flagOf = map[string]string{
 	"DiskMounts": "disk-mount", "Reserved": "reserved", "Listen": "listen",
 	"AgentIPBase": "agent-ip", "AgentPort": "agent-port", "DNSListen": "dns",
 	"DNSForward": "dns-forward", "WorkDir": "work-dir",
-	"Isolation": "isolation", "CgroupsHierarchy": "cgroups-hierarchy", "CgroupsRoot": "cgroups-root",
+	"Launcher": "launcher", "Isolation": "isolation", "CgroupsHierarchy": "cgroups-hierarchy", "CgroupsRoot": "cgroups-root",
 	"AgentPingTimeout": "agent-ping-timeout", "MaxAgentPingTimeouts": "max-agent-ping-timeouts",
 	"AgentReregisterTimeout": "agent-reregister-timeout",
 }

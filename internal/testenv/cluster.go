@@ -47,6 +47,8 @@ type Cluster struct {
 	dnsDirty    bool
 	hosts       map[int]*agentHost // by agent index: what outlives agent restarts
 	cpu         *cpuIsolator       // the cgroups/cpu isolator, nil without it
+	launcher    string             // LauncherLinux or LauncherPosix
+	freezer     *freezerLauncher   // the linux launcher's cgroups, nil with posix
 	work        *workDir           // locked from Start until shutdown has finished
 	discardWork bool               // remove what Start created on shutdown (a failed start)
 	stopping    bool
@@ -137,6 +139,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 }
 
 func (c *Cluster) startAll() error {
+	// First, as a Mesos agent makes its launcher before its isolators.
+	if err := c.startLauncher(); err != nil {
+		return err
+	}
 	if c.cfg.cgroupsCPU {
 		// First: a cluster that cannot isolate its containers as asked
 		// starts nothing.
@@ -275,6 +281,9 @@ func (c *Cluster) shutdown() {
 		c.dns.stop()
 	}
 	c.wg.Wait()
+	if c.freezer != nil {
+		c.freezer.close() // every container's process has been reaped
+	}
 	if c.cpu != nil {
 		c.cpu.close() // every container's process has been reaped
 	}

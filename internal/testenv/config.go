@@ -122,6 +122,19 @@ type Config struct {
 	// (auth.go; the master's --authenticate_frameworks).
 	Credentials map[string]string
 
+	// Launcher is Mesos' agent flag --launcher (launcher.go): LauncherLinux,
+	// "linux", puts every container (an executor, or a command task) in a
+	// cgroup v1 freezer cgroup of its own, <CgroupsHierarchy>/freezer/
+	// <CgroupsRoot>/testenv-<master ID>/<container ID>, and destroying the
+	// container kills every process in it, one that left its session
+	// (setsid, a daemon's double fork) included; LauncherPosix, "posix",
+	// kills the container's process group and session only, so such a
+	// process outlives its container. Empty means DefaultLauncher, as
+	// Mesos: linux when testenv runs as root and the freezer hierarchy is
+	// mounted and writable, posix otherwise. Start fails, naming Launcher
+	// and why, when linux is asked for and cannot be had.
+	Launcher string
+
 	// Isolation is Mesos' agent flag --isolation: a comma-separated list
 	// of isolators; empty means DefaultIsolation, Mesos' default
 	// "posix/cpu,posix/mem", which isolates nothing (containers are plain
@@ -136,7 +149,8 @@ type Config struct {
 	// CgroupsHierarchy is Mesos' --cgroups_hierarchy, where the cgroup
 	// controllers are mounted (default "/sys/fs/cgroup"); CgroupsRoot is
 	// --cgroups_root, the cgroup (a relative path) under which containers'
-	// cgroups go (default "mesos"). Used with cgroups/cpu only.
+	// cgroups go (default "mesos"). Used with cgroups/cpu and the linux
+	// launcher.
 	CgroupsHierarchy string
 	CgroupsRoot      string
 
@@ -297,6 +311,9 @@ func (c *Config) defaults() error {
 	var err error
 	if c.cgroupsCPU, err = parseIsolation(c.Isolation); err != nil {
 		return invalidField("Isolation", err)
+	}
+	if err := checkLauncher(c.Launcher); err != nil {
+		return invalidField("Launcher", err)
 	}
 	if c.CgroupsHierarchy == "" {
 		c.CgroupsHierarchy = DefaultCgroupsHierarchy

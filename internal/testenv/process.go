@@ -23,8 +23,9 @@ import (
 type proc struct {
 	cmd   *exec.Cmd
 	pid   int
-	cg    *cpuCgroup    // destroyed once the process is reaped; nil without cgroups/cpu
-	done  chan struct{} // closed once waited for
+	cg    *cpuCgroup     // destroyed once the process is reaped; nil without cgroups/cpu
+	fz    *freezerCgroup // destroyed once the process is reaped; nil with the posix launcher
+	done  chan struct{}  // closed once waited for
 	state *os.ProcessState
 	err   error
 }
@@ -48,6 +49,9 @@ type procSpec struct {
 	// process has been reaped, or at once if it cannot start. startProc
 	// takes it over in every case.
 	cgroup *cpuCgroup
+	// freezer is the container's freezer cgroup (the linux launcher), or
+	// nil: the process is born in it, and it is destroyed as cgroup is.
+	freezer *freezerCgroup
 }
 
 // startProc starts spec in a new process group with a parent-death signal,
@@ -56,6 +60,9 @@ type procSpec struct {
 // wait to be called.
 func startProc(spec procSpec) (*proc, error) {
 	p, err := startProcIn(spec)
+	if err != nil && spec.freezer != nil {
+		spec.freezer.destroy()
+	}
 	if err != nil && spec.cgroup != nil {
 		spec.cgroup.destroy()
 	}
@@ -95,20 +102,30 @@ func startProcIn(spec procSpec) (*proc, error) {
 		return nil, fmt.Errorf("starting %q: %w", spec.value, err)
 	}
 	started := false
-	_, err = execstop.Start(cmd.SysProcAttr, func() (int, error) {
+	fork := func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
 		}
 		started = true
 		return cmd.Process.Pid, nil
-	}, spec.beforeExec())
+	}
+	start := func(fork func() (int, error)) (int, error) {
+		return execstop.Start(cmd.SysProcAttr, fork, spec.beforeExec())
+	}
+	if spec.freezer != nil {
+		_, err = spec.freezer.start(func(forkIn func(func() (int, error)) (int, error)) (int, error) {
+			return start(func() (int, error) { return forkIn(fork) })
+		})
+	} else {
+		_, err = start(fork)
+	}
 	if err != nil {
 		if started {
 			_ = cmd.Process.Release() // killed and reaped by execstop.Start
 		}
 		return nil, fmt.Errorf("starting %q: %w", spec.value, err)
 	}
-	return &proc{cmd: cmd, pid: cmd.Process.Pid, cg: spec.cgroup, done: make(chan struct{})}, nil
+	return &proc{cmd: cmd, pid: cmd.Process.Pid, cg: spec.cgroup, fz: spec.freezer, done: make(chan struct{})}, nil
 }
 
 // beforeExec is what is done to the process held at its exec, before its
@@ -131,15 +148,21 @@ func (spec procSpec) beforeExec() execstop.Hook {
 	}
 }
 
-// wait reaps the process, then kills whatever is left in its group and
-// its session — an executor's tasks in their own process groups included
-// (as Mesos destroys a container and its nested containers) — and in its
-// cgroup, which it removes, and closes done.
+// wait reaps the process, then destroys its container as the launcher
+// does — linux: everything in its freezer cgroup; posix: whatever is left
+// in its group and its session, an executor's tasks in their own process
+// groups included (as Mesos destroys a container and its nested
+// containers) — then kills what is left in its cpu cgroup, which it
+// removes, and closes done.
 func (p *proc) wait() {
 	p.err = p.cmd.Wait()
 	p.state = p.cmd.ProcessState
 	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
-	killSession(p.pid)
+	if p.fz != nil {
+		p.fz.destroy() // in any session, wherever it was re-parented
+	} else {
+		killSession(p.pid)
+	}
 	if p.cg != nil {
 		p.cg.destroy() // kills what is left in it, in any session
 	}
@@ -199,26 +222,32 @@ func (p *proc) waitStatus() int32 {
 	return int32(p.state.ExitCode())
 }
 
-// describeExit says how a process ended, in the command executor's words.
+// describeExit says how a process ended, in the command executor's words
+// ("Command " + WSTRINGIFY(status), src/common/status_utils.hpp: the
+// signal as strsignal(3) words it, " (core dumped)" when it dumped core).
 func describeExit(st *os.ProcessState) (msg string, ok bool) {
 	if st == nil {
 		return "Command exited abnormally", false
 	}
 	if ws, isWS := st.Sys().(syscall.WaitStatus); isWS && ws.Signaled() {
-		return fmt.Sprintf("Command terminated with signal %s", signalName(ws.Signal())), false
+		msg = "Command terminated with signal " + signalName(ws.Signal())
+		if ws.CoreDump() {
+			msg += " (core dumped)"
+		}
+		return msg, false
 	}
 	code := st.ExitCode()
 	return fmt.Sprintf("Command exited with status %d", code), code == 0
 }
 
+// signalName is strsignal(3)'s text: Go's, capitalized ("Killed",
+// "Segmentation fault").
 func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGKILL:
-		return "Killed"
-	case syscall.SIGTERM:
-		return "Terminated"
+	name := s.String()
+	if name == "" {
+		return name
 	}
-	return s.String()
+	return strings.ToUpper(name[:1]) + name[1:]
 }
 
 // killAll stops procs: SIGTERM to every group, SIGKILL to those still alive

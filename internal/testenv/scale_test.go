@@ -104,7 +104,11 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // BenchmarkAcceptToRunning measures the time from ACCEPT (LAUNCH of a
 // command task) to its TASK_RUNNING update.
 func BenchmarkAcceptToRunning(b *testing.B) {
-	_, s := benchCluster(b, Config{AllocationInterval: 50 * time.Millisecond})
+	benchAcceptToRunning(b, Config{AllocationInterval: 50 * time.Millisecond})
+}
+
+func benchAcceptToRunning(b *testing.B, cfg Config) {
+	_, s := benchCluster(b, cfg)
 	var ds []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

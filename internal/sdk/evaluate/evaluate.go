@@ -263,7 +263,7 @@ type Recommendation struct {
 	// Reserved are the keys of the items reserved anew.
 	Reserved []string
 	// Unreserve, Reserve and Create are the resources of the offer
-	// operations that come before the LAUNCH_GROUP, in this order:
+	// operations that come before the LAUNCH_GROUPs, in this order:
 	// reservations shrunk to what the spec asks now, new (or grown)
 	// reservations, new volumes.
 	Unreserve, Reserve, Create []mesos.Resource

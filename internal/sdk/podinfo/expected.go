@@ -32,6 +32,7 @@ import (
 //	                                     the host of artifact and template
 //	                                     URIs (a restart may move the API)
 //	toolkit artifact versions            picked up at the next relaunch
+//	no kill policy and a grace of 0 s    the same, as svc.yml says it
 //	TLS keys and certificates            new at every launch: compared by
 //	                                     the certificate's names
 //	dynamic port numbers                 kept: Expected reuses them
@@ -275,9 +276,15 @@ func shapeOf(ti *mesos.TaskInfo, templates Templates) shape {
 		}
 		s.readiness = wire(&c)
 	}
-	if ti.KillPolicy != nil {
-		s.kill = wire(ti.KillPolicy)
+	// No kill policy is grace 0, what the builder writes for a task
+	// without kill-grace-period (as the SDK's): a task launched before it
+	// always wrote one is not out of date for that alone, and gets it at
+	// its next relaunch.
+	kp := ti.KillPolicy
+	if kp == nil {
+		kp = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{}}
 	}
+	s.kill = wire(kp)
 	var labels []string
 	for _, l := range ti.GetLabels().GetLabels() {
 		if !ignoredLabels[l.Key] {

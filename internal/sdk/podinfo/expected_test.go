@@ -94,6 +94,7 @@ func TestExpectedAndDiff(t *testing.T) {
 		{name: "health-check", yaml: strings.Replace(svcYAML, "interval: 5,", "interval: 6,", 1), want: []string{PartHealthCheck}},
 		{name: "readiness-check", yaml: strings.Replace(svcYAML, `cmd: "./ready"`, `cmd: "./ready --deep"`, 1), want: []string{PartReadinessCheck}},
 		{name: "kill-policy", yaml: strings.Replace(svcYAML, "kill-grace-period: 5", "kill-grace-period: 15", 1), want: []string{PartKillPolicy}},
+		{name: "kill-policy (one added)", yaml: strings.Replace(svcYAML, "essential: false", "essential: false\n        kill-grace-period: 10", 1), wantSide: []string{PartKillPolicy}},
 		{name: "labels", yaml: strings.Replace(svcYAML, "essential: false", "essential: true", 1), wantSide: []string{PartLabels}},
 		{name: "discovery", yaml: strings.Replace(svcYAML, "visibility: CLUSTER", "visibility: EXTERNAL", 1), wantSide: []string{PartDiscovery}},
 		{name: "executor", mutate: func(c *Config) { c.Executor = ExecutorTaskkit }, want: []string{PartExecutor}, wantSide: []string{PartExecutor}},
@@ -128,6 +129,26 @@ func TestExpectedAndDiff(t *testing.T) {
 				t.Errorf("side: %v, want %v", got, tc.wantSide)
 			}
 		})
+	}
+}
+
+// TestDiffNoKillPolicy: a task stored without a kill policy (launched
+// before the builder always wrote one) is up to date with a grace of 0 s,
+// what its svc.yml says; not with any other.
+func TestDiffNoKillPolicy(t *testing.T) {
+	_, running := launchOf(t, newBuilder(t, nil), svcYAML, nil)
+	none := func(string, string, string, string) (string, bool) { return "", false }
+	want := running["web-1-side"]
+	if want.GetKillPolicy().GetGracePeriod() == nil {
+		t.Fatalf("side launched with kill policy %v, want grace 0", want.KillPolicy)
+	}
+	old := *want
+	old.KillPolicy = nil
+	if got := Diff(&old, want, none); len(got) != 0 {
+		t.Errorf("no kill policy against grace 0: %v, want none", got)
+	}
+	if got := Diff(&old, running["web-1-server"], none); !slices.Contains(got, PartKillPolicy) {
+		t.Errorf("no kill policy against grace 5 s: %v, want %s among them", got, PartKillPolicy)
 	}
 }
 

@@ -7,7 +7,8 @@
 //	                  TaskInfo per task: ID, resources, command, environment
 //	                  (internal/taskenv), URIs, checks, discovery, labels,
 //	                  TLS secrets ─▶ Steps (Reservations, ...) ─▶
-//	                  Launch{Operations: [UNRESERVE] [RESERVE] [CREATE] LAUNCH_GROUP,
+//	                  Launch{Operations: [UNRESERVE] [RESERVE] [CREATE]
+//	                                     LAUNCH_GROUP per task (one executor),
 //	                         TaskInfos, Reservation}
 //
 // Work with side effects happens here, and only for a recommendation that
@@ -17,7 +18,7 @@
 // the lock its API readers take.
 //
 // The first step, Reservations, puts the recommendation's UNRESERVE,
-// RESERVE and CREATE operations before the LAUNCH_GROUP and hands the pod
+// RESERVE and CREATE operations before the LAUNCH_GROUPs and hands the pod
 // instance's reservation to the scheduler (Launch.Reservation). Adding a
 // builder step: implement Step and add it to Config.Steps. A step sees the
 // whole Launch and may change its TaskInfos and prepend operations.
@@ -148,10 +149,11 @@ type Launch struct {
 	// Executor is the pod instance's executor (new or running).
 	Executor mesos.ExecutorInfo
 	// TaskInfos are the tasks, each with Executor set (as stored; the
-	// LAUNCH_GROUP's copies have none, as Mesos requires).
+	// LAUNCH_GROUPs' copies have none, as Mesos requires).
 	TaskInfos []*mesos.TaskInfo
 	// Operations accept the offer: steps may put some before the
-	// LAUNCH_GROUP, which comes last.
+	// LAUNCH_GROUPs, which come last: one per task, in TaskInfos' order,
+	// each with Executor.
 	Operations []mesos.Offer_Operation
 	// Reservation is the pod instance's reservation with this launch (the
 	// Reservations step sets it): stored before the ACCEPT.
@@ -208,13 +210,19 @@ func (b *Builder) Build(rec *evaluate.Recommendation, frameworkID string, params
 			return nil, fmt.Errorf("%s: %w", st.Name(), err)
 		}
 	}
-	group := make([]mesos.TaskInfo, len(l.TaskInfos))
-	for i, ti := range l.TaskInfos {
-		group[i] = *ti
+	// One LAUNCH_GROUP per task, all with the pod's ExecutorInfo, as the
+	// SDK's LaunchOfferRecommendation: the first launches a new executor
+	// (its resources counted once, Mesos' Master::_accept), the others
+	// join it. A group of one keeps the executor's group rule (a task
+	// ending FAILED or KILLED kills the rest of its group) from reaching a
+	// sibling: which of a pod's tasks die with another is the scheduler's
+	// decision (its recovery and PlanScheduler.killTasks), not the
+	// executor's.
+	for _, ti := range l.TaskInfos {
+		l.Operations = append(l.Operations, calls.OpLaunchGroup(l.Executor, *ti))
 		ei := l.Executor
 		ti.Executor = &ei
 	}
-	l.Operations = append(l.Operations, calls.OpLaunchGroup(l.Executor, group...))
 	return l, nil
 }
 
@@ -438,9 +446,10 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 			TimeoutSeconds:  f64(rc.Timeout),
 		}
 	}
-	if t.KillGracePeriod > 0 {
-		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(time.Duration(t.KillGracePeriod) * time.Second)}}
-	}
+	// Always a kill policy, 0 s when svc.yml gives none, as the SDK's
+	// PodInfoBuilder.setTaskKillGracePeriod (DefaultTaskSpec's default
+	// 0): without one the executor would give its own 3 s.
+	ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(time.Duration(t.KillGracePeriod) * time.Second)}}
 	labels := []mesos.Label{
 		{Key: LabelGoalState, Value: strPtr(t.Goal)},
 		{Key: LabelOfferHostname, Value: strPtr(rec.Where.Hostname)},

@@ -125,7 +125,7 @@ func label(ti *mesos.TaskInfo, k string) string {
 }
 
 // TestBuild builds a new pod instance and checks every part of its
-// TaskInfos and LAUNCH_GROUP.
+// TaskInfos and LAUNCH_GROUPs.
 func TestBuild(t *testing.T) {
 	pod := loadSpec(t)
 	r := &evaluate.Requirement{Pod: pod, Index: 1, Tasks: pod.TaskNames()}
@@ -134,15 +134,27 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Operations) != 2 || l.Operations[0].Type != mesos.Offer_Operation_RESERVE || l.Operations[1].Type != mesos.Offer_Operation_LAUNCH_GROUP {
-		t.Fatalf("operations %v", opTypes(l.Operations))
+	if got := opTypes(l.Operations); !slices.Equal(got, []string{"RESERVE", "LAUNCH_GROUP", "LAUNCH_GROUP"}) {
+		t.Fatalf("operations %v", got)
 	}
 	lg := l.Operations[1].LaunchGroup
 	if lg.Executor.ExecutorID.Value != "web-1__id1" || lg.Executor.Type != mesos.ExecutorInfo_DEFAULT || lg.Executor.FrameworkID.Value != "fw-1" || len(lg.Executor.Resources) != 3 {
 		t.Errorf("executor %+v", lg.Executor)
 	}
-	if len(lg.TaskGroup.Tasks) != 2 || lg.TaskGroup.Tasks[0].Executor != nil {
-		t.Errorf("the group's tasks must not carry the executor: %+v", lg.TaskGroup.Tasks)
+	// A task group of one per task, every one with the pod's executor (as
+	// the SDK's LaunchOfferRecommendation): the executor's group rule
+	// never reaches a sibling.
+	for i, op := range l.Operations[1:] {
+		g := op.LaunchGroup
+		if !g.Executor.Equal(&lg.Executor) {
+			t.Errorf("LAUNCH_GROUP %d: executor %+v, want the pod's %+v", i, g.Executor, lg.Executor)
+		}
+		if len(g.TaskGroup.Tasks) != 1 || g.TaskGroup.Tasks[0].TaskID != l.TaskInfos[i].TaskID {
+			t.Errorf("LAUNCH_GROUP %d: tasks %v, want %s alone", i, names(g.TaskGroup.Tasks), l.TaskInfos[i].Name)
+		}
+		if g.TaskGroup.Tasks[0].Executor != nil {
+			t.Errorf("LAUNCH_GROUP %d: the group's task must not carry the executor", i)
+		}
 	}
 	server, side := l.TaskInfos[0], l.TaskInfos[1]
 	if server.Executor == nil || server.Executor.ExecutorID != lg.Executor.ExecutorID {
@@ -247,6 +259,29 @@ func TestBuildTaskkitExecutor(t *testing.T) {
 	}
 }
 
+// buildApp builds every task of yaml's pod app with a test builder.
+func buildApp(t *testing.T, yaml string) *Launch {
+	t.Helper()
+	l, err := spec.Parse([]byte(yaml), spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := l.Spec.Pod("app")
+	launch, err := newBuilder(t, nil).Build(recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()}), "fw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return launch
+}
+
+func names(tis []mesos.TaskInfo) []string {
+	var out []string
+	for _, ti := range tis {
+		out = append(out, ti.Name)
+	}
+	return out
+}
+
 func opTypes(ops []mesos.Offer_Operation) []string {
 	var out []string
 	for _, op := range ops {
@@ -265,6 +300,44 @@ func (p *prepend) Build(l *Launch) error {
 	}
 	l.Operations = append(l.Operations, mesos.Offer_Operation{Type: mesos.Offer_Operation_GROW_VOLUME})
 	return nil
+}
+
+// TestBuildKillPolicy: every task has a kill policy, grace 0 when
+// svc.yml gives no kill-grace-period (or 0), as the SDK's
+// PodInfoBuilder.setTaskKillGracePeriod: without one the executor would
+// give the task its own default, 3 s (helper-66's fault 05).
+func TestBuildKillPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name, field string
+		want        time.Duration
+	}{
+		{"unset", "", 0},
+		{"zero", "kill-grace-period: 0", 0},
+		{"set", "kill-grace-period: 30", 30 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			launch := buildApp(t, `name: s
+pods:
+  app:
+    count: 1
+    tasks:
+      server:
+        cmd: sleep 1
+        cpus: 0.1
+        memory: 32
+        `+tc.field+`
+`)
+			for _, ti := range append([]mesos.TaskInfo{*launch.TaskInfos[0]}, launch.Operations[len(launch.Operations)-1].LaunchGroup.TaskGroup.Tasks...) {
+				kp := ti.KillPolicy
+				if kp == nil || kp.GracePeriod == nil {
+					t.Fatalf("%s: no kill policy, want grace %s", ti.Name, tc.want)
+				}
+				if got := time.Duration(kp.GracePeriod.Nanoseconds); got != tc.want {
+					t.Errorf("%s: grace %s, want %s", ti.Name, got, tc.want)
+				}
+			}
+		})
+	}
 }
 
 // TestBuildSteps runs extra builder steps before the LAUNCH_GROUP is added.
@@ -413,7 +486,7 @@ func TestKeyPoolGenerationError(t *testing.T) {
 // TaskInfo.limits with its own cgroups, as the SDK's PodInfoBuilder builds
 // them.
 func TestBuildProcessSettings(t *testing.T) {
-	l, err := spec.Parse([]byte(`name: s
+	launch := buildApp(t, `name: s
 pods:
   app:
     count: 1
@@ -432,15 +505,7 @@ pods:
         resource-limits: {cpus: 2, memory: 64}
       worker: {cmd: sleep 1, resource-set: rs}
       plain: {cmd: sleep 1, cpus: 0.1}
-`), spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod := l.Spec.Pod("app")
-	launch, err := newBuilder(t, nil).Build(recommend(t, pod, &evaluate.Requirement{Pod: pod, Tasks: pod.TaskNames()}), "fw", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	u := func(v uint64) *uint64 { return &v }
 	wantRL := []mesos.RLimitInfo_RLimit{{Type: mesos.RLimitInfo_RLimit_RLMT_CORE}, {Type: mesos.RLimitInfo_RLimit_RLMT_NOFILE, Soft: u(1024), Hard: u(2048)}, {Type: mesos.RLimitInfo_RLimit_RLMT_STACK}}
 	for _, ti := range launch.TaskInfos {
@@ -498,7 +563,7 @@ pods:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := opTypes(launch.Operations); !slices.Equal(got, []string{"UNRESERVE", "RESERVE", "CREATE", "LAUNCH_GROUP"}) {
+	if got := opTypes(launch.Operations); !slices.Equal(got, []string{"UNRESERVE", "RESERVE", "CREATE", "LAUNCH_GROUP", "LAUNCH_GROUP"}) {
 		t.Fatalf("operations %v", got)
 	}
 	op := launch.Operations[1].GetID().GetValue()

@@ -14,7 +14,7 @@ import (
 // CreateOfferRecommendations: the recommendation's UNRESERVE (reservations
 // shrunk), RESERVE (new or grown, with an operation ID whose
 // UPDATE_OPERATION_STATUS confirms the new items), then CREATE (volumes)
-// go before the LAUNCH_GROUP; every task of the pod sees the pod's volumes
+// go before the LAUNCH_GROUPs; every task of the pod sees the pod's volumes
 // through its executor (a SANDBOX_PATH volume of type PARENT, as the SDK's
 // PodInfoBuilder.setExecutorVolume gives the default executor); and the
 // launch carries the pod instance's Reservation, for the scheduler to

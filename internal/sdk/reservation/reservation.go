@@ -12,7 +12,7 @@
 // released:
 //
 //	evaluate (new)  ─▶ Reservation{Items: IDs, Op: the RESERVE's operation ID}
-//	   ─▶ stored ─▶ ACCEPT RESERVE(id) CREATE LAUNCH_GROUP
+//	   ─▶ stored ─▶ ACCEPT RESERVE(id) CREATE LAUNCH_GROUP…
 //	UPDATE_OPERATION_STATUS FINISHED (or the IDs seen in an offer) ─▶ Op ""
 //	OPERATION_ERROR/UNKNOWN ─▶ the items never existed: dropped
 //	release (pod replace, decommission, uninstall) ─▶ Releasing; the

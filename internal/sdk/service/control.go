@@ -400,16 +400,26 @@ type TaskInfoView struct {
 // state is stored for it. Any other instance is ErrNotFound, and so is a
 // task the instance does not have (ErrNoSuchTask).
 func (s *Scheduler) retiredPodCommand(ctx context.Context, name string, tasks []string) ([]string, error) {
-	var names []string
-	err := s.do(ctx, func() error {
-		s.mu.Lock()
+	retired := func() []*taskState {
 		var all []*taskState
 		for _, t := range s.retired {
 			if t.info != nil && t.instanceName() == name {
 				all = append(all, t)
 			}
 		}
-		if len(all) == 0 {
+		return all
+	}
+	s.mu.RLock()
+	known := len(retired()) > 0
+	s.mu.RUnlock()
+	if !known { // without waiting for the event loop
+		return nil, fmt.Errorf("pod %q: %w", name, ErrNotFound)
+	}
+	var names []string
+	err := s.do(ctx, func() error {
+		s.mu.Lock()
+		all := retired()
+		if len(all) == 0 { // erased meanwhile
 			s.mu.Unlock()
 			return fmt.Errorf("pod %q: %w", name, ErrNotFound)
 		}

@@ -426,10 +426,12 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 			s.applyLaunchLocked(j, la, now)
 			ops = append(ops, la.l.Operations...)
 			j.tasks = append(j.tasks, la.l.TaskInfos...)
+			// A LAUNCH_GROUP per task: counted per operation, as the
+			// SDK's Metrics.incrementRecommendations counts them.
+			s.m.Add("operations.launch_group", int64(len(la.l.TaskInfos)))
 		}
 		j.calls = append(j.calls, calls.Accept(calls.OfferOperations(ops).WithOffers(g.ids...)).With(calls.RefuseSeconds(s.cfg.RefuseShort)))
 		used = append(used, g.ids...)
-		s.m.Add("operations.launch_group", int64(len(g.launches)))
 		s.m.Inc("offers.accepted")
 	}
 	var warn []string

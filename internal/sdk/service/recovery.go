@@ -157,8 +157,10 @@ func (s *Scheduler) recoverLocked(t *taskState, now time.Time) {
 		return
 	}
 	if essentialDead && len(live) > 0 {
-		// The executor kills the rest of the group; make sure, and wait
-		// for their ends before relaunching the whole pod.
+		// Each task is a task group of its own: nothing but these KILLs
+		// ends its siblings (as the SDK's recovery of an essential task
+		// relaunches the whole pod, its PlanScheduler.killTasks killing
+		// them). Wait for their ends before relaunching it.
 		for _, x := range live {
 			s.calls = append(s.calls, killCall(x))
 		}

@@ -16,7 +16,7 @@ import (
 // Reservations (the SDK's resource IDs, OfferAccepter and ResourceCleaner):
 //
 //	launch of a pod instance ─▶ its Reservation stored (new items carry
-//	   the RESERVE's operation ID) ─▶ ACCEPT [UNRESERVE] RESERVE(id) CREATE LAUNCH_GROUP
+//	   the RESERVE's operation ID) ─▶ ACCEPT [UNRESERVE] RESERVE(id) CREATE LAUNCH_GROUP…
 //	UPDATE_OPERATION_STATUS FINISHED ─▶ the items are confirmed (stored,
 //	   then acknowledged); ERROR, DROPPED, UNKNOWN, ... ─▶ they never
 //	   existed: dropped from the reservation

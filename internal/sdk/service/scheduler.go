@@ -2,10 +2,11 @@
 // SDK's ServiceScheduler: it turns a ServiceSpec's pods into plans (deploy,
 // recovery and the spec's own), fits pod instances into offers with the
 // offer evaluator (internal/sdk/evaluate) and the pod builder
-// (internal/sdk/podinfo), launches them with LAUNCH_GROUP, declines what it
-// does not need, suppresses offers while idle and revives them when work
-// appears, follows task status updates, reconciles with the master, and
-// relaunches failed RUNNING-goal tasks through the recovery plan.
+// (internal/sdk/podinfo), launches them with a LAUNCH_GROUP per task,
+// declines what it does not need, suppresses offers while idle and revives
+// them when work appears, follows task status updates, reconciles with the
+// master, and relaunches failed RUNNING-goal tasks through the recovery
+// plan.
 //
 // Goroutines and state:
 //

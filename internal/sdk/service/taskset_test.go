@@ -206,6 +206,23 @@ func TestTaskRemovedReleaser(t *testing.T) {
 	})
 }
 
+// sidecarAdded deploys nodeOnly's pod, restarts the scheduler on yaml (a
+// target that adds the sidecar), lets it reconcile node and tick once
+// (calls counted from before the restart): it returns the scheduler, the
+// ACCEPT that placed the pod and node's TaskInfo.
+func sidecarAdded(t *testing.T, yaml string) (*harness, *scheduler.Call, mesos.TaskInfo) {
+	t.Helper()
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	first := deployPod(t, st, nodeOnly)
+	node := taskInfo(t, launched(first), "p-0-node")
+	h := newHarness(t, yaml, st, nil)
+	h.mark()
+	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value})
+	h.tick(time.Second)
+	return h, first, node
+}
+
 // TestTaskAddedRelaunchesThePod: a task the target adds to a running pod
 // (same pod, same count) is launched with the pod: the step kills the
 // pod's running task, as the SDK's PlanScheduler.killTasks kills the tasks
@@ -215,15 +232,7 @@ func TestTaskRemovedReleaser(t *testing.T) {
 // a new resource set reserved next to them (nothing destroyed or
 // unreserved), and the step completes.
 func TestTaskAddedRelaunchesThePod(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	defer st.Close()
-	first := deployPod(t, st, nodeOnly)
-	node := taskInfo(t, launched(first), "p-0-node")
-
-	h := newHarness(t, withSidecar, st, nil)
-	h.mark()
-	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value})
-	h.tick(time.Second)
+	h, _, node := sidecarAdded(t, withSidecar)
 	h.awaitCall(tKILL, killOf(node.TaskID.Value))
 	if msg := h.stepMessage(plan.Deploy, "p-0:[node,sidecar]"); !strings.Contains(msg, "tasks added to the pod (p-0-sidecar)") {
 		t.Errorf("step message %q", msg)
@@ -233,7 +242,7 @@ func TestTaskAddedRelaunchesThePod(t *testing.T) {
 	h.skip()
 	h.master.Send(t, sdktest.Offers(h.offer("o2", "a1", "h1")))
 	c := h.master.Expect(t, tACCEPT)[0]
-	if got := opTypes(c); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP"}) {
+	if got := opTypes(c); !slices.Equal(got, []string{"RESERVE", "CREATE", "LAUNCH_GROUP", "LAUNCH_GROUP"}) {
 		t.Fatalf("relaunch with the new task: %v", got)
 	}
 	tis := launched(c)
@@ -279,15 +288,7 @@ const withSidecarOwnStep = withSidecar + `plans:
 // step consumes (the new task's, which none runs); node's step stays
 // COMPLETE, node keeps running, and the deploy completes.
 func TestTaskAddedInItsOwnStep(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	defer st.Close()
-	first := deployPod(t, st, nodeOnly)
-	node := taskInfo(t, launched(first), "p-0-node")
-
-	h := newHarness(t, withSidecarOwnStep, st, nil)
-	h.mark()
-	h.reconciled(map[string]string{"p-0-node": node.TaskID.Value})
-	h.tick(time.Second)
+	h, first, _ := sidecarAdded(t, withSidecarOwnStep)
 	h.eventually("node's step COMPLETE", func() bool { return h.stepStatus(plan.Deploy, "p-0:[node]") == plan.Complete })
 	h.skip()
 	// The agent offers what the instance holds, and says its executor runs.

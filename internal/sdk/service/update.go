@@ -27,7 +27,7 @@ import (
 //	        configurations no task refers to are deleted
 //
 //	the phase strategy makes a step a candidate (serial: one at a time)
-//	   ──▶ its live tasks that are out of date (or all of them, when an
+//	   ──▶ its live tasks (all of them, when one is out of date or an
 //	       operator restarted the step) are KILLed with their kill grace
 //	       period; the step is PREPARED and its instance busy
 //	   ──▶ their ends ──▶ the step is PENDING and launches them again, in
@@ -252,17 +252,21 @@ func (s *Scheduler) templateOf(configID, pod, task, name string) (string, bool) 
 }
 
 // toReplace returns st's live tasks that must end before st launches them
-// again: the out-of-date ones, or all of them when an operator restarted
-// the step or when the step also launches a task that has no TaskInfo yet
-// (one the target added to a running pod: the pod relaunches on its
-// reservation with the new task, as the SDK's PlanScheduler.killTasks
-// kills every task of the resource sets a step consumes before it
-// evaluates offers).
+// again: all of them when one of them is out of date, when an operator
+// restarted the step, or when the step also launches a task that has no
+// TaskInfo yet (one the target added to a running pod: the pod relaunches
+// on its reservation with the new task). The SDK's DeploymentStep
+// launches every task of its step when one is not on the target, and its
+// PlanScheduler.killTasks kills every task of the resource sets a step
+// consumes before it evaluates offers. Each task runs in a task group of
+// its own, so nothing else kills them: a step's tasks that are not killed
+// here keep running (a task in a step of its own, as a plan's explicit
+// steps may put it, is not touched by its siblings' updates).
 func (s *Scheduler) toReplace(st *plan.Step) []*taskState {
-	all := st.Relaunch || len(s.addedTasks(st)) > 0
+	all := st.Relaunch || len(s.addedTasks(st)) > 0 || len(s.outdatedParts(st)) > 0
 	var out []*taskState
 	for _, name := range st.TaskNames() {
-		if t := s.tasks[name]; t != nil && t.live() && (len(t.outdated) > 0 || all) {
+		if t := s.tasks[name]; t != nil && t.live() && all {
 			out = append(out, t)
 		}
 	}
