@@ -27,7 +27,7 @@ import (
 //	        configurations no task refers to are deleted
 //
 //	the phase strategy makes a step a candidate (serial: one at a time)
-//	   ──▶ its live tasks (all of them, when one is out of date or an
+//	   ──▶ its live tasks (all of them: one is out of date, or an
 //	       operator restarted the step) are KILLed with their kill grace
 //	       period; the step is PREPARED and its instance busy
 //	   ──▶ their ends ──▶ the step is PENDING and launches them again, in
@@ -35,9 +35,9 @@ import (
 //	       TaskInfos in Requirement.Previous), from the target
 //	   ──▶ RUNNING and ready ──▶ COMPLETE ──▶ the next step
 //
-// A step whose out-of-date tasks are not running launches them at once. A
-// step that launches again a task that ended while it worked (a failure
-// before the step completed) kills its live tasks first too. A
+// A step none of whose tasks runs launches them at once. A step that
+// launches again a task that ended while it worked (a failure before the
+// step completed) kills its running tasks first too (toReplace). A
 // kill -9 of the scheduler at any point repeats at most the kill: the
 // relaunched TaskInfos are stored (and so up to date) before their launch.
 
