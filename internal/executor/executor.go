@@ -211,10 +211,11 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // SHUTDOWN, no task left, or the agent lost. After a SHUTDOWN, or once the
 // agent is given up, Run returns at the end of the executor shutdown grace
 // period (MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD) at the latest. When ctx
-// ends (SIGTERM), every task is killed and Run returns soon after. Every task process is dead
-// when Run returns. The error is nil after a normal end, ErrAgentLost (wrapped)
-// when the agent was lost, and names MESOS_SANDBOX when the executor
-// sandbox cannot be opened (then nothing else is done).
+// ends (SIGTERM), every task is killed and Run returns soon after. Every
+// task process is dead when Run returns. The error is nil after a normal
+// end, ErrAgentLost (wrapped) when the agent was lost, and names
+// MESOS_SANDBOX when the executor sandbox cannot be opened (then nothing
+// else is done).
 func (e *Executor) Run(ctx context.Context) error {
 	sb, err := sandboxfs.Open(e.cfg.Sandbox)
 	if err != nil {

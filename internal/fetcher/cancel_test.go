@@ -31,23 +31,13 @@ const (
 
 func cancelEntryName(i int) string { return fmt.Sprintf("e%03d", i) }
 
-// zerosTarGz is a tar.gz of the cancel entries, made of gzip members (a
-// gzip stream may be several, which gzip.Reader reads as one): each
-// entry's header in a member of its own, and one member of compressed
-// zeros, made once, for every body.
-func zerosTarGz(t *testing.T) []byte {
+// zerosTar is a compressed tar of the cancel entries, made of separately
+// compressed members, which gzip and xz readers read as one stream (as
+// gzip -d and xz -d do): each entry's header in a member of its own, and
+// one member of compressed zeros, made once, for every body. member
+// compresses one piece.
+func zerosTar(t *testing.T, member func([]byte) []byte) []byte {
 	t.Helper()
-	member := func(b []byte) []byte {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if _, err := zw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
 	body := member(make([]byte, cancelEntrySize)) // a multiple of tar's 512-byte blocks: no padding
 	var out bytes.Buffer
 	for i := range cancelEntries {
@@ -65,25 +55,24 @@ func zerosTarGz(t *testing.T) []byte {
 	return out.Bytes()
 }
 
-// zerosTarXz is zerosTarGz in the xz format: xz streams concatenated
-// (which an xz reader reads as one, as xz -d does), each entry's header
-// in a stream of its own and one stream of compressed zeros for every
-// body.
-func zerosTarXz(t *testing.T) []byte {
-	t.Helper()
-	body := xzOf(t, make([]byte, cancelEntrySize))
-	var out bytes.Buffer
-	for i := range cancelEntries {
-		var hdr bytes.Buffer
-		tw := tar.NewWriter(&hdr)
-		if err := tw.WriteHeader(&tar.Header{Name: cancelEntryName(i), Mode: 0o644, Size: cancelEntrySize, Typeflag: tar.TypeReg}); err != nil {
+// zerosTarGz is zerosTar of gzip members.
+func zerosTarGz(t *testing.T) []byte {
+	return zerosTar(t, func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if _, err := zw.Write(b); err != nil {
 			t.Fatal(err)
 		}
-		out.Write(xzOf(t, hdr.Bytes()))
-		out.Write(body)
-	}
-	out.Write(xzOf(t, make([]byte, 1024)))
-	return out.Bytes()
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	})
+}
+
+// zerosTarXz is zerosTar of xz streams.
+func zerosTarXz(t *testing.T) []byte {
+	return zerosTar(t, func(b []byte) []byte { return xzOf(t, b) })
 }
 
 // zerosZip is a zip of the cancel entries, each the same deflated zeros,

@@ -27,16 +27,16 @@ import (
 // (src/launcher/fetcher.cpp, extract()), matched as it matches them: by
 // suffix, case-sensitive (APP.TGZ is fetched, not extracted). A name
 // ending in ".gz" but none of these is a single gzip'd file, decompressed
-// next to itself (Mesos runs gunzip -d -c).
+// into the sandbox without its ".gz" (Mesos runs gunzip -d -c).
 var archiveSuffixes = []string{".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip"}
 
 // extract unpacks the archive name (under root, the sandbox) into root
 // when its name says it is one (archiveSuffixes, or ".gz"); other files are
 // left alone. As in Mesos, the archive is unpacked into the sandbox even
 // when output_file put it in a subdirectory, and a .gz file is
-// decompressed there too. The name says whether to extract, the content how, as
-// libarchive, which Mesos extracts with, reads any archive it knows
-// whatever its name: a gzip, bzip2 or xz stream holds a tar, a file
+// decompressed there too. The name says whether to extract, the content
+// how, as libarchive, which Mesos extracts with, reads any archive it
+// knows whatever its name: a gzip, bzip2 or xz stream holds a tar, a file
 // starting "PK" (or any file named .zip) is a zip, anything else a plain
 // tar. Every entry is written through root.
 //
@@ -49,7 +49,6 @@ func extract(ctx context.Context, root *os.Root, name string) error {
 	if !archive && !strings.HasSuffix(name, ".gz") {
 		return nil
 	}
-	dir := root // Mesos extracts into the sandbox, whatever directory output_file names
 	fh, err := root.Open(name)
 	if err != nil {
 		return err
@@ -62,7 +61,7 @@ func extract(ctx context.Context, root *os.Root, name string) error {
 		}
 		defer gz.Close()
 		base := path.Base(name)
-		return writeFile(dir, base[:len(base)-len(".gz")], ctxReader{ctx, gz}, 0o644)
+		return writeFile(root, base[:len(base)-len(".gz")], ctxReader{ctx, gz}, 0o644)
 	}
 	var magic [6]byte
 	n, err := fh.ReadAt(magic[:], 0)
@@ -76,23 +75,23 @@ func extract(ctx context.Context, root *os.Root, name string) error {
 			return err
 		}
 		defer gz.Close()
-		return untar(ctx, dir, gz)
+		return untar(ctx, root, gz)
 	case bytes.HasPrefix(head, []byte("BZh")):
-		return untar(ctx, dir, bzip2.NewReader(fh))
+		return untar(ctx, root, bzip2.NewReader(fh))
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}): // the xz file format, 2.1.1.1
 		xr, err := xz.NewReader(bufio.NewReader(fh))
 		if err != nil {
 			return err
 		}
-		return untar(ctx, dir, xr)
+		return untar(ctx, root, xr)
 	case bytes.HasPrefix(head, []byte("PK")), strings.HasSuffix(name, ".zip"):
 		st, err := fh.Stat()
 		if err != nil {
 			return err
 		}
-		return unzip(ctx, dir, fh, st.Size())
+		return unzip(ctx, root, fh, st.Size())
 	}
-	return untar(ctx, dir, fh)
+	return untar(ctx, root, fh)
 }
 
 // entry is one archive member, in the terms both formats share.

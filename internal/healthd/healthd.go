@@ -9,21 +9,22 @@
 //   - supervise (Config.Command set): start the command in its own process
 //     group with a parent-death signal; forward every signal a process can
 //     catch to the group (Forwarded: all from 1 to 31 but those of
-//     NotForwarded), each as Config.Rewrite says; reap orphans (as PID 1, or as a child
-//     subreaper); when the health check reaches its failure threshold, send
-//     the group the stop signal, SIGKILL it after KillGrace, and exit with
-//     ExitUnhealthy; otherwise, once the command has exited, exit
-//     with its code (128+signal for a signal). Whenever the command exits
-//     while others of its group are alive, they are stopped gracefully
-//     before healthd exits: during a stop — the threshold's, or a forwarded
-//     shutdown signal (SIGTERM, SIGINT, SIGQUIT) — they got the stop's signal and have until
-//     KillGrace after it; with no stop under way — the command exited on its
-//     own, or of or after another forwarded signal (SIGHUP, SIGUSR1, ...) —
-//     they get the stop signal and KillGrace, as dumb-init sends SIGTERM to
-//     its child's group when the child exits, the signal waiting until
-//     KillGrace after a signal forwarded less than that before, so that what
-//     the signal started is not interrupted (supervise.Spec.GroupGrace).
-//     SIGKILL ends what is left.
+//     NotForwarded), each as Config.Rewrite says; reap orphans (as PID 1,
+//     or as a child subreaper); when the health check reaches its failure
+//     threshold, send the group the stop signal, SIGKILL it after
+//     KillGrace, and exit with ExitUnhealthy; otherwise, once the command
+//     has exited, exit with its code (128+signal for a signal). Whenever
+//     the command exits while others of its group are alive, they are
+//     stopped gracefully before healthd exits: during a stop — the
+//     threshold's, or a forwarded shutdown signal (SIGTERM, SIGINT,
+//     SIGQUIT) — they got the stop's signal and have until KillGrace after
+//     it; with no stop under way — the command exited on its own, or of or
+//     after another forwarded signal (SIGHUP, SIGUSR1, ...) — they get the
+//     stop signal and KillGrace, as dumb-init sends SIGTERM to its child's
+//     group when the child exits, the signal waiting until KillGrace after
+//     a signal forwarded less than that before, so that what the signal
+//     started is not interrupted (supervise.Spec.GroupGrace). SIGKILL ends
+//     what is left.
 //   - sidecar (no command): run the checks and report until a shutdown
 //     signal (SIGTERM, SIGINT or SIGQUIT; exit 0), ignoring SIGHUP, SIGUSR1,
 //     SIGUSR2 and SIGWINCH; with ExitOnFailure, exit with ExitUnhealthy at
@@ -97,15 +98,15 @@ const (
 // NotForwarded.
 var Forwarded = forwarded()
 
-// NotForwarded are the signals from 1 to 31 healthd does not forward,
-// with why: SIGKILL and SIGSTOP cannot be caught; the others are what the
-// kernel or the Go runtime sends healthd about healthd itself — its
-// children's end, a write of its own to a closed pipe, the runtime's
-// preemption and profiler (os/signal never delivers SIGPROF), its own resource limits and bad system calls, which the
-// command gets on its own when it is the one concerned — or job control
-// of healthd's terminal (a terminal's Ctrl-Z suspends healthd, not the
-// command, which runs in a process group of its own; suspended, it would
-// fail its checks).
+// NotForwarded are the signals from 1 to 31 healthd does not forward, with
+// why: SIGKILL and SIGSTOP cannot be caught; the others are what the kernel
+// or the Go runtime sends healthd about healthd itself — its children's
+// end, a write of its own to a closed pipe, the runtime's preemption and
+// profiler (os/signal never delivers SIGPROF), its own resource limits and
+// bad system calls, which the command gets on its own when it is the one
+// concerned — or job control of healthd's terminal (a terminal's Ctrl-Z
+// suspends healthd, not the command, which runs in a process group of its
+// own; suspended, it would fail its checks).
 var NotForwarded = map[syscall.Signal]string{
 	syscall.SIGKILL: "it cannot be caught",
 	syscall.SIGSTOP: "it cannot be caught",

@@ -257,15 +257,16 @@ func newClusterCgroup(controller, root, name string, log *slog.Logger, destroy f
 }
 
 // makeDir makes the cluster's directory and locks it. Another cluster
-// starting may take it for a stale one between the two and remove it
-// (removeStale): then it is an os.ErrNotExist error, to try again.
+// starting may take it for a stale one between the two, lock it and
+// remove it (removeStale): then it is an os.ErrNotExist error, to try
+// again.
 func (iso *clusterCgroup) makeDir() error {
 	if err := os.Mkdir(iso.dir, 0o755); err != nil {
 		return err
 	}
 	lock, err := lockCgroupDir(iso.dir)
 	if err == nil && lock == nil {
-		err = fmt.Errorf("locking %s: held by another process", iso.dir)
+		err = fmt.Errorf("creating cgroup %s: taken for a stale one by another testenv: %w", iso.dir, os.ErrNotExist)
 	}
 	if err != nil {
 		_ = os.Remove(iso.dir)

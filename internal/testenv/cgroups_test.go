@@ -285,6 +285,23 @@ func TestCgroupsCPUCommandTask(t *testing.T) {
 	eventually(t, "the killed task's cgroup removed", gone(cg))
 }
 
+// startStoppable starts a cluster of cfg in a work dir of its own, with a
+// short StopGrace, that the test stops with cancel (then Wait) before its
+// end, or t's cleanup does.
+func startStoppable(t *testing.T, cfg Config) (*Cluster, context.CancelFunc) {
+	t.Helper()
+	cfg.WorkDir = t.TempDir()
+	cfg.StopGrace = 500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	cl, err := Start(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cl.Wait() })
+	return cl, cancel
+}
+
 // TestCgroupsCPUTwoClusters: two clusters under one cgroups root each have
 // their own directory; the first to stop removes its own (and its running
 // container's) and leaves the other's and the root it is in; the second
@@ -299,16 +316,7 @@ func TestCgroupsCPUTwoClusters(t *testing.T) {
 	}
 	var runs []run
 	for i := range 2 {
-		c := cfg
-		c.WorkDir = t.TempDir()
-		c.StopGrace = 500 * time.Millisecond
-		ctx, cancel := context.WithCancel(context.Background())
-		cl, err := Start(ctx, c)
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cancel(); cl.Wait() })
+		cl, cancel := startStoppable(t, cfg)
 		s := subscribe(t, cl, frameworkInfo(fmt.Sprint("two-", i)), protoCodec)
 		o := s.offers()[0]
 		s.launch(o, commandTask("sleep", o, "exec sleep 600"))
@@ -489,16 +497,7 @@ func TestCgroupsCPUStaleClusters(t *testing.T) {
 // its containers, not even one that left its task's session.
 func TestCgroupsCPUStopRemovesAll(t *testing.T) {
 	needCPUCgroups(t)
-	cfg := cgroupsConfig(t, false) // checks the root is gone
-	cfg.WorkDir = t.TempDir()
-	cfg.StopGrace = 500 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	cl, err := Start(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cl.Wait() })
+	cl, cancel := startStoppable(t, cgroupsConfig(t, false)) // cgroupsConfig checks the root is gone
 	s := subscribe(t, cl, frameworkInfo("stop-all"), protoCodec)
 	o := s.offers()[0]
 	pidFile := filepath.Join(t.TempDir(), "pid")

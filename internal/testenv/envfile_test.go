@@ -207,7 +207,12 @@ type upProc struct {
 
 // startUp starts "testenv up args"; it is killed when ctx ends.
 func startUp(t *testing.T, ctx context.Context, args ...string) *upProc {
-	p := &upProc{cmd: upCommand(ctx, nil, args...), lines: make(chan string, 16), stderr: &bytes.Buffer{}}
+	return startUpCommand(t, upCommand(ctx, nil, args...))
+}
+
+// startUpCommand starts cmd, an upCommand.
+func startUpCommand(t *testing.T, cmd *exec.Cmd) *upProc {
+	p := &upProc{cmd: cmd, lines: make(chan string, 16), stderr: &bytes.Buffer{}}
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {

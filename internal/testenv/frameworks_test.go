@@ -11,13 +11,15 @@ import (
 
 // TestReadOnlyEndpointsAsMesos follows Mesos 1.11's read-only master
 // endpoints (src/master/http.cpp, readonly_handler.cpp, src/common/http.cpp):
-// a framework is shown with "roles" when MULTI_ROLE and "role" otherwise,
-// its principal and labels only when set, offer_constraints,
-// reregistered_time after a re-SUBSCRIBE; offers with their
-// allocation_info; a task with its limits and command user; an executor
-// with its command (credentials masked, unlike Mesos). /frameworks lists
-// the frameworks, or the one ?framework_id= names; /slaves the one
-// ?slave_id= names; and all of them answer any method.
+// the master's leader_info, flags, capabilities and recovered_slaves; a
+// framework with "roles" when MULTI_ROLE and "role" otherwise, its
+// principal and labels only when set, offer_constraints, and
+// reregistered_time after a re-SUBSCRIBE; an agent with "deactivated" and
+// its capabilities; offers with their allocation_info; a task with its
+// limits and command user; an executor with its command (credentials
+// masked, unlike Mesos). /frameworks lists the frameworks, or the one
+// ?framework_id= names; /slaves the one ?slave_id= names; and all of them
+// answer any method.
 func TestReadOnlyEndpointsAsMesos(t *testing.T) {
 	cl := startCluster(t, Config{})
 	multi := frameworkInfo("multi", mesos.FrameworkInfo_Capability_MULTI_ROLE)
@@ -61,6 +63,18 @@ func TestReadOnlyEndpointsAsMesos(t *testing.T) {
 	})
 
 	st := stateOf(t, cl, "/state")
+	// The master: Mesos' top-level fields, its flags testenv has.
+	for key, want := range map[string]string{
+		"recovered_slaves": `[]`,
+		"capabilities":     `[]`,
+		"leader_info":      `{"hostname":"127.0.0.1","id":"` + cl.masterID + `","pid":"master@` + cl.MasterAddr() + `","port":` + cl.MasterAddr()[strings.LastIndex(cl.MasterAddr(), ":")+1:] + `}`,
+		"flags": `{"agent_ping_timeout":"15secs","agent_reregister_timeout":"10mins","allocation_interval":"1secs",` +
+			`"authenticate_frameworks":"false","max_agent_ping_timeouts":"5","port":"` + cl.MasterAddr()[strings.LastIndex(cl.MasterAddr(), ":")+1:] + `"}`,
+	} {
+		if got := mustJSON(t, st[key]); got != want {
+			t.Errorf("/state %q: %s, want %s", key, got, want)
+		}
+	}
 	mf, sf := frameworkIn(t, st, m.FrameworkID), frameworkIn(t, st, s.FrameworkID)
 	for _, c := range []struct {
 		what string
@@ -116,6 +130,9 @@ func TestReadOnlyEndpointsAsMesos(t *testing.T) {
 	}
 	if got := stateOf(t, cl, "/slaves?slave_id="+o.AgentID.Value)["slaves"].([]any); len(got) != 1 {
 		t.Errorf("/slaves?slave_id=%s lists %d agents, want 1", o.AgentID.Value, len(got))
+	} else if a := got[0].(map[string]any); a["deactivated"] != false ||
+		mustJSON(t, a["capabilities"]) != `["MULTI_ROLE","HIERARCHICAL_ROLE","RESERVATION_REFINEMENT","AGENT_OPERATION_FEEDBACK"]` {
+		t.Errorf("agent deactivated %v, capabilities %s", a["deactivated"], mustJSON(t, a["capabilities"]))
 	}
 	if got := stateOf(t, cl, "/slaves?slave_id=nope")["slaves"].([]any); len(got) != 0 {
 		t.Errorf("/slaves?slave_id=nope lists %d agents, want none", len(got))

@@ -385,13 +385,14 @@ func reapExited(pids []int) []int {
 
 // startLauncher sets the cluster's launcher up: Config.Launcher, or
 // DefaultLauncher; with linux, the cluster's freezer cgroup directory.
-// linux asked for but impossible is an error naming Launcher and why.
+// linux asked for but impossible is an error naming Launcher and why; by
+// default, a freezer cgroup directory that cannot be made means posix.
 func (c *Cluster) startLauncher() error {
 	l := c.cfg.Launcher
 	if l == "" {
 		var why error
 		if l, why = DefaultLauncher(c.cfg.CgroupsHierarchy); why != nil {
-			c.log.Info("posix launcher: a container's processes that leave its session and process group outlive it", "why not linux", why.Error())
+			c.logPosix(why)
 		}
 	}
 	c.launcher = l
@@ -399,6 +400,13 @@ func (c *Cluster) startLauncher() error {
 		return nil
 	}
 	fz, err := newFreezerLauncher(c.cfg.CgroupsHierarchy, c.cfg.CgroupsRoot, clusterDirPrefix+c.masterID, c.log)
+	if err != nil && c.cfg.Launcher == "" {
+		// The default, where the hierarchy looked writable and is not (a
+		// user namespace's root): posix, as where it is not mounted.
+		c.launcher = LauncherPosix
+		c.logPosix(err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("testenv: %w", fieldErr("Launcher", fmt.Errorf("%s: %w (the %s launcher works anywhere, but a process that leaves its container's session outlives the container)",
 			LauncherLinux, err, LauncherPosix)))
@@ -406,6 +414,12 @@ func (c *Cluster) startLauncher() error {
 	c.freezer = fz
 	c.log.Info("linux launcher", "cgroup", fz.dir)
 	return nil
+}
+
+// logPosix says that the cluster has the posix launcher by default, and
+// why not linux.
+func (c *Cluster) logPosix(why error) {
+	c.log.Info("posix launcher: a container's processes that leave its session and process group outlive it", "reason", why.Error())
 }
 
 // Launcher is the cluster's launcher, LauncherLinux or LauncherPosix

@@ -474,3 +474,65 @@ func BenchmarkContainerPlacement(b *testing.B) {
 		})
 	}
 }
+
+// TestUpNotRoot: "testenv up" run by a user other than root has the posix
+// launcher, saying why not linux, and runs; with --launcher linux it
+// exits 1 saying why. As root, it runs a copy of the test binary as
+// nobody (uid 65534).
+func TestUpNotRoot(t *testing.T) {
+	var cred *syscall.Credential
+	uid := os.Geteuid()
+	if uid == 0 {
+		uid = 65534
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	}
+	// A directory nobody can read and write, with a copy of this binary:
+	// t.TempDir's parent is root's alone.
+	dir, err := os.MkdirTemp("", "testenv-notroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "testenv.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err == nil {
+		err = os.WriteFile(bin, b, 0o755)
+	}
+	if err == nil {
+		err = os.Chmod(dir, 0o777)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := fmt.Sprintf("testenv is not running as root (effective uid %d): only root can move processes into cgroups", uid)
+	up := func(ctx context.Context, args ...string) *exec.Cmd {
+		cmd := upCommand(ctx, nil, append(args, "--env-file", "none", "--work-dir", filepath.Join(dir, "work"))...)
+		cmd.Path, cmd.Args[0] = bin, bin
+		cmd.SysProcAttr.Credential = cred
+		return cmd
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	p := startUpCommand(t, up(ctx))
+	if l := p.firstLine(waitLong); !strings.HasPrefix(l, "MESOS_MASTER=") {
+		p.cmd.Cancel()
+		_, errOut := p.wait()
+		t.Fatalf("first line %q:\n%s", l, errOut)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, errOut := p.wait(); code != ExitOK || !strings.Contains(errOut, "posix launcher") || !strings.Contains(errOut, why) {
+		t.Errorf("exit %d (want %d), or the posix launcher and %q not logged:\n%s", code, ExitOK, why, errOut)
+	}
+
+	cmd := up(ctx, "--launcher", "linux")
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	_ = cmd.Run()
+	want := "--launcher: linux: " + why
+	if code := cmd.ProcessState.ExitCode(); code != ExitRuntime || out.String() != "" || !strings.Contains(errOut.String(), want) {
+		t.Errorf("--launcher linux: exit %d (want %d), stdout %q (want none), stderr without %q:\n%s", code, ExitRuntime, out.String(), want, errOut.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -205,6 +206,8 @@ func (c *Cluster) stateJSON() map[string]any {
 			"reserved_resources":   reservedJSON(a.total),
 			"registered_time":      unix(a.registered),
 			"active":               a.active,
+			"deactivated":          false, // no draining
+			"capabilities":         agentCapabilities,
 			"version":              mesosVersion,
 			"domain":               map[string]any{"fault_domain": map[string]any{"region": map[string]any{"name": a.region}, "zone": map[string]any{"name": a.zone}}},
 		}
@@ -338,6 +341,10 @@ func (c *Cluster) stateJSON() map[string]any {
 		"deactivated_slaves":      inactive,
 		"unreachable_slaves":      unreachable,
 		"slaves":                  orEmpty(slaves),
+		"recovered_slaves":        []any{}, // one master, never failed over
+		"capabilities":            []any{}, // no agent updates, draining or quota (MasterInfo.capabilities)
+		"leader_info":             map[string]any{"id": c.masterID, "pid": pid, "port": c.masterAddr.Port, "hostname": c.masterAddr.IP.String()},
+		"flags":                   c.flagsJSONLocked(),
 		"frameworks":              orEmpty(fws),
 		"completed_frameworks":    orEmpty(done),
 		"orphan_tasks":            []any{},
@@ -348,6 +355,27 @@ func (c *Cluster) stateJSON() map[string]any {
 		},
 	}
 }
+
+// flagsJSONLocked is /state's "flags": the Mesos master flags testenv
+// has, as Mesos writes them (each flag's stringified value, durations in
+// stout's form: "15secs"). Mesos writes all of its flags; those testenv
+// does not have are left out.
+func (c *Cluster) flagsJSONLocked() map[string]string {
+	return map[string]string{
+		"agent_ping_timeout":       mesosx.FormatDuration(c.cfg.AgentPingTimeout),
+		"max_agent_ping_timeouts":  strconv.Itoa(c.cfg.MaxAgentPingTimeouts),
+		"agent_reregister_timeout": mesosx.FormatDuration(c.cfg.AgentReregisterTimeout),
+		"allocation_interval":      mesosx.FormatDuration(c.cfg.AllocationInterval),
+		"authenticate_frameworks":  strconv.FormatBool(len(c.cfg.Credentials) > 0),
+		"port":                     strconv.Itoa(c.masterAddr.Port),
+	}
+}
+
+// agentCapabilities are the capabilities of Mesos 1.11's agents
+// (AGENT_CAPABILITIES in src/slave/constants.cpp) that testenv's agents
+// have, as /state and /slaves list them: not RESOURCE_PROVIDER,
+// RESIZE_VOLUME, AGENT_DRAINING or TASK_RESOURCE_LIMITS.
+var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT", "AGENT_OPERATION_FEEDBACK"}
 
 func orEmpty(v []any) []any {
 	if v == nil {
