@@ -249,6 +249,11 @@ func TestURLUserinfo(t *testing.T) {
 		{"a port, then @ in the query", "https://host:8443/login?u=me@x.com", "https://host:8443/login?u=me@x.com"},
 		{"@ in the query", "https://h/x?e=a@b.com:80", "https://h/x?e=a@b.com:80"},
 		{"a user without a password", "https://user@host/ and ssh://git@github.com:22/x", "https://user@host/ and ssh://git@github.com:22/x"},
+		// ... unless it is an access token by its prefix (GitHub's, GitLab's).
+		{"a GitHub token as the user", "git clone https://ghp_abc123DEF456@github.com/o/r.git", "git clone https://" + M + "@github.com/o/r.git"},
+		{"a fine-grained GitHub token", "https://github_pat_11ABC_xyz@github.com/o/r", "https://" + M + "@github.com/o/r"},
+		{"a GitLab token as the user", "https://glpat-abc123@gitlab.example/g/r.git", "https://" + M + "@gitlab.example/g/r.git"},
+		{"a prefix alone is a user", "https://ghp_@github.com/o/r", "https://ghp_@github.com/o/r"},
 		{"scp-style git", "git@github.com:org/repo.git", "git@github.com:org/repo.git"},
 		{"image digest", "registry:5000/app:1.2@sha256:0123456789abcdef", "registry:5000/app:1.2@sha256:0123456789abcdef"},
 		{"mailto", "mailto:ops@example.com", "mailto:ops@example.com"},

@@ -118,8 +118,10 @@
 // MySQL client's (-p********, in a text naming mysql or mariadb) and
 // SQL's (PASSWORD '********', IDENTIFIED BY '********') are masked
 // (positional.go); others (sshpass -p SECRET, a JSON array of arguments)
-// and a token used as a URL's user (https://TOKEN@github.com) are not
-// recognised.
+// are not recognised. A token used as a URL's user is masked when its
+// prefix says it is one (https://********@github.com for GitHub's ghp_,
+// github_pat_ and the like, GitLab's glpat-; see tokenPrefixes), not
+// otherwise (https://TOKEN@host reads as a user name).
 // svc.yml's secrets.<id>.secret and secrets.<id>.env-key fields hold a
 // secret's name in the store and its variable's name, not its value, so
 // they are not masked.

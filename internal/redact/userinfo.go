@@ -196,6 +196,9 @@ func urlPasswordSpan(s string, a, end int, dst []span) []span {
 			}
 			return dst
 		}
+		if isAccessToken(s[a:at]) { // git clone https://ghp_...@github.com/o/r
+			return append(dst, span{a, at})
+		}
 		// A user without a password, or one that is an e-mail address
 		// before a password holding '/'.
 	}
@@ -372,6 +375,25 @@ func encodedUserinfoSpans(s string, dst []span) []span {
 func encodedOneOf(h string, codes ...string) bool {
 	for _, c := range codes {
 		if strings.EqualFold(h, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenPrefixes start the access tokens that Git hosts document as a URL's
+// user with no password (https://TOKEN@host/...): GitHub's personal,
+// OAuth, user-to-server, server-to-server and refresh tokens and
+// fine-grained personal tokens ("About authentication to GitHub", token
+// formats), GitLab's personal, deploy and CI job tokens ("Token overview",
+// token prefixes).
+var tokenPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glcbt-"}
+
+// isAccessToken reports whether a URL's user is an access token by its
+// prefix.
+func isAccessToken(user string) bool {
+	for _, p := range tokenPrefixes {
+		if len(user) > len(p) && strings.HasPrefix(user, p) {
 			return true
 		}
 	}
