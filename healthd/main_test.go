@@ -631,7 +631,6 @@ func TestCheckCommand(t *testing.T) {
 	}
 	closedAddr := ln.Addr().String()
 	ln.Close()
-	dir := t.TempDir()
 	tests := []struct {
 		name   string
 		env    []string
@@ -642,7 +641,7 @@ func TestCheckCommand(t *testing.T) {
 	}{
 		{"healthy", nil, []string{"--cmd", "echo fine"}, 0, "fine\n", "healthd check: healthy: exit status 0"},
 		{"unhealthy", nil, []string{"--cmd", "echo bad; exit 3"}, 1, "bad\n", "unhealthy: exit status 3"},
-		{"timeout kills the group", nil, []string{"--cmd", "sleep 1000 & echo $! > " + dir + "/gc; wait", "--timeout", "0.3"}, 1, "", "unhealthy: timed out after 300ms"},
+		{"timeout", nil, []string{"--cmd", "sleep 1000", "--timeout", "0.3"}, 1, "", "unhealthy: timed out after 300ms"},
 		{"tcp refused", nil, []string{"--tcp", closedAddr}, 1, "", "connection refused"},
 		{"from the environment", []string{"HEALTHD_CHECK_CMD=true"}, nil, 0, "", "healthy"},
 		{"json", nil, []string{"--cmd", "echo out; exit 1", "--json"}, 1, `"status": "unhealthy"`, ""},
@@ -669,8 +668,35 @@ func TestCheckCommand(t *testing.T) {
 			}
 		})
 	}
-	gc := readPid(t, filepath.Join(dir, "gc"))
-	waitFor(t, "the timed-out check's grandchild to be gone", func() bool { return gone(gc) })
+}
+
+// A check that times out has its whole process group killed: the
+// grandchild it started in the background is gone too. The timeout must
+// let the shell start that grandchild and record its pid first, which a
+// loaded machine may not do within a short one, so a run whose check was
+// stopped before that is tried again with a longer timeout.
+func TestCheckTimeoutKillsGroup(t *testing.T) {
+	for _, timeout := range []string{"0.3", "1", "3", "9"} {
+		gcFile := filepath.Join(t.TempDir(), "gc")
+		cmd := exec.Command(os.Args[0], "check", "--cmd", "sleep 1000 & echo $! > "+gcFile+"; wait", "--timeout", timeout)
+		cmd.Env = append(os.Environ(), asMainEnv+"=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.WaitDelay = patience
+		_ = cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "unhealthy: timed out after") {
+			t.Fatalf("--timeout %s: exit %d, stderr %q; want 1 and a timeout", timeout, code, stderr.String())
+		}
+		b, err := os.ReadFile(gcFile)
+		gc, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || gc <= 0 {
+			t.Logf("--timeout %s: the check was stopped before it recorded its grandchild; trying a longer timeout", timeout)
+			continue
+		}
+		waitFor(t, "the timed-out check's grandchild to be gone", func() bool { return gone(gc) })
+		return
+	}
+	t.Fatal("the check never recorded its grandchild's pid before its timeout, even with 9 s")
 }
 
 // SIGTERM to `healthd check` kills the check's whole group and exits 2.
