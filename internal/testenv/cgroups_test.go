@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -456,25 +455,8 @@ func TestCgroupsCPUStaleClusters(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { removeCgroupTree(root) }) // before cgroupsConfig's check
-	orphan := exec.Command("sleep", "600")
-	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := orphan.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = orphan.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = orphan.Process.Kill(); <-exited })
-	if err := os.WriteFile(filepath.Join(stale, "container", "cgroup.procs"), []byte(strconv.Itoa(orphan.Process.Pid)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.Open(live) // as the live cluster holds it
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	orphan, exited := orphanIn(t, filepath.Join(stale, "container"))
+	holdLock(t, live) // as the live cluster holds it
 
 	cl := startCluster(t, cfg)
 	if !gone(stale)() {
@@ -483,7 +465,7 @@ func TestCgroupsCPUStaleClusters(t *testing.T) {
 	select {
 	case <-exited:
 	case <-time.After(waitLong):
-		t.Errorf("the process left in the stale cluster's container (pid %d) was not killed", orphan.Process.Pid)
+		t.Errorf("the process left in the stale cluster's container (pid %d) was not killed", orphan)
 	}
 	for _, d := range append([]string{live, cl.cpu.dir}, foreign...) {
 		if gone(d)() {

@@ -323,17 +323,7 @@ func TestLinuxLauncherStale(t *testing.T) {
 	if err := os.Mkdir(container, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	orphan := exec.Command("sleep", "600")
-	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := orphan.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = orphan.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = orphan.Process.Kill(); <-exited })
-	if err := os.WriteFile(filepath.Join(container, "cgroup.procs"), []byte(strconv.Itoa(orphan.Process.Pid)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	orphan, exited := orphanIn(t, container)
 	live := filepath.Join(root, clusterDirPrefix+"7d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a")
 	foreign := filepath.Join(root, "other")
 	for _, d := range []string{live, foreign} {
@@ -342,14 +332,7 @@ func TestLinuxLauncherStale(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { removeCgroupTree(root) }) // before freezerConfig's check
-	lock, err := os.Open(live)                   // as the live cluster holds it
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	holdLock(t, live)                            // as the live cluster holds it
 
 	cl := startCluster(t, cfg)
 	if !gone(killed[0])() {
@@ -358,12 +341,45 @@ func TestLinuxLauncherStale(t *testing.T) {
 	select {
 	case <-exited:
 	case <-time.After(waitLong):
-		t.Errorf("the process left in the killed cluster's container (pid %d) was not killed", orphan.Process.Pid)
+		t.Errorf("the process left in the killed cluster's container (pid %d) was not killed", orphan)
 	}
 	for _, d := range []string{live, foreign, cl.freezer.dir} {
 		if gone(d)() {
 			t.Errorf("%s was removed", d)
 		}
+	}
+}
+
+// orphanIn starts a process in a session of its own, as one that left
+// its executor's, in cgroup dir; exited is closed once it has been
+// reaped. It is killed at the end of the test.
+func orphanIn(t *testing.T, dir string) (pid int, exited <-chan struct{}) {
+	t.Helper()
+	orphan := exec.Command("sleep", "600")
+	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = orphan.Wait(); close(done) }()
+	t.Cleanup(func() { _ = orphan.Process.Kill(); <-done })
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(orphan.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return orphan.Process.Pid, done
+}
+
+// holdLock takes the flock a running cluster holds on its cgroup
+// directory dir, until the end of the test.
+func holdLock(t *testing.T, dir string) {
+	t.Helper()
+	lock, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() })
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
 	}
 }
 
