@@ -18,20 +18,31 @@ import (
 // are acknowledged has no deadline, so its process is not scheduled at all
 // while nothing happens. The loop it replaced woke every 250 ms (~55
 // context switches in 2 s); a timer re-armed at 0 would show thousands.
+//
+// A wake-up of that kind shows in every 2 s window, so the executor is
+// watched for up to quietWindows of them and passes at the first quiet one:
+// on a loaded machine the acknowledgement and the work of the launch can
+// still be under way in the first window, and spill into it.
 func TestIdleExecutorSleeps(t *testing.T) {
+	const quietWindows = 5
 	cl := startCluster(t, testenv.Config{})
 	s := subscribe(t, cl, frameworkInfo("idle", true))
 	s.launchGroup(s.offer(), s.defaultExecutor("idle"), shellTask("idle-1", "sleep 300"))
 	s.Update("idle-1", mesos.TASK_RUNNING)
 	time.Sleep(500 * time.Millisecond) // the acknowledgement arrives
 	pid := executorPid(t, "idle")
-	c0, cpu0 := switches(t, pid)
-	time.Sleep(2 * time.Second)
-	c1, cpu1 := switches(t, pid)
-	t.Logf("executor %d over 2 s: %d context switches (all threads), %d CPU ticks", pid, c1-c0, cpu1-cpu0)
-	if c1-c0 > 20 {
-		t.Errorf("an idle executor switched %d times in 2 s, want (almost) none", c1-c0)
+	var seen []int
+	for range quietWindows {
+		c0, cpu0 := switches(t, pid)
+		time.Sleep(2 * time.Second)
+		c1, cpu1 := switches(t, pid)
+		t.Logf("executor %d over 2 s: %d context switches (all threads), %d CPU ticks", pid, c1-c0, cpu1-cpu0)
+		if c1-c0 <= 20 {
+			return
+		}
+		seen = append(seen, c1-c0)
 	}
+	t.Errorf("an idle executor switched %v times in each of %d windows of 2 s, want (almost) none in one", seen, quietWindows)
 }
 
 func executorPid(t *testing.T, eid string) int {

@@ -33,6 +33,16 @@ var artifacts string
 // the user's own, where a demo of the same name may be running.
 var runtimeDir string
 
+// TestMain builds the binaries once for the package's tests.
+//
+// Tests that start a cluster of their own call t.Parallel: testenv gives
+// each cluster its own agent address block, ports and directories, each
+// scheduler gets its own state, API port and log, and a test's variables
+// go to its scheduler's process only. go test runs -parallel of them at
+// once (GOMAXPROCS by default, 2 on CI's 2 cores): their waits for offers,
+// kills and restarts overlap. At load average 40 on a 2-core machine the
+// tests after the build took 567 s so, against 805 s one by one. A test
+// that sets the process's environment (t.Setenv) runs alone, before them.
 func TestMain(m *testing.M) {
 	code := func() int {
 		if _, err := exec.LookPath("go"); err != nil {
@@ -54,7 +64,9 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		pkgs := slices.Concat(devbuild.Toolkit, []string{"./examples/hello-world/server", "./scheduler-lite"})
-		if err := devbuild.Build(context.Background(), devbuild.Options{Root: root, Dir: dir, Packages: pkgs}); err != nil {
+		// The build's deadline, longer than devbuild's 5 min: two such
+		// builds at once on a loaded 2-core machine overran that.
+		if err := devbuild.Build(context.Background(), devbuild.Options{Root: root, Dir: dir, Packages: pkgs, Timeout: 8 * time.Minute}); err != nil {
 			fmt.Println(err)
 			return 1
 		}
@@ -138,6 +150,7 @@ func taskID(t *testing.T, api, pod string) (string, string) {
 // TestHelloWorld deploys the example on a local cluster and checks it from
 // the outside and from inside the tasks.
 func TestHelloWorld(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	work := t.TempDir()

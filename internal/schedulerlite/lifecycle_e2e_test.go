@@ -82,6 +82,7 @@ type lifecycle struct {
 	p    *proc
 	api  string
 	n    int
+	env  []string // KEY=VALUE given to start so far, the later winning
 }
 
 // newLifecycle runs svc with its state in the bbolt file state ("": a
@@ -96,15 +97,14 @@ func newLifecycle(t *testing.T, cl *testenv.Cluster, svc, state string) *lifecyc
 }
 
 // start runs the scheduler with env (KEY=VALUE, on top of the test's own
-// environment) and waits for its API.
+// environment and of what earlier starts were given) and waits for its
+// API. The variables go to the scheduler's process only, not the test's,
+// so that tests can run in parallel.
 func (l *lifecycle) start(env ...string) {
 	l.t.Helper()
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		l.t.Setenv(k, v)
-	}
+	l.env = append(l.env, env...)
 	l.n++
-	l.p = startSched(l.t, fmt.Sprintf("sched-%d.log", l.n), l.args...)
+	l.p = startSchedEnv(l.t, fmt.Sprintf("sched-%d.log", l.n), l.env, l.args...)
 	l.api = l.p.waitAPI(l.t, 30*time.Second)
 }
 
@@ -166,6 +166,7 @@ func stamp(t *testing.T, cl *testenv.Cluster, id, file string) int64 {
 // is ready, the old task stopped with SIGTERM first, never two down at
 // once); the side pod, whose spec did not change, keeps its task.
 func TestRollingConfigUpdate(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	cl := cluster(t, testenv.Config{Agents: 2})
 	l := newLifecycle(t, cl, specFile(t, rollSpec), "")
 	l.start("GREETING=hello")
@@ -255,6 +256,7 @@ plans:
 // the decommission plan kills web-2, which is gone from the API, the state
 // store and the master's running tasks.
 func TestScaleDown(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	cl := cluster(t, testenv.Config{Agents: 2})
 	state := filepath.Join(t.TempDir(), "state.db")
 	l := newLifecycle(t, cl, specFile(t, shrinkSpec), state)
@@ -336,6 +338,7 @@ func TestScaleDown(t *testing.T) {
 // completes, every pod ends on the new configuration, and none is updated
 // twice (each pod's old task killed once, no new task ended).
 func TestRollingUpdateKill9(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	const pods, kills = 20, 8
 	cl := cluster(t, testenv.Config{Agents: 3})
 	svc := writeSpec(t, "roll20", pods, "serial", map[string]string{"t": `{goal: RUNNING, cmd: "exec sleep 600", cpus: 0.01, memory: 1, env: {VERSION: "{{VERSION}}"}}`})
@@ -362,7 +365,7 @@ func TestRollingUpdateKill9(t *testing.T) {
 		at = append(at, fmt.Sprintf("%d:%d", i, rolled))
 		l.p.kill(syscall.SIGKILL)
 		l.n++
-		l.p = startSched(t, fmt.Sprintf("sched-%d.log", l.n), l.args...)
+		l.p = startSchedEnv(t, fmt.Sprintf("sched-%d.log", l.n), l.env, l.args...)
 		l.p.waitAPI(t, 30*time.Second)
 	}
 	t.Logf("kills at (kill:pods rolled) %s", strings.Join(at, " "))
@@ -429,6 +432,7 @@ pods:
 // command, no checks), status PAUSED; resume relaunches it with its own
 // command and checks.
 func TestPauseResume(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	cl := cluster(t, testenv.Config{Agents: 1})
 	l := newLifecycle(t, cl, specFile(t, pauseSpec), "")
 	l.start()

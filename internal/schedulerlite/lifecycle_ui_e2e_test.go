@@ -105,6 +105,7 @@ plans:
 // the SDK's recovery does: still out of date), Resume brings it back; once
 // the roll completes nothing is out of date.
 func TestWebUIUpdate(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	if _, err := cdp.Find(); err != nil {
 		testtools.Skip(t, "chromium", err.Error())
 	}

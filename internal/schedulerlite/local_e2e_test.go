@@ -36,6 +36,7 @@ pods:
 // volumes, placement rules and a pre-reserved role needs, and its deploy
 // completes. Without them it cannot place a pod (checked first, briefly).
 func TestLocalClusterFlags(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	svc := filepath.Join(t.TempDir(), "svc.yml")
 	if err := os.WriteFile(svc, []byte(localSpec), 0o644); err != nil {
 		t.Fatal(err)

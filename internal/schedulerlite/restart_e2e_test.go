@@ -41,6 +41,7 @@ plans:
 // address, in ARTIFACTS_URL, is no part of it. Nothing is relaunched; a
 // pod restarted afterwards fetches from the new address.
 func TestRestartOnAnotherPort(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	cl := cluster(t, testenv.Config{Agents: 2})
 	svc := specFile(t, restartSpec)
 	if err := os.WriteFile(filepath.Join(filepath.Dir(svc), "app.conf.mustache"), []byte("greeting = {{POD_INSTANCE_INDEX}}\n"), 0o644); err != nil {

@@ -94,6 +94,7 @@ plans:
 // TestSDKShapesDeploy deploys sdkShapes on the local cluster to COMPLETE:
 // every shape the spec accepts also runs.
 func TestSDKShapesDeploy(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()

@@ -148,6 +148,7 @@ func volumeFiles(t *testing.T, cl *testenv.Cluster) map[string]string {
 // volume released; the uninstall (given the shell's environment) releases
 // everything.
 func TestStatefulPod(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	cl := cluster(t, testenv.Config{Agents: 2})
 	env := []string{"SVC_NAME=stateful"}
 	svc := statefulSpec(t, 1, "serial")
@@ -264,6 +265,7 @@ func TestStatefulPod(t *testing.T) {
 // reserved is exactly what the scheduler records: nothing leaked or
 // duplicated.
 func TestFaultSchedulerKill9Volumes(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	const pods, kills = 30, 20
 	cl := cluster(t, testenv.Config{Agents: 3})
 	env := []string{"SVC_NAME=kill9vol"}

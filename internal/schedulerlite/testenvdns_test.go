@@ -40,6 +40,7 @@ func TestTestenvResolvers(t *testing.T) {
 // testenv's DNS (the host's resolvers answer NXDOMAIN, and bootstrap would
 // wait out -resolve-timeout while the deploy sits at 204).
 func TestSeparateTestenvTasksResolve(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	cl := cluster(t, testenv.Config{Agents: 1, DNSListen: "127.0.0.1:0"})
 	spec := specFile(t, `name: sep-dns
 pods:

@@ -128,6 +128,7 @@ func (p *uiProxy) record() (outside, posts []string) {
 // the registered webui_url is the page.
 // A screenshot is kept in $TASKKIT_ARTIFACTS (else the test's temp dir).
 func TestWebUI(t *testing.T) {
+	t.Parallel() // a cluster of its own: see TestMain
 	if _, err := cdp.Find(); err != nil {
 		testtools.Skip(t, "chromium", err.Error())
 	}

@@ -145,3 +145,33 @@ func TestUpdateRelaunchesItsStep(t *testing.T) {
 		t.Errorf("%d LAUNCH_GROUPs, want one per task", n)
 	}
 }
+
+// TestStepRelaunchesItsTasks: a task that fails while its deploy step
+// works (before the step completed) is relaunched with the rest of its
+// step: the step kills its live tasks first, as the SDK's DeploymentStep
+// launches every task of its step and PlanScheduler.killTasks kills them
+// (what the executor's group rule did when a pod was one task group).
+func TestStepRelaunchesItsTasks(t *testing.T) {
+	h := newHarness(t, sidecar, nil, func(c *Config) { c.Backoff = plan.Backoff{Initial: 2 * time.Second, Max: 4 * time.Second} })
+	h.ready()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+	first := h.master.Expect(t, tACCEPT)[0]
+	tis := launched(first)
+	server, side := taskID(t, tis, "p-0-server"), taskID(t, tis, "p-0-side")
+	h.mark()
+	h.update(side, "a1", mesos.TASK_RUNNING)
+	h.update(server, "a1", mesos.TASK_FAILED)
+	h.tick(5 * time.Second) // past the backoff
+	h.awaitCall(tKILL, killOf(side))
+	if msg := h.stepMessage(plan.Deploy, "p-0:[server,side]"); !strings.Contains(msg, "as p-0-server ended: killing p-0-side") {
+		t.Errorf("step message %q", msg)
+	}
+	h.update(side, "a1", mesos.TASK_KILLED)
+	h.eventually("step PENDING", func() bool { return h.stepStatus(plan.Deploy, "p-0:[server,side]") == plan.Pending })
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(first))))
+	c := h.master.Expect(t, tACCEPT)[0]
+	if got := names(launched(c)); !slices.Equal(got, []string{"p-0-server", "p-0-side"}) {
+		t.Errorf("relaunched %v, want the step's tasks", got)
+	}
+}

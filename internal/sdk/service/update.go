@@ -27,7 +27,7 @@ import (
 //	        configurations no task refers to are deleted
 //
 //	the phase strategy makes a step a candidate (serial: one at a time)
-//	   ──▶ its live tasks (all of them, when one is out of date or an
+//	   ──▶ its live tasks (all of them: one is out of date, or an
 //	       operator restarted the step) are KILLed with their kill grace
 //	       period; the step is PREPARED and its instance busy
 //	   ──▶ their ends ──▶ the step is PENDING and launches them again, in
@@ -35,7 +35,9 @@ import (
 //	       TaskInfos in Requirement.Previous), from the target
 //	   ──▶ RUNNING and ready ──▶ COMPLETE ──▶ the next step
 //
-// A step whose out-of-date tasks are not running launches them at once. A
+// A step none of whose tasks runs launches them at once. A step that
+// launches again a task that ended while it worked (a failure before the
+// step completed) kills its running tasks first too (toReplace). A
 // kill -9 of the scheduler at any point repeats at most the kill: the
 // relaunched TaskInfos are stored (and so up to date) before their launch.
 
@@ -253,21 +255,35 @@ func (s *Scheduler) templateOf(configID, pod, task, name string) (string, bool) 
 
 // toReplace returns st's live tasks that must end before st launches them
 // again: all of them when one of them is out of date, when an operator
-// restarted the step, or when the step also launches a task that has no
-// TaskInfo yet (one the target added to a running pod: the pod relaunches
-// on its reservation with the new task). The SDK's DeploymentStep
-// launches every task of its step when one is not on the target, and its
-// PlanScheduler.killTasks kills every task of the resource sets a step
-// consumes before it evaluates offers. Each task runs in a task group of
-// its own, so nothing else kills them: a step's tasks that are not killed
-// here keep running (a task in a step of its own, as a plan's explicit
-// steps may put it, is not touched by its siblings' updates).
+// restarted the step, when the step launches again a task it launched
+// before (one that ended while the step worked on it: a failure before it
+// was ready, an operator's kill), or when it also launches a task that has
+// no TaskInfo yet (one the target added to a running pod: the pod
+// relaunches on its reservation with the new task). The SDK's
+// DeploymentStep launches every task of its step until all are at their
+// goal, and its PlanScheduler.killTasks kills every task of the resource
+// sets a step consumes before it evaluates offers. Each task runs in a
+// task group of its own, so nothing else kills them: a step's tasks that
+// are not killed here keep running (a task in a step of its own, as a
+// plan's explicit steps may put it, is not touched by its siblings').
 func (s *Scheduler) toReplace(st *plan.Step) []*taskState {
-	all := st.Relaunch || len(s.addedTasks(st)) > 0 || len(s.outdatedParts(st)) > 0
+	all := st.Relaunch || len(s.addedTasks(st)) > 0 || len(s.outdatedParts(st)) > 0 || len(s.endedTasks(st)) > 0
 	var out []*taskState
 	for _, name := range st.TaskNames() {
 		if t := s.tasks[name]; t != nil && t.live() && all {
 			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// endedTasks returns the tasks st launches again: those it launched
+// before (they have a TaskInfo) that are not live.
+func (s *Scheduler) endedTasks(st *plan.Step) []string {
+	var out []string
+	for _, name := range st.TaskNames() {
+		if t := s.tasks[name]; t != nil && t.info != nil && !t.live() {
+			out = append(out, name)
 		}
 	}
 	return out
@@ -311,10 +327,15 @@ func (s *Scheduler) killForRelaunchLocked(steps []*plan.Step, now time.Time) []*
 		}
 		s.updating[st.Instance()] = u
 		why := "out of date (" + strings.Join(s.outdatedParts(st), ", ") + ")"
-		if added := s.addedTasks(st); len(added) > 0 && len(s.outdatedParts(st)) == 0 {
-			why = "tasks added to the pod (" + strings.Join(added, ", ") + ")"
-		} else if st.Relaunch && len(s.outdatedParts(st)) == 0 {
-			why = "restarted"
+		if len(s.outdatedParts(st)) == 0 {
+			switch added, ended := s.addedTasks(st), s.endedTasks(st); {
+			case len(added) > 0:
+				why = "tasks added to the pod (" + strings.Join(added, ", ") + ")"
+			case st.Relaunch:
+				why = "restarted"
+			case len(ended) > 0:
+				why = "relaunching the step's tasks, as " + strings.Join(ended, ", ") + " ended"
+			}
 		}
 		st.Prepare(fmt.Sprintf("%s: killing %s (kill grace period %s) to relaunch on configuration %s", why, strings.Join(names, ", "), u.grace, s.target.ID))
 		s.m.Inc("update.kills")

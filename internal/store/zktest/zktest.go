@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/taskkit/taskkit/internal/testtools"
 )
 
@@ -54,8 +56,8 @@ func Available() (java, classpath string, ok bool) {
 }
 
 // Start starts a server for t, or skips t when ZooKeeper is not installed.
-// It fails t if the server does not answer within startWait. The server is
-// killed when t ends.
+// It fails t if the server does not answer and open a first session within
+// startWait. The server is killed when t ends.
 //
 // The client port is found free and closed for ZooKeeper to bind: another
 // process may take it meanwhile, and ZooKeeper then exits without a word
@@ -79,9 +81,9 @@ func Start(t testing.TB) *Server {
 	}
 }
 
-// startWait bounds the wait for a started server's first answer: seconds
-// on an idle 2-core machine, more than 30 s for a JVM starting while
-// several test suites run (load average 40).
+// startWait bounds the wait for a started server's first answer and first
+// session: seconds on an idle 2-core machine, more than 30 s for a JVM
+// starting while several test suites run (load average 40).
 const startWait = 2 * time.Minute
 
 // start runs one server; exited says its error is an exit before it
@@ -140,8 +142,38 @@ admin.enableServer=false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if err := s.firstSession(deadline); err != nil {
+		b, _ := os.ReadFile(logf.Name())
+		return nil, false, fmt.Errorf("%w: %s", err, tail(b))
+	}
 	return s, false, nil
 }
+
+// firstSession opens a session and closes it, waiting until deadline: a
+// server that answers ruok may still take long over its first sessions
+// (its JVM loading and compiling their code), over 15 s on a loaded
+// machine, where a client under test would give up.
+func (s *Server) firstSession(deadline time.Time) error {
+	c, _, err := zk.Connect([]string{s.Addr}, 30*time.Second, zk.WithLogger(Discard{}))
+	if err != nil {
+		return fmt.Errorf("ZooKeeper %s: %w", s.Addr, err)
+	}
+	defer c.Close()
+	for c.State() != zk.StateHasSession {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ZooKeeper %s: no first session within %s", s.Addr, startWait)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+// Discard is a ZooKeeper client logger (zk.WithLogger) that drops every
+// line.
+type Discard struct{}
+
+// Printf implements zk.Logger.
+func (Discard) Printf(string, ...any) {}
 
 // ruok asks the four-letter-word question.
 func (s *Server) ruok() bool {
