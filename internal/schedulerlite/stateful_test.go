@@ -184,14 +184,16 @@ func TestStatefulPod(t *testing.T) {
 
 	// Kill the task: relaunched in place, on its volume.
 	id, agent, _ := podTask(cl, fid, "p-0-t")
-	pidb, err := os.ReadFile(filepath.Join(filepath.Dir(vol), "pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(pidb)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The task writes data/out, then data/pid: wait for the second too.
+	var pid int
+	poll(t, "the task's PID in its volume", 10*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(vol), "pid"))
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
 	killed := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
