@@ -46,6 +46,7 @@ func (c *Cluster) masterHandler() http.Handler {
 		mux.HandleFunc(p, h)
 		mux.HandleFunc("/master"+p, h)
 	}
+	mux.HandleFunc("/metrics/snapshot", c.serveMetricsSnapshot) // libprocess' metrics process, not the master's
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/master/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/version", c.serveVersion)

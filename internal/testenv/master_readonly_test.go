@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/resources"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/taskkit/taskkit/internal/redact"
@@ -230,4 +232,122 @@ func sortedKeysOf(m map[string]any) string {
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, " ")
+}
+
+// TestMetricsSnapshot follows the Mesos 1.11 master's metrics
+// (src/master/metrics.cpp; their values as Master::_slaves_connected ...,
+// _tasks_staging ..., _resources_total/used/percent in
+// src/master/master.cpp compute them; the ended-task counters as
+// Master::updateTask and Master::_accept count them, and
+// Metrics::incrementTasksStates' per-reason counters in v0 names) served
+// as libprocess' /metrics/snapshot does (metrics.cpp): every metric
+// testenv counts, computed from the cluster, none made up; ?timeout=
+// checked as a duration; ?jsonp=; any method.
+func TestMetricsSnapshot(t *testing.T) {
+	cl, _, _ := readonlySetup(t)
+	agentID := stateOf(t, cl, "/state")["slaves"].([]any)[0].(map[string]any)["id"].(string)
+	// A second framework: one task refused (TASK_ERROR, from the
+	// master), one killed; then it declines its offers for an hour.
+	other := subscribe(t, cl, frameworkInfo("other"), protoCodec)
+	o := other.offers()[0]
+	bad := commandTask("bad", o, "true")
+	bad.Resources = []mesos.Resource{resources.NewCPUs(1000).Resource}
+	other.launch(o, bad, commandTask("victim", o, "exec sleep 60"))
+	other.Update("bad", mesos.TASK_ERROR) // from the master: no uuid, no ack
+	other.updateAck("victim", mesos.TASK_STARTING)
+	other.updateAck("victim", mesos.TASK_RUNNING)
+	other.MustCall(calls.Kill("victim", agentID))
+	other.updateAck("victim", mesos.TASK_KILLED)
+	eventually(t, "no outstanding offer", func() bool {
+		offers := frameworkIn(t, stateOf(t, cl, "/state"), other.FrameworkID)["offers"].([]any)
+		for _, of := range offers {
+			other.MustCall(calls.Decline(mesos.OfferID{Value: of.(map[string]any)["id"].(string)}).With(calls.RefuseSeconds(time.Hour)))
+		}
+		return len(offers) == 0
+	})
+
+	snapshot := func(t *testing.T) map[string]float64 {
+		t.Helper()
+		var m map[string]float64
+		if err := json.Unmarshal(get(t, cl.MasterURL()+"/metrics/snapshot"), &m); err != nil {
+			t.Fatal(err)
+		}
+		if up := m["master/uptime_secs"]; up <= 0 || up > time.Since(cl.started).Seconds() {
+			t.Errorf("master/uptime_secs %v, want in (0, %v]", up, time.Since(cl.started).Seconds())
+		}
+		delete(m, "master/uptime_secs")
+		return m
+	}
+	// zero is every metric at 0 but master/elected.
+	zero := func() map[string]float64 {
+		m := map[string]float64{"master/elected": 1}
+		for _, k := range []string{"slaves_connected", "slaves_disconnected", "slaves_active", "slaves_inactive", "slaves_unreachable",
+			"frameworks_connected", "frameworks_disconnected", "frameworks_active", "frameworks_inactive", "outstanding_offers",
+			"tasks_staging", "tasks_starting", "tasks_running", "tasks_killing", "tasks_unreachable",
+			"tasks_finished", "tasks_failed", "tasks_killed", "tasks_lost", "tasks_error", "tasks_dropped", "tasks_gone", "tasks_gone_by_operator"} {
+			m["master/"+k] = 0
+		}
+		for _, r := range []string{"cpus", "gpus", "mem", "disk"} {
+			for _, k := range []string{"_total", "_used", "_percent", "_revocable_total", "_revocable_used", "_revocable_percent"} {
+				m["master/"+r+k] = 0
+			}
+		}
+		return m
+	}
+	// The agent: 4 cpus and 1 reserved for pub, 8192 MB, 16384 MB of disk
+	// (Config's defaults); "second" uses 0.1 cpus and 32 MB.
+	want := zero()
+	for k, v := range map[string]float64{
+		"slaves_connected": 1, "slaves_active": 1, "frameworks_connected": 2, "frameworks_active": 2,
+		"tasks_running": 1, "tasks_finished": 1, "tasks_killed": 1, "tasks_error": 1,
+		"cpus_total": 5, "cpus_used": 0.1, "cpus_percent": 0.1 / 5,
+		"mem_total": 8192, "mem_used": 32, "mem_percent": 32.0 / 8192, "disk_total": 16384,
+	} {
+		want["master/"+k] = v
+	}
+	want["master/task_error/source_master/reason_task_invalid"] = 1
+	if got := snapshot(t); mustJSON(t, got) != mustJSON(t, want) {
+		t.Errorf("/metrics/snapshot\n%s, want\n%s", mustJSON(t, got), mustJSON(t, want))
+	}
+
+	// The agent killed: disconnected and inactive; "second", of a
+	// framework that does not checkpoint, TASK_LOST at once, counted with
+	// its reason in Mesos' v0 names (SLAVE for AGENT).
+	if err := cl.KillAgent(agentID); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]float64{
+		"slaves_connected": 0, "slaves_active": 0, "slaves_disconnected": 1, "slaves_inactive": 1,
+		"tasks_running": 0, "tasks_lost": 1, "cpus_used": 0, "cpus_percent": 0, "mem_used": 0, "mem_percent": 0,
+	} {
+		want["master/"+k] = v
+	}
+	want["master/task_lost/source_master/reason_slave_disconnected"] = 1
+	if got := snapshot(t); mustJSON(t, got) != mustJSON(t, want) {
+		t.Errorf("/metrics/snapshot after the agent's kill\n%s, want\n%s", mustJSON(t, got), mustJSON(t, want))
+	}
+
+	for _, c := range []struct {
+		method, query string
+		code          int
+		contentType   string
+		body          string // its start
+	}{
+		{"GET", "?timeout=5secs", http.StatusOK, "application/json", `{"master/cpus_percent":`},
+		{"POST", "", http.StatusOK, "application/json", `{"master/cpus_percent":`},
+		{"GET", "?jsonp=cb", http.StatusOK, "text/javascript", `cb({"master/cpus_percent":`},
+		{"GET", "?timeout=5s", http.StatusBadRequest, "text/plain; charset=utf-8", `Invalid timeout '5s': `},
+		{"GET", "?timeout=", http.StatusBadRequest, "text/plain; charset=utf-8", `Invalid timeout '': `},
+	} {
+		req, _ := http.NewRequest(c.method, cl.MasterURL()+"/metrics/snapshot"+c.query, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.code || res.Header.Get("Content-Type") != c.contentType || !strings.HasPrefix(string(b), c.body) {
+			t.Errorf("%s /metrics/snapshot%s: %d %s %.80q, want %d %s %q...", c.method, c.query, res.StatusCode, res.Header.Get("Content-Type"), b, c.code, c.contentType, c.body)
+		}
+	}
 }
