@@ -52,6 +52,8 @@ type Cluster struct {
 	work        *workDir           // locked from Start until shutdown has finished
 	discardWork bool               // remove what Start created on shutdown (a failed start)
 	stopping    bool
+	// counters are the master's counters (metrics.go), by metric name.
+	counters map[string]int
 
 	wg   sync.WaitGroup // every goroutine the cluster owns
 	done chan struct{}

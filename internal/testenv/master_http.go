@@ -32,6 +32,21 @@ func (c *Cluster) masterHandler() http.Handler {
 	mux.HandleFunc("/master/slaves", c.serveSlaves)
 	mux.HandleFunc("/frameworks", c.serveFrameworks)
 	mux.HandleFunc("/master/frameworks", c.serveFrameworks)
+	// The master's other read-only endpoints (master_readonly.go), at
+	// their paths under the master process ("/master/...") and at the
+	// root, as libprocess delegates "/" to the master (src/master/master.cpp
+	// routes them). Mesos 1.11 has no ".json" aliases of these: 0.25
+	// deprecated "/tasks.json", and it has gone since.
+	for p, h := range map[string]http.HandlerFunc{
+		"/state-summary": c.serveStateSummary,
+		"/tasks":         c.serveTasks,
+		"/roles":         c.serveRoles,
+		"/flags":         c.serveFlags,
+	} {
+		mux.HandleFunc(p, h)
+		mux.HandleFunc("/master"+p, h)
+	}
+	mux.HandleFunc("/metrics/snapshot", c.serveMetricsSnapshot) // libprocess' metrics process, not the master's
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/master/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/version", c.serveVersion)

@@ -103,7 +103,9 @@ func (c *Cluster) prepareOperationsLocked(fw *framework, role string, ops []meso
 // taskErrorsLocked fails tasks with TASK_ERROR from the master.
 func (c *Cluster) taskErrorsLocked(fw *framework, tasks []mesos.TaskInfo, reason mesos.TaskStatus_Reason, msg string) {
 	for _, ti := range tasks {
-		c.sendUpdateLocked(fw, masterStatus(ti.TaskID, &ti.AgentID, mesos.TASK_ERROR, reason, msg))
+		st := masterStatus(ti.TaskID, &ti.AgentID, mesos.TASK_ERROR, reason, msg)
+		c.countTaskEndLocked(st)
+		c.sendUpdateLocked(fw, st)
 	}
 }
 

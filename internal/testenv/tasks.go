@@ -80,6 +80,7 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 			}
 			for _, ti := range opTasks(op) {
 				st := masterStatus(ti.TaskID, &ti.AgentID, state, mesos.REASON_INVALID_OFFERS, "Task launched with invalid offers: "+invalid)
+				c.countTaskEndLocked(st)
 				c.sendUpdateLocked(fw, st)
 			}
 		}
@@ -104,6 +105,7 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 				need, err := c.validateTaskLocked(fw, a, &ti, avail)
 				if err != nil {
 					st := masterStatus(ti.TaskID, &ti.AgentID, mesos.TASK_ERROR, mesos.REASON_TASK_INVALID, err.Error())
+					c.countTaskEndLocked(st)
 					c.sendUpdateLocked(fw, st)
 					continue
 				}
@@ -116,6 +118,7 @@ func (c *Cluster) acceptLocked(fw *framework, acc *scheduler.Call_Accept) {
 			if err != nil {
 				for _, ti := range lg.TaskGroup.Tasks {
 					st := masterStatus(ti.TaskID, &ti.AgentID, mesos.TASK_ERROR, mesos.REASON_TASK_GROUP_INVALID, err.Error())
+					c.countTaskEndLocked(st)
 					c.sendUpdateLocked(fw, st)
 				}
 				continue
@@ -475,6 +478,9 @@ const noReason = mesos.TaskStatus_Reason(-1)
 func (c *Cluster) recordStatusLocked(t *task, st mesos.TaskStatus) {
 	prev := t.state
 	t.state = st.GetState()
+	if !mesosx.IsTerminal(prev) && prev != mesos.TASK_UNREACHABLE && mesosx.IsTerminal(t.state) {
+		c.countTaskEndLocked(st)
+	}
 	t.statuses = append(t.statuses, st)
 	if len(t.statuses) > maxStatusesKept {
 		t.statuses = t.statuses[len(t.statuses)-maxStatusesKept:]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
@@ -132,15 +133,7 @@ func TestUpdateRelaunchesItsStep(t *testing.T) {
 	if msg := h.stepMessage(plan.Deploy, "p-0:[server,side]"); !strings.Contains(msg, "out of date (command)") || !strings.Contains(msg, "killing p-0-server, p-0-side") {
 		t.Errorf("step message %q", msg)
 	}
-	h.update(server, "a1", mesos.TASK_KILLED)
-	h.update(side, "a1", mesos.TASK_KILLED)
-	h.eventually("step PENDING", func() bool { return h.stepStatus(plan.Deploy, "p-0:[server,side]") == plan.Pending })
-	h.skip()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(first))))
-	c := h.master.Expect(t, tACCEPT)[0]
-	if got := names(launched(c)); !slices.Equal(got, []string{"p-0-server", "p-0-side"}) {
-		t.Errorf("relaunched %v", got)
-	}
+	c := relaunchStep(t, h, first, server, side)
 	if n := len(launchGroups(t, c.GetAccept().Operations)); n != 2 {
 		t.Errorf("%d LAUNCH_GROUPs, want one per task", n)
 	}
@@ -166,7 +159,18 @@ func TestStepRelaunchesItsTasks(t *testing.T) {
 	if msg := h.stepMessage(plan.Deploy, "p-0:[server,side]"); !strings.Contains(msg, "as p-0-server ended: killing p-0-side") {
 		t.Errorf("step message %q", msg)
 	}
-	h.update(side, "a1", mesos.TASK_KILLED)
+	relaunchStep(t, h, first, side)
+}
+
+// relaunchStep ends the killed tasks (TASK_KILLED on a1), waits for the
+// sidecar pod's deploy step to be PENDING again, offers a1 back with
+// first's reservations and checks that the ACCEPT relaunches both of the
+// step's tasks; it returns that ACCEPT.
+func relaunchStep(t *testing.T, h *harness, first *scheduler.Call, killed ...string) *scheduler.Call {
+	t.Helper()
+	for _, id := range killed {
+		h.update(id, "a1", mesos.TASK_KILLED)
+	}
 	h.eventually("step PENDING", func() bool { return h.stepStatus(plan.Deploy, "p-0:[server,side]") == plan.Pending })
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a1", "h1", sdktest.ReservedBy(first))))
@@ -174,4 +178,5 @@ func TestStepRelaunchesItsTasks(t *testing.T) {
 	if got := names(launched(c)); !slices.Equal(got, []string{"p-0-server", "p-0-side"}) {
 		t.Errorf("relaunched %v, want the step's tasks", got)
 	}
+	return c
 }
