@@ -267,17 +267,20 @@ func TestCommandTaskChecks(t *testing.T) {
 				unhealthy, "KILLING", killedBad},
 		},
 		{
-			name:  "check COMMAND: the exit code when it changes",
+			name:  "check COMMAND: the exit code when it changes; none when killed by a signal",
 			shell: "exec sleep 300",
 			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
 				e.write("code", "3")
-				cmd := checkCommand(e, `test "$TASK_VAR" = task && test -f "$MESOS_SANDBOX/stdout" && exit $(cat "$DIR/code")`)
+				cmd := checkCommand(e, `test "$TASK_VAR" = task && test -f "$MESOS_SANDBOX/stdout" || exit 99
+c=$(cat "$DIR/code"); if test "$c" = kill; then kill -KILL $$; fi; exit $c`)
 				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: cmd}})
 			},
 			steps: []any{"STARTING check=COMMAND()", "RUNNING check=COMMAND()",
 				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=3)",
 				func(e *checkEnv) { e.write("code", "0") },
 				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=0)",
+				func(e *checkEnv) { e.write("code", "kill") },
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND()",
 				func(e *checkEnv) { e.kill() },
 				"KILLING check=COMMAND()", "KILLED check=COMMAND() msg=Command terminated with signal Terminated",
 			},
