@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -16,21 +13,8 @@ import (
 	"github.com/taskkit/taskkit/internal/health"
 	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/probe"
+	"github.com/taskkit/taskkit/internal/taskcheck"
 )
-
-// minInterval is the shortest pause between two checks; Mesos allows an
-// interval of 0 (checks back to back), package health does not.
-const minInterval = 100 * time.Millisecond
-
-// checkTarget is where HTTP and TCP checks connect: the task shares the
-// executor's network, so its ports are on loopback.
-func checkTarget(ipv6 bool, port uint32) string {
-	host := "127.0.0.1"
-	if ipv6 {
-		host = "::1"
-	}
-	return net.JoinHostPort(host, strconv.FormatUint(uint64(port), 10))
-}
 
 func seconds(name string, v float64) (time.Duration, error) {
 	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
@@ -149,145 +133,26 @@ func (c commandProbe) Probe(ctx context.Context) probe.Result {
 	return (&probe.Command{Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir}).Probe(ctx)
 }
 
+// checkTarget is where a task's checks run: HTTP and TCP checks on
+// loopback (the task shares the executor's network), command checks as
+// commandProbe runs them, with the task's environment and directory.
+func checkTarget(env []string, dir string) taskcheck.Target {
+	return taskcheck.Target{Command: func(ci *mesos.CommandInfo) probe.Prober {
+		return commandProbe{ci: ci, env: mergeEnv(env, mesosx.CommandEnv(ci)), dir: dir}
+	}}
+}
+
 // healthChecker builds the checker of a task's HealthCheck (already
 // validated). env and dir are the task's, for command checks.
 func healthChecker(hc *mesos.HealthCheck, env []string, dir string, onResult func(health.Event)) (*health.Checker, error) {
-	var p probe.Prober
-	switch hc.Type {
-	case mesos.HealthCheck_COMMAND:
-		p = commandProbe{ci: hc.Command, env: mergeEnv(env, mesosx.CommandEnv(hc.Command)), dir: dir}
-	case mesos.HealthCheck_HTTP:
-		scheme := hc.HTTP.GetScheme()
-		if scheme == "" {
-			scheme = "http"
-		}
-		path := hc.HTTP.GetPath()
-		if path == "" {
-			path = "/"
-		}
-		h, err := probe.NewHTTP(scheme+"://"+checkTarget(hc.HTTP.GetProtocol() == mesos.IPv6, hc.HTTP.Port)+path, probe.CheckPolicy)
-		if err != nil {
-			return nil, err
-		}
-		p = h
-	case mesos.HealthCheck_TCP:
-		t, err := probe.NewTCP(checkTarget(hc.TCP.GetProtocol() == mesos.IPv6, hc.TCP.Port))
-		if err != nil {
-			return nil, err
-		}
-		p = t
-	default:
-		return nil, fmt.Errorf("unsupported health check type %s", hc.Type)
-	}
-	cfg := health.MesosDefaults()
-	cfg.Delay, _ = seconds("delay_seconds", hc.GetDelaySeconds())
-	cfg.Interval, _ = seconds("interval_seconds", hc.GetIntervalSeconds())
-	cfg.Timeout, _ = seconds("timeout_seconds", hc.GetTimeoutSeconds())
-	cfg.GracePeriod, _ = seconds("grace_period_seconds", hc.GetGracePeriodSeconds())
-	cfg.Interval = max(cfg.Interval, minInterval)
-	// Mesos kills once consecutiveFailures >= consecutive_failures
-	// (health_checker.cpp, failure()): 0 kills at the first counted
-	// failure, as 1 does (package health's 0 would never kill).
-	cfg.FailureThreshold = max(int(hc.GetConsecutiveFailures()), 1)
-	cfg.OnResult = onResult
-	return health.New(p, cfg)
-}
-
-// checkProbe runs a CheckInfo and keeps the CheckStatusInfo of its latest
-// run, which a Checker's OnResult then reads.
-type checkProbe struct {
-	typ  mesos.CheckInfo_Type
-	run  func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo)
-	last atomic.Pointer[mesos.CheckStatusInfo]
-}
-
-func (c *checkProbe) Probe(ctx context.Context) probe.Result {
-	r, st := c.run(ctx)
-	c.last.Store(st)
-	return r
-}
-
-// emptyCheckStatus is the check_status every update of a checked task
-// carries before the first result: the type and an empty result.
-func emptyCheckStatus(t mesos.CheckInfo_Type) *mesos.CheckStatusInfo {
-	st := &mesos.CheckStatusInfo{Type: &t}
-	switch t {
-	case mesos.CheckInfo_COMMAND:
-		st.Command = &mesos.CheckStatusInfo_Command{}
-	case mesos.CheckInfo_HTTP:
-		st.HTTP = &mesos.CheckStatusInfo_Http{}
-	case mesos.CheckInfo_TCP:
-		st.TCP = &mesos.CheckStatusInfo_Tcp{}
-	}
-	return st
+	return taskcheck.Health(hc, checkTarget(env, dir), onResult)
 }
 
 // checkChecker builds the checker of a task's CheckInfo (already
-// validated): no grace period, no threshold; every result is reported to
-// onResult with its CheckStatusInfo.
+// validated): every result is reported to onResult with its
+// CheckStatusInfo.
 func checkChecker(ci *mesos.CheckInfo, env []string, dir string, onResult func(*mesos.CheckStatusInfo)) (*health.Checker, error) {
-	cp := &checkProbe{typ: ci.Type}
-	switch ci.Type {
-	case mesos.CheckInfo_COMMAND:
-		cmd := commandProbe{ci: &ci.Command.Command, env: mergeEnv(env, mesosx.CommandEnv(&ci.Command.Command)), dir: dir}
-		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
-			r := cmd.Probe(ctx)
-			st := emptyCheckStatus(ci.Type)
-			if r.Status != probe.Error && r.ExitCode >= 0 && ctx.Err() == nil {
-				code := int32(r.ExitCode)
-				st.Command.ExitCode = &code
-			}
-			return r, st
-		}
-	case mesos.CheckInfo_HTTP:
-		path := ci.HTTP.GetPath()
-		if path == "" {
-			path = "/"
-		}
-		// Mesos runs HTTP checks as it runs HTTP health checks, curl -L -k
-		// (checker_process.cpp, httpCheckCommand), and reports curl's
-		// %{http_code}: the status of the last response, after redirects.
-		h, err := probe.NewHTTP("http://"+checkTarget(false, ci.HTTP.Port)+path, probe.CheckPolicy)
-		if err != nil {
-			return nil, err
-		}
-		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
-			r := h.Probe(ctx)
-			st := emptyCheckStatus(ci.Type)
-			if r.StatusCode > 0 {
-				code := uint32(r.StatusCode)
-				st.HTTP.StatusCode = &code
-			}
-			return r, st
-		}
-	case mesos.CheckInfo_TCP:
-		tcp, err := probe.NewTCP(checkTarget(false, ci.TCP.Port))
-		if err != nil {
-			return nil, err
-		}
-		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
-			r := tcp.Probe(ctx)
-			st := emptyCheckStatus(ci.Type)
-			ok := r.Status == probe.Healthy
-			if r.Status != probe.Error {
-				st.TCP.Succeeded = &ok
-			}
-			return r, st
-		}
-	default:
-		return nil, fmt.Errorf("unsupported check type %s", ci.Type)
-	}
-	cfg := health.Config{FailureThreshold: 0}
-	cfg.Delay, _ = seconds("delay_seconds", ci.GetDelaySeconds())
-	cfg.Interval, _ = seconds("interval_seconds", ci.GetIntervalSeconds())
-	cfg.Timeout, _ = seconds("timeout_seconds", ci.GetTimeoutSeconds())
-	cfg.Interval = max(cfg.Interval, minInterval)
-	cfg.OnResult = func(health.Event) {
-		if st := cp.last.Load(); st != nil {
-			onResult(st)
-		}
-	}
-	return health.New(cp, cfg)
+	return taskcheck.Check(ci, checkTarget(env, dir), onResult)
 }
 
 // checkPort reports a port Mesos would reject in a check of the given kind.

@@ -27,6 +27,7 @@ import (
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/sandboxfs"
 	"github.com/taskkit/taskkit/internal/supervise"
+	"github.com/taskkit/taskkit/internal/taskcheck"
 )
 
 // ErrAgentLost is returned by Run when the executor gave up on the agent:
@@ -1019,34 +1020,29 @@ func (e *Executor) stopChecks(t *task) {
 	}
 }
 
-// healthResult reports health transitions as Mesos does: healthy=false on
-// every counted failure, healthy=true on the first success and the first
-// after failures, and a kill at the threshold.
+// healthResult reports health transitions as Mesos does
+// (taskcheck.HealthReport): healthy=false on every counted failure,
+// healthy=true on the first success and the first after failures, and a
+// kill at the threshold.
 func (e *Executor) healthResult(t *task, ev health.Event) {
 	if !t.live() || t.killing || t.proc == nil || t.last == nil {
 		return
 	}
-	c := ev.Check
-	switch {
-	case c.Passed():
-		if ev.From == health.Healthy {
-			return
-		}
+	report, healthy, kill := taskcheck.HealthReport(ev)
+	if !report {
+		return
+	}
+	if healthy {
 		e.log.Info("task healthy", "task", t.id())
-		e.update(t, e.derived(t, mesos.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, func(st *mesos.TaskStatus) {
-			ok := true
-			st.Healthy = &ok
-		}))
-	case c.Counted:
-		e.log.Warn("health check failed", "task", t.id(), "consecutive_failures", ev.Status.ConsecutiveFailures, "reason", c.Reason)
-		e.update(t, e.derived(t, mesos.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, func(st *mesos.TaskStatus) {
-			bad := false
-			st.Healthy = &bad
-		}))
-		if ev.To == health.Failed {
-			t.unhealthy = true
-			e.kill(t, killGrace(t.info.KillPolicy), "health check")
-		}
+	} else {
+		e.log.Warn("health check failed", "task", t.id(), "consecutive_failures", ev.Status.ConsecutiveFailures, "reason", ev.Check.Reason)
+	}
+	e.update(t, e.derived(t, mesos.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, func(st *mesos.TaskStatus) {
+		st.Healthy = &healthy
+	}))
+	if kill {
+		t.unhealthy = true
+		e.kill(t, killGrace(t.info.KillPolicy), "health check")
 	}
 }
 
@@ -1097,7 +1093,7 @@ func (e *Executor) newStatus(t *task, state mesos.TaskState, reason *mesos.TaskS
 		st.Message = &masked
 	}
 	if t.checkType != nil {
-		st.CheckStatus = emptyCheckStatus(*t.checkType)
+		st.CheckStatus = taskcheck.EmptyStatus(*t.checkType)
 	}
 	return st
 }

@@ -570,7 +570,18 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	finish := func(state mesos.TaskState, src mesos.TaskStatus_Source, reason mesos.TaskStatus_Reason, msg string) {
 		e.state = execTerminated
 		if !t.removed && !mesosx.IsTerminal(t.state) {
-			c.statusUpdateLocked(t, c.newStatus(t, state, src, reason, msg))
+			st := c.newStatus(t, state, src, reason, msg)
+			if src == mesos.SOURCE_EXECUTOR {
+				// The command executor's fresh update (createTaskStatus,
+				// src/launcher/executor.cpp): an empty check_status, and
+				// healthy=false after a kill for failed health checks
+				// (reaped).
+				st.CheckStatus = emptyCheckStatus(t)
+				if state == mesos.TASK_KILLED && t.killedByHealthCheck {
+					st.Healthy = new(bool)
+				}
+			}
+			c.statusUpdateLocked(t, st)
 		}
 		if t.removed {
 			delete(a.executors, fw.id+"/"+e.info.ExecutorID.Value)
@@ -618,9 +629,11 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	t.p, e.p = p, p
 	e.state = execRunning
 	c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_RUNNING, ""))
+	stopChecks := c.startCommandChecksLocked(e, t, spec.env)
 	c.mu.Unlock()
 
 	p.wait()
+	stopChecks()
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -652,6 +665,7 @@ func (c *Cluster) commandStatus(t *task, state mesos.TaskState, msg string) meso
 		cs.ExecutorPID = &pid
 	}
 	st.ContainerStatus = cs
+	st.CheckStatus = emptyCheckStatus(t)
 	return st
 }
 
@@ -676,6 +690,7 @@ func (c *Cluster) killLocked(t *task, policy *mesos.KillPolicy) {
 			return
 		}
 		t.killedByUs = true
+		t.stopChecksLocked()
 		if t.fw.hasCap(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 			c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_KILLING, ""))
 		}

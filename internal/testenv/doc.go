@@ -27,7 +27,8 @@
 // volume operations (operations.go), DECLINE filters, REVIVE,
 // SUPPRESS, KILL, SHUTDOWN, ACKNOWLEDGE with reliable in-order status
 // updates, RECONCILE, MESSAGE, TEARDOWN, framework failover; the command
-// executor's semantics for bare CommandInfo tasks; custom executors as
+// executor's semantics for bare CommandInfo tasks, their health checks
+// and checks included (commandchecks.go); custom executors as
 // processes with the Mesos executor environment; the fetcher; DNS names
 // for running tasks; a /state endpoint; and fault injection (KillAgent,
 // RestartAgent, KillExecutor, DropFramework) as methods and as HTTP

@@ -221,6 +221,13 @@ type task struct {
 	p          *proc
 	killing    bool
 	killedByUs bool
+	// Command executor: its checks (commandchecks.go). stopChecks stops
+	// them (nil when none run); checkStatus is the check's latest result
+	// sent (nil: none yet); killedByHealthCheck says the kill came from
+	// consecutive health check failures.
+	stopChecks          context.CancelFunc
+	checkStatus         *mesos.CheckStatusInfo
+	killedByHealthCheck bool
 }
 
 func (t *task) id() string { return t.info.TaskID.Value }

@@ -1,0 +1,352 @@
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+)
+
+// checkEnv is what a TestCommandTaskChecks case works with: its task's
+// cluster and scheduler, a directory of files its checks read, and a
+// server on the agent's IP that HTTP and TCP checks reach.
+type checkEnv struct {
+	t       *testing.T
+	s       *sched
+	agentID string
+	taskID  string
+	dir     string
+	code    atomic.Int32 // the status the HTTP server answers on /health
+	ln      net.Listener
+	port    uint32
+	pending []mesos.TaskStatus // read ahead by next's callers, not yet matched
+}
+
+func (e *checkEnv) file(name string) string { return filepath.Join(e.dir, name) }
+
+func (e *checkEnv) write(name, content string) {
+	if err := os.WriteFile(e.file(name), []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *checkEnv) remove(name string) {
+	if err := os.Remove(e.file(name)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *checkEnv) kill() { e.s.MustCall(calls.Kill(e.taskID, e.agentID)) }
+
+// closeServer closes the listener: connections to the port are refused.
+func (e *checkEnv) closeServer() { e.ln.Close() }
+
+// peek returns the task's next update without consuming it; next
+// consumes it. Each is acknowledged when read, so the next one comes.
+func (e *checkEnv) peek() mesos.TaskStatus {
+	e.t.Helper()
+	if len(e.pending) == 0 {
+		ev := e.s.WaitFor(func(ev *scheduler.Event) bool {
+			return ev.Type == scheduler.Event_UPDATE && ev.Update.Status.TaskID.Value == e.taskID
+		}, "UPDATE of "+e.taskID)
+		st := ev.Update.Status
+		e.s.ack(st)
+		e.pending = append(e.pending, st)
+	}
+	return e.pending[0]
+}
+
+func (e *checkEnv) next() mesos.TaskStatus {
+	st := e.peek()
+	e.pending = e.pending[1:]
+	return st
+}
+
+// describeUpdate renders what a scheduler sees of a command task's
+// update with checks: "RUNNING TASK_HEALTH_CHECK_STATUS_UPDATED
+// healthy=false check=COMMAND(exit=1)", and the message of a terminal
+// update ("KILLED healthy=false msg=Command terminated with signal
+// Terminated").
+func describeUpdate(st mesos.TaskStatus) string {
+	parts := []string{strings.TrimPrefix(st.GetState().String(), "TASK_")}
+	if st.Reason != nil {
+		parts = append(parts, strings.TrimPrefix(st.GetReason().String(), "REASON_"))
+	}
+	if st.Healthy != nil {
+		parts = append(parts, "healthy="+strconv.FormatBool(*st.Healthy))
+	}
+	if cs := st.CheckStatus; cs != nil {
+		var v string
+		switch {
+		case cs.Command != nil && cs.Command.ExitCode != nil:
+			v = fmt.Sprintf("exit=%d", *cs.Command.ExitCode)
+		case cs.HTTP != nil && cs.HTTP.StatusCode != nil:
+			v = fmt.Sprint(*cs.HTTP.StatusCode)
+		case cs.TCP != nil && cs.TCP.Succeeded != nil:
+			v = strconv.FormatBool(*cs.TCP.Succeeded)
+		}
+		kind := cs.GetType().String()
+		if cs.Command == nil && cs.HTTP == nil && cs.TCP == nil {
+			kind += "-without-result-field"
+		}
+		parts = append(parts, "check="+kind+"("+v+")")
+	}
+	if st.GetState() != mesos.TASK_RUNNING && st.GetState() != mesos.TASK_STARTING && st.Message != nil {
+		parts = append(parts, "msg="+st.GetMessage())
+	}
+	return strings.Join(parts, " ")
+}
+
+// expect matches the next updates with want: an update as describeUpdate
+// renders it, with a "+" suffix for one or more such updates in a row and
+// "*" for zero or more.
+func (e *checkEnv) expect(want string) {
+	e.t.Helper()
+	min, many := 1, false
+	switch {
+	case strings.HasSuffix(want, "+"):
+		want, many = strings.TrimSuffix(want, "+"), true
+	case strings.HasSuffix(want, "*"):
+		want, many, min = strings.TrimSuffix(want, "*"), true, 0
+	}
+	for n := 0; ; n++ {
+		if n >= min && (n > 0 && !many || describeUpdate(e.peek()) != want) {
+			return
+		}
+		if got := describeUpdate(e.next()); got != want {
+			e.t.Fatalf("update %d of %q: got %q", n+1, want, got)
+		}
+	}
+}
+
+// TestCommandTaskChecks launches command tasks with health checks and
+// checks of each kind on a real cluster and reads their updates as a
+// scheduler does, in order, acknowledging each: what Mesos 1.11's command
+// executor sends (src/launcher/executor.cpp, with src/checks/checker.cpp,
+// checker_process.cpp and health_checker.cpp):
+//
+//   - a health check's TASK_RUNNING with healthy and
+//     REASON_TASK_HEALTH_CHECK_STATUS_UPDATED on its first success, on the
+//     first success after failures and on every counted failure; failures
+//     before the first success are ignored within grace_period_seconds; at
+//     consecutive_failures the task is killed (TASK_KILLING, then
+//     TASK_KILLED with healthy=false and no reason); a framework's KILL
+//     ends a task TASK_KILLED without healthy;
+//   - a check's TASK_RUNNING with check_status and
+//     REASON_TASK_CHECK_STATUS_UPDATED when its result changes, every other
+//     update carrying the empty check_status of the check's type; a run
+//     that cannot finish (a refused HTTP connection) gives the empty one;
+//   - command checks run in the task's sandbox with its environment and
+//     their own variables, and a timed-out one has its process group
+//     killed; HTTP and TCP checks reach a server on the agent's IP.
+func TestCommandTaskChecks(t *testing.T) {
+	f64 := func(v float64) *float64 { return &v }
+	u32 := func(v uint32) *uint32 { return &v }
+	// fast is a check's schedule: at once, then every 100ms.
+	fastHealth := func(hc *mesos.HealthCheck) *mesos.HealthCheck {
+		hc.DelaySeconds, hc.IntervalSeconds, hc.TimeoutSeconds = f64(0), f64(0.1), f64(20)
+		if hc.GracePeriodSeconds == nil {
+			hc.GracePeriodSeconds = f64(0)
+		}
+		return hc
+	}
+	fastCheck := func(ci *mesos.CheckInfo) *mesos.CheckInfo {
+		ci.DelaySeconds, ci.IntervalSeconds, ci.TimeoutSeconds = f64(0), f64(0.1), f64(20)
+		return ci
+	}
+	checkCommand := func(e *checkEnv, line string) mesos.CommandInfo {
+		return mesos.CommandInfo{Value: strPtr(line), Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+			envVar("DIR=" + e.dir)}}}
+	}
+	const (
+		healthy   = "RUNNING TASK_HEALTH_CHECK_STATUS_UPDATED healthy=true"
+		unhealthy = "RUNNING TASK_HEALTH_CHECK_STATUS_UPDATED healthy=false"
+		killedBad = "KILLED healthy=false msg=Command terminated with signal Terminated"
+		killed    = "KILLED msg=Command terminated with signal Terminated"
+	)
+	for _, tc := range []struct {
+		name  string
+		shell string // the task's command
+		setup func(e *checkEnv, ti *mesos.TaskInfo)
+		steps []any // an expected update (see expect) or a func(*checkEnv)
+	}{
+		{
+			name:  "health COMMAND: healthy, then consecutive_failures failures kill the task",
+			shell: "touch ready; exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				e.write("gate", "")
+				// In the sandbox (ready), with the task's variable and the
+				// check's own (DIR); the grace period covers the runs
+				// before the task has made ready.
+				cmd := checkCommand(e, `test -f ready && test "$TASK_VAR" = task && test -f "$DIR/gate"`)
+				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, Command: &cmd,
+					ConsecutiveFailures: u32(2), GracePeriodSeconds: f64(600)})
+			},
+			steps: []any{"STARTING", "RUNNING", healthy,
+				func(e *checkEnv) { e.remove("gate") },
+				unhealthy, unhealthy, "KILLING", killedBad},
+		},
+		{
+			name:  "health COMMAND: failures are ignored in the grace period until the first success, not after",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				cmd := checkCommand(e, `echo run >> "$DIR/runs"; test -f "$DIR/gate"`)
+				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, Command: &cmd,
+					ConsecutiveFailures: u32(1), GracePeriodSeconds: f64(600)})
+			},
+			steps: []any{"STARTING", "RUNNING",
+				func(e *checkEnv) {
+					eventually(e.t, "three failed runs", func() bool {
+						b, _ := os.ReadFile(e.file("runs"))
+						return strings.Count(string(b), "\n") >= 3
+					})
+					e.write("gate", "")
+				},
+				healthy,
+				func(e *checkEnv) { e.remove("gate") },
+				unhealthy, "KILLING", killedBad},
+		},
+		{
+			name:  "health COMMAND: a run past timeout_seconds fails and its process group is killed",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				cmd := checkCommand(e, `sleep 300 & echo $! > "$DIR/child"; wait`)
+				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, Command: &cmd,
+					ConsecutiveFailures: u32(1)})
+				ti.HealthCheck.TimeoutSeconds = f64(0.5)
+			},
+			steps: []any{"STARTING", "RUNNING", unhealthy,
+				func(e *checkEnv) {
+					b, err := os.ReadFile(e.file("child"))
+					pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+					if err != nil || pid <= 0 {
+						e.t.Fatalf("the check's child pid: %q, %v", b, err)
+					}
+					eventually(e.t, "the check's child killed", func() bool {
+						stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+						// Gone, or a zombie not reaped yet.
+						return err != nil || strings.Contains(string(stat), ") Z ")
+					})
+				},
+				"KILLING", killedBad},
+		},
+		{
+			name:  "health HTTP: healthy, unhealthy on every failure, healthy again; a KILL ends it without healthy",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				e.code.Store(http.StatusOK)
+				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_HTTP,
+					HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: e.port, Path: strPtr("/health")}, ConsecutiveFailures: u32(1000000)})
+			},
+			steps: []any{"STARTING", "RUNNING", healthy,
+				func(e *checkEnv) { e.code.Store(http.StatusServiceUnavailable) },
+				unhealthy,
+				func(e *checkEnv) { e.code.Store(http.StatusNoContent) },
+				unhealthy + "*", healthy,
+				func(e *checkEnv) { e.kill() },
+				"KILLING", killed},
+		},
+		{
+			name:  "health TCP: healthy, then a refused connection kills the task",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_TCP,
+					TCP: &mesos.HealthCheck_TCPCheckInfo{Port: e.port}, ConsecutiveFailures: u32(1)})
+			},
+			steps: []any{"STARTING", "RUNNING", healthy,
+				func(e *checkEnv) { e.closeServer() },
+				unhealthy, "KILLING", killedBad},
+		},
+		{
+			name:  "check COMMAND: the exit code when it changes",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				e.write("code", "3")
+				cmd := checkCommand(e, `test "$TASK_VAR" = task && test -f "$MESOS_SANDBOX/stdout" && exit $(cat "$DIR/code")`)
+				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: cmd}})
+			},
+			steps: []any{"STARTING check=COMMAND()", "RUNNING check=COMMAND()",
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=3)",
+				func(e *checkEnv) { e.write("code", "0") },
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=0)",
+				func(e *checkEnv) { e.kill() },
+				"KILLING check=COMMAND()", "KILLED check=COMMAND() msg=Command terminated with signal Terminated",
+			},
+		},
+		{
+			name:  "check HTTP: the status code when it changes; none once the connection is refused",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				e.code.Store(http.StatusOK)
+				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_HTTP, HTTP: &mesos.CheckInfo_Http{Port: e.port, Path: strPtr("/health")}})
+			},
+			steps: []any{"STARTING check=HTTP()", "RUNNING check=HTTP()",
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=HTTP(200)",
+				func(e *checkEnv) { e.code.Store(http.StatusServiceUnavailable) },
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=HTTP(503)",
+				func(e *checkEnv) { e.closeServer() },
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=HTTP()",
+				func(e *checkEnv) { e.kill() },
+				"KILLING check=HTTP()", "KILLED check=HTTP() msg=Command terminated with signal Terminated"},
+		},
+		{
+			name:  "check TCP: whether the connection succeeded, when it changes",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_TCP, TCP: &mesos.CheckInfo_Tcp{Port: e.port}})
+			},
+			steps: []any{"STARTING check=TCP()", "RUNNING check=TCP()",
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=TCP(true)",
+				func(e *checkEnv) { e.closeServer() },
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=TCP(false)",
+				func(e *checkEnv) { e.kill() },
+				"KILLING check=TCP()", "KILLED check=TCP() msg=Command terminated with signal Terminated"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := startCluster(t, Config{})
+			s := subscribe(t, cl, frameworkInfo("command-checks", mesos.FrameworkInfo_Capability_TASK_KILLING_STATE), protoCodec)
+			cl.mu.Lock()
+			ip := cl.agents[0].ip
+			cl.mu.Unlock()
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &checkEnv{t: t, s: s, taskID: "checked", dir: t.TempDir(), ln: ln, port: uint32(ln.Addr().(*net.TCPAddr).Port)}
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/health" {
+					http.NotFound(w, r)
+					return
+				}
+				w.WriteHeader(int(e.code.Load()))
+			})}
+			go func() { _ = srv.Serve(ln) }()
+			defer srv.Close()
+
+			o := s.offers()[0]
+			e.agentID = o.AgentID.Value
+			ti := commandTask(e.taskID, o, tc.shell)
+			ti.Command.Environment.Variables = append(ti.Command.Environment.Variables, envVar("TASK_VAR=task"))
+			tc.setup(e, &ti)
+			s.launch(o, ti)
+			for _, step := range tc.steps {
+				switch step := step.(type) {
+				case string:
+					e.expect(step)
+				case func(*checkEnv):
+					step(e)
+				}
+			}
+		})
+	}
+}
