@@ -221,7 +221,7 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 		app.Metadata = map[string]any{}
 	}
 	app.Metadata[shellKey] = sh
-	sh.prepare(app.Commands)
+	sh.prepare(app.Name, app.Commands)
 
 	err := app.RunContext(ctx, sh.Args)
 	var hr helpRequest
@@ -256,9 +256,15 @@ func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	return code
 }
 
-// prepare gives commands, recursively, what Run gives the App.
-func (sh *Shell) prepare(cmds []*cli.Command) {
+// prepare gives commands, recursively, what Run gives the App; parent is
+// the name of the command (or App) they are under, as their help writes it.
+func (sh *Shell) prepare(parent string, cmds []*cli.Command) {
 	for _, c := range cmds {
+		if c.UsageText == "" {
+			// The usage line a usage error prints (newUsageError), so that
+			// --help says the same, not urfave/cli's "[command options]".
+			c.UsageText = defaultUsage(parent+" "+c.Name, len(c.Subcommands) > 0)
+		}
 		c.Flags = sh.takeFlags(c.Flags)
 		c.Before = sh.applyEnv(c.Before)
 		c.OnUsageError = sh.usageOnError
@@ -268,7 +274,7 @@ func (sh *Shell) prepare(cmds []*cli.Command) {
 			c.Action = wantCommand
 		}
 		c.Action = sh.badValues(sh.helpWord(c.Action, len(c.Subcommands) > 0))
-		sh.prepare(c.Subcommands)
+		sh.prepare(parent+" "+c.Name, c.Subcommands)
 		if c.Subcommands == nil {
 			// So that --help with arguments looks the first one up among
 			// the command's subcommands (none), not the App's: urfave/cli
@@ -442,6 +448,15 @@ func commandName(c *cli.Context) string {
 	return c.App.HelpName
 }
 
+// defaultUsage is the usage line of a command (or App) named name that has
+// no UsageText of its own.
+func defaultUsage(name string, hasCommands bool) string {
+	if hasCommands {
+		return name + " COMMAND [flags]"
+	}
+	return name + " [flags]"
+}
+
 func newUsageError(c *cli.Context, err error) error {
 	name := commandName(c)
 	usage := c.App.UsageText
@@ -450,10 +465,7 @@ func newUsageError(c *cli.Context, err error) error {
 		usage, hasCommands = c.Command.UsageText, len(c.Command.Subcommands) > 0
 	}
 	if usage == "" {
-		usage = name + " [flags]"
-		if hasCommands {
-			usage = name + " COMMAND [flags]"
-		}
+		usage = defaultUsage(name, hasCommands)
 	}
 	var b strings.Builder
 	for i, line := range strings.Split(strings.TrimSpace(usage), "\n") {

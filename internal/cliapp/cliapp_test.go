@@ -150,6 +150,12 @@ func TestShell(t *testing.T) {
 		{name: "help word where arguments are none", args: []string{"up", "help"}, code: 2, stderr: []string{`demo up: unexpected argument "help": for help, run 'demo up --help'`}},
 		{name: "help", args: []string{"up", "--help"}, stdout: []string{"--count N", "how many [$DEMO_COUNT, $DEMO_OLD_COUNT] (default: 1)", "[$DEMO_NAME, $DEMO_OLD_NAME]"}},
 		{name: "version", args: []string{"--version"}, stdout: []string{"demo dev (rev "}},
+		// A command without a UsageText of its own: --help shows the line
+		// its usage errors print, not urfave/cli's "[command options]".
+		{name: "help of a command without a usage text", args: []string{"pkg", "render", "--help"}, stdout: []string{"USAGE:\n   demo pkg render [flags]\n"}, stderrLine: -1},
+		{name: "help of a group without a usage text", args: []string{"pkg", "--help"}, stdout: []string{"USAGE:\n   demo pkg COMMAND [flags]\n"}, stderrLine: -1},
+		{name: "usage error of a command without a usage text", args: []string{"pkg", "render", "--nope"}, code: 2,
+			stderr: []string{"demo pkg render: unknown flag --nope\nusage: demo pkg render [flags]\n"}},
 		{name: "silent exit", args: []string{"up", "--count", "7"}, code: 7, stderrLine: -1},
 		{name: "secrets masked in logs and errors", environ: []string{"DB_PASSWORD=hunter2-pw", "DEMO_LOG_FORMAT=json"}, args: []string{"up", "--name", "is hunter2-pw"},
 			stderr: []string{`"name":"is ********"`}, notStderr: []string{"hunter2"}},
