@@ -94,7 +94,7 @@ func (c *Command) Probe(ctx context.Context) Result {
 	case st.Code == 0:
 		res.Status, res.Reason, res.ExitCode = Healthy, st.String(), 0
 	default:
-		res.Status, res.Reason, res.ExitCode = Unhealthy, st.String(), st.ExitCode()
+		res.Status, res.Reason, res.ExitCode, res.Signal = Unhealthy, st.String(), st.ExitCode(), st.Signal
 		switch st.Code {
 		case 126:
 			res.Reason += " (command not executable)"

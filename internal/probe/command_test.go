@@ -27,22 +27,23 @@ func TestCommand(t *testing.T) {
 		want      Status
 		reason    string
 		exitCode  int
+		signal    syscall.Signal
 		output    string // prefix of the output
 		outLen    int    // when > 0, the exact output length
 		truncated bool
 	}{
-		{"exit 0", "exit 0", nil, Healthy, "exit status 0", 0, "", 0, false},
-		{"exit 1 with output", "echo out; echo err >&2; exit 1", nil, Unhealthy, "exit status 1", 1, "out\nerr\n", 0, false},
-		{"killed by signal", "kill -KILL $$", nil, Unhealthy, "killed by signal killed", 137, "", 0, false},
-		{"not found", "/nonexistent/check-up", nil, Unhealthy, "exit status 127 (command not found)", 127, "sh: ", 0, false}, // dash or bash, each in its words
-		{"env passed", `echo "$CHECK_PORT"`, []string{"CHECK_PORT=8080"}, Healthy, "exit status 0", 0, "8080\n", 0, false},
-		{"stdin is empty", "cat", nil, Healthy, "exit status 0", 0, "", 0, false},
-		{"chatty output truncated", "head -c 1000000 /dev/zero | tr '\\0' a", nil, Healthy, "exit status 0", 0, "aaaa", MaxOutput, true},
+		{"exit 0", "exit 0", nil, Healthy, "exit status 0", 0, 0, "", 0, false},
+		{"exit 1 with output", "echo out; echo err >&2; exit 1", nil, Unhealthy, "exit status 1", 1, 0, "out\nerr\n", 0, false},
+		{"killed by signal", "kill -KILL $$", nil, Unhealthy, "killed by signal killed", 137, syscall.SIGKILL, "", 0, false},
+		{"not found", "/nonexistent/check-up", nil, Unhealthy, "exit status 127 (command not found)", 127, 0, "sh: ", 0, false}, // dash or bash, each in its words
+		{"env passed", `echo "$CHECK_PORT"`, []string{"CHECK_PORT=8080"}, Healthy, "exit status 0", 0, 0, "8080\n", 0, false},
+		{"stdin is empty", "cat", nil, Healthy, "exit status 0", 0, 0, "", 0, false},
+		{"chatty output truncated", "head -c 1000000 /dev/zero | tr '\\0' a", nil, Healthy, "exit status 0", 0, 0, "aaaa", MaxOutput, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := (&Command{Line: tt.line, Env: tt.env}).Probe(withTimeout(t, 20*time.Second))
-			if got.Status != tt.want || got.Reason != tt.reason || got.ExitCode != tt.exitCode ||
+			if got.Status != tt.want || got.Reason != tt.reason || got.ExitCode != tt.exitCode || got.Signal != tt.signal ||
 				!strings.HasPrefix(got.Output, tt.output) || got.Truncated != tt.truncated ||
 				(tt.outLen > 0 && len(got.Output) != tt.outLen) {
 				t.Fatalf("got %v %q exit %d output %q (%d bytes) truncated %v; want %v %q exit %d output %q",

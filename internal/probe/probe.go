@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -73,6 +74,9 @@ type Result struct {
 	// StatusCode is an HTTP check's final status code; 0 for other checks or
 	// when no response arrived.
 	StatusCode int
+	// Signal is the signal that ended a command check that did not exit
+	// (ExitCode is then 128+Signal); 0 otherwise.
+	Signal syscall.Signal
 
 	// keep is the output's limit (0: Output is final: not from a capture, or masked);
 	// ahead is the output up to OutputMargin bytes past it, for Masked, and

@@ -16,10 +16,11 @@
 //     counted failures (0 counts as 1) ask for the task's kill (HealthReport);
 //   - a check's result is a CheckStatusInfo: the command's exit code, the
 //     HTTP status code, whether the TCP connect succeeded; a run that could
-//     not finish (a timeout, a refused HTTP connection) gives the empty
-//     CheckStatusInfo of its type (EmptyStatus), as Mesos' Checker does with
-//     an error. A caller reports a result when it differs from the previous
-//     one, the first compared with the empty status.
+//     not finish (a timeout, a refused HTTP connection, a command killed by
+//     a signal) gives the empty CheckStatusInfo of its type (EmptyStatus),
+//     as Mesos' Checker does with an error. A caller reports a result when
+//     it differs from the previous one, the first compared with the empty
+//     status.
 //
 // HTTP and TCP checks connect to Target.Host (Mesos: 127.0.0.1, or ::1 for
 // an IPv6 health check); command checks run through Target.Command.
@@ -201,7 +202,10 @@ func Check(ci *mesos.CheckInfo, tg Target, onResult func(*mesos.CheckStatusInfo)
 		cp.run = func(ctx context.Context) (probe.Result, *mesos.CheckStatusInfo) {
 			r := cmd.Probe(ctx)
 			st := EmptyStatus(ci.Type)
-			if r.Status != probe.Error && r.ExitCode >= 0 && ctx.Err() == nil {
+			// Only an exit has a code: a command killed by a signal (or
+			// that could not start) is an error, reported empty
+			// (checker_process.cpp, processCommandCheckResult: WIFEXITED).
+			if r.Status != probe.Error && r.ExitCode >= 0 && r.Signal == 0 && ctx.Err() == nil {
 				code := int32(r.ExitCode)
 				st.Command.ExitCode = &code
 			}

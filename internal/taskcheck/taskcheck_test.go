@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,6 +128,11 @@ func TestCheckStatus(t *testing.T) {
 			&mesos.CheckStatusInfo{Type: &cmdType, Command: &mesos.CheckStatusInfo_Command{ExitCode: i32(3)}}},
 		{"COMMAND exit 0", &mesos.CheckInfo{Type: cmdType, Command: command}, exit(0), "",
 			&mesos.CheckStatusInfo{Type: &cmdType, Command: &mesos.CheckStatusInfo_Command{ExitCode: i32(0)}}},
+		{"COMMAND killed by a signal: empty", &mesos.CheckInfo{Type: cmdType, Command: command},
+			probe.Func(func(context.Context) probe.Result {
+				return probe.Result{Status: probe.Unhealthy, ExitCode: 137, Signal: syscall.SIGKILL}
+			}), "",
+			&mesos.CheckStatusInfo{Type: &cmdType, Command: &mesos.CheckStatusInfo_Command{}}},
 		{"COMMAND timed out: empty", &mesos.CheckInfo{Type: cmdType, Command: command}, hang, "",
 			&mesos.CheckStatusInfo{Type: &cmdType, Command: &mesos.CheckStatusInfo_Command{}}},
 		{"HTTP without path asks for /", &mesos.CheckInfo{Type: httpType, HTTP: &mesos.CheckInfo_Http{Port: uint32(port)}}, nil, host,

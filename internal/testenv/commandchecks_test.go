@@ -222,7 +222,9 @@ func TestCommandTaskChecks(t *testing.T) {
 				cmd := checkCommand(e, `sleep 300 & echo $! > "$DIR/child"; wait`)
 				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, Command: &cmd,
 					ConsecutiveFailures: u32(1)})
-				ti.HealthCheck.TimeoutSeconds = f64(0.5)
+				// Long enough for the shell to write the pid on a loaded
+				// machine.
+				ti.HealthCheck.TimeoutSeconds = f64(3)
 			},
 			steps: []any{"STARTING", "RUNNING", unhealthy,
 				func(e *checkEnv) {
@@ -267,20 +269,43 @@ func TestCommandTaskChecks(t *testing.T) {
 				unhealthy, "KILLING", killedBad},
 		},
 		{
-			name:  "check COMMAND: the exit code when it changes",
+			name:  "check COMMAND: the exit code when it changes; none when killed by a signal",
 			shell: "exec sleep 300",
 			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
 				e.write("code", "3")
-				cmd := checkCommand(e, `test "$TASK_VAR" = task && test -f "$MESOS_SANDBOX/stdout" && exit $(cat "$DIR/code")`)
+				cmd := checkCommand(e, `test "$TASK_VAR" = task && test -f "$MESOS_SANDBOX/stdout" || exit 99
+c=$(cat "$DIR/code"); if test "$c" = kill; then kill -KILL $$; fi; exit $c`)
 				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: cmd}})
 			},
 			steps: []any{"STARTING check=COMMAND()", "RUNNING check=COMMAND()",
 				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=3)",
 				func(e *checkEnv) { e.write("code", "0") },
 				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=0)",
+				func(e *checkEnv) { e.write("code", "kill") },
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND()",
 				func(e *checkEnv) { e.kill() },
 				"KILLING check=COMMAND()", "KILLED check=COMMAND() msg=Command terminated with signal Terminated",
 			},
+		},
+		{
+			name:  "health check and check: each update keeps the other's latest result",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				e.write("code", "0")
+				hcmd := checkCommand(e, `test -f "$DIR/gate"`)
+				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, Command: &hcmd,
+					GracePeriodSeconds: f64(600)})
+				ccmd := checkCommand(e, `exit $(cat "$DIR/code")`)
+				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: ccmd}})
+			},
+			steps: []any{"STARTING check=COMMAND()", "RUNNING check=COMMAND()",
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=0)",
+				func(e *checkEnv) { e.write("gate", "") },
+				healthy + " check=COMMAND(exit=0)",
+				func(e *checkEnv) { e.write("code", "1") },
+				"RUNNING TASK_CHECK_STATUS_UPDATED healthy=true check=COMMAND(exit=1)",
+				func(e *checkEnv) { e.kill() },
+				"KILLING check=COMMAND()", "KILLED check=COMMAND() msg=Command terminated with signal Terminated"},
 		},
 		{
 			name:  "check HTTP: the status code when it changes; none once the connection is refused",

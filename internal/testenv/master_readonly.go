@@ -383,6 +383,18 @@ func inRoleSubtree(role, root string) bool {
 	return role == root || strings.HasPrefix(role, root+"/")
 }
 
+// listedState is the state executor e of agent a is listed in for fw: a
+// disconnected agent's executors stay listed for a checkpointing framework
+// (readonly_handler.cpp lists the master's framework->executors, which
+// Master::disconnect keeps), in the state they had when it was lost, until
+// the agent or the framework is removed.
+func (e *executor) listedState(a *agent, fw *framework) execState {
+	if e.lostWith && !a.removed && !fw.removed {
+		return e.lostState
+	}
+	return e.state
+}
+
 // frameworkUsedLocked calls f with each allocation of fw's used resources
 // and its role: those of its tasks that are neither unreachable nor ended,
 // and of its executors that have not terminated (but the command
@@ -400,11 +412,7 @@ func (c *Cluster) frameworkUsedLocked(fw *framework, f func(role string, r res))
 	}
 	for _, a := range c.agents {
 		for _, e := range a.executors {
-			state := e.state
-			if e.lostWith && !a.removed && !fw.removed {
-				state = e.lostState
-			}
-			if e.fw == fw && !e.command && state != execTerminated && !e.res.empty() {
+			if e.fw == fw && !e.command && e.listedState(a, fw) != execTerminated && !e.res.empty() {
 				f(e.role, e.res)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/resources"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/taskkit/taskkit/internal/redact"
@@ -22,8 +23,8 @@ import (
 // that ran task "first" to TASK_FINISHED, then launched "second" (a
 // container with a SECRET volume given by value) and holds it
 // TASK_RUNNING, and holds no offer (suppressed, the rest declined). It
-// returns the cluster, the framework's ID and the secret.
-func readonlySetup(t *testing.T) (*Cluster, string, string) {
+// returns the cluster, the framework and the secret.
+func readonlySetup(t *testing.T) (*Cluster, *sched, string) {
 	t.Helper()
 	cl := startCluster(t, Config{Reserved: "cpus(pub):1;ports(pub):[30000-30001]", Ports: "30000-30010", AllocationInterval: 50 * time.Millisecond})
 	fi := frameworkInfo("readonly")
@@ -52,7 +53,7 @@ func readonlySetup(t *testing.T) (*Cluster, string, string) {
 		}
 		return len(offers) == 0
 	})
-	return cl, s.FrameworkID, secret
+	return cl, s, secret
 }
 
 // TestStateSummaryTasksRolesFlags follows Mesos 1.11's /state-summary,
@@ -65,7 +66,8 @@ func readonlySetup(t *testing.T) (*Cluster, string, string) {
 // TaskComparator orders), the secret of a task's container masked in
 // /tasks as in /state, the /master/ aliases, any method, and ?jsonp=.
 func TestStateSummaryTasksRolesFlags(t *testing.T) {
-	cl, fid, secret := readonlySetup(t)
+	cl, s, secret := readonlySetup(t)
+	fid := s.FrameworkID
 	st := stateOf(t, cl, "/state")
 	agentID := st["slaves"].([]any)[0].(map[string]any)["id"].(string)
 
@@ -210,6 +212,37 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 			if res.StatusCode != http.StatusNotFound {
 				t.Errorf("GET %s: %d, want 404", p, res.StatusCode)
 			}
+		}
+	})
+
+	// Torn down, the framework is a completed one: /tasks still lists its
+	// tasks ("second" now TASK_KILLED by the master), /state-summary
+	// neither it nor its tasks (it counts the registered frameworks'),
+	// and /roles only the agent's reservation role.
+	t.Run("completed framework", func(t *testing.T) {
+		s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+		eventually(t, "the framework completed", func() bool {
+			return len(stateOf(t, cl, "/state")["completed_frameworks"].([]any)) == 1
+		})
+		var listed []string
+		for _, tk := range stateOf(t, cl, "/tasks?framework_id="+fid)["tasks"].([]any) {
+			listed = append(listed, tk.(map[string]any)["id"].(string)+" "+tk.(map[string]any)["state"].(string))
+		}
+		if got := strings.Join(listed, ", "); got != "second TASK_KILLED, first TASK_FINISHED" {
+			t.Errorf("/tasks?framework_id=%s: %s, want second TASK_KILLED, first TASK_FINISHED", fid, got)
+		}
+		sum := stateOf(t, cl, "/state-summary")
+		a := sum["slaves"].([]any)[0].(map[string]any)
+		if got := mustJSON(t, sum["frameworks"]); got != "[]" || mustJSON(t, a["framework_ids"]) != "[]" || a["TASK_FINISHED"] != 0.0 || a["TASK_KILLED"] != 0.0 {
+			t.Errorf("/state-summary: frameworks %s, the agent's framework_ids %s, TASK_FINISHED %v, TASK_KILLED %v; want none and 0",
+				got, mustJSON(t, a["framework_ids"]), a["TASK_FINISHED"], a["TASK_KILLED"])
+		}
+		var roles []string
+		for _, r := range stateOf(t, cl, "/roles")["roles"].([]any) {
+			roles = append(roles, r.(map[string]any)["name"].(string))
+		}
+		if got := strings.Join(roles, " "); got != "pub" {
+			t.Errorf("/roles lists %q, want pub", got)
 		}
 	})
 }

@@ -229,10 +229,8 @@ func (c *Cluster) stateJSON() map[string]any {
 				continue
 			}
 			tasks = append(tasks, taskJSON(t))
-			if !t.released {
-				used = used.add(t.res)
-			}
 		}
+		c.frameworkUsedLocked(fw, func(_ string, r res) { used = used.add(r) })
 		for _, t := range fw.completed {
 			completed = append(completed, taskJSON(t))
 		}
@@ -243,17 +241,7 @@ func (c *Cluster) stateJSON() map[string]any {
 		}
 		for _, a := range c.agents {
 			for _, e := range a.executors {
-				// A disconnected agent's executors stay listed for a
-				// checkpointing framework (readonly_handler.cpp lists the
-				// master's framework->executors, which Master::disconnect
-				// keeps), in the state they had when it was lost, until
-				// the agent or the framework is removed.
-				state := e.state
-				if e.lostWith && !a.removed && !fw.removed {
-					state = e.lostState
-				}
-				if e.fw == fw && !e.command && state != execTerminated {
-					used = used.add(e.res)
+				if state := e.listedState(a, fw); e.fw == fw && !e.command && state != execTerminated {
 					ej := map[string]any{
 						"executor_id": e.info.ExecutorID.Value, "name": e.info.GetName(), "framework_id": fw.id,
 						"slave_id": a.id, "resources": e.res.stateJSON(), "command": commandJSON(e.info.Command),
