@@ -639,6 +639,8 @@ func TestUsage(t *testing.T) {
 		{"ca help", nil, []string{"ca", "--help"}, 0, "--key-type TYPE"},
 		{"issue help", nil, []string{"issue", "--help"}, 0, "dns:NAME, ip:ADDR"},
 		{"inspect help", nil, []string{"inspect", "--help"}, 0, "never"},
+		{"inspect help: --verbose writes no file list", nil, []string{"inspect", "--help"}, 0, "no effect: inspect writes no file"},
+		{"ca help: --verbose lists the files written", nil, []string{"ca", "--help"}, 0, "also log each file written"},
 		{"version", nil, []string{"--version"}, 0, "tlsprov dev"},
 		{"no command", nil, nil, 2, "no command given"},
 		{"unknown command", nil, []string{"frobnicate"}, 2, `unknown command "frobnicate"`},

@@ -336,6 +336,13 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 			log.Warn("artifact missing; tasks will not have it", "artifact", a, "dir", artifacts)
 		}
 	}
+	// The service's own files: a missing one is a task that fails to
+	// fetch it (404) and crash-loops, so say so once, up front.
+	svcArts := serviceArtifacts(loaded.Spec, artifactsURL)
+	for _, a := range missingArtifacts(artifacts, svcArts) {
+		log.Warn("artifact missing; svc.yml fetches it from ARTIFACTS_URL, so its tasks will fail to fetch it (404) until it is there",
+			"artifact", a, "dir", artifacts)
+	}
 	sched, err := service.New(service.Config{
 		Loaded: loaded, Store: st, MasterURL: master,
 		FrameworkName: o.FrameworkName, Role: o.Role, User: o.User, Principal: o.Principal, Secret: o.Secret,
@@ -351,7 +358,7 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 		return nil, err
 	}
 	in.Sched = sched
-	handler := (&api.Server{Sched: sched, ArtifactsDir: artifacts, ServiceArtifacts: serviceArtifacts(loaded.Spec, artifactsURL), Files: st, Logger: log}).Handler()
+	handler := (&api.Server{Sched: sched, ArtifactsDir: artifacts, ServiceArtifacts: svcArts, Files: st, Logger: log}).Handler()
 	if o.APIToken != "" {
 		handler = api.RequireToken(o.APIToken, handler)
 	}
@@ -428,7 +435,7 @@ func findArtifacts(given string, source func(string) string) (string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return "", usage(fmt.Errorf("%s: not given, and %s missing next to %s; build them (make build, or go build -o bin/ ./...) and give their directory, or run go run ./examples/hello-world", source("artifacts-dir"), strings.Join(missing, ", "), exe))
+		return "", usage(fmt.Errorf("%s: not given, and %s missing next to %s; build them with make build (into bin/, with the example's hello-world.tar.gz) and give their directory, or run go run ./examples/hello-world", source("artifacts-dir"), strings.Join(missing, ", "), exe))
 	}
 	return d, nil
 }
@@ -480,6 +487,17 @@ func serviceArtifacts(s *spec.ServiceSpec, base string) []string {
 			if ok && name != "" && !strings.ContainsAny(name, "/?#") && !slices.Contains(out, name) {
 				out = append(out, name)
 			}
+		}
+	}
+	return out
+}
+
+// missingArtifacts returns those of names that are no regular file in dir.
+func missingArtifacts(dir string, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if st, err := os.Stat(filepath.Join(dir, n)); err != nil || !st.Mode().IsRegular() {
+			out = append(out, n)
 		}
 	}
 	return out

@@ -35,12 +35,17 @@ func usageError(format string, a ...any) error {
 	return cliapp.BadValue(fmt.Errorf(format, a...))
 }
 
-func commonFlags() []cli.Flag {
+// commonFlags are the logging flags of every command; verbose says what
+// --verbose adds to the command's logs.
+func commonFlags(verbose string) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"TLSPROV_LOG_FORMAT"}, Usage: "log `FORMAT` on stderr: text or json"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"TLSPROV_VERBOSE"}, Usage: "also log each file written"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"TLSPROV_VERBOSE"}, Usage: verbose},
 	}
 }
+
+// verboseWrites is --verbose of the commands that write files.
+const verboseWrites = "also log each file written"
 
 func outputFlags() []cli.Flag {
 	return []cli.Flag{
@@ -177,7 +182,7 @@ Examples:
 			&cli.StringFlag{Name: "key", EnvVars: []string{"TLSPROV_KEY"}, DefaultText: "env:TLS_<NAME>_KEY", Usage: "private key `SOURCE`: env:VAR, file:PATH or -"},
 			&cli.StringFlag{Name: "cert", EnvVars: []string{"TLSPROV_CERT"}, DefaultText: "env:TLS_<NAME>_CERT", Usage: "leaf and intermediates `SOURCE`: env:VAR, file:PATH or -"},
 			&cli.StringFlag{Name: "ca", EnvVars: []string{"TLSPROV_CA"}, DefaultText: "env:TLS_<NAME>_CA", Usage: "root CA(s) `SOURCE`: env:VAR, file:PATH or -"},
-		}, outputFlags()...), commonFlags()...),
+		}, outputFlags()...), commonFlags(verboseWrites)...),
 		Action: func(c *cli.Context) error {
 			log, err := startCommand(sh, c)
 			if err != nil {
@@ -288,7 +293,7 @@ Example:
 			keyTypeFlag("TLSPROV_CA_KEY_TYPE"),
 			&cli.StringFlag{Name: "validity", Value: "10y", EnvVars: []string{"TLSPROV_CA_VALIDITY"}, Usage: "how long the CA is valid: a Go `DURATION` (8760h), days (90d) or years (10y)"},
 			&cli.BoolFlag{Name: "force", EnvVars: []string{"TLSPROV_FORCE"}, Usage: "replace an existing CA in DIR"},
-		}, commonFlags()...),
+		}, commonFlags(verboseWrites)...),
 		Action: func(c *cli.Context) error {
 			log, err := startCommand(sh, c)
 			if err != nil {
@@ -331,7 +336,7 @@ Example:
 			&cli.StringSliceFlag{Name: "san", EnvVars: []string{"TLSPROV_SANS"}, Usage: "subject alternative `NAMES`, comma-separated or repeated: dns:NAME, ip:ADDR, email:ADDR, uri:URI"},
 			keyTypeFlag("TLSPROV_KEY_TYPE"),
 			&cli.StringFlag{Name: "validity", Value: "365d", EnvVars: []string{"TLSPROV_VALIDITY"}, Usage: "how long the leaf is valid: a Go `DURATION` (720h), days (90d) or years (1y)"},
-		}, outputFlags()...), commonFlags()...),
+		}, outputFlags()...), commonFlags(verboseWrites)...),
 		Action: func(c *cli.Context) error {
 			log, err := startCommand(sh, c)
 			if err != nil {
@@ -384,7 +389,7 @@ Example:
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "password", Value: pki.DefaultStorePassword, EnvVars: []string{"TLSPROV_KEYSTORE_PASSWORD"}, Usage: "`PASSWORD` of JKS and PKCS#12 files"},
 			&cli.BoolFlag{Name: "json", EnvVars: []string{"TLSPROV_INSPECT_JSON"}, Usage: "print a JSON array instead of text"},
-		}, commonFlags()...),
+		}, commonFlags("no effect: inspect writes no file, prints its result on stdout and logs only its failure")...),
 		Action: func(c *cli.Context) error {
 			if _, err := sh.Logger(c); err != nil {
 				return err
