@@ -517,3 +517,42 @@ func TestInstallCertsIdempotent(t *testing.T) {
 		t.Fatalf("no JAVA_HOME: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestMissesWarnedWithoutStrict: without -strict a variable a template
+// prints but the environment lacks renders empty, as in the SDK, and a
+// warning names the template and every such variable (a misspelt name is
+// not only an empty value in the file); -dry-run says the same; a template
+// missing nothing gets no warning.
+func TestMissesWarnedWithoutStrict(t *testing.T) {
+	const warn = "level=WARN msg=\"template prints what the environment lacks: rendered empty (-strict makes it an error)\""
+	for _, tc := range []struct {
+		name, tmpl, want string
+		args             []string
+		warned           bool
+	}{
+		{name: "missing", tmpl: "a={{A}} u={{UNSET_VAR}} {{{OTHER}}}\n", want: "a=1 u= \n", warned: true},
+		{name: "missing, dry run", tmpl: "a={{A}} u={{UNSET_VAR}} {{{OTHER}}}\n", args: []string{"-dry-run"}, warned: true},
+		{name: "nothing missing", tmpl: "a={{A}}\n", want: "a=1\n"},
+		{name: "a default given with the idiom", tmpl: "u={{UNSET_VAR}}{{^UNSET_VAR}}x{{/UNSET_VAR}}\n", want: "u=x\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb := t.TempDir()
+			write(t, filepath.Join(sb, "t.tmpl"), tc.tmpl, 0o644)
+			r := runBin(t, baseEnv(sb, "A=1", "CONFIG_TEMPLATE_T=t.tmpl,t.conf"), append([]string{"-print-env=false"}, tc.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			if got := strings.Contains(r.stderr, warn); got != tc.warned {
+				t.Errorf("warned %v, want %v:\n%s", got, tc.warned, r.stderr)
+			}
+			if tc.warned && !strings.Contains(r.stderr, warn+" template=CONFIG_TEMPLATE_T variables=UNSET_VAR,OTHER\n") {
+				t.Errorf("the warning does not name the template and both variables:\n%s", r.stderr)
+			}
+			if tc.want != "" {
+				if got, _ := os.ReadFile(filepath.Join(sb, "t.conf")); string(got) != tc.want {
+					t.Errorf("t.conf = %q, want %q", got, tc.want)
+				}
+			}
+		})
+	}
+}

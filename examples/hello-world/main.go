@@ -50,6 +50,12 @@ func run() int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	full := schedulerArgs(tmp, filepath.Join(exdir, "svc.yml"), os.Args[1:])
+	// A misspelt flag is told now, not after the build (minutes, the
+	// first time).
+	if code := schedulerlite.CheckArgs(full, os.Environ(), os.Stderr); code != 0 {
+		return code
+	}
 	err = devbuild.Build(context.Background(), devbuild.Options{
 		Root: root, Dir: tmp, Packages: slices.Concat(devbuild.Toolkit, []string{"./examples/hello-world/server"}),
 		Progress: func(msg string) { fmt.Fprintln(os.Stderr, "hello-world:", msg) },
@@ -65,16 +71,21 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "hello-world:", err)
 		return 1
 	}
-	args := os.Args[1:]
+	return schedulerlite.Run(context.Background(), full, os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+}
+
+// schedulerArgs is the scheduler-lite command line the demo runs: the
+// binaries in artifacts, svc, and the demo's own arguments but
+// --keep-running (without it, the deploy's end stops it).
+func schedulerArgs(artifacts, svc string, args []string) []string {
 	keep := slices.Contains(args, "--keep-running")
-	args = slices.DeleteFunc(args, func(a string) bool { return a == "--keep-running" })
-	full := []string{"scheduler-lite", "--master", "local", "--artifacts-dir", tmp}
+	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--keep-running" })
+	full := []string{"scheduler-lite", "--master", "local", "--artifacts-dir", artifacts}
 	if !keep {
 		full = append(full, "--exit-after-deploy", "--deploy-timeout", "3m")
 	}
 	full = append(full, args...)
-	full = append(full, filepath.Join(exdir, "svc.yml"))
-	return schedulerlite.Run(context.Background(), full, os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+	return append(full, svc)
 }
 
 // pack writes a tar.gz of files (archive name → path), keeping their modes.

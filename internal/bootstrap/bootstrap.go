@@ -433,6 +433,18 @@ func logResults(log *slog.Logger, w io.Writer, results []render.Result, dry bool
 		if !jsonLog && r.Diff != "" {
 			io.WriteString(w, r.Diff)
 		}
+		// What -strict would have refused, said so that a misspelt name
+		// is not only an empty value in the file.
+		if m := r.Misses; len(m.Variables) > 0 || len(m.Partials) > 0 {
+			attrs := []any{"template", r.Origin}
+			if len(m.Variables) > 0 {
+				attrs = append(attrs, "variables", strings.Join(m.Variables, ","))
+			}
+			if len(m.Partials) > 0 {
+				attrs = append(attrs, "partials", strings.Join(m.Partials, ","))
+			}
+			log.Warn("template prints what the environment lacks: rendered empty (-strict makes it an error)", attrs...)
+		}
 	}
 }
 

@@ -35,6 +35,17 @@ type Command struct {
 	Env []string
 	// Dir is the working directory; "" means this process's.
 	Dir string
+	// Tee, when set, also gets the command's output (stdout and stderr
+	// together) as it comes, all of it; a write error there is ignored.
+	Tee io.Writer
+}
+
+// ignoreErrors is a writer whose failures do not stop a copy.
+type ignoreErrors struct{ w io.Writer }
+
+func (i ignoreErrors) Write(p []byte) (int, error) {
+	_, _ = i.w.Write(p)
+	return len(p), nil
 }
 
 // Probe runs the command once.
@@ -66,10 +77,14 @@ func (c *Command) Probe(ctx context.Context) Result {
 	}
 
 	var out capture
+	var sink io.Writer = &out
+	if c.Tee != nil {
+		sink = io.MultiWriter(&out, ignoreErrors{c.Tee})
+	}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		_, _ = io.Copy(&out, r)
+		_, _ = io.Copy(sink, r)
 	}()
 
 	timedOut := false

@@ -54,6 +54,18 @@ func TestCommand(t *testing.T) {
 	}
 }
 
+// TestCommandTee: Tee gets the whole output, stdout and stderr, while the
+// Result keeps its first MaxOutput bytes.
+func TestCommandTee(t *testing.T) {
+	var tee bytes.Buffer
+	got := (&Command{Line: "echo start; head -c 10000 /dev/zero | tr '\\0' a; echo; echo end >&2", Tee: &tee}).Probe(withTimeout(t, 20*time.Second))
+	want := "start\n" + strings.Repeat("a", 10000) + "\nend\n"
+	if got.Status != Healthy || tee.String() != want || len(got.Output) != MaxOutput || !got.Truncated {
+		t.Fatalf("got %v, %d bytes of output (truncated %v), tee %d bytes %q...; want the whole %d bytes in tee",
+			got.Status, len(got.Output), got.Truncated, tee.Len(), tee.String()[:min(20, tee.Len())], len(want))
+	}
+}
+
 // TestCommandRunsInTheTaskShell: a command check runs in the shell a task's
 // command runs in (supervise.ShellCommand), as Mesos runs both with the
 // same `sh -c`: with bash installed, the bash a DC/OS SDK check script may

@@ -93,12 +93,17 @@ type Result struct {
 	Method safefile.Mode
 	// Diff is the unified diff of the change with secrets masked, when asked.
 	Diff string
+	// Misses are the variables the template printed that the environment
+	// lacks (rendered empty) and the partials it included that do not
+	// exist; always empty with Options.Strict, which makes them an error.
+	Misses Misses
 }
 
 type rendered struct {
-	t    Template
-	out  []byte
-	perm os.FileMode
+	t      Template
+	out    []byte
+	perm   os.FileMode
+	misses Misses
 }
 
 // RenderAll renders every template and writes all destinations, or none:
@@ -159,7 +164,7 @@ func (b *Batch) Plan() []Result {
 	results := make([]Result, len(b.done))
 	for i, r := range b.done {
 		old, existed := b.current(r.t.Dest)
-		results[i] = Result{Template: r.t, Created: !existed, Changed: !existed || old != string(r.out)}
+		results[i] = Result{Template: r.t, Created: !existed, Changed: !existed || old != string(r.out), Misses: r.misses}
 		if b.opts.Diff && results[i].Changed {
 			results[i].Diff = b.diff(r, old)
 		}
@@ -184,7 +189,7 @@ func (b *Batch) Write() ([]Result, error) {
 	results := make([]Result, len(b.done))
 	for i, r := range b.done {
 		w := written[i]
-		results[i] = Result{Template: r.t, Changed: w.Changed, Created: !w.Existed, Method: w.Method}
+		results[i] = Result{Template: r.t, Changed: w.Changed, Created: !w.Existed, Method: w.Method, Misses: r.misses}
 		if b.opts.Diff && w.Changed {
 			results[i].Diff = b.diff(r, old[i])
 		}
@@ -234,7 +239,7 @@ func renderOne(t Template, opts Options) (rendered, error) {
 			return rendered{}, err
 		}
 	}
-	return rendered{t: t, out: []byte(out), perm: fi.Mode().Perm()}, nil
+	return rendered{t: t, out: []byte(out), perm: fi.Mode().Perm(), misses: misses}, nil
 }
 
 // TextOptions are the options of Text.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -384,5 +385,29 @@ func TestCollectConfinesConfigTemplates(t *testing.T) {
 	}
 	if _, err := Collect(nil, []string{"good.mustache,/tmp/x"}, sb); err != nil {
 		t.Errorf("-config: %v", err)
+	}
+}
+
+// TestResultsTellMisses: without Strict a template's misses are no error
+// but are in its Result, of a write and of a dry run alike, for the caller
+// to tell (bootstrap logs them); a template missing nothing has none.
+func TestResultsTellMisses(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "miss.tmpl"), []byte("port={{PORT}} host={{HOST}} {{> nope}}\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "ok.tmpl"), []byte("port={{PORT}}\n"), 0o644)
+		results, err := RenderAll([]Template{
+			{Origin: "CONFIG_TEMPLATE_MISS", Source: filepath.Join(dir, "miss.tmpl"), Dest: filepath.Join(dir, "miss.conf")},
+			{Origin: "CONFIG_TEMPLATE_OK", Source: filepath.Join(dir, "ok.tmpl"), Dest: filepath.Join(dir, "ok.conf")},
+		}, Options{Env: []string{"PORT=1"}, DryRun: dry})
+		if err != nil {
+			t.Fatalf("dry run %v: %v", dry, err)
+		}
+		if m := results[0].Misses; !slices.Equal(m.Variables, []string{"HOST"}) || !slices.Equal(m.Partials, []string{"nope"}) {
+			t.Errorf("dry run %v: misses of miss.tmpl = %+v, want variables [HOST], partials [nope]", dry, m)
+		}
+		if m := results[1].Misses; len(m.Variables)+len(m.Partials) != 0 {
+			t.Errorf("dry run %v: misses of ok.tmpl = %+v, want none", dry, m)
+		}
 	}
 }

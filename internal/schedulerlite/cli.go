@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,25 @@ func Flags() []cli.Flag {
 // environment environ (flags' variables, svc.yml's render context); it
 // returns the exit code. It reads nothing from stdin.
 func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(ctx, args, environ, stdin, stdout, stderr, false)
+}
+
+// CheckArgs checks a scheduler command line as Run reads it — the flags,
+// their variables and their values, the one svc.yml argument — and returns
+// Run's exit code for it, with Run's usage error on stderr, without
+// starting anything or reading svc.yml: 0 when Run would go on to start
+// the scheduler. A wrapper that prepares something first (the hello-world
+// demo builds the binaries) calls it so that a misspelt flag is told
+// before that work, not after. Help and the commands are not checked (a
+// command line naming one returns 0 and prints nothing).
+func CheckArgs(args, environ []string, stderr io.Writer) int {
+	if len(args) > 1 && slices.ContainsFunc(args[1:], func(a string) bool { return a == "-h" || a == "--help" || a == "--version" }) {
+		return 0
+	}
+	return run(context.Background(), args, environ, strings.NewReader(""), io.Discard, stderr, true)
+}
+
+func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer, checkOnly bool) int {
 	sh := cliapp.New("scheduler-lite", args, environ, stdin, stdout, stderr)
 	sh.UsageCode, sh.FailureCode = ExitUsage, ExitRuntime
 	app := &cli.App{
@@ -98,7 +118,10 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"(scheduler-lite validate --help svc.yml). See docs/scheduler-lite.md.",
 		Flags:    Flags(),
 		Commands: append([]*cli.Command{packageCommand(sh), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
-		Action:   func(c *cli.Context) error { return action(sh, c) },
+		Action:   func(c *cli.Context) error { return action(sh, c, checkOnly) },
+	}
+	if checkOnly {
+		app.Commands = nil // a command's name is an argument here, as far as CheckArgs goes
 	}
 	// "scheduler-lite --url URL plan list", "scheduler-lite --strict
 	// validate svc.yml": the flags before a command are that command's,
@@ -122,7 +145,7 @@ func misspeltCommand(c *cli.Context, arg string) (string, bool) {
 	return spelling.Nearest(arg, names)
 }
 
-func action(sh *cliapp.Shell, c *cli.Context) error {
+func action(sh *cliapp.Shell, c *cli.Context, checkOnly bool) error {
 	if c.NArg() == 0 {
 		return cliapp.UsageError(c, "want one argument: the svc.yml")
 	}
@@ -160,6 +183,9 @@ func action(sh *cliapp.Shell, c *cli.Context) error {
 	attrs, err := testenv.ParseAttributes(c.StringSlice("local-attribute"))
 	if err != nil {
 		return cliapp.BadValue(fmt.Errorf("%s: %w", sh.Source("local-attribute"), err))
+	}
+	if checkOnly {
+		return nil
 	}
 	ctx, stop := cliapp.SignalContext(c.Context, cliapp.StopSignals...)
 	defer stop()

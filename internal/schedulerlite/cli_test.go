@@ -370,3 +370,40 @@ func TestValidateIDAgainstTestenv(t *testing.T) {
 		t.Errorf("with TASKCFG_ALL_BOOTSTRAP_RESOLVERS set: one ID expected:\n%s", got)
 	}
 }
+
+// TestCheckArgs: CheckArgs refuses what Run refuses of a scheduler command
+// line, with Run's usage error, and otherwise returns 0 having done
+// nothing: svc.yml is not read, the state store not opened, no command run.
+func TestCheckArgs(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state", "state.db")
+	for _, tc := range []struct {
+		name    string
+		env     []string
+		args    []string
+		code    int
+		stderr  string
+		nothing bool // nothing at all on stderr
+	}{
+		{name: "fine, svc.yml not read", args: []string{"--local-agents", "2", "--state", "file:" + state, filepath.Join(dir, "no", "svc.yml")}, nothing: true},
+		{name: "misspelt flag", args: []string{"--local-agent", "5", "svc.yml"}, code: ExitUsage,
+			stderr: "scheduler-lite: unknown flag --local-agent: did you mean --local-agents?\nusage: scheduler-lite [flags] SVC.yml\n"},
+		{name: "refused value", args: []string{"--local-agents", "0", "svc.yml"}, code: ExitUsage, stderr: "scheduler-lite: --local-agents: 0 is out of range 1..250\n"},
+		{name: "bad variable", env: []string{"SCHEDULER_LITE_DEPLOY_TIMEOUT=soon"}, args: []string{"svc.yml"}, code: ExitUsage,
+			stderr: `invalid value "soon" for SCHEDULER_LITE_DEPLOY_TIMEOUT (--deploy-timeout)`},
+		{name: "two svc.yml", args: []string{"a.yml", "b.yml"}, code: ExitUsage, stderr: `unexpected argument "b.yml": want one svc.yml`},
+		{name: "help: Run's to print", args: []string{"--help", "svc.yml"}, nothing: true},
+		{name: "a command's name is not run", args: []string{"--master", "http://127.0.0.1:1", "--state", "file:" + state, "uninstall"}, nothing: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var errb strings.Builder
+			code := CheckArgs(append([]string{"scheduler-lite"}, tc.args...), tc.env, &errb)
+			if code != tc.code || !strings.Contains(errb.String(), tc.stderr) || tc.nothing && errb.Len() > 0 {
+				t.Errorf("exit %d (want %d), stderr (want %q):\n%s", code, tc.code, tc.stderr, errb.String())
+			}
+			if _, err := os.Stat(filepath.Dir(state)); !os.IsNotExist(err) {
+				t.Errorf("the state store's directory was made: %v", err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"sync"
 	"time"
@@ -194,7 +195,7 @@ func emptyCheckStatus(t *task) *mesos.CheckStatusInfo {
 // with arguments as its whole argument list, found as startProc finds a
 // task's; in the task's sandbox, with its environment and the command's
 // variables, in a process group of its own that is SIGKILLed at the
-// timeout (package probe).
+// timeout (package probe), its output appended to the sandbox's stderr.
 type sandboxCommand struct {
 	ci      *mesos.CommandInfo
 	env     []string
@@ -206,6 +207,13 @@ func (s *sandboxCommand) Probe(ctx context.Context) probe.Result {
 		return probe.Result{Status: probe.Error, Reason: "the sandbox could not be opened", ExitCode: -1}
 	}
 	cmd := &probe.Command{Env: s.env, Dir: s.sandbox.FDPath()}
+	// Mesos' checker gives the command the command executor's stderr for
+	// its stdout and stderr (commandCheck: Subprocess::FD(STDERR_FILENO)),
+	// which is the sandbox's stderr file.
+	if f, err := s.sandbox.OpenFile("stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		defer f.Close()
+		cmd.Tee = f
+	}
 	if s.ci.Shell == nil || *s.ci.Shell {
 		cmd.Path, cmd.Args = mesosx.ShellCommand(s.ci.GetValue())
 	} else {

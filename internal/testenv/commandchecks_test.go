@@ -21,6 +21,7 @@ import (
 // server on the agent's IP that HTTP and TCP checks reach.
 type checkEnv struct {
 	t       *testing.T
+	cl      *Cluster
 	s       *sched
 	agentID string
 	taskID  string
@@ -46,6 +47,19 @@ func (e *checkEnv) remove(name string) {
 }
 
 func (e *checkEnv) kill() { e.s.MustCall(calls.Kill(e.taskID, e.agentID)) }
+
+// sandboxStderr is the task's sandbox's stderr file.
+func (e *checkEnv) sandboxStderr() string {
+	e.cl.mu.Lock()
+	defer e.cl.mu.Unlock()
+	for _, fw := range e.cl.frameworks {
+		if t := fw.tasks[e.taskID]; t != nil && t.exec != nil {
+			b, _ := os.ReadFile(filepath.Join(t.exec.dir, "stderr"))
+			return string(b)
+		}
+	}
+	return ""
+}
 
 // closeServer closes the listener: connections to the port are refused.
 func (e *checkEnv) closeServer() { e.ln.Close() }
@@ -274,12 +288,21 @@ func TestCommandTaskChecks(t *testing.T) {
 			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
 				e.write("code", "3")
 				cmd := checkCommand(e, `test "$TASK_VAR" = task && test -f "$MESOS_SANDBOX/stdout" || exit 99
+echo "check out"; echo "check err" >&2
 c=$(cat "$DIR/code"); if test "$c" = kill; then kill -KILL $$; fi; exit $c`)
 				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: cmd}})
 			},
 			steps: []any{"STARTING check=COMMAND()", "RUNNING check=COMMAND()",
 				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=3)",
-				func(e *checkEnv) { e.write("code", "0") },
+				func(e *checkEnv) {
+					// Its output goes to the sandbox's stderr, as the command
+					// executor's stderr on Mesos.
+					eventually(e.t, "the check's output in the sandbox's stderr", func() bool {
+						out := e.sandboxStderr()
+						return strings.Contains(out, "check out\n") && strings.Contains(out, "check err\n")
+					})
+					e.write("code", "0")
+				},
 				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=0)",
 				func(e *checkEnv) { e.write("code", "kill") },
 				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND()",
@@ -347,7 +370,7 @@ c=$(cat "$DIR/code"); if test "$c" = kill; then kill -KILL $$; fi; exit $c`)
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := &checkEnv{t: t, s: s, taskID: "checked", dir: t.TempDir(), ln: ln, port: uint32(ln.Addr().(*net.TCPAddr).Port)}
+			e := &checkEnv{t: t, cl: cl, s: s, taskID: "checked", dir: t.TempDir(), ln: ln, port: uint32(ln.Addr().(*net.TCPAddr).Port)}
 			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path != "/health" {
 					http.NotFound(w, r)
