@@ -206,11 +206,30 @@ func preReservedRole(_, s *ServiceSpec) Problems {
 }
 
 // volumesEqual reports whether two volume lists are the same volumes
-// (type, size, path and profiles, in order).
+// (type, size, path and profiles) in any order: the SDK's
+// TaskUtils.volumesEqual is CollectionUtils.isEqualCollection, equal
+// counts of equal DefaultVolumeSpecs, so reordering svc.yml's volumes map
+// changes nothing (a relaunch finds each volume by its path). A volume's
+// profiles are a list, compared in order as DefaultVolumeSpec.equals does.
 func volumesEqual(a, b []*VolumeSpec) bool {
-	return slices.EqualFunc(a, b, func(x, y *VolumeSpec) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	same := func(x, y *VolumeSpec) bool {
 		return x.Type == y.Type && x.Size == y.Size && x.Path == y.Path && slices.Equal(x.Profiles, y.Profiles)
-	})
+	}
+	used := make([]bool, len(b))
+next:
+	for _, x := range a {
+		for i, y := range b {
+			if !used[i] && same(x, y) {
+				used[i] = true
+				continue next
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // taskVolumesCannotChange follows TaskVolumesCannotChange: a task that is in

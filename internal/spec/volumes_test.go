@@ -73,3 +73,37 @@ func TestVolumeTransitions(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumesEqual: volumes compare as a multiset, as the SDK's
+// CollectionUtils.isEqualCollection does: any order, equal counts of
+// equal volumes; a volume's profiles are a list and keep their order.
+func TestVolumesEqual(t *testing.T) {
+	data := &VolumeSpec{Path: "data", Type: VolumeRoot, Size: 100}
+	logs := &VolumeSpec{Path: "logs", Type: VolumeRoot, Size: 50}
+	bigLogs := &VolumeSpec{Path: "logs", Type: VolumeRoot, Size: 60}
+	ab := &VolumeSpec{Path: "m", Type: VolumeMount, Size: 1, Profiles: []string{"a", "b"}}
+	ba := &VolumeSpec{Path: "m", Type: VolumeMount, Size: 1, Profiles: []string{"b", "a"}}
+	for _, tt := range []struct {
+		name string
+		a, b []*VolumeSpec
+		want bool
+	}{
+		{name: "none", want: true},
+		{name: "same order", a: []*VolumeSpec{data, logs}, b: []*VolumeSpec{data, logs}, want: true},
+		{name: "other order", a: []*VolumeSpec{data, logs}, b: []*VolumeSpec{logs, data}, want: true},
+		{name: "other order, one resized", a: []*VolumeSpec{data, logs}, b: []*VolumeSpec{bigLogs, data}},
+		{name: "one added", a: []*VolumeSpec{data}, b: []*VolumeSpec{logs, data}},
+		{name: "one removed", a: []*VolumeSpec{data, logs}, b: []*VolumeSpec{logs}},
+		{name: "counts differ", a: []*VolumeSpec{data, data, logs}, b: []*VolumeSpec{data, logs, logs}},
+		{name: "profiles reordered", a: []*VolumeSpec{ab}, b: []*VolumeSpec{ba}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := volumesEqual(tt.a, tt.b); got != tt.want {
+				t.Errorf("volumesEqual(a, b) = %v, want %v", got, tt.want)
+			}
+			if got := volumesEqual(tt.b, tt.a); got != tt.want {
+				t.Errorf("volumesEqual(b, a) = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -101,7 +101,20 @@ func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 		}
 		delete(s.opsSince, id)
 		r = r.Clone()
-		if finished != r.Releasing { // a RESERVE made, or an UNRESERVE that failed
+		if !finished && r.Releasing && inst == r.Instance() {
+			// An UNRESERVE of a decommissioned instance's own reservation
+			// that failed: what it gave up leaves the instance for good
+			// (the SDK pruned it from the TaskInfo when it was recorded),
+			// kept as a released reservation of its own until it is
+			// released at a later offer.
+			gone := r.Clone()
+			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return it.Op != id })
+			for i := range gone.Items {
+				gone.Items[i].Op = ""
+			}
+			s.setReservationLocked(j, inst+"@"+gone.Items[0].ID, gone)
+			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
+		} else if finished != r.Releasing { // a RESERVE made, or an UNRESERVE that failed
 			for i := range r.Items {
 				if r.Items[i].Op == id {
 					r.Items[i].Op = ""
@@ -237,6 +250,63 @@ func (s *Scheduler) releaseLocked(j *job, inst string) bool {
 		s.log.Info("releasing a pod instance's reservation", "pod", inst, "resources", len(r.Items))
 	}
 	return len(s.instanceReservationsLocked(inst)) == 0
+}
+
+// keepAborted takes back, at start, the reservations of pod instances
+// whose decommission an earlier run began and the target no longer asks
+// for (a count raised again before their unreserve step finished): the
+// SDK rebuilds its decommission plan at every start and clears the
+// DECOMMISSIONED override of a task no longer to decommission
+// (DecommissionPlanFactory.buildPlanInfo), and its cleaner keeps every
+// resource ID a kept task's TaskInfo names (DefaultScheduler.
+// getUnexpectedResources), so the task is recovered in place. The
+// instance's reservation is no longer releasing; what was already given
+// up is not the instance's any more, as the SDK prunes a resource from
+// the TaskInfo once its UNRESERVE is recorded (UninstallRecorder): the
+// items whose UNRESERVE is in flight leave for a released reservation of
+// their own, their operation kept so that its status settles them (what
+// a failed UNRESERVE gave back left already, operationStatus). The
+// relaunch reserves anew what the instance then lacks (a volume whose
+// DESTROY was sent is created anew, empty). The change is stored before
+// anything runs.
+func (s *Scheduler) keepAborted() error {
+	j := &job{}
+	for _, key := range s.reservationNames() {
+		r := s.reservations[key]
+		if pod := s.spec.Pod(r.Pod); !r.Releasing || key != r.Instance() || pod == nil || r.Index >= pod.Count {
+			continue
+		}
+		next := r.Clone()
+		next.Releasing = false
+		next.Items = slices.DeleteFunc(next.Items, func(it reservation.Item) bool { return it.Op != "" })
+		if len(next.Items) < len(r.Items) {
+			gone := r.Clone()
+			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return it.Op == "" })
+			s.setReservationLocked(j, key+"@"+gone.Items[0].ID, gone)
+		}
+		s.setReservationLocked(j, key, next)
+		s.log.Info("decommission aborted: the pod instance keeps its reservation", "pod", key,
+			"kept", len(next.Items), "unreserving", len(r.Items)-len(next.Items))
+	}
+	if !j.writes() {
+		return nil
+	}
+	kv := map[string][]byte{}
+	for key, r := range j.reservations {
+		if r == nil {
+			kv[key] = nil
+			continue
+		}
+		b, err := r.Marshal()
+		if err != nil {
+			return err
+		}
+		kv[key] = b
+	}
+	if err := s.cfg.Store.PutReservations(kv); err != nil {
+		return fmt.Errorf("storing the reservations of aborted decommissions: %w", err)
+	}
+	return nil
 }
 
 // releaseItemsLocked gives up the items of pod instance inst's reservation
