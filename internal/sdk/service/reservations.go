@@ -240,16 +240,44 @@ func (s *Scheduler) heldIDs() map[string]string {
 
 // releaseLocked gives up what pod instance inst reserved (decommission):
 // its reservation is released as its resources are offered. It reports
-// whether nothing is left to release (what a replaced pod left behind
-// included). Caller holds s.mu for writing; the change goes into j.
-func (s *Scheduler) releaseLocked(j *job, inst string) bool {
+// whether the instance's current incarnation is released: its own
+// reservation gone (every UNRESERVE of it finished) and none of ids (what
+// its tasks' TaskInfos name, and what its reservation held when the plan
+// was built) held by a released reservation of its own (an UNRESERVE
+// that failed, operationStatus). What an earlier incarnation left behind
+// (a replaced pod's reservation on an agent that may never offer again)
+// is not waited for: it stays tracked, released whenever its agent offers
+// it, as the SDK's decommission plan cleans up only the resource IDs of
+// the tasks' current TaskInfos (DecommissionPlanFactory.buildPlanInfo)
+// and its general cleaner the rest (DefaultScheduler.
+// getUnexpectedResources). Caller holds s.mu for writing; the change goes
+// into j.
+func (s *Scheduler) releaseLocked(j *job, inst string, ids []string) bool {
 	if r := s.reservations[inst]; r != nil && !r.Releasing {
 		r = r.Clone()
 		r.Releasing = true
 		s.setReservationLocked(j, inst, r)
 		s.log.Info("releasing a pod instance's reservation", "pod", inst, "resources", len(r.Items))
 	}
-	return len(s.instanceReservationsLocked(inst)) == 0
+	if s.reservations[inst] != nil {
+		return false
+	}
+	held := s.heldIDs()
+	return !slices.ContainsFunc(ids, func(id string) bool { _, ok := held[id]; return ok })
+}
+
+// leftBehindLocked returns the released reservations pod instance inst
+// still tracks besides its own (what earlier incarnations left, what a
+// failed UNRESERVE gave back), sorted. Caller holds s.mu.
+func (s *Scheduler) leftBehindLocked(inst string) []string {
+	var keys []string
+	for _, key := range s.instanceReservationsLocked(inst) {
+		if key != inst {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // keepAborted takes back, at start, the reservations of pod instances
