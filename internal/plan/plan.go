@@ -488,8 +488,12 @@ func (p *Plan) Interrupt(phase string) (bool, error) {
 	return true, nil
 }
 
-// Continue releases the plan (or one phase): an interrupted element resumes;
-// a canary phase releases its next stage. It reports false for a no-op.
+// Continue releases the plan (or one phase): an interrupted element
+// resumes; a canary phase named by phase releases its next stage. Without
+// a phase, canary phases stay held: the SDK's PlansQueries.continuePlan
+// proceeds the plan's own strategy (ParentElement.proceed), and a phase's
+// CanaryStrategy proceeds only on a continue naming the phase. It reports
+// false for a no-op.
 func (p *Plan) Continue(phase string) (bool, error) {
 	var phases []*Phase
 	if phase != "" {
@@ -510,12 +514,9 @@ func (p *Plan) Continue(phase string) (bool, error) {
 		if ph.Interrupted {
 			ph.Interrupted = false
 			changed = true
-		} else if isCanary(ph.Strategy) && ph.Released < 2 && ph.Status(false) != Complete {
+		} else if phase != "" && isCanary(ph.Strategy) && ph.Released < 2 && ph.Status(false) != Complete {
 			ph.Released++
 			changed = true
-			if phase == "" {
-				break // one canary stage per continue
-			}
 		}
 	}
 	return changed, nil

@@ -151,7 +151,11 @@ func TestStrategies(t *testing.T) {
 	if got := canary.Candidates(t0); len(got) != 0 || canary.Status() != Waiting {
 		t.Fatalf("canary before continue: %v %s", names(got), canary.Status())
 	}
-	if ok, _ := canary.Continue(""); !ok {
+	// A continue without a phase proceeds the plan only: the canary holds.
+	if ok, _ := canary.Continue(""); ok || len(canary.Candidates(t0)) != 0 {
+		t.Fatalf("continue without a phase released the canary: %v", names(canary.Candidates(t0)))
+	}
+	if ok, _ := canary.Continue("p"); !ok {
 		t.Fatal("continue was a no-op")
 	}
 	if got := names(canary.Candidates(t0)); len(got) != 1 || got[0] != "pod-0" {
@@ -161,7 +165,7 @@ func TestStrategies(t *testing.T) {
 	if got := canary.Candidates(t0); len(got) != 0 {
 		t.Fatalf("canary holds the rest: %v", names(got))
 	}
-	canary.Continue("")
+	canary.Continue("p")
 	if got := canary.Candidates(t0); len(got) != 2 {
 		t.Fatalf("canary stage 2: %v", names(got))
 	}

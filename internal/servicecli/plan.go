@@ -144,7 +144,7 @@ func planGroup() group {
 			},
 			planCommand("stop", nil, "stop", "interrupt a plan and reset its progress", nil),
 			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue", []cli.Flag{phase()}),
-			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase", []cli.Flag{phase()}),
+			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase; a canary phase releases its next canary step only when named with --phase", []cli.Flag{phase()}),
 			planCommand("force-restart", []string{"restart"}, "restart", "restart a plan, a phase or one step from the beginning", []cli.Flag{phase(), step()}),
 			planCommand("force-complete", []string{"force"}, "forceComplete", "mark one step complete without running it (e.g. to abandon a sidecar operation)", []cli.Flag{phase(), step()}),
 		},

@@ -101,7 +101,8 @@ func (s *Scheduler) PlanStatus(name string) plan.Status {
 // of it, on the event loop, as the SDK's PlansQueries:
 //
 //	start          parameters become env values (the names must be ones);
-//	               a COMPLETE plan, or one given parameters, restarts
+//	               a COMPLETE plan restarts, an interrupted one resumes,
+//	               one in progress goes on unchanged
 //	stop           interrupt and restart
 //	interrupt      hold the plan (or phase); no-op when held or COMPLETE
 //	continue       release it (a canary phase: its next stage); no-op
@@ -159,10 +160,15 @@ func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase, step stri
 		var err error
 		switch cmd {
 		case CmdStart:
+			// As the SDK's PlansQueries.start: the parameters replace the
+			// plan's (DeploymentStep.updateParameters), a COMPLETE plan
+			// restarts, then the plan proceeds; one in progress or
+			// interrupted keeps its steps (an empty body, as the DC/OS CLI
+			// sends without -p, restarts nothing either).
 			if params != nil {
 				p.Parameters = params
 			}
-			if p.Status() == plan.Complete || params != nil {
+			if p.Status() == plan.Complete {
 				p.Restart("")
 			}
 			p.Interrupted = false

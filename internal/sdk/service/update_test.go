@@ -121,8 +121,8 @@ func deployRolling(t *testing.T, st *countingStore, count int, env ...string) ma
 	canary := slices.ContainsFunc(env, func(kv string) bool { return strings.HasSuffix(kv, "-canary") })
 	ids := map[string]string{}
 	for i := 0; i < count; i++ {
-		if canary && i < 2 { // the canary, then the rest
-			if changed, err := h.s.PlanCommand(context.Background(), plan.Deploy, CmdContinue, "", "", nil); err != nil || !changed {
+		if canary && i < 2 { // the canary, then the rest (continued by phase, as the SDK's)
+			if changed, err := h.s.PlanCommand(context.Background(), plan.Deploy, CmdContinue, "web", "", nil); err != nil || !changed {
 				t.Fatalf("continue before web-%d: %v %v", i, changed, err)
 			}
 		}
@@ -380,9 +380,9 @@ func TestRollingUpdateCrash(t *testing.T) {
 
 // TestRollingUpdateCanary: a serial-canary phase, released by its two
 // continues when it was deployed, holds again when a new target makes its
-// pods out of date: nothing is killed until a continue releases the
-// canary (web-0), and the rest only after a second continue, one at a
-// time.
+// pods out of date: nothing is killed until a continue naming the phase
+// releases the canary (web-0; a continue of the plan alone leaves it
+// held), and the rest only after a second continue, one at a time.
 func TestRollingUpdateCanary(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
@@ -422,7 +422,17 @@ func TestRollingUpdateCanary(t *testing.T) {
 		h.update(ti.TaskID.Value, agent, mesos.TASK_RUNNING, sdktest.Ready())
 		h.eventually(name+" COMPLETE", func() bool { return h.stepStatus(plan.Deploy, fmt.Sprintf("web-%d:[server]", i)) == plan.Complete })
 	}
-	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil); err != nil || !changed {
+	// A continue of the plan alone leaves the canary phase held (the
+	// SDK's continuePlan proceeds the plan's strategy only); a continue
+	// naming the phase releases it.
+	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil); err != nil || changed {
+		t.Fatalf("continue without a phase: %v %v, want a no-op", changed, err)
+	}
+	h.tick(time.Second)
+	if killed(0) {
+		t.Fatal("web-0 killed by a continue without a phase")
+	}
+	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "web", "", nil); err != nil || !changed {
 		t.Fatalf("continue: %v %v", changed, err)
 	}
 	roll(0, nil)
@@ -431,7 +441,7 @@ func TestRollingUpdateCanary(t *testing.T) {
 	if killed(1) || killed(2) {
 		t.Fatal("the rest rolled without a second continue")
 	}
-	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "", "", nil); err != nil || !changed {
+	if changed, err := h.s.PlanCommand(ctx, plan.Deploy, CmdContinue, "web", "", nil); err != nil || !changed {
 		t.Fatalf("second continue: %v %v", changed, err)
 	}
 	roll(1, func() {
