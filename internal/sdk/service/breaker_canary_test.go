@@ -35,7 +35,10 @@ func TestCanaryScaleUpHoldsNewSteps(t *testing.T) {
 				}
 			}
 			h.reconciled(ids)
-			if _, err := h.s.PlanCommand(context.Background(), plan.Deploy, CmdContinue, "", "", nil); err != nil {
+			// Continued by phase, as the SDK's test_increase_count does
+			// (plan continue deploy hello-deploy): a continue of the plan
+			// alone leaves a canary phase held.
+			if _, err := h.s.PlanCommand(context.Background(), plan.Deploy, CmdContinue, "web", "", nil); err != nil {
 				t.Fatal(err)
 			}
 			if got := h.stepStatus(plan.Deploy, first); got != plan.Pending {
