@@ -82,8 +82,9 @@ func runDemo(t *testing.T, environ []string, args ...string) (code int, d *demo,
 				return nil
 			},
 		}, {
-			Name:        "pkg",
-			Subcommands: []*cli.Command{{Name: "render", Action: func(*cli.Context) error { return nil }}},
+			Name: "pkg",
+			Subcommands: []*cli.Command{{Name: "render", Action: func(*cli.Context) error { return nil },
+				Flags: []cli.Flag{&cli.StringFlag{Name: "out"}, &cli.StringFlag{Name: "name"}}}},
 		}},
 	}
 	code = d.sh.Run(context.Background(), app)
@@ -127,6 +128,15 @@ func TestShell(t *testing.T) {
 		{name: "the root's variables are the root's", environ: []string{"DEMO_ROOT_WAIT=soon"}, code: 2,
 			stderr: []string{`demo: invalid value "soon" for DEMO_ROOT_WAIT (--root-wait): want a duration`}},
 		{name: "bad root flag", args: []string{"--nope"}, code: 2, stderr: []string{"demo: unknown flag --nope\nusage: demo COMMAND [flags]\n"}},
+		// A command's flag written before the command's name says whose it is.
+		{name: "a command's flag before its name", args: []string{"--tag", "x", "up"}, code: 2,
+			stderr: []string{"demo: unknown flag --tag (a flag of \"demo up\": write it after up)\nusage: demo COMMAND [flags]\n"}},
+		{name: "a subcommand's flag before its group", args: []string{"--out", "x", "pkg", "render"}, code: 2,
+			stderr: []string{`demo: unknown flag --out (a flag of "demo pkg render": write it after render)`}},
+		{name: "a subcommand's flag before its name", args: []string{"pkg", "-out", "x", "render"}, code: 2,
+			stderr: []string{`demo pkg: unknown flag -out (a flag of "demo pkg render": write it after render)`}},
+		{name: "a flag of two commands", args: []string{"--name", "x", "up"}, code: 2,
+			stderr: []string{`demo: unknown flag --name (a flag of "demo up" and "demo pkg render": write it after the command's name)`}},
 		{name: "no command", code: 2, stderr: []string{"demo: no command given (want up, pkg)"}},
 		{name: "unknown command", args: []string{"down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
 		{name: "no subcommand", args: []string{"pkg"}, code: 2, stderr: []string{"demo pkg: no command given (want render)"}},

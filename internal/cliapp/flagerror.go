@@ -2,6 +2,7 @@ package cliapp
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,14 @@ func (sh *Shell) flagError(c *cli.Context, err error) error {
 	}
 	if name, ok := strings.CutPrefix(msg, errNotDefined); ok {
 		typed := spell(name, nil)
+		if owners := flagOwners(c, name); len(owners) > 0 && len(owners) <= 2 {
+			// "testenv --agents 3": a command's flag before its name.
+			where := "after " + owners[0][strings.LastIndex(owners[0], " ")+1:]
+			if len(owners) > 1 {
+				where = "after the command's name"
+			}
+			return fmt.Errorf("unknown flag %s (a flag of %s: write it %s)", typed, quoteJoin(owners), where)
+		}
 		if near, ok := nearestFlag(c, name); ok {
 			prefix := strings.TrimSuffix(typed, name)
 			if len(near) == 1 {
@@ -193,6 +202,48 @@ func lookupFlag(c *cli.Context, name string) cli.Flag {
 		}
 	}
 	return nil
+}
+
+// flagOwners returns the commands under the command running in c, at any
+// depth, that have a visible flag named name, as their help names them
+// ("testenv up"), at most 3: a flag of more than two (scheduler-lite's
+// operator commands' --url) says too little of what was meant to name them.
+func flagOwners(c *cli.Context, name string) []string {
+	cmds := c.App.Commands
+	if c.Command != nil {
+		cmds = c.Command.Subcommands
+	}
+	var owners []string
+	var walk func(prefix string, cmds []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			if cmd.Hidden || len(owners) == 3 {
+				continue
+			}
+			full := prefix + " " + cmd.Name
+			for _, f := range cmd.Flags {
+				if v, ok := f.(cli.VisibleFlag); (!ok || v.IsVisible()) && slices.Contains(f.Names(), name) {
+					owners = append(owners, full)
+					break
+				}
+			}
+			walk(full, cmd.Subcommands)
+		}
+	}
+	walk(commandName(c), cmds)
+	return owners
+}
+
+// quoteJoin writes names as `"a"`, `"a" and "b"`, `"a", "b" and "c"`.
+func quoteJoin(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
 // nearestFlag returns the name of the visible flag of the command running

@@ -30,8 +30,9 @@ import (
 //	   ├─ unreserve-web-2       give back what the instance held: its
 //	   │                        reservation is released (reservations.go:
 //	   │                        DESTROY and UNRESERVE as offers show it);
-//	   │                        COMPLETE once Mesos says every UNRESERVE
-//	   │                        finished, at once when nothing is reserved
+//	   │                        COMPLETE once Mesos says every UNRESERVE of
+//	   │                        its current incarnation finished, at once
+//	   │                        when nothing is reserved
 //	   └─ erase-web-2-server    delete its TaskInfo and status from the store
 //
 // A task a pod no longer has, in an instance the target keeps (a taskkit
@@ -43,6 +44,13 @@ import (
 // reservation for a released one of their own (leftLocked); the instance
 // keeps the rest, never marked releasing, and the step is COMPLETE once
 // none of them is reserved.
+//
+// What an earlier incarnation of the instance left behind (a pod replaced
+// off an agent that never came back) is not waited for, as the SDK's plan
+// has a ResourceCleanupStep only per resource ID of the tasks' current
+// TaskInfos: it stays tracked as a released reservation and is released
+// whenever its agent offers it (the SDK's DefaultScheduler.
+// getUnexpectedResources), shown in /v1/debug/reservations meanwhile.
 //
 // A retired instance is gone from /v1/endpoints at once; /v1/pod lists it
 // (its tasks DECOMMISSIONING) until they are erased, as the SDK's. The
@@ -79,6 +87,10 @@ type decomStep struct {
 	// partial says the target keeps the instance: only tasks it no
 	// longer has are decommissioned, and their own resources released.
 	partial bool
+	// ids (unreserve of a whole instance) are the resource IDs of its
+	// current incarnation (currentIDsLocked): the step waits for them
+	// only, not for what an earlier one left behind.
+	ids []string
 }
 
 // decommissionPlan builds the plan from the retired tasks (nil when there
@@ -133,7 +145,11 @@ func (s *Scheduler) decommissionPlan() *plan.Plan {
 		for _, t := range ts {
 			add(decomKill+"-"+t.name, &decomStep{kind: decomKill, inst: inst, tasks: []*taskState{t}})
 		}
-		add(decomUnreserve+"-"+inst, &decomStep{kind: decomUnreserve, inst: inst, tasks: ts, partial: partial})
+		un := &decomStep{kind: decomUnreserve, inst: inst, tasks: ts, partial: partial}
+		if !partial {
+			un.ids = s.currentIDsLocked(inst, ts)
+		}
+		add(decomUnreserve+"-"+inst, un)
 		for _, t := range ts {
 			add(decomErase+"-"+t.name, &decomStep{kind: decomErase, inst: inst, tasks: []*taskState{t}})
 		}
@@ -205,8 +221,8 @@ func (s *Scheduler) decommissionLocked(now time.Time) {
 					done = s.releaseItemsLocked(j, d.inst, ids)
 					what = fmt.Sprintf("what %s alone reserved (%d resource(s); the instance keeps the rest)", strings.Join(taskNames(d.tasks), ", "), len(ids))
 				} else {
-					what = fmt.Sprintf("what %s reserved (%d reservation(s))", d.inst, len(s.instanceReservationsLocked(d.inst)))
-					done = s.releaseLocked(j, d.inst)
+					what = fmt.Sprintf("what %s reserved (%d resource(s))", d.inst, len(d.ids))
+					done = s.releaseLocked(j, d.inst, d.ids)
 				}
 				if j.writes() {
 					s.out.push(j)
@@ -217,6 +233,10 @@ func (s *Scheduler) decommissionLocked(now time.Time) {
 						st.Message = "nothing reserved"
 					} else {
 						st.Message = "released"
+					}
+					if left := s.leftBehindLocked(d.inst); len(left) > 0 && !d.partial {
+						st.Message += fmt.Sprintf("; %d reservation(s) an earlier incarnation left (%s) are released when their agents offer them",
+							len(left), strings.Join(left, ", "))
 					}
 					continue
 				}
@@ -318,9 +338,10 @@ func (s *Scheduler) releaseOffersLocked(offers []mesos.Offer) []mesos.Offer {
 // releasedLocked forgets what unreserve step d gave back once the
 // Releaser released it: for a whole instance, the store keeps no
 // reservation of it, so that a higher count bringing it back reserves anew
-// rather than wait for resources that are gone; for tasks a kept instance
-// no longer has, only their own items (ownIDsLocked) leave its
-// reservation. Caller holds s.mu.
+// rather than wait for resources that are gone (what an earlier
+// incarnation left behind stays tracked, released when offered); for
+// tasks a kept instance no longer has, only their own items
+// (ownIDsLocked) leave its reservation. Caller holds s.mu.
 func (s *Scheduler) releasedLocked(d *decomStep) {
 	j := &job{}
 	var ids []string
@@ -329,7 +350,9 @@ func (s *Scheduler) releasedLocked(d *decomStep) {
 	}
 	for _, key := range s.instanceReservationsLocked(d.inst) {
 		if !d.partial {
-			s.setReservationLocked(j, key, nil)
+			if key == d.inst {
+				s.setReservationLocked(j, key, nil)
+			}
 			continue
 		}
 		r := s.reservations[key]
@@ -384,6 +407,38 @@ func (s *Scheduler) ownIDsLocked(d *decomStep) []string {
 				continue
 			}
 			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// currentIDsLocked returns the resource IDs of pod instance inst's
+// current incarnation, sorted: those its tasks' TaskInfos name (their
+// executor's included), as the SDK's decommission plan has one
+// ResourceCleanupStep per ResourceUtils.getResourceIds of them, and those
+// its own reservation holds. Caller holds s.mu.
+func (s *Scheduler) currentIDsLocked(inst string, ts []*taskState) []string {
+	var ids []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for _, t := range ts {
+		if t.info == nil {
+			continue
+		}
+		for i := range t.info.Resources {
+			add(reservation.ResourceID(&t.info.Resources[i]))
+		}
+		for i := range t.info.GetExecutor().GetResources() {
+			add(reservation.ResourceID(&t.info.Executor.Resources[i]))
+		}
+	}
+	if r := s.reservations[inst]; r != nil {
+		for _, it := range r.Items {
+			add(it.ID)
 		}
 	}
 	slices.Sort(ids)

@@ -101,7 +101,20 @@ func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 		}
 		delete(s.opsSince, id)
 		r = r.Clone()
-		if finished != r.Releasing { // a RESERVE made, or an UNRESERVE that failed
+		if !finished && r.Releasing && inst == r.Instance() {
+			// An UNRESERVE of a decommissioned instance's own reservation
+			// that failed: what it gave up leaves the instance for good
+			// (the SDK pruned it from the TaskInfo when it was recorded),
+			// kept as a released reservation of its own until it is
+			// released at a later offer.
+			gone := r.Clone()
+			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return it.Op != id })
+			for i := range gone.Items {
+				gone.Items[i].Op = ""
+			}
+			s.setReservationLocked(j, inst+"@"+gone.Items[0].ID, gone)
+			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
+		} else if finished != r.Releasing { // a RESERVE made, or an UNRESERVE that failed
 			for i := range r.Items {
 				if r.Items[i].Op == id {
 					r.Items[i].Op = ""
@@ -227,16 +240,101 @@ func (s *Scheduler) heldIDs() map[string]string {
 
 // releaseLocked gives up what pod instance inst reserved (decommission):
 // its reservation is released as its resources are offered. It reports
-// whether nothing is left to release (what a replaced pod left behind
-// included). Caller holds s.mu for writing; the change goes into j.
-func (s *Scheduler) releaseLocked(j *job, inst string) bool {
+// whether the instance's current incarnation is released: its own
+// reservation gone (every UNRESERVE of it finished) and none of ids (what
+// its tasks' TaskInfos name, and what its reservation held when the plan
+// was built) held by a released reservation of its own (an UNRESERVE
+// that failed, operationStatus). What an earlier incarnation left behind
+// (a replaced pod's reservation on an agent that may never offer again)
+// is not waited for: it stays tracked, released whenever its agent offers
+// it, as the SDK's decommission plan cleans up only the resource IDs of
+// the tasks' current TaskInfos (DecommissionPlanFactory.buildPlanInfo)
+// and its general cleaner the rest (DefaultScheduler.
+// getUnexpectedResources). Caller holds s.mu for writing; the change goes
+// into j.
+func (s *Scheduler) releaseLocked(j *job, inst string, ids []string) bool {
 	if r := s.reservations[inst]; r != nil && !r.Releasing {
 		r = r.Clone()
 		r.Releasing = true
 		s.setReservationLocked(j, inst, r)
 		s.log.Info("releasing a pod instance's reservation", "pod", inst, "resources", len(r.Items))
 	}
-	return len(s.instanceReservationsLocked(inst)) == 0
+	if s.reservations[inst] != nil {
+		return false
+	}
+	held := s.heldIDs()
+	return !slices.ContainsFunc(ids, func(id string) bool { _, ok := held[id]; return ok })
+}
+
+// leftBehindLocked returns the released reservations pod instance inst
+// still tracks besides its own (what earlier incarnations left, what a
+// failed UNRESERVE gave back), sorted. Caller holds s.mu.
+func (s *Scheduler) leftBehindLocked(inst string) []string {
+	var keys []string
+	for _, key := range s.instanceReservationsLocked(inst) {
+		if key != inst {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// keepAborted takes back, at start, the reservations of pod instances
+// whose decommission an earlier run began and the target no longer asks
+// for (a count raised again before their unreserve step finished): the
+// SDK rebuilds its decommission plan at every start and clears the
+// DECOMMISSIONED override of a task no longer to decommission
+// (DecommissionPlanFactory.buildPlanInfo), and its cleaner keeps every
+// resource ID a kept task's TaskInfo names (DefaultScheduler.
+// getUnexpectedResources), so the task is recovered in place. The
+// instance's reservation is no longer releasing; what was already given
+// up is not the instance's any more, as the SDK prunes a resource from
+// the TaskInfo once its UNRESERVE is recorded (UninstallRecorder): the
+// items whose UNRESERVE is in flight leave for a released reservation of
+// their own, their operation kept so that its status settles them (what
+// a failed UNRESERVE gave back left already, operationStatus). The
+// relaunch reserves anew what the instance then lacks (a volume whose
+// DESTROY was sent is created anew, empty). The change is stored before
+// anything runs.
+func (s *Scheduler) keepAborted() error {
+	j := &job{}
+	for _, key := range s.reservationNames() {
+		r := s.reservations[key]
+		if pod := s.spec.Pod(r.Pod); !r.Releasing || key != r.Instance() || pod == nil || r.Index >= pod.Count {
+			continue
+		}
+		next := r.Clone()
+		next.Releasing = false
+		next.Items = slices.DeleteFunc(next.Items, func(it reservation.Item) bool { return it.Op != "" })
+		if len(next.Items) < len(r.Items) {
+			gone := r.Clone()
+			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return it.Op == "" })
+			s.setReservationLocked(j, key+"@"+gone.Items[0].ID, gone)
+		}
+		s.setReservationLocked(j, key, next)
+		s.log.Info("decommission aborted: the pod instance keeps its reservation", "pod", key,
+			"kept", len(next.Items), "unreserving", len(r.Items)-len(next.Items))
+	}
+	if !j.writes() {
+		return nil
+	}
+	kv := map[string][]byte{}
+	for key, r := range j.reservations {
+		if r == nil {
+			kv[key] = nil
+			continue
+		}
+		b, err := r.Marshal()
+		if err != nil {
+			return err
+		}
+		kv[key] = b
+	}
+	if err := s.cfg.Store.PutReservations(kv); err != nil {
+		return fmt.Errorf("storing the reservations of aborted decommissions: %w", err)
+	}
+	return nil
 }
 
 // releaseItemsLocked gives up the items of pod instance inst's reservation

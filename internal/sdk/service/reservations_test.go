@@ -309,7 +309,7 @@ func TestReleaseInstance(t *testing.T) {
 	h.onLoop(func() {
 		j := &job{}
 		h.s.mu.Lock()
-		done = h.s.releaseLocked(j, "p-0")
+		done = h.s.releaseLocked(j, "p-0", nil)
 		h.s.mu.Unlock()
 		h.s.out.push(j)
 	})
@@ -329,7 +329,7 @@ func TestReleaseInstance(t *testing.T) {
 	h.eventually("reservation gone", func() bool { return len(h.s.Reservations()) == 0 && storedReservation(t, h, "p-0") == nil })
 	h.onLoop(func() {
 		h.s.mu.Lock()
-		done = h.s.releaseLocked(&job{}, "p-0")
+		done = h.s.releaseLocked(&job{}, "p-0", nil)
 		h.s.mu.Unlock()
 	})
 	if !done {

@@ -381,6 +381,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := sc.reconcileTarget(); err != nil {
 		return nil, err
 	}
+	if err := sc.keepAborted(); err != nil {
+		return nil, err
+	}
 	sc.decommission = sc.decommissionPlan()
 	sc.keys.Want(sc.keysNeeded())
 	return sc, nil
