@@ -18,25 +18,40 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"syscall"
 
 	"github.com/taskkit/taskkit/internal/devbuild"
 	"github.com/taskkit/taskkit/internal/schedulerlite"
 )
 
-func main() { os.Exit(run()) }
+func main() {
+	// Ctrl-C (or SIGTERM) during the build stops the go build, which runs
+	// in a process group of its own, and removes what it wrote; once the
+	// scheduler runs, it stops on the same signals by itself.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
 
-func run() int {
-	if slices.ContainsFunc(os.Args[1:], func(a string) bool { return a == "-h" || a == "--help" }) {
+// exitInterrupted is the exit code of a demo interrupted before the
+// scheduler started: 128+SIGINT, as a shell reports it.
+const exitInterrupted = 130
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" }) {
 		// Nothing to build for the help: say what this wrapper adds, then
 		// scheduler-lite's flags, which it passes on.
-		fmt.Fprint(os.Stdout, "go run ./examples/hello-world [--keep-running] [scheduler-lite flags]\n"+
+		fmt.Fprint(stdout, "go run ./examples/hello-world [--keep-running] [scheduler-lite flags]\n"+
 			"  builds the toolkit and the example, deploys examples/hello-world/svc.yml with\n"+
 			"  scheduler-lite --master local to COMPLETE and stops (--keep-running: serves until Ctrl-C)\n\n")
-		return schedulerlite.Run(context.Background(), []string{"scheduler-lite", "--help"}, os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+		return schedulerlite.Run(context.Background(), []string{"scheduler-lite", "--help"}, os.Environ(), os.Stdin, stdout, stderr)
 	}
 	_, file, _, _ := runtime.Caller(0)
 	exdir := filepath.Dir(file)
@@ -46,32 +61,36 @@ func run() int {
 	}
 	tmp, err := os.MkdirTemp("", "hello-world-artifacts-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hello-world:", err)
+		fmt.Fprintln(stderr, "hello-world:", err)
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	full := schedulerArgs(tmp, filepath.Join(exdir, "svc.yml"), os.Args[1:])
+	full := schedulerArgs(tmp, filepath.Join(exdir, "svc.yml"), args)
 	// A misspelt flag is told now, not after the build (minutes, the
 	// first time).
-	if code := schedulerlite.CheckArgs(full, os.Environ(), os.Stderr); code != 0 {
+	if code := schedulerlite.CheckArgs(full, os.Environ(), stderr); code != 0 {
 		return code
 	}
-	err = devbuild.Build(context.Background(), devbuild.Options{
+	err = devbuild.Build(ctx, devbuild.Options{
 		Root: root, Dir: tmp, Packages: slices.Concat(devbuild.Toolkit, []string{"./examples/hello-world/server"}),
-		Progress: func(msg string) { fmt.Fprintln(os.Stderr, "hello-world:", msg) },
+		Progress: func(msg string) { fmt.Fprintln(stderr, "hello-world:", msg) },
 	})
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "hello-world: interrupted: the build is stopped and what it wrote removed")
+		return exitInterrupted
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hello-world:", err)
+		fmt.Fprintln(stderr, "hello-world:", err)
 		return 1
 	}
 	if err := pack(filepath.Join(tmp, "hello-world.tar.gz"), map[string]string{
 		"server":   filepath.Join(tmp, "server"),
 		"check-up": filepath.Join(exdir, "scripts", "check-up"),
 	}); err != nil {
-		fmt.Fprintln(os.Stderr, "hello-world:", err)
+		fmt.Fprintln(stderr, "hello-world:", err)
 		return 1
 	}
-	return schedulerlite.Run(context.Background(), full, os.Environ(), os.Stdin, os.Stdout, os.Stderr)
+	return schedulerlite.Run(context.Background(), full, os.Environ(), os.Stdin, stdout, stderr)
 }
 
 // schedulerArgs is the scheduler-lite command line the demo runs: the

@@ -71,7 +71,8 @@ type Options struct {
 // Build compiles the packages statically (CGO_ENABLED=0, -trimpath) into
 // Dir in one `go build` invocation, so that the go command builds them in
 // parallel. The go command runs in its own process group, killed when ctx
-// ends or the timeout passes.
+// ends or the timeout passes; nothing of it is left but the binaries it
+// finished.
 func Build(ctx context.Context, o Options) error {
 	if o.Every <= 0 {
 		o.Every = 10 * time.Second
@@ -92,9 +93,17 @@ func Build(ctx context.Context, o Options) error {
 	// scripts/dist.sh does: its markdown tables are built at every start
 	// of every binary (~3 ms of CPU each, 200 executors in a big deploy).
 	args := append([]string{"build", "-tags", "urfave_cli_no_docs", "-trimpath", "-o", dir + string(filepath.Separator)}, o.Packages...)
+	// The go command's work directory ($WORK) goes in one of Build's own,
+	// removed when Build returns: a go build killed (ctx ended, Ctrl-C)
+	// leaves its $WORK behind, a go-build* directory in $TMPDIR.
+	work, err := os.MkdirTemp("", "devbuild-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
 	cmd := exec.CommandContext(bctx, "go", args...)
 	cmd.Dir = o.Root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTMPDIR="+work)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

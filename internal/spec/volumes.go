@@ -38,6 +38,21 @@ func (p *PodSpec) ResourceSetID(t *TaskSpec) string {
 	return t.Name + "-resource-set"
 }
 
+// UsesResourceSet reports whether a task of p uses the resource set of ID
+// id (ResourceSetID).
+func (p *PodSpec) UsesResourceSet(id string) bool {
+	for _, t := range p.Tasks.Values {
+		if t.ResourceSet != "" {
+			if t.ResourceSet == id {
+				return true
+			}
+		} else if n, ok := strings.CutSuffix(id, "-resource-set"); ok && n == t.Name {
+			return true
+		}
+	}
+	return false
+}
+
 // PreReserved is the pod's pre-reserved role, "" when it has none ("*"
 // is none, as in the SDK).
 func (p *PodSpec) PreReserved() string {

@@ -320,6 +320,13 @@ type Evaluation struct {
 	// by; NewID names new reservations and volumes.
 	Role, Principal string
 	NewID           func() string
+	// res is the pod instance's reservation as this evaluation takes it:
+	// Req.Reservation, with the items of a resource set renamed in the
+	// pod spec under the set's new ID (renames).
+	res *reservation.Reservation
+	// renamed says which resource sets renames followed, for the
+	// reservation stage's outcome.
+	renamed []string
 	// sets are the pod's resource sets this evaluation reserves (or
 	// takes by resource ID), in task order; owners the reservation owners
 	// it evaluates (their items not claimed are dropped).

@@ -67,6 +67,48 @@ func (e *Evaluation) plan() {
 	}
 	e.claimed = make([]reservation.Item, 0, n)
 	e.claims = n
+	e.res = e.Req.Reservation
+	e.renames()
+}
+
+// renames follows resource sets renamed in the pod spec, as the SDK's
+// TaskResourceMapper does: it maps the resources of a task's previous
+// TaskInfo to the specs of the task's resource set by resource name (a
+// port by name, a volume by container path), whatever the set is called.
+// The reservation's items are keyed by resource set ID: a set that holds
+// nothing takes over the items of a set the pod spec no longer has when
+// the previous TaskInfos of its tasks name them (reservation.Renamed), so
+// that a relaunch in place keeps the resources, and the volume with its
+// persistence ID, instead of reserving and creating anew.
+func (e *Evaluation) renames() {
+	if e.res == nil || len(e.Req.Previous) == 0 || !slices.ContainsFunc(e.res.Items, func(it reservation.Item) bool { return !e.specOwner(reservation.Owner(it.Key)) }) {
+		return
+	}
+	for _, rs := range e.sets {
+		var ids []string
+		for _, c := range rs.Tasks {
+			for _, ti := range e.Req.Previous {
+				if ti.GetName() != c.Name {
+					continue
+				}
+				for i := range ti.Resources {
+					if id := reservation.ResourceID(&ti.Resources[i]); id != "" {
+						ids = append(ids, id)
+					}
+				}
+			}
+		}
+		if r, from := e.res.Renamed(rs.ID, ids, e.specOwner); from != "" {
+			e.res = r
+			e.renamed = append(e.renamed, fmt.Sprintf("resource set %s (was %s) keeps its reservation", rs.ID, from))
+		}
+	}
+}
+
+// specOwner reports whether reservation owner is one of the pod spec's:
+// the executor's, the pod's, or a resource set a task of it uses.
+func (e *Evaluation) specOwner(owner string) bool {
+	return owner == reservation.KeyExecutor || owner == reservation.KeyPod || e.Req.Pod.UsesResourceSet(owner)
 }
 
 // claimError is why a claim failed: Reason for the outcome, Want what the
@@ -98,7 +140,7 @@ func short(what string, err error) error {
 // existing returns the reservation item of key, and whether the pool (the
 // offers) holds it; a missing item is an error saying so.
 func (e *Evaluation) existing(key string) (*reservation.Item, mesos.Resource, error) {
-	it := e.Req.Reservation.Item(key)
+	it := e.res.Item(key)
 	if it == nil {
 		return nil, mesos.Resource{}, nil
 	}
@@ -110,7 +152,7 @@ func (e *Evaluation) existing(key string) (*reservation.Item, mesos.Resource, er
 	if it.Op != "" {
 		return it, got, &claimError{Reason: fmt.Sprintf("%s's reservation of %s (resource ID %s) is not in this offer: waiting for its RESERVE (operation %s) to be confirmed", inst, key, it.ID, it.Op)}
 	}
-	return it, got, &claimError{Reason: fmt.Sprintf("%s's reservation of %s (resource ID %s, on host %s) is not in this offer", inst, key, it.ID, e.Req.Reservation.Hostname),
+	return it, got, &claimError{Reason: fmt.Sprintf("%s's reservation of %s (resource ID %s, on host %s) is not in this offer", inst, key, it.ID, e.res.Hostname),
 		Want: fmt.Sprintf("%s's reservation of %s", inst, key)}
 }
 
@@ -290,7 +332,7 @@ func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what string) (m
 // left out, for the scheduler to release.
 func (e *Evaluation) finish() {
 	res := &reservation.Reservation{Pod: e.Req.Pod.Name, Index: e.Req.Index, AgentID: e.Where.AgentID, Hostname: e.Where.Hostname, Role: e.Role}
-	old := e.Req.Reservation
+	old := e.res
 	if old != nil {
 		res.Items = make([]reservation.Item, 0, len(old.Items)+len(e.claimed))
 		known := map[string]bool{reservation.KeyExecutor: true, reservation.KeyPod: true}
@@ -338,7 +380,11 @@ func (s ReservationStage) Evaluate(e *Evaluation) Outcome {
 		o.Want = r.Instance() + "'s reservation"
 		return o
 	}
-	return Pass(s.Name(), fmt.Sprintf("%d of %d reserved resources offered", n, len(r.Items)))
+	msg := fmt.Sprintf("%d of %d reserved resources offered", n, len(r.Items))
+	for _, rn := range e.renamed {
+		msg += "; " + rn
+	}
+	return Pass(s.Name(), msg)
 }
 
 // VolumeStage takes the persistent volumes (the SDK's

@@ -397,3 +397,99 @@ func TestExecutorShareLackingReservesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestRelaunchFollowsARenamedResourceSet: a relaunch in place maps what
+// the task's previous TaskInfo held to its resource set whatever the set
+// is called now, as the SDK's TaskResourceMapper does (by resource name,
+// a port by name, a volume by container path): a set renamed in svc.yml
+// keeps its reservation and its volume, persistence ID included, under
+// its new ID, and nothing is reserved or created. Without the previous
+// TaskInfo the set is reserved anew and the old items are left out (for
+// the scheduler to release); a name another task's set still has keeps
+// its items for that set.
+func TestRelaunchFollowsARenamedResourceSet(t *testing.T) {
+	set := func(name, other string) *spec.PodSpec {
+		sets := "resource-sets:\n  " + name + ": {cpus: 0.5, memory: 64, ports: {admin: {port: 0}}, volume: {path: data, type: ROOT, size: 100}}\n"
+		pod := podSpec(t, sets+other, "resource-set: "+name+"\n")
+		return pod
+	}
+	ev := reserver()
+	first := fit(t, ev, req(set("data", ""), 0), unreserved()...)
+	prev := &mesos.TaskInfo{Name: "p-0-t", Resources: first.Tasks[0].Resources}
+	pid := first.Reservation.Item("data/volume/data").Resource.GetDisk().GetPersistence().GetID()
+	for _, tt := range []struct {
+		name     string
+		pod      *spec.PodSpec
+		previous []*mesos.TaskInfo
+		follows  bool
+		oldKept  bool // the old set's items stay (another task's set)
+	}{
+		{name: "renamed", pod: set("storage", ""), previous: []*mesos.TaskInfo{prev}, follows: true},
+		{name: "no previous TaskInfo", pod: set("storage", "")},
+		{name: "the previous TaskInfo of another task", pod: set("storage", ""), previous: []*mesos.TaskInfo{{Name: "p-1-t", Resources: prev.Resources}}},
+		{name: "the old name still a set of the pod", pod: withTask(set("storage", "  data: {cpus: 0.1}\n"), "u", "data"), previous: []*mesos.TaskInfo{prev}, oldKept: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := req(tt.pod, 0)
+			r.Tasks = []string{"t"}
+			r.Reservation, r.Previous, r.Recovery = first.Reservation, tt.previous, RecoveryTransient
+			rec, outs := try(ev, r, append(unreserved(), reservedAgain(first))...)
+			if rec == nil {
+				t.Fatalf("no fit: %v", outs)
+			}
+			vol := rec.Reservation.Item("storage/volume/data")
+			if !tt.follows {
+				if len(rec.Create) != 1 || vol == nil || vol.ID == first.Reservation.Item("data/volume/data").ID {
+					t.Errorf("reserved anew: create %v, items %v", rec.Create, keys(rec.Reservation))
+				}
+				kept := slices.ContainsFunc(rec.Reservation.Items, func(it reservation.Item) bool {
+					return reservation.Owner(it.Key) == "data" && it.ID == first.Reservation.Item(it.Key).ID
+				})
+				if kept != tt.oldKept {
+					t.Errorf("the old set's items kept %v, want %v: %v", kept, tt.oldKept, keys(rec.Reservation))
+				}
+				return
+			}
+			if len(rec.Reserve)+len(rec.Create)+len(rec.Unreserve) != 0 || len(rec.Reserved) != 0 {
+				t.Errorf("operations: reserve %v create %v unreserve %v", rec.Reserve, rec.Create, rec.Unreserve)
+			}
+			if len(rec.Reservation.Items) != len(first.Reservation.Items) {
+				t.Fatalf("items %v, was %v", keys(rec.Reservation), keys(first.Reservation))
+			}
+			for _, was := range first.Reservation.Items {
+				key := was.Key
+				if o := reservation.Owner(key); o == "data" {
+					key = "storage" + key[len(o):]
+				}
+				it := rec.Reservation.Item(key)
+				if it == nil || it.ID != was.ID {
+					t.Errorf("%s: %v, was %s %s", key, it, was.Key, was.ID)
+				}
+			}
+			if got := vol.Resource.GetDisk().GetPersistence().GetID(); got != pid {
+				t.Errorf("volume %q, want its own %q", got, pid)
+			}
+			if got, want := rec.Tasks[0].Ports[0].Number, first.Tasks[0].Ports[0].Number; got != want {
+				t.Errorf("dynamic port %d, was %d", got, want)
+			}
+			if got := outs[slices.IndexFunc(outs, func(o Outcome) bool { return o.Stage == "reservation" })].String(); !strings.Contains(got, "resource set storage (was data) keeps its reservation") {
+				t.Errorf("reservation stage: %s", got)
+			}
+			// Back on a configuration with the old name (a recovery on the
+			// configuration the task ran): the same rule, the other way.
+			back := req(set("data", ""), 0)
+			back.Reservation, back.Previous = rec.Reservation, []*mesos.TaskInfo{{Name: "p-0-t", Resources: rec.Tasks[0].Resources}}
+			again := fit(t, ev, back, reservedAgain(rec))
+			if len(again.Reserve)+len(again.Create) != 0 || again.Reservation.Item("data/volume/data").ID != vol.ID {
+				t.Errorf("back: reserve %v create %v items %v", again.Reserve, again.Create, keys(again.Reservation))
+			}
+		})
+	}
+}
+
+// withTask adds task name, using resource set rs, to pod.
+func withTask(pod *spec.PodSpec, name, rs string) *spec.PodSpec {
+	pod.Tasks.Keys = append(pod.Tasks.Keys, name)
+	pod.Tasks.Values = append(pod.Tasks.Values, &spec.TaskSpec{Name: name, Goal: spec.GoalRunning, Cmd: "x", ResourceSet: rs})
+	return pod
+}

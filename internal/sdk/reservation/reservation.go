@@ -123,6 +123,48 @@ func (r *Reservation) ByID(id string) *Item {
 	return nil
 }
 
+// Renamed follows a resource set renamed in the pod spec (the SDK's
+// TaskResourceMapper, which maps the resources of a task's previous
+// TaskInfo to its resource set's specs by resource name and a volume by
+// container path, whatever the set is called): to is the ID the task's
+// resource set has now, ids the resource IDs its previous TaskInfo names,
+// live whether an owner is still the pod spec's (KeyExecutor, KeyPod, a
+// resource set of it). When r holds nothing under to and ids name items of
+// exactly one owner that is not live, Renamed returns a copy of r with
+// every item of that owner under to (the rest of its key, a resource
+// name, "port/<name>" or "volume/<path>", kept), and the old owner;
+// otherwise r and "". The items keep their resource IDs, resources and
+// persistence IDs: a relaunch takes them as the renamed set's.
+func (r *Reservation) Renamed(to string, ids []string, live func(owner string) bool) (*Reservation, string) {
+	if r == nil || len(ids) == 0 {
+		return r, ""
+	}
+	from := ""
+	for _, it := range r.Items {
+		owner := Owner(it.Key)
+		if owner == to {
+			return r, ""
+		}
+		if !slices.Contains(ids, it.ID) || live(owner) {
+			continue
+		}
+		if from != "" && from != owner {
+			return r, "" // the task held items of two sets: which one is it?
+		}
+		from = owner
+	}
+	if from == "" {
+		return r, ""
+	}
+	c := r.Clone()
+	for i := range c.Items {
+		if Owner(c.Items[i].Key) == from {
+			c.Items[i].Key = to + c.Items[i].Key[len(from):]
+		}
+	}
+	return c, from
+}
+
 // Pending returns the operation IDs not yet confirmed, sorted, once each.
 func (r *Reservation) Pending() []string {
 	var ops []string

@@ -49,6 +49,60 @@ func (s *Scheduler) loadReservations() error {
 	return nil
 }
 
+// followRenames follows the resource sets the target renamed (the SDK's
+// TaskResourceMapper maps a task's previous resources to its resource
+// set's specs whatever the set is called): in each pod instance's
+// reservation, the items of a set the target's pod no longer has, which a
+// task's stored TaskInfo names, go under the ID of the set the task uses
+// now, when that set holds nothing (reservation.Renamed), and the result
+// is stored. Every other part of the scheduler then sees them as that
+// set's: the instance's other steps keep them, the decommission of a
+// removed task leaves them alone, GET /v1/debug/reservations shows the new
+// ID. It runs in New after restore, again at every start (it changes
+// nothing once done). A relaunch on a configuration that still has the
+// old name takes them back by the same rule (evaluate's renames).
+func (s *Scheduler) followRenames() error {
+	kv := map[string][]byte{}
+	for _, inst := range s.reservationNames() {
+		r := s.reservations[inst]
+		pod := s.spec.Pod(r.Pod)
+		if r.Releasing || inst != r.Instance() || pod == nil {
+			continue
+		}
+		live := func(owner string) bool {
+			return owner == reservation.KeyExecutor || owner == reservation.KeyPod || pod.UsesResourceSet(owner)
+		}
+		next := r
+		for _, t := range s.instanceTasks(pod, r.Index) {
+			ts, _ := pod.Tasks.Get(t.spec.Name)
+			ids := make([]string, 0, len(t.info.Resources))
+			for i := range t.info.Resources {
+				if id := reservation.ResourceID(&t.info.Resources[i]); id != "" {
+					ids = append(ids, id)
+				}
+			}
+			to := pod.ResourceSetID(ts)
+			if n, from := next.Renamed(to, ids, live); from != "" {
+				s.log.Info("resource set renamed: its reservation follows", "pod", inst, "from", from, "to", to)
+				next = n
+			}
+		}
+		if next == r {
+			continue
+		}
+		b, err := next.Marshal()
+		if err != nil {
+			return err
+		}
+		s.reservations[inst] = next
+		kv[inst] = b
+	}
+	if err := putChunked(s.cfg.Store.PutReservations, kv); err != nil {
+		return fmt.Errorf("storing the reservations of renamed resource sets: %w", err)
+	}
+	return nil
+}
+
 // reservationFor is what pod instance inst holds for a launch: nil when it
 // holds nothing or gives it up.
 func (s *Scheduler) reservationFor(inst string) *reservation.Reservation {

@@ -378,6 +378,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := sc.restore(); err != nil {
 		return nil, err
 	}
+	if err := sc.followRenames(); err != nil {
+		return nil, err
+	}
 	if err := sc.reconcileTarget(); err != nil {
 		return nil, err
 	}
