@@ -27,6 +27,8 @@ done
 if [ "${1:-}" = "--local" ]; then
 	# One go build for all of them, so Go builds them in parallel.
 	mkdir -p bin
+	# go build says nothing while it works: minutes with an empty build cache.
+	echo "building: ${present[*]} hello-world.tar.gz (one go build; minutes the first time, with an empty Go build cache)"
 	CGO_ENABLED=0 go build -tags "$TAGS" -trimpath -ldflags "$LDFLAGS" -o bin/ "${present[@]/#/./}"
 	# The hello-world example's own artifact, its server and check script:
 	# scheduler-lite serves what is next to it, so that
@@ -48,6 +50,7 @@ trap 'rm -rf "$work"' EXIT
 for arch in amd64 arm64; do
 	# One go build per architecture, so Go builds the binaries in parallel.
 	mkdir -p "$work/$arch"
+	echo "building: ${present[*]} for linux/$arch (one go build; minutes the first time)"
 	CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -tags "$TAGS" -trimpath -ldflags "$LDFLAGS" -o "$work/$arch/" "${present[@]/#/./}"
 	for b in "${present[@]}"; do
 		name="$b.zip"

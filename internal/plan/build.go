@@ -37,6 +37,7 @@ func FromSpec(s *spec.ServiceSpec) (deploy *Plan, custom []*Plan) {
 			for i := 0; i < pod.Count; i++ {
 				ph.Steps = append(ph.Steps, newStep(pod, i, pod.TaskNames()))
 			}
+			ph.Hold()
 			deploy.Phases = append(deploy.Phases, ph)
 		}
 	}
@@ -53,6 +54,7 @@ func fromPlanSpec(s *spec.ServiceSpec, ps *spec.PlanSpec) *Plan {
 				ph.Steps = append(ph.Steps, newStep(pod, i, tasks))
 			}
 		}
+		ph.Hold()
 		p.Phases = append(p.Phases, ph)
 	}
 	return p
@@ -126,7 +128,15 @@ type Progress struct {
 // PhaseProgress is a phase's saved state.
 type PhaseProgress struct {
 	Interrupted bool `json:"interrupted"`
-	Released    int  `json:"released"`
+	// Released is a canary phase's progress in the format before Canary:
+	// 0 holds the phase, 1 released its first step, 2 all. It is still
+	// written (the continues given while the canary lasts, 2 once it is
+	// over: an older scheduler started on the store holds a canary that
+	// waits and releases one that is over) and read when Canary is absent.
+	Released int `json:"released"`
+	// Canary maps each canary step of a canary phase to whether it still
+	// waits for a continue; absent once the canary is over.
+	Canary map[string]bool `json:"canary,omitempty"`
 	// Steps maps a step name to its status; only COMPLETE is restored.
 	Steps map[string]Status `json:"steps"`
 }
@@ -135,18 +145,37 @@ type PhaseProgress struct {
 func (p *Plan) Progress() Progress {
 	pr := Progress{Interrupted: p.Interrupted, Parameters: p.Parameters, Phases: map[string]PhaseProgress{}}
 	for _, ph := range p.Phases {
-		pp := PhaseProgress{Interrupted: ph.Interrupted, Released: ph.Released, Steps: map[string]Status{}}
+		pp := PhaseProgress{Interrupted: ph.Interrupted, Steps: map[string]Status{}}
 		for _, s := range ph.Steps {
 			pp.Steps[s.Name] = s.status
+		}
+		if isCanary(ph.Strategy) {
+			pp.Released = canarySteps
+		}
+		if ph.nextCanary() != nil {
+			pp.Released, pp.Canary = 0, map[string]bool{}
+			for _, s := range ph.canary {
+				pp.Canary[s.Name] = s.interrupted
+				if !s.interrupted {
+					pp.Released++
+				}
+			}
 		}
 		pr.Phases[ph.Name] = pp
 	}
 	return pr
 }
 
-// Restore applies saved progress: interruptions, parameters, canary stages
-// and COMPLETE steps. Other steps start PENDING again; the scheduler's task
-// state decides the rest.
+// Restore applies saved progress: interruptions, parameters, canary
+// steps and COMPLETE steps. Other steps start PENDING again; the
+// scheduler's task state decides the rest.
+//
+// A canary phase whose saved steps were all COMPLETE holds its PENDING
+// steps anew (Hold: the instances a higher count adds), as the SDK's
+// regenerated phase does; one whose work was under way resumes its canary
+// where it stopped: the saved canary steps and which of them still wait,
+// or, from the format before it, Released (0 holds it anew, 1 keeps the
+// first step continued and holds the next PENDING one, 2 ends the canary).
 func (p *Plan) Restore(pr Progress) {
 	p.Interrupted = pr.Interrupted
 	p.Parameters = pr.Parameters
@@ -155,11 +184,42 @@ func (p *Plan) Restore(pr Progress) {
 		if !ok {
 			continue
 		}
-		ph.Interrupted, ph.Released = pp.Interrupted, pp.Released
+		ph.Interrupted = pp.Interrupted
+		underway := false
 		for _, s := range ph.Steps {
 			if pp.Steps[s.Name] == Complete {
 				s.status = Complete
 			}
+		}
+		for _, st := range pp.Steps {
+			underway = underway || st != Complete
+		}
+		if !isCanary(ph.Strategy) {
+			continue
+		}
+		switch {
+		case !underway || (pp.Canary == nil && pp.Released <= 0):
+			ph.Hold()
+		case pp.Canary != nil:
+			ph.releaseCanary()
+			for _, s := range ph.Steps {
+				if waits, ok := pp.Canary[s.Name]; ok {
+					s.interrupted = waits
+					ph.canary = append(ph.canary, s)
+				}
+			}
+		case pp.Released == 1 && len(ph.Steps) > 0:
+			ph.releaseCanary()
+			ph.canary = []*Step{ph.Steps[0]}
+			for _, s := range ph.Steps[1:] {
+				if s.status == Pending {
+					s.interrupted = true
+					ph.canary = append(ph.canary, s)
+					break
+				}
+			}
+		default:
+			ph.releaseCanary()
 		}
 	}
 }

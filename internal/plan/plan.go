@@ -83,6 +83,9 @@ type Step struct {
 	taskNames []string
 	// refused: the step factory refused the step; it stays ERROR.
 	refused bool
+	// interrupted: a canary step waiting for a continue (the SDK's
+	// AbstractStep.interrupted); it shows WAITING while PENDING.
+	interrupted bool
 }
 
 // Backoff is a doubling delay: Initial after the first failure, doubling up
@@ -161,6 +164,10 @@ func (s *Step) computeTaskNames() []string {
 
 // Status is the step's own status.
 func (s *Step) Status() Status { return s.status }
+
+// Interrupted reports whether the step is a canary step waiting for a
+// continue of its phase.
+func (s *Step) Interrupted() bool { return s.interrupted }
 
 // Eligible reports whether the step may be launched now.
 func (s *Step) Eligible(now time.Time) bool {
@@ -280,10 +287,18 @@ type Phase struct {
 	Steps []*Step
 	// Interrupted holds the phase: no new step starts.
 	Interrupted bool
-	// Released counts canary continues: 0 holds every step, 1 releases the
-	// first, 2 all.
-	Released int
+
+	// canary are the canary steps of a canary phase, in order (the SDK's
+	// CanaryStrategy.canarySteps): each is interrupted until a continue
+	// naming the phase proceeds it; while one still waits, only the
+	// proceeded ones work, then the phase follows its serial or parallel
+	// strategy. Set by Hold and Restore.
+	canary []*Step
 }
+
+// canarySteps is how many continues a canary phase needs, one per canary
+// step (the SDK's CanaryStrategy.DEFAULT_PROCEED_COUNT).
+const canarySteps = 2
 
 // Plan is an ordered list of phases with a strategy.
 type Plan struct {
@@ -305,38 +320,92 @@ type Plan struct {
 // isCanary reports whether the strategy holds steps until continued.
 func isCanary(s string) bool { return s == SerialCanary || s == ParallelCanary }
 
-// held reports whether step i of ph waits for the user.
-func (ph *Phase) held(i int) bool {
-	if ph.Interrupted {
-		return true
+// Hold makes the first two PENDING steps of a canary phase its canary
+// steps, each interrupted until a continue naming the phase, as the SDK's
+// CanaryStrategy does when a phase is generated (interruptCanarySteps): a
+// COMPLETE step is none of them, so a phase whose pods are deployed holds
+// the instances a higher count adds or a new target relaunches. The canary
+// steps it had before are released. It does nothing to other phases.
+func (ph *Phase) Hold() {
+	ph.releaseCanary()
+	if !isCanary(ph.Strategy) {
+		return
 	}
-	if isCanary(ph.Strategy) {
-		return ph.Released == 0 || (ph.Released == 1 && i > 0)
+	for _, s := range ph.Steps {
+		if len(ph.canary) == canarySteps {
+			break
+		}
+		if s.status == Pending {
+			s.interrupted = true
+			ph.canary = append(ph.canary, s)
+		}
 	}
-	return false
 }
 
-// StepStatus is the status a step shows: WAITING while held and not started.
+// releaseCanary forgets the phase's canary steps.
+func (ph *Phase) releaseCanary() {
+	for _, s := range ph.canary {
+		s.interrupted = false
+	}
+	ph.canary = nil
+}
+
+// nextCanary is the first canary step still waiting for a continue (the
+// SDK's CanaryStrategy.getNextCanaryStep), nil once the canary is over.
+func (ph *Phase) nextCanary() *Step {
+	for _, s := range ph.canary {
+		if s.interrupted && s.status != Complete {
+			return s
+		}
+	}
+	return nil
+}
+
+// canaryHeld reports whether the phase waits for a continue: a canary
+// step waits and none proceeded is still at work (the SDK's
+// CanaryStrategy.isInterrupted).
+func (ph *Phase) canaryHeld() bool {
+	if ph.nextCanary() == nil {
+		return false
+	}
+	for _, s := range ph.canary {
+		if !s.interrupted && s.status != Complete {
+			return false
+		}
+	}
+	return true
+}
+
+// StepStatus is the status a step shows: WAITING while held (its plan or
+// phase interrupted, or itself a canary step not yet continued) and not
+// started.
 func (ph *Phase) StepStatus(i int, planInterrupted bool) Status {
 	s := ph.Steps[i]
-	if (planInterrupted || ph.held(i)) && (s.status == Pending || s.status == Delayed) {
+	if (planInterrupted || ph.Interrupted || s.interrupted) && (s.status == Pending || s.status == Delayed) {
 		return Waiting
 	}
 	return s.status
 }
 
-// candidates returns the steps of ph that may work now.
+// candidates returns the steps of ph that may work now: while its canary
+// lasts, the canary steps continued (the SDK's CanaryStrategy.getCandidates),
+// then as its serial or parallel strategy says.
 func (ph *Phase) candidates(now time.Time) []*Step {
+	if ph.Interrupted {
+		return nil
+	}
 	var out []*Step
-	serial := ph.Strategy == Serial || ph.Strategy == SerialCanary
-	for i, s := range ph.Steps {
-		if s.status == Complete {
-			continue
-		}
-		if ph.held(i) {
-			if serial || (isCanary(ph.Strategy) && ph.Released == 1) {
-				break
+	if ph.nextCanary() != nil {
+		for _, s := range ph.canary {
+			if !s.interrupted && s.Eligible(now) {
+				out = append(out, s)
 			}
+		}
+		return out
+	}
+	serial := ph.Strategy == Serial || ph.Strategy == SerialCanary
+	for _, s := range ph.Steps {
+		if s.status == Complete {
 			continue
 		}
 		if s.Eligible(now) {
@@ -358,7 +427,7 @@ func (ph *Phase) Status(planInterrupted bool) Status {
 	if ph.Strategy == Serial || ph.Strategy == SerialCanary {
 		st = serialCut(st)
 	}
-	return aggregate(st, nil, ph.Interrupted || planInterrupted)
+	return aggregate(st, nil, ph.Interrupted || planInterrupted || ph.canaryHeld())
 }
 
 // Status aggregates the plan's phase statuses.
@@ -374,16 +443,18 @@ func (p *Plan) Status() Status {
 }
 
 // serialCut drops the children of a serial element after its first one
-// not COMPLETE when that one is in flight (STARTING, STARTED): the SDK
-// aggregates over its strategy's candidates (PlanUtils.getAggregateStatus),
-// and the later children are none yet, so a roll held by a readiness
-// check is STARTED, not PENDING.
+// not COMPLETE when that one is in flight (STARTING, STARTED) or held
+// (WAITING): the SDK aggregates over its strategy's candidates
+// (PlanUtils.getAggregateStatus), and the later children are none yet, so
+// a roll held by a readiness check is STARTED, not PENDING, and a serial
+// plan whose canary phase waits for a continue is WAITING, not PENDING
+// for the phases after it (test_canary_strategy.py, test_canary_second).
 func serialCut(st []Status) []Status {
 	for i, s := range st {
 		switch s {
 		case Complete:
 			continue
-		case Starting, Started:
+		case Starting, Started, Waiting:
 			return st[:i+1]
 		}
 		return st
@@ -489,7 +560,8 @@ func (p *Plan) Interrupt(phase string) (bool, error) {
 }
 
 // Continue releases the plan (or one phase): an interrupted element
-// resumes; a canary phase named by phase releases its next stage. Without
+// resumes; a canary phase named by phase proceeds its next canary step
+// (the SDK's CanaryStrategy.proceed). Without
 // a phase, canary phases stay held: the SDK's PlansQueries.continuePlan
 // proceeds the plan's own strategy (ParentElement.proceed), and a phase's
 // CanaryStrategy proceeds only on a continue naming the phase. It reports
@@ -514,8 +586,8 @@ func (p *Plan) Continue(phase string) (bool, error) {
 		if ph.Interrupted {
 			ph.Interrupted = false
 			changed = true
-		} else if phase != "" && isCanary(ph.Strategy) && ph.Released < 2 && ph.Status(false) != Complete {
-			ph.Released++
+		} else if s := ph.nextCanary(); phase != "" && s != nil {
+			s.interrupted = false
 			changed = true
 		}
 	}
@@ -539,7 +611,8 @@ func (p *Plan) Step(phase, name string) *Step {
 }
 
 // Restart resets every step to PENDING (or only those of one phase), each
-// to relaunch its tasks (Step.Relaunch), as an operator asks.
+// to relaunch its tasks (Step.Relaunch), as an operator asks; a canary
+// phase holds again (Hold).
 func (p *Plan) Restart(phase string) {
 	for _, ph := range p.Phases {
 		if phase != "" && ph.Name != phase {
@@ -549,9 +622,7 @@ func (p *Plan) Restart(phase string) {
 			s.Restart()
 			s.Relaunch = true
 		}
-		if isCanary(ph.Strategy) {
-			ph.Released = 0
-		}
+		ph.Hold()
 	}
 }
 

@@ -109,6 +109,7 @@ func phase(strategy string, n int) *Phase {
 	for i := 0; i < n; i++ {
 		ph.Steps = append(ph.Steps, NewStep("pod", i, []string{"t"}))
 	}
+	ph.Hold()
 	return ph
 }
 

@@ -1,13 +1,21 @@
 package schedulerlite
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/taskkit/taskkit/internal/testenv"
 )
 
 // TestMissingArtifacts: the service's own files the artifacts directory
@@ -96,5 +104,62 @@ pods:
 	}
 	if strings.Contains(out, "artifact=present.tar.gz") {
 		t.Errorf("a warning names present.tar.gz, which is there:\n%s", out)
+	}
+}
+
+// TestWarnsOfTestenvWithoutItsDNS: against a testenv (a real one, in
+// process) whose env file was not loaded (no TESTENV_DNS_ADDR), the
+// scheduler warns at start that its tasks will not resolve their names,
+// and says how to fix it; with TESTENV_DNS_ADDR, or with resolvers set by
+// hand, it does not. A master that is not a testenv is never one.
+func TestWarnsOfTestenvWithoutItsDNS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cl, err := testenv.Start(ctx, testenv.Config{Agents: 1, AgentPort: 0, WorkDir: t.TempDir(), StopGrace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); <-cl.Done() }()
+	mesos := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"build_date":"2020-01-01","version":"1.11.0"}`) // a Mesos master's /version
+	}))
+	defer mesos.Close()
+	if !masterIsTestenv(ctx, cl.MasterURL()) || masterIsTestenv(ctx, mesos.URL) || masterIsTestenv(ctx, "http://127.0.0.1:1") {
+		t.Fatalf("masterIsTestenv: testenv %v, Mesos %v, nothing %v", masterIsTestenv(ctx, cl.MasterURL()), masterIsTestenv(ctx, mesos.URL), masterIsTestenv(ctx, "http://127.0.0.1:1"))
+	}
+	dir := t.TempDir()
+	artifacts := filepath.Join(dir, "bin")
+	if err := os.Mkdir(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range Toolkit {
+		if err := os.WriteFile(filepath.Join(artifacts, a), []byte(a), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := filepath.Join(dir, "svc.yml")
+	if err := os.WriteFile(svc, []byte("name: dns\npods:\n  p:\n    count: 0\n    tasks:\n      t: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const warn = "the master is a testenv whose DNS this scheduler does not know (TESTENV_DNS_ADDR unset)"
+	for i, tc := range []struct {
+		master string
+		env    []string
+		warned bool
+	}{
+		{cl.MasterURL(), nil, true},
+		{cl.MasterURL(), []string{"TESTENV_DNS_ADDR=127.0.0.1:53"}, false},
+		{cl.MasterURL(), []string{"TASKCFG_ALL_BOOTSTRAP_RESOLVERS=127.0.0.1:53"}, false},
+		{mesos.URL, nil, false},
+	} {
+		var logs lockedWriter
+		_, stop := startInstance(t, Options{
+			SpecPath: svc, Master: tc.master, Env: tc.env, State: "file:" + filepath.Join(dir, fmt.Sprint(i), "state.db"),
+			APIListen: "127.0.0.1:0", ArtifactsDir: artifacts, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		})
+		stop()
+		if got := strings.Contains(logs.String(), warn); got != tc.warned {
+			t.Errorf("master %s, env %v: warned %v, want %v:\n%s", tc.master, tc.env, got, tc.warned, logs.String())
+		}
 	}
 }

@@ -46,6 +46,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -287,6 +288,12 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 			schedEnv = append([]string{taskenv.TaskCfgAllPrefix + taskenv.EnvBootstrapResolvers + "=" + d}, o.Env...)
 		} else if d := getenv(testenv.EnvDNSAddr); d != "" && getenv(taskenv.TaskCfgAllPrefix+taskenv.EnvBootstrapResolvers) == "" {
 			log.Warn("TESTENV_DNS_ADDR is set but the master is not that testenv's (TESTENV_MASTER_ADDR): tasks use their agents' resolvers", "dns", d, "master", master)
+		} else if d == "" && getenv(taskenv.TaskCfgAllPrefix+taskenv.EnvBootstrapResolvers) == "" && masterIsTestenv(ctx, master) {
+			// A `testenv up` whose env file was not loaded: its tasks
+			// would wait 5 minutes for names only its DNS knows.
+			log.Warn("the master is a testenv whose DNS this scheduler does not know (TESTENV_DNS_ADDR unset): "+
+				"tasks' bootstrap asks this host's resolvers for their own names and waits its -resolve-timeout (5m); "+
+				"load the testenv's env file first (set -a; . WORK_DIR/testenv.env; set +a), or set TASKCFG_ALL_BOOTSTRAP_RESOLVERS", "master", master)
 		}
 	}
 
@@ -535,6 +542,30 @@ func getenvOf(env []string) func(string) string {
 		}
 		return ""
 	}
+}
+
+// masterIsTestenv reports whether the master at URL master answers GET
+// /version as a testenv does (a "testenv" field beside Mesos' "version"),
+// asking for at most 2 s; false for a Mesos master, or no answer.
+func masterIsTestenv(ctx context.Context, master string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(master, "/")+"/version", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Testenv string `json:"testenv"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v) != nil {
+		return false
+	}
+	return v.Testenv != ""
 }
 
 // testenvResolvers is testenv's DNS address ("ip:port") when the

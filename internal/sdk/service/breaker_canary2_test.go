@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -73,4 +74,42 @@ func TestPlanContinueLeavesCanariesHeld(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCanaryStepStatuses: while a canary phase holds, only its canary
+// steps are WAITING; the steps after them are PENDING, as the SDK's
+// CanaryStrategy interrupts only the first two pending steps
+// (scheduler/plan/strategy/CanaryStrategy.java, interruptCanarySteps) and a
+// step shows WAITING only when interrupted (scheduler/plan/
+// AbstractStep.java). The SDK's own test checks the API's statuses
+// (frameworks/helloworld/tests/test_canary_strategy.py, test_canary_init
+// and test_canary_first): WAITING, WAITING, PENDING, PENDING, then
+// COMPLETE, WAITING, PENDING, PENDING once hello-0 is deployed.
+func TestCanaryStepStatuses(t *testing.T) {
+	h := newHarness(t, canary, nil, nil)
+	h.ready()
+	check := func(when string, want ...plan.Status) {
+		t.Helper()
+		for _, pod := range []string{"hello", "world"} {
+			for i, w := range want {
+				if pod == "world" && i == 0 && w == plan.Complete {
+					w = plan.Waiting
+				}
+				step := fmt.Sprintf("%s-%d:[server]", pod, i)
+				if got := h.stepStatus(plan.Deploy, step); got != w {
+					t.Errorf("%s: %s %s, want %s", when, step, got, w)
+				}
+			}
+		}
+	}
+	check("at start", plan.Waiting, plan.Waiting, plan.Pending, plan.Pending)
+	if _, err := h.s.PlanCommand(context.Background(), plan.Deploy, CmdContinue, "hello-deploy", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	h.skip()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o0", "a0", "ha0", small()...)))
+	id := taskID(t, launched(h.master.Expect(t, tACCEPT)[0]), "hello-0-server")
+	h.update(id, "a0", mesos.TASK_RUNNING)
+	h.eventually("hello-0 COMPLETE", func() bool { return h.stepStatus(plan.Deploy, "hello-0:[server]") == plan.Complete })
+	check("hello-0 deployed", plan.Complete, plan.Waiting, plan.Pending, plan.Pending)
 }

@@ -19,7 +19,7 @@ import (
 // store holds, before any event is handled.
 //
 //	FrameworkID ──────────▶ SUBSCRIBE re-uses it
-//	Plans/<plan> ─────────▶ interruptions, parameters, canary stages and
+//	Plans/<plan> ─────────▶ interruptions, parameters, canary steps and
 //	                        COMPLETE steps come back; a COMPLETE step
 //	                        with a task that has no stored TaskInfo is
 //	                        PENDING again (the SDK's DefaultStepFactory);

@@ -157,8 +157,9 @@ func putChunked(put func(map[string][]byte) error, kv map[string][]byte) error {
 }
 
 // restartOutdated puts the steps of out-of-date tasks back to PENDING, in
-// every persisted plan; a canary phase with such a step holds again until
-// continued.
+// every persisted plan; a canary phase with such a step holds its first two
+// PENDING steps again, each until a continue naming the phase (the SDK
+// regenerates the phase's CanaryStrategy at start).
 func (s *Scheduler) restartOutdated() {
 	for _, p := range s.persistedPlans() {
 		for _, ph := range p.Phases {
@@ -179,8 +180,8 @@ func (s *Scheduler) restartOutdated() {
 				}
 				st.Message = fmt.Sprintf("out of date (%s): relaunched on configuration %s when its turn comes", strings.Join(parts, ", "), s.target.ID)
 			}
-			if restarted && (ph.Strategy == plan.SerialCanary || ph.Strategy == plan.ParallelCanary) {
-				ph.Released = 0
+			if restarted {
+				ph.Hold()
 			}
 		}
 	}

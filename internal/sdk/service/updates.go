@@ -50,7 +50,7 @@ func (s *Scheduler) updates(sts []mesos.TaskStatus) {
 				plansChanged = true
 			}
 			j.statuses[t.name] = st
-			logs = append(logs, logLine{"task status", []any{"task", t.name, "state", st.GetState().String(), "message", st.GetMessage()}})
+			logs = append(logs, logLine{"task status", statusAttrs(t.name, st)})
 		}
 		if st.UUID != nil && st.AgentID != nil {
 			j.calls = append(j.calls, calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
@@ -70,6 +70,34 @@ func (s *Scheduler) updates(sts []mesos.TaskStatus) {
 	s.out.push(j)
 	s.m.Observe("status.process", time.Since(start))
 	s.wake()
+}
+
+// statusAttrs are the log attributes of a task's status: its state and
+// message, and, when the status carries them, why it was sent and the
+// health verdict or the check's result, which tell apart the several
+// TASK_RUNNING of a task (started, health check, readiness check:
+// REASON_TASK_CHECK_STATUS_UPDATED, first without a result).
+func statusAttrs(name string, st *mesos.TaskStatus) []any {
+	attrs := []any{"task", name, "state", st.GetState().String(), "message", st.GetMessage()}
+	if st.Reason != nil {
+		attrs = append(attrs, "reason", st.GetReason().String())
+	}
+	if st.Healthy != nil {
+		attrs = append(attrs, "healthy", st.GetHealthy())
+	}
+	// A check's result (the readiness check's, in check_status); none
+	// before its first run.
+	if cs := st.GetCheckStatus(); cs != nil {
+		switch {
+		case cs.GetCommand() != nil && cs.GetCommand().ExitCode != nil:
+			attrs = append(attrs, "check_exit_code", cs.GetCommand().GetExitCode())
+		case cs.GetHTTP() != nil && cs.GetHTTP().StatusCode != nil:
+			attrs = append(attrs, "check_http_status", cs.GetHTTP().GetStatusCode())
+		case cs.GetTCP() != nil && cs.GetTCP().Succeeded != nil:
+			attrs = append(attrs, "check_tcp_succeeded", cs.GetTCP().GetSucceeded())
+		}
+	}
+	return attrs
 }
 
 // taskUpdateLocked applies one status to its task and step, and starts a
