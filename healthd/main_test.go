@@ -221,6 +221,8 @@ func TestExitCodes(t *testing.T) {
 		{"bad duration from env", []string{"HEALTHD_INTERVAL=0"}, []string{"--cmd", "true"}, 125, "healthd: HEALTHD_INTERVAL: must be positive\nusage: healthd", ""},
 		{"bad URL", nil, []string{"--readiness-http", "ftp://x/"}, 125, "healthd: --readiness-http: invalid URL", ""},
 		{"argument without --", nil, []string{"--cmd", "true", "server"}, 125, "put the command to supervise after --", ""},
+		// "check" misspelt is not taken for a command to supervise.
+		{"check misspelt", nil, []string{"chekc", "--tcp", "127.0.0.1:1"}, 125, `healthd: unknown command "chekc": did you mean check? (a command to supervise goes after --)` + "\nusage: healthd", ""},
 		{"nothing after --", nil, []string{"--"}, 125, "no command after --", ""},
 		{"a flag missing its value before --", nil, []string{"--cmd", "--", "true"}, 125, "healthd: missing value for --cmd\nusage: healthd", ""},
 		{"exit-on-failure with a command", nil, []string{"--cmd", "true", "--exit-on-failure", "--", "true"}, 125, "sidecar mode; with a command, healthd always stops it at the threshold\nusage: healthd", ""},

@@ -20,6 +20,7 @@ import (
 	"github.com/taskkit/taskkit/internal/health"
 	"github.com/taskkit/taskkit/internal/probe"
 	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/spelling"
 )
 
 // Exit codes of `healthd check`.
@@ -201,6 +202,11 @@ func rootApp(sh *cliapp.Shell, command []string, dashes bool) *cli.App {
 		Action: func(c *cli.Context) error {
 			if dashes && len(command) == 0 {
 				return cliapp.UsageError(c, "no command after --")
+			}
+			if w := c.Args().First(); w != "" {
+				if near, ok := spelling.Nearest(w, []string{"check"}); ok {
+					return cliapp.UsageError(c, "unknown command %q: did you mean %s? (a command to supervise goes after --)", w, near)
+				}
 			}
 			if err := cliapp.MaxArgs(c, 0, "put the command to supervise after --"); err != nil {
 				return err
