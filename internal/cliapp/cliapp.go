@@ -68,6 +68,7 @@ import (
 	"github.com/taskkit/taskkit/internal/exitcode"
 	"github.com/taskkit/taskkit/internal/logging"
 	"github.com/taskkit/taskkit/internal/redact"
+	"github.com/taskkit/taskkit/internal/spelling"
 )
 
 // Exit codes used when a binary does not set its own.
@@ -570,7 +571,11 @@ func wantCommand(c *cli.Context) error {
 // unknownCommand is the usage error of a command name the command running in
 // c does not have.
 func unknownCommand(c *cli.Context, name string) error {
-	return UsageError(c, "unknown command %q (want %s)", name, strings.Join(commandNames(c, ""), ", "))
+	names := commandNames(c, "")
+	if near, ok := spelling.Nearest(name, names); ok {
+		return UsageError(c, "unknown command %q: did you mean %s? (want %s)", name, near, strings.Join(names, ", "))
+	}
+	return UsageError(c, "unknown command %q (want %s)", name, strings.Join(names, ", "))
 }
 
 // commandNames returns the names of the visible commands of the command

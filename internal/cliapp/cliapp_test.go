@@ -139,6 +139,8 @@ func TestShell(t *testing.T) {
 			stderr: []string{`demo: unknown flag --name (a flag of "demo up" and "demo pkg render": write it after the command's name)`}},
 		{name: "no command", code: 2, stderr: []string{"demo: no command given (want up, pkg)"}},
 		{name: "unknown command", args: []string{"down"}, code: 2, stderr: []string{`demo: unknown command "down" (want up, pkg)`}},
+		{name: "misspelt command", args: []string{"upp"}, code: 2, stderr: []string{`demo: unknown command "upp": did you mean up? (want up, pkg)`}},
+		{name: "misspelt subcommand", args: []string{"pkg", "rendr"}, code: 2, stderr: []string{`demo pkg: unknown command "rendr": did you mean render? (want render)`}},
 		{name: "no subcommand", args: []string{"pkg"}, code: 2, stderr: []string{"demo pkg: no command given (want render)"}},
 		{name: "stray argument", args: []string{"up", "x"}, code: 2, stderr: []string{`demo up: unexpected argument "x"`, "usage: demo up"}},
 		{name: "help word", args: []string{"help"}, stdout: []string{"demo - a demo", "COMMANDS:"}, stderrLine: -1},
