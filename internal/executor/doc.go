@@ -20,7 +20,7 @@
 // moves through these states; every arrow is a status update sent to the
 // agent and re-sent until ACKNOWLEDGED:
 //
-//	LAUNCH_GROUP ── invalid health check or check ──────────> TASK_ERROR
+//	LAUNCH_GROUP ── invalid check or max_completion_time ───> TASK_ERROR
 //	    │
 //	    ▼
 //	TASK_STARTING ── sandbox, fetch or exec fails ──────────> TASK_FAILED
@@ -28,6 +28,7 @@
 //	    ▼
 //	TASK_RUNNING ─┬─ exit 0 ────────────────────────────────> TASK_FINISHED
 //	    ▲   │     ├─ exit N or signal ──────────────────────> TASK_FAILED
+//	    │   │     ├─ max_completion_time passed: SIGKILL ───> TASK_FAILED
 //	    └───┘     └─ KILL, SHUTDOWN, health threshold or a
 //	healthy and      sibling's failure: SIGTERM, grace,
 //	check_status     SIGKILL ───────────────────────────────> TASK_KILLED

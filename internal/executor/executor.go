@@ -465,6 +465,11 @@ func (e *Executor) shutdownGrace(now time.Time) {
 
 // housekeep resends old unacknowledged updates and enforces deadlines.
 func (e *Executor) housekeep(now time.Time) {
+	for _, t := range e.tasks {
+		if t.live() && !t.killing && !t.completeBy.IsZero() && !now.Before(t.completeBy) {
+			e.killOverdue(t)
+		}
+	}
 	if e.conn == subscribed {
 		for _, p := range e.pending {
 			if p.sentGen == e.gen && now.Sub(p.sentAt) >= e.cfg.UpdateRetry {
@@ -519,8 +524,9 @@ func (e *Executor) arm(wake *time.Timer, now time.Time) {
 // nextDeadline is the earliest time housekeep or checkDone has something
 // to do without a message: an update's resend, the recovery timeout, the
 // deadline of the subscription in flight (and the moment to say it is
-// slow), the no-task timeout, the end of the wait for acknowledgements,
-// the end of the executor shutdown grace period. Zero: none.
+// slow), the no-task timeout, the end of a running task's
+// max_completion_time, the end of the wait for acknowledgements, the end
+// of the executor shutdown grace period. Zero: none.
 func (e *Executor) nextDeadline() time.Time {
 	var next time.Time
 	earliest := func(t time.Time) {
@@ -546,6 +552,11 @@ func (e *Executor) nextDeadline() time.Time {
 	}
 	if !e.launched && !e.shuttingDown && len(e.tasks) == 0 && !e.subscribedAt.IsZero() {
 		earliest(e.subscribedAt.Add(e.cfg.NoTaskTimeout))
+	}
+	for _, t := range e.tasks {
+		if t.live() && !t.killing && !t.completeBy.IsZero() {
+			earliest(t.completeBy)
+		}
 	}
 	if !e.exitBy.IsZero() {
 		earliest(e.exitBy)
@@ -747,9 +758,14 @@ func (e *Executor) launchGroup(infos []mesos.TaskInfo) {
 	}
 }
 
-// validateTask rejects what Mesos' master would: invalid checks.
+// validateTask rejects what Mesos' master would: invalid checks, a
+// negative max_completion_time (src/master/validation.cpp,
+// validateMaxCompletionTime).
 func validateTask(ti *mesos.TaskInfo) error {
 	var errs []error
+	if d := ti.MaxCompletionTime; d != nil && d.Nanoseconds < 0 {
+		errs = append(errs, errors.New("Task's `max_completion_time` must be non-negative"))
+	}
 	if ti.HealthCheck != nil {
 		if err := ValidateHealthCheck(ti.HealthCheck); err != nil {
 			errs = append(errs, fmt.Errorf("invalid health check: %w", err))
@@ -885,6 +901,12 @@ func (e *Executor) launched_(t *task, p *supervise.Process, td *sandboxfs.Dir, e
 		return
 	}
 	e.log.Info("task running", "task", t.id(), "pid", p.Pid())
+	if d := mesosx.MaxCompletionTime(&t.info); d > 0 {
+		// From the start of its process, as Mesos' default executor arms
+		// its timer once the task's container is launched.
+		t.completeBy = time.Now().Add(d)
+		e.log.Info("task has a max completion time", "task", t.id(), "max_completion_time", d)
+	}
 	e.update(t, e.newStatus(t, mesos.TASK_RUNNING, nil, ""))
 	e.startChecks(t, td)
 }
@@ -894,7 +916,11 @@ func (e *Executor) exited(t *task) {
 	e.stopChecks(t)
 	st := t.proc.Status()
 	state := mesos.TASK_FAILED
+	var reason *mesos.TaskStatus_Reason
 	switch {
+	case t.overdue:
+		r := mesos.REASON_MAX_COMPLETION_TIME_REACHED
+		reason = &r
 	case t.killing:
 		state = mesos.TASK_KILLED
 	case st.Signal == 0 && st.Code == 0:
@@ -902,7 +928,7 @@ func (e *Executor) exited(t *task) {
 	}
 	msg := exitMessage(st)
 	e.log.Info("task ended", "task", t.id(), "state", state.String(), "status", st.String())
-	e.finish(t, state, nil, msg)
+	e.finish(t, state, reason, msg)
 }
 
 // finish sends a task's terminal update and applies the group rule: a
@@ -935,8 +961,19 @@ func (e *Executor) finish(t *task, state mesos.TaskState, reason *mesos.TaskStat
 	}
 }
 
-// kill stops a task: TASK_KILLING if the framework wants it, SIGTERM to
-// its process group, SIGKILL after grace. As in Mesos' default executor
+// killOverdue kills a task that ran past its max_completion_time, as Mesos'
+// default executor does (src/launcher/default_executor.cpp,
+// maxCompletion): no grace (SIGKILL to its process group at once), no
+// TASK_KILLING, and the terminal update is TASK_FAILED with
+// REASON_MAX_COMPLETION_TIME_REACHED, so the group rule applies.
+func (e *Executor) killOverdue(t *task) {
+	e.log.Warn("killing a task that exceeded its max completion time", "task", t.id(), "max_completion_time", mesosx.MaxCompletionTime(&t.info))
+	t.overdue = true
+	e.kill(t, 0, "max completion time")
+}
+
+// kill stops a task: TASK_KILLING if the framework wants it (not for a
+// task overdue), SIGTERM to its process group, SIGKILL after grace. As in Mesos' default executor
 // (src/launcher/default_executor.cpp), a KILL and a failed health check
 // (killTask) give the KILL's or the task's kill policy, and the group rule
 // (waited) and SHUTDOWN give DefaultKillGrace whatever the task's policy.
@@ -948,7 +985,7 @@ func (e *Executor) kill(t *task, grace time.Duration, why string) {
 	t.killGrace = grace
 	e.stopChecks(t)
 	e.log.Info("killing task", "task", t.id(), "why", why, "grace", t.killGrace)
-	if e.hasCapability(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) && (t.proc != nil || t.launching) {
+	if !t.overdue && e.hasCapability(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) && (t.proc != nil || t.launching) {
 		e.update(t, e.newStatus(t, mesos.TASK_KILLING, nil, ""))
 	}
 	if t.proc != nil {

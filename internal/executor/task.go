@@ -47,8 +47,14 @@ type task struct {
 	killing   bool               // KILL, SHUTDOWN, group rule or health threshold
 	killGrace time.Duration      // grace of the pending kill
 	unhealthy bool               // killed for failing its health check
+	overdue   bool               // killed for running past max_completion_time
 	terminal  bool               // a terminal update was sent
 	acked     bool               // the agent acknowledged one of its updates
+
+	// completeBy is when the task must have ended, its start plus its
+	// max_completion_time (zero: no limit); the event loop's timer is
+	// armed for it (nextDeadline) and housekeep kills the task after it.
+	completeBy time.Time
 
 	// cancelLaunch ends the launch in progress (its URI fetch) when the
 	// task is killed before its process started; nil once it reported.

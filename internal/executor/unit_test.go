@@ -114,6 +114,29 @@ func TestTaskRules(t *testing.T) {
 	}
 }
 
+// TestMaxCompletionTimeValidation: a negative max_completion_time is
+// invalid, as Mesos' master says (src/master/validation.cpp); zero is no
+// limit.
+func TestMaxCompletionTimeValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		d       *mesos.DurationInfo
+		invalid bool
+	}{
+		{"unset", nil, false},
+		{"zero", &mesos.DurationInfo{}, false},
+		{"positive", &mesos.DurationInfo{Nanoseconds: int64(1500 * time.Millisecond)}, false},
+		{"negative", &mesos.DurationInfo{Nanoseconds: -1}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := validateTask(&mesos.TaskInfo{MaxCompletionTime: tc.d})
+			if tc.invalid != (err != nil) || err != nil && err.Error() != "Task's `max_completion_time` must be non-negative" {
+				t.Errorf("validateTask = %v, want invalid: %v", err, tc.invalid)
+			}
+		})
+	}
+}
+
 func TestTaskEnvAndCommand(t *testing.T) {
 	role := "web"
 	ti := &mesos.TaskInfo{
@@ -400,6 +423,10 @@ func TestNextDeadline(t *testing.T) {
 		{"disconnected, checkpointed", &Executor{conn: disconnected, everSubscribed: true, disconnectedAt: t0, launched: true, subscribedAt: t0, tasks: running()}, t0.Add(15 * time.Minute)},
 		{"disconnected, abandoning", &Executor{conn: disconnected, abandon: true, everSubscribed: true, disconnectedAt: t0, launched: true, subscribedAt: t0, tasks: running()}, time.Time{}},
 		{"waiting for acknowledgements", &Executor{conn: subscribed, launched: true, subscribedAt: t0, tasks: map[string]*task{"t1": {terminal: true}}, exitBy: t0.Add(time.Minute)}, t0.Add(time.Minute)},
+		{"running task with a max_completion_time", &Executor{conn: subscribed, launched: true, subscribedAt: t0,
+			tasks: map[string]*task{"t1": {proc: &supervise.Process{}, acked: true, completeBy: t0.Add(5 * time.Second)}}}, t0.Add(5 * time.Second)},
+		{"task being killed: its max_completion_time no longer counts", &Executor{conn: subscribed, launched: true, subscribedAt: t0,
+			tasks: map[string]*task{"t1": {proc: &supervise.Process{}, acked: true, killing: true, completeBy: t0.Add(5 * time.Second)}}}, time.Time{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := tc.e

@@ -335,3 +335,24 @@ func TestIsTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxCompletionTime: only a positive max_completion_time limits a
+// task, as Mesos' executors arm their timer only then.
+func TestMaxCompletionTime(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    *mesos.DurationInfo
+		want time.Duration
+	}{
+		{"unset", nil, 0},
+		{"zero", &mesos.DurationInfo{}, 0},
+		{"negative", &mesos.DurationInfo{Nanoseconds: -1}, 0},
+		{"positive", &mesos.DurationInfo{Nanoseconds: int64(1500 * time.Millisecond)}, 1500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MaxCompletionTime(&mesos.TaskInfo{MaxCompletionTime: tc.d}); got != tc.want {
+				t.Errorf("MaxCompletionTime = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
