@@ -42,10 +42,10 @@ pods:
 // decommission) and its TaskResourceMapper maps the previous TaskInfo's
 // resources to the renamed set's specs by name and container path
 // (offer/evaluate/TaskResourceMapper.java), so web-2 is relaunched on its
-// own reservation and volume. Here New runs followRenames before
-// keepAborted: the rename skips web-2's reservation (still releasing),
-// keepAborted then takes it back under the old set's name, and the
-// reservation stays keyed by a set the pod no longer has.
+// own reservation and volume. New must run keepAborted before
+// followRenames: the rename skips a releasing reservation, so the other
+// way round keepAborted took web-2's back under the old set's name, and
+// it stayed keyed by a set the pod no longer has.
 func TestRenameWithAbortedScaleDown(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
