@@ -163,3 +163,66 @@ func TestWarnsOfTestenvWithoutItsDNS(t *testing.T) {
 		}
 	}
 }
+
+// TestTestenvWorkDir: the work dir of the testenv the master is, from its
+// env file's lines; nothing without them, for another master, or for a
+// work dir that is gone (a cluster stopped since).
+func TestTestenvWorkDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		master string
+		env    map[string]string
+		want   string
+	}{
+		{"http://127.0.0.1:5050", map[string]string{"TESTENV_SANDBOX_ROOT": dir, "TESTENV_MASTER_ADDR": "127.0.0.1:5050"}, dir},
+		{"http://127.0.0.1:5051", map[string]string{"TESTENV_SANDBOX_ROOT": dir, "TESTENV_MASTER_ADDR": "127.0.0.1:5050"}, ""},
+		{"http://127.0.0.1:5050", map[string]string{"TESTENV_SANDBOX_ROOT": dir}, ""},
+		{"http://127.0.0.1:5050", map[string]string{"TESTENV_MASTER_ADDR": "127.0.0.1:5050"}, ""},
+		{"http://127.0.0.1:5050", map[string]string{"TESTENV_SANDBOX_ROOT": filepath.Join(dir, "gone"), "TESTENV_MASTER_ADDR": "127.0.0.1:5050"}, ""},
+	} {
+		if got := testenvWorkDir(tc.master, func(k string) string { return tc.env[k] }); got != tc.want {
+			t.Errorf("testenvWorkDir(%s, %v) = %q, want %q", tc.master, tc.env, got, tc.want)
+		}
+	}
+}
+
+// TestStateGoesWithTheTestenv: against a testenv whose env file is loaded,
+// the default state store is a file in the cluster's work dir, not
+// ./scheduler-lite-state, which a later cluster would find with agents it
+// never has.
+func TestStateGoesWithTheTestenv(t *testing.T) {
+	t.Chdir(t.TempDir()) // where ./scheduler-lite-state would be
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cl, err := testenv.Start(ctx, testenv.Config{Agents: 1, AgentPort: 0, WorkDir: t.TempDir(), StopGrace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); <-cl.Done() }()
+	dir := t.TempDir()
+	artifacts := filepath.Join(dir, "bin")
+	if err := os.Mkdir(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range Toolkit {
+		if err := os.WriteFile(filepath.Join(artifacts, a), []byte(a), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := filepath.Join(dir, "svc.yml")
+	if err := os.WriteFile(svc, []byte("name: kept\npods:\n  p:\n    count: 0\n    tasks:\n      t: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(cl.MasterURL(), "http://")
+	_, stop := startInstance(t, Options{
+		SpecPath: svc, Master: cl.MasterURL(), APIListen: "127.0.0.1:0", ArtifactsDir: artifacts,
+		Env: []string{"TESTENV_DNS_ADDR=" + cl.DNSAddr(), "TESTENV_MASTER_ADDR=" + addr, "TESTENV_SANDBOX_ROOT=" + cl.WorkDir()},
+	})
+	stop()
+	if _, err := os.Stat(filepath.Join(cl.WorkDir(), "scheduler-lite-state", "kept", "state.db")); err != nil {
+		t.Errorf("no state in the testenv's work dir: %v", err)
+	}
+	if _, err := os.Stat("scheduler-lite-state"); !os.IsNotExist(err) {
+		t.Errorf("./scheduler-lite-state made: %v", err)
+	}
+}

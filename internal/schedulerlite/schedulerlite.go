@@ -111,8 +111,9 @@ type Options struct {
 	// APIListen is the API's address; APIHostname how tasks reach it.
 	APIListen, APIHostname string
 	// State is the store ("file:PATH"); empty means a temporary store in
-	// local mode, else file:$MESOS_SANDBOX/state.db or
-	// ./scheduler-lite-state/state.db.
+	// local mode, else file:$MESOS_SANDBOX/state.db, or, against a testenv
+	// whose env file is loaded, a file in its work dir
+	// (TESTENV_SANDBOX_ROOT), else ./scheduler-lite-state/<name>/state.db.
 	State string
 	// ArtifactsDir holds the toolkit binaries; empty means next to the
 	// running binary. scheduler-lite never builds them
@@ -310,6 +311,12 @@ func Start(ctx context.Context, o Options) (_ *Instance, err error) {
 			state = "file:" + filepath.Join(tmp, "state.db")
 		case getenv("MESOS_SANDBOX") != "":
 			state = "file:" + filepath.Join(getenv("MESOS_SANDBOX"), "state.db")
+		case testenvWorkDir(master, getenv) != "":
+			// The state of a service on a `testenv up` goes with that
+			// cluster: a ./scheduler-lite-state kept from an earlier one
+			// names agents a new cluster never has, and the deploy
+			// waits for them for good.
+			state = "file:" + filepath.Join(testenvWorkDir(master, getenv), "scheduler-lite-state", loaded.Spec.Name, "state.db")
 		default:
 			state = "file:" + filepath.Join("scheduler-lite-state", loaded.Spec.Name, "state.db")
 		}
@@ -566,6 +573,24 @@ func masterIsTestenv(ctx context.Context, master string) bool {
 		return false
 	}
 	return v.Testenv != ""
+}
+
+// testenvWorkDir is the work dir of the testenv master is, from its env
+// file's lines in the environment (TESTENV_SANDBOX_ROOT, an existing
+// directory, and TESTENV_MASTER_ADDR naming master's host:port); "" for any
+// other master, or without those lines.
+func testenvWorkDir(master string, getenv func(string) string) string {
+	dir, addr := getenv("TESTENV_SANDBOX_ROOT"), getenv(testenv.EnvMasterAddr)
+	if dir == "" || addr == "" {
+		return ""
+	}
+	if u, err := url.Parse(master); err != nil || u.Host != addr {
+		return ""
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return ""
+	}
+	return dir
 }
 
 // testenvResolvers is testenv's DNS address ("ip:port") when the
