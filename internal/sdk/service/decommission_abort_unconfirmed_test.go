@@ -1,12 +1,14 @@
 package service
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/reservation"
@@ -28,22 +30,26 @@ import (
 // and its volume, data included, is DESTROYed once offered. When the
 // RESERVE's OPERATION_FINISHED comes while the reservation is releasing
 // (the answer to the restart's RECONCILE_OPERATIONS), operationStatus
-// takes it for the UNRESERVE's and drops the items: at the abort web-2
-// holds nothing either, and the items, reserved in Mesos and tracked by
-// no instance, are released (DESTROY) at the next offer of a2.
+// took it for the UNRESERVE's and dropped the items: at the abort web-2
+// held nothing either, and the items, reserved in Mesos and tracked by
+// no instance, were released (DESTROY) at the next offer of a2. Items now
+// record the kind of their pending operation; a store written before they
+// did (OldStore) is read with the kind the operation's ID says.
 func TestDecommissionAbortedWithItsReserveUnconfirmed(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		confirmed bool // the RESERVE's OPERATION_FINISHED comes during the scale-down
+		oldStore  bool // the reservations stored without their operations' kinds
 	}{
-		{"Unconfirmed", false},
-		{"ConfirmedWhileReleasing", true},
+		{"Unconfirmed", false, false},
+		{"ConfirmedWhileReleasing", true, false},
+		{"UnconfirmedOldStore", false, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) { abortedWithReserve(t, tc.confirmed) })
+		t.Run(tc.name, func(t *testing.T) { abortedWithReserve(t, tc.confirmed, tc.oldStore) })
 	}
 }
 
-func abortedWithReserve(t *testing.T, confirmed bool) {
+func abortedWithReserve(t *testing.T, confirmed, oldStore bool) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	ids := deployStateful(t, st, 2)
@@ -104,6 +110,9 @@ func abortedWithReserve(t *testing.T, confirmed bool) {
 	}
 	h.skip()
 	h.stop()
+	if oldStore {
+		withoutOpKinds(t, st)
+	}
 
 	// Aborted: count 3 again. web-2 must keep its volume.
 	h = newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, nil)
@@ -130,5 +139,54 @@ func abortedWithReserve(t *testing.T, confirmed bool) {
 	}
 	if !kept {
 		t.Errorf("web-2 does not keep its volume %s", pid)
+	}
+	if confirmed {
+		return
+	}
+	// Still unconfirmed: asked about after the subscription, and its
+	// OPERATION_FINISHED confirms web-2's items.
+	if r := storedReservation(t, h, "web-2"); r == nil || !slices.Contains(r.Pending(), reserveOp) {
+		t.Fatalf("web-2's RESERVE %s not pending after the abort", reserveOp)
+	}
+	h.master.ManualOperations()
+	h.start()
+	h.subscribe("fw-1")
+	h.awaitCall(scheduler.Call_RECONCILE_OPERATIONS, func(c *scheduler.Call) bool {
+		return slices.ContainsFunc(c.GetReconcileOperations().Operations, func(o scheduler.Call_ReconcileOperations_Operation) bool {
+			return o.OperationID.Value == reserveOp
+		})
+	})
+	h.master.Send(t, sdktest.OperationStatus(reserveOp, "a2", mesos.OPERATION_FINISHED))
+	h.eventually("web-2's RESERVE confirmed, its items kept", func() bool {
+		r := storedReservation(t, h, "web-2")
+		return r != nil && !r.Releasing && len(r.Pending()) == 0 && len(r.Items) == len(before.Items)
+	})
+}
+
+// withoutOpKinds rewrites every stored reservation as a scheduler wrote it
+// before items recorded the kind of their pending operation: without
+// "op_kind".
+func withoutOpKinds(t *testing.T, st *countingStore) {
+	t.Helper()
+	all, err := st.Reservations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := map[string][]byte{}
+	for key, b := range all {
+		var rec map[string]any
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		items, _ := rec["items"].([]any)
+		for _, it := range items {
+			delete(it.(map[string]any), "op_kind")
+		}
+		if kv[key], err = json.Marshal(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutReservations(kv); err != nil {
+		t.Fatal(err)
 	}
 }
