@@ -13,10 +13,9 @@ import (
 // the plan's own InterruptibleStrategy flag only
 // (scheduler/plan/ParentElement.java, proceed; strategy/
 // InterruptibleStrategy.java); a phase's strategy is proceeded only by a
-// continue naming it. The commit that made a plan-wide continue leave
-// canary phases held says it "proceeds the plan alone", but Plan.Continue("")
-// and PlanCommand's start still clear every phase's Interrupted: the phase
-// an operator held (plan interrupt deploy --phase b) resumes.
+// continue naming it. Plan.Continue("") and PlanCommand's start cleared
+// every phase's Interrupted, so the phase an operator held (plan interrupt
+// deploy --phase b) resumed.
 func TestPlanWideCommandsLeaveAnInterruptedPhase(t *testing.T) {
 	for _, cmd := range []string{CmdContinue, CmdStart} {
 		t.Run(cmd, func(t *testing.T) {
