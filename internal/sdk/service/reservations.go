@@ -58,8 +58,9 @@ func (s *Scheduler) loadReservations() error {
 // is stored. Every other part of the scheduler then sees them as that
 // set's: the instance's other steps keep them, the decommission of a
 // removed task leaves them alone, GET /v1/debug/reservations shows the new
-// ID. It runs in New after restore, again at every start (it changes
-// nothing once done). A relaunch on a configuration that still has the
+// ID. It runs in New after restore and keepAborted (an instance whose
+// scale-down is aborted holds its reservation again, and its items follow
+// the rename too), again at every start (it changes nothing once done). A relaunch on a configuration that still has the
 // old name takes them back by the same rule (evaluate's renames).
 func (s *Scheduler) followRenames() error {
 	kv := map[string][]byte{}
