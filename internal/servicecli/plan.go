@@ -136,7 +136,7 @@ func planGroup() group {
 				Action: action(1, []string{"PLAN"}, planShow),
 			},
 			{
-				Name: "start", Usage: "start a plan (restarting it if complete), optionally with parameters its tasks get as environment variables",
+				Name: "start", Usage: "start a plan (restarting it if complete; a phase interrupted with --phase stays held), optionally with parameters its tasks get as environment variables",
 				UsageText: "scheduler-lite plan start PLAN [-p KEY=VAL]...",
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "params", Aliases: []string{"p"}, Usage: "a parameter `KEY=VAL` (VAL may hold commas and =); repeat for several; the variable takes KEY=VAL,KEY=VAL", EnvVars: []string{envPlanParams}},
@@ -145,7 +145,7 @@ func planGroup() group {
 			},
 			planCommand("stop", nil, "stop", "interrupt a plan and reset its progress", nil),
 			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue", []cli.Flag{phase()}),
-			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase; a canary phase releases its next canary step only when named with --phase", []cli.Flag{phase()}),
+			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase; a phase interrupted with --phase, or a canary phase (its next canary step), goes on only when named with --phase", []cli.Flag{phase()}),
 			planCommand("force-restart", []string{"restart"}, "restart", "restart a plan, a phase or one step from the beginning", []cli.Flag{phase(), step()}),
 			planCommand("force-complete", []string{"force"}, "forceComplete", "mark one step complete without running it (e.g. to abandon a sidecar operation)", []cli.Flag{phase(), step()}),
 		},
