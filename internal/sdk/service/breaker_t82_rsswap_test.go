@@ -1,0 +1,130 @@
+package service
+
+import (
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/sdktest"
+)
+
+// swappedSets is a pod of two tasks, each on a named resource set of the
+// same shape with a volume at data; %s and %s are a's and b's sets.
+const swappedSets = `name: svc
+pods:
+  p:
+    count: 1
+    resource-sets:
+      x:
+        cpus: 0.1
+        memory: 32
+        volume: {path: data, type: ROOT, size: 100}
+      y:
+        cpus: 0.1
+        memory: 32
+        volume: {path: data, type: ROOT, size: 100}
+    tasks:
+      a:
+        goal: RUNNING
+        cmd: "sleep 600"
+        resource-set: %s
+      b:
+        goal: RUNNING
+        cmd: "sleep 600"
+        resource-set: %s
+`
+
+// volumesOf maps each task an ACCEPT launches to its volume's persistence
+// ID.
+func volumesOf(c *scheduler.Call) map[string]string {
+	out := map[string]string{}
+	for _, ti := range launched(c) {
+		for _, r := range ti.Resources {
+			if v := r.GetDisk().GetPersistence().GetID(); v != "" {
+				out[ti.Name] = v
+			}
+		}
+	}
+	return out
+}
+
+// TestSwappedResourceSetsKeepTheirTasksVolumes: a and b swap resource
+// sets of the same shape (a from x to y, b from y to x), which
+// TaskVolumesCannotChange accepts (each task's volumes are the same). The
+// SDK maps the resources of each task's previous TaskInfo to its resource
+// set's specs by resource name and a volume by container path, whatever
+// the set is called (offer/evaluate/TaskResourceMapper.java,
+// ResourceMapperUtils.findMatchingDiskSpec), so each task relaunches on
+// its own volume. docs/scheduler-lite.md says a set whose old name
+// another task's set still has is not followed, "reserved anew and the
+// old items released"; instead the reservation, keyed by set name, gives
+// a b's volume and b a's: each task's data is handed to the other.
+func TestSwappedResourceSetsKeepTheirTasksVolumes(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	h := newHarness(t, fmt.Sprintf(swappedSets, "x", "y"), st, nil)
+	h.ready()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+	c := h.master.Expect(t, tACCEPT)[0]
+	before := volumesOf(c)
+	ids := map[string]string{}
+	for _, ti := range launched(c) {
+		ids[ti.Name] = ti.TaskID.Value
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	}
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	h.confirmed()
+	h.skip()
+	h.stop()
+	if len(before) != 2 || before["p-0-a"] == before["p-0-b"] {
+		t.Fatalf("deployed volumes %v", before)
+	}
+
+	h = newHarness(t, fmt.Sprintf(swappedSets, "y", "x"), st, nil)
+	h.start()
+	h.subscribe("fw-1")
+	h.master.Expect(t, tRECONCILE, tREVIVE)
+	for _, id := range ids {
+		h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING, sdktest.Reconciliation()))
+	}
+	h.master.Expect(t, tRECONCILE)
+	// The pod relaunches in place, on the new configuration or after a
+	// failure: kill whatever the scheduler kills, and fail the rest.
+	h.mark()
+	h.tick(time.Second)
+	for _, id := range ids {
+		h.update(id, "a1", mesos.TASK_FAILED)
+	}
+	var accept *scheduler.Call
+	deadline := time.Now().Add(sdktest.Wait)
+	for i := 0; accept == nil; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pod never relaunched: deploy %s, recovery %s", h.s.PlanStatus(plan.Deploy), h.s.PlanStatus(plan.Recovery))
+		}
+		h.tick(time.Minute)
+		h.skip()
+		h.mark()
+		offer := fmt.Sprint("r", i)
+		h.master.Send(t, sdktest.Offers(h.offer(offer, "a1", "h1")))
+		h.eventually("offer "+offer+" answered", func() bool {
+			for _, c := range h.master.Calls()[h.since:] {
+				if c.Type == tACCEPT && len(launched(c)) > 0 {
+					accept = c
+					return true
+				}
+				if c.Type == scheduler.Call_DECLINE || c.Type == tACCEPT {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if got := volumesOf(accept); !maps.Equal(got, before) {
+		t.Errorf("relaunched on volumes %v, want each task's own %v", got, before)
+	}
+}
