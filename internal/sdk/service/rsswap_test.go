@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,25 +68,9 @@ func volumesOf(c *scheduler.Call) map[string]string {
 func TestSwappedResourceSetsKeepTheirTasksVolumes(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
-	h := newHarness(t, fmt.Sprintf(swappedSets, "x", "y"), st, nil)
-	h.ready()
-	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
-	c := h.master.Expect(t, tACCEPT)[0]
-	before := volumesOf(c)
-	ids := map[string]string{}
-	for _, ti := range launched(c) {
-		ids[ti.Name] = ti.TaskID.Value
-		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
-	}
-	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
-	h.confirmed()
-	h.skip()
-	h.stop()
-	if len(before) != 2 || before["p-0-a"] == before["p-0-b"] {
-		t.Fatalf("deployed volumes %v", before)
-	}
+	ids, before := deploySets(t, st)
 
-	h = newHarness(t, fmt.Sprintf(swappedSets, "y", "x"), st, nil)
+	h := newHarness(t, fmt.Sprintf(swappedSets, "y", "x"), st, nil)
 	h.start()
 	h.subscribe("fw-1")
 	h.master.Expect(t, tRECONCILE, tREVIVE)
@@ -126,5 +111,53 @@ func TestSwappedResourceSetsKeepTheirTasksVolumes(t *testing.T) {
 	}
 	if got := volumesOf(accept); !maps.Equal(got, before) {
 		t.Errorf("relaunched on volumes %v, want each task's own %v", got, before)
+	}
+}
+
+// deploySets deploys swappedSets with a on x and b on y, and stops: the
+// tasks' IDs and volumes (persistence IDs) by task name.
+func deploySets(t *testing.T, st *countingStore) (ids, volumes map[string]string) {
+	t.Helper()
+	h := newHarness(t, fmt.Sprintf(swappedSets, "x", "y"), st, nil)
+	h.ready()
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+	c := h.master.Expect(t, tACCEPT)[0]
+	volumes = volumesOf(c)
+	ids = map[string]string{}
+	for _, ti := range launched(c) {
+		ids[ti.Name] = ti.TaskID.Value
+		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+	}
+	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
+	h.confirmed()
+	h.skip()
+	h.stop()
+	if len(volumes) != 2 || volumes["p-0-a"] == volumes["p-0-b"] {
+		t.Fatalf("deployed volumes %v", volumes)
+	}
+	return ids, volumes
+}
+
+// TestMergedResourceSetsRefused: a and b, on resource sets x and y with a
+// volume each, coming to share y cannot each keep their volume: the new
+// configuration is refused with the validator's error naming the tasks and
+// sets, the target stays, and the stored reservation is left as it was.
+func TestMergedResourceSetsRefused(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	deploySets(t, st)
+	v1, _, _ := st.Target()
+	before, _ := st.Reservations()
+	h := newHarness(t, fmt.Sprintf(swappedSets, "y", "y"), st, nil)
+	if id, _, _ := st.Target(); h.s.TargetID() != v1 || id != v1 {
+		t.Errorf("target %s, stored %s, want %s", h.s.TargetID(), id, v1)
+	}
+	v, _ := h.s.PlanView(plan.Deploy)
+	want := "pods.p.tasks.b.resource-set: tasks a (on resource set x) and b (on y) would share resource set y: one of them would be handed the other's volumes"
+	if v.Status != plan.Error || len(v.Errors) != 1 || !strings.Contains(v.Errors[0], want) || !strings.Contains(v.Errors[0], "[ResourceSetVolumesFollowTheirTasks]") {
+		t.Errorf("deploy plan %s %q, want the error %q", v.Status, v.Errors, want)
+	}
+	if after, _ := st.Reservations(); !maps.EqualFunc(after, before, func(a, b []byte) bool { return string(a) == string(b) }) {
+		t.Error("the stored reservation changed")
 	}
 }
