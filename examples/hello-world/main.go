@@ -90,6 +90,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hello-world:", err)
 		return 1
 	}
+	if slices.Contains(args, "--keep-running") {
+		fmt.Fprintln(stderr, "hello-world: --keep-running: the service runs until Ctrl-C; its web UI is the SCHEDULER_API URL printed below,\n"+
+			"  and from another terminal: go run ./scheduler-lite plan show deploy --name hello-world (see README, scheduler-lite)")
+	}
 	return schedulerlite.Run(context.Background(), full, os.Environ(), os.Stdin, stdout, stderr)
 }
 

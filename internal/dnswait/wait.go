@@ -126,7 +126,15 @@ type Config struct {
 	RootCAs *x509.CertPool
 	// Backoff; the zero value means DefaultBackoff.
 	Backoff Backoff
+	// ReportEvery is how often a long wait logs what is still pending (an
+	// Info record "still waiting" naming each target and what it saw
+	// last), so that a task's stderr does not stay silent for the whole
+	// deadline; 0 means DefaultReportEvery, a negative value never.
+	ReportEvery time.Duration
 }
+
+// DefaultReportEvery is Config.ReportEvery's default.
+const DefaultReportEvery = 30 * time.Second
 
 // Pending is a target that had not passed when Wait gave up.
 type Pending struct {
@@ -181,8 +189,9 @@ const notYet = "no answer yet (first attempt still running)"
 // answers. It returns nil when all passed; a *PendingError naming every target
 // still pending when the deadline passes or ctx ends; another error when cfg
 // is invalid (nothing was waited for then). log receives one Info record per
-// target when it passes and Debug records when what a target shows changes;
-// nil discards them. Every goroutine Wait starts has ended when it returns.
+// target when it passes, a "still waiting" Info record every
+// Config.ReportEvery naming what is pending, and Debug records when what a
+// target shows changes; nil discards them. Every goroutine Wait starts has ended when it returns.
 func Wait(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -226,7 +235,41 @@ func Wait(ctx context.Context, cfg Config, log *slog.Logger) error {
 			poll(ctx, it, &mu, backoff, attempt, cfg.AttemptTimeoutName, start, log)
 		}()
 	}
+	every := cfg.ReportEvery
+	if every == 0 {
+		every = DefaultReportEvery
+	}
+	polled := make(chan struct{})
+	var reporter sync.WaitGroup
+	if every > 0 {
+		reporter.Add(1)
+		go func() { // owned by Wait: ends when the polls have, before Wait returns
+			defer reporter.Done()
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for {
+				select {
+				case <-polled:
+					return
+				case <-tick.C:
+					mu.Lock()
+					var pending []string
+					for _, it := range items {
+						if !it.done {
+							pending = append(pending, it.name+": "+it.lastSeen)
+						}
+					}
+					mu.Unlock()
+					if len(pending) > 0 {
+						log.Info("still waiting", "after", time.Since(start).Round(time.Second), "pending", strings.Join(pending, "; "))
+					}
+				}
+			}
+		}()
+	}
 	wg.Wait()
+	close(polled)
+	reporter.Wait()
 
 	var pending []Pending
 	for _, it := range items {

@@ -514,3 +514,75 @@ func acceptAll(ln net.Listener) {
 		c.Close()
 	}
 }
+
+// lockedBuffer is a log handler's writer read while the wait runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestStillWaitingReported: a long wait logs, every ReportEvery, what is
+// still pending and what each target saw last, so a task's stderr is not
+// silent until the deadline; a target that passed is no longer named; a
+// negative ReportEvery logs none.
+func TestStillWaitingReported(t *testing.T) {
+	checkNoLeak(t)
+	e := newEnv(t, "")
+	e.srv.Set("up.svc.test", "10.0.0.1")
+	const ready, still = `msg=ready target=up.svc.test`, `msg="still waiting"`
+	for _, every := range []time.Duration{20 * time.Millisecond, -1} {
+		cfg := e.base
+		cfg.Hosts = []string{"up.svc.test", "nodb.svc.test"}
+		cfg.ReportEvery = every
+		var logs lockedBuffer
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- dnswait.Wait(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil))) }()
+		// Until up.svc.test passed and, reporting, a record came after that.
+		deadline := time.Now().Add(30 * time.Second)
+		var after string
+		for time.Now().Before(deadline) {
+			out := logs.String()
+			if i := strings.Index(out, ready); i >= 0 {
+				after = out[i:]
+				if every < 0 || strings.Contains(after, `pending="nodb.svc.test: NXDOMAIN`) {
+					break
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		out := logs.String()
+		if every < 0 {
+			if strings.Contains(out, "still waiting") {
+				t.Errorf("ReportEvery %v: reported:\n%s", every, out)
+			}
+			continue
+		}
+		i := strings.Index(after, `pending="nodb.svc.test: NXDOMAIN`)
+		if i < 0 {
+			t.Fatalf("no still-waiting record naming nodb.svc.test and its NXDOMAIN after up.svc.test passed:\n%s", out)
+		}
+		line := after[strings.LastIndex(after[:i], "\n")+1:]
+		line = line[:strings.IndexByte(line, '\n')]
+		if !strings.Contains(line, still) || !strings.Contains(line, "NXDOMAIN from "+e.srv.Addr) {
+			t.Errorf("the record does not say what the pending target saw: %s", line)
+		}
+		if strings.Contains(line, "up.svc.test") {
+			t.Errorf("the record names a target that passed: %s", line)
+		}
+	}
+}

@@ -7,7 +7,10 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
+	mesosx "github.com/taskkit/taskkit/internal/mesos"
 	"github.com/taskkit/taskkit/internal/testenv"
 )
 
@@ -65,5 +68,43 @@ func TestMaxCompletionTime(t *testing.T) {
 		if st := s.Update(id, mesos.TASK_KILLED); st.Reason != nil {
 			t.Errorf("%s KILLED with reason %s", id, st.GetReason())
 		}
+	}
+}
+
+// TestKillBeforeMaxCompletionTime: a KILL cancels the max_completion_time
+// timer (Mesos' kill() does): a task still in its kill's grace period when
+// its limit passes ends TASK_KILLED, without the reason.
+func TestKillBeforeMaxCompletionTime(t *testing.T) {
+	cl := startCluster(t, testenv.Config{})
+	s := subscribe(t, cl, frameworkInfo("kill-first", false, mesos.FrameworkInfo_Capability_TASK_KILLING_STATE))
+	o := s.offer()
+	const id = "killed-first"
+	task := shellTask(id, `trap '' TERM; touch trapped; while :; do sleep 0.1; done`)
+	task.MaxCompletionTime = &mesos.DurationInfo{Nanoseconds: (3 * time.Second).Nanoseconds()}
+	task.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: (5 * time.Second).Nanoseconds()}}
+	start := time.Now()
+	s.launchGroup(o, s.defaultExecutor("kill-first"), task)
+	s.Update(id, mesos.TASK_RUNNING)
+	trapped := filepath.Join(sandbox(t, cl, s.FrameworkID, "kill-first"), "tasks", id, "trapped")
+	eventually(t, "the task to ignore SIGTERM", func() bool { _, err := os.Stat(trapped); return err == nil })
+	s.MustCall(calls.Kill(id, ""))
+	late := time.Since(start) >= 3*time.Second
+	s.Update(id, mesos.TASK_KILLING)
+	ev := s.WaitFor(func(e *scheduler.Event) bool {
+		st := e.Update.GetStatus()
+		return e.Type == scheduler.Event_UPDATE && st.TaskID.Value == id && mesosx.IsTerminal(st.GetState())
+	}, "the terminal update of "+id)
+	st := ev.Update.Status
+	if late {
+		// The machine was too slow for the KILL to come first: the limit
+		// may have passed before it, and either end is right.
+		t.Logf("the KILL came %v after the launch, after the limit; ended %s", time.Since(start), st.GetState())
+		return
+	}
+	if st.GetState() != mesos.TASK_KILLED || st.Reason != nil {
+		t.Errorf("ended %s (reason %s), want TASK_KILLED without a reason", st.GetState(), st.GetReason())
+	}
+	if st.GetMessage() != "Command terminated with signal Killed" {
+		t.Errorf("KILLED message %q, want SIGKILL after the grace", st.GetMessage())
 	}
 }

@@ -559,39 +559,34 @@ func (p *Plan) Interrupt(phase string) (bool, error) {
 	return true, nil
 }
 
-// Continue releases the plan (or one phase): an interrupted element
-// resumes; a canary phase named by phase proceeds its next canary step
-// (the SDK's CanaryStrategy.proceed). Without
-// a phase, canary phases stay held: the SDK's PlansQueries.continuePlan
-// proceeds the plan's own strategy (ParentElement.proceed), and a phase's
-// CanaryStrategy proceeds only on a continue naming the phase. It reports
-// false for a no-op.
+// Continue releases the plan, or one phase. Without a phase it clears the
+// plan's own interrupt alone, as the SDK's PlansQueries.continuePlan calls
+// plan.proceed(), the plan's own strategy (ParentElement.proceed,
+// InterruptibleStrategy.proceed): a phase interrupted by name and a canary
+// phase stay held until a continue names them. A phase named resumes if
+// interrupted, or a canary phase proceeds its next canary step (the SDK's
+// CanaryStrategy.proceed). It reports false for a no-op.
 func (p *Plan) Continue(phase string) (bool, error) {
-	var phases []*Phase
-	if phase != "" {
-		ph := p.Phase(phase)
-		if ph == nil {
-			return false, fmt.Errorf("plan %s has no phase %q", p.Name, phase)
+	if phase == "" {
+		if !p.Interrupted {
+			return false, nil
 		}
-		phases = []*Phase{ph}
-	} else {
-		phases = p.Phases
-	}
-	changed := false
-	if phase == "" && p.Interrupted {
 		p.Interrupted = false
-		changed = true
+		return true, nil
 	}
-	for _, ph := range phases {
-		if ph.Interrupted {
-			ph.Interrupted = false
-			changed = true
-		} else if s := ph.nextCanary(); phase != "" && s != nil {
-			s.interrupted = false
-			changed = true
-		}
+	ph := p.Phase(phase)
+	if ph == nil {
+		return false, fmt.Errorf("plan %s has no phase %q", p.Name, phase)
 	}
-	return changed, nil
+	if ph.Interrupted {
+		ph.Interrupted = false
+		return true, nil
+	}
+	if s := ph.nextCanary(); s != nil {
+		s.interrupted = false
+		return true, nil
+	}
+	return false, nil
 }
 
 // Step returns the step named name of phase phase ("" for any phase), or

@@ -39,3 +39,22 @@ func TestWriteReservations(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanProgress: what plan show --wait says on stderr while it waits:
+// the plan's status and how many of its steps are COMPLETE.
+func TestPlanProgress(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"status":"IN_PROGRESS","phases":[{"steps":[{"status":"COMPLETE"},{"status":"STARTING"}]},{"steps":[{"status":"PENDING"}]}]}`,
+			"IN_PROGRESS, 1 of 3 steps COMPLETE"},
+		{`{"status":"WAITING","phases":[{"steps":[{"status":"WAITING"}]}]}`, "WAITING, 0 of 1 steps COMPLETE"},
+		{`{"status":"COMPLETE","phases":[]}`, "COMPLETE, 0 of 0 steps COMPLETE"},
+	} {
+		var p planView
+		if err := json.Unmarshal([]byte(tc.body), &p); err != nil {
+			t.Fatal(err)
+		}
+		if got := planProgress(p); got != tc.want {
+			t.Errorf("planProgress(%s) = %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}

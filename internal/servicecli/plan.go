@@ -127,7 +127,8 @@ func planGroup() group {
 				UsageText: "scheduler-lite plan show PLAN [--json] [--wait STATUS [--timeout 5m]]",
 				Description: "With --wait, ask every 0.5 s until the plan reaches STATUS (exit 0), shows ERROR or errors\n" +
 					"(exit 1) or --timeout passes (exit 4), then print the last plan. A scheduler that does not answer\n" +
-					"meanwhile (a restart) is asked again; one that never answered exits 3.",
+					"meanwhile (a restart) is asked again; one that never answered exits 3. Meanwhile stderr says how\n" +
+					"the plan goes each time that changes: its status and how many steps are COMPLETE.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "wait", Usage: "wait until the plan's status is `STATUS` (" + strings.Join(planStatuses, ", ") + ")", EnvVars: []string{"SCHEDULER_LITE_WAIT"}},
 					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "with --wait: give up after this long (exit 4)", EnvVars: []string{"SCHEDULER_LITE_WAIT_TIMEOUT"}},
@@ -135,7 +136,7 @@ func planGroup() group {
 				Action: action(1, []string{"PLAN"}, planShow),
 			},
 			{
-				Name: "start", Usage: "start a plan (restarting it if complete), optionally with parameters its tasks get as environment variables",
+				Name: "start", Usage: "start a plan (restarting it if complete; a phase interrupted with --phase stays held), optionally with parameters its tasks get as environment variables",
 				UsageText: "scheduler-lite plan start PLAN [-p KEY=VAL]...",
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "params", Aliases: []string{"p"}, Usage: "a parameter `KEY=VAL` (VAL may hold commas and =); repeat for several; the variable takes KEY=VAL,KEY=VAL", EnvVars: []string{envPlanParams}},
@@ -144,7 +145,7 @@ func planGroup() group {
 			},
 			planCommand("stop", nil, "stop", "interrupt a plan and reset its progress", nil),
 			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue", []cli.Flag{phase()}),
-			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase; a canary phase releases its next canary step only when named with --phase", []cli.Flag{phase()}),
+			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase; a phase interrupted with --phase, or a canary phase (its next canary step), goes on only when named with --phase", []cli.Flag{phase()}),
 			planCommand("force-restart", []string{"restart"}, "restart", "restart a plan, a phase or one step from the beginning", []cli.Flag{phase(), step()}),
 			planCommand("force-complete", []string{"force"}, "forceComplete", "mark one step complete without running it (e.g. to abandon a sidecar operation)", []cli.Flag{phase(), step()}),
 		},
@@ -309,9 +310,25 @@ func planShow(r *run) error {
 	return r.waitPlan(name, want, timeout)
 }
 
+// planProgress is a plan's status and how many of its steps are COMPLETE:
+// "IN_PROGRESS, 3 of 5 steps COMPLETE".
+func planProgress(p planView) string {
+	done, all := 0, 0
+	for _, ph := range p.Phases {
+		for _, st := range ph.Steps {
+			all++
+			if st.Status == "COMPLETE" {
+				done++
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d of %d steps COMPLETE", p.Status, done, all)
+}
+
 // waitPlan asks for the plan every pollInterval until it shows want
 // (exit 0), fails (ERROR or errors, exit 1) or timeout passes (exit 4). It
-// prints the last plan it got. An unknown plan ends it at once; no answer,
+// prints the last plan it got, and, on stderr meanwhile, the plan's
+// progress each time it changes. An unknown plan ends it at once; no answer,
 // a --name not registered yet, or a 5xx (a scheduler restarting, a proxy
 // without it) is asked again.
 func (r *run) waitPlan(name, want string, timeout time.Duration) error {
@@ -320,6 +337,7 @@ func (r *run) waitPlan(name, want string, timeout time.Duration) error {
 	var last *answer
 	var lastPlan planView
 	var lastErr error
+	var progress string
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
@@ -344,6 +362,12 @@ func (r *run) waitPlan(name, want string, timeout time.Duration) error {
 					return err
 				}
 				return exitcode.Wrap(ExitAPI, fmt.Errorf("plan %s failed (%s) while waiting for %s", name, p.Status, want))
+			}
+			// A wait of minutes says how it goes, on stderr, as it changes
+			// (kubectl rollout status's "2 of 3 updated replicas").
+			if pr := planProgress(p); pr != progress {
+				fmt.Fprintf(r.sh.Stderr, "scheduler-lite: waiting for plan %s to be %s: %s\n", name, want, pr)
+				progress = pr
 			}
 		}
 		select {

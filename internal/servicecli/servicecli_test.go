@@ -436,7 +436,8 @@ func TestCommands(t *testing.T) {
 	t.Run("wait timeout: exit 4 with the last plan", func(t *testing.T) {
 		r := e.want(t, 4, "plan", "show", "deploy", "--wait", "complete", "--timeout", "1s", "--url", u)
 		golden(t, "plan-show-held", r.stdout)
-		if !strings.Contains(r.stderr, "did not reach COMPLETE within 1s (last status IN_PROGRESS)") {
+		if !strings.Contains(r.stderr, "did not reach COMPLETE within 1s (last status IN_PROGRESS)") ||
+			!strings.Contains(r.stderr, "scheduler-lite: waiting for plan deploy to be COMPLETE: IN_PROGRESS, ") {
 			t.Errorf("stderr: %s", r.stderr)
 		}
 	})

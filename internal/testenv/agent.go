@@ -630,6 +630,9 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	e.state = execRunning
 	c.statusUpdateLocked(t, c.commandStatus(t, mesos.TASK_RUNNING, ""))
 	stopChecks := c.startCommandChecksLocked(e, t, spec.env)
+	if d := mesosx.MaxCompletionTime(&t.info); d > 0 {
+		c.goLocked(func() { c.enforceMaxCompletionTime(t, p, d) })
+	}
 	c.mu.Unlock()
 
 	p.wait()
@@ -642,6 +645,8 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	}
 	msg, ok := describeExit(p.state)
 	switch {
+	case t.killedByMaxCompletion:
+		finish(mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, mesos.REASON_MAX_COMPLETION_TIME_REACHED, msg)
 	case t.killedByUs:
 		finish(mesos.TASK_KILLED, mesos.SOURCE_EXECUTOR, noReason, msg)
 	case ok:
@@ -649,6 +654,41 @@ func (c *Cluster) runCommandTask(e *executor, t *task) {
 	default:
 		finish(mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, noReason, msg)
 	}
+}
+
+// enforceMaxCompletionTime is the command executor's taskCompletionTimer
+// (src/launcher/executor.cpp, taskCompletionTimeout): a task whose process
+// is still running d after it started is killed with a zero grace period
+// (SIGTERM, then SIGKILL at once), whatever its kill policy, without
+// TASK_KILLING, and ends TASK_FAILED with REASON_MAX_COMPLETION_TIME_REACHED
+// (runCommandTask). A kill before that (KILL, SHUTDOWN, a health check's)
+// cancels it; a KILL after it changes nothing. It runs in a goroutine owned
+// by the cluster, until the process ends, the time is up or the cluster
+// stops.
+func (c *Cluster) enforceMaxCompletionTime(t *task, p *proc, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+		return
+	case <-c.ctx.Done():
+		return
+	case <-timer.C:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	if c.stopping || t.removed || t.killing || t.exec == nil || t.exec.state == execTerminated {
+		return
+	}
+	c.log.Debug("killing a task that exceeded its max completion time", "task", t.id(), "max_completion_time", mesosx.FormatDuration(d))
+	t.killing, t.killedByUs, t.killedByMaxCompletion = true, true, true
+	t.stopChecksLocked()
+	c.signalWithGraceLocked(p, 0)
 }
 
 // commandStatus is an executor-sourced status of a command task with its

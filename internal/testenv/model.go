@@ -221,6 +221,9 @@ type task struct {
 	p          *proc
 	killing    bool
 	killedByUs bool
+	// Command executor: killed for running past its max_completion_time
+	// (see enforceMaxCompletionTime).
+	killedByMaxCompletion bool
 	// Command executor: its checks (commandchecks.go). stopChecks stops
 	// them (nil when none run); checkStatus is the check's latest result
 	// sent (nil: none yet); killedByHealthCheck says the kill came from

@@ -58,8 +58,10 @@ func (s *Scheduler) loadReservations() error {
 // swapping sets), and the result is stored. Every other part of the
 // scheduler then sees them as that set's: the instance's other steps keep
 // them, the decommission of a removed task leaves them alone, GET
-// /v1/debug/reservations shows the new ID. It runs in New after restore,
-// again at every start (it changes nothing once done). A relaunch on a
+// /v1/debug/reservations shows the new ID. It runs in New after restore
+// and keepAborted (an instance whose scale-down is aborted holds its
+// reservation again, and its items follow too), again at every start (it
+// changes nothing once done). A relaunch on a
 // configuration with the other names (a recovery of a pod not yet
 // updated) maps them back by the same rule (evaluate's renames). A case
 // that cannot be mapped safely (the configuration validators refuse the

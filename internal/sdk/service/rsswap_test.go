@@ -61,10 +61,10 @@ func volumesOf(c *scheduler.Call) map[string]string {
 // set's specs by resource name and a volume by container path, whatever
 // the set is called (offer/evaluate/TaskResourceMapper.java,
 // ResourceMapperUtils.findMatchingDiskSpec), so each task relaunches on
-// its own volume. docs/scheduler-lite.md says a set whose old name
-// another task's set still has is not followed, "reserved anew and the
-// old items released"; instead the reservation, keyed by set name, gives
-// a b's volume and b a's: each task's data is handed to the other.
+// its own volume. The reservation is keyed by set name: before
+// reservation.Follow, which moves each set's items to the set of the task
+// whose TaskInfo names them (a swap rewriting both at once), a got b's
+// volume and b a's, each task's data handed to the other.
 func TestSwappedResourceSetsKeepTheirTasksVolumes(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()

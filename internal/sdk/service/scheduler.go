@@ -378,13 +378,16 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := sc.restore(); err != nil {
 		return nil, err
 	}
+	// keepAborted first: an instance whose scale-down is aborted holds its
+	// reservation again, and followRenames, which leaves releasing
+	// reservations alone, then takes a renamed resource set on it too.
+	if err := sc.keepAborted(); err != nil {
+		return nil, err
+	}
 	if err := sc.followRenames(); err != nil {
 		return nil, err
 	}
 	if err := sc.reconcileTarget(); err != nil {
-		return nil, err
-	}
-	if err := sc.keepAborted(); err != nil {
 		return nil, err
 	}
 	sc.decommission = sc.decommissionPlan()
