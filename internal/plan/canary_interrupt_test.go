@@ -11,10 +11,10 @@ import (
 // as we are still in canary and therefore already interrupted"; before
 // the first continue PlansQueries.interrupt even answers 208, the phase's
 // isInterrupted being true). So a continue naming the phase after it
-// proceeds the next canary step, as without the interrupt. Here Interrupt
-// sets Phase.Interrupted, and the next continue only clears it: the canary
-// step stays WAITING and the operator needs one continue more than the SDK
-// asks for.
+// proceeds the next canary step, as without the interrupt. Interrupt set
+// Phase.Interrupted, and the next continue only cleared it: the canary
+// step stayed WAITING and the operator needed one continue more than the
+// SDK asks for.
 func TestCanaryInterruptIgnored(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
