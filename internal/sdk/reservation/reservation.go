@@ -11,12 +11,18 @@
 // that reserves (write-before-act) and keeps it until the resources are
 // released:
 //
-//	evaluate (new)  ─▶ Reservation{Items: IDs, Op: the RESERVE's operation ID}
-//	   ─▶ stored ─▶ ACCEPT RESERVE(id) CREATE LAUNCH_GROUP…
+//	evaluate (new)  ─▶ Reservation{Items: IDs, Op: the RESERVE's operation ID,
+//	   OpKind: OpReserve} ─▶ stored ─▶ ACCEPT RESERVE(id) CREATE LAUNCH_GROUP…
 //	UPDATE_OPERATION_STATUS FINISHED (or the IDs seen in an offer) ─▶ Op ""
 //	OPERATION_ERROR/UNKNOWN ─▶ the items never existed: dropped
 //	release (pod replace, decommission, uninstall) ─▶ Releasing; the
-//	   resources are DESTROYed and UNRESERVEd as they are offered
+//	   resources are DESTROYed and UNRESERVEd as they are offered (Op: the
+//	   UNRESERVE's operation ID, OpKind: OpRelease), and leave once it
+//	   finished
+//
+// An item's OpKind says which of the two its pending operation is: a
+// reservation released while its RESERVE is not confirmed yet holds both
+// kinds.
 //
 // Nothing here does I/O.
 package reservation
@@ -70,11 +76,63 @@ type Item struct {
 	// among them, and for a volume its persistence and volume): what a
 	// task names to use it.
 	Resource mesos.Resource
-	// Op is the ID of the RESERVE operation that makes it, until Mesos
-	// confirms the operation (or an offer shows the resource); "" once it
-	// is known to exist.
+	// Op is the ID of the operation pending on it: the RESERVE that makes
+	// it, until Mesos confirms the operation (or an offer shows the
+	// resource), or the UNRESERVE that gives it up, until Mesos says it
+	// finished; "" when none is.
 	Op string
+	// OpKind is what Op does: OpReserve or OpRelease ("" when Op is "").
+	OpKind OpKind
 }
+
+// OpKind is what an item's pending operation does to it.
+type OpKind string
+
+const (
+	// OpReserve is the RESERVE (and CREATE) that makes the item: until it
+	// is confirmed, the item may never have existed.
+	OpReserve OpKind = "reserve"
+	// OpRelease is the DESTROY and UNRESERVE that give the item up: until
+	// Mesos says it finished, the item is still reserved.
+	OpRelease OpKind = "release"
+)
+
+// ReserveOpID is the ID of a RESERVE of pod instance inst, id a new ID.
+func ReserveOpID(inst, id string) string { return inst + reserveOp + id }
+
+// ReleaseOpID is the ID of an UNRESERVE on agent, id a new ID.
+func ReleaseOpID(agent, id string) string { return agent + releaseOp + id }
+
+const (
+	reserveOp = "-reserve-"
+	releaseOp = "-release-"
+)
+
+// inferKind is the kind of pending operation op of a stored item that does
+// not record it (stored before kinds were): an item of a reservation not
+// releasing only ever had a RESERVE pending; one of a releasing
+// reservation had either, told apart by the operation's ID
+// (ReserveOpID, ReleaseOpID: the later of the two markers, as a pod or
+// agent name may hold the other). An ID of neither form is taken for a
+// release, what the schedulers that stored such records took it for.
+func inferKind(op string, releasing bool) OpKind {
+	switch {
+	case op == "":
+		return ""
+	case !releasing:
+		return OpReserve
+	case strings.LastIndex(op, reserveOp) > strings.LastIndex(op, releaseOp):
+		return OpReserve
+	default:
+		return OpRelease
+	}
+}
+
+// Releases reports whether the operation pending on it gives it up.
+func (it *Item) Releases() bool { return it.Op != "" && it.OpKind == OpRelease }
+
+// Settle clears its pending operation.
+func (it *Item) Settle() { it.Op, it.OpKind = "", "" }
 
 // Reservation is what one pod instance holds.
 type Reservation struct {
@@ -201,6 +259,7 @@ type storedItem struct {
 	Key      string `json:"key"`
 	ID       string `json:"id"`
 	Op       string `json:"op,omitempty"`
+	OpKind   OpKind `json:"op_kind,omitempty"`
 	Resource []byte `json:"resource"`
 }
 
@@ -212,12 +271,18 @@ func (r *Reservation) Marshal() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reservation of %s, %s: %w", r.Instance(), it.Key, err)
 		}
-		s.Items = append(s.Items, storedItem{Key: it.Key, ID: it.ID, Op: it.Op, Resource: b})
+		si := storedItem{Key: it.Key, ID: it.ID, Op: it.Op, Resource: b}
+		if it.Op != "" {
+			si.OpKind = it.OpKind
+		}
+		s.Items = append(s.Items, si)
 	}
 	return json.Marshal(s)
 }
 
-// Unmarshal decodes a stored reservation.
+// Unmarshal decodes a stored reservation. An item's pending operation
+// stored without its kind (by an earlier version) is given one
+// (inferKind).
 func Unmarshal(b []byte) (*Reservation, error) {
 	var s stored
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -225,7 +290,12 @@ func Unmarshal(b []byte) (*Reservation, error) {
 	}
 	r := &Reservation{Pod: s.Pod, Index: s.Index, AgentID: s.AgentID, Hostname: s.Hostname, Role: s.Role, Releasing: s.Releasing}
 	for _, si := range s.Items {
-		it := Item{Key: si.Key, ID: si.ID, Op: si.Op}
+		it := Item{Key: si.Key, ID: si.ID, Op: si.Op, OpKind: si.OpKind}
+		if it.Op == "" {
+			it.OpKind = ""
+		} else if it.OpKind != OpReserve && it.OpKind != OpRelease {
+			it.OpKind = inferKind(it.Op, s.Releasing)
+		}
 		if err := it.Resource.Unmarshal(si.Resource); err != nil {
 			return nil, fmt.Errorf("item %s: %w", si.Key, err)
 		}

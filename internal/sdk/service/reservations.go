@@ -131,11 +131,13 @@ func (s *Scheduler) setReservationLocked(j *job, inst string, r *reservation.Res
 	j.reservations[inst] = r
 }
 
-// operationStatus handles an UPDATE_OPERATION_STATUS: a RESERVE that
-// finished confirms its items, one that failed (or that the master does
-// not know) drops them; a released reservation's UNRESERVE that finished
-// drops its items, one that failed leaves them to be released again. The
-// change is stored, then the status acknowledged.
+// operationStatus handles an UPDATE_OPERATION_STATUS, by the kind of
+// operation the items record (a reservation released while its RESERVE
+// is unconfirmed holds both): a RESERVE that finished confirms its items,
+// one that failed (or that the master does not know) drops them, whether
+// the reservation is releasing or not; an UNRESERVE that finished drops
+// its items, one that failed leaves them to be released again. The change
+// is stored, then the status acknowledged.
 func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 	id := st.GetOperationID().GetValue()
 	j := &job{}
@@ -156,7 +158,9 @@ func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 		}
 		delete(s.opsSince, id)
 		r = r.Clone()
-		if !finished && r.Releasing && inst == r.Instance() {
+		release := r.Items[slices.IndexFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })].Releases()
+		switch {
+		case release && !finished && r.Releasing && inst == r.Instance():
 			// An UNRESERVE of a decommissioned instance's own reservation
 			// that failed: what it gave up leaves the instance for good
 			// (the SDK pruned it from the TaskInfo when it was recorded),
@@ -165,17 +169,17 @@ func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 			gone := r.Clone()
 			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return it.Op != id })
 			for i := range gone.Items {
-				gone.Items[i].Op = ""
+				gone.Items[i].Settle()
 			}
 			s.setReservationLocked(j, inst+"@"+gone.Items[0].ID, gone)
 			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
-		} else if finished != r.Releasing { // a RESERVE made, or an UNRESERVE that failed
+		case finished != release: // a RESERVE made, or an UNRESERVE that failed
 			for i := range r.Items {
 				if r.Items[i].Op == id {
-					r.Items[i].Op = ""
+					r.Items[i].Settle()
 				}
 			}
-		} else { // a RESERVE never made, or an UNRESERVE done
+		default: // a RESERVE never made, or an UNRESERVE done
 			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
 		}
 		s.setReservationLocked(j, inst, r)
@@ -266,12 +270,12 @@ func (s *Scheduler) releasesLocked(j *job, agent string, offered []mesos.Resourc
 	}
 	op := ""
 	if len(tracked) > 0 {
-		op = agent + "-release-" + s.build.NewID()
+		op = reservation.ReleaseOpID(agent, s.build.NewID())
 		for key, ids := range tracked {
 			r := s.reservations[key].Clone()
 			for i := range r.Items {
 				if slices.Contains(ids, r.Items[i].ID) {
-					r.Items[i].Op = op
+					r.Items[i].Op, r.Items[i].OpKind = op, reservation.OpRelease
 				}
 			}
 			s.setReservationLocked(j, key, r)
@@ -348,10 +352,13 @@ func (s *Scheduler) leftBehindLocked(inst string) []string {
 // the TaskInfo once its UNRESERVE is recorded (UninstallRecorder): the
 // items whose UNRESERVE is in flight leave for a released reservation of
 // their own, their operation kept so that its status settles them (what
-// a failed UNRESERVE gave back left already, operationStatus). The
-// relaunch reserves anew what the instance then lacks (a volume whose
-// DESTROY was sent is created anew, empty). The change is stored before
-// anything runs.
+// a failed UNRESERVE gave back left already, operationStatus). Items
+// whose RESERVE (and CREATE) is still unconfirmed stay the instance's,
+// their operation pending as before: the release never touched them
+// (releasesLocked waits for it to settle), and the kept task's TaskInfo
+// names them. The relaunch reserves anew what the instance then lacks (a
+// volume whose DESTROY was sent is created anew, empty). The change is
+// stored before anything runs.
 func (s *Scheduler) keepAborted() error {
 	j := &job{}
 	for _, key := range s.reservationNames() {
@@ -361,10 +368,10 @@ func (s *Scheduler) keepAborted() error {
 		}
 		next := r.Clone()
 		next.Releasing = false
-		next.Items = slices.DeleteFunc(next.Items, func(it reservation.Item) bool { return it.Op != "" })
+		next.Items = slices.DeleteFunc(next.Items, func(it reservation.Item) bool { return it.Releases() })
 		if len(next.Items) < len(r.Items) {
 			gone := r.Clone()
-			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return it.Op == "" })
+			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return !it.Releases() })
 			s.setReservationLocked(j, key+"@"+gone.Items[0].ID, gone)
 		}
 		s.setReservationLocked(j, key, next)
@@ -427,7 +434,7 @@ func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) strin
 		return ""
 	}
 	for i := range left.Items {
-		left.Items[i].Op = "" // a RESERVE never confirmed is released when offered, if it exists
+		left.Items[i].Settle() // a RESERVE never confirmed is released when offered, if it exists
 	}
 	left.Releasing = true
 	key := old.Instance() + "@" + left.Items[0].ID
@@ -474,7 +481,9 @@ type ReservationView struct {
 	Key        string `json:"key"`
 	ResourceID string `json:"resource_id"`
 	Resource   string `json:"resource"`
-	// Operation is the RESERVE not confirmed yet ("" once it is).
+	// Operation is the operation pending on it: its RESERVE not confirmed
+	// yet, or the UNRESERVE of its release not finished yet ("" when none
+	// is).
 	Operation string `json:"pending_operation,omitempty"`
 }
 
