@@ -160,73 +160,117 @@ func TestReserveAsPushReservation(t *testing.T) {
 
 func ptr(s string) *string { return &s }
 
-// TestRenamed: the items of a resource set the pod spec no longer has go
-// under the set the task uses now, when the task's previous TaskInfo names
-// them and that set holds nothing yet; keys keep their resource name,
-// port name or volume path, items their IDs and resources.
-func TestRenamed(t *testing.T) {
-	vol := Volume(Reserve([]mesos.Resource{scalar("disk", 100)}, "r", "", "v1")[0], "pid-1", "", "data")
-	items := func(owner string) []Item {
+// TestFollow: each resource set's items go under the set that the task
+// whose previous TaskInfo names them uses now (a renamed set, a task moved
+// to another set, two tasks swapping sets), keys keeping their resource
+// name, port name or volume path, items their IDs, resources and
+// persistence IDs; a case that cannot be mapped safely moves nothing and
+// says why, naming the tasks and sets.
+func TestFollow(t *testing.T) {
+	// set is the items of resource set owner, their IDs prefixed with
+	// owner (x-c, x-p, x-v), its volume's persistence ID pid-<owner>.
+	set := func(owner string) []Item {
+		vol := Volume(Reserve([]mesos.Resource{scalar("disk", 100)}, "r", "", owner+"-v")[0], "pid-"+owner, "", "data")
 		return []Item{
-			{Key: ScalarKey(KeyExecutor, "cpus"), ID: "e1", Resource: scalar("cpus", 0.1)},
-			{Key: ScalarKey(owner, "cpus"), ID: "c1", Resource: scalar("cpus", 0.5)},
-			{Key: PortKey(owner, "http"), ID: "p1"},
-			{Key: VolumeKey(owner, "data"), ID: "v1", Resource: vol, Op: "op-1"},
+			{Key: ScalarKey(owner, "cpus"), ID: owner + "-c", Resource: scalar("cpus", 0.5)},
+			{Key: PortKey(owner, "http"), ID: owner + "-p"},
+			{Key: VolumeKey(owner, "data"), ID: owner + "-v", Resource: vol, Op: "op-" + owner},
 		}
 	}
-	r := &Reservation{Pod: "p", Items: items("data")}
-	live := func(owners ...string) func(string) bool {
-		return func(o string) bool { return o == KeyExecutor || o == KeyPod || slices.Contains(owners, o) }
+	res := func(owners ...string) *Reservation {
+		r := &Reservation{Pod: "p", Items: []Item{{Key: ScalarKey(KeyExecutor, "cpus"), ID: "e1", Resource: scalar("cpus", 0.1)}}}
+		for _, o := range owners {
+			r.Items = append(r.Items, set(o)...)
+		}
+		return r
 	}
+	use := func(task, now string, ids ...string) Use { return Use{Task: task, Set: now, IDs: ids} }
+	all := func(owner string) []string { return []string{owner + "-c", owner + "-p", owner + "-v", "e1"} }
 	for _, tt := range []struct {
-		name     string
-		r        *Reservation
-		to       string
-		ids      []string
-		live     func(string) bool
-		wantFrom string
+		name string
+		r    *Reservation
+		uses []Use
+		// want maps each old set to the set holding its items after;
+		// nil: nothing moves.
+		want    map[string]string
+		wantErr string
 	}{
-		{name: "renamed", r: r, to: "storage", ids: []string{"e1", "c1", "p1", "v1"}, live: live("storage"), wantFrom: "data"},
-		{name: "the volume named only", r: r, to: "storage", ids: []string{"v1"}, live: live("storage"), wantFrom: "data"},
-		{name: "the old set still in the spec", r: r, to: "storage", ids: []string{"c1"}, live: live("storage", "data")},
-		{name: "the new set holds something", r: &Reservation{Items: append(items("data"), Item{Key: ScalarKey("storage", "mem"), ID: "m2"})}, to: "storage", ids: []string{"c1"}, live: live("storage")},
-		{name: "no previous TaskInfo", r: r, to: "storage", live: live("storage")},
-		{name: "no item named", r: r, to: "storage", ids: []string{"x"}, live: live("storage")},
-		{name: "items of two old sets", r: &Reservation{Items: append(items("a"), Item{Key: ScalarKey("b", "mem"), ID: "m2"})}, to: "storage", ids: []string{"c1", "m2"}, live: live("storage")},
-		{name: "no reservation", to: "storage", ids: []string{"c1"}, live: live("storage")},
+		{name: "renamed", r: res("data"), uses: []Use{use("p-0-t", "storage", all("data")...)}, want: map[string]string{"data": "storage"}},
+		{name: "the volume named only", r: res("data"), uses: []Use{use("p-0-t", "storage", "data-v")}, want: map[string]string{"data": "storage"}},
+		{name: "swapped", r: res("x", "y"), uses: []Use{use("p-0-a", "y", all("x")...), use("p-0-b", "x", all("y")...)}, want: map[string]string{"x": "y", "y": "x"}},
+		{name: "rotated", r: res("x", "y", "z"), uses: []Use{use("p-0-a", "y", all("x")...), use("p-0-b", "z", all("y")...), use("p-0-c", "x", all("z")...)}, want: map[string]string{"x": "y", "y": "z", "z": "x"}},
+		{name: "moved on to a set another moved off", r: res("x", "y"), uses: []Use{use("p-0-a", "y", all("x")...), use("p-0-b", "z", all("y")...)}, want: map[string]string{"x": "y", "y": "z"}},
+		{name: "a shared set renamed", r: res("x"), uses: []Use{use("p-0-a", "y", all("x")...), use("p-0-c", "y", "x-v")}, want: map[string]string{"x": "y"}},
+		{name: "the old name now a new task's", r: res("data"), uses: []Use{use("p-0-t", "storage", all("data")...), use("p-0-u", "data")}, want: map[string]string{"data": "storage"}},
+		{name: "nothing renamed", r: res("x", "y"), uses: []Use{use("p-0-a", "x", all("x")...), use("p-0-b", "y", all("y")...)}},
+		{name: "no previous TaskInfo", r: res("data"), uses: []Use{use("p-0-t", "storage")}},
+		{name: "no item named", r: res("data"), uses: []Use{use("p-0-t", "storage", "other")}},
+		{name: "no reservation", uses: []Use{use("p-0-t", "storage", "data-c")}},
+		{
+			name: "the new set holds items no task takes", r: res("data", "storage"), uses: []Use{use("p-0-t", "storage", all("data")...)},
+			wantErr: "task p-0-t ran on resource set data's reservation and uses storage now, which holds a reservation no task takes away: it would be handed another's",
+		},
+		{
+			name: "moved on to a set whose task stays", r: res("x", "y"), uses: []Use{use("p-0-a", "y", all("x")...), use("p-0-b", "y", all("y")...)},
+			wantErr: "tasks p-0-a and p-0-b ran on resource sets x and y but both use y now: it can take only one of their reservations",
+		},
+		{
+			name: "a shared set split", r: res("x"), uses: []Use{use("p-0-a", "x", all("x")...), use("p-0-c", "z", "x-v")},
+			wantErr: "tasks p-0-a and p-0-c both ran on resource set x's reservation but use x and z now: it can follow only one of them",
+		},
+		{
+			name: "items of two sets", r: res("a", "b"), uses: []Use{use("p-0-t", "storage", "a-c", "b-v")},
+			wantErr: "task p-0-t's previous TaskInfo names the reservations of resource sets a and b: which one is its storage?",
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var before []byte
 			if tt.r != nil {
 				before, _ = tt.r.Marshal()
 			}
-			got, from := tt.r.Renamed(tt.to, tt.ids, tt.live)
-			if from != tt.wantFrom {
-				t.Fatalf("renamed from %q, want %q", from, tt.wantFrom)
+			got, moves, err := tt.r.Follow(tt.uses)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
 			}
 			if tt.r != nil {
 				if after, _ := tt.r.Marshal(); string(after) != string(before) {
-					t.Error("Renamed changed its receiver")
+					t.Error("Follow changed its receiver")
 				}
 			}
-			if from == "" {
-				if got != tt.r {
-					t.Error("not renamed, yet a new reservation")
+			if tt.want == nil {
+				if got != tt.r || len(moves) != 0 {
+					t.Errorf("moved %v", moves)
 				}
 				return
 			}
-			want := items(tt.to)
-			want[0].Key = ScalarKey(KeyExecutor, "cpus")
-			if len(got.Items) != len(want) {
-				t.Fatalf("items %v, want %v", got.Items, want)
+			if len(moves) != len(tt.want) {
+				t.Errorf("moves %v, want %v", moves, tt.want)
 			}
-			for i, it := range got.Items {
-				if it.Key != want[i].Key || it.ID != want[i].ID || it.Op != want[i].Op || !it.Resource.Equal(want[i].Resource) {
-					t.Errorf("item %d: %s %s %s, want %s %s %s", i, it.Key, it.ID, it.Op, want[i].Key, want[i].ID, want[i].Op)
+			for _, m := range moves {
+				if tt.want[m.From] != m.To || m.Task == "" {
+					t.Errorf("move %+v, want %s to %s", m, m.From, tt.want[m.From])
 				}
 			}
-			if pid := got.Item(VolumeKey(tt.to, "data")).Resource.GetDisk().GetPersistence().GetID(); pid != "pid-1" {
-				t.Errorf("volume's persistence ID %q, want pid-1", pid)
+			if len(got.Items) != len(tt.r.Items) {
+				t.Fatalf("items %v, was %v", got.Items, tt.r.Items)
+			}
+			for i, was := range tt.r.Items {
+				key, it := was.Key, got.Items[i]
+				if to, ok := tt.want[Owner(key)]; ok {
+					key = to + key[len(Owner(key)):]
+				}
+				if it.Key != key || it.ID != was.ID || it.Op != was.Op || !it.Resource.Equal(was.Resource) {
+					t.Errorf("item %d: %s %s %s, want %s %s %s", i, it.Key, it.ID, it.Op, key, was.ID, was.Op)
+				}
+			}
+			for from, to := range tt.want {
+				if pid := got.Item(VolumeKey(to, "data")).Resource.GetDisk().GetPersistence().GetID(); pid != "pid-"+from {
+					t.Errorf("%s's volume: persistence ID %q, want %s's pid-%s", to, pid, from, from)
+				}
 			}
 		})
 	}
@@ -280,9 +324,9 @@ func TestStoredRecord(t *testing.T) {
 	if k := got.Items[1].OpKind; k != OpReserve { // stored before kinds were: inferred
 		t.Errorf("the pending operation of a reservation not releasing read as %q, want %q", k, OpReserve)
 	}
-	renamed, from := got.Renamed("storage", []string{"id-2", "id-3"}, func(o string) bool { return o == KeyExecutor || o == "storage" })
-	if from != "data" || renamed.Item("storage/volume/data").Resource.GetDisk().GetPersistence().GetID() != "pid-1" || renamed.Item("storage/cpus").Op != "op-1" {
-		t.Errorf("renamed from %q: %v", from, renamed.Items)
+	renamed, moves, err := got.Follow([]Use{{Task: "db-1-t", Set: "storage", IDs: []string{"id-2", "id-3"}}})
+	if err != nil || len(moves) != 1 || moves[0].From != "data" || renamed.Item("storage/volume/data").Resource.GetDisk().GetPersistence().GetID() != "pid-1" || renamed.Item("storage/cpus").Op != "op-1" {
+		t.Errorf("renamed %v (%v): %v", moves, err, renamed.Items)
 	}
 }
 

@@ -49,19 +49,24 @@ func (s *Scheduler) loadReservations() error {
 	return nil
 }
 
-// followRenames follows the resource sets the target renamed (the SDK's
-// TaskResourceMapper maps a task's previous resources to its resource
-// set's specs whatever the set is called): in each pod instance's
-// reservation, the items of a set the target's pod no longer has, which a
-// task's stored TaskInfo names, go under the ID of the set the task uses
-// now, when that set holds nothing (reservation.Renamed), and the result
-// is stored. Every other part of the scheduler then sees them as that
-// set's: the instance's other steps keep them, the decommission of a
-// removed task leaves them alone, GET /v1/debug/reservations shows the new
-// ID. It runs in New after restore and keepAborted (an instance whose
-// scale-down is aborted holds its reservation again, and its items follow
-// the rename too), again at every start (it changes nothing once done). A relaunch on a configuration that still has the
-// old name takes them back by the same rule (evaluate's renames).
+// followRenames maps each pod instance's reservation to the target's
+// resource sets the SDK's way (its TaskResourceMapper maps the resources
+// of a task's previous TaskInfo to the specs of the set the task uses now,
+// whatever the sets are called): the items a task's stored TaskInfo names
+// go under the ID of the set the task uses in the target
+// (reservation.Follow: a renamed set, a task moved to another set, tasks
+// swapping sets), and the result is stored. Every other part of the
+// scheduler then sees them as that set's: the instance's other steps keep
+// them, the decommission of a removed task leaves them alone, GET
+// /v1/debug/reservations shows the new ID. It runs in New after restore
+// and keepAborted (an instance whose scale-down is aborted holds its
+// reservation again, and its items follow too), again at every start (it
+// changes nothing once done). A relaunch on a
+// configuration with the other names (a recovery of a pod not yet
+// updated) maps them back by the same rule (evaluate's renames). A case
+// that cannot be mapped safely (the configuration validators refuse the
+// ones the specs show) is left as it is, with a warning: the relaunch then
+// refuses to hand a task a volume its TaskInfo does not name.
 func (s *Scheduler) followRenames() error {
 	kv := map[string][]byte{}
 	for _, inst := range s.reservationNames() {
@@ -70,26 +75,27 @@ func (s *Scheduler) followRenames() error {
 		if r.Releasing || inst != r.Instance() || pod == nil {
 			continue
 		}
-		live := func(owner string) bool {
-			return owner == reservation.KeyExecutor || owner == reservation.KeyPod || pod.UsesResourceSet(owner)
-		}
-		next := r
+		var uses []reservation.Use
 		for _, t := range s.instanceTasks(pod, r.Index) {
 			ts, _ := pod.Tasks.Get(t.spec.Name)
-			ids := make([]string, 0, len(t.info.Resources))
+			u := reservation.Use{Task: t.info.GetName(), Set: pod.ResourceSetID(ts)}
 			for i := range t.info.Resources {
 				if id := reservation.ResourceID(&t.info.Resources[i]); id != "" {
-					ids = append(ids, id)
+					u.IDs = append(u.IDs, id)
 				}
 			}
-			to := pod.ResourceSetID(ts)
-			if n, from := next.Renamed(to, ids, live); from != "" {
-				s.log.Info("resource set renamed: its reservation follows", "pod", inst, "from", from, "to", to)
-				next = n
-			}
+			uses = append(uses, u)
 		}
-		if next == r {
+		next, moves, err := r.Follow(uses)
+		if err != nil {
+			s.log.Warn("the resource sets' reservations cannot follow their tasks: left as they are", "pod", inst, "err", err)
 			continue
+		}
+		if len(moves) == 0 {
+			continue
+		}
+		for _, m := range moves {
+			s.log.Info("resource set renamed: its reservation follows its task", "pod", inst, "from", m.From, "to", m.To, "task", m.Task)
 		}
 		b, err := next.Marshal()
 		if err != nil {
