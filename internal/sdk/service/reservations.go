@@ -487,11 +487,19 @@ type ReservationView struct {
 	Key        string `json:"key"`
 	ResourceID string `json:"resource_id"`
 	Resource   string `json:"resource"`
-	// Operation is the operation pending on it: its RESERVE not confirmed
-	// yet, or the UNRESERVE of its release not finished yet ("" when none
-	// is).
+	// Operation is the ID of the operation pending on it: its RESERVE not
+	// confirmed yet, or the UNRESERVE of its release not finished yet (""
+	// when none is).
 	Operation string `json:"pending_operation,omitempty"`
+	// OperationKind says which of the two Operation is: "RESERVE" (with
+	// its CREATE for a volume) or "UNRESERVE" (with its DESTROY); "" when
+	// none is pending.
+	OperationKind string `json:"pending_operation_kind,omitempty"`
 }
+
+// operationKinds names an item's pending operation in the API as Mesos
+// names the operation (Offer.Operation.Type).
+var operationKinds = map[reservation.OpKind]string{reservation.OpReserve: "RESERVE", reservation.OpRelease: "UNRESERVE"}
 
 // PodReservationView is what one pod instance holds.
 type PodReservationView struct {
@@ -513,7 +521,7 @@ func (s *Scheduler) Reservations() []PodReservationView {
 		r := s.reservations[key]
 		v := PodReservationView{Instance: r.Instance(), AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
 		for _, it := range r.Items {
-			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op})
+			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind]})
 		}
 		out = append(out, v)
 	}
