@@ -539,7 +539,11 @@ func (p *Plan) Steps() []*Step {
 }
 
 // Interrupt holds the plan, or only the phase named phase. It reports false
-// when that was already so (a no-op).
+// when that was already so (a no-op), and for a canary phase while its
+// canary lasts: the canary holds it already, as the SDK's
+// CanaryStrategy.interrupt ignores an interrupt while a canary step waits
+// for a continue (getNextCanaryStep), so the next continue naming the
+// phase proceeds its next canary step.
 func (p *Plan) Interrupt(phase string) (bool, error) {
 	if phase == "" {
 		if p.Interrupted {
@@ -552,7 +556,7 @@ func (p *Plan) Interrupt(phase string) (bool, error) {
 	if ph == nil {
 		return false, fmt.Errorf("plan %s has no phase %q", p.Name, phase)
 	}
-	if ph.Interrupted {
+	if ph.Interrupted || ph.nextCanary() != nil {
 		return false, nil
 	}
 	ph.Interrupted = true

@@ -105,7 +105,8 @@ func (s *Scheduler) PlanStatus(name string) plan.Status {
 //	               (a phase interrupted by name stays held), one in
 //	               progress goes on unchanged
 //	stop           interrupt and restart
-//	interrupt      hold the plan (or phase); no-op when held or COMPLETE
+//	interrupt      hold the plan (or phase); no-op when held or COMPLETE,
+//	               or for a canary phase while its canary lasts
 //	continue       release it (a canary phase: its next stage); without a
 //	               phase the plan alone; no-op when nothing is held
 //	restart        the plan, phase or step back to PENDING, released; its
