@@ -179,6 +179,26 @@ func TestInteropKeytool(t *testing.T) {
 	})
 }
 
+// TestInteropKeytoolLatin1Password opens stores written with a password
+// that is not ASCII. Java hashes a JKS password as UTF-16 chars; tlsprov
+// handed keystore-go the UTF-8 bytes, so keytool refused the keystore and
+// the truststore as "Keystore was tampered with, or password was incorrect"
+// (kurtbrose/pyjks#16 fixed the same in another JKS writer).
+func TestInteropKeytoolLatin1Password(t *testing.T) {
+	keytool := requireTool(t, "keytool", "default-jdk-headless")
+	const pw = "pässwört-çé"
+	t.Setenv("LC_ALL", "C.UTF-8") // the JVM decodes its arguments by the locale
+	dir := materializeFixture(t, false, "--keystore-password", pw)
+	for _, f := range []string{"server.keystore", "server.truststore"} {
+		t.Run(f, func(t *testing.T) {
+			out := tool(t, dir, false, keytool, "-list", "-keystore", f, "-storepass", pw)
+			if !strings.Contains(out, "Your keystore contains 1 entry") {
+				t.Errorf("keytool -list:\n%s", out)
+			}
+		})
+	}
+}
+
 // TestInteropJavaTLS runs a Java TLS server on NAME.keystore (and NAME.p12)
 // and a client that trusts only NAME.truststore and verifies the server's DNS
 // name, in one JVM (testdata/TLSCheck.java, run by the source launcher).

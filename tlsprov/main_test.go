@@ -651,6 +651,7 @@ func TestUsage(t *testing.T) {
 		{"all without variables", nil, []string{"materialize", "--all"}, 3, "no TLS_<NAME>_KEY variable"},
 		{"bad formats", s.env("x"), []string{"materialize", "--name", "x", "--formats", "pem,der"}, 2, `--formats: unknown format "der"`},
 		{"bad source", s.env("x"), []string{"materialize", "--name", "x", "--key", "/etc/key"}, 2, "--key: \"/etc/key\" is not env:VAR, file:PATH or -"},
+		{"JKS password above U+00FF", s.env("x"), []string{"materialize", "--name", "x", "--keystore-password", "pa€ss"}, 2, "--keystore-password: password character 3 is above U+00FF"},
 		{"bad log format", s.env("x"), []string{"materialize", "--name", "x", "--log-format", "xml"}, 2, "--log-format"},
 		{"stray argument", s.env("x"), []string{"materialize", "--name", "x", "extra"}, 2, `unexpected argument "extra"`},
 		{"bad key type", nil, []string{"ca", "--dir", "d", "--key-type", "dsa"}, 2, "--key-type"},

@@ -165,7 +165,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 template erro
 			&cli.BoolFlag{Name: "install-certs", Value: true, EnvVars: envVar("install-certs"), Usage: "add the sandbox CA to the Java truststore"},
 			&cli.StringFlag{Name: "ca-file", EnvVars: envVar("ca-file"), Usage: "the task's CA bundle `FILE` (PEM): https:// waits trust it besides the system roots, and it is added to the Java truststore (default $MESOS_SANDBOX/.ssl/ca-bundle.crt, else .ssl/ca.crt, when present)"},
 			&cli.StringFlag{Name: "truststore", EnvVars: envVar("truststore"), Usage: "Java truststore `FILE`, JKS or PKCS#12 (default $JAVA_HOME/lib/security/cacerts)"},
-			&cli.StringFlag{Name: "truststore-password", Value: truststore.DefaultPassword, EnvVars: envVar("truststore-password"), Usage: "truststore password (empty for a password-less PKCS#12 store)"},
+			&cli.StringFlag{Name: "truststore-password", Value: truststore.DefaultPassword, EnvVars: envVar("truststore-password"), Usage: "truststore password (empty for a password-less PKCS#12 store; for JKS, characters up to U+00FF)"},
 			&cli.BoolFlag{Name: "get-task-ip", EnvVars: envVar("get-task-ip"), Usage: "print the task IP and exit"},
 			&cli.BoolFlag{Name: "verbose", EnvVars: envVar("verbose"), Usage: "debug logging"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: envVar("log-format"), Usage: "log format: text or json"},

@@ -29,11 +29,11 @@ func stores(tb testing.TB) [][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ks, err := pki.EncodeJKSKeystore(leaf.Key, leaf.FullChain(), "server", []byte(password), time.Now())
+	ks, err := pki.EncodeJKSKeystore(leaf.Key, leaf.FullChain(), "server", password, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ts, err := pki.EncodeJKSTruststore(leaf.Roots, "ca", []byte(password), time.Now())
+	ts, err := pki.EncodeJKSTruststore(leaf.Roots, "ca", password, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func BenchmarkMaterialize(b *testing.B) {
 			keyPEM := mustKeyPEM(b, f.leaf.Key)
 			chainPEM := EncodeCertsPEM(f.leaf.Chain...)
 			caPEM := EncodeCertsPEM(f.leaf.Roots...)
-			pw := []byte(DefaultStorePassword)
+			pw := DefaultStorePassword
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				key, err := ParsePrivateKey(keyPEM)

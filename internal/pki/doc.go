@@ -14,7 +14,7 @@
 //	b, err := ca.Issue(pki.LeafRequest{CommonName: "web", DNSNames: []string{"web.example"}})
 //	key, err := pki.EncodeKeyPEM(b.Key)
 //	crt := pki.EncodeCertsPEM(b.Chain...)
-//	jks, err := pki.EncodeJKSKeystore(b.Key, b.FullChain(), "default", []byte("notsecure"), time.Now())
+//	jks, err := pki.EncodeJKSKeystore(b.Key, b.FullChain(), "default", "notsecure", time.Now())
 //
 // A typical materializing flow starts from untrusted input:
 //

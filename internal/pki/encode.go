@@ -13,6 +13,8 @@ import (
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/taskkit/taskkit/internal/jks"
 )
 
 // SDK defaults for the Java stores, as the DC/OS SDK writes them.
@@ -62,11 +64,16 @@ func jksAlias(alias string) (string, error) {
 
 // EncodeJKSKeystore returns a JKS keystore with one PrivateKeyEntry under
 // alias holding key and chain (leaf first, normally up to and including the
-// root), protected — store and key alike — by password.
-func EncodeJKSKeystore(key crypto.Signer, chain []*x509.Certificate, alias string, password []byte, created time.Time) ([]byte, error) {
+// root), protected — store and key alike — by password, hashed as Java
+// does (jks.Password: a character above U+00FF is an error).
+func EncodeJKSKeystore(key crypto.Signer, chain []*x509.Certificate, alias, password string, created time.Time) ([]byte, error) {
 	alias, err := jksAlias(alias)
 	if err != nil {
 		return nil, err
+	}
+	pw, err := jks.Password(password)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
 	}
 	if len(chain) == 0 {
 		return nil, fmt.Errorf("keystore entry %q: %w", alias, ErrNoCertificate)
@@ -80,22 +87,27 @@ func EncodeJKSKeystore(key crypto.Signer, chain []*x509.Certificate, alias strin
 		entry.CertificateChain = append(entry.CertificateChain, keystore.Certificate{Type: "X509", Content: c.Raw})
 	}
 	ks := keystore.New(keystore.WithOrderedAliases())
-	if err := ks.SetPrivateKeyEntry(alias, entry, password); err != nil {
+	if err := ks.SetPrivateKeyEntry(alias, entry, pw); err != nil {
 		return nil, fmt.Errorf("keystore entry %q: %w", alias, err)
 	}
 	var buf bytes.Buffer
-	if err := ks.Store(&buf, password); err != nil {
+	if err := ks.Store(&buf, pw); err != nil {
 		return nil, fmt.Errorf("encoding keystore: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
 // EncodeJKSTruststore returns a JKS truststore holding each of cas as a
-// trustedCertEntry, under TrustAliases(firstAlias, len(cas)).
-func EncodeJKSTruststore(cas []*x509.Certificate, firstAlias string, password []byte, created time.Time) ([]byte, error) {
+// trustedCertEntry, under TrustAliases(firstAlias, len(cas)), protected by
+// password as EncodeJKSKeystore's.
+func EncodeJKSTruststore(cas []*x509.Certificate, firstAlias, password string, created time.Time) ([]byte, error) {
 	first, err := jksAlias(firstAlias)
 	if err != nil {
 		return nil, err
+	}
+	pw, err := jks.Password(password)
+	if err != nil {
+		return nil, fmt.Errorf("truststore: %w", err)
 	}
 	if len(cas) == 0 {
 		return nil, fmt.Errorf("truststore: %w", ErrNoCertificate)
@@ -108,7 +120,7 @@ func EncodeJKSTruststore(cas []*x509.Certificate, firstAlias string, password []
 		}
 	}
 	var buf bytes.Buffer
-	if err := ks.Store(&buf, password); err != nil {
+	if err := ks.Store(&buf, pw); err != nil {
 		return nil, fmt.Errorf("encoding truststore: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -48,11 +48,11 @@ func keyInputs(tb testing.TB) [][]byte {
 				out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: map[string]string{"DEK-Info": "x"}, Bytes: der}))
 			}
 		}
-		ks, err := EncodeJKSKeystore(fx.leaf.Key, fx.leaf.FullChain(), "server", []byte(fuzzPassword), now)
+		ks, err := EncodeJKSKeystore(fx.leaf.Key, fx.leaf.FullChain(), "server", fuzzPassword, now)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		ts, err := EncodeJKSTruststore(fx.leaf.Roots, "ca", []byte(fuzzPassword), now)
+		ts, err := EncodeJKSTruststore(fx.leaf.Roots, "ca", fuzzPassword, now)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -164,8 +164,12 @@ func inspectJKS(data []byte, password string) (*Contents, error) {
 	if err := jks.Check(data); err != nil {
 		return nil, fmt.Errorf("reading JKS: %w", err)
 	}
+	pw, err := jks.Password(password)
+	if err != nil {
+		return nil, fmt.Errorf("reading JKS: %w", err)
+	}
 	ks := keystore.New(keystore.WithOrderedAliases())
-	if err := ks.Load(bytes.NewReader(data), []byte(password)); err != nil {
+	if err := ks.Load(bytes.NewReader(data), pw); err != nil {
 		return nil, fmt.Errorf("reading JKS (wrong password?): %w", err)
 	}
 	c := &Contents{Format: FormatJKS}
@@ -181,7 +185,7 @@ func inspectJKS(data []byte, password string) (*Contents, error) {
 			if err != nil {
 				return nil, fmt.Errorf("JKS entry %q: %w", alias, err)
 			}
-			if pk, err := ks.GetPrivateKeyEntry(alias, []byte(password)); err != nil {
+			if pk, err := ks.GetPrivateKeyEntry(alias, pw); err != nil {
 				e.KeyType = "unreadable (key password differs from store password)"
 			} else if k, err := parseKeyDER(pk.PrivateKey, "PRIVATE KEY"); err != nil {
 				e.KeyType = "unsupported"

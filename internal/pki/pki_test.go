@@ -395,7 +395,7 @@ func TestEncodeAndInspect(t *testing.T) {
 	f := newFixture(t, ECDSAP256, time.Time{}, 0)
 	other, _ := NewCA(CARequest{CommonName: "Other Root", KeyType: Ed25519})
 	created := time.Now()
-	pw := []byte(DefaultStorePassword)
+	pw := DefaultStorePassword
 
 	ks, err := EncodeJKSKeystore(f.leaf.Key, f.leaf.FullChain(), "Default", pw, created)
 	if err != nil {

@@ -539,7 +539,11 @@ func (p *Plan) Steps() []*Step {
 }
 
 // Interrupt holds the plan, or only the phase named phase. It reports false
-// when that was already so (a no-op).
+// when that was already so (a no-op), and for a canary phase while its
+// canary lasts: the canary holds it already, as the SDK's
+// CanaryStrategy.interrupt ignores an interrupt while a canary step waits
+// for a continue (getNextCanaryStep), so the next continue naming the
+// phase proceeds its next canary step.
 func (p *Plan) Interrupt(phase string) (bool, error) {
 	if phase == "" {
 		if p.Interrupted {
@@ -552,46 +556,41 @@ func (p *Plan) Interrupt(phase string) (bool, error) {
 	if ph == nil {
 		return false, fmt.Errorf("plan %s has no phase %q", p.Name, phase)
 	}
-	if ph.Interrupted {
+	if ph.Interrupted || ph.nextCanary() != nil {
 		return false, nil
 	}
 	ph.Interrupted = true
 	return true, nil
 }
 
-// Continue releases the plan (or one phase): an interrupted element
-// resumes; a canary phase named by phase proceeds its next canary step
-// (the SDK's CanaryStrategy.proceed). Without
-// a phase, canary phases stay held: the SDK's PlansQueries.continuePlan
-// proceeds the plan's own strategy (ParentElement.proceed), and a phase's
-// CanaryStrategy proceeds only on a continue naming the phase. It reports
-// false for a no-op.
+// Continue releases the plan, or one phase. Without a phase it clears the
+// plan's own interrupt alone, as the SDK's PlansQueries.continuePlan calls
+// plan.proceed(), the plan's own strategy (ParentElement.proceed,
+// InterruptibleStrategy.proceed): a phase interrupted by name and a canary
+// phase stay held until a continue names them. A phase named resumes if
+// interrupted, or a canary phase proceeds its next canary step (the SDK's
+// CanaryStrategy.proceed). It reports false for a no-op.
 func (p *Plan) Continue(phase string) (bool, error) {
-	var phases []*Phase
-	if phase != "" {
-		ph := p.Phase(phase)
-		if ph == nil {
-			return false, fmt.Errorf("plan %s has no phase %q", p.Name, phase)
+	if phase == "" {
+		if !p.Interrupted {
+			return false, nil
 		}
-		phases = []*Phase{ph}
-	} else {
-		phases = p.Phases
-	}
-	changed := false
-	if phase == "" && p.Interrupted {
 		p.Interrupted = false
-		changed = true
+		return true, nil
 	}
-	for _, ph := range phases {
-		if ph.Interrupted {
-			ph.Interrupted = false
-			changed = true
-		} else if s := ph.nextCanary(); phase != "" && s != nil {
-			s.interrupted = false
-			changed = true
-		}
+	ph := p.Phase(phase)
+	if ph == nil {
+		return false, fmt.Errorf("plan %s has no phase %q", p.Name, phase)
 	}
-	return changed, nil
+	if ph.Interrupted {
+		ph.Interrupted = false
+		return true, nil
+	}
+	if s := ph.nextCanary(); s != nil {
+		s.interrupted = false
+		return true, nil
+	}
+	return false, nil
 }
 
 // Step returns the step named name of phase phase ("" for any phase), or

@@ -93,6 +93,7 @@ type podReservation struct {
 		ResourceID string `json:"resource_id"`
 		Resource   string `json:"resource"`
 		Operation  string `json:"pending_operation"`
+		Kind       string `json:"pending_operation_kind"`
 	} `json:"resources"`
 }
 
@@ -103,6 +104,7 @@ type podReservation struct {
 //	  executor/cpus  3f1c...  0.1 cpus
 //	  server/volume  9a2e...  100 MB disk (volume data)  RESERVE pending
 //	web-2 on h2 (agent a2-S0), role hello-world-role, being released: 1 resource
+//	  server/cpus  77d0...  0.5 cpus  UNRESERVE pending
 //
 // or the DC/OS SDK's (TaskReservationsTracker: the resource IDs the
 // service's tasks hold, by agent hostname):
@@ -131,8 +133,11 @@ func writeReservations(w io.Writer, raw json.RawMessage) error {
 			fmt.Fprintf(w, "%s: %s\n", line, count(len(p.Resources), "resource"))
 			for _, res := range p.Resources {
 				line := fmt.Sprintf("  %s  %s  %s", orUnknown(res.Key), orUnknown(res.ResourceID), oneLine(res.Resource))
-				if res.Operation != "" {
-					line += "  " + res.Operation + " pending"
+				switch {
+				case res.Kind != "":
+					line += "  " + res.Kind + " pending"
+				case res.Operation != "": // a scheduler that does not say which
+					line += "  operation " + res.Operation + " pending"
 				}
 				fmt.Fprintln(w, line)
 			}

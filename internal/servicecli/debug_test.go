@@ -19,14 +19,21 @@ func TestWriteReservations(t *testing.T) {
 		{name: "scheduler-lite", body: `[
   {"pod_instance":"db-0","agent_id":"a1-S0","hostname":"h1","role":"svc-role","resources":[
     {"key":"executor/cpus","resource_id":"id-1","resource":"0.1 cpus"},
-    {"key":"node/volume","resource_id":"id-2","resource":"100 MB disk (volume data)","pending_operation":"RESERVE"}]},
+    {"key":"node/volume","resource_id":"id-2","resource":"100 MB disk (volume data)","pending_operation":"db-0-reserve-7","pending_operation_kind":"RESERVE"}]},
   {"pod_instance":"db-1","agent_id":"a2-S0","hostname":"h2","role":"svc-role","releasing":true,"resources":[
-    {"key":"node/cpus","resource_id":"id-3","resource":"0.5 cpus"}]}]`,
+    {"key":"node/cpus","resource_id":"id-3","resource":"0.5 cpus","pending_operation":"a2-S0-release-8","pending_operation_kind":"UNRESERVE"},
+    {"key":"node/mem","resource_id":"id-4","resource":"64 MB mem"}]}]`,
 			want: "db-0 on h1 (agent a1-S0), role svc-role: 2 resources\n" +
 				"  executor/cpus  id-1  0.1 cpus\n" +
 				"  node/volume  id-2  100 MB disk (volume data)  RESERVE pending\n" +
-				"db-1 on h2 (agent a2-S0), role svc-role, being released: 1 resource\n" +
-				"  node/cpus  id-3  0.5 cpus\n"},
+				"db-1 on h2 (agent a2-S0), role svc-role, being released: 2 resources\n" +
+				"  node/cpus  id-3  0.5 cpus  UNRESERVE pending\n" +
+				"  node/mem  id-4  64 MB mem\n"},
+		{name: "scheduler-lite without kinds", body: `[
+  {"pod_instance":"db-0","agent_id":"a1-S0","hostname":"h1","role":"svc-role","resources":[
+    {"key":"node/volume","resource_id":"id-2","resource":"100 MB disk (volume data)","pending_operation":"db-0-reserve-7"}]}]`,
+			want: "db-0 on h1 (agent a1-S0), role svc-role: 1 resource\n" +
+				"  node/volume  id-2  100 MB disk (volume data)  operation db-0-reserve-7 pending\n"},
 		{name: "scheduler-lite, none", body: `[]`, want: "no reservations\n"},
 		{name: "SDK", body: `{"h2":["b","a"],"h1":["c"]}`, want: "h1: 1 resource ID\n  c\nh2: 2 resource IDs\n  a\n  b\n"},
 		{name: "SDK, none", body: `{}`, want: "no reservations\n"},

@@ -136,7 +136,7 @@ func planGroup() group {
 				Action: action(1, []string{"PLAN"}, planShow),
 			},
 			{
-				Name: "start", Usage: "start a plan (restarting it if complete), optionally with parameters its tasks get as environment variables",
+				Name: "start", Usage: "start a plan (restarting it if complete; a phase interrupted with --phase stays held), optionally with parameters its tasks get as environment variables",
 				UsageText: "scheduler-lite plan start PLAN [-p KEY=VAL]...",
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "params", Aliases: []string{"p"}, Usage: "a parameter `KEY=VAL` (VAL may hold commas and =); repeat for several; the variable takes KEY=VAL,KEY=VAL", EnvVars: []string{envPlanParams}},
@@ -144,8 +144,8 @@ func planGroup() group {
 				Action: action(1, []string{"PLAN"}, planStart),
 			},
 			planCommand("stop", nil, "stop", "interrupt a plan and reset its progress", nil),
-			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue", []cli.Flag{phase()}),
-			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase; a canary phase releases its next canary step only when named with --phase", []cli.Flag{phase()}),
+			planCommand("interrupt", []string{"pause"}, "interrupt", "interrupt a plan, or one phase: nothing new is launched until continue; a canary phase ignores it while its canary holds it (the next continue --phase releases the next canary step)", []cli.Flag{phase()}),
+			planCommand("continue", []string{"resume"}, "continue", "continue an interrupted plan, or phase; a phase interrupted with --phase, or a canary phase (its next canary step), goes on only when named with --phase", []cli.Flag{phase()}),
 			planCommand("force-restart", []string{"restart"}, "restart", "restart a plan, a phase or one step from the beginning", []cli.Flag{phase(), step()}),
 			planCommand("force-complete", []string{"force"}, "forceComplete", "mark one step complete without running it (e.g. to abandon a sidecar operation)", []cli.Flag{phase(), step()}),
 		},
@@ -186,14 +186,17 @@ func planCommand(name string, aliases []string, call, help string, flags []cli.F
 
 // planDone says what a command did (200), and what nothing changed (208)
 // means (dcos-commons PlansQueries: the command was given already, or the
-// plan or phase is complete).
+// plan or phase is complete; a canary phase ignores an interrupt while its
+// canary holds it, as CanaryStrategy.interrupt). "interrupt --phase" is
+// interrupt naming a phase.
 var planDone = map[string][2]string{
-	"start":         {"started", ""},
-	"stop":          {"stopped", "already stopped"},
-	"interrupt":     {"interrupted", "already interrupted, or complete"},
-	"continue":      {"continued", "not interrupted"},
-	"restart":       {"restarted", ""},
-	"forceComplete": {"forced complete", "already complete"},
+	"start":             {"started", ""},
+	"stop":              {"stopped", "already stopped"},
+	"interrupt":         {"interrupted", "already interrupted, or complete"},
+	"interrupt --phase": {"interrupted", "already interrupted, held by its canary, or complete"},
+	"continue":          {"continued", "not interrupted"},
+	"restart":           {"restarted", ""},
+	"forceComplete":     {"forced complete", "already complete"},
 }
 
 // planPost sends a plan command and says what it did.
@@ -214,6 +217,9 @@ func (r *run) planPost(call string, q url.Values, body any) error {
 		what += ", step " + s
 	}
 	done := planDone[call]
+	if d, ok := planDone[call+" --phase"]; ok && q.Get("phase") != "" {
+		done = d
+	}
 	if a.Code == http.StatusAlreadyReported {
 		why := ""
 		if done[1] != "" {

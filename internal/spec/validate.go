@@ -45,6 +45,7 @@ var validators = []struct {
 	{"VolumeSpec", volumeSpecs},                                                   // specification/DefaultVolumeSpec, DefaultResourceSet.addVolume, YAMLToInternalMappers.convertResourceSet
 	{"PreReservedRole", preReservedRole},                                          // framework/FrameworkConfig.getFrameworkPreReservedRoles, Mesos roles::validate
 	{"TaskVolumesCannotChange", taskVolumesCannotChange},                          // config/validate
+	{"ResourceSetVolumesFollowTheirTasks", resourceSetVolumesFollowTheirTasks},    // offer/evaluate/TaskResourceMapper (scheduler-lite's own)
 	{"PreReservationCannotChange", preReservationCannotChange},                    // config/validate
 	{"RLimitSpec", rlimitSpecs},                                                   // specification/RLimitSpec
 	{"TaskLabels", taskLabels},                                                    // YAMLToInternalMappers.convertLabels

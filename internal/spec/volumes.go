@@ -274,6 +274,63 @@ func taskVolumesCannotChange(old, s *ServiceSpec) Problems {
 	return ps
 }
 
+// resourceSetVolumesFollowTheirTasks refuses a change of the tasks'
+// resource sets that would hand a task another's volumes, or leave its
+// own behind. scheduler-lite keeps a pod instance's reservation under its
+// resource sets' IDs and, as the SDK's TaskResourceMapper (offer/evaluate,
+// with OfferEvaluator.getExistingResourceSetStages taking the TaskInfo of
+// a task using the set), maps the resources of each task's previous
+// TaskInfo to the set it uses now, whatever the set is called: a renamed
+// set, a task moved to another set and two tasks swapping sets (the same
+// volumes, which TaskVolumesCannotChange checks) keep each task on its own
+// volumes. Refused, for the tasks with volumes in both configurations:
+// tasks that shared a set using different sets (one of them would lose
+// its volumes' data), tasks of different sets sharing one (one would be
+// handed the other's), and a task moving to the set of a task removed
+// from the pod (whose volumes go with it). The SDK checks none of it.
+func resourceSetVolumesFollowTheirTasks(old, s *ServiceSpec) Problems {
+	var ps Problems
+	if old == nil {
+		return ps
+	}
+	type move struct {
+		t        *TaskSpec
+		from, to string
+	}
+	for _, p := range s.Pods.Values {
+		op := old.Pod(p.Name)
+		if op == nil {
+			continue
+		}
+		var moves []move
+		for _, t := range p.Tasks.Values {
+			if ot, ok := op.Tasks.Get(t.Name); ok && (len(op.TaskVolumes(ot)) > 0 || len(p.TaskVolumes(t)) > 0) {
+				moves = append(moves, move{t, op.ResourceSetID(ot), p.ResourceSetID(t)})
+			}
+		}
+		for i, b := range moves {
+			path := taskPath(p, b.t) + ".resource-set"
+			for _, a := range moves[:i] {
+				switch {
+				case a.from == b.from && a.to != b.to:
+					ps.add(path, "tasks %s and %s shared resource set %s, whose volumes can follow only one of them, and would use %s and %s: one would lose its data (keep them together, or move one at a time onto a set of its own)", a.t.Name, b.t.Name, a.from, a.to, b.to)
+				case a.from != b.from && a.to == b.to:
+					ps.add(path, "tasks %s (on resource set %s) and %s (on %s) would share resource set %s: one of them would be handed the other's volumes", a.t.Name, a.from, b.t.Name, b.from, b.to)
+				}
+			}
+			if b.from == b.to {
+				continue
+			}
+			for _, ot := range op.Tasks.Values {
+				if _, kept := p.Tasks.Get(ot.Name); !kept && op.ResourceSetID(ot) == b.to && len(op.TaskVolumes(ot)) > 0 {
+					ps.add(path, "task %s would move from resource set %s to %s, the set of removed task %s: %s's volumes are %s's, released with it", b.t.Name, b.from, b.to, ot.Name, b.to, ot.Name)
+				}
+			}
+		}
+	}
+	return ps
+}
+
 // preReservationCannotChange follows PreReservationCannotChange: a pod
 // type in both configurations keeps its pre-reserved-role.
 func preReservationCannotChange(old, s *ServiceSpec) Problems {

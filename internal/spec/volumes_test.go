@@ -107,3 +107,87 @@ func TestVolumesEqual(t *testing.T) {
 		})
 	}
 }
+
+// resourceSetTransition compares a running target with a new
+// configuration: TestResourceSetVolumesFollowTheirTasks exercises it.
+const resourceSetTransition = "ResourceSetVolumesFollowTheirTasks"
+
+// resourceSetsTarget has tasks a and b on resource sets x and y, c and d
+// sharing z (one at a time), all with a volume at data, e with its own
+// resources and no volume, f on s, which has none.
+const resourceSetsTarget = `name: svc
+pods:
+  p:
+    count: 1
+    resource-sets:
+      x: {cpus: 0.1, memory: 32, volume: {path: data, type: ROOT, size: 100}}
+      y: {cpus: 0.1, memory: 32, volume: {path: data, type: ROOT, size: 100}}
+      z: {cpus: 0.1, memory: 32, volume: {path: data, type: ROOT, size: 100}}
+      w: {cpus: 0.1, memory: 32, volume: {path: data, type: ROOT, size: 100}}
+      s: {cpus: 0.1, memory: 32}
+    tasks:
+      a: {cmd: sleep 1000, resource-set: x}
+      b: {cmd: sleep 1000, resource-set: y}
+      c: {cmd: sleep 1000, resource-set: z, goal: FINISH}
+      d: {cmd: sleep 1000, resource-set: z, goal: FINISH}
+      e: {cmd: sleep 1000, cpus: 0.1}
+      f: {cmd: sleep 1000, resource-set: s, goal: FINISH}
+`
+
+// TestResourceSetVolumesFollowTheirTasks: tasks keep their volumes
+// through renamed sets, moves and swaps (each task's previous TaskInfo
+// names its own); what cannot be mapped without handing a task another's
+// volumes or leaving its own behind is refused, naming the tasks and sets.
+func TestResourceSetVolumesFollowTheirTasks(t *testing.T) {
+	old, probs, err := decodeSpec([]byte(resourceSetsTarget), nil)
+	if err != nil || len(probs) > 0 {
+		t.Fatal(err, probs)
+	}
+	for _, tt := range []struct {
+		name string
+		edit []string // pairs: from, to
+		want string   // "" for none
+	}{
+		{name: "unchanged"},
+		{name: "swapped", edit: []string{"resource-set: x}", "resource-set: Y}", "resource-set: y}", "resource-set: x}", "Y}", "y}"}},
+		{name: "renamed", edit: []string{"      x: {", "      v: {", "resource-set: x}", "resource-set: v}"}},
+		{name: "a shared set renamed", edit: []string{"      z: {", "      v: {", "resource-set: z, goal", "resource-set: v, goal", "resource-set: z, goal", "resource-set: v, goal"}},
+		{name: "moved to an unused set", edit: []string{"resource-set: x}", "resource-set: w}"}},
+		{name: "moved off a shared set with its volume", edit: []string{"d: {cmd: sleep 1000, resource-set: z", "d: {cmd: sleep 1000, resource-set: w"},
+			want: "pods.p.tasks.d.resource-set: tasks c and d shared resource set z, whose volumes can follow only one of them, and would use z and w: one would lose its data"},
+		{name: "moved onto a set in use", edit: []string{"resource-set: x}", "resource-set: y}"},
+			want: "pods.p.tasks.b.resource-set: tasks a (on resource set x) and b (on y) would share resource set y: one of them would be handed the other's volumes"},
+		{name: "moved onto a removed task's set", edit: []string{"      b: {cmd: sleep 1000, resource-set: y}\n", "", "resource-set: x}", "resource-set: y}"},
+			want: "pods.p.tasks.a.resource-set: task a would move from resource set x to y, the set of removed task b: y's volumes are b's, released with it"},
+		// No volume, no data to mix: e's old resources are released.
+		{name: "a task without volumes moved onto a set in use", edit: []string{"e: {cmd: sleep 1000, cpus: 0.1}", "e: {cmd: sleep 1000, resource-set: s, goal: FINISH}"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			y := resourceSetsTarget
+			for i := 0; i+1 < len(tt.edit); i += 2 {
+				if !strings.Contains(y, tt.edit[i]) {
+					t.Fatalf("no %q in the target", tt.edit[i])
+				}
+				y = strings.Replace(y, tt.edit[i], tt.edit[i+1], 1)
+			}
+			next, probs, err := decodeSpec([]byte(y), nil)
+			if err != nil || len(probs) > 0 {
+				t.Fatal(err, probs, y)
+			}
+			var got []string
+			for _, p := range Check(old, next) {
+				if !p.Warning {
+					got = append(got, p.Rule+": "+p.Error())
+				}
+			}
+			switch {
+			case tt.want == "" && len(got) > 0:
+				t.Errorf("problems %q, want none", got)
+			case tt.want != "" && (len(got) != 1 || !strings.Contains(got[0], tt.want)):
+				t.Errorf("problems %q, want one with %q", got, tt.want)
+			case tt.want != "" && !strings.HasPrefix(got[0], resourceSetTransition+": "):
+				t.Errorf("problem %q, want one of %s", got[0], resourceSetTransition)
+			}
+		})
+	}
+}

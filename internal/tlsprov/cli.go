@@ -14,6 +14,7 @@ import (
 
 	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/jks"
 	"github.com/taskkit/taskkit/internal/pki"
 )
 
@@ -54,7 +55,7 @@ func outputFlags() []cli.Flag {
 		&cli.StringFlag{Name: "formats", Value: DefaultFormats, EnvVars: []string{"TLSPROV_FORMATS"},
 			Usage: "comma-separated artifact `FORMATS`: pem (NAME.key/.crt/.ca), jks (NAME.keystore/.truststore), pkcs12 (NAME.p12)"},
 		&cli.StringFlag{Name: "keystore-password", Value: pki.DefaultStorePassword, EnvVars: []string{"TLSPROV_KEYSTORE_PASSWORD"},
-			Usage: "`PASSWORD` of NAME.keystore, NAME.truststore and NAME.p12 (store and key)"},
+			Usage: "`PASSWORD` of NAME.keystore, NAME.truststore and NAME.p12 (store and key); in JKS files characters up to U+00FF (ASCII and Latin-1), hashed as Java does"},
 		&cli.StringFlag{Name: "key-alias", Value: pki.DefaultKeyAlias, EnvVars: []string{"TLSPROV_KEY_ALIAS"}, Usage: "keystore `ALIAS` of the key entry"},
 		&cli.StringFlag{Name: "ca-alias", Value: pki.DefaultCAAlias, EnvVars: []string{"TLSPROV_CA_ALIAS"},
 			Usage: "truststore `ALIAS` of the first CA; further CAs get ALIAS-2, ALIAS-3, ..."},
@@ -125,6 +126,11 @@ func outputOptions(sh *cliapp.Shell, c *cli.Context) (Options, error) {
 	}
 	if c.String("keystore-password") == "" {
 		return Options{}, usageError("%s: empty", sh.Source("keystore-password"))
+	}
+	if formats.JKS {
+		if _, err := jks.Password(c.String("keystore-password")); err != nil {
+			return Options{}, usageError("%s: %v", sh.Source("keystore-password"), err)
+		}
 	}
 	if strings.TrimSpace(c.String("key-alias")) == "" {
 		return Options{}, usageError("%s: empty", sh.Source("key-alias"))

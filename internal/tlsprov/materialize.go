@@ -235,7 +235,7 @@ func Artifacts(name string, b *pki.Bundle, opts Options) ([]safefile.File, error
 		add(".crt", pki.EncodeCertsPEM(b.Chain...), PublicPerm)
 		add(".ca", pki.EncodeCertsPEM(b.Roots...), PublicPerm)
 	}
-	pw := []byte(opts.StorePassword)
+	pw := opts.StorePassword
 	if opts.Formats.JKS {
 		ks, err := pki.EncodeJKSKeystore(b.Key, b.FullChain(), opts.KeyAlias, pw, opts.Now)
 		if err != nil {

@@ -214,7 +214,7 @@ func TestMaterializeExitCodes(t *testing.T) {
 func TestFilesJSON(t *testing.T) {
 	ca, _ := pki.NewCA(pki.CARequest{CommonName: "Root \"quoted\" \\ \u2028 \x01 ünï", KeyType: pki.ECDSAP256})
 	b, _ := ca.Issue(pki.LeafRequest{CommonName: "s", DNSNames: []string{"a.test", "b.test"}, KeyType: pki.Ed25519})
-	data, _ := pki.EncodeJKSKeystore(b.Key, b.FullChain(), "default", []byte("notsecure"), time.Now())
+	data, _ := pki.EncodeJKSKeystore(b.Key, b.FullChain(), "default", "notsecure", time.Now())
 	c, err := pki.Inspect(data, "notsecure")
 	if err != nil {
 		t.Fatal(err)

@@ -139,8 +139,12 @@ func load(data []byte, password string) (*store, error) {
 		if err := jks.Check(data); err != nil {
 			return nil, fmt.Errorf("loading JKS: %w", err)
 		}
+		pw, err := jks.Password(password)
+		if err != nil {
+			return nil, fmt.Errorf("loading JKS: %w", err)
+		}
 		s.jks = keystore.New(keystore.WithOrderedAliases(), keystore.WithCaseExactAliases())
-		if err := s.jks.Load(bytes.NewReader(data), []byte(password)); err != nil {
+		if err := s.jks.Load(bytes.NewReader(data), pw); err != nil {
 			return nil, fmt.Errorf("loading JKS (wrong password?): %w", err)
 		}
 	case PKCS12:
@@ -248,7 +252,11 @@ func (s *store) encode(password string) ([]byte, error) {
 	var buf bytes.Buffer
 	switch s.format {
 	case JKS:
-		if err := s.jks.Store(&buf, []byte(password)); err != nil {
+		pw, err := jks.Password(password)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.jks.Store(&buf, pw); err != nil {
 			return nil, err
 		}
 		return buf.Bytes(), nil

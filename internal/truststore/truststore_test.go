@@ -271,6 +271,35 @@ func TestKeytoolReadsResult(t *testing.T) {
 	}
 }
 
+// TestKeytoolLatin1Password updates a JKS cacerts keytool made with a
+// password that is not ASCII. Java hashes a JKS password as UTF-16 chars;
+// bootstrap handed keystore-go the UTF-8 bytes, so -truststore-password
+// pässwört failed with "loading JKS (wrong password?)" on keytool's store
+// (kurtbrose/pyjks#16 fixed the same in another JKS reader).
+func TestKeytoolLatin1Password(t *testing.T) {
+	testtools.Require(t, "keytool", "default-jdk-headless")
+	t.Setenv("LC_ALL", "C.UTF-8") // the JVM decodes its arguments by the locale
+	const pw = "pässwört"
+	dir := t.TempDir()
+	caPEM := filepath.Join(dir, "seed.pem")
+	os.WriteFile(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: newCA(t, "Seed").Raw}), 0o644)
+	path := filepath.Join(dir, "cacerts")
+	if out, err := exec.Command("keytool", "-importcert", "-noprompt", "-alias", "seed", "-file", caPEM,
+		"-keystore", path, "-storetype", "JKS", "-storepass", pw).CombinedOutput(); err != nil {
+		t.Fatalf("keytool -importcert: %v: %s", err, out)
+	}
+	if _, err := Install([]*x509.Certificate{newCA(t, "Cluster CA")}, Options{Path: path, Password: pw}); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	out, err := exec.Command("keytool", "-list", "-keystore", path, "-storepass", pw).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Your keystore contains 2 entries") {
+		t.Fatalf("keytool -list: %v:\n%s", err, out)
+	}
+	if _, err := Install([]*x509.Certificate{newCA(t, "Cluster CA")}, Options{Path: path, Password: "pa€ss"}); err == nil || !strings.Contains(err.Error(), "above U+00FF") {
+		t.Errorf("install with a password JKS cannot take here: %v", err)
+	}
+}
+
 // TestPasswordProtectedPKCS12KeepsAliases rewrites password-protected
 // PKCS#12 truststores, whose certificate bags (and so their aliases) are
 // encrypted: keytool's (JDK 17, PBES2 with AES-256-CBC, committed in

@@ -113,11 +113,12 @@ type Requirement struct {
 	// places the pod instance anew (a first launch, or permanent
 	// recovery) and reserves all of its resources.
 	Reservation *reservation.Reservation
-	// Previous are the stored TaskInfos of the tasks to launch when they
-	// are relaunched in place (a transient recovery, a configuration
-	// update, a pause or resume): what they held before, for the stages
-	// that reuse it (reservations, volumes). Nil for a first launch and a
-	// permanent recovery.
+	// Previous are the stored TaskInfos of the pod instance's tasks (those
+	// to launch and the others) when they are relaunched in place (a
+	// transient recovery, a configuration update, a pause or resume):
+	// what they held before, for the stages that reuse it (reservations,
+	// volumes: each resource set's items follow the task whose TaskInfo
+	// names them). Nil for a first launch and a permanent recovery.
 	Previous []*mesos.TaskInfo
 	// Paused are the tasks to launch paused (svc.yml names): the pod
 	// builder replaces their command with an idle one and leaves out their
@@ -321,12 +322,14 @@ type Evaluation struct {
 	Role, Principal string
 	NewID           func() string
 	// res is the pod instance's reservation as this evaluation takes it:
-	// Req.Reservation, with the items of a resource set renamed in the
-	// pod spec under the set's new ID (renames).
+	// Req.Reservation, with each resource set's items under the set the
+	// task whose previous TaskInfo names them uses in the pod spec
+	// (renames).
 	res *reservation.Reservation
 	// renamed says which resource sets renames followed, for the
-	// reservation stage's outcome.
-	renamed []string
+	// reservation stage's outcome; unmapped why it could follow none.
+	renamed  []string
+	unmapped string
 	// sets are the pod's resource sets this evaluation reserves (or
 	// takes by resource ID), in task order; owners the reservation owners
 	// it evaluates (their items not claimed are dropped).

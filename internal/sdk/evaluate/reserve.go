@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/spec"
+	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
 // resourceSet is one resource set of the pod as the reservation sees it
@@ -71,44 +73,109 @@ func (e *Evaluation) plan() {
 	e.renames()
 }
 
-// renames follows resource sets renamed in the pod spec, as the SDK's
-// TaskResourceMapper does: it maps the resources of a task's previous
-// TaskInfo to the specs of the task's resource set by resource name (a
-// port by name, a volume by container path), whatever the set is called.
-// The reservation's items are keyed by resource set ID: a set that holds
-// nothing takes over the items of a set the pod spec no longer has when
-// the previous TaskInfos of its tasks name them (reservation.Renamed), so
-// that a relaunch in place keeps the resources, and the volume with its
-// persistence ID, instead of reserving and creating anew.
+// renames maps the reservation's items to the tasks whose previous
+// TaskInfos name them, as the SDK's TaskResourceMapper does: it maps the
+// resources of a task's previous TaskInfo to the specs of the resource set
+// the task uses now, by resource name (a port by name, a volume by
+// container path), whatever the sets are called
+// (OfferEvaluator.getExistingResourceSetStages takes the TaskInfo of a
+// task using the set). The reservation's items are keyed by resource set
+// ID, so a renamed set, a task moved to another set, or two tasks swapping
+// sets would otherwise relaunch on another set's items, another task's
+// volume among them. reservation.Follow moves the items under the sets
+// their tasks use in the pod spec evaluated (every task of the instance
+// with a previous TaskInfo counts, launched or not), so each task keeps
+// its resources and its volume with its persistence ID. A case it cannot
+// map moves nothing; the volume stage then refuses to hand a task a volume
+// other than the one its previous TaskInfo names (unmapped).
 func (e *Evaluation) renames() {
-	if e.res == nil || len(e.Req.Previous) == 0 || !slices.ContainsFunc(e.res.Items, func(it reservation.Item) bool { return !e.specOwner(reservation.Owner(it.Key)) }) {
+	if e.res == nil || len(e.Req.Previous) == 0 {
 		return
 	}
-	for _, rs := range e.sets {
-		var ids []string
-		for _, c := range rs.Tasks {
-			for _, ti := range e.Req.Previous {
-				if ti.GetName() != c.Name {
-					continue
-				}
-				for i := range ti.Resources {
-					if id := reservation.ResourceID(&ti.Resources[i]); id != "" {
-						ids = append(ids, id)
-					}
+	uses := make([]reservation.Use, 0, len(e.Req.Previous))
+	for _, t := range e.Req.Pod.Tasks.Values {
+		name := taskenv.TaskName(e.Req.Pod.Name, e.Req.Index, t.Name)
+		u := reservation.Use{Task: name, Set: e.Req.Pod.ResourceSetID(t)}
+		for _, ti := range e.Req.Previous {
+			if ti.GetName() != name {
+				continue
+			}
+			for i := range ti.Resources {
+				if id := reservation.ResourceID(&ti.Resources[i]); id != "" {
+					u.IDs = append(u.IDs, id)
 				}
 			}
 		}
-		if r, from := e.res.Renamed(rs.ID, ids, e.specOwner); from != "" {
-			e.res = r
-			e.renamed = append(e.renamed, fmt.Sprintf("resource set %s (was %s) keeps its reservation", rs.ID, from))
+		if len(u.IDs) > 0 {
+			uses = append(uses, u)
 		}
+	}
+	r, moves, err := e.res.Follow(uses)
+	if err != nil {
+		e.unmapped = err.Error()
+		return
+	}
+	e.res = r
+	for _, m := range moves {
+		e.renamed = append(e.renamed, fmt.Sprintf("resource set %s (was %s) keeps its reservation, as %s's previous TaskInfo names it", m.To, m.From, m.Task))
 	}
 }
 
-// specOwner reports whether reservation owner is one of the pod spec's:
-// the executor's, the pod's, or a resource set a task of it uses.
-func (e *Evaluation) specOwner(owner string) bool {
-	return owner == reservation.KeyExecutor || owner == reservation.KeyPod || e.Req.Pod.UsesResourceSet(owner)
+// named reports whether the previous TaskInfo of a task of the pod
+// instance names resource ID id.
+func (e *Evaluation) named(id string) bool {
+	for _, ti := range e.Req.Previous {
+		if _, ok := e.Req.Pod.Tasks.Get(strings.TrimPrefix(ti.GetName(), e.Req.Instance()+"-")); !ok || !strings.HasPrefix(ti.GetName(), e.Req.Instance()+"-") {
+			continue
+		}
+		for i := range ti.Resources {
+			if reservation.ResourceID(&ti.Resources[i]) == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// previousVolume returns the volume at container path of task name's
+// previous TaskInfo (nil when it names none).
+func (e *Evaluation) previousVolume(name, path string) *mesos.Resource {
+	for _, ti := range e.Req.Previous {
+		if ti.GetName() != name {
+			continue
+		}
+		for i := range ti.Resources {
+			if r := &ti.Resources[i]; r.IsPersistentVolume() && r.GetDisk().GetVolume().GetContainerPath() == path {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// sameVolume checks that volume got, at path of rs, is the one each of
+// rs's tasks to launch ran on when its previous TaskInfo names one the
+// instance still holds: a task is never handed another's volume, nor a
+// new one while its own is kept.
+func (e *Evaluation) sameVolume(rs *resourceSet, path string, got mesos.Resource) error {
+	pid := got.GetDisk().GetPersistence().GetID()
+	for _, c := range rs.Tasks {
+		prev := e.previousVolume(c.Name, path)
+		if prev == nil {
+			continue
+		}
+		was := prev.GetDisk().GetPersistence().GetID()
+		held := e.Req.Reservation.ByID(reservation.ResourceID(prev))
+		if was == pid || held == nil {
+			continue
+		}
+		msg := fmt.Sprintf("task %s ran on volume %s (persistence ID %s, reserved as %s); its resource set %s would give it persistence ID %s: refusing to hand it another task's volume or a new one while its own is kept", c.Name, path, was, held.Key, rs.ID, pid)
+		if e.unmapped != "" {
+			msg += " (" + e.unmapped + ")"
+		}
+		return &claimError{Reason: msg}
+	}
+	return nil
 }
 
 // claimError is why a claim failed: Reason for the outcome, Want what the
@@ -328,8 +395,9 @@ func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what string) (m
 // finish composes the pod instance's reservation after this launch: the
 // items claimed, and the items of owners this evaluation did not look at
 // (another task's resource set, a running executor's); items of evaluated
-// owners that were not claimed, and of owners the spec no longer has, are
-// left out, for the scheduler to release.
+// owners that were not claimed, and of owners the spec no longer has
+// (unless they hold a volume a previous TaskInfo names), are left out, for
+// the scheduler to release.
 func (e *Evaluation) finish() {
 	res := &reservation.Reservation{Pod: e.Req.Pod.Name, Index: e.Req.Index, AgentID: e.Where.AgentID, Hostname: e.Where.Hostname, Role: e.Role}
 	old := e.res
@@ -338,6 +406,14 @@ func (e *Evaluation) finish() {
 		known := map[string]bool{reservation.KeyExecutor: true, reservation.KeyPod: true}
 		for _, t := range e.Req.Pod.Tasks.Values {
 			known[e.Req.Pod.ResourceSetID(t)] = true
+		}
+		// A volume a task's previous TaskInfo names is its data: its set
+		// is kept even when the spec no longer has it (a case renames
+		// could not map), never released by another task's launch.
+		for _, it := range old.Items {
+			if it.Resource.IsPersistentVolume() && e.named(it.ID) {
+				known[reservation.Owner(it.Key)] = true
+			}
 		}
 		for _, it := range old.Items {
 			if owner := reservation.Owner(it.Key); e.claimedAt(it.Key) >= 0 || slices.Contains(e.owners, owner) || !known[owner] {
@@ -384,6 +460,9 @@ func (s ReservationStage) Evaluate(e *Evaluation) Outcome {
 	for _, rn := range e.renamed {
 		msg += "; " + rn
 	}
+	if e.unmapped != "" {
+		msg += "; the resource sets' reservations stay as they are: " + e.unmapped
+	}
 	return Pass(s.Name(), msg)
 }
 
@@ -411,6 +490,9 @@ func (s VolumeStage) Evaluate(e *Evaluation) Outcome {
 	for _, rs := range e.sets {
 		for _, v := range rs.Volumes {
 			r, err := e.claimVolume(reservation.VolumeKey(rs.ID, v.Path), v, fmt.Sprintf("volume %s of %s", v.Path, rs.what(e)))
+			if err == nil {
+				err = e.sameVolume(rs, v.Path, r)
+			}
 			if err != nil {
 				return fail(s.Name(), err)
 			}

@@ -427,7 +427,9 @@ func TestRelaunchFollowsARenamedResourceSet(t *testing.T) {
 		{name: "renamed", pod: set("storage", ""), previous: []*mesos.TaskInfo{prev}, follows: true},
 		{name: "no previous TaskInfo", pod: set("storage", "")},
 		{name: "the previous TaskInfo of another task", pod: set("storage", ""), previous: []*mesos.TaskInfo{{Name: "p-1-t", Resources: prev.Resources}}},
-		{name: "the old name still a set of the pod", pod: withTask(set("storage", "  data: {cpus: 0.1}\n"), "u", "data"), previous: []*mesos.TaskInfo{prev}, oldKept: true},
+		// The items follow t, whose TaskInfo names them; u, new, reserves
+		// its set when it launches.
+		{name: "the old name now a new task's set", pod: withTask(set("storage", "  data: {cpus: 0.1}\n"), "u", "data"), previous: []*mesos.TaskInfo{prev}, follows: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := req(tt.pod, 0)
@@ -492,4 +494,115 @@ func withTask(pod *spec.PodSpec, name, rs string) *spec.PodSpec {
 	pod.Tasks.Keys = append(pod.Tasks.Keys, name)
 	pod.Tasks.Values = append(pod.Tasks.Values, &spec.TaskSpec{Name: name, Goal: spec.GoalRunning, Cmd: "x", ResourceSet: rs})
 	return pod
+}
+
+// TestRelaunchFollowsSwappedResourceSets: two tasks swapping resource sets
+// of the same shape each relaunch on the resources and volume their own
+// previous TaskInfo names, as the SDK's TaskResourceMapper maps them (by
+// resource name and container path, whatever the set is called), only
+// when the previous TaskInfos of the pod's tasks not launched count too
+// (a task launched alone would otherwise take the other's set). When the
+// TaskInfos cannot be mapped (a merge: both tasks now share one set), the
+// relaunch is refused rather than hand a task the other's volume.
+func TestRelaunchFollowsSwappedResourceSets(t *testing.T) {
+	const sets = "resource-sets:\n  x: {cpus: 0.5, memory: 64, volume: {path: data, type: ROOT, size: 100}}\n  y: {cpus: 0.5, memory: 64, volume: {path: data, type: ROOT, size: 100}}\n"
+	pod := func(t1, t2 string) *spec.PodSpec {
+		return withTask(podSpec(t, sets, "resource-set: "+t1+"\n"), "u", t2)
+	}
+	ev := reserver()
+	first := fit(t, ev, req(pod("x", "y"), 0), unreserved()...)
+	prev := map[string]*mesos.TaskInfo{}
+	pids := map[string]string{}
+	for _, c := range first.Tasks {
+		prev[c.Name] = &mesos.TaskInfo{Name: c.Name, Resources: c.Resources}
+		for _, r := range c.Resources {
+			if r.IsPersistentVolume() {
+				pids[c.Name] = r.GetDisk().GetPersistence().GetID()
+			}
+		}
+	}
+	if len(pids) != 2 || pids["p-0-t"] == pids["p-0-u"] {
+		t.Fatalf("deployed volumes %v", pids)
+	}
+	all := []*mesos.TaskInfo{prev["p-0-t"], prev["p-0-u"]}
+	for _, tt := range []struct {
+		name     string
+		pod      *spec.PodSpec
+		tasks    []string
+		previous []*mesos.TaskInfo
+		wantErr  string // the volume stage's failure; "" when it fits
+		// asIs: it fits with every item where it was (nothing mapped,
+		// nothing released).
+		asIs bool
+	}{
+		{name: "the pod", pod: pod("y", "x"), tasks: []string{"t", "u"}, previous: all},
+		{name: "one task", pod: pod("y", "x"), tasks: []string{"t"}, previous: all},
+		{name: "one task, the other's TaskInfo unknown", pod: pod("y", "x"), tasks: []string{"t"}, previous: all[:1],
+			wantErr: "task p-0-t ran on volume data (persistence ID " + pids["p-0-t"] + ", reserved as x/volume/data); its resource set y would give it persistence ID " + pids["p-0-u"]},
+		{name: "merged", pod: pod("y", "y"), tasks: []string{"t"}, previous: all,
+			wantErr: "tasks p-0-t and p-0-u ran on resource sets x and y but both use y now"},
+		// u keeps its own; t's volume, on a set the spec no longer has, is
+		// kept for t rather than released by u's launch.
+		{name: "merged, the other task launched", pod: pod("y", "y"), tasks: []string{"u"}, previous: all, asIs: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := req(tt.pod, 0)
+			r.Tasks, r.Reservation, r.Previous, r.Recovery = tt.tasks, first.Reservation, tt.previous, RecoveryTransient
+			rec, outs := try(ev, r, reservedAgain(first))
+			if tt.wantErr != "" {
+				if rec != nil || !strings.Contains(failed(outs), tt.wantErr) || !strings.Contains(failed(outs), "refusing to hand it another task's volume") {
+					t.Fatalf("fit %v, outcomes %v; want %q", rec != nil, outs, tt.wantErr)
+				}
+				return
+			}
+			if rec == nil {
+				t.Fatalf("no fit: %v", outs)
+			}
+			if len(rec.Reserve)+len(rec.Create)+len(rec.Unreserve) != 0 {
+				t.Errorf("operations: reserve %v create %v unreserve %v", rec.Reserve, rec.Create, rec.Unreserve)
+			}
+			if tt.asIs {
+				got, was := keys(rec.Reservation), keys(first.Reservation)
+				slices.Sort(got)
+				slices.Sort(was)
+				if !slices.Equal(got, was) {
+					t.Errorf("items %v, was %v", got, was)
+				}
+				if it := rec.Reservation.Item("x/volume/data"); it == nil || it.Resource.GetDisk().GetPersistence().GetID() != pids["p-0-t"] {
+					t.Errorf("t's volume %v, want %q kept", it, pids["p-0-t"])
+				}
+			}
+			for _, c := range rec.Tasks {
+				got := ""
+				for _, r := range c.Resources {
+					if r.IsPersistentVolume() {
+						got = r.GetDisk().GetPersistence().GetID()
+					}
+				}
+				if got != pids[c.Name] {
+					t.Errorf("%s relaunched on volume %q, want its own %q", c.Name, got, pids[c.Name])
+				}
+			}
+			if tt.asIs {
+				return
+			}
+			// Each item is kept under the set its task uses now, none
+			// dropped.
+			if len(rec.Reservation.Items) != len(first.Reservation.Items) {
+				t.Errorf("items %v, was %v", keys(rec.Reservation), keys(first.Reservation))
+			}
+			for _, was := range first.Reservation.Items {
+				key := was.Key
+				switch reservation.Owner(key) {
+				case "x":
+					key = "y" + key[1:]
+				case "y":
+					key = "x" + key[1:]
+				}
+				if it := rec.Reservation.Item(key); it == nil || it.ID != was.ID {
+					t.Errorf("%s: %v, was %s %s", key, it, was.Key, was.ID)
+				}
+			}
+		})
+	}
 }

@@ -41,11 +41,11 @@ func (s Reservations) Build(l *Launch) error {
 	if len(rec.Reserve) > 0 {
 		op := calls.OpReserve(rec.Reserve...)
 		if len(rec.Reserved) > 0 {
-			id := rec.Req.Instance() + "-reserve-" + s.NewID()
+			id := reservation.ReserveOpID(rec.Req.Instance(), s.NewID())
 			op.ID = &mesos.OperationID{Value: id}
 			for i := range res.Items {
 				if slices.Contains(rec.Reserved, res.Items[i].Key) {
-					res.Items[i].Op = id
+					res.Items[i].Op, res.Items[i].OpKind = id, reservation.OpReserve
 				}
 			}
 		}

@@ -11,19 +11,27 @@
 // that reserves (write-before-act) and keeps it until the resources are
 // released:
 //
-//	evaluate (new)  ─▶ Reservation{Items: IDs, Op: the RESERVE's operation ID}
-//	   ─▶ stored ─▶ ACCEPT RESERVE(id) CREATE LAUNCH_GROUP…
+//	evaluate (new)  ─▶ Reservation{Items: IDs, Op: the RESERVE's operation ID,
+//	   OpKind: OpReserve} ─▶ stored ─▶ ACCEPT RESERVE(id) CREATE LAUNCH_GROUP…
 //	UPDATE_OPERATION_STATUS FINISHED (or the IDs seen in an offer) ─▶ Op ""
 //	OPERATION_ERROR/UNKNOWN ─▶ the items never existed: dropped
 //	release (pod replace, decommission, uninstall) ─▶ Releasing; the
-//	   resources are DESTROYed and UNRESERVEd as they are offered
+//	   resources are DESTROYed and UNRESERVEd as they are offered (Op: the
+//	   UNRESERVE's operation ID, OpKind: OpRelease), and leave once it
+//	   finished
+//
+// An item's OpKind says which of the two its pending operation is: a
+// reservation released while its RESERVE is not confirmed yet holds both
+// kinds.
 //
 // Nothing here does I/O.
 package reservation
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -70,11 +78,63 @@ type Item struct {
 	// among them, and for a volume its persistence and volume): what a
 	// task names to use it.
 	Resource mesos.Resource
-	// Op is the ID of the RESERVE operation that makes it, until Mesos
-	// confirms the operation (or an offer shows the resource); "" once it
-	// is known to exist.
+	// Op is the ID of the operation pending on it: the RESERVE that makes
+	// it, until Mesos confirms the operation (or an offer shows the
+	// resource), or the UNRESERVE that gives it up, until Mesos says it
+	// finished; "" when none is.
 	Op string
+	// OpKind is what Op does: OpReserve or OpRelease ("" when Op is "").
+	OpKind OpKind
 }
+
+// OpKind is what an item's pending operation does to it.
+type OpKind string
+
+const (
+	// OpReserve is the RESERVE (and CREATE) that makes the item: until it
+	// is confirmed, the item may never have existed.
+	OpReserve OpKind = "reserve"
+	// OpRelease is the DESTROY and UNRESERVE that give the item up: until
+	// Mesos says it finished, the item is still reserved.
+	OpRelease OpKind = "release"
+)
+
+// ReserveOpID is the ID of a RESERVE of pod instance inst, id a new ID.
+func ReserveOpID(inst, id string) string { return inst + reserveOp + id }
+
+// ReleaseOpID is the ID of an UNRESERVE on agent, id a new ID.
+func ReleaseOpID(agent, id string) string { return agent + releaseOp + id }
+
+const (
+	reserveOp = "-reserve-"
+	releaseOp = "-release-"
+)
+
+// inferKind is the kind of pending operation op of a stored item that does
+// not record it (stored before kinds were): an item of a reservation not
+// releasing only ever had a RESERVE pending; one of a releasing
+// reservation had either, told apart by the operation's ID
+// (ReserveOpID, ReleaseOpID: the later of the two markers, as a pod or
+// agent name may hold the other). An ID of neither form is taken for a
+// release, what the schedulers that stored such records took it for.
+func inferKind(op string, releasing bool) OpKind {
+	switch {
+	case op == "":
+		return ""
+	case !releasing:
+		return OpReserve
+	case strings.LastIndex(op, reserveOp) > strings.LastIndex(op, releaseOp):
+		return OpReserve
+	default:
+		return OpRelease
+	}
+}
+
+// Releases reports whether the operation pending on it gives it up.
+func (it *Item) Releases() bool { return it.Op != "" && it.OpKind == OpRelease }
+
+// Settle clears its pending operation.
+func (it *Item) Settle() { it.Op, it.OpKind = "", "" }
 
 // Reservation is what one pod instance holds.
 type Reservation struct {
@@ -123,46 +183,108 @@ func (r *Reservation) ByID(id string) *Item {
 	return nil
 }
 
-// Renamed follows a resource set renamed in the pod spec (the SDK's
-// TaskResourceMapper, which maps the resources of a task's previous
-// TaskInfo to its resource set's specs by resource name and a volume by
-// container path, whatever the set is called): to is the ID the task's
-// resource set has now, ids the resource IDs its previous TaskInfo names,
-// live whether an owner is still the pod spec's (KeyExecutor, KeyPod, a
-// resource set of it). When r holds nothing under to and ids name items of
-// exactly one owner that is not live, Renamed returns a copy of r with
-// every item of that owner under to (the rest of its key, a resource
-// name, "port/<name>" or "volume/<path>", kept), and the old owner;
-// otherwise r and "". The items keep their resource IDs, resources and
-// persistence IDs: a relaunch takes them as the renamed set's.
-func (r *Reservation) Renamed(to string, ids []string, live func(owner string) bool) (*Reservation, string) {
-	if r == nil || len(ids) == 0 {
-		return r, ""
+// Use is one task of a pod instance as Follow sees it: the resource set
+// it uses now and the resource IDs its previous TaskInfo names.
+type Use struct {
+	// Task is the task's name ("<pod>-<index>-<task>"), for messages.
+	Task string
+	// Set is the ID of the resource set the task uses now.
+	Set string
+	// IDs are the resource IDs its previous TaskInfo names.
+	IDs []string
+}
+
+// Move is one resource set's items going under another set's ID.
+type Move struct {
+	From, To string
+	// Task is the task whose previous TaskInfo names them.
+	Task string
+}
+
+// Follow maps the resource sets' items to the tasks whose previous
+// TaskInfos name them, as the SDK's TaskResourceMapper does (it maps the
+// resources of a task's previous TaskInfo to the specs of the resource set
+// the task uses now, by resource name and a volume by container path,
+// whatever the sets are called): the items of set F that the TaskInfo of
+// a task now using set T names go under T (the rest of each key, a
+// resource name, "port/<name>" or "volume/<path>", kept). That covers a
+// renamed set, a task moved to another set, and tasks swapping sets (each
+// new set held the other's items): the keys are rewritten at once.
+//
+// The items keep their resource IDs, resources and persistence IDs, so a
+// relaunch takes each task's own volume. Follow returns a copy of r with
+// the moves made, and the moves (sorted); r itself when nothing moves.
+// When the uses cannot be mapped safely, it moves nothing and returns an
+// error naming the tasks and sets: a TaskInfo naming the items of two
+// sets, tasks that held one set now using two (a split) or that held two
+// now sharing one (a merge), or a set taking another's items while it
+// holds items that no task takes away. The executor's and the pod's own
+// items are never moved.
+func (r *Reservation) Follow(uses []Use) (*Reservation, []Move, error) {
+	if r == nil {
+		return r, nil, nil
 	}
-	from := ""
-	for _, it := range r.Items {
-		owner := Owner(it.Key)
-		if owner == to {
-			return r, ""
+	type edge struct{ set, task string }
+	dest := map[string]edge{} // old set → the set it goes to, and the task saying so
+	src := map[string]edge{}  // new set → the set it takes, and the task saying so
+	var errs []error
+	for _, u := range uses {
+		var from []string
+		for _, it := range r.Items {
+			o := Owner(it.Key)
+			if o != KeyExecutor && o != KeyPod && slices.Contains(u.IDs, it.ID) && !slices.Contains(from, o) {
+				from = append(from, o)
+			}
 		}
-		if !slices.Contains(ids, it.ID) || live(owner) {
+		switch {
+		case len(from) == 0:
+			continue
+		case len(from) > 1:
+			slices.Sort(from)
+			errs = append(errs, fmt.Errorf("task %s's previous TaskInfo names the reservations of resource sets %s: which one is its %s?", u.Task, strings.Join(from, " and "), u.Set))
 			continue
 		}
-		if from != "" && from != owner {
-			return r, "" // the task held items of two sets: which one is it?
+		f := from[0]
+		if d, ok := dest[f]; ok && d.set != u.Set {
+			errs = append(errs, fmt.Errorf("tasks %s and %s both ran on resource set %s's reservation but use %s and %s now: it can follow only one of them", d.task, u.Task, f, d.set, u.Set))
+			continue
 		}
-		from = owner
+		if s, ok := src[u.Set]; ok && s.set != f {
+			errs = append(errs, fmt.Errorf("tasks %s and %s ran on resource sets %s and %s but both use %s now: it can take only one of their reservations", s.task, u.Task, s.set, f, u.Set))
+			continue
+		}
+		dest[f], src[u.Set] = edge{u.Set, u.Task}, edge{f, u.Task}
 	}
-	if from == "" {
-		return r, ""
+	var moves []Move
+	for _, f := range slices.Sorted(maps.Keys(dest)) {
+		d := dest[f]
+		if f == d.set || len(errs) > 0 {
+			continue
+		}
+		// The new set's own items must go elsewhere.
+		if slices.ContainsFunc(r.Items, func(it Item) bool { return Owner(it.Key) == d.set }) {
+			if away, ok := dest[d.set]; !ok || away.set == d.set {
+				errs = append(errs, fmt.Errorf("task %s ran on resource set %s's reservation and uses %s now, which holds a reservation no task takes away: it would be handed another's", d.task, f, d.set))
+				continue
+			}
+		}
+		moves = append(moves, Move{From: f, To: d.set, Task: d.task})
+	}
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+		return r, nil, errors.Join(errs...)
+	}
+	if len(moves) == 0 {
+		return r, nil, nil
 	}
 	c := r.Clone()
 	for i := range c.Items {
-		if Owner(c.Items[i].Key) == from {
-			c.Items[i].Key = to + c.Items[i].Key[len(from):]
+		o := Owner(c.Items[i].Key)
+		if j := slices.IndexFunc(moves, func(m Move) bool { return m.From == o }); j >= 0 {
+			c.Items[i].Key = moves[j].To + c.Items[i].Key[len(o):]
 		}
 	}
-	return c, from
+	return c, moves, nil
 }
 
 // Pending returns the operation IDs not yet confirmed, sorted, once each.
@@ -201,6 +323,7 @@ type storedItem struct {
 	Key      string `json:"key"`
 	ID       string `json:"id"`
 	Op       string `json:"op,omitempty"`
+	OpKind   OpKind `json:"op_kind,omitempty"`
 	Resource []byte `json:"resource"`
 }
 
@@ -212,12 +335,18 @@ func (r *Reservation) Marshal() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reservation of %s, %s: %w", r.Instance(), it.Key, err)
 		}
-		s.Items = append(s.Items, storedItem{Key: it.Key, ID: it.ID, Op: it.Op, Resource: b})
+		si := storedItem{Key: it.Key, ID: it.ID, Op: it.Op, Resource: b}
+		if it.Op != "" {
+			si.OpKind = it.OpKind
+		}
+		s.Items = append(s.Items, si)
 	}
 	return json.Marshal(s)
 }
 
-// Unmarshal decodes a stored reservation.
+// Unmarshal decodes a stored reservation. An item's pending operation
+// stored without its kind (by an earlier version) is given one
+// (inferKind).
 func Unmarshal(b []byte) (*Reservation, error) {
 	var s stored
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -225,7 +354,12 @@ func Unmarshal(b []byte) (*Reservation, error) {
 	}
 	r := &Reservation{Pod: s.Pod, Index: s.Index, AgentID: s.AgentID, Hostname: s.Hostname, Role: s.Role, Releasing: s.Releasing}
 	for _, si := range s.Items {
-		it := Item{Key: si.Key, ID: si.ID, Op: si.Op}
+		it := Item{Key: si.Key, ID: si.ID, Op: si.Op, OpKind: si.OpKind}
+		if it.Op == "" {
+			it.OpKind = ""
+		} else if it.OpKind != OpReserve && it.OpKind != OpRelease {
+			it.OpKind = inferKind(it.Op, s.Releasing)
+		}
 		if err := it.Resource.Unmarshal(si.Resource); err != nil {
 			return nil, fmt.Errorf("item %s: %w", si.Key, err)
 		}

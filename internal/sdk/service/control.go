@@ -101,12 +101,14 @@ func (s *Scheduler) PlanStatus(name string) plan.Status {
 // of it, on the event loop, as the SDK's PlansQueries:
 //
 //	start          parameters become env values (the names must be ones);
-//	               a COMPLETE plan restarts, an interrupted one resumes,
-//	               one in progress goes on unchanged
+//	               a COMPLETE plan restarts, an interrupted one resumes
+//	               (a phase interrupted by name stays held), one in
+//	               progress goes on unchanged
 //	stop           interrupt and restart
-//	interrupt      hold the plan (or phase); no-op when held or COMPLETE
-//	continue       release it (a canary phase: its next stage); no-op
-//	               when nothing is held
+//	interrupt      hold the plan (or phase); no-op when held or COMPLETE,
+//	               or for a canary phase while its canary lasts
+//	continue       release it (a canary phase: its next stage); without a
+//	               phase the plan alone; no-op when nothing is held
 //	restart        the plan, phase or step back to PENDING, released; its
 //	               steps relaunch their tasks; no-op when PENDING
 //	forceComplete  the plan, phase or step COMPLETE; no-op when COMPLETE
@@ -162,19 +164,17 @@ func (s *Scheduler) PlanCommand(ctx context.Context, name, cmd, phase, step stri
 		case CmdStart:
 			// As the SDK's PlansQueries.start: the parameters replace the
 			// plan's (DeploymentStep.updateParameters), a COMPLETE plan
-			// restarts, then the plan proceeds; one in progress or
-			// interrupted keeps its steps (an empty body, as the DC/OS CLI
-			// sends without -p, restarts nothing either).
+			// restarts, then the plan proceeds (plan.proceed(): its own
+			// interrupt alone, so a phase interrupted by name stays held);
+			// one in progress or interrupted keeps its steps (an empty body,
+			// as the DC/OS CLI sends without -p, restarts nothing either).
 			if params != nil {
 				p.Parameters = params
 			}
 			if p.Status() == plan.Complete {
 				p.Restart("")
 			}
-			p.Interrupted = false
-			for _, ph := range p.Phases {
-				ph.Interrupted = false
-			}
+			p.Continue("")
 			changed = true
 		case CmdStop:
 			p.Interrupt("")

@@ -26,14 +26,18 @@ import (
 // their own until released. An UNRESERVE still in flight at the restart
 // keeps its operation, and its OPERATION_FINISHED drops them; one that
 // failed gave them up already, and the next offer of the agent releases
-// them again, in the ACCEPT that relaunches web-2.
+// them again, in the ACCEPT that relaunches web-2. A store written before
+// items recorded the kind of their pending operation (OldStore) reads the
+// UNRESERVE's by its ID.
 func TestDecommissionAbortedAfterItsRelease(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		status mesos.OperationState // of the UNRESERVE before the restart; 0: none
+		name     string
+		status   mesos.OperationState // of the UNRESERVE before the restart; 0: none
+		oldStore bool                 // the reservations stored without their operations' kinds
 	}{
-		{"InFlight", 0},
-		{"Failed", mesos.OPERATION_ERROR},
+		{"InFlight", 0, false},
+		{"Failed", mesos.OPERATION_ERROR, false},
+		{"InFlightOldStore", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, t.TempDir())
@@ -74,6 +78,9 @@ func TestDecommissionAbortedAfterItsRelease(t *testing.T) {
 			}
 			h.skip()
 			h.stop()
+			if tc.oldStore {
+				withoutOpKinds(t, st)
+			}
 
 			h = newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, nil)
 			h.master.ManualOperations()

@@ -113,7 +113,11 @@ func (s *Scheduler) requirement(st *plan.Step, now time.Time) *evaluate.Requirem
 			}
 			req.Paused[name] = true
 		}
-		if t.info != nil && req.Recovery != evaluate.RecoveryPermanent {
+	}
+	// Every task's previous TaskInfo, launched or not: each resource
+	// set's items follow the task that names them (evaluate's renames).
+	if req.Recovery != evaluate.RecoveryPermanent {
+		for _, t := range s.instanceTasks(pod, st.Index) {
 			req.Previous = append(req.Previous, t.info)
 		}
 	}

@@ -49,19 +49,24 @@ func (s *Scheduler) loadReservations() error {
 	return nil
 }
 
-// followRenames follows the resource sets the target renamed (the SDK's
-// TaskResourceMapper maps a task's previous resources to its resource
-// set's specs whatever the set is called): in each pod instance's
-// reservation, the items of a set the target's pod no longer has, which a
-// task's stored TaskInfo names, go under the ID of the set the task uses
-// now, when that set holds nothing (reservation.Renamed), and the result
-// is stored. Every other part of the scheduler then sees them as that
-// set's: the instance's other steps keep them, the decommission of a
-// removed task leaves them alone, GET /v1/debug/reservations shows the new
-// ID. It runs in New after restore and keepAborted (an instance whose
-// scale-down is aborted holds its reservation again, and its items follow
-// the rename too), again at every start (it changes nothing once done). A relaunch on a configuration that still has the
-// old name takes them back by the same rule (evaluate's renames).
+// followRenames maps each pod instance's reservation to the target's
+// resource sets the SDK's way (its TaskResourceMapper maps the resources
+// of a task's previous TaskInfo to the specs of the set the task uses now,
+// whatever the sets are called): the items a task's stored TaskInfo names
+// go under the ID of the set the task uses in the target
+// (reservation.Follow: a renamed set, a task moved to another set, tasks
+// swapping sets), and the result is stored. Every other part of the
+// scheduler then sees them as that set's: the instance's other steps keep
+// them, the decommission of a removed task leaves them alone, GET
+// /v1/debug/reservations shows the new ID. It runs in New after restore
+// and keepAborted (an instance whose scale-down is aborted holds its
+// reservation again, and its items follow too), again at every start (it
+// changes nothing once done). A relaunch on a
+// configuration with the other names (a recovery of a pod not yet
+// updated) maps them back by the same rule (evaluate's renames). A case
+// that cannot be mapped safely (the configuration validators refuse the
+// ones the specs show) is left as it is, with a warning: the relaunch then
+// refuses to hand a task a volume its TaskInfo does not name.
 func (s *Scheduler) followRenames() error {
 	kv := map[string][]byte{}
 	for _, inst := range s.reservationNames() {
@@ -70,26 +75,27 @@ func (s *Scheduler) followRenames() error {
 		if r.Releasing || inst != r.Instance() || pod == nil {
 			continue
 		}
-		live := func(owner string) bool {
-			return owner == reservation.KeyExecutor || owner == reservation.KeyPod || pod.UsesResourceSet(owner)
-		}
-		next := r
+		var uses []reservation.Use
 		for _, t := range s.instanceTasks(pod, r.Index) {
 			ts, _ := pod.Tasks.Get(t.spec.Name)
-			ids := make([]string, 0, len(t.info.Resources))
+			u := reservation.Use{Task: t.info.GetName(), Set: pod.ResourceSetID(ts)}
 			for i := range t.info.Resources {
 				if id := reservation.ResourceID(&t.info.Resources[i]); id != "" {
-					ids = append(ids, id)
+					u.IDs = append(u.IDs, id)
 				}
 			}
-			to := pod.ResourceSetID(ts)
-			if n, from := next.Renamed(to, ids, live); from != "" {
-				s.log.Info("resource set renamed: its reservation follows", "pod", inst, "from", from, "to", to)
-				next = n
-			}
+			uses = append(uses, u)
 		}
-		if next == r {
+		next, moves, err := r.Follow(uses)
+		if err != nil {
+			s.log.Warn("the resource sets' reservations cannot follow their tasks: left as they are", "pod", inst, "err", err)
 			continue
+		}
+		if len(moves) == 0 {
+			continue
+		}
+		for _, m := range moves {
+			s.log.Info("resource set renamed: its reservation follows its task", "pod", inst, "from", m.From, "to", m.To, "task", m.Task)
 		}
 		b, err := next.Marshal()
 		if err != nil {
@@ -131,11 +137,13 @@ func (s *Scheduler) setReservationLocked(j *job, inst string, r *reservation.Res
 	j.reservations[inst] = r
 }
 
-// operationStatus handles an UPDATE_OPERATION_STATUS: a RESERVE that
-// finished confirms its items, one that failed (or that the master does
-// not know) drops them; a released reservation's UNRESERVE that finished
-// drops its items, one that failed leaves them to be released again. The
-// change is stored, then the status acknowledged.
+// operationStatus handles an UPDATE_OPERATION_STATUS, by the kind of
+// operation the items record (a reservation released while its RESERVE
+// is unconfirmed holds both): a RESERVE that finished confirms its items,
+// one that failed (or that the master does not know) drops them, whether
+// the reservation is releasing or not; an UNRESERVE that finished drops
+// its items, one that failed leaves them to be released again. The change
+// is stored, then the status acknowledged.
 func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 	id := st.GetOperationID().GetValue()
 	j := &job{}
@@ -156,7 +164,9 @@ func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 		}
 		delete(s.opsSince, id)
 		r = r.Clone()
-		if !finished && r.Releasing && inst == r.Instance() {
+		release := r.Items[slices.IndexFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })].Releases()
+		switch {
+		case release && !finished && r.Releasing && inst == r.Instance():
 			// An UNRESERVE of a decommissioned instance's own reservation
 			// that failed: what it gave up leaves the instance for good
 			// (the SDK pruned it from the TaskInfo when it was recorded),
@@ -165,17 +175,17 @@ func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 			gone := r.Clone()
 			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return it.Op != id })
 			for i := range gone.Items {
-				gone.Items[i].Op = ""
+				gone.Items[i].Settle()
 			}
 			s.setReservationLocked(j, inst+"@"+gone.Items[0].ID, gone)
 			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
-		} else if finished != r.Releasing { // a RESERVE made, or an UNRESERVE that failed
+		case finished != release: // a RESERVE made, or an UNRESERVE that failed
 			for i := range r.Items {
 				if r.Items[i].Op == id {
-					r.Items[i].Op = ""
+					r.Items[i].Settle()
 				}
 			}
-		} else { // a RESERVE never made, or an UNRESERVE done
+		default: // a RESERVE never made, or an UNRESERVE done
 			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
 		}
 		s.setReservationLocked(j, inst, r)
@@ -266,12 +276,12 @@ func (s *Scheduler) releasesLocked(j *job, agent string, offered []mesos.Resourc
 	}
 	op := ""
 	if len(tracked) > 0 {
-		op = agent + "-release-" + s.build.NewID()
+		op = reservation.ReleaseOpID(agent, s.build.NewID())
 		for key, ids := range tracked {
 			r := s.reservations[key].Clone()
 			for i := range r.Items {
 				if slices.Contains(ids, r.Items[i].ID) {
-					r.Items[i].Op = op
+					r.Items[i].Op, r.Items[i].OpKind = op, reservation.OpRelease
 				}
 			}
 			s.setReservationLocked(j, key, r)
@@ -348,10 +358,13 @@ func (s *Scheduler) leftBehindLocked(inst string) []string {
 // the TaskInfo once its UNRESERVE is recorded (UninstallRecorder): the
 // items whose UNRESERVE is in flight leave for a released reservation of
 // their own, their operation kept so that its status settles them (what
-// a failed UNRESERVE gave back left already, operationStatus). The
-// relaunch reserves anew what the instance then lacks (a volume whose
-// DESTROY was sent is created anew, empty). The change is stored before
-// anything runs.
+// a failed UNRESERVE gave back left already, operationStatus). Items
+// whose RESERVE (and CREATE) is still unconfirmed stay the instance's,
+// their operation pending as before: the release never touched them
+// (releasesLocked waits for it to settle), and the kept task's TaskInfo
+// names them. The relaunch reserves anew what the instance then lacks (a
+// volume whose DESTROY was sent is created anew, empty). The change is
+// stored before anything runs.
 func (s *Scheduler) keepAborted() error {
 	j := &job{}
 	for _, key := range s.reservationNames() {
@@ -361,10 +374,10 @@ func (s *Scheduler) keepAborted() error {
 		}
 		next := r.Clone()
 		next.Releasing = false
-		next.Items = slices.DeleteFunc(next.Items, func(it reservation.Item) bool { return it.Op != "" })
+		next.Items = slices.DeleteFunc(next.Items, func(it reservation.Item) bool { return it.Releases() })
 		if len(next.Items) < len(r.Items) {
 			gone := r.Clone()
-			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return it.Op == "" })
+			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return !it.Releases() })
 			s.setReservationLocked(j, key+"@"+gone.Items[0].ID, gone)
 		}
 		s.setReservationLocked(j, key, next)
@@ -427,7 +440,7 @@ func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) strin
 		return ""
 	}
 	for i := range left.Items {
-		left.Items[i].Op = "" // a RESERVE never confirmed is released when offered, if it exists
+		left.Items[i].Settle() // a RESERVE never confirmed is released when offered, if it exists
 	}
 	left.Releasing = true
 	key := old.Instance() + "@" + left.Items[0].ID
@@ -474,9 +487,19 @@ type ReservationView struct {
 	Key        string `json:"key"`
 	ResourceID string `json:"resource_id"`
 	Resource   string `json:"resource"`
-	// Operation is the RESERVE not confirmed yet ("" once it is).
+	// Operation is the ID of the operation pending on it: its RESERVE not
+	// confirmed yet, or the UNRESERVE of its release not finished yet (""
+	// when none is).
 	Operation string `json:"pending_operation,omitempty"`
+	// OperationKind says which of the two Operation is: "RESERVE" (with
+	// its CREATE for a volume) or "UNRESERVE" (with its DESTROY); "" when
+	// none is pending.
+	OperationKind string `json:"pending_operation_kind,omitempty"`
 }
+
+// operationKinds names an item's pending operation in the API as Mesos
+// names the operation (Offer.Operation.Type).
+var operationKinds = map[reservation.OpKind]string{reservation.OpReserve: "RESERVE", reservation.OpRelease: "UNRESERVE"}
 
 // PodReservationView is what one pod instance holds.
 type PodReservationView struct {
@@ -498,7 +521,7 @@ func (s *Scheduler) Reservations() []PodReservationView {
 		r := s.reservations[key]
 		v := PodReservationView{Instance: r.Instance(), AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
 		for _, it := range r.Items {
-			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op})
+			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind]})
 		}
 		out = append(out, v)
 	}

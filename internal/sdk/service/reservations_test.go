@@ -403,6 +403,13 @@ func TestReleaseTrackedUntilFinished(t *testing.T) {
 	h.skip()
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
 	placed := h.master.Expect(t, tACCEPT)[0]
+	for _, r := range h.s.Reservations() {
+		for _, res := range r.Resources {
+			if !r.Releasing && (res.Operation == "" || res.OperationKind != "RESERVE") {
+				t.Errorf("placed anew, before its RESERVE is confirmed: %s %s pending %q (%q), want RESERVE", r.Instance, res.Key, res.Operation, res.OperationKind)
+			}
+		}
+	}
 	h.master.Send(t, sdktest.OperationStatus(operation(placed, mesos.Offer_Operation_RESERVE).GetID().GetValue(), "", mesos.OPERATION_FINISHED))
 	h.confirmed()
 	left := func() *PodReservationView {
@@ -429,7 +436,10 @@ func TestReleaseTrackedUntilFinished(t *testing.T) {
 	if op == "" {
 		t.Fatal("UNRESERVE without an operation ID")
 	}
-	h.eventually("pending UNRESERVE", func() bool { l := left(); return l != nil && l.Resources[0].Operation == op })
+	h.eventually("pending UNRESERVE", func() bool {
+		l := left()
+		return l != nil && l.Resources[0].Operation == op && l.Resources[0].OperationKind == "UNRESERVE"
+	})
 	// Offered again before the UNRESERVE settles: nothing released twice.
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o4", "a1", "h1", sdktest.ReservedBy(first))))
 	h.master.Expect(t, tDECLINE)
