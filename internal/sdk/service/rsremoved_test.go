@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/sdk/sdktest"
 )
 
@@ -80,8 +82,12 @@ func TestTaskMovedOntoARemovedVolumelessTasksSet(t *testing.T) {
 	c := h.master.Expect(t, tACCEPT)[0]
 	before := volumesOf(c)
 	ids := map[string]string{}
+	var bIDs []string // what removed task b's TaskInfo names, its executor's aside
 	for _, ti := range launched(c) {
 		ids[ti.Name] = ti.TaskID.Value
+		if ti.Name == "p-0-b" {
+			bIDs = resourceIDs(ti.Resources)
+		}
 		h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
 	}
 	h.eventually("deployed", func() bool { return h.s.PlanStatus(plan.Deploy) == plan.Complete })
@@ -150,5 +156,55 @@ func TestTaskMovedOntoARemovedVolumelessTasksSet(t *testing.T) {
 	}
 	if got != before["p-0-a"] {
 		t.Errorf("p-0-a relaunched on volume %s, want its own %s", got, before["p-0-a"])
+	}
+	// b's own resources are not leaked: its unreserve step releases them.
+	releasedAll(t, h, bIDs)
+}
+
+// releasedAll waits for the decommission plan to complete, offering the
+// agent's resources, and checks that every one of ids was UNRESERVEd and
+// that no pod instance holds any of them any more.
+func releasedAll(t *testing.T, h *harness, ids []string) {
+	t.Helper()
+	if len(ids) == 0 {
+		t.Fatal("no resource IDs to look for")
+	}
+	unreserved := map[string]bool{}
+	deadline := time.Now().Add(sdktest.Wait)
+	for i := 0; h.s.PlanStatus(plan.Decommission) != plan.Complete; i++ {
+		if time.Now().After(deadline) || i > 40 {
+			t.Fatalf("decommission %s (%s)", h.s.PlanStatus(plan.Decommission), h.stepMessage(plan.Decommission, "unreserve-p-0"))
+		}
+		h.tick(time.Minute)
+		h.skip()
+		h.mark()
+		h.master.Send(t, sdktest.Offers(h.offer(fmt.Sprint("d", i), "a1", "h1")))
+		h.eventually("offer answered", func() bool {
+			for _, c := range h.master.Calls()[h.since:] {
+				if c.Type == tACCEPT || c.Type == scheduler.Call_DECLINE {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	for _, c := range h.master.Calls() {
+		for _, op := range c.GetAccept().GetOperations() {
+			for _, r := range op.GetUnreserve().GetResources() {
+				unreserved[reservation.ResourceID(&r)] = true
+			}
+		}
+	}
+	for _, id := range ids {
+		if !unreserved[id] {
+			t.Errorf("resource ID %s of the removed task was never UNRESERVEd", id)
+		}
+	}
+	for _, v := range h.s.Reservations() {
+		for _, r := range v.Resources {
+			if slices.Contains(ids, r.ResourceID) {
+				t.Errorf("%s still holds the removed task's resource %s (%s)", v.Instance, r.Key, r.ResourceID)
+			}
+		}
 	}
 }
