@@ -53,6 +53,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"  scheduler-lite --master local to COMPLETE and stops (--keep-running: serves until Ctrl-C)\n\n")
 		return schedulerlite.Run(context.Background(), []string{"scheduler-lite", "--help"}, os.Environ(), os.Stdin, stdout, stderr)
 	}
+	if slices.Contains(args, "--version") {
+		// Nor for the version: scheduler-lite's, which runs the demo.
+		return schedulerlite.Run(context.Background(), []string{"scheduler-lite", "--version"}, os.Environ(), os.Stdin, stdout, stderr)
+	}
 	_, file, _, _ := runtime.Caller(0)
 	exdir := filepath.Dir(file)
 	root, err := devbuild.SourceRoot()

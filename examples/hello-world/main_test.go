@@ -44,3 +44,21 @@ func TestInterruptedBuild(t *testing.T) {
 		t.Errorf("left in $TMPDIR: %v", left)
 	}
 }
+
+// TestHelpAndVersionBuildNothing: --help and --version answer at once,
+// without the build (minutes the first time).
+func TestHelpAndVersionBuildNothing(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	for _, tc := range []struct{ arg, want string }{
+		{"--help", "go run ./examples/hello-world [--keep-running] [scheduler-lite flags]"},
+		{"--version", "scheduler-lite "},
+	} {
+		var stdout, stderr strings.Builder
+		if code := run(context.Background(), []string{tc.arg}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), tc.want) || stderr.Len() > 0 {
+			t.Errorf("%s: exit %d, stdout lacks %q or stderr not empty:\n%s\n%s", tc.arg, code, tc.want, stdout.String(), stderr.String())
+		}
+		if left, _ := os.ReadDir(os.Getenv("TMPDIR")); len(left) != 0 {
+			t.Errorf("%s: made %v", tc.arg, left)
+		}
+	}
+}

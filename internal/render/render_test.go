@@ -388,6 +388,37 @@ func TestCollectConfinesConfigTemplates(t *testing.T) {
 	}
 }
 
+// TestCollectConfinesThroughSymlinks: the write follows symbolic links
+// (safefile.Target), so confinement judges where they lead: a link in the
+// sandbox to a file or directory outside it is refused, one inside it is
+// fine, and so is a sandbox that is itself reached through a link.
+func TestCollectConfinesThroughSymlinks(t *testing.T) {
+	top := t.TempDir()
+	sb, outside := filepath.Join(top, "sandbox"), filepath.Join(top, "etc")
+	os.MkdirAll(filepath.Join(sb, "real"), 0o755)
+	os.MkdirAll(outside, 0o755)
+	os.Symlink(filepath.Join(outside, "app.conf"), filepath.Join(sb, "out.conf"))
+	os.Symlink(outside, filepath.Join(sb, "outdir"))
+	os.Symlink("real/app.conf", filepath.Join(sb, "in.conf"))
+	os.Symlink(sb, filepath.Join(top, "sandbox-link"))
+	for _, dest := range []string{"out.conf", "outdir/app.conf", "outdir/new/x.conf"} {
+		_, err := Collect([]string{"CONFIG_TEMPLATE_A=good.mustache," + dest}, nil, sb)
+		if err == nil || !strings.Contains(err.Error(), "CONFIG_TEMPLATE_A") || !strings.Contains(err.Error(), "outside the sandbox") {
+			t.Errorf("dest %q: err %v", dest, err)
+		}
+	}
+	for _, root := range []string{sb, filepath.Join(top, "sandbox-link")} {
+		for _, dest := range []string{"in.conf", "real/app.conf", "new/dir/x.conf"} {
+			if _, err := Collect([]string{"CONFIG_TEMPLATE_A=good.mustache," + dest}, nil, root); err != nil {
+				t.Errorf("sandbox %s, dest %q: %v", root, dest, err)
+			}
+		}
+	}
+	if _, err := Collect(nil, []string{"good.mustache,out.conf"}, sb); err != nil {
+		t.Errorf("-config: %v", err)
+	}
+}
+
 // TestResultsTellMisses: without Strict a template's misses are no error
 // but are in its Result, of a write and of a dry run alike, for the caller
 // to tell (bootstrap logs them); a template missing nothing has none.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/taskkit/taskkit/internal/safefile"
 	"github.com/taskkit/taskkit/internal/taskenv"
 )
 
@@ -42,11 +43,30 @@ func Resolve(p, sandbox string) string {
 	return filepath.Join(sandbox, p)
 }
 
+// insideThroughLinks reports an error when the file a write to dest
+// changes (safefile.Target: symbolic links followed, as the write follows
+// them) lies outside sandbox (its links resolved too).
+func insideThroughLinks(dest, sandbox string) error {
+	target, err := safefile.Target(dest)
+	if err != nil {
+		return err
+	}
+	root, err := filepath.EvalSymlinks(sandbox)
+	if err != nil {
+		root = sandbox
+	}
+	if rel, err := filepath.Rel(root, target); err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("a symbolic link leads it to %s, outside the sandbox %s", target, sandbox)
+	}
+	return nil
+}
+
 // Collect returns the templates declared by CONFIG_TEMPLATE_* entries of env
 // (sorted by variable name) followed by the -config flag values, in order.
 // Relative paths resolve against sandbox. A CONFIG_TEMPLATE_ destination
 // (the scheduler's, relative to the sandbox in the SDK's ConfigFileSpec)
-// must lie inside sandbox: "/tmp/evil" or "../x" is refused; a -config flag,
+// must lie inside sandbox, symbolic links followed: "/tmp/evil", "../x" or
+// a link in the sandbox to /etc is refused; a -config flag,
 // given by whoever runs bootstrap, may name any path. Every malformed
 // declaration is reported, each naming its variable or flag.
 func Collect(env []string, configs []string, sandbox string) ([]Template, error) {
@@ -63,6 +83,12 @@ func Collect(env []string, configs []string, sandbox string) ([]Template, error)
 		if rel, err := filepath.Rel(Resolve(".", sandbox), t.Dest); confined && (err != nil || !filepath.IsLocal(rel)) {
 			errs = multierror.Append(errs, fmt.Errorf("%s: destination %q is outside the sandbox %s", origin, dest, Resolve(".", sandbox)))
 			return
+		}
+		if confined {
+			if err := insideThroughLinks(t.Dest, Resolve(".", sandbox)); err != nil {
+				errs = multierror.Append(errs, fmt.Errorf("%s: destination %q: %w", origin, dest, err))
+				return
+			}
 		}
 		out = append(out, t)
 	}

@@ -97,7 +97,8 @@ func Write(f File) (Result, error) {
 }
 
 type plan struct {
-	f        File
+	f        File   // f.Path is Target(name): the file written
+	name     string // the destination as given
 	perm     os.FileMode
 	existed  bool
 	old      []byte // previous content of an existing destination
@@ -131,7 +132,7 @@ func WriteAll(files []File) ([]Result, error) {
 		if p.backup != "" {
 			_ = os.Remove(p.backup)
 		}
-		results[i] = Result{Path: p.f.Path, Existed: p.existed, Changed: p.changed, Method: p.method}
+		results[i] = Result{Path: p.name, Existed: p.existed, Changed: p.changed, Method: p.method}
 	}
 	syncDirs(plans)
 	return results, nil
@@ -158,6 +159,11 @@ func checkWritable(f File) error {
 	if f.Path == "" {
 		return errors.New("empty destination path")
 	}
+	target, err := Target(f.Path)
+	if err != nil {
+		return err
+	}
+	f.Path = target
 	const wOK = 2 // access(2) W_OK
 	fi, err := os.Stat(f.Path)
 	switch {
@@ -225,10 +231,15 @@ func prepareAll(files []File) ([]*plan, error) {
 }
 
 func prepare(f File) (*plan, error) {
-	p := &plan{f: f, perm: f.Perm.Perm(), uid: -1, gid: -1}
+	p := &plan{f: f, name: f.Path, perm: f.Perm.Perm(), uid: -1, gid: -1}
 	if f.Path == "" {
 		return p, errors.New("empty destination path")
 	}
+	target, err := Target(f.Path)
+	if err != nil {
+		return p, err
+	}
+	f.Path, p.f.Path = target, target
 	dir := filepath.Dir(f.Path)
 	fi, err := os.Stat(f.Path)
 	switch {
@@ -490,5 +501,68 @@ func syncDirs(plans []*plan) {
 			_ = d.Sync()
 			d.Close()
 		}
+	}
+}
+
+// maxLinks is how many symbolic links Target follows, as Linux's
+// MAXSYMLINKS (40) before ELOOP.
+const maxLinks = 40
+
+// Target returns the file a write to path changes: path with every
+// symbolic link among its existing components resolved, the last one
+// included, as open(2) follows them. A link whose target does not exist
+// yet leads to that target (writing creates it, as `echo > link` does);
+// components that do not exist are kept as they are.
+//
+// WriteAll writes Target(path), so a destination that is a symbolic link
+// keeps being one and the file it points to gets the new content, as with
+// an in-place write (the DC/OS SDK bootstrap's ioutil.WriteFile); a
+// rename over the link itself would replace the link by a regular file
+// and leave its target stale.
+func Target(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("empty destination path")
+	}
+	p := filepath.Clean(path)
+	for hops := 0; ; hops++ {
+		dir, err := resolveExisting(filepath.Dir(p))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		p = filepath.Join(dir, filepath.Base(p))
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return p, nil
+		}
+		if hops == maxLinks {
+			return "", fmt.Errorf("%s: %w", path, syscall.ELOOP)
+		}
+		link, err := os.Readlink(p)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(dir, link)
+		}
+		p = filepath.Clean(link)
+	}
+}
+
+// resolveExisting resolves the symbolic links of the longest existing
+// prefix of dir and appends the rest unchanged.
+func resolveExisting(dir string) (string, error) {
+	var rest []string
+	for d := dir; ; d = filepath.Dir(d) {
+		r, err := filepath.EvalSymlinks(d)
+		if err == nil {
+			return filepath.Join(append([]string{r}, rest...)...), nil
+		}
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return "", err
+		}
+		if filepath.Dir(d) == d {
+			return dir, nil
+		}
+		rest = append([]string{filepath.Base(d)}, rest...)
 	}
 }

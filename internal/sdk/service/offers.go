@@ -558,7 +558,7 @@ func (s *Scheduler) lostAgentMessage(st *plan.Step, agent string, until, now tim
 		where += " (" + host + ")"
 	}
 	inst := st.Instance()
-	replace := fmt.Sprintf("POST /v1/pod/%s/replace places it anew elsewhere now", inst)
+	replace := fmt.Sprintf("POST /v1/pod/%s/replace (scheduler-lite pod replace %s) places it anew elsewhere now", inst, inst)
 	if s.holdsVolumes(inst) {
 		replace += ", with new empty volumes (what its volumes hold is lost)"
 	}

@@ -31,7 +31,7 @@ func TestRecoveryNeverReplacesByDefault(t *testing.T) {
 	h.master.Send(t, sdktest.Offers(sdktest.Offer("o2", "a2", "h2")))
 	h.master.Expect(t, tDECLINE)
 	msg := h.stepMessage(plan.Recovery, "p-0:[t]")
-	for _, want := range []string{"waiting for agent a1 (h1) to offer resources", "never placed anew (no replacement-failure-policy)", "POST /v1/pod/p-0/replace places it anew elsewhere now, with new empty volumes (what its volumes hold is lost)"} {
+	for _, want := range []string{"waiting for agent a1 (h1) to offer resources", "never placed anew (no replacement-failure-policy)", "POST /v1/pod/p-0/replace (scheduler-lite pod replace p-0) places it anew elsewhere now, with new empty volumes (what its volumes hold is lost)"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}

@@ -903,7 +903,7 @@ func TestUpdateDoesNotFitOnItsAgent(t *testing.T) {
 		msg := h.stepMessage(plan.Deploy, "web-0:[server]")
 		for _, want := range []string{"agent a0 (ha0) offers, but its offer does not fit the target configuration: FAIL(", "cpus", "web-0 is relaunched there only, on its reservation",
 			"free what it lacks on that agent, or restart scheduler-lite with a configuration that fits there (the previous one rolls the update back)",
-			"POST /v1/pod/web-0/replace places it anew elsewhere now, on the target configuration"} {
+			"POST /v1/pod/web-0/replace (scheduler-lite pod replace web-0) places it anew elsewhere now, on the target configuration"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("%s: message %q lacks %q", when, msg, want)
 			}

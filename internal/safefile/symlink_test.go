@@ -1,0 +1,111 @@
+package safefile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestWritesThroughSymlinks: a destination that is a symbolic link stays
+// one, and the file it leads to gets the content, whatever the mode. The
+// rename replaced the link by a regular file and left its target stale
+// (in place, the same write went through the link: two behaviours for one
+// destination), where the DC/OS SDK bootstrap's in-place write follows it
+// (ansible's template module users met the same: performancecopilot/ansible-pcp#32).
+func TestWritesThroughSymlinks(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, dir string) // makes dir/dest
+		target string                         // relative to dir: the file that must get the data
+		old    string                         // its content before, "" when new
+	}{
+		{"relative link", func(t *testing.T, dir string) {
+			mkfile(t, filepath.Join(dir, "real", "app.conf"), "old")
+			symlink(t, "real/app.conf", filepath.Join(dir, "dest"))
+		}, "real/app.conf", "old"},
+		{"absolute link", func(t *testing.T, dir string) {
+			mkfile(t, filepath.Join(dir, "abs.conf"), "old")
+			symlink(t, filepath.Join(dir, "abs.conf"), filepath.Join(dir, "dest"))
+		}, "abs.conf", "old"},
+		{"chain of links", func(t *testing.T, dir string) {
+			mkfile(t, filepath.Join(dir, "c", "final"), "old")
+			symlink(t, "c/mid", filepath.Join(dir, "dest"))
+			symlink(t, "final", filepath.Join(dir, "c", "mid")) // relative to c/
+		}, "c/final", "old"},
+		{"link in a linked directory, relative to its real directory", func(t *testing.T, dir string) {
+			mkfile(t, filepath.Join(dir, "data", "v1", "app.conf"), "old")
+			os.MkdirAll(filepath.Join(dir, "data", "cur"), 0o755)
+			symlink(t, "../v1/app.conf", filepath.Join(dir, "data", "cur", "app.conf"))
+			symlink(t, "data/cur", filepath.Join(dir, "dest.d"))
+			os.Symlink("dest.d/app.conf", filepath.Join(dir, "dest"))
+		}, "data/v1/app.conf", "old"},
+		{"dangling link creates its target", func(t *testing.T, dir string) {
+			os.MkdirAll(filepath.Join(dir, "real"), 0o755)
+			symlink(t, "real/new.conf", filepath.Join(dir, "dest"))
+		}, "real/new.conf", ""},
+	}
+	for _, mode := range []Mode{Auto, Rename, InPlace} {
+		for _, tt := range tests {
+			t.Run(mode.String()+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				tt.setup(t, dir)
+				dest := filepath.Join(dir, "dest")
+				link, _ := os.Readlink(dest)
+				res, err := Write(File{Path: dest, Data: []byte("new"), Perm: 0o640, KeepPerm: true, Mode: mode})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Path != dest || !res.Changed || res.Existed != (tt.old != "") {
+					t.Errorf("result %+v", res)
+				}
+				if got, _ := os.Readlink(dest); got != link {
+					t.Errorf("the link now reads %q, want %q (replaced by a regular file?)", got, link)
+				}
+				if b, err := os.ReadFile(filepath.Join(dir, tt.target)); err != nil || string(b) != "new" {
+					t.Errorf("target %s = %q, %v; want the new content", tt.target, b, err)
+				}
+				// Nothing stray next to the link or the target.
+				for _, d := range []string{dir, filepath.Dir(filepath.Join(dir, tt.target))} {
+					if m, _ := filepath.Glob(filepath.Join(d, ".*.tmp-*")); len(m) != 0 {
+						t.Errorf("temporary files left: %v", m)
+					}
+				}
+				if err := CheckWritable([]File{{Path: dest, Mode: mode}}); err != nil {
+					t.Errorf("CheckWritable: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestSymlinkLoop(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	symlink(t, "b", a)
+	symlink(t, "a", b)
+	if _, err := Write(File{Path: a, Data: []byte("x"), Perm: 0o644}); !errors.Is(err, syscall.ELOOP) {
+		t.Errorf("Write through a loop: %v, want ELOOP", err)
+	}
+	if err := CheckWritable([]File{{Path: a}}); !errors.Is(err, syscall.ELOOP) {
+		t.Errorf("CheckWritable through a loop: %v, want ELOOP", err)
+	}
+}
+
+func mkfile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
