@@ -63,10 +63,12 @@ func (s *Scheduler) loadReservations() error {
 // reservation again, and its items follow too), again at every start (it
 // changes nothing once done). A relaunch on a
 // configuration with the other names (a recovery of a pod not yet
-// updated) maps them back by the same rule (evaluate's renames). A case
-// that cannot be mapped safely (the configuration validators refuse the
-// ones the specs show) is left as it is, with a warning: the relaunch then
-// refuses to hand a task a volume its TaskInfo does not name.
+// updated) maps them back by the same rule (evaluate's renames). It maps
+// set by set, as the SDK does: a set that cannot be mapped safely (the
+// configuration validators refuse the cases with volumes the specs show)
+// is left as it is, with a warning naming it, and the other sets follow
+// their tasks; the relaunch then refuses to hand a task a volume its
+// TaskInfo does not name.
 func (s *Scheduler) followRenames() error {
 	kv := map[string][]byte{}
 	for _, inst := range s.reservationNames() {
@@ -88,8 +90,7 @@ func (s *Scheduler) followRenames() error {
 		}
 		next, moves, err := r.Follow(uses)
 		if err != nil {
-			s.log.Warn("the resource sets' reservations cannot follow their tasks: left as they are", "pod", inst, "err", err)
-			continue
+			s.log.Warn("some resource sets' reservations cannot follow their tasks: those are left as they are, the others follow", "pod", inst, "err", err)
 		}
 		if len(moves) == 0 {
 			continue
