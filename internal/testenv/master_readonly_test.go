@@ -384,3 +384,66 @@ func TestMetricsSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsAgentUnreachable follows the master's counters when an agent
+// is marked unreachable (Master::__removeSlave, Master::updateTask in
+// src/master/master.cpp): updateTask counts a task's transition to a
+// terminal state or to TASK_UNREACHABLE, the latter only by its state,
+// source and reason (TASK_UNREACHABLE has a gauge, no counter), so a
+// PARTITION_AWARE framework's task counts
+// master/task_unreachable/source_master/reason_slave_removed once, and
+// another's TASK_LOST counts master/tasks_lost and its reason.
+func TestMetricsAgentUnreachable(t *testing.T) {
+	pa := []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}
+	for _, tc := range []struct {
+		name string
+		caps []mesos.FrameworkInfo_Capability_Type
+		end  mesos.TaskState
+		want map[string]float64 // beyond the 0 of every task metric
+	}{
+		{"partition-aware", pa, mesos.TASK_UNREACHABLE, map[string]float64{
+			"master/tasks_unreachable": 1, "master/task_unreachable/source_master/reason_slave_removed": 1}},
+		{"not partition-aware", nil, mesos.TASK_LOST, map[string]float64{
+			"master/tasks_lost": 1, "master/task_lost/source_master/reason_slave_removed": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond,
+				AgentPingTimeout: 300 * time.Millisecond, MaxAgentPingTimeouts: 2})
+			fi := frameworkInfo("unreachable", tc.caps...)
+			checkpoint := true
+			fi.Checkpoint = &checkpoint
+			s := subscribe(t, cl, fi, protoCodec)
+			o := s.offers()[0]
+			s.launch(o, commandTask("victim", o, "exec sleep 300"))
+			s.updateAck("victim", mesos.TASK_STARTING)
+			s.updateAck("victim", mesos.TASK_RUNNING)
+			if err := cl.KillAgent(o.AgentID.Value); err != nil {
+				t.Fatal(err)
+			}
+			s.Update("victim", tc.end)
+			eventually(t, "the agent unreachable", func() bool {
+				return stateOf(t, cl, "/state")["unreachable_slaves"] == 1.0
+			})
+			var m map[string]float64
+			if err := json.Unmarshal(get(t, cl.MasterURL()+"/metrics/snapshot"), &m); err != nil {
+				t.Fatal(err)
+			}
+			got, want := map[string]float64{}, map[string]float64{}
+			for k, v := range m {
+				if strings.HasPrefix(k, "master/task") {
+					got[k] = v
+					if want[k] = tc.want[k]; strings.Count(k, "/") > 1 {
+						delete(want, k) // a reason's counter, there only once counted
+					}
+				}
+			}
+			for k, v := range tc.want {
+				want[k] = v
+			}
+			if mustJSON(t, got) != mustJSON(t, want) {
+				t.Errorf("/metrics/snapshot's task metrics\n%s, want\n%s", mustJSON(t, got), mustJSON(t, want))
+			}
+			eventually(t, "task process gone", func() bool { return len(leakedPIDs(cl.WorkDir())) == 0 })
+		})
+	}
+}

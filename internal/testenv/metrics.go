@@ -49,10 +49,11 @@ func taskMetricName(s mesos.TaskState) string {
 }
 
 // countTaskEndLocked counts a task's transition to the terminal state of
-// st, as Master::updateTask does (src/master/master.cpp): the state's
-// counter, and, when st has a reason, the counter of its state, source and
-// reason (Metrics::incrementTasksStates), named with Mesos' internal
-// (v0) enum names: "master/task_lost/source_slave/reason_slave_removed"
+// st, or to TASK_UNREACHABLE, as Master::updateTask does
+// (src/master/master.cpp): a terminal state's counter (TASK_UNREACHABLE
+// has a gauge instead), and, when st has a reason, the counter of its
+// state, source and reason (Metrics::incrementTasksStates), named with
+// Mesos' internal (v0) enum names: "master/task_lost/source_slave/reason_slave_removed"
 // where the v1 API says SOURCE_AGENT and REASON_AGENT_REMOVED. The master
 // counts the same way the tasks it fails before they reach an agent
 // (TASK_ERROR for an invalid task, TASK_LOST or TASK_DROPPED for invalid
@@ -61,7 +62,9 @@ func (c *Cluster) countTaskEndLocked(st mesos.TaskStatus) {
 	if c.counters == nil {
 		c.counters = map[string]int{}
 	}
-	c.counters[taskMetricName(st.GetState())]++
+	if mesosx.IsTerminal(st.GetState()) {
+		c.counters[taskMetricName(st.GetState())]++
+	}
 	if st.Reason != nil {
 		v0 := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "AGENT", "SLAVE")) }
 		c.counters["master/"+strings.ToLower(st.GetState().String())+"/"+v0(st.GetSource().String())+"/"+v0(st.GetReason().String())]++

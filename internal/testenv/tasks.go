@@ -478,7 +478,9 @@ const noReason = mesos.TaskStatus_Reason(-1)
 func (c *Cluster) recordStatusLocked(t *task, st mesos.TaskStatus) {
 	prev := t.state
 	t.state = st.GetState()
-	if !mesosx.IsTerminal(prev) && prev != mesos.TASK_UNREACHABLE && mesosx.IsTerminal(t.state) {
+	// Master::updateTask counts a transition to terminal or unreachable.
+	ended := func(s mesos.TaskState) bool { return mesosx.IsTerminal(s) || s == mesos.TASK_UNREACHABLE }
+	if !ended(prev) && ended(t.state) {
 		c.countTaskEndLocked(st)
 	}
 	t.statuses = append(t.statuses, st)
