@@ -61,6 +61,46 @@ func (e *checkEnv) sandboxStderr() string {
 	return ""
 }
 
+// statusesAre checks the task's statuses as the master's /tasks and
+// /state write them, rendered "STARTING RUNNING(healthy=true)": Mesos'
+// Master::updateTask (src/master/master.cpp) replaces the task's latest
+// status by an update of the same state, so a health check's or check's
+// updates leave one TASK_RUNNING, the latest.
+func statusesAre(want string) func(*checkEnv) {
+	return func(e *checkEnv) {
+		e.t.Helper()
+		render := func(task map[string]any) string {
+			var parts []string
+			for _, st := range task["statuses"].([]any) {
+				st := st.(map[string]any)
+				part := strings.TrimPrefix(st["state"].(string), "TASK_")
+				if h, ok := st["healthy"]; ok {
+					part += fmt.Sprintf("(healthy=%v)", h)
+				}
+				parts = append(parts, part)
+			}
+			return strings.Join(parts, " ")
+		}
+		tasks := stateOf(e.t, e.cl, "/tasks?task_id="+e.taskID)["tasks"].([]any)
+		if len(tasks) != 1 {
+			e.t.Fatalf("/tasks?task_id=%s: %d tasks", e.taskID, len(tasks))
+		}
+		if got := render(tasks[0].(map[string]any)); got != want {
+			e.t.Errorf("/tasks: statuses %q, want %q", got, want)
+		}
+		fw := frameworkIn(e.t, stateOf(e.t, e.cl, "/state"), e.s.FrameworkID)
+		for _, key := range []string{"tasks", "completed_tasks"} {
+			for _, task := range fw[key].([]any) {
+				if task := task.(map[string]any); task["id"] == e.taskID {
+					if got := render(task); got != want {
+						e.t.Errorf("/state's %s: statuses %q, want %q", key, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // closeServer closes the listener: connections to the port are refused.
 func (e *checkEnv) closeServer() { e.ln.Close() }
 
@@ -264,12 +304,14 @@ func TestCommandTaskChecks(t *testing.T) {
 					HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: e.port, Path: strPtr("/health")}, ConsecutiveFailures: u32(1000000)})
 			},
 			steps: []any{"STARTING", "RUNNING", healthy,
+				statusesAre("STARTING RUNNING(healthy=true)"),
 				func(e *checkEnv) { e.code.Store(http.StatusServiceUnavailable) },
 				unhealthy,
 				func(e *checkEnv) { e.code.Store(http.StatusNoContent) },
 				unhealthy + "*", healthy,
 				func(e *checkEnv) { e.kill() },
-				"KILLING", killed},
+				"KILLING", killed,
+				statusesAre("STARTING RUNNING(healthy=true) KILLING KILLED")},
 		},
 		{
 			name:  "health TCP: healthy, then a refused connection kills the task",

@@ -375,14 +375,20 @@ func orEmpty(v []any) []any {
 // taskJSON is a task as Mesos' state endpoint writes it (src/common/http.cpp,
 // json(JSON::ObjectWriter*, const Task&)): executor_id "" for a command
 // task, the role of its resources (since Mesos 1.3), statuses, labels,
-// discovery.
+// discovery. Of the task's statuses in a row with the same state only the
+// latest is written, as Master::updateTask (src/master/master.cpp) keeps
+// them: an update replaces the latest status when it has the same state,
+// so a health check's or check's TASK_RUNNING updates leave one.
 func taskJSON(t *task) map[string]any {
 	eid := ""
 	if t.exec != nil && !t.exec.command {
 		eid = t.exec.info.ExecutorID.Value
 	}
 	statuses := []any{}
-	for _, st := range t.statuses {
+	for i, st := range t.statuses {
+		if i+1 < len(t.statuses) && t.statuses[i+1].GetState() == st.GetState() {
+			continue
+		}
 		s := map[string]any{"state": st.GetState().String(), "timestamp": st.GetTimestamp()}
 		if st.Labels != nil {
 			s["labels"] = protoList(st.Labels.Labels)
