@@ -42,6 +42,15 @@ func readonlySetup(t *testing.T) (*Cluster, *sched, string) {
 		ContainerPath: "secret", Mode: mesos.RO.Enum(),
 		Source: &mesos.Volume_Source{Type: mesos.Volume_Source_SECRET, Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(secret)}}},
 	}}}
+	// A health check (never run: an hour's delay) whose command has the
+	// secret in a SECRET variable given by value and in a secret-named
+	// one.
+	delay := 3600.0
+	second.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, DelaySeconds: &delay, Command: &mesos.CommandInfo{
+		Value: strPtr("true"), Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+			{Name: "CHECK_SECRET", Type: mesos.Environment_Variable_SECRET.Enum(), Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(secret)}}},
+			{Name: "CHECK_PASSWORD", Value: strPtr(secret)},
+		}}}}
 	s.launch(o, second)
 	s.updateAck("second", mesos.TASK_STARTING)
 	s.updateAck("second", mesos.TASK_RUNNING)
@@ -147,10 +156,11 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 				t.Errorf("/tasks%s: %q, want %q", c.query, got, c.want)
 			}
 		}
-		// Each task as /state writes it, its container's secret masked.
+		// Each task as /state writes it, the secrets of its container and
+		// its health check's command masked.
 		body := string(get(t, cl.MasterURL()+"/master/tasks?task_id=second"))
 		if b64 := base64.StdEncoding.EncodeToString; strings.Contains(body, secret) || strings.Contains(body, b64([]byte(secret))) ||
-			!strings.Contains(body, `"data":"`+b64([]byte(redact.Mask))+`"`) {
+			strings.Count(body, `"data":"`+b64([]byte(redact.Mask))+`"`) != 2 || !strings.Contains(body, `"value":"`+redact.Mask+`"`) {
 			t.Errorf("/tasks shows the secret, or no mask: %s", body)
 		}
 		var inState any

@@ -439,7 +439,11 @@ func taskJSON(t *task) map[string]any {
 		m["container"] = protoJSON(mesosx.MaskSecretVolumes(t.info.Container))
 	}
 	if t.info.HealthCheck != nil {
-		m["health_check"] = protoJSON(t.info.HealthCheck)
+		// Unlike Mesos, the secrets of its command (SECRET variables,
+		// secret-named variables, credentials) masked.
+		hc := *t.info.HealthCheck
+		hc.Command = mesosx.MaskCommand(hc.Command)
+		m["health_check"] = protoJSON(&hc)
 	}
 	return m
 }
