@@ -147,6 +147,13 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 			{"?framework_id=" + fid + "&task_id=second", "second"},
 			{"?framework_id=" + fid, "second first"},
 			{"?framework_id=", ""},
+			// libprocess' query::decode: the last of a parameter given
+			// twice counts, and ";" separates parameters as "&" does.
+			{"?limit=0&limit=1", "second"},
+			{"?order=asc&order=des", "second first"},
+			{"?task_id=first&task_id=second", "second"},
+			{"?limit=1;order=asc", "first"},
+			{"?order=asc;limit=1&offset=1", "second"},
 		} {
 			var ids []string
 			for _, tk := range stateOf(t, cl, "/tasks"+c.query)["tasks"].([]any) {
@@ -381,6 +388,11 @@ func TestMetricsSnapshot(t *testing.T) {
 		{"GET", "?jsonp=cb", http.StatusOK, "text/javascript", `cb({"master/cpus_percent":`},
 		{"GET", "?timeout=5s", http.StatusBadRequest, "text/plain; charset=utf-8", `Invalid timeout '5s': `},
 		{"GET", "?timeout=", http.StatusBadRequest, "text/plain; charset=utf-8", `Invalid timeout '': `},
+		// As libprocess reads a query: the last of a parameter given twice,
+		// ";" between parameters.
+		{"GET", "?timeout=5s&timeout=5secs", http.StatusOK, "application/json", `{"master/cpus_percent":`},
+		{"GET", "?timeout=5secs&timeout=5s", http.StatusBadRequest, "text/plain; charset=utf-8", `Invalid timeout '5s': `},
+		{"GET", "?timeout=5secs;jsonp=cb", http.StatusOK, "text/javascript", `cb({"master/cpus_percent":`},
 	} {
 		req, _ := http.NewRequest(c.method, cl.MasterURL()+"/metrics/snapshot"+c.query, nil)
 		res, err := http.DefaultClient.Do(req)

@@ -20,11 +20,11 @@ import (
 // src/master/master.cpp) that testenv has the truth for (masterMetricsLocked);
 // the others are left out, not made up.
 func (c *Cluster) serveMetricsSnapshot(w http.ResponseWriter, r *http.Request) {
-	if v, ok := r.URL.Query()["timeout"]; ok {
-		if _, err := mesosx.ParseDuration(v[0]); err != nil {
+	if v, ok := mesosQuery(r)["timeout"]; ok {
+		if _, err := mesosx.ParseDuration(v); err != nil {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte("Invalid timeout '" + v[0] + "': " + err.Error() + ".\n"))
+			_, _ = w.Write([]byte("Invalid timeout '" + v + "': " + err.Error() + ".\n"))
 			return
 		}
 	}

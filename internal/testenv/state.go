@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -108,9 +110,9 @@ func writeJSONP(w http.ResponseWriter, code int, v any, r *http.Request) {
 	b := mesosx.StoutEscaping(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	w.Header().Set("Content-Type", "application/json")
 	if r != nil {
-		if name, ok := r.URL.Query()["jsonp"]; ok {
+		if name, ok := mesosQuery(r)["jsonp"]; ok {
 			w.Header().Set("Content-Type", "text/javascript")
-			b = append(append([]byte(name[0]+"("), b...), ')')
+			b = append(append([]byte(name+"("), b...), ')')
 		}
 	}
 	w.WriteHeader(code)
@@ -160,11 +162,31 @@ func (c *Cluster) serveFrameworks(w http.ResponseWriter, r *http.Request) {
 // Mesos' IDAcceptor (src/common/http.hpp) selects by it: given, even
 // empty, only that ID is accepted.
 func queryID(r *http.Request, name string) (string, bool) {
-	v, ok := r.URL.Query()[name]
-	if !ok {
-		return "", false
+	v, ok := mesosQuery(r)[name]
+	return v, ok
+}
+
+// mesosQuery is r's query as libprocess decodes a request's
+// (http::query::decode in 3rdparty/libprocess/src/http.cpp, which Mesos'
+// endpoints read): parameters separated by "&" or ";", a key without "="
+// has the value "", "+" is a space, and of a parameter given more than
+// once the last counts. A parameter with a malformed %-escape is left out
+// (libprocess drops the whole request).
+func mesosQuery(r *http.Request) map[string]string {
+	q := map[string]string{}
+	for _, token := range strings.FieldsFunc(r.URL.RawQuery, func(c rune) bool { return c == '&' || c == ';' }) {
+		k, v, _ := strings.Cut(token, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			continue
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			continue
+		}
+		q[key] = value
 	}
-	return v[0], true
+	return q
 }
 
 func (c *Cluster) stateJSON() map[string]any {
