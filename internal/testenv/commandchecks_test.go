@@ -353,6 +353,30 @@ c=$(cat "$DIR/code"); if test "$c" = kill; then kill -KILL $$; fi; exit $c`)
 			},
 		},
 		{
+			// Mesos' checker sets a check command's variables by their
+			// value (commandCheck: variable.value()), so a SECRET one is
+			// empty; the task's own SECRET variables are resolved, being
+			// the command executor's environment.
+			name:  "check COMMAND: its own SECRET variables are empty, the task's resolved",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				secretVar := func(name, value string) mesos.Environment_Variable {
+					return mesos.Environment_Variable{Name: name, Type: mesos.Environment_Variable_SECRET.Enum(),
+						Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(value)}}}
+				}
+				ti.Command.Environment.Variables = append(ti.Command.Environment.Variables, secretVar("TASK_SECRET", "task-5ecret"))
+				cmd := checkCommand(e, `test "$TASK_SECRET" = task-5ecret || exit 9
+test "${CHECK_SECRET+set}" = set || exit 10
+test -z "$CHECK_SECRET" && exit 7; exit 8`)
+				cmd.Environment.Variables = append(cmd.Environment.Variables, secretVar("CHECK_SECRET", "check-5ecret"))
+				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: cmd}})
+			},
+			steps: []any{"STARTING check=COMMAND()", "RUNNING check=COMMAND()",
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=7)",
+				func(e *checkEnv) { e.kill() },
+				"KILLING check=COMMAND()", "KILLED check=COMMAND() msg=Command terminated with signal Terminated"},
+		},
+		{
 			name:  "health check and check: each update keeps the other's latest result",
 			shell: "exec sleep 300",
 			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
