@@ -27,6 +27,8 @@ type checkEnv struct {
 	taskID  string
 	dir     string
 	code    atomic.Int32 // the status the HTTP server answers on /health
+	flap    atomic.Bool  // /health alternates 200 and 503 instead
+	hits    atomic.Int32 // the requests /health answered
 	ln      net.Listener
 	port    uint32
 	pending []mesos.TaskStatus // read ahead by next's callers, not yet matched
@@ -314,6 +316,32 @@ func TestCommandTaskChecks(t *testing.T) {
 				statusesAre("STARTING RUNNING(healthy=true) KILLING KILLED")},
 		},
 		{
+			// Mesos keeps one status per state in a row (Master::updateTask),
+			// so a task's first status stays however many updates its
+			// health check sends.
+			name:  "health HTTP: a flapping check's many updates leave /tasks' statuses STARTING and the latest RUNNING",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				e.code.Store(http.StatusOK)
+				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_HTTP,
+					HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: e.port, Path: strPtr("/health")}, ConsecutiveFailures: u32(1000000)})
+			},
+			steps: []any{"STARTING", "RUNNING", healthy,
+				func(e *checkEnv) {
+					e.flap.Store(true)
+					from := e.hits.Load()
+					// More updates than testenv keeps statuses of a task.
+					eventually(e.t, "60 more health checks", func() bool { return e.hits.Load()-from >= 60 })
+					e.flap.Store(false) // 200 from now on
+					eventually(e.t, "the task healthy again", func() bool {
+						tasks := stateOf(e.t, e.cl, "/tasks?task_id="+e.taskID)["tasks"].([]any)
+						sts := tasks[0].(map[string]any)["statuses"].([]any)
+						return sts[len(sts)-1].(map[string]any)["healthy"] == true
+					})
+				},
+				statusesAre("STARTING RUNNING(healthy=true)")},
+		},
+		{
 			name:  "health TCP: healthy, then a refused connection kills the task",
 			shell: "exec sleep 300",
 			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
@@ -442,7 +470,15 @@ test -z "$CHECK_SECRET" && exit 7; exit 8`)
 					http.NotFound(w, r)
 					return
 				}
-				w.WriteHeader(int(e.code.Load()))
+				n := e.hits.Add(1)
+				switch {
+				case !e.flap.Load():
+					w.WriteHeader(int(e.code.Load()))
+				case n%2 == 0:
+					w.WriteHeader(http.StatusOK)
+				default:
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}
 			})}
 			go func() { _ = srv.Serve(ln) }()
 			defer srv.Close()
