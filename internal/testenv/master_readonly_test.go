@@ -29,6 +29,7 @@ func readonlySetup(t *testing.T) (*Cluster, *sched, string) {
 	cl := startCluster(t, Config{Reserved: "cpus(pub):1;ports(pub):[30000-30001]", Ports: "30000-30010", AllocationInterval: 50 * time.Millisecond})
 	fi := frameworkInfo("readonly")
 	fi.Role = strPtr("web/a")
+	fi.WebUiURL = strPtr("http://admin:webui-pa55word@ui.example:8080/")
 	s := subscribe(t, cl, fi, protoCodec)
 	o := s.offers()[0]
 	s.launch(o, commandTask("first", o, "true"))
@@ -111,6 +112,10 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 			{"framework's TASK_RUNNING", f["TASK_RUNNING"], `1`},
 			{"framework's used_resources, as /state", f["used_resources"], mustJSON(t, full["used_resources"])},
 			{"framework's connected", f["connected"], `true`},
+			// Unlike Mesos, which writes it as given: a URL's password is
+			// masked, as everywhere in testenv's answers.
+			{"framework's webui_url", f["webui_url"], `"http://admin:` + redact.Mask + `@ui.example:8080/"`},
+			{"framework's webui_url in /state", full["webui_url"], `"http://admin:` + redact.Mask + `@ui.example:8080/"`},
 		} {
 			if got := mustJSON(t, c.got); got != c.want {
 				t.Errorf("%s: %s, want %s", c.what, got, c.want)

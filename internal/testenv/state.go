@@ -291,7 +291,7 @@ func (c *Cluster) stateJSON() map[string]any {
 			"name":              fw.info.Name,
 			"user":              fw.info.User,
 			"hostname":          fw.info.GetHostname(),
-			"webui_url":         fw.info.GetWebUiURL(),
+			"webui_url":         redact.URLPasswords(fw.info.GetWebUiURL()), // unlike Mesos: a secret never reaches an API answer
 			"capabilities":      caps,
 			"active":            fw.connected() && !fw.removed,
 			"connected":         fw.connected(),
