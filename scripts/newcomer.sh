@@ -19,7 +19,9 @@
 #
 # A block without a directive fails the check, so a new command in the docs
 # cannot go unchecked. Blocks run in a fresh bash each (variables do not
-# carry over; files do), with the clone's bin/ on PATH after `make build`.
+# carry over; files do), with the clone's bin/ on PATH after `make build`
+# and TMPDIR in the temporary directory (removed at the end, with what the
+# blocks made with mktemp).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -69,6 +71,11 @@ trap 'rm -rf "$blocks" "$work"' EXIT
 git clone -q "$repo" "$work/taskkit" || exit 1
 cd "$work/taskkit" || exit 1
 export PATH="$PWD/bin:$PATH"
+# What blocks make with mktemp (the README's tlsprov CA, the stateful
+# service's svc.yml) goes under the work directory, removed at the end,
+# not into /tmp for good.
+export TMPDIR="$work/tmp"
+mkdir -p "$TMPDIR"
 ran=0 skipped=0
 while IFS=$'\t' read -r where directive body; do
 	set -- $directive

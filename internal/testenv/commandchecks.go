@@ -40,7 +40,7 @@ func (c *Cluster) startCommandChecksLocked(e *executor, t *task, env []string) f
 		}
 	}
 	tg := taskcheck.Target{Host: e.agent.ip, Command: func(ci *mesos.CommandInfo) probe.Prober {
-		return &sandboxCommand{ci: ci, env: append(append([]string(nil), env...), mesosx.CommandEnv(ci)...), sandbox: sb}
+		return &sandboxCommand{ci: ci, env: append(append([]string(nil), env...), checkCommandEnv(ci)...), sandbox: sb}
 	}}
 	var checkers []*health.Checker
 	if hc != nil {
@@ -86,6 +86,20 @@ func (c *Cluster) startCommandChecksLocked(e *executor, t *task, env []string) f
 		closeSandbox()
 	}
 	return cancel
+}
+
+// checkCommandEnv is a check command's own variables as Mesos' checker
+// sets them over the command executor's environment (commandCheck,
+// src/checks/checker_process.cpp: environment[name] = variable.value()):
+// a SECRET variable has no value there, so it is set empty, not resolved
+// (the task's own SECRET variables are, in the environment it is added
+// to).
+func checkCommandEnv(ci *mesos.CommandInfo) []string {
+	var env []string
+	for _, v := range ci.GetEnvironment().GetVariables() {
+		env = append(env, v.Name+"="+v.GetValue())
+	}
+	return env
 }
 
 // stopChecksLocked stops a command task's checks: Mesos' command executor

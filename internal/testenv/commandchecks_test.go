@@ -27,6 +27,8 @@ type checkEnv struct {
 	taskID  string
 	dir     string
 	code    atomic.Int32 // the status the HTTP server answers on /health
+	flap    atomic.Bool  // /health alternates 200 and 503 instead
+	hits    atomic.Int32 // the requests /health answered
 	ln      net.Listener
 	port    uint32
 	pending []mesos.TaskStatus // read ahead by next's callers, not yet matched
@@ -59,6 +61,46 @@ func (e *checkEnv) sandboxStderr() string {
 		}
 	}
 	return ""
+}
+
+// statusesAre checks the task's statuses as the master's /tasks and
+// /state write them, rendered "STARTING RUNNING(healthy=true)": Mesos'
+// Master::updateTask (src/master/master.cpp) replaces the task's latest
+// status by an update of the same state, so a health check's or check's
+// updates leave one TASK_RUNNING, the latest.
+func statusesAre(want string) func(*checkEnv) {
+	return func(e *checkEnv) {
+		e.t.Helper()
+		render := func(task map[string]any) string {
+			var parts []string
+			for _, st := range task["statuses"].([]any) {
+				st := st.(map[string]any)
+				part := strings.TrimPrefix(st["state"].(string), "TASK_")
+				if h, ok := st["healthy"]; ok {
+					part += fmt.Sprintf("(healthy=%v)", h)
+				}
+				parts = append(parts, part)
+			}
+			return strings.Join(parts, " ")
+		}
+		tasks := stateOf(e.t, e.cl, "/tasks?task_id="+e.taskID)["tasks"].([]any)
+		if len(tasks) != 1 {
+			e.t.Fatalf("/tasks?task_id=%s: %d tasks", e.taskID, len(tasks))
+		}
+		if got := render(tasks[0].(map[string]any)); got != want {
+			e.t.Errorf("/tasks: statuses %q, want %q", got, want)
+		}
+		fw := frameworkIn(e.t, stateOf(e.t, e.cl, "/state"), e.s.FrameworkID)
+		for _, key := range []string{"tasks", "completed_tasks"} {
+			for _, task := range fw[key].([]any) {
+				if task := task.(map[string]any); task["id"] == e.taskID {
+					if got := render(task); got != want {
+						e.t.Errorf("/state's %s: statuses %q, want %q", key, got, want)
+					}
+				}
+			}
+		}
+	}
 }
 
 // closeServer closes the listener: connections to the port are refused.
@@ -264,12 +306,40 @@ func TestCommandTaskChecks(t *testing.T) {
 					HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: e.port, Path: strPtr("/health")}, ConsecutiveFailures: u32(1000000)})
 			},
 			steps: []any{"STARTING", "RUNNING", healthy,
+				statusesAre("STARTING RUNNING(healthy=true)"),
 				func(e *checkEnv) { e.code.Store(http.StatusServiceUnavailable) },
 				unhealthy,
 				func(e *checkEnv) { e.code.Store(http.StatusNoContent) },
 				unhealthy + "*", healthy,
 				func(e *checkEnv) { e.kill() },
-				"KILLING", killed},
+				"KILLING", killed,
+				statusesAre("STARTING RUNNING(healthy=true) KILLING KILLED")},
+		},
+		{
+			// Mesos keeps one status per state in a row (Master::updateTask),
+			// so a task's first status stays however many updates its
+			// health check sends.
+			name:  "health HTTP: a flapping check's many updates leave /tasks' statuses STARTING and the latest RUNNING",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				e.code.Store(http.StatusOK)
+				ti.HealthCheck = fastHealth(&mesos.HealthCheck{Type: mesos.HealthCheck_HTTP,
+					HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: e.port, Path: strPtr("/health")}, ConsecutiveFailures: u32(1000000)})
+			},
+			steps: []any{"STARTING", "RUNNING", healthy,
+				func(e *checkEnv) {
+					e.flap.Store(true)
+					from := e.hits.Load()
+					// More updates than testenv keeps statuses of a task.
+					eventually(e.t, "60 more health checks", func() bool { return e.hits.Load()-from >= 60 })
+					e.flap.Store(false) // 200 from now on
+					eventually(e.t, "the task healthy again", func() bool {
+						tasks := stateOf(e.t, e.cl, "/tasks?task_id="+e.taskID)["tasks"].([]any)
+						sts := tasks[0].(map[string]any)["statuses"].([]any)
+						return sts[len(sts)-1].(map[string]any)["healthy"] == true
+					})
+				},
+				statusesAre("STARTING RUNNING(healthy=true)")},
 		},
 		{
 			name:  "health TCP: healthy, then a refused connection kills the task",
@@ -309,6 +379,30 @@ c=$(cat "$DIR/code"); if test "$c" = kill; then kill -KILL $$; fi; exit $c`)
 				func(e *checkEnv) { e.kill() },
 				"KILLING check=COMMAND()", "KILLED check=COMMAND() msg=Command terminated with signal Terminated",
 			},
+		},
+		{
+			// Mesos' checker sets a check command's variables by their
+			// value (commandCheck: variable.value()), so a SECRET one is
+			// empty; the task's own SECRET variables are resolved, being
+			// the command executor's environment.
+			name:  "check COMMAND: its own SECRET variables are empty, the task's resolved",
+			shell: "exec sleep 300",
+			setup: func(e *checkEnv, ti *mesos.TaskInfo) {
+				secretVar := func(name, value string) mesos.Environment_Variable {
+					return mesos.Environment_Variable{Name: name, Type: mesos.Environment_Variable_SECRET.Enum(),
+						Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(value)}}}
+				}
+				ti.Command.Environment.Variables = append(ti.Command.Environment.Variables, secretVar("TASK_SECRET", "task-5ecret"))
+				cmd := checkCommand(e, `test "$TASK_SECRET" = task-5ecret || exit 9
+test "${CHECK_SECRET+set}" = set || exit 10
+test -z "$CHECK_SECRET" && exit 7; exit 8`)
+				cmd.Environment.Variables = append(cmd.Environment.Variables, secretVar("CHECK_SECRET", "check-5ecret"))
+				ti.Check = fastCheck(&mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND, Command: &mesos.CheckInfo_Command{Command: cmd}})
+			},
+			steps: []any{"STARTING check=COMMAND()", "RUNNING check=COMMAND()",
+				"RUNNING TASK_CHECK_STATUS_UPDATED check=COMMAND(exit=7)",
+				func(e *checkEnv) { e.kill() },
+				"KILLING check=COMMAND()", "KILLED check=COMMAND() msg=Command terminated with signal Terminated"},
 		},
 		{
 			name:  "health check and check: each update keeps the other's latest result",
@@ -376,7 +470,15 @@ c=$(cat "$DIR/code"); if test "$c" = kill; then kill -KILL $$; fi; exit $c`)
 					http.NotFound(w, r)
 					return
 				}
-				w.WriteHeader(int(e.code.Load()))
+				n := e.hits.Add(1)
+				switch {
+				case !e.flap.Load():
+					w.WriteHeader(int(e.code.Load()))
+				case n%2 == 0:
+					w.WriteHeader(http.StatusOK)
+				default:
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}
 			})}
 			go func() { _ = srv.Serve(ln) }()
 			defer srv.Close()

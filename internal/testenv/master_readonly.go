@@ -152,12 +152,12 @@ const taskLimit = 100
 // order; here they stay in the order above.
 func (c *Cluster) serveTasks(w http.ResponseWriter, r *http.Request) {
 	st := c.stateJSON()
-	q := r.URL.Query()
+	q := mesosQuery(r)
 	limit, offset := uint64(taskLimit), uint64(0)
-	if n, ok := numifyInt(q.Get("limit")); ok {
+	if n, ok := numifyInt(q["limit"]); ok {
 		limit = uint64(int64(n))
 	}
-	if n, ok := numifyInt(q.Get("offset")); ok {
+	if n, ok := numifyInt(q["offset"]); ok {
 		offset = uint64(int64(n))
 	}
 	fid, byFramework := queryID(r, "framework_id")
@@ -183,7 +183,7 @@ func (c *Cluster) serveTasks(w http.ResponseWriter, r *http.Request) {
 		}
 		return sts[0].(map[string]any)["timestamp"].(float64), true
 	}
-	asc := q.Get("order") == "asc"
+	asc := q["order"] == "asc"
 	sort.SliceStable(tasks, func(i, j int) bool {
 		ti, iok := first(tasks[i])
 		tj, jok := first(tasks[j])

@@ -29,6 +29,7 @@ func readonlySetup(t *testing.T) (*Cluster, *sched, string) {
 	cl := startCluster(t, Config{Reserved: "cpus(pub):1;ports(pub):[30000-30001]", Ports: "30000-30010", AllocationInterval: 50 * time.Millisecond})
 	fi := frameworkInfo("readonly")
 	fi.Role = strPtr("web/a")
+	fi.WebUiURL = strPtr("http://admin:webui-pa55word@ui.example:8080/")
 	s := subscribe(t, cl, fi, protoCodec)
 	o := s.offers()[0]
 	s.launch(o, commandTask("first", o, "true"))
@@ -42,6 +43,15 @@ func readonlySetup(t *testing.T) (*Cluster, *sched, string) {
 		ContainerPath: "secret", Mode: mesos.RO.Enum(),
 		Source: &mesos.Volume_Source{Type: mesos.Volume_Source_SECRET, Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(secret)}}},
 	}}}
+	// A health check (never run: an hour's delay) whose command has the
+	// secret in a SECRET variable given by value and in a secret-named
+	// one.
+	delay := 3600.0
+	second.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_COMMAND, DelaySeconds: &delay, Command: &mesos.CommandInfo{
+		Value: strPtr("true"), Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+			{Name: "CHECK_SECRET", Type: mesos.Environment_Variable_SECRET.Enum(), Secret: &mesos.Secret{Type: mesos.Secret_VALUE, Value: &mesos.Secret_Value{Data: []byte(secret)}}},
+			{Name: "CHECK_PASSWORD", Value: strPtr(secret)},
+		}}}}
 	s.launch(o, second)
 	s.updateAck("second", mesos.TASK_STARTING)
 	s.updateAck("second", mesos.TASK_RUNNING)
@@ -102,6 +112,10 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 			{"framework's TASK_RUNNING", f["TASK_RUNNING"], `1`},
 			{"framework's used_resources, as /state", f["used_resources"], mustJSON(t, full["used_resources"])},
 			{"framework's connected", f["connected"], `true`},
+			// Unlike Mesos, which writes it as given: a URL's password is
+			// masked, as everywhere in testenv's answers.
+			{"framework's webui_url", f["webui_url"], `"http://admin:` + redact.Mask + `@ui.example:8080/"`},
+			{"framework's webui_url in /state", full["webui_url"], `"http://admin:` + redact.Mask + `@ui.example:8080/"`},
 		} {
 			if got := mustJSON(t, c.got); got != c.want {
 				t.Errorf("%s: %s, want %s", c.what, got, c.want)
@@ -138,6 +152,13 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 			{"?framework_id=" + fid + "&task_id=second", "second"},
 			{"?framework_id=" + fid, "second first"},
 			{"?framework_id=", ""},
+			// libprocess' query::decode: the last of a parameter given
+			// twice counts, and ";" separates parameters as "&" does.
+			{"?limit=0&limit=1", "second"},
+			{"?order=asc&order=des", "second first"},
+			{"?task_id=first&task_id=second", "second"},
+			{"?limit=1;order=asc", "first"},
+			{"?order=asc;limit=1&offset=1", "second"},
 		} {
 			var ids []string
 			for _, tk := range stateOf(t, cl, "/tasks"+c.query)["tasks"].([]any) {
@@ -147,10 +168,11 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 				t.Errorf("/tasks%s: %q, want %q", c.query, got, c.want)
 			}
 		}
-		// Each task as /state writes it, its container's secret masked.
+		// Each task as /state writes it, the secrets of its container and
+		// its health check's command masked.
 		body := string(get(t, cl.MasterURL()+"/master/tasks?task_id=second"))
 		if b64 := base64.StdEncoding.EncodeToString; strings.Contains(body, secret) || strings.Contains(body, b64([]byte(secret))) ||
-			!strings.Contains(body, `"data":"`+b64([]byte(redact.Mask))+`"`) {
+			strings.Count(body, `"data":"`+b64([]byte(redact.Mask))+`"`) != 2 || !strings.Contains(body, `"value":"`+redact.Mask+`"`) {
 			t.Errorf("/tasks shows the secret, or no mask: %s", body)
 		}
 		var inState any
@@ -371,6 +393,11 @@ func TestMetricsSnapshot(t *testing.T) {
 		{"GET", "?jsonp=cb", http.StatusOK, "text/javascript", `cb({"master/cpus_percent":`},
 		{"GET", "?timeout=5s", http.StatusBadRequest, "text/plain; charset=utf-8", `Invalid timeout '5s': `},
 		{"GET", "?timeout=", http.StatusBadRequest, "text/plain; charset=utf-8", `Invalid timeout '': `},
+		// As libprocess reads a query: the last of a parameter given twice,
+		// ";" between parameters.
+		{"GET", "?timeout=5s&timeout=5secs", http.StatusOK, "application/json", `{"master/cpus_percent":`},
+		{"GET", "?timeout=5secs&timeout=5s", http.StatusBadRequest, "text/plain; charset=utf-8", `Invalid timeout '5s': `},
+		{"GET", "?timeout=5secs;jsonp=cb", http.StatusOK, "text/javascript", `cb({"master/cpus_percent":`},
 	} {
 		req, _ := http.NewRequest(c.method, cl.MasterURL()+"/metrics/snapshot"+c.query, nil)
 		res, err := http.DefaultClient.Do(req)
@@ -382,5 +409,68 @@ func TestMetricsSnapshot(t *testing.T) {
 		if res.StatusCode != c.code || res.Header.Get("Content-Type") != c.contentType || !strings.HasPrefix(string(b), c.body) {
 			t.Errorf("%s /metrics/snapshot%s: %d %s %.80q, want %d %s %q...", c.method, c.query, res.StatusCode, res.Header.Get("Content-Type"), b, c.code, c.contentType, c.body)
 		}
+	}
+}
+
+// TestMetricsAgentUnreachable follows the master's counters when an agent
+// is marked unreachable (Master::__removeSlave, Master::updateTask in
+// src/master/master.cpp): updateTask counts a task's transition to a
+// terminal state or to TASK_UNREACHABLE, the latter only by its state,
+// source and reason (TASK_UNREACHABLE has a gauge, no counter), so a
+// PARTITION_AWARE framework's task counts
+// master/task_unreachable/source_master/reason_slave_removed once, and
+// another's TASK_LOST counts master/tasks_lost and its reason.
+func TestMetricsAgentUnreachable(t *testing.T) {
+	pa := []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}
+	for _, tc := range []struct {
+		name string
+		caps []mesos.FrameworkInfo_Capability_Type
+		end  mesos.TaskState
+		want map[string]float64 // beyond the 0 of every task metric
+	}{
+		{"partition-aware", pa, mesos.TASK_UNREACHABLE, map[string]float64{
+			"master/tasks_unreachable": 1, "master/task_unreachable/source_master/reason_slave_removed": 1}},
+		{"not partition-aware", nil, mesos.TASK_LOST, map[string]float64{
+			"master/tasks_lost": 1, "master/task_lost/source_master/reason_slave_removed": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := startCluster(t, Config{AllocationInterval: 50 * time.Millisecond,
+				AgentPingTimeout: 300 * time.Millisecond, MaxAgentPingTimeouts: 2})
+			fi := frameworkInfo("unreachable", tc.caps...)
+			checkpoint := true
+			fi.Checkpoint = &checkpoint
+			s := subscribe(t, cl, fi, protoCodec)
+			o := s.offers()[0]
+			s.launch(o, commandTask("victim", o, "exec sleep 300"))
+			s.updateAck("victim", mesos.TASK_STARTING)
+			s.updateAck("victim", mesos.TASK_RUNNING)
+			if err := cl.KillAgent(o.AgentID.Value); err != nil {
+				t.Fatal(err)
+			}
+			s.Update("victim", tc.end)
+			eventually(t, "the agent unreachable", func() bool {
+				return stateOf(t, cl, "/state")["unreachable_slaves"] == 1.0
+			})
+			var m map[string]float64
+			if err := json.Unmarshal(get(t, cl.MasterURL()+"/metrics/snapshot"), &m); err != nil {
+				t.Fatal(err)
+			}
+			got, want := map[string]float64{}, map[string]float64{}
+			for k, v := range m {
+				if strings.HasPrefix(k, "master/task") {
+					got[k] = v
+					if want[k] = tc.want[k]; strings.Count(k, "/") > 1 {
+						delete(want, k) // a reason's counter, there only once counted
+					}
+				}
+			}
+			for k, v := range tc.want {
+				want[k] = v
+			}
+			if mustJSON(t, got) != mustJSON(t, want) {
+				t.Errorf("/metrics/snapshot's task metrics\n%s, want\n%s", mustJSON(t, got), mustJSON(t, want))
+			}
+			eventually(t, "task process gone", func() bool { return len(leakedPIDs(cl.WorkDir())) == 0 })
+		})
 	}
 }

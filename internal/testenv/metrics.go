@@ -20,11 +20,11 @@ import (
 // src/master/master.cpp) that testenv has the truth for (masterMetricsLocked);
 // the others are left out, not made up.
 func (c *Cluster) serveMetricsSnapshot(w http.ResponseWriter, r *http.Request) {
-	if v, ok := r.URL.Query()["timeout"]; ok {
-		if _, err := mesosx.ParseDuration(v[0]); err != nil {
+	if v, ok := mesosQuery(r)["timeout"]; ok {
+		if _, err := mesosx.ParseDuration(v); err != nil {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte("Invalid timeout '" + v[0] + "': " + err.Error() + ".\n"))
+			_, _ = w.Write([]byte("Invalid timeout '" + v + "': " + err.Error() + ".\n"))
 			return
 		}
 	}
@@ -49,10 +49,11 @@ func taskMetricName(s mesos.TaskState) string {
 }
 
 // countTaskEndLocked counts a task's transition to the terminal state of
-// st, as Master::updateTask does (src/master/master.cpp): the state's
-// counter, and, when st has a reason, the counter of its state, source and
-// reason (Metrics::incrementTasksStates), named with Mesos' internal
-// (v0) enum names: "master/task_lost/source_slave/reason_slave_removed"
+// st, or to TASK_UNREACHABLE, as Master::updateTask does
+// (src/master/master.cpp): a terminal state's counter (TASK_UNREACHABLE
+// has a gauge instead), and, when st has a reason, the counter of its
+// state, source and reason (Metrics::incrementTasksStates), named with
+// Mesos' internal (v0) enum names: "master/task_lost/source_slave/reason_slave_removed"
 // where the v1 API says SOURCE_AGENT and REASON_AGENT_REMOVED. The master
 // counts the same way the tasks it fails before they reach an agent
 // (TASK_ERROR for an invalid task, TASK_LOST or TASK_DROPPED for invalid
@@ -61,7 +62,9 @@ func (c *Cluster) countTaskEndLocked(st mesos.TaskStatus) {
 	if c.counters == nil {
 		c.counters = map[string]int{}
 	}
-	c.counters[taskMetricName(st.GetState())]++
+	if mesosx.IsTerminal(st.GetState()) {
+		c.counters[taskMetricName(st.GetState())]++
+	}
 	if st.Reason != nil {
 		v0 := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "AGENT", "SLAVE")) }
 		c.counters["master/"+strings.ToLower(st.GetState().String())+"/"+v0(st.GetSource().String())+"/"+v0(st.GetReason().String())]++

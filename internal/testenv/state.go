@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -108,9 +110,9 @@ func writeJSONP(w http.ResponseWriter, code int, v any, r *http.Request) {
 	b := mesosx.StoutEscaping(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	w.Header().Set("Content-Type", "application/json")
 	if r != nil {
-		if name, ok := r.URL.Query()["jsonp"]; ok {
+		if name, ok := mesosQuery(r)["jsonp"]; ok {
 			w.Header().Set("Content-Type", "text/javascript")
-			b = append(append([]byte(name[0]+"("), b...), ')')
+			b = append(append([]byte(name+"("), b...), ')')
 		}
 	}
 	w.WriteHeader(code)
@@ -160,11 +162,31 @@ func (c *Cluster) serveFrameworks(w http.ResponseWriter, r *http.Request) {
 // Mesos' IDAcceptor (src/common/http.hpp) selects by it: given, even
 // empty, only that ID is accepted.
 func queryID(r *http.Request, name string) (string, bool) {
-	v, ok := r.URL.Query()[name]
-	if !ok {
-		return "", false
+	v, ok := mesosQuery(r)[name]
+	return v, ok
+}
+
+// mesosQuery is r's query as libprocess decodes a request's
+// (http::query::decode in 3rdparty/libprocess/src/http.cpp, which Mesos'
+// endpoints read): parameters separated by "&" or ";", a key without "="
+// has the value "", "+" is a space, and of a parameter given more than
+// once the last counts. A parameter with a malformed %-escape is left out
+// (libprocess drops the whole request).
+func mesosQuery(r *http.Request) map[string]string {
+	q := map[string]string{}
+	for _, token := range strings.FieldsFunc(r.URL.RawQuery, func(c rune) bool { return c == '&' || c == ';' }) {
+		k, v, _ := strings.Cut(token, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			continue
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			continue
+		}
+		q[key] = value
 	}
-	return v[0], true
+	return q
 }
 
 func (c *Cluster) stateJSON() map[string]any {
@@ -269,7 +291,7 @@ func (c *Cluster) stateJSON() map[string]any {
 			"name":              fw.info.Name,
 			"user":              fw.info.User,
 			"hostname":          fw.info.GetHostname(),
-			"webui_url":         fw.info.GetWebUiURL(),
+			"webui_url":         redact.URLPasswords(fw.info.GetWebUiURL()), // unlike Mesos: a secret never reaches an API answer
 			"capabilities":      caps,
 			"active":            fw.connected() && !fw.removed,
 			"connected":         fw.connected(),
@@ -375,14 +397,20 @@ func orEmpty(v []any) []any {
 // taskJSON is a task as Mesos' state endpoint writes it (src/common/http.cpp,
 // json(JSON::ObjectWriter*, const Task&)): executor_id "" for a command
 // task, the role of its resources (since Mesos 1.3), statuses, labels,
-// discovery.
+// discovery. Of the task's statuses in a row with the same state only the
+// latest is written, as Master::updateTask (src/master/master.cpp) keeps
+// them: an update replaces the latest status when it has the same state,
+// so a health check's or check's TASK_RUNNING updates leave one.
 func taskJSON(t *task) map[string]any {
 	eid := ""
 	if t.exec != nil && !t.exec.command {
 		eid = t.exec.info.ExecutorID.Value
 	}
 	statuses := []any{}
-	for _, st := range t.statuses {
+	for i, st := range t.statuses {
+		if i+1 < len(t.statuses) && t.statuses[i+1].GetState() == st.GetState() {
+			continue
+		}
 		s := map[string]any{"state": st.GetState().String(), "timestamp": st.GetTimestamp()}
 		if st.Labels != nil {
 			s["labels"] = protoList(st.Labels.Labels)
@@ -433,7 +461,11 @@ func taskJSON(t *task) map[string]any {
 		m["container"] = protoJSON(mesosx.MaskSecretVolumes(t.info.Container))
 	}
 	if t.info.HealthCheck != nil {
-		m["health_check"] = protoJSON(t.info.HealthCheck)
+		// Unlike Mesos, the secrets of its command (SECRET variables,
+		// secret-named variables, credentials) masked.
+		hc := *t.info.HealthCheck
+		hc.Command = mesosx.MaskCommand(hc.Command)
+		m["health_check"] = protoJSON(&hc)
 	}
 	return m
 }

@@ -478,12 +478,14 @@ const noReason = mesos.TaskStatus_Reason(-1)
 func (c *Cluster) recordStatusLocked(t *task, st mesos.TaskStatus) {
 	prev := t.state
 	t.state = st.GetState()
-	if !mesosx.IsTerminal(prev) && prev != mesos.TASK_UNREACHABLE && mesosx.IsTerminal(t.state) {
+	// Master::updateTask counts a transition to terminal or unreachable.
+	ended := func(s mesos.TaskState) bool { return mesosx.IsTerminal(s) || s == mesos.TASK_UNREACHABLE }
+	if !ended(prev) && ended(t.state) {
 		c.countTaskEndLocked(st)
 	}
 	t.statuses = append(t.statuses, st)
 	if len(t.statuses) > maxStatusesKept {
-		t.statuses = t.statuses[len(t.statuses)-maxStatusesKept:]
+		t.statuses = trimStatuses(t.statuses, t.pending)
 	}
 	if prev != t.state && (prev == mesos.TASK_RUNNING || t.state == mesos.TASK_RUNNING) {
 		c.dnsDirty = true
@@ -492,6 +494,23 @@ func (c *Cluster) recordStatusLocked(t *task, st mesos.TaskStatus) {
 		c.releaseTaskLocked(t)
 		c.allocateLocked()
 	}
+}
+
+// trimStatuses drops one of a task's statuses, kept over maxStatusesKept:
+// the oldest followed by one of the same state, which the master's task
+// JSON does not show (taskJSON, as Master::updateTask keeps one status per
+// state in a row), so a health check's many TASK_RUNNING updates never
+// push out the task's first status; else the oldest. The head of the
+// task's update stream (pending) is kept while it can be, as
+// reconciliation answers from the statuses up to it (reconcileLocked).
+func trimStatuses(sts, pending []mesos.TaskStatus) []mesos.TaskStatus {
+	for i := 0; i+1 < len(sts); i++ {
+		head := len(pending) > 0 && bytes.Equal(sts[i].UUID, pending[0].UUID)
+		if !head && sts[i].GetState() == sts[i+1].GetState() {
+			return slices.Delete(sts, i, i+1)
+		}
+	}
+	return sts[1:]
 }
 
 // statusUpdateLocked is the agent's status update manager receiving an

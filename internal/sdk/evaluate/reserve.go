@@ -85,9 +85,11 @@ func (e *Evaluation) plan() {
 // volume among them. reservation.Follow moves the items under the sets
 // their tasks use in the pod spec evaluated (every task of the instance
 // with a previous TaskInfo counts, launched or not), so each task keeps
-// its resources and its volume with its persistence ID. A case it cannot
-// map moves nothing; the volume stage then refuses to hand a task a volume
-// other than the one its previous TaskInfo names (unmapped).
+// its resources and its volume with its persistence ID. It maps set by
+// set: a set it cannot map keeps its items where they are (unmapped says
+// which and why), the others follow their tasks; the volume stage then
+// refuses to hand a task a volume other than the one its previous
+// TaskInfo names.
 func (e *Evaluation) renames() {
 	if e.res == nil || len(e.Req.Previous) == 0 {
 		return
@@ -113,7 +115,6 @@ func (e *Evaluation) renames() {
 	r, moves, err := e.res.Follow(uses)
 	if err != nil {
 		e.unmapped = err.Error()
-		return
 	}
 	e.res = r
 	for _, m := range moves {
@@ -461,7 +462,7 @@ func (s ReservationStage) Evaluate(e *Evaluation) Outcome {
 		msg += "; " + rn
 	}
 	if e.unmapped != "" {
-		msg += "; the resource sets' reservations stay as they are: " + e.unmapped
+		msg += "; these resource sets' reservations stay as they are: " + e.unmapped
 	}
 	return Pass(s.Name(), msg)
 }

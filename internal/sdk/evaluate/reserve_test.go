@@ -606,3 +606,64 @@ func TestRelaunchFollowsSwappedResourceSets(t *testing.T) {
 		})
 	}
 }
+
+// TestRelaunchFollowsBesideAnUnmappableSet: the SDK maps each resource
+// set's resources on its own (OfferEvaluator.getExistingResourceSetStages),
+// so a set that cannot be mapped (here x, whose items the TaskInfos of t
+// and u both name while u moves to a set y of its own) does not stop
+// another set from following its task: v's set z, renamed w, keeps v's
+// reservation and volume, and the reservation stage says both.
+func TestRelaunchFollowsBesideAnUnmappableSet(t *testing.T) {
+	const v1 = "resource-sets:\n  x: {cpus: 0.5, memory: 64}\n  z: {cpus: 0.5, memory: 64, volume: {path: data, type: ROOT, size: 100}}\n"
+	const v2 = "resource-sets:\n  x: {cpus: 0.5, memory: 64}\n  y: {cpus: 0.5, memory: 64}\n  w: {cpus: 0.5, memory: 64, volume: {path: data, type: ROOT, size: 100}}\n"
+	ev := reserver()
+	r := req(withTask(withTask(podSpec(t, v1, "resource-set: x\n"), "u", "x"), "v", "z"), 0)
+	r.Tasks = []string{"t", "v"}
+	first := fit(t, ev, r, unreserved()...)
+	var prev []*mesos.TaskInfo
+	pid := ""
+	for _, c := range first.Tasks {
+		prev = append(prev, &mesos.TaskInfo{Name: c.Name, Resources: c.Resources})
+		if c.Name == "p-0-t" { // u ran on x's items too
+			prev = append(prev, &mesos.TaskInfo{Name: "p-0-u", Resources: c.Resources})
+		}
+		for _, res := range c.Resources {
+			if res.IsPersistentVolume() {
+				pid = res.GetDisk().GetPersistence().GetID()
+			}
+		}
+	}
+	if pid == "" || len(prev) != 3 {
+		t.Fatalf("deployed %v, volume %q", prev, pid)
+	}
+	r = req(withTask(withTask(podSpec(t, v2, "resource-set: x\n"), "u", "y"), "v", "w"), 0)
+	r.Tasks, r.Reservation, r.Previous, r.Recovery = []string{"u", "v"}, first.Reservation, prev, RecoveryTransient
+	rec, outs := try(ev, r, append(unreserved(), reservedAgain(first))...)
+	if rec == nil {
+		t.Fatalf("no fit: %v", outs)
+	}
+	for _, c := range rec.Tasks {
+		for _, res := range c.Resources {
+			if got := res.GetDisk().GetPersistence().GetID(); res.IsPersistentVolume() && (c.Name != "p-0-v" || got != pid) {
+				t.Errorf("%s relaunched on volume %q, want v's own %q", c.Name, got, pid)
+			}
+		}
+	}
+	if len(rec.Create) != 0 {
+		t.Errorf("volumes created: %v", rec.Create)
+	}
+	for _, key := range []string{"x/cpus", "w/volume/data"} {
+		if it, was := rec.Reservation.Item(key), first.Reservation.Item(strings.Replace(key, "w/", "z/", 1)); it == nil || it.ID != was.ID {
+			t.Errorf("%s: %v, want %s", key, it, was.ID)
+		}
+	}
+	got := outs[slices.IndexFunc(outs, func(o Outcome) bool { return o.Stage == "reservation" })].String()
+	for _, want := range []string{
+		"resource set w (was z) keeps its reservation, as p-0-v's previous TaskInfo names it",
+		"these resource sets' reservations stay as they are: tasks p-0-t and p-0-u both ran on resource set x's reservation but use x and y now",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("reservation stage %q, want %q", got, want)
+		}
+	}
+}

@@ -212,21 +212,26 @@ type Move struct {
 // new set held the other's items): the keys are rewritten at once.
 //
 // The items keep their resource IDs, resources and persistence IDs, so a
-// relaunch takes each task's own volume. Follow returns a copy of r with
-// the moves made, and the moves (sorted); r itself when nothing moves.
-// When the uses cannot be mapped safely, it moves nothing and returns an
-// error naming the tasks and sets: a TaskInfo naming the items of two
-// sets, tasks that held one set now using two (a split) or that held two
-// now sharing one (a merge), or a set taking another's items while it
-// holds items that no task takes away. The executor's and the pod's own
-// items are never moved.
+// relaunch takes each task's own volume. Follow maps set by set, as the
+// SDK builds each set's resources on its own
+// (OfferEvaluator.getExistingResourceSetStages): it returns a copy of r
+// with every safe move made, and the moves (sorted); r itself when
+// nothing moves. The sets it cannot map safely keep their items where
+// they are, and nothing moves onto the sets their tasks use now; the
+// error names those tasks and sets (moves made or not): a TaskInfo naming
+// the items of two sets, tasks that held one set now using two (a split)
+// or that held two now sharing one (a merge), or a set taking another's
+// items while it holds items that do not leave. The executor's and the
+// pod's own items are never moved.
 func (r *Reservation) Follow(uses []Use) (*Reservation, []Move, error) {
 	if r == nil {
 		return r, nil, nil
 	}
 	type edge struct{ set, task string }
-	dest := map[string]edge{} // old set → the set it goes to, and the task saying so
-	src := map[string]edge{}  // new set → the set it takes, and the task saying so
+	dest := map[string]edge{}    // old set → the set it goes to, and the task saying so
+	src := map[string]edge{}     // new set → the set it takes, and the task saying so
+	stays := map[string]bool{}   // old sets whose items stay where they are
+	blocked := map[string]bool{} // new sets nothing may move onto
 	var errs []error
 	for _, u := range uses {
 		var from []string
@@ -242,49 +247,72 @@ func (r *Reservation) Follow(uses []Use) (*Reservation, []Move, error) {
 		case len(from) > 1:
 			slices.Sort(from)
 			errs = append(errs, fmt.Errorf("task %s's previous TaskInfo names the reservations of resource sets %s: which one is its %s?", u.Task, strings.Join(from, " and "), u.Set))
+			for _, f := range from {
+				stays[f] = true
+			}
+			blocked[u.Set] = true
 			continue
 		}
 		f := from[0]
 		if d, ok := dest[f]; ok && d.set != u.Set {
 			errs = append(errs, fmt.Errorf("tasks %s and %s both ran on resource set %s's reservation but use %s and %s now: it can follow only one of them", d.task, u.Task, f, d.set, u.Set))
+			stays[f], blocked[u.Set] = true, true
 			continue
 		}
 		if s, ok := src[u.Set]; ok && s.set != f {
 			errs = append(errs, fmt.Errorf("tasks %s and %s ran on resource sets %s and %s but both use %s now: it can take only one of their reservations", s.task, u.Task, s.set, f, u.Set))
+			stays[f], stays[s.set], blocked[u.Set] = true, true, true
 			continue
 		}
 		dest[f], src[u.Set] = edge{u.Set, u.Task}, edge{f, u.Task}
 	}
-	var moves []Move
-	for _, f := range slices.Sorted(maps.Keys(dest)) {
-		d := dest[f]
-		if f == d.set || len(errs) > 0 {
-			continue
+	holds := func(set string) bool {
+		return slices.ContainsFunc(r.Items, func(it Item) bool { return Owner(it.Key) == set })
+	}
+	// The safe moves: from a set whose items may leave, onto a set nothing
+	// blocks, whose own items (if any) leave too. A move dropped keeps its
+	// set's items in place, which may block a move onto that set in turn:
+	// repeat until nothing changes (a swap or a rotation stays, each set's
+	// items leaving for the next).
+	moving := map[string]string{} // old set → new set
+	for f, d := range dest {
+		if f != d.set && !stays[f] && !blocked[d.set] {
+			moving[f] = d.set
+		} else if f != d.set && !stays[f] {
+			errs = append(errs, fmt.Errorf("task %s ran on resource set %s's reservation and uses %s now, onto which nothing can move: %s's reservation stays where it is", d.task, f, d.set, f))
 		}
-		// The new set's own items must go elsewhere.
-		if slices.ContainsFunc(r.Items, func(it Item) bool { return Owner(it.Key) == d.set }) {
-			if away, ok := dest[d.set]; !ok || away.set == d.set {
-				errs = append(errs, fmt.Errorf("task %s ran on resource set %s's reservation and uses %s now, which holds a reservation no task takes away: it would be handed another's", d.task, f, d.set))
-				continue
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, f := range slices.Sorted(maps.Keys(moving)) {
+			to := moving[f]
+			if _, leaves := moving[to]; holds(to) && !leaves {
+				delete(moving, f)
+				changed = true
+				errs = append(errs, fmt.Errorf("task %s ran on resource set %s's reservation and uses %s now, which holds a reservation no task takes away: it would be handed another's", dest[f].task, f, to))
 			}
 		}
-		moves = append(moves, Move{From: f, To: d.set, Task: d.task})
 	}
+	var moves []Move
+	for _, f := range slices.Sorted(maps.Keys(moving)) {
+		moves = append(moves, Move{From: f, To: moving[f], Task: dest[f].task})
+	}
+	var err error
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-		return r, nil, errors.Join(errs...)
+		err = errors.Join(errs...)
 	}
 	if len(moves) == 0 {
-		return r, nil, nil
+		return r, nil, err
 	}
 	c := r.Clone()
 	for i := range c.Items {
 		o := Owner(c.Items[i].Key)
-		if j := slices.IndexFunc(moves, func(m Move) bool { return m.From == o }); j >= 0 {
-			c.Items[i].Key = moves[j].To + c.Items[i].Key[len(o):]
+		if to, ok := moving[o]; ok {
+			c.Items[i].Key = to + c.Items[i].Key[len(o):]
 		}
 	}
-	return c, moves, nil
+	return c, moves, err
 }
 
 // Pending returns the operation IDs not yet confirmed, sorted, once each.

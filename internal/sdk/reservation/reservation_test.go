@@ -222,6 +222,38 @@ func TestFollow(t *testing.T) {
 			name: "items of two sets", r: res("a", "b"), uses: []Use{use("p-0-t", "storage", "a-c", "b-v")},
 			wantErr: "task p-0-t's previous TaskInfo names the reservations of resource sets a and b: which one is its storage?",
 		},
+		// Set by set: what cannot be mapped stays, every other set follows
+		// its task.
+		{
+			name: "a rename beside a split", r: res("x", "z"), uses: []Use{use("p-0-a", "x", all("x")...), use("p-0-b", "y", "x-c"), use("p-0-c", "w", all("z")...)},
+			want:    map[string]string{"z": "w"},
+			wantErr: "tasks p-0-a and p-0-b both ran on resource set x's reservation but use x and y now: it can follow only one of them",
+		},
+		{
+			name: "a split seen first beside a rename", r: res("x", "z"), uses: []Use{use("p-0-b", "y", "x-c"), use("p-0-a", "x", all("x")...), use("p-0-c", "w", all("z")...)},
+			want:    map[string]string{"z": "w"},
+			wantErr: "tasks p-0-b and p-0-a both ran on resource set x's reservation but use y and x now: it can follow only one of them",
+		},
+		{
+			name: "a rename beside a merge", r: res("x", "y", "z"), uses: []Use{use("p-0-a", "v", all("x")...), use("p-0-b", "v", all("y")...), use("p-0-c", "w", all("z")...)},
+			want:    map[string]string{"z": "w"},
+			wantErr: "tasks p-0-a and p-0-b ran on resource sets x and y but both use v now: it can take only one of their reservations",
+		},
+		{
+			name: "nothing moves onto the set of a task naming two sets", r: res("a", "b", "z"), uses: []Use{use("p-0-t", "storage", "a-c", "b-v"), use("p-0-c", "storage", all("z")...)},
+			wantErr: "task p-0-c ran on resource set z's reservation and uses storage now, onto which nothing can move: z's reservation stays where it is\n" +
+				"task p-0-t's previous TaskInfo names the reservations of resource sets a and b: which one is its storage?",
+		},
+		{
+			name: "a move blocked in turn", r: res("x", "y", "z"), uses: []Use{use("p-0-a", "y", all("x")...), use("p-0-b", "z", all("y")...), use("p-0-c", "z", "z-v")},
+			wantErr: "task p-0-a ran on resource set x's reservation and uses y now, which holds a reservation no task takes away: it would be handed another's\n" +
+				"tasks p-0-b and p-0-c ran on resource sets y and z but both use z now: it can take only one of their reservations",
+		},
+		{
+			name: "a chain blocked at its end", r: res("x", "y", "z"), uses: []Use{use("p-0-a", "y", all("x")...), use("p-0-b", "z", all("y")...)},
+			wantErr: "task p-0-a ran on resource set x's reservation and uses y now, which holds a reservation no task takes away: it would be handed another's\n" +
+				"task p-0-b ran on resource set y's reservation and uses z now, which holds a reservation no task takes away: it would be handed another's",
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var before []byte

@@ -39,8 +39,9 @@ import (
 // extension: the SDK decommissions whole pod instances only), gets the same
 // phase, but its unreserve step gives back only what that task alone held
 // (ownIDsLocked): the resources its TaskInfo names, less the executor's,
-// the pod's volumes, a resource set a task of the target pod uses and
-// anything a remaining task names. Those items leave the instance's
+// the pod's volumes and anything a remaining task's TaskInfo names (what
+// it held in a set the target uses left the instance's reservation at
+// start already, releaseRemoved). Those items leave the instance's
 // reservation for a released one of their own (leftLocked); the instance
 // keeps the rest, never marked releasing, and the step is COMPLETE once
 // none of them is reserved.
@@ -371,16 +372,16 @@ func (s *Scheduler) releasedLocked(d *decomStep) {
 // ownIDsLocked returns the resource IDs that only the tasks of unreserve
 // step d hold, d being partial (tasks a kept pod instance no longer has),
 // sorted: those their TaskInfos name and the instance's reservations
-// hold, less the executor's, the pod's own volumes, the items of a
-// resource set a task of the target pod uses and those a remaining task's
-// TaskInfo names. Caller holds s.mu.
+// hold (its own, or a released one: releaseRemoved), less the
+// executor's, the pod's own volumes and those a remaining task's TaskInfo
+// names. A resource set a task of the target uses keeps only what a
+// remaining task's TaskInfo names, as the SDK builds a set's existing
+// resources from the TaskInfo of a task using it now
+// (OfferEvaluator.getExistingResourceSetStages): a removed task's volume
+// is released with it, never handed to a new task on its set. Caller
+// holds s.mu.
 func (s *Scheduler) ownIDsLocked(d *decomStep) []string {
 	keep := map[string]bool{reservation.KeyExecutor: true, reservation.KeyPod: true}
-	if p := s.spec.Pod(d.tasks[0].pod); p != nil {
-		for _, t := range p.Tasks.Values {
-			keep[p.ResourceSetID(t)] = true
-		}
-	}
 	used := map[string]bool{}
 	for _, t := range s.tasks {
 		if t.info != nil && t.instanceName() == d.inst {

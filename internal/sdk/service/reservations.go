@@ -63,10 +63,12 @@ func (s *Scheduler) loadReservations() error {
 // reservation again, and its items follow too), again at every start (it
 // changes nothing once done). A relaunch on a
 // configuration with the other names (a recovery of a pod not yet
-// updated) maps them back by the same rule (evaluate's renames). A case
-// that cannot be mapped safely (the configuration validators refuse the
-// ones the specs show) is left as it is, with a warning: the relaunch then
-// refuses to hand a task a volume its TaskInfo does not name.
+// updated) maps them back by the same rule (evaluate's renames). It maps
+// set by set, as the SDK does: a set that cannot be mapped safely (the
+// configuration validators refuse the cases with volumes the specs show)
+// is left as it is, with a warning naming it, and the other sets follow
+// their tasks; the relaunch then refuses to hand a task a volume its
+// TaskInfo does not name.
 func (s *Scheduler) followRenames() error {
 	kv := map[string][]byte{}
 	for _, inst := range s.reservationNames() {
@@ -88,8 +90,7 @@ func (s *Scheduler) followRenames() error {
 		}
 		next, moves, err := r.Follow(uses)
 		if err != nil {
-			s.log.Warn("the resource sets' reservations cannot follow their tasks: left as they are", "pod", inst, "err", err)
-			continue
+			s.log.Warn("some resource sets' reservations cannot follow their tasks: those are left as they are, the others follow", "pod", inst, "err", err)
 		}
 		if len(moves) == 0 {
 			continue
@@ -384,7 +385,14 @@ func (s *Scheduler) keepAborted() error {
 		s.log.Info("decommission aborted: the pod instance keeps its reservation", "pod", key,
 			"kept", len(next.Items), "unreserving", len(r.Items)-len(next.Items))
 	}
-	if !j.writes() {
+	return s.storeReservations(j, "aborted decommissions")
+}
+
+// storeReservations writes the reservations job j changed at start (New:
+// nothing runs yet), before anything acts on them; what names them for
+// the error.
+func (s *Scheduler) storeReservations(j *job, what string) error {
+	if len(j.reservations) == 0 {
 		return nil
 	}
 	kv := map[string][]byte{}
@@ -400,9 +408,72 @@ func (s *Scheduler) keepAborted() error {
 		kv[key] = b
 	}
 	if err := s.cfg.Store.PutReservations(kv); err != nil {
-		return fmt.Errorf("storing the reservations of aborted decommissions: %w", err)
+		return fmt.Errorf("storing the reservations of %s: %w", what, err)
 	}
 	return nil
+}
+
+// releaseRemoved takes out of each kept pod instance's reservation, at
+// start, what only tasks the pod no longer has (retired, to be
+// decommissioned) held in a resource set a task of the target uses: the
+// items their stored TaskInfos name and no remaining task's TaskInfo
+// does. They leave for a released reservation of their own (leftLocked),
+// released as their agent offers them once the removed task has ended
+// (its unreserve step waits for that, ownIDsLocked), so that the set is
+// empty for the tasks that use it now: a kept task moved onto the set's
+// name takes its own items there (followRenames), and a new task on it
+// reserves anew instead of being handed the removed task's resources and
+// volume. The SDK builds a set's existing resources only from the
+// previous TaskInfo of a task using the set now, and a new task gets new
+// ones (offer/evaluate/OfferEvaluator.java, getExistingResourceSetStages;
+// its cleaner releases what no kept task's TaskInfo names,
+// DefaultScheduler.getUnexpectedResources). Items of a set no task of the
+// target uses stay until the removed task's unreserve step gives them up,
+// as before. It runs in New after keepAborted and before followRenames;
+// the change is stored before anything runs.
+func (s *Scheduler) releaseRemoved() error {
+	j := &job{}
+	for _, inst := range s.reservationNames() {
+		r := s.reservations[inst]
+		pod := s.spec.Pod(r.Pod)
+		if r.Releasing || inst != r.Instance() || pod == nil || r.Index >= pod.Count {
+			continue
+		}
+		gone := map[string]bool{} // resource IDs only removed tasks name
+		for _, t := range s.retired {
+			if t.instanceName() == inst && t.info != nil {
+				for i := range t.info.Resources {
+					gone[reservation.ResourceID(&t.info.Resources[i])] = true
+				}
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		for _, t := range s.tasks {
+			if t.instanceName() == inst && t.info != nil {
+				for i := range t.info.Resources {
+					delete(gone, reservation.ResourceID(&t.info.Resources[i]))
+				}
+			}
+		}
+		used := map[string]bool{}
+		for _, t := range pod.Tasks.Values {
+			used[pod.ResourceSetID(t)] = true
+		}
+		next := r.Clone()
+		next.Items = slices.DeleteFunc(next.Items, func(it reservation.Item) bool {
+			o := reservation.Owner(it.Key)
+			return gone[it.ID] && used[o] && o != reservation.KeyExecutor && o != reservation.KeyPod
+		})
+		if len(next.Items) == len(r.Items) {
+			continue
+		}
+		key := s.leftLocked(j, r, next)
+		s.setReservationLocked(j, inst, next)
+		s.log.Info("a removed task's resources leave the resource sets the target uses: released once it has ended", "pod", inst, "released", key)
+	}
+	return s.storeReservations(j, "removed tasks")
 }
 
 // releaseItemsLocked gives up the items of pod instance inst's reservation

@@ -384,6 +384,11 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := sc.keepAborted(); err != nil {
 		return nil, err
 	}
+	// releaseRemoved next: what only removed tasks held leaves the sets
+	// the target uses before followRenames maps the kept tasks onto them.
+	if err := sc.releaseRemoved(); err != nil {
+		return nil, err
+	}
 	if err := sc.followRenames(); err != nil {
 		return nil, err
 	}
