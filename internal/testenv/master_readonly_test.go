@@ -138,6 +138,11 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 			{"?offset=2", ""},
 			{"?limit=0", ""},
 			{"?limit=0x1", "second"},               // numify<int> reads hexadecimal
+			{"?limit=0x1g", "second"},              // up to the first non-hex digit, as an istream
+			{"?limit=0x", "second first"},          // no hex digit: the default
+			{"?offset=-0x80000000", ""},            // int's minimum: near 2^64 as a size_t
+			{"?limit=0x80000000", "second first"},  // beyond int: the default
+			{"?limit=0x1p", "second first"},        // "p" anywhere: the default
 			{"?limit=%2B1", "second"},              // "+1"
 			{"?limit=+1", "second first"},          // " 1": a query's "+" is a space
 			{"?limit=one", "second first"},         // malformed: the default, 100
