@@ -239,6 +239,7 @@ func TestMaterializeWritesTheSDKArtifactSet(t *testing.T) {
 func TestMaterializeInputForms(t *testing.T) {
 	s := testSecrets(t)
 	b64 := func(v string) string { return base64.StdEncoding.EncodeToString([]byte(v)) }
+	esc := func(v string) string { return strings.ReplaceAll(v, "\n", `\n`) }
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -249,6 +250,7 @@ func TestMaterializeInputForms(t *testing.T) {
 		{name: "base64-wrapped values", env: map[string]string{"TLS_WEB_KEY": b64(s.key), "TLS_WEB_CERT": b64(s.chain), "TLS_WEB_CA": "__dcos_base64__" + b64(s.ca)}},
 		{name: "files and a custom variable", files: map[string]string{"k.pem": s.key, "chain.pem": s.root.Cert.Subject.CommonName + "\n" + s.reversedChain},
 			env: map[string]string{"ROOT": s.ca}, args: []string{"--key", "file:k.pem", "--cert", "file:chain.pem", "--ca", "env:ROOT"}},
+		{name: "line breaks escaped as \\n (docker --env-file)", env: map[string]string{"TLS_WEB_KEY": esc(s.key), "TLS_WEB_CERT": esc(s.chain), "TLS_WEB_CA": esc(s.ca)}},
 		{name: "one combined PEM on stdin", stdin: s.key + s.chain + s.ca, args: []string{"--key", "-", "--cert", "-", "--ca", "-"}},
 		{name: "flags from TLSPROV_ variables", env: map[string]string{"TLSPROV_KEY": "env:K", "K": s.key, "TLSPROV_CERT": "env:C", "C": s.chain, "TLSPROV_CA": "env:R", "R": s.ca}},
 	}

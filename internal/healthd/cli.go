@@ -66,7 +66,9 @@ as dumb-init does: HUP INT QUIT ILL TRAP ABRT BUS FPE USR1 SEGV USR2 ALRM TERM
 STKFLT CONT VTALRM WINCH IO PWR; not KILL STOP (they cannot be caught), CHLD PIPE
 URG XCPU XFSZ PROF SYS (the kernel's or Go's about healthd itself: the command gets
 its own) or TSTP TTIN TTOU (job control of healthd's terminal). A sidecar
-stops on a shutdown signal and ignores HUP USR1 USR2 WINCH.
+stops on a shutdown signal and ignores HUP USR1 USR2 WINCH. When healthd's stdin is
+a terminal in its foreground (docker run -it), the command's group gets the
+terminal, so an interactive command can read it; Ctrl-C then goes to it directly.
 
 Shutdown signals (--shutdown-signals, default TERM,INT,QUIT): received, or sent as
 after --rewrite, they mean CMD is shutting down: checks stop (never a health kill),

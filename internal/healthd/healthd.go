@@ -314,6 +314,7 @@ func Serve(ctx context.Context, cfg Config) (int, error) {
 			Path: path, Args: cfg.Command,
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			ParentDeathSignal: syscall.SIGKILL,
+			Foreground:        true, // docker run -it: CMD may read the terminal
 			GroupGrace:        cfg.KillGrace,
 			StopSignal:        cfg.Rewrite.StopSignal(),
 		})

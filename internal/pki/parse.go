@@ -37,7 +37,8 @@ var (
 const DCOSBase64Prefix = "__dcos_base64__"
 
 // Unwrap returns the PEM text or DER bytes that data carries. PEM input is
-// returned as is. Anything else is taken as base64 (standard or URL alphabet,
+// returned as is, but for line breaks written as the two characters \n
+// (unescapeNewlines). Anything else is taken as base64 (standard or URL alphabet,
 // padded or not, line breaks allowed, optionally after DCOSBase64Prefix),
 // which may itself wrap PEM or DER; input that is not base64 but looks like
 // DER (an ASN.1 SEQUENCE) is returned as DER. isPEM tells which one out is.
@@ -51,7 +52,7 @@ func Unwrap(data []byte) (out []byte, isPEM bool, err error) {
 		return nil, false, ErrEmpty
 	}
 	if bytes.Contains(text, []byte("-----BEGIN ")) {
-		return text, true, nil
+		return unescapeNewlines(text), true, nil
 	}
 	dec, ok := decodeBase64(text)
 	if !ok {
@@ -61,12 +62,27 @@ func Unwrap(data []byte) (out []byte, isPEM bool, err error) {
 		return nil, false, fmt.Errorf("%w: neither PEM nor valid base64", ErrMalformed)
 	}
 	if bytes.Contains(dec, []byte("-----BEGIN ")) {
-		return bytes.TrimSpace(dec), true, nil
+		return unescapeNewlines(bytes.TrimSpace(dec)), true, nil
 	}
 	if len(dec) == 0 || dec[0] != 0x30 {
 		return nil, false, fmt.Errorf("%w: base64 decodes to neither PEM nor DER", ErrMalformed)
 	}
 	return dec, false, nil
+}
+
+// unescapeNewlines turns the two characters \n (and \r\n) back into the
+// line breaks they stand for. PEM holds no backslash, so they can only be
+// line breaks escaped by a format that cannot hold one: a docker
+// --env-file line, a .env file, a JSON string, a CI variable. pem.Decode
+// needs the breaks after the BEGIN line and before the END line, so such a
+// value was "truncated or corrupted" (Clawdi-AI/clawdi#597,
+// box/box-node-sdk#259).
+func unescapeNewlines(text []byte) []byte {
+	if !bytes.Contains(text, []byte(`\n`)) {
+		return text
+	}
+	text = bytes.ReplaceAll(text, []byte(`\r\n`), []byte("\n"))
+	return bytes.ReplaceAll(text, []byte(`\n`), []byte("\n"))
 }
 
 func decodeBase64(data []byte) ([]byte, bool) {

@@ -134,6 +134,10 @@ func TestParsePrivateKeyForms(t *testing.T) {
 		{"dcos base64 prefix", append([]byte(DCOSBase64Prefix), b64(pkcs8ed)...), edKey},
 		{"key after certificate", append(EncodeCertsPEM(cert), pkcs8rsa...), rsaKey},
 		{"CRLF line ends", bytes.ReplaceAll(pkcs1, []byte("\n"), []byte("\r\n")), rsaKey},
+		// A docker --env-file or .env line cannot hold a line break.
+		{"escaped line breaks", bytes.ReplaceAll(pkcs8rsa, []byte("\n"), []byte(`\n`)), rsaKey},
+		{"escaped CRLF line breaks", bytes.ReplaceAll(sec1, []byte("\n"), []byte(`\r\n`)), ecKey},
+		{"base64 of PEM with escaped line breaks", b64(bytes.ReplaceAll(pkcs8ed, []byte("\n"), []byte(`\n`))), edKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,6 +206,7 @@ func TestParseCertificates(t *testing.T) {
 		{"concatenated DER", der, []*x509.Certificate{inter, leaf}, nil},
 		{"base64 of DER", []byte(base64.StdEncoding.EncodeToString(der)), []*x509.Certificate{inter, leaf}, nil},
 		{"base64 of PEM", []byte(base64.StdEncoding.EncodeToString(EncodeCertsPEM(root))), []*x509.Certificate{root}, nil},
+		{"escaped line breaks", bytes.ReplaceAll(EncodeCertsPEM(leaf, inter), []byte("\n"), []byte(`\n`)), []*x509.Certificate{leaf, inter}, nil},
 		{"key only", mustKeyPEM(t, f.leaf.Key), nil, ErrNoCertificate},
 		{"truncated", EncodeCertsPEM(leaf)[:300], nil, ErrMalformed},
 		{"empty", nil, nil, ErrEmpty},

@@ -109,6 +109,15 @@ type Spec struct {
 	// ParentDeathSignal is sent to the child by the kernel if this process
 	// dies first; 0 means none. Callers normally use syscall.SIGKILL.
 	ParentDeathSignal syscall.Signal
+	// Foreground hands the terminal to the child's process group when
+	// Stdin is a terminal whose foreground process group is this
+	// process's (an interactive `docker run -it`): a child in a group of
+	// its own is otherwise a background job there, stopped by SIGTTIN at
+	// its first read of the terminal (and by SIGTTOU at a write with
+	// `stty tostop`), and waited for forever. The terminal's Ctrl-C and
+	// Ctrl-Z then go to the child's group, not to this process, as with
+	// tini (krallin/tini#19). Otherwise nothing changes.
+	Foreground bool
 	// Rlimits are resource limits in force from the child's first
 	// instruction (internal/rlimit); none by default.
 	Rlimits []rlimit.Limit
@@ -223,6 +232,11 @@ func Start(s Spec) (*Process, error) {
 			Pdeathsig: s.ParentDeathSignal,
 		},
 	}
+	if s.Foreground && s.Stdin != nil && ownsForeground(s.Stdin) {
+		// The child sets its group as the terminal's foreground before
+		// exec; Ctty is the descriptor in this process.
+		attr.Sys.Foreground, attr.Sys.Ctty = true, int(s.Stdin.Fd())
+	}
 
 	// Registering under the lock ReapOrphans holds while it peeks makes sure
 	// an orphan reaper never mistakes a child that exits at once for an
@@ -242,6 +256,13 @@ func Start(s Spec) (*Process, error) {
 		stopSignal: resolveStopSignal(s.StopSignal)}
 	go p.wait(reaped)
 	return p, nil
+}
+
+// ownsForeground reports whether f is a terminal whose foreground process
+// group is this process's.
+func ownsForeground(f *os.File) bool {
+	pgrp, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	return err == nil && pgrp == syscall.Getpgrp()
 }
 
 // resolveStopSignal turns Spec.StopSignal into the signal to send: 0 (which
