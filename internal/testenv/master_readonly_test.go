@@ -479,3 +479,27 @@ func TestMetricsAgentUnreachable(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthCheckPathMasked: a task's HTTP health check path with a
+// secret-looking query parameter is masked in /tasks and /state (unlike
+// Mesos, which writes the health check as given), as testenv masks a
+// URI's credentials everywhere it answers.
+func TestHealthCheckPathMasked(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("hcpath"), protoCodec)
+	o := s.offers()[0]
+	const token = "hcpath-t0ken-5ecret"
+	ti := commandTask("web", o, "exec sleep 60")
+	delay := 3600.0 // never run
+	ti.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_HTTP, DelaySeconds: &delay,
+		HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: 8080, Path: strPtr("/health?token=" + token)}}
+	s.launch(o, ti)
+	s.updateAck("web", mesos.TASK_STARTING)
+	s.updateAck("web", mesos.TASK_RUNNING)
+	for _, path := range []string{"/tasks", "/state", "/frameworks"} {
+		body := string(get(t, cl.MasterURL()+path))
+		if strings.Contains(body, token) || !strings.Contains(body, `"path":"/health?token=`+redact.Mask+`"`) {
+			t.Errorf("%s shows the health check's token, or no mask: %s", path, body)
+		}
+	}
+}
