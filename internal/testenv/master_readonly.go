@@ -211,8 +211,10 @@ func (c *Cluster) serveTasks(w http.ResponseWriter, r *http.Request) {
 // numifyInt reads s as stout's numify<int> does
 // (3rdparty/stout/include/stout/numify.hpp): boost::lexical_cast<int> (an
 // optional sign and decimal digits, nothing else, within int's range), or
-// a hexadecimal number after "0x" or "-0x" (no "." or "p"). ok is false
-// for anything else.
+// a hexadecimal number after "0x" or "-0x" (no "." or "p" anywhere), read
+// as `istringstream >> std::hex` reads an int: the hex digits up to the
+// first other character (at least one; "0x1g" is 1), within int's range
+// ("-0x80000000" is its minimum). ok is false for anything else.
 func numifyInt(s string) (n int32, ok bool) {
 	digits, neg := s, false
 	if strings.HasPrefix(digits, "-") {
@@ -222,12 +224,16 @@ func numifyInt(s string) (n int32, ok bool) {
 		if strings.ContainsAny(s, ".p") {
 			return 0, false
 		}
-		v, err := strconv.ParseInt(digits[2:], 16, 32)
-		if err != nil {
-			return 0, false
+		digits = digits[2:]
+		if end := strings.IndexFunc(digits, func(r rune) bool { return !strings.ContainsRune("0123456789abcdefABCDEF", r) }); end >= 0 {
+			digits = digits[:end]
 		}
-		if neg {
-			v = -v
+		v, err := strconv.ParseUint(digits, 16, 32)
+		switch {
+		case err != nil, !neg && v > math.MaxInt32, neg && v > -math.MinInt32:
+			return 0, false
+		case neg:
+			return int32(-int64(v)), true
 		}
 		return int32(v), true
 	}

@@ -138,6 +138,11 @@ func TestStateSummaryTasksRolesFlags(t *testing.T) {
 			{"?offset=2", ""},
 			{"?limit=0", ""},
 			{"?limit=0x1", "second"},               // numify<int> reads hexadecimal
+			{"?limit=0x1g", "second"},              // up to the first non-hex digit, as an istream
+			{"?limit=0x", "second first"},          // no hex digit: the default
+			{"?offset=-0x80000000", ""},            // int's minimum: near 2^64 as a size_t
+			{"?limit=0x80000000", "second first"},  // beyond int: the default
+			{"?limit=0x1p", "second first"},        // "p" anywhere: the default
 			{"?limit=%2B1", "second"},              // "+1"
 			{"?limit=+1", "second first"},          // " 1": a query's "+" is a space
 			{"?limit=one", "second first"},         // malformed: the default, 100
@@ -472,5 +477,29 @@ func TestMetricsAgentUnreachable(t *testing.T) {
 			}
 			eventually(t, "task process gone", func() bool { return len(leakedPIDs(cl.WorkDir())) == 0 })
 		})
+	}
+}
+
+// TestHealthCheckPathMasked: a task's HTTP health check path with a
+// secret-looking query parameter is masked in /tasks and /state (unlike
+// Mesos, which writes the health check as given), as testenv masks a
+// URI's credentials everywhere it answers.
+func TestHealthCheckPathMasked(t *testing.T) {
+	cl := startCluster(t, Config{})
+	s := subscribe(t, cl, frameworkInfo("hcpath"), protoCodec)
+	o := s.offers()[0]
+	const token = "hcpath-t0ken-5ecret"
+	ti := commandTask("web", o, "exec sleep 60")
+	delay := 3600.0 // never run
+	ti.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_HTTP, DelaySeconds: &delay,
+		HTTP: &mesos.HealthCheck_HTTPCheckInfo{Port: 8080, Path: strPtr("/health?token=" + token)}}
+	s.launch(o, ti)
+	s.updateAck("web", mesos.TASK_STARTING)
+	s.updateAck("web", mesos.TASK_RUNNING)
+	for _, path := range []string{"/tasks", "/state", "/frameworks"} {
+		body := string(get(t, cl.MasterURL()+path))
+		if strings.Contains(body, token) || !strings.Contains(body, `"path":"/health?token=`+redact.Mask+`"`) {
+			t.Errorf("%s shows the health check's token, or no mask: %s", path, body)
+		}
 	}
 }

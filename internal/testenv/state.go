@@ -462,9 +462,15 @@ func taskJSON(t *task) map[string]any {
 	}
 	if t.info.HealthCheck != nil {
 		// Unlike Mesos, the secrets of its command (SECRET variables,
-		// secret-named variables, credentials) masked.
+		// secret-named variables, credentials) and the credentials in its
+		// HTTP path (a secret-looking query parameter) masked.
 		hc := *t.info.HealthCheck
 		hc.Command = mesosx.MaskCommand(hc.Command)
+		if h := hc.HTTP; h != nil && h.Path != nil {
+			masked := *h
+			masked.Path = strPtr(redact.Credentials(*h.Path))
+			hc.HTTP = &masked
+		}
 		m["health_check"] = protoJSON(&hc)
 	}
 	return m
