@@ -36,6 +36,11 @@ func TestParseTarget(t *testing.T) {
 		{in: "file://localhost/tmp/ready", kind: dnswait.KindFile, addr: "/tmp/ready"},
 		{in: "unix:///run/app.sock", kind: dnswait.KindUnix, addr: "/run/app.sock"},
 		{in: "tcp://db", wantErr: `wait target "tcp://db": want tcp://host:port`},
+		{in: "tcp://::1:5432", wantErr: `wait target "tcp://::1:5432": an IPv6 address goes in brackets: tcp://[::1]:5432`},
+		{in: "tcp://fd00::7:80", wantErr: "tcp://[fd00::7]:80"},
+		{in: "http://fd00::7:8080/health", wantErr: "invalid port"}, // url.Parse refuses this one itself
+		{in: "http://u:s3cret@fd00::7:8080/", wantErr: `"http://u:xxxxx@fd00::7:8080/"`, noLeakOf: "s3cret"},
+		{in: "http://[fd00::7]/health", kind: dnswait.KindHTTP, addr: "http://[fd00::7]/health"},
 		{in: "tcp://db:0", wantErr: `bad port "0"`},
 		{in: "tcp://db:99999", wantErr: `bad port`},
 		{in: "tcp://db:5432/path", wantErr: "only host:port"},

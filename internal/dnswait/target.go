@@ -66,6 +66,13 @@ func ParseTarget(s string) (Target, error) {
 		return bad(err.Error())
 	}
 	t := Target{Kind: Kind(strings.ToLower(u.Scheme)), url: u}
+	if !strings.HasPrefix(u.Host, "[") && strings.Count(u.Host, ":") > 1 {
+		// url.Parse takes "::1:5432" for host "::1" and port "5432", and
+		// the dial then fails ("too many colons") on every poll until the
+		// deadline (vishnubob/wait-for-it#124: timeouts, not an error).
+		host, port := u.Host[:strings.LastIndexByte(u.Host, ':')], u.Host[strings.LastIndexByte(u.Host, ':')+1:]
+		return bad(fmt.Sprintf("an IPv6 address goes in brackets: %s://[%s]:%s", u.Scheme, host, port))
+	}
 	switch t.Kind {
 	case KindTCP:
 		if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
