@@ -196,6 +196,8 @@ type Use struct {
 
 // Move is one resource set's items going under another set's ID.
 type Move struct {
+	// From and To are the resource set IDs: the items keyed "<From>/…"
+	// go under "<To>/…".
 	From, To string
 	// Task is the task whose previous TaskInfo names them.
 	Task string

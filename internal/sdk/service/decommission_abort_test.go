@@ -51,19 +51,7 @@ func TestDecommissionAbortedAfterItsRelease(t *testing.T) {
 
 			h := newHarness(t, render(t, stateful, "COUNT=1", "DECOMMISSION=true"), st, nil)
 			h.master.ManualOperations()
-			h.start()
-			h.subscribe("fw-1")
-			h.master.Expect(t, tRECONCILE, tREVIVE)
-			for name, id := range ids {
-				h.master.Send(t, sdktest.Status(id, "a"+name[4:5], mesos.TASK_RUNNING, sdktest.Reconciliation()))
-			}
-			h.master.Expect(t, tRECONCILE)
-			h.tick(time.Second)
-			h.awaitCall(tKILL, killOf(ids["web-2-server"]))
-			h.update(ids["web-2-server"], "a2", mesos.TASK_KILLED)
-			h.eventually("unreserve-web-2 STARTED", func() bool {
-				return h.stepStatus(plan.Decommission, "unreserve-web-2") == plan.Started
-			})
+			scaleDownWeb2(t, h, ids)
 			h.skip()
 			h.mark()
 			h.master.Send(t, sdktest.Offers(h.offer("r2", "a2", "ha2")))

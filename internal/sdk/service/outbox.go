@@ -166,16 +166,8 @@ func (o *outbox) write(batch []*job) error {
 	var chunks []map[string][]byte
 	chunk, size := map[string][]byte{}, 0
 	for _, j := range batch {
-		for inst, r := range j.reservations {
-			if r == nil {
-				reservations[inst] = nil
-				continue
-			}
-			b, err := r.Marshal()
-			if err != nil {
-				return err
-			}
-			reservations[inst] = b
+		if err := j.marshalReservations(reservations); err != nil {
+			return err
 		}
 		if len(j.tasks) > 0 {
 			var launch int
@@ -284,4 +276,21 @@ func (o *outbox) send(ctx context.Context, c *scheduler.Call) error {
 	o.s.log.Warn("call failed", "call", c.Type.String(), "err", err)
 	o.s.m.Inc("calls.failed")
 	return err
+}
+
+// marshalReservations adds to kv the reservations j writes, encoded, by
+// pod instance; a nil value (an instance's reservation deleted) stays nil.
+func (j *job) marshalReservations(kv map[string][]byte) error {
+	for inst, r := range j.reservations {
+		if r == nil {
+			kv[inst] = nil
+			continue
+		}
+		b, err := r.Marshal()
+		if err != nil {
+			return err
+		}
+		kv[inst] = b
+	}
+	return nil
 }

@@ -1,17 +1,9 @@
 package service
 
 import (
-	"fmt"
-	"slices"
 	"testing"
-	"time"
 
-	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
-
-	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/reservation"
-	"github.com/taskkit/taskkit/internal/sdk/sdktest"
 )
 
 // statefulRenamed is stateful with web's server on a named resource set
@@ -56,19 +48,7 @@ func TestRenameWithAbortedScaleDown(t *testing.T) {
 	}
 
 	h := newHarness(t, render(t, stateful, "COUNT=1", "DECOMMISSION=true"), st, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
-	for name, id := range ids {
-		h.master.Send(t, sdktest.Status(id, "a"+name[4:5], mesos.TASK_RUNNING, sdktest.Reconciliation()))
-	}
-	h.master.Expect(t, tRECONCILE)
-	h.tick(time.Second)
-	h.awaitCall(tKILL, killOf(ids["web-2-server"]))
-	h.update(ids["web-2-server"], "a2", mesos.TASK_KILLED)
-	h.eventually("unreserve-web-2 STARTED", func() bool {
-		return h.stepStatus(plan.Decommission, "unreserve-web-2") == plan.Started
-	})
+	scaleDownWeb2(t, h, ids)
 	h.skip()
 	h.stop()
 
@@ -85,59 +65,5 @@ func TestRenameWithAbortedScaleDown(t *testing.T) {
 			}
 		}
 	}
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
-	for name, id := range ids {
-		state := mesos.TASK_RUNNING
-		if name == "web-2-server" {
-			state = mesos.TASK_KILLED
-		}
-		h.master.Send(t, sdktest.Status(id, "a"+name[4:5], state, sdktest.Reconciliation()))
-	}
-	h.master.Expect(t, tRECONCILE)
-	relaunched := func(c *scheduler.Call) bool {
-		return slices.Contains(names(launched(c)), "web-2-server")
-	}
-	deadline := time.Now().Add(sdktest.Wait)
-	var accept *scheduler.Call
-	for i := 0; accept == nil; i++ {
-		if time.Now().After(deadline) {
-			t.Fatalf("web-2 never relaunched; recovery %s, plans %v", h.s.PlanStatus(plan.Recovery), h.s.PlanNames())
-		}
-		h.tick(time.Minute)
-		h.skip()
-		h.master.Send(t, sdktest.Offers(h.offer(fmt.Sprint("b", i), "a2", "ha2")))
-		h.eventually("the offer answered", func() bool {
-			for _, c := range h.master.Calls() {
-				if (c.Type == tACCEPT && c.GetAccept().GetOfferIDs()[0].Value == fmt.Sprint("b", i)) ||
-					(c.Type == scheduler.Call_DECLINE && c.GetDecline().GetOfferIDs()[0].Value == fmt.Sprint("b", i)) {
-					return true
-				}
-			}
-			return false
-		})
-		if i := slices.IndexFunc(h.master.Calls(), relaunched); i >= 0 {
-			accept = h.master.Calls()[i]
-		}
-	}
-	for _, c := range h.master.Calls() {
-		for _, op := range c.GetAccept().GetOperations() {
-			if op.Type == mesos.Offer_Operation_DESTROY || op.Type == mesos.Offer_Operation_UNRESERVE {
-				rs := append(op.GetDestroy().GetVolumes(), op.GetUnreserve().GetResources()...)
-				t.Errorf("offer %s: %s of web-2's %s", c.GetAccept().GetOfferIDs()[0].Value, op.Type, reservation.Describe(rs))
-			}
-		}
-	}
-	old := map[string]bool{}
-	for _, it := range mustUnmarshal(t, rs["web-2"]).Items {
-		old[it.ID] = true
-	}
-	for _, ti := range launched(accept) {
-		for _, r := range ti.Resources {
-			if id := reservation.ResourceID(&r); id != "" && !old[id] {
-				t.Errorf("web-2 relaunched on a new reservation %s (%s), not on its own", id, reservation.Describe([]mesos.Resource{r}))
-			}
-		}
-	}
+	awaitWeb2InPlace(t, h, ids, rs["web-2"])
 }

@@ -396,16 +396,8 @@ func (s *Scheduler) storeReservations(j *job, what string) error {
 		return nil
 	}
 	kv := map[string][]byte{}
-	for key, r := range j.reservations {
-		if r == nil {
-			kv[key] = nil
-			continue
-		}
-		b, err := r.Marshal()
-		if err != nil {
-			return err
-		}
-		kv[key] = b
+	if err := j.marshalReservations(kv); err != nil {
+		return err
 	}
 	if err := s.cfg.Store.PutReservations(kv); err != nil {
 		return fmt.Errorf("storing the reservations of %s: %w", what, err)

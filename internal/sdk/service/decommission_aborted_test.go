@@ -76,6 +76,31 @@ func TestDecommissionAbortedKeepsTheVolume(t *testing.T) {
 	}
 
 	h := newHarness(t, render(t, stateful, "COUNT=1", "DECOMMISSION=true"), st, nil)
+	scaleDownWeb2(t, h, ids)
+	h.skip()
+	h.stop()
+
+	h = newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, nil)
+	if names := h.s.PlanNames(); slices.Contains(names, plan.Decommission) {
+		t.Errorf("plans %v: nothing is to be decommissioned at count 3", names)
+	}
+	awaitWeb2InPlace(t, h, ids, rs["web-2"])
+}
+
+func mustUnmarshal(t *testing.T, b []byte) *reservation.Reservation {
+	t.Helper()
+	r, err := reservation.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// scaleDownWeb2 starts h, whose target lowered the count of web pods
+// deployed by deployStateful to 1, reconciles ids as running, and waits
+// until web-2's task is killed and its unreserve step STARTED.
+func scaleDownWeb2(t *testing.T, h *harness, ids map[string]string) {
+	t.Helper()
 	h.start()
 	h.subscribe("fw-1")
 	h.master.Expect(t, tRECONCILE, tREVIVE)
@@ -89,13 +114,15 @@ func TestDecommissionAbortedKeepsTheVolume(t *testing.T) {
 	h.eventually("unreserve-web-2 STARTED", func() bool {
 		return h.stepStatus(plan.Decommission, "unreserve-web-2") == plan.Started
 	})
-	h.skip()
-	h.stop()
+}
 
-	h = newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, nil)
-	if names := h.s.PlanNames(); slices.Contains(names, plan.Decommission) {
-		t.Errorf("plans %v: nothing is to be decommissioned at count 3", names)
-	}
+// awaitWeb2InPlace starts h with web-2's task (of ids) KILLED and the
+// others running, offers web-2's agent a2 until web-2 is relaunched, and
+// fails unless it is relaunched on the resource IDs of stored (web-2's
+// reservation before the scale-down) with nothing DESTROYed or
+// UNRESERVEd.
+func awaitWeb2InPlace(t *testing.T, h *harness, ids map[string]string, stored []byte) {
+	t.Helper()
 	h.start()
 	h.subscribe("fw-1")
 	h.master.Expect(t, tRECONCILE, tREVIVE)
@@ -141,7 +168,7 @@ func TestDecommissionAbortedKeepsTheVolume(t *testing.T) {
 		}
 	}
 	old := map[string]bool{}
-	for _, it := range mustUnmarshal(t, rs["web-2"]).Items {
+	for _, it := range mustUnmarshal(t, stored).Items {
 		old[it.ID] = true
 	}
 	for _, ti := range launched(accept) {
@@ -151,13 +178,4 @@ func TestDecommissionAbortedKeepsTheVolume(t *testing.T) {
 			}
 		}
 	}
-}
-
-func mustUnmarshal(t *testing.T, b []byte) *reservation.Reservation {
-	t.Helper()
-	r, err := reservation.Unmarshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
