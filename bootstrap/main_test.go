@@ -530,6 +530,48 @@ func TestInstallCertsIdempotent(t *testing.T) {
 	}
 }
 
+// TestTruststorePasswordJKSCannotHoldNamed: a truststore password with a
+// character a JKS file cannot hold here (above U+00FF) fails naming the
+// flag or variable it came from, not only the truststore file, and never
+// the password itself.
+func TestTruststorePasswordJKSCannotHoldNamed(t *testing.T) {
+	sb := t.TempDir()
+	javaHome := t.TempDir()
+	store := filepath.Join(javaHome, "lib", "security", "cacerts")
+	os.MkdirAll(filepath.Dir(store), 0o755)
+	var buf bytes.Buffer
+	keystore.New().Store(&buf, []byte("changeit"))
+	os.WriteFile(store, buf.Bytes(), 0o644)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "DC/OS CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	write(t, filepath.Join(sb, ".ssl", "ca-bundle.crt"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+
+	const pw = "pa€ss"
+	for _, tc := range []struct {
+		name, source string
+		env, args    []string
+	}{
+		{"flag", "-truststore-password", nil, []string{"-truststore-password", pw}},
+		{"variable", "BOOTSTRAP_TRUSTSTORE_PASSWORD", []string{"BOOTSTRAP_TRUSTSTORE_PASSWORD=" + pw}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := baseEnv(sb, append([]string{"JAVA_HOME=" + javaHome}, tc.env...)...)
+			r := runBin(t, env, append([]string{"-print-env=false"}, tc.args...)...)
+			if r.code == 0 || !strings.Contains(r.stderr, "above U+00FF") {
+				t.Fatalf("exit %d, want a failure saying why\n%s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.source) {
+				t.Errorf("the error does not name %s:\n%s", tc.source, r.stderr)
+			}
+			if strings.Contains(r.stderr, pw) {
+				t.Errorf("the password is in stderr:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
 // TestMissesWarnedWithoutStrict: without -strict a variable a template
 // prints but the environment lacks renders empty, as in the SDK, and a
 // warning names the template and every such variable (a misspelt name is

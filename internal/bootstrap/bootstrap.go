@@ -32,6 +32,7 @@ import (
 	"github.com/taskkit/taskkit/internal/cliapp"
 	"github.com/taskkit/taskkit/internal/dnswait"
 	"github.com/taskkit/taskkit/internal/exitcode"
+	"github.com/taskkit/taskkit/internal/jks"
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/render"
 	"github.com/taskkit/taskkit/internal/safefile"
@@ -591,6 +592,9 @@ func installCA(sh *cliapp.Shell, cfg *config, e *env, sandbox string, log *slog.
 		Path: store, Password: cfg.truststorePassword,
 		Fallback: filepath.Join(sandbox, ".ssl", "cacerts"),
 	})
+	if errors.Is(err, jks.ErrPassword) {
+		return fmt.Errorf("%s: %w", sh.Source("truststore-password"), err)
+	}
 	if err != nil {
 		return err
 	}

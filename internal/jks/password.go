@@ -1,9 +1,21 @@
 package jks
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 )
+
+// ErrPassword is what every error of Password is (errors.Is): a password
+// this package cannot hash as Java does, so that a caller can name where
+// the password came from (a flag, a variable) without repeating it.
+var ErrPassword = errors.New("password JKS files cannot hold")
+
+// passwordError is an error of Password: its own message, and ErrPassword.
+type passwordError string
+
+func (e passwordError) Error() string        { return string(e) }
+func (e passwordError) Is(target error) bool { return target == ErrPassword }
 
 // Password returns password in the form github.com/pavlo-v-chernykh/keystore-go
 // takes it: one byte per Java char.
@@ -17,15 +29,16 @@ import (
 // incorrect", and cannot open a store keytool wrote. Passing each char
 // U+0000..U+00FF as its one byte gives Java's hash exactly. A char above
 // U+00FF (€, Cyrillic, CJK) has a high byte keystore-go cannot express:
-// that is an error here rather than a store no JVM opens.
+// that is an error here rather than a store no JVM opens; every error is
+// ErrPassword and names the character's position, never the password.
 func Password(password string) ([]byte, error) {
 	out := make([]byte, 0, len(password))
 	for i, r := range password {
 		switch {
 		case r == utf8.RuneError && !validAt(password, i):
-			return nil, fmt.Errorf("password is not valid UTF-8 (byte %d)", i+1)
+			return nil, passwordError(fmt.Sprintf("password is not valid UTF-8 (byte %d)", i+1))
 		case r > 0xFF:
-			return nil, fmt.Errorf("password character %d is above U+00FF, which JKS files cannot hold here: use ASCII and Latin-1 characters (such as ä, é, ß), or PKCS#12", utf8.RuneCountInString(password[:i])+1)
+			return nil, passwordError(fmt.Sprintf("password character %d is above U+00FF, which JKS files cannot hold here: use ASCII and Latin-1 characters (such as ä, é, ß), or PKCS#12", utf8.RuneCountInString(password[:i])+1))
 		}
 		out = append(out, byte(r))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"crypto/x509"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,9 @@ func TestPassword(t *testing.T) {
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				if !errors.Is(err, jks.ErrPassword) {
+					t.Errorf("err %v is not jks.ErrPassword", err)
 				}
 				if strings.Contains(err.Error(), "€") || strings.Contains(err.Error(), "😀") || strings.Contains(err.Error(), "20AC") {
 					t.Errorf("error tells the password's character: %v", err)
