@@ -290,6 +290,18 @@ func TestAllOrNothingAndExitCodes(t *testing.T) {
 	}
 }
 
+// TestExecTellsAMissingInterpreter: a script saved with Windows line ends
+// asks the kernel for "/bin/sh\r", and exec said only "no such file or
+// directory" for a file that is there (GoteoFoundation/goteo#632).
+func TestExecTellsAMissingInterpreter(t *testing.T) {
+	sb := t.TempDir()
+	write(t, filepath.Join(sb, "run.sh"), "#!/bin/sh\r\necho ran\r\n", 0o755)
+	r := runBin(t, baseEnv(sb), "-print-env=false", "--", filepath.Join(sb, "run.sh"))
+	if want := `its #! line asks for "/bin/sh\r": the script has Windows (CRLF) line ends`; r.code != 6 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("exit %d (want 6), stderr lacks %q:\n%s", r.code, want, r.stderr)
+	}
+}
+
 // TestCommandMayBeARenderedTemplate: the command after "--" may be a
 // template's destination (it exists once the templates are written, just
 // before the exec).

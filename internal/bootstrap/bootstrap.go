@@ -36,6 +36,7 @@ import (
 	"github.com/taskkit/taskkit/internal/redact"
 	"github.com/taskkit/taskkit/internal/render"
 	"github.com/taskkit/taskkit/internal/safefile"
+	"github.com/taskkit/taskkit/internal/supervise"
 	"github.com/taskkit/taskkit/internal/taskenv"
 	"github.com/taskkit/taskkit/internal/truststore"
 )
@@ -636,5 +637,5 @@ func execCommand(argv, environ []string, log *slog.Logger) error {
 	}
 	log.Info("exec", "command", path, "args", len(argv)-1)
 	err = syscall.Exec(path, argv, environ)
-	return exitcode.Wrap(ExitExec, fmt.Errorf("exec %s: %w", path, err))
+	return exitcode.Wrap(ExitExec, fmt.Errorf("exec %s: %w", path, supervise.ExplainExecError(path, err)))
 }

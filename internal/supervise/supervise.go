@@ -250,7 +250,7 @@ func Start(s Spec) (*Process, error) {
 	}
 	owned.Unlock()
 	if err != nil {
-		return nil, &StartError{Path: s.Path, Err: err}
+		return nil, &StartError{Path: s.Path, Err: ExplainExecError(s.Path, err)}
 	}
 	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{}), groupGrace: max(s.GroupGrace, 0),
 		stopSignal: resolveStopSignal(s.StopSignal)}
@@ -290,8 +290,13 @@ func (e *StartError) Error() string { return fmt.Sprintf("starting %s: %v", e.Pa
 func (e *StartError) Unwrap() error { return e.Err }
 
 // ExitCode returns the shell's code for a command that could not be started:
-// 127 when it does not exist, 126 when it exists but cannot be executed.
+// 127 when it does not exist, 126 when it exists but cannot be executed
+// (also when what is missing is its interpreter: bash's "bad interpreter").
 func (e *StartError) ExitCode() int {
+	var ie *InterpreterError
+	if errors.As(e.Err, &ie) {
+		return 126
+	}
 	if errors.Is(e.Err, syscall.ENOENT) || errors.Is(e.Err, syscall.ENOTDIR) {
 		return 127
 	}
