@@ -496,19 +496,7 @@ func TestWaitForeverInterruptedBySignal(t *testing.T) {
 }
 
 func TestInstallCertsIdempotent(t *testing.T) {
-	sb := t.TempDir()
-	javaHome := t.TempDir()
-	store := filepath.Join(javaHome, "lib", "security", "cacerts")
-	os.MkdirAll(filepath.Dir(store), 0o755)
-	var buf bytes.Buffer
-	keystore.New().Store(&buf, []byte("changeit"))
-	os.WriteFile(store, buf.Bytes(), 0o644)
-
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "DC/OS CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	write(t, filepath.Join(sb, ".ssl", "ca-bundle.crt"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+	sb, javaHome, store := javaTruststore(t)
 
 	env := baseEnv(sb, "JAVA_HOME="+javaHome)
 	r := runBin(t, env, "-print-env=false")
@@ -535,18 +523,7 @@ func TestInstallCertsIdempotent(t *testing.T) {
 // flag or variable it came from, not only the truststore file, and never
 // the password itself.
 func TestTruststorePasswordJKSCannotHoldNamed(t *testing.T) {
-	sb := t.TempDir()
-	javaHome := t.TempDir()
-	store := filepath.Join(javaHome, "lib", "security", "cacerts")
-	os.MkdirAll(filepath.Dir(store), 0o755)
-	var buf bytes.Buffer
-	keystore.New().Store(&buf, []byte("changeit"))
-	os.WriteFile(store, buf.Bytes(), 0o644)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "DC/OS CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	write(t, filepath.Join(sb, ".ssl", "ca-bundle.crt"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+	sb, javaHome, _ := javaTruststore(t)
 
 	const pw = "pa€ss"
 	for _, tc := range []struct {
@@ -609,4 +586,23 @@ func TestMissesWarnedWithoutStrict(t *testing.T) {
 			}
 		})
 	}
+}
+
+// javaTruststore makes a sandbox with a cluster CA in .ssl/ca-bundle.crt
+// and a JAVA_HOME whose lib/security/cacerts (store) is an empty JKS
+// truststore with the password changeit.
+func javaTruststore(t *testing.T) (sb, javaHome, store string) {
+	t.Helper()
+	sb, javaHome = t.TempDir(), t.TempDir()
+	store = filepath.Join(javaHome, "lib", "security", "cacerts")
+	os.MkdirAll(filepath.Dir(store), 0o755)
+	var buf bytes.Buffer
+	keystore.New().Store(&buf, []byte("changeit"))
+	os.WriteFile(store, buf.Bytes(), 0o644)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "DC/OS CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	write(t, filepath.Join(sb, ".ssl", "ca-bundle.crt"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+	return sb, javaHome, store
 }

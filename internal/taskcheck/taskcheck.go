@@ -95,7 +95,10 @@ func seconds(v float64) time.Duration {
 
 // Health builds the checker of a task's HealthCheck (already validated).
 // onResult gets every run's event, from the checker's goroutine; see
-// HealthReport.
+// HealthReport. The caller runs the checker (Checker.Run) and owns its
+// goroutine. It returns an error for a type other than COMMAND, HTTP and
+// TCP, for a COMMAND check when tg.Command is nil, and when package probe
+// cannot build the prober (an HTTP URL it refuses).
 func Health(hc *mesos.HealthCheck, tg Target, onResult func(health.Event)) (*health.Checker, error) {
 	var p probe.Prober
 	switch hc.Type {
@@ -190,7 +193,8 @@ func EmptyStatus(t mesos.CheckInfo_Type) *mesos.CheckStatusInfo {
 
 // Check builds the checker of a task's CheckInfo (already validated): no
 // grace period, no threshold; every run's CheckStatusInfo goes to onResult,
-// from the checker's goroutine.
+// from the checker's goroutine, which the caller runs (Checker.Run) and
+// owns. Its errors are Health's, for CheckInfo's types.
 func Check(ci *mesos.CheckInfo, tg Target, onResult func(*mesos.CheckStatusInfo)) (*health.Checker, error) {
 	cp := &checkProbe{}
 	switch ci.Type {
