@@ -25,5 +25,5 @@
 //
 // Assemble returns errors that match the sentinels ErrKeyMismatch,
 // ErrUntrusted, ErrExpired and ErrNotYetValid with errors.Is; parse errors
-// match ErrMalformed, ErrNoKey, ErrNoCertificate or ErrEncrypted.
+// match ErrMalformed, ErrNoKey, ErrNoCertificate, ErrEncrypted or ErrUnsupported.
 package pki

@@ -3,6 +3,7 @@ package pki
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -186,6 +187,9 @@ func parseKeyDER(der []byte, pemType string) (crypto.Signer, error) {
 		}
 	}
 	if err != nil {
+		if uerr := unsupportedKey(der); uerr != nil {
+			return nil, uerr
+		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	switch key := k.(type) {
@@ -196,7 +200,10 @@ func parseKeyDER(der []byte, pemType string) (crypto.Signer, error) {
 	case ed25519.PrivateKey:
 		return key, nil
 	}
-	return nil, fmt.Errorf("%w: unsupported private key type %T (want RSA, ECDSA or Ed25519)", ErrMalformed, k)
+	if _, ok := k.(*ecdh.PrivateKey); ok {
+		return nil, fmt.Errorf("%w: an X25519 or ECDH key (key agreement only: it cannot sign; want RSA, ECDSA or Ed25519)", ErrUnsupported)
+	}
+	return nil, fmt.Errorf("%w: a %T (want RSA, ECDSA or Ed25519)", ErrUnsupported, k)
 }
 
 // ParseCertificates reads every X.509 certificate in data — PEM blocks of

@@ -11,6 +11,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +149,34 @@ func TestParsePrivateKeyForms(t *testing.T) {
 			}
 			if !got.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(tt.want.Public()) {
 				t.Fatal("parsed a different key")
+			}
+		})
+	}
+}
+
+// TestParsePrivateKeyUnsupported: well-formed keys of kinds crypto/x509
+// does not read were "malformed input: x509: unknown elliptic curve" or
+// "... unknown algorithm: 1.2.840.113549.1.1.10"; the error now says what
+// the key is and what to do (testdata/unsupported, made by OpenSSL 3).
+func TestParsePrivateKeyUnsupported(t *testing.T) {
+	tests := []struct{ file, want string }{
+		{"ec-explicit-sec1.pem", "an EC key with explicit curve parameters (openssl -param_enc explicit)"},
+		{"ec-explicit-pkcs8.pem", "openssl ec -in KEY -param_enc named_curve"},
+		{"rsa-pss.pem", "an RSA-PSS key"},
+		{"ed448.pem", "an Ed448 key"},
+		{"secp256k1-pkcs8.pem", "an EC key on curve secp256k1"},
+		{"brainpoolP256r1-sec1.pem", "an EC key on curve brainpoolP256r1"},
+		{"x25519.pem", "key agreement only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "unsupported", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ParsePrivateKey(data)
+			if !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrUnsupported saying %q", err, tt.want)
 			}
 		})
 	}
