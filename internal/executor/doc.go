@@ -20,7 +20,7 @@
 // moves through these states; every arrow is a status update sent to the
 // agent and re-sent until ACKNOWLEDGED:
 //
-//	LAUNCH_GROUP ── invalid check or max_completion_time ───> TASK_ERROR
+//	LAUNCH_GROUP ─ bad (health) check, max_completion_time ─> TASK_ERROR
 //	    │
 //	    ▼
 //	TASK_STARTING ── sandbox, fetch or exec fails ──────────> TASK_FAILED

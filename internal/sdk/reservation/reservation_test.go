@@ -325,26 +325,7 @@ func TestStoredRecord(t *testing.T) {
 		{Key: ScalarKey("data", "cpus"), ID: "id-2", Resource: Reserve([]mesos.Resource{scalar("cpus", 0.5)}, "svc-role", "p", "id-2")[0], Op: "op-1"},
 		{Key: VolumeKey("data", "data"), ID: "id-3", Resource: v},
 	}}
-	b, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(append(b, '\n'), want) {
-		t.Errorf("stored form changed:\n%s\nwas\n%s", b, want)
-	}
-	got, err := Unmarshal(want)
-	if err != nil {
-		t.Fatalf("%s: %v", golden, err)
-	}
+	got := goldenRecord(t, golden, r)
 	if got.Instance() != "db-1" || len(got.Items) != 3 {
 		t.Fatalf("read %+v", got)
 	}
@@ -428,6 +409,21 @@ func TestStoredRecordWithKinds(t *testing.T) {
 		{Key: ScalarKey("data", "cpus"), ID: "id-2", Resource: Reserve([]mesos.Resource{scalar("cpus", 0.5)}, "svc-role", "p", "id-2")[0], Op: "op-1", OpKind: OpReserve},
 		{Key: ScalarKey("data", "mem"), ID: "id-3", Resource: Reserve([]mesos.Resource{scalar("mem", 32)}, "svc-role", "p", "id-3")[0], Op: "op-2", OpKind: OpRelease},
 	}}
+	got := goldenRecord(t, golden, r)
+	if !got.Releasing || len(got.Items) != 3 {
+		t.Fatalf("read %+v", got)
+	}
+	for i, it := range got.Items {
+		if w := r.Items[i]; it.Key != w.Key || it.ID != w.ID || it.Op != w.Op || it.OpKind != w.OpKind || !it.Resource.Equal(&w.Resource) {
+			t.Errorf("item %d: %+v, want %+v", i, it, w)
+		}
+	}
+}
+
+// goldenRecord compares r's stored form with the golden file (rewritten
+// with -update) and returns what Unmarshal reads back from the file.
+func goldenRecord(t *testing.T, golden string, r *Reservation) *Reservation {
+	t.Helper()
 	b, err := r.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -448,12 +444,5 @@ func TestStoredRecordWithKinds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", golden, err)
 	}
-	if !got.Releasing || len(got.Items) != 3 {
-		t.Fatalf("read %+v", got)
-	}
-	for i, it := range got.Items {
-		if w := r.Items[i]; it.Key != w.Key || it.ID != w.ID || it.Op != w.Op || it.OpKind != w.OpKind || !it.Resource.Equal(&w.Resource) {
-			t.Errorf("item %d: %+v, want %+v", i, it, w)
-		}
-	}
+	return got
 }

@@ -107,10 +107,12 @@ func (s *Scheduler) PlanStatus(name string) plan.Status {
 //	stop           interrupt and restart
 //	interrupt      hold the plan (or phase); no-op when held or COMPLETE,
 //	               or for a canary phase while its canary lasts
-//	continue       release it (a canary phase: its next stage); without a
-//	               phase the plan alone; no-op when nothing is held
-//	restart        the plan, phase or step back to PENDING, released; its
-//	               steps relaunch their tasks; no-op when PENDING
+//	continue       release it (a canary phase named: its next canary
+//	               step); without a phase the plan alone; no-op when
+//	               nothing is held
+//	restart        the plan, phase or step back to PENDING, released (a
+//	               canary phase holds its canary steps again); its steps
+//	               relaunch their tasks; no-op when PENDING
 //	forceComplete  the plan, phase or step COMPLETE; no-op when COMPLETE
 //
 // A step is named with its phase (by name or ID); a step without its phase

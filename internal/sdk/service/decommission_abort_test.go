@@ -131,18 +131,9 @@ func TestDecommissionAbortedAfterItsRelease(t *testing.T) {
 				h.skip()
 				offer := fmt.Sprint("b", i)
 				h.master.Send(t, sdktest.Offers(h.offer(offer, "a2", "ha2")))
-				h.eventually("offer "+offer+" answered", func() bool {
-					for _, c := range h.master.Calls() {
-						if (c.Type == tACCEPT && c.GetAccept().GetOfferIDs()[0].Value == offer) ||
-							(c.Type == scheduler.Call_DECLINE && c.GetDecline().GetOfferIDs()[0].Value == offer) {
-							if c.Type == tACCEPT {
-								accepts = append(accepts, c)
-							}
-							return true
-						}
-					}
-					return false
-				})
+				if c := h.answer(offer); c != nil {
+					accepts = append(accepts, c)
+				}
 			}
 			accept := accepts[len(accepts)-1]
 			oldIDs := map[string]bool{}

@@ -146,17 +146,8 @@ func awaitWeb2InPlace(t *testing.T, h *harness, ids map[string]string, stored []
 		h.tick(time.Minute)
 		h.skip()
 		h.master.Send(t, sdktest.Offers(h.offer(fmt.Sprint("b", i), "a2", "ha2")))
-		h.eventually("the offer answered", func() bool {
-			for _, c := range h.master.Calls() {
-				if (c.Type == tACCEPT && c.GetAccept().GetOfferIDs()[0].Value == fmt.Sprint("b", i)) ||
-					(c.Type == scheduler.Call_DECLINE && c.GetDecline().GetOfferIDs()[0].Value == fmt.Sprint("b", i)) {
-					return true
-				}
-			}
-			return false
-		})
-		if i := slices.IndexFunc(h.master.Calls(), relaunched); i >= 0 {
-			accept = h.master.Calls()[i]
+		if c := h.answer(fmt.Sprint("b", i)); c != nil && relaunched(c) {
+			accept = c
 		}
 	}
 	for _, c := range h.master.Calls() {

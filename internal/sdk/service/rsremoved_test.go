@@ -8,7 +8,6 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/reservation"
@@ -139,20 +138,11 @@ func TestTaskMovedOntoARemovedVolumelessTasksSet(t *testing.T) {
 		h.mark()
 		offer := fmt.Sprint("r", i)
 		h.master.Send(t, sdktest.Offers(h.offer(offer, "a1", "h1")))
-		h.eventually("offer "+offer+" answered", func() bool {
-			for _, c := range h.master.Calls()[h.since:] {
-				if c.Type == tACCEPT {
-					if v, ok := volumesOf(c)["p-0-a"]; ok {
-						got = v
-					}
-					return true
-				}
-				if c.Type == scheduler.Call_DECLINE {
-					return true
-				}
+		if c := h.answer(offer); c != nil {
+			if v, ok := volumesOf(c)["p-0-a"]; ok {
+				got = v
 			}
-			return false
-		})
+		}
 	}
 	if got != before["p-0-a"] {
 		t.Errorf("p-0-a relaunched on volume %s, want its own %s", got, before["p-0-a"])
@@ -179,14 +169,7 @@ func releasedAll(t *testing.T, h *harness, ids []string) {
 		h.skip()
 		h.mark()
 		h.master.Send(t, sdktest.Offers(h.offer(fmt.Sprint("d", i), "a1", "h1")))
-		h.eventually("offer answered", func() bool {
-			for _, c := range h.master.Calls()[h.since:] {
-				if c.Type == tACCEPT || c.Type == scheduler.Call_DECLINE {
-					return true
-				}
-			}
-			return false
-		})
+		h.answer(fmt.Sprint("d", i))
 	}
 	for _, c := range h.master.Calls() {
 		for _, op := range c.GetAccept().GetOperations() {

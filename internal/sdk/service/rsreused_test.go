@@ -7,7 +7,6 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/sdktest"
@@ -93,23 +92,14 @@ func TestNewTaskOnARemovedTasksSetIsNotHandedItsVolume(t *testing.T) {
 		h.mark()
 		offer := fmt.Sprint("r", i)
 		h.master.Send(t, sdktest.Offers(h.offer(offer, "a1", "h1")))
-		h.eventually("offer "+offer+" answered", func() bool {
-			for _, c := range h.master.Calls()[h.since:] {
-				if c.Type == tACCEPT {
-					if v, ok := volumesOf(c)["p-0-c"]; ok {
-						got = v
-					}
-					for _, ti := range launched(c) {
-						h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
-					}
-					return true
-				}
-				if c.Type == scheduler.Call_DECLINE {
-					return true
-				}
+		if c := h.answer(offer); c != nil {
+			if v, ok := volumesOf(c)["p-0-c"]; ok {
+				got = v
 			}
-			return false
-		})
+			for _, ti := range launched(c) {
+				h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING))
+			}
+		}
 	}
 	if got == before["p-0-b"] {
 		t.Errorf("new task p-0-c launched on removed task p-0-b's volume (persistence ID %s)", got)

@@ -187,20 +187,11 @@ func TestRenameFollowedBesideAVolumelessSplit(t *testing.T) {
 		h.mark()
 		offer := fmt.Sprint("r", i)
 		h.master.Send(t, sdktest.Offers(withExecutor(h.offer(offer, "a1", "h1"), exec)))
-		h.eventually("offer "+offer+" answered", func() bool {
-			for _, c := range h.master.Calls()[h.since:] {
-				if c.Type == tACCEPT {
-					if v, ok := volumesOf(c)["p-0-c"]; ok {
-						got = v
-					}
-					return true
-				}
-				if c.Type == scheduler.Call_DECLINE {
-					return true
-				}
+		if c := h.answer(offer); c != nil {
+			if v, ok := volumesOf(c)["p-0-c"]; ok {
+				got = v
 			}
-			return false
-		})
+		}
 	}
 	if got != before["p-0-c"] {
 		t.Errorf("p-0-c relaunched on volume %s, want its own %s", got, before["p-0-c"])

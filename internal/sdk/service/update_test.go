@@ -166,6 +166,26 @@ func (h *harness) awaitCall(typ scheduler.Call_Type, pred func(*scheduler.Call) 
 	return found
 }
 
+// answer waits until the scheduler has answered offer offerID, whatever
+// the calls between, and returns its ACCEPT, nil for a DECLINE.
+func (h *harness) answer(offerID string) *scheduler.Call {
+	h.t.Helper()
+	var accept *scheduler.Call
+	h.eventually("offer "+offerID+" answered", func() bool {
+		for _, c := range h.master.Calls() {
+			switch {
+			case c.Type == tACCEPT && c.GetAccept().GetOfferIDs()[0].Value == offerID:
+				accept = c
+				return true
+			case c.Type == scheduler.Call_DECLINE && c.GetDecline().GetOfferIDs()[0].Value == offerID:
+				return true
+			}
+		}
+		return false
+	})
+	return accept
+}
+
 // update sends a status update of task id (a uuid of its own) and waits
 // for its acknowledgement: the update is stored.
 func (h *harness) update(id, agent string, state mesos.TaskState, opts ...sdktest.StatusOption) {
