@@ -419,6 +419,36 @@ func TestCollectConfinesThroughSymlinks(t *testing.T) {
 	}
 }
 
+// TestCollectRefusesTwoTemplatesForOneFile: two templates writing one file,
+// by the same path spelt differently or through a symbolic link, are a
+// configuration error naming both; the second silently replaced the first
+// one's output.
+func TestCollectRefusesTwoTemplatesForOneFile(t *testing.T) {
+	sb := t.TempDir()
+	os.Symlink("out.conf", filepath.Join(sb, "link.conf"))
+	tests := []struct {
+		name    string
+		env     []string
+		configs []string
+		want    string
+	}{
+		{"same path", []string{"CONFIG_TEMPLATE_A=a.t,out.conf", "CONFIG_TEMPLATE_B=b.t,./out.conf"}, nil, "CONFIG_TEMPLATE_B: destination " + filepath.Join(sb, "out.conf") + " is the file CONFIG_TEMPLATE_A writes too"},
+		{"through a link", []string{"CONFIG_TEMPLATE_A=a.t,out.conf", "CONFIG_TEMPLATE_B=b.t,link.conf"}, nil, "CONFIG_TEMPLATE_B: destination " + filepath.Join(sb, "link.conf") + " is the file CONFIG_TEMPLATE_A writes too"},
+		{"a -config", []string{"CONFIG_TEMPLATE_A=a.t,out.conf"}, []string{"c.t," + filepath.Join(sb, "out.conf")}, `-config #1 ("c.t,` + filepath.Join(sb, "out.conf") + `"): destination`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Collect(tt.env, tt.configs, sb)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := Collect([]string{"CONFIG_TEMPLATE_A=a.t,out.conf", "CONFIG_TEMPLATE_B=a.t,other.conf"}, nil, sb); err != nil {
+		t.Errorf("one source, two destinations: %v", err)
+	}
+}
+
 // TestResultsTellMisses: without Strict a template's misses are no error
 // but are in its Result, of a write and of a dry run alike, for the caller
 // to tell (bootstrap logs them); a template missing nothing has none.

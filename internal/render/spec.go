@@ -98,6 +98,22 @@ func Collect(env []string, configs []string, sandbox string) ([]Template, error)
 	for i, c := range configs {
 		add(fmt.Sprintf("-config #%d (%q)", i+1, c), c, false)
 	}
+	// One file, one template: the second of two templates writing one file
+	// (by its path, or through a symbolic link) silently replaced the first
+	// one's output, while both were logged as written (consul-template#314,
+	// #1273 asked the same; each overwrites).
+	writer := map[string]string{}
+	for _, t := range out {
+		target, err := safefile.Target(t.Dest)
+		if err != nil {
+			target = t.Dest
+		}
+		if first, ok := writer[target]; ok {
+			errs = multierror.Append(errs, fmt.Errorf("%s: destination %s is the file %s writes too: two templates cannot write one file", t.Origin, t.Dest, first))
+			continue
+		}
+		writer[target] = t.Origin
+	}
 	if err := errs.ErrorOrNil(); err != nil {
 		return nil, err
 	}

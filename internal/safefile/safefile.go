@@ -215,12 +215,20 @@ func checkWritable(f File) error {
 func prepareAll(files []File) ([]*plan, error) {
 	plans := make([]*plan, len(files))
 	var errs *multierror.Error
+	seen := map[string]string{}
 	for i, f := range files {
 		p, err := prepare(f)
 		plans[i] = p
 		if err != nil {
 			errs = multierror.Append(errs, err)
+			continue
 		}
+		// Two writes of one file in one set: the second would replace the
+		// first, and a rollback could not restore what was there.
+		if first, ok := seen[p.f.Path]; ok {
+			errs = multierror.Append(errs, fmt.Errorf("%s: written twice in one set (also as %s)", p.name, first))
+		}
+		seen[p.f.Path] = p.name
 	}
 	if errs == nil {
 		if err := syncTemps(plans); err != nil {

@@ -109,3 +109,22 @@ func symlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+// TestOneFileTwiceInASet: two files of one set that are one file (the
+// same path, or a link to it) are refused, and nothing is written.
+func TestOneFileTwiceInASet(t *testing.T) {
+	dir := t.TempDir()
+	symlink(t, "a", filepath.Join(dir, "link"))
+	for _, second := range []string{"a", "./a", "link"} {
+		_, err := WriteAll([]File{
+			{Path: filepath.Join(dir, "a"), Data: []byte("1"), Perm: 0o644},
+			{Path: filepath.Join(dir, second), Data: []byte("2"), Perm: 0o644},
+		})
+		if err == nil {
+			t.Errorf("a, %s: no error", second)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "a")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a, %s: a was written", second)
+		}
+	}
+}
