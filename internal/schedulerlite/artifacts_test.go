@@ -127,20 +127,8 @@ func TestWarnsOfTestenvWithoutItsDNS(t *testing.T) {
 	if !masterIsTestenv(ctx, cl.MasterURL()) || masterIsTestenv(ctx, mesos.URL) || masterIsTestenv(ctx, "http://127.0.0.1:1") {
 		t.Fatalf("masterIsTestenv: testenv %v, Mesos %v, nothing %v", masterIsTestenv(ctx, cl.MasterURL()), masterIsTestenv(ctx, mesos.URL), masterIsTestenv(ctx, "http://127.0.0.1:1"))
 	}
+	artifacts, svc := toolkitService(t, "dns")
 	dir := t.TempDir()
-	artifacts := filepath.Join(dir, "bin")
-	if err := os.Mkdir(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range Toolkit {
-		if err := os.WriteFile(filepath.Join(artifacts, a), []byte(a), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc := filepath.Join(dir, "svc.yml")
-	if err := os.WriteFile(svc, []byte("name: dns\npods:\n  p:\n    count: 0\n    tasks:\n      t: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	const warn = "the master is a testenv whose DNS this scheduler does not know (TESTENV_DNS_ADDR unset)"
 	for i, tc := range []struct {
 		master string
@@ -199,20 +187,7 @@ func TestStateGoesWithTheTestenv(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cancel(); <-cl.Done() }()
-	dir := t.TempDir()
-	artifacts := filepath.Join(dir, "bin")
-	if err := os.Mkdir(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range Toolkit {
-		if err := os.WriteFile(filepath.Join(artifacts, a), []byte(a), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc := filepath.Join(dir, "svc.yml")
-	if err := os.WriteFile(svc, []byte("name: kept\npods:\n  p:\n    count: 0\n    tasks:\n      t: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	artifacts, svc := toolkitService(t, "kept")
 	addr := strings.TrimPrefix(cl.MasterURL(), "http://")
 	_, stop := startInstance(t, Options{
 		SpecPath: svc, Master: cl.MasterURL(), APIListen: "127.0.0.1:0", ArtifactsDir: artifacts,
@@ -225,4 +200,26 @@ func TestStateGoesWithTheTestenv(t *testing.T) {
 	if _, err := os.Stat("scheduler-lite-state"); !os.IsNotExist(err) {
 		t.Errorf("./scheduler-lite-state made: %v", err)
 	}
+}
+
+// toolkitService makes a directory of stand-ins for the toolkit's
+// binaries (artifacts) and the svc.yml of a service named name with no
+// instance to deploy.
+func toolkitService(t *testing.T, name string) (artifacts, svc string) {
+	t.Helper()
+	dir := t.TempDir()
+	artifacts = filepath.Join(dir, "bin")
+	if err := os.Mkdir(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range Toolkit {
+		if err := os.WriteFile(filepath.Join(artifacts, a), []byte(a), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc = filepath.Join(dir, "svc.yml")
+	if err := os.WriteFile(svc, []byte("name: "+name+"\npods:\n  p:\n    count: 0\n    tasks:\n      t: {goal: RUNNING, cmd: sleep 100, cpus: 0.1, memory: 32}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return artifacts, svc
 }
