@@ -129,7 +129,12 @@ func inspectPEM(data []byte) (*Contents, error) {
 	}
 	key, keyErr := ParsePrivateKey(data)
 	if keyErr != nil && !errors.Is(keyErr, ErrNoKey) {
-		return nil, keyErr
+		// DER holds one thing: certificates read from it are no key, so
+		// a DER certificate or PKCS#7 bundle is not "malformed" as a key.
+		if _, isPEM, _ := Unwrap(data); isPEM || len(certs) == 0 {
+			return nil, keyErr
+		}
+		key = nil
 	}
 	if key == nil && len(certs) == 0 {
 		return nil, fmt.Errorf("%w: no private key or certificate found", ErrMalformed)

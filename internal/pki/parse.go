@@ -207,7 +207,8 @@ func parseKeyDER(der []byte, pemType string) (crypto.Signer, error) {
 }
 
 // ParseCertificates reads every X.509 certificate in data — PEM blocks of
-// type CERTIFICATE, or DER (one or several concatenated), either possibly
+// type CERTIFICATE, or DER (one or several concatenated), or a PKCS#7
+// bundle (.p7b: PEM PKCS7, or DER) — either possibly
 // base64-wrapped (see Unwrap) — in the order given, without duplicates.
 // Other PEM blocks, such as a private key in a combined file, are ignored.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
@@ -218,7 +219,14 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	if !isPEM {
 		if certs, err = x509.ParseCertificates(text); err != nil {
-			return nil, fmt.Errorf("%w: DER: %v", ErrMalformed, err)
+			p7, p7err := parsePKCS7Certificates(text)
+			switch {
+			case errors.Is(p7err, errNotPKCS7):
+				return nil, fmt.Errorf("%w: DER: %v", ErrMalformed, err)
+			case p7err != nil:
+				return nil, fmt.Errorf("%w: PKCS#7: %v", ErrMalformed, p7err)
+			}
+			certs = p7
 		}
 	} else {
 		blocks, err := pemBlocks(text)
@@ -226,6 +234,14 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 			return nil, err
 		}
 		for i, b := range blocks {
+			if pkcs7PEMTypes[b.Type] {
+				p7, err := parsePKCS7Certificates(b.Bytes)
+				if err != nil {
+					return nil, fmt.Errorf("%w: PEM block %d (%s): %v", ErrMalformed, i+1, b.Type, err)
+				}
+				certs = append(certs, p7...)
+				continue
+			}
 			if b.Type != "CERTIFICATE" {
 				continue
 			}

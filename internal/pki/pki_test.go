@@ -512,3 +512,81 @@ func TestKeyMatches(t *testing.T) {
 		t.Fatalf("Ed25519 key is %T", f.leaf.Key)
 	}
 }
+
+// TestParseCertificatesPKCS7: a PKCS#7 bundle (.p7b, what Windows and
+// several CAs hand out, and keytool -importcert reads) gave "no
+// certificate found" (PEM) or "malformed tbs certificate" (DER); cfssl
+// added the same (cloudflare/cfssl#97). Its certificates are read, in
+// order, as from PEM.
+func TestParseCertificatesPKCS7(t *testing.T) {
+	dir := filepath.Join("testdata", "pkcs7")
+	pemData, err := os.ReadFile(filepath.Join(dir, "chain.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ParseCertificates(pemData)
+	if err != nil || len(want) != 2 {
+		t.Fatalf("chain.pem: %d certificates, %v", len(want), err)
+	}
+	derP7, _ := os.ReadFile(filepath.Join(dir, "chain-der.p7b"))
+	for _, tt := range []struct {
+		name string
+		file string
+		data []byte
+	}{
+		{name: "PEM PKCS7", file: "chain.p7b"},
+		{name: "DER", file: "chain-der.p7b"},
+		{name: "base64 of DER", data: []byte(base64.StdEncoding.EncodeToString(derP7))},
+		{name: "PKCS #7 SIGNED DATA label (RFC 7468)", data: pem.EncodeToMemory(&pem.Block{Type: "PKCS #7 SIGNED DATA", Bytes: derP7})},
+		{name: "next to a PEM certificate, deduplicated", data: append(pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: derP7}), pemData...)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tt.data
+			if tt.file != "" {
+				if data, err = os.ReadFile(filepath.Join(dir, tt.file)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := ParseCertificates(data)
+			if err != nil || len(got) != len(want) {
+				t.Fatalf("%d certificates, %v; want %d", len(got), err, len(want))
+			}
+			for i := range want {
+				if !got[i].Equal(want[i]) {
+					t.Errorf("certificate %d is %s, want %s", i, got[i].Subject, want[i].Subject)
+				}
+			}
+		})
+	}
+	// A PKCS#7 block that is not SignedData is an error, not silence.
+	bad := pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: []byte{0x30, 0x03, 0x02, 0x01, 0x01}})
+	if _, err := ParseCertificates(bad); !errors.Is(err, ErrMalformed) {
+		t.Errorf("broken PKCS7 block: %v, want ErrMalformed", err)
+	}
+}
+
+// TestInspectDER: inspect describes a DER certificate and a DER PKCS#7
+// bundle; it failed on them with "not a PKCS#8, PKCS#1 or SEC1 private
+// key", the key parser's verdict on bytes that were certificates.
+func TestInspectDER(t *testing.T) {
+	pemData, _ := os.ReadFile(filepath.Join("testdata", "pkcs7", "chain.pem"))
+	certs, err := ParseCertificates(pemData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	derP7, _ := os.ReadFile(filepath.Join("testdata", "pkcs7", "chain-der.p7b"))
+	for name, tt := range map[string]struct {
+		data []byte
+		n    int
+	}{"DER certificate": {certs[0].Raw, 1}, "DER PKCS#7": {derP7, 2}} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Inspect(tt.data, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Entries) != 1 || c.Entries[0].Kind != KindCertificates || len(c.Entries[0].Certificates) != tt.n {
+				t.Fatalf("entries %+v", c.Entries)
+			}
+		})
+	}
+}
