@@ -86,7 +86,7 @@ func curveParams(params asn1.RawValue) error {
 		var oid asn1.ObjectIdentifier
 		if _, err := asn1.Unmarshal(params.FullBytes, &oid); err == nil {
 			if name, ok := unsupportedCurves[oid.String()]; ok {
-				return fmt.Errorf("%w: an EC key on curve %s (want P-256, P-384 or P-521, which TLS peers accept)", ErrUnsupported, name)
+				return fmt.Errorf("%w: an EC key on curve %s (tlsprov reads P-224, P-256, P-384 and P-521 keys; TLS peers accept P-256, P-384 and P-521)", ErrUnsupported, name)
 			}
 		}
 	}
