@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,5 +92,81 @@ func TestCommandReadsTheTerminal(t *testing.T) {
 		}
 	case <-time.After(patience):
 		t.Fatalf("healthd did not exit: the command is stopped reading the terminal?\nterminal:\n%s\nstderr:\n%s", out, stderr)
+	}
+}
+
+// TestTerminalBackAfterTheCommand runs healthd from a script that owns a
+// terminal (sh -c '...; read line', no job control, so healthd is in the
+// script's foreground group). healthd handed the terminal to CMD's group
+// and never took it back: once CMD had ended (or its exec failed after the
+// hand-over), the terminal's foreground was a group that no longer
+// existed, so the script's next read of its own terminal failed (EIO) or
+// stopped it (SIGTTIN), and Ctrl-C reached nobody.
+func TestTerminalBackAfterTheCommand(t *testing.T) {
+	tests := []struct {
+		name string
+		cmd  string // split into words by the script
+		code string // healthd's exit code, as the script sees it
+	}{
+		{"command exits", "true", "0"},
+		{"command fails", "false", "1"},
+		{"exec fails after the hand-over", "NOINTERP", "126"}, // a script whose interpreter is missing
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			master, slave := openPTY(t)
+			noInterp := filepath.Join(t.TempDir(), "script")
+			if err := os.WriteFile(noInterp, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			script := `"$0" --log-format json -- $1 2>/dev/null; echo "healthd:$?"; read line; echo "after:$line"`
+			cmd := exec.Command("sh", "-c", script, os.Args[0], strings.ReplaceAll(tt.cmd, "NOINTERP", noInterp))
+			cmd.Env = append(os.Environ(), asMainEnv+"=1")
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
+			cmd.WaitDelay = 10 * time.Second
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				cmd.Wait()
+				close(done)
+			}()
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				<-done
+			})
+			out := &syncBuf{}
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					n, err := master.Read(buf)
+					out.Write(buf[:n])
+					if err != nil {
+						return
+					}
+				}
+			}()
+			deadline := time.Now().Add(patience)
+			for !strings.Contains(out.String(), "healthd:") {
+				if time.Now().After(deadline) {
+					t.Fatalf("healthd did not end; terminal:\n%s", out)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if _, err := master.Write([]byte("typed\n")); err != nil {
+				t.Fatal(err)
+			}
+			for !strings.Contains(out.String(), "after:") || !strings.HasSuffix(out.String(), "\n") {
+				if time.Now().After(deadline) {
+					t.Fatalf("the script did not go on: stopped reading its terminal?\nterminal:\n%s", out)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := out.String(); !strings.Contains(got, "healthd:"+tt.code) || !strings.Contains(got, "after:typed") {
+				t.Errorf("want healthd:%s and after:typed (the script reads its terminal again); terminal:\n%s", tt.code, got)
+			}
+		})
 	}
 }

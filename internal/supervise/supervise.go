@@ -78,10 +78,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -185,6 +187,7 @@ type Process struct {
 
 	groupGrace time.Duration  // Spec.GroupGrace
 	stopSignal syscall.Signal // Spec.StopSignal resolved; 0 sends nothing (kill(2) then only probes)
+	tty        *os.File       // the terminal handed to the child's group (Spec.Foreground); nil: none
 
 	mu          sync.Mutex
 	reaped      bool
@@ -232,10 +235,12 @@ func Start(s Spec) (*Process, error) {
 			Pdeathsig: s.ParentDeathSignal,
 		},
 	}
+	var tty *os.File
 	if s.Foreground && s.Stdin != nil && ownsForeground(s.Stdin) {
 		// The child sets its group as the terminal's foreground before
 		// exec; Ctty is the descriptor in this process.
-		attr.Sys.Foreground, attr.Sys.Ctty = true, int(s.Stdin.Fd())
+		tty = s.Stdin
+		attr.Sys.Foreground, attr.Sys.Ctty = true, int(tty.Fd())
 	}
 
 	// Registering under the lock ReapOrphans holds while it peeks makes sure
@@ -250,12 +255,47 @@ func Start(s Spec) (*Process, error) {
 	}
 	owned.Unlock()
 	if err != nil {
+		if tty != nil {
+			// The child may have taken the terminal before its exec
+			// failed: its group is gone, so take it back.
+			if fg, gerr := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP); gerr == nil && fg != syscall.Getpgrp() &&
+				errors.Is(unix.Kill(-fg, 0), unix.ESRCH) {
+				reclaimForeground(tty, fg)
+			}
+		}
 		return nil, &StartError{Path: s.Path, Err: ExplainExecError(s.Path, err)}
 	}
 	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{}), groupGrace: max(s.GroupGrace, 0),
-		stopSignal: resolveStopSignal(s.StopSignal)}
+		stopSignal: resolveStopSignal(s.StopSignal), tty: tty}
 	go p.wait(reaped)
 	return p, nil
+}
+
+// reclaimForeground makes this process's group the foreground of tty
+// again when it still is the group from (the child's, which has ended):
+// a shell script that ran this process (no job control, so no shell takes
+// the terminal back) would otherwise find its terminal's foreground a
+// group that no longer exists, its next read of it failing or stopped by
+// SIGTTIN and Ctrl-C reaching nobody. A terminal someone else has taken
+// meanwhile is left alone. This process is a background job of the
+// terminal now, so SIGTTOU, which tcsetpgrp(3) would raise, is blocked on
+// this thread meanwhile (as the shells do around it).
+func reclaimForeground(tty *os.File, from int) {
+	fd := int(tty.Fd())
+	if fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err != nil || fg != from {
+		return
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var block, old unix.Sigset_t
+	const bits = 8 * unsafe.Sizeof(block.Val[0]) // per word of the set
+	n := uintptr(unix.SIGTTOU) - 1
+	block.Val[n/bits] |= 1 << (n % bits)
+	if unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old) != nil {
+		return
+	}
+	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, syscall.Getpgrp())
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 }
 
 // ownsForeground reports whether f is a terminal whose foreground process
@@ -311,6 +351,9 @@ func (p *Process) wait(reaped chan struct{}) {
 	err := ignoringEINTR(func() error {
 		return unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 	})
+	if p.tty != nil {
+		reclaimForeground(p.tty, p.pid)
+	}
 	close(p.exited)
 	p.mu.Lock()
 	if p.killTimer != nil {
