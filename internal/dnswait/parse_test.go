@@ -39,6 +39,12 @@ func TestParseTarget(t *testing.T) {
 		{in: "tcp://::1:5432", wantErr: `wait target "tcp://::1:5432": an IPv6 address goes in brackets: tcp://[::1]:5432`},
 		{in: "tcp://fd00::7:80", wantErr: "tcp://[fd00::7]:80"},
 		{in: "http://fd00::7:8080/health", wantErr: "invalid port"}, // url.Parse refuses this one itself
+		// An address without a port: its last group is no port, and the
+		// hint named an address that is not one ([2001:db8:], [:]).
+		{in: "tcp://2001:db8::1", wantErr: `an IPv6 address goes in brackets, with a port: tcp://[2001:db8::1]:PORT`},
+		{in: "tcp://::1", wantErr: `an IPv6 address goes in brackets, with a port: tcp://[::1]:PORT`},
+		{in: "tcp://u:s3cret@2001:db8::1", wantErr: `tcp://[2001:db8::1]:PORT`, noLeakOf: "s3cret"},
+		{in: "tcp://db::x:80", wantErr: `an IPv6 address goes in brackets: tcp://[ADDRESS]:PORT`}, // no address either way: no guess
 		{in: "http://u:s3cret@fd00::7:8080/", wantErr: `"http://u:xxxxx@fd00::7:8080/"`, noLeakOf: "s3cret"},
 		{in: "http://[fd00::7]/health", kind: dnswait.KindHTTP, addr: "http://[fd00::7]/health"},
 		{in: "tcp://db:0", wantErr: `bad port "0"`},

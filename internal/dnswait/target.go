@@ -70,8 +70,18 @@ func ParseTarget(s string) (Target, error) {
 		// url.Parse takes "::1:5432" for host "::1" and port "5432", and
 		// the dial then fails ("too many colons") on every poll until the
 		// deadline (vishnubob/wait-for-it#124: timeouts, not an error).
-		host, port := u.Host[:strings.LastIndexByte(u.Host, ':')], u.Host[strings.LastIndexByte(u.Host, ':')+1:]
-		return bad(fmt.Sprintf("an IPv6 address goes in brackets: %s://[%s]:%s", u.Scheme, host, port))
+		// The hint names an address: "2001:db8::1" is one address with no
+		// port, not [2001:db8:] and port 1.
+		i := strings.LastIndexByte(u.Host, ':')
+		host, port := u.Host[:i], u.Host[i+1:]
+		switch {
+		case net.ParseIP(host) != nil && checkPort(port) == nil:
+			return bad(fmt.Sprintf("an IPv6 address goes in brackets: %s://[%s]:%s", u.Scheme, host, port))
+		case net.ParseIP(u.Host) != nil:
+			return bad(fmt.Sprintf("an IPv6 address goes in brackets, with a port: %s://[%s]:PORT", u.Scheme, u.Host))
+		default:
+			return bad(fmt.Sprintf("an IPv6 address goes in brackets: %s://[ADDRESS]:PORT", u.Scheme))
+		}
 	}
 	switch t.Kind {
 	case KindTCP:
