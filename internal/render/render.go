@@ -145,7 +145,7 @@ func Prepare(templates []Template, opts Options) (*Batch, error) {
 			continue
 		}
 		b.done = append(b.done, r)
-		b.files = append(b.files, safefile.File{Path: r.t.Dest, Data: r.out, Perm: r.perm, KeepPerm: true, Mode: opts.WriteMode})
+		b.files = append(b.files, safefile.File{Path: r.t.Dest, Data: r.out, Perm: r.perm, KeepPerm: true, Mode: opts.WriteMode, Within: r.t.Within})
 	}
 	// Every destination, even after a failed template, so one run reports
 	// every problem.

@@ -306,9 +306,9 @@ func TestCollect(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Template{
-		{Origin: "CONFIG_TEMPLATE_A", Source: "/abs/a.tmpl", Dest: "/sandbox/a,1.conf"},
-		{Origin: "CONFIG_TEMPLATE_B", Source: "/sandbox/b.tmpl", Dest: "/sandbox/conf/b.conf"},
-		{Origin: `-config #1 ("c.tmpl,/c.conf")`, Source: "/sandbox/c.tmpl", Dest: "/c.conf"},
+		{Origin: "CONFIG_TEMPLATE_A", Source: "/abs/a.tmpl", Dest: "/sandbox/a,1.conf", Within: "/sandbox"},
+		{Origin: "CONFIG_TEMPLATE_B", Source: "/sandbox/b.tmpl", Dest: "/sandbox/conf/b.conf", Within: "/sandbox"},
+		{Origin: `-config #1 ("c.tmpl,/c.conf")`, Source: "/sandbox/c.tmpl", Dest: "/c.conf"}, // not confined
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %+v", got)
@@ -470,5 +470,56 @@ func TestResultsTellMisses(t *testing.T) {
 		if m := results[1].Misses; len(m.Variables)+len(m.Partials) != 0 {
 			t.Errorf("dry run %v: misses of ok.tmpl = %+v, want none", dry, m)
 		}
+	}
+}
+
+// TestWriteConfinedWhenWritten: a CONFIG_TEMPLATE_* destination is judged
+// again when it is written, not only by Collect. bootstrap collects and
+// checks before its waits (up to -resolve-timeout, 5 minutes) and writes
+// after them; a link made in the sandbox meanwhile (by another process of
+// the task) was followed, so a rendered template, secrets and all, went
+// outside the sandbox.
+func TestWriteConfinedWhenWritten(t *testing.T) {
+	tests := []struct {
+		name   string
+		dest   string
+		change func(t *testing.T, sb, outside string) // after Prepare, before Write
+	}{
+		{"destination now a link to a file outside", "app.conf", func(t *testing.T, sb, outside string) {
+			os.WriteFile(filepath.Join(outside, "app.conf"), []byte("theirs"), 0o644)
+			os.Symlink(filepath.Join(outside, "app.conf"), filepath.Join(sb, "app.conf"))
+		}},
+		{"destination now a dangling link outside", "app.conf", func(t *testing.T, sb, outside string) {
+			os.Symlink("../etc/app.conf", filepath.Join(sb, "app.conf"))
+		}},
+		{"directory now a link to one outside", "conf/app.conf", func(t *testing.T, sb, outside string) {
+			os.Remove(filepath.Join(sb, "conf"))
+			os.Symlink(outside, filepath.Join(sb, "conf"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			top := t.TempDir()
+			sb, outside := filepath.Join(top, "sandbox"), filepath.Join(top, "etc")
+			os.MkdirAll(filepath.Join(sb, "conf"), 0o755)
+			os.MkdirAll(outside, 0o755)
+			os.WriteFile(filepath.Join(sb, "t.mustache"), []byte("secret={{S}}\n"), 0o644)
+			templates, err := Collect([]string{"CONFIG_TEMPLATE_A=t.mustache," + tt.dest}, nil, sb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Prepare(templates, Options{Env: []string{"S=hunter2"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.change(t, sb, outside)
+			_, err = b.Write()
+			if err == nil || !strings.Contains(err.Error(), "outside") {
+				t.Errorf("Write: %v, want a refusal naming where the link leads", err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(outside, "app.conf")); strings.Contains(string(b), "hunter2") {
+				t.Errorf("the template was written outside the sandbox: %s", filepath.Join(outside, "app.conf"))
+			}
+		})
 	}
 }

@@ -21,6 +21,10 @@ type Template struct {
 	Origin string
 	// Source and Dest are absolute paths.
 	Source, Dest string
+	// Within is the directory Dest must stay in, symbolic links followed,
+	// when it is written too (the sandbox, for CONFIG_TEMPLATE_*); "" for
+	// a -config, which may name any path.
+	Within string
 }
 
 func (t Template) String() string {
@@ -47,18 +51,11 @@ func Resolve(p, sandbox string) string {
 // changes (safefile.Target: symbolic links followed, as the write follows
 // them) lies outside sandbox (its links resolved too).
 func insideThroughLinks(dest, sandbox string) error {
-	target, err := safefile.Target(dest)
-	if err != nil {
-		return err
+	_, err := safefile.TargetWithin(dest, sandbox)
+	if oe, ok := err.(*safefile.OutsideError); ok {
+		return fmt.Errorf("a symbolic link leads it to %s, outside the sandbox %s", oe.Target, sandbox)
 	}
-	root, err := filepath.EvalSymlinks(sandbox)
-	if err != nil {
-		root = sandbox
-	}
-	if rel, err := filepath.Rel(root, target); err != nil || !filepath.IsLocal(rel) {
-		return fmt.Errorf("a symbolic link leads it to %s, outside the sandbox %s", target, sandbox)
-	}
-	return nil
+	return err
 }
 
 // Collect returns the templates declared by CONFIG_TEMPLATE_* entries of env
@@ -89,6 +86,8 @@ func Collect(env []string, configs []string, sandbox string) ([]Template, error)
 				errs = multierror.Append(errs, fmt.Errorf("%s: destination %q: %w", origin, dest, err))
 				return
 			}
+			// Judged again when written: bootstrap writes after its waits.
+			t.Within = Resolve(".", sandbox)
 		}
 		out = append(out, t)
 	}

@@ -77,6 +77,11 @@ type File struct {
 	KeepPerm bool
 	// Mode is the write strategy.
 	Mode Mode
+	// Within, when set, is the directory the file written must lie in,
+	// symbolic links followed (TargetWithin); it is judged when the file
+	// is checked and again when it is written, so a link made in between
+	// cannot lead the write out of it. "" allows anywhere.
+	Within string
 }
 
 // Result says how a file was written.
@@ -159,7 +164,7 @@ func checkWritable(f File) error {
 	if f.Path == "" {
 		return errors.New("empty destination path")
 	}
-	target, err := Target(f.Path)
+	target, err := TargetWithin(f.Path, f.Within)
 	if err != nil {
 		return err
 	}
@@ -243,7 +248,7 @@ func prepare(f File) (*plan, error) {
 	if f.Path == "" {
 		return p, errors.New("empty destination path")
 	}
-	target, err := Target(f.Path)
+	target, err := TargetWithin(f.Path, f.Within)
 	if err != nil {
 		return p, err
 	}
@@ -554,6 +559,33 @@ func Target(path string) (string, error) {
 		}
 		p = filepath.Clean(link)
 	}
+}
+
+// OutsideError says that the file a write to Path changes, Target, lies
+// outside the directory Within it must stay in.
+type OutsideError struct {
+	Path, Target, Within string
+}
+
+func (e *OutsideError) Error() string {
+	return fmt.Sprintf("%s: a symbolic link leads it to %s, outside %s", e.Path, e.Target, e.Within)
+}
+
+// TargetWithin returns Target(path), or an *OutsideError when that lies
+// outside dir (its own links resolved too). An empty dir allows anywhere.
+func TargetWithin(path, dir string) (string, error) {
+	target, err := Target(path)
+	if err != nil || dir == "" {
+		return target, err
+	}
+	root, rerr := filepath.EvalSymlinks(dir)
+	if rerr != nil {
+		root = filepath.Clean(dir)
+	}
+	if rel, rerr := filepath.Rel(root, target); rerr != nil || !filepath.IsLocal(rel) {
+		return "", &OutsideError{Path: path, Target: target, Within: dir}
+	}
+	return target, nil
 }
 
 // resolveExisting resolves the symbolic links of the longest existing

@@ -128,3 +128,46 @@ func TestOneFileTwiceInASet(t *testing.T) {
 		}
 	}
 }
+
+// TestWithin: a File with Within is refused, by CheckWritable and by the
+// write itself, when a symbolic link leads it out of that directory, and
+// nothing is written there.
+func TestWithin(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, in, out string) // in: the Within directory
+		dest    string                             // relative to in
+		outside bool
+	}{
+		{"plain file", func(t *testing.T, in, out string) {}, "a.conf", false},
+		{"link inside", func(t *testing.T, in, out string) { symlink(t, "real.conf", filepath.Join(in, "a.conf")) }, "a.conf", false},
+		{"link to a file outside", func(t *testing.T, in, out string) {
+			mkfile(t, filepath.Join(out, "a.conf"), "theirs")
+			symlink(t, filepath.Join(out, "a.conf"), filepath.Join(in, "a.conf"))
+		}, "a.conf", true},
+		{"dangling link outside", func(t *testing.T, in, out string) { symlink(t, "../out/a.conf", filepath.Join(in, "a.conf")) }, "a.conf", true},
+		{"linked directory outside", func(t *testing.T, in, out string) { symlink(t, out, filepath.Join(in, "d")) }, "d/a.conf", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			top := t.TempDir()
+			in, out := filepath.Join(top, "in"), filepath.Join(top, "out")
+			os.MkdirAll(in, 0o755)
+			os.MkdirAll(out, 0o755)
+			tt.setup(t, in, out)
+			f := File{Path: filepath.Join(in, tt.dest), Data: []byte("secret"), Perm: 0o600, Within: in}
+			cerr := CheckWritable([]File{f})
+			_, werr := Write(f)
+			var oe *OutsideError
+			if got := errors.As(cerr, &oe); got != tt.outside {
+				t.Errorf("CheckWritable: %v, want outside %v", cerr, tt.outside)
+			}
+			if got := errors.As(werr, &oe); got != tt.outside {
+				t.Errorf("Write: %v, want outside %v", werr, tt.outside)
+			}
+			if b, _ := os.ReadFile(filepath.Join(out, "a.conf")); string(b) == "secret" {
+				t.Error("written outside Within")
+			}
+		})
+	}
+}
