@@ -224,7 +224,13 @@ func Artifacts(name string, b *pki.Bundle, opts Options) ([]safefile.File, error
 	path := func(ext string) string { return filepath.Join(opts.Dir, name+ext) }
 	var files []safefile.File
 	add := func(ext string, data []byte, perm os.FileMode) {
-		files = append(files, safefile.File{Path: path(ext), Data: data, Perm: perm, Mode: safefile.Auto})
+		f := safefile.File{Path: path(ext), Data: data, Perm: perm, Mode: safefile.Auto}
+		if perm == SecretPerm {
+			// A private key stays in the directory: a symbolic link there
+			// is written through only to a file inside it.
+			f.Within = filepath.Clean(opts.Dir)
+		}
+		files = append(files, f)
 	}
 	if opts.Formats.PEM {
 		key, err := pki.EncodeKeyPEM(b.Key)

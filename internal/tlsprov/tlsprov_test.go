@@ -232,3 +232,66 @@ func TestFilesJSON(t *testing.T) {
 		t.Fatalf("filesJSON differs from encoding/json:\n got %v\nwant %v", got, wantv)
 	}
 }
+
+// TestSecretsStayInTheDirectory: a private key, keystore or PKCS#12 file
+// of --dir is never written through a symbolic link to a place outside
+// --dir. Since writes follow links (4ff05a9), a link planted in the
+// sandbox (a fetched artifact's s.key -> /shared/s.key) sent the private
+// key there, with exit 0; before, the rename replaced the link and the
+// key stayed in --dir. Links inside --dir, and public files' links, are
+// still written through.
+func TestSecretsStayInTheDirectory(t *testing.T) {
+	ca, _ := pki.NewCA(pki.CARequest{CommonName: "R", KeyType: pki.ECDSAP256})
+	b, _ := ca.Issue(pki.LeafRequest{CommonName: "s", KeyType: pki.ECDSAP256})
+	key, _ := pki.EncodeKeyPEM(b.Key)
+	env := map[string]string{"K": string(key), "C": string(pki.EncodeCertsPEM(b.Chain...)), "R": string(pki.EncodeCertsPEM(ca.Cert))}
+	in := &Inputs{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	req := Request{Name: "s", Key: Source{"env", "K"}, Cert: Source{"env", "C"}, CAs: Source{"env", "R"}}
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir, out string)
+		code  int
+		check string // a file (relative to the top) that must end up holding the key, or ""
+	}{
+		{"key linked to a file outside", func(t *testing.T, dir, out string) {
+			os.WriteFile(filepath.Join(out, "s.key"), []byte("old"), 0o644)
+			os.Symlink(filepath.Join(out, "s.key"), filepath.Join(dir, "s.key"))
+		}, ExitWrite, ""},
+		{"key as a dangling link outside", func(t *testing.T, dir, out string) {
+			os.Symlink("../out/s.key", filepath.Join(dir, "s.key"))
+		}, ExitWrite, ""},
+		{"keystore linked outside", func(t *testing.T, dir, out string) {
+			os.Symlink(filepath.Join(out, "s.keystore"), filepath.Join(dir, "s.keystore"))
+		}, ExitWrite, ""},
+		{"key linked inside the directory", func(t *testing.T, dir, out string) {
+			os.MkdirAll(filepath.Join(dir, "v1"), 0o755)
+			os.Symlink("v1/s.key", filepath.Join(dir, "s.key"))
+		}, ExitOK, "dir/v1/s.key"},
+		{"certificate linked outside", func(t *testing.T, dir, out string) {
+			os.Symlink(filepath.Join(out, "s.crt"), filepath.Join(dir, "s.crt"))
+		}, ExitOK, "dir/s.key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			top := t.TempDir()
+			dir, out := filepath.Join(top, "dir"), filepath.Join(top, "out")
+			os.MkdirAll(dir, 0o755)
+			os.MkdirAll(out, 0o755)
+			tt.setup(t, dir, out)
+			_, err := Materialize([]Request{req}, in, Options{Dir: dir}, logging.Discard())
+			if got := exitcode.Code(err, -1); got != tt.code {
+				t.Fatalf("code %d, want %d (%v)", got, tt.code, err)
+			}
+			for _, f := range []string{"s.key", "s.keystore", "s.p12"} {
+				if b, _ := os.ReadFile(filepath.Join(out, f)); strings.Contains(string(b), "PRIVATE KEY") || (len(b) > 0 && string(b) != "old") {
+					t.Errorf("a secret was written outside --dir: %s", filepath.Join(out, f))
+				}
+			}
+			if tt.check != "" {
+				if b, _ := os.ReadFile(filepath.Join(top, tt.check)); !strings.Contains(string(b), "PRIVATE KEY") {
+					t.Errorf("%s does not hold the key", tt.check)
+				}
+			}
+		})
+	}
+}
