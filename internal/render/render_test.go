@@ -401,7 +401,8 @@ func TestCollectConfinesThroughSymlinks(t *testing.T) {
 	os.Symlink(outside, filepath.Join(sb, "outdir"))
 	os.Symlink("real/app.conf", filepath.Join(sb, "in.conf"))
 	os.Symlink(sb, filepath.Join(top, "sandbox-link"))
-	for _, dest := range []string{"out.conf", "outdir/app.conf", "outdir/new/x.conf"} {
+	os.Symlink("outdir/../up.conf", filepath.Join(sb, "up.conf")) // outdir/.. is top, as open(2) goes
+	for _, dest := range []string{"out.conf", "outdir/app.conf", "outdir/new/x.conf", "up.conf"} {
 		_, err := Collect([]string{"CONFIG_TEMPLATE_A=good.mustache," + dest}, nil, sb)
 		if err == nil || !strings.Contains(err.Error(), "CONFIG_TEMPLATE_A") || !strings.Contains(err.Error(), "outside the sandbox") {
 			t.Errorf("dest %q: err %v", dest, err)

@@ -523,9 +523,11 @@ const maxLinks = 40
 
 // Target returns the file a write to path changes: path with every
 // symbolic link among its existing components resolved, the last one
-// included, as open(2) follows them. A link whose target does not exist
-// yet leads to that target (writing creates it, as `echo > link` does);
-// components that do not exist are kept as they are.
+// included, as open(2) follows them: component by component, so a ".."
+// after a link goes up from where the link leads, not from the link. A
+// link whose target does not exist yet leads to that target (writing
+// creates it, as `echo > link` does); components that do not exist are
+// kept as they are (the write creates them as directories).
 //
 // WriteAll writes Target(path), so a destination that is a symbolic link
 // keeps being one and the file it points to gets the new content, as with
@@ -536,29 +538,63 @@ func Target(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("empty destination path")
 	}
-	p := filepath.Clean(path)
-	for hops := 0; ; hops++ {
-		dir, err := resolveExisting(filepath.Dir(p))
-		if err != nil {
+	cur := "." // resolved so far: no links in it, so its ".." is lexical
+	if filepath.IsAbs(path) {
+		cur = string(filepath.Separator)
+	}
+	rest := splitPath(path)
+	missing := false // a component does not exist: the rest is kept as is
+	for hops := 0; len(rest) > 0; {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case ".":
+			continue
+		case "..":
+			cur = filepath.Join(cur, "..")
+			continue
+		}
+		next := filepath.Join(cur, c)
+		if missing {
+			cur = next
+			continue
+		}
+		fi, err := os.Lstat(next)
+		switch {
+		case err != nil && (errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)):
+			missing, cur = true, next
+			continue
+		case err != nil:
 			return "", fmt.Errorf("%s: %w", path, err)
+		case fi.Mode()&os.ModeSymlink == 0:
+			cur = next
+			continue
 		}
-		p = filepath.Join(dir, filepath.Base(p))
-		fi, err := os.Lstat(p)
-		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			return p, nil
-		}
-		if hops == maxLinks {
+		if hops++; hops > maxLinks {
 			return "", fmt.Errorf("%s: %w", path, syscall.ELOOP)
 		}
-		link, err := os.Readlink(p)
+		link, err := os.Readlink(next)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", path, err)
 		}
-		if !filepath.IsAbs(link) {
-			link = filepath.Join(dir, link)
+		if filepath.IsAbs(link) {
+			cur = string(filepath.Separator)
 		}
-		p = filepath.Clean(link)
+		rest = append(splitPath(link), rest...)
 	}
+	return cur, nil
+}
+
+// splitPath returns the components of p, "." and ".." included, empty ones
+// (from repeated or trailing separators) left out.
+func splitPath(p string) []string {
+	var out []string
+	for _, c := range strings.Split(p, string(filepath.Separator)) {
+		if c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // OutsideError says that the file a write to Path changes, Target, lies
@@ -586,23 +622,4 @@ func TargetWithin(path, dir string) (string, error) {
 		return "", &OutsideError{Path: path, Target: target, Within: dir}
 	}
 	return target, nil
-}
-
-// resolveExisting resolves the symbolic links of the longest existing
-// prefix of dir and appends the rest unchanged.
-func resolveExisting(dir string) (string, error) {
-	var rest []string
-	for d := dir; ; d = filepath.Dir(d) {
-		r, err := filepath.EvalSymlinks(d)
-		if err == nil {
-			return filepath.Join(append([]string{r}, rest...)...), nil
-		}
-		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-			return "", err
-		}
-		if filepath.Dir(d) == d {
-			return dir, nil
-		}
-		rest = append([]string{filepath.Base(d)}, rest...)
-	}
 }

@@ -41,6 +41,15 @@ func TestWritesThroughSymlinks(t *testing.T) {
 			symlink(t, "data/cur", filepath.Join(dir, "dest.d"))
 			os.Symlink("dest.d/app.conf", filepath.Join(dir, "dest"))
 		}, "data/v1/app.conf", "old"},
+		{"link going up through a linked directory, as open(2) does", func(t *testing.T, dir string) {
+			// current -> releases/v3, so current/.. is releases, not dir:
+			// a lexical clean wrote dir/shared/app.conf, a file the link
+			// does not lead to, and left the one it does stale.
+			mkfile(t, filepath.Join(dir, "releases", "shared", "app.conf"), "old")
+			os.MkdirAll(filepath.Join(dir, "releases", "v3"), 0o755)
+			symlink(t, "releases/v3", filepath.Join(dir, "current"))
+			symlink(t, "current/../shared/app.conf", filepath.Join(dir, "dest"))
+		}, "releases/shared/app.conf", "old"},
 		{"dangling link creates its target", func(t *testing.T, dir string) {
 			os.MkdirAll(filepath.Join(dir, "real"), 0o755)
 			symlink(t, "real/new.conf", filepath.Join(dir, "dest"))
