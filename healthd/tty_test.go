@@ -170,3 +170,71 @@ func TestTerminalBackAfterTheCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestTostopDoesNotStopHealthd: with `stty tostop`, a background process
+// that writes to the terminal is stopped by SIGTTOU. Once healthd had
+// handed the terminal to CMD it was such a process, so its first log line
+// ("healthd started") stopped it: a job-control shell saw healthd's job
+// stopped (exit 150) and left it behind, stopped, with CMD running on.
+// healthd now ignores SIGTTOU while CMD has the terminal.
+func TestTostopDoesNotStopHealthd(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("needs bash for a job-control shell (set -m): not installed")
+	}
+	master, slave := openPTY(t)
+	// set -m: the job-control shell puts healthd in a group of its own and
+	// the terminal's foreground, as an interactive shell does; healthd's
+	// group then is not orphaned, so SIGTTOU stops it rather than failing
+	// the write.
+	script := `set -m; stty tostop || exit 9; "$0" --log-format json -- head -n1; echo "rc:$?"`
+	cmd := exec.Command(bash, "-c", script, os.Args[0])
+	cmd.Env = append(os.Environ(), asMainEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	out := &syncBuf{}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(patience)
+	for !strings.Contains(out.String(), "healthd started") && !strings.Contains(out.String(), "rc:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("neither healthd's start nor the shell's next line; terminal:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.Contains(out.String(), "healthd started") {
+		if _, err := master.Write([]byte("typed\n")); err != nil { // for CMD, head -n1
+			t.Fatal(err)
+		}
+	}
+	for !strings.Contains(out.String(), "rc:") || !strings.HasSuffix(out.String(), "\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell did not go on; terminal:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := out.String(); !strings.Contains(got, "rc:0") || !strings.Contains(got, "command exited") {
+		t.Errorf("want healthd to log and exit 0 (rc:150 is healthd stopped by SIGTTOU); terminal:\n%s", got)
+	}
+}

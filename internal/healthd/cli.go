@@ -69,7 +69,8 @@ its own) or TSTP TTIN TTOU (job control of healthd's terminal). A sidecar
 stops on a shutdown signal and ignores HUP USR1 USR2 WINCH. When healthd's stdin is
 a terminal in its foreground (docker run -it), the command's group gets the
 terminal, so an interactive command can read it; Ctrl-C then goes to it directly.
-healthd takes the terminal back when the command ends.
+healthd ignores TTOU meanwhile (stty tostop) and takes the terminal back when the
+command ends.
 
 Shutdown signals (--shutdown-signals, default TERM,INT,QUIT): received, or sent as
 after --rewrite, they mean CMD is shutting down: checks stop (never a health kill),

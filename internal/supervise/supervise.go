@@ -78,6 +78,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
 	"sync"
@@ -118,7 +119,11 @@ type Spec struct {
 	// its first read of the terminal (and by SIGTTOU at a write with
 	// `stty tostop`), and waited for forever. The terminal's Ctrl-C and
 	// Ctrl-Z then go to the child's group, not to this process, as with
-	// tini (krallin/tini#19). Otherwise nothing changes.
+	// tini (krallin/tini#19). While the child has the terminal, this
+	// process ignores SIGTTOU (its writes there must not stop it under
+	// `stty tostop`); when the child's leader exits, the terminal goes back
+	// to this process's group if the child's group still has it.
+	// Otherwise nothing changes.
 	Foreground bool
 	// Rlimits are resource limits in force from the child's first
 	// instruction (internal/rlimit); none by default.
@@ -267,6 +272,14 @@ func Start(s Spec) (*Process, error) {
 	}
 	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{}), groupGrace: max(s.GroupGrace, 0),
 		stopSignal: resolveStopSignal(s.StopSignal), tty: tty}
+	if tty != nil {
+		// This process is now a background job of the terminal: with
+		// `stty tostop` its next write there (a log line) would stop it
+		// with SIGTTOU, leaving CMD unsupervised and a job-control shell
+		// with a stopped job. Ignored only now, after CMD's exec, so CMD
+		// does not inherit it; the default is back once the terminal is.
+		signal.Ignore(syscall.SIGTTOU)
+	}
 	go p.wait(reaped)
 	return p, nil
 }
@@ -294,8 +307,11 @@ func reclaimForeground(tty *os.File, from int) {
 	if unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old) != nil {
 		return
 	}
-	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, syscall.Getpgrp())
+	err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, syscall.Getpgrp())
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	if err == nil {
+		signal.Reset(syscall.SIGTTOU) // the foreground again: job control as before
+	}
 }
 
 // ownsForeground reports whether f is a terminal whose foreground process
