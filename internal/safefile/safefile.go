@@ -608,15 +608,18 @@ func (e *OutsideError) Error() string {
 }
 
 // TargetWithin returns Target(path), or an *OutsideError when that lies
-// outside dir (its own links resolved too). An empty dir allows anywhere.
+// outside Target(dir) (dir's own links resolved as well, whether it exists
+// yet or not). An empty dir allows anywhere.
 func TargetWithin(path, dir string) (string, error) {
 	target, err := Target(path)
 	if err != nil || dir == "" {
 		return target, err
 	}
-	root, rerr := filepath.EvalSymlinks(dir)
+	// Resolved as the file is: dir may not exist yet (a write creates
+	// it) and still lie under a linked directory.
+	root, rerr := Target(dir)
 	if rerr != nil {
-		root = filepath.Clean(dir)
+		return "", fmt.Errorf("%s: %w", dir, rerr)
 	}
 	if rel, rerr := filepath.Rel(root, target); rerr != nil || !filepath.IsLocal(rel) {
 		return "", &OutsideError{Path: path, Target: target, Within: dir}

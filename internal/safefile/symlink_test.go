@@ -180,3 +180,24 @@ func TestWithin(t *testing.T) {
 		})
 	}
 }
+
+// TestWithinNotYetThere: Within may not exist yet (tlsprov creates --dir)
+// and lie under a linked directory (/var/run -> /run): its file is inside
+// it. The root was resolved only when it existed, so the file (resolved)
+// and the root (not) differed and every write was refused as outside.
+func TestWithinNotYetThere(t *testing.T) {
+	top := t.TempDir()
+	os.MkdirAll(filepath.Join(top, "real"), 0o755)
+	symlink(t, "real", filepath.Join(top, "run"))
+	in := filepath.Join(top, "run", "secrets", "tls")
+	f := File{Path: filepath.Join(in, "s.key"), Data: []byte("secret"), Perm: 0o600, Within: in}
+	if err := CheckWritable([]File{f}); err != nil {
+		t.Errorf("CheckWritable: %v", err)
+	}
+	if _, err := Write(f); err != nil {
+		t.Errorf("Write: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(top, "real", "secrets", "tls", "s.key")); string(b) != "secret" {
+		t.Errorf("not written where the link leads")
+	}
+}
