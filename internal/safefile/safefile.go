@@ -443,7 +443,9 @@ func DirRefuses(err error) bool {
 }
 
 func writeInPlace(path string, data []byte, perm os.FileMode, setPerm bool) error {
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	// path is Target's, judged already: a link there now was made since,
+	// and is not followed (ELOOP) to a file nobody judged.
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, perm)
 	if err != nil {
 		return err
 	}

@@ -201,3 +201,30 @@ func TestWithinNotYetThere(t *testing.T) {
 		t.Errorf("not written where the link leads")
 	}
 }
+
+// TestLinkMadeBeforeCommit: the file judged (Target, Within) is the file
+// written. Between prepareAll and commit (the fsyncs of a set), the
+// destination replaced by a link to a file elsewhere made the in-place
+// write follow it: the data, a secret, went there. The in-place open no
+// longer follows a link; the rename never did (it replaces the link).
+func TestLinkMadeBeforeCommit(t *testing.T) {
+	for _, mode := range []Mode{InPlace, Rename} {
+		t.Run(mode.String(), func(t *testing.T) {
+			top := t.TempDir()
+			in, out := filepath.Join(top, "in"), filepath.Join(top, "out")
+			mkfile(t, filepath.Join(in, "a.key"), "old")
+			mkfile(t, filepath.Join(out, "a.key"), "theirs")
+			plans, err := prepareAll([]File{{Path: filepath.Join(in, "a.key"), Data: []byte("secret"), Perm: 0o600, Mode: mode, Within: in}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cleanup(plans)
+			os.Remove(filepath.Join(in, "a.key"))
+			symlink(t, filepath.Join(out, "a.key"), filepath.Join(in, "a.key"))
+			_ = commit(plans[0])
+			if b, _ := os.ReadFile(filepath.Join(out, "a.key")); string(b) != "theirs" {
+				t.Errorf("the file the new link leads to was written: %q", b)
+			}
+		})
+	}
+}
