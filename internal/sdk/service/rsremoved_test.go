@@ -97,22 +97,8 @@ func TestTaskMovedOntoARemovedVolumelessTasksSet(t *testing.T) {
 		t.Fatalf("deployed tasks %v, volumes %v", ids, before)
 	}
 
-	h = newHarness(t, removedSetV2, st, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
-	if errs := h.s.deploy.Errors; len(errs) > 0 {
-		t.Fatalf("the update was refused (a false refusal would be a fault too): %v", errs)
-	}
-	for _, id := range ids {
-		h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING, sdktest.Reconciliation()))
-	}
-	h.master.Expect(t, tRECONCILE)
-	h.mark()
-	h.tick(time.Second)
-	for _, id := range ids {
-		h.update(id, "a1", mesos.TASK_FAILED)
-	}
+	h = restartOn(t, removedSetV2, st, ids)
+	h.failAll(ids)
 	var got string
 	deadline := time.Now().Add(sdktest.Wait)
 	for i := 0; got == ""; i++ {

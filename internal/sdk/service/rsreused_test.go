@@ -60,22 +60,8 @@ func TestNewTaskOnARemovedTasksSetIsNotHandedItsVolume(t *testing.T) {
 	}
 	bIDs := resourceIDs(b.Resources) // what b's stored TaskInfo names
 
-	h := newHarness(t, reusedSet, st, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
-	if errs := h.s.deploy.Errors; len(errs) > 0 {
-		t.Fatalf("the update was refused (a false refusal would be a fault too): %v", errs)
-	}
-	for _, id := range ids {
-		h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING, sdktest.Reconciliation()))
-	}
-	h.master.Expect(t, tRECONCILE)
-	h.mark()
-	h.tick(time.Second)
-	for _, id := range ids {
-		h.update(id, "a1", mesos.TASK_FAILED)
-	}
+	h := restartOn(t, reusedSet, st, ids)
+	h.failAll(ids)
 	var got string
 	deadline := time.Now().Add(sdktest.Wait)
 	for i := 0; got == ""; i++ {

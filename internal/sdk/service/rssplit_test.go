@@ -142,17 +142,7 @@ func TestRenameFollowedBesideAVolumelessSplit(t *testing.T) {
 		t.Fatalf("deployed tasks %v, volumes %v", ids, before)
 	}
 
-	h = newHarness(t, splitV2, st, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
-	if errs := h.s.deploy.Errors; len(errs) > 0 {
-		t.Fatalf("the update was refused: %v", errs)
-	}
-	for _, id := range ids {
-		h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING, sdktest.Reconciliation()))
-	}
-	h.master.Expect(t, tRECONCILE)
+	h = restartOn(t, splitV2, st, ids)
 	// c's volume follows its renamed set at start (stored), as it does
 	// when the split is left out.
 	h.s.mu.RLock()

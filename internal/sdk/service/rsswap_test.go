@@ -40,6 +40,37 @@ pods:
         resource-set: %s
 `
 
+// restartOn starts a scheduler of yaml on st, as after a configuration
+// update; fails the test if the update was refused (a false refusal is a
+// fault too); expects the subscription's calls and answers its
+// reconciliation: every task of ids (by name) RUNNING on a1.
+func restartOn(t *testing.T, yaml string, st *countingStore, ids map[string]string) *harness {
+	t.Helper()
+	h := newHarness(t, yaml, st, nil)
+	h.start()
+	h.subscribe("fw-1")
+	h.master.Expect(t, tRECONCILE, tREVIVE)
+	if errs := h.s.deploy.Errors; len(errs) > 0 {
+		t.Fatalf("the update was refused: %v", errs)
+	}
+	for _, id := range ids {
+		h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING, sdktest.Reconciliation()))
+	}
+	h.master.Expect(t, tRECONCILE)
+	return h
+}
+
+// failAll marks the calls made so far, runs a tick (the scheduler kills
+// what it relaunches) and fails every task of ids on a1.
+func (h *harness) failAll(ids map[string]string) {
+	h.t.Helper()
+	h.mark()
+	h.tick(time.Second)
+	for _, id := range ids {
+		h.update(id, "a1", mesos.TASK_FAILED)
+	}
+}
+
 // volumesOf maps each task an ACCEPT launches to its volume's persistence
 // ID.
 func volumesOf(c *scheduler.Call) map[string]string {
@@ -70,21 +101,10 @@ func TestSwappedResourceSetsKeepTheirTasksVolumes(t *testing.T) {
 	defer st.Close()
 	ids, before := deploySets(t, st)
 
-	h := newHarness(t, fmt.Sprintf(swappedSets, "y", "x"), st, nil)
-	h.start()
-	h.subscribe("fw-1")
-	h.master.Expect(t, tRECONCILE, tREVIVE)
-	for _, id := range ids {
-		h.master.Send(t, sdktest.Status(id, "a1", mesos.TASK_RUNNING, sdktest.Reconciliation()))
-	}
-	h.master.Expect(t, tRECONCILE)
+	h := restartOn(t, fmt.Sprintf(swappedSets, "y", "x"), st, ids)
 	// The pod relaunches in place, on the new configuration or after a
 	// failure: kill whatever the scheduler kills, and fail the rest.
-	h.mark()
-	h.tick(time.Second)
-	for _, id := range ids {
-		h.update(id, "a1", mesos.TASK_FAILED)
-	}
+	h.failAll(ids)
 	var accept *scheduler.Call
 	deadline := time.Now().Add(sdktest.Wait)
 	for i := 0; accept == nil; i++ {
