@@ -36,6 +36,46 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
+// startOnTerminal starts cmd (a copy of this binary as healthd, or a shell
+// running it) as the session leader of the terminal slave, its stdin and
+// stdout, and its stderr unless cmd has one; it returns a channel closed
+// once cmd has ended and what the terminal showed, read from master. cmd
+// is killed and waited for at the test's end.
+func startOnTerminal(t *testing.T, cmd *exec.Cmd, master, slave *os.File) (done chan struct{}, out *syncBuf) {
+	t.Helper()
+	cmd.Env = append(os.Environ(), asMainEnv+"=1")
+	cmd.Stdin, cmd.Stdout = slave, slave
+	if cmd.Stderr == nil {
+		cmd.Stderr = slave
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = 10 * time.Second // a stopped command holding stderr must not hang the test
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan struct{})
+	go func() { // owned by the test: waited for at its cleanup
+		cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	out = &syncBuf{}
+	go func() { // owned by the test: ends when the terminal is closed at its cleanup
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return done, out
+}
+
 // TestCommandReadsTheTerminal runs healthd as `docker run -it` does: the
 // session leader of a terminal, which is its stdin. CMD, in a process group
 // of its own, was a background job of that terminal: its first read of it
@@ -46,33 +86,8 @@ func TestCommandReadsTheTerminal(t *testing.T) {
 	master, slave := openPTY(t)
 	stderr := &syncBuf{}
 	cmd := exec.Command(os.Args[0], "--log-format", "json", "--", "sh", "-c", `read line; echo "got:$line"; exit 7`)
-	cmd.Env = append(os.Environ(), asMainEnv+"=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = 10 * time.Second // a stopped command holding stderr must not hang the test
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	out := &syncBuf{}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			out.Write(buf[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
+	cmd.Stderr = stderr
+	done, out := startOnTerminal(t, cmd, master, slave)
 	// Typed once the command runs: the terminal's line discipline keeps it
 	// for whoever reads first.
 	deadline := time.Now().Add(patience)
@@ -121,33 +136,7 @@ func TestTerminalBackAfterTheCommand(t *testing.T) {
 			}
 			script := `"$0" --log-format json -- $1 2>/dev/null; echo "healthd:$?"; read line; echo "after:$line"`
 			cmd := exec.Command("sh", "-c", script, os.Args[0], strings.ReplaceAll(tt.cmd, "NOINTERP", noInterp))
-			cmd.Env = append(os.Environ(), asMainEnv+"=1")
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
-			cmd.WaitDelay = 10 * time.Second
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() {
-				cmd.Wait()
-				close(done)
-			}()
-			t.Cleanup(func() {
-				cmd.Process.Kill()
-				<-done
-			})
-			out := &syncBuf{}
-			go func() {
-				buf := make([]byte, 4096)
-				for {
-					n, err := master.Read(buf)
-					out.Write(buf[:n])
-					if err != nil {
-						return
-					}
-				}
-			}()
+			_, out := startOnTerminal(t, cmd, master, slave)
 			deadline := time.Now().Add(patience)
 			for !strings.Contains(out.String(), "healthd:") {
 				if time.Now().After(deadline) {
@@ -189,33 +178,7 @@ func TestTostopDoesNotStopHealthd(t *testing.T) {
 	// the write.
 	script := `set -m; stty tostop || exit 9; "$0" --log-format json -- head -n1; echo "rc:$?"`
 	cmd := exec.Command(bash, "-c", script, os.Args[0])
-	cmd.Env = append(os.Environ(), asMainEnv+"=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	out := &syncBuf{}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			out.Write(buf[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
+	_, out := startOnTerminal(t, cmd, master, slave)
 	deadline := time.Now().Add(patience)
 	for !strings.Contains(out.String(), "healthd started") && !strings.Contains(out.String(), "rc:") {
 		if time.Now().After(deadline) {
