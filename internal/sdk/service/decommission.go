@@ -308,6 +308,14 @@ func (s *Scheduler) unusedConfigLocked(id string) string {
 	return id
 }
 
+// decomReleasing reports whether the decommission plan's current step is
+// an unreserve step: work that needs offers (from any agent, as a
+// Releaser's agents are not known here). Caller holds s.mu.
+func (s *Scheduler) decomReleasing() bool {
+	st := s.currentDecomStep()
+	return st != nil && s.decom[st].kind == decomUnreserve
+}
+
 // releaseOffersLocked lets the current unreserve step use offers: each
 // offer it has operations for is accepted with them and not used for
 // anything else. It returns the other offers. Caller holds s.mu.

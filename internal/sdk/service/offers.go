@@ -452,7 +452,14 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 			st.Message = s.waitingMessage(st, reqs[k], failures[k], now)
 		}
 	}
-	remaining := len(s.candidates(now)) > 0 || s.anyInFlight() || s.releasing()
+	// Work that needs offers from any agent; an agent holding something
+	// released gets its offers back soon too (releasingOn, below).
+	remaining := len(s.candidates(now)) > 0 || s.anyInFlight() || s.decomReleasing()
+	releaseOn := map[string]bool{}
+	for i := range offers {
+		o := &offers[i]
+		releaseOn[o.AgentID.Value] = releaseOn[o.AgentID.Value] || s.releasingOn(o.AgentID.Value, o.Hostname)
+	}
 	if slices.ContainsFunc(keyWait, func(w string) bool { return w != "" }) {
 		s.declinedShort = true // revived once the keys are ready
 	}
@@ -481,13 +488,21 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 		round = append(round, j)
 	}
 	s.out.push(round...)
-	var decline []mesos.OfferID
+	// Unused offers: declined short while work remains or their agent
+	// holds something released, else long (a dead agent's leftovers are no
+	// reason to have every other agent offered again every second).
+	var short, long []mesos.OfferID
 	for i := range offers {
-		if !slices.Contains(used, offers[i].ID) {
-			decline = append(decline, offers[i].ID)
+		switch {
+		case slices.Contains(used, offers[i].ID):
+		case remaining || releaseOn[offers[i].AgentID.Value]:
+			short = append(short, offers[i].ID)
+		default:
+			long = append(long, offers[i].ID)
 		}
 	}
-	s.decline(decline, remaining, "")
+	s.decline(short, true, "")
+	s.decline(long, false, "")
 	s.m.Add("offers.processed", int64(len(offers)))
 	s.m.Observe("offers.process", time.Since(start))
 }
@@ -693,7 +708,8 @@ func (s *Scheduler) declineAll(offers []mesos.Offer, why string) {
 }
 
 // decline declines offers: for RefuseShort while work remains (a serial
-// phase moving on, or a failure, may need them soon), else for RefuseLong.
+// phase moving on, or a failure, may need them soon), else for RefuseLong;
+// either way, work that appears later revives them (Tick).
 func (s *Scheduler) decline(ids []mesos.OfferID, short bool, why string) {
 	if len(ids) == 0 {
 		return
@@ -706,6 +722,8 @@ func (s *Scheduler) decline(ids []mesos.OfferID, short bool, why string) {
 		s.declinedShort = true
 		s.m.Add("offers.declined.short", int64(len(ids)))
 	} else {
+		// Filtered for an hour unless work that appears revives them.
+		s.declinedLong = true
 		s.m.Add("offers.declined.long", int64(len(ids)))
 	}
 	if why != "" {

@@ -533,11 +533,27 @@ func (s *Scheduler) instanceReservationsLocked(inst string) []string {
 	return keys
 }
 
-// releasing reports whether a released instance still holds something: the
-// offers are needed to release it.
+// releasing reports whether a released instance still holds something:
+// the scheduler does not suppress offers while it does, so that its agent's
+// offer, when it comes, is released from. It is no work that asks for
+// offers, though: a pod replaced off an agent gone for good leaves such a
+// record forever, and the SDK releases unexpected resources only from the
+// offers it gets anyway (DefaultScheduler.getUnexpectedResources), declining
+// long when it has nothing else to do (OfferProcessor.processOffers).
 func (s *Scheduler) releasing() bool {
+	return s.releasingOn("", "")
+}
+
+// releasingOn reports whether a released instance still holds something on
+// the agent with ID agent or on host (a restarted agent offers its host's
+// reservations under a new ID); with both "", on any agent. Its offers are
+// declined short, so that an UNRESERVE not settled yet is retried soon.
+func (s *Scheduler) releasingOn(agent, host string) bool {
 	for _, r := range s.reservations {
-		if r.Releasing {
+		if !r.Releasing {
+			continue
+		}
+		if agent == "" && host == "" || agent != "" && r.AgentID == agent || host != "" && r.Hostname == host {
 			return true
 		}
 	}

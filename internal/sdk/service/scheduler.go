@@ -203,9 +203,13 @@ type Scheduler struct {
 	// declinedShort: offers were declined with RefuseShort while work
 	// remained; new eligible work revives them at once.
 	declinedShort bool
-	lastRevive    time.Time
-	rec           reconciler
-	crash         map[string]*crashState
+	// declinedLong: offers were declined with RefuseLong (nothing to do
+	// with them); work that appears revives them, as the SDK revives on new
+	// work (OfferProcessor: hasNewWork → requestRevive).
+	declinedLong bool
+	lastRevive   time.Time
+	rec          reconciler
+	crash        map[string]*crashState
 	// lastReplace is when a recovery last placed a pod instance anew (for
 	// replacement-failure-policy's min-replace-delay).
 	lastReplace time.Time

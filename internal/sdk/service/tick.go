@@ -14,8 +14,9 @@ import (
 // subscribed): it reconciles (tasks, and RESERVEs and UNRESERVEs not
 // confirmed); once reconciled, it kills the tasks steps relaunch
 // (update.go), kills tasks whose pause was asked before a crash, and moves
-// the decommission plan on; it revives or suppresses offers as the work
-// requires (releasing reservations needs offers), keeps the key pool ahead
+// the decommission plan on; it revives offers declined or suppressed when
+// work needs them, suppresses them when idle and nothing released waits
+// for its agent's offer, keeps the key pool ahead
 // of the steps to launch, refreshes the message of recoveries waiting
 // for a lost agent, and stores those whose wait ran out as permanent.
 func (s *Scheduler) Tick(ctx context.Context) error {
@@ -24,7 +25,10 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if !s.rec.reconciling {
 		s.reconcileOperations(now, false)
 	}
-	work := s.rec.reconciling || s.releasing()
+	// Released reservations (what a replaced or decommissioned pod left)
+	// keep offers coming, unsuppressed, but are no work: they are released
+	// from the offers their agents make anyway (offers.go).
+	work, release := s.rec.reconciling, s.releasing()
 	s.mu.Lock()
 	adopted := false
 	if s.connected && !s.rec.reconciling {
@@ -35,7 +39,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		s.reconcileOverridesLocked(now)
 		s.decommissionLocked(now)
 	}
-	if st := s.currentDecomStep(); st != nil && s.cfg.Release != nil && s.decom[st].kind == decomUnreserve {
+	if s.decomReleasing() {
 		work = true // releasing needs offers
 	}
 	var expired *job
@@ -50,10 +54,10 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	}
 	var call *scheduler.Call
 	switch {
-	case work && (s.suppressed || s.declinedShort) && now.Sub(s.lastRevive) >= s.cfg.ReviveInterval:
-		call, s.suppressed, s.declinedShort, s.lastRevive = calls.Revive(), false, false, now
+	case work && (s.suppressed || s.declinedShort || s.declinedLong) && now.Sub(s.lastRevive) >= s.cfg.ReviveInterval:
+		call, s.suppressed, s.declinedShort, s.declinedLong, s.lastRevive = calls.Revive(), false, false, false, now
 		s.m.Inc("revives")
-	case !work && !s.suppressed && !s.anyInFlight():
+	case !work && !release && !s.suppressed && !s.anyInFlight():
 		call, s.suppressed = calls.Suppress(), true
 		s.m.Inc("suppresses")
 	}
