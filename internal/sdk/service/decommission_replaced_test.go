@@ -79,9 +79,9 @@ func TestDecommissionLeavesEarlierIncarnationsTracked(t *testing.T) {
 // Here web-1's agent a1 is lost, web-1 is replaced onto a5, then the
 // count goes down to 1: once the task on a5 is killed and what it holds
 // on a5 unreserved, the plan must complete and erase web-1. scheduler-lite's
-// unreserve step (releaseLocked) waits until every reservation of the
-// instance is gone, the one left on a1 included, which a1 never offers:
-// the decommission plan is stuck for good, web-1's task never erased.
+// unreserve step (releaseLocked) waited until every reservation of the
+// instance was gone, the one left on a1 included, which a1 never offers:
+// the decommission plan was stuck for good, web-1's task never erased.
 func TestDecommissionOfAReplacedPodCompletes(t *testing.T) {
 	_, h, _ := decommissionReplaced(t)
 	deadline := time.Now().Add(sdktest.Wait)

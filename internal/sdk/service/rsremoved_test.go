@@ -66,11 +66,13 @@ pods:
 // mapped to the specs of the set it uses now whatever it is called
 // (offer/evaluate/OfferEvaluator.java, getExistingResourceSetStages with
 // the TaskInfo of a task using the set; TaskResourceMapper.java): a keeps
-// its volume. reservation.Follow refuses to move x's items under y while y
-// still holds b's items, which no task takes away (b has no Use); nothing
-// moves, the volume stage then refuses a new volume at y while a's own is
-// held under x, and b's decommission keeps y's items (a set a task of the
-// target uses, ownIDsLocked): a is never relaunched.
+// its volume. reservation.Follow refused to move x's items under y while y
+// still held b's items, which no task takes away (b has no Use); nothing
+// moved, the volume stage then refused a new volume at y while a's own was
+// held under x, and b's decommission kept y's items (a set a task of the
+// target uses, ownIDsLocked): a was never relaunched. Now b's items go to a
+// released record at start (releaseRemoved): a relaunches on its own
+// volume, and b's resources are unreserved.
 func TestTaskMovedOntoARemovedVolumelessTasksSet(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()

@@ -46,9 +46,10 @@ pods:
 // "released with it"). The SDK builds a set's resources from the previous
 // TaskInfo of a task using the set now (offer/evaluate/OfferEvaluator.java,
 // getExistingResourceSetStages; TaskResourceMapper.java): c has none, so it
-// never gets b's volume. b's decommission keeps y's items because a task
+// never gets b's volume. b's decommission kept y's items because a task
 // of the target uses set y (decommission.go, ownIDsLocked), and c's launch
-// takes them: c is handed b's volume, its persistence ID and data.
+// took them: c was handed b's volume, its persistence ID and data. Now c
+// launches on a new volume and b's is destroyed with its reservation.
 func TestNewTaskOnARemovedTasksSetIsNotHandedItsVolume(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()

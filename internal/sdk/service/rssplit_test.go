@@ -96,11 +96,12 @@ plans:
 // previous TaskInfo of a task using it now (offer/evaluate/
 // OfferEvaluator.java, getExistingResourceSetStages, one set at a time;
 // TaskResourceMapper.java): c keeps its volume whatever a and b do.
-// reservation.Follow refuses the whole instance for the split of x (an
-// error for a and b), so c's rename is not followed either, at start
-// (followRenames) or in the evaluation (renames): z's items stay under z,
-// and the update step that killed c is refused by the volume stage at
-// every offer (its own volume is held under z): c stays down.
+// reservation.Follow refused the whole instance for the split of x (an
+// error for a and b), so c's rename was not followed either, at start
+// (followRenames) or in the evaluation (renames): z's items stayed under z,
+// and the update step that killed c was refused by the volume stage at
+// every offer (its own volume held under z): c stayed down. Follow now
+// maps set by set: c's volume is under w at start and c relaunches on it.
 func TestRenameFollowedBesideAVolumelessSplit(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
