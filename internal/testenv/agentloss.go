@@ -24,7 +24,9 @@ import (
 //     that comes first (Master::agentReregisterTimeout): Master::
 //     markUnreachable then __removeSlave. Its tasks become TASK_UNREACHABLE
 //     (PARTITION_AWARE frameworks) or TASK_LOST, REASON_AGENT_REMOVED,
-//     with the unreachable time; every framework gets FAILURE {agent_id};
+//     with the unreachable time, both listed under the framework's
+//     unreachable_tasks (removeTask with unreachable set, Framework::
+//     addUnreachableTask); every framework gets FAILURE {agent_id};
 //     the agent leaves /slaves and /state's "slaves" (with it the
 //     reservations it holds: they stay on the agent, which is gone) and
 //     counts in /state's "unreachable_slaves".
@@ -120,7 +122,10 @@ func (c *Cluster) removeAgentLocked(a *agent, msg string, unreachableAt time.Tim
 			st.ExecutorID = t.masterExecutorID()
 			c.recordStatusLocked(t, st)
 			c.sendUpdateLocked(fw, st)
-			if state == mesos.TASK_LOST {
+			switch {
+			case state == mesos.TASK_LOST && unreachable:
+				c.removeUnreachableLocked(t)
+			case state == mesos.TASK_LOST:
 				c.removeTaskLocked(t)
 			}
 		}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,107 @@ func agentIn(answer map[string]any, id string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// TestAgentLossUnreachableTasks checks where /state, /frameworks and /tasks
+// list a task whose agent is marked unreachable. Mesos 1.11 keeps it under
+// the framework's unreachable_tasks, whether the framework is
+// PARTITION_AWARE (TASK_UNREACHABLE) or not (TASK_LOST): __removeSlave
+// calls removeTask(task, unreachable=true) for both, and
+// Framework::removeTask then calls addUnreachableTask, not
+// addCompletedTask (src/master/master.cpp, framework.cpp). Such a task's ID
+// cannot be reused ("Task reuses the ID of an unreachable task",
+// validation.cpp), and when the framework is removed the task moves to
+// completed_tasks, keeping its state if it was TASK_LOST
+// (Master::removeFramework, updateTask).
+func TestAgentLossUnreachableTasks(t *testing.T) {
+	pa := []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}
+	for _, tc := range []struct {
+		name      string
+		caps      []mesos.FrameworkInfo_Capability_Type
+		want      mesos.TaskState // while the agent is unreachable
+		afterDown string          // in completed_tasks after TEARDOWN
+	}{
+		{name: "partition-aware", caps: pa, want: mesos.TASK_UNREACHABLE, afterDown: "TASK_KILLED"},
+		{name: "not partition-aware", want: mesos.TASK_LOST, afterDown: "TASK_LOST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := startCluster(t, Config{Agents: 2, AllocationInterval: 50 * time.Millisecond,
+				AgentPingTimeout: 300 * time.Millisecond, MaxAgentPingTimeouts: 1})
+			fi := frameworkInfo("unreachable-tasks", tc.caps...)
+			checkpoint := true
+			fi.Checkpoint = &checkpoint
+			s := subscribe(t, cl, fi, protoCodec)
+			offers := s.offers()
+			o := offers[0]
+			agentID := o.AgentID.Value
+			s.launch(o, commandTask("victim", o, "exec sleep 300"))
+			s.updateAck("victim", mesos.TASK_STARTING)
+			s.updateAck("victim", mesos.TASK_RUNNING)
+			if err := cl.KillAgent(agentID); err != nil {
+				t.Fatal(err)
+			}
+			s.Update("victim", tc.want)
+
+			ids := func(list any) []string {
+				var out []string
+				for _, x := range list.([]any) {
+					m := x.(map[string]any)
+					out = append(out, m["id"].(string)+" "+m["state"].(string))
+				}
+				return out
+			}
+			want := "[victim " + tc.want.String() + "]"
+			for _, path := range []string{"/state", "/frameworks"} {
+				fw := frameworkIn(t, stateOf(t, cl, path), s.FrameworkID)
+				if fw == nil {
+					t.Fatalf("%s: framework %s not listed", path, s.FrameworkID)
+				}
+				if got := fmt.Sprint(ids(fw["unreachable_tasks"])); got != want {
+					t.Errorf("%s unreachable_tasks: %s, want %s", path, got, want)
+				}
+				if got := ids(fw["completed_tasks"]); len(got) != 0 {
+					t.Errorf("%s completed_tasks: %v, want none", path, got)
+				}
+				if got := ids(fw["tasks"]); len(got) != 0 {
+					t.Errorf("%s tasks: %v, want none", path, got)
+				}
+			}
+			if got := fmt.Sprint(ids(stateOf(t, cl, "/tasks")["tasks"])); got != want {
+				t.Errorf("/tasks: %s, want %s", got, want)
+			}
+
+			// The other agent's offer: a task reusing the ID is refused.
+			var other *mesos.Offer
+			for i := range offers[1:] {
+				other = &offers[1+i]
+			}
+			for other == nil || other.AgentID.Value == agentID {
+				offs := s.offers()
+				other = &offs[0]
+			}
+			s.launch(*other, commandTask("victim", *other, "exec sleep 300"))
+			st := s.UpdateWhere("victim", mesos.TASK_ERROR, func(mesos.TaskStatus) bool { return true })
+			if st.GetMessage() != "Task reuses the ID of an unreachable task: victim" {
+				t.Errorf("relaunch of victim: %s %q, want TASK_ERROR %q", st.GetState(), st.GetMessage(), "Task reuses the ID of an unreachable task: victim")
+			}
+
+			s.MustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+			var done map[string]any
+			eventually(t, "the framework completed", func() bool {
+				list := stateOf(t, cl, "/state")["completed_frameworks"].([]any)
+				if len(list) != 1 {
+					return false
+				}
+				done = list[0].(map[string]any)
+				return true
+			})
+			if got := ids(done["unreachable_tasks"]); len(got) != 0 {
+				t.Errorf("completed framework's unreachable_tasks: %v, want none", got)
+			}
+			if got := fmt.Sprint(ids(done["completed_tasks"])); !strings.Contains(got, "victim "+tc.afterDown) {
+				t.Errorf("completed framework's completed_tasks: %s, want victim %s", got, tc.afterDown)
+			}
+		})
+	}
 }

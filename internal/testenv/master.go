@@ -139,6 +139,16 @@ func (c *Cluster) removeFrameworkLocked(fw *framework, why string) {
 		t.pending = nil
 		c.removeTaskLocked(t)
 	}
+	// The TASK_LOST tasks listed as unreachable move to the completed ones,
+	// keeping their state with a TASK_KILLED status (Master::removeFramework;
+	// updateTask leaves a terminal task's state).
+	for _, t := range fw.lostUnreachable {
+		st := c.newStatus(t, mesos.TASK_KILLED, mesos.SOURCE_MASTER, mesos.REASON_FRAMEWORK_REMOVED, "Framework "+fw.id+" removed")
+		st.UUID = nil
+		t.statuses = append(t.statuses, st)
+		fw.addCompleted(t)
+	}
+	fw.lostUnreachable = nil
 	if fw.stream != nil {
 		fw.stream.q.close()
 		fw.stream = nil

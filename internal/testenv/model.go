@@ -37,6 +37,11 @@ type framework struct {
 	removed      bool
 	roleCursor   int
 	operations   map[string]*operationState // operations with an ID, by ID, until acknowledged
+	// lostUnreachable holds the tasks, TASK_LOST, that a framework not
+	// PARTITION_AWARE had on agents marked unreachable, sorted by ID as
+	// /state lists the others: Mesos lists them with the unreachable tasks
+	// (Framework::addUnreachableTask), not the completed ones.
+	lostUnreachable []*task
 }
 
 type fwStream struct {

@@ -26,7 +26,9 @@ type State struct {
 type FrameworkState struct {
 	ID, Name  string
 	Connected bool
-	// Tasks are the live (and unreachable) tasks, sorted by ID.
+	// Tasks are the live and unreachable tasks (TASK_UNREACHABLE, or
+	// TASK_LOST without PARTITION_AWARE, on agents marked unreachable),
+	// sorted by ID.
 	Tasks []TaskState
 	// Completed are the terminal tasks the master has removed, oldest first.
 	Completed []TaskState
@@ -49,6 +51,9 @@ func (c *Cluster) State() State {
 	add := func(fw *framework) {
 		fs := FrameworkState{ID: fw.id, Name: fw.info.Name, Connected: fw.connected()}
 		for _, t := range fw.tasks {
+			fs.Tasks = append(fs.Tasks, taskState(t))
+		}
+		for _, t := range fw.lostUnreachable {
 			fs.Tasks = append(fs.Tasks, taskState(t))
 		}
 		sort.Slice(fs.Tasks, func(i, j int) bool { return fs.Tasks[i].ID < fs.Tasks[j].ID })
@@ -251,6 +256,9 @@ func (c *Cluster) stateJSON() map[string]any {
 				continue
 			}
 			tasks = append(tasks, taskJSON(t))
+		}
+		for _, t := range fw.lostUnreachable {
+			unreachable = append(unreachable, taskJSON(t))
 		}
 		c.frameworkUsedLocked(fw, func(_ string, r res) { used = used.add(r) })
 		for _, t := range fw.completed {

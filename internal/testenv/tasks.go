@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -246,7 +247,7 @@ func validateTaskCommon(fw *framework, a *agent, ti *mesos.TaskInfo, taskRes fun
 	if err := validID(id); err != nil {
 		return res{}, err
 	}
-	if t := fw.tasks[id]; t != nil && t.state == mesos.TASK_UNREACHABLE {
+	if t := fw.tasks[id]; t != nil && t.state == mesos.TASK_UNREACHABLE || fw.lostUnreachableTask(id) != nil {
 		return res{}, fmt.Errorf("Task reuses the ID of an unreachable task: %s", id)
 	} else if t != nil {
 		return res{}, fmt.Errorf("Task has duplicate ID: %s", id)
@@ -589,16 +590,51 @@ func (c *Cluster) removeTaskLocked(t *task) {
 	if t.removed {
 		return
 	}
+	c.dropTaskLocked(t)
+	t.fw.addCompleted(t)
+}
+
+// removeUnreachableLocked removes t, TASK_LOST on an agent marked
+// unreachable, into its framework's lostUnreachable, as Master::removeTask
+// does with unreachable set (Framework::addUnreachableTask).
+func (c *Cluster) removeUnreachableLocked(t *task) {
+	if t.removed {
+		return
+	}
+	c.dropTaskLocked(t)
+	fw := t.fw
+	fw.lostUnreachable = append(fw.lostUnreachable, t)
+	slices.SortFunc(fw.lostUnreachable, func(a, b *task) int { return strings.Compare(a.id(), b.id()) })
+}
+
+// addCompleted appends t to fw's completed tasks, the oldest dropped
+// beyond maxCompleted.
+func (fw *framework) addCompleted(t *task) {
+	fw.completed = append(fw.completed, t)
+	if len(fw.completed) > maxCompleted {
+		fw.completed = fw.completed[len(fw.completed)-maxCompleted:]
+	}
+}
+
+// lostUnreachableTask returns fw's task of ID id in lostUnreachable, or nil.
+func (fw *framework) lostUnreachableTask(id string) *task {
+	for _, t := range fw.lostUnreachable {
+		if t.id() == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// dropTaskLocked takes t out of its framework's and executor's live tasks,
+// its resources released.
+func (c *Cluster) dropTaskLocked(t *task) {
 	if !t.released {
 		c.releaseTaskLocked(t)
 	}
 	t.removed = true
 	fw := t.fw
 	delete(fw.tasks, t.id())
-	fw.completed = append(fw.completed, t)
-	if len(fw.completed) > maxCompleted {
-		fw.completed = fw.completed[len(fw.completed)-maxCompleted:]
-	}
 	if e := t.exec; e != nil {
 		delete(e.tasks, t.id())
 		if e.command && e.state == execTerminated {
