@@ -42,12 +42,8 @@ func TestDecommissionAbortedAfterItsRelease(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, t.TempDir())
 			defer st.Close()
-			ids := deployStateful(t, st, 3)
-			rs, err := st.Reservations()
-			if err != nil || rs["web-2"] == nil {
-				t.Fatalf("web-2 holds no reservation: %v", err)
-			}
-			old := mustUnmarshal(t, rs["web-2"])
+			ids, web2 := deployedWeb2(t, st)
+			old := mustUnmarshal(t, web2)
 
 			h := newHarness(t, render(t, stateful, "COUNT=1", "DECOMMISSION=true"), st, nil)
 			h.master.ManualOperations()

@@ -69,22 +69,13 @@ func deployStateful(t *testing.T, st *countingStore, count int) map[string]strin
 func TestDecommissionAbortedKeepsTheVolume(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
-	ids := deployStateful(t, st, 3)
-	rs, err := st.Reservations()
-	if err != nil || rs["web-2"] == nil {
-		t.Fatalf("web-2 holds no reservation: %v", err)
-	}
+	ids, web2 := abortedScaleDown(t, st)
 
-	h := newHarness(t, render(t, stateful, "COUNT=1", "DECOMMISSION=true"), st, nil)
-	scaleDownWeb2(t, h, ids)
-	h.skip()
-	h.stop()
-
-	h = newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, nil)
+	h := newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, nil)
 	if names := h.s.PlanNames(); slices.Contains(names, plan.Decommission) {
 		t.Errorf("plans %v: nothing is to be decommissioned at count 3", names)
 	}
-	awaitWeb2InPlace(t, h, ids, rs["web-2"])
+	awaitWeb2InPlace(t, h, ids, web2)
 }
 
 func mustUnmarshal(t *testing.T, b []byte) *reservation.Reservation {
@@ -94,6 +85,32 @@ func mustUnmarshal(t *testing.T, b []byte) *reservation.Reservation {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// deployedWeb2 deploys three web pods (deployStateful) on st and returns
+// their task IDs by name and web-2's stored reservation record.
+func deployedWeb2(t *testing.T, st *countingStore) (map[string]string, []byte) {
+	t.Helper()
+	ids := deployStateful(t, st, 3)
+	rs, err := st.Reservations()
+	if err != nil || rs["web-2"] == nil {
+		t.Fatalf("web-2 holds no reservation: %v", err)
+	}
+	return ids, rs["web-2"]
+}
+
+// abortedScaleDown deploys three web pods on st (deployedWeb2), then runs a
+// scheduler whose target has one until web-2's task is killed and its
+// unreserve step began (scaleDownWeb2), and stops it there, before any
+// offer of web-2's agent: the scale-down a restart with three aborts.
+func abortedScaleDown(t *testing.T, st *countingStore) (map[string]string, []byte) {
+	t.Helper()
+	ids, web2 := deployedWeb2(t, st)
+	h := newHarness(t, render(t, stateful, "COUNT=1", "DECOMMISSION=true"), st, nil)
+	scaleDownWeb2(t, h, ids)
+	h.skip()
+	h.stop()
+	return ids, web2
 }
 
 // scaleDownWeb2 starts h, whose target lowered the count of web pods

@@ -41,18 +41,9 @@ pods:
 func TestRenameWithAbortedScaleDown(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
-	ids := deployStateful(t, st, 3)
-	rs, err := st.Reservations()
-	if err != nil || rs["web-2"] == nil {
-		t.Fatalf("web-2 holds no reservation: %v", err)
-	}
+	ids, web2 := abortedScaleDown(t, st)
 
-	h := newHarness(t, render(t, stateful, "COUNT=1", "DECOMMISSION=true"), st, nil)
-	scaleDownWeb2(t, h, ids)
-	h.skip()
-	h.stop()
-
-	h = newHarness(t, render(t, statefulRenamed, "COUNT=3", "DECOMMISSION=true"), st, nil)
+	h := newHarness(t, render(t, statefulRenamed, "COUNT=3", "DECOMMISSION=true"), st, nil)
 	// web-1, never decommissioned, is renamed at start; web-2 must be too.
 	for _, inst := range []string{"web-1", "web-2"} {
 		r := storedReservation(t, h, inst)
@@ -65,5 +56,5 @@ func TestRenameWithAbortedScaleDown(t *testing.T) {
 			}
 		}
 	}
-	awaitWeb2InPlace(t, h, ids, rs["web-2"])
+	awaitWeb2InPlace(t, h, ids, web2)
 }
