@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/sdk/sdktest"
 )
 
@@ -236,4 +238,92 @@ func (s *syncBuffer) String() string {
 func withoutIntact(t *testing.T, st *countingStore) {
 	t.Helper()
 	dropStoredItemField(t, st, "intact")
+}
+
+// TestRemovedTaskAddedBackToItsReusedSet: task b (volume on resource set
+// y) is removed while a new task c takes y (reusedSet), so what b held
+// there leaves the instance's reservation at start, for a released record
+// (releaseRemoved), and the scheduler stops (a crash) before anything
+// else; the next configuration holds b on y again and not c. As in
+// TestRemovedTaskAddedBack, nothing of b was sent to be released: b
+// relaunches on its own volume and nothing of it is DESTROYed.
+func TestRemovedTaskAddedBackToItsReusedSet(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	ids, before := deploySets(t, st)
+	tis, _ := st.Tasks()
+	var b mesos.TaskInfo
+	if err := b.Unmarshal(tis["p-0-b"].Info); err != nil {
+		t.Fatal(err)
+	}
+	bIDs := resourceIDs(b.Resources)
+
+	newHarness(t, reusedSet, st, nil) // New stores b's release of y, then the crash
+	released := false
+	all, err := st.Reservations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, rec := range all {
+		r := mustUnmarshal(t, rec)
+		released = released || strings.HasPrefix(key, "p-0@") && r.Releasing && slices.ContainsFunc(r.Items, func(it reservation.Item) bool { return slices.Contains(bIDs, it.ID) })
+	}
+	if !released {
+		t.Fatalf("b's items were not released at start: stored %v", slices.Sorted(maps.Keys(all)))
+	}
+
+	h := restartOn(t, fmt.Sprintf(swappedSets, "x", "y"), st, ids)
+	h.failAll(ids)
+	var got string
+	deadline := time.Now().Add(sdktest.Wait)
+	for i := 0; got == ""; i++ {
+		if time.Now().After(deadline) || i > 40 {
+			t.Fatalf("p-0-b never relaunched: deploy %s, recovery %s (%s)", h.s.PlanStatus(plan.Deploy), h.s.PlanStatus(plan.Recovery), h.stepMessage(plan.Recovery, "p-0:[a,b]"))
+		}
+		h.tick(time.Minute)
+		h.skip()
+		offer := fmt.Sprint("r", i)
+		h.master.Send(t, sdktest.Offers(h.offer(offer, "a1", "h1")))
+		if c := h.answer(offer); c != nil {
+			got = volumesOf(c)["p-0-b"]
+		}
+	}
+	if got != before["p-0-b"] {
+		t.Errorf("p-0-b relaunched on volume %s, want its own %s", got, before["p-0-b"])
+	}
+	for _, c := range h.master.Calls() {
+		for _, v := range operation(c, mesos.Offer_Operation_DESTROY).GetDestroy().GetVolumes() {
+			t.Errorf("volume %s DESTROYed", v.GetDisk().GetPersistence().GetID())
+		}
+	}
+}
+
+// TestDecommissionAbortedDuringItsKill: a scale-down aborted while web-2's
+// KILL is in flight (its unreserve step not begun, nothing released):
+// web-2 ends, and is relaunched in place on its own reservation and
+// volume, nothing DESTROYed or UNRESERVEd (awaitWeb2InPlace), as a task
+// removed from a kept pod and added back during its kill
+// (TestRemovedTaskAddedBack, KillInFlight).
+func TestDecommissionAbortedDuringItsKill(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	ids, web2 := deployedWeb2(t, st)
+	h := newHarness(t, render(t, stateful, "COUNT=1", "DECOMMISSION=true"), st, nil)
+	h.start()
+	h.subscribe("fw-1")
+	h.master.Expect(t, tRECONCILE, tREVIVE)
+	for name, id := range ids {
+		h.master.Send(t, sdktest.Status(id, "a"+name[4:5], mesos.TASK_RUNNING, sdktest.Reconciliation()))
+	}
+	h.master.Expect(t, tRECONCILE)
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(ids["web-2-server"]))
+	h.skip()
+	h.stop()
+
+	h = newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, nil)
+	if names := h.s.PlanNames(); slices.Contains(names, plan.Decommission) {
+		t.Errorf("plans %v: nothing is to be decommissioned at count 3", names)
+	}
+	awaitWeb2InPlace(t, h, ids, web2)
 }
