@@ -615,17 +615,16 @@ func (d DirSecrets) Secret(path string) ([]byte, error) {
 func newIDs() func() string {
 	var mu sync.Mutex
 	r := bufio.NewReaderSize(rand.Reader, 4096)
+	var b [16]byte // read into under mu: one allocation per ID, its text
 	return func() string {
-		b := make([]byte, 16)
 		mu.Lock()
-		_, err := io.ReadFull(r, b)
-		mu.Unlock()
-		if err != nil {
+		defer mu.Unlock()
+		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return imesos.NewID()
 		}
 		b[6] = b[6]&0x0f | 0x40
 		b[8] = b[8]&0x3f | 0x80
-		return imesos.UUIDString(b)
+		return imesos.UUIDString(b[:])
 	}
 }
 
