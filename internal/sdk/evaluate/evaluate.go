@@ -340,7 +340,7 @@ type Evaluation struct {
 	// costs less than a map).
 	claimed []reservation.Item
 	// claims is how many items plan expects to be claimed (room for
-	// them).
+	// them, made by the first claim).
 	claims int
 }
 

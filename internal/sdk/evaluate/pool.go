@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"fmt"
+	"strconv"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
@@ -349,9 +350,10 @@ func formatRanges(rs mesos.Ranges) string {
 
 // formatScalar writes an amount with its unit: "0.5 cpus", "256 MB mem".
 func formatScalar(name string, v float64) string {
+	n := strconv.FormatFloat(v, 'g', -1, 64) // fmt's %g
 	switch name {
 	case "mem", "disk", "MOUNT disk":
-		return fmt.Sprintf("%g MB %s", v, name)
+		return n + " MB " + name
 	}
-	return fmt.Sprintf("%g %s", v, name)
+	return n + " " + name
 }

@@ -49,14 +49,14 @@ func (s ExecutorResourceStage) Evaluate(e *Evaluation) Outcome {
 	if e.Req.Executor != nil {
 		return Pass(s.Name(), "none: the running executor has its share")
 	}
-	what := "the executor of " + e.Req.Instance()
+	what := func() string { return "the executor of " + e.Req.Instance() }
 	if e.Req.Reservation == nil {
 		// Its share is reserved anew: an offer that lacks part of it
 		// fails here, for the reason the claims would fail with, before
 		// anything is reserved (and a resource ID spent) in vain.
 		for _, r := range executorShares {
 			if err := e.Pool.ShortScalar(r.name, r.amount); err != nil {
-				return fail(s.Name(), short(what, err))
+				return fail(s.Name(), short(what(), err))
 			}
 		}
 	}
@@ -107,7 +107,7 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 				if (pt.Port != 0) != fixed {
 					continue
 				}
-				num, r, err := e.claimPort(reservation.PortKey(rs.ID, pt.Name), pt, rs.what(e)+" port "+pt.Name)
+				num, r, err := e.claimPort(reservation.PortKey(rs.ID, pt.Name), pt, func() string { return rs.what(e) + " port " + pt.Name })
 				if err != nil {
 					return fail(s.Name(), err)
 				}
@@ -155,7 +155,7 @@ func (ResourceStage) Name() string { return "resources" }
 func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 	for _, rs := range e.sets {
 		var buf [2]mesos.Resource
-		scalars, what := buf[:0], rs.what(e)
+		scalars, what := buf[:0], func() string { return rs.what(e) }
 		for _, r := range [...]struct {
 			name   string
 			amount float64
