@@ -192,8 +192,7 @@ func (c *claimError) Error() string { return c.Reason }
 // fail is the failing outcome of stage for a claim's error.
 func fail(stage string, err error) Outcome {
 	o := Outcome{Stage: stage, Reason: err.Error()}
-	var ce *claimError
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*claimError](err); ok {
 		o.Want = ce.Want
 	}
 	return o
@@ -202,8 +201,7 @@ func fail(stage string, err error) Outcome {
 // short words a pool's ShortError for what of wants it: "task p-0-t needs
 // 1 cpus (0.5 cpus left)", with what was lacking as Want.
 func short(what string, err error) error {
-	var se *ShortError
-	if errors.As(err, &se) {
+	if se, ok := errors.AsType[*ShortError](err); ok {
 		return &claimError{Reason: what + " needs " + se.Want + " (" + se.Have + " left)", Want: se.Want}
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -259,15 +257,16 @@ func (e *Evaluation) claimedAt(key string) int {
 // a new resource ID, and returns them as reserved (one resource).
 func (e *Evaluation) reserve(key string, took []mesos.Resource) (mesos.Resource, string, error) {
 	id := e.NewID()
-	res := reservation.Reserve(took, e.Role, e.Principal, id)
-	if len(res) != 1 {
-		return mesos.Resource{}, "", fmt.Errorf("%s: the offered resources (%s) cannot be reserved as one", key, reservation.Describe(took))
-	}
 	if e.Rec.Reserve == nil {
 		e.Rec.Reserve = make([]mesos.Resource, 0, e.claims)
 	}
-	e.Rec.Reserve = append(e.Rec.Reserve, res[0])
-	return res[0], id, nil
+	n := len(e.Rec.Reserve)
+	e.Rec.Reserve = reservation.AppendReserved(e.Rec.Reserve, took, e.Role, e.Principal, id)
+	if len(e.Rec.Reserve) != n+1 {
+		e.Rec.Reserve = e.Rec.Reserve[:n]
+		return mesos.Resource{}, "", fmt.Errorf("%s: the offered resources (%s) cannot be reserved as one", key, reservation.Describe(took))
+	}
+	return e.Rec.Reserve[n], id, nil
 }
 
 // claimScalar claims amount of scalar resource name under key, for what
@@ -305,7 +304,8 @@ func (e *Evaluation) claimScalar(key, name string, amount float64, what describe
 		e.keep(key, it.ID, got, false)
 		return got, nil
 	}
-	took, err := e.Pool.TakeScalar(name, amount)
+	var room [1]mesos.Resource
+	took, err := e.Pool.appendScalar(room[:0], name, amount)
 	if err != nil {
 		return mesos.Resource{}, short(what(), err)
 	}
@@ -375,8 +375,7 @@ func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what describe) 
 		case spec.VolumeMount:
 			m, err := e.Pool.TakeMount(float64(v.Size))
 			if err != nil {
-				var se *ShortError
-				if errors.As(err, &se) {
+				if se, ok := errors.AsType[*ShortError](err); ok {
 					return got, &claimError{Reason: fmt.Sprintf("%s needs a MOUNT disk of at least %d MB (%s offered)", what(), v.Size, se.Have), Want: strconv.Itoa(v.Size) + " MB of MOUNT disk"}
 				}
 				return got, err
