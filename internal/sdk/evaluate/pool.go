@@ -239,6 +239,10 @@ func (p Pool) ShortScalar(name string, amount float64) error {
 	if amount <= 0 {
 		return nil
 	}
+	// Most often one offered resource holds it all: no sum needed.
+	if i := p.first(name, mesos.SCALAR); i >= 0 && p.res[i].GetScalar().Compare(&mesos.Value_Scalar{Value: amount}) >= 0 {
+		return nil
+	}
 	if have := p.Scalar(name); (&mesos.Value_Scalar{Value: amount}).Compare(&mesos.Value_Scalar{Value: have}) > 0 {
 		return &ShortError{What: name, Want: formatScalar(name, amount), Have: formatScalar(name, have)}
 	}
@@ -382,10 +386,13 @@ func formatRanges(rs mesos.Ranges) string {
 
 // formatScalar writes an amount with its unit: "0.5 cpus", "256 MB mem".
 func formatScalar(name string, v float64) string {
-	n := strconv.FormatFloat(v, 'g', -1, 64) // fmt's %g
+	var buf [64]byte
+	b := strconv.AppendFloat(buf[:0], v, 'g', -1, 64) // fmt's %g
 	switch name {
 	case "mem", "disk", "MOUNT disk":
-		return n + " MB " + name
+		b = append(b, " MB "...)
+	default:
+		b = append(b, ' ')
 	}
-	return n + " " + name
+	return string(append(b, name...))
 }

@@ -517,7 +517,7 @@ func (s VolumeStage) Evaluate(e *Evaluation) Outcome {
 			n++
 		}
 	}
-	return Pass(s.Name(), strconv.Itoa(n)+" volume(s)")
+	return Pass(s.Name(), volumesTaken.of(n))
 }
 
 // what names the resource set in messages: its first task to launch

@@ -119,7 +119,7 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 			}
 		}
 	}
-	return Pass(s.Name(), strconv.Itoa(n)+" port(s)")
+	return Pass(s.Name(), portsTaken.of(n))
 }
 
 // portRanges are the ranges a dynamic port must be in (nil: any).
@@ -174,7 +174,7 @@ func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 			c.Resources = slices.Concat(scalars, c.Resources)
 		}
 	}
-	return Pass(s.Name(), strconv.Itoa(len(e.Rec.Tasks))+" task(s)")
+	return Pass(s.Name(), tasksFitted.of(len(e.Rec.Tasks)))
 }
 
 // TLSStage names each transport-encryption certificate of the tasks to
@@ -219,5 +219,36 @@ func (s TLSStage) Evaluate(e *Evaluation) Outcome {
 			n++
 		}
 	}
-	return Pass(s.Name(), strconv.Itoa(n)+" certificate(s)")
+	return Pass(s.Name(), certificatesNamed.of(n))
+}
+
+// counts are a passing stage's reasons "<n> <noun>", those of small n
+// made once: nearly every fit's stages say "1 task(s)", "0 volume(s)".
+type counts struct {
+	noun  string
+	small [8]string
+}
+
+// Passing stages' counts.
+var (
+	portsTaken        = newCounts("port(s)")
+	tasksFitted       = newCounts("task(s)")
+	volumesTaken      = newCounts("volume(s)")
+	certificatesNamed = newCounts("certificate(s)")
+)
+
+func newCounts(noun string) *counts {
+	c := &counts{noun: noun}
+	for n := range c.small {
+		c.small[n] = strconv.Itoa(n) + " " + noun
+	}
+	return c
+}
+
+// of is "<n> <noun>".
+func (c *counts) of(n int) string {
+	if n >= 0 && n < len(c.small) {
+		return c.small[n]
+	}
+	return strconv.Itoa(n) + " " + c.noun
 }

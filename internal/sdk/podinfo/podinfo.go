@@ -244,11 +244,16 @@ func (b *Builder) Build(rec *evaluate.Recommendation, frameworkID string, params
 
 // newExecutor is a new ExecutorInfo for pod instance inst.
 func (b *Builder) newExecutor(inst, frameworkID string, resources []mesos.Resource) mesos.ExecutorInfo {
+	// What the ExecutorInfo points at, in one allocation.
+	v := &struct {
+		name      string
+		framework mesos.FrameworkID
+	}{inst, mesos.FrameworkID{Value: frameworkID}}
 	e := mesos.ExecutorInfo{
 		Type:        mesos.ExecutorInfo_DEFAULT,
 		ExecutorID:  mesos.ExecutorID{Value: inst + "__" + b.cfg.NewID()},
-		FrameworkID: &mesos.FrameworkID{Value: frameworkID},
-		Name:        &inst,
+		FrameworkID: &v.framework,
+		Name:        &v.name,
 		Resources:   resources,
 	}
 	if b.cfg.Executor == ExecutorTaskkit {
