@@ -108,6 +108,15 @@ func TestRemovedTaskAddedBack(t *testing.T) {
 					return true
 				})
 			}
+			// GET /v1/debug/reservations says whether a released item is
+			// intact: nothing sent for it yet.
+			for _, v := range h.s.Reservations() {
+				for _, r := range v.Resources {
+					if want := tc.stage == removedKilled; v.Releasing && slices.Contains(sideIDs, r.ResourceID) && r.Intact != want {
+						t.Errorf("released %s (%s): intact %v, want %v", r.Key, r.Operation, r.Intact, want)
+					}
+				}
+			}
 			h.skip()
 			h.stop()
 			if tc.oldStore {

@@ -666,6 +666,10 @@ type ReservationView struct {
 	// its CREATE for a volume) or "UNRESERVE" (with its DESTROY); "" when
 	// none is pending.
 	OperationKind string `json:"pending_operation_kind,omitempty"`
+	// Intact says, of a resource being released, that no DESTROY or
+	// UNRESERVE of it was sent yet: a task added back whose TaskInfo
+	// names it takes it back at start (keepAddedBack).
+	Intact bool `json:"intact,omitempty"`
 }
 
 // operationKinds names an item's pending operation in the API as Mesos
@@ -692,7 +696,7 @@ func (s *Scheduler) Reservations() []PodReservationView {
 		r := s.reservations[key]
 		v := PodReservationView{Instance: r.Instance(), AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
 		for _, it := range r.Items {
-			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind]})
+			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind], Intact: it.Intact && r.Releasing})
 		}
 		out = append(out, v)
 	}
