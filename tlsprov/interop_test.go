@@ -171,12 +171,47 @@ func TestInteropKeytool(t *testing.T) {
 	})
 	t.Run("pkcs12", func(t *testing.T) {
 		out := tool(t, dir, false, keytool, "-list", "-v", "-storetype", "PKCS12", "-keystore", "server.p12", "-storepass", "notsecure")
-		for _, want := range []string{"Entry type: PrivateKeyEntry", "Certificate chain length: 3"} {
+		for _, want := range []string{"Alias name: default\n", "Entry type: PrivateKeyEntry", "Certificate chain length: 3"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("keytool -list -v lacks %q:\n%s", want, out)
 			}
 		}
 	})
+}
+
+// TestInteropKeyAlias checks that --key-alias names the key entry of
+// NAME.p12 as it names NAME.keystore's: the PKCS#12 file carried no
+// friendlyName, so keytool listed its entry as "1" whatever the flag said.
+// openssl shows the name on the key's and the leaf's bags (as
+// `openssl pkcs12 -export -name` writes them); keytool lists the entry by it.
+func TestInteropKeyAlias(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		args := []string{"--key-alias", "Web-Server"}
+		if legacy {
+			args = append(args, "--pkcs12-legacy")
+		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			dir := materializeFixture(t, false, args...)
+			t.Run("openssl pkcs12 -info", func(t *testing.T) {
+				openssl := requireTool(t, "openssl", "openssl")
+				info := tool(t, dir, false, openssl, "pkcs12", "-in", "server.p12", "-passin", "pass:notsecure", "-info", "-nodes")
+				if n := strings.Count(info, "friendlyName: web-server\n"); n != 2 {
+					t.Errorf("friendlyName web-server on %d bags, want 2 (the key and the leaf):\n%s", n, info)
+				}
+			})
+			t.Run("keytool -list", func(t *testing.T) {
+				keytool := requireTool(t, "keytool", "default-jdk-headless")
+				for _, f := range []string{"server.keystore", "server.p12"} {
+					out := tool(t, dir, false, keytool, "-list", "-v", "-keystore", f, "-storepass", "notsecure")
+					for _, want := range []string{"Your keystore contains 1 entry", "Alias name: web-server\n", "Entry type: PrivateKeyEntry", "Certificate chain length: 3"} {
+						if !strings.Contains(out, want) {
+							t.Errorf("keytool -list -v %s lacks %q:\n%s", f, want, out)
+						}
+					}
+				}
+			})
+		})
+	}
 }
 
 // TestInteropKeytoolLatin1Password opens stores written with a password

@@ -85,7 +85,7 @@ func BenchmarkEncodePKCS12(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if _, err := EncodePKCS12(f.leaf.Key, f.leaf.FullChain(), DefaultStorePassword, legacy); err != nil {
+				if _, err := EncodePKCS12(f.leaf.Key, f.leaf.FullChain(), DefaultKeyAlias, DefaultStorePassword, legacy); err != nil {
 					b.Fatal(err)
 				}
 			}

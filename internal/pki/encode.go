@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
-	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/taskkit/taskkit/internal/jks"
 )
@@ -124,23 +123,4 @@ func EncodeJKSTruststore(cas []*x509.Certificate, firstAlias, password string, c
 		return nil, fmt.Errorf("encoding truststore: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// EncodePKCS12 returns a PKCS#12 file holding key and chain (leaf first),
-// protected by password. By default it uses PBES2 with PBKDF2-HMAC-SHA-256
-// and AES-256-CBC and an HMAC-SHA-256 MAC, which OpenSSL 1.1.1+/3 and Java
-// 12+ read; legacy selects 3DES and SHA-1 for older readers.
-func EncodePKCS12(key crypto.Signer, chain []*x509.Certificate, password string, legacy bool) ([]byte, error) {
-	if len(chain) == 0 {
-		return nil, fmt.Errorf("PKCS#12: %w", ErrNoCertificate)
-	}
-	enc := pkcs12.Modern
-	if legacy {
-		enc = pkcs12.Legacy
-	}
-	out, err := enc.Encode(key, chain[0], chain[1:], password)
-	if err != nil {
-		return nil, fmt.Errorf("encoding PKCS#12 with a %s key: %w", DescribeKey(key), err)
-	}
-	return out, nil
 }

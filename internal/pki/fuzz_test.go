@@ -56,7 +56,7 @@ func keyInputs(tb testing.TB) [][]byte {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		p12, err := EncodePKCS12(fx.leaf.Key, fx.leaf.FullChain(), fuzzPassword, kt == RSA2048)
+		p12, err := EncodePKCS12(fx.leaf.Key, fx.leaf.FullChain(), "server", fuzzPassword, kt == RSA2048)
 		if err != nil {
 			tb.Fatal(err)
 		}

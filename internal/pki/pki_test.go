@@ -440,11 +440,11 @@ func TestEncodeAndInspect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p12, err := EncodePKCS12(f.leaf.Key, f.leaf.FullChain(), DefaultStorePassword, false)
+	p12, err := EncodePKCS12(f.leaf.Key, f.leaf.FullChain(), DefaultKeyAlias, DefaultStorePassword, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p12legacy, err := EncodePKCS12(f.leaf.Key, f.leaf.FullChain(), DefaultStorePassword, true)
+	p12legacy, err := EncodePKCS12(f.leaf.Key, f.leaf.FullChain(), DefaultKeyAlias, DefaultStorePassword, true)
 	if err != nil {
 		t.Fatal(err)
 	}

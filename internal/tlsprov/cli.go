@@ -56,7 +56,7 @@ func outputFlags() []cli.Flag {
 			Usage: "comma-separated artifact `FORMATS`: pem (NAME.key/.crt/.ca), jks (NAME.keystore/.truststore), pkcs12 (NAME.p12)"},
 		&cli.StringFlag{Name: "keystore-password", Value: pki.DefaultStorePassword, EnvVars: []string{"TLSPROV_KEYSTORE_PASSWORD"},
 			Usage: "`PASSWORD` of NAME.keystore, NAME.truststore and NAME.p12 (store and key); in JKS files characters up to U+00FF (ASCII and Latin-1), hashed as Java does"},
-		&cli.StringFlag{Name: "key-alias", Value: pki.DefaultKeyAlias, EnvVars: []string{"TLSPROV_KEY_ALIAS"}, Usage: "keystore `ALIAS` of the key entry"},
+		&cli.StringFlag{Name: "key-alias", Value: pki.DefaultKeyAlias, EnvVars: []string{"TLSPROV_KEY_ALIAS"}, Usage: "`ALIAS` of the key entry in NAME.keystore and NAME.p12 (its friendlyName), lower-cased as Java stores it"},
 		&cli.StringFlag{Name: "ca-alias", Value: pki.DefaultCAAlias, EnvVars: []string{"TLSPROV_CA_ALIAS"},
 			Usage: "truststore `ALIAS` of the first CA; further CAs get ALIAS-2, ALIAS-3, ..."},
 		&cli.BoolFlag{Name: "pkcs12-legacy", EnvVars: []string{"TLSPROV_PKCS12_LEGACY"},
@@ -175,7 +175,8 @@ PKCS#1, PKCS#8 or SEC1, RSA, ECDSA or Ed25519, unencrypted.
 
 Files (mode): NAME.key PKCS#8 PEM (0600), NAME.crt leaf+intermediates (0644), NAME.ca
 root(s) (0644), NAME.keystore JKS alias "default" with the full chain (0600),
-NAME.truststore JKS, every root, first alias "dcos-root" (0644), NAME.p12 (0600).
+NAME.truststore JKS, every root, first alias "dcos-root" (0644), NAME.p12 the key
+and full chain under the same alias as NAME.keystore (0600).
 
 Examples:
    tlsprov materialize --name server

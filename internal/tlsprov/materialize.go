@@ -255,7 +255,7 @@ func Artifacts(name string, b *pki.Bundle, opts Options) ([]safefile.File, error
 		add(".truststore", ts, PublicPerm)
 	}
 	if opts.Formats.PKCS12 {
-		p12, err := pki.EncodePKCS12(b.Key, b.FullChain(), opts.StorePassword, opts.PKCS12Legacy)
+		p12, err := pki.EncodePKCS12(b.Key, b.FullChain(), opts.KeyAlias, opts.StorePassword, opts.PKCS12Legacy)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -282,7 +283,7 @@ func (s *Scheduler) releasesLocked(j *job, agent string, offered []mesos.Resourc
 			r := s.reservations[key].Clone()
 			for i := range r.Items {
 				if slices.Contains(ids, r.Items[i].ID) {
-					r.Items[i].Op, r.Items[i].OpKind = op, reservation.OpRelease
+					r.Items[i].Op, r.Items[i].OpKind, r.Items[i].Intact = op, reservation.OpRelease, false
 				}
 			}
 			s.setReservationLocked(j, key, r)
@@ -468,6 +469,93 @@ func (s *Scheduler) releaseRemoved() error {
 	return s.storeReservations(j, "removed tasks")
 }
 
+// keepAddedBack gives a task the target has again (a removed task added
+// back: its stored TaskInfo kept, no longer retired) back, at start, what
+// it held that a released reservation still tracks intact (no DESTROY or
+// UNRESERVE of it ever sent: the removed task's decommission, or
+// releaseRemoved, gave it up but no offer released it yet): those items
+// go back into its pod instance's reservation under their keys, so that
+// it relaunches on its own reservation and volume, its data kept. The SDK
+// keeps every resource ID a stored TaskInfo of a task it does not
+// decommission names (DefaultScheduler.getUnexpectedResources) and prunes
+// a resource from the TaskInfos only as it records its release, before
+// the DESTROY and UNRESERVE are sent (UninstallRecorder): what was sent
+// is gone, even when its UNRESERVE failed (the DESTROY may have been
+// applied), and an item stored without Intact (an earlier version) is
+// taken as sent. The task then relaunches on a new reservation for what
+// it lacks, a volume new and empty, which the log says. An item is left
+// released when the instance's reservation is elsewhere (another agent
+// and host), released, or holds its key already. It runs in New after
+// keepAborted and releaseRemoved (which empties the sets a removed task
+// held that the target uses) and before followRenames (which maps the
+// items taken back to the set their task uses now); the change is stored
+// before anything runs.
+func (s *Scheduler) keepAddedBack() error {
+	j := &job{}
+	type claim struct{ task, inst string }
+	claims := map[string]claim{} // resource ID → the kept task whose TaskInfo names it
+	for _, t := range s.tasks {
+		if t.info == nil || t.replace {
+			continue
+		}
+		c := claim{task: t.name, inst: t.instanceName()}
+		for i := range t.info.Resources {
+			if id := reservation.ResourceID(&t.info.Resources[i]); id != "" {
+				claims[id] = c
+			}
+		}
+		for i := range t.info.GetExecutor().GetResources() {
+			if id := reservation.ResourceID(&t.info.Executor.Resources[i]); id != "" {
+				claims[id] = c
+			}
+		}
+	}
+	lost := map[string][]mesos.Resource{} // task → what it held that is gone
+	for _, key := range s.reservationNames() {
+		r := s.reservations[key]
+		inst := r.Instance()
+		if !r.Releasing || key == inst || !slices.ContainsFunc(r.Items, func(it reservation.Item) bool { return claims[it.ID].inst == inst }) {
+			continue
+		}
+		own := s.reservations[inst]
+		here := own == nil || !own.Releasing && (own.AgentID == r.AgentID || own.Hostname != "" && own.Hostname == r.Hostname)
+		next, left := own, r.Clone()
+		if next == nil {
+			next = &reservation.Reservation{Pod: r.Pod, Index: r.Index, AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role}
+		} else {
+			next = next.Clone()
+		}
+		var taken []mesos.Resource
+		left.Items = slices.DeleteFunc(left.Items, func(it reservation.Item) bool {
+			c := claims[it.ID]
+			switch {
+			case c.inst != inst:
+				return false
+			case it.Intact && it.Op == "" && here && next.Item(it.Key) == nil:
+				it.Intact = false
+				next.Items = append(next.Items, it)
+				taken = append(taken, it.Resource)
+				return true
+			default:
+				lost[c.task] = append(lost[c.task], it.Resource)
+				return false
+			}
+		})
+		if len(taken) == 0 {
+			continue
+		}
+		s.setReservationLocked(j, key, left)
+		s.setReservationLocked(j, inst, next)
+		s.log.Info("a task added back takes back what its removal gave up, its release not sent yet: it relaunches on its own reservation and volume",
+			"pod", inst, "resources", reservation.Describe(taken))
+	}
+	for _, task := range slices.Sorted(maps.Keys(lost)) {
+		s.log.Warn("a task added back after the release of what it held was sent (or, stored by an earlier version, may have been): that is gone, and it relaunches on a new reservation and a new, empty volume for it",
+			"task", task, "resources", reservation.Describe(lost[task]))
+	}
+	return s.storeReservations(j, "tasks added back")
+}
+
 // releaseItemsLocked gives up the items of pod instance inst's reservation
 // whose resource IDs are ids (what a task the pod no longer has held
 // alone): they leave it for a released reservation of their own
@@ -504,6 +592,10 @@ func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) strin
 	}
 	for i := range left.Items {
 		left.Items[i].Settle() // a RESERVE never confirmed is released when offered, if it exists
+		// Nothing gave up an item of a reservation not releasing: a task
+		// added back takes it back until its release is sent
+		// (keepAddedBack).
+		left.Items[i].Intact = !old.Releasing
 	}
 	left.Releasing = true
 	key := old.Instance() + "@" + left.Items[0].ID
@@ -574,6 +666,10 @@ type ReservationView struct {
 	// its CREATE for a volume) or "UNRESERVE" (with its DESTROY); "" when
 	// none is pending.
 	OperationKind string `json:"pending_operation_kind,omitempty"`
+	// Intact says, of a resource being released, that no DESTROY or
+	// UNRESERVE of it was sent yet: a task added back whose TaskInfo
+	// names it takes it back at start (keepAddedBack).
+	Intact bool `json:"intact,omitempty"`
 }
 
 // operationKinds names an item's pending operation in the API as Mesos
@@ -600,7 +696,7 @@ func (s *Scheduler) Reservations() []PodReservationView {
 		r := s.reservations[key]
 		v := PodReservationView{Instance: r.Instance(), AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
 		for _, it := range r.Items {
-			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind]})
+			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind], Intact: it.Intact && r.Releasing})
 		}
 		out = append(out, v)
 	}
