@@ -61,62 +61,15 @@ func TestRemovedTaskAddedBack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, t.TempDir())
 			defer st.Close()
-			first := deployPod(t, st, withSidecar)
-			tis := launched(first)
-			node, side := taskInfo(t, tis, "p-0-node"), taskInfo(t, tis, "p-0-sidecar")
-			sideIDs := resourceIDs(side.Resources)
-			sideVolume := volumesOf(first)["p-0-sidecar"]
-			if len(sideIDs) != 3 || sideVolume == "" {
-				t.Fatalf("the sidecar's resource IDs %v, volume %q", sideIDs, sideVolume)
-			}
-			ids := map[string]string{"p-0-node": node.TaskID.Value, "p-0-sidecar": side.TaskID.Value}
-
-			// The sidecar removed: run until tc.stage, then stop.
-			h := newHarness(t, nodeOnly, st, nil)
-			h.master.ManualOperations()
-			h.mark()
-			h.reconciled(ids)
-			h.tick(time.Second)
-			h.awaitCall(tKILL, killOf(side.TaskID.Value))
-			var unreserve string // the release's UNRESERVE operation
-			if tc.stage >= removedKilled {
-				h.update(side.TaskID.Value, "a1", mesos.TASK_KILLED)
-				h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
-			}
-			if tc.stage >= removedSent {
-				h.skip()
-				h.mark()
-				h.master.Send(t, sdktest.Offers(h.offer("r1", "a1", "h1")))
-				rel := h.awaitCall(tACCEPT, nil)
-				if got := resourceIDs(operation(rel, mesos.Offer_Operation_UNRESERVE).GetUnreserve().GetResources()); !slices.Equal(got, sideIDs) {
-					t.Fatalf("released %v (%v), want the sidecar's %v", got, opTypes(rel), sideIDs)
-				}
-				unreserve = operation(rel, mesos.Offer_Operation_UNRESERVE).GetID().GetValue()
-			}
-			if tc.stage >= removedFailed {
-				state := mesos.OPERATION_ERROR
-				if tc.stage == removedFinished {
-					state = mesos.OPERATION_FINISHED
-				}
-				h.master.Send(t, sdktest.OperationStatus(unreserve, "a1", state))
-				h.eventually("the UNRESERVE settled", func() bool {
-					for _, v := range h.s.Reservations() {
-						if slices.ContainsFunc(v.Resources, func(r ReservationView) bool { return r.Operation == unreserve }) {
-							return false
-						}
-					}
-					return true
-				})
-			}
-			h.skip()
-			h.stop()
+			rm := removeSidecar(t, st, tc.stage)
+			first, node, side, sideIDs, sideVolume := rm.first, rm.node, rm.side, rm.sideIDs, rm.sideVolume
 			if tc.oldStore {
 				withoutIntact(t, st)
 			}
 
 			// The sidecar added back.
 			var logs syncBuffer
-			h = newHarness(t, withSidecar, st, func(c *Config) {
+			h := newHarness(t, withSidecar, st, func(c *Config) {
 				c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			})
 			h.master.ManualOperations()
@@ -211,6 +164,84 @@ func TestRemovedTaskAddedBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sidecarRemoval is withSidecar's pod deployed, then its sidecar removed
+// (removeSidecar): the pod's first ACCEPT, its tasks, the sidecar's
+// resource IDs and volume.
+type sidecarRemoval struct {
+	first      *scheduler.Call
+	node, side mesos.TaskInfo
+	sideIDs    []string
+	sideVolume string
+}
+
+// removeSidecar deploys withSidecar's pod on st, then runs a scheduler on
+// nodeOnly (the sidecar removed) until the sidecar's removal reached
+// stage, checks that GET /v1/debug/reservations says its released items
+// are intact only before their release was sent, and stops (a crash
+// there reads the same store).
+func removeSidecar(t *testing.T, st *countingStore, stage int) *sidecarRemoval {
+	t.Helper()
+	first := deployPod(t, st, withSidecar)
+	tis := launched(first)
+	node, side := taskInfo(t, tis, "p-0-node"), taskInfo(t, tis, "p-0-sidecar")
+	sideIDs := resourceIDs(side.Resources)
+	sideVolume := volumesOf(first)["p-0-sidecar"]
+	if len(sideIDs) != 3 || sideVolume == "" {
+		t.Fatalf("the sidecar's resource IDs %v, volume %q", sideIDs, sideVolume)
+	}
+	ids := map[string]string{"p-0-node": node.TaskID.Value, "p-0-sidecar": side.TaskID.Value}
+
+	// The sidecar removed: run until stage, then stop.
+	h := newHarness(t, nodeOnly, st, nil)
+	h.master.ManualOperations()
+	h.mark()
+	h.reconciled(ids)
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(side.TaskID.Value))
+	var unreserve string // the release's UNRESERVE operation
+	if stage >= removedKilled {
+		h.update(side.TaskID.Value, "a1", mesos.TASK_KILLED)
+		h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
+	}
+	if stage >= removedSent {
+		h.skip()
+		h.mark()
+		h.master.Send(t, sdktest.Offers(h.offer("r1", "a1", "h1")))
+		rel := h.awaitCall(tACCEPT, nil)
+		if got := resourceIDs(operation(rel, mesos.Offer_Operation_UNRESERVE).GetUnreserve().GetResources()); !slices.Equal(got, sideIDs) {
+			t.Fatalf("released %v (%v), want the sidecar's %v", got, opTypes(rel), sideIDs)
+		}
+		unreserve = operation(rel, mesos.Offer_Operation_UNRESERVE).GetID().GetValue()
+	}
+	if stage >= removedFailed {
+		state := mesos.OPERATION_ERROR
+		if stage == removedFinished {
+			state = mesos.OPERATION_FINISHED
+		}
+		h.master.Send(t, sdktest.OperationStatus(unreserve, "a1", state))
+		h.eventually("the UNRESERVE settled", func() bool {
+			for _, v := range h.s.Reservations() {
+				if slices.ContainsFunc(v.Resources, func(r ReservationView) bool { return r.Operation == unreserve }) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	// GET /v1/debug/reservations says whether a released item is
+	// intact: nothing sent for it yet.
+	for _, v := range h.s.Reservations() {
+		for _, r := range v.Resources {
+			if want := stage == removedKilled; v.Releasing && slices.Contains(sideIDs, r.ResourceID) && r.Intact != want {
+				t.Errorf("released %s (%s): intact %v, want %v", r.Key, r.Operation, r.Intact, want)
+			}
+		}
+	}
+	h.skip()
+	h.stop()
+	return &sidecarRemoval{first: first, node: node, side: side, sideIDs: sideIDs, sideVolume: sideVolume}
 }
 
 // syncBuffer is a log sink the scheduler's goroutines write to and the test
@@ -326,4 +357,80 @@ func TestDecommissionAbortedDuringItsKill(t *testing.T) {
 		t.Errorf("plans %v: nothing is to be decommissioned at count 3", names)
 	}
 	awaitWeb2InPlace(t, h, ids, web2)
+}
+
+// TestRemovedTaskAddedBackCannotTakeItBack: what a removed task gave up
+// is left released when its pod instance cannot hold it again: the
+// instance's reservation is on another agent and host now
+// (InstanceMoved: all of it), or holds the key of a released item
+// already (KeyHeld: that item; the others, its volume among them, come
+// back). The log says so, naming the task.
+func TestRemovedTaskAddedBackCannotTakeItBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// mutate changes the instance's stored reservation and returns
+		// the resource IDs that stay released (nil: all of them).
+		mutate func(own, released *reservation.Reservation) []string
+	}{
+		{"InstanceMoved", func(own, _ *reservation.Reservation) []string {
+			own.AgentID, own.Hostname = "a2", "h2"
+			return nil
+		}},
+		{"KeyHeld", func(own, released *reservation.Reservation) []string {
+			i := slices.IndexFunc(released.Items, func(it reservation.Item) bool { return !strings.Contains(it.Key, "/volume/") })
+			it := released.Items[i]
+			own.Items = append(own.Items, reservation.Item{Key: it.Key, ID: "another", Resource: it.Resource})
+			return []string{it.ID}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t, t.TempDir())
+			defer st.Close()
+			rm := removeSidecar(t, st, removedKilled)
+			all, err := st.Reservations()
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := mustUnmarshal(t, all["p-0"])
+			var releasedKey string
+			for key := range all {
+				if strings.HasPrefix(key, "p-0@") {
+					releasedKey = key
+				}
+			}
+			if releasedKey == "" {
+				t.Fatalf("no released record: %v", slices.Sorted(maps.Keys(all)))
+			}
+			stay := tc.mutate(own, mustUnmarshal(t, all[releasedKey]))
+			if stay == nil {
+				stay = rm.sideIDs
+			}
+			b, err := own.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.PutReservations(map[string][]byte{"p-0": b}); err != nil {
+				t.Fatal(err)
+			}
+
+			var logs syncBuffer
+			h := newHarness(t, withSidecar, st, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+			if !strings.Contains(logs.String(), "cannot hold again") || !strings.Contains(logs.String(), "task=p-0-sidecar") {
+				t.Errorf("the log does not say the sidecar's resources stay released:\n%s", logs.String())
+			}
+			held := map[string]bool{} // resource ID → released (or held)
+			for _, v := range h.s.Reservations() {
+				for _, r := range v.Resources {
+					if slices.Contains(rm.sideIDs, r.ResourceID) {
+						held[r.ResourceID] = v.Releasing && r.Intact
+					}
+				}
+			}
+			for _, id := range rm.sideIDs {
+				if released, ok := held[id]; !ok || released != slices.Contains(stay, id) {
+					t.Errorf("the sidecar's %s: tracked %v, released and intact %v; want released %v", id, ok, released, slices.Contains(stay, id))
+				}
+			}
+		})
+	}
 }

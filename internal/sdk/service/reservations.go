@@ -510,7 +510,10 @@ func (s *Scheduler) keepAddedBack() error {
 			}
 		}
 	}
-	lost := map[string][]mesos.Resource{} // task → what it held that is gone
+	// What kept tasks' TaskInfos name that stays released, by task: its
+	// release sent (or not known not to be), or the instance unable to
+	// hold it again.
+	sent, elsewhere := map[string][]mesos.Resource{}, map[string][]mesos.Resource{}
 	for _, key := range s.reservationNames() {
 		r := s.reservations[key]
 		inst := r.Instance()
@@ -531,14 +534,17 @@ func (s *Scheduler) keepAddedBack() error {
 			switch {
 			case c.inst != inst:
 				return false
-			case it.Intact && it.Op == "" && here && next.Item(it.Key) == nil:
+			case !it.Intact || it.Op != "":
+				sent[c.task] = append(sent[c.task], it.Resource)
+				return false
+			case !here || next.Item(it.Key) != nil:
+				elsewhere[c.task] = append(elsewhere[c.task], it.Resource)
+				return false
+			default:
 				it.Intact = false
 				next.Items = append(next.Items, it)
 				taken = append(taken, it.Resource)
 				return true
-			default:
-				lost[c.task] = append(lost[c.task], it.Resource)
-				return false
 			}
 		})
 		if len(taken) == 0 {
@@ -549,11 +555,26 @@ func (s *Scheduler) keepAddedBack() error {
 		s.log.Info("a task added back takes back what its removal gave up, its release not sent yet: it relaunches on its own reservation and volume",
 			"pod", inst, "resources", reservation.Describe(taken))
 	}
-	for _, task := range slices.Sorted(maps.Keys(lost)) {
-		s.log.Warn("a task added back after the release of what it held was sent (or, stored by an earlier version, may have been): that is gone, and it relaunches on a new reservation and a new, empty volume for it",
-			"task", task, "resources", reservation.Describe(lost[task]))
+	for _, task := range slices.Sorted(maps.Keys(sent)) {
+		s.log.Warn("a task added back after the release of what it held was sent (or, stored by an earlier version, may have been): that is gone, and it relaunches on a new reservation"+andNewVolume(sent[task]),
+			"task", task, "resources", reservation.Describe(sent[task]))
+	}
+	for _, task := range slices.Sorted(maps.Keys(elsewhere)) {
+		s.log.Warn("a task added back names resources its pod instance cannot hold again (its reservation is on another agent, released, or holds their keys): they stay released, and it relaunches on a new reservation"+andNewVolume(elsewhere[task]),
+			"task", task, "resources", reservation.Describe(elsewhere[task]))
 	}
 	return s.storeReservations(j, "tasks added back")
+}
+
+// andNewVolume is what a relaunch without rs adds to "a new reservation":
+// a new, empty volume for each volume among them.
+func andNewVolume(rs []mesos.Resource) string {
+	for i := range rs {
+		if rs[i].IsPersistentVolume() {
+			return " and a new, empty volume"
+		}
+	}
+	return ""
 }
 
 // releaseItemsLocked gives up the items of pod instance inst's reservation
@@ -666,6 +687,10 @@ type ReservationView struct {
 	// its CREATE for a volume) or "UNRESERVE" (with its DESTROY); "" when
 	// none is pending.
 	OperationKind string `json:"pending_operation_kind,omitempty"`
+	// Intact says, of a resource being released, that no DESTROY or
+	// UNRESERVE of it was sent yet: a task added back whose TaskInfo
+	// names it takes it back at start (keepAddedBack).
+	Intact bool `json:"intact,omitempty"`
 }
 
 // operationKinds names an item's pending operation in the API as Mesos
@@ -692,7 +717,7 @@ func (s *Scheduler) Reservations() []PodReservationView {
 		r := s.reservations[key]
 		v := PodReservationView{Instance: r.Instance(), AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
 		for _, it := range r.Items {
-			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind]})
+			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind], Intact: it.Intact && r.Releasing})
 		}
 		out = append(out, v)
 	}
