@@ -32,6 +32,10 @@ type Registry struct {
 	mu        sync.Mutex
 	counters  map[string]int64
 	timers    map[string]*timer
+	// promCounters are the Prometheus counters by name, found once:
+	// promName's regexp is too dear for every Add (a launch round adds
+	// hundreds of times).
+	promCounters map[string]*vm.Counter
 }
 
 // summaryWindow and summaryQuantiles shape the Prometheus summaries.
@@ -52,15 +56,20 @@ type timer struct {
 // namespace + "_".
 func New(namespace string) *Registry {
 	vm.ExposeMetadata(true) // # HELP and # TYPE lines (a process-wide setting)
-	return &Registry{namespace: namespace, prom: vm.NewSet(), counters: map[string]int64{}, timers: map[string]*timer{}}
+	return &Registry{namespace: namespace, prom: vm.NewSet(), counters: map[string]int64{}, timers: map[string]*timer{}, promCounters: map[string]*vm.Counter{}}
 }
 
 // Add adds n to counter name.
 func (r *Registry) Add(name string, n int64) {
 	r.mu.Lock()
 	r.counters[name] += n
+	c := r.promCounters[name]
+	if c == nil {
+		c = r.prom.GetOrCreateCounter(r.promName(name) + "_total")
+		r.promCounters[name] = c
+	}
 	r.mu.Unlock()
-	r.prom.GetOrCreateCounter(r.promName(name) + "_total").Add(int(n))
+	c.Add(int(n))
 }
 
 // Inc adds one to counter name.

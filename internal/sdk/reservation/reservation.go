@@ -452,6 +452,14 @@ func Ours(r *mesos.Resource, roles []string) bool {
 // not changed: the new reservation is appended to a copy of each
 // Reservations. Callers treat resources as values, as mesos-go does.
 func Reserve(resources []mesos.Resource, role, principal, id string) []mesos.Resource {
+	return AppendReserved(nil, resources, role, principal, id)
+}
+
+// AppendReserved appends what Reserve returns to dst (whose resources it
+// does not add to) and returns the extended slice: an offer evaluation
+// collects a pod's reservations in one slice without a result slice per
+// RESERVE.
+func AppendReserved(dst, resources []mesos.Resource, role, principal, id string) []mesos.Resource {
 	// The ReservationInfo's values in one allocation.
 	v := &struct {
 		typ                 mesos.Resource_ReservationInfo_Type
@@ -465,7 +473,7 @@ func Reserve(resources []mesos.Resource, role, principal, id string) []mesos.Res
 	if principal != "" {
 		ri.Principal = &v.principal
 	}
-	var result mesos.Resources
+	start := len(dst)
 next:
 	for i := range resources {
 		r := resources[i]
@@ -476,18 +484,18 @@ next:
 		if err := r.Validate(); err != nil {
 			panic(err)
 		}
-		for j := range result {
-			if result[j].Addable(r) {
-				result[j].Add(r)
+		for j := start; j < len(dst); j++ {
+			if dst[j].Addable(r) {
+				dst[j].Add(r)
 				continue next
 			}
 		}
-		if result == nil {
-			result = make(mesos.Resources, 0, len(resources)-i)
+		if dst == nil {
+			dst = make([]mesos.Resource, 0, len(resources)-i)
 		}
-		result = append(result, r)
+		dst = append(dst, r)
 	}
-	return result
+	return dst
 }
 
 // Volume returns reserved disk r made a persistent volume: persistence ID

@@ -151,6 +151,15 @@ func TestReserveAsPushReservation(t *testing.T) {
 			if !slices.EqualFunc(tc.resources, before, func(a, b mesos.Resource) bool { return a.Equal(&b) }) {
 				t.Errorf("input changed: %v, was %v", tc.resources, before)
 			}
+			// AppendReserved appends the same after what dst holds,
+			// adding nothing to it (an addable cpus, of the same
+			// reservation, the same ID, is there).
+			held := Reserve([]mesos.Resource{scalar("cpus", 1)}, tc.role, tc.prin, "id-1")
+			dst := append(make([]mesos.Resource, 0, 8), held...)
+			appended := AppendReserved(dst, tc.resources, tc.role, tc.prin, "id-1")
+			if wantAll := append(slices.Clone(held), want...); !slices.EqualFunc(appended, wantAll, func(a, b mesos.Resource) bool { return a.Equal(&b) }) {
+				t.Errorf("AppendReserved %v\nwant %v", appended, wantAll)
+			}
 		})
 	}
 	if len(withRoom[:2][1].GetRole()) != 0 {
