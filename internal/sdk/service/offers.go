@@ -425,7 +425,13 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 			continue
 		}
 		j := jobs[i]
-		ops := g.released
+		// One ACCEPT of every operation: sized once (a launch has a few,
+		// and an agent's offers take dozens of launches).
+		n := len(g.released)
+		for _, la := range g.launches {
+			n += len(la.l.Operations)
+		}
+		ops := append(make([]mesos.Offer_Operation, 0, n), g.released...)
 		for _, la := range g.launches {
 			s.applyLaunchLocked(j, la, now)
 			ops = append(ops, la.l.Operations...)
