@@ -102,6 +102,11 @@ func TestCommandReadsTheTerminal(t *testing.T) {
 	}
 	select {
 	case <-done:
+		// What CMD wrote may still be on its way from the terminal to
+		// the reader of master when healthd has exited.
+		for !strings.Contains(out.String(), "got:typed") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if code := cmd.ProcessState.ExitCode(); code != 7 || !strings.Contains(out.String(), "got:typed") {
 			t.Errorf("exit %d (want the command's 7), terminal:\n%s\nstderr:\n%s", code, out, stderr)
 		}

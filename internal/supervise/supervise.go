@@ -203,7 +203,7 @@ type Process struct {
 
 	groupGrace time.Duration  // Spec.GroupGrace
 	stopSignal syscall.Signal // Spec.StopSignal resolved; 0 sends nothing (kill(2) then only probes)
-	fgTTY      *os.File       // Spec.Stdin when Spec.Foreground: the terminal the child's group may get; nil: none
+	fgTTY      *os.File       // Spec.Stdin when Spec.Foreground and a terminal: the one the child's group may get; nil: none
 
 	mu          sync.Mutex
 	tty         *os.File // the terminal handed to the child's group; nil: not handed
@@ -285,7 +285,7 @@ func Start(s Spec) (*Process, error) {
 	}
 	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{}), groupGrace: max(s.GroupGrace, 0),
 		stopSignal: resolveStopSignal(s.StopSignal), tty: tty}
-	if s.Foreground {
+	if s.Foreground && s.Stdin != nil && isTerminal(s.Stdin) {
 		p.fgTTY = s.Stdin
 	}
 	if tty != nil {
@@ -384,6 +384,12 @@ func setForeground(tty *os.File, pgrp int) error {
 	err := unix.IoctlSetPointerInt(int(tty.Fd()), unix.TIOCSPGRP, pgrp)
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	return err
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // ownsForeground reports whether f is a terminal whose foreground process

@@ -25,7 +25,7 @@ const (
 	removedKilled          // TASK_KILLED, the unreserve step STARTED, no offer of its agent yet
 	removedSent            // its DESTROY and UNRESERVE sent, not confirmed yet
 	removedFailed          // its UNRESERVE failed (OPERATION_ERROR)
-	removedFinished        // its UNRESERVE finished
+	removedFinished        // its UNRESERVE finished, its TaskInfo erased
 )
 
 // TestRemovedTaskAddedBack: a task with a persistent volume removed from
@@ -41,7 +41,9 @@ const (
 // (the same persistence ID, its data); once the release was sent (whatever
 // became of it: a failed UNRESERVE may follow an applied DESTROY) it is
 // gone, and the task is relaunched on a new reservation and a new, empty
-// volume, which the log says. OldStore rows read a store written before
+// volume, which the log says (also when its UNRESERVE finished and a crash
+// came before its TaskInfo was erased; once erased, it is a new task).
+// OldStore rows read a store written before
 // released items recorded that their release was never sent: such an item
 // is taken as given up.
 func TestRemovedTaskAddedBack(t *testing.T) {
@@ -50,13 +52,17 @@ func TestRemovedTaskAddedBack(t *testing.T) {
 		stage    int
 		oldStore bool
 		kept     bool // relaunched on its own reservation and volume
+		// notErased puts its TaskInfo back after the stop: a crash
+		// between the UNRESERVE's OPERATION_FINISHED and the erase step.
+		notErased bool
 	}{
-		{"KillInFlight", removedKilling, false, true},
-		{"Killed", removedKilled, false, true},
-		{"ReleaseSent", removedSent, false, false},
-		{"ReleaseFailed", removedFailed, false, false},
-		{"ReleaseFinished", removedFinished, false, false},
-		{"KilledOldStore", removedKilled, true, false},
+		{"KillInFlight", removedKilling, false, true, false},
+		{"Killed", removedKilled, false, true, false},
+		{"ReleaseSent", removedSent, false, false, false},
+		{"ReleaseFailed", removedFailed, false, false, false},
+		{"ReleaseFinished", removedFinished, false, false, false},
+		{"ReleaseFinishedNotErased", removedFinished, false, false, true},
+		{"KilledOldStore", removedKilled, true, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, t.TempDir())
@@ -65,6 +71,15 @@ func TestRemovedTaskAddedBack(t *testing.T) {
 			first, node, side, sideIDs, sideVolume := rm.first, rm.node, rm.side, rm.sideIDs, rm.sideVolume
 			if tc.oldStore {
 				withoutIntact(t, st)
+			}
+			if tc.notErased {
+				b, err := side.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := st.PutTasks(map[string][]byte{side.Name: b}); err != nil {
+					t.Fatal(err)
+				}
 			}
 
 			// The sidecar added back.
@@ -159,7 +174,8 @@ func TestRemovedTaskAddedBack(t *testing.T) {
 			if tc.stage == removedSent && len(released) > 0 {
 				t.Errorf("released again while its UNRESERVE is in flight: %v", released)
 			}
-			if tc.stage != removedFinished && !strings.Contains(logs.String(), "new, empty volume") {
+			// Erased, it is a new task: nothing of it was known.
+			if logged := tc.stage != removedFinished || tc.notErased; logged && (!strings.Contains(logs.String(), "new, empty volume") || !strings.Contains(logs.String(), "task=p-0-sidecar")) {
 				t.Errorf("the log does not say the added-back task gets a new, empty volume:\n%s", logs.String())
 			}
 		})
@@ -229,6 +245,9 @@ func removeSidecar(t *testing.T, st *countingStore, stage int) *sidecarRemoval {
 			}
 			return true
 		})
+	}
+	if stage == removedFinished { // then its TaskInfo is erased
+		h.eventually("decommission COMPLETE", func() bool { return h.s.PlanStatus(plan.Decommission) == plan.Complete })
 	}
 	// GET /v1/debug/reservations says whether a released item is
 	// intact: nothing sent for it yet.

@@ -563,6 +563,26 @@ func (s *Scheduler) keepAddedBack() error {
 		s.log.Warn("a task added back names resources its pod instance cannot hold again (its reservation is on another agent, released, or holds their keys): they stay released, and it relaunches on a new reservation"+andNewVolume(elsewhere[task]),
 			"task", task, "resources", reservation.Describe(elsewhere[task]))
 	}
+	// A volume no record holds at all: its UNRESERVE finished (a task
+	// added back after its release was done), or it was never made.
+	held := s.heldIDs()
+	for _, name := range slices.Sorted(maps.Keys(s.tasks)) {
+		t := s.tasks[name]
+		if t.info == nil || t.replace {
+			continue
+		}
+		var gone []mesos.Resource
+		for i := range t.info.Resources {
+			r := &t.info.Resources[i]
+			if _, ok := held[reservation.ResourceID(r)]; !ok && r.IsPersistentVolume() && reservation.ResourceID(r) != "" {
+				gone = append(gone, *r)
+			}
+		}
+		if len(gone) > 0 {
+			s.log.Warn("a task's stored TaskInfo names volumes no reservation holds any more (a task added back after their release finished, or never made): it relaunches on a new reservation and a new, empty volume",
+				"task", name, "resources", reservation.Describe(gone))
+		}
+	}
 	return s.storeReservations(j, "tasks added back")
 }
 
