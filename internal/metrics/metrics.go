@@ -32,10 +32,11 @@ type Registry struct {
 	mu        sync.Mutex
 	counters  map[string]int64
 	timers    map[string]*timer
-	// promCounters are the Prometheus counters by name, found once:
-	// promName's regexp is too dear for every Add (a launch round adds
-	// hundreds of times).
-	promCounters map[string]*vm.Counter
+	// promCounters and promSummaries are the Prometheus series by name,
+	// found once: promName's regexp is too dear for every Add and Observe
+	// (a launch round adds hundreds of times).
+	promCounters  map[string]*vm.Counter
+	promSummaries map[string]*vm.Summary
 }
 
 // summaryWindow and summaryQuantiles shape the Prometheus summaries.
@@ -56,7 +57,8 @@ type timer struct {
 // namespace + "_".
 func New(namespace string) *Registry {
 	vm.ExposeMetadata(true) // # HELP and # TYPE lines (a process-wide setting)
-	return &Registry{namespace: namespace, prom: vm.NewSet(), counters: map[string]int64{}, timers: map[string]*timer{}, promCounters: map[string]*vm.Counter{}}
+	return &Registry{namespace: namespace, prom: vm.NewSet(), counters: map[string]int64{}, timers: map[string]*timer{},
+		promCounters: map[string]*vm.Counter{}, promSummaries: map[string]*vm.Summary{}}
 }
 
 // Add adds n to counter name.
@@ -91,7 +93,12 @@ func (r *Registry) Observe(name string, d time.Duration) {
 		t = &timer{}
 		r.timers[name] = t
 	}
-	r.prom.GetOrCreateSummaryExt(r.promName(name)+"_seconds", summaryWindow, summaryQuantiles).Update(d.Seconds())
+	sum := r.promSummaries[name]
+	if sum == nil {
+		sum = r.prom.GetOrCreateSummaryExt(r.promName(name)+"_seconds", summaryWindow, summaryQuantiles)
+		r.promSummaries[name] = sum
+	}
+	sum.Update(d.Seconds())
 	t.count++
 	t.sum += d
 	t.max = max(t.max, d)

@@ -115,7 +115,10 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"--strict validate svc.yml is validate's --strict, --local-agents there validate's unknown flag.\n" +
 			"With no command after a group's name (scheduler-lite plan --url URL), the group says which commands\n" +
 			"it has. --help shows the help of the command it follows whatever arguments come after it\n" +
-			"(scheduler-lite validate --help svc.yml). See docs/scheduler-lite.md.",
+			"(scheduler-lite validate --help svc.yml).\n\n" +
+			"The scheduler runs Go's garbage collector with GOGC=300 unless GOGC is set in its environment\n" +
+			"(Go's own variable: a larger heap for fewer collections during a launch round). See\n" +
+			"docs/scheduler-lite.md.",
 		Flags:    Flags(),
 		Commands: append([]*cli.Command{packageCommand(sh), validateCommand(sh), uninstallCommand(sh)}, servicecli.Commands(sh.Environ)...),
 		Action:   func(c *cli.Context) error { return action(sh, c, checkOnly) },

@@ -331,10 +331,10 @@ type Evaluation struct {
 	renamed  []string
 	unmapped string
 	// sets are the pod's resource sets this evaluation reserves (or
-	// takes by resource ID), in task order; owners the reservation owners
-	// it evaluates (their items not claimed are dropped).
-	sets   []*resourceSet
-	owners []string
+	// takes by resource ID), in task order: with a new executor's and the
+	// pod's, the reservation owners it evaluates (their items not claimed
+	// are dropped; see evaluates).
+	sets []*resourceSet
 	// claimed are the items claimed so far, in the order they were first
 	// claimed (a pod instance has a handful: a slice searched by key
 	// costs less than a map).

@@ -39,9 +39,7 @@ func (e *Evaluation) plan() {
 	// cpus, mem, disk and the pod's volumes (room enough, most often).
 	n := 0
 	e.sets = make([]*resourceSet, 0, len(pod.Tasks.Values))
-	e.owners = make([]string, 0, 2+len(pod.Tasks.Values))
 	if e.Req.Executor == nil {
-		e.owners = append(e.owners, reservation.KeyExecutor, reservation.KeyPod)
 		n = 3 + pod.Volumes.Len()
 	}
 	for _, t := range pod.Tasks.Values {
@@ -60,7 +58,6 @@ func (e *Evaluation) plan() {
 				rs.Ports = pod.ResourceSets[t.ResourceSet].Ports
 			}
 			e.sets = append(e.sets, rs)
-			e.owners = append(e.owners, id)
 			n += 2 + rs.Ports.Len() + len(rs.Volumes)
 		}
 		if c != nil {
@@ -119,6 +116,16 @@ func (e *Evaluation) renames() {
 	for _, m := range moves {
 		e.renamed = append(e.renamed, fmt.Sprintf("resource set %s (was %s) keeps its reservation, as %s's previous TaskInfo names it", m.To, m.From, m.Task))
 	}
+}
+
+// evaluates reports whether owner's reservation items are this
+// evaluation's to claim: the executor's and the pod's for a new executor,
+// and those of the resource sets it plans.
+func (e *Evaluation) evaluates(owner string) bool {
+	if owner == reservation.KeyExecutor || owner == reservation.KeyPod {
+		return e.Req.Executor == nil
+	}
+	return slices.ContainsFunc(e.sets, func(rs *resourceSet) bool { return rs.ID == owner })
 }
 
 // named reports whether the previous TaskInfo of a task of the pod
@@ -425,7 +432,7 @@ func (e *Evaluation) finish() {
 			}
 		}
 		for _, it := range old.Items {
-			if owner := reservation.Owner(it.Key); e.claimedAt(it.Key) >= 0 || slices.Contains(e.owners, owner) || !known[owner] {
+			if owner := reservation.Owner(it.Key); e.claimedAt(it.Key) >= 0 || e.evaluates(owner) || !known[owner] {
 				continue
 			}
 			res.Items = append(res.Items, it)

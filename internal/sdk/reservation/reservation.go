@@ -448,8 +448,9 @@ func Ours(r *mesos.Resource, roles []string) bool {
 // be added together added with mesos-go's Add — but a result shares with
 // resources the values mesos-go never changes in place (scalars, ranges,
 // roles, disk and allocation info, the reservations below the new one),
-// and the results share the new ReservationInfo. resources' slices are
-// not changed: the new reservation is appended to a copy of each
+// and the results share the new ReservationInfo (those of unreserved
+// resources the one-element list of it). resources' slices are not
+// changed: the new reservation is appended to a copy of each
 // Reservations. Callers treat resources as values, as mesos-go does.
 func Reserve(resources []mesos.Resource, role, principal, id string) []mesos.Resource {
 	return AppendReserved(nil, resources, role, principal, id)
@@ -460,12 +461,14 @@ func Reserve(resources []mesos.Resource, role, principal, id string) []mesos.Res
 // collects a pod's reservations in one slice without a result slice per
 // RESERVE.
 func AppendReserved(dst, resources []mesos.Resource, role, principal, id string) []mesos.Resource {
-	// The ReservationInfo's values in one allocation.
+	// The ReservationInfo's values in one allocation, with the
+	// reservations of an unreserved resource: the new one alone.
 	v := &struct {
 		typ                 mesos.Resource_ReservationInfo_Type
 		role, principal, id string
 		label               [1]mesos.Label
 		labels              mesos.Labels
+		alone               [1]mesos.Resource_ReservationInfo
 	}{typ: mesos.Resource_ReservationInfo_DYNAMIC, role: role, principal: principal, id: id}
 	v.label[0] = mesos.Label{Key: LabelResourceID, Value: &v.id}
 	v.labels.Labels = v.label[:]
@@ -473,6 +476,7 @@ func AppendReserved(dst, resources []mesos.Resource, role, principal, id string)
 	if principal != "" {
 		ri.Principal = &v.principal
 	}
+	v.alone[0] = ri
 	start := len(dst)
 next:
 	for i := range resources {
@@ -480,7 +484,13 @@ next:
 		if r.IsEmpty() {
 			continue
 		}
-		r.Reservations = append(slices.Clip(r.Reservations), ri)
+		if len(r.Reservations) == 0 {
+			// Shared by the results: its capacity is its length, so an
+			// append never writes into it.
+			r.Reservations = v.alone[:]
+		} else {
+			r.Reservations = append(slices.Clip(r.Reservations), ri)
+		}
 		if err := r.Validate(); err != nil {
 			panic(err)
 		}
