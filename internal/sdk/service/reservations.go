@@ -475,7 +475,9 @@ func (s *Scheduler) releaseRemoved() error {
 // UNRESERVE of it ever sent: the removed task's decommission, or
 // releaseRemoved, gave it up but no offer released it yet): those items
 // go back into its pod instance's reservation under their keys, so that
-// it relaunches on its own reservation and volume, its data kept. The SDK
+// it relaunches on its own reservation and volume, its data kept (an
+// item whose RESERVE Mesos has not confirmed yet goes back pending, for
+// operationStatus to settle: dropped if it was never made). The SDK
 // keeps every resource ID a stored TaskInfo of a task it does not
 // decommission names (DefaultScheduler.getUnexpectedResources) and prunes
 // a resource from the TaskInfos only as it records its release, before
@@ -534,13 +536,13 @@ func (s *Scheduler) keepAddedBack() error {
 			switch {
 			case c.inst != inst:
 				return false
-			case !it.Intact || it.Op != "":
+			case !it.Intact || it.Releases():
 				sent[c.task] = append(sent[c.task], it.Resource)
 				return false
 			case !here || next.Item(it.Key) != nil:
 				elsewhere[c.task] = append(elsewhere[c.task], it.Resource)
 				return false
-			default:
+			default: // a RESERVE still pending goes back pending
 				it.Intact = false
 				next.Items = append(next.Items, it)
 				taken = append(taken, it.Resource)
@@ -620,7 +622,9 @@ func (s *Scheduler) releaseItemsLocked(j *job, inst string, ids []string) bool {
 // leftLocked keeps what a pod instance's reservation loses to a launch (a
 // permanent recovery placing it anew, resources a spec change dropped) as
 // a released reservation under its own key, so that it is released, and
-// tracked until it is. Caller holds s.mu for writing.
+// tracked until it is. An item whose RESERVE is not confirmed yet keeps
+// it pending (released once Mesos says it was made, dropped if it was
+// not). Caller holds s.mu for writing.
 // It returns the released reservation's key ("" when nothing is left).
 func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) string {
 	if old == nil {
@@ -632,7 +636,14 @@ func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) strin
 		return ""
 	}
 	for i := range left.Items {
-		left.Items[i].Settle() // a RESERVE never confirmed is released when offered, if it exists
+		// A RESERVE not confirmed yet stays pending: Mesos's answer
+		// settles the item (operationStatus: dropped if it was never
+		// made, released when offered once it is), as keepAborted keeps
+		// a released instance's, and a task added back takes it back
+		// pending. Any other operation is settled.
+		if left.Items[i].OpKind != reservation.OpReserve {
+			left.Items[i].Settle()
+		}
 		// Nothing gave up an item of a reservation not releasing: a task
 		// added back takes it back until its release is sent
 		// (keepAddedBack).
