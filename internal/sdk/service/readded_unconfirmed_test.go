@@ -188,9 +188,11 @@ func TestRemovedTaskWithItsReserveUnconfirmed(t *testing.T) {
 // (UninstallRecorder) and cleans up whatever it has not seen released
 // (ResourceCleaner). The second removal's record took the first one's key
 // (the sidecar's cpus, back in the instance's reservation) and overwrote
-// it, and the old volume, its UNRESERVE pending, was no longer tracked:
-// gone from GET /v1/debug/reservations, and the unreserve step did not
-// wait for it.
+// it, and the old volume, its UNRESERVE pending, was no longer tracked
+// (gone from GET /v1/debug/reservations, its UNRESERVE's outcome
+// unseen; if it failed, released again only as a resource nobody holds,
+// when offered). Released records now take a key no reservation uses
+// (releasedKeyLocked).
 func TestRemovedAgainKeepsTrackingWhatWasSent(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
