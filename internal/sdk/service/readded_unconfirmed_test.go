@@ -34,6 +34,8 @@ import (
 //     those items back as confirmed, the RESERVE failed, and the pod
 //     waited forever for an offer of resources that were never reserved
 //     (before keepAddedBack it relaunched on a new reservation).
+//   - StaysRemovedReserveFinished: the RESERVE was made; the items are
+//     released at the next offer of a1 and the unreserve step COMPLETEs.
 //   - AddedBackReserveFinished: the RESERVE was made; the sidecar
 //     relaunches on its own volume either way.
 func TestRemovedTaskWithItsReserveUnconfirmed(t *testing.T) {
@@ -43,6 +45,7 @@ func TestRemovedTaskWithItsReserveUnconfirmed(t *testing.T) {
 		answer    mesos.OperationState
 	}{
 		{"StaysRemoved", false, mesos.OPERATION_ERROR},
+		{"StaysRemovedReserveFinished", false, mesos.OPERATION_FINISHED},
 		{"AddedBackReserveFailed", true, mesos.OPERATION_ERROR},
 		{"AddedBackReserveFinished", true, mesos.OPERATION_FINISHED},
 	} {
@@ -101,17 +104,32 @@ func TestRemovedTaskWithItsReserveUnconfirmed(t *testing.T) {
 			h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
 			if !tc.addedBack {
 				h.master.Send(t, sdktest.OperationStatus(reserveOp, "a1", tc.answer))
+				if made { // then released as offered
+					h.eventually("the RESERVE's answer handled", func() bool {
+						return !slices.ContainsFunc(h.s.Reservations(), func(v PodReservationView) bool {
+							return slices.ContainsFunc(v.Resources, func(r ReservationView) bool { return r.Operation == reserveOp })
+						})
+					})
+					h.skip()
+					h.mark()
+					h.master.Send(t, sdktest.Offers(h.offer("r1", "a1", "h1")))
+					rel := h.awaitCall(tACCEPT, nil)
+					if got, want := resourceIDs(operation(rel, mesos.Offer_Operation_UNRESERVE).GetUnreserve().GetResources()), resourceIDs(side.Resources); !slices.Equal(got, want) {
+						t.Fatalf("released %v (%v), want the sidecar's %v", got, opTypes(rel), want)
+					}
+					h.master.Send(t, sdktest.OperationStatus(operation(rel, mesos.Offer_Operation_UNRESERVE).GetID().GetValue(), "a1", mesos.OPERATION_FINISHED))
+				}
 				deadline := time.Now().Add(sdktest.Wait)
 				for h.s.PlanStatus(plan.Decommission) != plan.Complete {
 					if time.Now().After(deadline) {
-						t.Fatalf("the decommission never completed after the RESERVE failed: unreserve-p-0 %s (%s); reservations %+v",
-							h.stepStatus(plan.Decommission, "unreserve-p-0"), h.stepMessage(plan.Decommission, "unreserve-p-0"), h.s.Reservations())
+						t.Fatalf("the decommission never completed after the RESERVE's %s: unreserve-p-0 %s (%s); reservations %+v",
+							tc.answer, h.stepStatus(plan.Decommission, "unreserve-p-0"), h.stepMessage(plan.Decommission, "unreserve-p-0"), h.s.Reservations())
 					}
 					h.tick(time.Second)
 				}
 				for _, v := range h.s.Reservations() {
 					if v.Releasing {
-						t.Errorf("still tracked as released after its RESERVE failed: %+v", v)
+						t.Errorf("still tracked as released after the RESERVE's %s: %+v", tc.answer, v)
 					}
 				}
 				return
