@@ -102,6 +102,11 @@ func TestCommandReadsTheTerminal(t *testing.T) {
 	}
 	select {
 	case <-done:
+		// What CMD wrote may still be on its way from the terminal to
+		// the reader of master when healthd has exited.
+		for !strings.Contains(out.String(), "got:typed") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if code := cmd.ProcessState.ExitCode(); code != 7 || !strings.Contains(out.String(), "got:typed") {
 			t.Errorf("exit %d (want the command's 7), terminal:\n%s\nstderr:\n%s", code, out, stderr)
 		}
@@ -199,5 +204,87 @@ func TestTostopDoesNotStopHealthd(t *testing.T) {
 	}
 	if got := out.String(); !strings.Contains(got, "rc:0") || !strings.Contains(got, "command exited") {
 		t.Errorf("want healthd to log and exit 0 (rc:150 is healthd stopped by SIGTTOU); terminal:\n%s", got)
+	}
+}
+
+// TestForegroundJobHandsTheTerminal runs healthd as a job of a
+// job-control shell (set -m, as an interactive shell) and moves it between
+// background and foreground. Started in the background (`healthd -- CMD
+// &`), healthd had no terminal to hand over, and `fg` gave the terminal to
+// healthd's group, not CMD's: CMD's read of it stopped CMD with SIGTTIN,
+// healthd ran on, so the shell's job never showed as stopped, and the
+// foreground job hung. Likewise Ctrl-Z stopped CMD but not healthd, and the
+// shell, waiting for healthd, never got its terminal back. Now a stop of
+// CMD by job control stops healthd's job too (so the shell sees it, and
+// fg continues it), and in the foreground CMD's group gets the terminal.
+func TestForegroundJobHandsTheTerminal(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("needs bash for a job-control shell (set -m, fg): not installed")
+	}
+	// The shell script's $0 is healthd, $1 the file CMD creates once it
+	// runs ($started), $2 CMD's script. waitfor waits (at most 60 s) for
+	// a condition.
+	const waitFor = `started=$1
+waitfor() { i=0; until eval "$1"; do i=$((i+1)); [ $i -gt 1200 ] && exit 9; sleep 0.05; done; }
+`
+	tests := []struct {
+		name   string
+		script string // after set -m and waitFor; ends with fg and echo "rc:$?"
+		ctrlZ  bool   // the test types Ctrl-Z once CMD runs, then waits for "suspended:"
+		want   string // in the terminal besides got:typed and rc:7
+	}{
+		{"background, then fg", `"$0" --log-format json -- sh -c "$2" sh "$1" &
+waitfor '[ -e "$started" ]'; echo "backgrounded"
+fg %1 >/dev/null; echo "rc:$?"`, false, "backgrounded"},
+		{"background, stopped reading, then fg", `"$0" --log-format json -- sh -c "$2" sh "$1" &
+waitfor '[ -n "$(jobs -s)" ]'; echo "backgrounded"; echo "job stopped"
+fg %1 >/dev/null; echo "rc:$?"`, false, "job stopped"},
+		{"foreground, Ctrl-Z, then fg", `"$0" --log-format json -- sh -c "$2" sh "$1"; echo "suspended:$?"; echo "backgrounded"
+fg %1 >/dev/null; echo "rc:$?"`, true, "suspended:148"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			master, slave := openPTY(t)
+			started := filepath.Join(t.TempDir(), "started")
+			// CMD says it runs (healthd has started it) before it reads.
+			cmdScript := `: > "$1"; read line; echo "got:$line"; exit 7`
+			cmd := exec.Command(bash, "-c", "set -m\n"+waitFor+tt.script, os.Args[0], started, cmdScript)
+			_, out := startOnTerminal(t, cmd, master, slave)
+			deadline := time.Now().Add(patience)
+			waitOut := func(what string) {
+				t.Helper()
+				for !strings.Contains(out.String(), what) {
+					if time.Now().After(deadline) {
+						t.Fatalf("no %q on the terminal:\n%s", what, out)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			if tt.ctrlZ {
+				for _, err := os.Stat(started); err != nil; _, err = os.Stat(started) {
+					if time.Now().After(deadline) {
+						t.Fatalf("CMD did not start; terminal:\n%s", out)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				if _, err := master.Write([]byte{0x1a}); err != nil { // Ctrl-Z
+					t.Fatal(err)
+				}
+			}
+			waitOut("backgrounded")
+			// The shell's fg may come after the line is typed: the
+			// terminal keeps it for whoever reads first, CMD once it may.
+			if _, err := master.Write([]byte("typed\n")); err != nil {
+				t.Fatal(err)
+			}
+			waitOut("rc:")
+			for !strings.HasSuffix(out.String(), "\n") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := out.String(); !strings.Contains(got, "got:typed") || !strings.Contains(got, "rc:7") || !strings.Contains(got, tt.want) {
+				t.Errorf("want %q, CMD to read the typed line and the job to end with its 7; terminal:\n%s", tt.want, got)
+			}
+		})
 	}
 }

@@ -26,5 +26,6 @@ import (
 )
 
 func main() {
+	schedulerlite.TuneGC(os.Environ()) // process-wide: the GC target for its bursty launch rounds
 	os.Exit(schedulerlite.Run(context.Background(), os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

@@ -85,6 +85,14 @@ func TestInteropOpenSSL(t *testing.T) {
 			t.Errorf("openssl pkcs12 found %d certificates (want 3) or no key", n)
 		}
 	})
+	t.Run("pkcs12 -export -name: inspect lists the alias", func(t *testing.T) {
+		tool(t, dir, false, openssl, "pkcs12", "-export", "-in", "server.crt", "-inkey", "server.key", "-name", "Mixed Case",
+			"-passout", "pass:notsecure", "-out", "openssl.p12")
+		r := runTool(t, dir, nil, "", "inspect", "openssl.p12")
+		if r.code != 0 || !strings.Contains(r.stdout, `alias "Mixed Case": PrivateKeyEntry`) {
+			t.Errorf("exit %d, want the key entry under openssl's -name:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
 	t.Run("pkcs12 legacy encryption", func(t *testing.T) {
 		dir := materializeFixture(t, false, "--pkcs12-legacy")
 		info := tool(t, dir, false, openssl, "pkcs12", "-in", "server.p12", "-passin", "pass:notsecure", "-info", "-noout")
@@ -197,6 +205,12 @@ func TestInteropKeyAlias(t *testing.T) {
 				info := tool(t, dir, false, openssl, "pkcs12", "-in", "server.p12", "-passin", "pass:notsecure", "-info", "-nodes")
 				if n := strings.Count(info, "friendlyName: web-server\n"); n != 2 {
 					t.Errorf("friendlyName web-server on %d bags, want 2 (the key and the leaf):\n%s", n, info)
+				}
+			})
+			t.Run("tlsprov inspect", func(t *testing.T) {
+				r := runTool(t, dir, nil, "", "inspect", "server.keystore", "server.p12")
+				if r.code != 0 || strings.Count(r.stdout, `alias "web-server": PrivateKeyEntry`) != 2 {
+					t.Errorf("exit %d, want both files' key entry under alias web-server:\n%s%s", r.code, r.stdout, r.stderr)
 				}
 			})
 			t.Run("keytool -list", func(t *testing.T) {

@@ -191,6 +191,19 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 					t.Errorf("%v --help: flags whose value placeholder is not one word: %q", cmd, odd)
 				}
 			}
+			// Every command's help, found through the COMMANDS each help
+			// lists: a command's shows OPTIONS and no version, also when
+			// it runs as an App of its own ("healthd check" showed GLOBAL
+			// OPTIONS, VERSION and --version); no flag's value is "value"
+			// (testenv up's 25 were).
+			for cmd, page := range helpPages(t, bin) {
+				if odd := valuePlaceholders(page); len(odd) > 0 {
+					t.Errorf("%q --help: flags whose value shows as \"value\" (name it with backticks in the usage): %q", cmd, odd)
+				}
+				if cmd != "" && (strings.Contains(page, "GLOBAL OPTIONS:") || strings.Contains(page, "\nVERSION:") || strings.Contains(page, "--version")) {
+					t.Errorf("%q --help: not a command's help (OPTIONS, no version):\n%s", cmd, page)
+				}
+			}
 			for _, cmd := range tc.logs {
 				r = runBinary(t, bin, nil, append(slices.Clone(cmd), "--help")...)
 				if r.code != 0 || !regexp.MustCompile(`(?m)^\s+--log-format .*\[\$`+tc.logVar+`\]`).MatchString(r.stdout) {
@@ -246,6 +259,58 @@ func oddPlaceholders(help string) []string {
 			if len(strings.Fields(f)) > 2 {
 				odd = append(odd, f)
 			}
+		}
+	}
+	return odd
+}
+
+// helpPages returns the --help of bin and of every command under it, found
+// through the COMMANDS section of each help, keyed by the command's words
+// ("" for bin itself).
+func helpPages(t *testing.T, bin string) map[string]string {
+	t.Helper()
+	pages := map[string]string{}
+	var walk func(cmd []string)
+	walk = func(cmd []string) {
+		r := runBinary(t, bin, nil, append(slices.Clone(cmd), "--help")...)
+		if r.code != 0 {
+			t.Errorf("%v --help: exit %d:\n%s", cmd, r.code, r.stderr)
+			return
+		}
+		pages[strings.Join(cmd, " ")] = r.stdout
+		commands := false
+		for _, line := range strings.Split(r.stdout, "\n") {
+			switch {
+			case line == "COMMANDS:":
+				commands = true
+			case commands && strings.HasPrefix(line, "   "):
+				name := strings.TrimSuffix(strings.Fields(line)[0], ",")
+				if name != "help" {
+					walk(append(slices.Clone(cmd), name))
+				}
+			default:
+				commands = false
+			}
+		}
+	}
+	walk(nil)
+	return pages
+}
+
+// valuePlaceholders returns the flags of help (those under OPTIONS:) shown
+// with urfave/cli's "value" for their value: a flag whose usage names no
+// `placeholder`.
+func valuePlaceholders(help string) []string {
+	var odd []string
+	options := false
+	for _, line := range strings.Split(help, "\n") {
+		if strings.HasSuffix(line, "OPTIONS:") {
+			options = true
+			continue
+		}
+		flags, _, _ := strings.Cut(strings.TrimSpace(line), "  ")
+		if options && strings.HasPrefix(flags, "-") && slices.Contains(strings.Fields(flags), "value") {
+			odd = append(odd, flags)
 		}
 	}
 	return odd

@@ -37,6 +37,12 @@
 //     command taking only subcommands calls a word naming none of them
 //     unknown ("scheduler-lite package --help bogus", "scheduler-lite
 //     help package bogus");
+//   - one help layout: a command's help lists its OPTIONS, also for a
+//     command run as an App of its own (an App named "BINARY COMMAND":
+//     healthd check, scheduler-lite plan), which shows no version, and a
+//     flag that takes a value shows a placeholder named in its usage with
+//     urfave/cli's backticks ("--listen ADDR  master `ADDR`, ..."), never
+//     urfave/cli's "value" (TestEveryBinaryHasTheShell walks every command);
 //   - one logger per run (Shell.Logger), from the binary's --log-format and
 //     --verbose flags, whose every record is masked through redact.Handler
 //     with the secrets of environ learned (Shell.Secrets);
@@ -202,6 +208,15 @@ func (sh *Shell) Logger(c *cli.Context) (*slog.Logger, error) {
 func (sh *Shell) Run(ctx context.Context, app *cli.App) int {
 	if app.Name == "" {
 		app.Name = sh.Name
+	}
+	if strings.Contains(app.Name, " ") {
+		// A command run as an App of its own (healthd check, scheduler-lite
+		// plan) gets a command's help, as the commands of an App show
+		// theirs: OPTIONS, not GLOBAL OPTIONS, and no version.
+		app.HideVersion = true
+		if app.CustomAppHelpTemplate == "" {
+			app.CustomAppHelpTemplate = strings.ReplaceAll(cli.AppHelpTemplate, "GLOBAL OPTIONS:", "OPTIONS:")
+		}
 	}
 	app.Reader, app.Writer, app.ErrWriter = sh.Stdin, sh.Stdout, sh.Stderr
 	app.HideHelpCommand = true

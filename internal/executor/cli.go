@@ -35,10 +35,10 @@ func Run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			"Exit codes: 0 done (SHUTDOWN, or no task left); 1 the agent was lost or another runtime error;\n" +
 			"2 usage or environment error.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json", EnvVars: []string{"EXECUTOR_LOG_FORMAT"}},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text or json", EnvVars: []string{"EXECUTOR_LOG_FORMAT"}},
 			&cli.BoolFlag{Name: "verbose", Usage: "debug logs", EnvVars: []string{"EXECUTOR_VERBOSE"}},
 			&cli.DurationFlag{Name: "registration-timeout", Value: DefaultRegistrationTimeout,
-				Usage:   "how long the first subscription may take, the wait for the agent's answer to a SUBSCRIBE included; match the agent's --executor_registration_timeout (a Mesos agent passes no variable for it: set EXECUTOR_REGISTRATION_TIMEOUT with the agent's --executor_environment_variables; testenv sets it)",
+				Usage:   "how long, `D`, the first subscription may take, the wait for the agent's answer to a SUBSCRIBE included; match the agent's --executor_registration_timeout (a Mesos agent passes no variable for it: set EXECUTOR_REGISTRATION_TIMEOUT with the agent's --executor_environment_variables; testenv sets it)",
 				EnvVars: []string{"EXECUTOR_REGISTRATION_TIMEOUT"}},
 		},
 		Action: func(c *cli.Context) error {

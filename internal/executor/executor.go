@@ -67,6 +67,11 @@ type Executor struct {
 	wg     sync.WaitGroup // every goroutine started by the executor
 	out    *outbox
 	curGen atomic.Int64 // the connection generation the sender serves
+	// epoch numbers the runs of in-order sending: a new connection starts
+	// one, and so does sending the unacknowledged updates again on the
+	// same connection after a timed-out UPDATE (see resendInOrder). The
+	// sender drops what was queued in an epoch once a call of it failed.
+	epoch int64
 	// sandbox is the executor sandbox (Config.Sandbox), opened once by Run
 	// before any task runs: every task sandbox, fetch, secret file and
 	// volume link is reached through it, never by the path, which the
@@ -124,8 +129,8 @@ type (
 		err error
 	}
 	evSendFailed struct {
-		gen int64
-		err error
+		gen, epoch int64
+		err        error
 	}
 	evReconnect struct{ gen int64 }
 	evLaunched  struct {
@@ -315,12 +320,17 @@ func (e *Executor) handle(m any) {
 			e.lostConnection(m.err)
 		}
 	case evSendFailed:
-		if m.gen == e.gen && e.conn == subscribed {
-			// Later updates must not overtake this one: drop the
-			// connection and resend everything with SUBSCRIBE.
-			e.log.Warn("sending an update failed; re-subscribing", "error", m.err)
-			e.connCancel()
+		if m.gen != e.gen || e.conn != subscribed || m.epoch != e.epoch {
+			break
 		}
+		if !e.cfg.Checkpoint && isTimeout(m.err) {
+			e.resendInOrder(m.err)
+			break
+		}
+		// Later updates must not overtake this one: drop the
+		// connection and resend everything with SUBSCRIBE.
+		e.log.Warn("sending an update failed; re-subscribing", "error", m.err)
+		e.connCancel()
 	case evReconnect:
 		if m.gen == e.gen && e.conn == disconnected && !e.abandon {
 			e.connect()
@@ -340,6 +350,7 @@ func (e *Executor) handle(m any) {
 // and every task received no update of which was acknowledged.
 func (e *Executor) connect() {
 	e.gen++
+	e.epoch++
 	gen := e.gen
 	e.curGen.Store(gen)
 	e.conn = subscribing
@@ -1160,19 +1171,46 @@ func (e *Executor) update(t *task, st mesos.TaskStatus) {
 
 func (e *Executor) send(p *pendingUpdate) {
 	p.sentGen, p.sentAt = e.gen, time.Now()
-	e.out.push(outItem{gen: e.gen, call: calls.Update(p.status)})
+	e.out.push(outItem{gen: e.gen, epoch: e.epoch, call: calls.Update(p.status)})
+}
+
+// resendInOrder handles an UPDATE that timed out when the framework does
+// not checkpoint. Dropping the connection, as any other failed call does,
+// would end the executor there: a non-checkpointing framework's executor
+// cannot re-subscribe (Mesos' executor library shuts down on the
+// disconnection, and so does lostConnection), so a slow agent would cost
+// the tasks. Mesos' library keeps the subscription when a call fails
+// (src/executor/executor.cpp, _send). The order of updates is kept the
+// way a re-subscription keeps it: the sender has dropped everything queued
+// after the failed call, and every unacknowledged update is queued again,
+// oldest first, in a new epoch; the agent drops the duplicates by uuid.
+// Each round waits out a call timeout, so a stalled agent is not flooded.
+func (e *Executor) resendInOrder(err error) {
+	e.log.Warn("an update timed out; sending every unacknowledged update again, in order", "error", err, "updates", len(e.pending))
+	e.epoch++
+	for _, p := range e.pending {
+		e.send(p)
+	}
+}
+
+// isTimeout reports whether err is a call that ran out of time, not one
+// the agent or the connection refused.
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // sendLoop posts queued calls in order. After a failure it drops the rest
-// of that connection's calls: the event loop re-subscribes with them.
+// of that epoch's calls: the event loop re-subscribes with them, or sends
+// them again in a new epoch (resendInOrder).
 func (e *Executor) sendLoop() {
-	var failed int64
+	var failed int64 // the last epoch a call failed in
 	for {
 		item, ok := e.out.pop()
 		if !ok {
 			return
 		}
-		if item.gen != e.curGen.Load() || item.gen <= failed {
+		if item.gen != e.curGen.Load() || item.epoch <= failed {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(e.runCtx, e.cfg.CallTimeout)
@@ -1182,16 +1220,16 @@ func (e *Executor) sendLoop() {
 		}
 		cancel()
 		if err != nil {
-			failed = item.gen
-			e.post(evSendFailed{item.gen, err})
+			failed = item.epoch
+			e.post(evSendFailed{item.gen, item.epoch, err})
 		}
 	}
 }
 
-// outItem is a call to send on connection gen.
+// outItem is a call to send on connection gen, in epoch (see Executor.epoch).
 type outItem struct {
-	gen  int64
-	call *execpb.Call
+	gen, epoch int64
+	call       *execpb.Call
 }
 
 // outbox is the unbounded FIFO between the event loop and sendLoop.

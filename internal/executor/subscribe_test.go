@@ -23,16 +23,22 @@ import (
 
 // slowAgent is a loopback Mesos agent's executor API whose answers to
 // SUBSCRIBE come late. Its n-th SUBSCRIBE (from 1) is answered as
-// answer(n) says; UPDATEs are accepted and acknowledged on the current
-// stream.
+// answer(n) says; the first one answered for good (not closeAfter) gets
+// the LAUNCH_GROUP, as a real agent sends a launch once. UPDATEs are
+// accepted and acknowledged on the current stream, but for the first
+// stallUpdates, which are held until the executor gives up on them and
+// then dropped, unrecorded and unacknowledged.
 type slowAgent struct {
-	t      *testing.T
-	answer func(n int) subscribeAnswer
-	acks   chan execpb.Event
+	t            *testing.T
+	answer       func(n int) subscribeAnswer
+	stallUpdates int
+	acks         chan execpb.Event
 
 	mu         sync.Mutex
 	subscribes int // SUBSCRIBEs received
 	abandoned  int // SUBSCRIBEs the executor gave up before SUBSCRIBED came
+	launched   bool
+	updates    int // UPDATEs received
 	states     []mesos.TaskState
 }
 
@@ -59,6 +65,14 @@ func (a *slowAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch call.Type {
 	case execpb.Call_UPDATE:
 		st := call.Update.Status
+		a.mu.Lock()
+		a.updates++
+		stall := a.updates <= a.stallUpdates
+		a.mu.Unlock()
+		if stall {
+			<-r.Context().Done() // the executor's call timeout
+			return
+		}
 		a.mu.Lock()
 		a.states = append(a.states, st.GetState())
 		a.mu.Unlock()
@@ -87,11 +101,25 @@ func (a *slowAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ans.closeAfter {
 			return
 		}
+		a.mu.Lock()
+		launch := !a.launched
+		a.launched = true
+		// The updates a re-SUBSCRIBE carries are taken, as UPDATEs are.
+		carried := call.Subscribe.UnacknowledgedUpdates
+		for _, u := range carried {
+			a.states = append(a.states, u.Status.GetState())
+		}
+		a.mu.Unlock()
+		for _, u := range carried {
+			a.acks <- execpb.Event{Type: execpb.Event_ACKNOWLEDGED, Acknowledged: &execpb.Event_Acknowledged{TaskID: u.Status.TaskID, UUID: u.Status.UUID}}
+		}
 		shell := "true"
-		_ = ew.Write(&execpb.Event{Type: execpb.Event_LAUNCH_GROUP, LaunchGroup: &execpb.Event_LaunchGroup{TaskGroup: mesos.TaskGroupInfo{Tasks: []mesos.TaskInfo{{
-			Name: "t1", TaskID: mesos.TaskID{Value: "t1"}, AgentID: mesos.AgentID{Value: "agent"},
-			Command: &mesos.CommandInfo{Value: &shell},
-		}}}}})
+		if launch {
+			_ = ew.Write(&execpb.Event{Type: execpb.Event_LAUNCH_GROUP, LaunchGroup: &execpb.Event_LaunchGroup{TaskGroup: mesos.TaskGroupInfo{Tasks: []mesos.TaskInfo{{
+				Name: "t1", TaskID: mesos.TaskID{Value: "t1"}, AgentID: mesos.AgentID{Value: "agent"},
+				Command: &mesos.CommandInfo{Value: &shell},
+			}}}}})
+		}
 		for {
 			select {
 			case ev := <-a.acks:
@@ -149,9 +177,11 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // into the abandoned stream); a SUBSCRIBE never answered ends the executor
 // at the registration or recovery timeout, never later. Durations are
 // scaled down: a 200 ms call timeout, answers 1 s late. (An UPDATE slower
-// than the call timeout on a loaded machine makes the executor re-subscribe,
-// as it should; so the SUBSCRIBEs abandoned unanswered are counted, not
-// all of them.)
+// than the call timeout on a loaded machine makes a checkpointing executor
+// re-subscribe, as it should, so the SUBSCRIBEs abandoned unanswered are
+// counted, not all of them; one that does not checkpoint sends its updates
+// again on the same subscription: TestUpdateTimeout. Before, it gave up on
+// the agent, "context canceled", and this test failed under load.)
 func TestSubscribeWaitsForSlowAgent(t *testing.T) {
 	const callTimeout, late = 200 * time.Millisecond, time.Second
 	for _, tc := range []struct {
@@ -242,6 +272,76 @@ func TestSubscribeWaitsForSlowAgent(t *testing.T) {
 			}
 			if !slices.Contains(agent.states, mesos.TASK_FINISHED) {
 				t.Errorf("updates %v, want the launched task to end TASK_FINISHED", agent.states)
+			}
+		})
+	}
+}
+
+// TestUpdateTimeout: the agent holds the first UPDATE until the executor's
+// call timeout ends it, and drops it. Any failed call made the executor
+// drop its connection to re-subscribe, which for a framework that does not
+// checkpoint is the end: the executor gave up on the agent ("connection
+// closed and the framework does not checkpoint: reading events: context
+// canceled") and killed its task — TestSubscribeWaitsForSlowAgent's
+// failure on a loaded machine, where its 200 ms call timeout ran out on an
+// UPDATE. Now such an executor sends every unacknowledged update again on
+// the same subscription, in order; one that checkpoints re-subscribes with
+// them as before. Either way the agent gets every update, in order.
+func TestUpdateTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		checkpoint bool
+		subscribes func(n int) bool
+	}{
+		{"not checkpointing: sent again on the same subscription", false, func(n int) bool { return n == 1 }},
+		{"checkpointing: re-subscribes", true, func(n int) bool { return n >= 2 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			agent := &slowAgent{t: t, answer: func(int) subscribeAnswer { return subscribeAnswer{} }, stallUpdates: 1, acks: make(chan execpb.Event, 16)}
+			srv := httptest.NewServer(agent)
+			defer srv.Close()
+			cfg := Config{
+				Config: config.Config{
+					FrameworkID: "fw", ExecutorID: "ex", Sandbox: t.TempDir(), Directory: t.TempDir(),
+					AgentEndpoint: srv.Listener.Addr().String(), Checkpoint: tc.checkpoint,
+					RecoveryTimeout: 20 * time.Second, SubscriptionBackoffMax: 50 * time.Millisecond,
+				},
+				ContainerIP:         "127.0.0.1",
+				CallTimeout:         200 * time.Millisecond,
+				RegistrationTimeout: 20 * time.Second,
+				NoTaskTimeout:       10 * time.Second,
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			logs := &lockedBuffer{}
+			done := make(chan error, 1)
+			go func() { done <- New(Input{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}).Run(ctx) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				cancel()
+				<-done
+				t.Fatalf("Run did not return within 30 s; log:\n%s", logs)
+			}
+			agent.mu.Lock()
+			defer agent.mu.Unlock()
+			if err != nil {
+				t.Errorf("Run = %v, want nil; log:\n%s", err, logs)
+			}
+			if !tc.subscribes(agent.subscribes) {
+				t.Errorf("the agent saw %d SUBSCRIBEs", agent.subscribes)
+			}
+			// Each update's first arrival, duplicates (the agent drops them
+			// by uuid) aside, in the order the task went through them.
+			var firsts []mesos.TaskState
+			for _, s := range agent.states {
+				if !slices.Contains(firsts, s) {
+					firsts = append(firsts, s)
+				}
+			}
+			if want := []mesos.TaskState{mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_FINISHED}; !slices.Equal(firsts, want) {
+				t.Errorf("updates arrived as %v, want %v in order (all: %v)", firsts, want, agent.states)
 			}
 		})
 	}

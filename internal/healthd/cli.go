@@ -70,7 +70,9 @@ stops on a shutdown signal and ignores HUP USR1 USR2 WINCH. When healthd's stdin
 a terminal in its foreground (docker run -it), the command's group gets the
 terminal, so an interactive command can read it; Ctrl-C then goes to it directly.
 healthd ignores TTOU meanwhile (stty tostop) and takes the terminal back when the
-command ends.
+command ends. To a job-control shell healthd and the command are one job: when the
+command is stopped by its terminal (Ctrl-Z, a read in the background), healthd
+stops too; brought to the foreground (fg), it hands the command the terminal.
 
 Shutdown signals (--shutdown-signals, default TERM,INT,QUIT): received, or sent as
 after --rewrite, they mean CMD is shutting down: checks stop (never a health kill),

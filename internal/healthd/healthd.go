@@ -419,6 +419,11 @@ func (st *state) loop(ctx context.Context, sigs <-chan os.Signal, procExited, pr
 				log.Debug("signal ignored", "signal", s.String())
 				continue
 			}
+			if s == syscall.SIGCONT && proc.HandTerminal() {
+				// Continued in the foreground (a shell's fg): CMD's group
+				// gets the terminal before it is continued.
+				log.Debug("terminal handed to the command", "pgid", proc.Pid())
+			}
 			send, ok := cfg.Rewrite.Send(s)
 			if !ok {
 				log.Info("signal dropped (--rewrite)", "signal", s.String(), "pgid", proc.Pid())

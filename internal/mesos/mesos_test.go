@@ -191,6 +191,20 @@ func TestUUID(t *testing.T) {
 	if s := UUIDString(a); len(s) != 36 || s[14] != '4' {
 		t.Errorf("UUIDString = %q", s)
 	}
+	if s := NewID(); len(s) != 36 || s[14] != '4' || !strings.ContainsAny(s[19:20], "89ab") {
+		t.Errorf("NewID = %q, want a version 4 UUID", s)
+	}
+	for _, tc := range []struct {
+		in   []byte
+		want string
+	}{
+		{[]byte("\x01\x23\x45\x67\x89\xab\xcd\xef\xfe\xdc\xba\x98\x76\x54\x32\x10"), "01234567-89ab-cdef-fedc-ba9876543210"},
+		{[]byte{1, 2, 3}, "010203"},
+	} {
+		if got := UUIDString(tc.in); got != tc.want {
+			t.Errorf("UUIDString(%x) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }
 
 // headerRequest is a POST whose header key has values (none: absent).

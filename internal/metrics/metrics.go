@@ -32,6 +32,11 @@ type Registry struct {
 	mu        sync.Mutex
 	counters  map[string]int64
 	timers    map[string]*timer
+	// promCounters and promSummaries are the Prometheus series by name,
+	// found once: promName's regexp is too dear for every Add and Observe
+	// (a launch round adds hundreds of times).
+	promCounters  map[string]*vm.Counter
+	promSummaries map[string]*vm.Summary
 }
 
 // summaryWindow and summaryQuantiles shape the Prometheus summaries.
@@ -52,15 +57,21 @@ type timer struct {
 // namespace + "_".
 func New(namespace string) *Registry {
 	vm.ExposeMetadata(true) // # HELP and # TYPE lines (a process-wide setting)
-	return &Registry{namespace: namespace, prom: vm.NewSet(), counters: map[string]int64{}, timers: map[string]*timer{}}
+	return &Registry{namespace: namespace, prom: vm.NewSet(), counters: map[string]int64{}, timers: map[string]*timer{},
+		promCounters: map[string]*vm.Counter{}, promSummaries: map[string]*vm.Summary{}}
 }
 
 // Add adds n to counter name.
 func (r *Registry) Add(name string, n int64) {
 	r.mu.Lock()
 	r.counters[name] += n
+	c := r.promCounters[name]
+	if c == nil {
+		c = r.prom.GetOrCreateCounter(r.promName(name) + "_total")
+		r.promCounters[name] = c
+	}
 	r.mu.Unlock()
-	r.prom.GetOrCreateCounter(r.promName(name) + "_total").Add(int(n))
+	c.Add(int(n))
 }
 
 // Inc adds one to counter name.
@@ -82,7 +93,12 @@ func (r *Registry) Observe(name string, d time.Duration) {
 		t = &timer{}
 		r.timers[name] = t
 	}
-	r.prom.GetOrCreateSummaryExt(r.promName(name)+"_seconds", summaryWindow, summaryQuantiles).Update(d.Seconds())
+	sum := r.promSummaries[name]
+	if sum == nil {
+		sum = r.prom.GetOrCreateSummaryExt(r.promName(name)+"_seconds", summaryWindow, summaryQuantiles)
+		r.promSummaries[name] = sum
+	}
+	sum.Update(d.Seconds())
 	t.count++
 	t.sum += d
 	t.max = max(t.max, d)

@@ -44,7 +44,9 @@ type Contents struct {
 
 // Entry is one entry of a file.
 type Entry struct {
-	// Alias is the JKS alias; empty for PEM and PKCS#12.
+	// Alias is the JKS alias, or the friendlyName of a PKCS#12 file's key
+	// entry (as Java lists it); empty for PEM, a PKCS#12 truststore and a
+	// key with no friendlyName.
 	Alias string `json:"alias,omitempty"`
 	// Kind is one of the Kind constants.
 	Kind string `json:"kind"`
@@ -244,7 +246,7 @@ func inspectPKCS12(data []byte, password string) (*Contents, error) {
 		if !ok {
 			return nil, fmt.Errorf("PKCS#12: unsupported private key type %T", key)
 		}
-		e := Entry{Kind: KindPrivateKeyEntry, KeyType: DescribeKey(signer), PrivateKey: signer}
+		e := Entry{Alias: pkcs12KeyAlias(data), Kind: KindPrivateKeyEntry, KeyType: DescribeKey(signer), PrivateKey: signer}
 		return &Contents{Format: FormatPKCS12, Entries: []Entry{certEntry(e, append([]*x509.Certificate{leaf}, cas...))}}, nil
 	}
 	if errors.Is(err, pkcs12.ErrIncorrectPassword) {

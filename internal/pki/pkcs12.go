@@ -40,6 +40,7 @@ import (
 var (
 	oidP12Data             = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
 	oidP12EncryptedData    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 6}
+	oidP12KeyBag           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 1}
 	oidP12ShroudedKeyBag   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 2}
 	oidP12CertBag          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 3}
 	oidP12X509Certificate  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 22, 1}
@@ -72,7 +73,7 @@ var (
 type p12PFX struct {
 	Version  int
 	AuthSafe p12ContentInfo
-	MacData  p12MacData
+	MacData  p12MacData `asn1:"optional"`
 }
 
 type p12MacData struct {
@@ -105,7 +106,7 @@ type p12EncryptedContentInfo struct {
 type p12SafeBag struct {
 	ID         asn1.ObjectIdentifier
 	Value      asn1.RawValue  `asn1:"tag:0,explicit"`
-	Attributes []p12Attribute `asn1:"set"`
+	Attributes []p12Attribute `asn1:"set,optional"`
 }
 
 type p12Attribute struct {
@@ -418,4 +419,54 @@ func fill(s []byte, v int) []byte {
 		out[i] = s[i%len(s)]
 	}
 	return out
+}
+
+// pkcs12KeyAlias returns the friendlyName of the first key bag of a PKCS#12
+// file, as Java lists the key entry (keytool -list): "" when it has none,
+// or the file is not laid out as OpenSSL, Java and EncodePKCS12 write it
+// (the key's bag in a SafeContents of its own, not encrypted but for the
+// key itself, whose attributes are in the clear). The caller has checked
+// the file's MAC.
+func pkcs12KeyAlias(data []byte) string {
+	var pfx p12PFX
+	if _, err := asn1.Unmarshal(data, &pfx); err != nil || !pfx.AuthSafe.ContentType.Equal(oidP12Data) {
+		return ""
+	}
+	var authSafe []byte
+	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
+		return ""
+	}
+	var infos []p12ContentInfo
+	if _, err := asn1.Unmarshal(authSafe, &infos); err != nil {
+		return ""
+	}
+	for _, ci := range infos {
+		if !ci.ContentType.Equal(oidP12Data) {
+			continue // an encryptedData safe: the certificates
+		}
+		var safe []byte
+		var bags []p12SafeBag
+		if _, err := asn1.Unmarshal(ci.Content.Bytes, &safe); err != nil {
+			continue
+		}
+		if _, err := asn1.Unmarshal(safe, &bags); err != nil {
+			continue
+		}
+		for _, b := range bags {
+			if !b.ID.Equal(oidP12ShroudedKeyBag) && !b.ID.Equal(oidP12KeyBag) {
+				continue
+			}
+			for _, a := range b.Attributes {
+				if a.ID.Equal(oidP12FriendlyName) && len(a.Values) == 1 && a.Values[0].Tag == asn1.TagBMPString && len(a.Values[0].Bytes)%2 == 0 {
+					u := make([]uint16, len(a.Values[0].Bytes)/2)
+					for i := range u {
+						u[i] = uint16(a.Values[0].Bytes[2*i])<<8 | uint16(a.Values[0].Bytes[2*i+1])
+					}
+					return string(utf16.Decode(u))
+				}
+			}
+			return ""
+		}
+	}
+	return ""
 }

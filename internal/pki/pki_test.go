@@ -461,8 +461,8 @@ func TestEncodeAndInspect(t *testing.T) {
 	}{
 		{"JKS keystore", ks, FormatJKS, []string{"default"}, []string{KindPrivateKeyEntry}, 3, true},
 		{"JKS truststore", ts, FormatJKS, []string{"dcos-root", "dcos-root-2"}, []string{KindTrustedCertEntry, KindTrustedCertEntry}, 1, false},
-		{"PKCS#12", p12, FormatPKCS12, []string{""}, []string{KindPrivateKeyEntry}, 3, true},
-		{"PKCS#12 legacy", p12legacy, FormatPKCS12, []string{""}, []string{KindPrivateKeyEntry}, 3, true},
+		{"PKCS#12", p12, FormatPKCS12, []string{"default"}, []string{KindPrivateKeyEntry}, 3, true},
+		{"PKCS#12 legacy", p12legacy, FormatPKCS12, []string{"default"}, []string{KindPrivateKeyEntry}, 3, true},
 		{"PEM key and chain", append(append([]byte{}, keyPEM...), EncodeCertsPEM(f.leaf.Chain...)...), FormatPEM, []string{"", ""}, []string{KindPrivateKey, KindCertificates}, 0, true},
 	}
 	for _, tt := range tests {

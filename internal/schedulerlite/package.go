@@ -31,9 +31,9 @@ func packageCommand(sh *cliapp.Shell) *cli.Command {
 			Usage:     "render marathon.json from config.json defaults + --options + resource.json, and validate it",
 			UsageText: "scheduler-lite package render [--package-dir universe] [--options options.json] [--artifact-dir URL]",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "package-dir", Value: "universe", Usage: "directory with package.json, config.json, resource.json, marathon.json.mustache", EnvVars: []string{"SCHEDULER_LITE_PACKAGE_DIR"}},
-				&cli.StringFlag{Name: "options", Usage: "a JSON file of options (as for dcos package install --options)", EnvVars: []string{"SCHEDULER_LITE_PACKAGE_OPTIONS"}},
-				&cli.StringFlag{Name: "artifact-dir", Usage: "base URL of the binaries' zips, for {{artifact-dir}} in resource.json (default: the GitHub release of the package version)", EnvVars: []string{"SCHEDULER_LITE_ARTIFACT_DIR"}},
+				&cli.StringFlag{Name: "package-dir", Value: "universe", Usage: "`DIR` with package.json, config.json, resource.json, marathon.json.mustache", EnvVars: []string{"SCHEDULER_LITE_PACKAGE_DIR"}},
+				&cli.StringFlag{Name: "options", Usage: "a JSON `FILE` of options (as for dcos package install --options)", EnvVars: []string{"SCHEDULER_LITE_PACKAGE_OPTIONS"}},
+				&cli.StringFlag{Name: "artifact-dir", Usage: "base `URL` of the binaries' zips, for {{artifact-dir}} in resource.json (default: the GitHub release of the package version)", EnvVars: []string{"SCHEDULER_LITE_ARTIFACT_DIR"}},
 			},
 			Action: func(c *cli.Context) error {
 				if err := cliapp.NoArgs(c); err != nil {

@@ -29,7 +29,7 @@ func UninstallFlags() []cli.Flag {
 		// Not local: an embedded testenv, its tasks and its state are
 		// gone with the scheduler that ran them; nothing is left to
 		// uninstall.
-		&cli.StringFlag{Name: "master", Usage: "the leading master's URL http(s)://host:port (required; not local: a local cluster, its tasks and its state end with the scheduler that started it)", EnvVars: envs("MESOS_MASTER")},
+		&cli.StringFlag{Name: "master", Usage: "the leading master's `URL` http(s)://host:port (required; not local: a local cluster, its tasks and its state end with the scheduler that started it)", EnvVars: envs("MESOS_MASTER")},
 	}
 	for _, f := range Flags() {
 		if keep[f.Names()[0]] {
@@ -37,9 +37,9 @@ func UninstallFlags() []cli.Flag {
 		}
 	}
 	return append(out,
-		&cli.StringFlag{Name: "state", Usage: "the service's state store, file:PATH or zk://host:port[,host:port]/path, as the scheduler used it (required)", EnvVars: envs("SCHEDULER_LITE_STATE")},
-		&cli.DurationFlag{Name: "kill-timeout", Value: 30 * time.Second, Usage: "how long to wait for the killed tasks before tearing the framework down anyway", EnvVars: envs("SCHEDULER_LITE_KILL_TIMEOUT")},
-		&cli.DurationFlag{Name: "release-timeout", Value: 2 * time.Minute, Usage: "how long to wait for offers of the service's reservations and volumes (to UNRESERVE and DESTROY them) before tearing the framework down anyway; what an agent that is gone holds stays reserved", EnvVars: envs("SCHEDULER_LITE_RELEASE_TIMEOUT")})
+		&cli.StringFlag{Name: "state", Usage: "the service's state store `URL`, file:PATH or zk://host:port[,host:port]/path, as the scheduler used it (required)", EnvVars: envs("SCHEDULER_LITE_STATE")},
+		&cli.DurationFlag{Name: "kill-timeout", Value: 30 * time.Second, Usage: "how long, `D`, to wait for the killed tasks before tearing the framework down anyway", EnvVars: envs("SCHEDULER_LITE_KILL_TIMEOUT")},
+		&cli.DurationFlag{Name: "release-timeout", Value: 2 * time.Minute, Usage: "how long, `D`, to wait for offers of the service's reservations and volumes (to UNRESERVE and DESTROY them) before tearing the framework down anyway; what an agent that is gone holds stays reserved", EnvVars: envs("SCHEDULER_LITE_RELEASE_TIMEOUT")})
 }
 
 // uninstallCommand is "scheduler-lite uninstall [flags] [SVC.yml]": with

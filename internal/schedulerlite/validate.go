@@ -26,7 +26,7 @@ func validateCommand(sh *cliapp.Shell) *cli.Command {
 		Usage:     "check a svc.yml as scheduler-lite reads it at start, without a cluster",
 		UsageText: "scheduler-lite validate [--package-dir DIR] [--strict] SVC.yml\nscheduler-lite validate --package-dir DIR --print-env",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "package-dir", Usage: "render with the environment this Universe package's defaults give the scheduler (marathon.json's env); the process environment overrides it", EnvVars: []string{"SCHEDULER_LITE_PACKAGE_DIR"}},
+			&cli.StringFlag{Name: "package-dir", Usage: "render with the environment the defaults of the Universe package in `DIR` give the scheduler (marathon.json's env); the process environment overrides it", EnvVars: []string{"SCHEDULER_LITE_PACKAGE_DIR"}},
 			&cli.BoolFlag{Name: "print-env", Usage: "with --package-dir: print that environment (KEY=VALUE, each ended by a NUL byte) instead of validating", EnvVars: []string{"SCHEDULER_LITE_PRINT_ENV"}},
 			&cli.BoolFlag{Name: "strict", Usage: "fail when svc.yml prints a variable the environment lacks", EnvVars: []string{"SCHEDULER_LITE_STRICT"}},
 		},

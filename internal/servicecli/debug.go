@@ -94,6 +94,7 @@ type podReservation struct {
 		Resource   string `json:"resource"`
 		Operation  string `json:"pending_operation"`
 		Kind       string `json:"pending_operation_kind"`
+		Intact     bool   `json:"intact"`
 	} `json:"resources"`
 }
 
@@ -103,8 +104,9 @@ type podReservation struct {
 //	web-0 on h1 (agent a1-S0), role hello-world-role: 2 resources
 //	  executor/cpus  3f1c...  0.1 cpus
 //	  server/volume  9a2e...  100 MB disk (volume data)  RESERVE pending
-//	web-2 on h2 (agent a2-S0), role hello-world-role, being released: 1 resource
+//	web-2 on h2 (agent a2-S0), role hello-world-role, being released: 2 resources
 //	  server/cpus  77d0...  0.5 cpus  UNRESERVE pending
+//	  server/mem  81b4...  256 MB mem  intact (nothing sent yet)
 //
 // or the DC/OS SDK's (TaskReservationsTracker: the resource IDs the
 // service's tasks hold, by agent hostname):
@@ -138,6 +140,8 @@ func writeReservations(w io.Writer, raw json.RawMessage) error {
 					line += "  " + res.Kind + " pending"
 				case res.Operation != "": // a scheduler that does not say which
 					line += "  operation " + res.Operation + " pending"
+				case res.Intact:
+					line += "  intact (nothing sent yet)"
 				}
 				fmt.Fprintln(w, line)
 			}

@@ -109,10 +109,10 @@ func oneLine(s string) string {
 func planGroup() group {
 	// Each command gets its own flags: the shell takes them over.
 	phase := func() cli.Flag {
-		return &cli.StringFlag{Name: "phase", Usage: "only this phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_PHASE"}}
+		return &cli.StringFlag{Name: "phase", Usage: "only `PHASE` (name or ID)", EnvVars: []string{"SCHEDULER_LITE_PHASE"}}
 	}
 	step := func() cli.Flag {
-		return &cli.StringFlag{Name: "step", Usage: "only this step of --phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_STEP"}}
+		return &cli.StringFlag{Name: "step", Usage: "only `STEP` of --phase (name or ID)", EnvVars: []string{"SCHEDULER_LITE_STEP"}}
 	}
 	return group{
 		name: "plan", aliases: []string{"plans"},
@@ -131,7 +131,7 @@ func planGroup() group {
 					"the plan goes each time that changes: its status and how many steps are COMPLETE.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "wait", Usage: "wait until the plan's status is `STATUS` (" + strings.Join(planStatuses, ", ") + ")", EnvVars: []string{"SCHEDULER_LITE_WAIT"}},
-					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "with --wait: give up after this long (exit 4)", EnvVars: []string{"SCHEDULER_LITE_WAIT_TIMEOUT"}},
+					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "with --wait: give up after `D` (exit 4)", EnvVars: []string{"SCHEDULER_LITE_WAIT_TIMEOUT"}},
 				},
 				Action: action(1, []string{"PLAN"}, planShow),
 			},

@@ -92,7 +92,7 @@ func connectionFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagURL, Usage: "the scheduler's API `URL` (http://host:port, or a DC/OS service URL)", EnvVars: []string{envURL}},
 		&cli.StringFlag{Name: flagName, Usage: "the framework `NAME` of a scheduler-lite running on this machine (instead of --url)", EnvVars: []string{envName}},
 		&cli.StringFlag{Name: flagTokenFile, Usage: "`FILE` holding the API token (the scheduler's --api-token-file); with --name, default the one the scheduler reads", EnvVars: []string{"SCHEDULER_LITE_API_TOKEN_FILE"}},
-		&cli.DurationFlag{Name: flagRequestTimeout, Value: 30 * time.Second, Usage: "give up on one API call after this long (exit 3)", EnvVars: []string{"SCHEDULER_LITE_REQUEST_TIMEOUT"}},
+		&cli.DurationFlag{Name: flagRequestTimeout, Value: 30 * time.Second, Usage: "give up on one API call after `D` (exit 3)", EnvVars: []string{"SCHEDULER_LITE_REQUEST_TIMEOUT"}},
 		&cli.BoolFlag{Name: flagJSON, Usage: "print the API's JSON answer instead of text", EnvVars: []string{"SCHEDULER_LITE_JSON"}},
 	}
 }

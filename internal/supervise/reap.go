@@ -117,6 +117,16 @@ func siginfoPid(info *unix.Siginfo) int {
 	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
 }
 
+// cldStopped is si_code CLD_STOPPED: the child was stopped by a signal.
+const cldStopped = 5
+
+// siginfoStatus reads si_status from a SIGCHLD siginfo_t: after si_pid and
+// si_uid. For CLD_STOPPED it is the signal that stopped the child.
+func siginfoStatus(info *unix.Siginfo) int {
+	const off = 3*4 + (unsafe.Sizeof(uintptr(0)) - 4) + 4 + 4
+	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
+}
+
 // KillChildren SIGKILLs and reaps every child this process still has —
 // typically the orphans a subreaper inherited — until none is left or
 // timeout passes, and returns how many live children it killed, each

@@ -123,7 +123,18 @@ type Spec struct {
 	// process ignores SIGTTOU (its writes there must not stop it under
 	// `stty tostop`); when the child's leader exits, the terminal goes back
 	// to this process's group if the child's group still has it.
-	// Otherwise nothing changes.
+	//
+	// The hand-over follows job control afterwards too, as dumb-init and a
+	// shell's job do: when the child's leader is stopped by SIGTTIN,
+	// SIGTTOU or SIGTSTP (a background read, Ctrl-Z) and this process's
+	// group has the terminal's foreground (brought there by `fg`), the
+	// terminal goes to the child's group and the group is continued;
+	// otherwise this process's group is stopped with the same kind of
+	// signal (SIGTTIN, else SIGTSTP), so that a job-control shell sees
+	// its job stopped and takes the terminal back; the kernel ignores that
+	// stop when the group is orphaned (`docker run -it`). The caller calls
+	// HandTerminal when it is continued (SIGCONT: `fg`). Without a
+	// terminal as Stdin nothing changes.
 	Foreground bool
 	// Rlimits are resource limits in force from the child's first
 	// instruction (internal/rlimit); none by default.
@@ -192,9 +203,11 @@ type Process struct {
 
 	groupGrace time.Duration  // Spec.GroupGrace
 	stopSignal syscall.Signal // Spec.StopSignal resolved; 0 sends nothing (kill(2) then only probes)
-	tty        *os.File       // the terminal handed to the child's group (Spec.Foreground); nil: none
+	fgTTY      *os.File       // Spec.Stdin when Spec.Foreground and a terminal: the one the child's group may get; nil: none
 
 	mu          sync.Mutex
+	tty         *os.File // the terminal handed to the child's group; nil: not handed
+	leaderGone  bool     // the leader has exited: no more hand-over
 	reaped      bool
 	terminating bool
 	stopBy      time.Time // when a stop under way ends; zero: none
@@ -272,16 +285,69 @@ func Start(s Spec) (*Process, error) {
 	}
 	p := &Process{pid: pid, exited: make(chan struct{}), done: make(chan struct{}), groupGrace: max(s.GroupGrace, 0),
 		stopSignal: resolveStopSignal(s.StopSignal), tty: tty}
+	if s.Foreground && s.Stdin != nil && isTerminal(s.Stdin) {
+		p.fgTTY = s.Stdin
+	}
 	if tty != nil {
-		// This process is now a background job of the terminal: with
-		// `stty tostop` its next write there (a log line) would stop it
-		// with SIGTTOU, leaving CMD unsupervised and a job-control shell
-		// with a stopped job. Ignored only now, after CMD's exec, so CMD
-		// does not inherit it; the default is back once the terminal is.
-		signal.Ignore(syscall.SIGTTOU)
+		ignoreTTOU()
 	}
 	go p.wait(reaped)
 	return p, nil
+}
+
+// ignoreTTOU is called once the child's group has the terminal: this
+// process is now a background job of it, and with `stty tostop` its next
+// write there (a log line) would stop it with SIGTTOU, leaving CMD
+// unsupervised and a job-control shell with a stopped job. Ignored only
+// after CMD's exec, so CMD does not inherit it; the default is back once
+// the terminal is (reclaimForeground).
+func ignoreTTOU() { signal.Ignore(syscall.SIGTTOU) }
+
+// HandTerminal gives the terminal to the child's process group when
+// Spec.Foreground was set, the leader has not exited, and this process's
+// group has the terminal's foreground, as it has after a job-control
+// shell's `fg`; it reports whether it did. Call it when this process is
+// continued (SIGCONT), before forwarding the signal: a job started in the
+// background (`healthd -- cmd &`) left the terminal alone, and `fg` gives
+// it to this process's group, not to the child's, whose reads of the
+// terminal then stop it with SIGTTIN.
+func (p *Process) HandTerminal() bool {
+	if p.fgTTY == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.leaderGone || !ownsForeground(p.fgTTY) {
+		return false
+	}
+	if setForeground(p.fgTTY, p.pid) != nil {
+		return false
+	}
+	if p.tty == nil {
+		p.tty = p.fgTTY
+	}
+	ignoreTTOU()
+	return true
+}
+
+// jobStopped handles the leader stopped by sig (see Spec.Foreground): the
+// child's group gets the terminal and is continued when this process's
+// group has it; else this process's group stops as the child did, so the
+// shell whose job it is sees the job stopped.
+func (p *Process) jobStopped(sig syscall.Signal) {
+	switch sig {
+	case syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGTSTP:
+	default:
+		return // SIGSTOP: someone stopped the child on purpose
+	}
+	if p.HandTerminal() {
+		_ = unix.Kill(-p.pid, unix.SIGCONT)
+		return
+	}
+	if sig != syscall.SIGTTIN {
+		sig = syscall.SIGTSTP // SIGTTOU may be ignored here (ignoreTTOU)
+	}
+	_ = unix.Kill(-syscall.Getpgrp(), sig)
 }
 
 // reclaimForeground makes this process's group the foreground of tty
@@ -294,24 +360,36 @@ func Start(s Spec) (*Process, error) {
 // terminal now, so SIGTTOU, which tcsetpgrp(3) would raise, is blocked on
 // this thread meanwhile (as the shells do around it).
 func reclaimForeground(tty *os.File, from int) {
-	fd := int(tty.Fd())
-	if fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err != nil || fg != from {
+	if fg, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP); err != nil || fg != from {
 		return
 	}
+	if setForeground(tty, syscall.Getpgrp()) == nil {
+		signal.Reset(syscall.SIGTTOU) // the foreground again: job control as before
+	}
+}
+
+// setForeground makes pgrp the foreground process group of tty
+// (tcsetpgrp(3)) with SIGTTOU, which a caller in the background would
+// get, blocked on this thread meanwhile, as the shells do around it.
+func setForeground(tty *os.File, pgrp int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var block, old unix.Sigset_t
 	const bits = 8 * unsafe.Sizeof(block.Val[0]) // per word of the set
 	n := uintptr(unix.SIGTTOU) - 1
 	block.Val[n/bits] |= 1 << (n % bits)
-	if unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old) != nil {
-		return
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old); err != nil {
+		return err
 	}
-	err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, syscall.Getpgrp())
+	err := unix.IoctlSetPointerInt(int(tty.Fd()), unix.TIOCSPGRP, pgrp)
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	if err == nil {
-		signal.Reset(syscall.SIGTTOU) // the foreground again: job control as before
-	}
+	return err
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // ownsForeground reports whether f is a terminal whose foreground process
@@ -364,11 +442,30 @@ func (e *StartError) ExitCode() int {
 // still pinned by the zombie leader, then reaps.
 func (p *Process) wait(reaped chan struct{}) {
 	var info unix.Siginfo
-	err := ignoringEINTR(func() error {
-		return unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-	})
-	if p.tty != nil {
-		reclaimForeground(p.tty, p.pid)
+	opts := unix.WEXITED | unix.WNOWAIT
+	if p.fgTTY != nil {
+		opts |= unix.WSTOPPED // job control: see Spec.Foreground
+	}
+	var err error
+	for {
+		err = ignoringEINTR(func() error { return unix.Waitid(unix.P_PID, p.pid, &info, opts, nil) })
+		if err != nil || info.Code != cldStopped {
+			break
+		}
+		// WNOWAIT left the stop to be reported again: consume it (or
+		// nothing, if the leader has been continued or has exited since).
+		var seen unix.Siginfo
+		_ = ignoringEINTR(func() error {
+			return unix.Waitid(unix.P_PID, p.pid, &seen, unix.WSTOPPED|unix.WNOHANG, nil)
+		})
+		p.jobStopped(syscall.Signal(siginfoStatus(&info)))
+	}
+	p.mu.Lock()
+	p.leaderGone = true
+	tty := p.tty
+	p.mu.Unlock()
+	if tty != nil {
+		reclaimForeground(tty, p.pid)
 	}
 	close(p.exited)
 	p.mu.Lock()

@@ -457,3 +457,40 @@ func TestReapOrphans(t *testing.T) {
 		t.Fatalf("reaper helper: %v: %s", err, out)
 	}
 }
+
+// TestJobControlNeedsATerminal: Spec.Foreground follows the child's stops
+// (and stops this process's group with it) only when Stdin is a terminal.
+// Without one (a Mesos task's /dev/null) a CMD stopped by SIGTSTP from
+// whoever must not stop healthd's group, which no shell would continue.
+func TestJobControlNeedsATerminal(t *testing.T) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here (/dev/ptmx: %v)", err)
+	}
+	defer ptmx.Close()
+	for _, tt := range []struct {
+		name  string
+		stdin *os.File
+		want  bool
+	}{
+		{"no stdin", nil, false},
+		{"/dev/null", devnull, false},
+		{"a terminal", ptmx, true}, // the master side is a terminal too
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Start(Spec{Path: "/bin/true", Stdin: tt.stdin, Foreground: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-p.Done()
+			if got := p.fgTTY != nil; got != tt.want {
+				t.Errorf("job control followed: %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -119,18 +119,46 @@ type Identity struct {
 	// scheduler's API.
 	SchedulerHost string
 	SchedulerPort int
+	// service are the values derived from Service, SchedulerHost and
+	// SchedulerPort when ServiceIdentity computed them (else computed by
+	// each SetIdentity).
+	service *serviceValues
+}
+
+// serviceValues are an Identity's values that every task of a service
+// shares.
+type serviceValues struct {
+	frameworkHost, frameworkVIPHost, schedulerPort string
+}
+
+// ServiceIdentity is the identity every task of service shares, reaching
+// the scheduler's API at host:port, with the values derived from them
+// (FRAMEWORK_HOST, FRAMEWORK_VIP_HOST, SCHEDULER_API_PORT) computed once: a
+// launch round sets hundreds of identities. A task's identity is a copy
+// with Pod, Index and Task set; its Service, SchedulerHost and
+// SchedulerPort must stay as they are.
+func ServiceIdentity(service, host string, port int) Identity {
+	return Identity{Service: service, SchedulerHost: host, SchedulerPort: port, service: &serviceValues{
+		frameworkHost:    FrameworkHost(service),
+		frameworkVIPHost: FrameworkVIPHost(service),
+		schedulerPort:    strconv.Itoa(port),
+	}}
 }
 
 // SetIdentity sets POD_INSTANCE_INDEX, FRAMEWORK_NAME, FRAMEWORK_HOST,
 // FRAMEWORK_VIP_HOST, SCHEDULER_API_HOSTNAME, SCHEDULER_API_PORT, TASK_NAME
 // and <TASK_NAME>=true, in that order.
 func (e *Env) SetIdentity(id Identity) {
+	sv := id.service
+	if sv == nil {
+		sv = ServiceIdentity(id.Service, id.SchedulerHost, id.SchedulerPort).service
+	}
 	e.Set(EnvPodInstanceIndex, strconv.Itoa(id.Index))
 	e.Set(EnvFrameworkName, id.Service)
-	e.Set(EnvFrameworkHost, FrameworkHost(id.Service))
-	e.Set(EnvFrameworkVIPHost, FrameworkVIPHost(id.Service))
+	e.Set(EnvFrameworkHost, sv.frameworkHost)
+	e.Set(EnvFrameworkVIPHost, sv.frameworkVIPHost)
 	e.Set(EnvSchedulerAPIHostname, id.SchedulerHost)
-	e.Set(EnvSchedulerAPIPort, strconv.Itoa(id.SchedulerPort))
+	e.Set(EnvSchedulerAPIPort, sv.schedulerPort)
 	tn := TaskName(id.Pod, id.Index, id.Task)
 	e.Set(EnvTaskName, tn)
 	e.Set(tn, "true")

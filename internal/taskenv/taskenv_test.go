@@ -63,6 +63,21 @@ func TestDNSNames(t *testing.T) {
 	}
 }
 
+// TestServiceIdentity: an identity made from ServiceIdentity sets what the
+// same identity written out sets.
+func TestServiceIdentity(t *testing.T) {
+	for _, n := range [][3]string{{"Dns_Svc", "My_Pod", "Srv_1"}, {"/grp/a.b", "P", "t"}, {"hello-world", "hello", "server"}} {
+		var want, got Env
+		want.SetIdentity(Identity{Service: n[0], Pod: n[1], Index: 3, Task: n[2], SchedulerHost: "api.host", SchedulerPort: 8080})
+		id := ServiceIdentity(n[0], "api.host", 8080)
+		id.Pod, id.Index, id.Task = n[1], 3, n[2]
+		got.SetIdentity(id)
+		if !slices.Equal(got.Environ(), want.Environ()) {
+			t.Errorf("%v: ServiceIdentity's environment %q, want %q", n, got.Environ(), want.Environ())
+		}
+	}
+}
+
 // TestSelfHostAgreesWithAutoIPHost: the name bootstrap waits for is the one
 // the scheduler publishes, for names svc.yml accepts.
 func TestSelfHostAgreesWithAutoIPHost(t *testing.T) {

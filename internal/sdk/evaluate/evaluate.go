@@ -331,17 +331,21 @@ type Evaluation struct {
 	renamed  []string
 	unmapped string
 	// sets are the pod's resource sets this evaluation reserves (or
-	// takes by resource ID), in task order; owners the reservation owners
-	// it evaluates (their items not claimed are dropped).
-	sets   []*resourceSet
-	owners []string
+	// takes by resource ID), in task order: with a new executor's and the
+	// pod's, the reservation owners it evaluates (their items not claimed
+	// are dropped; see evaluates).
+	sets []*resourceSet
 	// claimed are the items claimed so far, in the order they were first
 	// claimed (a pod instance has a handful: a slice searched by key
 	// costs less than a map).
 	claimed []reservation.Item
 	// claims is how many items plan expects to be claimed (room for
-	// them).
+	// them, made by the first claim).
 	claims int
+	// pool and rec are what Pool and Rec point at, allocated with the
+	// evaluation (a big round makes hundreds).
+	pool Pool
+	rec  Recommendation
 }
 
 // claim returns the claim of task name (svc.yml name).
@@ -399,17 +403,19 @@ func (ev *Evaluator) Evaluate(req *Requirement, o *mesos.Offer, pool Pool, clust
 // EvaluateAt is Evaluate with the offer's placement read already (once per
 // offer, when many requirements try it).
 func (ev *Evaluator) EvaluateAt(req *Requirement, o *mesos.Offer, where Placement, pool Pool, cluster *Cluster) (*Recommendation, []Outcome) {
-	left := pool.Clone().From(req.Pod.PreReserved())
 	newID := ev.NewID
 	if newID == nil {
 		newID = imesos.NewID
 	}
 	e := &Evaluation{
-		Service: ev.Service, Req: req, Offer: o, Where: where, Cluster: cluster, Pool: &left,
-		Rec:  &Recommendation{Req: req, Offer: o},
+		Service: ev.Service, Req: req, Offer: o, Where: where, Cluster: cluster,
 		Role: req.Pod.PodRole(ev.Role), Principal: ev.Principal, NewID: newID,
+		// The stages take from the offer's pool, copied by the first
+		// take.
+		pool: pool.share().From(req.Pod.PreReserved()),
+		rec:  Recommendation{Req: req, Offer: o, Where: where},
 	}
-	e.Rec.Where = e.Where
+	e.Pool, e.Rec = &e.pool, &e.rec
 	e.Rec.Tasks = make([]*TaskClaim, 0, len(req.Tasks))
 	for _, name := range req.Tasks {
 		t, ok := req.Pod.Tasks.Get(name)
@@ -429,7 +435,8 @@ func (ev *Evaluator) EvaluateAt(req *Requirement, o *mesos.Offer, where Placemen
 	}
 	e.finish()
 	e.Rec.Outcomes = outcomes
-	e.Rec.Left = left
+	e.Pool.own() // what is left is the caller's to take from
+	e.Rec.Left = *e.Pool
 	return e.Rec, outcomes
 }
 

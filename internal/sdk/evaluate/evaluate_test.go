@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -403,5 +404,27 @@ func TestExplainAndNames(t *testing.T) {
 	se := &ShortError{What: "cpus", Want: "1 cpus", Have: "0 cpus"}
 	if se.Error() != "cpus: want 1 cpus, 0 cpus left" {
 		t.Error(se)
+	}
+}
+
+// TestMessageParts: the amounts and counts in outcomes read as
+// fmt.Sprintf("%g ...") and strconv.Itoa read them.
+func TestMessageParts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    float64
+	}{{"cpus", 0.1}, {"cpus", 0.30000000000000004}, {"mem", 32}, {"disk", 16384}, {"MOUNT disk", 2048}, {"mem", 1e21}, {"gpus", 0}, {"disk", 1.5e-7}} {
+		want := fmt.Sprintf("%g %s", tc.v, tc.name)
+		if tc.name == "mem" || tc.name == "disk" || tc.name == "MOUNT disk" {
+			want = fmt.Sprintf("%g MB %s", tc.v, tc.name)
+		}
+		if got := formatScalar(tc.name, tc.v); got != want {
+			t.Errorf("formatScalar(%q, %v) = %q, want %q", tc.name, tc.v, got, want)
+		}
+	}
+	for _, n := range []int{0, 1, 7, 8, 200, -1} {
+		if got, want := volumesTaken.of(n), fmt.Sprintf("%d volume(s)", n); got != want {
+			t.Errorf("volumesTaken.of(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"fmt"
+	"strconv"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
@@ -29,6 +30,9 @@ type Pool struct {
 	// from is the pre-reserved role new reservations take from ("":
 	// unreserved resources).
 	from string
+	// shared says that res, mounts and reserved are another pool's, to
+	// be copied before the first take changes them (see share).
+	shared bool
 }
 
 // NewPool returns what offers (of one agent) hold for a framework of
@@ -44,6 +48,7 @@ func NewPool(roles []string, offers ...*mesos.Offer) Pool {
 // Add adds offer o's resources to p (several offers of one agent are used
 // together).
 func (p *Pool) Add(o *mesos.Offer, roles []string) {
+	p.own()
 	for i := range o.Resources {
 		r := &o.Resources[i]
 		switch {
@@ -90,6 +95,22 @@ func (p Pool) Clone() Pool {
 		}
 	}
 	return c
+}
+
+// share returns p sharing its lists with p until it takes from them, when
+// it copies them (Clone): an evaluation in a big round most often fails
+// before it takes anything. p must not change while the share is used.
+func (p Pool) share() Pool {
+	p.shared = true
+	return p
+}
+
+// own gives a shared pool its own copy of the lists, before a take
+// changes them.
+func (p *Pool) own() {
+	if p.shared {
+		*p = p.Clone()
+	}
 }
 
 // Resources returns what is left of the reservable resources.
@@ -148,6 +169,7 @@ func (p Pool) first(name string, t mesos.Value_Type) int {
 func (p *Pool) TakeReserved(id string) (mesos.Resource, bool) {
 	r, ok := p.reserved[id]
 	if ok {
+		p.own()
 		delete(p.reserved, id)
 	}
 	return r, ok
@@ -170,6 +192,7 @@ func (p *Pool) TakeMount(size float64) (mesos.Resource, error) {
 	if at < 0 {
 		return mesos.Resource{}, &ShortError{What: "MOUNT disk", Want: formatScalar("MOUNT disk", size), Have: p.mountsLeft()}
 	}
+	p.own()
 	r := p.mounts[at]
 	p.mounts = append(p.mounts[:at:at], p.mounts[at+1:]...)
 	return r, nil
@@ -216,6 +239,10 @@ func (p Pool) ShortScalar(name string, amount float64) error {
 	if amount <= 0 {
 		return nil
 	}
+	// Most often one offered resource holds it all: no sum needed.
+	if i := p.first(name, mesos.SCALAR); i >= 0 && p.res[i].GetScalar().Compare(&mesos.Value_Scalar{Value: amount}) >= 0 {
+		return nil
+	}
 	if have := p.Scalar(name); (&mesos.Value_Scalar{Value: amount}).Compare(&mesos.Value_Scalar{Value: have}) > 0 {
 		return &ShortError{What: name, Want: formatScalar(name, amount), Have: formatScalar(name, have)}
 	}
@@ -225,8 +252,14 @@ func (p Pool) ShortScalar(name string, amount float64) error {
 // TakeScalar takes amount of scalar resource name, possibly from several
 // offered resources, and returns what it took.
 func (p *Pool) TakeScalar(name string, amount float64) ([]mesos.Resource, error) {
+	return p.appendScalar(nil, name, amount)
+}
+
+// appendScalar is TakeScalar appending what it takes to dst (room on the
+// caller's stack: a claim takes from one offered resource most often).
+func (p *Pool) appendScalar(dst []mesos.Resource, name string, amount float64) ([]mesos.Resource, error) {
 	if amount <= 0 {
-		return nil, nil
+		return dst, nil
 	}
 	want := &mesos.Value_Scalar{Value: amount}
 	// Most often one offered resource holds it all.
@@ -234,15 +267,17 @@ func (p *Pool) TakeScalar(name string, amount float64) ([]mesos.Resource, error)
 		part := like(&p.res[i])
 		part.Scalar = want
 		if p.res[i].Contains(part) {
+			p.own()
 			p.res.Subtract1(part)
-			return []mesos.Resource{part}, nil
+			return append(dst, part), nil
 		}
 	}
 	cands := p.candidates(name, mesos.SCALAR)
 	if err := p.ShortScalar(name, amount); err != nil {
-		return nil, err
+		return dst, err
 	}
-	var took []mesos.Resource
+	start := len(dst)
+	took := dst
 	for _, i := range cands {
 		r := &p.res[i]
 		part := like(r)
@@ -257,7 +292,8 @@ func (p *Pool) TakeScalar(name string, amount float64) ([]mesos.Resource, error)
 			break
 		}
 	}
-	p.res.Subtract(took...)
+	p.own()
+	p.res.Subtract(took[start:]...)
 	return took, nil
 }
 
@@ -301,6 +337,7 @@ func (p *Pool) TakePort(want uint64, within mesos.Ranges) (uint64, mesos.Resourc
 	}
 	took := like(&p.res[at])
 	took.Ranges = &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: best, End: best}}}
+	p.own()
 	p.res.Subtract1(took)
 	return best, took, nil
 }
@@ -349,9 +386,13 @@ func formatRanges(rs mesos.Ranges) string {
 
 // formatScalar writes an amount with its unit: "0.5 cpus", "256 MB mem".
 func formatScalar(name string, v float64) string {
+	var buf [64]byte
+	b := strconv.AppendFloat(buf[:0], v, 'g', -1, 64) // fmt's %g
 	switch name {
 	case "mem", "disk", "MOUNT disk":
-		return fmt.Sprintf("%g MB %s", v, name)
+		b = append(b, " MB "...)
+	default:
+		b = append(b, ' ')
 	}
-	return fmt.Sprintf("%g %s", v, name)
+	return string(append(b, name...))
 }

@@ -39,9 +39,7 @@ func (e *Evaluation) plan() {
 	// cpus, mem, disk and the pod's volumes (room enough, most often).
 	n := 0
 	e.sets = make([]*resourceSet, 0, len(pod.Tasks.Values))
-	e.owners = make([]string, 0, 2+len(pod.Tasks.Values))
 	if e.Req.Executor == nil {
-		e.owners = append(e.owners, reservation.KeyExecutor, reservation.KeyPod)
 		n = 3 + pod.Volumes.Len()
 	}
 	for _, t := range pod.Tasks.Values {
@@ -60,14 +58,12 @@ func (e *Evaluation) plan() {
 				rs.Ports = pod.ResourceSets[t.ResourceSet].Ports
 			}
 			e.sets = append(e.sets, rs)
-			e.owners = append(e.owners, id)
 			n += 2 + rs.Ports.Len() + len(rs.Volumes)
 		}
 		if c != nil {
 			rs.Tasks = append(rs.Tasks, c)
 		}
 	}
-	e.claimed = make([]reservation.Item, 0, n)
 	e.claims = n
 	e.res = e.Req.Reservation
 	e.renames()
@@ -120,6 +116,16 @@ func (e *Evaluation) renames() {
 	for _, m := range moves {
 		e.renamed = append(e.renamed, fmt.Sprintf("resource set %s (was %s) keeps its reservation, as %s's previous TaskInfo names it", m.To, m.From, m.Task))
 	}
+}
+
+// evaluates reports whether owner's reservation items are this
+// evaluation's to claim: the executor's and the pod's for a new executor,
+// and those of the resource sets it plans.
+func (e *Evaluation) evaluates(owner string) bool {
+	if owner == reservation.KeyExecutor || owner == reservation.KeyPod {
+		return e.Req.Executor == nil
+	}
+	return slices.ContainsFunc(e.sets, func(rs *resourceSet) bool { return rs.ID == owner })
 }
 
 // named reports whether the previous TaskInfo of a task of the pod
@@ -179,6 +185,11 @@ func (e *Evaluation) sameVolume(rs *resourceSet, path string, got mesos.Resource
 	return nil
 }
 
+// describe names what a claim is for ("task p-0-t"), in a failure's
+// reason: called only when the claim fails, as most claims do not (a
+// launch round makes a thousand).
+type describe func() string
+
 // claimError is why a claim failed: Reason for the outcome, Want what the
 // offer lacked.
 type claimError struct{ Reason, Want string }
@@ -187,9 +198,8 @@ func (c *claimError) Error() string { return c.Reason }
 
 // fail is the failing outcome of stage for a claim's error.
 func fail(stage string, err error) Outcome {
-	o := Fail(stage, "%v", err)
-	var ce *claimError
-	if errors.As(err, &ce) {
+	o := Outcome{Stage: stage, Reason: err.Error()}
+	if ce, ok := errors.AsType[*claimError](err); ok {
 		o.Want = ce.Want
 	}
 	return o
@@ -198,8 +208,7 @@ func fail(stage string, err error) Outcome {
 // short words a pool's ShortError for what of wants it: "task p-0-t needs
 // 1 cpus (0.5 cpus left)", with what was lacking as Want.
 func short(what string, err error) error {
-	var se *ShortError
-	if errors.As(err, &se) {
+	if se, ok := errors.AsType[*ShortError](err); ok {
 		return &claimError{Reason: what + " needs " + se.Want + " (" + se.Have + " left)", Want: se.Want}
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -230,6 +239,11 @@ func (e *Evaluation) keep(key, id string, r mesos.Resource, isNew bool) {
 	if i := e.claimedAt(key); i >= 0 {
 		e.claimed[i] = reservation.Item{Key: key, ID: id, Resource: r}
 	} else {
+		if e.claimed == nil {
+			// Made by the first claim: most evaluations of a big round
+			// fail before any.
+			e.claimed = make([]reservation.Item, 0, e.claims)
+		}
 		e.claimed = append(e.claimed, reservation.Item{Key: key, ID: id, Resource: r})
 	}
 	if isNew {
@@ -250,21 +264,22 @@ func (e *Evaluation) claimedAt(key string) int {
 // a new resource ID, and returns them as reserved (one resource).
 func (e *Evaluation) reserve(key string, took []mesos.Resource) (mesos.Resource, string, error) {
 	id := e.NewID()
-	res := reservation.Reserve(took, e.Role, e.Principal, id)
-	if len(res) != 1 {
-		return mesos.Resource{}, "", fmt.Errorf("%s: the offered resources (%s) cannot be reserved as one", key, reservation.Describe(took))
-	}
 	if e.Rec.Reserve == nil {
 		e.Rec.Reserve = make([]mesos.Resource, 0, e.claims)
 	}
-	e.Rec.Reserve = append(e.Rec.Reserve, res[0])
-	return res[0], id, nil
+	n := len(e.Rec.Reserve)
+	e.Rec.Reserve = reservation.AppendReserved(e.Rec.Reserve, took, e.Role, e.Principal, id)
+	if len(e.Rec.Reserve) != n+1 {
+		e.Rec.Reserve = e.Rec.Reserve[:n]
+		return mesos.Resource{}, "", fmt.Errorf("%s: the offered resources (%s) cannot be reserved as one", key, reservation.Describe(took))
+	}
+	return e.Rec.Reserve[n], id, nil
 }
 
 // claimScalar claims amount of scalar resource name under key, for what
 // (messages): the existing reservation, grown or shrunk to amount, or a
 // new one.
-func (e *Evaluation) claimScalar(key, name string, amount float64, what string) (mesos.Resource, error) {
+func (e *Evaluation) claimScalar(key, name string, amount float64, what describe) (mesos.Resource, error) {
 	it, got, err := e.existing(key)
 	if err != nil {
 		return got, err
@@ -278,27 +293,28 @@ func (e *Evaluation) claimScalar(key, name string, amount float64, what string) 
 			diff := want.Subtract(have)
 			extra, err := e.Pool.TakeScalar(name, diff.Value)
 			if err != nil {
-				return got, short(fmt.Sprintf("%s (growing its reservation from %g)", what, have.Value), err)
+				return got, short(fmt.Sprintf("%s (growing its reservation from %g)", what(), have.Value), err)
 			}
 			grown := reservation.Reserve(extra, e.Role, e.Principal, it.ID)
 			e.Rec.Reserve = append(e.Rec.Reserve, grown...)
 			sum := mesos.Resources{got}.Plus(grown...)
 			if len(sum) != 1 {
-				return got, fmt.Errorf("%s: its reservation cannot grow (%s)", what, reservation.Describe(sum))
+				return got, fmt.Errorf("%s: its reservation cannot grow (%s)", what(), reservation.Describe(sum))
 			}
 			got = sum[0]
 		default:
 			shrink := got
 			shrink.Scalar = have.Subtract(&want)
 			e.Rec.Unreserve = append(e.Rec.Unreserve, shrink)
-			got.Scalar = &want
+			got.Scalar = &mesos.Value_Scalar{Value: amount}
 		}
 		e.keep(key, it.ID, got, false)
 		return got, nil
 	}
-	took, err := e.Pool.TakeScalar(name, amount)
+	var room [1]mesos.Resource
+	took, err := e.Pool.appendScalar(room[:0], name, amount)
 	if err != nil {
-		return mesos.Resource{}, short(what, err)
+		return mesos.Resource{}, short(what(), err)
 	}
 	r, id, err := e.reserve(key, took)
 	if err != nil {
@@ -311,7 +327,7 @@ func (e *Evaluation) claimScalar(key, name string, amount float64, what string) 
 // claimPort claims port pt (a fixed port, or a dynamic one in its ranges)
 // under key: the reserved port, unless the spec now fixes another one, or
 // a new reservation.
-func (e *Evaluation) claimPort(key string, pt *spec.PortSpec, what string) (uint64, mesos.Resource, error) {
+func (e *Evaluation) claimPort(key string, pt *spec.PortSpec, what describe) (uint64, mesos.Resource, error) {
 	it, got, err := e.existing(key)
 	if err != nil {
 		return 0, got, err
@@ -330,7 +346,7 @@ func (e *Evaluation) claimPort(key string, pt *spec.PortSpec, what string) (uint
 	}
 	num, took, err := e.Pool.TakePort(uint64(pt.Port), within)
 	if err != nil {
-		return 0, took, short(what, err)
+		return 0, took, short(what(), err)
 	}
 	r, id, err := e.reserve(key, []mesos.Resource{took})
 	if err != nil {
@@ -344,7 +360,7 @@ func (e *Evaluation) claimPort(key string, pt *spec.PortSpec, what string) (uint
 // when only its disk is left), or a new reservation of v.Size MB of the
 // root disk, or of a whole MOUNT disk of at least that size, made a
 // volume.
-func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what string) (mesos.Resource, error) {
+func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what describe) (mesos.Resource, error) {
 	it, got, err := e.existing(key)
 	if err != nil {
 		return got, err
@@ -366,9 +382,8 @@ func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what string) (m
 		case spec.VolumeMount:
 			m, err := e.Pool.TakeMount(float64(v.Size))
 			if err != nil {
-				var se *ShortError
-				if errors.As(err, &se) {
-					return got, &claimError{Reason: fmt.Sprintf("%s needs a MOUNT disk of at least %d MB (%s offered)", what, v.Size, se.Have), Want: strconv.Itoa(v.Size) + " MB of MOUNT disk"}
+				if se, ok := errors.AsType[*ShortError](err); ok {
+					return got, &claimError{Reason: fmt.Sprintf("%s needs a MOUNT disk of at least %d MB (%s offered)", what(), v.Size, se.Have), Want: strconv.Itoa(v.Size) + " MB of MOUNT disk"}
 				}
 				return got, err
 			}
@@ -376,7 +391,7 @@ func (e *Evaluation) claimVolume(key string, v *spec.VolumeSpec, what string) (m
 		default:
 			took, err = e.Pool.TakeScalar("disk", float64(v.Size))
 			if err != nil {
-				return got, short(what, err)
+				return got, short(what(), err)
 			}
 		}
 		got, id, err = e.reserve(key, took)
@@ -417,14 +432,20 @@ func (e *Evaluation) finish() {
 			}
 		}
 		for _, it := range old.Items {
-			if owner := reservation.Owner(it.Key); e.claimedAt(it.Key) >= 0 || slices.Contains(e.owners, owner) || !known[owner] {
+			if owner := reservation.Owner(it.Key); e.claimedAt(it.Key) >= 0 || e.evaluates(owner) || !known[owner] {
 				continue
 			}
 			res.Items = append(res.Items, it)
 		}
 	}
-	// Claimed items in the order they were claimed: the stages' order.
-	res.Items = append(res.Items, e.claimed...)
+	// Claimed items in the order they were claimed: the stages' order
+	// (without old items, the claimed ones themselves: the evaluation
+	// ends here).
+	if res.Items == nil {
+		res.Items = e.claimed
+	} else {
+		res.Items = append(res.Items, e.claimed...)
+	}
 	e.Rec.Reservation = res
 }
 
@@ -480,7 +501,7 @@ func (s VolumeStage) Evaluate(e *Evaluation) Outcome {
 	n := 0
 	if e.Req.Executor == nil {
 		for _, v := range e.Req.Pod.PodVolumes() {
-			r, err := e.claimVolume(reservation.VolumeKey(reservation.KeyPod, v.Path), v, fmt.Sprintf("the pod's volume %s of %s", v.Path, e.Req.Instance()))
+			r, err := e.claimVolume(reservation.VolumeKey(reservation.KeyPod, v.Path), v, func() string { return fmt.Sprintf("the pod's volume %s of %s", v.Path, e.Req.Instance()) })
 			if err != nil {
 				return fail(s.Name(), err)
 			}
@@ -490,7 +511,7 @@ func (s VolumeStage) Evaluate(e *Evaluation) Outcome {
 	}
 	for _, rs := range e.sets {
 		for _, v := range rs.Volumes {
-			r, err := e.claimVolume(reservation.VolumeKey(rs.ID, v.Path), v, fmt.Sprintf("volume %s of %s", v.Path, rs.what(e)))
+			r, err := e.claimVolume(reservation.VolumeKey(rs.ID, v.Path), v, func() string { return fmt.Sprintf("volume %s of %s", v.Path, rs.what(e)) })
 			if err == nil {
 				err = e.sameVolume(rs, v.Path, r)
 			}
@@ -503,7 +524,7 @@ func (s VolumeStage) Evaluate(e *Evaluation) Outcome {
 			n++
 		}
 	}
-	return Pass(s.Name(), strconv.Itoa(n)+" volume(s)")
+	return Pass(s.Name(), volumesTaken.of(n))
 }
 
 // what names the resource set in messages: its first task to launch

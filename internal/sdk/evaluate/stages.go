@@ -49,14 +49,14 @@ func (s ExecutorResourceStage) Evaluate(e *Evaluation) Outcome {
 	if e.Req.Executor != nil {
 		return Pass(s.Name(), "none: the running executor has its share")
 	}
-	what := "the executor of " + e.Req.Instance()
+	what := func() string { return "the executor of " + e.Req.Instance() }
 	if e.Req.Reservation == nil {
 		// Its share is reserved anew: an offer that lacks part of it
 		// fails here, for the reason the claims would fail with, before
 		// anything is reserved (and a resource ID spent) in vain.
 		for _, r := range executorShares {
 			if err := e.Pool.ShortScalar(r.name, r.amount); err != nil {
-				return fail(s.Name(), short(what, err))
+				return fail(s.Name(), short(what(), err))
 			}
 		}
 	}
@@ -107,7 +107,7 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 				if (pt.Port != 0) != fixed {
 					continue
 				}
-				num, r, err := e.claimPort(reservation.PortKey(rs.ID, pt.Name), pt, rs.what(e)+" port "+pt.Name)
+				num, r, err := e.claimPort(reservation.PortKey(rs.ID, pt.Name), pt, func() string { return rs.what(e) + " port " + pt.Name })
 				if err != nil {
 					return fail(s.Name(), err)
 				}
@@ -119,7 +119,7 @@ func (s PortStage) Evaluate(e *Evaluation) Outcome {
 			}
 		}
 	}
-	return Pass(s.Name(), strconv.Itoa(n)+" port(s)")
+	return Pass(s.Name(), portsTaken.of(n))
 }
 
 // portRanges are the ranges a dynamic port must be in (nil: any).
@@ -155,7 +155,7 @@ func (ResourceStage) Name() string { return "resources" }
 func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 	for _, rs := range e.sets {
 		var buf [2]mesos.Resource
-		scalars, what := buf[:0], rs.what(e)
+		scalars, what := buf[:0], func() string { return rs.what(e) }
 		for _, r := range [...]struct {
 			name   string
 			amount float64
@@ -174,7 +174,7 @@ func (s ResourceStage) Evaluate(e *Evaluation) Outcome {
 			c.Resources = slices.Concat(scalars, c.Resources)
 		}
 	}
-	return Pass(s.Name(), strconv.Itoa(len(e.Rec.Tasks))+" task(s)")
+	return Pass(s.Name(), tasksFitted.of(len(e.Rec.Tasks)))
 }
 
 // TLSStage names each transport-encryption certificate of the tasks to
@@ -219,5 +219,36 @@ func (s TLSStage) Evaluate(e *Evaluation) Outcome {
 			n++
 		}
 	}
-	return Pass(s.Name(), strconv.Itoa(n)+" certificate(s)")
+	return Pass(s.Name(), certificatesNamed.of(n))
+}
+
+// counts are a passing stage's reasons "<n> <noun>", those of small n
+// made once: nearly every fit's stages say "1 task(s)", "0 volume(s)".
+type counts struct {
+	noun  string
+	small [8]string
+}
+
+// Passing stages' counts.
+var (
+	portsTaken        = newCounts("port(s)")
+	tasksFitted       = newCounts("task(s)")
+	volumesTaken      = newCounts("volume(s)")
+	certificatesNamed = newCounts("certificate(s)")
+)
+
+func newCounts(noun string) *counts {
+	c := &counts{noun: noun}
+	for n := range c.small {
+		c.small[n] = strconv.Itoa(n) + " " + noun
+	}
+	return c
+}
+
+// of is "<n> <noun>".
+func (c *counts) of(n int) string {
+	if n >= 0 && n < len(c.small) {
+		return c.small[n]
+	}
+	return strconv.Itoa(n) + " " + c.noun
 }

@@ -163,6 +163,14 @@ type Launch struct {
 // Builder builds launches; see Config.
 type Builder struct {
 	cfg Config
+	// What every launch shares, derived from cfg once (a launch round
+	// builds hundreds): the API's base URL, the tasks' identity in the
+	// service, their task IDs' prefix, and the toolkit binaries' URIs a
+	// task fetches.
+	apiBase      string
+	identity     taskenv.Identity
+	taskIDPrefix string
+	toolURIs     []mesos.CommandInfo_URI
 }
 
 // NewID returns a new unique ID from the builder's source.
@@ -180,7 +188,15 @@ func New(cfg Config) *Builder {
 		cfg.PauseCommand = DefaultPauseCommand
 	}
 	cfg.Steps = append([]Step{Reservations{NewID: cfg.NewID}}, cfg.Steps...)
-	return &Builder{cfg: cfg}
+	b := &Builder{cfg: cfg, apiBase: taskenv.SchedulerURL(cfg.APIHostname, cfg.APIPort),
+		identity:     taskenv.ServiceIdentity(cfg.Service, cfg.APIHostname, cfg.APIPort),
+		taskIDPrefix: strings.ReplaceAll(strings.TrimPrefix(cfg.Service, "/"), "/", ".") + "__"}
+	for _, a := range cfg.Artifacts {
+		if a != "executor" {
+			b.toolURIs = append(b.toolURIs, b.artifactURI(a))
+		}
+	}
+	return b
 }
 
 // Build turns rec into a launch for framework frameworkID; params are the
@@ -228,11 +244,16 @@ func (b *Builder) Build(rec *evaluate.Recommendation, frameworkID string, params
 
 // newExecutor is a new ExecutorInfo for pod instance inst.
 func (b *Builder) newExecutor(inst, frameworkID string, resources []mesos.Resource) mesos.ExecutorInfo {
+	// What the ExecutorInfo points at, in one allocation.
+	v := &struct {
+		name      string
+		framework mesos.FrameworkID
+	}{inst, mesos.FrameworkID{Value: frameworkID}}
 	e := mesos.ExecutorInfo{
 		Type:        mesos.ExecutorInfo_DEFAULT,
 		ExecutorID:  mesos.ExecutorID{Value: inst + "__" + b.cfg.NewID()},
-		FrameworkID: &mesos.FrameworkID{Value: frameworkID},
-		Name:        &inst,
+		FrameworkID: &v.framework,
+		Name:        &v.name,
 		Resources:   resources,
 	}
 	if b.cfg.Executor == ExecutorTaskkit {
@@ -294,14 +315,12 @@ func (b *Builder) configID(req *evaluate.Requirement) string {
 	return b.cfg.ConfigID
 }
 
-func (b *Builder) apiBase() string { return taskenv.SchedulerURL(b.cfg.APIHostname, b.cfg.APIPort) }
-
 // artifactURI is the URI of a toolkit binary served by the API: executable,
 // and versioned and cacheable when its digest is known.
 func (b *Builder) artifactURI(name string) mesos.CommandInfo_URI {
 	exe := true
 	d := b.cfg.ArtifactDigests[name]
-	u := mesos.CommandInfo_URI{Value: taskenv.ArtifactURL(b.apiBase(), name, d), Executable: &exe}
+	u := mesos.CommandInfo_URI{Value: taskenv.ArtifactURL(b.apiBase, name, d), Executable: &exe}
 	if d != "" {
 		cache := true
 		u.Cache = &cache
@@ -326,21 +345,43 @@ func (b *Builder) issue(pod string, c *evaluate.TaskClaim, claim evaluate.TLSCla
 	return key, cert, ca, nil
 }
 
+// taskParts are a TaskInfo and the values its fields point at, allocated
+// together: a launch round builds hundreds of TaskInfos.
+type taskParts struct {
+	info        mesos.TaskInfo
+	command     mesos.CommandInfo
+	cmd         string
+	shell       bool
+	discovery   mesos.DiscoveryInfo
+	ports       mesos.Ports
+	killPolicy  mesos.KillPolicy
+	gracePeriod mesos.DurationInfo
+	labels      mesos.Labels
+	// The values of the labels every task has, and room for those and a
+	// few more.
+	goal, host, config, podType, index string
+	labelRoom                          [8]mesos.Label
+}
+
 // task builds one TaskInfo (Executor not set yet); tls gives its
 // transport-encryption secrets.
 func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secrets podSecrets, params map[string]string, tls tlsSecrets) (*mesos.TaskInfo, error) {
 	req, t, pod := rec.Req, c.Spec, rec.Req.Pod
-	ti := &mesos.TaskInfo{
+	parts := &taskParts{}
+	parts.info = mesos.TaskInfo{
 		Name:      c.Name,
-		TaskID:    mesos.TaskID{Value: strings.ReplaceAll(strings.TrimPrefix(b.cfg.Service, "/"), "/", ".") + "__" + c.Name + "__" + b.cfg.NewID()},
+		TaskID:    mesos.TaskID{Value: b.taskIDPrefix + c.Name + "__" + b.cfg.NewID()},
 		AgentID:   rec.Offer.AgentID,
 		Resources: c.Resources,
 	}
+	ti := &parts.info
 	// The environment, in the SDK's order (package taskenv).
 	var env taskenv.Env
 	env.SetSorted(t.Env)
 	env.SetTaskCfg(b.cfg.Env, pod.Name)
-	env.SetIdentity(taskenv.Identity{Service: b.cfg.Service, Pod: pod.Name, Index: req.Index, Task: t.Name, SchedulerHost: b.cfg.APIHostname, SchedulerPort: b.cfg.APIPort})
+	id := b.identity
+	id.Pod, id.Index, id.Task = pod.Name, req.Index, t.Name
+	env.SetIdentity(id)
 	env.SetPlacementReferenced(pod.Placement)
 	for _, cfg := range t.Configs.Values {
 		env.SetConfigTemplate(cfg.Name, cfg.Dest)
@@ -355,7 +396,8 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	}
 	env.SetEnviron(b.cfg.TaskEnv)
 
-	disc := &mesos.DiscoveryInfo{Visibility: mesos.FRAMEWORK, Name: &ti.Name, Ports: &mesos.Ports{}}
+	parts.discovery = mesos.DiscoveryInfo{Visibility: mesos.FRAMEWORK, Name: &ti.Name, Ports: &parts.ports}
+	disc := &parts.discovery
 	if t.Discovery != nil {
 		if t.Discovery.Prefix != "" { // else it keeps the task's name
 			disc.Name = strPtr(taskenv.DiscoveryName(t.Discovery.Prefix, req.Index))
@@ -397,11 +439,10 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 
 	// URIs: the toolkit binaries, the pod's own, the config templates.
 	var uris []mesos.CommandInfo_URI
-	for _, a := range b.cfg.Artifacts {
-		if a != "executor" {
-			uris = append(uris, b.artifactURI(a))
-		}
+	if n := len(b.toolURIs) + len(pod.URIs) + len(t.Configs.Values); n > 0 {
+		uris = make([]mesos.CommandInfo_URI, 0, n)
 	}
+	uris = append(uris, b.toolURIs...)
 	for _, u := range pod.URIs {
 		uris = append(uris, mesos.CommandInfo_URI{Value: u})
 	}
@@ -409,7 +450,7 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	for _, cfg := range t.Configs.Values {
 		out := taskenv.ConfigTemplatePath(cfg.Name)
 		uris = append(uris, mesos.CommandInfo_URI{
-			Value:      taskenv.TemplateURL(b.apiBase(), b.configID(req), pod.Name, t.Name, cfg.Name),
+			Value:      taskenv.TemplateURL(b.apiBase, b.configID(req), pod.Name, t.Name, cfg.Name),
 			OutputFile: &out, Extract: &noExtract,
 		})
 	}
@@ -423,13 +464,15 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	if paused {
 		cmd = b.cfg.PauseCommand
 	}
-	shell := true
+	parts.cmd, parts.shell = cmd, true
+	shell := &parts.shell
 	envProto := Environment(&env)
-	ti.Command = &mesos.CommandInfo{Value: &cmd, Shell: &shell, URIs: uris, Environment: envProto}
+	parts.command = mesos.CommandInfo{Value: &parts.cmd, Shell: shell, URIs: uris, Environment: envProto}
+	ti.Command = &parts.command
 	if hc := t.HealthCheck; hc != nil && !paused {
 		ti.HealthCheck = &mesos.HealthCheck{
 			Type:                mesos.HealthCheck_COMMAND,
-			Command:             &mesos.CommandInfo{Value: strPtr(hc.Cmd), Shell: &shell, Environment: envProto},
+			Command:             &mesos.CommandInfo{Value: strPtr(hc.Cmd), Shell: shell, Environment: envProto},
 			DelaySeconds:        f64(hc.Delay),
 			IntervalSeconds:     f64(hc.Interval),
 			TimeoutSeconds:      f64(hc.Timeout),
@@ -440,7 +483,7 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	if rc := t.ReadinessCheck; rc != nil && !paused {
 		ti.Check = &mesos.CheckInfo{
 			Type:            mesos.CheckInfo_COMMAND,
-			Command:         &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: strPtr(rc.Cmd), Shell: &shell, Environment: envProto}},
+			Command:         &mesos.CheckInfo_Command{Command: mesos.CommandInfo{Value: strPtr(rc.Cmd), Shell: shell, Environment: envProto}},
 			DelaySeconds:    f64(rc.Delay),
 			IntervalSeconds: f64(rc.Interval),
 			TimeoutSeconds:  f64(rc.Timeout),
@@ -449,14 +492,17 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	// Always a kill policy, 0 s when svc.yml gives none, as the SDK's
 	// PodInfoBuilder.setTaskKillGracePeriod (DefaultTaskSpec's default
 	// 0): without one the executor would give its own 3 s.
-	ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(time.Duration(t.KillGracePeriod) * time.Second)}}
-	labels := []mesos.Label{
-		{Key: LabelGoalState, Value: strPtr(t.Goal)},
-		{Key: LabelOfferHostname, Value: strPtr(rec.Where.Hostname)},
-		{Key: LabelTargetConfiguration, Value: strPtr(b.configID(req))},
-		{Key: LabelTaskType, Value: strPtr(pod.Name)},
-		{Key: LabelTaskIndex, Value: strPtr(strconv.Itoa(req.Index))},
-	}
+	parts.gracePeriod = mesos.DurationInfo{Nanoseconds: int64(time.Duration(t.KillGracePeriod) * time.Second)}
+	parts.killPolicy = mesos.KillPolicy{GracePeriod: &parts.gracePeriod}
+	ti.KillPolicy = &parts.killPolicy
+	parts.goal, parts.host, parts.config, parts.podType, parts.index = t.Goal, rec.Where.Hostname, b.configID(req), pod.Name, strconv.Itoa(req.Index)
+	labels := append(parts.labelRoom[:0],
+		mesos.Label{Key: LabelGoalState, Value: &parts.goal},
+		mesos.Label{Key: LabelOfferHostname, Value: &parts.host},
+		mesos.Label{Key: LabelTargetConfiguration, Value: &parts.config},
+		mesos.Label{Key: LabelTaskType, Value: &parts.podType},
+		mesos.Label{Key: LabelTaskIndex, Value: &parts.index},
+	)
 	if paused {
 		labels = append(labels, mesos.Label{Key: LabelGoalOverride, Value: strPtr(GoalOverridePaused)})
 	}
@@ -476,7 +522,8 @@ func (b *Builder) task(rec *evaluate.Recommendation, c *evaluate.TaskClaim, secr
 	for _, kv := range own {
 		labels = append(labels, mesos.Label{Key: kv[0], Value: strPtr(kv[1])})
 	}
-	ti.Labels = &mesos.Labels{Labels: labels}
+	parts.labels = mesos.Labels{Labels: labels}
+	ti.Labels = &parts.labels
 	if err := setRLimits(ti, pod); err != nil {
 		return nil, err
 	}
@@ -615,17 +662,16 @@ func (d DirSecrets) Secret(path string) ([]byte, error) {
 func newIDs() func() string {
 	var mu sync.Mutex
 	r := bufio.NewReaderSize(rand.Reader, 4096)
+	var b [16]byte // read into under mu: one allocation per ID, its text
 	return func() string {
-		b := make([]byte, 16)
 		mu.Lock()
-		_, err := io.ReadFull(r, b)
-		mu.Unlock()
-		if err != nil {
+		defer mu.Unlock()
+		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return imesos.NewID()
 		}
 		b[6] = b[6]&0x0f | 0x40
 		b[8] = b[8]&0x3f | 0x80
-		return imesos.UUIDString(b)
+		return imesos.UUIDString(b[:])
 	}
 }
 

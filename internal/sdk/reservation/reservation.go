@@ -19,6 +19,9 @@
 //	   resources are DESTROYed and UNRESERVEd as they are offered (Op: the
 //	   UNRESERVE's operation ID, OpKind: OpRelease), and leave once it
 //	   finished
+//	what a kept instance gives up (a task it no longer has) ─▶ a released
+//	   reservation of its own, its items Intact until their release is
+//	   sent: a task added back takes them back until then
 //
 // An item's OpKind says which of the two its pending operation is: a
 // reservation released while its RESERVE is not confirmed yet holds both
@@ -85,6 +88,14 @@ type Item struct {
 	Op string
 	// OpKind is what Op does: OpReserve or OpRelease ("" when Op is "").
 	OpKind OpKind
+	// Intact says, of an item a released reservation tracks, that no
+	// DESTROY or UNRESERVE of it was ever sent: it is reserved as it was,
+	// a volume with its data, so a task whose stored TaskInfo names it
+	// may take it back (a removed task added back before its release).
+	// False once its release was sent, whatever became of it (a failed
+	// UNRESERVE may follow an applied DESTROY), and for an item stored
+	// before this was recorded: not known, so taken as given up.
+	Intact bool
 }
 
 // OpKind is what an item's pending operation does to it.
@@ -354,6 +365,7 @@ type storedItem struct {
 	ID       string `json:"id"`
 	Op       string `json:"op,omitempty"`
 	OpKind   OpKind `json:"op_kind,omitempty"`
+	Intact   bool   `json:"intact,omitempty"`
 	Resource []byte `json:"resource"`
 }
 
@@ -365,7 +377,7 @@ func (r *Reservation) Marshal() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reservation of %s, %s: %w", r.Instance(), it.Key, err)
 		}
-		si := storedItem{Key: it.Key, ID: it.ID, Op: it.Op, Resource: b}
+		si := storedItem{Key: it.Key, ID: it.ID, Op: it.Op, Intact: it.Intact, Resource: b}
 		if it.Op != "" {
 			si.OpKind = it.OpKind
 		}
@@ -376,7 +388,7 @@ func (r *Reservation) Marshal() ([]byte, error) {
 
 // Unmarshal decodes a stored reservation. An item's pending operation
 // stored without its kind (by an earlier version) is given one
-// (inferKind).
+// (inferKind); an item stored without Intact is not intact.
 func Unmarshal(b []byte) (*Reservation, error) {
 	var s stored
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -384,7 +396,7 @@ func Unmarshal(b []byte) (*Reservation, error) {
 	}
 	r := &Reservation{Pod: s.Pod, Index: s.Index, AgentID: s.AgentID, Hostname: s.Hostname, Role: s.Role, Releasing: s.Releasing}
 	for _, si := range s.Items {
-		it := Item{Key: si.Key, ID: si.ID, Op: si.Op, OpKind: si.OpKind}
+		it := Item{Key: si.Key, ID: si.ID, Op: si.Op, OpKind: si.OpKind, Intact: si.Intact}
 		if it.Op == "" {
 			it.OpKind = ""
 		} else if it.OpKind != OpReserve && it.OpKind != OpRelease {
@@ -436,16 +448,27 @@ func Ours(r *mesos.Resource, roles []string) bool {
 // be added together added with mesos-go's Add — but a result shares with
 // resources the values mesos-go never changes in place (scalars, ranges,
 // roles, disk and allocation info, the reservations below the new one),
-// and the results share the new ReservationInfo. resources' slices are
-// not changed: the new reservation is appended to a copy of each
+// and the results share the new ReservationInfo (those of unreserved
+// resources the one-element list of it). resources' slices are not
+// changed: the new reservation is appended to a copy of each
 // Reservations. Callers treat resources as values, as mesos-go does.
 func Reserve(resources []mesos.Resource, role, principal, id string) []mesos.Resource {
-	// The ReservationInfo's values in one allocation.
+	return AppendReserved(nil, resources, role, principal, id)
+}
+
+// AppendReserved appends what Reserve returns to dst (whose resources it
+// does not add to) and returns the extended slice: an offer evaluation
+// collects a pod's reservations in one slice without a result slice per
+// RESERVE.
+func AppendReserved(dst, resources []mesos.Resource, role, principal, id string) []mesos.Resource {
+	// The ReservationInfo's values in one allocation, with the
+	// reservations of an unreserved resource: the new one alone.
 	v := &struct {
 		typ                 mesos.Resource_ReservationInfo_Type
 		role, principal, id string
 		label               [1]mesos.Label
 		labels              mesos.Labels
+		alone               [1]mesos.Resource_ReservationInfo
 	}{typ: mesos.Resource_ReservationInfo_DYNAMIC, role: role, principal: principal, id: id}
 	v.label[0] = mesos.Label{Key: LabelResourceID, Value: &v.id}
 	v.labels.Labels = v.label[:]
@@ -453,29 +476,36 @@ func Reserve(resources []mesos.Resource, role, principal, id string) []mesos.Res
 	if principal != "" {
 		ri.Principal = &v.principal
 	}
-	var result mesos.Resources
+	v.alone[0] = ri
+	start := len(dst)
 next:
 	for i := range resources {
 		r := resources[i]
 		if r.IsEmpty() {
 			continue
 		}
-		r.Reservations = append(slices.Clip(r.Reservations), ri)
+		if len(r.Reservations) == 0 {
+			// Shared by the results: its capacity is its length, so an
+			// append never writes into it.
+			r.Reservations = v.alone[:]
+		} else {
+			r.Reservations = append(slices.Clip(r.Reservations), ri)
+		}
 		if err := r.Validate(); err != nil {
 			panic(err)
 		}
-		for j := range result {
-			if result[j].Addable(r) {
-				result[j].Add(r)
+		for j := start; j < len(dst); j++ {
+			if dst[j].Addable(r) {
+				dst[j].Add(r)
 				continue next
 			}
 		}
-		if result == nil {
-			result = make(mesos.Resources, 0, len(resources)-i)
+		if dst == nil {
+			dst = make([]mesos.Resource, 0, len(resources)-i)
 		}
-		result = append(result, r)
+		dst = append(dst, r)
 	}
-	return result
+	return dst
 }
 
 // Volume returns reserved disk r made a persistent volume: persistence ID

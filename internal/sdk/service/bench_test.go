@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"syscall"
 	"testing"
 	"time"
@@ -19,12 +20,20 @@ import (
 // need), so the round signs certificates but generates no key. Besides the
 // wall time it reports cpu-ms/op, the process's CPU time (user + system)
 // over the round: a figure a loaded machine inflates far less than the
-// wall time.
+// wall time. The cold variants start each round as a fresh scheduler
+// process does (bench/scheduler.sh's only launch round): the heap collected
+// and given back to the OS, so that the round grows a small heap on pages
+// it must fault in, with GC cycles and assists while it runs.
 func BenchmarkOfferRound(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		tls  string
-	}{{"plain", ""}, {"tls", ", transport-encryption: [{name: t, type: TLS}]"}} {
+		cold bool
+	}{
+		{"plain", "", false},
+		{"plain-cold", "", true},
+		{"tls", ", transport-encryption: [{name: t, type: TLS}]", false},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			yaml := fmt.Sprintf(`name: bench
 pods:
@@ -49,6 +58,9 @@ plans:
 				h := newHarness(b, yaml, nil, nil)
 				if tc.tls != "" {
 					fillKeys(b, h.s, 200)
+				}
+				if tc.cold {
+					debug.FreeOSMemory()
 				}
 				c0 := cpuTime()
 				b.StartTimer()

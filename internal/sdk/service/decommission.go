@@ -44,7 +44,8 @@ import (
 // start already, releaseRemoved). Those items leave the instance's
 // reservation for a released one of their own (leftLocked); the instance
 // keeps the rest, never marked releasing, and the step is COMPLETE once
-// none of them is reserved.
+// none of them is reserved. Such a task added back by a later start
+// before the release was sent takes them back (keepAddedBack).
 //
 // What an earlier incarnation of the instance left behind (a pod replaced
 // off an agent that never came back) is not waited for, as the SDK's plan

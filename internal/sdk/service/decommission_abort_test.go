@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -66,10 +67,16 @@ func TestDecommissionAbortedAfterItsRelease(t *testing.T) {
 				withoutOpKinds(t, st)
 			}
 
-			h = newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, nil)
+			var logs syncBuffer
+			h = newHarness(t, render(t, stateful, "COUNT=3", "DECOMMISSION=true"), st, func(c *Config) {
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			})
 			h.master.ManualOperations()
 			if names := h.s.PlanNames(); slices.Contains(names, plan.Decommission) {
 				t.Errorf("plans %v: nothing is to be decommissioned at count 3", names)
+			}
+			if !strings.Contains(logs.String(), "new, empty volume") || !strings.Contains(logs.String(), "task=web-2-server") {
+				t.Errorf("the log does not say web-2 gets a new, empty volume:\n%s", logs.String())
 			}
 			// Stored at start: web-2 holds nothing of what it gave up; a
 			// released reservation of its own tracks it.

@@ -77,6 +77,15 @@ func (s *Scheduler) toLaunch(st *plan.Step) []string {
 	return out
 }
 
+// launchesAny reports whether st has a task to launch (toLaunch is not
+// empty), without listing them.
+func (s *Scheduler) launchesAny(st *plan.Step) bool {
+	return slices.ContainsFunc(st.TaskNames(), func(name string) bool {
+		t := s.tasks[name]
+		return t == nil || !t.live()
+	})
+}
+
 // requirement is what step st asks of the offers: its tasks not running,
 // on the pod instance's reservation unless the recovery is permanent (pod
 // replace, a task GONE, or its agent lost past AgentLostTimeout), which
@@ -425,7 +434,13 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 			continue
 		}
 		j := jobs[i]
-		ops := g.released
+		// One ACCEPT of every operation: sized once (a launch has a few,
+		// and an agent's offers take dozens of launches).
+		n := len(g.released)
+		for _, la := range g.launches {
+			n += len(la.l.Operations)
+		}
+		ops := append(make([]mesos.Offer_Operation, 0, n), g.released...)
 		for _, la := range g.launches {
 			s.applyLaunchLocked(j, la, now)
 			ops = append(ops, la.l.Operations...)
@@ -514,7 +529,7 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 func (s *Scheduler) adoptRunningLocked(steps []*plan.Step, now time.Time) ([]*plan.Step, bool) {
 	adopted := false
 	steps = slices.DeleteFunc(steps, func(st *plan.Step) bool {
-		if len(s.toLaunch(st)) > 0 {
+		if s.launchesAny(st) {
 			return false
 		}
 		s.adoptLocked(st, nil, now)
@@ -618,8 +633,8 @@ func (s *Scheduler) pinnedFor(st *plan.Step, until, now time.Time) string {
 // its reservation the pod instance's (in j, for the store), and its step
 // is PREPARED. Caller holds s.mu for writing.
 func (s *Scheduler) applyLaunchLocked(j *job, la *launch, now time.Time) {
-	la.prev = map[string]taskState{}
-	var names []string
+	la.prev = make(map[string]taskState, len(la.l.TaskInfos))
+	names := make([]string, 0, len(la.l.TaskInfos))
 	for _, ti := range la.l.TaskInfos {
 		names = append(names, ti.Name)
 		t := s.tasks[ti.Name]

@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -282,7 +283,7 @@ func (s *Scheduler) releasesLocked(j *job, agent string, offered []mesos.Resourc
 			r := s.reservations[key].Clone()
 			for i := range r.Items {
 				if slices.Contains(ids, r.Items[i].ID) {
-					r.Items[i].Op, r.Items[i].OpKind = op, reservation.OpRelease
+					r.Items[i].Op, r.Items[i].OpKind, r.Items[i].Intact = op, reservation.OpRelease, false
 				}
 			}
 			s.setReservationLocked(j, key, r)
@@ -468,6 +469,136 @@ func (s *Scheduler) releaseRemoved() error {
 	return s.storeReservations(j, "removed tasks")
 }
 
+// keepAddedBack gives a task the target has again (a removed task added
+// back: its stored TaskInfo kept, no longer retired) back, at start, what
+// it held that a released reservation still tracks intact (no DESTROY or
+// UNRESERVE of it ever sent: the removed task's decommission, or
+// releaseRemoved, gave it up but no offer released it yet): those items
+// go back into its pod instance's reservation under their keys, so that
+// it relaunches on its own reservation and volume, its data kept (an
+// item whose RESERVE Mesos has not confirmed yet goes back pending, for
+// operationStatus to settle: dropped if it was never made). The SDK
+// keeps every resource ID a stored TaskInfo of a task it does not
+// decommission names (DefaultScheduler.getUnexpectedResources) and prunes
+// a resource from the TaskInfos only as it records its release, before
+// the DESTROY and UNRESERVE are sent (UninstallRecorder): what was sent
+// is gone, even when its UNRESERVE failed (the DESTROY may have been
+// applied), and an item stored without Intact (an earlier version) is
+// taken as sent. The task then relaunches on a new reservation for what
+// it lacks, a volume new and empty, which the log says. An item is left
+// released when the instance's reservation is elsewhere (another agent
+// and host), released, or holds its key already. It runs in New after
+// keepAborted and releaseRemoved (which empties the sets a removed task
+// held that the target uses) and before followRenames (which maps the
+// items taken back to the set their task uses now); the change is stored
+// before anything runs.
+func (s *Scheduler) keepAddedBack() error {
+	j := &job{}
+	type claim struct{ task, inst string }
+	claims := map[string]claim{} // resource ID → the kept task whose TaskInfo names it
+	for _, t := range s.tasks {
+		if t.info == nil || t.replace {
+			continue
+		}
+		c := claim{task: t.name, inst: t.instanceName()}
+		for i := range t.info.Resources {
+			if id := reservation.ResourceID(&t.info.Resources[i]); id != "" {
+				claims[id] = c
+			}
+		}
+		for i := range t.info.GetExecutor().GetResources() {
+			if id := reservation.ResourceID(&t.info.Executor.Resources[i]); id != "" {
+				claims[id] = c
+			}
+		}
+	}
+	// What kept tasks' TaskInfos name that stays released, by task: its
+	// release sent (or not known not to be), or the instance unable to
+	// hold it again.
+	sent, elsewhere := map[string][]mesos.Resource{}, map[string][]mesos.Resource{}
+	for _, key := range s.reservationNames() {
+		r := s.reservations[key]
+		inst := r.Instance()
+		if !r.Releasing || key == inst || !slices.ContainsFunc(r.Items, func(it reservation.Item) bool { return claims[it.ID].inst == inst }) {
+			continue
+		}
+		own := s.reservations[inst]
+		here := own == nil || !own.Releasing && (own.AgentID == r.AgentID || own.Hostname != "" && own.Hostname == r.Hostname)
+		next, left := own, r.Clone()
+		if next == nil {
+			next = &reservation.Reservation{Pod: r.Pod, Index: r.Index, AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role}
+		} else {
+			next = next.Clone()
+		}
+		var taken []mesos.Resource
+		left.Items = slices.DeleteFunc(left.Items, func(it reservation.Item) bool {
+			c := claims[it.ID]
+			switch {
+			case c.inst != inst:
+				return false
+			case !it.Intact || it.Releases():
+				sent[c.task] = append(sent[c.task], it.Resource)
+				return false
+			case !here || next.Item(it.Key) != nil:
+				elsewhere[c.task] = append(elsewhere[c.task], it.Resource)
+				return false
+			default: // a RESERVE still pending goes back pending
+				it.Intact = false
+				next.Items = append(next.Items, it)
+				taken = append(taken, it.Resource)
+				return true
+			}
+		})
+		if len(taken) == 0 {
+			continue
+		}
+		s.setReservationLocked(j, key, left)
+		s.setReservationLocked(j, inst, next)
+		s.log.Info("a task added back takes back what its removal gave up, its release not sent yet: it relaunches on its own reservation and volume",
+			"pod", inst, "resources", reservation.Describe(taken))
+	}
+	for _, task := range slices.Sorted(maps.Keys(sent)) {
+		s.log.Warn("a task added back after the release of what it held was sent (or, stored by an earlier version, may have been): that is gone, and it relaunches on a new reservation"+andNewVolume(sent[task]),
+			"task", task, "resources", reservation.Describe(sent[task]))
+	}
+	for _, task := range slices.Sorted(maps.Keys(elsewhere)) {
+		s.log.Warn("a task added back names resources its pod instance cannot hold again (its reservation is on another agent, released, or holds their keys): they stay released, and it relaunches on a new reservation"+andNewVolume(elsewhere[task]),
+			"task", task, "resources", reservation.Describe(elsewhere[task]))
+	}
+	// A volume no record holds at all: its UNRESERVE finished (a task
+	// added back after its release was done), or it was never made.
+	held := s.heldIDs()
+	for _, name := range slices.Sorted(maps.Keys(s.tasks)) {
+		t := s.tasks[name]
+		if t.info == nil || t.replace {
+			continue
+		}
+		var gone []mesos.Resource
+		for i := range t.info.Resources {
+			r := &t.info.Resources[i]
+			if _, ok := held[reservation.ResourceID(r)]; !ok && r.IsPersistentVolume() && reservation.ResourceID(r) != "" {
+				gone = append(gone, *r)
+			}
+		}
+		if len(gone) > 0 {
+			s.log.Warn("a task's stored TaskInfo names volumes no reservation holds any more (a task added back after their release finished, or never made): it relaunches on a new reservation and a new, empty volume",
+				"task", name, "resources", reservation.Describe(gone))
+		}
+	}
+	return s.storeReservations(j, "tasks added back")
+}
+
+// andNewVolume is what a relaunch without rs adds to "a new reservation":
+// a new, empty volume for each volume among them.
+func andNewVolume(rs []mesos.Resource) string {
+	for i := range rs {
+		if rs[i].IsPersistentVolume() {
+			return " and a new, empty volume"
+		}
+	}
+	return ""
+}
+
 // releaseItemsLocked gives up the items of pod instance inst's reservation
 // whose resource IDs are ids (what a task the pod no longer has held
 // alone): they leave it for a released reservation of their own
@@ -491,7 +622,9 @@ func (s *Scheduler) releaseItemsLocked(j *job, inst string, ids []string) bool {
 // leftLocked keeps what a pod instance's reservation loses to a launch (a
 // permanent recovery placing it anew, resources a spec change dropped) as
 // a released reservation under its own key, so that it is released, and
-// tracked until it is. Caller holds s.mu for writing.
+// tracked until it is. An item whose RESERVE is not confirmed yet keeps
+// it pending (released once Mesos says it was made, dropped if it was
+// not). Caller holds s.mu for writing.
 // It returns the released reservation's key ("" when nothing is left).
 func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) string {
 	if old == nil {
@@ -503,7 +636,18 @@ func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) strin
 		return ""
 	}
 	for i := range left.Items {
-		left.Items[i].Settle() // a RESERVE never confirmed is released when offered, if it exists
+		// A RESERVE not confirmed yet stays pending: Mesos's answer
+		// settles the item (operationStatus: dropped if it was never
+		// made, released when offered once it is), as keepAborted keeps
+		// a released instance's, and a task added back takes it back
+		// pending. Any other operation is settled.
+		if left.Items[i].OpKind != reservation.OpReserve {
+			left.Items[i].Settle()
+		}
+		// Nothing gave up an item of a reservation not releasing: a task
+		// added back takes it back until its release is sent
+		// (keepAddedBack).
+		left.Items[i].Intact = !old.Releasing
 	}
 	left.Releasing = true
 	key := old.Instance() + "@" + left.Items[0].ID
@@ -574,6 +718,10 @@ type ReservationView struct {
 	// its CREATE for a volume) or "UNRESERVE" (with its DESTROY); "" when
 	// none is pending.
 	OperationKind string `json:"pending_operation_kind,omitempty"`
+	// Intact says, of a resource being released, that no DESTROY or
+	// UNRESERVE of it was sent yet: a task added back whose TaskInfo
+	// names it takes it back at start (keepAddedBack).
+	Intact bool `json:"intact,omitempty"`
 }
 
 // operationKinds names an item's pending operation in the API as Mesos
@@ -600,7 +748,7 @@ func (s *Scheduler) Reservations() []PodReservationView {
 		r := s.reservations[key]
 		v := PodReservationView{Instance: r.Instance(), AgentID: r.AgentID, Hostname: r.Hostname, Role: r.Role, Releasing: r.Releasing, Resources: []ReservationView{}}
 		for _, it := range r.Items {
-			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind]})
+			v.Resources = append(v.Resources, ReservationView{Key: it.Key, ResourceID: it.ID, Resource: reservation.Describe([]mesos.Resource{it.Resource}), Operation: it.Op, OperationKind: operationKinds[it.OpKind], Intact: it.Intact && r.Releasing})
 		}
 		out = append(out, v)
 	}

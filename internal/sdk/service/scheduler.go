@@ -402,6 +402,11 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := sc.releaseRemoved(); err != nil {
 		return nil, err
 	}
+	// keepAddedBack next: a removed task added back takes back what its
+	// removal gave up, before followRenames maps it onto its set.
+	if err := sc.keepAddedBack(); err != nil {
+		return nil, err
+	}
 	if err := sc.followRenames(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,176 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/sdktest"
+)
+
+// TestRemovedTaskWithItsReserveUnconfirmed: withSidecar's pod is launched
+// (RESERVE, CREATE, LAUNCH_GROUP) and the scheduler stops before Mesos
+// confirms the operation; it restarts without the sidecar, whose
+// unreserve step gives up what it held before the answer to the
+// restart's RECONCILE_OPERATIONS comes. scheduler-lite tracks every
+// RESERVE until Mesos answers (operationStatus: one that failed, or that
+// the master does not know, never existed, and its items are dropped;
+// keepAborted keeps a released instance's unconfirmed items pending),
+// which the SDK does not: it waits for offers of a TaskInfo's resource
+// IDs whatever became of them. leftLocked cleared the pending RESERVE of
+// the items the sidecar gave up and recorded them intact (nothing sent),
+// so that:
+//   - StaysRemoved: the RESERVE failed (OPERATION_ERROR). The sidecar's
+//     items, no longer pending, were never dropped: nothing offers them,
+//     the released record stayed forever and the unreserve step never
+//     COMPLETEd.
+//   - AddedBackReserveFailed: the sidecar added back; keepAddedBack took
+//     those items back as confirmed, the RESERVE failed, and the pod
+//     waited forever for an offer of resources that were never reserved
+//     (before keepAddedBack it relaunched on a new reservation).
+//   - AddedBackReserveFinished: the RESERVE was made; the sidecar
+//     relaunches on its own volume either way.
+func TestRemovedTaskWithItsReserveUnconfirmed(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		addedBack bool
+		answer    mesos.OperationState
+	}{
+		{"StaysRemoved", false, mesos.OPERATION_ERROR},
+		{"AddedBackReserveFailed", true, mesos.OPERATION_ERROR},
+		{"AddedBackReserveFinished", true, mesos.OPERATION_FINISHED},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t, t.TempDir())
+			defer st.Close()
+			made := tc.answer == mesos.OPERATION_FINISHED // the tasks ran
+
+			// Launched, the RESERVE not confirmed; a crash.
+			h := newHarness(t, withSidecar, st, nil)
+			h.master.ManualOperations()
+			h.ready()
+			h.master.Send(t, sdktest.Offers(sdktest.Offer("o1", "a1", "h1")))
+			first := h.master.Expect(t, tACCEPT)[0]
+			reserveOp := operation(first, mesos.Offer_Operation_RESERVE).GetID().GetValue()
+			tis := launched(first)
+			node, side := taskInfo(t, tis, "p-0-node"), taskInfo(t, tis, "p-0-sidecar")
+			sideVolume := volumesOf(first)["p-0-sidecar"]
+			if reserveOp == "" || sideVolume == "" {
+				t.Fatalf("no RESERVE (%q) or sidecar volume (%q): %v", reserveOp, sideVolume, opTypes(first))
+			}
+			if made {
+				for _, ti := range tis {
+					h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", mesos.TASK_RUNNING, sdktest.Ready()))
+				}
+			}
+			h.skip()
+			h.stop()
+			state := func(ti mesos.TaskInfo) mesos.TaskState {
+				if made {
+					return mesos.TASK_RUNNING
+				}
+				return mesos.TASK_LOST // never launched: the master does not know it
+			}
+
+			// The sidecar removed; its unreserve step starts before the
+			// RESERVE's answer comes.
+			h = newHarness(t, nodeOnly, st, nil)
+			h.master.ManualOperations()
+			h.start()
+			h.mark()
+			h.subscribe("fw-1")
+			h.awaitCall(tRECONCILE, nil)
+			ops := h.awaitCall(scheduler.Call_RECONCILE_OPERATIONS, nil)
+			if !slices.ContainsFunc(ops.GetReconcileOperations().Operations, func(o scheduler.Call_ReconcileOperations_Operation) bool { return o.OperationID.Value == reserveOp }) {
+				t.Fatalf("RECONCILE_OPERATIONS %v does not ask about the RESERVE %s", ops.GetReconcileOperations().Operations, reserveOp)
+			}
+			for _, ti := range []mesos.TaskInfo{node, side} {
+				h.master.Send(t, sdktest.Status(ti.TaskID.Value, "a1", state(ti), sdktest.Reconciliation()))
+			}
+			h.tick(time.Second)
+			if made {
+				h.awaitCall(tKILL, killOf(side.TaskID.Value))
+				h.update(side.TaskID.Value, "a1", mesos.TASK_KILLED)
+			}
+			h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
+			if !tc.addedBack {
+				h.master.Send(t, sdktest.OperationStatus(reserveOp, "a1", tc.answer))
+				deadline := time.Now().Add(sdktest.Wait)
+				for h.s.PlanStatus(plan.Decommission) != plan.Complete {
+					if time.Now().After(deadline) {
+						t.Fatalf("the decommission never completed after the RESERVE failed: unreserve-p-0 %s (%s); reservations %+v",
+							h.stepStatus(plan.Decommission, "unreserve-p-0"), h.stepMessage(plan.Decommission, "unreserve-p-0"), h.s.Reservations())
+					}
+					h.tick(time.Second)
+				}
+				for _, v := range h.s.Reservations() {
+					if v.Releasing {
+						t.Errorf("still tracked as released after its RESERVE failed: %+v", v)
+					}
+				}
+				return
+			}
+			h.skip()
+			h.stop()
+
+			// The sidecar added back; the RESERVE's answer comes now.
+			h = newHarness(t, withSidecar, st, nil)
+			h.master.ManualOperations()
+			h.start()
+			h.mark()
+			h.subscribe("fw-1")
+			h.awaitCall(tRECONCILE, nil)
+			h.awaitCall(scheduler.Call_RECONCILE_OPERATIONS, nil)
+			h.master.Send(t, sdktest.Status(node.TaskID.Value, "a1", state(node), sdktest.Reconciliation()))
+			h.master.Send(t, sdktest.Status(side.TaskID.Value, "a1", mesos.TASK_LOST, sdktest.Reconciliation()))
+			h.master.Send(t, sdktest.OperationStatus(reserveOp, "a1", tc.answer))
+			h.eventually("the RESERVE's answer handled", func() bool {
+				return !slices.ContainsFunc(h.s.Reservations(), func(v PodReservationView) bool {
+					return slices.ContainsFunc(v.Resources, func(r ReservationView) bool { return r.Operation == reserveOp })
+				})
+			})
+			// Offers of a1 with what exists there: the reservation when
+			// the RESERVE was made, else nothing of it.
+			nodeRuns := made
+			var relaunch *scheduler.Call
+			deadline := time.Now().Add(sdktest.Wait)
+			for i := 0; relaunch == nil; i++ {
+				if time.Now().After(deadline) || i > 40 {
+					t.Fatalf("the sidecar never relaunched: recovery %s (%s), deploy %s (%s); reservations %+v", h.s.PlanStatus(plan.Recovery),
+						h.stepMessage(plan.Recovery, "p-0:[node,sidecar]"), h.s.PlanStatus(plan.Deploy), h.stepMessage(plan.Deploy, "p-0:[node,sidecar]"), h.s.Reservations())
+				}
+				h.tick(time.Minute)
+				h.skip()
+				if nodeRuns && slices.ContainsFunc(h.master.Calls()[h.since:], killOf(node.TaskID.Value)) {
+					h.update(node.TaskID.Value, "a1", mesos.TASK_KILLED)
+					nodeRuns = false
+					h.skip()
+				}
+				offer := fmt.Sprint("b", i)
+				o := sdktest.Offer(offer, "a1", "h1")
+				if made {
+					o = h.offer(offer, "a1", "h1")
+				}
+				if nodeRuns {
+					sdktest.Executors(launchGroup(first).Executor.ExecutorID.Value)(&o)
+				}
+				h.master.Send(t, sdktest.Offers(o))
+				if c := h.answer(offer); c != nil && slices.Contains(names(launched(c)), "p-0-sidecar") {
+					relaunch = c
+				}
+			}
+			got := volumesOf(relaunch)["p-0-sidecar"]
+			if made && got != sideVolume {
+				t.Errorf("the sidecar relaunched on volume %q, want its own %q (its RESERVE was made)", got, sideVolume)
+			}
+			if !made && (got == "" || got == sideVolume || operation(relaunch, mesos.Offer_Operation_CREATE) == nil) {
+				t.Errorf("the sidecar relaunched on volume %q (%v): want a new one, its RESERVE failed", got, opTypes(relaunch))
+			}
+		})
+	}
+}
