@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -104,9 +105,10 @@ type podReservation struct {
 //	web-0 on h1 (agent a1-S0), role hello-world-role: 2 resources
 //	  executor/cpus  3f1c...  0.1 cpus
 //	  server/volume  9a2e...  100 MB disk (volume data)  RESERVE pending
-//	web-2 on h2 (agent a2-S0), role hello-world-role, being released: 2 resources
+//	web-2 on h2 (agent a2-S0), role hello-world-role, being released: 3 resources
 //	  server/cpus  77d0...  0.5 cpus  UNRESERVE pending
 //	  server/mem  81b4...  256 MB mem  intact (nothing sent yet)
+//	  server/port/http  c2e9...  ports [31000-31000]  RESERVE pending, intact (nothing sent yet)
 //
 // or the DC/OS SDK's (TaskReservationsTracker: the resource IDs the
 // service's tasks hold, by agent hostname):
@@ -135,13 +137,18 @@ func writeReservations(w io.Writer, raw json.RawMessage) error {
 			fmt.Fprintf(w, "%s: %s\n", line, count(len(p.Resources), "resource"))
 			for _, res := range p.Resources {
 				line := fmt.Sprintf("  %s  %s  %s", orUnknown(res.Key), orUnknown(res.ResourceID), oneLine(res.Resource))
+				var says []string
 				switch {
 				case res.Kind != "":
-					line += "  " + res.Kind + " pending"
+					says = append(says, res.Kind+" pending")
 				case res.Operation != "": // a scheduler that does not say which
-					line += "  operation " + res.Operation + " pending"
-				case res.Intact:
-					line += "  intact (nothing sent yet)"
+					says = append(says, "operation "+res.Operation+" pending")
+				}
+				if res.Intact { // released, nothing sent: its RESERVE may still be pending
+					says = append(says, "intact (nothing sent yet)")
+				}
+				if len(says) > 0 {
+					line += "  " + strings.Join(says, ", ")
 				}
 				fmt.Fprintln(w, line)
 			}

@@ -23,16 +23,20 @@ import (
 // wall time. The cold variants start each round as a fresh scheduler
 // process does (bench/scheduler.sh's only launch round): the heap collected
 // and given back to the OS, so that the round grows a small heap on pages
-// it must fault in, with GC cycles and assists while it runs.
+// it must fault in, with GC cycles and assists while it runs. The decline
+// variant times the round after the launch round: the 200 pods launched,
+// nothing to launch, the offers declined (the round of every few seconds
+// while a service runs).
 func BenchmarkOfferRound(b *testing.B) {
 	for _, tc := range []struct {
-		name string
-		tls  string
-		cold bool
+		name          string
+		tls           string
+		cold, decline bool
 	}{
-		{"plain", "", false},
-		{"plain-cold", "", true},
-		{"tls", ", transport-encryption: [{name: t, type: TLS}]", false},
+		{"plain", "", false, false},
+		{"plain-cold", "", true, false},
+		{"decline", "", false, true},
+		{"tls", ", transport-encryption: [{name: t, type: TLS}]", false, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			yaml := fmt.Sprintf(`name: bench
@@ -62,6 +66,11 @@ plans:
 				if tc.cold {
 					debug.FreeOSMemory()
 				}
+				var declined int64 // before the timed round
+				if tc.decline {
+					h.s.offers(append([]mesos.Offer(nil), offers...))
+					declined = h.s.m.Counter("offers.declined")
+				}
 				c0 := cpuTime()
 				b.StartTimer()
 				h.s.offers(append([]mesos.Offer(nil), offers...))
@@ -69,6 +78,9 @@ plans:
 				cpu += cpuTime() - c0
 				if n := h.s.m.Counter("operations.launch_group"); n != 200 {
 					b.Fatalf("%d launched", n)
+				}
+				if n := h.s.m.Counter("offers.declined") - declined; tc.decline && n != int64(len(offers)) {
+					b.Fatalf("%d offers declined after the launch round, want %d", n, len(offers))
 				}
 				b.StartTimer()
 			}

@@ -336,14 +336,19 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	groups := s.groupOffers(offers)
 	jobs := make([]*job, len(groups))
 	// Reservations nobody holds (and those of released instances) are
-	// given up first.
-	held := s.heldIDs()
+	// given up first. Which instance holds each resource ID (a map of
+	// every reserved item) is made only for offers that hold reservations
+	// of the framework's: most rounds' offers hold none.
+	var held map[string]string
 	s.mu.Lock()
 	for i, g := range groups {
 		jobs[i] = &job{}
 		var offered []mesos.Resource
 		for _, o := range g.offers {
 			offered = append(offered, o.Resources...)
+		}
+		if held == nil && slices.ContainsFunc(offered, func(r mesos.Resource) bool { return reservation.Ours(&r, s.roles) }) {
+			held = s.heldIDs()
 		}
 		g.released = s.releasesLocked(jobs[i], g.offers[0].AgentID.Value, offered, held)
 	}
@@ -358,8 +363,14 @@ func (s *Scheduler) offers(offers []mesos.Offer) {
 	for i, st := range pending {
 		reqs[i] = s.requirement(st, now)
 	}
-	view := s.clusterView()
-	params := s.planParams()
+	// What evaluations and builds read, made only when there is something
+	// to launch: a running service's rounds (every few seconds) decline,
+	// and the view holds every pod instance.
+	var view *evaluate.Cluster
+	var params map[*plan.Step]map[string]string
+	if len(pending) > 0 {
+		view, params = s.clusterView(), s.planParams()
+	}
 	done := make([]bool, len(pending))
 	failures := make([][]evaluate.OfferFailure, len(pending))
 	keyWait := make([]string, len(pending))
