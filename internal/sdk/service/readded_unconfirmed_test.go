@@ -10,6 +10,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 
 	"github.com/taskkit/taskkit/internal/plan"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/sdk/sdktest"
 )
 
@@ -173,4 +174,156 @@ func TestRemovedTaskWithItsReserveUnconfirmed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRemovedAgainKeepsTrackingWhatWasSent: the sidecar is removed (what
+// it held leaves for a released record, keyed by its first item's
+// resource ID, leftLocked), an offer holding only its volume has the
+// volume DESTROYed and UNRESERVEd, the sidecar is added back (it takes
+// back its cpus and mem, still intact, keepAddedBack; the volume's
+// UNRESERVE is still in flight) and relaunched on a new volume, and then
+// removed again. The scheduler tracks a released resource until its
+// UNRESERVE finished (and releases it again if that failed): the SDK
+// records each release in its state store before sending it
+// (UninstallRecorder) and cleans up whatever it has not seen released
+// (ResourceCleaner). The second removal's record took the first one's key
+// (the sidecar's cpus, back in the instance's reservation) and overwrote
+// it, and the old volume, its UNRESERVE pending, was no longer tracked
+// (gone from GET /v1/debug/reservations, its UNRESERVE's outcome
+// unseen; if it failed, released again only as a resource nobody holds,
+// when offered). Released records now take a key no reservation uses
+// (releasedKeyLocked).
+func TestRemovedAgainKeepsTrackingWhatWasSent(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	rm := removeSidecar(t, st, removedKilled)
+	oldVolume := ""
+	for _, r := range rm.side.Resources {
+		if r.IsPersistentVolume() {
+			oldVolume = reservation.ResourceID(&r)
+		}
+	}
+
+	// The sidecar still removed: an offer holding only its volume.
+	h := newHarness(t, nodeOnly, st, nil)
+	h.master.ManualOperations()
+	h.reconciledAs(map[string]mesos.TaskState{rm.node.TaskID.Value: mesos.TASK_RUNNING, rm.side.TaskID.Value: mesos.TASK_KILLED})
+	h.skip()
+	h.mark()
+	var volume []mesos.Resource
+	h.s.mu.RLock()
+	for _, r := range h.s.reservations {
+		if it := r.ByID(oldVolume); it != nil && r.Releasing {
+			volume = append(volume, it.Resource)
+		}
+	}
+	h.s.mu.RUnlock()
+	if len(volume) != 1 {
+		t.Fatalf("the sidecar's volume %s is not being released: %+v", oldVolume, h.s.Reservations())
+	}
+	h.master.Send(t, sdktest.Offers(sdktest.Offer("v1", "a1", "h1", sdktest.Resources(volume...))))
+	rel := h.awaitCall(tACCEPT, nil)
+	if got := resourceIDs(operation(rel, mesos.Offer_Operation_UNRESERVE).GetUnreserve().GetResources()); !slices.Equal(got, []string{oldVolume}) {
+		t.Fatalf("released %v (%v), want the volume %s", got, opTypes(rel), oldVolume)
+	}
+	h.skip()
+	h.stop()
+
+	// Added back: its cpus and mem come back, it relaunches on a new
+	// volume.
+	h = newHarness(t, withSidecar, st, nil)
+	h.master.ManualOperations()
+	h.reconciledAs(map[string]mesos.TaskState{rm.node.TaskID.Value: mesos.TASK_RUNNING, rm.side.TaskID.Value: mesos.TASK_KILLED})
+	h.mark()
+	nodeRuns := true
+	var relaunch *scheduler.Call
+	deadline := time.Now().Add(sdktest.Wait)
+	for i := 0; relaunch == nil; i++ {
+		if time.Now().After(deadline) || i > 40 {
+			t.Fatalf("the sidecar never relaunched: deploy %s (%s)", h.s.PlanStatus(plan.Deploy), h.stepMessage(plan.Deploy, "p-0:[node,sidecar]"))
+		}
+		h.tick(time.Minute)
+		h.skip()
+		if nodeRuns && slices.ContainsFunc(h.master.Calls()[h.since:], killOf(rm.node.TaskID.Value)) {
+			h.update(rm.node.TaskID.Value, "a1", mesos.TASK_KILLED)
+			nodeRuns = false
+			h.skip()
+		}
+		offer := fmt.Sprint("b", i)
+		o := h.offer(offer, "a1", "h1")
+		if nodeRuns {
+			sdktest.Executors(launchGroup(rm.first).Executor.ExecutorID.Value)(&o)
+		}
+		h.master.Send(t, sdktest.Offers(o))
+		if c := h.answer(offer); c != nil && slices.Contains(names(launched(c)), "p-0-sidecar") {
+			relaunch = c
+		}
+	}
+	side := taskInfo(t, launched(relaunch), "p-0-sidecar")
+	h.master.Send(t, sdktest.OperationStatus(operation(relaunch, mesos.Offer_Operation_RESERVE).GetID().GetValue(), "a1", mesos.OPERATION_FINISHED))
+	h.confirmedBut(oldVolume)
+	for _, ti := range launched(relaunch) {
+		h.update(ti.TaskID.Value, "a1", mesos.TASK_RUNNING, sdktest.Ready())
+	}
+	h.skip()
+	h.stop()
+	node := taskInfo(t, launched(relaunch), "p-0-node").TaskID.Value
+
+	// Removed again: the old volume stays tracked until its UNRESERVE
+	// finishes.
+	h = newHarness(t, nodeOnly, st, nil)
+	h.master.ManualOperations()
+	h.reconciledAs(map[string]mesos.TaskState{node: mesos.TASK_RUNNING, side.TaskID.Value: mesos.TASK_RUNNING})
+	h.tick(time.Second)
+	h.awaitCall(tKILL, killOf(side.TaskID.Value))
+	h.update(side.TaskID.Value, "a1", mesos.TASK_KILLED)
+	h.eventually("unreserve-p-0 STARTED", func() bool { return h.stepStatus(plan.Decommission, "unreserve-p-0") == plan.Started })
+	tracked := false
+	for _, v := range h.s.Reservations() {
+		for _, r := range v.Resources {
+			tracked = tracked || r.ResourceID == oldVolume && r.OperationKind == "UNRESERVE"
+		}
+	}
+	if !tracked {
+		t.Errorf("the old volume %s, its UNRESERVE in flight, is no longer tracked: %+v", oldVolume, h.s.Reservations())
+	}
+}
+
+// confirmedBut waits until no reservation waits for its RESERVE's
+// confirmation, and no operation is pending but on resource ID id.
+func (h *harness) confirmedBut(id string) {
+	h.t.Helper()
+	h.eventually("reservations confirmed", func() bool {
+		for _, r := range h.s.Reservations() {
+			for _, res := range r.Resources {
+				if res.Operation != "" && res.ResourceID != id {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// reconciledAs starts h, subscribes it and answers its reconciliation:
+// each task ID in the state given (ready when running), on a1; it returns
+// once the implicit round is asked for.
+func (h *harness) reconciledAs(states map[string]mesos.TaskState) {
+	h.t.Helper()
+	h.start()
+	h.mark()
+	h.subscribe("fw-1")
+	h.awaitCall(tRECONCILE, nil)
+	for id, state := range states {
+		h.master.Send(h.t, sdktest.Status(id, "a1", state, sdktest.Reconciliation(), sdktest.Ready()))
+	}
+	h.eventually("the implicit reconciliation", func() bool {
+		n := 0
+		for _, c := range h.master.Calls()[h.since:] {
+			if c.Type == tRECONCILE {
+				n++
+			}
+		}
+		return n >= 2
+	})
 }

@@ -179,7 +179,7 @@ func (s *Scheduler) operationStatus(st *mesos.OperationStatus) {
 			for i := range gone.Items {
 				gone.Items[i].Settle()
 			}
-			s.setReservationLocked(j, inst+"@"+gone.Items[0].ID, gone)
+			s.setReservationLocked(j, s.releasedKeyLocked(gone), gone)
 			r.Items = slices.DeleteFunc(r.Items, func(it reservation.Item) bool { return it.Op == id })
 		case finished != release: // a RESERVE made, or an UNRESERVE that failed
 			for i := range r.Items {
@@ -380,7 +380,7 @@ func (s *Scheduler) keepAborted() error {
 		if len(next.Items) < len(r.Items) {
 			gone := r.Clone()
 			gone.Items = slices.DeleteFunc(gone.Items, func(it reservation.Item) bool { return !it.Releases() })
-			s.setReservationLocked(j, key+"@"+gone.Items[0].ID, gone)
+			s.setReservationLocked(j, s.releasedKeyLocked(gone), gone)
 		}
 		s.setReservationLocked(j, key, next)
 		s.log.Info("decommission aborted: the pod instance keeps its reservation", "pod", key,
@@ -650,10 +650,29 @@ func (s *Scheduler) leftLocked(j *job, old, next *reservation.Reservation) strin
 		left.Items[i].Intact = !old.Releasing
 	}
 	left.Releasing = true
-	key := old.Instance() + "@" + left.Items[0].ID
+	key := s.releasedKeyLocked(left)
 	s.log.Info("releasing what a pod instance left behind", "pod", old.Instance(), "resources", reservation.Describe(itemResources(left)))
 	s.setReservationLocked(j, key, left)
 	return key
+}
+
+// releasedKeyLocked returns the key under which released reservation r
+// (what pod instance r.Instance() gave up) is stored:
+// "<instance>@<resource ID>" of its first item whose key no reservation
+// uses yet. An item given up, taken back (keepAddedBack) and given up
+// again may find its first record still there, holding what was sent of
+// it: that record is never overwritten. Caller holds s.mu.
+func (s *Scheduler) releasedKeyLocked(r *reservation.Reservation) string {
+	for _, it := range r.Items {
+		if key := r.Instance() + "@" + it.ID; s.reservations[key] == nil {
+			return key
+		}
+	}
+	for i := 2; ; i++ { // every one taken (not seen happen): numbered
+		if key := fmt.Sprintf("%s@%s.%d", r.Instance(), r.Items[0].ID, i); s.reservations[key] == nil {
+			return key
+		}
+	}
 }
 
 func itemResources(r *reservation.Reservation) []mesos.Resource {
