@@ -44,6 +44,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,7 +55,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/taskkit/taskkit/internal/plan"
@@ -80,6 +83,8 @@ type Server struct {
 	Files StateStore
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
+
+	planBodies planBodies
 }
 
 // Handler returns the API's handler.
@@ -175,11 +180,25 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
+	writeBody(w, code, encodeJSON(v))
+}
+
+// encodeJSON is v as the API answers it: indented JSON, then a newline.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+	return b.Bytes()
+}
+
+// writeBody answers code with the JSON body, its length known: one write,
+// rather than chunks of a few KiB each a write of its own.
+func writeBody(w http.ResponseWriter, code int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	w.Write(body)
 }
 
 func writeErr(w http.ResponseWriter, code int, msg string) {
@@ -211,12 +230,50 @@ func (s *Server) plans(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) planGet(w http.ResponseWriter, r *http.Request) {
-	v, err := s.Sched.PlanView(r.PathValue("plan"))
+	name := r.PathValue("plan")
+	v, version, err := s.Sched.PlanViewVersion(name)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, planCode(v), v)
+	writeBody(w, planCode(v), s.planBodies.get(name, version, v))
+}
+
+// planBodies keeps each plan's GET /v1/plans/{plan} answer with the
+// version of the view it was encoded from (service.PlanViewVersion):
+// while a deploy runs, a plan's view changes a few times a second and is
+// read more often, and the JSON of a 200-step plan is tens of KiB. An
+// unchanged view is encoded once.
+type planBodies struct {
+	mu sync.Mutex
+	m  map[string]planBody
+}
+
+type planBody struct {
+	version uint64
+	body    []byte
+}
+
+// get returns the body of plan name's view v of version version, encoding
+// it unless it is kept. (Versions only grow: a body of an older version
+// never replaces a newer one.)
+func (c *planBodies) get(name string, version uint64, v plan.View) []byte {
+	c.mu.Lock()
+	b, ok := c.m[name]
+	c.mu.Unlock()
+	if ok && b.version == version {
+		return b.body
+	}
+	body := encodeJSON(v)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]planBody{}
+	}
+	if cur, ok := c.m[name]; !ok || cur.version < version {
+		c.m[name] = planBody{version: version, body: body}
+	}
+	c.mu.Unlock()
+	return body
 }
 
 func (s *Server) planCmd(w http.ResponseWriter, r *http.Request) {

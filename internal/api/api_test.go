@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -331,6 +332,43 @@ func TestStatusWriter(t *testing.T) {
 		tt.h(sw)
 		if sw.code != tt.want {
 			t.Errorf("%s: code %d, want %d", tt.name, sw.code, tt.want)
+		}
+	}
+}
+
+// TestPlanGetFollowsCommands: GET /v1/plans/{plan} answers a plan command's
+// change as soon as the command has answered (its body is kept per version
+// of the plan's view, never served once the view changed), with the
+// body's length.
+func TestPlanGetFollowsCommands(t *testing.T) {
+	srv, _ := running(t)
+	for i, tc := range []struct {
+		cmd  string // POSTed first, if any
+		code int
+		want plan.Status
+	}{
+		{"", http.StatusAccepted, plan.Pending},
+		{"interrupt", http.StatusAccepted, plan.Waiting},
+		{"", http.StatusAccepted, plan.Waiting},
+		{"continue", http.StatusAccepted, plan.Pending},
+		{"forceComplete", http.StatusOK, plan.Complete},
+		{"", http.StatusOK, plan.Complete},
+	} {
+		if tc.cmd != "" {
+			if code, _, body := call(t, http.MethodPost, srv.URL+"/v1/plans/deploy/"+tc.cmd); code != http.StatusOK {
+				t.Fatalf("%d: POST %s: %d %s", i, tc.cmd, code, body)
+			}
+		}
+		code, hdr, body := call(t, http.MethodGet, srv.URL+"/v1/plans/deploy")
+		var v plan.View
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("%d: %v in %s", i, err, body)
+		}
+		if code != tc.code || v.Status != tc.want {
+			t.Errorf("%d: after %q: %d %s, want %d %s", i, tc.cmd, code, v.Status, tc.code, tc.want)
+		}
+		if got := hdr.Get("Content-Length"); got != strconv.Itoa(len(body)) {
+			t.Errorf("%d: Content-Length %q, the body has %d bytes", i, got, len(body))
 		}
 	}
 }

@@ -1,7 +1,8 @@
 package plan
 
 import (
-	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/taskkit/taskkit/internal/spec"
 )
@@ -105,15 +106,79 @@ type View struct {
 
 // View describes the plan for the API.
 func (p *Plan) View() View {
-	v := View{Errors: append([]string{}, p.Errors...), Strategy: p.Strategy, Status: p.Status(), Phases: []PhaseView{}}
-	for i, ph := range p.Phases {
-		pv := PhaseView{ID: fmt.Sprintf("%s-%d", p.Name, i), Name: ph.Name, Strategy: ph.Strategy, Status: ph.Status(p.Interrupted), Steps: []StepView{}}
-		for j, s := range ph.Steps {
-			pv.Steps = append(pv.Steps, StepView{ID: fmt.Sprintf("%s-%d-%d", p.Name, i, j), Name: s.Name, Status: ph.StepStatus(j, p.Interrupted), Message: s.Message})
-		}
-		v.Phases = append(v.Phases, pv)
-	}
+	v, _ := p.Refresh(View{})
 	return v
+}
+
+// Refresh describes the plan for the API given old, a view of it made
+// before (the zero View for none): it returns old itself and false when
+// nothing the view shows changed, else a new view and true. The new view
+// shares old's phases that did not change and its IDs; a view is never
+// modified once made, so other goroutines may read old while the loop
+// makes the next. Nothing is allocated when nothing changed.
+func (p *Plan) Refresh(old View) (View, bool) {
+	status := p.Status()
+	changed := old.Phases == nil || status != old.Status || p.Strategy != old.Strategy ||
+		len(p.Phases) != len(old.Phases) || !slices.Equal(p.Errors, old.Errors)
+	var phases []PhaseView
+	for i, ph := range p.Phases {
+		var prev *PhaseView
+		if i < len(old.Phases) {
+			prev = &old.Phases[i]
+		}
+		pv, phChanged := p.refreshPhase(i, ph, prev)
+		if phChanged && phases == nil {
+			changed = true
+		}
+		if changed && phases == nil {
+			phases = make([]PhaseView, 0, len(p.Phases))
+			phases = append(phases, old.Phases[:i]...)
+		}
+		if phases != nil {
+			phases = append(phases, pv)
+		}
+	}
+	if !changed {
+		return old, false
+	}
+	if phases == nil {
+		phases = []PhaseView{}
+	}
+	return View{Phases: phases, Errors: append([]string{}, p.Errors...), Strategy: p.Strategy, Status: status}, true
+}
+
+// refreshPhase is Refresh for phase i: prev itself (and false) when
+// unchanged, else a new view reusing prev's IDs.
+func (p *Plan) refreshPhase(i int, ph *Phase, prev *PhaseView) (PhaseView, bool) {
+	status := ph.Status(p.Interrupted)
+	if prev != nil && prev.Name == ph.Name && prev.Strategy == ph.Strategy && prev.Status == status && len(prev.Steps) == len(ph.Steps) {
+		same := true
+		for j, st := range ph.Steps {
+			sv := &prev.Steps[j]
+			if sv.Name != st.Name || sv.Message != st.Message || sv.Status != ph.StepStatus(j, p.Interrupted) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return *prev, false
+		}
+	}
+	id := p.Name + "-" + strconv.Itoa(i)
+	if prev != nil {
+		id = prev.ID
+	}
+	pv := PhaseView{ID: id, Name: ph.Name, Strategy: ph.Strategy, Status: status, Steps: make([]StepView, len(ph.Steps))}
+	for j, st := range ph.Steps {
+		sid := ""
+		if prev != nil && j < len(prev.Steps) {
+			sid = prev.Steps[j].ID
+		} else {
+			sid = id + "-" + strconv.Itoa(j)
+		}
+		pv.Steps[j] = StepView{ID: sid, Name: st.Name, Status: ph.StepStatus(j, p.Interrupted), Message: st.Message}
+	}
+	return pv, true
 }
 
 // Progress is what the store keeps of a plan so that a restarted scheduler

@@ -420,59 +420,86 @@ func (ph *Phase) candidates(now time.Time) []*Step {
 
 // Status aggregates the phase's step statuses.
 func (ph *Phase) Status(planInterrupted bool) Status {
-	var st []Status
-	for i := range ph.Steps {
-		st = append(st, ph.StepStatus(i, planInterrupted))
-	}
+	status := func(i int) Status { return ph.StepStatus(i, planInterrupted) }
+	n := len(ph.Steps)
 	if ph.Strategy == Serial || ph.Strategy == SerialCanary {
-		st = serialCut(st)
+		n = serialCut(n, status)
 	}
-	return aggregate(st, nil, ph.Interrupted || planInterrupted || ph.canaryHeld())
+	return aggregateSet(statusesOf(n, status), nil, ph.Interrupted || planInterrupted || ph.canaryHeld())
 }
 
 // Status aggregates the plan's phase statuses.
 func (p *Plan) Status() Status {
-	var st []Status
-	for _, ph := range p.Phases {
-		st = append(st, ph.Status(p.Interrupted))
+	st := make([]Status, len(p.Phases))
+	for i, ph := range p.Phases {
+		st[i] = ph.Status(p.Interrupted)
 	}
+	status := func(i int) Status { return st[i] }
+	n := len(st)
 	if p.Strategy != Parallel {
-		st = serialCut(st)
+		n = serialCut(n, status)
 	}
-	return aggregate(st, p.Errors, p.Interrupted)
+	return aggregateSet(statusesOf(n, status), p.Errors, p.Interrupted)
 }
 
-// serialCut drops the children of a serial element after its first one
-// not COMPLETE when that one is in flight (STARTING, STARTED) or held
-// (WAITING): the SDK aggregates over its strategy's candidates
-// (PlanUtils.getAggregateStatus), and the later children are none yet, so
-// a roll held by a readiness check is STARTED, not PENDING, and a serial
-// plan whose canary phase waits for a continue is WAITING, not PENDING
-// for the phases after it (test_canary_strategy.py, test_canary_second).
-func serialCut(st []Status) []Status {
-	for i, s := range st {
-		switch s {
+// serialCut is how many of a serial element's n children (status(i) is
+// child i's) count: up to its first one not COMPLETE when that one is in
+// flight (STARTING, STARTED) or held (WAITING), else all. The SDK
+// aggregates over its strategy's candidates (PlanUtils.getAggregateStatus),
+// and the later children are none yet, so a roll held by a readiness check
+// is STARTED, not PENDING, and a serial plan whose canary phase waits for
+// a continue is WAITING, not PENDING for the phases after it
+// (test_canary_strategy.py, test_canary_second).
+func serialCut(n int, status func(int) Status) int {
+	for i := range n {
+		switch status(i) {
 		case Complete:
 			continue
 		case Starting, Started, Waiting:
-			return st[:i+1]
+			return i + 1
 		}
-		return st
+		return n
 	}
-	return st
+	return n
 }
 
-// aggregate is PlanUtils.getAggregateStatus: first match wins.
-func aggregate(children []Status, errs []string, interrupted bool) Status {
-	has := func(s Status) bool { return slices.Contains(children, s) }
-	all := func(s Status) bool {
-		for _, c := range children {
-			if c != s {
-				return false
-			}
+// statusSet is a set of statuses: which ones children have (aggregate
+// asks no more of them), made in one pass and without allocating, as a
+// plan's status is for every view the loop publishes.
+type statusSet uint16
+
+// statusBits are the statuses' members of a statusSet; any other status
+// is the last bit.
+var statusBits = [...]Status{Error, Waiting, Pending, Prepared, Starting, Started, Complete, InProgress, Delayed}
+
+func setOf(s Status) statusSet {
+	for i, b := range statusBits {
+		if s == b {
+			return 1 << i
 		}
-		return true
 	}
+	return 1 << len(statusBits)
+}
+
+// statusesOf is the set of the first n children's statuses.
+func statusesOf(n int, status func(int) Status) statusSet {
+	var set statusSet
+	for i := range n {
+		set |= setOf(status(i))
+	}
+	return set
+}
+
+// aggregate is PlanUtils.getAggregateStatus of children.
+func aggregate(children []Status, errs []string, interrupted bool) Status {
+	return aggregateSet(statusesOf(len(children), func(i int) Status { return children[i] }), errs, interrupted)
+}
+
+// aggregateSet is PlanUtils.getAggregateStatus of children's statuses:
+// first match wins.
+func aggregateSet(children statusSet, errs []string, interrupted bool) Status {
+	has := func(s Status) bool { return children&setOf(s) != 0 }
+	all := func(s Status) bool { return children&^setOf(s) == 0 }
 	switch {
 	case len(errs) > 0 || has(Error):
 		return Error

@@ -64,39 +64,6 @@ func (s *Scheduler) plan(name string) *plan.Plan {
 	return nil
 }
 
-// PlanNames lists the plans: deploy, recovery, decommission (while a start
-// found something to decommission), then custom plans.
-func (s *Scheduler) PlanNames() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []string
-	for _, p := range s.listedPlans() {
-		out = append(out, p.Name)
-	}
-	return out
-}
-
-// PlanView describes plan name.
-func (s *Scheduler) PlanView(name string) (plan.View, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := s.plan(name)
-	if p == nil {
-		return plan.View{}, fmt.Errorf("plan %q: %w", name, ErrNotFound)
-	}
-	return p.View(), nil
-}
-
-// PlanStatus is plan name's aggregated status ("" for an unknown plan).
-func (s *Scheduler) PlanStatus(name string) plan.Status {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if p := s.plan(name); p != nil {
-		return p.Status()
-	}
-	return ""
-}
-
 // PlanCommand runs a command (Cmd*) on plan name, or on one phase or step
 // of it, on the event loop, as the SDK's PlansQueries:
 //

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -254,6 +255,27 @@ func (h *harness) skip() {
 	})
 	h.eventually("the outbox drained", h.s.out.idle)
 	h.master.Skip()
+	h.viewsPublished()
+}
+
+// viewsPublished checks, on the loop, that the plans' views the API reads
+// are the plans as they are: every loop action that changed a plan
+// published them (views.go).
+func (h *harness) viewsPublished() {
+	h.t.Helper()
+	h.onLoop(func() {
+		var names []string
+		for _, p := range h.s.listedPlans() {
+			names = append(names, p.Name)
+			got, err := h.s.PlanView(p.Name)
+			if want := p.View(); err != nil || !reflect.DeepEqual(got, want) {
+				h.t.Errorf("plan %s: the API reads\n%+v (%v)\nthe plan is\n%+v", p.Name, got, err, want)
+			}
+		}
+		if got := h.s.PlanNames(); !slices.Equal(got, names) {
+			h.t.Errorf("the API lists plans %v, the scheduler has %v", got, names)
+		}
+	})
 }
 
 // onLoop runs fn on the event loop and waits for it.

@@ -66,8 +66,12 @@ const maxBatch = 1024
 func newOutbox(s *Scheduler) *outbox { return &outbox{s: s, signal: make(chan struct{}, 1)} }
 
 // push queues jobs, together (one batch, unless the queue is long); it
-// never blocks.
+// never blocks. It runs on the loop, which publishes the plans' views
+// first: what the outbox stores and calls follows from plans the API
+// shows already (a DECLINE, ACCEPT or acknowledgement is never seen
+// before the change that made it).
 func (o *outbox) push(jobs ...*job) {
+	o.s.publishPlans()
 	o.mu.Lock()
 	o.queue = append(o.queue, jobs...)
 	o.mu.Unlock()
@@ -131,7 +135,7 @@ func (o *outbox) process(ctx context.Context, batch []*job) {
 		if j.stored != nil {
 			f := j.stored
 			select {
-			case o.s.work <- func(context.Context) { f() }:
+			case o.s.work <- func(context.Context) { f(); o.s.publishPlans() }:
 			case <-ctx.Done():
 			}
 		}
@@ -150,7 +154,7 @@ func (o *outbox) fail(ctx context.Context, j *job, err error) {
 	}
 	f := j.failed
 	select {
-	case o.s.work <- func(context.Context) { f(err) }:
+	case o.s.work <- func(context.Context) { f(err); o.s.publishPlans() }:
 	case <-ctx.Done():
 	}
 }

@@ -11,9 +11,11 @@
 // Goroutines and state:
 //
 //	event loop (framework.Session)  owns the state; the only writer, under mu,
-//	                                never across I/O; reads it without the lock
-//	API handlers                    read under mu.RLock; commands (plan start,
-//	                                pod restart, ...) run on the loop (do)
+//	                                never across I/O; reads it without the lock;
+//	                                publishes the plans' views (views.go)
+//	API handlers                    read under mu.RLock, the plans' views without
+//	                                it; commands (plan start, pod restart, ...)
+//	                                run on the loop (do)
 //	outbox                          store writes, then the Mesos calls that
 //	                                depend on them, in the loop's order
 //	key pool                        TLS leaf keys, ahead of need
@@ -176,9 +178,16 @@ type Scheduler struct {
 	work chan func(context.Context)
 	kick chan struct{}
 
+	// views are the plans' views as the loop last published them
+	// (views.go); viewVersion the latest version given to one and
+	// viewScratch publishPlans' (the loop's).
+	views       atomic.Pointer[planViews]
+	viewVersion uint64
+	viewScratch []versionedView
+
 	// The state. Only the event loop changes it, holding mu for writing
 	// and never across I/O; it reads it without the lock. API readers hold
-	// mu for reading.
+	// mu for reading, except the plans' readers, who read views.
 	mu             sync.RWMutex
 	target         *config.Configuration            // what runs (and rolls to)
 	previous       *config.Configuration            // the target before this start, if any
@@ -406,6 +415,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	sc.decommission = sc.decommissionPlan()
 	sc.keys.Want(sc.keysNeeded())
+	sc.publishPlans()
 	return sc, nil
 }
 
@@ -498,7 +508,11 @@ func (s *Scheduler) wake() {
 // ErrNotRunning when the loop does not take it within 10 s (or ctx ends).
 func (s *Scheduler) do(ctx context.Context, fn func() error) error {
 	done := make(chan error, 1)
-	w := func(context.Context) { done <- fn() }
+	w := func(context.Context) {
+		err := fn()
+		s.publishPlans() // before the caller reads what fn changed
+		done <- err
+	}
 	t := time.NewTimer(10 * time.Second)
 	defer t.Stop()
 	select {
@@ -514,6 +528,7 @@ func (s *Scheduler) do(ctx context.Context, fn func() error) error {
 // Subscribed implements framework.Handler: the framework ID is stored
 // before it is used, then explicit reconciliation starts.
 func (s *Scheduler) Subscribed(ctx context.Context, sub *scheduler.Event_Subscribed) error {
+	defer s.publishPlans()
 	id := sub.FrameworkID.Value
 	old := s.frameworkID
 	if id != old {
@@ -549,6 +564,7 @@ func (s *Scheduler) Disconnected(error) {
 // Events implements framework.Handler: runs of status updates are handled
 // together (one store transaction), the rest one by one.
 func (s *Scheduler) Events(ctx context.Context, evs []*scheduler.Event) error {
+	defer s.publishPlans()
 	var updates []mesos.TaskStatus
 	for i, ev := range evs {
 		if ev.Type == scheduler.Event_UPDATE {

@@ -20,6 +20,7 @@ import (
 // of the steps to launch, refreshes the message of recoveries waiting
 // for a lost agent, and stores those whose wait ran out as permanent.
 func (s *Scheduler) Tick(ctx context.Context) error {
+	defer s.publishPlans()
 	now := s.clock.Now()
 	s.reconcile(now)
 	if !s.rec.reconciling {
