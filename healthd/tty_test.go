@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,7 +41,9 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // running it) as the session leader of the terminal slave, its stdin and
 // stdout, and its stderr unless cmd has one; it returns a channel closed
 // once cmd has ended and what the terminal showed, read from master. cmd
-// is killed and waited for at the test's end.
+// and everything in its session (a job-control shell's jobs are in process
+// groups of their own, which killing the shell leaves running) are killed
+// and cmd waited for at the test's end.
 func startOnTerminal(t *testing.T, cmd *exec.Cmd, master, slave *os.File) (done chan struct{}, out *syncBuf) {
 	t.Helper()
 	cmd.Env = append(os.Environ(), asMainEnv+"=1")
@@ -59,7 +62,7 @@ func startOnTerminal(t *testing.T, cmd *exec.Cmd, master, slave *os.File) (done 
 		close(done)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		killSession(cmd.Process.Pid)
 		<-done
 	})
 	out = &syncBuf{}
@@ -74,6 +77,32 @@ func startOnTerminal(t *testing.T, cmd *exec.Cmd, master, slave *os.File) (done 
 		}
 	}()
 	return done, out
+}
+
+// killSession sends SIGKILL to every process of the session sid leads
+// (field 6 of /proc/PID/stat), the leader last.
+func killSession(sid int) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == sid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		// After the command's name: state, ppid, pgrp, session.
+		if f := strings.Fields(s[i+1:]); len(f) > 3 && f[3] == strconv.Itoa(sid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	syscall.Kill(sid, syscall.SIGKILL)
 }
 
 // TestCommandReadsTheTerminal runs healthd as `docker run -it` does: the
@@ -286,5 +315,45 @@ fg %1 >/dev/null; echo "rc:$?"`, true, "suspended:148"},
 				t.Errorf("want %q, CMD to read the typed line and the job to end with its 7; terminal:\n%s", tt.want, got)
 			}
 		})
+	}
+}
+
+// TestStartOnTerminalLeavesNothingRunning checks the terminal tests'
+// clean-up: a job-control shell's job in a process group of its own that
+// survives the hang-up of its session (as healthd does, forwarding SIGHUP
+// to a stopped CMD) is killed with the shell. Before, one outlived its test
+// run by hours.
+func TestStartOnTerminalLeavesNothingRunning(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("needs bash for a job-control shell (set -m): not installed")
+	}
+	pidFile := filepath.Join(t.TempDir(), "job")
+	t.Run("shell", func(t *testing.T) {
+		master, slave := openPTY(t)
+		cmd := exec.Command(bash, "-c", `set -m; (trap "" HUP; exec sleep 600) & echo $! > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 600`, "sh", pidFile)
+		startOnTerminal(t, cmd, master, slave)
+		for deadline := time.Now().Add(patience); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(pidFile); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the shell did not start its job")
+			}
+		}
+	})
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(patience); !gone(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the shell's job %d outlived its test", pid)
+		}
 	}
 }
