@@ -150,3 +150,60 @@ func TestRemovedTaskAddedBackOnManyInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestPutReservationsKeepsInstancesWhole: putReservations splits a write
+// into transactions of at most maxChunk bytes, each pod instance's
+// reservation and its released records ("<instance>@<ID>") in the same
+// one; an instance larger than maxChunk goes alone.
+func TestPutReservationsKeepsInstancesWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		insts      int
+		own, rec   int // bytes of an instance's reservation, of each of its records
+		records    int
+		wantWrites int // at least
+	}{
+		{"Small", 3, 100, 50, 1, 1},
+		{"Many", 400, 3000, 1000, 2, 3},
+		{"InstanceOverChunk", 2, maxChunk, 100, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := map[string][]byte{}
+			for i := range tc.insts {
+				kv[fmt.Sprintf("p-%d", i)] = make([]byte, tc.own)
+				for r := range tc.records {
+					kv[fmt.Sprintf("p-%d@id-%d", i, r)] = make([]byte, tc.rec)
+				}
+			}
+			written := map[string]int{} // key → the write that held it
+			writes := 0
+			err := putReservations(func(chunk map[string][]byte) error {
+				size := 0
+				for k, v := range chunk {
+					if _, dup := written[k]; dup {
+						t.Errorf("%s written twice", k)
+					}
+					written[k] = writes
+					size += len(v)
+				}
+				if size > maxChunk && len(chunk) > 1+tc.records {
+					t.Errorf("write %d: %d bytes over %d, with more than one instance", writes, size, maxChunk)
+				}
+				writes++
+				return nil
+			}, kv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(written) != len(kv) || writes < tc.wantWrites {
+				t.Errorf("%d of %d keys written in %d writes, want at least %d", len(written), len(kv), writes, tc.wantWrites)
+			}
+			for k, w := range written {
+				inst, _, _ := strings.Cut(k, "@")
+				if written[inst] != w {
+					t.Errorf("%s in write %d, %s in write %d", k, w, inst, written[inst])
+				}
+			}
+		})
+	}
+}
