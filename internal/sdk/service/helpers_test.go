@@ -118,11 +118,7 @@ func newHarness(t testing.TB, yaml string, st *countingStore, mutate func(*Confi
 		t.Cleanup(func() { st.Close() })
 	}
 	h := &harness{t: t, master: sdktest.NewMaster(), clock: sdktest.NewClock(epoch), store: st}
-	cfg := Config{
-		Loaded: parseSpec(t, yaml), Store: st, MasterURL: "http://master.test:5050", Caller: h.master, Clock: h.clock,
-		User: "tester", Checkpoint: true, APIHostname: "api.test", APIPort: 8080, Artifacts: []string{"bootstrap"},
-		Logger: testLogger(t),
-	}
+	cfg := testConfig(t, yaml, st, h.master, h.clock)
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -132,6 +128,17 @@ func newHarness(t testing.TB, yaml string, st *countingStore, mutate func(*Confi
 	}
 	h.s = s
 	return h
+}
+
+// testConfig is the Config of a scheduler of yaml on store st under
+// test, with master and clock.
+func testConfig(t testing.TB, yaml string, st store.Store, master *sdktest.Master, clock *sdktest.Clock) Config {
+	t.Helper()
+	return Config{
+		Loaded: parseSpec(t, yaml), Store: st, MasterURL: "http://master.test:5050", Caller: master, Clock: clock,
+		User: "tester", Checkpoint: true, APIHostname: "api.test", APIPort: 8080, Artifacts: []string{"bootstrap"},
+		Logger: testLogger(t),
+	}
 }
 
 // testLogger logs to the test when -v is given.

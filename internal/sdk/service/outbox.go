@@ -213,7 +213,7 @@ func (o *outbox) write(batch []*job) error {
 	}
 	if len(reservations) > 0 {
 		start := time.Now()
-		if err := putChunked(st.PutReservations, reservations); err != nil {
+		if err := putReservations(st.PutReservations, reservations); err != nil {
 			return err
 		}
 		o.s.m.Observe("store.reservations", time.Since(start))

@@ -106,7 +106,7 @@ func (s *Scheduler) followRenames() error {
 		s.reservations[inst] = next
 		kv[inst] = b
 	}
-	if err := putChunked(s.cfg.Store.PutReservations, kv); err != nil {
+	if err := putReservations(s.cfg.Store.PutReservations, kv); err != nil {
 		return fmt.Errorf("storing the reservations of renamed resource sets: %w", err)
 	}
 	return nil
@@ -390,8 +390,9 @@ func (s *Scheduler) keepAborted() error {
 }
 
 // storeReservations writes the reservations job j changed at start (New:
-// nothing runs yet), before anything acts on them; what names them for
-// the error.
+// nothing runs yet), before anything acts on them, in transactions under
+// ZooKeeper's request limit, each pod instance's whole
+// (putReservations); what names them for the error.
 func (s *Scheduler) storeReservations(j *job, what string) error {
 	if len(j.reservations) == 0 {
 		return nil
@@ -400,7 +401,7 @@ func (s *Scheduler) storeReservations(j *job, what string) error {
 	if err := j.marshalReservations(kv); err != nil {
 		return err
 	}
-	if err := s.cfg.Store.PutReservations(kv); err != nil {
+	if err := putReservations(s.cfg.Store.PutReservations, kv); err != nil {
 		return fmt.Errorf("storing the reservations of %s: %w", what, err)
 	}
 	return nil

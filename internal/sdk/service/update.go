@@ -139,16 +139,47 @@ func withLabel(ti *mesos.TaskInfo, key, value string) *mesos.TaskInfo {
 
 // putChunked stores kv in transactions of at most maxChunk bytes.
 func putChunked(put func(map[string][]byte) error, kv map[string][]byte) error {
+	return putGrouped(put, kv, func(k string) string { return k })
+}
+
+// putReservations stores reservations kv in transactions of at most
+// maxChunk bytes (ZooKeeper refuses a request over 1 MiB), a pod
+// instance's reservation and its released records ("<instance>@<ID>")
+// always in the same one: an item moving between them (given up, taken
+// back) is never in both, nor in neither, whatever crash comes between
+// two transactions.
+func putReservations(put func(map[string][]byte) error, kv map[string][]byte) error {
+	return putGrouped(put, kv, func(k string) string {
+		inst, _, _ := strings.Cut(k, "@")
+		return inst
+	})
+}
+
+// putGrouped stores kv in transactions of at most maxChunk bytes, the
+// keys group maps to the same group in the same transaction (a group
+// over maxChunk alone in one).
+func putGrouped(put func(map[string][]byte) error, kv map[string][]byte, group func(string) string) error {
+	groups := map[string][]string{}
+	for k := range kv {
+		g := group(k)
+		groups[g] = append(groups[g], k)
+	}
 	chunk, size := map[string][]byte{}, 0
-	for k, v := range kv {
-		if size > 0 && size+len(v) > maxChunk {
+	for _, keys := range groups {
+		n := 0
+		for _, k := range keys {
+			n += len(kv[k])
+		}
+		if size > 0 && size+n > maxChunk {
 			if err := put(chunk); err != nil {
 				return err
 			}
 			chunk, size = map[string][]byte{}, 0
 		}
-		chunk[k] = v
-		size += len(v)
+		for _, k := range keys {
+			chunk[k] = kv[k]
+		}
+		size += n
 	}
 	if len(chunk) == 0 {
 		return nil
