@@ -19,6 +19,16 @@
 #   PODS=50 TLS=1 KEY_TYPE=rsa-2048 bench/scheduler.sh   # ... with the SDK's RSA keys
 #   PODS=50 VOLUME=64 bench/scheduler.sh     # 50 pods with a 64 MB persistent volume each
 #   ISOLATION=cgroups/cpu bench/scheduler.sh # containers in cpu cgroups, as a DC/OS agent runs them
+#   OWN_NODE=1 bench/scheduler.sh            # the scheduler as if on a node of its own (below)
+#
+# With OWN_NODE=1 the scheduler and the probe each run in a session of
+# their own (setsid), and the cluster (testenv, its executors and tasks)
+# in a cpu cgroup of its own (root and the cgroup v1 cpu controller
+# needed; without them the run stops saying so). Without it, on a kernel
+# with autogroup scheduling (sched_autogroup_enabled=1), each of the
+# cluster's 200+ container sessions weighs as much for the CPU as the
+# bench's one session holding the scheduler, the probe and testenv, and
+# the probe measures the host's run queue more than the scheduler.
 #
 # With ISOLATION, testenv runs with --isolation ISOLATION (docs/testenv.md):
 # with cgroups/cpu every container gets cpu.shares by its cpus (the pods'
@@ -43,14 +53,20 @@ KEY_TYPE=${KEY_TYPE:-ecdsa-p256}
 ISOLATION=${ISOLATION:-posix/cpu,posix/mem}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
-SPID= TPID= PPID_=
-trap 'kill $SPID $TPID $PPID_ 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+SPID= TPID= PPID_= cg= own=
+trap 'kill $SPID $TPID $PPID_ 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; [ -z "$cg" ] || { sleep 1; rmdir "$cg" 2>/dev/null || true; }' EXIT
 cd "$root"
 . bench/lib.sh
 private_runtime_dir "$tmp"
 build "$tmp" testenv scheduler-lite bootstrap healthd tlsprov executor
 bench_svc bench "$PODS" "$TASKS" 600 "$TLS" "$VOLUME" > "$tmp/svc.yml"
-"$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 \
+if [ -n "${OWN_NODE:-}" ]; then
+  own=setsid
+  [ -w /sys/fs/cgroup/cpu/cgroup.procs ] || { echo "OWN_NODE needs root and the cgroup v1 cpu controller at /sys/fs/cgroup/cpu" >&2; exit 1; }
+  cg=/sys/fs/cgroup/cpu/taskkit-bench-$$
+  mkdir "$cg"
+fi
+${cg:+sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg"} "$tmp/testenv" up --agents "$AGENTS" --cpus 64 --mem 131072 --listen 127.0.0.1:0 --agent-port 0 \
   --executor "$tmp/executor" --isolation "$ISOLATION" --env-file "$tmp/testenv.env" > /dev/null 2> "$tmp/testenv.log" &
 TPID=$!
 wait_env "$tmp/testenv.env" $TPID "$tmp/testenv.log"
@@ -66,7 +82,7 @@ printf 'url = "%s"\noutput = "/dev/null"\n' "$api/v1/plans/deploy" > "$tmp/url"
 yes "$(cat "$tmp/url")" | head -n 60000 > "$tmp/urls"
 : > "$tmp/latency"  # before tail -f opens it
 start=$(date +%s.%N)
-"$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen "127.0.0.1:$port" \
+$own "$tmp/scheduler-lite" --master "$MESOS_MASTER" --state "file:$tmp/state.db" --api-listen "127.0.0.1:$port" \
   --artifacts-dir "$tmp" --tls-key-type "$KEY_TYPE" "$tmp/svc.yml" > /dev/null 2> "$tmp/sched.log" &
 SPID=$!
 # The API's latency during the deploy: 50 GETs a second on one connection
@@ -74,14 +90,14 @@ SPID=$!
 # probe sees the deploy end (the first 200): no polling process competes
 # with the deploy for the CPU. (curl's and tail's outputs are line-buffered
 # by stdbuf, or grep would see the 200 only once 4 KiB of lines came.)
-stdbuf -oL curl -s -K "$tmp/urls" --rate 50/s -w '%{http_code} %{time_total}\n' > "$tmp/latency" &
+$own stdbuf -oL curl -s -K "$tmp/urls" --rate 50/s -w '%{http_code} %{time_total}\n' > "$tmp/latency" &
 PPID_=$!
 timeout 600 stdbuf -oL tail -n +1 -f "$tmp/latency" | grep -q -m 1 '^200 ' || { echo "the deploy was not COMPLETE within 600 s" >&2; exit 1; }
 end=$(date +%s.%N)
 kill $PPID_ 2>/dev/null || true
 s1=$(cpu $SPID); t1=$(cpu $TPID); b1=$(busy)
 rss=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
-echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS tls=$TLS key_type=$KEY_TYPE volume_mb=$VOLUME isolation=$ISOLATION"
+echo "pods=$PODS tasks_per_pod=$TASKS agents=$AGENTS tls=$TLS key_type=$KEY_TYPE volume_mb=$VOLUME isolation=$ISOLATION own_node=${OWN_NODE:-0}"
 echo "deploy_to_complete_s=$(echo "$end - $start" | bc)"
 echo "scheduler_rss_mib=$(echo "scale=1; $rss / 1024" | bc)"
 echo "cpu_s scheduler=$(echo "scale=2; $s1 / $tck" | bc) testenv=$(echo "scale=2; ($t1 - $t0) / $tck" | bc) rest_of_machine=$(echo "scale=2; ($b1 - $b0 - $s1 - $t1 + $t0) / $tck" | bc)"
