@@ -167,18 +167,27 @@ func readPid(t *testing.T, path string) int {
 	return pid
 }
 
-// procState returns the state letter of pid ("" when it does not exist).
-func procState(pid int) string {
+// procStat returns the fields of /proc/PID/stat after the command's
+// name (state, ppid, pgrp, session, ...), nil when pid does not exist.
+func procStat(pid int) []string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return ""
+		return nil
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return ""
+	if i < 0 {
+		return nil
 	}
-	return s[i+2 : i+3]
+	return strings.Fields(s[i+1:])
+}
+
+// procState returns the state letter of pid ("" when it does not exist).
+func procState(pid int) string {
+	if f := procStat(pid); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // gone reports whether pid no longer runs (absent or a zombie).

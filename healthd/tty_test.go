@@ -88,17 +88,8 @@ func killSession(sid int) {
 		if err != nil || pid == sid {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		// After the command's name: state, ppid, pgrp, session.
-		if f := strings.Fields(s[i+1:]); len(f) > 3 && f[3] == strconv.Itoa(sid) {
+		// State, ppid, pgrp, session.
+		if f := procStat(pid); len(f) > 3 && f[3] == strconv.Itoa(sid) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}

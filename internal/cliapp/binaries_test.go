@@ -238,12 +238,10 @@ func TestEveryBinaryHasTheShell(t *testing.T) {
 	}
 }
 
-// oddPlaceholders returns the flag lines of help (those under OPTIONS:)
-// that show a flag's value as more than one word, as "--master testenv up"
-// did: urfave/cli takes the first `quoted` phrase of a flag's usage for
-// its placeholder, so a usage quoting a command shows it as the value.
-func oddPlaceholders(help string) []string {
-	var odd []string
+// optionFlags returns the flags column of help's lines under OPTIONS:
+// ("--master URL, -m URL").
+func optionFlags(help string) []string {
+	var out []string
 	options := false
 	for _, line := range strings.Split(help, "\n") {
 		if strings.HasSuffix(line, "OPTIONS:") {
@@ -251,9 +249,20 @@ func oddPlaceholders(help string) []string {
 			continue
 		}
 		flags, _, _ := strings.Cut(strings.TrimSpace(line), "  ")
-		if !options || !strings.HasPrefix(flags, "-") {
-			continue
+		if options && strings.HasPrefix(flags, "-") {
+			out = append(out, flags)
 		}
+	}
+	return out
+}
+
+// oddPlaceholders returns the flag lines of help (those under OPTIONS:)
+// that show a flag's value as more than one word, as "--master testenv up"
+// did: urfave/cli takes the first `quoted` phrase of a flag's usage for
+// its placeholder, so a usage quoting a command shows it as the value.
+func oddPlaceholders(help string) []string {
+	var odd []string
+	for _, flags := range optionFlags(help) {
 		for _, f := range strings.Split(flags, ", ") {
 			f, _, _ = strings.Cut(f, " [ ") // "--wait URL [ --wait URL ]": repeatable
 			if len(strings.Fields(f)) > 2 {
@@ -302,14 +311,8 @@ func helpPages(t *testing.T, bin string) map[string]string {
 // `placeholder`.
 func valuePlaceholders(help string) []string {
 	var odd []string
-	options := false
-	for _, line := range strings.Split(help, "\n") {
-		if strings.HasSuffix(line, "OPTIONS:") {
-			options = true
-			continue
-		}
-		flags, _, _ := strings.Cut(strings.TrimSpace(line), "  ")
-		if options && strings.HasPrefix(flags, "-") && slices.Contains(strings.Fields(flags), "value") {
+	for _, flags := range optionFlags(help) {
+		if slices.Contains(strings.Fields(flags), "value") {
 			odd = append(odd, flags)
 		}
 	}

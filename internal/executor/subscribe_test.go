@@ -141,6 +141,42 @@ func (a *slowAgent) abandon() {
 	a.mu.Unlock()
 }
 
+// runAgainst runs an executor against agent, served on loopback for it,
+// with framework checkpointing as given, limit as its recovery and
+// registration timeouts and callTimeout for every call, its log into logs;
+// it returns how long Run took and its error, and fails t when Run has
+// not returned within 30 s.
+func runAgainst(t *testing.T, agent *slowAgent, checkpoint bool, limit, callTimeout time.Duration, logs *lockedBuffer) (time.Duration, error) {
+	t.Helper()
+	srv := httptest.NewServer(agent)
+	defer srv.Close()
+	cfg := Config{
+		Config: config.Config{
+			FrameworkID: "fw", ExecutorID: "ex", Sandbox: t.TempDir(), Directory: t.TempDir(),
+			AgentEndpoint: srv.Listener.Addr().String(), Checkpoint: checkpoint,
+			RecoveryTimeout: limit, SubscriptionBackoffMax: 50 * time.Millisecond,
+		},
+		ContainerIP:         "127.0.0.1",
+		CallTimeout:         callTimeout,
+		RegistrationTimeout: limit,
+		NoTaskTimeout:       10 * time.Second,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- New(Input{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}).Run(ctx) }()
+	select {
+	case err := <-done:
+		return time.Since(start), err
+	case <-time.After(30 * time.Second):
+		cancel()
+		<-done
+		t.Fatalf("Run did not return within 30 s; log:\n%s", logs)
+		return 0, nil
+	}
+}
+
 // lockedBuffer is a log sink safe for the executor's goroutines.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -217,35 +253,8 @@ func TestSubscribeWaitsForSlowAgent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			agent := &slowAgent{t: t, answer: tc.answer, acks: make(chan execpb.Event, 16)}
-			srv := httptest.NewServer(agent)
-			defer srv.Close()
-			cfg := Config{
-				Config: config.Config{
-					FrameworkID: "fw", ExecutorID: "ex", Sandbox: t.TempDir(), Directory: t.TempDir(),
-					AgentEndpoint: srv.Listener.Addr().String(), Checkpoint: tc.checkpoint,
-					RecoveryTimeout: tc.limit, SubscriptionBackoffMax: 50 * time.Millisecond,
-				},
-				ContainerIP:         "127.0.0.1",
-				CallTimeout:         callTimeout,
-				RegistrationTimeout: tc.limit,
-				NoTaskTimeout:       10 * time.Second,
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			start := time.Now()
 			logs := &lockedBuffer{}
-			log := slog.New(slog.NewTextHandler(logs, nil))
-			go func() { done <- New(Input{Config: cfg, Log: log}).Run(ctx) }()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(30 * time.Second):
-				cancel()
-				<-done
-				t.Fatal("Run did not return within 30 s")
-			}
-			took := time.Since(start)
+			took, err := runAgainst(t, agent, tc.checkpoint, tc.limit, callTimeout, logs)
 			agent.mu.Lock()
 			defer agent.mu.Unlock()
 			t.Logf("Run returned %v after %v; agent saw %d SUBSCRIBEs (%d abandoned unanswered), updates %v", err, took, agent.subscribes, agent.abandoned, agent.states)
@@ -298,32 +307,8 @@ func TestUpdateTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			agent := &slowAgent{t: t, answer: func(int) subscribeAnswer { return subscribeAnswer{} }, stallUpdates: 1, acks: make(chan execpb.Event, 16)}
-			srv := httptest.NewServer(agent)
-			defer srv.Close()
-			cfg := Config{
-				Config: config.Config{
-					FrameworkID: "fw", ExecutorID: "ex", Sandbox: t.TempDir(), Directory: t.TempDir(),
-					AgentEndpoint: srv.Listener.Addr().String(), Checkpoint: tc.checkpoint,
-					RecoveryTimeout: 20 * time.Second, SubscriptionBackoffMax: 50 * time.Millisecond,
-				},
-				ContainerIP:         "127.0.0.1",
-				CallTimeout:         200 * time.Millisecond,
-				RegistrationTimeout: 20 * time.Second,
-				NoTaskTimeout:       10 * time.Second,
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
 			logs := &lockedBuffer{}
-			done := make(chan error, 1)
-			go func() { done <- New(Input{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}).Run(ctx) }()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(30 * time.Second):
-				cancel()
-				<-done
-				t.Fatalf("Run did not return within 30 s; log:\n%s", logs)
-			}
+			_, err := runAgainst(t, agent, tc.checkpoint, 20*time.Second, 200*time.Millisecond, logs)
 			agent.mu.Lock()
 			defer agent.mu.Unlock()
 			if err != nil {

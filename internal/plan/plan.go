@@ -490,11 +490,6 @@ func statusesOf(n int, status func(int) Status) statusSet {
 	return set
 }
 
-// aggregate is PlanUtils.getAggregateStatus of children.
-func aggregate(children []Status, errs []string, interrupted bool) Status {
-	return aggregateSet(statusesOf(len(children), func(i int) Status { return children[i] }), errs, interrupted)
-}
-
 // aggregateSet is PlanUtils.getAggregateStatus of children's statuses:
 // first match wins.
 func aggregateSet(children statusSet, errs []string, interrupted bool) Status {

@@ -393,3 +393,9 @@ func TestSerialHeldByReadiness(t *testing.T) {
 		t.Errorf("after one COMPLETE: %s", got)
 	}
 }
+
+// aggregate is aggregateSet of a list of children's statuses, as the
+// table above writes them.
+func aggregate(children []Status, errs []string, interrupted bool) Status {
+	return aggregateSet(statusesOf(len(children), func(i int) Status { return children[i] }), errs, interrupted)
+}

@@ -120,25 +120,33 @@ type Identity struct {
 	SchedulerHost string
 	SchedulerPort int
 	// service are the values derived from Service, SchedulerHost and
-	// SchedulerPort when ServiceIdentity computed them (else computed by
-	// each SetIdentity).
+	// SchedulerPort when ServiceIdentity computed them; SetIdentity
+	// derives them anew when there are none, or when those fields have
+	// changed since.
 	service *serviceValues
 }
 
 // serviceValues are an Identity's values that every task of a service
-// shares.
+// shares, with what they were derived from.
 type serviceValues struct {
+	from                                           Identity // Service, SchedulerHost, SchedulerPort
 	frameworkHost, frameworkVIPHost, schedulerPort string
+}
+
+// derivedFrom reports whether v was derived from id's Service,
+// SchedulerHost and SchedulerPort.
+func (v *serviceValues) derivedFrom(id Identity) bool {
+	return v != nil && v.from.Service == id.Service && v.from.SchedulerHost == id.SchedulerHost && v.from.SchedulerPort == id.SchedulerPort
 }
 
 // ServiceIdentity is the identity every task of service shares, reaching
 // the scheduler's API at host:port, with the values derived from them
 // (FRAMEWORK_HOST, FRAMEWORK_VIP_HOST, SCHEDULER_API_PORT) computed once: a
 // launch round sets hundreds of identities. A task's identity is a copy
-// with Pod, Index and Task set; its Service, SchedulerHost and
-// SchedulerPort must stay as they are.
+// with Pod, Index and Task set.
 func ServiceIdentity(service, host string, port int) Identity {
 	return Identity{Service: service, SchedulerHost: host, SchedulerPort: port, service: &serviceValues{
+		from:             Identity{Service: service, SchedulerHost: host, SchedulerPort: port},
 		frameworkHost:    FrameworkHost(service),
 		frameworkVIPHost: FrameworkVIPHost(service),
 		schedulerPort:    strconv.Itoa(port),
@@ -150,7 +158,7 @@ func ServiceIdentity(service, host string, port int) Identity {
 // and <TASK_NAME>=true, in that order.
 func (e *Env) SetIdentity(id Identity) {
 	sv := id.service
-	if sv == nil {
+	if !sv.derivedFrom(id) {
 		sv = ServiceIdentity(id.Service, id.SchedulerHost, id.SchedulerPort).service
 	}
 	e.Set(EnvPodInstanceIndex, strconv.Itoa(id.Index))

@@ -75,6 +75,14 @@ func TestServiceIdentity(t *testing.T) {
 		if !slices.Equal(got.Environ(), want.Environ()) {
 			t.Errorf("%v: ServiceIdentity's environment %q, want %q", n, got.Environ(), want.Environ())
 		}
+		// A copy whose service fields changed derives its values anew.
+		var fresh, moved Env
+		fresh.SetIdentity(Identity{Service: n[0] + "2", Pod: n[1], Index: 3, Task: n[2], SchedulerHost: "other.host", SchedulerPort: 9090})
+		id.Service, id.SchedulerHost, id.SchedulerPort = n[0]+"2", "other.host", 9090
+		moved.SetIdentity(id)
+		if !slices.Equal(moved.Environ(), fresh.Environ()) {
+			t.Errorf("%v: a ServiceIdentity with its service changed sets %q, want %q", n, moved.Environ(), fresh.Environ())
+		}
 	}
 }
 

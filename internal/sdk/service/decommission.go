@@ -436,14 +436,8 @@ func (s *Scheduler) currentIDsLocked(inst string, ts []*taskState) []string {
 		}
 	}
 	for _, t := range ts {
-		if t.info == nil {
-			continue
-		}
-		for i := range t.info.Resources {
-			add(reservation.ResourceID(&t.info.Resources[i]))
-		}
-		for i := range t.info.GetExecutor().GetResources() {
-			add(reservation.ResourceID(&t.info.Executor.Resources[i]))
+		for id := range t.resourceIDs() {
+			add(id)
 		}
 	}
 	if r := s.reservations[inst]; r != nil {

@@ -114,36 +114,13 @@ func TestRemovedTaskAddedBack(t *testing.T) {
 			// for it when the pod relaunches whole, as an added task does):
 			// every ACCEPT since is looked at.
 			h.mark()
-			nodeRuns, executor := true, launchGroup(first).Executor.ExecutorID.Value
-			var accepts []*scheduler.Call
-			var relaunch *scheduler.Call
-			deadline := time.Now().Add(sdktest.Wait)
-			for i := 0; relaunch == nil; i++ {
-				if time.Now().After(deadline) || i > 40 {
+			accepts := h.offerUntilSidecarRelaunches(node.TaskID.Value, launchGroup(first).Executor.ExecutorID.Value, true,
+				func(id string) mesos.Offer { return h.offer(id, "a1", "h1") },
+				func() string {
 					v, _ := h.s.PlanView(plan.Deploy)
-					t.Fatalf("the sidecar never relaunched: recovery %s (%s), deploy %+v", h.s.PlanStatus(plan.Recovery),
-						h.stepMessage(plan.Recovery, "p-0:[sidecar]"), v)
-				}
-				h.tick(time.Minute)
-				h.skip()
-				if nodeRuns && slices.ContainsFunc(h.master.Calls()[h.since:], killOf(node.TaskID.Value)) {
-					h.update(node.TaskID.Value, "a1", mesos.TASK_KILLED)
-					nodeRuns = false
-					h.skip()
-				}
-				offer := fmt.Sprint("b", i)
-				o := h.offer(offer, "a1", "h1")
-				if nodeRuns {
-					sdktest.Executors(executor)(&o)
-				}
-				h.master.Send(t, sdktest.Offers(o))
-				if c := h.answer(offer); c != nil {
-					accepts = append(accepts, c)
-					if slices.Contains(names(launched(c)), "p-0-sidecar") {
-						relaunch = c
-					}
-				}
-			}
+					return fmt.Sprintf("recovery %s (%s), deploy %+v", h.s.PlanStatus(plan.Recovery), h.stepMessage(plan.Recovery, "p-0:[sidecar]"), v)
+				})
+			relaunch := accepts[len(accepts)-1]
 			again := taskInfo(t, launched(relaunch), "p-0-sidecar")
 			gotIDs, gotVolume := resourceIDs(again.Resources), volumesOf(relaunch)["p-0-sidecar"]
 			var released []string
@@ -263,6 +240,43 @@ func removeSidecar(t *testing.T, st *countingStore, stage int) *sidecarRemoval {
 	return &sidecarRemoval{first: first, node: node, side: side, sideIDs: sideIDs, sideVolume: sideVolume}
 }
 
+// offerUntilSidecarRelaunches sends offers of a1 (offer makes each from
+// its ID), ticking a minute before each, until one is answered with an
+// ACCEPT that launches p-0-sidecar, and returns every ACCEPT since the
+// first offer, that one last. While nodeRuns, each offer holds the pod's
+// executor, and the KILL of node (a task ID) (node is killed for the sidecar when the pod
+// relaunches whole, as an added task does) is answered TASK_KILLED.
+// state says where things stand when no relaunch comes in 40 offers.
+func (h *harness) offerUntilSidecarRelaunches(node, executor string, nodeRuns bool, offer func(id string) mesos.Offer, state func() string) []*scheduler.Call {
+	h.t.Helper()
+	var accepts []*scheduler.Call
+	deadline := time.Now().Add(sdktest.Wait)
+	for i := 0; ; i++ {
+		if time.Now().After(deadline) || i > 40 {
+			h.t.Fatalf("the sidecar never relaunched: %s", state())
+		}
+		h.tick(time.Minute)
+		h.skip()
+		if nodeRuns && slices.ContainsFunc(h.master.Calls()[h.since:], killOf(node)) {
+			h.update(node, "a1", mesos.TASK_KILLED)
+			nodeRuns = false
+			h.skip()
+		}
+		id := fmt.Sprint("b", i)
+		o := offer(id)
+		if nodeRuns {
+			sdktest.Executors(executor)(&o)
+		}
+		h.master.Send(h.t, sdktest.Offers(o))
+		if c := h.answer(id); c != nil {
+			accepts = append(accepts, c)
+			if slices.Contains(names(launched(c)), "p-0-sidecar") {
+				return accepts
+			}
+		}
+	}
+}
+
 // syncBuffer is a log sink the scheduler's goroutines write to and the test
 // reads.
 type syncBuffer struct {
@@ -301,11 +315,7 @@ func TestRemovedTaskAddedBackToItsReusedSet(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	ids, before := deploySets(t, st)
-	tis, _ := st.Tasks()
-	var b mesos.TaskInfo
-	if err := b.Unmarshal(tis["p-0-b"].Info); err != nil {
-		t.Fatal(err)
-	}
+	b := storedTaskInfo(t, st, "p-0-b")
 	bIDs := resourceIDs(b.Resources)
 
 	newHarness(t, reusedSet, st, nil) // New stores b's release of y, then the crash

@@ -155,34 +155,17 @@ func TestRemovedTaskWithItsReserveUnconfirmed(t *testing.T) {
 			})
 			// Offers of a1 with what exists there: the reservation when
 			// the RESERVE was made, else nothing of it.
-			nodeRuns := made
-			var relaunch *scheduler.Call
-			deadline := time.Now().Add(sdktest.Wait)
-			for i := 0; relaunch == nil; i++ {
-				if time.Now().After(deadline) || i > 40 {
-					t.Fatalf("the sidecar never relaunched: recovery %s (%s), deploy %s (%s); reservations %+v", h.s.PlanStatus(plan.Recovery),
-						h.stepMessage(plan.Recovery, "p-0:[node,sidecar]"), h.s.PlanStatus(plan.Deploy), h.stepMessage(plan.Deploy, "p-0:[node,sidecar]"), h.s.Reservations())
-				}
-				h.tick(time.Minute)
-				h.skip()
-				if nodeRuns && slices.ContainsFunc(h.master.Calls()[h.since:], killOf(node.TaskID.Value)) {
-					h.update(node.TaskID.Value, "a1", mesos.TASK_KILLED)
-					nodeRuns = false
-					h.skip()
-				}
-				offer := fmt.Sprint("b", i)
-				o := sdktest.Offer(offer, "a1", "h1")
+			offer := func(id string) mesos.Offer {
 				if made {
-					o = h.offer(offer, "a1", "h1")
+					return h.offer(id, "a1", "h1")
 				}
-				if nodeRuns {
-					sdktest.Executors(launchGroup(first).Executor.ExecutorID.Value)(&o)
-				}
-				h.master.Send(t, sdktest.Offers(o))
-				if c := h.answer(offer); c != nil && slices.Contains(names(launched(c)), "p-0-sidecar") {
-					relaunch = c
-				}
+				return sdktest.Offer(id, "a1", "h1")
 			}
+			accepts := h.offerUntilSidecarRelaunches(node.TaskID.Value, launchGroup(first).Executor.ExecutorID.Value, made, offer, func() string {
+				return fmt.Sprintf("recovery %s (%s), deploy %s (%s); reservations %+v", h.s.PlanStatus(plan.Recovery),
+					h.stepMessage(plan.Recovery, "p-0:[node,sidecar]"), h.s.PlanStatus(plan.Deploy), h.stepMessage(plan.Deploy, "p-0:[node,sidecar]"), h.s.Reservations())
+			})
+			relaunch := accepts[len(accepts)-1]
 			got := volumesOf(relaunch)["p-0-sidecar"]
 			if made && got != sideVolume {
 				t.Errorf("the sidecar relaunched on volume %q, want its own %q (its RESERVE was made)", got, sideVolume)

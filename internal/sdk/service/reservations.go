@@ -502,15 +502,8 @@ func (s *Scheduler) keepAddedBack() error {
 			continue
 		}
 		c := claim{task: t.name, inst: t.instanceName()}
-		for i := range t.info.Resources {
-			if id := reservation.ResourceID(&t.info.Resources[i]); id != "" {
-				claims[id] = c
-			}
-		}
-		for i := range t.info.GetExecutor().GetResources() {
-			if id := reservation.ResourceID(&t.info.Executor.Resources[i]); id != "" {
-				claims[id] = c
-			}
+		for id := range t.resourceIDs() {
+			claims[id] = c
 		}
 	}
 	// What kept tasks' TaskInfos name that stays released, by task: its

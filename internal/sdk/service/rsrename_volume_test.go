@@ -63,11 +63,7 @@ func TestResourceSetRenameKeepsTheVolume(t *testing.T) {
 	if err := h.s.deploy.Errors; len(err) > 0 {
 		t.Fatalf("the rename is refused: %v", err)
 	}
-	tis, _ := st.Tasks()
-	ti := new(mesos.TaskInfo)
-	if err := ti.Unmarshal(tis["p-0-t"].Info); err != nil {
-		t.Fatal(err)
-	}
+	ti := storedTaskInfo(t, st, "p-0-t")
 	h.start()
 	h.subscribe("fw-1")
 	h.master.Expect(t, tRECONCILE, tREVIVE)

@@ -54,11 +54,7 @@ func TestNewTaskOnARemovedTasksSetIsNotHandedItsVolume(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	ids, before := deploySets(t, st)
-	tis, _ := st.Tasks()
-	var b mesos.TaskInfo
-	if err := b.Unmarshal(tis["p-0-b"].Info); err != nil {
-		t.Fatal(err)
-	}
+	b := storedTaskInfo(t, st, "p-0-b")
 	bIDs := resourceIDs(b.Resources) // what b's stored TaskInfo names
 
 	h := restartOn(t, reusedSet, st, ids)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/taskkit/taskkit/internal/plan"
 	"github.com/taskkit/taskkit/internal/sdk/evaluate"
 	"github.com/taskkit/taskkit/internal/sdk/podinfo"
+	"github.com/taskkit/taskkit/internal/sdk/reservation"
 	"github.com/taskkit/taskkit/internal/spec"
 	"github.com/taskkit/taskkit/internal/store"
 	"github.com/taskkit/taskkit/internal/taskenv"
@@ -53,6 +55,24 @@ type taskState struct {
 // or its TaskInfo has none. What was launched decides, not the spec: a
 // paused task is launched without the check and counts as ready, as the
 // SDK's PodInfoBuilder gives it PAUSE_READINESS_COMMAND, which passes.
+// resourceIDs yields the resource IDs t's TaskInfo names, its executor's
+// included (the SDK's ResourceUtils.getResourceIds), skipping resources
+// without one; nothing without a TaskInfo.
+func (t *taskState) resourceIDs() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if t.info == nil {
+			return
+		}
+		for _, rs := range [][]mesos.Resource{t.info.Resources, t.info.GetExecutor().GetResources()} {
+			for i := range rs {
+				if id := reservation.ResourceID(&rs[i]); id != "" && !yield(id) {
+					return
+				}
+			}
+		}
+	}
+}
+
 func (t *taskState) readyNow() bool {
 	return t.ready || t.info == nil || t.info.Check == nil
 }

@@ -228,12 +228,21 @@ func (h *harness) reconciled(ids map[string]string) {
 
 func storedLabel(t *testing.T, h *harness, task, key string) string {
 	t.Helper()
-	tasks, _ := h.store.Tasks()
+	return labelOf(storedTaskInfo(t, h.store, task), key)
+}
+
+// storedTaskInfo is task's TaskInfo as st holds it.
+func storedTaskInfo(t testing.TB, st *countingStore, task string) *mesos.TaskInfo {
+	t.Helper()
+	tasks, err := st.Tasks()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ti := new(mesos.TaskInfo)
 	if err := ti.Unmarshal(tasks[task].Info); err != nil {
 		t.Fatalf("stored %s: %v", task, err)
 	}
-	return labelOf(ti, key)
+	return ti
 }
 
 // TestRollingUpdate: an environment change makes every web pod out of date
